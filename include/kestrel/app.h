@@ -1,0 +1,73 @@
+/* The application struct: the one owner of all mutable state (config, loop, market model, store,
+ * replay, UI, control socket). main.c holds the only instance. UI panes and control commands read
+ * it and act on it only through the app_* functions below. */
+#ifndef KESTREL_APP_H
+#define KESTREL_APP_H
+#include "kestrel/config.h"
+#include "kestrel/log.h"
+#include "kestrel/loop.h"
+#include "kestrel/market.h"
+
+struct store;
+struct replay;
+struct ui;
+struct ctl_server;
+struct cJSON;
+
+enum app_source { APP_SOURCE_REPLAY = 0, APP_SOURCE_LIVE, APP_SOURCE_BACKTEST };
+
+typedef struct app {
+    kconfig cfg;
+    klog *log;
+    loop *loop;
+    market *market;
+    struct store *store;
+    struct replay *replay;
+    struct ui *ui;           /* NULL when headless */
+    struct ctl_server *ctl;
+
+    enum app_source source;
+    bool headless;
+    bool exit_at_end;
+    const char *version;
+
+    /* replay pacing */
+    double speed;      /* 0 = as fast as possible */
+    bool paused;
+    bool finished;     /* the replay data has ended; the screen keeps the final state */
+    int64_t data_ms;   /* data clock: recorded time of the last message, UTC ms */
+    int64_t data_start_ms, data_end_ms; /* first/last recorded times seen */
+
+    /* counters */
+    uint64_t messages;   /* messages decoded and applied */
+    uint64_t malformed;  /* messages dropped as malformed (decoder, replay reader, model) */
+    double msgs_per_s;   /* over the last second of wall time */
+
+    /* UI selection (shared so ctl and UI agree) */
+    uint32_t focus;      /* index of the focused symbol in the market */
+    enum tf chart_tf;
+
+    char flash[160];     /* transient message for the status line */
+    int64_t flash_until_ms;
+
+    uint64_t changes;    /* bumped on any app-level state change (pause, speed, ...) */
+    bool quitting;
+} app;
+
+/* Replay controls (no-ops with a flash message when not replaying). */
+void app_set_paused(app *a, bool paused);
+void app_set_speed(app *a, double speed); /* clamps to 0 or 0.01..1000 */
+void app_speed_step(app *a, int dir);     /* dir > 0 faster, < 0 slower: 0.25 .. 64 x, then max */
+void app_request_quit(app *a);
+void app_set_focus(app *a, uint32_t sym_index);
+void app_set_timeframe(app *a, enum tf tf);
+void app_flash(app *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Source label for screens: "REPLAY" / "LIVE" / "BACKTEST"; broker label: "PAPER". */
+const char *app_source_name(const app *a);
+const char *app_broker_name(const app *a);
+
+/* The status document (ctl `status`, printed by --exit-at-end). Caller frees with cJSON_Delete. */
+struct cJSON *app_status_json(app *a);
+
+#endif

@@ -1,0 +1,53 @@
+/* OHLCV candles per timeframe: a bounded ring of closed bars plus the forming bar.
+ * Built from trades (or from closed bars of a lower timeframe). Bars with no trades carry the
+ * previous close with zero volume. Bars close when a later trade arrives or when the data clock
+ * passes their end (candles_advance). */
+#ifndef KESTREL_CANDLES_H
+#define KESTREL_CANDLES_H
+#include "kestrel/common.h"
+
+enum tf { TF_1S = 0, TF_1M, TF_5M, TF_15M, TF_1H, TF_4H, TF_1D, TF_COUNT };
+
+int64_t tf_ms(enum tf tf);
+const char *tf_name(enum tf tf);            /* "1s" "1m" "5m" "15m" "1h" "4h" "1d" */
+int tf_parse(const char *name, enum tf *out); /* K_OK / K_ERR */
+
+typedef struct candle {
+    int64_t open_ms;   /* UTC, aligned to the timeframe */
+    kdec o, h, l, c;
+    kdec volume;       /* base asset */
+    kdec buy_volume;   /* taker-buy base volume (aggressor = buyer) */
+    kdec quote_volume; /* sum px*qty, in quote units */
+    uint32_t trades;
+} candle;
+
+typedef struct candles candles;
+
+/* Called for every bar that closes, in time order. */
+typedef void (*candles_closed_fn)(void *ud, enum tf tf, const candle *bar);
+
+candles *candles_new(enum tf tf, uint32_t cap);
+void candles_free(candles *c);
+enum tf candles_tf(const candles *c);
+
+/* A trade. Trades older than the forming bar are counted (late) and ignored.
+ * Returns the number of bars closed by it. */
+int candles_on_trade(candles *c, int64_t time_ms, kdec px, kdec qty, bool buyer_maker,
+                     candles_closed_fn fn, void *ud);
+/* A closed bar of a lower timeframe (aggregation, e.g. 1m -> 5m); same closing rules. */
+int candles_on_bar(candles *c, const candle *lower, int64_t lower_ms, candles_closed_fn fn,
+                   void *ud);
+/* Data clock: closes the forming bar once now_ms >= its end (and fills empty bars up to now). */
+int candles_advance(candles *c, int64_t now_ms, candles_closed_fn fn, void *ud);
+/* Seeds closed history (e.g. from the store), oldest first, before any live data. */
+void candles_load(candles *c, const candle *bars, uint32_t n);
+
+uint32_t candles_count(const candles *c); /* closed bars held (<= cap) */
+/* i = 0 is the OLDEST held closed bar; NULL when out of range */
+const candle *candles_get(const candles *c, uint32_t i);
+const candle *candles_last(const candles *c);    /* newest closed bar or NULL */
+const candle *candles_forming(const candles *c); /* forming bar or NULL */
+uint64_t candles_total_closed(const candles *c); /* bars closed since start (not capped) */
+uint64_t candles_late(const candles *c);
+
+#endif

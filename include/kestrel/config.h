@@ -1,0 +1,61 @@
+/* Configuration: one validated, immutable struct built at start from a libconfig file (search
+ * order: --config, $KESTREL_CONFIG, $XDG_CONFIG_HOME/kestrel/kestrel.cfg, ./config/kestrel.cfg,
+ * /etc/kestrel/kestrel.cfg, else built-in defaults). Errors name file:line and what was expected. */
+#ifndef KESTREL_CONFIG_H
+#define KESTREL_CONFIG_H
+#include "kestrel/candles.h"
+#include "kestrel/market.h"
+#include <limits.h>
+
+#define CONFIG_MAX_REPLAY 16
+#define CONFIG_PATH_MAX 512
+
+enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
+
+typedef struct kconfig {
+    char source[CONFIG_PATH_MAX]; /* file the values came from, "" = built-in defaults */
+
+    /* replay { files = [...]; speed = 1.0; } */
+    char replay_files[CONFIG_MAX_REPLAY][CONFIG_PATH_MAX];
+    int replay_count;
+    double replay_speed; /* 0 = as fast as possible, else 0.01 .. 1000 */
+
+    /* ui { theme; timeframe; fps; ascii; book_rows } */
+    char theme[64];         /* name under themes/ (default "default") */
+    enum tf ui_timeframe;   /* chart timeframe at start (default 1s) */
+    int ui_fps;             /* max redraws per second, 1..60 (default 30) */
+    bool ui_ascii;          /* force ASCII borders/glyphs */
+
+    /* store { path; batch; flush_ms; } */
+    char db_path[CONFIG_PATH_MAX]; /* default $XDG_DATA_HOME/kestrel/kestrel.db */
+    int store_batch;    /* rows per transaction, 1..100000 (default 500) */
+    int store_flush_ms; /* max delay before a commit, 1..60000 (default 200) */
+
+    /* market { max_symbols; book_levels; book_buffered; tape_size; candles_max; } */
+    market_limits limits;
+
+    /* log { file; level; } */
+    char log_file[CONFIG_PATH_MAX]; /* "" = stderr in headless mode, no log in UI mode */
+    enum log_level log_level;
+
+    /* control { socket; } */
+    char socket_path[CONFIG_PATH_MAX]; /* "" = default ($XDG_RUNTIME_DIR/kestrel.sock or
+                                          next to the database) */
+} kconfig;
+
+/* Fills cfg with built-in defaults. */
+void config_defaults(kconfig *cfg);
+
+/* Finds and loads the configuration (explicit may be NULL). On error writes
+ * "file:line: what is wrong (expected ...)" to err and returns K_ERR (exit status 2).
+ * Unknown keys are warnings: each "file:line: unknown key 'x' ignored" is passed to warn_fn. */
+int config_load(kconfig *cfg, const char *explicit_path, void (*warn_fn)(void *ud, const char *msg),
+                void *ud, char *err, size_t errlen);
+
+/* Loads exactly one file (no search). Same error contract. */
+int config_load_file(kconfig *cfg, const char *path, void (*warn_fn)(void *ud, const char *msg),
+                     void *ud, char *err, size_t errlen);
+
+const char *log_level_name(enum log_level l);
+
+#endif
