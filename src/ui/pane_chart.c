@@ -147,7 +147,7 @@ static void draw_bar(ui *u, WINDOW *w, int x, int top, int ch, double lo, double
     if (cursor)
         extra |= A_BOLD;
     wattr_set(w, ui_attr(u, r) | extra, u->role_pair[r], NULL);
-    bool hollow = up && !u->color; /* no colour: rising bodies drawn differently */
+    bool hollow = up && u->hollow_up; /* no colour to tell them apart: hollow rising bodies */
     for (int row = w1 / 2; row >= w0 / 2; row--) {
         int lo_h = row * 2, hi_h = row * 2 + 1;
         bool lb = lo_h >= b0 && lo_h <= b1, ub = hi_h >= b0 && hi_h <= b1;

@@ -110,6 +110,7 @@ static void ui_apply_theme(ui *u)
         u->colors = COLORS >= 256 ? 256 : 8;
     }
     bool defaults = u->color && use_default_colors() == OK;
+    int up_fg = 0, up_bg = 0, down_fg = 0, down_bg = 0;
     for (int r = 0; r < ROLE_COUNT; r++) {
         if (!u->color) {
             u->role_attr[r] = attrs_from_theme(u->th.mono[r]);
@@ -137,10 +138,15 @@ static void ui_apply_theme(ui *u)
             if (bg < 0)
                 bg = COLOR_BLACK;
         }
+        if (r == ROLE_UP)
+            up_fg = fg, up_bg = bg;
+        if (r == ROLE_DOWN)
+            down_fg = fg, down_bg = bg;
         init_pair((short)(r + 1), (short)fg, (short)bg);
         u->role_pair[r] = (short)(r + 1);
         u->role_attr[r] = attrs_from_theme(bits);
     }
+    u->hollow_up = !u->color || (up_fg == down_fg && up_bg == down_bg);
 }
 
 static void ui_glyphs(ui *u)

@@ -50,6 +50,7 @@ struct ui {
     bool utf8;
     bool color;    /* colour pairs in use */
     int colors;    /* 0, 8, 256 */
+    bool hollow_up; /* up and down share a colour: draw rising candle bodies hollow */
     attr_t role_attr[ROLE_COUNT];
     short role_pair[ROLE_COUNT];
     theme th;
