@@ -546,19 +546,33 @@ static uint64_t pane_sig(ui *u, enum pane_id id)
         }
         break;
     case PANE_CHART:
-        h = mix(h, s ? s->dirty : 0);
+        /* only what the chart shows: bars closing, the forming bar, the last price */
+        if (s && (unsigned)a->chart_tf < TF_COUNT && s->series[a->chart_tf]) {
+            candles *c = s->series[a->chart_tf];
+            const candle *f = candles_forming(c);
+            h = mix(h, candles_total_closed(c));
+            h = mix(h, candles_count(c));
+            if (f) {
+                h = mix(h, (uint64_t)f->open_ms);
+                h = mix(h, f->trades);
+                h = mix(h, (uint64_t)f->h);
+                h = mix(h, (uint64_t)f->l);
+                h = mix(h, (uint64_t)f->c);
+                h = mix(h, (uint64_t)f->volume);
+            }
+            h = mix(h, (uint64_t)s->last_px);
+        }
         h = mix(h, a->focus);
         h = mix(h, (uint64_t)a->chart_tf);
         h = mix(h, u->ch_follow);
         h = mix(h, (uint64_t)u->ch_cursor_ms);
-        h = mix(h, (uint64_t)a->data_ms / 1000); /* bars close on the data clock */
         break;
     case PANE_BOOK:
         h = mix(h, s ? s->dirty : 0);
         h = mix(h, a->focus);
         break;
     case PANE_TAPE:
-        h = mix(h, s ? s->dirty : 0);
+        h = mix(h, s ? s->trades : 0);
         h = mix(h, a->focus);
         h = mix(h, u->tape_off);
         break;
