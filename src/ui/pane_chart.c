@@ -183,7 +183,8 @@ void ui_chart_draw(ui *u, pane *p)
     series_view v;
     sv_init(&v, s, tf);
     char title[256];
-    snprintf(title, sizeof(title), "%s %s", s ? s->name : "Chart", tf_name(tf));
+    snprintf(title, sizeof(title), "%s %s%s", s ? s->name : "Chart", tf_name(tf),
+             u->ch_follow ? "" : " [history]");
     ui_frame_box(u, w, foc, title, ROLE_TITLE);
     int ih = p->h - 2, iw = p->wd - 2;
     if (ih < 1 || iw < 4)
@@ -214,11 +215,14 @@ void ui_chart_draw(ui *u, pane *p)
     int axis_w = ui_fmt_px(lbl, sizeof(lbl), last->h, dec) + 3;
     if (axis_w > iw / 2)
         axis_w = iw / 2;
-    int nb = iw - axis_w - 1;
-    if (nb < 2) {
+    int plot_w = iw - axis_w - 1;
+    if (plot_w < 2) {
         ui_put(u, w, 1, 1, iw, ROLE_DIM, "(too small)");
         return;
     }
+    /* few bars: two columns per bar (bar + gap) reads better than a crowd on the left */
+    int bw = (int64_t)v.total * 2 <= plot_w ? 2 : 1;
+    int nb = plot_w / bw;
     u->ch_nb = nb;
 
     /* visible window */
@@ -277,7 +281,7 @@ void ui_chart_draw(ui *u, pane *p)
     double scale = (ch * 2 - 1) / (hi - lo);
 
     /* grid labels on the price axis */
-    int ax = 1 + nb + 1; /* first axis column (one blank column after the plot) */
+    int ax = 1 + plot_w + 1; /* first axis column (one blank column after the plot) */
     double step = nice_step((hi - lo) / K_MAX(1, ch / 3));
     if (step < tick)
         step = tick;
@@ -298,7 +302,7 @@ void ui_chart_draw(ui *u, pane *p)
         const candle *b = sv_get(&v, (uint32_t)k);
         if (!b)
             continue;
-        int x = 1 + (int)(k - left);
+        int x = 1 + (int)(k - left) * bw;
         draw_bar(u, w, x, top, ch, lo, scale, b, (uint32_t)k == v.closed && v.forming,
                  !u->ch_follow && (uint32_t)k == cur);
     }
@@ -333,7 +337,7 @@ void ui_chart_draw(ui *u, pane *p)
             enum theme_role r = b->c >= b->o ? ROLE_VOL_UP : ROLE_VOL_DOWN;
             attr_t extra = (uint32_t)k == v.closed && v.forming ? A_DIM : 0;
             wattr_set(w, ui_attr(u, r) | extra, u->role_pair[r], NULL);
-            int x = 1 + (int)(k - left);
+            int x = 1 + (int)(k - left) * bw;
             for (int row = 0; row < vol_h && eighths > 0; row++) {
                 int e = eighths >= 8 ? 8 : eighths;
                 ui_glyph(u, w, vy0 + vol_h - 1 - row, x, (enum glyph)(G_V1 + e - 1));
@@ -357,12 +361,12 @@ void ui_chart_draw(ui *u, pane *p)
         for (size_t i = 0; i < K_ARRAY_LEN(label_steps_s); i++) {
             if (label_steps_s[i] % (tfs > 0 ? tfs : 1) != 0)
                 continue;
-            if (label_steps_s[i] / (tfs > 0 ? tfs : 1) >= lw + 3) {
+            if (label_steps_s[i] / (tfs > 0 ? tfs : 1) * bw >= lw + 3) {
                 every = label_steps_s[i];
                 break;
             }
         }
-        int next_free = 1;
+        int next_free = 1, labels = 0;
         for (int64_t k = left; k <= right && every > 0; k++) {
             const candle *b = sv_get(&v, (uint32_t)k);
             if (!b)
@@ -370,8 +374,8 @@ void ui_chart_draw(ui *u, pane *p)
             int64_t secs = b->open_ms / 1000;
             if (secs % every != 0)
                 continue;
-            int x = 1 + (int)(k - left);
-            if (x < next_free || x + lw > 1 + nb)
+            int x = 1 + (int)(k - left) * bw;
+            if (x < next_free || x + lw > 1 + plot_w)
                 continue;
             /* midnight on an intraday chart: show the date instead */
             int st = style;
@@ -382,10 +386,20 @@ void ui_chart_draw(ui *u, pane *p)
             ui_glyph(u, w, ty, x, G_TICK);
             ui_put(u, w, ty, x + 1, lw, ROLE_AXIS, lbl);
             next_free = x + lw + 2;
+            labels++;
+        }
+        if (labels == 0 && lw + 1 <= plot_w) { /* no round time in view: label the first bar */
+            const candle *b = sv_get(&v, (uint32_t)left);
+            if (b) {
+                ui_fmt_time(lbl, sizeof(lbl), b->open_ms, style);
+                ui_role(u, w, ROLE_AXIS);
+                ui_glyph(u, w, ty, 1, G_TICK);
+                ui_put(u, w, ty, 2, lw, ROLE_AXIS, lbl);
+            }
         }
         if (!u->ch_follow && (int64_t)cur >= left && (int64_t)cur <= right) {
             ui_role(u, w, ROLE_CURSOR);
-            ui_glyph(u, w, ty, 1 + (int)(cur - left), G_CURSOR);
+            ui_glyph(u, w, ty, 1 + (int)(cur - left) * bw, G_CURSOR);
         }
     }
 
@@ -411,8 +425,6 @@ void ui_chart_draw(ui *u, pane *p)
             x += ui_put(u, w, 1, x, iw - x + 1, dir, val[i]);
         }
         x += ui_put(u, w, 1, x, iw - x + 1, ROLE_DIM, " V ");
-        x += ui_put(u, w, 1, x, iw - x + 1, ROLE_VOLUME, vv);
-        if (!u->ch_follow)
-            ui_put(u, w, 1, x, iw - x + 1, ROLE_WARNING, "  [history]");
+        ui_put(u, w, 1, x, iw - x + 1, ROLE_VOLUME, vv);
     }
 }

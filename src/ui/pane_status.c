@@ -154,10 +154,10 @@ void ui_status_draw(ui *u)
 static const char *pane_hint(ui *u)
 {
     switch (u->focus) {
-    case PANE_WATCH: return "watchlist: arrows/j k move, Enter select";
-    case PANE_CHART: return "chart: arrows/h l scroll, Home End";
-    case PANE_BOOK: return "book";
-    case PANE_TAPE: return "trades: arrows/j k scroll";
+    case PANE_WATCH: return "[watchlist] arrows j k move, Enter select";
+    case PANE_CHART: return "[chart] arrows h l scroll, Home End";
+    case PANE_BOOK: return "[book]";
+    case PANE_TAPE: return "[trades] arrows j k scroll";
     default: return "";
     }
 }

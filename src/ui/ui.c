@@ -459,7 +459,11 @@ static void ui_key(ui *u, int ch)
 {
     u->ui_changes++;
     if (ch == KEY_RESIZE) {
-        ui_on_resize(u);
+        /* curses has already resized (its own SIGWINCH handling, or the KEY_RESIZE that our
+         * resizeterm() queued): only the windows follow. Calling resizeterm() here again would
+         * queue another KEY_RESIZE, forever. */
+        if (LINES != u->rows || COLS != u->cols)
+            ui_layout(u);
         return;
     }
     if (u->ov == OV_QUIT) {
