@@ -33,22 +33,31 @@ static void ladder_row(ui *u, WINDOW *w, int y, int iw, const char *px, const ch
     int split = iw - bar;
     /* price part in the side colour, rest in text colour; the bar overrides the background */
     int price_end = pxw < iw ? pxw : iw;
+    bool bid = side == ROLE_BID;
     for (int x = 0; x < iw;) {
         int end;
         enum theme_role r;
-        if (x >= split) {
+        bool on_bar = false;
+        if (x < price_end) { /* the price keeps its side colour, also over the bar */
+            r = side;
+            end = x < split ? K_MIN(price_end, split) : price_end;
+            on_bar = x >= split;
+        } else if (x >= split) {
             r = depth;
             end = iw;
-        } else if (x < price_end) {
-            r = side;
-            end = price_end < split ? price_end : split;
         } else {
             r = ROLE_TEXT;
             end = split;
         }
         char save = line[end];
         line[end] = 0;
-        ui_put(u, w, y, 1 + x, end - x, r, line + x);
+        if (on_bar) {
+            wattr_set(w, bid ? u->attr_bid_on_depth : u->attr_ask_on_depth,
+                      bid ? u->pair_bid_on_depth : u->pair_ask_on_depth, NULL);
+            mvwaddnstr(w, y, 1 + x, line + x, end - x);
+        } else {
+            ui_put(u, w, y, 1 + x, end - x, r, line + x);
+        }
         line[end] = save;
         x = end;
     }

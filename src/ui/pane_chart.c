@@ -140,14 +140,15 @@ static void draw_bar(ui *u, WINDOW *w, int x, int top, int ch, double lo, double
     int b1 = HR(o > c ? o : c), b0 = HR(o > c ? c : o);
 #undef HR
     bool up = c >= o;
-    enum theme_role r = up ? ROLE_UP : ROLE_DOWN;
+    /* a bar without trades (it carries the previous close) is drawn dim and neutral */
+    enum theme_role r = b->trades == 0 ? ROLE_DIM : up ? ROLE_UP : ROLE_DOWN;
     attr_t extra = 0;
     if (forming)
         extra |= A_DIM;
     if (cursor)
         extra |= A_BOLD;
     wattr_set(w, ui_attr(u, r) | extra, u->role_pair[r], NULL);
-    bool hollow = up && u->hollow_up; /* no colour to tell them apart: hollow rising bodies */
+    bool hollow = up && u->hollow_up && b->trades > 0; /* no colour to tell them apart: hollow rising bodies */
     for (int row = w1 / 2; row >= w0 / 2; row--) {
         int lo_h = row * 2, hi_h = row * 2 + 1;
         bool lb = lo_h >= b0 && lo_h <= b1, ub = hi_h >= b0 && hi_h <= b1;

@@ -147,6 +147,26 @@ static void ui_apply_theme(ui *u)
         u->role_attr[r] = attrs_from_theme(bits);
     }
     u->hollow_up = !u->color || (up_fg == down_fg && up_bg == down_bg);
+    /* A price inside its depth bar keeps its side colour: fg of bid/ask over bg of the bar. */
+    u->pair_bid_on_depth = u->role_pair[ROLE_BID_DEPTH];
+    u->pair_ask_on_depth = u->role_pair[ROLE_ASK_DEPTH];
+    u->attr_bid_on_depth = u->role_attr[ROLE_BID_DEPTH];
+    u->attr_ask_on_depth = u->role_attr[ROLE_ASK_DEPTH];
+    if (u->color && COLOR_PAIRS > ROLE_COUNT + 2) {
+        short f, b, f2, b2;
+        if (pair_content(u->role_pair[ROLE_BID], &f, &b) == OK &&
+            pair_content(u->role_pair[ROLE_BID_DEPTH], &f2, &b2) == OK &&
+            init_pair(ROLE_COUNT + 1, f, b2) == OK) {
+            u->pair_bid_on_depth = ROLE_COUNT + 1;
+            u->attr_bid_on_depth = u->role_attr[ROLE_BID] | u->role_attr[ROLE_BID_DEPTH];
+        }
+        if (pair_content(u->role_pair[ROLE_ASK], &f, &b) == OK &&
+            pair_content(u->role_pair[ROLE_ASK_DEPTH], &f2, &b2) == OK &&
+            init_pair(ROLE_COUNT + 2, f, b2) == OK) {
+            u->pair_ask_on_depth = ROLE_COUNT + 2;
+            u->attr_ask_on_depth = u->role_attr[ROLE_ASK] | u->role_attr[ROLE_ASK_DEPTH];
+        }
+    }
 }
 
 static void ui_glyphs(ui *u)

@@ -53,6 +53,9 @@ struct ui {
     bool hollow_up; /* up and down share a colour: draw rising candle bodies hollow */
     attr_t role_attr[ROLE_COUNT];
     short role_pair[ROLE_COUNT];
+    /* derived: a side's price colour over its depth bar (pair, attrs) */
+    short pair_bid_on_depth, pair_ask_on_depth;
+    attr_t attr_bid_on_depth, attr_ask_on_depth;
     theme th;
     cchar_t glyph[G_COUNT];
 
