@@ -194,35 +194,30 @@ void ui_keys_draw(ui *u)
         ui_put(u, w, 0, u->cols - n - 1, n, ROLE_DIM, ph);
 }
 
-/* Every key, in the order of the architecture's key table. Reserved keys are listed too. */
+/* Every key, in the order of the architecture's key table. */
 static const struct {
     const char *key, *what;
-    bool later;
 } help_keys[] = {
-    {"?", "this help (Esc closes it)", false},
-    {"q", "quit (asks y / n)", false},
-    {"Tab  Shift-Tab", "focus the next / previous pane", false},
-    {"Up Down  j k", "move in lists (watchlist, trades)", false},
-    {"Left Right  h l", "chart: scroll back / forward in time", false},
-    {"Home End", "chart: oldest / newest bar; lists: top / bottom", false},
-    {"PgUp PgDn", "page in lists and the chart", false},
-    {"Enter", "select the symbol under the cursor (watchlist)", false},
-    {"[  ]", "chart timeframe shorter / longer: 1s 1m 5m 15m 1h 4h 1d", false},
-    {"z", "zoom the focused pane (again: restore)", false},
-    {"space", "pause / resume the replay", false},
-    {"<  >", "replay speed slower / faster", false},
-    {"Esc", "close an overlay", false},
-    {"o", "order ticket", true},
-    {"c  C", "close position / cancel order", true},
-    {"X", "close all: cancel, flatten, halt", true},
-    {"e", "settings", true},
-    {"a  d", "add / remove a watchlist symbol", true},
-    {"S  P", "start / pause auto-trading", true},
-    {"g", "generate a signal now", true},
-    {"i", "indicator picker", true},
-    {"n", "connections view", true},
-    {"B", "backtests view", true},
+    {"?", "this help (Esc closes it)"},
+    {"q", "quit (asks y / n)"},
+    {"Tab  Shift-Tab", "focus the next / previous pane"},
+    {"Up Down  j k", "move in lists (watchlist, trades)"},
+    {"Left Right  h l", "chart: scroll back / forward in time"},
+    {"Home End", "chart: oldest / newest bar; lists: top / bottom"},
+    {"PgUp PgDn", "page in lists and the chart"},
+    {"Enter", "select the symbol under the cursor (watchlist)"},
+    {"[  ]", "chart timeframe shorter / longer: 1s 1m 5m 15m 1h 4h 1d"},
+    {"z", "zoom the focused pane (again: restore)"},
+    {"space", "pause / resume the replay"},
+    {"<  >", "replay speed slower / faster"},
+    {"Esc", "close an overlay"},
 };
+
+/* Keys reserved for later issues: listed, marked "not yet", bound to nothing but a flash. */
+static const char help_later[] =
+    "o order ticket, c / C close position / cancel order, X close all, e settings, "
+    "a / d add / remove symbol, S / P start / pause auto-trading, g generate a signal, "
+    "i indicator picker, n connections view, B backtests view";
 
 static WINDOW *overlay_win(ui *u, int h, int w)
 {
@@ -247,10 +242,37 @@ static WINDOW *overlay_win(ui *u, int h, int w)
     return u->ovw;
 }
 
+/* Writes text word-wrapped into [x, x+width) from row y; returns the next free row. */
+static int wrap(ui *u, WINDOW *w, int y, int x, int width, int ymax, enum theme_role r,
+                const char *text)
+{
+    const char *p = text;
+    while (*p && y < ymax) {
+        int len = (int)strlen(p);
+        int n = len <= width ? len : width;
+        if (n < len) {
+            int cut = n;
+            while (cut > 0 && p[cut] != ' ')
+                cut--;
+            if (cut > 0)
+                n = cut;
+        }
+        char line[256];
+        snprintf(line, sizeof(line), "%.*s", n, p);
+        ui_put(u, w, y++, x, width, r, line);
+        p += n;
+        while (*p == ' ')
+            p++;
+    }
+    return y;
+}
+
 void ui_help_draw(ui *u)
 {
     int n = (int)K_ARRAY_LEN(help_keys);
-    WINDOW *w = overlay_win(u, n + 5, 80);
+    int wd0 = K_MIN(78, u->cols);
+    int later_lines = (int)sizeof(help_later) / K_MAX(10, wd0 - 6) + 2;
+    WINDOW *w = overlay_win(u, n + later_lines + 5, wd0);
     if (!w)
         return;
     werase(w);
@@ -260,21 +282,17 @@ void ui_help_draw(ui *u)
         ui_fill(u, w, y, 0, wd, ROLE_OVERLAY);
     ui_frame_box(u, w, true, "Keys", ROLE_TITLE);
     int y = 1;
-    bool later_hdr = false;
-    for (int i = 0; i < n && y < h - 1; i++) {
-        if (help_keys[i].later && !later_hdr) {
-            later_hdr = true;
-            ui_put(u, w, y++, 2, wd - 4, ROLE_DIM, "reserved for later (not yet):");
-            if (y >= h - 1)
-                break;
-        }
+    for (int i = 0; i < n && y < h - 1; i++, y++) {
         ui_put(u, w, y, 3, 18, ROLE_KEY, help_keys[i].key);
-        ui_put(u, w, y, 21, wd - 23, help_keys[i].later ? ROLE_DIM : ROLE_OVERLAY,
-               help_keys[i].what);
+        ui_put(u, w, y, 21, wd - 23, ROLE_OVERLAY, help_keys[i].what);
+    }
+    if (y + 1 < h - 1) {
         y++;
+        ui_put(u, w, y++, 3, wd - 5, ROLE_DIM, "Reserved, not yet available:");
+        y = wrap(u, w, y, 3, wd - 6, h - 2, ROLE_DIM, help_later);
     }
     if (y < h - 1)
-        ui_put(u, w, h - 2, 2, wd - 4, ROLE_DIM, "Esc or ? closes this help");
+        ui_put(u, w, h - 2, 3, wd - 5, ROLE_DIM, "Esc or ? closes this help");
     touchwin(w);
     wnoutrefresh(w);
 }

@@ -508,6 +508,12 @@ static void ui_key(ui *u, int ch)
 void ui_on_input(ui *u)
 {
     set_term(u->scr);
+    /* wgetch(stdscr) refreshes stdscr when it is "touched" (it is after init and resizes), which
+     * would paint the blank stdscr over the panes. Send it out now, under a full redraw. */
+    if (is_wintouched(stdscr)) {
+        wnoutrefresh(stdscr);
+        u->full = true;
+    }
     for (int i = 0; i < 256; i++) {
         int ch = wgetch(stdscr);
         if (ch == ERR)
@@ -649,6 +655,8 @@ static void ui_frame(ui *u, int64_t now)
     }
     if (u->full) {
         /* The area under a closed overlay or a new layout: everything redraws once. */
+        if (is_wintouched(stdscr))
+            wnoutrefresh(stdscr);
         for (int i = 0; i < PANE_COUNT; i++)
             u->panes[i].dirty = true;
     }
