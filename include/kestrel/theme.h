@@ -38,6 +38,13 @@ enum theme_role {
     ROLE_KEY,          /* key names in the hint line and help */
     ROLE_FLASH,        /* flash message */
     ROLE_OVERLAY,      /* help / confirm overlay body */
+    ROLE_IND1,         /* indicator lines, in the order indicators are listed */
+    ROLE_IND2,
+    ROLE_IND3,
+    ROLE_IND4,
+    ROLE_IND5,
+    ROLE_IND6,
+    ROLE_LEVEL,        /* reference levels of oscillators (30/70, 0, ...) */
     ROLE_COUNT
 };
 

@@ -29,6 +29,10 @@ static const char *const role_names[ROLE_COUNT] = {
     [ROLE_REPLAY] = "replay",       [ROLE_LIVE] = "live",
     [ROLE_PAPER] = "paper",         [ROLE_KEY] = "key",
     [ROLE_FLASH] = "flash",         [ROLE_OVERLAY] = "overlay",
+    [ROLE_IND1] = "indicator1",     [ROLE_IND2] = "indicator2",
+    [ROLE_IND3] = "indicator3",     [ROLE_IND4] = "indicator4",
+    [ROLE_IND5] = "indicator5",     [ROLE_IND6] = "indicator6",
+    [ROLE_LEVEL] = "level",
 };
 
 const char *theme_role_name(enum theme_role r)
@@ -71,6 +75,10 @@ static const theme_style builtin_256[ROLE_COUNT] = {
     [ROLE_REPLAY] = {16, 75, B},       [ROLE_LIVE] = {16, 41, B},
     [ROLE_PAPER] = {16, 179, B},       [ROLE_KEY] = {214, D, B},
     [ROLE_FLASH] = {230, D, B},        [ROLE_OVERLAY] = {252, 235, 0},
+    [ROLE_IND1] = {39, D, 0},          [ROLE_IND2] = {214, D, 0},
+    [ROLE_IND3] = {171, D, 0},         [ROLE_IND4] = {51, D, 0},
+    [ROLE_IND5] = {227, D, 0},         [ROLE_IND6] = {141, D, 0},
+    [ROLE_LEVEL] = {240, D, 0},
 };
 
 enum { K_BLACK = 0, K_RED, K_GREEN, K_YELLOW, K_BLUE, K_MAGENTA, K_CYAN, K_WHITE };
@@ -92,6 +100,10 @@ static const theme_style builtin_8[ROLE_COUNT] = {
     [ROLE_REPLAY] = {K_BLACK, K_CYAN, 0},      [ROLE_LIVE] = {K_BLACK, K_GREEN, 0},
     [ROLE_PAPER] = {K_BLACK, K_YELLOW, 0},     [ROLE_KEY] = {K_YELLOW, D, B},
     [ROLE_FLASH] = {K_YELLOW, D, B},           [ROLE_OVERLAY] = {D, D, 0},
+    [ROLE_IND1] = {K_CYAN, D, 0},              [ROLE_IND2] = {K_YELLOW, D, 0},
+    [ROLE_IND3] = {K_MAGENTA, D, 0},           [ROLE_IND4] = {K_BLUE, D, B},
+    [ROLE_IND5] = {K_WHITE, D, B},             [ROLE_IND6] = {K_MAGENTA, D, B},
+    [ROLE_LEVEL] = {D, D, M},
 };
 
 static const uint32_t builtin_mono[ROLE_COUNT] = {
@@ -106,6 +118,9 @@ static const uint32_t builtin_mono[ROLE_COUNT] = {
     [ROLE_STATUS_WARN] = B,
     [ROLE_REPLAY] = R | B, [ROLE_LIVE] = R | B,     [ROLE_PAPER] = R | B,
     [ROLE_KEY] = B,        [ROLE_FLASH] = B,        [ROLE_OVERLAY] = 0,
+    [ROLE_IND1] = 0,       [ROLE_IND2] = B,         [ROLE_IND3] = U,
+    [ROLE_IND4] = B | U,   [ROLE_IND5] = 0,         [ROLE_IND6] = B,
+    [ROLE_LEVEL] = M,
 };
 
 #undef D
