@@ -25,9 +25,9 @@ typedef struct ta_cli_stats {
     "bb_upper_20_2,bb_middle_20_2,bb_lower_20_2,atr_14,stoch_k_14_3_3,stoch_d_14_3_3,"    \
     "stochf_k_14_3,stochf_d_14_3,adx_14,cci_20,obv,mfi_14,willr_14"
 
-/* The whole pipeline on one file ("-" = stdin). indicators NULL = TA_CLI_DEFAULT (read as
- * exact column names); otherwise each item is an indicator spec (all its outputs) or a column
- * name (that output). Rows go to out, bad-row notes to errf. K_OK when the file was read (bad
+/* The whole pipeline on one file ("-" = stdin). indicators NULL = TA_CLI_DEFAULT. Each item
+ * is a column name (that output: "macd_12_26_9" is the MACD line) or else an indicator spec
+ * (all its outputs: "bb_20_2", "stoch_14_3_3"). Rows go to out, bad-row notes to errf. K_OK when the file was read (bad
  * rows only counted in st), K_ERR with a message otherwise. */
 int ta_cli_run(const char *path, const char *indicators, enum ta_cli_format fmt, FILE *out,
                FILE *errf, ta_cli_stats *st, char *err, size_t errlen);

@@ -56,42 +56,36 @@ static int add_column(cli_cols *c, uint32_t k, char *err, size_t errlen)
     return K_OK;
 }
 
-/* One item of --indicators: an instance spec (all outputs) or, failing that, a column name. */
-static int add_item(cli_cols *c, const char *item, bool column_only, char *err, size_t errlen)
+/* One item of --indicators: a column name (that output) or, failing that, an indicator spec
+ * (all its outputs). "macd_12_26_9" is the MACD line's column; "bb_20_2" names no column, so
+ * it is the Bollinger instance with its five outputs. */
+static int add_item(cli_cols *c, const char *item, char *err, size_t errlen)
 {
-    char spec[TA_SPEC_MAX], e1[160];
-    if (!column_only) {
-        ta_ind *probe = ta_ind_new(item, e1, sizeof(e1));
-        if (probe) {
-            snprintf(spec, sizeof(spec), "%s", ta_ind_spec(probe));
-            uint32_t no = ta_ind_outputs(probe);
-            ta_ind_free(probe);
-            int inst = instance_for(c, spec, err, errlen);
-            if (inst < 0)
-                return K_ERR;
-            uint32_t f = first_output(c->set, (uint32_t)inst);
-            for (uint32_t k = 0; k < no; k++)
-                if (add_column(c, f + k, err, errlen) != K_OK)
-                    return K_ERR;
-            return K_OK;
-        }
-    }
+    char spec[TA_SPEC_MAX];
     uint32_t out;
-    if (ta_column_parse(item, spec, sizeof(spec), &out) != K_OK) {
-        if (column_only)
-            snprintf(err, errlen, "unknown column \"%s\"", item);
-        else
-            snprintf(err, errlen, "%s", e1);
-        return K_ERR;
+    if (ta_column_parse(item, spec, sizeof(spec), &out) == K_OK) {
+        int inst = instance_for(c, spec, err, errlen);
+        if (inst < 0)
+            return K_ERR;
+        return add_column(c, first_output(c->set, (uint32_t)inst) + out, err, errlen);
     }
+    ta_ind *probe = ta_ind_new(item, err, errlen);
+    if (!probe)
+        return K_ERR;
+    snprintf(spec, sizeof(spec), "%s", ta_ind_spec(probe));
+    uint32_t no = ta_ind_outputs(probe);
+    ta_ind_free(probe);
     int inst = instance_for(c, spec, err, errlen);
     if (inst < 0)
         return K_ERR;
-    return add_column(c, first_output(c->set, (uint32_t)inst) + out, err, errlen);
+    uint32_t f = first_output(c->set, (uint32_t)inst);
+    for (uint32_t k = 0; k < no; k++)
+        if (add_column(c, f + k, err, errlen) != K_OK)
+            return K_ERR;
+    return K_OK;
 }
 
-static int build_columns(cli_cols *c, const char *list, bool column_only, char *err,
-                         size_t errlen)
+static int build_columns(cli_cols *c, const char *list, char *err, size_t errlen)
 {
     const char *p = list;
     while (*p) {
@@ -104,7 +98,7 @@ static int build_columns(cli_cols *c, const char *list, bool column_only, char *
             }
             memcpy(item, p, len);
             item[len] = 0;
-            if (add_item(c, item, column_only, err, errlen) != K_OK)
+            if (add_item(c, item, err, errlen) != K_OK)
                 return K_ERR;
         }
         p += len;
@@ -236,8 +230,7 @@ int ta_cli_run(const char *path, const char *indicators, enum ta_cli_format fmt,
     char *line = NULL;
     gzFile gz = NULL;
     c->set = ta_set_new("", err, errlen);
-    if (build_columns(c, indicators ? indicators : TA_CLI_DEFAULT, !indicators, err, errlen) !=
-        K_OK)
+    if (build_columns(c, indicators ? indicators : TA_CLI_DEFAULT, err, errlen) != K_OK)
         goto done;
     gz = strcmp(path, "-") == 0 ? gzdopen(0, "rb") : gzopen(path, "rb");
     if (!gz) {
@@ -351,8 +344,9 @@ static void usage(FILE *f)
     fputs("usage: kestrel ta --data FILE.csv[.gz] [--indicators LIST] [--format csv|json]\n"
           "       kestrel ta --list\n"
           "FILE: open_time_ms,open,high,low,close,volume per line (gzip or plain, header\n"
-          "optional, - for stdin). LIST: comma-separated indicator specs (rsi_14, macd_12_26_9,\n"
-          "bb_20_2: all outputs) or column names (bb_upper_20_2: that output). Default:\n  " TA_CLI_DEFAULT
+          "optional, - for stdin). LIST: comma-separated column names (macd_signal_12_26_9:\n"
+          "that output) or indicator specs that name no column (bb_20_2, stoch_14_3_3: all\n"
+          "their outputs); --list shows them. Default:\n  " TA_CLI_DEFAULT
           "\nOutput: one row per bar, open_time_ms then one column per output, empty (json: null)\n"
           "during warm-up. --format json prints one JSON object per line.\n"
           "Exit: 0 ok, 1 some rows were bad (reported on stderr, skipped), 2 error.\n",
