@@ -320,8 +320,8 @@ static void donchian_lb(const double *p, uint32_t *lb)
 static void donchian_step(void *st, const ta_bar *b, uint64_t i, double *out, bool commit)
 {
     donchian_st *s = st;
-    out[0] = ta_mono_step(&s->hi, i, b->h, commit, NULL);
-    out[2] = ta_mono_step(&s->lo, i, b->l, commit, NULL);
+    out[0] = ta_max_step(&s->hi, i, b->h, commit, NULL);
+    out[2] = ta_min_step(&s->lo, i, b->l, commit, NULL);
     out[1] = (out[0] + out[2]) / 2.0;
 }
 const ta_impl ta_impl_donchian = {
@@ -363,12 +363,12 @@ static int ichimoku_shift(const double *p, uint32_t k)
 static void ichimoku_step(void *st, const ta_bar *b, uint64_t i, double *out, bool commit)
 {
     ichimoku_st *s = st;
-    double th = ta_mono_step(&s->th, i, b->h, commit, NULL);
-    double tl = ta_mono_step(&s->tl, i, b->l, commit, NULL);
-    double kh = ta_mono_step(&s->kh, i, b->h, commit, NULL);
-    double kl = ta_mono_step(&s->kl, i, b->l, commit, NULL);
-    double sh = ta_mono_step(&s->sh, i, b->h, commit, NULL);
-    double sl = ta_mono_step(&s->sl, i, b->l, commit, NULL);
+    double th = ta_max_step(&s->th, i, b->h, commit, NULL);
+    double tl = ta_min_step(&s->tl, i, b->l, commit, NULL);
+    double kh = ta_max_step(&s->kh, i, b->h, commit, NULL);
+    double kl = ta_min_step(&s->kl, i, b->l, commit, NULL);
+    double sh = ta_max_step(&s->sh, i, b->h, commit, NULL);
+    double sl = ta_min_step(&s->sl, i, b->l, commit, NULL);
     out[0] = (th + tl) / 2.0;
     out[1] = (kh + kl) / 2.0;
     out[2] = (out[0] + out[1]) / 2.0;

@@ -212,42 +212,47 @@ static inline uint32_t ta_mono_slot(const ta_mono *m, uint32_t k)
     uint32_t s = m->head + k;
     return s >= m->n ? s - m->n : s;
 }
-/* Extreme over positions (i-n, i] where position i holds x; *pos gets its position. */
+/* Extreme over positions (i-n, i] where position i holds x; *pos gets its position. Written
+ * once per direction (MAX = 1 / 0) so the comparisons are compile-time. */
+#define TA_MONO_STEP(NAME, BETTER, DOMINATED)                                                   \
+    static inline double NAME(ta_mono *m, uint64_t i, double x, bool commit, uint64_t *pos)    \
+    {                                                                                           \
+        uint32_t f = m->len && m->idx[m->head] + m->n <= i; /* front leaves the window */      \
+        double best = x;                                                                        \
+        uint64_t bi = i;                                                                        \
+        if (f < m->len) {                                                                       \
+            uint32_t s = ta_mono_slot(m, f);                                                    \
+            if (BETTER(m->val[s], x)) {                                                         \
+                best = m->val[s];                                                               \
+                bi = m->idx[s];                                                                 \
+            }                                                                                   \
+        }                                                                                       \
+        if (commit) {                                                                           \
+            if (f) {                                                                            \
+                m->head = m->head + 1 == m->n ? 0 : m->head + 1;                                \
+                m->len--;                                                                       \
+            }                                                                                   \
+            while (m->len && DOMINATED(m->val[ta_mono_slot(m, m->len - 1)], x))                 \
+                m->len--;                                                                       \
+            uint32_t s = ta_mono_slot(m, m->len);                                               \
+            m->idx[s] = i;                                                                      \
+            m->val[s] = x;                                                                      \
+            m->len++;                                                                           \
+        }                                                                                       \
+        if (pos)                                                                                \
+            *pos = bi;                                                                          \
+        return best;                                                                            \
+    }
+#define TA_GT(a, b) ((a) > (b))
+#define TA_LT(a, b) ((a) < (b))
+#define TA_LE(a, b) ((a) <= (b))
+#define TA_GE(a, b) ((a) >= (b))
+TA_MONO_STEP(ta_max_step, TA_GT, TA_LE)
+TA_MONO_STEP(ta_min_step, TA_LT, TA_GE)
+
 static inline double ta_mono_step(ta_mono *m, uint64_t i, double x, bool commit, uint64_t *pos)
 {
-    uint32_t f = 0;
-    if (m->len && m->idx[m->head] + m->n <= i)
-        f = 1; /* the front leaves the window with this position */
-    double best = x;
-    uint64_t bi = i;
-    if (f < m->len) {
-        uint32_t s = ta_mono_slot(m, f);
-        double v = m->val[s];
-        if (m->is_max ? v > x : v < x) {
-            best = v;
-            bi = m->idx[s];
-        }
-    }
-    if (commit) {
-        if (f) {
-            m->head = m->head + 1 == m->n ? 0 : m->head + 1;
-            m->len--;
-        }
-        while (m->len) {
-            uint32_t s = ta_mono_slot(m, m->len - 1);
-            if (m->is_max ? m->val[s] <= x : m->val[s] >= x)
-                m->len--;
-            else
-                break;
-        }
-        uint32_t s = ta_mono_slot(m, m->len);
-        m->idx[s] = i;
-        m->val[s] = x;
-        m->len++;
-    }
-    if (pos)
-        *pos = bi;
-    return best;
+    return m->is_max ? ta_max_step(m, i, x, commit, pos) : ta_min_step(m, i, x, commit, pos);
 }
 
 /* ---- the implementation table ------------------------------------------------------------ */

@@ -30,11 +30,12 @@ static double rsi_step_x(ta_rsi *r, double x, bool commit)
     uint32_t n = r->n;
     if (r->cnt > 0) {
         double d = x - r->prev;
+        /* TA-Lib adds d to one of the two; adding +0.0 to the other changes no bit, and
+         * keeps the unpredictable sign test out of a branch */
+        double up = d < 0 ? 0.0 : d, down = d < 0 ? d : 0.0;
         if (r->cnt <= n) {
-            if (d < 0)
-                loss -= d;
-            else
-                gain += d;
+            loss -= down;
+            gain += up;
             if (r->cnt == n) {
                 loss /= n;
                 gain /= n;
@@ -43,10 +44,8 @@ static double rsi_step_x(ta_rsi *r, double x, bool commit)
         } else {
             loss *= (double)(n - 1);
             gain *= (double)(n - 1);
-            if (d < 0)
-                loss -= d;
-            else
-                gain += d;
+            loss -= down;
+            gain += up;
             loss /= n;
             gain /= n;
             out = rsi_value(gain, loss);
@@ -116,8 +115,8 @@ static void stochrsi_step(void *st, const ta_bar *b, uint64_t i, double *out, bo
     double r = rsi_step_x(&s->r, b->c, commit);
     if (isnan(r))
         return;
-    double hi = ta_mono_step(&s->hi, s->nrsi, r, commit, NULL);
-    double lo = ta_mono_step(&s->lo, s->nrsi, r, commit, NULL);
+    double hi = ta_max_step(&s->hi, s->nrsi, r, commit, NULL);
+    double lo = ta_min_step(&s->lo, s->nrsi, r, commit, NULL);
     if (s->nrsi + 1 >= s->hi.n) {
         out[0] = stoch_k(r, hi, lo);
         out[1] = ta_sma_step(&s->d, out[0], commit);
@@ -199,8 +198,8 @@ static void stoch_lb(const double *p, uint32_t *lb)
 }
 static double stoch_raw(stoch_st *s, const ta_bar *b, uint64_t i, bool commit)
 {
-    double hi = ta_mono_step(&s->hi, i, b->h, commit, NULL);
-    double lo = ta_mono_step(&s->lo, i, b->l, commit, NULL);
+    double hi = ta_max_step(&s->hi, i, b->h, commit, NULL);
+    double lo = ta_min_step(&s->lo, i, b->l, commit, NULL);
     return i + 1 >= s->hi.n ? stoch_k(b->c, hi, lo) : NAN;
 }
 static void stoch_step(void *st, const ta_bar *b, uint64_t i, double *out, bool commit)
@@ -264,8 +263,8 @@ static void lb_n_minus_1(const double *p, uint32_t *lb)
 static void willr_step(void *st, const ta_bar *b, uint64_t i, double *out, bool commit)
 {
     willr_st *s = st;
-    double hi = ta_mono_step(&s->hi, i, b->h, commit, NULL);
-    double lo = ta_mono_step(&s->lo, i, b->l, commit, NULL);
+    double hi = ta_max_step(&s->hi, i, b->h, commit, NULL);
+    double lo = ta_min_step(&s->lo, i, b->l, commit, NULL);
     double diff = (hi - lo) / (-100.0);
     out[0] = diff != 0.0 ? (hi - b->c) / diff : 0.0;
 }
@@ -305,12 +304,12 @@ static void adx_step(void *st, const ta_bar *b, uint64_t i, double *out, bool co
                 t.pdm += dp;
             t.tr += tr;
         } else {
+            /* one of the two moves gets its delta, the other +0.0 (no bit changes) */
+            bool minus = (dm > 0) && (dp < dm), plus = !minus && (dp > 0) && (dp > dm);
             t.mdm -= t.mdm / n;
             t.pdm -= t.pdm / n;
-            if ((dm > 0) && (dp < dm))
-                t.mdm += dm;
-            else if ((dp > 0) && (dp > dm))
-                t.pdm += dp;
+            t.mdm += minus ? dm : 0.0;
+            t.pdm += plus ? dp : 0.0;
             t.tr = t.tr - (t.tr / n) + tr;
             double mdi = 0.0, pdi = 0.0, dx = NAN;
             if (!ta_is_zero(t.tr)) {
@@ -366,8 +365,8 @@ static void aroon_step(void *st, const ta_bar *b, uint64_t i, double *out, bool 
 {
     aroon_st *s = st;
     uint64_t hi, lo;
-    ta_mono_step(&s->hi, i, b->h, commit, &hi);
-    ta_mono_step(&s->lo, i, b->l, commit, &lo);
+    ta_max_step(&s->hi, i, b->h, commit, &hi);
+    ta_min_step(&s->lo, i, b->l, commit, &lo);
     double factor = 100.0 / (double)s->n;
     int n = (int)s->n;
     out[0] = factor * (double)(n - (int)(i - hi));
@@ -397,12 +396,20 @@ static void cci_step(void *st, const ta_bar *b, uint64_t i, double *out, bool co
     double tp = (b->h + b->l + b->c) / 3;
     out[0] = NAN;
     if (i + 1 >= r->n) {
+        /* slot order as TA-Lib's circular buffer, the new value in slot pos */
         double avg = 0, dev = 0;
-        for (uint32_t j = 0; j < r->n; j++)
-            avg += j == r->pos ? tp : r->buf[j];
+        uint32_t j;
+        for (j = 0; j < r->pos; j++)
+            avg += r->buf[j];
+        avg += tp;
+        for (j = r->pos + 1; j < r->n; j++)
+            avg += r->buf[j];
         avg /= r->n;
-        for (uint32_t j = 0; j < r->n; j++)
-            dev += fabs((j == r->pos ? tp : r->buf[j]) - avg);
+        for (j = 0; j < r->pos; j++)
+            dev += fabs(r->buf[j] - avg);
+        dev += fabs(tp - avg);
+        for (j = r->pos + 1; j < r->n; j++)
+            dev += fabs(r->buf[j] - avg);
         double d = tp - avg;
         out[0] = (d != 0.0) && (dev != 0.0) ? d / (0.015 * (dev / r->n)) : 0.0;
     }
@@ -551,12 +558,18 @@ static void linreg_step(void *st, const ta_bar *b, uint64_t i, double *out, bool
     linreg_st *s = st;
     out[0] = NAN;
     if (i + 1 >= s->n) {
+        /* oldest first (weight n-1) to the new close (weight 0), as TA-Lib sums */
         double sum_xy = 0, sum_y = 0;
-        for (uint32_t k = s->n; k-- != 0;) {
-            double v = k ? ta_ring_back(&s->r, k) : b->c;
+        const ta_ring *r = &s->r;
+        uint32_t k = s->n - 1, slot = r->pos >= k ? r->pos - k : r->pos + r->n - k;
+        for (; k > 0; k--) {
+            double v = r->buf[slot];
+            slot = slot + 1 == r->n ? 0 : slot + 1;
             sum_y += v;
             sum_xy += (double)k * v;
         }
+        sum_y += b->c;
+        sum_xy += 0.0 * b->c;
         out[0] = ((double)s->n * sum_xy - s->sum_x * sum_y) / s->divisor;
     }
     if (commit)

@@ -103,13 +103,10 @@ static void mfi_step(void *st, const ta_bar *b, uint64_t i, double *out, bool co
             psum -= ta_ring_back(&s->pos, s->n);
             nsum -= ta_ring_back(&s->neg, s->n);
         }
-        if (d < 0) {
-            nf = mf;
-            nsum += mf;
-        } else if (d > 0) {
-            pf = mf;
-            psum += mf;
-        }
+        nf = d < 0 ? mf : 0.0; /* adding +0.0 to the other sum changes no bit */
+        pf = d > 0 ? mf : 0.0;
+        nsum += nf;
+        psum += pf;
         if (i >= s->n) {
             double t = psum + nsum;
             out[0] = t < 1.0 ? 0.0 : 100.0 * (psum / t);
