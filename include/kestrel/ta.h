@@ -21,6 +21,11 @@ typedef struct ta_bar {
     double o, h, l, c, v;
 } ta_bar;
 
+struct candle; /* candles.h */
+/* A closed or forming candle as an indicator bar: kdec / 1e8, which gives the same double as
+ * parsing the decimal string (both are the correctly rounded value). Volume is base volume. */
+ta_bar ta_bar_from_candle(const struct candle *c);
+
 #define TA_MAX_PARAMS 4
 #define TA_MAX_OUTPUTS 5
 #define TA_MAX_LEVELS 4

@@ -11,8 +11,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kestrel/candles.h"
 #include "kestrel/xmalloc.h"
 #include "ta_impl.h"
+
+ta_bar ta_bar_from_candle(const candle *c)
+{
+    const double scale = (double)KDEC_SCALE;
+    return (ta_bar){ c->open_ms,         (double)c->o / scale, (double)c->h / scale,
+                     (double)c->l / scale, (double)c->c / scale, (double)c->volume / scale };
+}
 
 struct ta_set {
     ta_ind **ind;

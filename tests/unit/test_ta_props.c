@@ -5,6 +5,7 @@
  * zero volume, a single bar, minimal periods). Also the registry, spec parsing, ta_set and
  * ta_chart (history ring, validation, memory). */
 #include "check.h"
+#include "kestrel/candles.h"
 #include "kestrel/ta.h"
 #include "../../src/ta/ta_impl.h"
 #include "ta_test_util.h"
@@ -488,8 +489,20 @@ static void check_set_and_chart(const tt_bars *bars)
     CHECK(total300 < 40u << 20);
 }
 
+static void check_candle_conversion(void)
+{
+    candle c = { 1670889600000LL, 1721212000000LL, 1721655000000LL, 1720888000000LL,
+                 1720888000000LL, 11066042000LL, 0, 0, 7 };
+    ta_bar b = ta_bar_from_candle(&c);
+    CHECK(b.t == 1670889600000LL);
+    CHECK(b.o == strtod("17212.12", NULL) && b.h == strtod("17216.55", NULL));
+    CHECK(b.l == strtod("17208.88", NULL) && b.c == strtod("17208.88", NULL));
+    CHECK(b.v == strtod("110.66042", NULL));
+}
+
 int main(void)
 {
+    check_candle_conversion();
     char p[512];
     tt_path(p, sizeof(p), "klines/lean_binance_BTCBUSD_1m_2022-12-13.csv");
     tt_bars day = tt_load_bars(p);
