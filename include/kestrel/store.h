@@ -36,8 +36,9 @@ typedef struct store_opts {
     uint32_t busy_timeout_ms; /* wait for a lock held by another connection (1000) */
 } store_opts;
 
+/* Row counters count data rows and session rows (begin and end are one row each). */
 typedef struct store_stats {
-    uint64_t rows_queued;   /* data rows accepted by store_put_* */
+    uint64_t rows_queued;   /* rows accepted by store_put_* and the session calls */
     uint64_t rows_written;  /* data rows committed */
     uint64_t rows_failed;   /* accepted rows lost to a write error (their transaction failed) */
     uint64_t dropped;       /* rows refused because the queue was full */
@@ -68,8 +69,9 @@ int store_schema_version(void);
  *   "PATH: database is in use by another process (...)"
  * A file that is refused is never written, truncated or migrated. */
 int store_open(store **out, const char *path, const store_opts *opts, char *err, size_t errlen);
-/* Flushes everything queued, stops and joins the writer, runs any store_commit_then() callbacks
- * not yet delivered, closes the database. NULL is a no-op. */
+/* Ends the open session, flushes everything queued, stops and joins the writer, runs any
+ * store_commit_then() callbacks not yet delivered (anything those queue is discarded), closes
+ * the database. NULL is a no-op. Not to be called from a store callback. */
 void store_close(store *s);
 const char *store_path(const store *s);
 

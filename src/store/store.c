@@ -114,7 +114,8 @@ enum {
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_CANDLE] = "INSERT OR REPLACE INTO candles(venue, symbol, tf, open_ms, o, h, l, c, volume,"
-                  " buy_volume, quote_volume, trades) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
+                  " buy_volume, quote_volume, trades)"
+                  " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
     [ST_INSTRUMENT] = "INSERT INTO instruments(venue, symbol, px_decimals, qty_decimals,"
                       " first_seen_ms, updated_ms) VALUES(?1,?2,?3,?4,?5,?5)"
                       " ON CONFLICT(venue, symbol) DO UPDATE SET"
@@ -632,6 +633,7 @@ int64_t store_session_begin(store *s, const char *source, const char *version, c
     pthread_mutex_lock(&s->mu);
     store_row *r = queue_reserve(s, false);
     r->kind = ROW_SESSION_BEGIN;
+    s->st_shared.rows_queued++;
     r->u.sess.id = id;
     r->u.sess.time_ms = wall_ms();
     r->u.sess.source = src;
@@ -649,6 +651,7 @@ void store_session_end(store *s)
     pthread_mutex_lock(&s->mu);
     store_row *r = queue_reserve(s, false);
     r->kind = ROW_SESSION_END;
+    s->st_shared.rows_queued++;
     r->u.sess.id = s->session_id;
     r->u.sess.time_ms = wall_ms();
     s->session_id = 0;
