@@ -35,6 +35,7 @@
 
 #define CTL_IN_START 1024
 #define CTL_OUT_START 4096
+#define CTL_OUT_KEEP (64 * 1024)
 #define CTL_ACCEPT_BATCH 64
 #define CTL_ACCEPT_PAUSE_MS 100
 #define CTL_ERR_MAX 512
@@ -267,8 +268,14 @@ static bool ctl_client_send(ctl_client *c)
         else
             return false; /* EPIPE, ECONNRESET, ... */
     }
-    if (c->outoff == c->nout)
+    if (c->outoff == c->nout) {
         c->outoff = c->nout = 0;
+        if (c->outcap > CTL_OUT_KEEP) { /* a big response is gone: give its memory back */
+            free(c->out);
+            c->out = NULL;
+            c->outcap = 0;
+        }
+    }
     return true;
 }
 
@@ -329,6 +336,10 @@ static bool ctl_client_read(ctl_client *c)
     if (start > 0) {
         memmove(c->in, c->in + start, c->nin - start);
         c->nin -= start;
+    }
+    if (c->nin == 0 && c->incap > CTL_IN_START) { /* after a long line: back to small */
+        c->in = xrealloc(c->in, CTL_IN_START);
+        c->incap = CTL_IN_START;
     }
     if (eof) {
         /* The peer is done sending: a last line without its newline still counts. */

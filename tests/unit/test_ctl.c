@@ -720,7 +720,8 @@ static void test_default_path(void)
     CHECK_STR(ctl_default_path(buf, sizeof buf, "/var/lib/k/kestrel.db"),
               "/run/user/1000/kestrel.sock");
     unsetenv("XDG_RUNTIME_DIR");
-    CHECK_STR(ctl_default_path(buf, sizeof buf, "/var/lib/k/kestrel.db"), "/var/lib/k/kestrel.sock");
+    CHECK_STR(ctl_default_path(buf, sizeof buf, "/var/lib/k/kestrel.db"),
+              "/var/lib/k/kestrel.sock");
     CHECK_STR(ctl_default_path(buf, sizeof buf, "data/my.db"), "data/kestrel.sock");
     CHECK_STR(ctl_default_path(buf, sizeof buf, "my.db"), "kestrel.sock");
     CHECK_STR(ctl_default_path(buf, sizeof buf, "/k.db"), "/kestrel.sock");
