@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 /* Runs iterations until *flag becomes true or about 5 s pass (a hang guard, not a timing test). */
@@ -565,6 +566,28 @@ static void test_signals(void)
     loop_free(l);
 }
 
+/* ---- EINTR ---- */
+
+static void alarm_handler(int signo) { (void)signo; }
+
+static void test_eintr(void)
+{
+    /* a signal with a handler interrupts poll(): that is a normal wake-up, not an error */
+    loop *l = loop_new();
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = alarm_handler; /* no SA_RESTART (poll() is never restarted anyway) */
+    sigemptyset(&sa.sa_mask);
+    CHECK(sigaction(SIGALRM, &sa, &old) == 0);
+    struct itimerval it = {.it_value = {.tv_sec = 0, .tv_usec = 20000}};
+    CHECK(setitimer(ITIMER_REAL, &it, NULL) == 0);
+    int64_t t0 = loop_mono_ms();
+    CHECK(loop_once(l, 3000) == K_OK);
+    CHECK(loop_mono_ms() - t0 < 2500); /* woken by the signal, not the timeout */
+    CHECK(sigaction(SIGALRM, &old, NULL) == 0);
+    loop_free(l);
+}
+
 /* ---- the heap against a sorted reference ---- */
 
 typedef struct ref_timer {
@@ -707,6 +730,7 @@ int main(void)
     test_watcher_churn();
     test_before_sleep();
     test_signals();
+    test_eintr();
     test_heap_reference();
     CHECK_DONE();
 }
