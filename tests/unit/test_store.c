@@ -1,10 +1,12 @@
 /* The SQLite store on real files in a temp directory: restart round trip, idempotent candles,
  * batch commit counts, the flush timer, commit_then ordering, migration from a hand-built older
  * schema, refusal of corrupt / foreign / newer / locked / unwritable databases (files left
- * byte-for-byte unchanged), queue-cap drops and recovery from write errors.
+ * byte-for-byte unchanged), queue-cap drops, recovery from write errors, survival of kill -9,
+ * and the eventfd driven by the real main loop.
  * Candles are real Binance 1h bars from ../shared/data/klines. */
 #include "check.h"
 
+#include "kestrel/loop.h"
 #include "kestrel/store.h"
 
 #include <ftw.h>
@@ -755,6 +757,61 @@ static void test_crash(void)
               1);
 }
 
+/* The store on the real main loop: its eventfd is one more watcher; the barrier's callback
+ * (run by store_process from the watcher) stops the loop. */
+struct loop_probe {
+    loop *l;
+    store *s;
+    const char *path;
+    int rc;
+    long long visible;
+};
+static void on_store_fd(loop *l, int fd, unsigned events, void *ud)
+{
+    (void)l;
+    (void)fd;
+    (void)events;
+    store_process(ud);
+}
+static void on_committed(void *ud, int rc)
+{
+    struct loop_probe *p = ud;
+    p->rc = rc;
+    p->visible = sql_int(p->path, "SELECT count(*) FROM candles");
+    loop_stop(p->l);
+}
+static void on_safety_timer(loop *l, uint64_t id, void *ud)
+{
+    (void)id;
+    (void)ud;
+    loop_stop(l);
+}
+
+static void test_on_loop(void)
+{
+    char path[512];
+    db_path(path, sizeof path, "loop.db");
+    store *s = open_ok(path, NULL);
+    loop *l = loop_new();
+    if (!s || !l) {
+        store_close(s);
+        loop_free(l);
+        return;
+    }
+    struct loop_probe p = {.l = l, .s = s, .path = path, .rc = 99};
+    CHECK_INT(loop_watch(l, store_fd(s), LOOP_READ, on_store_fd, s), K_OK);
+    loop_timer_add(l, 60000, on_safety_timer, NULL);
+    for (int i = 0; i < nbars; i++)
+        store_put_candle(s, VENUE_BINANCE_SPOT, "BTCUSDT", TF_1H, &bars[i]);
+    store_commit_then(s, on_committed, &p);
+    CHECK_INT(loop_run(l), K_OK);
+    CHECK_INT(p.rc, K_OK);
+    CHECK_INT(p.visible, nbars);
+    loop_unwatch(l, store_fd(s));
+    loop_free(l);
+    store_close(s);
+}
+
 static void test_write_error(void)
 {
     char path[512];
@@ -911,6 +968,7 @@ int main(void)
     test_locked();
     test_queue_cap();
     test_crash();
+    test_on_loop();
     test_write_error();
     test_unwritable();
     test_rejects_and_bounds();
