@@ -282,8 +282,8 @@ int ta_cli_run(const char *path, const char *indicators, enum ta_cli_format fmt,
     }
     int zerr = 0;
     const char *zmsg = gzerror(gz, &zerr);
-    if (zerr != Z_OK && zerr != Z_BUF_ERROR) {
-        snprintf(err, errlen, "reading %s: %s", path, zmsg);
+    if (zerr != Z_OK) { /* a truncated gzip file ends with Z_BUF_ERROR */
+        snprintf(err, errlen, "reading %s", zmsg); /* zlib names the file */
         goto done;
     }
     if (fflush(out) != 0 || ferror(out)) {

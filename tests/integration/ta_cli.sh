@@ -61,6 +61,10 @@ check '[ $rc -eq 0 ]' "gzip run exit $rc"
 check '[ "$(wc -l <"$T/perp.csv")" -eq 45032 ]' "gzip rows: $(wc -l <"$T/perp.csv")"
 check '[ "$(tail -n 1 "$T/perp.csv" | cut -d, -f1)" = "$(zcat "$PERP" | tail -n 1 | cut -d, -f1)" ]' "gzip last bar"
 
+head -c 300000 "$PERP" >"$T/trunc.csv.gz"
+"$BIN" ta --data "$T/trunc.csv.gz" --indicators obv >/dev/null 2>"$T/trunc.err"; rc=$?
+check '[ $rc -eq 2 ] && grep -q "unexpected end of file" "$T/trunc.err"' "truncated gzip: exit $rc ($(cat "$T/trunc.err"))"
+
 # ---- bad rows: reported with line numbers, skipped, exit status 1 ----
 {
     head -n 21 "$DAY"                                   # lines 1-21: header + 20 good bars
