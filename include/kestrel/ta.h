@@ -60,7 +60,7 @@ typedef struct ta_output_info {
 typedef struct ta_info {
     const char *name;  /* spec name: "macd" */
     const char *title; /* "Moving average convergence/divergence" */
-    const char *talib; /* the TA-Lib function it reproduces ("MACD"), or NULL when TA-Lib has none */
+    const char *talib; /* the TA-Lib function it reproduces ("MACD"); NULL when TA-Lib has none */
     enum ta_kind kind; /* kind of the primary output */
     uint32_t nparams;
     ta_param_info params[TA_MAX_PARAMS];

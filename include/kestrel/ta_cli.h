@@ -27,8 +27,9 @@ typedef struct ta_cli_stats {
 
 /* The whole pipeline on one file ("-" = stdin). indicators NULL = TA_CLI_DEFAULT. Each item
  * is a column name (that output: "macd_12_26_9" is the MACD line) or else an indicator spec
- * (all its outputs: "bb_20_2", "stoch_14_3_3"). Rows go to out, bad-row notes to errf. K_OK when the file was read (bad
- * rows only counted in st), K_ERR with a message otherwise. */
+ * (all its outputs: "bb_20_2", "stoch_14_3_3"). Rows go to out, bad-row notes to errf. K_OK
+ * when the file was read (bad rows only counted in st), K_ERR with a message otherwise
+ * (unknown indicator, unreadable or truncated file, write error). */
 int ta_cli_run(const char *path, const char *indicators, enum ta_cli_format fmt, FILE *out,
                FILE *errf, ta_cli_stats *st, char *err, size_t errlen);
 
