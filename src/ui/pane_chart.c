@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define CHART_MAX_BARS 1024 /* bars drawn at once (one column each at least) */
+
 typedef struct series_view {
     candles *c;
     uint32_t closed;
@@ -197,6 +199,7 @@ void ui_chart_draw(ui *u, pane *p)
         return;
     }
     int dec = s->px_decimals;
+    int title_end = 1 + 1 + ui_text_cols(title) + 1;
 
     /* vertical split: info line, candles, volume, time axis. Rows below are relative to `top`,
      * the first candle row. */
@@ -204,7 +207,15 @@ void ui_chart_draw(ui *u, pane *p)
     int top = 1 + info_h;
     int vol_h = ih >= 14 ? K_MAX(2, ih / 5) : ih >= 8 ? 1 : 0;
     int time_h = ih >= 4 ? 1 : 0;
-    int ch = ih - info_h - vol_h - time_h;
+    /* indicators: oscillator sub-panes between the volume and the time axis */
+    ind_ctx ic;
+    ui_ind_begin(u, &ic, s, tf);
+    uint32_t osc[IND_MAX_OSC];
+    int nosc = ui_ind_osc_list(&ic, osc);
+    int osc_h = ih >= 30 ? ih / 7 : ih >= 16 ? 3 : 0;
+    if (osc_h == 0 || ih - info_h - vol_h - time_h - nosc * osc_h < 6)
+        nosc = 0;
+    int ch = ih - info_h - vol_h - time_h - nosc * osc_h;
     if (ch < 2) {
         ui_put(u, w, 1, 1, iw, ROLE_DIM, "(too small)");
         return;
@@ -224,6 +235,8 @@ void ui_chart_draw(ui *u, pane *p)
     /* few bars: two columns per bar (bar + gap) reads better than a crowd on the left */
     int bw = (int64_t)v.total * 2 <= plot_w ? 2 : 1;
     int nb = plot_w / bw;
+    if (nb > CHART_MAX_BARS)
+        nb = CHART_MAX_BARS;
     u->ch_nb = nb;
 
     /* visible window */
@@ -249,6 +262,14 @@ void ui_chart_draw(ui *u, pane *p)
         left = 0;
     const candle *rb = sv_get(&v, (uint32_t)right);
     u->ch_right_ms = rb ? rb->open_ms : 0;
+    const candle *vis[CHART_MAX_BARS];
+    int nvis = 0;
+    for (int64_t k = left; k <= right && nvis < CHART_MAX_BARS; k++) {
+        const candle *b = sv_get(&v, (uint32_t)k);
+        if (!b)
+            break;
+        vis[nvis++] = b;
+    }
 
     /* price and volume range */
     double lo = 1e300, hi = -1e300, vmax = 0;
@@ -270,6 +291,7 @@ void ui_chart_draw(ui *u, pane *p)
     if (hi < lo) {
         lo = hi = decimal_to_double(last->c);
     }
+    ui_ind_range(&ic, vis, nvis, &lo, &hi);
     double tick = pow(10, -dec);
     if (hi - lo < tick * 4) {
         double mid = (hi + lo) / 2;
@@ -297,6 +319,9 @@ void ui_chart_draw(ui *u, pane *p)
         snprintf(lbl, sizeof(lbl), "%.*f", dec, pv);
         ui_put(u, w, y, ax + 1, iw - ax, ROLE_AXIS, lbl);
     }
+
+    /* indicator overlays under the candles */
+    ui_ind_draw_overlays(u, w, &ic, vis, nvis, bw, top, ch, lo, hi);
 
     /* candles */
     for (int64_t k = left; k <= right; k++) {
@@ -352,9 +377,14 @@ void ui_chart_draw(ui *u, pane *p)
             ui_put(u, w, vy0 + vol_h - 1, ax + 1, iw - ax, ROLE_DIM, "vol");
     }
 
+    /* oscillator sub-panes */
+    for (int i = 0; i < nosc; i++)
+        ui_ind_draw_osc(u, w, &ic, osc[i], vis, nvis, bw, top + ch + vol_h + i * osc_h, osc_h, ax,
+                        iw);
+
     /* time axis */
     if (time_h) {
-        int ty = top + ch + vol_h;
+        int ty = top + ch + vol_h + nosc * osc_h;
         int64_t tfs = tf_ms(tf) / 1000;
         int style = tf == TF_1S ? 0 : tf == TF_1D ? 3 : 2;
         int lw = style == 0 ? 8 : style == 3 ? 10 : 5;
@@ -403,6 +433,10 @@ void ui_chart_draw(ui *u, pane *p)
             ui_glyph(u, w, ty, 1 + (int)(cur - left) * bw, G_CURSOR);
         }
     }
+
+    /* legend of the overlays, in the top border after the title */
+    if (ic.c && title_end + 4 < p->wd - 1)
+        ui_ind_legend(u, w, &ic, 0, title_end + 1, p->wd - 2 - title_end - 1);
 
     /* info line: OHLCV of the bar under the cursor (or the newest) */
     const candle *cb = sv_get(&v, cur);

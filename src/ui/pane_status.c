@@ -47,6 +47,7 @@ void ui_status_draw(ui *u)
     app *a = u->a;
     char b[256], sp[32];
     int x = 0;
+    bool compact = u->cols < 110; /* shorter forms so the book states still fit at 80 columns */
     ui_fill(u, u->status, 0, 0, u->cols, ROLE_STATUS);
 
     /* source */
@@ -58,6 +59,8 @@ void ui_status_draw(ui *u)
         snprintf(b, sizeof(b), " %s FINISHED ", app_source_name(a));
     else if (a->paused)
         snprintf(b, sizeof(b), " %s PAUSED %s ", app_source_name(a), sp);
+    else if (compact)
+        snprintf(b, sizeof(b), " %s %s ", app_source_name(a), sp);
     else
         snprintf(b, sizeof(b), " %s %d file%s %s ", app_source_name(a), a->cfg.replay_count,
                  a->cfg.replay_count == 1 ? "" : "s", sp);
@@ -82,9 +85,15 @@ void ui_status_draw(ui *u)
 
     /* data clock */
     if (a->data_ms > 0) {
-        char t[40];
-        ui_fmt_time(t, sizeof(t), a->data_ms, 5);
-        snprintf(b, sizeof(b), "%s UTC", t);
+        char t[40], d[16];
+        if (compact) {
+            ui_fmt_time(d, sizeof(d), a->data_ms, 4);
+            ui_fmt_time(t, sizeof(t), a->data_ms, 0);
+            snprintf(b, sizeof(b), "%s %sZ", d, t);
+        } else {
+            ui_fmt_time(t, sizeof(t), a->data_ms, 5);
+            snprintf(b, sizeof(b), "%s UTC", t);
+        }
     } else {
         snprintf(b, sizeof(b), "--:--:-- UTC");
     }
@@ -95,11 +104,12 @@ void ui_status_draw(ui *u)
     /* throughput and malformed */
     char num[32];
     ui_fmt_num(num, sizeof(num), a->msgs_per_s, 0, 7);
-    snprintf(b, sizeof(b), "%s msg/s", num);
+    snprintf(b, sizeof(b), compact ? "%s/s" : "%s msg/s", num);
     if (!seg(u, &x, ROLE_STATUS, b))
         return;
     x += 2;
-    snprintf(b, sizeof(b), "%llu malformed", (unsigned long long)a->malformed);
+    snprintf(b, sizeof(b), compact ? "%llu bad" : "%llu malformed",
+             (unsigned long long)a->malformed);
     if (!seg(u, &x, a->malformed ? ROLE_STATUS_WARN : ROLE_STATUS, b))
         return;
     x += 2;
@@ -210,6 +220,7 @@ static const struct {
     {"z", "zoom the focused pane (again: restore)"},
     {"space", "pause / resume the replay"},
     {"<  >", "replay speed slower / faster"},
+    {"i", "indicator picker: overlays on the chart, oscillators under it"},
     {"Esc", "close an overlay"},
 };
 
@@ -217,9 +228,9 @@ static const struct {
 static const char help_later[] =
     "o order ticket, c / C close position / cancel order, X close all, e settings, "
     "a / d add / remove symbol, S / P start / pause auto-trading, g generate a signal, "
-    "i indicator picker, n connections view, B backtests view";
+    "n connections view, B backtests view";
 
-static WINDOW *overlay_win(ui *u, int h, int w)
+WINDOW *ui_overlay_win(ui *u, int h, int w)
 {
     if (h > u->rows)
         h = u->rows;
@@ -272,7 +283,7 @@ void ui_help_draw(ui *u)
     int n = (int)K_ARRAY_LEN(help_keys);
     int wd0 = K_MIN(78, u->cols);
     int later_lines = (int)sizeof(help_later) / K_MAX(10, wd0 - 6) + 2;
-    WINDOW *w = overlay_win(u, n + later_lines + 5, wd0);
+    WINDOW *w = ui_overlay_win(u, n + later_lines + 5, wd0);
     if (!w)
         return;
     werase(w);
@@ -299,7 +310,7 @@ void ui_help_draw(ui *u)
 
 void ui_quit_draw(ui *u)
 {
-    WINDOW *w = overlay_win(u, 5, 36);
+    WINDOW *w = ui_overlay_win(u, 5, 36);
     if (!w)
         return;
     werase(w);

@@ -35,7 +35,9 @@ static const struct {
     [G_V3] = {0x2583, '.'},       [G_V4] = {0x2584, ':'},       [G_V5] = {0x2585, ':'},
     [G_V6] = {0x2586, ':'},       [G_V7] = {0x2587, ':'},       [G_V8] = {0x2588, '|'},
     [G_CURSOR] = {0x25B2, '^'},   [G_LASTPX] = {0x25C0, '<'},   [G_HLINE] = {0x2500, '-'},
-    [G_FOCUS] = {0x25B8, '>'},    [G_TICK] = {0x2575, '\''},
+    [G_FOCUS] = {0x25B8, '>'},    [G_TICK] = {0x2575, '\''},   [G_LINE_LO] = {0x2581, '_'},
+    [G_LINE_MID] = {0x2500, '-'}, [G_LINE_HI] = {0x2594, '`'},  [G_DOT] = {0x2022, '*'},
+    [G_DOTLINE] = {0x2508, '.'},
 };
 
 attr_t ui_attr(const ui *u, enum theme_role r)
@@ -278,6 +280,7 @@ static ui *ui_open_screen(app *a, FILE *out, FILE *in, const char *term, char *e
     u->ch_follow = true;
     u->wl_sel = a->focus;
     u->last_frame_ms = -1000000;
+    ui_ind_load(u);
     ui_layout(u);
     return u;
 }
@@ -312,6 +315,7 @@ void ui_close(ui *u)
         return;
     set_term(u->scr);
     ui_free_windows(u);
+    ui_ind_free(u);
     curs_set(1);
     endwin();
     delscreen(u->scr);
@@ -412,7 +416,9 @@ static void key_normal(ui *u, int ch)
     case 'S': reserved_key(u, "S start auto-trading"); return;
     case 'P': reserved_key(u, "P pause auto-trading"); return;
     case 'g': reserved_key(u, "g generate a signal"); return;
-    case 'i': reserved_key(u, "i indicator picker"); return;
+    case 'i':
+        ui_picker_open(u);
+        return;
     case 'n': reserved_key(u, "n connections view"); return;
     case 'B': reserved_key(u, "B backtests view"); return;
     default:
@@ -493,6 +499,10 @@ static void ui_key(ui *u, int ch)
         } else if (ch == 'n' || ch == 'N' || ch == 27 || ch == 'q') {
             close_overlay(u);
         }
+        return;
+    }
+    if (u->ov == OV_PICKER) {
+        ui_picker_key(u, ch);
         return;
     }
     if (u->ov == OV_HELP) {
@@ -593,6 +603,7 @@ static uint64_t pane_sig(ui *u, enum pane_id id)
             h = mix(h, (uint64_t)s->last_px);
         }
         h = mix(h, a->focus);
+        h = mix(h, u->ind_gen);
         h = mix(h, (uint64_t)a->chart_tf);
         h = mix(h, u->ch_follow);
         h = mix(h, (uint64_t)u->ch_cursor_ms);
@@ -696,6 +707,8 @@ static void ui_frame(ui *u, int64_t now)
         ui_help_draw(u);
     else if (u->ov == OV_QUIT)
         ui_quit_draw(u);
+    else if (u->ov == OV_PICKER)
+        ui_picker_draw(u);
     doupdate();
     u->full = false;
 }

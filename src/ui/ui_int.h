@@ -13,7 +13,20 @@
 #include "kestrel/ui.h"
 
 enum pane_id { PANE_WATCH = 0, PANE_CHART, PANE_BOOK, PANE_TAPE, PANE_COUNT };
-enum overlay { OV_NONE = 0, OV_HELP, OV_QUIT };
+enum overlay { OV_NONE = 0, OV_HELP, OV_QUIT, OV_PICKER };
+
+struct ta_chart;
+#define IND_MAX_OUT 64 /* indicator outputs drawn */
+#define IND_MAX_OSC 2  /* oscillator sub-panes under the chart */
+
+/* One frame's view of the display indicators (pane_ind.c). */
+typedef struct ind_ctx {
+    struct ta_chart *c; /* NULL: no indicators */
+    uint32_t hlen, nout;
+    int64_t last_t, tfms, peek_t;
+    bool has_peek;
+    double peek[IND_MAX_OUT];
+} ind_ctx;
 
 /* Glyphs: one Unicode and one ASCII form each; the UI picks one set at start. */
 enum glyph {
@@ -30,6 +43,11 @@ enum glyph {
     G_HLINE,     /* spread separator */
     G_FOCUS,     /* focused symbol marker in the watchlist */
     G_TICK,      /* time axis tick */
+    G_LINE_LO,   /* indicator line, low / middle / high third of the cell */
+    G_LINE_MID,
+    G_LINE_HI,
+    G_DOT,       /* indicator dots (SAR) */
+    G_DOTLINE,   /* reference level / separator */
     G_COUNT
 };
 
@@ -78,6 +96,17 @@ struct ui {
     /* tape scroll (trades from the newest) */
     uint32_t tape_off;
 
+    /* display indicators (pane_ind.c) and the picker */
+    char ind_specs[512];
+    struct ta_chart *ind;
+    const candles *ind_series;
+    uint32_t ind_sym;
+    enum tf ind_tf;
+    uint64_t ind_gen, ind_built_gen;
+    char ind_path[600];
+    uint32_t pk_sel, pk_top, pk_n;
+    bool pk_on[128];
+
     /* redraw control */
     uint64_t ui_changes; /* bumped by every key that changes what is shown */
     uint64_t sig;        /* global signature at the last frame */
@@ -123,5 +152,23 @@ void ui_quit_draw(ui *u);
 
 /* chart navigation (pane_chart.c) */
 void ui_chart_key(ui *u, int key);
+
+/* overlays (pane_status.c): a centred window of at most h x w, reused between frames */
+WINDOW *ui_overlay_win(ui *u, int h, int w);
+
+/* indicators (pane_ind.c) */
+void ui_ind_load(ui *u);
+void ui_ind_free(ui *u);
+void ui_ind_begin(ui *u, ind_ctx *ic, market_sym *s, enum tf tf);
+void ui_ind_range(const ind_ctx *ic, const candle *const *vis, int n, double *lo, double *hi);
+void ui_ind_draw_overlays(ui *u, WINDOW *w, const ind_ctx *ic, const candle *const *vis, int n,
+                          int bw, int top, int ch, double lo, double hi);
+int ui_ind_legend(ui *u, WINDOW *w, const ind_ctx *ic, int y, int x, int maxw);
+int ui_ind_osc_list(const ind_ctx *ic, uint32_t *inst_out);
+void ui_ind_draw_osc(ui *u, WINDOW *w, const ind_ctx *ic, uint32_t inst,
+                     const candle *const *vis, int n, int bw, int y0, int rows, int ax, int iw);
+void ui_picker_open(ui *u);
+void ui_picker_key(ui *u, int ch);
+void ui_picker_draw(ui *u);
 
 #endif
