@@ -181,6 +181,15 @@ $T resize-window -t k -x 120 -y 40
 expect "Watchlist" "120x40 restores the full layout"
 expect "Book BTCUSDT" "book back after resizing"
 
+# indicator picker: the first entry (SMA) toggled on is drawn and kept for the next run
+keys i
+expect "space/Enter toggle" "i opens the indicator picker"
+keys Space Escape
+expect_gone "space/Enter toggle" "Esc closes the picker"
+expect "sma_20" "the picked SMA is on the chart"
+[ -f "$tmp/ui-state.cfg" ] && grep -q sma "$tmp/ui-state.cfg" && ok "the choice is saved next to the db" ||
+    bad "the choice is saved next to the db"
+
 # quit: confirm, refuse, confirm again
 keys q
 expect "Quit Kestrel?" "q asks for confirmation"
@@ -202,6 +211,7 @@ start "LANG=C LC_ALL=C TERM=vt100"
 expect "REPLAY" "vt100/C: status bar" 10
 expect "spread" "vt100/C: book live" 15
 expect "Watchlist" "vt100/C: panes"
+expect "sma_20" "vt100/C: the saved indicator choice is back"
 cap
 high=$(LC_ALL=C tr -d '\000-\177' <"$tmp/screen" | wc -c)
 [ "$high" -eq 0 ] && ok "vt100/C: no byte >= 0x80 on screen" || bad "vt100/C: no byte >= 0x80 ($high)"
