@@ -512,6 +512,11 @@ static void ui_key(ui *u, int ch)
     }
     if (ch == 27) /* Esc with nothing open: nothing to close */
         return;
+    if (ch == 12) { /* Ctrl-L: repaint everything (after another program scribbled on it) */
+        clearok(curscr, TRUE);
+        u->full = true;
+        return;
+    }
     key_normal(u, ch);
 }
 
