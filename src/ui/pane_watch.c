@@ -89,10 +89,17 @@ void ui_watch_draw(ui *u, pane *p)
             snprintf(chg, sizeof(chg), "-");
         }
         kdec sd;
-        if (sym_spread(s, &sd))
+        enum book_state bst = s->book ? book_state(s->book) : BOOK_EMPTY;
+        enum theme_role spr_role = ROLE_DIM;
+        if (bst == BOOK_SYNCING || bst == BOOK_RESYNCING) {
+            /* with many symbols the status bar cannot name them all: say it here */
+            snprintf(spr, sizeof(spr), "%s", bst == BOOK_SYNCING ? "sync" : "RESYNC");
+            spr_role = ROLE_WARNING;
+        } else if (sym_spread(s, &sd)) {
             ui_fmt_px(spr, sizeof(spr), sd, s->px_decimals);
-        else
+        } else {
             snprintf(spr, sizeof(spr), "-");
+        }
         if (sel && foc) {
             for (int k = 0; k < per; k++)
                 ui_fill(u, w, y + k, 1, iw, ROLE_SELECTION);
@@ -109,7 +116,7 @@ void ui_watch_draw(ui *u, pane *p)
             ui_putf(u, w, y, x, chg_w, cr, "%*s", chg_w, chg);
             x += chg_w + 1;
             if (spr_w > 0)
-                ui_putf(u, w, y, x, spr_w, sel && foc ? ROLE_SELECTION : ROLE_DIM, "%*s", spr_w,
+                ui_putf(u, w, y, x, spr_w, sel && foc ? ROLE_SELECTION : spr_role, "%*s", spr_w,
                         spr);
         } else {
             int avail = iw - 2;
@@ -123,7 +130,7 @@ void ui_watch_draw(ui *u, pane *p)
                 snprintf(sb, sizeof(sb), "sp %s", spr);
                 int sl = (int)strlen(sb);
                 if (sl + (int)strlen(chg) + 1 <= avail)
-                    ui_put(u, w, y + 1, 3 + avail - sl, sl, sel && foc ? ROLE_SELECTION : ROLE_DIM,
+                    ui_put(u, w, y + 1, 3 + avail - sl, sl, sel && foc ? ROLE_SELECTION : spr_role,
                            sb);
             }
         }
