@@ -10,6 +10,12 @@
  * inserts). Cap per side = max_levels; the buffer grows by doubling up to max_levels + slack
  * (slack = max_levels/4, at least 16) and is never shrunk, so a synced book does not allocate.
  * Memory per book <= 2 * (max_levels + slack) * 16 bytes (5000 levels: 200 KB).
+ * The cap is a window like the exchange's own snapshot window (exchanges.md §5.1 caveat):
+ * levels beyond it that we dropped are unknown until they change, exactly as levels beyond a
+ * 5000-level snapshot are, and new levels there are accepted as they arrive (the official
+ * procedure). With the default cap (5000 >= any Binance snapshot) only the far tail is ever
+ * trimmed. A tiny cap (tests use 50) shows this caveat near the top: after a fast move it can
+ * briefly miss an unchanged level that the cap dropped earlier.
  *
  * Sync (docs/exchanges.md §5). Spot: diffs are buffered until a snapshot; a snapshot older than
  * the first buffered U is refused (BOOK_SNAPSHOT_OLD); buffered diffs with u <= lastUpdateId
@@ -27,7 +33,9 @@
  * max_buffered * BOOK_ARENA_AVG_LEVELS levels (>= BOOK_ARENA_MIN_LEVELS). Both grow by doubling
  * to their caps and are reused; beyond either cap the oldest diffs are dropped (counted). With
  * the defaults (4096 diffs) the worst case is 128 KB of headers + 1 MB of levels per book; a
- * normal sync buffers a few dozen diffs. */
+ * normal sync buffers a few dozen diffs. After a sync, buffers grown past BOOK_BUF_KEEP /
+ * BOOK_ARENA_KEEP are released (one free per resync, never per diff), so a long outage does
+ * not leave every book holding its worst case. */
 #include "kestrel/book.h"
 
 #include "kestrel/xmalloc.h"
@@ -39,6 +47,8 @@
 #define BOOK_ARENA_MIN_LEVELS 4096u
 #define BOOK_SIDE_INITIAL 64u
 #define BOOK_BUF_INITIAL 16u
+#define BOOK_BUF_KEEP 256u     /* headers kept allocated after a sync */
+#define BOOK_ARENA_KEEP 8192u  /* arena levels kept allocated after a sync (128 KB) */
 
 typedef struct side_arr {
     feed_level *lv;
@@ -575,6 +585,16 @@ enum book_result book_on_snapshot(book *b, const feed_event *snap)
             b->arena_lo = b->hdr[b->head].off;
     }
     buf_clear(b);
+    if (b->hdr_alloc > BOOK_BUF_KEEP) {
+        free(b->hdr);
+        b->hdr = NULL;
+        b->hdr_alloc = 0;
+    }
+    if (b->arena_alloc > BOOK_ARENA_KEEP) {
+        free(b->arena);
+        b->arena = NULL;
+        b->arena_alloc = 0;
+    }
     if (was_resyncing)
         b->stats.resyncs++;
     return BOOK_SYNCED;
