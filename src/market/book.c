@@ -2,13 +2,15 @@
  *
  * Levels. Each side is a sorted array of feed_level with the BEST level at the END: bids
  * ascending by price, asks descending by price (one ascending "key" = px for bids, -px for
- * asks, so one binary search serves both). Almost all traffic touches the top of the book, and
- * with the best at the end an insert or delete there moves only the few levels above it. The
- * used region is [lo, hi) inside a buffer of `alloc` slots: dropping the worst level when the
- * side is full is lo++ (no move), an insert shifts the levels above it up by one, and when hi
- * reaches the end the region is compacted back to 0 (amortised: at most once per `slack`
- * inserts). Cap per side = max_levels; the buffer grows by doubling up to max_levels + slack
- * (slack = max_levels/4, at least 16) and is never shrunk, so a synced book does not allocate.
+ * asks, so one binary search serves both). Most traffic touches the top of the book, and with
+ * the best at the end an insert or delete there moves only the few levels above it. The used
+ * region is [lo, hi) inside a buffer of `alloc` slots with free room at both ends, so an
+ * insert or delete moves whichever part is shorter (the better levels up, or the worse levels
+ * down): deep updates, which Binance sends plenty of, cost no more than top ones. Dropping the
+ * worst level when the side is full is lo++ (no move). When an end runs out of room the
+ * region is recentred (amortised O(1) per op). Cap per side = max_levels; the buffer grows by
+ * doubling up to max_levels + slack (slack = max_levels/4, at least 16) and is never shrunk,
+ * so a synced book does not allocate.
  * Memory per book <= 2 * (max_levels + slack) * 16 bytes (5000 levels: 200 KB).
  * The cap is a window like the exchange's own snapshot window (exchanges.md §5.1 caveat):
  * levels beyond it that we dropped are unknown until they change, exactly as levels beyond a
@@ -146,43 +148,43 @@ static void side_clear(side_arr *s)
     s->lo = s->hi = 0;
 }
 
-/* Grows the buffer to at least `want` slots (capped at side_cap), compacting to 0. */
-static void side_reserve(book *b, side_arr *s, uint32_t want)
+/* Grows the buffer to at least `want` slots (capped at side_cap) and centres the region, so
+ * that both ends have free slots. */
+static void side_regrow(book *b, side_arr *s, uint32_t want)
 {
     if (want > b->side_cap)
         want = b->side_cap;
-    if (s->alloc >= want)
-        return;
-    uint32_t na = s->alloc ? s->alloc : BOOK_SIDE_INITIAL;
-    while (na < want)
-        na = na > b->side_cap / 2 ? b->side_cap : na * 2;
-    if (na > b->side_cap)
-        na = b->side_cap;
     uint32_t n = side_n(s);
-    if (s->lo > 0 && n > 0)
-        memmove(s->lv, s->lv + s->lo, (size_t)n * sizeof *s->lv);
-    s->lo = 0;
-    s->hi = n;
-    s->lv = xrealloc(s->lv, (size_t)na * sizeof *s->lv);
-    s->alloc = na;
+    if (s->alloc < want) {
+        uint32_t na = s->alloc ? s->alloc : BOOK_SIDE_INITIAL;
+        while (na < want)
+            na = na > b->side_cap / 2 ? b->side_cap : na * 2;
+        if (na > b->side_cap)
+            na = b->side_cap;
+        if (s->lo > 0 && n > 0)
+            memmove(s->lv, s->lv + s->lo, (size_t)n * sizeof *s->lv);
+        s->lo = 0;
+        s->hi = n;
+        s->lv = xrealloc(s->lv, (size_t)na * sizeof *s->lv);
+        s->alloc = na;
+    }
+    uint32_t lo = (s->alloc - n) / 2;
+    if (lo != s->lo && n > 0)
+        memmove(s->lv + lo, s->lv + s->lo, (size_t)n * sizeof *s->lv);
+    s->lo = lo;
+    s->hi = lo + n;
 }
 
-/* Makes room for one more level above hi. */
-static void side_room_top(book *b, side_arr *s)
+/* Called when one end is out of free slots: doubles the buffer while it is at least half
+ * full (up to side_cap), then recentres. Afterwards both ends have a free slot, because
+ * n < max_levels < side_cap (slack >= 16) or n + 1 <= alloc / 2. Amortised O(1) per op. */
+static void side_make_room(book *b, side_arr *s)
 {
-    if (s->hi < s->alloc)
-        return;
     uint32_t n = side_n(s);
-    if (s->alloc < b->side_cap && n + 1 > s->alloc / 2) {
-        side_reserve(b, s, s->alloc ? s->alloc * 2 : BOOK_SIDE_INITIAL);
-        if (s->hi < s->alloc)
-            return;
-    }
-    /* compaction: n <= max_levels < side_cap, so this frees at least one slot */
-    if (n > 0)
-        memmove(s->lv, s->lv + s->lo, (size_t)n * sizeof *s->lv);
-    s->lo = 0;
-    s->hi = n;
+    uint32_t want = s->alloc;
+    if (s->alloc < b->side_cap && n + 1 > s->alloc / 2)
+        want = s->alloc ? s->alloc * 2 : BOOK_SIDE_INITIAL;
+    side_regrow(b, s, want);
 }
 
 /* First index in [lo, hi) whose key is >= k (hi when none). */
@@ -199,6 +201,8 @@ static uint32_t side_lower_bound(const side_arr *s, int side, int64_t k)
     return a;
 }
 
+/* Sets one level (qty 0 deletes). Inserts and deletes move whichever part of the array is
+ * shorter: the better levels toward the top end or the worse ones toward the bottom end. */
 static void side_set(book *b, int side, kdec px, kdec qty)
 {
     side_arr *s = &b->side[side];
@@ -206,32 +210,48 @@ static void side_set(book *b, int side, kdec px, kdec qty)
     uint32_t i = side_lower_bound(s, side, k);
     bool found = i < s->hi && s->lv[i].px == px;
     if (qty == 0) {
-        if (found) { /* delete: shift the (few) better levels down */
-            uint32_t above = s->hi - i - 1;
+        if (!found)
+            return; /* deleting a level we do not hold is normal */
+        uint32_t below = i - s->lo, above = s->hi - i - 1;
+        if (below < above) {
+            if (below)
+                memmove(s->lv + s->lo + 1, s->lv + s->lo, (size_t)below * sizeof *s->lv);
+            s->lo++;
+        } else {
             if (above)
                 memmove(s->lv + i, s->lv + i + 1, (size_t)above * sizeof *s->lv);
             s->hi--;
         }
-        return; /* deleting a level we do not hold is normal */
+        return;
     }
     if (found) {
         s->lv[i].qty = qty;
         return;
     }
+    uint32_t below = i - s->lo, above = s->hi - i;
     if (side_n(s) >= b->max_levels) {
-        if (i == s->lo)
+        if (below == 0)
             return; /* worse than everything we keep: outside the tracked depth */
         s->lo++;    /* drop the worst level */
+        below--;
     }
-    uint32_t off = i - s->lo;
-    side_room_top(b, s); /* may move the region: re-derive the position */
-    i = s->lo + off;
-    uint32_t above = s->hi - i;
-    if (above)
-        memmove(s->lv + i + 1, s->lv + i, (size_t)above * sizeof *s->lv);
+    if (below < above) {
+        if (s->lo == 0)
+            side_make_room(b, s);
+        if (below)
+            memmove(s->lv + s->lo - 1, s->lv + s->lo, (size_t)below * sizeof *s->lv);
+        s->lo--;
+    } else {
+        if (s->hi == s->alloc)
+            side_make_room(b, s);
+        i = s->lo + below;
+        if (above)
+            memmove(s->lv + i + 1, s->lv + i, (size_t)above * sizeof *s->lv);
+        s->hi++;
+    }
+    i = s->lo + below;
     s->lv[i].px = px;
     s->lv[i].qty = qty;
-    s->hi++;
 }
 
 static int cmp_key_bid(const void *a, const void *b)
@@ -261,18 +281,18 @@ static void side_load(book *b, int side, const feed_level *in, uint32_t n)
         for (uint32_t j = 0; j < n; j++)
             nz += in[j].qty != 0;
         uint32_t keep = K_MIN(nz, b->max_levels);
-        side_reserve(b, s, keep + keep / 4 + 1);
+        side_regrow(b, s, keep + keep / 4 + 2);
+        s->lo = (s->alloc - keep) / 2;
         /* take the best `keep` non-zero levels, written worst-first */
         uint32_t taken = 0, j = 0;
-        feed_level *tmp = s->lv; /* fill from the end of [0, keep) downward */
+        feed_level *tmp = s->lv + s->lo; /* fill [lo, lo + keep) from its end downward */
         for (; j < n && taken < keep; j++) {
             if (in[j].qty == 0)
                 continue;
             tmp[keep - 1 - taken] = in[j];
             taken++;
         }
-        s->lo = 0;
-        s->hi = keep;
+        s->hi = s->lo + keep;
         return;
     }
     /* unsorted or duplicated input (never seen from Binance): sort a copy, last dup wins */
@@ -290,10 +310,10 @@ static void side_load(book *b, int side, const feed_level *in, uint32_t n)
             cp[u++] = cp[j];
     }
     uint32_t keep = K_MIN(u, b->max_levels);
-    side_reserve(b, s, keep + keep / 4 + 1);
-    memcpy(s->lv, cp + (u - keep), (size_t)keep * sizeof *cp);
-    s->lo = 0;
-    s->hi = keep;
+    side_regrow(b, s, keep + keep / 4 + 2);
+    s->lo = (s->alloc - keep) / 2;
+    s->hi = s->lo + keep;
+    memcpy(s->lv + s->lo, cp + (u - keep), (size_t)keep * sizeof *cp);
     free(cp);
 }
 

@@ -772,8 +772,131 @@ static void test_crossed_and_snapshot_order(void)
     book_free(b);
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* Differential check of the level storage against a naive best-first array with the same cap
+ * semantics (drop the worst when full, ignore a new level worse than all when full), compared
+ * level by level after every applied diff of a real capture. Small caps stress the drop and
+ * recentring paths. */
+
+typedef struct naive_side {
+    feed_level *v;
+    uint32_t n;
+} naive_side;
+
+static void naive_set(naive_side *s, uint32_t cap, bool bid, kdec px, kdec qty)
+{
+    uint32_t j = 0;
+    while (j < s->n && (bid ? s->v[j].px > px : s->v[j].px < px))
+        j++;
+    if (j < s->n && s->v[j].px == px) {
+        if (qty == 0) {
+            memmove(s->v + j, s->v + j + 1, (s->n - j - 1) * sizeof *s->v);
+            s->n--;
+        } else {
+            s->v[j].qty = qty;
+        }
+        return;
+    }
+    if (qty == 0)
+        return;
+    if (s->n == cap) {
+        if (j == s->n)
+            return;
+        s->n--;
+    }
+    memmove(s->v + j + 1, s->v + j, (s->n - j) * sizeof *s->v);
+    s->v[j] = (feed_level){px, qty};
+    s->n++;
+}
+
+static bool naive_equal(const naive_side *s, const book *b, enum book_side side)
+{
+    if (book_depth(b, side) != s->n)
+        return false;
+    for (uint32_t i = 0; i < s->n; i++) {
+        kdec px, qty;
+        book_level(b, side, i, &px, &qty);
+        if (px != s->v[i].px || qty != s->v[i].qty)
+            return false;
+    }
+    return true;
+}
+
+static void test_levels_differential(enum venue v, enum book_rules rules, const char *sym,
+                                     const char *f1, const char *f2, uint32_t cap)
+{
+    cap_stream s;
+    stream_init(&s, v, sym, f1, f2);
+    book *b = book_new(rules, cap, 4096);
+    naive_side nb = {calloc(cap + 1, sizeof(feed_level)), 0};
+    naive_side na = {calloc(cap + 1, sizeof(feed_level)), 0};
+    owned_ev pending[16];
+    memset(pending, 0, sizeof pending);
+    int npending = 0;
+    bool live = false;
+    uint64_t compared = 0, differ = 0;
+    feed_event ev;
+    while (stream_next(&s, &ev)) {
+        if (ev.kind == FEED_DEPTH_SNAPSHOT) {
+            CHECK_INT(book_on_snapshot(b, &ev), BOOK_SYNCED);
+            nb.n = na.n = 0;
+            for (uint32_t i = 0; i < ev.u.depth.nbids; i++)
+                naive_set(&nb, cap, true, ev.u.depth.bids[i].px, ev.u.depth.bids[i].qty);
+            for (uint32_t i = 0; i < ev.u.depth.nasks; i++)
+                naive_set(&na, cap, false, ev.u.depth.asks[i].px, ev.u.depth.asks[i].qty);
+            int64_t L = ev.u.depth.last_id;
+            for (int k = 0; k < npending; k++) {
+                const feed_event *d = &pending[k].ev;
+                bool keep = rules == BOOK_RULES_BINANCE_SPOT ? d->u.depth.last_id > L
+                                                             : d->u.depth.last_id >= L;
+                if (!keep)
+                    continue;
+                for (uint32_t i = 0; i < d->u.depth.nbids; i++)
+                    naive_set(&nb, cap, true, d->u.depth.bids[i].px, d->u.depth.bids[i].qty);
+                for (uint32_t i = 0; i < d->u.depth.nasks; i++)
+                    naive_set(&na, cap, false, d->u.depth.asks[i].px, d->u.depth.asks[i].qty);
+            }
+            live = true;
+            continue;
+        }
+        if (ev.kind != FEED_DEPTH_DIFF)
+            continue;
+        enum book_result r = book_on_diff(b, &ev);
+        if (!live) {
+            CHECK(npending < 16);
+            if (npending < 16)
+                own(&pending[npending++], &ev);
+            continue;
+        }
+        CHECK_INT(r, BOOK_APPLIED);
+        for (uint32_t i = 0; i < ev.u.depth.nbids; i++)
+            naive_set(&nb, cap, true, ev.u.depth.bids[i].px, ev.u.depth.bids[i].qty);
+        for (uint32_t i = 0; i < ev.u.depth.nasks; i++)
+            naive_set(&na, cap, false, ev.u.depth.asks[i].px, ev.u.depth.asks[i].qty);
+        compared++;
+        if (!naive_equal(&nb, b, BOOK_BID) || !naive_equal(&na, b, BOOK_ASK))
+            differ++;
+    }
+    stream_close(&s);
+    CHECK(compared > 6000);
+    CHECK_INT(differ, 0);
+    for (int k = 0; k < npending; k++)
+        own_free(&pending[k]);
+    free(nb.v);
+    free(na.v);
+    book_free(b);
+}
+
 int main(void)
 {
+    test_levels_differential(VENUE_BINANCE_SPOT, BOOK_RULES_BINANCE_SPOT, "BTCUSDT", SPOT_BTC_08,
+                             SPOT_BTC_09, 5000);
+    test_levels_differential(VENUE_BINANCE_SPOT, BOOK_RULES_BINANCE_SPOT, "BTCUSDT", SPOT_BTC_08,
+                             SPOT_BTC_09, 50);
+    test_levels_differential(VENUE_BINANCE_USDM, BOOK_RULES_BINANCE_USDM, "ETHUSDT", USDM_ETH_08,
+                             NULL, 1000);
+    test_levels_differential(VENUE_BINANCE_USDM, BOOK_RULES_BINANCE_USDM, "ETHUSDT", USDM_ETH_08,
+                             NULL, 7);
     test_fact_spot_btc();
     test_fact_spot_eth();
     test_fact_usdm();
