@@ -56,8 +56,9 @@ static int load(evlist *l, enum venue v, const char *sym, const char *f1, const 
             l->levels += ev.u.depth.nbids + ev.u.depth.nasks;
         l->n++;
     }
+    uint64_t errors = s.errors;
     stream_close(&s);
-    return s.errors ? -1 : 0;
+    return errors ? -1 : 0;
 }
 
 static void evlist_free(evlist *l)
@@ -127,5 +128,6 @@ int main(void)
     evlist_free(&spot_depth);
     evlist_free(&usdm_depth);
     evlist_free(&spot_all);
+    cap_cache_free();
     return 0;
 }

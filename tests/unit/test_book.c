@@ -785,9 +785,14 @@ typedef struct naive_side {
 
 static void naive_set(naive_side *s, uint32_t cap, bool bid, kdec px, kdec qty)
 {
-    uint32_t j = 0;
-    while (j < s->n && (bid ? s->v[j].px > px : s->v[j].px < px))
-        j++;
+    uint32_t j = 0, z = s->n; /* first position not better than px */
+    while (j < z) {
+        uint32_t mid = j + (z - j) / 2;
+        if (bid ? s->v[mid].px > px : s->v[mid].px < px)
+            j = mid + 1;
+        else
+            z = mid;
+    }
     if (j < s->n && s->v[j].px == px) {
         if (qty == 0) {
             memmove(s->v + j, s->v + j + 1, (s->n - j - 1) * sizeof *s->v);
@@ -921,5 +926,6 @@ int main(void)
     test_buffer_bounds();
     test_rejects();
     test_crossed_and_snapshot_order();
+    cap_cache_free();
     CHECK_DONE();
 }

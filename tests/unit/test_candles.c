@@ -542,5 +542,6 @@ int main(void)
     test_trades_real("BTCUSDT", SPOT_BTC_08, SPOT_BTC_09, 9757 + 10147);
     test_trades_real("ETHUSDT", SPOT_ETH_08, SPOT_ETH_09, 6106 + 8409);
     test_load();
+    cap_cache_free();
     CHECK_DONE();
 }

@@ -459,5 +459,6 @@ int main(void)
     test_usdm_two_symbols();
     test_gap_resync_notes();
     test_errors_and_table();
+    cap_cache_free();
     CHECK_DONE();
 }
