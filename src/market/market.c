@@ -214,8 +214,9 @@ static void learn_decimals(market_sym *s, kdec px, kdec qty)
 
 static bool values_ok(const feed_event *ev)
 {
-    if (ev->kind == FEED_TRADE)
-        return ev->u.trade.px > 0 && ev->u.trade.qty >= 0;
+    if (ev->kind == FEED_TRADE) /* and a time to put it in a bar (T, or E as fallback) */
+        return ev->u.trade.px > 0 && ev->u.trade.qty >= 0 &&
+               (ev->u.trade.time_ms > 0 || ev->event_ms > 0);
     if (ev->kind == FEED_BOOK_TICKER)
         return ev->u.ticker.bid_px >= 0 && ev->u.ticker.bid_qty >= 0 &&
                ev->u.ticker.ask_px >= 0 && ev->u.ticker.ask_qty >= 0;

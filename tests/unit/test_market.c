@@ -400,6 +400,10 @@ static void test_errors_and_table(void)
     t.u.trade.qty = -1;
     CHECK_INT(market_apply(m, &t), K_ERR);
     t.u.trade.qty = D("0.5");
+    t.u.trade.time_ms = 0; /* no T and no E: no bar to put it in */
+    CHECK_INT(market_apply(m, &t), K_ERR);
+    CHECK_INT(market_count(m), 1);
+    t.event_ms = 1723161600000LL; /* E is the fallback */
     CHECK_INT(market_apply(m, &t), K_OK);
     CHECK_INT(market_count(m), 2);
     market_sym *e = market_find(m, VENUE_BINANCE_SPOT, "ETHUSDT");
