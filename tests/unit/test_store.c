@@ -1,8 +1,9 @@
 /* The SQLite store on real files in a temp directory: restart round trip, idempotent candles,
  * batch commit counts, the flush timer, commit_then ordering, migration from hand-built older
- * schemas (v1 and v2), settings (read-your-writes, bounds, restart), refusal of corrupt / foreign / newer / locked / unwritable databases (files left
- * byte-for-byte unchanged), queue-cap drops, recovery from write errors, survival of kill -9,
- * and the eventfd driven by the real main loop.
+ * schemas (v1 and v2), settings (read-your-writes, bounds, restart), refusal of corrupt /
+ * foreign / newer / locked / unwritable databases (files left byte-for-byte unchanged),
+ * queue-cap drops, recovery from write errors, survival of kill -9, and the eventfd driven by
+ * the real main loop.
  * Candles are real Binance 1h bars from ../shared/data/klines. */
 #include "check.h"
 
