@@ -4,8 +4,8 @@
  * (strings included) into a bounded swap-buffer queue; the writer drains the queue, batches rows
  * into transactions with prepared statements, and reports back through an eventfd that the main
  * loop polls (store_fd). Completions of store_commit_then() run on the main thread inside
- * store_process(). Reads needed at start-up (store_load_candles) use a separate read connection
- * on the calling thread.
+ * store_process(). Reads (store_load_candles at start-up, store_get_setting) use a separate read
+ * connection on the calling thread.
  *
  * Threading: every function here is for the MAIN thread (the one that called store_open); none of
  * them may be called concurrently. The writer thread is internal.
@@ -23,6 +23,7 @@
 #define STORE_KIND_MAX 16    /* book event kind incl. NUL ("gap", "synced", "resynced", ...) */
 #define STORE_DETAIL_MAX 128 /* book event detail incl. NUL; longer text is truncated */
 #define STORE_TEXT_MAX 1024  /* session source/version/args incl. NUL; longer is truncated */
+#define STORE_SETTING_KEY_MAX 65 /* setting key incl. NUL: keys are 1..64 bytes */
 #define STORE_BARRIERS_MAX 1024 /* store_commit_then() calls outstanding at once */
 #define STORE_ERR_MAX 256
 
@@ -92,6 +93,20 @@ int store_put_instrument(store *s, enum venue v, const char *symbol, int px_dec,
  * NULL; last_id < 0 stores NULL. */
 int store_put_book_event(store *s, int64_t time_ms, enum venue v, const char *symbol,
                          const char *kind, int64_t last_id, const char *detail);
+
+/* Settings: one text value per key (INSERT OR REPLACE; updated_ms = time_ms). Queued like the
+ * data rows above and with the same results: K_OK when queued, K_ERR when dropped (queue full:
+ * stats.dropped) or rejected (stats.rejected: key NULL, empty or longer than 64 bytes; value NULL
+ * or not shorter than STORE_TEXT_MAX bytes). Never truncated. */
+int store_put_setting(store *s, const char *key, const char *value, int64_t time_ms);
+/* Synchronous read (read connection, calling thread). Returns 1 when found (the value,
+ * NUL-terminated, in out), 0 when the key has no value, K_ERR on invalid arguments, on an SQLite
+ * error, or when the value does not fit in cap bytes (a buffer of STORE_TEXT_MAX always fits). On
+ * 0 and K_ERR out is "" (if cap > 0). Sees every store_put_setting() accepted before it: if a
+ * setting was put since the last such read, it first waits for the writer to commit everything
+ * queued (store_flush), so that one read may block; reads with no setting put in between do
+ * not. A setting whose write failed (stats.rows_failed) reads as its previous value. */
+int store_get_setting(store *s, const char *key, char *out, size_t cap);
 
 /* Synchronous read (read connection, calling thread): the newest `max` committed bars with
  * open_ms < before_ms, returned oldest first in out[]. Returns the count (0..max) or K_ERR.

@@ -59,6 +59,13 @@ static const char *const migrations[] = {
     "  key TEXT PRIMARY KEY,"
     "  value) WITHOUT ROWID;"
     "CREATE INDEX book_events_time ON book_events(time_ms);",
+
+    /* 3: user settings (UI choices now; the settings form and watchlist later), one text value
+     * per key, written by store_put_setting. */
+    "CREATE TABLE settings("
+    "  key TEXT PRIMARY KEY,"
+    "  value TEXT NOT NULL,"
+    "  updated_ms INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 int store_schema_latest(void)

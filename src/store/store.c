@@ -52,6 +52,7 @@ enum row_kind {
     ROW_CANDLE,
     ROW_INSTRUMENT,
     ROW_BOOK_EVENT,
+    ROW_SETTING,
     ROW_SESSION_BEGIN,
     ROW_SESSION_END,
     ROW_BARRIER,
@@ -81,6 +82,10 @@ typedef struct store_row {
             char *source, *version, *args; /* owned; freed by the writer */
         } sess;
         struct {
+            int64_t time_ms;
+            char *key, *value; /* one owned block (key first); freed by the writer */
+        } set;
+        struct {
             void (*cb)(void *ud, int rc);
             void *ud;
         } barrier;
@@ -106,6 +111,7 @@ enum {
     ST_CANDLE,
     ST_INSTRUMENT,
     ST_BOOK_EVENT,
+    ST_SETTING,
     ST_SESSION_BEGIN,
     ST_SESSION_END,
     ST_BARRIER_MARK,
@@ -123,6 +129,7 @@ static const char *const stmt_sql[ST_COUNT] = {
                       " updated_ms = excluded.updated_ms",
     [ST_BOOK_EVENT] = "INSERT INTO book_events(session_id, time_ms, venue, symbol, kind, last_id,"
                       " detail) VALUES(?1,?2,?3,?4,?5,?6,?7)",
+    [ST_SETTING] = "INSERT OR REPLACE INTO settings(key, value, updated_ms) VALUES(?1,?2,?3)",
     [ST_SESSION_BEGIN] = "INSERT INTO sessions(id, started_ms, source, version, args)"
                          " VALUES(?1,?2,?3,?4,?5)",
     [ST_SESSION_END] = "UPDATE sessions SET ended_ms = ?2 WHERE id = ?1",
@@ -139,6 +146,7 @@ struct store {
     sqlite3 *rdb; /* read connection: main thread */
     sqlite3_stmt *st[ST_COUNT];
     sqlite3_stmt *load_st;
+    sqlite3_stmt *setting_st; /* read connection: one setting by key */
     int schema_version;
 
     pthread_t thread;
@@ -162,6 +170,7 @@ struct store {
     uint32_t barriers_out;
     bool processing;
     bool dropped_since_barrier;
+    bool setting_queued; /* a setting was queued since the last store_get_setting flush */
     int64_t session_id;
     int64_t next_session_id;
     store_stats snap;
@@ -223,6 +232,18 @@ static bool symbol_ok(const char *symbol)
     if (!symbol || !*symbol)
         return false;
     return strnlen(symbol, KSYM_MAX) < KSYM_MAX;
+}
+
+/* Frees the strings a row owns (session texts, setting key/value). */
+static void row_free(store_row *r)
+{
+    if (r->kind == ROW_SESSION_BEGIN) {
+        free(r->u.sess.source);
+        free(r->u.sess.version);
+        free(r->u.sess.args);
+    } else if (r->kind == ROW_SETTING) {
+        free(r->u.set.key); /* the value shares its block */
+    }
 }
 
 static void notify_main(store *s)
@@ -334,6 +355,12 @@ static int writer_exec(store *s, const store_row *r)
         else
             sqlite3_bind_null(st, 7);
         break;
+    case ROW_SETTING:
+        st = s->st[ST_SETTING];
+        bind_text(st, 1, r->u.set.key);
+        bind_text(st, 2, r->u.set.value);
+        sqlite3_bind_int64(st, 3, r->u.set.time_ms);
+        break;
     case ROW_SESSION_BEGIN:
         st = s->st[ST_SESSION_BEGIN];
         sqlite3_bind_int64(st, 1, r->u.sess.id);
@@ -378,6 +405,7 @@ static void writer_row(store *s, const store_row *r, int64_t queued_ms)
         const char *what = r->kind == ROW_CANDLE       ? "writing a candle failed"
                            : r->kind == ROW_INSTRUMENT ? "writing an instrument failed"
                            : r->kind == ROW_BOOK_EVENT ? "writing a book event failed"
+                           : r->kind == ROW_SETTING    ? "writing a setting failed"
                                                        : "writing a session failed";
         writer_error(s, rc, what);
         int prim = rc & 0xff;
@@ -462,11 +490,7 @@ static void writer_drain(store *s)
             writer_row(s, r, b->first_ms);
             break;
         }
-        if (r->kind == ROW_SESSION_BEGIN) {
-            free(r->u.sess.source);
-            free(r->u.sess.version);
-            free(r->u.sess.args);
-        }
+        row_free(r);
     }
     b->n = b->data_n = b->ctrl_n = 0;
 }
@@ -621,6 +645,33 @@ int store_put_book_event(store *s, int64_t time_ms, enum venue v, const char *sy
     }
     pthread_mutex_unlock(&s->mu);
     return r ? K_OK : K_ERR;
+}
+
+int store_put_setting(store *s, const char *key, const char *value, int64_t time_ms)
+{
+    size_t klen = key ? strnlen(key, STORE_SETTING_KEY_MAX) : 0;
+    size_t vlen = value ? strnlen(value, STORE_TEXT_MAX) : STORE_TEXT_MAX;
+    if (klen == 0 || klen >= STORE_SETTING_KEY_MAX || vlen >= STORE_TEXT_MAX)
+        return reject(s);
+    /* one exact-size copy, made outside the lock; the writer frees it */
+    char *block = xmalloc(klen + 1 + vlen + 1);
+    memcpy(block, key, klen + 1);
+    memcpy(block + klen + 1, value, vlen + 1);
+    pthread_mutex_lock(&s->mu);
+    store_row *r = queue_reserve(s, true);
+    if (r) {
+        r->kind = ROW_SETTING;
+        r->u.set.time_ms = time_ms;
+        r->u.set.key = block;
+        r->u.set.value = block + klen + 1;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (!r) {
+        free(block);
+        return K_ERR;
+    }
+    s->setting_queued = true;
+    return K_OK;
 }
 
 int64_t store_session_begin(store *s, const char *source, const char *version, const char *args)
@@ -808,6 +859,48 @@ int store_load_candles(store *s, enum venue v, const char *symbol, enum tf tf, i
     return (int)n;
 }
 
+/* Read-your-writes without a second copy of the settings: a read that follows a put waits for
+ * the writer once (store_flush), then reads the committed table. Settings are read at start-up
+ * and when a form opens, not per frame, so that rare wait is cheaper than a pending map that
+ * would have to track which queued values the writer has committed or lost. */
+int store_get_setting(store *s, const char *key, char *out, size_t cap)
+{
+    if (out && cap)
+        out[0] = '\0';
+    size_t klen = key ? strnlen(key, STORE_SETTING_KEY_MAX) : 0;
+    if (!out || !cap || klen == 0 || klen >= STORE_SETTING_KEY_MAX)
+        return K_ERR;
+    if (s->setting_queued) {
+        store_flush(s);
+        s->setting_queued = false;
+    }
+    sqlite3_stmt *st = s->setting_st;
+    bind_text(st, 1, key);
+    int rc = sqlite3_step(st), ret;
+    if (rc == SQLITE_ROW) {
+        const unsigned char *v = sqlite3_column_text(st, 0);
+        size_t n = (size_t)sqlite3_column_bytes(st, 0);
+        if (!v && sqlite3_errcode(s->rdb) == SQLITE_NOMEM) {
+            main_error(s, "reading a setting failed");
+            ret = K_ERR;
+        } else if (n >= cap) {
+            ret = K_ERR; /* the caller's buffer is too small */
+        } else {
+            if (n)
+                memcpy(out, v, n);
+            out[n] = '\0';
+            ret = 1;
+        }
+    } else if (rc == SQLITE_DONE) {
+        ret = 0;
+    } else {
+        main_error(s, "reading a setting failed");
+        ret = K_ERR;
+    }
+    sqlite3_reset(st);
+    return ret;
+}
+
 /* ---------------------------------------------------------------- open / close */
 
 static int make_parent_dirs(const char *path, char *err, size_t errlen)
@@ -892,6 +985,7 @@ static void store_free(store *s)
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_finalize(s->load_st);
+    sqlite3_finalize(s->setting_st);
     sqlite3_close(s->rdb); /* first, so the writer's close is the last and checkpoints */
     sqlite3_close(s->wdb);
     if (s->event_fd >= 0)
@@ -900,14 +994,8 @@ static void store_free(store *s)
         close(s->lock_fd);
     rowbuf *bufs[2] = {&s->front, &s->back};
     for (int k = 0; k < 2; k++) {
-        for (uint32_t i = 0; i < bufs[k]->n; i++) {
-            store_row *r = &bufs[k]->v[i];
-            if (r->kind == ROW_SESSION_BEGIN) {
-                free(r->u.sess.source);
-                free(r->u.sess.version);
-                free(r->u.sess.args);
-            }
-        }
+        for (uint32_t i = 0; i < bufs[k]->n; i++)
+            row_free(&bufs[k]->v[i]);
         free(bufs[k]->v);
     }
     free(s->done);
@@ -1017,6 +1105,9 @@ int store_open(store **out, const char *path, const store_opts *opts, char *err,
                                 " tf = ?3 AND open_ms < ?4 ORDER BY open_ms DESC LIMIT ?5",
                                 -1, SQLITE_PREPARE_PERSISTENT, &s->load_st, NULL);
     }
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v3(s->rdb, "SELECT value FROM settings WHERE key = ?1", -1,
+                                SQLITE_PREPARE_PERSISTENT, &s->setting_st, NULL);
     if (rc != SQLITE_OK)
         return open_fail(s, err, errlen, "cannot open the read connection", rc, s->rdb);
 

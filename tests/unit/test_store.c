@@ -1,8 +1,9 @@
 /* The SQLite store on real files in a temp directory: restart round trip, idempotent candles,
- * batch commit counts, the flush timer, commit_then ordering, migration from a hand-built older
- * schema, refusal of corrupt / foreign / newer / locked / unwritable databases (files left
- * byte-for-byte unchanged), queue-cap drops, recovery from write errors, survival of kill -9,
- * and the eventfd driven by the real main loop.
+ * batch commit counts, the flush timer, commit_then ordering, migration from hand-built older
+ * schemas (v1 and v2), settings (read-your-writes, bounds, restart), refusal of corrupt /
+ * foreign / newer / locked / unwritable databases (files left byte-for-byte unchanged),
+ * queue-cap drops, recovery from write errors, survival of kill -9, and the eventfd driven by
+ * the real main loop.
  * Candles are real Binance 1h bars from ../shared/data/klines. */
 #include "check.h"
 
@@ -210,8 +211,8 @@ static void test_restart_roundtrip(void)
     store *s = open_ok(path, NULL);
     if (!s)
         return;
-    CHECK_INT(store_schema_version(), 2);
-    CHECK_INT(store_get_stats(s)->schema_version, 2);
+    CHECK_INT(store_schema_version(), 3);
+    CHECK_INT(store_get_stats(s)->schema_version, 3);
     int64_t sid = store_session_begin(s, "replay", "0.1.0", "--replay x.gz");
     CHECK_INT(sid, 1);
     CHECK_INT(store_put_instrument(s, VENUE_BINANCE_SPOT, "BTCUSDT", 2, 6, 1525132800000), K_OK);
@@ -490,17 +491,34 @@ static int build_v1(const char *path, int ncandles)
     return rc;
 }
 
-static void test_migration(void)
+/* Schema version 2 as an older Kestrel would have left it: version 1 plus migration 2, by hand,
+ * with a meta row written the way the barrier writes it. */
+static int build_v2(const char *path, int ncandles)
 {
-    char path[512];
-    db_path(path, sizeof path, "v1.db");
-    CHECK_INT(build_v1(path, nbars), SQLITE_OK);
-    CHECK_INT(sql_int(path, "PRAGMA user_version"), 1);
+    int rc = build_v1(path, ncandles);
+    sqlite3 *db = NULL;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_open(path, &db);
+    if (rc == SQLITE_OK)
+        rc = sql_exec(db, "BEGIN;"
+                          "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+                          "CREATE INDEX book_events_time ON book_events(time_ms);"
+                          "INSERT INTO meta VALUES('last_barrier_ms', 1700000200000);"
+                          "PRAGMA user_version = 2;"
+                          "COMMIT;");
+    sqlite3_close(db);
+    return rc;
+}
 
+/* Opens an older database (built by hand at from_version), checks that every row survived the
+ * migration to the current version and that new rows, settings included, go in next to them. */
+static void check_migrated(const char *path, int from_version)
+{
+    CHECK_INT(sql_int(path, "PRAGMA user_version"), from_version);
     store *s = open_ok(path, NULL);
     if (!s)
         return;
-    CHECK_INT(store_get_stats(s)->schema_version, 2);
+    CHECK_INT(store_get_stats(s)->schema_version, 3);
     static candle got[MAXBARS];
     int n = store_load_candles(s, VENUE_OKX, "BTC-USDT", TF_1H, INT64_MAX, got, MAXBARS);
     CHECK_INT(n, nbars);
@@ -508,30 +526,72 @@ static void test_migration(void)
     for (int i = 0; i < n && i < nbars; i++)
         same += candle_eq(&got[i], &bars[i]);
     CHECK_INT(same, nbars);
+    char val[STORE_TEXT_MAX];
+    CHECK_INT(store_get_setting(s, "ui.indicator", val, sizeof val), 0);
     /* new rows go into the migrated file next to the old ones */
     CHECK_INT(store_session_begin(s, "live", "0.1.0", ""), 8);
     store_put_book_event(s, 1700000001000, VENUE_OKX, "BTC-USDT", "synced", 43, NULL);
+    CHECK_INT(store_put_setting(s, "ui.indicator", "rsi:14", 1700000002000), K_OK);
+    CHECK_INT(store_get_setting(s, "ui.indicator", val, sizeof val), 1);
+    CHECK_STR(val, "rsi:14");
     store_close(s);
 
-    CHECK_INT(sql_int(path, "PRAGMA user_version"), 2);
+    CHECK_INT(sql_int(path, "PRAGMA user_version"), 3);
     CHECK_INT(sql_int(path, "PRAGMA application_id"), 0x4B535452);
     CHECK_INT(sql_int(path, "SELECT count(*) FROM candles"), nbars);
     CHECK_INT(sql_int(path, "SELECT count(*) FROM instruments WHERE qty_decimals = 8"), 1);
     CHECK_INT(sql_int(path, "SELECT count(*) FROM sessions"), 2);
+    CHECK_INT(sql_int(path, "SELECT count(*) FROM sessions WHERE id = 7 AND"
+                            " ended_ms = 1700000100000 AND version = '0.0.9'"),
+              1);
     CHECK_INT(sql_int(path, "SELECT count(*) FROM book_events"), 2);
+    CHECK_INT(sql_int(path, "SELECT count(*) FROM book_events WHERE session_id = 7 AND"
+                            " last_id = 42 AND detail = 'seqId jump'"),
+              1);
     CHECK_INT(sql_int(path, "SELECT count(*) FROM book_events WHERE session_id = 8 AND"
                             " detail IS NULL AND kind = 'synced'"),
               1);
     CHECK_INT(sql_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'meta'"), 1);
     CHECK_INT(sql_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'book_events_time'"),
               1);
+    CHECK_INT(sql_int(path, "SELECT count(*) FROM settings WHERE key = 'ui.indicator' AND"
+                            " value = 'rsi:14' AND updated_ms = 1700000002000"),
+              1);
+    if (from_version >= 2) /* the hand-written meta row is still there */
+        CHECK_INT(sql_int(path, "SELECT value FROM meta WHERE key = 'last_barrier_ms'"),
+                  1700000200000LL);
+
+    /* a database already at version 3 opens as version 3 and is not migrated again */
+    s = open_ok(path, NULL);
+    if (!s)
+        return;
+    CHECK_INT(store_schema_version(), 3);
+    CHECK_INT(store_get_stats(s)->schema_version, 3);
+    CHECK_INT(store_get_setting(s, "ui.indicator", val, sizeof val), 1);
+    CHECK_STR(val, "rsi:14");
+    store_close(s);
+    CHECK_INT(sql_int(path, "PRAGMA user_version"), 3);
+    CHECK_INT(sql_int(path, "SELECT count(*) FROM candles"), nbars);
+    CHECK_INT(sql_int(path, "SELECT count(*) FROM settings"), 1);
+}
+
+static void test_migration(void)
+{
+    char path[512];
+    db_path(path, sizeof path, "v1.db");
+    CHECK_INT(build_v1(path, nbars), SQLITE_OK);
+    check_migrated(path, 1);
+
+    db_path(path, sizeof path, "v2.db");
+    CHECK_INT(build_v2(path, nbars), SQLITE_OK);
+    check_migrated(path, 2);
 
     /* version 0: an empty (0-byte) file is a new database */
     db_path(path, sizeof path, "empty.db");
     CHECK_INT(write_all(path, "", 0), 0);
-    s = open_ok(path, NULL);
+    store *s = open_ok(path, NULL);
     store_close(s);
-    CHECK_INT(sql_int(path, "PRAGMA user_version"), 2);
+    CHECK_INT(sql_int(path, "PRAGMA user_version"), 3);
 }
 
 static void expect_refused(const char *path, const store_opts *o, const char *want1,
@@ -604,7 +664,7 @@ static void test_refusals(void)
     sql_exec(raw, "CREATE TABLE future(x); PRAGMA application_id = 1263752274;"
                   " PRAGMA user_version = 999;");
     sqlite3_close(raw);
-    expect_refused(path, NULL, "schema version 999 is newer than this Kestrel (2)",
+    expect_refused(path, NULL, "schema version 999 is newer than this Kestrel (3)",
                    "upgrade Kestrel or use another --db");
     CHECK_INT(sql_int(path, "PRAGMA user_version"), 999);
 }
@@ -641,7 +701,7 @@ static void test_locked(void)
     sqlite3_close(raw);
     store *c = open_ok(path, &o);
     store_close(c);
-    CHECK_INT(sql_int(path, "PRAGMA user_version"), 2);
+    CHECK_INT(sql_int(path, "PRAGMA user_version"), 3);
     CHECK_INT(sql_int(path, "SELECT count(*) FROM candles"), 10);
 }
 
@@ -685,11 +745,13 @@ static void test_queue_cap(void)
     for (int i = 1; i <= 100; i++)
         accepted += store_put_candle(s, VENUE_BINANCE_SPOT, "BTCUSDT", TF_1H, &bars[i]) == K_OK;
     CHECK_INT(accepted, 64);
+    /* a setting is refused and counted like any other row */
+    CHECK_INT(store_put_setting(s, "ui.indicator", "rsi:14", 1), K_ERR);
     const store_stats *st = store_get_stats(s);
-    CHECK_INT(st->dropped, 36);
+    CHECK_INT(st->dropped, 37);
     CHECK_INT(st->queue_depth, 64);
     CHECK_INT(st->queue_cap, 64);
-    CHECK(strstr(st->warning, "36 rows dropped") != NULL);
+    CHECK(strstr(st->warning, "37 rows dropped") != NULL);
     store_commit_then(s, rc_cb, &p); /* rows were dropped before this barrier: K_ERR */
 
     sql_exec(raw, "ROLLBACK");
@@ -707,7 +769,7 @@ static void test_queue_cap(void)
     st = store_get_stats(s);
     CHECK_INT(st->rows_written, 66);
     CHECK_INT(st->rows_queued, 66);
-    CHECK_INT(st->dropped, 36);
+    CHECK_INT(st->dropped, 37);
     CHECK_INT(st->errors, 0);
     CHECK_INT(st->queue_peak, 64);
     store_close(s);
@@ -940,6 +1002,105 @@ static void test_rejects_and_bounds(void)
               1);
 }
 
+static void test_settings(void)
+{
+    char path[512], val[STORE_TEXT_MAX];
+    db_path(path, sizeof path, "settings.db");
+    /* nothing commits unless something asks for it: batch and timer are out of reach */
+    store_opts o = {.batch = 1000, .flush_ms = 600000};
+    store *s = open_ok(path, &o);
+    if (!s)
+        return;
+
+    /* a missing key; a read with no setting put before it does not wait for the writer */
+    CHECK_INT(store_put_candle(s, VENUE_BINANCE_SPOT, "BTCUSDT", TF_1H, &bars[0]), K_OK);
+    strcpy(val, "junk");
+    CHECK_INT(store_get_setting(s, "ui.indicator", val, sizeof val), 0);
+    CHECK_STR(val, "");
+    CHECK_INT(store_get_stats(s)->commits, 0);
+
+    /* get right after put: the value is still queued (another connection sees nothing yet) */
+    CHECK_INT(store_put_setting(s, "ui.indicator", "ema:21", 1000), K_OK);
+    CHECK_INT(sql_int(path, "SELECT count(*) FROM settings"), 0);
+    CHECK_INT(store_get_setting(s, "ui.indicator", val, sizeof val), 1);
+    CHECK_STR(val, "ema:21");
+    CHECK_INT(store_get_stats(s)->commits, 1); /* the one wait made it (and the candle) visible */
+    CHECK_INT(store_get_setting(s, "ui.indicator", val, sizeof val), 1);
+    CHECK_INT(store_get_stats(s)->commits, 1); /* nothing put since: no second wait */
+
+    /* overwrite, also before any commit; several keys; UTF-8 and empty values */
+    CHECK_INT(store_put_setting(s, "ui.indicator", "rsi:14", 2000), K_OK);
+    CHECK_INT(store_put_setting(s, "ui.indicator", "macd:12,26,9", 3000), K_OK);
+    CHECK_INT(store_put_setting(s, "ui.theme", "dunkel \xc3\xa9", 3000), K_OK);
+    CHECK_INT(store_put_setting(s, "ui.empty", "", 3000), K_OK);
+    CHECK_INT(store_get_setting(s, "ui.indicator", val, sizeof val), 1);
+    CHECK_STR(val, "macd:12,26,9");
+    CHECK_INT(store_get_setting(s, "ui.theme", val, sizeof val), 1);
+    CHECK_STR(val, "dunkel \xc3\xa9");
+    CHECK_INT(store_get_setting(s, "ui.empty", val, sizeof val), 1);
+    CHECK_STR(val, "");
+    CHECK_INT(store_get_setting(s, "ui.indicat", val, sizeof val), 0); /* exact keys only */
+
+    /* bounds: keys of 1..64 bytes, values shorter than STORE_TEXT_MAX, never truncated */
+    char key[80], big[STORE_TEXT_MAX + 8];
+    memset(key, 'k', sizeof key);
+    key[64] = '\0';
+    memset(big, 'v', sizeof big);
+    big[STORE_TEXT_MAX - 1] = '\0';
+    CHECK_INT(store_put_setting(s, key, big, 4000), K_OK); /* 64-byte key, 1023-byte value */
+    key[64] = 'k';
+    key[65] = '\0';
+    CHECK_INT(store_put_setting(s, key, "x", 4000), K_ERR); /* 65-byte key */
+    CHECK_INT(store_get_setting(s, key, val, sizeof val), K_ERR);
+    key[64] = '\0';
+    big[STORE_TEXT_MAX - 1] = 'v';
+    big[STORE_TEXT_MAX] = '\0';
+    CHECK_INT(store_put_setting(s, "ui.big", big, 4000), K_ERR); /* 1024-byte value */
+    CHECK_INT(store_put_setting(s, "", "x", 4000), K_ERR);
+    CHECK_INT(store_put_setting(s, NULL, "x", 4000), K_ERR);
+    CHECK_INT(store_put_setting(s, "ui.null", NULL, 4000), K_ERR);
+    CHECK_INT(store_get_stats(s)->rejected, 5);
+    CHECK_INT(store_get_setting(s, key, val, sizeof val), 1);
+    CHECK_INT((long long)strlen(val), STORE_TEXT_MAX - 1);
+    CHECK_INT(store_get_setting(s, "ui.big", val, sizeof val), 0);
+    /* a buffer too small for the value: K_ERR, out left empty; exactly enough: found */
+    char small[6] = "junk";
+    CHECK_INT(store_get_setting(s, "ui.indicator", small, sizeof small), K_ERR);
+    CHECK_STR(small, "");
+    char fit[13];
+    CHECK_INT(store_get_setting(s, "ui.indicator", fit, sizeof fit), 1);
+    CHECK_STR(fit, "macd:12,26,9");
+    CHECK_INT(store_get_setting(s, "ui.indicator", NULL, 10), K_ERR);
+    CHECK_INT(store_get_setting(s, "ui.indicator", val, 0), K_ERR);
+    CHECK_INT(store_get_setting(s, NULL, val, sizeof val), K_ERR);
+    CHECK_INT(store_get_setting(s, "", val, sizeof val), K_ERR);
+
+    /* the last put of this session is only queued when the store closes */
+    CHECK_INT(store_put_setting(s, "ui.indicator", "bb:20,2", 5000), K_OK);
+    const store_stats *st = store_get_stats(s);
+    CHECK_INT(st->rows_queued, 8); /* 1 candle + 7 settings */
+    CHECK_INT(st->errors, 0);
+    CHECK_INT(st->dropped, 0);
+    store_close(s);
+    CHECK_INT(sql_int(path, "SELECT count(*) FROM settings"), 4);
+    CHECK_INT(sql_int(path, "SELECT updated_ms FROM settings WHERE key = 'ui.indicator'"), 5000);
+
+    /* "restart": the values survive */
+    s = open_ok(path, NULL);
+    if (!s)
+        return;
+    CHECK_INT(store_get_setting(s, "ui.indicator", val, sizeof val), 1);
+    CHECK_STR(val, "bb:20,2");
+    CHECK_INT(store_get_setting(s, "ui.theme", val, sizeof val), 1);
+    CHECK_STR(val, "dunkel \xc3\xa9");
+    CHECK_INT(store_get_setting(s, key, val, sizeof val), 1);
+    CHECK_INT((long long)strlen(val), STORE_TEXT_MAX - 1);
+    st = store_get_stats(s);
+    CHECK_INT(st->rows_written, 0);
+    CHECK_INT(st->errors, 0);
+    store_close(s);
+}
+
 int main(void)
 {
     char csv[512];
@@ -972,6 +1133,7 @@ int main(void)
     test_write_error();
     test_unwritable();
     test_rejects_and_bounds();
+    test_settings();
     if (!getenv("KESTREL_KEEP_TMP")) /* set it to look at the files afterwards */
         nftw(tmpdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
     CHECK_DONE();
