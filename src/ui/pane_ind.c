@@ -5,15 +5,16 @@
  * The set belongs to the view, so the UI owns it: one ta_chart for the series on screen (focused
  * symbol, chart timeframe), built from the closed bars the series holds when the symbol, timeframe
  * or selection changes, then fed each newly closed bar before a frame (O(new bars)); the forming
- * bar is peeked. Nothing is computed for series nobody looks at. The selection persists in a small
- * libconfig file next to the database (ui-state.cfg: indicators = "sma_20,rsi_14";). */
+ * bar is peeked. Nothing is computed for series nobody looks at. The selection persists in the
+ * store's settings under "ui.indicators" (a spec list such as "sma_20,bb_20_2,rsi_14"). */
 #include "ui_int.h"
 
 #include "kestrel/decimal.h"
+#include "kestrel/loop.h"
+#include "kestrel/store.h"
 #include "kestrel/ta.h"
 #include "kestrel/xmalloc.h"
 
-#include <libconfig.h>
 #include <math.h>
 #include <string.h>
 
@@ -21,66 +22,40 @@
 
 /* ---- the set and its persistence -------------------------------------------------------- */
 
-static void state_path(ui *u)
-{
-    const char *db = u->a->cfg.db_path;
-    u->ind_path[0] = 0;
-    if (!db[0])
-        return;
-    const char *slash = strrchr(db, '/');
-    if (slash)
-        snprintf(u->ind_path, sizeof(u->ind_path), "%.*s/ui-state.cfg", (int)(slash - db), db);
-    else
-        snprintf(u->ind_path, sizeof(u->ind_path), "ui-state.cfg");
-}
+#define IND_SETTING_KEY "ui.indicators"
 
+/* Reads the saved choice from the store's settings (none without a store: tests, benches). */
 void ui_ind_load(ui *u)
 {
-    state_path(u);
     u->ind_specs[0] = 0;
-    if (!u->ind_path[0])
-        return;
-    config_t cfg;
-    config_init(&cfg);
-    if (config_read_file(&cfg, u->ind_path) == CONFIG_TRUE) {
-        const char *specs = NULL;
-        if (config_lookup_string(&cfg, "indicators", &specs) == CONFIG_TRUE && specs) {
-            char err[200];
-            ta_set *t = ta_set_new(specs, err, sizeof(err));
-            if (t) {
-                snprintf(u->ind_specs, sizeof(u->ind_specs), "%s", specs);
-                ta_set_free(t);
-            } else {
-                log_warn(u->a->log, "ui: %s: indicators ignored: %s", u->ind_path, err);
-            }
-        }
-    } else if (config_error_type(&cfg) != CONFIG_ERR_FILE_IO) {
-        log_warn(u->a->log, "ui: %s:%d: %s", u->ind_path, config_error_line(&cfg),
-                 config_error_text(&cfg));
-    }
-    config_destroy(&cfg);
     u->ind_gen++;
+    if (!u->a->store)
+        return;
+    char v[STORE_TEXT_MAX];
+    if (store_get_setting(u->a->store, IND_SETTING_KEY, v, sizeof(v)) != 1)
+        return;
+    char err[200];
+    ta_set *t = ta_set_new(v, err, sizeof(err));
+    if (!t) {
+        log_warn(u->a->log, "ui: saved indicators '%s' ignored: %s", v, err);
+        return;
+    }
+    ta_set_free(t);
+    snprintf(u->ind_specs, sizeof(u->ind_specs), "%s", v);
 }
 
 static void ind_save(ui *u)
 {
-    if (!u->ind_path[0])
+    if (!u->a->store)
         return;
-    char tmp[640];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", u->ind_path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        app_flash(u->a, "cannot save the indicator choice to %s", u->ind_path);
-        return;
-    }
-    fprintf(f, "# Kestrel UI state (written by the indicator picker, key i)\n"
-               "indicators = \"%s\";\n", u->ind_specs);
-    bool ok = fflush(f) == 0;
-    ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, u->ind_path) != 0) {
-        remove(tmp);
-        app_flash(u->a, "cannot save the indicator choice to %s", u->ind_path);
-    }
+    if (store_put_setting(u->a->store, IND_SETTING_KEY, u->ind_specs, loop_wall_ms()) != K_OK)
+        app_flash(u->a, "the indicator choice could not be saved (store queue full)");
+}
+
+void ui_ind_set(ui *u, const char *specs)
+{
+    snprintf(u->ind_specs, sizeof(u->ind_specs), "%s", specs ? specs : "");
+    u->ind_gen++;
 }
 
 void ui_ind_free(ui *u)

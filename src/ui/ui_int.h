@@ -97,13 +97,12 @@ struct ui {
     uint32_t tape_off;
 
     /* display indicators (pane_ind.c) and the picker */
-    char ind_specs[512];
+    char ind_specs[1024]; /* STORE_TEXT_MAX: a setting value always fits */
     struct ta_chart *ind;
     const candles *ind_series;
     uint32_t ind_sym;
     enum tf ind_tf;
     uint64_t ind_gen, ind_built_gen;
-    char ind_path[600];
     uint32_t pk_sel, pk_top, pk_n;
     bool pk_on[128];
 
