@@ -64,6 +64,30 @@ static const uint8_t str_special[256] = {
     [0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x80 ... 0xff] = 1,
 };
 
+/* First byte in [p, end) that is special for strings (see str_special), or end. Eight bytes at a
+ * time: flags bytes equal to '"' or '\\', below 0x20 or above 0x7f (classic SWAR; a flag can be
+ * spurious only above a genuine one, so the lowest flag is exact). */
+static inline const uch *find_special(const uch *p, const uch *end)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    while (end - p >= 8) {
+        uint64_t w, q, b, c;
+        memcpy(&w, p, 8);
+        q = w ^ (ones * '"');
+        b = w ^ (ones * '\\');
+        q = (q - ones) & ~q;
+        b = (b - ones) & ~b;
+        c = w - ones * 0x20;
+        uint64_t hit = (q | b | c | w) & high;
+        if (hit)
+            return p + (__builtin_ctzll(hit) >> 3);
+        p += 8;
+    }
+    while (p < end && !str_special[*p])
+        p++;
+    return p;
+}
+
 static inline int is_digit(uch c)
 {
     return c >= '0' && c <= '9';
@@ -71,7 +95,7 @@ static inline int is_digit(uch c)
 
 static inline const uch *ws(const uch *p, const uch *end)
 {
-    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+    while (p < end && *p <= ' ' && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
         p++;
     return p;
 }
@@ -164,12 +188,10 @@ static const uch *scan_utf8(const uch *p, const uch *end)
     return NULL;
 }
 
-/* p just after the opening quote. Returns the byte after the closing quote, or NULL. */
-static const uch *scan_str(const uch *p, const uch *end, uint8_t *flags)
+/* Rest of a string from a special byte p: escapes, UTF-8, the closing quote. */
+static const uch *scan_str_slow(const uch *p, const uch *end, uint8_t *flags)
 {
     for (;;) {
-        while (p < end && !str_special[*p])
-            p++;
         if (p >= end)
             return NULL;
         if (*p == '"')
@@ -184,7 +206,17 @@ static const uch *scan_str(const uch *p, const uch *end, uint8_t *flags)
         }
         if (!p)
             return NULL;
+        p = find_special(p, end);
     }
+}
+
+/* p just after the opening quote. Returns the byte after the closing quote, or NULL. */
+static inline const uch *scan_str(const uch *p, const uch *end, uint8_t *flags)
+{
+    p = find_special(p, end);
+    if (p < end && *p == '"')
+        return p + 1;
+    return scan_str_slow(p, end, flags);
 }
 
 /* p at '-' or a digit. JSON number grammar, at most 63 bytes (cJSON's own limit). */
@@ -204,8 +236,8 @@ static const uch *scan_num(const uch *p, const uch *end, int64_t *iv, uint8_t *f
     } else {
         while (p < end && is_digit(*p)) {
             unsigned d = (unsigned)(*p - '0');
-            if (v > ((uint64_t)INT64_MAX - d) / 10)
-                ovf = 1;
+            if (v >= (uint64_t)INT64_MAX / 10 && (v > (uint64_t)INT64_MAX / 10 || d > 7))
+                ovf = 1; /* INT64_MAX = 922337203685477580 * 10 + 7 */
             else
                 v = v * 10 + d;
             p++;
@@ -348,8 +380,7 @@ static inline const uch *level_num(const uch *p, const uch *end, kdec *out, int 
         return NULL;
     }
     const uch *s = ++p;
-    while (p < end && !str_special[*p])
-        p++;
+    p = find_special(p, end);
     if (p >= end || *p != '"' || decimal_parse((const char *)s, (size_t)(p - s), out) != K_OK) {
         *st = bad;
         return NULL;
