@@ -13,7 +13,9 @@
  * else the data (the first message that proves USD-M, e.g. a depth diff with "pu", or a depth
  * diff without it -> spot), else spot. Its symbol: the first message that carries one; REST
  * snapshot lines (which carry none) get it. Both are found by a pre-scan of up to
- * REPLAY_PRESCAN_LINES lines at open, so even a snapshot on line 1 gets its symbol.
+ * REPLAY_PRESCAN_LINES lines at open (then the file is rewound), so even a snapshot on line 1
+ * gets its symbol. A file that cannot be rewound (a pipe) is not pre-scanned: its venue comes
+ * from the prefix or path (else spot) and its symbol is learnt by replay_decode as lines pass.
  *
  * Bounded: at most REPLAY_MAX_FILES files; lines longer than REPLAY_LINE_MAX bytes are counted
  * malformed and skipped to the next newline without being buffered whole; a read error or
@@ -82,7 +84,9 @@ int replay_next(replay *r, replay_line *line);
 /* Decodes a line just returned by replay_next() (binance_decode into the replay's own level
  * scratch), then sets ev->venue to the file's venue, ev->recv_ns to the line's time and fills
  * the symbol of snapshots from the file's symbol. The level pointers in ev stay valid until the
- * next replay_decode(). K_ERR (counted in decode_errors) with *why from the decoder. */
+ * next replay_decode(). K_ERR (counted in decode_errors) with *why from the decoder and an empty
+ * FEED_NONE event (recv_ns still set). Only Binance files exist today; an OKX venue would pick
+ * its decoder here. */
 int replay_decode(replay *r, const replay_line *line, feed_event *ev, const char **why);
 
 void replay_get_stats(const replay *r, replay_stats *st);

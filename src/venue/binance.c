@@ -556,7 +556,8 @@ static const uch *parse_field(dec *d, const uch *p, payload *pl, slot *sl, int i
         p = scan_str(p + 1, end, &sl->flags);
         if (!p)
             return fail(d, "invalid json");
-        sl->n = (uint32_t)(p - 1 - sl->s);
+        /* lengths only matter up to a few dozen bytes: clamp so a > 4 GiB string stays huge */
+        sl->n = (size_t)(p - 1 - sl->s) > UINT32_MAX ? UINT32_MAX : (uint32_t)(p - 1 - sl->s);
         return p;
     case '[':
         sl->jt = JT_ARR;

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -622,11 +623,54 @@ static void test_open_errors(void)
     }
 }
 
+/* A pipe cannot be pre-scanned or rewound: lines still flow, the symbol is learnt on the way. */
+static void test_pipe(void)
+{
+    const char *fifo = tmp("capture.fifo");
+    CHECK_INT(mkfifo(fifo, 0600), 0);
+    pid_t pid = fork();
+    if (pid == 0) { /* writer: the real spot ws-capture, byte for byte */
+        FILE *in = fopen(sd("binance/ws-captures/spot-combined-2021-10-12.txt"), "rb");
+        FILE *out = fopen(fifo, "wb");
+        char buf[4096];
+        size_t n;
+        while (in && out && (n = fread(buf, 1, sizeof buf, in)) > 0)
+            fwrite(buf, 1, n, out);
+        int ok = in && out && fclose(out) == 0; /* _exit does not flush stdio */
+        _exit(ok ? 0 : 1);
+    }
+    CHECK(pid > 0);
+    replay *r = open_specs(&fifo, 1);
+    if (r) {
+        const replay_file_info *fi = replay_file(r, 0);
+        CHECK_STR(fi->symbol, ""); /* nothing read yet */
+        CHECK_INT(fi->venue_from, REPLAY_VENUE_DEFAULT);
+        replay_line ln;
+        feed_event ev;
+        const char *why;
+        uint64_t n = 0, errors = 0;
+        while (replay_next(r, &ln) == 1) {
+            n++;
+            errors += replay_decode(r, &ln, &ev, &why) != K_OK;
+        }
+        CHECK_INT(n, 265);
+        CHECK_INT(errors, 0);
+        CHECK_INT(fi->malformed, 1);
+        CHECK_STR(fi->symbol, "NKNUSDT");
+        CHECK_INT(fi->venue, VENUE_BINANCE_SPOT);
+        replay_close(r);
+    }
+    int status = -1;
+    if (pid > 0)
+        waitpid(pid, &status, 0);
+    CHECK_INT(status, 0);
+}
+
 static void cleanup(void)
 {
     static const char *const names[] = {"capture_a.gz", "snapfirst.txt", "cut.gz", "cut5.gz",
                                         "garbage.txt",  "big.txt",       "edge.txt",
-                                        "bad_json.txt", "empty.txt"};
+                                        "bad_json.txt", "empty.txt",     "capture.fifo"};
     for (size_t i = 0; i < K_ARRAY_LEN(names); i++)
         unlink(tmp(names[i]));
     CHECK_INT(rmdir(tmpdir), 0);
@@ -648,6 +692,7 @@ int main(void)
     test_truncated_gzip();
     test_damaged_lines();
     test_open_errors();
+    test_pipe();
     cleanup();
     CHECK_DONE();
 }
