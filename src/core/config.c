@@ -271,12 +271,25 @@ static const char *leaf(const char *path)
     return dot ? dot + 1 : path;
 }
 
-/* The known key (or group) the unknown dotted path most likely meant, or NULL. */
+/* Whether key (dotted) lives in the group that path (dotted, or top-level) names. A top-level
+ * path belongs to every group: "fps" may well mean ui.fps. */
+static bool same_group(const char *path, const char *key)
+{
+    const char *dot = strchr(path, '.');
+    if (!dot)
+        return true;
+    size_t g = (size_t)(dot - path);
+    return strncmp(path, key, g) == 0 && key[g] == '.';
+}
+
+/* The known key (or group) the unknown dotted path most likely meant, or NULL. Candidates in
+ * another group than the one the path was written in cost 2 extra edits, so "log.files"
+ * suggests log.file rather than replay.files. */
 static const char *suggest(const char *path)
 {
     const char *lf = leaf(path);
     for (size_t i = 0; i < K_ARRAY_LEN(synonyms); i++)
-        if (strcasecmp(synonyms[i].word, lf) == 0)
+        if (strcasecmp(synonyms[i].word, lf) == 0 && same_group(path, synonyms[i].key))
             return synonyms[i].key;
 
     size_t lflen = strlen(lf);
@@ -284,7 +297,10 @@ static const char *suggest(const char *path)
     const char *best = NULL;
     int best_d = limit + 1;
     for (size_t i = 0; i < K_ARRAY_LEN(keys); i++) {
-        int d = K_MIN(edit_distance(path, keys[i].path), edit_distance(lf, leaf(keys[i].path)));
+        int by_leaf = edit_distance(lf, leaf(keys[i].path));
+        if (!same_group(path, keys[i].path))
+            by_leaf += 2;
+        int d = K_MIN(edit_distance(path, keys[i].path), by_leaf);
         if (d < best_d) {
             best_d = d;
             best = keys[i].path;

@@ -452,6 +452,32 @@ static void test_unknown_keys(void)
         snprintf(want, sizeof want, "%s/t.cfg:%s", tmpdir, want_tail[i]);
         CHECK_STR(w.msg[i], want);
     }
+    /* group-aware suggestions */
+    rc = load_text(&c,
+                   "log = { files = \"x\"; };\n"
+                   "replay = { file = [\"a\"]; };\n"
+                   "store = { file = \"k.db\"; colour = 1; };\n"
+                   "control = { sockets = \"s\"; };\n"
+                   "market = { book_levles = 100; maxsymbols = 10; };\n"
+                   "file = 1;\n",
+                   &w, err, sizeof err);
+    CHECK_INT(rc, K_OK);
+    CHECK_INT(w.n, 8);
+    static const char *const want_tail2[] = {
+        "1: unknown key 'log.files' ignored (did you mean 'log.file'?)",
+        "2: unknown key 'replay.file' ignored (did you mean 'replay.files'?)",
+        "3: unknown key 'store.file' ignored (did you mean 'log.file'?)",
+        "3: unknown key 'store.colour' ignored",
+        "4: unknown key 'control.sockets' ignored (did you mean 'control.socket'?)",
+        "5: unknown key 'market.book_levles' ignored (did you mean 'market.book_levels'?)",
+        "5: unknown key 'market.maxsymbols' ignored (did you mean 'market.max_symbols'?)",
+        "6: unknown key 'file' ignored (did you mean 'replay.files'?)",
+    };
+    for (int i = 0; i < 8 && i < w.n; i++) {
+        snprintf(want, sizeof want, "%s/t.cfg:%s", tmpdir, want_tail2[i]);
+        CHECK_STR(w.msg[i], want);
+    }
+
     /* a NULL warn_fn is allowed */
     const char *p = put("t.cfg", "bogus = 1;\n");
     CHECK_INT(config_load_file(&c, p, NULL, NULL, err, sizeof err), K_OK);
@@ -543,6 +569,25 @@ static void test_paths(void)
     CHECK_STR(c.db_path, "/home/tester/k.db");
     CHECK_STR(c.log_file, "logs/k.log");
     CHECK_STR(c.socket_path, "k.sock");
+
+    /* @include "FILE" follows the same rule: relative to the working directory */
+    {
+        char cwd[PATH_MAX], sub[600], inc[700];
+        CHECK(getcwd(cwd, sizeof cwd) != NULL);
+        snprintf(sub, sizeof sub, "%s/sub", tmpdir);
+        mkdir(sub, 0700);
+        put("inc-cwd.cfg", "ui = { fps = 11; };\n");
+        snprintf(inc, sizeof inc, "%s/main.cfg", sub);
+        FILE *f = fopen(inc, "w");
+        fputs("@include \"inc-cwd.cfg\"\n", f);
+        fclose(f);
+        CHECK_INT(chdir(tmpdir), 0);
+        warns w = {0};
+        char err[1024] = "";
+        CHECK_INT(config_load_file(&c, inc, collect, &w, err, sizeof err), K_OK);
+        CHECK_INT(c.ui_fps, 11);
+        CHECK_INT(chdir(cwd), 0);
+    }
 
     unsetenv("HOME");
     expect_err("\nstore = { path = \"~/k.db\"; };\n",
