@@ -42,7 +42,7 @@ enum ktype {
     KT_NUMBER,   /* double field; int accepted; range min..max, optionally 0 as well */
     KT_BOOL,     /* bool field */
     KT_NAME,     /* char[] field: a bare name (letters, digits, '-', '_') */
-    KT_ENUM,     /* one of names[]; the index is stored through set_enum */
+    KT_ENUM,     /* a word from a fixed set, stored by parse() */
     KT_PATH,     /* char[] field: a path, "~/" expanded */
     KT_PATHLIST, /* replay.files */
 };
@@ -56,25 +56,26 @@ typedef struct keydef {
     bool zero_ok;       /* KT_NUMBER: 0 is valid besides min..max */
     bool empty_default; /* KT_PATH: "" means "use the built-in default" */
     bool socket;        /* KT_PATH: must also fit a Unix socket address */
-    const char *const *names;                 /* KT_ENUM, NULL-terminated */
-    void (*set_enum)(kconfig *cfg, int index); /* KT_ENUM */
-    const char *expect;                       /* the "(expected ...)" text */
+    int (*parse)(kconfig *cfg, const char *v); /* KT_ENUM: K_OK and stored, or K_ERR */
+    const char *expect;                        /* the "(expected ...)" text */
 } keydef;
 
-/* Mirrors tf_name() in candles.c; kept here so config does not depend on the market model. */
-static const char *const tf_names[] = {"1s", "1m", "5m", "15m", "1h", "4h", "1d", NULL};
-static const char *const level_names[] = {"error", "warn", "info", "debug", NULL};
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
-static void set_timeframe(kconfig *cfg, int i)
+static int parse_timeframe(kconfig *cfg, const char *v)
 {
-    static const enum tf tfs[] = {TF_1S, TF_1M, TF_5M, TF_15M, TF_1H, TF_4H, TF_1D};
-    cfg->ui_timeframe = tfs[i];
+    return tf_parse(v, &cfg->ui_timeframe);
 }
 
-static void set_level(kconfig *cfg, int i)
+static int parse_level(kconfig *cfg, const char *v)
 {
-    static const enum log_level lv[] = {LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG};
-    cfg->log_level = lv[i];
+    for (size_t i = 0; i < K_ARRAY_LEN(level_names); i++) {
+        if (strcmp(level_names[i], v) == 0) {
+            cfg->log_level = (enum log_level)i;
+            return K_OK;
+        }
+    }
+    return K_ERR;
 }
 
 #define OFF(f) offsetof(kconfig, f)
@@ -88,7 +89,7 @@ static const keydef keys[] = {
 
     {.path = "ui.theme", .type = KT_NAME, .off = OFF(theme), .size = SZ(theme),
      .expect = "a theme name: letters, digits, '-' and '_'"},
-    {.path = "ui.timeframe", .type = KT_ENUM, .names = tf_names, .set_enum = set_timeframe,
+    {.path = "ui.timeframe", .type = KT_ENUM, .parse = parse_timeframe,
      .expect = "one of 1s 1m 5m 15m 1h 4h 1d"},
     {.path = "ui.fps", .type = KT_INT, .off = OFF(ui_fps), .size = SZ(ui_fps), .min = 1,
      .max = 60, .expect = "1..60"},
@@ -114,7 +115,7 @@ static const keydef keys[] = {
 
     {.path = "log.file", .type = KT_PATH, .off = OFF(log_file), .size = SZ(log_file),
      .expect = "a file path, or \"\""},
-    {.path = "log.level", .type = KT_ENUM, .names = level_names, .set_enum = set_level,
+    {.path = "log.level", .type = KT_ENUM, .parse = parse_level,
      .expect = "one of error warn info debug"},
 
     {.path = "control.socket", .type = KT_PATH, .off = OFF(socket_path),
@@ -544,12 +545,8 @@ static int check_value(const loadctx *c, const config_setting_t *s, const keydef
         if (check_string_type(c, s, k) != K_OK)
             return K_ERR;
         const char *v = config_setting_get_string(s);
-        for (int i = 0; k->names[i]; i++) {
-            if (strcmp(k->names[i], v) == 0) {
-                k->set_enum(c->cfg, i);
-                return K_OK;
-            }
-        }
+        if (k->parse(c->cfg, v) == K_OK)
+            return K_OK;
         show(shown, sizeof shown, v);
         return fail(c, s, "%s = \"%s\" is not valid (expected %s)", k->path, shown, k->expect);
     }
@@ -807,5 +804,5 @@ void config_defaults(kconfig *cfg)
 
 const char *log_level_name(enum log_level l)
 {
-    return (unsigned)l < K_ARRAY_LEN(level_names) - 1 ? level_names[l] : "unknown";
+    return (unsigned)l < K_ARRAY_LEN(level_names) ? level_names[l] : "unknown";
 }
