@@ -20,7 +20,7 @@ typedef struct kconfig {
     int replay_count;
     double replay_speed; /* 0 = as fast as possible, else 0.01 .. 1000 */
 
-    /* ui { theme; timeframe; fps; ascii; book_rows } */
+    /* ui { theme; timeframe; fps; ascii; } */
     char theme[64];         /* name under themes/ (default "default") */
     enum tf ui_timeframe;   /* chart timeframe at start (default 1s) */
     int ui_fps;             /* max redraws per second, 1..60 (default 30) */
