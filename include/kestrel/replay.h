@@ -89,7 +89,9 @@ int replay_next(replay *r, replay_line *line);
  * its decoder here. */
 int replay_decode(replay *r, const replay_line *line, feed_event *ev, const char **why);
 
-void replay_get_stats(const replay *r, replay_stats *st);
+/* Totals over all files, brought up to date by this call; the struct belongs to r (valid until
+ * the next replay_get_stats() or replay_close()). */
+const replay_stats *replay_get_stats(replay *r);
 int replay_file_count(const replay *r);
 /* Per-file information, i in [0, replay_file_count()); NULL when out of range. */
 const replay_file_info *replay_file(const replay *r, int i);

@@ -452,18 +452,19 @@ int replay_decode(replay *r, const replay_line *line, feed_event *ev, const char
     return K_OK;
 }
 
-void replay_get_stats(const replay *r, replay_stats *st)
+const replay_stats *replay_get_stats(replay *r)
 {
-    *st = r->st;
+    replay_stats *st = &r->st;
     st->malformed = st->oversized = st->bytes = 0;
     st->read_errors = 0;
-    for (int i = 0; i < r->n; i++) {
+    for (int i = 0; i < r->n; i++) { /* the per-file counters are the truth; sum them */
         const replay_file_info *fi = &r->files[i].info;
         st->malformed += fi->malformed;
         st->oversized += fi->oversized;
         st->bytes += fi->bytes;
         st->read_errors += fi->read_error;
     }
+    return st;
 }
 
 int replay_file_count(const replay *r)

@@ -49,9 +49,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (replay_decode(r, &ln, &ev, &why) == K_OK && ev.venue != want)
             abort();
     }
-    replay_stats st;
-    replay_get_stats(r, &st);
-    if (st.lines != n || per[0] != per[1] ||
+    const replay_stats *st = replay_get_stats(r);
+    if (st->lines != n || per[0] != per[1] ||
         replay_file(r, 0)->malformed != replay_file(r, 1)->malformed)
         abort();
     replay_close(r);

@@ -129,8 +129,7 @@ static void test_merge_btc_eth(void)
     CHECK_INT(per[1], 33618);
     CHECK_INT(n, 41249 + 33618);
     CHECK(switches > 10000); /* genuinely interleaved, not one file after the other */
-    replay_stats st;
-    replay_get_stats(r, &st);
+    replay_stats st = *replay_get_stats(r);
     CHECK_INT(st.files, 2);
     CHECK_INT(st.lines, n);
     CHECK_INT(st.malformed, 0);
@@ -398,8 +397,7 @@ static void test_data_detection(void)
         CHECK_STR(b->symbol, "SUSHIUSDT");
         /* the usdm capture is from July: all of it comes before the October spot one */
         CHECK_INT(b->first_ns, 1626992741062170000LL);
-        replay_stats st;
-        replay_get_stats(r, &st);
+        replay_stats st = *replay_get_stats(r);
         CHECK_INT(st.first_ns, b->first_ns);
         CHECK_INT(st.malformed, 2);
         replay_close(r);
@@ -443,8 +441,7 @@ static void test_truncated_gzip(void)
     CHECK_INT(a->malformed, 1); /* the cut-off last line */
     CHECK(!b->read_error);
     CHECK_INT(b->malformed, 0);
-    replay_stats st;
-    replay_get_stats(r, &st);
+    replay_stats st = *replay_get_stats(r);
     CHECK_INT(st.read_errors, 1);
     CHECK_INT(st.lines, per[0] + per[1]);
     printf("truncated gzip: %llu of 41249 lines, error \"%s\"\n", (unsigned long long)per[0],
@@ -533,8 +530,7 @@ static void test_damaged_lines(void)
         CHECK_INT(e->malformed, 1);
         CHECK_INT(e->oversized, 0);
         CHECK(!g->read_error && !b->read_error && !e->read_error);
-        replay_stats st;
-        replay_get_stats(r, &st);
+        replay_stats st = *replay_get_stats(r);
         CHECK_INT(st.malformed, K_ARRAY_LEN(junk) + 3);
         CHECK_INT(st.oversized, 2);
         CHECK_INT(st.decode_errors, 0);
@@ -603,8 +599,7 @@ static void test_open_errors(void)
         while (replay_next(r, &ln) == 1)
             cnt++;
         CHECK_INT(cnt, 265 * REPLAY_MAX_FILES);
-        replay_stats st;
-        replay_get_stats(r, &st);
+        replay_stats st = *replay_get_stats(r);
         CHECK_INT(st.lines, 265 * REPLAY_MAX_FILES);
         replay_close(r);
     }
