@@ -56,6 +56,8 @@ bool book_is_live(const book *b);
 bool book_is_crossed(const book *b);
 int64_t book_last_id(const book *b);
 const book_stats *book_get_stats(const book *b);
+/* Diffs currently held in the sync buffer (0 when LIVE). */
+uint32_t book_buffered(const book *b);
 
 uint32_t book_depth(const book *b, enum book_side side);
 /* i = 0 is the best level. K_OK, or K_ERR when i >= depth. */

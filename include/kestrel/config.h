@@ -20,7 +20,7 @@ typedef struct kconfig {
     int replay_count;
     double replay_speed; /* 0 = as fast as possible, else 0.01 .. 1000 */
 
-    /* ui { theme; timeframe; fps; ascii; book_rows } */
+    /* ui { theme; timeframe; fps; ascii; } */
     char theme[64];         /* name under themes/ (default "default") */
     enum tf ui_timeframe;   /* chart timeframe at start (default 1s) */
     int ui_fps;             /* max redraws per second, 1..60 (default 30) */
@@ -48,7 +48,11 @@ void config_defaults(kconfig *cfg);
 
 /* Finds and loads the configuration (explicit may be NULL). On error writes
  * "file:line: what is wrong (expected ...)" to err and returns K_ERR (exit status 2).
- * Unknown keys are warnings: each "file:line: unknown key 'x' ignored" is passed to warn_fn. */
+ * Unknown keys are warnings: each "file:line: unknown key 'x' ignored" is passed to warn_fn
+ * (which may be NULL). Keys absent from the file keep their defaults; on error *cfg is left
+ * unchanged. Relative paths are kept as written (relative to the working directory); a leading
+ * "~/" becomes $HOME. An explicit or $KESTREL_CONFIG file that is missing is an error; the
+ * implicit locations are skipped when absent. docs/CONFIG.md has every key. */
 int config_load(kconfig *cfg, const char *explicit_path, void (*warn_fn)(void *ud, const char *msg),
                 void *ud, char *err, size_t errlen);
 

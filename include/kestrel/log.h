@@ -6,12 +6,23 @@
 
 typedef struct klog klog;
 
-/* path NULL or "" and to_stderr false: logging disabled (messages still counted). */
+/* Longest message kept per line (bytes after escaping); longer ones are cut at a UTF-8 boundary
+ * and marked " [truncated, N bytes]". */
+#define LOG_LINE_MAX 4096
+
+/* path set: appended to (created 0600); else to_stderr: standard error;
+ * path NULL or "" and to_stderr false: logging disabled (messages still counted).
+ * Lines: "2024-08-08T23:54:13.123Z WARN  message" (UTC); control characters in messages are
+ * escaped so one call is always one line. Safe to call from several threads; lg may be NULL. */
 klog *log_open(const char *path, bool to_stderr, enum log_level level, char *err, size_t errlen);
 void log_close(klog *lg);
 void log_write(klog *lg, enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Messages logged at `level` since log_open, whether or not the level filter (or a disabled
+ * log) let them through. */
 uint64_t log_count(const klog *lg, enum log_level level);
+/* Lines that could not be written (write error, disk full, closed pipe). */
+uint64_t log_dropped(const klog *lg);
 
 #define log_error(lg, ...) log_write((lg), LOG_ERROR, __VA_ARGS__)
 #define log_warn(lg, ...) log_write((lg), LOG_WARN, __VA_ARGS__)

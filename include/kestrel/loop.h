@@ -25,6 +25,10 @@ void loop_unwatch(loop *l, int fd);
 /* One-shot timer after delay_ms (0 = next iteration). Returns an id > 0. */
 uint64_t loop_timer_add(loop *l, int64_t delay_ms, loop_timer_fn fn, void *ud);
 void loop_timer_cancel(loop *l, uint64_t id);
+/* Due time of a pending timer on the loop_mono_ms() clock, or -1 if id is not pending. */
+int64_t loop_timer_due(const loop *l, uint64_t id);
+/* Number of pending timers. */
+size_t loop_timer_count(const loop *l);
 
 /* Blocks the given signals in the calling thread (call before any thread starts, so threads
  * inherit the mask) and delivers them through a signalfd watched by the loop. SIGPIPE is ignored. */

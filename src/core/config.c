@@ -1,0 +1,808 @@
+/* Configuration: finds one libconfig file, validates every value against a table of known keys
+ * and turns it into the immutable struct kconfig the rest of the app reads.
+ *
+ * Shape: one table (keys[]) describes every key once: its dotted path, type, range and where it
+ * lands in struct kconfig. The loader walks the parsed file in file order; a known key is checked
+ * and stored, an unknown key becomes a warning (with a did-you-mean), the first bad value stops the
+ * load with "file:line: what is wrong (expected ...)". Values are loaded into a scratch copy that
+ * starts from the built-in defaults, so a failed load leaves the caller's struct untouched.
+ *
+ * Path rule: relative paths inside a config file are kept exactly as written, i.e. they are
+ * relative to the current working directory, the same as paths on the command line; only a
+ * leading "~/" is expanded to $HOME. (Resolving against the file's own directory would make
+ * `kestrel --config config/kestrel.cfg` and the implicit ./config/kestrel.cfg disagree.)
+ *
+ * libconfig 1.5 quirk handled here: integers that overflow 32 bits are parsed with atoi() and
+ * silently wrap (4294967326 becomes 30), so integer values are re-read from the file text. */
+#include "kestrel/config.h"
+
+#include "kestrel/xmalloc.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <libconfig.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#define CONFIG_FILE_MAX (1024 * 1024) /* a config file larger than this is refused */
+#define CONFIG_SHOW_MAX 60            /* longest value quoted back in a message */
+
+/* ---- the key table ----------------------------------------------------------------------- */
+
+enum ktype {
+    KT_INT,      /* int or uint32_t field, range min..max */
+    KT_NUMBER,   /* double field; int accepted; range min..max, optionally 0 as well */
+    KT_BOOL,     /* bool field */
+    KT_NAME,     /* char[] field: a bare name (letters, digits, '-', '_') */
+    KT_ENUM,     /* a word from a fixed set, stored by parse() */
+    KT_PATH,     /* char[] field: a path, "~/" expanded */
+    KT_PATHLIST, /* replay.files */
+};
+
+typedef struct keydef {
+    const char *path; /* dotted, e.g. "ui.fps" */
+    enum ktype type;
+    size_t off;   /* offsetof(kconfig, field) */
+    size_t size;  /* KT_NAME/KT_PATH: buffer size; KT_INT: sizeof the field (4) */
+    double min, max;
+    bool zero_ok;       /* KT_NUMBER: 0 is valid besides min..max */
+    bool empty_default; /* KT_PATH: "" means "use the built-in default" */
+    bool socket;        /* KT_PATH: must also fit a Unix socket address */
+    int (*parse)(kconfig *cfg, const char *v); /* KT_ENUM: K_OK and stored, or K_ERR */
+    const char *expect;                        /* the "(expected ...)" text */
+} keydef;
+
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+
+static int parse_timeframe(kconfig *cfg, const char *v)
+{
+    return tf_parse(v, &cfg->ui_timeframe);
+}
+
+static int parse_level(kconfig *cfg, const char *v)
+{
+    for (size_t i = 0; i < K_ARRAY_LEN(level_names); i++) {
+        if (strcmp(level_names[i], v) == 0) {
+            cfg->log_level = (enum log_level)i;
+            return K_OK;
+        }
+    }
+    return K_ERR;
+}
+
+#define OFF(f) offsetof(kconfig, f)
+#define LIM(f) (offsetof(kconfig, limits) + offsetof(market_limits, f))
+#define SZ(f) sizeof(((kconfig *)0)->f)
+
+static const keydef keys[] = {
+    {.path = "replay.files", .type = KT_PATHLIST, .expect = "a list of file names"},
+    {.path = "replay.speed", .type = KT_NUMBER, .off = OFF(replay_speed), .min = 0.01,
+     .max = 1000, .zero_ok = true, .expect = "0 or 0.01..1000"},
+
+    {.path = "ui.theme", .type = KT_NAME, .off = OFF(theme), .size = SZ(theme),
+     .expect = "a theme name: letters, digits, '-' and '_'"},
+    {.path = "ui.timeframe", .type = KT_ENUM, .parse = parse_timeframe,
+     .expect = "one of 1s 1m 5m 15m 1h 4h 1d"},
+    {.path = "ui.fps", .type = KT_INT, .off = OFF(ui_fps), .size = SZ(ui_fps), .min = 1,
+     .max = 60, .expect = "1..60"},
+    {.path = "ui.ascii", .type = KT_BOOL, .off = OFF(ui_ascii), .expect = "true or false"},
+
+    {.path = "store.path", .type = KT_PATH, .off = OFF(db_path), .size = SZ(db_path),
+     .empty_default = true, .expect = "a file path"},
+    {.path = "store.batch", .type = KT_INT, .off = OFF(store_batch), .size = SZ(store_batch),
+     .min = 1, .max = 100000, .expect = "1..100000"},
+    {.path = "store.flush_ms", .type = KT_INT, .off = OFF(store_flush_ms),
+     .size = SZ(store_flush_ms), .min = 1, .max = 60000, .expect = "1..60000"},
+
+    {.path = "market.max_symbols", .type = KT_INT, .off = LIM(max_symbols),
+     .size = SZ(limits.max_symbols), .min = 1, .max = 4096, .expect = "1..4096"},
+    {.path = "market.book_levels", .type = KT_INT, .off = LIM(book_levels),
+     .size = SZ(limits.book_levels), .min = 20, .max = 100000, .expect = "20..100000"},
+    {.path = "market.book_buffered", .type = KT_INT, .off = LIM(book_buffered),
+     .size = SZ(limits.book_buffered), .min = 64, .max = 1000000, .expect = "64..1000000"},
+    {.path = "market.tape_size", .type = KT_INT, .off = LIM(tape_size),
+     .size = SZ(limits.tape_size), .min = 16, .max = 100000, .expect = "16..100000"},
+    {.path = "market.candles_max", .type = KT_INT, .off = LIM(candles_max),
+     .size = SZ(limits.candles_max), .min = 100, .max = 100000, .expect = "100..100000"},
+
+    {.path = "log.file", .type = KT_PATH, .off = OFF(log_file), .size = SZ(log_file),
+     .expect = "a file path, or \"\""},
+    {.path = "log.level", .type = KT_ENUM, .parse = parse_level,
+     .expect = "one of error warn info debug"},
+
+    {.path = "control.socket", .type = KT_PATH, .off = OFF(socket_path),
+     .size = SZ(socket_path), .socket = true, .expect = "a socket path, or \"\""},
+};
+
+static const char *const groups[] = {"replay", "ui", "store", "market", "log", "control"};
+
+/* Words people reach for that edit distance cannot map: leaf name -> key. */
+static const struct {
+    const char *word, *key;
+} synonyms[] = {
+    {"colour", "ui.theme"},        {"color", "ui.theme"},        {"colours", "ui.theme"},
+    {"colors", "ui.theme"},        {"colorscheme", "ui.theme"},  {"scheme", "ui.theme"},
+    {"framerate", "ui.fps"},       {"frame_rate", "ui.fps"},     {"refresh", "ui.fps"},
+    {"tf", "ui.timeframe"},        {"interval", "ui.timeframe"}, {"database", "store.path"},
+    {"db", "store.path"},          {"db_path", "store.path"},    {"logfile", "log.file"},
+    {"verbosity", "log.level"},    {"loglevel", "log.level"},    {"log_level", "log.level"},
+    {"sock", "control.socket"},    {"file", "replay.files"},     {"depth", "market.book_levels"},
+};
+
+/* ---- small helpers ----------------------------------------------------------------------- */
+
+typedef struct loadctx {
+    kconfig *cfg;      /* scratch copy being filled */
+    const char *path;  /* the file as named */
+    const char *text;  /* its contents (NUL-terminated) */
+    void (*warn_fn)(void *ud, const char *msg);
+    void *ud;
+    char *err;
+    size_t errlen;
+} loadctx;
+
+static void put_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void put_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static const char *setting_file(const loadctx *c, const config_setting_t *s)
+{
+    const char *f = config_setting_source_file(s);
+    return f ? f : c->path;
+}
+
+/* "file:line: " + message, into c->err; always returns K_ERR. */
+static int fail(const loadctx *c, const config_setting_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(const loadctx *c, const config_setting_t *s, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    put_err(c->err, c->errlen, "%s:%u: %s", setting_file(c, s), config_setting_source_line(s),
+            msg);
+    return K_ERR;
+}
+
+/* A string value quoted back to the user: control characters shown as '?', long ones cut. */
+static void show(char *out, size_t outlen, const char *s)
+{
+    size_t n = 0, len = strlen(s);
+    for (size_t i = 0; i < len && n + 4 < outlen; i++) {
+        if (i == CONFIG_SHOW_MAX) {
+            memcpy(out + n, "...", 3);
+            n += 3;
+            break;
+        }
+        unsigned char ch = (unsigned char)s[i];
+        out[n++] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
+    }
+    out[n] = '\0';
+}
+
+static bool copy_str(char *dst, size_t dstsize, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= dstsize)
+        return false;
+    memcpy(dst, src, n + 1);
+    return true;
+}
+
+/* XDG base directories must be absolute; a relative value is ignored (XDG spec). */
+static const char *xdg_dir(const char *var)
+{
+    const char *v = getenv(var);
+    return v && v[0] == '/' ? v : NULL;
+}
+
+static const char *home_dir(void)
+{
+    const char *h = getenv("HOME");
+    return h && *h ? h : NULL;
+}
+
+static const keydef *key_find(const char *path)
+{
+    for (size_t i = 0; i < K_ARRAY_LEN(keys); i++)
+        if (strcmp(keys[i].path, path) == 0)
+            return &keys[i];
+    return NULL;
+}
+
+static bool is_group(const char *name)
+{
+    for (size_t i = 0; i < K_ARRAY_LEN(groups); i++)
+        if (strcmp(groups[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* ---- did you mean ------------------------------------------------------------------------ */
+
+#define DYM_MAX 48
+
+/* Case-insensitive optimal string alignment distance (a transposition costs 1). */
+static int edit_distance(const char *a, const char *b)
+{
+    size_t la = K_MIN(strlen(a), (size_t)DYM_MAX), lb = K_MIN(strlen(b), (size_t)DYM_MAX);
+    int d[DYM_MAX + 1][DYM_MAX + 1];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = (int)i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        for (size_t j = 1; j <= lb; j++) {
+            int ca = tolower((unsigned char)a[i - 1]), cb = tolower((unsigned char)b[j - 1]);
+            int cost = ca != cb;
+            int v = K_MIN(d[i - 1][j] + 1, d[i][j - 1] + 1);
+            v = K_MIN(v, d[i - 1][j - 1] + cost);
+            if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) &&
+                tolower((unsigned char)a[i - 2]) == cb)
+                v = K_MIN(v, d[i - 2][j - 2] + 1);
+            d[i][j] = v;
+        }
+    }
+    return d[la][lb];
+}
+
+static const char *leaf(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    return dot ? dot + 1 : path;
+}
+
+/* Whether key (dotted) lives in the group that path (dotted, or top-level) names. A top-level
+ * path belongs to every group: "fps" may well mean ui.fps. */
+static bool same_group(const char *path, const char *key)
+{
+    const char *dot = strchr(path, '.');
+    if (!dot)
+        return true;
+    size_t g = (size_t)(dot - path);
+    return strncmp(path, key, g) == 0 && key[g] == '.';
+}
+
+/* The known key (or group) the unknown dotted path most likely meant, or NULL. Candidates in
+ * another group than the one the path was written in cost 2 extra edits, so "log.files"
+ * suggests log.file rather than replay.files. */
+static const char *suggest(const char *path)
+{
+    const char *lf = leaf(path);
+    for (size_t i = 0; i < K_ARRAY_LEN(synonyms); i++)
+        if (strcasecmp(synonyms[i].word, lf) == 0 && same_group(path, synonyms[i].key))
+            return synonyms[i].key;
+
+    size_t lflen = strlen(lf);
+    int limit = lflen <= 3 ? 1 : lflen <= 6 ? 2 : 3;
+    const char *best = NULL;
+    int best_d = limit + 1;
+    for (size_t i = 0; i < K_ARRAY_LEN(keys); i++) {
+        int by_leaf = edit_distance(lf, leaf(keys[i].path));
+        if (!same_group(path, keys[i].path))
+            by_leaf += 2;
+        int d = K_MIN(edit_distance(path, keys[i].path), by_leaf);
+        if (d < best_d) {
+            best_d = d;
+            best = keys[i].path;
+        }
+    }
+    if (!strchr(path, '.')) {
+        for (size_t i = 0; i < K_ARRAY_LEN(groups); i++) {
+            int d = edit_distance(path, groups[i]);
+            if (d < best_d) {
+                best_d = d;
+                best = groups[i];
+            }
+        }
+    }
+    return best;
+}
+
+static void warn_unknown(const loadctx *c, const config_setting_t *s, const char *path)
+{
+    if (!c->warn_fn)
+        return;
+    char shown[CONFIG_SHOW_MAX + 8], msg[CONFIG_PATH_MAX + 256];
+    show(shown, sizeof shown, path);
+    const char *dym = suggest(path);
+    if (dym)
+        snprintf(msg, sizeof msg, "%s:%u: unknown key '%s' ignored (did you mean '%s'?)",
+                 setting_file(c, s), config_setting_source_line(s), shown, dym);
+    else
+        snprintf(msg, sizeof msg, "%s:%u: unknown key '%s' ignored", setting_file(c, s),
+                 config_setting_source_line(s), shown);
+    c->warn_fn(c->ud, msg);
+}
+
+/* ---- integers as written ----------------------------------------------------------------- */
+
+static char *read_text(const char *path, size_t *len_out, char *err, size_t errlen);
+
+static bool ident_char(char ch)
+{
+    return isalnum((unsigned char)ch) || ch == '_' || ch == '-' || ch == '*';
+}
+
+/* What libconfig 1.5 itself makes of an integer token: atoi() for decimal (strtol saturating,
+ * then truncated to int), strtoul(16) for hex, both wrapped to int. */
+static int libconfig_int_of(const char *tok)
+{
+    if (tok[0] == '0' && (tok[1] == 'x' || tok[1] == 'X'))
+        return (int)strtoul(tok, NULL, 16);
+    return (int)strtol(tok, NULL, 10);
+}
+
+/* The true value of an integer token: false when it does not fit int64 at all. */
+static bool literal_value(const char *tok, long long *out)
+{
+    char *endp;
+    errno = 0;
+    if (tok[0] == '0' && (tok[1] == 'x' || tok[1] == 'X')) {
+        unsigned long long u = strtoull(tok + 2, &endp, 16);
+        if (errno || *endp || u > (unsigned long long)LLONG_MAX)
+            return false;
+        *out = (long long)u;
+        return true;
+    }
+    long long v = strtoll(tok, &endp, 10);
+    if (errno || *endp)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Finds, on `line` of `text`, the literal written for the integer setting `name` whose parsed
+ * (possibly wrapped) value is `libval`, copies it to tok and returns true. A match that would not
+ * have produced libval (the name inside a string or comment) is skipped. Best effort: unusual
+ * layouts (a comment between name and value) are not found and the caller trusts libval. */
+static bool find_int_literal(const char *text, unsigned line, const char *name, int libval,
+                             char *tok, size_t toklen)
+{
+    const char *p = text;
+    for (unsigned l = 1; l < line && p; l++) {
+        p = strchr(p, '\n');
+        if (p)
+            p++;
+    }
+    if (!p || !*p)
+        return false;
+    size_t nlen = strlen(name);
+    const char *end = strchr(p, '\n');
+    end = end ? end : p + strlen(p);
+    for (const char *q = p; q + nlen <= end; q++) {
+        if (strncmp(q, name, nlen) != 0 || (q > text && ident_char(q[-1])) ||
+            ident_char(q[nlen]))
+            continue;
+        const char *v = q + nlen;
+        v += strspn(v, " \t\r\n");
+        if (*v != '=' && *v != ':')
+            continue;
+        v++;
+        v += strspn(v, " \t\r\n");
+        size_t n = strspn(v, "+-0123456789abcdefABCDEFxX");
+        if (n == 0 || n >= toklen)
+            continue;
+        memcpy(tok, v, n);
+        tok[n] = '\0';
+        if (libconfig_int_of(tok) == libval)
+            return true;
+    }
+    return false;
+}
+
+/* ---- value checks ------------------------------------------------------------------------ */
+
+/* "~/x" -> "$HOME/x"; other values copied. K_ERR (with message) when it does not fit. */
+static int expand_path(const loadctx *c, const config_setting_t *s, const keydef *k,
+                       const char *val, char *dst, size_t dstsize)
+{
+    char buf[CONFIG_PATH_MAX * 2];
+    if (strncmp(val, "~/", 2) == 0) {
+        const char *home = home_dir();
+        if (!home)
+            return fail(c, s, "%s: cannot expand '~/' because $HOME is not set", k->path);
+        if ((size_t)snprintf(buf, sizeof buf, "%s/%s", home, val + 2) >= sizeof buf)
+            return fail(c, s, "%s is too long after expanding '~/' (at most %zu characters)",
+                        k->path, dstsize - 1);
+        val = buf;
+    }
+    size_t n = strlen(val);
+    if (k->socket) {
+        size_t smax = sizeof(((struct sockaddr_un *)0)->sun_path) - 1;
+        if (n > smax)
+            return fail(c, s,
+                        "%s is too long (%zu characters, at most %zu for a Unix socket path)",
+                        k->path, n, smax);
+    }
+    if (!copy_str(dst, dstsize, val))
+        return fail(c, s, "%s is too long (%zu characters, at most %zu)", k->path, n,
+                    dstsize - 1);
+    return K_OK;
+}
+
+static int check_int(const loadctx *c, const config_setting_t *s, const keydef *k)
+{
+    int t = config_setting_type(s);
+    if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64)
+        return fail(c, s, "%s must be an integer (expected %s)", k->path, k->expect);
+    long long v = config_setting_get_int64(s);
+    char tok[64];
+    bool have_tok = false;
+    if (t == CONFIG_TYPE_INT) {
+        /* libconfig 1.5 wraps 32-bit overflow silently: trust the text when we find it. */
+        const char *file = config_setting_source_file(s);
+        char *other = NULL;
+        const char *text = c->text;
+        if (file && strcmp(file, c->path) != 0) {
+            size_t len;
+            other = read_text(file, &len, NULL, 0);
+            text = other;
+        }
+        if (text && find_int_literal(text, config_setting_source_line(s),
+                                     config_setting_name(s), (int)v, tok, sizeof tok)) {
+            have_tok = true;
+            long long lit;
+            if (!literal_value(tok, &lit))
+                lit = LLONG_MAX; /* beyond int64: out of range whatever the limits */
+            v = lit;
+        }
+        free(other);
+    }
+    if ((double)v < k->min || (double)v > k->max) {
+        if (have_tok)
+            return fail(c, s, "%s = %s is out of range (expected an integer %s)", k->path, tok,
+                        k->expect);
+        return fail(c, s, "%s = %lld is out of range (expected an integer %s)", k->path, v,
+                    k->expect);
+    }
+    /* Fields are int or uint32_t; every range is within 0..INT32_MAX, where both types have
+     * the same representation, so one 4-byte store serves both. */
+    _Static_assert(sizeof(int) == 4 && sizeof(uint32_t) == 4, "4-byte integer fields");
+    int32_t i32 = (int32_t)v;
+    memcpy((char *)c->cfg + k->off, &i32, sizeof i32);
+    return K_OK;
+}
+
+static int check_number(const loadctx *c, const config_setting_t *s, const keydef *k)
+{
+    int t = config_setting_type(s);
+    double v;
+    if (t == CONFIG_TYPE_FLOAT)
+        v = config_setting_get_float(s);
+    else if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64)
+        v = (double)config_setting_get_int64(s);
+    else
+        return fail(c, s, "%s must be a number (expected %s)", k->path, k->expect);
+    bool ok = isfinite(v) && ((k->zero_ok && v == 0) || (v >= k->min && v <= k->max));
+    if (!ok)
+        return fail(c, s, "%s = %g is out of range (expected %s)", k->path, v, k->expect);
+    memcpy((char *)c->cfg + k->off, &v, sizeof v);
+    return K_OK;
+}
+
+static int check_string_type(const loadctx *c, const config_setting_t *s, const keydef *k)
+{
+    if (config_setting_type(s) != CONFIG_TYPE_STRING)
+        return fail(c, s, "%s must be a string (expected %s)", k->path, k->expect);
+    return K_OK;
+}
+
+static int check_value(const loadctx *c, const config_setting_t *s, const keydef *k)
+{
+    char shown[CONFIG_SHOW_MAX + 8];
+    switch (k->type) {
+    case KT_INT:
+        return check_int(c, s, k);
+    case KT_NUMBER:
+        return check_number(c, s, k);
+    case KT_BOOL:
+        if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+            return fail(c, s, "%s must be true or false", k->path);
+    {
+        bool b = config_setting_get_bool(s) != 0;
+        memcpy((char *)c->cfg + k->off, &b, sizeof b);
+        return K_OK;
+    }
+    case KT_NAME: {
+        if (check_string_type(c, s, k) != K_OK)
+            return K_ERR;
+        const char *v = config_setting_get_string(s);
+        size_t n = strlen(v);
+        if (n >= k->size)
+            return fail(c, s, "%s is too long (%zu characters, at most %zu)", k->path, n,
+                        k->size - 1);
+        if (n == 0 || strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                "0123456789-_") != n) {
+            show(shown, sizeof shown, v);
+            return fail(c, s, "%s = \"%s\" is not valid (expected %s)", k->path, shown,
+                        k->expect);
+        }
+        memcpy((char *)c->cfg + k->off, v, n + 1);
+        return K_OK;
+    }
+    case KT_ENUM: {
+        if (check_string_type(c, s, k) != K_OK)
+            return K_ERR;
+        const char *v = config_setting_get_string(s);
+        if (k->parse(c->cfg, v) == K_OK)
+            return K_OK;
+        show(shown, sizeof shown, v);
+        return fail(c, s, "%s = \"%s\" is not valid (expected %s)", k->path, shown, k->expect);
+    }
+    case KT_PATH: {
+        if (check_string_type(c, s, k) != K_OK)
+            return K_ERR;
+        const char *v = config_setting_get_string(s);
+        if (!*v && k->empty_default)
+            return K_OK; /* the default computed by config_defaults stays */
+        return expand_path(c, s, k, v, (char *)c->cfg + k->off, k->size);
+    }
+    case KT_PATHLIST: {
+        if (!config_setting_is_array(s) && !config_setting_is_list(s))
+            return fail(c, s, "%s must be a list of file names (expected [\"FILE\", ...])",
+                        k->path);
+        int n = config_setting_length(s);
+        if (n > CONFIG_MAX_REPLAY)
+            return fail(c, s, "%s has %d entries (at most %d)", k->path, n, CONFIG_MAX_REPLAY);
+        for (int i = 0; i < n; i++) {
+            const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+            if (config_setting_type(e) != CONFIG_TYPE_STRING)
+                return fail(c, e, "%s[%d] must be a string (expected a file name)", k->path, i);
+            const char *v = config_setting_get_string(e);
+            if (!*v)
+                return fail(c, e, "%s[%d] is empty (expected a file name)", k->path, i);
+            char name[64];
+            snprintf(name, sizeof name, "%s[%d]", k->path, i);
+            keydef elem = *k;
+            elem.path = name;
+            if (expand_path(c, e, &elem, v, c->cfg->replay_files[i], CONFIG_PATH_MAX) != K_OK)
+                return K_ERR;
+        }
+        for (int i = n; i < CONFIG_MAX_REPLAY; i++)
+            c->cfg->replay_files[i][0] = '\0';
+        c->cfg->replay_count = n;
+        return K_OK;
+    }
+    }
+    return K_ERR;
+}
+
+/* ---- walking the file -------------------------------------------------------------------- */
+
+static int walk(const loadctx *c, const config_setting_t *grp, const char *prefix)
+{
+    int n = config_setting_length(grp);
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *s = config_setting_get_elem(grp, (unsigned)i);
+        const char *name = config_setting_name(s);
+        char path[CONFIG_PATH_MAX];
+        if (!name)
+            continue;
+        snprintf(path, sizeof path, "%s%s%s", prefix ? prefix : "", prefix ? "." : "", name);
+        if (!prefix && is_group(name)) {
+            if (!config_setting_is_group(s))
+                return fail(c, s, "%s must be a group (expected %s { ... })", name, name);
+            if (walk(c, s, name) != K_OK)
+                return K_ERR;
+            continue;
+        }
+        const keydef *k = prefix ? key_find(path) : NULL;
+        if (!k) {
+            warn_unknown(c, s, path);
+            continue;
+        }
+        if (check_value(c, s, k) != K_OK)
+            return K_ERR;
+    }
+    return K_OK;
+}
+
+/* Whole file into memory (bounded, no NUL bytes). NULL with a message on failure. */
+static char *read_text(const char *path, size_t *len_out, char *err, size_t errlen)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        put_err(err, errlen, "%s: cannot read config file: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
+        put_err(err, errlen, "%s: not a regular file", path);
+        fclose(fp);
+        return NULL;
+    }
+    if (st.st_size > CONFIG_FILE_MAX) {
+        put_err(err, errlen, "%s: config file too large (%lld bytes, at most %d)", path,
+                (long long)st.st_size, CONFIG_FILE_MAX);
+        fclose(fp);
+        return NULL;
+    }
+    size_t cap = (size_t)st.st_size; /* a file that grows meanwhile is read up to this size */
+    char *buf = xmalloc(cap + 1);
+    size_t n = fread(buf, 1, cap, fp);
+    bool bad = ferror(fp) != 0;
+    int saved = errno;
+    fclose(fp);
+    if (bad) {
+        put_err(err, errlen, "%s: cannot read config file: %s", path, strerror(saved));
+        free(buf);
+        return NULL;
+    }
+    if (memchr(buf, '\0', n)) {
+        put_err(err, errlen, "%s: contains a NUL byte (not a text file)", path);
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len_out = n;
+    return buf;
+}
+
+int config_load_file(kconfig *cfg, const char *path, void (*warn_fn)(void *ud, const char *msg),
+                     void *ud, char *err, size_t errlen)
+{
+    if (!path || !*path) {
+        put_err(err, errlen, "config file name is empty");
+        return K_ERR;
+    }
+    if (strlen(path) >= CONFIG_PATH_MAX) {
+        put_err(err, errlen, "config file name too long (at most %d characters)",
+                CONFIG_PATH_MAX - 1);
+        return K_ERR;
+    }
+    size_t len;
+    char *text = read_text(path, &len, err, errlen);
+    if (!text)
+        return K_ERR;
+
+    kconfig *tmp = xmalloc(sizeof *tmp);
+    config_defaults(tmp);
+    copy_str(tmp->source, sizeof tmp->source, path);
+
+    config_t lc;
+    config_init(&lc);
+    int rc = K_OK;
+    if (!config_read_string(&lc, text)) {
+        const char *file = config_error_file(&lc) ? config_error_file(&lc) : path;
+        const char *what = config_error_text(&lc) ? config_error_text(&lc) : "unknown error";
+        int line = config_error_line(&lc);
+        if (strcmp(what, "syntax error") == 0)
+            put_err(err, errlen, "%s:%d: syntax error", file, line);
+        else if (strncmp(what, "cannot open include", 19) == 0)
+            put_err(err, errlen, "%s:%d: %s", file, line, what);
+        else
+            put_err(err, errlen, "%s:%d: syntax error: %s", file, line, what);
+        rc = K_ERR;
+    } else {
+        loadctx c = {.cfg = tmp, .path = path, .text = text, .warn_fn = warn_fn, .ud = ud,
+                     .err = err, .errlen = errlen};
+        rc = walk(&c, config_root_setting(&lc), NULL);
+    }
+    config_destroy(&lc);
+    free(text);
+    if (rc == K_OK)
+        *cfg = *tmp;
+    free(tmp);
+    return rc;
+}
+
+/* ---- search ------------------------------------------------------------------------------ */
+
+/* Loads a file the user named; missing is an error that says who named it. */
+static int load_named(kconfig *cfg, const char *path, const char *by,
+                      void (*warn_fn)(void *ud, const char *msg), void *ud, char *err,
+                      size_t errlen)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        put_err(err, errlen, "%s: cannot read config file named by %s: %s", path, by,
+                strerror(errno));
+        return K_ERR;
+    }
+    return config_load_file(cfg, path, warn_fn, ud, err, errlen);
+}
+
+int config_load(kconfig *cfg, const char *explicit_path, void (*warn_fn)(void *ud, const char *msg),
+                void *ud, char *err, size_t errlen)
+{
+    if (explicit_path && *explicit_path)
+        return load_named(cfg, explicit_path, "--config", warn_fn, ud, err, errlen);
+    const char *env = getenv("KESTREL_CONFIG");
+    if (env && *env)
+        return load_named(cfg, env, "$KESTREL_CONFIG", warn_fn, ud, err, errlen);
+
+    char user[CONFIG_PATH_MAX * 2] = "";
+    const char *xdg = xdg_dir("XDG_CONFIG_HOME");
+    const char *home = home_dir();
+    if (xdg)
+        snprintf(user, sizeof user, "%s/kestrel/kestrel.cfg", xdg);
+    else if (home)
+        snprintf(user, sizeof user, "%s/.config/kestrel/kestrel.cfg", home);
+    const char *implicit[] = {user, "./config/kestrel.cfg", "/etc/kestrel/kestrel.cfg"};
+
+    for (size_t i = 0; i < K_ARRAY_LEN(implicit); i++) {
+        const char *p = implicit[i];
+        struct stat st;
+        if (!*p || strlen(p) >= CONFIG_PATH_MAX)
+            continue;
+        if (stat(p, &st) != 0) {
+            if (errno == ENOENT || errno == ENOTDIR)
+                continue; /* absent: try the next place */
+            put_err(err, errlen, "%s: cannot read config file: %s", p, strerror(errno));
+            return K_ERR;
+        }
+        return config_load_file(cfg, p, warn_fn, ud, err, errlen);
+    }
+    config_defaults(cfg);
+    return K_OK;
+}
+
+/* ---- defaults ---------------------------------------------------------------------------- */
+
+void config_defaults(kconfig *cfg)
+{
+    static const char *const replay[] = {
+        "data/replay/btcusdt_20240808.gz",
+        "data/replay/btcusdt_20240809.gz",
+        "data/replay/ethusdt_20240808.gz",
+        "data/replay/ethusdt_20240809.gz",
+    };
+    memset(cfg, 0, sizeof *cfg);
+    for (size_t i = 0; i < K_ARRAY_LEN(replay); i++)
+        copy_str(cfg->replay_files[i], CONFIG_PATH_MAX, replay[i]);
+    cfg->replay_count = (int)K_ARRAY_LEN(replay);
+    cfg->replay_speed = 1.0;
+
+    copy_str(cfg->theme, sizeof cfg->theme, "default");
+    cfg->ui_timeframe = TF_1S;
+    cfg->ui_fps = 30;
+    cfg->ui_ascii = false;
+
+    const char *data = xdg_dir("XDG_DATA_HOME");
+    const char *home = home_dir();
+    bool ok = false;
+    if (data)
+        ok = (size_t)snprintf(cfg->db_path, sizeof cfg->db_path, "%s/kestrel/kestrel.db",
+                              data) < sizeof cfg->db_path;
+    else if (home)
+        ok = (size_t)snprintf(cfg->db_path, sizeof cfg->db_path,
+                              "%s/.local/share/kestrel/kestrel.db", home) < sizeof cfg->db_path;
+    if (!ok)
+        copy_str(cfg->db_path, sizeof cfg->db_path, "./kestrel.db");
+    cfg->store_batch = 500;
+    cfg->store_flush_ms = 200;
+
+    cfg->limits.max_symbols = 256;
+    cfg->limits.book_levels = 5000;
+    cfg->limits.book_buffered = 4096;
+    cfg->limits.tape_size = 512;
+    cfg->limits.candles_max = 2000;
+
+    cfg->log_level = LOG_INFO;
+}
+
+const char *log_level_name(enum log_level l)
+{
+    return (unsigned)l < K_ARRAY_LEN(level_names) ? level_names[l] : "unknown";
+}

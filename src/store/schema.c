@@ -1,0 +1,230 @@
+/* Schema versions and migrations of the Kestrel database, and the checks made before a single
+ * byte of an existing file is written.
+ *
+ * The schema version lives in PRAGMA user_version and the file is marked as ours by PRAGMA
+ * application_id. `migrations[]` is the whole history: entry i turns version i into version i+1,
+ * and each step runs in its own transaction together with the user_version bump, so a failed
+ * step leaves the database at the previous version. Adding a table later is one new entry at the
+ * end of the list; entries that shipped are never edited.
+ *
+ * Order of opening (see docs/STORE.md): read application_id / user_version / the table count
+ * (reads only; a corrupt or foreign file fails here and is left as it was), refuse newer
+ * versions, then switch to WAL, then migrate. */
+#include "schema.h"
+
+#include "kestrel/common.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *const migrations[] = {
+    /* 1: the initial layout. Prices and quantities are kdec raw int64 (exact). */
+    "CREATE TABLE sessions("
+    "  id INTEGER PRIMARY KEY,"
+    "  started_ms INTEGER NOT NULL,"
+    "  ended_ms INTEGER,"
+    "  source TEXT NOT NULL,"
+    "  version TEXT NOT NULL,"
+    "  args TEXT NOT NULL);"
+    "CREATE TABLE instruments("
+    "  venue TEXT NOT NULL,"
+    "  symbol TEXT NOT NULL,"
+    "  px_decimals INTEGER NOT NULL,"
+    "  qty_decimals INTEGER NOT NULL,"
+    "  first_seen_ms INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(venue, symbol)) WITHOUT ROWID;"
+    "CREATE TABLE candles("
+    "  venue TEXT NOT NULL,"
+    "  symbol TEXT NOT NULL,"
+    "  tf TEXT NOT NULL,"
+    "  open_ms INTEGER NOT NULL,"
+    "  o INTEGER NOT NULL, h INTEGER NOT NULL, l INTEGER NOT NULL, c INTEGER NOT NULL,"
+    "  volume INTEGER NOT NULL, buy_volume INTEGER NOT NULL, quote_volume INTEGER NOT NULL,"
+    "  trades INTEGER NOT NULL,"
+    "  PRIMARY KEY(venue, symbol, tf, open_ms)) WITHOUT ROWID;"
+    "CREATE TABLE book_events("
+    "  id INTEGER PRIMARY KEY,"
+    "  session_id INTEGER,"
+    "  time_ms INTEGER NOT NULL,"
+    "  venue TEXT NOT NULL,"
+    "  symbol TEXT NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  last_id INTEGER,"
+    "  detail TEXT);",
+
+    /* 2: a key/value table for the store's own bookkeeping (the durable barrier writes
+     * 'last_barrier_ms' here) and a time index on book_events for retention and the event view. */
+    "CREATE TABLE meta("
+    "  key TEXT PRIMARY KEY,"
+    "  value) WITHOUT ROWID;"
+    "CREATE INDEX book_events_time ON book_events(time_ms);",
+
+    /* 3: user settings (UI choices now; the settings form and watchlist later), one text value
+     * per key, written by store_put_setting. */
+    "CREATE TABLE settings("
+    "  key TEXT PRIMARY KEY,"
+    "  value TEXT NOT NULL,"
+    "  updated_ms INTEGER NOT NULL) WITHOUT ROWID;",
+};
+
+int store_schema_latest(void)
+{
+    return (int)K_ARRAY_LEN(migrations);
+}
+
+void store_schema_describe(sqlite3 *db, int rc, const char *path, char *err, size_t errlen)
+{
+    const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    switch (rc & 0xff) {
+    case SQLITE_NOTADB:
+    case SQLITE_CORRUPT:
+    case SQLITE_FORMAT:
+        snprintf(err, errlen,
+                 "%s: not a Kestrel database or corrupt (%s); it was left untouched", path, msg);
+        break;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        snprintf(err, errlen, "%s: database is in use by another process (%s)", path, msg);
+        break;
+    default:
+        snprintf(err, errlen, "%s: cannot open the database (%s)", path, msg);
+        break;
+    }
+}
+
+/* One integer from a one-row query. SQLITE_OK or the failing rc. */
+static int query_int(sqlite3 *db, const char *sql, long long *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *out = sqlite3_column_int64(st, 0);
+        rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = SQLITE_ERROR;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Applies migrations[from] and bumps user_version in one transaction. On failure the
+ * transaction is rolled back and the reason (captured before the rollback) is in why. */
+static int migrate_step(sqlite3 *db, int from, char *why, size_t whylen)
+{
+    char sql[96];
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, migrations[from], NULL, NULL, NULL);
+    if (rc == SQLITE_OK && from == 0) {
+        snprintf(sql, sizeof sql, "PRAGMA application_id = %d", STORE_APP_ID);
+        rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    }
+    if (rc == SQLITE_OK) {
+        snprintf(sql, sizeof sql, "PRAGMA user_version = %d", from + 1);
+        rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    }
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(why, whylen, "%s", sqlite3_errmsg(db));
+        if (!sqlite3_get_autocommit(db))
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    return rc;
+}
+
+int store_schema_prepare(sqlite3 *db, const char *path, int *version, char *err, size_t errlen)
+{
+    long long app_id = 0, uv = 0, tables = 0;
+    int latest = store_schema_latest();
+    int rc;
+
+    *version = 0;
+    /* Reads only. Any of these fails on a file that is not SQLite, or is corrupt, or is
+     * exclusively locked by another process. */
+    rc = query_int(db, "SELECT count(*) FROM sqlite_master", &tables);
+    if (rc == SQLITE_OK)
+        rc = query_int(db, "PRAGMA application_id", &app_id);
+    if (rc == SQLITE_OK)
+        rc = query_int(db, "PRAGMA user_version", &uv);
+    if (rc != SQLITE_OK) {
+        store_schema_describe(db, rc, path, err, errlen);
+        return K_ERR;
+    }
+    if (app_id != STORE_APP_ID && (app_id != 0 || tables > 0)) {
+        snprintf(err, errlen,
+                 "%s: not a Kestrel database or corrupt (application_id 0x%08llx, %lld table(s), "
+                 "user_version %lld); it was left untouched",
+                 path, (unsigned long long)(uint32_t)app_id, tables, uv);
+        return K_ERR;
+    }
+    if (uv > latest) {
+        snprintf(err, errlen,
+                 "%s: schema version %lld is newer than this Kestrel (%d); upgrade Kestrel or "
+                 "use another --db",
+                 path, uv, latest);
+        return K_ERR;
+    }
+    if (uv < 0) {
+        snprintf(err, errlen,
+                 "%s: not a Kestrel database or corrupt (schema version %lld); it was left "
+                 "untouched",
+                 path, uv);
+        return K_ERR;
+    }
+
+    /* From here on the file is ours to write. */
+    sqlite3_stmt *st = NULL;
+    rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            const char *mode = (const char *)sqlite3_column_text(st, 0);
+            rc = mode && strcmp(mode, "wal") == 0 ? SQLITE_OK : SQLITE_ERROR;
+            if (rc != SQLITE_OK) {
+                snprintf(err, errlen, "%s: cannot switch the database to WAL mode (mode is %s)",
+                         path, mode ? mode : "unknown");
+                sqlite3_finalize(st);
+                return K_ERR;
+            }
+        }
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_OK) {
+        store_schema_describe(db, rc, path, err, errlen);
+        return K_ERR;
+    }
+    rc = sqlite3_exec(db,
+                      "PRAGMA synchronous = NORMAL;"
+                      "PRAGMA journal_size_limit = 67108864;",
+                      NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        store_schema_describe(db, rc, path, err, errlen);
+        return K_ERR;
+    }
+
+    for (int v = (int)uv; v < latest; v++) {
+        char why[160];
+        rc = migrate_step(db, v, why, sizeof why);
+        if (rc != SQLITE_OK) {
+            if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+                snprintf(err, errlen,
+                         "%s: database is in use by another process (%s during the migration "
+                         "to schema %d); it was left at schema %d",
+                         path, why, v + 1, v);
+            else
+                snprintf(err, errlen,
+                         "%s: migrating the schema from version %d to %d failed (%s); it was "
+                         "left at schema %d",
+                         path, v, v + 1, why, v);
+            *version = v;
+            return K_ERR;
+        }
+    }
+    *version = latest;
+    return K_OK;
+}

@@ -1,0 +1,948 @@
+/* Control socket: a real server on a real loop, real client sockets in this process (the loop is
+ * pumped while they wait) and the real `kestrel ctl` client in forked children. Covers valid
+ * requests, every malformed class, line caps, the 0600 mode, stale/live/foreign socket files,
+ * the client cap, a slow reader, binary garbage, and the client's exit statuses. */
+#include "check.h"
+#include "kestrel/ctl.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define BIG_RESPONSE (256 * 1024)
+
+typedef struct env {
+    loop *l;
+    ctl_server *s;
+    char dir[64];
+    char path[128];
+    int calls;
+    int last_argc;
+    char last_argv[1 + CTL_MAX_ARGS][256];
+} env;
+
+/* The test's command handler. */
+static cJSON *handler(void *ud, int argc, const char *const *argv, char *err, size_t errlen)
+{
+    env *e = ud;
+    e->calls++;
+    e->last_argc = argc;
+    for (int i = 0; i < argc && i <= CTL_MAX_ARGS; i++)
+        snprintf(e->last_argv[i], sizeof e->last_argv[i], "%s", argv[i]);
+    if (strcmp(argv[0], "echo") == 0) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON *a = cJSON_AddArrayToObject(o, "argv");
+        for (int i = 0; i < argc; i++)
+            cJSON_AddItemToArray(a, cJSON_CreateString(argv[i]));
+        return o;
+    }
+    if (strcmp(argv[0], "big") == 0) {
+        char *blob = malloc(BIG_RESPONSE + 1);
+        memset(blob, 'x', BIG_RESPONSE);
+        blob[BIG_RESPONSE] = 0;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "blob", blob);
+        free(blob);
+        return o;
+    }
+    if (strcmp(argv[0], "fail") == 0) {
+        snprintf(err, errlen, "it failed");
+        return NULL;
+    }
+    if (strcmp(argv[0], "silent-fail") == 0)
+        return NULL;
+    if (strcmp(argv[0], "multiline") == 0) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "text", "line one\nline two\r\n\t\"quoted\"");
+        return o;
+    }
+    snprintf(err, errlen, "unknown command: %s", argv[0]);
+    return NULL;
+}
+
+/* ---- a test client: a non-blocking socket; the loop is pumped while it waits ---- */
+
+typedef struct tcl {
+    int fd;
+    char *buf;
+    size_t n, cap;
+    bool eof;
+} tcl;
+
+static void sun_set(struct sockaddr_un *sa, const char *p)
+{
+    size_t n = strlen(p);
+    if (n >= sizeof sa->sun_path)
+        n = sizeof sa->sun_path - 1;
+    memcpy(sa->sun_path, p, n);
+    sa->sun_path[n] = 0;
+}
+
+static void pump(env *e) { loop_once(e->l, 5); }
+
+static bool tcl_connect(tcl *c, const char *path)
+{
+    memset(c, 0, sizeof *c);
+    c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    sun_set(&sa, path);
+    c->cap = 1 << 20;
+    c->buf = malloc(c->cap);
+    return c->fd >= 0 && connect(c->fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+}
+
+static void tcl_close(tcl *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    free(c->buf);
+    c->buf = NULL;
+}
+
+/* Sends everything (pumping the loop when the socket is full). false if the peer is gone. */
+static bool tcl_send(env *e, tcl *c, const void *data, size_t len)
+{
+    const char *p = data;
+    int64_t end = loop_mono_ms() + 5000;
+    while (len > 0 && loop_mono_ms() < end) {
+        ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
+        if (n > 0) {
+            p += n;
+            len -= (size_t)n;
+        } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            pump(e);
+        } else {
+            return false;
+        }
+    }
+    return len == 0;
+}
+
+/* Reads what is there without blocking (drops what does not fit in the buffer). */
+static void tcl_poll(tcl *c)
+{
+    for (;;) {
+        if (c->n == c->cap)
+            c->n = 0; /* overflow: only the slow-reader test gets here and it counts bytes */
+        ssize_t n = recv(c->fd, c->buf + c->n, c->cap - c->n, 0);
+        if (n > 0) {
+            c->n += (size_t)n;
+            continue;
+        }
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+            c->eof = true; /* EOF or ECONNRESET */
+        return;
+    }
+}
+
+/* Waits for one response line; copies it (without the newline) into out. Length or -1. */
+static long tcl_line(env *e, tcl *c, char *out, size_t outcap)
+{
+    int64_t end = loop_mono_ms() + 5000;
+    for (;;) {
+        tcl_poll(c);
+        char *nl = memchr(c->buf, '\n', c->n);
+        if (nl) {
+            size_t len = (size_t)(nl - c->buf);
+            size_t k = len < outcap - 1 ? len : outcap - 1;
+            memcpy(out, c->buf, k);
+            out[k] = 0;
+            memmove(c->buf, nl + 1, c->n - len - 1);
+            c->n -= len + 1;
+            return (long)len;
+        }
+        if (c->eof || loop_mono_ms() > end) {
+            out[0] = 0;
+            return -1;
+        }
+        pump(e);
+    }
+}
+
+/* Waits until the server has closed the connection (after any pending lines). */
+static bool tcl_wait_closed(env *e, tcl *c)
+{
+    int64_t end = loop_mono_ms() + 5000;
+    while (!c->eof && loop_mono_ms() < end) {
+        tcl_poll(c);
+        if (!c->eof)
+            pump(e);
+    }
+    return c->eof;
+}
+
+/* One request line (newline added) -> one response line. */
+static long rt(env *e, const char *req, char *out, size_t outcap)
+{
+    tcl c;
+    long n = -1;
+    if (tcl_connect(&c, e->path)) {
+        tcl_send(e, &c, req, strlen(req));
+        tcl_send(e, &c, "\n", 1);
+        n = tcl_line(e, &c, out, outcap);
+    }
+    tcl_close(&c);
+    return n;
+}
+
+/* The "error" string of a response line, or NULL if it has none (or is not an object). */
+static bool resp_error_is(const char *line, const char *want_substr)
+{
+    cJSON *r = cJSON_Parse(line);
+    const cJSON *er = cJSON_GetObjectItemCaseSensitive(r, "error");
+    bool ok = cJSON_IsObject(r) && cJSON_IsString(er) &&
+              (!want_substr || strstr(er->valuestring, want_substr));
+    if (!ok)
+        fprintf(stderr, "  response %s does not carry error ~ \"%s\"\n", line,
+                want_substr ? want_substr : "");
+    cJSON_Delete(r);
+    return ok;
+}
+
+static bool resp_is_object(const char *line)
+{
+    cJSON *r = cJSON_Parse(line);
+    bool ok = cJSON_IsObject(r);
+    cJSON_Delete(r);
+    return ok;
+}
+
+static void env_open(env *e)
+{
+    memset(e, 0, sizeof *e);
+    snprintf(e->dir, sizeof e->dir, "/tmp/kestrel-ctl-XXXXXX");
+    CHECK(mkdtemp(e->dir) != NULL);
+    snprintf(e->path, sizeof e->path, "%s/kestrel.sock", e->dir);
+    e->l = loop_new();
+    char err[256] = "";
+    mode_t old = umask(0); /* the server must not rely on the caller's umask */
+    int rc = ctl_server_open(&e->s, e->l, e->path, handler, e, err, sizeof err);
+    umask(old);
+    CHECK(rc == K_OK);
+    if (rc != K_OK)
+        fprintf(stderr, "ctl_server_open: %s\n", err);
+}
+
+static void env_close(env *e)
+{
+    ctl_server_close(e->s);
+    loop_free(e->l);
+    rmdir(e->dir);
+}
+
+/* ---- tests ---- */
+
+static void test_valid_requests(env *e)
+{
+    char out[8192];
+    CHECK(rt(e, "{\"cmd\":\"echo\",\"args\":[\"BTCUSDT\",\"10\"]}", out, sizeof out) > 0);
+    CHECK_STR(out, "{\"argv\":[\"echo\",\"BTCUSDT\",\"10\"]}");
+    CHECK_INT(e->last_argc, 3);
+    CHECK_STR(e->last_argv[0], "echo");
+    CHECK_STR(e->last_argv[1], "BTCUSDT");
+    CHECK_STR(e->last_argv[2], "10");
+
+    /* args optional / empty; unknown keys ignored; whitespace around the object */
+    CHECK(rt(e, "{\"cmd\":\"echo\"}", out, sizeof out) > 0);
+    CHECK_STR(out, "{\"argv\":[\"echo\"]}");
+    CHECK_INT(e->last_argc, 1);
+    CHECK(rt(e, "  {\"args\":[],\"id\":7,\"cmd\":\"echo\"}  \t", out, sizeof out) > 0);
+    CHECK_STR(out, "{\"argv\":[\"echo\"]}");
+    /* exactly 16 args */
+    CHECK(rt(e,
+             "{\"cmd\":\"echo\",\"args\":[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\","
+             "\"10\",\"11\",\"12\",\"13\",\"14\",\"15\",\"16\"]}",
+             out, sizeof out) > 0);
+    CHECK_INT(e->last_argc, 17);
+    CHECK_STR(e->last_argv[16], "16");
+    /* escapes in, escapes out: the response stays one line */
+    CHECK(rt(e, "{\"cmd\":\"echo\",\"args\":[\"a\\nb\",\"q\\\"\",\"\\u00fc\"]}", out, sizeof out) >
+          0);
+    CHECK_STR(e->last_argv[1], "a\nb");
+    CHECK_STR(e->last_argv[2], "q\"");
+    CHECK_STR(e->last_argv[3], "\xc3\xbc");
+    CHECK(resp_is_object(out));
+    CHECK(rt(e, "{\"cmd\":\"multiline\"}", out, sizeof out) > 0);
+    CHECK(strchr(out, '\n') == NULL);
+    CHECK(resp_is_object(out));
+
+    /* handler failures */
+    CHECK(rt(e, "{\"cmd\":\"fail\"}", out, sizeof out) > 0);
+    CHECK_STR(out, "{\"error\":\"it failed\"}");
+    CHECK(rt(e, "{\"cmd\":\"silent-fail\"}", out, sizeof out) > 0);
+    CHECK_STR(out, "{\"error\":\"command failed\"}");
+    CHECK(rt(e, "{\"cmd\":\"nosuch\",\"args\":[\"x\"]}", out, sizeof out) > 0);
+    CHECK_STR(out, "{\"error\":\"unknown command: nosuch\"}");
+
+    /* pipelined in one write, CRLF endings, answered in order on one connection */
+    tcl c;
+    CHECK(tcl_connect(&c, e->path));
+    const char *three = "{\"cmd\":\"echo\",\"args\":[\"1\"]}\n{\"cmd\":\"echo\",\"args\":[\"2\"]}"
+                        "\r\n{\"cmd\":\"echo\",\"args\":[\"3\"]}\n";
+    CHECK(tcl_send(e, &c, three, strlen(three)));
+    for (int i = 1; i <= 3; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "{\"argv\":[\"echo\",\"%d\"]}", i);
+        CHECK(tcl_line(e, &c, out, sizeof out) > 0);
+        CHECK_STR(out, want);
+    }
+    /* a request dribbled one byte at a time */
+    const char *req = "{\"cmd\":\"echo\",\"args\":[\"slow\"]}\n";
+    for (size_t i = 0; req[i]; i++) {
+        CHECK(tcl_send(e, &c, req + i, 1));
+        pump(e);
+    }
+    CHECK(tcl_line(e, &c, out, sizeof out) > 0);
+    CHECK_STR(out, "{\"argv\":[\"echo\",\"slow\"]}");
+    tcl_close(&c);
+
+    /* the last request without a newline, then the client shuts down its sending side */
+    CHECK(tcl_connect(&c, e->path));
+    const char *last = "{\"cmd\":\"echo\",\"args\":[\"eof\"]}";
+    CHECK(tcl_send(e, &c, last, strlen(last)));
+    shutdown(c.fd, SHUT_WR);
+    CHECK(tcl_line(e, &c, out, sizeof out) > 0);
+    CHECK_STR(out, "{\"argv\":[\"echo\",\"eof\"]}");
+    CHECK(tcl_wait_closed(e, &c));
+    tcl_close(&c);
+
+    /* a client that goes away before reading its response */
+    CHECK(tcl_connect(&c, e->path));
+    CHECK(tcl_send(e, &c, "{\"cmd\":\"big\"}\n", 14));
+    tcl_close(&c);
+    for (int i = 0; i < 20; i++)
+        pump(e);
+    CHECK_INT(ctl_server_client_count(e->s), 0);
+}
+
+static void test_malformed(env *e)
+{
+    static const struct {
+        const char *req;
+        const char *err;
+    } cases[] = {
+        {"", "empty request"},
+        {"   ", "empty request"},
+        {"{", "invalid JSON"},
+        {"not json", "invalid JSON"},
+        {"{\"cmd\":\"echo\"} trailing", "invalid JSON"},
+        {"{\"cmd\":\"echo\"}{\"cmd\":\"echo\"}", "invalid JSON"},
+        {"{\"cmd\":\"echo\",}", "invalid JSON"},
+        {"[\"echo\"]", "JSON object"},
+        {"\"echo\"", "JSON object"},
+        {"42", "JSON object"},
+        {"null", "JSON object"},
+        {"true", "JSON object"},
+        {"{}", "missing \"cmd\""},
+        {"{\"args\":[\"a\"]}", "missing \"cmd\""},
+        {"{\"CMD\":\"echo\"}", "missing \"cmd\""},
+        {"{\"cmd\":42}", "\"cmd\" must be a string"},
+        {"{\"cmd\":null}", "\"cmd\" must be a string"},
+        {"{\"cmd\":[\"echo\"]}", "\"cmd\" must be a string"},
+        {"{\"cmd\":{\"x\":1}}", "\"cmd\" must be a string"},
+        {"{\"cmd\":true}", "\"cmd\" must be a string"},
+        {"{\"cmd\":\"\"}", "must not be empty"},
+        {"{\"cmd\":\"echo\",\"args\":\"a b\"}", "\"args\" must be an array of strings"},
+        {"{\"cmd\":\"echo\",\"args\":{\"a\":\"b\"}}", "\"args\" must be an array of strings"},
+        {"{\"cmd\":\"echo\",\"args\":null}", "\"args\" must be an array of strings"},
+        {"{\"cmd\":\"echo\",\"args\":[1]}", "\"args\" must be an array of strings"},
+        {"{\"cmd\":\"echo\",\"args\":[\"a\",null]}", "\"args\" must be an array of strings"},
+        {"{\"cmd\":\"echo\",\"args\":[[\"a\"]]}", "\"args\" must be an array of strings"},
+        {"{\"cmd\":\"echo\",\"args\":[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\","
+         "\"10\",\"11\",\"12\",\"13\",\"14\",\"15\",\"16\",\"17\"]}",
+         "too many args"},
+        {"{\"cmd\":1e999999}", "\"cmd\" must be a string"},
+        {"{\"cmd\":\"nosuch\"}", "unknown command"},
+    };
+    char out[4096];
+    int before = e->calls;
+    int handled_expected = 0;
+    for (size_t i = 0; i < K_ARRAY_LEN(cases); i++) {
+        long n = rt(e, cases[i].req, out, sizeof out);
+        CHECK(n > 0);
+        bool ok = resp_error_is(out, cases[i].err);
+        CHECK(ok);
+        if (!ok)
+            fprintf(stderr, "  request: %s\n", cases[i].req);
+        if (strstr(cases[i].err, "unknown command"))
+            handled_expected++;
+    }
+    /* only well-formed requests reach the handler */
+    CHECK_INT(e->calls - before, handled_expected);
+
+    /* a NUL byte inside the line */
+    tcl c;
+    CHECK(tcl_connect(&c, e->path));
+    const char nul[] = "{\"cmd\":\"echo\"}\0junk\n";
+    CHECK(tcl_send(e, &c, nul, sizeof nul - 1));
+    CHECK(tcl_line(e, &c, out, sizeof out) > 0);
+    CHECK(resp_error_is(out, "NUL"));
+    /* the connection survives malformed requests */
+    CHECK(tcl_send(e, &c, "{\"cmd\":\"echo\"}\n", 15));
+    CHECK(tcl_line(e, &c, out, sizeof out) > 0);
+    CHECK_STR(out, "{\"argv\":[\"echo\"]}");
+    tcl_close(&c);
+
+    /* deep nesting (past cJSON's limit) and invalid UTF-8: answered, no crash */
+    size_t depth = 20000;
+    char *deep = malloc(depth * 2 + 2);
+    memset(deep, '[', depth);
+    memset(deep + depth, ']', depth);
+    deep[2 * depth] = 0;
+    CHECK(rt(e, deep, out, sizeof out) > 0);
+    CHECK(resp_error_is(out, NULL));
+    free(deep);
+    CHECK(rt(e, "{\"cmd\":\"echo\",\"args\":[\"\xff\xfe\xc3\"]}", out, sizeof out) > 0);
+    CHECK(strncmp(out, "{\"argv\":", 8) == 0);
+    CHECK(rt(e, "{\"cmd\":\"echo\",\"args\":[\"\\ud800\"]}", out, sizeof out) > 0);
+    CHECK(rt(e, "{\"cmd\":\"echo\",\"args\":[\"a\\u0000b\"]}", out, sizeof out) > 0);
+    CHECK(resp_is_object(out));
+}
+
+/* Builds a valid echo request line of exactly len bytes (newline not included). */
+static char *request_of_len(size_t len)
+{
+    const char *head = "{\"cmd\":\"echo\",\"args\":[\"";
+    const char *tail = "\"]}";
+    char *r = malloc(len + 2);
+    size_t hl = strlen(head), tl = strlen(tail);
+    memcpy(r, head, hl);
+    memset(r + hl, 'p', len - hl - tl);
+    memcpy(r + len - tl, tail, tl);
+    r[len] = '\n';
+    r[len + 1] = 0;
+    return r;
+}
+
+static void test_line_caps(env *e)
+{
+    char out[256];
+    /* exactly at the cap: accepted */
+    char *req = request_of_len(CTL_MAX_LINE);
+    tcl c;
+    CHECK(tcl_connect(&c, e->path));
+    CHECK(tcl_send(e, &c, req, CTL_MAX_LINE + 1));
+    long n = tcl_line(e, &c, out, sizeof out);
+    CHECK(n > CTL_MAX_LINE - 100);
+    CHECK(strncmp(out, "{\"argv\":[\"echo\",\"ppp", 19) == 0);
+    CHECK_INT(strlen(e->last_argv[1]), sizeof e->last_argv[1] - 1);
+    /* the same client can go on */
+    CHECK(tcl_send(e, &c, "{\"cmd\":\"echo\"}\n", 15));
+    CHECK(tcl_line(e, &c, out, sizeof out) > 0);
+    CHECK_STR(out, "{\"argv\":[\"echo\"]}");
+    tcl_close(&c);
+    free(req);
+
+    /* one byte over (even though the line would be valid JSON): an error, then closed */
+    req = request_of_len(CTL_MAX_LINE + 1);
+    int calls = e->calls;
+    CHECK(tcl_connect(&c, e->path));
+    tcl_send(e, &c, req, CTL_MAX_LINE + 2); /* may be cut short when the server closes */
+    CHECK(tcl_line(e, &c, out, sizeof out) > 0);
+    CHECK(resp_error_is(out, "too long"));
+    CHECK(tcl_wait_closed(e, &c));
+    CHECK_INT(e->calls, calls);
+    tcl_close(&c);
+    free(req);
+
+    /* a megabyte with no newline at all */
+    char *junk = malloc(1 << 20);
+    memset(junk, 'a', 1 << 20);
+    CHECK(tcl_connect(&c, e->path));
+    tcl_send(e, &c, junk, 1 << 20);
+    CHECK(tcl_line(e, &c, out, sizeof out) > 0);
+    CHECK(resp_error_is(out, "too long"));
+    CHECK(tcl_wait_closed(e, &c));
+    tcl_close(&c);
+    free(junk);
+    for (int i = 0; i < 10; i++)
+        pump(e);
+    CHECK_INT(ctl_server_client_count(e->s), 0);
+}
+
+static void test_mode(env *e)
+{
+    struct stat st;
+    CHECK(stat(e->path, &st) == 0);
+    CHECK(S_ISSOCK(st.st_mode));
+    CHECK_INT(st.st_mode & 07777, 0600);
+    CHECK_STR(ctl_server_path(e->s), e->path);
+}
+
+static void test_too_many_clients(env *e)
+{
+    enum { N = 40 };
+    tcl c[N];
+    for (int i = 0; i < N; i++)
+        CHECK(tcl_connect(&c[i], e->path));
+    for (int i = 0; i < 10; i++)
+        pump(e);
+    CHECK_INT(ctl_server_client_count(e->s), CTL_MAX_CLIENTS);
+    int served = 0, refused = 0;
+    char out[256];
+    for (int i = 0; i < N; i++) {
+        tcl_send(e, &c[i], "{\"cmd\":\"echo\"}\n", 15); /* refused ones may be closed already */
+        if (tcl_line(e, &c[i], out, sizeof out) <= 0)
+            continue;
+        if (strcmp(out, "{\"argv\":[\"echo\"]}") == 0) {
+            served++;
+        } else if (resp_error_is(out, "too many")) {
+            refused++;
+            CHECK(tcl_wait_closed(e, &c[i]));
+        }
+    }
+    CHECK_INT(served, CTL_MAX_CLIENTS);
+    CHECK_INT(refused, N - CTL_MAX_CLIENTS);
+    /* when one leaves, a newcomer gets its place */
+    for (int i = 0; i < N; i++)
+        if (c[i].eof) {
+            tcl_close(&c[i]);
+        }
+    int closed_one = -1;
+    for (int i = 0; i < N && closed_one < 0; i++)
+        if (c[i].fd >= 0) {
+            tcl_close(&c[i]);
+            closed_one = i;
+        }
+    for (int i = 0; i < 10; i++)
+        pump(e);
+    CHECK_INT(ctl_server_client_count(e->s), CTL_MAX_CLIENTS - 1);
+    CHECK(rt(e, "{\"cmd\":\"echo\"}", out, sizeof out) > 0);
+    CHECK_STR(out, "{\"argv\":[\"echo\"]}");
+    for (int i = 0; i < N; i++)
+        if (c[i].fd >= 0)
+            tcl_close(&c[i]);
+    for (int i = 0; i < 10; i++)
+        pump(e);
+    CHECK_INT(ctl_server_client_count(e->s), 0);
+}
+
+static void test_slow_reader(env *e)
+{
+    /* Asks for 10 responses of 256 KiB and reads none: 2.5 MiB stay queued (under CTL_MAX_OUT),
+     * the client stays connected, and the loop keeps serving others meanwhile. 10 more pass the
+     * cap: the server drops it. */
+    tcl slow;
+    CHECK(tcl_connect(&slow, e->path));
+    char reqs[10 * 14 + 1];
+    for (int i = 0; i < 10; i++)
+        memcpy(reqs + i * 14, "{\"cmd\":\"big\"}\n", 14);
+    int calls = e->calls;
+    CHECK(tcl_send(e, &slow, reqs, 10 * 14));
+    int64_t end = loop_mono_ms() + 5000;
+    while (e->calls - calls < 10 && loop_mono_ms() < end)
+        pump(e);
+    CHECK_INT(e->calls - calls, 10);
+    for (int i = 0; i < 10; i++)
+        pump(e);
+    CHECK_INT(ctl_server_client_count(e->s), 1);
+    char out[256];
+    CHECK(rt(e, "{\"cmd\":\"echo\"}", out, sizeof out) > 0);
+    CHECK_STR(out, "{\"argv\":[\"echo\"]}");
+    for (int i = 0; i < 10; i++)
+        pump(e);
+    CHECK_INT(ctl_server_client_count(e->s), 1); /* still there, its output still queued */
+
+    CHECK(tcl_send(e, &slow, reqs, 10 * 14));
+    end = loop_mono_ms() + 5000;
+    while (ctl_server_client_count(e->s) > 0 && loop_mono_ms() < end)
+        pump(e);
+    CHECK_INT(ctl_server_client_count(e->s), 0);
+    CHECK(e->calls - calls < 20); /* dropped before it got through all of them */
+    /* what the slow client can still read is less than all it asked for, then the end */
+    size_t total = 0;
+    end = loop_mono_ms() + 5000;
+    while (!slow.eof && loop_mono_ms() < end) {
+        slow.n = 0;
+        tcl_poll(&slow);
+        total += slow.n;
+    }
+    CHECK(slow.eof);
+    CHECK(total > 0);
+    CHECK(total < 20u * (BIG_RESPONSE + 12));
+    tcl_close(&slow);
+    CHECK(rt(e, "{\"cmd\":\"echo\"}", out, sizeof out) > 0);
+    CHECK_STR(out, "{\"argv\":[\"echo\"]}");
+}
+
+static uint32_t xs32(uint32_t *s)
+{
+    uint32_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return *s = x;
+}
+
+static void test_garbage(env *e)
+{
+    uint32_t rng = 0x9e3779b9u;
+    char *buf = malloc(200000);
+    char out[4096];
+    int lines_ok = 1;
+    for (int round = 0; round < 12; round++) {
+        size_t len = 1000 + xs32(&rng) % 199000;
+        int nl_every = round % 3 == 0 ? 0 : (int)(20 + xs32(&rng) % 300); /* 0: no newlines */
+        for (size_t i = 0; i < len; i++) {
+            uint32_t r = xs32(&rng);
+            if (round % 4 == 1) /* JSON-ish alphabet: gets further into the parser */
+                buf[i] = "{}[]\":,0123456789eE.-+ntrufals\\\"cmdargs"[r % 39];
+            else
+                buf[i] = (char)(r & 0xff);
+            if (nl_every && r % (uint32_t)nl_every == 0)
+                buf[i] = '\n';
+        }
+        tcl c;
+        CHECK(tcl_connect(&c, e->path));
+        tcl_send(e, &c, buf, len);
+        shutdown(c.fd, SHUT_WR);
+        /* every response is one JSON object line */
+        long n;
+        while ((n = tcl_line(e, &c, out, sizeof out)) >= 0)
+            if (n < (long)sizeof out - 1 && !resp_is_object(out))
+                lines_ok = 0;
+        CHECK(tcl_wait_closed(e, &c));
+        tcl_close(&c);
+    }
+    CHECK(lines_ok);
+    free(buf);
+    for (int i = 0; i < 10; i++)
+        pump(e);
+    CHECK_INT(ctl_server_client_count(e->s), 0);
+    CHECK(rt(e, "{\"cmd\":\"echo\"}", out, sizeof out) > 0);
+    CHECK_STR(out, "{\"argv\":[\"echo\"]}");
+}
+
+static void test_socket_files(void)
+{
+    char dir[] = "/tmp/kestrel-ctlf-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[128], err[512];
+    snprintf(path, sizeof path, "%s/k.sock", dir);
+    loop *l = loop_new();
+    env e = {.l = l};
+    snprintf(e.path, sizeof e.path, "%s", path);
+
+    /* stale: a socket file nobody listens on is replaced */
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    sun_set(&sa, path);
+    CHECK(bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
+    close(fd);
+    CHECK(access(path, F_OK) == 0);
+    ctl_server *s1 = NULL;
+    CHECK(ctl_server_open(&s1, l, path, handler, &e, err, sizeof err) == K_OK);
+    e.s = s1;
+    char out[256];
+    CHECK(rt(&e, "{\"cmd\":\"echo\"}", out, sizeof out) > 0);
+    CHECK_STR(out, "{\"argv\":[\"echo\"]}");
+
+    /* live: a second server on the same path is refused and the first is untouched */
+    ctl_server *s2 = NULL;
+    err[0] = 0;
+    CHECK(ctl_server_open(&s2, l, path, handler, &e, err, sizeof err) == K_ERR);
+    CHECK(s2 == NULL);
+    char want[256];
+    snprintf(want, sizeof want, "%s: another Kestrel is running (control socket in use)", path);
+    CHECK_STR(err, want);
+    CHECK(rt(&e, "{\"cmd\":\"echo\"}", out, sizeof out) > 0);
+    CHECK_STR(out, "{\"argv\":[\"echo\"]}");
+
+    /* close unlinks the path */
+    ctl_server_close(s1);
+    CHECK(access(path, F_OK) != 0 && errno == ENOENT);
+
+    /* ... but not a file someone else put there meanwhile */
+    CHECK(ctl_server_open(&s1, l, path, handler, &e, err, sizeof err) == K_OK);
+    unlink(path);
+    int rf = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    CHECK(rf >= 0);
+    close(rf);
+    ctl_server_close(s1);
+    CHECK(access(path, F_OK) == 0);
+
+    /* a regular file is never removed */
+    err[0] = 0;
+    CHECK(ctl_server_open(&s2, l, path, handler, &e, err, sizeof err) == K_ERR);
+    CHECK(strstr(err, "not a socket") != NULL);
+    CHECK(access(path, F_OK) == 0);
+    unlink(path);
+
+    /* path too long for sun_path */
+    char longp[300];
+    memset(longp, 'a', sizeof longp - 1);
+    longp[0] = '/';
+    longp[sizeof longp - 1] = 0;
+    err[0] = 0;
+    CHECK(ctl_server_open(&s2, l, longp, handler, &e, err, sizeof err) == K_ERR);
+    CHECK(strstr(err, "too long") != NULL);
+    /* 107 bytes fits, 108 does not */
+    char p107[128];
+    snprintf(p107, sizeof p107, "%s/", dir);
+    size_t dl = strlen(p107);
+    memset(p107 + dl, 's', 107 - dl);
+    p107[107] = 0;
+    CHECK(ctl_server_open(&s2, l, p107, handler, &e, err, sizeof err) == K_OK);
+    ctl_server_close(s2);
+    p107[107] = 's';
+    p107[108] = 0;
+    CHECK(ctl_server_open(&s2, l, p107, handler, &e, err, sizeof err) == K_ERR);
+
+    /* missing directory, empty path, no handler */
+    char nodir[160];
+    snprintf(nodir, sizeof nodir, "%s/nodir/k.sock", dir);
+    err[0] = 0;
+    CHECK(ctl_server_open(&s2, l, nodir, handler, &e, err, sizeof err) == K_ERR);
+    CHECK(strstr(err, nodir) != NULL);
+    CHECK(ctl_server_open(&s2, l, "", handler, &e, err, sizeof err) == K_ERR);
+    CHECK(ctl_server_open(&s2, l, path, NULL, &e, err, sizeof err) == K_ERR);
+    ctl_server_close(NULL);
+    loop_free(l);
+    CHECK(rmdir(dir) == 0);
+}
+
+static void test_default_path(void)
+{
+    char *saved[3];
+    const char *vars[3] = {"XDG_RUNTIME_DIR", "XDG_DATA_HOME", "HOME"};
+    for (int i = 0; i < 3; i++)
+        saved[i] = getenv(vars[i]) ? strdup(getenv(vars[i])) : NULL;
+    char buf[256];
+    setenv("XDG_RUNTIME_DIR", "/run/user/1000", 1);
+    CHECK_STR(ctl_default_path(buf, sizeof buf, "/var/lib/k/kestrel.db"),
+              "/run/user/1000/kestrel.sock");
+    unsetenv("XDG_RUNTIME_DIR");
+    CHECK_STR(ctl_default_path(buf, sizeof buf, "/var/lib/k/kestrel.db"),
+              "/var/lib/k/kestrel.sock");
+    CHECK_STR(ctl_default_path(buf, sizeof buf, "data/my.db"), "data/kestrel.sock");
+    CHECK_STR(ctl_default_path(buf, sizeof buf, "my.db"), "kestrel.sock");
+    CHECK_STR(ctl_default_path(buf, sizeof buf, "/k.db"), "/kestrel.sock");
+    setenv("XDG_RUNTIME_DIR", "", 1); /* empty counts as unset */
+    setenv("XDG_DATA_HOME", "/xd", 1);
+    CHECK_STR(ctl_default_path(buf, sizeof buf, NULL), "/xd/kestrel/kestrel.sock");
+    CHECK_STR(ctl_default_path(buf, sizeof buf, ""), "/xd/kestrel/kestrel.sock");
+    setenv("XDG_DATA_HOME", "relative", 1); /* not absolute: ignored, as in the XDG spec */
+    setenv("HOME", "/home/t", 1);
+    CHECK_STR(ctl_default_path(buf, sizeof buf, NULL), "/home/t/.local/share/kestrel/kestrel.sock");
+    CHECK(ctl_default_path(buf, 10, NULL) == NULL);
+    CHECK_STR(buf, "");
+    for (int i = 0; i < 3; i++) {
+        if (saved[i])
+            setenv(vars[i], saved[i], 1);
+        else
+            unsetenv(vars[i]);
+        free(saved[i]);
+    }
+}
+
+/* ---- the `kestrel ctl` client, run in a forked child while this process serves ---- */
+
+typedef struct run_result {
+    int status;
+    char out[8192];
+    char err[8192];
+} run_result;
+
+static void read_all(int fd, char *buf, size_t cap)
+{
+    size_t n = 0;
+    ssize_t r;
+    while (n + 1 < cap && (r = read(fd, buf + n, cap - 1 - n)) > 0)
+        n += (size_t)r;
+    buf[n] = 0;
+}
+
+/* Runs ctl_client_main(argv) in a child; env_unset (may be NULL) is removed from its
+ * environment first. The parent pumps e's loop (if any) until the child exits. */
+static void run_client(env *e, const char *env_unset, const char *const *argv, run_result *r)
+{
+    int po[2], pe[2];
+    memset(r, 0, sizeof *r);
+    if (pipe(po) != 0 || pipe(pe) != 0) {
+        r->status = -1;
+        return;
+    }
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(po[1], 1);
+        dup2(pe[1], 2);
+        close(po[0]);
+        close(pe[0]);
+        if (env_unset)
+            unsetenv(env_unset);
+        int argc = 0;
+        while (argv[argc])
+            argc++;
+        int rc = ctl_client_main(argc, (char **)argv);
+        fflush(stdout);
+        fflush(stderr);
+        _exit(rc);
+    }
+    close(po[1]);
+    close(pe[1]);
+    int st = 0;
+    int64_t end = loop_mono_ms() + 10000;
+    for (;;) {
+        pid_t w = waitpid(pid, &st, WNOHANG);
+        if (w == pid)
+            break;
+        if (loop_mono_ms() > end) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            break;
+        }
+        if (e)
+            loop_once(e->l, 5);
+        else
+            poll(NULL, 0, 5);
+    }
+    read_all(po[0], r->out, sizeof r->out);
+    read_all(pe[0], r->err, sizeof r->err);
+    close(po[0]);
+    close(pe[0]);
+    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_client(env *e)
+{
+    run_result r;
+    {
+        const char *argv[] = {"ctl", "--socket", e->path, "echo", "BTCUSDT", "10", NULL};
+        run_client(e, NULL, argv, &r);
+        CHECK_INT(r.status, 0);
+        CHECK_STR(r.out, "{\"argv\":[\"echo\",\"BTCUSDT\",\"10\"]}\n");
+    }
+    {
+        /* awkward arguments survive the round trip; options after CMD are its arguments */
+        const char *argv[] = {"ctl", "--socket=", NULL};
+        run_client(e, NULL, argv, &r);
+        CHECK_INT(r.status, 2);
+        const char *argv2[] = {"ctl",   "--timeout", "2",        "--socket", e->path,
+                               "echo", "a\"b",      "x\ny",     "\xc3\xbc", "--socket",
+                               "-1",   "",          NULL};
+        run_client(e, NULL, argv2, &r);
+        CHECK_INT(r.status, 0);
+        CHECK_STR(r.out, "{\"argv\":[\"echo\",\"a\\\"b\",\"x\\ny\",\"\xc3\xbc\",\"--socket\","
+                         "\"-1\",\"\"]}\n");
+        CHECK_INT(e->last_argc, 7);
+        CHECK_STR(e->last_argv[2], "x\ny");
+    }
+    {
+        const char *argv[] = {"ctl", "--socket", e->path, "fail", NULL};
+        run_client(e, NULL, argv, &r);
+        CHECK_INT(r.status, 1);
+        CHECK_STR(r.out, "{\"error\":\"it failed\"}\n");
+        const char *argv2[] = {"ctl", "--socket", e->path, "nosuch", NULL};
+        run_client(e, NULL, argv2, &r);
+        CHECK_INT(r.status, 1);
+        CHECK_STR(r.out, "{\"error\":\"unknown command: nosuch\"}\n");
+    }
+    {
+        /* a big response arrives whole */
+        const char *argv[] = {"ctl", "--socket", e->path, "multiline", NULL};
+        run_client(e, NULL, argv, &r);
+        CHECK_INT(r.status, 0);
+        CHECK(resp_is_object(r.out));
+    }
+    {
+        /* nothing listening */
+        char nopath[160];
+        snprintf(nopath, sizeof nopath, "%s/none.sock", e->dir);
+        const char *argv[] = {"ctl", "--socket", nopath, "status", NULL};
+        run_client(NULL, NULL, argv, &r);
+        CHECK_INT(r.status, 1);
+        CHECK_STR(r.out, "");
+        char want[256];
+        snprintf(want, sizeof want, "kestrel ctl: cannot connect to %s: ", nopath);
+        CHECK(strncmp(r.err, want, strlen(want)) == 0);
+        CHECK(strstr(r.err, "(is Kestrel running? use --socket)") != NULL);
+    }
+    {
+        /* usage errors and help */
+        const char *a1[] = {"ctl", NULL};
+        run_client(NULL, NULL, a1, &r);
+        CHECK_INT(r.status, 2);
+        CHECK(strstr(r.err, "missing command") != NULL);
+        const char *a2[] = {"ctl", "--frobnicate", "x", NULL};
+        run_client(NULL, NULL, a2, &r);
+        CHECK_INT(r.status, 2);
+        const char *a3[] = {"ctl", "--timeout", "soon", "x", NULL};
+        run_client(NULL, NULL, a3, &r);
+        CHECK_INT(r.status, 2);
+        const char *a4[] = {"ctl", "--socket", NULL};
+        run_client(NULL, NULL, a4, &r);
+        CHECK_INT(r.status, 2);
+        const char *a5[] = {"ctl", "--socket", e->path, "x", "1", "2", "3", "4", "5", "6",
+                            "7",   "8",        "9",     "10", "11", "12", "13", "14", "15",
+                            "16",  "17",       NULL};
+        run_client(e, NULL, a5, &r);
+        CHECK_INT(r.status, 2);
+        const char *a6[] = {"ctl", "--help", NULL};
+        run_client(NULL, NULL, a6, &r);
+        CHECK_INT(r.status, 0);
+        CHECK(strncmp(r.out, "usage: kestrel ctl", 18) == 0);
+    }
+    {
+        /* --db finds the socket next to the database when XDG_RUNTIME_DIR is not set */
+        char db[160];
+        snprintf(db, sizeof db, "%s/kestrel.db", e->dir);
+        const char *argv[] = {"ctl", "--db", db, "echo", "via-db", NULL};
+        run_client(e, "XDG_RUNTIME_DIR", argv, &r);
+        CHECK_INT(r.status, 0);
+        CHECK_STR(r.out, "{\"argv\":[\"echo\",\"via-db\"]}\n");
+    }
+    {
+        /* a listener that never answers: the timeout ends the wait */
+        char mute[160];
+        snprintf(mute, sizeof mute, "%s/mute.sock", e->dir);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        sun_set(&sa, mute);
+        CHECK(bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
+        CHECK(listen(fd, 4) == 0);
+        const char *argv[] = {"ctl", "--socket", mute, "--timeout", "0.3", "status", NULL};
+        run_client(NULL, NULL, argv, &r);
+        CHECK_INT(r.status, 1);
+        CHECK(strstr(r.err, "timed out") != NULL);
+        close(fd);
+        unlink(mute);
+    }
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN); /* the tests write to sockets the server closes */
+    test_default_path();
+    test_socket_files();
+    env e;
+    env_open(&e);
+    if (e.s) {
+        test_mode(&e);
+        test_valid_requests(&e);
+        test_malformed(&e);
+        test_line_caps(&e);
+        test_too_many_clients(&e);
+        test_slow_reader(&e);
+        test_garbage(&e);
+        test_client(&e);
+        /* clients that hung up are reaped on the loop's next turns: give a loaded machine time */
+        for (int i = 0; i < 400 && ctl_server_client_count(e.s) != 0; i++)
+            pump(&e);
+        CHECK_INT(ctl_server_client_count(e.s), 0);
+    }
+    char path[128];
+    snprintf(path, sizeof path, "%s", e.path);
+    env_close(&e);
+    CHECK(access(path, F_OK) != 0);
+    CHECK_DONE();
+}

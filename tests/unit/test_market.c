@@ -1,0 +1,468 @@
+/* market: the whole model fed the real captures event by event (routing, counters, learned
+ * decimals, notes to the listener), the known final states, gap/resync/crossed notes, and the
+ * malformed-event and table-full paths. */
+#include "check.h"
+
+#include "capture_stream.h"
+#include "kestrel/market.h"
+
+static kdec D(const char *s)
+{
+    kdec v = 0;
+    if (decimal_parse(s, strlen(s), &v) != K_OK)
+        fprintf(stderr, "bad decimal %s\n", s);
+    return v;
+}
+
+typedef struct notes {
+    uint64_t added, gap, synced, resynced, crossed, bars[TF_COUNT], bad;
+    market_sym *sym;
+} notes;
+
+static void on_note(void *ud, const market_note *n)
+{
+    notes *c = ud;
+    if (!n->sym) {
+        c->bad++;
+        return;
+    }
+    switch (n->kind) {
+    case MARKET_SYMBOL_ADDED:
+        c->added++;
+        c->sym = n->sym;
+        break;
+    case MARKET_BAR_CLOSED:
+        if ((unsigned)n->tf >= TF_COUNT || !n->bar || n->bar->open_ms % tf_ms(n->tf) != 0) {
+            c->bad++;
+            break;
+        }
+        c->bars[n->tf]++;
+        break;
+    case MARKET_BOOK_GAP:
+        c->gap++;
+        if (book_is_live(n->sym->book))
+            c->bad++;
+        break;
+    case MARKET_BOOK_SYNCED:
+        c->synced++;
+        c->resynced += n->resync;
+        if (!book_is_live(n->sym->book))
+            c->bad++;
+        break;
+    case MARKET_BOOK_CROSSED:
+        c->crossed++;
+        break;
+    }
+}
+
+typedef struct replay_out {
+    uint64_t events, trades, tickers, diffs, errors;
+    kdec first_px, last_px, tbid, task, tbidq, taskq;
+    int px_dec, qty_dec;
+    int64_t last_ms;
+} replay_out;
+
+/* Feeds every event of the capture to market_apply, and keeps the test's own truth. */
+static void replay(market *m, enum venue v, const char *sym, const char *f1, const char *f2,
+                   int drop_diff, replay_out *o)
+{
+    memset(o, 0, sizeof *o);
+    cap_stream s;
+    stream_init(&s, v, sym, f1, f2);
+    feed_event ev;
+    int ndiff = 0;
+    while (stream_next(&s, &ev)) {
+        if (ev.kind == FEED_DEPTH_DIFF && ndiff++ == drop_diff)
+            continue;
+        o->events++;
+        if (market_apply(m, &ev) != K_OK)
+            o->errors++;
+        if (ev.event_ms > o->last_ms)
+            o->last_ms = ev.event_ms;
+        if (ev.kind == FEED_TRADE) {
+            o->trades++;
+            if (!o->first_px)
+                o->first_px = ev.u.trade.px;
+            o->last_px = ev.u.trade.px;
+            o->px_dec = K_MAX(o->px_dec, decimal_places(ev.u.trade.px));
+            o->qty_dec = K_MAX(o->qty_dec, decimal_places(ev.u.trade.qty));
+        } else if (ev.kind == FEED_BOOK_TICKER) {
+            o->tickers++;
+            o->tbid = ev.u.ticker.bid_px;
+            o->task = ev.u.ticker.ask_px;
+            o->tbidq = ev.u.ticker.bid_qty;
+            o->taskq = ev.u.ticker.ask_qty;
+            o->px_dec = K_MAX(o->px_dec, decimal_places(ev.u.ticker.bid_px));
+            o->px_dec = K_MAX(o->px_dec, decimal_places(ev.u.ticker.ask_px));
+            o->qty_dec = K_MAX(o->qty_dec, decimal_places(ev.u.ticker.bid_qty));
+            o->qty_dec = K_MAX(o->qty_dec, decimal_places(ev.u.ticker.ask_qty));
+        } else if (ev.kind == FEED_DEPTH_DIFF) {
+            o->diffs++;
+        } else if (ev.kind == FEED_DEPTH_SNAPSHOT) {
+            for (uint32_t i = 0; i < ev.u.depth.nbids; i++) {
+                o->px_dec = K_MAX(o->px_dec, decimal_places(ev.u.depth.bids[i].px));
+                o->qty_dec = K_MAX(o->qty_dec, decimal_places(ev.u.depth.bids[i].qty));
+            }
+            for (uint32_t i = 0; i < ev.u.depth.nasks; i++) {
+                o->px_dec = K_MAX(o->px_dec, decimal_places(ev.u.depth.asks[i].px));
+                o->qty_dec = K_MAX(o->qty_dec, decimal_places(ev.u.depth.asks[i].qty));
+            }
+        }
+    }
+    CHECK_INT(s.errors, 0);
+    stream_close(&s);
+}
+
+static void test_spot_btc(void)
+{
+    market *m = market_new(NULL);
+    notes n;
+    memset(&n, 0, sizeof n);
+    market_set_listener(m, on_note, &n);
+    replay_out o;
+    replay(m, VENUE_BINANCE_SPOT, "BTCUSDT", SPOT_BTC_08, SPOT_BTC_09, -1, &o);
+    CHECK_INT(o.errors, 0);
+    CHECK_INT(market_count(m), 1);
+    market_sym *s = market_find(m, VENUE_BINANCE_SPOT, "BTCUSDT");
+    CHECK(s != NULL);
+    if (!s) {
+        market_free(m);
+        return;
+    }
+    CHECK(market_at(m, 0) == s);
+    CHECK(market_at(m, 1) == NULL);
+    CHECK(market_find(m, VENUE_BINANCE_USDM, "BTCUSDT") == NULL);
+    CHECK(n.sym == s);
+    CHECK_INT(n.added, 1);
+    CHECK_INT(n.synced, 1);
+    CHECK_INT(n.resynced, 0);
+    CHECK_INT(n.gap, 0);
+    CHECK_INT(n.crossed, 0);
+    CHECK_INT(n.bad, 0);
+
+    CHECK_INT(s->trades, 9757 + 10147);
+    CHECK_INT(s->tickers, 28040 + 45134);
+    CHECK_INT(s->diffs, 3451 + 3044);
+    CHECK_INT(s->trades, o.trades);
+    CHECK_INT(s->diffs, o.diffs);
+    const book_stats *st = book_get_stats(s->book);
+    CHECK_INT(st->diffs_applied, 6493);
+    CHECK_INT(st->gaps, 0);
+    CHECK_INT(st->crossed, 0);
+    kdec bid, ask, bq, aq;
+    CHECK(book_best(s->book, &bid, &bq, &ask, &aq));
+    CHECK_INT(bid, D("61602.01"));
+    CHECK_INT(ask, D("61602.02"));
+    CHECK_INT(s->tick_bid, bid);
+    CHECK_INT(s->tick_ask, ask);
+    CHECK_INT(s->tick_bid_qty, bq);
+    CHECK_INT(s->tick_ask_qty, aq);
+    CHECK_INT(s->tick_bid, o.tbid);
+    CHECK_INT(s->last_px, o.last_px);
+    CHECK_INT(s->ref_px, o.first_px);
+    CHECK(s->ref_px != s->last_px);
+    CHECK_INT(s->last_event_ms, o.last_ms);
+    CHECK_INT(s->px_decimals, o.px_dec);
+    CHECK_INT(s->qty_decimals, o.qty_dec);
+    CHECK_INT(s->px_decimals, 2);
+    CHECK_INT(s->qty_decimals, 5);
+    CHECK_INT(s->dirty, o.events + 1); /* every event, plus the creation */
+    CHECK_INT(tape_count(s->tape), 512);
+    CHECK_INT(tape_get(s->tape, 0)->px, o.last_px);
+    CHECK(tape_get(s->tape, 512) == NULL);
+    CHECK_INT(s->last_trade_ms, tape_get(s->tape, 0)->time_ms);
+    for (int t = 0; t < TF_COUNT; t++) {
+        CHECK_INT(n.bars[t], candles_total_closed(s->series[t]));
+        CHECK(candles_forming(s->series[t]) != NULL);
+        CHECK_INT(candles_forming(s->series[t])->c, o.last_px);
+        CHECK(s->ta[t] == NULL);
+    }
+    CHECK(n.bars[TF_1S] > 600);
+    CHECK_INT(n.bars[TF_1D], 1); /* the capture crosses 2024-08-09 00:00 UTC */
+
+    /* the data clock: a day later every series has closed its forming bar */
+    uint64_t before[TF_COUNT], dirty = s->dirty;
+    for (int t = 0; t < TF_COUNT; t++)
+        before[t] = n.bars[t];
+    market_advance(m, o.last_ms); /* may close the last 1s bar; never reopens anything */
+    CHECK(s->dirty >= dirty);
+    market_advance(m, o.last_ms + 86400000LL);
+    for (int t = 0; t < TF_COUNT; t++) {
+        CHECK(n.bars[t] > before[t]);
+        CHECK_INT(n.bars[t], candles_total_closed(s->series[t]));
+        CHECK_INT(candles_forming(s->series[t])->trades, 0);
+    }
+    CHECK(s->dirty > dirty);
+    dirty = s->dirty;
+    market_advance(m, o.last_ms + 86400000LL); /* nothing new: no bump */
+    CHECK_INT(s->dirty, dirty);
+    CHECK_INT(n.bad, 0);
+    market_free(m);
+}
+
+static void test_spot_eth_display(void)
+{
+    market_limits lim = {.max_symbols = 4, .book_levels = 2000, .book_buffered = 256,
+                         .tape_size = 64, .candles_max = 100};
+    market *m = market_new(&lim);
+    replay_out o;
+    replay(m, VENUE_BINANCE_SPOT, "ETHUSDT", SPOT_ETH_08, SPOT_ETH_09, -1, &o);
+    CHECK_INT(o.errors, 0);
+    market_sym *s = market_find(m, VENUE_BINANCE_SPOT, "ETHUSDT");
+    CHECK(s != NULL);
+    if (!s) {
+        market_free(m);
+        return;
+    }
+    kdec bid, ask;
+    CHECK(book_best(s->book, &bid, NULL, &ask, NULL));
+    CHECK_INT(s->px_decimals, 2);
+    CHECK_INT(s->px_decimals, o.px_dec);
+    CHECK_INT(s->qty_decimals, o.qty_dec);
+    char b1[32], b2[32];
+    decimal_format(bid, s->px_decimals, b1, sizeof b1);
+    decimal_format(ask, s->px_decimals, b2, sizeof b2);
+    CHECK_STR(b1, "2677.60");
+    CHECK_STR(b2, "2677.61");
+    CHECK_INT(s->tick_bid, bid);
+    CHECK_INT(s->tick_ask, ask);
+    CHECK_INT(tape_count(s->tape), 64);
+    CHECK_INT(candles_count(s->series[TF_1S]), 100);
+    CHECK_INT(book_get_stats(s->book)->gaps, 0);
+    market_free(m);
+}
+
+static void test_usdm_two_symbols(void)
+{
+    market *m = market_new(NULL);
+    notes n;
+    memset(&n, 0, sizeof n);
+    market_set_listener(m, on_note, &n);
+    replay_out ob, oe;
+    replay(m, VENUE_BINANCE_USDM, "BTCUSDT", USDM_BTC_08, NULL, -1, &ob);
+    replay(m, VENUE_BINANCE_USDM, "ETHUSDT", USDM_ETH_08, NULL, -1, &oe);
+    CHECK_INT(ob.errors, 0);
+    CHECK_INT(oe.errors, 0);
+    CHECK_INT(market_count(m), 2);
+    CHECK_INT(n.added, 2);
+    CHECK_INT(n.synced, 2);
+    CHECK_INT(n.gap, 0);
+    CHECK_INT(n.crossed, 0);
+    market_sym *b = market_find(m, VENUE_BINANCE_USDM, "BTCUSDT");
+    market_sym *e = market_find(m, VENUE_BINANCE_USDM, "ETHUSDT");
+    CHECK(b && e && b != e);
+    if (!b || !e) {
+        market_free(m);
+        return;
+    }
+    CHECK_INT(b->index, 0);
+    CHECK_INT(e->index, 1);
+    CHECK_INT(book_get_stats(b->book)->diffs_applied, 6547);
+    CHECK_INT(book_get_stats(e->book)->diffs_applied, 6581);
+    CHECK_INT(b->diffs, 6551);
+    CHECK_INT(e->diffs, 6586);
+    CHECK_INT(b->trades, 21313);
+    CHECK_INT(e->trades, 14076);
+    CHECK_INT(b->px_decimals, ob.px_dec);
+    CHECK_INT(e->px_decimals, oe.px_dec);
+    CHECK_INT(b->qty_decimals, ob.qty_dec);
+    CHECK_INT(e->qty_decimals, oe.qty_dec);
+    CHECK_INT(b->qty_decimals, 3); /* USD-M BTCUSDT lot 0.001 */
+    kdec bid, ask;
+    CHECK(book_best(b->book, &bid, NULL, &ask, NULL));
+    CHECK_INT(bid, b->tick_bid);
+    CHECK_INT(ask, b->tick_ask);
+    CHECK(book_best(e->book, &bid, NULL, &ask, NULL));
+    CHECK_INT(bid, e->tick_bid);
+    CHECK_INT(ask, e->tick_ask);
+    /* the same name on another venue is another symbol */
+    market_sym *spot = market_add(m, VENUE_BINANCE_SPOT, "BTCUSDT");
+    CHECK(spot && spot != b);
+    CHECK_INT(market_count(m), 3);
+    CHECK(market_add(m, VENUE_BINANCE_USDM, "BTCUSDT") == b);
+    CHECK_INT(market_count(m), 3);
+    CHECK_INT(n.bad, 0);
+    market_free(m);
+}
+
+/* One lost diff: exactly one gap note; a later snapshot (the reference model's real book
+ * state) gives a SYNCED note flagged as a resync; a crossing diff gives a CROSSED note. */
+static void test_gap_resync_notes(void)
+{
+    market *ref = market_new(NULL);
+    market *m = market_new(NULL);
+    notes n;
+    memset(&n, 0, sizeof n);
+    market_set_listener(m, on_note, &n);
+    replay_out o1, o2;
+    replay(ref, VENUE_BINANCE_SPOT, "BTCUSDT", SPOT_BTC_08, SPOT_BTC_09, -1, &o1);
+    replay(m, VENUE_BINANCE_SPOT, "BTCUSDT", SPOT_BTC_08, SPOT_BTC_09, 1000, &o2);
+    CHECK_INT(o2.errors, 0);
+    CHECK_INT(n.gap, 1);
+    CHECK_INT(n.synced, 1);
+    CHECK_INT(n.resynced, 0);
+    market_sym *s = market_find(m, VENUE_BINANCE_SPOT, "BTCUSDT");
+    market_sym *r = market_find(ref, VENUE_BINANCE_SPOT, "BTCUSDT");
+    CHECK(s && r);
+    if (!s || !r) {
+        market_free(ref);
+        market_free(m);
+        return;
+    }
+    CHECK_INT(book_state(s->book), BOOK_RESYNCING);
+    kdec bid, ask;
+    CHECK(!book_best(s->book, &bid, NULL, &ask, NULL));
+    /* trades, tickers and candles are unaffected by the book */
+    CHECK_INT(s->trades, r->trades);
+    CHECK_INT(s->last_px, r->last_px);
+    CHECK_INT(candles_total_closed(s->series[TF_1S]), candles_total_closed(r->series[TF_1S]));
+
+    /* the reference's final book as a snapshot: older than the newest buffered diffs? no: it
+     * is at the last id, so every buffered diff is dropped and the book is live again */
+    owned_ev snap = {0};
+    own_snapshot_of(&snap, r->book, "BTCUSDT");
+    CHECK_INT(market_apply(m, &snap.ev), K_OK);
+    CHECK_INT(n.synced, 2);
+    CHECK_INT(n.resynced, 1);
+    CHECK(books_equal(r->book, s->book));
+    CHECK_INT(book_get_stats(s->book)->resyncs, 1);
+
+    /* a diff that crosses the book: one note; a second crossed diff: no new note */
+    feed_level lv = {0, D("1")};
+    CHECK(book_best(s->book, &bid, NULL, &ask, NULL));
+    lv.px = ask;
+    feed_event d;
+    memset(&d, 0, sizeof d);
+    d.kind = FEED_DEPTH_DIFF;
+    d.venue = VENUE_BINANCE_SPOT;
+    snprintf(d.symbol, sizeof d.symbol, "BTCUSDT");
+    d.u.depth.first_id = d.u.depth.last_id = book_last_id(s->book) + 1;
+    d.u.depth.bids = &lv;
+    d.u.depth.nbids = 1;
+    CHECK_INT(market_apply(m, &d), K_OK);
+    CHECK_INT(n.crossed, 1);
+    d.u.depth.first_id = d.u.depth.last_id = book_last_id(s->book) + 1;
+    CHECK_INT(market_apply(m, &d), K_OK);
+    CHECK_INT(n.crossed, 1);
+    /* a malformed diff is K_ERR (counted by the caller), the book counts it too */
+    d.u.depth.first_id = d.u.depth.last_id + 5;
+    CHECK_INT(market_apply(m, &d), K_ERR);
+    CHECK_INT(book_get_stats(s->book)->rejected, 1);
+    CHECK_INT(n.bad, 0);
+    own_free(&snap);
+    market_free(ref);
+    market_free(m);
+}
+
+static void test_errors_and_table(void)
+{
+    market_limits lim = {.max_symbols = 2};
+    market *m = market_new(&lim);
+    notes n;
+    memset(&n, 0, sizeof n);
+    market_set_listener(m, on_note, &n);
+
+    /* the real snapshot line carries no symbol: unusable until the caller fills it */
+    cap_reader r;
+    CHECK_INT(cap_open(&r, SPOT_BTC_08, VENUE_BINANCE_SPOT, "BTCUSDT"), 0);
+    r.fill_snapshot_symbol = false;
+    feed_event ev;
+    int rc;
+    bool found = false;
+    while ((rc = cap_next(&r, &ev)) != 0) {
+        if (rc > 0 && ev.kind == FEED_DEPTH_SNAPSHOT) {
+            found = true;
+            CHECK_STR(ev.symbol, "");
+            CHECK_INT(market_apply(m, &ev), K_ERR);
+            CHECK_INT(market_count(m), 0);
+            snprintf(ev.symbol, sizeof ev.symbol, "BTCUSDT");
+            CHECK_INT(market_apply(m, &ev), K_OK); /* unknown symbol: added */
+            CHECK_INT(market_count(m), 1);
+            break;
+        }
+    }
+    CHECK(found);
+    cap_close(&r);
+    CHECK_INT(n.added, 1);
+    CHECK_INT(n.synced, 1);
+
+    feed_event t;
+    memset(&t, 0, sizeof t);
+    t.kind = FEED_TRADE;
+    t.venue = VENUE_BINANCE_SPOT;
+    snprintf(t.symbol, sizeof t.symbol, "ETHUSDT");
+    t.u.trade.px = 0; /* malformed: refused before it can take a table slot */
+    t.u.trade.qty = D("1");
+    t.u.trade.time_ms = 1723161600000LL;
+    CHECK_INT(market_apply(m, &t), K_ERR);
+    CHECK_INT(market_count(m), 1);
+    t.u.trade.px = D("2677.61");
+    t.u.trade.qty = -1;
+    CHECK_INT(market_apply(m, &t), K_ERR);
+    t.u.trade.qty = D("0.5");
+    t.u.trade.time_ms = 0; /* no T and no E: no bar to put it in */
+    CHECK_INT(market_apply(m, &t), K_ERR);
+    CHECK_INT(market_count(m), 1);
+    t.event_ms = 1723161600000LL; /* E is the fallback */
+    CHECK_INT(market_apply(m, &t), K_OK);
+    CHECK_INT(market_count(m), 2);
+    market_sym *e = market_find(m, VENUE_BINANCE_SPOT, "ETHUSDT");
+    CHECK(e && e->trades == 1 && e->ref_px == D("2677.61") && e->px_decimals == 2 &&
+          e->qty_decimals == 1);
+    /* table full */
+    snprintf(t.symbol, sizeof t.symbol, "SOLUSDT");
+    CHECK_INT(market_apply(m, &t), K_ERR);
+    CHECK(market_add(m, VENUE_OKX, "BTC-USDT") == NULL);
+    CHECK_INT(market_count(m), 2);
+    /* no symbol, bad venue, too long a name, unknown kind */
+    t.symbol[0] = '\0';
+    CHECK_INT(market_apply(m, &t), K_ERR);
+    snprintf(t.symbol, sizeof t.symbol, "ETHUSDT");
+    t.venue = (enum venue)VENUE_COUNT;
+    CHECK_INT(market_apply(m, &t), K_ERR);
+    t.venue = VENUE_BINANCE_SPOT;
+    memset(t.symbol, 'A', sizeof t.symbol); /* not NUL-terminated */
+    CHECK_INT(market_apply(m, &t), K_ERR);
+    CHECK(market_find(m, VENUE_BINANCE_SPOT, "") == NULL);
+    CHECK(market_find(m, VENUE_BINANCE_SPOT, NULL) == NULL);
+    CHECK(market_add(m, VENUE_BINANCE_SPOT, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == NULL);
+    CHECK_INT(market_apply(m, NULL), K_ERR);
+    feed_event k;
+    memset(&k, 0, sizeof k);
+    k.kind = FEED_NONE;
+    CHECK_INT(market_apply(m, &k), K_OK);
+    k.kind = FEED_KLINE; /* accepted, ignored (trades build the bars) */
+    snprintf(k.symbol, sizeof k.symbol, "ETHUSDT");
+    CHECK_INT(market_apply(m, &k), K_OK);
+    k.kind = (enum feed_kind)99;
+    CHECK_INT(market_apply(m, &k), K_ERR);
+    /* a bookTicker with a negative field is refused */
+    feed_event bt;
+    memset(&bt, 0, sizeof bt);
+    bt.kind = FEED_BOOK_TICKER;
+    bt.venue = VENUE_BINANCE_SPOT;
+    snprintf(bt.symbol, sizeof bt.symbol, "ETHUSDT");
+    bt.u.ticker.bid_px = D("2677.60");
+    bt.u.ticker.ask_px = -1;
+    CHECK_INT(market_apply(m, &bt), K_ERR);
+    bt.u.ticker.ask_px = D("2677.61");
+    uint64_t dirty = e ? e->dirty : 0;
+    CHECK_INT(market_apply(m, &bt), K_OK);
+    CHECK(e && e->tickers == 1 && e->tick_ask == D("2677.61") && e->dirty == dirty + 1);
+    market_set_listener(m, NULL, NULL);
+    market_advance(m, 1723161600000LL + 3600000LL); /* no listener: fine */
+    CHECK_INT(n.bad, 0);
+    market_free(m);
+    market_free(NULL);
+}
+
+int main(void)
+{
+    test_spot_btc();
+    test_spot_eth_display();
+    test_usdm_two_symbols();
+    test_gap_resync_notes();
+    test_errors_and_table();
+    cap_cache_free();
+    CHECK_DONE();
+}

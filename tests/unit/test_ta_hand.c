@@ -1,0 +1,247 @@
+/* Indicators TA-Lib does not have (session VWAP, SuperTrend, Chaikin money flow, realised
+ * volatility) against values worked out by hand on short made-up series, and against naive
+ * batch recomputations (whole window summed from scratch at every bar) over a real day. Also a
+ * few hand checks of the TA-Lib conventions that traders ask about (SMA-seeded EMA, OBV start,
+ * Wilder RSI seed, MACD seeding). */
+#include "check.h"
+#include "kestrel/ta.h"
+#include "ta_test_util.h"
+
+#define DAY_MS 86400000LL
+
+static void run(const char *spec, const ta_bar *b, size_t n, double *out /* n x outputs */)
+{
+    char err[160];
+    ta_ind *ind = ta_ind_new(spec, err, sizeof(err));
+    CHECK(ind != NULL);
+    if (!ind)
+        return;
+    uint32_t no = ta_ind_outputs(ind);
+    for (size_t i = 0; i < n; i++)
+        ta_ind_update(ind, &b[i], out + i * no);
+    ta_ind_free(ind);
+}
+
+static ta_bar bar(int64_t t, double o, double h, double l, double c, double v)
+{
+    return (ta_bar){ t, o, h, l, c, v };
+}
+
+static void hand_vwap(void)
+{
+    int64_t d = 19000 * DAY_MS;
+    ta_bar b[] = {
+        bar(d - 120000, 10, 12, 8, 10, 2),  /* 23:58, typical 10 */
+        bar(d - 60000, 10, 14, 10, 12, 2),  /* 23:59, typical 12 */
+        bar(d, 20, 22, 18, 20, 1),          /* 00:00: new session, typical 20 */
+        bar(d + 60000, 30, 32, 28, 30, 3),  /* typical 30 */
+        bar(d + DAY_MS, 5, 6, 4, 5, 0),     /* next session, no volume yet */
+        bar(d + DAY_MS + 60000, 5, 6, 4, 5, 4),
+    };
+    double o[6];
+    run("vwap", b, 6, o);
+    CHECK(o[0] == 10);
+    CHECK(o[1] == 11);   /* (10*2 + 12*2) / 4 */
+    CHECK(o[2] == 20);   /* reset at 00:00 UTC */
+    CHECK(o[3] == 27.5); /* (20*1 + 30*3) / 4 */
+    CHECK(o[4] == 5);    /* no volume in the session: the typical price */
+    CHECK(o[5] == 5);
+    /* before 1970 (negative times) the session still starts at 00:00 UTC */
+    ta_bar n[] = { bar(-60000, 1, 1, 1, 1, 1), bar(0, 3, 3, 3, 3, 1) };
+    run("vwap", n, 2, o);
+    CHECK(o[1] == 3);
+}
+
+static void hand_cmf(void)
+{
+    ta_bar b[] = {
+        bar(0, 5, 10, 0, 10, 1),     /* multiplier +1   -> +1 */
+        bar(1, 5, 10, 0, 0, 2),      /* multiplier -1   -> -2 */
+        bar(2, 5, 10, 0, 5, 4),      /* multiplier 0    ->  0 */
+        bar(3, 5, 10, 0, 7.5, 8),    /* multiplier 0.5  -> +4 */
+        bar(4, 5, 5, 5, 5, 16),      /* high == low     ->  0 */
+    };
+    double o[5];
+    run("cmf_3", b, 5, o);
+    CHECK(isnan(o[0]) && isnan(o[1]));
+    CHECK(o[2] == -1.0 / 7.0); /* (1 - 2 + 0) / (1 + 2 + 4) */
+    CHECK(o[3] == 1.0 / 7.0);  /* (-2 + 0 + 4) / (2 + 4 + 8) */
+    CHECK(o[4] == 4.0 / 28.0); /* (0 + 4 + 0) / (4 + 8 + 16) */
+}
+
+static void hand_rvol(void)
+{
+    ta_bar b[] = { bar(0, 100, 100, 100, 100, 1), bar(1, 110, 110, 110, 110, 1),
+                   bar(2, 99, 99, 99, 99, 1),     bar(3, 99, 99, 99, 99, 1),
+                   bar(4, 108.9, 108.9, 108.9, 108.9, 1) };
+    double o[5], a[5];
+    run("rvol_3", b, 5, o);
+    run("rvol_3_4", b, 5, a);
+    double r[5] = { 0, log(1.1), log(0.9), 0, log(1.1) };
+    CHECK(isnan(o[2]));
+    for (int i = 3; i < 5; i++) {
+        double m = (r[i - 2] + r[i - 1] + r[i]) / 3, ss = 0;
+        for (int j = i - 2; j <= i; j++)
+            ss += (r[j] - m) * (r[j] - m);
+        double want = 100 * sqrt(ss / 2); /* sample stddev, percent */
+        CHECK_NEAR(o[i], want, 1e-12);
+        CHECK_NEAR(a[i], 2 * want, 1e-12); /* annualised by sqrt(4) */
+    }
+}
+
+static void hand_supertrend(void)
+{
+    ta_bar b[] = {
+        bar(0, 9, 10, 8, 9, 1),       /* no ATR yet */
+        bar(1, 10, 11, 9, 10, 1),     /* TR 2, hl2 10: bands 12/8, starts down: line 12 */
+        bar(2, 12, 13, 11, 12.5, 1),  /* TR 3, bands 15/9 -> upper stays 12, close > 12: up */
+        bar(3, 11, 12, 9, 9.5, 1),    /* TR 3.5, lower stays 9, close 9.5 >= 9: still up */
+        bar(4, 9, 9, 7, 7.5, 1),      /* TR 2.5, upper 10.5, close 7.5 < 9: down */
+    };
+    double o[10];
+    run("supertrend_1_1", b, 5, o);
+    CHECK(isnan(o[0]) && isnan(o[1]));
+    CHECK(o[2] == 12 && o[3] == -1);
+    CHECK(o[4] == 9 && o[5] == 1);
+    CHECK(o[6] == 9 && o[7] == 1);
+    CHECK(o[8] == 10.5 && o[9] == -1);
+}
+
+static void hand_talib_conventions(void)
+{
+    ta_bar b[40];
+    static const double c[40] = { 10, 11, 12, 11, 13, 14, 13, 15, 16, 15, 17, 18, 17, 19,
+                                  20, 19, 21, 22, 21, 23, 22, 21, 20, 21, 19, 18, 19, 17,
+                                  16, 17, 15, 14, 15, 13, 12, 13, 11, 12, 10, 11 };
+    for (int i = 0; i < 40; i++)
+        b[i] = bar(i, c[i], c[i] + 1, c[i] - 1, c[i], 10 + i);
+    double o[40 * 3];
+    run("ema_3", b, 5, o); /* seed: SMA of the first 3 = 11, then k = 0.5 */
+    CHECK(isnan(o[1]));
+    CHECK(o[2] == 11);
+    CHECK(o[3] == 11);   /* (11 - 11) * 0.5 + 11 */
+    CHECK(o[4] == 12);   /* (13 - 11) * 0.5 + 11 */
+    run("obv", b, 3, o); /* starts at the first bar's volume */
+    CHECK(o[0] == 10 && o[1] == 21 && o[2] == 33);
+    run("rsi_3", b, 5, o); /* seed: gains 1+1, losses 1 over 3 changes -> 2/3 vs 1/3 */
+    CHECK(isnan(o[2]));
+    CHECK_NEAR(o[3], 100.0 * (2.0 / 3.0) / (2.0 / 3.0 + 1.0 / 3.0), 1e-15);
+    /* then Wilder: gain = (2/3*2 + 2)/3, loss = (1/3*2 + 0)/3 */
+    double g = (2.0 / 3.0 * 2 + 2) / 3, l = (1.0 / 3.0 * 2) / 3;
+    CHECK_NEAR(o[4], 100 * g / (g + l), 1e-12);
+    run("sma_4", b, 5, o);
+    CHECK(o[3] == 11 && o[4] == 11.75);
+    /* MACD 2/4/2: the slow EMA seeds on bars 0-3, the fast one on bars 2-3 (TA-Lib), the
+     * signal on the first two MACD values */
+    run("macd_2_4_2", b, 6, o);
+    double slow = (10 + 11 + 12 + 11) / 4.0, fast = (12 + 11) / 2.0;
+    double m3 = fast - slow;
+    slow = (13 - slow) * 0.4 + slow;
+    fast = (13 - fast) * (2.0 / 3.0) + fast;
+    double m4 = fast - slow;
+    CHECK(isnan(o[3 * 3]));
+    CHECK_NEAR(o[4 * 3], m4, 1e-12);
+    CHECK_NEAR(o[4 * 3 + 1], (m3 + m4) / 2, 1e-12);
+    CHECK_NEAR(o[4 * 3 + 2], m4 - (m3 + m4) / 2, 1e-9);
+}
+
+/* naive batch versions over a real day: each bar recomputed from scratch */
+static void batch_vs_incremental(void)
+{
+    char p[512];
+    tt_path(p, sizeof(p), "klines/lean_coinbase_BTCUSD_1m_2018-04-04_05.csv"); /* 2 days, gaps */
+    tt_bars d = tt_load_bars(p);
+    CHECK(d.n > 2000);
+    size_t n = d.n, bad = 0;
+    double *o = xmalloc(n * 2 * sizeof(double));
+
+    run("vwap", d.b, n, o);
+    for (size_t i = 0; i < n; i++) {
+        int64_t day = d.b[i].t / DAY_MS;
+        double pv = 0, v = 0;
+        for (size_t j = 0; j <= i; j++)
+            if (d.b[j].t / DAY_MS == day) {
+                pv += (d.b[j].h + d.b[j].l + d.b[j].c) / 3.0 * d.b[j].v;
+                v += d.b[j].v;
+            }
+        bad += !tt_near(o[i], v > 0 ? pv / v : (d.b[i].h + d.b[i].l + d.b[i].c) / 3.0, 1e-12);
+    }
+    CHECK_INT(bad, 0);
+
+    const size_t w = 20;
+    run("cmf_20", d.b, n, o);
+    for (size_t i = w - 1; i < n; i++) {
+        double m = 0, v = 0;
+        for (size_t j = i + 1 - w; j <= i; j++) {
+            double hl = d.b[j].h - d.b[j].l;
+            if (hl > 0)
+                m += ((d.b[j].c - d.b[j].l) - (d.b[j].h - d.b[j].c)) / hl * d.b[j].v;
+            v += d.b[j].v;
+        }
+        bad += fabs(o[i] - (v > 0 ? m / v : 0)) > 1e-9;
+    }
+    CHECK_INT(bad, 0);
+
+    run("rvol_20", d.b, n, o);
+    for (size_t i = w; i < n; i++) {
+        double r[20], m = 0, ss = 0;
+        for (size_t j = 0; j < w; j++) {
+            size_t k = i + 1 - w + j;
+            r[j] = log(d.b[k].c / d.b[k - 1].c);
+            m += r[j];
+        }
+        m /= (double)w;
+        for (size_t j = 0; j < w; j++)
+            ss += (r[j] - m) * (r[j] - m);
+        double want = 100 * sqrt(ss / (double)(w - 1));
+        bad += fabs(o[i] - want) > 1e-9 * want + 1e-12;
+    }
+    CHECK_INT(bad, 0);
+
+    /* SuperTrend from its definition, with a batch TA-Lib-style ATR */
+    run("supertrend_10_3", d.b, n, o);
+    double *atr = xmalloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++)
+        atr[i] = NAN;
+    double s = 0;
+    for (size_t i = 1; i <= 10 && i < n; i++)
+        s += fmax(d.b[i].h - d.b[i].l, fmax(fabs(d.b[i].h - d.b[i - 1].c),
+                                            fabs(d.b[i].l - d.b[i - 1].c)));
+    atr[10] = s / 10;
+    for (size_t i = 11; i < n; i++) {
+        double tr = fmax(d.b[i].h - d.b[i].l,
+                         fmax(fabs(d.b[i].h - d.b[i - 1].c), fabs(d.b[i].l - d.b[i - 1].c)));
+        atr[i] = (atr[i - 1] * 9 + tr) / 10;
+    }
+    double fu = 0, fl = 0;
+    int dir = 0;
+    for (size_t i = 10; i < n; i++) {
+        double hl2 = (d.b[i].h + d.b[i].l) / 2, bu = hl2 + 3 * atr[i], bl = hl2 - 3 * atr[i];
+        if (!dir) {
+            fu = bu;
+            fl = bl;
+            dir = -1;
+        } else {
+            double pc = d.b[i - 1].c;
+            fl = (bl > fl || pc < fl) ? bl : fl;
+            fu = (bu < fu || pc > fu) ? bu : fu;
+            dir = dir < 0 ? (d.b[i].c > fu ? 1 : -1) : (d.b[i].c < fl ? -1 : 1);
+        }
+        bad += !tt_near(o[2 * i], dir > 0 ? fl : fu, 1e-12) || o[2 * i + 1] != dir;
+    }
+    CHECK_INT(bad, 0);
+    free(atr);
+    free(o);
+    free(d.b);
+}
+
+int main(void)
+{
+    hand_vwap();
+    hand_cmf();
+    hand_rvol();
+    hand_supertrend();
+    hand_talib_conventions();
+    batch_vs_incremental();
+    CHECK_DONE();
+}
