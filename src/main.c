@@ -194,9 +194,10 @@ int main(int argc, char **argv)
         snprintf(args + used, sizeof args - used, "%s%s", i > 1 ? " " : "", argv[i]);
     }
     if (app_start(a, args, err, sizeof err) != K_OK) {
+        int status = a->exit_status ? a->exit_status : 1;
         app_stop(a);
         fprintf(stderr, "kestrel: %s\n", err);
-        return 1;
+        return status;
     }
     int rc = app_run(a);
     app_stop(a);

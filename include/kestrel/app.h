@@ -50,6 +50,10 @@ typedef struct app {
     char flash[160];     /* transient message for the status line */
     int64_t flash_until_ms;
 
+    /* indicators computed for every (symbol, timeframe): a ta spec list ("sma_20,rsi_14"),
+     * persisted in the store's settings; the chart draws from market_sym.ta[tf] */
+    char indicators[512];
+
     uint64_t changes;    /* bumped on any app-level state change (pause, speed, ...) */
     bool quitting;
     int exit_status;
@@ -72,6 +76,10 @@ void app_speed_step(app *a, int dir);     /* dir > 0 faster, < 0 slower: 0.25 ..
 void app_request_quit(app *a);
 void app_set_focus(app *a, uint32_t sym_index);
 void app_set_timeframe(app *a, enum tf tf);
+/* Replaces the indicator list (validated first; K_ERR + message when a spec is bad): rebuilds
+ * every chart from its closed bars and persists the choice. "" turns indicators off. */
+int app_set_indicators(app *a, const char *specs, char *err, size_t errlen);
+#define APP_DEFAULT_INDICATORS "sma_20,ema_50,bb_20_2,rsi_14,macd_12_26_9"
 void app_flash(app *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Source label for screens: "REPLAY" / "LIVE" / "BACKTEST"; broker label: "PAPER". */

@@ -30,6 +30,8 @@
 #define APP_SLICE_LINES 4096
 #define APP_SLICE_NS (8 * 1000000LL)
 #define APP_HISTORY_MAX 2000
+#define APP_TA_HISTORY 600 /* indicator values kept per series for drawing */
+#define APP_SETTING_INDICATORS "ui.indicators"
 
 struct app_private {
     bool pending;         /* `line` holds the next line, not processed yet */
@@ -45,6 +47,7 @@ struct app_private {
     bool stopped;
     bool stdin_watched;
     candle *history; /* scratch for loading history from the store */
+    uint64_t malformed_decode; /* decoder/model refusals (the replay reader counts its own) */
 };
 
 static void app_pump(app *a);
@@ -216,10 +219,57 @@ static void app_load_history(app *a, market_sym *s)
         if (n > 0) {
             candles_load(s->series[t], a->priv->history, (uint32_t)n);
             if (s->ta[t])
-                for (int i = 0; i < n; i++)
-                    ta_chart_on_candle(s->ta[t], &a->priv->history[i]);
+                for (int i = 0; i < n; i++) {
+                    ta_bar b = ta_bar_from_candle(&a->priv->history[i]);
+                    ta_chart_on_bar(s->ta[t], &b);
+                }
         }
     }
+}
+
+/* (Re)builds the indicator charts of one series from its closed bars. */
+static void app_attach_ta(app *a, market_sym *s, enum tf t)
+{
+    ta_chart_free(s->ta[t]);
+    s->ta[t] = NULL;
+    if (!a->indicators[0])
+        return;
+    char err[160];
+    s->ta[t] = ta_chart_new(a->indicators, APP_TA_HISTORY, err, sizeof err);
+    if (!s->ta[t]) {
+        log_warn(a->log, "indicators '%s': %s", a->indicators, err);
+        return;
+    }
+    candles *c = s->series[t];
+    uint32_t n = candles_count(c);
+    uint32_t from = n > APP_TA_HISTORY * 2 ? n - APP_TA_HISTORY * 2 : 0;
+    for (uint32_t i = from; i < n; i++) {
+        ta_bar b = ta_bar_from_candle(candles_get(c, i));
+        ta_chart_on_bar(s->ta[t], &b);
+    }
+}
+
+int app_set_indicators(app *a, const char *specs, char *err, size_t errlen)
+{
+    if (strlen(specs) >= sizeof a->indicators) {
+        snprintf(err, errlen, "indicator list too long (max %zu bytes)",
+                 sizeof a->indicators - 1);
+        return K_ERR;
+    }
+    if (specs[0]) { /* validate before touching anything */
+        ta_chart *probe = ta_chart_new(specs, 1, err, errlen);
+        if (!probe)
+            return K_ERR;
+        ta_chart_free(probe);
+    }
+    snprintf(a->indicators, sizeof a->indicators, "%s", specs);
+    for (uint32_t i = 0; i < market_count(a->market); i++)
+        for (int t = 0; t < TF_COUNT; t++)
+            app_attach_ta(a, market_at(a->market, i), (enum tf)t);
+    if (a->store)
+        store_put_setting(a->store, APP_SETTING_INDICATORS, a->indicators, a->data_ms);
+    a->changes++;
+    return K_OK;
 }
 
 static void app_on_market(void *ud, const market_note *n)
@@ -228,19 +278,21 @@ static void app_on_market(void *ud, const market_note *n)
     market_sym *s = n->sym;
     switch (n->kind) {
     case MARKET_SYMBOL_ADDED:
-        for (int t = 0; t < TF_COUNT; t++)
-            s->ta[t] = ta_chart_new_default();
         if (a->store)
             store_put_instrument(a->store, s->venue, s->name, s->px_decimals, s->qty_decimals,
                                  a->data_ms);
+        for (int t = 0; t < TF_COUNT; t++)
+            app_attach_ta(a, s, (enum tf)t);
         app_load_history(a, s);
         log_info(a->log, "symbol %s %s added", venue_name(s->venue), s->name);
         break;
     case MARKET_BAR_CLOSED:
         if (a->store)
             store_put_candle(a->store, s->venue, s->name, n->tf, n->bar);
-        if (s->ta[n->tf])
-            ta_chart_on_candle(s->ta[n->tf], n->bar);
+        if (s->ta[n->tf]) {
+            ta_bar b = ta_bar_from_candle(n->bar);
+            ta_chart_on_bar(s->ta[n->tf], &b);
+        }
         break;
     case MARKET_BOOK_GAP:
         log_warn(a->log, "%s %s: sequence gap at update id %lld, book RESYNCING",
@@ -272,10 +324,11 @@ static void app_finish(app *a)
 {
     a->finished = true;
     a->changes++;
-    const replay_stats *rs = replay_get_stats(a->replay);
+    replay_stats rs;
+    replay_get_stats(a->replay, &rs);
     log_info(a->log, "replay finished: %llu messages, %llu malformed (%llu lines read)",
              (unsigned long long)a->messages, (unsigned long long)a->malformed,
-             (unsigned long long)rs->lines);
+             (unsigned long long)rs.lines);
     app_flash(a, "replay finished: the screen keeps the final state (q quits)");
     /* record what was learned about the symbols (display precision) */
     for (uint32_t i = 0; a->store && i < market_count(a->market); i++) {
@@ -299,7 +352,7 @@ static void app_process_line(app *a, const replay_line *line)
     feed_event ev;
     const char *why = NULL;
     if (replay_decode(a->replay, line, &ev, &why) != K_OK) {
-        a->malformed++;
+        a->priv->malformed_decode++;
         log_debug(a->log, "malformed message dropped (%s)", why ? why : "?");
         return;
     }
@@ -314,7 +367,7 @@ static void app_process_line(app *a, const replay_line *line)
         a->data_start_ms = a->data_ms;
     a->data_end_ms = a->data_ms;
     if (market_apply(a->market, &ev) != K_OK) {
-        a->malformed++;
+        a->priv->malformed_decode++;
         return;
     }
     a->messages++;
@@ -322,6 +375,19 @@ static void app_process_line(app *a, const replay_line *line)
     if (sec != a->priv->last_advance_s) {
         a->priv->last_advance_s = sec;
         market_advance(a->market, a->data_ms);
+    }
+}
+
+/* Malformed = what the decoder and the model refused + what the reader refused (bad timestamps,
+ * oversized lines, truncated files). */
+static void app_sync_counters(app *a)
+{
+    replay_stats rs;
+    replay_get_stats(a->replay, &rs);
+    uint64_t m = a->priv->malformed_decode + rs.malformed + (uint64_t)rs.read_errors;
+    if (m != a->malformed) {
+        a->malformed = m;
+        a->changes++;
     }
 }
 
@@ -336,6 +402,7 @@ static void app_pump(app *a)
         if (!p->pending) {
             int r = replay_next(a->replay, &p->line);
             if (r <= 0) {
+                app_sync_counters(a);
                 app_finish(a);
                 return;
             }
@@ -348,12 +415,14 @@ static void app_pump(app *a)
             if (due > now) {
                 int64_t ms = (due - now + 999999) / 1000000;
                 app_schedule_pump(a, ms > 1000 ? 1000 : ms);
+                app_sync_counters(a);
                 return;
             }
         }
         app_process_line(a, &p->line);
         p->pending = false;
         if (++n >= APP_SLICE_LINES || now - start >= APP_SLICE_NS) {
+            app_sync_counters(a);
             app_schedule_pump(a, 0);
             return;
         }
@@ -487,6 +556,9 @@ int app_start(app *a, const char *args, char *err, size_t errlen)
     if (store_open(&a->store, a->cfg.db_path, &so, err, errlen) != K_OK)
         return K_ERR;
     store_session_begin(a->store, "replay", a->version, args);
+    if (store_get_setting(a->store, APP_SETTING_INDICATORS, a->indicators,
+                          sizeof a->indicators) != 1)
+        snprintf(a->indicators, sizeof a->indicators, "%s", APP_DEFAULT_INDICATORS);
     loop_watch(a->loop, store_fd(a->store), LOOP_READ, app_on_store, a);
 
     a->market = market_new(&a->cfg.limits);
@@ -496,8 +568,10 @@ int app_start(app *a, const char *args, char *err, size_t errlen)
         char resolved[CONFIG_MAX_REPLAY][CONFIG_PATH_MAX];
         const char *specs[CONFIG_MAX_REPLAY];
         app_resolve_replay(a, resolved, specs);
-        if (replay_open(&a->replay, specs, a->cfg.replay_count, err, errlen) != K_OK)
+        if (replay_open(&a->replay, specs, a->cfg.replay_count, err, errlen) != K_OK) {
+            a->exit_status = 2; /* a bad --replay value is a usage error */
             return K_ERR;
+        }
     }
 
     char sock[CONFIG_PATH_MAX];

@@ -6,6 +6,7 @@
 #include "kestrel/decimal.h"
 #include "kestrel/replay.h"
 #include "kestrel/store.h"
+#include "kestrel/ta.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -147,8 +148,10 @@ cJSON *app_status_json(app *a)
     cJSON_AddNumberToObject(o, "malformed", (double)a->malformed);
     cJSON_AddNumberToObject(o, "messages_per_s", round(a->msgs_per_s));
     if (a->replay) {
-        const replay_stats *rs = replay_get_stats(a->replay);
-        cJSON_AddNumberToObject(o, "lines", (double)rs->lines);
+        replay_stats rs;
+        replay_get_stats(a->replay, &rs);
+        cJSON_AddNumberToObject(o, "lines", (double)rs.lines);
+        cJSON_AddNumberToObject(o, "read_errors", rs.read_errors);
     }
     if (a->store) {
         const store_stats *ss = store_get_stats(a->store);
@@ -251,6 +254,17 @@ static cJSON *cmd_candles(app *a, int argc, const char *const *argv, char *err, 
     for (uint32_t i = from; i < n; i++)
         cJSON_AddItemToArray(arr, cmd_candle(candles_get(c, i), s->px_decimals,
                                              s->qty_decimals, false));
+    if (s->ta[tf]) { /* indicator values at the newest closed bar (null while warming up) */
+        const struct ta_chart *ch = s->ta[tf];
+        cJSON *ta = cJSON_AddObjectToObject(o, "indicators");
+        const double *v = ta_chart_last(ch);
+        for (uint32_t k = 0; k < ta_chart_outputs(ch); k++) {
+            if (v && isfinite(v[k]))
+                cJSON_AddNumberToObject(ta, ta_chart_output_name(ch, k), v[k]);
+            else
+                cJSON_AddNullToObject(ta, ta_chart_output_name(ch, k));
+        }
+    }
     const candle *f = candles_forming(c);
     if (f)
         cJSON_AddItemToObject(o, "forming",
@@ -316,6 +330,17 @@ cJSON *app_ctl_handler(void *ud, int argc, const char *const *argv, char *err, s
         app_set_speed(a, v);
         return cmd_ok(a);
     }
+    if (strcmp(cmd, "indicators") == 0) {
+        if (argc > 2) {
+            snprintf(err, errlen, "usage: indicators [LIST]  (e.g. sma_20,rsi_14; \"\" = none)");
+            return NULL;
+        }
+        if (argc == 2 && app_set_indicators(a, argv[1], err, errlen) != K_OK)
+            return NULL;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "indicators", a->indicators);
+        return o;
+    }
     if (strcmp(cmd, "quit") == 0) {
         app_request_quit(a);
         cJSON *o = cJSON_CreateObject();
@@ -327,7 +352,8 @@ cJSON *app_ctl_handler(void *ud, int argc, const char *const *argv, char *err, s
         cJSON *o = cJSON_CreateObject();
         cJSON *arr = cJSON_AddArrayToObject(o, "commands");
         static const char *const help[] = {"status", "book SYMBOL [DEPTH]",
-                                           "candles SYMBOL TF [N]", "pause", "resume",
+                                           "candles SYMBOL TF [N]", "indicators [LIST]",
+                                           "pause", "resume",
                                            "speed X", "quit", "help"};
         for (size_t i = 0; i < K_ARRAY_LEN(help); i++)
             cJSON_AddItemToArray(arr, cJSON_CreateString(help[i]));
