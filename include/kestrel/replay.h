@@ -1,0 +1,101 @@
+/* Replay source: recorded capture files -> one time-ordered stream of lines -> feed events.
+ *
+ * Files are gzip or plain text (zlib reads both), one message per line, either
+ *   "<recv_time_ns> <json>"              (hftbacktest captures, `kestrel record`), or
+ *   "<recv_secs>[.<frac>]: <json>"       (cryptofeed ws-captures; fraction to 1 ns).
+ * Several files are merged by receive time (k-way merge; ties go to the file listed first, and
+ * each file's own line order is always kept), so BTC + ETH files interleave and the 08 and 09
+ * files of one symbol simply follow each other. Pacing is the caller's job: lines come out as
+ * fast as they are asked for.
+ *
+ * A spec is "PATH", "spot:PATH" or "usdm:PATH" ("binance-spot:" / "binance-usdm:" also work).
+ * A file's venue: the prefix, else its path (contains "usdm" or "futures", any case -> USD-M),
+ * else the data (the first message that proves USD-M, e.g. a depth diff with "pu", or a depth
+ * diff without it -> spot), else spot. Its symbol: the first message that carries one; REST
+ * snapshot lines (which carry none) get it. Both are found by a pre-scan of up to
+ * REPLAY_PRESCAN_LINES lines at open (then the file is rewound), so even a snapshot on line 1
+ * gets its symbol. A file that cannot be rewound (a pipe) is not pre-scanned: its venue comes
+ * from the prefix or path (else spot) and its symbol is learnt by replay_decode as lines pass.
+ *
+ * Bounded: at most REPLAY_MAX_FILES files; lines longer than REPLAY_LINE_MAX bytes are counted
+ * malformed and skipped to the next newline without being buffered whole; a read error or
+ * truncated gzip ends that file there (counted, the others go on); the last line of a file without
+ * its newline is counted malformed and dropped (it is what a cut-off capture leaves). Blank lines
+ * are skipped silently; lines with a bad timestamp (e.g. the ws-captures' URL header) are
+ * malformed. Memory: one read buffer per file (grows to at most REPLAY_LINE_MAX + 1) and one level
+ * scratch; nothing is allocated per line. Not thread-safe: one owner. */
+#ifndef KESTREL_REPLAY_H
+#define KESTREL_REPLAY_H
+#include "kestrel/feed.h"
+
+#define REPLAY_MAX_FILES 64
+#define REPLAY_LINE_MAX (4u << 20)   /* bytes, excluding the newline */
+#define REPLAY_MAX_LEVELS 10000      /* bids + asks of one message (Binance REST: 5000 a side) */
+#define REPLAY_PRESCAN_LINES 10000
+
+typedef struct replay replay;
+
+typedef struct replay_line {
+    int64_t recv_ns;  /* recorded receive time, ns since the epoch */
+    const char *json; /* the message, NOT NUL-terminated; valid until the next replay_next() or
+                       * replay_close() */
+    size_t len;
+    int file;         /* index of the spec the line came from */
+    uint64_t lineno;  /* 1-based line number in that file */
+} replay_line;
+
+enum replay_venue_from {
+    REPLAY_VENUE_PREFIX = 0, /* "spot:" / "usdm:" */
+    REPLAY_VENUE_PATH,       /* "usdm" / "futures" in the path */
+    REPLAY_VENUE_DATA,       /* proven by a message in the pre-scan */
+    REPLAY_VENUE_DEFAULT,    /* nothing proved anything: spot */
+};
+
+typedef struct replay_file_info {
+    const char *path; /* as given, without the venue prefix */
+    enum venue venue;
+    enum replay_venue_from venue_from;
+    char symbol[KSYM_MAX];   /* "" until a message carried one */
+    uint64_t lines;          /* lines delivered */
+    uint64_t malformed;      /* bad timestamp + oversized + unterminated last line */
+    uint64_t oversized;      /* of which longer than REPLAY_LINE_MAX */
+    uint64_t decode_errors;  /* replay_decode() refusals */
+    uint64_t bytes;          /* uncompressed bytes read */
+    int64_t first_ns, last_ns; /* receive times of the first / last delivered line, 0 = none */
+    bool read_error;         /* I/O error or truncated gzip: the file ended early */
+    char error[160];         /* its message, "" if none */
+    bool done;               /* every line of the file has been delivered */
+} replay_file_info;
+
+typedef struct replay_stats {
+    int files;
+    int read_errors; /* files that ended on a read error / truncated gzip */
+    uint64_t lines, malformed, oversized, decode_errors, bytes;
+    int64_t first_ns, last_ns; /* over all delivered lines, 0 = none yet */
+} replay_stats;
+
+/* Opens n specs (1..REPLAY_MAX_FILES) and pre-scans them. K_OK and *out set, or K_ERR with a
+ * message in err naming the spec that failed ("cannot open PATH: No such file or directory"). */
+int replay_open(replay **out, const char *const *specs, int n, char *err, size_t errlen);
+
+/* Next line in receive-time order: 1 = *line filled, 0 = all files are exhausted. */
+int replay_next(replay *r, replay_line *line);
+
+/* Decodes a line just returned by replay_next() (binance_decode into the replay's own level
+ * scratch), then sets ev->venue to the file's venue, ev->recv_ns to the line's time and fills
+ * the symbol of snapshots from the file's symbol. The level pointers in ev stay valid until the
+ * next replay_decode(). K_ERR (counted in decode_errors) with *why from the decoder and an empty
+ * FEED_NONE event (recv_ns still set). Only Binance files exist today; an OKX venue would pick
+ * its decoder here. */
+int replay_decode(replay *r, const replay_line *line, feed_event *ev, const char **why);
+
+/* Totals over all files, brought up to date by this call; the struct belongs to r (valid until
+ * the next replay_get_stats() or replay_close()). */
+const replay_stats *replay_get_stats(replay *r);
+int replay_file_count(const replay *r);
+/* Per-file information, i in [0, replay_file_count()); NULL when out of range. */
+const replay_file_info *replay_file(const replay *r, int i);
+
+void replay_close(replay *r); /* NULL is fine */
+
+#endif
