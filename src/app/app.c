@@ -51,7 +51,7 @@ struct app_private {
 };
 
 static void app_pump(app *a);
-static static void app_pump_timer_cb(loop *l, uint64_t id, void *ud);
+static void app_pump_timer_cb(loop *l, uint64_t id, void *ud);
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
@@ -324,8 +324,8 @@ static void app_finish(app *a)
 {
     a->finished = true;
     a->changes++;
-    replay_stats rs;
-    replay_get_stats(a->replay, &rs);
+    const replay_stats *rsp = replay_get_stats(a->replay);
+    replay_stats rs = *rsp;
     log_info(a->log, "replay finished: %llu messages, %llu malformed (%llu lines read)",
              (unsigned long long)a->messages, (unsigned long long)a->malformed,
              (unsigned long long)rs.lines);
@@ -382,8 +382,8 @@ static void app_process_line(app *a, const replay_line *line)
  * oversized lines, truncated files). */
 static void app_sync_counters(app *a)
 {
-    replay_stats rs;
-    replay_get_stats(a->replay, &rs);
+    const replay_stats *rsp = replay_get_stats(a->replay);
+    replay_stats rs = *rsp;
     uint64_t m = a->priv->malformed_decode + rs.malformed + (uint64_t)rs.read_errors;
     if (m != a->malformed) {
         a->malformed = m;
@@ -521,9 +521,10 @@ static void app_resolve_replay(app *a, char (*out)[CONFIG_PATH_MAX], const char 
             const char *base = strrchr(path, '/');
             base = base ? base + 1 : path;
             char alt[CONFIG_PATH_MAX];
-            snprintf(alt, sizeof alt, "%s/replay/%s", KESTREL_DATADIR, base);
-            if (app_file_exists(alt))
-                snprintf(out[i], CONFIG_PATH_MAX, "%.*s%s", (int)prefix, f, alt);
+            int n = snprintf(alt, sizeof alt, "%.*s%s/replay/%s", (int)prefix, f,
+                             KESTREL_DATADIR, base);
+            if (n > 0 && (size_t)n < sizeof alt && app_file_exists(alt + prefix))
+                memcpy(out[i], alt, (size_t)n + 1);
         }
         specs[i] = out[i];
     }

@@ -148,8 +148,8 @@ cJSON *app_status_json(app *a)
     cJSON_AddNumberToObject(o, "malformed", (double)a->malformed);
     cJSON_AddNumberToObject(o, "messages_per_s", round(a->msgs_per_s));
     if (a->replay) {
-        replay_stats rs;
-        replay_get_stats(a->replay, &rs);
+        const replay_stats *rs_ = replay_get_stats(a->replay);
+        replay_stats rs = *rs_;
         cJSON_AddNumberToObject(o, "lines", (double)rs.lines);
         cJSON_AddNumberToObject(o, "read_errors", rs.read_errors);
     }
@@ -158,8 +158,12 @@ cJSON *app_status_json(app *a)
         cJSON *st = cJSON_AddObjectToObject(o, "store");
         cJSON_AddStringToObject(st, "path", a->cfg.db_path);
         cJSON_AddNumberToObject(st, "rows_written", (double)ss->rows_written);
-        cJSON_AddNumberToObject(st, "rows_dropped", (double)ss->rows_dropped);
+        cJSON_AddNumberToObject(st, "rows_dropped", (double)ss->dropped);
+        cJSON_AddNumberToObject(st, "rows_failed", (double)ss->rows_failed);
         cJSON_AddNumberToObject(st, "errors", (double)ss->errors);
+        cJSON_AddNumberToObject(st, "queue_depth", ss->queue_depth);
+        if (ss->last_error[0])
+            cJSON_AddStringToObject(st, "last_error", ss->last_error);
     }
     cJSON *syms = cJSON_AddArrayToObject(o, "symbols");
     for (uint32_t i = 0; i < market_count(a->market); i++)
