@@ -5,6 +5,8 @@
 #define KESTREL_UI_H
 #include "kestrel/app.h"
 
+#include <stdio.h>
+
 typedef struct ui ui;
 
 /* Initialises the terminal (setlocale must already be done). K_ERR with a message when the
@@ -17,5 +19,17 @@ void ui_on_resize(ui *u);  /* SIGWINCH */
 /* Before-sleep: draws if anything changed and the frame budget allows. Returns the ms until a
  * pending redraw is allowed, or -1 when nothing is pending. */
 int ui_draw(ui *u);
+
+/* For tests and benchmarks (additive): a UI on any terminal stream (e.g. /dev/null) of a given
+ * TERM and size, resized without a SIGWINCH, fed keys without a keyboard, drawn regardless of the
+ * frame cap (full = redraw every pane). */
+ui *ui_open_term(app *a, FILE *out, FILE *in, const char *term, int rows, int cols, char *err,
+                 size_t errlen);
+void ui_resize_to(ui *u, int rows, int cols);
+void ui_feed_key(ui *u, int key); /* a character or a curses KEY_* code */
+void ui_draw_now(ui *u, bool full);
+/* Sets the chart's indicator specs ("sma_20,rsi_14"; "" = none) without saving them, as the
+ * picker would (for tests and benchmarks that run without a store). */
+void ui_ind_set(ui *u, const char *specs);
 
 #endif

@@ -1,0 +1,570 @@
+/* Chart indicators: the display set chosen in the picker (key i), drawn on the candles (overlays:
+ * moving averages, bands, SAR, SuperTrend, Ichimoku, VWAP) and in sub-panes under the chart
+ * (oscillators: RSI, MACD, Stochastic, ADX, CCI, MFI, ... with their reference levels).
+ *
+ * The set belongs to the view, so the UI owns it: one ta_chart for the series on screen (focused
+ * symbol, chart timeframe), built from the closed bars the series holds when the symbol, timeframe
+ * or selection changes, then fed each newly closed bar before a frame (O(new bars)); the forming
+ * bar is peeked. Nothing is computed for series nobody looks at. The selection persists in the
+ * store's settings under "ui.indicators" (a spec list such as "sma_20,bb_20_2,rsi_14"). */
+#include "ui_int.h"
+
+#include "kestrel/decimal.h"
+#include "kestrel/loop.h"
+#include "kestrel/store.h"
+#include "kestrel/ta.h"
+#include "kestrel/xmalloc.h"
+
+#include <math.h>
+#include <string.h>
+
+#define IND_HISTORY_DEFAULT 2000
+
+/* ---- the set and its persistence -------------------------------------------------------- */
+
+#define IND_SETTING_KEY "ui.indicators"
+
+/* Reads the saved choice from the store's settings (none without a store: tests, benches). */
+void ui_ind_load(ui *u)
+{
+    u->ind_specs[0] = 0;
+    u->ind_gen++;
+    if (!u->a->store)
+        return;
+    char v[STORE_TEXT_MAX];
+    if (store_get_setting(u->a->store, IND_SETTING_KEY, v, sizeof(v)) != 1)
+        return;
+    char err[200];
+    ta_set *t = ta_set_new(v, err, sizeof(err));
+    if (!t) {
+        log_warn(u->a->log, "ui: saved indicators '%s' ignored: %s", v, err);
+        return;
+    }
+    ta_set_free(t);
+    snprintf(u->ind_specs, sizeof(u->ind_specs), "%s", v);
+}
+
+static void ind_save(ui *u)
+{
+    if (!u->a->store)
+        return;
+    if (store_put_setting(u->a->store, IND_SETTING_KEY, u->ind_specs, loop_wall_ms()) != K_OK)
+        app_flash(u->a, "the indicator choice could not be saved (store queue full)");
+}
+
+void ui_ind_set(ui *u, const char *specs)
+{
+    snprintf(u->ind_specs, sizeof(u->ind_specs), "%s", specs ? specs : "");
+    u->ind_gen++;
+}
+
+void ui_ind_free(ui *u)
+{
+    if (u->ind)
+        ta_chart_free(u->ind);
+    u->ind = NULL;
+}
+
+/* First closed bar with open_ms > t. */
+static uint32_t first_after(const candles *c, int64_t t)
+{
+    uint32_t lo = 0, hi = candles_count(c);
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (candles_get(c, mid)->open_ms > t)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+/* Brings the display set up to date for (s, tf); NULL when nothing is selected. */
+static ta_chart *ind_sync(ui *u, market_sym *s, enum tf tf)
+{
+    if (!u->ind_specs[0] || !s || (unsigned)tf >= TF_COUNT || !s->series[tf]) {
+        ui_ind_free(u);
+        return NULL;
+    }
+    candles *c = s->series[tf];
+    if (!u->ind || u->ind_sym != s->index || u->ind_tf != tf || u->ind_built_gen != u->ind_gen ||
+        u->ind_series != c) {
+        ui_ind_free(u);
+        uint32_t cap = u->a->cfg.limits.candles_max ? u->a->cfg.limits.candles_max
+                                                    : IND_HISTORY_DEFAULT;
+        char err[200];
+        u->ind = ta_chart_new(u->ind_specs, cap, err, sizeof(err));
+        if (!u->ind) {
+            app_flash(u->a, "indicators: %s", err);
+            u->ind_specs[0] = 0;
+            return NULL;
+        }
+        u->ind_sym = s->index;
+        u->ind_tf = tf;
+        u->ind_series = c;
+        u->ind_built_gen = u->ind_gen;
+    }
+    uint32_t n = candles_count(c);
+    uint32_t i = ta_chart_bars(u->ind) == 0 ? 0 : first_after(c, ta_chart_last_time(u->ind));
+    for (; i < n; i++) {
+        ta_bar b = ta_bar_from_candle(candles_get(c, i));
+        ta_chart_on_bar(u->ind, &b);
+    }
+    return u->ind;
+}
+
+/* ---- values by time --------------------------------------------------------------------- */
+
+void ui_ind_begin(ui *u, ind_ctx *ic, market_sym *s, enum tf tf)
+{
+    memset(ic, 0, sizeof(*ic));
+    ic->c = ind_sync(u, s, tf);
+    if (!ic->c)
+        return;
+    ic->hlen = ta_chart_history_len(ic->c);
+    ic->last_t = ta_chart_last_time(ic->c);
+    ic->tfms = tf_ms(tf);
+    ic->nout = ta_chart_outputs(ic->c);
+    if (ic->nout > IND_MAX_OUT)
+        ic->nout = IND_MAX_OUT;
+    const candle *f = candles_forming(s->series[tf]);
+    if (f && f->open_ms > ic->last_t) {
+        ta_bar b = ta_bar_from_candle(f);
+        double tmp[TA_SET_MAX * TA_MAX_OUTPUTS];
+        if (ta_chart_outputs(ic->c) <= K_ARRAY_LEN(tmp) && ta_chart_peek(ic->c, &b, tmp) == K_OK) {
+            memcpy(ic->peek, tmp, ic->nout * sizeof(double));
+            ic->peek_t = f->open_ms;
+            ic->has_peek = true;
+        }
+    }
+}
+
+/* Output k's value for the bar opening at t (NaN when none). */
+static double raw_at(const ind_ctx *ic, uint32_t k, int64_t t)
+{
+    if (ic->has_peek && t == ic->peek_t)
+        return ic->peek[k];
+    if (ic->hlen == 0 || t > ic->last_t || ic->tfms <= 0)
+        return NAN;
+    int64_t d = (ic->last_t - t) / ic->tfms;
+    if (d >= ic->hlen)
+        return NAN;
+    uint32_t i = ic->hlen - 1 - (uint32_t)d;
+    if (ta_chart_history_time(ic->c, i) != t)
+        return NAN;
+    return ta_chart_history(ic->c, k, i);
+}
+
+/* The value drawn at the bar opening at t: displaced outputs (Ichimoku) come from earlier or
+ * later bars. */
+static double value_at(const ind_ctx *ic, uint32_t k, int64_t t)
+{
+    int shift = ta_chart_output_shift(ic->c, k);
+    return raw_at(ic, k, t - (int64_t)shift * ic->tfms);
+}
+
+static bool inst_is_overlay(const ind_ctx *ic, uint32_t inst)
+{
+    const ta_info *in = ta_chart_instance_info(ic->c, inst);
+    return in && in->kind == TA_OVERLAY;
+}
+
+static enum theme_role inst_role(uint32_t inst)
+{
+    return (enum theme_role)(ROLE_IND1 + inst % 6);
+}
+
+void ui_ind_range(const ind_ctx *ic, const candle *const *vis, int n, double *lo, double *hi)
+{
+    if (!ic->c)
+        return;
+    for (uint32_t k = 0; k < ic->nout; k++) {
+        uint32_t inst = ta_chart_output_instance(ic->c, k);
+        if (!inst_is_overlay(ic, inst) || ta_chart_output_kind(ic->c, k) != TA_OVERLAY)
+            continue;
+        for (int j = 0; j < n; j++) {
+            double v = value_at(ic, k, vis[j]->open_ms);
+            if (!isfinite(v))
+                continue;
+            if (v < *lo)
+                *lo = v;
+            if (v > *hi)
+                *hi = v;
+        }
+    }
+}
+
+/* A thin line at value v: three positions per cell (low, middle, high). */
+static void line_cell(ui *u, WINDOW *w, int y0, int rows, double lo, double hi, int x, double v,
+                      bool dots)
+{
+    if (!(hi > lo) || !isfinite(v) || v < lo || v > hi)
+        return;
+    double pos = (v - lo) / (hi - lo) * rows * 3.0; /* 0 .. rows*3 from the bottom */
+    int p = (int)pos;
+    if (p >= rows * 3)
+        p = rows * 3 - 1;
+    int row = p / 3, sub = p % 3;
+    int y = y0 + rows - 1 - row;
+    ui_glyph(u, w, y, x, dots ? G_DOT : sub == 0 ? G_LINE_LO : sub == 1 ? G_LINE_MID : G_LINE_HI);
+}
+
+void ui_ind_draw_overlays(ui *u, WINDOW *w, const ind_ctx *ic, const candle *const *vis, int n,
+                          int bw, int top, int ch, double lo, double hi)
+{
+    if (!ic->c)
+        return;
+    uint32_t ninst = ta_chart_instances(ic->c);
+    for (uint32_t k = 0; k < ic->nout; k++) {
+        uint32_t inst = ta_chart_output_instance(ic->c, k);
+        if (inst >= ninst || !inst_is_overlay(ic, inst) ||
+            ta_chart_output_kind(ic->c, k) != TA_OVERLAY)
+            continue;
+        const ta_output_info *oi = ta_chart_output_info(ic->c, k);
+        const ta_info *in = ta_chart_instance_info(ic->c, inst);
+        bool dots = oi && oi->style == TA_DOTS;
+        bool middle = oi && oi->label && strcmp(oi->label, "middle") == 0;
+        /* SuperTrend: its line takes the colour of its direction output (the next one) */
+        bool st = in && strcmp(in->name, "supertrend") == 0 && k + 1 < ic->nout &&
+                  ta_chart_output_instance(ic->c, k + 1) == inst;
+        enum theme_role r = inst_role(inst);
+        for (int j = 0; j < n; j++) {
+            double v = value_at(ic, k, vis[j]->open_ms);
+            if (!isfinite(v))
+                continue;
+            enum theme_role rr = r;
+            if (st) {
+                double d = value_at(ic, k + 1, vis[j]->open_ms);
+                rr = d > 0 ? ROLE_UP : d < 0 ? ROLE_DOWN : r;
+            }
+            wattr_set(w, ui_attr(u, rr) | (middle ? A_DIM : 0), u->role_pair[rr], NULL);
+            line_cell(u, w, top, ch, lo, hi, 1 + j * bw, v, dots);
+        }
+    }
+}
+
+/* Legend of overlay instances ("sma_20 ema_50") from x; returns columns used. */
+int ui_ind_legend(ui *u, WINDOW *w, const ind_ctx *ic, int y, int x, int maxw)
+{
+    if (!ic->c)
+        return 0;
+    int used = 0;
+    for (uint32_t i = 0; i < ta_chart_instances(ic->c) && used < maxw; i++) {
+        if (!inst_is_overlay(ic, i))
+            continue;
+        char b[TA_SPEC_MAX + 2];
+        snprintf(b, sizeof(b), " %s", ta_chart_instance_spec(ic->c, i));
+        if (used + ui_text_cols(b) > maxw)
+            break;
+        used += ui_put(u, w, y, x + used, maxw - used, inst_role(i), b);
+    }
+    return used;
+}
+
+/* Oscillator instances to draw (at most IND_MAX_OSC, in selection order). */
+int ui_ind_osc_list(const ind_ctx *ic, uint32_t *inst_out)
+{
+    if (!ic->c)
+        return 0;
+    int n = 0;
+    for (uint32_t i = 0; i < ta_chart_instances(ic->c) && n < IND_MAX_OSC; i++)
+        if (!inst_is_overlay(ic, i))
+            inst_out[n++] = i;
+    return n;
+}
+
+void ui_ind_draw_osc(ui *u, WINDOW *w, const ind_ctx *ic, uint32_t inst,
+                     const candle *const *vis, int n, int bw, int y0, int rows, int ax, int iw)
+{
+    if (!ic->c || rows < 2)
+        return;
+    /* this instance's outputs */
+    uint32_t outs[TA_MAX_OUTPUTS];
+    uint32_t no = 0;
+    for (uint32_t k = 0; k < ic->nout && no < TA_MAX_OUTPUTS; k++)
+        if (ta_chart_output_instance(ic->c, k) == inst &&
+            ta_chart_output_kind(ic->c, k) == TA_OSCILLATOR)
+            outs[no++] = k;
+    if (no == 0)
+        return;
+    /* scale: fixed when every output has one, else the visible values and the levels */
+    double lo = INFINITY, hi = -INFINITY;
+    bool fixed = true;
+    for (uint32_t o = 0; o < no; o++) {
+        const ta_output_info *oi = ta_chart_output_info(ic->c, outs[o]);
+        if (!oi || !isfinite(oi->range_lo) || !isfinite(oi->range_hi)) {
+            fixed = false;
+            break;
+        }
+        lo = fmin(lo, oi->range_lo);
+        hi = fmax(hi, oi->range_hi);
+    }
+    if (!fixed) {
+        lo = INFINITY;
+        hi = -INFINITY;
+        for (uint32_t o = 0; o < no; o++) {
+            const ta_output_info *oi = ta_chart_output_info(ic->c, outs[o]);
+            for (int j = 0; j < n; j++) {
+                double v = value_at(ic, outs[o], vis[j]->open_ms);
+                if (isfinite(v)) {
+                    lo = fmin(lo, v);
+                    hi = fmax(hi, v);
+                }
+            }
+            if (oi && oi->style == TA_HISTOGRAM) {
+                lo = fmin(lo, 0);
+                hi = fmax(hi, 0);
+            }
+            for (uint32_t l = 0; oi && l < oi->nlevels; l++) {
+                lo = fmin(lo, oi->levels[l]);
+                hi = fmax(hi, oi->levels[l]);
+            }
+        }
+    }
+    if (!isfinite(lo) || !isfinite(hi)) {
+        lo = 0;
+        hi = 1;
+    }
+    if (hi - lo < 1e-12) {
+        hi += 0.5;
+        lo -= 0.5;
+    }
+    /* separator and reference levels */
+    ui_role(u, w, ROLE_LEVEL);
+    for (int x = 1; x < ax; x++)
+        ui_glyph(u, w, y0, x, G_DOTLINE);
+    const ta_output_info *oi0 = ta_chart_output_info(ic->c, outs[0]);
+    for (uint32_t l = 0; oi0 && l < oi0->nlevels; l++) {
+        double lv = oi0->levels[l];
+        if (lv <= lo || lv >= hi)
+            continue;
+        int row = (int)((lv - lo) / (hi - lo) * rows);
+        if (row >= rows)
+            row = rows - 1;
+        int y = y0 + rows - 1 - row;
+        ui_role(u, w, ROLE_LEVEL);
+        for (int x = 1; x < ax; x++)
+            ui_glyph(u, w, y, x, G_DOTLINE);
+        char lb[24];
+        ui_fmt_num(lb, sizeof(lb), lv, 0, iw - ax);
+        ui_put(u, w, y, ax + 1, iw - ax, ROLE_LEVEL, lb);
+    }
+    /* values */
+    for (uint32_t o = 0; o < no; o++) {
+        uint32_t k = outs[o];
+        const ta_output_info *oi = ta_chart_output_info(ic->c, k);
+        enum theme_role r = (enum theme_role)(ROLE_IND1 + (inst + o) % 6);
+        bool hist = oi && oi->style == TA_HISTOGRAM;
+        for (int j = 0; j < n; j++) {
+            double v = value_at(ic, k, vis[j]->open_ms);
+            if (!isfinite(v))
+                continue;
+            int x = 1 + j * bw;
+            if (hist) {
+                double zero = lo > 0 ? lo : hi < 0 ? hi : 0;
+                int zr = (int)((zero - lo) / (hi - lo) * rows);
+                int vr = (int)((v - lo) / (hi - lo) * rows);
+                zr = K_MIN(K_MAX(zr, 0), rows - 1);
+                vr = K_MIN(K_MAX(vr, 0), rows - 1);
+                enum theme_role hr = v >= 0 ? ROLE_VOL_UP : ROLE_VOL_DOWN;
+                ui_role(u, w, hr);
+                for (int rr = K_MIN(zr, vr); rr <= K_MAX(zr, vr); rr++)
+                    ui_glyph(u, w, y0 + rows - 1 - rr, x, G_V8);
+            } else {
+                ui_role(u, w, r);
+                line_cell(u, w, y0, rows, lo, hi, x, v, oi && oi->style == TA_DOTS);
+            }
+        }
+    }
+    /* label with the newest values, and the scale */
+    char lb[160];
+    int lx = 1;
+    lx += ui_put(u, w, y0, lx, ax - lx, ROLE_DIM, ta_chart_instance_spec(ic->c, inst));
+    for (uint32_t o = 0; o < no && lx < ax; o++) {
+        double v = n > 0 ? value_at(ic, outs[o], vis[n - 1]->open_ms) : NAN;
+        char num[32];
+        if (isfinite(v))
+            ui_fmt_num(num, sizeof(num), v, fabs(v) >= 1000 ? 0 : 2, 12);
+        else
+            snprintf(num, sizeof(num), "-");
+        snprintf(lb, sizeof(lb), " %s", num);
+        lx += ui_put(u, w, y0, lx, ax - lx, (enum theme_role)(ROLE_IND1 + (inst + o) % 6), lb);
+    }
+    char sc[24];
+    int sd = hi - lo >= 20 ? 0 : hi - lo >= 2 ? 1 : hi - lo >= 0.2 ? 2 : 4;
+    ui_fmt_num(sc, sizeof(sc), hi, sd, iw - ax);
+    ui_put(u, w, y0, ax + 1, iw - ax, ROLE_AXIS, sc);
+    if (rows >= 3) {
+        ui_fmt_num(sc, sizeof(sc), lo, sd, iw - ax);
+        ui_put(u, w, y0 + rows - 1, ax + 1, iw - ax, ROLE_AXIS, sc);
+    }
+}
+
+/* ---- the picker ------------------------------------------------------------------------- */
+
+/* Registry entries in picker order: overlays first, then oscillators. */
+static uint32_t picker_order(uint32_t *idx, uint32_t cap)
+{
+    uint32_t n = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (uint32_t i = 0; i < ta_info_count() && n < cap; i++) {
+            const ta_info *in = ta_info_at(i);
+            if ((in->kind == TA_OVERLAY) == (pass == 0))
+                idx[n++] = i;
+        }
+    return n;
+}
+
+/* Is `tok` (len bytes) a spec of indicator `name`: "name" or "name_params"? */
+static bool tok_is(const char *tok, size_t len, const char *name)
+{
+    size_t nl = strlen(name);
+    return len >= nl && strncmp(tok, name, nl) == 0 && (len == nl || tok[nl] == '_');
+}
+
+static bool spec_has(const char *specs, const char *name)
+{
+    const char *p = specs;
+    while (*p) {
+        while (*p == ',' || *p == ' ')
+            p++;
+        size_t len = strcspn(p, ", ");
+        if (len && tok_is(p, len, name))
+            return true;
+        p += len;
+    }
+    return false;
+}
+
+/* Appends to out the specs of `name` already in `specs` (keeping hand-set parameters such as
+ * "sma_50,sma_200"), or just the name (default parameters). */
+static void add_specs(char *out, size_t cap, const char *specs, const char *name)
+{
+    size_t olen = strlen(out);
+    bool found = false;
+    const char *p = specs;
+    while (*p) {
+        while (*p == ',' || *p == ' ')
+            p++;
+        size_t len = strcspn(p, ", ");
+        if (len && tok_is(p, len, name)) {
+            found = true;
+            int m = snprintf(out + olen, cap - olen, "%s%.*s", olen ? "," : "", (int)len, p);
+            if (m < 0 || (size_t)m >= cap - olen)
+                return;
+            olen += (size_t)m;
+        }
+        p += len;
+    }
+    if (!found)
+        snprintf(out + olen, cap - olen, "%s%s", olen ? "," : "", name);
+}
+
+void ui_picker_open(ui *u)
+{
+    uint32_t idx[128];
+    u->pk_n = picker_order(idx, K_ARRAY_LEN(idx));
+    for (uint32_t i = 0; i < u->pk_n; i++)
+        u->pk_on[i] = spec_has(u->ind_specs, ta_info_at(idx[i])->name);
+    if (u->pk_sel >= u->pk_n)
+        u->pk_sel = 0;
+    u->ov = OV_PICKER;
+}
+
+static void picker_apply(ui *u)
+{
+    uint32_t idx[128];
+    uint32_t n = picker_order(idx, K_ARRAY_LEN(idx));
+    char specs[sizeof(u->ind_specs)];
+    specs[0] = 0;
+    for (uint32_t i = 0; i < n && i < u->pk_n; i++)
+        if (u->pk_on[i])
+            add_specs(specs, sizeof(specs), u->ind_specs, ta_info_at(idx[i])->name);
+    if (strcmp(specs, u->ind_specs) != 0) {
+        snprintf(u->ind_specs, sizeof(u->ind_specs), "%s", specs);
+        u->ind_gen++;
+        ind_save(u);
+    }
+}
+
+void ui_picker_key(ui *u, int ch)
+{
+    switch (ch) {
+    case KEY_UP: case 'k':
+        if (u->pk_sel > 0)
+            u->pk_sel--;
+        break;
+    case KEY_DOWN: case 'j':
+        if (u->pk_sel + 1 < u->pk_n)
+            u->pk_sel++;
+        break;
+    case KEY_PPAGE: u->pk_sel = u->pk_sel > 10 ? u->pk_sel - 10 : 0; break;
+    case KEY_NPAGE: u->pk_sel = K_MIN(u->pk_sel + 10, u->pk_n ? u->pk_n - 1 : 0); break;
+    case KEY_HOME: u->pk_sel = 0; break;
+    case KEY_END: u->pk_sel = u->pk_n ? u->pk_n - 1 : 0; break;
+    case ' ': case '\n': case '\r': case KEY_ENTER:
+        if (u->pk_sel < u->pk_n)
+            u->pk_on[u->pk_sel] = !u->pk_on[u->pk_sel];
+        picker_apply(u); /* applied at once: the chart behind shows it */
+        break;
+    case 'c': /* clear all */
+        for (uint32_t i = 0; i < u->pk_n; i++)
+            u->pk_on[i] = false;
+        picker_apply(u);
+        break;
+    case 27: case 'i': case 'q':
+        picker_apply(u);
+        u->ov = OV_NONE;
+        u->full = true;
+        break;
+    default:
+        break;
+    }
+}
+
+void ui_picker_draw(ui *u)
+{
+    uint32_t idx[128];
+    uint32_t n = picker_order(idx, K_ARRAY_LEN(idx));
+    int want_h = (int)n + 6;
+    WINDOW *w = ui_overlay_win(u, want_h, K_MIN(72, u->cols));
+    if (!w)
+        return;
+    werase(w);
+    int h, wd;
+    getmaxyx(w, h, wd);
+    for (int y = 0; y < h; y++)
+        ui_fill(u, w, y, 0, wd, ROLE_OVERLAY);
+    ui_frame_box(u, w, true, "Indicators", ROLE_TITLE);
+    int rows = h - 4; /* title row, hint row, two borders */
+    if (rows < 1)
+        return;
+    if (u->pk_sel < u->pk_top)
+        u->pk_top = u->pk_sel;
+    if (u->pk_sel >= u->pk_top + (uint32_t)rows)
+        u->pk_top = u->pk_sel - (uint32_t)rows + 1;
+    ui_put(u, w, 1, 2, wd - 4, ROLE_DIM,
+           "space/Enter toggle, c clear, Esc or i close (kept for next time)");
+    for (int r = 0; r < rows; r++) {
+        uint32_t i = u->pk_top + (uint32_t)r;
+        if (i >= n)
+            break;
+        const ta_info *in = ta_info_at(idx[i]);
+        int y = 2 + r;
+        bool sel = i == u->pk_sel;
+        if (sel)
+            ui_fill(u, w, y, 1, wd - 2, ROLE_SELECTION);
+        enum theme_role base = sel ? ROLE_SELECTION : ROLE_OVERLAY;
+        char line[160];
+        snprintf(line, sizeof(line), "[%c] %-11s %-4s %s", u->pk_on[i] ? 'x' : ' ', in->name,
+                 in->kind == TA_OVERLAY ? "ovl" : "osc", in->title);
+        ui_put(u, w, y, 2, wd - 4, base, line);
+    }
+    if (n > (uint32_t)rows) {
+        char more[32];
+        snprintf(more, sizeof(more), " %u/%u ", u->pk_sel + 1, n);
+        ui_put(u, w, h - 1, wd - 2 - (int)strlen(more), (int)strlen(more), ROLE_DIM, more);
+    }
+    touchwin(w);
+    wnoutrefresh(w);
+}

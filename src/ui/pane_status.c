@@ -1,0 +1,329 @@
+/* The status bar (top line), the key-hint / flash line (bottom line) and the two overlays (help,
+ * quit confirmation). The status bar is built left to right in priority order: data source and
+ * broker first (always visible), then the focused symbol, the data clock, throughput and the
+ * malformed count, and the per-symbol book states in whatever room is left (compacted to counts
+ * plus the names of books that are not live when the full list does not fit). */
+#include "ui_int.h"
+
+#include "kestrel/loop.h"
+
+#include <ctype.h>
+#include <string.h>
+
+static void fmt_speed(char *buf, size_t cap, double speed)
+{
+    if (speed <= 0)
+        snprintf(buf, cap, "max");
+    else if (speed >= 10)
+        snprintf(buf, cap, "x%.0f", speed);
+    else if (speed == (double)(int)speed)
+        snprintf(buf, cap, "x%.1f", speed);
+    else
+        snprintf(buf, cap, "x%g", speed);
+}
+
+/* Writes a segment at *x if it fits entirely in the line; returns false (and writes nothing)
+ * otherwise. */
+static bool seg(ui *u, int *x, enum theme_role r, const char *text)
+{
+    int n = ui_text_cols(text);
+    if (*x + n > u->cols)
+        return false;
+    ui_put(u, u->status, 0, *x, n, r, text);
+    *x += n;
+    return true;
+}
+
+static void upper(char *dst, size_t cap, const char *src)
+{
+    size_t i = 0;
+    for (; src[i] && i + 1 < cap; i++)
+        dst[i] = (char)toupper((unsigned char)src[i]);
+    dst[i] = 0;
+}
+
+void ui_status_draw(ui *u)
+{
+    app *a = u->a;
+    char b[256], sp[32];
+    int x = 0;
+    bool compact = u->cols < 110; /* shorter forms so the book states still fit at 80 columns */
+    ui_fill(u, u->status, 0, 0, u->cols, ROLE_STATUS);
+
+    /* source */
+    fmt_speed(sp, sizeof(sp), a->speed);
+    enum theme_role src_role = a->source == APP_SOURCE_LIVE ? ROLE_LIVE : ROLE_REPLAY;
+    if (a->source == APP_SOURCE_LIVE)
+        snprintf(b, sizeof(b), " %s ", app_source_name(a));
+    else if (a->finished)
+        snprintf(b, sizeof(b), " %s FINISHED ", app_source_name(a));
+    else if (a->paused)
+        snprintf(b, sizeof(b), " %s PAUSED %s ", app_source_name(a), sp);
+    else if (compact)
+        snprintf(b, sizeof(b), " %s %s ", app_source_name(a), sp);
+    else
+        snprintf(b, sizeof(b), " %s %d file%s %s ", app_source_name(a), a->cfg.replay_count,
+                 a->cfg.replay_count == 1 ? "" : "s", sp);
+    if (!seg(u, &x, src_role, b)) {
+        ui_put(u, u->status, 0, 0, u->cols, src_role, b); /* truncated: still the first thing */
+        return;
+    }
+    x++;
+    snprintf(b, sizeof(b), " %s ", app_broker_name(a));
+    if (!seg(u, &x, ROLE_PAPER, b))
+        return;
+    x++;
+
+    /* focused symbol */
+    market_sym *s = ui_focus_sym(u);
+    if (s) {
+        snprintf(b, sizeof(b), "%s", s->name);
+        if (!seg(u, &x, ROLE_STATUS_KEY, b))
+            return;
+        x += 2;
+    }
+
+    /* data clock */
+    if (a->data_ms > 0) {
+        char t[40], d[16];
+        if (compact) {
+            ui_fmt_time(d, sizeof(d), a->data_ms, 4);
+            ui_fmt_time(t, sizeof(t), a->data_ms, 0);
+            snprintf(b, sizeof(b), "%s %sZ", d, t);
+        } else {
+            ui_fmt_time(t, sizeof(t), a->data_ms, 5);
+            snprintf(b, sizeof(b), "%s UTC", t);
+        }
+    } else {
+        snprintf(b, sizeof(b), "--:--:-- UTC");
+    }
+    if (!seg(u, &x, ROLE_STATUS_KEY, b))
+        return;
+    x += 2;
+
+    /* throughput and malformed */
+    char num[32];
+    ui_fmt_num(num, sizeof(num), a->msgs_per_s, 0, 7);
+    snprintf(b, sizeof(b), compact ? "%s/s" : "%s msg/s", num);
+    if (!seg(u, &x, ROLE_STATUS, b))
+        return;
+    x += 2;
+    snprintf(b, sizeof(b), compact ? "%llu bad" : "%llu malformed",
+             (unsigned long long)a->malformed);
+    if (!seg(u, &x, a->malformed ? ROLE_STATUS_WARN : ROLE_STATUS, b))
+        return;
+    x += 2;
+
+    /* book states: full list if it fits, else counts plus the names of books not live */
+    if (!a->market)
+        return;
+    uint32_t n = market_count(a->market);
+    int need = 0;
+    uint32_t live = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        market_sym *m = market_at(a->market, i);
+        enum book_state st = m->book ? book_state(m->book) : BOOK_EMPTY;
+        if (st == BOOK_LIVE)
+            live++;
+        need += (int)strlen(m->name) + 1 + (int)strlen(book_state_name(st)) + 2;
+    }
+    if (x + need <= u->cols) {
+        for (uint32_t i = 0; i < n; i++) {
+            market_sym *m = market_at(a->market, i);
+            enum book_state st = m->book ? book_state(m->book) : BOOK_EMPTY;
+            char nm[16];
+            if (st == BOOK_LIVE)
+                snprintf(nm, sizeof(nm), "live");
+            else
+                upper(nm, sizeof(nm), book_state_name(st));
+            snprintf(b, sizeof(b), "%s ", m->name);
+            seg(u, &x, ROLE_STATUS, b);
+            seg(u, &x, st == BOOK_LIVE ? ROLE_STATUS : ROLE_STATUS_WARN, nm);
+            x += 2;
+        }
+        return;
+    }
+    snprintf(b, sizeof(b), "books %u/%u live", live, n);
+    if (!seg(u, &x, live == n ? ROLE_STATUS : ROLE_STATUS_WARN, b))
+        return;
+    x += 2;
+    for (uint32_t i = 0; i < n; i++) {
+        market_sym *m = market_at(a->market, i);
+        enum book_state st = m->book ? book_state(m->book) : BOOK_EMPTY;
+        if (st == BOOK_LIVE)
+            continue;
+        char nm[16];
+        upper(nm, sizeof(nm), book_state_name(st));
+        snprintf(b, sizeof(b), "%s %s", m->name, nm);
+        if (!seg(u, &x, ROLE_STATUS_WARN, b))
+            return;
+        x += 2;
+    }
+}
+
+static const char *pane_hint(ui *u)
+{
+    switch (u->focus) {
+    case PANE_WATCH: return "[watchlist] arrows j k move, Enter select";
+    case PANE_CHART: return "[chart] arrows h l scroll, Home End";
+    case PANE_BOOK: return "[book]";
+    case PANE_TAPE: return "[trades] arrows j k scroll";
+    default: return "";
+    }
+}
+
+void ui_keys_draw(ui *u)
+{
+    app *a = u->a;
+    WINDOW *w = u->keys;
+    ui_fill(u, w, 0, 0, u->cols, ROLE_TEXT);
+    int64_t now = loop_mono_ms();
+    if (a->flash[0] && now < a->flash_until_ms) {
+        ui_put(u, w, 0, 1, u->cols - 1, ROLE_FLASH, a->flash);
+        return;
+    }
+    static const struct {
+        const char *key, *what;
+    } hints[] = {
+        {"?", "help"}, {"q", "quit"}, {"Tab", "pane"}, {"[ ]", "timeframe"},
+        {"z", "zoom"}, {"space", "pause"}, {"< >", "speed"},
+    };
+    int x = 1;
+    for (size_t i = 0; i < K_ARRAY_LEN(hints); i++) {
+        int need = ui_text_cols(hints[i].key) + 1 + ui_text_cols(hints[i].what) + 2;
+        if (x + need > u->cols)
+            break;
+        x += ui_put(u, w, 0, x, -1, ROLE_KEY, hints[i].key);
+        x += 1;
+        x += ui_put(u, w, 0, x, -1, ROLE_DIM, hints[i].what);
+        x += 2;
+    }
+    const char *ph = pane_hint(u);
+    int n = ui_text_cols(ph);
+    if (u->cols - n - 1 > x)
+        ui_put(u, w, 0, u->cols - n - 1, n, ROLE_DIM, ph);
+}
+
+/* Every key, in the order of the architecture's key table. */
+static const struct {
+    const char *key, *what;
+} help_keys[] = {
+    {"?", "this help (Esc closes it)"},
+    {"q", "quit (asks y / n)"},
+    {"Tab  Shift-Tab", "focus the next / previous pane"},
+    {"Up Down  j k", "move in lists (watchlist, trades)"},
+    {"Left Right  h l", "chart: scroll back / forward in time"},
+    {"Home End", "chart: oldest / newest bar; lists: top / bottom"},
+    {"PgUp PgDn", "page in lists and the chart"},
+    {"Enter", "select the symbol under the cursor (watchlist)"},
+    {"[  ]", "chart timeframe shorter / longer: 1s 1m 5m 15m 1h 4h 1d"},
+    {"z", "zoom the focused pane (again: restore)"},
+    {"space", "pause / resume the replay"},
+    {"<  >", "replay speed slower / faster"},
+    {"i", "indicator picker: overlays on the chart, oscillators under it"},
+    {"Esc", "close an overlay"},
+};
+
+/* Keys reserved for later issues: listed, marked "not yet", bound to nothing but a flash. */
+static const char help_later[] =
+    "o order ticket, c / C close position / cancel order, X close all, e settings, "
+    "a / d add / remove symbol, S / P start / pause auto-trading, g generate a signal, "
+    "n connections view, B backtests view";
+
+WINDOW *ui_overlay_win(ui *u, int h, int w)
+{
+    if (h > u->rows)
+        h = u->rows;
+    if (w > u->cols)
+        w = u->cols;
+    if (h < 1 || w < 1)
+        return NULL;
+    int y = (u->rows - h) / 2, x = (u->cols - w) / 2;
+    if (u->ovw) {
+        int oh, ow, oy, ox;
+        getmaxyx(u->ovw, oh, ow);
+        getbegyx(u->ovw, oy, ox);
+        if (oh != h || ow != w || oy != y || ox != x) {
+            delwin(u->ovw);
+            u->ovw = NULL;
+        }
+    }
+    if (!u->ovw)
+        u->ovw = newwin(h, w, y, x);
+    return u->ovw;
+}
+
+/* Writes text word-wrapped into [x, x+width) from row y; returns the next free row. */
+static int wrap(ui *u, WINDOW *w, int y, int x, int width, int ymax, enum theme_role r,
+                const char *text)
+{
+    const char *p = text;
+    while (*p && y < ymax) {
+        int len = (int)strlen(p);
+        int n = len <= width ? len : width;
+        if (n < len) {
+            int cut = n;
+            while (cut > 0 && p[cut] != ' ')
+                cut--;
+            if (cut > 0)
+                n = cut;
+        }
+        char line[256];
+        snprintf(line, sizeof(line), "%.*s", n, p);
+        ui_put(u, w, y++, x, width, r, line);
+        p += n;
+        while (*p == ' ')
+            p++;
+    }
+    return y;
+}
+
+void ui_help_draw(ui *u)
+{
+    int n = (int)K_ARRAY_LEN(help_keys);
+    int wd0 = K_MIN(78, u->cols);
+    int later_lines = (int)sizeof(help_later) / K_MAX(10, wd0 - 6) + 2;
+    WINDOW *w = ui_overlay_win(u, n + later_lines + 5, wd0);
+    if (!w)
+        return;
+    werase(w);
+    int h, wd;
+    getmaxyx(w, h, wd);
+    for (int y = 0; y < h; y++)
+        ui_fill(u, w, y, 0, wd, ROLE_OVERLAY);
+    ui_frame_box(u, w, true, "Keys", ROLE_TITLE);
+    int y = 1;
+    for (int i = 0; i < n && y < h - 1; i++, y++) {
+        ui_put(u, w, y, 3, 18, ROLE_KEY, help_keys[i].key);
+        ui_put(u, w, y, 21, wd - 23, ROLE_OVERLAY, help_keys[i].what);
+    }
+    if (y + 1 < h - 1) {
+        y++;
+        ui_put(u, w, y++, 3, wd - 5, ROLE_DIM, "Reserved, not yet available:");
+        y = wrap(u, w, y, 3, wd - 6, h - 2, ROLE_DIM, help_later);
+    }
+    if (y < h - 1)
+        ui_put(u, w, h - 2, 3, wd - 5, ROLE_DIM, "Esc or ? closes this help");
+    touchwin(w);
+    wnoutrefresh(w);
+}
+
+void ui_quit_draw(ui *u)
+{
+    WINDOW *w = ui_overlay_win(u, 5, 36);
+    if (!w)
+        return;
+    werase(w);
+    int h, wd;
+    getmaxyx(w, h, wd);
+    for (int y = 0; y < h; y++)
+        ui_fill(u, w, y, 0, wd, ROLE_OVERLAY);
+    ui_frame_box(u, w, true, "Quit", ROLE_TITLE);
+    ui_put(u, w, 2, 3, wd - 4, ROLE_OVERLAY, "Quit Kestrel?");
+    ui_put(u, w, 2, 18, wd - 19, ROLE_KEY, "y");
+    ui_put(u, w, 2, 20, wd - 21, ROLE_OVERLAY, "yes");
+    ui_put(u, w, 2, 25, wd - 26, ROLE_KEY, "n");
+    ui_put(u, w, 2, 27, wd - 28, ROLE_OVERLAY, "no");
+    touchwin(w);
+    wnoutrefresh(w);
+}

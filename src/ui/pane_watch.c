@@ -1,0 +1,138 @@
+/* Watchlist pane: one entry per market symbol with last price, change since the reference price
+ * and spread (from the book when it is live, else from the last bookTicker). Wide panes use one
+ * line per symbol with columns; narrow ones two lines per symbol. The selection (arrows) is the
+ * UI's; Enter makes it the app's focused symbol. */
+#include "ui_int.h"
+
+#include "kestrel/decimal.h"
+
+#include <string.h>
+
+static bool sym_spread(const market_sym *s, kdec *spread)
+{
+    kdec bid, bq, ask, aq;
+    if (s->book && book_is_live(s->book) && book_best(s->book, &bid, &bq, &ask, &aq)) {
+        *spread = ask - bid;
+        return true;
+    }
+    if (s->tick_bid > 0 && s->tick_ask > 0) {
+        *spread = s->tick_ask - s->tick_bid;
+        return true;
+    }
+    return false;
+}
+
+void ui_watch_draw(ui *u, pane *p)
+{
+    app *a = u->a;
+    WINDOW *w = p->w;
+    bool foc = u->focus == PANE_WATCH;
+    ui_frame_box(u, w, foc, "Watchlist", ROLE_TITLE);
+    int ih = p->h - 2, iw = p->wd - 2;
+    if (ih < 1 || iw < 4)
+        return;
+    uint32_t n = a->market ? market_count(a->market) : 0;
+    if (n == 0) {
+        ui_put(u, w, 1, 1, iw, ROLE_DIM, "no symbols yet");
+        return;
+    }
+    if (u->wl_sel >= n)
+        u->wl_sel = n - 1;
+    bool wide = iw >= 36;
+    int per = wide ? 1 : 2;
+    int hdr = wide ? 1 : 0;
+    int rows = (ih - hdr) / per;
+    if (rows < 1)
+        rows = 1;
+    /* keep the selection visible */
+    if (u->wl_sel < u->wl_top)
+        u->wl_top = u->wl_sel;
+    if (u->wl_sel >= u->wl_top + (uint32_t)rows)
+        u->wl_top = u->wl_sel - (uint32_t)rows + 1;
+    if (u->wl_top >= n)
+        u->wl_top = 0;
+
+    /* columns (wide): marker, symbol, last, chg%, spread */
+    int sym_w = 9, last_w = 10, chg_w = 7;
+    int spr_w = iw - 2 - sym_w - last_w - chg_w - 3;
+    if (wide) {
+        int x = 1 + 2;
+        ui_put(u, w, 1, x, sym_w, ROLE_HEADER, "Symbol");
+        x += sym_w + 1;
+        ui_putf(u, w, 1, x, last_w, ROLE_HEADER, "%*s", last_w, "Last");
+        x += last_w + 1;
+        ui_putf(u, w, 1, x, chg_w, ROLE_HEADER, "%*s", chg_w, "Chg%");
+        x += chg_w + 1;
+        if (spr_w > 0)
+            ui_putf(u, w, 1, x, spr_w, ROLE_HEADER, "%*s", spr_w, "Spread");
+    }
+    for (int r = 0; r < rows; r++) {
+        uint32_t i = u->wl_top + (uint32_t)r;
+        if (i >= n)
+            break;
+        market_sym *s = market_at(a->market, i);
+        int y = 1 + hdr + r * per;
+        bool sel = i == u->wl_sel;
+        enum theme_role base = sel && foc ? ROLE_SELECTION : ROLE_TEXT;
+        char px[40], chg[24], spr[40];
+        enum theme_role chg_role = ROLE_DIM;
+        if (s->last_px > 0)
+            ui_fmt_px(px, sizeof(px), s->last_px, s->px_decimals);
+        else
+            snprintf(px, sizeof(px), "-");
+        if (s->last_px > 0 && s->ref_px > 0) {
+            double c = (decimal_to_double(s->last_px) - decimal_to_double(s->ref_px)) /
+                       decimal_to_double(s->ref_px) * 100.0;
+            snprintf(chg, sizeof(chg), "%+.2f%%", c);
+            chg_role = c > 0 ? ROLE_UP : c < 0 ? ROLE_DOWN : ROLE_DIM;
+        } else {
+            snprintf(chg, sizeof(chg), "-");
+        }
+        kdec sd;
+        enum book_state bst = s->book ? book_state(s->book) : BOOK_EMPTY;
+        enum theme_role spr_role = ROLE_DIM;
+        if (bst == BOOK_SYNCING || bst == BOOK_RESYNCING) {
+            /* with many symbols the status bar cannot name them all: say it here */
+            snprintf(spr, sizeof(spr), "%s", bst == BOOK_SYNCING ? "sync" : "RESYNC");
+            spr_role = ROLE_WARNING;
+        } else if (sym_spread(s, &sd)) {
+            ui_fmt_px(spr, sizeof(spr), sd, s->px_decimals);
+        } else {
+            snprintf(spr, sizeof(spr), "-");
+        }
+        if (sel && foc) {
+            for (int k = 0; k < per; k++)
+                ui_fill(u, w, y + k, 1, iw, ROLE_SELECTION);
+        }
+        enum theme_role cr = sel && foc ? ROLE_SELECTION : chg_role;
+        if (i == a->focus)
+            ui_glyph(u, w, y, 1, G_FOCUS);
+        if (wide) {
+            int x = 3;
+            ui_put(u, w, y, x, sym_w, base, s->name);
+            x += sym_w + 1;
+            ui_putf(u, w, y, x, last_w, base, "%*s", last_w, px);
+            x += last_w + 1;
+            ui_putf(u, w, y, x, chg_w, cr, "%*s", chg_w, chg);
+            x += chg_w + 1;
+            if (spr_w > 0)
+                ui_putf(u, w, y, x, spr_w, sel && foc ? ROLE_SELECTION : spr_role, "%*s", spr_w,
+                        spr);
+        } else {
+            int avail = iw - 2;
+            ui_put(u, w, y, 3, avail, base, s->name);
+            int pl = (int)strlen(px);
+            if (pl + (int)strlen(s->name) + 1 <= avail)
+                ui_put(u, w, y, 3 + avail - pl, pl, base, px);
+            if (y + 1 <= ih) {
+                ui_put(u, w, y + 1, 3, avail, cr, chg);
+                char sb[48];
+                snprintf(sb, sizeof(sb), "sp %s", spr);
+                int sl = (int)strlen(sb);
+                if (sl + (int)strlen(chg) + 1 <= avail)
+                    ui_put(u, w, y + 1, 3 + avail - sl, sl, sel && foc ? ROLE_SELECTION : spr_role,
+                           sb);
+            }
+        }
+    }
+}

@@ -1,0 +1,757 @@
+/* The terminal UI core: owns the terminal (like htop's CRT.c): init and restore, theme -> colour
+ * pairs, glyph set, layout, key dispatch, overlays and the frame scheduler.
+ *
+ * Drawing is deferred (tmux style): input and data only change state; ui_draw(), called from the
+ * loop's before-sleep hook, compares a cheap signature of everything shown (the app's counters,
+ * every symbol's dirty counter, the UI's own state) with the one of the last frame and draws at
+ * most cfg.ui_fps frames a second. Each pane keeps its own signature and is erased and redrawn
+ * only when it changed; every window goes out with wnoutrefresh and the frame ends with exactly
+ * one doupdate(), so tmux sees no flicker and an idle screen costs nothing. */
+#include "ui_int.h"
+
+#include "kestrel/loop.h"
+#include "kestrel/xmalloc.h"
+
+#include <langinfo.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#ifndef KESTREL_DATADIR
+#define KESTREL_DATADIR "/usr/local/share/kestrel"
+#endif
+
+#define UI_MIN_COLS 80
+#define UI_MIN_ROWS 24
+
+static const struct {
+    wchar_t uni;
+    char ascii;
+} glyph_forms[G_COUNT] = {
+    [G_BODY] = {0x2588, '#'},     [G_BODY_TOP] = {0x2580, '#'}, [G_BODY_BOT] = {0x2584, '#'},
+    [G_HOLLOW] = {0x2591, '+'},   [G_WICK] = {0x2502, '|'},     [G_WICK_TOP] = {0x2575, '|'},
+    [G_WICK_BOT] = {0x2577, '|'}, [G_V1] = {0x2581, '.'},       [G_V2] = {0x2582, '.'},
+    [G_V3] = {0x2583, '.'},       [G_V4] = {0x2584, ':'},       [G_V5] = {0x2585, ':'},
+    [G_V6] = {0x2586, ':'},       [G_V7] = {0x2587, ':'},       [G_V8] = {0x2588, '|'},
+    [G_CURSOR] = {0x25B2, '^'},   [G_LASTPX] = {0x25C0, '<'},   [G_HLINE] = {0x2500, '-'},
+    [G_FOCUS] = {0x25B8, '>'},    [G_TICK] = {0x2575, '\''},   [G_LINE_LO] = {0x2581, '_'},
+    [G_LINE_MID] = {0x2500, '-'}, [G_LINE_HI] = {0x2594, '`'},  [G_DOT] = {0x2022, '*'},
+    [G_DOTLINE] = {0x2508, '.'},
+};
+
+attr_t ui_attr(const ui *u, enum theme_role r)
+{
+    return u->role_attr[r];
+}
+
+void ui_role(ui *u, WINDOW *w, enum theme_role r)
+{
+    wattr_set(w, u->role_attr[r], u->role_pair[r], NULL);
+}
+
+market_sym *ui_focus_sym(ui *u)
+{
+    market *m = u->a->market;
+    if (!m)
+        return NULL;
+    uint32_t n = market_count(m);
+    if (n == 0)
+        return NULL;
+    return market_at(m, u->a->focus < n ? u->a->focus : 0);
+}
+
+static attr_t attrs_from_theme(uint32_t bits)
+{
+    attr_t a = A_NORMAL;
+    if (bits & THEME_A_BOLD)
+        a |= A_BOLD;
+    if (bits & THEME_A_DIM)
+        a |= A_DIM;
+    if (bits & THEME_A_REVERSE)
+        a |= A_REVERSE;
+    if (bits & THEME_A_UNDERLINE)
+        a |= A_UNDERLINE;
+    if (bits & THEME_A_STANDOUT)
+        a |= A_STANDOUT;
+#ifdef A_ITALIC
+    if (bits & THEME_A_ITALIC)
+        a |= A_ITALIC;
+#endif
+    return a;
+}
+
+static void theme_warn(void *ud, const char *msg)
+{
+    app *a = ud;
+    log_warn(a->log, "theme: %s", msg);
+}
+
+/* Loads the configured theme (or the built-in one) and turns it into colour pairs and attributes
+ * for this terminal: 256 colours, 8 colours or monochrome attributes. */
+static void ui_apply_theme(ui *u)
+{
+    app *a = u->a;
+    const char *name = a->cfg.theme[0] ? a->cfg.theme : "default";
+    char path[600], err[700];
+    theme_builtin(&u->th);
+    if (theme_find(name, KESTREL_DATADIR, path, sizeof(path)) == K_OK) {
+        if (theme_load_file(&u->th, path, theme_warn, a, err, sizeof(err)) != K_OK) {
+            log_warn(a->log, "theme: %s", err);
+            app_flash(a, "theme '%s' unusable (%s): using the built-in theme", name, err);
+        }
+    } else if (strcmp(name, "default") != 0) {
+        app_flash(a, "theme '%s' not found in ./themes or %s/themes: using the built-in theme",
+                  name, KESTREL_DATADIR);
+    }
+
+    u->color = false;
+    u->colors = 0;
+    if (has_colors() && start_color() == OK && COLORS >= 8 && COLOR_PAIRS > ROLE_COUNT) {
+        u->color = true;
+        u->colors = COLORS >= 256 ? 256 : 8;
+    }
+    bool defaults = u->color && use_default_colors() == OK;
+    int up_fg = 0, up_bg = 0, down_fg = 0, down_bg = 0;
+    for (int r = 0; r < ROLE_COUNT; r++) {
+        if (!u->color) {
+            u->role_attr[r] = attrs_from_theme(u->th.mono[r]);
+            u->role_pair[r] = 0;
+            continue;
+        }
+        theme_style st = u->colors == 256 ? u->th.c256[r] : u->th.c8[r];
+        uint32_t bits = st.attrs;
+        int fg = st.fg, bg = st.bg;
+        if (u->colors < 16) { /* bright colours on an 8-colour terminal: base colour + bold */
+            if (fg >= 8 && fg < 16) {
+                fg -= 8;
+                bits |= THEME_A_BOLD;
+            }
+            if (bg >= 8 && bg < 16)
+                bg -= 8;
+            if (fg >= 8)
+                fg = THEME_COLOR_DEFAULT;
+            if (bg >= 8)
+                bg = THEME_COLOR_DEFAULT;
+        }
+        if (!defaults) {
+            if (fg < 0)
+                fg = COLOR_WHITE;
+            if (bg < 0)
+                bg = COLOR_BLACK;
+        }
+        if (r == ROLE_UP)
+            up_fg = fg, up_bg = bg;
+        if (r == ROLE_DOWN)
+            down_fg = fg, down_bg = bg;
+        init_pair((short)(r + 1), (short)fg, (short)bg);
+        u->role_pair[r] = (short)(r + 1);
+        u->role_attr[r] = attrs_from_theme(bits);
+    }
+    u->hollow_up = !u->color || (up_fg == down_fg && up_bg == down_bg);
+    /* A price inside its depth bar keeps its side colour: fg of bid/ask over bg of the bar. */
+    u->pair_bid_on_depth = u->role_pair[ROLE_BID_DEPTH];
+    u->pair_ask_on_depth = u->role_pair[ROLE_ASK_DEPTH];
+    u->attr_bid_on_depth = u->role_attr[ROLE_BID_DEPTH];
+    u->attr_ask_on_depth = u->role_attr[ROLE_ASK_DEPTH];
+    if (u->color && COLOR_PAIRS > ROLE_COUNT + 2) {
+        short f, b, f2, b2;
+        if (pair_content(u->role_pair[ROLE_BID], &f, &b) == OK &&
+            pair_content(u->role_pair[ROLE_BID_DEPTH], &f2, &b2) == OK &&
+            init_pair(ROLE_COUNT + 1, f, b2) == OK) {
+            u->pair_bid_on_depth = ROLE_COUNT + 1;
+            u->attr_bid_on_depth = u->role_attr[ROLE_BID] | u->role_attr[ROLE_BID_DEPTH];
+        }
+        if (pair_content(u->role_pair[ROLE_ASK], &f, &b) == OK &&
+            pair_content(u->role_pair[ROLE_ASK_DEPTH], &f2, &b2) == OK &&
+            init_pair(ROLE_COUNT + 2, f, b2) == OK) {
+            u->pair_ask_on_depth = ROLE_COUNT + 2;
+            u->attr_ask_on_depth = u->role_attr[ROLE_ASK] | u->role_attr[ROLE_ASK_DEPTH];
+        }
+    }
+}
+
+static void ui_glyphs(ui *u)
+{
+    const char *cs = nl_langinfo(CODESET);
+    u->utf8 = !u->a->cfg.ui_ascii && cs &&
+              (strcmp(cs, "UTF-8") == 0 || strcmp(cs, "utf-8") == 0 || strcmp(cs, "utf8") == 0);
+    for (int g = 0; g < G_COUNT; g++) {
+        wchar_t wc[2] = {u->utf8 ? glyph_forms[g].uni : (wchar_t)glyph_forms[g].ascii, 0};
+        setcchar(&u->glyph[g], wc, A_NORMAL, 0, NULL);
+    }
+}
+
+static void ui_free_windows(ui *u)
+{
+    for (int i = 0; i < PANE_COUNT; i++) {
+        if (u->panes[i].w)
+            delwin(u->panes[i].w);
+        u->panes[i].w = NULL;
+        u->panes[i].shown = false;
+    }
+    if (u->status)
+        delwin(u->status);
+    if (u->keys)
+        delwin(u->keys);
+    if (u->ovw)
+        delwin(u->ovw);
+    u->status = u->keys = u->ovw = NULL;
+}
+
+static WINDOW *mkwin(int h, int w, int y, int x)
+{
+    if (h < 1 || w < 1 || y < 0 || x < 0 || y + h > LINES || x + w > COLS)
+        return NULL;
+    return newwin(h, w, y, x);
+}
+
+static void place(pane *p, int y, int x, int h, int w)
+{
+    p->y = y;
+    p->x = x;
+    p->h = h;
+    p->wd = w;
+    p->w = mkwin(h, w, y, x);
+    p->shown = p->w != NULL;
+    p->dirty = true;
+}
+
+static int clampi(int v, int lo, int hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* Recomputes every window from the terminal size, the zoom state and the focus. */
+static void ui_layout(ui *u)
+{
+    ui_free_windows(u);
+    u->rows = LINES;
+    u->cols = COLS;
+    u->too_small = u->cols < UI_MIN_COLS || u->rows < UI_MIN_ROWS;
+    u->full = true;
+    u->layout_valid = true;
+    if (u->too_small)
+        return;
+    u->status = mkwin(1, u->cols, 0, 0);
+    u->keys = mkwin(1, u->cols, u->rows - 1, 0);
+    int mid_y = 1, mid_h = u->rows - 2;
+    if (u->zoom) {
+        place(&u->panes[u->focus], mid_y, 0, mid_h, u->cols);
+        return;
+    }
+    int wl_w = clampi(u->cols / 5, 20, 40);
+    int right_w = clampi(u->cols * 28 / 100, 28, 52);
+    int chart_w = u->cols - wl_w - right_w;
+    int book_h = clampi(mid_h * 55 / 100, 6, mid_h - 4);
+    place(&u->panes[PANE_WATCH], mid_y, 0, mid_h, wl_w);
+    place(&u->panes[PANE_CHART], mid_y, wl_w, mid_h, chart_w);
+    place(&u->panes[PANE_BOOK], mid_y, wl_w + chart_w, book_h, right_w);
+    place(&u->panes[PANE_TAPE], mid_y + book_h, wl_w + chart_w, mid_h - book_h, right_w);
+}
+
+static ui *ui_open_screen(app *a, FILE *out, FILE *in, const char *term, char *err,
+                          size_t errlen)
+{
+    ui *u = xcalloc(1, sizeof(*u));
+    u->a = a;
+    u->out = out;
+    u->in = in;
+    u->scr = newterm(term, out, in);
+    if (!u->scr) {
+        snprintf(err, errlen, "cannot initialise the terminal (TERM=%s)",
+                 term ? term : (getenv("TERM") ? getenv("TERM") : "unset"));
+        free(u);
+        return NULL;
+    }
+    set_term(u->scr);
+    cbreak();
+    noecho();
+    nonl();
+    intrflush(stdscr, FALSE);
+    keypad(stdscr, TRUE);
+    nodelay(stdscr, TRUE);
+    set_escdelay(25);
+    curs_set(0);
+    leaveok(stdscr, TRUE);
+    ui_glyphs(u);
+    ui_apply_theme(u);
+    u->focus = PANE_CHART;
+    u->ch_follow = true;
+    u->wl_sel = a->focus;
+    u->last_frame_ms = -1000000;
+    ui_ind_load(u);
+    ui_layout(u);
+    return u;
+}
+
+ui *ui_open(app *a, char *err, size_t errlen)
+{
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+        snprintf(err, errlen, "the terminal UI needs a terminal on stdin and stdout "
+                              "(use --headless to run without one)");
+        return NULL;
+    }
+    ui *u = ui_open_screen(a, stdout, stdin, NULL, err, errlen);
+    if (u)
+        u->own_term = true;
+    return u;
+}
+
+ui *ui_open_term(app *a, FILE *out, FILE *in, const char *term, int rows, int cols, char *err,
+                 size_t errlen)
+{
+    ui *u = ui_open_screen(a, out, in, term, err, errlen);
+    if (u && rows > 0 && cols > 0) {
+        resizeterm(rows, cols);
+        ui_layout(u);
+    }
+    return u;
+}
+
+void ui_close(ui *u)
+{
+    if (!u)
+        return;
+    set_term(u->scr);
+    ui_free_windows(u);
+    ui_ind_free(u);
+    curs_set(1);
+    endwin();
+    delscreen(u->scr);
+    free(u);
+}
+
+void ui_on_resize(ui *u)
+{
+    struct winsize ws;
+    set_term(u->scr);
+    if (ioctl(fileno(u->out), TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 && ws.ws_col > 0)
+        resizeterm(ws.ws_row, ws.ws_col);
+    ui_layout(u);
+    clearok(curscr, TRUE);
+}
+
+void ui_resize_to(ui *u, int rows, int cols)
+{
+    set_term(u->scr);
+    if (rows > 0 && cols > 0)
+        resizeterm(rows, cols);
+    ui_layout(u);
+}
+
+static void set_focus_pane(ui *u, enum pane_id p)
+{
+    u->focus = p;
+    if (u->zoom)
+        ui_layout(u);
+    for (int i = 0; i < PANE_COUNT; i++)
+        u->panes[i].dirty = true;
+}
+
+static void watch_move(ui *u, int delta)
+{
+    uint32_t n = u->a->market ? market_count(u->a->market) : 0;
+    if (n == 0)
+        return;
+    int64_t s = (int64_t)u->wl_sel + delta;
+    if (s < 0)
+        s = 0;
+    if (s >= (int64_t)n)
+        s = n - 1;
+    u->wl_sel = (uint32_t)s;
+}
+
+static void reserved_key(ui *u, const char *what)
+{
+    app_flash(u->a, "%s: not yet available", what);
+}
+
+static void key_normal(ui *u, int ch)
+{
+    app *a = u->a;
+    switch (ch) {
+    case '?':
+        u->ov = OV_HELP;
+        return;
+    case 'q':
+        u->ov = OV_QUIT;
+        return;
+    case '\t':
+        set_focus_pane(u, (enum pane_id)((u->focus + 1) % PANE_COUNT));
+        return;
+    case KEY_BTAB:
+        set_focus_pane(u, (enum pane_id)((u->focus + PANE_COUNT - 1) % PANE_COUNT));
+        return;
+    case 'z':
+        u->zoom = !u->zoom;
+        ui_layout(u);
+        return;
+    case ' ':
+        app_set_paused(a, !a->paused);
+        return;
+    case '<':
+        app_speed_step(a, -1);
+        return;
+    case '>':
+        app_speed_step(a, +1);
+        return;
+    case '[':
+        if (a->chart_tf > 0)
+            app_set_timeframe(a, (enum tf)(a->chart_tf - 1));
+        u->ch_follow = true;
+        return;
+    case ']':
+        if (a->chart_tf + 1 < TF_COUNT)
+            app_set_timeframe(a, (enum tf)(a->chart_tf + 1));
+        u->ch_follow = true;
+        return;
+    case 'o': reserved_key(u, "o order ticket"); return;
+    case 'c': reserved_key(u, "c close position"); return;
+    case 'C': reserved_key(u, "C cancel order"); return;
+    case 'X': reserved_key(u, "X close all"); return;
+    case 'e': reserved_key(u, "e settings"); return;
+    case 'a': reserved_key(u, "a add symbol"); return;
+    case 'd': reserved_key(u, "d remove symbol"); return;
+    case 'S': reserved_key(u, "S start auto-trading"); return;
+    case 'P': reserved_key(u, "P pause auto-trading"); return;
+    case 'g': reserved_key(u, "g generate a signal"); return;
+    case 'i':
+        ui_picker_open(u);
+        return;
+    case 'n': reserved_key(u, "n connections view"); return;
+    case 'B': reserved_key(u, "B backtests view"); return;
+    default:
+        break;
+    }
+    /* keys that depend on the focused pane */
+    switch (u->focus) {
+    case PANE_WATCH:
+        switch (ch) {
+        case KEY_UP: case 'k': watch_move(u, -1); break;
+        case KEY_DOWN: case 'j': watch_move(u, +1); break;
+        case KEY_PPAGE: watch_move(u, -10); break;
+        case KEY_NPAGE: watch_move(u, +10); break;
+        case KEY_HOME: watch_move(u, -1000000); break;
+        case KEY_END: watch_move(u, +1000000); break;
+        case '\n': case '\r': case KEY_ENTER:
+            if (a->market && u->wl_sel < market_count(a->market)) {
+                app_set_focus(a, u->wl_sel);
+                u->ch_follow = true;
+                u->tape_off = 0;
+            }
+            break;
+        default: break;
+        }
+        break;
+    case PANE_CHART:
+        ui_chart_key(u, ch);
+        break;
+    case PANE_TAPE: {
+        market_sym *s = ui_focus_sym(u);
+        uint32_t n = s && s->tape ? tape_count(s->tape) : 0;
+        int64_t off = u->tape_off;
+        switch (ch) {
+        case KEY_UP: case 'k': off--; break;
+        case KEY_DOWN: case 'j': off++; break;
+        case KEY_PPAGE: off -= 10; break;
+        case KEY_NPAGE: off += 10; break;
+        case KEY_HOME: off = 0; break;
+        case KEY_END: off = n; break;
+        default: break;
+        }
+        if (off >= (int64_t)n)
+            off = n ? n - 1 : 0;
+        if (off < 0)
+            off = 0;
+        u->tape_off = (uint32_t)off;
+        break;
+    }
+    case PANE_BOOK:
+        /* Arrows in the book move the watchlist selection, a convenient shortcut. */
+        break;
+    default:
+        break;
+    }
+}
+
+static void close_overlay(ui *u)
+{
+    u->ov = OV_NONE;
+    u->full = true;
+}
+
+static void ui_key(ui *u, int ch)
+{
+    u->ui_changes++;
+    if (ch == KEY_RESIZE) {
+        /* curses has already resized (its own SIGWINCH handling, or the KEY_RESIZE that our
+         * resizeterm() queued): only the windows follow. Calling resizeterm() here again would
+         * queue another KEY_RESIZE, forever. */
+        if (LINES != u->rows || COLS != u->cols)
+            ui_layout(u);
+        return;
+    }
+    if (u->ov == OV_QUIT) {
+        if (ch == 'y' || ch == 'Y') {
+            close_overlay(u);
+            app_request_quit(u->a);
+        } else if (ch == 'n' || ch == 'N' || ch == 27 || ch == 'q') {
+            close_overlay(u);
+        }
+        return;
+    }
+    if (u->ov == OV_PICKER) {
+        ui_picker_key(u, ch);
+        return;
+    }
+    if (u->ov == OV_HELP) {
+        if (ch == 27 || ch == '?' || ch == 'q' || ch == '\n' || ch == '\r')
+            close_overlay(u);
+        return;
+    }
+    if (ch == 27) /* Esc with nothing open: nothing to close */
+        return;
+    if (ch == 12) { /* Ctrl-L: repaint everything (after another program scribbled on it) */
+        clearok(curscr, TRUE);
+        u->full = true;
+        return;
+    }
+    key_normal(u, ch);
+}
+
+void ui_on_input(ui *u)
+{
+    set_term(u->scr);
+    /* wgetch(stdscr) refreshes stdscr when it is "touched" (it is after init and resizes), which
+     * would paint the blank stdscr over the panes. Send it out now, under a full redraw. */
+    if (is_wintouched(stdscr)) {
+        wnoutrefresh(stdscr);
+        u->full = true;
+    }
+    for (int i = 0; i < 256; i++) {
+        int ch = wgetch(stdscr);
+        if (ch == ERR)
+            break;
+        ui_key(u, ch);
+    }
+}
+
+/* FNV-1a style mixing of 64-bit words: cheap signatures of what a pane shows. */
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    return h * 0x100000001b3ull;
+}
+
+static bool flash_on(const app *a, int64_t now)
+{
+    return a->flash[0] && now < a->flash_until_ms;
+}
+
+static uint64_t global_sig(ui *u, int64_t now)
+{
+    app *a = u->a;
+    uint64_t h = 1469598103934665603ull;
+    h = mix(h, a->messages);
+    h = mix(h, a->malformed);
+    h = mix(h, a->changes);
+    h = mix(h, a->focus);
+    h = mix(h, (uint64_t)a->chart_tf);
+    h = mix(h, (uint64_t)a->paused | (uint64_t)a->finished << 1 | (uint64_t)a->quitting << 2);
+    h = mix(h, (uint64_t)(a->speed * 1000.0));
+    h = mix(h, (uint64_t)(a->msgs_per_s * 10.0));
+    h = mix(h, (uint64_t)(a->data_ms / 1000));
+    h = mix(h, (uint64_t)flash_on(a, now));
+    h = mix(h, u->ui_changes);
+    if (a->market) {
+        uint32_t n = market_count(a->market);
+        h = mix(h, n);
+        for (uint32_t i = 0; i < n; i++)
+            h = mix(h, market_at(a->market, i)->dirty);
+    }
+    return h;
+}
+
+static uint64_t pane_sig(ui *u, enum pane_id id)
+{
+    app *a = u->a;
+    market_sym *s = ui_focus_sym(u);
+    uint64_t h = mix(0, (uint64_t)id);
+    h = mix(h, u->focus == id);
+    switch (id) {
+    case PANE_WATCH:
+        h = mix(h, u->wl_sel);
+        h = mix(h, a->focus);
+        if (a->market) {
+            uint32_t n = market_count(a->market);
+            h = mix(h, n);
+            for (uint32_t i = 0; i < n; i++)
+                h = mix(h, market_at(a->market, i)->dirty);
+        }
+        break;
+    case PANE_CHART:
+        /* only what the chart shows: bars closing, the forming bar, the last price */
+        if (s && (unsigned)a->chart_tf < TF_COUNT && s->series[a->chart_tf]) {
+            candles *c = s->series[a->chart_tf];
+            const candle *f = candles_forming(c);
+            h = mix(h, candles_total_closed(c));
+            h = mix(h, candles_count(c));
+            if (f) {
+                h = mix(h, (uint64_t)f->open_ms);
+                h = mix(h, f->trades);
+                h = mix(h, (uint64_t)f->h);
+                h = mix(h, (uint64_t)f->l);
+                h = mix(h, (uint64_t)f->c);
+                h = mix(h, (uint64_t)f->volume);
+            }
+            h = mix(h, (uint64_t)s->last_px);
+        }
+        h = mix(h, a->focus);
+        h = mix(h, u->ind_gen);
+        h = mix(h, (uint64_t)a->chart_tf);
+        h = mix(h, u->ch_follow);
+        h = mix(h, (uint64_t)u->ch_cursor_ms);
+        break;
+    case PANE_BOOK:
+        h = mix(h, s ? s->dirty : 0);
+        h = mix(h, a->focus);
+        break;
+    case PANE_TAPE:
+        h = mix(h, s ? s->trades : 0);
+        h = mix(h, a->focus);
+        h = mix(h, u->tape_off);
+        break;
+    default:
+        break;
+    }
+    return h;
+}
+
+static void draw_too_small(ui *u)
+{
+    werase(stdscr);
+    wattr_set(stdscr, A_NORMAL, 0, NULL);
+    static const char msg[] = "terminal too small (80x24 needed)";
+    int rows = LINES, cols = COLS;
+    if (rows >= 1 && cols >= 1) {
+        int len = (int)sizeof(msg) - 1;
+        int n = len < cols ? len : cols;
+        int x = (cols - n) / 2;
+        int y = (rows - 1) / 2;
+        mvwaddnstr(stdscr, y, x, msg, n);
+        if (rows >= 3 && cols >= 20) {
+            char sz[32];
+            int m = snprintf(sz, sizeof(sz), "now %dx%d", cols, rows);
+            if (m > cols)
+                m = cols;
+            mvwaddnstr(stdscr, y + 1, (cols - m) / 2, sz, m);
+        }
+        if (u->ov == OV_QUIT && rows >= 2) {
+            static const char q[] = "quit? y/n";
+            int m = (int)sizeof(q) - 1 < cols ? (int)sizeof(q) - 1 : cols;
+            mvwaddnstr(stdscr, y == 0 ? 1 : y - 1, (cols - m) / 2, q, m);
+        }
+    }
+    wnoutrefresh(stdscr);
+}
+
+/* Draws one frame now: dirty panes, status and key lines, the overlay, one doupdate(). */
+static void ui_frame(ui *u, int64_t now)
+{
+    set_term(u->scr);
+    if (!u->layout_valid || LINES != u->rows || COLS != u->cols)
+        ui_layout(u);
+    u->frames++;
+    if (u->too_small) {
+        draw_too_small(u);
+        doupdate();
+        u->full = false;
+        return;
+    }
+    if (u->full) {
+        /* The area under a closed overlay or a new layout: everything redraws once. */
+        if (is_wintouched(stdscr))
+            wnoutrefresh(stdscr);
+        for (int i = 0; i < PANE_COUNT; i++)
+            u->panes[i].dirty = true;
+    }
+    for (int i = 0; i < PANE_COUNT; i++) {
+        pane *p = &u->panes[i];
+        if (!p->shown || !p->w)
+            continue;
+        uint64_t sig = pane_sig(u, (enum pane_id)i);
+        if (!p->dirty && sig == p->stamp)
+            continue;
+        werase(p->w);
+        switch (i) {
+        case PANE_WATCH: ui_watch_draw(u, p); break;
+        case PANE_CHART: ui_chart_draw(u, p); break;
+        case PANE_BOOK: ui_book_draw(u, p); break;
+        case PANE_TAPE: ui_tape_draw(u, p); break;
+        default: break;
+        }
+        p->stamp = sig;
+        p->dirty = false;
+        if (u->ov != OV_NONE)
+            touchwin(p->w);
+        wnoutrefresh(p->w);
+    }
+    if (u->status) {
+        werase(u->status);
+        ui_status_draw(u);
+        wnoutrefresh(u->status);
+    }
+    if (u->keys) {
+        werase(u->keys);
+        ui_keys_draw(u);
+        wnoutrefresh(u->keys);
+    }
+    (void)now;
+    if (u->ov == OV_HELP)
+        ui_help_draw(u);
+    else if (u->ov == OV_QUIT)
+        ui_quit_draw(u);
+    else if (u->ov == OV_PICKER)
+        ui_picker_draw(u);
+    doupdate();
+    u->full = false;
+}
+
+int ui_draw(ui *u)
+{
+    int64_t now = loop_mono_ms();
+    app *a = u->a;
+    uint64_t sig = global_sig(u, now);
+    int flash_ms = -1;
+    if (flash_on(a, now))
+        flash_ms = (int)K_MIN(a->flash_until_ms - now + 1, 60000);
+    bool pending = u->full || sig != u->sig || !u->layout_valid;
+    if (!pending)
+        return flash_ms;
+    int fps = a->cfg.ui_fps > 0 ? a->cfg.ui_fps : 30;
+    int64_t budget = 1000 / fps;
+    int64_t since = now - u->last_frame_ms;
+    if (since < budget)
+        return (int)(budget - since);
+    ui_frame(u, now);
+    u->sig = sig;
+    u->last_frame_ms = now;
+    return flash_ms;
+}
+
+void ui_draw_now(ui *u, bool full)
+{
+    int64_t now = loop_mono_ms();
+    if (full)
+        u->full = true;
+    ui_frame(u, now);
+    u->sig = global_sig(u, now);
+    u->last_frame_ms = now;
+}
+
+void ui_feed_key(ui *u, int key)
+{
+    set_term(u->scr);
+    ui_key(u, key);
+}

@@ -1,0 +1,173 @@
+/* Internal to src/ui: the ui struct shared by the screen code (ui.c), the drawing helpers
+ * (draw.c) and the panes (pane_*.c). Nothing outside src/ui includes this. */
+#ifndef KESTREL_UI_INT_H
+#define KESTREL_UI_INT_H
+#ifndef NCURSES_WIDECHAR
+#define NCURSES_WIDECHAR 1
+#endif
+#include <curses.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "kestrel/theme.h"
+#include "kestrel/ui.h"
+
+enum pane_id { PANE_WATCH = 0, PANE_CHART, PANE_BOOK, PANE_TAPE, PANE_COUNT };
+enum overlay { OV_NONE = 0, OV_HELP, OV_QUIT, OV_PICKER };
+
+struct ta_chart;
+#define IND_MAX_OUT 64 /* indicator outputs drawn */
+#define IND_MAX_OSC 2  /* oscillator sub-panes under the chart */
+
+/* One frame's view of the display indicators (pane_ind.c). */
+typedef struct ind_ctx {
+    struct ta_chart *c; /* NULL: no indicators */
+    uint32_t hlen, nout;
+    int64_t last_t, tfms, peek_t;
+    bool has_peek;
+    double peek[IND_MAX_OUT];
+} ind_ctx;
+
+/* Glyphs: one Unicode and one ASCII form each; the UI picks one set at start. */
+enum glyph {
+    G_BODY,      /* candle body, full cell */
+    G_BODY_TOP,  /* body in the upper half of the cell */
+    G_BODY_BOT,  /* body in the lower half */
+    G_HOLLOW,    /* rising body on a terminal without colour */
+    G_WICK,      /* wick through the cell */
+    G_WICK_TOP,  /* wick in the upper half only */
+    G_WICK_BOT,  /* wick in the lower half only */
+    G_V1, G_V2, G_V3, G_V4, G_V5, G_V6, G_V7, G_V8, /* volume bar eighths (G_V8 = full) */
+    G_CURSOR,    /* chart cursor on the time axis */
+    G_LASTPX,    /* last price marker on the price axis */
+    G_HLINE,     /* spread separator */
+    G_FOCUS,     /* focused symbol marker in the watchlist */
+    G_TICK,      /* time axis tick */
+    G_LINE_LO,   /* indicator line, low / middle / high third of the cell */
+    G_LINE_MID,
+    G_LINE_HI,
+    G_DOT,       /* indicator dots (SAR) */
+    G_DOTLINE,   /* reference level / separator */
+    G_COUNT
+};
+
+typedef struct pane {
+    WINDOW *w;
+    int y, x, h, wd;
+    bool shown;
+    bool dirty;     /* must redraw regardless of the stamp */
+    uint64_t stamp; /* signature of what it showed last */
+} pane;
+
+struct ui {
+    app *a;
+    SCREEN *scr;
+    FILE *out, *in;
+    bool own_term; /* ui_open on the process's terminal (restore on close) */
+
+    bool utf8;
+    bool color;    /* colour pairs in use */
+    int colors;    /* 0, 8, 256 */
+    bool hollow_up; /* up and down share a colour: draw rising candle bodies hollow */
+    attr_t role_attr[ROLE_COUNT];
+    short role_pair[ROLE_COUNT];
+    /* derived: a side's price colour over its depth bar (pair, attrs) */
+    short pair_bid_on_depth, pair_ask_on_depth;
+    attr_t attr_bid_on_depth, attr_ask_on_depth;
+    theme th;
+    cchar_t glyph[G_COUNT];
+
+    int rows, cols;
+    bool too_small;
+    bool layout_valid;
+    pane panes[PANE_COUNT];
+    WINDOW *status, *keys, *ovw;
+
+    enum pane_id focus;
+    bool zoom;
+    enum overlay ov;
+
+    /* watchlist */
+    uint32_t wl_sel, wl_top;
+    /* chart: follow the newest bar, or a cursor anchored by time */
+    bool ch_follow;
+    int64_t ch_cursor_ms, ch_right_ms;
+    int ch_nb; /* bars visible in the last frame */
+    /* tape scroll (trades from the newest) */
+    uint32_t tape_off;
+
+    /* display indicators (pane_ind.c) and the picker */
+    char ind_specs[1024]; /* STORE_TEXT_MAX: a setting value always fits */
+    struct ta_chart *ind;
+    const candles *ind_series;
+    uint32_t ind_sym;
+    enum tf ind_tf;
+    uint64_t ind_gen, ind_built_gen;
+    uint32_t pk_sel, pk_top, pk_n;
+    bool pk_on[128];
+
+    /* redraw control */
+    uint64_t ui_changes; /* bumped by every key that changes what is shown */
+    uint64_t sig;        /* global signature at the last frame */
+    bool full;           /* everything must redraw */
+    int64_t last_frame_ms;
+    uint64_t frames;
+
+    char buf[1024]; /* scratch for formatting (one frame at a time) */
+};
+
+/* ui.c */
+attr_t ui_attr(const ui *u, enum theme_role r);
+void ui_role(ui *u, WINDOW *w, enum theme_role r);
+market_sym *ui_focus_sym(ui *u);
+
+/* draw.c: text and glyph helpers. All clip to the window; none fail on tiny windows. */
+int ui_put(ui *u, WINDOW *w, int y, int x, int maxw, enum theme_role r, const char *s);
+int ui_putf(ui *u, WINDOW *w, int y, int x, int maxw, enum theme_role r, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+/* Like ui_put but with extra curses attributes OR-ed in (e.g. A_DIM). */
+int ui_put_attr(ui *u, WINDOW *w, int y, int x, int maxw, enum theme_role r, attr_t extra,
+                const char *s);
+void ui_glyph(ui *u, WINDOW *w, int y, int x, enum glyph g);
+void ui_fill(ui *u, WINDOW *w, int y, int x, int n, enum theme_role r);
+void ui_frame_box(ui *u, WINDOW *w, bool focused, const char *title, enum theme_role title_role);
+int ui_text_cols(const char *s); /* display columns of a UTF-8 string (all our glyphs: 1) */
+
+/* Number formatting for narrow columns. */
+int ui_fmt_px(char *buf, size_t cap, kdec v, int decimals);
+int ui_fmt_num(char *buf, size_t cap, double v, int decimals, int width);
+/* style: 0 HH:MM:SS, 1 HH:MM:SS.mmm, 2 HH:MM, 3 YYYY-MM-DD, 4 MM-DD, 5 YYYY-MM-DD HH:MM:SS */
+int ui_fmt_time(char *buf, size_t cap, int64_t ms, int style);
+
+/* panes */
+void ui_status_draw(ui *u);
+void ui_keys_draw(ui *u);
+void ui_watch_draw(ui *u, pane *p);
+void ui_chart_draw(ui *u, pane *p);
+void ui_book_draw(ui *u, pane *p);
+void ui_tape_draw(ui *u, pane *p);
+void ui_help_draw(ui *u);
+void ui_quit_draw(ui *u);
+
+/* chart navigation (pane_chart.c) */
+void ui_chart_key(ui *u, int key);
+
+/* overlays (pane_status.c): a centred window of at most h x w, reused between frames */
+WINDOW *ui_overlay_win(ui *u, int h, int w);
+
+/* indicators (pane_ind.c) */
+void ui_ind_load(ui *u);
+void ui_ind_free(ui *u);
+void ui_ind_begin(ui *u, ind_ctx *ic, market_sym *s, enum tf tf);
+void ui_ind_range(const ind_ctx *ic, const candle *const *vis, int n, double *lo, double *hi);
+void ui_ind_draw_overlays(ui *u, WINDOW *w, const ind_ctx *ic, const candle *const *vis, int n,
+                          int bw, int top, int ch, double lo, double hi);
+int ui_ind_legend(ui *u, WINDOW *w, const ind_ctx *ic, int y, int x, int maxw);
+int ui_ind_osc_list(const ind_ctx *ic, uint32_t *inst_out);
+void ui_ind_draw_osc(ui *u, WINDOW *w, const ind_ctx *ic, uint32_t inst,
+                     const candle *const *vis, int n, int bw, int y0, int rows, int ax, int iw);
+void ui_picker_open(ui *u);
+void ui_picker_key(ui *u, int ch);
+void ui_picker_draw(ui *u);
+
+#endif

@@ -1,0 +1,232 @@
+#!/bin/sh
+# TUI tests: the real program on the bundled real replay, in a private tmux server of fixed size.
+# Types keys with send-keys and reads the screen with capture-pane: panes, help, zoom, focus,
+# timeframe, pause, speed, quit confirmation, resizing down to 1x1 and back, and the ASCII-only
+# screen under TERM=vt100 LANG=C. Prints "N passed, N failed". Needs tmux; $KESTREL_BIN.
+set -u
+cd "$(dirname "$0")/../.." || exit 2
+BIN=${KESTREL_BIN:-build/release/kestrel}
+case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
+command -v tmux >/dev/null 2>&1 || { echo "tmux missing"; echo "0 passed, 1 failed"; exit 1; }
+[ -x "$BIN" ] || { echo "no binary $BIN"; echo "0 passed, 1 failed"; exit 1; }
+
+tmp=$(mktemp -d /tmp/kestrel-tui.XXXXXX)
+T="tmux -L kestrel-test$$ -f /dev/null"
+cleanup() {
+    $T kill-server >/dev/null 2>&1
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+pass=0
+fail=0
+# Sanitizer builds are slower to start and draw.
+case $BIN in *asan*) slow=3 ;; *) slow=1 ;; esac
+
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+bad() {
+    fail=$((fail + 1))
+    echo "FAIL $1"
+    echo "---- screen:"
+    cat "$tmp/screen" 2>/dev/null
+    echo "----"
+}
+cap() { $T capture-pane -p -t "$S" >"$tmp/screen" 2>/dev/null || : >"$tmp/screen"; }
+# wait_for PATTERN SECONDS: until the screen matches (fixed string)
+wait_for() {
+    n=$(($2 * 10 * slow))
+    while [ "$n" -gt 0 ]; do
+        cap
+        grep -qF -- "$1" "$tmp/screen" && return 0
+        sleep 0.1
+        n=$((n - 1))
+    done
+    return 1
+}
+# wait_gone PATTERN SECONDS: until the screen no longer matches
+wait_gone() {
+    n=$(($2 * 10 * slow))
+    while [ "$n" -gt 0 ]; do
+        cap
+        grep -qF -- "$1" "$tmp/screen" || return 0
+        sleep 0.1
+        n=$((n - 1))
+    done
+    return 1
+}
+expect() { if wait_for "$1" "${3:-5}"; then ok "$2"; else bad "$2 (wanted '$1')"; fi; }
+expect_gone() { if wait_gone "$1" "${3:-5}"; then ok "$2"; else bad "$2 (still '$1')"; fi; }
+line1() { cap; head -n 1 "$tmp/screen"; }
+keys() { $T send-keys -t "$S" "$@"; }
+alive() { [ -f "$tmp/pid" ] && kill -0 "$(cat "$tmp/pid")" 2>/dev/null; }
+
+# start NAME ENV: runs kestrel in a new session NAME (120x40), which becomes the current one ($S);
+# its exit status lands in $tmp/rc. (A session is never killed before the next one exists: the
+# server would exit and race with the new session.)
+start() {
+    rm -f "$tmp/rc" "$tmp/pid"
+    S=$1
+    $T new-session -d -s "$S" -x 120 -y 40 \
+        "env $2 sh -c 'echo \$\$ > $tmp/pid; exec $BIN --db $tmp/k.db --socket $tmp/s' \
+         2>>$tmp/stderr; echo \$? > $tmp/rc; sleep 60"
+}
+
+# --- the full screen (UTF-8) -------------------------------------------------------------------
+start k "LANG=C.UTF-8 LC_ALL= TERM=screen-256color"
+expect "REPLAY" "status bar shows the replay source" 10
+cap
+head -n 1 "$tmp/screen" | grep -qF "PAPER" && ok "status bar shows the PAPER broker" ||
+    bad "status bar shows the PAPER broker"
+expect "Watchlist" "watchlist pane"
+expect "BTCUSDT" "watchlist has BTCUSDT"
+expect "ETHUSDT" "watchlist has ETHUSDT"
+expect "Book BTCUSDT" "order book pane"
+expect "Trades BTCUSDT" "trade tape pane"
+expect "BTCUSDT 1s" "chart pane with the 1s timeframe"
+expect "spread" "book goes live and shows the spread" 15
+expect "UTC" "data clock"
+expect "msg/s" "messages per second"
+expect "malformed" "malformed count"
+
+# help overlay lists every key; Esc closes it
+keys '?'
+if wait_for "this help" 5; then
+    ok "? opens the help overlay"
+    missing=""
+    for k in "Tab  Shift-Tab" "Up Down  j k" "Left Right  h l" "Home End" "PgUp PgDn" "Enter" \
+        "[  ]" "space" "<  >" "Esc" "quit" "zoom" "order ticket" "indicator picker" \
+        "connections view" "backtests view" "settings" "not yet"; do
+        grep -qF -- "$k" "$tmp/screen" || missing="$missing '$k'"
+    done
+    [ -z "$missing" ] && ok "help lists every key" || bad "help lists every key (missing$missing)"
+else
+    bad "? opens the help overlay"
+fi
+keys Escape
+expect_gone "this help" "Esc closes the help"
+
+# focus: Tab / Shift-Tab move it (the bottom line names the focused pane)
+expect "[chart]" "chart has the focus at start"
+keys Tab
+expect "[book]" "Tab moves the focus to the book"
+keys Tab
+expect "[trades]" "Tab moves the focus to the trades"
+keys BTab
+expect "[book]" "Shift-Tab moves the focus back"
+keys BTab
+
+# zoom the chart and back
+keys z
+expect_gone "Watchlist" "z zooms the chart (other panes hidden)"
+cap
+grep -qF "BTCUSDT 1s" "$tmp/screen" && ok "zoomed chart still shown" || bad "zoomed chart still shown"
+keys z
+expect "Watchlist" "z again restores the layout"
+
+# timeframe
+keys ']'
+expect "BTCUSDT 1m" "] switches the chart to 1m"
+keys ']'
+expect "BTCUSDT 5m" "] again: 5m"
+keys '[' '['
+expect "BTCUSDT 1s" "[ goes back to 1s"
+
+# pause / resume
+keys Space
+expect "PAUSED" "space pauses the replay"
+keys Space
+expect_gone "PAUSED" "space resumes"
+
+# speed
+before=$(line1 | grep -o 'x[0-9.]*' | head -n 1)
+keys '>'
+sleep 0.3
+n=$((30 * slow))
+while [ $n -gt 0 ]; do
+    after=$(line1 | grep -o 'x[0-9.]*' | head -n 1)
+    [ -n "$after" ] && [ "$after" != "$before" ] && break
+    sleep 0.1
+    n=$((n - 1))
+done
+[ -n "$before" ] && [ "$after" != "$before" ] && ok "> changes the speed label ($before -> $after)" ||
+    bad "> changes the speed label ($before -> $after)"
+keys '<'
+n=$((30 * slow))
+while [ $n -gt 0 ]; do
+    back=$(line1 | grep -o 'x[0-9.]*' | head -n 1)
+    [ "$back" = "$before" ] && break
+    sleep 0.1
+    n=$((n - 1))
+done
+[ "$back" = "$before" ] && ok "< brings the speed back ($back)" || bad "< brings the speed back ($back)"
+
+# watchlist: select ETHUSDT and make it the focus
+keys BTab
+expect "[watchlist]" "Shift-Tab from the chart focuses the watchlist"
+keys Down Enter
+expect "Book ETHUSDT" "Enter on ETHUSDT focuses it (book)"
+expect "ETHUSDT 1s" "the chart follows the focused symbol"
+keys Up Enter
+expect "Book BTCUSDT" "back to BTCUSDT"
+
+# resize
+$T resize-window -t "$S" -x 80 -y 24
+expect "Watchlist" "80x24 lays out all panes"
+cap
+grep -qF "REPLAY" "$tmp/screen" && grep -qF "Trades" "$tmp/screen" && ok "80x24 has status and tape" ||
+    bad "80x24 has status and tape"
+$T resize-window -t "$S" -x 40 -y 10
+expect "terminal too small" "40x10 says the terminal is too small"
+$T resize-window -t "$S" -x 1 -y 1
+sleep 0.5
+alive && ok "1x1 survives" || bad "1x1 survives"
+$T resize-window -t "$S" -x 120 -y 40
+expect "Watchlist" "120x40 restores the full layout"
+expect "Book BTCUSDT" "book back after resizing"
+
+# indicator picker: the first entry (SMA) toggled on is drawn and kept for the next run
+keys i
+expect "space/Enter toggle" "i opens the indicator picker"
+keys Space Escape
+expect_gone "space/Enter toggle" "Esc closes the picker"
+expect "sma_20" "the picked SMA is on the chart"
+
+# quit: confirm, refuse, confirm again
+keys q
+expect "Quit Kestrel?" "q asks for confirmation"
+keys n
+expect_gone "Quit Kestrel?" "n keeps running"
+alive && ok "still running after n" || bad "still running after n"
+keys q
+expect "Quit Kestrel?" "q asks again"
+keys y
+n=$((50 * slow))
+while [ $n -gt 0 ] && [ ! -f "$tmp/rc" ]; do sleep 0.1; n=$((n - 1)); done
+if [ -f "$tmp/rc" ] && ! alive; then ok "y quits (process gone)"; else bad "y quits (process gone)"; fi
+[ -f "$tmp/rc" ] && [ "$(cat "$tmp/rc")" = 0 ] && ok "exit status 0" ||
+    { bad "exit status 0 (got $(cat "$tmp/rc" 2>/dev/null))"; tail -n 30 "$tmp/stderr"; }
+
+# --- ASCII only: TERM=vt100 LANG=C ----------------------------------------------------------
+start k2 "LANG=C LC_ALL=C TERM=vt100"
+$T kill-session -t k >/dev/null 2>&1
+expect "REPLAY" "vt100/C: status bar" 10
+expect "spread" "vt100/C: book live" 15
+expect "Watchlist" "vt100/C: panes"
+expect "sma_20" "vt100/C: the saved indicator choice is back"
+cap
+high=$(LC_ALL=C tr -d '\000-\177' <"$tmp/screen" | wc -c)
+[ "$high" -eq 0 ] && ok "vt100/C: no byte >= 0x80 on screen" || bad "vt100/C: no byte >= 0x80 ($high)"
+grep -qF "+-" "$tmp/screen" && ok "vt100/C: ASCII borders" || bad "vt100/C: ASCII borders"
+keys '?'
+expect "this help" "vt100/C: help opens"
+cap
+high=$(LC_ALL=C tr -d '\000-\177' <"$tmp/screen" | wc -c)
+[ "$high" -eq 0 ] && ok "vt100/C: help is ASCII" || bad "vt100/C: help is ASCII ($high)"
+keys Escape q y
+n=$((50 * slow))
+while [ $n -gt 0 ] && [ ! -f "$tmp/rc" ]; do sleep 0.1; n=$((n - 1)); done
+[ -f "$tmp/rc" ] && [ "$(cat "$tmp/rc")" = 0 ] && ok "vt100/C: quits cleanly" ||
+    { bad "vt100/C: quits cleanly"; tail -n 30 "$tmp/stderr"; }
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
