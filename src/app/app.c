@@ -38,6 +38,7 @@ struct app_private {
     replay_line line;
     int64_t anchor_mono_ns;
     int64_t anchor_data_ns;
+    bool anchored;        /* false until the first line after start/pause/speed change */
     uint64_t pump_timer;  /* 0 = none armed */
     uint64_t stats_timer;
     int64_t stats_mono_ms;
@@ -82,11 +83,13 @@ const char *app_broker_name(const app *a)
     return "PAPER";
 }
 
+/* The next line to process is due now; later ones follow at their recorded spacing / speed. */
 static void app_reanchor(app *a)
 {
     struct app_private *p = a->priv;
+    p->anchored = p->pending;
     p->anchor_mono_ns = loop_mono_ns();
-    p->anchor_data_ns = p->pending ? p->line.recv_ns : a->data_ms * 1000000LL;
+    p->anchor_data_ns = p->pending ? p->line.recv_ns : 0;
 }
 
 static void app_schedule_pump(app *a, int64_t delay_ms)
@@ -409,6 +412,11 @@ static void app_pump(app *a)
             p->pending = true;
         }
         int64_t now = loop_mono_ns();
+        if (!p->anchored) {
+            p->anchored = true;
+            p->anchor_mono_ns = now;
+            p->anchor_data_ns = p->line.recv_ns;
+        }
         if (a->speed > 0) {
             double offset = (double)(p->line.recv_ns - p->anchor_data_ns) / a->speed;
             int64_t due = p->anchor_mono_ns + (int64_t)offset;
