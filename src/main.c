@@ -1,16 +1,205 @@
-/* Placeholder entry point; replaced by the integration of the core issue. */
+/* Entry point: the command line, the one app instance, start and stop order.
+ *
+ *   kestrel [options]          the workstation (UI, or --headless)
+ *   kestrel ctl ...            control-socket client
+ *   kestrel ta ...             indicators over a kline CSV
+ *
+ * Start order: config (validated, immutable) -> CLI overrides -> log -> app_start (store, market,
+ * replay, control socket, UI) -> loop. Stop order is the reverse, with the store flushed before
+ * the terminal is restored. Usage errors print one line on stderr and exit 2. */
+#include "kestrel/app.h"
 #include "kestrel/ctl.h"
 #include "kestrel/ta_cli.h"
 
+#include <errno.h>
+#include <getopt.h>
+#include <locale.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+static app the_app; /* the only mutable global: everything else lives inside it */
+
+static void main_usage(FILE *f)
+{
+    fputs("usage: kestrel [options]\n"
+          "       kestrel ctl [--socket PATH] [--db FILE] CMD [ARGS...]\n"
+          "       kestrel ta --data FILE.csv [--indicators LIST] [--format csv|json] | --list\n"
+          "\n"
+          "options:\n"
+          "  --config FILE        configuration file (default: search, see kestrel(1))\n"
+          "  --db FILE            SQLite database (default $XDG_DATA_HOME/kestrel/kestrel.db)\n"
+          "  --replay FILE[,FILE...]  replay recorded captures (default: the bundled data)\n"
+          "  --speed X            replay speed: 1 = recorded pace, 0 = as fast as possible\n"
+          "  --headless           no terminal UI (log to --log FILE or stderr)\n"
+          "  --exit-at-end        exit when the replay ends and print the status JSON\n"
+          "  --theme NAME         colour theme from themes/ (default, mono, amber)\n"
+          "  --log FILE           log file\n"
+          "  --socket PATH        control socket path\n"
+          "  --help, --version\n",
+          f);
+}
+
+static void main_warn(void *ud, const char *msg)
+{
+    (void)ud;
+    fprintf(stderr, "kestrel: warning: %s\n", msg);
+}
+
+static int main_copy(char *dst, size_t cap, const char *src, const char *opt)
+{
+    if (strlen(src) >= cap) {
+        fprintf(stderr, "kestrel: %s: path too long (max %zu bytes)\n", opt, cap - 1);
+        return K_ERR;
+    }
+    strcpy(dst, src);
+    return K_OK;
+}
+
+static int main_parse_speed(const char *s, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < 0 || (v > 0 && v < 0.01) || v > 1000) {
+        fprintf(stderr, "kestrel: --speed '%s' is not valid (expected 0 or 0.01..1000)\n", s);
+        return K_ERR;
+    }
+    *out = v;
+    return K_OK;
+}
+
+static int main_split_replay(kconfig *cfg, const char *list)
+{
+    cfg->replay_count = 0;
+    const char *p = list;
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        if (n == 0) {
+            fprintf(stderr, "kestrel: --replay: empty file name in '%s'\n", list);
+            return K_ERR;
+        }
+        if (cfg->replay_count >= CONFIG_MAX_REPLAY) {
+            fprintf(stderr, "kestrel: --replay: at most %d files\n", CONFIG_MAX_REPLAY);
+            return K_ERR;
+        }
+        if (n >= CONFIG_PATH_MAX) {
+            fprintf(stderr, "kestrel: --replay: path too long\n");
+            return K_ERR;
+        }
+        memcpy(cfg->replay_files[cfg->replay_count], p, n);
+        cfg->replay_files[cfg->replay_count][n] = '\0';
+        cfg->replay_count++;
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    if (cfg->replay_count == 0) {
+        fprintf(stderr, "kestrel: --replay needs at least one file\n");
+        return K_ERR;
+    }
+    return K_OK;
+}
 
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "ctl") == 0)
         return ctl_client_main(argc - 1, argv + 1);
-    if (argc > 1 && strcmp(argv[1], "ta") == 0) /* kestrel ta ... (indicators CLI) */
+    if (argc > 1 && strcmp(argv[1], "ta") == 0)
         return ta_cli_main(argc - 1, argv + 1);
-    puts("kestrel " KESTREL_VERSION);
-    return 0;
+
+    enum { OPT_CONFIG = 256, OPT_DB, OPT_REPLAY, OPT_SPEED, OPT_HEADLESS, OPT_EXIT_AT_END,
+           OPT_THEME, OPT_LOG, OPT_SOCKET, OPT_HELP, OPT_VERSION };
+    static const struct option opts[] = {
+        {"config", required_argument, 0, OPT_CONFIG},
+        {"db", required_argument, 0, OPT_DB},
+        {"replay", required_argument, 0, OPT_REPLAY},
+        {"speed", required_argument, 0, OPT_SPEED},
+        {"headless", no_argument, 0, OPT_HEADLESS},
+        {"exit-at-end", no_argument, 0, OPT_EXIT_AT_END},
+        {"theme", required_argument, 0, OPT_THEME},
+        {"log", required_argument, 0, OPT_LOG},
+        {"socket", required_argument, 0, OPT_SOCKET},
+        {"help", no_argument, 0, OPT_HELP},
+        {"version", no_argument, 0, OPT_VERSION},
+        {0, 0, 0, 0},
+    };
+    const char *config_path = NULL, *db = NULL, *replay = NULL, *speed = NULL, *theme = NULL,
+               *logf = NULL, *sock = NULL;
+    bool headless = false, exit_at_end = false;
+
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_CONFIG: config_path = optarg; break;
+        case OPT_DB: db = optarg; break;
+        case OPT_REPLAY: replay = optarg; break;
+        case OPT_SPEED: speed = optarg; break;
+        case OPT_HEADLESS: headless = true; break;
+        case OPT_EXIT_AT_END: exit_at_end = true; break;
+        case OPT_THEME: theme = optarg; break;
+        case OPT_LOG: logf = optarg; break;
+        case OPT_SOCKET: sock = optarg; break;
+        case OPT_HELP: main_usage(stdout); return 0;
+        case OPT_VERSION: printf("kestrel %s\n", KESTREL_VERSION); return 0;
+        case ':':
+            fprintf(stderr, "kestrel: option '%s' needs a value (see kestrel --help)\n",
+                    argv[optind - 1]);
+            return 2;
+        default:
+            fprintf(stderr, "kestrel: unknown option '%s' (see kestrel --help)\n",
+                    argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "kestrel: unexpected argument '%s' (see kestrel --help)\n", argv[optind]);
+        return 2;
+    }
+
+    setlocale(LC_ALL, "");
+
+    app *a = &the_app;
+    char err[1024];
+    if (config_load(&a->cfg, config_path, main_warn, NULL, err, sizeof err) != K_OK) {
+        fprintf(stderr, "kestrel: %s\n", err);
+        return 2;
+    }
+    if (db && main_copy(a->cfg.db_path, sizeof a->cfg.db_path, db, "--db") != K_OK)
+        return 2;
+    if (replay && main_split_replay(&a->cfg, replay) != K_OK)
+        return 2;
+    if (speed && main_parse_speed(speed, &a->cfg.replay_speed) != K_OK)
+        return 2;
+    if (theme && main_copy(a->cfg.theme, sizeof a->cfg.theme, theme, "--theme") != K_OK)
+        return 2;
+    if (logf && main_copy(a->cfg.log_file, sizeof a->cfg.log_file, logf, "--log") != K_OK)
+        return 2;
+    if (sock && main_copy(a->cfg.socket_path, sizeof a->cfg.socket_path, sock, "--socket") != K_OK)
+        return 2;
+    if (exit_at_end && a->cfg.replay_count == 0) {
+        fprintf(stderr, "kestrel: --exit-at-end needs a replay (--replay FILE)\n");
+        return 2;
+    }
+    a->headless = headless;
+    a->exit_at_end = exit_at_end;
+    a->version = KESTREL_VERSION;
+
+    char args[1024] = "";
+    for (int i = 1; i < argc; i++) {
+        size_t used = strlen(args);
+        snprintf(args + used, sizeof args - used, "%s%s", i > 1 ? " " : "", argv[i]);
+    }
+    if (app_start(a, args, err, sizeof err) != K_OK) {
+        int status = a->exit_status ? a->exit_status : 1;
+        app_stop(a);
+        fprintf(stderr, "kestrel: %s\n", err);
+        return status;
+    }
+    int rc = app_run(a);
+    app_stop(a);
+    return rc;
 }

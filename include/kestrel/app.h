@@ -50,9 +50,24 @@ typedef struct app {
     char flash[160];     /* transient message for the status line */
     int64_t flash_until_ms;
 
+    /* indicators computed for every (symbol, timeframe): a ta spec list ("sma_20,rsi_14"),
+     * persisted in the store's settings; the chart draws from market_sym.ta[tf] */
+    char indicators[512];
+
     uint64_t changes;    /* bumped on any app-level state change (pause, speed, ...) */
     bool quitting;
+    int exit_status;
+
+    struct app_private *priv; /* replay pacing, timers, counters: private to src/app */
 } app;
+
+/* Start-up after the config is final: log, store, market, replay, control socket, UI.
+ * args is the command line, recorded in the session row. K_ERR with a message in err. */
+int app_start(app *a, const char *args, char *err, size_t errlen);
+/* Runs the loop until quit; returns the process exit status. */
+int app_run(app *a);
+/* Reverse order: UI restored, control socket removed, store flushed and closed. Idempotent. */
+void app_stop(app *a);
 
 /* Replay controls (no-ops with a flash message when not replaying). */
 void app_set_paused(app *a, bool paused);
@@ -61,11 +76,20 @@ void app_speed_step(app *a, int dir);     /* dir > 0 faster, < 0 slower: 0.25 ..
 void app_request_quit(app *a);
 void app_set_focus(app *a, uint32_t sym_index);
 void app_set_timeframe(app *a, enum tf tf);
+/* Replaces the indicator list (validated first; K_ERR + message when a spec is bad): rebuilds
+ * every chart from its closed bars and persists the choice. "" turns indicators off. */
+int app_set_indicators(app *a, const char *specs, char *err, size_t errlen);
+#define APP_DEFAULT_INDICATORS "sma_20,ema_50,bb_20_2,rsi_14,macd_12_26_9"
 void app_flash(app *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Source label for screens: "REPLAY" / "LIVE" / "BACKTEST"; broker label: "PAPER". */
 const char *app_source_name(const app *a);
 const char *app_broker_name(const app *a);
+
+/* Control-socket commands (src/app/commands.c): status, book, candles, pause, resume, speed,
+ * quit. Returns the response object, or NULL with a message in err. */
+struct cJSON *app_ctl_handler(void *ud, int argc, const char *const *argv, char *err,
+                              size_t errlen);
 
 /* The status document (ctl `status`, printed by --exit-at-end). Caller frees with cJSON_Delete. */
 struct cJSON *app_status_json(app *a);

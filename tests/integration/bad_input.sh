@@ -1,0 +1,49 @@
+#!/bin/sh
+# Bad input end to end: every kind of junk is counted as malformed and skipped, the run goes on,
+# the process exits 0 and the good lines still build the right book.
+. "$(dirname "$0")/lib.sh"
+R=data/replay/btcusdt_20240808.gz
+# 1. real lines interleaved with junk (plain text file)
+zcat "$R" | head -n 2000 > "$T/good.txt"
+awk 'NR==1' "$T/good.txt" | cut -d' ' -f1 > "$T/ts"
+ts=$(cat "$T/ts")
+{
+    head -n 1000 "$T/good.txt"
+    echo "$ts this is not json"
+    echo "$ts {\"stream\":\"btcusdt@trade\",\"data\":{\"e\":\"trade\",\"E\":1,\"s\":\"BTCUSDT\",\"t\":1,\"p\":\"61000.00\",\"q\":"
+    echo "$ts {\"stream\":\"btcusdt@trade\",\"data\":{\"e\":\"trade\",\"E\":1,\"s\":\"BTCUSDT\",\"t\":1,\"p\":61000,\"q\":\"1\",\"T\":1,\"m\":true}}"
+    echo "$ts {\"stream\":\"btcusdt@trade\",\"data\":{\"e\":\"trade\",\"E\":1,\"s\":\"BTCUSDT\",\"t\":1,\"p\":\"1e400\",\"q\":\"1\",\"T\":1,\"m\":true}}"
+    echo "$ts {\"stream\":\"btcusdt@trade\",\"data\":{\"e\":\"trade\",\"E\":1,\"s\":\"BTCUSDT\",\"t\":1,\"p\":\"NaN\",\"q\":\"1\",\"T\":1,\"m\":true}}"
+    echo "$ts {\"stream\":\"btcusdt@trade\",\"data\":{\"e\":\"trade\",\"E\":1,\"s\":\"BTCUSDT\",\"t\":1,\"p\":\"61000.00\",\"q\":\"-3\",\"T\":1,\"m\":true}}"
+    echo "$ts {\"stream\":\"btcusdt@nosuchstream\",\"data\":{\"e\":\"mystery\",\"s\":\"BTCUSDT\"}}"
+    echo "$ts {\"stream\":\"btcusdt@depth@100ms\",\"data\":{\"e\":\"depthUpdate\",\"E\":1,\"s\":\"BTCUSDT\",\"U\":\"x\",\"u\":2,\"b\":[],\"a\":[]}}"
+    printf '%s \377\376\375 invalid utf-8 {"a":1}\n' "$ts"
+    echo "notatimestamp {\"stream\":\"btcusdt@trade\",\"data\":{}}"
+    printf '%s {"stream":"btcusdt@trade","data":"' "$ts"; head -c 6000000 /dev/zero | tr '\0' 'A'; echo '"}'
+    echo "$ts [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+    tail -n +1001 "$T/good.txt"
+} > "$T/mixed.txt"
+"$KESTREL_BIN" --headless --exit-at-end --speed 0 --db "$T/a.db" --socket "$T/a.sock" \
+    --log "$T/a.log" --replay "spot:$T/mixed.txt" > "$T/a.json" 2> "$T/a.err"
+check "junk-laden replay exits 0" test $? -eq 0
+check "12 junk lines counted as malformed" eq "$(jget $T/a.json 'j["malformed"]')" 12
+check "every good line still applied" eq "$(jget $T/a.json 'j["messages"]')" 2000
+check "the book is live despite the junk" eq "$(sym $T/a.json BTCUSDT book_state)" live
+
+# 2. truncated gzip: the file ends early, counted, the run goes on with the other file
+sz=$(stat -c %s "$R")
+head -c $((sz / 2)) "$R" > "$T/trunc.gz"
+"$KESTREL_BIN" --headless --exit-at-end --speed 0 --db "$T/b.db" --socket "$T/b.sock" \
+    --log "$T/b.log" --replay "$T/trunc.gz,data/replay/ethusdt_20240808.gz" > "$T/b.json" 2> "$T/b.err"
+check "truncated gzip: exits 0" test $? -eq 0
+check "truncated gzip: counted as malformed" test "$(jget $T/b.json 'j["malformed"]')" -ge 1
+check "truncated gzip: the other file is whole" eq "$(sym $T/b.json ETHUSDT book_state)" live
+check "truncated gzip: part of BTCUSDT was read" test "$(sym $T/b.json BTCUSDT trades)" -gt 100
+
+# 3. an empty file and a binary file
+: > "$T/empty.txt"
+head -c 100000 /dev/urandom > "$T/random.bin"
+"$KESTREL_BIN" --headless --exit-at-end --speed 0 --db "$T/c.db" --socket "$T/c.sock" \
+    --log "$T/c.log" --replay "$T/empty.txt,$T/random.bin" > "$T/c.json" 2> "$T/c.err"
+check "empty + random files: exits 0 with a status" test $? -eq 0 -a -s "$T/c.json"
+done_tests
