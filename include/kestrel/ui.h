@@ -28,8 +28,5 @@ ui *ui_open_term(app *a, FILE *out, FILE *in, const char *term, int rows, int co
 void ui_resize_to(ui *u, int rows, int cols);
 void ui_feed_key(ui *u, int key); /* a character or a curses KEY_* code */
 void ui_draw_now(ui *u, bool full);
-/* Sets the chart's indicator specs ("sma_20,rsi_14"; "" = none) without saving them, as the
- * picker would (for tests and benchmarks that run without a store). */
-void ui_ind_set(ui *u, const char *specs);
 
 #endif

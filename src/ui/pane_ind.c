@@ -1,126 +1,29 @@
-/* Chart indicators: the display set chosen in the picker (key i), drawn on the candles (overlays:
- * moving averages, bands, SAR, SuperTrend, Ichimoku, VWAP) and in sub-panes under the chart
- * (oscillators: RSI, MACD, Stochastic, ADX, CCI, MFI, ... with their reference levels).
- *
- * The set belongs to the view, so the UI owns it: one ta_chart for the series on screen (focused
- * symbol, chart timeframe), built from the closed bars the series holds when the symbol, timeframe
- * or selection changes, then fed each newly closed bar before a frame (O(new bars)); the forming
- * bar is peeked. Nothing is computed for series nobody looks at. The selection persists in the
- * store's settings under "ui.indicators" (a spec list such as "sma_20,bb_20_2,rsi_14"). */
+/* Chart indicators: drawn from the app's per-series indicator charts (market_sym.ta[tf], one
+ * ta_chart per symbol and timeframe, fed by the app on every closed bar and persisted by it), on
+ * the candles (overlays: moving averages, bands, SAR, SuperTrend, Ichimoku, VWAP) and in sub-panes
+ * under the chart (oscillators: RSI, MACD, Stochastic, ADX, CCI, MFI, ... with their reference
+ * levels). The forming bar is peeked (values as if it closed now). The picker (key i) edits the
+ * app's list through app_set_indicators(), which validates, rebuilds and persists it. */
 #include "ui_int.h"
 
 #include "kestrel/decimal.h"
-#include "kestrel/loop.h"
-#include "kestrel/store.h"
 #include "kestrel/ta.h"
-#include "kestrel/xmalloc.h"
 
 #include <math.h>
 #include <string.h>
 
-#define IND_HISTORY_DEFAULT 2000
-
 /* ---- the set and its persistence -------------------------------------------------------- */
-
-#define IND_SETTING_KEY "ui.indicators"
-
-/* Reads the saved choice from the store's settings (none without a store: tests, benches). */
-void ui_ind_load(ui *u)
-{
-    u->ind_specs[0] = 0;
-    u->ind_gen++;
-    if (!u->a->store)
-        return;
-    char v[STORE_TEXT_MAX];
-    if (store_get_setting(u->a->store, IND_SETTING_KEY, v, sizeof(v)) != 1)
-        return;
-    char err[200];
-    ta_set *t = ta_set_new(v, err, sizeof(err));
-    if (!t) {
-        log_warn(u->a->log, "ui: saved indicators '%s' ignored: %s", v, err);
-        return;
-    }
-    ta_set_free(t);
-    snprintf(u->ind_specs, sizeof(u->ind_specs), "%s", v);
-}
-
-static void ind_save(ui *u)
-{
-    if (!u->a->store)
-        return;
-    if (store_put_setting(u->a->store, IND_SETTING_KEY, u->ind_specs, loop_wall_ms()) != K_OK)
-        app_flash(u->a, "the indicator choice could not be saved (store queue full)");
-}
-
-void ui_ind_set(ui *u, const char *specs)
-{
-    snprintf(u->ind_specs, sizeof(u->ind_specs), "%s", specs ? specs : "");
-    u->ind_gen++;
-}
-
-void ui_ind_free(ui *u)
-{
-    if (u->ind)
-        ta_chart_free(u->ind);
-    u->ind = NULL;
-}
-
-/* First closed bar with open_ms > t. */
-static uint32_t first_after(const candles *c, int64_t t)
-{
-    uint32_t lo = 0, hi = candles_count(c);
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (candles_get(c, mid)->open_ms > t)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return lo;
-}
-
-/* Brings the display set up to date for (s, tf); NULL when nothing is selected. */
-static ta_chart *ind_sync(ui *u, market_sym *s, enum tf tf)
-{
-    if (!u->ind_specs[0] || !s || (unsigned)tf >= TF_COUNT || !s->series[tf]) {
-        ui_ind_free(u);
-        return NULL;
-    }
-    candles *c = s->series[tf];
-    if (!u->ind || u->ind_sym != s->index || u->ind_tf != tf || u->ind_built_gen != u->ind_gen ||
-        u->ind_series != c) {
-        ui_ind_free(u);
-        uint32_t cap = u->a->cfg.limits.candles_max ? u->a->cfg.limits.candles_max
-                                                    : IND_HISTORY_DEFAULT;
-        char err[200];
-        u->ind = ta_chart_new(u->ind_specs, cap, err, sizeof(err));
-        if (!u->ind) {
-            app_flash(u->a, "indicators: %s", err);
-            u->ind_specs[0] = 0;
-            return NULL;
-        }
-        u->ind_sym = s->index;
-        u->ind_tf = tf;
-        u->ind_series = c;
-        u->ind_built_gen = u->ind_gen;
-    }
-    uint32_t n = candles_count(c);
-    uint32_t i = ta_chart_bars(u->ind) == 0 ? 0 : first_after(c, ta_chart_last_time(u->ind));
-    for (; i < n; i++) {
-        ta_bar b = ta_bar_from_candle(candles_get(c, i));
-        ta_chart_on_bar(u->ind, &b);
-    }
-    return u->ind;
-}
 
 /* ---- values by time --------------------------------------------------------------------- */
 
 void ui_ind_begin(ui *u, ind_ctx *ic, market_sym *s, enum tf tf)
 {
+    (void)u;
     memset(ic, 0, sizeof(*ic));
-    ic->c = ind_sync(u, s, tf);
-    if (!ic->c)
+    if (!s || (unsigned)tf >= TF_COUNT || !s->series[tf] || !s->ta[tf] ||
+        ta_chart_instances(s->ta[tf]) == 0)
         return;
+    ic->c = s->ta[tf];
     ic->hlen = ta_chart_history_len(ic->c);
     ic->last_t = ta_chart_last_time(ic->c);
     ic->tfms = tf_ms(tf);
@@ -465,7 +368,7 @@ void ui_picker_open(ui *u)
     uint32_t idx[128];
     u->pk_n = picker_order(idx, K_ARRAY_LEN(idx));
     for (uint32_t i = 0; i < u->pk_n; i++)
-        u->pk_on[i] = spec_has(u->ind_specs, ta_info_at(idx[i])->name);
+        u->pk_on[i] = spec_has(u->a->indicators, ta_info_at(idx[i])->name);
     if (u->pk_sel >= u->pk_n)
         u->pk_sel = 0;
     u->ov = OV_PICKER;
@@ -475,15 +378,17 @@ static void picker_apply(ui *u)
 {
     uint32_t idx[128];
     uint32_t n = picker_order(idx, K_ARRAY_LEN(idx));
-    char specs[sizeof(u->ind_specs)];
+    char specs[sizeof(u->a->indicators)];
     specs[0] = 0;
     for (uint32_t i = 0; i < n && i < u->pk_n; i++)
         if (u->pk_on[i])
-            add_specs(specs, sizeof(specs), u->ind_specs, ta_info_at(idx[i])->name);
-    if (strcmp(specs, u->ind_specs) != 0) {
-        snprintf(u->ind_specs, sizeof(u->ind_specs), "%s", specs);
-        u->ind_gen++;
-        ind_save(u);
+            add_specs(specs, sizeof(specs), u->a->indicators, ta_info_at(idx[i])->name);
+    if (strcmp(specs, u->a->indicators) == 0)
+        return;
+    char err[200];
+    if (app_set_indicators(u->a, specs, err, sizeof(err)) != K_OK) {
+        app_flash(u->a, "indicators: %s", err);
+        ui_picker_open(u); /* show the list as it really is */
     }
 }
 

@@ -280,7 +280,6 @@ static ui *ui_open_screen(app *a, FILE *out, FILE *in, const char *term, char *e
     u->ch_follow = true;
     u->wl_sel = a->focus;
     u->last_frame_ms = -1000000;
-    ui_ind_load(u);
     ui_layout(u);
     return u;
 }
@@ -315,7 +314,6 @@ void ui_close(ui *u)
         return;
     set_term(u->scr);
     ui_free_windows(u);
-    ui_ind_free(u);
     curs_set(1);
     endwin();
     delscreen(u->scr);
@@ -608,7 +606,9 @@ static uint64_t pane_sig(ui *u, enum pane_id id)
             h = mix(h, (uint64_t)s->last_px);
         }
         h = mix(h, a->focus);
-        h = mix(h, u->ind_gen);
+        if (s && (unsigned)a->chart_tf < TF_COUNT && s->ta[a->chart_tf])
+            h = mix(h, (uint64_t)(uintptr_t)s->ta[a->chart_tf]); /* rebuilt on a new list */
+        h = mix(h, a->changes);
         h = mix(h, (uint64_t)a->chart_tf);
         h = mix(h, u->ch_follow);
         h = mix(h, (uint64_t)u->ch_cursor_ms);

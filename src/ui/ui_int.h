@@ -96,13 +96,7 @@ struct ui {
     /* tape scroll (trades from the newest) */
     uint32_t tape_off;
 
-    /* display indicators (pane_ind.c) and the picker */
-    char ind_specs[1024]; /* STORE_TEXT_MAX: a setting value always fits */
-    struct ta_chart *ind;
-    const candles *ind_series;
-    uint32_t ind_sym;
-    enum tf ind_tf;
-    uint64_t ind_gen, ind_built_gen;
+    /* indicator picker (pane_ind.c) */
     uint32_t pk_sel, pk_top, pk_n;
     bool pk_on[128];
 
@@ -156,8 +150,6 @@ void ui_chart_key(ui *u, int key);
 WINDOW *ui_overlay_win(ui *u, int h, int w);
 
 /* indicators (pane_ind.c) */
-void ui_ind_load(ui *u);
-void ui_ind_free(ui *u);
 void ui_ind_begin(ui *u, ind_ctx *ic, market_sym *s, enum tf tf);
 void ui_ind_range(const ind_ctx *ic, const candle *const *vis, int n, double *lo, double *hi);
 void ui_ind_draw_overlays(ui *u, WINDOW *w, const ind_ctx *ic, const candle *const *vis, int n,

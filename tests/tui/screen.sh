@@ -184,12 +184,13 @@ $T resize-window -t "$S" -x 120 -y 40
 expect "Watchlist" "120x40 restores the full layout"
 expect "Book BTCUSDT" "book back after resizing"
 
-# indicator picker: the first entry (SMA) toggled on is drawn and kept for the next run
+# indicator picker: clear, pick the first entry (SMA): drawn, and kept for the next run
 keys i
 expect "space/Enter toggle" "i opens the indicator picker"
-keys Space Escape
+keys c Space Escape
 expect_gone "space/Enter toggle" "Esc closes the picker"
 expect "sma_20" "the picked SMA is on the chart"
+expect_gone "rsi_14" "cleared indicators are gone"
 
 # quit: confirm, refuse, confirm again
 keys q
@@ -213,6 +214,9 @@ expect "REPLAY" "vt100/C: status bar" 10
 expect "spread" "vt100/C: book live" 15
 expect "Watchlist" "vt100/C: panes"
 expect "sma_20" "vt100/C: the saved indicator choice is back"
+cap
+grep -qF "rsi_14" "$tmp/screen" && bad "vt100/C: only the saved indicators" ||
+    ok "vt100/C: only the saved indicators"
 cap
 high=$(LC_ALL=C tr -d '\000-\177' <"$tmp/screen" | wc -c)
 [ "$high" -eq 0 ] && ok "vt100/C: no byte >= 0x80 on screen" || bad "vt100/C: no byte >= 0x80 ($high)"

@@ -1,0 +1,99 @@
+/* Frame cost of the terminal UI: the market model built from the bundled real replay (replay +
+ * market APIs), then N full frames (every pane erased and redrawn, one doupdate) and N frames where
+ * only the book and tape changed, into a newterm() on /dev/null at 200x60, with the default theme
+ * on xterm-256color and two indicators on the chart. Prints one JSON line per measurement. */
+#include "kestrel/app.h"
+#include "kestrel/loop.h"
+#include "kestrel/market.h"
+#include "kestrel/replay.h"
+#include "kestrel/ui.h"
+
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int cmp64(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+static void report(const char *name, int64_t *ns, int n)
+{
+    qsort(ns, (size_t)n, sizeof(*ns), cmp64);
+    printf("{\"bench\":\"%s\",\"frames\":%d,\"p50_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f}\n",
+           name, n, ns[n / 2] / 1e3, ns[n * 99 / 100] / 1e3, ns[n - 1] / 1e3);
+}
+
+int main(int argc, char **argv)
+{
+    int frames = argc > 1 ? atoi(argv[1]) : 2000;
+    if (frames < 10)
+        frames = 10;
+    setlocale(LC_ALL, "C.UTF-8");
+    static app a;
+    config_defaults(&a.cfg);
+    a.cfg.replay_count = 4;
+    a.speed = 1.0;
+    a.chart_tf = TF_1S;
+    a.market = market_new(&a.cfg.limits);
+
+    const char *specs[] = {"data/replay/btcusdt_20240808.gz", "data/replay/ethusdt_20240808.gz",
+                           "data/replay/btcusdt_20240809.gz", "data/replay/ethusdt_20240809.gz"};
+    char err[512];
+    replay *r = NULL;
+    if (replay_open(&r, specs, 4, err, sizeof(err)) != K_OK) {
+        fprintf(stderr, "bench_frame: %s\n", err);
+        return 1;
+    }
+    replay_line ln;
+    feed_event ev;
+    const char *why;
+    while (replay_next(r, &ln) == 1) {
+        if (replay_decode(r, &ln, &ev, &why) != K_OK || ev.kind == FEED_NONE)
+            continue;
+        if (market_apply(a.market, &ev) == K_OK) {
+            a.messages++;
+            a.data_ms = ln.recv_ns / 1000000;
+        }
+    }
+    market_advance(a.market, a.data_ms);
+
+    FILE *out = fopen("/dev/null", "w");
+    FILE *in = fopen("/dev/null", "r");
+    ui *u = ui_open_term(&a, out, in, "xterm-256color", 60, 200, err, sizeof(err));
+    if (!u) {
+        fprintf(stderr, "bench_frame: %s\n", err);
+        return 1;
+    }
+    if (app_set_indicators(&a, "bb_20_2,rsi_14", err, sizeof(err)) != K_OK) {
+        fprintf(stderr, "bench_frame: %s\n", err);
+        return 1;
+    }
+    int64_t *ns = malloc(sizeof(*ns) * (size_t)frames);
+    market_sym *s = market_at(a.market, 0);
+    for (int i = 0; i < frames; i++) {
+        s->dirty++;
+        a.messages++;
+        int64_t t0 = loop_mono_ns();
+        ui_draw_now(u, true);
+        ns[i] = loop_mono_ns() - t0;
+    }
+    report("frame_full_200x60", ns, frames);
+    for (int i = 0; i < frames; i++) {
+        s->dirty++; /* book and watchlist redraw; the chart's bars did not change */
+        a.messages++;
+        int64_t t0 = loop_mono_ns();
+        ui_draw_now(u, false);
+        ns[i] = loop_mono_ns() - t0;
+    }
+    report("frame_book_200x60", ns, frames);
+    ui_close(u);
+    free(ns);
+    fclose(out);
+    fclose(in);
+    replay_close(r);
+    market_free(a.market);
+    return 0;
+}

@@ -1,0 +1,352 @@
+/* The terminal UI on the real market model fed from the bundled real replay, drawn into a curses
+ * screen whose output goes to /dev/null (newterm), read back from curscr. Checks the panes and
+ * their content (final book of the capture), every size from 1x1 to 200x60 (no crash, "terminal
+ * too small" below 80x24), ASCII-only output with ui.ascii, keys (help, zoom, focus, timeframe,
+ * chart scroll, watchlist select, quit confirmation), theme fallback, the app's indicators on
+ * the chart and the picker (persisted by the app in the store), and the frame cap. */
+#include "check.h"
+
+#include "kestrel/app.h"
+#include "kestrel/decimal.h"
+#include "kestrel/market.h"
+#include "kestrel/replay.h"
+#include "kestrel/store.h"
+#include "kestrel/ui.h"
+
+#define NCURSES_WIDECHAR 1
+#include <curses.h>
+#include <locale.h>
+#include <unistd.h>
+#include <wchar.h>
+
+static char screen[64 * 1024];
+static bool screen_altcharset;
+static bool screen_high;
+
+/* Reads curscr into `screen` as UTF-8 lines. */
+static void grab(void)
+{
+    int rows = LINES, cols = COLS;
+    size_t o = 0;
+    screen_altcharset = false;
+    screen_high = false;
+    for (int y = 0; y < rows; y++) {
+        for (int x = 0; x < cols; x++) {
+            cchar_t cc;
+            wchar_t wc[CCHARW_MAX + 1] = {0};
+            attr_t at;
+            short pair;
+            if (mvwin_wch(curscr, y, x, &cc) != OK)
+                continue;
+            getcchar(&cc, wc, &at, &pair, NULL);
+            if (at & A_ALTCHARSET)
+                screen_altcharset = true;
+            if (wc[0] >= 0x80)
+                screen_high = true;
+            char mb[8];
+            mbstate_t st = {0};
+            size_t n = wcrtomb(mb, wc[0] ? wc[0] : L' ', &st);
+            if (n == (size_t)-1) {
+                mb[0] = '?';
+                n = 1;
+            }
+            if (o + n + 2 < sizeof(screen)) {
+                memcpy(screen + o, mb, n);
+                o += n;
+            }
+        }
+        if (o + 2 < sizeof(screen))
+            screen[o++] = '\n';
+    }
+    screen[o] = 0;
+}
+
+static bool shows(const char *s)
+{
+    return strstr(screen, s) != NULL;
+}
+
+static void draw(ui *u)
+{
+    ui_draw_now(u, true);
+    grab();
+}
+
+static app A;
+
+static int feed(replay *r, uint64_t max)
+{
+    replay_line ln;
+    feed_event ev;
+    uint64_t n = 0;
+    while (n < max && replay_next(r, &ln) == 1) {
+        const char *why = NULL;
+        n++;
+        if (replay_decode(r, &ln, &ev, &why) != K_OK) {
+            A.malformed++;
+            continue;
+        }
+        if (ev.kind == FEED_NONE)
+            continue;
+        if (market_apply(A.market, &ev) != K_OK) {
+            A.malformed++;
+            continue;
+        }
+        A.messages++;
+        A.data_ms = ln.recv_ns / 1000000;
+        market_advance(A.market, A.data_ms);
+    }
+    return (int)n;
+}
+
+int main(void)
+{
+    setlocale(LC_ALL, "C.UTF-8");
+    char err[512];
+    char dir[] = "/tmp/kestrel-ui-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+
+    config_defaults(&A.cfg);
+    snprintf(A.cfg.db_path, sizeof(A.cfg.db_path), "%s/k.db", dir);
+    A.cfg.replay_count = 4;
+    A.cfg.ui_fps = 30;
+    A.speed = 1.0;
+    A.chart_tf = TF_1S;
+    A.source = APP_SOURCE_REPLAY;
+    A.market = market_new(&A.cfg.limits);
+    CHECK(A.market != NULL);
+
+    const char *specs[] = {"data/replay/btcusdt_20240808.gz", "data/replay/ethusdt_20240808.gz",
+                           "data/replay/btcusdt_20240809.gz", "data/replay/ethusdt_20240809.gz"};
+    replay *r = NULL;
+    CHECK_INT(replay_open(&r, specs, 4, err, sizeof(err)), K_OK);
+    if (!r) {
+        fprintf(stderr, "%s\n", err);
+        CHECK_DONE();
+    }
+
+    /* the real store: the app persists the indicator choice there */
+    char path[600];
+    snprintf(path, sizeof(path), "%s/k.db", dir);
+    CHECK_INT(store_open(&A.store, path, NULL, err, sizeof(err)), K_OK);
+
+    FILE *out = fopen("/dev/null", "w");
+    FILE *in = fopen("/dev/null", "r");
+    ui *u = ui_open_term(&A, out, in, "xterm-256color", 40, 120, err, sizeof(err));
+    CHECK(u != NULL);
+    if (!u) {
+        fprintf(stderr, "%s\n", err);
+        CHECK_DONE();
+    }
+
+    /* empty market: no crash, panes drawn */
+    draw(u);
+    CHECK(shows("REPLAY"));
+    CHECK(shows("PAPER"));
+
+    /* first part of the replay: both symbols, books live; indicators attached by the app */
+    feed(r, 40000);
+    CHECK_INT(app_set_indicators(&A, "sma_20,rsi_14", err, sizeof(err)), K_OK);
+    draw(u);
+    CHECK(shows("Watchlist"));
+    CHECK(shows("BTCUSDT"));
+    CHECK(shows("ETHUSDT"));
+    CHECK(shows("Book BTCUSDT"));
+    CHECK(shows("Trades BTCUSDT"));
+    CHECK(shows("BTCUSDT 1s"));
+    CHECK(shows("spread"));
+    CHECK(shows("UTC"));
+    CHECK(shows("sma_20"));   /* overlay legend from the saved choice */
+    CHECK(shows("rsi_14"));   /* oscillator sub-pane label */
+    CHECK(shows("\xe2\x94\x8c")); /* UTF-8 box drawing (WACS) */
+
+    /* every size: nothing crashes; below 80x24 the message, above it the panes */
+    static const int sizes[][2] = {{1, 1},   {1, 80},  {2, 2},   {3, 10},  {10, 40}, {23, 80},
+                                   {24, 79}, {24, 80}, {25, 81}, {30, 100}, {40, 120},
+                                   {60, 200}, {24, 200}, {60, 80}, {100, 300}, {5, 300}};
+    int small_ok = 0, big_ok = 0, small_n = 0, big_n = 0;
+    for (size_t i = 0; i < K_ARRAY_LEN(sizes); i++) {
+        ui_resize_to(u, sizes[i][0], sizes[i][1]);
+        draw(u);
+        if (sizes[i][0] < 24 || sizes[i][1] < 80) {
+            small_n++;
+            if (sizes[i][1] >= 33 ? shows("terminal too small (80x24 needed)")
+                                  : shows(sizes[i][1] >= 8 ? "terminal" : "t"))
+                small_ok++;
+            else
+                fprintf(stderr, "size %dx%d: no too-small message\n", sizes[i][1], sizes[i][0]);
+        } else {
+            big_n++;
+            if (shows("Watchlist") && shows("Book BTCUSDT") && shows("REPLAY"))
+                big_ok++;
+            else
+                fprintf(stderr, "size %dx%d: panes missing\n%s", sizes[i][1], sizes[i][0], screen);
+        }
+    }
+    CHECK_INT(small_ok, small_n);
+    CHECK_INT(big_ok, big_n);
+    for (int h = 1; h <= 61; h += 3) /* a sweep of odd sizes */
+        for (int w = 1; w <= 211; w += 7) {
+            ui_resize_to(u, h, w);
+            ui_draw_now(u, true);
+        }
+    CHECK(1); /* survived */
+    ui_resize_to(u, 40, 120);
+    draw(u);
+    CHECK(shows("Watchlist"));
+
+    /* keys */
+    ui_feed_key(u, '?');
+    draw(u);
+    CHECK(shows("this help"));
+    CHECK(shows("Shift-Tab"));
+    CHECK(shows("not yet"));
+    ui_feed_key(u, 27);
+    draw(u);
+    CHECK(!shows("this help"));
+    CHECK(shows("Watchlist"));
+
+    CHECK(shows("[chart]"));
+    ui_feed_key(u, '\t');
+    draw(u);
+    CHECK(shows("[book]"));
+    ui_feed_key(u, KEY_BTAB);
+    draw(u);
+    CHECK(shows("[chart]"));
+
+    ui_feed_key(u, 'z');
+    draw(u);
+    CHECK(!shows("Watchlist"));
+    CHECK(shows("BTCUSDT 1s"));
+    ui_feed_key(u, 'z');
+    draw(u);
+    CHECK(shows("Watchlist"));
+
+    ui_feed_key(u, ']');
+    draw(u);
+    CHECK_INT(A.chart_tf, TF_1M);
+    CHECK(shows("BTCUSDT 1m"));
+    ui_feed_key(u, '[');
+    draw(u);
+    CHECK_INT(A.chart_tf, TF_1S);
+    ui_feed_key(u, '[');
+    CHECK_INT(A.chart_tf, TF_1S); /* no shorter one */
+
+    ui_feed_key(u, KEY_LEFT);
+    draw(u);
+    CHECK(shows("[history]"));
+    ui_feed_key(u, KEY_HOME);
+    draw(u);
+    CHECK(shows("[history]"));
+    ui_feed_key(u, KEY_END);
+    draw(u);
+    CHECK(!shows("[history]"));
+
+    ui_feed_key(u, KEY_BTAB); /* watchlist */
+    ui_feed_key(u, KEY_DOWN);
+    ui_feed_key(u, '\n');
+    draw(u);
+    CHECK_INT(A.focus, 1);
+    CHECK(shows("Book ETHUSDT"));
+    ui_feed_key(u, KEY_UP);
+    ui_feed_key(u, '\r');
+    CHECK_INT(A.focus, 0);
+
+    ui_feed_key(u, 'q');
+    draw(u);
+    CHECK(shows("Quit Kestrel?"));
+    ui_feed_key(u, 'n');
+    draw(u);
+    CHECK(!shows("Quit Kestrel?"));
+    CHECK(!A.quitting);
+
+    /* the whole capture: the final book is the known one */
+    feed(r, UINT64_MAX);
+    draw(u);
+    CHECK(shows("61602.01"));
+    CHECK(shows("61602.02"));
+    market_sym *btc = market_find(A.market, VENUE_BINANCE_SPOT, "BTCUSDT");
+    CHECK(btc && book_is_live(btc->book));
+
+    /* frame cap: nothing changed -> nothing pending; a change -> wait for the frame budget */
+    A.cfg.ui_fps = 1;
+    ui_draw_now(u, false);
+    CHECK_INT(ui_draw(u), -1);
+    btc->dirty++;
+    int wait = ui_draw(u);
+    CHECK(wait > 0 && wait <= 1000);
+
+    /* indicator picker: toggling writes the choice */
+    ui_feed_key(u, 'i');
+    draw(u);
+    CHECK(shows("Indicators"));
+    ui_feed_key(u, KEY_DOWN); /* second entry (ema) */
+    ui_feed_key(u, ' ');
+    ui_feed_key(u, 27);
+    draw(u);
+    CHECK(!shows("space/Enter toggle"));
+    CHECK(strstr(A.indicators, "ema") != NULL);
+    CHECK(strstr(A.indicators, "sma_20") != NULL); /* hand-set parameters kept */
+    CHECK(shows("ema_20"));
+    char text[1024] = "";
+    CHECK_INT(store_get_setting(A.store, "ui.indicators", text, sizeof(text)), 1);
+    CHECK_STR(text, A.indicators);
+
+    ui_feed_key(u, 'q');
+    ui_feed_key(u, 'y');
+    CHECK(A.quitting);
+    ui_close(u);
+
+    /* ASCII: ui.ascii forces plain text (no byte >= 0x80, no line-drawing charset) */
+    A.cfg.ui_ascii = true;
+    A.quitting = false;
+    u = ui_open_term(&A, out, in, "xterm-256color", 40, 120, err, sizeof(err));
+    CHECK(u != NULL);
+    if (u) {
+        draw(u);
+        CHECK(shows("Watchlist"));
+        CHECK(shows("+-"));
+        CHECK(!screen_high);
+        CHECK(!screen_altcharset);
+        ui_feed_key(u, '?');
+        draw(u);
+        CHECK(!screen_high);
+        ui_resize_to(u, 10, 40);
+        draw(u);
+        CHECK(shows("terminal too small"));
+        ui_close(u);
+    }
+
+    /* a theme that does not exist: built-in theme and a flash saying so; mono loads */
+    A.cfg.ui_ascii = false;
+    snprintf(A.cfg.theme, sizeof(A.cfg.theme), "no-such-theme");
+    A.flash[0] = 0;
+    u = ui_open_term(&A, out, in, "vt100", 24, 80, err, sizeof(err));
+    CHECK(u != NULL);
+    CHECK(strstr(A.flash, "no-such-theme") != NULL);
+    if (u) {
+        draw(u);
+        CHECK(shows("Watchlist"));
+        ui_close(u);
+    }
+    snprintf(A.cfg.theme, sizeof(A.cfg.theme), "mono");
+    A.flash[0] = 0;
+    u = ui_open_term(&A, out, in, "xterm-256color", 24, 80, err, sizeof(err));
+    CHECK(u != NULL);
+    CHECK_STR(A.flash, "");
+    if (u) {
+        draw(u);
+        CHECK(shows("Watchlist"));
+        ui_close(u);
+    }
+
+    fclose(out);
+    fclose(in);
+    replay_close(r);
+    market_free(A.market);
+    store_close(A.store);
+    char cmd[700];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    CHECK_INT(system(cmd), 0);
+    CHECK_DONE();
+}
