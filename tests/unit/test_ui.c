@@ -343,6 +343,7 @@ int main(void)
     fclose(out);
     fclose(in);
     replay_close(r);
+    app_set_indicators(&A, "", err, sizeof(err)); /* frees the charts the app attached */
     market_free(A.market);
     store_close(A.store);
     char cmd[700];
