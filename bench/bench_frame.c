@@ -22,7 +22,8 @@ static int cmp64(const void *x, const void *y)
 static void report(const char *name, int64_t *ns, int n)
 {
     qsort(ns, (size_t)n, sizeof(*ns), cmp64);
-    printf("{\"bench\":\"%s\",\"size\":\"200x60\",\"frames\":%d,\"p50_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f}\n",
+    printf("{\"bench\":\"%s\",\"size\":\"200x60\",\"frames\":%d,\"p50_us\":%.1f,"
+           "\"p99_us\":%.1f,\"max_us\":%.1f}\n",
            name, n, ns[n / 2] / 1e3, ns[n * 99 / 100] / 1e3, ns[n - 1] / 1e3);
 }
 

@@ -84,8 +84,8 @@ void ui_book_draw(ui *u, pane *p)
             ui_put(u, w, 0, tx, -1, st == BOOK_LIVE ? ROLE_OK : ROLE_WARNING, sn);
     }
     if (st != BOOK_LIVE) {
-        const char *msg = st == BOOK_RESYNCING
-                              ? (u->utf8 ? "RESYNCING \xe2\x80\x94 not valid" : "RESYNCING - not valid")
+        const char *resync = u->utf8 ? "RESYNCING \xe2\x80\x94 not valid" : "RESYNCING - not valid";
+        const char *msg = st == BOOK_RESYNCING  ? resync
                           : st == BOOK_SYNCING ? "SYNCING - waiting for snapshot"
                                                : "no book data yet";
         int len = ui_text_cols(msg);

@@ -131,7 +131,8 @@ static const int64_t label_steps_s[] = {
     604800, 1209600, 2592000, 7776000, 15552000, 31536000,
 };
 
-static void draw_bar(ui *u, WINDOW *w, int x, int top, int ch, double lo, double scale, const candle *b,
+static void draw_bar(ui *u, WINDOW *w, int x, int top, int ch, double lo, double scale,
+                     const candle *b,
                      bool forming, bool cursor)
 {
     double o = decimal_to_double(b->o), c = decimal_to_double(b->c);
@@ -150,7 +151,8 @@ static void draw_bar(ui *u, WINDOW *w, int x, int top, int ch, double lo, double
     if (cursor)
         extra |= A_BOLD;
     wattr_set(w, ui_attr(u, r) | extra, u->role_pair[r], NULL);
-    bool hollow = up && u->hollow_up && b->trades > 0; /* no colour to tell them apart: hollow rising bodies */
+    /* no colour to tell them apart: rising bodies hollow */
+    bool hollow = up && u->hollow_up && b->trades > 0;
     for (int row = w1 / 2; row >= w0 / 2; row--) {
         int lo_h = row * 2, hi_h = row * 2 + 1;
         bool lb = lo_h >= b0 && lo_h <= b1, ub = hi_h >= b0 && hi_h <= b1;

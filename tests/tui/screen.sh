@@ -119,7 +119,7 @@ keys BTab
 keys z
 expect_gone "Watchlist" "z zooms the chart (other panes hidden)"
 cap
-grep -qF "BTCUSDT 1s" "$tmp/screen" && ok "zoomed chart still shown" || bad "zoomed chart still shown"
+if grep -qF "BTCUSDT 1s" "$tmp/screen"; then ok "zoomed chart shown"; else bad "zoomed chart"; fi
 keys z
 expect "Watchlist" "z again restores the layout"
 
@@ -148,8 +148,8 @@ while [ $n -gt 0 ]; do
     sleep 0.1
     n=$((n - 1))
 done
-[ -n "$before" ] && [ "$after" != "$before" ] && ok "> changes the speed label ($before -> $after)" ||
-    bad "> changes the speed label ($before -> $after)"
+msg="> changes the speed label ($before -> $after)"
+if [ -n "$before" ] && [ "$after" != "$before" ]; then ok "$msg"; else bad "$msg"; fi
 keys '<'
 n=$((30 * slow))
 while [ $n -gt 0 ]; do
@@ -158,7 +158,7 @@ while [ $n -gt 0 ]; do
     sleep 0.1
     n=$((n - 1))
 done
-[ "$back" = "$before" ] && ok "< brings the speed back ($back)" || bad "< brings the speed back ($back)"
+if [ "$back" = "$before" ]; then ok "< brings the speed back ($back)"; else bad "< ($back)"; fi
 
 # watchlist: select ETHUSDT and make it the focus
 keys BTab
@@ -173,8 +173,11 @@ expect "Book BTCUSDT" "back to BTCUSDT"
 $T resize-window -t "$S" -x 80 -y 24
 expect "Watchlist" "80x24 lays out all panes"
 cap
-grep -qF "REPLAY" "$tmp/screen" && grep -qF "Trades" "$tmp/screen" && ok "80x24 has status and tape" ||
+if grep -qF "REPLAY" "$tmp/screen" && grep -qF "Trades" "$tmp/screen"; then
+    ok "80x24 has status and tape"
+else
     bad "80x24 has status and tape"
+fi
 $T resize-window -t "$S" -x 40 -y 10
 expect "terminal too small" "40x10 says the terminal is too small"
 $T resize-window -t "$S" -x 1 -y 1
@@ -203,7 +206,7 @@ expect "Quit Kestrel?" "q asks again"
 keys y
 n=$((50 * slow))
 while [ $n -gt 0 ] && [ ! -f "$tmp/rc" ]; do sleep 0.1; n=$((n - 1)); done
-if [ -f "$tmp/rc" ] && ! alive; then ok "y quits (process gone)"; else bad "y quits (process gone)"; fi
+if [ -f "$tmp/rc" ] && ! alive; then ok "y quits (process gone)"; else bad "y quits"; fi
 [ -f "$tmp/rc" ] && [ "$(cat "$tmp/rc")" = 0 ] && ok "exit status 0" ||
     { bad "exit status 0 (got $(cat "$tmp/rc" 2>/dev/null))"; tail -n 30 "$tmp/stderr"; }
 
@@ -219,7 +222,7 @@ grep -qF "rsi_14" "$tmp/screen" && bad "vt100/C: only the saved indicators" ||
     ok "vt100/C: only the saved indicators"
 cap
 high=$(LC_ALL=C tr -d '\000-\177' <"$tmp/screen" | wc -c)
-[ "$high" -eq 0 ] && ok "vt100/C: no byte >= 0x80 on screen" || bad "vt100/C: no byte >= 0x80 ($high)"
+if [ "$high" -eq 0 ]; then ok "vt100/C: no byte >= 0x80 on screen"; else bad "vt100/C: ($high)"; fi
 grep -qF "+-" "$tmp/screen" && ok "vt100/C: ASCII borders" || bad "vt100/C: ASCII borders"
 keys '?'
 expect "this help" "vt100/C: help opens"
