@@ -60,14 +60,14 @@ line1() { cap; head -n 1 "$tmp/screen"; }
 keys() { $T send-keys -t "$S" "$@"; }
 alive() { [ -f "$tmp/pid" ] && kill -0 "$(cat "$tmp/pid")" 2>/dev/null; }
 
-# start NAME ENV: runs kestrel in a new session NAME (120x40), which becomes the current one ($S);
+# start NAME ENV [ARGS]: runs kestrel in a new session NAME (120x40), which becomes the current one ($S);
 # its exit status lands in $tmp/rc. (A session is never killed before the next one exists: the
 # server would exit and race with the new session.)
 start() {
     rm -f "$tmp/rc" "$tmp/pid"
     S=$1
     $T new-session -d -s "$S" -x 120 -y 40 \
-        "env $2 sh -c 'echo \$\$ > $tmp/pid; exec $BIN --db $tmp/k.db --socket $tmp/s' \
+        "env $2 sh -c 'echo \$\$ > $tmp/pid; exec $BIN --db $tmp/k.db --socket $tmp/s ${3:-}' \
          2>>$tmp/stderr; echo \$? > $tmp/rc; sleep 60"
 }
 
@@ -234,6 +234,21 @@ n=$((50 * slow))
 while [ $n -gt 0 ] && [ ! -f "$tmp/rc" ]; do sleep 0.1; n=$((n - 1)); done
 [ -f "$tmp/rc" ] && [ "$(cat "$tmp/rc")" = 0 ] && ok "vt100/C: quits cleanly" ||
     { bad "vt100/C: quits cleanly"; tail -n 30 "$tmp/stderr"; }
+
+# --- a missing theme, the replay at full speed to its end ---------------------------------------
+start k3 "LANG=C.UTF-8 LC_ALL= TERM=xterm" "--speed 0 --theme no-such-theme"
+$T kill-session -t k2 >/dev/null 2>&1
+expect "no-such-theme" "a missing theme is reported (flash)" 10
+expect "FINISHED" "the replay runs to its end" 60
+expect "61602.01" "final BTCUSDT best bid on screen"
+expect "61602.02" "final BTCUSDT best ask on screen"
+keys q y
+n=$((50 * slow))
+while [ $n -gt 0 ] && [ ! -f "$tmp/rc" ]; do sleep 0.1; n=$((n - 1)); done
+if [ -f "$tmp/rc" ] && [ "$(cat "$tmp/rc")" = 0 ]; then ok "finished replay quits cleanly"; else
+    bad "finished replay quits cleanly"
+    tail -n 30 "$tmp/stderr"
+fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
