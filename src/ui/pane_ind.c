@@ -248,9 +248,11 @@ void ui_ind_draw_osc(ui *u, WINDOW *w, const ind_ctx *ic, uint32_t inst,
         ui_role(u, w, ROLE_LEVEL);
         for (int x = 1; x < ax; x++)
             ui_glyph(u, w, y, x, G_DOTLINE);
-        char lb[24];
-        ui_fmt_num(lb, sizeof(lb), lv, 0, iw - ax);
-        ui_put(u, w, y, ax + 1, iw - ax, ROLE_LEVEL, lb);
+        if (y != y0 && y != y0 + rows - 1) { /* those rows carry the scale */
+            char lb[24];
+            ui_fmt_num(lb, sizeof(lb), lv, 0, iw - ax);
+            ui_put(u, w, y, ax + 1, iw - ax, ROLE_LEVEL, lb);
+        }
     }
     /* values */
     for (uint32_t o = 0; o < no; o++) {
@@ -264,15 +266,22 @@ void ui_ind_draw_osc(ui *u, WINDOW *w, const ind_ctx *ic, uint32_t inst,
                 continue;
             int x = 1 + j * bw;
             if (hist) {
+                /* bars from the zero line (put on a cell boundary) in eighths of a cell: up with
+                 * bottom-anchored blocks, down with top-anchored ones */
                 double zero = lo > 0 ? lo : hi < 0 ? hi : 0;
-                int zr = (int)((zero - lo) / (hi - lo) * rows);
-                int vr = (int)((v - lo) / (hi - lo) * rows);
-                zr = K_MIN(K_MAX(zr, 0), rows - 1);
-                vr = K_MIN(K_MAX(vr, 0), rows - 1);
-                enum theme_role hr = v >= 0 ? ROLE_VOL_UP : ROLE_VOL_DOWN;
-                ui_role(u, w, hr);
-                for (int rr = K_MIN(zr, vr); rr <= K_MAX(zr, vr); rr++)
-                    ui_glyph(u, w, y0 + rows - 1 - rr, x, G_V8);
+                int zb = (int)((zero - lo) / (hi - lo) * rows + 0.5);
+                zb = K_MIN(K_MAX(zb, 0), rows);
+                int e = (int)(fabs(v - zero) / (hi - lo) * rows * 8 + 0.5);
+                ui_role(u, w, v >= zero ? ROLE_VOL_UP : ROLE_VOL_DOWN);
+                if (v >= zero) {
+                    for (int row = zb; row < rows && e > 0; row++, e -= 8)
+                        ui_glyph(u, w, y0 + rows - 1 - row, x,
+                                 (enum glyph)(G_V1 + K_MIN(e, 8) - 1));
+                } else {
+                    for (int row = zb - 1; row >= 0 && e > 0; row--, e -= 8)
+                        ui_glyph(u, w, y0 + rows - 1 - row, x,
+                                 e >= 6 ? G_V8 : e >= 3 ? G_BODY_TOP : G_LINE_HI);
+                }
             } else {
                 ui_role(u, w, r);
                 line_cell(u, w, y0, rows, lo, hi, x, v, oi && oi->style == TA_DOTS);
