@@ -156,14 +156,15 @@ static void ui_apply_theme(ui *u)
     u->attr_ask_on_depth = u->role_attr[ROLE_ASK_DEPTH];
     if (u->color && COLOR_PAIRS > ROLE_COUNT + 2) {
         short f, b, f2, b2;
+        /* only when the side's colour stands out from the bar (8 colours: red on red) */
         if (pair_content(u->role_pair[ROLE_BID], &f, &b) == OK &&
-            pair_content(u->role_pair[ROLE_BID_DEPTH], &f2, &b2) == OK &&
+            pair_content(u->role_pair[ROLE_BID_DEPTH], &f2, &b2) == OK && f != b2 &&
             init_pair(ROLE_COUNT + 1, f, b2) == OK) {
             u->pair_bid_on_depth = ROLE_COUNT + 1;
             u->attr_bid_on_depth = u->role_attr[ROLE_BID] | u->role_attr[ROLE_BID_DEPTH];
         }
         if (pair_content(u->role_pair[ROLE_ASK], &f, &b) == OK &&
-            pair_content(u->role_pair[ROLE_ASK_DEPTH], &f2, &b2) == OK &&
+            pair_content(u->role_pair[ROLE_ASK_DEPTH], &f2, &b2) == OK && f != b2 &&
             init_pair(ROLE_COUNT + 2, f, b2) == OK) {
             u->pair_ask_on_depth = ROLE_COUNT + 2;
             u->attr_ask_on_depth = u->role_attr[ROLE_ASK] | u->role_attr[ROLE_ASK_DEPTH];
