@@ -27,6 +27,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#ifndef KESTREL_DATADIR /* the Makefile defines it from PREFIX */
+#define KESTREL_DATADIR "/usr/local/share/kestrel"
+#endif
+
 #define APP_SLICE_LINES 4096
 #define APP_SLICE_NS (8 * 1000000LL)
 #define APP_HISTORY_MAX 2000

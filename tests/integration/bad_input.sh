@@ -1,7 +1,7 @@
 #!/bin/sh
 # Bad input end to end: every kind of junk is counted as malformed and skipped, the run goes on,
 # the process exits 0 and the good lines still build the right book.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 R=data/replay/btcusdt_20240808.gz
 # 1. real lines interleaved with junk (plain text file)
 zcat "$R" | head -n 2000 > "$T/good.txt"

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Command line and configuration errors: one clear line on stderr and exit status 2; --help,
 # --version; a locked/corrupt/newer database gives a clear error and is left untouched.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 expect_exit() { # code desc args...
     code=$1; d=$2; shift 2
     "$KESTREL_BIN" "$@" > "$T/out" 2> "$T/err"; rc=$?

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The control socket against a running headless Kestrel, and the store across a restart: the
 # chart history of a first run comes back from the database in a second run.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 K="$KESTREL_BIN"
 ctl() { "$K" ctl --socket "$T/k.sock" "$@"; }
 

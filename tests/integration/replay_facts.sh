@@ -1,6 +1,6 @@
 #!/bin/sh
 # The known facts of the real captures, end to end through the real binary (--exit-at-end JSON).
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 S="$SHARED/binance/streams"
 run() { out=$1; shift; "$KESTREL_BIN" --headless --exit-at-end --speed 0 --db "$T/$out.db" \
     --socket "$T/$out.sock" --log "$T/$out.log" "$@" > "$T/$out.json" 2> "$T/$out.err"; }
