@@ -62,4 +62,10 @@ int config_load_file(kconfig *cfg, const char *path, void (*warn_fn)(void *ud, c
 
 const char *log_level_name(enum log_level l);
 
+/* The installed data directory (themes/, replay/): PREFIX/share/kestrel found next to the running
+ * executable (PREFIX/bin/kestrel), so an install under any PREFIX, a DESTDIR staging tree or a
+ * moved tree all work; else the compiled-in KESTREL_DATADIR. Always writes a NUL-terminated path
+ * (possibly truncated) to out. */
+void config_datadir(char *out, size_t cap);
+
 #endif

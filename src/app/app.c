@@ -27,10 +27,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#ifndef KESTREL_DATADIR /* the Makefile defines it from PREFIX */
-#define KESTREL_DATADIR "/usr/local/share/kestrel"
-#endif
-
 #define APP_SLICE_LINES 4096
 #define APP_SLICE_NS (8 * 1000000LL)
 #define APP_HISTORY_MAX 2000
@@ -519,6 +515,8 @@ static bool app_file_exists(const char *path)
  * installed data directory (make install puts the bundled captures there). */
 static void app_resolve_replay(app *a, char (*out)[CONFIG_PATH_MAX], const char **specs)
 {
+    char datadir[CONFIG_PATH_MAX];
+    config_datadir(datadir, sizeof datadir);
     for (int i = 0; i < a->cfg.replay_count; i++) {
         const char *f = a->cfg.replay_files[i];
         const char *path = f;
@@ -534,7 +532,7 @@ static void app_resolve_replay(app *a, char (*out)[CONFIG_PATH_MAX], const char 
             base = base ? base + 1 : path;
             char alt[CONFIG_PATH_MAX];
             int n = snprintf(alt, sizeof alt, "%.*s%s/replay/%s", (int)prefix, f,
-                             KESTREL_DATADIR, base);
+                             datadir, base);
             if (n > 0 && (size_t)n < sizeof alt && app_file_exists(alt + prefix))
                 memcpy(out[i], alt, (size_t)n + 1);
         }

@@ -31,6 +31,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <unistd.h>
+
+#ifndef KESTREL_DATADIR /* the Makefile defines it from PREFIX */
+#define KESTREL_DATADIR "/usr/local/share/kestrel"
+#endif
 
 #define CONFIG_FILE_MAX (1024 * 1024) /* a config file larger than this is refused */
 #define CONFIG_SHOW_MAX 60            /* longest value quoted back in a message */
@@ -800,6 +805,25 @@ void config_defaults(kconfig *cfg)
     cfg->limits.candles_max = 2000;
 
     cfg->log_level = LOG_INFO;
+}
+
+void config_datadir(char *out, size_t cap)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash && slash - exe >= 4 && strncmp(slash - 4, "/bin", 4) == 0) {
+            slash[-4] = '\0'; /* PREFIX/bin/kestrel -> PREFIX */
+            struct stat st;
+            int m = snprintf(out, cap, "%s/share/kestrel", exe);
+            if (m > 0 && (size_t)m < cap && stat(out, &st) == 0 && S_ISDIR(st.st_mode))
+                return;
+        }
+    }
+    if (cap > 0)
+        snprintf(out, cap, "%s", KESTREL_DATADIR);
 }
 
 const char *log_level_name(enum log_level l)

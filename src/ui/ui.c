@@ -18,10 +18,6 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#ifndef KESTREL_DATADIR
-#define KESTREL_DATADIR "/usr/local/share/kestrel"
-#endif
-
 #define UI_MIN_COLS 80
 #define UI_MIN_ROWS 24
 
@@ -93,16 +89,17 @@ static void ui_apply_theme(ui *u)
 {
     app *a = u->a;
     const char *name = a->cfg.theme[0] ? a->cfg.theme : "default";
-    char path[600], err[700];
+    char path[CONFIG_PATH_MAX + 100], err[CONFIG_PATH_MAX + 200], datadir[CONFIG_PATH_MAX];
+    config_datadir(datadir, sizeof datadir);
     theme_builtin(&u->th);
-    if (theme_find(name, KESTREL_DATADIR, path, sizeof(path)) == K_OK) {
+    if (theme_find(name, datadir, path, sizeof(path)) == K_OK) {
         if (theme_load_file(&u->th, path, theme_warn, a, err, sizeof(err)) != K_OK) {
             log_warn(a->log, "theme: %s", err);
             app_flash(a, "theme '%s' unusable (%s): using the built-in theme", name, err);
         }
     } else if (strcmp(name, "default") != 0) {
         app_flash(a, "theme '%s' not found in ./themes or %s/themes: using the built-in theme",
-                  name, KESTREL_DATADIR);
+                  name, datadir);
     }
 
     u->color = false;
