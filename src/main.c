@@ -12,12 +12,14 @@
 #include "kestrel/ta_cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <locale.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static app the_app; /* the only mutable global: everything else lives inside it */
 
@@ -103,8 +105,24 @@ static int main_split_replay(kconfig *cfg, const char *list)
     return K_OK;
 }
 
+/* A closed stdin/stdout/stderr would be reused by the next open() (the database lock, the
+ * socket, a replay file) and then written to as if it were the terminal: park /dev/null there. */
+static void main_guard_std_fds(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+            continue;
+        int n = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+        if (n >= 0 && n != fd) { /* cannot happen: the lowest free descriptor is fd */
+            dup2(n, fd);
+            close(n);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
+    main_guard_std_fds();
     if (argc > 1 && strcmp(argv[1], "ctl") == 0)
         return ctl_client_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "ta") == 0)
@@ -183,6 +201,12 @@ int main(int argc, char **argv)
     if (exit_at_end && a->cfg.replay_count == 0) {
         fprintf(stderr, "kestrel: --exit-at-end needs a replay (--replay FILE)\n");
         return 2;
+    }
+    if (!headless && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
+        /* before anything is opened or created: no database, no socket, terminal untouched */
+        fprintf(stderr, "kestrel: the terminal UI needs a terminal on stdin and stdout "
+                        "(use --headless to run without one)\n");
+        return 1;
     }
     a->headless = headless;
     a->exit_at_end = exit_at_end;

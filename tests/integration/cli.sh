@@ -34,6 +34,20 @@ expect_exit 2 "missing config file" --config "$T/nope.cfg" --headless
 expect_exit 2 "missing replay file" --headless --replay "$T/nope.gz" --db "$T/x.db" --socket "$T/x.sock"
 check "missing replay file is named" grep -q "nope.gz" "$T/err"
 
+# the UI without a terminal: a clear error, exit 1, nothing created (no database, no socket)
+expect_exit 1 "UI without a terminal on stdin" --db "$T/tty.db" --socket "$T/tty.sock" < /dev/null
+one_line "UI without a terminal"
+check "UI without a terminal: suggests --headless" grep -q -- "--headless" "$T/err"
+check "UI without a terminal: no database created" test ! -e "$T/tty.db"
+check "UI without a terminal: no socket created" test ! -e "$T/tty.sock"
+"$KESTREL_BIN" --db "$T/tty.db" --socket "$T/tty.sock" <&- > "$T/out" 2> "$T/err"
+check "UI with stdin closed: exit 1" test $? -eq 1
+# headless with stdin/stderr closed still works (the closed descriptors are not reused)
+"$KESTREL_BIN" --headless --exit-at-end --speed 0 --db "$T/fd.db" --socket "$T/fd.sock" \
+    --replay data/replay/ethusdt_20240809.gz <&- 2>&- > "$T/fd.json"
+check "headless with stdin and stderr closed: exit 0 and the status" \
+    eq "$(jget $T/fd.json 'j["messages"]')" 46126
+
 # databases that must never be overwritten
 head -c 4096 /dev/urandom > "$T/corrupt.db"; cp "$T/corrupt.db" "$T/corrupt.orig"
 expect_exit 1 "corrupt database refused" --headless --exit-at-end --speed 0 --db "$T/corrupt.db" --socket "$T/c.sock" --replay data/replay/ethusdt_20240809.gz
