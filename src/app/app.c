@@ -32,6 +32,13 @@
 #define APP_HISTORY_MAX 2000
 #define APP_TA_HISTORY 600 /* indicator values kept per series for drawing */
 #define APP_SETTING_INDICATORS "ui.indicators"
+/* An exchange time (E, trade T) this far from the message's receive time is not believed: the
+ * message is malformed. Real captures differ by about a second; a forged or broken time would
+ * otherwise drag the data clock ahead, fill empty bars up to it and turn every later trade late. */
+#define APP_MAX_SKEW_MS (5 * 60 * 1000LL)
+/* Recorded silence longer than this (a recorder restart, files of different days, a garbage
+ * timestamp) is skipped rather than waited out: pacing re-anchors at the line after it. */
+#define APP_MAX_GAP_NS (5 * 60 * 1000000000LL)
 
 struct app_private {
     bool pending;         /* `line` holds the next line, not processed yet */
@@ -39,6 +46,8 @@ struct app_private {
     int64_t anchor_mono_ns;
     int64_t anchor_data_ns;
     bool anchored;        /* false until the first line after start/pause/speed change */
+    bool have_prev;       /* prev_recv_ns holds the receive time of the last processed line */
+    int64_t prev_recv_ns;
     uint64_t pump_timer;  /* 0 = none armed */
     uint64_t stats_timer;
     int64_t stats_mono_ms;
@@ -361,9 +370,24 @@ static void app_process_line(app *a, const replay_line *line)
     }
     if (ev.kind == FEED_NONE)
         return;
-    int64_t t = ev.event_ms > 0 ? ev.event_ms : line->recv_ns / 1000000;
-    if (ev.kind == FEED_TRADE && ev.u.trade.time_ms > t)
-        t = ev.u.trade.time_ms;
+    int64_t recv_ms = line->recv_ns / 1000000;
+    int64_t t;
+    if (ev.event_ms > 0) {
+        t = ev.event_ms;
+        if (ev.kind == FEED_TRADE && ev.u.trade.time_ms > t)
+            t = ev.u.trade.time_ms;
+        if (llabs(ev.event_ms - recv_ms) > APP_MAX_SKEW_MS ||
+            (ev.kind == FEED_TRADE && llabs(ev.u.trade.time_ms - recv_ms) > APP_MAX_SKEW_MS)) {
+            a->priv->malformed_decode++;
+            log_debug(a->log, "malformed message dropped (exchange time %lld is %lld s from "
+                      "its receive time)", (long long)t, (long long)((t - recv_ms) / 1000));
+            return;
+        }
+    } else {
+        /* no exchange time (spot bookTicker, REST snapshot): the receive time moves the clock,
+         * unless it is far from it (a garbage timestamp must not drag the clock) */
+        t = a->data_ms == 0 || llabs(recv_ms - a->data_ms) <= APP_MAX_SKEW_MS ? recv_ms : 0;
+    }
     if (t > a->data_ms)
         a->data_ms = t;
     if (a->data_start_ms == 0)
@@ -412,7 +436,9 @@ static void app_pump(app *a)
             p->pending = true;
         }
         int64_t now = loop_mono_ns();
-        if (!p->anchored) {
+        bool jump = p->have_prev && (p->line.recv_ns > p->prev_recv_ns + APP_MAX_GAP_NS ||
+                                     p->line.recv_ns < p->prev_recv_ns - APP_MAX_GAP_NS);
+        if (!p->anchored || jump) {
             p->anchored = true;
             p->anchor_mono_ns = now;
             p->anchor_data_ns = p->line.recv_ns;
@@ -428,6 +454,8 @@ static void app_pump(app *a)
             }
         }
         app_process_line(a, &p->line);
+        p->prev_recv_ns = p->line.recv_ns;
+        p->have_prev = true;
         p->pending = false;
         if (++n >= APP_SLICE_LINES || now - start >= APP_SLICE_NS) {
             app_sync_counters(a);

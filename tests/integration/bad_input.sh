@@ -46,4 +46,29 @@ head -c 100000 /dev/urandom > "$T/random.bin"
 "$KESTREL_BIN" --headless --exit-at-end --speed 0 --db "$T/c.db" --socket "$T/c.sock" \
     --log "$T/c.log" --replay "$T/empty.txt,$T/random.bin" > "$T/c.json" 2> "$T/c.err"
 check "empty + random files: exits 0 with a status" test $? -eq 0 -a -s "$T/c.json"
+# 4. absurd times: a trade stamped in 2255 is malformed (it must not drag the data clock ahead,
+#    fill thousands of empty bars and make every later trade late); a line whose receive time is
+#    absurd does not stall a paced replay (the silence is skipped), nor move the data clock.
+head -n 6000 "$T/good.txt" > "$T/g6.txt"
+"$KESTREL_BIN" --headless --exit-at-end --speed 0 --db "$T/d0.db" --socket "$T/d0.sock" \
+    --log "$T/d0.log" --replay "spot:$T/g6.txt" > "$T/d0.json" 2> "$T/d0.err"
+bt=$(grep -m1 bookTicker "$T/g6.txt" | cut -d' ' -f2-)
+{
+    head -n 3000 "$T/g6.txt"
+    echo "$ts {\"stream\":\"btcusdt@trade\",\"data\":{\"e\":\"trade\",\"E\":9000000000000,\"s\":\"BTCUSDT\",\"t\":1,\"p\":\"61000.00\",\"q\":\"1\",\"T\":9000000000000,\"m\":true}}"
+    echo "$ts {\"stream\":\"btcusdt@trade\",\"data\":{\"e\":\"trade\",\"E\":1,\"s\":\"BTCUSDT\",\"t\":2,\"p\":\"61000.00\",\"q\":\"1\",\"T\":1,\"m\":true}}"
+    echo "9000000000000000000 $bt"
+    echo "1 $bt"
+    tail -n +3001 "$T/g6.txt"
+} > "$T/times.txt"
+timeout 60 "$KESTREL_BIN" --headless --exit-at-end --speed 4 --db "$T/d.db" --socket "$T/d.sock" \
+    --log "$T/d.log" --replay "spot:$T/times.txt" > "$T/d.json" 2> "$T/d.err"
+check "absurd times: a paced replay still ends (exit 0)" test $? -eq 0
+check "absurd trade times counted as malformed" eq "$(jget $T/d.json 'j["malformed"]')" 2
+check "absurd times: the data clock is the real one" \
+    eq "$(jget $T/d.json 'j["data_time"]')" "$(jget $T/d0.json 'j["data_time"]')"
+check "absurd times: the candles are the real ones" \
+    eq "$(sym $T/d.json BTCUSDT candles)" "$(sym $T/d0.json BTCUSDT candles)"
+check "absurd times: the trades are the real ones" \
+    eq "$(sym $T/d.json BTCUSDT trades)" "$(sym $T/d0.json BTCUSDT trades)"
 done_tests
