@@ -135,8 +135,8 @@ cJSON *app_status_json(app *a)
     cJSON_AddStringToObject(o, "broker", "paper");
     if (a->replay) {
         cJSON *files = cJSON_AddArrayToObject(o, "files");
-        for (int i = 0; i < a->cfg.replay_count; i++)
-            cJSON_AddItemToArray(files, cJSON_CreateString(a->cfg.replay_files[i]));
+        for (int i = 0; i < replay_file_count(a->replay); i++) /* the paths actually opened */
+            cJSON_AddItemToArray(files, cJSON_CreateString(replay_file(a->replay, i)->path));
         cJSON_AddNumberToObject(o, "speed", a->speed);
         cJSON_AddBoolToObject(o, "paused", a->paused);
         cJSON_AddBoolToObject(o, "finished", a->finished);

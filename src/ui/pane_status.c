@@ -6,6 +6,7 @@
 #include "ui_int.h"
 
 #include "kestrel/loop.h"
+#include "kestrel/replay.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -42,6 +43,21 @@ static void upper(char *dst, size_t cap, const char *src)
     dst[i] = 0;
 }
 
+/* What is replayed: the first file's name, then how many more ("btcusdt_20240808.gz +3"). */
+static void replay_label(const app *a, char *out, size_t cap)
+{
+    const replay_file_info *fi = a->replay ? replay_file(a->replay, 0) : NULL;
+    const char *p = fi && fi->path ? fi->path : a->cfg.replay_count > 0 ? a->cfg.replay_files[0]
+                                                                        : "";
+    const char *base = strrchr(p, '/');
+    base = base ? base + 1 : p;
+    int n = a->replay ? replay_file_count(a->replay) : a->cfg.replay_count;
+    if (n > 1)
+        snprintf(out, cap, "%.32s +%d", base, n - 1);
+    else
+        snprintf(out, cap, "%.32s", base);
+}
+
 void ui_status_draw(ui *u)
 {
     app *a = u->a;
@@ -61,9 +77,11 @@ void ui_status_draw(ui *u)
         snprintf(b, sizeof(b), " %s PAUSED %s ", app_source_name(a), sp);
     else if (compact)
         snprintf(b, sizeof(b), " %s %s ", app_source_name(a), sp);
-    else
-        snprintf(b, sizeof(b), " %s %d file%s %s ", app_source_name(a), a->cfg.replay_count,
-                 a->cfg.replay_count == 1 ? "" : "s", sp);
+    else {
+        char files[64];
+        replay_label(a, files, sizeof(files));
+        snprintf(b, sizeof(b), " %s %s %s ", app_source_name(a), files, sp);
+    }
     if (!seg(u, &x, src_role, b)) {
         ui_put(u, u->status, 0, 0, u->cols, src_role, b); /* truncated: still the first thing */
         return;
@@ -209,7 +227,7 @@ static const struct {
     const char *key, *what;
 } help_keys[] = {
     {"?", "this help (Esc closes it)"},
-    {"q", "quit (asks y / n)"},
+    {"q", "quit (asks: y quits, n or Esc stays)"},
     {"Tab  Shift-Tab", "focus the next / previous pane"},
     {"Up Down  j k", "move in lists (watchlist, trades)"},
     {"Left Right  h l", "chart: scroll back / forward in time"},
@@ -220,8 +238,9 @@ static const struct {
     {"z", "zoom the focused pane (again: restore)"},
     {"space", "pause / resume the replay"},
     {"<  >", "replay speed slower / faster"},
-    {"i", "indicator picker: overlays on the chart, oscillators under it"},
+    {"i", "indicator picker (chart overlays, oscillators)"},
     {"Esc", "close an overlay"},
+    {"Ctrl-L", "repaint the whole screen"},
 };
 
 /* Keys reserved for later issues: listed, marked "not yet", bound to nothing but a flash. */

@@ -77,6 +77,8 @@ expect "REPLAY" "status bar shows the replay source" 10
 cap
 head -n 1 "$tmp/screen" | grep -qF "PAPER" && ok "status bar shows the PAPER broker" ||
     bad "status bar shows the PAPER broker"
+head -n 1 "$tmp/screen" | grep -qF "btcusdt_20240808.gz +3 x" && ok "status bar names the replayed files" ||
+    bad "status bar names the replayed files"
 expect "Watchlist" "watchlist pane"
 expect "BTCUSDT" "watchlist has BTCUSDT"
 expect "ETHUSDT" "watchlist has ETHUSDT"
@@ -95,7 +97,7 @@ if wait_for "this help" 5; then
     missing=""
     for k in "Tab  Shift-Tab" "Up Down  j k" "Left Right  h l" "Home End" "PgUp PgDn" "Enter" \
         "[  ]" "space" "<  >" "Esc" "quit" "zoom" "order ticket" "indicator picker" \
-        "connections view" "backtests view" "settings" "not yet"; do
+        "connections view" "backtests view" "settings" "not yet" "Ctrl-L"; do
         grep -qF -- "$k" "$tmp/screen" || missing="$missing '$k'"
     done
     [ -z "$missing" ] && ok "help lists every key" || bad "help lists every key (missing$missing)"
