@@ -19,6 +19,17 @@ int ui_text_cols(const char *s)
     return n;
 }
 
+const char *ui_sym_label(const market_sym *s, char *buf, size_t cap)
+{
+    if (!s)
+        snprintf(buf, cap, "%s", "");
+    else if (s->venue == VENUE_BINANCE_USDM)
+        snprintf(buf, cap, "%s UM", s->name);
+    else
+        snprintf(buf, cap, "%s", s->name);
+    return buf;
+}
+
 /* Bytes of s that fit in maxw columns. */
 static int fit_bytes(const char *s, int maxw)
 {

@@ -68,9 +68,9 @@ void ui_book_draw(ui *u, pane *p)
     WINDOW *w = p->w;
     bool foc = u->focus == PANE_BOOK;
     market_sym *s = ui_focus_sym(u);
-    char title[96];
+    char title[96], lbl[KSYM_MAX + 8];
     enum book_state st = s && s->book ? book_state(s->book) : BOOK_EMPTY;
-    snprintf(title, sizeof(title), "Book %s", s ? s->name : "");
+    snprintf(title, sizeof(title), "Book %s", ui_sym_label(s, lbl, sizeof lbl));
     ui_frame_box(u, w, foc, title, ROLE_TITLE);
     int ih = p->h - 2, iw = p->wd - 2;
     if (ih < 1 || iw < 8 || !s)
@@ -231,8 +231,8 @@ void ui_tape_draw(ui *u, pane *p)
     WINDOW *w = p->w;
     bool foc = u->focus == PANE_TAPE;
     market_sym *s = ui_focus_sym(u);
-    char title[64];
-    snprintf(title, sizeof(title), "Trades %s", s ? s->name : "");
+    char title[64], lbl[KSYM_MAX + 8];
+    snprintf(title, sizeof(title), "Trades %s", ui_sym_label(s, lbl, sizeof lbl));
     ui_frame_box(u, w, foc, title, ROLE_TITLE);
     int ih = p->h - 2, iw = p->wd - 2;
     if (ih < 1 || iw < 8 || !s || !s->tape)

@@ -187,8 +187,9 @@ void ui_chart_draw(ui *u, pane *p)
     enum tf tf = a->chart_tf;
     series_view v;
     sv_init(&v, s, tf);
-    char title[256];
-    snprintf(title, sizeof(title), "%s %s%s", s ? s->name : "Chart", tf_name(tf),
+    char title[256], sym_lbl[KSYM_MAX + 8];
+    snprintf(title, sizeof(title), "%s %s%s", s ? ui_sym_label(s, sym_lbl, sizeof sym_lbl) : "Chart",
+             tf_name(tf),
              u->ch_follow ? "" : " [history]");
     ui_frame_box(u, w, foc, title, ROLE_TITLE);
     int ih = p->h - 2, iw = p->wd - 2;

@@ -95,7 +95,7 @@ void ui_status_draw(ui *u)
     /* focused symbol */
     market_sym *s = ui_focus_sym(u);
     if (s) {
-        snprintf(b, sizeof(b), "%s", s->name);
+        ui_sym_label(s, b, sizeof(b));
         if (!seg(u, &x, ROLE_STATUS_KEY, b))
             return;
         x += 2;
@@ -143,7 +143,9 @@ void ui_status_draw(ui *u)
         enum book_state st = m->book ? book_state(m->book) : BOOK_EMPTY;
         if (st == BOOK_LIVE)
             live++;
-        need += (int)strlen(m->name) + 1 + (int)strlen(book_state_name(st)) + 2;
+        char lbl[KSYM_MAX + 8];
+        need += ui_text_cols(ui_sym_label(m, lbl, sizeof lbl)) + 1 +
+                (int)strlen(book_state_name(st)) + 2;
     }
     if (x + need <= u->cols) {
         for (uint32_t i = 0; i < n; i++) {
@@ -154,7 +156,8 @@ void ui_status_draw(ui *u)
                 snprintf(nm, sizeof(nm), "live");
             else
                 upper(nm, sizeof(nm), book_state_name(st));
-            snprintf(b, sizeof(b), "%s ", m->name);
+            char lbl[KSYM_MAX + 8];
+            snprintf(b, sizeof(b), "%s ", ui_sym_label(m, lbl, sizeof lbl));
             seg(u, &x, ROLE_STATUS, b);
             seg(u, &x, st == BOOK_LIVE ? ROLE_STATUS : ROLE_STATUS_WARN, nm);
             x += 2;
@@ -172,7 +175,8 @@ void ui_status_draw(ui *u)
             continue;
         char nm[16];
         upper(nm, sizeof(nm), book_state_name(st));
-        snprintf(b, sizeof(b), "%s %s", m->name, nm);
+        char lbl[KSYM_MAX + 8];
+        snprintf(b, sizeof(b), "%s %s", ui_sym_label(m, lbl, sizeof lbl), nm);
         if (!seg(u, &x, ROLE_STATUS_WARN, b))
             return;
         x += 2;

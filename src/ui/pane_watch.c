@@ -53,7 +53,7 @@ void ui_watch_draw(ui *u, pane *p)
         u->wl_top = 0;
 
     /* columns (wide): marker, symbol, last, chg%, spread */
-    int sym_w = 9, last_w = 10, chg_w = 7;
+    int sym_w = 10, last_w = 10, chg_w = 7;
     int spr_w = iw - 2 - sym_w - last_w - chg_w - 3;
     if (wide) {
         int x = 1 + 2;
@@ -74,7 +74,8 @@ void ui_watch_draw(ui *u, pane *p)
         int y = 1 + hdr + r * per;
         bool sel = i == u->wl_sel;
         enum theme_role base = sel && foc ? ROLE_SELECTION : ROLE_TEXT;
-        char px[40], chg[24], spr[40];
+        char px[40], chg[24], spr[40], lbl[KSYM_MAX + 8];
+        ui_sym_label(s, lbl, sizeof lbl);
         enum theme_role chg_role = ROLE_DIM;
         if (s->last_px > 0)
             ui_fmt_px(px, sizeof(px), s->last_px, s->px_decimals);
@@ -109,7 +110,7 @@ void ui_watch_draw(ui *u, pane *p)
             ui_glyph(u, w, y, 1, G_FOCUS);
         if (wide) {
             int x = 3;
-            ui_put(u, w, y, x, sym_w, base, s->name);
+            ui_put(u, w, y, x, sym_w, base, lbl);
             x += sym_w + 1;
             ui_putf(u, w, y, x, last_w, base, "%*s", last_w, px);
             x += last_w + 1;
@@ -120,16 +121,30 @@ void ui_watch_draw(ui *u, pane *p)
                         spr);
         } else {
             int avail = iw - 2;
-            ui_put(u, w, y, 3, avail, base, s->name);
             int pl = (int)strlen(px);
-            if (pl + (int)strlen(s->name) + 1 <= avail)
+            /* the price wins over the " UM" tag, which then goes to the second line */
+            bool tag_below = strcmp(lbl, s->name) != 0 && pl + (int)strlen(lbl) + 1 > avail;
+            const char *shown = tag_below ? s->name : lbl;
+            ui_put(u, w, y, 3, avail, base, shown);
+            if (pl + (int)strlen(shown) + 1 <= avail)
                 ui_put(u, w, y, 3 + avail - pl, pl, base, px);
             if (y + 1 <= ih) {
                 ui_put(u, w, y + 1, 3, avail, cr, chg);
+                int cl = (int)strlen(chg);
                 char sb[48];
                 snprintf(sb, sizeof(sb), "sp %s", spr);
                 int sl = (int)strlen(sb);
-                if (sl + (int)strlen(chg) + 1 <= avail)
+                if (tag_below) { /* "+0.02% UM   0.01": the tag, then the bare spread */
+                    if (cl + 1 + 2 + 1 + sl > avail) {
+                        snprintf(sb, sizeof(sb), "%s", spr);
+                        sl = (int)strlen(sb);
+                    }
+                    if (cl + 1 + 2 + 1 + sl <= avail) {
+                        ui_put(u, w, y + 1, 3 + cl + 1, 2, base, "UM");
+                        cl += 3;
+                    }
+                }
+                if (sl + cl + 1 <= avail)
                     ui_put(u, w, y + 1, 3 + avail - sl, sl, sel && foc ? ROLE_SELECTION : spr_role,
                            sb);
             }

@@ -126,6 +126,9 @@ void ui_glyph(ui *u, WINDOW *w, int y, int x, enum glyph g);
 void ui_fill(ui *u, WINDOW *w, int y, int x, int n, enum theme_role r);
 void ui_frame_box(ui *u, WINDOW *w, bool focused, const char *title, enum theme_role title_role);
 int ui_text_cols(const char *s); /* display columns of a UTF-8 string (all our glyphs: 1) */
+/* The name a symbol is shown by: USD-M contracts carry " UM", so BTCUSDT on spot and on USD-M can
+ * be told apart wherever both are watched. Returns buf. */
+const char *ui_sym_label(const market_sym *s, char *buf, size_t cap);
 
 /* Number formatting for narrow columns. */
 int ui_fmt_px(char *buf, size_t cap, kdec v, int decimals);

@@ -340,6 +340,39 @@ int main(void)
         ui_close(u);
     }
 
+    /* the same name on spot and USD-M: the USD-M one is shown as "BTCUSDT UM" everywhere, and
+     * the watchlist says so at 80 columns too (the tag moves under the name to keep the price) */
+    {
+        char um_path[600];
+        snprintf(um_path, sizeof(um_path), "%s/binance/streams/usdm/btcusdt_20240808.gz",
+                 check_shared_data());
+        const char *um[] = {um_path};
+        replay *r2 = NULL;
+        CHECK_INT(replay_open(&r2, um, 1, err, sizeof(err)), K_OK);
+        if (r2) {
+            feed(r2, 20000);
+            replay_close(r2);
+        }
+        market_sym *ums = market_find(A.market, VENUE_BINANCE_USDM, "BTCUSDT");
+        CHECK(ums && ums->last_px > 0);
+    }
+    for (int sz = 0; sz < 2; sz++) {
+        u = ui_open_term(&A, out, in, "xterm-256color", sz ? 24 : 40, sz ? 80 : 120, err,
+                         sizeof(err));
+        CHECK(u != NULL);
+        if (!u)
+            continue;
+        draw(u);
+        CHECK(shows(sz ? "% UM " : "BTCUSDT UM"));
+        ui_feed_key(u, KEY_BTAB);
+        ui_feed_key(u, KEY_END);
+        ui_feed_key(u, '\n');
+        draw(u);
+        CHECK(shows("Book BTCUSDT UM"));
+        CHECK(shows("BTCUSDT UM 1s"));
+        ui_close(u);
+    }
+
     fclose(out);
     fclose(in);
     replay_close(r);
