@@ -637,6 +637,8 @@ int app_start(app *a, const char *args, char *err, size_t errlen)
     if (a->replay) {
         app_reanchor(a);
         app_schedule_pump(a, 0);
+    } else {
+        app_flash(a, "no data source: replay.files is empty and no --replay was given");
     }
     return K_OK;
 }

@@ -71,6 +71,8 @@ void ui_status_draw(ui *u)
     enum theme_role src_role = a->source == APP_SOURCE_LIVE ? ROLE_LIVE : ROLE_REPLAY;
     if (a->source == APP_SOURCE_LIVE)
         snprintf(b, sizeof(b), " %s ", app_source_name(a));
+    else if (!a->replay && a->cfg.replay_count == 0)
+        snprintf(b, sizeof(b), " NO DATA "); /* replay.files = [] and no --replay */
     else if (a->finished)
         snprintf(b, sizeof(b), " %s FINISHED ", app_source_name(a));
     else if (a->paused)
