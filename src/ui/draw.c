@@ -6,6 +6,7 @@
 
 #include "kestrel/decimal.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <string.h>
 #include <time.h>
@@ -175,6 +176,34 @@ int ui_fmt_num(char *buf, size_t cap, double v, int decimals, int width)
     }
     snprintf(buf, cap, "%s", "#");
     return 1;
+}
+
+int ui_fmt_qty(char *buf, size_t cap, kdec v, int decimals, int width)
+{
+    if (width < 1)
+        width = 1;
+    if (decimals > KDEC_DIGITS)
+        decimals = KDEC_DIGITS;
+    if (decimals < 0)
+        decimals = 0;
+    uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    for (int d = decimals; d >= 0; d--) {
+        uint64_t unit = 1;
+        for (int k = d; k < KDEC_DIGITS; k++)
+            unit *= 10;
+        uint64_t r = mag / unit; /* v in units of 10^-d, rounded half away from zero */
+        if ((mag % unit) * 2 >= unit)
+            r++;
+        uint64_t pd = 1;
+        for (int k = 0; k < d; k++)
+            pd *= 10;
+        int n = d > 0 ? snprintf(buf, cap, "%s%" PRIu64 ".%0*" PRIu64, v < 0 ? "-" : "", r / pd,
+                                 d, r % pd)
+                      : snprintf(buf, cap, "%s%" PRIu64, v < 0 ? "-" : "", r);
+        if (n > 0 && n <= width)
+            return n;
+    }
+    return ui_fmt_num(buf, cap, decimal_to_double(v), 0, width); /* k/M/G/T: display only */
 }
 
 int ui_fmt_time(char *buf, size_t cap, int64_t ms, int style)

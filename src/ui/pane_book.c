@@ -63,6 +63,20 @@ static void ladder_row(ui *u, WINDOW *w, int y, int iw, const char *px, const ch
     }
 }
 
+static double cum_double(__int128 v)
+{
+    return (double)v / (double)KDEC_SCALE;
+}
+
+/* A running total: exact while it fits a kdec (every real book), else approximately (k/M/G). */
+static void fmt_cum(char *buf, size_t cap, __int128 v, int decimals, int width)
+{
+    if (v <= KDEC_MAX)
+        ui_fmt_qty(buf, cap, (kdec)v, decimals, width);
+    else
+        ui_fmt_num(buf, cap, cum_double(v), 0, width);
+}
+
 void ui_book_draw(ui *u, pane *p)
 {
     WINDOW *w = p->w;
@@ -79,9 +93,12 @@ void ui_book_draw(ui *u, pane *p)
     {
         int tx = 1 + 1 + ui_text_cols(title) + 2;
         char sn[32];
-        snprintf(sn, sizeof(sn), " %s ", st == BOOK_LIVE ? "live" : book_state_name(st));
+        bool crossed = book_is_crossed(s->book);
+        snprintf(sn, sizeof(sn), " %s ", crossed ? "CROSSED" : st == BOOK_LIVE ? "live"
+                                                                            : book_state_name(st));
         if (tx + (int)strlen(sn) < p->wd - 1)
-            ui_put(u, w, 0, tx, -1, st == BOOK_LIVE ? ROLE_OK : ROLE_WARNING, sn);
+            ui_put(u, w, 0, tx, -1, crossed ? ROLE_ERROR : st == BOOK_LIVE ? ROLE_OK : ROLE_WARNING,
+                   sn);
     }
     if (st != BOOK_LIVE) {
         const char *resync = u->utf8 ? "RESYNCING \xe2\x80\x94 not valid" : "RESYNCING - not valid";
@@ -116,14 +133,14 @@ void ui_book_draw(ui *u, pane *p)
     if ((uint32_t)nbid > db)
         nbid = (int)db;
     kdec apx[BOOK_MAX_ROWS], aq[BOOK_MAX_ROWS], bpx[BOOK_MAX_ROWS], bq[BOOK_MAX_ROWS];
-    double acum[BOOK_MAX_ROWS], bcum[BOOK_MAX_ROWS];
-    double c = 0;
+    __int128 acum[BOOK_MAX_ROWS], bcum[BOOK_MAX_ROWS]; /* exact running totals */
+    __int128 c = 0;
     for (int i = 0; i < na; i++) {
         if (book_level(s->book, BOOK_ASK, (uint32_t)i, &apx[i], &aq[i]) != K_OK) {
             na = i;
             break;
         }
-        c += decimal_to_double(aq[i]);
+        c += aq[i];
         acum[i] = c;
     }
     c = 0;
@@ -132,14 +149,14 @@ void ui_book_draw(ui *u, pane *p)
             nbid = i;
             break;
         }
-        c += decimal_to_double(bq[i]);
+        c += bq[i];
         bcum[i] = c;
     }
     double maxcum = 0;
     if (na > 0)
-        maxcum = acum[na - 1];
-    if (nbid > 0 && bcum[nbid - 1] > maxcum)
-        maxcum = bcum[nbid - 1];
+        maxcum = cum_double(acum[na - 1]);
+    if (nbid > 0 && cum_double(bcum[nbid - 1]) > maxcum)
+        maxcum = cum_double(bcum[nbid - 1]);
 
     /* column widths: price from the widest price shown, qty and cum share the rest */
     char px[40], q[32], cu[32];
@@ -164,9 +181,9 @@ void ui_book_draw(ui *u, pane *p)
     for (int i = 0; i < na; i++) {
         int y = top + (ask_rows - 1 - i);
         ui_fmt_px(px, sizeof(px), apx[i], s->px_decimals);
-        ui_fmt_num(q, sizeof(q), decimal_to_double(aq[i]), qd, qw);
-        ui_fmt_num(cu, sizeof(cu), acum[i], qd, cw);
-        int bar = maxcum > 0 ? (int)(acum[i] / maxcum * iw + 0.5) : 0;
+        ui_fmt_qty(q, sizeof(q), aq[i], qd, qw);
+        fmt_cum(cu, sizeof(cu), acum[i], qd, cw);
+        int bar = maxcum > 0 ? (int)(cum_double(acum[i]) / maxcum * iw + 0.5) : 0;
         ladder_row(u, w, y, iw, px, q, cu, pxw, qw, cw, ROLE_ASK, ROLE_ASK_DEPTH, bar);
     }
     int sy = top + ask_rows;
@@ -195,9 +212,9 @@ void ui_book_draw(ui *u, pane *p)
     for (int i = 0; i < nbid; i++) {
         int y = sy + 1 + i;
         ui_fmt_px(px, sizeof(px), bpx[i], s->px_decimals);
-        ui_fmt_num(q, sizeof(q), decimal_to_double(bq[i]), qd, qw);
-        ui_fmt_num(cu, sizeof(cu), bcum[i], qd, cw);
-        int bar = maxcum > 0 ? (int)(bcum[i] / maxcum * iw + 0.5) : 0;
+        ui_fmt_qty(q, sizeof(q), bq[i], qd, qw);
+        fmt_cum(cu, sizeof(cu), bcum[i], qd, cw);
+        int bar = maxcum > 0 ? (int)(cum_double(bcum[i]) / maxcum * iw + 0.5) : 0;
         ladder_row(u, w, y, iw, px, q, cu, pxw, qw, cw, ROLE_BID, ROLE_BID_DEPTH, bar);
     }
     /* imbalance over the top 20 levels */
@@ -266,7 +283,7 @@ void ui_tape_draw(ui *u, pane *p)
         char tm[24], px[40], q[32], line[256];
         ui_fmt_time(tm, sizeof(tm), t->time_ms, ms ? 1 : 0);
         ui_fmt_px(px, sizeof(px), t->px, s->px_decimals);
-        ui_fmt_num(q, sizeof(q), decimal_to_double(t->qty), qd, qw);
+        ui_fmt_qty(q, sizeof(q), t->qty, qd, qw);
         enum theme_role side = t->buyer_maker ? ROLE_DOWN : ROLE_UP;
         snprintf(line, sizeof(line), "%-*s", tw, tm);
         int x = 1;

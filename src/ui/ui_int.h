@@ -133,6 +133,9 @@ const char *ui_sym_label(const market_sym *s, char *buf, size_t cap);
 /* Number formatting for narrow columns. */
 int ui_fmt_px(char *buf, size_t cap, kdec v, int decimals);
 int ui_fmt_num(char *buf, size_t cap, double v, int decimals, int width);
+/* An exact quantity in at most `width` columns: its digits with up to `decimals` places, fewer
+ * places (rounded half away from zero, in integers) when they do not fit, then k/M/G/T. */
+int ui_fmt_qty(char *buf, size_t cap, kdec v, int decimals, int width);
 /* style: 0 HH:MM:SS, 1 HH:MM:SS.mmm, 2 HH:MM, 3 YYYY-MM-DD, 4 MM-DD, 5 YYYY-MM-DD HH:MM:SS */
 int ui_fmt_time(char *buf, size_t cap, int64_t ms, int style);
 
