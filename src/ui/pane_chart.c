@@ -449,7 +449,7 @@ void ui_chart_draw(ui *u, pane *p)
         ui_fmt_px(h, sizeof(h), cb->h, dec);
         ui_fmt_px(l, sizeof(l), cb->l, dec);
         ui_fmt_px(c, sizeof(c), cb->c, dec);
-        ui_fmt_num(vv, sizeof(vv), decimal_to_double(cb->volume), 3, 9);
+        ui_fmt_qty(vv, sizeof(vv), cb->volume, 3, 9);
         ui_fmt_time(t, sizeof(t), cb->open_ms, tf == TF_1D ? 3 : tf == TF_1S ? 0 : 2);
         bool forming = cur == v.closed && v.forming;
         enum theme_role dir = cb->c > cb->o ? ROLE_UP : cb->c < cb->o ? ROLE_DOWN : ROLE_TEXT;
