@@ -57,6 +57,7 @@ struct app_private {
     bool stopped;
     bool stdin_watched;
     candle *history; /* scratch for loading history from the store */
+    bool status_pending; /* --exit-at-end with the UI: print the status once the UI is closed */
     uint64_t malformed_decode; /* decoder/model refusals (the replay reader counts its own) */
 };
 
@@ -332,6 +333,16 @@ static void app_on_market(void *ud, const market_note *n)
 
 /* ---- replay pump ------------------------------------------------------------------------- */
 
+static void app_print_status(app *a)
+{
+    cJSON *st = app_status_json(a);
+    char *txt = cJSON_PrintUnformatted(st);
+    printf("%s\n", txt);
+    fflush(stdout);
+    free(txt);
+    cJSON_Delete(st);
+}
+
 static void app_finish(app *a)
 {
     a->finished = true;
@@ -349,12 +360,10 @@ static void app_finish(app *a)
                              a->data_ms);
     }
     if (a->exit_at_end) {
-        cJSON *st = app_status_json(a);
-        char *txt = cJSON_PrintUnformatted(st);
-        printf("%s\n", txt);
-        fflush(stdout);
-        free(txt);
-        cJSON_Delete(st);
+        if (a->ui)
+            a->priv->status_pending = true; /* stdout is the UI's screen until app_stop */
+        else
+            app_print_status(a);
         app_request_quit(a);
     }
 }
@@ -660,6 +669,10 @@ void app_stop(app *a)
     if (a->ui) {
         ui_close(a->ui);
         a->ui = NULL;
+    }
+    if (a->priv->status_pending) { /* the terminal is back: the status goes to the shell */
+        a->priv->status_pending = false;
+        app_print_status(a);
     }
     if (a->ctl) {
         ctl_server_close(a->ctl);

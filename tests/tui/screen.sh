@@ -252,5 +252,18 @@ if [ -f "$tmp/rc" ] && [ "$(cat "$tmp/rc")" = 0 ]; then ok "finished replay quit
     tail -n 30 "$tmp/stderr"
 fi
 
+# --- --exit-at-end with the UI: the status JSON reaches the terminal after the UI is gone --------
+start k4 "LANG=C.UTF-8 LC_ALL= TERM=screen-256color" \
+    "--speed 0 --exit-at-end --replay data/replay/ethusdt_20240808.gz"
+$T kill-session -t k3 >/dev/null 2>&1
+n=$((100 * slow))
+while [ $n -gt 0 ] && [ ! -f "$tmp/rc" ]; do sleep 0.1; n=$((n - 1)); done
+[ -f "$tmp/rc" ] && [ "$(cat "$tmp/rc")" = 0 ] && ok "--exit-at-end with the UI exits 0" ||
+    bad "--exit-at-end with the UI exits 0"
+$T capture-pane -p -J -t "$S" >"$tmp/screen" 2>/dev/null || : >"$tmp/screen"
+grep -qF '"finished":true' "$tmp/screen" && grep -qF '"best_bid":"2682.50"' "$tmp/screen" &&
+    ok "--exit-at-end with the UI prints the status on the restored terminal" ||
+    bad "--exit-at-end with the UI prints the status on the restored terminal"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
