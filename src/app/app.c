@@ -352,7 +352,8 @@ static void app_finish(app *a)
     log_info(a->log, "replay finished: %llu messages, %llu malformed (%llu lines read)",
              (unsigned long long)a->messages, (unsigned long long)a->malformed,
              (unsigned long long)rs.lines);
-    app_flash(a, "replay finished: the screen keeps the final state (q quits)");
+    if (a->ui)
+        app_flash(a, "replay finished: the screen keeps the final state (q quits)");
     /* record what was learned about the symbols (display precision) */
     for (uint32_t i = 0; a->store && i < market_count(a->market); i++) {
         market_sym *s = market_at(a->market, i);
