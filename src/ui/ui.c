@@ -13,6 +13,7 @@
 #include "kestrel/xmalloc.h"
 
 #include <langinfo.h>
+#include <term.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -263,6 +264,17 @@ static ui *ui_open_screen(app *a, FILE *out, FILE *in, const char *term, char *e
         return NULL;
     }
     set_term(u->scr);
+    /* a terminal that cannot move the cursor (TERM=dumb) would show one garbled line forever */
+    const char *cup = tigetstr("cup");
+    if (!cup || cup == (const char *)-1) {
+        snprintf(err, errlen, "the terminal (TERM=%s) cannot position the cursor "
+                              "(use --headless, or a real TERM such as xterm)",
+                 term ? term : (getenv("TERM") ? getenv("TERM") : "unset"));
+        endwin();
+        delscreen(u->scr);
+        free(u);
+        return NULL;
+    }
     cbreak();
     noecho();
     nonl();

@@ -252,10 +252,19 @@ if [ -f "$tmp/rc" ] && [ "$(cat "$tmp/rc")" = 0 ]; then ok "finished replay quit
     tail -n 30 "$tmp/stderr"
 fi
 
+# --- TERM=dumb cannot move the cursor: a clear error and exit 1, not one garbled line ------------
+start k5 "LANG=C.UTF-8 LC_ALL= TERM=dumb"
+$T kill-session -t k3 >/dev/null 2>&1
+n=$((50 * slow))
+while [ $n -gt 0 ] && [ ! -f "$tmp/rc" ]; do sleep 0.1; n=$((n - 1)); done
+[ -f "$tmp/rc" ] && [ "$(cat "$tmp/rc")" = 1 ] && ok "TERM=dumb: exit 1" || bad "TERM=dumb: exit 1"
+grep -q "cannot position the cursor" "$tmp/stderr" && ok "TERM=dumb: says why" ||
+    bad "TERM=dumb: says why"
+
 # --- --exit-at-end with the UI: the status JSON reaches the terminal after the UI is gone --------
 start k4 "LANG=C.UTF-8 LC_ALL= TERM=screen-256color" \
     "--speed 0 --exit-at-end --replay data/replay/ethusdt_20240808.gz"
-$T kill-session -t k3 >/dev/null 2>&1
+$T kill-session -t k5 >/dev/null 2>&1
 n=$((100 * slow))
 while [ $n -gt 0 ] && [ ! -f "$tmp/rc" ]; do sleep 0.1; n=$((n - 1)); done
 [ -f "$tmp/rc" ] && [ "$(cat "$tmp/rc")" = 0 ] && ok "--exit-at-end with the UI exits 0" ||
