@@ -296,10 +296,13 @@ void ui_chart_draw(ui *u, pane *p)
     }
     ui_ind_range(&ic, vis, nvis, &lo, &hi);
     double tick = pow(10, -dec);
-    if (hi - lo < tick * 4) {
+    /* a flat series gets a small range around it; relative to the price too, since near 1e8
+     * a few ticks are below a double's resolution and the range would collapse to nothing */
+    double minspan = K_MAX(tick * 4, fabs(hi + lo) / 2 * 1e-9);
+    if (hi - lo < minspan) {
         double mid = (hi + lo) / 2;
-        lo = mid - tick * 2;
-        hi = mid + tick * 2;
+        lo = mid - minspan / 2;
+        hi = mid + minspan / 2;
     }
     double pad = (hi - lo) * 0.04;
     lo -= pad;
@@ -312,14 +315,28 @@ void ui_chart_draw(ui *u, pane *p)
     if (step < tick)
         step = tick;
     int last_row = -10;
-    for (double pv = ceil(lo / step) * step; pv <= hi; pv += step) {
+    /* an integer count of labels: "pv += step" can stop moving at large prices (step below the
+     * double's resolution) and never reach hi */
+    double k0 = ceil(lo / step), k1 = floor(hi / step);
+    int nlab = k1 >= k0 && k1 - k0 <= ch + 1 ? (int)(k1 - k0) + 1 : 0;
+    /* label decimals: the price's, but no more than a double holds exactly at this magnitude
+     * (else 200000000.22500002), and at least what the step needs (0.025 -> 3) */
+    int ld = 0;
+    while (ld < dec && fabs(step * pow(10, ld) - round(step * pow(10, ld))) > 1e-6)
+        ld++;
+    int reliable = 15 - (int)floor(log10(K_MAX(1.0, fabs(hi)))) - 1;
+    ld = K_MAX(ld, K_MIN(dec, reliable));
+    for (int i = 0; i < nlab; i++) {
+        double pv = (k0 + i) * step;
+        if (pv == 0)
+            pv = 0; /* not "-0.00" */
         int hr = (int)floor((pv - lo) * scale + 0.5);
         int row = hr / 2;
         int y = top + (ch - 1 - row);
         if (y < top || y >= top + ch || abs(y - last_row) < 2)
             continue;
         last_row = y;
-        snprintf(lbl, sizeof(lbl), "%.*f", dec, pv);
+        snprintf(lbl, sizeof(lbl), "%.*f", ld, pv);
         ui_put(u, w, y, ax + 1, iw - ax, ROLE_AXIS, lbl);
     }
 

@@ -373,6 +373,46 @@ int main(void)
         ui_close(u);
     }
 
+    /* a flat series near 2e8 with 8 decimals: the price axis used to loop forever (its label
+     * step was below a double's resolution there). Hand-made trades: this checks the axis
+     * arithmetic, not market behaviour. alarm() turns a hang into a failure. */
+    alarm(60);
+    {
+        kdec fpx = 0, fq = 0;
+        CHECK_INT(decimal_parse("200000000.12345678", 18, &fpx), K_OK);
+        CHECK_INT(decimal_parse("0.00000001", 10, &fq), K_OK);
+        int64_t t0 = A.data_ms + 1000;
+        for (int i = 0; i < 40; i++) {
+            feed_event te;
+            memset(&te, 0, sizeof te);
+            te.kind = FEED_TRADE;
+            te.venue = VENUE_BINANCE_SPOT;
+            snprintf(te.symbol, sizeof te.symbol, "FLATUSDT");
+            te.event_ms = t0 + i * 1000;
+            te.u.trade.id = i + 1;
+            te.u.trade.px = fpx;
+            te.u.trade.qty = fq;
+            te.u.trade.time_ms = te.event_ms;
+            CHECK_INT(market_apply(A.market, &te), K_OK);
+            market_advance(A.market, te.event_ms);
+        }
+        market_sym *fs = market_find(A.market, VENUE_BINANCE_SPOT, "FLATUSDT");
+        CHECK(fs != NULL);
+        CHECK_INT(app_set_indicators(&A, "", err, sizeof(err)), K_OK);
+        if (fs)
+            app_set_focus(&A, fs->index);
+        u = ui_open_term(&A, out, in, "xterm-256color", 40, 120, err, sizeof(err));
+        CHECK(u != NULL);
+        if (u) {
+            draw(u);
+            CHECK(shows("FLATUSDT 1s"));
+            CHECK(shows("200000000.2")); /* a price label, with no invented digits */
+            CHECK(!shows("00000002"));
+            ui_close(u);
+        }
+    }
+    alarm(0);
+
     fclose(out);
     fclose(in);
     replay_close(r);
