@@ -1,8 +1,10 @@
 /* Volatility, bands and trend-following overlays: Bollinger, ATR, NATR, Keltner, Donchian,
  * SuperTrend, Parabolic SAR, Ichimoku, rolling standard deviation, z-score and realised
  * volatility. The TA-Lib ones (BBANDS, ATR, NATR, SAR, STDDEV) repeat TA-Lib's arithmetic in
- * order; Keltner, Donchian, Ichimoku and the z-score are built from those same exact pieces, so
- * they equal the corresponding compositions of TA-Lib functions. */
+ * order; Keltner, Donchian and Ichimoku are built from those same exact pieces, so they equal
+ * the corresponding compositions of TA-Lib functions. The z-score and realised volatility, which
+ * TA-Lib lacks, are computed two-pass over their window instead of from running sums of squares
+ * (see zscore_step). */
 #include "ta_impl.h"
 
 #define PI(k) ((uint32_t)p[k])
@@ -203,29 +205,54 @@ const ta_impl ta_impl_stddev = {
     .step = stddev_step,
 };
 
+/* ---- Z-score: (close - mean) / population stddev over n closes, two-pass over the window.
+ * Not TA-Lib's running E[x^2] - E[x]^2: at price 1e4-1e5 that cancels to ~1e-7 of the price,
+ * which on flat or nearly flat windows (common on 1s bars) turns z into noise (a 2-bar window
+ * of equal closes gave +-1 instead of 0). O(n) per bar, like CCI. ---- */
+typedef struct { ta_ring r; uint32_t n; } zscore_st;
+static void zscore_init(void *st, const double *p, ta_arena *a)
+{
+    zscore_st *s = st;
+    s->n = PI(0);
+    ta_ring_init(&s->r, s->n, a);
+}
 static void zscore_step(void *st, const ta_bar *b, uint64_t i, double *out, bool commit)
 {
-    double mean, var = ta_var_step(&((var_st *)st)->v, b->c, commit, &mean);
-    (void)i;
+    zscore_st *s = st;
+    uint32_t n = s->n;
+    double x = b->c;
     out[0] = NAN;
-    if (!isnan(var)) {
-        double sd = var_to_sd(var);
-        out[0] = sd != 0.0 ? (b->c - mean) / sd : 0.0;
+    if (i + 1 >= n) {
+        double m = x, ss = 0.0;
+        for (uint32_t k = 1; k < n; k++)
+            m += ta_ring_back(&s->r, k);
+        m /= n;
+        ss = (x - m) * (x - m);
+        for (uint32_t k = 1; k < n; k++) {
+            double d = ta_ring_back(&s->r, k) - m;
+            ss += d * d;
+        }
+        double sd = sqrt(ss / n);
+        out[0] = sd > 0.0 ? (x - m) / sd : 0.0;
     }
+    if (commit)
+        ta_ring_push(&s->r, x);
 }
 const ta_impl ta_impl_zscore = {
-    .info = { "zscore", "Z-score of the close: (close - SMA) / STDDEV", NULL, TA_OSCILLATOR, 1,
-              { PN("period", 20, 2) }, 1, { OUT_OSC("zscore", "z", 3, -2, 0, 2) } },
-    .state_size = sizeof(var_st), .init = var_init, .lookback = lb_n_minus_1,
+    .info = { "zscore", "Z-score of the close: (close - mean) / population stddev", NULL,
+              TA_OSCILLATOR, 1, { PN("period", 20, 2) }, 1,
+              { OUT_OSC("zscore", "z", 3, -2, 0, 2) } },
+    .state_size = sizeof(zscore_st), .init = zscore_init, .lookback = lb_n_minus_1,
     .step = zscore_step,
 };
 
 /* ---- Realised volatility: sample stddev (n-1) of the last n log returns, in percent,
- * times sqrt(periods_per_year) when that parameter is > 0 ---- */
+ * times sqrt(periods_per_year) when that parameter is > 0. Two-pass over the ring of returns
+ * (running sums of r and r^2 lose most digits when the returns are nearly equal). ---- */
 typedef struct {
-    ta_ring r;
-    double s1, s2, pc, ann;
-    uint32_t n, nonzero;
+    ta_ring r; /* the last n log returns */
+    double pc, ann;
+    uint32_t n;
 } rvol_st;
 static void rvol_init(void *st, const double *p, ta_arena *a)
 {
@@ -237,6 +264,7 @@ static void rvol_init(void *st, const double *p, ta_arena *a)
 static void rvol_step(void *st, const ta_bar *b, uint64_t i, double *out, bool commit)
 {
     rvol_st *s = st;
+    uint32_t n = s->n;
     out[0] = NAN;
     if (i == 0) {
         if (commit)
@@ -244,22 +272,19 @@ static void rvol_step(void *st, const ta_bar *b, uint64_t i, double *out, bool c
         return;
     }
     double r = s->pc > 0 && b->c > 0 ? log(b->c / s->pc) : 0.0;
-    double s1 = s->s1 + r, s2 = s->s2 + r * r;
-    uint32_t nz = s->nonzero + (r != 0.0);
-    if (i > s->n) { /* the window is full: the oldest return leaves */
-        double old = ta_ring_back(&s->r, s->n);
-        s1 -= old;
-        s2 -= old * old;
-        nz -= (old != 0.0);
-    }
-    if (i >= s->n) {
-        double var = (s2 - s1 * s1 / s->n) / (s->n - 1);
-        out[0] = nz && var > 0 ? 100.0 * sqrt(var) * s->ann : 0.0;
+    if (i >= n) { /* n returns: this one and the n-1 before it */
+        double m = r, ss;
+        for (uint32_t k = 1; k < n; k++)
+            m += ta_ring_back(&s->r, k);
+        m /= n;
+        ss = (r - m) * (r - m);
+        for (uint32_t k = 1; k < n; k++) {
+            double d = ta_ring_back(&s->r, k) - m;
+            ss += d * d;
+        }
+        out[0] = 100.0 * sqrt(ss / (n - 1)) * s->ann;
     }
     if (commit) {
-        s->s1 = s1;
-        s->s2 = s2;
-        s->nonzero = nz;
         s->pc = b->c;
         ta_ring_push(&s->r, r);
     }
