@@ -205,6 +205,59 @@ const ta_impl ta_impl_stddev = {
     .step = stddev_step,
 };
 
+/* Mean and sum of squared deviations of a full window: the ring minus its slot `pos` (the
+ * oldest value, about to leave; while the ring is filling, the unused slot) plus x. Corrected
+ * two-pass (Chan, Golub & LeVeque): m = sum / n, then with d = v - m, the mean is refined to
+ * m + sum(d) / n and ss = sum(d^2) - sum(d)^2 / n. Without the correction a flat window whose
+ * rounded mean is one ulp off its values gives a deviation of one ulp and a z-score of +-1;
+ * with it, a flat window has exactly ss = 0 and mean = its value. Contiguous ranges with
+ * several accumulators, so the additions are not one long dependency chain. */
+static double span_sum(const double *v, uint32_t n)
+{
+    double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    uint32_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        a0 += v[j];
+        a1 += v[j + 1];
+        a2 += v[j + 2];
+        a3 += v[j + 3];
+    }
+    for (; j < n; j++)
+        a0 += v[j];
+    return (a0 + a1) + (a2 + a3);
+}
+static void span_dev(const double *v, uint32_t n, double m, double *sd, double *sd2)
+{
+    double d0 = 0, d1 = 0, q0 = 0, q1 = 0;
+    uint32_t j = 0;
+    for (; j + 2 <= n; j += 2) {
+        double e0 = v[j] - m, e1 = v[j + 1] - m;
+        d0 += e0;
+        d1 += e1;
+        q0 += e0 * e0;
+        q1 += e1 * e1;
+    }
+    if (j < n) {
+        double e0 = v[j] - m;
+        d0 += e0;
+        q0 += e0 * e0;
+    }
+    *sd += d0 + d1;
+    *sd2 += q0 + q1;
+}
+static double ring_moments(const ta_ring *r, double x, uint32_t n, double *mean)
+{
+    const double *hi = r->buf + r->pos + 1;
+    uint32_t nhi = r->n - r->pos - 1;
+    double m = (x + span_sum(r->buf, r->pos) + span_sum(hi, nhi)) / n;
+    double d = x - m, d2 = d * d;
+    span_dev(r->buf, r->pos, m, &d, &d2);
+    span_dev(hi, nhi, m, &d, &d2);
+    *mean = m + d / n;
+    double ss = d2 - (d * d) / n;
+    return ss > 0.0 ? ss : 0.0;
+}
+
 /* ---- Z-score: (close - mean) / population stddev over n closes, two-pass over the window.
  * Not TA-Lib's running E[x^2] - E[x]^2: at price 1e4-1e5 that cancels to ~1e-7 of the price,
  * which on flat or nearly flat windows (common on 1s bars) turns z into noise (a 2-bar window
@@ -223,16 +276,7 @@ static void zscore_step(void *st, const ta_bar *b, uint64_t i, double *out, bool
     double x = b->c;
     out[0] = NAN;
     if (i + 1 >= n) {
-        double m = x, ss = 0.0;
-        for (uint32_t k = 1; k < n; k++)
-            m += ta_ring_back(&s->r, k);
-        m /= n;
-        ss = (x - m) * (x - m);
-        for (uint32_t k = 1; k < n; k++) {
-            double d = ta_ring_back(&s->r, k) - m;
-            ss += d * d;
-        }
-        double sd = sqrt(ss / n);
+        double m, sd = sqrt(ring_moments(&s->r, x, n, &m) / n);
         out[0] = sd > 0.0 ? (x - m) / sd : 0.0;
     }
     if (commit)
@@ -273,16 +317,8 @@ static void rvol_step(void *st, const ta_bar *b, uint64_t i, double *out, bool c
     }
     double r = s->pc > 0 && b->c > 0 ? log(b->c / s->pc) : 0.0;
     if (i >= n) { /* n returns: this one and the n-1 before it */
-        double m = r, ss;
-        for (uint32_t k = 1; k < n; k++)
-            m += ta_ring_back(&s->r, k);
-        m /= n;
-        ss = (r - m) * (r - m);
-        for (uint32_t k = 1; k < n; k++) {
-            double d = ta_ring_back(&s->r, k) - m;
-            ss += d * d;
-        }
-        out[0] = 100.0 * sqrt(ss / (n - 1)) * s->ann;
+        double m;
+        out[0] = 100.0 * sqrt(ring_moments(&s->r, r, n, &m) / (n - 1)) * s->ann;
     }
     if (commit) {
         s->pc = b->c;

@@ -681,8 +681,14 @@ static void b_zscore(const series *s, const double *p, double *o)
 {
     size_t n = P(0);
     for (size_t i = 0; i < N; i++) {
-        double m, sd = i + 1 >= n ? win_sd(s->c, i, n, &m) : NAN;
-        o[i] = i + 1 < n ? NAN : sd > 0 ? (s->c[i] - m) / sd : 0;
+        o[i] = NAN;
+        if (i + 1 < n)
+            continue;
+        double m, sd = win_sd(s->c, i, n, &m), r = 0;
+        for (size_t j = i + 1 - n; j <= i; j++) /* the mean to the last bit: flat -> exactly 0 */
+            r += s->c[j] - m;
+        m += r / (double)n;
+        o[i] = sd > 0 && s->c[i] != m ? (s->c[i] - m) / sd : 0;
     }
 }
 /* least squares over x = 0 (oldest) .. n-1 (this bar), centred */

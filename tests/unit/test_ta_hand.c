@@ -129,6 +129,27 @@ static void hand_zscore(void)
     CHECK(o[4] == 0);                               /* 3,3,3: no deviation */
     CHECK_NEAR(o[5], sqrt(2.0), 1e-15);             /* 3,3,4: (2/3) / (sqrt 2 / 3) */
 
+    /* a flat window is exactly 0 whatever the price: a mean rounded one ulp off the closes
+     * must not become a deviation of one ulp and a z-score of +-1 (the first two-pass version
+     * did that at 61765.99 with 20 bars) */
+    static const double px[] = { 0.1, 1.23456789, 3, 2682.4, 17169.27, 61765.99, 99999.99 };
+    static const char *zs[] = { "zscore_2", "zscore_3", "zscore_7", "zscore_20", "zscore_50" };
+    size_t flat_bad = 0;
+    for (size_t k = 0; k < K_ARRAY_LEN(px); k++)
+        for (size_t z = 0; z < K_ARRAY_LEN(zs); z++) {
+            ta_bar f[120];
+            for (int i = 0; i < 120; i++) { /* moving, then flat for 60 bars */
+                double v = i < 60 ? px[k] * (1 + 0.001 * (i % 7)) : px[k];
+                f[i] = bar(i, v, v, v, v, 1);
+            }
+            double fo[120];
+            run(zs[z], f, 120, fo);
+            flat_bad += fo[119] != 0;
+            run("rvol_20", f, 120, fo);
+            flat_bad += fo[119] != 0;
+        }
+    CHECK_INT(flat_bad, 0);
+
     /* a 2-bar z-score is exactly -1, 0 or +1; at BTC prices after a day of bars it still is
      * (running sums of squares would give +-1 +- 5e-8, and +-1 for equal closes) */
     char p[512];
