@@ -13,6 +13,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---- values by time --------------------------------------------------------------------- */
 
@@ -421,11 +422,12 @@ static uint32_t picker_order(uint32_t *idx, uint32_t cap)
     return n;
 }
 
-/* Is `tok` (len bytes) a spec of indicator `name`: "name" or "name_params"? */
+/* Is `tok` (len bytes) a spec of indicator `name`: "name" or "name_params"? Case-insensitive,
+ * as spec parsing is: "RSI_7" set with `kestrel ctl indicators` must survive the picker. */
 static bool tok_is(const char *tok, size_t len, const char *name)
 {
     size_t nl = strlen(name);
-    return len >= nl && strncmp(tok, name, nl) == 0 && (len == nl || tok[nl] == '_');
+    return len >= nl && strncasecmp(tok, name, nl) == 0 && (len == nl || tok[nl] == '_');
 }
 
 static bool spec_has(const char *specs, const char *name)

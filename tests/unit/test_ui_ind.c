@@ -275,6 +275,14 @@ int main(void)
         ui_draw_now(u, true);
         grab();
         CHECK(strstr(screen, "rsi_14") && strstr(screen, "+osc") && strstr(screen, "obv"));
+
+        /* the picker keeps specs set by hand, whatever their case: toggling SMA (the first
+         * entry) off leaves "RSI_7" (it used to drop it: "rsi" did not match "RSI_7") */
+        CHECK_INT(app_set_indicators(&A, "sma_50,RSI_7", err, sizeof(err)), K_OK);
+        ui_feed_key(u, 'i');
+        ui_feed_key(u, ' ');
+        ui_feed_key(u, 27);
+        CHECK_STR(A.indicators, "RSI_7");
         ui_close(u);
     }
     fclose(out);
