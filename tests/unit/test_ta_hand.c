@@ -246,7 +246,8 @@ static void hand_hma_bb(void)
 
     /* Bollinger 3/2 %B and bandwidth: closes 1, 2, 4 -> mean 7/3, population sd */
     run("bb_3_2", b, 3, o);
-    double m = 7.0 / 3.0, sd = sqrt(((1 - m) * (1 - m) + (2 - m) * (2 - m) + (4 - m) * (4 - m)) / 3);
+    double m = 7.0 / 3.0;
+    double sd = sqrt(((1 - m) * (1 - m) + (2 - m) * (2 - m) + (4 - m) * (4 - m)) / 3);
     double up = m + 2 * sd, lo = m - 2 * sd;
     CHECK_NEAR(o[2 * 5], up, 1e-12);
     CHECK_NEAR(o[2 * 5 + 2], lo, 1e-12);
