@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static int cmp64(const void *x, const void *y)
 {
@@ -19,12 +20,23 @@ static int cmp64(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
-static void report(const char *name, int64_t *ns, int n)
+static int64_t cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Wall time includes preemption on a shared machine; CPU time of this thread is what a frame
+ * costs. Both are reported; the goal (p99 < 2 ms) is read on both. */
+static void report(const char *name, int64_t *ns, int64_t *cpu, int n)
 {
     qsort(ns, (size_t)n, sizeof(*ns), cmp64);
+    qsort(cpu, (size_t)n, sizeof(*cpu), cmp64);
     printf("{\"bench\":\"%s\",\"size\":\"200x60\",\"frames\":%d,\"p50_us\":%.1f,"
-           "\"p99_us\":%.1f,\"max_us\":%.1f}\n",
-           name, n, ns[n / 2] / 1e3, ns[n * 99 / 100] / 1e3, ns[n - 1] / 1e3);
+           "\"p99_us\":%.1f,\"max_us\":%.1f,\"cpu_p50_us\":%.1f,\"cpu_p99_us\":%.1f}\n",
+           name, n, ns[n / 2] / 1e3, ns[n * 99 / 100] / 1e3, ns[n - 1] / 1e3, cpu[n / 2] / 1e3,
+           cpu[n * 99 / 100] / 1e3);
 }
 
 int main(int argc, char **argv)
@@ -73,25 +85,29 @@ int main(int argc, char **argv)
         return 1;
     }
     int64_t *ns = malloc(sizeof(*ns) * (size_t)frames);
+    int64_t *cpu = malloc(sizeof(*cpu) * (size_t)frames);
     market_sym *s = market_at(a.market, 0);
     for (int i = 0; i < frames; i++) {
         s->dirty++;
         a.messages++;
-        int64_t t0 = loop_mono_ns();
+        int64_t t0 = loop_mono_ns(), c0 = cpu_ns();
         ui_draw_now(u, true);
         ns[i] = loop_mono_ns() - t0;
+        cpu[i] = cpu_ns() - c0;
     }
-    report("frame", ns, frames); /* full frames at 200x60 */
+    report("frame", ns, cpu, frames); /* full frames at 200x60 */
     for (int i = 0; i < frames; i++) {
         s->dirty++; /* book and watchlist redraw; the chart's bars did not change */
         a.messages++;
-        int64_t t0 = loop_mono_ns();
+        int64_t t0 = loop_mono_ns(), c0 = cpu_ns();
         ui_draw_now(u, false);
         ns[i] = loop_mono_ns() - t0;
+        cpu[i] = cpu_ns() - c0;
     }
-    report("frame_book", ns, frames); /* book, tape, watchlist only */
+    report("frame_book", ns, cpu, frames); /* book, tape, watchlist only */
     ui_close(u);
     free(ns);
+    free(cpu);
     fclose(out);
     fclose(in);
     replay_close(r);

@@ -2,8 +2,9 @@
  *   indicators  - ns per bar to update every registered indicator (defaults) on one series
  *   indicators_peek - ns to peek the whole set at a forming bar
  *   chart_on_bar - ns per bar through ta_chart (set + validation + history ring)
- *   kestrel_ta  - bars/s through the `kestrel ta` pipeline (gzip read, parse, default set,
- *                 CSV formatting to /dev/null) on the 45,031-bar BTC perpetual file
+ *   kestrel_ta  - bars/s through the `kestrel ta` pipeline in this process (ta_cli_run: gzip
+ *                 read, parse, default set, CSV formatting to /dev/null) on the 45,031-bar BTC
+ *                 perpetual file; bench/process.py times the real binary ("kestrel_ta_bin")
  * Times are the process's CPU time (CLOCK_PROCESS_CPUTIME_ID): on a shared machine wall time
  * mostly measures the neighbours; "wall_*" fields give wall time for reference.
  * Data: $KESTREL_SHARED_DATA or ../shared/data. */

@@ -19,7 +19,8 @@ import json, sys
 goals = {
     ("pipeline", "ratio_vs_cjson"): ">= 1.5",
     ("rss", "peak_rss_mb"): "< 20",
-    ("frame", "p99_us"): "< 2000",
+    ("frame", "p99_us"): "< 2000 (wall: includes preemption)",
+    ("frame", "cpu_p99_us"): "< 2000",
     ("idle", "cpu_percent"): "< 1",
     ("indicators", "ns_per_bar"): "< 1000",
 }

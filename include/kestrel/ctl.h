@@ -47,4 +47,11 @@ const char *ctl_default_path(char *buf, size_t cap, const char *db_path);
  * key, 1 if it has one or on a connection/timeout failure, 2 for usage errors. */
 int ctl_client_main(int argc, char **argv);
 
+/* Parses one request line (without the newline): a JSON object {"cmd":"x","args":["a",...]}.
+ * K_OK: argv[0] = cmd, argv[1..] = args (argv has room for 1 + CTL_MAX_ARGS), pointing into
+ * *root, which the caller frees with cJSON_Delete. K_ERR: *why says what is wrong; *root may
+ * be non-NULL and must still be freed. Pure: no I/O (fuzzed by tests/fuzz/fuzz_ctl.c). */
+int ctl_parse_request(const char *line, size_t len, struct cJSON **root, int *argc,
+                      const char **argv, const char **why);
+
 #endif

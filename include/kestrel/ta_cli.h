@@ -2,7 +2,8 @@
  *   kestrel ta --data FILE.csv[.gz] [--indicators LIST] [--format csv|json]
  *   kestrel ta --list
  * Exit status: 0 every row was used, 1 some rows were bad (reported on stderr with their line
- * number and skipped), 2 usage or I/O error. */
+ * number and skipped), 2 usage or I/O error, or an input without a single row (empty file or a
+ * header alone). */
 #ifndef KESTREL_TA_CLI_H
 #define KESTREL_TA_CLI_H
 #include <stdint.h>
@@ -27,7 +28,8 @@ typedef struct ta_cli_stats {
 
 /* The whole pipeline on one file ("-" = stdin). indicators NULL = TA_CLI_DEFAULT. Each item
  * is a column name (that output: "macd_12_26_9" is the MACD line) or else an indicator spec
- * (all its outputs: "bb_20_2", "stoch_14_3_3"). Rows go to out, bad-row notes to errf. K_OK
+ * (all its outputs: "bb_20_2", "stoch_14_3_3"). Rows go to out (the CSV header with the first
+ * bar, so an input without bars prints nothing), bad-row notes to errf. K_OK
  * when the file was read (bad rows only counted in st), K_ERR with a message otherwise
  * (unknown indicator, unreadable or truncated file, write error). */
 int ta_cli_run(const char *path, const char *indicators, enum ta_cli_format fmt, FILE *out,

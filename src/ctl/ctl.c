@@ -186,25 +186,30 @@ static bool ctl_client_queue_error(ctl_client *c, const char *msg)
     return ok;
 }
 
-/* Checks the envelope and runs the handler; queues exactly one response line. */
-static bool ctl_client_request(ctl_client *c, char *line, size_t len)
+int ctl_parse_request(const char *line, size_t len, cJSON **root_out, int *argc_out,
+                      const char **argv, const char **why)
 {
-    if (len > 0 && line[len - 1] == '\r')
-        len--;
-    line[len] = 0;
-    size_t i = 0;
-    while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r'))
-        i++;
-    if (i == len)
-        return ctl_client_queue_error(c, "empty request (expected a JSON object)");
-    if (memchr(line, 0, len))
-        return ctl_client_queue_error(c, "invalid JSON: NUL byte in request");
-
-    cJSON *root = cJSON_ParseWithLengthOpts(line, len + 1, NULL, 1);
-    if (!root)
-        return ctl_client_queue_error(c, "invalid JSON");
+    *root_out = NULL;
+    *argc_out = 0;
+    *why = NULL;
+    if (memchr(line, 0, len)) {
+        *why = "invalid JSON: NUL byte in request";
+        return K_ERR;
+    }
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(line, len, &end, 0);
+    if (!root) {
+        *why = "invalid JSON";
+        return K_ERR;
+    }
+    while (end && end < line + len && (*end == ' ' || *end == '\t' || *end == '\r'))
+        end++;
+    if (!end || end != line + len) {
+        *why = "invalid JSON: trailing characters after the request";
+        cJSON_Delete(root);
+        return K_ERR;
+    }
     const char *bad = NULL;
-    const char *argv[1 + CTL_MAX_ARGS];
     int argc = 0;
     const cJSON *cmd = NULL, *args = NULL;
     if (!cJSON_IsObject(root)) {
@@ -236,6 +241,34 @@ static bool ctl_client_request(ctl_client *c, char *line, size_t len)
             }
         }
     }
+    *root_out = root;
+    if (bad) {
+        *why = bad;
+        return K_ERR;
+    }
+    *argc_out = argc;
+    return K_OK;
+}
+
+/* Checks the envelope and runs the handler; queues exactly one response line. */
+static bool ctl_client_request(ctl_client *c, char *line, size_t len)
+{
+    if (len > 0 && line[len - 1] == '\r')
+        len--;
+    line[len] = 0;
+    size_t i = 0;
+    while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r'))
+        i++;
+    if (i == len)
+        return ctl_client_queue_error(c, "empty request (expected a JSON object)");
+    if (memchr(line, 0, len))
+        return ctl_client_queue_error(c, "invalid JSON: NUL byte in request");
+
+    const char *argv[1 + CTL_MAX_ARGS];
+    int argc = 0;
+    const char *bad = NULL;
+    cJSON *root = NULL;
+    ctl_parse_request(line, len, &root, &argc, argv, &bad);
     bool ok;
     if (bad) {
         ok = ctl_client_queue_error(c, bad);

@@ -1,8 +1,10 @@
 /* Volatility, bands and trend-following overlays: Bollinger, ATR, NATR, Keltner, Donchian,
  * SuperTrend, Parabolic SAR, Ichimoku, rolling standard deviation, z-score and realised
  * volatility. The TA-Lib ones (BBANDS, ATR, NATR, SAR, STDDEV) repeat TA-Lib's arithmetic in
- * order; Keltner, Donchian, Ichimoku and the z-score are built from those same exact pieces, so
- * they equal the corresponding compositions of TA-Lib functions. */
+ * order; Keltner, Donchian and Ichimoku are built from those same exact pieces, so they equal
+ * the corresponding compositions of TA-Lib functions. The z-score and realised volatility, which
+ * TA-Lib lacks, are computed two-pass over their window instead of from running sums of squares
+ * (see zscore_step). */
 #include "ta_impl.h"
 
 #define PI(k) ((uint32_t)p[k])
@@ -203,29 +205,98 @@ const ta_impl ta_impl_stddev = {
     .step = stddev_step,
 };
 
+/* Mean and sum of squared deviations of a full window: the ring minus its slot `pos` (the
+ * oldest value, about to leave; while the ring is filling, the unused slot) plus x. Corrected
+ * two-pass (Chan, Golub & LeVeque): m = sum / n, then with d = v - m, the mean is refined to
+ * m + sum(d) / n and ss = sum(d^2) - sum(d)^2 / n. Without the correction a flat window whose
+ * rounded mean is one ulp off its values gives a deviation of one ulp and a z-score of +-1;
+ * with it, a flat window has exactly ss = 0 and mean = its value. Contiguous ranges with
+ * several accumulators, so the additions are not one long dependency chain. */
+static double span_sum(const double *v, uint32_t n)
+{
+    double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    uint32_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        a0 += v[j];
+        a1 += v[j + 1];
+        a2 += v[j + 2];
+        a3 += v[j + 3];
+    }
+    for (; j < n; j++)
+        a0 += v[j];
+    return (a0 + a1) + (a2 + a3);
+}
+static void span_dev(const double *v, uint32_t n, double m, double *sd, double *sd2)
+{
+    double d0 = 0, d1 = 0, q0 = 0, q1 = 0;
+    uint32_t j = 0;
+    for (; j + 2 <= n; j += 2) {
+        double e0 = v[j] - m, e1 = v[j + 1] - m;
+        d0 += e0;
+        d1 += e1;
+        q0 += e0 * e0;
+        q1 += e1 * e1;
+    }
+    if (j < n) {
+        double e0 = v[j] - m;
+        d0 += e0;
+        q0 += e0 * e0;
+    }
+    *sd += d0 + d1;
+    *sd2 += q0 + q1;
+}
+static double ring_moments(const ta_ring *r, double x, uint32_t n, double *mean)
+{
+    const double *hi = r->buf + r->pos + 1;
+    uint32_t nhi = r->n - r->pos - 1;
+    double m = (x + span_sum(r->buf, r->pos) + span_sum(hi, nhi)) / n;
+    double d = x - m, d2 = d * d;
+    span_dev(r->buf, r->pos, m, &d, &d2);
+    span_dev(hi, nhi, m, &d, &d2);
+    *mean = m + d / n;
+    double ss = d2 - (d * d) / n;
+    return ss > 0.0 ? ss : 0.0;
+}
+
+/* ---- Z-score: (close - mean) / population stddev over n closes, two-pass over the window.
+ * Not TA-Lib's running E[x^2] - E[x]^2: at price 1e4-1e5 that cancels to ~1e-7 of the price,
+ * which on flat or nearly flat windows (common on 1s bars) turns z into noise (a 2-bar window
+ * of equal closes gave +-1 instead of 0). O(n) per bar, like CCI. ---- */
+typedef struct { ta_ring r; uint32_t n; } zscore_st;
+static void zscore_init(void *st, const double *p, ta_arena *a)
+{
+    zscore_st *s = st;
+    s->n = PI(0);
+    ta_ring_init(&s->r, s->n, a);
+}
 static void zscore_step(void *st, const ta_bar *b, uint64_t i, double *out, bool commit)
 {
-    double mean, var = ta_var_step(&((var_st *)st)->v, b->c, commit, &mean);
-    (void)i;
+    zscore_st *s = st;
+    uint32_t n = s->n;
+    double x = b->c;
     out[0] = NAN;
-    if (!isnan(var)) {
-        double sd = var_to_sd(var);
-        out[0] = sd != 0.0 ? (b->c - mean) / sd : 0.0;
+    if (i + 1 >= n) {
+        double m, sd = sqrt(ring_moments(&s->r, x, n, &m) / n);
+        out[0] = sd > 0.0 ? (x - m) / sd : 0.0;
     }
+    if (commit)
+        ta_ring_push(&s->r, x);
 }
 const ta_impl ta_impl_zscore = {
-    .info = { "zscore", "Z-score of the close: (close - SMA) / STDDEV", NULL, TA_OSCILLATOR, 1,
-              { PN("period", 20, 2) }, 1, { OUT_OSC("zscore", "z", 3, -2, 0, 2) } },
-    .state_size = sizeof(var_st), .init = var_init, .lookback = lb_n_minus_1,
+    .info = { "zscore", "Z-score of the close: (close - mean) / population stddev", NULL,
+              TA_OSCILLATOR, 1, { PN("period", 20, 2) }, 1,
+              { OUT_OSC("zscore", "z", 3, -2, 0, 2) } },
+    .state_size = sizeof(zscore_st), .init = zscore_init, .lookback = lb_n_minus_1,
     .step = zscore_step,
 };
 
 /* ---- Realised volatility: sample stddev (n-1) of the last n log returns, in percent,
- * times sqrt(periods_per_year) when that parameter is > 0 ---- */
+ * times sqrt(periods_per_year) when that parameter is > 0. Two-pass over the ring of returns
+ * (running sums of r and r^2 lose most digits when the returns are nearly equal). ---- */
 typedef struct {
-    ta_ring r;
-    double s1, s2, pc, ann;
-    uint32_t n, nonzero;
+    ta_ring r; /* the last n log returns */
+    double pc, ann;
+    uint32_t n;
 } rvol_st;
 static void rvol_init(void *st, const double *p, ta_arena *a)
 {
@@ -237,6 +308,7 @@ static void rvol_init(void *st, const double *p, ta_arena *a)
 static void rvol_step(void *st, const ta_bar *b, uint64_t i, double *out, bool commit)
 {
     rvol_st *s = st;
+    uint32_t n = s->n;
     out[0] = NAN;
     if (i == 0) {
         if (commit)
@@ -244,22 +316,11 @@ static void rvol_step(void *st, const ta_bar *b, uint64_t i, double *out, bool c
         return;
     }
     double r = s->pc > 0 && b->c > 0 ? log(b->c / s->pc) : 0.0;
-    double s1 = s->s1 + r, s2 = s->s2 + r * r;
-    uint32_t nz = s->nonzero + (r != 0.0);
-    if (i > s->n) { /* the window is full: the oldest return leaves */
-        double old = ta_ring_back(&s->r, s->n);
-        s1 -= old;
-        s2 -= old * old;
-        nz -= (old != 0.0);
-    }
-    if (i >= s->n) {
-        double var = (s2 - s1 * s1 / s->n) / (s->n - 1);
-        out[0] = nz && var > 0 ? 100.0 * sqrt(var) * s->ann : 0.0;
+    if (i >= n) { /* n returns: this one and the n-1 before it */
+        double m;
+        out[0] = 100.0 * sqrt(ring_moments(&s->r, r, n, &m) / (n - 1)) * s->ann;
     }
     if (commit) {
-        s->s1 = s1;
-        s->s2 = s2;
-        s->nonzero = nz;
         s->pc = b->c;
         ta_ring_push(&s->r, r);
     }

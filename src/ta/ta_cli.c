@@ -240,7 +240,6 @@ int ta_cli_run(const char *path, const char *indicators, enum ta_cli_format fmt,
     gzbuffer(gz, 1 << 17);
     vals = xmalloc((ta_set_outputs(c->set) + 1) * sizeof(double));
     line = xmalloc(LINE_MAX_LEN + 2);
-    print_header(c, fmt, out);
     int64_t last_t = 0;
     bool have_last = false;
     for (;;) {
@@ -274,6 +273,8 @@ int ta_cli_run(const char *path, const char *indicators, enum ta_cli_format fmt,
             stats.bad++;
             continue;
         }
+        if (!have_last) /* the header only once there is a bar: nothing on stdout otherwise */
+            print_header(c, fmt, out);
         last_t = b.t;
         have_last = true;
         ta_set_update(c->set, &b, vals);
@@ -349,7 +350,8 @@ static void usage(FILE *f)
           "their outputs); --list shows them. Default:\n  " TA_CLI_DEFAULT
           "\nOutput: one row per bar, open_time_ms then one column per output, empty (json: null)\n"
           "during warm-up. --format json prints one JSON object per line.\n"
-          "Exit: 0 ok, 1 some rows were bad (reported on stderr, skipped), 2 error.\n",
+          "Exit: 0 ok, 1 some rows were bad (reported on stderr, skipped), 2 usage or I/O error\n"
+          "or no bars at all.\n",
           f);
 }
 
@@ -384,14 +386,10 @@ int ta_cli_main(int argc, char **argv)
         } else if ((v = opt_value(argc, argv, &i, "--format"))) {
             format = v;
         } else {
-            fprintf(stderr, "kestrel ta: unknown or incomplete option \"%s\"\n", argv[i]);
-            usage(stderr);
+            fprintf(stderr, "kestrel ta: unknown or incomplete option \"%s\" (kestrel ta --help)\n",
+                    argv[i]);
             return 2;
         }
-    }
-    if (list) {
-        print_list(stdout);
-        return 0;
     }
     enum ta_cli_format fmt;
     if (strcmp(format, "csv") == 0) {
@@ -399,12 +397,15 @@ int ta_cli_main(int argc, char **argv)
     } else if (strcmp(format, "json") == 0) {
         fmt = TA_CLI_JSON;
     } else {
-        fprintf(stderr, "kestrel ta: --format must be csv or json\n");
+        fprintf(stderr, "kestrel ta: --format must be csv or json, not \"%s\"\n", format);
         return 2;
     }
+    if (list) {
+        print_list(stdout);
+        return 0;
+    }
     if (!data) {
-        fprintf(stderr, "kestrel ta: --data FILE is required\n");
-        usage(stderr);
+        fprintf(stderr, "kestrel ta: --data FILE is required (kestrel ta --help)\n");
         return 2;
     }
     char err[256];
@@ -412,6 +413,10 @@ int ta_cli_main(int argc, char **argv)
     if (ta_cli_run(data, ind, fmt, stdout, stderr, &st, err, sizeof(err)) != K_OK) {
         fflush(stdout);
         fprintf(stderr, "kestrel ta: %s\n", err);
+        return 2;
+    }
+    if (st.bars == 0 && st.bad == 0) { /* an empty file, or a header alone */
+        fprintf(stderr, "kestrel ta: %s: no bars (empty input)\n", data);
         return 2;
     }
     if (st.bad)

@@ -210,14 +210,21 @@ void ui_chart_draw(ui *u, pane *p)
     int top = 1 + info_h;
     int vol_h = ih >= 14 ? K_MAX(2, ih / 5) : ih >= 8 ? 1 : 0;
     int time_h = ih >= 4 ? 1 : 0;
-    /* indicators: oscillator sub-panes between the volume and the time axis */
+    /* indicators: oscillator sub-panes between the volume and the time axis, as many as fit
+     * with at least 6 candle rows and 2/5 of the pane left to the candles (panes shrink to 4
+     * rows, 3 on small screens, first); the ones left out are named in the top border */
     ind_ctx ic;
     ui_ind_begin(u, &ic, s, tf);
     uint32_t osc[IND_MAX_OSC];
-    int nosc = ui_ind_osc_list(&ic, osc);
+    int nosc = K_MIN(ui_ind_osc_list(&ic, osc, IND_MAX_OSC), IND_MAX_OSC);
+    if (nosc > 0 && vol_h > 2) /* oscillators take the rows; volume gets less */
+        vol_h = K_MAX(2, K_MIN(vol_h, ih / 8));
     int osc_h = ih >= 30 ? ih / 7 : ih >= 16 ? 3 : 0;
-    if (osc_h == 0 || ih - info_h - vol_h - time_h - nosc * osc_h < 6)
-        nosc = 0;
+    int osc_room = ih - info_h - vol_h - time_h - K_MAX(6, ih * 2 / 5);
+    int osc_min = ih >= 30 ? 4 : 3;
+    while (osc_h > osc_min && nosc * osc_h > osc_room)
+        osc_h--;
+    nosc = osc_h > 0 && osc_room > 0 ? K_MIN(nosc, osc_room / osc_h) : 0;
     int ch = ih - info_h - vol_h - time_h - nosc * osc_h;
     if (ch < 2) {
         ui_put(u, w, 1, 1, iw, ROLE_DIM, "(too small)");
@@ -235,9 +242,13 @@ void ui_chart_draw(ui *u, pane *p)
         ui_put(u, w, 1, 1, iw, ROLE_DIM, "(too small)");
         return;
     }
+    /* following the newest bar, overlays displaced forward (the Ichimoku cloud) get columns
+     * after it, at most a third of the plot */
+    int ahead = u->ch_follow ? ui_ind_ahead(&ic) : 0;
     /* few bars: two columns per bar (bar + gap) reads better than a crowd on the left */
-    int bw = (int64_t)v.total * 2 <= plot_w ? 2 : 1;
-    int nb = plot_w / bw;
+    int bw = ((int64_t)v.total + ahead) * 2 <= plot_w ? 2 : 1;
+    ahead = K_MIN(ahead, plot_w / bw / 3);
+    int nb = plot_w / bw - ahead;
     if (nb > CHART_MAX_BARS)
         nb = CHART_MAX_BARS;
     u->ch_nb = nb;
@@ -294,7 +305,9 @@ void ui_chart_draw(ui *u, pane *p)
     if (hi < lo) {
         lo = hi = decimal_to_double(last->c);
     }
-    ui_ind_range(&ic, vis, nvis, &lo, &hi);
+    if (right < (int64_t)v.total - 1)
+        ahead = 0; /* the cloud ahead belongs after the newest bar only */
+    ui_ind_range(&ic, vis, nvis, ahead, &lo, &hi);
     double tick = pow(10, -dec);
     /* a flat series gets a small range around it; relative to the price too, since near 1e8
      * a few ticks are below a double's resolution and the range would collapse to nothing */
@@ -341,7 +354,7 @@ void ui_chart_draw(ui *u, pane *p)
     }
 
     /* indicator overlays under the candles */
-    ui_ind_draw_overlays(u, w, &ic, vis, nvis, bw, top, ch, lo, hi);
+    ui_ind_draw_overlays(u, w, &ic, vis, nvis, ahead, bw, top, ch, lo, hi);
 
     /* candles */
     for (int64_t k = left; k <= right; k++) {
@@ -456,7 +469,7 @@ void ui_chart_draw(ui *u, pane *p)
 
     /* legend of the overlays, in the top border after the title */
     if (ic.c && title_end + 4 < p->wd - 1)
-        ui_ind_legend(u, w, &ic, 0, title_end + 1, p->wd - 2 - title_end - 1);
+        ui_ind_legend(u, w, &ic, 0, title_end + 1, p->wd - 2 - title_end - 1, nosc);
 
     /* info line: OHLCV of the bar under the cursor (or the newest) */
     const candle *cb = sv_get(&v, cur);

@@ -2,7 +2,9 @@
  * ta_chart per symbol and timeframe, fed by the app on every closed bar and persisted by it), on
  * the candles (overlays: moving averages, bands, SAR, SuperTrend, Ichimoku, VWAP) and in sub-panes
  * under the chart (oscillators: RSI, MACD, Stochastic, ADX, CCI, MFI, ... with their reference
- * levels). The forming bar is peeked (values as if it closed now). The picker (key i) edits the
+ * levels). The forming bar is peeked (values as if it closed now). A bar's values are looked up
+ * by its open time in the chart's history (series can have holes), displaced outputs by bar
+ * count (Ichimoku), including the cloud after the newest bar. The picker (key i) edits the
  * app's list through app_set_indicators(), which validates, rebuilds and persists it. */
 #include "ui_int.h"
 
@@ -11,8 +13,7 @@
 
 #include <math.h>
 #include <string.h>
-
-/* ---- the set and its persistence -------------------------------------------------------- */
+#include <strings.h>
 
 /* ---- values by time --------------------------------------------------------------------- */
 
@@ -42,28 +43,68 @@ void ui_ind_begin(ui *u, ind_ctx *ic, market_sym *s, enum tf tf)
     }
 }
 
-/* Output k's value for the bar opening at t (NaN when none). */
-static double raw_at(const ind_ctx *ic, uint32_t k, int64_t t)
+/* Row of the bar opening at t in the chart's history: 0 .. hlen-1 the closed bars kept, hlen the
+ * forming bar (its values peeked), -1 none. Bars are found by time, not by counting timeframes
+ * back from the newest: a series can have holes (the app was not running, a store reload), and
+ * counting would then shift every value before a hole or drop it. */
+static int64_t row_of(const ind_ctx *ic, int64_t t)
 {
     if (ic->has_peek && t == ic->peek_t)
-        return ic->peek[k];
-    if (ic->hlen == 0 || t > ic->last_t || ic->tfms <= 0)
-        return NAN;
-    int64_t d = (ic->last_t - t) / ic->tfms;
-    if (d >= ic->hlen)
-        return NAN;
-    uint32_t i = ic->hlen - 1 - (uint32_t)d;
-    if (ta_chart_history_time(ic->c, i) != t)
-        return NAN;
-    return ta_chart_history(ic->c, k, i);
+        return ic->hlen;
+    if (ic->hlen == 0 || t > ic->last_t)
+        return -1;
+    if (ic->tfms > 0) { /* the usual case: no hole between t and the newest bar */
+        int64_t d = (ic->last_t - t) / ic->tfms;
+        if (d < ic->hlen) {
+            uint32_t i = ic->hlen - 1 - (uint32_t)d;
+            if (ta_chart_history_time(ic->c, i) == t)
+                return i;
+        }
+    }
+    uint32_t lo = 0, hi = ic->hlen; /* history times increase strictly */
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        int64_t mt = ta_chart_history_time(ic->c, mid);
+        if (mt == t)
+            return mid;
+        if (mt < t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
 }
 
-/* The value drawn at the bar opening at t: displaced outputs (Ichimoku) come from earlier or
- * later bars. */
-static double value_at(const ind_ctx *ic, uint32_t k, int64_t t)
+static double row_value(const ind_ctx *ic, uint32_t k, int64_t row)
 {
+    if (row == (int64_t)ic->hlen && ic->has_peek)
+        return ic->peek[k];
+    if (row < 0 || row >= (int64_t)ic->hlen)
+        return NAN;
+    return ta_chart_history(ic->c, k, (uint32_t)row);
+}
+
+/* The value drawn at the bar opening at t: displaced outputs (Ichimoku) come from the bar
+ * `shift` bars earlier (senkou, +25) or later (chikou, -25) in the series. */
+double ui_ind_value(const ind_ctx *ic, uint32_t k, int64_t t)
+{
+    if (!ic->c || k >= ic->nout)
+        return NAN;
+    int64_t r = row_of(ic, t);
+    return r < 0 ? NAN : row_value(ic, k, r - ta_chart_output_shift(ic->c, k));
+}
+
+/* The value drawn m bars (m >= 1) after the newest bar: only outputs displaced forward have
+ * one (the Ichimoku cloud ahead of price). */
+double ui_ind_value_ahead(const ind_ctx *ic, uint32_t k, int m)
+{
+    if (!ic->c || k >= ic->nout || m < 1)
+        return NAN;
     int shift = ta_chart_output_shift(ic->c, k);
-    return raw_at(ic, k, t - (int64_t)shift * ic->tfms);
+    if (shift < m)
+        return NAN;
+    int64_t newest = ic->has_peek ? (int64_t)ic->hlen : (int64_t)ic->hlen - 1;
+    return row_value(ic, k, newest + m - shift);
 }
 
 static bool inst_is_overlay(const ind_ctx *ic, uint32_t inst)
@@ -77,23 +118,45 @@ static enum theme_role inst_role(uint32_t inst)
     return (enum theme_role)(ROLE_IND1 + inst % 6);
 }
 
-void ui_ind_range(const ind_ctx *ic, const candle *const *vis, int n, double *lo, double *hi)
+static bool is_drawn_overlay(const ind_ctx *ic, uint32_t k)
+{
+    uint32_t inst = ta_chart_output_instance(ic->c, k);
+    return inst < ta_chart_instances(ic->c) && inst_is_overlay(ic, inst) &&
+           ta_chart_output_kind(ic->c, k) == TA_OVERLAY;
+}
+
+/* Columns of bars after the newest one that drawn outputs reach (Ichimoku's cloud: 25). */
+int ui_ind_ahead(const ind_ctx *ic)
+{
+    int ahead = 0;
+    for (uint32_t k = 0; ic->c && k < ic->nout; k++)
+        if (is_drawn_overlay(ic, k) && ta_chart_output_shift(ic->c, k) > ahead)
+            ahead = ta_chart_output_shift(ic->c, k);
+    return ahead;
+}
+
+static void widen(double v, double *lo, double *hi)
+{
+    if (!isfinite(v))
+        return;
+    if (v < *lo)
+        *lo = v;
+    if (v > *hi)
+        *hi = v;
+}
+
+void ui_ind_range(const ind_ctx *ic, const candle *const *vis, int n, int ahead, double *lo,
+                  double *hi)
 {
     if (!ic->c)
         return;
     for (uint32_t k = 0; k < ic->nout; k++) {
-        uint32_t inst = ta_chart_output_instance(ic->c, k);
-        if (!inst_is_overlay(ic, inst) || ta_chart_output_kind(ic->c, k) != TA_OVERLAY)
+        if (!is_drawn_overlay(ic, k))
             continue;
-        for (int j = 0; j < n; j++) {
-            double v = value_at(ic, k, vis[j]->open_ms);
-            if (!isfinite(v))
-                continue;
-            if (v < *lo)
-                *lo = v;
-            if (v > *hi)
-                *hi = v;
-        }
+        for (int j = 0; j < n; j++)
+            widen(ui_ind_value(ic, k, vis[j]->open_ms), lo, hi);
+        for (int m = 1; m <= ahead; m++)
+            widen(ui_ind_value_ahead(ic, k, m), lo, hi);
     }
 }
 
@@ -112,67 +175,99 @@ static void line_cell(ui *u, WINDOW *w, int y0, int rows, double lo, double hi, 
     ui_glyph(u, w, y, x, dots ? G_DOT : sub == 0 ? G_LINE_LO : sub == 1 ? G_LINE_MID : G_LINE_HI);
 }
 
+/* Colour of overlay output k: one colour per indicator, in selection order; a band's three
+ * lines share it (middle dimmed), SuperTrend takes its direction's up/down colour (per bar,
+ * below), and an overlay of several distinct lines (Ichimoku: tenkan, kijun, the two senkou
+ * lines, chikou) gives each line the next colour, or they could not be told apart. */
+static enum theme_role overlay_role(const ind_ctx *ic, uint32_t k, bool *dim)
+{
+    uint32_t inst = ta_chart_output_instance(ic->c, k);
+    const ta_output_info *oi = ta_chart_output_info(ic->c, k);
+    const char *lb = oi && oi->label ? oi->label : "";
+    bool band = strcmp(lb, "upper") == 0 || strcmp(lb, "middle") == 0 ||
+                strcmp(lb, "lower") == 0;
+    *dim = strcmp(lb, "middle") == 0;
+    uint32_t first = k, lines = 0;
+    while (first > 0 && ta_chart_output_instance(ic->c, first - 1) == inst)
+        first--;
+    for (uint32_t j = first; j < ic->nout && ta_chart_output_instance(ic->c, j) == inst; j++)
+        lines += is_drawn_overlay(ic, j);
+    if (band || lines < 2)
+        return inst_role(inst);
+    return (enum theme_role)(ROLE_IND1 + (inst + (k - first)) % 6);
+}
+
 void ui_ind_draw_overlays(ui *u, WINDOW *w, const ind_ctx *ic, const candle *const *vis, int n,
-                          int bw, int top, int ch, double lo, double hi)
+                          int ahead, int bw, int top, int ch, double lo, double hi)
 {
     if (!ic->c)
         return;
-    uint32_t ninst = ta_chart_instances(ic->c);
     for (uint32_t k = 0; k < ic->nout; k++) {
-        uint32_t inst = ta_chart_output_instance(ic->c, k);
-        if (inst >= ninst || !inst_is_overlay(ic, inst) ||
-            ta_chart_output_kind(ic->c, k) != TA_OVERLAY)
+        if (!is_drawn_overlay(ic, k))
             continue;
+        uint32_t inst = ta_chart_output_instance(ic->c, k);
         const ta_output_info *oi = ta_chart_output_info(ic->c, k);
         const ta_info *in = ta_chart_instance_info(ic->c, inst);
-        bool dots = oi && oi->style == TA_DOTS;
-        bool middle = oi && oi->label && strcmp(oi->label, "middle") == 0;
+        bool dots = oi && oi->style == TA_DOTS, dim;
         /* SuperTrend: its line takes the colour of its direction output (the next one) */
         bool st = in && strcmp(in->name, "supertrend") == 0 && k + 1 < ic->nout &&
                   ta_chart_output_instance(ic->c, k + 1) == inst;
-        enum theme_role r = inst_role(inst);
-        for (int j = 0; j < n; j++) {
-            double v = value_at(ic, k, vis[j]->open_ms);
+        enum theme_role r = overlay_role(ic, k, &dim);
+        for (int j = 0; j < n + ahead; j++) {
+            double v = j < n ? ui_ind_value(ic, k, vis[j]->open_ms)
+                             : ui_ind_value_ahead(ic, k, j - n + 1);
             if (!isfinite(v))
                 continue;
             enum theme_role rr = r;
-            if (st) {
-                double d = value_at(ic, k + 1, vis[j]->open_ms);
+            if (st && j < n) {
+                double d = ui_ind_value(ic, k + 1, vis[j]->open_ms);
                 rr = d > 0 ? ROLE_UP : d < 0 ? ROLE_DOWN : r;
             }
-            wattr_set(w, ui_attr(u, rr) | (middle ? A_DIM : 0), u->role_pair[rr], NULL);
+            wattr_set(w, ui_attr(u, rr) | (dim ? A_DIM : 0), u->role_pair[rr], NULL);
             line_cell(u, w, top, ch, lo, hi, 1 + j * bw, v, dots);
         }
     }
 }
 
-/* Legend of overlay instances ("sma_20 ema_50") from x; returns columns used. */
-int ui_ind_legend(ui *u, WINDOW *w, const ind_ctx *ic, int y, int x, int maxw)
+/* Legend of overlay instances ("sma_20 ema_50") from x, then the oscillators that got no
+ * sub-pane ("+osc cci_20 mfi_14"); returns columns used. */
+int ui_ind_legend(ui *u, WINDOW *w, const ind_ctx *ic, int y, int x, int maxw, int shown_osc)
 {
     if (!ic->c)
         return 0;
-    int used = 0;
+    int used = 0, osc = 0;
+    bool more = false;
     for (uint32_t i = 0; i < ta_chart_instances(ic->c) && used < maxw; i++) {
-        if (!inst_is_overlay(ic, i))
-            continue;
-        char b[TA_SPEC_MAX + 2];
-        snprintf(b, sizeof(b), " %s", ta_chart_instance_spec(ic->c, i));
+        char b[TA_SPEC_MAX + 8];
+        enum theme_role r = inst_role(i);
+        if (!inst_is_overlay(ic, i)) {
+            if (osc++ < shown_osc)
+                continue;
+            snprintf(b, sizeof(b), "%s%s", more ? " " : " +osc ", ta_chart_instance_spec(ic->c, i));
+            more = true;
+            r = ROLE_DIM;
+        } else {
+            snprintf(b, sizeof(b), " %s", ta_chart_instance_spec(ic->c, i));
+        }
         if (used + ui_text_cols(b) > maxw)
             break;
-        used += ui_put(u, w, y, x + used, maxw - used, inst_role(i), b);
+        used += ui_put(u, w, y, x + used, maxw - used, r, b);
     }
     return used;
 }
 
-/* Oscillator instances to draw (at most IND_MAX_OSC, in selection order). */
-int ui_ind_osc_list(const ind_ctx *ic, uint32_t *inst_out)
+/* Oscillator instances in selection order: fills at most cap, returns how many there are. */
+int ui_ind_osc_list(const ind_ctx *ic, uint32_t *inst_out, int cap)
 {
     if (!ic->c)
         return 0;
     int n = 0;
-    for (uint32_t i = 0; i < ta_chart_instances(ic->c) && n < IND_MAX_OSC; i++)
-        if (!inst_is_overlay(ic, i))
-            inst_out[n++] = i;
+    for (uint32_t i = 0; i < ta_chart_instances(ic->c); i++)
+        if (!inst_is_overlay(ic, i)) {
+            if (n < cap)
+                inst_out[n] = i;
+            n++;
+        }
     return n;
 }
 
@@ -208,7 +303,7 @@ void ui_ind_draw_osc(ui *u, WINDOW *w, const ind_ctx *ic, uint32_t inst,
         for (uint32_t o = 0; o < no; o++) {
             const ta_output_info *oi = ta_chart_output_info(ic->c, outs[o]);
             for (int j = 0; j < n; j++) {
-                double v = value_at(ic, outs[o], vis[j]->open_ms);
+                double v = ui_ind_value(ic, outs[o], vis[j]->open_ms);
                 if (isfinite(v)) {
                     lo = fmin(lo, v);
                     hi = fmax(hi, v);
@@ -261,7 +356,7 @@ void ui_ind_draw_osc(ui *u, WINDOW *w, const ind_ctx *ic, uint32_t inst,
         enum theme_role r = (enum theme_role)(ROLE_IND1 + (inst + o) % 6);
         bool hist = oi && oi->style == TA_HISTOGRAM;
         for (int j = 0; j < n; j++) {
-            double v = value_at(ic, k, vis[j]->open_ms);
+            double v = ui_ind_value(ic, k, vis[j]->open_ms);
             if (!isfinite(v))
                 continue;
             int x = 1 + j * bw;
@@ -293,7 +388,7 @@ void ui_ind_draw_osc(ui *u, WINDOW *w, const ind_ctx *ic, uint32_t inst,
     int lx = 1;
     lx += ui_put(u, w, y0, lx, ax - lx, ROLE_DIM, ta_chart_instance_spec(ic->c, inst));
     for (uint32_t o = 0; o < no && lx < ax; o++) {
-        double v = n > 0 ? value_at(ic, outs[o], vis[n - 1]->open_ms) : NAN;
+        double v = n > 0 ? ui_ind_value(ic, outs[o], vis[n - 1]->open_ms) : NAN;
         char num[32];
         if (isfinite(v))
             ui_fmt_num(num, sizeof(num), v, fabs(v) >= 1000 ? 0 : 2, 12);
@@ -327,11 +422,12 @@ static uint32_t picker_order(uint32_t *idx, uint32_t cap)
     return n;
 }
 
-/* Is `tok` (len bytes) a spec of indicator `name`: "name" or "name_params"? */
+/* Is `tok` (len bytes) a spec of indicator `name`: "name" or "name_params"? Case-insensitive,
+ * as spec parsing is: "RSI_7" set with `kestrel ctl indicators` must survive the picker. */
 static bool tok_is(const char *tok, size_t len, const char *name)
 {
     size_t nl = strlen(name);
-    return len >= nl && strncmp(tok, name, nl) == 0 && (len == nl || tok[nl] == '_');
+    return len >= nl && strncasecmp(tok, name, nl) == 0 && (len == nl || tok[nl] == '_');
 }
 
 static bool spec_has(const char *specs, const char *name)
@@ -470,7 +566,7 @@ void ui_picker_draw(ui *u)
             ui_fill(u, w, y, 1, wd - 2, ROLE_SELECTION);
         enum theme_role base = sel ? ROLE_SELECTION : ROLE_OVERLAY;
         char line[160];
-        snprintf(line, sizeof(line), "[%c] %-11s %-4s %s", u->pk_on[i] ? 'x' : ' ', in->name,
+        snprintf(line, sizeof(line), "[%c] %-12s %-4s %s", u->pk_on[i] ? 'x' : ' ', in->name,
                  in->kind == TA_OVERLAY ? "ovl" : "osc", in->title);
         ui_put(u, w, y, 2, wd - 4, base, line);
     }

@@ -17,7 +17,7 @@ enum overlay { OV_NONE = 0, OV_HELP, OV_QUIT, OV_PICKER };
 
 struct ta_chart;
 #define IND_MAX_OUT 64 /* indicator outputs drawn */
-#define IND_MAX_OSC 2  /* oscillator sub-panes under the chart */
+#define IND_MAX_OSC 6  /* oscillator sub-panes under the chart (as many as fit) */
 
 /* One frame's view of the display indicators (pane_ind.c). */
 typedef struct ind_ctx {
@@ -157,11 +157,17 @@ WINDOW *ui_overlay_win(ui *u, int h, int w);
 
 /* indicators (pane_ind.c) */
 void ui_ind_begin(ui *u, ind_ctx *ic, market_sym *s, enum tf tf);
-void ui_ind_range(const ind_ctx *ic, const candle *const *vis, int n, double *lo, double *hi);
+/* Output k's value drawn at the bar opening at t (the forming bar's is peeked; displaced
+ * outputs come from earlier/later bars), and m bars after the newest one; NaN when none. */
+double ui_ind_value(const ind_ctx *ic, uint32_t k, int64_t t);
+double ui_ind_value_ahead(const ind_ctx *ic, uint32_t k, int m);
+int ui_ind_ahead(const ind_ctx *ic); /* bars after the newest that overlays reach (Ichimoku) */
+void ui_ind_range(const ind_ctx *ic, const candle *const *vis, int n, int ahead, double *lo,
+                  double *hi);
 void ui_ind_draw_overlays(ui *u, WINDOW *w, const ind_ctx *ic, const candle *const *vis, int n,
-                          int bw, int top, int ch, double lo, double hi);
-int ui_ind_legend(ui *u, WINDOW *w, const ind_ctx *ic, int y, int x, int maxw);
-int ui_ind_osc_list(const ind_ctx *ic, uint32_t *inst_out);
+                          int ahead, int bw, int top, int ch, double lo, double hi);
+int ui_ind_legend(ui *u, WINDOW *w, const ind_ctx *ic, int y, int x, int maxw, int shown_osc);
+int ui_ind_osc_list(const ind_ctx *ic, uint32_t *inst_out, int cap);
 void ui_ind_draw_osc(ui *u, WINDOW *w, const ind_ctx *ic, uint32_t inst,
                      const candle *const *vis, int n, int bw, int y0, int rows, int ax, int iw);
 void ui_picker_open(ui *u);

@@ -60,6 +60,7 @@ for t in tests/fuzz/fuzz_*.c; do
     log="$out/$name.log"
     UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
     ASAN_OPTIONS="detect_leaks=1:abort_on_error=0" \
+    LSAN_OPTIONS="suppressions=$(pwd)/tests/fuzz/lsan.supp" \
         "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="$out/artifacts/$name-" "$corpus" $seeds >"$log" 2>&1
     rc=$?

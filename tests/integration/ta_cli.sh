@@ -99,6 +99,27 @@ check '[ $rc -eq 2 ] && grep -q "nope_3" "$T/e2"' "unknown indicator: exit $rc"
 check '[ $rc -eq 2 ]' "bad format: exit $rc"
 "$BIN" ta >/dev/null 2>&1; rc=$?
 check '[ $rc -eq 2 ]' "no --data: exit $rc"
+# every error is one line on stderr, nothing on stdout, exit 2
+: >"$T/empty.csv"
+head -n 1 "$DAY" >"$T/hdr.csv"
+i=0
+for args in "--data $T/missing.csv" "--data $T/empty.csv" "--data $T/hdr.csv" "--data $T" \
+    "--data $DAY --indicators nope_3" "--data $DAY --indicators rsi_1" \
+    "--data $DAY --indicators ," \
+    "--data $DAY --format xml" "--list --format xml" "--indicators rsi_14" "--data" "--bogus"; do
+    i=$((i + 1))
+    # shellcheck disable=SC2086
+    "$BIN" ta $args >"$T/o$i" 2>"$T/e$i"; rc=$?
+    check '[ $rc -eq 2 ] && [ "$(wc -l <"$T/e$i")" -eq 1 ] && [ ! -s "$T/o$i" ]' \
+        "ta $args: exit $rc, stdout $(wc -c <"$T/o$i") bytes, stderr: $(cat "$T/e$i")"
+done
+check 'grep -q "no bars" "$T/e2" && grep -q "no bars" "$T/e3"' "empty input message: $(cat "$T/e2")"
+check 'grep -q "csv or json" "$T/e9"' "--list --format xml: $(cat "$T/e9")"
+# a file of bad rows only: exit 1, nothing on stdout
+printf '1670889600000,1,2,3,4,5\nx,1,1,1,1,1\n' >"$T/allbad.csv"
+"$BIN" ta --data "$T/allbad.csv" >"$T/ab.out" 2>/dev/null; rc=$?
+check '[ $rc -eq 1 ] && [ ! -s "$T/ab.out" ]' \
+    "only bad rows: exit $rc, $(wc -c <"$T/ab.out") bytes out"
 
 # ---- --indicators: specs give all outputs, column names one ----
 "$BIN" ta --data "$DAY" --indicators "bb_20_2,macd_signal_12_26_9,ichimoku" >"$T/sel.csv"; rc=$?

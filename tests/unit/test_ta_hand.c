@@ -1,5 +1,6 @@
 /* Indicators TA-Lib does not have (session VWAP, SuperTrend, Chaikin money flow, realised
- * volatility) against values worked out by hand on short made-up series, and against naive
+ * volatility, z-score, Keltner, Donchian, Ichimoku, Hull MA, Bollinger %B / bandwidth) against
+ * values worked out by hand on short made-up series, and against naive
  * batch recomputations (whole window summed from scratch at every bar) over a real day. Also a
  * few hand checks of the TA-Lib conventions that traders ask about (SMA-seeded EMA, OBV start,
  * Wilder RSI seed, MACD seeding). */
@@ -105,6 +106,157 @@ static void hand_supertrend(void)
     CHECK(o[4] == 9 && o[5] == 1);
     CHECK(o[6] == 9 && o[7] == 1);
     CHECK(o[8] == 10.5 && o[9] == -1);
+}
+
+/* The other indicators TA-Lib lacks or that Kestrel composes: z-score, Keltner, Donchian,
+ * Ichimoku, Hull MA, Bollinger %B and bandwidth, worked out by hand on short series. */
+static const ta_bar hb[] = {
+    { 0, 10, 11, 9, 10, 1 },    { 1, 11, 12, 10, 11, 1 },   { 2, 12, 14, 11, 13, 1 },
+    { 3, 13, 13, 10, 12, 1 },   { 4, 12, 12, 11, 11.5, 1 },
+};
+
+static void hand_zscore(void)
+{
+    static const double c[] = { 1, 2, 3, 3, 3, 4 };
+    ta_bar b[6];
+    for (int i = 0; i < 6; i++)
+        b[i] = bar(i, c[i], c[i], c[i], c[i], 1);
+    double o[6];
+    run("zscore_3", b, 6, o);
+    CHECK(isnan(o[0]) && isnan(o[1]));
+    CHECK_NEAR(o[2], 1.0 / sqrt(2.0 / 3.0), 1e-15); /* (3 - 2) / sqrt(2/3) */
+    CHECK_NEAR(o[3], 1.0 / sqrt(2.0), 1e-15);       /* 2,3,3: (1/3) / (sqrt 2 / 3) */
+    CHECK(o[4] == 0);                               /* 3,3,3: no deviation */
+    CHECK_NEAR(o[5], sqrt(2.0), 1e-15);             /* 3,3,4: (2/3) / (sqrt 2 / 3) */
+
+    /* a flat window is exactly 0 whatever the price: a mean rounded one ulp off the closes
+     * must not become a deviation of one ulp and a z-score of +-1 (the first two-pass version
+     * did that at 61765.99 with 20 bars) */
+    static const double px[] = { 0.1, 1.23456789, 3, 2682.4, 17169.27, 61765.99, 99999.99 };
+    static const char *zs[] = { "zscore_2", "zscore_3", "zscore_7", "zscore_20", "zscore_50" };
+    size_t flat_bad = 0;
+    for (size_t k = 0; k < K_ARRAY_LEN(px); k++)
+        for (size_t z = 0; z < K_ARRAY_LEN(zs); z++) {
+            ta_bar f[120];
+            for (int i = 0; i < 120; i++) { /* moving, then flat for 60 bars */
+                double v = i < 60 ? px[k] * (1 + 0.001 * (i % 7)) : px[k];
+                f[i] = bar(i, v, v, v, v, 1);
+            }
+            double fo[120];
+            run(zs[z], f, 120, fo);
+            flat_bad += fo[119] != 0;
+            run("rvol_20", f, 120, fo);
+            flat_bad += fo[119] != 0;
+        }
+    CHECK_INT(flat_bad, 0);
+
+    /* a 2-bar z-score is exactly -1, 0 or +1; at BTC prices after a day of bars it still is
+     * (running sums of squares would give +-1 +- 5e-8, and +-1 for equal closes) */
+    char p[512];
+    tt_path(p, sizeof(p), "klines/lean_binance_BTCBUSD_1m_2022-12-13.csv");
+    tt_bars d = tt_load_bars(p);
+    CHECK_INT(d.n, 1440);
+    double *z = xmalloc(d.n * sizeof(double));
+    run("zscore_2", d.b, d.n, z);
+    size_t bad = 0, zeros = 0;
+    for (size_t i = 1; i < d.n; i++) {
+        double want = d.b[i].c > d.b[i - 1].c ? 1 : d.b[i].c < d.b[i - 1].c ? -1 : 0;
+        zeros += want == 0;
+        /* (b - mean) / sd with b - mean = (b - a) / 2: relative error ~ ulp(price) / |b - a| */
+        bad += want == 0 ? z[i] != 0 : fabs(z[i] - want) > 1e-9;
+    }
+    CHECK(zeros > 0); /* the day has unchanged closes */
+    printf("zscore_2 over a real day: %zu unchanged closes give exactly 0, %zu others +-1\n",
+           zeros, d.n - 1 - zeros);
+    CHECK_INT(bad, 0);
+    free(z);
+    free(d.b);
+}
+
+static void hand_keltner_donchian(void)
+{
+    double o[5 * 3];
+    /* Keltner 3/2/2: EMA(3) of the close +- 2 * ATR(2). TRs: bar1 2, bar2 3, bar3 3. */
+    run("keltner_3_2_2", hb, 5, o);
+    CHECK(isnan(o[1 * 3]) && isnan(o[1 * 3 + 1]));
+    double ema = (10 + 11 + 13) / 3.0, atr = (2 + 3) / 2.0; /* first values at bar 2 */
+    CHECK_NEAR(o[2 * 3 + 1], ema, 1e-15);
+    CHECK_NEAR(o[2 * 3], ema + 2 * atr, 1e-15);
+    CHECK_NEAR(o[2 * 3 + 2], ema - 2 * atr, 1e-15);
+    ema += (12 - ema) * 0.5;     /* 35/3 */
+    atr = (atr * 1 + 3) / 2;     /* Wilder: 2.75 */
+    CHECK_NEAR(o[3 * 3 + 1], 35.0 / 3.0, 1e-15);
+    CHECK_NEAR(o[3 * 3], ema + 2 * atr, 1e-15);
+    CHECK_NEAR(o[3 * 3 + 2], ema - 2 * atr, 1e-15);
+
+    /* Donchian 3: highest high, mid, lowest low of the last 3 bars including this one */
+    run("donchian_3", hb, 5, o);
+    CHECK(isnan(o[1 * 3]));
+    CHECK(o[2 * 3] == 14 && o[2 * 3 + 1] == 11.5 && o[2 * 3 + 2] == 9);
+    CHECK(o[3 * 3] == 14 && o[3 * 3 + 1] == 12 && o[3 * 3 + 2] == 10);
+    CHECK(o[4 * 3] == 14 && o[4 * 3 + 1] == 12 && o[4 * 3 + 2] == 10);
+}
+
+static void hand_ichimoku(void)
+{
+    double o[5 * 5];
+    char err[160];
+    /* tenkan 2, kijun 3, senkou B 4, displacement 3: drawn +-2 bars */
+    run("ichimoku_2_3_4_3", hb, 5, o);
+    static const double want[5][5] = {
+        /* tenkan, kijun, senkou A, senkou B, chikou (NaN = warming up) */
+        { NAN, NAN, NAN, NAN, 10 },
+        { 10.5, NAN, NAN, NAN, 11 },            /* (12 + 9) / 2 */
+        { 12, 11.5, 11.75, NAN, 13 },           /* (14 + 10) / 2, (14 + 9) / 2 */
+        { 12, 12, 12, 11.5, 12 },               /* senkou B (14 + 9) / 2 over 4 bars */
+        { 11.5, 12, 11.75, 12, 11.5 },          /* (13 + 10) / 2; (14 + 10) / 2 */
+    };
+    size_t bad = 0;
+    for (int i = 0; i < 5; i++)
+        for (int k = 0; k < 5; k++)
+            bad += !(isnan(want[i][k]) ? isnan(o[i * 5 + k]) : o[i * 5 + k] == want[i][k]);
+    CHECK_INT(bad, 0);
+    ta_ind *ind = ta_ind_new("ichimoku_2_3_4_3", err, sizeof(err));
+    CHECK(ind != NULL);
+    if (ind) {
+        CHECK_INT(ta_ind_output_shift(ind, 0), 0);
+        CHECK_INT(ta_ind_output_shift(ind, 1), 0);
+        CHECK_INT(ta_ind_output_shift(ind, 2), 2);
+        CHECK_INT(ta_ind_output_shift(ind, 3), 2);
+        CHECK_INT(ta_ind_output_shift(ind, 4), -2);
+        ta_ind_free(ind);
+    }
+}
+
+static void hand_hma_bb(void)
+{
+    static const double c[] = { 1, 2, 4, 8, 16, 32 };
+    ta_bar b[6];
+    for (int i = 0; i < 6; i++)
+        b[i] = bar(i, c[i], c[i], c[i], c[i], 1);
+    double o[6 * 5];
+    /* HMA 4 = WMA(2 * WMA(2) - WMA(4), 2); WMA(2) = (x[i-1] + 2x[i]) / 3 */
+    run("hma_4", b, 6, o);
+    double d3 = 2 * (4 + 2 * 8) / 3.0 - (1 + 2 * 2 + 3 * 4 + 4 * 8) / 10.0;
+    double d4 = 2 * (8 + 2 * 16) / 3.0 - (2 + 2 * 4 + 3 * 8 + 4 * 16) / 10.0;
+    double d5 = 2 * (16 + 2 * 32) / 3.0 - (4 + 2 * 8 + 3 * 16 + 4 * 32) / 10.0;
+    CHECK(isnan(o[3]));
+    CHECK_NEAR(o[4], (d3 + 2 * d4) / 3, 1e-14);
+    CHECK_NEAR(o[5], (d4 + 2 * d5) / 3, 1e-14);
+
+    /* Bollinger 3/2 %B and bandwidth: closes 1, 2, 4 -> mean 7/3, population sd */
+    run("bb_3_2", b, 3, o);
+    double m = 7.0 / 3.0;
+    double sd = sqrt(((1 - m) * (1 - m) + (2 - m) * (2 - m) + (4 - m) * (4 - m)) / 3);
+    double up = m + 2 * sd, lo = m - 2 * sd;
+    CHECK_NEAR(o[2 * 5], up, 1e-12);
+    CHECK_NEAR(o[2 * 5 + 2], lo, 1e-12);
+    CHECK_NEAR(o[2 * 5 + 3], (4 - lo) / (up - lo), 1e-12);
+    CHECK_NEAR(o[2 * 5 + 4], 100 * (up - lo) / m, 1e-12);
+    ta_bar flat[3] = { bar(0, 5, 5, 5, 5, 1), bar(1, 5, 5, 5, 5, 1), bar(2, 5, 5, 5, 5, 1) };
+    run("bb_3_2", flat, 3, o);
+    CHECK(o[2 * 5] == 5 && o[2 * 5 + 2] == 5);
+    CHECK(o[2 * 5 + 3] == 0.5 && o[2 * 5 + 4] == 0); /* bands met: %B 0.5, width 0 */
 }
 
 static void hand_talib_conventions(void)
@@ -241,6 +393,10 @@ int main(void)
     hand_cmf();
     hand_rvol();
     hand_supertrend();
+    hand_zscore();
+    hand_keltner_donchian();
+    hand_ichimoku();
+    hand_hma_bb();
     hand_talib_conventions();
     batch_vs_incremental();
     CHECK_DONE();

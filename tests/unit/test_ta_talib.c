@@ -48,7 +48,7 @@ static void check_case(const char *refpath, const char *barspath)
         free(bars.b);
         return;
     }
-    size_t exact = 0, values = 0, empties = 0, bad = 0;
+    size_t exact = 0, values = 0, empties = 0, bad = 0, skipped = 0;
     for (size_t k = 0; k < ref.ncols; k++) {
         char spec[TA_SPEC_MAX], err[160];
         uint32_t out;
@@ -63,6 +63,14 @@ static void check_case(const char *refpath, const char *barspath)
             continue;
         note_spec(ta_ind_info(ind)->name);
         CHECK_STR(ta_ind_output_name(ind, out), ref.cols[k]);
+        if (strcmp(ta_ind_info(ind)->name, "zscore") == 0) {
+            /* TA-Lib has no z-score; the reference's (close - SMA) / STDDEV inherits STDDEV's
+             * cancellation (~1e-9 relative, far more on flat windows), while Kestrel computes
+             * it two-pass. test_ta_batch and test_ta_hand check it against exact values. */
+            skipped++;
+            ta_ind_free(ind);
+            continue;
+        }
         double o[TA_MAX_OUTPUTS];
         size_t row = 0;
         for (size_t i = 0; i < bars.n && row < ref.nrows; i++) {
@@ -88,8 +96,9 @@ static void check_case(const char *refpath, const char *barspath)
     }
     CHECK_INT(bad, 0);
     CHECK(values > ref.nrows); /* something was compared */
-    printf("%s: %zu columns, %zu values agree (%zu bit-identical), %zu warm-up cells, %zu bad\n",
-           refpath, ref.ncols, values, exact, empties, bad);
+    printf("%s: %zu columns (%zu not compared), %zu values agree (%zu bit-identical), %zu warm-up "
+           "cells, %zu bad\n",
+           refpath, ref.ncols, skipped, values, exact, empties, bad);
     tt_free_ref(&ref);
     free(bars.b);
 }

@@ -1,0 +1,64 @@
+/* libFuzzer target for the control socket: any bytes as one request line go through the pure
+ * request parser (ctl_parse_request) and, when it accepts, through the real command handler
+ * (app_ctl_handler) of an app whose market holds the first lines of the bundled real replay.
+ * Invariants: no crash, no leak, and exactly one of {a response object, an error message}. */
+#include "kestrel/app.h"
+#include "kestrel/ctl.h"
+#include "kestrel/replay.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static app *fuzz_app(void)
+{
+    static app a;
+    static bool ready;
+    if (ready)
+        return &a;
+    ready = true;
+    config_defaults(&a.cfg);
+    a.market = market_new(&a.cfg.limits);
+    snprintf(a.indicators, sizeof a.indicators, "%s", "sma_5,rsi_7");
+    const char *specs[] = {"data/replay/btcusdt_20240808.gz", "data/replay/ethusdt_20240808.gz"};
+    char err[256];
+    replay *r = NULL;
+    if (replay_open(&r, specs, 2, err, sizeof err) == K_OK) {
+        replay_line ln;
+        feed_event ev;
+        const char *why;
+        for (int i = 0; i < 20000 && replay_next(r, &ln) == 1; i++)
+            if (replay_decode(r, &ln, &ev, &why) == K_OK && ev.kind != FEED_NONE &&
+                market_apply(a.market, &ev) == K_OK)
+                a.data_ms = ln.recv_ns / 1000000;
+        replay_close(r);
+    }
+    return &a;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    app *a = fuzz_app();
+    if (size > 1 << 16)
+        return 0;
+    const char *argv[1 + CTL_MAX_ARGS];
+    int argc = 0;
+    const char *why = NULL;
+    cJSON *root = NULL;
+    if (ctl_parse_request((const char *)data, size, &root, &argc, argv, &why) == K_OK) {
+        if (argc < 1 || !argv[0])
+            abort();
+        char err[256] = "";
+        cJSON *res = app_ctl_handler(a, argc, argv, err, sizeof err);
+        if (!res && !err[0])
+            abort(); /* a refusal must say why */
+        char *txt = res ? cJSON_PrintUnformatted(res) : NULL;
+        free(txt);
+        cJSON_Delete(res);
+    } else if (!why) {
+        abort();
+    }
+    cJSON_Delete(root);
+    return 0;
+}
