@@ -45,8 +45,9 @@ static void main_usage(FILE *f)
 
 static void main_warn(void *ud, const char *msg)
 {
-    (void)ud;
     fprintf(stderr, "kestrel: warning: %s\n", msg);
+    /* the UI covers stderr at once: repeat the (last) warning in its flash line */
+    app_flash(ud, "config warning: %s", msg);
 }
 
 static int main_copy(char *dst, size_t cap, const char *src, const char *opt)
@@ -182,7 +183,7 @@ int main(int argc, char **argv)
 
     app *a = &the_app;
     char err[1024];
-    if (config_load(&a->cfg, config_path, main_warn, NULL, err, sizeof err) != K_OK) {
+    if (config_load(&a->cfg, config_path, main_warn, a, err, sizeof err) != K_OK) {
         fprintf(stderr, "kestrel: %s\n", err);
         return 2;
     }
