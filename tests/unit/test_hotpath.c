@@ -4,8 +4,8 @@
  *
  * Counting: this test program defines malloc, calloc, realloc and free itself (glibc lets the
  * main program replace them) and forwards to glibc's __libc_* entry points, so every call from
- * the library is seen without LD_PRELOAD or a special link. Under AddressSanitizer the allocator
- * belongs to ASan: the count is skipped there (the same path still runs, leak-checked).
+ * the library is seen without LD_PRELOAD or a special link. Under a sanitizer the allocator
+ * belongs to it: the count is skipped there (the same path still runs, leak-checked by ASan).
  *
  * What is allowed: structures that grow to their working size (book sides, candle rings, the
  * reader's buffers) allocate a few times while they warm up. So the first part of the replay is a
@@ -18,10 +18,11 @@
 
 #include <stddef.h>
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define HOT_COUNTING 0
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
+    __has_feature(memory_sanitizer)
 #define HOT_COUNTING 0
 #endif
 #endif
