@@ -127,7 +127,7 @@ int main(void)
     CHECK(during * 1000 < (unsigned long long)measured); /* far below one per message */
 #else
     (void)during;
-    printf("hot path: allocation count skipped under AddressSanitizer\n");
+    printf("hot path: allocation count skipped under a sanitizer\n");
 #endif
     market_free(m);
     replay_close(r);
