@@ -188,8 +188,8 @@ void ui_chart_draw(ui *u, pane *p)
     series_view v;
     sv_init(&v, s, tf);
     char title[256], sym_lbl[KSYM_MAX + 8];
-    snprintf(title, sizeof(title), "%s %s%s", s ? ui_sym_label(s, sym_lbl, sizeof sym_lbl) : "Chart",
-             tf_name(tf),
+    snprintf(title, sizeof(title), "%s %s%s",
+             s ? ui_sym_label(s, sym_lbl, sizeof sym_lbl) : "Chart", tf_name(tf),
              u->ch_follow ? "" : " [history]");
     ui_frame_box(u, w, foc, title, ROLE_TITLE);
     int ih = p->h - 2, iw = p->wd - 2;

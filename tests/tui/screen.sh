@@ -77,8 +77,8 @@ expect "REPLAY" "status bar shows the replay source" 10
 cap
 head -n 1 "$tmp/screen" | grep -qF "PAPER" && ok "status bar shows the PAPER broker" ||
     bad "status bar shows the PAPER broker"
-head -n 1 "$tmp/screen" | grep -qF "btcusdt_20240808.gz +3 x" && ok "status bar names the replayed files" ||
-    bad "status bar names the replayed files"
+head -n 1 "$tmp/screen" | grep -qF "btcusdt_20240808.gz +3 x" &&
+    ok "status bar names the replayed files" || bad "status bar names the replayed files"
 expect "Watchlist" "watchlist pane"
 expect "BTCUSDT" "watchlist has BTCUSDT"
 expect "ETHUSDT" "watchlist has ETHUSDT"
