@@ -47,13 +47,10 @@ static int ctl_client_usage_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("kestrel ctl: ", stderr);
+    fputs("kestrel ctl: ", stderr); /* one line, like every usage error of kestrel */
     vfprintf(stderr, fmt, ap);
-    fputs("\n", stderr);
+    fputs(" (see kestrel ctl --help)\n", stderr);
     va_end(ap);
-    fputs("usage: kestrel ctl [--socket PATH] [--db FILE] [--timeout SEC] CMD [ARGS...]\n"
-          "(kestrel ctl --help for more)\n",
-          stderr);
     return 2;
 }
 

@@ -19,6 +19,8 @@ grep -q 'missing command' "$tmp/err" && ok || ko "no command: message"
 
 "$BIN" ctl --no-such-option status >"$tmp/out" 2>"$tmp/err"; rc=$?
 [ "$rc" -eq 2 ] && ok || ko "unknown option: exit $rc"
+[ "$(wc -l < "$tmp/err")" -eq 1 ] && ok || ko "unknown option: not one line: $(cat "$tmp/err")"
+grep -q -- "--no-such-option" "$tmp/err" && ok || ko "unknown option: not named"
 
 "$BIN" ctl --timeout -3 status >"$tmp/out" 2>"$tmp/err"; rc=$?
 [ "$rc" -eq 2 ] && ok || ko "bad timeout: exit $rc"
