@@ -526,7 +526,8 @@ int ctl_server_open(ctl_server **out, loop *l, const char *path, ctl_handler_fn 
         int e = 0;
         int live = ctl_probe(&sa, &e);
         if (live > 0) {
-            ctl_seterr(err, errlen, "%s: another Kestrel is running (control socket in use; give this one its own --socket)",
+            ctl_seterr(err, errlen, "%s: another Kestrel is running (control socket in use; "
+                       "give this one its own --socket)",
                        path);
             return K_ERR;
         }
@@ -556,7 +557,8 @@ int ctl_server_open(ctl_server **out, loop *l, const char *path, ctl_handler_fn 
     umask(old);
     if (rc != 0) {
         if (e == EADDRINUSE)
-            ctl_seterr(err, errlen, "%s: another Kestrel is running (control socket in use; give this one its own --socket)",
+            ctl_seterr(err, errlen, "%s: another Kestrel is running (control socket in use; "
+                       "give this one its own --socket)",
                        path);
         else
             ctl_seterr(err, errlen, "%s: cannot create the control socket: %s", path,
