@@ -22,7 +22,7 @@ enum book_result {
     BOOK_APPLIED,        /* diff applied to a live book */
     BOOK_BUFFERED,       /* diff kept until a snapshot arrives */
     BOOK_STALE,          /* diff older than the book, ignored */
-    BOOK_GAP,            /* sequence gap: book went to RESYNCING (caller: count, log, re-snapshot) */
+    BOOK_GAP,            /* sequence gap: book went to RESYNCING (caller: count, log, resync) */
     BOOK_SYNCED,         /* snapshot accepted (buffered diffs replayed), book is LIVE */
     BOOK_SNAPSHOT_OLD,   /* snapshot older than the buffered diffs: still waiting (re-snapshot) */
     BOOK_REJECTED,       /* malformed input (e.g. U > u, negative qty): ignored, counted */

@@ -1,6 +1,7 @@
 /* Configuration: one validated, immutable struct built at start from a libconfig file (search
  * order: --config, $KESTREL_CONFIG, $XDG_CONFIG_HOME/kestrel/kestrel.cfg, ./config/kestrel.cfg,
- * /etc/kestrel/kestrel.cfg, else built-in defaults). Errors name file:line and what was expected. */
+ * /etc/kestrel/kestrel.cfg, else built-in defaults). Errors name file:line and what was
+ * expected. */
 #ifndef KESTREL_CONFIG_H
 #define KESTREL_CONFIG_H
 #include "kestrel/candles.h"

@@ -31,7 +31,8 @@ int64_t loop_timer_due(const loop *l, uint64_t id);
 size_t loop_timer_count(const loop *l);
 
 /* Blocks the given signals in the calling thread (call before any thread starts, so threads
- * inherit the mask) and delivers them through a signalfd watched by the loop. SIGPIPE is ignored. */
+ * inherit the mask) and delivers them through a signalfd watched by the loop. SIGPIPE is
+ * ignored. */
 int loop_signals(loop *l, const int *signos, int n, loop_signal_fn fn, void *ud);
 
 void loop_set_before_sleep(loop *l, loop_before_sleep_fn fn, void *ud);

@@ -651,7 +651,9 @@ static void test_socket_files(void)
     CHECK(ctl_server_open(&s2, l, path, handler, &e, err, sizeof err) == K_ERR);
     CHECK(s2 == NULL);
     char want[256];
-    snprintf(want, sizeof want, "%s: another Kestrel is running (control socket in use; give this one its own --socket)", path);
+    snprintf(want, sizeof want,
+             "%s: another Kestrel is running (control socket in use; give this one its own --socket)",
+             path);
     CHECK_STR(err, want);
     CHECK(rt(&e, "{\"cmd\":\"echo\"}", out, sizeof out) > 0);
     CHECK_STR(out, "{\"argv\":[\"echo\"]}");
