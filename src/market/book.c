@@ -499,7 +499,7 @@ static enum book_result live_apply(book *b, int64_t U, int64_t u, int64_t pu,
     } else if (spot) {
         if (u < id)
             return BOOK_STALE;
-        if (U > id + 1)
+        if (id < INT64_MAX && U > id + 1) /* ids come from the feed: id + 1 may not exist */
             return BOOK_GAP;
     } else {
         if (u <= id)

@@ -638,6 +638,35 @@ static void test_rejects(void)
     book_free(b);
 }
 
+/* Update ids are whatever the feed sends (any int64 >= 0): a live spot book at the largest id
+ * must judge the next diff without overflowing id + 1 (u == id: applied, as the spot rule says). */
+static void test_id_at_int64_max(void)
+{
+    book *b = book_new(BOOK_RULES_BINANCE_SPOT, 100, 16);
+    feed_level bid[1] = {{D("100.5"), D("1")}}, ask[1] = {{D("100.6"), D("2")}};
+    feed_event sn;
+    memset(&sn, 0, sizeof sn);
+    sn.kind = FEED_DEPTH_SNAPSHOT;
+    sn.u.depth.first_id = sn.u.depth.last_id = 5;
+    sn.u.depth.bids = bid;
+    sn.u.depth.nbids = 1;
+    sn.u.depth.asks = ask;
+    sn.u.depth.nasks = 1;
+    CHECK_INT(book_on_snapshot(b, &sn), BOOK_SYNCED);
+    feed_event d = sn;
+    d.kind = FEED_DEPTH_DIFF;
+    d.u.depth.first_id = 6;
+    d.u.depth.last_id = INT64_MAX;
+    CHECK_INT(book_on_diff(b, &d), BOOK_APPLIED);
+    CHECK_INT(book_last_id(b), INT64_MAX);
+    d.u.depth.first_id = INT64_MAX;
+    CHECK_INT(book_on_diff(b, &d), BOOK_APPLIED);
+    d.u.depth.first_id = d.u.depth.last_id = INT64_MAX - 1;
+    CHECK_INT(book_on_diff(b, &d), BOOK_STALE);
+    CHECK(book_is_live(b));
+    book_free(b);
+}
+
 /* Crossing is detected on transitions, from the real snapshot's levels. Deleting a level that
  * is not there is normal. An unsorted snapshot gives the same book as the sorted one. */
 static void test_crossed_and_snapshot_order(void)
@@ -925,6 +954,7 @@ int main(void)
     test_stale(VENUE_BINANCE_USDM, BOOK_RULES_BINANCE_USDM, "ETHUSDT", USDM_ETH_08, NULL, 6581);
     test_buffer_bounds();
     test_rejects();
+    test_id_at_int64_max();
     test_crossed_and_snapshot_order();
     cap_cache_free();
     CHECK_DONE();
