@@ -446,8 +446,9 @@ static void app_pump(app *a)
             p->pending = true;
         }
         int64_t now = loop_mono_ns();
-        bool jump = p->have_prev && (p->line.recv_ns > p->prev_recv_ns + APP_MAX_GAP_NS ||
-                                     p->line.recv_ns < p->prev_recv_ns - APP_MAX_GAP_NS);
+        /* receive times are never negative (digits only): their difference cannot overflow */
+        int64_t step = p->line.recv_ns - p->prev_recv_ns;
+        bool jump = p->have_prev && (step > APP_MAX_GAP_NS || step < -APP_MAX_GAP_NS);
         if (!p->anchored || jump) {
             p->anchored = true;
             p->anchor_mono_ns = now;
