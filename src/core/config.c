@@ -154,19 +154,6 @@ typedef struct loadctx {
     size_t errlen;
 } loadctx;
 
-static void put_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void put_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static const char *setting_file(const loadctx *c, const config_setting_t *s)
 {
     const char *f = config_setting_source_file(s);
@@ -184,8 +171,8 @@ static int fail(const loadctx *c, const config_setting_t *s, const char *fmt, ..
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    put_err(c->err, c->errlen, "%s:%u: %s", setting_file(c, s), config_setting_source_line(s),
-            msg);
+    snprintf(c->err, c->errlen, "%s:%u: %s", setting_file(c, s), config_setting_source_line(s),
+             msg);
     return K_ERR;
 }
 
@@ -628,18 +615,18 @@ static char *read_text(const char *path, size_t *len_out, char *err, size_t errl
 {
     FILE *fp = fopen(path, "r");
     if (!fp) {
-        put_err(err, errlen, "%s: cannot read config file: %s", path, strerror(errno));
+        snprintf(err, errlen, "%s: cannot read config file: %s", path, strerror(errno));
         return NULL;
     }
     struct stat st;
     if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
-        put_err(err, errlen, "%s: not a regular file", path);
+        snprintf(err, errlen, "%s: not a regular file", path);
         fclose(fp);
         return NULL;
     }
     if (st.st_size > CONFIG_FILE_MAX) {
-        put_err(err, errlen, "%s: config file too large (%lld bytes, at most %d)", path,
-                (long long)st.st_size, CONFIG_FILE_MAX);
+        snprintf(err, errlen, "%s: config file too large (%lld bytes, at most %d)", path,
+                 (long long)st.st_size, CONFIG_FILE_MAX);
         fclose(fp);
         return NULL;
     }
@@ -650,12 +637,12 @@ static char *read_text(const char *path, size_t *len_out, char *err, size_t errl
     int saved = errno;
     fclose(fp);
     if (bad) {
-        put_err(err, errlen, "%s: cannot read config file: %s", path, strerror(saved));
+        snprintf(err, errlen, "%s: cannot read config file: %s", path, strerror(saved));
         free(buf);
         return NULL;
     }
     if (memchr(buf, '\0', n)) {
-        put_err(err, errlen, "%s: contains a NUL byte (not a text file)", path);
+        snprintf(err, errlen, "%s: contains a NUL byte (not a text file)", path);
         free(buf);
         return NULL;
     }
@@ -668,12 +655,12 @@ int config_load_file(kconfig *cfg, const char *path, void (*warn_fn)(void *ud, c
                      void *ud, char *err, size_t errlen)
 {
     if (!path || !*path) {
-        put_err(err, errlen, "config file name is empty");
+        snprintf(err, errlen, "config file name is empty");
         return K_ERR;
     }
     if (strlen(path) >= CONFIG_PATH_MAX) {
-        put_err(err, errlen, "config file name too long (at most %d characters)",
-                CONFIG_PATH_MAX - 1);
+        snprintf(err, errlen, "config file name too long (at most %d characters)",
+                 CONFIG_PATH_MAX - 1);
         return K_ERR;
     }
     size_t len;
@@ -693,11 +680,11 @@ int config_load_file(kconfig *cfg, const char *path, void (*warn_fn)(void *ud, c
         const char *what = config_error_text(&lc) ? config_error_text(&lc) : "unknown error";
         int line = config_error_line(&lc);
         if (strcmp(what, "syntax error") == 0)
-            put_err(err, errlen, "%s:%d: syntax error", file, line);
+            snprintf(err, errlen, "%s:%d: syntax error", file, line);
         else if (strncmp(what, "cannot open include", 19) == 0)
-            put_err(err, errlen, "%s:%d: %s", file, line, what);
+            snprintf(err, errlen, "%s:%d: %s", file, line, what);
         else
-            put_err(err, errlen, "%s:%d: syntax error: %s", file, line, what);
+            snprintf(err, errlen, "%s:%d: syntax error: %s", file, line, what);
         rc = K_ERR;
     } else {
         loadctx c = {.cfg = tmp, .path = path, .text = text, .warn_fn = warn_fn, .ud = ud,
@@ -721,8 +708,8 @@ static int load_named(kconfig *cfg, const char *path, const char *by,
 {
     struct stat st;
     if (stat(path, &st) != 0) {
-        put_err(err, errlen, "%s: cannot read config file named by %s: %s", path, by,
-                strerror(errno));
+        snprintf(err, errlen, "%s: cannot read config file named by %s: %s", path, by,
+                 strerror(errno));
         return K_ERR;
     }
     return config_load_file(cfg, path, warn_fn, ud, err, errlen);
@@ -754,7 +741,7 @@ int config_load(kconfig *cfg, const char *explicit_path, void (*warn_fn)(void *u
         if (stat(p, &st) != 0) {
             if (errno == ENOENT || errno == ENOTDIR)
                 continue; /* absent: try the next place */
-            put_err(err, errlen, "%s: cannot read config file: %s", p, strerror(errno));
+            snprintf(err, errlen, "%s: cannot read config file: %s", p, strerror(errno));
             return K_ERR;
         }
         return config_load_file(cfg, p, warn_fn, ud, err, errlen);

@@ -42,19 +42,6 @@ struct klog {
     char path[CONFIG_PATH_MAX];
 };
 
-static void log_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void log_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 klog *log_open(const char *path, bool to_stderr, enum log_level level, char *err, size_t errlen)
 {
     klog *lg = xcalloc(1, sizeof *lg);
@@ -62,14 +49,14 @@ klog *log_open(const char *path, bool to_stderr, enum log_level level, char *err
     lg->level = level;
     if (path && *path) {
         if (strlen(path) >= sizeof lg->path) {
-            log_err(err, errlen, "log file name too long (at most %zu characters)",
-                    sizeof lg->path - 1);
+            snprintf(err, errlen, "log file name too long (at most %zu characters)",
+                     sizeof lg->path - 1);
             free(lg);
             return NULL;
         }
         int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
         if (fd < 0) {
-            log_err(err, errlen, "%s: cannot open log file: %s", path, strerror(errno));
+            snprintf(err, errlen, "%s: cannot open log file: %s", path, strerror(errno));
             free(lg);
             return NULL;
         }
@@ -85,7 +72,7 @@ klog *log_open(const char *path, bool to_stderr, enum log_level level, char *err
             lg->pipe_like = S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode);
     }
     if (pthread_mutex_init(&lg->lock, NULL) != 0) {
-        log_err(err, errlen, "cannot create the log lock");
+        snprintf(err, errlen, "cannot create the log lock");
         if (lg->own_fd)
             close(lg->fd);
         free(lg);

@@ -24,7 +24,6 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,18 +64,6 @@ struct ctl_server {
     int nclients;
     uint64_t resume_timer;
 };
-
-static void ctl_seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void ctl_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- default path ---- */
 
@@ -501,18 +488,18 @@ int ctl_server_open(ctl_server **out, loop *l, const char *path, ctl_handler_fn 
     memset(&sa, 0, sizeof sa);
     sa.sun_family = AF_UNIX;
     if (!path || !*path) {
-        ctl_seterr(err, errlen, "control socket path is empty");
+        snprintf(err, errlen, "control socket path is empty");
         return K_ERR;
     }
     if (!fn) {
-        ctl_seterr(err, errlen, "%s: no control handler", path);
+        snprintf(err, errlen, "%s: no control handler", path);
         return K_ERR;
     }
     size_t plen = strlen(path);
     if (plen >= sizeof sa.sun_path) {
-        ctl_seterr(err, errlen,
-                   "%s: control socket path too long (%zu bytes, at most %zu for a Unix socket)",
-                   path, plen, sizeof sa.sun_path - 1);
+        snprintf(err, errlen,
+                 "%s: control socket path too long (%zu bytes, at most %zu for a Unix socket)",
+                 path, plen, sizeof sa.sun_path - 1);
         return K_ERR;
     }
     memcpy(sa.sun_path, path, plen + 1);
@@ -520,35 +507,36 @@ int ctl_server_open(ctl_server **out, loop *l, const char *path, ctl_handler_fn 
     struct stat st;
     if (lstat(path, &st) == 0) {
         if (!S_ISSOCK(st.st_mode)) {
-            ctl_seterr(err, errlen, "%s: exists and is not a socket (not removing it)", path);
+            snprintf(err, errlen, "%s: exists and is not a socket (not removing it)", path);
             return K_ERR;
         }
         int e = 0;
         int live = ctl_probe(&sa, &e);
         if (live > 0) {
-            ctl_seterr(err, errlen, "%s: another Kestrel is running (control socket in use; "
-                       "give this one its own --socket)",
-                       path);
+            snprintf(err, errlen,
+                     "%s: another Kestrel is running (control socket in use; "
+                     "give this one its own --socket)",
+                     path);
             return K_ERR;
         }
         if (live < 0) {
-            ctl_seterr(err, errlen, "%s: cannot check the existing control socket: %s", path,
-                       strerror(e));
+            snprintf(err, errlen, "%s: cannot check the existing control socket: %s", path,
+                     strerror(e));
             return K_ERR;
         }
         if (unlink(path) != 0 && errno != ENOENT) {
-            ctl_seterr(err, errlen, "%s: cannot remove the stale control socket: %s", path,
-                       strerror(errno));
+            snprintf(err, errlen, "%s: cannot remove the stale control socket: %s", path,
+                     strerror(errno));
             return K_ERR;
         }
     } else if (errno != ENOENT) {
-        ctl_seterr(err, errlen, "%s: %s", path, strerror(errno));
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return K_ERR;
     }
 
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        ctl_seterr(err, errlen, "%s: socket: %s", path, strerror(errno));
+        snprintf(err, errlen, "%s: socket: %s", path, strerror(errno));
         return K_ERR;
     }
     mode_t old = umask(077);
@@ -557,18 +545,17 @@ int ctl_server_open(ctl_server **out, loop *l, const char *path, ctl_handler_fn 
     umask(old);
     if (rc != 0) {
         if (e == EADDRINUSE)
-            ctl_seterr(err, errlen, "%s: another Kestrel is running (control socket in use; "
-                       "give this one its own --socket)",
-                       path);
+            snprintf(err, errlen,
+                     "%s: another Kestrel is running (control socket in use; "
+                     "give this one its own --socket)",
+                     path);
         else
-            ctl_seterr(err, errlen, "%s: cannot create the control socket: %s", path,
-                       strerror(e));
+            snprintf(err, errlen, "%s: cannot create the control socket: %s", path, strerror(e));
         close(fd);
         return K_ERR;
     }
     if (chmod(path, 0600) != 0 || listen(fd, SOMAXCONN) != 0 || lstat(path, &st) != 0) {
-        ctl_seterr(err, errlen, "%s: cannot set up the control socket: %s", path,
-                   strerror(errno));
+        snprintf(err, errlen, "%s: cannot set up the control socket: %s", path, strerror(errno));
         close(fd);
         unlink(path);
         return K_ERR;
@@ -583,7 +570,7 @@ int ctl_server_open(ctl_server **out, loop *l, const char *path, ctl_handler_fn 
     s->fn = fn;
     s->ud = ud;
     if (loop_watch(l, fd, LOOP_READ, ctl_accept, s) != K_OK) {
-        ctl_seterr(err, errlen, "%s: cannot watch the control socket", path);
+        snprintf(err, errlen, "%s: cannot watch the control socket", path);
         close(fd);
         unlink(path);
         free(s);
