@@ -28,7 +28,7 @@ typedef struct kconfig {
     bool ui_ascii;          /* force ASCII borders/glyphs */
 
     /* store { path; batch; flush_ms; } */
-    char db_path[CONFIG_PATH_MAX]; /* default $XDG_DATA_HOME/kestrel/kestrel.db */
+    char db_path[CONFIG_PATH_MAX]; /* default: config_default_db_path() */
     int store_batch;    /* rows per transaction, 1..100000 (default 500) */
     int store_flush_ms; /* max delay before a commit, 1..60000 (default 200) */
 
@@ -62,6 +62,12 @@ int config_load_file(kconfig *cfg, const char *path, void (*warn_fn)(void *ud, c
                      void *ud, char *err, size_t errlen);
 
 const char *log_level_name(enum log_level l);
+
+/* The default database path: $XDG_DATA_HOME/kestrel/kestrel.db (an absolute XDG_DATA_HOME only),
+ * else $HOME/.local/share/kestrel/kestrel.db, else ./kestrel.db (no $HOME, or the path does not
+ * fit in cap). With cap = CONFIG_PATH_MAX it is exactly what config_defaults() puts in db_path,
+ * so every caller (the control client included) finds the same database. cap must be > 0. */
+void config_default_db_path(char *out, size_t cap);
 
 /* The installed data directory (themes/, replay/): PREFIX/share/kestrel found next to the running
  * executable (PREFIX/bin/kestrel), so an install under any PREFIX, a DESTDIR staging tree or a

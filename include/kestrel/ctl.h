@@ -36,10 +36,10 @@ int ctl_server_client_count(const ctl_server *s);
 /* The socket path the server listens on. */
 const char *ctl_server_path(const ctl_server *s);
 
-/* The default socket path: $XDG_RUNTIME_DIR/kestrel.sock when that variable is set and not
- * empty, else kestrel.sock in the directory of db_path (db_path NULL or "": the default database
- * path, $XDG_DATA_HOME/kestrel/kestrel.db or ~/.local/share/kestrel/kestrel.db). Returns buf, or
- * NULL (buf = "") if it does not fit in cap. */
+/* The default socket path: $XDG_RUNTIME_DIR/kestrel.sock when that variable is an absolute path,
+ * else kestrel.sock in the directory of db_path (db_path NULL or "": config_default_db_path(),
+ * the database a Kestrel started without --db uses). Returns buf, or NULL (buf = "") if it does
+ * not fit in cap. */
 const char *ctl_default_path(char *buf, size_t cap, const char *db_path);
 
 /* `kestrel ctl [--socket PATH] [--db FILE] [--timeout SEC] CMD [ARGS...]`, argv[0] = "ctl".

@@ -771,17 +771,7 @@ void config_defaults(kconfig *cfg)
     cfg->ui_fps = 30;
     cfg->ui_ascii = false;
 
-    const char *data = xdg_dir("XDG_DATA_HOME");
-    const char *home = home_dir();
-    bool ok = false;
-    if (data)
-        ok = (size_t)snprintf(cfg->db_path, sizeof cfg->db_path, "%s/kestrel/kestrel.db",
-                              data) < sizeof cfg->db_path;
-    else if (home)
-        ok = (size_t)snprintf(cfg->db_path, sizeof cfg->db_path,
-                              "%s/.local/share/kestrel/kestrel.db", home) < sizeof cfg->db_path;
-    if (!ok)
-        copy_str(cfg->db_path, sizeof cfg->db_path, "./kestrel.db");
+    config_default_db_path(cfg->db_path, sizeof cfg->db_path);
     cfg->store_batch = 500;
     cfg->store_flush_ms = 200;
 
@@ -792,6 +782,19 @@ void config_defaults(kconfig *cfg)
     cfg->limits.candles_max = 2000;
 
     cfg->log_level = LOG_INFO;
+}
+
+void config_default_db_path(char *out, size_t cap)
+{
+    const char *data = xdg_dir("XDG_DATA_HOME");
+    const char *home = home_dir();
+    int n = -1;
+    if (data)
+        n = snprintf(out, cap, "%s/kestrel/kestrel.db", data);
+    else if (home)
+        n = snprintf(out, cap, "%s/.local/share/kestrel/kestrel.db", home);
+    if (n < 0 || (size_t)n >= cap)
+        snprintf(out, cap, "%s", "./kestrel.db");
 }
 
 void config_datadir(char *out, size_t cap)

@@ -20,6 +20,7 @@
  *   letting level-triggered poll() spin on it. */
 #include "kestrel/ctl.h"
 
+#include "kestrel/config.h"
 #include "kestrel/xmalloc.h"
 
 #include <cjson/cJSON.h>
@@ -67,36 +68,18 @@ struct ctl_server {
 
 /* ---- default path ---- */
 
-static const char *ctl_abs_env(const char *var)
-{
-    const char *v = getenv(var);
-    return v && v[0] == '/' ? v : NULL;
-}
-
 const char *ctl_default_path(char *buf, size_t cap, const char *db_path)
 {
     if (!buf || !cap)
         return NULL;
-    const char *rt = ctl_abs_env("XDG_RUNTIME_DIR");
+    const char *rt = getenv("XDG_RUNTIME_DIR");
     int n;
-    if (rt) {
+    if (rt && rt[0] == '/') { /* only an absolute XDG directory counts (XDG spec) */
         n = snprintf(buf, cap, "%s/kestrel.sock", rt);
     } else {
-        /* the default database path, as config_defaults() computes it */
-        char dbbuf[4096];
+        char dbbuf[CONFIG_PATH_MAX];
         if (!db_path || !*db_path) {
-            const char *data = ctl_abs_env("XDG_DATA_HOME");
-            const char *home = getenv("HOME");
-            if (data)
-                n = snprintf(dbbuf, sizeof dbbuf, "%s/kestrel/kestrel.db", data);
-            else if (home && *home)
-                n = snprintf(dbbuf, sizeof dbbuf, "%s/.local/share/kestrel/kestrel.db", home);
-            else
-                n = snprintf(dbbuf, sizeof dbbuf, "./kestrel.db");
-            if (n < 0 || (size_t)n >= sizeof dbbuf) {
-                buf[0] = 0;
-                return NULL;
-            }
+            config_default_db_path(dbbuf, sizeof dbbuf);
             db_path = dbbuf;
         }
         const char *slash = strrchr(db_path, '/');

@@ -3,6 +3,7 @@
  * requests, every malformed class, line caps, the 0600 mode, stale/live/foreign socket files,
  * the client cap, a slow reader, binary garbage, and the client's exit statuses. */
 #include "check.h"
+#include "kestrel/config.h"
 #include "kestrel/ctl.h"
 
 #include <cjson/cJSON.h>
@@ -736,6 +737,18 @@ static void test_default_path(void)
     CHECK_STR(ctl_default_path(buf, sizeof buf, NULL), "/home/t/.local/share/kestrel/kestrel.sock");
     CHECK(ctl_default_path(buf, 10, NULL) == NULL);
     CHECK_STR(buf, "");
+    /* a HOME too long for a database path: the server falls back to ./kestrel.db, and the
+     * client must look for the socket next to that same file */
+    char longhome[600];
+    memset(longhome, 'h', sizeof longhome - 1);
+    longhome[0] = '/';
+    longhome[sizeof longhome - 1] = 0;
+    setenv("HOME", longhome, 1);
+    kconfig cfg;
+    config_defaults(&cfg);
+    CHECK_STR(cfg.db_path, "./kestrel.db");
+    CHECK_STR(ctl_default_path(buf, sizeof buf, NULL), "./kestrel.sock");
+    CHECK_STR(ctl_default_path(buf, sizeof buf, cfg.db_path), "./kestrel.sock");
     for (int i = 0; i < 3; i++) {
         if (saved[i])
             setenv(vars[i], saved[i], 1);
