@@ -9,7 +9,9 @@
 enum tf { TF_1S = 0, TF_1M, TF_5M, TF_15M, TF_1H, TF_4H, TF_1D, TF_COUNT };
 
 int64_t tf_ms(enum tf tf);
-const char *tf_name(enum tf tf);            /* "1s" "1m" "5m" "15m" "1h" "4h" "1d" */
+/* "1s" "1m" "5m" "15m" "1h" "4h" "1d": also the store's on-disk candles.tf values, so renaming
+ * one is a database format change (a migration), not a display tweak. */
+const char *tf_name(enum tf tf);
 int tf_parse(const char *name, enum tf *out); /* K_OK / K_ERR */
 
 typedef struct candle {

@@ -43,11 +43,6 @@
 #define DEF_QUEUE_CAP 65536
 #define DEF_BUSY_MS 1000
 
-/* On-disk timeframe names. They equal tf_name()'s, but belong to the file format: kept here so
- * the database does not change if display names ever do. */
-static const char *const store_tf_names[] = {"1s", "1m", "5m", "15m", "1h", "4h", "1d"};
-_Static_assert(sizeof store_tf_names / sizeof store_tf_names[0] == TF_COUNT, "tf names");
-
 enum row_kind {
     ROW_CANDLE,
     ROW_INSTRUMENT,
@@ -317,7 +312,7 @@ static int writer_exec(store *s, const store_row *r)
         st = s->st[ST_CANDLE];
         bind_text(st, 1, venue);
         bind_text(st, 2, r->symbol);
-        bind_text(st, 3, store_tf_names[r->tf]);
+        bind_text(st, 3, tf_name((enum tf)r->tf));
         sqlite3_bind_int64(st, 4, r->u.bar.open_ms);
         sqlite3_bind_int64(st, 5, r->u.bar.o);
         sqlite3_bind_int64(st, 6, r->u.bar.h);
@@ -812,7 +807,7 @@ int store_load_candles(store *s, enum venue v, const char *symbol, enum tf tf, i
     sqlite3_stmt *st = s->load_st;
     bind_text(st, 1, venue_name(v));
     bind_text(st, 2, symbol);
-    bind_text(st, 3, store_tf_names[tf]);
+    bind_text(st, 3, tf_name(tf));
     sqlite3_bind_int64(st, 4, before_ms);
     sqlite3_bind_int64(st, 5, (int64_t)max);
     uint32_t n = 0;
@@ -828,7 +823,7 @@ int store_load_candles(store *s, enum venue v, const char *symbol, enum tf tf, i
             s->st_shared.errors++;
             snprintf(s->st_shared.last_error, sizeof s->st_shared.last_error,
                      "%s: candles row %s %s %s open_ms %" PRId64 " is not exact integers; skipped",
-                     s->path, venue_name(v), symbol, store_tf_names[tf],
+                     s->path, venue_name(v), symbol, tf_name(tf),
                      (int64_t)sqlite3_column_int64(st, 0));
             pthread_mutex_unlock(&s->mu);
             continue;
