@@ -537,15 +537,11 @@ void ui_picker_draw(ui *u)
     uint32_t idx[128];
     uint32_t n = picker_order(idx, K_ARRAY_LEN(idx));
     int want_h = (int)n + 6;
-    WINDOW *w = ui_overlay_win(u, want_h, K_MIN(72, u->cols));
+    WINDOW *w = ui_overlay_open(u, want_h, K_MIN(72, u->cols), "Indicators");
     if (!w)
         return;
-    werase(w);
     int h, wd;
     getmaxyx(w, h, wd);
-    for (int y = 0; y < h; y++)
-        ui_fill(u, w, y, 0, wd, ROLE_OVERLAY);
-    ui_frame_box(u, w, true, "Indicators", ROLE_TITLE);
     int rows = h - 4; /* title row, hint row, two borders */
     if (rows < 1)
         return;
@@ -575,6 +571,5 @@ void ui_picker_draw(ui *u)
         snprintf(more, sizeof(more), " %u/%u ", u->pk_sel + 1, n);
         ui_put(u, w, h - 1, wd - 2 - (int)strlen(more), (int)strlen(more), ROLE_DIM, more);
     }
-    touchwin(w);
-    wnoutrefresh(w);
+    ui_overlay_show(w);
 }

@@ -255,7 +255,7 @@ static const char help_later[] =
     "a / d add / remove symbol, S / P start / pause auto-trading, g generate a signal, "
     "n connections view, B backtests view";
 
-WINDOW *ui_overlay_win(ui *u, int h, int w)
+WINDOW *ui_overlay_open(ui *u, int h, int w, const char *title)
 {
     if (h > u->rows)
         h = u->rows;
@@ -275,7 +275,19 @@ WINDOW *ui_overlay_win(ui *u, int h, int w)
     }
     if (!u->ovw)
         u->ovw = newwin(h, w, y, x);
+    if (!u->ovw)
+        return NULL;
+    werase(u->ovw);
+    for (int row = 0; row < h; row++)
+        ui_fill(u, u->ovw, row, 0, w, ROLE_OVERLAY);
+    ui_frame_box(u, u->ovw, true, title, ROLE_TITLE);
     return u->ovw;
+}
+
+void ui_overlay_show(WINDOW *w)
+{
+    touchwin(w);
+    wnoutrefresh(w);
 }
 
 /* Writes text word-wrapped into [x, x+width) from row y; returns the next free row. */
@@ -308,15 +320,11 @@ void ui_help_draw(ui *u)
     int n = (int)K_ARRAY_LEN(help_keys);
     int wd0 = K_MIN(78, u->cols);
     int later_lines = (int)sizeof(help_later) / K_MAX(10, wd0 - 6) + 2;
-    WINDOW *w = ui_overlay_win(u, n + later_lines + 5, wd0);
+    WINDOW *w = ui_overlay_open(u, n + later_lines + 5, wd0, "Keys");
     if (!w)
         return;
-    werase(w);
     int h, wd;
     getmaxyx(w, h, wd);
-    for (int y = 0; y < h; y++)
-        ui_fill(u, w, y, 0, wd, ROLE_OVERLAY);
-    ui_frame_box(u, w, true, "Keys", ROLE_TITLE);
     int y = 1;
     for (int i = 0; i < n && y < h - 1; i++, y++) {
         ui_put(u, w, y, 3, 18, ROLE_KEY, help_keys[i].key);
@@ -329,26 +337,19 @@ void ui_help_draw(ui *u)
     }
     if (y < h - 1)
         ui_put(u, w, h - 2, 3, wd - 5, ROLE_DIM, "Esc or ? closes this help");
-    touchwin(w);
-    wnoutrefresh(w);
+    ui_overlay_show(w);
 }
 
 void ui_quit_draw(ui *u)
 {
-    WINDOW *w = ui_overlay_win(u, 5, 36);
+    WINDOW *w = ui_overlay_open(u, 5, 36, "Quit");
     if (!w)
         return;
-    werase(w);
-    int h, wd;
-    getmaxyx(w, h, wd);
-    for (int y = 0; y < h; y++)
-        ui_fill(u, w, y, 0, wd, ROLE_OVERLAY);
-    ui_frame_box(u, w, true, "Quit", ROLE_TITLE);
+    int wd = getmaxx(w);
     ui_put(u, w, 2, 3, wd - 4, ROLE_OVERLAY, "Quit Kestrel?");
     ui_put(u, w, 2, 18, wd - 19, ROLE_KEY, "y");
     ui_put(u, w, 2, 20, wd - 21, ROLE_OVERLAY, "yes");
     ui_put(u, w, 2, 25, wd - 26, ROLE_KEY, "n");
     ui_put(u, w, 2, 27, wd - 28, ROLE_OVERLAY, "no");
-    touchwin(w);
-    wnoutrefresh(w);
+    ui_overlay_show(w);
 }

@@ -152,8 +152,11 @@ void ui_quit_draw(ui *u);
 /* chart navigation (pane_chart.c) */
 void ui_chart_key(ui *u, int key);
 
-/* overlays (pane_status.c): a centred window of at most h x w, reused between frames */
-WINDOW *ui_overlay_win(ui *u, int h, int w);
+/* overlays (pane_status.c): a centred window of at most h x w (reused between frames), erased,
+ * filled with the overlay colour and framed with title; NULL when the screen has no room.
+ * ui_overlay_show() queues it for the frame's doupdate(). */
+WINDOW *ui_overlay_open(ui *u, int h, int w, const char *title);
+void ui_overlay_show(WINDOW *w);
 
 /* indicators (pane_ind.c) */
 void ui_ind_begin(ui *u, ind_ctx *ic, market_sym *s, enum tf tf);
