@@ -80,7 +80,8 @@ static void report(const char *impl, size_t msgs, double secs, size_t bytes, dou
     /* the issue's `pipeline` benchmark is the decode+book+tape+candles row */
     printf("{\"bench\":\"%s\",\"impl\":\"%s\",\"msgs\":%zu,\"seconds\":%.4f,"
            "\"msgs_per_s\":%.0f,\"mb_per_s\":%.1f",
-           strcmp(impl, "pipeline") == 0 ? "pipeline" : "decode", impl, msgs, secs, (double)msgs / secs, (double)bytes / secs / 1e6);
+           strcmp(impl, "pipeline") == 0 ? "pipeline" : "decode", impl, msgs, secs,
+           (double)msgs / secs, (double)bytes / secs / 1e6);
     if (ref_secs > 0)
         printf(",\"ratio_vs_cjson\":%.2f", ref_secs / secs);
     printf("}\n");

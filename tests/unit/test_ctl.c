@@ -653,7 +653,8 @@ static void test_socket_files(void)
     CHECK(s2 == NULL);
     char want[256];
     snprintf(want, sizeof want,
-             "%s: another Kestrel is running (control socket in use; give this one its own --socket)",
+             "%s: another Kestrel is running (control socket in use; "
+             "give this one its own --socket)",
              path);
     CHECK_STR(err, want);
     CHECK(rt(&e, "{\"cmd\":\"echo\"}", out, sizeof out) > 0);
