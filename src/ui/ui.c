@@ -475,8 +475,7 @@ static void key_normal(ui *u, int ch)
         u->tape_off = (uint32_t)off;
         break;
     }
-    case PANE_BOOK:
-        /* Arrows in the book move the watchlist selection, a convenient shortcut. */
+    case PANE_BOOK: /* the ladder has no keys of its own */
         break;
     default:
         break;
@@ -667,7 +666,7 @@ static void draw_too_small(ui *u)
 }
 
 /* Draws one frame now: dirty panes, status and key lines, the overlay, one doupdate(). */
-static void ui_frame(ui *u, int64_t now)
+static void ui_frame(ui *u)
 {
     set_term(u->scr);
     if (!u->layout_valid || LINES != u->rows || COLS != u->cols)
@@ -717,7 +716,6 @@ static void ui_frame(ui *u, int64_t now)
         ui_keys_draw(u);
         wnoutrefresh(u->keys);
     }
-    (void)now;
     if (u->ov == OV_HELP)
         ui_help_draw(u);
     else if (u->ov == OV_QUIT)
@@ -744,7 +742,7 @@ int ui_draw(ui *u)
     int64_t since = now - u->last_frame_ms;
     if (since < budget)
         return (int)(budget - since);
-    ui_frame(u, now);
+    ui_frame(u);
     u->sig = sig;
     u->last_frame_ms = now;
     return flash_ms;
@@ -755,7 +753,7 @@ void ui_draw_now(ui *u, bool full)
     int64_t now = loop_mono_ms();
     if (full)
         u->full = true;
-    ui_frame(u, now);
+    ui_frame(u);
     u->sig = global_sig(u, now);
     u->last_frame_ms = now;
 }
