@@ -8,8 +8,9 @@
  * paths cost one atomic increment. A failed write is counted (log_dropped) and otherwise ignored:
  * logging must never take the process down, including SIGPIPE on a closed stderr pipe.
  *
- * Hook points for later issues: log_redact() (secrets) runs on every formatted message before it
- * is escaped; log_rotate_locked() (size-based rotation) runs under the lock before each write. */
+ * Where the roadmap plugs in: secret redaction (API keys, signatures) belongs on the formatted
+ * message before it is escaped (it may only shorten it); size-based rotation belongs under the
+ * lock, just before the write (it may swap lg->fd). */
 #include "kestrel/log.h"
 
 #include "kestrel/xmalloc.h"
@@ -36,7 +37,7 @@ struct klog {
     bool own_fd;     /* close it in log_close (not stderr) */
     bool pipe_like;  /* a pipe or socket: guard writes against SIGPIPE */
     enum log_level level;
-    pthread_mutex_t lock; /* serialises writes (and, later, rotation) */
+    pthread_mutex_t lock; /* serialises writes */
     _Atomic uint64_t counts[LOG_LEVELS];
     _Atomic uint64_t dropped;
     char path[CONFIG_PATH_MAX];
@@ -101,23 +102,6 @@ uint64_t log_count(const klog *lg, enum log_level level)
 uint64_t log_dropped(const klog *lg)
 {
     return lg ? atomic_load(&lg->dropped) : 0;
-}
-
-/* Hook: secret redaction (API keys, signatures) comes with the live-trading issue. It may only
- * shorten the message in place; len is strlen(msg). Returns the new length. */
-static size_t log_redact(klog *lg, char *msg, size_t len)
-{
-    (void)lg;
-    (void)msg;
-    return len;
-}
-
-/* Hook: size-based rotation comes with the operations issue. Called with lg->lock held, before
- * a line of `len` bytes is written; it may swap lg->fd. */
-static void log_rotate_locked(klog *lg, size_t len)
-{
-    (void)lg;
-    (void)len;
 }
 
 static size_t utf8_seq_len(unsigned char ch)
@@ -240,7 +224,7 @@ void log_write(klog *lg, enum log_level level, const char *fmt, ...)
         full = (int)strlen(msg);
     }
     bool truncated = (size_t)full >= sizeof msg;
-    size_t len = log_redact(lg, msg, K_MIN((size_t)full, sizeof msg - 1));
+    size_t len = K_MIN((size_t)full, sizeof msg - 1);
 
     char line[LOG_PREFIX_MAX + LOG_LINE_MAX + LOG_SUFFIX_MAX + 2];
     size_t n = format_prefix(line, LOG_PREFIX_MAX, level);
@@ -251,7 +235,6 @@ void log_write(klog *lg, enum log_level level, const char *fmt, ...)
     line[n++] = '\n';
 
     pthread_mutex_lock(&lg->lock);
-    log_rotate_locked(lg, n);
     bool ok = lg->pipe_like ? write_guarded(lg->fd, line, n) : write_all(lg->fd, line, n);
     pthread_mutex_unlock(&lg->lock);
     if (!ok)
