@@ -86,8 +86,8 @@ void app_flash(app *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 const char *app_source_name(const app *a);
 const char *app_broker_name(const app *a);
 
-/* Control-socket commands (src/app/commands.c): status, book, candles, pause, resume, speed,
- * quit. Returns the response object, or NULL with a message in err. */
+/* Control-socket commands (src/app/commands.c): status, book, candles, indicators, pause,
+ * resume, speed, quit, help. Returns the response object, or NULL with a message in err. */
 struct cJSON *app_ctl_handler(void *ud, int argc, const char *const *argv, char *err,
                               size_t errlen);
 

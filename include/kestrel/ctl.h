@@ -23,9 +23,10 @@ typedef struct cJSON *(*ctl_handler_fn)(void *ud, int argc, const char *const *a
 
 /* Creates the socket at path (mode 0600) and watches it on l. An existing socket file that
  * nothing listens on (stale) is replaced; a live one is an error ("PATH: another Kestrel is
- * running (control socket in use)"), as is an existing file that is not a socket or a path too
- * long for sun_path. The parent directory must exist. Note: it briefly sets the process umask to
- * 077 around bind(). K_OK with *out set, or K_ERR with err filled. */
+ * running (control socket in use; give this one its own --socket)"), as is an existing file
+ * that is not a socket or a path too long for sun_path. The parent directory must exist. Note: it
+ * briefly sets the process umask to 077 around bind(). K_OK with *out set, or K_ERR with err
+ * filled. */
 int ctl_server_open(ctl_server **out, loop *l, const char *path, ctl_handler_fn fn, void *ud,
                     char *err, size_t errlen);
 /* Disconnects every client, stops watching, and unlinks the socket path if it is still the

@@ -36,7 +36,7 @@
 typedef struct replay replay;
 
 typedef struct replay_line {
-    int64_t recv_ns;  /* recorded receive time, ns since the epoch */
+    int64_t recv_ns;  /* recorded receive time, ns since the epoch; never negative */
     const char *json; /* the message, NOT NUL-terminated; valid until the next replay_next() or
                        * replay_close() */
     size_t len;

@@ -59,7 +59,8 @@ enum theme_role {
 #define THEME_COLOR_DEFAULT (-1) /* the terminal's own foreground/background */
 
 typedef struct theme_style {
-    int16_t fg, bg;  /* THEME_COLOR_DEFAULT or 0..255 (8-colour styles: 0..7) */
+    int16_t fg, bg;  /* THEME_COLOR_DEFAULT or 0..255; 8-colour styles 0..15, where 8..15
+                      * (bright) are drawn as 0..7, a bright foreground in bold */
     uint32_t attrs;  /* THEME_A_* */
 } theme_style;
 

@@ -9,8 +9,8 @@
 
 typedef struct ui ui;
 
-/* Initialises the terminal (setlocale must already be done). K_ERR with a message when the
- * terminal cannot be used (not a tty, unknown TERM). */
+/* Initialises the terminal (setlocale must already be done). NULL with a message in err when
+ * the terminal cannot be used (not a tty, unknown TERM, no cursor addressing). */
 ui *ui_open(app *a, char *err, size_t errlen);
 void ui_close(ui *u); /* restores the terminal */
 

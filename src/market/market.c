@@ -10,11 +10,11 @@
  * Every trade feeds all seven candle series directly (seven O(1) updates) rather than
  * cascading closed 1s bars upward: each series' forming bar is then always current, and a
  * series never waits for a lower one to close. Bars close on later trades or on the data clock
- * (market_advance). Exchange klines (FEED_KLINE) are accepted and ignored for now: trades
- * already build the bars, klines belong to the live-data issue.
+ * (market_advance). Exchange klines (FEED_KLINE) are accepted and ignored: trades already build
+ * the bars.
  *
- * Book rules follow the venue: binance-spot -> spot U/u rules, binance-usdm -> pu chain; okx
- * also gets the pu chain (its seqId/prevSeqId is the same shape) until the OKX issue lands.
+ * Book rules follow the venue: binance-spot -> spot U/u rules, anything else (binance-usdm, and
+ * okx, whose seqId/prevSeqId has the same shape and which no decoder produces yet) -> pu chain.
  *
  * Display decimals are learned as the max decimal_places seen in trades, bookTickers and
  * snapshot levels (not diff levels: that would cost a loop per level on the hottest path and
