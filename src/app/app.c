@@ -336,10 +336,13 @@ static void app_on_market(void *ud, const market_note *n)
 static void app_print_status(app *a)
 {
     cJSON *st = app_status_json(a);
-    char *txt = cJSON_PrintUnformatted(st);
-    printf("%s\n", txt);
+    char *txt = st ? cJSON_PrintUnformatted(st) : NULL;
+    if (txt)
+        printf("%s\n", txt);
+    else
+        log_error(a->log, "the status document could not be built (out of memory)");
     fflush(stdout);
-    free(txt);
+    cJSON_free(txt);
     cJSON_Delete(st);
 }
 
@@ -609,7 +612,10 @@ int app_start(app *a, const char *args, char *err, size_t errlen)
     if (store_get_setting(a->store, APP_SETTING_INDICATORS, a->indicators,
                           sizeof a->indicators) != 1)
         snprintf(a->indicators, sizeof a->indicators, "%s", APP_DEFAULT_INDICATORS);
-    loop_watch(a->loop, store_fd(a->store), LOOP_READ, app_on_store, a);
+    if (loop_watch(a->loop, store_fd(a->store), LOOP_READ, app_on_store, a) != K_OK) {
+        snprintf(err, errlen, "cannot watch the store's completion fd");
+        return K_ERR;
+    }
 
     a->market = market_new(&a->cfg.limits);
     market_set_listener(a->market, app_on_market, a);
@@ -628,6 +634,12 @@ int app_start(app *a, const char *args, char *err, size_t errlen)
     const char *sock_path = a->cfg.socket_path[0]
                                 ? a->cfg.socket_path
                                 : ctl_default_path(sock, sizeof sock, a->cfg.db_path);
+    if (!sock_path) {
+        snprintf(err, errlen, "the default control socket path next to %s is too long "
+                              "(give one with --socket)",
+                 a->cfg.db_path);
+        return K_ERR;
+    }
     if (ctl_server_open(&a->ctl, a->loop, sock_path, app_ctl_handler, a, err, errlen) != K_OK)
         return K_ERR;
     log_info(a->log, "control socket %s", sock_path);
@@ -636,7 +648,10 @@ int app_start(app *a, const char *args, char *err, size_t errlen)
         a->ui = ui_open(a, err, errlen);
         if (!a->ui)
             return K_ERR;
-        loop_watch(a->loop, STDIN_FILENO, LOOP_READ, app_on_stdin, a);
+        if (loop_watch(a->loop, STDIN_FILENO, LOOP_READ, app_on_stdin, a) != K_OK) {
+            snprintf(err, errlen, "cannot watch the terminal's input");
+            return K_ERR;
+        }
         a->priv->stdin_watched = true;
     }
     loop_set_before_sleep(a->loop, app_before_sleep, a);
