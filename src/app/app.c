@@ -49,13 +49,10 @@ struct app_private {
     bool have_prev;       /* prev_recv_ns holds the receive time of the last processed line */
     int64_t prev_recv_ns;
     uint64_t pump_timer;  /* 0 = none armed */
-    uint64_t stats_timer;
     int64_t stats_mono_ms;
     uint64_t stats_messages;
     int64_t last_advance_s;
-    bool started;
     bool stopped;
-    bool stdin_watched;
     candle *history; /* scratch for loading history from the store */
     bool status_pending; /* --exit-at-end with the UI: print the status once the UI is closed */
     uint64_t malformed_decode; /* decoder/model refusals (the replay reader counts its own) */
@@ -533,7 +530,7 @@ static void app_stats_timer(loop *l, uint64_t id, void *ud)
         a->flash[0] = '\0';
         a->changes++;
     }
-    p->stats_timer = loop_timer_add(l, 1000, app_stats_timer, a);
+    loop_timer_add(l, 1000, app_stats_timer, a);
 }
 
 static int app_before_sleep(loop *l, void *ud)
@@ -652,12 +649,10 @@ int app_start(app *a, const char *args, char *err, size_t errlen)
             snprintf(err, errlen, "cannot watch the terminal's input");
             return K_ERR;
         }
-        a->priv->stdin_watched = true;
     }
     loop_set_before_sleep(a->loop, app_before_sleep, a);
     a->priv->stats_mono_ms = loop_mono_ms();
-    a->priv->stats_timer = loop_timer_add(a->loop, 1000, app_stats_timer, a);
-    a->priv->started = true;
+    loop_timer_add(a->loop, 1000, app_stats_timer, a);
     log_info(a->log, "kestrel %s started: %s, %d replay file(s), speed %g, db %s", a->version,
              app_source_name(a), a->cfg.replay_count, a->speed, a->cfg.db_path);
     if (a->replay) {
