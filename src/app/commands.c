@@ -41,7 +41,10 @@ static void cmd_iso_time(int64_t ms, char *buf, size_t cap)
     }
     time_t s = (time_t)(ms / 1000);
     struct tm tm;
-    gmtime_r(&s, &tm);
+    if (!gmtime_r(&s, &tm)) { /* beyond struct tm's year: tm would be left unset */
+        snprintf(buf, cap, "%s", "");
+        return;
+    }
     size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(buf + n, cap - n, ".%03dZ", (int)(ms % 1000));
 }
