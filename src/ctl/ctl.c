@@ -40,6 +40,9 @@
 #define CTL_ACCEPT_PAUSE_MS 100
 #define CTL_ERR_MAX 512
 #define CTL_SEND_EARLY (64 * 1024)
+/* A live socket at the path: seen by the probe, or by bind() losing a race with another start. */
+#define CTL_IN_USE_FMT                                                                             \
+    "%s: another Kestrel is running (control socket in use; give this one its own --socket)"
 
 typedef struct ctl_client {
     ctl_server *srv;
@@ -496,10 +499,7 @@ int ctl_server_open(ctl_server **out, loop *l, const char *path, ctl_handler_fn 
         int e = 0;
         int live = ctl_probe(&sa, &e);
         if (live > 0) {
-            snprintf(err, errlen,
-                     "%s: another Kestrel is running (control socket in use; "
-                     "give this one its own --socket)",
-                     path);
+            snprintf(err, errlen, CTL_IN_USE_FMT, path);
             return K_ERR;
         }
         if (live < 0) {
@@ -528,10 +528,7 @@ int ctl_server_open(ctl_server **out, loop *l, const char *path, ctl_handler_fn 
     umask(old);
     if (rc != 0) {
         if (e == EADDRINUSE)
-            snprintf(err, errlen,
-                     "%s: another Kestrel is running (control socket in use; "
-                     "give this one its own --socket)",
-                     path);
+            snprintf(err, errlen, CTL_IN_USE_FMT, path);
         else
             snprintf(err, errlen, "%s: cannot create the control socket: %s", path, strerror(e));
         close(fd);
