@@ -551,6 +551,18 @@ static uint64_t mix(uint64_t h, uint64_t v)
     return h * 0x100000001b3ull;
 }
 
+/* The symbol count and every symbol's dirty counter: any change in the market model. */
+static uint64_t mix_symbols(uint64_t h, app *a)
+{
+    if (!a->market)
+        return h;
+    uint32_t n = market_count(a->market);
+    h = mix(h, n);
+    for (uint32_t i = 0; i < n; i++)
+        h = mix(h, market_at(a->market, i)->dirty);
+    return h;
+}
+
 static bool flash_on(const app *a, int64_t now)
 {
     return a->flash[0] && now < a->flash_until_ms;
@@ -571,13 +583,7 @@ static uint64_t global_sig(ui *u, int64_t now)
     h = mix(h, (uint64_t)(a->data_ms / 1000));
     h = mix(h, (uint64_t)flash_on(a, now));
     h = mix(h, u->ui_changes);
-    if (a->market) {
-        uint32_t n = market_count(a->market);
-        h = mix(h, n);
-        for (uint32_t i = 0; i < n; i++)
-            h = mix(h, market_at(a->market, i)->dirty);
-    }
-    return h;
+    return mix_symbols(h, a);
 }
 
 static uint64_t pane_sig(ui *u, enum pane_id id)
@@ -590,12 +596,7 @@ static uint64_t pane_sig(ui *u, enum pane_id id)
     case PANE_WATCH:
         h = mix(h, u->wl_sel);
         h = mix(h, a->focus);
-        if (a->market) {
-            uint32_t n = market_count(a->market);
-            h = mix(h, n);
-            for (uint32_t i = 0; i < n; i++)
-                h = mix(h, market_at(a->market, i)->dirty);
-        }
+        h = mix_symbols(h, a);
         break;
     case PANE_CHART:
         /* only what the chart shows: bars closing, the forming bar, the last price */
