@@ -78,6 +78,9 @@ typedef struct replay_stats {
  * message in err naming the spec that failed ("cannot open PATH: No such file or directory"). */
 int replay_open(replay **out, const char *const *specs, int n, char *err, size_t errlen);
 
+/* The file part of a spec: what follows its venue prefix, or the spec itself. */
+const char *replay_spec_path(const char *spec);
+
 /* Next line in receive-time order: 1 = *line filled, 0 = all files are exhausted. */
 int replay_next(replay *r, replay_line *line);
 

@@ -558,13 +558,8 @@ static void app_resolve_replay(app *a, char (*out)[CONFIG_PATH_MAX], const char 
     config_datadir(datadir, sizeof datadir);
     for (int i = 0; i < a->cfg.replay_count; i++) {
         const char *f = a->cfg.replay_files[i];
-        const char *path = f;
-        const char *colon = strchr(f, ':');
-        size_t prefix = 0;
-        if (colon && (strncmp(f, "spot:", 5) == 0 || strncmp(f, "usdm:", 5) == 0)) {
-            prefix = (size_t)(colon - f) + 1;
-            path = f + prefix;
-        }
+        const char *path = replay_spec_path(f); /* the venue prefix, if any, is kept as given */
+        size_t prefix = (size_t)(path - f);
         snprintf(out[i], CONFIG_PATH_MAX, "%s", f);
         if (path[0] != '/' && !app_file_exists(path)) {
             const char *base = strrchr(path, '/');

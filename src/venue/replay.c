@@ -275,6 +275,14 @@ static int venue_prefix(const char *spec, enum venue *v, const char **path)
     return 0;
 }
 
+const char *replay_spec_path(const char *spec)
+{
+    enum venue v;
+    const char *path;
+    venue_prefix(spec, &v, &path);
+    return path;
+}
+
 static int rfile_open(rfile *f, char *err, size_t errlen)
 {
     struct stat sb;

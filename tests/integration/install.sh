@@ -30,6 +30,14 @@ check "installed binary from another directory: the bundled replay runs (exit 0)
 check "it replayed the installed captures" grep -qF "$P/share/kestrel/replay/btcusdt_20240808.gz" "$T/i.json"
 check "final BTCUSDT best bid 61602.01" eq "$(sym $T/i.json BTCUSDT best_bid)" 61602.01
 check "final ETHUSDT best ask 2677.61" eq "$(sym $T/i.json ETHUSDT best_ask)" 2677.61
+# a bare file name behind any venue prefix replay accepts is found there too, prefix kept
+XDG_CONFIG_HOME="$T/xdg" XDG_DATA_HOME="$T/xdg" "$P/bin/kestrel" --headless --exit-at-end \
+    --speed 0 --db "$T/v.db" --socket "$T/v.sock" --log "$T/v.log" \
+    --replay binance-usdm:ethusdt_20240808.gz > "$T/v.json" 2> "$T/v.err"
+check "binance-usdm:FILE from another directory: found in the installed replay (exit 0)" \
+    test $? -eq 0
+check "binance-usdm:FILE: the prefix still sets the venue" \
+    eq "$(jget $T/v.json 'j["symbols"][0]["venue"]')" binance-usdm
 
 # themes: the UI finds amber next to the binary (no "not found" flash)
 if command -v tmux >/dev/null 2>&1; then
