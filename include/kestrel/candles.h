@@ -41,7 +41,9 @@ int candles_on_bar(candles *c, const candle *lower, int64_t lower_ms, candles_cl
                    void *ud);
 /* Data clock: closes the forming bar once now_ms >= its end (and fills empty bars up to now). */
 int candles_advance(candles *c, int64_t now_ms, candles_closed_fn fn, void *ud);
-/* Seeds closed history (e.g. from the store), oldest first, before any live data. */
+/* Seeds closed history (e.g. from the store), oldest first, before any live data. Bars that
+ * are misaligned, not after the last held bar, or not sane (l <= 0, o or c outside [l, h],
+ * h < l, a negative volume) are skipped. */
 void candles_load(candles *c, const candle *bars, uint32_t n);
 
 uint32_t candles_count(const candles *c); /* closed bars held (<= cap) */

@@ -20,7 +20,9 @@
  * KDEC_MAX instead of wrapping (a 1d bar of a meme coin can exceed 9.2e10 base units).
  *
  * Rejected input (time before 1970 or after 9999, px <= 0, qty < 0, a lower bar that does not
- * fit inside one bar) is ignored and counted with the late trades. */
+ * fit inside one bar) is ignored and counted with the late trades. Seeded history is held to
+ * the same rules (prices > 0, o and c within [l, h], volumes >= 0): a bar that breaks them is
+ * skipped, so the panes and indicators only ever see bars this module could have built. */
 #include "kestrel/candles.h"
 
 #include "kestrel/xmalloc.h"
@@ -289,6 +291,9 @@ void candles_load(candles *c, const candle *bars, uint32_t n)
         const candle *b = &bars[i];
         if (b->open_ms < 0 || b->open_ms > CANDLES_MAX_MS || b->open_ms % c->ms != 0)
             continue; /* not a bar of this timeframe */
+        if (b->l <= 0 || b->h < b->l || b->o < b->l || b->o > b->h || b->c < b->l ||
+            b->c > b->h || b->volume < 0 || b->buy_volume < 0 || b->quote_volume < 0)
+            continue; /* not a bar this module builds (a corrupt or foreign store row) */
         if (c->count > 0 && b->open_ms <= candles_last(c)->open_ms)
             continue; /* not strictly after what is held */
         if (c->has_forming && b->open_ms >= c->forming.open_ms)

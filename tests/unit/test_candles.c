@@ -516,6 +516,17 @@ static void test_load(void)
     junk[2].open_ms += 1;
     candles_load(c, junk, 3);
     CHECK_INT(candles_count(c), 200);
+    /* junk values in a well-timed bar (a corrupt store row): skipped, the chart never sees them */
+    candle bad[4] = {hist.v[300], hist.v[300], hist.v[300], hist.v[300]};
+    bad[0].l = 0;
+    bad[1].h = bad[1].l - 1;
+    bad[2].c = bad[2].h + 1;
+    bad[3].volume = -1;
+    for (int k = 0; k < 4; k++) {
+        candles_load(c, &bad[k], 1);
+        CHECK_INT(candles_count(c), 200);
+        CHECK_INT(candles_last(c)->open_ms, hist.v[299].open_ms);
+    }
     /* a trade inside the history is late */
     CHECK_INT(candles_on_trade(c, hist.v[299].open_ms + 59999, D("9300"), D("1"), false, NULL,
                                NULL), 0);
