@@ -1,8 +1,9 @@
-/* The status bar (top line), the key-hint / flash line (bottom line) and the two overlays (help,
- * quit confirmation). The status bar is built left to right in priority order: data source and
- * broker first (always visible), then the focused symbol, the data clock, throughput and the
- * malformed count, and the per-symbol book states in whatever room is left (compacted to counts
- * plus the names of books that are not live when the full list does not fit). */
+/* The status bar (top line), the key-hint / flash line (bottom line), the two overlays (help,
+ * quit confirmation) and the overlay window every overlay (the picker too) is drawn in. The
+ * status bar is built left to right in priority order: data source and broker first (always
+ * visible), then the focused symbol, the data clock, throughput and the malformed count, and the
+ * per-symbol book states in whatever room is left (compacted to counts plus the names of books
+ * that are not live when the full list does not fit). */
 #include "ui_int.h"
 
 #include "kestrel/loop.h"
