@@ -36,7 +36,6 @@ typedef struct app {
     bool paused;
     bool finished;     /* the replay data has ended; the screen keeps the final state */
     int64_t data_ms;   /* data clock: recorded time of the last message, UTC ms */
-    int64_t data_start_ms, data_end_ms; /* first/last recorded times seen */
 
     /* counters */
     uint64_t messages;   /* messages decoded and applied */

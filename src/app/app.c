@@ -30,6 +30,7 @@
 #define APP_SLICE_LINES 4096
 #define APP_SLICE_NS (8 * 1000000LL)
 #define APP_HISTORY_MAX 2000
+#define APP_MAX_INDICATORS 16 /* instances in the list: memory ~ symbols x 7 x this x history */
 #define APP_TA_HISTORY 600 /* indicator values kept per series for drawing */
 #define APP_SETTING_INDICATORS "ui.indicators"
 /* An exchange time (E, trade T) this far from the message's receive time is not believed: the
@@ -55,6 +56,7 @@ struct app_private {
     bool stopped;
     candle *history; /* scratch for loading history from the store */
     bool status_pending; /* --exit-at-end with the UI: print the status once the UI is closed */
+    int64_t line_ms;           /* time of the message being applied (see app_process_line) */
     uint64_t malformed_decode; /* decoder/model refusals (the replay reader counts its own) */
 };
 
@@ -220,7 +222,8 @@ static void app_load_history(app *a, market_sym *s)
         return;
     for (int t = 0; t < TF_COUNT; t++) {
         int64_t span = tf_ms((enum tf)t);
-        int64_t before = a->data_ms - (a->data_ms % span); /* the bar the new data will form */
+        int64_t now = a->priv->line_ms;
+        int64_t before = now - (now % span); /* the bar the new data will form */
         uint32_t max = a->cfg.limits.candles_max;
         if (max > APP_HISTORY_MAX)
             max = APP_HISTORY_MAX;
@@ -259,6 +262,23 @@ static void app_attach_ta(app *a, market_sym *s, enum tf t)
     }
 }
 
+/* A list every series can carry: parses, and not too many instances. */
+static int app_check_indicators(const char *specs, char *err, size_t errlen)
+{
+    if (!specs[0])
+        return K_OK;
+    ta_chart *probe = ta_chart_new(specs, 1, err, errlen);
+    if (!probe)
+        return K_ERR;
+    uint32_t n = ta_chart_instances(probe);
+    ta_chart_free(probe);
+    if (n > APP_MAX_INDICATORS) { /* every series carries them: keep memory bounded */
+        snprintf(err, errlen, "%u indicators is too many (at most %d)", n, APP_MAX_INDICATORS);
+        return K_ERR;
+    }
+    return K_OK;
+}
+
 int app_set_indicators(app *a, const char *specs, char *err, size_t errlen)
 {
     if (strlen(specs) >= sizeof a->indicators) {
@@ -266,12 +286,8 @@ int app_set_indicators(app *a, const char *specs, char *err, size_t errlen)
                  sizeof a->indicators - 1);
         return K_ERR;
     }
-    if (specs[0]) { /* validate before touching anything */
-        ta_chart *probe = ta_chart_new(specs, 1, err, errlen);
-        if (!probe)
-            return K_ERR;
-        ta_chart_free(probe);
-    }
+    if (app_check_indicators(specs, err, errlen) != K_OK) /* before touching anything */
+        return K_ERR;
     snprintf(a->indicators, sizeof a->indicators, "%s", specs);
     for (uint32_t i = 0; i < market_count(a->market); i++)
         for (int t = 0; t < TF_COUNT; t++)
@@ -394,15 +410,15 @@ static void app_process_line(app *a, const replay_line *line)
             return;
         }
     } else {
-        /* no exchange time (spot bookTicker, REST snapshot): the receive time moves the clock,
-         * unless it is far from it (a garbage timestamp must not drag the clock) */
-        t = a->data_ms == 0 || llabs(recv_ms - a->data_ms) <= APP_MAX_SKEW_MS ? recv_ms : 0;
+        /* no exchange time (spot bookTicker, REST snapshot): the receive time moves a clock
+         * that an exchange time has started, unless it is far from it (a garbage timestamp
+         * must neither start nor drag the clock) */
+        t = a->data_ms != 0 && llabs(recv_ms - a->data_ms) <= APP_MAX_SKEW_MS ? recv_ms : 0;
     }
     if (t > a->data_ms)
         a->data_ms = t;
-    if (a->data_start_ms == 0)
-        a->data_start_ms = a->data_ms;
-    a->data_end_ms = a->data_ms;
+    /* the time this message stands for: what a symbol it creates loads its history before */
+    a->priv->line_ms = t ? t : a->data_ms ? a->data_ms : recv_ms;
     if (market_apply(a->market, &ev) != K_OK) {
         a->priv->malformed_decode++;
         return;
@@ -601,9 +617,14 @@ int app_start(app *a, const char *args, char *err, size_t errlen)
     if (store_open(&a->store, a->cfg.db_path, &so, err, errlen) != K_OK)
         return K_ERR;
     store_session_begin(a->store, "replay", a->version, args);
+    char ierr[160];
     if (store_get_setting(a->store, APP_SETTING_INDICATORS, a->indicators,
                           sizeof a->indicators) != 1)
         snprintf(a->indicators, sizeof a->indicators, "%s", APP_DEFAULT_INDICATORS);
+    else if (app_check_indicators(a->indicators, ierr, sizeof ierr) != K_OK) {
+        app_flash(a, "stored indicator list ignored (%s); using the default", ierr);
+        snprintf(a->indicators, sizeof a->indicators, "%s", APP_DEFAULT_INDICATORS);
+    }
     if (loop_watch(a->loop, store_fd(a->store), LOOP_READ, app_on_store, a) != K_OK) {
         snprintf(err, errlen, "cannot watch the store's completion fd");
         return K_ERR;

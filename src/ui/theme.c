@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <strings.h>
 #include <unistd.h>
 
@@ -334,10 +335,18 @@ static int read_role(load_ctx *c, theme *t, enum theme_role r, const config_sett
     return K_OK;
 }
 
+#define THEME_FILE_MAX (256 * 1024)
+
 int theme_load_file(theme *out, const char *path, void (*warn_fn)(void *ud, const char *msg),
                     void *ud, char *err, size_t errlen)
 {
     load_ctx c = {path, warn_fn, ud, err, errlen};
+    struct stat st;
+    if (stat(path, &st) == 0 && (!S_ISREG(st.st_mode) || st.st_size > THEME_FILE_MAX)) {
+        snprintf(err, errlen, "%s: not a theme file (a regular file of at most %d KiB)", path,
+                 THEME_FILE_MAX / 1024);
+        return K_ERR;
+    }
     config_t cfg;
     config_init(&cfg);
     if (config_read_file(&cfg, path) != CONFIG_TRUE) {

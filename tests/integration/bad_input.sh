@@ -85,4 +85,11 @@ check "receive time near INT64_MAX: the data clock is the real one" \
     eq "$(jget $T/e.json 'j["data_time"]')" "$(jget $T/d0.json 'j["data_time"]')"
 check "receive time near INT64_MAX: the candles are the real ones" \
     eq "$(sym $T/e.json BTCUSDT candles)" "$(sym $T/d0.json BTCUSDT candles)"
+# 6. a first line with a garbage receive time and no exchange time (a spot bookTicker) must not
+#    start the data clock in 2255: the clock starts at the first exchange time
+zcat data/replay/ethusdt_20240808.gz | head -n 3000 | awk 'NR==1{print "9000000000000000000 {\"stream\":\"ethusdt@bookTicker\",\"data\":{\"u\":1,\"s\":\"ETHUSDT\",\"b\":\"2680.00\",\"B\":\"1\",\"a\":\"2680.01\",\"A\":\"1\"}}"} {print}' > "$T/g7.txt"
+"$KESTREL_BIN" --headless --exit-at-end --speed 0 --db "$T/g.db" --socket "$T/g.sock" \
+    --log "$T/g.log" --replay "spot:$T/g7.txt" > "$T/g.json" 2> "$T/g.err"
+check "garbage first receive time: exits 0" test $? -eq 0
+check "garbage first receive time: the data clock is the recorded day" eq "$(jget $T/g.json 'j["data_time"][:10]')" 2024-08-08
 done_tests

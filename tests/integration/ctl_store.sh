@@ -92,6 +92,8 @@ ctl indicators "sma_5,rsi_7" > "$T/ind.json"
 check "indicators can be changed" eq "$(jget $T/ind.json 'j["indicators"]')" "sma_5,rsi_7"
 ctl indicators "nonsense_3" > "$T/ind2.json"
 check "a bad indicator list is refused" eq "$(jget $T/ind2.json '"error" in j')" True
+ctl indicators "$(python3 -c 'print(",".join("sma_%d" % i for i in range(2, 19)))')" > "$T/ind3.json"
+check "more than 16 indicators are refused (memory per series is bounded)" eq "$(jget $T/ind3.json '"error" in j')" True
 ctl quit > /dev/null
 wait_for 10 sh -c "! kill -0 $KPID 2>/dev/null"
 check "indicator choice persisted" eq "$(sqlite3 "$T/p.db" "select value from settings where key='ui.indicators'")" "sma_5,rsi_7"
