@@ -5,12 +5,14 @@
  * levels). The forming bar is peeked (values as if it closed now). A bar's values are looked up
  * by its open time in the chart's history (series can have holes), displaced outputs by bar
  * count (Ichimoku), including the cloud after the newest bar. The picker (key i) edits the
- * app's list through app_set_indicators(), which validates, rebuilds and persists it. */
+ * app's list through app_set_indicators(), which validates, rebuilds and persists it: toggles
+ * indicators, steps an enabled one's first parameter (+/-) or edits its spec as text (e). */
 #include "ui_int.h"
 
 #include "kestrel/decimal.h"
 #include "kestrel/ta.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <string.h>
 #include <strings.h>
@@ -468,14 +470,22 @@ static void add_specs(char *out, size_t cap, const char *specs, const char *name
         snprintf(out + olen, cap - olen, "%s%s", olen ? "," : "", name);
 }
 
-void ui_picker_open(ui *u)
+/* Rows on = indicators in the app's list (which `kestrel ctl indicators` may change while the
+ * picker is open): done before every key and frame. */
+static void picker_sync(ui *u)
 {
     uint32_t idx[128];
     u->pk_n = picker_order(idx, K_ARRAY_LEN(idx));
     for (uint32_t i = 0; i < u->pk_n; i++)
         u->pk_on[i] = spec_has(u->a->indicators, ta_info_at(idx[i])->name);
+}
+
+void ui_picker_open(ui *u)
+{
+    picker_sync(u);
     if (u->pk_sel >= u->pk_n)
         u->pk_sel = 0;
+    u->pk_editing = false;
     u->ov = OV_PICKER;
 }
 
@@ -484,10 +494,34 @@ static void picker_apply(ui *u)
     uint32_t idx[128];
     uint32_t n = picker_order(idx, K_ARRAY_LEN(idx));
     char specs[sizeof(u->a->indicators)];
+    size_t o = 0;
     specs[0] = 0;
-    for (uint32_t i = 0; i < n && i < u->pk_n; i++)
-        if (u->pk_on[i])
-            add_specs(specs, sizeof(specs), u->a->indicators, ta_info_at(idx[i])->name);
+    /* the list's specs in their order (hand-set parameters and order kept), less the rows
+     * turned off, then the rows turned on at default parameters */
+    const char *p = u->a->indicators;
+    while (*p) {
+        while (*p == ',' || *p == ' ')
+            p++;
+        size_t len = strcspn(p, ", ");
+        bool keep = len > 0;
+        for (uint32_t i = 0; keep && i < n && i < u->pk_n; i++)
+            if (tok_is(p, len, ta_info_at(idx[i])->name))
+                keep = u->pk_on[i];
+        if (keep) {
+            int m = snprintf(specs + o, sizeof(specs) - o, "%s%.*s", o ? "," : "", (int)len, p);
+            if (m > 0 && (size_t)m < sizeof(specs) - o)
+                o += (size_t)m;
+        }
+        p += len;
+    }
+    for (uint32_t i = 0; i < n && i < u->pk_n; i++) {
+        const char *name = ta_info_at(idx[i])->name;
+        if (u->pk_on[i] && !spec_has(u->a->indicators, name)) {
+            int m = snprintf(specs + o, sizeof(specs) - o, "%s%s", o ? "," : "", name);
+            if (m > 0 && (size_t)m < sizeof(specs) - o)
+                o += (size_t)m;
+        }
+    }
     if (strcmp(specs, u->a->indicators) == 0)
         return;
     char err[200];
@@ -497,9 +531,159 @@ static void picker_apply(ui *u)
     }
 }
 
+/* The first spec of `name` in `specs`: its offset and length (found), or false. */
+static bool first_spec(const char *specs, const char *name, size_t *off, size_t *len)
+{
+    const char *p = specs;
+    while (*p) {
+        while (*p == ',' || *p == ' ')
+            p++;
+        size_t l = strcspn(p, ", ");
+        if (l && tok_is(p, l, name)) {
+            *off = (size_t)(p - specs);
+            *len = l;
+            return true;
+        }
+        p += l;
+    }
+    return false;
+}
+
+/* Replaces the first spec of the selected row's indicator with `spec` (everything else in the
+ * list unchanged) through app_set_indicators(); errors are flashed. */
+static void picker_replace(ui *u, const char *name, const char *spec)
+{
+    size_t off, len;
+    const char *cur = u->a->indicators;
+    if (!first_spec(cur, name, &off, &len))
+        return;
+    char specs[sizeof(u->a->indicators) + TA_SPEC_MAX];
+    snprintf(specs, sizeof(specs), "%.*s%s%s", (int)off, cur, spec, cur + off + len);
+    if (strcmp(specs, cur) == 0)
+        return;
+    char err[200];
+    if (app_set_indicators(u->a, specs, err, sizeof(err)) != K_OK)
+        app_flash(u->a, "indicators: %s", err);
+    ui_picker_open(u); /* rows as the list really is */
+}
+
+/* + / -: steps the first parameter of the selected enabled indicator (its first spec in the
+ * list: "sma_50,sma_200" steps sma_50) by one for a whole number, else by a hundredth of a small
+ * range or a tenth, within the range the registry declares. */
+static void picker_step(ui *u, int dir)
+{
+    uint32_t idx[128];
+    uint32_t n = picker_order(idx, K_ARRAY_LEN(idx));
+    if (u->pk_sel >= n || u->pk_sel >= u->pk_n)
+        return;
+    const ta_info *in = ta_info_at(idx[u->pk_sel]);
+    size_t off, len;
+    if (!u->pk_on[u->pk_sel] || !first_spec(u->a->indicators, in->name, &off, &len)) {
+        app_flash(u->a, "%s is off: space turns it on, then +/- change it", in->name);
+        return;
+    }
+    if (in->nparams == 0) {
+        app_flash(u->a, "%s has no parameters", in->name);
+        return;
+    }
+    char tok[TA_SPEC_MAX], err[200];
+    snprintf(tok, sizeof(tok), "%.*s", (int)K_MIN(len, sizeof(tok) - 1),
+             u->a->indicators + off);
+    ta_ind *ind = ta_ind_new(tok, err, sizeof(err));
+    if (!ind) {
+        app_flash(u->a, "indicators: %s", err);
+        return;
+    }
+    double p[TA_MAX_PARAMS];
+    for (uint32_t k = 0; k < in->nparams; k++)
+        p[k] = ta_ind_param(ind, k);
+    ta_ind_free(ind);
+    const ta_param_info *pi = &in->params[0];
+    double step = pi->integer ? 1 : pi->max - pi->min <= 1 ? 0.01 : 0.1;
+    double v = p[0] + dir * step;
+    if (!pi->integer)
+        v = round(v / step) * step; /* 2.5 stays 2.5, not 2.4999999 */
+    if (v < pi->min && p[0] > pi->min) /* a step past a limit lands on it */
+        v = pi->min;
+    if (v > pi->max && p[0] < pi->max)
+        v = pi->max;
+    if (v < pi->min || v > pi->max) {
+        app_flash(u->a, "%s: %s is at its %s %g", in->name, pi->name,
+                  dir < 0 ? "minimum" : "maximum", dir < 0 ? pi->min : pi->max);
+        return;
+    }
+    p[0] = v;
+    char spec[TA_SPEC_MAX];
+    size_t o = (size_t)snprintf(spec, sizeof(spec), "%s", in->name);
+    for (uint32_t k = 0; k < in->nparams && o < sizeof(spec); k++) {
+        int w = in->params[k].integer ? snprintf(spec + o, sizeof(spec) - o, "_%.0f", p[k])
+                              : snprintf(spec + o, sizeof(spec) - o, "_%.10g", p[k]);
+        if (w < 0)
+            return;
+        o += (size_t)w;
+    }
+    picker_replace(u, in->name, spec);
+}
+
+/* e: a one-line edit of the selected enabled indicator's first spec ("bb_20_2.5"); Enter
+ * applies it through app_set_indicators() (which validates it), Esc cancels. */
+static void picker_edit_begin(ui *u)
+{
+    uint32_t idx[128];
+    uint32_t n = picker_order(idx, K_ARRAY_LEN(idx));
+    if (u->pk_sel >= n || u->pk_sel >= u->pk_n)
+        return;
+    const char *name = ta_info_at(idx[u->pk_sel])->name;
+    size_t off, len;
+    if (!u->pk_on[u->pk_sel] || !first_spec(u->a->indicators, name, &off, &len)) {
+        app_flash(u->a, "%s is off: space turns it on, then e edits it", name);
+        return;
+    }
+    snprintf(u->pk_edit, sizeof(u->pk_edit), "%.*s",
+             (int)K_MIN(len, sizeof(u->pk_edit) - 1), u->a->indicators + off);
+    u->pk_editing = true;
+}
+
+static void picker_edit_key(ui *u, int ch)
+{
+    size_t len = strlen(u->pk_edit);
+    if (ch == 27) {
+        u->pk_editing = false;
+    } else if (ch == '\n' || ch == '\r' || ch == KEY_ENTER) {
+        u->pk_editing = false;
+        uint32_t idx[128];
+        uint32_t n = picker_order(idx, K_ARRAY_LEN(idx));
+        if (len == 0)
+            app_flash(u->a, "indicators: empty spec (space turns an indicator off)");
+        else if (u->pk_sel < n)
+            picker_replace(u, ta_info_at(idx[u->pk_sel])->name, u->pk_edit);
+    } else if (ch == KEY_BACKSPACE || ch == 127 || ch == 8) {
+        if (len > 0)
+            u->pk_edit[len - 1] = 0;
+    } else if (ch > 0 && ch < 128 && (isalnum(ch) || ch == '_' || ch == '.') &&
+               len + 1 < sizeof(u->pk_edit) && len + 1 < TA_SPEC_MAX) {
+        u->pk_edit[len] = (char)ch;
+        u->pk_edit[len + 1] = 0;
+    }
+}
+
 void ui_picker_key(ui *u, int ch)
 {
+    picker_sync(u);
+    if (u->pk_editing) {
+        picker_edit_key(u, ch);
+        return;
+    }
     switch (ch) {
+    case 'e':
+        picker_edit_begin(u);
+        break;
+    case '+': case '=': case KEY_RIGHT:
+        picker_step(u, 1);
+        break;
+    case '-': case '_': case KEY_LEFT:
+        picker_step(u, -1);
+        break;
     case KEY_UP: case 'k':
         if (u->pk_sel > 0)
             u->pk_sel--;
@@ -536,6 +720,7 @@ void ui_picker_draw(ui *u)
 {
     uint32_t idx[128];
     uint32_t n = picker_order(idx, K_ARRAY_LEN(idx));
+    picker_sync(u);
     int want_h = (int)n + 6;
     WINDOW *w = ui_overlay_open(u, want_h, K_MIN(72, u->cols), "Indicators");
     if (!w)
@@ -550,7 +735,8 @@ void ui_picker_draw(ui *u)
     if (u->pk_sel >= u->pk_top + (uint32_t)rows)
         u->pk_top = u->pk_sel - (uint32_t)rows + 1;
     ui_put(u, w, 1, 2, wd - 4, ROLE_DIM,
-           "space/Enter toggle, c clear, Esc or i close (kept for next time)");
+           u->pk_editing ? "type the spec (bb_20_2.5), Enter apply, Esc cancel"
+                         : "space/Enter toggle, +/- parameter, e edit, c clear, Esc/i close");
     for (int r = 0; r < rows; r++) {
         uint32_t i = u->pk_top + (uint32_t)r;
         if (i >= n)
@@ -561,9 +747,18 @@ void ui_picker_draw(ui *u)
         if (sel)
             ui_fill(u, w, y, 1, wd - 2, ROLE_SELECTION);
         enum theme_role base = sel ? ROLE_SELECTION : ROLE_OVERLAY;
-        char line[160];
-        snprintf(line, sizeof(line), "[%c] %-12s %-4s %s", u->pk_on[i] ? 'x' : ' ', in->name,
-                 in->kind == TA_OVERLAY ? "ovl" : "osc", in->title);
+        /* an enabled row shows its specs as they are in the list ("rsi_7", "sma_50,sma_200") */
+        char specs[sizeof(u->a->indicators)] = "";
+        if (u->pk_on[i])
+            add_specs(specs, sizeof(specs), u->a->indicators, in->name);
+        else
+            snprintf(specs, sizeof(specs), "%s", in->name);
+        char line[sizeof(specs) + 160];
+        if (sel && u->pk_editing)
+            snprintf(line, sizeof(line), "[x] edit> %s_", u->pk_edit);
+        else
+            snprintf(line, sizeof(line), "[%c] %-16s %-4s %s", u->pk_on[i] ? 'x' : ' ', specs,
+                     in->kind == TA_OVERLAY ? "ovl" : "osc", in->title);
         ui_put(u, w, y, 2, wd - 4, base, line);
     }
     if (n > (uint32_t)rows) {

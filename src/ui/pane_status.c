@@ -246,6 +246,7 @@ static const struct {
     {"space", "pause / resume the replay"},
     {"<  >", "replay speed slower / faster"},
     {"i", "indicator picker (chart overlays, oscillators)"},
+    {"+ -  e", "in the picker: step the first parameter / edit the spec"},
     {"Esc", "close an overlay"},
     {"Ctrl-L", "repaint the whole screen"},
 };

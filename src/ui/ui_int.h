@@ -99,6 +99,8 @@ struct ui {
     /* indicator picker (pane_ind.c) */
     uint32_t pk_sel, pk_top, pk_n;
     bool pk_on[128];
+    bool pk_editing;   /* e: the selected row's spec is being typed */
+    char pk_edit[64];  /* its text (TA_SPEC_MAX) */
 
     /* redraw control */
     uint64_t ui_changes; /* bumped by every key that changes what is shown */

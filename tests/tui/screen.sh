@@ -97,7 +97,7 @@ if wait_for "this help" 5; then
     missing=""
     for k in "Tab  Shift-Tab" "Up Down  j k" "Left Right  h l" "Home End" "PgUp PgDn" "Enter" \
         "[  ]" "space" "<  >" "Esc" "quit" "zoom" "order ticket" "indicator picker" \
-        "connections view" "backtests view" "settings" "not yet" "Ctrl-L"; do
+        "connections view" "backtests view" "settings" "not yet" "Ctrl-L" "step the first parameter"; do
         grep -qF -- "$k" "$tmp/screen" || missing="$missing '$k'"
     done
     [ -z "$missing" ] && ok "help lists every key" || bad "help lists every key (missing$missing)"
@@ -196,6 +196,14 @@ keys c Space Escape
 expect_gone "space/Enter toggle" "Esc closes the picker"
 expect "sma_20" "the picked SMA is on the chart"
 expect_gone "rsi_14" "cleared indicators are gone"
+# picker parameters: + + Left steps SMA's period 20 -> 22 -> 21, kept for the next run
+keys i
+expect "+/- parameter" "the picker's hint names +/-"
+keys + +
+expect "sma_22" "+ steps the selected indicator's period"
+keys Left Escape
+expect_gone "+/- parameter" "Esc closes the picker again"
+expect "sma_21" "the stepped SMA is on the chart"
 
 # quit: confirm, refuse, confirm again
 keys q
@@ -218,7 +226,7 @@ $T kill-session -t k >/dev/null 2>&1
 expect "REPLAY" "vt100/C: status bar" 10
 expect "spread" "vt100/C: book live" 15
 expect "Watchlist" "vt100/C: panes"
-expect "sma_20" "vt100/C: the saved indicator choice is back"
+expect "sma_21" "vt100/C: the saved indicator choice (stepped parameter) is back"
 cap
 grep -qF "rsi_14" "$tmp/screen" && bad "vt100/C: only the saved indicators" ||
     ok "vt100/C: only the saved indicators"

@@ -11,6 +11,7 @@
 #include "kestrel/market.h"
 #include "kestrel/replay.h"
 #include "kestrel/store.h"
+#include "kestrel/ta.h"
 #include "kestrel/ui.h"
 
 #define NCURSES_WIDECHAR 1
@@ -291,6 +292,108 @@ int main(void)
     char text[1024] = "";
     CHECK_INT(store_get_setting(A.store, "ui.indicators", text, sizeof(text)), 1);
     CHECK_STR(text, A.indicators);
+
+    /* picker parameters: +/- (Right/Left) step the selected enabled row's first parameter
+     * within the registry's range; e edits its spec; the rest of the list stays as it is */
+    CHECK_INT(app_set_indicators(&A, "sma_20,rsi_14,ema_9", err, sizeof(err)), K_OK);
+    uint32_t rsi_row = 0, sar_row = 0, wma_row = 0, row = 0;
+    for (int pass = 0; pass < 2; pass++) /* picker order: overlays, then oscillators */
+        for (uint32_t i = 0; i < ta_info_count(); i++) {
+            const ta_info *ti = ta_info_at(i);
+            if ((ti->kind == TA_OVERLAY) != (pass == 0))
+                continue;
+            if (strcmp(ti->name, "rsi") == 0)
+                rsi_row = row;
+            if (strcmp(ti->name, "sar") == 0)
+                sar_row = row;
+            if (strcmp(ti->name, "wma") == 0)
+                wma_row = row;
+            row++;
+        }
+    ui_feed_key(u, 'i');
+    ui_feed_key(u, KEY_HOME);
+    for (uint32_t i = 0; i < rsi_row; i++)
+        ui_feed_key(u, KEY_DOWN);
+    draw(u);
+    CHECK(shows("+/- parameter"));
+    ui_feed_key(u, '+');
+    CHECK_STR(A.indicators, "sma_20,rsi_15,ema_9");
+    draw(u);
+    CHECK(shows("rsi_15")); /* the row (and the chart's sub-pane) show the spec */
+    ui_feed_key(u, '-');
+    ui_feed_key(u, '-');
+    CHECK_STR(A.indicators, "sma_20,rsi_13,ema_9");
+    ui_feed_key(u, KEY_RIGHT);
+    CHECK_STR(A.indicators, "sma_20,rsi_14,ema_9");
+    ui_feed_key(u, KEY_LEFT);
+    CHECK_STR(A.indicators, "sma_20,rsi_13,ema_9");
+    CHECK_INT(store_get_setting(A.store, "ui.indicators", text, sizeof(text)), 1);
+    CHECK_STR(text, "sma_20,rsi_13,ema_9"); /* persisted */
+    /* the registry's minimum (RSI period 2) holds */
+    CHECK_INT(app_set_indicators(&A, "sma_20,rsi_3,ema_9", err, sizeof(err)), K_OK);
+    ui_feed_key(u, '-');
+    CHECK_STR(A.indicators, "sma_20,rsi_2,ema_9");
+    A.flash[0] = 0;
+    ui_feed_key(u, '-');
+    CHECK_STR(A.indicators, "sma_20,rsi_2,ema_9");
+    CHECK(strstr(A.flash, "minimum") != NULL);
+    /* e: edit the spec; Esc cancels, a bad spec is flashed and changes nothing */
+    ui_feed_key(u, 'e');
+    draw(u);
+    CHECK(shows("Enter apply, Esc cancel"));
+    CHECK(shows("edit> rsi_2_"));
+    ui_feed_key(u, KEY_BACKSPACE);
+    ui_feed_key(u, '7');
+    ui_feed_key(u, 27);
+    CHECK_STR(A.indicators, "sma_20,rsi_2,ema_9");
+    ui_feed_key(u, 'e');
+    ui_feed_key(u, KEY_BACKSPACE);
+    ui_feed_key(u, '7');
+    ui_feed_key(u, '\n');
+    CHECK_STR(A.indicators, "sma_20,rsi_7,ema_9");
+    ui_feed_key(u, 'e');
+    ui_feed_key(u, '.');
+    ui_feed_key(u, '5');
+    A.flash[0] = 0;
+    ui_feed_key(u, '\n');
+    CHECK_STR(A.indicators, "sma_20,rsi_7,ema_9");
+    CHECK(strstr(A.flash, "whole number") != NULL);
+    CHECK(A.flash[0] != 0);
+    /* a float first parameter steps by a hundredth of its small range (SAR accel) */
+    CHECK_INT(app_set_indicators(&A, "sma_20,rsi_7,sar", err, sizeof(err)), K_OK);
+    ui_feed_key(u, KEY_HOME);
+    for (uint32_t i = 0; i < sar_row; i++)
+        ui_feed_key(u, KEY_DOWN);
+    ui_feed_key(u, '+');
+    CHECK_STR(A.indicators, "sma_20,rsi_7,sar_0.03_0.2");
+    ui_feed_key(u, '-');
+    ui_feed_key(u, '-');
+    CHECK_STR(A.indicators, "sma_20,rsi_7,sar_0.01_0.2");
+    /* a row that is off: nothing to step */
+    ui_feed_key(u, KEY_HOME);
+    for (uint32_t i = 0; i < wma_row; i++)
+        ui_feed_key(u, KEY_DOWN);
+    A.flash[0] = 0;
+    ui_feed_key(u, '+');
+    CHECK_STR(A.indicators, "sma_20,rsi_7,sar_0.01_0.2");
+    CHECK(strstr(A.flash, "off") != NULL);
+    /* too many indicators (the app's cap of 16): flashed, the list unchanged */
+    CHECK_INT(app_set_indicators(&A, "sma_2,sma_3,sma_4,sma_5,sma_6,sma_7,sma_8,sma_9,sma_10,"
+                                     "sma_11,sma_12,sma_13,sma_14,sma_15,sma_16,sma_17",
+                                 err, sizeof(err)), K_OK);
+    char before[sizeof(A.indicators)];
+    snprintf(before, sizeof(before), "%s", A.indicators);
+    ui_feed_key(u, 27);
+    ui_feed_key(u, 'i'); /* reopened: rows as the list is */
+    ui_feed_key(u, ' '); /* wma on: a 17th */
+    CHECK_STR(A.indicators, before);
+    CHECK(strstr(A.flash, "indicators") != NULL);
+    ui_feed_key(u, KEY_HOME);
+    ui_feed_key(u, '+'); /* sma_2 -> sma_3 */
+    CHECK(strncmp(A.indicators, "sma_3,sma_3,sma_4,", 18) == 0);
+    ui_feed_key(u, 27);
+    draw(u);
+    CHECK(!shows("+/- parameter"));
 
     ui_feed_key(u, 'q');
     ui_feed_key(u, 'y');
