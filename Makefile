@@ -52,7 +52,7 @@ $(LIB): $(OBJ)
 $(BIN): $(BUILD)/src/main.o $(LIB)
 	$(CC) -o $@ $< $(LIB) $(LIBS_ALL)
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(LIB)
+$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(LIB) $(LIBS_ALL)
 

@@ -14,8 +14,8 @@
 #include "kestrel/ta.h"
 #include "kestrel/ui.h"
 
-#define NCURSES_WIDECHAR 1
-#include <curses.h>
+#include "ui_screen.h"
+
 #include <locale.h>
 #include <unistd.h>
 #include <wchar.h>
@@ -27,39 +27,7 @@ static bool screen_high;
 /* Reads curscr into `screen` as UTF-8 lines. */
 static void grab(void)
 {
-    int rows = LINES, cols = COLS;
-    size_t o = 0;
-    screen_altcharset = false;
-    screen_high = false;
-    for (int y = 0; y < rows; y++) {
-        for (int x = 0; x < cols; x++) {
-            cchar_t cc;
-            wchar_t wc[CCHARW_MAX + 1] = {0};
-            attr_t at;
-            short pair;
-            if (mvwin_wch(curscr, y, x, &cc) != OK)
-                continue;
-            getcchar(&cc, wc, &at, &pair, NULL);
-            if (at & A_ALTCHARSET)
-                screen_altcharset = true;
-            if (wc[0] >= 0x80)
-                screen_high = true;
-            char mb[8];
-            mbstate_t st = {0};
-            size_t n = wcrtomb(mb, wc[0] ? wc[0] : L' ', &st);
-            if (n == (size_t)-1) {
-                mb[0] = '?';
-                n = 1;
-            }
-            if (o + n + 2 < sizeof(screen)) {
-                memcpy(screen + o, mb, n);
-                o += n;
-            }
-        }
-        if (o + 2 < sizeof(screen))
-            screen[o++] = '\n';
-    }
-    screen[o] = 0;
+    ui_screen_grab(screen, sizeof(screen), &screen_altcharset, &screen_high);
 }
 
 static bool shows(const char *s)

@@ -19,6 +19,7 @@
 #include "kestrel/ui.h"
 #include "../../src/ui/ui_int.h"
 #include "ta_test_util.h"
+#include "ui_screen.h"
 
 #include <locale.h>
 #include <wchar.h>
@@ -28,32 +29,7 @@ static char screen[64 * 1024];
 
 static void grab(void)
 {
-    size_t o = 0;
-    for (int y = 0; y < LINES; y++) {
-        for (int x = 0; x < COLS; x++) {
-            cchar_t cc;
-            wchar_t wc[CCHARW_MAX + 1] = { 0 };
-            attr_t at;
-            short pair;
-            if (mvwin_wch(curscr, y, x, &cc) != OK)
-                continue;
-            getcchar(&cc, wc, &at, &pair, NULL);
-            char mb[8];
-            mbstate_t st = { 0 };
-            size_t n = wcrtomb(mb, wc[0] ? wc[0] : L' ', &st);
-            if (n == (size_t)-1) {
-                mb[0] = '?';
-                n = 1;
-            }
-            if (o + n + 2 < sizeof(screen)) {
-                memcpy(screen + o, mb, n);
-                o += n;
-            }
-        }
-        if (o + 2 < sizeof(screen))
-            screen[o++] = '\n';
-    }
-    screen[o] = 0;
+    ui_screen_grab(screen, sizeof(screen), NULL, NULL);
 }
 
 static void feed(replay *r, uint64_t max)
