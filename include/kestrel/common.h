@@ -31,6 +31,10 @@ const char *venue_name(enum venue v);
 /* K_OK and *out set, or K_ERR for an unknown name. */
 int venue_parse(const char *name, enum venue *out);
 
+/* Typed results: each area has its own enum (store_result, ctl_result, broker_result, ...) whose
+ * 0 is success, with a *_strerror(); functions returning one carry K_MUST_USE. */
+#define K_MUST_USE __attribute__((warn_unused_result))
+
 #define K_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define K_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define K_MAX(a, b) ((a) > (b) ? (a) : (b))
