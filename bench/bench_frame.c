@@ -50,7 +50,8 @@ int main(int argc, char **argv)
     a.cfg.replay_count = 4;
     a.speed = 1.0;
     a.chart_tf = TF_1S;
-    a.market = market_new(&a.cfg.limits);
+    if (app_model_open(&a) != K_OK)
+        return 1;
 
     const char *specs[] = {"data/replay/btcusdt_20240808.gz", "data/replay/ethusdt_20240808.gz",
                            "data/replay/btcusdt_20240809.gz", "data/replay/ethusdt_20240809.gz"};
@@ -60,18 +61,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_frame: %s\n", err);
         return 1;
     }
-    replay_line ln;
-    feed_event ev;
-    const char *why;
-    while (replay_next(r, &ln) == 1) {
-        if (replay_decode(r, &ln, &ev, &why) != K_OK || ev.kind == FEED_NONE)
-            continue;
-        if (market_apply(a.market, &ev) == K_OK) {
-            a.messages++;
-            a.data_ms = ln.recv_ns / 1000000;
-        }
-    }
-    market_advance(a.market, a.data_ms);
+    app_feed_replay(&a, r, 0); /* the app's own data path */
 
     FILE *out = fopen("/dev/null", "w");
     FILE *in = fopen("/dev/null", "r");
@@ -112,6 +102,6 @@ int main(int argc, char **argv)
     fclose(in);
     replay_close(r);
     app_set_indicators(&a, "", err, sizeof(err)); /* frees the charts the app attached */
-    market_free(a.market);
+    app_model_close(&a);
     return 0;
 }

@@ -10,6 +10,10 @@
 
 struct store;
 struct replay;
+struct ingest;
+struct kclock;
+struct chartta;
+struct ta_chart;
 struct ui;
 struct ctl_server;
 struct cJSON;
@@ -21,6 +25,9 @@ typedef struct app {
     klog *log;
     loop *loop;
     market *market;
+    struct ingest *ingest;   /* the one pipeline every source feeds */
+    struct kclock *clock;    /* market time: simulated (replay) or wall (live) */
+    struct chartta *chartta; /* the chart's indicators, one market subscriber */
     struct store *store;
     struct replay *replay;
     struct ui *ui;           /* NULL when headless */
@@ -35,7 +42,7 @@ typedef struct app {
     double speed;      /* 0 = as fast as possible */
     bool paused;
     bool finished;     /* the replay data has ended; the screen keeps the final state */
-    int64_t data_ms;   /* data clock: recorded time of the last message, UTC ms */
+    int64_t data_ms;   /* data clock (newest venue clock of the pipeline), UTC ms */
 
     /* counters */
     uint64_t messages;   /* messages decoded and applied */
@@ -50,7 +57,7 @@ typedef struct app {
     int64_t flash_until_ms;
 
     /* indicators computed for every (symbol, timeframe): a ta spec list ("sma_20,rsi_14"),
-     * persisted in the store's settings; the chart draws from market_sym.ta[tf] */
+     * persisted in the store's settings; the chart draws from app_chart_ta() */
     char indicators[512];
 
     uint64_t changes;    /* bumped on any app-level state change (pause, speed, ...) */
@@ -63,6 +70,14 @@ typedef struct app {
 /* Start-up after the config is final: log, store, market, replay, control socket, UI.
  * args is the command line, recorded in the session row. K_ERR with a message in err. */
 int app_start(app *a, const char *args, char *err, size_t errlen);
+/* The model half of the app, without loop, store, socket or UI (app_start calls it; tests and
+ * benches use it to run the app's exact data path): market, display indicators, market clock,
+ * ingest pipeline and the subscribers in their order. K_ERR if a subscription fails. */
+int app_model_open(app *a);
+void app_model_close(app *a);
+/* Feeds up to max lines (0 = all) of r through the app's own path (the ingest pipeline and the
+ * subscribers), updating messages, malformed and data_ms as the pump does. Returns lines read. */
+uint64_t app_feed_replay(app *a, struct replay *r, uint64_t max);
 /* Runs the loop until quit; returns the process exit status. */
 int app_run(app *a);
 /* Reverse order: UI restored, control socket removed, store flushed and closed. Idempotent. */
@@ -78,6 +93,8 @@ void app_set_timeframe(app *a, enum tf tf);
 /* Replaces the indicator list (validated first; K_ERR + message when a spec is bad): rebuilds
  * every chart from its closed bars and persists the choice. "" turns indicators off. */
 int app_set_indicators(app *a, const char *specs, char *err, size_t errlen);
+/* The chart indicators of a series (NULL when none). */
+const struct ta_chart *app_chart_ta(const app *a, const market_sym *s, enum tf tf);
 #define APP_DEFAULT_INDICATORS "sma_20,ema_50,bb_20_2,rsi_14,macd_12_26_9"
 void app_flash(app *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -21,7 +21,12 @@ typedef struct candle {
     kdec buy_volume;   /* taker-buy base volume (aggressor = buyer) */
     kdec quote_volume; /* sum px*qty, in quote units */
     uint32_t trades;
+    uint32_t flags;    /* CANDLE_PARTIAL */
 } candle;
+
+/* The bar's period started before this series' data did (the first bar of a replay or of a live
+ * start without history right before it): its OHLCV covers only part of the period. */
+#define CANDLE_PARTIAL 1u
 
 typedef struct candles candles;
 
@@ -53,5 +58,6 @@ const candle *candles_last(const candles *c);    /* newest closed bar or NULL */
 const candle *candles_forming(const candles *c); /* forming bar or NULL */
 uint64_t candles_total_closed(const candles *c); /* bars closed since start (not capped) */
 uint64_t candles_late(const candles *c);
+kdec candles_late_volume(const candles *c); /* base volume of the late trades (saturating) */
 
 #endif

@@ -1,14 +1,16 @@
 /* The market model: every watched (venue, symbol) with its book, tape, candles and counters.
- * Fed decoded events on the main thread; panes draw from it; it does no I/O. Things the rest of
- * the app must react to (a bar closed, a book gap, a resync) are reported to one listener. */
+ * Fed decoded events by the ingest pipeline (ingest.h) on the main thread; panes draw from it; it
+ * does no I/O. What the rest of the app reacts to (a trade, a top-of-book change, a bar closed, a
+ * book gap or resync, a new symbol) is published as notes to an ordered list of subscribers:
+ * store, display indicators, and the engine, portfolio marks, paper fills, risk and alerts of the
+ * issues that follow. Subscribers run synchronously, in subscription order, while the model is
+ * consistent; none owns state another one uses. */
 #ifndef KESTREL_MARKET_H
 #define KESTREL_MARKET_H
 #include "kestrel/book.h"
 #include "kestrel/candles.h"
 #include "kestrel/feed.h"
 #include "kestrel/tape.h"
-
-struct ta_chart; /* indicators attached per timeframe (ta.h); owned by the app */
 
 typedef struct market_sym {
     uint32_t index; /* position in market.syms */
@@ -17,28 +19,34 @@ typedef struct market_sym {
     book *book;
     tape *tape;
     candles *series[TF_COUNT];
-    struct ta_chart *ta[TF_COUNT]; /* NULL until the app attaches indicators */
 
     kdec last_px;       /* last trade price, 0 = none yet */
     kdec ref_px;        /* reference for change %: first trade seen this session (replay) */
     kdec tick_bid, tick_bid_qty, tick_ask, tick_ask_qty; /* last bookTicker */
     int64_t last_trade_ms;
     int64_t last_event_ms;
-    int px_decimals;  /* display decimals learned from the prices seen (or instruments) */
-    int qty_decimals;
+    int px_decimals;  /* decimals from the instrument (tick size) when known, else learned */
+    int qty_decimals; /* from the prices and quantities seen (never lowered) */
+    bool decimals_fixed; /* set by market_set_decimals (instrument data): not learned any more */
+    bool bars_from_klines; /* bars come from exchange klines (a kline feed), not from trades */
+    bool announced;        /* MARKET_SYMBOL_ADDED has been published */
 
     uint64_t trades;
     uint64_t tickers;
     uint64_t diffs; /* depth diffs received (applied or not) */
+    uint64_t klines; /* exchange klines applied (a kline feed) */
     uint64_t dirty; /* bumped on every change: panes compare to their last drawn value */
 } market_sym;
 
 enum market_note_kind {
-    MARKET_SYMBOL_ADDED,
+    MARKET_SYMBOL_ADDED, /* sym: after its first event was applied (decimals already known) */
+    MARKET_TRADE,        /* sym, ev (FEED_TRADE): after the tape and candles took it */
+    MARKET_TOP_CHANGED,  /* sym: best bid/ask price or size changed (book or bookTicker) */
     MARKET_BAR_CLOSED,   /* sym, tf, bar */
     MARKET_BOOK_GAP,     /* sym: gap detected, book RESYNCING */
     MARKET_BOOK_SYNCED,  /* sym: snapshot accepted (first sync or resync) */
     MARKET_BOOK_CROSSED, /* sym: the book became crossed */
+    MARKET_DECIMALS,     /* sym: px_decimals / qty_decimals changed */
 };
 
 typedef struct market_note {
@@ -46,10 +54,12 @@ typedef struct market_note {
     market_sym *sym;
     enum tf tf;
     const candle *bar;
-    bool resync; /* BOOK_SYNCED: true when it follows a gap */
+    const feed_event *ev; /* MARKET_TRADE */
+    bool resync;          /* BOOK_SYNCED: true when it follows a gap */
 } market_note;
 
 typedef void (*market_listener_fn)(void *ud, const market_note *note);
+#define MARKET_MAX_SUBSCRIBERS 16
 
 typedef struct market_limits {
     uint32_t max_symbols;     /* default 256 */
@@ -63,7 +73,17 @@ typedef struct market market;
 
 market *market_new(const market_limits *lim);
 void market_free(market *m);
-void market_set_listener(market *m, market_listener_fn fn, void *ud);
+/* Appends a subscriber (notes reach subscribers in the order they subscribed). K_ERR when
+ * MARKET_MAX_SUBSCRIBERS are subscribed. */
+int market_subscribe(market *m, market_listener_fn fn, void *ud);
+void market_unsubscribe(market *m, market_listener_fn fn, void *ud);
+/* Grace before a bar closes on the data clock: grace_ms for 1s bars, 4 x grace_ms for longer
+ * ones (see ingest.h). Default 0 (bars close as soon as the clock passes their end). */
+void market_set_grace(market *m, int64_t grace_ms);
+int64_t market_grace_ms(const market *m, enum tf tf);
+/* Decimals from instrument data (tick / step size): fixed from then on, with a MARKET_DECIMALS
+ * note when they differ from what was shown. */
+void market_set_decimals(market *m, market_sym *s, int px_decimals, int qty_decimals);
 
 /* Finds a symbol, or NULL. */
 market_sym *market_find(market *m, enum venue v, const char *name);
@@ -73,9 +93,21 @@ uint32_t market_count(const market *m);
 market_sym *market_at(market *m, uint32_t i);
 
 /* Applies one decoded event. K_OK, or K_ERR when the event is unusable (unknown symbol and the
- * table is full, snapshot without a symbol, ...): the caller counts it as malformed. */
+ * table is full, snapshot without a symbol, ...): the caller counts it as malformed.
+ * FEED_KLINE: a closed exchange kline becomes a closed bar of its timeframe (and is aggregated
+ * into the longer ones) for a symbol whose bars come from klines (a kline feed: backtests,
+ * history); for a symbol that builds its bars from trades, klines are counted and not applied
+ * (the live-data issue reconciles the two). Forming (not final) klines are ignored. */
 int market_apply(market *m, const feed_event *ev);
-/* Advances the data clock: closes bars whose end has passed for every symbol. */
+/* Advances the data clock of every symbol of venue v (VENUE_COUNT = all): closes the bars whose
+ * end plus grace the clock has passed. */
+void market_advance_venue(market *m, enum venue v, int64_t now_ms);
+/* The same for every venue. */
 void market_advance(market *m, int64_t now_ms);
+/* End of data for venue v (VENUE_COUNT = all): closes, without grace, every bar that ended. */
+void market_advance_final(market *m, enum venue v, int64_t now_ms);
+/* Trades refused by the candles of timeframe tf as late, over all symbols, and their volume. */
+uint64_t market_late_trades(const market *m, enum tf tf);
+uint64_t market_klines_ignored(const market *m);
 
 #endif

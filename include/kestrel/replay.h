@@ -92,6 +92,12 @@ int replay_next(replay *r, replay_line *line);
  * its decoder here. */
 int replay_decode(replay *r, const replay_line *line, feed_event *ev, const char **why);
 
+/* For the ingest pipeline, which decodes the lines: a file that had no symbol yet learns the one
+ * its data carries (snapshot lines of that file then get it), and decoder refusals are counted
+ * against the file. */
+void replay_note_symbol(replay *r, int file, const char *symbol);
+void replay_count_decode_error(replay *r, int file);
+
 /* Totals over all files, brought up to date by this call; the struct belongs to r (valid until
  * the next replay_get_stats() or replay_close()). */
 const replay_stats *replay_get_stats(replay *r);

@@ -1,16 +1,21 @@
-/* The app: wires the loop, the replay source, the market model, the store, the control socket and
- * the UI together, and paces the replay.
+/* The app: wires the loop, the replay source, the ingest pipeline, the market model and its
+ * subscribers, the store, the control socket and the UI together, and paces the replay.
  *
- * Data path (all on the main thread): replay line -> replay_decode (pure) -> market_apply ->
- * market notes (bar closed, book gap, ...) -> store queue. The same path will take live frames
- * from the net thread's queue: only the source changes.
+ * Data path (all on the main thread): replay line -> ingest (decoder table, per-venue data clock,
+ * market_apply, bar closes with grace, the simulated market clock) -> market notes to the
+ * subscribers in order: the store (candles, instruments, book events, history loads), then the
+ * display indicators (chartta). Live frames from the net thread take the same ingest call: only
+ * the source changes.
  *
  * Pacing: a line is due at anchor_mono + (recv_ns - anchor_data) / speed. The pump processes every
  * due line, but never more than a slice (a few thousand lines or ~8 ms) per loop iteration, so the
  * UI, the control socket and signals stay responsive even at --speed 0. Pause and speed changes
  * re-anchor at the next pending line, so the data clock never jumps. */
 #include "kestrel/app.h"
+#include "kestrel/chartta.h"
+#include "kestrel/clock.h"
 #include "kestrel/ctl.h"
+#include "kestrel/ingest.h"
 #include "kestrel/replay.h"
 #include "kestrel/store.h"
 #include "kestrel/ta.h"
@@ -30,13 +35,8 @@
 #define APP_SLICE_LINES 4096
 #define APP_SLICE_NS (8 * 1000000LL)
 #define APP_HISTORY_MAX 2000
-#define APP_MAX_INDICATORS 16 /* instances in the list: memory ~ symbols x 7 x this x history */
-#define APP_TA_HISTORY 600 /* indicator values kept per series for drawing */
+#define APP_MAX_INDICATORS 16 /* instances in the list (memory is admitted by chartta's budget) */
 #define APP_SETTING_INDICATORS "ui.indicators"
-/* An exchange time (E, trade T) this far from the message's receive time is not believed: the
- * message is malformed. Real captures differ by about a second; a forged or broken time would
- * otherwise drag the data clock ahead, fill empty bars up to it and turn every later trade late. */
-#define APP_MAX_SKEW_MS (5 * 60 * 1000LL)
 /* Recorded silence longer than this (a recorder restart, files of different days, a garbage
  * timestamp) is skipped rather than waited out: pacing re-anchors at the line after it. */
 #define APP_MAX_GAP_NS (5 * 60 * 1000000000LL)
@@ -55,9 +55,8 @@ struct app_private {
     int64_t last_advance_s;
     bool stopped;
     candle *history; /* scratch for loading history from the store */
-    bool status_pending; /* --exit-at-end with the UI: print the status once the UI is closed */
-    int64_t line_ms;           /* time of the message being applied (see app_process_line) */
-    uint64_t malformed_decode; /* decoder/model refusals (the replay reader counts its own) */
+    bool status_pending; /* --exit-at-end: print the status once the store has flushed */
+    uint32_t ta_skipped_warned; /* symbols without indicators (budget full) already warned of */
 };
 
 static void app_pump(app *a);
@@ -222,48 +221,20 @@ static void app_load_history(app *a, market_sym *s)
         return;
     for (int t = 0; t < TF_COUNT; t++) {
         int64_t span = tf_ms((enum tf)t);
-        int64_t now = a->priv->line_ms;
+        int64_t now = ingest_current_ms(a->ingest);
         int64_t before = now - (now % span); /* the bar the new data will form */
         uint32_t max = a->cfg.limits.candles_max;
         if (max > APP_HISTORY_MAX)
             max = APP_HISTORY_MAX;
         int n = store_load_candles(a->store, s->venue, s->name, (enum tf)t, before,
                                    a->priv->history, max);
-        if (n > 0) {
+        if (n > 0)
             candles_load(s->series[t], a->priv->history, (uint32_t)n);
-            if (s->ta[t])
-                for (int i = 0; i < n; i++) {
-                    ta_bar b = ta_bar_from_candle(&a->priv->history[i]);
-                    ta_chart_on_bar(s->ta[t], &b);
-                }
-        }
     }
 }
 
-/* (Re)builds the indicator charts of one series from its closed bars. */
-static void app_attach_ta(app *a, market_sym *s, enum tf t)
-{
-    ta_chart_free(s->ta[t]);
-    s->ta[t] = NULL;
-    if (!a->indicators[0])
-        return;
-    char err[160];
-    s->ta[t] = ta_chart_new(a->indicators, APP_TA_HISTORY, err, sizeof err);
-    if (!s->ta[t]) {
-        log_warn(a->log, "indicators '%s': %s", a->indicators, err);
-        return;
-    }
-    candles *c = s->series[t];
-    uint32_t n = candles_count(c);
-    uint32_t from = n > APP_TA_HISTORY * 2 ? n - APP_TA_HISTORY * 2 : 0;
-    for (uint32_t i = from; i < n; i++) {
-        ta_bar b = ta_bar_from_candle(candles_get(c, i));
-        ta_chart_on_bar(s->ta[t], &b);
-    }
-}
-
-/* A list every series can carry: parses, and not too many instances. */
-static int app_check_indicators(const char *specs, char *err, size_t errlen)
+/* A list every series can carry: parses, not too many instances, within the memory budget. */
+static int app_check_indicators(app *a, const char *specs, char *err, size_t errlen)
 {
     if (!specs[0])
         return K_OK;
@@ -272,11 +243,16 @@ static int app_check_indicators(const char *specs, char *err, size_t errlen)
         return K_ERR;
     uint32_t n = ta_chart_instances(probe);
     ta_chart_free(probe);
-    if (n > APP_MAX_INDICATORS) { /* every series carries them: keep memory bounded */
+    if (n > APP_MAX_INDICATORS) {
         snprintf(err, errlen, "%u indicators is too many (at most %d)", n, APP_MAX_INDICATORS);
         return K_ERR;
     }
-    return K_OK;
+    return chartta_check(a->chartta, specs, err, errlen);
+}
+
+const ta_chart *app_chart_ta(const app *a, const market_sym *s, enum tf tf)
+{
+    return s ? chartta_get(a->chartta, s->index, tf) : NULL;
 }
 
 int app_set_indicators(app *a, const char *specs, char *err, size_t errlen)
@@ -286,18 +262,19 @@ int app_set_indicators(app *a, const char *specs, char *err, size_t errlen)
                  sizeof a->indicators - 1);
         return K_ERR;
     }
-    if (app_check_indicators(specs, err, errlen) != K_OK) /* before touching anything */
+    if (app_check_indicators(a, specs, err, errlen) != K_OK) /* before touching anything */
+        return K_ERR;
+    if (chartta_set(a->chartta, specs, err, errlen) != K_OK)
         return K_ERR;
     snprintf(a->indicators, sizeof a->indicators, "%s", specs);
-    for (uint32_t i = 0; i < market_count(a->market); i++)
-        for (int t = 0; t < TF_COUNT; t++)
-            app_attach_ta(a, market_at(a->market, i), (enum tf)t);
     if (a->store)
         store_put_setting(a->store, APP_SETTING_INDICATORS, a->indicators, a->data_ms);
     a->changes++;
     return K_OK;
 }
 
+/* The first subscriber: what the store keeps of the market, and history for new symbols (loaded
+ * before the display indicators hear of the symbol, so they are built from it). */
 static void app_on_market(void *ud, const market_note *n)
 {
     app *a = ud;
@@ -306,19 +283,22 @@ static void app_on_market(void *ud, const market_note *n)
     case MARKET_SYMBOL_ADDED:
         if (a->store)
             store_put_instrument(a->store, s->venue, s->name, s->px_decimals, s->qty_decimals,
-                                 a->data_ms);
-        for (int t = 0; t < TF_COUNT; t++)
-            app_attach_ta(a, s, (enum tf)t);
+                                 ingest_current_ms(a->ingest));
         app_load_history(a, s);
-        log_info(a->log, "symbol %s %s added", venue_name(s->venue), s->name);
+        log_info(a->log, "symbol %s %s added (%d price / %d quantity decimals)",
+                 venue_name(s->venue), s->name, s->px_decimals, s->qty_decimals);
+        break;
+    case MARKET_DECIMALS: /* the store's instrument row follows what the data taught */
+        if (a->store)
+            store_put_instrument(a->store, s->venue, s->name, s->px_decimals, s->qty_decimals,
+                                 ingest_current_ms(a->ingest));
         break;
     case MARKET_BAR_CLOSED:
         if (a->store)
             store_put_candle(a->store, s->venue, s->name, n->tf, n->bar);
-        if (s->ta[n->tf]) {
-            ta_bar b = ta_bar_from_candle(n->bar);
-            ta_chart_on_bar(s->ta[n->tf], &b);
-        }
+        break;
+    case MARKET_TRADE:
+    case MARKET_TOP_CHANGED:
         break;
     case MARKET_BOOK_GAP:
         log_warn(a->log, "%s %s: sequence gap at update id %lld, book RESYNCING",
@@ -363,6 +343,8 @@ static void app_finish(app *a)
 {
     a->finished = true;
     a->changes++;
+    ingest_finish(a->ingest); /* nothing more can arrive: bars that ended close without grace */
+    a->data_ms = ingest_clock_ms(a->ingest);
     const replay_stats *rsp = replay_get_stats(a->replay);
     replay_stats rs = *rsp;
     log_info(a->log, "replay finished: %llu messages, %llu malformed (%llu lines read)",
@@ -370,74 +352,32 @@ static void app_finish(app *a)
              (unsigned long long)rs.lines);
     if (a->ui)
         app_flash(a, "replay finished: the screen keeps the final state (q quits)");
-    /* record what was learned about the symbols (display precision) */
-    for (uint32_t i = 0; a->store && i < market_count(a->market); i++) {
-        market_sym *s = market_at(a->market, i);
-        store_put_instrument(a->store, s->venue, s->name, s->px_decimals, s->qty_decimals,
-                             a->data_ms);
-    }
     if (a->exit_at_end) {
-        if (a->ui)
-            a->priv->status_pending = true; /* stdout is the UI's screen until app_stop */
-        else
-            app_print_status(a);
+        /* printed by app_stop once the UI is closed and every queued row is committed, so the
+         * status's store counters are final */
+        a->priv->status_pending = true;
         app_request_quit(a);
     }
 }
 
-static void app_process_line(app *a, const replay_line *line)
+static void app_process_line(app *a, replay *rp, const replay_line *line)
 {
-    feed_event ev;
     const char *why = NULL;
-    if (replay_decode(a->replay, line, &ev, &why) != K_OK) {
-        a->priv->malformed_decode++;
-        log_debug(a->log, "malformed message dropped (%s)", why ? why : "?");
-        return;
-    }
-    if (ev.kind == FEED_NONE)
-        return;
-    int64_t recv_ms = line->recv_ns / 1000000;
-    int64_t t;
-    if (ev.event_ms > 0) {
-        t = ev.event_ms;
-        if (ev.kind == FEED_TRADE && ev.u.trade.time_ms > t)
-            t = ev.u.trade.time_ms;
-        if (llabs(ev.event_ms - recv_ms) > APP_MAX_SKEW_MS ||
-            (ev.kind == FEED_TRADE && llabs(ev.u.trade.time_ms - recv_ms) > APP_MAX_SKEW_MS)) {
-            a->priv->malformed_decode++;
-            log_debug(a->log, "malformed message dropped (exchange time %lld is %lld s from "
-                      "its receive time)", (long long)t, (long long)((t - recv_ms) / 1000));
-            return;
-        }
-    } else {
-        /* no exchange time (spot bookTicker, REST snapshot): the receive time moves a clock
-         * that an exchange time has started, unless it is far from it (a garbage timestamp
-         * must neither start nor drag the clock) */
-        t = a->data_ms != 0 && llabs(recv_ms - a->data_ms) <= APP_MAX_SKEW_MS ? recv_ms : 0;
-    }
-    if (t > a->data_ms)
-        a->data_ms = t;
-    /* the time this message stands for: what a symbol it creates loads its history before */
-    a->priv->line_ms = t ? t : a->data_ms ? a->data_ms : recv_ms;
-    if (market_apply(a->market, &ev) != K_OK) {
-        a->priv->malformed_decode++;
-        return;
-    }
-    a->messages++;
-    int64_t sec = a->data_ms / 1000;
-    if (sec != a->priv->last_advance_s) {
-        a->priv->last_advance_s = sec;
-        market_advance(a->market, a->data_ms);
-    }
+    enum ingest_result r = ingest_replay_line(a->ingest, rp, line, &why);
+    if (r == INGEST_OK)
+        a->messages++;
+    else if (r != INGEST_IGNORED)
+        log_debug(a->log, "message dropped: %s (%s)", ingest_strerror(r), why ? why : "?");
+    a->data_ms = ingest_clock_ms(a->ingest);
 }
 
-/* Malformed = what the decoder and the model refused + what the reader refused (bad timestamps,
- * oversized lines, truncated files). */
+/* Malformed = what the pipeline dropped (decoder, time, model) + what the reader refused (bad
+ * timestamps, oversized lines, truncated files). */
 static void app_sync_counters(app *a)
 {
     const replay_stats *rsp = replay_get_stats(a->replay);
     replay_stats rs = *rsp;
-    uint64_t m = a->priv->malformed_decode + rs.malformed + (uint64_t)rs.read_errors;
+    uint64_t m = ingest_dropped(a->ingest) + rs.malformed + (uint64_t)rs.read_errors;
     if (m != a->malformed) {
         a->malformed = m;
         a->changes++;
@@ -480,7 +420,7 @@ static void app_pump(app *a)
                 return;
             }
         }
-        app_process_line(a, &p->line);
+        app_process_line(a, a->replay, &p->line);
         p->prev_recv_ns = p->line.recv_ns;
         p->have_prev = true;
         p->pending = false;
@@ -542,6 +482,15 @@ static void app_stats_timer(loop *l, uint64_t id, void *ud)
     }
     p->stats_mono_ms = now;
     p->stats_messages = a->messages;
+    uint32_t skipped = chartta_skipped(a->chartta);
+    if (skipped > p->ta_skipped_warned) {
+        p->ta_skipped_warned = skipped;
+        log_warn(a->log, "indicators: %u symbol(s) shown without indicators: the list takes "
+                 "%zu KB per symbol and the memory budget (%zu MB for indicators) is full",
+                 skipped, chartta_per_symbol(a->chartta) / 1024,
+                 chartta_budget(a->chartta) / 1048576);
+        app_flash(a, "indicators: %u symbol(s) without indicators (memory budget full)", skipped);
+    }
     if (a->flash[0] && now >= a->flash_until_ms) {
         a->flash[0] = '\0';
         a->changes++;
@@ -590,10 +539,66 @@ static void app_resolve_replay(app *a, char (*out)[CONFIG_PATH_MAX], const char 
     }
 }
 
+int app_model_open(app *a)
+{
+    if (!a->priv)
+        a->priv = xcalloc(1, sizeof *a->priv);
+    if (!a->priv->history)
+        a->priv->history = xcalloc(APP_HISTORY_MAX, sizeof(candle));
+    if (a->market)
+        return K_OK;
+    a->market = market_new(&a->cfg.limits);
+    a->chartta = chartta_new(a->market, 0);
+    a->clock = kclock_new_simulated(); /* replay: market time is what the data says */
+    ingest_opts io = {.grace_ms = -1}; /* defaults */
+    a->ingest = ingest_new(a->market, a->clock, &io);
+    /* subscribers, in order: the store (and history loads) first, then display indicators */
+    if (market_subscribe(a->market, app_on_market, a) != K_OK ||
+        market_subscribe(a->market, chartta_on_note, a->chartta) != K_OK)
+        return K_ERR;
+    if (a->indicators[0]) {
+        char ierr[160];
+        if (chartta_set(a->chartta, a->indicators, ierr, sizeof ierr) != K_OK)
+            a->indicators[0] = '\0';
+    }
+    return K_OK;
+}
+
+void app_model_close(app *a)
+{
+    if (a->priv) {
+        free(a->priv->history);
+        free(a->priv);
+        a->priv = NULL;
+    }
+    ingest_free(a->ingest);
+    a->ingest = NULL;
+    chartta_free(a->chartta);
+    a->chartta = NULL;
+    market_free(a->market);
+    a->market = NULL;
+    kclock_free(a->clock);
+    a->clock = NULL;
+}
+
+uint64_t app_feed_replay(app *a, replay *r, uint64_t max)
+{
+    replay_line ln;
+    uint64_t n = 0;
+    while ((max == 0 || n < max) && replay_next(r, &ln) > 0) {
+        n++;
+        app_process_line(a, r, &ln);
+    }
+    const replay_stats *rs = replay_get_stats(r);
+    a->malformed = ingest_dropped(a->ingest) + rs->malformed + (uint64_t)rs->read_errors;
+    return n;
+}
+
 int app_start(app *a, const char *args, char *err, size_t errlen)
 {
     a->priv = xcalloc(1, sizeof *a->priv);
     a->priv->history = xcalloc(APP_HISTORY_MAX, sizeof(candle));
+    /* app_model_open (below) finds priv allocated */
     a->speed = a->cfg.replay_speed;
     a->chart_tf = a->cfg.ui_timeframe;
     a->source = APP_SOURCE_REPLAY;
@@ -613,6 +618,11 @@ int app_start(app *a, const char *args, char *err, size_t errlen)
         return K_ERR;
     }
 
+    if (app_model_open(a) != K_OK) {
+        snprintf(err, errlen, "cannot subscribe to the market model");
+        return K_ERR;
+    }
+
     store_opts so = {.batch = a->cfg.store_batch, .flush_ms = a->cfg.store_flush_ms};
     if (store_open(&a->store, a->cfg.db_path, &so, err, errlen) != K_OK)
         return K_ERR;
@@ -621,17 +631,19 @@ int app_start(app *a, const char *args, char *err, size_t errlen)
     if (store_get_setting(a->store, APP_SETTING_INDICATORS, a->indicators,
                           sizeof a->indicators) != 1)
         snprintf(a->indicators, sizeof a->indicators, "%s", APP_DEFAULT_INDICATORS);
-    else if (app_check_indicators(a->indicators, ierr, sizeof ierr) != K_OK) {
+    else if (app_check_indicators(a, a->indicators, ierr, sizeof ierr) != K_OK) {
         app_flash(a, "stored indicator list ignored (%s); using the default", ierr);
+        log_warn(a->log, "stored indicator list '%s' ignored: %s", a->indicators, ierr);
         snprintf(a->indicators, sizeof a->indicators, "%s", APP_DEFAULT_INDICATORS);
+    }
+    if (chartta_set(a->chartta, a->indicators, ierr, sizeof ierr) != K_OK) {
+        log_warn(a->log, "indicator list '%s': %s", a->indicators, ierr);
+        a->indicators[0] = '\0';
     }
     if (loop_watch(a->loop, store_fd(a->store), LOOP_READ, app_on_store, a) != K_OK) {
         snprintf(err, errlen, "cannot watch the store's completion fd");
         return K_ERR;
     }
-
-    a->market = market_new(&a->cfg.limits);
-    market_set_listener(a->market, app_on_market, a);
 
     if (a->cfg.replay_count > 0) {
         char resolved[CONFIG_MAX_REPLAY][CONFIG_PATH_MAX];
@@ -698,6 +710,8 @@ void app_stop(app *a)
         ui_close(a->ui);
         a->ui = NULL;
     }
+    if (a->priv->status_pending && a->store)
+        store_flush(a->store); /* every queued row committed: the store counters are final */
     if (a->priv->status_pending) { /* the terminal is back: the status goes to the shell */
         a->priv->status_pending = false;
         app_print_status(a);
@@ -715,17 +729,7 @@ void app_stop(app *a)
         replay_close(a->replay);
         a->replay = NULL;
     }
-    if (a->market) {
-        for (uint32_t i = 0; i < market_count(a->market); i++) {
-            market_sym *s = market_at(a->market, i);
-            for (int t = 0; t < TF_COUNT; t++) {
-                ta_chart_free(s->ta[t]);
-                s->ta[t] = NULL;
-            }
-        }
-        market_free(a->market);
-        a->market = NULL;
-    }
+    app_model_close(a); /* frees priv too; before the loop its wall clock's timer is on */
     if (a->loop) {
         loop_free(a->loop);
         a->loop = NULL;
@@ -735,7 +739,4 @@ void app_stop(app *a)
         log_close(a->log);
         a->log = NULL;
     }
-    free(a->priv->history);
-    free(a->priv);
-    a->priv = NULL;
 }

@@ -261,8 +261,8 @@ static cJSON *cmd_candles(app *a, int argc, const char *const *argv, char *err, 
     for (uint32_t i = from; i < n; i++)
         cJSON_AddItemToArray(arr, cmd_candle(candles_get(c, i), s->px_decimals,
                                              s->qty_decimals, false));
-    if (s->ta[tf]) { /* indicator values at the newest closed bar (null while warming up) */
-        const struct ta_chart *ch = s->ta[tf];
+    const struct ta_chart *ch = app_chart_ta(a, s, tf);
+    if (ch) { /* indicator values at the newest closed bar (null while warming up) */
         cJSON *ta = cJSON_AddObjectToObject(o, "indicators");
         const double *v = ta_chart_last(ch);
         for (uint32_t k = 0; k < ta_chart_outputs(ch); k++) {

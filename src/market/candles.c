@@ -19,6 +19,14 @@
  * (candles_on_bar) sum the lower bars' already truncated quote volumes. Sums saturate at
  * KDEC_MAX instead of wrapping (a 1d bar of a meme coin can exceed 9.2e10 base units).
  *
+ * Partial bars: the first bar a series builds is flagged CANDLE_PARTIAL when its period began
+ * before the series' data did (no seeded history ends right before it and the data does not start
+ * at its open): the first 1h bar of a replay that starts at 23:54 holds six minutes, not an hour.
+ * Gap-filled and later bars are whole. A partial lower bar makes its higher bar partial.
+ *
+ * Late trades (older than the forming bar) are counted with their volume, so every timeframe's
+ * bars plus its late volume add up to the traded volume.
+ *
  * Rejected input (time before 1970 or after 9999, px <= 0, qty < 0, a lower bar that does not
  * fit inside one bar) is ignored and counted with the late trades. Seeded history is held to
  * the same rules (prices > 0, o and c within [l, h], volumes >= 0): a bar that breaks them is
@@ -74,6 +82,7 @@ struct candles {
     __int128 quote_acc; /* exact sum px*qty of the forming bar, 1e-16 quote units */
 
     uint64_t total_closed, late;
+    kdec late_volume;
 };
 
 static const __int128 QUOTE_ACC_MAX = (__int128)KDEC_MAX * KDEC_SCALE;
@@ -181,8 +190,11 @@ static int roll_to(candles *c, int64_t target_open, candles_closed_fn fn, void *
     return closed;
 }
 
-/* Positions the forming bar on open_ms. Returns bars closed, or -1 when the time is late. */
-static int seek(candles *c, int64_t open_ms, kdec carry, candles_closed_fn fn, void *ud)
+/* Positions the forming bar on open_ms. Returns bars closed, or -1 when the time is late.
+ * data_ms is the time of the first data in it: the very first bar is partial unless seeded
+ * history ends right before it or the data starts at its open. */
+static int seek(candles *c, int64_t open_ms, int64_t data_ms, kdec carry, candles_closed_fn fn,
+                void *ud)
 {
     if (c->has_forming) {
         if (open_ms < c->forming.open_ms)
@@ -193,7 +205,10 @@ static int seek(candles *c, int64_t open_ms, kdec carry, candles_closed_fn fn, v
     }
     if (c->count > 0 && open_ms < candles_last(c)->open_ms + c->ms)
         return -1; /* inside seeded history */
+    bool adjacent = c->count > 0 && candles_last(c)->open_ms + c->ms == open_ms;
     forming_reset(c, open_ms, carry);
+    if (!adjacent && data_ms != open_ms)
+        c->forming.flags |= CANDLE_PARTIAL;
     return 0;
 }
 
@@ -204,9 +219,10 @@ int candles_on_trade(candles *c, int64_t time_ms, kdec px, kdec qty, bool buyer_
         c->late++;
         return 0;
     }
-    int closed = seek(c, align_down(time_ms, c->ms), px, fn, ud);
+    int closed = seek(c, align_down(time_ms, c->ms), time_ms, px, fn, ud);
     if (closed < 0) {
         c->late++;
+        c->late_volume = sat_add(c->late_volume, qty);
         return 0;
     }
     candle *f = &c->forming;
@@ -241,12 +257,15 @@ int candles_on_bar(candles *c, const candle *lower, int64_t lower_ms, candles_cl
         c->late++;
         return 0;
     }
-    int closed = seek(c, align_down(t, c->ms), lower->c, fn, ud);
+    int closed = seek(c, align_down(t, c->ms), t, lower->c, fn, ud);
     if (closed < 0) {
         c->late++;
+        c->late_volume = sat_add(c->late_volume, lower->volume);
         return 0;
     }
     candle *f = &c->forming;
+    if (lower->flags & CANDLE_PARTIAL)
+        f->flags |= CANDLE_PARTIAL;
     bool has_trades = lower->volume != 0 || lower->trades != 0;
     if (has_trades) {
         if (!c->fdata) {
@@ -332,4 +351,9 @@ uint64_t candles_total_closed(const candles *c)
 uint64_t candles_late(const candles *c)
 {
     return c->late;
+}
+
+kdec candles_late_volume(const candles *c)
+{
+    return c->late_volume;
 }

@@ -3,15 +3,18 @@
  * One symbol table, bounded by limits.max_symbols: an array of stable market_sym pointers
  * (panes keep them) plus an open-addressing hash of (venue, name) -> index sized once at
  * 2 * max_symbols, so routing an event costs one hash and no allocation. market_apply is the
- * single entry point for decoded events; everything it changes bumps sym->dirty, and the
- * events the rest of the app must react to (bar closed, book gap, book synced, book crossed)
- * go to one listener, synchronously, while the model is consistent.
+ * single entry point for decoded events (the ingest pipeline calls it); everything it changes
+ * bumps sym->dirty, and what the rest of the app reacts to (symbol added, trade, top of book,
+ * bar closed, book gap / synced / crossed, decimals) goes to an ordered list of subscribers,
+ * synchronously, while the model is consistent.
  *
  * Every trade feeds all seven candle series directly (seven O(1) updates) rather than
  * cascading closed 1s bars upward: each series' forming bar is then always current, and a
  * series never waits for a lower one to close. Bars close on later trades or on the data clock
- * (market_advance). Exchange klines (FEED_KLINE) are accepted and ignored: trades already build
- * the bars.
+ * (market_advance*), which waits a grace after each bar's end so a lagging trade still lands in
+ * its own bar. A symbol whose first data is an exchange kline is a kline feed (backtests,
+ * history): its final klines become closed bars of their timeframe and are aggregated upward;
+ * for a symbol built from trades, klines are counted and not applied.
  *
  * Book rules follow the venue: binance-spot -> spot U/u rules, anything else (binance-usdm, and
  * okx, whose seqId/prevSeqId has the same shape and which no decoder produces yet) -> pu chain.
@@ -40,14 +43,21 @@
 #define MARKET_MAX_SYMBOLS 65536u
 #define HASH_EMPTY UINT32_MAX
 
+typedef struct market_sub {
+    market_listener_fn fn;
+    void *ud;
+} market_sub;
+
 struct market {
     market_limits lim;
     market_sym **syms;
     uint32_t nsyms;
     uint32_t *hash; /* index into syms, HASH_EMPTY when free */
     uint32_t hmask;
-    market_listener_fn fn;
-    void *ud;
+    market_sub subs[MARKET_MAX_SUBSCRIBERS];
+    uint32_t nsubs;
+    int64_t grace_1s, grace_long;
+    uint64_t klines_ignored;
 };
 
 typedef struct bar_ctx {
@@ -103,19 +113,59 @@ void market_free(market *m)
     free(m);
 }
 
-void market_set_listener(market *m, market_listener_fn fn, void *ud)
+int market_subscribe(market *m, market_listener_fn fn, void *ud)
 {
-    m->fn = fn;
-    m->ud = ud;
+    if (!fn || m->nsubs >= MARKET_MAX_SUBSCRIBERS)
+        return K_ERR;
+    m->subs[m->nsubs++] = (market_sub){fn, ud};
+    return K_OK;
+}
+
+void market_unsubscribe(market *m, market_listener_fn fn, void *ud)
+{
+    for (uint32_t i = 0; i < m->nsubs; i++) {
+        if (m->subs[i].fn == fn && m->subs[i].ud == ud) {
+            memmove(&m->subs[i], &m->subs[i + 1], (m->nsubs - i - 1) * sizeof m->subs[0]);
+            m->nsubs--;
+            return;
+        }
+    }
+}
+
+void market_set_grace(market *m, int64_t grace_ms)
+{
+    m->grace_1s = grace_ms > 0 ? grace_ms : 0;
+    m->grace_long = m->grace_1s * 4;
+}
+
+int64_t market_grace_ms(const market *m, enum tf tf)
+{
+    return tf == TF_1S ? m->grace_1s : m->grace_long;
+}
+
+static void market_publish(market *m, const market_note *n)
+{
+    for (uint32_t i = 0; i < m->nsubs; i++)
+        m->subs[i].fn(m->subs[i].ud, n);
+}
+
+/* Every note about a symbol comes after the one that announces it (decimals already learned
+ * from its first event). */
+static void market_announce(market *m, market_sym *s)
+{
+    if (s->announced)
+        return;
+    s->announced = true;
+    market_note n = {.kind = MARKET_SYMBOL_ADDED, .sym = s, .tf = TF_1S};
+    market_publish(m, &n);
 }
 
 static void notify(market *m, enum market_note_kind kind, market_sym *s, enum tf tf,
                    const candle *bar, bool resync)
 {
-    if (!m->fn)
-        return;
+    market_announce(m, s);
     market_note n = {.kind = kind, .sym = s, .tf = tf, .bar = bar, .resync = resync};
-    m->fn(m->ud, &n);
+    market_publish(m, &n);
 }
 
 static uint32_t sym_hash(enum venue v, const char *name)
@@ -178,7 +228,6 @@ market_sym *market_add(market *m, enum venue v, const char *name)
     m->syms[m->nsyms++] = s;
     m->hash[slot] = s->index;
     s->dirty++;
-    notify(m, MARKET_SYMBOL_ADDED, s, TF_1S, NULL, false);
     return s;
 }
 
@@ -198,18 +247,43 @@ static void on_bar_closed(void *ud, enum tf tf, const candle *bar)
     notify(ctx->m, MARKET_BAR_CLOSED, ctx->s, tf, bar, false);
 }
 
-static void learn_decimals(market_sym *s, kdec px, kdec qty)
+void market_set_decimals(market *m, market_sym *s, int px_decimals, int qty_decimals)
 {
+    if (px_decimals < 0 || px_decimals > KDEC_DIGITS || qty_decimals < 0 ||
+        qty_decimals > KDEC_DIGITS)
+        return;
+    bool changed = s->px_decimals != px_decimals || s->qty_decimals != qty_decimals;
+    s->px_decimals = px_decimals;
+    s->qty_decimals = qty_decimals;
+    s->decimals_fixed = true;
+    if (changed) {
+        s->dirty++;
+        if (s->announced) /* a symbol not announced yet: its announcement says it */
+            notify(m, MARKET_DECIMALS, s, TF_1S, NULL, false);
+    }
+}
+
+/* Returns true when the decimals grew. */
+static bool learn_decimals(market_sym *s, kdec px, kdec qty)
+{
+    if (s->decimals_fixed)
+        return false;
+    bool grew = false;
     if (s->px_decimals < KDEC_DIGITS) {
         int d = decimal_places(px);
-        if (d > s->px_decimals)
+        if (d > s->px_decimals) {
             s->px_decimals = d;
+            grew = true;
+        }
     }
     if (s->qty_decimals < KDEC_DIGITS) {
         int d = decimal_places(qty);
-        if (d > s->qty_decimals)
+        if (d > s->qty_decimals) {
             s->qty_decimals = d;
+            grew = true;
+        }
     }
+    return grew;
 }
 
 static bool values_ok(const feed_event *ev)
@@ -220,10 +294,15 @@ static bool values_ok(const feed_event *ev)
     if (ev->kind == FEED_BOOK_TICKER)
         return ev->u.ticker.bid_px >= 0 && ev->u.ticker.bid_qty >= 0 &&
                ev->u.ticker.ask_px >= 0 && ev->u.ticker.ask_qty >= 0;
+    if (ev->kind == FEED_KLINE) {
+        kdec o = ev->u.kline.o, h = ev->u.kline.h, l = ev->u.kline.l, c = ev->u.kline.c;
+        return ev->u.kline.open_ms >= 0 && l > 0 && h >= l && o >= l && o <= h && c >= l &&
+               c <= h && ev->u.kline.volume >= 0 && ev->u.kline.quote_volume >= 0;
+    }
     return true; /* depth: judged by the book */
 }
 
-static void apply_trade(market *m, market_sym *s, const feed_event *ev)
+static bool apply_trade(market *m, market_sym *s, const feed_event *ev)
 {
     kdec px = ev->u.trade.px, qty = ev->u.trade.qty;
     int64_t t = ev->u.trade.time_ms ? ev->u.trade.time_ms : ev->event_ms;
@@ -238,18 +317,58 @@ static void apply_trade(market *m, market_sym *s, const feed_event *ev)
     if (t > s->last_trade_ms)
         s->last_trade_ms = t;
     s->trades++;
-    learn_decimals(s, px, qty);
+    return learn_decimals(s, px, qty);
 }
 
-static void apply_ticker(market_sym *s, const feed_event *ev)
+/* Returns true when the decimals grew; *top when the quote changed. */
+static bool apply_ticker(market_sym *s, const feed_event *ev, bool *top)
 {
+    *top = s->tick_bid != ev->u.ticker.bid_px || s->tick_bid_qty != ev->u.ticker.bid_qty ||
+           s->tick_ask != ev->u.ticker.ask_px || s->tick_ask_qty != ev->u.ticker.ask_qty;
     s->tick_bid = ev->u.ticker.bid_px;
     s->tick_bid_qty = ev->u.ticker.bid_qty;
     s->tick_ask = ev->u.ticker.ask_px;
     s->tick_ask_qty = ev->u.ticker.ask_qty;
     s->tickers++;
-    learn_decimals(s, s->tick_bid, s->tick_bid_qty);
-    learn_decimals(s, s->tick_ask, s->tick_ask_qty);
+    bool grew = learn_decimals(s, s->tick_bid, s->tick_bid_qty);
+    return learn_decimals(s, s->tick_ask, s->tick_ask_qty) || grew;
+}
+
+/* A final exchange kline of a kline-fed symbol: a closed bar of its timeframe, aggregated into
+ * the longer ones. */
+static bool apply_kline(market *m, market_sym *s, const feed_event *ev)
+{
+    enum tf tf;
+    if (tf_parse(ev->u.kline.interval, &tf) != K_OK || !ev->u.kline.closed)
+        return false;
+    candle b = {.open_ms = ev->u.kline.open_ms, .o = ev->u.kline.o, .h = ev->u.kline.h,
+                .l = ev->u.kline.l, .c = ev->u.kline.c, .volume = ev->u.kline.volume,
+                .quote_volume = ev->u.kline.quote_volume,
+                .trades = ev->u.kline.trades > UINT32_MAX ? UINT32_MAX
+                          : ev->u.kline.trades < 0    ? 0
+                                                      : (uint32_t)ev->u.kline.trades};
+    bar_ctx ctx = {m, s};
+    for (int k = tf; k < TF_COUNT; k++)
+        candles_on_bar(s->series[k], &b, tf_ms(tf), on_bar_closed, &ctx);
+    s->last_px = b.c;
+    if (s->ref_px == 0)
+        s->ref_px = b.o;
+    bool grew = learn_decimals(s, b.o, b.volume);
+    grew = learn_decimals(s, b.h, 0) || grew;
+    grew = learn_decimals(s, b.l, 0) || grew;
+    return learn_decimals(s, b.c, 0) || grew;
+}
+
+typedef struct market_top {
+    kdec bid, bid_qty, ask, ask_qty;
+} market_top;
+
+static market_top market_book_top(const market_sym *s)
+{
+    market_top t = {0, 0, 0, 0};
+    if (!book_best(s->book, &t.bid, &t.bid_qty, &t.ask, &t.ask_qty))
+        memset(&t, 0, sizeof t);
+    return t;
 }
 
 /* Notes for what a book call did; K_ERR for rejected input. */
@@ -277,9 +396,9 @@ int market_apply(market *m, const feed_event *ev)
 {
     if (!ev)
         return K_ERR;
-    if (ev->kind == FEED_NONE || ev->kind == FEED_KLINE)
+    if (ev->kind == FEED_NONE)
         return K_OK;
-    if (ev->kind != FEED_TRADE && ev->kind != FEED_BOOK_TICKER &&
+    if (ev->kind != FEED_TRADE && ev->kind != FEED_BOOK_TICKER && ev->kind != FEED_KLINE &&
         ev->kind != FEED_DEPTH_DIFF && ev->kind != FEED_DEPTH_SNAPSHOT)
         return K_ERR;
     if (ev->symbol[0] == '\0' || strnlen(ev->symbol, KSYM_MAX) >= KSYM_MAX)
@@ -289,16 +408,44 @@ int market_apply(market *m, const feed_event *ev)
     market_sym *s = market_add(m, ev->venue, ev->symbol);
     if (!s)
         return K_ERR; /* table full or bad venue */
+    bool fresh = s->trades == 0 && s->tickers == 0 && s->diffs == 0 && s->klines == 0;
+    if (ev->kind == FEED_KLINE) {
+        if (fresh)
+            s->bars_from_klines = true;
+        if (!s->bars_from_klines) {
+            m->klines_ignored++;
+            return K_OK;
+        }
+    }
 
     int rc = K_OK;
+    bool grew = false, top = false;
     enum book_state before = book_state(s->book);
     uint64_t crossed_before = book_get_stats(s->book)->crossed;
+    bool depth = ev->kind == FEED_DEPTH_DIFF || ev->kind == FEED_DEPTH_SNAPSHOT;
+    market_top top_before = {0, 0, 0, 0};
+    if (depth && m->nsubs)
+        top_before = market_book_top(s);
     switch (ev->kind) {
     case FEED_TRADE:
-        apply_trade(m, s, ev);
+        if (s->bars_from_klines) { /* a kline feed keeps its bars; the tape still shows it */
+            tape_trade tr = {.time_ms = ev->u.trade.time_ms ? ev->u.trade.time_ms : ev->event_ms,
+                             .px = ev->u.trade.px, .qty = ev->u.trade.qty,
+                             .buyer_maker = ev->u.trade.buyer_maker};
+            tape_push(s->tape, &tr);
+            s->last_px = tr.px;
+            s->trades++;
+            grew = learn_decimals(s, tr.px, tr.qty);
+        } else {
+            grew = apply_trade(m, s, ev);
+        }
         break;
     case FEED_BOOK_TICKER:
-        apply_ticker(s, ev);
+        grew = apply_ticker(s, ev, &top);
+        break;
+    case FEED_KLINE:
+        s->klines++;
+        grew = apply_kline(m, s, ev);
         break;
     case FEED_DEPTH_DIFF:
         s->diffs++;
@@ -308,9 +455,9 @@ int market_apply(market *m, const feed_event *ev)
         enum book_result r = book_on_snapshot(s->book, ev);
         if (r != BOOK_REJECTED) {
             for (uint32_t j = 0; j < ev->u.depth.nbids; j++)
-                learn_decimals(s, ev->u.depth.bids[j].px, ev->u.depth.bids[j].qty);
+                grew = learn_decimals(s, ev->u.depth.bids[j].px, ev->u.depth.bids[j].qty) || grew;
             for (uint32_t j = 0; j < ev->u.depth.nasks; j++)
-                learn_decimals(s, ev->u.depth.asks[j].px, ev->u.depth.asks[j].qty);
+                grew = learn_decimals(s, ev->u.depth.asks[j].px, ev->u.depth.asks[j].qty) || grew;
         }
         rc = book_outcome(m, s, r, before, crossed_before);
         break;
@@ -321,18 +468,65 @@ int market_apply(market *m, const feed_event *ev)
     if (rc == K_OK && ev->event_ms > s->last_event_ms)
         s->last_event_ms = ev->event_ms;
     s->dirty++;
+    if (!s->announced)
+        market_announce(m, s);
+    else if (grew)
+        notify(m, MARKET_DECIMALS, s, TF_1S, NULL, false);
+    if (!m->nsubs)
+        return rc;
+    if (ev->kind == FEED_TRADE && rc == K_OK) {
+        market_note n = {.kind = MARKET_TRADE, .sym = s, .ev = ev};
+        market_publish(m, &n);
+    }
+    if (depth) {
+        market_top t = market_book_top(s);
+        top = memcmp(&t, &top_before, sizeof t) != 0;
+    }
+    if (top)
+        notify(m, MARKET_TOP_CHANGED, s, TF_1S, NULL, false);
     return rc;
+}
+
+static void market_advance_sym(market *m, market_sym *s, int64_t now_ms, bool final)
+{
+    bar_ctx ctx = {m, s};
+    int closed = 0;
+    for (int k = 0; k < TF_COUNT; k++) {
+        int64_t g = final ? 0 : market_grace_ms(m, (enum tf)k);
+        closed += candles_advance(s->series[k], now_ms - g, on_bar_closed, &ctx);
+    }
+    if (closed)
+        s->dirty++;
+}
+
+void market_advance_venue(market *m, enum venue v, int64_t now_ms)
+{
+    for (uint32_t i = 0; i < m->nsyms; i++)
+        if (v == VENUE_COUNT || m->syms[i]->venue == v)
+            market_advance_sym(m, m->syms[i], now_ms, false);
 }
 
 void market_advance(market *m, int64_t now_ms)
 {
-    for (uint32_t i = 0; i < m->nsyms; i++) {
-        market_sym *s = m->syms[i];
-        bar_ctx ctx = {m, s};
-        int closed = 0;
-        for (int k = 0; k < TF_COUNT; k++)
-            closed += candles_advance(s->series[k], now_ms, on_bar_closed, &ctx);
-        if (closed)
-            s->dirty++;
-    }
+    market_advance_venue(m, VENUE_COUNT, now_ms);
+}
+
+void market_advance_final(market *m, enum venue v, int64_t now_ms)
+{
+    for (uint32_t i = 0; i < m->nsyms; i++)
+        if (v == VENUE_COUNT || m->syms[i]->venue == v)
+            market_advance_sym(m, m->syms[i], now_ms, true);
+}
+
+uint64_t market_late_trades(const market *m, enum tf tf)
+{
+    uint64_t n = 0;
+    for (uint32_t i = 0; (unsigned)tf < TF_COUNT && i < m->nsyms; i++)
+        n += candles_late(m->syms[i]->series[tf]);
+    return n;
+}
+
+uint64_t market_klines_ignored(const market *m)
+{
+    return m->klines_ignored;
 }

@@ -214,7 +214,7 @@ void ui_chart_draw(ui *u, pane *p)
      * with at least 6 candle rows and 2/5 of the pane left to the candles (panes shrink to 4
      * rows, 3 on small screens, first); the ones left out are named in the top border */
     ind_ctx ic;
-    ui_ind_begin(u, &ic, s, tf);
+    ui_ind_begin(u->a, &ic, s, tf);
     uint32_t osc[IND_MAX_OSC];
     int nosc = K_MIN(ui_ind_osc_list(&ic, osc, IND_MAX_OSC), IND_MAX_OSC);
     if (nosc > 0 && vol_h > 2) /* oscillators take the rows; volume gets less */

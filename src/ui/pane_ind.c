@@ -1,4 +1,4 @@
-/* Chart indicators: drawn from the app's per-series indicator charts (market_sym.ta[tf], one
+/* Chart indicators: drawn from the app's per-series indicator charts (app_chart_ta(), one
  * ta_chart per symbol and timeframe, fed by the app on every closed bar and persisted by it), on
  * the candles (overlays: moving averages, bands, SAR, SuperTrend, Ichimoku, VWAP) and in sub-panes
  * under the chart (oscillators: RSI, MACD, Stochastic, ADX, CCI, MFI, ... with their reference
@@ -19,14 +19,13 @@
 
 /* ---- values by time --------------------------------------------------------------------- */
 
-void ui_ind_begin(ui *u, ind_ctx *ic, market_sym *s, enum tf tf)
+void ui_ind_begin(const app *a, ind_ctx *ic, market_sym *s, enum tf tf)
 {
-    (void)u;
     memset(ic, 0, sizeof(*ic));
-    if (!s || (unsigned)tf >= TF_COUNT || !s->series[tf] || !s->ta[tf] ||
-        ta_chart_instances(s->ta[tf]) == 0)
+    const ta_chart *ch = app_chart_ta(a, s, tf);
+    if (!s || (unsigned)tf >= TF_COUNT || !s->series[tf] || !ch || ta_chart_instances(ch) == 0)
         return;
-    ic->c = s->ta[tf];
+    ic->c = ch;
     ic->hlen = ta_chart_history_len(ic->c);
     ic->last_t = ta_chart_last_time(ic->c);
     ic->tfms = tf_ms(tf);

@@ -616,8 +616,8 @@ static uint64_t pane_sig(ui *u, enum pane_id id)
             h = mix(h, (uint64_t)s->last_px);
         }
         h = mix(h, a->focus);
-        if (s && (unsigned)a->chart_tf < TF_COUNT && s->ta[a->chart_tf])
-            h = mix(h, (uint64_t)(uintptr_t)s->ta[a->chart_tf]); /* rebuilt on a new list */
+        if (s && (unsigned)a->chart_tf < TF_COUNT && app_chart_ta(a, s, a->chart_tf))
+            h = mix(h, (uint64_t)(uintptr_t)app_chart_ta(a, s, a->chart_tf)); /* rebuilt on a new list */
         h = mix(h, a->changes);
         h = mix(h, (uint64_t)a->chart_tf);
         h = mix(h, u->ch_follow);

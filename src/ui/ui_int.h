@@ -21,7 +21,7 @@ struct ta_chart;
 
 /* One frame's view of the display indicators (pane_ind.c). */
 typedef struct ind_ctx {
-    struct ta_chart *c; /* NULL: no indicators */
+    const struct ta_chart *c; /* NULL: no indicators */
     uint32_t hlen, nout;
     int64_t last_t, tfms, peek_t;
     bool has_peek;
@@ -161,7 +161,7 @@ WINDOW *ui_overlay_open(ui *u, int h, int w, const char *title);
 void ui_overlay_show(WINDOW *w);
 
 /* indicators (pane_ind.c) */
-void ui_ind_begin(ui *u, ind_ctx *ic, market_sym *s, enum tf tf);
+void ui_ind_begin(const app *a, ind_ctx *ic, market_sym *s, enum tf tf);
 /* Output k's value drawn at the bar opening at t (the forming bar's is peeked; displaced
  * outputs come from earlier/later bars), and m bars after the newest one; NaN when none. */
 double ui_ind_value(const ind_ctx *ic, uint32_t k, int64_t t);

@@ -460,6 +460,23 @@ int replay_decode(replay *r, const replay_line *line, feed_event *ev, const char
     return K_OK;
 }
 
+void replay_note_symbol(replay *r, int file, const char *symbol)
+{
+    if (file < 0 || file >= r->n || !symbol || strlen(symbol) >= KSYM_MAX)
+        return;
+    rfile *f = &r->files[file];
+    if (!f->info.symbol[0])
+        memcpy(f->info.symbol, symbol, strlen(symbol) + 1);
+}
+
+void replay_count_decode_error(replay *r, int file)
+{
+    if (file < 0 || file >= r->n)
+        return;
+    r->files[file].info.decode_errors++;
+    r->st.decode_errors++;
+}
+
 const replay_stats *replay_get_stats(replay *r)
 {
     replay_stats *st = &r->st;

@@ -19,19 +19,14 @@ static app *fuzz_app(void)
         return &a;
     ready = true;
     config_defaults(&a.cfg);
-    a.market = market_new(&a.cfg.limits);
     snprintf(a.indicators, sizeof a.indicators, "%s", "sma_5,rsi_7");
+    if (app_model_open(&a) != K_OK)
+        abort();
     const char *specs[] = {"data/replay/btcusdt_20240808.gz", "data/replay/ethusdt_20240808.gz"};
     char err[256];
     replay *r = NULL;
     if (replay_open(&r, specs, 2, err, sizeof err) == K_OK) {
-        replay_line ln;
-        feed_event ev;
-        const char *why;
-        for (int i = 0; i < 20000 && replay_next(r, &ln) == 1; i++)
-            if (replay_decode(r, &ln, &ev, &why) == K_OK && ev.kind != FEED_NONE &&
-                market_apply(a.market, &ev) == K_OK)
-                a.data_ms = ln.recv_ns / 1000000;
+        app_feed_replay(&a, r, 20000); /* the app's own data path */
         replay_close(r);
     }
     return &a;

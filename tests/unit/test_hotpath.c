@@ -1,6 +1,7 @@
 /* The hot path does not allocate per message: the four bundled captures (real Binance spot data)
- * go through replay_next -> replay_decode -> market_apply -> market_advance exactly as the app
- * feeds them, and every malloc/calloc/realloc made meanwhile is counted.
+ * go through the app's own data path (app_feed_replay: the ingest pipeline, the market model and
+ * its subscribers, the display indicators included), and every malloc/calloc/realloc made
+ * meanwhile is counted.
  *
  * Counting: this test program defines malloc, calloc, realloc and free itself (glibc lets the
  * main program replace them) and forwards to glibc's __libc_* entry points, so every call from
@@ -13,6 +14,8 @@
  * handful of times (ring doublings of the slow timeframes), never once per message. */
 #include "check.h"
 
+#include "kestrel/app.h"
+#include "kestrel/ingest.h"
 #include "kestrel/market.h"
 #include "kestrel/replay.h"
 
@@ -79,39 +82,18 @@ int main(void)
         fprintf(stderr, "%s\n", err);
         CHECK_DONE();
     }
-    market_limits lim = {.max_symbols = 256, .book_levels = 5000, .book_buffered = 4096,
-                         .tape_size = 512, .candles_max = 2000};
-    market *m = market_new(&lim);
+    static app A;
+    config_defaults(&A.cfg);
+    snprintf(A.indicators, sizeof A.indicators, "%s", APP_DEFAULT_INDICATORS);
+    CHECK_INT(app_model_open(&A), K_OK);
+    market *m = A.market;
 
-    replay_line line;
-    feed_event ev;
-    const char *why = NULL;
-    uint64_t lines = 0, applied = 0, bad = 0;
-    unsigned long long warm = 0;
-    int64_t clock_ms = 0, last_s = 0;
-    while (replay_next(r, &line) > 0) {
-        if (++lines == WARMUP_LINES)
-            warm = __atomic_load_n(&hot_allocs, __ATOMIC_RELAXED);
-        if (replay_decode(r, &line, &ev, &why) != K_OK) {
-            bad++;
-            continue;
-        }
-        if (ev.kind == FEED_NONE)
-            continue;
-        int64_t t = ev.event_ms > 0 ? ev.event_ms : line.recv_ns / 1000000;
-        if (t > clock_ms)
-            clock_ms = t;
-        if (market_apply(m, &ev) == K_OK)
-            applied++;
-        else
-            bad++;
-        if (clock_ms / 1000 != last_s) {
-            last_s = clock_ms / 1000;
-            market_advance(m, clock_ms);
-        }
-    }
+    uint64_t lines = app_feed_replay(&A, r, WARMUP_LINES);
+    unsigned long long warm = __atomic_load_n(&hot_allocs, __ATOMIC_RELAXED);
+    lines += app_feed_replay(&A, r, 0);
     unsigned long long during = __atomic_load_n(&hot_allocs, __ATOMIC_RELAXED) - warm;
     uint64_t measured = lines - WARMUP_LINES;
+    uint64_t bad = A.malformed, applied = A.messages;
 
     CHECK_INT(lines, 179318); /* every line of the four captures */
     CHECK_INT(bad, 0);
@@ -129,7 +111,7 @@ int main(void)
     (void)during;
     printf("hot path: allocation count skipped under a sanitizer\n");
 #endif
-    market_free(m);
+    app_model_close(&A);
     replay_close(r);
     CHECK_DONE();
 }

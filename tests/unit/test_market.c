@@ -15,7 +15,7 @@ static kdec D(const char *s)
 }
 
 typedef struct notes {
-    uint64_t added, gap, synced, resynced, crossed, bars[TF_COUNT], bad;
+    uint64_t added, gap, synced, resynced, crossed, bars[TF_COUNT], bad, trades, tops, decimals;
     market_sym *sym;
 } notes;
 
@@ -52,7 +52,20 @@ static void on_note(void *ud, const market_note *n)
     case MARKET_BOOK_CROSSED:
         c->crossed++;
         break;
+    case MARKET_TRADE:
+        c->trades++;
+        if (!n->ev || n->ev->kind != FEED_TRADE || n->sym->trades == 0)
+            c->bad++;
+        break;
+    case MARKET_TOP_CHANGED:
+        c->tops++;
+        break;
+    case MARKET_DECIMALS:
+        c->decimals++;
+        break;
     }
+    if (n->kind != MARKET_SYMBOL_ADDED && c->added == 0)
+        c->bad++, fprintf(stderr, "note %d before its symbol was announced\n", n->kind);
 }
 
 typedef struct replay_out {
@@ -118,7 +131,7 @@ static void test_spot_btc(void)
     market *m = market_new(NULL);
     notes n;
     memset(&n, 0, sizeof n);
-    market_set_listener(m, on_note, &n);
+    CHECK_INT(market_subscribe(m, on_note, &n), K_OK);
     replay_out o;
     replay(m, VENUE_BINANCE_SPOT, "BTCUSDT", SPOT_BTC_08, SPOT_BTC_09, -1, &o);
     CHECK_INT(o.errors, 0);
@@ -141,6 +154,12 @@ static void test_spot_btc(void)
     CHECK_INT(n.bad, 0);
 
     CHECK_INT(s->trades, 9757 + 10147);
+    CHECK_INT(n.trades, 9757 + 10147); /* one MARKET_TRADE note per trade */
+    CHECK(n.tops > 1000 && n.tops <= s->tickers + s->diffs); /* top-of-book changes */
+    /* the first message is a diff (decimals are not learned from diffs): the snapshot and the
+     * first trades teach them, each growth announced once */
+    CHECK(n.decimals >= 1 && n.decimals <= 4);
+    CHECK_INT(s->px_decimals, o.px_dec);
     CHECK_INT(s->tickers, 28040 + 45134);
     CHECK_INT(s->diffs, 3451 + 3044);
     CHECK_INT(s->trades, o.trades);
@@ -175,7 +194,6 @@ static void test_spot_btc(void)
         CHECK_INT(n.bars[t], candles_total_closed(s->series[t]));
         CHECK(candles_forming(s->series[t]) != NULL);
         CHECK_INT(candles_forming(s->series[t])->c, o.last_px);
-        CHECK(s->ta[t] == NULL);
     }
     CHECK(n.bars[TF_1S] > 600);
     CHECK_INT(n.bars[TF_1D], 1); /* the capture crosses 2024-08-09 00:00 UTC */
@@ -237,7 +255,7 @@ static void test_usdm_two_symbols(void)
     market *m = market_new(NULL);
     notes n;
     memset(&n, 0, sizeof n);
-    market_set_listener(m, on_note, &n);
+    CHECK_INT(market_subscribe(m, on_note, &n), K_OK);
     replay_out ob, oe;
     replay(m, VENUE_BINANCE_USDM, "BTCUSDT", USDM_BTC_08, NULL, -1, &ob);
     replay(m, VENUE_BINANCE_USDM, "ETHUSDT", USDM_ETH_08, NULL, -1, &oe);
@@ -293,7 +311,7 @@ static void test_gap_resync_notes(void)
     market *m = market_new(NULL);
     notes n;
     memset(&n, 0, sizeof n);
-    market_set_listener(m, on_note, &n);
+    CHECK_INT(market_subscribe(m, on_note, &n), K_OK);
     replay_out o1, o2;
     replay(ref, VENUE_BINANCE_SPOT, "BTCUSDT", SPOT_BTC_08, SPOT_BTC_09, -1, &o1);
     replay(m, VENUE_BINANCE_SPOT, "BTCUSDT", SPOT_BTC_08, SPOT_BTC_09, 1000, &o2);
@@ -360,7 +378,7 @@ static void test_errors_and_table(void)
     market *m = market_new(&lim);
     notes n;
     memset(&n, 0, sizeof n);
-    market_set_listener(m, on_note, &n);
+    CHECK_INT(market_subscribe(m, on_note, &n), K_OK);
 
     /* the real snapshot line carries no symbol: unusable until the caller fills it */
     cap_reader r;
@@ -431,9 +449,16 @@ static void test_errors_and_table(void)
     memset(&k, 0, sizeof k);
     k.kind = FEED_NONE;
     CHECK_INT(market_apply(m, &k), K_OK);
-    k.kind = FEED_KLINE; /* accepted, ignored (trades build the bars) */
+    k.kind = FEED_KLINE; /* a kline with no prices: refused */
     snprintf(k.symbol, sizeof k.symbol, "ETHUSDT");
-    CHECK_INT(market_apply(m, &k), K_OK);
+    CHECK_INT(market_apply(m, &k), K_ERR);
+    k.u.kline.o = k.u.kline.h = k.u.kline.l = k.u.kline.c = D("2677.60");
+    k.u.kline.open_ms = 1723161540000LL;
+    snprintf(k.u.kline.interval, sizeof k.u.kline.interval, "1m");
+    k.u.kline.closed = true;
+    uint64_t ign = market_klines_ignored(m);
+    CHECK_INT(market_apply(m, &k), K_OK); /* accepted, not applied: trades build ETHUSDT's bars */
+    CHECK_INT(market_klines_ignored(m), ign + 1);
     k.kind = (enum feed_kind)99;
     CHECK_INT(market_apply(m, &k), K_ERR);
     /* a bookTicker with a negative field is refused */
@@ -449,7 +474,7 @@ static void test_errors_and_table(void)
     uint64_t dirty = e ? e->dirty : 0;
     CHECK_INT(market_apply(m, &bt), K_OK);
     CHECK(e && e->tickers == 1 && e->tick_ask == D("2677.61") && e->dirty == dirty + 1);
-    market_set_listener(m, NULL, NULL);
+    market_unsubscribe(m, on_note, &n);
     market_advance(m, 1723161600000LL + 3600000LL); /* no listener: fine */
     CHECK_INT(n.bad, 0);
     market_free(m);

@@ -492,7 +492,7 @@ static void check_set_and_chart(const tt_bars *bars)
 static void check_candle_conversion(void)
 {
     candle c = { 1670889600000LL, 1721212000000LL, 1721655000000LL, 1720888000000LL,
-                 1720888000000LL, 11066042000LL, 0, 0, 7 };
+                 1720888000000LL, 11066042000LL, 0, 0, 7, 0 };
     ta_bar b = ta_bar_from_candle(&c);
     CHECK(b.t == 1670889600000LL);
     CHECK(b.o == strtod("17212.12", NULL) && b.h == strtod("17216.55", NULL));

@@ -15,6 +15,7 @@
 #include "kestrel/ui.h"
 
 #include "ui_screen.h"
+#include "kestrel/ingest.h"
 
 #include <locale.h>
 #include <unistd.h>
@@ -43,29 +44,10 @@ static void draw(ui *u)
 
 static app A;
 
+/* The app's own data path (app_feed_replay: the ingest pipeline and the subscribers). */
 static int feed(replay *r, uint64_t max)
 {
-    replay_line ln;
-    feed_event ev;
-    uint64_t n = 0;
-    while (n < max && replay_next(r, &ln) == 1) {
-        const char *why = NULL;
-        n++;
-        if (replay_decode(r, &ln, &ev, &why) != K_OK) {
-            A.malformed++;
-            continue;
-        }
-        if (ev.kind == FEED_NONE)
-            continue;
-        if (market_apply(A.market, &ev) != K_OK) {
-            A.malformed++;
-            continue;
-        }
-        A.messages++;
-        A.data_ms = ln.recv_ns / 1000000;
-        market_advance(A.market, A.data_ms);
-    }
-    return (int)n;
+    return (int)app_feed_replay(&A, r, max);
 }
 
 int main(void)
@@ -82,7 +64,7 @@ int main(void)
     A.speed = 1.0;
     A.chart_tf = TF_1S;
     A.source = APP_SOURCE_REPLAY;
-    A.market = market_new(&A.cfg.limits);
+    CHECK_INT(app_model_open(&A), K_OK);
     CHECK(A.market != NULL);
 
     const char *specs[] = {"data/replay/btcusdt_20240808.gz", "data/replay/ethusdt_20240808.gz",
@@ -464,8 +446,8 @@ int main(void)
             te.u.trade.px = fpx;
             te.u.trade.qty = fq;
             te.u.trade.time_ms = te.event_ms;
-            CHECK_INT(market_apply(A.market, &te), K_OK);
-            market_advance(A.market, te.event_ms);
+            te.recv_ns = te.event_ms * 1000000LL;
+            CHECK_INT(ingest_event(A.ingest, &te, NULL), INGEST_OK);
         }
         market_sym *fs = market_find(A.market, VENUE_BINANCE_SPOT, "FLATUSDT");
         CHECK(fs != NULL);
@@ -488,7 +470,7 @@ int main(void)
     fclose(in);
     replay_close(r);
     app_set_indicators(&A, "", err, sizeof(err)); /* frees the charts the app attached */
-    market_free(A.market);
+    app_model_close(&A);
     store_close(A.store);
     char cmd[700];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);

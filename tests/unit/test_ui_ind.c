@@ -32,21 +32,10 @@ static void grab(void)
     ui_screen_grab(screen, sizeof(screen), NULL, NULL);
 }
 
+/* The app's own data path (app_feed_replay: the ingest pipeline and the subscribers). */
 static void feed(replay *r, uint64_t max)
 {
-    replay_line ln;
-    feed_event ev;
-    uint64_t n = 0;
-    while (n < max && replay_next(r, &ln) == 1) {
-        const char *why = NULL;
-        n++;
-        if (replay_decode(r, &ln, &ev, &why) != K_OK || ev.kind == FEED_NONE)
-            continue;
-        if (market_apply(A.market, &ev) != K_OK)
-            continue;
-        A.data_ms = ln.recv_ns / 1000000;
-        market_advance(A.market, A.data_ms);
-    }
+    app_feed_replay(&A, r, max);
 }
 
 /* Expected values of every output of the series' chart at every closed bar (from an
@@ -114,7 +103,7 @@ static size_t check_series(const char *label, market_sym *s, enum tf tf, const c
     const candles *c = s->series[tf];
     expect e = expected(specs, c);
     ind_ctx ic;
-    ui_ind_begin(NULL, &ic, s, tf);
+    ui_ind_begin(&A, &ic, s, tf);
     CHECK(ic.c != NULL);
     if (!ic.c) {
         expect_free(&e);
@@ -177,7 +166,7 @@ int main(void)
     A.speed = 1.0;
     A.chart_tf = TF_1S;
     A.source = APP_SOURCE_REPLAY;
-    A.market = market_new(&A.cfg.limits);
+    CHECK_INT(app_model_open(&A), K_OK);
     CHECK(A.market != NULL);
     const char *files[] = { "data/replay/btcusdt_20240808.gz", "data/replay/ethusdt_20240808.gz",
                             "data/replay/btcusdt_20240809.gz", "data/replay/ethusdt_20240809.gz" };
@@ -222,7 +211,7 @@ int main(void)
             feed(r, 500);
             CHECK_INT(app_set_indicators(&A, "rsi_14", err, sizeof(err)), K_OK);
             const candle *f = candles_forming(btc->series[TF_1S]);
-            const ta_chart *ch = btc->ta[TF_1S];
+            const ta_chart *ch = app_chart_ta(&A, btc, TF_1S);
             if (!f || !ch || f->open_ms <= ta_chart_last_time(ch))
                 continue;
             ta_bar b = ta_bar_from_candle(f);
@@ -292,6 +281,6 @@ int main(void)
     }
     free(d.b);
     app_set_indicators(&A, "", err, sizeof(err));
-    market_free(A.market);
+    app_model_close(&A);
     CHECK_DONE();
 }
