@@ -3,6 +3,7 @@
  * --exit-at-end can never disagree. Prices and quantities are exact decimal strings formatted
  * from the integers, with the symbol's decimals. */
 #include "kestrel/app.h"
+#include "kestrel/ingest.h"
 #include "kestrel/decimal.h"
 #include "kestrel/replay.h"
 #include "kestrel/store.h"
@@ -150,6 +151,23 @@ cJSON *app_status_json(app *a)
     cJSON_AddNumberToObject(o, "messages", (double)a->messages);
     cJSON_AddNumberToObject(o, "malformed", (double)a->malformed);
     cJSON_AddNumberToObject(o, "messages_per_s", round(a->msgs_per_s));
+    if (a->ingest && a->market) { /* the pipeline: what it dropped and which trades were late */
+        const ingest_stats *is = ingest_get_stats(a->ingest);
+        cJSON *ig = cJSON_AddObjectToObject(o, "ingest");
+        if (ig) {
+            cJSON_AddNumberToObject(ig, "frames", (double)is->frames);
+            cJSON_AddNumberToObject(ig, "applied", (double)is->applied);
+            cJSON_AddNumberToObject(ig, "ignored", (double)is->ignored);
+            cJSON_AddNumberToObject(ig, "malformed", (double)is->malformed);
+            cJSON_AddNumberToObject(ig, "bad_time", (double)is->bad_time);
+            cJSON_AddNumberToObject(ig, "refused", (double)is->refused);
+            cJSON_AddNumberToObject(ig, "bar_grace_ms", (double)ingest_grace_ms(a->ingest, TF_1S));
+        }
+        cJSON *late = cJSON_AddObjectToObject(o, "late_trades");
+        for (int k = 0; late && k < TF_COUNT; k++)
+            cJSON_AddNumberToObject(late, tf_name((enum tf)k),
+                                    (double)market_late_trades(a->market, (enum tf)k));
+    }
     if (a->replay) {
         const replay_stats *rs_ = replay_get_stats(a->replay);
         replay_stats rs = *rs_;

@@ -154,18 +154,21 @@ static void kclock_arm(kclock *c)
 
 int kclock_advance(kclock *c, int64_t now_ms)
 {
-    if (c->kind == KCLOCK_SIMULATED && now_ms > c->now)
-        c->now = now_ms;
-    int64_t limit = c->kind == KCLOCK_SIMULATED ? c->now : now_ms;
+    bool sim = c->kind == KCLOCK_SIMULATED;
+    int64_t limit = sim ? (now_ms > c->now ? now_ms : c->now) : now_ms;
     int fired = 0;
     bool was_firing = c->firing;
     c->firing = true;
     while (c->n > 0 && c->heap[0].due <= limit) {
         kclock_timer t = c->heap[0];
         kclock_remove_at(c, 0);
+        if (sim && t.due > c->now)
+            c->now = t.due; /* the callback sees the market time it was due at */
         t.fn(c, t.id, t.due, t.ud);
         fired++;
     }
+    if (sim)
+        c->now = limit;
     c->firing = was_firing;
     kclock_arm(c);
     return fired;
