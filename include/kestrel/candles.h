@@ -51,6 +51,12 @@ int candles_advance(candles *c, int64_t now_ms, candles_closed_fn fn, void *ud);
  * h < l, a negative volume) are skipped. */
 void candles_load(candles *c, const candle *bars, uint32_t n);
 
+/* Merges stored history (oldest first) in FRONT of what is held, whenever it arrives (a history
+ * load answers after live bars may have closed): only sane, aligned bars strictly older than the
+ * oldest held bar (or the forming one) are taken; the ring keeps the newest cap bars. Returns the
+ * bars taken. */
+uint32_t candles_load_older(candles *c, const candle *bars, uint32_t n);
+
 uint32_t candles_count(const candles *c); /* closed bars held (<= cap) */
 /* i = 0 is the OLDEST held closed bar; NULL when out of range */
 const candle *candles_get(const candles *c, uint32_t i);

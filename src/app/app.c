@@ -15,6 +15,7 @@
 #include "kestrel/chartta.h"
 #include "kestrel/clock.h"
 #include "kestrel/ctl.h"
+#include "kestrel/history.h"
 #include "kestrel/ingest.h"
 #include "kestrel/replay.h"
 #include "kestrel/store.h"
@@ -54,9 +55,9 @@ struct app_private {
     uint64_t stats_messages;
     int64_t last_advance_s;
     bool stopped;
-    candle *history; /* scratch for loading history from the store */
     bool status_pending; /* --exit-at-end: print the status once the store has flushed */
     uint32_t ta_skipped_warned; /* symbols without indicators (budget full) already warned of */
+    history *history_rd; /* the history reader (its own thread and read connection) */
 };
 
 static void app_pump(app *a);
@@ -215,22 +216,52 @@ void app_set_timeframe(app *a, enum tf tf)
 
 /* ---- market notes -> store, log, indicators --------------------------------------------- */
 
+/* History for a new symbol, off the message path: the history reader answers through its fd
+ * (app_on_history_answer) with the closed bars that opened before the bar the new data forms. */
 static void app_load_history(app *a, market_sym *s)
 {
-    if (!a->store)
+    if (!a->priv->history_rd)
         return;
-    for (int t = 0; t < TF_COUNT; t++) {
-        int64_t span = tf_ms((enum tf)t);
-        int64_t now = ingest_current_ms(a->ingest);
-        int64_t before = now - (now % span); /* the bar the new data will form */
-        uint32_t max = a->cfg.limits.candles_max;
-        if (max > APP_HISTORY_MAX)
-            max = APP_HISTORY_MAX;
-        int n = store_load_candles(a->store, s->venue, s->name, (enum tf)t, before,
-                                   a->priv->history, max);
-        if (n > 0)
-            candles_load(s->series[t], a->priv->history, (uint32_t)n);
+    int64_t before[TF_COUNT];
+    int64_t now = ingest_current_ms(a->ingest);
+    for (int t = 0; t < TF_COUNT; t++)
+        before[t] = now - (now % tf_ms((enum tf)t));
+    if (history_request(a->priv->history_rd, s->venue, s->name, before) == 0)
+        log_warn(a->log, "%s %s: history not loaded (%d loads already queued)",
+                 venue_name(s->venue), s->name, HISTORY_QUEUE);
+}
+
+/* Stored bars merged in front of what the live data built meanwhile; the display indicators of
+ * the symbol are rebuilt from the whole series. */
+static void app_on_history_answer(void *ud, const history_answer *h)
+{
+    app *a = ud;
+    if (h->failed)
+        log_error(a->log, "%s %s: %s", venue_name(h->venue), h->symbol, h->error);
+    if (h->skipped)
+        log_warn(a->log, "%s %s: %u stored bars skipped (not exact integers)",
+                 venue_name(h->venue), h->symbol, h->skipped);
+    market_sym *s = market_find(a->market, h->venue, h->symbol);
+    if (!s)
+        return;
+    uint32_t added = 0;
+    for (int t = 0; t < TF_COUNT; t++)
+        if (h->n[t])
+            added += candles_load_older(s->series[t], h->bars[t], h->n[t]);
+    if (added) {
+        chartta_rebuild(a->chartta, s);
+        s->dirty++;
+        log_info(a->log, "%s %s: %u stored bars loaded", venue_name(s->venue), s->name, added);
     }
+}
+
+static void app_on_history(loop *l, int fd, unsigned events, void *ud)
+{
+    (void)l;
+    (void)fd;
+    (void)events;
+    app *a = ud;
+    history_process(a->priv->history_rd, app_on_history_answer, a);
 }
 
 /* A list every series can carry: parses, not too many instances, within the memory budget. */
@@ -543,8 +574,6 @@ int app_model_open(app *a)
 {
     if (!a->priv)
         a->priv = xcalloc(1, sizeof *a->priv);
-    if (!a->priv->history)
-        a->priv->history = xcalloc(APP_HISTORY_MAX, sizeof(candle));
     if (a->market)
         return K_OK;
     a->market = market_new(&a->cfg.limits);
@@ -567,7 +596,6 @@ int app_model_open(app *a)
 void app_model_close(app *a)
 {
     if (a->priv) {
-        free(a->priv->history);
         free(a->priv);
         a->priv = NULL;
     }
@@ -597,7 +625,6 @@ uint64_t app_feed_replay(app *a, replay *r, uint64_t max)
 int app_start(app *a, const char *args, char *err, size_t errlen)
 {
     a->priv = xcalloc(1, sizeof *a->priv);
-    a->priv->history = xcalloc(APP_HISTORY_MAX, sizeof(candle));
     /* app_model_open (below) finds priv allocated */
     a->speed = a->cfg.replay_speed;
     a->chart_tf = a->cfg.ui_timeframe;
@@ -642,6 +669,15 @@ int app_start(app *a, const char *args, char *err, size_t errlen)
     }
     if (loop_watch(a->loop, store_fd(a->store), LOOP_READ, app_on_store, a) != K_OK) {
         snprintf(err, errlen, "cannot watch the store's completion fd");
+        return K_ERR;
+    }
+    uint32_t hmax = a->cfg.limits.candles_max ? a->cfg.limits.candles_max : APP_HISTORY_MAX;
+    if (history_open(&a->priv->history_rd, store_path(a->store),
+                     hmax > APP_HISTORY_MAX ? APP_HISTORY_MAX : hmax, err, errlen) != K_OK)
+        return K_ERR;
+    if (loop_watch(a->loop, history_fd(a->priv->history_rd), LOOP_READ, app_on_history, a) !=
+        K_OK) {
+        snprintf(err, errlen, "cannot watch the history reader's fd");
         return K_ERR;
     }
 
@@ -710,6 +746,8 @@ void app_stop(app *a)
         ui_close(a->ui);
         a->ui = NULL;
     }
+    if (a->priv->status_pending && a->priv->history_rd) /* every history load merged */
+        history_drain(a->priv->history_rd, app_on_history_answer, a);
     if (a->priv->status_pending && a->store)
         store_flush(a->store); /* every queued row committed: the store counters are final */
     if (a->priv->status_pending) { /* the terminal is back: the status goes to the shell */
@@ -720,6 +758,8 @@ void app_stop(app *a)
         ctl_server_close(a->ctl);
         a->ctl = NULL;
     }
+    history_close(a->priv->history_rd);
+    a->priv->history_rd = NULL;
     if (a->store) {
         store_session_end(a->store);
         store_close(a->store);

@@ -127,6 +127,11 @@ static cJSON *cmd_symbol_json(market_sym *s)
     for (int t = 0; t < TF_COUNT; t++)
         cJSON_AddNumberToObject(c, tf_name((enum tf)t),
                                 (double)candles_total_closed(s->series[t]));
+    /* closed bars held per timeframe: the live ones plus what the history reader merged */
+    cJSON *held = cJSON_AddObjectToObject(o, "bars_held");
+    for (int t = 0; held && t < TF_COUNT; t++)
+        cJSON_AddNumberToObject(held, tf_name((enum tf)t),
+                                (double)candles_count(s->series[t]));
     return o;
 }
 

@@ -20,8 +20,9 @@
  * KDEC_MAX instead of wrapping (a 1d bar of a meme coin can exceed 9.2e10 base units).
  *
  * Partial bars: the first bar a series builds is flagged CANDLE_PARTIAL when its period began
- * before the series' data did (no seeded history ends right before it and the data does not start
- * at its open): the first 1h bar of a replay that starts at 23:54 holds six minutes, not an hour.
+ * before the series' data did (the data does not start at its open; stored history holds only
+ * closed bars, so it never covers the start of the bar the new data opens in): the first 1h bar
+ * of a replay that starts at 23:54 holds six minutes, not an hour.
  * Gap-filled and later bars are whole. A partial lower bar makes its higher bar partial.
  *
  * Late trades (older than the forming bar) are counted with their volume, so every timeframe's
@@ -191,8 +192,8 @@ static int roll_to(candles *c, int64_t target_open, candles_closed_fn fn, void *
 }
 
 /* Positions the forming bar on open_ms. Returns bars closed, or -1 when the time is late.
- * data_ms is the time of the first data in it: the very first bar is partial unless seeded
- * history ends right before it or the data starts at its open. */
+ * data_ms is the time of the first data in it: the very first bar is partial unless the data
+ * starts at its open. */
 static int seek(candles *c, int64_t open_ms, int64_t data_ms, kdec carry, candles_closed_fn fn,
                 void *ud)
 {
@@ -205,9 +206,8 @@ static int seek(candles *c, int64_t open_ms, int64_t data_ms, kdec carry, candle
     }
     if (c->count > 0 && open_ms < candles_last(c)->open_ms + c->ms)
         return -1; /* inside seeded history */
-    bool adjacent = c->count > 0 && candles_last(c)->open_ms + c->ms == open_ms;
     forming_reset(c, open_ms, carry);
-    if (!adjacent && data_ms != open_ms)
+    if (data_ms != open_ms) /* whatever history says, this bar's start was not seen */
         c->forming.flags |= CANDLE_PARTIAL;
     return 0;
 }
@@ -319,6 +319,38 @@ void candles_load(candles *c, const candle *bars, uint32_t n)
             continue; /* live data already covers it */
         ring_push(c, b);
     }
+}
+
+static bool candles_sane(const candles *c, const candle *b)
+{
+    return b->open_ms >= 0 && b->open_ms <= CANDLES_MAX_MS && b->open_ms % c->ms == 0 &&
+           b->l > 0 && b->h >= b->l && b->o >= b->l && b->o <= b->h && b->c >= b->l &&
+           b->c <= b->h && b->volume >= 0 && b->buy_volume >= 0 && b->quote_volume >= 0;
+}
+
+uint32_t candles_load_older(candles *c, const candle *bars, uint32_t n)
+{
+    int64_t limit = c->count ? candles_get(c, 0)->open_ms
+                    : c->has_forming ? c->forming.open_ms
+                                     : INT64_MAX;
+    candle *all = xmalloc(((size_t)n + c->count + 1) * sizeof *all);
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const candle *b = &bars[i];
+        if (!candles_sane(c, b) || b->open_ms >= limit || (k && b->open_ms <= all[k - 1].open_ms))
+            continue;
+        all[k++] = *b;
+    }
+    uint32_t added = k;
+    if (added) {
+        for (uint32_t i = 0; i < c->count; i++)
+            all[k++] = *candles_get(c, i);
+        c->start = c->count = 0; /* refill oldest first: the ring keeps the newest cap bars */
+        for (uint32_t i = 0; i < k; i++)
+            ring_push(c, &all[i]);
+    }
+    free(all);
+    return added;
 }
 
 uint32_t candles_count(const candles *c)

@@ -43,4 +43,20 @@ check "no trade late at the default grace" \
     eq "$(jget "$T/full.json" 'j["late_trades"]["1s"]'):$(jget "$T/full.json" 'j["late_trades"]["1m"]')" "0:0"
 check "the status counts the pipeline's frames" \
     eq "$(jget "$T/full.json" 'j["ingest"]["frames"]'):$(jget "$T/full.json" 'j["ingest"]["bar_grace_ms"]')" "179318:250"
+
+# history off the message path: the 09 files after a run of the 08 files on the same database
+# find the 08 bars in the store (loaded by the history reader) in front of their own
+"$KESTREL_BIN" --headless --exit-at-end --speed 0 --db "$T/h.db" --socket "$T/h.sock" \
+    --replay data/replay/btcusdt_20240808.gz > "$T/h8.json" 2>/dev/null
+"$KESTREL_BIN" --headless --exit-at-end --speed 0 --db "$T/h.db" --socket "$T/h.sock" \
+    --replay data/replay/btcusdt_20240809.gz > "$T/h9.json" 2>"$T/h9.err"
+n8=$(sym "$T/h8.json" BTCUSDT candles.1m)
+n9=$(sym "$T/h9.json" BTCUSDT bars_held.1m)
+"$KESTREL_BIN" --headless --exit-at-end --speed 0 --db "$T/h9only.db" --socket "$T/h.sock" \
+    --replay data/replay/btcusdt_20240809.gz > "$T/h9only.json" 2>/dev/null
+own=$(sym "$T/h9only.json" BTCUSDT bars_held.1m)
+check "history: the 08 run stored its 1m bars ($n8)" test "${n8:-0}" -ge 5
+check "history: the 09 run holds the stored bars in front of its own ($n9 = $n8 + $own)" \
+    eq "$n9" "$((n8 + own))"
+check "history: the load is logged" grep -q "stored bars loaded" "$T/h9.err"
 done_tests
