@@ -1,11 +1,13 @@
 /* Decode throughput on the bundled real captures (the data/replay .gz files, loaded into memory
  * first): (a) cJSON_Parse + cJSON_Delete, the parse-only reference, and (b) binance_decode;
- * (c) "pipeline": binance_decode + market_apply (book, tape, candles) + market_advance per message,
- * from memory, file by file, with "ratio_vs_cjson" (the goal is >= 1.5); then the replay source
- * alone (gunzip + line split + merge of the 4 files) and replay + decode.
+ * (c) "pipeline": the app's ingest pipeline (ingest_frame_apply: decoder table, data clock,
+ * market_apply into book, tape and candles, bar closes) per message, from memory, file by file,
+ * with "ratio_vs_cjson" (the goal is >= 1.5); then the replay source alone (gunzip + line split +
+ * merge of the 4 files) and replay + decode.
  * One JSON line per measurement; best of several passes (the machine is shared).
  * Usage: bench_decode [DATA_DIR]   (default data/replay) */
 #include "kestrel/binance.h"
+#include "kestrel/ingest.h"
 #include "kestrel/market.h"
 #include "kestrel/replay.h"
 #include "kestrel/xmalloc.h"
@@ -148,32 +150,29 @@ int main(int argc, char **argv)
     }
     report("binance_decode", c.n, best, bytes, cjson_secs);
 
-    /* the pipeline as the app runs it: decode, the file's venue and time, the snapshot's symbol
-     * (the replay source does this per file), apply, advance the data clock */
+    /* the pipeline as the app runs it: ingest_frame_apply (decoder table, the file's venue and
+     * the snapshot's symbol, data clock, apply, bar closes). The corpus is file by file, so each
+     * symbol gets its own pipeline and market (one venue clock each, as if merged by time). */
     best = 1e30;
     for (int pass = 0; pass < PASSES; pass++) {
-        market *m = market_new(&(market_limits){0});
-        char sym[4][KSYM_MAX] = {{0}};
+        market *m[2] = {market_new(&(market_limits){0}), market_new(&(market_limits){0})};
+        ingest *pp[2] = {ingest_new(m[0], NULL, NULL), ingest_new(m[1], NULL, NULL)};
+        static const char *const syms[4] = {"BTCUSDT", "BTCUSDT", "ETHUSDT", "ETHUSDT"};
         size_t bad = 0;
         double t0 = now_s();
         for (size_t i = 0; i < c.n; i++) {
             size_t n;
             const char *s = line_at(&c, i, &n);
-            if (binance_decode(s, n, &ev, lv, MAX_LEVELS, &why) != K_OK) {
-                bad++;
-                continue;
-            }
-            ev.venue = VENUE_BINANCE_SPOT;
-            ev.recv_ns = c.ns[i];
-            if (!sym[c.file[i]][0])
-                memcpy(sym[c.file[i]], ev.symbol, KSYM_MAX);
-            if (ev.kind == FEED_DEPTH_SNAPSHOT)
-                memcpy(ev.symbol, sym[c.file[i]], KSYM_MAX);
-            bad += market_apply(m, &ev) != K_OK;
-            market_advance(m, c.ns[i] / 1000000);
+            ingest_frame f = {.venue = VENUE_BINANCE_SPOT, .bytes = s, .len = n,
+                              .recv_ns = c.ns[i], .symbol = syms[c.file[i]]};
+            enum ingest_result r = ingest_frame_apply(pp[c.file[i] / 2], &f, &why);
+            bad += r != INGEST_OK && r != INGEST_IGNORED;
         }
         double t = now_s() - t0;
-        market_free(m);
+        for (int k = 0; k < 2; k++) {
+            ingest_free(pp[k]);
+            market_free(m[k]);
+        }
         if (bad)
             fprintf(stderr, "bench_decode: pipeline refused %zu lines\n", bad);
         best = t < best ? t : best;
@@ -195,7 +194,8 @@ int main(int argc, char **argv)
             lines = 0;
             while (replay_next(r, &line) == 1) {
                 lines++;
-                if (mode == 1 && replay_decode(r, &line, &ev, &why) == K_OK)
+                if (mode == 1 && binance_decode(line.json, line.len, &ev, lv, MAX_LEVELS,
+                                                &why) == K_OK)
                     sink += (uint64_t)ev.kind;
             }
             double t = now_s() - t0;
