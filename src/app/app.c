@@ -513,6 +513,8 @@ static void app_stats_timer(loop *l, uint64_t id, void *ud)
     }
     p->stats_mono_ms = now;
     p->stats_messages = a->messages;
+    if (a->source == APP_SOURCE_LIVE) /* a silent feed's bars still close */
+        ingest_wall_tick(a->ingest, loop_wall_ms());
     uint32_t skipped = chartta_skipped(a->chartta);
     if (skipped > p->ta_skipped_warned) {
         p->ta_skipped_warned = skipped;
@@ -578,7 +580,9 @@ int app_model_open(app *a)
         return K_OK;
     a->market = market_new(&a->cfg.limits);
     a->chartta = chartta_new(a->market, 0);
-    a->clock = kclock_new_simulated(); /* replay: market time is what the data says */
+    /* replay and backtest: market time is what the data says; live: the wall clock */
+    a->clock = a->source == APP_SOURCE_LIVE && a->loop ? kclock_new_wall(a->loop)
+                                                       : kclock_new_simulated();
     ingest_opts io = {.grace_ms = -1}; /* defaults */
     a->ingest = ingest_new(a->market, a->clock, &io);
     /* subscribers, in order: the store (and history loads) first, then display indicators */
