@@ -66,6 +66,18 @@ static const char *const migrations[] = {
     "  key TEXT PRIMARY KEY,"
     "  value TEXT NOT NULL,"
     "  updated_ms INTEGER NOT NULL) WITHOUT ROWID;",
+
+    /* 4: the durable lane (store_durable_put): one record per (kind, key) -- order intents,
+     * fills, positions -- with the request id as seq (increasing across restarts) and the
+     * payload as JSON text or a blob. */
+    "CREATE TABLE journal("
+    "  kind TEXT NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  time_ms INTEGER NOT NULL,"
+    "  payload NOT NULL,"
+    "  PRIMARY KEY(kind, key)) WITHOUT ROWID;"
+    "CREATE INDEX journal_seq ON journal(seq);",
 };
 
 int store_schema_latest(void)
@@ -73,7 +85,8 @@ int store_schema_latest(void)
     return (int)K_ARRAY_LEN(migrations);
 }
 
-void store_schema_describe(sqlite3 *db, int rc, const char *path, char *err, size_t errlen)
+enum store_result store_schema_describe(sqlite3 *db, int rc, const char *path, char *err,
+                                        size_t errlen)
 {
     const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     switch (rc & 0xff) {
@@ -82,14 +95,36 @@ void store_schema_describe(sqlite3 *db, int rc, const char *path, char *err, siz
     case SQLITE_FORMAT:
         snprintf(err, errlen,
                  "%s: not a Kestrel database or corrupt (%s); it was left untouched", path, msg);
-        break;
+        return STORE_E_REFUSED;
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
         snprintf(err, errlen, "%s: database is in use by another process (%s)", path, msg);
-        break;
+        return STORE_E_IN_USE;
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+        snprintf(err, errlen,
+                 "%s: the database is read-only (%s); Kestrel must write its database: fix its "
+                 "permissions or use another --db",
+                 path, msg);
+        return STORE_E_READONLY;
+    case SQLITE_FULL:
+        snprintf(err, errlen,
+                 "%s: the disk is full or a file size limit was reached (%s); free some space "
+                 "or use another --db",
+                 path, msg);
+        return STORE_E_DISK_FULL;
+    case SQLITE_CANTOPEN:
+        snprintf(err, errlen,
+                 "%s: cannot open the database or create its -wal/-shm files (%s); is the "
+                 "directory writable?",
+                 path, msg);
+        return STORE_E_READONLY;
+    case SQLITE_IOERR:
+        snprintf(err, errlen, "%s: cannot write the database (%s)", path, msg);
+        return STORE_E_OPEN;
     default:
         snprintf(err, errlen, "%s: cannot open the database (%s)", path, msg);
-        break;
+        return STORE_E_OPEN;
     }
 }
 
@@ -137,7 +172,8 @@ static int migrate_step(sqlite3 *db, int from, char *why, size_t whylen)
     return rc;
 }
 
-int store_schema_prepare(sqlite3 *db, const char *path, int *version, char *err, size_t errlen)
+enum store_result store_schema_prepare(sqlite3 *db, const char *path, int *version, char *err,
+                                       size_t errlen)
 {
     long long app_id = 0, uv = 0, tables = 0;
     int latest = store_schema_latest();
@@ -151,30 +187,28 @@ int store_schema_prepare(sqlite3 *db, const char *path, int *version, char *err,
         rc = query_int(db, "PRAGMA application_id", &app_id);
     if (rc == SQLITE_OK)
         rc = query_int(db, "PRAGMA user_version", &uv);
-    if (rc != SQLITE_OK) {
-        store_schema_describe(db, rc, path, err, errlen);
-        return K_ERR;
-    }
+    if (rc != SQLITE_OK)
+        return store_schema_describe(db, rc, path, err, errlen);
     if (app_id != STORE_APP_ID && (app_id != 0 || tables > 0)) {
         snprintf(err, errlen,
                  "%s: not a Kestrel database or corrupt (application_id 0x%08llx, %lld table(s), "
                  "user_version %lld); it was left untouched",
                  path, (unsigned long long)(uint32_t)app_id, tables, uv);
-        return K_ERR;
+        return STORE_E_REFUSED;
     }
     if (uv > latest) {
         snprintf(err, errlen,
                  "%s: schema version %lld is newer than this Kestrel (%d); upgrade Kestrel or "
                  "use another --db",
                  path, uv, latest);
-        return K_ERR;
+        return STORE_E_REFUSED;
     }
     if (uv < 0) {
         snprintf(err, errlen,
                  "%s: not a Kestrel database or corrupt (schema version %lld); it was left "
                  "untouched",
                  path, uv);
-        return K_ERR;
+        return STORE_E_REFUSED;
     }
 
     /* From here on the file is ours to write. */
@@ -189,23 +223,19 @@ int store_schema_prepare(sqlite3 *db, const char *path, int *version, char *err,
                 snprintf(err, errlen, "%s: cannot switch the database to WAL mode (mode is %s)",
                          path, mode ? mode : "unknown");
                 sqlite3_finalize(st);
-                return K_ERR;
+                return STORE_E_OPEN;
             }
         }
     }
     sqlite3_finalize(st);
-    if (rc != SQLITE_OK) {
-        store_schema_describe(db, rc, path, err, errlen);
-        return K_ERR;
-    }
+    if (rc != SQLITE_OK)
+        return store_schema_describe(db, rc, path, err, errlen);
     rc = sqlite3_exec(db,
                       "PRAGMA synchronous = NORMAL;"
                       "PRAGMA journal_size_limit = 67108864;",
                       NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
-        store_schema_describe(db, rc, path, err, errlen);
-        return K_ERR;
-    }
+    if (rc != SQLITE_OK)
+        return store_schema_describe(db, rc, path, err, errlen);
 
     for (int v = (int)uv; v < latest; v++) {
         char why[160];
@@ -216,15 +246,25 @@ int store_schema_prepare(sqlite3 *db, const char *path, int *version, char *err,
                          "%s: database is in use by another process (%s during the migration "
                          "to schema %d); it was left at schema %d",
                          path, why, v + 1, v);
+            else if ((rc & 0xff) == SQLITE_FULL || (rc & 0xff) == SQLITE_READONLY ||
+                     (rc & 0xff) == SQLITE_CANTOPEN)
+                store_schema_describe(db, rc, path, err, errlen);
             else
                 snprintf(err, errlen,
                          "%s: migrating the schema from version %d to %d failed (%s); it was "
                          "left at schema %d",
                          path, v, v + 1, why, v);
             *version = v;
-            return K_ERR;
+            switch (rc & 0xff) {
+            case SQLITE_BUSY:
+            case SQLITE_LOCKED: return STORE_E_IN_USE;
+            case SQLITE_FULL: return STORE_E_DISK_FULL;
+            case SQLITE_READONLY:
+            case SQLITE_CANTOPEN: return STORE_E_READONLY;
+            default: return STORE_E_OPEN;
+            }
         }
     }
     *version = latest;
-    return K_OK;
+    return STORE_OK;
 }

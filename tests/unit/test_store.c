@@ -192,6 +192,15 @@ static store *open_ok(const char *path, const store_opts *o)
     return s;
 }
 
+/* store_load_candles as a count: n, or -1 on an error result. */
+static int load_n(store *s, enum venue v, const char *symbol, enum tf tf, int64_t before,
+                  candle *out, uint32_t max)
+{
+    uint32_t n = 0;
+    enum store_result r = store_load_candles(s, v, symbol, tf, before, out, max, &n);
+    return r == STORE_OK ? (int)n : -1;
+}
+
 /* Runs the main-loop side until *counter reaches want (bounded: ~100 s worst case). */
 static void pump(store *s, const int *counter, int want)
 {
@@ -211,8 +220,8 @@ static void test_restart_roundtrip(void)
     store *s = open_ok(path, NULL);
     if (!s)
         return;
-    CHECK_INT(store_schema_version(), 3);
-    CHECK_INT(store_get_stats(s)->schema_version, 3);
+    CHECK_INT(store_schema_version(), 4);
+    CHECK_INT(store_get_stats(s)->schema_version, 4);
     int64_t sid = store_session_begin(s, "replay", "0.1.0", "--replay x.gz");
     CHECK_INT(sid, 1);
     CHECK_INT(store_put_instrument(s, VENUE_BINANCE_SPOT, "BTCUSDT", 2, 6, 1525132800000), K_OK);
@@ -244,26 +253,26 @@ static void test_restart_roundtrip(void)
     if (!s)
         return;
     static candle got[MAXBARS];
-    int n = store_load_candles(s, VENUE_BINANCE_SPOT, "BTCUSDT", TF_1H, INT64_MAX, got, MAXBARS);
+    int n = load_n(s, VENUE_BINANCE_SPOT, "BTCUSDT", TF_1H, INT64_MAX, got, MAXBARS);
     CHECK_INT(n, nbars);
     int same = 0;
     for (int i = 0; i < n && i < nbars; i++)
         same += candle_eq(&got[i], &bars[i]);
     CHECK_INT(same, nbars);
     /* the newest 50, oldest first */
-    n = store_load_candles(s, VENUE_BINANCE_SPOT, "BTCUSDT", TF_1H, INT64_MAX, got, 50);
+    n = load_n(s, VENUE_BINANCE_SPOT, "BTCUSDT", TF_1H, INT64_MAX, got, 50);
     CHECK_INT(n, 50);
     CHECK(n == 50 && candle_eq(&got[0], &bars[nbars - 50]) &&
           candle_eq(&got[49], &bars[nbars - 1]));
     /* strictly before bar 60 */
-    n = store_load_candles(s, VENUE_BINANCE_SPOT, "BTCUSDT", TF_1H, bars[60].open_ms, got, 10);
+    n = load_n(s, VENUE_BINANCE_SPOT, "BTCUSDT", TF_1H, bars[60].open_ms, got, 10);
     CHECK_INT(n, 10);
     CHECK(n == 10 && candle_eq(&got[0], &bars[50]) && candle_eq(&got[9], &bars[59]));
     /* other venue, other timeframe, other symbol: nothing */
-    CHECK_INT(store_load_candles(s, VENUE_OKX, "BTCUSDT", TF_1H, INT64_MAX, got, 10), 0);
-    CHECK_INT(store_load_candles(s, VENUE_BINANCE_SPOT, "BTCUSDT", TF_4H, INT64_MAX, got, 10), 0);
-    CHECK_INT(store_load_candles(s, VENUE_BINANCE_SPOT, "ETHUSDT", TF_1H, INT64_MAX, got, 10), 0);
-    CHECK_INT(store_load_candles(s, VENUE_BINANCE_SPOT, "BTCUSDT", TF_1H, INT64_MAX, got, 0), 0);
+    CHECK_INT(load_n(s, VENUE_OKX, "BTCUSDT", TF_1H, INT64_MAX, got, 10), 0);
+    CHECK_INT(load_n(s, VENUE_BINANCE_SPOT, "BTCUSDT", TF_4H, INT64_MAX, got, 10), 0);
+    CHECK_INT(load_n(s, VENUE_BINANCE_SPOT, "ETHUSDT", TF_1H, INT64_MAX, got, 10), 0);
+    CHECK_INT(load_n(s, VENUE_BINANCE_SPOT, "BTCUSDT", TF_1H, INT64_MAX, got, 0), 0);
     /* the next session gets the next id */
     CHECK_INT(store_session_begin(s, "replay", "0.1.0", ""), 2);
     store_close(s); /* ends session 2 */
@@ -315,7 +324,7 @@ static void test_idempotent(void)
     store_flush(s);
     CHECK_INT(sql_int(path, "SELECT count(*) FROM candles"), nbars);
     candle got[1];
-    CHECK_INT(store_load_candles(s, VENUE_BINANCE_USDM, "BTCUSDT", TF_1H, INT64_MAX, got, 1), 1);
+    CHECK_INT(load_n(s, VENUE_BINANCE_USDM, "BTCUSDT", TF_1H, INT64_MAX, got, 1), 1);
     CHECK(candle_eq(&got[0], &last));
     store_close(s);
     CHECK_INT(sql_int(path, "SELECT count(*) FROM instruments WHERE px_decimals = 2 AND"
@@ -386,9 +395,9 @@ static void probe_cb(struct barrier_probe *p, int idx, int rc)
     p->visible[k] = sql_int(p->path, "SELECT count(*) FROM candles");
     p->main_thread[k] = pthread_equal(pthread_self(), p->main_id);
 }
-static void barrier_cb0(void *ud, int rc) { probe_cb(ud, 0, rc); }
-static void barrier_cb1(void *ud, int rc) { probe_cb(ud, 1, rc); }
-static void barrier_cb2(void *ud, int rc) { probe_cb(ud, 2, rc); }
+static void barrier_cb0(void *ud, enum store_result rc) { probe_cb(ud, 0, rc); }
+static void barrier_cb1(void *ud, enum store_result rc) { probe_cb(ud, 1, rc); }
+static void barrier_cb2(void *ud, enum store_result rc) { probe_cb(ud, 2, rc); }
 
 static void test_commit_then(void)
 {
@@ -406,7 +415,7 @@ static void test_commit_then(void)
         store_put_candle(s, VENUE_BINANCE_SPOT, "BTCUSDT", TF_1H, &bars[i]);
     CHECK_INT(store_commit_then(s, barrier_cb1, &p), K_OK);
     CHECK_INT(store_commit_then(s, barrier_cb2, &p), K_OK); /* nothing new: still K_OK */
-    CHECK_INT(store_commit_then(s, NULL, &p), K_ERR);
+    CHECK_INT(store_commit_then(s, NULL, &p), STORE_E_INVALID);
     CHECK_INT(p.calls, 0); /* callbacks only run from store_process */
     pump(s, &p.calls, 3);
     CHECK_INT(p.calls, 3);
@@ -518,25 +527,25 @@ static void check_migrated(const char *path, int from_version)
     store *s = open_ok(path, NULL);
     if (!s)
         return;
-    CHECK_INT(store_get_stats(s)->schema_version, 3);
+    CHECK_INT(store_get_stats(s)->schema_version, 4);
     static candle got[MAXBARS];
-    int n = store_load_candles(s, VENUE_OKX, "BTC-USDT", TF_1H, INT64_MAX, got, MAXBARS);
+    int n = load_n(s, VENUE_OKX, "BTC-USDT", TF_1H, INT64_MAX, got, MAXBARS);
     CHECK_INT(n, nbars);
     int same = 0;
     for (int i = 0; i < n && i < nbars; i++)
         same += candle_eq(&got[i], &bars[i]);
     CHECK_INT(same, nbars);
     char val[STORE_TEXT_MAX];
-    CHECK_INT(store_get_setting(s, "ui.indicator", val, sizeof val), 0);
+    CHECK_INT(store_get_setting(s, "ui.indicator", val, sizeof val), STORE_NOT_FOUND);
     /* new rows go into the migrated file next to the old ones */
     CHECK_INT(store_session_begin(s, "live", "0.1.0", ""), 8);
     store_put_book_event(s, 1700000001000, VENUE_OKX, "BTC-USDT", "synced", 43, NULL);
     CHECK_INT(store_put_setting(s, "ui.indicator", "rsi:14", 1700000002000), K_OK);
-    CHECK_INT(store_get_setting(s, "ui.indicator", val, sizeof val), 1);
+    CHECK_INT(store_get_setting(s, "ui.indicator", val, sizeof val), STORE_OK);
     CHECK_STR(val, "rsi:14");
     store_close(s);
 
-    CHECK_INT(sql_int(path, "PRAGMA user_version"), 3);
+    CHECK_INT(sql_int(path, "PRAGMA user_version"), 4);
     CHECK_INT(sql_int(path, "PRAGMA application_id"), 0x4B535452);
     CHECK_INT(sql_int(path, "SELECT count(*) FROM candles"), nbars);
     CHECK_INT(sql_int(path, "SELECT count(*) FROM instruments WHERE qty_decimals = 8"), 1);
@@ -561,16 +570,16 @@ static void check_migrated(const char *path, int from_version)
         CHECK_INT(sql_int(path, "SELECT value FROM meta WHERE key = 'last_barrier_ms'"),
                   1700000200000LL);
 
-    /* a database already at version 3 opens as version 3 and is not migrated again */
+    /* a database already at version 4 opens as version 4 and is not migrated again */
     s = open_ok(path, NULL);
     if (!s)
         return;
-    CHECK_INT(store_schema_version(), 3);
-    CHECK_INT(store_get_stats(s)->schema_version, 3);
-    CHECK_INT(store_get_setting(s, "ui.indicator", val, sizeof val), 1);
+    CHECK_INT(store_schema_version(), 4);
+    CHECK_INT(store_get_stats(s)->schema_version, 4);
+    CHECK_INT(store_get_setting(s, "ui.indicator", val, sizeof val), STORE_OK);
     CHECK_STR(val, "rsi:14");
     store_close(s);
-    CHECK_INT(sql_int(path, "PRAGMA user_version"), 3);
+    CHECK_INT(sql_int(path, "PRAGMA user_version"), 4);
     CHECK_INT(sql_int(path, "SELECT count(*) FROM candles"), nbars);
     CHECK_INT(sql_int(path, "SELECT count(*) FROM settings"), 1);
 }
@@ -591,7 +600,7 @@ static void test_migration(void)
     CHECK_INT(write_all(path, "", 0), 0);
     store *s = open_ok(path, NULL);
     store_close(s);
-    CHECK_INT(sql_int(path, "PRAGMA user_version"), 3);
+    CHECK_INT(sql_int(path, "PRAGMA user_version"), 4);
 }
 
 static void expect_refused(const char *path, const store_opts *o, const char *want1,
@@ -602,9 +611,21 @@ static void expect_refused(const char *path, const store_opts *o, const char *wa
     CHECK(before != NULL);
     char err[512] = "";
     store *s = (store *)1;
-    CHECK_INT(store_open(&s, path, o, err, sizeof err), K_ERR);
+    bool side[2];
+    char sp[2][600];
+    for (int i = 0; i < 2; i++) {
+        snprintf(sp[i], sizeof sp[i], "%s%s", path, i ? "-shm" : "-wal");
+        side[i] = access(sp[i], F_OK) == 0;
+    }
+    CHECK(store_open(&s, path, o, err, sizeof err) != STORE_OK);
     CHECK(s == NULL);
     CHECK(strstr(err, path) == err);
+    /* a refusal leaves no sidecar files behind that were not there before */
+    for (int i = 0; i < 2; i++)
+        if (!side[i] && access(sp[i], F_OK) == 0) {
+            fprintf(stderr, "leftover %s\n", sp[i]);
+            CHECK(0);
+        }
     fprintf(stderr, "refused as expected: %s\n", err);
     if (!strstr(err, want1) || (want2 && !strstr(err, want2))) {
         fprintf(stderr, "unexpected message: %s\n", err);
@@ -664,7 +685,7 @@ static void test_refusals(void)
     sql_exec(raw, "CREATE TABLE future(x); PRAGMA application_id = 1263752274;"
                   " PRAGMA user_version = 999;");
     sqlite3_close(raw);
-    expect_refused(path, NULL, "schema version 999 is newer than this Kestrel (3)",
+    expect_refused(path, NULL, "schema version 999 is newer than this Kestrel (4)",
                    "upgrade Kestrel or use another --db");
     CHECK_INT(sql_int(path, "PRAGMA user_version"), 999);
 }
@@ -677,7 +698,7 @@ static void test_locked(void)
     if (!a)
         return;
     store *b = NULL;
-    CHECK_INT(store_open(&b, path, NULL, err, sizeof err), K_ERR);
+    CHECK_INT(store_open(&b, path, NULL, err, sizeof err), STORE_E_IN_USE);
     CHECK(b == NULL);
     CHECK(strstr(err, "database is in use by another process") != NULL);
     char pid[32];
@@ -701,7 +722,7 @@ static void test_locked(void)
     sqlite3_close(raw);
     store *c = open_ok(path, &o);
     store_close(c);
-    CHECK_INT(sql_int(path, "PRAGMA user_version"), 3);
+    CHECK_INT(sql_int(path, "PRAGMA user_version"), 4);
     CHECK_INT(sql_int(path, "SELECT count(*) FROM candles"), 10);
 }
 
@@ -709,7 +730,7 @@ struct rc_probe {
     int calls;
     int rc[4];
 };
-static void rc_cb(void *ud, int rc)
+static void rc_cb(void *ud, enum store_result rc)
 {
     struct rc_probe *p = ud;
     if (p->calls < 4)
@@ -739,30 +760,32 @@ static void test_queue_cap(void)
 
     struct rc_probe p = {0};
     store_put_candle(s, VENUE_BINANCE_SPOT, "BTCUSDT", TF_1H, &bars[0]);
-    store_commit_then(s, rc_cb, &p);
+    CHECK_INT(store_commit_then(s, rc_cb, &p), STORE_OK);
     wait_queue_taken(s); /* the writer holds bar 0 and blocks on the lock */
     int accepted = 0;
     for (int i = 1; i <= 100; i++)
         accepted += store_put_candle(s, VENUE_BINANCE_SPOT, "BTCUSDT", TF_1H, &bars[i]) == K_OK;
     CHECK_INT(accepted, 64);
     /* a setting is refused and counted like any other row */
-    CHECK_INT(store_put_setting(s, "ui.indicator", "rsi:14", 1), K_ERR);
+    CHECK_INT(store_put_setting(s, "ui.indicator", "rsi:14", 1), STORE_E_FULL);
     const store_stats *st = store_get_stats(s);
     CHECK_INT(st->dropped, 37);
     CHECK_INT(st->queue_depth, 64);
     CHECK_INT(st->queue_cap, 64);
     CHECK(strstr(st->warning, "37 rows dropped") != NULL);
-    store_commit_then(s, rc_cb, &p); /* rows were dropped before this barrier: K_ERR */
+    /* rows were dropped before this barrier, but they were never accepted (each put said
+     * STORE_E_FULL): an unrelated dropped candle must not fail the write-ahead barrier */
+    CHECK_INT(store_commit_then(s, rc_cb, &p), STORE_OK);
 
     sql_exec(raw, "ROLLBACK");
     sqlite3_close(raw);
     pump(s, &p.calls, 2);
     CHECK_INT(p.calls, 2);
-    CHECK_INT(p.rc[0], K_OK);
-    CHECK_INT(p.rc[1], K_ERR);
-    /* the queue drained; nothing lost since the previous barrier: K_OK again */
+    CHECK_INT(p.rc[0], STORE_OK);
+    CHECK_INT(p.rc[1], STORE_OK);
+    /* the queue drained; still STORE_OK */
     CHECK_INT(store_put_candle(s, VENUE_BINANCE_SPOT, "BTCUSDT", TF_1H, &bars[101]), K_OK);
-    store_commit_then(s, rc_cb, &p);
+    CHECK_INT(store_commit_then(s, rc_cb, &p), STORE_OK);
     pump(s, &p.calls, 3);
     CHECK_INT(p.calls, 3);
     CHECK_INT(p.rc[2], K_OK);
@@ -793,7 +816,7 @@ static void test_crash(void)
         for (int i = 0; i < 100; i++)
             store_put_candle(s, VENUE_BINANCE_SPOT, "BTCUSDT", TF_1H, &bars[i]);
         struct rc_probe p = {0};
-        store_commit_then(s, rc_cb, &p);
+        CHECK_INT(store_commit_then(s, rc_cb, &p), STORE_OK);
         pump(s, &p.calls, 1);
         if (p.calls != 1 || p.rc[0] != K_OK)
             _exit(4);
@@ -810,7 +833,7 @@ static void test_crash(void)
     if (!s)
         return;
     static candle got[MAXBARS];
-    int n = store_load_candles(s, VENUE_BINANCE_SPOT, "BTCUSDT", TF_1H, INT64_MAX, got, MAXBARS);
+    int n = load_n(s, VENUE_BINANCE_SPOT, "BTCUSDT", TF_1H, INT64_MAX, got, MAXBARS);
     CHECK_INT(n, nbars);
     CHECK(n == nbars && candle_eq(&got[0], &bars[0]) && candle_eq(&got[n - 1], &bars[n - 1]));
     CHECK_INT(store_session_begin(s, "replay", "0.1.0", ""), 2);
@@ -835,7 +858,7 @@ static void on_store_fd(loop *l, int fd, unsigned events, void *ud)
     (void)events;
     store_process(ud);
 }
-static void on_committed(void *ud, int rc)
+static void on_committed(void *ud, enum store_result rc)
 {
     struct loop_probe *p = ud;
     p->rc = rc;
@@ -865,7 +888,7 @@ static void test_on_loop(void)
     loop_timer_add(l, 60000, on_safety_timer, NULL);
     for (int i = 0; i < nbars; i++)
         store_put_candle(s, VENUE_BINANCE_SPOT, "BTCUSDT", TF_1H, &bars[i]);
-    store_commit_then(s, on_committed, &p);
+    CHECK_INT(store_commit_then(s, on_committed, &p), STORE_OK);
     CHECK_INT(loop_run(l), K_OK);
     CHECK_INT(p.rc, K_OK);
     CHECK_INT(p.visible, nbars);
@@ -889,28 +912,37 @@ static void test_write_error(void)
     struct rc_probe p = {0};
     for (int i = 0; i < 5; i++)
         store_put_candle(s, VENUE_BINANCE_SPOT, "BTCUSDT", TF_1H, &bars[i]);
-    store_commit_then(s, rc_cb, &p);
+    CHECK_INT(store_commit_then(s, rc_cb, &p), STORE_OK);
     pump(s, &p.calls, 1);
     CHECK_INT(p.calls, 1);
-    CHECK_INT(p.rc[0], K_ERR);
+    CHECK_INT(p.rc[0], STORE_E_RETRYING); /* the rows are held, not lost */
     const store_stats *st = store_get_stats(s);
     CHECK(st->errors >= 1);
-    CHECK_INT(st->rows_failed, 5);
+    CHECK_INT(st->rows_failed, 0);
+    CHECK_INT(st->rows_held, 5);
     CHECK_INT(st->rows_written, 0);
     CHECK(strstr(st->last_error, "locked") != NULL);
+    store_health_info h = store_health(s);
+    CHECK_INT(h.state, STORE_STATE_FAILING);
+    CHECK_STR(store_state_name(h.state), "failing");
+    CHECK_INT(h.rows_held, 5);
+    CHECK_INT(h.rows_lost, 0);
+    CHECK(h.failing_since_ms > 1500000000000LL);
 
-    /* the writer keeps going once the lock is gone */
+    /* the writer retries the held rows once the lock is gone, then goes on */
     sql_exec(raw, "ROLLBACK");
     sqlite3_close(raw);
     for (int i = 5; i < 10; i++)
         store_put_candle(s, VENUE_BINANCE_SPOT, "BTCUSDT", TF_1H, &bars[i]);
-    store_commit_then(s, rc_cb, &p);
+    CHECK_INT(store_commit_then(s, rc_cb, &p), STORE_OK);
     pump(s, &p.calls, 2);
     CHECK_INT(p.calls, 2);
-    CHECK_INT(p.rc[1], K_OK);
-    CHECK_INT(store_get_stats(s)->rows_written, 5);
+    CHECK_INT(p.rc[1], STORE_OK);
+    CHECK_INT(store_get_stats(s)->rows_written, 10);
+    CHECK_INT(store_get_stats(s)->rows_held, 0);
+    CHECK_INT(store_health(s).state, STORE_STATE_OK);
     store_close(s);
-    CHECK_INT(sql_int(path, "SELECT count(*) FROM candles"), 5);
+    CHECK_INT(sql_int(path, "SELECT count(*) FROM candles"), 10);
 }
 
 static void test_unwritable(void)
@@ -922,13 +954,13 @@ static void test_unwritable(void)
     db_path(file, sizeof file, "plainfile");
     CHECK_INT(write_all(file, "x", 1), 0);
     snprintf(path, sizeof path, "%s/sub/k.db", file);
-    CHECK_INT(store_open(&s, path, NULL, err, sizeof err), K_ERR);
+    CHECK_INT(store_open(&s, path, NULL, err, sizeof err), STORE_E_OPEN);
     CHECK(s == NULL);
     CHECK(strstr(err, "cannot create directory") != NULL);
 
     /* a path the kernel will never let us create */
     s = (store *)1;
-    CHECK_INT(store_open(&s, "/proc/kestrel-no-such/k.db", NULL, err, sizeof err), K_ERR);
+    CHECK(store_open(&s, "/proc/kestrel-no-such/k.db", NULL, err, sizeof err) != STORE_OK);
     CHECK(s == NULL && strstr(err, "/proc/kestrel-no-such/k.db: cannot") == err);
 
     /* a read-only directory (root ignores permissions, so only when not root) */
@@ -938,14 +970,14 @@ static void test_unwritable(void)
     snprintf(path, sizeof path, "%s/k.db", ro);
     if (geteuid() != 0) {
         s = (store *)1;
-        CHECK_INT(store_open(&s, path, NULL, err, sizeof err), K_ERR);
+        CHECK_INT(store_open(&s, path, NULL, err, sizeof err), STORE_E_READONLY);
         CHECK(s == NULL && strstr(err, "cannot create the lock file") != NULL);
         fprintf(stderr, "refused as expected: %s\n", err);
     }
     chmod(ro, 0700);
 
     /* an empty path */
-    CHECK_INT(store_open(&s, "", NULL, err, sizeof err), K_ERR);
+    CHECK_INT(store_open(&s, "", NULL, err, sizeof err), STORE_E_INVALID);
 }
 
 static void test_rejects_and_bounds(void)
@@ -955,16 +987,17 @@ static void test_rejects_and_bounds(void)
     store *s = open_ok(path, NULL);
     if (!s)
         return;
-    CHECK_INT(store_put_candle(s, VENUE_COUNT, "BTCUSDT", TF_1H, &bars[0]), K_ERR);
-    CHECK_INT(store_put_candle(s, VENUE_OKX, "BTCUSDT", TF_COUNT, &bars[0]), K_ERR);
-    CHECK_INT(store_put_candle(s, VENUE_OKX, NULL, TF_1H, &bars[0]), K_ERR);
-    CHECK_INT(store_put_candle(s, VENUE_OKX, "", TF_1H, &bars[0]), K_ERR);
-    CHECK_INT(store_put_candle(s, VENUE_OKX, "BTCUSDT", TF_1H, NULL), K_ERR);
-    CHECK_INT(store_put_candle(s, VENUE_OKX, "A-SYMBOL-NAME-TOO-LONG-24", TF_1H, &bars[0]), K_ERR);
+    CHECK_INT(store_put_candle(s, VENUE_COUNT, "BTCUSDT", TF_1H, &bars[0]), STORE_E_INVALID);
+    CHECK_INT(store_put_candle(s, VENUE_OKX, "BTCUSDT", TF_COUNT, &bars[0]), STORE_E_INVALID);
+    CHECK_INT(store_put_candle(s, VENUE_OKX, NULL, TF_1H, &bars[0]), STORE_E_INVALID);
+    CHECK_INT(store_put_candle(s, VENUE_OKX, "", TF_1H, &bars[0]), STORE_E_INVALID);
+    CHECK_INT(store_put_candle(s, VENUE_OKX, "BTCUSDT", TF_1H, NULL), STORE_E_INVALID);
+    CHECK_INT(store_put_candle(s, VENUE_OKX, "A-SYMBOL-NAME-TOO-LONG-24", TF_1H, &bars[0]),
+              STORE_E_INVALID);
     CHECK_INT(store_put_candle(s, VENUE_OKX, "A-SYMBOL-NAME-OF-23-CHR", TF_1H, &bars[0]), K_OK);
     CHECK_INT(store_put_book_event(s, 1, VENUE_OKX, "BTC-USDT", "much-too-long-kind", 1, NULL),
-              K_ERR);
-    CHECK_INT(store_put_instrument(s, VENUE_COUNT, "X", 1, 1, 1), K_ERR);
+              STORE_E_INVALID);
+    CHECK_INT(store_put_instrument(s, VENUE_COUNT, "X", 1, 1, 1), STORE_E_INVALID);
     CHECK_INT(store_get_stats(s)->rejected, 8);
 
     /* a long detail is cut at STORE_DETAIL_MAX - 1 bytes without splitting a UTF-8 character */
@@ -990,10 +1023,10 @@ static void test_rejects_and_bounds(void)
     CHECK_INT(store_put_candle(s, VENUE_OKX, "EXT", TF_1S, &ext), K_OK);
     store_flush(s);
     candle got[2];
-    CHECK_INT(store_load_candles(s, VENUE_OKX, "EXT", TF_1S, 1, got, 2), 1);
+    CHECK_INT(load_n(s, VENUE_OKX, "EXT", TF_1S, 1, got, 2), 1);
     CHECK(candle_eq(&got[0], &ext));
-    CHECK_INT(store_load_candles(s, VENUE_OKX, "EXT", TF_1S, 0, got, 2), 0); /* strictly before */
-    CHECK_INT(store_load_candles(s, VENUE_OKX, NULL, TF_1S, 1, got, 2), K_ERR);
+    CHECK_INT(load_n(s, VENUE_OKX, "EXT", TF_1S, 0, got, 2), 0); /* strictly before */
+    CHECK_INT(load_n(s, VENUE_OKX, NULL, TF_1S, 1, got, 2), K_ERR);
     store_close(s);
     CHECK_INT(sql_int(path, "SELECT length(CAST(detail AS BLOB)) FROM book_events"),
               STORE_DETAIL_MAX - 2 /* 127 bytes would split the 64th "é" */);
@@ -1015,31 +1048,33 @@ static void test_settings(void)
     /* a missing key; a read with no setting put before it does not wait for the writer */
     CHECK_INT(store_put_candle(s, VENUE_BINANCE_SPOT, "BTCUSDT", TF_1H, &bars[0]), K_OK);
     strcpy(val, "junk");
-    CHECK_INT(store_get_setting(s, "ui.indicator", val, sizeof val), 0);
+    CHECK_INT(store_get_setting(s, "ui.indicator", val, sizeof val), STORE_NOT_FOUND);
     CHECK_STR(val, "");
     CHECK_INT(store_get_stats(s)->commits, 0);
 
     /* get right after put: the value is still queued (another connection sees nothing yet) */
     CHECK_INT(store_put_setting(s, "ui.indicator", "ema:21", 1000), K_OK);
     CHECK_INT(sql_int(path, "SELECT count(*) FROM settings"), 0);
-    CHECK_INT(store_get_setting(s, "ui.indicator", val, sizeof val), 1);
+    CHECK_INT(store_get_setting(s, "ui.indicator", val, sizeof val), STORE_OK);
     CHECK_STR(val, "ema:21");
-    CHECK_INT(store_get_stats(s)->commits, 1); /* the one wait made it (and the candle) visible */
-    CHECK_INT(store_get_setting(s, "ui.indicator", val, sizeof val), 1);
-    CHECK_INT(store_get_stats(s)->commits, 1); /* nothing put since: no second wait */
+    /* answered from the pending list: the get did not wait for (or cause) a commit */
+    CHECK_INT(store_get_stats(s)->commits, 0);
+    CHECK_INT(sql_int(path, "SELECT count(*) FROM settings"), 0);
+    CHECK_INT(store_get_setting(s, "ui.indicator", val, sizeof val), STORE_OK);
+    CHECK_INT(store_get_stats(s)->commits, 0);
 
     /* overwrite, also before any commit; several keys; UTF-8 and empty values */
     CHECK_INT(store_put_setting(s, "ui.indicator", "rsi:14", 2000), K_OK);
     CHECK_INT(store_put_setting(s, "ui.indicator", "macd:12,26,9", 3000), K_OK);
     CHECK_INT(store_put_setting(s, "ui.theme", "dunkel \xc3\xa9", 3000), K_OK);
     CHECK_INT(store_put_setting(s, "ui.empty", "", 3000), K_OK);
-    CHECK_INT(store_get_setting(s, "ui.indicator", val, sizeof val), 1);
+    CHECK_INT(store_get_setting(s, "ui.indicator", val, sizeof val), STORE_OK);
     CHECK_STR(val, "macd:12,26,9");
-    CHECK_INT(store_get_setting(s, "ui.theme", val, sizeof val), 1);
+    CHECK_INT(store_get_setting(s, "ui.theme", val, sizeof val), STORE_OK);
     CHECK_STR(val, "dunkel \xc3\xa9");
-    CHECK_INT(store_get_setting(s, "ui.empty", val, sizeof val), 1);
+    CHECK_INT(store_get_setting(s, "ui.empty", val, sizeof val), STORE_OK);
     CHECK_STR(val, "");
-    CHECK_INT(store_get_setting(s, "ui.indicat", val, sizeof val), 0); /* exact keys only */
+    CHECK_INT(store_get_setting(s, "ui.indicat", val, sizeof val), STORE_NOT_FOUND); /* exact keys only */
 
     /* bounds: keys of 1..64 bytes, values shorter than STORE_TEXT_MAX, never truncated */
     char key[80], big[STORE_TEXT_MAX + 8];
@@ -1050,30 +1085,30 @@ static void test_settings(void)
     CHECK_INT(store_put_setting(s, key, big, 4000), K_OK); /* 64-byte key, 1023-byte value */
     key[64] = 'k';
     key[65] = '\0';
-    CHECK_INT(store_put_setting(s, key, "x", 4000), K_ERR); /* 65-byte key */
-    CHECK_INT(store_get_setting(s, key, val, sizeof val), K_ERR);
+    CHECK_INT(store_put_setting(s, key, "x", 4000), STORE_E_INVALID); /* 65-byte key */
+    CHECK_INT(store_get_setting(s, key, val, sizeof val), STORE_E_INVALID);
     key[64] = '\0';
     big[STORE_TEXT_MAX - 1] = 'v';
     big[STORE_TEXT_MAX] = '\0';
-    CHECK_INT(store_put_setting(s, "ui.big", big, 4000), K_ERR); /* 1024-byte value */
-    CHECK_INT(store_put_setting(s, "", "x", 4000), K_ERR);
-    CHECK_INT(store_put_setting(s, NULL, "x", 4000), K_ERR);
-    CHECK_INT(store_put_setting(s, "ui.null", NULL, 4000), K_ERR);
+    CHECK_INT(store_put_setting(s, "ui.big", big, 4000), STORE_E_INVALID); /* 1024-byte value */
+    CHECK_INT(store_put_setting(s, "", "x", 4000), STORE_E_INVALID);
+    CHECK_INT(store_put_setting(s, NULL, "x", 4000), STORE_E_INVALID);
+    CHECK_INT(store_put_setting(s, "ui.null", NULL, 4000), STORE_E_INVALID);
     CHECK_INT(store_get_stats(s)->rejected, 5);
-    CHECK_INT(store_get_setting(s, key, val, sizeof val), 1);
+    CHECK_INT(store_get_setting(s, key, val, sizeof val), STORE_OK);
     CHECK_INT((long long)strlen(val), STORE_TEXT_MAX - 1);
-    CHECK_INT(store_get_setting(s, "ui.big", val, sizeof val), 0);
+    CHECK_INT(store_get_setting(s, "ui.big", val, sizeof val), STORE_NOT_FOUND);
     /* a buffer too small for the value: K_ERR, out left empty; exactly enough: found */
     char small[6] = "junk";
-    CHECK_INT(store_get_setting(s, "ui.indicator", small, sizeof small), K_ERR);
+    CHECK_INT(store_get_setting(s, "ui.indicator", small, sizeof small), STORE_E_TOO_SMALL);
     CHECK_STR(small, "");
     char fit[13];
-    CHECK_INT(store_get_setting(s, "ui.indicator", fit, sizeof fit), 1);
+    CHECK_INT(store_get_setting(s, "ui.indicator", fit, sizeof fit), STORE_OK);
     CHECK_STR(fit, "macd:12,26,9");
-    CHECK_INT(store_get_setting(s, "ui.indicator", NULL, 10), K_ERR);
-    CHECK_INT(store_get_setting(s, "ui.indicator", val, 0), K_ERR);
-    CHECK_INT(store_get_setting(s, NULL, val, sizeof val), K_ERR);
-    CHECK_INT(store_get_setting(s, "", val, sizeof val), K_ERR);
+    CHECK_INT(store_get_setting(s, "ui.indicator", NULL, 10), STORE_E_INVALID);
+    CHECK_INT(store_get_setting(s, "ui.indicator", val, 0), STORE_E_INVALID);
+    CHECK_INT(store_get_setting(s, NULL, val, sizeof val), STORE_E_INVALID);
+    CHECK_INT(store_get_setting(s, "", val, sizeof val), STORE_E_INVALID);
 
     /* the last put of this session is only queued when the store closes */
     CHECK_INT(store_put_setting(s, "ui.indicator", "bb:20,2", 5000), K_OK);
@@ -1089,11 +1124,11 @@ static void test_settings(void)
     s = open_ok(path, NULL);
     if (!s)
         return;
-    CHECK_INT(store_get_setting(s, "ui.indicator", val, sizeof val), 1);
+    CHECK_INT(store_get_setting(s, "ui.indicator", val, sizeof val), STORE_OK);
     CHECK_STR(val, "bb:20,2");
-    CHECK_INT(store_get_setting(s, "ui.theme", val, sizeof val), 1);
+    CHECK_INT(store_get_setting(s, "ui.theme", val, sizeof val), STORE_OK);
     CHECK_STR(val, "dunkel \xc3\xa9");
-    CHECK_INT(store_get_setting(s, key, val, sizeof val), 1);
+    CHECK_INT(store_get_setting(s, key, val, sizeof val), STORE_OK);
     CHECK_INT((long long)strlen(val), STORE_TEXT_MAX - 1);
     st = store_get_stats(s);
     CHECK_INT(st->rows_written, 0);
