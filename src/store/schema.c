@@ -14,8 +14,10 @@
 
 #include "kestrel/common.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const migrations[] = {
     /* 1: the initial layout. Prices and quantities are kdec raw int64 (exact). */
@@ -89,6 +91,19 @@ enum store_result store_schema_describe(sqlite3 *db, int rc, const char *path, c
                                         size_t errlen)
 {
     const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    int prim = rc & 0xff;
+    bool io = prim == SQLITE_IOERR || prim == SQLITE_FULL || prim == SQLITE_CANTOPEN ||
+              prim == SQLITE_READONLY;
+    int e = db && io ? sqlite3_system_errno(db) : 0;
+    if (e == ENOSPC || e == EFBIG || e == EDQUOT)
+        rc = SQLITE_FULL; /* reported as "disk I/O error" by SQLite: say what it is */
+    else if (e == EROFS && (rc & 0xff) == SQLITE_IOERR)
+        rc = SQLITE_READONLY;
+    char full[200];
+    if (e) {
+        snprintf(full, sizeof full, "%s: %s", msg, strerror(e));
+        msg = full;
+    }
     switch (rc & 0xff) {
     case SQLITE_NOTADB:
     case SQLITE_CORRUPT:
@@ -102,23 +117,37 @@ enum store_result store_schema_describe(sqlite3 *db, int rc, const char *path, c
         return STORE_E_IN_USE;
     case SQLITE_READONLY:
     case SQLITE_PERM:
+    case SQLITE_CANTOPEN: {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            slash[slash == dir ? 1 : 0] = '\0';
+        else
+            snprintf(dir, sizeof dir, ".");
+        if (access(dir, W_OK) != 0) {
+            snprintf(err, errlen,
+                     "%s: the directory %s is not writable (%s); Kestrel needs to create the "
+                     "database's -wal and -shm files there",
+                     path, dir, msg);
+            return STORE_E_READONLY;
+        }
+        if ((rc & 0xff) == SQLITE_CANTOPEN) {
+            snprintf(err, errlen, "%s: cannot open the database (%s)", path, msg);
+            return STORE_E_OPEN;
+        }
         snprintf(err, errlen,
                  "%s: the database is read-only (%s); Kestrel must write its database: fix its "
                  "permissions or use another --db",
                  path, msg);
         return STORE_E_READONLY;
+    }
     case SQLITE_FULL:
         snprintf(err, errlen,
                  "%s: the disk is full or a file size limit was reached (%s); free some space "
                  "or use another --db",
                  path, msg);
         return STORE_E_DISK_FULL;
-    case SQLITE_CANTOPEN:
-        snprintf(err, errlen,
-                 "%s: cannot open the database or create its -wal/-shm files (%s); is the "
-                 "directory writable?",
-                 path, msg);
-        return STORE_E_READONLY;
     case SQLITE_IOERR:
         snprintf(err, errlen, "%s: cannot write the database (%s)", path, msg);
         return STORE_E_OPEN;

@@ -432,11 +432,17 @@ static int writer_exec(store *s, const store_row *r)
 /* Counts a failed SQLite call and keeps its message. Writer thread. */
 static void writer_error(store *s, int rc, const char *what)
 {
+    int prim = rc & 0xff; /* the OS error behind "disk I/O error", e.g. ENOSPC, EFBIG */
+    int e = prim == SQLITE_IOERR || prim == SQLITE_FULL || prim == SQLITE_CANTOPEN ||
+                    prim == SQLITE_READONLY
+                ? sqlite3_system_errno(s->wdb)
+                : 0;
     pthread_mutex_lock(&s->mu);
     s->st_shared.errors++;
     s->write_errors++;
-    snprintf(s->st_shared.last_error, sizeof s->st_shared.last_error, "%s: %s (%s)", s->path,
-             what, rc == SQLITE_OK ? "?" : sqlite3_errmsg(s->wdb));
+    snprintf(s->st_shared.last_error, sizeof s->st_shared.last_error, "%s: %s (%s%s%s)",
+             s->path, what, rc == SQLITE_OK ? "?" : sqlite3_errmsg(s->wdb), e ? ": " : "",
+             e ? strerror(e) : "");
     pthread_mutex_unlock(&s->mu);
     notify_main(s);
 }
@@ -731,7 +737,8 @@ static void writer_barrier(store *s, const store_row *r)
         rc = STORE_E_WRITE;
     else
         rc = s->lost_since_barrier ? STORE_E_ROWS_LOST : STORE_OK;
-    s->lost_since_barrier = false;
+    if (rc != STORE_E_RETRYING) /* losses are told by the first barrier that completes */
+        s->lost_since_barrier = false;
     pthread_mutex_lock(&s->mu);
     s->done[s->done_n++] = (completion){.bcb = r->u.barrier.cb, .ud = r->u.barrier.ud, .rc = rc};
     s->st_shared.barriers++;

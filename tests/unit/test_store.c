@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1136,6 +1137,580 @@ static void test_settings(void)
     store_close(s);
 }
 
+
+/* ------------------------------------------------------------------ the durable lane */
+
+struct ack_log {
+    int n;
+    uint64_t id[4096];
+    enum store_result rc[4096];
+    uint64_t market_behind[4096]; /* market rows still queued or in flight at the ack */
+    store *s;
+};
+static void ack_cb(void *ud, uint64_t id, enum store_result rc)
+{
+    struct ack_log *a = ud;
+    if (a->n < 4096) {
+        a->id[a->n] = id;
+        a->rc[a->n] = rc;
+        const store_stats *st = store_get_stats(a->s);
+        a->market_behind[a->n] = st->queue_depth + st->in_flight;
+    }
+    a->n++;
+}
+
+struct rec_seen {
+    int n;
+    char keys[64][32];
+    uint64_t seq[64];
+    char payload[64][128];
+    bool blob[64];
+};
+static bool rec_collect(void *ud, const store_record *rec, uint64_t seq)
+{
+    struct rec_seen *r = ud;
+    if (r->n < 64) {
+        snprintf(r->keys[r->n], sizeof r->keys[0], "%s/%s", rec->kind, rec->key);
+        r->seq[r->n] = seq;
+        snprintf(r->payload[r->n], sizeof r->payload[0], "%.*s", (int)rec->len,
+                 (const char *)rec->payload);
+        r->blob[r->n] = rec->blob;
+    }
+    r->n++;
+    return true;
+}
+
+/* A candle of bars[] moved to a new open time, so every flood row is a new row. */
+static candle flood_bar(int i)
+{
+    candle b = bars[i % nbars];
+    b.open_ms = 1600000000000LL + (int64_t)i * 60000;
+    return b;
+}
+
+/* Intents committed and acknowledged in order while market rows flood the queue (and overflow
+ * it): every ack is STORE_OK, in request order, arrives while market rows are still waiting
+ * (the lane does not wait behind the backlog), and a barrier after the drops is STORE_OK. */
+static void test_durable_flood(void)
+{
+    char path[512];
+    db_path(path, sizeof path, "durable.db");
+    store_opts o = {.queue_cap = 20000, .batch = 512};
+    store *s = open_ok(path, &o);
+    if (!s)
+        return;
+    static struct ack_log a;
+    memset(&a, 0, sizeof a);
+    a.s = s;
+    enum { INTENTS = 40, PER = 2000 };
+    uint64_t ids[INTENTS];
+    int flood = 0, accepted = 0;
+    for (int k = 0; k < INTENTS; k++) {
+        for (int i = 0; i < PER; i++, flood++) /* 80,000 rows into a 20,000-row queue */
+        {
+            candle b = flood_bar(flood);
+            accepted += store_put_candle(s, VENUE_BINANCE_USDM, "BTCUSDT", TF_1M, &b) == STORE_OK;
+        }
+        char key[32], json[96];
+        snprintf(key, sizeof key, "cid-%03d", k);
+        snprintf(json, sizeof json, "{\"symbol\":\"BTCUSDT\",\"side\":\"buy\",\"qty\":\"0.%03d\"}",
+                 k + 1);
+        store_record rec = {.kind = "intent", .key = key, .payload = json, .len = strlen(json),
+                            .time_ms = 1700000000000LL + k};
+        CHECK_INT(store_durable_put(s, &rec, ack_cb, &a, &ids[k]), STORE_OK);
+        if (k > 0)
+            CHECK(ids[k] == ids[k - 1] + 1);
+    }
+    (void)accepted;
+    for (int i = 0; i < 1000 && a.n < INTENTS; i++) {
+        struct pollfd p = {.fd = store_fd(s), .events = POLLIN};
+        if (poll(&p, 1, 100) > 0)
+            store_process(s);
+    }
+    CHECK_INT(a.n, INTENTS);
+    int in_order = 0, ok = 0;
+    for (int k = 0; k < INTENTS && k < a.n; k++) {
+        in_order += a.id[k] == ids[k];
+        ok += a.rc[k] == STORE_OK;
+    }
+    CHECK_INT(in_order, INTENTS);
+    CHECK_INT(ok, INTENTS);
+    CHECK(a.n > 0 && a.market_behind[0] > 0); /* the first ack did not wait for the backlog */
+    const store_stats *st = store_get_stats(s);
+    CHECK(st->dropped > 0); /* the flood overflowed the market queue... */
+    CHECK_INT(st->durable_written, INTENTS); /* ...and no intent was refused or failed */
+    CHECK_INT(st->durable_failed, 0);
+    struct rc_probe p = {0};
+    CHECK_INT(store_commit_then(s, rc_cb, &p), STORE_OK);
+    pump(s, &p.calls, 1);
+    CHECK_INT(p.rc[0], STORE_OK); /* dropped market rows do not fail the barrier */
+    store_close(s);
+    CHECK_INT(sql_int(path, "SELECT count(*) FROM journal WHERE kind = 'intent'"), INTENTS);
+    CHECK_INT(sql_int(path, "SELECT count(*) FROM journal WHERE key = 'cid-007' AND"
+                            " payload = '{\"symbol\":\"BTCUSDT\",\"side\":\"buy\",\"qty\":\"0.008\"}'"
+                            " AND time_ms = 1700000000007"),
+              1);
+}
+
+/* The record API: upsert by (kind, key), delete, blobs, ids across restarts, bounds. */
+static void test_durable_api(void)
+{
+    char path[512];
+    db_path(path, sizeof path, "journal.db");
+    store *s = open_ok(path, NULL);
+    if (!s)
+        return;
+    static struct ack_log a;
+    memset(&a, 0, sizeof a);
+    a.s = s;
+    uint64_t id = 99;
+    store_record r1 = {.kind = "position", .key = "binance-usdm:BTCUSDT", .payload = "{\"qty\":\"1\"}",
+                       .len = 11, .time_ms = 1};
+    CHECK_INT(store_durable_put(s, &r1, ack_cb, &a, &id), STORE_OK);
+    CHECK_INT(id, 1);
+    r1.payload = "{\"qty\":\"2\"}"; /* a newer state of the same record */
+    CHECK_INT(store_durable_put(s, &r1, ack_cb, &a, &id), STORE_OK);
+    CHECK_INT(id, 2);
+    unsigned char bin[5] = {0, 1, 2, 0, 255};
+    store_record r2 = {.kind = "fill", .key = "T-1", .payload = bin, .len = 5, .blob = true};
+    CHECK_INT(store_durable_put(s, &r2, ack_cb, &a, NULL), STORE_OK);
+    store_record r3 = {.kind = "intent", .key = "gone", .payload = "{}", .len = 2};
+    CHECK_INT(store_durable_put(s, &r3, ack_cb, &a, NULL), STORE_OK);
+    r3.payload = NULL;
+    r3.len = 0; /* delete */
+    CHECK_INT(store_durable_put(s, &r3, ack_cb, &a, &id), STORE_OK);
+    CHECK_INT(id, 5);
+    /* bounds */
+    store_record bad = r1;
+    bad.kind = "";
+    CHECK_INT(store_durable_put(s, &bad, ack_cb, &a, NULL), STORE_E_INVALID);
+    bad.kind = "a-kind-name-of-thirty-two-bytes!";
+    CHECK_INT(store_durable_put(s, &bad, ack_cb, &a, NULL), STORE_E_INVALID);
+    bad = r1;
+    bad.key = NULL;
+    CHECK_INT(store_durable_put(s, &bad, ack_cb, &a, NULL), STORE_E_INVALID);
+    bad = r1;
+    bad.len = STORE_PAYLOAD_MAX + 1;
+    CHECK_INT(store_durable_put(s, &bad, ack_cb, &a, NULL), STORE_E_INVALID);
+    CHECK_INT(store_durable_put(s, &r1, NULL, NULL, NULL), STORE_E_INVALID);
+    CHECK_INT(store_durable_put(s, NULL, ack_cb, &a, NULL), STORE_E_INVALID);
+    for (int i = 0; i < 1000 && a.n < 5; i++) {
+        struct pollfd p = {.fd = store_fd(s), .events = POLLIN};
+        if (poll(&p, 1, 100) > 0)
+            store_process(s);
+    }
+    CHECK_INT(a.n, 5);
+    for (int k = 0; k < 5 && k < a.n; k++) {
+        CHECK_INT(a.id[k], k + 1);
+        CHECK_INT(a.rc[k], STORE_OK);
+    }
+    static struct rec_seen seen;
+    memset(&seen, 0, sizeof seen);
+    CHECK_INT(store_durable_load(s, NULL, rec_collect, &seen), STORE_OK);
+    CHECK_INT(seen.n, 2); /* the deleted intent is gone; the position is one record */
+    CHECK_STR(seen.keys[0], "position/binance-usdm:BTCUSDT");
+    CHECK_INT(seen.seq[0], 2);
+    CHECK_STR(seen.payload[0], "{\"qty\":\"2\"}");
+    CHECK_STR(seen.keys[1], "fill/T-1");
+    CHECK(seen.blob[1] && !seen.blob[0]);
+    memset(&seen, 0, sizeof seen);
+    CHECK_INT(store_durable_load(s, "fill", rec_collect, &seen), STORE_OK);
+    CHECK_INT(seen.n, 1);
+    CHECK_INT(store_durable_load(s, "", rec_collect, &seen), STORE_E_INVALID);
+    CHECK_INT(store_durable_load(s, NULL, NULL, NULL), STORE_E_INVALID);
+    /* at most STORE_DURABLE_MAX outstanding */
+    int busy = 0, okn = 0;
+    for (int i = 0; i < STORE_DURABLE_MAX + 3; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "k%d", i);
+        store_record r = {.kind = "intent", .key = key, .payload = "{}", .len = 2};
+        enum store_result rc = store_durable_put(s, &r, ack_cb, &a, NULL);
+        busy += rc == STORE_E_BUSY;
+        okn += rc == STORE_OK;
+    }
+    CHECK_INT(okn, STORE_DURABLE_MAX);
+    CHECK_INT(busy, 3);
+    store_close(s); /* delivers the remaining acks */
+    CHECK_INT(a.n, 5 + STORE_DURABLE_MAX);
+    CHECK_INT(a.rc[5 + STORE_DURABLE_MAX - 1], STORE_OK);
+    /* ids keep increasing across a restart */
+    s = open_ok(path, NULL);
+    if (!s)
+        return;
+    CHECK_INT(store_durable_put(s, &r2, ack_cb, &a, &id), STORE_OK);
+    CHECK_INT(id, 5 + STORE_DURABLE_MAX + 1);
+    store_close(s);
+    CHECK_INT(sql_int(path, "SELECT max(seq) FROM journal"), 5 + STORE_DURABLE_MAX + 1);
+    CHECK_STR(store_strerror(STORE_E_FULL), "queue full: row dropped");
+    CHECK_STR(store_strerror(STORE_OK), "ok");
+}
+
+/* kill -9 during a flood: a child floods market rows and commits intents; the parent reads
+ * the acks from a pipe and kills the child after 30 of them. Every acknowledged intent is in
+ * the database afterwards, with its payload. */
+static void child_ack(void *ud, uint64_t id, enum store_result rc)
+{
+    int fd = *(int *)ud;
+    if (rc == STORE_OK) {
+        ssize_t w = write(fd, &id, sizeof id);
+        (void)w;
+    }
+}
+
+static void test_durable_kill9(void)
+{
+    char path[512];
+    db_path(path, sizeof path, "kill9.db");
+    int pfd[2];
+    CHECK_INT(pipe(pfd), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(pfd[0]);
+        char err[512];
+        store *s = NULL;
+        store_opts o = {.queue_cap = 50000};
+        if (store_open(&s, path, &o, err, sizeof err) != STORE_OK)
+            _exit(3);
+        store_session_begin(s, "test", "0.1.0", "");
+        for (int k = 0;; k++) { /* until killed */
+            for (int i = 0; i < 500; i++) {
+                candle b = flood_bar(k * 500 + i);
+                (void)store_put_candle(s, VENUE_BINANCE_SPOT, "ETHUSDT", TF_1S, &b);
+            }
+            char key[32], json[64];
+            snprintf(key, sizeof key, "cid-%d", k);
+            snprintf(json, sizeof json, "{\"n\":%d}", k);
+            store_record rec = {.kind = "intent", .key = key, .payload = json,
+                                .len = strlen(json)};
+            if (store_durable_put(s, &rec, child_ack, &pfd[1], NULL) != STORE_OK)
+                usleep(1000);
+            struct pollfd p = {.fd = store_fd(s), .events = POLLIN};
+            if (poll(&p, 1, 0) > 0)
+                store_process(s);
+        }
+    }
+    close(pfd[1]);
+    uint64_t acked[64];
+    int n = 0;
+    while (n < 30) {
+        ssize_t r = read(pfd[0], &acked[n], sizeof acked[0]);
+        if (r != (ssize_t)sizeof acked[0])
+            break;
+        n++;
+    }
+    CHECK_INT(n, 30);
+    kill(pid, SIGKILL);
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    close(pfd[0]);
+    store *s = open_ok(path, NULL);
+    if (!s)
+        return;
+    static struct rec_seen seen;
+    memset(&seen, 0, sizeof seen);
+    CHECK_INT(store_durable_load(s, "intent", rec_collect, &seen), STORE_OK);
+    CHECK(seen.n >= n);
+    int found = 0;
+    for (int k = 0; k < n; k++) {
+        for (int j = 0; j < seen.n && j < 64; j++) {
+            if (seen.seq[j] != acked[k])
+                continue;
+            char want[64];
+            snprintf(want, sizeof want, "{\"n\":%d}", (int)acked[k] - 1); /* ids start at 1 */
+            found += strcmp(seen.payload[j], want) == 0;
+        }
+    }
+    CHECK_INT(found, n);
+    store_close(s);
+}
+
+/* ------------------------------------------------------------------ no silent data loss */
+
+struct health_log {
+    int calls, errors;
+    char last[512];
+    enum store_state last_state;
+};
+static void health_cb(void *ud, const store_health_info *h, bool error, const char *msg)
+{
+    struct health_log *l = ud;
+    l->calls++;
+    l->errors += error;
+    l->last_state = h->state;
+    snprintf(l->last, sizeof l->last, "%s", msg);
+}
+
+static long long file_size(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 ? (long long)sb.st_size : 0;
+}
+
+/* A file size limit during a run (the full disk of the issue): the store says so at once
+ * (on_health ERROR, state "failing"), keeps the newest rows up to its cap, counts the evicted
+ * ones as lost, retries, and writes the held rows once writing works again. */
+static void test_full_disk_run(void)
+{
+    char path[512], wal[600];
+    db_path(path, sizeof path, "full.db");
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    struct health_log hl = {0};
+    store_opts o = {.queue_cap = 300, .batch = 100, .flush_ms = 5, .retry_ms = 20,
+                    .on_health = health_cb, .on_health_ud = &hl};
+    store *s = open_ok(path, &o);
+    if (!s)
+        return;
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit old;
+    getrlimit(RLIMIT_FSIZE, &old);
+    long long lim = K_MAX(file_size(path), file_size(wal)) + 4096;
+    struct rlimit small = {.rlim_cur = (rlim_t)lim, .rlim_max = old.rlim_max};
+    CHECK_INT(setrlimit(RLIMIT_FSIZE, &small), 0);
+    enum { ROWS = 3000 };
+    int queued = 0;
+    for (int i = 0; i < ROWS; i++) {
+        candle b = flood_bar(i);
+        if (store_put_candle(s, VENUE_OKX, "BTC-USDT", TF_1M, &b) == STORE_OK)
+            queued++;
+        else
+            i--; /* queue full: wait for the writer to take it (it never waits for disk) */
+        if (queued % 100 == 0 || i < 0)
+            wait_queue_taken(s);
+    }
+    wait_queue_taken(s);
+    for (int i = 0; i < 200 && store_get_stats(s)->in_flight > 0; i++)
+        usleep(5000);
+    store_health_info h = store_health(s);
+    CHECK_INT(h.state, STORE_STATE_FAILING);
+    CHECK_INT(h.rows_held, 300);      /* the newest 300 */
+    CHECK(h.rows_lost > 0);
+    CHECK(strstr(h.last_error, "disk I/O error") != NULL || strstr(h.last_error, "full") != NULL);
+    struct rc_probe p = {0};
+    CHECK_INT(store_commit_then(s, rc_cb, &p), STORE_OK);
+    pump(s, &p.calls, 1);
+    CHECK_INT(p.rc[0], STORE_E_RETRYING);
+    store_process(s);
+    CHECK(hl.errors >= 1);
+    CHECK(strstr(hl.last, "failing") != NULL || strstr(hl.last, "lost") != NULL);
+    fprintf(stderr, "health report: %s\n", hl.last);
+
+    /* space again: the held rows are written, the newest row among them */
+    CHECK_INT(setrlimit(RLIMIT_FSIZE, &old), 0);
+    for (int i = 0; i < 500 && store_health(s).state == STORE_STATE_FAILING; i++)
+        usleep(10000);
+    h = store_health(s);
+    CHECK_INT(h.state, STORE_STATE_DEGRADED);
+    CHECK_STR(store_state_name(h.state), "degraded");
+    CHECK_INT(h.rows_held, 0);
+    const store_stats *st = store_get_stats(s);
+    CHECK_INT(st->rows_written + st->rows_failed, ROWS);
+    CHECK_INT(h.rows_lost, st->rows_failed);
+    store_process(s);
+    CHECK_INT(hl.last_state, STORE_STATE_DEGRADED);
+    CHECK(strstr(hl.last, "work again") != NULL);
+    CHECK_INT(store_commit_then(s, rc_cb, &p), STORE_OK);
+    pump(s, &p.calls, 2);
+    CHECK_INT(p.rc[1], STORE_E_ROWS_LOST); /* rows were lost since the previous barrier */
+    CHECK_INT(store_commit_then(s, rc_cb, &p), STORE_OK);
+    pump(s, &p.calls, 3);
+    CHECK_INT(p.rc[2], STORE_OK);
+    uint64_t written = st->rows_written;
+    store_health_info fin;
+    store_close_final(s, &fin);
+    CHECK_INT(fin.rows_lost, ROWS - written);
+    candle last = flood_bar(ROWS - 1);
+    char q[200];
+    snprintf(q, sizeof q, "SELECT count(*) FROM candles WHERE open_ms = %lld",
+             (long long)last.open_ms);
+    CHECK_INT(sql_int(path, q), 1);
+    CHECK_INT(sql_int(path, "SELECT count(*) FROM candles"), (long long)written);
+}
+
+/* Run fn in a child process (as `nobody` when we are root) and return its exit status. */
+static int as_other_user(const char *dir, int (*fn)(const char *), const char *arg)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (geteuid() == 0) {
+            if (setgid(65534) != 0 || setuid(65534) != 0)
+                _exit(100);
+        }
+        (void)dir;
+        _exit(fn(arg));
+    }
+    int status = 0;
+    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+        return -1;
+    return WEXITSTATUS(status);
+}
+
+static int open_expect(const char *path, enum store_result want, const char *msg)
+{
+    char err[512] = "";
+    store *s = NULL;
+    enum store_result r = store_open(&s, path, NULL, err, sizeof err);
+    fprintf(stderr, "refused as expected? %s (%s)\n", err, store_strerror(r));
+    if (s)
+        store_close(s);
+    return r == want && strstr(err, msg) ? 0 : 1;
+}
+static int open_readonly(const char *path)
+{
+    return open_expect(path, STORE_E_READONLY, "read-only");
+}
+static int open_unwritable_dir(const char *path)
+{
+    return open_expect(path, STORE_E_READONLY, "is not writable");
+}
+
+/* A read-only database and a database in an unwritable directory are refused at start with a
+ * clear message, and left as they were (no -wal/-shm). */
+static void test_readonly_start(void)
+{
+    char dir[] = "/tmp/kestrel-test-ro.XXXXXX";
+    if (!mkdtemp(dir)) {
+        CHECK(0);
+        return;
+    }
+    char path[300], side[320];
+    snprintf(path, sizeof path, "%s/ro.db", dir);
+    store *s = open_ok(path, NULL);
+    for (int i = 0; s && i < 10; i++)
+        CHECK_INT(store_put_candle(s, VENUE_OKX, "BTC-USDT", TF_1H, &bars[i]), STORE_OK);
+    store_close(s);
+    size_t len = 0;
+    unsigned char *before = read_all(path, &len);
+    uid_t nobody = geteuid() == 0 ? 65534 : geteuid();
+    char lock[320];
+    snprintf(lock, sizeof lock, "%s.lock", path);
+    CHECK_INT(chown(dir, nobody, nobody), 0);
+    CHECK_INT(chown(path, nobody, nobody), 0);
+    CHECK_INT(chown(lock, nobody, nobody), 0);
+    chmod(path, 0444);
+    CHECK_INT(as_other_user(dir, open_readonly, path), 0);
+    CHECK(before && same_bytes(before, len, path));
+    snprintf(side, sizeof side, "%s-wal", path);
+    CHECK(access(side, F_OK) != 0);
+    snprintf(side, sizeof side, "%s-shm", path);
+    CHECK(access(side, F_OK) != 0);
+
+    /* writable file, unwritable directory: no -wal can be created */
+    chmod(path, 0644);
+    chmod(dir, 0555);
+    CHECK_INT(as_other_user(dir, open_unwritable_dir, path), 0);
+    CHECK(before && same_bytes(before, len, path));
+    chmod(dir, 0700);
+    free(before);
+    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int open_no_space(const char *path)
+{
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit zero = {.rlim_cur = 0, .rlim_max = RLIM_INFINITY};
+    getrlimit(RLIMIT_FSIZE, &zero);
+    zero.rlim_cur = 0;
+    if (setrlimit(RLIMIT_FSIZE, &zero) != 0)
+        return 2;
+    return open_expect(path, STORE_E_DISK_FULL, "disk is full or a file size limit");
+}
+
+/* No room at start (a file size limit of 0 here) is refused, never a silent empty run. */
+static void test_full_disk_start(void)
+{
+    char path[512];
+    db_path(path, sizeof path, "nospace.db");
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(open_no_space(path));
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* The lock file and the database are never followed through a symlink, must be regular files
+ * and owned by us. A planted DB.lock symlink is refused and its target left untouched. */
+static void test_owned_files(void)
+{
+    char path[512], lock[600], target[512], err[512];
+    db_path(path, sizeof path, "owned.db");
+    db_path(target, sizeof target, "victim.txt");
+    CHECK_INT(write_all(target, "precious\n", 9), 0);
+    snprintf(lock, sizeof lock, "%s.lock", path);
+    CHECK_INT(symlink(target, lock), 0);
+    store *s = (store *)1;
+    CHECK_INT(store_open(&s, path, NULL, err, sizeof err), STORE_E_UNSAFE);
+    CHECK(s == NULL);
+    CHECK(strstr(err, "symbolic link") != NULL);
+    fprintf(stderr, "refused as expected: %s\n", err);
+    CHECK(same_bytes((const unsigned char *)"precious\n", 9, target));
+    CHECK(access(path, F_OK) != 0); /* nothing created */
+    unlink(lock);
+
+    /* a lock that is not a regular file */
+    CHECK_INT(mkfifo(lock, 0600), 0);
+    CHECK_INT(store_open(&s, path, NULL, err, sizeof err), STORE_E_UNSAFE);
+    CHECK(strstr(err, "not a regular file") != NULL);
+    unlink(lock);
+
+    /* the database itself as a symlink to another Kestrel database */
+    char real[512];
+    db_path(real, sizeof real, "real.db");
+    s = open_ok(real, NULL);
+    store_close(s);
+    size_t len = 0;
+    unsigned char *before = read_all(real, &len);
+    CHECK_INT(symlink(real, path), 0);
+    CHECK_INT(store_open(&s, path, NULL, err, sizeof err), STORE_E_UNSAFE);
+    CHECK(strstr(err, "symbolic link") != NULL);
+    CHECK(before && same_bytes(before, len, real));
+    free(before);
+    unlink(path);
+    unlink(lock);
+
+    /* files owned by another user (only root can make them) */
+    if (geteuid() == 0) {
+        s = open_ok(path, NULL);
+        store_close(s);
+        CHECK_INT(chown(lock, 65534, 65534), 0);
+        CHECK_INT(store_open(&s, path, NULL, err, sizeof err), STORE_E_UNSAFE);
+        CHECK(strstr(err, "owned by uid 65534") != NULL);
+        CHECK_INT(chown(lock, 0, 0), 0);
+        CHECK_INT(chown(path, 65534, 65534), 0);
+        CHECK_INT(store_open(&s, path, NULL, err, sizeof err), STORE_E_UNSAFE);
+        CHECK(strstr(err, "owned by uid 65534") != NULL);
+        CHECK_INT(chown(path, 0, 0), 0);
+        s = open_ok(path, NULL);
+        store_close(s);
+    }
+    /* a new lock file is created exclusively, mode 0600 */
+    struct stat sb;
+    CHECK(lstat(lock, &sb) == 0 && S_ISREG(sb.st_mode) && (sb.st_mode & 0777) == 0600);
+}
+
+/* A refused WAL-mode database (here: a newer Kestrel's) gets no leftover -wal/-shm. */
+static void test_refused_wal_sidecars(void)
+{
+    char path[512], side[600];
+    db_path(path, sizeof path, "newer-wal.db");
+    store *s = open_ok(path, NULL);
+    store_close(s);
+    sqlite3 *raw = NULL;
+    sqlite3_open(path, &raw);
+    sql_exec(raw, "PRAGMA user_version = 77");
+    sqlite3_close(raw);
+    snprintf(side, sizeof side, "%s-wal", path);
+    CHECK(access(side, F_OK) != 0);
+    expect_refused(path, NULL, "schema version 77 is newer", NULL);
+    CHECK(access(side, F_OK) != 0);
+    snprintf(side, sizeof side, "%s-shm", path);
+    CHECK(access(side, F_OK) != 0);
+}
+
 int main(void)
 {
     char csv[512];
@@ -1169,6 +1744,14 @@ int main(void)
     test_unwritable();
     test_rejects_and_bounds();
     test_settings();
+    test_durable_api();
+    test_durable_flood();
+    test_durable_kill9();
+    test_full_disk_run();
+    test_full_disk_start();
+    test_readonly_start();
+    test_owned_files();
+    test_refused_wal_sidecars();
     if (!getenv("KESTREL_KEEP_TMP")) /* set it to look at the files afterwards */
         nftw(tmpdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
     CHECK_DONE();
