@@ -177,7 +177,7 @@ static int query_int(sqlite3 *db, const char *sql, long long *out)
 
 /* Applies migrations[from] and bumps user_version in one transaction. On failure the
  * transaction is rolled back and the reason (captured before the rollback) is in why. */
-static int migrate_step(sqlite3 *db, int from, char *why, size_t whylen)
+static int migrate_step(sqlite3 *db, int from, char *why, size_t whylen, int *sys_errno)
 {
     char sql[96];
     int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
@@ -194,7 +194,11 @@ static int migrate_step(sqlite3 *db, int from, char *why, size_t whylen)
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
-        snprintf(why, whylen, "%s", sqlite3_errmsg(db));
+        *sys_errno = sqlite3_system_errno(db);
+        if (*sys_errno)
+            snprintf(why, whylen, "%s: %s", sqlite3_errmsg(db), strerror(*sys_errno));
+        else
+            snprintf(why, whylen, "%s", sqlite3_errmsg(db));
         if (!sqlite3_get_autocommit(db))
             sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     }
@@ -268,7 +272,16 @@ enum store_result store_schema_prepare(sqlite3 *db, const char *path, int *versi
 
     for (int v = (int)uv; v < latest; v++) {
         char why[160];
-        rc = migrate_step(db, v, why, sizeof why);
+        int e = 0;
+        rc = migrate_step(db, v, why, sizeof why, &e);
+        if (rc != SQLITE_OK && (e == ENOSPC || e == EFBIG || e == EDQUOT)) {
+            snprintf(err, errlen,
+                     "%s: the disk is full or a file size limit was reached (%s during the "
+                     "migration to schema %d); free some space or use another --db",
+                     path, why, v + 1);
+            *version = v;
+            return STORE_E_DISK_FULL;
+        }
         if (rc != SQLITE_OK) {
             if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
                 snprintf(err, errlen,

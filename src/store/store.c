@@ -55,7 +55,7 @@
 #define STORE_LANE_CHECK 64          /* market rows between looks at the durable queue */
 #define STORE_PENDING_SETTINGS 64    /* settings answered from memory until committed */
 #define STORE_HEALTH_REPEAT_MS 10000 /* while rows keep being lost, one report per this */
-#define STORE_MIN_FREE (1024 * 1024) /* bytes free on the database's disk at start */
+#define STORE_MIN_FREE (256 * 1024) /* bytes free on the database's disk at start */
 #define STORE_DONE_MAX (STORE_BARRIERS_MAX + STORE_DURABLE_MAX)
 
 enum row_kind {

@@ -1337,6 +1337,7 @@ static void test_durable_api(void)
     s = open_ok(path, NULL);
     if (!s)
         return;
+    a.s = s;
     CHECK_INT(store_durable_put(s, &r2, ack_cb, &a, &id), STORE_OK);
     CHECK_INT(id, 5 + STORE_DURABLE_MAX + 1);
     store_close(s);
