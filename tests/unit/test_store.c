@@ -1195,18 +1195,18 @@ static void test_durable_flood(void)
 {
     char path[512];
     db_path(path, sizeof path, "durable.db");
-    store_opts o = {.queue_cap = 20000, .batch = 512};
+    store_opts o = {.queue_cap = 65536, .batch = 512};
     store *s = open_ok(path, &o);
     if (!s)
         return;
     static struct ack_log a;
     memset(&a, 0, sizeof a);
     a.s = s;
-    enum { INTENTS = 40, PER = 2000 };
+    enum { INTENTS = 40, PER = 4000 };
     uint64_t ids[INTENTS];
     int flood = 0, accepted = 0;
     for (int k = 0; k < INTENTS; k++) {
-        for (int i = 0; i < PER; i++, flood++) /* 80,000 rows into a 20,000-row queue */
+        for (int i = 0; i < PER; i++, flood++) /* 160,000 rows into a 65,536-row queue */
         {
             candle b = flood_bar(flood);
             accepted += store_put_candle(s, VENUE_BINANCE_USDM, "BTCUSDT", TF_1M, &b) == STORE_OK;
