@@ -538,9 +538,11 @@ static void app_on_store_health(void *ud, const store_health_info *h, bool error
 {
     app *a = ud;
     (void)h;
-    if (error)
+    if (error) {
         log_error(a->log, "%s", msg);
-    else
+        if (a->ui)
+            app_flash(a, "%s", msg);
+    } else
         log_info(a->log, "%s", msg);
     a->changes++;
 }
