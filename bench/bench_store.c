@@ -3,6 +3,10 @@
  *   store_put:     main-thread cost of store_put_candle (ns/row) — what the UI thread pays
  *   store_write:   rows/s from the first put until store_flush() returns (writer throughput)
  *   store_barrier: store_commit_then() round trip (1 row + durable commit + callback), p50/p99
+ *   store_durable: store_durable_put() round trip (intent committed + fsynced + acknowledged)
+ *                  while BACKLOG market rows are queued ahead of it each time, p50/p99, and
+ *                  how many market rows were still waiting when the ack came (the lane does
+ *                  not wait behind the market queue)
  * Directory: $KESTREL_BENCH_DIR or /tmp. */
 #include "kestrel/store.h"
 
@@ -16,6 +20,8 @@
 
 #define MAXBARS 50000
 #define BARRIERS 200
+#define DURABLES 100
+#define BACKLOG 20000
 
 static int64_t now_ns(void)
 {
@@ -78,8 +84,15 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static void on_done(void *ud, int rc)
+static void on_done(void *ud, enum store_result rc)
 {
+    (void)rc;
+    (*(int *)ud)++;
+}
+
+static void on_durable(void *ud, uint64_t id, enum store_result rc)
+{
+    (void)id;
     (void)rc;
     (*(int *)ud)++;
 }
@@ -126,7 +139,8 @@ int main(void)
     for (int i = 0; i < BARRIERS; i++) {
         int64_t b0 = now_ns();
         store_put_candle(s, VENUE_BINANCE_USDM, "BTCUSDT", TF_5M, &bars[i]);
-        store_commit_then(s, on_done, &done);
+        if (store_commit_then(s, on_done, &done) != STORE_OK)
+            return 1;
         while (done <= i) {
             struct pollfd p = {.fd = store_fd(s), .events = POLLIN};
             if (poll(&p, 1, 1000) > 0)
@@ -139,6 +153,38 @@ int main(void)
            "\"max_us\":%.0f}\n",
            BARRIERS, lat[BARRIERS / 2] / 1e3, lat[BARRIERS * 99 / 100] / 1e3,
            lat[BARRIERS - 1] / 1e3);
+
+    static int64_t dlat[DURABLES];
+    int acked = 0;
+    uint64_t behind = 0;
+    for (int i = 0; i < DURABLES; i++) {
+        for (int k = 0; k < BACKLOG; k++) {
+            candle b = bars[k % n];
+            b.open_ms += (int64_t)(i + 1) * 1000000000LL; /* new rows, not replacements */
+            (void)store_put_candle(s, VENUE_BINANCE_USDM, "ETHUSDT", TF_1M, &b);
+        }
+        char key[32], json[96];
+        snprintf(key, sizeof key, "bench-%d", i);
+        snprintf(json, sizeof json, "{\"side\":\"buy\",\"qty\":\"0.001\",\"n\":%d}", i);
+        store_record rec = {.kind = "intent", .key = key, .payload = json, .len = strlen(json)};
+        int64_t d0 = now_ns();
+        if (store_durable_put(s, &rec, on_durable, &acked, NULL) != STORE_OK)
+            return 1;
+        while (acked <= i) {
+            struct pollfd p = {.fd = store_fd(s), .events = POLLIN};
+            if (poll(&p, 1, 1000) > 0)
+                store_process(s);
+        }
+        dlat[i] = now_ns() - d0;
+        const store_stats *ds = store_get_stats(s);
+        behind += ds->queue_depth + ds->in_flight;
+        store_flush(s);
+    }
+    qsort(dlat, DURABLES, sizeof dlat[0], cmp_i64);
+    printf("{\"bench\":\"store_durable\",\"n\":%d,\"backlog\":%d,\"p50_us\":%.0f,"
+           "\"p99_us\":%.0f,\"max_us\":%.0f,\"market_rows_waiting_at_ack\":%.0f}\n",
+           DURABLES, BACKLOG, dlat[DURABLES / 2] / 1e3, dlat[DURABLES * 99 / 100] / 1e3,
+           dlat[DURABLES - 1] / 1e3, (double)behind / DURABLES);
     store_close(s);
 
     /* clean up the bench database and its directory */

@@ -3,18 +3,23 @@
  * The main thread never waits for a commit. It enqueues rows (store_put_*), which are copied
  * (strings included) into a bounded swap-buffer queue; the writer drains the queue, batches rows
  * into transactions with prepared statements, and reports back through an eventfd that the main
- * loop polls (store_fd). Completions of store_commit_then() run on the main thread inside
- * store_process(). Reads (store_load_candles at start-up, store_get_setting) use a separate read
- * connection on the calling thread.
+ * loop polls (store_fd). Completions of store_commit_then() and store_durable_put() run on the
+ * main thread inside store_process(). Reads (store_load_candles at start-up, store_get_setting,
+ * store_durable_load) use a separate read connection on the calling thread.
+ *
+ * Two lanes: market rows (candles, instruments, book events, settings, sessions) go through the
+ * bounded queue and may be dropped when it is full; durable records (order intents, fills,
+ * positions) go through their own small queue that the writer serves first, each batch in its
+ * own fsynced transaction, acknowledged per request and in order. Nothing on the market lane
+ * (a drop, a failed row, a long backlog) can fail or delay the durable lane beyond one batch.
  *
  * Threading: every function here is for the MAIN thread (the one that called store_open); none of
  * them may be called concurrently. The writer thread is internal.
  *
- * Durability: ordinary rows are committed with synchronous=NORMAL (WAL): they survive a crash or
- * kill -9 of the process once committed, but the last commits may be lost on power loss or an OS
- * crash. store_commit_then() is the write-ahead path: its callback reports K_OK only after every
- * row accepted before it is committed AND the WAL is fsynced (power-loss durable).
- * See docs/STORE.md for the schema, versions and error behaviour. */
+ * Results: functions whose outcomes a caller must tell apart return enum store_result and are
+ * K_MUST_USE. The market-row puts return it too but are not K_MUST_USE: a drop is counted and
+ * reported by the store itself (store_health, the on_health callback), so the hot path may
+ * ignore it. See docs/STORE.md for the schema, versions and error behaviour. */
 #ifndef KESTREL_STORE_H
 #define KESTREL_STORE_H
 #include "kestrel/candles.h"
@@ -25,34 +30,97 @@
 #define STORE_TEXT_MAX 1024  /* session source/version/args incl. NUL; longer is truncated */
 #define STORE_SETTING_KEY_MAX 65 /* setting key incl. NUL: keys are 1..64 bytes */
 #define STORE_BARRIERS_MAX 1024 /* store_commit_then() calls outstanding at once */
+#define STORE_DURABLE_MAX 1024  /* store_durable_put() requests outstanding at once */
+#define STORE_REC_KIND_MAX 32   /* durable record kind incl. NUL ("intent", "fill", ...) */
+#define STORE_REC_KEY_MAX 128   /* durable record key incl. NUL (e.g. a client order id) */
+#define STORE_PAYLOAD_MAX 65536 /* durable record payload bytes */
 #define STORE_ERR_MAX 256
 
+enum store_result {
+    STORE_OK = 0,
+    STORE_NOT_FOUND,    /* get: no value for the key */
+    STORE_E_INVALID,    /* an argument is invalid (NULL, empty, too long): counted as rejected */
+    STORE_E_FULL,       /* the queue is full: the row was dropped (counted) */
+    STORE_E_BUSY,       /* too many barriers / durable requests outstanding */
+    STORE_E_TOO_SMALL,  /* get: the value does not fit in the caller's buffer */
+    STORE_E_READ,       /* an SQLite read failed (message in stats.last_error) */
+    STORE_E_WRITE,      /* the write (or its fsync) failed; nothing of it is durable */
+    STORE_E_RETRYING,   /* barrier: rows before it are held for retry after a write error */
+    STORE_E_ROWS_LOST,  /* barrier: rows accepted before it were lost to write errors */
+    STORE_E_CLOSED,     /* the store closed before the request could be written */
+    STORE_E_OPEN,       /* store_open: cannot open / create / write the database (see err) */
+    STORE_E_IN_USE,     /* store_open: another process holds the database */
+    STORE_E_REFUSED,    /* store_open: not a Kestrel database, corrupt, or newer schema */
+    STORE_E_UNSAFE,     /* store_open: a symlink, not a regular file, or owned by another user */
+    STORE_E_READONLY,   /* store_open: the database or its directory cannot be written */
+    STORE_E_DISK_FULL,  /* store_open: no space (or a file size limit) for the database */
+};
+/* A short fixed English phrase, e.g. "queue full: row dropped". */
+const char *store_strerror(enum store_result r);
+
 typedef struct store store;
+
+/* Health, for the status document, the log and the UI's banner. */
+enum store_state {
+    STORE_STATE_OK = 0,   /* writing, nothing lost */
+    STORE_STATE_FAILING,  /* writes are failing now: rows are held for retry (bounded) */
+    STORE_STATE_DEGRADED, /* writing again (or never failed), but rows were lost */
+};
+/* "ok", "failing", "degraded" */
+const char *store_state_name(enum store_state st);
+
+typedef struct store_health_info {
+    enum store_state state;
+    uint64_t rows_lost;    /* dropped (queue full) + failed (lost to write errors) */
+    uint64_t rows_dropped; /* stats.dropped */
+    uint64_t rows_failed;  /* stats.rows_failed */
+    uint32_t rows_held;    /* rows kept for retry after a write error */
+    uint64_t write_errors; /* failed write attempts (statements, commits, retries) */
+    int64_t failing_since_ms; /* wall time the current failure began; 0 when not failing */
+    char last_error[STORE_ERR_MAX]; /* "" when none yet */
+} store_health_info;
+
+/* Called on the main thread (inside store_process or store_close) when the health changes:
+ * the first write error, rows lost (rate-limited to one call per 10 s while it goes on), and
+ * recovery. `error` says whether this is an ERROR (failing, rows lost) or a notice (recovered
+ * with nothing lost). msg is one line without a trailing newline. */
+typedef void (*store_health_cb)(void *ud, const store_health_info *h, bool error,
+                                const char *msg);
 
 /* Zero in any field means "the default". */
 typedef struct store_opts {
     uint32_t batch;           /* rows per transaction (default 512) */
     uint32_t flush_ms;        /* commit pending rows at most this long after the first (250) */
-    uint32_t queue_cap;       /* data rows waiting for the writer; beyond: dropped (65536) */
+    uint32_t queue_cap;       /* data rows waiting for the writer; beyond: dropped (65536). Also
+                               * the cap of the rows held for retry after a write error. */
     uint32_t busy_timeout_ms; /* wait for a lock held by another connection (1000) */
+    uint32_t retry_ms;        /* after a write error, retry the held rows this often (1000) */
+    store_health_cb on_health; /* may be NULL */
+    void *on_health_ud;
 } store_opts;
 
 /* Row counters count data rows and session rows (begin and end are one row each). */
 typedef struct store_stats {
     uint64_t rows_queued;   /* rows accepted by store_put_* and the session calls */
     uint64_t rows_written;  /* data rows committed */
-    uint64_t rows_failed;   /* accepted rows lost to a write error (their transaction failed) */
+    uint64_t rows_failed;   /* accepted rows lost to write errors (evicted from the retry
+                             * queue, refused by a constraint, or still held at close) */
     uint64_t dropped;       /* rows refused because the queue was full */
     uint64_t rejected;      /* rows refused because an argument was invalid (NULL, too long) */
     uint64_t commits;       /* data transactions committed */
-    uint64_t barriers;      /* store_commit_then() barriers completed (K_OK or not) */
+    uint64_t barriers;      /* store_commit_then() barriers completed (STORE_OK or not) */
+    uint64_t durable_written; /* durable records committed (and fsynced) */
+    uint64_t durable_failed;  /* durable requests completed with an error */
+    uint64_t durable_commits; /* durable transactions */
     uint64_t errors;        /* failed SQLite calls (statements, commits, reads) */
     uint32_t queue_depth;   /* data rows waiting in the queue now */
     uint32_t in_flight;     /* rows taken by the writer and not yet written */
     uint32_t queue_peak;    /* highest queue_depth seen */
     uint32_t queue_cap;
+    uint32_t rows_held;     /* rows held for retry after a write error */
     int64_t last_commit_us; /* duration of the last COMMIT */
     int64_t max_commit_us;
+    int64_t durable_max_us; /* longest durable request: queued -> committed and fsynced */
     int schema_version;
     char last_error[STORE_ERR_MAX]; /* "" when none yet */
     char warning[STORE_ERR_MAX];    /* e.g. queue-full drops; "" when none */
@@ -63,17 +131,27 @@ int store_schema_version(void);
 
 /* Opens (creating parent directories with mode 0700 and the file if missing) and migrates the
  * database at `path`, then starts the writer thread. opts may be NULL. Takes an advisory lock on
- * PATH.lock (flock) so two Kestrels never write one database. On failure: K_ERR, *out = NULL and
- * a message in err, e.g.
+ * PATH.lock (flock) so two Kestrels never write one database. The lock file and the database are
+ * opened without following symlinks and must be regular files owned by this user. Before the
+ * writer starts, one small write (meta.last_open_ms) proves the database can be written: a
+ * read-only file, an unwritable directory or a full disk is refused here. On failure: an error
+ * result, *out = NULL and a message in err, e.g.
  *   "PATH: not a Kestrel database or corrupt (...); it was left untouched"
  *   "PATH: schema version N is newer than this Kestrel (M); upgrade Kestrel or use another --db"
  *   "PATH: database is in use by another process (...)"
- * A file that is refused is never written, truncated or migrated. */
-int store_open(store **out, const char *path, const store_opts *opts, char *err, size_t errlen);
-/* Ends the open session, flushes everything queued, stops and joins the writer, runs any
- * store_commit_then() callbacks not yet delivered (anything those queue is discarded), closes
- * the database. NULL is a no-op. Not to be called from a store callback. */
-void store_close(store *s);
+ *   "PATH: the database is read-only (...)"
+ *   "PATH.lock: is a symbolic link; refused (...)"
+ * A file that is refused is never written, truncated or migrated, and gets no -wal/-shm. */
+K_MUST_USE enum store_result store_open(store **out, const char *path, const store_opts *opts,
+                                        char *err, size_t errlen);
+/* Ends the open session, flushes everything queued (one last retry of held rows; what still
+ * fails is counted lost), stops and joins the writer, runs any callbacks not yet delivered
+ * (durable requests never written get STORE_E_CLOSED; anything the callbacks queue is
+ * discarded), closes the database. If final is not NULL it receives the health as of the end
+ * (rows_lost over the whole run: what --exit-at-end's exit status 4 is decided on). NULL store
+ * is a no-op. Not to be called from a store callback. */
+void store_close_final(store *s, store_health_info *final);
+void store_close(store *s); /* store_close_final(s, NULL) */
 const char *store_path(const store *s);
 
 /* Sessions: one row per run. begin returns the new session id (> 0) at once (ids are allocated
@@ -82,54 +160,95 @@ const char *store_path(const store *s);
 int64_t store_session_begin(store *s, const char *source, const char *version, const char *args);
 void store_session_end(store *s);
 
-/* Data rows. K_OK when queued; K_ERR when dropped (queue full: counted in stats.dropped and
- * stats.warning) or rejected (invalid arguments: stats.rejected). Candles are INSERT OR REPLACE
- * on (venue, symbol, tf, open_ms): writing the same bar again is idempotent. Instruments are
- * upserts that keep first_seen_ms. */
-int store_put_candle(store *s, enum venue v, const char *symbol, enum tf tf, const candle *bar);
-int store_put_instrument(store *s, enum venue v, const char *symbol, int px_dec, int qty_dec,
-                         int64_t time_ms);
+/* Market rows. STORE_OK when queued; STORE_E_FULL when dropped (queue full: counted in
+ * stats.dropped, stats.warning and the health) or STORE_E_INVALID (invalid arguments:
+ * stats.rejected). Candles are INSERT OR REPLACE on (venue, symbol, tf, open_ms): writing the
+ * same bar again is idempotent. Instruments are upserts that keep first_seen_ms. */
+enum store_result store_put_candle(store *s, enum venue v, const char *symbol, enum tf tf,
+                                   const candle *bar);
+enum store_result store_put_instrument(store *s, enum venue v, const char *symbol, int px_dec,
+                                       int qty_dec, int64_t time_ms);
 /* kind: "gap", "synced", "resynced" or "crossed" (any short word is accepted); detail may be
  * NULL; last_id < 0 stores NULL. */
-int store_put_book_event(store *s, int64_t time_ms, enum venue v, const char *symbol,
-                         const char *kind, int64_t last_id, const char *detail);
+enum store_result store_put_book_event(store *s, int64_t time_ms, enum venue v,
+                                       const char *symbol, const char *kind, int64_t last_id,
+                                       const char *detail);
 
 /* Settings: one text value per key (INSERT OR REPLACE; updated_ms = time_ms). Queued like the
- * data rows above and with the same results: K_OK when queued, K_ERR when dropped (queue full:
- * stats.dropped) or rejected (stats.rejected: key NULL, empty or longer than 64 bytes; value NULL
- * or not shorter than STORE_TEXT_MAX bytes). Never truncated. */
-int store_put_setting(store *s, const char *key, const char *value, int64_t time_ms);
-/* Synchronous read (read connection, calling thread). Returns 1 when found (the value,
- * NUL-terminated, in out), 0 when the key has no value, K_ERR on invalid arguments, on an SQLite
- * error, or when the value does not fit in cap bytes (a buffer of STORE_TEXT_MAX always fits). On
- * 0 and K_ERR out is "" (if cap > 0). Sees every store_put_setting() accepted before it: if a
- * setting was put since the last such read, it first waits for the writer to commit everything
- * queued (store_flush), so that one read may block; reads with no setting put in between do
- * not. A setting whose write failed (stats.rows_failed) reads as its previous value. */
-int store_get_setting(store *s, const char *key, char *out, size_t cap);
+ * market rows above and with the same results (STORE_E_INVALID: key NULL, empty or longer than
+ * 64 bytes; value NULL or not shorter than STORE_TEXT_MAX bytes). Never truncated. */
+enum store_result store_put_setting(store *s, const char *key, const char *value,
+                                    int64_t time_ms);
+/* Reads one setting: STORE_OK (the value, NUL-terminated, in out), STORE_NOT_FOUND,
+ * STORE_E_INVALID, STORE_E_TOO_SMALL (a buffer of STORE_TEXT_MAX always fits) or STORE_E_READ;
+ * out is "" unless STORE_OK (if cap > 0). Sees every store_put_setting() accepted before it
+ * without waiting: values not yet committed are answered from the store's small in-memory list
+ * of pending settings; others from the read connection. A setting whose write was lost reads as
+ * its previous value. Never blocks on the writer. */
+K_MUST_USE enum store_result store_get_setting(store *s, const char *key, char *out, size_t cap);
 
 /* Synchronous read (read connection, calling thread): the newest `max` committed bars with
- * open_ms < before_ms, returned oldest first in out[]. Returns the count (0..max) or K_ERR.
- * Rows still queued are not visible: call store_flush() first if that matters. */
-int store_load_candles(store *s, enum venue v, const char *symbol, enum tf tf, int64_t before_ms,
-                       candle *out, uint32_t max);
+ * open_ms < before_ms, returned oldest first in out[], their count in *n. STORE_OK (also when
+ * none: *n = 0), STORE_E_INVALID or STORE_E_READ (*n = 0). Rows still queued are not visible:
+ * call store_flush() first if that matters. */
+K_MUST_USE enum store_result store_load_candles(store *s, enum venue v, const char *symbol,
+                                                enum tf tf, int64_t before_ms, candle *out,
+                                                uint32_t max, uint32_t *n);
 
 /* eventfd that becomes readable when completions (or new errors) are ready: poll it for POLLIN
  * and call store_process(), which drains it and runs the ready callbacks in order. */
 int store_fd(const store *s);
 void store_process(store *s);
 
-/* Barrier: cb(ud, rc) runs on the main thread (inside store_process or store_close) after every
- * row accepted before this call is committed and fsynced. rc is K_OK, or K_ERR if any of those
- * rows failed to be written or if a row was dropped (queue full) since the previous barrier.
- * The barrier itself is never dropped by the queue cap. Returns K_ERR (cb will not run) only if
- * STORE_BARRIERS_MAX barriers are already outstanding or cb is NULL. */
-int store_commit_then(store *s, void (*cb)(void *ud, int rc), void *ud);
+/* Barrier on the market lane: cb(ud, rc) runs on the main thread (inside store_process or
+ * store_close) after every market row accepted before this call is committed and fsynced.
+ * rc is STORE_OK; STORE_E_ROWS_LOST if any of those rows was lost to a write error since the
+ * previous barrier; STORE_E_RETRYING if rows are held for retry (writes are failing); or
+ * STORE_E_WRITE if the durable commit failed. Rows refused by the queue cap were never accepted
+ * (the put said so) and do not fail a barrier. The barrier itself is never dropped. Returns
+ * STORE_E_INVALID (cb NULL) or STORE_E_BUSY (STORE_BARRIERS_MAX outstanding): cb will not run. */
+typedef void (*store_barrier_cb)(void *ud, enum store_result rc);
+K_MUST_USE enum store_result store_commit_then(store *s, store_barrier_cb cb, void *ud);
 
-/* Blocks until everything queued so far is committed (or has failed). For shutdown and tests. */
+/* ---- the durable lane (order intents, fills, positions) ----
+ *
+ * One record per (kind, key) in table `journal` (docs/STORE.md): a put inserts or replaces it
+ * (the newest state of an intent, a position; a fill under its own key), a put with
+ * payload NULL deletes it. Each request is committed in the writer's next durable transaction
+ * (synchronous=FULL: fsynced, survives power loss) ahead of any market rows still queued, then
+ * acknowledged: cb(ud, id, rc) runs on the main thread inside store_process(), requests in the
+ * order they were made. rc is STORE_OK (committed and fsynced), STORE_E_WRITE (the transaction
+ * failed: not stored; the record is not retried — the caller decides, e.g. not to send the
+ * order), STORE_E_INVALID (refused by the database) or STORE_E_CLOSED. */
+typedef struct store_record {
+    const char *kind;    /* 1..31 bytes, e.g. "intent", "fill", "position" */
+    const char *key;     /* 1..127 bytes, e.g. a client order id */
+    const void *payload; /* JSON text (or bytes with blob = true); NULL deletes the record */
+    size_t len;          /* payload bytes, <= STORE_PAYLOAD_MAX */
+    bool blob;           /* store the payload as a BLOB instead of TEXT */
+    int64_t time_ms;     /* the caller's time of this state (exchange or clock time) */
+} store_record;
+typedef void (*store_durable_cb)(void *ud, uint64_t id, enum store_result rc);
+/* Copies the record and queues it. STORE_OK and *id (> 0, increasing, unique across restarts:
+ * it is the record's `seq` column) when queued; STORE_E_INVALID (bad kind/key/len, cb NULL) or
+ * STORE_E_BUSY (STORE_DURABLE_MAX outstanding): cb will not run. The durable queue has no
+ * market-row cap: a full market queue never refuses it. id may be NULL. */
+K_MUST_USE enum store_result store_durable_put(store *s, const store_record *rec,
+                                               store_durable_cb cb, void *ud, uint64_t *id);
+/* Synchronous read (read connection, calling thread; start-up recovery): calls fn for each
+ * committed record of `kind` (NULL: every kind) in seq order. rec->payload is valid only during
+ * the call. fn returns false to stop early. STORE_OK, STORE_E_INVALID or STORE_E_READ. */
+typedef bool (*store_record_fn)(void *ud, const store_record *rec, uint64_t seq);
+K_MUST_USE enum store_result store_durable_load(store *s, const char *kind, store_record_fn fn,
+                                                void *ud);
+
+/* Blocks until everything queued so far is committed, has failed, or is held for retry (after
+ * one retry attempt). For shutdown, --exit-at-end and tests. */
 void store_flush(store *s);
 
 /* A snapshot taken now; valid until the next call on this store. */
 const store_stats *store_get_stats(store *s);
+/* The health now: state, rows lost, rows held, last error. */
+store_health_info store_health(store *s);
 
 #endif

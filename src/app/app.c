@@ -497,6 +497,22 @@ static void app_on_store(loop *l, int fd, unsigned events, void *ud)
     store_process(a->store);
 }
 
+/* The store's health changed (writes failing, rows lost, recovered): an ERROR line at once;
+ * the status document and the UI read store_health() for the banner. */
+static void app_on_store_health(void *ud, const store_health_info *h, bool error,
+                                const char *msg)
+{
+    app *a = ud;
+    (void)h;
+    if (error) {
+        log_error(a->log, "%s", msg);
+        if (a->ui)
+            app_flash(a, "%s", msg);
+    } else
+        log_info(a->log, "%s", msg);
+    a->changes++;
+}
+
 static void app_stats_timer(loop *l, uint64_t id, void *ud)
 {
     (void)id;
@@ -654,13 +670,14 @@ int app_start(app *a, const char *args, char *err, size_t errlen)
         return K_ERR;
     }
 
-    store_opts so = {.batch = a->cfg.store_batch, .flush_ms = a->cfg.store_flush_ms};
+    store_opts so = {.batch = a->cfg.store_batch, .flush_ms = a->cfg.store_flush_ms,
+                     .on_health = app_on_store_health, .on_health_ud = a};
     if (store_open(&a->store, a->cfg.db_path, &so, err, errlen) != K_OK)
         return K_ERR;
     store_session_begin(a->store, "replay", a->version, args);
     char ierr[160];
     if (store_get_setting(a->store, APP_SETTING_INDICATORS, a->indicators,
-                          sizeof a->indicators) != 1)
+                          sizeof a->indicators) != STORE_OK)
         snprintf(a->indicators, sizeof a->indicators, "%s", APP_DEFAULT_INDICATORS);
     else if (app_check_indicators(a, a->indicators, ierr, sizeof ierr) != K_OK) {
         app_flash(a, "stored indicator list ignored (%s); using the default", ierr);
@@ -766,8 +783,15 @@ void app_stop(app *a)
     a->priv->history_rd = NULL;
     if (a->store) {
         store_session_end(a->store);
-        store_close(a->store);
+        store_health_info fin;
+        store_close_final(a->store, &fin);
         a->store = NULL;
+        if (fin.rows_lost > 0 && a->log)
+            log_error(a->log, "store: %llu rows were lost in this run (%llu dropped, %llu failed)",
+                      (unsigned long long)fin.rows_lost, (unsigned long long)fin.rows_dropped,
+                      (unsigned long long)fin.rows_failed);
+        if (fin.rows_lost > 0 && a->exit_at_end && a->exit_status == 0)
+            a->exit_status = 4; /* documented in kestrel(1), EXIT STATUS */
     }
     if (a->replay) {
         replay_close(a->replay);

@@ -188,6 +188,10 @@ cJSON *app_status_json(app *a)
         cJSON_AddNumberToObject(st, "rows_failed", (double)ss->rows_failed);
         cJSON_AddNumberToObject(st, "errors", (double)ss->errors);
         cJSON_AddNumberToObject(st, "queue_depth", ss->queue_depth);
+        store_health_info h = store_health(a->store);
+        cJSON_AddStringToObject(st, "state", store_state_name(h.state));
+        cJSON_AddNumberToObject(st, "rows_lost", (double)h.rows_lost);
+        cJSON_AddNumberToObject(st, "rows_held", h.rows_held);
         if (ss->last_error[0])
             cJSON_AddStringToObject(st, "last_error", ss->last_error);
     }

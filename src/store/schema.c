@@ -14,8 +14,10 @@
 
 #include "kestrel/common.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const migrations[] = {
     /* 1: the initial layout. Prices and quantities are kdec raw int64 (exact). */
@@ -66,6 +68,18 @@ static const char *const migrations[] = {
     "  key TEXT PRIMARY KEY,"
     "  value TEXT NOT NULL,"
     "  updated_ms INTEGER NOT NULL) WITHOUT ROWID;",
+
+    /* 4: the durable lane (store_durable_put): one record per (kind, key) -- order intents,
+     * fills, positions -- with the request id as seq (increasing across restarts) and the
+     * payload as JSON text or a blob. */
+    "CREATE TABLE journal("
+    "  kind TEXT NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  time_ms INTEGER NOT NULL,"
+    "  payload NOT NULL,"
+    "  PRIMARY KEY(kind, key)) WITHOUT ROWID;"
+    "CREATE INDEX journal_seq ON journal(seq);",
 };
 
 int store_schema_latest(void)
@@ -73,23 +87,73 @@ int store_schema_latest(void)
     return (int)K_ARRAY_LEN(migrations);
 }
 
-void store_schema_describe(sqlite3 *db, int rc, const char *path, char *err, size_t errlen)
+enum store_result store_schema_describe(sqlite3 *db, int rc, const char *path, char *err,
+                                        size_t errlen)
 {
     const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    int prim = rc & 0xff;
+    bool io = prim == SQLITE_IOERR || prim == SQLITE_FULL || prim == SQLITE_CANTOPEN ||
+              prim == SQLITE_READONLY;
+    int e = db && io ? sqlite3_system_errno(db) : 0;
+    if (e == ENOSPC || e == EFBIG || e == EDQUOT)
+        rc = SQLITE_FULL; /* reported as "disk I/O error" by SQLite: say what it is */
+    else if (e == EROFS && (rc & 0xff) == SQLITE_IOERR)
+        rc = SQLITE_READONLY;
+    char full[200];
+    if (e) {
+        snprintf(full, sizeof full, "%s: %s", msg, strerror(e));
+        msg = full;
+    }
     switch (rc & 0xff) {
     case SQLITE_NOTADB:
     case SQLITE_CORRUPT:
     case SQLITE_FORMAT:
         snprintf(err, errlen,
                  "%s: not a Kestrel database or corrupt (%s); it was left untouched", path, msg);
-        break;
+        return STORE_E_REFUSED;
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
         snprintf(err, errlen, "%s: database is in use by another process (%s)", path, msg);
-        break;
+        return STORE_E_IN_USE;
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_CANTOPEN: {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            slash[slash == dir ? 1 : 0] = '\0';
+        else
+            snprintf(dir, sizeof dir, ".");
+        if (access(dir, W_OK) != 0) {
+            snprintf(err, errlen,
+                     "%s: the directory %s is not writable (%s); Kestrel needs to create the "
+                     "database's -wal and -shm files there",
+                     path, dir, msg);
+            return STORE_E_READONLY;
+        }
+        if ((rc & 0xff) == SQLITE_CANTOPEN) {
+            snprintf(err, errlen, "%s: cannot open the database (%s)", path, msg);
+            return STORE_E_OPEN;
+        }
+        snprintf(err, errlen,
+                 "%s: the database is read-only (%s); Kestrel must write its database: fix its "
+                 "permissions or use another --db",
+                 path, msg);
+        return STORE_E_READONLY;
+    }
+    case SQLITE_FULL:
+        snprintf(err, errlen,
+                 "%s: the disk is full or a file size limit was reached (%s); free some space "
+                 "or use another --db",
+                 path, msg);
+        return STORE_E_DISK_FULL;
+    case SQLITE_IOERR:
+        snprintf(err, errlen, "%s: cannot write the database (%s)", path, msg);
+        return STORE_E_OPEN;
     default:
         snprintf(err, errlen, "%s: cannot open the database (%s)", path, msg);
-        break;
+        return STORE_E_OPEN;
     }
 }
 
@@ -113,7 +177,7 @@ static int query_int(sqlite3 *db, const char *sql, long long *out)
 
 /* Applies migrations[from] and bumps user_version in one transaction. On failure the
  * transaction is rolled back and the reason (captured before the rollback) is in why. */
-static int migrate_step(sqlite3 *db, int from, char *why, size_t whylen)
+static int migrate_step(sqlite3 *db, int from, char *why, size_t whylen, int *sys_errno)
 {
     char sql[96];
     int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
@@ -130,14 +194,19 @@ static int migrate_step(sqlite3 *db, int from, char *why, size_t whylen)
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
-        snprintf(why, whylen, "%s", sqlite3_errmsg(db));
+        *sys_errno = sqlite3_system_errno(db);
+        if (*sys_errno)
+            snprintf(why, whylen, "%s: %s", sqlite3_errmsg(db), strerror(*sys_errno));
+        else
+            snprintf(why, whylen, "%s", sqlite3_errmsg(db));
         if (!sqlite3_get_autocommit(db))
             sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     }
     return rc;
 }
 
-int store_schema_prepare(sqlite3 *db, const char *path, int *version, char *err, size_t errlen)
+enum store_result store_schema_prepare(sqlite3 *db, const char *path, int *version, char *err,
+                                       size_t errlen)
 {
     long long app_id = 0, uv = 0, tables = 0;
     int latest = store_schema_latest();
@@ -151,30 +220,28 @@ int store_schema_prepare(sqlite3 *db, const char *path, int *version, char *err,
         rc = query_int(db, "PRAGMA application_id", &app_id);
     if (rc == SQLITE_OK)
         rc = query_int(db, "PRAGMA user_version", &uv);
-    if (rc != SQLITE_OK) {
-        store_schema_describe(db, rc, path, err, errlen);
-        return K_ERR;
-    }
+    if (rc != SQLITE_OK)
+        return store_schema_describe(db, rc, path, err, errlen);
     if (app_id != STORE_APP_ID && (app_id != 0 || tables > 0)) {
         snprintf(err, errlen,
                  "%s: not a Kestrel database or corrupt (application_id 0x%08llx, %lld table(s), "
                  "user_version %lld); it was left untouched",
                  path, (unsigned long long)(uint32_t)app_id, tables, uv);
-        return K_ERR;
+        return STORE_E_REFUSED;
     }
     if (uv > latest) {
         snprintf(err, errlen,
                  "%s: schema version %lld is newer than this Kestrel (%d); upgrade Kestrel or "
                  "use another --db",
                  path, uv, latest);
-        return K_ERR;
+        return STORE_E_REFUSED;
     }
     if (uv < 0) {
         snprintf(err, errlen,
                  "%s: not a Kestrel database or corrupt (schema version %lld); it was left "
                  "untouched",
                  path, uv);
-        return K_ERR;
+        return STORE_E_REFUSED;
     }
 
     /* From here on the file is ours to write. */
@@ -189,42 +256,57 @@ int store_schema_prepare(sqlite3 *db, const char *path, int *version, char *err,
                 snprintf(err, errlen, "%s: cannot switch the database to WAL mode (mode is %s)",
                          path, mode ? mode : "unknown");
                 sqlite3_finalize(st);
-                return K_ERR;
+                return STORE_E_OPEN;
             }
         }
     }
     sqlite3_finalize(st);
-    if (rc != SQLITE_OK) {
-        store_schema_describe(db, rc, path, err, errlen);
-        return K_ERR;
-    }
+    if (rc != SQLITE_OK)
+        return store_schema_describe(db, rc, path, err, errlen);
     rc = sqlite3_exec(db,
                       "PRAGMA synchronous = NORMAL;"
                       "PRAGMA journal_size_limit = 67108864;",
                       NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
-        store_schema_describe(db, rc, path, err, errlen);
-        return K_ERR;
-    }
+    if (rc != SQLITE_OK)
+        return store_schema_describe(db, rc, path, err, errlen);
 
     for (int v = (int)uv; v < latest; v++) {
         char why[160];
-        rc = migrate_step(db, v, why, sizeof why);
+        int e = 0;
+        rc = migrate_step(db, v, why, sizeof why, &e);
+        if (rc != SQLITE_OK && (e == ENOSPC || e == EFBIG || e == EDQUOT)) {
+            snprintf(err, errlen,
+                     "%s: the disk is full or a file size limit was reached (%s during the "
+                     "migration to schema %d); free some space or use another --db",
+                     path, why, v + 1);
+            *version = v;
+            return STORE_E_DISK_FULL;
+        }
         if (rc != SQLITE_OK) {
             if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
                 snprintf(err, errlen,
                          "%s: database is in use by another process (%s during the migration "
                          "to schema %d); it was left at schema %d",
                          path, why, v + 1, v);
+            else if ((rc & 0xff) == SQLITE_FULL || (rc & 0xff) == SQLITE_READONLY ||
+                     (rc & 0xff) == SQLITE_CANTOPEN)
+                store_schema_describe(db, rc, path, err, errlen);
             else
                 snprintf(err, errlen,
                          "%s: migrating the schema from version %d to %d failed (%s); it was "
                          "left at schema %d",
                          path, v, v + 1, why, v);
             *version = v;
-            return K_ERR;
+            switch (rc & 0xff) {
+            case SQLITE_BUSY:
+            case SQLITE_LOCKED: return STORE_E_IN_USE;
+            case SQLITE_FULL: return STORE_E_DISK_FULL;
+            case SQLITE_READONLY:
+            case SQLITE_CANTOPEN: return STORE_E_READONLY;
+            default: return STORE_E_OPEN;
+            }
         }
     }
     *version = latest;
-    return K_OK;
+    return STORE_OK;
 }

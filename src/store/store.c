@@ -10,13 +10,21 @@
  * way: the writer appends (cb, ud, rc) to a done list and writes an eventfd; store_process() on
  * the main thread runs them.
  *
- * Bounds: at most queue_cap data rows wait in the front buffer (further puts are dropped and
- * counted); the writer holds at most one more buffer, so memory stays below 2 * cap rows.
- * Control rows (sessions, barriers, flushes) bypass the cap; barriers are bounded by
- * STORE_BARRIERS_MAX outstanding.
+ * Two lanes. Market rows go through the front/back buffers above. Durable records (order
+ * intents, fills, positions) go through a second, small queue that the writer serves before the
+ * market buffer and between every STORE_LANE_CHECK market rows, in their own fsynced
+ * transaction, so a durable request waits for at most one market commit, never for the backlog,
+ * and no market row (dropped or failed) is part of its outcome.
  *
- * Errors never stop the writer: a failed statement or commit is counted, its message kept in the
- * stats, the transaction's rows are counted as failed, and the next rows start a new one. */
+ * Bounds: at most queue_cap data rows wait in the front buffer (further puts are dropped and
+ * counted); the writer holds at most one more buffer, and after a write error at most queue_cap
+ * rows for retry (the oldest are evicted and counted lost), so memory stays below 3 * cap rows.
+ * Control rows (sessions, barriers, flushes) bypass the cap; barriers and durable requests are
+ * bounded by STORE_BARRIERS_MAX / STORE_DURABLE_MAX outstanding.
+ *
+ * Errors never stop the writer and are never silent: a failed write is counted, its message kept
+ * in the stats and the health, the main thread is told (on_health), and the rows of the failed
+ * transaction are held (newest kept) and retried every retry_ms until writing works again. */
 #include "kestrel/store.h"
 
 #include "kestrel/xmalloc.h"
@@ -35,6 +43,7 @@
 #include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,8 +51,15 @@
 #define DEF_FLUSH_MS 250
 #define DEF_QUEUE_CAP 65536
 #define DEF_BUSY_MS 1000
+#define DEF_RETRY_MS 1000
+#define STORE_LANE_CHECK 64          /* market rows between looks at the durable queue */
+#define STORE_PENDING_SETTINGS 64    /* settings answered from memory until committed */
+#define STORE_HEALTH_REPEAT_MS 10000 /* while rows keep being lost, one report per this */
+#define STORE_MIN_FREE (256 * 1024) /* bytes free on the database's disk at start */
+#define STORE_DONE_MAX (STORE_BARRIERS_MAX + STORE_DURABLE_MAX)
 
 enum row_kind {
+    ROW_NONE, /* a held row already counted lost during a retry */
     ROW_CANDLE,
     ROW_INSTRUMENT,
     ROW_BOOK_EVENT,
@@ -58,7 +74,6 @@ typedef struct store_row {
     uint8_t kind;
     uint8_t venue;
     uint8_t tf;
-    bool dropped_before; /* barrier: a row was dropped since the previous barrier */
     char symbol[KSYM_MAX];
     union {
         candle bar;
@@ -78,10 +93,11 @@ typedef struct store_row {
         } sess;
         struct {
             int64_t time_ms;
+            uint64_t seq;      /* the main thread's pending-settings sequence */
             char *key, *value; /* one owned block (key first); freed by the writer */
         } set;
         struct {
-            void (*cb)(void *ud, int rc);
+            store_barrier_cb cb;
             void *ud;
         } barrier;
         uint64_t flush_seq;
@@ -96,11 +112,31 @@ typedef struct rowbuf {
     int64_t first_ms; /* monotonic time the first row was queued */
 } rowbuf;
 
-typedef struct completion {
-    void (*cb)(void *ud, int rc);
+typedef struct durable_req {
+    uint64_t id;
+    int64_t time_ms;
+    int64_t queued_us;
+    store_durable_cb cb;
     void *ud;
-    int rc;
+    void *payload; /* owned copy; NULL deletes */
+    size_t len;
+    bool blob;
+    char kind[STORE_REC_KIND_MAX];
+    char key[STORE_REC_KEY_MAX];
+} durable_req;
+
+typedef struct completion {
+    store_barrier_cb bcb; /* one of the two */
+    store_durable_cb dcb;
+    void *ud;
+    uint64_t id;
+    enum store_result rc;
 } completion;
+
+typedef struct pending_setting {
+    char *key, *value; /* owned */
+    uint64_t seq;
+} pending_setting;
 
 enum {
     ST_CANDLE,
@@ -110,6 +146,8 @@ enum {
     ST_SESSION_BEGIN,
     ST_SESSION_END,
     ST_BARRIER_MARK,
+    ST_JOURNAL_PUT,
+    ST_JOURNAL_DEL,
     ST_COUNT
 };
 
@@ -129,6 +167,9 @@ static const char *const stmt_sql[ST_COUNT] = {
                          " VALUES(?1,?2,?3,?4,?5)",
     [ST_SESSION_END] = "UPDATE sessions SET ended_ms = ?2 WHERE id = ?1",
     [ST_BARRIER_MARK] = "INSERT OR REPLACE INTO meta(key, value) VALUES('last_barrier_ms', ?1)",
+    [ST_JOURNAL_PUT] = "INSERT OR REPLACE INTO journal(kind, key, seq, time_ms, payload)"
+                       " VALUES(?1,?2,?3,?4,?5)",
+    [ST_JOURNAL_DEL] = "DELETE FROM journal WHERE kind = ?1 AND key = ?2",
 };
 
 struct store {
@@ -147,39 +188,95 @@ struct store {
     pthread_t thread;
     bool thread_started;
     atomic_bool stop;
+    atomic_bool durable_waiting; /* main -> writer: requests in dq (read without the lock) */
 
     /* Shared between the threads, under mu. */
     pthread_mutex_t mu;
     pthread_cond_t work_cv; /* main -> writer: rows to write / stop */
     pthread_cond_t done_cv; /* writer -> store_flush */
     rowbuf front;
+    durable_req *dq; /* durable requests waiting (front); at most STORE_DURABLE_MAX */
+    uint32_t dq_n;
     uint32_t in_flight;
     uint64_t flush_done;
     completion *done;
     uint32_t done_n;
     store_stats st_shared;
+    bool failing;             /* the writer holds rows for retry */
+    int64_t failing_since_ms; /* wall time */
+    uint64_t write_errors;
+    uint64_t set_done; /* every setting with seq <= this was committed or lost */
 
     /* Main thread only. */
     uint64_t flush_req;
     completion *run;
     uint32_t barriers_out;
+    uint32_t durable_out;
+    uint64_t next_durable_id;
     bool processing;
-    bool dropped_since_barrier;
-    bool setting_queued; /* a setting was queued since the last store_get_setting flush */
+    bool drop_notified;   /* a drop since the last store_process already woke the main loop */
     int64_t session_id;
     int64_t next_session_id;
     store_stats snap;
+    pending_setting pend[STORE_PENDING_SETTINGS];
+    uint32_t pend_n;
+    bool pend_overflow; /* more distinct keys pending than pend[] holds: the next get flushes */
+    uint64_t set_seq;
+    /* what on_health was last told */
+    bool rep_failing;
+    uint64_t rep_lost;
+    int64_t rep_ms;
 
     /* Writer thread only. */
     rowbuf back;
+    durable_req *dq_back;
+    rowbuf txn;             /* rows executed in the open transaction (owned until commit) */
     bool in_txn;
     uint32_t pending;       /* rows executed in the open transaction */
     int64_t txn_first_ms;   /* when the oldest of them was queued */
-    bool failed_since_barrier;
-    bool begin_failed;      /* BEGIN failed in this drain: fail its other rows without waiting */
+    uint64_t txn_set_seq;   /* highest setting seq in the open transaction */
+    bool lost_since_barrier;
+    store_row *held;        /* rows kept for retry: held[hoff..hend) */
+    uint32_t hoff, hend, hcap;
+    int64_t next_retry_ms;  /* monotonic */
+    bool w_failing;         /* the writer's own copy of `failing` */
 };
 
 /* ---------------------------------------------------------------- small helpers */
+
+const char *store_strerror(enum store_result r)
+{
+    switch (r) {
+    case STORE_OK: return "ok";
+    case STORE_NOT_FOUND: return "not found";
+    case STORE_E_INVALID: return "invalid argument";
+    case STORE_E_FULL: return "queue full: row dropped";
+    case STORE_E_BUSY: return "too many requests outstanding";
+    case STORE_E_TOO_SMALL: return "buffer too small for the value";
+    case STORE_E_READ: return "database read failed";
+    case STORE_E_WRITE: return "database write failed";
+    case STORE_E_RETRYING: return "database writes are failing: rows held for retry";
+    case STORE_E_ROWS_LOST: return "rows were lost to write errors";
+    case STORE_E_CLOSED: return "the store closed before the request was written";
+    case STORE_E_OPEN: return "cannot open the database";
+    case STORE_E_IN_USE: return "database in use by another process";
+    case STORE_E_REFUSED: return "not a usable Kestrel database";
+    case STORE_E_UNSAFE: return "unsafe database or lock file (symlink, type or owner)";
+    case STORE_E_READONLY: return "database or its directory is read-only";
+    case STORE_E_DISK_FULL: return "disk full";
+    }
+    return "unknown store result";
+}
+
+const char *store_state_name(enum store_state st)
+{
+    switch (st) {
+    case STORE_STATE_OK: return "ok";
+    case STORE_STATE_FAILING: return "failing";
+    case STORE_STATE_DEGRADED: return "degraded";
+    }
+    return "?";
+}
 
 static int64_t mono_ms(void)
 {
@@ -239,6 +336,7 @@ static void row_free(store_row *r)
     } else if (r->kind == ROW_SETTING) {
         free(r->u.set.key); /* the value shares its block */
     }
+    r->kind = ROW_NONE;
 }
 
 static void notify_main(store *s)
@@ -248,59 +346,12 @@ static void notify_main(store *s)
     (void)w; /* EAGAIN only if the counter is near 2^64: the fd is readable anyway */
 }
 
-/* ---------------------------------------------------------------- writer thread */
-
-/* Counts a failed SQLite call and keeps its message. Writer thread. */
-static void writer_error(store *s, int rc, const char *what)
-{
-    pthread_mutex_lock(&s->mu);
-    s->st_shared.errors++;
-    snprintf(s->st_shared.last_error, sizeof s->st_shared.last_error, "%s: %s (%s)", s->path,
-             what, rc == SQLITE_OK ? "?" : sqlite3_errmsg(s->wdb));
-    pthread_mutex_unlock(&s->mu);
-    notify_main(s);
-}
-
-/* The open transaction is lost: roll back what is left of it and count its rows. */
-static void writer_abort_txn(store *s, uint32_t extra_rows)
-{
-    if (!sqlite3_get_autocommit(s->wdb))
-        sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
-    pthread_mutex_lock(&s->mu);
-    s->st_shared.rows_failed += s->pending + extra_rows;
-    pthread_mutex_unlock(&s->mu);
-    s->in_txn = false;
-    s->pending = 0;
-    s->failed_since_barrier = true;
-}
-
-static void writer_commit(store *s)
-{
-    if (!s->in_txn)
-        return;
-    int64_t t0 = mono_us();
-    int rc = sqlite3_exec(s->wdb, "COMMIT", NULL, NULL, NULL);
-    int64_t dt = mono_us() - t0;
-    if (rc != SQLITE_OK) {
-        writer_error(s, rc, "commit failed");
-        writer_abort_txn(s, 0);
-        return;
-    }
-    pthread_mutex_lock(&s->mu);
-    s->st_shared.rows_written += s->pending;
-    s->st_shared.commits++;
-    s->st_shared.last_commit_us = dt;
-    if (dt > s->st_shared.max_commit_us)
-        s->st_shared.max_commit_us = dt;
-    pthread_mutex_unlock(&s->mu);
-    s->in_txn = false;
-    s->pending = 0;
-}
-
 static void bind_text(sqlite3_stmt *st, int i, const char *text)
 {
     sqlite3_bind_text(st, i, text, -1, SQLITE_STATIC);
 }
+
+/* ---------------------------------------------------------------- writer thread */
 
 /* Binds and steps the statement of one row; SQLITE_DONE on success. */
 static int writer_exec(store *s, const store_row *r)
@@ -377,18 +428,188 @@ static int writer_exec(store *s, const store_row *r)
     return rc;
 }
 
-static void writer_row(store *s, const store_row *r, int64_t queued_ms)
+
+/* Counts a failed SQLite call and keeps its message. Writer thread. */
+static void writer_error(store *s, int rc, const char *what)
 {
+    int prim = rc & 0xff; /* the OS error behind "disk I/O error", e.g. ENOSPC, EFBIG */
+    int e = prim == SQLITE_IOERR || prim == SQLITE_FULL || prim == SQLITE_CANTOPEN ||
+                    prim == SQLITE_READONLY
+                ? sqlite3_system_errno(s->wdb)
+                : 0;
+    pthread_mutex_lock(&s->mu);
+    s->st_shared.errors++;
+    s->write_errors++;
+    snprintf(s->st_shared.last_error, sizeof s->st_shared.last_error, "%s: %s (%s%s%s)",
+             s->path, what, rc == SQLITE_OK ? "?" : sqlite3_errmsg(s->wdb), e ? ": " : "",
+             e ? strerror(e) : "");
+    pthread_mutex_unlock(&s->mu);
+    notify_main(s);
+}
+
+/* Rows are lost for good: counted, and the next barrier says so. */
+static void writer_lost(store *s, uint64_t n)
+{
+    if (!n)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->st_shared.rows_failed += n;
+    pthread_mutex_unlock(&s->mu);
+    s->lost_since_barrier = true;
+    notify_main(s);
+}
+
+static void writer_settings_done(store *s, uint64_t seq)
+{
+    if (!seq)
+        return;
+    pthread_mutex_lock(&s->mu);
+    if (seq > s->set_done)
+        s->set_done = seq;
+    pthread_mutex_unlock(&s->mu);
+}
+
+static uint32_t held_count(const store *s)
+{
+    return s->hend - s->hoff;
+}
+
+static void writer_publish_held(store *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->st_shared.rows_held = held_count(s);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Keeps a row for retry (takes it over). Full: the oldest held row is evicted and lost, so the
+ * newest rows survive a long outage. */
+static void held_push(store *s, store_row *r)
+{
+    if (held_count(s) >= s->o.queue_cap) {
+        store_row *old = &s->held[s->hoff++];
+        if (old->kind == ROW_SETTING)
+            writer_settings_done(s, old->u.set.seq); /* everything before it is done too */
+        bool counted = old->kind == ROW_NONE;
+        row_free(old);
+        if (!counted)
+            writer_lost(s, 1);
+    }
+    if (s->hend == s->hcap) {
+        if (s->hoff > 0) {
+            memmove(s->held, s->held + s->hoff, (size_t)held_count(s) * sizeof *s->held);
+            s->hend -= s->hoff;
+            s->hoff = 0;
+        } else {
+            uint32_t ncap = s->hcap ? s->hcap * 2 : 256;
+            if (ncap > s->o.queue_cap)
+                ncap = s->o.queue_cap;
+            s->held = xrealloc(s->held, (size_t)ncap * sizeof *s->held);
+            s->hcap = ncap;
+        }
+    }
+    s->held[s->hend++] = *r;
+}
+
+static void txn_push(store *s, const store_row *r)
+{
+    rowbuf *t = &s->txn;
+    if (t->n == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 64;
+        t->v = xrealloc(t->v, (size_t)t->cap * sizeof *t->v);
+    }
+    t->v[t->n++] = *r;
+    if (r->kind == ROW_SETTING && r->u.set.seq > s->txn_set_seq)
+        s->txn_set_seq = r->u.set.seq;
+}
+
+static void txn_clear(store *s)
+{
+    for (uint32_t i = 0; i < s->txn.n; i++)
+        row_free(&s->txn.v[i]);
+    s->txn.n = 0;
+    s->in_txn = false;
+    s->pending = 0;
+    s->txn_set_seq = 0;
+}
+
+/* A write failed at the transaction level: roll back, keep its rows (and r, if any) for retry,
+ * and retry every retry_ms from now on. */
+static void writer_enter_failing(store *s, store_row *r)
+{
+    if (!sqlite3_get_autocommit(s->wdb))
+        sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
+    for (uint32_t i = 0; i < s->txn.n; i++)
+        held_push(s, &s->txn.v[i]);
+    s->txn.n = 0;
+    s->in_txn = false;
+    s->pending = 0;
+    s->txn_set_seq = 0;
+    if (r)
+        held_push(s, r);
+    s->next_retry_ms = mono_ms() + s->o.retry_ms;
+    if (!s->w_failing) {
+        s->w_failing = true;
+        pthread_mutex_lock(&s->mu);
+        s->failing = true;
+        s->failing_since_ms = wall_ms();
+        pthread_mutex_unlock(&s->mu);
+    }
+    writer_publish_held(s);
+    notify_main(s);
+}
+
+static void writer_commit(store *s)
+{
+    if (!s->in_txn)
+        return;
+    int64_t t0 = mono_us();
+    int rc = sqlite3_exec(s->wdb, "COMMIT", NULL, NULL, NULL);
+    int64_t dt = mono_us() - t0;
+    if (rc != SQLITE_OK) {
+        writer_error(s, rc, "commit failed");
+        writer_enter_failing(s, NULL);
+        return;
+    }
+    pthread_mutex_lock(&s->mu);
+    s->st_shared.rows_written += s->pending;
+    s->st_shared.commits++;
+    s->st_shared.last_commit_us = dt;
+    if (dt > s->st_shared.max_commit_us)
+        s->st_shared.max_commit_us = dt;
+    if (s->txn_set_seq > s->set_done)
+        s->set_done = s->txn_set_seq;
+    pthread_mutex_unlock(&s->mu);
+    txn_clear(s);
+}
+
+static bool writer_row_only(int rc)
+{
+    int prim = rc & 0xff;
+    return prim == SQLITE_CONSTRAINT || prim == SQLITE_MISMATCH || prim == SQLITE_TOOBIG ||
+           prim == SQLITE_RANGE;
+}
+
+static const char *writer_what(const store_row *r)
+{
+    return r->kind == ROW_CANDLE       ? "writing a candle failed"
+           : r->kind == ROW_INSTRUMENT ? "writing an instrument failed"
+           : r->kind == ROW_BOOK_EVENT ? "writing a book event failed"
+           : r->kind == ROW_SETTING    ? "writing a setting failed"
+                                       : "writing a session failed";
+}
+
+/* One market row; takes it over (it ends committed, held for retry, or counted lost). */
+static void writer_row(store *s, store_row *r, int64_t queued_ms)
+{
+    if (s->w_failing) {
+        held_push(s, r); /* in order behind the older held rows */
+        return;
+    }
     if (!s->in_txn) {
-        /* After a failed BEGIN (typically a lock held elsewhere for longer than busy_timeout)
-         * the rest of this drain fails at once instead of waiting busy_timeout per row. */
-        int rc = s->begin_failed ? SQLITE_BUSY
-                                 : sqlite3_exec(s->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        int rc = sqlite3_exec(s->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL);
         if (rc != SQLITE_OK) {
-            if (!s->begin_failed)
-                writer_error(s, rc, "begin failed");
-            s->begin_failed = true;
-            writer_abort_txn(s, 1);
+            writer_error(s, rc, "begin failed");
+            writer_enter_failing(s, r);
             return;
         }
         s->in_txn = true;
@@ -397,29 +618,88 @@ static void writer_row(store *s, const store_row *r, int64_t queued_ms)
     }
     int rc = writer_exec(s, r);
     if (rc != SQLITE_DONE) {
-        const char *what = r->kind == ROW_CANDLE       ? "writing a candle failed"
-                           : r->kind == ROW_INSTRUMENT ? "writing an instrument failed"
-                           : r->kind == ROW_BOOK_EVENT ? "writing a book event failed"
-                           : r->kind == ROW_SETTING    ? "writing a setting failed"
-                                                       : "writing a session failed";
-        writer_error(s, rc, what);
-        int prim = rc & 0xff;
-        bool row_only = prim == SQLITE_CONSTRAINT || prim == SQLITE_MISMATCH ||
-                        prim == SQLITE_TOOBIG || prim == SQLITE_RANGE;
-        if (row_only && !sqlite3_get_autocommit(s->wdb)) {
+        writer_error(s, rc, writer_what(r));
+        if (writer_row_only(rc) && !sqlite3_get_autocommit(s->wdb)) {
             /* the statement was undone; the transaction and its other rows stand */
-            pthread_mutex_lock(&s->mu);
-            s->st_shared.rows_failed++;
-            pthread_mutex_unlock(&s->mu);
-            s->failed_since_barrier = true;
+            row_free(r);
+            writer_lost(s, 1);
         } else {
-            writer_abort_txn(s, 1);
+            writer_enter_failing(s, r);
         }
         return;
     }
+    txn_push(s, r);
     s->pending++;
     if (s->pending >= s->o.batch)
         writer_commit(s);
+}
+
+/* Retries the held rows, oldest first, a batch per transaction. force: do not wait for
+ * next_retry_ms (flush, close). Leaves failing mode when nothing is held any more. */
+static void writer_serve_durable(store *s);
+static void writer_retry(store *s, bool force)
+{
+    if (!s->w_failing || (!force && mono_ms() < s->next_retry_ms))
+        return;
+    while (held_count(s) > 0) {
+        uint32_t k = K_MIN(held_count(s), s->o.batch);
+        int rc = sqlite3_exec(s->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        uint32_t ok = 0;
+        uint64_t set_seq = 0;
+        for (uint32_t i = 0; rc == SQLITE_OK && i < k; i++) {
+            store_row *r = &s->held[s->hoff + i];
+            if (r->kind == ROW_NONE)
+                continue;
+            int src = writer_exec(s, r);
+            if (src == SQLITE_DONE) {
+                ok++;
+                if (r->kind == ROW_SETTING && r->u.set.seq > set_seq)
+                    set_seq = r->u.set.seq;
+            } else if (writer_row_only(src) && !sqlite3_get_autocommit(s->wdb)) {
+                writer_error(s, src, writer_what(r));
+                row_free(r); /* ROW_NONE from now on: not counted twice */
+                writer_lost(s, 1);
+            } else {
+                rc = src;
+            }
+        }
+        int64_t t0 = mono_us();
+        if (rc == SQLITE_OK)
+            rc = sqlite3_exec(s->wdb, "COMMIT", NULL, NULL, NULL);
+        if (rc != SQLITE_OK) {
+            writer_error(s, rc, "retrying held rows failed");
+            if (!sqlite3_get_autocommit(s->wdb))
+                sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
+            s->next_retry_ms = mono_ms() + s->o.retry_ms;
+            writer_publish_held(s);
+            return;
+        }
+        int64_t dt = mono_us() - t0;
+        for (uint32_t i = 0; i < k; i++)
+            row_free(&s->held[s->hoff + i]);
+        s->hoff += k;
+        if (s->hoff == s->hend)
+            s->hoff = s->hend = 0;
+        pthread_mutex_lock(&s->mu);
+        s->st_shared.rows_written += ok;
+        s->st_shared.commits++;
+        s->st_shared.last_commit_us = dt;
+        if (dt > s->st_shared.max_commit_us)
+            s->st_shared.max_commit_us = dt;
+        if (set_seq > s->set_done)
+            s->set_done = set_seq;
+        s->st_shared.rows_held = held_count(s);
+        pthread_mutex_unlock(&s->mu);
+        if (atomic_load(&s->durable_waiting))
+            writer_serve_durable(s);
+    }
+    s->w_failing = false;
+    pthread_mutex_lock(&s->mu);
+    s->failing = false;
+    s->failing_since_ms = 0;
+    s->st_shared.rows_held = 0;
+    pthread_mutex_unlock(&s->mu);
+    notify_main(s);
 }
 
 /* Makes everything committed so far survive power loss: one tiny transaction with
@@ -449,11 +729,18 @@ static int writer_durable_mark(store *s)
 static void writer_barrier(store *s, const store_row *r)
 {
     writer_commit(s);
-    int mark = writer_durable_mark(s);
-    int rc = (mark == K_OK && !s->failed_since_barrier && !r->dropped_before) ? K_OK : K_ERR;
-    s->failed_since_barrier = false;
+    writer_retry(s, true); /* rows held before it: one more try, now */
+    enum store_result rc;
+    if (s->w_failing)
+        rc = STORE_E_RETRYING;
+    else if (writer_durable_mark(s) != K_OK)
+        rc = STORE_E_WRITE;
+    else
+        rc = s->lost_since_barrier ? STORE_E_ROWS_LOST : STORE_OK;
+    if (rc != STORE_E_RETRYING) /* losses are told by the first barrier that completes */
+        s->lost_since_barrier = false;
     pthread_mutex_lock(&s->mu);
-    s->done[s->done_n++] = (completion){r->u.barrier.cb, r->u.barrier.ud, rc};
+    s->done[s->done_n++] = (completion){.bcb = r->u.barrier.cb, .ud = r->u.barrier.ud, .rc = rc};
     s->st_shared.barriers++;
     pthread_mutex_unlock(&s->mu);
     notify_main(s);
@@ -462,18 +749,100 @@ static void writer_barrier(store *s, const store_row *r)
 static void writer_flush(store *s, const store_row *r)
 {
     writer_commit(s);
+    writer_retry(s, true);
     pthread_mutex_lock(&s->mu);
     s->flush_done = r->u.flush_seq;
     pthread_cond_broadcast(&s->done_cv);
     pthread_mutex_unlock(&s->mu);
 }
 
+/* The durable lane: every waiting request in one transaction of its own under
+ * synchronous=FULL (the WAL is fsynced at its COMMIT), acknowledged in order. The market
+ * transaction, if one is open, is committed first (one connection has one transaction). */
+static void writer_serve_durable(store *s)
+{
+    pthread_mutex_lock(&s->mu);
+    uint32_t n = s->dq_n;
+    durable_req *tmp = s->dq;
+    s->dq = s->dq_back;
+    s->dq_back = tmp;
+    s->dq_n = 0;
+    atomic_store(&s->durable_waiting, false);
+    pthread_mutex_unlock(&s->mu);
+    if (n == 0)
+        return;
+    if (s->in_txn)
+        writer_commit(s);
+    enum store_result res[STORE_DURABLE_MAX];
+    int rc = sqlite3_exec(s->wdb, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(s->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    for (uint32_t i = 0; i < n; i++) {
+        durable_req *q = &s->dq_back[i];
+        res[i] = STORE_OK;
+        if (rc != SQLITE_OK)
+            continue;
+        sqlite3_stmt *st = s->st[q->payload ? ST_JOURNAL_PUT : ST_JOURNAL_DEL];
+        bind_text(st, 1, q->kind);
+        bind_text(st, 2, q->key);
+        if (q->payload) {
+            sqlite3_bind_int64(st, 3, (int64_t)q->id);
+            sqlite3_bind_int64(st, 4, q->time_ms);
+            if (q->blob)
+                sqlite3_bind_blob(st, 5, q->payload, (int)q->len, SQLITE_STATIC);
+            else
+                sqlite3_bind_text(st, 5, q->payload, (int)q->len, SQLITE_STATIC);
+        }
+        int src = sqlite3_step(st);
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        if (src != SQLITE_DONE) {
+            writer_error(s, src, "writing a durable record failed");
+            if (writer_row_only(src) && !sqlite3_get_autocommit(s->wdb))
+                res[i] = STORE_E_INVALID;
+            else
+                rc = src;
+        }
+    }
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(s->wdb, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        writer_error(s, rc, "durable commit failed");
+        if (!sqlite3_get_autocommit(s->wdb))
+            sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
+        for (uint32_t i = 0; i < n; i++)
+            res[i] = STORE_E_WRITE;
+    }
+    sqlite3_exec(s->wdb, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
+    int64_t now = mono_us();
+    pthread_mutex_lock(&s->mu);
+    s->st_shared.durable_commits++;
+    for (uint32_t i = 0; i < n; i++) {
+        durable_req *q = &s->dq_back[i];
+        s->done[s->done_n++] =
+            (completion){.dcb = q->cb, .ud = q->ud, .id = q->id, .rc = res[i]};
+        if (res[i] == STORE_OK)
+            s->st_shared.durable_written++;
+        else
+            s->st_shared.durable_failed++;
+        if (now - q->queued_us > s->st_shared.durable_max_us)
+            s->st_shared.durable_max_us = now - q->queued_us;
+    }
+    pthread_mutex_unlock(&s->mu);
+    for (uint32_t i = 0; i < n; i++) {
+        free(s->dq_back[i].payload);
+        s->dq_back[i].payload = NULL;
+    }
+    notify_main(s);
+}
+
 static void writer_drain(store *s)
 {
     rowbuf *b = &s->back;
-    s->begin_failed = false;
     for (uint32_t i = 0; i < b->n; i++) {
         store_row *r = &b->v[i];
+        if (i % STORE_LANE_CHECK == 0 && atomic_load(&s->durable_waiting))
+            writer_serve_durable(s); /* never behind the market backlog */
         switch (r->kind) {
         case ROW_BARRIER:
             writer_barrier(s, r);
@@ -482,8 +851,8 @@ static void writer_drain(store *s)
             writer_flush(s, r);
             break;
         default:
-            writer_row(s, r, b->first_ms);
-            break;
+            writer_row(s, r, b->first_ms); /* takes the row over */
+            continue;
         }
         row_free(r);
     }
@@ -506,13 +875,15 @@ static void *writer_main(void *arg)
         for (;;) {
             if (atomic_load(&s->stop))
                 break;
-            if (s->front.ctrl_n > 0 || s->front.data_n >= s->wake_n)
+            if (s->front.ctrl_n > 0 || s->front.data_n >= s->wake_n || s->dq_n > 0)
                 break;
             int64_t deadline = INT64_MAX;
             if (s->in_txn)
                 deadline = s->txn_first_ms + flush_ms;
             if (s->front.n > 0)
                 deadline = K_MIN(deadline, s->front.first_ms + flush_ms);
+            if (s->w_failing)
+                deadline = K_MIN(deadline, s->next_retry_ms);
             if (deadline != INT64_MAX && mono_ms() >= deadline)
                 break;
             if (deadline == INT64_MAX)
@@ -527,16 +898,28 @@ static void *writer_main(void *arg)
         s->in_flight = s->back.n;
         pthread_mutex_unlock(&s->mu);
 
+        writer_serve_durable(s);
         writer_drain(s);
+        writer_serve_durable(s);
         if (s->in_txn && (stopping || mono_ms() >= s->txn_first_ms + flush_ms))
             writer_commit(s);
+        writer_retry(s, stopping);
 
         pthread_mutex_lock(&s->mu);
         s->in_flight = 0;
-        if (stopping && s->front.n == 0)
+        if (stopping && s->front.n == 0 && s->dq_n == 0)
             break;
     }
     pthread_mutex_unlock(&s->mu);
+    /* what could not be written by now is lost: say how much */
+    uint32_t left = 0;
+    for (uint32_t i = s->hoff; i < s->hend; i++) {
+        left += s->held[i].kind != ROW_NONE;
+        row_free(&s->held[i]);
+    }
+    s->hoff = s->hend = 0;
+    writer_lost(s, left);
+    writer_publish_held(s);
     return NULL;
 }
 
@@ -548,7 +931,10 @@ static store_row *queue_reserve(store *s, bool data)
     rowbuf *f = &s->front;
     if (data && f->data_n >= s->o.queue_cap) {
         s->st_shared.dropped++;
-        s->dropped_since_barrier = true;
+        if (!s->drop_notified) { /* the health report runs from store_process */
+            s->drop_notified = true;
+            notify_main(s);
+        }
         return NULL;
     }
     if (f->n == f->cap) {
@@ -575,15 +961,16 @@ static store_row *queue_reserve(store *s, bool data)
     return r;
 }
 
-static int reject(store *s)
+static enum store_result reject(store *s)
 {
     pthread_mutex_lock(&s->mu);
     s->st_shared.rejected++;
     pthread_mutex_unlock(&s->mu);
-    return K_ERR;
+    return STORE_E_INVALID;
 }
 
-int store_put_candle(store *s, enum venue v, const char *symbol, enum tf tf, const candle *bar)
+enum store_result store_put_candle(store *s, enum venue v, const char *symbol, enum tf tf,
+                                   const candle *bar)
 {
     if ((unsigned)v >= VENUE_COUNT || (unsigned)tf >= TF_COUNT || !bar || !symbol_ok(symbol))
         return reject(s);
@@ -597,11 +984,11 @@ int store_put_candle(store *s, enum venue v, const char *symbol, enum tf tf, con
         r->u.bar = *bar;
     }
     pthread_mutex_unlock(&s->mu);
-    return r ? K_OK : K_ERR;
+    return r ? STORE_OK : STORE_E_FULL;
 }
 
-int store_put_instrument(store *s, enum venue v, const char *symbol, int px_dec, int qty_dec,
-                         int64_t time_ms)
+enum store_result store_put_instrument(store *s, enum venue v, const char *symbol, int px_dec,
+                                       int qty_dec, int64_t time_ms)
 {
     if ((unsigned)v >= VENUE_COUNT || !symbol_ok(symbol))
         return reject(s);
@@ -616,11 +1003,12 @@ int store_put_instrument(store *s, enum venue v, const char *symbol, int px_dec,
         r->u.inst.time_ms = time_ms;
     }
     pthread_mutex_unlock(&s->mu);
-    return r ? K_OK : K_ERR;
+    return r ? STORE_OK : STORE_E_FULL;
 }
 
-int store_put_book_event(store *s, int64_t time_ms, enum venue v, const char *symbol,
-                         const char *kind, int64_t last_id, const char *detail)
+enum store_result store_put_book_event(store *s, int64_t time_ms, enum venue v,
+                                       const char *symbol, const char *kind, int64_t last_id,
+                                       const char *detail)
 {
     if ((unsigned)v >= VENUE_COUNT || !symbol_ok(symbol) || !kind || !*kind ||
         strnlen(kind, STORE_KIND_MAX) >= STORE_KIND_MAX)
@@ -639,10 +1027,46 @@ int store_put_book_event(store *s, int64_t time_ms, enum venue v, const char *sy
         copy_text(r->u.ev.detail, sizeof r->u.ev.detail, detail ? detail : "");
     }
     pthread_mutex_unlock(&s->mu);
-    return r ? K_OK : K_ERR;
+    return r ? STORE_OK : STORE_E_FULL;
 }
 
-int store_put_setting(store *s, const char *key, const char *value, int64_t time_ms)
+/* Remembers an accepted setting until the writer reports it committed (or lost). */
+static void pending_set(store *s, const char *key, const char *value, uint64_t seq)
+{
+    for (uint32_t i = 0; i < s->pend_n; i++) {
+        if (strcmp(s->pend[i].key, key) == 0) {
+            free(s->pend[i].value);
+            s->pend[i].value = xstrdup(value);
+            s->pend[i].seq = seq;
+            return;
+        }
+    }
+    if (s->pend_n == STORE_PENDING_SETTINGS) {
+        s->pend_overflow = true; /* rare: the next get waits for the writer once */
+        return;
+    }
+    s->pend[s->pend_n++] = (pending_setting){xstrdup(key), xstrdup(value), seq};
+}
+
+static void pending_prune(store *s)
+{
+    pthread_mutex_lock(&s->mu);
+    uint64_t done = s->set_done;
+    pthread_mutex_unlock(&s->mu);
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < s->pend_n; i++) {
+        if (s->pend[i].seq <= done) {
+            free(s->pend[i].key);
+            free(s->pend[i].value);
+        } else {
+            s->pend[k++] = s->pend[i];
+        }
+    }
+    s->pend_n = k;
+}
+
+enum store_result store_put_setting(store *s, const char *key, const char *value,
+                                    int64_t time_ms)
 {
     size_t klen = key ? strnlen(key, STORE_SETTING_KEY_MAX) : 0;
     size_t vlen = value ? strnlen(value, STORE_TEXT_MAX) : STORE_TEXT_MAX;
@@ -652,21 +1076,24 @@ int store_put_setting(store *s, const char *key, const char *value, int64_t time
     char *block = xmalloc(klen + 1 + vlen + 1);
     memcpy(block, key, klen + 1);
     memcpy(block + klen + 1, value, vlen + 1);
+    uint64_t seq = s->set_seq + 1;
     pthread_mutex_lock(&s->mu);
     store_row *r = queue_reserve(s, true);
     if (r) {
         r->kind = ROW_SETTING;
         r->u.set.time_ms = time_ms;
+        r->u.set.seq = seq;
         r->u.set.key = block;
         r->u.set.value = block + klen + 1;
     }
     pthread_mutex_unlock(&s->mu);
     if (!r) {
         free(block);
-        return K_ERR;
+        return STORE_E_FULL;
     }
-    s->setting_queued = true;
-    return K_OK;
+    s->set_seq = seq;
+    pending_set(s, key, value, seq);
+    return STORE_OK;
 }
 
 int64_t store_session_begin(store *s, const char *source, const char *version, const char *args)
@@ -704,20 +1131,59 @@ void store_session_end(store *s)
     pthread_mutex_unlock(&s->mu);
 }
 
-int store_commit_then(store *s, void (*cb)(void *ud, int rc), void *ud)
+enum store_result store_commit_then(store *s, store_barrier_cb cb, void *ud)
 {
-    if (!cb || s->barriers_out >= STORE_BARRIERS_MAX)
-        return K_ERR;
+    if (!cb)
+        return STORE_E_INVALID;
+    if (s->barriers_out >= STORE_BARRIERS_MAX)
+        return STORE_E_BUSY;
     s->barriers_out++;
     pthread_mutex_lock(&s->mu);
     store_row *r = queue_reserve(s, false);
     r->kind = ROW_BARRIER;
-    r->dropped_before = s->dropped_since_barrier;
     r->u.barrier.cb = cb;
     r->u.barrier.ud = ud;
-    s->dropped_since_barrier = false;
     pthread_mutex_unlock(&s->mu);
-    return K_OK;
+    return STORE_OK;
+}
+
+enum store_result store_durable_put(store *s, const store_record *rec, store_durable_cb cb,
+                                    void *ud, uint64_t *id)
+{
+    if (id)
+        *id = 0;
+    size_t kl = rec && rec->kind ? strnlen(rec->kind, STORE_REC_KIND_MAX) : 0;
+    size_t keyl = rec && rec->key ? strnlen(rec->key, STORE_REC_KEY_MAX) : 0;
+    if (!cb || kl == 0 || kl >= STORE_REC_KIND_MAX || keyl == 0 || keyl >= STORE_REC_KEY_MAX ||
+        (rec->payload && rec->len > STORE_PAYLOAD_MAX) || (!rec->payload && rec->len))
+        return reject(s);
+    if (s->durable_out >= STORE_DURABLE_MAX || !s->thread_started)
+        return STORE_E_BUSY;
+    void *copy = NULL;
+    if (rec->payload) {
+        copy = xmalloc(rec->len ? rec->len : 1);
+        memcpy(copy, rec->payload, rec->len);
+    }
+    uint64_t rid = s->next_durable_id++;
+    s->durable_out++;
+    pthread_mutex_lock(&s->mu);
+    durable_req *q = &s->dq[s->dq_n++];
+    q->id = rid;
+    q->time_ms = rec->time_ms;
+    q->queued_us = mono_us();
+    q->cb = cb;
+    q->ud = ud;
+    q->payload = copy;
+    q->len = rec->len;
+    q->blob = rec->blob;
+    memcpy(q->kind, rec->kind, kl + 1);
+    memcpy(q->key, rec->key, keyl + 1);
+    atomic_store(&s->durable_waiting, true);
+    pthread_cond_signal(&s->work_cv);
+    pthread_mutex_unlock(&s->mu);
+    if (id)
+        *id = rid;
+    return STORE_OK;
 }
 
 void store_flush(store *s)
@@ -739,6 +1205,62 @@ int store_fd(const store *s)
     return s->event_fd;
 }
 
+store_health_info store_health(store *s)
+{
+    store_health_info h;
+    memset(&h, 0, sizeof h);
+    pthread_mutex_lock(&s->mu);
+    h.rows_dropped = s->st_shared.dropped;
+    h.rows_failed = s->st_shared.rows_failed;
+    h.rows_held = s->st_shared.rows_held;
+    h.write_errors = s->write_errors;
+    h.failing_since_ms = s->failing ? s->failing_since_ms : 0;
+    memcpy(h.last_error, s->st_shared.last_error, sizeof h.last_error);
+    bool failing = s->failing;
+    pthread_mutex_unlock(&s->mu);
+    h.rows_lost = h.rows_dropped + h.rows_failed;
+    h.state = failing ? STORE_STATE_FAILING
+              : h.rows_lost ? STORE_STATE_DEGRADED
+                            : STORE_STATE_OK;
+    return h;
+}
+
+/* Tells on_health what changed since it was last told: failing began or ended, rows lost
+ * (at once the first time, then at most every STORE_HEALTH_REPEAT_MS unless `force`). */
+static void store_report_health(store *s, bool force)
+{
+    if (!s->o.on_health)
+        return;
+    store_health_info h = store_health(s);
+    bool failing = h.state == STORE_STATE_FAILING;
+    int64_t now = mono_ms();
+    char msg[STORE_ERR_MAX + 200];
+    bool error = true;
+    if (failing && !s->rep_failing) {
+        snprintf(msg, sizeof msg,
+                 "store: database writes are failing (%s); %" PRIu32
+                 " rows held for retry, %" PRIu64 " lost so far",
+                 h.last_error[0] ? h.last_error : "?", h.rows_held, h.rows_lost);
+    } else if (!failing && s->rep_failing) {
+        error = h.rows_lost > 0;
+        snprintf(msg, sizeof msg, "store: database writes work again; %" PRIu64 " rows lost",
+                 h.rows_lost);
+    } else if (h.rows_lost > s->rep_lost &&
+               (force || s->rep_lost == 0 || now - s->rep_ms >= STORE_HEALTH_REPEAT_MS)) {
+        snprintf(msg, sizeof msg,
+                 "store: %" PRIu64 " rows lost (%" PRIu64 " dropped: queue full (cap %" PRIu32
+                 "), %" PRIu64 " failed to be written)%s%s",
+                 h.rows_lost, h.rows_dropped, s->o.queue_cap, h.rows_failed,
+                 h.last_error[0] ? "; last error: " : "", h.last_error);
+    } else {
+        return;
+    }
+    s->rep_failing = failing;
+    s->rep_lost = h.rows_lost;
+    s->rep_ms = now;
+    s->o.on_health(s->o.on_health_ud, &h, error, msg);
+}
+
 void store_process(store *s)
 {
     uint64_t v;
@@ -750,12 +1272,20 @@ void store_process(store *s)
     uint32_t n = s->done_n;
     memcpy(s->run, s->done, (size_t)n * sizeof *s->run);
     s->done_n = 0;
+    s->drop_notified = false;
     pthread_mutex_unlock(&s->mu);
     s->processing = true;
     for (uint32_t i = 0; i < n; i++) {
-        s->barriers_out--;
-        s->run[i].cb(s->run[i].ud, s->run[i].rc);
+        completion *c = &s->run[i];
+        if (c->bcb) {
+            s->barriers_out--;
+            c->bcb(c->ud, c->rc);
+        } else {
+            s->durable_out--;
+            c->dcb(c->ud, c->id, c->rc);
+        }
     }
+    store_report_health(s, false);
     s->processing = false;
 }
 
@@ -796,14 +1326,16 @@ static void main_error(store *s, const char *what)
     pthread_mutex_unlock(&s->mu);
 }
 
-int store_load_candles(store *s, enum venue v, const char *symbol, enum tf tf, int64_t before_ms,
-                       candle *out, uint32_t max)
+enum store_result store_load_candles(store *s, enum venue v, const char *symbol, enum tf tf,
+                                     int64_t before_ms, candle *out, uint32_t max, uint32_t *nout)
 {
+    if (nout)
+        *nout = 0;
     if ((unsigned)v >= VENUE_COUNT || (unsigned)tf >= TF_COUNT || !symbol_ok(symbol) ||
-        (!out && max))
-        return K_ERR;
+        (!out && max) || !nout)
+        return STORE_E_INVALID;
     if (max == 0)
-        return 0;
+        return STORE_OK;
     sqlite3_stmt *st = s->load_st;
     bind_text(st, 1, venue_name(v));
     bind_text(st, 2, symbol);
@@ -842,7 +1374,7 @@ int store_load_candles(store *s, enum venue v, const char *symbol, enum tf tf, i
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         main_error(s, "loading candles failed");
         sqlite3_reset(st);
-        return K_ERR;
+        return STORE_E_READ;
     }
     sqlite3_reset(st);
     /* newest first from the query; the caller wants oldest first */
@@ -851,61 +1383,115 @@ int store_load_candles(store *s, enum venue v, const char *symbol, enum tf tf, i
         out[i] = out[n - 1 - i];
         out[n - 1 - i] = t;
     }
-    return (int)n;
+    *nout = n;
+    return STORE_OK;
 }
 
-/* Read-your-writes without a second copy of the settings: a read that follows a put waits for
- * the writer once (store_flush), then reads the committed table. Settings are read at start-up
- * and when a form opens, not per frame, so that rare wait is cheaper than a pending map that
- * would have to track which queued values the writer has committed or lost. */
-int store_get_setting(store *s, const char *key, char *out, size_t cap)
+/* Read-your-writes without waiting: a setting accepted but not yet committed is answered from
+ * pend[] (the main thread's copy, dropped once the writer reports its seq done); everything
+ * else from the committed table. Only when more than STORE_PENDING_SETTINGS distinct keys are
+ * pending at once (never in practice) does a get wait for the writer, once. */
+enum store_result store_get_setting(store *s, const char *key, char *out, size_t cap)
 {
     if (out && cap)
         out[0] = '\0';
     size_t klen = key ? strnlen(key, STORE_SETTING_KEY_MAX) : 0;
     if (!out || !cap || klen == 0 || klen >= STORE_SETTING_KEY_MAX)
-        return K_ERR;
-    if (s->setting_queued) {
+        return STORE_E_INVALID;
+    if (s->pend_overflow) {
         store_flush(s);
-        s->setting_queued = false;
+        s->pend_overflow = false;
+    }
+    pending_prune(s);
+    for (uint32_t i = 0; i < s->pend_n; i++) {
+        if (strcmp(s->pend[i].key, key) != 0)
+            continue;
+        size_t n = strlen(s->pend[i].value);
+        if (n >= cap)
+            return STORE_E_TOO_SMALL;
+        memcpy(out, s->pend[i].value, n + 1);
+        return STORE_OK;
     }
     sqlite3_stmt *st = s->setting_st;
     bind_text(st, 1, key);
-    int rc = sqlite3_step(st), ret;
+    int rc = sqlite3_step(st);
+    enum store_result ret;
     if (rc == SQLITE_ROW) {
         const unsigned char *v = sqlite3_column_text(st, 0);
         size_t n = (size_t)sqlite3_column_bytes(st, 0);
         if (!v && sqlite3_errcode(s->rdb) == SQLITE_NOMEM) {
             main_error(s, "reading a setting failed");
-            ret = K_ERR;
+            ret = STORE_E_READ;
         } else if (n >= cap) {
-            ret = K_ERR; /* the caller's buffer is too small */
+            ret = STORE_E_TOO_SMALL;
         } else {
             if (n)
                 memcpy(out, v, n);
             out[n] = '\0';
-            ret = 1;
+            ret = STORE_OK;
         }
     } else if (rc == SQLITE_DONE) {
-        ret = 0;
+        ret = STORE_NOT_FOUND;
     } else {
         main_error(s, "reading a setting failed");
-        ret = K_ERR;
+        ret = STORE_E_READ;
     }
     sqlite3_reset(st);
     return ret;
 }
 
+enum store_result store_durable_load(store *s, const char *kind, store_record_fn fn, void *ud)
+{
+    if (!fn || (kind && (!*kind || strnlen(kind, STORE_REC_KIND_MAX) >= STORE_REC_KIND_MAX)))
+        return STORE_E_INVALID;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->rdb,
+                                "SELECT kind, key, seq, time_ms, payload FROM journal"
+                                " WHERE ?1 IS NULL OR kind = ?1 ORDER BY seq",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        main_error(s, "reading the journal failed");
+        return STORE_E_READ;
+    }
+    if (kind)
+        bind_text(st, 1, kind);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_record rec = {
+            .kind = (const char *)sqlite3_column_text(st, 0),
+            .key = (const char *)sqlite3_column_text(st, 1),
+            .time_ms = sqlite3_column_int64(st, 3),
+            .blob = sqlite3_column_type(st, 4) == SQLITE_BLOB,
+        };
+        rec.payload = rec.blob ? sqlite3_column_blob(st, 4) : sqlite3_column_text(st, 4);
+        rec.len = (size_t)sqlite3_column_bytes(st, 4);
+        if (!rec.payload)
+            rec.payload = "";
+        if (!rec.kind || !rec.key)
+            continue;
+        if (!fn(ud, &rec, (uint64_t)sqlite3_column_int64(st, 2))) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    enum store_result ret = STORE_OK;
+    if (rc != SQLITE_DONE) {
+        main_error(s, "reading the journal failed");
+        ret = STORE_E_READ;
+    }
+    sqlite3_finalize(st);
+    return ret;
+}
+
 /* ---------------------------------------------------------------- open / close */
 
-static int make_parent_dirs(const char *path, char *err, size_t errlen)
+static enum store_result make_parent_dirs(const char *path, char *err, size_t errlen)
 {
     char *dir = xstrdup(path);
     char *slash = strrchr(dir, '/');
-    int ret = K_OK;
+    enum store_result ret = STORE_OK;
     if (!slash || slash == dir) {
         free(dir);
-        return K_OK;
+        return STORE_OK;
     }
     *slash = '\0';
     for (char *p = dir + 1;; p++) {
@@ -914,41 +1500,83 @@ static int make_parent_dirs(const char *path, char *err, size_t errlen)
         char c = *p;
         *p = '\0';
         if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-            snprintf(err, errlen, "%s: cannot create directory %s (%s)", path, dir,
-                     strerror(errno));
-            ret = K_ERR;
+            int e = errno;
+            snprintf(err, errlen, "%s: cannot create directory %s (%s)", path, dir, strerror(e));
+            ret = e == EACCES || e == EROFS || e == EPERM ? STORE_E_READONLY : STORE_E_OPEN;
             break;
         }
         *p = c;
         if (!c)
             break;
     }
-    if (ret == K_OK) {
+    if (ret == STORE_OK) {
         struct stat sb;
         if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
             snprintf(err, errlen, "%s: cannot create directory %s (%s)", path, dir,
                      stat(dir, &sb) != 0 ? strerror(errno) : strerror(ENOTDIR));
-            ret = K_ERR;
+            ret = STORE_E_OPEN;
         }
     }
     free(dir);
     return ret;
 }
 
+/* A file we are about to trust must be a regular file of ours (fd from an O_NOFOLLOW open). */
+static enum store_result check_owned(int fd, const char *what, const char *file, char *err,
+                                     size_t errlen)
+{
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        snprintf(err, errlen, "%s: cannot stat %s (%s)", file, what, strerror(errno));
+        return STORE_E_OPEN;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        snprintf(err, errlen, "%s: %s is not a regular file; refused", file, what);
+        return STORE_E_UNSAFE;
+    }
+    if (sb.st_uid != geteuid()) {
+        snprintf(err, errlen, "%s: %s is owned by uid %ld, not by this user (uid %ld); refused",
+                 file, what, (long)sb.st_uid, (long)geteuid());
+        return STORE_E_UNSAFE;
+    }
+    return STORE_OK;
+}
+
+static enum store_result symlink_refusal(const char *file, const char *what, char *err,
+                                         size_t errlen)
+{
+    snprintf(err, errlen,
+             "%s: %s is a symbolic link; refused (it is never followed: remove it if it is not "
+             "yours)",
+             file, what);
+    return STORE_E_UNSAFE;
+}
+
 /* flock on PATH.lock: two Kestrels never write one database. The holder's pid is written into
- * the file so the refusal can name it. */
-static int take_lock(const char *path, int *fd_out, char *err, size_t errlen)
+ * the file so the refusal can name it. Created with O_EXCL; an existing one is opened with
+ * O_NOFOLLOW and must be a regular file of ours, so a planted symlink is never written through. */
+static enum store_result take_lock(const char *path, int *fd_out, char *err, size_t errlen)
 {
     char lpath[4096];
     if ((size_t)snprintf(lpath, sizeof lpath, "%s.lock", path) >= sizeof lpath) {
         snprintf(err, errlen, "%s: path too long", path);
-        return K_ERR;
+        return STORE_E_INVALID;
     }
-    int fd = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int fd = open(lpath, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == EEXIST)
+        fd = open(lpath, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
+        int e = errno;
+        if (e == ELOOP)
+            return symlink_refusal(lpath, "the lock file", err, errlen);
         snprintf(err, errlen, "%s: cannot create the lock file %s (%s)", path, lpath,
-                 strerror(errno));
-        return K_ERR;
+                 strerror(e));
+        return e == EACCES || e == EROFS || e == EPERM ? STORE_E_READONLY : STORE_E_OPEN;
+    }
+    enum store_result r = check_owned(fd, "the lock file", lpath, err, errlen);
+    if (r != STORE_OK) {
+        close(fd);
+        return r;
     }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         int e = errno;
@@ -959,11 +1587,13 @@ static int take_lock(const char *path, int *fd_out, char *err, size_t errlen)
             pid[strcspn(pid, "\n")] = '\0';
             snprintf(err, errlen, "%s: database is in use by another process (%s is locked%s%s)",
                      path, lpath, *pid ? " by pid " : "", pid);
+            r = STORE_E_IN_USE;
         } else {
             snprintf(err, errlen, "%s: cannot lock %s (%s)", path, lpath, strerror(e));
+            r = STORE_E_OPEN;
         }
         close(fd);
-        return K_ERR;
+        return r;
     }
     char pid[32];
     int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
@@ -972,7 +1602,96 @@ static int take_lock(const char *path, int *fd_out, char *err, size_t errlen)
         (void)w; /* the pid is informational */
     }
     *fd_out = fd;
-    return K_OK;
+    return STORE_OK;
+}
+
+/* The database file: created with O_EXCL (mode 0600), or opened without following a symlink
+ * and checked to be a regular file of ours; its -wal/-shm, if present, likewise. */
+static enum store_result check_db_files(const char *path, bool side_existed[2], char *err,
+                                        size_t errlen)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == EEXIST)
+        fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        if (e == ELOOP)
+            return symlink_refusal(path, "the database", err, errlen);
+        snprintf(err, errlen, "%s: cannot open the database (%s)", path, strerror(e));
+        return e == EACCES || e == EROFS || e == EPERM ? STORE_E_READONLY : STORE_E_OPEN;
+    }
+    /* No SQLite connection of ours has the file open yet, so this close cannot drop its locks. */
+    enum store_result r = check_owned(fd, "the database", path, err, errlen);
+    close(fd);
+    if (r != STORE_OK)
+        return r;
+    static const char *const sfx[2] = {"-wal", "-shm"};
+    for (int i = 0; i < 2; i++) {
+        char side[4096];
+        snprintf(side, sizeof side, "%s%s", path, sfx[i]);
+        struct stat sb;
+        side_existed[i] = lstat(side, &sb) == 0;
+        if (!side_existed[i])
+            continue;
+        if (S_ISLNK(sb.st_mode))
+            return symlink_refusal(side, "the database's sidecar file", err, errlen);
+        if (!S_ISREG(sb.st_mode) || sb.st_uid != geteuid()) {
+            snprintf(err, errlen, "%s: not a regular file owned by this user; refused", side);
+            return STORE_E_UNSAFE;
+        }
+    }
+    return STORE_OK;
+}
+
+/* A full disk at start is refused (the write probe below catches file size limits and
+ * read-only files; this catches a disk whose last free blocks a tiny write could still use). */
+static enum store_result check_free_space(const char *path, char *err, size_t errlen)
+{
+    char *dir = xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        slash[slash == dir ? 1 : 0] = '\0';
+    struct statvfs vs;
+    enum store_result r = STORE_OK;
+    if (statvfs(slash ? dir : ".", &vs) == 0 && vs.f_blocks > 0) {
+        unsigned long long avail = (unsigned long long)vs.f_bavail * vs.f_frsize;
+        if (avail < STORE_MIN_FREE) {
+            snprintf(err, errlen,
+                     "%s: the disk is full (%llu KiB free in %s; Kestrel needs at least %d KiB "
+                     "to write its database)",
+                     path, avail / 1024, slash ? dir : ".", STORE_MIN_FREE / 1024);
+            r = STORE_E_DISK_FULL;
+        }
+    }
+    free(dir);
+    return r;
+}
+
+/* One small write before the writer starts: proves the file, its directory (for -wal/-shm) and
+ * the disk take writes. */
+static enum store_result write_probe(store *s, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_exec(s->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(s->wdb,
+                                "INSERT OR REPLACE INTO meta(key, value) VALUES('last_open_ms', ?1)",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, wall_ms());
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+            rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(s->wdb, "COMMIT", NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        return STORE_OK;
+    enum store_result r = store_schema_describe(s->wdb, rc, s->path, err, errlen);
+    if (!sqlite3_get_autocommit(s->wdb))
+        sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
+    return r;
 }
 
 static void store_free(store *s)
@@ -987,11 +1706,22 @@ static void store_free(store *s)
         close(s->event_fd);
     if (s->lock_fd >= 0)
         close(s->lock_fd);
-    rowbuf *bufs[2] = {&s->front, &s->back};
-    for (int k = 0; k < 2; k++) {
+    rowbuf *bufs[3] = {&s->front, &s->back, &s->txn};
+    for (int k = 0; k < 3; k++) {
         for (uint32_t i = 0; i < bufs[k]->n; i++)
             row_free(&bufs[k]->v[i]);
         free(bufs[k]->v);
+    }
+    for (uint32_t i = s->hoff; i < s->hend; i++)
+        row_free(&s->held[i]);
+    free(s->held);
+    for (uint32_t i = 0; i < s->dq_n; i++)
+        free(s->dq[i].payload);
+    free(s->dq);
+    free(s->dq_back);
+    for (uint32_t i = 0; i < s->pend_n; i++) {
+        free(s->pend[i].key);
+        free(s->pend[i].value);
     }
     free(s->done);
     free(s->run);
@@ -1002,25 +1732,68 @@ static void store_free(store *s)
     free(s);
 }
 
-static int open_fail(store *s, char *err, size_t errlen, const char *what, int rc, sqlite3 *db)
+/* A refused database must not keep sidecar files its refusal created: the connections are
+ * closed (no checkpoint: nothing is written) and a -wal/-shm that did not exist before our open
+ * is removed. We hold PATH.lock, so no other Kestrel can be using them. */
+static void remove_new_sidecars(store *s, const bool side_existed[2])
+{
+    static const char *const sfx[2] = {"-wal", "-shm"};
+    for (int k = 0; k < ST_COUNT; k++) {
+        sqlite3_finalize(s->st[k]);
+        s->st[k] = NULL;
+    }
+    sqlite3_finalize(s->load_st);
+    sqlite3_finalize(s->setting_st);
+    s->load_st = s->setting_st = NULL;
+    sqlite3_close(s->rdb);
+    sqlite3_close(s->wdb);
+    s->rdb = s->wdb = NULL;
+    for (int i = 0; i < 2; i++) {
+        if (side_existed[i])
+            continue;
+        char side[4096];
+        snprintf(side, sizeof side, "%s%s", s->path, sfx[i]);
+        struct stat sb;
+        if (lstat(side, &sb) == 0 && S_ISREG(sb.st_mode) && (i == 1 || sb.st_size == 0))
+            unlink(side);
+    }
+}
+
+static enum store_result open_fail(store *s, enum store_result r, char *err, size_t errlen,
+                                   const char *what, int rc, sqlite3 *db)
 {
     if (what)
         snprintf(err, errlen, "%s: %s (%s)", s->path, what,
                  db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
     store_free(s);
-    return K_ERR;
+    return r;
 }
 
-int store_open(store **out, const char *path, const store_opts *opts, char *err, size_t errlen)
+static int64_t query_next(sqlite3 *db, const char *sql, int *rc_out)
+{
+    sqlite3_stmt *q = NULL;
+    int64_t next = 1;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &q, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        next = sqlite3_column_int64(q, 0);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(q);
+    *rc_out = rc;
+    return next;
+}
+
+enum store_result store_open(store **out, const char *path, const store_opts *opts, char *err,
+                             size_t errlen)
 {
     *out = NULL;
     if (!path || !*path) {
         snprintf(err, errlen, "store: no database path given");
-        return K_ERR;
+        return STORE_E_INVALID;
     }
     if (!sqlite3_threadsafe()) {
         snprintf(err, errlen, "%s: this SQLite library is built without thread support", path);
-        return K_ERR;
+        return STORE_E_OPEN;
     }
     store *s = xcalloc(1, sizeof *s);
     s->path = xstrdup(path);
@@ -1037,11 +1810,16 @@ int store_open(store **out, const char *path, const store_opts *opts, char *err,
         s->o.busy_timeout_ms = DEF_BUSY_MS;
     if (s->o.busy_timeout_ms > INT32_MAX)
         s->o.busy_timeout_ms = INT32_MAX;
+    if (!s->o.retry_ms)
+        s->o.retry_ms = DEF_RETRY_MS;
     s->wake_n = K_MIN(s->o.batch, s->o.queue_cap);
-    s->done = xcalloc(STORE_BARRIERS_MAX, sizeof *s->done);
-    s->run = xcalloc(STORE_BARRIERS_MAX, sizeof *s->run);
+    s->done = xcalloc(STORE_DONE_MAX, sizeof *s->done);
+    s->run = xcalloc(STORE_DONE_MAX, sizeof *s->run);
+    s->dq = xcalloc(STORE_DURABLE_MAX, sizeof *s->dq);
+    s->dq_back = xcalloc(STORE_DURABLE_MAX, sizeof *s->dq_back);
     s->next_session_id = 1;
     atomic_init(&s->stop, false);
+    atomic_init(&s->durable_waiting, false);
     pthread_mutex_init(&s->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -1050,48 +1828,61 @@ int store_open(store **out, const char *path, const store_opts *opts, char *err,
     pthread_condattr_destroy(&ca);
     pthread_cond_init(&s->done_cv, NULL);
 
-    if (make_parent_dirs(path, err, errlen) != K_OK ||
-        take_lock(path, &s->lock_fd, err, errlen) != K_OK)
-        return open_fail(s, err, errlen, NULL, 0, NULL);
-    /* A new database is created private (SQLite gives its -wal/-shm the same mode). No SQLite
-     * connection of ours has the file open yet, so this open/close cannot drop its locks. */
-    int cfd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (cfd >= 0)
-        close(cfd);
+    enum store_result r = make_parent_dirs(path, err, errlen);
+    if (r == STORE_OK)
+        r = take_lock(path, &s->lock_fd, err, errlen);
+    bool side_existed[2] = {true, true};
+    if (r == STORE_OK)
+        r = check_db_files(path, side_existed, err, errlen);
+    if (r == STORE_OK)
+        r = check_free_space(path, err, errlen);
+    if (r != STORE_OK)
+        return open_fail(s, r, err, errlen, NULL, 0, NULL);
 
-    int rc = sqlite3_open_v2(path, &s->wdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    int rc = sqlite3_open_v2(path, &s->wdb,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW,
+                             NULL);
     if (rc != SQLITE_OK) {
-        store_schema_describe(s->wdb, rc, path, err, errlen);
-        return open_fail(s, err, errlen, NULL, 0, NULL);
+        r = store_schema_describe(s->wdb, rc, path, err, errlen);
+        remove_new_sidecars(s, side_existed);
+        return open_fail(s, r, err, errlen, NULL, 0, NULL);
+    }
+    if (sqlite3_db_readonly(s->wdb, "main") == 1) {
+        snprintf(err, errlen,
+                 "%s: the database is read-only (no write permission); Kestrel must write its "
+                 "database: fix its permissions or use another --db",
+                 path);
+        remove_new_sidecars(s, side_existed);
+        return open_fail(s, STORE_E_READONLY, err, errlen, NULL, 0, NULL);
     }
     sqlite3_extended_result_codes(s->wdb, 1);
     sqlite3_busy_timeout(s->wdb, (int)s->o.busy_timeout_ms);
     /* A refused file must not be checkpointed on close either. */
     sqlite3_db_config(s->wdb, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
-    if (store_schema_prepare(s->wdb, path, &s->schema_version, err, errlen) != K_OK)
-        return open_fail(s, err, errlen, NULL, 0, NULL);
+    r = store_schema_prepare(s->wdb, path, &s->schema_version, err, errlen);
+    if (r == STORE_OK)
+        r = write_probe(s, err, errlen);
+    if (r != STORE_OK) {
+        remove_new_sidecars(s, side_existed);
+        return open_fail(s, r, err, errlen, NULL, 0, NULL);
+    }
     sqlite3_db_config(s->wdb, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, NULL);
 
     for (int i = 0; i < ST_COUNT; i++) {
         rc = sqlite3_prepare_v3(s->wdb, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
                                 NULL);
         if (rc != SQLITE_OK)
-            return open_fail(s, err, errlen, "cannot prepare statements", rc, s->wdb);
+            return open_fail(s, STORE_E_OPEN, err, errlen, "cannot prepare statements", rc,
+                             s->wdb);
     }
-    long long next = 1;
-    sqlite3_stmt *q = NULL;
-    rc = sqlite3_prepare_v2(s->wdb, "SELECT coalesce(max(id), 0) + 1 FROM sessions", -1, &q,
-                            NULL);
-    if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-        next = sqlite3_column_int64(q, 0);
-        rc = SQLITE_OK;
-    }
-    sqlite3_finalize(q);
+    s->next_session_id = query_next(s->wdb, "SELECT coalesce(max(id), 0) + 1 FROM sessions", &rc);
+    if (rc == SQLITE_OK)
+        s->next_durable_id =
+            (uint64_t)query_next(s->wdb, "SELECT coalesce(max(seq), 0) + 1 FROM journal", &rc);
     if (rc != SQLITE_OK)
-        return open_fail(s, err, errlen, "cannot read sessions", rc, s->wdb);
-    s->next_session_id = next;
+        return open_fail(s, STORE_E_OPEN, err, errlen, "cannot read sessions", rc, s->wdb);
 
-    rc = sqlite3_open_v2(path, &s->rdb, SQLITE_OPEN_READONLY, NULL);
+    rc = sqlite3_open_v2(path, &s->rdb, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_busy_timeout(s->rdb, (int)s->o.busy_timeout_ms);
         rc = sqlite3_prepare_v3(s->rdb,
@@ -1104,15 +1895,17 @@ int store_open(store **out, const char *path, const store_opts *opts, char *err,
         rc = sqlite3_prepare_v3(s->rdb, "SELECT value FROM settings WHERE key = ?1", -1,
                                 SQLITE_PREPARE_PERSISTENT, &s->setting_st, NULL);
     if (rc != SQLITE_OK)
-        return open_fail(s, err, errlen, "cannot open the read connection", rc, s->rdb);
+        return open_fail(s, STORE_E_OPEN, err, errlen, "cannot open the read connection", rc,
+                         s->rdb);
 
     s->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (s->event_fd < 0) {
         snprintf(err, errlen, "%s: eventfd: %s", path, strerror(errno));
-        return open_fail(s, err, errlen, NULL, 0, NULL);
+        return open_fail(s, STORE_E_OPEN, err, errlen, NULL, 0, NULL);
     }
 
-    /* The writer takes no signals: they belong to the main thread's self-pipe. */
+    /* The writer takes no signals: they belong to the main thread's self-pipe (a SIGXFSZ from a
+     * file size limit stays pending on the writer; its write fails with EFBIG and is retried). */
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -1120,15 +1913,15 @@ int store_open(store **out, const char *path, const store_opts *opts, char *err,
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (prc != 0) {
         snprintf(err, errlen, "%s: cannot start the store thread (%s)", path, strerror(prc));
-        return open_fail(s, err, errlen, NULL, 0, NULL);
+        return open_fail(s, STORE_E_OPEN, err, errlen, NULL, 0, NULL);
     }
     pthread_setname_np(s->thread, "kestrel-store");
     s->thread_started = true;
     *out = s;
-    return K_OK;
+    return STORE_OK;
 }
 
-void store_close(store *s)
+void store_close_final(store *s, store_health_info *final)
 {
     if (!s)
         return;
@@ -1142,6 +1935,14 @@ void store_close(store *s)
         pthread_join(s->thread, NULL);
         s->thread_started = false;
         store_process(s); /* callbacks not yet delivered */
+        store_report_health(s, true);
     }
+    if (final)
+        *final = store_health(s);
     store_free(s);
+}
+
+void store_close(store *s)
+{
+    store_close_final(s, NULL);
 }

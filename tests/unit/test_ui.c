@@ -240,7 +240,7 @@ int main(void)
     CHECK(strstr(A.indicators, "sma_20") != NULL); /* hand-set parameters kept */
     CHECK(shows("ema_20"));
     char text[1024] = "";
-    CHECK_INT(store_get_setting(A.store, "ui.indicators", text, sizeof(text)), 1);
+    CHECK_INT(store_get_setting(A.store, "ui.indicators", text, sizeof(text)), STORE_OK);
     CHECK_STR(text, A.indicators);
 
     /* picker parameters: +/- (Right/Left) step the selected enabled row's first parameter
@@ -277,7 +277,7 @@ int main(void)
     CHECK_STR(A.indicators, "sma_20,rsi_14,ema_9");
     ui_feed_key(u, KEY_LEFT);
     CHECK_STR(A.indicators, "sma_20,rsi_13,ema_9");
-    CHECK_INT(store_get_setting(A.store, "ui.indicators", text, sizeof(text)), 1);
+    CHECK_INT(store_get_setting(A.store, "ui.indicators", text, sizeof(text)), STORE_OK);
     CHECK_STR(text, "sma_20,rsi_13,ema_9"); /* persisted */
     /* the registry's minimum (RSI period 2) holds */
     CHECK_INT(app_set_indicators(&A, "sma_20,rsi_3,ema_9", err, sizeof(err)), K_OK);
