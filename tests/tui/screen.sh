@@ -95,9 +95,10 @@ keys '?'
 if wait_for "this help" 5; then
     ok "? opens the help overlay"
     missing=""
-    for k in "Tab  Shift-Tab" "Up Down  j k" "Left Right  h l" "Home End" "PgUp PgDn" "Enter" \
-        "[  ]" "space" "<  >" "Esc" "quit" "zoom" "order ticket" "indicator picker" \
-        "connections view" "backtests view" "settings" "not yet" "Ctrl-L" "step the first parameter"; do
+    for k in "Tab Shift-Tab" "Up Down k j" "Left Right h l" "Home End" "PgUp PgDn" "Enter" \
+        "[ ]" "space" "< >" "Esc" "quit" "zoom" "order ticket" "indicator picker" \
+        "connections view" "backtests view" "settings form" "not yet" "Ctrl-L" \
+        "step the first parameter" "? F1" "q F10"; do
         grep -qF -- "$k" "$tmp/screen" || missing="$missing '$k'"
     done
     [ -z "$missing" ] && ok "help lists every key" || bad "help lists every key (missing$missing)"
@@ -189,10 +190,10 @@ $T resize-window -t "$S" -x 120 -y 40
 expect "Watchlist" "120x40 restores the full layout"
 expect "Book BTCUSDT" "book back after resizing"
 
-# indicator picker: clear, pick the first entry (SMA): drawn, and kept for the next run
+# indicator picker: clear (0), pick the first entry (SMA): drawn, and kept for the next run
 keys i
 expect "space/Enter toggle" "i opens the indicator picker"
-keys c Space Escape
+keys 0 Space Escape
 expect_gone "space/Enter toggle" "Esc closes the picker"
 expect "sma_20" "the picked SMA is on the chart"
 expect_gone "rsi_14" "cleared indicators are gone"
