@@ -5,7 +5,9 @@
  * cap with idle eviction, the idle timeout, deferred replies, a slow reader, binary garbage, the
  * client's exit statuses, ctl_strerror, and the shared speed validator. */
 #include "check.h"
+#include "kestrel/app.h"
 #include "kestrel/cmd.h"
+#include "kestrel/keys.h"
 #include "kestrel/config.h"
 #include "kestrel/ctl.h"
 
@@ -1468,11 +1470,153 @@ static void test_speed_validator(void)
     CHECK_INT(cmd_parse_count("99999999999999999999", 100, &n), K_ERR);
 }
 
+/* Runs one command line on app a from the control socket's side (token 0: no deferring) and
+ * returns the response or error as one JSON line in out. */
+static cmd_result run_cmd(app *a, const char *line, char *out, size_t cap)
+{
+    char buf[256];
+    const char *argv[1 + CMD_MAX_ARGS];
+    int argc = 0;
+    snprintf(buf, sizeof buf, "%s", line);
+    char *save = NULL;
+    for (char *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save))
+        argv[argc++] = t;
+    cmd_ctx c = {.a = a, .origin = CMD_FROM_INTERNAL, .argc = argc, .argv = argv};
+    cmd_result r = cmd_run(&c);
+    char *txt = c.out ? cJSON_PrintUnformatted(c.out) : NULL;
+    snprintf(out, cap, "%s", r == CMD_OK ? (txt ? txt : "") : c.err);
+    cJSON_free(txt);
+    cJSON_Delete(c.out);
+    return r;
+}
+
+/* The command table and the key table: every key runs a known command with a valid arity, the
+ * trading keys are reserved commands (never picker actions), and cmd_run's answers. The app is
+ * a bare one (no loop, no store, no UI) with one synthetic symbol whose update id is past 2^53,
+ * to show the status document prints ids exactly, as strings. */
+static void test_command_table(void)
+{
+    for (size_t i = 0; i < cmd_count(); i++) {
+        const cmd_entry *e = cmd_at(i);
+        CHECK(e && e->name && e->args && e->help && e->help[0] && e->exec);
+        CHECK(e->min_args <= e->max_args && e->max_args <= CMD_MAX_ARGS);
+        CHECK(cmd_find(e->name) == e); /* names are unique */
+    }
+    CHECK(cmd_at(cmd_count()) == NULL);
+    CHECK(cmd_find("nosuch") == NULL);
+    for (size_t i = 0; i < keys_count(); i++) {
+        const key_binding *b = keys_at(i);
+        char w[64];
+        snprintf(w, sizeof w, "%s", b->command);
+        int words = 1;
+        for (char *p = w; *p; p++)
+            if (*p == ' ') {
+                if (words == 1)
+                    *p = 0;
+                words++;
+            }
+        const cmd_entry *e = cmd_find(w);
+        CHECK(e != NULL);
+        if (!e) {
+            fprintf(stderr, "  key %s -> unknown command '%s'\n", b->label, b->command);
+            continue;
+        }
+        CHECK(words - 1 >= e->min_args && words - 1 <= e->max_args);
+        CHECK(keys_lookup(b->key) == b || keys_lookup(b->key)->key == b->key);
+    }
+    static const struct {
+        int key;
+        const char *cmd;
+    } trading[] = {{'o', "order"},        {'c', "close-position"}, {'C', "cancel-order"},
+                   {'X', "close-all"},    {'e', "settings"},       {'a', "watch-add"},
+                   {'d', "watch-remove"}, {'S', "auto-start"},     {'P', "auto-pause"},
+                   {'g', "signal"},       {'n', "connections"},    {'B', "backtests"}};
+    for (size_t i = 0; i < K_ARRAY_LEN(trading); i++) {
+        const key_binding *b = keys_lookup(trading[i].key);
+        CHECK(b && strcmp(b->command, trading[i].cmd) == 0);
+        CHECK(cmd_find(trading[i].cmd) && (cmd_find(trading[i].cmd)->flags & CMD_F_RESERVED));
+    }
+    CHECK_STR(keys_lookup('i')->command, "picker");
+    CHECK_STR(keys_lookup('?')->command, "help");
+    char kb[96];
+    CHECK_STR(keys_for_command("select", kb, sizeof kb), "Enter"); /* three codes, one label */
+    CHECK_STR(keys_for_command("pane-next", kb, sizeof kb), "Tab");
+    CHECK_STR(keys_for_command("status", kb, sizeof kb), "");
+    key_help_row rows[64];
+    size_t nr = keys_help_rows(rows, K_ARRAY_LEN(rows));
+    CHECK(nr > 10 && nr < K_ARRAY_LEN(rows));
+    bool have_tab = false;
+    for (size_t i = 0; i < nr && i < K_ARRAY_LEN(rows); i++)
+        have_tab |= strcmp(rows[i].keys, "Tab Shift-Tab") == 0;
+    CHECK(have_tab);
+
+    app a;
+    memset(&a, 0, sizeof a);
+    config_defaults(&a.cfg);
+    a.market = market_new(&a.cfg.limits);
+    a.version = "test";
+    feed_level bids[] = {{6160201000000LL, 100000000LL}}, asks[] = {{6160202000000LL, 50000000LL}};
+    feed_event ev = {.kind = FEED_DEPTH_SNAPSHOT, .venue = VENUE_BINANCE_SPOT,
+                     .symbol = "BTCUSDT"};
+    ev.u.depth.first_id = ev.u.depth.last_id = 9007199254740993LL; /* 2^53 + 1 */
+    ev.u.depth.bids = bids;
+    ev.u.depth.asks = asks;
+    ev.u.depth.nbids = ev.u.depth.nasks = 1;
+    CHECK_INT(market_apply(a.market, &ev), K_OK);
+    char out[16384];
+    CHECK_INT(run_cmd(&a, "status", out, sizeof out), CMD_OK);
+    cJSON *st = cJSON_Parse(out);
+    CHECK(cJSON_IsObject(st));
+    CHECK_INT(cJSON_GetObjectItemCaseSensitive(st, "schema")->valuedouble, CMD_STATUS_SCHEMA);
+    CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(st, "ui")));
+    const cJSON *sym = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(st, "symbols"), 0);
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(sym, "last_update_id");
+    CHECK(cJSON_IsString(id) && strcmp(id->valuestring, "9007199254740993") == 0);
+    cJSON_Delete(st);
+    CHECK(strstr(out, "\"last_update_id\":\"9007199254740993\"") != NULL);
+    CHECK_INT(run_cmd(&a, "book BTCUSDT 1", out, sizeof out), CMD_OK);
+    CHECK(strstr(out, "\"last_update_id\":\"9007199254740993\"") != NULL);
+
+    CHECK_INT(run_cmd(&a, "frobnicate x", out, sizeof out), CMD_ERROR);
+    CHECK_STR(out, "unknown command 'frobnicate' (try: help)");
+    CHECK_INT(run_cmd(&a, "zoom", out, sizeof out), CMD_ERROR);
+    CHECK_STR(out, "zoom: needs the terminal UI (this Kestrel runs headless)");
+    CHECK_INT(run_cmd(&a, "order", out, sizeof out), CMD_ERROR);
+    CHECK_STR(out, "order ticket: not yet available (order)");
+    CHECK_INT(run_cmd(&a, "book", out, sizeof out), CMD_ERROR);
+    CHECK_STR(out, "usage: book SYMBOL [DEPTH]");
+    CHECK_INT(run_cmd(&a, "speed 1e-400", out, sizeof out), CMD_ERROR);
+    CHECK_STR(out, "speed '1e-400' is not valid (expected 0 or 0.01..1000)");
+    CHECK_INT(run_cmd(&a, "speed 2", out, sizeof out), CMD_ERROR); /* valid, but no replay */
+    CHECK_STR(out, "speed: no replay is running");
+    CHECK_INT(run_cmd(&a, "ping", out, sizeof out), CMD_OK); /* nobody to defer to: at once */
+    CHECK_STR(out, "{\"pong\":true,\"delay_ms\":0}");
+    CHECK_INT(run_cmd(&a, "timeframe 5m", out, sizeof out), CMD_OK);
+    CHECK_INT(a.chart_tf, TF_5M);
+    CHECK_INT(run_cmd(&a, "timeframe next", out, sizeof out), CMD_OK);
+    CHECK_STR(out, "{\"timeframe\":\"15m\"}");
+    CHECK_INT(run_cmd(&a, "focus binance-spot:btcusdt", out, sizeof out), CMD_OK);
+    CHECK_INT(run_cmd(&a, "focus binance-usdm:BTCUSDT", out, sizeof out), CMD_ERROR);
+    CHECK_INT(run_cmd(&a, "help", out, sizeof out), CMD_OK);
+    cJSON *h = cJSON_Parse(out);
+    CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(h, "commands")), cmd_count());
+    cJSON_Delete(h);
+    CHECK_INT(run_cmd(&a, "quit", out, sizeof out), CMD_OK);
+    CHECK(a.quitting);
+    char err[128];
+    CHECK_INT(cmd_run_line(&a, NULL, CMD_FROM_KEY, "seek -60", err, sizeof err), CMD_ERROR);
+    CHECK(strstr(err, "not yet available") != NULL);
+    CHECK_INT(cmd_run_line(&a, NULL, CMD_FROM_KEY, "", err, sizeof err), CMD_ERROR);
+    CHECK_STR(err, "missing command");
+    market_free(a.market);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* the tests write to sockets the server closes */
     test_strerror();
     test_speed_validator();
+    test_command_table();
     test_default_path();
     test_private_dir();
     test_socket_files();
