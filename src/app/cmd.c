@@ -294,7 +294,7 @@ static const cmd_status_section cmd_status_sections[] = {
 
 cJSON *cmd_status_json(app *a)
 {
-    cmd_ctx c = {.a = a, .origin = CMD_FROM_INTERNAL};
+    cmd_ctx c = {.a = a, .ui = a->ui, .origin = CMD_FROM_INTERNAL};
     cJSON *doc = cJSON_CreateObject();
     if (!doc)
         return NULL;

@@ -206,6 +206,28 @@ keys Left Escape
 expect_gone "+/- parameter" "Esc closes the picker again"
 expect "sma_21" "the stepped SMA is on the chart"
 
+# the screen's commands over the control socket: the same table as the keys
+pane_now() { "$BIN" ctl --socket "$tmp/s" status | sed -n 's/.*"ui":{"pane":"\([a-z]*\)".*/\1/p'; }
+p0=$(pane_now)
+case $p0 in watch) p1=chart; l1="[chart]" ;; chart) p1=book; l1="[book]" ;;
+    book) p1=tape; l1="[trades]" ;; *) p1=watch; l1="[watchlist]" ;; esac
+"$BIN" ctl --socket "$tmp/s" pane-next > "$tmp/pn.json"
+expect "$l1" "ctl pane-next moves the focus like Tab ($p0 -> $p1)"
+grep -qF "\"pane\":\"$p1\"" "$tmp/pn.json" && ok "ctl pane-next answers the focused pane" ||
+    bad "ctl pane-next answers the focused pane ($(cat "$tmp/pn.json"))"
+"$BIN" ctl --socket "$tmp/s" zoom > /dev/null
+expect_gone "Watchlist" "ctl zoom zooms like z"
+"$BIN" ctl --socket "$tmp/s" zoom > /dev/null
+"$BIN" ctl --socket "$tmp/s" pane-prev > /dev/null
+expect "Watchlist" "ctl zoom again restores"
+[ "$(pane_now)" = "$p0" ] && ok "ctl pane-prev moves the focus back (status ui.pane)" ||
+    bad "ctl pane-prev moves the focus back (status ui.pane)"
+"$BIN" ctl --socket "$tmp/s" status > "$tmp/st.json"
+grep -qF '"zoom":false,"overlay":"none","rows":40,"cols":120' "$tmp/st.json" &&
+    ok "status has the ui section" || bad "status has the ui section"
+keys c
+expect "not yet available" "c is close-position (reserved), not a picker action"
+
 # quit: confirm, refuse, confirm again
 keys q
 expect "Quit Kestrel?" "q asks for confirmation"
