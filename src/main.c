@@ -8,6 +8,7 @@
  * replay, control socket, UI) -> loop. Stop order is the reverse, with the store flushed before
  * the terminal is restored. Usage errors print one line on stderr and exit 2. */
 #include "kestrel/app.h"
+#include "kestrel/cmd.h"
 #include "kestrel/ctl.h"
 #include "kestrel/ta_cli.h"
 
@@ -27,7 +28,7 @@ static app the_app; /* the only mutable global: everything else lives inside it 
 static void main_usage(FILE *f)
 {
     fputs("usage: kestrel [options]\n"
-          "       kestrel ctl [--socket PATH] [--db FILE] CMD [ARGS...]\n"
+          "       kestrel ctl [--socket PATH] [--config FILE] CMD [ARGS...]\n"
           "       kestrel ta --data FILE.csv [--indicators LIST] [--format csv|json] | --list\n"
           "\n"
           "options:\n"
@@ -63,14 +64,11 @@ static int main_copy(char *dst, size_t cap, const char *src, const char *opt)
 
 static int main_parse_speed(const char *s, double *out)
 {
-    char *end = NULL;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v) || v < 0 || (v > 0 && v < 0.01) || v > 1000) {
-        fprintf(stderr, "kestrel: --speed '%s' is not valid (expected 0 or 0.01..1000)\n", s);
+    char err[128];
+    if (cmd_parse_speed(s, out, err, sizeof err) != K_OK) { /* the one validator (ctl speed) */
+        fprintf(stderr, "kestrel: --%s\n", err);
         return K_ERR;
     }
-    *out = v;
     return K_OK;
 }
 

@@ -4,6 +4,7 @@
 #ifndef KESTREL_APP_H
 #define KESTREL_APP_H
 #include "kestrel/config.h"
+#include "kestrel/ctl.h"
 #include "kestrel/log.h"
 #include "kestrel/loop.h"
 #include "kestrel/market.h"
@@ -102,12 +103,12 @@ void app_flash(app *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 const char *app_source_name(const app *a);
 const char *app_broker_name(const app *a);
 
-/* Control-socket commands (src/app/commands.c): status, book, candles, indicators, pause,
- * resume, speed, quit, help. Returns the response object, or NULL with a message in err. */
-struct cJSON *app_ctl_handler(void *ud, int argc, const char *const *argv, char *err,
-                              size_t errlen);
+/* The control socket's handler (src/app/commands.c): every request runs through the command
+ * table (include/kestrel/cmd.h) like a key does; CMD_WAIT becomes a deferred reply. */
+enum ctl_answer app_ctl_handler(void *ud, ctl_req *rq);
 
-/* The status document (ctl `status`, printed by --exit-at-end). Caller frees with cJSON_Delete. */
+/* The status document (ctl `status`, printed by --exit-at-end), assembled by cmd_status_json
+ * from each module's section. Caller frees with cJSON_Delete; NULL when out of memory. */
 struct cJSON *app_status_json(app *a);
 
 #endif

@@ -39,9 +39,10 @@ typedef struct kconfig {
     char log_file[CONFIG_PATH_MAX]; /* "" = stderr in headless mode, no log in UI mode */
     enum log_level log_level;
 
-    /* control { socket; } */
-    char socket_path[CONFIG_PATH_MAX]; /* "" = default ($XDG_RUNTIME_DIR/kestrel.sock or
-                                          next to the database) */
+    /* control { socket; idle_timeout; } */
+    char socket_path[CONFIG_PATH_MAX]; /* "" = default ($XDG_RUNTIME_DIR/kestrel/kestrel.sock,
+                                          else /tmp/kestrel-$UID/kestrel.sock) */
+    double ctl_idle_timeout_s;         /* idle control clients are closed, 0.1..86400 (60) */
 } kconfig;
 
 /* Fills cfg with built-in defaults. */

@@ -712,19 +712,10 @@ int app_start(app *a, const char *args, char *err, size_t errlen)
         }
     }
 
-    char sock[CONFIG_PATH_MAX];
-    const char *sock_path = a->cfg.socket_path[0]
-                                ? a->cfg.socket_path
-                                : ctl_default_path(sock, sizeof sock, a->cfg.db_path);
-    if (!sock_path) {
-        snprintf(err, errlen, "the default control socket path next to %s is too long "
-                              "(give one with --socket)",
-                 a->cfg.db_path);
+    ctl_opts co = {.path = a->cfg.socket_path, .idle_timeout_ms = (int)(a->cfg.ctl_idle_timeout_s * 1000.0 + 0.5)};
+    if (ctl_server_open(&a->ctl, a->loop, &co, app_ctl_handler, a, err, errlen) != CTL_OK)
         return K_ERR;
-    }
-    if (ctl_server_open(&a->ctl, a->loop, sock_path, app_ctl_handler, a, err, errlen) != K_OK)
-        return K_ERR;
-    log_info(a->log, "control socket %s", sock_path);
+    log_info(a->log, "control socket %s", ctl_server_path(a->ctl));
 
     if (!a->headless) {
         a->ui = ui_open(a, err, errlen);

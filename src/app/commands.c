@@ -1,16 +1,23 @@
-/* Control-socket commands and the status document. Every command reads or acts on the app the
- * same way a key in the UI does (through the app_* functions), so the socket, the UI and
- * --exit-at-end can never disagree. Prices and quantities are exact decimal strings formatted
- * from the integers, with the symbol's decimals. */
+/* The app's commands (entries of the command table, include/kestrel/cmd.h) and the status
+ * document's sections for the app, the replay, the store, the control socket and the market.
+ * Every command reads or acts on the app the same way a key does (through the app_* functions),
+ * so the socket, the UI and --exit-at-end can never disagree. Prices and quantities are exact
+ * decimal strings formatted from the integers with the symbol's decimals; 64-bit ids are
+ * strings; every JSON allocation is checked (cmd_json_*: a failure makes the reply an error).
+ *
+ * app_ctl_handler is the control socket's handler: a request becomes a cmd_ctx and goes through
+ * cmd_run like a key does; CMD_WAIT becomes a deferred reply (ping shows how). */
 #include "kestrel/app.h"
+#include "kestrel/cmd.h"
+#include "kestrel/ctl.h"
 #include "kestrel/ingest.h"
 #include "kestrel/decimal.h"
 #include "kestrel/replay.h"
 #include "kestrel/store.h"
 #include "kestrel/ta.h"
+#include "kestrel/xmalloc.h"
 
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,20 +26,7 @@
 
 #define CMD_BOOK_MAX_DEPTH 5000
 #define CMD_CANDLES_MAX 5000
-
-static void cmd_add_dec(cJSON *o, const char *key, kdec v, int decimals)
-{
-    char buf[48];
-    decimal_format(v, decimals, buf, sizeof buf);
-    cJSON_AddStringToObject(o, key, buf);
-}
-
-static cJSON *cmd_dec(kdec v, int decimals)
-{
-    char buf[48];
-    decimal_format(v, decimals, buf, sizeof buf);
-    return cJSON_CreateString(buf);
-}
+#define CMD_PING_MAX_MS 60000
 
 static void cmd_iso_time(int64_t ms, char *buf, size_t cap)
 {
@@ -51,16 +45,17 @@ static void cmd_iso_time(int64_t ms, char *buf, size_t cap)
 }
 
 /* "BTCUSDT" (first venue that has it) or "binance-usdm:BTCUSDT". Case-insensitive name. */
-static market_sym *cmd_find_symbol(app *a, const char *arg)
+static market_sym *cmd_find_symbol(app *a, const char *arg, uint32_t *index)
 {
     char name[KSYM_MAX];
     const char *colon = strchr(arg, ':');
     const char *sym = colon ? colon + 1 : arg;
     size_t n = strlen(sym);
-    if (n == 0 || n >= sizeof name)
+    if (n == 0 || n >= sizeof name || !a->market)
         return NULL;
     for (size_t i = 0; i <= n; i++)
         name[i] = (char)((sym[i] >= 'a' && sym[i] <= 'z') ? sym[i] - 32 : sym[i]);
+    enum venue v = VENUE_COUNT;
     if (colon) {
         char vname[32];
         size_t vn = (size_t)(colon - arg);
@@ -68,331 +63,476 @@ static market_sym *cmd_find_symbol(app *a, const char *arg)
             return NULL;
         memcpy(vname, arg, vn);
         vname[vn] = '\0';
-        enum venue v;
         if (venue_parse(vname, &v) != K_OK)
             return NULL;
-        return market_find(a->market, v, name);
     }
     for (uint32_t i = 0; i < market_count(a->market); i++) {
         market_sym *s = market_at(a->market, i);
-        if (strcmp(s->name, name) == 0)
+        if (strcmp(s->name, name) == 0 && (v == VENUE_COUNT || s->venue == v)) {
+            if (index)
+                *index = i;
             return s;
+        }
     }
     return NULL;
 }
 
-static int cmd_parse_uint(const char *s, long max, long *out)
+/* ---- status sections ---- */
+
+void cmd_status_app(cmd_ctx *c, cJSON *doc)
 {
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < 1 || v > max)
-        return K_ERR;
-    *out = v;
-    return K_OK;
+    app *a = c->a;
+    char t[40];
+    cmd_json_str(c, doc, "version", a->version ? a->version : "");
+    cmd_json_str(c, doc, "source", a->replay ? "replay" : "none");
+    cmd_json_str(c, doc, "broker", "paper");
+    cmd_iso_time(a->data_ms, t, sizeof t);
+    cmd_json_str(c, doc, "data_time", t);
+    cmd_json_num(c, doc, "data_time_ms", (double)a->data_ms);
+    cmd_json_num(c, doc, "messages", (double)a->messages);
+    cmd_json_num(c, doc, "malformed", (double)a->malformed);
+    cmd_json_num(c, doc, "messages_per_s", round(a->msgs_per_s));
+    cmd_json_str(c, doc, "indicators", a->indicators);
 }
 
-static cJSON *cmd_symbol_json(market_sym *s)
+void cmd_status_replay(cmd_ctx *c, cJSON *doc)
 {
-    cJSON *o = cJSON_CreateObject();
+    app *a = c->a;
+    if (!a->replay)
+        return;
+    cJSON *files = cmd_json_arr(c, doc, "files");
+    for (int i = 0; i < replay_file_count(a->replay); i++) /* the paths actually opened */
+        cmd_json_push_str(c, files, replay_file(a->replay, i)->path);
+    cmd_json_num(c, doc, "speed", a->speed);
+    cmd_json_bool(c, doc, "paused", a->paused);
+    cmd_json_bool(c, doc, "finished", a->finished);
+    replay_stats rs = *replay_get_stats(a->replay);
+    cmd_json_num(c, doc, "lines", (double)rs.lines);
+    cmd_json_num(c, doc, "read_errors", rs.read_errors);
+}
+
+void cmd_status_store(cmd_ctx *c, cJSON *doc)
+{
+    app *a = c->a;
+    if (!a->store)
+        return;
+    const store_stats *ss = store_get_stats(a->store);
+    cJSON *st = cmd_json_obj(c, doc, "store");
+    cmd_json_str(c, st, "path", a->cfg.db_path);
+    cmd_json_num(c, st, "rows_written", (double)ss->rows_written);
+    cmd_json_num(c, st, "rows_dropped", (double)ss->dropped);
+    cmd_json_num(c, st, "rows_failed", (double)ss->rows_failed);
+    cmd_json_num(c, st, "errors", (double)ss->errors);
+    cmd_json_num(c, st, "queue_depth", ss->queue_depth);
+    store_health_info h = store_health(a->store);
+    cmd_json_str(c, st, "state", store_state_name(h.state));
+    cmd_json_num(c, st, "rows_lost", (double)h.rows_lost);
+    cmd_json_num(c, st, "rows_held", h.rows_held);
+    if (ss->last_error[0])
+        cmd_json_str(c, st, "last_error", ss->last_error);
+}
+
+void cmd_status_control(cmd_ctx *c, cJSON *doc)
+{
+    if (c->a->ctl && !ctl_server_status(c->a->ctl, doc))
+        c->oom = true;
+}
+
+static void cmd_symbol_json(cmd_ctx *c, cJSON *o, market_sym *s)
+{
     const book_stats *bs = book_get_stats(s->book);
-    cJSON_AddStringToObject(o, "symbol", s->name);
-    cJSON_AddStringToObject(o, "venue", venue_name(s->venue));
+    cmd_json_str(c, o, "symbol", s->name);
+    cmd_json_str(c, o, "venue", venue_name(s->venue));
+    cmd_json_num(c, o, "px_decimals", s->px_decimals);
+    cmd_json_num(c, o, "qty_decimals", s->qty_decimals);
     kdec bid, bq, ask, aq;
     if (book_is_live(s->book) && book_best(s->book, &bid, &bq, &ask, &aq)) {
-        cmd_add_dec(o, "best_bid", bid, s->px_decimals);
-        cmd_add_dec(o, "best_ask", ask, s->px_decimals);
+        cmd_json_dec(c, o, "best_bid", bid, s->px_decimals);
+        cmd_json_dec(c, o, "best_bid_qty", bq, s->qty_decimals);
+        cmd_json_dec(c, o, "best_ask", ask, s->px_decimals);
+        cmd_json_dec(c, o, "best_ask_qty", aq, s->qty_decimals);
     } else {
-        cJSON_AddNullToObject(o, "best_bid");
-        cJSON_AddNullToObject(o, "best_ask");
+        cmd_json_null(c, o, "best_bid");
+        cmd_json_null(c, o, "best_bid_qty");
+        cmd_json_null(c, o, "best_ask");
+        cmd_json_null(c, o, "best_ask_qty");
     }
     if (s->last_px)
-        cmd_add_dec(o, "last_price", s->last_px, s->px_decimals);
+        cmd_json_dec(c, o, "last_price", s->last_px, s->px_decimals);
     else
-        cJSON_AddNullToObject(o, "last_price");
-    cJSON_AddStringToObject(o, "book_state", book_state_name(book_state(s->book)));
+        cmd_json_null(c, o, "last_price");
+    cmd_json_str(c, o, "book_state", book_state_name(book_state(s->book)));
     uint32_t nb = book_depth(s->book, BOOK_BID), na = book_depth(s->book, BOOK_ASK);
-    cJSON_AddNumberToObject(o, "book_levels", (double)(nb + na));
-    cJSON_AddNumberToObject(o, "bid_levels", nb);
-    cJSON_AddNumberToObject(o, "ask_levels", na);
-    cJSON_AddNumberToObject(o, "last_update_id", (double)book_last_id(s->book));
-    cJSON_AddNumberToObject(o, "diffs", (double)s->diffs);
-    cJSON_AddNumberToObject(o, "diffs_applied", (double)bs->diffs_applied);
-    cJSON_AddNumberToObject(o, "gaps", (double)bs->gaps);
-    cJSON_AddNumberToObject(o, "resyncs", (double)bs->resyncs);
-    cJSON_AddNumberToObject(o, "crossed", (double)bs->crossed);
-    cJSON_AddNumberToObject(o, "trades", (double)s->trades);
-    cJSON_AddNumberToObject(o, "book_tickers", (double)s->tickers);
-    cJSON *c = cJSON_AddObjectToObject(o, "candles");
+    cmd_json_num(c, o, "book_levels", (double)(nb + na));
+    cmd_json_num(c, o, "bid_levels", nb);
+    cmd_json_num(c, o, "ask_levels", na);
+    cmd_json_id(c, o, "last_update_id", (uint64_t)book_last_id(s->book));
+    cmd_json_num(c, o, "diffs", (double)s->diffs);
+    cmd_json_num(c, o, "diffs_applied", (double)bs->diffs_applied);
+    cmd_json_num(c, o, "gaps", (double)bs->gaps);
+    cmd_json_num(c, o, "resyncs", (double)bs->resyncs);
+    cmd_json_num(c, o, "crossed", (double)bs->crossed);
+    cmd_json_num(c, o, "trades", (double)s->trades);
+    cmd_json_num(c, o, "book_tickers", (double)s->tickers);
+    cJSON *cs = cmd_json_obj(c, o, "candles");
     for (int t = 0; t < TF_COUNT; t++)
-        cJSON_AddNumberToObject(c, tf_name((enum tf)t),
-                                (double)candles_total_closed(s->series[t]));
+        cmd_json_num(c, cs, tf_name((enum tf)t), (double)candles_total_closed(s->series[t]));
     /* closed bars held per timeframe: the live ones plus what the history reader merged */
-    cJSON *held = cJSON_AddObjectToObject(o, "bars_held");
-    for (int t = 0; held && t < TF_COUNT; t++)
-        cJSON_AddNumberToObject(held, tf_name((enum tf)t),
-                                (double)candles_count(s->series[t]));
-    return o;
+    cJSON *held = cmd_json_obj(c, o, "bars_held");
+    for (int t = 0; t < TF_COUNT; t++)
+        cmd_json_num(c, held, tf_name((enum tf)t), (double)candles_count(s->series[t]));
 }
 
-cJSON *app_status_json(app *a)
+void cmd_status_market(cmd_ctx *c, cJSON *doc)
 {
-    cJSON *o = cJSON_CreateObject();
-    char t[40];
-    cJSON_AddStringToObject(o, "version", a->version ? a->version : "");
-    cJSON_AddStringToObject(o, "source", a->replay ? "replay" : "none");
-    cJSON_AddStringToObject(o, "broker", "paper");
-    if (a->replay) {
-        cJSON *files = cJSON_AddArrayToObject(o, "files");
-        for (int i = 0; i < replay_file_count(a->replay); i++) /* the paths actually opened */
-            cJSON_AddItemToArray(files, cJSON_CreateString(replay_file(a->replay, i)->path));
-        cJSON_AddNumberToObject(o, "speed", a->speed);
-        cJSON_AddBoolToObject(o, "paused", a->paused);
-        cJSON_AddBoolToObject(o, "finished", a->finished);
+    app *a = c->a;
+    cJSON *syms = cmd_json_arr(c, doc, "symbols");
+    uint32_t n = a->market ? market_count(a->market) : 0;
+    for (uint32_t i = 0; i < n && !c->oom; i++) {
+        cJSON *o = cJSON_CreateObject();
+        if (cmd_json_push(c, syms, o))
+            cmd_symbol_json(c, o, market_at(a->market, i));
     }
-    cmd_iso_time(a->data_ms, t, sizeof t);
-    cJSON_AddStringToObject(o, "data_time", t);
-    cJSON_AddNumberToObject(o, "data_time_ms", (double)a->data_ms);
-    cJSON_AddNumberToObject(o, "messages", (double)a->messages);
-    cJSON_AddNumberToObject(o, "malformed", (double)a->malformed);
-    cJSON_AddNumberToObject(o, "messages_per_s", round(a->msgs_per_s));
-    if (a->ingest && a->market) { /* the pipeline: what it dropped and which trades were late */
-        const ingest_stats *is = ingest_get_stats(a->ingest);
-        cJSON *ig = cJSON_AddObjectToObject(o, "ingest");
-        if (ig) {
-            cJSON_AddNumberToObject(ig, "frames", (double)is->frames);
-            cJSON_AddNumberToObject(ig, "applied", (double)is->applied);
-            cJSON_AddNumberToObject(ig, "ignored", (double)is->ignored);
-            cJSON_AddNumberToObject(ig, "malformed", (double)is->malformed);
-            cJSON_AddNumberToObject(ig, "bad_time", (double)is->bad_time);
-            cJSON_AddNumberToObject(ig, "refused", (double)is->refused);
-            cJSON_AddNumberToObject(ig, "bar_grace_ms", (double)ingest_grace_ms(a->ingest, TF_1S));
-        }
-        cJSON *late = cJSON_AddObjectToObject(o, "late_trades");
-        for (int k = 0; late && k < TF_COUNT; k++)
-            cJSON_AddNumberToObject(late, tf_name((enum tf)k),
-                                    (double)market_late_trades(a->market, (enum tf)k));
-    }
-    if (a->replay) {
-        const replay_stats *rs_ = replay_get_stats(a->replay);
-        replay_stats rs = *rs_;
-        cJSON_AddNumberToObject(o, "lines", (double)rs.lines);
-        cJSON_AddNumberToObject(o, "read_errors", rs.read_errors);
-    }
-    if (a->store) {
-        const store_stats *ss = store_get_stats(a->store);
-        cJSON *st = cJSON_AddObjectToObject(o, "store");
-        cJSON_AddStringToObject(st, "path", a->cfg.db_path);
-        cJSON_AddNumberToObject(st, "rows_written", (double)ss->rows_written);
-        cJSON_AddNumberToObject(st, "rows_dropped", (double)ss->dropped);
-        cJSON_AddNumberToObject(st, "rows_failed", (double)ss->rows_failed);
-        cJSON_AddNumberToObject(st, "errors", (double)ss->errors);
-        cJSON_AddNumberToObject(st, "queue_depth", ss->queue_depth);
-        store_health_info h = store_health(a->store);
-        cJSON_AddStringToObject(st, "state", store_state_name(h.state));
-        cJSON_AddNumberToObject(st, "rows_lost", (double)h.rows_lost);
-        cJSON_AddNumberToObject(st, "rows_held", h.rows_held);
-        if (ss->last_error[0])
-            cJSON_AddStringToObject(st, "last_error", ss->last_error);
-    }
-    cJSON *syms = cJSON_AddArrayToObject(o, "symbols");
-    for (uint32_t i = 0; i < market_count(a->market); i++)
-        cJSON_AddItemToArray(syms, cmd_symbol_json(market_at(a->market, i)));
-    return o;
 }
 
-static cJSON *cmd_book(app *a, int argc, const char *const *argv, char *err, size_t errlen)
+/* The pipeline: what it dropped, its grace, and which trades were late per timeframe. */
+void cmd_status_ingest(cmd_ctx *c, cJSON *doc)
 {
-    if (argc < 2 || argc > 3) {
-        snprintf(err, errlen, "usage: book SYMBOL [DEPTH]");
-        return NULL;
+    app *a = c->a;
+    if (!a->ingest || !a->market)
+        return;
+    const ingest_stats *is = ingest_get_stats(a->ingest);
+    cJSON *ig = cmd_json_obj(c, doc, "ingest");
+    cmd_json_num(c, ig, "frames", (double)is->frames);
+    cmd_json_num(c, ig, "applied", (double)is->applied);
+    cmd_json_num(c, ig, "ignored", (double)is->ignored);
+    cmd_json_num(c, ig, "malformed", (double)is->malformed);
+    cmd_json_num(c, ig, "bad_time", (double)is->bad_time);
+    cmd_json_num(c, ig, "refused", (double)is->refused);
+    cmd_json_num(c, ig, "bar_grace_ms", (double)ingest_grace_ms(a->ingest, TF_1S));
+    cJSON *late = cmd_json_obj(c, doc, "late_trades");
+    for (int k = 0; k < TF_COUNT; k++)
+        cmd_json_num(c, late, tf_name((enum tf)k),
+                     (double)market_late_trades(a->market, (enum tf)k));
+}
+
+cJSON *app_status_json(app *a) { return cmd_status_json(a); }
+
+/* ---- reading ---- */
+
+static cmd_result cmd_status_exec(cmd_ctx *c)
+{
+    cJSON *doc = cmd_status_json(c->a);
+    if (!doc) {
+        c->oom = true;
+        return CMD_OK;
     }
-    market_sym *s = cmd_find_symbol(a, argv[1]);
-    if (!s) {
-        snprintf(err, errlen, "unknown symbol '%s'", argv[1]);
-        return NULL;
-    }
+    cJSON_Delete(c->out);
+    c->out = doc;
+    return CMD_OK;
+}
+
+const cmd_entry cmd_status_entry = {
+    .name = "status", .args = "", .help = "the status document (schema, counters, symbols)",
+    .exec = cmd_status_exec};
+
+static cmd_result cmd_book_exec(cmd_ctx *c)
+{
+    market_sym *s = cmd_find_symbol(c->a, c->argv[1], NULL);
+    if (!s)
+        return cmd_fail(c, "unknown symbol '%.40s'", c->argv[1]);
     long depth = 10;
-    if (argc == 3 && cmd_parse_uint(argv[2], CMD_BOOK_MAX_DEPTH, &depth) != K_OK) {
-        snprintf(err, errlen, "depth '%s' is not valid (expected 1..%d)", argv[2],
-                 CMD_BOOK_MAX_DEPTH);
-        return NULL;
-    }
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "symbol", s->name);
-    cJSON_AddStringToObject(o, "venue", venue_name(s->venue));
-    cJSON_AddStringToObject(o, "book_state", book_state_name(book_state(s->book)));
+    if (c->argc == 3 && cmd_parse_count(c->argv[2], CMD_BOOK_MAX_DEPTH, &depth) != K_OK)
+        return cmd_fail(c, "depth '%.40s' is not valid (expected 1..%d)", c->argv[2],
+                        CMD_BOOK_MAX_DEPTH);
+    cJSON *o = c->out;
+    cmd_json_str(c, o, "symbol", s->name);
+    cmd_json_str(c, o, "venue", venue_name(s->venue));
+    cmd_json_str(c, o, "book_state", book_state_name(book_state(s->book)));
     bool live = book_is_live(s->book);
-    cJSON_AddBoolToObject(o, "valid", live);
-    cJSON_AddNumberToObject(o, "last_update_id", (double)book_last_id(s->book));
+    cmd_json_bool(c, o, "valid", live);
+    cmd_json_id(c, o, "last_update_id", (uint64_t)book_last_id(s->book));
     for (int side = 0; side < 2; side++) {
-        cJSON *arr = cJSON_AddArrayToObject(o, side == BOOK_BID ? "bids" : "asks");
+        cJSON *arr = cmd_json_arr(c, o, side == BOOK_BID ? "bids" : "asks");
         uint32_t n = live ? book_depth(s->book, (enum book_side)side) : 0;
-        for (uint32_t i = 0; i < n && i < (uint32_t)depth; i++) {
+        for (uint32_t i = 0; i < n && i < (uint32_t)depth && !c->oom; i++) {
             kdec px, qty;
             book_level(s->book, (enum book_side)side, i, &px, &qty);
             cJSON *lv = cJSON_CreateArray();
-            cJSON_AddItemToArray(lv, cmd_dec(px, s->px_decimals));
-            cJSON_AddItemToArray(lv, cmd_dec(qty, s->qty_decimals));
-            cJSON_AddItemToArray(arr, lv);
+            if (cmd_json_push(c, arr, lv)) {
+                cmd_json_push_dec(c, lv, px, s->px_decimals);
+                cmd_json_push_dec(c, lv, qty, s->qty_decimals);
+            }
         }
     }
-    return o;
+    return CMD_OK;
 }
 
-static cJSON *cmd_candle(const candle *c, int pd, int qd, bool forming)
+const cmd_entry cmd_book_entry = {.name = "book", .args = "SYMBOL [DEPTH]",
+                                  .help = "order book levels (default depth 10, at most 5000)",
+                                  .min_args = 1, .max_args = 2, .exec = cmd_book_exec};
+
+static void cmd_candle(cmd_ctx *c, cJSON *o, const candle *k, int pd, int qd, bool forming)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "open_ms", (double)c->open_ms);
-    cJSON_AddItemToObject(o, "o", cmd_dec(c->o, pd));
-    cJSON_AddItemToObject(o, "h", cmd_dec(c->h, pd));
-    cJSON_AddItemToObject(o, "l", cmd_dec(c->l, pd));
-    cJSON_AddItemToObject(o, "c", cmd_dec(c->c, pd));
-    cJSON_AddItemToObject(o, "volume", cmd_dec(c->volume, qd));
-    cJSON_AddNumberToObject(o, "trades", c->trades);
-    cJSON_AddBoolToObject(o, "forming", forming);
-    return o;
+    cmd_json_num(c, o, "open_ms", (double)k->open_ms);
+    cmd_json_dec(c, o, "o", k->o, pd);
+    cmd_json_dec(c, o, "h", k->h, pd);
+    cmd_json_dec(c, o, "l", k->l, pd);
+    cmd_json_dec(c, o, "c", k->c, pd);
+    cmd_json_dec(c, o, "volume", k->volume, qd);
+    cmd_json_num(c, o, "trades", k->trades);
+    cmd_json_bool(c, o, "forming", forming);
 }
 
-static cJSON *cmd_candles(app *a, int argc, const char *const *argv, char *err, size_t errlen)
+static cmd_result cmd_candles_exec(cmd_ctx *c)
 {
-    if (argc < 3 || argc > 4) {
-        snprintf(err, errlen, "usage: candles SYMBOL TF [N]");
-        return NULL;
-    }
-    market_sym *s = cmd_find_symbol(a, argv[1]);
-    if (!s) {
-        snprintf(err, errlen, "unknown symbol '%s'", argv[1]);
-        return NULL;
-    }
+    market_sym *s = cmd_find_symbol(c->a, c->argv[1], NULL);
+    if (!s)
+        return cmd_fail(c, "unknown symbol '%.40s'", c->argv[1]);
     enum tf tf;
-    if (tf_parse(argv[2], &tf) != K_OK) {
-        snprintf(err, errlen, "timeframe '%s' is not valid (expected 1s 1m 5m 15m 1h 4h 1d)",
-                 argv[2]);
-        return NULL;
-    }
+    if (tf_parse(c->argv[2], &tf) != K_OK)
+        return cmd_fail(c, "timeframe '%.40s' is not valid (expected 1s 1m 5m 15m 1h 4h 1d)",
+                        c->argv[2]);
     long want = 100;
-    if (argc == 4 && cmd_parse_uint(argv[3], CMD_CANDLES_MAX, &want) != K_OK) {
-        snprintf(err, errlen, "N '%s' is not valid (expected 1..%d)", argv[3], CMD_CANDLES_MAX);
-        return NULL;
-    }
-    candles *c = s->series[tf];
-    uint32_t n = candles_count(c);
+    if (c->argc == 4 && cmd_parse_count(c->argv[3], CMD_CANDLES_MAX, &want) != K_OK)
+        return cmd_fail(c, "N '%.40s' is not valid (expected 1..%d)", c->argv[3],
+                        CMD_CANDLES_MAX);
+    candles *cs = s->series[tf];
+    uint32_t n = candles_count(cs);
     uint32_t from = n > (uint32_t)want ? n - (uint32_t)want : 0;
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "symbol", s->name);
-    cJSON_AddStringToObject(o, "venue", venue_name(s->venue));
-    cJSON_AddStringToObject(o, "tf", tf_name(tf));
-    cJSON_AddNumberToObject(o, "closed_total", (double)candles_total_closed(c));
-    cJSON *arr = cJSON_AddArrayToObject(o, "candles");
-    for (uint32_t i = from; i < n; i++)
-        cJSON_AddItemToArray(arr, cmd_candle(candles_get(c, i), s->px_decimals,
-                                             s->qty_decimals, false));
-    const struct ta_chart *ch = app_chart_ta(a, s, tf);
+    cJSON *o = c->out;
+    cmd_json_str(c, o, "symbol", s->name);
+    cmd_json_str(c, o, "venue", venue_name(s->venue));
+    cmd_json_str(c, o, "tf", tf_name(tf));
+    cmd_json_num(c, o, "closed_total", (double)candles_total_closed(cs));
+    cJSON *arr = cmd_json_arr(c, o, "candles");
+    for (uint32_t i = from; i < n && !c->oom; i++) {
+        cJSON *k = cJSON_CreateObject();
+        if (cmd_json_push(c, arr, k))
+            cmd_candle(c, k, candles_get(cs, i), s->px_decimals, s->qty_decimals, false);
+    }
+    const struct ta_chart *ch = app_chart_ta(c->a, s, tf);
     if (ch) { /* indicator values at the newest closed bar (null while warming up) */
-        cJSON *ta = cJSON_AddObjectToObject(o, "indicators");
+        cJSON *ta = cmd_json_obj(c, o, "indicators");
         const double *v = ta_chart_last(ch);
         for (uint32_t k = 0; k < ta_chart_outputs(ch); k++) {
             if (v && isfinite(v[k]))
-                cJSON_AddNumberToObject(ta, ta_chart_output_name(ch, k), v[k]);
+                cmd_json_num(c, ta, ta_chart_output_name(ch, k), v[k]);
             else
-                cJSON_AddNullToObject(ta, ta_chart_output_name(ch, k));
+                cmd_json_null(c, ta, ta_chart_output_name(ch, k));
         }
     }
-    const candle *f = candles_forming(c);
+    const candle *f = candles_forming(cs);
     if (f)
-        cJSON_AddItemToObject(o, "forming",
-                              cmd_candle(f, s->px_decimals, s->qty_decimals, true));
+        cmd_candle(c, cmd_json_obj(c, o, "forming"), f, s->px_decimals, s->qty_decimals, true);
     else
-        cJSON_AddNullToObject(o, "forming");
-    return o;
+        cmd_json_null(c, o, "forming");
+    return CMD_OK;
 }
 
-static cJSON *cmd_ok(app *a)
+const cmd_entry cmd_candles_entry = {
+    .name = "candles", .args = "SYMBOL TF [N]",
+    .help = "the last N closed bars (default 100), the forming bar, indicator values",
+    .min_args = 2, .max_args = 3, .exec = cmd_candles_exec};
+
+/* ---- acting ---- */
+
+static void cmd_replay_state(cmd_ctx *c)
 {
+    app *a = c->a;
+    cmd_json_bool(c, c->out, "ok", true);
+    cmd_json_bool(c, c->out, "paused", a->paused);
+    cmd_json_num(c, c->out, "speed", a->speed);
+    cmd_json_bool(c, c->out, "finished", a->finished);
+}
+
+static cmd_result cmd_pause_exec(cmd_ctx *c)
+{
+    app *a = c->a;
+    bool toggle = c->argc == 2;
+    if (toggle && strcmp(c->argv[1], "toggle") != 0)
+        return cmd_fail(c, "usage: pause [toggle]");
+    if (!a->replay)
+        return cmd_fail(c, "%s: no replay is running", c->argv[0]);
+    bool want = strcmp(c->argv[0], "resume") == 0 ? false : toggle ? !a->paused : true;
+    app_set_paused(a, want);
+    cmd_replay_state(c);
+    return CMD_OK;
+}
+
+const cmd_entry cmd_pause_entry = {.name = "pause", .args = "[toggle]",
+                                   .help = "pause the replay (toggle: pause / resume)",
+                                   .max_args = 1, .exec = cmd_pause_exec};
+const cmd_entry cmd_resume_entry = {.name = "resume", .args = "", .help = "resume the replay",
+                                    .exec = cmd_pause_exec};
+
+static cmd_result cmd_speed_exec(cmd_ctx *c)
+{
+    app *a = c->a;
+    const char *v = c->argv[1];
+    bool step = strcmp(v, "faster") == 0 || strcmp(v, "slower") == 0;
+    double x = 0;
+    if (!step && cmd_parse_speed(v, &x, c->err, sizeof c->err) != K_OK)
+        return CMD_ERROR;
+    if (!a->replay)
+        return cmd_fail(c, "speed: no replay is running");
+    if (step)
+        app_speed_step(a, v[0] == 'f' ? +1 : -1);
+    else
+        app_set_speed(a, x);
+    cmd_replay_state(c);
+    return CMD_OK;
+}
+
+const cmd_entry cmd_speed_entry = {
+    .name = "speed", .args = "X|faster|slower",
+    .help = "replay speed: 0 = as fast as possible, 0.01..1000, or one step",
+    .min_args = 1, .max_args = 1, .exec = cmd_speed_exec};
+
+static cmd_result cmd_timeframe_exec(cmd_ctx *c)
+{
+    app *a = c->a;
+    if (c->argc == 2) {
+        const char *v = c->argv[1];
+        enum tf tf;
+        if (strcmp(v, "next") == 0) {
+            if (a->chart_tf + 1 < TF_COUNT)
+                app_set_timeframe(a, (enum tf)(a->chart_tf + 1));
+        } else if (strcmp(v, "prev") == 0) {
+            if (a->chart_tf > 0)
+                app_set_timeframe(a, (enum tf)(a->chart_tf - 1));
+        } else if (tf_parse(v, &tf) == K_OK) {
+            app_set_timeframe(a, tf);
+        } else {
+            return cmd_fail(c, "timeframe '%.40s' is not valid (expected 1s 1m 5m 15m 1h 4h 1d, "
+                               "next or prev)",
+                            v);
+        }
+    }
+    cmd_json_str(c, c->out, "timeframe", tf_name(a->chart_tf));
+    return CMD_OK;
+}
+
+const cmd_entry cmd_timeframe_entry = {
+    .name = "timeframe", .args = "[TF|next|prev]",
+    .help = "chart timeframe shorter / longer: 1s 1m 5m 15m 1h 4h 1d",
+    .max_args = 1, .exec = cmd_timeframe_exec};
+
+static cmd_result cmd_indicators_exec(cmd_ctx *c)
+{
+    if (c->argc == 2 && app_set_indicators(c->a, c->argv[1], c->err, sizeof c->err) != K_OK)
+        return CMD_ERROR;
+    cmd_json_str(c, c->out, "indicators", c->a->indicators);
+    return CMD_OK;
+}
+
+const cmd_entry cmd_indicators_entry = {
+    .name = "indicators", .args = "[LIST]",
+    .help = "the chart's indicator list (e.g. sma_20,rsi_14; \"\" = none)", .max_args = 1,
+    .exec = cmd_indicators_exec};
+
+static cmd_result cmd_focus_exec(cmd_ctx *c)
+{
+    app *a = c->a;
+    if (c->argc == 2) {
+        uint32_t idx = 0;
+        if (!cmd_find_symbol(a, c->argv[1], &idx))
+            return cmd_fail(c, "unknown symbol '%.40s'", c->argv[1]);
+        app_set_focus(a, idx);
+    }
+    market_sym *s = a->market && a->focus < market_count(a->market)
+                        ? market_at(a->market, a->focus)
+                        : NULL;
+    if (s) {
+        cmd_json_str(c, c->out, "symbol", s->name);
+        cmd_json_str(c, c->out, "venue", venue_name(s->venue));
+    } else {
+        cmd_json_null(c, c->out, "symbol");
+    }
+    return CMD_OK;
+}
+
+const cmd_entry cmd_focus_entry = {.name = "focus", .args = "[SYMBOL]",
+                                   .help = "the focused symbol (BTCUSDT or binance-usdm:BTCUSDT)",
+                                   .max_args = 1, .exec = cmd_focus_exec};
+
+/* ping: a deferred reply on a loop timer, the pattern of a reply that waits for a broker */
+typedef struct cmd_ping {
+    app *a;
+    uint64_t token, timer;
+    long ms;
+} cmd_ping;
+
+static void cmd_ping_fire(loop *l, uint64_t id, void *ud)
+{
+    (void)l;
+    (void)id;
+    cmd_ping *p = ud;
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddBoolToObject(o, "ok", 1);
-    cJSON_AddBoolToObject(o, "paused", a->paused);
-    cJSON_AddNumberToObject(o, "speed", a->speed);
-    cJSON_AddBoolToObject(o, "finished", a->finished);
-    return o;
+    if (o && (!cJSON_AddBoolToObject(o, "pong", 1) ||
+              !cJSON_AddNumberToObject(o, "delay_ms", (double)p->ms))) {
+        cJSON_Delete(o);
+        o = NULL; /* answered as "out of memory" */
+    }
+    if (cmd_reply_send(p->a, p->token, o) != K_OK)
+        log_debug(p->a->log, "ping: the client left before the reply");
+    free(p);
 }
 
-cJSON *app_ctl_handler(void *ud, int argc, const char *const *argv, char *err, size_t errlen)
+static void cmd_ping_cancel(void *ud, uint64_t token)
 {
-    app *a = ud;
-    if (argc < 1) {
-        snprintf(err, errlen, "missing command");
-        return NULL;
+    (void)token;
+    cmd_ping *p = ud;
+    loop_timer_cancel(p->a->loop, p->timer);
+    free(p);
+}
+
+static cmd_result cmd_ping_exec(cmd_ctx *c)
+{
+    long ms = 0;
+    if (c->argc == 2 && strcmp(c->argv[1], "0") != 0 &&
+        cmd_parse_count(c->argv[1], CMD_PING_MAX_MS, &ms) != K_OK)
+        return cmd_fail(c, "ping: MS '%.40s' is not valid (expected 0..%d)", c->argv[1],
+                        CMD_PING_MAX_MS);
+    if (!c->token || !c->a->loop) { /* a key or an internal caller: answer now */
+        cmd_json_bool(c, c->out, "pong", true);
+        cmd_json_num(c, c->out, "delay_ms", 0);
+        return CMD_OK;
     }
-    const char *cmd = argv[0];
-    if (strcmp(cmd, "status") == 0) {
-        if (argc != 1) {
-            snprintf(err, errlen, "usage: status");
-            return NULL;
-        }
-        return app_status_json(a);
+    cmd_ping *p = xcalloc(1, sizeof *p);
+    p->a = c->a;
+    p->token = c->token;
+    p->ms = ms;
+    p->timer = loop_timer_add(c->a->loop, ms, cmd_ping_fire, p);
+    c->cancel = cmd_ping_cancel;
+    c->cancel_ud = p;
+    return CMD_WAIT;
+}
+
+const cmd_entry cmd_ping_entry = {
+    .name = "ping", .args = "[MS]",
+    .help = "answers {\"pong\":true} after MS ms (default: the next loop turn), as a deferred "
+            "reply",
+    .max_args = 1, .exec = cmd_ping_exec};
+
+/* ---- the control socket's handler ---- */
+
+enum ctl_answer app_ctl_handler(void *ud, ctl_req *rq)
+{
+    cmd_ctx c = {.a = ud, .origin = CMD_FROM_CTL, .argc = rq->argc, .argv = rq->argv,
+                 .token = rq->token};
+    cmd_result r = cmd_run(&c);
+    switch (r) {
+    case CMD_OK:
+        rq->out = c.out;
+        return CTL_ANSWER_OK;
+    case CMD_WAIT:
+        rq->cancel = c.cancel;
+        rq->cancel_ud = c.cancel_ud;
+        return CTL_ANSWER_WAIT;
+    case CMD_ERROR:
+        break;
     }
-    if (strcmp(cmd, "book") == 0)
-        return cmd_book(a, argc, argv, err, errlen);
-    if (strcmp(cmd, "candles") == 0)
-        return cmd_candles(a, argc, argv, err, errlen);
-    if (strcmp(cmd, "pause") == 0 || strcmp(cmd, "resume") == 0) {
-        if (argc != 1) {
-            snprintf(err, errlen, "usage: %s", cmd);
-            return NULL;
-        }
-        if (!a->replay) {
-            snprintf(err, errlen, "%s: no replay is running", cmd);
-            return NULL;
-        }
-        app_set_paused(a, strcmp(cmd, "pause") == 0);
-        return cmd_ok(a);
-    }
-    if (strcmp(cmd, "speed") == 0) {
-        char *end = NULL;
-        double v = argc == 2 ? strtod(argv[1], &end) : -1;
-        if (argc != 2 || end == argv[1] || *end || !isfinite(v) || v < 0 || v > 1000 ||
-            (v > 0 && v < 0.01)) {
-            snprintf(err, errlen, "usage: speed X (0 = max, or 0.01..1000)");
-            return NULL;
-        }
-        if (!a->replay) {
-            snprintf(err, errlen, "speed: no replay is running");
-            return NULL;
-        }
-        app_set_speed(a, v);
-        return cmd_ok(a);
-    }
-    if (strcmp(cmd, "indicators") == 0) {
-        if (argc > 2) {
-            snprintf(err, errlen, "usage: indicators [LIST]  (e.g. sma_20,rsi_14; \"\" = none)");
-            return NULL;
-        }
-        if (argc == 2 && app_set_indicators(a, argv[1], err, errlen) != K_OK)
-            return NULL;
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "indicators", a->indicators);
-        return o;
-    }
-    if (strcmp(cmd, "quit") == 0) {
-        app_request_quit(a);
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddBoolToObject(o, "ok", 1);
-        cJSON_AddStringToObject(o, "quitting", "bye");
-        return o;
-    }
-    if (strcmp(cmd, "help") == 0) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON *arr = cJSON_AddArrayToObject(o, "commands");
-        static const char *const help[] = {"status", "book SYMBOL [DEPTH]",
-                                           "candles SYMBOL TF [N]", "indicators [LIST]",
-                                           "pause", "resume",
-                                           "speed X", "quit", "help"};
-        for (size_t i = 0; i < K_ARRAY_LEN(help); i++)
-            cJSON_AddItemToArray(arr, cJSON_CreateString(help[i]));
-        return o;
-    }
-    snprintf(err, errlen, "unknown command '%.64s' (try: help)", cmd);
-    return NULL;
+    snprintf(rq->err, sizeof rq->err, "%s", c.err);
+    return CTL_ANSWER_ERROR;
 }

@@ -125,6 +125,8 @@ static const keydef keys[] = {
 
     {.path = "control.socket", .type = KT_PATH, .off = OFF(socket_path),
      .size = SZ(socket_path), .socket = true, .expect = "a socket path, or \"\""},
+    {.path = "control.idle_timeout", .type = KT_NUMBER, .off = OFF(ctl_idle_timeout_s),
+     .min = 0.1, .max = 86400, .expect = "seconds, 0.1..86400"},
 };
 
 static const char *const groups[] = {"replay", "ui", "store", "market", "log", "control"};
@@ -782,6 +784,7 @@ void config_defaults(kconfig *cfg)
     cfg->limits.candles_max = 2000;
 
     cfg->log_level = LOG_INFO;
+    cfg->ctl_idle_timeout_s = 60;
 }
 
 void config_default_db_path(char *out, size_t cap)

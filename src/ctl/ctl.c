@@ -6,25 +6,36 @@
  *   each client has an input buffer capped at one request line (CTL_MAX_LINE + newline) and an
  *   output buffer capped at CTL_MAX_OUT. A line over the cap gets an error response and the
  *   connection is closed once it is flushed; a client that sends requests but does not read the
- *   responses is dropped when its unsent output would pass the cap. At most CTL_MAX_CLIENTS are
- *   connected; one more is told so in one line and closed.
+ *   responses is dropped when its unsent output would pass the cap.
+ * - Who may talk to it: the socket lives in a private directory (0700, ours) unless the user
+ *   names a path; the socket file is 0600 (umask 077 around bind, then chmod); every accepted
+ *   peer is checked with SO_PEERCRED and one of another uid is told so and closed. A socket file
+ *   of another user at the path is reported as such, never as "another Kestrel".
+ * - Staying reachable: a client with nothing in flight (no partial request, no unsent output, no
+ *   deferred reply) for control.idle_timeout is closed by a sweep timer; when all
+ *   CTL_MAX_CLIENTS slots are taken, a newcomer evicts the client idle the longest (at least
+ *   CTL_EVICT_GRACE_MS), and only when every client is busy is it refused.
+ * - Deferred replies: a handler may answer CTL_ANSWER_WAIT; the client's request is then named
+ *   by a token (never reused) and later lines from that client wait, so responses keep request
+ *   order. ctl_reply_send() answers; a client that leaves first has the handler's cancel hook
+ *   called, so the handler frees what it kept.
  * - The server checks only the envelope ({"cmd": string, "args": [string...]}) and answers
- *   malformed requests itself with {"error": ...}; meaning belongs to the handler, which gets a
- *   plain argv and returns a cJSON object (or NULL + message).
+ *   malformed requests itself with {"error": ...}; meaning belongs to the handler.
  * - Responses are printed unformatted, so a response is always exactly one line (cJSON escapes
  *   control characters inside strings).
- * - The socket file is created 0600 (umask 077 around bind, then chmod). A leftover socket from a
- *   crashed run is detected by a refused connect and replaced; a live one is never touched, and
- *   close unlinks the path only if it is still the socket this server bound (same dev/inode).
+ * - A leftover socket from a crashed run is detected by a refused connect and replaced; a live
+ *   one is never touched, and close unlinks the path only if it is still the socket this server
+ *   bound (same dev/inode).
  * - If accept() runs out of fds the listener is paused for a moment (a timer) rather than
  *   letting level-triggered poll() spin on it. */
 #include "kestrel/ctl.h"
 
-#include "kestrel/config.h"
 #include "kestrel/xmalloc.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,8 +49,9 @@
 #define CTL_OUT_KEEP (64 * 1024)
 #define CTL_ACCEPT_BATCH 64
 #define CTL_ACCEPT_PAUSE_MS 100
-#define CTL_ERR_MAX 512
 #define CTL_SEND_EARLY (64 * 1024)
+#define CTL_SWEEP_MAX_MS 1000
+#define CTL_SWEEP_MIN_MS 10
 /* A live socket at the path: seen by the probe, or by bind() losing a race with another start. */
 #define CTL_IN_USE_FMT                                                                             \
     "%s: another Kestrel is running (control socket in use; give this one its own --socket)"
@@ -52,8 +64,15 @@ typedef struct ctl_client {
     size_t nin, incap;
     char *out;
     size_t nout, outoff, outcap;
-    bool closing; /* no more requests: close once the output is flushed */
+    bool closing;       /* no more requests: close once the output is flushed */
+    bool eof;           /* the peer is done sending (lines still buffered may follow) */
     unsigned watched;
+    int64_t active_ms;  /* last request, response or byte in */
+    uid_t uid;
+    pid_t pid;
+    uint64_t wait_token; /* != 0: a deferred request of this client is waiting */
+    ctl_cancel_fn cancel;
+    void *cancel_ud;
 } ctl_client;
 
 struct ctl_server {
@@ -66,29 +85,42 @@ struct ctl_server {
     void *ud;
     ctl_client *clients[CTL_MAX_CLIENTS];
     int nclients;
-    uint64_t resume_timer;
+    int nwaiting;
+    uint64_t resume_timer, sweep_timer;
+    uint64_t next_token;
+    int idle_ms;
+    uint64_t idle_closed, evicted, refused_peers, refused_full;
 };
 
-/* ---- default path ---- */
+const char *ctl_strerror(ctl_result r)
+{
+    switch (r) {
+    case CTL_OK: return "ok";
+    case CTL_ERR_PATH: return "bad control socket path";
+    case CTL_ERR_IN_USE: return "control socket in use by another Kestrel";
+    case CTL_ERR_NOT_SOCKET: return "path exists and is not a socket";
+    case CTL_ERR_FOREIGN: return "control socket or directory belongs to another user";
+    case CTL_ERR_UNSAFE: return "control socket directory is not private";
+    case CTL_ERR_SYS: return "system call failed";
+    case CTL_ERR_ARG: return "bad argument";
+    case CTL_ERR_GONE: return "the client has left";
+    case CTL_ERR_OVERFLOW: return "the client does not read its responses";
+    }
+    return "unknown control socket result";
+}
 
-const char *ctl_default_path(char *buf, size_t cap, const char *db_path)
+/* ---- default path and the private directory ---- */
+
+const char *ctl_default_path(char *buf, size_t cap)
 {
     if (!buf || !cap)
         return NULL;
     const char *rt = getenv("XDG_RUNTIME_DIR");
     int n;
-    if (rt && rt[0] == '/') { /* only an absolute XDG directory counts (XDG spec) */
-        n = snprintf(buf, cap, "%s/kestrel.sock", rt);
-    } else {
-        char dbbuf[CONFIG_PATH_MAX];
-        if (!db_path || !*db_path) {
-            config_default_db_path(dbbuf, sizeof dbbuf);
-            db_path = dbbuf;
-        }
-        const char *slash = strrchr(db_path, '/');
-        int dirlen = slash ? (int)(slash - db_path + 1) : 0;
-        n = snprintf(buf, cap, "%.*skestrel.sock", dirlen, db_path);
-    }
+    if (rt && rt[0] == '/') /* only an absolute XDG directory counts (XDG spec) */
+        n = snprintf(buf, cap, "%s/kestrel/" CTL_SOCK_NAME, rt);
+    else
+        n = snprintf(buf, cap, "/tmp/kestrel-%u/" CTL_SOCK_NAME, (unsigned)geteuid());
     if (n < 0 || (size_t)n >= cap) {
         buf[0] = 0;
         return NULL;
@@ -96,14 +128,79 @@ const char *ctl_default_path(char *buf, size_t cap, const char *db_path)
     return buf;
 }
 
+ctl_result ctl_private_dir(const char *dir, bool create, char *err, size_t errlen)
+{
+    struct stat st;
+    if (lstat(dir, &st) != 0) {
+        if (errno != ENOENT || !create) {
+            snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+            return CTL_ERR_SYS;
+        }
+        if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+            snprintf(err, errlen, "%s: cannot create the control socket directory: %s", dir,
+                     strerror(errno));
+            return CTL_ERR_SYS;
+        }
+        if (lstat(dir, &st) != 0) {
+            snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+            return CTL_ERR_SYS;
+        }
+    }
+    if (S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "%s: the control socket directory is %s (refusing to use it)",
+                 dir, S_ISLNK(st.st_mode) ? "a symbolic link" : "not a directory");
+        return CTL_ERR_UNSAFE;
+    }
+    if (st.st_uid != geteuid()) {
+        snprintf(err, errlen,
+                 "%s: the control socket directory belongs to uid %u, not to you (uid %u): "
+                 "refusing to use it (someone may be impersonating Kestrel)",
+                 dir, (unsigned)st.st_uid, (unsigned)geteuid());
+        return CTL_ERR_FOREIGN;
+    }
+    if (st.st_mode & 077) {
+        snprintf(err, errlen,
+                 "%s: the control socket directory has mode %03o, not 0700 (refusing to use it)",
+                 dir, (unsigned)(st.st_mode & 0777));
+        return CTL_ERR_UNSAFE;
+    }
+    return CTL_OK;
+}
+
+/* Creates the parent of the default socket path: $XDG_RUNTIME_DIR/kestrel or /tmp/kestrel-UID. */
+static ctl_result ctl_default_dir(const char *sock, char *err, size_t errlen)
+{
+    char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    const char *slash = strrchr(sock, '/');
+    size_t n = slash ? (size_t)(slash - sock) : 0;
+    if (n == 0 || n >= sizeof dir) {
+        snprintf(err, errlen, "%s: no directory in the control socket path", sock);
+        return CTL_ERR_PATH;
+    }
+    memcpy(dir, sock, n);
+    dir[n] = 0;
+    return ctl_private_dir(dir, true, err, errlen);
+}
+
 /* ---- clients ---- */
 
 static void ctl_client_io(loop *l, int fd, unsigned events, void *ud);
+static bool ctl_client_process(ctl_client *c);
 
 static void ctl_client_drop(ctl_client *c)
 {
     ctl_server *s = c->srv;
-    loop_unwatch(s->l, c->fd);
+    if (c->wait_token) {
+        s->nwaiting--;
+        ctl_cancel_fn fn = c->cancel;
+        uint64_t tok = c->wait_token;
+        c->wait_token = 0;
+        c->cancel = NULL;
+        if (fn)
+            fn(c->cancel_ud, tok);
+    }
+    if (c->watched)
+        loop_unwatch(s->l, c->fd);
     close(c->fd);
     s->clients[c->slot] = NULL;
     s->nclients--;
@@ -138,9 +235,9 @@ static bool ctl_client_queue(ctl_client *c, const char *p, size_t n)
 /* Queues one JSON value as a line. */
 static bool ctl_client_queue_json(ctl_client *c, const cJSON *v)
 {
-    char *txt = cJSON_PrintUnformatted(v);
+    char *txt = v ? cJSON_PrintUnformatted(v) : NULL;
     if (!txt)
-        return ctl_client_queue(c, "{\"error\":\"response could not be encoded\"}\n", 42);
+        return ctl_client_queue(c, "{\"error\":\"out of memory\"}\n", 26);
     size_t n = strlen(txt);
     bool ok = ctl_client_queue(c, txt, n) && ctl_client_queue(c, "\n", 1);
     cJSON_free(txt);
@@ -223,9 +320,11 @@ int ctl_parse_request(const char *line, size_t len, cJSON **root_out, int *argc_
     return K_OK;
 }
 
-/* Checks the envelope and runs the handler; queues exactly one response line. */
+/* Checks the envelope and runs the handler; queues exactly one response line, or none when the
+ * handler defers (c->wait_token set). false if the output cap was passed. */
 static bool ctl_client_request(ctl_client *c, char *line, size_t len)
 {
+    c->active_ms = loop_mono_ms();
     if (len > 0 && line[len - 1] == '\r')
         len--;
     line[len] = 0;
@@ -246,15 +345,30 @@ static bool ctl_client_request(ctl_client *c, char *line, size_t len)
     if (bad) {
         ok = ctl_client_queue_error(c, bad);
     } else {
-        char err[CTL_ERR_MAX] = "";
-        cJSON *res = c->srv->fn(c->srv->ud, argc, argv, err, sizeof err);
-        if (res) {
-            ok = ctl_client_queue_json(c, res);
-            cJSON_Delete(res);
+        ctl_server *s = c->srv;
+        ctl_req *rq = xcalloc(1, sizeof *rq); /* 600 bytes: kept off the loop's stack */
+        rq->argc = argc;
+        rq->argv = argv;
+        rq->token = ++s->next_token;
+        rq->peer_uid = c->uid;
+        rq->peer_pid = c->pid;
+        enum ctl_answer ans = s->fn(s->ud, rq);
+        if (ans == CTL_ANSWER_WAIT) {
+            c->wait_token = rq->token;
+            c->cancel = rq->cancel;
+            c->cancel_ud = rq->cancel_ud;
+            s->nwaiting++;
+            cJSON_Delete(rq->out);
+            ok = true;
+        } else if (ans == CTL_ANSWER_OK) {
+            ok = ctl_client_queue_json(c, rq->out); /* NULL: "out of memory" */
+            cJSON_Delete(rq->out);
         } else {
-            err[sizeof err - 1] = 0;
-            ok = ctl_client_queue_error(c, err[0] ? err : "command failed");
+            rq->err[sizeof rq->err - 1] = 0;
+            cJSON_Delete(rq->out);
+            ok = ctl_client_queue_error(c, rq->err[0] ? rq->err : "command failed");
         }
+        free(rq);
     }
     cJSON_Delete(root);
     return ok;
@@ -292,41 +406,28 @@ static bool ctl_client_flush(ctl_client *c)
         ctl_client_drop(c);
         return false;
     }
-    unsigned want = (c->closing ? 0 : LOOP_READ) | (c->nout > c->outoff ? LOOP_WRITE : 0);
+    /* read while there is room; a waiting client may fill its buffer, then it is left alone */
+    bool can_read = !c->closing && !c->eof && !(c->wait_token && c->nin >= CTL_MAX_LINE + 1);
+    unsigned want = (can_read ? LOOP_READ : 0) | (c->nout > c->outoff ? LOOP_WRITE : 0);
     if (want != c->watched) {
-        if (loop_watch(c->srv->l, c->fd, want, ctl_client_io, c) != K_OK) {
+        if (want && loop_watch(c->srv->l, c->fd, want, ctl_client_io, c) != K_OK) {
             ctl_client_drop(c);
             return false;
         }
+        if (!want)
+            loop_unwatch(c->srv->l, c->fd);
         c->watched = want;
     }
     return true;
 }
 
-/* Reads once, answers every complete line. false if the client is gone (dropped). */
-static bool ctl_client_read(ctl_client *c)
+/* Answers every complete buffered line (stopping at a deferred one), then the last line of a
+ * finished peer. false if the client is gone (dropped). */
+static bool ctl_client_process(ctl_client *c)
 {
-    if (c->nin == c->incap) {
-        size_t cap = c->incap * 2;
-        if (cap > CTL_MAX_LINE + 1)
-            cap = CTL_MAX_LINE + 1;
-        c->in = xrealloc(c->in, cap);
-        c->incap = cap;
-    }
-    ssize_t n = read(c->fd, c->in + c->nin, c->incap - c->nin);
-    if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-            return true;
-        ctl_client_drop(c);
-        return false;
-    }
-    bool eof = n == 0;
-    size_t scan = c->nin;
-    c->nin += (size_t)n;
-
     size_t start = 0;
     char *nl;
-    while ((nl = memchr(c->in + scan, '\n', c->nin - scan)) != NULL) {
+    while (!c->wait_token && (nl = memchr(c->in + start, '\n', c->nin - start)) != NULL) {
         size_t end = (size_t)(nl - c->in);
         /* false: the output cap is exceeded (a client that does not read its responses) */
         bool ok = ctl_client_request(c, c->in + start, end - start);
@@ -337,7 +438,7 @@ static bool ctl_client_read(ctl_client *c)
             ctl_client_drop(c);
             return false;
         }
-        start = scan = end + 1;
+        start = end + 1;
     }
     if (start > 0) {
         memmove(c->in, c->in + start, c->nin - start);
@@ -347,7 +448,7 @@ static bool ctl_client_read(ctl_client *c)
         c->in = xrealloc(c->in, CTL_IN_START);
         c->incap = CTL_IN_START;
     }
-    if (eof) {
+    if (c->eof && !c->wait_token && !c->closing) {
         /* The peer is done sending: a last line without its newline still counts. */
         if (c->nin > 0) {
             if (c->nin == c->incap) { /* the request writes a NUL after the line */
@@ -361,10 +462,11 @@ static bool ctl_client_read(ctl_client *c)
                 ctl_client_drop(c);
                 return false;
             }
+            c->nin = 0;
         }
-        c->nin = 0;
-        c->closing = true;
-    } else if (c->nin > CTL_MAX_LINE) {
+        if (!c->wait_token)
+            c->closing = true;
+    } else if (!c->wait_token && c->nin > CTL_MAX_LINE) {
         c->nin = 0;
         c->closing = true;
         if (!ctl_client_queue_error(c, "request line too long (max 65536 bytes)")) {
@@ -375,6 +477,42 @@ static bool ctl_client_read(ctl_client *c)
     return ctl_client_flush(c);
 }
 
+/* Reads once, answers every complete line. false if the client is gone (dropped). */
+static bool ctl_client_read(ctl_client *c)
+{
+    if (c->nin == c->incap) {
+        size_t cap = c->incap * 2;
+        if (cap > CTL_MAX_LINE + 1)
+            cap = CTL_MAX_LINE + 1;
+        if (cap > c->incap) {
+            c->in = xrealloc(c->in, cap);
+            c->incap = cap;
+        }
+    }
+    if (c->nin < c->incap) {
+        ssize_t n = read(c->fd, c->in + c->nin, c->incap - c->nin);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                return true;
+            ctl_client_drop(c);
+            return false;
+        }
+        if (n == 0) {
+            c->eof = true;
+            /* A peer that closed (not just shut down its sending side) cannot take a deferred
+             * reply: drop it now, so the handler's cancel hook runs at once. */
+            struct pollfd p = {.fd = c->fd, .events = POLLOUT};
+            if (c->wait_token && poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR))) {
+                ctl_client_drop(c);
+                return false;
+            }
+        }
+        c->nin += (size_t)n;
+        c->active_ms = loop_mono_ms();
+    }
+    return ctl_client_process(c);
+}
+
 static void ctl_client_io(loop *l, int fd, unsigned events, void *ud)
 {
     (void)l;
@@ -382,8 +520,95 @@ static void ctl_client_io(loop *l, int fd, unsigned events, void *ud)
     ctl_client *c = ud;
     if ((events & LOOP_WRITE) && !ctl_client_flush(c))
         return;
-    if ((events & LOOP_READ) && !c->closing)
+    if ((events & LOOP_READ) && !c->closing && !c->eof)
         ctl_client_read(c);
+}
+
+static ctl_client *ctl_client_of_token(ctl_server *s, uint64_t token)
+{
+    if (!s || !token)
+        return NULL;
+    for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+        if (s->clients[i] && s->clients[i]->wait_token == token)
+            return s->clients[i];
+    return NULL;
+}
+
+ctl_result ctl_reply_send(ctl_server *s, uint64_t token, cJSON *json)
+{
+    ctl_client *c = ctl_client_of_token(s, token);
+    if (!c) {
+        cJSON_Delete(json);
+        return CTL_ERR_GONE;
+    }
+    c->wait_token = 0;
+    c->cancel = NULL;
+    c->cancel_ud = NULL;
+    s->nwaiting--;
+    c->active_ms = loop_mono_ms();
+    bool ok = ctl_client_queue_json(c, json);
+    cJSON_Delete(json);
+    if (!ok) {
+        ctl_client_drop(c);
+        return CTL_ERR_OVERFLOW;
+    }
+    ctl_client_process(c); /* the lines that waited behind it; may drop the client */
+    return CTL_OK;
+}
+
+ctl_result ctl_reply_error(ctl_server *s, uint64_t token, const char *msg)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (o && !cJSON_AddStringToObject(o, "error", msg && *msg ? msg : "command failed")) {
+        cJSON_Delete(o);
+        o = NULL;
+    }
+    return ctl_reply_send(s, token, o);
+}
+
+/* ---- idle clients ---- */
+
+/* Nothing in flight: no partial request, no unsent output, no deferred reply. */
+static bool ctl_client_idle(const ctl_client *c)
+{
+    return !c->wait_token && c->nin == 0 && c->nout == c->outoff && !c->closing;
+}
+
+static void ctl_sweep(loop *l, uint64_t id, void *ud);
+
+static int ctl_sweep_interval(const ctl_server *s)
+{
+    int iv = s->idle_ms / 4;
+    return iv < CTL_SWEEP_MIN_MS ? CTL_SWEEP_MIN_MS : iv > CTL_SWEEP_MAX_MS ? CTL_SWEEP_MAX_MS : iv;
+}
+
+static void ctl_sweep(loop *l, uint64_t id, void *ud)
+{
+    (void)id;
+    ctl_server *s = ud;
+    int64_t now = loop_mono_ms();
+    for (int i = 0; i < CTL_MAX_CLIENTS; i++) {
+        ctl_client *c = s->clients[i];
+        if (c && ctl_client_idle(c) && now - c->active_ms >= s->idle_ms) {
+            s->idle_closed++;
+            ctl_client_drop(c);
+        }
+    }
+    s->sweep_timer = loop_timer_add(l, ctl_sweep_interval(s), ctl_sweep, s);
+}
+
+/* The client idle the longest, if it has been idle at least the grace; else NULL. */
+static ctl_client *ctl_idlest(ctl_server *s)
+{
+    int64_t now = loop_mono_ms();
+    ctl_client *best = NULL;
+    for (int i = 0; i < CTL_MAX_CLIENTS; i++) {
+        ctl_client *c = s->clients[i];
+        if (c && ctl_client_idle(c) && now - c->active_ms >= CTL_EVICT_GRACE_MS &&
+            (!best || c->active_ms < best->active_ms))
+            best = c;
+    }
+    return best;
 }
 
 /* ---- listener ---- */
@@ -399,11 +624,14 @@ static void ctl_resume(loop *l, uint64_t id, void *ud)
         s->resume_timer = loop_timer_add(l, CTL_ACCEPT_PAUSE_MS, ctl_resume, s);
 }
 
-static void ctl_refuse(int cfd)
+static void ctl_refuse(int cfd, const char *msg)
 {
-    static const char msg[] = "{\"error\":\"too many control clients (at most 32)\"}\n";
-    ssize_t w = send(cfd, msg, sizeof msg - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-    (void)w;
+    char line[CTL_ERR_MAX + 32];
+    int n = snprintf(line, sizeof line, "{\"error\":\"%s\"}\n", msg);
+    if (n > 0 && (size_t)n < sizeof line) {
+        ssize_t w = send(cfd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)w;
+    }
     close(cfd);
 }
 
@@ -422,9 +650,23 @@ static void ctl_accept(loop *l, int fd, unsigned events, void *ud)
             }
             return; /* EAGAIN: all accepted */
         }
-        if (s->nclients >= CTL_MAX_CLIENTS) {
-            ctl_refuse(cfd);
+        struct ucred cr;
+        socklen_t crl = sizeof cr;
+        if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cr, &crl) != 0 || crl != sizeof cr ||
+            cr.uid != geteuid()) {
+            s->refused_peers++;
+            ctl_refuse(cfd, "permission denied: this Kestrel answers only its own user");
             continue;
+        }
+        if (s->nclients >= CTL_MAX_CLIENTS) {
+            ctl_client *victim = ctl_idlest(s);
+            if (!victim) {
+                s->refused_full++;
+                ctl_refuse(cfd, "too many control clients (at most 32)");
+                continue;
+            }
+            s->evicted++;
+            ctl_client_drop(victim);
         }
         int slot = 0;
         while (s->clients[slot])
@@ -436,6 +678,9 @@ static void ctl_accept(loop *l, int fd, unsigned events, void *ud)
         c->incap = CTL_IN_START;
         c->in = xmalloc(c->incap);
         c->watched = LOOP_READ;
+        c->active_ms = loop_mono_ms();
+        c->uid = cr.uid;
+        c->pid = cr.pid;
         if (loop_watch(l, cfd, LOOP_READ, ctl_client_io, c) != K_OK) {
             close(cfd);
             free(c->in);
@@ -466,27 +711,37 @@ static int ctl_probe(const struct sockaddr_un *sa, int *err_out)
     return -1;
 }
 
-int ctl_server_open(ctl_server **out, loop *l, const char *path, ctl_handler_fn fn, void *ud,
-                    char *err, size_t errlen)
+ctl_result ctl_server_open(ctl_server **out, loop *l, const ctl_opts *o, ctl_handler_fn fn,
+                           void *ud, char *err, size_t errlen)
 {
     *out = NULL;
     struct sockaddr_un sa;
     memset(&sa, 0, sizeof sa);
     sa.sun_family = AF_UNIX;
-    if (!path || !*path) {
-        snprintf(err, errlen, "control socket path is empty");
-        return K_ERR;
+    if (!fn || !o) {
+        snprintf(err, errlen, "control socket: no handler");
+        return CTL_ERR_ARG;
     }
-    if (!fn) {
-        snprintf(err, errlen, "%s: no control handler", path);
-        return K_ERR;
+    char defbuf[sizeof sa.sun_path];
+    const char *path = o->path;
+    bool dflt = !path || !*path;
+    if (dflt) {
+        path = ctl_default_path(defbuf, sizeof defbuf);
+        if (!path) {
+            snprintf(err, errlen, "the default control socket path is too long "
+                                  "(set XDG_RUNTIME_DIR shorter, or give --socket)");
+            return CTL_ERR_PATH;
+        }
+        ctl_result r = ctl_default_dir(path, err, errlen);
+        if (r != CTL_OK)
+            return r;
     }
     size_t plen = strlen(path);
     if (plen >= sizeof sa.sun_path) {
         snprintf(err, errlen,
                  "%s: control socket path too long (%zu bytes, at most %zu for a Unix socket)",
                  path, plen, sizeof sa.sun_path - 1);
-        return K_ERR;
+        return CTL_ERR_PATH;
     }
     memcpy(sa.sun_path, path, plen + 1);
 
@@ -494,51 +749,61 @@ int ctl_server_open(ctl_server **out, loop *l, const char *path, ctl_handler_fn 
     if (lstat(path, &st) == 0) {
         if (!S_ISSOCK(st.st_mode)) {
             snprintf(err, errlen, "%s: exists and is not a socket (not removing it)", path);
-            return K_ERR;
+            return CTL_ERR_NOT_SOCKET;
+        }
+        if (st.st_uid != geteuid()) {
+            snprintf(err, errlen,
+                     "%s: the control socket belongs to uid %u, not to you (uid %u): "
+                     "refusing to use it (someone may be impersonating Kestrel; give --socket)",
+                     path, (unsigned)st.st_uid, (unsigned)geteuid());
+            return CTL_ERR_FOREIGN;
         }
         int e = 0;
         int live = ctl_probe(&sa, &e);
         if (live > 0) {
             snprintf(err, errlen, CTL_IN_USE_FMT, path);
-            return K_ERR;
+            return CTL_ERR_IN_USE;
         }
         if (live < 0) {
             snprintf(err, errlen, "%s: cannot check the existing control socket: %s", path,
                      strerror(e));
-            return K_ERR;
+            return CTL_ERR_SYS;
         }
         if (unlink(path) != 0 && errno != ENOENT) {
             snprintf(err, errlen, "%s: cannot remove the stale control socket: %s", path,
                      strerror(errno));
-            return K_ERR;
+            return CTL_ERR_SYS;
         }
     } else if (errno != ENOENT) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return K_ERR;
+        return CTL_ERR_SYS;
     }
 
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         snprintf(err, errlen, "%s: socket: %s", path, strerror(errno));
-        return K_ERR;
+        return CTL_ERR_SYS;
     }
     mode_t old = umask(077);
     int rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
     int e = errno;
     umask(old);
     if (rc != 0) {
-        if (e == EADDRINUSE)
+        ctl_result r = CTL_ERR_SYS;
+        if (e == EADDRINUSE) {
             snprintf(err, errlen, CTL_IN_USE_FMT, path);
-        else
+            r = CTL_ERR_IN_USE;
+        } else {
             snprintf(err, errlen, "%s: cannot create the control socket: %s", path, strerror(e));
+        }
         close(fd);
-        return K_ERR;
+        return r;
     }
     if (chmod(path, 0600) != 0 || listen(fd, SOMAXCONN) != 0 || lstat(path, &st) != 0) {
         snprintf(err, errlen, "%s: cannot set up the control socket: %s", path, strerror(errno));
         close(fd);
         unlink(path);
-        return K_ERR;
+        return CTL_ERR_SYS;
     }
 
     ctl_server *s = xcalloc(1, sizeof *s);
@@ -549,15 +814,17 @@ int ctl_server_open(ctl_server **out, loop *l, const char *path, ctl_handler_fn 
     s->ino = st.st_ino;
     s->fn = fn;
     s->ud = ud;
+    s->idle_ms = o->idle_timeout_ms > 0 ? o->idle_timeout_ms : CTL_IDLE_DEFAULT_MS;
     if (loop_watch(l, fd, LOOP_READ, ctl_accept, s) != K_OK) {
         snprintf(err, errlen, "%s: cannot watch the control socket", path);
         close(fd);
         unlink(path);
         free(s);
-        return K_ERR;
+        return CTL_ERR_SYS;
     }
+    s->sweep_timer = loop_timer_add(l, ctl_sweep_interval(s), ctl_sweep, s);
     *out = s;
-    return K_OK;
+    return CTL_OK;
 }
 
 void ctl_server_close(ctl_server *s)
@@ -569,6 +836,8 @@ void ctl_server_close(ctl_server *s)
             ctl_client_drop(s->clients[i]);
     if (s->resume_timer)
         loop_timer_cancel(s->l, s->resume_timer);
+    if (s->sweep_timer)
+        loop_timer_cancel(s->l, s->sweep_timer);
     loop_unwatch(s->l, s->fd);
     close(s->fd);
     struct stat st;
@@ -579,4 +848,21 @@ void ctl_server_close(ctl_server *s)
 
 int ctl_server_client_count(const ctl_server *s) { return s ? s->nclients : 0; }
 
+int ctl_server_waiting_count(const ctl_server *s) { return s ? s->nwaiting : 0; }
+
 const char *ctl_server_path(const ctl_server *s) { return s ? s->path : ""; }
+
+bool ctl_server_status(const ctl_server *s, cJSON *into)
+{
+    if (!s || !into)
+        return s == NULL;
+    cJSON *o = cJSON_AddObjectToObject(into, "control");
+    return o && cJSON_AddStringToObject(o, "path", s->path) &&
+           cJSON_AddNumberToObject(o, "clients", s->nclients) &&
+           cJSON_AddNumberToObject(o, "waiting", s->nwaiting) &&
+           cJSON_AddNumberToObject(o, "idle_timeout_ms", s->idle_ms) &&
+           cJSON_AddNumberToObject(o, "idle_closed", (double)s->idle_closed) &&
+           cJSON_AddNumberToObject(o, "evicted", (double)s->evicted) &&
+           cJSON_AddNumberToObject(o, "refused_full", (double)s->refused_full) &&
+           cJSON_AddNumberToObject(o, "refused_peers", (double)s->refused_peers);
+}

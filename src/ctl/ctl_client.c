@@ -1,9 +1,13 @@
 /* `kestrel ctl`: sends one request line to a running Kestrel's control socket and prints the
  * one-line JSON response. A short-lived process, so it simply blocks (with poll() and one overall
  * deadline covering connect, send and receive) instead of using the event loop. The exit status
- * tells scripts what happened: 0 success, 1 an {"error":...} response or no answer, 2 misuse. */
+ * tells scripts what happened: 0 success, 1 an {"error":...} response or no answer, 2 misuse.
+ * It trusts a reply only from a server of its own user: the default directory must be private
+ * and ours, the socket file ours, and the peer's SO_PEERCRED uid ours (checked after connect,
+ * so a file swapped in between is caught too). */
 #include "kestrel/ctl.h"
 
+#include "kestrel/config.h"
 #include "kestrel/xmalloc.h"
 
 #include <cjson/cJSON.h>
@@ -15,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -23,22 +28,23 @@
 
 static void ctl_client_usage(FILE *f)
 {
-    fputs("usage: kestrel ctl [--socket PATH] [--db FILE] [--timeout SEC] CMD [ARGS...]\n"
+    fputs("usage: kestrel ctl [--socket PATH] [--config FILE] [--timeout SEC] CMD [ARGS...]\n"
           "\n"
           "Sends one command to a running Kestrel over its control socket and prints the\n"
-          "JSON response on one line.\n"
+          "JSON response on one line. `kestrel ctl help` lists the commands.\n"
           "\n"
           "options:\n"
-          "  --socket PATH   control socket (default: $XDG_RUNTIME_DIR/kestrel.sock, else\n"
-          "                  kestrel.sock in the database's directory)\n"
-          "  --db FILE       database whose directory holds the socket (default:\n"
-          "                  $XDG_DATA_HOME/kestrel/kestrel.db or\n"
-          "                  ~/.local/share/kestrel/kestrel.db)\n"
+          "  --socket PATH   control socket (default: the config's control.socket, else\n"
+          "                  $XDG_RUNTIME_DIR/kestrel/kestrel.sock, else\n"
+          "                  /tmp/kestrel-$UID/kestrel.sock)\n"
+          "  --config FILE   configuration to read control.socket from (default: the\n"
+          "                  search order of kestrel itself)\n"
           "  --timeout SEC   give up after SEC seconds connecting or waiting (default 5)\n"
           "  -h, --help      show this help\n"
           "\n"
-          "exit status: 0 response without \"error\", 1 error response or no answer,\n"
-          "2 usage error. Protocol and commands: docs/CONTROL.md\n",
+          "Only a server of your own user is trusted (socket owner and peer credentials).\n"
+          "exit status: 0 response without \"error\", 1 error response, no answer or an\n"
+          "untrusted server, 2 usage error. Protocol and commands: docs/CONTROL.md\n",
           f);
 }
 
@@ -73,6 +79,35 @@ static int ctl_client_wait(int fd, short events, int64_t deadline)
     }
 }
 
+/* Checks the socket file (and, for the default path, its private directory) before connecting.
+ * K_OK, or K_ERR after printing why. A missing file is left to connect() to report. */
+static int ctl_client_trust_path(const char *path, bool dflt)
+{
+    if (dflt) {
+        char dir[4096], err[4200];
+        const char *slash = strrchr(path, '/');
+        size_t n = slash ? (size_t)(slash - path) : 0;
+        if (n > 0 && n < sizeof dir) {
+            memcpy(dir, path, n);
+            dir[n] = 0;
+            struct stat dst;
+            if (lstat(dir, &dst) == 0 && ctl_private_dir(dir, false, err, sizeof err) != CTL_OK) {
+                fprintf(stderr, "kestrel ctl: %s\n", err);
+                return K_ERR;
+            }
+        }
+    }
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_uid != geteuid()) {
+        fprintf(stderr,
+                "kestrel ctl: %s: the socket belongs to uid %u, not to you (uid %u): not "
+                "trusting it (someone may be impersonating Kestrel)\n",
+                path, (unsigned)st.st_uid, (unsigned)geteuid());
+        return K_ERR;
+    }
+    return K_OK;
+}
+
 static int ctl_client_connect(const char *path, int64_t deadline, double timeout)
 {
     struct sockaddr_un sa;
@@ -90,8 +125,25 @@ static int ctl_client_connect(const char *path, int64_t deadline, double timeout
         return -1;
     }
     for (;;) {
-        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
+        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0) {
+            struct ucred cr;
+            socklen_t crl = sizeof cr;
+            if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crl) != 0 || crl != sizeof cr) {
+                fprintf(stderr, "kestrel ctl: %s: cannot read the server's credentials: %s\n",
+                        path, strerror(errno));
+                close(fd);
+                return -1;
+            }
+            if (cr.uid != geteuid()) {
+                fprintf(stderr,
+                        "kestrel ctl: %s: the server runs as uid %u, not as you (uid %u): "
+                        "not trusting it (someone may be impersonating Kestrel)\n",
+                        path, (unsigned)cr.uid, (unsigned)geteuid());
+                close(fd);
+                return -1;
+            }
             return fd;
+        }
         int e = errno;
         if (e == EINTR)
             continue;
@@ -192,7 +244,7 @@ static int ctl_client_exchange(int fd, const char *path, const char *req, size_t
 
 int ctl_client_main(int argc, char **argv)
 {
-    const char *sock = NULL, *db = NULL;
+    const char *sock = NULL, *cfgpath = NULL;
     double timeout = CTL_CLIENT_DEFAULT_TIMEOUT;
     int i = 1;
     for (; i < argc; i++) {
@@ -208,7 +260,7 @@ int ctl_client_main(int argc, char **argv)
         }
         if (a[0] != '-' || a[1] == 0)
             break; /* the command: everything after it is its arguments */
-        const char *names[] = {"--socket", "--db", "--timeout"};
+        const char *names[] = {"--socket", "--config", "--timeout"};
         int which = -1;
         for (int k = 0; k < 3; k++) {
             size_t nl = strlen(names[k]);
@@ -227,7 +279,7 @@ int ctl_client_main(int argc, char **argv)
         if (which == 0) {
             sock = val;
         } else if (which == 1) {
-            db = val;
+            cfgpath = val;
         } else {
             char *end;
             errno = 0;
@@ -251,13 +303,30 @@ int ctl_client_main(int argc, char **argv)
     }
 
     char pathbuf[4096];
+    bool dflt = false;
+    if (!sock) { /* the config's control.socket, as the server reads it */
+        kconfig *cfg = xmalloc(sizeof *cfg);
+        char cerr[1024];
+        config_defaults(cfg);
+        if (config_load(cfg, cfgpath, NULL, NULL, cerr, sizeof cerr) != K_OK) {
+            fprintf(stderr, "kestrel ctl: %s\n", cerr);
+            free(cfg);
+            return 2;
+        }
+        if (cfg->socket_path[0])
+            sock = strcpy(pathbuf, cfg->socket_path); /* both CONFIG_PATH_MAX bounded */
+        free(cfg);
+    }
     if (!sock) {
-        sock = ctl_default_path(pathbuf, sizeof pathbuf, db);
+        dflt = true;
+        sock = ctl_default_path(pathbuf, sizeof pathbuf);
         if (!sock) {
             fprintf(stderr, "kestrel ctl: cannot work out the control socket path; use --socket\n");
             return 1;
         }
     }
+    if (ctl_client_trust_path(sock, dflt) != K_OK)
+        return 1;
 
     cJSON *req = cJSON_CreateObject();
     if (!req || !cJSON_AddStringToObject(req, "cmd", cmd)) {

@@ -624,7 +624,7 @@ static void picker_step(ui *u, int dir)
     picker_replace(u, in->name, spec);
 }
 
-/* e: a one-line edit of the selected enabled indicator's first spec ("bb_20_2.5"); Enter
+/* /: a one-line edit of the selected enabled indicator's first spec ("bb_20_2.5"); Enter
  * applies it through app_set_indicators() (which validates it), Esc cancels. */
 static void picker_edit_begin(ui *u)
 {
@@ -635,7 +635,7 @@ static void picker_edit_begin(ui *u)
     const char *name = ta_info_at(idx[u->pk_sel])->name;
     size_t off, len;
     if (!u->pk_on[u->pk_sel] || !first_spec(u->a->indicators, name, &off, &len)) {
-        app_flash(u->a, "%s is off: space turns it on, then e edits it", name);
+        app_flash(u->a, "%s is off: space turns it on, then / edits it", name);
         return;
     }
     snprintf(u->pk_edit, sizeof(u->pk_edit), "%.*s",
@@ -674,7 +674,7 @@ void ui_picker_key(ui *u, int ch)
         return;
     }
     switch (ch) {
-    case 'e':
+    case '/': /* not e or c: those stay the trading keys (settings, close position) */
         picker_edit_begin(u);
         break;
     case '+': case '=': case KEY_RIGHT:
@@ -700,7 +700,7 @@ void ui_picker_key(ui *u, int ch)
             u->pk_on[u->pk_sel] = !u->pk_on[u->pk_sel];
         picker_apply(u); /* applied at once: the chart behind shows it */
         break;
-    case 'c': /* clear all */
+    case '0': /* clear all */
         for (uint32_t i = 0; i < u->pk_n; i++)
             u->pk_on[i] = false;
         picker_apply(u);
@@ -735,7 +735,7 @@ void ui_picker_draw(ui *u)
         u->pk_top = u->pk_sel - (uint32_t)rows + 1;
     ui_put(u, w, 1, 2, wd - 4, ROLE_DIM,
            u->pk_editing ? "type the spec (bb_20_2.5), Enter apply, Esc cancel"
-                         : "space/Enter toggle, +/- parameter, e edit, c clear, Esc/i close");
+                         : "space/Enter toggle, +/- parameter, / edit, 0 clear, Esc/i close");
     for (int r = 0; r < rows; r++) {
         uint32_t i = u->pk_top + (uint32_t)r;
         if (i >= n)

@@ -6,6 +6,7 @@
  * that are not live when the full list does not fit). */
 #include "ui_int.h"
 
+#include "kestrel/keys.h"
 #include "kestrel/loop.h"
 #include "kestrel/replay.h"
 
@@ -229,34 +230,6 @@ void ui_keys_draw(ui *u)
         ui_put(u, w, 0, u->cols - n - 1, n, ROLE_DIM, ph);
 }
 
-/* Every key, in the order of the architecture's key table. */
-static const struct {
-    const char *key, *what;
-} help_keys[] = {
-    {"?", "this help (Esc closes it)"},
-    {"q", "quit (asks: y quits, n or Esc stays)"},
-    {"Tab  Shift-Tab", "focus the next / previous pane"},
-    {"Up Down  j k", "move in lists (watchlist, trades)"},
-    {"Left Right  h l", "chart: scroll back / forward in time"},
-    {"Home End", "chart: oldest / newest bar; lists: top / bottom"},
-    {"PgUp PgDn", "page in lists and the chart"},
-    {"Enter", "select the symbol under the cursor (watchlist)"},
-    {"[  ]", "chart timeframe shorter / longer: 1s 1m 5m 15m 1h 4h 1d"},
-    {"z", "zoom the focused pane (again: restore)"},
-    {"space", "pause / resume the replay"},
-    {"<  >", "replay speed slower / faster"},
-    {"i", "indicator picker (chart overlays, oscillators)"},
-    {"+ -  e", "in the picker: step the first parameter / edit the spec"},
-    {"Esc", "close an overlay"},
-    {"Ctrl-L", "repaint the whole screen"},
-};
-
-/* Keys reserved for later issues: listed, marked "not yet", bound to nothing but a flash. */
-static const char help_later[] =
-    "o order ticket, c / C close position / cancel order, X close all, e settings, "
-    "a / d add / remove symbol, S / P start / pause auto-trading, g generate a signal, "
-    "n connections view, B backtests view";
-
 WINDOW *ui_overlay_open(ui *u, int h, int w, const char *title)
 {
     if (h > u->rows)
@@ -317,28 +290,57 @@ static int wrap(ui *u, WINDOW *w, int y, int x, int width, int ymax, enum theme_
     return y;
 }
 
+/* The help overlay, generated from the key bindings (keys.c) and the command table (cmd.c):
+ * one row per action (its keys, what it does, and the command name for `kestrel ctl` when the
+ * overlay is wide enough), the overlays' own keys, then the reserved keys as one paragraph. */
 void ui_help_draw(ui *u)
 {
-    int n = (int)K_ARRAY_LEN(help_keys);
-    int wd0 = K_MIN(78, u->cols);
-    int later_lines = (int)sizeof(help_later) / K_MAX(10, wd0 - 6) + 2;
+    key_help_row rows[64];
+    size_t nr = K_MIN(keys_help_rows(rows, K_ARRAY_LEN(rows)), K_ARRAY_LEN(rows));
+    char later[1024] = "";
+    int n = 0;
+    for (size_t i = 0; i < nr; i++) {
+        if (!rows[i].reserved) {
+            n++;
+            continue;
+        }
+        size_t len = strlen(later);
+        int m = snprintf(later + len, sizeof later - len, "%s%s %s", len ? ", " : "",
+                         rows[i].keys, rows[i].what);
+        if (m < 0 || (size_t)m >= sizeof later - len) /* full: the paragraph ends here */
+            break;
+    }
+    n += (int)keys_local_count();
+    int wd0 = K_MIN(100, u->cols);
+    int later_lines = (int)strlen(later) / K_MAX(10, wd0 - 6) + 2;
     WINDOW *w = ui_overlay_open(u, n + later_lines + 5, wd0, "Keys");
     if (!w)
         return;
     int h, wd;
     getmaxyx(w, h, wd);
+    bool names = wd >= 96; /* room for the command column */
+    int tx = names ? 37 : 21;
     int y = 1;
-    for (int i = 0; i < n && y < h - 1; i++, y++) {
-        ui_put(u, w, y, 3, 18, ROLE_KEY, help_keys[i].key);
-        ui_put(u, w, y, 21, wd - 23, ROLE_OVERLAY, help_keys[i].what);
+    for (size_t i = 0; i < nr && y < h - 1; i++) {
+        if (rows[i].reserved)
+            continue;
+        ui_put(u, w, y, 3, 17, ROLE_KEY, rows[i].keys);
+        if (names)
+            ui_put(u, w, y, 21, 15, ROLE_DIM, rows[i].command);
+        ui_put(u, w, y++, tx, wd - tx - 2, ROLE_OVERLAY, rows[i].what);
+    }
+    for (size_t i = 0; i < keys_local_count() && y < h - 1; i++, y++) {
+        ui_put(u, w, y, 3, 17, ROLE_KEY, keys_local_at(i)->label);
+        ui_put(u, w, y, tx, wd - tx - 2, ROLE_OVERLAY, keys_local_at(i)->what);
     }
     if (y + 1 < h - 1) {
         y++;
         ui_put(u, w, y++, 3, wd - 5, ROLE_DIM, "Reserved, not yet available:");
-        y = wrap(u, w, y, 3, wd - 6, h - 2, ROLE_DIM, help_later);
+        y = wrap(u, w, y, 3, wd - 6, h - 2, ROLE_DIM, later);
     }
     if (y < h - 1)
-        ui_put(u, w, h - 2, 3, wd - 5, ROLE_DIM, "Esc or ? closes this help");
+        ui_put(u, w, h - 2, 3, wd - 5, ROLE_DIM,
+               "Esc or ? closes this help; every action is also `kestrel ctl NAME` (ctl help)");
     ui_overlay_show(w);
 }
 

@@ -9,6 +9,8 @@
  * one doupdate(), so tmux sees no flicker and an idle screen costs nothing. */
 #include "ui_int.h"
 
+#include "kestrel/cmd.h"
+#include "kestrel/keys.h"
 #include "kestrel/loop.h"
 #include "kestrel/xmalloc.h"
 
@@ -222,7 +224,7 @@ static int clampi(int v, int lo, int hi)
 }
 
 /* Recomputes every window from the terminal size, the zoom state and the focus. */
-static void ui_layout(ui *u)
+void ui_layout(ui *u)
 {
     ui_free_windows(u);
     u->rows = LINES;
@@ -348,7 +350,7 @@ void ui_resize_to(ui *u, int rows, int cols)
     ui_layout(u);
 }
 
-static void set_focus_pane(ui *u, enum pane_id p)
+void ui_set_focus_pane(ui *u, enum pane_id p)
 {
     u->focus = p;
     if (u->zoom)
@@ -357,129 +359,20 @@ static void set_focus_pane(ui *u, enum pane_id p)
         u->panes[i].dirty = true;
 }
 
-static void watch_move(ui *u, int delta)
-{
-    uint32_t n = u->a->market ? market_count(u->a->market) : 0;
-    if (n == 0)
-        return;
-    int64_t s = (int64_t)u->wl_sel + delta;
-    if (s < 0)
-        s = 0;
-    if (s >= (int64_t)n)
-        s = n - 1;
-    u->wl_sel = (uint32_t)s;
-}
-
-static void reserved_key(ui *u, const char *what)
-{
-    app_flash(u->a, "%s: not yet available", what);
-}
-
+/* Key dispatch: the key's command line (keys.c) runs through the command table like a
+ * `kestrel ctl` request; a refusal ("not yet available", no replay, ...) becomes a flash. */
 static void key_normal(ui *u, int ch)
 {
+    const key_binding *b = keys_lookup(ch);
+    if (!b)
+        return;
     app *a = u->a;
-    switch (ch) {
-    case '?':
-        u->ov = OV_HELP;
-        return;
-    case 'q':
-        u->ov = OV_QUIT;
-        return;
-    case '\t':
-        set_focus_pane(u, (enum pane_id)((u->focus + 1) % PANE_COUNT));
-        return;
-    case KEY_BTAB:
-        set_focus_pane(u, (enum pane_id)((u->focus + PANE_COUNT - 1) % PANE_COUNT));
-        return;
-    case 'z':
-        u->zoom = !u->zoom;
-        ui_layout(u);
-        return;
-    case ' ':
-        app_set_paused(a, !a->paused);
-        return;
-    case '<':
-        app_speed_step(a, -1);
-        return;
-    case '>':
-        app_speed_step(a, +1);
-        return;
-    case '[':
-        if (a->chart_tf > 0)
-            app_set_timeframe(a, (enum tf)(a->chart_tf - 1));
+    enum tf tf = a->chart_tf;
+    char err[CMD_ERR_MAX];
+    if (cmd_run_line(a, u, CMD_FROM_KEY, b->command, err, sizeof err) != CMD_OK && err[0])
+        app_flash(a, "%s: %s", b->label, err);
+    if (a->chart_tf != tf) /* a new timeframe starts at its newest bar */
         u->ch_follow = true;
-        return;
-    case ']':
-        if (a->chart_tf + 1 < TF_COUNT)
-            app_set_timeframe(a, (enum tf)(a->chart_tf + 1));
-        u->ch_follow = true;
-        return;
-    case 'o': reserved_key(u, "o order ticket"); return;
-    case 'c': reserved_key(u, "c close position"); return;
-    case 'C': reserved_key(u, "C cancel order"); return;
-    case 'X': reserved_key(u, "X close all"); return;
-    case 'e': reserved_key(u, "e settings"); return;
-    case 'a': reserved_key(u, "a add symbol"); return;
-    case 'd': reserved_key(u, "d remove symbol"); return;
-    case 'S': reserved_key(u, "S start auto-trading"); return;
-    case 'P': reserved_key(u, "P pause auto-trading"); return;
-    case 'g': reserved_key(u, "g generate a signal"); return;
-    case 'i':
-        ui_picker_open(u);
-        return;
-    case 'n': reserved_key(u, "n connections view"); return;
-    case 'B': reserved_key(u, "B backtests view"); return;
-    default:
-        break;
-    }
-    /* keys that depend on the focused pane */
-    switch (u->focus) {
-    case PANE_WATCH:
-        switch (ch) {
-        case KEY_UP: case 'k': watch_move(u, -1); break;
-        case KEY_DOWN: case 'j': watch_move(u, +1); break;
-        case KEY_PPAGE: watch_move(u, -10); break;
-        case KEY_NPAGE: watch_move(u, +10); break;
-        case KEY_HOME: watch_move(u, -1000000); break;
-        case KEY_END: watch_move(u, +1000000); break;
-        case '\n': case '\r': case KEY_ENTER:
-            if (a->market && u->wl_sel < market_count(a->market)) {
-                app_set_focus(a, u->wl_sel);
-                u->ch_follow = true;
-                u->tape_off = 0;
-            }
-            break;
-        default: break;
-        }
-        break;
-    case PANE_CHART:
-        ui_chart_key(u, ch);
-        break;
-    case PANE_TAPE: {
-        market_sym *s = ui_focus_sym(u);
-        uint32_t n = s && s->tape ? tape_count(s->tape) : 0;
-        int64_t off = u->tape_off;
-        switch (ch) {
-        case KEY_UP: case 'k': off--; break;
-        case KEY_DOWN: case 'j': off++; break;
-        case KEY_PPAGE: off -= 10; break;
-        case KEY_NPAGE: off += 10; break;
-        case KEY_HOME: off = 0; break;
-        case KEY_END: off = n; break;
-        default: break;
-        }
-        if (off >= (int64_t)n)
-            off = n ? n - 1 : 0;
-        if (off < 0)
-            off = 0;
-        u->tape_off = (uint32_t)off;
-        break;
-    }
-    case PANE_BOOK: /* the ladder has no keys of its own */
-        break;
-    default:
-        break;
-    }
 }
 
 static void close_overlay(ui *u)
@@ -515,13 +408,6 @@ static void ui_key(ui *u, int ch)
     if (u->ov == OV_HELP) {
         if (ch == 27 || ch == '?' || ch == 'q' || ch == '\n' || ch == '\r')
             close_overlay(u);
-        return;
-    }
-    if (ch == 27) /* Esc with nothing open: nothing to close */
-        return;
-    if (ch == 12) { /* Ctrl-L: repaint everything (after another program scribbled on it) */
-        clearok(curscr, TRUE);
-        u->full = true;
         return;
     }
     key_normal(u, ch);

@@ -116,6 +116,8 @@ struct ui {
 attr_t ui_attr(const ui *u, enum theme_role r);
 void ui_role(ui *u, WINDOW *w, enum theme_role r);
 market_sym *ui_focus_sym(ui *u);
+void ui_layout(ui *u);                         /* windows from size, zoom and focus */
+void ui_set_focus_pane(ui *u, enum pane_id p); /* focus a pane (re-layout when zoomed) */
 
 /* draw.c: text and glyph helpers. All clip to the window; none fail on tiny windows. */
 int ui_put(ui *u, WINDOW *w, int y, int x, int maxw, enum theme_role r, const char *s);

@@ -1,7 +1,8 @@
 /* libFuzzer target for the control socket: any bytes as one request line go through the pure
  * request parser (ctl_parse_request) and, when it accepts, through the real command handler
- * (app_ctl_handler) of an app whose market holds the first lines of the bundled real replay.
- * Invariants: no crash, no leak, and exactly one of {a response object, an error message}. */
+ * (app_ctl_handler: the command table) of an app whose market holds the first lines of the
+ * bundled real replay. Invariants: no crash, no leak, and exactly one of {a response object, an
+ * error message}; no deferred reply without a loop to answer it. */
 #include "kestrel/app.h"
 #include "kestrel/ctl.h"
 #include "kestrel/replay.h"
@@ -44,13 +45,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (ctl_parse_request((const char *)data, size, &root, &argc, argv, &why) == K_OK) {
         if (argc < 1 || !argv[0])
             abort();
-        char err[256] = "";
-        cJSON *res = app_ctl_handler(a, argc, argv, err, sizeof err);
-        if (!res && !err[0])
-            abort(); /* a refusal must say why */
-        char *txt = res ? cJSON_PrintUnformatted(res) : NULL;
+        ctl_req rq = {.argc = argc, .argv = argv, .token = 1};
+        enum ctl_answer ans = app_ctl_handler(a, &rq);
+        if (ans == CTL_ANSWER_WAIT)
+            abort(); /* ping answers at once without a loop; nothing else defers yet */
+        if (ans == CTL_ANSWER_ERROR && (!rq.err[0] || rq.out))
+            abort(); /* a refusal must say why, and carry no response */
+        if (ans == CTL_ANSWER_OK && !rq.out)
+            abort();
+        char *txt = rq.out ? cJSON_PrintUnformatted(rq.out) : NULL;
         free(txt);
-        cJSON_Delete(res);
+        cJSON_Delete(rq.out);
     } else if (!why) {
         abort();
     }

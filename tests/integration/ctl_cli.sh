@@ -31,10 +31,20 @@ grep -q "^kestrel ctl: cannot connect to $tmp/none.sock: .*(is Kestrel running? 
     "$tmp/err" && ok || ko "nothing listening: message: $(cat "$tmp/err")"
 [ ! -s "$tmp/out" ] && ok || ko "nothing listening: stdout not empty"
 
-# the default path follows --db when XDG_RUNTIME_DIR is unset
-env -u XDG_RUNTIME_DIR "$BIN" ctl --db "$tmp/sub/k.db" status >"$tmp/out" 2>"$tmp/err"; rc=$?
-[ "$rc" -eq 1 ] && ok || ko "--db: exit $rc"
-grep -q "cannot connect to $tmp/sub/kestrel.sock:" "$tmp/err" && ok || ko "--db: $(cat "$tmp/err")"
+# the default path is in the private runtime directory: $XDG_RUNTIME_DIR/kestrel/
+XDG_RUNTIME_DIR="$tmp/xdg" "$BIN" ctl status >"$tmp/out" 2>"$tmp/err"; rc=$?
+[ "$rc" -eq 1 ] && ok || ko "default path: exit $rc"
+grep -q "cannot connect to $tmp/xdg/kestrel/kestrel.sock:" "$tmp/err" && ok || ko "default path: $(cat "$tmp/err")"
+# ... or the config's control.socket
+printf 'control: { socket = "%s/c.sock"; };\n' "$tmp" > "$tmp/k.cfg"
+"$BIN" ctl --config "$tmp/k.cfg" status >"$tmp/out" 2>"$tmp/err"; rc=$?
+[ "$rc" -eq 1 ] && ok || ko "config socket: exit $rc"
+grep -q "cannot connect to $tmp/c.sock:" "$tmp/err" && ok || ko "config socket: $(cat "$tmp/err")"
+"$BIN" ctl --config "$tmp/none.cfg" status >"$tmp/out" 2>"$tmp/err"; rc=$?
+[ "$rc" -eq 2 ] && ok || ko "missing --config: exit $rc"
+# --db is gone (the socket no longer lives beside the database)
+"$BIN" ctl --db "$tmp/k.db" status >"$tmp/out" 2>"$tmp/err"; rc=$?
+[ "$rc" -eq 2 ] && ok || ko "--db: exit $rc"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -16,7 +16,7 @@ norm() {
 import json,sys
 j=json.load(open(sys.argv[1]))
 for k in ("speed","messages_per_s","files"): j.pop(k,None)
-j.get("store",{}).pop("path",None)
+j.get("store",{}).pop("path",None); j.get("control",{}).pop("path",None)
 print(json.dumps(j,sort_keys=True))' "$1"
 }
 for sp in 0 1 8; do

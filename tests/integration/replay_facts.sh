@@ -22,6 +22,8 @@ check "every line became a message" eq "$(jget $T/spot.json 'j["messages"]')" 17
 check "BTCUSDT trades counted" eq "$(sym $T/spot.json BTCUSDT trades)" 19904
 check "BTCUSDT 1m candles closed" test "$(sym $T/spot.json BTCUSDT candles.1m)" -ge 10
 check "BTCUSDT 1s candles closed" test "$(sym $T/spot.json BTCUSDT candles.1s)" -ge 600
+check "status schema 2" eq "$(jget $T/spot.json 'j["schema"]')" 2
+check "BTCUSDT last update id is an exact string" eq "$(jget $T/spot.json 'type([s for s in j["symbols"] if s["symbol"]=="BTCUSDT"][0]["last_update_id"]).__name__')" str
 check "data clock is the recorded time" eq "$(jget $T/spot.json 'j["data_time"][:16]')" 2024-08-09T00:05
 
 run usdm --replay "$S/usdm/btcusdt_20240808.gz,$S/usdm/ethusdt_20240808.gz"

@@ -95,9 +95,10 @@ keys '?'
 if wait_for "this help" 5; then
     ok "? opens the help overlay"
     missing=""
-    for k in "Tab  Shift-Tab" "Up Down  j k" "Left Right  h l" "Home End" "PgUp PgDn" "Enter" \
-        "[  ]" "space" "<  >" "Esc" "quit" "zoom" "order ticket" "indicator picker" \
-        "connections view" "backtests view" "settings" "not yet" "Ctrl-L" "step the first parameter"; do
+    for k in "Tab Shift-Tab" "Up Down k j" "Left Right h l" "Home End" "PgUp PgDn" "Enter" \
+        "[ ]" "space" "< >" "Esc" "quit" "zoom" "order ticket" "indicator picker" \
+        "connections view" "backtests view" "settings form" "not yet" "Ctrl-L" \
+        "step the first parameter" "? F1" "q F10"; do
         grep -qF -- "$k" "$tmp/screen" || missing="$missing '$k'"
     done
     [ -z "$missing" ] && ok "help lists every key" || bad "help lists every key (missing$missing)"
@@ -189,10 +190,10 @@ $T resize-window -t "$S" -x 120 -y 40
 expect "Watchlist" "120x40 restores the full layout"
 expect "Book BTCUSDT" "book back after resizing"
 
-# indicator picker: clear, pick the first entry (SMA): drawn, and kept for the next run
+# indicator picker: clear (0), pick the first entry (SMA): drawn, and kept for the next run
 keys i
 expect "space/Enter toggle" "i opens the indicator picker"
-keys c Space Escape
+keys 0 Space Escape
 expect_gone "space/Enter toggle" "Esc closes the picker"
 expect "sma_20" "the picked SMA is on the chart"
 expect_gone "rsi_14" "cleared indicators are gone"
@@ -204,6 +205,28 @@ expect "sma_22" "+ steps the selected indicator's period"
 keys Left Escape
 expect_gone "+/- parameter" "Esc closes the picker again"
 expect "sma_21" "the stepped SMA is on the chart"
+
+# the screen's commands over the control socket: the same table as the keys
+pane_now() { "$BIN" ctl --socket "$tmp/s" status | sed -n 's/.*"ui":{"pane":"\([a-z]*\)".*/\1/p'; }
+p0=$(pane_now)
+case $p0 in watch) p1=chart; l1="[chart]" ;; chart) p1=book; l1="[book]" ;;
+    book) p1=tape; l1="[trades]" ;; *) p1=watch; l1="[watchlist]" ;; esac
+"$BIN" ctl --socket "$tmp/s" pane-next > "$tmp/pn.json"
+expect "$l1" "ctl pane-next moves the focus like Tab ($p0 -> $p1)"
+grep -qF "\"pane\":\"$p1\"" "$tmp/pn.json" && ok "ctl pane-next answers the focused pane" ||
+    bad "ctl pane-next answers the focused pane ($(cat "$tmp/pn.json"))"
+"$BIN" ctl --socket "$tmp/s" zoom > /dev/null
+expect_gone "Watchlist" "ctl zoom zooms like z"
+"$BIN" ctl --socket "$tmp/s" zoom > /dev/null
+"$BIN" ctl --socket "$tmp/s" pane-prev > /dev/null
+expect "Watchlist" "ctl zoom again restores"
+[ "$(pane_now)" = "$p0" ] && ok "ctl pane-prev moves the focus back (status ui.pane)" ||
+    bad "ctl pane-prev moves the focus back (status ui.pane)"
+"$BIN" ctl --socket "$tmp/s" status > "$tmp/st.json"
+grep -qF '"zoom":false,"overlay":"none","rows":40,"cols":120' "$tmp/st.json" &&
+    ok "status has the ui section" || bad "status has the ui section"
+keys c
+expect "not yet available" "c is close-position (reserved), not a picker action"
 
 # quit: confirm, refuse, confirm again
 keys q

@@ -1,14 +1,20 @@
 /* Control socket: a real server on a real loop, real client sockets in this process (the loop is
  * pumped while they wait) and the real `kestrel ctl` client in forked children. Covers valid
  * requests, every malformed class, line caps, the 0600 mode, stale/live/foreign socket files,
- * the client cap, a slow reader, binary garbage, and the client's exit statuses. */
+ * the private directory, peer credentials (a child as another uid when run as root), the client
+ * cap with idle eviction, the idle timeout, deferred replies, a slow reader, binary garbage, the
+ * client's exit statuses, ctl_strerror, and the shared speed validator. */
 #include "check.h"
+#include "kestrel/app.h"
+#include "kestrel/cmd.h"
+#include "kestrel/keys.h"
 #include "kestrel/config.h"
 #include "kestrel/ctl.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -27,12 +33,29 @@ typedef struct env {
     int calls;
     int last_argc;
     char last_argv[1 + CTL_MAX_ARGS][256];
+    struct pending *pend; /* CTL_MAX_CLIENTS deferred requests */
+    int replies, cancels;
+    bool no_cancel_hook;
+    ctl_result last_reply;
 } env;
 
+static void defer_cancel(void *ud, uint64_t token);
+
+/* A deferred request of the test handler: answered by a loop timer, or cancelled. */
+typedef struct pending {
+    env *e;
+    uint64_t token, timer;
+    bool used;
+} pending;
+
+static void defer_fire(loop *l, uint64_t id, void *ud);
+
 /* The test's command handler. */
-static cJSON *handler(void *ud, int argc, const char *const *argv, char *err, size_t errlen)
+static enum ctl_answer handler(void *ud, ctl_req *rq)
 {
     env *e = ud;
+    int argc = rq->argc;
+    const char *const *argv = rq->argv;
     e->calls++;
     e->last_argc = argc;
     for (int i = 0; i < argc && i <= CTL_MAX_ARGS; i++)
@@ -42,7 +65,8 @@ static cJSON *handler(void *ud, int argc, const char *const *argv, char *err, si
         cJSON *a = cJSON_AddArrayToObject(o, "argv");
         for (int i = 0; i < argc; i++)
             cJSON_AddItemToArray(a, cJSON_CreateString(argv[i]));
-        return o;
+        rq->out = o;
+        return CTL_ANSWER_OK;
     }
     if (strcmp(argv[0], "big") == 0) {
         char *blob = malloc(BIG_RESPONSE + 1);
@@ -51,21 +75,71 @@ static cJSON *handler(void *ud, int argc, const char *const *argv, char *err, si
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "blob", blob);
         free(blob);
-        return o;
+        rq->out = o;
+        return CTL_ANSWER_OK;
+    }
+    if (strcmp(argv[0], "defer") == 0) { /* defer MS: answered by a timer after MS ms */
+        pending *p = NULL;
+        for (int i = 0; i < CTL_MAX_CLIENTS && !p; i++)
+            if (!e->pend[i].used)
+                p = &e->pend[i];
+        if (!p) {
+            snprintf(rq->err, sizeof rq->err, "no room");
+            return CTL_ANSWER_ERROR;
+        }
+        p->used = true;
+        p->e = e;
+        p->token = rq->token;
+        p->timer = loop_timer_add(e->l, argc > 1 ? atoi(argv[1]) : 0, defer_fire, p);
+        rq->cancel = e->no_cancel_hook ? NULL : defer_cancel;
+        rq->cancel_ud = p;
+        return CTL_ANSWER_WAIT;
     }
     if (strcmp(argv[0], "fail") == 0) {
-        snprintf(err, errlen, "it failed");
-        return NULL;
+        snprintf(rq->err, sizeof rq->err, "it failed");
+        return CTL_ANSWER_ERROR;
     }
     if (strcmp(argv[0], "silent-fail") == 0)
-        return NULL;
+        return CTL_ANSWER_ERROR;
+    if (strcmp(argv[0], "oom") == 0) /* OK without a response object: "out of memory" */
+        return CTL_ANSWER_OK;
     if (strcmp(argv[0], "multiline") == 0) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "text", "line one\nline two\r\n\t\"quoted\"");
-        return o;
+        rq->out = o;
+        return CTL_ANSWER_OK;
     }
-    snprintf(err, errlen, "unknown command: %s", argv[0]);
-    return NULL;
+    snprintf(rq->err, sizeof rq->err, "unknown command: %s", argv[0]);
+    return CTL_ANSWER_ERROR;
+}
+
+static void defer_fire(loop *l, uint64_t id, void *ud)
+{
+    (void)l;
+    (void)id;
+    pending *p = ud;
+    p->used = false;
+    env *e = p->e;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "deferred", "done");
+    e->last_reply = ctl_reply_send(e->s, p->token, o);
+    e->replies++;
+}
+
+static void defer_cancel(void *ud, uint64_t token)
+{
+    pending *p = ud;
+    CHECK(token == p->token);
+    loop_timer_cancel(p->e->l, p->timer);
+    p->used = false;
+    p->e->cancels++;
+}
+
+static ctl_result srv_open(ctl_server **s, loop *l, const char *path, int idle_ms, env *e,
+                           char *err, size_t errlen)
+{
+    ctl_opts o = {.path = path, .idle_timeout_ms = idle_ms};
+    return ctl_server_open(s, l, &o, handler, e, err, errlen);
 }
 
 /* ---- a test client: a non-blocking socket; the loop is pumped while it waits ---- */
@@ -126,6 +200,8 @@ static bool tcl_send(env *e, tcl *c, const void *data, size_t len)
     }
     return len == 0;
 }
+
+static bool tcl_sends(env *e, tcl *c, const char *str) { return tcl_send(e, c, str, strlen(str)); }
 
 /* Reads what is there without blocking (drops what does not fit in the buffer). */
 static void tcl_poll(tcl *c)
@@ -224,10 +300,11 @@ static void env_open(env *e)
     snprintf(e->path, sizeof e->path, "%s/kestrel.sock", e->dir);
     e->l = loop_new();
     char err[256] = "";
+    e->pend = calloc(CTL_MAX_CLIENTS, sizeof *e->pend);
     mode_t old = umask(0); /* the server must not rely on the caller's umask */
-    int rc = ctl_server_open(&e->s, e->l, e->path, handler, e, err, sizeof err);
+    ctl_result rc = srv_open(&e->s, e->l, e->path, 0, e, err, sizeof err);
     umask(old);
-    CHECK(rc == K_OK);
+    CHECK(rc == CTL_OK);
     if (rc != K_OK)
         fprintf(stderr, "ctl_server_open: %s\n", err);
 }
@@ -237,6 +314,7 @@ static void env_close(env *e)
     ctl_server_close(e->s);
     loop_free(e->l);
     rmdir(e->dir);
+    free(e->pend);
 }
 
 /* ---- tests ---- */
@@ -480,17 +558,21 @@ static void test_mode(env *e)
 
 static void test_too_many_clients(env *e)
 {
+    /* Every client has half a request in flight, so none is idle and none can be evicted: the
+     * ones past the cap are refused. */
     enum { N = 40 };
     tcl c[N];
-    for (int i = 0; i < N; i++)
+    for (int i = 0; i < N; i++) {
         CHECK(tcl_connect(&c[i], e->path));
+        CHECK(tcl_send(e, &c[i], "{\"cmd\":", 7));
+    }
     for (int i = 0; i < 10; i++)
         pump(e);
     CHECK_INT(ctl_server_client_count(e->s), CTL_MAX_CLIENTS);
     int served = 0, refused = 0;
     char out[256];
     for (int i = 0; i < N; i++) {
-        tcl_send(e, &c[i], "{\"cmd\":\"echo\"}\n", 15); /* refused ones may be closed already */
+        tcl_send(e, &c[i], "\"echo\"}\n", 8); /* refused ones may be closed already */
         if (tcl_line(e, &c[i], out, sizeof out) <= 0)
             continue;
         if (strcmp(out, "{\"argv\":[\"echo\"]}") == 0) {
@@ -524,6 +606,190 @@ static void test_too_many_clients(env *e)
     for (int i = 0; i < 10; i++)
         pump(e);
     CHECK_INT(ctl_server_client_count(e->s), 0);
+}
+
+/* A number from the control section of the status document. */
+static double status_num(ctl_server *s, const char *key)
+{
+    cJSON *doc = cJSON_CreateObject();
+    CHECK(ctl_server_status(s, doc));
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(doc, "control"), key);
+    double r = cJSON_IsNumber(v) ? v->valuedouble : -1;
+    cJSON_Delete(doc);
+    return r;
+}
+
+/* 32 idle clients hold every slot: a newcomer evicts the one idle the longest (once it has been
+ * idle CTL_EVICT_GRACE_MS), so `ctl status` still gets in. */
+static void test_idle_eviction(env *e)
+{
+    enum { N = CTL_MAX_CLIENTS };
+    tcl c[N];
+    int64_t end0 = loop_mono_ms() + 5000; /* the previous tests' clients are gone */
+    while (ctl_server_client_count(e->s) > 0 && loop_mono_ms() < end0)
+        pump(e);
+    CHECK_INT(ctl_server_client_count(e->s), 0);
+    for (int i = 0; i < N; i++)
+        CHECK(tcl_connect(&c[i], e->path));
+    int64_t end = loop_mono_ms() + 5000;
+    while (ctl_server_client_count(e->s) < N && loop_mono_ms() < end)
+        pump(e);
+    CHECK_INT(ctl_server_client_count(e->s), N);
+    double ev0 = status_num(e->s, "evicted");
+    /* bounded poll: refused ("too many") until the idle ones pass the grace, then answered */
+    char out[256] = "";
+    bool answered = false;
+    int64_t t0 = loop_mono_ms();
+    end = t0 + 10000;
+    while (!answered && loop_mono_ms() < end) {
+        if (rt(e, "{\"cmd\":\"echo\",\"args\":[\"in\"]}", out, sizeof out) > 0)
+            answered = strcmp(out, "{\"argv\":[\"echo\",\"in\"]}") == 0;
+        if (!answered)
+            for (int i = 0; i < 10; i++)
+                pump(e);
+    }
+    CHECK(answered);
+    CHECK(loop_mono_ms() - t0 >= CTL_EVICT_GRACE_MS - 50); /* the grace held */
+    CHECK_INT(status_num(e->s, "evicted") - ev0, 1);
+    /* exactly one idle client was closed; the others are still served */
+    int gone = 0;
+    for (int i = 0; i < N; i++) {
+        tcl_poll(&c[i]);
+        gone += c[i].eof;
+    }
+    CHECK_INT(gone, 1);
+    for (int i = 0; i < N; i++) {
+        if (c[i].eof)
+            continue;
+        CHECK(tcl_send(e, &c[i], "{\"cmd\":\"echo\"}\n", 15));
+        CHECK(tcl_line(e, &c[i], out, sizeof out) > 0);
+        CHECK_STR(out, "{\"argv\":[\"echo\"]}");
+        break;
+    }
+    for (int i = 0; i < N; i++)
+        tcl_close(&c[i]);
+    end = loop_mono_ms() + 5000;
+    while (ctl_server_client_count(e->s) > 0 && loop_mono_ms() < end)
+        pump(e);
+    CHECK_INT(ctl_server_client_count(e->s), 0);
+}
+
+/* control.idle_timeout: an idle client is closed; one waiting for a deferred reply is not. */
+static void test_idle_timeout(void)
+{
+    env e;
+    memset(&e, 0, sizeof e);
+    snprintf(e.dir, sizeof e.dir, "/tmp/kestrel-ctli-XXXXXX");
+    CHECK(mkdtemp(e.dir) != NULL);
+    snprintf(e.path, sizeof e.path, "%s/k.sock", e.dir);
+    e.l = loop_new();
+    e.pend = calloc(CTL_MAX_CLIENTS, sizeof *e.pend);
+    char err[256];
+    CHECK(srv_open(&e.s, e.l, e.path, 150, &e, err, sizeof err) == CTL_OK);
+    CHECK_INT(status_num(e.s, "idle_timeout_ms"), 150);
+    tcl idle, busy;
+    CHECK(tcl_connect(&idle, e.path));
+    CHECK(tcl_connect(&busy, e.path));
+    CHECK(tcl_sends(&e, &busy, "{\"cmd\":\"defer\",\"args\":[\"600\"]}\n"));
+    int64_t t0 = loop_mono_ms(), end = t0 + 5000;
+    while (!idle.eof && loop_mono_ms() < end) {
+        tcl_poll(&idle);
+        pump(&e);
+    }
+    CHECK(idle.eof);
+    CHECK(loop_mono_ms() - t0 >= 140);
+    CHECK_INT(status_num(e.s, "idle_closed"), 1);
+    char out[256];
+    CHECK(tcl_line(&e, &busy, out, sizeof out) > 0); /* the deferred reply, after 600 ms */
+    CHECK_STR(out, "{\"deferred\":\"done\"}");
+    CHECK(loop_mono_ms() - t0 >= 590);
+    /* and after its reply it is idle like any other */
+    end = loop_mono_ms() + 5000;
+    while (!busy.eof && loop_mono_ms() < end) {
+        tcl_poll(&busy);
+        pump(&e);
+    }
+    CHECK(busy.eof);
+    tcl_close(&idle);
+    tcl_close(&busy);
+    env_close(&e);
+}
+
+/* Deferred replies: the waiting client gets its answer later, in request order; others are
+ * served meanwhile; a client that leaves first cancels the handler's work. */
+static void test_deferred(env *e)
+{
+    char out[256];
+    tcl a;
+    CHECK(tcl_connect(&a, e->path));
+    const char *two = "{\"cmd\":\"defer\",\"args\":[\"300\"]}\n"
+                      "{\"cmd\":\"echo\",\"args\":[\"after\"]}\n";
+    CHECK(tcl_send(e, &a, two, strlen(two)));
+    int64_t end = loop_mono_ms() + 5000;
+    while (ctl_server_waiting_count(e->s) == 0 && loop_mono_ms() < end)
+        pump(e);
+    CHECK_INT(ctl_server_waiting_count(e->s), 1);
+    int replies = e->replies;
+    /* another client is served while A waits */
+    CHECK(rt(e, "{\"cmd\":\"echo\",\"args\":[\"other\"]}", out, sizeof out) > 0);
+    CHECK_STR(out, "{\"argv\":[\"echo\",\"other\"]}");
+    CHECK_INT(e->replies, replies); /* ...before A's reply */
+    tcl_poll(&a);
+    CHECK_INT(a.n, 0);
+    CHECK_INT(ctl_server_waiting_count(e->s), 1);
+    /* then A's reply, then the request that waited behind it */
+    CHECK(tcl_line(e, &a, out, sizeof out) > 0);
+    CHECK_STR(out, "{\"deferred\":\"done\"}");
+    CHECK_INT(e->last_reply, CTL_OK);
+    CHECK(tcl_line(e, &a, out, sizeof out) > 0);
+    CHECK_STR(out, "{\"argv\":[\"echo\",\"after\"]}");
+    CHECK_INT(ctl_server_waiting_count(e->s), 0);
+    /* the last request deferred, then the client shuts down its side: the reply still comes */
+    CHECK(tcl_sends(e, &a, "{\"cmd\":\"defer\",\"args\":[\"20\"]}"));
+    shutdown(a.fd, SHUT_WR);
+    CHECK(tcl_line(e, &a, out, sizeof out) > 0);
+    CHECK_STR(out, "{\"deferred\":\"done\"}");
+    CHECK(tcl_wait_closed(e, &a));
+    tcl_close(&a);
+
+    /* the client leaves while waiting: the cancel hook runs, the reply never goes out */
+    int cancels = e->cancels;
+    replies = e->replies;
+    CHECK(tcl_connect(&a, e->path));
+    CHECK(tcl_sends(e, &a, "{\"cmd\":\"defer\",\"args\":[\"100000\"]}\n"));
+    end = loop_mono_ms() + 5000;
+    while (ctl_server_waiting_count(e->s) == 0 && loop_mono_ms() < end)
+        pump(e);
+    CHECK_INT(ctl_server_waiting_count(e->s), 1);
+    tcl_close(&a);
+    end = loop_mono_ms() + 5000;
+    while (ctl_server_waiting_count(e->s) > 0 && loop_mono_ms() < end)
+        pump(e);
+    CHECK_INT(ctl_server_waiting_count(e->s), 0);
+    CHECK_INT(e->cancels - cancels, 1);
+    CHECK_INT(e->replies, replies);
+    /* ... and without a cancel hook the late reply is told the client is gone */
+    e->no_cancel_hook = true;
+    CHECK(tcl_connect(&a, e->path));
+    CHECK(tcl_sends(e, &a, "{\"cmd\":\"defer\",\"args\":[\"50\"]}\n"));
+    end = loop_mono_ms() + 5000;
+    while (ctl_server_waiting_count(e->s) == 0 && loop_mono_ms() < end)
+        pump(e);
+    tcl_close(&a);
+    end = loop_mono_ms() + 5000;
+    while (e->replies == replies && loop_mono_ms() < end)
+        pump(e);
+    CHECK_INT(e->replies - replies, 1);
+    CHECK_INT(e->last_reply, CTL_ERR_GONE);
+    e->no_cancel_hook = false;
+    /* unknown tokens */
+    CHECK_INT(ctl_reply_send(e->s, 0, cJSON_CreateObject()), CTL_ERR_GONE);
+    CHECK_INT(ctl_reply_send(e->s, UINT64_MAX, cJSON_CreateObject()), CTL_ERR_GONE);
+    CHECK_INT(ctl_reply_error(e->s, 12345678, "x"), CTL_ERR_GONE);
+    /* OK without a response object: answered as out of memory, not silence */
+    CHECK(rt(e, "{\"cmd\":\"oom\"}", out, sizeof out) > 0);
+    CHECK(resp_error_is(out, "out of memory"));
 }
 
 static void test_slow_reader(env *e)
@@ -640,7 +906,7 @@ static void test_socket_files(void)
     close(fd);
     CHECK(access(path, F_OK) == 0);
     ctl_server *s1 = NULL;
-    CHECK(ctl_server_open(&s1, l, path, handler, &e, err, sizeof err) == K_OK);
+    CHECK(srv_open(&s1, l, path, 0, &e, err, sizeof err) == CTL_OK);
     e.s = s1;
     char out[256];
     CHECK(rt(&e, "{\"cmd\":\"echo\"}", out, sizeof out) > 0);
@@ -649,7 +915,7 @@ static void test_socket_files(void)
     /* live: a second server on the same path is refused and the first is untouched */
     ctl_server *s2 = NULL;
     err[0] = 0;
-    CHECK(ctl_server_open(&s2, l, path, handler, &e, err, sizeof err) == K_ERR);
+    CHECK(srv_open(&s2, l, path, 0, &e, err, sizeof err) == CTL_ERR_IN_USE);
     CHECK(s2 == NULL);
     char want[256];
     snprintf(want, sizeof want,
@@ -660,12 +926,29 @@ static void test_socket_files(void)
     CHECK(rt(&e, "{\"cmd\":\"echo\"}", out, sizeof out) > 0);
     CHECK_STR(out, "{\"argv\":[\"echo\"]}");
 
+    /* a socket of another user at the path (root can make one): refused as foreign, untouched */
+    if (geteuid() == 0) {
+        char fpath[160];
+        snprintf(fpath, sizeof fpath, "%s/foreign.sock", dir);
+        int ffd = socket(AF_UNIX, SOCK_STREAM, 0);
+        struct sockaddr_un fsa = {.sun_family = AF_UNIX};
+        sun_set(&fsa, fpath);
+        CHECK(bind(ffd, (struct sockaddr *)&fsa, sizeof fsa) == 0);
+        CHECK(chown(fpath, 65534, 65534) == 0);
+        err[0] = 0;
+        CHECK(srv_open(&s2, l, fpath, 0, &e, err, sizeof err) == CTL_ERR_FOREIGN);
+        CHECK(strstr(err, "belongs to uid 65534") != NULL);
+        CHECK(access(fpath, F_OK) == 0);
+        close(ffd);
+        unlink(fpath);
+    }
+
     /* close unlinks the path */
     ctl_server_close(s1);
     CHECK(access(path, F_OK) != 0 && errno == ENOENT);
 
     /* ... but not a file someone else put there meanwhile */
-    CHECK(ctl_server_open(&s1, l, path, handler, &e, err, sizeof err) == K_OK);
+    CHECK(srv_open(&s1, l, path, 0, &e, err, sizeof err) == CTL_OK);
     unlink(path);
     int rf = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
     CHECK(rf >= 0);
@@ -675,7 +958,7 @@ static void test_socket_files(void)
 
     /* a regular file is never removed */
     err[0] = 0;
-    CHECK(ctl_server_open(&s2, l, path, handler, &e, err, sizeof err) == K_ERR);
+    CHECK(srv_open(&s2, l, path, 0, &e, err, sizeof err) == CTL_ERR_NOT_SOCKET);
     CHECK(strstr(err, "not a socket") != NULL);
     CHECK(access(path, F_OK) == 0);
     unlink(path);
@@ -686,7 +969,7 @@ static void test_socket_files(void)
     longp[0] = '/';
     longp[sizeof longp - 1] = 0;
     err[0] = 0;
-    CHECK(ctl_server_open(&s2, l, longp, handler, &e, err, sizeof err) == K_ERR);
+    CHECK(srv_open(&s2, l, longp, 0, &e, err, sizeof err) == CTL_ERR_PATH);
     CHECK(strstr(err, "too long") != NULL);
     /* 107 bytes fits, 108 does not */
     char p107[128];
@@ -694,20 +977,21 @@ static void test_socket_files(void)
     size_t dl = strlen(p107);
     memset(p107 + dl, 's', 107 - dl);
     p107[107] = 0;
-    CHECK(ctl_server_open(&s2, l, p107, handler, &e, err, sizeof err) == K_OK);
+    CHECK(srv_open(&s2, l, p107, 0, &e, err, sizeof err) == CTL_OK);
     ctl_server_close(s2);
     p107[107] = 's';
     p107[108] = 0;
-    CHECK(ctl_server_open(&s2, l, p107, handler, &e, err, sizeof err) == K_ERR);
+    CHECK(srv_open(&s2, l, p107, 0, &e, err, sizeof err) == CTL_ERR_PATH);
 
     /* missing directory, empty path, no handler */
     char nodir[160];
     snprintf(nodir, sizeof nodir, "%s/nodir/k.sock", dir);
     err[0] = 0;
-    CHECK(ctl_server_open(&s2, l, nodir, handler, &e, err, sizeof err) == K_ERR);
+    CHECK(srv_open(&s2, l, nodir, 0, &e, err, sizeof err) == CTL_ERR_SYS);
     CHECK(strstr(err, nodir) != NULL);
-    CHECK(ctl_server_open(&s2, l, "", handler, &e, err, sizeof err) == K_ERR);
-    CHECK(ctl_server_open(&s2, l, path, NULL, &e, err, sizeof err) == K_ERR);
+    ctl_opts nop = {.path = path};
+    CHECK(ctl_server_open(&s2, l, &nop, NULL, &e, err, sizeof err) == CTL_ERR_ARG);
+    CHECK(ctl_server_open(&s2, l, NULL, handler, &e, err, sizeof err) == CTL_ERR_ARG);
     ctl_server_close(NULL);
     loop_free(l);
     CHECK(rmdir(dir) == 0);
@@ -715,48 +999,87 @@ static void test_socket_files(void)
 
 static void test_default_path(void)
 {
-    char *saved[3];
-    const char *vars[3] = {"XDG_RUNTIME_DIR", "XDG_DATA_HOME", "HOME"};
-    for (int i = 0; i < 3; i++)
-        saved[i] = getenv(vars[i]) ? strdup(getenv(vars[i])) : NULL;
-    char buf[256];
+    char *saved = getenv("XDG_RUNTIME_DIR") ? strdup(getenv("XDG_RUNTIME_DIR")) : NULL;
+    char buf[256], want[64];
     setenv("XDG_RUNTIME_DIR", "/run/user/1000", 1);
-    CHECK_STR(ctl_default_path(buf, sizeof buf, "/var/lib/k/kestrel.db"),
-              "/run/user/1000/kestrel.sock");
+    CHECK_STR(ctl_default_path(buf, sizeof buf), "/run/user/1000/kestrel/kestrel.sock");
     unsetenv("XDG_RUNTIME_DIR");
-    CHECK_STR(ctl_default_path(buf, sizeof buf, "/var/lib/k/kestrel.db"),
-              "/var/lib/k/kestrel.sock");
-    CHECK_STR(ctl_default_path(buf, sizeof buf, "data/my.db"), "data/kestrel.sock");
-    CHECK_STR(ctl_default_path(buf, sizeof buf, "my.db"), "kestrel.sock");
-    CHECK_STR(ctl_default_path(buf, sizeof buf, "/k.db"), "/kestrel.sock");
+    snprintf(want, sizeof want, "/tmp/kestrel-%u/kestrel.sock", (unsigned)geteuid());
+    CHECK_STR(ctl_default_path(buf, sizeof buf), want);
     setenv("XDG_RUNTIME_DIR", "", 1); /* empty counts as unset */
-    setenv("XDG_DATA_HOME", "/xd", 1);
-    CHECK_STR(ctl_default_path(buf, sizeof buf, NULL), "/xd/kestrel/kestrel.sock");
-    CHECK_STR(ctl_default_path(buf, sizeof buf, ""), "/xd/kestrel/kestrel.sock");
-    setenv("XDG_DATA_HOME", "relative", 1); /* not absolute: ignored, as in the XDG spec */
-    setenv("HOME", "/home/t", 1);
-    CHECK_STR(ctl_default_path(buf, sizeof buf, NULL), "/home/t/.local/share/kestrel/kestrel.sock");
-    CHECK(ctl_default_path(buf, 10, NULL) == NULL);
+    CHECK_STR(ctl_default_path(buf, sizeof buf), want);
+    setenv("XDG_RUNTIME_DIR", "relative", 1); /* not absolute: ignored, as in the XDG spec */
+    CHECK_STR(ctl_default_path(buf, sizeof buf), want);
+    CHECK(ctl_default_path(buf, 10) == NULL);
     CHECK_STR(buf, "");
-    /* a HOME too long for a database path: the server falls back to ./kestrel.db, and the
-     * client must look for the socket next to that same file */
-    char longhome[600];
-    memset(longhome, 'h', sizeof longhome - 1);
-    longhome[0] = '/';
-    longhome[sizeof longhome - 1] = 0;
-    setenv("HOME", longhome, 1);
-    kconfig cfg;
-    config_defaults(&cfg);
-    CHECK_STR(cfg.db_path, "./kestrel.db");
-    CHECK_STR(ctl_default_path(buf, sizeof buf, NULL), "./kestrel.sock");
-    CHECK_STR(ctl_default_path(buf, sizeof buf, cfg.db_path), "./kestrel.sock");
-    for (int i = 0; i < 3; i++) {
-        if (saved[i])
-            setenv(vars[i], saved[i], 1);
-        else
-            unsetenv(vars[i]);
-        free(saved[i]);
+    if (saved)
+        setenv("XDG_RUNTIME_DIR", saved, 1);
+    else
+        unsetenv("XDG_RUNTIME_DIR");
+    free(saved);
+}
+
+/* The private directory: created 0700 under $XDG_RUNTIME_DIR, then used; a symlink, a
+ * directory with group/other access, or one of another user is refused (server and client). */
+static void test_private_dir(void)
+{
+    char *saved = getenv("XDG_RUNTIME_DIR") ? strdup(getenv("XDG_RUNTIME_DIR")) : NULL;
+    char xdg[] = "/tmp/kestrel-xdg-XXXXXX";
+    CHECK(mkdtemp(xdg) != NULL);
+    setenv("XDG_RUNTIME_DIR", xdg, 1);
+    char dir[96], sock[120], err[512];
+    snprintf(dir, sizeof dir, "%s/kestrel", xdg);
+    snprintf(sock, sizeof sock, "%s/kestrel.sock", dir);
+    loop *l = loop_new();
+    env e = {.l = l};
+    snprintf(e.path, sizeof e.path, "%s", sock);
+    ctl_server *s = NULL;
+    mode_t old = umask(0);
+    CHECK(srv_open(&s, l, NULL, 0, &e, err, sizeof err) == CTL_OK); /* the default path */
+    umask(old);
+    e.s = s;
+    struct stat st;
+    CHECK(lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 0777) == 0700);
+    CHECK_STR(ctl_server_path(s), sock);
+    char out[256];
+    CHECK(rt(&e, "{\"cmd\":\"echo\"}", out, sizeof out) > 0);
+    CHECK_STR(out, "{\"argv\":[\"echo\"]}");
+    ctl_server_close(s);
+    CHECK(ctl_private_dir(dir, false, err, sizeof err) == CTL_OK);
+
+    /* group/other permissions */
+    CHECK(chmod(dir, 0755) == 0);
+    err[0] = 0;
+    CHECK(srv_open(&s, l, "", 0, &e, err, sizeof err) == CTL_ERR_UNSAFE);
+    CHECK(strstr(err, "not 0700") != NULL);
+    CHECK(rmdir(dir) == 0);
+    /* a symlink to a directory of ours */
+    char real[160];
+    snprintf(real, sizeof real, "%s/real", xdg);
+    CHECK(mkdir(real, 0700) == 0);
+    CHECK(symlink(real, dir) == 0);
+    err[0] = 0;
+    CHECK(srv_open(&s, l, "", 0, &e, err, sizeof err) == CTL_ERR_UNSAFE);
+    CHECK(strstr(err, "symbolic link") != NULL);
+    CHECK(unlink(dir) == 0);
+    CHECK(rmdir(real) == 0);
+    /* a directory of another user (root can make one) */
+    if (geteuid() == 0) {
+        CHECK(mkdir(dir, 0700) == 0);
+        CHECK(chown(dir, 65534, 65534) == 0);
+        err[0] = 0;
+        CHECK(srv_open(&s, l, "", 0, &e, err, sizeof err) == CTL_ERR_FOREIGN);
+        CHECK(strstr(err, "belongs to uid 65534") != NULL);
+        CHECK(ctl_private_dir(dir, false, err, sizeof err) == CTL_ERR_FOREIGN);
+        CHECK(rmdir(dir) == 0);
     }
+    loop_free(l);
+    CHECK(rmdir(xdg) == 0);
+    if (saved)
+        setenv("XDG_RUNTIME_DIR", saved, 1);
+    else
+        unsetenv("XDG_RUNTIME_DIR");
+    free(saved);
 }
 
 /* ---- the `kestrel ctl` client, run in a forked child while this process serves ---- */
@@ -909,13 +1232,43 @@ static void test_client(env *e)
         CHECK(strncmp(r.out, "usage: kestrel ctl", 18) == 0);
     }
     {
-        /* --db finds the socket next to the database when XDG_RUNTIME_DIR is not set */
-        char db[160];
-        snprintf(db, sizeof db, "%s/kestrel.db", e->dir);
-        const char *argv[] = {"ctl", "--db", db, "echo", "via-db", NULL};
-        run_client(e, "XDG_RUNTIME_DIR", argv, &r);
+        /* a config file's control.socket is where the client looks without --socket */
+        char cfgp[160];
+        snprintf(cfgp, sizeof cfgp, "%s/k.cfg", e->dir);
+        FILE *f = fopen(cfgp, "w");
+        CHECK(f != NULL);
+        if (f) {
+            fprintf(f, "control: { socket = \"%s\"; };\n", e->path);
+            fclose(f);
+        }
+        const char *argv[] = {"ctl", "--config", cfgp, "echo", "via-config", NULL};
+        run_client(e, NULL, argv, &r);
         CHECK_INT(r.status, 0);
-        CHECK_STR(r.out, "{\"argv\":[\"echo\",\"via-db\"]}\n");
+        CHECK_STR(r.out, "{\"argv\":[\"echo\",\"via-config\"]}\n");
+        unlink(cfgp);
+        /* --db is no longer an option (the socket does not live beside the database) */
+        const char *a2[] = {"ctl", "--db", "x.db", "status", NULL};
+        run_client(NULL, NULL, a2, &r);
+        CHECK_INT(r.status, 2);
+    }
+    if (geteuid() == 0) {
+        /* a socket file of another user: the client refuses before it connects */
+        char fpath[160];
+        snprintf(fpath, sizeof fpath, "%s/foreign.sock", e->dir);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        sun_set(&sa, fpath);
+        CHECK(bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
+        CHECK(listen(fd, 4) == 0);
+        CHECK(chown(fpath, 65534, 65534) == 0);
+        const char *argv[] = {"ctl", "--socket", fpath, "status", NULL};
+        run_client(NULL, NULL, argv, &r);
+        CHECK_INT(r.status, 1);
+        CHECK_STR(r.out, "");
+        CHECK(strstr(r.err, "belongs to uid 65534") != NULL);
+        CHECK(strstr(r.err, "not trusting it") != NULL);
+        close(fd);
+        unlink(fpath);
     }
     {
         /* a listener that never answers: the timeout ends the wait */
@@ -935,11 +1288,339 @@ static void test_client(env *e)
     }
 }
 
+
+/* Runs fn(arg) in a child as uid/gid 65534 (nobody); the parent pumps e's loop until it exits.
+ * Returns the child's exit status (-1 if it could not run). */
+static int run_as_nobody(env *e, int (*fn)(const char *), const char *arg)
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0)
+            _exit(99);
+        _exit(fn(arg));
+    }
+    int st = 0;
+    int64_t end = loop_mono_ms() + 10000;
+    for (;;) {
+        pid_t w = waitpid(pid, &st, WNOHANG);
+        if (w == pid)
+            break;
+        if (loop_mono_ms() > end) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            return -1;
+        }
+        if (e)
+            loop_once(e->l, 5);
+        else
+            poll(NULL, 0, 5);
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* As nobody: connect, ask, exit 0 if the server refused us by name, 1 if it answered, 2 else. */
+static int nobody_asks(const char *path)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    sun_set(&sa, path);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
+        return 3;
+    ssize_t w = write(fd, "{\"cmd\":\"echo\"}\n", 15);
+    (void)w;
+    char buf[512];
+    size_t n = 0;
+    ssize_t r;
+    while (n + 1 < sizeof buf && (r = read(fd, buf + n, sizeof buf - 1 - n)) > 0)
+        n += (size_t)r;
+    buf[n] = 0;
+    close(fd);
+    if (strstr(buf, "permission denied"))
+        return 0;
+    return strstr(buf, "argv") ? 1 : 2;
+}
+
+/* Server side of SO_PEERCRED: a client of another uid is refused (the socket is opened up to
+ * 0666 for the test, so only the credential check stands in the way). Needs root. */
+static void test_peer_uid(env *e)
+{
+    if (geteuid() != 0) {
+        fprintf(stderr, "  (not root: the other-uid peer tests are skipped)\n");
+        return;
+    }
+    CHECK(chmod(e->dir, 0711) == 0);
+    CHECK(chmod(e->path, 0666) == 0);
+    double before = status_num(e->s, "refused_peers");
+    CHECK_INT(run_as_nobody(e, nobody_asks, e->path), 0);
+    CHECK_INT(status_num(e->s, "refused_peers") - before, 1);
+    CHECK(chmod(e->path, 0600) == 0);
+    CHECK(chmod(e->dir, 0700) == 0);
+    char out[256];
+    CHECK(rt(e, "{\"cmd\":\"echo\"}", out, sizeof out) > 0); /* we are still served */
+    CHECK_STR(out, "{\"argv\":[\"echo\"]}");
+}
+
+/* Client side of SO_PEERCRED: the socket file is ours (bound as root) but the process that
+ * listens on it runs as nobody and answers forged JSON. The client must not print it. */
+static void test_client_peer_uid(env *e)
+{
+    if (geteuid() != 0)
+        return;
+    char path[160];
+    snprintf(path, sizeof path, "%s/spoof.sock", e->dir);
+    int ready[2];
+    CHECK(pipe(ready) == 0);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t spoof = fork();
+    if (spoof == 0) {
+        close(ready[0]);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        sun_set(&sa, path);
+        if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
+            _exit(2);
+        if (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0)
+            _exit(3);
+        if (listen(fd, 4) != 0) /* the listener's credentials are taken here: nobody */
+            _exit(4);
+        ssize_t w = write(ready[1], "r", 1);
+        (void)w;
+        for (int i = 0; i < 4; i++) {
+            int c = accept(fd, NULL, NULL);
+            if (c < 0)
+                _exit(5);
+            w = write(c, "{\"forged\":true}\n", 16);
+            close(c);
+        }
+        _exit(0);
+    }
+    close(ready[1]);
+    char b;
+    CHECK(read(ready[0], &b, 1) == 1);
+    close(ready[0]);
+    struct stat st;
+    CHECK(lstat(path, &st) == 0 && st.st_uid == 0); /* the file passes the owner check */
+    run_result r;
+    const char *argv[] = {"ctl", "--socket", path, "status", NULL};
+    run_client(NULL, NULL, argv, &r);
+    CHECK_INT(r.status, 1);
+    CHECK_STR(r.out, "");
+    CHECK(strstr(r.err, "the server runs as uid 65534") != NULL);
+    kill(spoof, SIGKILL);
+    waitpid(spoof, NULL, 0);
+    unlink(path);
+}
+
+static void test_strerror(void)
+{
+    const char *seen[CTL_ERR_OVERFLOW + 1];
+    for (int r = CTL_OK; r <= CTL_ERR_OVERFLOW; r++) {
+        seen[r] = ctl_strerror((ctl_result)r);
+        CHECK(seen[r] && seen[r][0]);
+        for (int k = 0; k < r; k++)
+            CHECK(strcmp(seen[k], seen[r]) != 0);
+    }
+    CHECK(strstr(ctl_strerror((ctl_result)999), "unknown") != NULL);
+    CHECK_STR(cmd_strerror(CMD_OK), "ok");
+    CHECK(strcmp(cmd_strerror(CMD_ERROR), cmd_strerror(CMD_WAIT)) != 0);
+}
+
+/* The one speed validator (the command line's --speed and `ctl speed` both use it). */
+static void test_speed_validator(void)
+{
+    static const struct {
+        const char *in;
+        double want;
+    } good[] = {{"0", 0},     {"1", 1},       {"2.5", 2.5},   {"0.01", 0.01}, {"1000", 1000},
+                {"1e1", 10},  {"8", 8},       {"0.5", 0.5},   {"1000.0", 1000}, {".5", 0.5},
+                {"5.", 5},    {"0.0", 0},     {"1E2", 100},   {"2e+1", 20},   {"25e-1", 2.5}};
+    static const char *const bad[] = {
+        "1e-400", "-0", "-1", "+1", "0x1p3", "0X10", "0x0", "nan", "NaN", "inf", "Infinity",
+        " 1",     "1 ", "",   "1e999", "0.001", "1000.01", "1.2.3", ".", "e5", "1e", "1,5",
+        "1e+",    "0.009", "5e-3", "1\n", "\t0"};
+    char err[128];
+    for (size_t i = 0; i < K_ARRAY_LEN(good); i++) {
+        double v = -1;
+        int rc = cmd_parse_speed(good[i].in, &v, err, sizeof err);
+        CHECK_INT(rc, K_OK);
+        if (rc != K_OK || v != good[i].want)
+            fprintf(stderr, "  speed '%s' -> %d %g\n", good[i].in, rc, v);
+        CHECK(v == good[i].want);
+    }
+    for (size_t i = 0; i < K_ARRAY_LEN(bad); i++) {
+        double v = 42;
+        err[0] = 0;
+        int rc = cmd_parse_speed(bad[i], &v, err, sizeof err);
+        CHECK_INT(rc, K_ERR);
+        if (rc != K_ERR)
+            fprintf(stderr, "  speed '%s' accepted as %g\n", bad[i], v);
+        CHECK(v == 42);
+        CHECK(strstr(err, "expected 0 or 0.01..1000") != NULL);
+    }
+    CHECK_INT(cmd_parse_speed(NULL, &(double){0}, err, sizeof err), K_ERR);
+    long n = 0;
+    CHECK(cmd_parse_count("10", 100, &n) == K_OK && n == 10);
+    CHECK_INT(cmd_parse_count("0", 100, &n), K_ERR);
+    CHECK_INT(cmd_parse_count("101", 100, &n), K_ERR);
+    CHECK_INT(cmd_parse_count("-1", 100, &n), K_ERR);
+    CHECK_INT(cmd_parse_count("1x", 100, &n), K_ERR);
+    CHECK_INT(cmd_parse_count("99999999999999999999", 100, &n), K_ERR);
+}
+
+/* Runs one command line on app a from the control socket's side (token 0: no deferring) and
+ * returns the response or error as one JSON line in out. */
+static cmd_result run_cmd(app *a, const char *line, char *out, size_t cap)
+{
+    char buf[256];
+    const char *argv[1 + CMD_MAX_ARGS];
+    int argc = 0;
+    snprintf(buf, sizeof buf, "%s", line);
+    char *save = NULL;
+    for (char *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save))
+        argv[argc++] = t;
+    cmd_ctx c = {.a = a, .origin = CMD_FROM_INTERNAL, .argc = argc, .argv = argv};
+    cmd_result r = cmd_run(&c);
+    char *txt = c.out ? cJSON_PrintUnformatted(c.out) : NULL;
+    snprintf(out, cap, "%s", r == CMD_OK ? (txt ? txt : "") : c.err);
+    cJSON_free(txt);
+    cJSON_Delete(c.out);
+    return r;
+}
+
+/* The command table and the key table: every key runs a known command with a valid arity, the
+ * trading keys are reserved commands (never picker actions), and cmd_run's answers. The app is
+ * a bare one (no loop, no store, no UI) with one synthetic symbol whose update id is past 2^53,
+ * to show the status document prints ids exactly, as strings. */
+static void test_command_table(void)
+{
+    for (size_t i = 0; i < cmd_count(); i++) {
+        const cmd_entry *e = cmd_at(i);
+        CHECK(e && e->name && e->args && e->help && e->help[0] && e->exec);
+        CHECK(e->min_args <= e->max_args && e->max_args <= CMD_MAX_ARGS);
+        CHECK(cmd_find(e->name) == e); /* names are unique */
+    }
+    CHECK(cmd_at(cmd_count()) == NULL);
+    CHECK(cmd_find("nosuch") == NULL);
+    for (size_t i = 0; i < keys_count(); i++) {
+        const key_binding *b = keys_at(i);
+        char w[64];
+        snprintf(w, sizeof w, "%s", b->command);
+        int words = 1;
+        for (char *p = w; *p; p++)
+            if (*p == ' ') {
+                if (words == 1)
+                    *p = 0;
+                words++;
+            }
+        const cmd_entry *e = cmd_find(w);
+        CHECK(e != NULL);
+        if (!e) {
+            fprintf(stderr, "  key %s -> unknown command '%s'\n", b->label, b->command);
+            continue;
+        }
+        CHECK(words - 1 >= e->min_args && words - 1 <= e->max_args);
+        CHECK(keys_lookup(b->key) == b || keys_lookup(b->key)->key == b->key);
+    }
+    static const struct {
+        int key;
+        const char *cmd;
+    } trading[] = {{'o', "order"},        {'c', "close-position"}, {'C', "cancel-order"},
+                   {'X', "close-all"},    {'e', "settings"},       {'a', "watch-add"},
+                   {'d', "watch-remove"}, {'S', "auto-start"},     {'P', "auto-pause"},
+                   {'g', "signal"},       {'n', "connections"},    {'B', "backtests"}};
+    for (size_t i = 0; i < K_ARRAY_LEN(trading); i++) {
+        const key_binding *b = keys_lookup(trading[i].key);
+        CHECK(b && strcmp(b->command, trading[i].cmd) == 0);
+        CHECK(cmd_find(trading[i].cmd) && (cmd_find(trading[i].cmd)->flags & CMD_F_RESERVED));
+    }
+    CHECK_STR(keys_lookup('i')->command, "picker");
+    CHECK_STR(keys_lookup('?')->command, "help");
+    char kb[96];
+    CHECK_STR(keys_for_command("select", kb, sizeof kb), "Enter"); /* three codes, one label */
+    CHECK_STR(keys_for_command("pane-next", kb, sizeof kb), "Tab");
+    CHECK_STR(keys_for_command("status", kb, sizeof kb), "");
+    key_help_row rows[64];
+    size_t nr = keys_help_rows(rows, K_ARRAY_LEN(rows));
+    CHECK(nr > 10 && nr < K_ARRAY_LEN(rows));
+    bool have_tab = false;
+    for (size_t i = 0; i < nr && i < K_ARRAY_LEN(rows); i++)
+        have_tab |= strcmp(rows[i].keys, "Tab Shift-Tab") == 0;
+    CHECK(have_tab);
+
+    app a;
+    memset(&a, 0, sizeof a);
+    config_defaults(&a.cfg);
+    a.market = market_new(&a.cfg.limits);
+    a.version = "test";
+    feed_level bids[] = {{6160201000000LL, 100000000LL}}, asks[] = {{6160202000000LL, 50000000LL}};
+    feed_event ev = {.kind = FEED_DEPTH_SNAPSHOT, .venue = VENUE_BINANCE_SPOT,
+                     .symbol = "BTCUSDT"};
+    ev.u.depth.first_id = ev.u.depth.last_id = 9007199254740993LL; /* 2^53 + 1 */
+    ev.u.depth.bids = bids;
+    ev.u.depth.asks = asks;
+    ev.u.depth.nbids = ev.u.depth.nasks = 1;
+    CHECK_INT(market_apply(a.market, &ev), K_OK);
+    char out[16384];
+    CHECK_INT(run_cmd(&a, "status", out, sizeof out), CMD_OK);
+    cJSON *st = cJSON_Parse(out);
+    CHECK(cJSON_IsObject(st));
+    CHECK_INT(cJSON_GetObjectItemCaseSensitive(st, "schema")->valuedouble, CMD_STATUS_SCHEMA);
+    CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(st, "ui")));
+    const cJSON *sym = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(st, "symbols"), 0);
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(sym, "last_update_id");
+    CHECK(cJSON_IsString(id) && strcmp(id->valuestring, "9007199254740993") == 0);
+    cJSON_Delete(st);
+    CHECK(strstr(out, "\"last_update_id\":\"9007199254740993\"") != NULL);
+    CHECK_INT(run_cmd(&a, "book BTCUSDT 1", out, sizeof out), CMD_OK);
+    CHECK(strstr(out, "\"last_update_id\":\"9007199254740993\"") != NULL);
+
+    CHECK_INT(run_cmd(&a, "frobnicate x", out, sizeof out), CMD_ERROR);
+    CHECK_STR(out, "unknown command 'frobnicate' (try: help)");
+    CHECK_INT(run_cmd(&a, "zoom", out, sizeof out), CMD_ERROR);
+    CHECK_STR(out, "zoom: needs the terminal UI (this Kestrel runs headless)");
+    CHECK_INT(run_cmd(&a, "order", out, sizeof out), CMD_ERROR);
+    CHECK_STR(out, "order ticket: not yet available (order)");
+    CHECK_INT(run_cmd(&a, "book", out, sizeof out), CMD_ERROR);
+    CHECK_STR(out, "usage: book SYMBOL [DEPTH]");
+    CHECK_INT(run_cmd(&a, "speed 1e-400", out, sizeof out), CMD_ERROR);
+    CHECK_STR(out, "speed '1e-400' is not valid (expected 0 or 0.01..1000)");
+    CHECK_INT(run_cmd(&a, "speed 2", out, sizeof out), CMD_ERROR); /* valid, but no replay */
+    CHECK_STR(out, "speed: no replay is running");
+    CHECK_INT(run_cmd(&a, "ping", out, sizeof out), CMD_OK); /* nobody to defer to: at once */
+    CHECK_STR(out, "{\"pong\":true,\"delay_ms\":0}");
+    CHECK_INT(run_cmd(&a, "timeframe 5m", out, sizeof out), CMD_OK);
+    CHECK_INT(a.chart_tf, TF_5M);
+    CHECK_INT(run_cmd(&a, "timeframe next", out, sizeof out), CMD_OK);
+    CHECK_STR(out, "{\"timeframe\":\"15m\"}");
+    CHECK_INT(run_cmd(&a, "focus binance-spot:btcusdt", out, sizeof out), CMD_OK);
+    CHECK_INT(run_cmd(&a, "focus binance-usdm:BTCUSDT", out, sizeof out), CMD_ERROR);
+    CHECK_INT(run_cmd(&a, "help", out, sizeof out), CMD_OK);
+    cJSON *h = cJSON_Parse(out);
+    CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(h, "commands")), cmd_count());
+    cJSON_Delete(h);
+    CHECK_INT(run_cmd(&a, "quit", out, sizeof out), CMD_OK);
+    CHECK(a.quitting);
+    char err[128];
+    CHECK_INT(cmd_run_line(&a, NULL, CMD_FROM_KEY, "seek -60", err, sizeof err), CMD_ERROR);
+    CHECK(strstr(err, "not yet available") != NULL);
+    CHECK_INT(cmd_run_line(&a, NULL, CMD_FROM_KEY, "", err, sizeof err), CMD_ERROR);
+    CHECK_STR(err, "missing command");
+    market_free(a.market);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* the tests write to sockets the server closes */
+    test_strerror();
+    test_speed_validator();
+    test_command_table();
     test_default_path();
+    test_private_dir();
     test_socket_files();
+    test_idle_timeout();
     env e;
     env_open(&e);
     if (e.s) {
@@ -948,9 +1629,13 @@ int main(void)
         test_malformed(&e);
         test_line_caps(&e);
         test_too_many_clients(&e);
+        test_deferred(&e);
+        test_idle_eviction(&e);
+        test_peer_uid(&e);
         test_slow_reader(&e);
         test_garbage(&e);
         test_client(&e);
+        test_client_peer_uid(&e);
         /* clients that hung up are reaped on the loop's next turns: give a loaded machine time */
         for (int i = 0; i < 400 && ctl_server_client_count(e.s) != 0; i++)
             pump(&e);

@@ -1,0 +1,342 @@
+/* The command table (include/kestrel/cmd.h): the list of every command, the dispatcher that keys
+ * (src/ui/keys.c), the control socket (src/app/commands.c) and internal callers share, the one
+ * validator per value, checked JSON builders, the status document's section list, and the
+ * entries of the keys reserved for later issues.
+ *
+ * Why one dispatcher: arity, "needs the UI", "not yet available" and out-of-memory are decided
+ * here once, so a key, `kestrel ctl` and the help overlay always agree on what a command is.
+ * The table is a static list of entries defined next to the code they drive (tmux's
+ * cmd_table[]); nothing is registered at run time, so there is no mutable global. */
+#include "kestrel/cmd.h"
+
+#include "kestrel/app.h"
+#include "kestrel/ctl.h"
+#include "kestrel/decimal.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const cmd_entry *const cmd_table[] = {
+    /* reading */
+    &cmd_status_entry, &cmd_book_entry, &cmd_candles_entry, &cmd_help_entry,
+    /* the replay and the chart */
+    &cmd_pause_entry, &cmd_resume_entry, &cmd_speed_entry, &cmd_timeframe_entry,
+    &cmd_indicators_entry, &cmd_focus_entry, &cmd_ping_entry, &cmd_quit_entry,
+    /* the screen (src/ui/ui_cmd.c) */
+    &cmd_pane_next_entry, &cmd_pane_prev_entry, &cmd_move_entry, &cmd_select_entry,
+    &cmd_zoom_entry, &cmd_picker_entry, &cmd_close_overlay_entry, &cmd_repaint_entry,
+    /* reserved for the screens, trading, engine and backtest issues */
+    &cmd_screen_entry, &cmd_step_entry, &cmd_seek_entry, &cmd_order_entry,
+    &cmd_close_position_entry, &cmd_cancel_order_entry, &cmd_close_all_entry,
+    &cmd_settings_entry, &cmd_watch_add_entry, &cmd_watch_remove_entry, &cmd_auto_start_entry,
+    &cmd_auto_pause_entry, &cmd_signal_entry, &cmd_connections_entry, &cmd_backtests_entry,
+};
+
+size_t cmd_count(void) { return K_ARRAY_LEN(cmd_table); }
+
+const cmd_entry *cmd_at(size_t i) { return i < K_ARRAY_LEN(cmd_table) ? cmd_table[i] : NULL; }
+
+const cmd_entry *cmd_find(const char *name)
+{
+    if (!name)
+        return NULL;
+    for (size_t i = 0; i < K_ARRAY_LEN(cmd_table); i++)
+        if (strcmp(cmd_table[i]->name, name) == 0)
+            return cmd_table[i];
+    return NULL;
+}
+
+const char *cmd_strerror(cmd_result r)
+{
+    switch (r) {
+    case CMD_OK: return "ok";
+    case CMD_ERROR: return "command failed";
+    case CMD_WAIT: return "reply deferred";
+    }
+    return "unknown command result";
+}
+
+cmd_result cmd_fail(cmd_ctx *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->err, sizeof c->err, fmt, ap);
+    va_end(ap);
+    return CMD_ERROR;
+}
+
+cmd_result cmd_run(cmd_ctx *c)
+{
+    c->out = NULL;
+    c->oom = false;
+    c->err[0] = 0;
+    c->cancel = NULL;
+    c->cancel_ud = NULL;
+    if (c->argc < 1 || !c->argv || !c->argv[0] || !c->argv[0][0])
+        return cmd_fail(c, "missing command");
+    const cmd_entry *e = cmd_find(c->argv[0]);
+    if (!e)
+        return cmd_fail(c, "unknown command '%.64s' (try: help)", c->argv[0]);
+    int n = c->argc - 1;
+    if (n < e->min_args || n > e->max_args)
+        return cmd_fail(c, "usage: %s%s%s", e->name, e->args[0] ? " " : "", e->args);
+    if (e->flags & CMD_F_RESERVED)
+        return cmd_fail(c, "%s: not yet available (%s)", e->help, e->name);
+    if (!c->ui)
+        c->ui = c->a->ui;
+    if ((e->flags & CMD_F_UI) && !c->ui)
+        return cmd_fail(c, "%s: needs the terminal UI (this Kestrel runs headless)", e->name);
+    c->out = cJSON_CreateObject();
+    if (!c->out)
+        return cmd_fail(c, "out of memory");
+    cmd_result r = e->exec(c);
+    if (r == CMD_WAIT && !c->token) /* nobody to reply to later: a handler bug */
+        r = cmd_fail(c, "%s: cannot defer a reply here", e->name);
+    if (r == CMD_OK && c->oom)
+        r = cmd_fail(c, "out of memory");
+    if (r != CMD_OK) {
+        cJSON_Delete(c->out);
+        c->out = NULL;
+        if (r == CMD_ERROR && !c->err[0])
+            cmd_fail(c, "%s failed", e->name);
+    }
+    return r;
+}
+
+cmd_result cmd_run_line(app *a, struct ui *u, enum cmd_origin origin, const char *line,
+                        char *err, size_t errlen)
+{
+    char buf[256];
+    const char *argv[1 + CMD_MAX_ARGS];
+    int argc = 0;
+    snprintf(buf, sizeof buf, "%s", line ? line : "");
+    char *save = NULL;
+    for (char *t = strtok_r(buf, " ", &save); t && argc < 1 + CMD_MAX_ARGS;
+         t = strtok_r(NULL, " ", &save))
+        argv[argc++] = t;
+    cmd_ctx c = {.a = a, .ui = u, .origin = origin, .argc = argc, .argv = argv};
+    cmd_result r = cmd_run(&c);
+    cJSON_Delete(c.out);
+    if (err && errlen)
+        snprintf(err, errlen, "%s", r == CMD_OK ? "" : c.err);
+    return r;
+}
+
+int cmd_reply_send(app *a, uint64_t token, cJSON *json)
+{
+    if (!token || !a || !a->ctl) {
+        cJSON_Delete(json);
+        return token ? K_ERR : K_OK;
+    }
+    return ctl_reply_send(a->ctl, token, json) == CTL_OK ? K_OK : K_ERR;
+}
+
+int cmd_reply_error(app *a, uint64_t token, const char *msg)
+{
+    if (!token || !a || !a->ctl)
+        return token ? K_ERR : K_OK;
+    return ctl_reply_error(a->ctl, token, msg) == CTL_OK ? K_OK : K_ERR;
+}
+
+/* ---- validators ---- */
+
+int cmd_parse_speed(const char *s, double *out, char *err, size_t errlen)
+{
+    /* plain decimal only: digits with at most one '.', then an optional e[+-]digits */
+    bool ok = s != NULL, digit = false, nonzero = false, dot = false;
+    const char *p = s;
+    for (; ok && *p; p++) {
+        if (*p >= '0' && *p <= '9') {
+            digit = true;
+            nonzero |= *p != '0';
+        } else if (*p == '.' && !dot) {
+            dot = true;
+        } else {
+            break;
+        }
+    }
+    ok = ok && digit;
+    if (ok && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (*p == '+' || *p == '-')
+            p++;
+        ok = *p >= '0' && *p <= '9';
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    double v = 0;
+    if (ok && *p == 0) {
+        char *end = NULL;
+        errno = 0;
+        v = strtod(s, &end);
+        /* ERANGE or a non-zero mantissa that became 0: underflow ("1e-400") is refused */
+        ok = errno == 0 && end == p && isfinite(v) && !(nonzero && v == 0) &&
+             (v == 0 || (v >= 0.01 && v <= 1000));
+    } else {
+        ok = false;
+    }
+    if (!ok) {
+        if (err && errlen)
+            snprintf(err, errlen, "speed '%.40s' is not valid (expected 0 or 0.01..1000)",
+                     s ? s : "");
+        return K_ERR;
+    }
+    *out = v;
+    return K_OK;
+}
+
+int cmd_parse_count(const char *s, long max, long *out)
+{
+    if (!s || !*s || strlen(s) > 18)
+        return K_ERR;
+    long v = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return K_ERR;
+        v = v * 10 + (*p - '0');
+    }
+    if (v < 1 || v > max)
+        return K_ERR;
+    *out = v;
+    return K_OK;
+}
+
+/* ---- checked JSON builders ---- */
+
+static bool cmd_json_check(cmd_ctx *c, const void *p)
+{
+    if (!p)
+        c->oom = true;
+    return p != NULL;
+}
+
+bool cmd_json_str(cmd_ctx *c, cJSON *o, const char *key, const char *v)
+{
+    return o && cmd_json_check(c, cJSON_AddStringToObject(o, key, v ? v : ""));
+}
+
+bool cmd_json_num(cmd_ctx *c, cJSON *o, const char *key, double v)
+{
+    return o && cmd_json_check(c, cJSON_AddNumberToObject(o, key, v));
+}
+
+bool cmd_json_bool(cmd_ctx *c, cJSON *o, const char *key, bool v)
+{
+    return o && cmd_json_check(c, cJSON_AddBoolToObject(o, key, v));
+}
+
+bool cmd_json_null(cmd_ctx *c, cJSON *o, const char *key)
+{
+    return o && cmd_json_check(c, cJSON_AddNullToObject(o, key));
+}
+
+bool cmd_json_id(cmd_ctx *c, cJSON *o, const char *key, uint64_t v)
+{
+    char buf[24];
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)v);
+    return cmd_json_str(c, o, key, buf);
+}
+
+bool cmd_json_dec(cmd_ctx *c, cJSON *o, const char *key, kdec v, int decimals)
+{
+    char buf[48];
+    decimal_format(v, decimals, buf, sizeof buf);
+    return cmd_json_str(c, o, key, buf);
+}
+
+cJSON *cmd_json_obj(cmd_ctx *c, cJSON *o, const char *key)
+{
+    cJSON *r = o ? cJSON_AddObjectToObject(o, key) : NULL;
+    cmd_json_check(c, r);
+    return r;
+}
+
+cJSON *cmd_json_arr(cmd_ctx *c, cJSON *o, const char *key)
+{
+    cJSON *r = o ? cJSON_AddArrayToObject(o, key) : NULL;
+    cmd_json_check(c, r);
+    return r;
+}
+
+bool cmd_json_push(cmd_ctx *c, cJSON *arr, cJSON *item)
+{
+    if (!arr || !item || !cJSON_AddItemToArray(arr, item)) {
+        cJSON_Delete(item);
+        c->oom = true;
+        return false;
+    }
+    return true;
+}
+
+bool cmd_json_push_str(cmd_ctx *c, cJSON *arr, const char *v)
+{
+    return cmd_json_push(c, arr, cJSON_CreateString(v ? v : ""));
+}
+
+bool cmd_json_push_dec(cmd_ctx *c, cJSON *arr, kdec v, int decimals)
+{
+    char buf[48];
+    decimal_format(v, decimals, buf, sizeof buf);
+    return cmd_json_push_str(c, arr, buf);
+}
+
+/* ---- the status document ---- */
+
+static const cmd_status_section cmd_status_sections[] = {
+    {"app", cmd_status_app},         {"replay", cmd_status_replay},
+    {"store", cmd_status_store},     {"control", cmd_status_control},
+    {"ui", cmd_status_ui},           {"ingest", cmd_status_ingest},
+    {"market", cmd_status_market},
+};
+
+cJSON *cmd_status_json(app *a)
+{
+    cmd_ctx c = {.a = a, .ui = a->ui, .origin = CMD_FROM_INTERNAL};
+    cJSON *doc = cJSON_CreateObject();
+    if (!doc)
+        return NULL;
+    cmd_json_num(&c, doc, "schema", CMD_STATUS_SCHEMA);
+    for (size_t i = 0; i < K_ARRAY_LEN(cmd_status_sections) && !c.oom; i++)
+        cmd_status_sections[i].fill(&c, doc);
+    if (c.oom) {
+        cJSON_Delete(doc);
+        return NULL;
+    }
+    return doc;
+}
+
+/* ---- reserved entries: bound and listed now so no later issue's key collides ---- */
+
+static cmd_result cmd_reserved(cmd_ctx *c)
+{
+    return cmd_fail(c, "not yet available"); /* cmd_run answers before this is reached */
+}
+
+#define CMD_RESERVED(var, nm, ar, mn, mx, hl)                                                      \
+    const cmd_entry var = {.name = nm, .args = ar, .help = hl, .min_args = mn, .max_args = mx,   \
+                           .flags = CMD_F_RESERVED, .exec = cmd_reserved}
+
+CMD_RESERVED(cmd_screen_entry, "screen", "N", 1, 1,
+             "screens: 1 Market, 2 Trading, 3 AI, 4 System, 5 Backtests");
+CMD_RESERVED(cmd_step_entry, "step", "", 0, 0, "step one bar while paused");
+CMD_RESERVED(cmd_seek_entry, "seek", "SECONDS", 1, 1, "seek the replay (keys: one minute)");
+CMD_RESERVED(cmd_order_entry, "order", "[SIDE QTY [PRICE]]", 0, 3, "order ticket");
+CMD_RESERVED(cmd_close_position_entry, "close-position", "[SYMBOL]", 0, 1,
+             "close the selected position");
+CMD_RESERVED(cmd_cancel_order_entry, "cancel-order", "[ID]", 0, 1, "cancel the selected order");
+CMD_RESERVED(cmd_close_all_entry, "close-all", "", 0, 0,
+             "close all: cancel orders, flatten, halt (confirm)");
+CMD_RESERVED(cmd_settings_entry, "settings", "", 0, 0, "settings form");
+CMD_RESERVED(cmd_watch_add_entry, "watch-add", "[SYMBOL]", 0, 1, "add a watchlist symbol");
+CMD_RESERVED(cmd_watch_remove_entry, "watch-remove", "[SYMBOL]", 0, 1,
+             "remove a watchlist symbol");
+CMD_RESERVED(cmd_auto_start_entry, "auto-start", "", 0, 0, "start auto-trading");
+CMD_RESERVED(cmd_auto_pause_entry, "auto-pause", "", 0, 0, "pause auto-trading");
+CMD_RESERVED(cmd_signal_entry, "signal", "[SYMBOL]", 0, 1,
+             "generate a signal now for the focused symbol");
+CMD_RESERVED(cmd_connections_entry, "connections", "", 0, 0, "connections view");
+CMD_RESERVED(cmd_backtests_entry, "backtests", "", 0, 0, "backtests view");
