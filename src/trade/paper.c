@@ -42,7 +42,7 @@ typedef struct paper_pos {
     enum venue venue;
     char symbol[KSYM_MAX];
     kdec qty;        /* signed */
-    __int128 cost;   /* sum px*qty of the open quantity, units of 1e-16, signed like qty */
+    __int128 cost;   /* sum of the fills' truncated notionals (1e-8), signed like qty */
     kdec margin;
     int leverage;
     char quote[INSTR_ASSET_MAX]; /* margin asset */
@@ -206,7 +206,7 @@ static kdec paper_entry(const paper_pos *ps)
 {
     if (ps->qty == 0)
         return 0;
-    return (kdec)(ps->cost / ps->qty);
+    return (kdec)(ps->cost * KDEC_SCALE / ps->qty);
 }
 
 /* liquidation price of an isolated position: margin + upnl == mmr * qty * L */
@@ -215,7 +215,7 @@ static kdec paper_liq_px(const paper *p, const paper_pos *ps)
     if (ps->qty == 0)
         return 0;
     __int128 q = ps->qty > 0 ? ps->qty : -ps->qty;
-    __int128 cost = ps->cost > 0 ? ps->cost : -ps->cost; /* 1e-16 */
+    __int128 cost = (ps->cost > 0 ? ps->cost : -ps->cost) * KDEC_SCALE; /* 1e-16 */
     __int128 m = (__int128)ps->margin * KDEC_SCALE;      /* 1e-16 */
     __int128 mmr = ps->qty > 0 ? (__int128)100 * KDEC_SCALE - p->cfg.maint_margin_pct
                                : (__int128)100 * KDEC_SCALE + p->cfg.maint_margin_pct;
@@ -403,8 +403,8 @@ static void paper_book_fill(paper *p, paper_order *o, kdec px, kdec qty, bool ma
         if (closing > 0) {
             kdec aq = ps->qty > 0 ? ps->qty : -ps->qty;
             __int128 cost_closed = ps->cost * closing / aq; /* signed */
-            __int128 value = (__int128)px * closing * (ps->qty > 0 ? 1 : -1);
-            __int128 pnl = (value - cost_closed) / KDEC_SCALE;
+            __int128 value = (__int128)px * closing / KDEC_SCALE * (ps->qty > 0 ? 1 : -1);
+            __int128 pnl = value - cost_closed;
             kdec m_rel = (kdec)((__int128)ps->margin * closing / aq);
             ps->cost -= cost_closed;
             ps->qty += ps->qty > 0 ? -closing : closing;
@@ -421,7 +421,7 @@ static void paper_book_fill(paper *p, paper_order *o, kdec px, kdec qty, bool ma
                 ps->leverage = o->req.leverage > 0 ? o->req.leverage : p->cfg.default_leverage;
             int lev = ps->leverage > 0 ? ps->leverage : 1;
             ps->qty += o->req.side == SIDE_BUY ? opening : -opening;
-            ps->cost += (__int128)px * opening * (o->req.side == SIDE_BUY ? 1 : -1);
+            ps->cost += (__int128)px * opening / KDEC_SCALE * (o->req.side == SIDE_BUY ? 1 : -1);
             ps->margin += (paper_mul(px, opening) + lev - 1) / lev;
         }
         paper_credit(p, o->quote, -fee);
