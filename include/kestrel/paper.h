@@ -43,6 +43,13 @@ void paper_config_default(paper_config *c);
 /* Sets (or adds) a starting balance. K_ERR when the table is full or the amount negative. */
 int paper_config_balance(paper_config *c, const char *asset, kdec amount);
 
+/* Sets one key from its text, validated: "paper.latency_ms" (0..60000, both directions),
+ * "paper.slippage_cap_pct" (0.01..100), "paper.balances.<ASSET>" (>= 0), "fees.<venue>.maker" /
+ * "fees.<venue>.taker" (percent, 0..5; venue as venue_name(): binance-spot, binance-usdm, okx).
+ * K_ERR with err ("paper.latency_ms -1 outside [0, 60000]") and nothing changed otherwise. */
+int paper_config_set(paper_config *c, const char *key, const char *value, char *err,
+                     size_t errlen);
+
 typedef struct paper paper;
 
 /* instr (may be NULL, borrowed) gives base/quote assets and steps; without it the assets are

@@ -122,6 +122,75 @@ int paper_config_balance(paper_config *c, const char *asset, kdec amount)
     return K_OK;
 }
 
+static int paper_config_range(const char *key, const char *value, const char *lo,
+                              const char *hi, kdec *out, char *err, size_t errlen)
+{
+    kdec l = 0, h = 0;
+    if (decimal_parse(value, strlen(value), out) != K_OK) {
+        snprintf(err, errlen, "%s %s is not a number", key, value);
+        return K_ERR;
+    }
+    (void)decimal_parse(lo, strlen(lo), &l);
+    (void)decimal_parse(hi, strlen(hi), &h);
+    if (*out < l || *out > h) {
+        snprintf(err, errlen, "%s %s outside [%s, %s]", key, value, lo, hi);
+        return K_ERR;
+    }
+    return K_OK;
+}
+
+int paper_config_set(paper_config *c, const char *key, const char *value, char *err,
+                     size_t errlen)
+{
+    kdec v;
+    if (!strcmp(key, "paper.latency_ms")) {
+        if (paper_config_range(key, value, "0", "60000", &v, err, errlen) ||
+            v % KDEC_SCALE) {
+            if (v % KDEC_SCALE)
+                snprintf(err, errlen, "%s %s is not an integer", key, value);
+            return K_ERR;
+        }
+        c->latency_ms = c->report_latency_ms = v / KDEC_SCALE;
+        return K_OK;
+    }
+    if (!strcmp(key, "paper.slippage_cap_pct")) {
+        if (paper_config_range(key, value, "0.01", "100", &v, err, errlen))
+            return K_ERR;
+        c->slippage_cap_pct = v;
+        return K_OK;
+    }
+    if (!strncmp(key, "paper.balances.", 15)) {
+        if (paper_config_range(key, value, "0", "90000000000", &v, err, errlen))
+            return K_ERR;
+        if (paper_config_balance(c, key + 15, v) != K_OK) {
+            snprintf(err, errlen, "%s: bad asset name or too many assets", key);
+            return K_ERR;
+        }
+        return K_OK;
+    }
+    if (!strncmp(key, "fees.", 5)) {
+        const char *vn = key + 5, *dot = strrchr(vn, '.');
+        char name[32];
+        enum venue ven;
+        if (dot && (size_t)(dot - vn) < sizeof name) {
+            memcpy(name, vn, (size_t)(dot - vn));
+            name[dot - vn] = '\0';
+            bool maker = !strcmp(dot + 1, "maker"), taker = !strcmp(dot + 1, "taker");
+            if (venue_parse(name, &ven) == K_OK && (maker || taker)) {
+                if (paper_config_range(key, value, "0", "5", &v, err, errlen))
+                    return K_ERR;
+                if (maker)
+                    c->fees[ven].maker_pct = v;
+                else
+                    c->fees[ven].taker_pct = v;
+                return K_OK;
+            }
+        }
+    }
+    snprintf(err, errlen, "unknown key %s", key);
+    return K_ERR;
+}
+
 /* ---- small helpers ---- */
 
 /* exact shortest text of a kdec, for reasons */

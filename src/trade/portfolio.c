@@ -5,8 +5,9 @@
  * Exactness: a position's cost is the sum of its fills' notionals, each truncated to 1e-8 as the
  * wallet pays it (px * qty / 1e8), so a round trip's realised P&L equals the change of the
  * broker's cash balance to the last unit; a partial close removes cost pro rata (cost * closed /
- * qty, truncated) and the final close removes the rest. equity = start + realised (net) + sum(upnl). The statistics use
- * doubles: they are ratios, never money that leaves the program. */
+ * qty, truncated) and the final close removes the rest. equity = start + realised (net) +
+ * sum(upnl). The statistics use doubles: they are ratios, never money that leaves the
+ * program. */
 #include "kestrel/portfolio.h"
 
 #include "kestrel/decimal.h"

@@ -300,7 +300,8 @@ static void test_usdm_bundle(void)
                                     sizeof err),
               INSTR_ERR_PARSE);
     /* a double where a decimal string belongs is refused (the symbol is skipped) */
-    const char *j = "{\"symbols\":[{\"symbol\":\"XUSDT\",\"status\":\"TRADING\",\"baseAsset\":\"X\","
+    const char *j = "{\"symbols\":[{\"symbol\":\"XUSDT\",\"status\":\"TRADING\","
+                    "\"baseAsset\":\"X\","
                     "\"quoteAsset\":\"USDT\",\"filters\":[{\"filterType\":\"PRICE_FILTER\","
                     "\"tickSize\":0.01}]}]}";
     CHECK_INT(instruments_load_json(t, VENUE_BINANCE_USDM, j, strlen(j), &sk, err, sizeof err),

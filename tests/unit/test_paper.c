@@ -596,8 +596,46 @@ static void test_chain(void)
     rp_close(&r);
 }
 
+static void test_config(void)
+{
+    paper_config c;
+    paper_config_default(&c);
+    CHECK_INT(c.fees[VENUE_BINANCE_SPOT].maker_pct, D("0.1"));
+    CHECK_INT(c.fees[VENUE_BINANCE_SPOT].taker_pct, D("0.1"));
+    CHECK_INT(c.fees[VENUE_BINANCE_USDM].maker_pct, D("0.02"));
+    CHECK_INT(c.fees[VENUE_BINANCE_USDM].taker_pct, D("0.05"));
+    CHECK_INT(c.fees[VENUE_OKX].maker_pct, D("0.08"));
+    CHECK_INT(c.fees[VENUE_OKX].taker_pct, D("0.1"));
+    CHECK_INT(c.nbalances, 1);
+    CHECK_STR(c.balances[0].asset, "USDT");
+    CHECK_INT(c.balances[0].free, D("10000"));
+    char err[200];
+    CHECK_INT(paper_config_set(&c, "fees.okx.maker", "0.06", err, sizeof err), K_OK);
+    CHECK_INT(c.fees[VENUE_OKX].maker_pct, D("0.06"));
+    CHECK_INT(paper_config_set(&c, "fees.binance-usdm.taker", "6", err, sizeof err), K_ERR);
+    CHECK_STR(err, "fees.binance-usdm.taker 6 outside [0, 5]");
+    CHECK_INT(paper_config_set(&c, "fees.kraken.taker", "0.1", err, sizeof err), K_ERR);
+    CHECK_INT(paper_config_set(&c, "paper.latency_ms", "120", err, sizeof err), K_OK);
+    CHECK_INT(c.latency_ms, 120);
+    CHECK_INT(c.report_latency_ms, 120);
+    CHECK_INT(paper_config_set(&c, "paper.latency_ms", "1.5", err, sizeof err), K_ERR);
+    CHECK_INT(paper_config_set(&c, "paper.slippage_cap_pct", "0.5", err, sizeof err), K_OK);
+    CHECK_INT(c.slippage_cap_pct, D("0.5"));
+    CHECK_INT(paper_config_set(&c, "paper.balances.BTC", "0.25", err, sizeof err), K_OK);
+    CHECK_INT(paper_config_set(&c, "paper.balances.USDT", "500", err, sizeof err), K_OK);
+    paper *p = paper_new(&c, NULL);
+    CHECK_INT(paper_balance(p, "BTC", NULL), D("0.25"));
+    CHECK_INT(paper_balance(p, "USDT", NULL), D("500"));
+    /* fees round up to the unit: 0.1% of 0.00000999 is 0.00000000999 -> 1e-8 */
+    CHECK_INT(paper_fee_for(p, VENUE_BINANCE_SPOT, 999, false), 1);
+    CHECK_INT(paper_fee_for(p, VENUE_BINANCE_SPOT, D("1000"), false), D("1"));
+    CHECK_INT(paper_fee_for(p, VENUE_OKX, D("1000"), true), D("0.6"));
+    paper_free(p);
+}
+
 int main(void)
 {
+    test_config();
     test_market_vwap();
     test_depth_and_balance();
     test_latency();
