@@ -139,7 +139,8 @@ bool order_client_id_valid(const char *id, enum venue v);
 /* ---- the order manager ---- */
 typedef struct order_mgr order_mgr;
 
-/* max_orders: bound on the orders kept (terminal ones are dropped oldest first beyond it). */
+/* max_orders: bound on the orders kept; at the bound the oldest terminal ones are dropped,
+ * down to 3/4 of it (open orders are never dropped: create then fails with ORDER_ERR_FULL). */
 order_mgr *order_mgr_new(const char *prefix, uint64_t epoch, uint32_t max_orders);
 void order_mgr_free(order_mgr *m);
 void order_mgr_set_listener(order_mgr *m, order_listener_fn fn, void *ud);

@@ -6,7 +6,7 @@
  * (the app persists it). Exchanges deliver fills after a cancel was acknowledged: such a fill is
  * applied (money moved) while the status stays terminal. Exchanges and reconnects also repeat
  * fills: a trade id already applied to the order is ignored. Orders live in one array bounded by
- * max_orders; terminal orders are dropped oldest first when it is full. */
+ * max_orders; when it is full the oldest terminal orders are dropped (down to 3/4 of it). */
 #include "kestrel/order.h"
 
 #include "kestrel/xmalloc.h"
@@ -248,18 +248,27 @@ static void order_note_send(order_mgr *m, enum order_note_kind k, const order *o
     m->fn(m->ud, &note);
 }
 
-/* a free slot: grow, or drop the oldest terminal order */
+/* a free slot: grow, or (at the bound) drop the oldest terminal orders in one compaction pass
+ * down to 3/4 of the bound, so the cost is amortised O(1) per order */
 static order *order_mgr_slot(order_mgr *m)
 {
     if (m->n >= m->max) {
-        uint32_t i = 0;
-        while (i < m->n && !order_status_terminal(m->v[i].status))
-            i++;
-        if (i == m->n)
+        uint32_t drop = m->n - m->max * 3 / 4, w = 0;
+        if (drop == 0)
+            drop = 1;
+        for (uint32_t i = 0; i < m->n; i++) {
+            if (drop > 0 && order_status_terminal(m->v[i].status)) {
+                order_release(&m->v[i]);
+                drop--;
+                continue;
+            }
+            if (w != i)
+                m->v[w] = m->v[i];
+            w++;
+        }
+        m->n = w;
+        if (m->n >= m->max)
             return NULL;
-        order_release(&m->v[i]);
-        memmove(&m->v[i], &m->v[i + 1], (m->n - i - 1) * sizeof *m->v);
-        m->n--;
     }
     if (m->n == m->cap) {
         m->cap = m->cap ? m->cap * 2 : 64;

@@ -84,6 +84,7 @@ struct paper {
     int nassets;
     int64_t trade_seq;
     int64_t now;
+    uint32_t pending; /* arrivals and cancels still travelling */
     bool delivering;
 };
 
@@ -807,7 +808,7 @@ static void paper_advance(paper *p, int64_t now)
 {
     if (now > p->now)
         p->now = now;
-    for (;;) {
+    while (p->pending > 0) {
         /* earliest pending arrival or cancel */
         paper_order *next = NULL;
         int64_t t = 0;
@@ -828,6 +829,7 @@ static void paper_advance(paper *p, int64_t now)
         }
         if (!next)
             break;
+        p->pending--;
         if (is_cancel)
             paper_cancel_arrive(p, next, t);
         else
@@ -879,6 +881,7 @@ static enum broker_result paper_place(broker *b, const char *id, const order_req
     o->req = *req;
     o->status = ORDER_PENDING_NEW;
     o->arrive_ms = now + p->cfg.latency_ms;
+    p->pending++;
     paper_split_assets(p, req, o);
     paper_advance(p, now);
     paper_deliver(p, now);
@@ -895,6 +898,8 @@ static enum broker_result paper_cancel(broker *b, const char *id, int64_t now)
     if (order_status_terminal(o->status))
         return BROKER_ERR_STATE;
     /* the cancel travels like an order; one sent while the order is in flight arrives after it */
+    if (o->cancel_at == 0)
+        p->pending++;
     o->cancel_at = K_MAX(now + p->cfg.latency_ms, o->arrive_ms);
     paper_advance(p, now);
     paper_deliver(p, now);
