@@ -1122,8 +1122,10 @@ static void paper_liquidate(paper *p, paper_pos *ps, kdec px, int64_t now)
 void paper_on_trade(paper *p, const feed_event *tr, int64_t now_ms)
 {
     paper_advance(p, now_ms);
-    if (tr->kind != FEED_TRADE)
+    if (tr->kind != FEED_TRADE) {
+        paper_deliver(p, now_ms);
         return;
+    }
     kdec px = tr->u.trade.px, tq = tr->u.trade.qty;
     paper_book *pb = paper_book_get(p, tr->venue, tr->symbol, true);
     pb->last_px = px;
