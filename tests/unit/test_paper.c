@@ -74,7 +74,7 @@ static int64_t ev_ms(const feed_event *e)
 static void rp_open(rp *r, enum venue v, const char *f1, const char *f2, uint32_t levels)
 {
     memset(r, 0, sizeof *r);
-    stream_init(&r->s, v, "BTCUSDT", f1, f2);
+    stream_init(&r->s, v, strstr(f1, "eth") ? "ETHUSDT" : "BTCUSDT", f1, f2);
     r->b = book_new(v == VENUE_BINANCE_USDM ? BOOK_RULES_BINANCE_USDM : BOOK_RULES_BINANCE_SPOT,
                     levels, 4096);
 }
@@ -596,6 +596,122 @@ static void test_chain(void)
     rp_close(&r);
 }
 
+/* trailing stop, take-profit, stop-limit on the real spot ETHUSDT trades; cancel in flight and
+ * amend with latency */
+static void test_triggers(void)
+{
+    rp r;
+    rp_open(&r, VENUE_BINANCE_SPOT, SPOT_ETH_08, SPOT_ETH_09, 5000);
+    rp_warm(&r, 300);
+    paper_config c = cfg0();
+    CHECK_INT(paper_config_balance(&c, "ETH", D("10")), K_OK);
+    CHECK_INT(paper_config_balance(&c, "USDT", D("100000")), K_OK);
+    paper *p = paper_new(&c, NULL);
+    evlog *l = calloc(1, sizeof *l);
+    broker_set_listener(paper_broker(p), on_event, l);
+    paper_attach_book(p, VENUE_BINANCE_SPOT, "ETHUSDT", r.b);
+    kdec bid, bq, ask, aq;
+    CHECK(book_best(r.b, &bid, &bq, &ask, &aq));
+    /* trailing sell 0.05%: the test follows the best trade price itself */
+    order_req tr = {.venue = VENUE_BINANCE_SPOT, .symbol = "ETHUSDT", .side = SIDE_SELL,
+                    .type = ORDER_TRAILING_STOP, .qty = D("0.1"), .trail_pct = D("0.05")};
+    CHECK_INT(broker_place(paper_broker(p), &(order){.client_id = "T1", .req = tr}, r.now),
+              BROKER_OK);
+    /* take-profit sell 0.03% above the ask, stop-limit buy 0.03% above the ask */
+    kdec up = ask + ask / 3333;
+    up -= up % D("0.01");
+    order_req tp = {.venue = VENUE_BINANCE_SPOT, .symbol = "ETHUSDT", .side = SIDE_SELL,
+                    .type = ORDER_TAKE_PROFIT, .qty = D("0.1"), .stop = up};
+    CHECK_INT(broker_place(paper_broker(p), &(order){.client_id = "TP", .req = tp}, r.now),
+              BROKER_OK);
+    order_req sl = {.venue = VENUE_BINANCE_SPOT, .symbol = "ETHUSDT", .side = SIDE_BUY,
+                    .type = ORDER_STOP_LIMIT, .qty = D("0.1"), .stop = up,
+                    .price = up + D("1")};
+    CHECK_INT(broker_place(paper_broker(p), &(order){.client_id = "SL", .req = sl}, r.now),
+              BROKER_OK);
+    kdec best = 0;
+    int64_t trail_ms = 0, tp_ms = 0;
+    while ((!trail_ms || !tp_ms) && rp_step(&r, p)) {
+        if (r.cur.kind != FEED_TRADE)
+            continue;
+        kdec px = r.cur.u.trade.px;
+        if (best == 0 || px > best)
+            best = px;
+        kdec d = (kdec)(((__int128)best * D("0.05") + (__int128)100 * KDEC_SCALE - 1) /
+                        ((__int128)100 * KDEC_SCALE));
+        if (!trail_ms && px <= best - d)
+            trail_ms = r.now;
+        if (!tp_ms && px >= up)
+            tp_ms = r.now;
+    }
+    CHECK(trail_ms > 0 && tp_ms > 0);
+    int64_t got_trail = 0, got_tp = 0, got_sl = 0;
+    for (int i = 0; i < l->n; i++)
+        if (l->ev[i].kind == BROKER_EV_TRIGGERED) {
+            if (!strcmp(l->ev[i].client_id, "T1"))
+                got_trail = l->ev[i].time_ms;
+            if (!strcmp(l->ev[i].client_id, "TP"))
+                got_tp = l->ev[i].time_ms;
+            if (!strcmp(l->ev[i].client_id, "SL"))
+                got_sl = l->ev[i].time_ms;
+        }
+    CHECK_INT(got_trail, trail_ms);
+    CHECK_INT(got_tp, tp_ms);
+    CHECK_INT(got_sl, tp_ms); /* the buy stop at the same price triggers on the same trade */
+    broker_order_info info;
+    CHECK_INT(broker_query(paper_broker(p), "T1", &info), BROKER_OK);
+    CHECK_INT(info.status, ORDER_FILLED);
+    CHECK(info.triggered);
+    CHECK_INT(broker_query(paper_broker(p), "SL", &info), BROKER_OK);
+    CHECK(info.triggered);
+    CHECK(info.status == ORDER_FILLED || info.status == ORDER_PARTIALLY_FILLED ||
+          info.status == ORDER_NEW);
+    if (info.filled > 0)
+        CHECK(info.avg_px <= up + D("1"));
+    fprintf(stderr, "trailing triggered at +%lld ms, tp at +%lld ms\n",
+            (long long)(trail_ms - l->ev[0].time_ms), (long long)(tp_ms - l->ev[0].time_ms));
+    paper_free(p);
+
+    /* latency 50: a cancel sent 10 ms after the order arrives after it: NEW then CANCELED */
+    paper_config_default(&c);
+    p = paper_new(&c, NULL);
+    l->n = 0;
+    broker_set_listener(paper_broker(p), on_event, l);
+    paper_attach_book(p, VENUE_BINANCE_SPOT, "ETHUSDT", r.b);
+    CHECK(book_best(r.b, &bid, &bq, &ask, &aq));
+    int64_t t0 = r.now;
+    order_req lim = {.venue = VENUE_BINANCE_SPOT, .symbol = "ETHUSDT", .side = SIDE_BUY,
+                     .type = ORDER_LIMIT, .qty = D("0.01"), .price = bid - D("10")};
+    CHECK_INT(broker_place(paper_broker(p), &(order){.client_id = "C1", .req = lim}, t0),
+              BROKER_OK);
+    CHECK_INT(broker_cancel(paper_broker(p), "C1", t0 + 10), BROKER_OK);
+    paper_on_time(p, t0 + 109);
+    CHECK_INT(l->n, 1);
+    CHECK_INT(l->ev[0].kind, BROKER_EV_ACCEPTED);
+    CHECK_INT(l->ev[0].time_ms, t0 + 100);
+    paper_on_time(p, t0 + 110);
+    CHECK_INT(l->n, 2);
+    CHECK_INT(l->ev[1].kind, BROKER_EV_CANCELED);
+    kdec locked;
+    paper_balance(p, "USDT", &locked);
+    CHECK_INT(locked, 0);
+    /* amend: a resting order moves its price (and would lose its queue place) */
+    CHECK_INT(broker_place(paper_broker(p), &(order){.client_id = "A1", .req = lim}, t0 + 200),
+              BROKER_OK);
+    CHECK_INT(broker_amend(paper_broker(p), "A1", bid - D("20"), 0, t0 + 220),
+              BROKER_ERR_STATE); /* still in flight */
+    paper_on_time(p, t0 + 250);
+    CHECK_INT(broker_amend(paper_broker(p), "A1", bid - D("20"), 0, t0 + 260), BROKER_OK);
+    CHECK_INT(broker_query(paper_broker(p), "A1", &info), BROKER_OK);
+    CHECK_INT(info.req.price, bid - D("20"));
+    paper_on_time(p, t0 + 310);
+    CHECK_INT(last_kind(l, BROKER_EV_AMENDED) != NULL, 1);
+    CHECK_INT(broker_open_orders(paper_broker(p), &info, 1), 1);
+    paper_free(p);
+    free(l);
+    rp_close(&r);
+}
+
 static void test_config(void)
 {
     paper_config c;
@@ -642,6 +758,7 @@ int main(void)
     test_queue_model();
     test_stop_and_tif();
     test_futures();
+    test_triggers();
     test_chain();
     cap_cache_free();
     CHECK_DONE();
