@@ -549,6 +549,80 @@ static void test_futures(void)
     rp_close(&r);
 }
 
+/* column 2 (open) of a klines CSV as exact decimals, with the open times */
+static int read_opens(const char *rel, int64_t *t, kdec *v, int cap)
+{
+    char path[1024], line[256];
+    snprintf(path, sizeof path, "%s/%s", check_shared_data(), rel);
+    FILE *f = fopen(path, "r");
+    int n = 0;
+    if (!f || !fgets(line, sizeof line, f)) {
+        if (f)
+            fclose(f);
+        return 0;
+    }
+    while (n < cap && fgets(line, sizeof line, f)) {
+        char *c1 = strchr(line, ','), *c2 = c1 ? strchr(c1 + 1, ',') : NULL;
+        if (!c2)
+            break;
+        t[n] = strtoll(line, NULL, 10);
+        if (decimal_parse(c1 + 1, (size_t)(c2 - c1 - 1), &v[n]) != K_OK)
+            break;
+        n++;
+    }
+    fclose(f);
+    return n;
+}
+
+/* 8h funding of a 0.01 BTC long from the real Binance USD-M funding rates and mark prices
+ * (2023-07-04 .. 2023-08-17): every payment, to the last unit */
+static void test_funding_real(void)
+{
+    static int64_t tr[256], tm[256];
+    static kdec rate[256], mark[256];
+    int nr = read_opens("klines/funding/alpergulsen_BTC_USDT_USDT-8h-funding_rate.csv", tr,
+                        rate, 256);
+    int nm = read_opens("klines/funding/alpergulsen_BTC_USDT_USDT-8h-mark.csv", tm, mark, 256);
+    CHECK_INT(nr, 131);
+    CHECK_INT(nm, 131);
+    rp r;
+    rp_open(&r, VENUE_BINANCE_USDM, USDM_BTC_08, NULL, 5000);
+    rp_warm(&r, 100);
+    paper_config c = cfg0();
+    paper *p = paper_new(&c, NULL);
+    evlog *l = calloc(1, sizeof *l);
+    broker_set_listener(paper_broker(p), on_event, l);
+    paper_attach_book(p, VENUE_BINANCE_USDM, "BTCUSDT", r.b);
+    order_req req = {.venue = VENUE_BINANCE_USDM, .symbol = "BTCUSDT", .side = SIDE_BUY,
+                     .type = ORDER_MARKET, .qty = D("0.01"), .leverage = 5};
+    CHECK_INT(broker_place(paper_broker(p), &(order){.client_id = "FU", .req = req}, r.now),
+              BROKER_OK);
+    kdec before = paper_balance(p, "USDT", NULL), expect = 0;
+    int joined = 0, neg = 0;
+    for (int i = 0; i < nr; i++) {
+        /* 15 of Binance's funding times are stamped 1 ms late (…001): join on the 8 h grid */
+        int64_t slot = tr[i] - tr[i] % 28800000;
+        int j = 0;
+        while (j < nm && tm[j] != slot)
+            j++;
+        if (j == nm)
+            continue; /* no mark price at that funding time */
+        joined++;
+        neg += rate[i] < 0;
+        __int128 raw = (__int128)D("0.01") * mark[j] / KDEC_SCALE * rate[i];
+        expect -= (kdec)(raw >= 0 ? (raw + KDEC_SCALE - 1) / KDEC_SCALE : raw / KDEC_SCALE);
+        paper_on_funding(p, VENUE_BINANCE_USDM, "BTCUSDT", rate[i], mark[j], r.now + i);
+    }
+    CHECK_INT(joined, 131);
+    CHECK(neg > 0); /* real data: the longs were paid some of the time */
+    CHECK_INT(count_kind(l, BROKER_EV_FUNDING), joined);
+    CHECK_INT(paper_balance(p, "USDT", NULL) - before, expect);
+    fprintf(stderr, "funding: %d payments, net %lld for the long\n", joined, (long long)expect);
+    paper_free(p);
+    free(l);
+    rp_close(&r);
+}
+
 /* order_mgr -> broker -> events -> order_mgr, and a fill delivered twice */
 static void test_chain(void)
 {
@@ -759,6 +833,7 @@ int main(void)
     test_stop_and_tif();
     test_futures();
     test_triggers();
+    test_funding_real();
     test_chain();
     cap_cache_free();
     CHECK_DONE();
