@@ -211,10 +211,10 @@ enum instrument_result instrument_check(const instrument *in, const instrument_o
     if (!market && ord->ref_px > 0 && (up > 0 || down > 0)) {
         kdec lo, hi;
         if (!instrument_band(px, ord->ref_px, up, down, &lo, &hi)) {
-            char c[40];
+            char c[40], d[40];
             snprintf(why, whylen, "price %s outside PERCENT_PRICE [%s, %s] of avg %s for %s",
                      instrument_txt(px, a, sizeof a), instrument_txt(lo, b, sizeof b),
-                     instrument_txt(hi, c, sizeof c), instrument_txt(ord->ref_px, c + 20, 20),
+                     instrument_txt(hi, c, sizeof c), instrument_txt(ord->ref_px, d, sizeof d),
                      in->symbol);
             return INSTR_ERR_PERCENT_PRICE;
         }
