@@ -23,6 +23,7 @@ goals = {
     ("frame", "cpu_p99_us"): "< 2000",
     ("idle", "cpu_percent"): "< 1",
     ("indicators", "ns_per_bar"): "< 1000",
+    ("order_path", "risk_precision_us"): "< 5",
 }
 rows = []
 for line in open(sys.argv[1]):

@@ -1,0 +1,81 @@
+/* The paper broker: broker.h over real (live or replayed) books and trades, on the caller's
+ * clock. Market orders walk the book level by level (VWAP, partial when depth runs out or the
+ * slippage cap is reached); resting limits fill only when a trade prints through their price, or
+ * at it once the queue ahead (the book quantity at that price when the order arrived) has
+ * traded; stops, take-profits and trailing stops trigger on trades. Maker/taker fees from the
+ * config, a latency before an order reaches the book and before its outcome is seen. Spot:
+ * per-asset balances, no shorting. USD-M: leverage, isolated margin, liquidation price, funding.
+ * Time: every function takes now_ms on the data clock; nothing reads a wall clock. Call
+ * paper_on_time(t) before applying an event stamped t to the book, so an order that arrives at t
+ * sees the book as it was. Main thread only. */
+#ifndef KESTREL_PAPER_H
+#define KESTREL_PAPER_H
+#include "kestrel/book.h"
+#include "kestrel/broker.h"
+#include "kestrel/instrument.h"
+
+#define PAPER_MAX_ASSETS 32
+
+typedef struct paper_fee {
+    kdec maker_pct, taker_pct; /* percent of notional: 0.1 = 0.1% */
+} paper_fee;
+
+typedef struct paper_config {
+    /* paper.balances: asset = "amount" (default USDT = "10000") */
+    broker_balance balances[PAPER_MAX_ASSETS];
+    int nbalances;
+    int64_t latency_ms;        /* paper.latency_ms: before an order reaches the book (50) */
+    int64_t report_latency_ms; /* before its outcome is seen (the lead maps paper.latency_ms
+                                * here too; default 50) */
+    kdec slippage_cap_pct;     /* paper.slippage_cap_pct: market orders stop walking beyond
+                                * best * (1 +- cap) (default 1 = 1%) */
+    paper_fee fees[VENUE_COUNT]; /* fees.<venue>.maker|taker (percent) */
+    int default_leverage;      /* USD-M, when an order asks for 0 (default 1) */
+    kdec maint_margin_pct;     /* USD-M maintenance margin rate for the liquidation price (0.4) */
+    uint32_t max_orders;       /* bound on orders held (default 10000) */
+    int64_t trade_id_base;     /* paper trade ids are base + 1, base + 2, ...: give each session
+                                * a distinct base (e.g. its epoch * 1000) */
+} paper_config;
+
+/* Defaults: USDT 10000; latency 50 ms both ways; slippage cap 1%; fees Binance spot 0.1/0.1,
+ * USD-M 0.02/0.05, OKX 0.08/0.1; leverage 1; maintenance 0.4%. */
+void paper_config_default(paper_config *c);
+/* Sets (or adds) a starting balance. K_ERR when the table is full or the amount negative. */
+int paper_config_balance(paper_config *c, const char *asset, kdec amount);
+
+/* Sets one key from its text, validated: "paper.latency_ms" (0..60000, both directions),
+ * "paper.slippage_cap_pct" (0.01..100), "paper.balances.<ASSET>" (>= 0), "fees.<venue>.maker" /
+ * "fees.<venue>.taker" (percent, 0..5; venue as venue_name(): binance-spot, binance-usdm, okx).
+ * K_ERR with err ("paper.latency_ms -1 outside [0, 60000]") and nothing changed otherwise. */
+int paper_config_set(paper_config *c, const char *key, const char *value, char *err,
+                     size_t errlen);
+
+typedef struct paper paper;
+
+/* instr (may be NULL, borrowed) gives base/quote assets and steps; without it the assets are
+ * split from the symbol's known quote suffix (USDT, USDC, BUSD, FDUSD, BTC, ETH, BNB, EUR). */
+paper *paper_new(const paper_config *c, const instruments *instr);
+void paper_free(paper *p); /* also what broker_free() does on paper_broker(p) */
+broker *paper_broker(paper *p);
+
+/* The book orders on (venue, symbol) execute against (borrowed; must outlive the paper). */
+void paper_attach_book(paper *p, enum venue v, const char *symbol, const book *b);
+/* Arrivals due by now reach the book; events due by now are delivered. */
+void paper_on_time(paper *p, int64_t now_ms);
+/* A trade print (FEED_TRADE): triggers stops, fills resting limits (queue model). */
+void paper_on_trade(paper *p, const feed_event *trade, int64_t now_ms);
+/* USD-M mark price: liquidations are checked against it (else against trades). */
+void paper_on_mark(paper *p, enum venue v, const char *symbol, kdec mark, int64_t now_ms);
+/* A funding time: every open USD-M position on the symbol pays qty * mark * rate (longs pay a
+ * positive rate). rate is a fraction (0.0001 = 0.01%). */
+void paper_on_funding(paper *p, enum venue v, const char *symbol, kdec rate, kdec mark,
+                      int64_t now_ms);
+
+/* Total and locked (resting orders, isolated margin) of an asset. */
+kdec paper_balance(const paper *p, const char *asset, kdec *locked);
+/* The fee a fill of that notional pays (rounded up to 1e-8). */
+kdec paper_fee_for(const paper *p, enum venue v, kdec notional, bool maker);
+/* Orders whose arrival or events are still in flight. */
+uint32_t paper_in_flight(const paper *p);
+
+#endif
