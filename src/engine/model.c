@@ -42,3 +42,26 @@ void model_blob_free(model_blob *b)
     b->data = NULL;
     b->len = b->cap = 0;
 }
+
+enum model_result model_blob_get(const uint8_t *data, size_t len, size_t *off, void *out,
+                                 size_t n)
+{
+    if (*off > len || len - *off < n)
+        return K_MODEL_BAD_STATE;
+    memcpy(out, data + *off, n);
+    *off += n;
+    return K_MODEL_OK;
+}
+
+uint64_t model_rng_next(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+double model_rng_uniform(uint64_t *state)
+{
+    return (double)(model_rng_next(state) >> 11) * (1.0 / 9007199254740992.0);
+}
