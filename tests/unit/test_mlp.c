@@ -66,8 +66,8 @@ static void test_gradient(uint32_t h2)
             gmax = fmax(gmax, fabs(g[i]));
         }
     }
-    printf("mlp(h2=%u) %zu params, worst relative gradient error %.3g (max |g| %.3g)\n", h2, np, worst,
-           gmax);
+    printf("mlp(h2=%u) %zu params, worst relative gradient error %.3g (max |g| %.3g)\n", h2, np,
+           worst, gmax);
     CHECK(gmax > 0.01);
     CHECK(worst < 1e-5);
     free(g);
