@@ -84,7 +84,8 @@ double metrics_set_health(const metrics_set *m);
 /* The `ctl metrics` document: {"ensemble": {"all_time": S, "rolling": S}, "models": {"<name>":
  * {"all_time": S, "rolling": S}}, "baselines": {"majority": {...}, "rules": {...}}, "traded":
  * {"n", "win_rate", "profit_factor"}, "health": H}, S = {"n", "accuracy", "brier", "log_loss",
- * "ece", "per_class": {...}, "deciles": [...]}. NaN becomes null. */
+ * "ece", "per_class": {...}, "deciles": [...]}. NaN becomes null. Doubles are raw %.17g items
+ * (exact once printed; read the printed document, not valuedouble of the tree). */
 cJSON *metrics_set_json(const metrics_set *m);
 
 /* ---- the signals export ------------------------------------------------------------------ */

@@ -98,12 +98,17 @@ void metrics_acc_summary(const metrics_acc *a, metrics_summary *s)
     }
 }
 
+/* Numbers go in as raw %.17g text: cJSON's own printer keeps 15 digits when it deems that close
+ * enough, and every number shown must be exactly recomputable from the export. NaN is null. */
 static void metrics_num(cJSON *o, const char *k, double v)
 {
-    if (isfinite(v))
-        cJSON_AddNumberToObject(o, k, v);
-    else
+    if (isfinite(v)) {
+        char buf[40];
+        snprintf(buf, sizeof buf, "%.17g", v);
+        cJSON_AddRawToObject(o, k, buf);
+    } else {
         cJSON_AddNullToObject(o, k);
+    }
 }
 
 static void metrics_summary_fill(cJSON *o, const metrics_summary *s)
@@ -397,9 +402,9 @@ int metrics_export_json(FILE *fp, const metrics_signal_row *rows, size_t n)
         cJSON_AddStringToObject(o, "symbol", r->symbol);
         cJSON_AddStringToObject(o, "horizon_end", t1);
         cJSON_AddStringToObject(o, "action", metrics_class_name(r->action));
-        cJSON_AddNumberToObject(o, "p_buy", r->p[MODEL_BUY]);
-        cJSON_AddNumberToObject(o, "p_hold", r->p[MODEL_HOLD]);
-        cJSON_AddNumberToObject(o, "p_sell", r->p[MODEL_SELL]);
+        metrics_num(o, "p_buy", r->p[MODEL_BUY]);
+        metrics_num(o, "p_hold", r->p[MODEL_HOLD]);
+        metrics_num(o, "p_sell", r->p[MODEL_SELL]);
         metrics_num(o, "confidence", r->confidence);
         metrics_num(o, "strength", r->strength);
         if (r->scored) {

@@ -71,7 +71,11 @@ static void test_track_json(void)
     metrics_set_trade(m, -0.004);
     metrics_set_trade(m, 0.002);
     CHECK(isnan(metrics_set_health(m)));
-    cJSON *j = metrics_set_json(m);
+    cJSON *tree = metrics_set_json(m);
+    char *txt = cJSON_PrintUnformatted(tree);
+    cJSON_Delete(tree);
+    cJSON *j = cJSON_Parse(txt);
+    free(txt);
     cJSON *ens = cJSON_GetObjectItem(j, "ensemble");
     cJSON *at = cJSON_GetObjectItem(ens, "all_time");
     CHECK_INT(cJSON_GetObjectItem(at, "n")->valuedouble, 4);
