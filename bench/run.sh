@@ -23,6 +23,9 @@ goals = {
     ("frame", "cpu_p99_us"): "< 2000",
     ("idle", "cpu_percent"): "< 1",
     ("indicators", "ns_per_bar"): "< 1000",
+    ("signal", "us_per_signal"): "< 50",
+    ("signal", "us_update_logreg"): "<= 1",
+    ("signal", "us_update_mlp"): "<= 10",
 }
 rows = []
 for line in open(sys.argv[1]):

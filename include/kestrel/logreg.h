@@ -1,6 +1,8 @@
 /* Multinomial logistic regression (SELL / HOLD / BUY) trained online with AdaGrad and L2, behind
- * model.h. One sample = one AdaGrad step on the softmax cross-entropy plus lambda/2 * |W|^2
- * (bias not penalised). Missing features enter as 0. Deterministic: weights start at zero. */
+ * model.h. One sample = one AdaGrad step on the softmax cross-entropy plus lambda/2 * the sum of
+ * w^2 over the features present (non-zero) in the sample: the usual lazy L2 of sparse online
+ * learning, so a missing feature (entering as 0) neither moves nor decays its weights. Bias not
+ * penalised. Deterministic: weights start at zero. */
 #ifndef KESTREL_LOGREG_H
 #define KESTREL_LOGREG_H
 #include "kestrel/model.h"

@@ -17,8 +17,10 @@ typedef struct mlp_config {
 void mlp_config_default(mlp_config *c);
 model *mlp_new(const char *name, uint32_t nfeat, const mlp_config *cfg);
 
-/* For tests: the per-sample objective (cross-entropy + L2/2 |W|^2), its gradient over every
- * parameter, and the parameter vector (mlp_nparams() doubles, read/write). */
+/* For tests: the per-sample objective (cross-entropy + L2/2 * sum of w^2 over the weights whose
+ * input is non-zero in this sample: missing features, which enter as 0, are neither moved nor
+ * decayed), its gradient over every parameter, and the parameter vector (mlp_nparams() doubles,
+ * read/write). */
 double mlp_loss(const model *m, const model_input *in, int label);
 void mlp_grad(const model *m, const model_input *in, int label, double *grad);
 double *mlp_params(model *m);

@@ -15,19 +15,26 @@
 
 typedef struct calib_pair {
     double s;
-    double y; /* 0 or 1 */
+    double y;     /* 0 or 1 */
+    uint64_t seq; /* arrival number: identifies the pair in the sorted array */
 } calib_pair;
+
+/* An isotonic step function: nb blocks with score range [lo, hi] and value v, increasing. */
+typedef struct calib_iso {
+    uint32_t nb;
+    double *lo, *hi, *v;
+} calib_iso;
 
 struct calib {
     enum calib_method method;
     uint32_t window, min_n, n, head; /* ring: oldest at head when full */
+    uint64_t seq;
     calib_pair *ring;
-    /* isotonic fit: nb blocks, x range and value each, increasing x */
-    uint32_t nb;
-    double *bx_lo, *bx_hi, *bv;
+    calib_pair *sorted; /* the n live pairs by (score, seq), kept sorted on every add */
+    calib_pair *extra;  /* scratch: sorted + one test pair (Venn-Abers) */
+    calib_iso iso, iso_va;
     double a, b; /* Platt */
     bool dirty;  /* pairs changed since the last fit (fits are lazy: on the next map) */
-    calib_pair *sorted; /* scratch: window + 1 */
     double *sy, *sw, *sfit;
 };
 
@@ -36,11 +43,10 @@ const char *calib_method_name(enum calib_method m)
     return m == CALIB_PLATT ? "platt" : "isotonic";
 }
 
-void calib_pav(const double *y, const double *w, size_t n, double *fit)
+/* PAV with an explicit block stack; scratch arrays of n + 1 from the caller. */
+static void calib_pav_into(const double *y, const double *w, size_t n, double *fit, size_t *start,
+                           double *val, double *wt)
 {
-    /* stack of blocks: value, weight, length, in place over fit[] with index arrays */
-    size_t *start = xmalloc((n + 1) * sizeof *start);
-    double *val = xmalloc((n + 1) * sizeof *val), *wt = xmalloc((n + 1) * sizeof *wt);
     size_t nb = 0;
     for (size_t i = 0; i < n; i++) {
         start[nb] = i;
@@ -60,80 +66,84 @@ void calib_pav(const double *y, const double *w, size_t n, double *fit)
         for (size_t i = start[b]; i < end; i++)
             fit[i] = val[b];
     }
+}
+
+void calib_pav(const double *y, const double *w, size_t n, double *fit)
+{
+    size_t *start = xmalloc((n + 1) * sizeof *start);
+    double *val = xmalloc((n + 1) * sizeof *val), *wt = xmalloc((n + 1) * sizeof *wt);
+    calib_pav_into(y, w, n, fit, start, val, wt);
     free(start);
     free(val);
     free(wt);
 }
 
-static int calib_cmp(const void *a, const void *b)
+/* Position of the first pair not ordered before (s, seq). */
+static uint32_t calib_lower(const calib_pair *v, uint32_t n, double s, uint64_t seq)
 {
-    double x = ((const calib_pair *)a)->s, y = ((const calib_pair *)b)->s;
-    return x < y ? -1 : x > y;
+    uint32_t lo = 0, hi = n;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (v[mid].s < s || (v[mid].s == s && v[mid].seq < seq))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
 }
 
-/* Sorted copy of the ring (plus an optional extra pair) into c->sorted; returns the count. */
-static uint32_t calib_sorted(calib *c, const calib_pair *extra)
-{
-    uint32_t k = 0;
-    for (uint32_t i = 0; i < c->n; i++)
-        c->sorted[k++] = c->ring[(c->head + i) % c->window];
-    if (extra)
-        c->sorted[k++] = *extra;
-    qsort(c->sorted, k, sizeof *c->sorted, calib_cmp);
-    return k;
-}
-
-/* PAV over c->sorted[0..k) with equal scores pooled first (ties must share one value). */
-static void calib_fit_sorted(calib *c, uint32_t k)
+/* Isotonic fit over k sorted pairs (equal scores pooled first: ties share one value). */
+static void calib_fit_sorted(calib *c, const calib_pair *v, uint32_t k, calib_iso *iso)
 {
     uint32_t m = 0;
     for (uint32_t i = 0; i < k;) {
         uint32_t j = i;
         double sum = 0;
-        while (j < k && c->sorted[j].s == c->sorted[i].s)
-            sum += c->sorted[j++].y;
+        while (j < k && v[j].s == v[i].s)
+            sum += v[j++].y;
         c->sy[m] = sum / (j - i);
         c->sw[m] = j - i;
-        c->bx_lo[m] = c->bx_hi[m] = c->sorted[i].s;
+        iso->lo[m] = iso->hi[m] = v[i].s;
         m++;
         i = j;
     }
-    calib_pav(c->sy, c->sw, m, c->sfit);
-    /* merge equal fitted values into blocks */
+    /* the block stack reuses iso->v and the tail of sfit as scratch: sized window + 2 */
+    size_t *start = (size_t *)(void *)(c->sfit + c->window + 2);
+    calib_pav_into(c->sy, c->sw, m, c->sfit, start, iso->v, c->sw + c->window + 2);
     uint32_t nb = 0;
     for (uint32_t i = 0; i < m; i++) {
-        if (nb && c->bv[nb - 1] == c->sfit[i]) {
-            c->bx_hi[nb - 1] = c->bx_hi[i];
+        if (nb && iso->v[nb - 1] == c->sfit[i]) {
+            iso->hi[nb - 1] = iso->hi[i];
             continue;
         }
-        c->bx_lo[nb] = c->bx_lo[i];
-        c->bx_hi[nb] = c->bx_hi[i];
-        c->bv[nb] = c->sfit[i];
+        iso->lo[nb] = iso->lo[i];
+        iso->hi[nb] = iso->hi[i];
+        iso->v[nb] = c->sfit[i];
         nb++;
     }
-    c->nb = nb;
+    iso->nb = nb;
 }
 
-static double calib_iso_eval(const calib *c, double s)
+static double calib_iso_eval(const calib_iso *iso, double s)
 {
-    if (c->nb == 0)
+    if (iso->nb == 0)
         return s;
-    if (s <= c->bx_hi[0])
-        return c->bv[0];
-    if (s >= c->bx_lo[c->nb - 1])
-        return c->bv[c->nb - 1];
-    uint32_t lo = 0, hi = c->nb - 1; /* find the last block with bx_lo <= s */
+    if (s <= iso->hi[0])
+        return iso->v[0];
+    if (s >= iso->lo[iso->nb - 1])
+        return iso->v[iso->nb - 1];
+    uint32_t lo = 0, hi = iso->nb - 1; /* the last block with lo <= s */
     while (hi - lo > 1) {
         uint32_t mid = (lo + hi) / 2;
-        if (c->bx_lo[mid] <= s)
+        if (iso->lo[mid] <= s)
             lo = mid;
         else
             hi = mid;
     }
-    if (s <= c->bx_hi[lo])
-        return c->bv[lo];
-    double t = (s - c->bx_hi[lo]) / (c->bx_lo[lo + 1] - c->bx_hi[lo]);
-    return c->bv[lo] + t * (c->bv[lo + 1] - c->bv[lo]);
+    if (s <= iso->hi[lo])
+        return iso->v[lo];
+    double t = (s - iso->hi[lo]) / (iso->lo[lo + 1] - iso->hi[lo]);
+    return iso->v[lo] + t * (iso->v[lo + 1] - iso->v[lo]);
 }
 
 /* Platt scaling by Newton's method with Platt's smoothed targets (Lin, Lin & Weng 2007). */
@@ -141,7 +151,7 @@ static void calib_fit_platt(calib *c)
 {
     double np = 0, nn = 0;
     for (uint32_t i = 0; i < c->n; i++) {
-        if (c->ring[i].y > 0.5)
+        if (c->sorted[i].y > 0.5)
             np++;
         else
             nn++;
@@ -151,7 +161,7 @@ static void calib_fit_platt(calib *c)
     for (int it = 0; it < 50; it++) {
         double h11 = 1e-12, h22 = 1e-12, h21 = 0, g1 = 0, g2 = 0;
         for (uint32_t i = 0; i < c->n; i++) {
-            double s = c->ring[i].s, t = c->ring[i].y > 0.5 ? tp : tn;
+            double s = c->sorted[i].s, t = c->sorted[i].y > 0.5 ? tp : tn;
             double f = a * s + b;
             double p = f >= 0 ? exp(-f) / (1 + exp(-f)) : 1 / (1 + exp(f));
             double q = 1 - p, d2 = p * q;
@@ -180,7 +190,7 @@ static void calib_fit_platt(calib *c)
 static void calib_refit(calib *c)
 {
     if (c->n == 0) {
-        c->nb = 0;
+        c->iso.nb = 0;
         c->a = 0;
         c->b = 0;
         return;
@@ -188,7 +198,7 @@ static void calib_refit(calib *c)
     if (c->method == CALIB_PLATT)
         calib_fit_platt(c);
     else
-        calib_fit_sorted(c, calib_sorted(c, NULL));
+        calib_fit_sorted(c, c->sorted, c->n, &c->iso);
 }
 
 static void calib_fit_if_dirty(calib *c)
@@ -199,20 +209,28 @@ static void calib_fit_if_dirty(calib *c)
     }
 }
 
+static void calib_iso_alloc(calib_iso *iso, uint32_t n)
+{
+    iso->lo = xcalloc(n, sizeof(double));
+    iso->hi = xcalloc(n, sizeof(double));
+    iso->v = xcalloc(n, sizeof(double));
+}
+
 calib *calib_new(enum calib_method method, uint32_t window, uint32_t min_n)
 {
     calib *c = xcalloc(1, sizeof *c);
     c->method = method;
     c->window = window < 2 ? 2 : window;
     c->min_n = min_n;
+    uint32_t w2 = c->window + 2;
     c->ring = xcalloc(c->window, sizeof *c->ring);
-    c->sorted = xcalloc(c->window + 1, sizeof *c->sorted);
-    c->bx_lo = xcalloc(c->window + 1, sizeof(double));
-    c->bx_hi = xcalloc(c->window + 1, sizeof(double));
-    c->bv = xcalloc(c->window + 1, sizeof(double));
-    c->sy = xcalloc(c->window + 1, sizeof(double));
-    c->sw = xcalloc(c->window + 1, sizeof(double));
-    c->sfit = xcalloc(c->window + 1, sizeof(double));
+    c->sorted = xcalloc(w2, sizeof *c->sorted);
+    c->extra = xcalloc(w2, sizeof *c->extra);
+    calib_iso_alloc(&c->iso, w2);
+    calib_iso_alloc(&c->iso_va, w2);
+    c->sy = xcalloc(w2, sizeof(double));
+    c->sw = xcalloc(2 * (size_t)w2, sizeof(double));   /* weights, then PAV block weights */
+    c->sfit = xcalloc(2 * (size_t)w2, sizeof(double)); /* fit, then PAV block starts */
     return c;
 }
 
@@ -222,27 +240,49 @@ void calib_free(calib *c)
         return;
     free(c->ring);
     free(c->sorted);
-    free(c->bx_lo);
-    free(c->bx_hi);
-    free(c->bv);
+    free(c->extra);
+    free(c->iso.lo);
+    free(c->iso.hi);
+    free(c->iso.v);
+    free(c->iso_va.lo);
+    free(c->iso_va.hi);
+    free(c->iso_va.v);
     free(c->sy);
     free(c->sw);
     free(c->sfit);
     free(c);
 }
 
+static void calib_sorted_remove(calib *c, const calib_pair *p)
+{
+    uint32_t i = calib_lower(c->sorted, c->n, p->s, p->seq);
+    if (i < c->n && c->sorted[i].seq == p->seq) {
+        memmove(&c->sorted[i], &c->sorted[i + 1], (c->n - 1 - i) * sizeof *c->sorted);
+        c->n--;
+    }
+}
+
+static void calib_sorted_insert(calib *c, const calib_pair *p)
+{
+    uint32_t i = calib_lower(c->sorted, c->n, p->s, p->seq);
+    memmove(&c->sorted[i + 1], &c->sorted[i], (c->n - i) * sizeof *c->sorted);
+    c->sorted[i] = *p;
+    c->n++;
+}
+
 void calib_add(calib *c, double score, bool correct)
 {
     if (!isfinite(score))
         return;
-    calib_pair p = { score, correct ? 1.0 : 0.0 };
-    if (c->n < c->window) {
-        c->ring[(c->head + c->n) % c->window] = p;
-        c->n++;
-    } else {
+    calib_pair p = { score, correct ? 1.0 : 0.0, c->seq++ };
+    if (c->n == c->window) {
+        calib_sorted_remove(c, &c->ring[c->head]);
         c->ring[c->head] = p;
         c->head = (c->head + 1) % c->window;
+    } else {
+        c->ring[(c->head + c->n) % c->window] = p;
     }
+    calib_sorted_insert(c, &p);
     c->dirty = true;
 }
 
@@ -258,7 +298,7 @@ double calib_map(calib *c, double score, bool *calibrated)
         double f = c->a * score + c->b;
         return f >= 0 ? exp(-f) / (1 + exp(-f)) : 1 / (1 + exp(f));
     }
-    return calib_iso_eval(c, score);
+    return calib_iso_eval(&c->iso, score);
 }
 
 void calib_interval(calib *c, double score, double *p0, double *p1)
@@ -267,30 +307,19 @@ void calib_interval(calib *c, double score, double *p0, double *p1)
     *p1 = 1;
     if (c->n < c->min_n || c->n == 0 || !isfinite(score))
         return;
-    calib_fit_if_dirty(c);
-    /* the fit scratch is reused, so save and restore the live isotonic blocks */
-    uint32_t nb = c->nb;
-    double *lo = xmalloc((nb + 1) * sizeof(double)), *hi = xmalloc((nb + 1) * sizeof(double));
-    double *v = xmalloc((nb + 1) * sizeof(double));
-    memcpy(lo, c->bx_lo, nb * sizeof(double));
-    memcpy(hi, c->bx_hi, nb * sizeof(double));
-    memcpy(v, c->bv, nb * sizeof(double));
+    /* the test pair goes after every equal score: O(n) copy, O(n) PAV, twice */
+    uint32_t at = calib_lower(c->sorted, c->n, score, UINT64_MAX);
+    memcpy(c->extra, c->sorted, at * sizeof *c->extra);
+    memcpy(c->extra + at + 1, c->sorted + at, (c->n - at) * sizeof *c->extra);
     for (int y = 0; y < 2; y++) {
-        calib_pair extra = { score, (double)y };
-        calib_fit_sorted(c, calib_sorted(c, &extra));
-        double p = calib_iso_eval(c, score);
+        c->extra[at] = (calib_pair){ score, (double)y, UINT64_MAX };
+        calib_fit_sorted(c, c->extra, c->n + 1, &c->iso_va);
+        double p = calib_iso_eval(&c->iso_va, score);
         if (y == 0)
             *p0 = p;
         else
             *p1 = p;
     }
-    memcpy(c->bx_lo, lo, nb * sizeof(double));
-    memcpy(c->bx_hi, hi, nb * sizeof(double));
-    memcpy(c->bv, v, nb * sizeof(double));
-    c->nb = nb;
-    free(lo);
-    free(hi);
-    free(v);
 }
 
 uint32_t calib_n(const calib *c)
@@ -317,10 +346,10 @@ void calib_platt_params(calib *c, double *a, double *b)
 
 void calib_keep_recent(calib *c, uint32_t keep)
 {
-    if (keep >= c->n)
-        return;
-    c->head = (c->head + (c->n - keep)) % c->window;
-    c->n = keep;
+    while (c->n > keep) {
+        calib_sorted_remove(c, &c->ring[c->head]);
+        c->head = (c->head + 1) % c->window;
+    }
     c->dirty = true;
 }
 
@@ -346,7 +375,13 @@ enum model_result calib_load(calib *c, const uint8_t *data, size_t len)
         return K_MODEL_BAD_STATE;
     memcpy(c->ring, data + off, (size_t)h.n * sizeof(calib_pair));
     c->head = 0;
-    c->n = h.n;
+    c->n = 0;
+    c->seq = 0;
+    for (uint32_t i = 0; i < h.n; i++) {
+        if (c->ring[i].seq >= c->seq)
+            c->seq = c->ring[i].seq + 1;
+        calib_sorted_insert(c, &c->ring[i]);
+    }
     c->method = h.method == CALIB_PLATT ? CALIB_PLATT : CALIB_ISOTONIC;
     c->min_n = h.min_n;
     c->dirty = true;

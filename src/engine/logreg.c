@@ -1,5 +1,6 @@
 /* Online multinomial logistic regression: the engine's cheapest learned model. Owns its weights
- * W[3][nfeat+1] and the AdaGrad accumulators; everything is doubles so save/load round-trips
+ * W[3][nfeat+1] and the AdaGrad accumulators (one per feature, shared by its three class weights:
+ * one square root per feature per step); everything is doubles so save/load round-trips
  * bit-exactly (the blob is the raw arrays after a versioned header, host byte order). */
 #include "kestrel/logreg.h"
 
@@ -18,7 +19,7 @@ typedef struct logreg {
     logreg_config cfg;
     uint64_t samples;
     double *w; /* 3 * (nfeat + 1) */
-    double *g; /* AdaGrad sum of squared gradients, same layout */
+    double *g; /* AdaGrad: per feature (and bias), the sum of its 3 classes' squared gradients */
 } logreg;
 
 static const model_ops logreg_ops;
@@ -90,7 +91,8 @@ double logreg_loss(const model *mm, const model_input *in, int label)
     double reg = 0;
     for (int k = 0; k < MODEL_CLASSES; k++)
         for (uint32_t j = 0; j < n; j++)
-            reg += m->w[(size_t)k * stride + j] * m->w[(size_t)k * stride + j];
+            if (logreg_xj(in, j) != 0.0)
+                reg += m->w[(size_t)k * stride + j] * m->w[(size_t)k * stride + j];
     return -log(p[label]) + 0.5 * m->cfg.l2 * reg;
 }
 
@@ -104,8 +106,10 @@ void logreg_grad(const model *mm, const model_input *in, int label, double *grad
         double d = p[k] - (k == label ? 1.0 : 0.0);
         const double *wk = m->w + (size_t)k * stride;
         double *gk = grad + (size_t)k * stride;
-        for (uint32_t j = 0; j < n; j++)
-            gk[j] = d * logreg_xj(in, j) + m->cfg.l2 * wk[j];
+        for (uint32_t j = 0; j < n; j++) {
+            double xj = logreg_xj(in, j);
+            gk[j] = xj != 0.0 ? d * xj + m->cfg.l2 * wk[j] : 0.0;
+        }
         gk[n] = d;
     }
 }
@@ -123,20 +127,27 @@ static enum model_result logreg_learn(model *mm, const model_input *in, int labe
         return r;
     if (label < 0 || label >= MODEL_CLASSES || !(weight >= 0) || !isfinite(weight))
         return K_MODEL_BAD_INPUT;
-    double p[MODEL_CLASSES];
+    double p[MODEL_CLASSES], d[MODEL_CLASSES];
     logreg_forward(m, in, p);
     uint32_t n = m->base.nfeat, stride = n + 1;
     double lr = m->cfg.lr, l2 = m->cfg.l2;
-    for (int k = 0; k < MODEL_CLASSES; k++) {
-        double d = weight * (p[k] - (k == label ? 1.0 : 0.0));
-        double *wk = m->w + (size_t)k * stride, *gk = m->g + (size_t)k * stride;
-        for (uint32_t j = 0; j <= n; j++) {
-            double gr = j < n ? d * logreg_xj(in, j) + l2 * wk[j] : d;
-            if (gr == 0.0)
-                continue;
-            gk[j] += gr * gr;
-            wk[j] -= lr * gr / sqrt(gk[j]);
-        }
+    for (int k = 0; k < MODEL_CLASSES; k++)
+        d[k] = weight * (p[k] - (k == label ? 1.0 : 0.0));
+    double *w0 = m->w, *w1 = m->w + stride, *w2 = m->w + 2 * (size_t)stride;
+    for (uint32_t j = 0; j <= n; j++) {
+        double xj = j < n ? logreg_xj(in, j) : 1.0;
+        if (xj == 0.0)
+            continue; /* lazy L2: an absent input neither moves nor decays its weights */
+        double lj = j < n ? l2 : 0.0; /* the bias is not penalised */
+        double g0 = d[0] * xj + lj * w0[j], g1 = d[1] * xj + lj * w1[j];
+        double g2 = d[2] * xj + lj * w2[j];
+        m->g[j] += g0 * g0 + g1 * g1 + g2 * g2;
+        if (m->g[j] == 0.0)
+            continue;
+        double step = lr / sqrt(m->g[j]);
+        w0[j] -= step * g0;
+        w1[j] -= step * g1;
+        w2[j] -= step * g2;
     }
     m->samples++;
     return K_MODEL_OK;
@@ -163,7 +174,7 @@ static enum model_result logreg_save(const model *mm, model_blob *out)
     size_t nw = (size_t)MODEL_CLASSES * (m->base.nfeat + 1);
     model_blob_put(out, &h, sizeof h);
     model_blob_put(out, m->w, nw * sizeof(double));
-    model_blob_put(out, m->g, nw * sizeof(double));
+    model_blob_put(out, m->g, (m->base.nfeat + 1) * sizeof(double));
     return K_MODEL_OK;
 }
 
@@ -174,10 +185,10 @@ static enum model_result logreg_load(model *mm, const uint8_t *data, size_t len)
     size_t off = 0, nw = (size_t)MODEL_CLASSES * (m->base.nfeat + 1);
     if (model_blob_get(data, len, &off, &h, sizeof h) != K_MODEL_OK || h.magic != LOGREG_MAGIC ||
         h.version != LOGREG_VERSION || h.nfeat != m->base.nfeat || h.classes != MODEL_CLASSES ||
-        len != sizeof h + 2 * nw * sizeof(double))
+        len != sizeof h + (nw + m->base.nfeat + 1) * sizeof(double))
         return K_MODEL_BAD_STATE;
     memcpy(m->w, data + off, nw * sizeof(double));
-    memcpy(m->g, data + off + nw * sizeof(double), nw * sizeof(double));
+    memcpy(m->g, data + off + nw * sizeof(double), (m->base.nfeat + 1) * sizeof(double));
     m->cfg.lr = h.lr;
     m->cfg.l2 = h.l2;
     m->cfg.min_samples = h.min_samples;
@@ -218,6 +229,6 @@ model *logreg_new(const char *name, uint32_t nfeat, const logreg_config *cfg)
         logreg_config_default(&m->cfg);
     size_t nw = (size_t)MODEL_CLASSES * (nfeat + 1);
     m->w = xcalloc(nw, sizeof(double));
-    m->g = xcalloc(nw, sizeof(double));
+    m->g = xcalloc(nfeat + 1, sizeof(double));
     return &m->base;
 }
