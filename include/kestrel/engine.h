@@ -125,6 +125,27 @@ bool engine_paused(const engine *e, char *why, size_t whylen); /* self-pause rul
 double engine_threshold(const engine *e);
 uint64_t engine_drift_events(const engine *e);
 const calib *engine_calib(const engine *e);
+/* The feature row of the newest signal (FEAT_COUNT normalised values, and its missing mask when
+ * missing != NULL), NULL before any signal. */
+const float *engine_last_features(const engine *e, const uint8_t **missing);
+
+/* Alerts the engine raises, in order, for the app's alert list / bell / alerts.command. */
+enum engine_event_kind {
+    ENGINE_EV_DRIFT = 1,  /* drift detected on the ensemble's loss (value = PH statistic) */
+    ENGINE_EV_PAUSED,     /* the self-pause rule tripped (text = why) */
+    ENGINE_EV_RESUMED,    /* the rule no longer holds */
+    ENGINE_EV_HEALTH_LOW, /* health fell below 40 (value = health) */
+};
+const char *engine_event_name(enum engine_event_kind k); /* "drift" "paused" "resumed" ... */
+typedef struct engine_event {
+    enum engine_event_kind kind;
+    int64_t time_ms; /* data clock when raised */
+    double value;
+    char text[112];
+} engine_event;
+/* Pops the oldest pending event: true and *ev filled, false when none. At most 32 are kept (the
+ * oldest are dropped beyond that). */
+bool engine_poll_event(engine *e, engine_event *ev);
 
 /* Everything learned (models, normalisers, calibration, ensemble losses, drift, guard,
  * threshold, pending signals, counters) as one versioned blob; load refuses another version or

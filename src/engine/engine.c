@@ -13,6 +13,8 @@
 #define ENGINE_MAGIC 0x4B454E47u /* "KENG" */
 #define ENGINE_VERSION 1u
 #define ENGINE_ROWS 512 /* feature rows kept for sequence-model windows */
+#define ENGINE_EVENTS 32
+#define ENGINE_HEALTH_LOW 40.0
 
 enum engine_hit { ENGINE_HIT_NONE = 0, ENGINE_HIT_TP, ENGINE_HIT_SL, ENGINE_HIT_BOTH };
 static const char *const engine_hits[] = { "none", "tp", "sl", "both" };
@@ -37,6 +39,7 @@ typedef struct engine_counters {
     uint64_t next_id, scored, dropped, drift_events, row_seq;
     uint64_t outcomes[MODEL_CLASSES];
     int64_t last_signal_ms;
+    uint8_t was_paused, was_healthy, pad[6]; /* edge detection of the alerts */
 } engine_counters;
 
 struct engine {
@@ -61,7 +64,47 @@ struct engine {
     int64_t last_px_ms;
     float (*rows)[FEAT_COUNT]; /* ENGINE_ROWS ring by row_seq */
     float *window;             /* window_len * FEAT_COUNT scratch */
+    uint8_t last_missing[FEAT_COUNT];
+    engine_event events[ENGINE_EVENTS];
+    uint32_t ev_head, ev_n;
 };
+
+static void engine_raise(engine *e, enum engine_event_kind kind, int64_t t, double value,
+                         const char *text)
+{
+    engine_event *ev;
+    if (e->ev_n == ENGINE_EVENTS) {
+        e->ev_head = (e->ev_head + 1) % ENGINE_EVENTS;
+        e->ev_n--;
+    }
+    ev = &e->events[(e->ev_head + e->ev_n) % ENGINE_EVENTS];
+    e->ev_n++;
+    ev->kind = kind;
+    ev->time_ms = t;
+    ev->value = value;
+    snprintf(ev->text, sizeof ev->text, "%s", text ? text : "");
+}
+
+const char *engine_event_name(enum engine_event_kind k)
+{
+    switch (k) {
+    case ENGINE_EV_DRIFT: return "drift";
+    case ENGINE_EV_PAUSED: return "paused";
+    case ENGINE_EV_RESUMED: return "resumed";
+    case ENGINE_EV_HEALTH_LOW: return "health_low";
+    }
+    return "?";
+}
+
+bool engine_poll_event(engine *e, engine_event *ev)
+{
+    if (e->ev_n == 0)
+        return false;
+    *ev = e->events[e->ev_head];
+    e->ev_head = (e->ev_head + 1) % ENGINE_EVENTS;
+    e->ev_n--;
+    return true;
+}
 
 void engine_config_default(engine_config *c)
 {
@@ -124,6 +167,7 @@ engine *engine_new(const engine_config *cfg, model **models, uint32_t nmodels)
     e->window = xcalloc((size_t)c->window_len * FEAT_COUNT, sizeof(float));
     e->k.next_id = 1;
     e->k.last_signal_ms = INT64_MIN;
+    e->k.was_healthy = true;
     e->last_px = NAN;
     e->last_px_ms = INT64_MIN;
     return e;
@@ -186,12 +230,13 @@ static void engine_learn_one(engine *e, engine_pend *p, int label, int64_t now_m
 {
     double px1 = e->last_px;
     double ret = (isnan(px1) || !(p->px0 > 0)) ? 0 : px1 / p->px0 - 1;
+    if (now_ms < p->horizon_end_ms)
+        now_ms = p->horizon_end_ms; /* events carry the data time the label became due */
     int dir = p->action == MODEL_BUY ? 1 : p->action == MODEL_SELL ? -1 : 0;
     int result = dir == 0 ? 0 : label == MODEL_HOLD ? 0
                  : (label == MODEL_BUY) == (dir > 0) ? 1 : -1;
     double up = p->hi / p->px0 - 1, down = 1 - p->lo / p->px0;
     double mfe = dir < 0 ? down : up, mae = dir < 0 ? up : down;
-    (void)now_ms;
     /* models: metrics and ensemble loss of what each predicted then, then the label */
     model_input in = { .x = p->x, .missing = p->missing, .nfeat = FEAT_COUNT };
     uint64_t first_row = e->k.row_seq > ENGINE_ROWS ? e->k.row_seq - ENGINE_ROWS : 0;
@@ -233,12 +278,27 @@ static void engine_learn_one(engine *e, engine_pend *p, int label, int64_t now_m
     }
     calib_add(e->cal, p->raw_confidence, p->action == label);
     double po = p->p[label] > METRICS_LL_EPS ? p->p[label] : METRICS_LL_EPS;
+    double ph = drift_stat(&e->drift);
     if (drift_add(&e->drift, -log(po))) {
         e->k.drift_events++;
         ensemble_reset(e->ens);
         calib_keep_recent(e->cal, 50);
+        engine_raise(e, ENGINE_EV_DRIFT, now_ms, ph, "drift on the ensemble's log loss: "
+                     "weights reset, calibration refit on the newest 50");
     }
     ensemble_guard_add(&e->guard, p->action == label, label == MODEL_HOLD);
+    char why[96];
+    bool paused = ensemble_guard_paused(&e->guard, why, sizeof why);
+    if (paused != e->k.was_paused)
+        engine_raise(e, paused ? ENGINE_EV_PAUSED : ENGINE_EV_RESUMED, now_ms, NAN,
+                     paused ? why : "self-pause rule no longer holds");
+    e->k.was_paused = paused;
+    double health = metrics_set_health(e->metrics);
+    if (!isnan(health)) {
+        if (health < ENGINE_HEALTH_LOW && e->k.was_healthy)
+            engine_raise(e, ENGINE_EV_HEALTH_LOW, now_ms, health, "health score below 40");
+        e->k.was_healthy = health >= ENGINE_HEALTH_LOW;
+    }
     e->k.outcomes[label]++;
     e->k.scored++;
     p->scored = 1;
@@ -408,6 +468,7 @@ enum model_result engine_signal_make(engine *e, int64_t now_ms, engine_signal *s
     s->missing = features_extract(e->feat, now_ms, p->x, p->missing, raw);
     uint64_t seq = e->k.row_seq++;
     memcpy(e->rows[seq % ENGINE_ROWS], p->x, sizeof p->x);
+    memcpy(e->last_missing, p->missing, sizeof p->missing);
     p->seq = seq;
 
     scorer_input si;
@@ -679,6 +740,15 @@ uint64_t engine_drift_events(const engine *e)
 const calib *engine_calib(const engine *e)
 {
     return e->cal;
+}
+
+const float *engine_last_features(const engine *e, const uint8_t **missing)
+{
+    if (e->k.row_seq == 0)
+        return NULL;
+    if (missing)
+        *missing = e->last_missing;
+    return e->rows[(e->k.row_seq - 1) % ENGINE_ROWS];
 }
 
 /* ---- persistence -------------------------------------------------------------------- */

@@ -84,11 +84,20 @@ static void test_lifecycle(void)
     engine_signal s, s2;
     CHECK_INT(engine_signal_make(a.e, bars[0].open_ms, &s), K_MODEL_NOT_READY); /* no price */
     uint32_t cut = 800, made = 0, same = 1, samples_ok = 1, guard_checked = 0;
-    int64_t now = 0;
+    uint64_t ev_drift = 0, ev_order_ok = 1;
+    int ev_pause = 0;
+    int64_t now = 0, ev_last = INT64_MIN;
+    engine_event ev;
     for (uint32_t i = 0; i < nbars; i++) {
         now = run_bar(&a, i);
         CHECK_INT(engine_signal_make(a.e, now, &s), K_MODEL_OK);
         made++;
+        while (engine_poll_event(a.e, &ev)) {
+            ev_drift += ev.kind == ENGINE_EV_DRIFT;
+            ev_pause += ev.kind == ENGINE_EV_PAUSED ? 1 : ev.kind == ENGINE_EV_RESUMED ? -1 : 0;
+            ev_order_ok &= ev.time_ms >= ev_last && ev.time_ms <= now;
+            ev_last = ev.time_ms;
+        }
         for (uint32_t m = 0; m < engine_models(a.e); m++)
             samples_ok &= engine_model(a.e, m)->ops->samples(engine_model(a.e, m)) ==
                           engine_scored(a.e);
@@ -120,6 +129,9 @@ static void test_lifecycle(void)
         }
     }
     CHECK(guard_checked);
+    CHECK_INT(ev_drift, engine_drift_events(a.e));
+    CHECK_INT(ev_pause, engine_paused(a.e, NULL, 0) ? 1 : 0);
+    CHECK(ev_order_ok);
     CHECK(samples_ok);
     CHECK(same);
     CHECK_INT(engine_scored(b.e), engine_scored(a.e));
@@ -131,6 +143,9 @@ static void test_lifecycle(void)
     const engine_signal *last = engine_last(a.e);
     CHECK(last && last->scored);
     CHECK(last->missing >= 10); /* book, trade flow, taker delta, funding: a kline file has none */
+    const uint8_t *lm;
+    const float *lx = engine_last_features(a.e, &lm);
+    CHECK(lx && lm[FEAT_IMB_5] && lm[FEAT_FLOW_30S] && lm[FEAT_CVD_20] && !lm[FEAT_RSI_14]);
     CHECK(last->nmodels == 3 && strcmp(last->models[1].name, "logreg") == 0);
 
     /* outcomes against the CSV's own closes and the documented dead band (2*10 + 2 bps) */
