@@ -74,6 +74,11 @@ typedef struct engine_signal {
     engine_model_view models[ENSEMBLE_MAX_MODELS];
     uint32_t nreasons;
     scorer_reason reasons[ENGINE_TOP_REASONS]; /* largest |contribution| first */
+    uint32_t nfeatures_top;        /* features that moved the action (first logreg model) */
+    struct {
+        const char *name;          /* features_name() */
+        double contribution;       /* logreg_explain(): + toward the action, - against */
+    } features_top[3];
     uint32_t missing;              /* features missing in this sample */
     /* filled when scored */
     bool scored;

@@ -21,6 +21,11 @@ model *logreg_new(const char *name, uint32_t nfeat, const logreg_config *cfg);
  * gradient, (nfeat+1)*3 doubles laid out as class-major [k][j], j = nfeat is the bias. */
 double logreg_loss(const model *m, const model_input *in, int label);
 void logreg_grad(const model *m, const model_input *in, int label, double *grad);
+/* The features that moved class cls for this input: contribution_j = (w[cls][j] - mean_k
+ * w[k][j]) * x_j (its push on cls's logit against the others'), the `max` largest |contribution|
+ * first, into idx/contrib; returns how many (missing and zero inputs are skipped). */
+uint32_t logreg_explain(const model *m, const model_input *in, int cls, uint32_t *idx,
+                        double *contrib, uint32_t max);
 /* Weights in the same layout (read/write, for tests). */
 double *logreg_weights(model *m);
 

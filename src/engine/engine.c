@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kestrel/logreg.h"
 #include "kestrel/xmalloc.h"
 
 #define ENGINE_MAGIC 0x4B454E47u /* "KENG" */
@@ -557,6 +558,18 @@ enum model_result engine_signal_make(engine *e, int64_t now_ms, engine_signal *s
         if (ready[i])
             memcpy(v->p, outs[i].p, sizeof v->p);
         v->weight = used[i];
+    }
+    for (uint32_t i = 0; i < e->nmodels; i++) {
+        if (!ready[i] || strcmp(e->models[i]->ops->kind, "logreg") != 0)
+            continue;
+        uint32_t idx[3];
+        double con[3];
+        s->nfeatures_top = logreg_explain(e->models[i], &in, s->action, idx, con, 3);
+        for (uint32_t k = 0; k < s->nfeatures_top; k++) {
+            s->features_top[k].name = features_name(idx[k]);
+            s->features_top[k].contribution = con[k];
+        }
+        break;
     }
     scorer_reason rs[SCORER_REASONS + 1];
     uint32_t nr = 0;

@@ -114,6 +114,38 @@ void logreg_grad(const model *mm, const model_input *in, int label, double *grad
     }
 }
 
+uint32_t logreg_explain(const model *mm, const model_input *in, int cls, uint32_t *idx,
+                        double *contrib, uint32_t max)
+{
+    const logreg *m = (const logreg *)mm;
+    uint32_t n = m->base.nfeat, stride = n + 1, got = 0;
+    if (cls < 0 || cls >= MODEL_CLASSES || !in || in->nfeat != n || max == 0)
+        return 0;
+    for (uint32_t j = 0; j < n; j++) {
+        double xj = logreg_xj(in, j);
+        if (xj == 0.0 || !isfinite(xj))
+            continue;
+        double mean = (m->w[j] + m->w[stride + j] + m->w[2 * (size_t)stride + j]) / 3.0;
+        double c = (m->w[(size_t)cls * stride + j] - mean) * xj;
+        /* insertion into the top-max list by |c| */
+        uint32_t pos = got < max ? got : max;
+        while (pos > 0 && fabs(contrib[pos - 1]) < fabs(c))
+            pos--;
+        if (pos >= max)
+            continue;
+        uint32_t last = got < max ? got : max - 1;
+        for (uint32_t k = last; k > pos; k--) {
+            idx[k] = idx[k - 1];
+            contrib[k] = contrib[k - 1];
+        }
+        idx[pos] = j;
+        contrib[pos] = c;
+        if (got < max)
+            got++;
+    }
+    return got;
+}
+
 double *logreg_weights(model *mm)
 {
     return ((logreg *)mm)->w;

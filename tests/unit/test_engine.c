@@ -150,6 +150,9 @@ static void test_lifecycle(void)
     const float *lx = engine_last_features(a.e, &lm);
     CHECK(lx && lm[FEAT_IMB_5] && lm[FEAT_FLOW_30S] && lm[FEAT_CVD_20] && !lm[FEAT_RSI_14]);
     CHECK(last->nmodels == 3 && strcmp(last->models[1].name, "logreg") == 0);
+    CHECK_INT(last->nfeatures_top, 3);
+    CHECK(last->features_top[0].name != NULL);
+    CHECK(last->nreasons >= 1 && last->nreasons <= ENGINE_TOP_REASONS);
 
     /* outcomes against the CSV's own closes and the documented dead band (2*10 + 2 bps) */
     int bad_outcome = 0, n_scored = 0, n_src_ens = 0;

@@ -27,6 +27,17 @@ static void test_learns(void)
         CHECK_INT(model_learn(m, &in, y, 1.0), K_MODEL_OK);
     }
     printf("logreg toy accuracy %.3f\n", (double)right / n);
+    /* feature 0 separates the classes: it is what moves BUY for a BUY-like input */
+    x[0] = 0.9f;
+    for (int j = 1; j < NF; j++)
+        x[j] = 0.1f;
+    uint32_t idx[3];
+    double con[3];
+    CHECK_INT(logreg_explain(m, &in, MODEL_BUY, idx, con, 3), 3);
+    CHECK_INT(idx[0], 0);
+    CHECK(con[0] > 0 && fabs(con[0]) >= fabs(con[1]) && fabs(con[1]) >= fabs(con[2]));
+    CHECK_INT(logreg_explain(m, &in, MODEL_SELL, idx, con, 1), 1);
+    CHECK(idx[0] == 0 && con[0] < 0);
     CHECK(right >= n * 0.97);
     CHECK_INT(m->ops->samples(m), 4000);
     x[1] = NAN;
