@@ -24,6 +24,9 @@ goals = {
     ("idle", "cpu_percent"): "< 1",
     ("indicators", "ns_per_bar"): "< 1000",
     ("order_path", "risk_precision_us"): "< 5",
+    ("signal", "us_per_signal"): "< 50",
+    ("signal", "us_update_logreg"): "<= 1",
+    ("signal", "us_update_mlp"): "<= 10",
 }
 rows = []
 for line in open(sys.argv[1]):

@@ -96,5 +96,14 @@ static inline enum model_result model_learn(model *m, const model_input *in, int
 
 void model_blob_put(model_blob *b, const void *data, size_t len);
 void model_blob_free(model_blob *b);
+/* Reads n bytes at *off of a blob being loaded: K_MODEL_OK and *off advanced, or
+ * K_MODEL_BAD_STATE (nothing read) when fewer than n bytes remain. */
+K_MUST_USE enum model_result model_blob_get(const uint8_t *data, size_t len, size_t *off,
+                                            void *out, size_t n);
+
+/* The models' deterministic PRNG (splitmix64): the state is one uint64_t the model owns and
+ * saves. next() returns 64 random bits, uniform() a double in [0, 1). */
+uint64_t model_rng_next(uint64_t *state);
+double model_rng_uniform(uint64_t *state);
 
 #endif
