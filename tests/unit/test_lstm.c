@@ -15,7 +15,7 @@ int main(void)
     cfg.window = 16;
     cfg.hidden = 16;
     cfg.bptt = 16;
-    nnc_battery(lstm_new, "lstm", &small, &cfg, 0.9);
+    nnc_battery(lstm_new, "lstm", &small, &cfg, 0.9, 0.06);
 
     small.layers = 1;
     CHECK(nnc_gradcheck(lstm_new, &small, 3, 9) < 2e-2);
