@@ -12,7 +12,7 @@ int main(void)
     nn_config_default(&cfg);
     cfg.window = 16;
     cfg.hidden = 16;
-    nnc_battery(cnn_new, "cnn", &small, &cfg, 0.9, 0.1);
+    nnc_battery(cnn_new, "cnn", &small, &cfg, 0.9, 0.1, 5e-4f);
     nn_config bad = cfg;
     bad.window = 7;
     CHECK(cnn_new("x", 4, &bad) == NULL);

@@ -15,10 +15,10 @@ int main(void)
     cfg.window = 16;
     cfg.hidden = 16;
     cfg.bptt = 16;
-    nnc_battery(lstm_new, "lstm", &small, &cfg, 0.9, 0.06);
+    nnc_battery(lstm_new, "lstm", &small, &cfg, 0.9, 0.06, 2e-3f);
 
     small.layers = 1;
-    CHECK(nnc_gradcheck(lstm_new, &small, 3, 9) < 2e-2);
+    CHECK(nnc_gradcheck(lstm_new, &small, 3, 9, 2e-3f) < 1e-2);
 
     /* truncated BPTT: with bptt = 1 the input weights' gradient is the outer product with the
      * last bar only, so a feature that is 0 in the last bar gets no gradient; with the full
