@@ -20,7 +20,8 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
              -Iinclude $(PKG_CFLAGS) -DKESTREL_VERSION=\"$(VERSION)\" \
              -DKESTREL_DATADIR=\"$(PREFIX)/share/kestrel\" $(OPT) $(SANITIZE) $(CFLAGS)
-LIBS_ALL   = $(PKG_LIBS) -lpthread -lm $(SANITIZE) $(LDFLAGS)
+# --as-needed: a binary loads only the libraries it calls (OpenBLAS starts threads when loaded).
+LIBS_ALL   = -Wl,--as-needed $(PKG_LIBS) -lpthread -lm $(SANITIZE) $(LDFLAGS)
 
 SRC       := $(sort $(shell find src -name '*.c' ! -path src/main.c))
 OBJ       := $(SRC:%.c=$(BUILD)/%.o)

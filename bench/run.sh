@@ -23,6 +23,12 @@ goals = {
     ("frame", "cpu_p99_us"): "< 2000",
     ("idle", "cpu_percent"): "< 1",
     ("indicators", "ns_per_bar"): "< 1000",
+    ("models_lstm", "infer_us"): "<= 20",
+    ("models_lstm", "train_step_us"): "<= 200",
+    ("models_transformer", "infer_us"): "<= 50",
+    ("models_cnn", "infer_us"): "<= 50",
+    ("models", "all_models_infer_us"): "<= 1000",
+    ("models", "peak_rss_mb"): "< 64",
 }
 rows = []
 for line in open(sys.argv[1]):

@@ -14,10 +14,29 @@
 #include "kestrel/xmalloc.h"
 
 #include <cblas.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* ---------------------------------------------------------------- BLAS threads
+ * Debian's OpenBLAS (the pthread build) starts a worker thread per extra core when it is loaded,
+ * before main() can block the signals the loop takes through its signalfd; a process-directed
+ * SIGTERM or SIGWINCH could then land in that thread and kill the process. Kestrel wants one BLAS
+ * thread anyway (deterministic sums, the cores stay with the loop, store and learner), so as
+ * soon as this object is linked in, before main(), BLAS goes single-threaded and its idle
+ * workers are stopped (blas_thread_shutdown_ is OpenBLAS's own fork-time shutdown; calls
+ * with one thread run in the caller and never start them again). */
+extern int blas_thread_shutdown_(void);
+
+__attribute__((constructor)) static void nn_blas_single_thread(void)
+{
+    openblas_set_num_threads(1);
+    blas_thread_shutdown_();
+}
 
 /* ---------------------------------------------------------------- PRNG */
 
@@ -62,6 +81,69 @@ double nn_rng_normal(nn_rng *r)
 {
     double u = nn_rng_uniform(r), v = nn_rng_uniform(r);
     return sqrt(-2.0 * log(1.0 - u)) * cos(6.283185307179586 * v);
+}
+
+/* ---------------------------------------------------------------- activations
+ * The SSE2 path performs the very operations of nn_expf in the same order (no FMA: C11 mode
+ * does not contract), so both paths give the same bits and a model predicts the same anywhere. */
+
+#if defined(__SSE2__)
+static inline __m128 nn_exp4(__m128 x)
+{
+    x = _mm_max_ps(x, _mm_set1_ps(-86.0f));
+    x = _mm_min_ps(x, _mm_set1_ps(88.0f));
+    const __m128 magic = _mm_set1_ps(12582912.0f);
+    __m128 n = _mm_sub_ps(_mm_add_ps(_mm_mul_ps(x, _mm_set1_ps(1.44269504f)), magic), magic);
+    __m128 r = _mm_add_ps(_mm_sub_ps(x, _mm_mul_ps(n, _mm_set1_ps(0.693359375f))),
+                          _mm_mul_ps(n, _mm_set1_ps(2.12194440e-4f)));
+    __m128 p = _mm_add_ps(_mm_set1_ps(8.33333377e-3f), _mm_mul_ps(r, _mm_set1_ps(1.38888892e-3f)));
+    p = _mm_add_ps(_mm_set1_ps(4.16666679e-2f), _mm_mul_ps(r, p));
+    p = _mm_add_ps(_mm_set1_ps(1.66666672e-1f), _mm_mul_ps(r, p));
+    p = _mm_add_ps(_mm_set1_ps(0.5f), _mm_mul_ps(r, p));
+    p = _mm_add_ps(_mm_set1_ps(1.0f), _mm_mul_ps(r, p));
+    p = _mm_add_ps(_mm_set1_ps(1.0f), _mm_mul_ps(r, p));
+    __m128i e = _mm_slli_epi32(_mm_add_epi32(_mm_cvttps_epi32(n), _mm_set1_epi32(127)), 23);
+    return _mm_mul_ps(p, _mm_castsi128_ps(e));
+}
+#endif
+
+void nn_sigmoid_v(float *x, uint32_t n)
+{
+    uint32_t i = 0;
+#if defined(__SSE2__)
+    const __m128 one = _mm_set1_ps(1.0f), zero = _mm_setzero_ps();
+    for (; i + 4 <= n; i += 4) {
+        __m128 e = nn_exp4(_mm_sub_ps(zero, _mm_loadu_ps(x + i)));
+        _mm_storeu_ps(x + i, _mm_div_ps(one, _mm_add_ps(one, e)));
+    }
+#endif
+    for (; i < n; i++)
+        x[i] = nn_sigmoidf(x[i]);
+}
+
+void nn_tanh_v(const float *x, float *y, uint32_t n)
+{
+    uint32_t i = 0;
+#if defined(__SSE2__)
+    const __m128 one = _mm_set1_ps(1.0f), two = _mm_set1_ps(2.0f), m2 = _mm_set1_ps(-2.0f);
+    for (; i + 4 <= n; i += 4) {
+        __m128 e = nn_exp4(_mm_mul_ps(m2, _mm_loadu_ps(x + i)));
+        _mm_storeu_ps(y + i, _mm_sub_ps(_mm_div_ps(two, _mm_add_ps(one, e)), one));
+    }
+#endif
+    for (; i < n; i++)
+        y[i] = nn_tanhf(x[i]);
+}
+
+void nn_exp_v(float *x, uint32_t n)
+{
+    uint32_t i = 0;
+#if defined(__SSE2__)
+    for (; i + 4 <= n; i += 4)
+        _mm_storeu_ps(x + i, nn_exp4(_mm_loadu_ps(x + i)));
+#endif
+    for (; i < n; i++)
+        x[i] = nn_expf(x[i]);
 }
 
 /* ---------------------------------------------------------------- config, layout */
@@ -312,7 +394,6 @@ static void nn_model_init_params(nn_model *nm)
 model *nn_model_new(const model_ops *ops, const char *name, uint32_t nfeat, const nn_config *cfg,
                     nn_arch *a)
 {
-    openblas_set_num_threads(1); /* one thread: deterministic sums, and the loop keeps its core */
     nn_model *nm = xcalloc(1, sizeof(*nm));
     nm->base.ops = ops;
     snprintf(nm->base.name, sizeof(nm->base.name), "%s", name);

@@ -45,6 +45,35 @@ int main(void)
         m->ops->free(m);
     }
 
+    /* the vector activations give the scalar forms' bits, and stay close to libm */
+    float v[203], w1[203], w2[203];
+    for (int i = 0; i < 203; i++)
+        v[i] = (float)(i - 101) * 0.37f;
+    v[0] = -200.0f;
+    v[1] = 200.0f;
+    memcpy(w1, v, sizeof(v));
+    nn_sigmoid_v(w1, 203);
+    int same = 1;
+    double err = 0;
+    for (int i = 0; i < 203; i++) {
+        same &= memcmp(&w1[i], &(float){nn_sigmoidf(v[i])}, sizeof(float)) == 0;
+        err = fmax(err, fabs(w1[i] - 1.0 / (1.0 + exp(-(double)v[i]))));
+    }
+    nn_tanh_v(v, w2, 203);
+    for (int i = 0; i < 203; i++) {
+        same &= memcmp(&w2[i], &(float){nn_tanhf(v[i])}, sizeof(float)) == 0;
+        err = fmax(err, fabs(w2[i] - tanh((double)v[i])));
+    }
+    memcpy(w1, v, sizeof(v));
+    nn_exp_v(w1, 203);
+    for (int i = 2; i < 203; i++) { /* v[0] = -200 clamps to exp(-86) */
+        same &= memcmp(&w1[i], &(float){nn_expf(v[i])}, sizeof(float)) == 0;
+        err = fmax(err, fabs(w1[i] / exp((double)v[i]) - 1));
+    }
+    CHECK(same);
+    CHECK(err < 1e-6);
+    CHECK(w2[0] == -1.0f && w2[1] == 1.0f);
+
     /* out-of-range configurations */
     nn_config bad = cfg;
     bad.layers = 3;
