@@ -12,7 +12,7 @@ BUILD     ?= build/release
 OPT       ?= -O2 -g
 SANITIZE  ?=
 FUZZ_SECONDS ?= 30
-PKGS      := ncursesw libcjson sqlite3 libconfig zlib
+PKGS      := ncursesw libcjson sqlite3 libconfig zlib openblas xgboost
 
 # Recursive (=) so pkg-config runs after `deps` has installed what was missing.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
@@ -20,7 +20,8 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
              -Iinclude $(PKG_CFLAGS) -DKESTREL_VERSION=\"$(VERSION)\" \
              -DKESTREL_DATADIR=\"$(PREFIX)/share/kestrel\" $(OPT) $(SANITIZE) $(CFLAGS)
-LIBS_ALL   = $(PKG_LIBS) -lpthread -lm $(SANITIZE) $(LDFLAGS)
+# --as-needed: a binary loads only the libraries it calls (OpenBLAS starts threads when loaded).
+LIBS_ALL   = -Wl,--as-needed $(PKG_LIBS) -lpthread -lm $(SANITIZE) $(LDFLAGS)
 
 SRC       := $(sort $(shell find src -name '*.c' ! -path src/main.c))
 OBJ       := $(SRC:%.c=$(BUILD)/%.o)

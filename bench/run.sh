@@ -27,6 +27,12 @@ goals = {
     ("signal", "us_per_signal"): "< 50",
     ("signal", "us_update_logreg"): "<= 1",
     ("signal", "us_update_mlp"): "<= 10",
+    ("models_lstm", "infer_us"): "<= 20",
+    ("models_lstm", "train_step_us"): "<= 200",
+    ("models_transformer", "infer_us"): "<= 50",
+    ("models_cnn", "infer_us"): "<= 50",
+    ("models", "all_models_infer_us"): "<= 1000",
+    ("models", "peak_rss_mb"): "< 64",
 }
 rows = []
 for line in open(sys.argv[1]):

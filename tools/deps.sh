@@ -16,6 +16,8 @@ pc libcjson libcjson-dev
 pc sqlite3 libsqlite3-dev
 pc libconfig libconfig-dev
 pc zlib zlib1g-dev
+pc openblas libopenblas-dev
+pc xgboost libxgboost-dev
 if [ "${1:-}" = "test" ]; then
     tool tmux tmux
     tool sqlite3 sqlite3

@@ -1,0 +1,146 @@
+/* The LSTM trunk: forward and backward of 1-2 stacked LSTM layers over a window of T bars. The
+ * heads, optimiser, replay and threading are nn.c's. Gate order in every 4H block: input, forget,
+ * cell candidate, output. The input projection of all T steps is one sgemm; the recurrence is an
+ * sgemv per step; backward accumulates the weight gradients with one sgemm per matrix after the
+ * time loop (wh is stored H x 4H, transposed). Truncated BPTT: only the last `bptt` steps receive gradient.
+ *
+ * dim[]: 0 = H (hidden), 1 = L (layers), 2 = bptt. Per-layer workspace (floats): gates T*4H
+ * (post-activation), c T*H, tanh(c) T*H, h T*H; then shared backward scratch. */
+#include "kestrel/lstm.h"
+
+#include "kestrel/xmalloc.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#define LSTM_LAYER_WS(T, H) ((size_t)(T) * (H) * 7)
+
+static void lstm_forward(const nn_arch *a, const float *p, const float *win, float *ws, float *z)
+{
+    uint32_t T = a->T, H = a->dim[0], L = a->dim[1], G4 = 4 * H;
+    const float *in = win;
+    uint32_t in_dim = a->F;
+    for (uint32_t l = 0; l < L; l++) {
+        const float *wx = nn_cat(a, p, 3 * l), *wh = nn_cat(a, p, 3 * l + 1);
+        const float *b = nn_cat(a, p, 3 * l + 2);
+        float *G = ws + LSTM_LAYER_WS(T, H) * l, *C = G + (size_t)T * G4, *TC = C + (size_t)T * H;
+        float *Hs = TC + (size_t)T * H;
+        for (uint32_t t = 0; t < T; t++) /* the bias, then the input projection of every step */
+            memcpy(G + (size_t)t * G4, b, G4 * sizeof(float));
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)G4, (int)in_dim, 1.0f,
+                    in, (int)in_dim, wx, (int)in_dim, 1.0f, G, (int)G4);
+        for (uint32_t t = 0; t < T; t++) {
+            float *g = G + (size_t)t * G4, *c = C + (size_t)t * H, *tc = TC + (size_t)t * H;
+            float *h = Hs + (size_t)t * H;
+            if (t > 0)
+                cblas_sgemv(CblasRowMajor, CblasTrans, (int)H, (int)G4, 1.0f, wh, (int)G4,
+                            h - H, 1, 1.0f, g, 1);
+            nn_sigmoid_v(g, 2 * H);               /* input and forget gates */
+            nn_tanh_v(g + 2 * H, g + 2 * H, H);    /* cell candidate */
+            nn_sigmoid_v(g + 3 * H, H);           /* output gate */
+            for (uint32_t j = 0; j < H; j++)
+                c[j] = g[j] * g[2 * H + j];
+            if (t > 0)
+                for (uint32_t j = 0; j < H; j++)
+                    c[j] += g[H + j] * C[(size_t)(t - 1) * H + j];
+            nn_tanh_v(c, tc, H);
+            for (uint32_t j = 0; j < H; j++)
+                h[j] = g[3 * H + j] * tc[j];
+        }
+        in = Hs;
+        in_dim = H;
+    }
+    memcpy(z, ws + LSTM_LAYER_WS(T, H) * (L - 1) + (size_t)T * (G4 + 2 * H) + (size_t)(T - 1) * H,
+           H * sizeof(float));
+}
+
+static void lstm_backward(const nn_arch *a, const float *p, const float *win, float *ws,
+                          const float *dz, float *g)
+{
+    uint32_t T = a->T, H = a->dim[0], L = a->dim[1], G4 = 4 * H;
+    uint32_t t0 = a->dim[2] < T ? T - a->dim[2] : 0;
+    float *dA = ws + LSTM_LAYER_WS(T, H) * L, *dHin = dA + (size_t)T * G4;
+    float *dhn = dHin + (size_t)T * H, *dcn = dhn + H;
+    memset(dHin, 0, (size_t)T * H * sizeof(float));
+    memcpy(dHin + (size_t)(T - 1) * H, dz, H * sizeof(float));
+    for (uint32_t l = L; l-- > 0;) {
+        const float *wx = nn_cat(a, p, 3 * l), *wh = nn_cat(a, p, 3 * l + 1);
+        float *gwx = nn_at(a, g, 3 * l), *gwh = nn_at(a, g, 3 * l + 1), *gb = nn_at(a, g, 3 * l + 2);
+        const float *G = ws + LSTM_LAYER_WS(T, H) * l, *C = G + (size_t)T * G4;
+        const float *TC = C + (size_t)T * H, *Hs = TC + (size_t)T * H;
+        const float *in = l == 0 ? win : ws + LSTM_LAYER_WS(T, H) * (l - 1) + (size_t)T * (G4 + 2 * H);
+        uint32_t in_dim = l == 0 ? a->F : H;
+        memset(dA, 0, (size_t)T * G4 * sizeof(float));
+        memset(dhn, 0, 2 * H * sizeof(float));
+        for (uint32_t t = T; t-- > t0;) {
+            const float *gt = G + (size_t)t * G4, *tc = TC + (size_t)t * H;
+            float *da = dA + (size_t)t * G4;
+            for (uint32_t j = 0; j < H; j++) {
+                float gi = gt[j], gf = gt[H + j], gg = gt[2 * H + j], go = gt[3 * H + j];
+                float d = dHin[(size_t)t * H + j] + dhn[j];
+                float dc = dcn[j] + d * go * (1.0f - tc[j] * tc[j]);
+                float cprev = t > 0 ? C[(size_t)(t - 1) * H + j] : 0.0f;
+                da[j] = dc * gg * gi * (1.0f - gi);
+                da[H + j] = dc * cprev * gf * (1.0f - gf);
+                da[2 * H + j] = dc * gi * (1.0f - gg * gg);
+                da[3 * H + j] = d * tc[j] * go * (1.0f - go);
+                dcn[j] = dc * gf;
+            }
+            if (t > 0)
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)H, (int)G4, 1.0f, wh, (int)G4, da,
+                            1, 0.0f, dhn, 1);
+        }
+        if (T > 1)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)H, (int)G4, (int)T - 1, 1.0f,
+                        Hs, (int)H, dA + G4, (int)G4, 1.0f, gwh, (int)G4);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)G4, (int)in_dim, (int)T, 1.0f,
+                    dA, (int)G4, in, (int)in_dim, 1.0f, gwx, (int)in_dim);
+        for (uint32_t t = t0; t < T; t++)
+            for (uint32_t j = 0; j < G4; j++)
+                gb[j] += dA[(size_t)t * G4 + j];
+        if (l > 0)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)H, (int)G4, 1.0f,
+                        dA, (int)G4, wx, (int)H, 0.0f, dHin, (int)H);
+    }
+}
+
+static const model_ops lstm_ops = {
+    .kind = "lstm",
+    .flags = MODEL_F_SEQUENCE | MODEL_F_OFFTHREAD,
+    .predict = nn_model_predict,
+    .learn = nn_model_learn,
+    .train = nn_model_train,
+    .swap = nn_model_swap,
+    .save = nn_model_save,
+    .load = nn_model_load,
+    .samples = nn_model_samples,
+    .free = nn_model_free,
+};
+
+model *lstm_new(const char *name, uint32_t nfeat, const nn_config *cfg)
+{
+    if (!cfg || nfeat == 0 || nfeat > 4096 || cfg->window < 2 || cfg->window > 1024 ||
+        cfg->hidden == 0 || cfg->hidden > 512 || cfg->layers < 1 || cfg->layers > 2)
+        return NULL;
+    nn_arch *a = xcalloc(1, sizeof(*a));
+    uint32_t T = cfg->window, H = cfg->hidden, L = cfg->layers;
+    a->kind = "lstm";
+    a->T = T;
+    a->F = nfeat;
+    a->D = H;
+    a->dim[0] = H;
+    a->dim[1] = L;
+    a->dim[2] = cfg->bptt ? K_MIN(cfg->bptt, T) : T;
+    a->forward = lstm_forward;
+    a->backward = lstm_backward;
+    for (uint32_t l = 0; l < L; l++) {
+        uint32_t in_dim = l == 0 ? nfeat : H;
+        nn_arch_add(a, "wx", 4 * H, in_dim, NN_INIT_UNIFORM, 1.0f / sqrtf((float)in_dim));
+        /* stored transposed (H x 4H): the per-step product is then OpenBLAS's faster sgemv_n */
+        nn_arch_add(a, "wh", H, 4 * H, NN_INIT_UNIFORM, 1.0f / sqrtf((float)H));
+        nn_arch_add(a, "b", 1, 4 * H, NN_INIT_FORGET, 1.0f);
+    }
+    a->ws_floats = LSTM_LAYER_WS(T, H) * L + (size_t)T * 4 * H + (size_t)T * H + 2 * (size_t)H;
+    return nn_model_new(&lstm_ops, name, nfeat, cfg, a);
+}
