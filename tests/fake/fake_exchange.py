@@ -142,7 +142,10 @@ class Tape:
                     self.events.append((kind, js, env["data"], stream))
                     n += 1
                     if limit and n >= limit:
-                        return
+                        break
+            if limit and n >= limit:
+                break
+        self.seq = self.last_u
 
     def _load_snapshot(self, snap):
         self.bids = {norm(p): norm(q) for p, q in snap["bids"] if Decimal(q) != 0}
@@ -714,6 +717,11 @@ async def main_async(args):
     if args.cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(args.cert, args.key)
+    for name in args.preload:  # load before listening: a first subscription must not stall
+        v, _, sym = name.partition(":")
+        if (v, sym) not in TAPES:
+            sys.exit(f"fake: no tape {name}")
+        fake.tapes[(v, sym)] = Tape(fake, v, sym)
     server = await websockets.serve(fake.handler, args.host, args.port, ssl=ctx,
                                     process_request=fake.process_request,
                                     ping_interval=args.ping_interval, ping_timeout=args.ping_interval * 3,
@@ -766,6 +774,8 @@ def main():
     ap.add_argument("--queue", type=int, default=100000, help="frames queued per connection")
     ap.add_argument("--ping-interval", type=float, default=20)
     ap.add_argument("--okx-snapshot", action="store_true", help="push OKX book snapshots")
+    ap.add_argument("--preload", action="append", default=[], metavar="VENUE:SYMBOL",
+                    help="load this tape before listening (repeatable)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
