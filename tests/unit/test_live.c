@@ -10,7 +10,8 @@
  *          REST 429 + Retry-After, a slow REST answer past our timeout, a dropped connection,
  *          a stall, serverShutdown; clock skew measured; at the end of the tape the book equals
  *          the fake's authoritative book (top 50 levels, exact).
- *   usdm   Binance USD-M BTCUSDT on /public/stream (pu rules) with a 418: same final check.
+ *   usdm   Binance USD-M BTCUSDT on /public/stream (pu rules) through a 64 KB inbound ring
+ *          (records wrap around it all the time), with a 418 and a 500: same final check.
  *   okx    OKX BTC-USDT-SWAP over wss:// + https:// with a test CA made here: subscribe, REST
  *          snapshot sync, maintenance reset, gap, then the pushed-snapshot path after a drop;
  *          final check; and the same fake refused without the CA (verification is never off).
@@ -415,7 +416,7 @@ static void client_on_net(loop *l, int fd, unsigned events, void *ud)
 
 static bool client_init(client *c, loop *l, const fake *f, enum venue v, const char *sym,
                         const char *ws_path, const char *rest_path, const ws_opts *o,
-                        const char *ca)
+                        const char *ca, uint32_t queue_bytes)
 {
     memset(c, 0, sizeof *c);
     c->l = l;
@@ -428,7 +429,7 @@ static bool client_init(client *c, loop *l, const fake *f, enum venue v, const c
                             : v == VENUE_BINANCE_USDM ? BOOK_RULES_BINANCE_USDM
                                                       : BOOK_RULES_OKX;
     c->b = book_new(rules, 5000, 4096);
-    ws_net_opts no = {.ca_file = ca};
+    ws_net_opts no = {.ca_file = ca, .queue_bytes = queue_bytes};
     enum ws_result wr;
     c->net = ws_net_new(&no, &wr);
     CHECK(c->net != NULL);
@@ -452,9 +453,9 @@ static void client_free(client *c)
         loop_unwatch(c->l, ws_net_fd(c->net));
         ws_net_free(c->net);
     }
+    http_free(c->http); /* first: its cancelled callbacks may arm the retry timer */
     if (c->retry_timer)
         loop_timer_cancel(c->l, c->retry_timer);
-    http_free(c->http);
     book_free(c->b);
     free(c->lv);
 }
@@ -599,7 +600,7 @@ static void scenario_spot(void)
     o.backoff_max_ms = 1000;
     if (!client_init(&c, l, &f, VENUE_BINANCE_SPOT, "BTCUSDT",
                      "/stream?streams=btcusdt@depth@100ms/btcusdt@trade/btcusdt@bookTicker",
-                     "/api/v3/depth?symbol=BTCUSDT&limit=5000", &o, NULL)) {
+                     "/api/v3/depth?symbol=BTCUSDT&limit=5000", &o, NULL, 0)) {
         client_free(&c);
         loop_free(l);
         fake_stop(&f);
@@ -712,8 +713,9 @@ static void scenario_usdm(void)
     ws_opts o;
     ws_opts_default(&o, VENUE_BINANCE_USDM);
     o.backoff_min_ms = 100;
-    if (!client_init(&c, l, &f, VENUE_BINANCE_USDM, "BTCUSDT", "/public/stream?streams=btcusdt@depth",
-                     "/fapi/v1/depth?symbol=BTCUSDT&limit=1000", &o, NULL)) {
+    if (!client_init(&c, l, &f, VENUE_BINANCE_USDM, "BTCUSDT",
+                     "/public/stream?streams=btcusdt@depth",
+                     "/fapi/v1/depth?symbol=BTCUSDT&limit=1000", &o, NULL, 1u << 16)) {
         client_free(&c);
         loop_free(l);
         fake_stop(&f);
@@ -767,7 +769,7 @@ static void scenario_okx_tls(void)
         ws_opts_default(&o, VENUE_OKX);
         o.backoff_min_ms = 100;
         if (client_init(&bad, l, &f, VENUE_OKX, "BTC-USDT-SWAP", "/ws/v5/public",
-                        "/api/v5/market/books?instId=BTC-USDT-SWAP&sz=400", &o, NULL)) {
+                        "/api/v5/market/books?instId=BTC-USDT-SWAP&sz=400", &o, NULL, 0)) {
             client_fetch(&bad);
             int64_t end = loop_mono_ms() + 1500;
             while (loop_mono_ms() < end)
@@ -788,7 +790,7 @@ static void scenario_okx_tls(void)
     o.backoff_min_ms = 100;
     o.stall_ms = 3000;
     if (!client_init(&c, l, &f, VENUE_OKX, "BTC-USDT-SWAP", "/ws/v5/public",
-                     "/api/v5/market/books?instId=BTC-USDT-SWAP&sz=400", &o, f.ca)) {
+                     "/api/v5/market/books?instId=BTC-USDT-SWAP&sz=400", &o, f.ca, 0)) {
         client_free(&c);
         loop_free(l);
         fake_stop(&f);
