@@ -3,8 +3,9 @@
  * the main loop through one bounded byte ring and an eventfd; outbound messages (subscribe,
  * text pings) go through a per-connection queue and lws_cancel_service(). The thread itself
  * reconnects (exponential backoff + jitter + cap), detects stalls (silent longer than the
- * connection's stall_ms -> reconnect), sends the text keepalive (OKX "ping"), rotates a
- * connection after lifetime_ms, and keeps health counters the main thread reads with
+ * connection's stall_ms -> reconnect), sends the text keepalive (OKX "ping"), asks for a
+ * make-before-break rotation after lifetime_ms (and forces one after rotate_grace_ms more), and
+ * keeps health counters the main thread reads with
  * ws_get_stats(). TLS verification is never disabled; plain ws:// is accepted only to a
  * loopback host. */
 #ifndef KESTREL_WS_H
@@ -63,7 +64,8 @@ typedef struct ws_opts {
     uint32_t max_frame;     /* longest message kept; longer ones are dropped and counted */
     int64_t backoff_min_ms; /* first retry delay; doubles per failed attempt ... */
     int64_t backoff_max_ms; /* ... up to this cap; each delay is jittered to [d/2, d] */
-    int64_t lifetime_ms;    /* reconnect after this long open (Binance 24 h cut); 0 off */
+    int64_t lifetime_ms;    /* open this long -> WS_ITEM_ROTATE (make-before-break); 0 off */
+    int64_t rotate_grace_ms; /* ... and still open this much later -> closed and reconnected */
 } ws_opts;
 void ws_opts_default(ws_opts *o, enum venue v);
 
@@ -96,6 +98,8 @@ enum ws_item_kind {
     WS_ITEM_FRAME = 1, /* one whole message */
     WS_ITEM_OPEN,      /* the connection (re)opened: (re)subscribe now */
     WS_ITEM_CLOSED,    /* it closed (will reconnect unless ws_close()d): invalidate books */
+    WS_ITEM_ROTATE,    /* open for lifetime_ms: open a successor with the same URL, sync its
+                          books, then ws_close() this one (docs/LIVE.md) */
 };
 
 typedef struct ws_item {
@@ -120,7 +124,8 @@ typedef struct ws_stats {
     uint64_t failures;     /* connect attempts that failed before the upgrade */
     uint64_t disconnects;  /* OPEN connections that closed (any reason) */
     uint64_t stalls;       /* disconnects we forced because the stream went silent */
-    uint64_t rotations;    /* disconnects we forced at lifetime_ms */
+    uint64_t rotations;    /* WS_ITEM_ROTATE notices sent (one per lifetime_ms open) */
+    uint64_t forced_rotations; /* still open at lifetime_ms + rotate_grace_ms: closed by us */
     uint64_t msgs, bytes;  /* whole messages queued to the main thread */
     uint64_t oversize;     /* messages longer than max_frame, dropped */
     uint64_t queue_drops;  /* messages dropped because the inbound ring was full */

@@ -21,7 +21,10 @@
  * Reconnects. Any close or failure of a connection that was not ws_close()d schedules the next
  * attempt after ws_backoff_ms(attempt) jittered to [d/2, d]; attempt is reset by the first
  * message of a new connection (so a server that accepts and drops at once still backs off).
- * A stall (OPEN and silent for stall_ms), a lifetime rotation or ws_reconnect() kill the wsi
+ * Rotation is make-before-break and driven by the main thread: at lifetime_ms the thread sends
+ * WS_ITEM_ROTATE once; the main thread opens a successor, syncs it and ws_close()s this one. If
+ * that has not happened rotate_grace_ms later, the connection is killed and reconnected.
+ * A stall (OPEN and silent for stall_ms), that forced rotation or ws_reconnect() kill the wsi
  * from its own WRITEABLE callback (returning -1, the lws way), with lws_set_timeout() as a
  * fallback when the socket never becomes writable. */
 #include "kestrel/ws.h"
@@ -69,7 +72,7 @@ typedef struct ws_conn {
     uint32_t out_head, out_n;
     /* net thread */
     struct lws *wsi;
-    bool killing, got_msg;
+    bool killing, got_msg, rotate_sent;
     unsigned char *asm_buf; /* LWS_PRE bytes of headroom are not needed for rx */
     size_t asm_len, asm_cap;
     bool asm_over;
@@ -271,6 +274,7 @@ void ws_opts_default(ws_opts *o, enum venue v)
          * depth@100ms stream silent for 10 s is dead. 24 h cut: rotate at 23 h. */
         o->stall_ms = 10000;
         o->lifetime_ms = 23LL * 3600 * 1000;
+        o->rotate_grace_ms = 30LL * 60 * 1000;
     }
 }
 
@@ -498,8 +502,8 @@ static void ws_kill(ws_conn *c, int reason)
 static void ws_tick(ws_net *n)
 {
     int64_t now = ws_mono_ms();
-    ws_conn *todo[WS_MAX_CONNS];
-    int ntodo = 0;
+    ws_conn *todo[WS_MAX_CONNS], *rotate[WS_MAX_CONNS];
+    int ntodo = 0, nrotate = 0;
     pthread_mutex_lock(&n->mu);
     for (int i = 0; i < WS_MAX_CONNS; i++) {
         ws_conn *c = &n->conns[i];
@@ -540,10 +544,16 @@ static void ws_tick(ws_net *n)
                 break;
             }
             if (c->o.lifetime_ms > 0 && now - c->st.opened_ms > c->o.lifetime_ms) {
-                if (!c->killing)
+                if (!c->rotate_sent) {
+                    c->rotate_sent = true;
                     c->st.rotations++;
-                ws_kill(c, 2);
-                break;
+                    rotate[nrotate++] = c;
+                } else if (now - c->st.opened_ms > c->o.lifetime_ms + c->o.rotate_grace_ms) {
+                    if (!c->killing)
+                        c->st.forced_rotations++;
+                    ws_kill(c, 2);
+                    break;
+                }
             }
             if (c->o.ping_text[0] && c->o.ping_ms > 0 && !c->ping_sent_ms &&
                 now - c->st.last_msg_ms > c->o.ping_ms && c->out_n < WS_OUT_MAX) {
@@ -563,6 +573,8 @@ static void ws_tick(ws_net *n)
         }
     }
     pthread_mutex_unlock(&n->mu);
+    for (int i = 0; i < nrotate; i++)
+        (void)ws_ring_push(n, WS_ITEM_ROTATE, rotate[i], NULL, 0);
     for (int i = 0; i < ntodo; i++)
         ws_connect(n, todo[i]);
 }
@@ -674,6 +686,7 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
         c->st.connects++;
         c->st.opened_ms = now;
         c->st.last_msg_ms = now;
+        c->rotate_sent = false;
         c->st.last_error[0] = '\0';
         pthread_mutex_unlock(&n->mu);
         if (!ws_ring_push(n, WS_ITEM_OPEN, c, NULL, 0)) {
@@ -716,7 +729,7 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
         if (c) {
             pthread_mutex_lock(&n->mu);
             const char *why = c->kill_reason == 1   ? "stalled: no message within stall_ms"
-                              : c->kill_reason == 2 ? "rotated at lifetime_ms"
+                              : c->kill_reason == 2 ? "not rotated within rotate_grace_ms"
                               : c->kill_reason == 3 ? "closed by request"
                                                     : "closed by the server";
             c->kill_reason = 0;
