@@ -21,7 +21,9 @@ applied, sent or deliberately skipped); REST depth answers with that book and it
 id, and /_fake/book hands it to tests. OKX tapes are the Binance captures re-encoded in OKX's
 format: real prices and levels, seqId = u, prevSeqId = the previous seqId (no contiguous OKX
 book capture exists anywhere we could read; MANIFEST.md). Binance tapes stream the capture
-lines byte for byte (the stream name is the one the client asked for).
+lines byte for byte (the stream name is the one the client asked for). The captures hold no
+klines: `<sym>@kline_1m` (Binance) and `candle1m` (OKX business) are 1m bars built from the
+tape's real trades (a forming bar every 20 trades, the closed bar when the next minute starts).
 
   okx BTC-USDT       <- binance spot btcusdt      okx ETH-USDT      <- binance spot ethusdt
   okx BTC-USDT-SWAP  <- binance usdm btcusdt      okx ETH-USDT-SWAP <- binance usdm ethusdt
@@ -105,6 +107,7 @@ class Tape:
         self.last_u = 0
         self.seq = 0          # OKX seqId (derived)
         self.seq_offset = 0   # OKX: seqId = u - offset (a maintenance reset raises the offset)
+        self.kline = None     # the forming 1m bar built from the tape's trades
         self.pos = 0
         self.sent = 0
         self.first_pending = True
@@ -232,7 +235,7 @@ class Fake:
         self.tapes = {}
         self.conns = set()
         self.stats = {"conns_total": 0, "rest_requests": 0, "frames_sent": 0,
-                      "slow_dropped": 0, "http_faults": 0, "okx_pings": 0}
+                      "slow_dropped": 0, "http_faults": 0, "okx_pings": 0, "task_errors": 0}
         self.faults = {v: {"gap": 0, "okxreset": False} for v in VENUES}
         self.http_fault = []  # list of [status, n, retry_after, venue]
         self.slow = []        # [secs, n, venue]
@@ -257,8 +260,14 @@ class Fake:
             self.tapes[key] = t
         if not t.started:
             t.started = True
-            asyncio.get_running_loop().create_task(self.run_tape(t))
+            task = asyncio.get_running_loop().create_task(self.run_tape(t))
+            task.add_done_callback(self.task_done)
         return t
+
+    def task_done(self, task):
+        if not task.cancelled() and task.exception() is not None:
+            self.stats["task_errors"] += 1  # a bug in the fake: loud, and visible in status
+            print(f"fake: tape task failed: {task.exception()!r}", file=sys.stderr, flush=True)
 
     async def run_tape(self, t):
         rate = self.args.rate
@@ -282,11 +291,57 @@ class Fake:
                 self.faults[v]["gap"] -= 1
                 t.diffs_skipped += 1
                 skip = True
+        if kind == "trade":
+            self.kline_trade(t, data)
         if v == "okx":
             self.emit_okx(t, kind, data, skip)
             return
         if skip:
             return
+        self.send_binance(t, kind, raw, data, stream)
+
+    def kline_trade(self, t, d):
+        """1m bars built from the tape's real trades (the captures hold no klines): a forming
+        bar every 20 trades, and the closed bar (x / confirm) when a trade opens the next minute."""
+        ts = d.get("T", d.get("E", 0))
+        start = ts // 60000 * 60000
+        k = t.kline
+        if k is not None and start > k["t"]:
+            self.emit_kline(t, k, True)
+            k = None
+        if k is None:
+            k = t.kline = {"t": start, "o": Decimal(d["p"]), "h": Decimal(d["p"]),
+                           "l": Decimal(d["p"]), "c": Decimal(d["p"]), "v": Decimal(0),
+                           "q": Decimal(0), "n": 0, "E": ts}
+        p, q = Decimal(d["p"]), Decimal(d["q"])
+        k["h"], k["l"], k["c"] = max(k["h"], p), min(k["l"], p), p
+        k["v"] += q
+        k["q"] += p * q
+        k["n"] += 1
+        k["E"] = ts
+        if k["n"] % 20 == 0:
+            self.emit_kline(t, k, False)
+
+    def emit_kline(self, t, k, closed):
+        f = lambda x: format(x.normalize(), "f")
+        if t.venue == "okx":
+            msg = json.dumps({"arg": {"channel": "candle1m", "instId": t.symbol},
+                              "data": [[str(k["t"]), f(k["o"]), f(k["h"]), f(k["l"]), f(k["c"]),
+                                        f(k["v"]), f(k["v"]), f(k["q"]), "1" if closed else "0"]]},
+                             separators=(",", ":"))
+            for c in list(self.conns):
+                if c.venue == "okx" and ("candle1m", t.symbol) in c.okx_subs:
+                    c.push(msg)
+            return
+        data = {"e": "kline", "E": k["E"], "s": t.symbol,
+                "k": {"t": k["t"], "T": k["t"] + 59999, "s": t.symbol, "i": "1m", "f": 0, "L": 0,
+                      "o": f(k["o"]), "c": f(k["c"]), "h": f(k["h"]), "l": f(k["l"]),
+                      "v": f(k["v"]), "n": k["n"], "x": closed, "q": f(k["q"]), "V": "0",
+                      "Q": "0", "B": "0"}}
+        self.send_binance(t, "kline_1m", None, data, None)
+
+    def send_binance(self, t, kind, raw, data, stream):
+        v = t.venue
         sym = t.symbol.lower()
         for c in list(self.conns):
             if c.venue != v:

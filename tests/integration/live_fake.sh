@@ -99,6 +99,14 @@ async def main():
             if m.get("event"):
                 out["bad"] = [m["event"], m["code"]]
                 break
+    async with websockets.connect(f"ws://127.0.0.1:{port}/ws/v5/business") as ws:
+        await ws.send(json.dumps({"op": "subscribe", "args": [{"channel": "candle1m", "instId": "BTC-USDT"}]}))
+        await asyncio.wait_for(ws.recv(), 5)
+        m = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        out["candle"] = [m["arg"]["channel"], len(m["data"][0]), m["data"][0][8] in ("0", "1")]
+    async with websockets.connect(f"ws://127.0.0.1:{port}/stream?streams=btcusdt@kline_1m") as ws:
+        m = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        out["kline"] = [m["stream"], m["data"]["e"], m["data"]["k"]["i"]]
     async with websockets.connect(f"ws://127.0.0.1:{port}/stream?streams=btcusdt@depth@100ms") as ws:
         m = json.loads(await asyncio.wait_for(ws.recv(), 5))
         out["combined"] = [m["stream"], m["data"]["e"]]
@@ -113,8 +121,13 @@ check "OKX text ping -> pong" eq "$(jget "$T/ws.json" 'j["pong"]')" pong
 check "OKX subscribe acknowledged" eq "$(jget "$T/ws.json" 'j["sub"]')" subscribe
 check "OKX books update with a seqId chain" eq "$(jget "$T/ws.json" 'j["okx"]')" "['books', 'update', True]"
 check "OKX unknown instId -> error 60018" eq "$(jget "$T/ws.json" 'j["bad"]')" "['error', '60018']"
+check "OKX candle1m on the business endpoint" eq "$(jget "$T/ws.json" 'j["candle"]')" "['candle1m', 9, True]"
+check "Binance kline_1m stream" eq "$(jget "$T/ws.json" 'j["kline"]')" "['btcusdt@kline_1m', 'kline', '1m']"
 check "Binance combined stream envelope" eq "$(jget "$T/ws.json" 'j["combined"]')" "['btcusdt@depth@100ms', 'depthUpdate']"
 check "Binance raw stream payload" eq "$(jget "$T/ws.json" 'j["raw"]')" "[None, 'depthUpdate']"
+get "$B/_fake/status" > "$T/status.json"
+check "no task of the fake failed" eq "$(jget "$T/status.json" 'j["task_errors"]')" 0
+check "tapes streamed" test "$(jget "$T/status.json" 'j["frames_sent"]')" -gt 10
 get "$B/_fake/quit" > /dev/null
 check "quit stops it" wait_for 10 sh -c "! kill -0 $FPID 2>/dev/null"
 

@@ -251,6 +251,8 @@ struct client {
     int snap_requests, snap_ok, snap_old, http_fail, http_status_err, http_paused, timeouts;
     int opens, closes, gaps, decode_errors, frames, trades, pushed_snapshots, shutdowns;
     int rotations, rotation_gaps;
+    int klines, klines_closed, klines_bad;
+    int64_t last_kline_open;
     feed_level *lv;
     feed_event evs[NEV];
 };
@@ -469,6 +471,16 @@ static void client_on_item(void *ud, const ws_item *it)
         if (ev->kind == FEED_TRADE) {
             if (active)
                 c->trades++;
+        } else if (ev->kind == FEED_KLINE) {
+            c->klines++;
+            const feed_event *k = ev;
+            if (k->u.kline.l > K_MIN(k->u.kline.o, k->u.kline.c) ||
+                k->u.kline.h < K_MAX(k->u.kline.o, k->u.kline.c) ||
+                k->u.kline.close_ms != k->u.kline.open_ms + 59999 ||
+                k->u.kline.open_ms < c->last_kline_open)
+                c->klines_bad++;
+            c->last_kline_open = k->u.kline.open_ms;
+            c->klines_closed += k->u.kline.closed;
         } else if (ev->kind == FEED_DEPTH_SNAPSHOT) {
             c->pushed_snapshots++;
             client_on_snapshot(fd, ev);
@@ -694,7 +706,8 @@ static void scenario_spot(void)
     o.backoff_min_ms = 100;
     o.backoff_max_ms = 1000;
     if (!client_init(&c, l, &f, VENUE_BINANCE_SPOT, "BTCUSDT",
-                     "/stream?streams=btcusdt@depth@100ms/btcusdt@trade/btcusdt@bookTicker",
+                     "/stream?streams=btcusdt@depth@100ms/btcusdt@trade/btcusdt@bookTicker/"
+                     "btcusdt@kline_1m",
                      "/api/v3/depth?symbol=BTCUSDT&limit=5000", &o, NULL, 0)) {
         client_free(&c);
         loop_free(l);
@@ -783,6 +796,10 @@ static void scenario_spot(void)
     CHECK(run_until(&c, 60000, p_tape_done, NULL));
     compare_books(&c, 50);
     CHECK(c.trades > 1000);
+    /* 1m klines (built by the fake from the capture's trades): sane, in order, closed ones */
+    CHECK(c.klines > 100);
+    CHECK(c.klines_closed >= 5);
+    CHECK_INT(c.klines_bad, 0);
     s = client_stats(&c);
     fprintf(stderr, "spot: frames %d trades %d gaps %d snaps %d/%d old %d decode errors %d "
                     "connects %llu stalls %llu\n",
