@@ -127,7 +127,7 @@ check "Binance combined stream envelope" eq "$(jget "$T/ws.json" 'j["combined"]'
 check "Binance raw stream payload" eq "$(jget "$T/ws.json" 'j["raw"]')" "[None, 'depthUpdate']"
 get "$B/_fake/status" > "$T/status.json"
 check "no task of the fake failed" eq "$(jget "$T/status.json" 'j["task_errors"]')" 0
-check "tapes streamed" test "$(jget "$T/status.json" 'j["frames_sent"]')" -gt 10
+check "frames were streamed" test "$(jget "$T/status.json" 'j["frames_sent"]')" -ge 5
 get "$B/_fake/quit" > /dev/null
 check "quit stops it" wait_for 10 sh -c "! kill -0 $FPID 2>/dev/null"
 
