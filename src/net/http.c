@@ -25,6 +25,10 @@
 #include <string.h>
 #include <strings.h>
 
+#ifndef KESTREL_VERSION
+#define KESTREL_VERSION "dev" /* builds outside the Makefile (tests/fuzz/run.sh) */
+#endif
+
 typedef struct http_req {
     http_client *c;
     CURL *easy;
