@@ -12,7 +12,7 @@ BUILD     ?= build/release
 OPT       ?= -O2 -g
 SANITIZE  ?=
 FUZZ_SECONDS ?= 30
-PKGS      := ncursesw libcjson sqlite3 libconfig zlib openblas xgboost
+PKGS      := ncursesw libcjson sqlite3 libconfig zlib libwebsockets libcurl openssl openblas xgboost
 
 # Recursive (=) so pkg-config runs after `deps` has installed what was missing.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))

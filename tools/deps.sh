@@ -23,6 +23,9 @@ if [ "${1:-}" = "test" ]; then
     tool sqlite3 sqlite3
     tool gzip gzip
     tool python3 python3
+    tool openssl openssl
+    # the fake exchange (tests/fake/) runs on Debian's python3 with python3-websockets
+    /usr/bin/python3 -c 'import websockets' >/dev/null 2>&1 || need="$need python3-websockets"
 fi
 if [ "${1:-}" = "fuzz" ]; then
     tool clang clang

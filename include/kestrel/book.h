@@ -1,11 +1,13 @@
 /* One order book: levels as exact integers, and the exchange's sync state machine
- * (Binance spot U/u rules, Binance USD-M pu chain; OKX seqId later). The book never presents
+ * (Binance spot U/u rules, Binance USD-M pu chain, OKX seqId/prevSeqId chain). The book never presents
  * itself as valid unless it is LIVE. Bounded: max levels per side, max buffered diffs. */
 #ifndef KESTREL_BOOK_H
 #define KESTREL_BOOK_H
 #include "kestrel/feed.h"
 
-enum book_rules { BOOK_RULES_BINANCE_SPOT, BOOK_RULES_BINANCE_USDM };
+/* BOOK_RULES_OKX: diffs carry first_id = last_id = seqId, prev_id = prevSeqId (has_prev); see
+ * book.c for the rules (exchanges.md §8.6). */
+enum book_rules { BOOK_RULES_BINANCE_SPOT, BOOK_RULES_BINANCE_USDM, BOOK_RULES_OKX };
 
 enum book_state {
     BOOK_EMPTY = 0,   /* nothing received yet */

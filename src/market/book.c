@@ -30,6 +30,16 @@
  * A gap clears the levels (the book is never shown unless LIVE) and starts buffering again,
  * beginning with the diff that revealed the gap.
  *
+ * OKX (BOOK_RULES_OKX, exchanges.md §8.6; the book_okx_* functions below): a diff's seqId is both
+ * first_id and last_id, prevSeqId is prev_id. Live: prevSeqId == last seqId applies it (normal,
+ * heartbeat seqId == prevSeqId with empty sides, and maintenance reset seqId < prevSeqId: we
+ * continue from the new seqId); a repeat of the last seqId is stale; anything else is a gap. Sync
+ * from a REST snapshot S (or a pushed snapshot, same path): S < prevSeqId of the first buffered
+ * diff -> BOOK_SNAPSHOT_OLD (fetch again); buffered diffs with seqId <= S are dropped; the first
+ * applied must satisfy prevSeqId <= S < seqId; afterwards the chain rule. A maintenance reset
+ * inside the sync buffer makes seqId comparisons meaningless: the snapshot is refused as old and
+ * a later one (after the reset) syncs.
+ *
  * Buffered diffs are COPIED (event level arrays live in the decoder's scratch): headers in an
  * array of at most max_buffered entries, levels in one arena of at most
  * max_buffered * BOOK_ARENA_AVG_LEVELS levels (>= BOOK_ARENA_MIN_LEVELS). Both grow by doubling
@@ -449,7 +459,15 @@ static enum book_result buffer_diff(book *b, const feed_event *d)
 {
     if (b->state == BOOK_EMPTY)
         b->state = BOOK_SYNCING;
-    if (b->nbuf > 0) {
+    if (b->rules == BOOK_RULES_OKX && b->nbuf > 0) {
+        const bufdiff *last = &b->hdr[b->head + b->nbuf - 1];
+        if (d->u.depth.last_id == last->last_id && d->u.depth.prev_id == last->prev_id) {
+            b->stats.diffs_stale++;
+            return BOOK_STALE; /* the same update delivered twice */
+        }
+        if (d->u.depth.prev_id != last->last_id)
+            buf_drop_all(b);
+    } else if (b->nbuf > 0) {
         const bufdiff *last = &b->hdr[b->head + b->nbuf - 1];
         if (d->u.depth.last_id <= last->last_id) {
             b->stats.diffs_stale++;
@@ -477,6 +495,41 @@ static void go_resyncing(book *b)
     b->first_pending = false;
 }
 
+/* OKX's per-event rule (seq = seqId, prev = prevSeqId): APPLIED means "apply it". */
+static enum book_result book_okx_check(const book *b, int64_t seq, int64_t prev)
+{
+    int64_t id = b->id;
+    if (prev == id)
+        return BOOK_APPLIED; /* normal, heartbeat (seq == prev) or maintenance reset (seq < prev) */
+    if (b->first_pending) {
+        if (prev < id && id < seq)
+            return BOOK_APPLIED; /* the snapshot lies inside this update */
+        if (seq <= id)
+            return BOOK_STALE; /* already contained in the snapshot */
+        return BOOK_GAP;
+    }
+    if (seq == id)
+        return BOOK_STALE; /* a repeat of the last update */
+    return BOOK_GAP;
+}
+
+/* OKX sync of the buffer against snapshot seqId L: K_OK to load it, K_ERR = too old. */
+static int book_okx_sync_buffer(book *b, int64_t L)
+{
+    if (b->nbuf == 0)
+        return K_OK;
+    if (L < b->hdr[b->head].prev_id)
+        return K_ERR; /* the buffer starts after the snapshot: fetch another */
+    while (b->nbuf > 0 && b->hdr[b->head].last_id <= L)
+        buf_drop_oldest(b);
+    if (b->nbuf > 0) {
+        const bufdiff *h = &b->hdr[b->head];
+        if (!(h->prev_id <= L && L < h->last_id))
+            return K_ERR;
+    }
+    return K_OK;
+}
+
 /* The per-event rule on a LIVE book. Returns APPLIED, STALE or GAP; applies nothing on GAP. */
 static enum book_result live_apply(book *b, int64_t U, int64_t u, int64_t pu,
                                    const feed_level *bids, uint32_t nb, const feed_level *asks,
@@ -484,7 +537,11 @@ static enum book_result live_apply(book *b, int64_t U, int64_t u, int64_t pu,
 {
     int64_t id = b->id;
     bool spot = b->rules == BOOK_RULES_BINANCE_SPOT;
-    if (b->first_pending) {
+    if (b->rules == BOOK_RULES_OKX) {
+        enum book_result r = book_okx_check(b, u, pu);
+        if (r != BOOK_APPLIED)
+            return r;
+    } else if (b->first_pending) {
         if (spot) {
             if (u <= id)
                 return BOOK_STALE;
@@ -518,7 +575,7 @@ static enum book_result live_apply(book *b, int64_t U, int64_t u, int64_t pu,
 enum book_result book_on_diff(book *b, const feed_event *d)
 {
     int64_t U = d->u.depth.first_id, u = d->u.depth.last_id;
-    bool usdm = b->rules == BOOK_RULES_BINANCE_USDM;
+    bool usdm = b->rules == BOOK_RULES_BINANCE_USDM || b->rules == BOOK_RULES_OKX;
     if (d->kind != FEED_DEPTH_DIFF || U > u || (usdm && !d->u.depth.has_prev) ||
         !levels_valid(d->u.depth.bids, d->u.depth.nbids) ||
         !levels_valid(d->u.depth.asks, d->u.depth.nasks)) {
@@ -555,6 +612,9 @@ enum book_result book_on_snapshot(book *b, const feed_event *snap)
     if (b->state == BOOK_LIVE) {
         /* a refresh of a live book: never go backwards */
         if (L < b->id)
+            return BOOK_SNAPSHOT_OLD;
+    } else if (b->rules == BOOK_RULES_OKX) {
+        if (book_okx_sync_buffer(b, L) != K_OK)
             return BOOK_SNAPSHOT_OLD;
     } else if (b->nbuf > 0) {
         const bufdiff *first = &b->hdr[b->head];

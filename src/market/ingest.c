@@ -11,6 +11,7 @@
 #include "kestrel/ingest.h"
 
 #include "kestrel/binance.h"
+#include "kestrel/okx.h"
 #include "kestrel/replay.h"
 #include "kestrel/xmalloc.h"
 
@@ -22,14 +23,34 @@
 #define INGEST_DEF_LEVELS 10000u
 #define INGEST_WALL_IDLE_MS 1000 /* a venue silent this long follows the wall clock (live) */
 
-typedef int (*ingest_decode_fn)(const char *json, size_t len, feed_event *ev, feed_level *levels,
-                                uint32_t cap_levels, const char **why);
+#define INGEST_MAX_EVENTS 64 /* events one message may carry (OKX pushes arrays) */
+
+/* A venue decoder: one message -> up to cap_evs events (*nev), levels in the shared scratch. */
+typedef int (*ingest_decode_fn)(const char *json, size_t len, feed_event *evs, uint32_t cap_evs,
+                                uint32_t *nev, feed_level *levels, uint32_t cap_levels,
+                                const char **why);
+
+static int ingest_binance(const char *json, size_t len, feed_event *evs, uint32_t cap_evs,
+                          uint32_t *nev, feed_level *levels, uint32_t cap_levels,
+                          const char **why)
+{
+    (void)cap_evs;
+    int rc = binance_decode(json, len, &evs[0], levels, cap_levels, why);
+    *nev = rc == K_OK ? 1 : 0;
+    return rc;
+}
+
+static int ingest_okx(const char *json, size_t len, feed_event *evs, uint32_t cap_evs,
+                      uint32_t *nev, feed_level *levels, uint32_t cap_levels, const char **why)
+{
+    return okx_decode(json, len, evs, cap_evs, nev, levels, cap_levels, NULL, why);
+}
 
 /* The decoder table: one pure decoder per venue. */
 static const ingest_decode_fn ingest_decoders[VENUE_COUNT] = {
-    [VENUE_BINANCE_SPOT] = binance_decode,
-    [VENUE_BINANCE_USDM] = binance_decode,
-    [VENUE_OKX] = NULL, /* the live-data issue adds okx_decode */
+    [VENUE_BINANCE_SPOT] = ingest_binance,
+    [VENUE_BINANCE_USDM] = ingest_binance,
+    [VENUE_OKX] = ingest_okx,
 };
 
 typedef struct ingest_vclock {
@@ -44,6 +65,7 @@ struct ingest {
     kclock *clock;
     ingest_opts o;
     feed_level *levels;
+    feed_event evs[INGEST_MAX_EVENTS];
     ingest_vclock vc[VENUE_COUNT];
     int64_t current_ms;
     char last_symbol[KSYM_MAX]; /* of the last decoded frame: sources learn from it */
@@ -129,16 +151,17 @@ static void ingest_tick_clock(ingest *p)
         kclock_advance(p->clock, ingest_clock_ms(p));
 }
 
-enum ingest_result ingest_event(ingest *p, const feed_event *ev, const char **why)
+/* Clock, apply and bar closes for one decoded event (not counted: the caller counts frames). */
+static enum ingest_result ingest_apply(ingest *p, const feed_event *ev, const char **why)
 {
     enum venue v = ev->venue;
     if ((unsigned)v >= VENUE_COUNT) {
         if (why)
             *why = "unknown venue";
-        return ingest_count(p, VENUE_BINANCE_SPOT, INGEST_REFUSED);
+        return INGEST_REFUSED;
     }
     if (ev->kind == FEED_NONE)
-        return ingest_count(p, v, INGEST_IGNORED);
+        return INGEST_IGNORED;
     ingest_vclock *c = &p->vc[v];
     int64_t recv_ms = ev->recv_ns / 1000000;
     int64_t t;
@@ -149,7 +172,7 @@ enum ingest_result ingest_event(ingest *p, const feed_event *ev, const char **wh
         if (ev->recv_ns > 0 && t > 0 && llabs(t - recv_ms) > p->o.max_skew_ms) {
             if (why)
                 *why = "kline time too far from its receive time";
-            return ingest_count(p, v, INGEST_BAD_TIME);
+            return INGEST_BAD_TIME;
         }
     } else if (ev->event_ms > 0) {
         t = ev->event_ms;
@@ -159,7 +182,7 @@ enum ingest_result ingest_event(ingest *p, const feed_event *ev, const char **wh
             (ev->kind == FEED_TRADE && llabs(ev->u.trade.time_ms - recv_ms) > p->o.max_skew_ms)) {
             if (why)
                 *why = "exchange time too far from its receive time";
-            return ingest_count(p, v, INGEST_BAD_TIME);
+            return INGEST_BAD_TIME;
         }
     } else {
         /* no exchange time (spot bookTicker, REST snapshot): the receive time moves a clock
@@ -178,11 +201,24 @@ enum ingest_result ingest_event(ingest *p, const feed_event *ev, const char **wh
     if (market_apply(p->m, ev) != K_OK) {
         if (why)
             *why = "refused by the market model";
-        return ingest_count(p, v, INGEST_REFUSED);
+        return INGEST_REFUSED;
     }
     ingest_close_bars(p, v);
     ingest_tick_clock(p);
-    return ingest_count(p, v, INGEST_OK);
+    return INGEST_OK;
+}
+
+enum ingest_result ingest_event(ingest *p, const feed_event *ev, const char **why)
+{
+    enum ingest_result r = ingest_apply(p, ev, why);
+    return ingest_count(p, (unsigned)ev->venue < VENUE_COUNT ? ev->venue : VENUE_BINANCE_SPOT, r);
+}
+
+/* Which outcome a frame of several events reports: a refusal over an applied event over an
+ * ignored one. */
+static int ingest_rank(enum ingest_result r)
+{
+    return r == INGEST_IGNORED ? 0 : r == INGEST_OK ? 1 : 1 + (int)r;
 }
 
 enum ingest_result ingest_frame_apply(ingest *p, const ingest_frame *f, const char **why)
@@ -193,21 +229,31 @@ enum ingest_result ingest_frame_apply(ingest *p, const ingest_frame *f, const ch
         return ingest_count(p, (unsigned)f->venue < VENUE_COUNT ? f->venue : VENUE_BINANCE_SPOT,
                             INGEST_REFUSED);
     }
-    feed_event ev;
     const char *w = NULL;
-    if (ingest_decoders[f->venue](f->bytes, f->len, &ev, p->levels, p->o.max_levels, &w) !=
-        K_OK) {
+    uint32_t nev = 0;
+    if (ingest_decoders[f->venue](f->bytes, f->len, p->evs, INGEST_MAX_EVENTS, &nev, p->levels,
+                                  p->o.max_levels, &w) != K_OK) {
         if (why)
             *why = w ? w : "malformed";
         return ingest_count(p, f->venue, INGEST_MALFORMED);
     }
-    memcpy(p->last_symbol, ev.symbol, KSYM_MAX);
-    ev.venue = f->venue; /* the source knows better than the message */
-    ev.recv_ns = f->recv_ns;
-    if (ev.kind == FEED_DEPTH_SNAPSHOT && !ev.symbol[0] && f->symbol && f->symbol[0] &&
-        strlen(f->symbol) < KSYM_MAX)
-        memcpy(ev.symbol, f->symbol, strlen(f->symbol) + 1);
-    return ingest_event(p, &ev, why);
+    if (nev == 0) /* a benign message: ack, ping, pong, an event with nothing to apply */
+        return ingest_count(p, f->venue, INGEST_IGNORED);
+    /* every event of the message goes the same way; the frame counts once, by its worst */
+    enum ingest_result worst = INGEST_IGNORED;
+    for (uint32_t i = 0; i < nev; i++) {
+        feed_event *ev = &p->evs[i];
+        memcpy(p->last_symbol, ev->symbol, KSYM_MAX);
+        ev->venue = f->venue; /* the source knows better than the message */
+        ev->recv_ns = f->recv_ns;
+        if (ev->kind == FEED_DEPTH_SNAPSHOT && !ev->symbol[0] && f->symbol && f->symbol[0] &&
+            strlen(f->symbol) < KSYM_MAX)
+            memcpy(ev->symbol, f->symbol, strlen(f->symbol) + 1);
+        enum ingest_result r = ingest_apply(p, ev, why);
+        if (ingest_rank(r) > ingest_rank(worst))
+            worst = r;
+    }
+    return ingest_count(p, f->venue, worst);
 }
 
 enum ingest_result ingest_replay_line(ingest *p, replay *r, const replay_line *ln,

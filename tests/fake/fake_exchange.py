@@ -1,0 +1,846 @@
+#!/usr/bin/python3
+"""Kestrel's fake exchange: a loopback server speaking Binance spot, Binance USD-M and OKX v5
+public formats over real HTTP and websocket (plain, or TLS with a test CA), for tests only.
+
+One port serves everything (the paths tell the venues apart, as docs/exchanges.md lists them):
+  Binance spot  REST /api/v3/{ping,time,exchangeInfo,depth,klines}
+                WS   /ws/<s1>/<s2>..., /stream?streams=<s1>/<s2>, SUBSCRIBE/UNSUBSCRIBE
+  Binance USD-M REST /fapi/v1/{ping,time,exchangeInfo,depth,klines}
+                WS   /public/ws|stream (depth, bookTicker), /market/ws|stream (trades, klines, ...)
+  OKX v5        REST /api/v5/public/{time,instruments}, /api/v5/market/{books,candles,
+                     history-candles}
+                WS   /ws/v5/public, /ws/v5/business: {"op":"subscribe"}, text ping -> pong
+  control       /_fake/status, /_fake/book?venue=V&symbol=S[&depth=N], /_fake/fault?type=...,
+                /_fake/quit
+
+Data: the real captures of ../shared/data. A "tape" per (venue, symbol) starts at the capture's
+REST snapshot line (diffs before it are not streamed: the fake must know its book at every
+point) and streams the following lines at --rate messages/s to every connection subscribed to
+them. The fake keeps the authoritative book of each tape (the snapshot plus every diff it
+applied, sent or deliberately skipped); REST depth answers with that book and its last update
+id, and /_fake/book hands it to tests. OKX tapes are the Binance captures re-encoded in OKX's
+format: real prices and levels, seqId = u, prevSeqId = the previous seqId (no contiguous OKX
+book capture exists anywhere we could read; MANIFEST.md). Binance tapes stream the capture
+lines byte for byte (the stream name is the one the client asked for). The captures hold no
+klines: `<sym>@kline_1m` (Binance) and `candle1m` (OKX business) are 1m bars built from the
+tape's real trades (a forming bar every 20 trades, the closed bar when the next minute starts).
+
+  okx BTC-USDT       <- binance spot btcusdt      okx ETH-USDT      <- binance spot ethusdt
+  okx BTC-USDT-SWAP  <- binance usdm btcusdt      okx ETH-USDT-SWAP <- binance usdm ethusdt
+
+Faults (GET /_fake/fault?type=T[&venue=V][&n=N][&secs=S][&ms=M]):
+  drop        abort every websocket connection (no close frame)
+  stall       the connections open now receive nothing more (and get no pong) for S seconds
+  gap         the next N depth diffs of the venue are applied to the book but not sent
+  malformed   one truncated JSON frame to every connection
+  badutf8     one text frame with invalid UTF-8 to every connection
+  huge        one 16 MB (or ms= bytes) text frame to every connection
+  shutdown    Binance {"e":"serverShutdown"} / OKX notice 64008, then close after 0.5 s
+  http        the next N REST requests answer status=429|418|500 (Retry-After: S for 429/418)
+  slow        the next N REST requests are delayed S seconds
+  skew        server time is M ms ahead (negative: behind)
+  okxreset    the next OKX book update is a maintenance reset (seqId drops below prevSeqId)
+  okxsnapshot on=1|0: OKX pushes a book snapshot on subscribe (default off, as production 2026)
+  lifetime    close every websocket connection S seconds after it opened (24 h cut, shortened)
+Each applies to all venues unless venue= is given.
+
+Bounded: binds loopback only, exits after --lifetime seconds (default 300) or when --parent
+exits, queues at most --queue frames per connection (a slower client is dropped, as exchanges
+do). Needs Debian's python3-websockets (tools/deps.sh test)."""
+
+import argparse
+import asyncio
+import csv
+import http
+import gzip
+import json
+import os
+import random
+import signal
+import ssl
+import sys
+import time
+from decimal import Decimal
+from urllib.parse import parse_qs, urlparse
+
+import websockets
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+
+VENUES = ("binance-spot", "binance-usdm", "okx")
+TAPES = {
+    ("binance-spot", "BTCUSDT"): ("binance-spot", "spot/btcusdt_20240808.gz", "spot/btcusdt_20240809.gz"),
+    ("binance-spot", "ETHUSDT"): ("binance-spot", "spot/ethusdt_20240808.gz", "spot/ethusdt_20240809.gz"),
+    ("binance-usdm", "BTCUSDT"): ("binance-usdm", "usdm/btcusdt_20240808.gz", None),
+    ("binance-usdm", "ETHUSDT"): ("binance-usdm", "usdm/ethusdt_20240808.gz", None),
+    ("okx", "BTC-USDT"): ("binance-spot", "spot/btcusdt_20240808.gz", "spot/btcusdt_20240809.gz"),
+    ("okx", "ETH-USDT"): ("binance-spot", "spot/ethusdt_20240808.gz", "spot/ethusdt_20240809.gz"),
+    ("okx", "BTC-USDT-SWAP"): ("binance-usdm", "usdm/btcusdt_20240808.gz", None),
+    ("okx", "ETH-USDT-SWAP"): ("binance-usdm", "usdm/ethusdt_20240808.gz", None),
+}
+KLINES = {"BTCUSDT": "binance_BTCUSDT_", "ETHUSDT": "binance_ETHUSDT_"}
+BAR_MS = {"1m": 60000, "3m": 180000, "5m": 300000, "15m": 900000, "30m": 1800000,
+          "1h": 3600000, "2h": 7200000, "4h": 14400000, "8h": 28800000, "12h": 43200000,
+          "1d": 86400000, "3d": 259200000, "1w": 604800000}
+OKX_BARS = {"1m": "1m", "3m": "3m", "5m": "5m", "15m": "15m", "30m": "30m", "1H": "1h",
+            "2H": "2h", "4H": "4h", "12H": "12h", "1D": "1d", "1Dutc": "1d", "3D": "3d",
+            "1W": "1w", "1Wutc": "1w"}
+
+
+def norm(s):
+    """Canonical decimal text: 61602.01000000 -> 61602.01."""
+    d = Decimal(s)
+    t = format(d.normalize(), "f")
+    return t
+
+
+class Tape:
+    """One symbol's stream: capture lines from the snapshot on, and the book they build."""
+
+    def __init__(self, fake, venue, symbol):
+        self.fake, self.venue, self.symbol = fake, venue, symbol
+        src_venue, f1, f2 = TAPES[(venue, symbol)]
+        self.src_venue = src_venue
+        self.usdm = src_venue == "binance-usdm"
+        self.events = []  # (kind, stream_kind, raw_line_json_text, parsed data)
+        self.bids, self.asks = {}, {}
+        self.last_u = 0
+        self.seq = 0          # OKX seqId (derived)
+        self.seq_offset = 0   # OKX: seqId = u - offset (a maintenance reset raises the offset)
+        self.kline = None     # the forming 1m bar built from the tape's trades
+        self.pos = 0
+        self.sent = 0
+        self.first_pending = True
+        self.diffs_applied = 0
+        self.diffs_skipped = 0
+        self.done = False
+        self.started = False
+        self._load([f for f in (f1, f2) if f])
+
+    def _load(self, files):
+        limit = self.fake.args.max_lines
+        snap = None
+        pre = []
+        n = 0
+        for rel in files:
+            path = os.path.join(self.fake.args.data, "binance", "streams", rel)
+            with gzip.open(path, "rt") as fh:
+                for line in fh:
+                    sp = line.find(" ")
+                    js = line[sp + 1:].strip()
+                    if snap is None:
+                        if '"lastUpdateId"' in js:
+                            snap = json.loads(js)
+                            self._load_snapshot(snap)
+                            for d in pre:  # what the recording client had buffered
+                                self.apply(d)
+                        elif '"depthUpdate"' in js:
+                            pre.append(json.loads(js)["data"])
+                        continue
+                    if '"stream"' not in js:
+                        continue
+                    env = json.loads(js)
+                    stream = env["stream"]
+                    kind = stream.split("@")[1]
+                    self.events.append((kind, js, env["data"], stream))
+                    n += 1
+                    if limit and n >= limit:
+                        break
+            if limit and n >= limit:
+                break
+        self.seq = self.last_u
+
+    def _load_snapshot(self, snap):
+        self.bids = {norm(p): norm(q) for p, q in snap["bids"] if Decimal(q) != 0}
+        self.asks = {norm(p): norm(q) for p, q in snap["asks"] if Decimal(q) != 0}
+        self.last_u = snap["lastUpdateId"]
+        self.seq = self.last_u
+        self.first_pending = True
+
+    def apply(self, d):
+        """Applies a depth diff by the venue's documented rule. True when applied."""
+        U, u = d["U"], d["u"]
+        if self.first_pending:
+            stale = u < self.last_u if self.usdm else u <= self.last_u
+            ok = (U <= self.last_u <= u) if self.usdm else (U <= self.last_u + 1 <= u)
+            if stale or not ok:
+                return False
+        elif u <= self.last_u:
+            return False
+        for side, levels in ((self.bids, d["b"]), (self.asks, d["a"])):
+            for p, q in levels:
+                p, q = norm(p), norm(q)
+                if Decimal(q) == 0:
+                    side.pop(p, None)
+                else:
+                    side[p] = q
+        self.first_pending = False
+        self.last_u = u
+        self.diffs_applied += 1
+        return True
+
+    def top(self, depth):
+        b = sorted(self.bids.items(), key=lambda kv: Decimal(kv[0]), reverse=True)[:depth]
+        a = sorted(self.asks.items(), key=lambda kv: Decimal(kv[0]))[:depth]
+        return b, a
+
+    def okx_levels(self, levels):
+        return [[norm(p), norm(q), "0", "1"] for p, q in levels]
+
+
+class Conn:
+    def __init__(self, fake, ws, venue, path):
+        self.fake, self.ws, self.venue, self.path = fake, ws, venue, path
+        self.subs = {}        # (symbol, kind) -> stream name as requested (Binance)
+        self.okx_subs = set()  # (channel, instId)
+        self.combined = True
+        self.stalled_until = 0.0
+        self.q = asyncio.Queue(maxsize=fake.args.queue)
+        self.opened = time.monotonic()
+        self.closed = False
+
+    def stalled(self):
+        return time.monotonic() < self.stalled_until
+
+    def push(self, item):
+        if self.closed or self.stalled():
+            return
+        try:
+            self.q.put_nowait(item)
+        except asyncio.QueueFull:
+            self.fake.stats["slow_dropped"] += 1
+            self.closed = True
+            self.ws.transport.abort()
+
+    async def writer(self):
+        try:
+            while True:
+                item = await self.q.get()
+                if self.stalled():
+                    continue
+                if isinstance(item, tuple):  # raw frame (opcode, bytes)
+                    await self.ws.write_frame(True, item[0], item[1])
+                else:
+                    await self.ws.send(item)
+                self.fake.stats["frames_sent"] += 1
+        except (ConnectionClosed, asyncio.CancelledError):
+            pass
+        except Exception as e:  # a broken transport: the reader notices
+            self.fake.log(f"writer: {e!r}")
+
+
+class Fake:
+    def __init__(self, args):
+        self.args = args
+        self.tapes = {}
+        self.conns = set()
+        self.stats = {"conns_total": 0, "rest_requests": 0, "frames_sent": 0,
+                      "slow_dropped": 0, "http_faults": 0, "okx_pings": 0, "task_errors": 0}
+        self.faults = {v: {"gap": 0, "okxreset": False} for v in VENUES}
+        self.http_fault = []  # list of [status, n, retry_after, venue]
+        self.slow = []        # [secs, n, venue]
+        self.skew_ms = 0
+        self.okx_snapshot = args.okx_snapshot
+        self.conn_lifetime = args.conn_lifetime
+        self.weight = {}      # venue -> (minute, used)
+        self.stop = asyncio.Event()
+
+    def log(self, msg):
+        if self.args.verbose:
+            print(f"fake: {msg}", file=sys.stderr, flush=True)
+
+    # ------------------------------------------------------------------------- tapes
+    def tape(self, venue, symbol):
+        key = (venue, symbol)
+        if key not in TAPES:
+            return None
+        t = self.tapes.get(key)
+        if t is None:
+            t = Tape(self, venue, symbol)
+            self.tapes[key] = t
+        if not t.started:
+            t.started = True
+            task = asyncio.get_running_loop().create_task(self.run_tape(t))
+            task.add_done_callback(self.task_done)
+        return t
+
+    def task_done(self, task):
+        if not task.cancelled() and task.exception() is not None:
+            self.stats["task_errors"] += 1  # a bug in the fake: loud, and visible in status
+            print(f"fake: tape task failed: {task.exception()!r}", file=sys.stderr, flush=True)
+
+    async def run_tape(self, t):
+        rate = self.args.rate
+        batch = max(1, rate // 100) if rate > 0 else 200
+        while t.pos < len(t.events):
+            end = min(len(t.events), t.pos + batch)
+            for i in range(t.pos, end):
+                self.emit(t, *t.events[i])
+            t.pos = end
+            await asyncio.sleep(0.01 if rate > 0 else 0)
+        t.done = True
+        self.log(f"tape {t.venue}:{t.symbol} done: {t.diffs_applied} diffs")
+
+    def emit(self, t, kind, raw, data, stream):
+        v = t.venue
+        skip = False
+        if kind == "depth":
+            if not t.apply(data):
+                return
+            if self.faults[v]["gap"] > 0:
+                self.faults[v]["gap"] -= 1
+                t.diffs_skipped += 1
+                skip = True
+        if kind == "trade":
+            self.kline_trade(t, data)
+        if v == "okx":
+            self.emit_okx(t, kind, data, skip)
+            return
+        if skip:
+            return
+        self.send_binance(t, kind, raw, data, stream)
+
+    def kline_trade(self, t, d):
+        """1m bars built from the tape's real trades (the captures hold no klines): a forming
+        bar every 20 trades, and the closed bar (x / confirm) when a trade opens the next minute."""
+        ts = d.get("T", d.get("E", 0))
+        start = ts // 60000 * 60000
+        k = t.kline
+        if k is not None and start > k["t"]:
+            self.emit_kline(t, k, True)
+            k = None
+        if k is None:
+            k = t.kline = {"t": start, "o": Decimal(d["p"]), "h": Decimal(d["p"]),
+                           "l": Decimal(d["p"]), "c": Decimal(d["p"]), "v": Decimal(0),
+                           "q": Decimal(0), "n": 0, "E": ts}
+        p, q = Decimal(d["p"]), Decimal(d["q"])
+        k["h"], k["l"], k["c"] = max(k["h"], p), min(k["l"], p), p
+        k["v"] += q
+        k["q"] += p * q
+        k["n"] += 1
+        k["E"] = ts
+        if k["n"] % 20 == 0:
+            self.emit_kline(t, k, False)
+
+    def emit_kline(self, t, k, closed):
+        f = lambda x: format(x.normalize(), "f")
+        if t.venue == "okx":
+            msg = json.dumps({"arg": {"channel": "candle1m", "instId": t.symbol},
+                              "data": [[str(k["t"]), f(k["o"]), f(k["h"]), f(k["l"]), f(k["c"]),
+                                        f(k["v"]), f(k["v"]), f(k["q"]), "1" if closed else "0"]]},
+                             separators=(",", ":"))
+            for c in list(self.conns):
+                if c.venue == "okx" and ("candle1m", t.symbol) in c.okx_subs:
+                    c.push(msg)
+            return
+        data = {"e": "kline", "E": k["E"], "s": t.symbol,
+                "k": {"t": k["t"], "T": k["t"] + 59999, "s": t.symbol, "i": "1m", "f": 0, "L": 0,
+                      "o": f(k["o"]), "c": f(k["c"]), "h": f(k["h"]), "l": f(k["l"]),
+                      "v": f(k["v"]), "n": k["n"], "x": closed, "q": f(k["q"]), "V": "0",
+                      "Q": "0", "B": "0"}}
+        self.send_binance(t, "kline_1m", None, data, None)
+
+    def send_binance(self, t, kind, raw, data, stream):
+        v = t.venue
+        sym = t.symbol.lower()
+        for c in list(self.conns):
+            if c.venue != v:
+                continue
+            name = c.subs.get((sym, kind))
+            if name is None:
+                continue
+            if c.combined and name == stream:
+                frame = raw  # the capture line byte for byte
+            elif c.combined:
+                frame = '{"stream":"%s","data":%s}' % (name, json.dumps(data, separators=(",", ":")))
+            else:
+                frame = json.dumps(data, separators=(",", ":"))
+            c.push(frame)
+            t.sent += 1
+
+    def emit_okx(self, t, kind, data, skip):
+        if kind == "depth":
+            prev = t.seq
+            seq = data["u"] - t.seq_offset
+            if self.faults["okx"]["okxreset"]:
+                self.faults["okx"]["okxreset"] = False
+                t.seq_offset = data["u"] - 1000
+                seq = 1000
+            t.seq = seq
+            if skip:
+                return
+            msg = {"arg": {"channel": "books", "instId": t.symbol}, "action": "update",
+                   "data": [{"asks": t.okx_levels(data["a"]), "bids": t.okx_levels(data["b"]),
+                             "ts": str(data.get("E", 0)), "checksum": 0,
+                             "prevSeqId": prev, "seqId": seq}]}
+            ch = "books"
+        elif kind == "trade":
+            msg = {"arg": {"channel": "trades", "instId": t.symbol},
+                   "data": [{"instId": t.symbol, "tradeId": str(data["t"]), "px": norm(data["p"]),
+                             "sz": norm(data["q"]), "side": "sell" if data["m"] else "buy",
+                             "ts": str(data.get("T", data.get("E", 0))), "count": "1",
+                             "source": "0", "seqId": 0}]}
+            ch = "trades"
+        elif kind == "bookTicker":
+            msg = {"arg": {"channel": "bbo-tbt", "instId": t.symbol},
+                   "data": [{"asks": [[norm(data["a"]), norm(data["A"]), "0", "1"]],
+                             "bids": [[norm(data["b"]), norm(data["B"]), "0", "1"]],
+                             "ts": str(data.get("E", 0)), "seqId": t.seq}]}
+            ch = "bbo-tbt"
+        else:
+            return
+        frame = None
+        for c in list(self.conns):
+            if c.venue != "okx" or (ch, t.symbol) not in c.okx_subs:
+                continue
+            if frame is None:
+                frame = json.dumps(msg, separators=(",", ":"))
+            c.push(frame)
+            t.sent += 1
+
+    # ------------------------------------------------------------------------- REST
+    def json_resp(self, obj, status=200, extra=None):
+        body = json.dumps(obj, separators=(",", ":")).encode()
+        h = Headers()
+        h["Content-Type"] = "application/json"
+        for k, v in (extra or {}).items():
+            h[k] = v
+        return (http.HTTPStatus(status), h, body)
+
+    def now_ms(self):
+        return int(time.time() * 1000) + self.skew_ms
+
+    def rest_venue(self, path):
+        if path.startswith("/api/v3/"):
+            return "binance-spot"
+        if path.startswith("/fapi/"):
+            return "binance-usdm"
+        if path.startswith("/api/v5/"):
+            return "okx"
+        return None
+
+    async def process_request(self, path, headers):
+        u = urlparse(path)
+        q = {k: v[-1] for k, v in parse_qs(u.query).items()}
+        if headers.get("Upgrade", "").lower() == "websocket":
+            return None
+        if u.path.startswith("/_fake/"):
+            return self.control(u.path, q)
+        venue = self.rest_venue(u.path)
+        if venue is None:
+            return self.json_resp({"code": -1, "msg": "not found"}, 404)
+        self.stats["rest_requests"] += 1
+        for s in self.slow:
+            if s[1] > 0 and s[2] in (None, venue):
+                s[1] -= 1
+                await asyncio.sleep(s[0])
+                break
+        for f in self.http_fault:
+            if f[1] > 0 and f[3] in (None, venue):
+                f[1] -= 1
+                self.stats["http_faults"] += 1
+                extra = {"Retry-After": str(f[2])} if f[0] in (429, 418) else {}
+                body = {"code": -1003, "msg": "Too many requests; fake"} if venue != "okx" else \
+                       {"code": "50011", "msg": "Too Many Requests", "data": []}
+                return self.json_resp(body, f[0], extra)
+        try:
+            if venue == "okx":
+                return self.rest_okx(u.path, q)
+            return self.rest_binance(venue, u.path, q)
+        except (KeyError, ValueError) as e:
+            return self.json_resp({"code": -1102, "msg": f"bad parameter: {e}"}, 400)
+
+    def weight_headers(self, venue, w):
+        minute = int(time.time() // 60)
+        m, used = self.weight.get(venue, (minute, 0))
+        if m != minute:
+            used = 0
+        used += w
+        self.weight[venue] = (minute, used)
+        return {"X-MBX-USED-WEIGHT-1M": str(used)}
+
+    def rest_binance(self, venue, path, q):
+        pre = "/api/v3/" if venue == "binance-spot" else "/fapi/v1/"
+        ep = path[len(pre):] if path.startswith(pre) else ""
+        if ep == "ping":
+            return self.json_resp({}, 200, self.weight_headers(venue, 1))
+        if ep == "time":
+            return self.json_resp({"serverTime": self.now_ms()}, 200, self.weight_headers(venue, 1))
+        if ep == "exchangeInfo":
+            if venue == "binance-spot":
+                p = os.path.join(self.args.data, "binance/exchangeinfo/spot-exchangeinfo-2021-10-12.json.gz")
+                with gzip.open(p, "rb") as fh:
+                    body = fh.read()
+            else:
+                p = os.path.join(self.args.data, "binance/nautilus-captures/http_futures_market_exchange_info.json")
+                with open(p, "rb") as fh:
+                    body = fh.read()
+            h = Headers()
+            h["Content-Type"] = "application/json"
+            for k, v in self.weight_headers(venue, 20 if venue == "binance-spot" else 1).items():
+                h[k] = v
+            return (http.HTTPStatus.OK, h, body)
+        if ep == "depth":
+            sym = q["symbol"]
+            t = self.tape(venue, sym)
+            if t is None:
+                return self.json_resp({"code": -1121, "msg": "Invalid symbol."}, 400)
+            limit = int(q.get("limit", "100"))
+            b, a = t.top(limit)
+            obj = {"lastUpdateId": t.last_u}
+            if venue == "binance-usdm":
+                obj["E"] = self.now_ms()
+                obj["T"] = self.now_ms()
+            obj["bids"] = [[p, qq] for p, qq in b]
+            obj["asks"] = [[p, qq] for p, qq in a]
+            w = 250 if limit > 1000 else 50 if limit > 500 else 25 if limit > 100 else 5
+            return self.json_resp(obj, 200, self.weight_headers(venue, w))
+        if ep == "klines":
+            rows = self.klines(q["symbol"], q["interval"])
+            if rows is None:
+                return self.json_resp({"code": -1121, "msg": "Invalid symbol."}, 400)
+            st, en = int(q.get("startTime", "0")), int(q.get("endTime", str(2 ** 62)))
+            lim = min(int(q.get("limit", "500")), 1000)
+            dur = BAR_MS.get(q["interval"], 60000)
+            out = []
+            for r in rows:
+                if st <= r[0] <= en:
+                    out.append([r[0], r[1], r[2], r[3], r[4], r[5], r[0] + dur - 1, "0", 0,
+                                "0", "0", "0"])
+                    if len(out) >= lim:
+                        break
+            return self.json_resp(out, 200, self.weight_headers(venue, 2))
+        return self.json_resp({"code": -1, "msg": "not found"}, 404)
+
+    def klines(self, symbol, interval):
+        pre = KLINES.get(symbol)
+        if not pre:
+            return None
+        d = os.path.join(self.args.data, "klines", "octobot")
+        for f in sorted(os.listdir(d)):
+            if f.startswith(pre + interval + "_"):
+                with open(os.path.join(d, f)) as fh:
+                    rd = csv.reader(fh)
+                    next(rd)
+                    return [[int(r[0])] + r[1:6] for r in rd]
+        return []
+
+    def rest_okx(self, path, q):
+        ok = lambda data: self.json_resp({"code": "0", "msg": "", "data": data})
+        if path == "/api/v5/public/time":
+            return ok([{"ts": str(self.now_ms())}])
+        if path == "/api/v5/public/instruments":
+            it = q["instType"]
+            out = []
+            for (v, s) in TAPES:
+                if v != "okx" or (it == "SWAP") != s.endswith("-SWAP"):
+                    continue
+                base, quote = s.split("-")[:2]
+                out.append({"instType": it, "instId": s, "baseCcy": base if it == "SPOT" else "",
+                            "quoteCcy": quote if it == "SPOT" else "",
+                            "settleCcy": quote if it == "SWAP" else "",
+                            "ctVal": "0.01" if it == "SWAP" else "", "ctType": "linear" if it == "SWAP" else "",
+                            "tickSz": "0.01" if it == "SPOT" else "0.1", "lotSz": "0.00000001" if it == "SPOT" else "0.001",
+                            "minSz": "0.00001", "state": "live"})
+            return ok(out)
+        if path == "/api/v5/market/books":
+            t = self.tape("okx", q["instId"])
+            if t is None:
+                return self.json_resp({"code": "51001", "msg": "Instrument ID does not exist", "data": []})
+            sz = min(int(q.get("sz", "1")), 400)
+            b, a = t.top(sz)
+            return ok([{"asks": t.okx_levels(a), "bids": t.okx_levels(b),
+                        "ts": str(self.now_ms()), "seqId": t.seq}])
+        if path in ("/api/v5/market/candles", "/api/v5/market/history-candles"):
+            inst = q["instId"]
+            bar = q.get("bar", "1m")
+            sym = inst.split("-")[0] + inst.split("-")[1]
+            rows = self.klines(sym, OKX_BARS.get(bar, "?")) or []
+            after = int(q["after"]) if "after" in q else 2 ** 62    # older than
+            before = int(q["before"]) if "before" in q else -1      # newer than
+            lim = min(int(q.get("limit", "100")), 300 if path.endswith("/candles") else 100)
+            out = []
+            for r in reversed(rows):  # newest first
+                if before < r[0] < after:
+                    out.append([str(r[0]), r[1], r[2], r[3], r[4], r[5], "0", "0", "1"])
+                    if len(out) >= lim:
+                        break
+            return ok(out)
+        return self.json_resp({"code": "50014", "msg": "not found", "data": []}, 404)
+
+    # ------------------------------------------------------------------------- control
+    def control(self, path, q):
+        if path == "/_fake/status":
+            tapes = {f"{v}:{s}": {"pos": t.pos, "total": len(t.events), "done": t.done,
+                                  "last_id": t.last_u, "seq": t.seq, "sent": t.sent,
+                                  "diffs_applied": t.diffs_applied,
+                                  "diffs_skipped": t.diffs_skipped}
+                     for (v, s), t in self.tapes.items()}
+            return self.json_resp({"tapes": tapes, "conns": len(self.conns), **self.stats})
+        if path == "/_fake/book":
+            t = self.tape(q["venue"], q["symbol"])
+            if t is None:
+                return self.json_resp({"error": "unknown tape"}, 404)
+            b, a = t.top(int(q.get("depth", "20")))
+            return self.json_resp({"id": t.last_u, "seq": t.seq, "done": t.done,
+                                   "bids": b, "asks": a})
+        if path == "/_fake/fault":
+            return self.json_resp(self.fault(q))
+        if path == "/_fake/quit":
+            self.stop.set()
+            return self.json_resp({"ok": True})
+        return self.json_resp({"error": "unknown control"}, 404)
+
+    def fault(self, q):
+        typ = q.get("type", "")
+        venue = q.get("venue")
+        n = int(q.get("n", "1"))
+        secs = float(q.get("secs", "1"))
+        conns = [c for c in self.conns if venue in (None, c.venue)]
+        venues = [venue] if venue else list(VENUES)
+        if typ == "drop":
+            for c in conns:
+                c.closed = True
+                c.ws.transport.abort()
+        elif typ == "stall":
+            for c in conns:
+                c.stalled_until = time.monotonic() + secs
+        elif typ == "gap":
+            for v in venues:
+                self.faults[v]["gap"] += n
+        elif typ in ("malformed", "badutf8", "huge"):
+            for c in conns:
+                if typ == "malformed":
+                    c.push('{"stream":"btcusdt@trade","data":{"e":"trade","s":')
+                elif typ == "badutf8":
+                    c.push((1, b'{"stream":"x","data":"\xff\xfe\xc0\xaf"}'))
+                else:
+                    size = int(q.get("bytes", str(16 << 20)))
+                    c.push('{"stream":"big","data":"' + "a" * size + '"}')
+        elif typ == "shutdown":
+            for c in conns:
+                if c.venue == "okx":
+                    c.push('{"event":"notice","code":"64008","msg":"The connection will soon be '
+                           'closed for a service upgrade. Please reconnect.","connId":"fake"}')
+                else:
+                    c.push('{"e":"serverShutdown","E":%d}' % self.now_ms())
+                asyncio.get_running_loop().call_later(0.5, self.close_conn, c)
+        elif typ == "http":
+            self.http_fault.append([int(q.get("status", "429")), n, int(secs), venue])
+        elif typ == "slow":
+            self.slow.append([secs, n, venue])
+        elif typ == "skew":
+            self.skew_ms = int(q.get("ms", "0"))
+        elif typ == "okxreset":
+            self.faults["okx"]["okxreset"] = True
+        elif typ == "okxsnapshot":
+            self.okx_snapshot = q.get("on", "1") == "1"
+        elif typ == "lifetime":
+            self.conn_lifetime = secs
+        else:
+            return {"error": f"unknown fault type '{typ}'"}
+        return {"ok": True, "type": typ, "conns": len(conns)}
+
+    def close_conn(self, c):
+        if not c.closed:
+            c.closed = True
+            asyncio.get_running_loop().create_task(c.ws.close(1001, "going away"))
+
+    # ------------------------------------------------------------------------- websocket
+    def ws_venue(self, path):
+        p = urlparse(path).path
+        if p.startswith("/ws/v5/"):
+            return "okx"
+        if p.startswith("/public/") or p.startswith("/market/"):
+            return "binance-usdm"
+        if p.startswith("/ws") or p.startswith("/stream"):
+            return "binance-spot"
+        return None
+
+    def binance_sub(self, c, name):
+        parts = name.split("@")
+        if len(parts) < 2:
+            return False
+        sym, kind = parts[0], parts[1]
+        if kind.startswith("depth") and kind != "depth":
+            return False  # partial depth: not served
+        c.subs[(sym, kind)] = name
+        self.tape(c.venue, sym.upper())
+        return True
+
+    async def handler(self, ws, path):
+        venue = self.ws_venue(path)
+        if venue is None:
+            await ws.close(1008, "unknown path")
+            return
+        c = Conn(self, ws, venue, path)
+        self.conns.add(c)
+        self.stats["conns_total"] += 1
+        wt = asyncio.get_running_loop().create_task(c.writer())
+        lt = None
+        if self.conn_lifetime > 0:
+            lt = asyncio.get_running_loop().call_later(self.conn_lifetime, self.close_conn, c)
+        try:
+            u = urlparse(path)
+            if venue != "okx":
+                rest = u.path.split("/", 2)[-1] if venue == "binance-usdm" else u.path[1:]
+                # rest: "ws/<a>/<b>" or "stream"
+                if rest.startswith("ws"):
+                    c.combined = False
+                    for name in rest.split("/")[1:]:
+                        if name:
+                            self.binance_sub(c, name)
+                q = parse_qs(u.query)
+                for name in (q.get("streams", [""])[0].split("/") if "streams" in q else []):
+                    if name:
+                        self.binance_sub(c, name)
+            async for msg in ws:
+                if c.stalled():
+                    continue
+                if venue == "okx":
+                    await self.okx_msg(c, msg)
+                else:
+                    self.binance_msg(c, msg)
+        except ConnectionClosed:
+            pass
+        finally:
+            c.closed = True
+            self.conns.discard(c)
+            wt.cancel()
+            if lt:
+                lt.cancel()
+
+    def binance_msg(self, c, msg):
+        try:
+            m = json.loads(msg)
+            method, mid = m["method"], m.get("id")
+        except (ValueError, KeyError, TypeError):
+            c.push('{"code":3,"msg":"Invalid JSON: expected value at line 1 column 1"}')
+            return
+        if method == "SUBSCRIBE":
+            for name in m.get("params", []):
+                self.binance_sub(c, name)
+            c.push(json.dumps({"result": None, "id": mid}))
+        elif method == "UNSUBSCRIBE":
+            for name in m.get("params", []):
+                parts = name.split("@")
+                c.subs.pop((parts[0], parts[1] if len(parts) > 1 else ""), None)
+            c.push(json.dumps({"result": None, "id": mid}))
+        elif method == "LIST_SUBSCRIPTIONS":
+            c.push(json.dumps({"result": sorted(c.subs.values()), "id": mid}))
+        else:
+            c.push(json.dumps({"code": 1, "msg": "Invalid request", "id": mid}))
+
+    async def okx_msg(self, c, msg):
+        if msg == "ping":
+            self.stats["okx_pings"] += 1
+            c.push("pong")
+            return
+        try:
+            m = json.loads(msg)
+            op, args = m["op"], m["args"]
+        except (ValueError, KeyError, TypeError):
+            c.push('{"event":"error","code":"60012","msg":"Invalid request","connId":"fake"}')
+            return
+        for a in args:
+            ch, inst = a.get("channel", ""), a.get("instId", "")
+            if op == "subscribe":
+                if (ch not in ("books", "trades", "bbo-tbt", "tickers") and
+                        not ch.startswith("candle")) or ("okx", inst) not in TAPES:
+                    c.push(json.dumps({"event": "error", "code": "60018",
+                                       "msg": f"Wrong URL or channel:{ch},instId:{inst} doesn't exist.",
+                                       "connId": "fake"}))
+                    continue
+                t = self.tape("okx", inst)
+                c.okx_subs.add((ch, inst))
+                c.push(json.dumps({"event": "subscribe", "arg": a, "connId": "fake"}))
+                if ch == "books" and self.okx_snapshot:
+                    b, aa = t.top(400)
+                    c.push(json.dumps({"arg": a, "action": "snapshot",
+                                       "data": [{"asks": t.okx_levels(aa), "bids": t.okx_levels(b),
+                                                 "ts": str(self.now_ms()), "checksum": 0,
+                                                 "prevSeqId": -1, "seqId": t.seq}]},
+                                      separators=(",", ":")))
+            elif op == "unsubscribe":
+                c.okx_subs.discard((ch, inst))
+                c.push(json.dumps({"event": "unsubscribe", "arg": a, "connId": "fake"}))
+
+
+async def main_async(args):
+    fake = Fake(args)
+    ctx = None
+    if args.cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.cert, args.key)
+    for name in args.preload:  # load before listening: a first subscription must not stall
+        v, _, sym = name.partition(":")
+        if (v, sym) not in TAPES:
+            sys.exit(f"fake: no tape {name}")
+        fake.tapes[(v, sym)] = Tape(fake, v, sym)
+    server = await websockets.serve(fake.handler, args.host, args.port, ssl=ctx,
+                                    process_request=fake.process_request,
+                                    ping_interval=args.ping_interval, ping_timeout=args.ping_interval * 3,
+                                    max_size=1 << 20, compression=None)
+    port = server.sockets[0].getsockname()[1]
+    if args.port_file:
+        tmp = args.port_file + ".tmp"
+        with open(tmp, "w") as fh:
+            fh.write(f"{port}\n")
+        os.replace(tmp, args.port_file)
+    print(f"fake: listening on {args.host}:{port} ({'tls' if ctx else 'plain'})", file=sys.stderr, flush=True)
+    loop = asyncio.get_running_loop()
+    for s in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(s, fake.stop.set)
+    deadline = time.monotonic() + args.lifetime
+
+    async def watchdog():
+        while not fake.stop.is_set():
+            if time.monotonic() > deadline:
+                print("fake: lifetime over, exiting", file=sys.stderr, flush=True)
+                fake.stop.set()
+            if args.parent and not os.path.exists(f"/proc/{args.parent}"):
+                fake.stop.set()
+            await asyncio.sleep(0.2)
+
+    loop.create_task(watchdog())
+    await fake.stop.wait()
+    server.close()
+    for c in list(fake.conns):
+        c.ws.transport.abort()
+    try:
+        await asyncio.wait_for(server.wait_closed(), 2)
+    except asyncio.TimeoutError:
+        pass
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--port-file")
+    ap.add_argument("--cert")
+    ap.add_argument("--key")
+    ap.add_argument("--data", default=os.environ.get("KESTREL_SHARED_DATA", "../shared/data"))
+    ap.add_argument("--rate", type=int, default=5000, help="capture messages per second (0: flat out)")
+    ap.add_argument("--max-lines", type=int, default=0, help="stream lines per tape (0: all)")
+    ap.add_argument("--lifetime", type=float, default=300, help="exit after this many seconds")
+    ap.add_argument("--conn-lifetime", type=float, default=0, help="close connections after S s")
+    ap.add_argument("--parent", type=int, default=0, help="exit when this pid is gone")
+    ap.add_argument("--queue", type=int, default=100000, help="frames queued per connection")
+    ap.add_argument("--ping-interval", type=float, default=20)
+    ap.add_argument("--okx-snapshot", action="store_true", help="push OKX book snapshots")
+    ap.add_argument("--preload", action="append", default=[], metavar="VENUE:SYMBOL",
+                    help="load this tape before listening (repeatable)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args()
+    if args.host not in ("127.0.0.1", "::1", "localhost"):
+        sys.exit("fake: loopback only (--host 127.0.0.1, ::1 or localhost)")
+    if bool(args.cert) != bool(args.key):
+        sys.exit("fake: --cert and --key go together")
+    random.seed(args.seed)
+    asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    main()
