@@ -81,6 +81,13 @@ void market_unsubscribe(market *m, market_listener_fn fn, void *ud);
  * ones (see ingest.h). Default 0 (bars close as soon as the clock passes their end). */
 void market_set_grace(market *m, int64_t grace_ms);
 int64_t market_grace_ms(const market *m, enum tf tf);
+/* Instrument data for symbols as they appear: fn answers a new symbol's price and quantity
+ * decimals (from the tick and step sizes of exchange info or the instrument cache) and returns
+ * true, or false when it does not know the symbol (its decimals are then learned from the data).
+ * Called once per new symbol, before its first event is applied. */
+typedef bool (*market_lookup_fn)(void *ud, enum venue v, const char *symbol, int *px_decimals,
+                                 int *qty_decimals);
+void market_set_lookup(market *m, market_lookup_fn fn, void *ud);
 /* Decimals from instrument data (tick / step size): fixed from then on, with a MARKET_DECIMALS
  * note when they differ from what was shown. */
 void market_set_decimals(market *m, market_sym *s, int px_decimals, int qty_decimals);

@@ -16,6 +16,7 @@
 #include "kestrel/clock.h"
 #include "kestrel/ctl.h"
 #include "kestrel/history.h"
+#include "kestrel/instrument.h"
 #include "kestrel/ingest.h"
 #include "kestrel/replay.h"
 #include "kestrel/store.h"
@@ -58,6 +59,7 @@ struct app_private {
     bool status_pending; /* --exit-at-end: print the status once the store has flushed */
     uint32_t ta_skipped_warned; /* symbols without indicators (budget full) already warned of */
     history *history_rd; /* the history reader (its own thread and read connection) */
+    instruments *instr;  /* exchange filters: the bundled exchange info (replay) */
 };
 
 static void app_pump(app *a);
@@ -588,6 +590,48 @@ static void app_resolve_replay(app *a, char (*out)[CONFIG_PATH_MAX], const char 
     }
 }
 
+/* The market's lookup: decimals of a new symbol from its instrument (tick and step size). */
+static bool app_instrument_decimals(void *ud, enum venue v, const char *symbol, int *px,
+                                    int *qty)
+{
+    app *a = ud;
+    const instrument *in = a->priv && a->priv->instr ? instruments_find(a->priv->instr, v, symbol)
+                                                     : NULL;
+    if (!in)
+        return false;
+    *px = in->px_decimals;
+    *qty = in->qty_decimals;
+    return true;
+}
+
+/* The bundled real exchange info (data/instruments, or the installed copy): replay knows every
+ * shipped symbol's filters from the start instead of guessing them from the data. */
+static void app_load_instruments(app *a)
+{
+    static const struct {
+        enum venue v;
+        const char *file;
+    } files[] = {
+        {VENUE_BINANCE_SPOT, "binance-spot-exchangeinfo-2021-10-12.json"},
+        {VENUE_BINANCE_USDM, "binance-usdm-exchangeinfo-2022-02-19.json"},
+    };
+    char datadir[CONFIG_PATH_MAX];
+    config_datadir(datadir, sizeof datadir);
+    a->priv->instr = instruments_new();
+    for (size_t i = 0; i < K_ARRAY_LEN(files); i++) {
+        char path[CONFIG_PATH_MAX + 96], err[200];
+        snprintf(path, sizeof path, "data/instruments/%s", files[i].file);
+        if (!app_file_exists(path))
+            snprintf(path, sizeof path, "%s/instruments/%s", datadir, files[i].file);
+        if (!app_file_exists(path))
+            continue;
+        if (instruments_load_file(a->priv->instr, files[i].v, path, NULL, err, sizeof err) !=
+                INSTR_OK &&
+            a->log)
+            log_warn(a->log, "instruments %s: %s", path, err);
+    }
+}
+
 int app_model_open(app *a)
 {
     if (!a->priv)
@@ -595,6 +639,8 @@ int app_model_open(app *a)
     if (a->market)
         return K_OK;
     a->market = market_new(&a->cfg.limits);
+    app_load_instruments(a);
+    market_set_lookup(a->market, app_instrument_decimals, a);
     a->chartta = chartta_new(a->market, 0);
     /* replay and backtest: market time is what the data says; live: the wall clock */
     a->clock = a->source == APP_SOURCE_LIVE && a->loop ? kclock_new_wall(a->loop)
@@ -616,6 +662,7 @@ int app_model_open(app *a)
 void app_model_close(app *a)
 {
     if (a->priv) {
+        instruments_free(a->priv->instr);
         free(a->priv);
         a->priv = NULL;
     }

@@ -58,6 +58,8 @@ struct market {
     uint32_t nsubs;
     int64_t grace_1s, grace_long;
     uint64_t klines_ignored;
+    market_lookup_fn lookup;
+    void *lookup_ud;
 };
 
 typedef struct bar_ctx {
@@ -130,6 +132,12 @@ void market_unsubscribe(market *m, market_listener_fn fn, void *ud)
             return;
         }
     }
+}
+
+void market_set_lookup(market *m, market_lookup_fn fn, void *ud)
+{
+    m->lookup = fn;
+    m->lookup_ud = ud;
 }
 
 void market_set_grace(market *m, int64_t grace_ms)
@@ -228,6 +236,9 @@ market_sym *market_add(market *m, enum venue v, const char *name)
     m->syms[m->nsyms++] = s;
     m->hash[slot] = s->index;
     s->dirty++;
+    int pd, qd;
+    if (m->lookup && m->lookup(m->lookup_ud, v, s->name, &pd, &qd))
+        market_set_decimals(m, s, pd, qd); /* not announced yet: no note of its own */
     return s;
 }
 
