@@ -236,8 +236,8 @@ struct store {
     int64_t txn_first_ms;   /* when the oldest of them was queued */
     uint64_t txn_set_seq;   /* highest setting seq in the open transaction */
     bool lost_since_barrier;
-    store_row *held;        /* rows kept for retry: held[hoff..hend) */
-    uint32_t hoff, hend, hcap;
+    store_row *held;        /* rows kept for retry: a ring of hn rows from hhead */
+    uint32_t hhead, hn, hcap;
     int64_t next_retry_ms;  /* monotonic */
     bool w_failing;         /* the writer's own copy of `failing` */
 };
@@ -471,7 +471,22 @@ static void writer_settings_done(store *s, uint64_t seq)
 
 static uint32_t held_count(const store *s)
 {
-    return s->hend - s->hoff;
+    return s->hn;
+}
+
+/* The i-th oldest held row. */
+static store_row *held_at(store *s, uint32_t i)
+{
+    return &s->held[(s->hhead + i) % s->hcap];
+}
+
+/* Frees the k oldest held rows. */
+static void held_pop(store *s, uint32_t k)
+{
+    for (uint32_t i = 0; i < k; i++)
+        row_free(held_at(s, i));
+    s->hhead = s->hn == k ? 0 : (s->hhead + k) % s->hcap;
+    s->hn -= k;
 }
 
 static void writer_publish_held(store *s)
@@ -486,28 +501,28 @@ static void writer_publish_held(store *s)
 static void held_push(store *s, store_row *r)
 {
     if (held_count(s) >= s->o.queue_cap) {
-        store_row *old = &s->held[s->hoff++];
+        store_row *old = held_at(s, 0);
         if (old->kind == ROW_SETTING)
             writer_settings_done(s, old->u.set.seq); /* everything before it is done too */
         bool counted = old->kind == ROW_NONE;
-        row_free(old);
+        held_pop(s, 1);
         if (!counted)
             writer_lost(s, 1);
     }
-    if (s->hend == s->hcap) {
-        if (s->hoff > 0) {
-            memmove(s->held, s->held + s->hoff, (size_t)held_count(s) * sizeof *s->held);
-            s->hend -= s->hoff;
-            s->hoff = 0;
-        } else {
-            uint32_t ncap = s->hcap ? s->hcap * 2 : 256;
-            if (ncap > s->o.queue_cap)
-                ncap = s->o.queue_cap;
-            s->held = xrealloc(s->held, (size_t)ncap * sizeof *s->held);
-            s->hcap = ncap;
-        }
+    if (s->hn == s->hcap) { /* grow (up to queue_cap), the oldest first again */
+        uint32_t ncap = s->hcap ? s->hcap * 2 : 256;
+        if (ncap > s->o.queue_cap)
+            ncap = s->o.queue_cap;
+        store_row *nv = xmalloc((size_t)ncap * sizeof *nv);
+        for (uint32_t i = 0; i < s->hn; i++)
+            nv[i] = *held_at(s, i);
+        free(s->held);
+        s->held = nv;
+        s->hcap = ncap;
+        s->hhead = 0;
     }
-    s->held[s->hend++] = *r;
+    s->held[(s->hhead + s->hn) % s->hcap] = *r;
+    s->hn++;
 }
 
 static void txn_push(store *s, const store_row *r)
@@ -647,7 +662,7 @@ static void writer_retry(store *s, bool force)
         uint32_t ok = 0;
         uint64_t set_seq = 0;
         for (uint32_t i = 0; rc == SQLITE_OK && i < k; i++) {
-            store_row *r = &s->held[s->hoff + i];
+            store_row *r = held_at(s, i);
             if (r->kind == ROW_NONE)
                 continue;
             int src = writer_exec(s, r);
@@ -675,11 +690,7 @@ static void writer_retry(store *s, bool force)
             return;
         }
         int64_t dt = mono_us() - t0;
-        for (uint32_t i = 0; i < k; i++)
-            row_free(&s->held[s->hoff + i]);
-        s->hoff += k;
-        if (s->hoff == s->hend)
-            s->hoff = s->hend = 0;
+        held_pop(s, k);
         pthread_mutex_lock(&s->mu);
         s->st_shared.rows_written += ok;
         s->st_shared.commits++;
@@ -913,11 +924,9 @@ static void *writer_main(void *arg)
     pthread_mutex_unlock(&s->mu);
     /* what could not be written by now is lost: say how much */
     uint32_t left = 0;
-    for (uint32_t i = s->hoff; i < s->hend; i++) {
-        left += s->held[i].kind != ROW_NONE;
-        row_free(&s->held[i]);
-    }
-    s->hoff = s->hend = 0;
+    for (uint32_t i = 0; i < s->hn; i++)
+        left += held_at(s, i)->kind != ROW_NONE;
+    held_pop(s, s->hn);
     writer_lost(s, left);
     writer_publish_held(s);
     return NULL;
@@ -1712,8 +1721,8 @@ static void store_free(store *s)
             row_free(&bufs[k]->v[i]);
         free(bufs[k]->v);
     }
-    for (uint32_t i = s->hoff; i < s->hend; i++)
-        row_free(&s->held[i]);
+    if (s->hn)
+        held_pop(s, s->hn);
     free(s->held);
     for (uint32_t i = 0; i < s->dq_n; i++)
         free(s->dq[i].payload);

@@ -1527,6 +1527,11 @@ static void test_full_disk_run(void)
              (long long)last.open_ms);
     CHECK_INT(sql_int(path, q), 1);
     CHECK_INT(sql_int(path, "SELECT count(*) FROM candles"), (long long)written);
+    /* the held rows that survived are exactly the newest 300, in order */
+    candle first_kept = flood_bar(ROWS - 300);
+    snprintf(q, sizeof q, "SELECT count(*) FROM candles WHERE open_ms >= %lld",
+             (long long)first_kept.open_ms);
+    CHECK_INT(sql_int(path, q), 300);
 }
 
 /* Run fn in a child process (as `nobody` when we are root) and return its exit status. */
