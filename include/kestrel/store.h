@@ -195,6 +195,18 @@ K_MUST_USE enum store_result store_load_candles(store *s, enum venue v, const ch
                                                 enum tf tf, int64_t before_ms, candle *out,
                                                 uint32_t max, uint32_t *n);
 
+/* The same read on the writer thread, answered through the eventfd, so a history load for a
+ * symbol that appears mid-run never touches the disk on the main thread: cb(ud, rc, n) runs in
+ * store_process() with out[0..n) filled (oldest first); rc STORE_OK or STORE_E_READ. The writer
+ * fills out[]: it must stay valid and untouched until cb runs. Queued behind the market rows
+ * accepted before it, so it sees them (committed or not). STORE_E_INVALID (cb NULL, bad
+ * arguments) or STORE_E_BUSY (STORE_BARRIERS_MAX barriers and loads outstanding): cb will not
+ * run. */
+typedef void (*store_load_cb)(void *ud, enum store_result rc, uint32_t n);
+K_MUST_USE enum store_result store_load_candles_async(store *s, enum venue v, const char *symbol,
+                                                      enum tf tf, int64_t before_ms, candle *out,
+                                                      uint32_t max, store_load_cb cb, void *ud);
+
 /* eventfd that becomes readable when completions (or new errors) are ready: poll it for POLLIN
  * and call store_process(), which drains it and runs the ready callbacks in order. */
 int store_fd(const store *s);

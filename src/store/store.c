@@ -68,6 +68,7 @@ enum row_kind {
     ROW_SESSION_END,
     ROW_BARRIER,
     ROW_FLUSH,
+    ROW_LOAD, /* store_load_candles_async: a read on the writer, answered in order */
 };
 
 typedef struct store_row {
@@ -100,6 +101,13 @@ typedef struct store_row {
             store_barrier_cb cb;
             void *ud;
         } barrier;
+        struct {
+            store_load_cb cb;
+            void *ud;
+            candle *out;
+            uint32_t max;
+            int64_t before_ms;
+        } load;
         uint64_t flush_seq;
     } u;
 } store_row;
@@ -126,10 +134,11 @@ typedef struct durable_req {
 } durable_req;
 
 typedef struct completion {
-    store_barrier_cb bcb; /* one of the two */
+    store_barrier_cb bcb; /* one of the three */
     store_durable_cb dcb;
+    store_load_cb lcb;
     void *ud;
-    uint64_t id;
+    uint64_t id; /* durable: the request id; load: the count */
     enum store_result rc;
 } completion;
 
@@ -148,6 +157,7 @@ enum {
     ST_BARRIER_MARK,
     ST_JOURNAL_PUT,
     ST_JOURNAL_DEL,
+    ST_LOAD,
     ST_COUNT
 };
 
@@ -170,6 +180,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_JOURNAL_PUT] = "INSERT OR REPLACE INTO journal(kind, key, seq, time_ms, payload)"
                        " VALUES(?1,?2,?3,?4,?5)",
     [ST_JOURNAL_DEL] = "DELETE FROM journal WHERE kind = ?1 AND key = ?2",
+    [ST_LOAD] = "SELECT open_ms, o, h, l, c, volume, buy_volume, quote_volume, trades FROM candles"
+                " WHERE venue = ?1 AND symbol = ?2 AND tf = ?3 AND open_ms < ?4"
+                " ORDER BY open_ms DESC LIMIT ?5",
 };
 
 struct store {
@@ -847,6 +860,74 @@ static void writer_serve_durable(store *s)
     notify_main(s);
 }
 
+/* Runs a prepared candle query (either connection) into out[], oldest first. Rows that are not
+ * exact integers are skipped and counted. SQLITE_DONE on success. */
+static int load_rows(store *s, sqlite3_stmt *st, enum venue v, const char *symbol, enum tf tf,
+                     int64_t before_ms, candle *out, uint32_t max, uint32_t *nout)
+{
+    bind_text(st, 1, venue_name(v));
+    bind_text(st, 2, symbol);
+    bind_text(st, 3, tf_name(tf));
+    sqlite3_bind_int64(st, 4, before_ms);
+    sqlite3_bind_int64(st, 5, (int64_t)max);
+    uint32_t n = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max) {
+        bool ok = true;
+        for (int c = 0; c < 9; c++)
+            ok = ok && sqlite3_column_type(st, c) == SQLITE_INTEGER;
+        int64_t trades = sqlite3_column_int64(st, 8);
+        if (!ok || trades < 0 || trades > UINT32_MAX) {
+            /* not what this store writes: skip it rather than return an inexact bar */
+            pthread_mutex_lock(&s->mu);
+            s->st_shared.errors++;
+            snprintf(s->st_shared.last_error, sizeof s->st_shared.last_error,
+                     "%s: candles row %s %s %s open_ms %" PRId64 " is not exact integers; skipped",
+                     s->path, venue_name(v), symbol, tf_name(tf),
+                     (int64_t)sqlite3_column_int64(st, 0));
+            pthread_mutex_unlock(&s->mu);
+            continue;
+        }
+        candle *b = &out[n++];
+        b->open_ms = sqlite3_column_int64(st, 0);
+        b->o = sqlite3_column_int64(st, 1);
+        b->h = sqlite3_column_int64(st, 2);
+        b->l = sqlite3_column_int64(st, 3);
+        b->c = sqlite3_column_int64(st, 4);
+        b->volume = sqlite3_column_int64(st, 5);
+        b->buy_volume = sqlite3_column_int64(st, 6);
+        b->quote_volume = sqlite3_column_int64(st, 7);
+        b->trades = (uint32_t)trades;
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        rc = SQLITE_DONE; /* max reached */
+    /* newest first from the query; the caller wants oldest first */
+    for (uint32_t i = 0; i < n / 2; i++) {
+        candle t = out[i];
+        out[i] = out[n - 1 - i];
+        out[n - 1 - i] = t;
+    }
+    *nout = rc == SQLITE_DONE ? n : 0;
+    return rc;
+}
+
+/* A history load on the writer's connection: it sees every row accepted before it (committed,
+ * or executed in the open transaction), without the main thread touching the disk. */
+static void writer_load(store *s, const store_row *r)
+{
+    uint32_t n = 0;
+    int rc = load_rows(s, s->st[ST_LOAD], (enum venue)r->venue, r->symbol, (enum tf)r->tf,
+                       r->u.load.before_ms, r->u.load.out, r->u.load.max, &n);
+    if (rc != SQLITE_DONE)
+        writer_error(s, rc, "loading candles failed");
+    pthread_mutex_lock(&s->mu);
+    s->done[s->done_n++] = (completion){.lcb = r->u.load.cb, .ud = r->u.load.ud, .id = n,
+                                        .rc = rc == SQLITE_DONE ? STORE_OK : STORE_E_READ};
+    pthread_mutex_unlock(&s->mu);
+    notify_main(s);
+}
+
 static void writer_drain(store *s)
 {
     rowbuf *b = &s->back;
@@ -860,6 +941,9 @@ static void writer_drain(store *s)
             break;
         case ROW_FLUSH:
             writer_flush(s, r);
+            break;
+        case ROW_LOAD:
+            writer_load(s, r);
             break;
         default:
             writer_row(s, r, b->first_ms); /* takes the row over */
@@ -1289,6 +1373,9 @@ void store_process(store *s)
         if (c->bcb) {
             s->barriers_out--;
             c->bcb(c->ud, c->rc);
+        } else if (c->lcb) {
+            s->barriers_out--;
+            c->lcb(c->ud, c->rc, (uint32_t)c->id);
         } else {
             s->durable_out--;
             c->dcb(c->ud, c->id, c->rc);
@@ -1345,54 +1432,35 @@ enum store_result store_load_candles(store *s, enum venue v, const char *symbol,
         return STORE_E_INVALID;
     if (max == 0)
         return STORE_OK;
-    sqlite3_stmt *st = s->load_st;
-    bind_text(st, 1, venue_name(v));
-    bind_text(st, 2, symbol);
-    bind_text(st, 3, tf_name(tf));
-    sqlite3_bind_int64(st, 4, before_ms);
-    sqlite3_bind_int64(st, 5, (int64_t)max);
-    uint32_t n = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max) {
-        bool ok = true;
-        for (int c = 0; c < 9; c++)
-            ok = ok && sqlite3_column_type(st, c) == SQLITE_INTEGER;
-        int64_t trades = sqlite3_column_int64(st, 8);
-        if (!ok || trades < 0 || trades > UINT32_MAX) {
-            /* not what this store writes: skip it rather than return an inexact bar */
-            pthread_mutex_lock(&s->mu);
-            s->st_shared.errors++;
-            snprintf(s->st_shared.last_error, sizeof s->st_shared.last_error,
-                     "%s: candles row %s %s %s open_ms %" PRId64 " is not exact integers; skipped",
-                     s->path, venue_name(v), symbol, tf_name(tf),
-                     (int64_t)sqlite3_column_int64(st, 0));
-            pthread_mutex_unlock(&s->mu);
-            continue;
-        }
-        candle *b = &out[n++];
-        b->open_ms = sqlite3_column_int64(st, 0);
-        b->o = sqlite3_column_int64(st, 1);
-        b->h = sqlite3_column_int64(st, 2);
-        b->l = sqlite3_column_int64(st, 3);
-        b->c = sqlite3_column_int64(st, 4);
-        b->volume = sqlite3_column_int64(st, 5);
-        b->buy_volume = sqlite3_column_int64(st, 6);
-        b->quote_volume = sqlite3_column_int64(st, 7);
-        b->trades = (uint32_t)trades;
-    }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    if (load_rows(s, s->load_st, v, symbol, tf, before_ms, out, max, nout) != SQLITE_DONE) {
         main_error(s, "loading candles failed");
-        sqlite3_reset(st);
         return STORE_E_READ;
     }
-    sqlite3_reset(st);
-    /* newest first from the query; the caller wants oldest first */
-    for (uint32_t i = 0; i < n / 2; i++) {
-        candle t = out[i];
-        out[i] = out[n - 1 - i];
-        out[n - 1 - i] = t;
-    }
-    *nout = n;
+    return STORE_OK;
+}
+
+enum store_result store_load_candles_async(store *s, enum venue v, const char *symbol,
+                                           enum tf tf, int64_t before_ms, candle *out,
+                                           uint32_t max, store_load_cb cb, void *ud)
+{
+    if ((unsigned)v >= VENUE_COUNT || (unsigned)tf >= TF_COUNT || !symbol_ok(symbol) || !cb ||
+        (!out && max))
+        return STORE_E_INVALID;
+    if (s->barriers_out >= STORE_BARRIERS_MAX || !s->thread_started)
+        return STORE_E_BUSY;
+    s->barriers_out++;
+    pthread_mutex_lock(&s->mu);
+    store_row *r = queue_reserve(s, false);
+    r->kind = ROW_LOAD;
+    r->venue = (uint8_t)v;
+    r->tf = (uint8_t)tf;
+    memcpy(r->symbol, symbol, strlen(symbol) + 1);
+    r->u.load.cb = cb;
+    r->u.load.ud = ud;
+    r->u.load.out = out;
+    r->u.load.max = max;
+    r->u.load.before_ms = before_ms;
+    pthread_mutex_unlock(&s->mu);
     return STORE_OK;
 }
 
