@@ -1075,7 +1075,8 @@ static void test_settings(void)
     CHECK_STR(val, "dunkel \xc3\xa9");
     CHECK_INT(store_get_setting(s, "ui.empty", val, sizeof val), STORE_OK);
     CHECK_STR(val, "");
-    CHECK_INT(store_get_setting(s, "ui.indicat", val, sizeof val), STORE_NOT_FOUND); /* exact keys only */
+    CHECK_INT(store_get_setting(s, "ui.indicat", val, sizeof val),
+              STORE_NOT_FOUND); /* exact keys only */
 
     /* bounds: keys of 1..64 bytes, values shorter than STORE_TEXT_MAX, never truncated */
     char key[80], big[STORE_TEXT_MAX + 8];
@@ -1246,9 +1247,10 @@ static void test_durable_flood(void)
     CHECK_INT(p.rc[0], STORE_OK); /* dropped market rows do not fail the barrier */
     store_close(s);
     CHECK_INT(sql_int(path, "SELECT count(*) FROM journal WHERE kind = 'intent'"), INTENTS);
-    CHECK_INT(sql_int(path, "SELECT count(*) FROM journal WHERE key = 'cid-007' AND"
-                            " payload = '{\"symbol\":\"BTCUSDT\",\"side\":\"buy\",\"qty\":\"0.008\"}'"
-                            " AND time_ms = 1700000000007"),
+    CHECK_INT(sql_int(path,
+                      "SELECT count(*) FROM journal WHERE key = 'cid-007' AND"
+                      " payload = '{\"symbol\":\"BTCUSDT\",\"side\":\"buy\",\"qty\":\"0.008\"}'"
+                      " AND time_ms = 1700000000007"),
               1);
 }
 
@@ -1264,8 +1266,8 @@ static void test_durable_api(void)
     memset(&a, 0, sizeof a);
     a.s = s;
     uint64_t id = 99;
-    store_record r1 = {.kind = "position", .key = "binance-usdm:BTCUSDT", .payload = "{\"qty\":\"1\"}",
-                       .len = 11, .time_ms = 1};
+    store_record r1 = {.kind = "position", .key = "binance-usdm:BTCUSDT",
+                       .payload = "{\"qty\":\"1\"}", .len = 11, .time_ms = 1};
     CHECK_INT(store_durable_put(s, &r1, ack_cb, &a, &id), STORE_OK);
     CHECK_INT(id, 1);
     r1.payload = "{\"qty\":\"2\"}"; /* a newer state of the same record */
