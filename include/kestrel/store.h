@@ -184,7 +184,8 @@ enum store_result store_put_setting(store *s, const char *key, const char *value
  * out is "" unless STORE_OK (if cap > 0). Sees every store_put_setting() accepted before it
  * without waiting: values not yet committed are answered from the store's small in-memory list
  * of pending settings; others from the read connection. A setting whose write was lost reads as
- * its previous value. Never blocks on the writer. */
+ * its previous value. Does not wait for the writer (only if more than 64 distinct keys were
+ * pending at once does the next get wait for one store_flush). */
 K_MUST_USE enum store_result store_get_setting(store *s, const char *key, char *out, size_t cap);
 
 /* Synchronous read (read connection, calling thread): the newest `max` committed bars with
