@@ -21,6 +21,8 @@ if [ "${1:-}" = "test" ]; then
     tool sqlite3 sqlite3
     tool gzip gzip
     tool python3 python3
+    tool prlimit util-linux # store_health.sh: a file size limit on the binary
+    tool setpriv util-linux # store_health.sh: a read-only database as another user
 fi
 if [ "${1:-}" = "fuzz" ]; then
     tool clang clang
