@@ -26,6 +26,8 @@ if [ "${1:-}" = "test" ]; then
     tool openssl openssl
     # the fake exchange (tests/fake/) runs on Debian's python3 with python3-websockets
     /usr/bin/python3 -c 'import websockets' >/dev/null 2>&1 || need="$need python3-websockets"
+    tool prlimit util-linux # store_health.sh: a file size limit on the binary
+    tool setpriv util-linux # store_health.sh: a read-only database as another user
 fi
 if [ "${1:-}" = "fuzz" ]; then
     tool clang clang

@@ -184,7 +184,8 @@ enum store_result store_put_setting(store *s, const char *key, const char *value
  * out is "" unless STORE_OK (if cap > 0). Sees every store_put_setting() accepted before it
  * without waiting: values not yet committed are answered from the store's small in-memory list
  * of pending settings; others from the read connection. A setting whose write was lost reads as
- * its previous value. Never blocks on the writer. */
+ * its previous value. Does not wait for the writer (only if more than 64 distinct keys were
+ * pending at once does the next get wait for one store_flush). */
 K_MUST_USE enum store_result store_get_setting(store *s, const char *key, char *out, size_t cap);
 
 /* Synchronous read (read connection, calling thread): the newest `max` committed bars with
@@ -194,6 +195,18 @@ K_MUST_USE enum store_result store_get_setting(store *s, const char *key, char *
 K_MUST_USE enum store_result store_load_candles(store *s, enum venue v, const char *symbol,
                                                 enum tf tf, int64_t before_ms, candle *out,
                                                 uint32_t max, uint32_t *n);
+
+/* The same read on the writer thread, answered through the eventfd, so a history load for a
+ * symbol that appears mid-run never touches the disk on the main thread: cb(ud, rc, n) runs in
+ * store_process() with out[0..n) filled (oldest first); rc STORE_OK or STORE_E_READ. The writer
+ * fills out[]: it must stay valid and untouched until cb runs. Queued behind the market rows
+ * accepted before it, so it sees them (committed or not). STORE_E_INVALID (cb NULL, bad
+ * arguments) or STORE_E_BUSY (STORE_BARRIERS_MAX barriers and loads outstanding): cb will not
+ * run. */
+typedef void (*store_load_cb)(void *ud, enum store_result rc, uint32_t n);
+K_MUST_USE enum store_result store_load_candles_async(store *s, enum venue v, const char *symbol,
+                                                      enum tf tf, int64_t before_ms, candle *out,
+                                                      uint32_t max, store_load_cb cb, void *ud);
 
 /* eventfd that becomes readable when completions (or new errors) are ready: poll it for POLLIN
  * and call store_process(), which drains it and runs the ready callbacks in order. */

@@ -108,8 +108,8 @@ enum store_result store_schema_describe(sqlite3 *db, int rc, const char *path, c
     case SQLITE_NOTADB:
     case SQLITE_CORRUPT:
     case SQLITE_FORMAT:
-        snprintf(err, errlen,
-                 "%s: not a Kestrel database or corrupt (%s); it was left untouched", path, msg);
+        snprintf(err, errlen, "%s: not a Kestrel database or corrupt (%s); it was left untouched",
+                 path, msg);
         return STORE_E_REFUSED;
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
@@ -158,7 +158,7 @@ enum store_result store_schema_describe(sqlite3 *db, int rc, const char *path, c
 }
 
 /* One integer from a one-row query. SQLITE_OK or the failing rc. */
-static int query_int(sqlite3 *db, const char *sql, long long *out)
+static int store_schema_query_int(sqlite3 *db, const char *sql, long long *out)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
@@ -177,7 +177,8 @@ static int query_int(sqlite3 *db, const char *sql, long long *out)
 
 /* Applies migrations[from] and bumps user_version in one transaction. On failure the
  * transaction is rolled back and the reason (captured before the rollback) is in why. */
-static int migrate_step(sqlite3 *db, int from, char *why, size_t whylen, int *sys_errno)
+static int store_schema_migrate_step(sqlite3 *db, int from, char *why, size_t whylen,
+                                     int *sys_errno)
 {
     char sql[96];
     int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
@@ -215,11 +216,11 @@ enum store_result store_schema_prepare(sqlite3 *db, const char *path, int *versi
     *version = 0;
     /* Reads only. Any of these fails on a file that is not SQLite, or is corrupt, or is
      * exclusively locked by another process. */
-    rc = query_int(db, "SELECT count(*) FROM sqlite_master", &tables);
+    rc = store_schema_query_int(db, "SELECT count(*) FROM sqlite_master", &tables);
     if (rc == SQLITE_OK)
-        rc = query_int(db, "PRAGMA application_id", &app_id);
+        rc = store_schema_query_int(db, "PRAGMA application_id", &app_id);
     if (rc == SQLITE_OK)
-        rc = query_int(db, "PRAGMA user_version", &uv);
+        rc = store_schema_query_int(db, "PRAGMA user_version", &uv);
     if (rc != SQLITE_OK)
         return store_schema_describe(db, rc, path, err, errlen);
     if (app_id != STORE_APP_ID && (app_id != 0 || tables > 0)) {
@@ -273,7 +274,7 @@ enum store_result store_schema_prepare(sqlite3 *db, const char *path, int *versi
     for (int v = (int)uv; v < latest; v++) {
         char why[160];
         int e = 0;
-        rc = migrate_step(db, v, why, sizeof why, &e);
+        rc = store_schema_migrate_step(db, v, why, sizeof why, &e);
         if (rc != SQLITE_OK && (e == ENOSPC || e == EFBIG || e == EDQUOT)) {
             snprintf(err, errlen,
                      "%s: the disk is full or a file size limit was reached (%s during the "
@@ -299,11 +300,15 @@ enum store_result store_schema_prepare(sqlite3 *db, const char *path, int *versi
             *version = v;
             switch (rc & 0xff) {
             case SQLITE_BUSY:
-            case SQLITE_LOCKED: return STORE_E_IN_USE;
-            case SQLITE_FULL: return STORE_E_DISK_FULL;
+            case SQLITE_LOCKED:
+                return STORE_E_IN_USE;
+            case SQLITE_FULL:
+                return STORE_E_DISK_FULL;
             case SQLITE_READONLY:
-            case SQLITE_CANTOPEN: return STORE_E_READONLY;
-            default: return STORE_E_OPEN;
+            case SQLITE_CANTOPEN:
+                return STORE_E_READONLY;
+            default:
+                return STORE_E_OPEN;
             }
         }
     }

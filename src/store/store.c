@@ -55,7 +55,7 @@
 #define STORE_LANE_CHECK 64          /* market rows between looks at the durable queue */
 #define STORE_PENDING_SETTINGS 64    /* settings answered from memory until committed */
 #define STORE_HEALTH_REPEAT_MS 10000 /* while rows keep being lost, one report per this */
-#define STORE_MIN_FREE (256 * 1024) /* bytes free on the database's disk at start */
+#define STORE_MIN_FREE (256 * 1024)  /* bytes free on the database's disk at start */
 #define STORE_DONE_MAX (STORE_BARRIERS_MAX + STORE_DURABLE_MAX)
 
 enum row_kind {
@@ -68,6 +68,7 @@ enum row_kind {
     ROW_SESSION_END,
     ROW_BARRIER,
     ROW_FLUSH,
+    ROW_LOAD, /* store_load_candles_async: a read on the writer, answered in order */
 };
 
 typedef struct store_row {
@@ -100,6 +101,13 @@ typedef struct store_row {
             store_barrier_cb cb;
             void *ud;
         } barrier;
+        struct {
+            store_load_cb cb;
+            void *ud;
+            candle *out;
+            uint32_t max;
+            int64_t before_ms;
+        } load;
         uint64_t flush_seq;
     } u;
 } store_row;
@@ -126,10 +134,11 @@ typedef struct durable_req {
 } durable_req;
 
 typedef struct completion {
-    store_barrier_cb bcb; /* one of the two */
+    store_barrier_cb bcb; /* one of the three */
     store_durable_cb dcb;
+    store_load_cb lcb;
     void *ud;
-    uint64_t id;
+    uint64_t id; /* durable: the request id; load: the count */
     enum store_result rc;
 } completion;
 
@@ -148,6 +157,7 @@ enum {
     ST_BARRIER_MARK,
     ST_JOURNAL_PUT,
     ST_JOURNAL_DEL,
+    ST_LOAD,
     ST_COUNT
 };
 
@@ -170,6 +180,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_JOURNAL_PUT] = "INSERT OR REPLACE INTO journal(kind, key, seq, time_ms, payload)"
                        " VALUES(?1,?2,?3,?4,?5)",
     [ST_JOURNAL_DEL] = "DELETE FROM journal WHERE kind = ?1 AND key = ?2",
+    [ST_LOAD] = "SELECT open_ms, o, h, l, c, volume, buy_volume, quote_volume, trades FROM candles"
+                " WHERE venue = ?1 AND symbol = ?2 AND tf = ?3 AND open_ms < ?4"
+                " ORDER BY open_ms DESC LIMIT ?5",
 };
 
 struct store {
@@ -214,7 +227,7 @@ struct store {
     uint32_t durable_out;
     uint64_t next_durable_id;
     bool processing;
-    bool drop_notified;   /* a drop since the last store_process already woke the main loop */
+    bool drop_notified; /* a drop since the last store_process already woke the main loop */
     int64_t session_id;
     int64_t next_session_id;
     store_stats snap;
@@ -230,16 +243,16 @@ struct store {
     /* Writer thread only. */
     rowbuf back;
     durable_req *dq_back;
-    rowbuf txn;             /* rows executed in the open transaction (owned until commit) */
+    rowbuf txn; /* rows executed in the open transaction (owned until commit) */
     bool in_txn;
-    uint32_t pending;       /* rows executed in the open transaction */
-    int64_t txn_first_ms;   /* when the oldest of them was queued */
-    uint64_t txn_set_seq;   /* highest setting seq in the open transaction */
+    uint32_t pending;     /* rows executed in the open transaction */
+    int64_t txn_first_ms; /* when the oldest of them was queued */
+    uint64_t txn_set_seq; /* highest setting seq in the open transaction */
     bool lost_since_barrier;
-    store_row *held;        /* rows kept for retry: held[hoff..hend) */
-    uint32_t hoff, hend, hcap;
-    int64_t next_retry_ms;  /* monotonic */
-    bool w_failing;         /* the writer's own copy of `failing` */
+    store_row *held; /* rows kept for retry: a ring of hn rows from hhead */
+    uint32_t hhead, hn, hcap;
+    int64_t next_retry_ms; /* monotonic */
+    bool w_failing;        /* the writer's own copy of `failing` */
 };
 
 /* ---------------------------------------------------------------- small helpers */
@@ -247,23 +260,40 @@ struct store {
 const char *store_strerror(enum store_result r)
 {
     switch (r) {
-    case STORE_OK: return "ok";
-    case STORE_NOT_FOUND: return "not found";
-    case STORE_E_INVALID: return "invalid argument";
-    case STORE_E_FULL: return "queue full: row dropped";
-    case STORE_E_BUSY: return "too many requests outstanding";
-    case STORE_E_TOO_SMALL: return "buffer too small for the value";
-    case STORE_E_READ: return "database read failed";
-    case STORE_E_WRITE: return "database write failed";
-    case STORE_E_RETRYING: return "database writes are failing: rows held for retry";
-    case STORE_E_ROWS_LOST: return "rows were lost to write errors";
-    case STORE_E_CLOSED: return "the store closed before the request was written";
-    case STORE_E_OPEN: return "cannot open the database";
-    case STORE_E_IN_USE: return "database in use by another process";
-    case STORE_E_REFUSED: return "not a usable Kestrel database";
-    case STORE_E_UNSAFE: return "unsafe database or lock file (symlink, type or owner)";
-    case STORE_E_READONLY: return "database or its directory is read-only";
-    case STORE_E_DISK_FULL: return "disk full";
+    case STORE_OK:
+        return "ok";
+    case STORE_NOT_FOUND:
+        return "not found";
+    case STORE_E_INVALID:
+        return "invalid argument";
+    case STORE_E_FULL:
+        return "queue full: row dropped";
+    case STORE_E_BUSY:
+        return "too many requests outstanding";
+    case STORE_E_TOO_SMALL:
+        return "buffer too small for the value";
+    case STORE_E_READ:
+        return "database read failed";
+    case STORE_E_WRITE:
+        return "database write failed";
+    case STORE_E_RETRYING:
+        return "database writes are failing: rows held for retry";
+    case STORE_E_ROWS_LOST:
+        return "rows were lost to write errors";
+    case STORE_E_CLOSED:
+        return "the store closed before the request was written";
+    case STORE_E_OPEN:
+        return "cannot open the database";
+    case STORE_E_IN_USE:
+        return "database in use by another process";
+    case STORE_E_REFUSED:
+        return "not a usable Kestrel database";
+    case STORE_E_UNSAFE:
+        return "unsafe database or lock file (symlink, type or owner)";
+    case STORE_E_READONLY:
+        return "database or its directory is read-only";
+    case STORE_E_DISK_FULL:
+        return "disk full";
     }
     return "unknown store result";
 }
@@ -271,28 +301,31 @@ const char *store_strerror(enum store_result r)
 const char *store_state_name(enum store_state st)
 {
     switch (st) {
-    case STORE_STATE_OK: return "ok";
-    case STORE_STATE_FAILING: return "failing";
-    case STORE_STATE_DEGRADED: return "degraded";
+    case STORE_STATE_OK:
+        return "ok";
+    case STORE_STATE_FAILING:
+        return "failing";
+    case STORE_STATE_DEGRADED:
+        return "degraded";
     }
     return "?";
 }
 
-static int64_t mono_ms(void)
+static int64_t store_mono_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int64_t mono_us(void)
+static int64_t store_mono_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static int64_t wall_ms(void)
+static int64_t store_wall_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -300,7 +333,7 @@ static int64_t wall_ms(void)
 }
 
 /* Copies at most cap-1 bytes, never splitting a UTF-8 sequence. */
-static void copy_text(char *dst, size_t cap, const char *src)
+static void store_copy_text(char *dst, size_t cap, const char *src)
 {
     size_t n = strnlen(src, cap);
     if (n >= cap) {
@@ -312,14 +345,14 @@ static void copy_text(char *dst, size_t cap, const char *src)
     dst[n] = '\0';
 }
 
-static char *dup_text(const char *src)
+static char *store_dup_text(const char *src)
 {
     char *d = xmalloc(STORE_TEXT_MAX);
-    copy_text(d, STORE_TEXT_MAX, src ? src : "");
+    store_copy_text(d, STORE_TEXT_MAX, src ? src : "");
     return d;
 }
 
-static bool symbol_ok(const char *symbol)
+static bool store_symbol_ok(const char *symbol)
 {
     if (!symbol || !*symbol)
         return false;
@@ -327,7 +360,7 @@ static bool symbol_ok(const char *symbol)
 }
 
 /* Frees the strings a row owns (session texts, setting key/value). */
-static void row_free(store_row *r)
+static void store_row_free(store_row *r)
 {
     if (r->kind == ROW_SESSION_BEGIN) {
         free(r->u.sess.source);
@@ -339,14 +372,14 @@ static void row_free(store_row *r)
     r->kind = ROW_NONE;
 }
 
-static void notify_main(store *s)
+static void store_notify_main(store *s)
 {
     uint64_t one = 1;
     ssize_t w = write(s->event_fd, &one, sizeof one);
     (void)w; /* EAGAIN only if the counter is near 2^64: the fd is readable anyway */
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *text)
+static void store_bind_text(sqlite3_stmt *st, int i, const char *text)
 {
     sqlite3_bind_text(st, i, text, -1, SQLITE_STATIC);
 }
@@ -354,16 +387,16 @@ static void bind_text(sqlite3_stmt *st, int i, const char *text)
 /* ---------------------------------------------------------------- writer thread */
 
 /* Binds and steps the statement of one row; SQLITE_DONE on success. */
-static int writer_exec(store *s, const store_row *r)
+static int store_writer_exec(store *s, const store_row *r)
 {
     sqlite3_stmt *st;
     const char *venue = venue_name((enum venue)r->venue);
     switch (r->kind) {
     case ROW_CANDLE:
         st = s->st[ST_CANDLE];
-        bind_text(st, 1, venue);
-        bind_text(st, 2, r->symbol);
-        bind_text(st, 3, tf_name((enum tf)r->tf));
+        store_bind_text(st, 1, venue);
+        store_bind_text(st, 2, r->symbol);
+        store_bind_text(st, 3, tf_name((enum tf)r->tf));
         sqlite3_bind_int64(st, 4, r->u.bar.open_ms);
         sqlite3_bind_int64(st, 5, r->u.bar.o);
         sqlite3_bind_int64(st, 6, r->u.bar.h);
@@ -376,8 +409,8 @@ static int writer_exec(store *s, const store_row *r)
         break;
     case ROW_INSTRUMENT:
         st = s->st[ST_INSTRUMENT];
-        bind_text(st, 1, venue);
-        bind_text(st, 2, r->symbol);
+        store_bind_text(st, 1, venue);
+        store_bind_text(st, 2, r->symbol);
         sqlite3_bind_int(st, 3, r->u.inst.px_dec);
         sqlite3_bind_int(st, 4, r->u.inst.qty_dec);
         sqlite3_bind_int64(st, 5, r->u.inst.time_ms);
@@ -389,31 +422,31 @@ static int writer_exec(store *s, const store_row *r)
         else
             sqlite3_bind_null(st, 1);
         sqlite3_bind_int64(st, 2, r->u.ev.time_ms);
-        bind_text(st, 3, venue);
-        bind_text(st, 4, r->symbol);
-        bind_text(st, 5, r->u.ev.kind);
+        store_bind_text(st, 3, venue);
+        store_bind_text(st, 4, r->symbol);
+        store_bind_text(st, 5, r->u.ev.kind);
         if (r->u.ev.last_id >= 0)
             sqlite3_bind_int64(st, 6, r->u.ev.last_id);
         else
             sqlite3_bind_null(st, 6);
         if (r->u.ev.has_detail)
-            bind_text(st, 7, r->u.ev.detail);
+            store_bind_text(st, 7, r->u.ev.detail);
         else
             sqlite3_bind_null(st, 7);
         break;
     case ROW_SETTING:
         st = s->st[ST_SETTING];
-        bind_text(st, 1, r->u.set.key);
-        bind_text(st, 2, r->u.set.value);
+        store_bind_text(st, 1, r->u.set.key);
+        store_bind_text(st, 2, r->u.set.value);
         sqlite3_bind_int64(st, 3, r->u.set.time_ms);
         break;
     case ROW_SESSION_BEGIN:
         st = s->st[ST_SESSION_BEGIN];
         sqlite3_bind_int64(st, 1, r->u.sess.id);
         sqlite3_bind_int64(st, 2, r->u.sess.time_ms);
-        bind_text(st, 3, r->u.sess.source);
-        bind_text(st, 4, r->u.sess.version);
-        bind_text(st, 5, r->u.sess.args);
+        store_bind_text(st, 3, r->u.sess.source);
+        store_bind_text(st, 4, r->u.sess.version);
+        store_bind_text(st, 5, r->u.sess.args);
         break;
     case ROW_SESSION_END:
         st = s->st[ST_SESSION_END];
@@ -428,9 +461,8 @@ static int writer_exec(store *s, const store_row *r)
     return rc;
 }
 
-
 /* Counts a failed SQLite call and keeps its message. Writer thread. */
-static void writer_error(store *s, int rc, const char *what)
+static void store_writer_error(store *s, int rc, const char *what)
 {
     int prim = rc & 0xff; /* the OS error behind "disk I/O error", e.g. ENOSPC, EFBIG */
     int e = prim == SQLITE_IOERR || prim == SQLITE_FULL || prim == SQLITE_CANTOPEN ||
@@ -440,15 +472,15 @@ static void writer_error(store *s, int rc, const char *what)
     pthread_mutex_lock(&s->mu);
     s->st_shared.errors++;
     s->write_errors++;
-    snprintf(s->st_shared.last_error, sizeof s->st_shared.last_error, "%s: %s (%s%s%s)",
-             s->path, what, rc == SQLITE_OK ? "?" : sqlite3_errmsg(s->wdb), e ? ": " : "",
+    snprintf(s->st_shared.last_error, sizeof s->st_shared.last_error, "%s: %s (%s%s%s)", s->path,
+             what, rc == SQLITE_OK ? "?" : sqlite3_errmsg(s->wdb), e ? ": " : "",
              e ? strerror(e) : "");
     pthread_mutex_unlock(&s->mu);
-    notify_main(s);
+    store_notify_main(s);
 }
 
 /* Rows are lost for good: counted, and the next barrier says so. */
-static void writer_lost(store *s, uint64_t n)
+static void store_writer_lost(store *s, uint64_t n)
 {
     if (!n)
         return;
@@ -456,10 +488,10 @@ static void writer_lost(store *s, uint64_t n)
     s->st_shared.rows_failed += n;
     pthread_mutex_unlock(&s->mu);
     s->lost_since_barrier = true;
-    notify_main(s);
+    store_notify_main(s);
 }
 
-static void writer_settings_done(store *s, uint64_t seq)
+static void store_writer_settings_done(store *s, uint64_t seq)
 {
     if (!seq)
         return;
@@ -469,48 +501,63 @@ static void writer_settings_done(store *s, uint64_t seq)
     pthread_mutex_unlock(&s->mu);
 }
 
-static uint32_t held_count(const store *s)
+static uint32_t store_held_count(const store *s)
 {
-    return s->hend - s->hoff;
+    return s->hn;
 }
 
-static void writer_publish_held(store *s)
+/* The i-th oldest held row. */
+static store_row *store_held_at(store *s, uint32_t i)
+{
+    return &s->held[(s->hhead + i) % s->hcap];
+}
+
+/* Frees the k oldest held rows. */
+static void store_held_pop(store *s, uint32_t k)
+{
+    for (uint32_t i = 0; i < k; i++)
+        store_row_free(store_held_at(s, i));
+    s->hhead = s->hn == k ? 0 : (s->hhead + k) % s->hcap;
+    s->hn -= k;
+}
+
+static void store_writer_publish_held(store *s)
 {
     pthread_mutex_lock(&s->mu);
-    s->st_shared.rows_held = held_count(s);
+    s->st_shared.rows_held = store_held_count(s);
     pthread_mutex_unlock(&s->mu);
 }
 
 /* Keeps a row for retry (takes it over). Full: the oldest held row is evicted and lost, so the
  * newest rows survive a long outage. */
-static void held_push(store *s, store_row *r)
+static void store_held_push(store *s, store_row *r)
 {
-    if (held_count(s) >= s->o.queue_cap) {
-        store_row *old = &s->held[s->hoff++];
+    if (store_held_count(s) >= s->o.queue_cap) {
+        store_row *old = store_held_at(s, 0);
         if (old->kind == ROW_SETTING)
-            writer_settings_done(s, old->u.set.seq); /* everything before it is done too */
+            store_writer_settings_done(s, old->u.set.seq); /* everything before it is done too */
         bool counted = old->kind == ROW_NONE;
-        row_free(old);
+        store_held_pop(s, 1);
         if (!counted)
-            writer_lost(s, 1);
+            store_writer_lost(s, 1);
     }
-    if (s->hend == s->hcap) {
-        if (s->hoff > 0) {
-            memmove(s->held, s->held + s->hoff, (size_t)held_count(s) * sizeof *s->held);
-            s->hend -= s->hoff;
-            s->hoff = 0;
-        } else {
-            uint32_t ncap = s->hcap ? s->hcap * 2 : 256;
-            if (ncap > s->o.queue_cap)
-                ncap = s->o.queue_cap;
-            s->held = xrealloc(s->held, (size_t)ncap * sizeof *s->held);
-            s->hcap = ncap;
-        }
+    if (s->hn == s->hcap) { /* grow (up to queue_cap), the oldest first again */
+        uint32_t ncap = s->hcap ? s->hcap * 2 : 256;
+        if (ncap > s->o.queue_cap)
+            ncap = s->o.queue_cap;
+        store_row *nv = xmalloc((size_t)ncap * sizeof *nv);
+        for (uint32_t i = 0; i < s->hn; i++)
+            nv[i] = *store_held_at(s, i);
+        free(s->held);
+        s->held = nv;
+        s->hcap = ncap;
+        s->hhead = 0;
     }
-    s->held[s->hend++] = *r;
+    s->held[(s->hhead + s->hn) % s->hcap] = *r;
+    s->hn++;
 }
 
-static void txn_push(store *s, const store_row *r)
+static void store_txn_push(store *s, const store_row *r)
 {
     rowbuf *t = &s->txn;
     if (t->n == t->cap) {
@@ -522,10 +569,10 @@ static void txn_push(store *s, const store_row *r)
         s->txn_set_seq = r->u.set.seq;
 }
 
-static void txn_clear(store *s)
+static void store_txn_clear(store *s)
 {
     for (uint32_t i = 0; i < s->txn.n; i++)
-        row_free(&s->txn.v[i]);
+        store_row_free(&s->txn.v[i]);
     s->txn.n = 0;
     s->in_txn = false;
     s->pending = 0;
@@ -534,40 +581,40 @@ static void txn_clear(store *s)
 
 /* A write failed at the transaction level: roll back, keep its rows (and r, if any) for retry,
  * and retry every retry_ms from now on. */
-static void writer_enter_failing(store *s, store_row *r)
+static void store_writer_enter_failing(store *s, store_row *r)
 {
     if (!sqlite3_get_autocommit(s->wdb))
         sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
     for (uint32_t i = 0; i < s->txn.n; i++)
-        held_push(s, &s->txn.v[i]);
+        store_held_push(s, &s->txn.v[i]);
     s->txn.n = 0;
     s->in_txn = false;
     s->pending = 0;
     s->txn_set_seq = 0;
     if (r)
-        held_push(s, r);
-    s->next_retry_ms = mono_ms() + s->o.retry_ms;
+        store_held_push(s, r);
+    s->next_retry_ms = store_mono_ms() + s->o.retry_ms;
     if (!s->w_failing) {
         s->w_failing = true;
         pthread_mutex_lock(&s->mu);
         s->failing = true;
-        s->failing_since_ms = wall_ms();
+        s->failing_since_ms = store_wall_ms();
         pthread_mutex_unlock(&s->mu);
     }
-    writer_publish_held(s);
-    notify_main(s);
+    store_writer_publish_held(s);
+    store_notify_main(s);
 }
 
-static void writer_commit(store *s)
+static void store_writer_commit(store *s)
 {
     if (!s->in_txn)
         return;
-    int64_t t0 = mono_us();
+    int64_t t0 = store_mono_us();
     int rc = sqlite3_exec(s->wdb, "COMMIT", NULL, NULL, NULL);
-    int64_t dt = mono_us() - t0;
+    int64_t dt = store_mono_us() - t0;
     if (rc != SQLITE_OK) {
-        writer_error(s, rc, "commit failed");
-        writer_enter_failing(s, NULL);
+        store_writer_error(s, rc, "commit failed");
+        store_writer_enter_failing(s, NULL);
         return;
     }
     pthread_mutex_lock(&s->mu);
@@ -579,17 +626,17 @@ static void writer_commit(store *s)
     if (s->txn_set_seq > s->set_done)
         s->set_done = s->txn_set_seq;
     pthread_mutex_unlock(&s->mu);
-    txn_clear(s);
+    store_txn_clear(s);
 }
 
-static bool writer_row_only(int rc)
+static bool store_writer_row_only(int rc)
 {
     int prim = rc & 0xff;
     return prim == SQLITE_CONSTRAINT || prim == SQLITE_MISMATCH || prim == SQLITE_TOOBIG ||
            prim == SQLITE_RANGE;
 }
 
-static const char *writer_what(const store_row *r)
+static const char *store_writer_what(const store_row *r)
 {
     return r->kind == ROW_CANDLE       ? "writing a candle failed"
            : r->kind == ROW_INSTRUMENT ? "writing an instrument failed"
@@ -599,87 +646,83 @@ static const char *writer_what(const store_row *r)
 }
 
 /* One market row; takes it over (it ends committed, held for retry, or counted lost). */
-static void writer_row(store *s, store_row *r, int64_t queued_ms)
+static void store_writer_row(store *s, store_row *r, int64_t queued_ms)
 {
     if (s->w_failing) {
-        held_push(s, r); /* in order behind the older held rows */
+        store_held_push(s, r); /* in order behind the older held rows */
         return;
     }
     if (!s->in_txn) {
         int rc = sqlite3_exec(s->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL);
         if (rc != SQLITE_OK) {
-            writer_error(s, rc, "begin failed");
-            writer_enter_failing(s, r);
+            store_writer_error(s, rc, "begin failed");
+            store_writer_enter_failing(s, r);
             return;
         }
         s->in_txn = true;
         s->pending = 0;
         s->txn_first_ms = queued_ms;
     }
-    int rc = writer_exec(s, r);
+    int rc = store_writer_exec(s, r);
     if (rc != SQLITE_DONE) {
-        writer_error(s, rc, writer_what(r));
-        if (writer_row_only(rc) && !sqlite3_get_autocommit(s->wdb)) {
+        store_writer_error(s, rc, store_writer_what(r));
+        if (store_writer_row_only(rc) && !sqlite3_get_autocommit(s->wdb)) {
             /* the statement was undone; the transaction and its other rows stand */
-            row_free(r);
-            writer_lost(s, 1);
+            store_row_free(r);
+            store_writer_lost(s, 1);
         } else {
-            writer_enter_failing(s, r);
+            store_writer_enter_failing(s, r);
         }
         return;
     }
-    txn_push(s, r);
+    store_txn_push(s, r);
     s->pending++;
     if (s->pending >= s->o.batch)
-        writer_commit(s);
+        store_writer_commit(s);
 }
 
 /* Retries the held rows, oldest first, a batch per transaction. force: do not wait for
  * next_retry_ms (flush, close). Leaves failing mode when nothing is held any more. */
-static void writer_serve_durable(store *s);
-static void writer_retry(store *s, bool force)
+static void store_writer_serve_durable(store *s);
+static void store_writer_retry(store *s, bool force)
 {
-    if (!s->w_failing || (!force && mono_ms() < s->next_retry_ms))
+    if (!s->w_failing || (!force && store_mono_ms() < s->next_retry_ms))
         return;
-    while (held_count(s) > 0) {
-        uint32_t k = K_MIN(held_count(s), s->o.batch);
+    while (store_held_count(s) > 0) {
+        uint32_t k = K_MIN(store_held_count(s), s->o.batch);
         int rc = sqlite3_exec(s->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL);
         uint32_t ok = 0;
         uint64_t set_seq = 0;
         for (uint32_t i = 0; rc == SQLITE_OK && i < k; i++) {
-            store_row *r = &s->held[s->hoff + i];
+            store_row *r = store_held_at(s, i);
             if (r->kind == ROW_NONE)
                 continue;
-            int src = writer_exec(s, r);
+            int src = store_writer_exec(s, r);
             if (src == SQLITE_DONE) {
                 ok++;
                 if (r->kind == ROW_SETTING && r->u.set.seq > set_seq)
                     set_seq = r->u.set.seq;
-            } else if (writer_row_only(src) && !sqlite3_get_autocommit(s->wdb)) {
-                writer_error(s, src, writer_what(r));
-                row_free(r); /* ROW_NONE from now on: not counted twice */
-                writer_lost(s, 1);
+            } else if (store_writer_row_only(src) && !sqlite3_get_autocommit(s->wdb)) {
+                store_writer_error(s, src, store_writer_what(r));
+                store_row_free(r); /* ROW_NONE from now on: not counted twice */
+                store_writer_lost(s, 1);
             } else {
                 rc = src;
             }
         }
-        int64_t t0 = mono_us();
+        int64_t t0 = store_mono_us();
         if (rc == SQLITE_OK)
             rc = sqlite3_exec(s->wdb, "COMMIT", NULL, NULL, NULL);
         if (rc != SQLITE_OK) {
-            writer_error(s, rc, "retrying held rows failed");
+            store_writer_error(s, rc, "retrying held rows failed");
             if (!sqlite3_get_autocommit(s->wdb))
                 sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
-            s->next_retry_ms = mono_ms() + s->o.retry_ms;
-            writer_publish_held(s);
+            s->next_retry_ms = store_mono_ms() + s->o.retry_ms;
+            store_writer_publish_held(s);
             return;
         }
-        int64_t dt = mono_us() - t0;
-        for (uint32_t i = 0; i < k; i++)
-            row_free(&s->held[s->hoff + i]);
-        s->hoff += k;
-        if (s->hoff == s->hend)
-            s->hoff = s->hend = 0;
+        int64_t dt = store_mono_us() - t0;
+        store_held_pop(s, k);
         pthread_mutex_lock(&s->mu);
         s->st_shared.rows_written += ok;
         s->st_shared.commits++;
@@ -688,10 +731,10 @@ static void writer_retry(store *s, bool force)
             s->st_shared.max_commit_us = dt;
         if (set_seq > s->set_done)
             s->set_done = set_seq;
-        s->st_shared.rows_held = held_count(s);
+        s->st_shared.rows_held = store_held_count(s);
         pthread_mutex_unlock(&s->mu);
         if (atomic_load(&s->durable_waiting))
-            writer_serve_durable(s);
+            store_writer_serve_durable(s);
     }
     s->w_failing = false;
     pthread_mutex_lock(&s->mu);
@@ -699,26 +742,26 @@ static void writer_retry(store *s, bool force)
     s->failing_since_ms = 0;
     s->st_shared.rows_held = 0;
     pthread_mutex_unlock(&s->mu);
-    notify_main(s);
+    store_notify_main(s);
 }
 
 /* Makes everything committed so far survive power loss: one tiny transaction with
  * synchronous=FULL fsyncs the WAL, which holds every earlier NORMAL commit too. */
-static int writer_durable_mark(store *s)
+static int store_writer_durable_mark(store *s)
 {
     int rc = sqlite3_exec(s->wdb, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(s->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_stmt *st = s->st[ST_BARRIER_MARK];
-        sqlite3_bind_int64(st, 1, wall_ms());
+        sqlite3_bind_int64(st, 1, store_wall_ms());
         rc = sqlite3_step(st);
         sqlite3_reset(st);
         if (rc == SQLITE_DONE)
             rc = sqlite3_exec(s->wdb, "COMMIT", NULL, NULL, NULL);
     }
     if (rc != SQLITE_OK) {
-        writer_error(s, rc, "durable commit failed");
+        store_writer_error(s, rc, "durable commit failed");
         if (!sqlite3_get_autocommit(s->wdb))
             sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
     }
@@ -726,14 +769,14 @@ static int writer_durable_mark(store *s)
     return rc == SQLITE_OK ? K_OK : K_ERR;
 }
 
-static void writer_barrier(store *s, const store_row *r)
+static void store_writer_barrier(store *s, const store_row *r)
 {
-    writer_commit(s);
-    writer_retry(s, true); /* rows held before it: one more try, now */
+    store_writer_commit(s);
+    store_writer_retry(s, true); /* rows held before it: one more try, now */
     enum store_result rc;
     if (s->w_failing)
         rc = STORE_E_RETRYING;
-    else if (writer_durable_mark(s) != K_OK)
+    else if (store_writer_durable_mark(s) != K_OK)
         rc = STORE_E_WRITE;
     else
         rc = s->lost_since_barrier ? STORE_E_ROWS_LOST : STORE_OK;
@@ -743,13 +786,13 @@ static void writer_barrier(store *s, const store_row *r)
     s->done[s->done_n++] = (completion){.bcb = r->u.barrier.cb, .ud = r->u.barrier.ud, .rc = rc};
     s->st_shared.barriers++;
     pthread_mutex_unlock(&s->mu);
-    notify_main(s);
+    store_notify_main(s);
 }
 
-static void writer_flush(store *s, const store_row *r)
+static void store_writer_flush(store *s, const store_row *r)
 {
-    writer_commit(s);
-    writer_retry(s, true);
+    store_writer_commit(s);
+    store_writer_retry(s, true);
     pthread_mutex_lock(&s->mu);
     s->flush_done = r->u.flush_seq;
     pthread_cond_broadcast(&s->done_cv);
@@ -759,7 +802,7 @@ static void writer_flush(store *s, const store_row *r)
 /* The durable lane: every waiting request in one transaction of its own under
  * synchronous=FULL (the WAL is fsynced at its COMMIT), acknowledged in order. The market
  * transaction, if one is open, is committed first (one connection has one transaction). */
-static void writer_serve_durable(store *s)
+static void store_writer_serve_durable(store *s)
 {
     pthread_mutex_lock(&s->mu);
     uint32_t n = s->dq_n;
@@ -772,7 +815,7 @@ static void writer_serve_durable(store *s)
     if (n == 0)
         return;
     if (s->in_txn)
-        writer_commit(s);
+        store_writer_commit(s);
     enum store_result res[STORE_DURABLE_MAX];
     int rc = sqlite3_exec(s->wdb, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
     if (rc == SQLITE_OK)
@@ -783,8 +826,8 @@ static void writer_serve_durable(store *s)
         if (rc != SQLITE_OK)
             continue;
         sqlite3_stmt *st = s->st[q->payload ? ST_JOURNAL_PUT : ST_JOURNAL_DEL];
-        bind_text(st, 1, q->kind);
-        bind_text(st, 2, q->key);
+        store_bind_text(st, 1, q->kind);
+        store_bind_text(st, 2, q->key);
         if (q->payload) {
             sqlite3_bind_int64(st, 3, (int64_t)q->id);
             sqlite3_bind_int64(st, 4, q->time_ms);
@@ -797,8 +840,8 @@ static void writer_serve_durable(store *s)
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
         if (src != SQLITE_DONE) {
-            writer_error(s, src, "writing a durable record failed");
-            if (writer_row_only(src) && !sqlite3_get_autocommit(s->wdb))
+            store_writer_error(s, src, "writing a durable record failed");
+            if (store_writer_row_only(src) && !sqlite3_get_autocommit(s->wdb))
                 res[i] = STORE_E_INVALID;
             else
                 rc = src;
@@ -807,20 +850,19 @@ static void writer_serve_durable(store *s)
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(s->wdb, "COMMIT", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
-        writer_error(s, rc, "durable commit failed");
+        store_writer_error(s, rc, "durable commit failed");
         if (!sqlite3_get_autocommit(s->wdb))
             sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
         for (uint32_t i = 0; i < n; i++)
             res[i] = STORE_E_WRITE;
     }
     sqlite3_exec(s->wdb, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
-    int64_t now = mono_us();
+    int64_t now = store_mono_us();
     pthread_mutex_lock(&s->mu);
     s->st_shared.durable_commits++;
     for (uint32_t i = 0; i < n; i++) {
         durable_req *q = &s->dq_back[i];
-        s->done[s->done_n++] =
-            (completion){.dcb = q->cb, .ud = q->ud, .id = q->id, .rc = res[i]};
+        s->done[s->done_n++] = (completion){.dcb = q->cb, .ud = q->ud, .id = q->id, .rc = res[i]};
         if (res[i] == STORE_OK)
             s->st_shared.durable_written++;
         else
@@ -833,39 +875,112 @@ static void writer_serve_durable(store *s)
         free(s->dq_back[i].payload);
         s->dq_back[i].payload = NULL;
     }
-    notify_main(s);
+    store_notify_main(s);
 }
 
-static void writer_drain(store *s)
+/* Runs a prepared candle query (either connection) into out[], oldest first. Rows that are not
+ * exact integers are skipped and counted. SQLITE_DONE on success. */
+static int store_load_rows(store *s, sqlite3_stmt *st, enum venue v, const char *symbol, enum tf tf,
+                           int64_t before_ms, candle *out, uint32_t max, uint32_t *nout)
+{
+    store_bind_text(st, 1, venue_name(v));
+    store_bind_text(st, 2, symbol);
+    store_bind_text(st, 3, tf_name(tf));
+    sqlite3_bind_int64(st, 4, before_ms);
+    sqlite3_bind_int64(st, 5, (int64_t)max);
+    uint32_t n = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max) {
+        bool ok = true;
+        for (int c = 0; c < 9; c++)
+            ok = ok && sqlite3_column_type(st, c) == SQLITE_INTEGER;
+        int64_t trades = sqlite3_column_int64(st, 8);
+        if (!ok || trades < 0 || trades > UINT32_MAX) {
+            /* not what this store writes: skip it rather than return an inexact bar */
+            pthread_mutex_lock(&s->mu);
+            s->st_shared.errors++;
+            snprintf(s->st_shared.last_error, sizeof s->st_shared.last_error,
+                     "%s: candles row %s %s %s open_ms %" PRId64 " is not exact integers; skipped",
+                     s->path, venue_name(v), symbol, tf_name(tf),
+                     (int64_t)sqlite3_column_int64(st, 0));
+            pthread_mutex_unlock(&s->mu);
+            continue;
+        }
+        candle *b = &out[n++];
+        b->open_ms = sqlite3_column_int64(st, 0);
+        b->o = sqlite3_column_int64(st, 1);
+        b->h = sqlite3_column_int64(st, 2);
+        b->l = sqlite3_column_int64(st, 3);
+        b->c = sqlite3_column_int64(st, 4);
+        b->volume = sqlite3_column_int64(st, 5);
+        b->buy_volume = sqlite3_column_int64(st, 6);
+        b->quote_volume = sqlite3_column_int64(st, 7);
+        b->trades = (uint32_t)trades;
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        rc = SQLITE_DONE; /* max reached */
+    /* newest first from the query; the caller wants oldest first */
+    for (uint32_t i = 0; i < n / 2; i++) {
+        candle t = out[i];
+        out[i] = out[n - 1 - i];
+        out[n - 1 - i] = t;
+    }
+    *nout = rc == SQLITE_DONE ? n : 0;
+    return rc;
+}
+
+/* A history load on the writer's connection: it sees every row accepted before it (committed,
+ * or executed in the open transaction), without the main thread touching the disk. */
+static void store_writer_load(store *s, const store_row *r)
+{
+    uint32_t n = 0;
+    int rc = store_load_rows(s, s->st[ST_LOAD], (enum venue)r->venue, r->symbol, (enum tf)r->tf,
+                             r->u.load.before_ms, r->u.load.out, r->u.load.max, &n);
+    if (rc != SQLITE_DONE)
+        store_writer_error(s, rc, "loading candles failed");
+    pthread_mutex_lock(&s->mu);
+    s->done[s->done_n++] = (completion){.lcb = r->u.load.cb,
+                                        .ud = r->u.load.ud,
+                                        .id = n,
+                                        .rc = rc == SQLITE_DONE ? STORE_OK : STORE_E_READ};
+    pthread_mutex_unlock(&s->mu);
+    store_notify_main(s);
+}
+
+static void store_writer_drain(store *s)
 {
     rowbuf *b = &s->back;
     for (uint32_t i = 0; i < b->n; i++) {
         store_row *r = &b->v[i];
         if (i % STORE_LANE_CHECK == 0 && atomic_load(&s->durable_waiting))
-            writer_serve_durable(s); /* never behind the market backlog */
+            store_writer_serve_durable(s); /* never behind the market backlog */
         switch (r->kind) {
         case ROW_BARRIER:
-            writer_barrier(s, r);
+            store_writer_barrier(s, r);
             break;
         case ROW_FLUSH:
-            writer_flush(s, r);
+            store_writer_flush(s, r);
+            break;
+        case ROW_LOAD:
+            store_writer_load(s, r);
             break;
         default:
-            writer_row(s, r, b->first_ms); /* takes the row over */
+            store_writer_row(s, r, b->first_ms); /* takes the row over */
             continue;
         }
-        row_free(r);
+        store_row_free(r);
     }
     b->n = b->data_n = b->ctrl_n = 0;
 }
 
-static void cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t deadline_ms)
+static void store_cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t deadline_ms)
 {
     struct timespec ts = {.tv_sec = deadline_ms / 1000, .tv_nsec = (deadline_ms % 1000) * 1000000};
     pthread_cond_timedwait(cv, mu, &ts);
 }
 
-static void *writer_main(void *arg)
+static void *store_writer_main(void *arg)
 {
     store *s = arg;
     int64_t flush_ms = s->o.flush_ms;
@@ -884,12 +999,12 @@ static void *writer_main(void *arg)
                 deadline = K_MIN(deadline, s->front.first_ms + flush_ms);
             if (s->w_failing)
                 deadline = K_MIN(deadline, s->next_retry_ms);
-            if (deadline != INT64_MAX && mono_ms() >= deadline)
+            if (deadline != INT64_MAX && store_mono_ms() >= deadline)
                 break;
             if (deadline == INT64_MAX)
                 pthread_cond_wait(&s->work_cv, &s->mu);
             else
-                cond_wait_until(&s->work_cv, &s->mu, deadline);
+                store_cond_wait_until(&s->work_cv, &s->mu, deadline);
         }
         bool stopping = atomic_load(&s->stop);
         rowbuf tmp = s->front;
@@ -898,12 +1013,12 @@ static void *writer_main(void *arg)
         s->in_flight = s->back.n;
         pthread_mutex_unlock(&s->mu);
 
-        writer_serve_durable(s);
-        writer_drain(s);
-        writer_serve_durable(s);
-        if (s->in_txn && (stopping || mono_ms() >= s->txn_first_ms + flush_ms))
-            writer_commit(s);
-        writer_retry(s, stopping);
+        store_writer_serve_durable(s);
+        store_writer_drain(s);
+        store_writer_serve_durable(s);
+        if (s->in_txn && (stopping || store_mono_ms() >= s->txn_first_ms + flush_ms))
+            store_writer_commit(s);
+        store_writer_retry(s, stopping);
 
         pthread_mutex_lock(&s->mu);
         s->in_flight = 0;
@@ -913,27 +1028,25 @@ static void *writer_main(void *arg)
     pthread_mutex_unlock(&s->mu);
     /* what could not be written by now is lost: say how much */
     uint32_t left = 0;
-    for (uint32_t i = s->hoff; i < s->hend; i++) {
-        left += s->held[i].kind != ROW_NONE;
-        row_free(&s->held[i]);
-    }
-    s->hoff = s->hend = 0;
-    writer_lost(s, left);
-    writer_publish_held(s);
+    for (uint32_t i = 0; i < s->hn; i++)
+        left += store_held_at(s, i)->kind != ROW_NONE;
+    store_held_pop(s, s->hn);
+    store_writer_lost(s, left);
+    store_writer_publish_held(s);
     return NULL;
 }
 
 /* ---------------------------------------------------------------- main-thread enqueue */
 
 /* A free row at the end of the front buffer, or NULL (dropped). Called with mu held. */
-static store_row *queue_reserve(store *s, bool data)
+static store_row *store_queue_reserve(store *s, bool data)
 {
     rowbuf *f = &s->front;
     if (data && f->data_n >= s->o.queue_cap) {
         s->st_shared.dropped++;
         if (!s->drop_notified) { /* the health report runs from store_process */
             s->drop_notified = true;
-            notify_main(s);
+            store_notify_main(s);
         }
         return NULL;
     }
@@ -945,7 +1058,7 @@ static store_row *queue_reserve(store *s, bool data)
     store_row *r = &f->v[f->n++];
     memset(r, 0, offsetof(store_row, u));
     if (f->n == 1)
-        f->first_ms = mono_ms();
+        f->first_ms = store_mono_ms();
     if (data) {
         f->data_n++;
         s->st_shared.rows_queued++;
@@ -961,7 +1074,7 @@ static store_row *queue_reserve(store *s, bool data)
     return r;
 }
 
-static enum store_result reject(store *s)
+static enum store_result store_reject(store *s)
 {
     pthread_mutex_lock(&s->mu);
     s->st_shared.rejected++;
@@ -972,10 +1085,10 @@ static enum store_result reject(store *s)
 enum store_result store_put_candle(store *s, enum venue v, const char *symbol, enum tf tf,
                                    const candle *bar)
 {
-    if ((unsigned)v >= VENUE_COUNT || (unsigned)tf >= TF_COUNT || !bar || !symbol_ok(symbol))
-        return reject(s);
+    if ((unsigned)v >= VENUE_COUNT || (unsigned)tf >= TF_COUNT || !bar || !store_symbol_ok(symbol))
+        return store_reject(s);
     pthread_mutex_lock(&s->mu);
-    store_row *r = queue_reserve(s, true);
+    store_row *r = store_queue_reserve(s, true);
     if (r) {
         r->kind = ROW_CANDLE;
         r->venue = (uint8_t)v;
@@ -990,10 +1103,10 @@ enum store_result store_put_candle(store *s, enum venue v, const char *symbol, e
 enum store_result store_put_instrument(store *s, enum venue v, const char *symbol, int px_dec,
                                        int qty_dec, int64_t time_ms)
 {
-    if ((unsigned)v >= VENUE_COUNT || !symbol_ok(symbol))
-        return reject(s);
+    if ((unsigned)v >= VENUE_COUNT || !store_symbol_ok(symbol))
+        return store_reject(s);
     pthread_mutex_lock(&s->mu);
-    store_row *r = queue_reserve(s, true);
+    store_row *r = store_queue_reserve(s, true);
     if (r) {
         r->kind = ROW_INSTRUMENT;
         r->venue = (uint8_t)v;
@@ -1006,15 +1119,14 @@ enum store_result store_put_instrument(store *s, enum venue v, const char *symbo
     return r ? STORE_OK : STORE_E_FULL;
 }
 
-enum store_result store_put_book_event(store *s, int64_t time_ms, enum venue v,
-                                       const char *symbol, const char *kind, int64_t last_id,
-                                       const char *detail)
+enum store_result store_put_book_event(store *s, int64_t time_ms, enum venue v, const char *symbol,
+                                       const char *kind, int64_t last_id, const char *detail)
 {
-    if ((unsigned)v >= VENUE_COUNT || !symbol_ok(symbol) || !kind || !*kind ||
+    if ((unsigned)v >= VENUE_COUNT || !store_symbol_ok(symbol) || !kind || !*kind ||
         strnlen(kind, STORE_KIND_MAX) >= STORE_KIND_MAX)
-        return reject(s);
+        return store_reject(s);
     pthread_mutex_lock(&s->mu);
-    store_row *r = queue_reserve(s, true);
+    store_row *r = store_queue_reserve(s, true);
     if (r) {
         r->kind = ROW_BOOK_EVENT;
         r->venue = (uint8_t)v;
@@ -1024,14 +1136,14 @@ enum store_result store_put_book_event(store *s, int64_t time_ms, enum venue v,
         r->u.ev.session_id = s->session_id;
         memcpy(r->u.ev.kind, kind, strlen(kind) + 1);
         r->u.ev.has_detail = detail != NULL;
-        copy_text(r->u.ev.detail, sizeof r->u.ev.detail, detail ? detail : "");
+        store_copy_text(r->u.ev.detail, sizeof r->u.ev.detail, detail ? detail : "");
     }
     pthread_mutex_unlock(&s->mu);
     return r ? STORE_OK : STORE_E_FULL;
 }
 
 /* Remembers an accepted setting until the writer reports it committed (or lost). */
-static void pending_set(store *s, const char *key, const char *value, uint64_t seq)
+static void store_pending_set(store *s, const char *key, const char *value, uint64_t seq)
 {
     for (uint32_t i = 0; i < s->pend_n; i++) {
         if (strcmp(s->pend[i].key, key) == 0) {
@@ -1048,7 +1160,7 @@ static void pending_set(store *s, const char *key, const char *value, uint64_t s
     s->pend[s->pend_n++] = (pending_setting){xstrdup(key), xstrdup(value), seq};
 }
 
-static void pending_prune(store *s)
+static void store_pending_prune(store *s)
 {
     pthread_mutex_lock(&s->mu);
     uint64_t done = s->set_done;
@@ -1065,20 +1177,19 @@ static void pending_prune(store *s)
     s->pend_n = k;
 }
 
-enum store_result store_put_setting(store *s, const char *key, const char *value,
-                                    int64_t time_ms)
+enum store_result store_put_setting(store *s, const char *key, const char *value, int64_t time_ms)
 {
     size_t klen = key ? strnlen(key, STORE_SETTING_KEY_MAX) : 0;
     size_t vlen = value ? strnlen(value, STORE_TEXT_MAX) : STORE_TEXT_MAX;
     if (klen == 0 || klen >= STORE_SETTING_KEY_MAX || vlen >= STORE_TEXT_MAX)
-        return reject(s);
+        return store_reject(s);
     /* one exact-size copy, made outside the lock; the writer frees it */
     char *block = xmalloc(klen + 1 + vlen + 1);
     memcpy(block, key, klen + 1);
     memcpy(block + klen + 1, value, vlen + 1);
     uint64_t seq = s->set_seq + 1;
     pthread_mutex_lock(&s->mu);
-    store_row *r = queue_reserve(s, true);
+    store_row *r = store_queue_reserve(s, true);
     if (r) {
         r->kind = ROW_SETTING;
         r->u.set.time_ms = time_ms;
@@ -1092,7 +1203,7 @@ enum store_result store_put_setting(store *s, const char *key, const char *value
         return STORE_E_FULL;
     }
     s->set_seq = seq;
-    pending_set(s, key, value, seq);
+    store_pending_set(s, key, value, seq);
     return STORE_OK;
 }
 
@@ -1102,13 +1213,13 @@ int64_t store_session_begin(store *s, const char *source, const char *version, c
         store_session_end(s);
     int64_t id = s->next_session_id++;
     /* the copies are made outside the lock; the writer frees them */
-    char *src = dup_text(source), *ver = dup_text(version), *arg = dup_text(args);
+    char *src = store_dup_text(source), *ver = store_dup_text(version), *arg = store_dup_text(args);
     pthread_mutex_lock(&s->mu);
-    store_row *r = queue_reserve(s, false);
+    store_row *r = store_queue_reserve(s, false);
     r->kind = ROW_SESSION_BEGIN;
     s->st_shared.rows_queued++;
     r->u.sess.id = id;
-    r->u.sess.time_ms = wall_ms();
+    r->u.sess.time_ms = store_wall_ms();
     r->u.sess.source = src;
     r->u.sess.version = ver;
     r->u.sess.args = arg;
@@ -1122,11 +1233,11 @@ void store_session_end(store *s)
     if (s->session_id <= 0)
         return;
     pthread_mutex_lock(&s->mu);
-    store_row *r = queue_reserve(s, false);
+    store_row *r = store_queue_reserve(s, false);
     r->kind = ROW_SESSION_END;
     s->st_shared.rows_queued++;
     r->u.sess.id = s->session_id;
-    r->u.sess.time_ms = wall_ms();
+    r->u.sess.time_ms = store_wall_ms();
     s->session_id = 0;
     pthread_mutex_unlock(&s->mu);
 }
@@ -1139,7 +1250,7 @@ enum store_result store_commit_then(store *s, store_barrier_cb cb, void *ud)
         return STORE_E_BUSY;
     s->barriers_out++;
     pthread_mutex_lock(&s->mu);
-    store_row *r = queue_reserve(s, false);
+    store_row *r = store_queue_reserve(s, false);
     r->kind = ROW_BARRIER;
     r->u.barrier.cb = cb;
     r->u.barrier.ud = ud;
@@ -1156,7 +1267,7 @@ enum store_result store_durable_put(store *s, const store_record *rec, store_dur
     size_t keyl = rec && rec->key ? strnlen(rec->key, STORE_REC_KEY_MAX) : 0;
     if (!cb || kl == 0 || kl >= STORE_REC_KIND_MAX || keyl == 0 || keyl >= STORE_REC_KEY_MAX ||
         (rec->payload && rec->len > STORE_PAYLOAD_MAX) || (!rec->payload && rec->len))
-        return reject(s);
+        return store_reject(s);
     if (s->durable_out >= STORE_DURABLE_MAX || !s->thread_started)
         return STORE_E_BUSY;
     void *copy = NULL;
@@ -1170,7 +1281,7 @@ enum store_result store_durable_put(store *s, const store_record *rec, store_dur
     durable_req *q = &s->dq[s->dq_n++];
     q->id = rid;
     q->time_ms = rec->time_ms;
-    q->queued_us = mono_us();
+    q->queued_us = store_mono_us();
     q->cb = cb;
     q->ud = ud;
     q->payload = copy;
@@ -1192,7 +1303,7 @@ void store_flush(store *s)
         return;
     pthread_mutex_lock(&s->mu);
     uint64_t seq = ++s->flush_req;
-    store_row *r = queue_reserve(s, false);
+    store_row *r = store_queue_reserve(s, false);
     r->kind = ROW_FLUSH;
     r->u.flush_seq = seq;
     while (s->flush_done < seq)
@@ -1219,9 +1330,7 @@ store_health_info store_health(store *s)
     bool failing = s->failing;
     pthread_mutex_unlock(&s->mu);
     h.rows_lost = h.rows_dropped + h.rows_failed;
-    h.state = failing ? STORE_STATE_FAILING
-              : h.rows_lost ? STORE_STATE_DEGRADED
-                            : STORE_STATE_OK;
+    h.state = failing ? STORE_STATE_FAILING : h.rows_lost ? STORE_STATE_DEGRADED : STORE_STATE_OK;
     return h;
 }
 
@@ -1233,7 +1342,7 @@ static void store_report_health(store *s, bool force)
         return;
     store_health_info h = store_health(s);
     bool failing = h.state == STORE_STATE_FAILING;
-    int64_t now = mono_ms();
+    int64_t now = store_mono_ms();
     char msg[STORE_ERR_MAX + 200];
     bool error = true;
     if (failing && !s->rep_failing) {
@@ -1280,6 +1389,9 @@ void store_process(store *s)
         if (c->bcb) {
             s->barriers_out--;
             c->bcb(c->ud, c->rc);
+        } else if (c->lcb) {
+            s->barriers_out--;
+            c->lcb(c->ud, c->rc, (uint32_t)c->id);
         } else {
             s->durable_out--;
             c->dcb(c->ud, c->id, c->rc);
@@ -1317,12 +1429,12 @@ int store_schema_version(void)
 
 /* ---------------------------------------------------------------- reads (main thread) */
 
-static void main_error(store *s, const char *what)
+static void store_main_error(store *s, const char *what)
 {
     pthread_mutex_lock(&s->mu);
     s->st_shared.errors++;
-    snprintf(s->st_shared.last_error, sizeof s->st_shared.last_error, "%s: %s (%s)", s->path,
-             what, sqlite3_errmsg(s->rdb));
+    snprintf(s->st_shared.last_error, sizeof s->st_shared.last_error, "%s: %s (%s)", s->path, what,
+             sqlite3_errmsg(s->rdb));
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -1331,59 +1443,40 @@ enum store_result store_load_candles(store *s, enum venue v, const char *symbol,
 {
     if (nout)
         *nout = 0;
-    if ((unsigned)v >= VENUE_COUNT || (unsigned)tf >= TF_COUNT || !symbol_ok(symbol) ||
+    if ((unsigned)v >= VENUE_COUNT || (unsigned)tf >= TF_COUNT || !store_symbol_ok(symbol) ||
         (!out && max) || !nout)
         return STORE_E_INVALID;
     if (max == 0)
         return STORE_OK;
-    sqlite3_stmt *st = s->load_st;
-    bind_text(st, 1, venue_name(v));
-    bind_text(st, 2, symbol);
-    bind_text(st, 3, tf_name(tf));
-    sqlite3_bind_int64(st, 4, before_ms);
-    sqlite3_bind_int64(st, 5, (int64_t)max);
-    uint32_t n = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max) {
-        bool ok = true;
-        for (int c = 0; c < 9; c++)
-            ok = ok && sqlite3_column_type(st, c) == SQLITE_INTEGER;
-        int64_t trades = sqlite3_column_int64(st, 8);
-        if (!ok || trades < 0 || trades > UINT32_MAX) {
-            /* not what this store writes: skip it rather than return an inexact bar */
-            pthread_mutex_lock(&s->mu);
-            s->st_shared.errors++;
-            snprintf(s->st_shared.last_error, sizeof s->st_shared.last_error,
-                     "%s: candles row %s %s %s open_ms %" PRId64 " is not exact integers; skipped",
-                     s->path, venue_name(v), symbol, tf_name(tf),
-                     (int64_t)sqlite3_column_int64(st, 0));
-            pthread_mutex_unlock(&s->mu);
-            continue;
-        }
-        candle *b = &out[n++];
-        b->open_ms = sqlite3_column_int64(st, 0);
-        b->o = sqlite3_column_int64(st, 1);
-        b->h = sqlite3_column_int64(st, 2);
-        b->l = sqlite3_column_int64(st, 3);
-        b->c = sqlite3_column_int64(st, 4);
-        b->volume = sqlite3_column_int64(st, 5);
-        b->buy_volume = sqlite3_column_int64(st, 6);
-        b->quote_volume = sqlite3_column_int64(st, 7);
-        b->trades = (uint32_t)trades;
-    }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        main_error(s, "loading candles failed");
-        sqlite3_reset(st);
+    if (store_load_rows(s, s->load_st, v, symbol, tf, before_ms, out, max, nout) != SQLITE_DONE) {
+        store_main_error(s, "loading candles failed");
         return STORE_E_READ;
     }
-    sqlite3_reset(st);
-    /* newest first from the query; the caller wants oldest first */
-    for (uint32_t i = 0; i < n / 2; i++) {
-        candle t = out[i];
-        out[i] = out[n - 1 - i];
-        out[n - 1 - i] = t;
-    }
-    *nout = n;
+    return STORE_OK;
+}
+
+enum store_result store_load_candles_async(store *s, enum venue v, const char *symbol, enum tf tf,
+                                           int64_t before_ms, candle *out, uint32_t max,
+                                           store_load_cb cb, void *ud)
+{
+    if ((unsigned)v >= VENUE_COUNT || (unsigned)tf >= TF_COUNT || !store_symbol_ok(symbol) || !cb ||
+        (!out && max))
+        return STORE_E_INVALID;
+    if (s->barriers_out >= STORE_BARRIERS_MAX || !s->thread_started)
+        return STORE_E_BUSY;
+    s->barriers_out++;
+    pthread_mutex_lock(&s->mu);
+    store_row *r = store_queue_reserve(s, false);
+    r->kind = ROW_LOAD;
+    r->venue = (uint8_t)v;
+    r->tf = (uint8_t)tf;
+    memcpy(r->symbol, symbol, strlen(symbol) + 1);
+    r->u.load.cb = cb;
+    r->u.load.ud = ud;
+    r->u.load.out = out;
+    r->u.load.max = max;
+    r->u.load.before_ms = before_ms;
+    pthread_mutex_unlock(&s->mu);
     return STORE_OK;
 }
 
@@ -1402,7 +1495,7 @@ enum store_result store_get_setting(store *s, const char *key, char *out, size_t
         store_flush(s);
         s->pend_overflow = false;
     }
-    pending_prune(s);
+    store_pending_prune(s);
     for (uint32_t i = 0; i < s->pend_n; i++) {
         if (strcmp(s->pend[i].key, key) != 0)
             continue;
@@ -1413,14 +1506,14 @@ enum store_result store_get_setting(store *s, const char *key, char *out, size_t
         return STORE_OK;
     }
     sqlite3_stmt *st = s->setting_st;
-    bind_text(st, 1, key);
+    store_bind_text(st, 1, key);
     int rc = sqlite3_step(st);
     enum store_result ret;
     if (rc == SQLITE_ROW) {
         const unsigned char *v = sqlite3_column_text(st, 0);
         size_t n = (size_t)sqlite3_column_bytes(st, 0);
         if (!v && sqlite3_errcode(s->rdb) == SQLITE_NOMEM) {
-            main_error(s, "reading a setting failed");
+            store_main_error(s, "reading a setting failed");
             ret = STORE_E_READ;
         } else if (n >= cap) {
             ret = STORE_E_TOO_SMALL;
@@ -1433,7 +1526,7 @@ enum store_result store_get_setting(store *s, const char *key, char *out, size_t
     } else if (rc == SQLITE_DONE) {
         ret = STORE_NOT_FOUND;
     } else {
-        main_error(s, "reading a setting failed");
+        store_main_error(s, "reading a setting failed");
         ret = STORE_E_READ;
     }
     sqlite3_reset(st);
@@ -1450,11 +1543,11 @@ enum store_result store_durable_load(store *s, const char *kind, store_record_fn
                                 " WHERE ?1 IS NULL OR kind = ?1 ORDER BY seq",
                                 -1, &st, NULL);
     if (rc != SQLITE_OK) {
-        main_error(s, "reading the journal failed");
+        store_main_error(s, "reading the journal failed");
         return STORE_E_READ;
     }
     if (kind)
-        bind_text(st, 1, kind);
+        store_bind_text(st, 1, kind);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         store_record rec = {
             .kind = (const char *)sqlite3_column_text(st, 0),
@@ -1475,7 +1568,7 @@ enum store_result store_durable_load(store *s, const char *kind, store_record_fn
     }
     enum store_result ret = STORE_OK;
     if (rc != SQLITE_DONE) {
-        main_error(s, "reading the journal failed");
+        store_main_error(s, "reading the journal failed");
         ret = STORE_E_READ;
     }
     sqlite3_finalize(st);
@@ -1484,7 +1577,7 @@ enum store_result store_durable_load(store *s, const char *kind, store_record_fn
 
 /* ---------------------------------------------------------------- open / close */
 
-static enum store_result make_parent_dirs(const char *path, char *err, size_t errlen)
+static enum store_result store_make_parent_dirs(const char *path, char *err, size_t errlen)
 {
     char *dir = xstrdup(path);
     char *slash = strrchr(dir, '/');
@@ -1522,8 +1615,8 @@ static enum store_result make_parent_dirs(const char *path, char *err, size_t er
 }
 
 /* A file we are about to trust must be a regular file of ours (fd from an O_NOFOLLOW open). */
-static enum store_result check_owned(int fd, const char *what, const char *file, char *err,
-                                     size_t errlen)
+static enum store_result store_check_owned(int fd, const char *what, const char *file, char *err,
+                                           size_t errlen)
 {
     struct stat sb;
     if (fstat(fd, &sb) != 0) {
@@ -1542,8 +1635,8 @@ static enum store_result check_owned(int fd, const char *what, const char *file,
     return STORE_OK;
 }
 
-static enum store_result symlink_refusal(const char *file, const char *what, char *err,
-                                         size_t errlen)
+static enum store_result store_symlink_refusal(const char *file, const char *what, char *err,
+                                               size_t errlen)
 {
     snprintf(err, errlen,
              "%s: %s is a symbolic link; refused (it is never followed: remove it if it is not "
@@ -1555,7 +1648,7 @@ static enum store_result symlink_refusal(const char *file, const char *what, cha
 /* flock on PATH.lock: two Kestrels never write one database. The holder's pid is written into
  * the file so the refusal can name it. Created with O_EXCL; an existing one is opened with
  * O_NOFOLLOW and must be a regular file of ours, so a planted symlink is never written through. */
-static enum store_result take_lock(const char *path, int *fd_out, char *err, size_t errlen)
+static enum store_result store_take_lock(const char *path, int *fd_out, char *err, size_t errlen)
 {
     char lpath[4096];
     if ((size_t)snprintf(lpath, sizeof lpath, "%s.lock", path) >= sizeof lpath) {
@@ -1568,12 +1661,11 @@ static enum store_result take_lock(const char *path, int *fd_out, char *err, siz
     if (fd < 0) {
         int e = errno;
         if (e == ELOOP)
-            return symlink_refusal(lpath, "the lock file", err, errlen);
-        snprintf(err, errlen, "%s: cannot create the lock file %s (%s)", path, lpath,
-                 strerror(e));
+            return store_symlink_refusal(lpath, "the lock file", err, errlen);
+        snprintf(err, errlen, "%s: cannot create the lock file %s (%s)", path, lpath, strerror(e));
         return e == EACCES || e == EROFS || e == EPERM ? STORE_E_READONLY : STORE_E_OPEN;
     }
-    enum store_result r = check_owned(fd, "the lock file", lpath, err, errlen);
+    enum store_result r = store_check_owned(fd, "the lock file", lpath, err, errlen);
     if (r != STORE_OK) {
         close(fd);
         return r;
@@ -1607,8 +1699,8 @@ static enum store_result take_lock(const char *path, int *fd_out, char *err, siz
 
 /* The database file: created with O_EXCL (mode 0600), or opened without following a symlink
  * and checked to be a regular file of ours; its -wal/-shm, if present, likewise. */
-static enum store_result check_db_files(const char *path, bool side_existed[2], char *err,
-                                        size_t errlen)
+static enum store_result store_check_db_files(const char *path, bool side_existed[2], char *err,
+                                              size_t errlen)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0 && errno == EEXIST)
@@ -1616,12 +1708,12 @@ static enum store_result check_db_files(const char *path, bool side_existed[2], 
     if (fd < 0) {
         int e = errno;
         if (e == ELOOP)
-            return symlink_refusal(path, "the database", err, errlen);
+            return store_symlink_refusal(path, "the database", err, errlen);
         snprintf(err, errlen, "%s: cannot open the database (%s)", path, strerror(e));
         return e == EACCES || e == EROFS || e == EPERM ? STORE_E_READONLY : STORE_E_OPEN;
     }
     /* No SQLite connection of ours has the file open yet, so this close cannot drop its locks. */
-    enum store_result r = check_owned(fd, "the database", path, err, errlen);
+    enum store_result r = store_check_owned(fd, "the database", path, err, errlen);
     close(fd);
     if (r != STORE_OK)
         return r;
@@ -1634,7 +1726,7 @@ static enum store_result check_db_files(const char *path, bool side_existed[2], 
         if (!side_existed[i])
             continue;
         if (S_ISLNK(sb.st_mode))
-            return symlink_refusal(side, "the database's sidecar file", err, errlen);
+            return store_symlink_refusal(side, "the database's sidecar file", err, errlen);
         if (!S_ISREG(sb.st_mode) || sb.st_uid != geteuid()) {
             snprintf(err, errlen, "%s: not a regular file owned by this user; refused", side);
             return STORE_E_UNSAFE;
@@ -1645,7 +1737,7 @@ static enum store_result check_db_files(const char *path, bool side_existed[2], 
 
 /* A full disk at start is refused (the write probe below catches file size limits and
  * read-only files; this catches a disk whose last free blocks a tiny write could still use). */
-static enum store_result check_free_space(const char *path, char *err, size_t errlen)
+static enum store_result store_check_free_space(const char *path, char *err, size_t errlen)
 {
     char *dir = xstrdup(path);
     char *slash = strrchr(dir, '/');
@@ -1669,16 +1761,16 @@ static enum store_result check_free_space(const char *path, char *err, size_t er
 
 /* One small write before the writer starts: proves the file, its directory (for -wal/-shm) and
  * the disk take writes. */
-static enum store_result write_probe(store *s, char *err, size_t errlen)
+static enum store_result store_write_probe(store *s, char *err, size_t errlen)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_exec(s->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(s->wdb,
-                                "INSERT OR REPLACE INTO meta(key, value) VALUES('last_open_ms', ?1)",
-                                -1, &st, NULL);
+        rc = sqlite3_prepare_v2(
+            s->wdb, "INSERT OR REPLACE INTO meta(key, value) VALUES('last_open_ms', ?1)", -1, &st,
+            NULL);
     if (rc == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, wall_ms());
+        sqlite3_bind_int64(st, 1, store_wall_ms());
         rc = sqlite3_step(st);
         if (rc == SQLITE_DONE)
             rc = SQLITE_OK;
@@ -1709,11 +1801,11 @@ static void store_free(store *s)
     rowbuf *bufs[3] = {&s->front, &s->back, &s->txn};
     for (int k = 0; k < 3; k++) {
         for (uint32_t i = 0; i < bufs[k]->n; i++)
-            row_free(&bufs[k]->v[i]);
+            store_row_free(&bufs[k]->v[i]);
         free(bufs[k]->v);
     }
-    for (uint32_t i = s->hoff; i < s->hend; i++)
-        row_free(&s->held[i]);
+    if (s->hn)
+        store_held_pop(s, s->hn);
     free(s->held);
     for (uint32_t i = 0; i < s->dq_n; i++)
         free(s->dq[i].payload);
@@ -1735,7 +1827,7 @@ static void store_free(store *s)
 /* A refused database must not keep sidecar files its refusal created: the connections are
  * closed (no checkpoint: nothing is written) and a -wal/-shm that did not exist before our open
  * is removed. We hold PATH.lock, so no other Kestrel can be using them. */
-static void remove_new_sidecars(store *s, const bool side_existed[2])
+static void store_remove_new_sidecars(store *s, const bool side_existed[2])
 {
     static const char *const sfx[2] = {"-wal", "-shm"};
     for (int k = 0; k < ST_COUNT; k++) {
@@ -1759,8 +1851,8 @@ static void remove_new_sidecars(store *s, const bool side_existed[2])
     }
 }
 
-static enum store_result open_fail(store *s, enum store_result r, char *err, size_t errlen,
-                                   const char *what, int rc, sqlite3 *db)
+static enum store_result store_open_fail(store *s, enum store_result r, char *err, size_t errlen,
+                                         const char *what, int rc, sqlite3 *db)
 {
     if (what)
         snprintf(err, errlen, "%s: %s (%s)", s->path, what,
@@ -1769,7 +1861,7 @@ static enum store_result open_fail(store *s, enum store_result r, char *err, siz
     return r;
 }
 
-static int64_t query_next(sqlite3 *db, const char *sql, int *rc_out)
+static int64_t store_query_next(sqlite3 *db, const char *sql, int *rc_out)
 {
     sqlite3_stmt *q = NULL;
     int64_t next = 1;
@@ -1828,32 +1920,31 @@ enum store_result store_open(store **out, const char *path, const store_opts *op
     pthread_condattr_destroy(&ca);
     pthread_cond_init(&s->done_cv, NULL);
 
-    enum store_result r = make_parent_dirs(path, err, errlen);
+    enum store_result r = store_make_parent_dirs(path, err, errlen);
     if (r == STORE_OK)
-        r = take_lock(path, &s->lock_fd, err, errlen);
+        r = store_take_lock(path, &s->lock_fd, err, errlen);
     bool side_existed[2] = {true, true};
     if (r == STORE_OK)
-        r = check_db_files(path, side_existed, err, errlen);
+        r = store_check_db_files(path, side_existed, err, errlen);
     if (r == STORE_OK)
-        r = check_free_space(path, err, errlen);
+        r = store_check_free_space(path, err, errlen);
     if (r != STORE_OK)
-        return open_fail(s, r, err, errlen, NULL, 0, NULL);
+        return store_open_fail(s, r, err, errlen, NULL, 0, NULL);
 
-    int rc = sqlite3_open_v2(path, &s->wdb,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW,
-                             NULL);
+    int rc = sqlite3_open_v2(
+        path, &s->wdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW, NULL);
     if (rc != SQLITE_OK) {
         r = store_schema_describe(s->wdb, rc, path, err, errlen);
-        remove_new_sidecars(s, side_existed);
-        return open_fail(s, r, err, errlen, NULL, 0, NULL);
+        store_remove_new_sidecars(s, side_existed);
+        return store_open_fail(s, r, err, errlen, NULL, 0, NULL);
     }
     if (sqlite3_db_readonly(s->wdb, "main") == 1) {
         snprintf(err, errlen,
                  "%s: the database is read-only (no write permission); Kestrel must write its "
                  "database: fix its permissions or use another --db",
                  path);
-        remove_new_sidecars(s, side_existed);
-        return open_fail(s, STORE_E_READONLY, err, errlen, NULL, 0, NULL);
+        store_remove_new_sidecars(s, side_existed);
+        return store_open_fail(s, STORE_E_READONLY, err, errlen, NULL, 0, NULL);
     }
     sqlite3_extended_result_codes(s->wdb, 1);
     sqlite3_busy_timeout(s->wdb, (int)s->o.busy_timeout_ms);
@@ -1861,26 +1952,27 @@ enum store_result store_open(store **out, const char *path, const store_opts *op
     sqlite3_db_config(s->wdb, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     r = store_schema_prepare(s->wdb, path, &s->schema_version, err, errlen);
     if (r == STORE_OK)
-        r = write_probe(s, err, errlen);
+        r = store_write_probe(s, err, errlen);
     if (r != STORE_OK) {
-        remove_new_sidecars(s, side_existed);
-        return open_fail(s, r, err, errlen, NULL, 0, NULL);
+        store_remove_new_sidecars(s, side_existed);
+        return store_open_fail(s, r, err, errlen, NULL, 0, NULL);
     }
     sqlite3_db_config(s->wdb, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, NULL);
 
     for (int i = 0; i < ST_COUNT; i++) {
-        rc = sqlite3_prepare_v3(s->wdb, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
-                                NULL);
+        rc =
+            sqlite3_prepare_v3(s->wdb, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL);
         if (rc != SQLITE_OK)
-            return open_fail(s, STORE_E_OPEN, err, errlen, "cannot prepare statements", rc,
-                             s->wdb);
+            return store_open_fail(s, STORE_E_OPEN, err, errlen, "cannot prepare statements", rc,
+                                   s->wdb);
     }
-    s->next_session_id = query_next(s->wdb, "SELECT coalesce(max(id), 0) + 1 FROM sessions", &rc);
+    s->next_session_id =
+        store_query_next(s->wdb, "SELECT coalesce(max(id), 0) + 1 FROM sessions", &rc);
     if (rc == SQLITE_OK)
-        s->next_durable_id =
-            (uint64_t)query_next(s->wdb, "SELECT coalesce(max(seq), 0) + 1 FROM journal", &rc);
+        s->next_durable_id = (uint64_t)store_query_next(
+            s->wdb, "SELECT coalesce(max(seq), 0) + 1 FROM journal", &rc);
     if (rc != SQLITE_OK)
-        return open_fail(s, STORE_E_OPEN, err, errlen, "cannot read sessions", rc, s->wdb);
+        return store_open_fail(s, STORE_E_OPEN, err, errlen, "cannot read sessions", rc, s->wdb);
 
     rc = sqlite3_open_v2(path, &s->rdb, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW, NULL);
     if (rc == SQLITE_OK) {
@@ -1895,13 +1987,13 @@ enum store_result store_open(store **out, const char *path, const store_opts *op
         rc = sqlite3_prepare_v3(s->rdb, "SELECT value FROM settings WHERE key = ?1", -1,
                                 SQLITE_PREPARE_PERSISTENT, &s->setting_st, NULL);
     if (rc != SQLITE_OK)
-        return open_fail(s, STORE_E_OPEN, err, errlen, "cannot open the read connection", rc,
-                         s->rdb);
+        return store_open_fail(s, STORE_E_OPEN, err, errlen, "cannot open the read connection", rc,
+                               s->rdb);
 
     s->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (s->event_fd < 0) {
         snprintf(err, errlen, "%s: eventfd: %s", path, strerror(errno));
-        return open_fail(s, STORE_E_OPEN, err, errlen, NULL, 0, NULL);
+        return store_open_fail(s, STORE_E_OPEN, err, errlen, NULL, 0, NULL);
     }
 
     /* The writer takes no signals: they belong to the main thread's self-pipe (a SIGXFSZ from a
@@ -1909,11 +2001,11 @@ enum store_result store_open(store **out, const char *path, const store_opts *op
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int prc = pthread_create(&s->thread, NULL, writer_main, s);
+    int prc = pthread_create(&s->thread, NULL, store_writer_main, s);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (prc != 0) {
         snprintf(err, errlen, "%s: cannot start the store thread (%s)", path, strerror(prc));
-        return open_fail(s, STORE_E_OPEN, err, errlen, NULL, 0, NULL);
+        return store_open_fail(s, STORE_E_OPEN, err, errlen, NULL, 0, NULL);
     }
     pthread_setname_np(s->thread, "kestrel-store");
     s->thread_started = true;

@@ -59,15 +59,21 @@ check "no room at start: clear message" grep -q "disk is full or a file size lim
 # a full disk during the run: rows are held, the loss is counted, ERROR logged, exit 4
 run "$T/full.db" "$T/full.log" "$T/full.json" "$T/full.err" prlimit --fsize=150000
 check "full disk during the run: exit 4 with --exit-at-end" eq "$rc" 4
-check "full disk: ERROR in the log at once" grep -q "ERROR store: database writes are failing" "$T/full.log"
-check "full disk: the loss is counted in the log" grep -Eq "ERROR store: [0-9]+ rows were lost" "$T/full.log"
+check "full disk: ERROR in the log at once" \
+    grep -q "ERROR store: database writes are failing" "$T/full.log"
+check "full disk: the loss is counted in the log" \
+    grep -Eq "ERROR store: [0-9]+ rows were lost" "$T/full.log"
 check "full disk: status says failing" eq "$(jget "$T/full.json" 'j["store"]["state"]')" failing
-check "full disk: status counts the held rows" test "$(jget "$T/full.json" 'j["store"]["rows_held"]')" -gt 0
-check "full disk: status has the error" eq "$(jget "$T/full.json" '"disk I/O error" in j["store"]["last_error"]')" True
-check "full disk: some rows made it" test "$(sqlite3 "$T/full.db" 'select count(*) from candles')" -gt 0
+check "full disk: status counts the held rows" \
+    test "$(jget "$T/full.json" 'j["store"]["rows_held"]')" -gt 0
+check "full disk: status has the error" \
+    eq "$(jget "$T/full.json" '"disk I/O error" in j["store"]["last_error"]')" True
+check "full disk: some rows made it" \
+    test "$(sqlite3 "$T/full.db" 'select count(*) from candles')" -gt 0
 
 # a real full disk, when we may mount a small tmpfs (root)
-if [ "$(id -u)" = 0 ] && mkdir -p "$T/mnt" && mount -t tmpfs -o size=2m tmpfs "$T/mnt" 2>/dev/null; then
+if [ "$(id -u)" = 0 ] && mkdir -p "$T/mnt" &&
+    mount -t tmpfs -o size=2m tmpfs "$T/mnt" 2>/dev/null; then
     trap 'umount "$T/mnt" 2>/dev/null; cleanup' EXIT INT TERM
     dd if=/dev/zero of="$T/mnt/fill" bs=1k count=1900 2>/dev/null
     run "$T/mnt/k.db" "$T/tf.log" "$T/tf.json" "$T/tf.err"
@@ -78,8 +84,10 @@ if [ "$(id -u)" = 0 ] && mkdir -p "$T/mnt" && mount -t tmpfs -o size=2m tmpfs "$
     R=$R,data/replay/btcusdt_20240809.gz,data/replay/ethusdt_20240809.gz
     run "$T/mnt/k.db" "$T/tr.log" "$T/tr.json" "$T/tr.err"
     check "full tmpfs during the run: exit 4" eq "$rc" 4
-    check "full tmpfs during the run: ERROR logged" grep -q "ERROR store: database writes are failing" "$T/tr.log"
-    check "full tmpfs during the run: the error says the disk is full" grep -q "database or disk is full" "$T/tr.log"
+    check "full tmpfs during the run: ERROR logged" \
+        grep -q "ERROR store: database writes are failing" "$T/tr.log"
+    check "full tmpfs during the run: the error says the disk is full" \
+        grep -q "database or disk is full" "$T/tr.log"
     umount "$T/mnt"
 fi
 

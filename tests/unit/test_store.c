@@ -1075,7 +1075,8 @@ static void test_settings(void)
     CHECK_STR(val, "dunkel \xc3\xa9");
     CHECK_INT(store_get_setting(s, "ui.empty", val, sizeof val), STORE_OK);
     CHECK_STR(val, "");
-    CHECK_INT(store_get_setting(s, "ui.indicat", val, sizeof val), STORE_NOT_FOUND); /* exact keys only */
+    CHECK_INT(store_get_setting(s, "ui.indicat", val, sizeof val),
+              STORE_NOT_FOUND); /* exact keys only */
 
     /* bounds: keys of 1..64 bytes, values shorter than STORE_TEXT_MAX, never truncated */
     char key[80], big[STORE_TEXT_MAX + 8];
@@ -1246,9 +1247,10 @@ static void test_durable_flood(void)
     CHECK_INT(p.rc[0], STORE_OK); /* dropped market rows do not fail the barrier */
     store_close(s);
     CHECK_INT(sql_int(path, "SELECT count(*) FROM journal WHERE kind = 'intent'"), INTENTS);
-    CHECK_INT(sql_int(path, "SELECT count(*) FROM journal WHERE key = 'cid-007' AND"
-                            " payload = '{\"symbol\":\"BTCUSDT\",\"side\":\"buy\",\"qty\":\"0.008\"}'"
-                            " AND time_ms = 1700000000007"),
+    CHECK_INT(sql_int(path,
+                      "SELECT count(*) FROM journal WHERE key = 'cid-007' AND"
+                      " payload = '{\"symbol\":\"BTCUSDT\",\"side\":\"buy\",\"qty\":\"0.008\"}'"
+                      " AND time_ms = 1700000000007"),
               1);
 }
 
@@ -1264,8 +1266,8 @@ static void test_durable_api(void)
     memset(&a, 0, sizeof a);
     a.s = s;
     uint64_t id = 99;
-    store_record r1 = {.kind = "position", .key = "binance-usdm:BTCUSDT", .payload = "{\"qty\":\"1\"}",
-                       .len = 11, .time_ms = 1};
+    store_record r1 = {.kind = "position", .key = "binance-usdm:BTCUSDT",
+                       .payload = "{\"qty\":\"1\"}", .len = 11, .time_ms = 1};
     CHECK_INT(store_durable_put(s, &r1, ack_cb, &a, &id), STORE_OK);
     CHECK_INT(id, 1);
     r1.payload = "{\"qty\":\"2\"}"; /* a newer state of the same record */
@@ -1527,6 +1529,11 @@ static void test_full_disk_run(void)
              (long long)last.open_ms);
     CHECK_INT(sql_int(path, q), 1);
     CHECK_INT(sql_int(path, "SELECT count(*) FROM candles"), (long long)written);
+    /* the held rows that survived are exactly the newest 300, in order */
+    candle first_kept = flood_bar(ROWS - 300);
+    snprintf(q, sizeof q, "SELECT count(*) FROM candles WHERE open_ms >= %lld",
+             (long long)first_kept.open_ms);
+    CHECK_INT(sql_int(path, q), 300);
 }
 
 /* Run fn in a child process (as `nobody` when we are root) and return its exit status. */
@@ -1712,6 +1719,65 @@ static void test_refused_wal_sidecars(void)
     CHECK(access(side, F_OK) != 0);
 }
 
+struct load_probe {
+    int calls;
+    enum store_result rc;
+    uint32_t n;
+    long long committed_at_cb; /* candles another connection saw when the answer came */
+    const char *path;
+};
+static void load_cb(void *ud, enum store_result rc, uint32_t n)
+{
+    struct load_probe *p = ud;
+    p->calls++;
+    p->rc = rc;
+    p->n = n;
+    p->committed_at_cb = sql_int(p->path, "SELECT count(*) FROM candles");
+}
+
+/* History loads on the writer thread: the answer comes through the eventfd, sees rows still
+ * queued (nothing was committed yet), and is exact. */
+static void test_load_async(void)
+{
+    char path[512];
+    db_path(path, sizeof path, "async.db");
+    store_opts o = {.batch = 1000, .flush_ms = 600000}; /* nothing commits on its own */
+    store *s = open_ok(path, &o);
+    if (!s)
+        return;
+    for (int i = 0; i < nbars; i++)
+        CHECK_INT(store_put_candle(s, VENUE_BINANCE_SPOT, "BTCUSDT", TF_1H, &bars[i]), STORE_OK);
+    static candle got[MAXBARS];
+    struct load_probe p = {.path = path};
+    CHECK_INT(store_load_candles_async(s, VENUE_BINANCE_SPOT, "BTCUSDT", TF_1H, INT64_MAX, got,
+                                       MAXBARS, load_cb, &p),
+              STORE_OK);
+    CHECK_INT(p.calls, 0);
+    pump(s, &p.calls, 1);
+    CHECK_INT(p.calls, 1);
+    CHECK_INT(p.rc, STORE_OK);
+    CHECK_INT(p.n, nbars);
+    CHECK_INT(p.committed_at_cb, 0); /* it read the writer's open transaction */
+    int same = 0;
+    for (int i = 0; i < nbars && i < (int)p.n; i++)
+        same += candle_eq(&got[i], &bars[i]);
+    CHECK_INT(same, nbars);
+    /* newest 10 before bar 60, oldest first */
+    p.calls = 0;
+    CHECK_INT(store_load_candles_async(s, VENUE_BINANCE_SPOT, "BTCUSDT", TF_1H, bars[60].open_ms,
+                                       got, 10, load_cb, &p),
+              STORE_OK);
+    pump(s, &p.calls, 1);
+    CHECK_INT(p.n, 10);
+    CHECK(candle_eq(&got[0], &bars[50]) && candle_eq(&got[9], &bars[59]));
+    CHECK_INT(store_load_candles_async(s, VENUE_BINANCE_SPOT, "BTCUSDT", TF_1H, 0, got, 1, NULL,
+                                       NULL),
+              STORE_E_INVALID);
+    CHECK_INT(store_load_candles_async(s, VENUE_COUNT, "BTCUSDT", TF_1H, 0, got, 1, load_cb, &p),
+              STORE_E_INVALID);
+    store_close(s);
+}
+
 int main(void)
 {
     char csv[512];
@@ -1753,6 +1819,7 @@ int main(void)
     test_readonly_start();
     test_owned_files();
     test_refused_wal_sidecars();
+    test_load_async();
     if (!getenv("KESTREL_KEEP_TMP")) /* set it to look at the files afterwards */
         nftw(tmpdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
     CHECK_DONE();
