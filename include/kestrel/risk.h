@@ -136,4 +136,14 @@ uint32_t risk_var_es(const double *returns, uint32_t n, double conf, double *var
 /* Pearson correlation of two equally long series; 0 when n < 2 or a series is constant. */
 double risk_correlation(const double *x, const double *y, uint32_t n);
 
+/* Risk of the open positions if every stop is hit (no stop: sl_pct of the notional). */
+kdec risk_open_risk(const risk *r, const portfolio *pf);
+
+/* For `ctl risk` and the Trading screen: state, reason, and each limit with its use:
+ * positions {used, max}, exposure {used, max_pct, pct}, open_risk {used, max_pct, pct},
+ * day_pnl, daily_loss_pct, drawdown, drawdown_reduce_pct, drawdown_halt_pct, max_leverage,
+ * size_mode. Amounts as strings. */
+struct cJSON;
+struct cJSON *risk_json(const risk *r, const portfolio *pf);
+
 #endif

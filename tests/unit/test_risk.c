@@ -10,6 +10,8 @@
 #include "kestrel/decimal.h"
 #include "kestrel/risk.h"
 
+#include <cJSON.h>
+
 static kdec D(const char *s)
 {
     kdec v = 0;
@@ -125,6 +127,7 @@ static void test_open_risk(void)
     risk_verdict v;
     risk_order o = entry("BTCUSDT", "BTC", "60000", D("0.1"));
     o.stop = D("55000"); /* 0.1 * 5000 = 500 = 5% */
+    CHECK_INT(risk_open_risk(r, pf), 0);
     CHECK_INT(risk_check(r, pf, &o, T0, &v), RISK_OK);
     o.stop = D("54999.99");
     CHECK_INT(risk_check(r, pf, &o, T0, &v), RISK_ERR_OPEN_RISK);
@@ -132,6 +135,14 @@ static void test_open_risk(void)
     /* an open position with its stop counts: 100 at risk leaves 400 */
     buy(pf, "ETHUSDT", "2000", "1");
     portfolio_set_protection(pf, SPOT, "ETHUSDT", D("1900"), D("2200"));
+    CHECK_INT(risk_open_risk(r, pf), D("100"));
+    cJSON *j = risk_json(r, pf);
+    char *js = cJSON_PrintUnformatted(j);
+    CHECK(strstr(js, "\"open_risk\":{\"used\":\"100\",\"pct\":\"1\",\"max_pct\":\"5\"}") != NULL);
+    CHECK(strstr(js, "\"positions\":{\"used\":1,\"max\":100}") != NULL);
+    CHECK(strstr(js, "\"state\":\"ACTIVE\"") != NULL);
+    cJSON_free(js);
+    cJSON_Delete(j);
     o.stop = D("56000"); /* 400 */
     CHECK_INT(risk_check(r, pf, &o, T0, &v), RISK_OK);
     o.stop = D("55999.99");
