@@ -618,3 +618,36 @@ cJSON *risk_json(const risk *r, const portfolio *pf)
     cJSON_AddNumberToObject(o, "max_leverage", c->max_leverage);
     return o;
 }
+
+void risk_correlation_matrix(const double *const *series, uint32_t nsym, uint32_t n,
+                             double *out)
+{
+    for (uint32_t i = 0; i < nsym; i++)
+        for (uint32_t k = i; k < nsym; k++) {
+            double c = risk_correlation(series[i], series[k], n);
+            if (i == k && c > 0.999999999)
+                c = 1; /* rounding of a series against itself */
+            out[i * nsym + k] = out[k * nsym + i] = c;
+        }
+}
+
+uint32_t risk_portfolio_var_es(const double *const *series, const kdec *exposure, uint32_t nsym,
+                               uint32_t n, double conf, kdec *var, kdec *es)
+{
+    *var = *es = 0;
+    if (n == 0 || nsym == 0)
+        return 0;
+    double *pnl = xcalloc(n, sizeof *pnl);
+    for (uint32_t i = 0; i < nsym; i++) {
+        double e = decimal_to_double(exposure[i]);
+        for (uint32_t t = 0; t < n; t++)
+            pnl[t] += e * series[i][t];
+    }
+    /* as returns of 1 quote unit: VaR / ES come out in quote units */
+    double v, x;
+    risk_var_es(pnl, n, conf, &v, &x);
+    free(pnl);
+    *var = (kdec)(v * KDEC_SCALE + 0.5);
+    *es = (kdec)(x * KDEC_SCALE + 0.5);
+    return n;
+}

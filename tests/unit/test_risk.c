@@ -394,6 +394,19 @@ static void test_var_corr(void)
     CHECK_INT(risk_var_es(rb, (uint32_t)(n - 1), 0.95, &var, &es), 254);
     CHECK_NEAR(var, 0.09007999288952095, 1e-9);
     CHECK_NEAR(es, 0.12567957280543574, 1e-9);
+    /* the matrix, and the VaR of a portfolio long 1000 USDT of BTC and short 500 of ETH:
+     * references from Python over the same closes */
+    const double *series[2] = {rb, re};
+    double mat[4];
+    risk_correlation_matrix(series, 2, (uint32_t)(n - 1), mat);
+    CHECK_NEAR(mat[0], 1.0, 1e-12);
+    CHECK_NEAR(mat[1], 0.6245736967744367, 1e-9);
+    CHECK_NEAR(mat[2], mat[1], 1e-15);
+    kdec expo[2] = {D("1000"), -D("500")};
+    kdec pv, pe;
+    CHECK_INT(risk_portfolio_var_es(series, expo, 2, (uint32_t)(n - 1), 0.95, &pv, &pe), 254);
+    CHECK_NEAR(pv / 1e8, 70.9748811378379, 1e-9);
+    CHECK_NEAR(pe / 1e8, 93.50897738812911, 1e-9);
     /* at 0.62 the correlation rule does not halve */
     risk *rk = risk_new(NULL);
     portfolio *pf = portfolio_new(D("10000"), "USDT", 0);
