@@ -262,6 +262,18 @@ bool instrument_is_dust(const instrument *in, kdec qty, kdec ref_px)
     return false;
 }
 
+kdec instrument_close_qty(const instrument *in, kdec qty, kdec ref_px, kdec *dust)
+{
+    if (qty < 0)
+        qty = -qty;
+    kdec q = instrument_floor_qty(in, qty, true);
+    if (q <= 0 || instrument_is_dust(in, q, ref_px))
+        q = 0;
+    if (dust)
+        *dust = qty - q;
+    return q;
+}
+
 /* ---- parsing ---- */
 
 /* A decimal field: a string, or an integral JSON number. absent_ok: missing -> 0. */
