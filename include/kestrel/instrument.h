@@ -97,6 +97,10 @@ size_t instrument_format_qty(const instrument *in, kdec qty, char *buf, size_t c
  * minimum), or floored to 0, or below the min notional at ref_px. */
 bool instrument_is_dust(const instrument *in, kdec qty, kdec ref_px);
 
+/* What a close can sell of a position of |qty|: the market-lot floor of it, or 0 when that is
+ * itself dust; *dust gets the remainder that stays behind (never blocks the close). */
+kdec instrument_close_qty(const instrument *in, kdec qty, kdec ref_px, kdec *dust);
+
 /* ---- instrument tables ---- */
 typedef struct instruments instruments;
 

@@ -175,4 +175,20 @@ K_MUST_USE enum order_result order_mgr_fill(order_mgr *m, const char *client_id,
 K_MUST_USE enum order_result order_mgr_amend(order_mgr *m, const char *client_id, kdec price,
                                              kdec qty, int64_t now_ms);
 
+/* ---- JSON (control socket, store): ids, prices and quantities as strings ---- */
+struct cJSON;
+/* A fill with the contract fields: id, order_id, trade_id, time, symbol, side, price, qty, fee,
+ * fee_asset, liquidity ("maker" / "taker"). fill_id is the store's id (may be NULL: omitted).
+ * Prices / quantities with px_decimals / qty_decimals (-1: as many as they need). */
+struct cJSON *order_fill_json(const char *fill_id, const char *order_id, const char *symbol,
+                              enum side side, const order_fill *f, int px_decimals,
+                              int qty_decimals);
+/* An order: id, venue, symbol, side, type, tif, post_only, reduce_only, status, qty, price,
+ * stop, trail_pct, sl, tp, leverage, filled, filled_quote, avg_price, fees, fills, created,
+ * updated, fill_after_cancel, reason, trade_ids (strings). */
+struct cJSON *order_json(const order *o);
+/* Rebuilds an order from order_json() output (for order_mgr_restore; the caller frees
+ * out->trade_ids). ORDER_ERR_INVALID on a missing or malformed field. */
+K_MUST_USE enum order_result order_from_json(const struct cJSON *j, order *out);
+
 #endif

@@ -125,4 +125,16 @@ char *portfolio_to_json(const portfolio *pf);
 /* Rebuilds a portfolio from portfolio_to_json() output; NULL and *err on malformed input. */
 portfolio *portfolio_from_json(const char *json, enum portfolio_result *err);
 
+/* ---- JSON for the control socket (prices and quantities as strings) ---- */
+struct cJSON;
+/* symbol, side ("long"/"short"/"flat"), qty (absolute), entry, mark, upnl, realised_pnl, sl, tp,
+ * opened, dust (+ venue). Decimals from in when given. */
+struct cJSON *portfolio_position_json(const pf_position *p, const instrument *in);
+/* equity, cash, realised_pnl, unrealised_pnl, fees, funding, day_pnl, peak_equity, drawdown
+ * (percent), open_positions, exposure. */
+struct cJSON *portfolio_summary_json(const pf_summary *s);
+/* trades, wins, losses, win_rate, profit_factor, expectancy, avg_win, avg_loss, payoff, days,
+ * sharpe: every statistic next to its sample size. */
+struct cJSON *portfolio_stats_json(const pf_stats *s);
+
 #endif

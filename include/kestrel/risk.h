@@ -136,4 +136,24 @@ uint32_t risk_var_es(const double *returns, uint32_t n, double conf, double *var
 /* Pearson correlation of two equally long series; 0 when n < 2 or a series is constant. */
 double risk_correlation(const double *x, const double *y, uint32_t n);
 
+/* Pearson correlations of nsym return series of length n (row-major series[i][t]) into out
+ * (nsym x nsym, row-major; 1 on the diagonal unless a series is constant: 0). */
+void risk_correlation_matrix(const double *const *series, uint32_t nsym, uint32_t n,
+                             double *out);
+/* Historical VaR / ES (conf, one period) of the open portfolio in quote units: the P&L of day t
+ * is sum_i exposure_i * r_i[t] (exposure signed: short < 0), over the n stored days. Returns n
+ * (0: nothing to measure). */
+uint32_t risk_portfolio_var_es(const double *const *series, const kdec *exposure, uint32_t nsym,
+                               uint32_t n, double conf, kdec *var, kdec *es);
+
+/* Risk of the open positions if every stop is hit (no stop: sl_pct of the notional). */
+kdec risk_open_risk(const risk *r, const portfolio *pf);
+
+/* For `ctl risk` and the Trading screen: state, reason, and each limit with its use:
+ * positions {used, max}, exposure {used, max_pct, pct}, open_risk {used, max_pct, pct},
+ * day_pnl, daily_loss_pct, drawdown, drawdown_reduce_pct, drawdown_halt_pct, max_leverage,
+ * size_mode. Amounts as strings. */
+struct cJSON;
+struct cJSON *risk_json(const risk *r, const portfolio *pf);
+
 #endif

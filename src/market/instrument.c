@@ -5,8 +5,9 @@
  * double never carries a price here). Rounding is integer arithmetic relative to the filter's
  * minimum, exactly as Binance states its rules ((qty - minQty) % stepSize == 0, (price -
  * minPrice) % tickSize == 0); notional products go through __int128. Rejections carry the rule
- * and the numbers, formatted with the instrument's decimals. The table is a sorted-on-demand
- * array searched linearly by (venue, symbol): a few thousand entries, looked up per order. */
+ * and the numbers, formatted with the instrument's decimals. The table is an array searched
+ * linearly by (venue, symbol): fine for the watched symbols of a replay; a full exchangeInfo
+ * (~2000 symbols) costs a few microseconds per lookup and would want a hash. */
 #include "kestrel/instrument.h"
 
 #include "kestrel/decimal.h"
@@ -259,6 +260,18 @@ bool instrument_is_dust(const instrument *in, kdec qty, kdec ref_px)
         instrument_notional(q, ref_px) < in->min_notional)
         return true;
     return false;
+}
+
+kdec instrument_close_qty(const instrument *in, kdec qty, kdec ref_px, kdec *dust)
+{
+    if (qty < 0)
+        qty = -qty;
+    kdec q = instrument_floor_qty(in, qty, true);
+    if (q <= 0 || instrument_is_dust(in, q, ref_px))
+        q = 0;
+    if (dust)
+        *dust = qty - q;
+    return q;
 }
 
 /* ---- parsing ---- */

@@ -9,8 +9,10 @@
  * max_orders; when it is full the oldest terminal orders are dropped (down to 3/4 of it). */
 #include "kestrel/order.h"
 
+#include "kestrel/decimal.h"
 #include "kestrel/xmalloc.h"
 
+#include <cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -435,5 +437,186 @@ enum order_result order_mgr_amend(order_mgr *m, const char *client_id, kdec pric
         o->req.qty = qty;
     o->updated_ms = now_ms;
     order_note_send(m, ORDER_NOTE_TRANSITION, o, o->status, NULL, now_ms);
+    return ORDER_OK;
+}
+
+/* ---- JSON ---- */
+
+static void order_put_kdec(cJSON *o, const char *k, kdec v, int decimals)
+{
+    char b[40];
+    decimal_format(v, decimals >= 0 ? decimals : decimal_places(v), b, sizeof b);
+    cJSON_AddStringToObject(o, k, b);
+}
+
+static void order_put_i64(cJSON *o, const char *k, int64_t v)
+{
+    char b[32];
+    snprintf(b, sizeof b, "%lld", (long long)v);
+    cJSON_AddStringToObject(o, k, b);
+}
+
+cJSON *order_fill_json(const char *fill_id, const char *order_id, const char *symbol,
+                       enum side side, const order_fill *f, int px_decimals, int qty_decimals)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (fill_id)
+        cJSON_AddStringToObject(o, "id", fill_id);
+    cJSON_AddStringToObject(o, "order_id", order_id);
+    order_put_i64(o, "trade_id", f->trade_id);
+    cJSON_AddNumberToObject(o, "time", (double)f->time_ms);
+    cJSON_AddStringToObject(o, "symbol", symbol);
+    cJSON_AddStringToObject(o, "side", side_name(side));
+    order_put_kdec(o, "price", f->px, px_decimals);
+    order_put_kdec(o, "qty", f->qty, qty_decimals);
+    order_put_kdec(o, "fee", f->fee, -1);
+    cJSON_AddStringToObject(o, "fee_asset", f->fee_asset);
+    cJSON_AddStringToObject(o, "liquidity", f->maker ? "maker" : "taker");
+    return o;
+}
+
+cJSON *order_json(const order *o)
+{
+    cJSON *j = cJSON_CreateObject();
+    const order_req *r = &o->req;
+    cJSON_AddStringToObject(j, "id", o->client_id);
+    order_put_i64(j, "seq", (int64_t)o->seq);
+    cJSON_AddStringToObject(j, "venue", venue_name(r->venue));
+    cJSON_AddStringToObject(j, "symbol", r->symbol);
+    cJSON_AddStringToObject(j, "side", side_name(r->side));
+    cJSON_AddStringToObject(j, "type", order_type_name(r->type));
+    cJSON_AddStringToObject(j, "tif", order_tif_name(r->tif));
+    cJSON_AddBoolToObject(j, "post_only", r->post_only);
+    cJSON_AddBoolToObject(j, "reduce_only", r->reduce_only);
+    cJSON_AddStringToObject(j, "status", order_status_name(o->status));
+    order_put_kdec(j, "qty", r->qty, -1);
+    order_put_kdec(j, "price", r->price, -1);
+    order_put_kdec(j, "stop", r->stop, -1);
+    order_put_kdec(j, "trail_pct", r->trail_pct, -1);
+    order_put_kdec(j, "sl", r->sl, -1);
+    order_put_kdec(j, "tp", r->tp, -1);
+    cJSON_AddNumberToObject(j, "leverage", r->leverage);
+    order_put_kdec(j, "filled", o->filled, -1);
+    order_put_kdec(j, "filled_quote", o->filled_quote, -1);
+    order_put_kdec(j, "avg_price", order_avg_price(o), -1);
+    order_put_kdec(j, "fees", o->fees, -1);
+    cJSON_AddNumberToObject(j, "fills", o->nfills);
+    cJSON_AddNumberToObject(j, "created", (double)o->created_ms);
+    cJSON_AddNumberToObject(j, "updated", (double)o->updated_ms);
+    cJSON_AddBoolToObject(j, "fill_after_cancel", o->fill_after_cancel);
+    cJSON_AddStringToObject(j, "reason", o->reason);
+    cJSON *ids = cJSON_AddArrayToObject(j, "trade_ids");
+    for (uint32_t i = 0; i < o->ntrade_ids; i++) {
+        char b[32];
+        snprintf(b, sizeof b, "%lld", (long long)o->trade_ids[i]);
+        cJSON_AddItemToArray(ids, cJSON_CreateString(b));
+    }
+    return j;
+}
+
+static const char *order_js(const cJSON *j, const char *k, bool *ok)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(j, k);
+    if (!cJSON_IsString(it) || !it->valuestring) {
+        *ok = false;
+        return "";
+    }
+    return it->valuestring;
+}
+
+static kdec order_jk(const cJSON *j, const char *k, bool *ok)
+{
+    const char *s = order_js(j, k, ok);
+    kdec v = 0;
+    if (*ok && decimal_parse(s, strlen(s), &v) != K_OK)
+        *ok = false;
+    return v;
+}
+
+static int64_t order_ji64(const char *s, bool *ok)
+{
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (!*s || *end)
+        *ok = false;
+    return v;
+}
+
+static double order_jn(const cJSON *j, const char *k, bool *ok)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(j, k);
+    if (!cJSON_IsNumber(it)) {
+        *ok = false;
+        return 0;
+    }
+    return it->valuedouble;
+}
+
+static bool order_jb(const cJSON *j, const char *k, bool *ok)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(j, k);
+    if (!cJSON_IsBool(it))
+        *ok = false;
+    return cJSON_IsTrue(it);
+}
+
+enum order_result order_from_json(const cJSON *j, order *out)
+{
+    memset(out, 0, sizeof *out);
+    bool ok = true;
+    const char *id = order_js(j, "id", &ok);
+    const char *sym = order_js(j, "symbol", &ok);
+    if (!ok || strlen(id) >= sizeof out->client_id || strlen(sym) >= sizeof out->req.symbol)
+        return ORDER_ERR_INVALID;
+    memcpy(out->client_id, id, strlen(id) + 1);
+    memcpy(out->req.symbol, sym, strlen(sym) + 1);
+    out->seq = (uint64_t)order_ji64(order_js(j, "seq", &ok), &ok);
+    const char *side = order_js(j, "side", &ok);
+    out->req.side = !strcmp(side, "sell") ? SIDE_SELL : SIDE_BUY;
+    if (strcmp(side, "sell") && strcmp(side, "buy"))
+        ok = false;
+    if (venue_parse(order_js(j, "venue", &ok), &out->req.venue) != K_OK ||
+        order_type_parse(order_js(j, "type", &ok), &out->req.type) != K_OK ||
+        order_tif_parse(order_js(j, "tif", &ok), &out->req.tif) != K_OK ||
+        order_status_parse(order_js(j, "status", &ok), &out->status) != K_OK)
+        ok = false;
+    out->req.post_only = order_jb(j, "post_only", &ok);
+    out->req.reduce_only = order_jb(j, "reduce_only", &ok);
+    out->req.qty = order_jk(j, "qty", &ok);
+    out->req.price = order_jk(j, "price", &ok);
+    out->req.stop = order_jk(j, "stop", &ok);
+    out->req.trail_pct = order_jk(j, "trail_pct", &ok);
+    out->req.sl = order_jk(j, "sl", &ok);
+    out->req.tp = order_jk(j, "tp", &ok);
+    out->req.leverage = (int)order_jn(j, "leverage", &ok);
+    out->filled = order_jk(j, "filled", &ok);
+    out->filled_quote = order_jk(j, "filled_quote", &ok);
+    out->fees = order_jk(j, "fees", &ok);
+    out->nfills = (uint32_t)order_jn(j, "fills", &ok);
+    out->created_ms = (int64_t)order_jn(j, "created", &ok);
+    out->updated_ms = (int64_t)order_jn(j, "updated", &ok);
+    out->fill_after_cancel = order_jb(j, "fill_after_cancel", &ok);
+    snprintf(out->reason, sizeof out->reason, "%s", order_js(j, "reason", &ok));
+    const cJSON *ids = cJSON_GetObjectItemCaseSensitive(j, "trade_ids");
+    if (!cJSON_IsArray(ids))
+        ok = false;
+    int n = cJSON_GetArraySize(ids);
+    if (ok && n > 0) {
+        out->trade_ids = xmalloc((size_t)n * sizeof *out->trade_ids);
+        const cJSON *it;
+        cJSON_ArrayForEach(it, ids) {
+            if (!cJSON_IsString(it) || !it->valuestring) {
+                ok = false;
+                break;
+            }
+            out->trade_ids[out->ntrade_ids++] = order_ji64(it->valuestring, &ok);
+        }
+        out->trade_ids_cap = out->ntrade_ids;
+    }
+    if (!ok || out->req.qty <= 0 || out->filled < 0 || out->filled > out->req.qty) {
+        free(out->trade_ids);
+        memset(out, 0, sizeof *out);
+        return ORDER_ERR_INVALID;
+    }
     return ORDER_OK;
 }

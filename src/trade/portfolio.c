@@ -753,3 +753,65 @@ portfolio *portfolio_from_json(const char *json, enum portfolio_result *err)
     *err = PF_OK;
     return pf;
 }
+
+/* ---- control-socket JSON ---- */
+
+static void pf_put_dec(cJSON *o, const char *k, kdec v, int decimals)
+{
+    char b[40];
+    decimal_format(v, decimals >= 0 ? decimals : decimal_places(v), b, sizeof b);
+    cJSON_AddStringToObject(o, k, b);
+}
+
+cJSON *portfolio_position_json(const pf_position *p, const instrument *in)
+{
+    int pd = in ? in->px_decimals : -1, qd = in ? in->qty_decimals : -1;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "venue", venue_name(p->venue));
+    cJSON_AddStringToObject(o, "symbol", p->symbol);
+    cJSON_AddStringToObject(o, "side", p->qty > 0 ? "long" : p->qty < 0 ? "short" : "flat");
+    pf_put_dec(o, "qty", pf_abs(p->qty), qd);
+    pf_put_dec(o, "entry", p->entry, pd);
+    pf_put_dec(o, "mark", p->mark, pd);
+    pf_put_dec(o, "upnl", p->upnl, -1);
+    pf_put_dec(o, "realised_pnl", p->realised_pnl, -1);
+    pf_put_dec(o, "sl", p->sl, pd);
+    pf_put_dec(o, "tp", p->tp, pd);
+    cJSON_AddNumberToObject(o, "opened", (double)p->opened_ms);
+    cJSON_AddBoolToObject(o, "dust", p->dust);
+    return o;
+}
+
+cJSON *portfolio_summary_json(const pf_summary *s)
+{
+    cJSON *o = cJSON_CreateObject();
+    pf_put_dec(o, "equity", s->equity, -1);
+    pf_put_dec(o, "cash", s->cash, -1);
+    pf_put_dec(o, "realised_pnl", s->realised_pnl, -1);
+    pf_put_dec(o, "unrealised_pnl", s->unrealised_pnl, -1);
+    pf_put_dec(o, "fees", s->fees, -1);
+    pf_put_dec(o, "funding", s->funding, -1);
+    pf_put_dec(o, "day_pnl", s->day_pnl, -1);
+    pf_put_dec(o, "peak_equity", s->peak_equity, -1);
+    pf_put_dec(o, "drawdown", s->drawdown_pct, -1);
+    cJSON_AddNumberToObject(o, "open_positions", s->open_positions);
+    pf_put_dec(o, "exposure", s->exposure, -1);
+    return o;
+}
+
+cJSON *portfolio_stats_json(const pf_stats *s)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "trades", s->trades);
+    cJSON_AddNumberToObject(o, "wins", s->wins);
+    cJSON_AddNumberToObject(o, "losses", s->losses);
+    cJSON_AddNumberToObject(o, "win_rate", s->win_rate);
+    cJSON_AddNumberToObject(o, "profit_factor", s->profit_factor);
+    pf_put_dec(o, "expectancy", s->expectancy, -1);
+    pf_put_dec(o, "avg_win", s->avg_win, -1);
+    pf_put_dec(o, "avg_loss", s->avg_loss, -1);
+    cJSON_AddNumberToObject(o, "payoff", s->payoff);
+    cJSON_AddNumberToObject(o, "days", s->days);
+    cJSON_AddNumberToObject(o, "sharpe", s->sharpe);
+    return o;
+}

@@ -12,6 +12,7 @@
 #include "kestrel/decimal.h"
 #include "kestrel/xmalloc.h"
 
+#include <cJSON.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -351,6 +352,17 @@ static kdec risk_position_risk(const risk_config *c, kdec qty, kdec entry, kdec 
     return risk_pct_of((kdec)((__int128)aq * entry / KDEC_SCALE), c->sl_pct);
 }
 
+kdec risk_open_risk(const risk *r, const portfolio *pf)
+{
+    kdec sum = 0;
+    for (uint32_t i = 0; i < portfolio_position_count(pf); i++) {
+        const pf_position *p = portfolio_position_at(pf, i);
+        if (p->qty != 0 && !p->dust)
+            sum += risk_position_risk(&r->cfg, p->qty, p->entry, p->sl);
+    }
+    return sum;
+}
+
 enum risk_result risk_check(risk *r, const portfolio *pf, const risk_order *o, int64_t now_ms,
                             risk_verdict *out)
 {
@@ -412,12 +424,7 @@ enum risk_result risk_check(risk *r, const portfolio *pf, const risk_order *o, i
                  risk_txt(risk_pct_of(eq, r->cfg.max_exposure_pct), d));
         return out->result = RISK_ERR_TOTAL_EXPOSURE;
     }
-    kdec open_risk = 0;
-    for (uint32_t i = 0; i < portfolio_position_count(pf); i++) {
-        const pf_position *p = portfolio_position_at(pf, i);
-        if (p->qty != 0 && !p->dust)
-            open_risk += risk_position_risk(&r->cfg, p->qty, p->entry, p->sl);
-    }
+    kdec open_risk = risk_open_risk(r, pf);
     open_risk += risk_position_risk(&r->cfg, out->qty, o->price, o->stop);
     if (risk_above_pct(open_risk, r->cfg.max_open_risk_pct, eq)) {
         char d[40];
@@ -567,4 +574,80 @@ double risk_correlation(const double *x, const double *y, uint32_t n)
     if (sxx <= 0 || syy <= 0)
         return 0;
     return sxy / sqrt(sxx * syy);
+}
+
+static void risk_put(cJSON *o, const char *k, kdec v)
+{
+    char b[40];
+    cJSON_AddStringToObject(o, k, risk_txt(v, b));
+}
+
+/* used / base as a percent, exact to 1e-8 */
+static kdec risk_pct(kdec used, kdec base)
+{
+    return base > 0 ? (kdec)((__int128)used * 100 * KDEC_SCALE / base) : 0;
+}
+
+cJSON *risk_json(const risk *r, const portfolio *pf)
+{
+    pf_summary s;
+    portfolio_summary(pf, &s);
+    const risk_config *c = &r->cfg;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "state", risk_state_name(r->state));
+    cJSON_AddStringToObject(o, "reason", r->reason);
+    cJSON_AddStringToObject(o, "size_mode", risk_size_mode_name(c->size_mode));
+    cJSON *p = cJSON_AddObjectToObject(o, "positions");
+    cJSON_AddNumberToObject(p, "used", s.open_positions);
+    cJSON_AddNumberToObject(p, "max", c->max_positions);
+    cJSON *e = cJSON_AddObjectToObject(o, "exposure");
+    risk_put(e, "used", s.exposure);
+    risk_put(e, "pct", risk_pct(s.exposure, s.equity));
+    risk_put(e, "max_pct", c->max_exposure_pct);
+    kdec orisk = risk_open_risk(r, pf);
+    cJSON *k = cJSON_AddObjectToObject(o, "open_risk");
+    risk_put(k, "used", orisk);
+    risk_put(k, "pct", risk_pct(orisk, s.equity));
+    risk_put(k, "max_pct", c->max_open_risk_pct);
+    risk_put(o, "max_asset_pct", c->max_asset_pct);
+    risk_put(o, "day_pnl", s.day_pnl);
+    risk_put(o, "daily_loss_pct", c->daily_loss_pct);
+    risk_put(o, "drawdown", s.drawdown_pct);
+    risk_put(o, "drawdown_reduce_pct", c->drawdown_reduce_pct);
+    risk_put(o, "drawdown_halt_pct", c->drawdown_halt_pct);
+    cJSON_AddNumberToObject(o, "max_leverage", c->max_leverage);
+    return o;
+}
+
+void risk_correlation_matrix(const double *const *series, uint32_t nsym, uint32_t n,
+                             double *out)
+{
+    for (uint32_t i = 0; i < nsym; i++)
+        for (uint32_t k = i; k < nsym; k++) {
+            double c = risk_correlation(series[i], series[k], n);
+            if (i == k && c > 0.999999999)
+                c = 1; /* rounding of a series against itself */
+            out[i * nsym + k] = out[k * nsym + i] = c;
+        }
+}
+
+uint32_t risk_portfolio_var_es(const double *const *series, const kdec *exposure, uint32_t nsym,
+                               uint32_t n, double conf, kdec *var, kdec *es)
+{
+    *var = *es = 0;
+    if (n == 0 || nsym == 0)
+        return 0;
+    double *pnl = xcalloc(n, sizeof *pnl);
+    for (uint32_t i = 0; i < nsym; i++) {
+        double e = decimal_to_double(exposure[i]);
+        for (uint32_t t = 0; t < n; t++)
+            pnl[t] += e * series[i][t];
+    }
+    /* as returns of 1 quote unit: VaR / ES come out in quote units */
+    double v, x;
+    risk_var_es(pnl, n, conf, &v, &x);
+    free(pnl);
+    *var = (kdec)(v * KDEC_SCALE + 0.5);
+    *es = (kdec)(x * KDEC_SCALE + 0.5);
+    return n;
 }

@@ -261,6 +261,14 @@ static void test_btcusdt_rules(void)
     CHECK(instrument_is_dust(in, D("0.00015"), D("61602.01"))); /* 9.24 USDT < 10 */
     CHECK(!instrument_is_dust(in, D("0.00017"), D("61602.01")));
     CHECK(!instrument_is_dust(in, 0, D("61602.01")));
+    /* a close sells the stepped part and leaves the remainder as dust */
+    kdec dust = -1;
+    CHECK_INT(instrument_close_qty(in, D("0.00999"), D("61602.01"), &dust), D("0.00999"));
+    CHECK_INT(dust, 0);
+    CHECK_INT(instrument_close_qty(in, -D("0.0099999"), D("61602.01"), &dust), D("0.00999"));
+    CHECK_INT(dust, D("0.0000099"));
+    CHECK_INT(instrument_close_qty(in, D("0.00015"), D("61602.01"), &dust), 0);
+    CHECK_INT(dust, D("0.00015"));
     instruments_free(t);
 }
 

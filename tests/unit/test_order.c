@@ -8,6 +8,8 @@
 #include "kestrel/decimal.h"
 #include "kestrel/order.h"
 
+#include <cJSON.h>
+
 static kdec D(const char *s)
 {
     kdec v = 0;
@@ -236,8 +238,65 @@ static void test_client_ids(void)
     order_mgr_free(m);
 }
 
+/* JSON: the fill contract fields, an order through order_json -> order_from_json -> restore,
+ * and a restored order still ignores a trade id it had applied */
+static void test_json(void)
+{
+    order_fill f = {.trade_id = 3782514932LL, .time_ms = 1723161599123LL, .px = D("61602.01"),
+                    .qty = D("0.0015"), .fee = D("0.09240301"), .fee_asset = "USDT"};
+    cJSON *j = order_fill_json("17", "k0lzk9a001", "BTCUSDT", SIDE_BUY, &f, 2, 5);
+    char *s = cJSON_PrintUnformatted(j);
+    CHECK_STR(s, "{\"id\":\"17\",\"order_id\":\"k0lzk9a001\",\"trade_id\":\"3782514932\","
+                 "\"time\":1723161599123,\"symbol\":\"BTCUSDT\",\"side\":\"buy\","
+                 "\"price\":\"61602.01\",\"qty\":\"0.00150\",\"fee\":\"0.09240301\","
+                 "\"fee_asset\":\"USDT\",\"liquidity\":\"taker\"}");
+    cJSON_free(s);
+    cJSON_Delete(j);
+
+    order_mgr *m = order_mgr_new("k", 1733040000000ULL, 0);
+    order_req q = limit_buy();
+    q.reduce_only = true;
+    q.sl = D("60000");
+    const order *o;
+    CHECK_INT(order_mgr_create(m, &q, 1000, &o), ORDER_OK);
+    CHECK_INT(order_mgr_transition(m, o->client_id, ORDER_NEW, NULL, 1001), ORDER_OK);
+    f.qty = D("0.001");
+    CHECK_INT(order_mgr_fill(m, o->client_id, &f), ORDER_OK);
+    j = order_json(o);
+    char *s1 = cJSON_PrintUnformatted(j);
+    order back;
+    CHECK_INT(order_from_json(j, &back), ORDER_OK);
+    cJSON_Delete(j);
+    j = order_json(&back);
+    char *s2 = cJSON_PrintUnformatted(j);
+    CHECK_STR(s2, s1);
+    CHECK(strstr(s1, "\"status\":\"PARTIALLY_FILLED\"") != NULL);
+    CHECK(strstr(s1, "\"trade_ids\":[\"3782514932\"]") != NULL);
+    cJSON_free(s1);
+    cJSON_free(s2);
+    cJSON_Delete(j);
+    /* restored into a new session (a later epoch): the old trade id is still known */
+    order_mgr *m2 = order_mgr_new("k", 1733040000001ULL, 0);
+    CHECK_INT(order_mgr_restore(m2, &back), ORDER_OK);
+    CHECK_INT(order_mgr_restore(m2, &back), ORDER_ERR_BAD_ID);
+    CHECK_INT(order_mgr_fill(m2, back.client_id, &f), ORDER_ERR_DUPLICATE_FILL);
+    f.trade_id++;
+    CHECK_INT(order_mgr_fill(m2, back.client_id, &f), ORDER_OK);
+    CHECK_INT(order_mgr_find(m2, back.client_id)->filled, D("0.002"));
+    const order *o2;
+    CHECK_INT(order_mgr_create(m2, &q, 2000, &o2), ORDER_OK);
+    CHECK(strcmp(o2->client_id, back.client_id) != 0);
+    free(back.trade_ids);
+    cJSON *bad = cJSON_Parse("{\"id\":\"x\"}");
+    CHECK_INT(order_from_json(bad, &back), ORDER_ERR_INVALID);
+    cJSON_Delete(bad);
+    order_mgr_free(m2);
+    order_mgr_free(m);
+}
+
 int main(void)
 {
+    test_json();
     test_table();
     test_lifecycle();
     test_client_ids();

@@ -9,6 +9,8 @@
 #include "kestrel/paper.h"
 #include "kestrel/portfolio.h"
 
+#include <cJSON.h>
+
 static kdec D(const char *s)
 {
     kdec v = 0;
@@ -267,6 +269,31 @@ static void test_real_replay(void)
     CHECK_INT(sm.open_positions, 1);
     CHECK_INT(portfolio_exposure_asset(l.pf, "BTC"), D("18.480603"));
     CHECK_INT(portfolio_exposure_symbol(l.pf, SPOT, "BTCUSDT"), D("18.480603"));
+
+    /* the control socket's field names (a contract) */
+    cJSON *pj = portfolio_position_json(pos, instruments_find(in, SPOT, "BTCUSDT"));
+    char *ps = cJSON_PrintUnformatted(pj);
+    char want[400];
+    snprintf(want, sizeof want,
+             "{\"venue\":\"binance-spot\",\"symbol\":\"BTCUSDT\",\"side\":\"long\","
+             "\"qty\":\"0.00030\",\"entry\":\"61602.01\",\"mark\":\"61602.01\","
+             "\"upnl\":\"0\",\"realised_pnl\":\"0\",\"sl\":\"0.00\",\"tp\":\"0.00\","
+             "\"opened\":%lld,\"dust\":false}",
+             (long long)now);
+    CHECK_STR(ps, want);
+    cJSON_free(ps);
+    cJSON_Delete(pj);
+    pj = portfolio_summary_json(&sm);
+    const char *fields[] = {"equity", "cash", "realised_pnl", "unrealised_pnl", "fees",
+                            "funding", "day_pnl", "peak_equity", "drawdown"};
+    for (size_t i = 0; i < K_ARRAY_LEN(fields); i++)
+        CHECK(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(pj, fields[i])));
+    cJSON_Delete(pj);
+    pf_stats pst;
+    portfolio_stats(l.pf, &pst);
+    pj = portfolio_stats_json(&pst);
+    CHECK_INT(cJSON_GetObjectItemCaseSensitive(pj, "trades")->valueint, 1);
+    cJSON_Delete(pj);
 
     /* serialise, restore, serialise: identical; the summary and the stats too */
     char *j1 = portfolio_to_json(l.pf);

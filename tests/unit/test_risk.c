@@ -10,6 +10,8 @@
 #include "kestrel/decimal.h"
 #include "kestrel/risk.h"
 
+#include <cJSON.h>
+
 static kdec D(const char *s)
 {
     kdec v = 0;
@@ -125,6 +127,7 @@ static void test_open_risk(void)
     risk_verdict v;
     risk_order o = entry("BTCUSDT", "BTC", "60000", D("0.1"));
     o.stop = D("55000"); /* 0.1 * 5000 = 500 = 5% */
+    CHECK_INT(risk_open_risk(r, pf), 0);
     CHECK_INT(risk_check(r, pf, &o, T0, &v), RISK_OK);
     o.stop = D("54999.99");
     CHECK_INT(risk_check(r, pf, &o, T0, &v), RISK_ERR_OPEN_RISK);
@@ -132,6 +135,14 @@ static void test_open_risk(void)
     /* an open position with its stop counts: 100 at risk leaves 400 */
     buy(pf, "ETHUSDT", "2000", "1");
     portfolio_set_protection(pf, SPOT, "ETHUSDT", D("1900"), D("2200"));
+    CHECK_INT(risk_open_risk(r, pf), D("100"));
+    cJSON *j = risk_json(r, pf);
+    char *js = cJSON_PrintUnformatted(j);
+    CHECK(strstr(js, "\"open_risk\":{\"used\":\"100\",\"pct\":\"1\",\"max_pct\":\"5\"}") != NULL);
+    CHECK(strstr(js, "\"positions\":{\"used\":1,\"max\":100}") != NULL);
+    CHECK(strstr(js, "\"state\":\"ACTIVE\"") != NULL);
+    cJSON_free(js);
+    cJSON_Delete(j);
     o.stop = D("56000"); /* 400 */
     CHECK_INT(risk_check(r, pf, &o, T0, &v), RISK_OK);
     o.stop = D("55999.99");
@@ -383,6 +394,19 @@ static void test_var_corr(void)
     CHECK_INT(risk_var_es(rb, (uint32_t)(n - 1), 0.95, &var, &es), 254);
     CHECK_NEAR(var, 0.09007999288952095, 1e-9);
     CHECK_NEAR(es, 0.12567957280543574, 1e-9);
+    /* the matrix, and the VaR of a portfolio long 1000 USDT of BTC and short 500 of ETH:
+     * references from Python over the same closes */
+    const double *series[2] = {rb, re};
+    double mat[4];
+    risk_correlation_matrix(series, 2, (uint32_t)(n - 1), mat);
+    CHECK_NEAR(mat[0], 1.0, 1e-12);
+    CHECK_NEAR(mat[1], 0.6245736967744367, 1e-9);
+    CHECK_NEAR(mat[2], mat[1], 1e-15);
+    kdec expo[2] = {D("1000"), -D("500")};
+    kdec pv, pe;
+    CHECK_INT(risk_portfolio_var_es(series, expo, 2, (uint32_t)(n - 1), 0.95, &pv, &pe), 254);
+    CHECK_NEAR(pv / 1e8, 70.9748811378379, 1e-9);
+    CHECK_NEAR(pe / 1e8, 93.50897738812911, 1e-9);
     /* at 0.62 the correlation rule does not halve */
     risk *rk = risk_new(NULL);
     portfolio *pf = portfolio_new(D("10000"), "USDT", 0);
