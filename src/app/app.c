@@ -15,7 +15,6 @@
 #include "kestrel/chartta.h"
 #include "kestrel/clock.h"
 #include "kestrel/ctl.h"
-#include "kestrel/history.h"
 #include "kestrel/instrument.h"
 #include "kestrel/ingest.h"
 #include "kestrel/replay.h"
@@ -36,7 +35,8 @@
 
 #define APP_SLICE_LINES 4096
 #define APP_SLICE_NS (8 * 1000000LL)
-#define APP_HISTORY_MAX 2000
+#define APP_HISTORY_MAX 2000  /* bars per timeframe loaded for a new symbol */
+#define APP_HISTORY_QUEUE 64  /* symbols waiting for their history load */
 #define APP_MAX_INDICATORS 16 /* instances in the list (memory is admitted by chartta's budget) */
 #define APP_SETTING_INDICATORS "ui.indicators"
 /* Recorded silence longer than this (a recorder restart, files of different days, a garbage
@@ -58,7 +58,13 @@ struct app_private {
     bool stopped;
     bool status_pending; /* --exit-at-end: print the status once the store has flushed */
     uint32_t ta_skipped_warned; /* symbols without indicators (budget full) already warned of */
-    history *history_rd; /* the history reader (its own thread and read connection) */
+    /* history loads (app_load_history): a FIFO of symbol indices, one symbol in flight */
+    uint32_t history_q[APP_HISTORY_QUEUE];
+    int64_t history_before[APP_HISTORY_QUEUE]; /* by symbol index % queue: its first event's time */
+    uint32_t history_head, history_n;
+    bool history_busy;
+    int history_tfs_left;
+    uint64_t history_bars;
     instruments *instr;  /* exchange filters: the bundled exchange info (replay) */
 };
 
@@ -218,52 +224,112 @@ void app_set_timeframe(app *a, enum tf tf)
 
 /* ---- market notes -> store, log, indicators --------------------------------------------- */
 
-/* History for a new symbol, off the message path: the history reader answers through its fd
- * (app_on_history_answer) with the closed bars that opened before the bar the new data forms. */
-static void app_load_history(app *a, market_sym *s)
-{
-    if (!a->priv->history_rd)
-        return;
-    int64_t before[TF_COUNT];
-    int64_t now = ingest_current_ms(a->ingest);
-    for (int t = 0; t < TF_COUNT; t++)
-        before[t] = now - (now % tf_ms((enum tf)t));
-    if (history_request(a->priv->history_rd, s->venue, s->name, before) == 0)
-        log_warn(a->log, "%s %s: history not loaded (%d loads already queued)",
-                 venue_name(s->venue), s->name, HISTORY_QUEUE);
-}
+/* History for new symbols, off the message path: the store's writer thread runs the query and
+ * answers through its eventfd (store_load_candles_async -> app_on_history_bars). One symbol
+ * loads at a time (each answer holds up to APP_HISTORY_MAX bars per timeframe); the others wait
+ * in a FIFO of symbol indices, so a start with 100 symbols stays within a few MB. Answers are
+ * merged in front of what the live data built meanwhile (candles_load_older), then the symbol's
+ * display indicators are rebuilt from the whole series. */
+typedef struct app_hload {
+    app *a;
+    uint32_t sym;
+    enum tf tf;
+    candle bars[APP_HISTORY_MAX];
+} app_hload;
 
-/* Stored bars merged in front of what the live data built meanwhile; the display indicators of
- * the symbol are rebuilt from the whole series. */
-static void app_on_history_answer(void *ud, const history_answer *h)
+static void app_history_next(app *a);
+
+static void app_on_history_bars(void *ud, enum store_result rc, uint32_t n)
 {
-    app *a = ud;
-    if (h->failed)
-        log_error(a->log, "%s %s: %s", venue_name(h->venue), h->symbol, h->error);
-    if (h->skipped)
-        log_warn(a->log, "%s %s: %u stored bars skipped (not exact integers)",
-                 venue_name(h->venue), h->symbol, h->skipped);
-    market_sym *s = market_find(a->market, h->venue, h->symbol);
-    if (!s)
+    app_hload *h = ud;
+    app *a = h->a;
+    if (!a->priv || !a->market) { /* the store closes after the model: nothing to merge into */
+        free(h);
         return;
-    uint32_t added = 0;
-    for (int t = 0; t < TF_COUNT; t++)
-        if (h->n[t])
-            added += candles_load_older(s->series[t], h->bars[t], h->n[t]);
-    if (added) {
+    }
+    market_sym *s = market_at(a->market, h->sym);
+    if (rc != STORE_OK)
+        log_error(a->log, "%s history (%s) not loaded: %s", s ? s->name : "?", tf_name(h->tf),
+                  store_strerror(rc));
+    else if (s && n)
+        a->priv->history_bars += candles_load_older(s->series[h->tf], h->bars, n);
+    free(h);
+    if (--a->priv->history_tfs_left > 0)
+        return;
+    /* every timeframe of this symbol answered */
+    if (s && a->priv->history_bars) {
         chartta_rebuild(a->chartta, s);
         s->dirty++;
-        log_info(a->log, "%s %s: %u stored bars loaded", venue_name(s->venue), s->name, added);
+        log_info(a->log, "%s %s: %llu stored bars loaded", venue_name(s->venue), s->name,
+                 (unsigned long long)a->priv->history_bars);
+    }
+    a->priv->history_busy = false;
+    app_history_next(a);
+}
+
+/* Starts the next queued symbol's load: its seven timeframes. */
+static void app_history_next(app *a)
+{
+    struct app_private *p = a->priv;
+    while (!p->history_busy && p->history_head < p->history_n && a->store) {
+        uint32_t idx = p->history_q[p->history_head % APP_HISTORY_QUEUE];
+        int64_t now = p->history_before[p->history_head % APP_HISTORY_QUEUE];
+        p->history_head++;
+        market_sym *s = market_at(a->market, idx);
+        if (!s)
+            continue;
+        uint32_t max = a->cfg.limits.candles_max ? a->cfg.limits.candles_max : APP_HISTORY_MAX;
+        if (max > APP_HISTORY_MAX)
+            max = APP_HISTORY_MAX;
+        p->history_busy = true;
+        p->history_tfs_left = TF_COUNT;
+        p->history_bars = 0;
+        for (int t = 0; t < TF_COUNT; t++) {
+            app_hload *h = xmalloc(sizeof *h);
+            h->a = a;
+            h->sym = idx;
+            h->tf = (enum tf)t;
+            int64_t before = now - (now % tf_ms((enum tf)t)); /* the bar the new data forms */
+            enum store_result rc = store_load_candles_async(a->store, s->venue, s->name,
+                                                            (enum tf)t, before, h->bars, max,
+                                                            app_on_history_bars, h);
+            if (rc != STORE_OK) { /* the callback will not run: account for it here */
+                log_warn(a->log, "%s history (%s) not queued: %s", s->name, tf_name((enum tf)t),
+                         store_strerror(rc));
+                free(h);
+                if (--p->history_tfs_left == 0)
+                    p->history_busy = false;
+            }
+        }
     }
 }
 
-static void app_on_history(loop *l, int fd, unsigned events, void *ud)
+static void app_load_history(app *a, market_sym *s)
 {
-    (void)l;
-    (void)fd;
-    (void)events;
-    app *a = ud;
-    history_process(a->priv->history_rd, app_on_history_answer, a);
+    struct app_private *p = a->priv;
+    if (!a->store)
+        return;
+    if (p->history_n - p->history_head >= APP_HISTORY_QUEUE) {
+        log_warn(a->log, "%s %s: history not loaded (%d symbols already waiting)",
+                 venue_name(s->venue), s->name, APP_HISTORY_QUEUE);
+        return;
+    }
+    p->history_before[p->history_n % APP_HISTORY_QUEUE] = ingest_current_ms(a->ingest);
+    p->history_q[p->history_n % APP_HISTORY_QUEUE] = s->index;
+    p->history_n++;
+    app_history_next(a);
+}
+
+/* --exit-at-end: every queued history load answered and merged before the status is built. */
+static void app_history_drain(app *a)
+{
+    for (int guard = 0; guard < 100000 && a->store &&
+                        (a->priv->history_busy || a->priv->history_head < a->priv->history_n);
+         guard++) {
+        store_flush(a->store);
+        store_process(a->store);
+        app_history_next(a);
+    }
 }
 
 /* A list every series can carry: parses, not too many instances, within the memory budget. */
@@ -739,15 +805,6 @@ int app_start(app *a, const char *args, char *err, size_t errlen)
         snprintf(err, errlen, "cannot watch the store's completion fd");
         return K_ERR;
     }
-    uint32_t hmax = a->cfg.limits.candles_max ? a->cfg.limits.candles_max : APP_HISTORY_MAX;
-    if (history_open(&a->priv->history_rd, store_path(a->store),
-                     hmax > APP_HISTORY_MAX ? APP_HISTORY_MAX : hmax, err, errlen) != K_OK)
-        return K_ERR;
-    if (loop_watch(a->loop, history_fd(a->priv->history_rd), LOOP_READ, app_on_history, a) !=
-        K_OK) {
-        snprintf(err, errlen, "cannot watch the history reader's fd");
-        return K_ERR;
-    }
 
     if (a->cfg.replay_count > 0) {
         char resolved[CONFIG_MAX_REPLAY][CONFIG_PATH_MAX];
@@ -805,8 +862,8 @@ void app_stop(app *a)
         ui_close(a->ui);
         a->ui = NULL;
     }
-    if (a->priv->status_pending && a->priv->history_rd) /* every history load merged */
-        history_drain(a->priv->history_rd, app_on_history_answer, a);
+    if (a->priv->status_pending) /* every history load merged */
+        app_history_drain(a);
     if (a->priv->status_pending && a->store)
         store_flush(a->store); /* every queued row committed: the store counters are final */
     if (a->priv->status_pending) { /* the terminal is back: the status goes to the shell */
@@ -817,8 +874,6 @@ void app_stop(app *a)
         ctl_server_close(a->ctl);
         a->ctl = NULL;
     }
-    history_close(a->priv->history_rd);
-    a->priv->history_rd = NULL;
     if (a->store) {
         store_session_end(a->store);
         store_health_info fin;
