@@ -37,7 +37,6 @@ enum cmd_origin { CMD_FROM_KEY = 0, CMD_FROM_CTL, CMD_FROM_INTERNAL };
 /* Flags of an entry. */
 #define CMD_F_UI 1u       /* needs the terminal UI (refused headless) */
 #define CMD_F_RESERVED 2u /* bound and listed, but not yet available (a later issue) */
-#define CMD_F_KEY 4u      /* meant for keys: omitted from `ctl help`'s usage list (still callable) */
 
 typedef struct cmd_ctx {
     struct app *a;
