@@ -40,13 +40,13 @@ enum cmd_origin { CMD_FROM_KEY = 0, CMD_FROM_CTL, CMD_FROM_INTERNAL };
 
 typedef struct cmd_ctx {
     struct app *a;
-    struct ui *ui;           /* the screen, if any (cmd_run takes a->ui when NULL) */
+    struct ui *ui; /* the screen, if any (cmd_run takes a->ui when NULL) */
     enum cmd_origin origin;
-    int argc;                /* argv[0] is the command name as typed */
+    int argc; /* argv[0] is the command name as typed */
     const char *const *argv;
-    struct cJSON *out;       /* the response object, created before the handler runs */
-    bool oom;                /* sticky: a JSON allocation failed (the response becomes an error) */
-    uint64_t token;          /* CMD_FROM_CTL: names the request for cmd_reply_send (else 0) */
+    struct cJSON *out; /* the response object, created before the handler runs */
+    bool oom;          /* sticky: a JSON allocation failed (the response becomes an error) */
+    uint64_t token;    /* CMD_FROM_CTL: names the request for cmd_reply_send (else 0) */
     /* CMD_WAIT from the control socket: called if the client leaves before the reply */
     void (*cancel)(void *cancel_ud, uint64_t token);
     void *cancel_ud;
@@ -54,20 +54,20 @@ typedef struct cmd_ctx {
 } cmd_ctx;
 
 typedef struct cmd_entry {
-    const char *name;  /* "status", "speed", "pane-next" */
-    const char *args;  /* usage of the arguments: "SYMBOL [DEPTH]", "" for none */
-    const char *help;  /* one line: what it does */
+    const char *name;       /* "status", "speed", "pane-next" */
+    const char *args;       /* usage of the arguments: "SYMBOL [DEPTH]", "" for none */
+    const char *help;       /* one line: what it does */
     int min_args, max_args; /* arguments after the name */
-    unsigned flags;    /* CMD_F_* */
+    unsigned flags;         /* CMD_F_* */
     cmd_result (*exec)(cmd_ctx *c);
 } cmd_entry;
 
 /* The entries (defined next to the code they drive). */
-extern const cmd_entry cmd_status_entry, cmd_book_entry, cmd_candles_entry,
-    cmd_indicators_entry, cmd_pause_entry, cmd_resume_entry, cmd_speed_entry,
-    cmd_timeframe_entry, cmd_focus_entry, cmd_ping_entry, cmd_quit_entry, cmd_help_entry;
-extern const cmd_entry cmd_pane_next_entry, cmd_pane_prev_entry, cmd_zoom_entry,
-    cmd_move_entry, cmd_select_entry, cmd_picker_entry, cmd_repaint_entry,
+extern const cmd_entry cmd_status_entry, cmd_book_entry, cmd_candles_entry, cmd_indicators_entry,
+    cmd_pause_entry, cmd_resume_entry, cmd_speed_entry, cmd_timeframe_entry, cmd_focus_entry,
+    cmd_ping_entry, cmd_quit_entry, cmd_help_entry;
+extern const cmd_entry cmd_pane_next_entry, cmd_pane_prev_entry, cmd_zoom_entry, cmd_move_entry,
+    cmd_select_entry, cmd_picker_entry, cmd_repaint_entry,
     cmd_close_overlay_entry; /* src/ui/ui_cmd.c */
 extern const cmd_entry cmd_screen_entry, cmd_order_entry, cmd_close_position_entry,
     cmd_cancel_order_entry, cmd_close_all_entry, cmd_settings_entry, cmd_watch_add_entry,

@@ -9,14 +9,14 @@
 
 #include <sys/types.h>
 
-#define CTL_MAX_LINE 65536          /* request line cap in bytes, newline excluded */
-#define CTL_MAX_ARGS 16             /* "args" entries per request */
-#define CTL_MAX_CLIENTS 32          /* connections at once (the idlest is evicted for a newcomer) */
-#define CTL_MAX_OUT (4u << 20)      /* unsent response bytes per client before it is dropped */
-#define CTL_ERR_MAX 512             /* error message of one response */
-#define CTL_IDLE_DEFAULT_MS 60000   /* control.idle_timeout default (60 s) */
-#define CTL_EVICT_GRACE_MS 1000     /* a full server evicts a client idle at least this long */
-#define CTL_WAIT_DEFAULT_MS 300000  /* a deferred request unanswered this long gets an error */
+#define CTL_MAX_LINE 65536         /* request line cap in bytes, newline excluded */
+#define CTL_MAX_ARGS 16            /* "args" entries per request */
+#define CTL_MAX_CLIENTS 32         /* connections at once (the idlest is evicted for a newcomer) */
+#define CTL_MAX_OUT (4u << 20)     /* unsent response bytes per client before it is dropped */
+#define CTL_ERR_MAX 512            /* error message of one response */
+#define CTL_IDLE_DEFAULT_MS 60000  /* control.idle_timeout default (60 s) */
+#define CTL_EVICT_GRACE_MS 1000    /* a full server evicts a client idle at least this long */
+#define CTL_WAIT_DEFAULT_MS 300000 /* a deferred request unanswered this long gets an error */
 #define CTL_SOCK_NAME "kestrel.sock"
 
 /* Results of the control socket's functions (0 = success). */
@@ -53,8 +53,8 @@ typedef void (*ctl_cancel_fn)(void *cancel_ud, uint64_t token);
 typedef struct ctl_req {
     int argc;
     const char *const *argv;
-    uint64_t token;    /* names this request for ctl_reply_send (never 0, never reused) */
-    uid_t peer_uid;    /* SO_PEERCRED of the client (always the server's uid) */
+    uint64_t token; /* names this request for ctl_reply_send (never 0, never reused) */
+    uid_t peer_uid; /* SO_PEERCRED of the client (always the server's uid) */
     pid_t peer_pid;
     struct cJSON *out; /* CTL_ANSWER_OK: the response object */
     char err[CTL_ERR_MAX];

@@ -65,10 +65,10 @@ typedef struct ctl_client {
     size_t nin, incap;
     char *out;
     size_t nout, outoff, outcap;
-    bool closing;       /* no more requests: close once the output is flushed */
-    bool eof;           /* the peer is done sending (lines still buffered may follow) */
+    bool closing; /* no more requests: close once the output is flushed */
+    bool eof;     /* the peer is done sending (lines still buffered may follow) */
     unsigned watched;
-    int64_t active_ms;  /* last request, response or byte in */
+    int64_t active_ms; /* last request, response or byte in */
     uid_t uid;
     pid_t pid;
     uint64_t wait_token; /* != 0: a deferred request of this client is waiting */
@@ -97,16 +97,26 @@ struct ctl_server {
 const char *ctl_strerror(ctl_result r)
 {
     switch (r) {
-    case CTL_OK: return "ok";
-    case CTL_ERR_PATH: return "bad control socket path";
-    case CTL_ERR_IN_USE: return "control socket in use by another Kestrel";
-    case CTL_ERR_NOT_SOCKET: return "path exists and is not a socket";
-    case CTL_ERR_FOREIGN: return "control socket or directory belongs to another user";
-    case CTL_ERR_UNSAFE: return "control socket directory is not private";
-    case CTL_ERR_SYS: return "system call failed";
-    case CTL_ERR_ARG: return "bad argument";
-    case CTL_ERR_GONE: return "the client has left";
-    case CTL_ERR_OVERFLOW: return "the client does not read its responses";
+    case CTL_OK:
+        return "ok";
+    case CTL_ERR_PATH:
+        return "bad control socket path";
+    case CTL_ERR_IN_USE:
+        return "control socket in use by another Kestrel";
+    case CTL_ERR_NOT_SOCKET:
+        return "path exists and is not a socket";
+    case CTL_ERR_FOREIGN:
+        return "control socket or directory belongs to another user";
+    case CTL_ERR_UNSAFE:
+        return "control socket directory is not private";
+    case CTL_ERR_SYS:
+        return "system call failed";
+    case CTL_ERR_ARG:
+        return "bad argument";
+    case CTL_ERR_GONE:
+        return "the client has left";
+    case CTL_ERR_OVERFLOW:
+        return "the client does not read its responses";
     }
     return "unknown control socket result";
 }
@@ -149,8 +159,8 @@ ctl_result ctl_private_dir(const char *dir, bool create, char *err, size_t errle
         }
     }
     if (S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode)) {
-        snprintf(err, errlen, "%s: the control socket directory is %s (refusing to use it)",
-                 dir, S_ISLNK(st.st_mode) ? "a symbolic link" : "not a directory");
+        snprintf(err, errlen, "%s: the control socket directory is %s (refusing to use it)", dir,
+                 S_ISLNK(st.st_mode) ? "a symbolic link" : "not a directory");
         return CTL_ERR_UNSAFE;
     }
     if (st.st_uid != geteuid()) {
@@ -744,8 +754,9 @@ ctl_result ctl_server_open(ctl_server **out, loop *l, const ctl_opts *o, ctl_han
     if (dflt) {
         path = ctl_default_path(defbuf, sizeof defbuf);
         if (!path) {
-            snprintf(err, errlen, "the default control socket path is too long "
-                                  "(set XDG_RUNTIME_DIR shorter, or give --socket)");
+            snprintf(err, errlen,
+                     "the default control socket path is too long "
+                     "(set XDG_RUNTIME_DIR shorter, or give --socket)");
             return CTL_ERR_PATH;
         }
         ctl_result r = ctl_default_dir(path, err, errlen);
@@ -863,11 +874,20 @@ void ctl_server_close(ctl_server *s)
     free(s);
 }
 
-int ctl_server_client_count(const ctl_server *s) { return s ? s->nclients : 0; }
+int ctl_server_client_count(const ctl_server *s)
+{
+    return s ? s->nclients : 0;
+}
 
-int ctl_server_waiting_count(const ctl_server *s) { return s ? s->nwaiting : 0; }
+int ctl_server_waiting_count(const ctl_server *s)
+{
+    return s ? s->nwaiting : 0;
+}
 
-const char *ctl_server_path(const ctl_server *s) { return s ? s->path : ""; }
+const char *ctl_server_path(const ctl_server *s)
+{
+    return s ? s->path : "";
+}
 
 bool ctl_server_status(const ctl_server *s, cJSON *into)
 {

@@ -81,9 +81,15 @@ static const key_local keys_local_table[] = {
     {"space  0", "picker: toggle / clear all"},
 };
 
-size_t keys_count(void) { return K_ARRAY_LEN(keys_table); }
+size_t keys_count(void)
+{
+    return K_ARRAY_LEN(keys_table);
+}
 
-const key_binding *keys_at(size_t i) { return i < K_ARRAY_LEN(keys_table) ? &keys_table[i] : NULL; }
+const key_binding *keys_at(size_t i)
+{
+    return i < K_ARRAY_LEN(keys_table) ? &keys_table[i] : NULL;
+}
 
 const key_binding *keys_lookup(int key)
 {
@@ -93,7 +99,10 @@ const key_binding *keys_lookup(int key)
     return NULL;
 }
 
-size_t keys_local_count(void) { return K_ARRAY_LEN(keys_local_table); }
+size_t keys_local_count(void)
+{
+    return K_ARRAY_LEN(keys_local_table);
+}
 
 const key_local *keys_local_at(size_t i)
 {
