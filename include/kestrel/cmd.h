@@ -6,7 +6,9 @@
  * Adding a command: write `const cmd_entry cmd_foo_entry = {...}` next to the code it drives
  * (its handler takes a cmd_ctx), declare it below, and add it to cmd_table[] in src/app/cmd.c.
  * Handlers answer CMD_OK (fill c->out), CMD_ERROR (c->err) or CMD_WAIT (reply later through
- * cmd_reply_send(a, c->token, json) — e.g. when the broker has answered).
+ * cmd_reply_send(a, c->token, json) — e.g. when the broker has answered). Only the control
+ * socket can wait (c->token != 0); from a key, answer CMD_OK at once and report the outcome
+ * later on the screen (app_flash). A key's CMD_ERROR message is flashed as "KEY: message".
  *
  * Also here: the one validator per value shared by the command line and the commands
  * (cmd_parse_speed, cmd_parse_count), and checked JSON builders (a sticky c->oom). */
