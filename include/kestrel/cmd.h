@@ -6,7 +6,9 @@
  * Adding a command: write `const cmd_entry cmd_foo_entry = {...}` next to the code it drives
  * (its handler takes a cmd_ctx), declare it below, and add it to cmd_table[] in src/app/cmd.c.
  * Handlers answer CMD_OK (fill c->out), CMD_ERROR (c->err) or CMD_WAIT (reply later through
- * cmd_reply_send(a, c->token, json) — e.g. when the broker has answered).
+ * cmd_reply_send(a, c->token, json) — e.g. when the broker has answered). Only the control
+ * socket can wait (c->token != 0); from a key, answer CMD_OK at once and report the outcome
+ * later on the screen (app_flash). A key's CMD_ERROR message is flashed as "KEY: message".
  *
  * Also here: the one validator per value shared by the command line and the commands
  * (cmd_parse_speed, cmd_parse_count), and checked JSON builders (a sticky c->oom). */
@@ -37,17 +39,16 @@ enum cmd_origin { CMD_FROM_KEY = 0, CMD_FROM_CTL, CMD_FROM_INTERNAL };
 /* Flags of an entry. */
 #define CMD_F_UI 1u       /* needs the terminal UI (refused headless) */
 #define CMD_F_RESERVED 2u /* bound and listed, but not yet available (a later issue) */
-#define CMD_F_KEY 4u      /* meant for keys: omitted from `ctl help`'s usage list (still callable) */
 
 typedef struct cmd_ctx {
     struct app *a;
-    struct ui *ui;           /* the screen, if any (cmd_run takes a->ui when NULL) */
+    struct ui *ui; /* the screen, if any (cmd_run takes a->ui when NULL) */
     enum cmd_origin origin;
-    int argc;                /* argv[0] is the command name as typed */
+    int argc; /* argv[0] is the command name as typed */
     const char *const *argv;
-    struct cJSON *out;       /* the response object, created before the handler runs */
-    bool oom;                /* sticky: a JSON allocation failed (the response becomes an error) */
-    uint64_t token;          /* CMD_FROM_CTL: names the request for cmd_reply_send (else 0) */
+    struct cJSON *out; /* the response object, created before the handler runs */
+    bool oom;          /* sticky: a JSON allocation failed (the response becomes an error) */
+    uint64_t token;    /* CMD_FROM_CTL: names the request for cmd_reply_send (else 0) */
     /* CMD_WAIT from the control socket: called if the client leaves before the reply */
     void (*cancel)(void *cancel_ud, uint64_t token);
     void *cancel_ud;
@@ -55,20 +56,20 @@ typedef struct cmd_ctx {
 } cmd_ctx;
 
 typedef struct cmd_entry {
-    const char *name;  /* "status", "speed", "pane-next" */
-    const char *args;  /* usage of the arguments: "SYMBOL [DEPTH]", "" for none */
-    const char *help;  /* one line: what it does */
+    const char *name;       /* "status", "speed", "pane-next" */
+    const char *args;       /* usage of the arguments: "SYMBOL [DEPTH]", "" for none */
+    const char *help;       /* one line: what it does */
     int min_args, max_args; /* arguments after the name */
-    unsigned flags;    /* CMD_F_* */
+    unsigned flags;         /* CMD_F_* */
     cmd_result (*exec)(cmd_ctx *c);
 } cmd_entry;
 
 /* The entries (defined next to the code they drive). */
-extern const cmd_entry cmd_status_entry, cmd_book_entry, cmd_candles_entry,
-    cmd_indicators_entry, cmd_pause_entry, cmd_resume_entry, cmd_speed_entry,
-    cmd_timeframe_entry, cmd_focus_entry, cmd_ping_entry, cmd_quit_entry, cmd_help_entry;
-extern const cmd_entry cmd_pane_next_entry, cmd_pane_prev_entry, cmd_zoom_entry,
-    cmd_move_entry, cmd_select_entry, cmd_picker_entry, cmd_repaint_entry,
+extern const cmd_entry cmd_status_entry, cmd_book_entry, cmd_candles_entry, cmd_indicators_entry,
+    cmd_pause_entry, cmd_resume_entry, cmd_speed_entry, cmd_timeframe_entry, cmd_focus_entry,
+    cmd_ping_entry, cmd_quit_entry, cmd_help_entry;
+extern const cmd_entry cmd_pane_next_entry, cmd_pane_prev_entry, cmd_zoom_entry, cmd_move_entry,
+    cmd_select_entry, cmd_picker_entry, cmd_repaint_entry,
     cmd_close_overlay_entry; /* src/ui/ui_cmd.c */
 extern const cmd_entry cmd_screen_entry, cmd_order_entry, cmd_close_position_entry,
     cmd_cancel_order_entry, cmd_close_all_entry, cmd_settings_entry, cmd_watch_add_entry,

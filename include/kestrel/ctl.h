@@ -9,13 +9,14 @@
 
 #include <sys/types.h>
 
-#define CTL_MAX_LINE 65536          /* request line cap in bytes, newline excluded */
-#define CTL_MAX_ARGS 16             /* "args" entries per request */
-#define CTL_MAX_CLIENTS 32          /* connections at once (the idlest is evicted for a newcomer) */
-#define CTL_MAX_OUT (4u << 20)      /* unsent response bytes per client before it is dropped */
-#define CTL_ERR_MAX 512             /* error message of one response */
-#define CTL_IDLE_DEFAULT_MS 60000   /* control.idle_timeout default (60 s) */
-#define CTL_EVICT_GRACE_MS 1000     /* a full server evicts a client idle at least this long */
+#define CTL_MAX_LINE 65536         /* request line cap in bytes, newline excluded */
+#define CTL_MAX_ARGS 16            /* "args" entries per request */
+#define CTL_MAX_CLIENTS 32         /* connections at once (the idlest is evicted for a newcomer) */
+#define CTL_MAX_OUT (4u << 20)     /* unsent response bytes per client before it is dropped */
+#define CTL_ERR_MAX 512            /* error message of one response */
+#define CTL_IDLE_DEFAULT_MS 60000  /* control.idle_timeout default (60 s) */
+#define CTL_EVICT_GRACE_MS 1000    /* a full server evicts a client idle at least this long */
+#define CTL_WAIT_DEFAULT_MS 300000 /* a deferred request unanswered this long gets an error */
 #define CTL_SOCK_NAME "kestrel.sock"
 
 /* Results of the control socket's functions (0 = success). */
@@ -52,8 +53,8 @@ typedef void (*ctl_cancel_fn)(void *cancel_ud, uint64_t token);
 typedef struct ctl_req {
     int argc;
     const char *const *argv;
-    uint64_t token;    /* names this request for ctl_reply_send (never 0, never reused) */
-    uid_t peer_uid;    /* SO_PEERCRED of the client (always the server's uid) */
+    uint64_t token; /* names this request for ctl_reply_send (never 0, never reused) */
+    uid_t peer_uid; /* SO_PEERCRED of the client (always the server's uid) */
     pid_t peer_pid;
     struct cJSON *out; /* CTL_ANSWER_OK: the response object */
     char err[CTL_ERR_MAX];
@@ -69,6 +70,8 @@ typedef struct ctl_opts {
     const char *path;    /* NULL or "": the default (ctl_default_path), in a private directory
                             that is created 0700 if missing and checked to be ours */
     int idle_timeout_ms; /* a client with nothing in flight this long is closed; 0 = default */
+    int wait_timeout_ms; /* a deferred request unanswered this long is cancelled and answered
+                            {"error":"no reply within N s"}; 0 = CTL_WAIT_DEFAULT_MS */
 } ctl_opts;
 
 /* Creates the socket (mode 0600) and watches it on l. An existing socket file that nothing
@@ -89,7 +92,8 @@ int ctl_server_waiting_count(const ctl_server *s);
 /* The socket path the server listens on. */
 const char *ctl_server_path(const ctl_server *s);
 /* The control section of the status document: {"path","clients","waiting","idle_timeout_ms",
- * "idle_closed","evicted","refused_peers"}. false if an allocation failed. */
+ * "idle_closed","evicted","refused_full","refused_peers","wait_timeouts"}. false if an
+ * allocation failed. */
 bool ctl_server_status(const ctl_server *s, struct cJSON *into);
 
 /* Answers a deferred request with json (taken in every case: sent, or deleted). CTL_ERR_GONE

@@ -33,6 +33,7 @@ const key_local *keys_local_at(size_t i);
  * keys whose command is not yet available. Rows come in binding order. */
 typedef struct key_help_row {
     char keys[48];
+    char names[48];      /* the distinct command names of its keys: "pane-next pane-prev" */
     const char *command; /* the command line of the row's first key */
     const char *what;
     bool reserved;

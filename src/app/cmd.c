@@ -22,23 +22,55 @@
 
 static const cmd_entry *const cmd_table[] = {
     /* reading */
-    &cmd_status_entry, &cmd_book_entry, &cmd_candles_entry, &cmd_help_entry,
+    &cmd_status_entry,
+    &cmd_book_entry,
+    &cmd_candles_entry,
+    &cmd_help_entry,
     /* the replay and the chart */
-    &cmd_pause_entry, &cmd_resume_entry, &cmd_speed_entry, &cmd_timeframe_entry,
-    &cmd_indicators_entry, &cmd_focus_entry, &cmd_ping_entry, &cmd_quit_entry,
+    &cmd_pause_entry,
+    &cmd_resume_entry,
+    &cmd_speed_entry,
+    &cmd_timeframe_entry,
+    &cmd_indicators_entry,
+    &cmd_focus_entry,
+    &cmd_ping_entry,
+    &cmd_quit_entry,
     /* the screen (src/ui/ui_cmd.c) */
-    &cmd_pane_next_entry, &cmd_pane_prev_entry, &cmd_move_entry, &cmd_select_entry,
-    &cmd_zoom_entry, &cmd_picker_entry, &cmd_close_overlay_entry, &cmd_repaint_entry,
+    &cmd_pane_next_entry,
+    &cmd_pane_prev_entry,
+    &cmd_move_entry,
+    &cmd_select_entry,
+    &cmd_zoom_entry,
+    &cmd_picker_entry,
+    &cmd_close_overlay_entry,
+    &cmd_repaint_entry,
     /* reserved for the screens, trading, engine and backtest issues */
-    &cmd_screen_entry, &cmd_step_entry, &cmd_seek_entry, &cmd_order_entry,
-    &cmd_close_position_entry, &cmd_cancel_order_entry, &cmd_close_all_entry,
-    &cmd_settings_entry, &cmd_watch_add_entry, &cmd_watch_remove_entry, &cmd_auto_start_entry,
-    &cmd_auto_pause_entry, &cmd_signal_entry, &cmd_connections_entry, &cmd_backtests_entry,
+    &cmd_screen_entry,
+    &cmd_step_entry,
+    &cmd_seek_entry,
+    &cmd_order_entry,
+    &cmd_close_position_entry,
+    &cmd_cancel_order_entry,
+    &cmd_close_all_entry,
+    &cmd_settings_entry,
+    &cmd_watch_add_entry,
+    &cmd_watch_remove_entry,
+    &cmd_auto_start_entry,
+    &cmd_auto_pause_entry,
+    &cmd_signal_entry,
+    &cmd_connections_entry,
+    &cmd_backtests_entry,
 };
 
-size_t cmd_count(void) { return K_ARRAY_LEN(cmd_table); }
+size_t cmd_count(void)
+{
+    return K_ARRAY_LEN(cmd_table);
+}
 
-const cmd_entry *cmd_at(size_t i) { return i < K_ARRAY_LEN(cmd_table) ? cmd_table[i] : NULL; }
+const cmd_entry *cmd_at(size_t i)
+{
+    return i < K_ARRAY_LEN(cmd_table) ? cmd_table[i] : NULL;
+}
 
 const cmd_entry *cmd_find(const char *name)
 {
@@ -53,9 +85,12 @@ const cmd_entry *cmd_find(const char *name)
 const char *cmd_strerror(cmd_result r)
 {
     switch (r) {
-    case CMD_OK: return "ok";
-    case CMD_ERROR: return "command failed";
-    case CMD_WAIT: return "reply deferred";
+    case CMD_OK:
+        return "ok";
+    case CMD_ERROR:
+        return "command failed";
+    case CMD_WAIT:
+        return "reply deferred";
     }
     return "unknown command result";
 }
@@ -107,8 +142,8 @@ cmd_result cmd_run(cmd_ctx *c)
     return r;
 }
 
-cmd_result cmd_run_line(app *a, struct ui *u, enum cmd_origin origin, const char *line,
-                        char *err, size_t errlen)
+cmd_result cmd_run_line(app *a, struct ui *u, enum cmd_origin origin, const char *line, char *err,
+                        size_t errlen)
 {
     char buf[256];
     const char *argv[1 + CMD_MAX_ARGS];
@@ -317,8 +352,13 @@ static cmd_result cmd_reserved(cmd_ctx *c)
 }
 
 #define CMD_RESERVED(var, nm, ar, mn, mx, hl)                                                      \
-    const cmd_entry var = {.name = nm, .args = ar, .help = hl, .min_args = mn, .max_args = mx,   \
-                           .flags = CMD_F_RESERVED, .exec = cmd_reserved}
+    const cmd_entry var = {.name = nm,                                                             \
+                           .args = ar,                                                             \
+                           .help = hl,                                                             \
+                           .min_args = mn,                                                         \
+                           .max_args = mx,                                                         \
+                           .flags = CMD_F_RESERVED,                                                \
+                           .exec = cmd_reserved}
 
 CMD_RESERVED(cmd_screen_entry, "screen", "N", 1, 1,
              "screens: 1 Market, 2 Trading, 3 AI, 4 System, 5 Backtests");
@@ -332,8 +372,7 @@ CMD_RESERVED(cmd_close_all_entry, "close-all", "", 0, 0,
              "close all: cancel orders, flatten, halt (confirm)");
 CMD_RESERVED(cmd_settings_entry, "settings", "", 0, 0, "settings form");
 CMD_RESERVED(cmd_watch_add_entry, "watch-add", "[SYMBOL]", 0, 1, "add a watchlist symbol");
-CMD_RESERVED(cmd_watch_remove_entry, "watch-remove", "[SYMBOL]", 0, 1,
-             "remove a watchlist symbol");
+CMD_RESERVED(cmd_watch_remove_entry, "watch-remove", "[SYMBOL]", 0, 1, "remove a watchlist symbol");
 CMD_RESERVED(cmd_auto_start_entry, "auto-start", "", 0, 0, "start auto-trading");
 CMD_RESERVED(cmd_auto_pause_entry, "auto-pause", "", 0, 0, "pause auto-trading");
 CMD_RESERVED(cmd_signal_entry, "signal", "[SYMBOL]", 0, 1,

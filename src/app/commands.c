@@ -216,7 +216,10 @@ void cmd_status_ingest(cmd_ctx *c, cJSON *doc)
                      (double)market_late_trades(a->market, (enum tf)k));
 }
 
-cJSON *app_status_json(app *a) { return cmd_status_json(a); }
+cJSON *app_status_json(app *a)
+{
+    return cmd_status_json(a);
+}
 
 /* ---- reading ---- */
 
@@ -232,9 +235,10 @@ static cmd_result cmd_status_exec(cmd_ctx *c)
     return CMD_OK;
 }
 
-const cmd_entry cmd_status_entry = {
-    .name = "status", .args = "", .help = "the status document (schema, counters, symbols)",
-    .exec = cmd_status_exec};
+const cmd_entry cmd_status_entry = {.name = "status",
+                                    .args = "",
+                                    .help = "the status document (schema, counters, symbols)",
+                                    .exec = cmd_status_exec};
 
 static cmd_result cmd_book_exec(cmd_ctx *c)
 {
@@ -268,9 +272,12 @@ static cmd_result cmd_book_exec(cmd_ctx *c)
     return CMD_OK;
 }
 
-const cmd_entry cmd_book_entry = {.name = "book", .args = "SYMBOL [DEPTH]",
+const cmd_entry cmd_book_entry = {.name = "book",
+                                  .args = "SYMBOL [DEPTH]",
                                   .help = "order book levels (default depth 10, at most 5000)",
-                                  .min_args = 1, .max_args = 2, .exec = cmd_book_exec};
+                                  .min_args = 1,
+                                  .max_args = 2,
+                                  .exec = cmd_book_exec};
 
 static void cmd_candle(cmd_ctx *c, cJSON *o, const candle *k, int pd, int qd, bool forming)
 {
@@ -295,8 +302,7 @@ static cmd_result cmd_candles_exec(cmd_ctx *c)
                         c->argv[2]);
     long want = 100;
     if (c->argc == 4 && cmd_parse_count(c->argv[3], CMD_CANDLES_MAX, &want) != K_OK)
-        return cmd_fail(c, "N '%.40s' is not valid (expected 1..%d)", c->argv[3],
-                        CMD_CANDLES_MAX);
+        return cmd_fail(c, "N '%.40s' is not valid (expected 1..%d)", c->argv[3], CMD_CANDLES_MAX);
     candles *cs = s->series[tf];
     uint32_t n = candles_count(cs);
     uint32_t from = n > (uint32_t)want ? n - (uint32_t)want : 0;
@@ -331,9 +337,12 @@ static cmd_result cmd_candles_exec(cmd_ctx *c)
 }
 
 const cmd_entry cmd_candles_entry = {
-    .name = "candles", .args = "SYMBOL TF [N]",
+    .name = "candles",
+    .args = "SYMBOL TF [N]",
     .help = "the last N closed bars (default 100), the forming bar, indicator values",
-    .min_args = 2, .max_args = 3, .exec = cmd_candles_exec};
+    .min_args = 2,
+    .max_args = 3,
+    .exec = cmd_candles_exec};
 
 /* ---- acting ---- */
 
@@ -360,11 +369,13 @@ static cmd_result cmd_pause_exec(cmd_ctx *c)
     return CMD_OK;
 }
 
-const cmd_entry cmd_pause_entry = {.name = "pause", .args = "[toggle]",
+const cmd_entry cmd_pause_entry = {.name = "pause",
+                                   .args = "[toggle]",
                                    .help = "pause the replay (toggle: pause / resume)",
-                                   .max_args = 1, .exec = cmd_pause_exec};
-const cmd_entry cmd_resume_entry = {.name = "resume", .args = "", .help = "resume the replay",
-                                    .exec = cmd_pause_exec};
+                                   .max_args = 1,
+                                   .exec = cmd_pause_exec};
+const cmd_entry cmd_resume_entry = {
+    .name = "resume", .args = "", .help = "resume the replay", .exec = cmd_pause_exec};
 
 static cmd_result cmd_speed_exec(cmd_ctx *c)
 {
@@ -385,9 +396,12 @@ static cmd_result cmd_speed_exec(cmd_ctx *c)
 }
 
 const cmd_entry cmd_speed_entry = {
-    .name = "speed", .args = "X|faster|slower",
+    .name = "speed",
+    .args = "X|faster|slower",
     .help = "replay speed: 0 = as fast as possible, 0.01..1000, or one step",
-    .min_args = 1, .max_args = 1, .exec = cmd_speed_exec};
+    .min_args = 1,
+    .max_args = 1,
+    .exec = cmd_speed_exec};
 
 static cmd_result cmd_timeframe_exec(cmd_ctx *c)
 {
@@ -404,8 +418,9 @@ static cmd_result cmd_timeframe_exec(cmd_ctx *c)
         } else if (tf_parse(v, &tf) == K_OK) {
             app_set_timeframe(a, tf);
         } else {
-            return cmd_fail(c, "timeframe '%.40s' is not valid (expected 1s 1m 5m 15m 1h 4h 1d, "
-                               "next or prev)",
+            return cmd_fail(c,
+                            "timeframe '%.40s' is not valid (expected 1s 1m 5m 15m 1h 4h 1d, "
+                            "next or prev)",
                             v);
         }
     }
@@ -414,9 +429,11 @@ static cmd_result cmd_timeframe_exec(cmd_ctx *c)
 }
 
 const cmd_entry cmd_timeframe_entry = {
-    .name = "timeframe", .args = "[TF|next|prev]",
+    .name = "timeframe",
+    .args = "[TF|next|prev]",
     .help = "chart timeframe shorter / longer: 1s 1m 5m 15m 1h 4h 1d",
-    .max_args = 1, .exec = cmd_timeframe_exec};
+    .max_args = 1,
+    .exec = cmd_timeframe_exec};
 
 static cmd_result cmd_indicators_exec(cmd_ctx *c)
 {
@@ -427,8 +444,10 @@ static cmd_result cmd_indicators_exec(cmd_ctx *c)
 }
 
 const cmd_entry cmd_indicators_entry = {
-    .name = "indicators", .args = "[LIST]",
-    .help = "the chart's indicator list (e.g. sma_20,rsi_14; \"\" = none)", .max_args = 1,
+    .name = "indicators",
+    .args = "[LIST]",
+    .help = "the chart's indicator list (e.g. sma_20,rsi_14; \"\" = none)",
+    .max_args = 1,
     .exec = cmd_indicators_exec};
 
 static cmd_result cmd_focus_exec(cmd_ctx *c)
@@ -440,9 +459,8 @@ static cmd_result cmd_focus_exec(cmd_ctx *c)
             return cmd_fail(c, "unknown symbol '%.40s'", c->argv[1]);
         app_set_focus(a, idx);
     }
-    market_sym *s = a->market && a->focus < market_count(a->market)
-                        ? market_at(a->market, a->focus)
-                        : NULL;
+    market_sym *s =
+        a->market && a->focus < market_count(a->market) ? market_at(a->market, a->focus) : NULL;
     if (s) {
         cmd_json_str(c, c->out, "symbol", s->name);
         cmd_json_str(c, c->out, "venue", venue_name(s->venue));
@@ -452,9 +470,11 @@ static cmd_result cmd_focus_exec(cmd_ctx *c)
     return CMD_OK;
 }
 
-const cmd_entry cmd_focus_entry = {.name = "focus", .args = "[SYMBOL]",
+const cmd_entry cmd_focus_entry = {.name = "focus",
+                                   .args = "[SYMBOL]",
                                    .help = "the focused symbol (BTCUSDT or binance-usdm:BTCUSDT)",
-                                   .max_args = 1, .exec = cmd_focus_exec};
+                                   .max_args = 1,
+                                   .exec = cmd_focus_exec};
 
 /* ping: a deferred reply on a loop timer, the pattern of a reply that waits for a broker */
 typedef struct cmd_ping {
@@ -510,17 +530,19 @@ static cmd_result cmd_ping_exec(cmd_ctx *c)
 }
 
 const cmd_entry cmd_ping_entry = {
-    .name = "ping", .args = "[MS]",
+    .name = "ping",
+    .args = "[MS]",
     .help = "answers {\"pong\":true} after MS ms (default: the next loop turn), as a deferred "
             "reply",
-    .max_args = 1, .exec = cmd_ping_exec};
+    .max_args = 1,
+    .exec = cmd_ping_exec};
 
 /* ---- the control socket's handler ---- */
 
 enum ctl_answer app_ctl_handler(void *ud, ctl_req *rq)
 {
-    cmd_ctx c = {.a = ud, .origin = CMD_FROM_CTL, .argc = rq->argc, .argv = rq->argv,
-                 .token = rq->token};
+    cmd_ctx c = {
+        .a = ud, .origin = CMD_FROM_CTL, .argc = rq->argc, .argv = rq->argv, .token = rq->token};
     cmd_result r = cmd_run(&c);
     switch (r) {
     case CMD_OK:

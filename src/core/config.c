@@ -478,6 +478,46 @@ static int check_int(const loadctx *c, const config_setting_t *s, const keydef *
     return K_OK;
 }
 
+/* The number as written ("1e-400"), for what libconfig's double cannot tell: the token after
+ * "name =" or "name :" on the setting's line of the main file; "" if not found (an @include). */
+static void number_text(const loadctx *c, const config_setting_t *s, char *out, size_t cap)
+{
+    out[0] = 0;
+    const char *name = config_setting_name(s);
+    unsigned line = config_setting_source_line(s);
+    if (!name || !c->text || line == 0 || strcmp(setting_file(c, s), c->path) != 0)
+        return;
+    const char *p = c->text;
+    for (unsigned l = 1; l < line && (p = strchr(p, '\n')) != NULL; l++)
+        p++;
+    if (!p)
+        return;
+    const char *end = strchr(p, '\n');
+    size_t nl = strlen(name);
+    for (const char *q = p; (q = strstr(q, name)) != NULL && (!end || q < end); q += nl) {
+        const char *v = q + nl;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        if (*v != '=' && *v != ':')
+            continue;
+        v++;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        size_t n = strspn(v, "0123456789abcdefABCDEFxXpP.+-");
+        snprintf(out, cap, "%.*s", (int)K_MIN(n, cap - 1), v);
+        return;
+    }
+}
+
+/* A non-zero mantissa written, but 0 stored: the value underflowed ("1e-400"). */
+static bool number_underflowed(const char *txt)
+{
+    for (const char *p = txt; *p && *p != 'e' && *p != 'E'; p++)
+        if (*p >= '1' && *p <= '9')
+            return true;
+    return false;
+}
+
 static int check_number(const loadctx *c, const config_setting_t *s, const keydef *k)
 {
     int t = config_setting_type(s);
@@ -488,6 +528,17 @@ static int check_number(const loadctx *c, const config_setting_t *s, const keyde
         v = (double)config_setting_get_int64(s);
     else
         return fail(c, s, "%s must be a number (expected %s)", k->path, k->expect);
+    /* the same values --speed and `ctl speed` refuse: -0, hexadecimal, an underflow to 0 */
+    char txt[64];
+    number_text(c, s, txt, sizeof txt);
+    if (v == 0 && (signbit(v) || txt[0] == '-'))
+        return fail(c, s, "%s = -0 is not valid (expected %s)", k->path, k->expect);
+    if (t != CONFIG_TYPE_FLOAT && config_setting_get_format(s) == CONFIG_FORMAT_HEX)
+        return fail(c, s, "%s = %s is not valid: hexadecimal (expected %s)", k->path, txt,
+                    k->expect);
+    if (v == 0 && number_underflowed(txt))
+        return fail(c, s, "%s = %s is not valid: it underflows to 0 (expected %s)", k->path, txt,
+                    k->expect);
     bool ok = isfinite(v) && ((k->zero_ok && v == 0) || (v >= k->min && v <= k->max));
     if (!ok)
         return fail(c, s, "%s = %g is out of range (expected %s)", k->path, v, k->expect);

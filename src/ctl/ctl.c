@@ -18,7 +18,8 @@
  * - Deferred replies: a handler may answer CTL_ANSWER_WAIT; the client's request is then named
  *   by a token (never reused) and later lines from that client wait, so responses keep request
  *   order. ctl_reply_send() answers; a client that leaves first has the handler's cancel hook
- *   called, so the handler frees what it kept.
+ *   called, so the handler frees what it kept. A request nobody answers within the wait
+ *   timeout is cancelled the same way and answered with an error, so no slot waits forever.
  * - The server checks only the envelope ({"cmd": string, "args": [string...]}) and answers
  *   malformed requests itself with {"error": ...}; meaning belongs to the handler.
  * - Responses are printed unformatted, so a response is always exactly one line (cJSON escapes
@@ -64,13 +65,14 @@ typedef struct ctl_client {
     size_t nin, incap;
     char *out;
     size_t nout, outoff, outcap;
-    bool closing;       /* no more requests: close once the output is flushed */
-    bool eof;           /* the peer is done sending (lines still buffered may follow) */
+    bool closing; /* no more requests: close once the output is flushed */
+    bool eof;     /* the peer is done sending (lines still buffered may follow) */
     unsigned watched;
-    int64_t active_ms;  /* last request, response or byte in */
+    int64_t active_ms; /* last request, response or byte in */
     uid_t uid;
     pid_t pid;
     uint64_t wait_token; /* != 0: a deferred request of this client is waiting */
+    int64_t wait_ms;     /* since when */
     ctl_cancel_fn cancel;
     void *cancel_ud;
 } ctl_client;
@@ -88,23 +90,33 @@ struct ctl_server {
     int nwaiting;
     uint64_t resume_timer, sweep_timer;
     uint64_t next_token;
-    int idle_ms;
-    uint64_t idle_closed, evicted, refused_peers, refused_full;
+    int idle_ms, wait_max_ms;
+    uint64_t idle_closed, evicted, refused_peers, refused_full, wait_timeouts;
 };
 
 const char *ctl_strerror(ctl_result r)
 {
     switch (r) {
-    case CTL_OK: return "ok";
-    case CTL_ERR_PATH: return "bad control socket path";
-    case CTL_ERR_IN_USE: return "control socket in use by another Kestrel";
-    case CTL_ERR_NOT_SOCKET: return "path exists and is not a socket";
-    case CTL_ERR_FOREIGN: return "control socket or directory belongs to another user";
-    case CTL_ERR_UNSAFE: return "control socket directory is not private";
-    case CTL_ERR_SYS: return "system call failed";
-    case CTL_ERR_ARG: return "bad argument";
-    case CTL_ERR_GONE: return "the client has left";
-    case CTL_ERR_OVERFLOW: return "the client does not read its responses";
+    case CTL_OK:
+        return "ok";
+    case CTL_ERR_PATH:
+        return "bad control socket path";
+    case CTL_ERR_IN_USE:
+        return "control socket in use by another Kestrel";
+    case CTL_ERR_NOT_SOCKET:
+        return "path exists and is not a socket";
+    case CTL_ERR_FOREIGN:
+        return "control socket or directory belongs to another user";
+    case CTL_ERR_UNSAFE:
+        return "control socket directory is not private";
+    case CTL_ERR_SYS:
+        return "system call failed";
+    case CTL_ERR_ARG:
+        return "bad argument";
+    case CTL_ERR_GONE:
+        return "the client has left";
+    case CTL_ERR_OVERFLOW:
+        return "the client does not read its responses";
     }
     return "unknown control socket result";
 }
@@ -147,8 +159,8 @@ ctl_result ctl_private_dir(const char *dir, bool create, char *err, size_t errle
         }
     }
     if (S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode)) {
-        snprintf(err, errlen, "%s: the control socket directory is %s (refusing to use it)",
-                 dir, S_ISLNK(st.st_mode) ? "a symbolic link" : "not a directory");
+        snprintf(err, errlen, "%s: the control socket directory is %s (refusing to use it)", dir,
+                 S_ISLNK(st.st_mode) ? "a symbolic link" : "not a directory");
         return CTL_ERR_UNSAFE;
     }
     if (st.st_uid != geteuid()) {
@@ -355,6 +367,7 @@ static bool ctl_client_request(ctl_client *c, char *line, size_t len)
         enum ctl_answer ans = s->fn(s->ud, rq);
         if (ans == CTL_ANSWER_WAIT) {
             c->wait_token = rq->token;
+            c->wait_ms = loop_mono_ms();
             c->cancel = rq->cancel;
             c->cancel_ud = rq->cancel_ud;
             s->nwaiting++;
@@ -578,7 +591,7 @@ static void ctl_sweep(loop *l, uint64_t id, void *ud);
 
 static int ctl_sweep_interval(const ctl_server *s)
 {
-    int iv = s->idle_ms / 4;
+    int iv = K_MIN(s->idle_ms, s->wait_max_ms) / 4;
     return iv < CTL_SWEEP_MIN_MS ? CTL_SWEEP_MIN_MS : iv > CTL_SWEEP_MAX_MS ? CTL_SWEEP_MAX_MS : iv;
 }
 
@@ -592,6 +605,19 @@ static void ctl_sweep(loop *l, uint64_t id, void *ud)
         if (c && ctl_client_idle(c) && now - c->active_ms >= s->idle_ms) {
             s->idle_closed++;
             ctl_client_drop(c);
+        } else if (c && c->wait_token && now - c->wait_ms >= s->wait_max_ms) {
+            /* the handler never answered: cancel its work, tell the client, go on */
+            uint64_t tok = c->wait_token;
+            ctl_cancel_fn fn = c->cancel;
+            void *cud = c->cancel_ud;
+            c->cancel = NULL;
+            s->wait_timeouts++;
+            char msg[64];
+            snprintf(msg, sizeof msg, "no reply within %d s", (s->wait_max_ms + 999) / 1000);
+            if (fn)
+                fn(cud, tok);
+            ctl_result r = ctl_reply_error(s, tok, msg); /* may drop the client */
+            (void)r;
         }
     }
     s->sweep_timer = loop_timer_add(l, ctl_sweep_interval(s), ctl_sweep, s);
@@ -728,8 +754,9 @@ ctl_result ctl_server_open(ctl_server **out, loop *l, const ctl_opts *o, ctl_han
     if (dflt) {
         path = ctl_default_path(defbuf, sizeof defbuf);
         if (!path) {
-            snprintf(err, errlen, "the default control socket path is too long "
-                                  "(set XDG_RUNTIME_DIR shorter, or give --socket)");
+            snprintf(err, errlen,
+                     "the default control socket path is too long "
+                     "(set XDG_RUNTIME_DIR shorter, or give --socket)");
             return CTL_ERR_PATH;
         }
         ctl_result r = ctl_default_dir(path, err, errlen);
@@ -815,6 +842,7 @@ ctl_result ctl_server_open(ctl_server **out, loop *l, const ctl_opts *o, ctl_han
     s->fn = fn;
     s->ud = ud;
     s->idle_ms = o->idle_timeout_ms > 0 ? o->idle_timeout_ms : CTL_IDLE_DEFAULT_MS;
+    s->wait_max_ms = o->wait_timeout_ms > 0 ? o->wait_timeout_ms : CTL_WAIT_DEFAULT_MS;
     if (loop_watch(l, fd, LOOP_READ, ctl_accept, s) != K_OK) {
         snprintf(err, errlen, "%s: cannot watch the control socket", path);
         close(fd);
@@ -846,11 +874,20 @@ void ctl_server_close(ctl_server *s)
     free(s);
 }
 
-int ctl_server_client_count(const ctl_server *s) { return s ? s->nclients : 0; }
+int ctl_server_client_count(const ctl_server *s)
+{
+    return s ? s->nclients : 0;
+}
 
-int ctl_server_waiting_count(const ctl_server *s) { return s ? s->nwaiting : 0; }
+int ctl_server_waiting_count(const ctl_server *s)
+{
+    return s ? s->nwaiting : 0;
+}
 
-const char *ctl_server_path(const ctl_server *s) { return s ? s->path : ""; }
+const char *ctl_server_path(const ctl_server *s)
+{
+    return s ? s->path : "";
+}
 
 bool ctl_server_status(const ctl_server *s, cJSON *into)
 {
@@ -864,5 +901,6 @@ bool ctl_server_status(const ctl_server *s, cJSON *into)
            cJSON_AddNumberToObject(o, "idle_closed", (double)s->idle_closed) &&
            cJSON_AddNumberToObject(o, "evicted", (double)s->evicted) &&
            cJSON_AddNumberToObject(o, "refused_full", (double)s->refused_full) &&
-           cJSON_AddNumberToObject(o, "refused_peers", (double)s->refused_peers);
+           cJSON_AddNumberToObject(o, "refused_peers", (double)s->refused_peers) &&
+           cJSON_AddNumberToObject(o, "wait_timeouts", (double)s->wait_timeouts);
 }

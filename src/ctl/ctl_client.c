@@ -129,8 +129,8 @@ static int ctl_client_connect(const char *path, int64_t deadline, double timeout
             struct ucred cr;
             socklen_t crl = sizeof cr;
             if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crl) != 0 || crl != sizeof cr) {
-                fprintf(stderr, "kestrel ctl: %s: cannot read the server's credentials: %s\n",
-                        path, strerror(errno));
+                fprintf(stderr, "kestrel ctl: %s: cannot read the server's credentials: %s\n", path,
+                        strerror(errno));
                 close(fd);
                 return -1;
             }
@@ -152,8 +152,7 @@ static int ctl_client_connect(const char *path, int64_t deadline, double timeout
             continue;
         }
         if (e == EAGAIN)
-            fprintf(stderr, "kestrel ctl: timed out after %g s connecting to %s\n", timeout,
-                    path);
+            fprintf(stderr, "kestrel ctl: timed out after %g s connecting to %s\n", timeout, path);
         else
             fprintf(stderr,
                     "kestrel ctl: cannot connect to %s: %s (is Kestrel running? use --socket)\n",
@@ -182,8 +181,7 @@ static int ctl_client_exchange(int fd, const char *path, const char *req, size_t
             if (w > 0)
                 continue;
             if (w == 0)
-                fprintf(stderr, "kestrel ctl: timed out after %g s sending to %s\n", timeout,
-                        path);
+                fprintf(stderr, "kestrel ctl: timed out after %g s sending to %s\n", timeout, path);
             else
                 fprintf(stderr, "kestrel ctl: %s: %s\n", path, strerror(errno));
             return K_ERR;
@@ -197,8 +195,8 @@ static int ctl_client_exchange(int fd, const char *path, const char *req, size_t
     for (;;) {
         if (len + 1 >= cap) {
             if (cap >= CTL_CLIENT_MAX_RESPONSE) {
-                fprintf(stderr, "kestrel ctl: response from %s too long (over %u bytes)\n",
-                        path, CTL_CLIENT_MAX_RESPONSE);
+                fprintf(stderr, "kestrel ctl: response from %s too long (over %u bytes)\n", path,
+                        CTL_CLIENT_MAX_RESPONSE);
                 free(buf);
                 return K_ERR;
             }
@@ -233,8 +231,7 @@ static int ctl_client_exchange(int fd, const char *path, const char *req, size_t
             return K_ERR;
         }
         if (n == 0)
-            fprintf(stderr, "kestrel ctl: %s closed the connection without a response\n",
-                    path);
+            fprintf(stderr, "kestrel ctl: %s closed the connection without a response\n", path);
         else
             fprintf(stderr, "kestrel ctl: cannot read from %s: %s\n", path, strerror(errno));
         free(buf);

@@ -76,14 +76,20 @@ static const key_binding keys_table[] = {
 };
 
 static const key_local keys_local_table[] = {
-    {"+ -  Right Left", "in the picker: step the first parameter of the selected indicator"},
-    {"/", "in the picker: type the selected indicator's spec (Enter applies)"},
-    {"space  0", "in the picker: toggle the selected indicator / clear all"},
+    {"+ -  Right Left", "picker: step the first parameter"},
+    {"/", "picker: type the spec (Enter applies)"},
+    {"space  0", "picker: toggle / clear all"},
 };
 
-size_t keys_count(void) { return K_ARRAY_LEN(keys_table); }
+size_t keys_count(void)
+{
+    return K_ARRAY_LEN(keys_table);
+}
 
-const key_binding *keys_at(size_t i) { return i < K_ARRAY_LEN(keys_table) ? &keys_table[i] : NULL; }
+const key_binding *keys_at(size_t i)
+{
+    return i < K_ARRAY_LEN(keys_table) ? &keys_table[i] : NULL;
+}
 
 const key_binding *keys_lookup(int key)
 {
@@ -93,7 +99,10 @@ const key_binding *keys_lookup(int key)
     return NULL;
 }
 
-size_t keys_local_count(void) { return K_ARRAY_LEN(keys_local_table); }
+size_t keys_local_count(void)
+{
+    return K_ARRAY_LEN(keys_local_table);
+}
 
 const key_local *keys_local_at(size_t i)
 {
@@ -146,11 +155,14 @@ size_t keys_help_rows(key_help_row *rows, size_t cap)
             r++;
         if (r < n && r < cap) {
             keys_add_label(rows[r].keys, sizeof rows[r].keys, b->label);
+            keys_add_label(rows[r].names, sizeof rows[r].names, name);
             continue;
         }
         if (r >= n && n < cap) {
             rows[n].keys[0] = 0;
+            rows[n].names[0] = 0;
             keys_add_label(rows[n].keys, sizeof rows[n].keys, b->label);
+            keys_add_label(rows[n].names, sizeof rows[n].names, name);
             rows[n].command = b->command;
             rows[n].what = what;
             rows[n].reserved = reserved;

@@ -297,50 +297,63 @@ void ui_help_draw(ui *u)
 {
     key_help_row rows[64];
     size_t nr = K_MIN(keys_help_rows(rows, K_ARRAY_LEN(rows)), K_ARRAY_LEN(rows));
-    char later[1024] = "";
+    char later[1024] = "", later_keys[256] = ""; /* the reserved keys: in full, keys only */
     int n = 0;
     for (size_t i = 0; i < nr; i++) {
         if (!rows[i].reserved) {
             n++;
             continue;
         }
-        size_t len = strlen(later);
+        size_t len = strlen(later), lk = strlen(later_keys);
         int m = snprintf(later + len, sizeof later - len, "%s%s %s", len ? ", " : "",
                          rows[i].keys, rows[i].what);
         if (m < 0 || (size_t)m >= sizeof later - len) /* full: the paragraph ends here */
-            break;
+            later[len] = 0;
+        m = snprintf(later_keys + lk, sizeof later_keys - lk, "%s%s", lk ? "  " : "",
+                     rows[i].keys);
+        if (m < 0 || (size_t)m >= sizeof later_keys - lk)
+            later_keys[lk] = 0;
     }
     n += (int)keys_local_count();
-    int wd0 = K_MIN(100, u->cols);
-    int later_lines = (int)strlen(later) / K_MAX(10, wd0 - 6) + 2;
+    int wd0 = K_MIN(104, u->cols);
+    int later_lines = (int)strlen(later) / K_MAX(10, wd0 - 12) + 2;
     WINDOW *w = ui_overlay_open(u, n + later_lines + 5, wd0, "Keys");
     if (!w)
         return;
     int h, wd;
     getmaxyx(w, h, wd);
-    bool names = wd >= 96; /* room for the command column */
-    int tx = names ? 37 : 21;
+    bool names = wd >= 100; /* room for the command names column */
+    int tx = names ? 42 : 21;
     int y = 1;
     for (size_t i = 0; i < nr && y < h - 1; i++) {
         if (rows[i].reserved)
             continue;
         ui_put(u, w, y, 3, 17, ROLE_KEY, rows[i].keys);
         if (names)
-            ui_put(u, w, y, 21, 15, ROLE_DIM, rows[i].command);
+            ui_put(u, w, y, 21, 20, ROLE_DIM, rows[i].names);
         ui_put(u, w, y++, tx, wd - tx - 2, ROLE_OVERLAY, rows[i].what);
     }
     for (size_t i = 0; i < keys_local_count() && y < h - 1; i++, y++) {
         ui_put(u, w, y, 3, 17, ROLE_KEY, keys_local_at(i)->label);
         ui_put(u, w, y, tx, wd - tx - 2, ROLE_OVERLAY, keys_local_at(i)->what);
     }
-    if (y + 1 < h - 1) {
+    /* the reserved keys: the full paragraph when it fits above the footer, else keys only */
+    int avail = h - 2 - y, width = wd - 6;
+    char short_para[sizeof later_keys + 32];
+    snprintf(short_para, sizeof short_para, "Not yet available: %s", later_keys);
+    int full_lines = (int)strlen(later) / K_MAX(10, width - 10) + 1;
+    int short_lines = (int)strlen(short_para) / K_MAX(10, width - 10) + 1;
+    if (avail >= 2 + full_lines) {
         y++;
         ui_put(u, w, y++, 3, wd - 5, ROLE_DIM, "Reserved, not yet available:");
-        y = wrap(u, w, y, 3, wd - 6, h - 2, ROLE_DIM, later);
+        y = wrap(u, w, y, 3, width, h - 2, ROLE_DIM, later);
+    } else if (avail >= short_lines) {
+        y += avail > short_lines; /* a blank line first when there is room for one */
+        y = wrap(u, w, y, 3, width, h - 2, ROLE_DIM, short_para);
     }
     if (y < h - 1)
         ui_put(u, w, h - 2, 3, wd - 5, ROLE_DIM,
-               "Esc or ? closes this help; every action is also `kestrel ctl NAME` (ctl help)");
+               "Esc closes; every action is also `kestrel ctl NAME` (ctl help)");
     ui_overlay_show(w);
 }
 

@@ -52,7 +52,8 @@ static cmd_result ui_cmd_help(cmd_ctx *c)
     return CMD_OK;
 }
 
-const cmd_entry cmd_help_entry = {.name = "help", .args = "",
+const cmd_entry cmd_help_entry = {.name = "help",
+                                  .args = "",
                                   .help = "every command, its usage and its keys (key: the help "
                                           "overlay)",
                                   .exec = ui_cmd_help};
@@ -76,9 +77,11 @@ static cmd_result ui_cmd_quit(cmd_ctx *c)
     return CMD_OK;
 }
 
-const cmd_entry cmd_quit_entry = {.name = "quit", .args = "[ask]",
+const cmd_entry cmd_quit_entry = {.name = "quit",
+                                  .args = "[ask]",
                                   .help = "quit Kestrel (ask: confirm on the screen first)",
-                                  .max_args = 1, .exec = ui_cmd_quit};
+                                  .max_args = 1,
+                                  .exec = ui_cmd_quit};
 
 /* ---- panes ---- */
 
@@ -97,11 +100,15 @@ static cmd_result ui_cmd_pane(cmd_ctx *c)
     return CMD_OK;
 }
 
-const cmd_entry cmd_pane_next_entry = {.name = "pane-next", .args = "",
-                                       .help = "focus the next pane", .flags = CMD_F_UI,
+const cmd_entry cmd_pane_next_entry = {.name = "pane-next",
+                                       .args = "",
+                                       .help = "focus the next pane",
+                                       .flags = CMD_F_UI,
                                        .exec = ui_cmd_pane};
-const cmd_entry cmd_pane_prev_entry = {.name = "pane-prev", .args = "",
-                                       .help = "focus the previous pane", .flags = CMD_F_UI,
+const cmd_entry cmd_pane_prev_entry = {.name = "pane-prev",
+                                       .args = "",
+                                       .help = "focus the previous pane",
+                                       .flags = CMD_F_UI,
                                        .exec = ui_cmd_pane};
 
 static cmd_result ui_cmd_zoom(cmd_ctx *c)
@@ -113,9 +120,11 @@ static cmd_result ui_cmd_zoom(cmd_ctx *c)
     return CMD_OK;
 }
 
-const cmd_entry cmd_zoom_entry = {.name = "zoom", .args = "",
+const cmd_entry cmd_zoom_entry = {.name = "zoom",
+                                  .args = "",
                                   .help = "zoom the focused pane (again: restore)",
-                                  .flags = CMD_F_UI, .exec = ui_cmd_zoom};
+                                  .flags = CMD_F_UI,
+                                  .exec = ui_cmd_zoom};
 
 static void ui_cmd_watch_move(ui *u, int64_t delta)
 {
@@ -147,8 +156,8 @@ static const struct {
     int key;       /* the chart's own key for it (pane_chart.c) */
     int64_t delta; /* lists */
 } ui_cmd_moves[] = {
-    {"up", KEY_UP, -1},           {"down", KEY_DOWN, +1},       {"left", KEY_LEFT, 0},
-    {"right", KEY_RIGHT, 0},      {"page-up", KEY_PPAGE, -10},  {"page-down", KEY_NPAGE, +10},
+    {"up", KEY_UP, -1},           {"down", KEY_DOWN, +1},      {"left", KEY_LEFT, 0},
+    {"right", KEY_RIGHT, 0},      {"page-up", KEY_PPAGE, -10}, {"page-down", KEY_NPAGE, +10},
     {"home", KEY_HOME, -1000000}, {"end", KEY_END, +1000000},
 };
 
@@ -158,8 +167,9 @@ static cmd_result ui_cmd_move(cmd_ctx *c)
     while (k < K_ARRAY_LEN(ui_cmd_moves) && strcmp(ui_cmd_moves[k].dir, c->argv[1]) != 0)
         k++;
     if (k == K_ARRAY_LEN(ui_cmd_moves))
-        return cmd_fail(c, "move: '%.40s' is not a direction (up down left right page-up "
-                           "page-down home end)",
+        return cmd_fail(c,
+                        "move: '%.40s' is not a direction (up down left right page-up "
+                        "page-down home end)",
                         c->argv[1]);
     ui *u = ui_cmd_ui(c);
     int64_t d = ui_cmd_moves[k].delta;
@@ -183,10 +193,13 @@ static cmd_result ui_cmd_move(cmd_ctx *c)
     return CMD_OK;
 }
 
-const cmd_entry cmd_move_entry = {
-    .name = "move", .args = "up|down|left|right|page-up|page-down|home|end",
-    .help = "move in the focused pane (lists, chart cursor)", .min_args = 1, .max_args = 1,
-    .flags = CMD_F_UI, .exec = ui_cmd_move};
+const cmd_entry cmd_move_entry = {.name = "move",
+                                  .args = "up|down|left|right|page-up|page-down|home|end",
+                                  .help = "move in the focused pane (lists, chart cursor)",
+                                  .min_args = 1,
+                                  .max_args = 1,
+                                  .flags = CMD_F_UI,
+                                  .exec = ui_cmd_move};
 
 static cmd_result ui_cmd_select(cmd_ctx *c)
 {
@@ -201,10 +214,12 @@ static cmd_result ui_cmd_select(cmd_ctx *c)
     return CMD_OK;
 }
 
-const cmd_entry cmd_select_entry = {.name = "select", .args = "",
+const cmd_entry cmd_select_entry = {.name = "select",
+                                    .args = "",
                                     .help = "select the row under the cursor (watchlist: focus "
                                             "its symbol)",
-                                    .flags = CMD_F_UI, .exec = ui_cmd_select};
+                                    .flags = CMD_F_UI,
+                                    .exec = ui_cmd_select};
 
 static cmd_result ui_cmd_picker(cmd_ctx *c)
 {
@@ -212,9 +227,11 @@ static cmd_result ui_cmd_picker(cmd_ctx *c)
     return CMD_OK;
 }
 
-const cmd_entry cmd_picker_entry = {.name = "picker", .args = "",
+const cmd_entry cmd_picker_entry = {.name = "picker",
+                                    .args = "",
                                     .help = "indicator picker (chart overlays, oscillators)",
-                                    .flags = CMD_F_UI, .exec = ui_cmd_picker};
+                                    .flags = CMD_F_UI,
+                                    .exec = ui_cmd_picker};
 
 static cmd_result ui_cmd_close_overlay(cmd_ctx *c)
 {
@@ -229,8 +246,10 @@ static cmd_result ui_cmd_close_overlay(cmd_ctx *c)
     return CMD_OK;
 }
 
-const cmd_entry cmd_close_overlay_entry = {.name = "close-overlay", .args = "",
-                                           .help = "close an overlay", .flags = CMD_F_UI,
+const cmd_entry cmd_close_overlay_entry = {.name = "close-overlay",
+                                           .args = "",
+                                           .help = "close an overlay",
+                                           .flags = CMD_F_UI,
                                            .exec = ui_cmd_close_overlay};
 
 static cmd_result ui_cmd_repaint(cmd_ctx *c)
@@ -241,8 +260,10 @@ static cmd_result ui_cmd_repaint(cmd_ctx *c)
     return CMD_OK;
 }
 
-const cmd_entry cmd_repaint_entry = {.name = "repaint", .args = "",
-                                     .help = "repaint the whole screen", .flags = CMD_F_UI,
+const cmd_entry cmd_repaint_entry = {.name = "repaint",
+                                     .args = "",
+                                     .help = "repaint the whole screen",
+                                     .flags = CMD_F_UI,
                                      .exec = ui_cmd_repaint};
 
 /* ---- status ---- */

@@ -4,7 +4,7 @@
 # server and by `kestrel ctl`, for an explicit path and for the default private directory;
 # 32 idle clients do not lock `ctl status` out; idle clients time out (control.idle_timeout);
 # a deferred reply (ctl ping) while other clients are served; the one speed validator on the
-# command line and over the socket; the status document's schema and string ids; the command
+# command line, over the socket and in the configuration file; the status document's schema and string ids; the command
 # table over the socket (help, UI commands headless, reserved commands, unknown commands).
 . "$(dirname "$0")/../lib.sh"
 K="$KESTREL_BIN"
@@ -115,6 +115,13 @@ for v in 1e-400 -0 0x1p3 0X10 nan inf -1 1e999 0.001 " 1" "1 " ""; do
     "$K" --headless --exit-at-end --speed "$v" --db "$T/x.db" --socket "$T/x.sock" \
         --replay $R > /dev/null 2> "$T/sp.err"; rc=$?
     check "--speed '$v' refused (exit 2, one line)" sh -c "[ $rc -eq 2 ] && [ \$(wc -l < '$T/sp.err') -eq 1 ] && grep -q 'not valid' '$T/sp.err'"
+done
+# ... and the configuration file refuses the same values (libconfig has no hex floats or nan)
+for v in 1e-400 -0 -0.0 0x10 1e999 -1; do
+    printf 'replay: { speed = %s; };\n' "$v" > "$T/sp.cfg"
+    "$K" --config "$T/sp.cfg" --headless --exit-at-end --db "$T/x.db" --socket "$T/x.sock" \
+        --replay $R > /dev/null 2> "$T/sp.err"; rc=$?
+    check "replay.speed = $v refused (exit 2, file:line)" sh -c "[ $rc -eq 2 ] && grep -q 'sp.cfg:1: replay.speed' '$T/sp.err'"
 done
 ctl speed 2.5 > "$T/sp.json"
 check "ctl speed 2.5 accepted" eq "$(jget "$T/sp.json" 'j["speed"]')" 2.5

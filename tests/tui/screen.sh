@@ -107,6 +107,10 @@ else
 fi
 keys Escape
 expect_gone "this help" "Esc closes the help"
+keys F1
+expect "this help" "F1 opens the help (the same command as ?)"
+keys Escape
+expect_gone "this help" "Esc closes it again"
 
 # focus: Tab / Shift-Tab move it (the bottom line names the focused pane)
 expect "[chart]" "chart has the focus at start"

@@ -675,7 +675,8 @@ static void test_idle_eviction(env *e)
     CHECK_INT(ctl_server_client_count(e->s), 0);
 }
 
-/* control.idle_timeout: an idle client is closed; one waiting for a deferred reply is not. */
+/* control.idle_timeout: an idle client is closed; one waiting for a deferred reply is not. A
+ * deferred request nobody answers within the wait timeout is cancelled and answered. */
 static void test_idle_timeout(void)
 {
     env e;
@@ -686,12 +687,15 @@ static void test_idle_timeout(void)
     e.l = loop_new();
     e.pend = calloc(CTL_MAX_CLIENTS, sizeof *e.pend);
     char err[256];
-    CHECK(srv_open(&e.s, e.l, e.path, 150, &e, err, sizeof err) == CTL_OK);
+    ctl_opts o = {.path = e.path, .idle_timeout_ms = 150, .wait_timeout_ms = 400};
+    CHECK(ctl_server_open(&e.s, e.l, &o, handler, &e, err, sizeof err) == CTL_OK);
     CHECK_INT(status_num(e.s, "idle_timeout_ms"), 150);
-    tcl idle, busy;
+    tcl idle, busy, hung;
     CHECK(tcl_connect(&idle, e.path));
     CHECK(tcl_connect(&busy, e.path));
-    CHECK(tcl_sends(&e, &busy, "{\"cmd\":\"defer\",\"args\":[\"600\"]}\n"));
+    CHECK(tcl_connect(&hung, e.path));
+    CHECK(tcl_sends(&e, &busy, "{\"cmd\":\"defer\",\"args\":[\"250\"]}\n"));
+    CHECK(tcl_sends(&e, &hung, "{\"cmd\":\"defer\",\"args\":[\"100000\"]}\n"));
     int64_t t0 = loop_mono_ms(), end = t0 + 5000;
     while (!idle.eof && loop_mono_ms() < end) {
         tcl_poll(&idle);
@@ -701,18 +705,27 @@ static void test_idle_timeout(void)
     CHECK(loop_mono_ms() - t0 >= 140);
     CHECK_INT(status_num(e.s, "idle_closed"), 1);
     char out[256];
-    CHECK(tcl_line(&e, &busy, out, sizeof out) > 0); /* the deferred reply, after 600 ms */
+    CHECK(tcl_line(&e, &busy, out, sizeof out) > 0); /* the deferred reply, after 250 ms */
     CHECK_STR(out, "{\"deferred\":\"done\"}");
-    CHECK(loop_mono_ms() - t0 >= 590);
-    /* and after its reply it is idle like any other */
+    CHECK(loop_mono_ms() - t0 >= 240);
+    /* the one nobody answers: cancelled (the hook ran) and told so, after the wait timeout */
+    CHECK(tcl_line(&e, &hung, out, sizeof out) > 0);
+    CHECK(resp_error_is(out, "no reply within 1 s"));
+    CHECK(loop_mono_ms() - t0 >= 390);
+    CHECK_INT(e.cancels, 1);
+    CHECK_INT(status_num(e.s, "wait_timeouts"), 1);
+    CHECK_INT(ctl_server_waiting_count(e.s), 0);
+    /* and after their replies they are idle like any other */
     end = loop_mono_ms() + 5000;
-    while (!busy.eof && loop_mono_ms() < end) {
+    while ((!busy.eof || !hung.eof) && loop_mono_ms() < end) {
         tcl_poll(&busy);
+        tcl_poll(&hung);
         pump(&e);
     }
-    CHECK(busy.eof);
+    CHECK(busy.eof && hung.eof);
     tcl_close(&idle);
     tcl_close(&busy);
+    tcl_close(&hung);
     env_close(&e);
 }
 
