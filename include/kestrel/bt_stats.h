@@ -59,7 +59,8 @@ double bt_norm_ppf(double p); /* inverse; NaN outside (0, 1) */
 
 /* ---- Deflated Sharpe Ratio ---- */
 /* Expected maximum Sharpe of `trials` independent unskilled trials whose Sharpe ratios have
- * variance var_sr: sqrt(V) * ((1 - g) Z^-1(1 - 1/N) + g Z^-1(1 - 1/(N e))), g = Euler-Mascheroni. */
+ * variance var_sr: sqrt(V) * ((1 - g) Z^-1(1 - 1/N) + g Z^-1(1 - 1/(N e))), g the
+ * Euler-Mascheroni constant. */
 double bt_expected_max_sharpe(double var_sr, uint32_t trials);
 /* Probabilistic Sharpe Ratio: P(true SR > sr_bench) given the observed per-period sr over t
  * observations with skewness and (non-excess) kurtosis. */

@@ -179,12 +179,13 @@ typedef struct nn_model {
 model *nn_model_new(const model_ops *ops, const char *name, uint32_t nfeat, const nn_config *cfg,
                     nn_arch *arch);
 
-enum model_result nn_model_predict(model *m, const model_input *in, model_output *out);
-enum model_result nn_model_learn(model *m, const model_input *in, int label, double weight);
-enum model_result nn_model_train(model *m);
-enum model_result nn_model_swap(model *m);
-enum model_result nn_model_save(const model *m, model_blob *out);
-enum model_result nn_model_load(model *m, const uint8_t *data, size_t len);
+K_MUST_USE enum model_result nn_model_predict(model *m, const model_input *in, model_output *out);
+K_MUST_USE enum model_result nn_model_learn(model *m, const model_input *in, int label,
+                                           double weight);
+K_MUST_USE enum model_result nn_model_train(model *m);
+K_MUST_USE enum model_result nn_model_swap(model *m);
+K_MUST_USE enum model_result nn_model_save(const model *m, model_blob *out);
+K_MUST_USE enum model_result nn_model_load(model *m, const uint8_t *data, size_t len);
 uint64_t nn_model_samples(const model *m);
 void nn_model_free(model *m);
 

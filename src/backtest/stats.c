@@ -358,7 +358,8 @@ enum bt_stats_result bt_pbo_cscv(const double *m, size_t t, size_t n, uint32_t s
         if (!isfinite(m[i]))
             return BT_STATS_BAD_INPUT;
     /* per block and configuration: sum and sum of squares */
-    double *bs = xcalloc((size_t)s * n, sizeof(double)), *bq = xcalloc((size_t)s * n, sizeof(double));
+    double *bs = xcalloc((size_t)s * n, sizeof(double));
+    double *bq = xcalloc((size_t)s * n, sizeof(double));
     double *ts = xcalloc(n, sizeof(double)), *tq = xcalloc(n, sizeof(double));
     for (size_t r = 0; r < rows * s; r++) {
         size_t blk = r / rows;

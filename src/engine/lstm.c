@@ -2,7 +2,8 @@
  * heads, optimiser, replay and threading are nn.c's. Gate order in every 4H block: input, forget,
  * cell candidate, output. The input projection of all T steps is one sgemm; the recurrence is an
  * sgemv per step; backward accumulates the weight gradients with one sgemm per matrix after the
- * time loop (wh is stored H x 4H, transposed). Truncated BPTT: only the last `bptt` steps receive gradient.
+ * time loop (wh is stored H x 4H, transposed). Truncated BPTT: only the last `bptt` steps
+ * receive gradient.
  *
  * dim[]: 0 = H (hidden), 1 = L (layers), 2 = bptt. Per-layer workspace (floats): gates T*4H
  * (post-activation), c T*H, tanh(c) T*H, h T*H; then shared backward scratch. */
@@ -66,10 +67,12 @@ static void lstm_backward(const nn_arch *a, const float *p, const float *win, fl
     memcpy(dHin + (size_t)(T - 1) * H, dz, H * sizeof(float));
     for (uint32_t l = L; l-- > 0;) {
         const float *wx = nn_cat(a, p, 3 * l), *wh = nn_cat(a, p, 3 * l + 1);
-        float *gwx = nn_at(a, g, 3 * l), *gwh = nn_at(a, g, 3 * l + 1), *gb = nn_at(a, g, 3 * l + 2);
+        float *gwx = nn_at(a, g, 3 * l), *gwh = nn_at(a, g, 3 * l + 1);
+        float *gb = nn_at(a, g, 3 * l + 2);
         const float *G = ws + LSTM_LAYER_WS(T, H) * l, *C = G + (size_t)T * G4;
         const float *TC = C + (size_t)T * H, *Hs = TC + (size_t)T * H;
-        const float *in = l == 0 ? win : ws + LSTM_LAYER_WS(T, H) * (l - 1) + (size_t)T * (G4 + 2 * H);
+        const float *in =
+            l == 0 ? win : ws + LSTM_LAYER_WS(T, H) * (l - 1) + (size_t)T * (G4 + 2 * H);
         uint32_t in_dim = l == 0 ? a->F : H;
         memset(dA, 0, (size_t)T * G4 * sizeof(float));
         memset(dhn, 0, 2 * H * sizeof(float));
