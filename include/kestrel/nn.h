@@ -170,7 +170,12 @@ typedef struct nn_model {
     atomic_int cand_fresh; /* candidate trained since the last swap */
     int ready;             /* live weights were trained at least once (main thread) */
     uint64_t learned;      /* samples offered to learn() (main thread) */
-    double last_loss;      /* mean loss of the last train() step (learner; read after swap) */
+    double last_loss;      /* mean loss of the last train() step (learner) */
+    /* copied under cand_mu by swap() (main thread): what save() writes and the screen shows,
+     * so the main thread never reads what the learner is writing */
+    nn_rng rng_live;
+    uint64_t steps_live;
+    double loss_live;
 } nn_model;
 
 /* Builds the model around a network's arch (ownership of arch passes to the model): appends the
