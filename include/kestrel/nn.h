@@ -78,6 +78,9 @@ typedef struct nn_config {
     uint64_t seed;        /* init, dropout and replay sampling, default 1 */
 } nn_config;
 void nn_config_default(nn_config *c);
+/* The shared fields in range: dropout in [0, 0.9], lr in (0, 1], clip >= 0, conf_weight in
+ * [0, 10], optim known, batch and steps <= 4096, replay 1..1,000,000. */
+bool nn_config_ok(const nn_config *c);
 
 /* ---- parameter layout ---- */
 #define NN_MAX_TENSORS 48

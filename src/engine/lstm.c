@@ -123,7 +123,7 @@ static const model_ops lstm_ops = {
 
 model *lstm_new(const char *name, uint32_t nfeat, const nn_config *cfg)
 {
-    if (!cfg || nfeat == 0 || nfeat > 4096 || cfg->window < 2 || cfg->window > 1024 ||
+    if (!nn_config_ok(cfg) || nfeat == 0 || nfeat > 4096 || cfg->window < 2 || cfg->window > 1024 ||
         cfg->hidden == 0 || cfg->hidden > 512 || cfg->layers < 1 || cfg->layers > 2)
         return NULL;
     nn_arch *a = xcalloc(1, sizeof(*a));

@@ -168,6 +168,14 @@ void nn_config_default(nn_config *c)
     c->seed = 1;
 }
 
+bool nn_config_ok(const nn_config *c)
+{
+    return c && c->dropout >= 0 && c->dropout <= 0.9f && c->lr > 0 && c->lr <= 1 &&
+           c->clip >= 0 && isfinite(c->clip) && c->conf_weight >= 0 && c->conf_weight <= 10 &&
+           (c->optim == NN_ADAM || c->optim == NN_ADAGRAD) && c->batch <= 4096 &&
+           c->steps <= 4096 && c->replay >= 1 && c->replay <= 1000000;
+}
+
 uint32_t nn_arch_add(nn_arch *a, const char *name, uint32_t rows, uint32_t cols, enum nn_init init,
                      float value)
 {

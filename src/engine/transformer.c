@@ -298,7 +298,7 @@ static const model_ops tf_ops = {
 
 model *transformer_new(const char *name, uint32_t nfeat, const nn_config *cfg)
 {
-    if (!cfg || nfeat == 0 || nfeat > 4096 || cfg->window < 2 || cfg->window > 512 ||
+    if (!nn_config_ok(cfg) || nfeat == 0 || nfeat > 4096 || cfg->window < 2 || cfg->window > 512 ||
         cfg->heads == 0 || cfg->heads > 16 || cfg->hidden == 0 || cfg->hidden > 256 ||
         cfg->hidden % cfg->heads || cfg->layers < 1 || cfg->layers > 2)
         return NULL;
