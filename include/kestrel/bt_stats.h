@@ -53,6 +53,12 @@ K_MUST_USE enum bt_stats_result bt_bootstrap_diff_ci(const double *x, const doub
                                                      enum bt_stat stat, const bt_boot_cfg *cfg,
                                                      bt_ci *out);
 
+/* The report's verdict from a paired-difference interval (bt_bootstrap_diff_ci of strategy minus
+ * baseline): "edge over <baseline>: +<estimate> (95% CI <lo> .. <hi>)" when the whole interval is
+ * above 0, else "no evidence of an edge over <baseline>". Returns 1 (edge) or 0, and writes at
+ * most len bytes. */
+int bt_edge_verdict(const bt_ci *diff, double level, const char *baseline, char *buf, size_t len);
+
 /* ---- normal distribution ---- */
 double bt_norm_cdf(double x);
 double bt_norm_ppf(double p); /* inverse; NaN outside (0, 1) */

@@ -10,6 +10,7 @@
 #include "kestrel/xmalloc.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -246,6 +247,17 @@ enum bt_stats_result bt_bootstrap_diff_ci(const double *x, const double *y, size
     if (!y)
         return BT_STATS_BAD_INPUT;
     return bt_boot(x, y, n, stat, cfg, out);
+}
+
+int bt_edge_verdict(const bt_ci *diff, double level, const char *baseline, char *buf, size_t len)
+{
+    int edge = diff && diff->lo > 0 && diff->hi >= diff->lo;
+    if (edge)
+        snprintf(buf, len, "edge over %s: %+.6g (%g%% CI %.6g .. %.6g)", baseline,
+                 diff->estimate, (level > 0 ? level : 0.95) * 100, diff->lo, diff->hi);
+    else
+        snprintf(buf, len, "no evidence of an edge over %s", baseline);
+    return edge;
 }
 
 /* ---------------------------------------------------------------- normal */
