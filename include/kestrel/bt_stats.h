@@ -53,13 +53,20 @@ K_MUST_USE enum bt_stats_result bt_bootstrap_diff_ci(const double *x, const doub
                                                      enum bt_stat stat, const bt_boot_cfg *cfg,
                                                      bt_ci *out);
 
+/* The report's verdict from a paired-difference interval (bt_bootstrap_diff_ci of strategy minus
+ * baseline): "edge over <baseline>: +<estimate> (95% CI <lo> .. <hi>)" when the whole interval is
+ * above 0, else "no evidence of an edge over <baseline>". Returns 1 (edge) or 0, and writes at
+ * most len bytes. */
+int bt_edge_verdict(const bt_ci *diff, double level, const char *baseline, char *buf, size_t len);
+
 /* ---- normal distribution ---- */
 double bt_norm_cdf(double x);
 double bt_norm_ppf(double p); /* inverse; NaN outside (0, 1) */
 
 /* ---- Deflated Sharpe Ratio ---- */
 /* Expected maximum Sharpe of `trials` independent unskilled trials whose Sharpe ratios have
- * variance var_sr: sqrt(V) * ((1 - g) Z^-1(1 - 1/N) + g Z^-1(1 - 1/(N e))), g = Euler-Mascheroni. */
+ * variance var_sr: sqrt(V) * ((1 - g) Z^-1(1 - 1/N) + g Z^-1(1 - 1/(N e))), g the
+ * Euler-Mascheroni constant. */
 double bt_expected_max_sharpe(double var_sr, uint32_t trials);
 /* Probabilistic Sharpe Ratio: P(true SR > sr_bench) given the observed per-period sr over t
  * observations with skewness and (non-excess) kurtosis. */

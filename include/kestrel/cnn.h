@@ -6,7 +6,7 @@
 #define KESTREL_CNN_H
 #include "kestrel/nn.h"
 
-/* NULL when cfg is out of range (window < 8, hidden 0 or > 512, nfeat 0). */
+/* NULL when cfg is out of range (nn_config_ok(), window < 8, hidden 0 or > 512, nfeat 0). */
 model *cnn_new(const char *name, uint32_t nfeat, const nn_config *cfg);
 
 #endif

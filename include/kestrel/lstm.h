@@ -6,7 +6,8 @@
 #define KESTREL_LSTM_H
 #include "kestrel/nn.h"
 
-/* NULL when cfg is out of range (window < 2, hidden 0 or > 512, layers not 1-2, nfeat 0). */
+/* NULL when cfg is out of range (nn_config_ok(), window < 2, hidden 0 or > 512, layers not 1-2,
+ * nfeat 0). */
 model *lstm_new(const char *name, uint32_t nfeat, const nn_config *cfg);
 
 #endif

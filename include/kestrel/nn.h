@@ -78,6 +78,9 @@ typedef struct nn_config {
     uint64_t seed;        /* init, dropout and replay sampling, default 1 */
 } nn_config;
 void nn_config_default(nn_config *c);
+/* The shared fields in range: dropout in [0, 0.9], lr in (0, 1], clip >= 0, conf_weight in
+ * [0, 10], optim known, batch and steps <= 4096, replay 1..1,000,000. */
+bool nn_config_ok(const nn_config *c);
 
 /* ---- parameter layout ---- */
 #define NN_MAX_TENSORS 48
@@ -170,7 +173,12 @@ typedef struct nn_model {
     atomic_int cand_fresh; /* candidate trained since the last swap */
     int ready;             /* live weights were trained at least once (main thread) */
     uint64_t learned;      /* samples offered to learn() (main thread) */
-    double last_loss;      /* mean loss of the last train() step (learner; read after swap) */
+    double last_loss;      /* mean loss of the last train() step (learner) */
+    /* copied under cand_mu by swap() (main thread): what save() writes and the screen shows,
+     * so the main thread never reads what the learner is writing */
+    nn_rng rng_live;
+    uint64_t steps_live;
+    double loss_live;
 } nn_model;
 
 /* Builds the model around a network's arch (ownership of arch passes to the model): appends the
@@ -179,12 +187,13 @@ typedef struct nn_model {
 model *nn_model_new(const model_ops *ops, const char *name, uint32_t nfeat, const nn_config *cfg,
                     nn_arch *arch);
 
-enum model_result nn_model_predict(model *m, const model_input *in, model_output *out);
-enum model_result nn_model_learn(model *m, const model_input *in, int label, double weight);
-enum model_result nn_model_train(model *m);
-enum model_result nn_model_swap(model *m);
-enum model_result nn_model_save(const model *m, model_blob *out);
-enum model_result nn_model_load(model *m, const uint8_t *data, size_t len);
+K_MUST_USE enum model_result nn_model_predict(model *m, const model_input *in, model_output *out);
+K_MUST_USE enum model_result nn_model_learn(model *m, const model_input *in, int label,
+                                           double weight);
+K_MUST_USE enum model_result nn_model_train(model *m);
+K_MUST_USE enum model_result nn_model_swap(model *m);
+K_MUST_USE enum model_result nn_model_save(const model *m, model_blob *out);
+K_MUST_USE enum model_result nn_model_load(model *m, const uint8_t *data, size_t len);
 uint64_t nn_model_samples(const model *m);
 void nn_model_free(model *m);
 

@@ -10,6 +10,7 @@
 #include "kestrel/xmalloc.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -248,6 +249,17 @@ enum bt_stats_result bt_bootstrap_diff_ci(const double *x, const double *y, size
     return bt_boot(x, y, n, stat, cfg, out);
 }
 
+int bt_edge_verdict(const bt_ci *diff, double level, const char *baseline, char *buf, size_t len)
+{
+    int edge = diff && diff->lo > 0 && diff->hi >= diff->lo;
+    if (edge)
+        snprintf(buf, len, "edge over %s: %+.6g (%g%% CI %.6g .. %.6g)", baseline,
+                 diff->estimate, (level > 0 ? level : 0.95) * 100, diff->lo, diff->hi);
+    else
+        snprintf(buf, len, "no evidence of an edge over %s", baseline);
+    return edge;
+}
+
 /* ---------------------------------------------------------------- normal */
 
 double bt_norm_cdf(double x)
@@ -358,7 +370,8 @@ enum bt_stats_result bt_pbo_cscv(const double *m, size_t t, size_t n, uint32_t s
         if (!isfinite(m[i]))
             return BT_STATS_BAD_INPUT;
     /* per block and configuration: sum and sum of squares */
-    double *bs = xcalloc((size_t)s * n, sizeof(double)), *bq = xcalloc((size_t)s * n, sizeof(double));
+    double *bs = xcalloc((size_t)s * n, sizeof(double));
+    double *bq = xcalloc((size_t)s * n, sizeof(double));
     double *ts = xcalloc(n, sizeof(double)), *tq = xcalloc(n, sizeof(double));
     for (size_t r = 0; r < rows * s; r++) {
         size_t blk = r / rows;

@@ -132,7 +132,7 @@ static const model_ops cnn_ops = {
 model *cnn_new(const char *name, uint32_t nfeat, const nn_config *cfg)
 {
     const uint32_t K = 3;
-    if (!cfg || nfeat == 0 || nfeat > 4096 || cfg->window < 8 || cfg->window > 1024 ||
+    if (!nn_config_ok(cfg) || nfeat == 0 || nfeat > 4096 || cfg->window < 8 || cfg->window > 1024 ||
         cfg->hidden == 0 || cfg->hidden > 512)
         return NULL;
     nn_arch *a = xcalloc(1, sizeof(*a));

@@ -168,6 +168,14 @@ void nn_config_default(nn_config *c)
     c->seed = 1;
 }
 
+bool nn_config_ok(const nn_config *c)
+{
+    return c && c->dropout >= 0 && c->dropout <= 0.9f && c->lr > 0 && c->lr <= 1 &&
+           c->clip >= 0 && isfinite(c->clip) && c->conf_weight >= 0 && c->conf_weight <= 10 &&
+           (c->optim == NN_ADAM || c->optim == NN_ADAGRAD) && c->batch <= 4096 &&
+           c->steps <= 4096 && c->replay >= 1 && c->replay <= 1000000;
+}
+
 uint32_t nn_arch_add(nn_arch *a, const char *name, uint32_t rows, uint32_t cols, enum nn_init init,
                      float value)
 {
@@ -429,6 +437,8 @@ model *nn_model_new(const model_ops *ops, const char *name, uint32_t nfeat, cons
     atomic_init(&nm->cand_fresh, 0);
     nn_rng_seed(&nm->rng, cfg->seed);
     nn_model_init_params(nm);
+    nm->rng_live = nm->rng;
+    nm->loss_live = NAN;
     return &nm->base;
 }
 
@@ -565,6 +575,9 @@ enum model_result nn_model_swap(model *m)
         memcpy(nm->live, nm->cand, nm->arch->nparams * sizeof(float));
         atomic_store(&nm->cand_fresh, 0);
         nm->ready = 1;
+        nm->rng_live = nm->rng;
+        nm->steps_live = nm->steps_done;
+        nm->loss_live = nm->last_loss;
         rc = K_MODEL_OK;
     }
     pthread_mutex_unlock(&nm->cand_mu);
@@ -586,7 +599,9 @@ uint32_t nn_model_replay_count(nn_model *nm)
 
 /* ---------------------------------------------------------------- state
  * Blob: "KSNN" u32 version, kind[16], u32 T F D nparams, u32 dim[8], u32 ready, u64 learned,
- * u64 steps, u64 rng[4], float live[nparams], u64 FNV-1a of everything before it. The live
+ * u64 steps, u64 rng[4], float live[nparams], u64 FNV-1a of everything before it. Steps and the
+ * PRNG are those of the last swap (what the live weights came from), never the learner's
+ * running values. The live
  * parameters are what predict() reads, so predictions after load are bit-identical. The replay
  * buffer and the optimiser moments are not saved: after load, training restarts from the live
  * weights with fresh moments, fed by the outcomes the engine stores. */
@@ -625,8 +640,8 @@ enum model_result nn_model_save(const model *m, model_blob *out)
     memcpy(h.dim, a->dim, sizeof(h.dim));
     h.ready = (uint32_t)nm->ready;
     h.learned = nm->learned;
-    h.steps = nm->steps_done;
-    memcpy(h.rng, nm->rng.s, sizeof(h.rng));
+    h.steps = nm->steps_live;
+    memcpy(h.rng, nm->rng_live.s, sizeof(h.rng));
     size_t start = out->len;
     model_blob_put(out, &h, sizeof(h));
     model_blob_put(out, nm->live, a->nparams * sizeof(float));
@@ -658,8 +673,9 @@ enum model_result nn_model_load(model *m, const uint8_t *data, size_t len)
     memset(nm->m1, 0, a->nparams * sizeof(float));
     memset(nm->m2, 0, a->nparams * sizeof(float));
     nm->adam_t = 0;
-    nm->steps_done = h.steps;
+    nm->steps_done = nm->steps_live = h.steps;
     memcpy(nm->rng.s, h.rng, sizeof(h.rng));
+    nm->rng_live = nm->rng;
     nm->ready = h.ready != 0;
     nm->learned = h.learned;
     atomic_store(&nm->cand_fresh, 0);

@@ -1,8 +1,9 @@
 /* The Transformer-encoder trunk: embedding + sinusoidal positions, pre-LN blocks
  *     X1 = X + Attn(LN1(X)) Wo + bo,   X2 = X1 + ReLU(LN2(X1) W1 + b1) W2 + b2,
  * and z = LNf(X_L[T-1]); the last block computes only that row past its keys and values (the
- * other rows cannot reach z), exactly and at a fraction of the cost. Attention per head is two sgemms on column slices of the packed QKV
- * matrix (leading dimension 3d, so no copies), softmax per row in between; backward mirrors it.
+ * other rows cannot reach z), exactly and at a fraction of the cost. Attention per head is two
+ * sgemms on column slices of the packed QKV matrix (leading dimension 3d, so no copies), softmax
+ * per row in between; backward mirrors it.
  * Heads, optimiser, replay and threading are nn.c's. The positional table is computed once at
  * creation and lives after the arch struct (one allocation, freed with it).
  *
@@ -297,7 +298,7 @@ static const model_ops tf_ops = {
 
 model *transformer_new(const char *name, uint32_t nfeat, const nn_config *cfg)
 {
-    if (!cfg || nfeat == 0 || nfeat > 4096 || cfg->window < 2 || cfg->window > 512 ||
+    if (!nn_config_ok(cfg) || nfeat == 0 || nfeat > 4096 || cfg->window < 2 || cfg->window > 512 ||
         cfg->heads == 0 || cfg->heads > 16 || cfg->hidden == 0 || cfg->hidden > 256 ||
         cfg->hidden % cfg->heads || cfg->layers < 1 || cfg->layers > 2)
         return NULL;

@@ -188,9 +188,14 @@ static void test_bootstrap(const double *r, size_t n)
     CHECK_INT(bt_bootstrap_diff_ci(r, a, n, BT_STAT_MEAN, &st, &ci), BT_STATS_OK);
     CHECK_NEAR(ci.estimate, 1e-4, 1e-9);
     CHECK(ci.lo > 0);
+    char v[128];
+    CHECK_INT(bt_edge_verdict(&ci, 0.95, "buy-and-hold", v, sizeof(v)), 1);
+    CHECK(strncmp(v, "edge over buy-and-hold: +0.0001 (95% CI ", 40) == 0);
     /* the mean itself carries no evidence of an edge over zero on these returns */
     CHECK_INT(bt_bootstrap_ci(r, n, BT_STAT_MEAN, &st, &ci), BT_STATS_OK);
     CHECK(ci.lo < 0 && ci.hi > 0);
+    CHECK_INT(bt_edge_verdict(&ci, 0.95, "always-HOLD", v, sizeof(v)), 0);
+    CHECK_STR(v, "no evidence of an edge over always-HOLD");
     /* bad input */
     a[3] = NAN;
     CHECK_INT(bt_bootstrap_ci(a, n, BT_STAT_MEAN, &st, &ci), BT_STATS_BAD_INPUT);

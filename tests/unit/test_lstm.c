@@ -82,5 +82,12 @@ int main(void)
     bad.hidden = 0;
     CHECK(lstm_new("x", 4, &bad) == NULL);
     CHECK(lstm_new("x", 0, &cfg) == NULL);
+    bad = cfg;
+    bad.dropout = 1.0f; /* 1 / (1 - rate) */
+    CHECK(lstm_new("x", 4, &bad) == NULL);
+    bad = cfg;
+    bad.lr = 0;
+    CHECK(lstm_new("x", 4, &bad) == NULL);
+    CHECK(lstm_new("x", 4, NULL) == NULL);
     CHECK_DONE();
 }
