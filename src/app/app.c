@@ -783,6 +783,14 @@ int app_start(app *a, const char *args, char *err, size_t errlen)
         return K_ERR;
     }
 
+    /* the control socket first: a start refused because another Kestrel holds it must not have
+     * created (or touched) the database */
+    ctl_opts co = {.path = a->cfg.socket_path,
+                   .idle_timeout_ms = (int)(a->cfg.ctl_idle_timeout_s * 1000.0 + 0.5)};
+    if (ctl_server_open(&a->ctl, a->loop, &co, app_ctl_handler, a, err, errlen) != CTL_OK)
+        return K_ERR;
+    log_info(a->log, "control socket %s", ctl_server_path(a->ctl));
+
     store_opts so = {.batch = a->cfg.store_batch, .flush_ms = a->cfg.store_flush_ms,
                      .on_health = app_on_store_health, .on_health_ud = a};
     if (store_open(&a->store, a->cfg.db_path, &so, err, errlen) != K_OK)
@@ -815,11 +823,6 @@ int app_start(app *a, const char *args, char *err, size_t errlen)
             return K_ERR;
         }
     }
-
-    ctl_opts co = {.path = a->cfg.socket_path, .idle_timeout_ms = (int)(a->cfg.ctl_idle_timeout_s * 1000.0 + 0.5)};
-    if (ctl_server_open(&a->ctl, a->loop, &co, app_ctl_handler, a, err, errlen) != CTL_OK)
-        return K_ERR;
-    log_info(a->log, "control socket %s", ctl_server_path(a->ctl));
 
     if (!a->headless) {
         a->ui = ui_open(a, err, errlen);

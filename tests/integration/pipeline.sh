@@ -59,4 +59,15 @@ check "history: the 08 run stored its 1m bars ($n8)" test "${n8:-0}" -ge 5
 check "history: the 09 run holds the stored bars in front of its own ($n9 = $n8 + $own)" \
     eq "$n9" "$((n8 + own))"
 check "history: the load is logged" grep -q "stored bars loaded" "$T/h9.err"
+
+# a start refused because another Kestrel holds the control socket creates no database
+"$KESTREL_BIN" --headless --speed 1 --db "$T/first.db" --socket "$T/busy.sock" >/dev/null 2>&1 &
+PIDS="$PIDS $!"
+wait_for 10 "$KESTREL_BIN" ctl --socket "$T/busy.sock" status >/dev/null 2>&1
+"$KESTREL_BIN" --headless --exit-at-end --db "$T/second.db" --socket "$T/busy.sock" \
+    >/dev/null 2>"$T/second.err"
+rc=$?
+check "a second Kestrel on the same socket is refused (exit $rc)" test "$rc" -ne 0
+check "... before it created its database" test ! -e "$T/second.db"
+"$KESTREL_BIN" ctl --socket "$T/busy.sock" quit >/dev/null 2>&1
 done_tests
