@@ -32,7 +32,7 @@ typedef struct kconfig {
     int store_batch;    /* rows per transaction, 1..100000 (default 500) */
     int store_flush_ms; /* max delay before a commit, 1..60000 (default 200) */
 
-    /* market { max_symbols; book_levels; book_buffered; tape_size; candles_max; } */
+    /* market { max_symbols; book_levels; book_buffered; tape_size; candles_max; bar_grace_ms; } */
     market_limits limits;
 
     /* log { file; level; } */

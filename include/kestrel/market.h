@@ -67,6 +67,8 @@ typedef struct market_limits {
     uint32_t book_buffered;   /* diffs buffered while syncing, default 4096 */
     uint32_t tape_size;       /* default 512 */
     uint32_t candles_max;     /* closed bars kept per timeframe, default 2000 */
+    uint32_t bar_grace_ms;    /* ingest: 1s bars close this long after their end (4x longer ones);
+                               * read by the app into ingest_opts, not by market_new */
 } market_limits;
 
 typedef struct market market;

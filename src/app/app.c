@@ -711,7 +711,7 @@ int app_model_open(app *a)
     /* replay and backtest: market time is what the data says; live: the wall clock */
     a->clock = a->source == APP_SOURCE_LIVE && a->loop ? kclock_new_wall(a->loop)
                                                        : kclock_new_simulated();
-    ingest_opts io = {.grace_ms = -1}; /* defaults */
+    ingest_opts io = {.grace_ms = a->cfg.limits.bar_grace_ms};
     a->ingest = ingest_new(a->market, a->clock, &io);
     /* subscribers, in order: the store (and history loads) first, then display indicators */
     if (market_subscribe(a->market, app_on_market, a) != K_OK ||

@@ -117,6 +117,8 @@ static const keydef keys[] = {
      .size = SZ(limits.tape_size), .min = 16, .max = 100000, .expect = "16..100000"},
     {.path = "market.candles_max", .type = KT_INT, .off = LIM(candles_max),
      .size = SZ(limits.candles_max), .min = 100, .max = 100000, .expect = "100..100000"},
+    {.path = "market.bar_grace_ms", .type = KT_INT, .off = LIM(bar_grace_ms),
+     .size = SZ(limits.bar_grace_ms), .min = 0, .max = 10000, .expect = "0..10000"},
 
     {.path = "log.file", .type = KT_PATH, .off = OFF(log_file), .size = SZ(log_file),
      .expect = "a file path, or \"\""},
@@ -833,6 +835,7 @@ void config_defaults(kconfig *cfg)
     cfg->limits.book_buffered = 4096;
     cfg->limits.tape_size = 512;
     cfg->limits.candles_max = 2000;
+    cfg->limits.bar_grace_ms = 250;
 
     cfg->log_level = LOG_INFO;
     cfg->ctl_idle_timeout_s = 60;

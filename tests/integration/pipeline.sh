@@ -44,6 +44,14 @@ check "no trade late at the default grace" \
 check "the status counts the pipeline's frames" \
     eq "$(jget "$T/full.json" 'j["ingest"]["frames"]'):$(jget "$T/full.json" 'j["ingest"]["bar_grace_ms"]')" "179318:250"
 
+# market.bar_grace_ms = 0 brings the old defect back: trades whose T lags the depth stream's E
+printf 'market: { bar_grace_ms = 0; };\n' > "$T/nograce.cfg"
+"$KESTREL_BIN" --headless --exit-at-end --speed 0 --config "$T/nograce.cfg" --db "$T/ng.db" \
+    --socket "$T/ng.sock" > "$T/ng.json" 2>/dev/null
+check "without a grace, trades are late (and counted)" \
+    test "$(jget "$T/ng.json" 'j["late_trades"]["1s"]')" -gt 100
+check "... and the status says the grace is 0" eq "$(jget "$T/ng.json" 'j["ingest"]["bar_grace_ms"]')" "0"
+
 # history off the message path: the 09 files after a run of the 08 files on the same database
 # find the 08 bars in the store (loaded by the history reader) in front of their own
 "$KESTREL_BIN" --headless --exit-at-end --speed 0 --db "$T/h.db" --socket "$T/h.sock" \
