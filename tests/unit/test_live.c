@@ -856,6 +856,35 @@ static void scenario_usdm(void)
     fake_stop(&f);
 }
 
+typedef struct candle_req {
+    bool done, descending;
+    uint32_t n;
+    int64_t first_open;
+    kdec first_close;
+} candle_req;
+
+static void on_candles(void *ud, const http_response *r)
+{
+    candle_req *cr = ud;
+    static feed_event ev[400];
+    const char *why = NULL;
+    cr->done = true;
+    CHECK_INT(r->result, HTTP_OK);
+    CHECK_INT(r->status, 200);
+    if (okx_decode_candles(r->body, r->len, "BTC-USDT", "1m", ev, 400, &cr->n, &why) != K_OK) {
+        fprintf(stderr, "candles: %s\n", why);
+        return;
+    }
+    cr->descending = cr->n > 1;
+    for (uint32_t i = 1; i < cr->n; i++)
+        if (ev[i].u.kline.open_ms >= ev[i - 1].u.kline.open_ms)
+            cr->descending = false;
+    if (cr->n) {
+        cr->first_open = ev[0].u.kline.open_ms;
+        cr->first_close = ev[0].u.kline.c;
+    }
+}
+
 static bool p_pushed(client *c, void *arg)
 {
     return c->pushed_snapshots > *(int *)arg && c->opens > *((int *)arg + 1) &&
@@ -911,6 +940,23 @@ static void scenario_okx_tls(void)
     CHECK(run_until(&c, 15000, p_live, NULL));
     CHECK_INT(c.pushed_snapshots, 0); /* production 2026: no snapshot push, REST path */
     CHECK(c.snap_ok >= 1);
+
+    /* candle history over https (the fake serves octobot's real 1m bars), newest first */
+    {
+        char url[300];
+        snprintf(url, sizeof url, "%s/api/v5/market/candles?instId=BTC-USDT&bar=1m&limit=100",
+                 f.http);
+        candle_req cr = {0};
+        CHECK_INT(http_get(c.http, VENUE_OKX, url, 1, on_candles, &cr, NULL), HTTP_OK);
+        int64_t until = loop_mono_ms() + 5000;
+        while (!cr.done && loop_mono_ms() < until)
+            loop_once(l, 20);
+        CHECK(cr.done);
+        CHECK_INT(cr.n, 100);
+        CHECK_INT(cr.first_open, 1524910440000); /* the file's last bar */
+        CHECK_INT(cr.first_close, 926685000000); /* 9266.85 */
+        CHECK(cr.descending);
+    }
 
     /* maintenance reset: seqId drops below prevSeqId, accepted, no gap */
     int gaps0 = c.gaps;
