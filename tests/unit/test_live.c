@@ -7,7 +7,8 @@
  * Scenarios (each on its own fake, real captures streamed from ../shared/data):
  *   spot   Binance spot BTCUSDT over ws:// + http://: sync, then one fault at a time with
  *          recovery and counters: sequence gap, malformed JSON, invalid UTF-8, a 16 MB frame,
- *          REST 429 + Retry-After, a slow REST answer past our timeout, a dropped connection,
+ *          REST 429 + Retry-After, a stale REST snapshot (refused, fetched again), a slow REST
+ *          answer past our timeout, a dropped connection,
  *          a stall, serverShutdown; clock skew measured; at the end of the tape the book equals
  *          the fake's authoritative book (top 50 levels, exact).
  *   usdm   Binance USD-M BTCUSDT on /public/stream (pu rules) through a 64 KB inbound ring
@@ -757,6 +758,15 @@ static void scenario_spot(void)
     CHECK(loop_mono_ms() - t0 >= 1000); /* Retry-After respected */
     CHECK(vs.used_weight > 0);          /* X-MBX-USED-WEIGHT-1M tracked */
 
+    /* a stale snapshot (an old cache answer): refused as too old, fetched again, synced */
+    CHECK(fake_fault(&f, "type=oldsnap&n=1&venue=binance-spot"));
+    int old0 = c.snap_old;
+    arg[0] = c.gaps;
+    arg[1] = c.snap_ok;
+    CHECK(fake_fault(&f, "type=gap&venue=binance-spot"));
+    CHECK(run_until(&c, 8000, p_gap_resynced, arg));
+    CHECK_INT(c.snap_old, old0 + 1);
+
     /* a REST answer slower than our 2 s timeout: timed out, retried, synced */
     CHECK(fake_fault(&f, "type=slow&secs=3&n=1&venue=binance-spot"));
     arg[0] = c.gaps;
@@ -983,10 +993,13 @@ static void scenario_okx_tls(void)
     CHECK_INT(c.gaps, gaps0);
     CHECK(book_is_live(c.b));
 
-    /* a gap: resynced from the REST snapshot */
+    /* a gap: resynced from the REST snapshot; the first answer is stale (refused, refetched) */
     int arg[2] = {c.gaps, c.snap_ok};
+    int old0 = c.snap_old;
+    CHECK(fake_fault(&f, "type=oldsnap&n=1&venue=okx"));
     CHECK(fake_fault(&f, "type=gap&venue=okx"));
     CHECK(run_until(&c, 8000, p_gap_resynced, arg));
+    CHECK_INT(c.snap_old, old0 + 1);
 
     /* the pushed-snapshot path: the fake pushes one on subscribe after a reconnect */
     CHECK(fake_fault(&f, "type=okxsnapshot&on=1"));
