@@ -66,6 +66,13 @@ typedef struct okx_info {
 int okx_decode(const char *json, size_t len, feed_event *evs, uint32_t cap_evs, uint32_t *nev,
                feed_level *levels, uint32_t cap_levels, okx_info *info, const char **why);
 
+/* REST GET /api/v5/market/candles or history-candles: {"code":"0","data":[[ts,o,h,l,c,vol,
+ * volCcy,volCcyQuote,confirm],...]} (newest first, as OKX sends them) -> one FEED_KLINE per row
+ * in the order received, symbol = inst, interval = bar (the request's), fields as the candle
+ * channel above. "code" != "0" -> K_ERR "exchange error". Same validation as okx_decode. */
+int okx_decode_candles(const char *json, size_t len, const char *inst, const char *bar,
+                       feed_event *evs, uint32_t cap_evs, uint32_t *nev, const char **why);
+
 /* Duration of an OKX bar name in ms ("1s","1m","3m","5m","15m","30m","1H","2H","4H","6H","12H",
  * "1D","2D","3D","5D","1W", each optionally with "utc"), 0 for months ("1M","3M") or unknown. */
 int64_t okx_bar_ms(const char *bar);

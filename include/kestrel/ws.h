@@ -127,6 +127,7 @@ typedef struct ws_stats {
     uint64_t rotations;    /* WS_ITEM_ROTATE notices sent (one per lifetime_ms open) */
     uint64_t forced_rotations; /* still open at lifetime_ms + rotate_grace_ms: closed by us */
     uint64_t msgs, bytes;  /* whole messages queued to the main thread */
+    uint32_t msgs_per_s;   /* messages in the last full second (0 when not OPEN) */
     uint64_t oversize;     /* messages longer than max_frame, dropped */
     uint64_t queue_drops;  /* messages dropped because the inbound ring was full */
     uint64_t pings_sent, pongs;

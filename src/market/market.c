@@ -16,8 +16,8 @@
  * history): its final klines become closed bars of their timeframe and are aggregated upward;
  * for a symbol built from trades, klines are counted and not applied.
  *
- * Book rules follow the venue: binance-spot -> spot U/u rules, anything else (binance-usdm, and
- * okx, whose seqId/prevSeqId has the same shape and which no decoder produces yet) -> pu chain.
+ * Book rules follow the venue: binance-spot -> spot U/u rules, binance-usdm -> the pu chain, okx ->
+ * its seqId/prevSeqId rules (heartbeats, maintenance resets: book.c).
  *
  * Display decimals are learned as the max decimal_places seen in trades, bookTickers and
  * snapshot levels (not diff levels: that would cost a loop per level on the hottest path and
@@ -227,8 +227,9 @@ market_sym *market_add(market *m, enum venue v, const char *name)
     s->index = m->nsyms;
     s->venue = v;
     memcpy(s->name, name, strlen(name) + 1);
-    enum book_rules rules = v == VENUE_BINANCE_SPOT ? BOOK_RULES_BINANCE_SPOT
-                                                    : BOOK_RULES_BINANCE_USDM;
+    enum book_rules rules = v == VENUE_BINANCE_SPOT   ? BOOK_RULES_BINANCE_SPOT
+                            : v == VENUE_OKX          ? BOOK_RULES_OKX
+                                                      : BOOK_RULES_BINANCE_USDM;
     s->book = book_new(rules, m->lim.book_levels, m->lim.book_buffered);
     s->tape = tape_new(m->lim.tape_size);
     for (int t = 0; t < TF_COUNT; t++)

@@ -78,6 +78,8 @@ typedef struct ws_conn {
     bool asm_over;
     int64_t ping_sent_ms;
     int64_t kill_reason; /* 1 stall, 2 rotation, 3 requested */
+    int64_t rate_start_ms; /* msgs/s window */
+    uint64_t rate_msgs;
     ws_stats st;         /* under n->mu */
 } ws_conn;
 
@@ -446,6 +448,8 @@ static void ws_after_close(ws_net *n, ws_conn *c, bool was_open, const char *why
     c->asm_len = 0;
     c->asm_over = false;
     c->ping_sent_ms = 0;
+    c->rate_start_ms = 0;
+    c->st.msgs_per_s = 0;
     ws_out_clear(c);
     if (why && *why)
         snprintf(c->st.last_error, sizeof c->st.last_error, "%s", why);
@@ -532,6 +536,13 @@ static void ws_tick(ws_net *n)
             }
             break;
         case WS_OPEN:
+            if (now - c->rate_start_ms >= 1000) {
+                uint64_t d = c->st.msgs - c->rate_msgs;
+                int64_t span = now - c->rate_start_ms;
+                c->st.msgs_per_s = c->rate_start_ms ? (uint32_t)(d * 1000 / (uint64_t)span) : 0;
+                c->rate_start_ms = now;
+                c->rate_msgs = c->st.msgs;
+            }
             if (c->want_kill) {
                 c->want_kill = false;
                 ws_kill(c, 3);

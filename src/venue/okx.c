@@ -546,6 +546,26 @@ static int okx_rest(okx_dec *d, const cJSON *root, const cJSON *code, okx_info *
     return K_OK;
 }
 
+/* One JSON value over exactly len bytes, nothing but whitespace after it. */
+static cJSON *okx_parse(okx_dec *d, const char *json, size_t len)
+{
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, false);
+    if (!root || !end) {
+        cJSON_Delete(root);
+        okx_fail(d, "invalid json");
+        return NULL;
+    }
+    for (const char *p = end; p < json + len; p++) {
+        if (*p != ' ' && *p != '\n' && *p != '\r' && *p != '\t') {
+            cJSON_Delete(root);
+            okx_fail(d, "invalid json");
+            return NULL;
+        }
+    }
+    return root;
+}
+
 int okx_decode(const char *json, size_t len, feed_event *evs, uint32_t cap_evs, uint32_t *nev,
                feed_level *levels, uint32_t cap_levels, okx_info *info, const char **why)
 {
@@ -589,18 +609,9 @@ int okx_decode(const char *json, size_t len, feed_event *evs, uint32_t cap_evs, 
             goto out;
         }
     }
-    const char *end = NULL;
-    root = cJSON_ParseWithLengthOpts(json, len, &end, false);
-    if (!root || !end) {
-        okx_fail(&d, "invalid json");
+    root = okx_parse(&d, json, len);
+    if (!root)
         goto out;
-    }
-    for (const char *p = end; p < json + len; p++) {
-        if (*p != ' ' && *p != '\n' && *p != '\r' && *p != '\t') {
-            okx_fail(&d, "invalid json");
-            goto out;
-        }
-    }
     if (!cJSON_IsObject(root)) {
         okx_fail(&d, "not an object");
         goto out;
@@ -624,6 +635,68 @@ out:
         d.nev = 0;
         if (info->kind != OKX_MSG_ERROR)
             info->kind = OKX_MSG_DATA;
+    }
+    if (nev)
+        *nev = d.nev;
+    if (why)
+        *why = rc == K_OK ? NULL : d.why;
+    return rc;
+}
+
+int okx_decode_candles(const char *json, size_t len, const char *inst, const char *bar,
+                       feed_event *evs, uint32_t cap_evs, uint32_t *nev, const char **why)
+{
+    okx_dec d = {.evs = evs, .cap_evs = evs ? cap_evs : 0};
+    cJSON *root = NULL;
+    int rc = K_ERR;
+    if (nev)
+        *nev = 0;
+    if (!inst || !okx_inst_valid(inst, strlen(inst))) {
+        okx_fail(&d, "bad instId");
+        goto out;
+    }
+    if (!bar || strlen(bar) >= sizeof evs[0].u.kline.interval ||
+        (okx_bar_ms(bar) == 0 && strcmp(bar, "1M") && strcmp(bar, "3M") &&
+         strcmp(bar, "1Mutc") && strcmp(bar, "3Mutc"))) {
+        okx_fail(&d, "bad bar");
+        goto out;
+    }
+    if ((!json && len) || len > OKX_MAX_MSG || !okx_bytes_ok((const uch *)json, len)) {
+        okx_fail(&d, len > OKX_MAX_MSG ? "too large" : "invalid utf-8");
+        goto out;
+    }
+    root = okx_parse(&d, json, len);
+    if (!root)
+        goto out;
+    const cJSON *code = cJSON_GetObjectItemCaseSensitive(root, "code");
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
+    if (!cJSON_IsObject(root) || !cJSON_IsString(code)) {
+        okx_fail(&d, "not a REST response");
+        goto out;
+    }
+    if (strcmp(code->valuestring, "0") != 0) {
+        okx_fail(&d, "exchange error");
+        goto out;
+    }
+    if (!cJSON_IsArray(data)) {
+        okx_fail(&d, "bad data");
+        goto out;
+    }
+    const cJSON *row;
+    rc = K_OK;
+    cJSON_ArrayForEach(row, data)
+    {
+        if (okx_candle_item(&d, row, inst, bar) != K_OK) {
+            rc = K_ERR;
+            break;
+        }
+    }
+out:
+    cJSON_Delete(root);
+    if (rc != K_OK) {
+        if (!d.why)
+            d.why = "invalid json";
+        d.nev = 0;
     }
     if (nev)
         *nev = d.nev;

@@ -39,6 +39,7 @@ Faults (GET /_fake/fault?type=T[&venue=V][&n=N][&secs=S][&ms=M]):
   http        the next N REST requests answer status=429|418|500 (Retry-After: S for 429/418)
   slow        the next N REST requests are delayed S seconds
   skew        server time is M ms ahead (negative: behind)
+  oldsnap     the next N REST depth/books answers are the tape's first (stale) snapshot
   okxreset    the next OKX book update is a maintenance reset (seqId drops below prevSeqId)
   okxsnapshot on=1|0: OKX pushes a book snapshot on subscribe (default off, as production 2026)
   lifetime    close every websocket connection S seconds after it opened (24 h cut, shortened)
@@ -156,6 +157,14 @@ class Tape:
         self.last_u = snap["lastUpdateId"]
         self.seq = self.last_u
         self.first_pending = True
+        # the capture's own REST snapshot, kept for the "oldsnap" fault (a stale cache answer)
+        self.first_snap = (self.last_u, self.top_of(self.bids, self.asks, 5000))
+
+    @staticmethod
+    def top_of(bids, asks, depth):
+        b = sorted(bids.items(), key=lambda kv: Decimal(kv[0]), reverse=True)[:depth]
+        a = sorted(asks.items(), key=lambda kv: Decimal(kv[0]))[:depth]
+        return b, a
 
     def apply(self, d):
         """Applies a depth diff by the venue's documented rule. True when applied."""
@@ -180,9 +189,19 @@ class Tape:
         return True
 
     def top(self, depth):
-        b = sorted(self.bids.items(), key=lambda kv: Decimal(kv[0]), reverse=True)[:depth]
-        a = sorted(self.asks.items(), key=lambda kv: Decimal(kv[0]))[:depth]
-        return b, a
+        return self.top_of(self.bids, self.asks, depth)
+
+    def rest_book(self, fake, depth):
+        """(update id, bids, asks) for REST: the current book, or the tape's first snapshot
+        while an "oldsnap" fault is pending."""
+        if fake.faults[self.venue]["oldsnap"] > 0:
+            fake.faults[self.venue]["oldsnap"] -= 1
+            fake.stats["old_snapshots"] += 1
+            uid, (b, a) = self.first_snap
+            seq = max(0, uid - self.seq_offset)  # older than anything streamed since
+            return (uid if self.venue != "okx" else seq), b[:depth], a[:depth]
+        b, a = self.top(depth)
+        return (self.last_u if self.venue != "okx" else self.seq), b, a
 
     def okx_levels(self, levels):
         return [[norm(p), norm(q), "0", "1"] for p, q in levels]
@@ -235,8 +254,9 @@ class Fake:
         self.tapes = {}
         self.conns = set()
         self.stats = {"conns_total": 0, "rest_requests": 0, "frames_sent": 0,
-                      "slow_dropped": 0, "http_faults": 0, "okx_pings": 0, "task_errors": 0}
-        self.faults = {v: {"gap": 0, "okxreset": False} for v in VENUES}
+                      "slow_dropped": 0, "http_faults": 0, "okx_pings": 0, "task_errors": 0,
+                      "old_snapshots": 0}
+        self.faults = {v: {"gap": 0, "okxreset": False, "oldsnap": 0} for v in VENUES}
         self.http_fault = []  # list of [status, n, retry_after, venue]
         self.slow = []        # [secs, n, venue]
         self.skew_ms = 0
@@ -486,8 +506,8 @@ class Fake:
             if t is None:
                 return self.json_resp({"code": -1121, "msg": "Invalid symbol."}, 400)
             limit = int(q.get("limit", "100"))
-            b, a = t.top(limit)
-            obj = {"lastUpdateId": t.last_u}
+            uid, b, a = t.rest_book(self, limit)
+            obj = {"lastUpdateId": uid}
             if venue == "binance-usdm":
                 obj["E"] = self.now_ms()
                 obj["T"] = self.now_ms()
@@ -548,9 +568,9 @@ class Fake:
             if t is None:
                 return self.json_resp({"code": "51001", "msg": "Instrument ID does not exist", "data": []})
             sz = min(int(q.get("sz", "1")), 400)
-            b, a = t.top(sz)
+            seq, b, a = t.rest_book(self, sz)
             return ok([{"asks": t.okx_levels(a), "bids": t.okx_levels(b),
-                        "ts": str(self.now_ms()), "seqId": t.seq}])
+                        "ts": str(self.now_ms()), "seqId": seq}])
         if path in ("/api/v5/market/candles", "/api/v5/market/history-candles"):
             inst = q["instId"]
             bar = q.get("bar", "1m")
@@ -631,6 +651,9 @@ class Fake:
             self.slow.append([secs, n, venue])
         elif typ == "skew":
             self.skew_ms = int(q.get("ms", "0"))
+        elif typ == "oldsnap":
+            for v in venues:
+                self.faults[v]["oldsnap"] += n
         elif typ == "okxreset":
             self.faults["okx"]["okxreset"] = True
         elif typ == "okxsnapshot":

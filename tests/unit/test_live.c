@@ -7,7 +7,8 @@
  * Scenarios (each on its own fake, real captures streamed from ../shared/data):
  *   spot   Binance spot BTCUSDT over ws:// + http://: sync, then one fault at a time with
  *          recovery and counters: sequence gap, malformed JSON, invalid UTF-8, a 16 MB frame,
- *          REST 429 + Retry-After, a slow REST answer past our timeout, a dropped connection,
+ *          REST 429 + Retry-After, a stale REST snapshot (refused, fetched again), a slow REST
+ *          answer past our timeout, a dropped connection,
  *          a stall, serverShutdown; clock skew measured; at the end of the tape the book equals
  *          the fake's authoritative book (top 50 levels, exact).
  *   usdm   Binance USD-M BTCUSDT on /public/stream (pu rules) through a 64 KB inbound ring
@@ -621,6 +622,13 @@ static bool p_stalled(client *c, void *arg)
     return s.stalls > (uint64_t)*(int *)arg && c->opens > *((int *)arg + 1) && book_is_live(c->b);
 }
 
+static bool p_rate(client *c, void *arg)
+{
+    (void)arg;
+    ws_stats s;
+    return ws_get_stats(c->net, c->conn, &s) == WS_OK && s.msgs_per_s > 100;
+}
+
 /* The tape is over and our book has applied its last diff. */
 static bool p_tape_done(client *c, void *arg)
 {
@@ -702,7 +710,7 @@ static void scenario_spot(void)
     client c;
     ws_opts o;
     ws_opts_default(&o, VENUE_BINANCE_SPOT);
-    o.stall_ms = 1500;
+    o.stall_ms = 3000; /* a loaded test machine may pause the fake for a second */
     o.backoff_min_ms = 100;
     o.backoff_max_ms = 1000;
     if (!client_init(&c, l, &f, VENUE_BINANCE_SPOT, "BTCUSDT",
@@ -750,6 +758,15 @@ static void scenario_spot(void)
     CHECK(loop_mono_ms() - t0 >= 1000); /* Retry-After respected */
     CHECK(vs.used_weight > 0);          /* X-MBX-USED-WEIGHT-1M tracked */
 
+    /* a stale snapshot (an old cache answer): refused as too old, fetched again, synced */
+    CHECK(fake_fault(&f, "type=oldsnap&n=1&venue=binance-spot"));
+    int old0 = c.snap_old;
+    arg[0] = c.gaps;
+    arg[1] = c.snap_ok;
+    CHECK(fake_fault(&f, "type=gap&venue=binance-spot"));
+    CHECK(run_until(&c, 8000, p_gap_resynced, arg));
+    CHECK_INT(c.snap_old, old0 + 1);
+
     /* a REST answer slower than our 2 s timeout: timed out, retried, synced */
     CHECK(fake_fault(&f, "type=slow&secs=3&n=1&venue=binance-spot"));
     arg[0] = c.gaps;
@@ -771,7 +788,7 @@ static void scenario_spot(void)
     int64_t t1 = loop_mono_ms();
     CHECK(fake_fault(&f, "type=stall&secs=60&venue=binance-spot"));
     CHECK(run_until(&c, 8000, p_stalled, st));
-    CHECK(loop_mono_ms() - t1 >= 1400);
+    CHECK(loop_mono_ms() - t1 >= 2900);
     s = client_stats(&c);
     CHECK_INT(s.stalls, 1);
 
@@ -791,6 +808,13 @@ static void scenario_spot(void)
         CHECK(server - local > 1000 && server - local < 2500);
         cJSON_Delete(tj);
     }
+
+    /* health while streaming: a message rate (after a full second open), a fresh message */
+    CHECK(run_until(&c, 3000, p_rate, NULL));
+    s = client_stats(&c);
+    CHECK_STR(ws_state_name(s.state), "open");
+    CHECK(s.msgs_per_s > 100);
+    CHECK(loop_mono_ms() - s.last_msg_ms < 1000);
 
     /* the end of the tape: our book equals the fake's */
     CHECK(run_until(&c, 60000, p_tape_done, NULL));
@@ -856,6 +880,35 @@ static void scenario_usdm(void)
     fake_stop(&f);
 }
 
+typedef struct candle_req {
+    bool done, descending;
+    uint32_t n;
+    int64_t first_open;
+    kdec first_close;
+} candle_req;
+
+static void on_candles(void *ud, const http_response *r)
+{
+    candle_req *cr = ud;
+    static feed_event ev[400];
+    const char *why = NULL;
+    cr->done = true;
+    CHECK_INT(r->result, HTTP_OK);
+    CHECK_INT(r->status, 200);
+    if (okx_decode_candles(r->body, r->len, "BTC-USDT", "1m", ev, 400, &cr->n, &why) != K_OK) {
+        fprintf(stderr, "candles: %s\n", why);
+        return;
+    }
+    cr->descending = cr->n > 1;
+    for (uint32_t i = 1; i < cr->n; i++)
+        if (ev[i].u.kline.open_ms >= ev[i - 1].u.kline.open_ms)
+            cr->descending = false;
+    if (cr->n) {
+        cr->first_open = ev[0].u.kline.open_ms;
+        cr->first_close = ev[0].u.kline.c;
+    }
+}
+
 static bool p_pushed(client *c, void *arg)
 {
     return c->pushed_snapshots > *(int *)arg && c->opens > *((int *)arg + 1) &&
@@ -912,6 +965,23 @@ static void scenario_okx_tls(void)
     CHECK_INT(c.pushed_snapshots, 0); /* production 2026: no snapshot push, REST path */
     CHECK(c.snap_ok >= 1);
 
+    /* candle history over https (the fake serves octobot's real 1m bars), newest first */
+    {
+        char url[300];
+        snprintf(url, sizeof url, "%s/api/v5/market/candles?instId=BTC-USDT&bar=1m&limit=100",
+                 f.http);
+        candle_req cr = {0};
+        CHECK_INT(http_get(c.http, VENUE_OKX, url, 1, on_candles, &cr, NULL), HTTP_OK);
+        int64_t until = loop_mono_ms() + 5000;
+        while (!cr.done && loop_mono_ms() < until)
+            loop_once(l, 20);
+        CHECK(cr.done);
+        CHECK_INT(cr.n, 100);
+        CHECK_INT(cr.first_open, 1524910440000); /* the file's last bar */
+        CHECK_INT(cr.first_close, 926685000000); /* 9266.85 */
+        CHECK(cr.descending);
+    }
+
     /* maintenance reset: seqId drops below prevSeqId, accepted, no gap */
     int gaps0 = c.gaps;
     int64_t id0 = book_last_id(c.b);
@@ -923,10 +993,13 @@ static void scenario_okx_tls(void)
     CHECK_INT(c.gaps, gaps0);
     CHECK(book_is_live(c.b));
 
-    /* a gap: resynced from the REST snapshot */
+    /* a gap: resynced from the REST snapshot; the first answer is stale (refused, refetched) */
     int arg[2] = {c.gaps, c.snap_ok};
+    int old0 = c.snap_old;
+    CHECK(fake_fault(&f, "type=oldsnap&n=1&venue=okx"));
     CHECK(fake_fault(&f, "type=gap&venue=okx"));
     CHECK(run_until(&c, 8000, p_gap_resynced, arg));
+    CHECK_INT(c.snap_old, old0 + 1);
 
     /* the pushed-snapshot path: the fake pushes one on subscribe after a reconnect */
     CHECK(fake_fault(&f, "type=okxsnapshot&on=1"));

@@ -238,6 +238,38 @@ static void test_fields(void)
               K_ERR);
     CHECK_STR(info.code, "50011");
 
+    /* REST candles: real rows (the candle1m pushes above), newest first as OKX sends them */
+    {
+        const char *rest = "{\"code\":\"0\",\"msg\":\"\",\"data\":[[\"1654154580000\","
+                           "\"29930.7\",\"29936.3\",\"29930.7\",\"29936.3\",\"0.0111536\","
+                           "\"333.86246417\",\"333.86246417\",\"0\"],[\"1654154520000\","
+                           "\"29963.4\",\"29971.2\",\"29958.8\",\"29970.3\",\"133\",\"1.33\","
+                           "\"39860\",\"1\"]]}";
+        CHECK_INT(okx_decode_candles(rest, strlen(rest), "BTC-USDT", "1m", evs, NEV, &n, &why),
+                  K_OK);
+        CHECK_INT(n, 2);
+        CHECK_STR(evs[0].symbol, "BTC-USDT");
+        CHECK_INT(evs[0].u.kline.open_ms, 1654154580000);
+        CHECK_INT(evs[0].u.kline.closed, 0);
+        CHECK_INT(evs[1].u.kline.closed, 1);
+        CHECK_INT(evs[1].u.kline.c, D("29970.3"));
+        CHECK_INT(evs[1].u.kline.quote_volume, D("39860"));
+        CHECK_STR(evs[1].u.kline.interval, "1m");
+        CHECK_INT(okx_decode_candles(rest, strlen(rest), "BTC-USDT", "7x", evs, NEV, &n, &why),
+                  K_ERR);
+        CHECK_STR(why, "bad bar");
+        CHECK_INT(okx_decode_candles(rest, strlen(rest), "btc", "1m", evs, NEV, &n, &why), K_ERR);
+        CHECK_INT(okx_decode_candles(rest, strlen(rest), "BTC-USDT", "1m", evs, 1, &n, &why),
+                  K_ERR);
+        CHECK_STR(why, "too many events");
+        CHECK_INT(n, 0);
+        const char *err = "{\"code\":\"51001\",\"msg\":\"Instrument ID does not exist\","
+                          "\"data\":[]}";
+        CHECK_INT(okx_decode_candles(err, strlen(err), "BTC-USDT", "1m", evs, NEV, &n, &why),
+                  K_ERR);
+        CHECK_STR(why, "exchange error");
+    }
+
     CHECK_INT(okx_bar_ms("1Dutc"), 86400000);
     CHECK_INT(okx_bar_ms("12H"), 12 * 3600000);
     CHECK_INT(okx_bar_ms("1M"), 0);
