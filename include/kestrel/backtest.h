@@ -9,6 +9,13 @@
 #ifndef KESTREL_BACKTEST_H
 #define KESTREL_BACKTEST_H
 
+#include "kestrel/runner.h"
+
+/* The backtest's runner config: runner_config_default() with auto-trading on, no paper latency
+ * (bars have no sub-bar time; captures may set paper.latency_ms), a long signal history. The
+ * parity test and the app's replay auto-trading start from it. */
+void backtest_config_default(runner_config *c);
+
 /* argv[0] is "backtest". Exit 0 on success, 1 on a run error, 2 on a usage error. */
 int backtest_main(int argc, char **argv);
 

@@ -69,6 +69,10 @@ typedef struct runner_config {
     int leverage;               /* USD-M orders (1) */
     risk_config risk;           /* default size_mode = confidence */
     paper_config paper;
+    /* optional: one more model per symbol's engine (the engine owns it), e.g. the models issue's
+     * deep / tree models, or a test's instrumented model */
+    model *(*model_extra)(void *ud, const char *symbol);
+    void *model_extra_ud;
 } runner_config;
 
 void runner_config_default(runner_config *c);
@@ -103,6 +107,14 @@ void runner_free(runner *r);
 void runner_set_auto(runner *r, bool on); /* `S` / `P`, ctl start / pause-trading */
 bool runner_auto(const runner *r);
 void runner_set_listener(runner *r, runner_ev_fn fn, void *ud);
+
+/* Replaces the stop-loss / take-profit of the open position on (v, symbol) (0 = none): a
+ * person's edit, or a test's. K_ERR when the symbol is not watched or flat. */
+int runner_set_protection(runner *r, enum venue v, const char *symbol, kdec sl, kdec tp);
+
+/* FNV-1a over every signal made so far (time, action, traded action, confidence, p): two runs
+ * that made the same signals have the same digest (parity checks). */
+uint64_t runner_signal_digest(const runner *r);
 
 /* End of data: closes every open position at the last price (bar mode: last close - slippage)
  * with reduce-only market orders, scores what is due, samples the portfolio. */

@@ -76,6 +76,8 @@ typedef struct bt_run {
     cJSON *metrics; /* metrics object (owned) */
     runner_stats rst;
     uint64_t signals;
+    uint64_t digest;
+    enum venue venue;
     char err[256];
 } bt_run;
 
@@ -578,6 +580,8 @@ static int bt_run_once(const bt_opts *o, const runner_config *c, int64_t lo, int
     run->maxdd = bt_max_drawdown(eq, run->bars + 1);
     free(eq);
     run->rst = *runner_get_stats(rn);
+    run->digest = runner_signal_digest(rn);
+    run->venue = rec.sym ? rec.sym->venue : o->venue;
     /* classification: the signals of the recorded span, scored */
     cJSON *mj = cJSON_CreateObject();
     engine *e = runner_engine(rn, 0);
@@ -776,7 +780,7 @@ static cJSON *bt_report(const bt_opts *o, const runner_config *c, bt_run *r, con
     char b[48];
     cJSON_AddNumberToObject(j, "seed", (double)o->seed);
     cJSON_AddStringToObject(j, "symbol", o->symbol);
-    cJSON_AddStringToObject(j, "venue", venue_name(o->venue));
+    cJSON_AddStringToObject(j, "venue", venue_name(r->venue));
     cJSON_AddStringToObject(j, "strategy", runner_strategy_name(c->strategy));
     cJSON_AddNumberToObject(j, "bars", r->bars);
     if (r->bars) {
@@ -804,6 +808,10 @@ static cJSON *bt_report(const bt_opts *o, const runner_config *c, bt_run *r, con
     cJSON_AddNumberToObject(j, "trade_count", r->ntrades);
     cJSON_AddNumberToObject(j, "signals", (double)r->rst.signals);
     cJSON_AddNumberToObject(j, "orders", (double)r->rst.orders);
+    cJSON_AddNumberToObject(j, "fills", (double)r->rst.fills);
+    char dg[24];
+    snprintf(dg, sizeof dg, "%016llx", (unsigned long long)r->digest);
+    cJSON_AddStringToObject(j, "signal_digest", dg);
     cJSON_AddNumberToObject(j, "refused", (double)r->rst.refused);
     cJSON_AddNumberToObject(j, "stops", (double)r->rst.stops);
     cJSON_AddNumberToObject(j, "take_profits", (double)r->rst.tps);
@@ -1265,6 +1273,7 @@ static int bt_walk_forward(const bt_opts *o, bt_run *all)
     }
     memset(all, 0, sizeof *all);
     all->start = o->rc.start_cash;
+    all->venue = probe.venue;
     cJSON *folds = cJSON_CreateArray();
     double eqf = 1;
     uint32_t nfold = 0;
@@ -1302,6 +1311,8 @@ static int bt_walk_forward(const bt_opts *o, bt_run *all)
         all->rst.refused += r.rst.refused;
         all->rst.stops += r.rst.stops;
         all->rst.tps += r.rst.tps;
+        all->rst.fills += r.rst.fills;
+        all->digest ^= r.digest + 0x9E3779B97F4A7C15ULL * nfold;
         cJSON *f = cJSON_CreateObject();
         cJSON_AddNumberToObject(f, "train_from", (double)probe.t[s]);
         cJSON_AddNumberToObject(f, "test_from", (double)(lo + 1));
@@ -1329,10 +1340,28 @@ static int bt_walk_forward(const bt_opts *o, bt_run *all)
         eq[i + 1] = eq[i] * (1 + all->ret[i]);
     all->maxdd = bt_max_drawdown(eq, all->bars + 1);
     free(eq);
+    /* the ensemble over the test bars of every fold (hits only: a fold's engine is fresh); each
+     * fold's own metrics object is under folds[] */
     all->metrics = cJSON_CreateObject();
+    cJSON *ens = cJSON_AddObjectToObject(all->metrics, "ensemble");
+    double acc = 0;
+    for (uint32_t i = 0; i < all->nhit; i++)
+        acc += all->hit[i];
+    cJSON_AddNumberToObject(ens, "n", all->nhit);
+    bt_add_num(ens, "accuracy", all->nhit ? acc / all->nhit : NAN);
+    cJSON_AddObjectToObject(all->metrics, "models");
     cJSON_AddItemToObject(all->metrics, "folds", folds);
     (void)eqf;
     return nfold ? K_OK : K_ERR;
+}
+
+void backtest_config_default(runner_config *c)
+{
+    runner_config_default(c);
+    c->auto_trade = true;
+    c->paper.latency_ms = 0;
+    c->paper.report_latency_ms = 0;
+    c->engine.history_max = 1u << 18;
 }
 
 /* ---- the command ------------------------------------------------------------------- */
@@ -1350,13 +1379,9 @@ static void bt_usage(FILE *f)
 int backtest_main(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "merge"))
-        return bt_merge(argc, argv);
+        return bt_merge(argc - 1, argv + 1);
     bt_opts *o = xcalloc(1, sizeof *o);
-    runner_config_default(&o->rc);
-    o->rc.auto_trade = true;
-    o->rc.paper.latency_ms = 0;
-    o->rc.paper.report_latency_ms = 0;
-    o->rc.engine.history_max = 1u << 18;
+    backtest_config_default(&o->rc);
     o->venue = VENUE_BINANCE_USDM;
     snprintf(o->symbol, sizeof o->symbol, "BTCUSDT");
     o->seed = 1;

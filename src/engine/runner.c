@@ -47,6 +47,7 @@ struct runner {
     void *fn_ud;
     runner_stats st;
     int64_t now_ms;
+    uint64_t digest;
 };
 
 static const char *const runner_strategy_names[RUNNER_STRATEGY_COUNT] = {
@@ -128,6 +129,11 @@ static engine *runner_engine_new(const runner *r, const char *symbol)
         mods[n++] = logreg_new("logreg", FEAT_COUNT, NULL);
     if (r->cfg.models & RUNNER_M_MLP)
         mods[n++] = mlp_new("mlp", FEAT_COUNT, NULL);
+    if (r->cfg.model_extra) {
+        model *x = r->cfg.model_extra(r->cfg.model_extra_ud, symbol);
+        if (x)
+            mods[n++] = x;
+    }
     return engine_new(&ec, mods, n);
 }
 
@@ -331,6 +337,15 @@ static void runner_act(runner *r, runner_sym *s, engine_signal *sig, int64_t now
     }
 }
 
+static void runner_hash(uint64_t *h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        *h ^= b[i];
+        *h *= 0x100000001b3ULL;
+    }
+}
+
 static void runner_signal(runner *r, runner_sym *s, int64_t now)
 {
     if (now <= s->last_sig_ms)
@@ -340,12 +355,19 @@ static void runner_signal(runner *r, runner_sym *s, int64_t now)
         return;
     s->last_sig_ms = now;
     r->st.signals++;
+    int engine_action = sig.action;
     runner_act(r, s, &sig, now);
+    runner_hash(&r->digest, &now, sizeof now);
+    runner_hash(&r->digest, &engine_action, sizeof engine_action);
+    runner_hash(&r->digest, &sig.action, sizeof sig.action);
+    runner_hash(&r->digest, &sig.confidence, sizeof sig.confidence);
+    runner_hash(&r->digest, sig.p, sizeof sig.p);
     runner_ev ev = { .kind = RUNNER_EV_SIGNAL, .time_ms = now, .sym = s->ms, .signal = &sig };
     runner_emit(r, &ev);
 }
 
 static void runner_arm(runner *r, int64_t now);
+
 
 static void runner_on_timer(kclock *c, uint64_t id, int64_t due, void *ud)
 {
@@ -528,6 +550,7 @@ runner *runner_new(market *m, kclock *clock, const runner_config *cfg)
     r->clock = clock;
     r->cfg = *cfg;
     r->auto_on = cfg->auto_trade;
+    r->digest = 0xcbf29ce484222325ULL;
     paper_config pc = cfg->paper;
     (void)paper_config_balance(&pc, cfg->cash_asset, cfg->start_cash);
     r->pp = paper_new(&pc, NULL);
@@ -629,4 +652,20 @@ engine *runner_engine(runner *r, uint32_t i)
 const market_sym *runner_symbol(const runner *r, uint32_t i)
 {
     return i < r->nsyms ? r->syms[i].ms : NULL;
+}
+
+int runner_set_protection(runner *r, enum venue v, const char *symbol, kdec sl, kdec tp)
+{
+    runner_sym *s = runner_find_name(r, v, symbol);
+    if (!s || runner_pos_qty(r, s) == 0)
+        return K_ERR;
+    s->sl = sl;
+    s->tp = tp;
+    portfolio_set_protection(r->pf, v, symbol, sl, tp);
+    return K_OK;
+}
+
+uint64_t runner_signal_digest(const runner *r)
+{
+    return r->digest;
 }
