@@ -520,8 +520,7 @@ static int bt_run_once(const bt_opts *o, const runner_config *c, int64_t lo, int
     memset(run, 0, sizeof *run);
     market *m = market_new(NULL);
     kclock *clk = kclock_new_simulated();
-    ingest_opts io = { .grace_ms = 0 };
-    ingest *ig = ingest_new(m, clk, &io);
+    ingest *ig = ingest_new(m, clk, NULL); /* the app's defaults: replay parity */
     runner_config rc = *c;
     rc.exec_tf = bt_exec_tf(o);
     runner *rn = runner_new(m, clk, &rc);
@@ -544,8 +543,7 @@ static int bt_run_once(const bt_opts *o, const runner_config *c, int64_t lo, int
     }
     int ret = bt_feed(o, ig, run, &pg);
     ingest_finish(ig);
-    int64_t end = run->bars ? run->t[run->bars - 1] : kclock_now_ms(clk);
-    runner_finish(rn, end);
+    runner_finish(rn, kclock_now_ms(clk));
     portfolio *pf = runner_portfolio(rn);
     pf_summary s;
     portfolio_summary(pf, &s);

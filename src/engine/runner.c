@@ -312,6 +312,8 @@ static void runner_act(runner *r, runner_sym *s, engine_signal *sig, int64_t now
             runner_close(r, s, s->bar_mode ? s->last_close : s->ms->last_px, "close", now); /* reverse only later */
         return;
     }
+    if (side == SIDE_SELL && s->ms->venue == VENUE_BINANCE_SPOT)
+        return; /* no shorting on spot */
     kdec sl = 0, tp = 0;
     if (r->cfg.strategy != RUNNER_ALWAYS_BUY) {
         double atr = isfinite(sig->atr) && sig->atr > 0 ? sig->atr : 0;
