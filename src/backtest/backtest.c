@@ -1370,6 +1370,7 @@ static void bt_usage(FILE *f)
           "         [--from T] [--to T] [--config F] [--set KEY=VALUE] [--json OUT]\n"
           "         [--walk-forward TRAIN:TEST] [--seed N] [--sweep KEY=a,b,c ...]\n"
           "         [--shard K/N] [--venue V] [--strategy engine|rules|rsi|always_buy]\n"
+          "         [--no-baselines]\n"
           "       kestrel backtest merge OUT.json IN.json...\n",
           f);
 }
@@ -1391,7 +1392,7 @@ int backtest_main(int argc, char **argv)
     const char *sets[32];
     int nsets = 0;
     const char *config = NULL;
-    bool strategy_set = false;
+    bool strategy_set = false, no_baselines = false;
     enum runner_strategy strat = RUNNER_ENGINE;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -1482,6 +1483,8 @@ int backtest_main(int argc, char **argv)
                 fprintf(stderr, "kestrel backtest: --shard K/N with 1 <= K <= N\n");
                 goto out;
             }
+        } else if (!strcmp(a, "--no-baselines")) {
+            no_baselines = true;
         } else if (!strcmp(a, "--venue")) {
             BT_NEED();
             if (venue_parse(v, &o->venue) != K_OK) {
@@ -1586,7 +1589,7 @@ int backtest_main(int argc, char **argv)
             bt_run_free(&run);
             goto out;
         }
-        bool base = !o->wf_train;
+        bool base = !o->wf_train && !no_baselines;
         if (base) {
             runner_config c = o->rc;
             c.strategy = RUNNER_RULES;
