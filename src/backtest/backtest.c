@@ -912,6 +912,20 @@ static cJSON *bt_report(const bt_opts *o, const runner_config *c, bt_run *r, con
     return j;
 }
 
+static void bt_print_metrics(FILE *fp, const char *name, const cJSON *m)
+{
+    const char *keys[] = { "accuracy", "f1", "brier", "log_loss", "ece", "weight" };
+    fprintf(fp, "  %-14s n %.0f", name, cJSON_GetNumberValue(cJSON_GetObjectItem(m, "n")));
+    for (size_t i = 0; i < K_ARRAY_LEN(keys); i++) {
+        const cJSON *v = cJSON_GetObjectItem(m, keys[i]);
+        if (cJSON_IsNumber(v))
+            fprintf(fp, " %s %.4f", keys[i], v->valuedouble);
+        else if (v)
+            fprintf(fp, " %s -", keys[i]);
+    }
+    fputc('\n', fp);
+}
+
 static void bt_print_text(FILE *fp, const cJSON *j)
 {
     const char *keys[] = { "bars", "net_pnl", "fees", "return", "sharpe", "sortino",
@@ -940,14 +954,12 @@ static void bt_print_text(FILE *fp, const cJSON *j)
                 cJSON_GetNumberValue(cJSON_GetObjectItem(it, "lo")),
                 cJSON_GetNumberValue(cJSON_GetObjectItem(it, "hi")));
     }
-    const cJSON *m = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "metrics"), "ensemble");
+    const cJSON *mt = cJSON_GetObjectItem(j, "metrics");
+    const cJSON *m = cJSON_GetObjectItem(mt, "ensemble");
     if (m)
-        fprintf(fp, "  ensemble       n %.0f accuracy %.4f brier %.4f log_loss %.4f ece %.4f\n",
-                cJSON_GetNumberValue(cJSON_GetObjectItem(m, "n")),
-                cJSON_GetNumberValue(cJSON_GetObjectItem(m, "accuracy")),
-                cJSON_GetNumberValue(cJSON_GetObjectItem(m, "brier")),
-                cJSON_GetNumberValue(cJSON_GetObjectItem(m, "log_loss")),
-                cJSON_GetNumberValue(cJSON_GetObjectItem(m, "ece")));
+        bt_print_metrics(fp, "ensemble", m);
+    cJSON_ArrayForEach(it, cJSON_GetObjectItem(mt, "models"))
+        bt_print_metrics(fp, it->string, it);
     cJSON_ArrayForEach(it, cJSON_GetObjectItem(j, "baselines"))
         fprintf(fp, "  baseline %-12s return %.6g\n", it->string,
                 cJSON_GetNumberValue(cJSON_GetObjectItem(it, "return")));
@@ -1332,6 +1344,17 @@ static int bt_walk_forward(const bt_opts *o, bt_run *all)
     for (uint32_t i = 0; i < all->ntrades; i++)
         wins += all->trades[i].pnl > 0;
     all->pst.win_rate = all->ntrades ? (double)wins / all->ntrades : 0;
+    kdec gw = 0, gl = 0, tot = 0;
+    for (uint32_t i = 0; i < all->ntrades; i++) {
+        kdec p = all->trades[i].pnl;
+        tot += p;
+        if (p > 0)
+            gw += p;
+        else
+            gl -= p;
+    }
+    all->pst.profit_factor = gl > 0 ? (double)gw / (double)gl : 0;
+    all->pst.expectancy = all->ntrades ? tot / (kdec)all->ntrades : 0;
     double *eq = xcalloc(all->bars + 1, sizeof *eq);
     eq[0] = 1;
     for (uint32_t i = 0; i < all->bars; i++)

@@ -417,9 +417,20 @@ static void runner_bar_protect(runner *r, runner_sym *s, const candle *b, int64_
     }
 }
 
+/* Market timers due before data stamped t fire before the runner takes that data: the ingest
+ * pipeline advances the clock after a frame is applied, so without this a 30 s signal timer
+ * would see the bar that ended after it (look-ahead). */
+static void runner_catch_up(runner *r, int64_t t)
+{
+    if (r->clock && kclock_kind(r->clock) == KCLOCK_SIMULATED && t > 0 &&
+        kclock_next_due(r->clock) < t)
+        (void)kclock_advance(r->clock, t - 1);
+}
+
 static void runner_on_bar(runner *r, runner_sym *s, enum tf tf, const candle *b)
 {
     int64_t end = b->open_ms + tf_ms(tf);
+    runner_catch_up(r, end);
     r->now_ms = end;
     paper_on_time(r->pp, end);
     if (tf == TF_1M || tf == TF_5M || tf == TF_15M || tf == TF_1H)
@@ -451,6 +462,7 @@ static void runner_on_bar(runner *r, runner_sym *s, enum tf tf, const candle *b)
 static void runner_on_trade(runner *r, runner_sym *s, const feed_event *ev)
 {
     int64_t t = ev->u.trade.time_ms;
+    runner_catch_up(r, t);
     if (t > r->now_ms)
         r->now_ms = t;
     s->bar_mode = false;
