@@ -1177,10 +1177,16 @@ static cJSON *bt_sweep_results_json(const bt_cfg_result *res, int n)
         cJSON *e = cJSON_CreateObject();
         cJSON_AddNumberToObject(e, "index", res[i].index);
         cJSON_AddStringToObject(e, "params", res[i].params);
-        cJSON_AddNumberToObject(e, "return", res[i].ret);
+        /* %.17g raw: cJSON's own number printing may drop the last bits, and a merge must see
+         * exactly the doubles the single run used */
+        char nb[40];
+        snprintf(nb, sizeof nb, "%.17g", isfinite(res[i].ret) ? res[i].ret : 0.0);
+        cJSON_AddRawToObject(e, "return", nb);
         cJSON *r = cJSON_AddArrayToObject(e, "returns");
-        for (uint32_t k = 0; k < res[i].bars; k++)
-            cJSON_AddItemToArray(r, cJSON_CreateNumber(res[i].rets[k]));
+        for (uint32_t k = 0; k < res[i].bars; k++) {
+            snprintf(nb, sizeof nb, "%.17g", isfinite(res[i].rets[k]) ? res[i].rets[k] : 0.0);
+            cJSON_AddItemToArray(r, cJSON_CreateRaw(nb));
+        }
         cJSON_AddItemToArray(a, e);
     }
     return a;
