@@ -13,6 +13,32 @@ for b in "$B"/bench/bench_*; do
 done
 # Whole-program measurements: peak RSS of a full replay of both shipped captures, idle CPU.
 python3 bench/process.py "$B/kestrel" >> "$OUT"
+# backtest: bars/s on the 45,031-bar BTC perpetual file, one core, beside `kestrel ta` computing
+# every indicator on the same file (the floor a backtest pays).
+python3 - "$B/kestrel" "${KESTREL_SHARED_DATA:-../shared/data}" >> "$OUT" <<'PY'
+import json, subprocess, sys, time
+k, d = sys.argv[1], sys.argv[2]
+f = d + "/klines/btc-perp_1m_2021-12-31_2022-02-01.csv.gz"
+one = ["taskset", "-c", "0"]
+cols = []
+for line in subprocess.run([k, "ta", "--list"], capture_output=True, text=True).stdout.split("\n")[1:]:
+    p = line.split()
+    if p:
+        cols.append(p[0])  # the indicator at its defaults: every output
+def timed(cmd):
+    t = time.perf_counter()
+    subprocess.run(one + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - t
+bars = 45031
+out = {"bench": "backtest", "bars": bars}
+ta = timed([k, "ta", "--data", f, "--indicators", ",".join(cols)])
+out["ta_full_set_bars_per_s"] = round(bars / ta)
+for name, extra in (("engine", []), ("engine_bar_signals", ["--set", "engine.signal_interval=0"]),
+                    ("rules_only", ["--strategy", "rules", "--set", "backtest.models=none"])):
+    s = timed([k, "backtest", "--data", f, "--no-baselines"] + extra)
+    out[name + "_bars_per_s"] = round(bars / s)
+print(json.dumps(out))
+PY
 echo
 python3 - "$OUT" <<'PY'
 import json, sys
@@ -33,6 +59,7 @@ goals = {
     ("models_cnn", "infer_us"): "<= 50",
     ("models", "all_models_infer_us"): "<= 1000",
     ("models", "peak_rss_mb"): "< 64",
+    ("backtest", "engine_bars_per_s"): ">= 100000 (rules, weights, logreg, MLP learning)",
 }
 rows = []
 for line in open(sys.argv[1]):

@@ -10,6 +10,7 @@
 #include "kestrel/app.h"
 #include "kestrel/cmd.h"
 #include "kestrel/ctl.h"
+#include "kestrel/backtest.h"
 #include "kestrel/ta_cli.h"
 
 #include <errno.h>
@@ -30,6 +31,7 @@ static void main_usage(FILE *f)
     fputs("usage: kestrel [options]\n"
           "       kestrel ctl [--socket PATH] [--config FILE] CMD [ARGS...]\n"
           "       kestrel ta --data FILE.csv [--indicators LIST] [--format csv|json] | --list\n"
+          "       kestrel backtest --data FILE[,FILE...] [options]   (kestrel backtest --help)\n"
           "\n"
           "options:\n"
           "  --config FILE        configuration file (default: search, see kestrel(1))\n"
@@ -130,6 +132,8 @@ int main(int argc, char **argv)
         return ctl_client_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "ta") == 0)
         return ta_cli_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "backtest") == 0)
+        return backtest_main(argc - 1, argv + 1);
 
     enum { OPT_CONFIG = 256, OPT_DB, OPT_REPLAY, OPT_SPEED, OPT_HEADLESS, OPT_EXIT_AT_END,
            OPT_THEME, OPT_LOG, OPT_SOCKET, OPT_HELP, OPT_VERSION };

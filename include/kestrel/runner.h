@@ -1,0 +1,131 @@
+/* The strategy runner: ONE market subscriber that turns market notes into engine input, signals,
+ * risk-checked paper orders and portfolio marks, for every watched symbol. The backtest drives it
+ * over kline CSVs and replay captures; the app subscribes the same runner for `--replay` (and
+ * live paper trading) with auto-trading on, so a backtest and a replay of the same capture run
+ * exactly the same code (parity).
+ *
+ * Per watched symbol, on the notes of the market it subscribed to:
+ *   MARKET_TRADE       -> paper_on_trade (resting orders), engine_on_trade, portfolio_mark, and
+ *                         the position's stop / take-profit against the print (trade mode)
+ *   MARKET_TOP_CHANGED -> engine_on_book (live book only)
+ *   MARKET_BAR_CLOSED  -> engine_on_bar (1m/5m/15m/1h); on the execution timeframe of a kline
+ *                         symbol (bar mode): the stop / take-profit inside the bar (both inside
+ *                         it: the stop, the conservative assumption), the bar book re-quoted at
+ *                         the close +- slippage_bps, portfolio mark and sample; on the analysis
+ *                         timeframe: a signal.
+ *   kclock timer       -> a signal every signal_interval_ms on the market clock (simulated in
+ *                         replay / backtest), engine_advance (scoring, learning when due).
+ * A signal over the threshold (engine_signal.tradeable, BUY or SELL), with auto-trading on, goes
+ * risk_size (confidence-scaled in the default config) -> qty floored to qty_step -> risk_protect
+ * (ATR stop / take-profit) -> risk_check -> order_mgr_create -> broker_place on the paper
+ * broker. One position per symbol; an opposite signal closes the position (reduce-only market)
+ * and only a later signal may open the other way. Fills go to the order manager and portfolio.
+ *
+ * Bar mode (symbols whose bars come from klines: no book, no trades): the paper broker executes
+ * against a one-level book per symbol that the runner quotes at the last close (or at the stop /
+ * take-profit price when one is hit) +- slippage_bps, with a depth no order exhausts.
+ * Trade mode (replay captures, live): the symbol's real book and prints.
+ *
+ * No I/O, no wall clock, no app struct: it takes a market, a kclock and configs. Main thread. */
+#ifndef KESTREL_RUNNER_H
+#define KESTREL_RUNNER_H
+#include "kestrel/clock.h"
+#include "kestrel/engine.h"
+#include "kestrel/market.h"
+#include "kestrel/paper.h"
+#include "kestrel/portfolio.h"
+#include "kestrel/risk.h"
+
+/* Where actions come from. ENGINE is the product; the others are the backtest's baselines and
+ * test strategies, run through the same risk engine, broker and portfolio. */
+enum runner_strategy {
+    RUNNER_ENGINE = 0,  /* the engine's signal (ensemble, RSI fallback while learning) */
+    RUNNER_RULES,       /* the fixed rule scorer alone: strength >= threshold, bull vs bear */
+    RUNNER_RSI,         /* the RSI fallback alone (RSI < 30 BUY, > 70 SELL) */
+    RUNNER_ALWAYS_BUY,  /* every signal is a tradeable BUY (tests: equals buy-and-hold - fees) */
+    RUNNER_STRATEGY_COUNT
+};
+const char *runner_strategy_name(enum runner_strategy s); /* "engine" "rules" "rsi" "always_buy" */
+int runner_strategy_parse(const char *s, enum runner_strategy *out);
+
+/* Which models the engine of each symbol gets (bit set). */
+#define RUNNER_M_WEIGHTS 1u /* adaptive indicator weights */
+#define RUNNER_M_LOGREG 2u
+#define RUNNER_M_MLP 4u
+#define RUNNER_M_DEFAULT (RUNNER_M_WEIGHTS | RUNNER_M_LOGREG | RUNNER_M_MLP)
+
+typedef struct runner_config {
+    char symbol[KSYM_MAX];      /* "" = every symbol of the market, else only this one */
+    engine_config engine;       /* per symbol (symbol filled in) */
+    uint32_t models;            /* RUNNER_M_* */
+    int64_t signal_interval_ms; /* engine.signal_interval (30000); 0 = only on bar closes */
+    enum tf exec_tf;            /* bar mode: the data's timeframe (stops, marks, quotes) */
+    double slippage_bps;        /* bar mode: each fill is this many bps worse (2) */
+    kdec qty_step;              /* quantities floored to it (0.00001) */
+    kdec start_cash;            /* the portfolio's starting cash (10000) */
+    char cash_asset[INSTR_ASSET_MAX]; /* "USDT" */
+    bool auto_trade;            /* engine.auto_trade (off unless configured) */
+    enum runner_strategy strategy;
+    int leverage;               /* USD-M orders (1) */
+    risk_config risk;           /* default size_mode = confidence */
+    paper_config paper;
+    /* optional: one more model per symbol's engine (the engine owns it), e.g. the models issue's
+     * deep / tree models, or a test's instrumented model */
+    model *(*model_extra)(void *ud, const char *symbol);
+    void *model_extra_ud;
+} runner_config;
+
+void runner_config_default(runner_config *c);
+
+/* What the runner did, in order: the backtest and the parity test record these. */
+enum runner_ev_kind { RUNNER_EV_SIGNAL = 0, RUNNER_EV_ORDER, RUNNER_EV_FILL, RUNNER_EV_REFUSED };
+typedef struct runner_ev {
+    enum runner_ev_kind kind;
+    int64_t time_ms;
+    const market_sym *sym;
+    const engine_signal *signal; /* SIGNAL (after the strategy override: action as traded) */
+    const broker_event *fill;    /* FILL */
+    const char *why;             /* ORDER: "open" "close" "stop" "tp" "end"; REFUSED: reason */
+    enum side side;              /* ORDER */
+    kdec qty;                    /* ORDER */
+} runner_ev;
+typedef void (*runner_ev_fn)(void *ud, const runner_ev *ev);
+
+typedef struct runner_stats {
+    uint64_t signals, tradeable, orders, fills, refused, stops, tps;
+    uint64_t broker_errors; /* place failures, rejections, expiries */
+} runner_stats;
+
+typedef struct runner runner;
+
+/* Subscribes to m (call after the subscribers that must see a note first: store, display).
+ * clock: the market clock (simulated in replay / backtest). NULL on a bad config. */
+runner *runner_new(market *m, kclock *clock, const runner_config *cfg);
+/* Unsubscribes and frees everything it owns (engines, paper broker, portfolio, risk). */
+void runner_free(runner *r);
+
+void runner_set_auto(runner *r, bool on); /* `S` / `P`, ctl start / pause-trading */
+bool runner_auto(const runner *r);
+void runner_set_listener(runner *r, runner_ev_fn fn, void *ud);
+
+/* Replaces the stop-loss / take-profit of the open position on (v, symbol) (0 = none): a
+ * person's edit, or a test's. K_ERR when the symbol is not watched or flat. */
+int runner_set_protection(runner *r, enum venue v, const char *symbol, kdec sl, kdec tp);
+
+/* FNV-1a over every signal made so far (time, action, traded action, confidence, p): two runs
+ * that made the same signals have the same digest (parity checks). */
+uint64_t runner_signal_digest(const runner *r);
+
+/* End of data: closes every open position at the last price (bar mode: last close - slippage)
+ * with reduce-only market orders, scores what is due, samples the portfolio. */
+void runner_finish(runner *r, int64_t now_ms);
+
+portfolio *runner_portfolio(runner *r);
+risk *runner_risk(runner *r);
+broker *runner_broker(runner *r);
+const runner_stats *runner_get_stats(const runner *r);
+uint32_t runner_symbols(const runner *r);
+engine *runner_engine(runner *r, uint32_t i);
+const market_sym *runner_symbol(const runner *r, uint32_t i);
+
+#endif

@@ -1,0 +1,1648 @@
+/* `kestrel backtest` (backtest.h): owns the command line, the data sources, the recorder of one
+ * run (equity per bar, closes, exposure), the baselines, the bootstrap intervals and verdicts,
+ * sweeps (forked workers, shards, merge) and the report. Everything that trades is the strategy
+ * runner (runner.h) over the one ingest pipeline, so nothing here is a second implementation of
+ * the engine, the broker or the accounting. The report never contains wall-clock content: the
+ * same data, config and seed give the same bytes. */
+#include "kestrel/backtest.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kestrel/bt_stats.h"
+#include "kestrel/decimal.h"
+#include "kestrel/ingest.h"
+#include "kestrel/klines.h"
+#include "kestrel/replay.h"
+#include "kestrel/runner.h"
+#include "kestrel/xmalloc.h"
+
+#define BT_MAX_FILES 16
+#define BT_MAX_AXES 6
+#define BT_MAX_VALS 16
+#define BT_MAX_CONFIGS 512
+
+typedef struct bt_axis {
+    char key[64];
+    char val[BT_MAX_VALS][32];
+    int n;
+} bt_axis;
+
+typedef struct bt_opts {
+    const char *data[BT_MAX_FILES];
+    int ndata;
+    char symbol[KSYM_MAX];
+    char tf[8];
+    enum venue venue;
+    int64_t from_ms, to_ms;
+    const char *json_out;
+    uint32_t wf_train, wf_test;
+    uint64_t seed;
+    bt_axis axes[BT_MAX_AXES];
+    int naxes;
+    int shard_k, shard_n;
+    uint32_t random_seeds;
+    runner_config rc;
+} bt_opts;
+
+typedef struct bt_trade {
+    int64_t entry_time, exit_time;
+    enum side side;
+    kdec qty, entry, exit, pnl, fee;
+} bt_trade;
+
+/* what one run recorded */
+typedef struct bt_run {
+    uint32_t bars, cap;
+    double *ret;      /* per-bar equity return (bar 0: 0) */
+    double *close;
+    int64_t *t;       /* bar end times */
+    uint8_t *inpos;
+    kdec start, equity, net_pnl, fees;
+    bt_trade *trades;
+    uint32_t ntrades;
+    pf_stats pst;
+    double maxdd;
+    /* signals scored in the recorded span */
+    uint8_t *hit, *hit_major;
+    uint32_t nhit;
+    cJSON *metrics; /* metrics object (owned) */
+    runner_stats rst;
+    uint64_t signals;
+    uint64_t digest;
+    enum venue venue;
+    char err[256];
+} bt_run;
+
+typedef struct bt_rec {
+    bt_run *run;
+    runner *rn;
+    enum tf tf;
+    const market_sym *sym;
+    int64_t lo_ms, hi_ms; /* bars recorded: end in (lo, hi] */
+    int64_t trade_lo_ms;  /* walk-forward: auto-trading on from here */
+    kdec prev_eq;
+} bt_rec;
+
+/* ---- small helpers ------------------------------------------------------------------- */
+
+static uint64_t bt_rand(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+static const char *bt_kdec(kdec v, char *buf, size_t cap)
+{
+    decimal_format(v, 8, buf, cap);
+    /* trim trailing zeros after the point, keep at least one decimal */
+    char *dot = strchr(buf, '.');
+    if (dot) {
+        char *e = buf + strlen(buf) - 1;
+        while (e > dot + 1 && *e == '0')
+            *e-- = '\0';
+    }
+    return buf;
+}
+
+static void bt_add_kdec(cJSON *o, const char *k, kdec v)
+{
+    char b[48];
+    cJSON_AddStringToObject(o, k, bt_kdec(v, b, sizeof b));
+}
+
+static void bt_add_num(cJSON *o, const char *k, double v)
+{
+    if (isfinite(v))
+        cJSON_AddNumberToObject(o, k, v);
+    else
+        cJSON_AddNullToObject(o, k);
+}
+
+static int64_t bt_parse_time(const char *s)
+{
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (*end == '\0' && end != s)
+        return v;
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    const char *p = strptime(s, "%Y-%m-%d", &tm);
+    if (!p)
+        return -1;
+    if (*p == 'T' || *p == ' ') {
+        const char *q = strptime(p + 1, "%H:%M", &tm);
+        if (!q)
+            return -1;
+        p = q;
+        if (*p == ':')
+            p = strptime(p + 1, "%S", &tm);
+        if (!p)
+            return -1;
+    }
+    if (*p && strcmp(p, "Z"))
+        return -1;
+    return (int64_t)timegm(&tm) * 1000;
+}
+
+static int64_t bt_parse_dur(const char *s)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || v < 0)
+        return -1;
+    double mul = 1000;
+    if (!strcmp(end, "ms"))
+        mul = 1;
+    else if (!strcmp(end, "m"))
+        mul = 60000;
+    else if (!strcmp(end, "h"))
+        mul = 3600000;
+    else if (*end && strcmp(end, "s"))
+        return -1;
+    return (int64_t)llround(v * mul);
+}
+
+/* one config key (the --config file, --set and --sweep): K_OK, or K_ERR with err */
+static int bt_set(bt_opts *o, runner_config *c, const char *key, const char *val, char *err,
+                  size_t errlen)
+{
+    err[0] = '\0';
+    if (!strncmp(key, "risk.", 5))
+        return risk_config_set(&c->risk, key, val, err, errlen) == RISK_OK ? K_OK : K_ERR;
+    if (!strncmp(key, "paper.", 6) || !strncmp(key, "fees.", 5))
+        return paper_config_set(&c->paper, key, val, err, errlen);
+    char *end;
+    if (!strcmp(key, "engine.signal_interval")) {
+        int64_t d = bt_parse_dur(val);
+        if (d < 0)
+            goto bad;
+        c->signal_interval_ms = d;
+    } else if (!strcmp(key, "engine.horizon")) {
+        int64_t d = bt_parse_dur(val);
+        if (d <= 0)
+            goto bad;
+        c->engine.horizon_ms = d;
+    } else if (!strcmp(key, "engine.analysis_tf")) {
+        enum tf tf;
+        if (tf_parse(val, &tf) != K_OK)
+            goto bad;
+        c->engine.analysis_tf = tf;
+        c->engine.features.analysis_tf = tf;
+    } else if (!strcmp(key, "engine.threshold")) {
+        double v = strtod(val, &end);
+        if (*end || v <= 0 || v > 1)
+            goto bad;
+        c->engine.threshold = v;
+    } else if (!strcmp(key, "engine.fee_bps")) {
+        double v = strtod(val, &end);
+        if (*end || v < 0 || v > 500)
+            goto bad;
+        c->engine.fee_bps = v;
+    } else if (!strcmp(key, "engine.atr_tp") || !strcmp(key, "engine.atr_sl")) {
+        double v = strtod(val, &end);
+        if (*end || v <= 0 || v > 50)
+            goto bad;
+        *(!strcmp(key, "engine.atr_tp") ? &c->engine.atr_tp : &c->engine.atr_sl) = v;
+    } else if (!strcmp(key, "engine.auto_trade")) {
+        c->auto_trade = !strcmp(val, "true") || !strcmp(val, "1");
+    } else if (!strcmp(key, "backtest.slippage_bps")) {
+        double v = strtod(val, &end);
+        if (*end || v < 0 || v > 1000)
+            goto bad;
+        c->slippage_bps = v;
+    } else if (!strcmp(key, "backtest.strategy")) {
+        if (runner_strategy_parse(val, &c->strategy) != K_OK)
+            goto bad;
+    } else if (!strcmp(key, "backtest.models")) {
+        uint32_t m = 0;
+        if (strstr(val, "weights"))
+            m |= RUNNER_M_WEIGHTS;
+        if (strstr(val, "logreg"))
+            m |= RUNNER_M_LOGREG;
+        if (strstr(val, "mlp"))
+            m |= RUNNER_M_MLP;
+        if (!m && strcmp(val, "none"))
+            goto bad;
+        c->models = m;
+    } else if (!strcmp(key, "backtest.start_cash")) {
+        kdec v;
+        if (decimal_parse(val, strlen(val), &v) != K_OK || v <= 0)
+            goto bad;
+        c->start_cash = v;
+    } else if (!strcmp(key, "backtest.qty_step")) {
+        kdec v;
+        if (decimal_parse(val, strlen(val), &v) != K_OK || v <= 0)
+            goto bad;
+        c->qty_step = v;
+    } else if (!strcmp(key, "backtest.random_seeds") && o) {
+        long v = strtol(val, &end, 10);
+        if (*end || v < 1 || v > 100000)
+            goto bad;
+        o->random_seeds = (uint32_t)v;
+    } else {
+        snprintf(err, errlen, "unknown key %s", key);
+        return K_ERR;
+    }
+    return K_OK;
+bad:
+    snprintf(err, errlen, "bad value for %s: %s", key, val);
+    return K_ERR;
+}
+
+/* `key = value` lines (# comments; quotes and a trailing ';' are stripped) */
+static int bt_load_config(bt_opts *o, const char *path, char *err, size_t errlen)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return K_ERR;
+    }
+    char line[512];
+    int ln = 0, rc = K_OK;
+    while (rc == K_OK && fgets(line, sizeof line, fp)) {
+        ln++;
+        char *h = strchr(line, '#');
+        if (h)
+            *h = '\0';
+        char *eq = strchr(line, '=');
+        char *k = line;
+        while (*k == ' ' || *k == '\t')
+            k++;
+        if (!eq) {
+            if (*k && *k != '\n' && *k != '\r') {
+                snprintf(err, errlen, "%s:%d: expected key = value", path, ln);
+                rc = K_ERR;
+            }
+            continue;
+        }
+        *eq = '\0';
+        char *ke = eq - 1;
+        while (ke >= k && (*ke == ' ' || *ke == '\t'))
+            *ke-- = '\0';
+        char *v = eq + 1;
+        while (*v == ' ' || *v == '\t' || *v == '"')
+            v++;
+        char *ve = v + strlen(v) - 1;
+        while (ve >= v && (*ve == '\n' || *ve == '\r' || *ve == ' ' || *ve == ';' || *ve == '"'))
+            *ve-- = '\0';
+        char e2[200];
+        if (bt_set(o, &o->rc, k, v, e2, sizeof e2) != K_OK) {
+            snprintf(err, errlen, "%s:%d: %s", path, ln, e2);
+            rc = K_ERR;
+        }
+    }
+    fclose(fp);
+    return rc;
+}
+
+/* ---- one run ----------------------------------------------------------------------- */
+
+static void bt_run_push(bt_run *r, double ret, double close, int64_t t, bool inpos)
+{
+    if (r->bars == r->cap) {
+        r->cap = r->cap ? r->cap * 2 : 4096;
+        r->ret = xrealloc(r->ret, r->cap * sizeof *r->ret);
+        r->close = xrealloc(r->close, r->cap * sizeof *r->close);
+        r->t = xrealloc(r->t, r->cap * sizeof *r->t);
+        r->inpos = xrealloc(r->inpos, r->cap);
+    }
+    r->ret[r->bars] = ret;
+    r->close[r->bars] = close;
+    r->t[r->bars] = t;
+    r->inpos[r->bars] = inpos;
+    r->bars++;
+}
+
+static void bt_run_free(bt_run *r)
+{
+    free(r->ret);
+    free(r->close);
+    free(r->t);
+    free(r->inpos);
+    free(r->trades);
+    free(r->hit);
+    free(r->hit_major);
+    if (r->metrics)
+        cJSON_Delete(r->metrics);
+    memset(r, 0, sizeof *r);
+}
+
+static void bt_rec_note(void *ud, const market_note *n)
+{
+    bt_rec *rc = ud;
+    if (n->kind != MARKET_BAR_CLOSED || n->tf != rc->tf)
+        return;
+    if (!rc->sym)
+        rc->sym = n->sym;
+    if (n->sym != rc->sym)
+        return;
+    int64_t end = n->bar->open_ms + tf_ms(n->tf);
+    if (rc->trade_lo_ms && end >= rc->trade_lo_ms && !runner_auto(rc->rn))
+        runner_set_auto(rc->rn, true);
+    pf_summary s;
+    portfolio_summary(runner_portfolio(rc->rn), &s);
+    if (end <= rc->lo_ms || end > rc->hi_ms) {
+        rc->prev_eq = s.equity;
+        return;
+    }
+    double ret = rc->prev_eq > 0 ? (double)s.equity / (double)rc->prev_eq - 1.0 : 0.0;
+    if (rc->run->bars == 0)
+        ret = 0;
+    rc->prev_eq = s.equity;
+    const pf_position *p = portfolio_position(runner_portfolio(rc->rn), n->sym->venue,
+                                              n->sym->name);
+    bt_run_push(rc->run, ret, decimal_to_double(n->bar->c), end, p && p->qty != 0);
+}
+
+static bool bt_is_klines(const char *path)
+{
+    size_t n = strlen(path);
+    return (n > 4 && !strcmp(path + n - 4, ".csv")) ||
+           (n > 7 && !strcmp(path + n - 7, ".csv.gz"));
+}
+
+typedef struct bt_progress {
+    bool on;
+    uint64_t total, done;
+    struct timespec t0;
+    int last_pct;
+} bt_progress;
+
+static void bt_progress_tick(bt_progress *p)
+{
+    if (!p->on || p->total == 0)
+        return;
+    p->done++;
+    int pct = (int)(p->done * 100 / p->total);
+    if (pct == p->last_pct && p->done != p->total)
+        return;
+    p->last_pct = pct;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double el = (double)(now.tv_sec - p->t0.tv_sec) + (now.tv_nsec - p->t0.tv_nsec) / 1e9;
+    double eta = p->done ? el * (double)(p->total - p->done) / (double)p->done : 0;
+    char bar[41];
+    int fill = pct * 40 / 100;
+    for (int i = 0; i < 40; i++)
+        bar[i] = i < fill ? '#' : '.';
+    bar[40] = '\0';
+    fprintf(stderr, "\r[%s] %3d%% ETA %5.1fs", bar, pct, eta);
+    if (p->done == p->total)
+        fputc('\n', stderr);
+}
+
+/* feeds every data file; returns K_OK or K_ERR with run->err */
+static int bt_feed(const bt_opts *o, ingest *ig, bt_run *run, bt_progress *pg)
+{
+    const char *caps[REPLAY_MAX_FILES];
+    int ncaps = 0;
+    for (int i = 0; i < o->ndata; i++) {
+        if (!bt_is_klines(o->data[i])) {
+            if (ncaps < REPLAY_MAX_FILES)
+                caps[ncaps++] = o->data[i];
+            continue;
+        }
+        klines *k;
+        char err[200];
+        if (klines_open(&k, o->data[i], o->venue, o->symbol, o->tf, err, sizeof err) != K_OK) {
+            snprintf(run->err, sizeof run->err, "%s", err);
+            return K_ERR;
+        }
+        feed_event ev;
+        int rc;
+        int64_t step = tf_ms(klines_tf(k));
+        while ((rc = klines_next(k, &ev)) != 0) {
+            if (rc < 0)
+                continue;
+            int64_t end = ev.u.kline.open_ms + step;
+            if ((o->from_ms && ev.u.kline.open_ms < o->from_ms) || (o->to_ms && end > o->to_ms))
+                continue;
+            ev.recv_ns = end * 1000000;
+            (void)ingest_event(ig, &ev, NULL);
+            bt_progress_tick(pg);
+        }
+        klines_close(k);
+    }
+    if (ncaps) {
+        replay *rp;
+        char err[200];
+        if (replay_open(&rp, caps, ncaps, err, sizeof err) != K_OK) {
+            snprintf(run->err, sizeof run->err, "%s", err);
+            return K_ERR;
+        }
+        replay_line ln;
+        while (replay_next(rp, &ln) == 1) {
+            int64_t t = ln.recv_ns / 1000000;
+            if ((o->from_ms && t < o->from_ms) || (o->to_ms && t >= o->to_ms))
+                continue;
+            (void)ingest_replay_line(ig, rp, &ln, NULL);
+            bt_progress_tick(pg);
+        }
+        replay_close(rp);
+    }
+    return K_OK;
+}
+
+static uint64_t bt_count_rows(const bt_opts *o)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < o->ndata; i++) {
+        if (!bt_is_klines(o->data[i]))
+            return 0; /* unknown for captures: no bar */
+        klines *k;
+        char err[200];
+        if (klines_open(&k, o->data[i], o->venue, o->symbol, o->tf, err, sizeof err) != K_OK)
+            continue;
+        feed_event ev;
+        int rc;
+        while ((rc = klines_next(k, &ev)) != 0)
+            n += rc > 0;
+        klines_close(k);
+    }
+    return n;
+}
+
+/* exec timeframe of the data: the klines' interval, 1m for captures */
+static enum tf bt_exec_tf(const bt_opts *o)
+{
+    for (int i = 0; i < o->ndata; i++) {
+        if (!bt_is_klines(o->data[i]))
+            continue;
+        klines *k;
+        char err[200];
+        if (klines_open(&k, o->data[i], o->venue, o->symbol, o->tf, err, sizeof err) != K_OK)
+            continue;
+        feed_event ev;
+        enum tf tf = TF_1M;
+        if (klines_next(k, &ev) > 0)
+            tf = klines_tf(k);
+        klines_close(k);
+        return tf;
+    }
+    return TF_1M;
+}
+
+static cJSON *bt_summary_json(const metrics_summary *s, double weight)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "n", (double)s->n);
+    bt_add_num(o, "accuracy", s->accuracy);
+    double f1 = 0;
+    int k = 0;
+    for (int c = 0; c < MODEL_CLASSES; c++)
+        if (isfinite(s->f1[c])) {
+            f1 += s->f1[c];
+            k++;
+        }
+    bt_add_num(o, "f1", k ? f1 / k : NAN);
+    bt_add_num(o, "brier", s->brier);
+    bt_add_num(o, "log_loss", s->log_loss);
+    bt_add_num(o, "ece", s->ece);
+    bt_add_num(o, "weight", weight);
+    return o;
+}
+
+/* One run of the runner over the data with config c. lo/hi: bars recorded (end in (lo, hi]);
+ * trade_lo: auto-trading from there (walk-forward), 0 = from the start per c->auto_trade. */
+static int bt_run_once(const bt_opts *o, const runner_config *c, int64_t lo, int64_t hi,
+                       int64_t trade_lo, bool progress, bt_run *run)
+{
+    memset(run, 0, sizeof *run);
+    market *m = market_new(NULL);
+    kclock *clk = kclock_new_simulated();
+    ingest *ig = ingest_new(m, clk, NULL); /* the app's defaults: replay parity */
+    runner_config rc = *c;
+    rc.exec_tf = bt_exec_tf(o);
+    runner *rn = runner_new(m, clk, &rc);
+    if (!rn) {
+        snprintf(run->err, sizeof run->err, "bad runner config");
+        ingest_free(ig);
+        kclock_free(clk);
+        market_free(m);
+        return K_ERR;
+    }
+    if (trade_lo)
+        runner_set_auto(rn, false);
+    bt_rec rec = { .run = run, .rn = rn, .tf = rc.exec_tf, .lo_ms = lo, .hi_ms = hi,
+                   .trade_lo_ms = trade_lo };
+    (void)market_subscribe(m, bt_rec_note, &rec);
+    bt_progress pg = { .on = progress, .last_pct = -1 };
+    if (progress) {
+        pg.total = bt_count_rows(o);
+        clock_gettime(CLOCK_MONOTONIC, &pg.t0);
+    }
+    int ret = bt_feed(o, ig, run, &pg);
+    ingest_finish(ig);
+    runner_finish(rn, kclock_now_ms(clk));
+    portfolio *pf = runner_portfolio(rn);
+    pf_summary s;
+    portfolio_summary(pf, &s);
+    run->start = rc.start_cash;
+    run->equity = s.equity;
+    run->net_pnl = s.equity - rc.start_cash;
+    portfolio_stats(pf, &run->pst);
+    /* the final close-out's effect on the last bar's return */
+    if (run->bars && rec.prev_eq > 0)
+        run->ret[run->bars - 1] += (double)s.equity / (double)rec.prev_eq - 1.0;
+    uint32_t nt = portfolio_trade_count(pf);
+    run->trades = xcalloc(nt ? nt : 1, sizeof *run->trades);
+    for (uint32_t i = 0; i < nt; i++) {
+        const pf_trade *t = portfolio_trade_at(pf, i);
+        if (trade_lo && t->opened_ms < trade_lo)
+            continue;
+        bt_trade *b = &run->trades[run->ntrades++];
+        b->entry_time = t->opened_ms;
+        b->exit_time = t->closed_ms;
+        b->side = t->side;
+        b->qty = t->qty;
+        b->entry = t->entry;
+        b->exit = t->exit;
+        b->pnl = t->pnl;
+        b->fee = t->fees;
+        run->fees += t->fees;
+    }
+    double *eq = xcalloc(run->bars + 1, sizeof *eq);
+    eq[0] = 1;
+    for (uint32_t i = 0; i < run->bars; i++)
+        eq[i + 1] = eq[i] * (1 + run->ret[i]);
+    run->maxdd = bt_max_drawdown(eq, run->bars + 1);
+    free(eq);
+    run->rst = *runner_get_stats(rn);
+    run->digest = runner_signal_digest(rn);
+    run->venue = rec.sym ? rec.sym->venue : o->venue;
+    /* classification: the signals of the recorded span, scored */
+    cJSON *mj = cJSON_CreateObject();
+    engine *e = runner_engine(rn, 0);
+    if (e) {
+        uint32_t hl = engine_history_len(e);
+        run->hit = xcalloc(hl ? hl : 1, 1);
+        run->hit_major = xcalloc(hl ? hl : 1, 1);
+        uint64_t cnt[MODEL_CLASSES] = { 0 };
+        metrics_acc acc;
+        memset(&acc, 0, sizeof acc);
+        for (uint32_t i = 0; i < hl; i++) {
+            const metrics_signal_row *row = engine_history(e, i);
+            if (!row->scored || row->time_ms <= lo || row->time_ms > hi)
+                continue;
+            int maj = MODEL_HOLD;
+            for (int k = 0; k < MODEL_CLASSES; k++)
+                if (cnt[k] > cnt[maj])
+                    maj = k;
+            run->hit_major[run->nhit] = maj == row->outcome;
+            run->hit[run->nhit++] = row->action == row->outcome;
+            cnt[row->outcome]++;
+            metrics_rec mr = { .outcome = row->outcome, .predicted = row->action,
+                               .confidence = row->confidence };
+            memcpy(mr.p, row->p, sizeof mr.p);
+            metrics_acc_add(&acc, &mr);
+        }
+        metrics_summary ms;
+        metrics_acc_summary(&acc, &ms);
+        cJSON_AddItemToObject(mj, "ensemble", bt_summary_json(&ms, 1.0));
+        cJSON *mods = cJSON_AddObjectToObject(mj, "models");
+        const metrics_set *set = engine_metrics(e);
+        double w[ENSEMBLE_MAX_MODELS] = { 0 };
+        engine_weights(e, w);
+        for (uint32_t i = 0; i < engine_models(e); i++) {
+            metrics_summary mm;
+            metrics_track_all(metrics_set_model_track(set, i), &mm);
+            cJSON_AddItemToObject(mods, engine_model(e, i)->name, bt_summary_json(&mm, w[i]));
+        }
+        run->signals = engine_history_len(e);
+    } else {
+        cJSON_AddObjectToObject(mj, "models");
+    }
+    run->metrics = mj;
+    market_unsubscribe(m, bt_rec_note, &rec);
+    runner_free(rn);
+    ingest_free(ig);
+    kclock_free(clk);
+    market_free(m);
+    return ret;
+}
+
+/* ---- statistics -------------------------------------------------------------------- */
+
+static double bt_return(const bt_run *r)
+{
+    return (double)r->net_pnl / (double)r->start;
+}
+
+static double bt_bars_per_year(const bt_run *r)
+{
+    if (r->bars < 2)
+        return 1;
+    double step = (double)(r->t[r->bars - 1] - r->t[0]) / (double)(r->bars - 1);
+    return step > 0 ? 365.0 * 86400000.0 / step : 1;
+}
+
+/* buy-and-hold on the same bars and costs: size_quote at the first close's ask, out at the
+ * last close's bid, taker fees both ways; per-bar returns of that equity */
+typedef struct bt_bh {
+    kdec qty, entry, exit, pnl, fees;
+    double *ret;
+} bt_bh;
+
+static void bt_buy_hold(const bt_opts *o, const runner_config *c, const bt_run *r, bt_bh *out)
+{
+    memset(out, 0, sizeof *out);
+    out->ret = xcalloc(r->bars ? r->bars : 1, sizeof *out->ret);
+    if (r->bars < 2)
+        return;
+    paper_config pc = c->paper;
+    paper *pp = paper_new(&pc, NULL);
+    int64_t cbps = (int64_t)llround(c->slippage_bps * 100.0);
+    kdec c0, cl;
+    char b[64];
+    snprintf(b, sizeof b, "%.8f", r->close[0]);
+    (void)decimal_parse(b, strlen(b), &c0);
+    snprintf(b, sizeof b, "%.8f", r->close[r->bars - 1]);
+    (void)decimal_parse(b, strlen(b), &cl);
+    out->entry = (kdec)((__int128)c0 * (1000000 + cbps) / 1000000);
+    out->exit = (kdec)((__int128)cl * (1000000 - cbps) / 1000000);
+    kdec q = (kdec)((__int128)c->risk.size_quote * KDEC_SCALE / out->entry);
+    kdec step = c->qty_step > 0 ? c->qty_step : 1;
+    q -= q % step;
+    out->qty = q;
+    kdec n_in = (kdec)((__int128)q * out->entry / KDEC_SCALE);
+    kdec n_out = (kdec)((__int128)q * out->exit / KDEC_SCALE);
+    kdec f_in = paper_fee_for(pp, o->venue, n_in, false);
+    kdec f_out = paper_fee_for(pp, o->venue, n_out, false);
+    out->fees = f_in + f_out;
+    out->pnl = n_out - n_in - out->fees;
+    double start = (double)c->start_cash, prev = start - (double)f_in;
+    double qd = decimal_to_double(q), ed = decimal_to_double(out->entry);
+    out->ret[0] = prev / start - 1;
+    for (uint32_t i = 1; i < r->bars; i++) {
+        double eq = start - (double)f_in + qd * (r->close[i] - ed) * KDEC_SCALE;
+        if (i == r->bars - 1)
+            eq = start + (double)out->pnl;
+        out->ret[i] = prev > 0 ? eq / prev - 1 : 0;
+        prev = eq;
+    }
+    paper_free(pp);
+}
+
+static int bt_bar_index(const bt_run *r, int64_t t)
+{
+    uint32_t lo = 0, hi = r->bars;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (r->t[mid] < t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return (int)(lo < r->bars ? lo : r->bars - 1);
+}
+
+/* random entries: the same number of trades, each with the same length (bars), notional and
+ * costs, at random start bars and sides; returns over seeds, sorted */
+static void bt_random(const bt_opts *o, const runner_config *c, const bt_run *r, double *rets,
+                      uint32_t nseeds)
+{
+    paper_config pc = c->paper;
+    paper *pp = paper_new(&pc, NULL);
+    double fee_frac = (double)paper_fee_for(pp, o->venue, 100000 * KDEC_SCALE, false) /
+                      (100000.0 * KDEC_SCALE);
+    paper_free(pp);
+    double slip = c->slippage_bps / 10000.0;
+    for (uint32_t s = 0; s < nseeds; s++) {
+        uint64_t st = o->seed * 1000003ULL + s + 1;
+        double pnl = 0;
+        for (uint32_t i = 0; i < r->ntrades && r->bars > 1; i++) {
+            const bt_trade *t = &r->trades[i];
+            int a = bt_bar_index(r, t->entry_time), b = bt_bar_index(r, t->exit_time);
+            uint32_t len = (uint32_t)(b > a ? b - a : 1);
+            if (len >= r->bars)
+                len = r->bars - 1;
+            uint32_t start = (uint32_t)(bt_rand(&st) % (r->bars - len));
+            int dir = (bt_rand(&st) & 1) ? 1 : -1;
+            double notional = decimal_to_double(t->qty) * decimal_to_double(t->entry);
+            double in = r->close[start] * (1 + dir * slip);
+            double out = r->close[start + len] * (1 - dir * slip);
+            pnl += notional * (dir * (out / in - 1) - fee_frac * (1 + out / in));
+        }
+        rets[s] = pnl / decimal_to_double(r->start);
+    }
+    for (uint32_t i = 1; i < nseeds; i++) { /* insertion sort: deterministic, small n */
+        double v = rets[i];
+        uint32_t j = i;
+        while (j > 0 && rets[j - 1] > v) {
+            rets[j] = rets[j - 1];
+            j--;
+        }
+        rets[j] = v;
+    }
+}
+
+static cJSON *bt_ci_json(const bt_ci *ci, double scale)
+{
+    cJSON *o = cJSON_CreateObject();
+    bt_add_num(o, "estimate", ci->estimate * scale);
+    bt_add_num(o, "lo", ci->lo * scale);
+    bt_add_num(o, "hi", ci->hi * scale);
+    return o;
+}
+
+static void bt_verdict(cJSON *verdicts, const char *metric, const char *base, const bt_ci *d,
+                       bool ok)
+{
+    char txt[160];
+    if (!ok)
+        snprintf(txt, sizeof txt, "%s: not enough data to compare with %s", metric, base);
+    else if (d->lo > 0)
+        snprintf(txt, sizeof txt, "%s: edge over %s (95%% interval of the difference above 0)",
+                 metric, base);
+    else
+        snprintf(txt, sizeof txt, "%s: no evidence of an edge over %s", metric, base);
+    cJSON_AddItemToArray(verdicts, cJSON_CreateString(txt));
+}
+
+/* ---- the report -------------------------------------------------------------------- */
+
+static cJSON *bt_report(const bt_opts *o, const runner_config *c, bt_run *r, const bt_run *rules,
+                        const bt_run *rsi)
+{
+    cJSON *j = cJSON_CreateObject();
+    char b[48];
+    cJSON_AddNumberToObject(j, "seed", (double)o->seed);
+    cJSON_AddStringToObject(j, "symbol", o->symbol);
+    cJSON_AddStringToObject(j, "venue", venue_name(r->venue));
+    cJSON_AddStringToObject(j, "strategy", runner_strategy_name(c->strategy));
+    cJSON_AddNumberToObject(j, "bars", r->bars);
+    if (r->bars) {
+        cJSON_AddNumberToObject(j, "from", (double)r->t[0]);
+        cJSON_AddNumberToObject(j, "to", (double)r->t[r->bars - 1]);
+    }
+    bt_add_kdec(j, "start_equity", r->start);
+    bt_add_kdec(j, "end_equity", r->equity);
+    bt_add_kdec(j, "net_pnl", r->net_pnl);
+    bt_add_kdec(j, "fees", r->fees);
+    double ret = bt_return(r);
+    bt_add_num(j, "return", ret);
+    double ann = sqrt(bt_bars_per_year(r));
+    double sh = bt_sharpe(r->ret, r->bars);
+    bt_add_num(j, "sharpe", sh * ann);
+    bt_add_num(j, "sortino", bt_sortino(r->ret, r->bars, 0) * ann);
+    bt_add_num(j, "max_drawdown", r->maxdd);
+    bt_add_num(j, "win_rate", r->pst.trades ? r->pst.win_rate : NAN);
+    bt_add_num(j, "profit_factor", r->pst.profit_factor);
+    bt_add_kdec(j, "expectancy", r->pst.expectancy);
+    uint32_t inpos = 0;
+    for (uint32_t i = 0; i < r->bars; i++)
+        inpos += r->inpos[i];
+    bt_add_num(j, "exposure", r->bars ? (double)inpos / r->bars : 0);
+    cJSON_AddNumberToObject(j, "trade_count", r->ntrades);
+    cJSON_AddNumberToObject(j, "signals", (double)r->rst.signals);
+    cJSON_AddNumberToObject(j, "orders", (double)r->rst.orders);
+    cJSON_AddNumberToObject(j, "fills", (double)r->rst.fills);
+    char dg[24];
+    snprintf(dg, sizeof dg, "%016llx", (unsigned long long)r->digest);
+    cJSON_AddStringToObject(j, "signal_digest", dg);
+    cJSON_AddNumberToObject(j, "refused", (double)r->rst.refused);
+    cJSON_AddNumberToObject(j, "stops", (double)r->rst.stops);
+    cJSON_AddNumberToObject(j, "take_profits", (double)r->rst.tps);
+    cJSON *tr = cJSON_AddArrayToObject(j, "trades");
+    for (uint32_t i = 0; i < r->ntrades; i++) {
+        const bt_trade *t = &r->trades[i];
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddNumberToObject(x, "entry_time", (double)t->entry_time);
+        cJSON_AddNumberToObject(x, "exit_time", (double)t->exit_time);
+        cJSON_AddStringToObject(x, "side", t->side == SIDE_BUY ? "long" : "short");
+        bt_add_kdec(x, "qty", t->qty);
+        bt_add_kdec(x, "entry", t->entry);
+        bt_add_kdec(x, "exit", t->exit);
+        bt_add_kdec(x, "pnl", t->pnl);
+        bt_add_kdec(x, "fee", t->fee);
+        cJSON_AddItemToArray(tr, x);
+    }
+    cJSON_AddItemToObject(j, "metrics", r->metrics);
+    r->metrics = NULL;
+
+    bt_boot_cfg bc = { .kind = BT_BOOT_STATIONARY, .resamples = 1000, .seed = o->seed };
+    cJSON *ci = cJSON_AddObjectToObject(j, "intervals");
+    bt_ci cr = { 0 }, cs = { 0 }, ca = { 0 };
+    bool okr = bt_bootstrap_ci(r->ret, r->bars, BT_STAT_MEAN, &bc, &cr) == BT_STATS_OK;
+    bool oks = bt_bootstrap_ci(r->ret, r->bars, BT_STAT_SHARPE, &bc, &cs) == BT_STATS_OK;
+    double *hits = xcalloc(r->nhit + 1, sizeof *hits), *maj = xcalloc(r->nhit + 1, sizeof *maj);
+    for (uint32_t i = 0; i < r->nhit; i++) {
+        hits[i] = r->hit[i];
+        maj[i] = r->hit_major[i];
+    }
+    bool oka = bt_bootstrap_ci(hits, r->nhit, BT_STAT_ACCURACY, &bc, &ca) == BT_STATS_OK;
+    if (okr)
+        cJSON_AddItemToObject(ci, "return", bt_ci_json(&cr, r->bars)); /* mean x bars */
+    if (oks)
+        cJSON_AddItemToObject(ci, "sharpe", bt_ci_json(&cs, ann));
+    if (oka)
+        cJSON_AddItemToObject(ci, "accuracy", bt_ci_json(&ca, 1));
+
+    cJSON *bl = cJSON_AddObjectToObject(j, "baselines");
+    cJSON *verdicts = cJSON_AddArrayToObject(j, "verdicts");
+    bt_bh bh;
+    bt_buy_hold(o, c, r, &bh);
+    cJSON *x = cJSON_AddObjectToObject(bl, "buy_and_hold");
+    bt_add_num(x, "return", (double)bh.pnl / (double)r->start);
+    bt_add_kdec(x, "pnl", bh.pnl);
+    bt_add_kdec(x, "fees", bh.fees);
+    bt_add_kdec(x, "qty", bh.qty);
+    bt_add_kdec(x, "entry", bh.entry);
+    bt_add_kdec(x, "exit", bh.exit);
+    bt_ci d;
+    bool ok = bt_bootstrap_diff_ci(r->ret, bh.ret, r->bars, BT_STAT_MEAN, &bc, &d) ==
+              BT_STATS_OK;
+    bt_verdict(verdicts, "return", "buy_and_hold", &d, ok);
+    ok = bt_bootstrap_diff_ci(r->ret, bh.ret, r->bars, BT_STAT_SHARPE, &bc, &d) == BT_STATS_OK;
+    bt_verdict(verdicts, "sharpe", "buy_and_hold", &d, ok);
+    free(bh.ret);
+    const bt_run *others[2] = { rules, rsi };
+    const char *names[2] = { "rules", "rsi" };
+    for (int k = 0; k < 2; k++) {
+        if (!others[k])
+            continue;
+        x = cJSON_AddObjectToObject(bl, names[k]);
+        bt_add_num(x, "return", bt_return(others[k]));
+        bt_add_kdec(x, "pnl", others[k]->net_pnl);
+        cJSON_AddNumberToObject(x, "trades", others[k]->ntrades);
+        ok = others[k]->bars == r->bars &&
+             bt_bootstrap_diff_ci(r->ret, others[k]->ret, r->bars, BT_STAT_MEAN, &bc, &d) ==
+                 BT_STATS_OK;
+        bt_verdict(verdicts, "return", names[k], &d, ok);
+    }
+    x = cJSON_AddObjectToObject(bl, "always_hold");
+    bt_add_num(x, "return", 0);
+    double ma = 0;
+    for (uint32_t i = 0; i < r->nhit; i++)
+        ma += maj[i];
+    bt_add_num(x, "accuracy", r->nhit ? ma / r->nhit : NAN);
+    ok = bt_bootstrap_diff_ci(hits, maj, r->nhit, BT_STAT_ACCURACY, &bc, &d) == BT_STATS_OK;
+    bt_verdict(verdicts, "accuracy", "always_hold", &d, ok);
+    free(hits);
+    free(maj);
+    uint32_t ns = o->random_seeds;
+    double *rr = xcalloc(ns, sizeof *rr);
+    bt_random(o, c, r, rr, ns);
+    x = cJSON_AddObjectToObject(bl, "random");
+    double mean = bt_mean(rr, ns);
+    bt_add_num(x, "return", mean);
+    bt_add_num(x, "p2_5", rr[(uint32_t)(0.025 * (ns - 1))]);
+    bt_add_num(x, "p97_5", rr[(uint32_t)(0.975 * (ns - 1))]);
+    cJSON_AddNumberToObject(x, "seeds", ns);
+    char txt[160];
+    if (r->ntrades == 0)
+        snprintf(txt, sizeof txt, "return: no trades, nothing to compare with random");
+    else if (ret > rr[(uint32_t)(0.975 * (ns - 1))])
+        snprintf(txt, sizeof txt, "return: edge over random (above its 97.5th percentile)");
+    else
+        snprintf(txt, sizeof txt, "return: no evidence of an edge over random");
+    cJSON_AddItemToArray(verdicts, cJSON_CreateString(txt));
+    free(rr);
+    (void)b;
+    return j;
+}
+
+static void bt_print_metrics(FILE *fp, const char *name, const cJSON *m)
+{
+    const char *keys[] = { "accuracy", "f1", "brier", "log_loss", "ece", "weight" };
+    fprintf(fp, "  %-14s n %.0f", name, cJSON_GetNumberValue(cJSON_GetObjectItem(m, "n")));
+    for (size_t i = 0; i < K_ARRAY_LEN(keys); i++) {
+        const cJSON *v = cJSON_GetObjectItem(m, keys[i]);
+        if (cJSON_IsNumber(v))
+            fprintf(fp, " %s %.4f", keys[i], v->valuedouble);
+        else if (v)
+            fprintf(fp, " %s -", keys[i]);
+    }
+    fputc('\n', fp);
+}
+
+static void bt_print_text(FILE *fp, const cJSON *j)
+{
+    const char *keys[] = { "bars", "net_pnl", "fees", "return", "sharpe", "sortino",
+                           "max_drawdown", "win_rate", "profit_factor", "expectancy", "exposure",
+                           "trade_count", "signals", NULL };
+    fprintf(fp, "backtest %s %s (%s), seed %.0f\n",
+            cJSON_GetStringValue(cJSON_GetObjectItem(j, "symbol")),
+            cJSON_GetStringValue(cJSON_GetObjectItem(j, "venue")),
+            cJSON_GetStringValue(cJSON_GetObjectItem(j, "strategy")),
+            cJSON_GetNumberValue(cJSON_GetObjectItem(j, "seed")));
+    for (int i = 0; keys[i]; i++) {
+        const cJSON *v = cJSON_GetObjectItem(j, keys[i]);
+        if (cJSON_IsString(v))
+            fprintf(fp, "  %-14s %s\n", keys[i], v->valuestring);
+        else if (cJSON_IsNumber(v))
+            fprintf(fp, "  %-14s %.6g\n", keys[i], v->valuedouble);
+        else
+            fprintf(fp, "  %-14s -\n", keys[i]);
+    }
+    const cJSON *ci = cJSON_GetObjectItem(j, "intervals");
+    const cJSON *it;
+    cJSON_ArrayForEach(it, ci)
+    {
+        fprintf(fp, "  95%% CI %-8s %.6g [%.6g, %.6g]\n", it->string,
+                cJSON_GetNumberValue(cJSON_GetObjectItem(it, "estimate")),
+                cJSON_GetNumberValue(cJSON_GetObjectItem(it, "lo")),
+                cJSON_GetNumberValue(cJSON_GetObjectItem(it, "hi")));
+    }
+    const cJSON *mt = cJSON_GetObjectItem(j, "metrics");
+    const cJSON *m = cJSON_GetObjectItem(mt, "ensemble");
+    if (m)
+        bt_print_metrics(fp, "ensemble", m);
+    cJSON_ArrayForEach(it, cJSON_GetObjectItem(mt, "models"))
+        bt_print_metrics(fp, it->string, it);
+    cJSON_ArrayForEach(it, cJSON_GetObjectItem(j, "baselines"))
+        fprintf(fp, "  baseline %-12s return %.6g\n", it->string,
+                cJSON_GetNumberValue(cJSON_GetObjectItem(it, "return")));
+    cJSON_ArrayForEach(it, cJSON_GetObjectItem(j, "verdicts"))
+        fprintf(fp, "  verdict: %s\n", it->valuestring);
+    const cJSON *sw = cJSON_GetObjectItem(j, "sweep");
+    if (sw)
+        fprintf(fp, "  sweep: %.0f configurations, winner #%.0f, DSR %.4f, PBO %.4f\n",
+                cJSON_GetNumberValue(cJSON_GetObjectItem(sw, "configurations")),
+                cJSON_GetNumberValue(cJSON_GetObjectItem(sw, "winner")),
+                cJSON_GetNumberValue(cJSON_GetObjectItem(sw, "dsr")),
+                cJSON_GetNumberValue(cJSON_GetObjectItem(sw, "pbo")));
+}
+
+static int bt_write_json(const char *path, const cJSON *j)
+{
+    char *s = cJSON_Print(j);
+    FILE *fp = fopen(path, "w");
+    if (!fp) {
+        fprintf(stderr, "kestrel backtest: cannot write %s: %s\n", path, strerror(errno));
+        free(s);
+        return K_ERR;
+    }
+    fputs(s, fp);
+    fputc('\n', fp);
+    free(s);
+    return fclose(fp) == 0 ? K_OK : K_ERR;
+}
+
+/* ---- sweeps ------------------------------------------------------------------------ */
+
+typedef struct bt_cfg_result {
+    int index;
+    char params[256];
+    double ret;     /* net return */
+    double *rets;   /* per bar */
+    uint32_t bars;
+} bt_cfg_result;
+
+static int bt_grid_size(const bt_opts *o)
+{
+    int n = 1;
+    for (int a = 0; a < o->naxes; a++)
+        n *= o->axes[a].n;
+    return n;
+}
+
+static int bt_grid_config(const bt_opts *o, int idx, runner_config *c, char *params, size_t cap,
+                          char *err, size_t errlen)
+{
+    *c = o->rc;
+    params[0] = '\0';
+    size_t used = 0;
+    for (int a = 0; a < o->naxes; a++) {
+        int v = idx % o->axes[a].n;
+        idx /= o->axes[a].n;
+        if (bt_set(NULL, c, o->axes[a].key, o->axes[a].val[v], err, errlen) != K_OK)
+            return K_ERR;
+        used += (size_t)snprintf(params + used, used < cap ? cap - used : 0, "%s%s=%s",
+                                 a ? " " : "", o->axes[a].key, o->axes[a].val[v]);
+    }
+    return K_OK;
+}
+
+/* runs the configurations idx % n == k - 1 (shard), two workers (fork) writing through pipes */
+static int bt_sweep_run(const bt_opts *o, int k, int n, bt_cfg_result **out, int *nout)
+{
+    int total = bt_grid_size(o);
+    int mine[BT_MAX_CONFIGS], nm = 0;
+    for (int i = 0; i < total && nm < BT_MAX_CONFIGS; i++)
+        if (i % n == k - 1)
+            mine[nm++] = i;
+    bt_cfg_result *res = xcalloc(nm ? (size_t)nm : 1, sizeof *res);
+    enum { W = 2 };
+    int fds[W][2];
+    pid_t pids[W];
+    for (int w = 0; w < W; w++) {
+        if (pipe(fds[w]) != 0)
+            return K_ERR;
+        fflush(NULL);
+        pids[w] = fork();
+        if (pids[w] < 0)
+            return K_ERR;
+        if (pids[w] == 0) {
+            close(fds[w][0]);
+            FILE *fp = fdopen(fds[w][1], "w");
+            for (int i = w; i < nm; i += W) {
+                runner_config c;
+                char params[256], err[200];
+                int32_t status = 0;
+                bt_run r;
+                memset(&r, 0, sizeof r);
+                if (bt_grid_config(o, mine[i], &c, params, sizeof params, err, sizeof err) ||
+                    bt_run_once(o, &c, INT64_MIN, INT64_MAX, 0, false, &r))
+                    status = 1;
+                double ret = bt_return(&r);
+                fwrite(&status, sizeof status, 1, fp);
+                fwrite(&ret, sizeof ret, 1, fp);
+                fwrite(&r.bars, sizeof r.bars, 1, fp);
+                fwrite(r.ret, sizeof *r.ret, r.bars, fp);
+                bt_run_free(&r);
+            }
+            fclose(fp);
+            _exit(0);
+        }
+        close(fds[w][1]);
+    }
+    int rc = K_OK;
+    for (int w = 0; w < W; w++) {
+        FILE *fp = fdopen(fds[w][0], "r");
+        for (int i = w; i < nm; i += W) {
+            bt_cfg_result *x = &res[i];
+            int32_t status;
+            runner_config c;
+            char err[200];
+            x->index = mine[i];
+            (void)bt_grid_config(o, mine[i], &c, x->params, sizeof x->params, err, sizeof err);
+            if (fread(&status, sizeof status, 1, fp) != 1 || status ||
+                fread(&x->ret, sizeof x->ret, 1, fp) != 1 ||
+                fread(&x->bars, sizeof x->bars, 1, fp) != 1) {
+                rc = K_ERR;
+                break;
+            }
+            x->rets = xcalloc(x->bars ? x->bars : 1, sizeof *x->rets);
+            if (fread(x->rets, sizeof *x->rets, x->bars, fp) != x->bars) {
+                rc = K_ERR;
+                break;
+            }
+        }
+        fclose(fp);
+        int st;
+        waitpid(pids[w], &st, 0);
+    }
+    *out = res;
+    *nout = nm;
+    return rc;
+}
+
+/* the sweep's statistics from its configurations (a single run and a merge of shards both come
+ * here, so they agree exactly) */
+static cJSON *bt_sweep_summary(bt_cfg_result *res, int n, uint32_t total)
+{
+    cJSON *s = cJSON_CreateObject();
+    cJSON_AddNumberToObject(s, "configurations", n);
+    cJSON_AddNumberToObject(s, "grid", total);
+    if (n == 0)
+        return s;
+    /* rank: net return, ties by index */
+    int *ord = xcalloc((size_t)n, sizeof *ord);
+    for (int i = 0; i < n; i++)
+        ord[i] = i;
+    for (int i = 1; i < n; i++) {
+        int v = ord[i], j = i;
+        while (j > 0 && (res[ord[j - 1]].ret < res[v].ret ||
+                         (res[ord[j - 1]].ret == res[v].ret &&
+                          res[ord[j - 1]].index > res[v].index))) {
+            ord[j] = ord[j - 1];
+            j--;
+        }
+        ord[j] = v;
+    }
+    cJSON *rk = cJSON_AddArrayToObject(s, "ranking");
+    double *srs = xcalloc((size_t)n, sizeof *srs);
+    for (int i = 0; i < n; i++) {
+        bt_cfg_result *x = &res[ord[i]];
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "index", x->index);
+        cJSON_AddStringToObject(e, "params", x->params);
+        bt_add_num(e, "return", x->ret);
+        double sr = bt_sharpe(x->rets, x->bars);
+        bt_add_num(e, "sharpe", sr);
+        srs[i] = isfinite(sr) ? sr : 0;
+        cJSON_AddItemToArray(rk, e);
+    }
+    bt_cfg_result *win = &res[ord[0]];
+    cJSON_AddNumberToObject(s, "winner", win->index);
+    double var = n > 1 ? bt_stddev(srs, (size_t)n) : 0;
+    var *= var;
+    bt_dsr dsr;
+    if (bt_deflated_sharpe_returns(win->rets, win->bars, var, (uint32_t)n, &dsr) == BT_STATS_OK)
+        bt_add_num(s, "dsr", dsr.dsr);
+    else
+        cJSON_AddNullToObject(s, "dsr");
+    /* PBO on the common bars, configurations by index */
+    uint32_t t = UINT32_MAX;
+    for (int i = 0; i < n; i++)
+        t = K_MIN(t, res[i].bars);
+    bt_pbo pbo;
+    double *m = xcalloc((size_t)t * (size_t)n + 1, sizeof *m);
+    for (uint32_t r = 0; r < t; r++)
+        for (int i = 0; i < n; i++)
+            m[(size_t)r * (size_t)n + (size_t)i] = res[i].rets[r];
+    if (n >= 2 && bt_pbo_cscv(m, t, (size_t)n, 16, &pbo) == BT_STATS_OK) {
+        bt_add_num(s, "pbo", pbo.pbo);
+        bt_add_num(s, "pbo_logit_median", pbo.logit_median);
+        cJSON_AddNumberToObject(s, "pbo_splits", (double)pbo.splits);
+    } else {
+        cJSON_AddNullToObject(s, "pbo");
+    }
+    free(m);
+    free(srs);
+    free(ord);
+    return s;
+}
+
+static int bt_cfg_cmp(const void *a, const void *b)
+{
+    return ((const bt_cfg_result *)a)->index - ((const bt_cfg_result *)b)->index;
+}
+
+static cJSON *bt_sweep_results_json(const bt_cfg_result *res, int n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; i < n; i++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "index", res[i].index);
+        cJSON_AddStringToObject(e, "params", res[i].params);
+        /* %.17g raw: cJSON's own number printing may drop the last bits, and a merge must see
+         * exactly the doubles the single run used */
+        char nb[40];
+        snprintf(nb, sizeof nb, "%.17g", isfinite(res[i].ret) ? res[i].ret : 0.0);
+        cJSON_AddRawToObject(e, "return", nb);
+        cJSON *r = cJSON_AddArrayToObject(e, "returns");
+        for (uint32_t k = 0; k < res[i].bars; k++) {
+            snprintf(nb, sizeof nb, "%.17g", isfinite(res[i].rets[k]) ? res[i].rets[k] : 0.0);
+            cJSON_AddItemToArray(r, cJSON_CreateRaw(nb));
+        }
+        cJSON_AddItemToArray(a, e);
+    }
+    return a;
+}
+
+static void bt_sweep_free(bt_cfg_result *res, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(res[i].rets);
+    free(res);
+}
+
+static char *bt_slurp(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return NULL;
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    char *b = xmalloc((size_t)n + 1);
+    size_t got = fread(b, 1, (size_t)n, fp);
+    b[got] = '\0';
+    fclose(fp);
+    return b;
+}
+
+/* kestrel backtest merge OUT.json IN.json... */
+static int bt_merge(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: kestrel backtest merge OUT.json IN.json...\n");
+        return 2;
+    }
+    bt_cfg_result *res = xcalloc(BT_MAX_CONFIGS, sizeof *res);
+    int n = 0;
+    uint32_t grid = 0;
+    cJSON *seed = NULL;
+    for (int i = 2; i < argc; i++) {
+        char *s = bt_slurp(argv[i]);
+        cJSON *j = s ? cJSON_Parse(s) : NULL;
+        free(s);
+        const cJSON *arr = cJSON_GetObjectItem(j, "sweep_results");
+        if (!cJSON_IsArray(arr)) {
+            fprintf(stderr, "kestrel backtest merge: %s has no sweep_results\n", argv[i]);
+            cJSON_Delete(j);
+            bt_sweep_free(res, n);
+            return 1;
+        }
+        grid = (uint32_t)cJSON_GetNumberValue(
+            cJSON_GetObjectItem(cJSON_GetObjectItem(j, "sweep"), "grid"));
+        if (!seed)
+            seed = cJSON_Duplicate(cJSON_GetObjectItem(j, "seed"), 1);
+        const cJSON *e;
+        cJSON_ArrayForEach(e, arr)
+        {
+            if (n >= BT_MAX_CONFIGS)
+                break;
+            bt_cfg_result *x = &res[n++];
+            x->index = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(e, "index"));
+            snprintf(x->params, sizeof x->params, "%s",
+                     cJSON_GetStringValue(cJSON_GetObjectItem(e, "params")));
+            x->ret = cJSON_GetNumberValue(cJSON_GetObjectItem(e, "return"));
+            const cJSON *r = cJSON_GetObjectItem(e, "returns");
+            x->bars = (uint32_t)cJSON_GetArraySize(r);
+            x->rets = xcalloc(x->bars ? x->bars : 1, sizeof *x->rets);
+            uint32_t k = 0;
+            const cJSON *v;
+            cJSON_ArrayForEach(v, r)
+                x->rets[k++] = v->valuedouble;
+        }
+        cJSON_Delete(j);
+    }
+    qsort(res, (size_t)n, sizeof *res, bt_cfg_cmp);
+    cJSON *out = cJSON_CreateObject();
+    cJSON_AddItemToObject(out, "seed", seed ? seed : cJSON_CreateNull());
+    cJSON_AddItemToObject(out, "sweep", bt_sweep_summary(res, n, grid));
+    cJSON_AddItemToObject(out, "sweep_results", bt_sweep_results_json(res, n));
+    int rc = bt_write_json(argv[1], out) == K_OK ? 0 : 1;
+    cJSON_Delete(out);
+    bt_sweep_free(res, n);
+    return rc;
+}
+
+/* ---- walk-forward ------------------------------------------------------------------ */
+
+/* Rolling windows of train + test bars, stepping by test: each fold is a fresh runner that
+ * learns (prequentially, trading off) over its train bars and trades its test bars; only test
+ * bars are recorded. The folds' test runs are concatenated into one run. */
+static int bt_walk_forward(const bt_opts *o, bt_run *all)
+{
+    bt_run probe;
+    runner_config c = o->rc;
+    c.models = 0;
+    c.auto_trade = false;
+    if (bt_run_once(o, &c, INT64_MIN, INT64_MAX, 0, false, &probe) != K_OK || probe.bars < 2) {
+        snprintf(all->err, sizeof all->err, "walk-forward: no bars");
+        bt_run_free(&probe);
+        return K_ERR;
+    }
+    memset(all, 0, sizeof *all);
+    all->start = o->rc.start_cash;
+    all->venue = probe.venue;
+    cJSON *folds = cJSON_CreateArray();
+    double eqf = 1;
+    uint32_t nfold = 0;
+    for (uint32_t s = 0; s + o->wf_train < probe.bars; s += o->wf_test) {
+        uint32_t te = K_MIN(s + o->wf_train + o->wf_test, probe.bars);
+        int64_t lo = probe.t[s + o->wf_train - 1]; /* test bars end after it */
+        int64_t hi = probe.t[te - 1];
+        bt_opts fo = *o;
+        fo.from_ms = probe.t[s] - tf_ms(bt_exec_tf(o));
+        fo.to_ms = hi;
+        runner_config fc = o->rc;
+        fc.auto_trade = true;
+        bt_run r;
+        if (bt_run_once(&fo, &fc, lo, hi, lo, false, &r) != K_OK) {
+            snprintf(all->err, sizeof all->err, "%s", r.err);
+            bt_run_free(&r);
+            break;
+        }
+        for (uint32_t i = 0; i < r.bars; i++) {
+            bt_run_push(all, r.ret[i], r.close[i], r.t[i], r.inpos[i]);
+            eqf *= 1 + r.ret[i];
+        }
+        all->trades = xrealloc(all->trades, (all->ntrades + r.ntrades + 1) * sizeof *all->trades);
+        memcpy(all->trades + all->ntrades, r.trades, r.ntrades * sizeof *r.trades);
+        all->ntrades += r.ntrades;
+        all->fees += r.fees;
+        all->net_pnl += r.net_pnl;
+        all->hit = xrealloc(all->hit, all->nhit + r.nhit + 1);
+        all->hit_major = xrealloc(all->hit_major, all->nhit + r.nhit + 1);
+        memcpy(all->hit + all->nhit, r.hit, r.nhit);
+        memcpy(all->hit_major + all->nhit, r.hit_major, r.nhit);
+        all->nhit += r.nhit;
+        all->rst.signals += r.rst.signals;
+        all->rst.orders += r.rst.orders;
+        all->rst.refused += r.rst.refused;
+        all->rst.stops += r.rst.stops;
+        all->rst.tps += r.rst.tps;
+        all->rst.fills += r.rst.fills;
+        all->digest ^= r.digest + 0x9E3779B97F4A7C15ULL * nfold;
+        cJSON *f = cJSON_CreateObject();
+        cJSON_AddNumberToObject(f, "train_from", (double)probe.t[s]);
+        cJSON_AddNumberToObject(f, "test_from", (double)(lo + 1));
+        cJSON_AddNumberToObject(f, "test_to", (double)hi);
+        cJSON_AddNumberToObject(f, "bars", r.bars);
+        bt_add_kdec(f, "net_pnl", r.net_pnl);
+        cJSON_AddItemToObject(f, "metrics", r.metrics);
+        r.metrics = NULL;
+        cJSON_AddItemToArray(folds, f);
+        nfold++;
+        bt_run_free(&r);
+        if (te == probe.bars)
+            break;
+    }
+    bt_run_free(&probe);
+    all->equity = all->start + all->net_pnl;
+    all->pst.trades = all->ntrades;
+    uint32_t wins = 0;
+    for (uint32_t i = 0; i < all->ntrades; i++)
+        wins += all->trades[i].pnl > 0;
+    all->pst.win_rate = all->ntrades ? (double)wins / all->ntrades : 0;
+    kdec gw = 0, gl = 0, tot = 0;
+    for (uint32_t i = 0; i < all->ntrades; i++) {
+        kdec p = all->trades[i].pnl;
+        tot += p;
+        if (p > 0)
+            gw += p;
+        else
+            gl -= p;
+    }
+    all->pst.profit_factor = gl > 0 ? (double)gw / (double)gl : 0;
+    all->pst.expectancy = all->ntrades ? tot / (kdec)all->ntrades : 0;
+    double *eq = xcalloc(all->bars + 1, sizeof *eq);
+    eq[0] = 1;
+    for (uint32_t i = 0; i < all->bars; i++)
+        eq[i + 1] = eq[i] * (1 + all->ret[i]);
+    all->maxdd = bt_max_drawdown(eq, all->bars + 1);
+    free(eq);
+    /* the ensemble over the test bars of every fold (hits only: a fold's engine is fresh); each
+     * fold's own metrics object is under folds[] */
+    all->metrics = cJSON_CreateObject();
+    cJSON *ens = cJSON_AddObjectToObject(all->metrics, "ensemble");
+    double acc = 0;
+    for (uint32_t i = 0; i < all->nhit; i++)
+        acc += all->hit[i];
+    cJSON_AddNumberToObject(ens, "n", all->nhit);
+    bt_add_num(ens, "accuracy", all->nhit ? acc / all->nhit : NAN);
+    cJSON_AddObjectToObject(all->metrics, "models");
+    cJSON_AddItemToObject(all->metrics, "folds", folds);
+    (void)eqf;
+    return nfold ? K_OK : K_ERR;
+}
+
+void backtest_config_default(runner_config *c)
+{
+    runner_config_default(c);
+    c->auto_trade = true;
+    c->paper.latency_ms = 0;
+    c->paper.report_latency_ms = 0;
+    c->engine.history_max = 1u << 18;
+}
+
+/* ---- the command ------------------------------------------------------------------- */
+
+static void bt_usage(FILE *f)
+{
+    fputs("usage: kestrel backtest --data FILE[,FILE...] [--symbol S] [--timeframe TF]\n"
+          "         [--from T] [--to T] [--config F] [--set KEY=VALUE] [--json OUT]\n"
+          "         [--walk-forward TRAIN:TEST] [--seed N] [--sweep KEY=a,b,c ...]\n"
+          "         [--shard K/N] [--venue V] [--strategy engine|rules|rsi|always_buy]\n"
+          "         [--no-baselines]\n"
+          "       kestrel backtest merge OUT.json IN.json...\n",
+          f);
+}
+
+int backtest_main(int argc, char **argv)
+{
+    if (argc > 1 && !strcmp(argv[1], "merge"))
+        return bt_merge(argc - 1, argv + 1);
+    bt_opts *o = xcalloc(1, sizeof *o);
+    backtest_config_default(&o->rc);
+    o->venue = VENUE_BINANCE_USDM;
+    snprintf(o->symbol, sizeof o->symbol, "BTCUSDT");
+    o->seed = 1;
+    o->random_seeds = 200;
+    o->shard_k = o->shard_n = 1;
+    char *datalist = NULL;
+    int rc = 2;
+    char err[256];
+    const char *sets[32];
+    int nsets = 0;
+    const char *config = NULL;
+    bool strategy_set = false, no_baselines = false;
+    enum runner_strategy strat = RUNNER_ENGINE;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define BT_NEED()                                                                          \
+    do {                                                                                   \
+        if (!v) {                                                                          \
+            fprintf(stderr, "kestrel backtest: %s needs a value\n", a);                   \
+            goto out;                                                                      \
+        }                                                                                  \
+        i++;                                                                               \
+    } while (0)
+        if (!strcmp(a, "--help")) {
+            bt_usage(stdout);
+            rc = 0;
+            goto out;
+        } else if (!strcmp(a, "--data")) {
+            BT_NEED();
+            free(datalist);
+            datalist = xstrdup(v);
+        } else if (!strcmp(a, "--symbol")) {
+            BT_NEED();
+            snprintf(o->symbol, sizeof o->symbol, "%s", v);
+        } else if (!strcmp(a, "--timeframe")) {
+            BT_NEED();
+            enum tf tf;
+            if (tf_parse(v, &tf) != K_OK) {
+                fprintf(stderr, "kestrel backtest: unknown timeframe %s\n", v);
+                goto out;
+            }
+            snprintf(o->tf, sizeof o->tf, "%s", v);
+        } else if (!strcmp(a, "--from") || !strcmp(a, "--to")) {
+            BT_NEED();
+            int64_t t = bt_parse_time(v);
+            if (t < 0) {
+                fprintf(stderr, "kestrel backtest: bad time %s (ms or YYYY-MM-DD[THH:MM])\n", v);
+                goto out;
+            }
+            *(!strcmp(a, "--from") ? &o->from_ms : &o->to_ms) = t;
+        } else if (!strcmp(a, "--config")) {
+            BT_NEED();
+            config = v;
+        } else if (!strcmp(a, "--set")) {
+            BT_NEED();
+            if (nsets < 32)
+                sets[nsets++] = v;
+        } else if (!strcmp(a, "--json")) {
+            BT_NEED();
+            o->json_out = v;
+        } else if (!strcmp(a, "--walk-forward")) {
+            BT_NEED();
+            unsigned tr, te;
+            char tail;
+            if (sscanf(v, "%u:%u%c", &tr, &te, &tail) != 2 || tr < 10 || te < 1) {
+                fprintf(stderr, "kestrel backtest: --walk-forward TRAIN:TEST (bars)\n");
+                goto out;
+            }
+            o->wf_train = tr;
+            o->wf_test = te;
+        } else if (!strcmp(a, "--seed")) {
+            BT_NEED();
+            char *end;
+            o->seed = strtoull(v, &end, 10);
+            if (*end) {
+                fprintf(stderr, "kestrel backtest: bad seed %s\n", v);
+                goto out;
+            }
+        } else if (!strcmp(a, "--sweep")) {
+            BT_NEED();
+            const char *eq = strchr(v, '=');
+            if (!eq || o->naxes >= BT_MAX_AXES || (size_t)(eq - v) >= 64) {
+                fprintf(stderr, "kestrel backtest: --sweep KEY=a,b,c\n");
+                goto out;
+            }
+            bt_axis *ax = &o->axes[o->naxes++];
+            snprintf(ax->key, sizeof ax->key, "%.*s", (int)(eq - v), v);
+            char *vals = xstrdup(eq + 1), *save = NULL;
+            for (char *t = strtok_r(vals, ",", &save); t && ax->n < BT_MAX_VALS;
+                 t = strtok_r(NULL, ",", &save))
+                snprintf(ax->val[ax->n++], sizeof ax->val[0], "%s", t);
+            free(vals);
+            if (ax->n == 0)
+                goto out;
+        } else if (!strcmp(a, "--shard")) {
+            BT_NEED();
+            if (sscanf(v, "%d/%d", &o->shard_k, &o->shard_n) != 2 || o->shard_n < 1 ||
+                o->shard_k < 1 || o->shard_k > o->shard_n) {
+                fprintf(stderr, "kestrel backtest: --shard K/N with 1 <= K <= N\n");
+                goto out;
+            }
+        } else if (!strcmp(a, "--no-baselines")) {
+            no_baselines = true;
+        } else if (!strcmp(a, "--venue")) {
+            BT_NEED();
+            if (venue_parse(v, &o->venue) != K_OK) {
+                fprintf(stderr, "kestrel backtest: unknown venue %s\n", v);
+                goto out;
+            }
+        } else if (!strcmp(a, "--strategy")) {
+            BT_NEED();
+            if (runner_strategy_parse(v, &strat) != K_OK) {
+                fprintf(stderr, "kestrel backtest: unknown strategy %s\n", v);
+                goto out;
+            }
+            strategy_set = true;
+        } else {
+            fprintf(stderr, "kestrel backtest: unknown option %s\n", a);
+            bt_usage(stderr);
+            goto out;
+        }
+    }
+    if (!datalist) {
+        bt_usage(stderr);
+        goto out;
+    }
+    for (char *save = NULL, *t = strtok_r(datalist, ",", &save); t;
+         t = strtok_r(NULL, ",", &save))
+        if (o->ndata < BT_MAX_FILES)
+            o->data[o->ndata++] = t;
+    if (config && bt_load_config(o, config, err, sizeof err) != K_OK) {
+        fprintf(stderr, "kestrel backtest: %s\n", err);
+        goto out;
+    }
+    for (int i = 0; i < nsets; i++) {
+        char key[64];
+        const char *eq = strchr(sets[i], '=');
+        if (!eq || (size_t)(eq - sets[i]) >= sizeof key) {
+            fprintf(stderr, "kestrel backtest: --set KEY=VALUE\n");
+            goto out;
+        }
+        snprintf(key, sizeof key, "%.*s", (int)(eq - sets[i]), sets[i]);
+        if (bt_set(o, &o->rc, key, eq + 1, err, sizeof err) != K_OK) {
+            fprintf(stderr, "kestrel backtest: %s\n", err);
+            goto out;
+        }
+    }
+    if (strategy_set)
+        o->rc.strategy = strat;
+    rc = 1;
+    bool progress = isatty(2);
+    cJSON *rep = NULL;
+    if (o->naxes) {
+        int total = bt_grid_size(o);
+        if (total > BT_MAX_CONFIGS) {
+            fprintf(stderr, "kestrel backtest: %d configurations (max %d)\n", total,
+                    BT_MAX_CONFIGS);
+            goto out;
+        }
+        for (int i = 0; i < total; i++) { /* validate every value before forking */
+            runner_config c;
+            char params[256];
+            if (bt_grid_config(o, i, &c, params, sizeof params, err, sizeof err) != K_OK) {
+                fprintf(stderr, "kestrel backtest: --sweep: %s\n", err);
+                rc = 2;
+                goto out;
+            }
+        }
+        bt_cfg_result *res;
+        int n;
+        if (bt_sweep_run(o, o->shard_k, o->shard_n, &res, &n) != K_OK) {
+            fprintf(stderr, "kestrel backtest: a sweep worker failed\n");
+            goto out;
+        }
+        rep = cJSON_CreateObject();
+        cJSON_AddNumberToObject(rep, "seed", (double)o->seed);
+        cJSON_AddItemToObject(rep, "sweep", bt_sweep_summary(res, n, (uint32_t)total));
+        cJSON_AddItemToObject(rep, "sweep_results", bt_sweep_results_json(res, n));
+        bt_sweep_free(res, n);
+        const cJSON *sw = cJSON_GetObjectItem(rep, "sweep");
+        printf("sweep: %d configurations (shard %d/%d of %d)\n", n, o->shard_k, o->shard_n,
+               total);
+        const cJSON *e;
+        cJSON_ArrayForEach(e, cJSON_GetObjectItem(sw, "ranking"))
+            printf("  #%-4.0f return %-12.6g sharpe %-12.6g %s\n",
+                   cJSON_GetNumberValue(cJSON_GetObjectItem(e, "index")),
+                   cJSON_GetNumberValue(cJSON_GetObjectItem(e, "return")),
+                   cJSON_GetNumberValue(cJSON_GetObjectItem(e, "sharpe")),
+                   cJSON_GetStringValue(cJSON_GetObjectItem(e, "params")));
+        printf("  winner #%.0f  DSR %.6g  PBO %.6g (CSCV, 16 blocks)\n",
+               cJSON_GetNumberValue(cJSON_GetObjectItem(sw, "winner")),
+               cJSON_GetNumberValue(cJSON_GetObjectItem(sw, "dsr")),
+               cJSON_GetNumberValue(cJSON_GetObjectItem(sw, "pbo")));
+    } else {
+        bt_run run, rules, rsi;
+        memset(&rules, 0, sizeof rules);
+        memset(&rsi, 0, sizeof rsi);
+        int r1;
+        if (o->wf_train)
+            r1 = bt_walk_forward(o, &run);
+        else
+            r1 = bt_run_once(o, &o->rc, INT64_MIN, INT64_MAX, 0, progress, &run);
+        if (r1 != K_OK || run.bars == 0) {
+            fprintf(stderr, "kestrel backtest: %s\n", run.err[0] ? run.err : "no bars in range");
+            bt_run_free(&run);
+            goto out;
+        }
+        bool base = !o->wf_train && !no_baselines;
+        if (base) {
+            runner_config c = o->rc;
+            c.strategy = RUNNER_RULES;
+            c.models = 0;
+            (void)bt_run_once(o, &c, INT64_MIN, INT64_MAX, 0, false, &rules);
+            c.strategy = RUNNER_RSI;
+            (void)bt_run_once(o, &c, INT64_MIN, INT64_MAX, 0, false, &rsi);
+        }
+        rep = bt_report(o, &o->rc, &run, base ? &rules : NULL, base ? &rsi : NULL);
+        if (o->wf_train) {
+            cJSON_AddNumberToObject(rep, "walk_forward_train", o->wf_train);
+            cJSON_AddNumberToObject(rep, "walk_forward_test", o->wf_test);
+        }
+        bt_print_text(stdout, rep);
+        bt_run_free(&run);
+        bt_run_free(&rules);
+        bt_run_free(&rsi);
+    }
+    rc = 0;
+    if (o->json_out && bt_write_json(o->json_out, rep) != K_OK)
+        rc = 1;
+    cJSON_Delete(rep);
+out:
+    free(datalist);
+    free(o);
+    return rc;
+}

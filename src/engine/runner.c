@@ -1,0 +1,685 @@
+/* The strategy runner (runner.h): the one market subscriber that connects the market model to the
+ * engine, the risk engine, the paper broker and the portfolio, per watched symbol, on the market
+ * clock. It owns those parts (one paper broker, one portfolio, one risk engine, one engine per
+ * symbol) so a backtest and the app's replay auto-trading run the same code. No I/O. */
+#include "kestrel/runner.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kestrel/logreg.h"
+#include "kestrel/mlp.h"
+#include "kestrel/ta.h"
+#include "kestrel/xmalloc.h"
+
+#define RUNNER_BIG_QTY (1000000LL * KDEC_SCALE) /* bar book depth no order exhausts */
+
+typedef struct runner_sym {
+    market_sym *ms;
+    engine *e;
+    book *bar_book;     /* bar mode quote (NULL until needed) */
+    bool bar_mode;
+    ta_ind *rsi;        /* RUNNER_RSI only */
+    double rsi_last;
+    kdec sl, tp;        /* protection of the open position */
+    char pending[ORDER_ID_MAX]; /* an order in flight ("" = none) */
+    int64_t last_sig_ms;
+    int64_t snap_id;
+    kdec last_close; /* bar mode: the last close of exec_tf */
+} runner_sym;
+
+struct runner {
+    market *m;
+    kclock *clock;
+    runner_config cfg;
+    paper *pp;
+    broker *br;
+    order_mgr *om;
+    portfolio *pf;
+    risk *rk;
+    runner_sym *syms;
+    uint32_t nsyms, csyms;
+    uint64_t timer;
+    bool auto_on;
+    runner_ev_fn fn;
+    void *fn_ud;
+    runner_stats st;
+    int64_t now_ms;
+    uint64_t digest;
+};
+
+static const char *const runner_strategy_names[RUNNER_STRATEGY_COUNT] = {
+    "engine", "rules", "rsi", "always_buy",
+};
+
+const char *runner_strategy_name(enum runner_strategy s)
+{
+    return (unsigned)s < RUNNER_STRATEGY_COUNT ? runner_strategy_names[s] : "?";
+}
+
+int runner_strategy_parse(const char *s, enum runner_strategy *out)
+{
+    for (int i = 0; i < RUNNER_STRATEGY_COUNT; i++)
+        if (!strcmp(s, runner_strategy_names[i])) {
+            *out = (enum runner_strategy)i;
+            return K_OK;
+        }
+    return K_ERR;
+}
+
+void runner_config_default(runner_config *c)
+{
+    memset(c, 0, sizeof *c);
+    engine_config_default(&c->engine);
+    c->models = RUNNER_M_DEFAULT;
+    c->signal_interval_ms = 30000;
+    c->exec_tf = TF_1M;
+    c->slippage_bps = 2;
+    c->qty_step = 1000; /* 0.00001 */
+    c->start_cash = 10000 * KDEC_SCALE;
+    snprintf(c->cash_asset, sizeof c->cash_asset, "USDT");
+    c->strategy = RUNNER_ENGINE;
+    c->leverage = 1;
+    risk_config_default(&c->risk);
+    c->risk.size_mode = RISK_SIZE_CONFIDENCE;
+    paper_config_default(&c->paper);
+}
+
+/* px moved by bps (1/100 bps resolution), worse for the taker: up for a buy */
+static kdec runner_slip(const runner *r, kdec px, bool up)
+{
+    int64_t cbps = (int64_t)llround(r->cfg.slippage_bps * 100.0);
+    __int128 f = up ? 1000000 + cbps : 1000000 - cbps;
+    return (kdec)((__int128)px * f / 1000000);
+}
+
+static void runner_emit(runner *r, const runner_ev *ev)
+{
+    if (r->fn)
+        r->fn(r->fn_ud, ev);
+}
+
+static runner_sym *runner_find(runner *r, const market_sym *ms)
+{
+    for (uint32_t i = 0; i < r->nsyms; i++)
+        if (r->syms[i].ms == ms)
+            return &r->syms[i];
+    return NULL;
+}
+
+static runner_sym *runner_find_name(runner *r, enum venue v, const char *name)
+{
+    for (uint32_t i = 0; i < r->nsyms; i++)
+        if (r->syms[i].ms->venue == v && !strcmp(r->syms[i].ms->name, name))
+            return &r->syms[i];
+    return NULL;
+}
+
+static engine *runner_engine_new(const runner *r, const char *symbol)
+{
+    engine_config ec = r->cfg.engine;
+    snprintf(ec.symbol, sizeof ec.symbol, "%s", symbol);
+    model *mods[ENSEMBLE_MAX_MODELS];
+    uint32_t n = 0;
+    if (r->cfg.models & RUNNER_M_WEIGHTS)
+        mods[n++] = scorer_weights_new("weights", FEAT_COUNT, features_vote_idx);
+    if (r->cfg.models & RUNNER_M_LOGREG)
+        mods[n++] = logreg_new("logreg", FEAT_COUNT, NULL);
+    if (r->cfg.models & RUNNER_M_MLP)
+        mods[n++] = mlp_new("mlp", FEAT_COUNT, NULL);
+    if (r->cfg.model_extra) {
+        model *x = r->cfg.model_extra(r->cfg.model_extra_ud, symbol);
+        if (x)
+            mods[n++] = x;
+    }
+    return engine_new(&ec, mods, n);
+}
+
+/* the bar book quoted around px */
+static void runner_quote(runner *r, runner_sym *s, kdec px)
+{
+    if (!s->bar_book) {
+        s->bar_book = book_new(BOOK_RULES_BINANCE_SPOT, 4, 4);
+        paper_attach_book(r->pp, s->ms->venue, s->ms->name, s->bar_book);
+    }
+    feed_level bid = { runner_slip(r, px, false), RUNNER_BIG_QTY };
+    feed_level ask = { runner_slip(r, px, true), RUNNER_BIG_QTY };
+    feed_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = FEED_DEPTH_SNAPSHOT;
+    ev.venue = s->ms->venue;
+    snprintf(ev.symbol, sizeof ev.symbol, "%s", s->ms->name);
+    ev.u.depth.first_id = ev.u.depth.last_id = ++s->snap_id;
+    ev.u.depth.bids = &bid;
+    ev.u.depth.asks = &ask;
+    ev.u.depth.nbids = ev.u.depth.nasks = 1;
+    (void)book_on_snapshot(s->bar_book, &ev);
+}
+
+static runner_sym *runner_add(runner *r, market_sym *ms)
+{
+    if (r->cfg.symbol[0] && strcmp(r->cfg.symbol, ms->name))
+        return NULL;
+    runner_sym *s = runner_find(r, ms);
+    if (s)
+        return s;
+    engine *e = runner_engine_new(r, ms->name);
+    if (!e)
+        return NULL;
+    if (r->nsyms == r->csyms) {
+        r->csyms = r->csyms ? r->csyms * 2 : 4;
+        r->syms = xrealloc(r->syms, r->csyms * sizeof *r->syms);
+    }
+    s = &r->syms[r->nsyms++];
+    memset(s, 0, sizeof *s);
+    s->ms = ms;
+    s->e = e;
+    s->bar_mode = ms->bars_from_klines;
+    s->rsi_last = NAN;
+    s->last_sig_ms = INT64_MIN;
+    if (r->cfg.strategy == RUNNER_RSI)
+        {
+        char err[64];
+        s->rsi = ta_ind_new("rsi_14", err, sizeof err);
+    }
+    if (!s->bar_mode)
+        paper_attach_book(r->pp, ms->venue, ms->name, ms->book);
+    return s;
+}
+
+static kdec runner_pos_qty(const runner *r, const runner_sym *s)
+{
+    const pf_position *p = portfolio_position(r->pf, s->ms->venue, s->ms->name);
+    return p ? p->qty : 0;
+}
+
+/* one market order through risk and the order manager to the broker; K_OK when placed */
+static int runner_order(runner *r, runner_sym *s, enum side side, kdec qty, bool reducing,
+                        kdec px, kdec sl, const char *why, int64_t now)
+{
+    risk_update(r->rk, r->pf, now);
+    risk_order ro = {
+        .venue = s->ms->venue, .symbol = s->ms->name, .asset = NULL, .side = side, .qty = qty,
+        .price = px, .stop = sl, .leverage = r->cfg.leverage, .reducing = reducing,
+    };
+    risk_verdict v;
+    runner_ev ev = { .kind = RUNNER_EV_REFUSED, .time_ms = now, .sym = s->ms, .side = side,
+                     .qty = qty };
+    if (risk_check(r->rk, r->pf, &ro, now, &v) != RISK_OK) {
+        r->st.refused++;
+        ev.why = v.why;
+        runner_emit(r, &ev);
+        return K_ERR;
+    }
+    if (!reducing && v.qty < qty)
+        qty = v.qty - v.qty % (r->cfg.qty_step > 0 ? r->cfg.qty_step : 1);
+    if (qty <= 0) {
+        r->st.refused++;
+        ev.why = "size floored to 0";
+        runner_emit(r, &ev);
+        return K_ERR;
+    }
+    order_req req;
+    memset(&req, 0, sizeof req);
+    req.venue = s->ms->venue;
+    snprintf(req.symbol, sizeof req.symbol, "%s", s->ms->name);
+    req.side = side;
+    req.type = ORDER_MARKET;
+    req.tif = TIF_IOC;
+    req.reduce_only = reducing;
+    req.qty = qty;
+    req.leverage = r->cfg.leverage;
+    const order *o = NULL;
+    if (order_mgr_create(r->om, &req, now, &o) != ORDER_OK) {
+        r->st.broker_errors++;
+        ev.why = "order manager full";
+        runner_emit(r, &ev);
+        return K_ERR;
+    }
+    snprintf(s->pending, sizeof s->pending, "%s", o->client_id);
+    r->st.orders++;
+    ev.kind = RUNNER_EV_ORDER;
+    ev.why = why;
+    runner_emit(r, &ev);
+    if (broker_place(r->br, o, now) != BROKER_OK) {
+        r->st.broker_errors++;
+        s->pending[0] = '\0';
+        return K_ERR;
+    }
+    paper_on_time(r->pp, now);
+    return K_OK;
+}
+
+static void runner_close(runner *r, runner_sym *s, kdec px, const char *why, int64_t now)
+{
+    kdec q = runner_pos_qty(r, s);
+    if (q == 0 || s->pending[0])
+        return;
+    if (s->bar_mode)
+        runner_quote(r, s, px);
+    enum side side = q > 0 ? SIDE_SELL : SIDE_BUY;
+    (void)runner_order(r, s, side, q > 0 ? q : -q, true, px, 0, why, now);
+}
+
+/* the action the strategy takes on signal sig; false = none */
+static bool runner_decide(runner *r, runner_sym *s, engine_signal *sig)
+{
+    switch (r->cfg.strategy) {
+    case RUNNER_ENGINE:
+        break;
+    case RUNNER_RULES:
+        sig->action = MODEL_HOLD;
+        if (fmax(sig->bull, sig->bear) >= sig->threshold)
+            sig->action = sig->bull >= sig->bear ? MODEL_BUY : MODEL_SELL;
+        sig->tradeable = sig->action != MODEL_HOLD;
+        break;
+    case RUNNER_RSI: {
+        scorer_result fb;
+        scorer_rsi_fallback(s->rsi_last, &fb);
+        sig->action = fb.action;
+        sig->tradeable = fb.action != MODEL_HOLD;
+        break;
+    }
+    case RUNNER_ALWAYS_BUY:
+        sig->action = MODEL_BUY;
+        sig->tradeable = true;
+        break;
+    default:
+        return false;
+    }
+    return sig->tradeable && sig->action != MODEL_HOLD;
+}
+
+static void runner_act(runner *r, runner_sym *s, engine_signal *sig, int64_t now)
+{
+    if (!r->auto_on || s->pending[0] || !runner_decide(r, s, sig))
+        return;
+    r->st.tradeable++;
+    kdec q = runner_pos_qty(r, s);
+    enum side side = sig->action == MODEL_BUY ? SIDE_BUY : SIDE_SELL;
+    kdec px = s->bar_mode ? s->last_close : s->ms->last_px;
+    if (s->bar_mode && s->bar_book) {
+        kdec bid, bq, ask, aq;
+        if (book_best(s->bar_book, &bid, &bq, &ask, &aq))
+            px = side == SIDE_BUY ? ask : bid;
+    }
+    if (px <= 0)
+        return;
+    if (q != 0) {
+        if ((q > 0) != (side == SIDE_BUY))
+            runner_close(r, s, s->bar_mode ? s->last_close : s->ms->last_px, "close", now); /* reverse only later */
+        return;
+    }
+    if (side == SIDE_SELL && s->ms->venue == VENUE_BINANCE_SPOT)
+        return; /* no shorting on spot */
+    kdec sl = 0, tp = 0;
+    if (r->cfg.strategy != RUNNER_ALWAYS_BUY) {
+        double atr = isfinite(sig->atr) && sig->atr > 0 ? sig->atr : 0;
+        risk_protect(&r->cfg.risk, side, px, (kdec)llround(atr * KDEC_SCALE), &sl, &tp);
+    }
+    risk_size_in in = { .price = px, .stop = sl, .confidence = sig->confidence };
+    kdec qty = 0;
+    char why[160];
+    risk_update(r->rk, r->pf, now);
+    if (risk_size(r->rk, r->pf, &in, &qty, why, sizeof why) != RISK_OK) {
+        r->st.refused++;
+        runner_ev ev = { .kind = RUNNER_EV_REFUSED, .time_ms = now, .sym = s->ms, .why = why };
+        runner_emit(r, &ev);
+        return;
+    }
+    kdec step = r->cfg.qty_step > 0 ? r->cfg.qty_step : 1;
+    qty -= qty % step;
+    if (qty <= 0)
+        return;
+    if (runner_order(r, s, side, qty, false, px, sl, "open", now) == K_OK) {
+        s->sl = sl;
+        s->tp = tp;
+    }
+}
+
+static void runner_hash(uint64_t *h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        *h ^= b[i];
+        *h *= 0x100000001b3ULL;
+    }
+}
+
+static void runner_signal(runner *r, runner_sym *s, int64_t now)
+{
+    if (now <= s->last_sig_ms)
+        return;
+    engine_signal sig;
+    if (engine_signal_make(s->e, now, &sig) != K_MODEL_OK)
+        return;
+    s->last_sig_ms = now;
+    r->st.signals++;
+    int engine_action = sig.action;
+    runner_act(r, s, &sig, now);
+    runner_hash(&r->digest, &now, sizeof now);
+    runner_hash(&r->digest, &engine_action, sizeof engine_action);
+    runner_hash(&r->digest, &sig.action, sizeof sig.action);
+    runner_hash(&r->digest, &sig.confidence, sizeof sig.confidence);
+    runner_hash(&r->digest, sig.p, sizeof sig.p);
+    runner_ev ev = { .kind = RUNNER_EV_SIGNAL, .time_ms = now, .sym = s->ms, .signal = &sig };
+    runner_emit(r, &ev);
+}
+
+static void runner_arm(runner *r, int64_t now);
+
+
+static void runner_on_timer(kclock *c, uint64_t id, int64_t due, void *ud)
+{
+    (void)c;
+    (void)id;
+    runner *r = ud;
+    r->timer = 0;
+    r->now_ms = due;
+    paper_on_time(r->pp, due);
+    for (uint32_t i = 0; i < r->nsyms; i++) {
+        runner_sym *s = &r->syms[i];
+        engine_advance(s->e, due);
+        runner_signal(r, s, due);
+    }
+    runner_arm(r, due);
+}
+
+static void runner_arm(runner *r, int64_t now)
+{
+    int64_t iv = r->cfg.signal_interval_ms;
+    if (iv <= 0 || r->timer || !r->clock || now <= 0)
+        return;
+    int64_t due = (now / iv + 1) * iv;
+    r->timer = kclock_timer_at(r->clock, due, runner_on_timer, r);
+}
+
+/* bar mode: stop / take-profit inside the bar (both: the stop), at the level or at the open when
+ * the bar opened through it */
+static void runner_bar_protect(runner *r, runner_sym *s, const candle *b, int64_t now)
+{
+    kdec q = runner_pos_qty(r, s);
+    if (q == 0 || s->pending[0])
+        return;
+    bool lng = q > 0;
+    bool sl_hit = s->sl > 0 && (lng ? b->l <= s->sl : b->h >= s->sl);
+    bool tp_hit = s->tp > 0 && (lng ? b->h >= s->tp : b->l <= s->tp);
+    if (sl_hit) {
+        kdec px = (lng ? b->o <= s->sl : b->o >= s->sl) ? b->o : s->sl;
+        r->st.stops++;
+        runner_close(r, s, px, "stop", now);
+    } else if (tp_hit) {
+        kdec px = (lng ? b->o >= s->tp : b->o <= s->tp) ? b->o : s->tp;
+        r->st.tps++;
+        runner_close(r, s, px, "tp", now);
+    }
+}
+
+/* Market timers due before data stamped t fire before the runner takes that data: the ingest
+ * pipeline advances the clock after a frame is applied, so without this a 30 s signal timer
+ * would see the bar that ended after it (look-ahead). */
+static void runner_catch_up(runner *r, int64_t t)
+{
+    if (r->clock && kclock_kind(r->clock) == KCLOCK_SIMULATED && t > 0 &&
+        kclock_next_due(r->clock) < t)
+        (void)kclock_advance(r->clock, t - 1);
+}
+
+static void runner_on_bar(runner *r, runner_sym *s, enum tf tf, const candle *b)
+{
+    int64_t end = b->open_ms + tf_ms(tf);
+    runner_catch_up(r, end);
+    r->now_ms = end;
+    paper_on_time(r->pp, end);
+    if (tf == TF_1M || tf == TF_5M || tf == TF_15M || tf == TF_1H)
+        (void)engine_on_bar(s->e, tf, b, !s->ms->bars_from_klines);
+    if (s->bar_mode && tf == r->cfg.exec_tf) {
+        runner_bar_protect(r, s, b, end);
+        runner_quote(r, s, b->c);
+        s->last_close = b->c;
+        portfolio_mark(r->pf, s->ms->venue, s->ms->name, b->c);
+        portfolio_sample(r->pf, end);
+        if (r->cfg.strategy == RUNNER_ALWAYS_BUY)
+            runner_signal(r, s, end);
+    } else if (!s->bar_mode && tf == TF_1M) {
+        portfolio_sample(r->pf, end);
+    }
+    engine_advance(s->e, end);
+    if (tf == r->cfg.engine.analysis_tf) {
+        if (s->rsi) {
+            ta_bar tb = ta_bar_from_candle(b);
+            double out[TA_MAX_OUTPUTS];
+            ta_ind_update(s->rsi, &tb, out);
+            s->rsi_last = out[0];
+        }
+        runner_signal(r, s, end);
+    }
+    runner_arm(r, end);
+}
+
+static void runner_on_trade(runner *r, runner_sym *s, const feed_event *ev)
+{
+    int64_t t = ev->u.trade.time_ms;
+    runner_catch_up(r, t);
+    if (t > r->now_ms)
+        r->now_ms = t;
+    s->bar_mode = false;
+    paper_on_time(r->pp, r->now_ms);
+    paper_on_trade(r->pp, ev, r->now_ms);
+    engine_on_trade(s->e, t, ev->u.trade.px, ev->u.trade.qty, ev->u.trade.buyer_maker);
+    portfolio_mark(r->pf, s->ms->venue, s->ms->name, ev->u.trade.px);
+    kdec q = runner_pos_qty(r, s);
+    if (q != 0 && !s->pending[0]) {
+        kdec px = ev->u.trade.px;
+        bool lng = q > 0;
+        if (s->sl > 0 && (lng ? px <= s->sl : px >= s->sl)) {
+            r->st.stops++;
+            runner_close(r, s, px, "stop", r->now_ms);
+        } else if (s->tp > 0 && (lng ? px >= s->tp : px <= s->tp)) {
+            r->st.tps++;
+            runner_close(r, s, px, "tp", r->now_ms);
+        }
+    }
+    runner_arm(r, r->now_ms);
+}
+
+static void runner_on_note(void *ud, const market_note *n)
+{
+    runner *r = ud;
+    runner_sym *s = runner_find(r, n->sym);
+    if (!s && (n->kind == MARKET_SYMBOL_ADDED || n->kind == MARKET_TRADE ||
+               n->kind == MARKET_BAR_CLOSED))
+        s = runner_add(r, n->sym);
+    if (!s)
+        return;
+    switch (n->kind) {
+    case MARKET_TRADE:
+        runner_on_trade(r, s, n->ev);
+        break;
+    case MARKET_TOP_CHANGED:
+        if (book_is_live(s->ms->book)) {
+            engine_on_book(s->e, s->ms->book, r->now_ms);
+            paper_on_time(r->pp, r->now_ms);
+        }
+        break;
+    case MARKET_BAR_CLOSED:
+        runner_on_bar(r, s, n->tf, n->bar);
+        break;
+    default:
+        break;
+    }
+}
+
+static void runner_on_broker(void *ud, const broker_event *ev)
+{
+    runner *r = ud;
+    if (broker_event_apply(r->om, ev) != ORDER_OK && ev->kind == BROKER_EV_FILL)
+        r->st.broker_errors++;
+    runner_sym *s = runner_find_name(r, ev->venue, ev->symbol);
+    switch (ev->kind) {
+    case BROKER_EV_FILL: {
+        r->st.fills++;
+        if (portfolio_on_fill(r->pf, ev->venue, ev->symbol, ev->side, &ev->fill) != PF_OK)
+            r->st.broker_errors++;
+        runner_ev re = { .kind = RUNNER_EV_FILL, .time_ms = ev->time_ms, .fill = ev,
+                         .sym = s ? s->ms : NULL, .side = ev->side, .qty = ev->fill.qty };
+        runner_emit(r, &re);
+        if (s) {
+            const pf_position *p = portfolio_position(r->pf, ev->venue, ev->symbol);
+            if (p && p->qty == 0)
+                s->sl = s->tp = 0;
+            else if (p)
+                portfolio_set_protection(r->pf, ev->venue, ev->symbol, s->sl, s->tp);
+        }
+        break;
+    }
+    case BROKER_EV_REJECTED:
+    case BROKER_EV_EXPIRED:
+        r->st.broker_errors++;
+        break;
+    case BROKER_EV_FUNDING:
+        portfolio_on_funding(r->pf, ev->venue, ev->symbol, ev->amount, ev->time_ms);
+        break;
+    case BROKER_EV_LIQUIDATION:
+        portfolio_on_liquidation(r->pf, ev->venue, ev->symbol, ev->amount, ev->time_ms);
+        break;
+    default:
+        break;
+    }
+    if (s && s->pending[0] && !strcmp(s->pending, ev->client_id)) {
+        const order *o = order_mgr_find(r->om, ev->client_id);
+        if (!o || order_status_terminal(o->status))
+            s->pending[0] = '\0';
+    }
+}
+
+runner *runner_new(market *m, kclock *clock, const runner_config *cfg)
+{
+    if (!m || !cfg || cfg->start_cash <= 0 || cfg->qty_step < 0)
+        return NULL;
+    runner *r = xcalloc(1, sizeof *r);
+    r->m = m;
+    r->clock = clock;
+    r->cfg = *cfg;
+    r->auto_on = cfg->auto_trade;
+    r->digest = 0xcbf29ce484222325ULL;
+    paper_config pc = cfg->paper;
+    (void)paper_config_balance(&pc, cfg->cash_asset, cfg->start_cash);
+    r->pp = paper_new(&pc, NULL);
+    r->br = paper_broker(r->pp);
+    broker_set_listener(r->br, runner_on_broker, r);
+    r->om = order_mgr_new("bt", 1, 100000);
+    r->pf = portfolio_new(cfg->start_cash, cfg->cash_asset, 100000);
+    r->rk = risk_new(&cfg->risk);
+    if (market_subscribe(m, runner_on_note, r) != K_OK) {
+        runner_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void runner_free(runner *r)
+{
+    if (!r)
+        return;
+    market_unsubscribe(r->m, runner_on_note, r);
+    if (r->timer && r->clock)
+        (void)kclock_timer_cancel(r->clock, r->timer);
+    broker_free(r->br);
+    for (uint32_t i = 0; i < r->nsyms; i++) {
+        engine_free(r->syms[i].e);
+        book_free(r->syms[i].bar_book);
+        ta_ind_free(r->syms[i].rsi);
+    }
+    free(r->syms);
+    order_mgr_free(r->om);
+    portfolio_free(r->pf);
+    risk_free(r->rk);
+    free(r);
+}
+
+void runner_set_auto(runner *r, bool on)
+{
+    r->auto_on = on;
+}
+
+bool runner_auto(const runner *r)
+{
+    return r->auto_on;
+}
+
+void runner_set_listener(runner *r, runner_ev_fn fn, void *ud)
+{
+    r->fn = fn;
+    r->fn_ud = ud;
+}
+
+void runner_finish(runner *r, int64_t now_ms)
+{
+    if (now_ms < r->now_ms)
+        now_ms = r->now_ms;
+    paper_on_time(r->pp, now_ms);
+    for (uint32_t i = 0; i < r->nsyms; i++) {
+        runner_sym *s = &r->syms[i];
+        engine_advance(s->e, now_ms);
+        if (s->pending[0])
+            continue;
+        runner_close(r, s, s->bar_mode ? s->last_close : s->ms->last_px, "end", now_ms);
+    }
+    /* in-flight orders (trade mode latency) reach the book and report */
+    paper_on_time(r->pp, now_ms + r->cfg.paper.latency_ms + r->cfg.paper.report_latency_ms);
+    portfolio_sample(r->pf, now_ms);
+}
+
+portfolio *runner_portfolio(runner *r)
+{
+    return r->pf;
+}
+
+risk *runner_risk(runner *r)
+{
+    return r->rk;
+}
+
+broker *runner_broker(runner *r)
+{
+    return r->br;
+}
+
+const runner_stats *runner_get_stats(const runner *r)
+{
+    return &r->st;
+}
+
+uint32_t runner_symbols(const runner *r)
+{
+    return r->nsyms;
+}
+
+engine *runner_engine(runner *r, uint32_t i)
+{
+    return i < r->nsyms ? r->syms[i].e : NULL;
+}
+
+const market_sym *runner_symbol(const runner *r, uint32_t i)
+{
+    return i < r->nsyms ? r->syms[i].ms : NULL;
+}
+
+int runner_set_protection(runner *r, enum venue v, const char *symbol, kdec sl, kdec tp)
+{
+    runner_sym *s = runner_find_name(r, v, symbol);
+    if (!s || runner_pos_qty(r, s) == 0)
+        return K_ERR;
+    s->sl = sl;
+    s->tp = tp;
+    portfolio_set_protection(r->pf, v, symbol, sl, tp);
+    return K_OK;
+}
+
+uint64_t runner_signal_digest(const runner *r)
+{
+    return r->digest;
+}

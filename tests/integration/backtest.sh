@@ -1,0 +1,136 @@
+# `kestrel backtest` end to end on the shipped real kline data (and a real replay capture):
+# report and schema, byte-identical reruns for a seed, P&L reconciling exactly with the trades,
+# always-buy equal to buy-and-hold minus fees, walk-forward folds, sharded sweeps merged equal to
+# the single run, usage errors, no progress bar when stderr is not a terminal.
+. tests/lib.sh
+K="$KESTREL_BIN"
+LEAN="$SHARED/klines/lean_binance_BTCBUSD_1m_2022-12-13.csv"
+PERP="$SHARED/klines/btc-perp_1m_2021-12-31_2022-02-01.csv.gz"
+
+# 1. the 45,031-bar perpetual file, two days of it, end to end
+"$K" backtest --data "$PERP" --from 2022-01-10 --to 2022-01-12 --json "$T/perp.json" \
+    > "$T/perp.txt" 2> "$T/perp.err"
+check "perp: exit 0" [ $? -eq 0 ]
+check "perp: 2880 bars of the range" eq "$(jget "$T/perp.json" 'j["bars"]')" 2880
+check "perp: text report names the verdicts" grep -q "verdict: " "$T/perp.txt"
+check "perp: no progress bar when stderr is not a terminal" [ ! -s "$T/perp.err" ]
+check "perp: the engine made signals and scored them" \
+    python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); m=j["metrics"]["ensemble"]
+assert j["signals"] > 1000 and m["n"] > 1000 and 0 <= m["accuracy"] <= 1' "$T/perp.json"
+
+# 2. the schema's fields
+check "schema: top level, trades, metrics, baselines, verdicts" python3 -c '
+import json,sys
+j=json.load(open(sys.argv[1]))
+for k in ("bars","net_pnl","fees","trades","metrics","baselines","verdicts","seed","intervals"):
+    assert k in j, k
+for t in j["trades"]:
+    for k in ("entry_time","exit_time","side","qty","entry","exit","pnl","fee"): assert k in t, k
+    assert t["side"] in ("long","short")
+for name, m in [("ensemble", j["metrics"]["ensemble"])] + list(j["metrics"]["models"].items()):
+    for k in ("n","accuracy","f1","brier","log_loss","ece","weight"): assert k in m, (name, k)
+assert set(j["metrics"]["models"]) == {"weights","logreg","mlp"}
+for b in ("buy_and_hold","rules","rsi","always_hold","random"):
+    assert "return" in j["baselines"][b], b
+for k in ("return","sharpe","accuracy"):
+    ci=j["intervals"][k]; assert ci["lo"] <= ci["estimate"] <= ci["hi"], k
+assert all(isinstance(v,str) for v in j["verdicts"]) and len(j["verdicts"]) >= 5
+' "$T/perp.json"
+
+# 3. the same seed gives the same report byte for byte (text and JSON)
+"$K" backtest --data "$PERP" --from 2022-01-10 --to 2022-01-12 --json "$T/perp2.json" \
+    > "$T/perp2.txt" 2>/dev/null
+check "same seed: identical JSON" cmp -s "$T/perp.json" "$T/perp2.json"
+check "same seed: identical text" cmp -s "$T/perp.txt" "$T/perp2.txt"
+"$K" backtest --data "$PERP" --from 2022-01-10 --to 2022-01-12 --seed 7 --json "$T/perp7.json" \
+    > /dev/null 2>&1
+check "another seed: the seed is in the report" eq "$(jget "$T/perp7.json" 'j["seed"]')" 7
+
+# 4. P&L reconciles exactly (kdec strings): net = sum of trade pnl (after fees), fees = sum
+reconcile() {
+    python3 -c '
+import json,sys
+from decimal import Decimal as D
+j=json.load(open(sys.argv[1]))
+assert len(j["trades"]) >= int(sys.argv[2]), len(j["trades"])
+assert D(j["net_pnl"]) == sum((D(t["pnl"]) for t in j["trades"]), D(0)), "net"
+assert D(j["fees"]) == sum((D(t["fee"]) for t in j["trades"]), D(0)), "fees"
+assert D(j["end_equity"]) - D(j["start_equity"]) == D(j["net_pnl"])
+for t in j["trades"]:
+    q, e, x = D(t["qty"]), D(t["entry"]), D(t["exit"])
+    g = (x - e) * q if t["side"] == "long" else (e - x) * q
+    assert abs(g - D(t["fee"]) - D(t["pnl"])) <= D("0.00000002"), t
+' "$@"
+}
+check "reconcile: engine trades on the perp range" reconcile "$T/perp.json" 1
+"$K" backtest --data "$LEAN" --strategy rules --json "$T/rules.json" > /dev/null 2>&1
+check "reconcile: rule-scorer trades on the lean day" reconcile "$T/rules.json" 3
+
+# 5. a strategy forced to always buy equals buy-and-hold minus fees
+"$K" backtest --data "$LEAN" --strategy always_buy --set risk.size_mode=fixed_quote \
+    --json "$T/ab.json" > /dev/null 2>&1
+check "always-buy: one trade, the whole day" eq "$(jget "$T/ab.json" 'len(j["trades"])')" 1
+check "always-buy == buy-and-hold - fees" python3 -c '
+import json,sys
+from decimal import Decimal as D
+j=json.load(open(sys.argv[1])); b=j["baselines"]["buy_and_hold"]; t=j["trades"][0]
+assert D(j["net_pnl"]) == D(b["pnl"]), (j["net_pnl"], b["pnl"])
+assert D(t["entry"]) == D(b["entry"]) and D(t["exit"]) == D(b["exit"]) and D(t["qty"]) == D(b["qty"])
+g = (D(b["exit"]) - D(b["entry"])) * D(b["qty"])  # notionals are truncated to 1e-8 each
+assert abs(D(b["pnl"]) - (g - D(b["fees"]))) <= D("0.00000002")
+assert D(j["fees"]) == D(b["fees"]) > 0
+' "$T/ab.json"
+
+# 6. walk-forward: rolling folds, each test window after its train window, no overlap
+"$K" backtest --data "$LEAN" --walk-forward 480:240 --json "$T/wf.json" > /dev/null 2>&1
+check "walk-forward: 4 folds of 240 test bars, after their train windows" python3 -c '
+import json,sys
+j=json.load(open(sys.argv[1])); f=j["metrics"]["folds"]
+assert len(f) == 4 and j["bars"] == 960, (len(f), j["bars"])
+for a in f: assert a["bars"] == 240 and a["train_from"] < a["test_from"] <= a["test_to"]
+for a, b in zip(f, f[1:]): assert b["test_from"] > a["test_to"]
+assert "ensemble" in j["metrics"]
+' "$T/wf.json"
+
+# 7. sweeps: the grid on both cores, then the same grid in 3 shards merged: same statistics
+SW="--data $LEAN --strategy rules --sweep engine.threshold=0.5,0.65 --sweep risk.atr_mult=1,1.5,2"
+"$K" backtest $SW --json "$T/sw.json" > "$T/sw.txt" 2>&1
+check "sweep: 6 configurations, DSR and PBO reported" python3 -c '
+import json,sys
+s=json.load(open(sys.argv[1]))["sweep"]
+assert s["configurations"] == 6 and len(s["ranking"]) == 6
+assert 0 <= s["dsr"] <= 1 and 0 <= s["pbo"] <= 1 and s["pbo_splits"] == 12870
+r=[x["return"] for x in s["ranking"]]; assert r == sorted(r, reverse=True)
+' "$T/sw.json"
+for k in 1 2 3; do "$K" backtest $SW --shard $k/3 --json "$T/sw$k.json" > /dev/null 2>&1; done
+"$K" backtest merge "$T/swm.json" "$T/sw1.json" "$T/sw2.json" "$T/sw3.json"
+check "sweep: shards merged == the single run" python3 -c '
+import json,sys
+a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2]))
+assert a["sweep"] == b["sweep"] and a["sweep_results"] == b["sweep_results"]
+' "$T/sw.json" "$T/swm.json"
+check "sweep: a shard holds only its slice" eq "$(jget "$T/sw2.json" 'j["sweep"]["configurations"]')" 2
+
+# 8. a replay capture through the same command (trade mode: the real book and prints)
+"$K" backtest --data data/replay/btcusdt_20240808.gz --strategy rules \
+    --set engine.threshold=0.2 --set engine.signal_interval=5 --json "$T/rp.json" > /dev/null 2>&1
+check "capture: spot venue, fills from the book, reconciled" python3 -c '
+import json,sys
+from decimal import Decimal as D
+j=json.load(open(sys.argv[1]))
+assert j["venue"] == "binance-spot" and j["fills"] > 0
+assert D(j["net_pnl"]) == sum((D(t["pnl"]) for t in j["trades"]), D(0))
+assert all(t["side"] == "long" for t in j["trades"])
+' "$T/rp.json"
+
+# 9. usage errors
+"$K" backtest > /dev/null 2>&1
+check "no --data: exit 2" [ $? -eq 2 ]
+"$K" backtest --data "$LEAN" --shard 3/2 > /dev/null 2>&1
+check "bad --shard: exit 2" [ $? -eq 2 ]
+"$K" backtest --data "$LEAN" --sweep nope.key=1,2 > /dev/null 2>&1
+check "unknown sweep key: exit 2" [ $? -eq 2 ]
+"$K" backtest --data /nonexistent.csv > /dev/null 2> "$T/ne.err"
+check "missing file: exit 1 with the reason" sh -c "[ $? -eq 1 ] && grep -q nonexistent '$T/ne.err'"
+
+done_tests

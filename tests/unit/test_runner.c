@@ -1,0 +1,346 @@
+/* The strategy runner (runner.h) and its use by `kestrel backtest`:
+ * - intrabar stop / take-profit ordering in bar mode (hand-made bars: the mechanics only): both
+ *   inside one bar -> the stop; only the target -> the target; a bar that opens through the
+ *   stop -> out at the open;
+ * - prequential order on the real kline day, in a walk-forward fold (learning only over the
+ *   train bars, trading over the test bars): an instrumented model records when each feature row
+ *   was predicted and refuses to believe a label for it before the horizon has passed;
+ * - parity: a real replay capture through `kestrel backtest` (backtest_main) gives the same
+ *   signals (digest), fills and P&L as the runner driven over the same capture through
+ *   ingest_replay_all (the app's replay path without its pacing). */
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "kestrel/backtest.h"
+#include "kestrel/decimal.h"
+#include "kestrel/ingest.h"
+#include "kestrel/klines.h"
+#include "kestrel/replay.h"
+#include "kestrel/runner.h"
+#include "kestrel/xmalloc.h"
+#include <cjson/cJSON.h>
+
+#define PX(x) ((kdec)((x) * KDEC_SCALE))
+
+static void test_kline(ingest *ig, int64_t open_ms, double o, double h, double l, double c)
+{
+    feed_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = FEED_KLINE;
+    ev.venue = VENUE_BINANCE_USDM;
+    snprintf(ev.symbol, sizeof ev.symbol, "TESTUSDT");
+    ev.u.kline.open_ms = open_ms;
+    ev.u.kline.close_ms = open_ms + 59999;
+    snprintf(ev.u.kline.interval, sizeof ev.u.kline.interval, "1m");
+    ev.u.kline.o = PX(o);
+    ev.u.kline.h = PX(h);
+    ev.u.kline.l = PX(l);
+    ev.u.kline.c = PX(c);
+    ev.u.kline.volume = PX(10);
+    ev.u.kline.closed = true;
+    ev.recv_ns = (open_ms + 60000) * 1000000;
+    CHECK_INT(ingest_event(ig, &ev, NULL), INGEST_OK);
+}
+
+static void test_intrabar(void)
+{
+    market *m = market_new(NULL);
+    kclock *clk = kclock_new_simulated();
+    ingest *ig = ingest_new(m, clk, NULL);
+    runner_config c;
+    backtest_config_default(&c);
+    c.strategy = RUNNER_ALWAYS_BUY;
+    c.models = 0;
+    c.signal_interval_ms = 0;
+    c.slippage_bps = 0;
+    c.risk.size_mode = RISK_SIZE_FIXED_QUOTE;
+    runner *r = runner_new(m, clk, &c);
+    CHECK(r != NULL);
+    int64_t t0 = 1700000040000LL - 1700000040000LL % 60000;
+    test_kline(ig, t0, 100, 100, 100, 100); /* always-buy: long 1 at 100 */
+    const pf_position *p = portfolio_position(runner_portfolio(r), VENUE_BINANCE_USDM, "TESTUSDT");
+    CHECK(p && p->qty == PX(1));
+    CHECK_INT(runner_set_protection(r, VENUE_BINANCE_USDM, "TESTUSDT", PX(95), PX(105)), K_OK);
+    /* both levels inside the bar: the stop (conservative) */
+    test_kline(ig, t0 + 60000, 100, 106, 94, 100);
+    portfolio *pf = runner_portfolio(r);
+    CHECK_INT(portfolio_trade_count(pf), 1);
+    CHECK_INT(portfolio_trade_at(pf, 0)->exit, PX(95));
+    CHECK_INT(runner_get_stats(r)->stops, 1);
+    /* re-bought at the close (100); only the target inside the next bar */
+    CHECK_INT(runner_set_protection(r, VENUE_BINANCE_USDM, "TESTUSDT", PX(95), PX(105)), K_OK);
+    test_kline(ig, t0 + 120000, 100, 106, 99, 101);
+    CHECK_INT(portfolio_trade_count(pf), 2);
+    CHECK_INT(portfolio_trade_at(pf, 1)->exit, PX(105));
+    CHECK_INT(runner_get_stats(r)->tps, 1);
+    /* re-bought at 101; the next bar opens through the stop: out at the open */
+    CHECK_INT(runner_set_protection(r, VENUE_BINANCE_USDM, "TESTUSDT", PX(96), PX(110)), K_OK);
+    test_kline(ig, t0 + 180000, 90, 91, 89, 90);
+    CHECK_INT(portfolio_trade_count(pf), 3);
+    CHECK_INT(portfolio_trade_at(pf, 2)->entry, PX(101));
+    CHECK_INT(portfolio_trade_at(pf, 2)->exit, PX(90));
+    /* P&L after fees: each round trip's net equals gross minus its fees */
+    for (uint32_t i = 0; i < 3; i++) {
+        const pf_trade *t = portfolio_trade_at(pf, i);
+        kdec gross = (kdec)((__int128)(t->exit - t->entry) * t->qty / KDEC_SCALE);
+        CHECK_INT(t->pnl, gross - t->fees);
+        CHECK(t->fees > 0);
+    }
+    runner_free(r);
+    ingest_free(ig);
+    kclock_free(clk);
+    market_free(m);
+}
+
+/* ---- the instrumented model ---- */
+typedef struct spy_rec {
+    uint64_t h;
+    int64_t t;
+} spy_rec;
+
+typedef struct spy {
+    model base;
+    const kclock *clk;
+    const int64_t *data_now;
+    int64_t horizon;
+    spy_rec *rec;
+    uint32_t n, cap;
+    uint64_t learned, early, unseen;
+} spy;
+
+static uint64_t spy_hash(const model_input *in)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    const unsigned char *b = (const unsigned char *)in->x;
+    for (size_t i = 0; i < in->nfeat * sizeof(float); i++) {
+        h ^= b[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+static int64_t spy_now(const spy *s)
+{
+    int64_t a = kclock_now_ms(s->clk);
+    return *s->data_now > a ? *s->data_now : a;
+}
+
+static enum model_result spy_predict(model *m, const model_input *in, model_output *out)
+{
+    spy *s = (spy *)m;
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 1024;
+        s->rec = xrealloc(s->rec, s->cap * sizeof *s->rec);
+    }
+    s->rec[s->n++] = (spy_rec){ spy_hash(in), spy_now(s) };
+    out->p[0] = out->p[1] = out->p[2] = 1.0 / 3;
+    out->confidence = -1;
+    return K_MODEL_OK;
+}
+
+static enum model_result spy_learn(model *m, const model_input *in, int label, double w)
+{
+    (void)label;
+    (void)w;
+    spy *s = (spy *)m;
+    uint64_t h = spy_hash(in);
+    int64_t first = INT64_MAX;
+    for (uint32_t i = 0; i < s->n; i++)
+        if (s->rec[i].h == h && s->rec[i].t < first)
+            first = s->rec[i].t;
+    s->learned++;
+    if (first == INT64_MAX)
+        s->unseen++;
+    else if (spy_now(s) < first + s->horizon)
+        s->early++;
+    return K_MODEL_OK;
+}
+
+static uint64_t spy_samples(const model *m)
+{
+    return ((const spy *)m)->learned;
+}
+
+static void spy_free(model *m)
+{
+    (void)m; /* owned by the test: read after the engine is gone */
+}
+
+static const model_ops spy_ops = {
+    .kind = "spy", .predict = spy_predict, .learn = spy_learn, .samples = spy_samples,
+    .free = spy_free,
+};
+
+static model *spy_factory(void *ud, const char *symbol)
+{
+    (void)symbol;
+    return &((spy *)ud)->base;
+}
+
+typedef struct data_time {
+    int64_t now;
+} data_time;
+
+static void data_time_note(void *ud, const market_note *n)
+{
+    data_time *d = ud;
+    int64_t t = 0;
+    if (n->kind == MARKET_BAR_CLOSED)
+        t = n->bar->open_ms + tf_ms(n->tf);
+    else if (n->kind == MARKET_TRADE)
+        t = n->ev->u.trade.time_ms;
+    if (t > d->now)
+        d->now = t;
+}
+
+static const char *shared(char *buf, size_t cap, const char *rel)
+{
+    const char *d = getenv("KESTREL_SHARED_DATA");
+    snprintf(buf, cap, "%s/%s", d ? d : "../shared/data", rel);
+    return buf;
+}
+
+static void test_prequential_fold(void)
+{
+    char path[512];
+    shared(path, sizeof path, "klines/lean_binance_BTCBUSD_1m_2022-12-13.csv");
+    klines *k;
+    char err[200];
+    if (klines_open(&k, path, VENUE_BINANCE_USDM, "BTCUSDT", "", err, sizeof err) != K_OK) {
+        fprintf(stderr, "%s\n", err);
+        CHECK(0);
+        return;
+    }
+    market *m = market_new(NULL);
+    kclock *clk = kclock_new_simulated();
+    ingest *ig = ingest_new(m, clk, NULL);
+    data_time dt = { 0 };
+    CHECK_INT(market_subscribe(m, data_time_note, &dt), K_OK);
+    spy sp;
+    memset(&sp, 0, sizeof sp);
+    sp.base.ops = &spy_ops;
+    snprintf(sp.base.name, sizeof sp.base.name, "spy");
+    sp.base.nfeat = FEAT_COUNT;
+    sp.clk = clk;
+    sp.data_now = &dt.now;
+    runner_config c;
+    backtest_config_default(&c);
+    c.model_extra = spy_factory;
+    c.model_extra_ud = &sp;
+    c.auto_trade = false;
+    sp.horizon = c.engine.horizon_ms;
+    runner *r = runner_new(m, clk, &c);
+    CHECK(r != NULL);
+    feed_event ev;
+    uint32_t bars = 0, train = 600, test = 300;
+    uint64_t learned_at_train_end = 0;
+    while (klines_next(k, &ev) > 0 && bars < train + test) {
+        if (bars == train) {
+            runner_set_auto(r, true); /* the test window trades, and keeps learning */
+            learned_at_train_end = sp.learned;
+        }
+        ev.recv_ns = (ev.u.kline.open_ms + 60000) * 1000000;
+        (void)ingest_event(ig, &ev, NULL);
+        bars++;
+    }
+    klines_close(k);
+    ingest_finish(ig);
+    runner_finish(r, kclock_now_ms(clk));
+    CHECK(sp.n > 1000);             /* predicted every signal */
+    CHECK(learned_at_train_end > 0);
+    CHECK(sp.learned > learned_at_train_end);
+    CHECK_INT(sp.early, 0);         /* no label before its horizon */
+    CHECK_INT(sp.unseen, 0);        /* nothing learned that was not predicted first */
+    /* the newest horizon of signals is still pending: never learned */
+    CHECK(sp.learned < sp.n);
+    runner_free(r);
+    market_unsubscribe(m, data_time_note, &dt);
+    ingest_free(ig);
+    kclock_free(clk);
+    market_free(m);
+    free(sp.rec);
+}
+
+static void test_parity(void)
+{
+    const char *cap = "data/replay/btcusdt_20240808.gz";
+    char out[] = "/tmp/kestrel-test-runner.XXXXXX";
+    int fd = mkstemp(out);
+    CHECK(fd >= 0);
+    close(fd);
+    char *argv[] = { "backtest", "--data", (char *)cap, "--strategy", "rules",
+                     "--set", "engine.threshold=0.2", "--set", "engine.signal_interval=5",
+                     "--json", out, NULL };
+    fflush(stdout);
+    int saved = dup(1);
+    int devnull = open("/dev/null", 1);
+    dup2(devnull, 1);
+    int rc = backtest_main(11, argv);
+    fflush(stdout);
+    dup2(saved, 1);
+    close(saved);
+    close(devnull);
+    CHECK_INT(rc, 0);
+    FILE *fp = fopen(out, "r");
+    CHECK(fp != NULL);
+    if (!fp)
+        return;
+    static char buf[1 << 22];
+    size_t n = fread(buf, 1, sizeof buf - 1, fp);
+    buf[n] = '\0';
+    fclose(fp);
+    unlink(out);
+    cJSON *j = cJSON_Parse(buf);
+    CHECK(j != NULL);
+
+    /* the same capture, the app's path: replay lines -> ingest -> market -> the runner */
+    market *m = market_new(NULL);
+    kclock *clk = kclock_new_simulated();
+    ingest *ig = ingest_new(m, clk, NULL);
+    runner_config c;
+    backtest_config_default(&c);
+    c.strategy = RUNNER_RULES;
+    c.engine.threshold = 0.2;
+    c.signal_interval_ms = 5000;
+    c.symbol[0] = '\0';
+    snprintf(c.symbol, sizeof c.symbol, "BTCUSDT");
+    runner *r = runner_new(m, clk, &c);
+    replay *rp;
+    char err[200];
+    const char *specs[1] = { cap };
+    CHECK_INT(replay_open(&rp, specs, 1, err, sizeof err), K_OK);
+    CHECK(ingest_replay_all(ig, rp, 0) > 1000);
+    ingest_finish(ig);
+    runner_finish(r, kclock_now_ms(clk));
+    char dg[24];
+    snprintf(dg, sizeof dg, "%016llx", (unsigned long long)runner_signal_digest(r));
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(j, "signal_digest")), dg);
+    const runner_stats *st = runner_get_stats(r);
+    CHECK(st->signals > 10);
+    CHECK(st->fills > 2);
+    CHECK_INT((long long)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "signals")), st->signals);
+    CHECK_INT((long long)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "fills")), st->fills);
+    pf_summary s;
+    portfolio_summary(runner_portfolio(r), &s);
+    kdec net;
+    const char *ns = cJSON_GetStringValue(cJSON_GetObjectItem(j, "net_pnl"));
+    CHECK(ns && decimal_parse(ns, strlen(ns), &net) == K_OK);
+    CHECK_INT(net, s.equity - c.start_cash);
+    CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItem(j, "trades")),
+              portfolio_trade_count(runner_portfolio(r)));
+    replay_close(rp);
+    runner_free(r);
+    ingest_free(ig);
+    kclock_free(clk);
+    market_free(m);
+    cJSON_Delete(j);
+}
+
+int main(void)
+{
+    test_intrabar();
+    test_prequential_fold();
+    test_parity();
+    CHECK_DONE();
+}
