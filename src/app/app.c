@@ -454,6 +454,10 @@ static void app_pump(app *a)
     for (;;) {
         if (!p->pending) {
             int r = replay_next(a->replay, &p->line);
+            if (r == REPLAY_AGAIN) { /* the reader is behind: replay_fd() calls back */
+                app_sync_counters(a);
+                return;
+            }
             if (r <= 0) {
                 app_sync_counters(a);
                 app_finish(a);
@@ -524,6 +528,16 @@ static void app_on_store(loop *l, int fd, unsigned events, void *ud)
     (void)events;
     app *a = ud;
     store_process(a->store);
+}
+
+static void app_on_replay(loop *l, int fd, unsigned events, void *ud)
+{
+    (void)l;
+    (void)fd;
+    (void)events;
+    app *a = ud;
+    replay_fd_drain(a->replay);
+    app_pump(a);
 }
 
 static void app_stats_timer(loop *l, uint64_t id, void *ud)
@@ -639,6 +653,11 @@ int app_start(app *a, const char *args, char *err, size_t errlen)
         app_resolve_replay(a, resolved, specs);
         if (replay_open(&a->replay, specs, a->cfg.replay_count, err, errlen) != K_OK) {
             a->exit_status = 2; /* a bad --replay value is a usage error */
+            return K_ERR;
+        }
+        replay_set_nonblock(a->replay, true); /* the loop never waits for a reader */
+        if (loop_watch(a->loop, replay_fd(a->replay), LOOP_READ, app_on_replay, a) != K_OK) {
+            snprintf(err, errlen, "cannot watch the replay's fd");
             return K_ERR;
         }
     }
