@@ -621,7 +621,7 @@ int app_start(app *a, const char *args, char *err, size_t errlen)
     }
 
     a->loop = loop_new();
-    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGWINCH};
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
     if (loop_signals(a->loop, sigs, (int)K_ARRAY_LEN(sigs), app_on_signal, a) != K_OK) {
         snprintf(err, errlen, "cannot set up signal handling: %s", strerror(errno));
         return K_ERR;

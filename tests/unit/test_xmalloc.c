@@ -1,0 +1,82 @@
+/* xmalloc's out-of-memory path: the fail hook (the UI's terminal restore) runs once, before the
+ * message and the abort, in a forked child that really fails an allocation (an impossible size:
+ * glibc's malloc returns NULL). Under a sanitizer the allocator aborts on its own first: skipped. */
+#include "check.h"
+
+#include "kestrel/xmalloc.h"
+
+#include <signal.h>
+#include <stdint.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define XM_REAL_OOM 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define XM_REAL_OOM 0
+#endif
+#endif
+#ifndef XM_REAL_OOM
+#define XM_REAL_OOM 1
+#endif
+
+static void xm_hook(void *ud)
+{
+    int *calls = ud;
+    (*calls)++;
+    fprintf(stderr, "hook %d\n", *calls);
+    /* a failure inside the hook does not run the hook again */
+    void *p = xmalloc(SIZE_MAX / 2);
+    (void)p;
+}
+
+int main(void)
+{
+    void *p = xmalloc(0); /* 0 is a valid, freeable size */
+    CHECK(p != NULL);
+    free(p);
+#if XM_REAL_OOM
+    int fds[2];
+    CHECK_INT(pipe(fds), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        static int calls;
+        xmalloc_set_fail_hook(xm_hook, &calls);
+        void *q = xmalloc(SIZE_MAX / 2);
+        (void)q;
+        _exit(0); /* not reached */
+    }
+    close(fds[1]);
+    char out[512] = "";
+    size_t got = 0;
+    ssize_t n;
+    while (got < sizeof out - 1 && (n = read(fds[0], out + got, sizeof out - 1 - got)) > 0)
+        got += (size_t)n;
+    out[got] = '\0';
+    close(fds[0]);
+    int status = 0;
+    CHECK_INT(waitpid(pid, &status, 0), pid);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+    const char *hook = strstr(out, "hook 1\n"), *msg = strstr(out, "out of memory allocating");
+    CHECK(hook != NULL && msg != NULL && hook < msg); /* restore first, then the message */
+    CHECK(strstr(out, "hook 2") == NULL);             /* once */
+    printf("child said: %s", out);
+
+    /* cleared: a NULL hook is simply not run */
+    xmalloc_set_fail_hook(NULL, NULL);
+    pid = fork();
+    if (pid == 0) {
+        void *q = xmalloc(SIZE_MAX / 2);
+        (void)q;
+        _exit(0);
+    }
+    CHECK_INT(waitpid(pid, &status, 0), pid);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+#else
+    printf("xmalloc: the out-of-memory path is skipped under a sanitizer\n");
+#endif
+    CHECK_DONE();
+}
