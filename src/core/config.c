@@ -13,13 +13,21 @@
  * `kestrel --config config/kestrel.cfg` and the implicit ./config/kestrel.cfg disagree.)
  *
  * libconfig 1.5 quirk handled here: integers that overflow 32 bits are parsed with atoi() and
- * silently wrap (4294967326 becomes 30), so integer values are re-read from the file text. */
+ * silently wrap (4294967326 becomes 30), so integer values are re-read from the file text.
+ *
+ * Bounded before libconfig sees anything (its parsing is quadratic in the number of settings):
+ * the file and every file it @includes (recursively) are opened O_NONBLOCK, must be regular
+ * files, together at most CONFIG_FILE_MAX bytes and CONFIG_MAX_SETTINGS settings; only the first
+ * CONFIG_MAX_UNKNOWN unknown keys get a warning and a did-you-mean, the rest one summary line.
+ * An @include target is checked, then opened again by libconfig (a file swapped in between is
+ * the user's own doing: the config is theirs). */
 #include "kestrel/config.h"
 
 #include "kestrel/xmalloc.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libconfig.h>
 #include <math.h>
 #include <stdarg.h>
@@ -37,8 +45,11 @@
 #define KESTREL_DATADIR "/usr/local/share/kestrel"
 #endif
 
-#define CONFIG_FILE_MAX (1024 * 1024) /* a config file larger than this is refused */
-#define CONFIG_SHOW_MAX 60            /* longest value quoted back in a message */
+#define CONFIG_FILE_MAX (256 * 1024) /* bytes of a config file and its @includes, together */
+#define CONFIG_MAX_SETTINGS 1024     /* settings in them: libconfig 1.5 adds each in O(n) */
+#define CONFIG_INCLUDE_DEPTH 10      /* libconfig's own limit */
+#define CONFIG_MAX_UNKNOWN 16        /* unknown keys warned about (with a did-you-mean) */
+#define CONFIG_SHOW_MAX 60           /* longest value quoted back in a message */
 
 /* ---- the key table ----------------------------------------------------------------------- */
 
@@ -152,6 +163,7 @@ typedef struct loadctx {
     void *ud;
     char *err;
     size_t errlen;
+    int *unknown; /* unknown keys met so far */
 } loadctx;
 
 static const char *setting_file(const loadctx *c, const config_setting_t *s)
@@ -313,8 +325,8 @@ static const char *suggest(const char *path)
 
 static void warn_unknown(const loadctx *c, const config_setting_t *s, const char *path)
 {
-    if (!c->warn_fn)
-        return;
+    if (!c->warn_fn || ++*c->unknown > CONFIG_MAX_UNKNOWN)
+        return; /* the rest are summed up once the walk is over */
     char shown[CONFIG_SHOW_MAX + 8], msg[CONFIG_PATH_MAX + 256];
     show(shown, sizeof shown, path);
     const char *dym = suggest(path);
@@ -613,15 +625,22 @@ static int walk(const loadctx *c, const config_setting_t *grp, const char *prefi
 /* Whole file into memory (bounded, no NUL bytes). NULL with a message on failure. */
 static char *read_text(const char *path, size_t *len_out, char *err, size_t errlen)
 {
-    FILE *fp = fopen(path, "r");
-    if (!fp) {
+    /* O_NONBLOCK: a FIFO (or a device) must not stall the start in open() */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
         snprintf(err, errlen, "%s: cannot read config file: %s", path, strerror(errno));
         return NULL;
     }
     struct stat st;
-    if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         snprintf(err, errlen, "%s: not a regular file", path);
-        fclose(fp);
+        close(fd);
+        return NULL;
+    }
+    FILE *fp = fdopen(fd, "r");
+    if (!fp) {
+        snprintf(err, errlen, "%s: cannot read config file: %s", path, strerror(errno));
+        close(fd);
         return NULL;
     }
     if (st.st_size > CONFIG_FILE_MAX) {
@@ -651,6 +670,91 @@ static char *read_text(const char *path, size_t *len_out, char *err, size_t errl
     return buf;
 }
 
+/* Settings in a libconfig text: its '=' and ':' outside comments and strings (each setting has
+ * exactly one). */
+static size_t config_count_settings(const char *t)
+{
+    size_t n = 0;
+    while (*t) {
+        if (*t == '#' || (t[0] == '/' && t[1] == '/')) {
+            t += strcspn(t, "\n");
+        } else if (t[0] == '/' && t[1] == '*') {
+            const char *e = strstr(t + 2, "*/");
+            t = e ? e + 2 : t + strlen(t);
+        } else if (*t == '"') {
+            for (t++; *t && *t != '"'; t++)
+                if (*t == '\\' && t[1])
+                    t++;
+            if (*t)
+                t++;
+        } else {
+            n += *t == '=' || *t == ':';
+            t++;
+        }
+    }
+    return n;
+}
+
+/* The file's @include lines (libconfig: at the start of a line, `@include "FILE"`): each
+ * target read under read_text's checks, counted into *bytes / *settings, recursively. */
+static int config_check_includes(const char *path, const char *text, int depth, size_t *bytes,
+                                 size_t *settings, char *err, size_t errlen)
+{
+    unsigned line = 1;
+    for (const char *p = text; *p; line++) {
+        const char *eol = strchr(p, '\n');
+        const char *q = p + strspn(p, " \t");
+        p = eol ? eol + 1 : p + strlen(p);
+        if (strncmp(q, "@include", 8) != 0)
+            continue;
+        q += 8;
+        q += strspn(q, " \t");
+        if (*q != '"')
+            continue; /* libconfig's syntax error */
+        char inc[CONFIG_PATH_MAX];
+        size_t n = 0;
+        for (q++; *q && *q != '"' && *q != '\n'; q++) {
+            if (*q == '\\' && q[1] && q[1] != '\n')
+                q++;
+            if (n + 1 >= sizeof inc) {
+                snprintf(err, errlen, "%s:%u: @include file name too long", path, line);
+                return K_ERR;
+            }
+            inc[n++] = *q;
+        }
+        inc[n] = '\0';
+        if (depth >= CONFIG_INCLUDE_DEPTH) {
+            snprintf(err, errlen, "%s:%u: @include nested too deeply (at most %d levels)", path,
+                     line, CONFIG_INCLUDE_DEPTH);
+            return K_ERR;
+        }
+        struct stat st;
+        if (stat(inc, &st) != 0)
+            continue; /* libconfig says "cannot open include file" with the line */
+        char ierr[CONFIG_PATH_MAX + 128];
+        size_t len;
+        char *itext = read_text(inc, &len, ierr, sizeof ierr);
+        if (!itext) {
+            snprintf(err, errlen, "%s:%u: @include %s", path, line, ierr);
+            return K_ERR;
+        }
+        *bytes += len;
+        *settings += config_count_settings(itext);
+        int rc = K_OK;
+        if (*bytes > CONFIG_FILE_MAX) {
+            snprintf(err, errlen, "%s:%u: @include %s: config files too large together (more "
+                     "than %d bytes)", path, line, inc, CONFIG_FILE_MAX);
+            rc = K_ERR;
+        } else {
+            rc = config_check_includes(inc, itext, depth + 1, bytes, settings, err, errlen);
+        }
+        free(itext);
+        if (rc != K_OK)
+            return rc;
+    }
+    return K_OK;
+}
+
 int config_load_file(kconfig *cfg, const char *path, void (*warn_fn)(void *ud, const char *msg),
                      void *ud, char *err, size_t errlen)
 {
@@ -667,6 +771,17 @@ int config_load_file(kconfig *cfg, const char *path, void (*warn_fn)(void *ud, c
     char *text = read_text(path, &len, err, errlen);
     if (!text)
         return K_ERR;
+    size_t bytes = len, settings = config_count_settings(text);
+    if (config_check_includes(path, text, 0, &bytes, &settings, err, errlen) != K_OK) {
+        free(text);
+        return K_ERR;
+    }
+    if (settings > CONFIG_MAX_SETTINGS) {
+        snprintf(err, errlen, "%s: too many settings (%zu, at most %d; a real config has a few "
+                 "dozen)", path, settings, CONFIG_MAX_SETTINGS);
+        free(text);
+        return K_ERR;
+    }
 
     kconfig *tmp = xmalloc(sizeof *tmp);
     config_defaults(tmp);
@@ -687,9 +802,16 @@ int config_load_file(kconfig *cfg, const char *path, void (*warn_fn)(void *ud, c
             snprintf(err, errlen, "%s:%d: syntax error: %s", file, line, what);
         rc = K_ERR;
     } else {
+        int unknown = 0;
         loadctx c = {.cfg = tmp, .path = path, .text = text, .warn_fn = warn_fn, .ud = ud,
-                     .err = err, .errlen = errlen};
+                     .err = err, .errlen = errlen, .unknown = &unknown};
         rc = walk(&c, config_root_setting(&lc), NULL);
+        if (warn_fn && unknown > CONFIG_MAX_UNKNOWN) {
+            char msg[CONFIG_PATH_MAX + 96];
+            snprintf(msg, sizeof msg, "%s: %d more unknown keys ignored", path,
+                     unknown - CONFIG_MAX_UNKNOWN);
+            warn_fn(ud, msg);
+        }
     }
     config_destroy(&lc);
     free(text);
