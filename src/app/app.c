@@ -58,6 +58,7 @@ struct app_private {
     bool status_pending; /* --exit-at-end with the UI: print the status once the UI is closed */
     int64_t line_ms;           /* time of the message being applied (see app_process_line) */
     uint64_t malformed_decode; /* decoder/model refusals (the replay reader counts its own) */
+    bool warned_full;          /* the max_symbols WARN has been logged */
 };
 
 static void app_pump(app *a);
@@ -421,6 +422,11 @@ static void app_process_line(app *a, const replay_line *line)
     a->priv->line_ms = t ? t : a->data_ms ? a->data_ms : recv_ms;
     if (market_apply(a->market, &ev) != K_OK) {
         a->priv->malformed_decode++;
+        if (market_refused(a->market) == 1 && !a->priv->warned_full) { /* once per run */
+            a->priv->warned_full = true;
+            log_warn(a->log, "symbol %s ignored: market.max_symbols (%u) reached; its messages "
+                     "count as malformed", ev.symbol, a->cfg.limits.max_symbols);
+        }
         return;
     }
     a->messages++;

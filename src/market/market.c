@@ -48,6 +48,7 @@ struct market {
     uint32_t hmask;
     market_listener_fn fn;
     void *ud;
+    uint64_t refused; /* market_add() calls refused because the table was full */
 };
 
 typedef struct bar_ctx {
@@ -163,8 +164,10 @@ market_sym *market_add(market *m, enum venue v, const char *name)
     uint32_t slot = sym_slot(m, v, name);
     if (m->hash[slot] != HASH_EMPTY)
         return m->syms[m->hash[slot]];
-    if (m->nsyms >= m->lim.max_symbols)
+    if (m->nsyms >= m->lim.max_symbols) {
+        m->refused++;
         return NULL;
+    }
     market_sym *s = xcalloc(1, sizeof *s);
     s->index = m->nsyms;
     s->venue = v;
@@ -180,6 +183,11 @@ market_sym *market_add(market *m, enum venue v, const char *name)
     s->dirty++;
     notify(m, MARKET_SYMBOL_ADDED, s, TF_1S, NULL, false);
     return s;
+}
+
+uint64_t market_refused(const market *m)
+{
+    return m->refused;
 }
 
 uint32_t market_count(const market *m)

@@ -698,11 +698,15 @@ static const char *get_symbol(const payload *pl, char out[KSYM_MAX])
     const slot *s = get(pl, P_s);
     if (!s || s->jt != JT_STR || (s->flags & F_ESC) || s->n == 0 || s->n > KSYM_MAX - 1)
         return "bad symbol";
+    /* Binance's documented charset, [A-Z0-9] (lowercase, as in stream names, is folded): no
+     * wide, combining or bidi characters can reach the screen, no separators that could spoof */
     for (uint32_t i = 0; i < s->n; i++) {
         uch c = s->s[i];
-        if (c <= 0x20 || c == 0x7f)
+        if (c >= 'a' && c <= 'z')
+            c = (uch)(c - 32);
+        else if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
             return "bad symbol";
-        out[i] = (char)(c >= 'a' && c <= 'z' ? c - 32 : c);
+        out[i] = (char)c;
     }
     out[s->n] = '\0';
     return NULL;
