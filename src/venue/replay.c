@@ -39,6 +39,8 @@
 #define REPLAY_BUF_INIT (256u << 10)  /* a file's line buffer to start with */
 #define REPLAY_RAW_BUF (64u << 10)    /* compressed bytes per read() */
 #define REPLAY_SCAN_BUF (256u << 10)  /* the pre-scan's line buffer (longer lines are skipped) */
+#define REPLAY_SCAN_LEVELS 1024       /* the pre-scan's level scratch (a bigger depth is skipped) */
+#define REPLAY_SMALL (4u << 10)       /* smallest chunk / line buffer for a small file */
 
 /* One file's input in the reader thread: raw read() and, for gzip, inflate. */
 typedef struct replay_src {
@@ -82,6 +84,7 @@ typedef struct rfile {
     char *path;   /* owned; info.path points here */
     bool seekable;
     uint64_t raw_total; /* size of a regular file, 0 otherwise */
+    size_t chunk;       /* bytes per ring chunk: REPLAY_CHUNK, less for a small file */
     uint64_t raw_pos;   /* compressed bytes behind what the merge has taken */
     replay_src src;     /* the reader thread's */
     replay_shared sh;
@@ -305,7 +308,7 @@ static int replay_prescan(rfile *f)
 {
     replay_shared *sh = &f->sh;
     char *buf = xmalloc(REPLAY_SCAN_BUF);
-    feed_level *levels = xmalloc(REPLAY_MAX_LEVELS * sizeof *levels);
+    feed_level *levels = xmalloc(REPLAY_SCAN_LEVELS * sizeof *levels);
     size_t have = 0;
     uint64_t total = 0;
     int lines = 0;
@@ -327,7 +330,7 @@ static int replay_prescan(rfile *f)
             int64_t ns;
             size_t jo;
             if (!skipping && len && replay_parse_stamp(buf + pos, len, &ns, &jo)) {
-                if (binance_decode(buf + pos + jo, len - jo, &ev, levels, REPLAY_MAX_LEVELS,
+                if (binance_decode(buf + pos + jo, len - jo, &ev, levels, REPLAY_SCAN_LEVELS,
                                    &why) == K_OK)
                     replay_learn(sh, &ev);
                 if (++lines >= REPLAY_PRESCAN_LINES ||
@@ -370,7 +373,7 @@ static void *replay_reader(void *arg)
         if (stop)
             break;
         /* the free slot is the reader's alone until it is published */
-        long n = replay_src_read(&f->src, c->data, REPLAY_CHUNK);
+        long n = replay_src_read(&f->src, c->data, f->chunk);
         if (n <= 0) {
             rc = n < 0 ? -1 : 1;
             break;
@@ -694,7 +697,7 @@ static int rfile_start(replay *r, rfile *f, char *err, size_t errlen)
     sh->venue = f->info.venue;
     sh->venue_from = f->info.venue_from;
     for (int k = 0; k < REPLAY_RING; k++)
-        sh->ring[k].data = xmalloc(REPLAY_CHUNK);
+        sh->ring[k].data = xmalloc(f->chunk);
     f->evfd = r->evfd;
     f->src.stopfd = r->stopfd;
     f->cur = -1;
@@ -763,7 +766,12 @@ int replay_open(replay **out, const char *const *specs, int n, char *err, size_t
     }
     for (int i = 0; i < n; i++) {
         rfile *f = &r->files[i];
-        f->cap = REPLAY_BUF_INIT;
+        /* a small regular file gets small buffers (they grow as its lines need) */
+        size_t small = f->seekable && f->raw_total < REPLAY_BUF_INIT
+                           ? (size_t)K_MAX(f->raw_total + 1, (uint64_t)REPLAY_SMALL)
+                           : REPLAY_BUF_INIT;
+        f->cap = small;
+        f->chunk = K_MIN(small, (size_t)REPLAY_CHUNK);
         f->buf = xmalloc(f->cap);
         if (rfile_start(r, f, err, errlen) != K_OK)
             goto fail;

@@ -2,7 +2,12 @@
  * file (memfd) opened twice, so the merge, the pre-scan and the rewind run too; every line is
  * decoded. Properties: no crash / leak / UB; lines never contain a newline, never exceed
  * REPLAY_LINE_MAX and come out in (time, file) order whenever each file's own times are
- * non-decreasing; line counts add up. Seeds: tests/fuzz/seeds/replay/ (real capture lines). */
+ * non-decreasing; line counts add up. Seeds: tests/fuzz/seeds/replay/ (real capture lines).
+ *
+ * Reaching the line cap: an input whose first byte is 0xff is stretched: the rest is written
+ * again and again until the file holds more than REPLAY_LINE_MAX bytes, so a fragment without a
+ * newline becomes an oversized line (the discard path) and one with newlines many lines, which
+ * inputs of a few KB never reach. A seed (stretch.txt) starts there. */
 #include "kestrel/replay.h"
 
 #include <stdio.h>
@@ -18,9 +23,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int fd = memfd_create("kestrel-fuzz-replay", MFD_CLOEXEC);
     if (fd < 0)
         return 0;
+    size_t total = size, skip = 0;
+    if (size > 1 && data[0] == 0xff) { /* stretched past the line cap */
+        skip = 1;
+        total = (size_t)REPLAY_LINE_MAX + 2 * size;
+    }
     size_t off = 0;
-    while (off < size) {
-        ssize_t w = write(fd, data + off, size - off);
+    while (off < total) {
+        size_t part = size - skip, at = off % part;
+        ssize_t w = write(fd, data + skip + at, K_MIN(part - at, total - off));
         if (w <= 0)
             break;
         off += (size_t)w;

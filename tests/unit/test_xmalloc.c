@@ -1,6 +1,7 @@
 /* xmalloc's out-of-memory path: the fail hook (the UI's terminal restore) runs once, before the
  * message and the abort, in a forked child that really fails an allocation (an impossible size:
- * glibc's malloc returns NULL). Under a sanitizer the allocator aborts on its own first: skipped. */
+ * glibc's malloc returns NULL). Under a sanitizer the allocator aborts on its own first: the
+ * out-of-memory part is skipped there. */
 #include "check.h"
 
 #include "kestrel/xmalloc.h"
