@@ -18,7 +18,7 @@
  * Bounded before libconfig sees anything (its parsing is quadratic in the number of settings):
  * the file and every file it @includes (recursively) are opened O_NONBLOCK, must be regular
  * files, together at most CONFIG_FILE_MAX bytes and CONFIG_MAX_SETTINGS settings; only the first
- * CONFIG_MAX_UNKNOWN unknown keys get a warning and a did-you-mean, the rest one summary line.
+ * CONFIG_MAX_UNKNOWN (8) unknown keys get a warning and a did-you-mean, the rest one summary line.
  * An @include target is checked, then opened again by libconfig (a file swapped in between is
  * the user's own doing: the config is theirs). */
 #include "kestrel/config.h"
@@ -48,7 +48,7 @@
 #define CONFIG_FILE_MAX (256 * 1024) /* bytes of a config file and its @includes, together */
 #define CONFIG_MAX_SETTINGS 1024     /* settings in them: libconfig 1.5 adds each in O(n) */
 #define CONFIG_INCLUDE_DEPTH 10      /* libconfig's own limit */
-#define CONFIG_MAX_UNKNOWN 16        /* unknown keys warned about (with a did-you-mean) */
+#define CONFIG_MAX_UNKNOWN 8         /* unknown keys warned about (with a did-you-mean) */
 #define CONFIG_SHOW_MAX 60           /* longest value quoted back in a message */
 
 /* ---- the key table ----------------------------------------------------------------------- */
@@ -246,17 +246,33 @@ static bool config_is_group(const char *name)
 
 #define DYM_MAX 48
 
-/* Case-insensitive optimal string alignment distance (a transposition costs 1). */
-static int config_edit_distance(const char *a, const char *b)
+/* Case-insensitive optimal string alignment distance (a transposition costs 1), or any value
+ * above max once it is certain to exceed max: the length difference is a lower bound, and a row
+ * whose every cell is above max ends the computation. */
+static int config_edit_distance(const char *a, const char *b, int max)
 {
     size_t la = K_MIN(strlen(a), (size_t)DYM_MAX), lb = K_MIN(strlen(b), (size_t)DYM_MAX);
-    int d[DYM_MAX + 1][DYM_MAX + 1];
-    for (size_t i = 0; i <= la; i++)
-        d[i][0] = (int)i;
-    for (size_t j = 0; j <= lb; j++)
-        d[0][j] = (int)j;
+    if ((la > lb ? la - lb : lb - la) > (size_t)max)
+        return max + 1;
+    /* only the band |i - j| <= max can hold a value <= max; cells just outside it read as
+     * max + 1 */
+    int d[DYM_MAX + 2][DYM_MAX + 2];
+    const int big = max + 1;
+    size_t w = (size_t)max;
+    for (size_t j = 0; j <= lb && j <= w + 1; j++)
+        d[0][j] = j <= w ? (int)j : big;
+    int prev_min = 0; /* row 0 */
     for (size_t i = 1; i <= la; i++) {
-        for (size_t j = 1; j <= lb; j++) {
+        size_t lo = i > w ? i - w : 1, hi = K_MIN(lb, i + w);
+        d[i][0] = i <= w ? (int)i : big;
+        if (lo > 1)
+            d[i][lo - 1] = big;
+        if (hi + 1 <= lb)
+            d[i][hi + 1] = big;
+        if (i == 1 && hi + 1 <= lb) /* row 0 beyond its band */
+            d[0][hi + 1] = big;
+        int row_min = big;
+        for (size_t j = lo; j <= hi; j++) {
             int ca = tolower((unsigned char)a[i - 1]), cb = tolower((unsigned char)b[j - 1]);
             int cost = ca != cb;
             int v = K_MIN(d[i - 1][j] + 1, d[i][j - 1] + 1);
@@ -264,8 +280,13 @@ static int config_edit_distance(const char *a, const char *b)
             if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) &&
                 tolower((unsigned char)a[i - 2]) == cb)
                 v = K_MIN(v, d[i - 2][j - 2] + 1);
-            d[i][j] = v;
+            d[i][j] = K_MIN(v, big);
+            row_min = K_MIN(row_min, d[i][j]);
         }
+        row_min = K_MIN(row_min, d[i][0]);
+        if (row_min > max && prev_min > max) /* two rows past max: so are all that follow */
+            return big;
+        prev_min = row_min;
     }
     return d[la][lb];
 }
@@ -303,10 +324,10 @@ static const char *config_suggest(const char *path)
     const char *best = NULL;
     int best_d = limit + 1;
     for (size_t i = 0; i < K_ARRAY_LEN(config_keys); i++) {
-        int by_leaf = config_edit_distance(lf, config_leaf(config_keys[i].path));
+        int by_leaf = config_edit_distance(lf, config_leaf(config_keys[i].path), best_d);
         if (!config_same_group(path, config_keys[i].path))
             by_leaf += 2;
-        int d = K_MIN(config_edit_distance(path, config_keys[i].path), by_leaf);
+        int d = K_MIN(config_edit_distance(path, config_keys[i].path, best_d), by_leaf);
         if (d < best_d) {
             best_d = d;
             best = config_keys[i].path;
@@ -314,7 +335,7 @@ static const char *config_suggest(const char *path)
     }
     if (!strchr(path, '.')) {
         for (size_t i = 0; i < K_ARRAY_LEN(config_groups); i++) {
-            int d = config_edit_distance(path, config_groups[i]);
+            int d = config_edit_distance(path, config_groups[i], best_d);
             if (d < best_d) {
                 best_d = d;
                 best = config_groups[i];
