@@ -11,6 +11,7 @@
  * list); an out-of-memory abort restores the terminal through xmalloc's fail hook. */
 #include "kestrel/app.h"
 #include "kestrel/ctl.h"
+#include "kestrel/json.h"
 #include "kestrel/ta_cli.h"
 #include "kestrel/xmalloc.h"
 
@@ -138,6 +139,7 @@ static void main_guard_std_fds(void)
 int main(int argc, char **argv)
 {
     main_guard_std_fds();
+    json_init(); /* cJSON allocates through xmalloc: no unchecked NULL from it anywhere */
     if (argc > 1 && strcmp(argv[1], "ctl") == 0)
         return ctl_client_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "ta") == 0)

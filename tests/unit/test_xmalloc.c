@@ -1,10 +1,16 @@
 /* xmalloc's out-of-memory path: the fail hook (the UI's terminal restore) runs once, before the
  * message and the abort, in a forked child that really fails an allocation (an impossible size:
  * glibc's malloc returns NULL). Under a sanitizer the allocator aborts on its own first: the
- * out-of-memory part is skipped there. */
+ * out-of-memory part is skipped there. json_init() routes cJSON through it: under an address
+ * space limit, building a cJSON array until memory runs out aborts through the hook instead of
+ * returning NULL. */
 #include "check.h"
 
+#include "kestrel/json.h"
 #include "kestrel/xmalloc.h"
+
+#include <cjson/cJSON.h>
+#include <sys/resource.h>
 
 #include <signal.h>
 #include <stdint.h>
@@ -76,6 +82,36 @@ int main(void)
     }
     CHECK_INT(waitpid(pid, &status, 0), pid);
     CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+
+    /* cJSON through json_init(): its allocations are xmalloc's */
+    int cfd[2];
+    CHECK_INT(pipe(cfd), 0);
+    pid = fork();
+    if (pid == 0) {
+        dup2(cfd[1], 2);
+        close(cfd[0]);
+        static int calls;
+        json_init();
+        xmalloc_set_fail_hook(xm_hook, &calls);
+        struct rlimit rl = {.rlim_cur = 256u << 20, .rlim_max = 256u << 20};
+        setrlimit(RLIMIT_AS, &rl);
+        cJSON *arr = cJSON_CreateArray();
+        for (;;) {
+            cJSON *num = cJSON_CreateNumber(1);
+            if (!num)
+                _exit(3); /* cJSON's own malloc: a NULL the caller must check */
+            cJSON_AddItemToArray(arr, num);
+        }
+    }
+    close(cfd[1]);
+    got = 0;
+    while (got < sizeof out - 1 && (n = read(cfd[0], out + got, sizeof out - 1 - got)) > 0)
+        got += (size_t)n;
+    out[got] = '\0';
+    close(cfd[0]);
+    CHECK_INT(waitpid(pid, &status, 0), pid);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+    CHECK(strstr(out, "hook 1") != NULL && strstr(out, "out of memory") != NULL);
 #else
     printf("xmalloc: the out-of-memory path is skipped under a sanitizer\n");
 #endif
