@@ -22,7 +22,8 @@
  * Never blocking at start: replay_open() opens every file O_NONBLOCK, accepts only regular files
  * and pipes that have a writer (a FIFO nobody has opened for writing is refused at once), starts
  * one reader thread per file (it reads and inflates into REPLAY_RING chunks of REPLAY_CHUNK
- * bytes, beside the decoding) and returns. replay_next() blocks until a line is ready, unless
+ * bytes, beside the decoding; a regular file of at most 64 KiB is read by the caller instead, one
+ * bounded chunk at a time) and returns. replay_next() blocks until a line is ready, unless
  * replay_set_nonblock() was set: then it returns REPLAY_AGAIN instead of waiting for a reader (or
  * after skipping REPLAY_SKIP_BUDGET blank or malformed lines in one call), and replay_fd() turns
  * readable when calling again is worth it (drain it with replay_fd_drain()).

@@ -17,7 +17,9 @@
  * REPLAY_PRESCAN_LINES lines and REPLAY_PRESCAN_BYTES bytes) and rewinds before it streams; the
  * merge delivers nothing until every file has its first line. Gzip is inflated with zlib's
  * inflate() over read(), so the reader knows its compressed position (replay_progress) and a
- * reader blocked on a quiet pipe is woken by replay_close(). */
+ * reader blocked on a quiet pipe is woken by replay_close(). A regular file of at most
+ * REPLAY_INLINE_MAX bytes gets no thread: the merge runs the reader's steps itself (the bounded
+ * pre-scan, then one chunk per fill), which costs less than a thread for so little. */
 #include "kestrel/replay.h"
 
 #include "kestrel/binance.h"
@@ -41,6 +43,7 @@
 #define REPLAY_SCAN_BUF (256u << 10)  /* the pre-scan's line buffer (longer lines are skipped) */
 #define REPLAY_SCAN_LEVELS 1024       /* the pre-scan's level scratch (a bigger depth is skipped) */
 #define REPLAY_SMALL (4u << 10)       /* smallest chunk / line buffer for a small file */
+#define REPLAY_INLINE_MAX (64u << 10) /* a regular file this small gets no reader thread */
 
 /* One file's input in the reader thread: raw read() and, for gzip, inflate. */
 typedef struct replay_src {
@@ -406,6 +409,37 @@ static void *replay_reader(void *arg)
 
 /* ---- the merge side: lines from the chunks ---- */
 
+/* A small regular file has no reader thread: the merge runs the reader's steps itself, one
+ * chunk at a time (the pre-scan first). Called with sh->mu not held and the ring empty. */
+static void rfile_inline_step(rfile *f)
+{
+    replay_shared *sh = &f->sh;
+    if (!sh->learnt) {
+        if (replay_prescan(f) != 0) {
+            sh->ended = sh->read_error = true;
+            snprintf(sh->error, sizeof sh->error, "%s", f->src.error);
+        }
+        sh->learnt = true;
+        if (sh->ended)
+            return;
+    }
+    sh->head = 0; /* the ring is empty; the one chunk is slot 0 */
+    replay_chunk *c = &sh->ring[0];
+    long n = replay_src_read(&f->src, c->data, f->chunk);
+    if (n <= 0) {
+        sh->ended = true;
+        if (n < 0) {
+            sh->read_error = true;
+            snprintf(sh->error, sizeof sh->error, "%s",
+                     f->src.error[0] ? f->src.error : "read error");
+        }
+        return;
+    }
+    c->len = (size_t)n;
+    c->raw_end = f->src.raw;
+    sh->count = 1;
+}
+
 /* Moves decompressed bytes from the reader into f->buf: 1, 0 at the end, REPLAY_AGAIN when
  * none are ready and the replay does not block. */
 static int rfile_fill(replay *r, rfile *f)
@@ -427,6 +461,12 @@ static int rfile_fill(replay *r, rfile *f)
     if (f->cur < 0) {
         pthread_mutex_lock(&sh->mu);
         while (sh->count == 0 && !sh->ended) {
+            if (!f->thread_started) { /* a small file: read here (bounded: one chunk) */
+                pthread_mutex_unlock(&sh->mu);
+                rfile_inline_step(f);
+                pthread_mutex_lock(&sh->mu);
+                continue;
+            }
             if (r->nonblock) {
                 sh->waiting = true;
                 pthread_mutex_unlock(&sh->mu);
@@ -696,11 +736,15 @@ static int rfile_start(replay *r, rfile *f, char *err, size_t errlen)
     f->sh_init = true;
     sh->venue = f->info.venue;
     sh->venue_from = f->info.venue_from;
-    for (int k = 0; k < REPLAY_RING; k++)
-        sh->ring[k].data = xmalloc(f->chunk);
     f->evfd = r->evfd;
     f->src.stopfd = r->stopfd;
     f->cur = -1;
+    if (f->seekable && f->raw_total <= REPLAY_INLINE_MAX) {
+        sh->ring[0].data = xmalloc(f->chunk); /* no thread: one chunk, filled by the merge */
+        return K_OK;
+    }
+    for (int k = 0; k < REPLAY_RING; k++)
+        sh->ring[k].data = xmalloc(f->chunk);
     /* the reader takes no signal: they belong to the owner's loop (signalfd) */
     sigset_t all, old;
     sigfillset(&all);
