@@ -28,6 +28,7 @@
 #define XM_REAL_OOM 1
 #endif
 
+#if XM_REAL_OOM
 static void xm_hook(void *ud)
 {
     int *calls = ud;
@@ -37,6 +38,7 @@ static void xm_hook(void *ud)
     void *p = xmalloc(SIZE_MAX / 2);
     (void)p;
 }
+#endif
 
 int main(void)
 {
