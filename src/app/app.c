@@ -422,7 +422,7 @@ static void app_process_line(app *a, const replay_line *line)
     a->priv->line_ms = t ? t : a->data_ms ? a->data_ms : recv_ms;
     if (market_apply(a->market, &ev) != K_OK) {
         a->priv->malformed_decode++;
-        if (market_refused(a->market) == 1 && !a->priv->warned_full) { /* once per run */
+        if (!a->priv->warned_full && market_refused(a->market) > 0) { /* once per run */
             a->priv->warned_full = true;
             log_warn(a->log, "symbol %s ignored: market.max_symbols (%u) reached; its messages "
                      "count as malformed", ev.symbol, a->cfg.limits.max_symbols);
