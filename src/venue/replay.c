@@ -310,7 +310,9 @@ static void replay_learn(replay_shared *sh, const feed_event *ev)
 static int replay_prescan(rfile *f)
 {
     replay_shared *sh = &f->sh;
-    char *buf = xmalloc(REPLAY_SCAN_BUF);
+    /* a small file's look needs less (a longer line is skipped by the look, not by the replay) */
+    size_t scan = f->raw_total <= REPLAY_INLINE_MAX ? REPLAY_SCAN_BUF / 4 : REPLAY_SCAN_BUF;
+    char *buf = xmalloc(scan);
     feed_level *levels = xmalloc(REPLAY_SCAN_LEVELS * sizeof *levels);
     size_t have = 0;
     uint64_t total = 0;
@@ -319,7 +321,7 @@ static int replay_prescan(rfile *f)
     feed_event ev;
     const char *why;
     while (!done && lines < REPLAY_PRESCAN_LINES && total < REPLAY_PRESCAN_BYTES) {
-        long n = replay_src_read(&f->src, buf + have, REPLAY_SCAN_BUF - have);
+        long n = replay_src_read(&f->src, buf + have, scan - have);
         if (n <= 0)
             break; /* an error shows again when the file is streamed */
         total += (uint64_t)n;
@@ -345,7 +347,7 @@ static int replay_prescan(rfile *f)
             skipping = false;
             pos += len + 1;
         }
-        if (pos == 0 && have == REPLAY_SCAN_BUF) { /* a line longer than the look: skip it */
+        if (pos == 0 && have == scan) { /* a line longer than the look: skip it */
             skipping = true;
             have = 0;
         } else {
