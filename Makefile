@@ -2,7 +2,7 @@
 #   make run     install missing Debian packages, build, launch on the bundled real replay (paper)
 #   make test    install, build, run every test (release build, then the ASan+UBSan build)
 #   make asan    sanitizer build of everything + the whole suite under it
-#   make bench   benchmarks (JSON lines + a table)      make fuzz   libFuzzer targets, briefly
+#   make bench   benchmarks (JSON lines + a table)      make fuzz   libFuzzer targets (180 s each)
 #   make install PREFIX=/usr/local DESTDIR=            make clean
 VERSION   := 0.1.0
 PREFIX    ?= /usr/local
@@ -11,7 +11,7 @@ CC        ?= cc
 BUILD     ?= build/release
 OPT       ?= -O2 -g
 SANITIZE  ?=
-FUZZ_SECONDS ?= 30
+FUZZ_SECONDS ?= 180
 PKGS      := ncursesw libcjson sqlite3 libconfig zlib libwebsockets libcurl openssl openblas xgboost
 
 # Recursive (=) so pkg-config runs after `deps` has installed what was missing.

@@ -44,6 +44,7 @@ python3 - "$OUT" <<'PY'
 import json, sys
 goals = {
     ("pipeline", "ratio_vs_cjson"): ">= 1.5",
+    ("replay_whole", "ratio"): ">= 2 (whole process vs gunzip + cJSON_Parse)",
     ("rss", "peak_rss_mb"): "< 20",
     ("frame", "p99_us"): "< 2000 (wall: includes preemption)",
     ("frame", "cpu_p99_us"): "< 2000",

@@ -6,12 +6,18 @@
  *
  * Start order: config (validated, immutable) -> CLI overrides -> log -> app_start (store, market,
  * replay, control socket, UI) -> loop. Stop order is the reverse, with the store flushed before
- * the terminal is restored. Usage errors print one line on stderr and exit 2. */
+ * the terminal is restored. Usage errors print one line on stderr and exit 2. SIGINT, SIGTERM,
+ * SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 all end the run the same orderly way (app_start's signal
+ * list); an out-of-memory abort restores the terminal through xmalloc's fail hook. */
 #include "kestrel/app.h"
 #include "kestrel/cmd.h"
 #include "kestrel/ctl.h"
 #include "kestrel/backtest.h"
+#include "kestrel/json.h"
 #include "kestrel/ta_cli.h"
+#include "kestrel/xmalloc.h"
+
+#include <curses.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -107,6 +113,15 @@ static int main_split_replay(kconfig *cfg, const char *list)
     return K_OK;
 }
 
+/* xmalloc's fail hook: an out-of-memory abort gives the shell its terminal back first (endwin
+ * leaves the alternate screen and restores the saved tty modes: icanon, echo). */
+static void main_oom_restore(void *ud)
+{
+    app *a = ud;
+    if (a->ui && !isendwin())
+        endwin();
+}
+
 /* A closed stdin/stdout/stderr would be reused by the next open() (the database lock, the
  * socket, a replay file) and then written to as if it were the terminal: park /dev/null there. */
 static void main_guard_std_fds(void)
@@ -128,6 +143,7 @@ int main(int argc, char **argv)
     /* A file size limit (ulimit -f) makes writes fail with EFBIG instead of killing us: the store
      * reports and retries them, the log goes on. */
     signal(SIGXFSZ, SIG_IGN);
+    json_init(); /* cJSON allocates through xmalloc: no unchecked NULL from it anywhere */
     if (argc > 1 && strcmp(argv[1], "ctl") == 0)
         return ctl_client_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "ta") == 0)
@@ -219,6 +235,7 @@ int main(int argc, char **argv)
     a->exit_at_end = exit_at_end;
     a->version = KESTREL_VERSION;
 
+    xmalloc_set_fail_hook(main_oom_restore, a); /* before app_start opens the UI or threads */
     char args[1024] = "";
     for (int i = 1; i < argc; i++) {
         size_t used = strlen(args);

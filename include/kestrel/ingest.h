@@ -96,6 +96,8 @@ int64_t ingest_venue_clock_ms(const ingest *p, enum venue v);
 /* The time the frame being applied stands for (what a symbol it creates loads history before). */
 int64_t ingest_current_ms(const ingest *p);
 int64_t ingest_grace_ms(const ingest *p, enum tf tf);
+/* The symbol of the last decoded frame's event ("" when it carried none). */
+const char *ingest_last_symbol(const ingest *p);
 const ingest_stats *ingest_get_stats(const ingest *p);
 /* frames dropped as malformed + bad_time + refused */
 uint64_t ingest_dropped(const ingest *p);

@@ -99,6 +99,9 @@ market_sym *market_find(market *m, enum venue v, const char *name);
 /* Finds or creates (NULL when max_symbols is reached). */
 market_sym *market_add(market *m, enum venue v, const char *name);
 uint32_t market_count(const market *m);
+/* New symbols refused because max_symbols were already there (their events count as malformed;
+ * the app logs a WARN when this first turns non-zero). */
+uint64_t market_refused(const market *m);
 market_sym *market_at(market *m, uint32_t i);
 
 /* Applies one decoded event. K_OK, or K_ERR when the event is unusable (unknown symbol and the

@@ -12,18 +12,31 @@
  * A file's venue: the prefix, else its path (contains "usdm" or "futures", any case -> USD-M),
  * else the data (the first message that proves USD-M, e.g. a depth diff with "pu", or a depth
  * diff without it -> spot), else spot. Its symbol: the first message that carries one; REST
- * snapshot lines (which carry none) get it. Both are found by a pre-scan of up to
- * REPLAY_PRESCAN_LINES lines at open (then the file is rewound), so even a snapshot on line 1
- * gets its symbol. A file that cannot be rewound (a pipe) is not pre-scanned: its venue comes
+ * snapshot lines (which carry none) get it. Both are found by a bounded pre-scan (at most
+ * REPLAY_PRESCAN_LINES lines and REPLAY_PRESCAN_BYTES decompressed bytes, then the file is
+ * rewound) that the file's reader thread runs before it streams, so even a snapshot on line 1
+ * gets its symbol; replay_file() tells the answer once the first line has been delivered (or
+ * replay_wait_ready() returned). A pipe cannot be rewound and is not pre-scanned: its venue comes
  * from the prefix or path (else spot) and its symbol is learnt by replay_decode as lines pass.
+ *
+ * Never blocking at start: replay_open() opens every file O_NONBLOCK, accepts only regular files
+ * and pipes that have a writer (a FIFO nobody has opened for writing is refused at once), starts
+ * one reader thread per file (it reads and inflates into REPLAY_RING chunks of REPLAY_CHUNK
+ * bytes, beside the decoding; a regular file of at most 64 KiB is read by the caller instead, one
+ * bounded chunk at a time) and returns. replay_next() blocks until a line is ready, unless
+ * replay_set_nonblock() was set: then it returns REPLAY_AGAIN instead of waiting for a reader (or
+ * after skipping REPLAY_SKIP_BUDGET blank or malformed lines in one call), and replay_fd() turns
+ * readable when calling again is worth it (drain it with replay_fd_drain()).
  *
  * Bounded: at most REPLAY_MAX_FILES files; lines longer than REPLAY_LINE_MAX bytes are counted
  * malformed and skipped to the next newline without being buffered whole; a read error or
  * truncated gzip ends that file there (counted, the others go on); the last line of a file without
  * its newline is counted malformed and dropped (it is what a cut-off capture leaves). Blank lines
  * are skipped silently; lines with a bad timestamp (e.g. the ws-captures' URL header) are
- * malformed. Memory: one read buffer per file (grows to at most REPLAY_LINE_MAX + 1) and one level
- * scratch; nothing is allocated per line. Not thread-safe: one owner. */
+ * malformed. Memory: per file one line buffer (grows to at most REPLAY_LINE_MAX + 1), REPLAY_RING x
+ * REPLAY_CHUNK bytes of chunks and the reader's 64 KiB input, plus one level scratch; nothing is
+ * allocated per line. The reader threads block every signal (the owner's loop takes them). The
+ * API is not thread-safe: one owner. */
 #ifndef KESTREL_REPLAY_H
 #define KESTREL_REPLAY_H
 #include "kestrel/feed.h"
@@ -32,6 +45,11 @@
 #define REPLAY_LINE_MAX (4u << 20)   /* bytes, excluding the newline */
 #define REPLAY_MAX_LEVELS 10000      /* bids + asks of one message (Binance REST: 5000 a side) */
 #define REPLAY_PRESCAN_LINES 10000
+#define REPLAY_PRESCAN_BYTES (8u << 20) /* decompressed bytes the pre-scan looks at, at most */
+#define REPLAY_RING 4                   /* chunks in flight per file, reader -> merge */
+#define REPLAY_CHUNK (128u << 10)       /* bytes per chunk */
+#define REPLAY_AGAIN (-2)               /* replay_next() in non-blocking mode: nothing ready yet */
+#define REPLAY_SKIP_BUDGET 65536        /* blank / malformed lines one non-blocking call skips */
 
 typedef struct replay replay;
 
@@ -74,14 +92,29 @@ typedef struct replay_stats {
     int64_t first_ns, last_ns; /* over all delivered lines, 0 = none yet */
 } replay_stats;
 
-/* Opens n specs (1..REPLAY_MAX_FILES) and pre-scans them. K_OK and *out set, or K_ERR with a
- * message in err naming the spec that failed ("cannot open PATH: No such file or directory"). */
+/* Opens n specs (1..REPLAY_MAX_FILES) without blocking and starts their readers. K_OK and *out
+ * set, or K_ERR with a message in err naming the spec that failed ("cannot open PATH: No such
+ * file or directory", "cannot read PATH: a pipe with no writer"). */
 int replay_open(replay **out, const char *const *specs, int n, char *err, size_t errlen);
+
+/* Non-blocking mode (off after open): see REPLAY_AGAIN above. */
+void replay_set_nonblock(replay *r, bool on);
+/* An eventfd: readable when a replay_next() that returned REPLAY_AGAIN is worth calling again. */
+int replay_fd(const replay *r);
+void replay_fd_drain(replay *r);
+/* Blocks until every file's first line (or its end) is known, so replay_file() tells each
+ * file's venue and symbol. K_OK. */
+int replay_wait_ready(replay *r);
+
+/* Compressed bytes consumed / total compressed bytes over all files, in [0, 1] (1.0 when every
+ * file is empty); -1.0 when a file is a pipe (its size is unknown). Cheap: no system call. */
+double replay_progress(const replay *r);
 
 /* The file part of a spec: what follows its venue prefix, or the spec itself. */
 const char *replay_spec_path(const char *spec);
 
-/* Next line in receive-time order: 1 = *line filled, 0 = all files are exhausted. */
+/* Next line in receive-time order: 1 = *line filled, 0 = all files are exhausted, REPLAY_AGAIN
+ * (non-blocking mode only) = not ready yet. */
 int replay_next(replay *r, replay_line *line);
 
 /* Decodes a line just returned by replay_next() (binance_decode into the replay's own level

@@ -66,6 +66,7 @@ struct app_private {
     int history_tfs_left;
     uint64_t history_bars;
     instruments *instr;  /* exchange filters: the bundled exchange info (replay) */
+    bool warned_full; /* the max_symbols WARN has been logged */
 };
 
 static void app_pump(app *a);
@@ -467,6 +468,11 @@ static void app_process_line(app *a, replay *rp, const replay_line *line)
         a->messages++;
     else if (r != INGEST_IGNORED)
         log_debug(a->log, "message dropped: %s (%s)", ingest_strerror(r), why ? why : "?");
+    if (r == INGEST_REFUSED && !a->priv->warned_full && market_refused(a->market) > 0) {
+        a->priv->warned_full = true; /* once per run */
+        log_warn(a->log, "symbol %s ignored: market.max_symbols (%u) reached; its messages "
+                 "count as malformed", ingest_last_symbol(a->ingest), a->cfg.limits.max_symbols);
+    }
     a->data_ms = ingest_clock_ms(a->ingest);
 }
 
@@ -493,6 +499,10 @@ static void app_pump(app *a)
     for (;;) {
         if (!p->pending) {
             int r = replay_next(a->replay, &p->line);
+            if (r == REPLAY_AGAIN) { /* the reader is behind: replay_fd() calls back */
+                app_sync_counters(a);
+                return;
+            }
             if (r <= 0) {
                 app_sync_counters(a);
                 app_finish(a);
@@ -579,6 +589,16 @@ static void app_on_store_health(void *ud, const store_health_info *h, bool error
     } else
         log_info(a->log, "%s", msg);
     a->changes++;
+}
+
+static void app_on_replay(loop *l, int fd, unsigned events, void *ud)
+{
+    (void)l;
+    (void)fd;
+    (void)events;
+    app *a = ud;
+    replay_fd_drain(a->replay);
+    app_pump(a);
 }
 
 static void app_stats_timer(loop *l, uint64_t id, void *ud)
@@ -772,7 +792,7 @@ int app_start(app *a, const char *args, char *err, size_t errlen)
     }
 
     a->loop = loop_new();
-    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGWINCH};
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
     if (loop_signals(a->loop, sigs, (int)K_ARRAY_LEN(sigs), app_on_signal, a) != K_OK) {
         snprintf(err, errlen, "cannot set up signal handling: %s", strerror(errno));
         return K_ERR;
@@ -820,6 +840,11 @@ int app_start(app *a, const char *args, char *err, size_t errlen)
         app_resolve_replay(a, resolved, specs);
         if (replay_open(&a->replay, specs, a->cfg.replay_count, err, errlen) != K_OK) {
             a->exit_status = 2; /* a bad --replay value is a usage error */
+            return K_ERR;
+        }
+        replay_set_nonblock(a->replay, true); /* the loop never waits for a reader */
+        if (loop_watch(a->loop, replay_fd(a->replay), LOOP_READ, app_on_replay, a) != K_OK) {
+            snprintf(err, errlen, "cannot watch the replay's fd");
             return K_ERR;
         }
     }

@@ -1,8 +1,8 @@
 /* Configuration: finds one libconfig file, validates every value against a table of known keys
  * and turns it into the immutable struct kconfig the rest of the app reads.
  *
- * Shape: one table (keys[]) describes every key once: its dotted path, type, range and where it
- * lands in struct kconfig. The loader walks the parsed file in file order; a known key is checked
+ * Shape: one table (config_keys[]) describes every key once: its dotted path, type, range and
+ * where it lands in struct kconfig. The loader walks the parsed file in file order; a known key is checked
  * and stored, an unknown key becomes a warning (with a did-you-mean), the first bad value stops the
  * load with "file:line: what is wrong (expected ...)". Values are loaded into a scratch copy that
  * starts from the built-in defaults, so a failed load leaves the caller's struct untouched.
@@ -13,13 +13,21 @@
  * `kestrel --config config/kestrel.cfg` and the implicit ./config/kestrel.cfg disagree.)
  *
  * libconfig 1.5 quirk handled here: integers that overflow 32 bits are parsed with atoi() and
- * silently wrap (4294967326 becomes 30), so integer values are re-read from the file text. */
+ * silently wrap (4294967326 becomes 30), so integer values are re-read from the file text.
+ *
+ * Bounded before libconfig sees anything (its parsing is quadratic in the number of settings):
+ * the file and every file it @includes (recursively) are opened O_NONBLOCK, must be regular
+ * files, together at most CONFIG_FILE_MAX bytes and CONFIG_MAX_SETTINGS settings; only the first
+ * CONFIG_MAX_UNKNOWN (8) unknown keys get a warning and a did-you-mean, the rest one summary line.
+ * An @include target is checked, then opened again by libconfig (a file swapped in between is
+ * the user's own doing: the config is theirs). */
 #include "kestrel/config.h"
 
 #include "kestrel/xmalloc.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libconfig.h>
 #include <math.h>
 #include <stdarg.h>
@@ -37,8 +45,11 @@
 #define KESTREL_DATADIR "/usr/local/share/kestrel"
 #endif
 
-#define CONFIG_FILE_MAX (1024 * 1024) /* a config file larger than this is refused */
-#define CONFIG_SHOW_MAX 60            /* longest value quoted back in a message */
+#define CONFIG_FILE_MAX (256 * 1024) /* bytes of a config file and its @includes, together */
+#define CONFIG_MAX_SETTINGS 1024     /* settings in them: libconfig 1.5 adds each in O(n) */
+#define CONFIG_INCLUDE_DEPTH 10      /* libconfig's own limit */
+#define CONFIG_MAX_UNKNOWN 8         /* unknown keys warned about (with a did-you-mean) */
+#define CONFIG_SHOW_MAX 60           /* longest value quoted back in a message */
 
 /* ---- the key table ----------------------------------------------------------------------- */
 
@@ -65,17 +76,17 @@ typedef struct keydef {
     const char *expect;                        /* the "(expected ...)" text */
 } keydef;
 
-static const char *const level_names[] = {"error", "warn", "info", "debug"};
+static const char *const config_level_names[] = {"error", "warn", "info", "debug"};
 
-static int parse_timeframe(kconfig *cfg, const char *v)
+static int config_parse_timeframe(kconfig *cfg, const char *v)
 {
     return tf_parse(v, &cfg->ui_timeframe);
 }
 
-static int parse_level(kconfig *cfg, const char *v)
+static int config_parse_level(kconfig *cfg, const char *v)
 {
-    for (size_t i = 0; i < K_ARRAY_LEN(level_names); i++) {
-        if (strcmp(level_names[i], v) == 0) {
+    for (size_t i = 0; i < K_ARRAY_LEN(config_level_names); i++) {
+        if (strcmp(config_level_names[i], v) == 0) {
             cfg->log_level = (enum log_level)i;
             return K_OK;
         }
@@ -87,14 +98,14 @@ static int parse_level(kconfig *cfg, const char *v)
 #define LIM(f) (offsetof(kconfig, limits) + offsetof(market_limits, f))
 #define SZ(f) sizeof(((kconfig *)0)->f)
 
-static const keydef keys[] = {
+static const keydef config_keys[] = {
     {.path = "replay.files", .type = KT_PATHLIST, .expect = "a list of file names"},
     {.path = "replay.speed", .type = KT_NUMBER, .off = OFF(replay_speed), .min = 0.01,
      .max = 1000, .zero_ok = true, .expect = "0 or 0.01..1000"},
 
     {.path = "ui.theme", .type = KT_NAME, .off = OFF(theme), .size = SZ(theme),
      .expect = "a theme name: letters, digits, '-' and '_'"},
-    {.path = "ui.timeframe", .type = KT_ENUM, .parse = parse_timeframe,
+    {.path = "ui.timeframe", .type = KT_ENUM, .parse = config_parse_timeframe,
      .expect = "one of 1s 1m 5m 15m 1h 4h 1d"},
     {.path = "ui.fps", .type = KT_INT, .off = OFF(ui_fps), .size = SZ(ui_fps), .min = 1,
      .max = 60, .expect = "1..60"},
@@ -122,7 +133,7 @@ static const keydef keys[] = {
 
     {.path = "log.file", .type = KT_PATH, .off = OFF(log_file), .size = SZ(log_file),
      .expect = "a file path, or \"\""},
-    {.path = "log.level", .type = KT_ENUM, .parse = parse_level,
+    {.path = "log.level", .type = KT_ENUM, .parse = config_parse_level,
      .expect = "one of error warn info debug"},
 
     {.path = "control.socket", .type = KT_PATH, .off = OFF(socket_path),
@@ -131,12 +142,12 @@ static const keydef keys[] = {
      .min = 0.1, .max = 86400, .expect = "seconds, 0.1..86400"},
 };
 
-static const char *const groups[] = {"replay", "ui", "store", "market", "log", "control"};
+static const char *const config_groups[] = {"replay", "ui", "store", "market", "log", "control"};
 
 /* Words people reach for that edit distance cannot map: leaf name -> key. */
 static const struct {
     const char *word, *key;
-} synonyms[] = {
+} config_synonyms[] = {
     {"colour", "ui.theme"},        {"color", "ui.theme"},        {"colours", "ui.theme"},
     {"colors", "ui.theme"},        {"colorscheme", "ui.theme"},  {"scheme", "ui.theme"},
     {"framerate", "ui.fps"},       {"frame_rate", "ui.fps"},     {"refresh", "ui.fps"},
@@ -156,32 +167,33 @@ typedef struct loadctx {
     void *ud;
     char *err;
     size_t errlen;
+    int *unknown; /* unknown keys met so far */
 } loadctx;
 
-static const char *setting_file(const loadctx *c, const config_setting_t *s)
+static const char *config_source_of(const loadctx *c, const config_setting_t *s)
 {
     const char *f = config_setting_source_file(s);
     return f ? f : c->path;
 }
 
 /* "file:line: " + message, into c->err; always returns K_ERR. */
-static int fail(const loadctx *c, const config_setting_t *s, const char *fmt, ...)
+static int config_fail(const loadctx *c, const config_setting_t *s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static int fail(const loadctx *c, const config_setting_t *s, const char *fmt, ...)
+static int config_fail(const loadctx *c, const config_setting_t *s, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    snprintf(c->err, c->errlen, "%s:%u: %s", setting_file(c, s), config_setting_source_line(s),
+    snprintf(c->err, c->errlen, "%s:%u: %s", config_source_of(c, s), config_setting_source_line(s),
              msg);
     return K_ERR;
 }
 
 /* A string value quoted back to the user: control characters shown as '?', long ones cut. */
-static void show(char *out, size_t outlen, const char *s)
+static void config_show(char *out, size_t outlen, const char *s)
 {
     size_t n = 0, len = strlen(s);
     for (size_t i = 0; i < len && n + 4 < outlen; i++) {
@@ -196,7 +208,7 @@ static void show(char *out, size_t outlen, const char *s)
     out[n] = '\0';
 }
 
-static bool copy_str(char *dst, size_t dstsize, const char *src)
+static bool config_copy_str(char *dst, size_t dstsize, const char *src)
 {
     size_t n = strlen(src);
     if (n >= dstsize)
@@ -206,30 +218,30 @@ static bool copy_str(char *dst, size_t dstsize, const char *src)
 }
 
 /* XDG base directories must be absolute; a relative value is ignored (XDG spec). */
-static const char *xdg_dir(const char *var)
+static const char *config_xdg_dir(const char *var)
 {
     const char *v = getenv(var);
     return v && v[0] == '/' ? v : NULL;
 }
 
-static const char *home_dir(void)
+static const char *config_home_dir(void)
 {
     const char *h = getenv("HOME");
     return h && *h ? h : NULL;
 }
 
-static const keydef *key_find(const char *path)
+static const keydef *config_key_find(const char *path)
 {
-    for (size_t i = 0; i < K_ARRAY_LEN(keys); i++)
-        if (strcmp(keys[i].path, path) == 0)
-            return &keys[i];
+    for (size_t i = 0; i < K_ARRAY_LEN(config_keys); i++)
+        if (strcmp(config_keys[i].path, path) == 0)
+            return &config_keys[i];
     return NULL;
 }
 
-static bool is_group(const char *name)
+static bool config_is_group(const char *name)
 {
-    for (size_t i = 0; i < K_ARRAY_LEN(groups); i++)
-        if (strcmp(groups[i], name) == 0)
+    for (size_t i = 0; i < K_ARRAY_LEN(config_groups); i++)
+        if (strcmp(config_groups[i], name) == 0)
             return true;
     return false;
 }
@@ -238,17 +250,33 @@ static bool is_group(const char *name)
 
 #define DYM_MAX 48
 
-/* Case-insensitive optimal string alignment distance (a transposition costs 1). */
-static int edit_distance(const char *a, const char *b)
+/* Case-insensitive optimal string alignment distance (a transposition costs 1), or any value
+ * above max once it is certain to exceed max: the length difference is a lower bound, and a row
+ * whose every cell is above max ends the computation. */
+static int config_edit_distance(const char *a, const char *b, int max)
 {
     size_t la = K_MIN(strlen(a), (size_t)DYM_MAX), lb = K_MIN(strlen(b), (size_t)DYM_MAX);
-    int d[DYM_MAX + 1][DYM_MAX + 1];
-    for (size_t i = 0; i <= la; i++)
-        d[i][0] = (int)i;
-    for (size_t j = 0; j <= lb; j++)
-        d[0][j] = (int)j;
+    if ((la > lb ? la - lb : lb - la) > (size_t)max)
+        return max + 1;
+    /* only the band |i - j| <= max can hold a value <= max; cells just outside it read as
+     * max + 1 */
+    int d[DYM_MAX + 2][DYM_MAX + 2];
+    const int big = max + 1;
+    size_t w = (size_t)max;
+    for (size_t j = 0; j <= lb && j <= w + 1; j++)
+        d[0][j] = j <= w ? (int)j : big;
+    int prev_min = 0; /* row 0 */
     for (size_t i = 1; i <= la; i++) {
-        for (size_t j = 1; j <= lb; j++) {
+        size_t lo = i > w ? i - w : 1, hi = K_MIN(lb, i + w);
+        d[i][0] = i <= w ? (int)i : big;
+        if (lo > 1)
+            d[i][lo - 1] = big;
+        if (hi + 1 <= lb)
+            d[i][hi + 1] = big;
+        if (i == 1 && hi + 1 <= lb) /* row 0 beyond its band */
+            d[0][hi + 1] = big;
+        int row_min = big;
+        for (size_t j = lo; j <= hi; j++) {
             int ca = tolower((unsigned char)a[i - 1]), cb = tolower((unsigned char)b[j - 1]);
             int cost = ca != cb;
             int v = K_MIN(d[i - 1][j] + 1, d[i][j - 1] + 1);
@@ -256,13 +284,18 @@ static int edit_distance(const char *a, const char *b)
             if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) &&
                 tolower((unsigned char)a[i - 2]) == cb)
                 v = K_MIN(v, d[i - 2][j - 2] + 1);
-            d[i][j] = v;
+            d[i][j] = K_MIN(v, big);
+            row_min = K_MIN(row_min, d[i][j]);
         }
+        row_min = K_MIN(row_min, d[i][0]);
+        if (row_min > max && prev_min > max) /* two rows past max: so are all that follow */
+            return big;
+        prev_min = row_min;
     }
     return d[la][lb];
 }
 
-static const char *leaf(const char *path)
+static const char *config_leaf(const char *path)
 {
     const char *dot = strrchr(path, '.');
     return dot ? dot + 1 : path;
@@ -270,7 +303,7 @@ static const char *leaf(const char *path)
 
 /* Whether key (dotted) lives in the group that path (dotted, or top-level) names. A top-level
  * path belongs to every group: "fps" may well mean ui.fps. */
-static bool same_group(const char *path, const char *key)
+static bool config_same_group(const char *path, const char *key)
 {
     const char *dot = strchr(path, '.');
     if (!dot)
@@ -282,60 +315,61 @@ static bool same_group(const char *path, const char *key)
 /* The known key (or group) the unknown dotted path most likely meant, or NULL. Candidates in
  * another group than the one the path was written in cost 2 extra edits, so "log.files"
  * suggests log.file rather than replay.files. */
-static const char *suggest(const char *path)
+static const char *config_suggest(const char *path)
 {
-    const char *lf = leaf(path);
-    for (size_t i = 0; i < K_ARRAY_LEN(synonyms); i++)
-        if (strcasecmp(synonyms[i].word, lf) == 0 && same_group(path, synonyms[i].key))
-            return synonyms[i].key;
+    const char *lf = config_leaf(path);
+    for (size_t i = 0; i < K_ARRAY_LEN(config_synonyms); i++)
+        if (strcasecmp(config_synonyms[i].word, lf) == 0 &&
+            config_same_group(path, config_synonyms[i].key))
+            return config_synonyms[i].key;
 
     size_t lflen = strlen(lf);
     int limit = lflen <= 3 ? 1 : lflen <= 6 ? 2 : 3;
     const char *best = NULL;
     int best_d = limit + 1;
-    for (size_t i = 0; i < K_ARRAY_LEN(keys); i++) {
-        int by_leaf = edit_distance(lf, leaf(keys[i].path));
-        if (!same_group(path, keys[i].path))
+    for (size_t i = 0; i < K_ARRAY_LEN(config_keys); i++) {
+        int by_leaf = config_edit_distance(lf, config_leaf(config_keys[i].path), best_d);
+        if (!config_same_group(path, config_keys[i].path))
             by_leaf += 2;
-        int d = K_MIN(edit_distance(path, keys[i].path), by_leaf);
+        int d = K_MIN(config_edit_distance(path, config_keys[i].path, best_d), by_leaf);
         if (d < best_d) {
             best_d = d;
-            best = keys[i].path;
+            best = config_keys[i].path;
         }
     }
     if (!strchr(path, '.')) {
-        for (size_t i = 0; i < K_ARRAY_LEN(groups); i++) {
-            int d = edit_distance(path, groups[i]);
+        for (size_t i = 0; i < K_ARRAY_LEN(config_groups); i++) {
+            int d = config_edit_distance(path, config_groups[i], best_d);
             if (d < best_d) {
                 best_d = d;
-                best = groups[i];
+                best = config_groups[i];
             }
         }
     }
     return best;
 }
 
-static void warn_unknown(const loadctx *c, const config_setting_t *s, const char *path)
+static void config_warn_unknown(const loadctx *c, const config_setting_t *s, const char *path)
 {
-    if (!c->warn_fn)
-        return;
+    if (!c->warn_fn || ++*c->unknown > CONFIG_MAX_UNKNOWN)
+        return; /* the rest are summed up once the walk is over */
     char shown[CONFIG_SHOW_MAX + 8], msg[CONFIG_PATH_MAX + 256];
-    show(shown, sizeof shown, path);
-    const char *dym = suggest(path);
+    config_show(shown, sizeof shown, path);
+    const char *dym = config_suggest(path);
     if (dym)
         snprintf(msg, sizeof msg, "%s:%u: unknown key '%s' ignored (did you mean '%s'?)",
-                 setting_file(c, s), config_setting_source_line(s), shown, dym);
+                 config_source_of(c, s), config_setting_source_line(s), shown, dym);
     else
-        snprintf(msg, sizeof msg, "%s:%u: unknown key '%s' ignored", setting_file(c, s),
+        snprintf(msg, sizeof msg, "%s:%u: unknown key '%s' ignored", config_source_of(c, s),
                  config_setting_source_line(s), shown);
     c->warn_fn(c->ud, msg);
 }
 
 /* ---- integers as written ----------------------------------------------------------------- */
 
-static char *read_text(const char *path, size_t *len_out, char *err, size_t errlen);
+static char *config_read_text(const char *path, size_t *len_out, char *err, size_t errlen);
 
-static bool ident_char(char ch)
+static bool config_ident_char(char ch)
 {
     return isalnum((unsigned char)ch) || ch == '_' || ch == '-' || ch == '*';
 }
@@ -350,7 +384,7 @@ static int libconfig_int_of(const char *tok)
 }
 
 /* The true value of an integer token: false when it does not fit int64 at all. */
-static bool literal_value(const char *tok, long long *out)
+static bool config_literal_value(const char *tok, long long *out)
 {
     char *endp;
     errno = 0;
@@ -372,7 +406,7 @@ static bool literal_value(const char *tok, long long *out)
  * (possibly wrapped) value is `libval`, copies it to tok and returns true. A match that would not
  * have produced libval (the name inside a string or comment) is skipped. Best effort: unusual
  * layouts (a comment between name and value) are not found and the caller trusts libval. */
-static bool find_int_literal(const char *text, unsigned line, const char *name, int libval,
+static bool config_find_int_literal(const char *text, unsigned line, const char *name, int libval,
                              char *tok, size_t toklen)
 {
     const char *p = text;
@@ -387,8 +421,8 @@ static bool find_int_literal(const char *text, unsigned line, const char *name, 
     const char *end = strchr(p, '\n');
     end = end ? end : p + strlen(p);
     for (const char *q = p; q + nlen <= end; q++) {
-        if (strncmp(q, name, nlen) != 0 || (q > text && ident_char(q[-1])) ||
-            ident_char(q[nlen]))
+        if (strncmp(q, name, nlen) != 0 || (q > text && config_ident_char(q[-1])) ||
+            config_ident_char(q[nlen]))
             continue;
         const char *v = q + nlen;
         v += strspn(v, " \t\r\n");
@@ -410,16 +444,16 @@ static bool find_int_literal(const char *text, unsigned line, const char *name, 
 /* ---- value checks ------------------------------------------------------------------------ */
 
 /* "~/x" -> "$HOME/x"; other values copied. K_ERR (with message) when it does not fit. */
-static int expand_path(const loadctx *c, const config_setting_t *s, const keydef *k,
+static int config_expand_path(const loadctx *c, const config_setting_t *s, const keydef *k,
                        const char *val, char *dst, size_t dstsize)
 {
     char buf[CONFIG_PATH_MAX * 2];
     if (strncmp(val, "~/", 2) == 0) {
-        const char *home = home_dir();
+        const char *home = config_home_dir();
         if (!home)
-            return fail(c, s, "%s: cannot expand '~/' because $HOME is not set", k->path);
+            return config_fail(c, s, "%s: cannot expand '~/' because $HOME is not set", k->path);
         if ((size_t)snprintf(buf, sizeof buf, "%s/%s", home, val + 2) >= sizeof buf)
-            return fail(c, s, "%s is too long after expanding '~/' (at most %zu characters)",
+            return config_fail(c, s, "%s is too long after expanding '~/' (at most %zu characters)",
                         k->path, dstsize - 1);
         val = buf;
     }
@@ -427,21 +461,21 @@ static int expand_path(const loadctx *c, const config_setting_t *s, const keydef
     if (k->socket) {
         size_t smax = sizeof(((struct sockaddr_un *)0)->sun_path) - 1;
         if (n > smax)
-            return fail(c, s,
+            return config_fail(c, s,
                         "%s is too long (%zu characters, at most %zu for a Unix socket path)",
                         k->path, n, smax);
     }
-    if (!copy_str(dst, dstsize, val))
-        return fail(c, s, "%s is too long (%zu characters, at most %zu)", k->path, n,
+    if (!config_copy_str(dst, dstsize, val))
+        return config_fail(c, s, "%s is too long (%zu characters, at most %zu)", k->path, n,
                     dstsize - 1);
     return K_OK;
 }
 
-static int check_int(const loadctx *c, const config_setting_t *s, const keydef *k)
+static int config_check_int(const loadctx *c, const config_setting_t *s, const keydef *k)
 {
     int t = config_setting_type(s);
     if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64)
-        return fail(c, s, "%s must be an integer (expected %s)", k->path, k->expect);
+        return config_fail(c, s, "%s must be an integer (expected %s)", k->path, k->expect);
     long long v = config_setting_get_int64(s);
     char tok[64];
     bool have_tok = false;
@@ -452,14 +486,14 @@ static int check_int(const loadctx *c, const config_setting_t *s, const keydef *
         const char *text = c->text;
         if (file && strcmp(file, c->path) != 0) {
             size_t len;
-            other = read_text(file, &len, NULL, 0);
+            other = config_read_text(file, &len, NULL, 0);
             text = other;
         }
-        if (text && find_int_literal(text, config_setting_source_line(s),
+        if (text && config_find_int_literal(text, config_setting_source_line(s),
                                      config_setting_name(s), (int)v, tok, sizeof tok)) {
             have_tok = true;
             long long lit;
-            if (!literal_value(tok, &lit))
+            if (!config_literal_value(tok, &lit))
                 lit = LLONG_MAX; /* beyond int64: out of range whatever the limits */
             v = lit;
         }
@@ -467,9 +501,10 @@ static int check_int(const loadctx *c, const config_setting_t *s, const keydef *
     }
     if ((double)v < k->min || (double)v > k->max) {
         if (have_tok)
-            return fail(c, s, "%s = %s is out of range (expected an integer %s)", k->path, tok,
+            return config_fail(c, s, "%s = %s is out of range (expected an integer %s)", k->path,
+                               tok,
                         k->expect);
-        return fail(c, s, "%s = %lld is out of range (expected an integer %s)", k->path, v,
+        return config_fail(c, s, "%s = %lld is out of range (expected an integer %s)", k->path, v,
                     k->expect);
     }
     /* Fields are int or uint32_t; every range is within 0..INT32_MAX, where both types have
@@ -482,12 +517,12 @@ static int check_int(const loadctx *c, const config_setting_t *s, const keydef *
 
 /* The number as written ("1e-400"), for what libconfig's double cannot tell: the token after
  * "name =" or "name :" on the setting's line of the main file; "" if not found (an @include). */
-static void number_text(const loadctx *c, const config_setting_t *s, char *out, size_t cap)
+static void config_number_text(const loadctx *c, const config_setting_t *s, char *out, size_t cap)
 {
     out[0] = 0;
     const char *name = config_setting_name(s);
     unsigned line = config_setting_source_line(s);
-    if (!name || !c->text || line == 0 || strcmp(setting_file(c, s), c->path) != 0)
+    if (!name || !c->text || line == 0 || strcmp(config_source_of(c, s), c->path) != 0)
         return;
     const char *p = c->text;
     for (unsigned l = 1; l < line && (p = strchr(p, '\n')) != NULL; l++)
@@ -512,7 +547,7 @@ static void number_text(const loadctx *c, const config_setting_t *s, char *out, 
 }
 
 /* A non-zero mantissa written, but 0 stored: the value underflowed ("1e-400"). */
-static bool number_underflowed(const char *txt)
+static bool config_number_underflowed(const char *txt)
 {
     for (const char *p = txt; *p && *p != 'e' && *p != 'E'; p++)
         if (*p >= '1' && *p <= '9')
@@ -520,7 +555,7 @@ static bool number_underflowed(const char *txt)
     return false;
 }
 
-static int check_number(const loadctx *c, const config_setting_t *s, const keydef *k)
+static int config_check_number(const loadctx *c, const config_setting_t *s, const keydef *k)
 {
     int t = config_setting_type(s);
     double v;
@@ -529,101 +564,105 @@ static int check_number(const loadctx *c, const config_setting_t *s, const keyde
     else if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64)
         v = (double)config_setting_get_int64(s);
     else
-        return fail(c, s, "%s must be a number (expected %s)", k->path, k->expect);
+        return config_fail(c, s, "%s must be a number (expected %s)", k->path, k->expect);
     /* the same values --speed and `ctl speed` refuse: -0, hexadecimal, an underflow to 0 */
     char txt[64];
-    number_text(c, s, txt, sizeof txt);
+    config_number_text(c, s, txt, sizeof txt);
     if (v == 0 && (signbit(v) || txt[0] == '-'))
-        return fail(c, s, "%s = -0 is not valid (expected %s)", k->path, k->expect);
+        return config_fail(c, s, "%s = -0 is not valid (expected %s)", k->path, k->expect);
     if (t != CONFIG_TYPE_FLOAT && config_setting_get_format(s) == CONFIG_FORMAT_HEX)
-        return fail(c, s, "%s = %s is not valid: hexadecimal (expected %s)", k->path, txt,
+        return config_fail(c, s, "%s = %s is not valid: hexadecimal (expected %s)", k->path, txt,
                     k->expect);
-    if (v == 0 && number_underflowed(txt))
-        return fail(c, s, "%s = %s is not valid: it underflows to 0 (expected %s)", k->path, txt,
+    if (v == 0 && config_number_underflowed(txt))
+        return config_fail(c, s, "%s = %s is not valid: it underflows to 0 (expected %s)", k->path, txt,
                     k->expect);
     bool ok = isfinite(v) && ((k->zero_ok && v == 0) || (v >= k->min && v <= k->max));
     if (!ok)
-        return fail(c, s, "%s = %g is out of range (expected %s)", k->path, v, k->expect);
+        return config_fail(c, s, "%s = %g is out of range (expected %s)", k->path, v, k->expect);
     memcpy((char *)c->cfg + k->off, &v, sizeof v);
     return K_OK;
 }
 
-static int check_string_type(const loadctx *c, const config_setting_t *s, const keydef *k)
+static int config_check_string_type(const loadctx *c, const config_setting_t *s, const keydef *k)
 {
     if (config_setting_type(s) != CONFIG_TYPE_STRING)
-        return fail(c, s, "%s must be a string (expected %s)", k->path, k->expect);
+        return config_fail(c, s, "%s must be a string (expected %s)", k->path, k->expect);
     return K_OK;
 }
 
-static int check_value(const loadctx *c, const config_setting_t *s, const keydef *k)
+static int config_check_value(const loadctx *c, const config_setting_t *s, const keydef *k)
 {
     char shown[CONFIG_SHOW_MAX + 8];
     switch (k->type) {
     case KT_INT:
-        return check_int(c, s, k);
+        return config_check_int(c, s, k);
     case KT_NUMBER:
-        return check_number(c, s, k);
+        return config_check_number(c, s, k);
     case KT_BOOL:
         if (config_setting_type(s) != CONFIG_TYPE_BOOL)
-            return fail(c, s, "%s must be true or false", k->path);
+            return config_fail(c, s, "%s must be true or false", k->path);
     {
         bool b = config_setting_get_bool(s) != 0;
         memcpy((char *)c->cfg + k->off, &b, sizeof b);
         return K_OK;
     }
     case KT_NAME: {
-        if (check_string_type(c, s, k) != K_OK)
+        if (config_check_string_type(c, s, k) != K_OK)
             return K_ERR;
         const char *v = config_setting_get_string(s);
         size_t n = strlen(v);
         if (n >= k->size)
-            return fail(c, s, "%s is too long (%zu characters, at most %zu)", k->path, n,
+            return config_fail(c, s, "%s is too long (%zu characters, at most %zu)", k->path, n,
                         k->size - 1);
         if (n == 0 || strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                 "0123456789-_") != n) {
-            show(shown, sizeof shown, v);
-            return fail(c, s, "%s = \"%s\" is not valid (expected %s)", k->path, shown,
+            config_show(shown, sizeof shown, v);
+            return config_fail(c, s, "%s = \"%s\" is not valid (expected %s)", k->path, shown,
                         k->expect);
         }
         memcpy((char *)c->cfg + k->off, v, n + 1);
         return K_OK;
     }
     case KT_ENUM: {
-        if (check_string_type(c, s, k) != K_OK)
+        if (config_check_string_type(c, s, k) != K_OK)
             return K_ERR;
         const char *v = config_setting_get_string(s);
         if (k->parse(c->cfg, v) == K_OK)
             return K_OK;
-        show(shown, sizeof shown, v);
-        return fail(c, s, "%s = \"%s\" is not valid (expected %s)", k->path, shown, k->expect);
+        config_show(shown, sizeof shown, v);
+        return config_fail(c, s, "%s = \"%s\" is not valid (expected %s)", k->path, shown,
+                           k->expect);
     }
     case KT_PATH: {
-        if (check_string_type(c, s, k) != K_OK)
+        if (config_check_string_type(c, s, k) != K_OK)
             return K_ERR;
         const char *v = config_setting_get_string(s);
         if (!*v && k->empty_default)
             return K_OK; /* the default computed by config_defaults stays */
-        return expand_path(c, s, k, v, (char *)c->cfg + k->off, k->size);
+        return config_expand_path(c, s, k, v, (char *)c->cfg + k->off, k->size);
     }
     case KT_PATHLIST: {
         if (!config_setting_is_array(s) && !config_setting_is_list(s))
-            return fail(c, s, "%s must be a list of file names (expected [\"FILE\", ...])",
+            return config_fail(c, s, "%s must be a list of file names (expected [\"FILE\", ...])",
                         k->path);
         int n = config_setting_length(s);
         if (n > CONFIG_MAX_REPLAY)
-            return fail(c, s, "%s has %d entries (at most %d)", k->path, n, CONFIG_MAX_REPLAY);
+            return config_fail(c, s, "%s has %d entries (at most %d)", k->path, n,
+                               CONFIG_MAX_REPLAY);
         for (int i = 0; i < n; i++) {
             const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
             if (config_setting_type(e) != CONFIG_TYPE_STRING)
-                return fail(c, e, "%s[%d] must be a string (expected a file name)", k->path, i);
+                return config_fail(c, e, "%s[%d] must be a string (expected a file name)",
+                                   k->path, i);
             const char *v = config_setting_get_string(e);
             if (!*v)
-                return fail(c, e, "%s[%d] is empty (expected a file name)", k->path, i);
+                return config_fail(c, e, "%s[%d] is empty (expected a file name)", k->path, i);
             char name[64];
             snprintf(name, sizeof name, "%s[%d]", k->path, i);
             keydef elem = *k;
             elem.path = name;
-            if (expand_path(c, e, &elem, v, c->cfg->replay_files[i], CONFIG_PATH_MAX) != K_OK)
+            if (config_expand_path(c, e, &elem, v, c->cfg->replay_files[i], CONFIG_PATH_MAX) !=
+                K_OK)
                 return K_ERR;
         }
         for (int i = n; i < CONFIG_MAX_REPLAY; i++)
@@ -637,7 +676,7 @@ static int check_value(const loadctx *c, const config_setting_t *s, const keydef
 
 /* ---- walking the file -------------------------------------------------------------------- */
 
-static int walk(const loadctx *c, const config_setting_t *grp, const char *prefix)
+static int config_walk(const loadctx *c, const config_setting_t *grp, const char *prefix)
 {
     int n = config_setting_length(grp);
     for (int i = 0; i < n; i++) {
@@ -647,36 +686,43 @@ static int walk(const loadctx *c, const config_setting_t *grp, const char *prefi
         if (!name)
             continue;
         snprintf(path, sizeof path, "%s%s%s", prefix ? prefix : "", prefix ? "." : "", name);
-        if (!prefix && is_group(name)) {
+        if (!prefix && config_is_group(name)) {
             if (!config_setting_is_group(s))
-                return fail(c, s, "%s must be a group (expected %s { ... })", name, name);
-            if (walk(c, s, name) != K_OK)
+                return config_fail(c, s, "%s must be a group (expected %s { ... })", name, name);
+            if (config_walk(c, s, name) != K_OK)
                 return K_ERR;
             continue;
         }
-        const keydef *k = prefix ? key_find(path) : NULL;
+        const keydef *k = prefix ? config_key_find(path) : NULL;
         if (!k) {
-            warn_unknown(c, s, path);
+            config_warn_unknown(c, s, path);
             continue;
         }
-        if (check_value(c, s, k) != K_OK)
+        if (config_check_value(c, s, k) != K_OK)
             return K_ERR;
     }
     return K_OK;
 }
 
 /* Whole file into memory (bounded, no NUL bytes). NULL with a message on failure. */
-static char *read_text(const char *path, size_t *len_out, char *err, size_t errlen)
+static char *config_read_text(const char *path, size_t *len_out, char *err, size_t errlen)
 {
-    FILE *fp = fopen(path, "r");
-    if (!fp) {
+    /* O_NONBLOCK: a FIFO (or a device) must not stall the start in open() */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
         snprintf(err, errlen, "%s: cannot read config file: %s", path, strerror(errno));
         return NULL;
     }
     struct stat st;
-    if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         snprintf(err, errlen, "%s: not a regular file", path);
-        fclose(fp);
+        close(fd);
+        return NULL;
+    }
+    FILE *fp = fdopen(fd, "r");
+    if (!fp) {
+        snprintf(err, errlen, "%s: cannot read config file: %s", path, strerror(errno));
+        close(fd);
         return NULL;
     }
     if (st.st_size > CONFIG_FILE_MAX) {
@@ -706,6 +752,91 @@ static char *read_text(const char *path, size_t *len_out, char *err, size_t errl
     return buf;
 }
 
+/* Settings in a libconfig text: its '=' and ':' outside comments and strings (each setting has
+ * exactly one). */
+static size_t config_count_settings(const char *t)
+{
+    size_t n = 0;
+    while (*t) {
+        if (*t == '#' || (t[0] == '/' && t[1] == '/')) {
+            t += strcspn(t, "\n");
+        } else if (t[0] == '/' && t[1] == '*') {
+            const char *e = strstr(t + 2, "*/");
+            t = e ? e + 2 : t + strlen(t);
+        } else if (*t == '"') {
+            for (t++; *t && *t != '"'; t++)
+                if (*t == '\\' && t[1])
+                    t++;
+            if (*t)
+                t++;
+        } else {
+            n += *t == '=' || *t == ':';
+            t++;
+        }
+    }
+    return n;
+}
+
+/* The file's @include lines (libconfig: at the start of a line, `@include "FILE"`): each
+ * target read under read_text's checks, counted into *bytes / *settings, recursively. */
+static int config_check_includes(const char *path, const char *text, int depth, size_t *bytes,
+                                 size_t *settings, char *err, size_t errlen)
+{
+    unsigned line = 1;
+    for (const char *p = text; *p; line++) {
+        const char *eol = strchr(p, '\n');
+        const char *q = p + strspn(p, " \t");
+        p = eol ? eol + 1 : p + strlen(p);
+        if (strncmp(q, "@include", 8) != 0)
+            continue;
+        q += 8;
+        q += strspn(q, " \t");
+        if (*q != '"')
+            continue; /* libconfig's syntax error */
+        char inc[CONFIG_PATH_MAX];
+        size_t n = 0;
+        for (q++; *q && *q != '"' && *q != '\n'; q++) {
+            if (*q == '\\' && q[1] && q[1] != '\n')
+                q++;
+            if (n + 1 >= sizeof inc) {
+                snprintf(err, errlen, "%s:%u: @include file name too long", path, line);
+                return K_ERR;
+            }
+            inc[n++] = *q;
+        }
+        inc[n] = '\0';
+        if (depth >= CONFIG_INCLUDE_DEPTH) {
+            snprintf(err, errlen, "%s:%u: @include nested too deeply (at most %d levels)", path,
+                     line, CONFIG_INCLUDE_DEPTH);
+            return K_ERR;
+        }
+        struct stat st;
+        if (stat(inc, &st) != 0)
+            continue; /* libconfig says "cannot open include file" with the line */
+        char ierr[CONFIG_PATH_MAX + 128];
+        size_t len;
+        char *itext = config_read_text(inc, &len, ierr, sizeof ierr);
+        if (!itext) {
+            snprintf(err, errlen, "%s:%u: @include %s", path, line, ierr);
+            return K_ERR;
+        }
+        *bytes += len;
+        *settings += config_count_settings(itext);
+        int rc = K_OK;
+        if (*bytes > CONFIG_FILE_MAX) {
+            snprintf(err, errlen, "%s:%u: @include %s: config files too large together (more "
+                     "than %d bytes)", path, line, inc, CONFIG_FILE_MAX);
+            rc = K_ERR;
+        } else {
+            rc = config_check_includes(inc, itext, depth + 1, bytes, settings, err, errlen);
+        }
+        free(itext);
+        if (rc != K_OK)
+            return rc;
+    }
+    return K_OK;
+}
+
 int config_load_file(kconfig *cfg, const char *path, void (*warn_fn)(void *ud, const char *msg),
                      void *ud, char *err, size_t errlen)
 {
@@ -719,13 +850,24 @@ int config_load_file(kconfig *cfg, const char *path, void (*warn_fn)(void *ud, c
         return K_ERR;
     }
     size_t len;
-    char *text = read_text(path, &len, err, errlen);
+    char *text = config_read_text(path, &len, err, errlen);
     if (!text)
         return K_ERR;
+    size_t bytes = len, settings = config_count_settings(text);
+    if (config_check_includes(path, text, 0, &bytes, &settings, err, errlen) != K_OK) {
+        free(text);
+        return K_ERR;
+    }
+    if (settings > CONFIG_MAX_SETTINGS) {
+        snprintf(err, errlen, "%s: too many settings (%zu, at most %d; a real config has a few "
+                 "dozen)", path, settings, CONFIG_MAX_SETTINGS);
+        free(text);
+        return K_ERR;
+    }
 
     kconfig *tmp = xmalloc(sizeof *tmp);
     config_defaults(tmp);
-    copy_str(tmp->source, sizeof tmp->source, path);
+    config_copy_str(tmp->source, sizeof tmp->source, path);
 
     config_t lc;
     config_init(&lc);
@@ -742,9 +884,16 @@ int config_load_file(kconfig *cfg, const char *path, void (*warn_fn)(void *ud, c
             snprintf(err, errlen, "%s:%d: syntax error: %s", file, line, what);
         rc = K_ERR;
     } else {
+        int unknown = 0;
         loadctx c = {.cfg = tmp, .path = path, .text = text, .warn_fn = warn_fn, .ud = ud,
-                     .err = err, .errlen = errlen};
-        rc = walk(&c, config_root_setting(&lc), NULL);
+                     .err = err, .errlen = errlen, .unknown = &unknown};
+        rc = config_walk(&c, config_root_setting(&lc), NULL);
+        if (warn_fn && unknown > CONFIG_MAX_UNKNOWN) {
+            char msg[CONFIG_PATH_MAX + 96];
+            snprintf(msg, sizeof msg, "%s: %d more unknown keys ignored", path,
+                     unknown - CONFIG_MAX_UNKNOWN);
+            warn_fn(ud, msg);
+        }
     }
     config_destroy(&lc);
     free(text);
@@ -757,7 +906,7 @@ int config_load_file(kconfig *cfg, const char *path, void (*warn_fn)(void *ud, c
 /* ---- search ------------------------------------------------------------------------------ */
 
 /* Loads a file the user named; missing is an error that says who named it. */
-static int load_named(kconfig *cfg, const char *path, const char *by,
+static int config_load_named(kconfig *cfg, const char *path, const char *by,
                       void (*warn_fn)(void *ud, const char *msg), void *ud, char *err,
                       size_t errlen)
 {
@@ -774,14 +923,14 @@ int config_load(kconfig *cfg, const char *explicit_path, void (*warn_fn)(void *u
                 void *ud, char *err, size_t errlen)
 {
     if (explicit_path && *explicit_path)
-        return load_named(cfg, explicit_path, "--config", warn_fn, ud, err, errlen);
+        return config_load_named(cfg, explicit_path, "--config", warn_fn, ud, err, errlen);
     const char *env = getenv("KESTREL_CONFIG");
     if (env && *env)
-        return load_named(cfg, env, "$KESTREL_CONFIG", warn_fn, ud, err, errlen);
+        return config_load_named(cfg, env, "$KESTREL_CONFIG", warn_fn, ud, err, errlen);
 
     char user[CONFIG_PATH_MAX * 2] = "";
-    const char *xdg = xdg_dir("XDG_CONFIG_HOME");
-    const char *home = home_dir();
+    const char *xdg = config_xdg_dir("XDG_CONFIG_HOME");
+    const char *home = config_home_dir();
     if (xdg)
         snprintf(user, sizeof user, "%s/kestrel/kestrel.cfg", xdg);
     else if (home)
@@ -817,11 +966,11 @@ void config_defaults(kconfig *cfg)
     };
     memset(cfg, 0, sizeof *cfg);
     for (size_t i = 0; i < K_ARRAY_LEN(replay); i++)
-        copy_str(cfg->replay_files[i], CONFIG_PATH_MAX, replay[i]);
+        config_copy_str(cfg->replay_files[i], CONFIG_PATH_MAX, replay[i]);
     cfg->replay_count = (int)K_ARRAY_LEN(replay);
     cfg->replay_speed = 1.0;
 
-    copy_str(cfg->theme, sizeof cfg->theme, "default");
+    config_copy_str(cfg->theme, sizeof cfg->theme, "default");
     cfg->ui_timeframe = TF_1S;
     cfg->ui_fps = 30;
     cfg->ui_ascii = false;
@@ -843,8 +992,8 @@ void config_defaults(kconfig *cfg)
 
 void config_default_db_path(char *out, size_t cap)
 {
-    const char *data = xdg_dir("XDG_DATA_HOME");
-    const char *home = home_dir();
+    const char *data = config_xdg_dir("XDG_DATA_HOME");
+    const char *home = config_home_dir();
     int n = -1;
     if (data)
         n = snprintf(out, cap, "%s/kestrel/kestrel.db", data);
@@ -875,5 +1024,5 @@ void config_datadir(char *out, size_t cap)
 
 const char *log_level_name(enum log_level l)
 {
-    return (unsigned)l < K_ARRAY_LEN(level_names) ? level_names[l] : "unknown";
+    return (unsigned)l < K_ARRAY_LEN(config_level_names) ? config_level_names[l] : "unknown";
 }

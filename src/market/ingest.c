@@ -335,6 +335,11 @@ int64_t ingest_grace_ms(const ingest *p, enum tf tf)
     return market_grace_ms(p->m, tf);
 }
 
+const char *ingest_last_symbol(const ingest *p)
+{
+    return p->last_symbol;
+}
+
 const ingest_stats *ingest_get_stats(const ingest *p)
 {
     return &p->st;

@@ -60,6 +60,7 @@ struct market {
     uint64_t klines_ignored;
     market_lookup_fn lookup;
     void *lookup_ud;
+    uint64_t refused; /* market_add() calls refused because the table was full */
 };
 
 typedef struct bar_ctx {
@@ -221,8 +222,10 @@ market_sym *market_add(market *m, enum venue v, const char *name)
     uint32_t slot = sym_slot(m, v, name);
     if (m->hash[slot] != HASH_EMPTY)
         return m->syms[m->hash[slot]];
-    if (m->nsyms >= m->lim.max_symbols)
+    if (m->nsyms >= m->lim.max_symbols) {
+        m->refused++;
         return NULL;
+    }
     market_sym *s = xcalloc(1, sizeof *s);
     s->index = m->nsyms;
     s->venue = v;
@@ -241,6 +244,11 @@ market_sym *market_add(market *m, enum venue v, const char *name)
     if (m->lookup && m->lookup(m->lookup_ud, v, s->name, &pd, &qd))
         market_set_decimals(m, s, pd, qd); /* not announced yet: no note of its own */
     return s;
+}
+
+uint64_t market_refused(const market *m)
+{
+    return m->refused;
 }
 
 uint32_t market_count(const market *m)

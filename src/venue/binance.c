@@ -93,7 +93,7 @@ static inline int is_digit(uch c)
     return c >= '0' && c <= '9';
 }
 
-static inline const uch *ws(const uch *p, const uch *end)
+static inline const uch *binance_ws(const uch *p, const uch *end)
 {
     while (p < end && *p <= ' ' && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
         p++;
@@ -300,7 +300,7 @@ static const uch *skip_value(dec *d, const uch *p, int depth)
     uint8_t fl, jt;
     int64_t iv;
 value:
-    p = ws(p, end);
+    p = binance_ws(p, end);
     if (p >= end)
         return fail(d, "invalid json");
     switch (*p) {
@@ -313,7 +313,7 @@ value:
         else
             arr &= ~(1ull << n);
         n++;
-        p = ws(p + 1, end);
+        p = binance_ws(p + 1, end);
         if (p < end && *p == ((arr >> (n - 1) & 1) ? ']' : '}')) {
             p++;
             n--;
@@ -343,11 +343,11 @@ value:
 after:
     if (n == 0)
         return p;
-    p = ws(p, end);
+    p = binance_ws(p, end);
     if (p >= end)
         return fail(d, "invalid json");
     if (*p == ',') {
-        p = ws(p + 1, end);
+        p = binance_ws(p + 1, end);
         if (arr >> (n - 1) & 1)
             goto value;
         goto key;
@@ -364,7 +364,7 @@ key:
     p = scan_str(p + 1, end, &fl);
     if (!p)
         return fail(d, "invalid json");
-    p = ws(p, end);
+    p = binance_ws(p, end);
     if (p >= end || *p != ':')
         return fail(d, "invalid json");
     p++;
@@ -405,7 +405,7 @@ static const uch *parse_levels(dec *d, const uch *p, slot *sl, int depth)
     sl->n = 0;
     if (depth + 2 > BINANCE_MAX_DEPTH)
         goto generic;
-    p = ws(p + 1, end);
+    p = binance_ws(p + 1, end);
     if (p < end && *p == ']') {
         sl->lv = LV_OK;
         return p + 1;
@@ -415,25 +415,25 @@ static const uch *parse_levels(dec *d, const uch *p, slot *sl, int depth)
             st = LV_SHAPE;
             goto generic;
         }
-        p = ws(p + 1, end);
+        p = binance_ws(p + 1, end);
         p = level_num(p, end, &px, &st, LV_BADPX, LV_NEGPX);
         if (!p)
             goto generic;
-        p = ws(p, end);
+        p = binance_ws(p, end);
         if (p >= end || *p != ',') {
             st = LV_SHAPE;
             goto generic;
         }
-        p = ws(p + 1, end);
+        p = binance_ws(p + 1, end);
         p = level_num(p, end, &qty, &st, LV_BADQTY, LV_NEGQTY);
         if (!p)
             goto generic;
-        p = ws(p, end);
+        p = binance_ws(p, end);
         while (p < end && *p == ',') { /* extra elements are tolerated and ignored */
             p = skip_value(d, p + 1, depth + 2);
             if (!p)
                 return NULL;
-            p = ws(p, end);
+            p = binance_ws(p, end);
         }
         if (p >= end || *p != ']') {
             st = LV_SHAPE;
@@ -446,9 +446,9 @@ static const uch *parse_levels(dec *d, const uch *p, slot *sl, int depth)
         d->lv[used].px = px;
         d->lv[used].qty = qty;
         used++;
-        p = ws(p + 1, end);
+        p = binance_ws(p + 1, end);
         if (p < end && *p == ',') {
-            p = ws(p + 1, end);
+            p = binance_ws(p + 1, end);
             continue;
         }
         if (p < end && *p == ']') {
@@ -596,7 +596,7 @@ static const uch *parse_field(dec *d, const uch *p, payload *pl, slot *sl, int i
 static const uch *parse_obj(dec *d, const uch *p, payload *pl, int depth, enum objkind kind)
 {
     const uch *end = d->end;
-    p = ws(p + 1, end);
+    p = binance_ws(p + 1, end);
     if (p < end && *p == '}')
         return p + 1;
     for (;;) {
@@ -610,10 +610,10 @@ static const uch *parse_obj(dec *d, const uch *p, payload *pl, int depth, enum o
         if (fl & F_ESC)
             return fail(d, "escaped key");
         size_t klen = (size_t)(p - 1 - k);
-        p = ws(p, end);
+        p = binance_ws(p, end);
         if (p >= end || *p != ':')
             return fail(d, "invalid json");
-        p = ws(p + 1, end);
+        p = binance_ws(p + 1, end);
         if (p >= end)
             return fail(d, "invalid json");
         int id = kind == OBJ_KLINE ? kline_key(k, klen) : payload_key(k, klen);
@@ -629,11 +629,11 @@ static const uch *parse_obj(dec *d, const uch *p, payload *pl, int depth, enum o
         }
         if (!p)
             return NULL;
-        p = ws(p, end);
+        p = binance_ws(p, end);
         if (p >= end)
             return fail(d, "invalid json");
         if (*p == ',') {
-            p = ws(p + 1, end);
+            p = binance_ws(p + 1, end);
             continue;
         }
         if (*p != '}')
@@ -644,7 +644,7 @@ static const uch *parse_obj(dec *d, const uch *p, payload *pl, int depth, enum o
 
 /* ---- classification and conversion of the recorded slots ---- */
 
-static const slot *get(const payload *pl, int id)
+static const slot *binance_get(const payload *pl, int id)
 {
     return pl->seen & BIT(id) ? &pl->f[id] : NULL;
 }
@@ -695,14 +695,18 @@ static int slot_is(const slot *s, const char *lit)
 
 static const char *get_symbol(const payload *pl, char out[KSYM_MAX])
 {
-    const slot *s = get(pl, P_s);
+    const slot *s = binance_get(pl, P_s);
     if (!s || s->jt != JT_STR || (s->flags & F_ESC) || s->n == 0 || s->n > KSYM_MAX - 1)
         return "bad symbol";
+    /* Binance's documented charset, [A-Z0-9] (lowercase, as in stream names, is folded): no
+     * wide, combining or bidi characters can reach the screen, no separators that could spoof */
     for (uint32_t i = 0; i < s->n; i++) {
         uch c = s->s[i];
-        if (c <= 0x20 || c == 0x7f)
+        if (c >= 'a' && c <= 'z')
+            c = (uch)(c - 32);
+        else if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
             return "bad symbol";
-        out[i] = (char)(c >= 'a' && c <= 'z' ? c - 32 : c);
+        out[i] = (char)c;
     }
     out[s->n] = '\0';
     return NULL;
@@ -740,11 +744,11 @@ static const char *set_levels(const dec *d, const slot *b, const slot *a, feed_e
 static const char *do_depth(const dec *d, const payload *pl, feed_event *ev)
 {
     const char *r;
-    const slot *pu = get(pl, P_pu);
+    const slot *pu = binance_get(pl, P_pu);
     if ((r = get_symbol(pl, ev->symbol)))
         return r;
-    if (!slot_int(get(pl, P_U), &ev->u.depth.first_id, 0) ||
-        !slot_int(get(pl, P_u), &ev->u.depth.last_id, 0) ||
+    if (!slot_int(binance_get(pl, P_U), &ev->u.depth.first_id, 0) ||
+        !slot_int(binance_get(pl, P_u), &ev->u.depth.last_id, 0) ||
         ev->u.depth.first_id > ev->u.depth.last_id)
         return "bad update id";
     if (pu) {
@@ -753,7 +757,7 @@ static const char *do_depth(const dec *d, const payload *pl, feed_event *ev)
         ev->u.depth.has_prev = true;
         ev->venue = VENUE_BINANCE_USDM;
     }
-    if ((r = set_levels(d, get(pl, P_b), get(pl, P_a), ev)))
+    if ((r = set_levels(d, binance_get(pl, P_b), binance_get(pl, P_a), ev)))
         return r;
     ev->kind = FEED_DEPTH_DIFF;
     return NULL;
@@ -766,17 +770,17 @@ static const char *do_trade(const payload *pl, feed_event *ev, int agg)
     int has_t;
     if ((r = get_symbol(pl, ev->symbol)))
         return r;
-    if (!slot_int(get(pl, agg ? P_a : P_t), &ev->u.trade.id, 0))
+    if (!slot_int(binance_get(pl, agg ? P_a : P_t), &ev->u.trade.id, 0))
         return "bad trade id";
-    if ((r = slot_dec(get(pl, P_p), &ev->u.trade.px, "bad price", "negative price")) ||
-        (r = slot_dec(get(pl, P_q), &ev->u.trade.qty, "bad qty", "negative qty")))
+    if ((r = slot_dec(binance_get(pl, P_p), &ev->u.trade.px, "bad price", "negative price")) ||
+        (r = slot_dec(binance_get(pl, P_q), &ev->u.trade.qty, "bad qty", "negative qty")))
         return r;
-    if (!slot_bool(get(pl, P_m), &ev->u.trade.buyer_maker))
+    if (!slot_bool(binance_get(pl, P_m), &ev->u.trade.buyer_maker))
         return "bad flag";
-    if (!opt_int(get(pl, P_T), &t, &has_t))
+    if (!opt_int(binance_get(pl, P_T), &t, &has_t))
         return "bad time";
     ev->u.trade.time_ms = has_t ? t : ev->event_ms;
-    if (!agg && get(pl, P_X))
+    if (!agg && binance_get(pl, P_X))
         ev->venue = VENUE_BINANCE_USDM;
     ev->kind = FEED_TRADE;
     return NULL;
@@ -787,12 +791,12 @@ static const char *do_ticker(const payload *pl, feed_event *ev)
     const char *r;
     if ((r = get_symbol(pl, ev->symbol)))
         return r;
-    if (!slot_int(get(pl, P_u), &ev->u.ticker.update_id, 0))
+    if (!slot_int(binance_get(pl, P_u), &ev->u.ticker.update_id, 0))
         return "bad update id";
-    if ((r = slot_dec(get(pl, P_b), &ev->u.ticker.bid_px, "bad price", "negative price")) ||
-        (r = slot_dec(get(pl, P_B), &ev->u.ticker.bid_qty, "bad qty", "negative qty")) ||
-        (r = slot_dec(get(pl, P_a), &ev->u.ticker.ask_px, "bad price", "negative price")) ||
-        (r = slot_dec(get(pl, P_A), &ev->u.ticker.ask_qty, "bad qty", "negative qty")))
+    if ((r = slot_dec(binance_get(pl, P_b), &ev->u.ticker.bid_px, "bad price", "negative price")) ||
+        (r = slot_dec(binance_get(pl, P_B), &ev->u.ticker.bid_qty, "bad qty", "negative qty")) ||
+        (r = slot_dec(binance_get(pl, P_a), &ev->u.ticker.ask_px, "bad price", "negative price")) ||
+        (r = slot_dec(binance_get(pl, P_A), &ev->u.ticker.ask_qty, "bad qty", "negative qty")))
         return r;
     ev->kind = FEED_BOOK_TICKER;
     return NULL;
@@ -801,7 +805,7 @@ static const char *do_ticker(const payload *pl, feed_event *ev)
 static const char *do_kline(const payload *pl, feed_event *ev)
 {
     const char *r;
-    const slot *k = get(pl, P_k), *iv;
+    const slot *k = binance_get(pl, P_k), *iv;
     if ((r = get_symbol(pl, ev->symbol)))
         return r;
     if (!k || k->jt != JT_OBJ)
@@ -837,12 +841,12 @@ static const char *do_kline(const payload *pl, feed_event *ev)
 static const char *do_snapshot(const dec *d, const payload *pl, feed_event *ev)
 {
     const char *r;
-    if (!slot_int(get(pl, P_lastUpdateId), &ev->u.depth.last_id, 0))
+    if (!slot_int(binance_get(pl, P_lastUpdateId), &ev->u.depth.last_id, 0))
         return "bad update id";
     ev->u.depth.first_id = ev->u.depth.last_id;
-    if ((r = set_levels(d, get(pl, P_bids), get(pl, P_asks), ev)))
+    if ((r = set_levels(d, binance_get(pl, P_bids), binance_get(pl, P_asks), ev)))
         return r;
-    if (get(pl, P_E) || get(pl, P_T))
+    if (binance_get(pl, P_E) || binance_get(pl, P_T))
         ev->venue = VENUE_BINANCE_USDM;
     ev->kind = FEED_DEPTH_SNAPSHOT;
     return NULL;
@@ -868,7 +872,7 @@ static const char *classify(const dec *d, const payload *top, feed_event *ev)
     const payload *pl = top;
     const char *r;
     if (top->seen & (BIT(P_stream) | BIT(P_data))) {
-        const slot *st = get(top, P_stream), *da = get(top, P_data);
+        const slot *st = binance_get(top, P_stream), *da = binance_get(top, P_data);
         if (!st || !da || st->jt != JT_STR || (st->flags & F_ESC) || da->jt != JT_OBJ)
             return "bad envelope";
         if (partial_depth_stream(st))
@@ -881,8 +885,8 @@ static const char *classify(const dec *d, const payload *top, feed_event *ev)
         return "exchange error";
     }
 
-    const slot *e = get(pl, P_e);
-    if (!opt_int(get(pl, P_E), &ev->event_ms, NULL))
+    const slot *e = binance_get(pl, P_e);
+    if (!opt_int(binance_get(pl, P_E), &ev->event_ms, NULL))
         return "bad time";
     if (e) {
         if (e->jt != JT_STR || (e->flags & F_ESC))
@@ -908,9 +912,9 @@ static const char *classify(const dec *d, const payload *top, feed_event *ev)
             }
         return "unknown stream";
     }
-    if (get(pl, P_lastUpdateId))
+    if (binance_get(pl, P_lastUpdateId))
         return do_snapshot(d, pl, ev);
-    if (get(pl, P_u))
+    if (binance_get(pl, P_u))
         return do_ticker(pl, ev);
     return "unknown message";
 }
@@ -937,14 +941,14 @@ int binance_decode(const char *json, size_t len, feed_event *ev, feed_level *lev
     d.inner = &inner;
     d.why = NULL;
 
-    const uch *p = ws((const uch *)json, d.end);
+    const uch *p = binance_ws((const uch *)json, d.end);
     if (p >= d.end) {
         r = "empty";
         goto out;
     }
     if (*p != '{') {
         p = skip_value(&d, p, 0);
-        r = p && ws(p, d.end) == d.end ? "not an object" : d.why ? d.why : "invalid json";
+        r = p && binance_ws(p, d.end) == d.end ? "not an object" : d.why ? d.why : "invalid json";
         goto out;
     }
     p = parse_obj(&d, p, &top, 1, OBJ_TOP);
@@ -952,7 +956,7 @@ int binance_decode(const char *json, size_t len, feed_event *ev, feed_level *lev
         r = d.why ? d.why : "invalid json";
         goto out;
     }
-    if (ws(p, d.end) != d.end) {
+    if (binance_ws(p, d.end) != d.end) {
         r = "invalid json";
         goto out;
     }

@@ -2,7 +2,16 @@
  * file (memfd) opened twice, so the merge, the pre-scan and the rewind run too; every line is
  * decoded. Properties: no crash / leak / UB; lines never contain a newline, never exceed
  * REPLAY_LINE_MAX and come out in (time, file) order whenever each file's own times are
- * non-decreasing; line counts add up. Seeds: tests/fuzz/seeds/replay/ (real capture lines). */
+ * non-decreasing; line counts add up. Seeds: tests/fuzz/seeds/replay/ (real capture lines).
+ *
+ * Reaching the line cap: one input in 256 (by a hash of its bytes, so a given input always does the
+ * same, and mutants of a stretched one mostly do not: the rate stays high) is stretched. Its
+ * first byte picks a length L in REPLAY_LINE_MAX - 128 .. REPLAY_LINE_MAX + 127; the file is the
+ * rest's lines up to
+ * its last newline, then its last (unterminated) fragment repeated to exactly L bytes and a
+ * newline, then those lines again: one line just under, at or over the 4 MiB cap between real
+ * ones, which inputs of a few KB never reach. Only one line is stretched, so such inputs stay
+ * cheap (a memchr over 4 MiB, not thousands of decodes). A seed (stretch.txt) is one of them. */
 #include "kestrel/replay.h"
 
 #include <stdio.h>
@@ -13,17 +22,54 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static uint32_t fuzz_hash(const uint8_t *p, size_t n) /* FNV-1a */
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     int fd = memfd_create("kestrel-fuzz-replay", MFD_CLOEXEC);
     if (fd < 0)
         return 0;
-    size_t off = 0;
-    while (off < size) {
-        ssize_t w = write(fd, data + off, size - off);
-        if (w <= 0)
-            break;
-        off += (size_t)w;
+    if (size > 1 && fuzz_hash(data, size) % 256 == 0) { /* one line around the line cap */
+        const uint8_t *body = data + 1;
+        size_t blen = size - 1, head = 0;
+        for (size_t i = blen; i > 0; i--)
+            if (body[i - 1] == '\n') {
+                head = i;
+                break;
+            }
+        size_t frag = blen - head, want = (size_t)REPLAY_LINE_MAX - 128 + data[0], done = 0;
+        if (write(fd, body, head) != (ssize_t)head)
+            frag = 0;
+        static uint8_t line[(4u << 20) + 256];
+        size_t have = K_MIN(frag, want); /* the fragment, then doubling copies */
+        if (frag)
+            memcpy(line, body + head, have);
+        while (frag && have < want) {
+            size_t k = K_MIN(have, want - have);
+            memcpy(line + have, line, k);
+            have += k;
+        }
+        if (frag) {
+            line[want] = '\n';
+            done = write(fd, line, want + 1) == (ssize_t)(want + 1);
+        }
+        if (done && write(fd, body, head) != (ssize_t)head)
+            done = 0;
+        (void)done;
+    } else {
+        size_t off = 0;
+        while (off < size) {
+            ssize_t w = write(fd, data + off, size - off);
+            if (w <= 0)
+                break;
+            off += (size_t)w;
+        }
     }
     char path[64], err[256];
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);

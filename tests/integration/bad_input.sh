@@ -92,4 +92,28 @@ zcat data/replay/ethusdt_20240808.gz | head -n 3000 | awk 'NR==1{print "90000000
     --log "$T/g.log" --replay "spot:$T/g7.txt" > "$T/g.json" 2> "$T/g.err"
 check "garbage first receive time: exits 0" test $? -eq 0
 check "garbage first receive time: the data clock is the recorded day" eq "$(jget $T/g.json 'j["data_time"][:10]')" 2024-08-08
+# 8. symbols outside Binance's charset [A-Z0-9]: a wide one (would overwrite the clock) and one
+#    with U+202E (display spoofing) are malformed and never become symbols
+{
+    head -n 1000 "$T/good.txt"
+    printf '%s {"stream":"x@bookTicker","data":{"u":1,"s":"\346\257\224\347\211\271\345\270\201\346\257\224\347\211\271\345\270\201USD","b":"1.00","B":"1","a":"1.01","A":"1"}}\n' "$ts"
+    printf '%s {"stream":"x@bookTicker","data":{"u":1,"s":"BTC\342\200\256USDT","b":"1.00","B":"1","a":"1.01","A":"1"}}\n' "$ts"
+    tail -n +1001 "$T/good.txt"
+} > "$T/syms.txt"
+"$KESTREL_BIN" --headless --exit-at-end --speed 0 --db "$T/s.db" --socket "$T/s.sock" \
+    --log "$T/s.log" --replay "spot:$T/syms.txt" > "$T/s.json" 2> "$T/s.err"
+check "wide and bidi symbols: exits 0" test $? -eq 0
+check "wide and bidi symbols: both counted malformed" eq "$(jget $T/s.json 'j["malformed"]')" 2
+check "wide and bidi symbols: only BTCUSDT is a symbol" eq "$(jget $T/s.json '",".join(s["symbol"] for s in j["symbols"])')" BTCUSDT
+
+# 9. symbols beyond market.max_symbols: counted malformed, and one WARN names the first
+printf 'market = { max_symbols = 1; };\n' > "$T/one.cfg"
+"$KESTREL_BIN" --headless --exit-at-end --speed 0 --config "$T/one.cfg" --db "$T/m.db" \
+    --socket "$T/m.sock" --log "$T/m.log" \
+    --replay data/replay/btcusdt_20240808.gz,data/replay/ethusdt_20240808.gz > "$T/m.json" 2> "$T/m.err"
+check "max_symbols 1: exits 0" test $? -eq 0
+check "max_symbols 1: one symbol" eq "$(jget $T/m.json 'len(j["symbols"])')" 1
+check "max_symbols 1: the other symbol's messages are malformed" test "$(jget $T/m.json 'j["malformed"]')" -gt 1000
+check "max_symbols 1: exactly one WARN about it" eq "$(grep -c 'WARN.*max_symbols' "$T/m.log")" 1
+check "max_symbols 1: the WARN names the symbol" grep -q 'WARN.*symbol ETHUSDT ignored' "$T/m.log"
 done_tests

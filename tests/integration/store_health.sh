@@ -9,7 +9,9 @@ K="$KESTREL_BIN"
 R=data/replay/btcusdt_20240808.gz,data/replay/ethusdt_20240808.gz
 run() { # db log out err [prefix...]: a headless replay to the end; the exit status in $rc
     db=$1; lg=$2; out=$3; er=$4; shift 4
-    "$@" "$K" --headless --exit-at-end --speed 0 --db "$db" --socket "$db.sock" --log "$lg" \
+    # the socket beside the log (the control socket opens before the store: a socket in the
+    # database's directory would fail first where that directory is unwritable)
+    "$@" "$K" --headless --exit-at-end --speed 0 --db "$db" --socket "$lg.sock" --log "$lg" \
         --replay "$R" > "$out" 2> "$er"
     rc=$?
 }

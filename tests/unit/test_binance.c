@@ -530,6 +530,22 @@ static void test_malformed(void)
     ERR("{\"u\":1,\"s\":\"BTC\\u0055SDT\",\"b\":\"1\",\"B\":\"1\",\"a\":\"1\",\"A\":\"1\"}",
         "bad symbol");
     ERR("{\"u\":1,\"b\":\"1\",\"B\":\"1\",\"a\":\"1\",\"A\":\"1\"}", "bad symbol");
+    /* only Binance's charset [A-Z0-9] (lowercase folded): wide, bidi, separators are malformed */
+    ERR("{\"u\":1,\"s\":\"\xe6\xaf\x94\xe7\x89\xb9\xe5\xb8\x81USD\",\"b\":\"1\",\"B\":\"1\","
+        "\"a\":\"1\",\"A\":\"1\"}", "bad symbol"); /* 比特币USD: wide characters */
+    ERR("{\"u\":1,\"s\":\"BTC\xe2\x80\xaeUSDT\",\"b\":\"1\",\"B\":\"1\",\"a\":\"1\","
+        "\"A\":\"1\"}", "bad symbol"); /* U+202E RIGHT-TO-LEFT OVERRIDE */
+    ERR("{\"u\":1,\"s\":\"BTC-USDT\",\"b\":\"1\",\"B\":\"1\",\"a\":\"1\",\"A\":\"1\"}",
+        "bad symbol");
+    ERR("{\"u\":1,\"s\":\"BTC_USDT\",\"b\":\"1\",\"B\":\"1\",\"a\":\"1\",\"A\":\"1\"}",
+        "bad symbol");
+    ERR("{\"u\":1,\"s\":\"BTC/USDT\",\"b\":\"1\",\"B\":\"1\",\"a\":\"1\",\"A\":\"1\"}",
+        "bad symbol");
+    ERR("{\"u\":1,\"s\":\"\xc3\x89THUSDT\",\"b\":\"1\",\"B\":\"1\",\"a\":\"1\",\"A\":\"1\"}",
+        "bad symbol"); /* a precomposed letter */
+    CHECK_INT(dec("{\"u\":1,\"s\":\"1000SHIBUSDT\",\"b\":\"1\",\"B\":\"1\",\"a\":\"1\","
+                  "\"A\":\"1\"}", &ev, &why), K_OK); /* digits are part of the charset */
+    CHECK_STR(ev.symbol, "1000SHIBUSDT");
 
     /* unknown streams and shapes */
     ERR("{\"stream\":\"btcusdt@foo\",\"data\":{\"e\":\"foo\",\"E\":1,\"s\":\"BTCUSDT\"}}",

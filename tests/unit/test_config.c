@@ -10,13 +10,13 @@
 
 typedef struct warns {
     int n;
-    char msg[16][600];
+    char msg[20][600];
 } warns;
 
 static void collect(void *ud, const char *msg)
 {
     warns *w = ud;
-    if (w->n < 16)
+    if (w->n < 20)
         snprintf(w->msg[w->n], sizeof w->msg[0], "%s", msg);
     w->n++;
 }
@@ -526,7 +526,7 @@ static void test_files(void)
         fclose(f);
         CHECK_INT(config_load_file(&c, path_buf, collect, &w, err, sizeof err), K_ERR);
         snprintf(want, sizeof want,
-                 "%s: config file too large (1050000 bytes, at most 1048576)", path_buf);
+                 "%s: config file too large (1050000 bytes, at most 262144)", path_buf);
         CHECK_STR(err, want);
     }
 
@@ -716,6 +716,96 @@ static void test_search_order(void)
     CHECK_INT(chdir(cwd), 0);
 }
 
+/* Bounded before libconfig parses anything: 100,000 keys are refused by size, 5000 small ones
+ * by count (libconfig 1.5 is quadratic: 20,000 keys take seconds); an @include of a FIFO is
+ * refused at once (not blocked in open), @includes count into the same caps; only the first 8
+ * unknown keys get a did-you-mean, then one summary line. */
+static void test_bounds(void)
+{
+    kconfig c;
+    warns w;
+    char err[1024], want[1200];
+    size_t cap = 100000 * 12 + 64, o = 0;
+    char *text = malloc(cap);
+    o += (size_t)snprintf(text + o, cap - o, "ui = {\n");
+    for (int i = 0; i < 100000; i++)
+        o += (size_t)snprintf(text + o, cap - o, "k%d = 1;\n", i);
+    snprintf(text + o, cap - o, "};\n");
+    CHECK_INT(load_text(&c, text, &w, err, sizeof err), K_ERR);
+    CHECK(strstr(err, "config file too large") != NULL);
+    printf("100k keys: %s\n", err);
+    text[0] = '\0';
+    o = 0;
+    o += (size_t)snprintf(text + o, cap - o, "ui = {\n");
+    for (int i = 0; i < 5000; i++)
+        o += (size_t)snprintf(text + o, cap - o, "k%d=1;\n", i);
+    snprintf(text + o, cap - o, "};\n");
+    CHECK_INT(load_text(&c, text, &w, err, sizeof err), K_ERR);
+    snprintf(want, sizeof want, "%s/t.cfg: too many settings (5001, at most 1024; a real config "
+             "has a few dozen)", tmpdir);
+    CHECK_STR(err, want);
+    CHECK_INT(w.n, 0);
+
+    /* '=' and ':' in comments and strings are not settings */
+    o = 0;
+    o += (size_t)snprintf(text + o, cap - o, "# a=b c:d\n/* = : = */\nlog = { file = \"");
+    for (int i = 0; i < 3000; i++)
+        o += (size_t)snprintf(text + o, cap - o, "=:");
+    snprintf(text + o, cap - o, "\"; };\n// x=1\n");
+    CHECK_INT(load_text(&c, text, &w, err, sizeof err), K_ERR); /* the path is too long... */
+    CHECK(strstr(err, "too many settings") == NULL);             /* ...but not "too many" */
+
+    /* 1000 unknown keys: 8 warnings, then one line for the rest */
+    o = 0;
+    o += (size_t)snprintf(text + o, cap - o, "ui = {\n");
+    for (int i = 0; i < 1000; i++)
+        o += (size_t)snprintf(text + o, cap - o, "fpx%d = 1;\n", i);
+    snprintf(text + o, cap - o, "};\n");
+    CHECK_INT(load_text(&c, text, &w, err, sizeof err), K_OK);
+    CHECK_INT(w.n, 9);
+    CHECK(strstr(w.msg[0], "unknown key 'ui.fpx0' ignored") != NULL);
+    snprintf(want, sizeof want, "%s/t.cfg: 992 more unknown keys ignored", tmpdir);
+    CHECK_STR(w.msg[8], want);
+    free(text);
+
+    /* @include of a FIFO: refused, named, without blocking */
+    char fifo[600];
+    snprintf(fifo, sizeof fifo, "%s/inc.fifo", tmpdir);
+    CHECK_INT(mkfifo(fifo, 0600), 0);
+    char inc[1200];
+    snprintf(inc, sizeof inc, "# main\n@include \"%s\"\n", fifo);
+    CHECK_INT(load_text(&c, inc, &w, err, sizeof err), K_ERR);
+    snprintf(want, sizeof want, "%s/t.cfg:2: @include %s: not a regular file", tmpdir, fifo);
+    CHECK_STR(err, want);
+    /* the main file itself as a FIFO: refused the same way */
+    CHECK_INT(config_load_file(&c, fifo, collect, &w, err, sizeof err), K_ERR);
+    snprintf(want, sizeof want, "%s: not a regular file", fifo);
+    CHECK_STR(err, want);
+    unlink(fifo);
+
+    /* @includes count into the caps: two 200 KiB files are too large together */
+    char *pad = malloc(200 * 1024 + 1);
+    memset(pad, '#', 200 * 1024);
+    pad[200 * 1024] = '\0';
+    pad[200 * 1024 - 1] = '\n';
+    put("pad.cfg", pad);
+    free(pad);
+    snprintf(inc, sizeof inc, "@include \"%s/pad.cfg\"\n@include \"%s/pad.cfg\"\n", tmpdir,
+             tmpdir);
+    CHECK_INT(load_text(&c, inc, &w, err, sizeof err), K_ERR);
+    CHECK(strstr(err, "t.cfg:2: @include") != NULL && strstr(err, "too large together") != NULL);
+    /* an include that includes itself: stopped at the nesting limit */
+    snprintf(inc, sizeof inc, "@include \"%s/self.cfg\"\n", tmpdir);
+    put("self.cfg", inc);
+    CHECK_INT(load_text(&c, inc, &w, err, sizeof err), K_ERR);
+    CHECK(strstr(err, "nested too deeply") != NULL);
+    /* a good include still works */
+    put("good.cfg", "ui = { fps = 20; };\n");
+    snprintf(inc, sizeof inc, "@include \"%s/good.cfg\"\n", tmpdir);
+    CHECK_INT(load_text(&c, inc, &w, err, sizeof err), K_OK);
+    CHECK_INT(c.ui_fps, 20);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/kestrel-test-config.XXXXXX");
@@ -737,6 +827,7 @@ int main(void)
     test_files();
     test_paths();
     test_search_order();
+    test_bounds();
 
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -71,6 +72,8 @@ static replay *open_specs(const char *const *specs, int n)
     CHECK_INT(rc, K_OK);
     if (rc != K_OK)
         fprintf(stderr, "replay_open: %s\n", err);
+    else /* the readers' pre-scans have answered: replay_file() tells venue and symbol */
+        CHECK_INT(replay_wait_ready(r), K_OK);
     return r;
 }
 
@@ -618,6 +621,90 @@ static void test_open_errors(void)
     }
 }
 
+/* Opening never blocks: a FIFO without a writer and a device are refused at once; a gzip that
+ * is mostly newlines is not pre-scanned whole (the look is bounded), and in non-blocking mode
+ * replay_next() gives control back while it skips them, with replay_fd() readable. */
+static void test_never_blocks(void)
+{
+    char err[512];
+    replay *r = NULL;
+    const char *fifo = tmp("nowriter.fifo");
+    CHECK_INT(mkfifo(fifo, 0600), 0);
+    CHECK_INT(replay_open(&r, &fifo, 1, err, sizeof err), K_ERR);
+    CHECK(r == NULL);
+    CHECK(strstr(err, "no writer") != NULL && strstr(err, "nowriter.fifo") != NULL);
+    printf("fifo without writer: %s\n", err);
+    const char *dev[] = {"/dev/null"};
+    CHECK_INT(replay_open(&r, dev, 1, err, sizeof err), K_ERR);
+    CHECK(strstr(err, "not a regular file or a pipe") != NULL);
+
+    /* 16 MiB of newlines, then three real lines: 2x the pre-scan's byte bound */
+    size_t n;
+    char **v = read_lines(sd("binance/streams/spot/btcusdt_20240808.gz"), &n);
+    gzFile g = gzopen(tmp("newlines.gz"), "wb1");
+    CHECK(g != NULL && n > 3);
+    static char nl[1 << 16];
+    memset(nl, '\n', sizeof nl);
+    for (unsigned i = 0; g && i < (16u << 20) / sizeof nl; i++)
+        CHECK_INT(gzwrite(g, nl, sizeof nl), (int)sizeof nl);
+    for (size_t i = 0; g && i < 3; i++)
+        gzprintf(g, "%s\n", v[i]);
+    if (g)
+        gzclose(g);
+    free_lines(v, n);
+    const char *nlf = tmp("newlines.gz");
+    CHECK_INT(replay_open(&r, &nlf, 1, err, sizeof err), K_OK);
+    if (r) {
+        CHECK(replay_progress(r) >= 0.0 && replay_progress(r) < 1.0);
+        replay_set_nonblock(r, true);
+        replay_line ln;
+        uint64_t again = 0, lines = 0, fd_ready = 0;
+        for (;;) {
+            int rc = replay_next(r, &ln);
+            if (rc == 0)
+                break;
+            if (rc == REPLAY_AGAIN) {
+                again++;
+                struct pollfd p = {.fd = replay_fd(r), .events = POLLIN};
+                if (poll(&p, 1, 10000) == 1) /* bounded wait for the reader or the kick */
+                    fd_ready++;
+                replay_fd_drain(r);
+                continue;
+            }
+            CHECK_INT(rc, 1);
+            lines++;
+        }
+        CHECK_INT(lines, 3);
+        CHECK(again >= (16u << 20) / REPLAY_SKIP_BUDGET); /* the loop got control back */
+        CHECK_INT(fd_ready, again);
+        /* the look at the head was bounded: it stopped in the newlines, learnt nothing */
+        CHECK_INT(replay_file(r, 0)->venue_from, REPLAY_VENUE_DEFAULT);
+        CHECK_STR(replay_file(r, 0)->symbol, "");
+        CHECK(replay_file(r, 0)->done);
+        CHECK(replay_progress(r) == 1.0);
+        printf("16 MiB of newlines: %llu returns to the caller\n", (unsigned long long)again);
+        replay_close(r);
+    }
+
+    /* progress: compressed position, from 0 up to 1 without going back */
+    const char *cap = sd("binance/streams/spot/ethusdt_20240808.gz");
+    r = open_specs(&cap, 1);
+    if (r) {
+        replay_line ln;
+        double last = replay_progress(r), first = last;
+        int back = 0;
+        while (replay_next(r, &ln) == 1) {
+            double p = replay_progress(r);
+            back += p < last;
+            last = p;
+        }
+        CHECK(first >= 0.0 && first < 0.5);
+        CHECK_INT(back, 0);
+        CHECK(last == 1.0);
+        replay_close(r);
+    }
+}
+
 /* A pipe cannot be pre-scanned or rewound: lines still flow, the symbol is learnt on the way. */
 static void test_pipe(void)
 {
@@ -635,10 +722,19 @@ static void test_pipe(void)
         _exit(ok ? 0 : 1);
     }
     CHECK(pid > 0);
-    replay *r = open_specs(&fifo, 1);
+    /* a pipe is only accepted with a writer: meet the child's open() first (this blocks until
+     * it has opened its end), then hand the FIFO to the replay */
+    int hold = open(fifo, O_RDONLY);
+    CHECK(hold >= 0);
+    replay *r = NULL;
+    char err[512];
+    CHECK_INT(replay_open(&r, &fifo, 1, err, sizeof err), K_OK);
+    if (hold >= 0)
+        close(hold);
     if (r) {
         const replay_file_info *fi = replay_file(r, 0);
-        CHECK_STR(fi->symbol, ""); /* nothing read yet */
+        CHECK_STR(fi->symbol, ""); /* nothing decoded yet */
+        CHECK(replay_progress(r) < 0); /* a pipe's size is unknown */
         CHECK_INT(fi->venue_from, REPLAY_VENUE_DEFAULT);
         replay_line ln;
         feed_event ev;
@@ -665,7 +761,8 @@ static void cleanup(void)
 {
     static const char *const names[] = {"capture_a.gz", "snapfirst.txt", "cut.gz", "cut5.gz",
                                         "garbage.txt",  "big.txt",       "edge.txt",
-                                        "bad_json.txt", "empty.txt",     "capture.fifo"};
+                                        "bad_json.txt", "empty.txt",     "capture.fifo",
+                                        "nowriter.fifo", "newlines.gz"};
     for (size_t i = 0; i < K_ARRAY_LEN(names); i++)
         unlink(tmp(names[i]));
     CHECK_INT(rmdir(tmpdir), 0);
@@ -688,6 +785,7 @@ int main(void)
     test_damaged_lines();
     test_open_errors();
     test_pipe();
+    test_never_blocks();
     cleanup();
     CHECK_DONE();
 }
