@@ -13,6 +13,7 @@
 #include "kestrel/cmd.h"
 #include "kestrel/ctl.h"
 #include "kestrel/backtest.h"
+#include "kestrel/trading.h"
 #include "kestrel/json.h"
 #include "kestrel/ta_cli.h"
 #include "kestrel/xmalloc.h"
@@ -150,6 +151,8 @@ int main(int argc, char **argv)
         return ta_cli_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "backtest") == 0)
         return backtest_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "export") == 0)
+        return trading_export_main(argc - 1, argv + 1);
 
     enum { OPT_CONFIG = 256, OPT_DB, OPT_REPLAY, OPT_SPEED, OPT_HEADLESS, OPT_EXIT_AT_END,
            OPT_THEME, OPT_LOG, OPT_SOCKET, OPT_HELP, OPT_VERSION };

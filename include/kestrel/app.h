@@ -29,6 +29,9 @@ typedef struct app {
     struct ingest *ingest;   /* the one pipeline every source feeds */
     struct kclock *clock;    /* market time: simulated (replay) or wall (live) */
     struct chartta *chartta; /* the chart's indicators, one market subscriber */
+    struct runner *runner;   /* trading: engine, risk, paper broker, portfolio (trading.h) */
+    struct trading *trading; /* the app's side of it: recent fills */
+    int64_t session_id;      /* the store's session row (client order id epoch) */
     struct store *store;
     struct replay *replay;
     struct ui *ui;           /* NULL when headless */

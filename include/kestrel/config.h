@@ -43,6 +43,11 @@ typedef struct kconfig {
     char socket_path[CONFIG_PATH_MAX]; /* "" = default ($XDG_RUNTIME_DIR/kestrel/kestrel.sock,
                                           else /tmp/kestrel-$UID/kestrel.sock) */
     double ctl_idle_timeout_s;         /* idle control clients are closed, 0.1..86400 (60) */
+
+    /* engine { auto_trade; signal_interval; } paper { latency_ms; } */
+    bool engine_auto_trade;           /* auto-trading on at start (false) */
+    double engine_signal_interval_s;  /* a signal per symbol every this many s, 1..3600 (30) */
+    int paper_latency_ms;             /* paper orders reach the book / report after, 0..10000 (50) */
 } kconfig;
 
 /* Fills cfg with built-in defaults. */

@@ -73,6 +73,10 @@ typedef struct runner_config {
      * deep / tree models, or a test's instrumented model */
     model *(*model_extra)(void *ud, const char *symbol);
     void *model_extra_ud;
+    /* client order ids: "<id_prefix><epoch base36>x<seq>", so an epoch above every earlier one
+     * (the app: the session id) never reuses an id after a restart. Default "bt", 1. */
+    char id_prefix[8];
+    uint64_t id_epoch;
 } runner_config;
 
 void runner_config_default(runner_config *c);
@@ -119,6 +123,23 @@ uint64_t runner_signal_digest(const runner *r);
 /* End of data: closes every open position at the last price (bar mode: last close - slippage)
  * with reduce-only market orders, scores what is due, samples the portfolio. */
 void runner_finish(runner *r, int64_t now_ms);
+
+/* A person's market order (the ticket, `kestrel ctl order`): the same risk engine, order
+ * manager and broker as the engine's orders (reducing = reduce-only, passes a halted risk
+ * state). K_OK and the client id in id_out, or K_ERR with the reason (the rule and the
+ * numbers) in why. The symbol must be in the market. */
+int runner_manual_order(runner *r, enum venue v, const char *symbol, enum side side, kdec qty,
+                        bool reducing, char *id_out, size_t idlen, char *why, size_t whylen);
+/* Closes the position on (v, symbol) at market (reduce-only). K_ERR when flat / unknown / an
+ * order is already in flight for it. */
+int runner_close_symbol(runner *r, enum venue v, const char *symbol, char *why, size_t whylen);
+/* Close-all: halts new entries first (risk HALTED until a person resumes), then closes every
+ * open position at market. Returns the number of close orders sent. */
+int runner_close_all(runner *r);
+/* Makes a signal now for the symbol (the `g` key): the engine's full reasoning in *out.
+ * K_ERR when the symbol is not watched. Acts on it only when auto-trading is on. */
+int runner_signal_now(runner *r, enum venue v, const char *symbol, engine_signal *out);
+order_mgr *runner_orders(runner *r);
 
 portfolio *runner_portfolio(runner *r);
 risk *runner_risk(runner *r);

@@ -16,6 +16,7 @@
 #include "kestrel/clock.h"
 #include "kestrel/ctl.h"
 #include "kestrel/instrument.h"
+#include "kestrel/trading.h"
 #include "kestrel/ingest.h"
 #include "kestrel/replay.h"
 #include "kestrel/store.h"
@@ -815,7 +816,9 @@ int app_start(app *a, const char *args, char *err, size_t errlen)
                      .on_health = app_on_store_health, .on_health_ud = a};
     if (store_open(&a->store, a->cfg.db_path, &so, err, errlen) != K_OK)
         return K_ERR;
-    store_session_begin(a->store, "replay", a->version, args);
+    a->session_id = store_session_begin(a->store, "replay", a->version, args);
+    if (trading_open(a, err, errlen) != K_OK) /* after the store: its session is the id epoch */
+        return K_ERR;
     char ierr[160];
     if (store_get_setting(a->store, APP_SETTING_INDICATORS, a->indicators,
                           sizeof a->indicators) != STORE_OK)
@@ -918,6 +921,7 @@ void app_stop(app *a)
         replay_close(a->replay);
         a->replay = NULL;
     }
+    trading_close(a);   /* unsubscribes and cancels its clock timer: before the model goes */
     app_model_close(a); /* frees priv too; before the loop its wall clock's timer is on */
     if (a->loop) {
         loop_free(a->loop);

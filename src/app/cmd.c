@@ -8,6 +8,7 @@
  * The table is a static list of entries defined next to the code they drive (tmux's
  * cmd_table[]); nothing is registered at run time, so there is no mutable global. */
 #include "kestrel/cmd.h"
+#include "kestrel/trading.h"
 
 #include "kestrel/app.h"
 #include "kestrel/ctl.h"
@@ -44,20 +45,27 @@ static const cmd_entry *const cmd_table[] = {
     &cmd_picker_entry,
     &cmd_close_overlay_entry,
     &cmd_repaint_entry,
+    /* trading (src/app/trading.c) */
+    &cmd_auto_start_entry,
+    &cmd_auto_pause_entry,
+    &cmd_signal_entry,
+    &cmd_order_entry,
+    &cmd_close_position_entry,
+    &cmd_close_all_entry,
+    &cmd_positions_entry,
+    &cmd_orders_entry,
+    &cmd_fills_entry,
+    &cmd_portfolio_entry,
+    &cmd_risk_entry,
+    &cmd_metrics_entry,
     /* reserved for the screens, trading, engine and backtest issues */
     &cmd_screen_entry,
     &cmd_step_entry,
     &cmd_seek_entry,
-    &cmd_order_entry,
-    &cmd_close_position_entry,
     &cmd_cancel_order_entry,
-    &cmd_close_all_entry,
     &cmd_settings_entry,
     &cmd_watch_add_entry,
     &cmd_watch_remove_entry,
-    &cmd_auto_start_entry,
-    &cmd_auto_pause_entry,
-    &cmd_signal_entry,
     &cmd_connections_entry,
     &cmd_backtests_entry,
 };
@@ -325,7 +333,7 @@ static const cmd_status_section cmd_status_sections[] = {
     {"app", cmd_status_app},         {"replay", cmd_status_replay},
     {"store", cmd_status_store},     {"control", cmd_status_control},
     {"ui", cmd_status_ui},           {"ingest", cmd_status_ingest},
-    {"market", cmd_status_market},
+    {"trading", cmd_status_trading}, {"market", cmd_status_market},
 };
 
 cJSON *cmd_status_json(app *a)
@@ -364,18 +372,9 @@ CMD_RESERVED(cmd_screen_entry, "screen", "N", 1, 1,
              "screens: 1 Market, 2 Trading, 3 AI, 4 System, 5 Backtests");
 CMD_RESERVED(cmd_step_entry, "step", "", 0, 0, "step one bar while paused");
 CMD_RESERVED(cmd_seek_entry, "seek", "SECONDS", 1, 1, "seek the replay (keys: one minute)");
-CMD_RESERVED(cmd_order_entry, "order", "[SIDE QTY [PRICE]]", 0, 3, "order ticket");
-CMD_RESERVED(cmd_close_position_entry, "close-position", "[SYMBOL]", 0, 1,
-             "close the selected position");
 CMD_RESERVED(cmd_cancel_order_entry, "cancel-order", "[ID]", 0, 1, "cancel the selected order");
-CMD_RESERVED(cmd_close_all_entry, "close-all", "", 0, 0,
-             "close all: cancel orders, flatten, halt (confirm)");
 CMD_RESERVED(cmd_settings_entry, "settings", "", 0, 0, "settings form");
 CMD_RESERVED(cmd_watch_add_entry, "watch-add", "[SYMBOL]", 0, 1, "add a watchlist symbol");
 CMD_RESERVED(cmd_watch_remove_entry, "watch-remove", "[SYMBOL]", 0, 1, "remove a watchlist symbol");
-CMD_RESERVED(cmd_auto_start_entry, "auto-start", "", 0, 0, "start auto-trading");
-CMD_RESERVED(cmd_auto_pause_entry, "auto-pause", "", 0, 0, "pause auto-trading");
-CMD_RESERVED(cmd_signal_entry, "signal", "[SYMBOL]", 0, 1,
-             "generate a signal now for the focused symbol");
 CMD_RESERVED(cmd_connections_entry, "connections", "", 0, 0, "connections view");
 CMD_RESERVED(cmd_backtests_entry, "backtests", "", 0, 0, "backtests view");

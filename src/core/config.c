@@ -138,11 +138,18 @@ static const keydef config_keys[] = {
 
     {.path = "control.socket", .type = KT_PATH, .off = OFF(socket_path),
      .size = SZ(socket_path), .socket = true, .expect = "a socket path, or \"\""},
+    {.path = "engine.auto_trade", .type = KT_BOOL, .off = OFF(engine_auto_trade),
+     .expect = "true or false"},
+    {.path = "engine.signal_interval", .type = KT_NUMBER, .off = OFF(engine_signal_interval_s),
+     .min = 1, .max = 3600, .expect = "1..3600 (seconds)"},
+    {.path = "paper.latency_ms", .type = KT_INT, .off = OFF(paper_latency_ms),
+     .size = SZ(paper_latency_ms), .min = 0, .max = 10000, .expect = "0..10000"},
     {.path = "control.idle_timeout", .type = KT_NUMBER, .off = OFF(ctl_idle_timeout_s),
      .min = 0.1, .max = 86400, .expect = "seconds, 0.1..86400"},
 };
 
-static const char *const config_groups[] = {"replay", "ui", "store", "market", "log", "control"};
+static const char *const config_groups[] = {"replay", "ui",  "store",  "market", "log",
+                                             "control", "engine", "paper"};
 
 /* Words people reach for that edit distance cannot map: leaf name -> key. */
 static const struct {
@@ -988,6 +995,9 @@ void config_defaults(kconfig *cfg)
 
     cfg->log_level = LOG_INFO;
     cfg->ctl_idle_timeout_s = 60;
+    cfg->engine_auto_trade = false;
+    cfg->engine_signal_interval_s = 30;
+    cfg->paper_latency_ms = 50;
 }
 
 void config_default_db_path(char *out, size_t cap)

@@ -48,6 +48,7 @@ struct runner {
     runner_stats st;
     int64_t now_ms;
     uint64_t digest;
+    char last_why[256]; /* the last refusal's reason (for a person's order) */
 };
 
 static const char *const runner_strategy_names[RUNNER_STRATEGY_COUNT] = {
@@ -210,6 +211,7 @@ static int runner_order(runner *r, runner_sym *s, enum side side, kdec qty, bool
     if (risk_check(r->rk, r->pf, &ro, now, &v) != RISK_OK) {
         r->st.refused++;
         ev.why = v.why;
+        snprintf(r->last_why, sizeof r->last_why, "%s", v.why);
         runner_emit(r, &ev);
         return K_ERR;
     }
@@ -570,7 +572,8 @@ runner *runner_new(market *m, kclock *clock, const runner_config *cfg)
     r->pp = paper_new(&pc, NULL);
     r->br = paper_broker(r->pp);
     broker_set_listener(r->br, runner_on_broker, r);
-    r->om = order_mgr_new("bt", 1, 100000);
+    r->om = order_mgr_new(cfg->id_prefix[0] ? cfg->id_prefix : "bt",
+                          cfg->id_epoch ? cfg->id_epoch : 1, 100000);
     r->pf = portfolio_new(cfg->start_cash, cfg->cash_asset, 100000);
     r->rk = risk_new(&cfg->risk);
     if (market_subscribe(m, runner_on_note, r) != K_OK) {
@@ -631,6 +634,99 @@ void runner_finish(runner *r, int64_t now_ms)
     /* in-flight orders (trade mode latency) reach the book and report */
     paper_on_time(r->pp, now_ms + r->cfg.paper.latency_ms + r->cfg.paper.report_latency_ms);
     portfolio_sample(r->pf, now_ms);
+}
+
+int runner_manual_order(runner *r, enum venue v, const char *symbol, enum side side, kdec qty,
+                        bool reducing, char *id_out, size_t idlen, char *why, size_t whylen)
+{
+    runner_sym *s = runner_find_name(r, v, symbol);
+    if (!s) {
+        market_sym *ms = market_find(r->m, v, symbol);
+        s = ms ? runner_add(r, ms) : NULL;
+    }
+    if (!s) {
+        snprintf(why, whylen, "%s is not a watched symbol", symbol);
+        return K_ERR;
+    }
+    if (qty <= 0) {
+        snprintf(why, whylen, "quantity must be > 0");
+        return K_ERR;
+    }
+    if (s->pending[0]) {
+        snprintf(why, whylen, "an order for %s is still in flight (%s)", symbol, s->pending);
+        return K_ERR;
+    }
+    int64_t now = r->clock ? kclock_now_ms(r->clock) : r->now_ms;
+    if (now < r->now_ms)
+        now = r->now_ms;
+    kdec px = s->bar_mode ? s->last_close : s->ms->last_px;
+    uint64_t refused = r->st.refused;
+    r->last_why[0] = '\0';
+    if (runner_order(r, s, side, qty, reducing, px, 0, "manual", now) != K_OK) {
+        snprintf(why, whylen, "%s", r->last_why[0] ? r->last_why
+                                   : r->st.refused > refused ? "refused by the risk engine"
+                                                             : "the broker refused it");
+        return K_ERR;
+    }
+    snprintf(id_out, idlen, "%s", s->pending);
+    return K_OK;
+}
+
+int runner_close_symbol(runner *r, enum venue v, const char *symbol, char *why, size_t whylen)
+{
+    runner_sym *s = runner_find_name(r, v, symbol);
+    kdec q = s ? runner_pos_qty(r, s) : 0;
+    if (!s || q == 0) {
+        snprintf(why, whylen, "no open position on %s", symbol);
+        return K_ERR;
+    }
+    if (s->pending[0]) {
+        snprintf(why, whylen, "an order for %s is still in flight (%s)", symbol, s->pending);
+        return K_ERR;
+    }
+    char id[ORDER_ID_MAX];
+    return runner_manual_order(r, v, symbol, q > 0 ? SIDE_SELL : SIDE_BUY, q > 0 ? q : -q, true,
+                               id, sizeof id, why, whylen);
+}
+
+int runner_close_all(runner *r)
+{
+    risk_halt(r->rk, "close-all"); /* first: no entry can slip in between the closes */
+    int n = 0;
+    int64_t now = r->clock ? kclock_now_ms(r->clock) : r->now_ms;
+    if (now < r->now_ms)
+        now = r->now_ms;
+    for (uint32_t i = 0; i < r->nsyms; i++) {
+        runner_sym *s = &r->syms[i];
+        kdec q = runner_pos_qty(r, s);
+        if (q == 0 || s->pending[0])
+            continue;
+        uint64_t before = r->st.orders;
+        runner_close(r, s, s->bar_mode ? s->last_close : s->ms->last_px, "close-all", now);
+        n += r->st.orders > before;
+    }
+    return n;
+}
+
+int runner_signal_now(runner *r, enum venue v, const char *symbol, engine_signal *out)
+{
+    runner_sym *s = runner_find_name(r, v, symbol);
+    if (!s)
+        return K_ERR;
+    int64_t now = r->clock ? kclock_now_ms(r->clock) : r->now_ms;
+    if (now < r->now_ms)
+        now = r->now_ms;
+    runner_signal(r, s, now);
+    const engine_signal *last = engine_last(s->e);
+    if (!last)
+        return K_ERR;
+    *out = *last;
+    return K_OK;
+}
+
+order_mgr *runner_orders(runner *r)
+{
+    return r->om;
 }
 
 portfolio *runner_portfolio(runner *r)
