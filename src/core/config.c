@@ -2,10 +2,11 @@
  * and turns it into the immutable struct kconfig the rest of the app reads.
  *
  * Shape: one table (config_keys[]) describes every key once: its dotted path, type, range and
- * where it lands in struct kconfig. The loader walks the parsed file in file order; a known key is checked
- * and stored, an unknown key becomes a warning (with a did-you-mean), the first bad value stops the
- * load with "file:line: what is wrong (expected ...)". Values are loaded into a scratch copy that
- * starts from the built-in defaults, so a failed load leaves the caller's struct untouched.
+ * where it lands in struct kconfig. The loader walks the parsed file in file order; a known key
+ * is checked and stored, an unknown key becomes a warning (with a did-you-mean), the first bad
+ * value stops the load with "file:line: what is wrong (expected ...)". Values are loaded into a
+ * scratch copy that starts from the built-in defaults, so a failed load leaves the caller's struct
+ * untouched.
  *
  * Path rule: relative paths inside a config file are kept exactly as written, i.e. they are
  * relative to the current working directory, the same as paths on the command line; only a
@@ -414,7 +415,7 @@ static bool config_literal_value(const char *tok, long long *out)
  * have produced libval (the name inside a string or comment) is skipped. Best effort: unusual
  * layouts (a comment between name and value) are not found and the caller trusts libval. */
 static bool config_find_int_literal(const char *text, unsigned line, const char *name, int libval,
-                             char *tok, size_t toklen)
+                                    char *tok, size_t toklen)
 {
     const char *p = text;
     for (unsigned l = 1; l < line && p; l++) {
@@ -452,7 +453,7 @@ static bool config_find_int_literal(const char *text, unsigned line, const char 
 
 /* "~/x" -> "$HOME/x"; other values copied. K_ERR (with message) when it does not fit. */
 static int config_expand_path(const loadctx *c, const config_setting_t *s, const keydef *k,
-                       const char *val, char *dst, size_t dstsize)
+                              const char *val, char *dst, size_t dstsize)
 {
     char buf[CONFIG_PATH_MAX * 2];
     if (strncmp(val, "~/", 2) == 0) {
@@ -460,21 +461,22 @@ static int config_expand_path(const loadctx *c, const config_setting_t *s, const
         if (!home)
             return config_fail(c, s, "%s: cannot expand '~/' because $HOME is not set", k->path);
         if ((size_t)snprintf(buf, sizeof buf, "%s/%s", home, val + 2) >= sizeof buf)
-            return config_fail(c, s, "%s is too long after expanding '~/' (at most %zu characters)",
-                        k->path, dstsize - 1);
+            return config_fail(c, s,
+                               "%s is too long after expanding '~/' (at most %zu characters)",
+                               k->path, dstsize - 1);
         val = buf;
     }
     size_t n = strlen(val);
     if (k->socket) {
         size_t smax = sizeof(((struct sockaddr_un *)0)->sun_path) - 1;
         if (n > smax)
-            return config_fail(c, s,
-                        "%s is too long (%zu characters, at most %zu for a Unix socket path)",
-                        k->path, n, smax);
+            return config_fail(
+                c, s, "%s is too long (%zu characters, at most %zu for a Unix socket path)",
+                k->path, n, smax);
     }
     if (!config_copy_str(dst, dstsize, val))
         return config_fail(c, s, "%s is too long (%zu characters, at most %zu)", k->path, n,
-                    dstsize - 1);
+                           dstsize - 1);
     return K_OK;
 }
 
@@ -497,7 +499,7 @@ static int config_check_int(const loadctx *c, const config_setting_t *s, const k
             text = other;
         }
         if (text && config_find_int_literal(text, config_setting_source_line(s),
-                                     config_setting_name(s), (int)v, tok, sizeof tok)) {
+                                            config_setting_name(s), (int)v, tok, sizeof tok)) {
             have_tok = true;
             long long lit;
             if (!config_literal_value(tok, &lit))
@@ -509,10 +511,9 @@ static int config_check_int(const loadctx *c, const config_setting_t *s, const k
     if ((double)v < k->min || (double)v > k->max) {
         if (have_tok)
             return config_fail(c, s, "%s = %s is out of range (expected an integer %s)", k->path,
-                               tok,
-                        k->expect);
+                               tok, k->expect);
         return config_fail(c, s, "%s = %lld is out of range (expected an integer %s)", k->path, v,
-                    k->expect);
+                           k->expect);
     }
     /* Fields are int or uint32_t; every range is within 0..INT32_MAX, where both types have
      * the same representation, so one 4-byte store serves both. */
@@ -578,11 +579,11 @@ static int config_check_number(const loadctx *c, const config_setting_t *s, cons
     if (v == 0 && (signbit(v) || txt[0] == '-'))
         return config_fail(c, s, "%s = -0 is not valid (expected %s)", k->path, k->expect);
     if (t != CONFIG_TYPE_FLOAT && config_setting_get_format(s) == CONFIG_FORMAT_HEX)
-        return config_fail(c, s, "%s = %s is not valid: hexadecimal (expected %s)", k->path, txt,
-                    k->expect);
+        return config_fail(c, s, "%s = %s is not valid: hexadecimal (expected %s)", k->path,
+                           txt, k->expect);
     if (v == 0 && config_number_underflowed(txt))
-        return config_fail(c, s, "%s = %s is not valid: it underflows to 0 (expected %s)", k->path, txt,
-                    k->expect);
+        return config_fail(c, s, "%s = %s is not valid: it underflows to 0 (expected %s)",
+                           k->path, txt, k->expect);
     bool ok = isfinite(v) && ((k->zero_ok && v == 0) || (v >= k->min && v <= k->max));
     if (!ok)
         return config_fail(c, s, "%s = %g is out of range (expected %s)", k->path, v, k->expect);
@@ -620,12 +621,12 @@ static int config_check_value(const loadctx *c, const config_setting_t *s, const
         size_t n = strlen(v);
         if (n >= k->size)
             return config_fail(c, s, "%s is too long (%zu characters, at most %zu)", k->path, n,
-                        k->size - 1);
+                               k->size - 1);
         if (n == 0 || strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                 "0123456789-_") != n) {
             config_show(shown, sizeof shown, v);
             return config_fail(c, s, "%s = \"%s\" is not valid (expected %s)", k->path, shown,
-                        k->expect);
+                               k->expect);
         }
         memcpy((char *)c->cfg + k->off, v, n + 1);
         return K_OK;
@@ -651,7 +652,7 @@ static int config_check_value(const loadctx *c, const config_setting_t *s, const
     case KT_PATHLIST: {
         if (!config_setting_is_array(s) && !config_setting_is_list(s))
             return config_fail(c, s, "%s must be a list of file names (expected [\"FILE\", ...])",
-                        k->path);
+                               k->path);
         int n = config_setting_length(s);
         if (n > CONFIG_MAX_REPLAY)
             return config_fail(c, s, "%s has %d entries (at most %d)", k->path, n,
@@ -668,8 +669,8 @@ static int config_check_value(const loadctx *c, const config_setting_t *s, const
             snprintf(name, sizeof name, "%s[%d]", k->path, i);
             keydef elem = *k;
             elem.path = name;
-            if (config_expand_path(c, e, &elem, v, c->cfg->replay_files[i], CONFIG_PATH_MAX) !=
-                K_OK)
+            char *dst = c->cfg->replay_files[i];
+            if (config_expand_path(c, e, &elem, v, dst, CONFIG_PATH_MAX) != K_OK)
                 return K_ERR;
         }
         for (int i = n; i < CONFIG_MAX_REPLAY; i++)
@@ -914,8 +915,8 @@ int config_load_file(kconfig *cfg, const char *path, void (*warn_fn)(void *ud, c
 
 /* Loads a file the user named; missing is an error that says who named it. */
 static int config_load_named(kconfig *cfg, const char *path, const char *by,
-                      void (*warn_fn)(void *ud, const char *msg), void *ud, char *err,
-                      size_t errlen)
+                             void (*warn_fn)(void *ud, const char *msg), void *ud, char *err,
+                             size_t errlen)
 {
     struct stat st;
     if (stat(path, &st) != 0) {
