@@ -17,10 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <termios.h>
 #include <unistd.h>
 
 #define UI_MIN_COLS 80
 #define UI_MIN_ROWS 24
+#define UI_RETRY_MS 50 /* how soon output the terminal did not take is offered again */
 
 static const struct {
     wchar_t uni;
@@ -284,6 +286,14 @@ static ui *ui_open_screen(app *a, FILE *out, FILE *in, const char *term, char *e
     set_escdelay(25);
     curs_set(0);
     leaveok(stdscr, TRUE);
+    /* curses writing straight to a terminal (the fallback, and tests on a pty): no flow control
+     * either, so Ctrl-S cannot stop the output and with it the loop */
+    struct termios tm;
+    if (isatty(fileno(in)) && tcgetattr(fileno(in), &tm) == 0) {
+        tm.c_iflag &= ~(tcflag_t)(IXON | IXOFF | IXANY);
+        if (tcsetattr(fileno(in), TCSANOW, &tm) == 0)
+            def_prog_mode();
+    }
     ui_glyphs(u);
     ui_apply_theme(u);
     u->focus = PANE_CHART;
@@ -301,9 +311,25 @@ ui *ui_open(app *a, char *err, size_t errlen)
                               "(use --headless to run without one)");
         return NULL;
     }
-    ui *u = ui_open_screen(a, stdout, stdin, NULL, err, errlen);
-    if (u)
-        u->own_term = true;
+    char terr[160];
+    ui_tty *t = ui_tty_open(STDIN_FILENO, STDOUT_FILENO, terr, sizeof terr);
+    if (!t)
+        log_warn(a->log, "ui: %s; writing to the terminal directly (a terminal that stops "
+                         "reading can then stall the loop)", terr);
+    ui *u = ui_open_screen(a, t ? ui_tty_file(t) : stdout, stdin, NULL, err, errlen);
+    if (!u) {
+        ui_tty_close(t);
+        return NULL;
+    }
+    u->own_term = true;
+    u->tty = t;
+    int rows, cols;
+    if (t && ui_tty_size(t, &rows, &cols)) { /* curses cannot ask its pipe */
+        resizeterm(rows, cols);
+        ui_layout(u);
+    }
+    if (t)
+        ui_tty_pump(t);
     return u;
 }
 
@@ -327,15 +353,21 @@ void ui_close(ui *u)
     curs_set(1);
     endwin();
     delscreen(u->scr);
+    ui_tty_close(u->tty);
     free(u);
 }
 
 void ui_on_resize(ui *u)
 {
     struct winsize ws;
+    int rows, cols;
     set_term(u->scr);
-    if (ioctl(fileno(u->out), TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 && ws.ws_col > 0)
+    if (u->tty) {
+        if (ui_tty_size(u->tty, &rows, &cols))
+            resizeterm(rows, cols);
+    } else if (ioctl(fileno(u->out), TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 && ws.ws_col > 0) {
         resizeterm(ws.ws_row, ws.ws_col);
+    }
     ui_layout(u);
     clearok(curscr, TRUE);
 }
@@ -542,6 +574,8 @@ void ui_on_input(ui *u)
             break;
         ui_key(u, ch);
     }
+    if (u->tty)
+        ui_tty_pump(u->tty);
 }
 
 /* FNV-1a style mixing of 64-bit words: cheap signatures of what a pane shows. */
@@ -666,10 +700,20 @@ static void draw_too_small(ui *u)
     wnoutrefresh(stdscr);
 }
 
-/* Draws one frame now: dirty panes, status and key lines, the overlay, one doupdate(). */
-static void ui_frame(ui *u)
+/* Draws one frame now: dirty panes, status and key lines, the overlay, one doupdate(). Returns
+ * false, drawing nothing, while the terminal has not taken the previous frame: the frame is
+ * dropped (the next one shows the state of its time), and the loop is never blocked. */
+static bool ui_frame(ui *u)
 {
     set_term(u->scr);
+    if (u->tty && ui_tty_pump(u->tty) > 0) {
+        u->frames_dropped++;
+        return false;
+    }
+    if (u->tty && ui_tty_take_lost(u->tty)) { /* output was thrown away: repaint it all */
+        clearok(curscr, TRUE);
+        u->full = true;
+    }
     if (!u->layout_valid || LINES != u->rows || COLS != u->cols)
         ui_layout(u);
     u->frames++;
@@ -677,7 +721,9 @@ static void ui_frame(ui *u)
         draw_too_small(u);
         doupdate();
         u->full = false;
-        return;
+        if (u->tty)
+            ui_tty_pump(u->tty);
+        return true;
     }
     if (u->full) {
         /* The area under a closed overlay or a new layout: everything redraws once. */
@@ -725,6 +771,9 @@ static void ui_frame(ui *u)
         ui_picker_draw(u);
     doupdate();
     u->full = false;
+    if (u->tty)
+        ui_tty_pump(u->tty);
+    return true;
 }
 
 int ui_draw(ui *u)
@@ -735,6 +784,8 @@ int ui_draw(ui *u)
     int flash_ms = -1;
     if (flash_on(a, now))
         flash_ms = (int)K_MIN(a->flash_until_ms - now + 1, 60000);
+    if (u->tty && ui_tty_pump(u->tty) > 0) /* a frame still going out: try again soon */
+        return UI_RETRY_MS;
     bool pending = u->full || sig != u->sig || !u->layout_valid;
     if (!pending)
         return flash_ms;
@@ -743,7 +794,8 @@ int ui_draw(ui *u)
     int64_t since = now - u->last_frame_ms;
     if (since < budget)
         return (int)(budget - since);
-    ui_frame(u);
+    if (!ui_frame(u))
+        return UI_RETRY_MS;
     u->sig = sig;
     u->last_frame_ms = now;
     return flash_ms;
@@ -754,7 +806,8 @@ void ui_draw_now(ui *u, bool full)
     int64_t now = loop_mono_ms();
     if (full)
         u->full = true;
-    ui_frame(u);
+    if (!ui_frame(u))
+        return;
     u->sig = global_sig(u, now);
     u->last_frame_ms = now;
 }

@@ -16,6 +16,7 @@ enum pane_id { PANE_WATCH = 0, PANE_CHART, PANE_BOOK, PANE_TAPE, PANE_COUNT };
 enum overlay { OV_NONE = 0, OV_HELP, OV_QUIT, OV_PICKER };
 
 struct ta_chart;
+typedef struct ui_tty ui_tty;
 #define IND_MAX_OUT 64 /* indicator outputs drawn */
 #define IND_MAX_OSC 6  /* oscillator sub-panes under the chart (as many as fit) */
 
@@ -64,6 +65,8 @@ struct ui {
     SCREEN *scr;
     FILE *out, *in;
     bool own_term; /* ui_open on the process's terminal (restore on close) */
+    ui_tty *tty;   /* the non-blocking output path (tty.c); NULL: curses writes to `out` */
+    uint64_t frames_dropped; /* frames not drawn because the terminal had not taken the last */
 
     bool utf8;
     bool color;    /* colour pairs in use */
@@ -111,6 +114,14 @@ struct ui {
 
     char buf[1024]; /* scratch for formatting (one frame at a time) */
 };
+
+/* tty.c: ncurses writes into a pipe; the pipe goes to the terminal without ever blocking */
+ui_tty *ui_tty_open(int in_fd, int out_fd, char *err, size_t errlen);
+FILE *ui_tty_file(ui_tty *t);           /* the FILE to give newterm() */
+bool ui_tty_size(const ui_tty *t, int *rows, int *cols);
+size_t ui_tty_pump(ui_tty *t);          /* writes what the terminal takes; returns bytes left */
+bool ui_tty_take_lost(ui_tty *t);       /* output was discarded since the last call */
+void ui_tty_close(ui_tty *t);           /* after endwin(): last bytes (bounded), modes restored */
 
 /* ui.c */
 attr_t ui_attr(const ui *u, enum theme_role r);

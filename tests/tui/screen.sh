@@ -90,6 +90,30 @@ expect "UTC" "data clock"
 expect "msg/s" "messages per second"
 expect "malformed" "malformed count"
 
+# Ctrl-S is a key, not flow control: the replay keeps running (the control socket says so) and
+# the screen keeps changing; Ctrl-Q likewise does nothing but arrive.
+msgs() { "$BIN" ctl --socket "$tmp/s" --timeout 2 status 2>/dev/null |
+    grep -o '"messages":[0-9]*' | head -n 1 | cut -d: -f2; }
+keys C-s
+m0=$(msgs)
+cap
+cp "$tmp/screen" "$tmp/before"
+n=$((50 * slow)); m1=$m0
+while [ $n -gt 0 ]; do
+    m1=$(msgs)
+    cap
+    [ -n "$m0" ] && [ -n "$m1" ] && [ "$m1" -gt "$m0" ] && ! cmp -s "$tmp/screen" "$tmp/before" &&
+        break
+    sleep 0.1
+    n=$((n - 1))
+done
+[ -n "$m0" ] && [ -n "$m1" ] && [ "$m1" -gt "$m0" ] &&
+    ok "after Ctrl-S the replay advances ($m0 -> $m1 messages)" ||
+    bad "after Ctrl-S the replay advances ($m0 -> $m1 messages)"
+cmp -s "$tmp/screen" "$tmp/before" && bad "after Ctrl-S the screen changes" ||
+    ok "after Ctrl-S the screen changes"
+keys C-q
+
 # help overlay lists every key; Esc closes it
 keys '?'
 if wait_for "this help" 5; then
