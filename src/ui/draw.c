@@ -20,6 +20,16 @@ int ui_text_cols(const char *s)
     return n;
 }
 
+const char *ui_book_word(enum book_state st)
+{
+    switch (st) {
+    case BOOK_LIVE: return "synced";
+    case BOOK_SYNCING: return "syncing";
+    case BOOK_RESYNCING: return "RESYNCING";
+    default: return "empty";
+    }
+}
+
 const char *ui_sym_label(const market_sym *s, char *buf, size_t cap)
 {
     if (!s)
@@ -72,6 +82,18 @@ int ui_put_attr(ui *u, WINDOW *w, int y, int x, int maxw, enum theme_role r, att
 int ui_put(ui *u, WINDOW *w, int y, int x, int maxw, enum theme_role r, const char *s)
 {
     return ui_put_attr(u, w, y, x, maxw, r, 0, s);
+}
+
+int ui_put_whole(ui *u, WINDOW *w, int y, int x, int maxw, enum theme_role r, const char *s)
+{
+    int wd = getmaxx(w);
+    if (maxw < 0 || maxw > wd - x)
+        maxw = wd - x;
+    if (maxw <= 0)
+        return 0;
+    if (ui_text_cols(s) <= maxw)
+        return ui_put(u, w, y, x, maxw, r, s);
+    return ui_put(u, w, y, x, 1, r, u->utf8 ? "\xe2\x80\xa6" : "~");
 }
 
 int ui_putf(ui *u, WINDOW *w, int y, int x, int maxw, enum theme_role r, const char *fmt, ...)

@@ -259,8 +259,12 @@ void ui_tape_draw(ui *u, pane *p)
         ui_put(u, w, 1, 1, iw, ROLE_DIM, "no trades yet");
         return;
     }
-    if (u->tape_off >= n)
-        u->tape_off = n - 1;
+    /* scrolled back, the rows stay where they are: the view moves down by the trades that
+     * arrived since the last frame */
+    if (u->tape.top > 0 && s->trades > u->tape_seen)
+        u->tape.top += (uint32_t)K_MIN(s->trades - u->tape_seen, (uint64_t)n);
+    u->tape_seen = s->trades;
+    ui_list_fit(&u->tape, n, ih - 1);
     bool ms = iw >= 34;
     int tw = ms ? 12 : 8;
     int rest = iw - tw - 2;
@@ -269,15 +273,15 @@ void ui_tape_draw(ui *u, pane *p)
     char hdr[128];
     snprintf(hdr, sizeof(hdr), "%-*s %*s %*s", tw, "Time", pw, "Price", qw, "Qty");
     ui_put(u, w, 1, 1, iw, ROLE_HEADER, hdr);
-    if (u->tape_off > 0) {
+    if (u->tape.top > 0) {
         char more[32];
-        snprintf(more, sizeof(more), " +%u newer ", u->tape_off);
+        snprintf(more, sizeof(more), " +%u newer ", u->tape.top);
         int ml = (int)strlen(more);
         if (p->wd - ml - 2 > ui_text_cols(title) + 4)
             ui_put(u, w, 0, p->wd - ml - 2, ml, ROLE_WARNING, more);
     }
     for (int r = 0; r < ih - 1; r++) {
-        const tape_trade *t = tape_get(s->tape, u->tape_off + (uint32_t)r);
+        const tape_trade *t = tape_get(s->tape, u->tape.top + (uint32_t)r);
         if (!t)
             break;
         char tm[24], px[40], q[32], line[256];

@@ -9,7 +9,6 @@
 #include "kestrel/loop.h"
 #include "kestrel/replay.h"
 
-#include <ctype.h>
 #include <string.h>
 
 static void fmt_speed(char *buf, size_t cap, double speed)
@@ -36,14 +35,6 @@ static bool seg(ui *u, int *x, enum theme_role r, const char *text)
     return true;
 }
 
-static void upper(char *dst, size_t cap, const char *src)
-{
-    size_t i = 0;
-    for (; src[i] && i + 1 < cap; i++)
-        dst[i] = (char)toupper((unsigned char)src[i]);
-    dst[i] = 0;
-}
-
 /* What is replayed: the first file's name, then how many more ("btcusdt_20240808.gz +3"). */
 static void replay_label(const app *a, char *out, size_t cap)
 {
@@ -68,22 +59,25 @@ void ui_status_draw(ui *u)
     ui_fill(u, u->status, 0, 0, u->cols, ROLE_STATUS);
 
     /* source */
-    fmt_speed(sp, sizeof(sp), a->speed);
+    /* the speed in a fixed width ("x0.25", "x1.0 ", "max  ") so nothing after it moves when
+     * it changes; PAUSED is added, it hides nothing */
+    char spd[16];
+    fmt_speed(spd, sizeof(spd), a->speed);
+    snprintf(sp, sizeof(sp), "%-5s", spd);
     enum theme_role src_role = a->source == APP_SOURCE_LIVE ? ROLE_LIVE : ROLE_REPLAY;
+    const char *pz = a->paused ? "PAUSED " : "";
     if (a->source == APP_SOURCE_LIVE)
         snprintf(b, sizeof(b), " %s ", app_source_name(a));
     else if (!a->replay && a->cfg.replay_count == 0)
         snprintf(b, sizeof(b), " NO DATA "); /* replay.files = [] and no --replay */
     else if (a->finished)
-        snprintf(b, sizeof(b), " %s FINISHED ", app_source_name(a));
-    else if (a->paused)
-        snprintf(b, sizeof(b), " %s PAUSED %s ", app_source_name(a), sp);
+        snprintf(b, sizeof(b), " %s ENDED ", app_source_name(a));
     else if (compact)
-        snprintf(b, sizeof(b), " %s %s ", app_source_name(a), sp);
+        snprintf(b, sizeof(b), " %s %s%s ", app_source_name(a), pz, sp);
     else {
         char files[64];
         replay_label(a, files, sizeof(files));
-        snprintf(b, sizeof(b), " %s %s %s ", app_source_name(a), files, sp);
+        snprintf(b, sizeof(b), " %s %s %s%s ", app_source_name(a), files, pz, sp);
     }
     if (!seg(u, &x, src_role, b)) {
         ui_put(u, u->status, 0, 0, u->cols, src_role, b); /* truncated: still the first thing */
@@ -94,6 +88,14 @@ void ui_status_draw(ui *u)
     if (!seg(u, &x, ROLE_PAPER, b))
         return;
     x++;
+
+    /* panes of this screen that did not fit (or are behind a zoom) */
+    if (u->hidden > 0) {
+        snprintf(b, sizeof(b), "+%d hidden: z to cycle", u->hidden);
+        if (!seg(u, &x, ROLE_STATUS_WARN, b))
+            return;
+        x += 2;
+    }
 
     /* focused symbol */
     market_sym *s = ui_focus_sym(u);
@@ -148,17 +150,13 @@ void ui_status_draw(ui *u)
             live++;
         char lbl[KSYM_MAX + 8];
         need += ui_text_cols(ui_sym_label(m, lbl, sizeof lbl)) + 1 +
-                (int)strlen(book_state_name(st)) + 2;
+                (int)strlen(ui_book_word(st)) + 2;
     }
     if (x + need <= u->cols) {
         for (uint32_t i = 0; i < n; i++) {
             market_sym *m = market_at(a->market, i);
             enum book_state st = m->book ? book_state(m->book) : BOOK_EMPTY;
-            char nm[16];
-            if (st == BOOK_LIVE)
-                snprintf(nm, sizeof(nm), "live");
-            else
-                upper(nm, sizeof(nm), book_state_name(st));
+            const char *nm = ui_book_word(st);
             char lbl[KSYM_MAX + 8];
             snprintf(b, sizeof(b), "%s ", ui_sym_label(m, lbl, sizeof lbl));
             seg(u, &x, ROLE_STATUS, b);
@@ -167,7 +165,7 @@ void ui_status_draw(ui *u)
         }
         return;
     }
-    snprintf(b, sizeof(b), "books %u/%u live", live, n);
+    snprintf(b, sizeof(b), "books %u/%u synced", live, n);
     if (!seg(u, &x, live == n ? ROLE_STATUS : ROLE_STATUS_WARN, b))
         return;
     x += 2;
@@ -176,10 +174,8 @@ void ui_status_draw(ui *u)
         enum book_state st = m->book ? book_state(m->book) : BOOK_EMPTY;
         if (st == BOOK_LIVE)
             continue;
-        char nm[16];
-        upper(nm, sizeof(nm), book_state_name(st));
         char lbl[KSYM_MAX + 8];
-        snprintf(b, sizeof(b), "%s %s", ui_sym_label(m, lbl, sizeof lbl), nm);
+        snprintf(b, sizeof(b), "%s %s", ui_sym_label(m, lbl, sizeof lbl), ui_book_word(st));
         if (!seg(u, &x, ROLE_STATUS_WARN, b))
             return;
         x += 2;

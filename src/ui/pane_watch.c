@@ -36,21 +36,15 @@ void ui_watch_draw(ui *u, pane *p)
         ui_put(u, w, 1, 1, iw, ROLE_DIM, "no symbols yet");
         return;
     }
-    if (u->wl_sel >= n)
-        u->wl_sel = n - 1;
     bool wide = iw >= 36;
     int per = wide ? 1 : 2;
     int hdr = wide ? 1 : 0;
     int rows = (ih - hdr) / per;
     if (rows < 1)
         rows = 1;
-    /* keep the selection visible */
-    if (u->wl_sel < u->wl_top)
-        u->wl_top = u->wl_sel;
-    if (u->wl_sel >= u->wl_top + (uint32_t)rows)
-        u->wl_top = u->wl_sel - (uint32_t)rows + 1;
-    if (u->wl_top >= n)
-        u->wl_top = 0;
+    ui_list_fit(&u->wl, n, rows); /* keeps the selection visible */
+    u->wl_y0 = 1 + hdr;
+    u->wl_per = per;
 
     /* columns (wide): marker, symbol, last, chg%, spread */
     int sym_w = 10, last_w = 10, chg_w = 7;
@@ -67,12 +61,12 @@ void ui_watch_draw(ui *u, pane *p)
             ui_putf(u, w, 1, x, spr_w, ROLE_HEADER, "%*s", spr_w, "Spread");
     }
     for (int r = 0; r < rows; r++) {
-        uint32_t i = u->wl_top + (uint32_t)r;
+        uint32_t i = u->wl.top + (uint32_t)r;
         if (i >= n)
             break;
         market_sym *s = market_at(a->market, i);
         int y = 1 + hdr + r * per;
-        bool sel = i == u->wl_sel;
+        bool sel = i == u->wl.sel;
         enum theme_role base = sel && foc ? ROLE_SELECTION : ROLE_TEXT;
         char px[40], chg[24], spr[40], lbl[KSYM_MAX + 8];
         ui_sym_label(s, lbl, sizeof lbl);

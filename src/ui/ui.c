@@ -20,8 +20,10 @@
 #include <termios.h>
 #include <unistd.h>
 
-#define UI_MIN_COLS 80
-#define UI_MIN_ROWS 24
+#define UI_TINY_COLS 20  /* below: only the too-small message */
+#define UI_TINY_ROWS 6
+#define UI_ALONE_COLS 60 /* below: the focused pane alone (every screen works from 60x20) */
+#define UI_ALONE_ROWS 20
 #define UI_RETRY_MS 50 /* how soon output the terminal did not take is offered again */
 
 static const struct {
@@ -218,37 +220,57 @@ static void place(pane *p, int y, int x, int h, int w)
     p->dirty = true;
 }
 
-static int clampi(int v, int lo, int hi)
-{
-    return v < lo ? lo : v > hi ? hi : v;
-}
-
-/* Recomputes every window from the terminal size, the zoom state and the focus. */
+/* Recomputes every window from the terminal size, the screen, the zoom state and the focus:
+ * the screen's layout tree fitted by ui_layout_solve (dropped panes are counted and named in
+ * the status line); below UI_ALONE_COLS x UI_ALONE_ROWS, or zoomed, the focused pane alone;
+ * below UI_TINY_COLS x UI_TINY_ROWS only the too-small message. */
 static void ui_layout(ui *u)
 {
     ui_free_windows(u);
     u->rows = LINES;
     u->cols = COLS;
-    u->too_small = u->cols < UI_MIN_COLS || u->rows < UI_MIN_ROWS;
+    u->too_small = u->cols < UI_TINY_COLS || u->rows < UI_TINY_ROWS;
     u->full = true;
     u->layout_valid = true;
+    u->hidden = 0;
     if (u->too_small)
         return;
     u->status = mkwin(1, u->cols, 0, 0);
     u->keys = mkwin(1, u->cols, u->rows - 1, 0);
     int mid_y = 1, mid_h = u->rows - 2;
-    if (u->zoom) {
+    enum pane_id all[PANE_COUNT];
+    int n = ui_screen_panes(u->screen, all);
+    bool in_screen = false;
+    for (int i = 0; i < n; i++)
+        in_screen |= all[i] == u->focus;
+    if (!in_screen)
+        u->focus = ui_screen_first_focus(u->screen);
+    if (u->zoom || u->cols < UI_ALONE_COLS || u->rows < UI_ALONE_ROWS) {
         place(&u->panes[u->focus], mid_y, 0, mid_h, u->cols);
+        if (!u->zoom) /* not asked for: say what is missing */
+            for (int i = 0; i < n; i++)
+                if (all[i] != u->focus)
+                    u->hidden_ids[u->hidden++] = all[i];
         return;
     }
-    int wl_w = clampi(u->cols / 5, 20, 40);
-    int right_w = clampi(u->cols * 28 / 100, 28, 52);
-    int chart_w = u->cols - wl_w - right_w;
-    int book_h = clampi(mid_h * 55 / 100, 6, mid_h - 4);
-    place(&u->panes[PANE_WATCH], mid_y, 0, mid_h, wl_w);
-    place(&u->panes[PANE_CHART], mid_y, wl_w, mid_h, chart_w);
-    place(&u->panes[PANE_BOOK], mid_y, wl_w + chart_w, book_h, right_w);
-    place(&u->panes[PANE_TAPE], mid_y + book_h, wl_w + chart_w, mid_h - book_h, right_w);
+    ui_rect r[PANE_COUNT];
+    bool shown[PANE_COUNT];
+    ui_layout_solve(u->screen, mid_h, u->cols, u->focus, r, shown);
+    for (int i = 0; i < n; i++) {
+        enum pane_id id = all[i];
+        if (shown[id])
+            place(&u->panes[id], mid_y + r[id].y, r[id].x, r[id].h, r[id].w);
+        else
+            u->hidden_ids[u->hidden++] = id;
+    }
+}
+
+static void mouse_enable(ui *u, bool on)
+{
+    /* button presses and the wheel (1000), reported as SGR sequences (1006): any size, and the
+     * same bytes on every terminal, so ui_on_input reads them itself */
+    putp(on ? "\033[?1000h\033[?1006h" : "\033[?1006l\033[?1000l");
+    u->mouse = on;
 }
 
 static ui *ui_open_screen(app *a, FILE *out, FILE *in, const char *term, char *err,
@@ -296,9 +318,15 @@ static ui *ui_open_screen(app *a, FILE *out, FILE *in, const char *term, char *e
     }
     ui_glyphs(u);
     ui_apply_theme(u);
+    if (a->cfg.ui_mouse)
+        mouse_enable(u, true);
+    for (int i = 0; i < SCR_COUNT; i++)
+        u->scr_focus[i] = ui_screen_first_focus((enum screen_id)i);
+    u->screen = SCR_MARKET;
     u->focus = PANE_CHART;
     u->ch_follow = true;
-    u->wl_sel = a->focus;
+    u->tape.scroll_only = true;
+    u->wl.sel = a->focus;
     u->last_frame_ms = -1000000;
     ui_layout(u);
     return u;
@@ -350,6 +378,8 @@ void ui_close(ui *u)
         return;
     set_term(u->scr);
     ui_free_windows(u);
+    if (u->mouse)
+        mouse_enable(u, false);
     curs_set(1);
     endwin();
     delscreen(u->scr);
@@ -383,10 +413,21 @@ void ui_resize_to(ui *u, int rows, int cols)
 static void set_focus_pane(ui *u, enum pane_id p)
 {
     u->focus = p;
-    if (u->zoom)
-        ui_layout(u);
+    u->scr_focus[u->screen] = p;
+    ui_layout(u); /* a hidden pane that gets the focus is shown (the focus is never dropped) */
     for (int i = 0; i < PANE_COUNT; i++)
         u->panes[i].dirty = true;
+}
+
+/* Tab / Shift-Tab: the next / previous pane of the screen, in layout order. */
+static void focus_step(ui *u, int dir)
+{
+    enum pane_id all[PANE_COUNT];
+    int n = ui_screen_panes(u->screen, all), at = 0;
+    for (int i = 0; i < n; i++)
+        if (all[i] == u->focus)
+            at = i;
+    set_focus_pane(u, all[(at + n + dir) % n]);
 }
 
 static void watch_move(ui *u, int delta)
@@ -394,17 +435,134 @@ static void watch_move(ui *u, int delta)
     uint32_t n = u->a->market ? market_count(u->a->market) : 0;
     if (n == 0)
         return;
-    int64_t s = (int64_t)u->wl_sel + delta;
+    int64_t s = (int64_t)u->wl.sel + delta;
     if (s < 0)
         s = 0;
     if (s >= (int64_t)n)
         s = n - 1;
-    u->wl_sel = (uint32_t)s;
+    u->wl.sel = (uint32_t)s;
 }
 
 static void reserved_key(ui *u, const char *what)
 {
     app_flash(u->a, "%s: not yet available", what);
+}
+
+static void key_normal(ui *u, int ch);
+
+/* z: zoom the focused pane; again: the layout back. With panes hidden (no room for them), z
+ * cycles instead: the focused pane zoomed, then each hidden pane in turn, then the layout. */
+static void zoom_key(ui *u)
+{
+    if (!u->zoom) {
+        u->ncycle = 0;
+        u->cycle_i = 0;
+        if (u->hidden > 0) {
+            u->cycle[u->ncycle++] = u->focus;
+            for (int i = 0; i < u->hidden && u->ncycle < PANE_COUNT; i++)
+                u->cycle[u->ncycle++] = u->hidden_ids[i];
+        }
+        u->zoom = true;
+    } else if (u->cycle_i + 1 < u->ncycle) {
+        u->focus = u->cycle[++u->cycle_i];
+    } else {
+        if (u->ncycle > 0)
+            u->focus = u->cycle[0];
+        u->zoom = false;
+        u->ncycle = 0;
+    }
+    u->scr_focus[u->screen] = u->focus;
+    ui_layout(u);
+}
+
+static void set_screen(ui *u, enum screen_id s)
+{
+    u->scr_focus[u->screen] = u->focus;
+    u->screen = s;
+    u->focus = u->scr_focus[s];
+    u->zoom = false;
+    u->ncycle = 0;
+    ui_layout(u);
+}
+
+/* ---- keys added with the screens (kept apart from key_normal's table for the command-table
+ * conversion): screens 1-5 and F2-F6, F1 help, F10 quit, M mouse. True when handled. */
+static bool key_screens(ui *u, int ch)
+{
+    if (ch >= '1' && ch <= '5') {
+        set_screen(u, (enum screen_id)(ch - '1'));
+        return true;
+    }
+    if (ch >= KEY_F(2) && ch <= KEY_F(6)) {
+        set_screen(u, (enum screen_id)(ch - KEY_F(2)));
+        return true;
+    }
+    switch (ch) {
+    case KEY_F(1):
+        u->ov = OV_HELP;
+        return true;
+    case KEY_F(10):
+        u->ov = OV_QUIT;
+        return true;
+    case 'M':
+        mouse_enable(u, !u->mouse);
+        app_flash(u->a, "mouse %s", u->mouse ? "on (M: off, for the terminal's own selection)"
+                                             : "off (M: on)");
+        return true;
+    case 19: /* Ctrl-S, Ctrl-Q: flow control is off; they mean nothing */
+    case 17:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* The pane under screen cell (y, x), or -1. */
+static int pane_at(ui *u, int y, int x)
+{
+    for (int i = 0; i < PANE_COUNT; i++) {
+        pane *p = &u->panes[i];
+        if (p->shown && y >= p->y && y < p->y + p->h && x >= p->x && x < p->x + p->wd)
+            return i;
+    }
+    return -1;
+}
+
+/* One SGR mouse report: button code b (0 left, 64/65 wheel up/down, +4/8/16 modifiers, +32
+ * motion), 0-based cell, press or release. */
+static void mouse_event(ui *u, int b, int y, int x, bool press)
+{
+    u->ui_changes++;
+    if (!press || u->ov != OV_NONE || u->too_small)
+        return;
+    int id = pane_at(u, y, x);
+    if (id < 0)
+        return;
+    pane *p = &u->panes[id];
+    int btn = b & ~(4 | 8 | 16);
+    if (btn == 64 || btn == 65) { /* the wheel scrolls what is under it, focused or not */
+        int d = btn == 64 ? -1 : +1;
+        if (id == PANE_WATCH)
+            ui_list_scroll(&u->wl, d);
+        else if (id == PANE_TAPE)
+            ui_list_scroll(&u->tape, 3 * d);
+        else if (id == PANE_CHART)
+            for (int i = 0; i < 3; i++)
+                ui_chart_key(u, d < 0 ? KEY_LEFT : KEY_RIGHT);
+        return;
+    }
+    if (btn != 0)
+        return;
+    if ((enum pane_id)id != u->focus)
+        set_focus_pane(u, (enum pane_id)id);
+    if (id == PANE_WATCH && u->wl_per > 0) {
+        int row = y - p->y - u->wl_y0;
+        if (row >= 0) {
+            uint32_t before = u->wl.sel;
+            if (ui_list_click(&u->wl, row / u->wl_per) && before == u->wl.sel)
+                key_normal(u, '\n'); /* a click on the selected row: make it the focus */
+        }
+    }
 }
 
 static void key_normal(ui *u, int ch)
@@ -418,14 +576,13 @@ static void key_normal(ui *u, int ch)
         u->ov = OV_QUIT;
         return;
     case '\t':
-        set_focus_pane(u, (enum pane_id)((u->focus + 1) % PANE_COUNT));
+        focus_step(u, +1);
         return;
     case KEY_BTAB:
-        set_focus_pane(u, (enum pane_id)((u->focus + PANE_COUNT - 1) % PANE_COUNT));
+        focus_step(u, -1);
         return;
     case 'z':
-        u->zoom = !u->zoom;
-        ui_layout(u);
+        zoom_key(u);
         return;
     case ' ':
         app_set_paused(a, !a->paused);
@@ -475,10 +632,10 @@ static void key_normal(ui *u, int ch)
         case KEY_HOME: watch_move(u, -1000000); break;
         case KEY_END: watch_move(u, +1000000); break;
         case '\n': case '\r': case KEY_ENTER:
-            if (a->market && u->wl_sel < market_count(a->market)) {
-                app_set_focus(a, u->wl_sel);
+            if (a->market && u->wl.sel < market_count(a->market)) {
+                app_set_focus(a, u->wl.sel);
                 u->ch_follow = true;
-                u->tape_off = 0;
+                u->tape.top = 0;
             }
             break;
         default: break;
@@ -487,26 +644,9 @@ static void key_normal(ui *u, int ch)
     case PANE_CHART:
         ui_chart_key(u, ch);
         break;
-    case PANE_TAPE: {
-        market_sym *s = ui_focus_sym(u);
-        uint32_t n = s && s->tape ? tape_count(s->tape) : 0;
-        int64_t off = u->tape_off;
-        switch (ch) {
-        case KEY_UP: case 'k': off--; break;
-        case KEY_DOWN: case 'j': off++; break;
-        case KEY_PPAGE: off -= 10; break;
-        case KEY_NPAGE: off += 10; break;
-        case KEY_HOME: off = 0; break;
-        case KEY_END: off = n; break;
-        default: break;
-        }
-        if (off >= (int64_t)n)
-            off = n ? n - 1 : 0;
-        if (off < 0)
-            off = 0;
-        u->tape_off = (uint32_t)off;
+    case PANE_TAPE:
+        ui_list_key(&u->tape, ch);
         break;
-    }
     case PANE_BOOK: /* the ladder has no keys of its own */
         break;
     default:
@@ -545,7 +685,7 @@ static void ui_key(ui *u, int ch)
         return;
     }
     if (u->ov == OV_HELP) {
-        if (ch == 27 || ch == '?' || ch == 'q' || ch == '\n' || ch == '\r')
+        if (ch == 27 || ch == '?' || ch == 'q' || ch == '\n' || ch == '\r' || ch == KEY_F(1))
             close_overlay(u);
         return;
     }
@@ -556,7 +696,45 @@ static void ui_key(ui *u, int ch)
         u->full = true;
         return;
     }
+    if (key_screens(u, ch))
+        return;
     key_normal(u, ch);
+}
+
+/* After an Esc: an SGR mouse report "[<b;x;yM" (or "m": release) is read and handled here;
+ * anything else is handed on as the keys it was. Returns true when the Esc was consumed. */
+static bool ui_read_escape(ui *u)
+{
+    int c1 = wgetch(stdscr);
+    if (c1 == ERR)
+        return false; /* a lone Esc */
+    if (c1 != '[') {
+        ui_key(u, 27);
+        ui_key(u, c1);
+        return true;
+    }
+    int c2 = wgetch(stdscr);
+    if (c2 != '<') {
+        ui_key(u, 27);
+        ui_key(u, '[');
+        if (c2 != ERR)
+            ui_key(u, c2);
+        return true;
+    }
+    int v[3] = {0, 0, 0}, k = 0, c;
+    for (int n = 0; n < 16; n++) { /* bounded: "65;250;70M" is the longest we expect */
+        c = wgetch(stdscr);
+        if (c >= '0' && c <= '9' && k < 3) {
+            v[k] = K_MIN(v[k] * 10 + (c - '0'), 100000);
+        } else if (c == ';' && k < 2) {
+            k++;
+        } else {
+            if ((c == 'M' || c == 'm') && k == 2)
+                mouse_event(u, v[0], v[2] - 1, v[1] - 1, c == 'M');
+            return true; /* a malformed report is dropped */
+        }
+    }
+    return true;
 }
 
 void ui_on_input(ui *u)
@@ -572,6 +750,8 @@ void ui_on_input(ui *u)
         int ch = wgetch(stdscr);
         if (ch == ERR)
             break;
+        if (ch == 27 && ui_read_escape(u))
+            continue;
         ui_key(u, ch);
     }
     if (u->tty)
@@ -628,7 +808,7 @@ static uint64_t pane_sig(ui *u, enum pane_id id)
     h = mix(h, u->focus == id);
     switch (id) {
     case PANE_WATCH:
-        h = mix(h, u->wl_sel);
+        h = mix(h, u->wl.sel);
         h = mix(h, a->focus);
         h = mix_symbols(h, a);
         break;
@@ -664,7 +844,18 @@ static uint64_t pane_sig(ui *u, enum pane_id id)
     case PANE_TAPE:
         h = mix(h, s ? s->trades : 0);
         h = mix(h, a->focus);
-        h = mix(h, u->tape_off);
+        h = mix(h, u->tape.top);
+        break;
+    case PANE_CONN:
+    case PANE_STORE:
+    case PANE_COUNTERS:
+    case PANE_LOG: /* counters of everything: redrawn with the status bar's changes */
+        h = mix(h, a->messages);
+        h = mix(h, a->malformed);
+        h = mix(h, a->changes);
+        h = mix(h, (uint64_t)(a->msgs_per_s * 10.0));
+        h = mix(h, u->frames / 30);
+        h = mix(h, a->log ? log_count(a->log, LOG_WARN) + log_count(a->log, LOG_ERROR) : 0);
         break;
     default:
         break;
@@ -672,29 +863,36 @@ static uint64_t pane_sig(ui *u, enum pane_id id)
     return h;
 }
 
+/* Below UI_TINY_COLS x UI_TINY_ROWS: the longest message that fits the width, centred (the
+ * quit question too when it is open). */
 static void draw_too_small(ui *u)
 {
     werase(stdscr);
     wattr_set(stdscr, A_NORMAL, 0, NULL);
-    static const char msg[] = "terminal too small (80x24 needed)";
+    static const char *const msgs[] = {"terminal too small (20x6 needed)", "terminal too small",
+                                       "too small", "small", "!"};
     int rows = LINES, cols = COLS;
     if (rows >= 1 && cols >= 1) {
-        int len = (int)sizeof(msg) - 1;
-        int n = len < cols ? len : cols;
-        int x = (cols - n) / 2;
+        const char *msg = msgs[K_ARRAY_LEN(msgs) - 1];
+        for (size_t i = 0; i < K_ARRAY_LEN(msgs); i++)
+            if ((int)strlen(msgs[i]) <= cols) {
+                msg = msgs[i];
+                break;
+            }
+        int n = (int)strlen(msg);
         int y = (rows - 1) / 2;
-        mvwaddnstr(stdscr, y, x, msg, n);
-        if (rows >= 3 && cols >= 20) {
+        mvwaddnstr(stdscr, y, (cols - n) / 2, msg, n);
+        if (rows >= 3 && cols >= 10) {
             char sz[32];
             int m = snprintf(sz, sizeof(sz), "now %dx%d", cols, rows);
-            if (m > cols)
-                m = cols;
-            mvwaddnstr(stdscr, y + 1, (cols - m) / 2, sz, m);
+            if (m <= cols)
+                mvwaddnstr(stdscr, y + 1, (cols - m) / 2, sz, m);
         }
         if (u->ov == OV_QUIT && rows >= 2) {
             static const char q[] = "quit? y/n";
-            int m = (int)sizeof(q) - 1 < cols ? (int)sizeof(q) - 1 : cols;
-            mvwaddnstr(stdscr, y == 0 ? 1 : y - 1, (cols - m) / 2, q, m);
+            int m = (int)sizeof(q) - 1;
+            if (m <= cols)
+                mvwaddnstr(stdscr, y == 0 ? 1 : y - 1, (cols - m) / 2, q, m);
         }
     }
     wnoutrefresh(stdscr);
@@ -745,7 +943,7 @@ static bool ui_frame(ui *u)
         case PANE_CHART: ui_chart_draw(u, p); break;
         case PANE_BOOK: ui_book_draw(u, p); break;
         case PANE_TAPE: ui_tape_draw(u, p); break;
-        default: break;
+        default: ui_system_draw(u, p, (enum pane_id)i); break;
         }
         p->stamp = sig;
         p->dirty = false;

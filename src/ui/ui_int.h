@@ -12,7 +12,26 @@
 #include "kestrel/theme.h"
 #include "kestrel/ui.h"
 
-enum pane_id { PANE_WATCH = 0, PANE_CHART, PANE_BOOK, PANE_TAPE, PANE_COUNT };
+enum pane_id {
+    PANE_WATCH = 0, PANE_CHART, PANE_BOOK, PANE_TAPE,     /* 1 Market */
+    PANE_TRADING,                                         /* 2 Trading (placeholder) */
+    PANE_AI,                                              /* 3 AI (placeholder) */
+    PANE_CONN, PANE_STORE, PANE_COUNTERS, PANE_LOG,       /* 4 System */
+    PANE_BACKTEST,                                        /* 5 Backtests (placeholder) */
+    PANE_COUNT
+};
+enum screen_id { SCR_MARKET = 0, SCR_TRADING, SCR_AI, SCR_SYSTEM, SCR_BACKTEST, SCR_COUNT };
+typedef struct ui_rect {
+    int y, x, h, w;
+} ui_rect;
+
+/* A list (htop's Panel): n items, a selection and the first row shown. The owner draws the rows
+ * it is told to (ui_list_fit) and hands keys, clicks and the wheel to it. */
+typedef struct ui_list {
+    uint32_t n, sel, top;
+    int rows;       /* rows shown in the last frame */
+    bool scroll_only; /* no selection: keys move the view (top) itself (the tape) */
+} ui_list;
 enum overlay { OV_NONE = 0, OV_HELP, OV_QUIT, OV_PICKER };
 
 struct ta_chart;
@@ -86,18 +105,29 @@ struct ui {
     pane panes[PANE_COUNT];
     WINDOW *status, *keys, *ovw;
 
+    enum screen_id screen;
+    enum pane_id scr_focus[SCR_COUNT]; /* each screen keeps its focused pane */
+    int hidden;                        /* panes of the screen that did not fit */
+    enum pane_id hidden_ids[PANE_COUNT];
+    enum pane_id cycle[PANE_COUNT];    /* z with panes hidden: the focused pane, then those */
+    int ncycle, cycle_i;
+    bool mouse;                        /* SGR mouse reports on */
+
     enum pane_id focus;
     bool zoom;
     enum overlay ov;
 
     /* watchlist */
-    uint32_t wl_sel, wl_top;
+    ui_list wl;
+    int wl_y0, wl_per; /* first list row in the pane, rows per item (for clicks) */
     /* chart: follow the newest bar, or a cursor anchored by time */
     bool ch_follow;
     int64_t ch_cursor_ms, ch_right_ms;
     int ch_nb; /* bars visible in the last frame */
-    /* tape scroll (trades from the newest) */
-    uint32_t tape_off;
+    /* tape scroll (trades from the newest); scrolled back, the rows stay put: the offset grows
+     * with the trades that arrived since (tape_seen) */
+    ui_list tape; /* top = trades from the newest */
+    uint64_t tape_seen;
 
     /* indicator picker (pane_ind.c) */
     uint32_t pk_sel, pk_top, pk_n;
@@ -123,6 +153,27 @@ size_t ui_tty_pump(ui_tty *t);          /* writes what the terminal takes; retur
 bool ui_tty_take_lost(ui_tty *t);       /* output was discarded since the last call */
 void ui_tty_close(ui_tty *t);           /* after endwin(): last bytes (bounded), modes restored */
 
+/* layout.c: the screens and their layout trees */
+const char *ui_screen_name(enum screen_id s);
+enum pane_id ui_screen_first_focus(enum screen_id s);
+int ui_screen_panes(enum screen_id s, enum pane_id *out); /* in tree order */
+/* Fits screen s into h x w with `focus` kept: rects and shown per pane; returns how many of
+ * the screen's panes were dropped. */
+int ui_layout_solve(enum screen_id s, int h, int w, enum pane_id focus, ui_rect *rects,
+                    bool *shown);
+const char *ui_pane_name(enum pane_id p);
+
+/* list.c: the list widget */
+/* Keeps sel and top valid for n items in `rows` rows (sel visible). */
+void ui_list_fit(ui_list *l, uint32_t n, int rows);
+/* Up/Down/j/k, PgUp/PgDn, Home/End: true when the key was the list's. */
+bool ui_list_key(ui_list *l, int key);
+void ui_list_scroll(ui_list *l, int delta); /* the wheel: moves the selection by delta */
+bool ui_list_click(ui_list *l, int row);    /* a click on shown row `row`: selects it */
+
+/* panes of the System screen and the placeholders (pane_system.c) */
+void ui_system_draw(ui *u, pane *p, enum pane_id id);
+
 /* ui.c */
 attr_t ui_attr(const ui *u, enum theme_role r);
 void ui_role(ui *u, WINDOW *w, enum theme_role r);
@@ -142,6 +193,13 @@ int ui_text_cols(const char *s); /* display columns of a UTF-8 string (all our g
 /* The name a symbol is shown by: USD-M contracts carry " UM", so BTCUSDT on spot and on USD-M can
  * be told apart wherever both are watched. Returns buf. */
 const char *ui_sym_label(const market_sym *s, char *buf, size_t cap);
+
+/* What a book's state is called on screen: synced / syncing / RESYNCING / empty (LIVE names the
+ * live data source, not a book). */
+const char *ui_book_word(enum book_state st);
+/* A number drawn whole or not at all: s when it fits maxw columns, else the ellipsis (one
+ * column; "~" in ASCII). Returns the columns written. */
+int ui_put_whole(ui *u, WINDOW *w, int y, int x, int maxw, enum theme_role r, const char *s);
 
 /* Number formatting for narrow columns. */
 int ui_fmt_px(char *buf, size_t cap, kdec v, int decimals);
