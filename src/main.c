@@ -10,6 +10,7 @@
 #include "kestrel/app.h"
 #include "kestrel/ctl.h"
 #include "kestrel/ta_cli.h"
+#include "kestrel/ui.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -195,6 +196,10 @@ int main(int argc, char **argv)
         return 2;
     if (theme && main_copy(a->cfg.theme, sizeof a->cfg.theme, theme, "--theme") != K_OK)
         return 2;
+    if (!headless && ui_theme_check(a->cfg.theme, err, sizeof err) != K_OK) {
+        fprintf(stderr, "kestrel: %s\n", err); /* an unknown theme is a bad value */
+        return 2;
+    }
     if (logf && main_copy(a->cfg.log_file, sizeof a->cfg.log_file, logf, "--log") != K_OK)
         return 2;
     if (sock && main_copy(a->cfg.socket_path, sizeof a->cfg.socket_path, sock, "--socket") != K_OK)

@@ -30,6 +30,23 @@ const char *ui_book_word(enum book_state st)
     }
 }
 
+void ui_sym_assets(const char *sym, char *base, size_t bcap, char *quote, size_t qcap)
+{
+    static const char *const quotes[] = {"FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USD", "BTC",
+                                         "ETH",   "BNB",  "EUR",  "TRY",  "BRL", "JPY"};
+    size_t n = strlen(sym);
+    snprintf(base, bcap, "%s", "");
+    snprintf(quote, qcap, "%s", "");
+    for (size_t i = 0; i < K_ARRAY_LEN(quotes); i++) {
+        size_t q = strlen(quotes[i]);
+        if (n > q && strcmp(sym + n - q, quotes[i]) == 0) {
+            snprintf(base, bcap, "%.*s", (int)(n - q), sym);
+            snprintf(quote, qcap, "%s", quotes[i]);
+            return;
+        }
+    }
+}
+
 const char *ui_sym_label(const market_sym *s, char *buf, size_t cap)
 {
     if (!s)
@@ -93,7 +110,12 @@ int ui_put_whole(ui *u, WINDOW *w, int y, int x, int maxw, enum theme_role r, co
         return 0;
     if (ui_text_cols(s) <= maxw)
         return ui_put(u, w, y, x, maxw, r, s);
-    return ui_put(u, w, y, x, 1, r, u->utf8 ? "\xe2\x80\xa6" : "~");
+    return ui_put(u, w, y, x, 1, r, ui_ellipsis(u));
+}
+
+const char *ui_ellipsis(const ui *u)
+{
+    return u->utf8 ? "\xe2\x80\xa6" : "~";
 }
 
 int ui_putf(ui *u, WINDOW *w, int y, int x, int maxw, enum theme_role r, const char *fmt, ...)
@@ -196,7 +218,7 @@ int ui_fmt_num(char *buf, size_t cap, double v, int decimals, int width)
                 return n;
         }
     }
-    snprintf(buf, cap, "%s", "#");
+    snprintf(buf, cap, "%s", "\xe2\x80\xa6"); /* no form fits: not drawn */
     return 1;
 }
 

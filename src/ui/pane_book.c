@@ -22,6 +22,8 @@ static void ladder_row(ui *u, WINDOW *w, int y, int iw, const char *px, const ch
     char line[512];
     if (iw > (int)sizeof(line) - 1)
         iw = (int)sizeof(line) - 1;
+    if ((int)strlen(px) > pxw) /* a price that does not fit its column is not drawn */
+        px = ui_ellipsis(u);
     memset(line, ' ', (size_t)iw);
     line[iw] = 0;
     int n = snprintf(line, (size_t)iw + 1, "%-*s %*s %*s", pxw, px, qw, qty, cw, cum);
@@ -94,17 +96,22 @@ void ui_book_draw(ui *u, pane *p)
         int tx = 1 + 1 + ui_text_cols(title) + 2;
         char sn[32];
         bool crossed = book_is_crossed(s->book);
-        snprintf(sn, sizeof(sn), " %s ", crossed ? "CROSSED" : st == BOOK_LIVE ? "live"
-                                                                            : book_state_name(st));
+        bool ended = u->a->finished;
+        snprintf(sn, sizeof(sn), " %s%s ", crossed ? "CROSSED" : ui_book_word(st),
+                 ended ? ", REPLAY ENDED" : "");
+        if (tx + (int)strlen(sn) >= p->wd - 1) /* short form */
+            snprintf(sn, sizeof(sn), " %s ", crossed ? "CROSSED" : ended ? "ENDED"
+                                                                          : ui_book_word(st));
         if (tx + (int)strlen(sn) < p->wd - 1)
             ui_put(u, w, 0, tx, -1, crossed ? ROLE_ERROR : st == BOOK_LIVE ? ROLE_OK : ROLE_WARNING,
                    sn);
     }
     if (st != BOOK_LIVE) {
         const char *resync = u->utf8 ? "RESYNCING \xe2\x80\x94 not valid" : "RESYNCING - not valid";
-        const char *msg = st == BOOK_RESYNCING  ? resync
-                          : st == BOOK_SYNCING ? "SYNCING - waiting for snapshot"
-                                               : "no book data yet";
+        const char *msg = u->a->finished ? "REPLAY ENDED before the book synced"
+                          : st == BOOK_RESYNCING ? resync
+                          : st == BOOK_SYNCING   ? "SYNCING - waiting for snapshot"
+                                                 : "no book data yet";
         int len = ui_text_cols(msg);
         int x = 1 + (iw > len ? (iw - len) / 2 : 0);
         ui_put(u, w, 1 + (ih - 1) / 2, x, iw, ROLE_WARNING, msg);
@@ -172,8 +179,15 @@ void ui_book_draw(ui *u, pane *p)
     int qd = s->qty_decimals > 0 ? s->qty_decimals : 4;
 
     /* header */
-    char hdr[256];
-    snprintf(hdr, sizeof(hdr), "%-*s %*s %*s", pxw, "Price", qw, "Qty", cw, "Total");
+    /* headers name their units where they fit: "Price USDT", "Qty BTC", "Total BTC" */
+    char hdr[256], base[KSYM_MAX], quote[KSYM_MAX], hp[32], hq[32], ht[32];
+    ui_sym_assets(s->name, base, sizeof base, quote, sizeof quote);
+    snprintf(hp, sizeof hp, "Price %s", quote);
+    snprintf(hq, sizeof hq, "Qty %s", base);
+    snprintf(ht, sizeof ht, "Total %s", base);
+    snprintf(hdr, sizeof(hdr), "%-*s %*s %*s", pxw, quote[0] && (int)strlen(hp) <= pxw ? hp : "Price",
+             qw, base[0] && (int)strlen(hq) <= qw ? hq : "Qty", cw,
+             base[0] && (int)strlen(ht) <= cw ? ht : "Total");
     ui_put(u, w, 1, 1, iw, ROLE_HEADER, hdr);
 
     int top = 2; /* first ask row */
@@ -206,8 +220,15 @@ void ui_book_draw(ui *u, pane *p)
             ui_glyph(u, w, sy, x, G_HLINE);
         }
         int len = ui_text_cols(line);
-        ui_put(u, w, sy, 1 + (iw > len ? (iw - len) / 2 : 0), iw,
-               book_is_crossed(s->book) ? ROLE_ERROR : ROLE_TEXT, line);
+        if (len > iw && book_best(s->book, &bid, &bidq, &ask, &askq)) { /* the bps go first */
+            char sp[40];
+            ui_fmt_px(sp, sizeof(sp), ask - bid, s->px_decimals);
+            snprintf(line, sizeof(line), " spread %s ", sp);
+            len = ui_text_cols(line);
+        }
+        if (len <= iw)
+            ui_put(u, w, sy, 1 + (iw > len ? (iw - len) / 2 : 0), iw,
+                   book_is_crossed(s->book) ? ROLE_ERROR : ROLE_TEXT, line);
     }
     for (int i = 0; i < nbid; i++) {
         int y = sy + 1 + i;
@@ -270,8 +291,13 @@ void ui_tape_draw(ui *u, pane *p)
     int rest = iw - tw - 2;
     int pw = rest / 2 + 1, qw = rest - pw;
     int qd = s->qty_decimals > 0 ? s->qty_decimals : 4;
-    char hdr[128];
-    snprintf(hdr, sizeof(hdr), "%-*s %*s %*s", tw, "Time", pw, "Price", qw, "Qty");
+    char hdr[128], base[KSYM_MAX], quote[KSYM_MAX], hq[32], hp[32];
+    ui_sym_assets(s->name, base, sizeof base, quote, sizeof quote);
+    snprintf(hq, sizeof hq, "Qty %s", base);
+    snprintf(hp, sizeof hp, "Price %s", quote);
+    snprintf(hdr, sizeof(hdr), "%-*s %*s %*s", tw, "Time UTC", pw,
+             quote[0] && (int)strlen(hp) <= pw ? hp : "Price", qw,
+             base[0] && (int)strlen(hq) <= qw ? hq : "Qty");
     ui_put(u, w, 1, 1, iw, ROLE_HEADER, hdr);
     if (u->tape.top > 0) {
         char more[32];
@@ -286,7 +312,8 @@ void ui_tape_draw(ui *u, pane *p)
             break;
         char tm[24], px[40], q[32], line[256];
         ui_fmt_time(tm, sizeof(tm), t->time_ms, ms ? 1 : 0);
-        ui_fmt_px(px, sizeof(px), t->px, s->px_decimals);
+        if (ui_fmt_px(px, sizeof(px), t->px, s->px_decimals) > pw)
+            snprintf(px, sizeof px, "%s", ui_ellipsis(u));
         ui_fmt_qty(q, sizeof(q), t->qty, qd, qw);
         enum theme_role side = t->buyer_maker ? ROLE_DOWN : ROLE_UP;
         snprintf(line, sizeof(line), "%-*s", tw, tm);

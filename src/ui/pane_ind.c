@@ -239,7 +239,8 @@ int ui_ind_legend(ui *u, WINDOW *w, const ind_ctx *ic, int y, int x, int maxw, i
         return 0;
     int used = 0, osc = 0;
     bool more = false;
-    for (uint32_t i = 0; i < ta_chart_instances(ic->c) && used < maxw; i++) {
+    uint32_t ni = ta_chart_instances(ic->c);
+    for (uint32_t i = 0; i < ni; i++) {
         char b[TA_SPEC_MAX + 8];
         enum theme_role r = inst_role(i);
         if (!inst_is_overlay(ic, i)) {
@@ -251,8 +252,23 @@ int ui_ind_legend(ui *u, WINDOW *w, const ind_ctx *ic, int y, int x, int maxw, i
         } else {
             snprintf(b, sizeof(b), " %s", ta_chart_instance_spec(ic->c, i));
         }
-        if (used + ui_text_cols(b) > maxw)
+        /* a spec whole or not at all; what is left out is counted ("+2"), never silently lost:
+         * room stays for that count unless this is the last spec */
+        char tail[16];
+        int rest = 0; /* legend entries from this one on */
+        for (uint32_t j = i, o2 = (uint32_t)osc - (inst_is_overlay(ic, i) ? 0 : 1); j < ni; j++) {
+            if (inst_is_overlay(ic, j))
+                rest++;
+            else if (o2++ >= (uint32_t)shown_osc)
+                rest++;
+        }
+        snprintf(tail, sizeof tail, " +%d", rest);
+        int reserve = rest > 1 ? ui_text_cols(tail) : 0;
+        if (used + ui_text_cols(b) + reserve > maxw) {
+            if (used + ui_text_cols(tail) <= maxw)
+                used += ui_put(u, w, y, x + used, maxw - used, ROLE_DIM, tail);
             break;
+        }
         used += ui_put(u, w, y, x + used, maxw - used, r, b);
     }
     return used;
@@ -388,7 +404,10 @@ void ui_ind_draw_osc(ui *u, WINDOW *w, const ind_ctx *ic, uint32_t inst,
     /* label with the newest values, and the scale */
     char lb[160];
     int lx = 1;
-    lx += ui_put(u, w, y0, lx, ax - lx, ROLE_DIM, ta_chart_instance_spec(ic->c, inst));
+    const char *spec = ta_chart_instance_spec(ic->c, inst);
+    if (ui_text_cols(spec) <= ax - lx)
+        lx += ui_put(u, w, y0, lx, ax - lx, ROLE_DIM, spec);
+    /* the newest values, each whole ("-11.79 -12.09 0.30"), or "…" for the rest */
     for (uint32_t o = 0; o < no && lx < ax; o++) {
         double v = n > 0 ? ui_ind_value(ic, outs[o], vis[n - 1]->open_ms) : NAN;
         char num[32];
@@ -397,6 +416,14 @@ void ui_ind_draw_osc(ui *u, WINDOW *w, const ind_ctx *ic, uint32_t inst,
         else
             snprintf(num, sizeof(num), "-");
         snprintf(lb, sizeof(lb), " %s", num);
+        int room = ax - lx - (o + 1 < no ? 2 : 0); /* keeps " …" possible for the rest */
+        if (ui_text_cols(lb) > room) {
+            if (ax - lx >= 2) {
+                ui_put(u, w, y0, lx, 1, ROLE_DIM, " ");
+                ui_put(u, w, y0, lx + 1, 1, ROLE_DIM, ui_ellipsis(u));
+            }
+            break;
+        }
         lx += ui_put(u, w, y0, lx, ax - lx, (enum theme_role)(ROLE_IND1 + (inst + o) % 6), lb);
     }
     char sc[24];

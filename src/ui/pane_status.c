@@ -189,6 +189,13 @@ static const char *pane_hint(ui *u)
     case PANE_CHART: return "[chart] arrows h l scroll, Home End";
     case PANE_BOOK: return "[book]";
     case PANE_TAPE: return "[trades] arrows j k scroll";
+    case PANE_CONN: return "[connections]";
+    case PANE_STORE: return "[store]";
+    case PANE_COUNTERS: return "[counters]";
+    case PANE_LOG: return "[log]";
+    case PANE_TRADING: return "[trading]";
+    case PANE_AI: return "[ai]";
+    case PANE_BACKTEST: return "[backtests]";
     default: return "";
     }
 }
@@ -209,18 +216,41 @@ void ui_keys_draw(ui *u)
         {"?", "help"}, {"q", "quit"}, {"Tab", "pane"}, {"[ ]", "timeframe"},
         {"z", "zoom"}, {"space", "pause"}, {"< >", "speed"},
     };
+    /* the focused pane's own keys at the right come first, then the screens (all five when
+     * there is room, else the current one), then the general hints in what is left */
+    const char *ph = pane_hint(u);
+    int n = ui_text_cols(ph);
+    int end = u->cols - n - 2 > 20 ? u->cols - n - 2 : u->cols;
     int x = 1;
+    int tabs = 0;
+    for (int i = 0; i < SCR_COUNT; i++)
+        tabs += 1 + ui_text_cols(ui_screen_name((enum screen_id)i)) + 1;
+    if (x + tabs + 1 <= end - 30) {
+        for (int i = 0; i < SCR_COUNT; i++) {
+            char d[4];
+            snprintf(d, sizeof d, "%d", i + 1);
+            x += ui_put(u, w, 0, x, -1, ROLE_KEY, d);
+            x += ui_put(u, w, 0, x, -1, i == (int)u->screen ? ROLE_SELECTION : ROLE_DIM,
+                        ui_screen_name((enum screen_id)i));
+            x += 1;
+        }
+        x += 1;
+    } else if (x + 12 <= end) {
+        char d[32];
+        snprintf(d, sizeof d, "%d", (int)u->screen + 1);
+        x += ui_put(u, w, 0, x, -1, ROLE_KEY, d);
+        x += ui_put(u, w, 0, x, -1, ROLE_SELECTION, ui_screen_name(u->screen));
+        x += 2;
+    }
     for (size_t i = 0; i < K_ARRAY_LEN(hints); i++) {
         int need = ui_text_cols(hints[i].key) + 1 + ui_text_cols(hints[i].what) + 2;
-        if (x + need > u->cols)
+        if (x + need > end)
             break;
         x += ui_put(u, w, 0, x, -1, ROLE_KEY, hints[i].key);
         x += 1;
         x += ui_put(u, w, 0, x, -1, ROLE_DIM, hints[i].what);
         x += 2;
     }
-    const char *ph = pane_hint(u);
-    int n = ui_text_cols(ph);
     if (u->cols - n - 1 > x)
         ui_put(u, w, 0, u->cols - n - 1, n, ROLE_DIM, ph);
 }
@@ -231,20 +261,35 @@ static const struct {
 } help_keys[] = {
     {"?", "this help (Esc closes it)"},
     {"q", "quit (asks: y quits, n or Esc stays)"},
-    {"Tab  Shift-Tab", "focus the next / previous pane"},
+    {"1-5  F2-F6", "screens: 1 Market 2 Trading 3 AI 4 System 5 Backtests"},
+    {"F1  F10", "this help / quit (asks)"},
+    {"Tab  Shift-Tab", "focus the next / previous pane (a hidden one is shown)"},
     {"Up Down  j k", "move in lists (watchlist, trades)"},
     {"Left Right  h l", "chart: scroll back / forward in time"},
     {"Home End", "chart: oldest / newest bar; lists: top / bottom"},
     {"PgUp PgDn", "page in lists and the chart"},
     {"Enter", "select the symbol under the cursor (watchlist)"},
     {"[  ]", "chart timeframe shorter / longer: 1s 1m 5m 15m 1h 4h 1d"},
-    {"z", "zoom the focused pane (again: restore)"},
+    {"z", "zoom the focused pane (again: restore); panes hidden: cycle them"},
     {"space", "pause / resume the replay"},
     {"<  >", "replay speed slower / faster"},
     {"i", "indicator picker (chart overlays, oscillators)"},
     {"+ -  e", "in the picker: step the first parameter / edit the spec"},
     {"Esc", "close an overlay"},
     {"Ctrl-L", "repaint the whole screen"},
+    {"M", "mouse on / off: click focuses and selects, the wheel scrolls"},
+};
+
+/* What the short tags on screen mean. */
+static const struct {
+    const char *tag, *what;
+} help_legend[] = {
+    {"sp  bps", "spread: best ask - best bid; in basis points of the mid"},
+    {"imb20", "book imbalance (bid-ask)/(bid+ask) over the top 20 levels"},
+    {"chg sess", "change since the session's first price (chg 24h: against 24 h ago)"},
+    {"+3 newer", "trades newer than the scrolled-back view (it stays put)"},
+    {"* \xe2\x97\x80", "the bar is still forming / the last price on the axis"},
+    {"+2  \xe2\x80\xa6", "indicators or panes with no room / a number with no room"},
 };
 
 /* Keys reserved for later issues: listed, marked "not yet", bound to nothing but a flash. */
@@ -315,10 +360,10 @@ static int wrap(ui *u, WINDOW *w, int y, int x, int width, int ymax, enum theme_
 
 void ui_help_draw(ui *u)
 {
-    int n = (int)K_ARRAY_LEN(help_keys);
-    int wd0 = K_MIN(78, u->cols);
+    int n = (int)K_ARRAY_LEN(help_keys), nl = (int)K_ARRAY_LEN(help_legend);
+    int wd0 = K_MIN(84, u->cols);
     int later_lines = (int)sizeof(help_later) / K_MAX(10, wd0 - 6) + 2;
-    WINDOW *w = ui_overlay_open(u, n + later_lines + 5, wd0, "Keys");
+    WINDOW *w = ui_overlay_open(u, n + later_lines + nl + 7, wd0, "Keys");
     if (!w)
         return;
     int h, wd;
@@ -332,6 +377,20 @@ void ui_help_draw(ui *u)
         y++;
         ui_put(u, w, y++, 3, wd - 5, ROLE_DIM, "Reserved, not yet available:");
         y = wrap(u, w, y, 3, wd - 6, h - 2, ROLE_DIM, help_later);
+    }
+    if (y + 1 < h - 2) {
+        y++;
+        ui_put(u, w, y++, 3, wd - 5, ROLE_DIM, "Legend:");
+        for (int i = 0; i < nl && y < h - 2; i++, y++) {
+            const char *tag = help_legend[i].tag;
+            char ascii[32];
+            if (!u->utf8) { /* the glyphs' ASCII forms */
+                snprintf(ascii, sizeof ascii, "%s", i == 4 ? "* <" : i == 5 ? "+2  ~" : tag);
+                tag = ascii;
+            }
+            ui_put(u, w, y, 3, 18, ROLE_KEY, tag);
+            ui_put(u, w, y, 21, wd - 23, ROLE_OVERLAY, help_legend[i].what);
+        }
     }
     if (y < h - 1)
         ui_put(u, w, h - 2, 3, wd - 5, ROLE_DIM, "Esc or ? closes this help");

@@ -47,7 +47,7 @@ void ui_watch_draw(ui *u, pane *p)
     u->wl_per = per;
 
     /* columns (wide): marker, symbol, last, chg%, spread */
-    int sym_w = 10, last_w = 10, chg_w = 7;
+    int sym_w = 10, last_w = 10, chg_w = 8;
     int spr_w = iw - 2 - sym_w - last_w - chg_w - 3;
     if (wide) {
         int x = 1 + 2;
@@ -55,7 +55,7 @@ void ui_watch_draw(ui *u, pane *p)
         x += sym_w + 1;
         ui_putf(u, w, 1, x, last_w, ROLE_HEADER, "%*s", last_w, "Last");
         x += last_w + 1;
-        ui_putf(u, w, 1, x, chg_w, ROLE_HEADER, "%*s", chg_w, "Chg%");
+        ui_putf(u, w, 1, x, chg_w, ROLE_HEADER, "%*s", chg_w, "chg sess");
         x += chg_w + 1;
         if (spr_w > 0)
             ui_putf(u, w, 1, x, spr_w, ROLE_HEADER, "%*s", spr_w, "Spread");
@@ -99,20 +99,26 @@ void ui_watch_draw(ui *u, pane *p)
             for (int k = 0; k < per; k++)
                 ui_fill(u, w, y + k, 1, iw, ROLE_SELECTION);
         }
-        enum theme_role cr = sel && foc ? ROLE_SELECTION : chg_role;
+        /* the change keeps its up/down colour on the highlighted row too */
+        enum theme_role cr = chg_role;
         if (i == a->focus)
             ui_glyph(u, w, y, 1, G_FOCUS);
         if (wide) {
             int x = 3;
             ui_put(u, w, y, x, sym_w, base, lbl);
             x += sym_w + 1;
-            ui_putf(u, w, y, x, last_w, base, "%*s", last_w, px);
+            /* each value whole in its column, or the ellipsis */
+            char cell[48];
+            snprintf(cell, sizeof cell, "%*s", last_w, px);
+            ui_put_whole(u, w, y, x, last_w, base, cell);
             x += last_w + 1;
-            ui_putf(u, w, y, x, chg_w, cr, "%*s", chg_w, chg);
+            snprintf(cell, sizeof cell, "%*s", chg_w, chg);
+            ui_put_whole(u, w, y, x, chg_w, cr, cell);
             x += chg_w + 1;
-            if (spr_w > 0)
-                ui_putf(u, w, y, x, spr_w, sel && foc ? ROLE_SELECTION : spr_role, "%*s", spr_w,
-                        spr);
+            if (spr_w > 0) {
+                snprintf(cell, sizeof cell, "%*s", spr_w, spr);
+                ui_put_whole(u, w, y, x, spr_w, sel && foc ? ROLE_SELECTION : spr_role, cell);
+            }
         } else {
             int avail = iw - 2;
             int pl = (int)strlen(px);
@@ -123,8 +129,10 @@ void ui_watch_draw(ui *u, pane *p)
             if (pl + (int)strlen(shown) + 1 <= avail)
                 ui_put(u, w, y, 3 + avail - pl, pl, base, px);
             if (y + 1 <= ih) {
-                ui_put(u, w, y + 1, 3, avail, cr, chg);
-                int cl = (int)strlen(chg);
+                char cs[32];
+                snprintf(cs, sizeof cs, "%s", chg);
+                ui_put_whole(u, w, y + 1, 3, avail, cr, cs);
+                int cl = ui_text_cols(cs) <= avail ? (int)strlen(cs) : 1;
                 char sb[48];
                 snprintf(sb, sizeof(sb), "sp %s", spr);
                 int sl = (int)strlen(sb);

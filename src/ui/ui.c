@@ -269,7 +269,10 @@ static void mouse_enable(ui *u, bool on)
 {
     /* button presses and the wheel (1000), reported as SGR sequences (1006): any size, and the
      * same bytes on every terminal, so ui_on_input reads them itself */
-    putp(on ? "\033[?1000h\033[?1006h" : "\033[?1006l\033[?1000l");
+    fputs(on ? "\033[?1000h\033[?1006h" : "\033[?1006l\033[?1000l", u->out);
+    fflush(u->out);
+    if (u->tty)
+        ui_tty_pump(u->tty);
     u->mouse = on;
 }
 
@@ -330,6 +333,18 @@ static ui *ui_open_screen(app *a, FILE *out, FILE *in, const char *term, char *e
     u->last_frame_ms = -1000000;
     ui_layout(u);
     return u;
+}
+
+int ui_theme_check(const char *name, char *err, size_t errlen)
+{
+    char path[CONFIG_PATH_MAX + 100], datadir[CONFIG_PATH_MAX];
+    if (!name[0] || strcmp(name, "default") == 0)
+        return K_OK;
+    config_datadir(datadir, sizeof datadir);
+    if (theme_find(name, datadir, path, sizeof path) == K_OK)
+        return K_OK;
+    snprintf(err, errlen, "unknown theme '%s' (not in ./themes or %s/themes)", name, datadir);
+    return K_ERR;
 }
 
 ui *ui_open(app *a, char *err, size_t errlen)
@@ -1014,4 +1029,10 @@ void ui_feed_key(ui *u, int key)
 {
     set_term(u->scr);
     ui_key(u, key);
+}
+
+void ui_feed_mouse(ui *u, int button, int y, int x, bool press)
+{
+    set_term(u->scr);
+    mouse_event(u, button, y, x, press);
 }

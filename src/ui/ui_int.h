@@ -197,9 +197,13 @@ const char *ui_sym_label(const market_sym *s, char *buf, size_t cap);
 /* What a book's state is called on screen: synced / syncing / RESYNCING / empty (LIVE names the
  * live data source, not a book). */
 const char *ui_book_word(enum book_state st);
+/* The base and quote assets of a symbol name by its quote suffix (BTCUSDT: BTC, USDT); both ""
+ * when no known quote ends it. For the units in column headers. */
+void ui_sym_assets(const char *sym, char *base, size_t bcap, char *quote, size_t qcap);
 /* A number drawn whole or not at all: s when it fits maxw columns, else the ellipsis (one
  * column; "~" in ASCII). Returns the columns written. */
 int ui_put_whole(ui *u, WINDOW *w, int y, int x, int maxw, enum theme_role r, const char *s);
+const char *ui_ellipsis(const ui *u); /* "…", or "~" without UTF-8 */
 
 /* Number formatting for narrow columns. */
 int ui_fmt_px(char *buf, size_t cap, kdec v, int decimals);
