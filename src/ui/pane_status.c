@@ -227,7 +227,7 @@ void ui_keys_draw(ui *u)
         tabs += 1 + ui_text_cols(ui_screen_name((enum screen_id)i)) + 1;
     if (x + tabs + 1 <= end - 30) {
         for (int i = 0; i < SCR_COUNT; i++) {
-            char d[4];
+            char d[16];
             snprintf(d, sizeof d, "%d", i + 1);
             x += ui_put(u, w, 0, x, -1, ROLE_KEY, d);
             x += ui_put(u, w, 0, x, -1, i == (int)u->screen ? ROLE_SELECTION : ROLE_DIM,

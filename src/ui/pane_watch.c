@@ -57,8 +57,8 @@ void ui_watch_draw(ui *u, pane *p)
         x += last_w + 1;
         ui_putf(u, w, 1, x, chg_w, ROLE_HEADER, "%*s", chg_w, "chg sess");
         x += chg_w + 1;
-        if (spr_w > 0)
-            ui_putf(u, w, 1, x, spr_w, ROLE_HEADER, "%*s", spr_w, "Spread");
+        if (spr_w > 0) /* a header whole: "Spread", else "sp" (the help's legend) */
+            ui_putf(u, w, 1, x, spr_w, ROLE_HEADER, "%*s", spr_w, spr_w >= 6 ? "Spread" : "sp");
     }
     for (int r = 0; r < rows; r++) {
         uint32_t i = u->wl.top + (uint32_t)r;

@@ -269,6 +269,9 @@ static void mouse_enable(ui *u, bool on)
 {
     /* button presses and the wheel (1000), reported as SGR sequences (1006): any size, and the
      * same bytes on every terminal, so ui_on_input reads them itself */
+    /* where terminfo knows the SGR form (xterm: kmous=\E[<) curses parses it: KEY_MOUSE */
+    mousemask(on ? BUTTON1_PRESSED | BUTTON4_PRESSED | BUTTON5_PRESSED : 0, NULL);
+    mouseinterval(0);
     fputs(on ? "\033[?1000h\033[?1006h" : "\033[?1006l\033[?1000l", u->out);
     fflush(u->out);
     if (u->tty)
@@ -709,6 +712,16 @@ static void ui_key(ui *u, int ch)
     if (ch == 12) { /* Ctrl-L: repaint everything (after another program scribbled on it) */
         clearok(curscr, TRUE);
         u->full = true;
+        return;
+    }
+    if (ch == KEY_MOUSE) {
+        MEVENT ev;
+        if (getmouse(&ev) == OK) {
+            int b = ev.bstate & BUTTON4_PRESSED ? 64 : ev.bstate & BUTTON5_PRESSED ? 65
+                    : ev.bstate & BUTTON1_PRESSED ? 0 : -1;
+            if (b >= 0)
+                mouse_event(u, b, ev.y, ev.x, true);
+        }
         return;
     }
     if (key_screens(u, ch))

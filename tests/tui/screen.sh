@@ -204,7 +204,10 @@ else
     bad "80x24 has status and tape"
 fi
 $T resize-window -t "$S" -x 40 -y 10
-expect "terminal too small" "40x10 says the terminal is too small"
+expect_gone "Book BTCUSDT" "40x10 shows the focused pane alone"
+expect "Watchlist" "40x10: the focused watchlist"
+$T resize-window -t "$S" -x 15 -y 5
+expect "too small" "15x5 says 'too small' (fits the width)"
 $T resize-window -t "$S" -x 1 -y 1
 # 1x1 (curses cannot write the only cell, the bottom-right one): the process still serves the
 # control socket and the replay keeps advancing
@@ -277,11 +280,10 @@ while [ $n -gt 0 ] && [ ! -f "$tmp/rc" ]; do sleep 0.1; n=$((n - 1)); done
 [ -f "$tmp/rc" ] && [ "$(cat "$tmp/rc")" = 0 ] && ok "vt100/C: quits cleanly" ||
     { bad "vt100/C: quits cleanly"; tail -n 30 "$tmp/stderr"; }
 
-# --- a missing theme, the replay at full speed to its end ---------------------------------------
-start k3 "LANG=C.UTF-8 LC_ALL= TERM=xterm" "--speed 0 --theme no-such-theme"
+# --- the replay at full speed to its end (an unknown --theme exits 2: tests/tui/sizes.sh) ------
+start k3 "LANG=C.UTF-8 LC_ALL= TERM=xterm" "--speed 0"
 $T kill-session -t k2 >/dev/null 2>&1
-expect "no-such-theme" "a missing theme is reported (flash)" 10
-expect "FINISHED" "the replay runs to its end" 60
+expect "REPLAY ENDED" "the replay runs to its end" 60
 expect "61602.01" "final BTCUSDT best bid on screen"
 expect "61602.02" "final BTCUSDT best ask on screen"
 keys q y
