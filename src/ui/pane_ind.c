@@ -652,7 +652,7 @@ static void picker_step(ui *u, int dir)
     picker_replace(u, in->name, spec);
 }
 
-/* e: a one-line edit of the selected enabled indicator's first spec ("bb_20_2.5"); Enter
+/* t: a one-line edit of the selected enabled indicator's first spec ("bb_20_2.5"); Enter
  * applies it through app_set_indicators() (which validates it), Esc cancels. */
 static void picker_edit_begin(ui *u)
 {
@@ -663,7 +663,7 @@ static void picker_edit_begin(ui *u)
     const char *name = ta_info_at(idx[u->pk_sel])->name;
     size_t off, len;
     if (!u->pk_on[u->pk_sel] || !first_spec(u->a->indicators, name, &off, &len)) {
-        app_flash(u->a, "%s is off: space turns it on, then e edits it", name);
+        app_flash(u->a, "%s is off: space turns it on, then t edits it", name);
         return;
     }
     snprintf(u->pk_edit, sizeof(u->pk_edit), "%.*s",
@@ -701,8 +701,19 @@ void ui_picker_key(ui *u, int ch)
         picker_edit_key(u, ch);
         return;
     }
+    if (u->pk_confirm) { /* x asked "clear every indicator? y/n" */
+        u->pk_confirm = false;
+        if (ch == 'y' || ch == 'Y') {
+            for (uint32_t i = 0; i < u->pk_n; i++)
+                u->pk_on[i] = false;
+            picker_apply(u);
+        }
+        return;
+    }
+    /* c and e mean close-position and settings on the main screen: the picker does not use
+     * them (t types a spec, x clears after asking) */
     switch (ch) {
-    case 'e':
+    case 't':
         picker_edit_begin(u);
         break;
     case '+': case '=': case KEY_RIGHT:
@@ -728,10 +739,8 @@ void ui_picker_key(ui *u, int ch)
             u->pk_on[u->pk_sel] = !u->pk_on[u->pk_sel];
         picker_apply(u); /* applied at once: the chart behind shows it */
         break;
-    case 'c': /* clear all */
-        for (uint32_t i = 0; i < u->pk_n; i++)
-            u->pk_on[i] = false;
-        picker_apply(u);
+    case 'x': /* clear all: asks first */
+        u->pk_confirm = true;
         break;
     case 27: case 'i': case 'q':
         picker_apply(u);
@@ -763,7 +772,8 @@ void ui_picker_draw(ui *u)
         u->pk_top = u->pk_sel - (uint32_t)rows + 1;
     ui_put(u, w, 1, 2, wd - 4, ROLE_DIM,
            u->pk_editing ? "type the spec (bb_20_2.5), Enter apply, Esc cancel"
-                         : "space/Enter toggle, +/- parameter, e edit, c clear, Esc/i close");
+                         : u->pk_confirm ? "clear every indicator? y: yes, any other key: no"
+                         : "space/Enter toggle, +/- parameter, t type spec, x clear, Esc/i close");
     for (int r = 0; r < rows; r++) {
         uint32_t i = u->pk_top + (uint32_t)r;
         if (i >= n)

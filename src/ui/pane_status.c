@@ -274,7 +274,7 @@ static const struct {
     {"space", "pause / resume the replay"},
     {"<  >", "replay speed slower / faster"},
     {"i", "indicator picker (chart overlays, oscillators)"},
-    {"+ -  e", "in the picker: step the first parameter / edit the spec"},
+    {"+ -  t  x", "in the picker: step the first parameter / type the spec / clear (asks)"},
     {"Esc", "close an overlay"},
     {"Ctrl-L", "repaint the whole screen"},
     {"M", "mouse on / off: click focuses and selects, the wheel scrolls"},

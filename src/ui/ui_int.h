@@ -132,7 +132,8 @@ struct ui {
     /* indicator picker (pane_ind.c) */
     uint32_t pk_sel, pk_top, pk_n;
     bool pk_on[128];
-    bool pk_editing;   /* e: the selected row's spec is being typed */
+    bool pk_editing;   /* t: the selected row's spec is being typed */
+    bool pk_confirm;   /* x: "clear every indicator?" is asked */
     char pk_edit[64];  /* its text (TA_SPEC_MAX) */
 
     /* redraw control */

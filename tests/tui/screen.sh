@@ -227,7 +227,9 @@ expect "Book BTCUSDT" "book back after resizing"
 # indicator picker: clear, pick the first entry (SMA): drawn, and kept for the next run
 keys i
 expect "space/Enter toggle" "i opens the indicator picker"
-keys c Space Escape
+keys x
+expect "clear every indicator?" "x in the picker asks before clearing"
+keys y Space Escape
 expect_gone "space/Enter toggle" "Esc closes the picker"
 expect "sma_20" "the picked SMA is on the chart"
 expect_gone "rsi_14" "cleared indicators are gone"

@@ -514,7 +514,7 @@ int main(void)
     CHECK_STR(text, A.indicators);
 
     /* picker parameters: +/- (Right/Left) step the selected enabled row's first parameter
-     * within the registry's range; e edits its spec; the rest of the list stays as it is */
+     * within the registry's range; t edits its spec; the rest of the list stays as it is */
     CHECK_INT(app_set_indicators(&A, "sma_20,rsi_14,ema_9", err, sizeof(err)), K_OK);
     uint32_t rsi_row = 0, sar_row = 0, wma_row = 0, row = 0;
     for (int pass = 0; pass < 2; pass++) /* picker order: overlays, then oscillators */
@@ -558,7 +558,7 @@ int main(void)
     CHECK_STR(A.indicators, "sma_20,rsi_2,ema_9");
     CHECK(strstr(A.flash, "minimum") != NULL);
     /* e: edit the spec; Esc cancels, a bad spec is flashed and changes nothing */
-    ui_feed_key(u, 'e');
+    ui_feed_key(u, 't');
     draw(u);
     CHECK(shows("Enter apply, Esc cancel"));
     CHECK(shows("edit> rsi_2_"));
@@ -566,12 +566,12 @@ int main(void)
     ui_feed_key(u, '7');
     ui_feed_key(u, 27);
     CHECK_STR(A.indicators, "sma_20,rsi_2,ema_9");
-    ui_feed_key(u, 'e');
+    ui_feed_key(u, 't');
     ui_feed_key(u, KEY_BACKSPACE);
     ui_feed_key(u, '7');
     ui_feed_key(u, '\n');
     CHECK_STR(A.indicators, "sma_20,rsi_7,ema_9");
-    ui_feed_key(u, 'e');
+    ui_feed_key(u, 't');
     ui_feed_key(u, '.');
     ui_feed_key(u, '5');
     A.flash[0] = 0;
