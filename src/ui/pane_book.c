@@ -86,7 +86,7 @@ void ui_book_draw(ui *u, pane *p)
     market_sym *s = ui_focus_sym(u);
     char title[96], lbl[KSYM_MAX + 8];
     enum book_state st = s && s->book ? book_state(s->book) : BOOK_EMPTY;
-    snprintf(title, sizeof(title), "Book %s", ui_sym_label(s, lbl, sizeof lbl));
+    snprintf(title, sizeof(title), s ? "Book %s" : "Book", ui_sym_label(s, lbl, sizeof lbl));
     ui_frame_box(u, w, foc, title, ROLE_TITLE);
     int ih = p->h - 2, iw = p->wd - 2;
     if (ih < 1 || iw < 8 || !s)
@@ -270,7 +270,7 @@ void ui_tape_draw(ui *u, pane *p)
     bool foc = u->focus == PANE_TAPE;
     market_sym *s = ui_focus_sym(u);
     char title[64], lbl[KSYM_MAX + 8];
-    snprintf(title, sizeof(title), "Trades %s", ui_sym_label(s, lbl, sizeof lbl));
+    snprintf(title, sizeof(title), s ? "Trades %s" : "Trades", ui_sym_label(s, lbl, sizeof lbl));
     ui_frame_box(u, w, foc, title, ROLE_TITLE);
     int ih = p->h - 2, iw = p->wd - 2;
     if (ih < 1 || iw < 8 || !s || !s->tape)
