@@ -165,6 +165,7 @@ while time.monotonic() < end:
         rc = os.WEXITSTATUS(st) if os.WIFEXITED(st) else -1
         break
 ok(rc == 0, "y quits with status 0 (got %s)" % rc)
+ok(b"\x1b[?1049l" in screen, "the terminal is given back (the alternate screen is left)")
 if rc is None:
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)

@@ -160,8 +160,41 @@ expect "BTCUSDT 1s" "[ goes back to 1s"
 # pause / resume
 keys Space
 expect "PAUSED" "space pauses the replay"
+line1 | grep -qF "btcusdt_20240808.gz +3 PAUSED" && ok "PAUSED keeps the file name" ||
+    bad "PAUSED keeps the file name"
 keys Space
 expect_gone "PAUSED" "space resumes"
+
+# the tape scrolled back stays anchored to its rows while new trades arrive: the offset
+# ("+N newer") grows and the rows shown stay the same trades
+tape_rows() { python3 -c '
+import re, sys
+rows = re.findall(r"(\d\d:\d\d:\d\d\.\d\d\d) +(\d+\.\d+) +(\d+\.\d+)", open(sys.argv[1]).read())
+print("\n".join(" ".join(r) for r in rows))' "$tmp/screen"; }
+keys Tab Tab
+expect "[trades]" "Tab Tab focuses the trades"
+keys j j j
+expect "+3 newer" "j j j scrolls the tape back three trades"
+cap
+tape_rows >"$tmp/rows0"
+n=$((100 * slow)); grown=""
+while [ $n -gt 0 ]; do
+    cap
+    grown=$(grep -o '+[0-9]* newer' "$tmp/screen" | head -n 1 | tr -dc 0-9)
+    [ -n "$grown" ] && [ "$grown" -gt 3 ] && break
+    sleep 0.1
+    n=$((n - 1))
+done
+tape_rows >"$tmp/rows1"
+[ -n "$grown" ] && [ "$grown" -gt 3 ] && ok "new trades raise the offset (+$grown newer)" ||
+    bad "new trades raise the offset (+$grown newer)"
+[ -s "$tmp/rows0" ] && cmp -s "$tmp/rows0" "$tmp/rows1" &&
+    ok "the scrolled-back rows stay put ($(wc -l <"$tmp/rows0") rows)" ||
+    { bad "the scrolled-back rows stay put"; diff "$tmp/rows0" "$tmp/rows1" | head; }
+keys Home
+expect_gone "newer" "Home returns to the newest trades"
+keys BTab BTab
+expect "[chart]" "back to the chart"
 
 # speed
 before=$(line1 | grep -o 'x[0-9.]*' | head -n 1)
@@ -184,6 +217,17 @@ while [ $n -gt 0 ]; do
     n=$((n - 1))
 done
 if [ "$back" = "$before" ]; then ok "< brings the speed back ($back)"; else bad "< ($back)"; fi
+
+# the status line does not shift when the speed label changes width (x1.0 -> x16)
+paper_at() { line1 | python3 -c 'import sys; print(sys.stdin.read().find("PAPER"))'; }
+p0=$(paper_at)
+keys '>' '>' '>' '>'
+expect "x16" "four > reach x16"
+p1=$(paper_at)
+[ "$p0" = "$p1" ] && [ "$p0" -gt 0 ] && ok "the status line does not shift with the speed label" ||
+    bad "the status line does not shift with the speed label (PAPER at $p0, then $p1)"
+keys '<' '<' '<' '<'
+expect "$before" "four < bring the speed back"
 
 # watchlist: select ETHUSDT and make it the focus
 keys BTab
