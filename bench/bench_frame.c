@@ -36,8 +36,8 @@ static void report(const char *name, const char *size, int64_t *ns, int64_t *cpu
     qsort(cpu, (size_t)n, sizeof(*cpu), cmp64);
     printf("{\"bench\":\"%s\",\"size\":\"%s\",\"frames\":%d,\"p50_us\":%.1f,"
            "\"p99_us\":%.1f,\"max_us\":%.1f,\"cpu_p50_us\":%.1f,\"cpu_p99_us\":%.1f}\n",
-           name, size, n, ns[n / 2] / 1e3, ns[n * 99 / 100] / 1e3, ns[n - 1] / 1e3, cpu[n / 2] / 1e3,
-           cpu[n * 99 / 100] / 1e3);
+           name, size, n, ns[n / 2] / 1e3, ns[n * 99 / 100] / 1e3, ns[n - 1] / 1e3,
+           cpu[n / 2] / 1e3, cpu[n * 99 / 100] / 1e3);
 }
 
 int main(int argc, char **argv)

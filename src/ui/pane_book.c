@@ -185,8 +185,9 @@ void ui_book_draw(ui *u, pane *p)
     snprintf(hp, sizeof hp, "Price %s", quote);
     snprintf(hq, sizeof hq, "Qty %s", base);
     snprintf(ht, sizeof ht, "Total %s", base);
-    snprintf(hdr, sizeof(hdr), "%-*s %*s %*s", pxw, quote[0] && (int)strlen(hp) <= pxw ? hp : "Price",
-             qw, base[0] && (int)strlen(hq) <= qw ? hq : "Qty", cw,
+    snprintf(hdr, sizeof(hdr), "%-*s %*s %*s", pxw,
+             quote[0] && (int)strlen(hp) <= pxw ? hp : "Price", qw,
+             base[0] && (int)strlen(hq) <= qw ? hq : "Qty", cw,
              base[0] && (int)strlen(ht) <= cw ? ht : "Total");
     ui_put(u, w, 1, 1, iw, ROLE_HEADER, hdr);
 

@@ -58,8 +58,11 @@ resize() {
 import sys
 lines = open(sys.argv[1], encoding="utf-8").read().split("\n")
 w, h = int(sys.argv[2]), int(sys.argv[3])
-ok = any(len(l) == w and l[:1] in "\u250c+" for l in lines) and len(lines) >= h
+# curses sends a frame top to bottom: the last border row whole and the key line mean it is all out
+ok = len(lines) >= h and any(len(l) == w and l[:1] in "\u250c+" for l in lines)
 ok = ok and "REPLAY ENDED" in lines[0]
+ok = ok and len(lines[h - 2]) == w and lines[h - 2][:1] in "\u2514+" and lines[h - 2][-1:] in "\u2518+"
+ok = ok and lines[h - 1].strip() != ""
 sys.exit(0 if ok else 1)
 PY
         then

@@ -1,9 +1,12 @@
 /* The terminal UI on the real market model fed from the bundled real replay, drawn into a curses
  * screen whose output goes to /dev/null (newterm), read back from curscr. Checks the panes and
- * their content (final book of the capture), every size from 1x1 to 200x60 (no crash, "terminal
- * too small" below 20x6, the focused pane alone below 60x20), ASCII-only output with ui.ascii, keys (help, zoom, focus, timeframe,
- * chart scroll, watchlist select, quit confirmation), theme fallback, the app's indicators on
- * the chart and the picker (persisted by the app in the store), and the frame cap. */
+ * their content (final book of the capture), every size from 1x1 to 300x100 (no crash, "too
+ * small" below 20x6, the focused pane alone below 60x20, lowest-priority panes dropped and
+ * counted from 60x20; OHLC and watchlist prices whole at every size), ASCII-only output with
+ * ui.ascii, keys (help, zoom and z cycling, focus, screens 1-5 and F-keys, timeframe, chart
+ * scroll, watchlist select, quit confirmation), the mouse, the tape anchored while scrolled
+ * back, theme fallback, the app's indicators on the chart and the picker (persisted by the app
+ * in the store), and the frame cap. */
 #include "check.h"
 
 #include "kestrel/app.h"
