@@ -146,6 +146,23 @@ print("numbers read: %d" % seen)
 sys.exit(1 if bad or seen == 0 else 0)
 EOF
 
+# sys.py SCREEN STATUS: the System screen's labelled counters equal the status document's
+cat >"$tmp/sys.py" <<'EOF'
+import json, re, sys
+scr = open(sys.argv[1], encoding="utf-8").read()
+st = json.load(open(sys.argv[2]))
+want = {"messages": st["messages"], "rows written": st["store"]["rows_written"],
+        "malformed": st["malformed"]}
+seen = 0
+for label, v in want.items():
+    for m in re.finditer(r"(?<![\w/])" + label + r" +(\d+)(?=\s*[\u2502|])", scr):
+        seen += 1
+        if int(m.group(1)) != v:
+            print("%s shows %s, ctl says %s" % (label, m.group(1), v))
+            sys.exit(1)
+sys.exit(0 if seen >= 2 else 1)
+EOF
+
 for sz in 60x20 80x24 120x40 160x23 79x48 200x60 250x70; do
     w=${sz%x*}; h=${sz#*x}
     if resize "$w" "$h"; then ok "$sz: laid out"; else bad "$sz: laid out"; continue; fi
@@ -172,6 +189,19 @@ for sz in 60x20 80x24 120x40 160x23 79x48 200x60 250x70; do
         2) want="Trading" ;; 3) want="AI" ;; 4) want="Counters" ;; 5) want="Backtests" ;;
         esac
         if wait_for "$want" 5; then :; else bad "$sz: screen $s"; fi
+        if [ "$s" = 4 ]; then # the System screen's counters against ctl status (bounded poll)
+            n=$((30 * slow)); good=1
+            while [ $n -gt 0 ]; do
+                cap
+                ctl status >"$tmp/status4.json"
+                python3 "$tmp/sys.py" "$tmp/screen" "$tmp/status4.json" >"$tmp/sys.out" &&
+                    { good=0; break; }
+                sleep 0.1
+                n=$((n - 1))
+            done
+            [ $good = 0 ] && ok "$sz: System screen counters match ctl status" ||
+                { bad "$sz: System screen counters match ctl status"; cat "$tmp/sys.out"; }
+        fi
     done
     keys 1
     wait_for "BTCUSDT 1s" 5 && ok "$sz: screens 2-5 and back to 1" || bad "$sz: back to screen 1"
