@@ -88,7 +88,10 @@ void ui_watch_draw(ui *u, pane *p)
         enum theme_role spr_role = ROLE_DIM;
         if (bst == BOOK_SYNCING || bst == BOOK_RESYNCING) {
             /* with many symbols the status bar cannot name them all: say it here */
-            snprintf(spr, sizeof(spr), "%s", bst == BOOK_SYNCING ? "sync" : "RESYNC");
+            /* the book's word where the column has room, else its short form */
+            bool room = spr_w >= (int)strlen(ui_book_word(bst)) || !wide;
+            snprintf(spr, sizeof(spr), "%s",
+                     room ? ui_book_word(bst) : bst == BOOK_SYNCING ? "sync" : "RESYNC");
             spr_role = ROLE_WARNING;
         } else if (sym_spread(s, &sd)) {
             ui_fmt_px(spr, sizeof(spr), sd, s->px_decimals);
