@@ -11,6 +11,7 @@
 #include "kestrel/cmd.h"
 #include "kestrel/ctl.h"
 #include "kestrel/ta_cli.h"
+#include "kestrel/ui.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static app the_app; /* the only mutable global: everything else lives inside it */
@@ -50,6 +52,27 @@ static void main_warn(void *ud, const char *msg)
     fprintf(stderr, "kestrel: warning: %s\n", msg);
     /* the UI covers stderr at once: repeat the (last) warning in its flash line */
     app_flash(ud, "config warning: %s", msg);
+}
+
+/* --db DIR/FILE with a DIR that does not exist: said, not created silently. */
+static int main_check_db_dir(const char *path)
+{
+    char dir[CONFIG_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        return K_OK; /* the working directory */
+    if (slash == dir)
+        slash[1] = '\0';
+    else
+        *slash = '\0';
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "kestrel: --db %s: the directory %s does not exist (create it first)\n",
+                path, dir);
+        return K_ERR;
+    }
+    return K_OK;
 }
 
 static int main_copy(char *dst, size_t cap, const char *src, const char *opt)
@@ -191,12 +214,18 @@ int main(int argc, char **argv)
     }
     if (db && main_copy(a->cfg.db_path, sizeof a->cfg.db_path, db, "--db") != K_OK)
         return 2;
+    if (db && main_check_db_dir(db) != K_OK) /* the default data directory is still created */
+        return 2;
     if (replay && main_split_replay(&a->cfg, replay) != K_OK)
         return 2;
     if (speed && main_parse_speed(speed, &a->cfg.replay_speed) != K_OK)
         return 2;
     if (theme && main_copy(a->cfg.theme, sizeof a->cfg.theme, theme, "--theme") != K_OK)
         return 2;
+    if (!headless && ui_theme_check(a->cfg.theme, err, sizeof err) != K_OK) {
+        fprintf(stderr, "kestrel: %s\n", err); /* an unknown theme is a bad value */
+        return 2;
+    }
     if (logf && main_copy(a->cfg.log_file, sizeof a->cfg.log_file, logf, "--log") != K_OK)
         return 2;
     if (sock && main_copy(a->cfg.socket_path, sizeof a->cfg.socket_path, sock, "--socket") != K_OK)

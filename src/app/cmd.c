@@ -36,16 +36,17 @@ static const cmd_entry *const cmd_table[] = {
     &cmd_ping_entry,
     &cmd_quit_entry,
     /* the screen (src/ui/ui_cmd.c) */
+    &cmd_screen_entry,
     &cmd_pane_next_entry,
     &cmd_pane_prev_entry,
     &cmd_move_entry,
     &cmd_select_entry,
     &cmd_zoom_entry,
+    &cmd_mouse_entry,
     &cmd_picker_entry,
     &cmd_close_overlay_entry,
     &cmd_repaint_entry,
-    /* reserved for the screens, trading, engine and backtest issues */
-    &cmd_screen_entry,
+    /* reserved for the replay, trading, engine and backtest issues */
     &cmd_step_entry,
     &cmd_seek_entry,
     &cmd_order_entry,
@@ -360,8 +361,6 @@ static cmd_result cmd_reserved(cmd_ctx *c)
                            .flags = CMD_F_RESERVED,                                                \
                            .exec = cmd_reserved}
 
-CMD_RESERVED(cmd_screen_entry, "screen", "N", 1, 1,
-             "screens: 1 Market, 2 Trading, 3 AI, 4 System, 5 Backtests");
 CMD_RESERVED(cmd_step_entry, "step", "", 0, 0, "step one bar while paused");
 CMD_RESERVED(cmd_seek_entry, "seek", "SECONDS", 1, 1, "seek the replay (keys: one minute)");
 CMD_RESERVED(cmd_order_entry, "order", "[SIDE QTY [PRICE]]", 0, 3, "order ticket");
