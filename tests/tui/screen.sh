@@ -121,8 +121,9 @@ if wait_for "this help" 5; then
     missing=""
     for k in "Tab Shift-Tab" "Up Down k j" "Left Right h l" "Home End" "PgUp PgDn" "Enter" \
         "[ ]" "space" "< >" "Esc" "quit" "zoom" "order ticket" "indicator picker" \
-        "connections view" "backtests view" "settings form" "not yet" "Ctrl-L" \
-        "step the first parameter" "? F1" "q F10"; do
+        "connections" "backtests view" "settings form" "not yet" "Ctrl-L" \
+        "step the first parameter" "? F1" "q F10" "1-5 F2-F6" "mouse on / off" "Legend:" \
+        "imb20"; do
         grep -qF -- "$k" "$tmp/screen" || missing="$missing '$k'"
     done
     [ -z "$missing" ] && ok "help lists every key" || bad "help lists every key (missing$missing)"
