@@ -16,9 +16,8 @@
 #include "kestrel/trading.h"
 #include "kestrel/json.h"
 #include "kestrel/ta_cli.h"
+#include "kestrel/ui.h"
 #include "kestrel/xmalloc.h"
-
-#include <curses.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static app the_app; /* the only mutable global: everything else lives inside it */
@@ -59,6 +59,27 @@ static void main_warn(void *ud, const char *msg)
     fprintf(stderr, "kestrel: warning: %s\n", msg);
     /* the UI covers stderr at once: repeat the (last) warning in its flash line */
     app_flash(ud, "config warning: %s", msg);
+}
+
+/* --db DIR/FILE with a DIR that does not exist: said, not created silently. */
+static int main_check_db_dir(const char *path)
+{
+    char dir[CONFIG_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        return K_OK; /* the working directory */
+    if (slash == dir)
+        slash[1] = '\0';
+    else
+        *slash = '\0';
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "kestrel: --db %s: the directory %s does not exist (create it first)\n",
+                path, dir);
+        return K_ERR;
+    }
+    return K_OK;
 }
 
 static int main_copy(char *dst, size_t cap, const char *src, const char *opt)
@@ -114,13 +135,13 @@ static int main_split_replay(kconfig *cfg, const char *list)
     return K_OK;
 }
 
-/* xmalloc's fail hook: an out-of-memory abort gives the shell its terminal back first (endwin
- * leaves the alternate screen and restores the saved tty modes: icanon, echo). */
+/* xmalloc's fail hook: an out-of-memory abort gives the shell its terminal back first (endwin,
+ * then the tty layer writes what is left and restores the saved modes: icanon, echo). */
 static void main_oom_restore(void *ud)
 {
     app *a = ud;
-    if (a->ui && !isendwin())
-        endwin();
+    if (a->ui)
+        ui_emergency_restore(a->ui);
 }
 
 /* A closed stdin/stdout/stderr would be reused by the next open() (the database lock, the
@@ -214,12 +235,18 @@ int main(int argc, char **argv)
     }
     if (db && main_copy(a->cfg.db_path, sizeof a->cfg.db_path, db, "--db") != K_OK)
         return 2;
+    if (db && main_check_db_dir(db) != K_OK) /* the default data directory is still created */
+        return 2;
     if (replay && main_split_replay(&a->cfg, replay) != K_OK)
         return 2;
     if (speed && main_parse_speed(speed, &a->cfg.replay_speed) != K_OK)
         return 2;
     if (theme && main_copy(a->cfg.theme, sizeof a->cfg.theme, theme, "--theme") != K_OK)
         return 2;
+    if (!headless && ui_theme_check(a->cfg.theme, err, sizeof err) != K_OK) {
+        fprintf(stderr, "kestrel: %s\n", err); /* an unknown theme is a bad value */
+        return 2;
+    }
     if (logf && main_copy(a->cfg.log_file, sizeof a->cfg.log_file, logf, "--log") != K_OK)
         return 2;
     if (sock && main_copy(a->cfg.socket_path, sizeof a->cfg.socket_path, sock, "--socket") != K_OK)

@@ -68,13 +68,14 @@ typedef struct cmd_entry {
 extern const cmd_entry cmd_status_entry, cmd_book_entry, cmd_candles_entry, cmd_indicators_entry,
     cmd_pause_entry, cmd_resume_entry, cmd_speed_entry, cmd_timeframe_entry, cmd_focus_entry,
     cmd_ping_entry, cmd_quit_entry, cmd_help_entry;
-extern const cmd_entry cmd_pane_next_entry, cmd_pane_prev_entry, cmd_zoom_entry, cmd_move_entry,
-    cmd_select_entry, cmd_picker_entry, cmd_repaint_entry,
+extern const cmd_entry cmd_screen_entry, cmd_pane_next_entry, cmd_pane_prev_entry, cmd_zoom_entry,
+    cmd_move_entry, cmd_select_entry, cmd_mouse_entry, cmd_picker_entry, cmd_repaint_entry,
     cmd_close_overlay_entry; /* src/ui/ui_cmd.c */
-extern const cmd_entry cmd_screen_entry, cmd_order_entry, cmd_close_position_entry,
+extern const cmd_entry cmd_order_entry, cmd_close_position_entry,
     cmd_cancel_order_entry, cmd_close_all_entry, cmd_settings_entry, cmd_watch_add_entry,
     cmd_watch_remove_entry, cmd_auto_start_entry, cmd_auto_pause_entry, cmd_signal_entry,
-    cmd_connections_entry, cmd_backtests_entry, cmd_step_entry, cmd_seek_entry; /* reserved */
+    cmd_connections_entry, cmd_backtests_entry, cmd_step_entry, cmd_seek_entry,
+    cmd_ticket_entry; /* reserved */
 extern const cmd_entry cmd_positions_entry, cmd_orders_entry, cmd_fills_entry, cmd_portfolio_entry,
     cmd_risk_entry, cmd_metrics_entry; /* src/app/trading.c (with order, close, close-all, start,
                                         * pause-trading and signal above) */

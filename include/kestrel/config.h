@@ -21,11 +21,12 @@ typedef struct kconfig {
     int replay_count;
     double replay_speed; /* 0 = as fast as possible, else 0.01 .. 1000 */
 
-    /* ui { theme; timeframe; fps; ascii; } */
+    /* ui { theme; timeframe; fps; ascii; mouse; } */
     char theme[64];         /* name under themes/ (default "default") */
     enum tf ui_timeframe;   /* chart timeframe at start (default 1s) */
     int ui_fps;             /* max redraws per second, 1..60 (default 30) */
     bool ui_ascii;          /* force ASCII borders/glyphs */
+    bool ui_mouse;          /* SGR mouse: click focus/select, wheel scroll (default true) */
 
     /* store { path; batch; flush_ms; } */
     char db_path[CONFIG_PATH_MAX]; /* default: config_default_db_path() */

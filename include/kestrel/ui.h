@@ -13,6 +13,12 @@ typedef struct ui ui;
  * the terminal cannot be used (not a tty, unknown TERM, no cursor addressing). */
 ui *ui_open(app *a, char *err, size_t errlen);
 void ui_close(ui *u); /* restores the terminal */
+/* The abort path (out of memory): leaves curses and restores the terminal's modes, freeing
+ * nothing else. */
+void ui_emergency_restore(ui *u);
+/* K_OK when theme `name` is "default" or found in ./themes or DATADIR/themes; else K_ERR and
+ * "unknown theme 'NAME' (...)" in err: the caller exits 2 like for any bad value. */
+int ui_theme_check(const char *name, char *err, size_t errlen);
 
 void ui_on_input(ui *u);   /* stdin is readable: read and dispatch every pending key */
 void ui_on_resize(ui *u);  /* SIGWINCH */
@@ -27,6 +33,8 @@ ui *ui_open_term(app *a, FILE *out, FILE *in, const char *term, int rows, int co
                  size_t errlen);
 void ui_resize_to(ui *u, int rows, int cols);
 void ui_feed_key(ui *u, int key); /* a character or a curses KEY_* code */
+/* An SGR mouse report as the terminal sends it (button 0 left, 64/65 wheel; 0-based cell). */
+void ui_feed_mouse(ui *u, int button, int y, int x, bool press);
 void ui_draw_now(ui *u, bool full);
 
 #endif

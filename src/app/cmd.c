@@ -37,11 +37,13 @@ static const cmd_entry *const cmd_table[] = {
     &cmd_ping_entry,
     &cmd_quit_entry,
     /* the screen (src/ui/ui_cmd.c) */
+    &cmd_screen_entry,
     &cmd_pane_next_entry,
     &cmd_pane_prev_entry,
     &cmd_move_entry,
     &cmd_select_entry,
     &cmd_zoom_entry,
+    &cmd_mouse_entry,
     &cmd_picker_entry,
     &cmd_close_overlay_entry,
     &cmd_repaint_entry,
@@ -58,10 +60,10 @@ static const cmd_entry *const cmd_table[] = {
     &cmd_portfolio_entry,
     &cmd_risk_entry,
     &cmd_metrics_entry,
-    /* reserved for the screens, trading, engine and backtest issues */
-    &cmd_screen_entry,
+    /* reserved for the replay, trading, engine and backtest issues */
     &cmd_step_entry,
     &cmd_seek_entry,
+    &cmd_ticket_entry,
     &cmd_cancel_order_entry,
     &cmd_settings_entry,
     &cmd_watch_add_entry,
@@ -368,10 +370,9 @@ static cmd_result cmd_reserved(cmd_ctx *c)
                            .flags = CMD_F_RESERVED,                                                \
                            .exec = cmd_reserved}
 
-CMD_RESERVED(cmd_screen_entry, "screen", "N", 1, 1,
-             "screens: 1 Market, 2 Trading, 3 AI, 4 System, 5 Backtests");
 CMD_RESERVED(cmd_step_entry, "step", "", 0, 0, "step one bar while paused");
 CMD_RESERVED(cmd_seek_entry, "seek", "SECONDS", 1, 1, "seek the replay (keys: one minute)");
+CMD_RESERVED(cmd_ticket_entry, "ticket", "", 0, 0, "order ticket");
 CMD_RESERVED(cmd_cancel_order_entry, "cancel-order", "[ID]", 0, 1, "cancel the selected order");
 CMD_RESERVED(cmd_settings_entry, "settings", "", 0, 0, "settings form");
 CMD_RESERVED(cmd_watch_add_entry, "watch-add", "[SYMBOL]", 0, 1, "add a watchlist symbol");

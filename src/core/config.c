@@ -111,6 +111,7 @@ static const keydef config_keys[] = {
     {.path = "ui.fps", .type = KT_INT, .off = OFF(ui_fps), .size = SZ(ui_fps), .min = 1,
      .max = 60, .expect = "1..60"},
     {.path = "ui.ascii", .type = KT_BOOL, .off = OFF(ui_ascii), .expect = "true or false"},
+    {.path = "ui.mouse", .type = KT_BOOL, .off = OFF(ui_mouse), .expect = "true or false"},
 
     {.path = "store.path", .type = KT_PATH, .off = OFF(db_path), .size = SZ(db_path),
      .empty_default = true, .expect = "a file path"},
@@ -982,6 +983,7 @@ void config_defaults(kconfig *cfg)
     cfg->ui_timeframe = TF_1S;
     cfg->ui_fps = 30;
     cfg->ui_ascii = false;
+    cfg->ui_mouse = true;
 
     config_default_db_path(cfg->db_path, sizeof cfg->db_path);
     cfg->store_batch = 500;

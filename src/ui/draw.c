@@ -20,6 +20,33 @@ int ui_text_cols(const char *s)
     return n;
 }
 
+const char *ui_book_word(enum book_state st)
+{
+    switch (st) {
+    case BOOK_LIVE: return "synced";
+    case BOOK_SYNCING: return "syncing";
+    case BOOK_RESYNCING: return "RESYNCING";
+    default: return "empty";
+    }
+}
+
+void ui_sym_assets(const char *sym, char *base, size_t bcap, char *quote, size_t qcap)
+{
+    static const char *const quotes[] = {"FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USD", "BTC",
+                                         "ETH",   "BNB",  "EUR",  "TRY",  "BRL", "JPY"};
+    size_t n = strlen(sym);
+    snprintf(base, bcap, "%s", "");
+    snprintf(quote, qcap, "%s", "");
+    for (size_t i = 0; i < K_ARRAY_LEN(quotes); i++) {
+        size_t q = strlen(quotes[i]);
+        if (n > q && strcmp(sym + n - q, quotes[i]) == 0) {
+            snprintf(base, bcap, "%.*s", (int)(n - q), sym);
+            snprintf(quote, qcap, "%s", quotes[i]);
+            return;
+        }
+    }
+}
+
 const char *ui_sym_label(const market_sym *s, char *buf, size_t cap)
 {
     if (!s)
@@ -72,6 +99,23 @@ int ui_put_attr(ui *u, WINDOW *w, int y, int x, int maxw, enum theme_role r, att
 int ui_put(ui *u, WINDOW *w, int y, int x, int maxw, enum theme_role r, const char *s)
 {
     return ui_put_attr(u, w, y, x, maxw, r, 0, s);
+}
+
+int ui_put_whole(ui *u, WINDOW *w, int y, int x, int maxw, enum theme_role r, const char *s)
+{
+    int wd = getmaxx(w);
+    if (maxw < 0 || maxw > wd - x)
+        maxw = wd - x;
+    if (maxw <= 0)
+        return 0;
+    if (ui_text_cols(s) <= maxw)
+        return ui_put(u, w, y, x, maxw, r, s);
+    return ui_put(u, w, y, x, 1, r, ui_ellipsis(u));
+}
+
+const char *ui_ellipsis(const ui *u)
+{
+    return u->utf8 ? "\xe2\x80\xa6" : "~";
 }
 
 int ui_putf(ui *u, WINDOW *w, int y, int x, int maxw, enum theme_role r, const char *fmt, ...)
@@ -174,7 +218,7 @@ int ui_fmt_num(char *buf, size_t cap, double v, int decimals, int width)
                 return n;
         }
     }
-    snprintf(buf, cap, "%s", "#");
+    snprintf(buf, cap, "%s", "\xe2\x80\xa6"); /* no form fits: not drawn */
     return 1;
 }
 

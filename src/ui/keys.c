@@ -16,23 +16,25 @@
 #define KEY_CTRL_L 12
 #define KEY_ESC 27
 
+#define SCREENS "screens: 1 Market 2 Trading 3 AI 4 System 5 Backtests"
+
 static const key_binding keys_table[] = {
     {'?', "?", "help", "this help (Esc closes it)"},
     {KEY_F(1), "F1", "help", "this help (Esc closes it)"},
     {'q', "q", "quit ask", "quit (asks: y quits, n or Esc stays)"},
     {KEY_F(10), "F10", "quit ask", "quit (asks: y quits, n or Esc stays)"},
-    {'1', "1", "screen 1", NULL},
-    {'2', "2", "screen 2", NULL},
-    {'3', "3", "screen 3", NULL},
-    {'4', "4", "screen 4", NULL},
-    {'5', "5", "screen 5", NULL},
-    {KEY_F(2), "F2", "screen 1", NULL},
-    {KEY_F(3), "F3", "screen 2", NULL},
-    {KEY_F(4), "F4", "screen 3", NULL},
-    {KEY_F(5), "F5", "screen 4", NULL},
-    {KEY_F(6), "F6", "screen 5", NULL},
-    {'\t', "Tab", "pane-next", "focus the next / previous pane"},
-    {KEY_BTAB, "Shift-Tab", "pane-prev", "focus the next / previous pane"},
+    {'1', "1-5", "screen 1", SCREENS},
+    {'2', "1-5", "screen 2", SCREENS},
+    {'3', "1-5", "screen 3", SCREENS},
+    {'4', "1-5", "screen 4", SCREENS},
+    {'5', "1-5", "screen 5", SCREENS},
+    {KEY_F(2), "F2-F6", "screen 1", SCREENS},
+    {KEY_F(3), "F2-F6", "screen 2", SCREENS},
+    {KEY_F(4), "F2-F6", "screen 3", SCREENS},
+    {KEY_F(5), "F2-F6", "screen 4", SCREENS},
+    {KEY_F(6), "F2-F6", "screen 5", SCREENS},
+    {'\t', "Tab", "pane-next", "focus the next / previous pane (a hidden one is shown)"},
+    {KEY_BTAB, "Shift-Tab", "pane-prev", "focus the next / previous pane (a hidden one is shown)"},
     {KEY_UP, "Up", "move up", "move in lists (watchlist, trades)"},
     {KEY_DOWN, "Down", "move down", "move in lists (watchlist, trades)"},
     {'k', "k", "move up", "move in lists (watchlist, trades)"},
@@ -50,7 +52,8 @@ static const key_binding keys_table[] = {
     {'l', "l", "move right", "chart: scroll back / forward in time"},
     {KEY_HOME, "Home", "move home", "chart: oldest / newest bar; lists: top / bottom"},
     {KEY_END, "End", "move end", "chart: oldest / newest bar; lists: top / bottom"},
-    {'z', "z", "zoom", "zoom the focused pane (again: restore)"},
+    {'z', "z", "zoom", "zoom the focused pane (again: restore); panes hidden: cycle them"},
+    {'M', "M", "mouse toggle", "mouse on / off: click focuses and selects, the wheel scrolls"},
     {' ', "space", "pause toggle", "pause / resume the replay"},
     {'<', "<", "speed slower", "replay speed slower / faster"},
     {'>', ">", "speed faster", "replay speed slower / faster"},
@@ -61,7 +64,7 @@ static const key_binding keys_table[] = {
     {KEY_ESC, "Esc", "close-overlay", "close an overlay"},
     {KEY_CTRL_L, "Ctrl-L", "repaint", "repaint the whole screen"},
     /* reserved for the trading, engine and screens issues */
-    {'o', "o", "order", NULL},
+    {'o', "o", "ticket", NULL},
     {'c', "c", "close", "close the focused symbol's position at market"},
     {'C', "C", "cancel-order", NULL},
     {'X', "X", "close-all", "close all: halt new entries, flatten at market"},
@@ -77,8 +80,8 @@ static const key_binding keys_table[] = {
 
 static const key_local keys_local_table[] = {
     {"+ -  Right Left", "picker: step the first parameter"},
-    {"/", "picker: type the spec (Enter applies)"},
-    {"space  0", "picker: toggle / clear all"},
+    {"t", "picker: type the spec (Enter applies)"},
+    {"space  x", "picker: toggle / clear all (asks)"},
 };
 
 size_t keys_count(void)

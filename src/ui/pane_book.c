@@ -22,6 +22,8 @@ static void ladder_row(ui *u, WINDOW *w, int y, int iw, const char *px, const ch
     char line[512];
     if (iw > (int)sizeof(line) - 1)
         iw = (int)sizeof(line) - 1;
+    if ((int)strlen(px) > pxw) /* a price that does not fit its column is not drawn */
+        px = ui_ellipsis(u);
     memset(line, ' ', (size_t)iw);
     line[iw] = 0;
     int n = snprintf(line, (size_t)iw + 1, "%-*s %*s %*s", pxw, px, qw, qty, cw, cum);
@@ -84,7 +86,7 @@ void ui_book_draw(ui *u, pane *p)
     market_sym *s = ui_focus_sym(u);
     char title[96], lbl[KSYM_MAX + 8];
     enum book_state st = s && s->book ? book_state(s->book) : BOOK_EMPTY;
-    snprintf(title, sizeof(title), "Book %s", ui_sym_label(s, lbl, sizeof lbl));
+    snprintf(title, sizeof(title), s ? "Book %s" : "Book", ui_sym_label(s, lbl, sizeof lbl));
     ui_frame_box(u, w, foc, title, ROLE_TITLE);
     int ih = p->h - 2, iw = p->wd - 2;
     if (ih < 1 || iw < 8 || !s)
@@ -94,17 +96,22 @@ void ui_book_draw(ui *u, pane *p)
         int tx = 1 + 1 + ui_text_cols(title) + 2;
         char sn[32];
         bool crossed = book_is_crossed(s->book);
-        snprintf(sn, sizeof(sn), " %s ", crossed ? "CROSSED" : st == BOOK_LIVE ? "live"
-                                                                            : book_state_name(st));
+        bool ended = u->a->finished;
+        snprintf(sn, sizeof(sn), " %s%s ", crossed ? "CROSSED" : ui_book_word(st),
+                 ended ? ", REPLAY ENDED" : "");
+        if (tx + (int)strlen(sn) >= p->wd - 1) /* short form */
+            snprintf(sn, sizeof(sn), " %s ", crossed ? "CROSSED" : ended ? "ENDED"
+                                                                          : ui_book_word(st));
         if (tx + (int)strlen(sn) < p->wd - 1)
             ui_put(u, w, 0, tx, -1, crossed ? ROLE_ERROR : st == BOOK_LIVE ? ROLE_OK : ROLE_WARNING,
                    sn);
     }
     if (st != BOOK_LIVE) {
         const char *resync = u->utf8 ? "RESYNCING \xe2\x80\x94 not valid" : "RESYNCING - not valid";
-        const char *msg = st == BOOK_RESYNCING  ? resync
-                          : st == BOOK_SYNCING ? "SYNCING - waiting for snapshot"
-                                               : "no book data yet";
+        const char *msg = u->a->finished ? "REPLAY ENDED before the book synced"
+                          : st == BOOK_RESYNCING ? resync
+                          : st == BOOK_SYNCING   ? "SYNCING - waiting for snapshot"
+                                                 : "no book data yet";
         int len = ui_text_cols(msg);
         int x = 1 + (iw > len ? (iw - len) / 2 : 0);
         ui_put(u, w, 1 + (ih - 1) / 2, x, iw, ROLE_WARNING, msg);
@@ -172,8 +179,16 @@ void ui_book_draw(ui *u, pane *p)
     int qd = s->qty_decimals > 0 ? s->qty_decimals : 4;
 
     /* header */
-    char hdr[256];
-    snprintf(hdr, sizeof(hdr), "%-*s %*s %*s", pxw, "Price", qw, "Qty", cw, "Total");
+    /* headers name their units where they fit: "Price USDT", "Qty BTC", "Total BTC" */
+    char hdr[256], base[KSYM_MAX], quote[KSYM_MAX], hp[32], hq[32], ht[32];
+    ui_sym_assets(s->name, base, sizeof base, quote, sizeof quote);
+    snprintf(hp, sizeof hp, "Price %s", quote);
+    snprintf(hq, sizeof hq, "Qty %s", base);
+    snprintf(ht, sizeof ht, "Total %s", base);
+    snprintf(hdr, sizeof(hdr), "%-*s %*s %*s", pxw,
+             quote[0] && (int)strlen(hp) <= pxw ? hp : "Price", qw,
+             base[0] && (int)strlen(hq) <= qw ? hq : "Qty", cw,
+             base[0] && (int)strlen(ht) <= cw ? ht : "Total");
     ui_put(u, w, 1, 1, iw, ROLE_HEADER, hdr);
 
     int top = 2; /* first ask row */
@@ -206,8 +221,15 @@ void ui_book_draw(ui *u, pane *p)
             ui_glyph(u, w, sy, x, G_HLINE);
         }
         int len = ui_text_cols(line);
-        ui_put(u, w, sy, 1 + (iw > len ? (iw - len) / 2 : 0), iw,
-               book_is_crossed(s->book) ? ROLE_ERROR : ROLE_TEXT, line);
+        if (len > iw && book_best(s->book, &bid, &bidq, &ask, &askq)) { /* the bps go first */
+            char sp[40];
+            ui_fmt_px(sp, sizeof(sp), ask - bid, s->px_decimals);
+            snprintf(line, sizeof(line), " spread %s ", sp);
+            len = ui_text_cols(line);
+        }
+        if (len <= iw)
+            ui_put(u, w, sy, 1 + (iw > len ? (iw - len) / 2 : 0), iw,
+                   book_is_crossed(s->book) ? ROLE_ERROR : ROLE_TEXT, line);
     }
     for (int i = 0; i < nbid; i++) {
         int y = sy + 1 + i;
@@ -249,7 +271,7 @@ void ui_tape_draw(ui *u, pane *p)
     bool foc = u->focus == PANE_TAPE;
     market_sym *s = ui_focus_sym(u);
     char title[64], lbl[KSYM_MAX + 8];
-    snprintf(title, sizeof(title), "Trades %s", ui_sym_label(s, lbl, sizeof lbl));
+    snprintf(title, sizeof(title), s ? "Trades %s" : "Trades", ui_sym_label(s, lbl, sizeof lbl));
     ui_frame_box(u, w, foc, title, ROLE_TITLE);
     int ih = p->h - 2, iw = p->wd - 2;
     if (ih < 1 || iw < 8 || !s || !s->tape)
@@ -259,30 +281,40 @@ void ui_tape_draw(ui *u, pane *p)
         ui_put(u, w, 1, 1, iw, ROLE_DIM, "no trades yet");
         return;
     }
-    if (u->tape_off >= n)
-        u->tape_off = n - 1;
+    /* scrolled back, the rows stay where they are: the view moves down by the trades that
+     * arrived since the last frame */
+    if (u->tape.top > 0 && s->trades > u->tape_seen)
+        u->tape.top += (uint32_t)K_MIN(s->trades - u->tape_seen, (uint64_t)n);
+    u->tape_seen = s->trades;
+    ui_list_fit(&u->tape, n, ih - 1);
     bool ms = iw >= 34;
     int tw = ms ? 12 : 8;
     int rest = iw - tw - 2;
     int pw = rest / 2 + 1, qw = rest - pw;
     int qd = s->qty_decimals > 0 ? s->qty_decimals : 4;
-    char hdr[128];
-    snprintf(hdr, sizeof(hdr), "%-*s %*s %*s", tw, "Time", pw, "Price", qw, "Qty");
+    char hdr[128], base[KSYM_MAX], quote[KSYM_MAX], hq[32], hp[32];
+    ui_sym_assets(s->name, base, sizeof base, quote, sizeof quote);
+    snprintf(hq, sizeof hq, "Qty %s", base);
+    snprintf(hp, sizeof hp, "Price %s", quote);
+    snprintf(hdr, sizeof(hdr), "%-*s %*s %*s", tw, "Time UTC", pw,
+             quote[0] && (int)strlen(hp) <= pw ? hp : "Price", qw,
+             base[0] && (int)strlen(hq) <= qw ? hq : "Qty");
     ui_put(u, w, 1, 1, iw, ROLE_HEADER, hdr);
-    if (u->tape_off > 0) {
+    if (u->tape.top > 0) {
         char more[32];
-        snprintf(more, sizeof(more), " +%u newer ", u->tape_off);
+        snprintf(more, sizeof(more), " +%u newer ", u->tape.top);
         int ml = (int)strlen(more);
         if (p->wd - ml - 2 > ui_text_cols(title) + 4)
             ui_put(u, w, 0, p->wd - ml - 2, ml, ROLE_WARNING, more);
     }
     for (int r = 0; r < ih - 1; r++) {
-        const tape_trade *t = tape_get(s->tape, u->tape_off + (uint32_t)r);
+        const tape_trade *t = tape_get(s->tape, u->tape.top + (uint32_t)r);
         if (!t)
             break;
         char tm[24], px[40], q[32], line[256];
         ui_fmt_time(tm, sizeof(tm), t->time_ms, ms ? 1 : 0);
-        ui_fmt_px(px, sizeof(px), t->px, s->px_decimals);
+        if (ui_fmt_px(px, sizeof(px), t->px, s->px_decimals) > pw)
+            snprintf(px, sizeof px, "%s", ui_ellipsis(u));
         ui_fmt_qty(q, sizeof(q), t->qty, qd, qw);
         enum theme_role side = t->buyer_maker ? ROLE_DOWN : ROLE_UP;
         snprintf(line, sizeof(line), "%-*s", tw, tm);

@@ -287,6 +287,7 @@ void ui_chart_draw(ui *u, pane *p)
 
     /* price and volume range */
     double lo = 1e300, hi = -1e300, vmax = 0;
+    kdec vmax_k = 0; /* the largest volume in view, exact */
     for (int64_t k = left; k <= right; k++) {
         const candle *b = sv_get(&v, (uint32_t)k);
         if (!b)
@@ -299,8 +300,10 @@ void ui_chart_draw(ui *u, pane *p)
         if (bl < lo)
             lo = bl;
         double vv = decimal_to_double(b->volume);
-        if (vv > vmax)
+        if (vv > vmax) {
             vmax = vv;
+            vmax_k = b->volume;
+        }
     }
     if (hi < lo) {
         lo = hi = decimal_to_double(last->c);
@@ -350,7 +353,8 @@ void ui_chart_draw(ui *u, pane *p)
             continue;
         last_row = y;
         snprintf(lbl, sizeof(lbl), "%.*f", ld, pv);
-        ui_put(u, w, y, ax + 1, iw - ax, ROLE_AXIS, lbl);
+        if (ui_text_cols(lbl) <= iw - ax) /* a grid label whole or none */
+            ui_put(u, w, y, ax + 1, iw - ax, ROLE_AXIS, lbl);
     }
 
     /* indicator overlays under the candles */
@@ -377,7 +381,9 @@ void ui_chart_draw(ui *u, pane *p)
             ui_glyph(u, w, y, ax, G_LASTPX);
             ui_fmt_px(lbl, sizeof(lbl), lp, dec);
             char m[64];
-            snprintf(m, sizeof(m), "%-*s", iw - ax, lbl);
+            if (ui_text_cols(lbl) > iw - ax)
+                snprintf(lbl, sizeof(lbl), "%s", ui_ellipsis(u));
+            snprintf(m, sizeof(m), "%-*s", K_MIN(iw - ax, 60), lbl);
             ui_put(u, w, y, ax + 1, iw - ax, ROLE_LAST_PRICE, m);
         }
     }
@@ -404,7 +410,10 @@ void ui_chart_draw(ui *u, pane *p)
             }
         }
         char vl[24];
-        ui_fmt_num(vl, sizeof(vl), vmax, s->qty_decimals > 0 ? 2 : 0, iw - ax);
+        /* the tallest bar's volume, whole with the step size's decimals, or nothing */
+        int qd = s->qty_decimals > 0 ? s->qty_decimals : 4;
+        if (ui_fmt_qty(vl, sizeof(vl), vmax_k, qd, 23) > iw - ax)
+            vl[0] = 0;
         ui_put(u, w, vy0, ax + 1, iw - ax, ROLE_VOLUME, vl);
         if (vol_h >= 2)
             ui_put(u, w, vy0 + vol_h - 1, ax + 1, iw - ax, ROLE_DIM, "vol");
@@ -479,20 +488,31 @@ void ui_chart_draw(ui *u, pane *p)
         ui_fmt_px(h, sizeof(h), cb->h, dec);
         ui_fmt_px(l, sizeof(l), cb->l, dec);
         ui_fmt_px(c, sizeof(c), cb->c, dec);
-        ui_fmt_qty(vv, sizeof(vv), cb->volume, 3, 9);
+        ui_fmt_qty(vv, sizeof(vv), cb->volume, s->qty_decimals > 0 ? s->qty_decimals : 4, 24);
         ui_fmt_time(t, sizeof(t), cb->open_ms, tf == TF_1D ? 3 : tf == TF_1S ? 0 : 2);
         bool forming = cur == v.closed && v.forming;
         enum theme_role dir = cb->c > cb->o ? ROLE_UP : cb->c < cb->o ? ROLE_DOWN : ROLE_TEXT;
+        /* each field whole with its label, or none from there on (and "…" says so): a cut
+         * "C 61828" would read as another valid price */
         int x = 1;
-        x += ui_put(u, w, 1, x, iw, forming ? ROLE_DIM : ROLE_TEXT, t);
-        x += ui_put(u, w, 1, x, iw - x + 1, ROLE_DIM, forming ? "* " : "  ");
-        static const char *const lab[4] = {"O ", " H ", " L ", " C "};
-        const char *val[4] = {o, h, l, c};
-        for (int i = 0; i < 4 && x <= iw; i++) {
-            x += ui_put(u, w, 1, x, iw - x + 1, ROLE_DIM, lab[i]);
-            x += ui_put(u, w, 1, x, iw - x + 1, dir, val[i]);
+        static const char *const lab[5] = {"O ", " H ", " L ", " C ", " V "};
+        const char *val[5] = {o, h, l, c, vv};
+        int tl = ui_text_cols(t) + 2;
+        if (tl <= iw) {
+            x += ui_put(u, w, 1, x, iw, forming ? ROLE_DIM : ROLE_TEXT, t);
+            x += ui_put(u, w, 1, x, iw - x + 1, ROLE_DIM, forming ? "* " : "  ");
         }
-        x += ui_put(u, w, 1, x, iw - x + 1, ROLE_DIM, " V ");
-        ui_put(u, w, 1, x, iw - x + 1, ROLE_VOLUME, vv);
+        for (int i = 0; i < 5; i++) {
+            int need = ui_text_cols(lab[i]) + ui_text_cols(val[i]), room = iw - x + 1;
+            if (need > room) {
+                if (room >= 2) {
+                    ui_put(u, w, 1, x, 1, ROLE_DIM, " ");
+                    ui_put(u, w, 1, x + 1, 1, ROLE_DIM, ui_ellipsis(u));
+                }
+                break;
+            }
+            x += ui_put(u, w, 1, x, room, ROLE_DIM, lab[i]);
+            x += ui_put(u, w, 1, x, iw - x + 1, i == 4 ? ROLE_VOLUME : dir, val[i]);
+        }
     }
 }

@@ -238,7 +238,8 @@ int ui_ind_legend(ui *u, WINDOW *w, const ind_ctx *ic, int y, int x, int maxw, i
         return 0;
     int used = 0, osc = 0;
     bool more = false;
-    for (uint32_t i = 0; i < ta_chart_instances(ic->c) && used < maxw; i++) {
+    uint32_t ni = ta_chart_instances(ic->c);
+    for (uint32_t i = 0; i < ni; i++) {
         char b[TA_SPEC_MAX + 8];
         enum theme_role r = inst_role(i);
         if (!inst_is_overlay(ic, i)) {
@@ -250,8 +251,23 @@ int ui_ind_legend(ui *u, WINDOW *w, const ind_ctx *ic, int y, int x, int maxw, i
         } else {
             snprintf(b, sizeof(b), " %s", ta_chart_instance_spec(ic->c, i));
         }
-        if (used + ui_text_cols(b) > maxw)
+        /* a spec whole or not at all; what is left out is counted ("+2"), never silently lost:
+         * room stays for that count unless this is the last spec */
+        char tail[16];
+        int rest = 0; /* legend entries from this one on */
+        for (uint32_t j = i, o2 = (uint32_t)osc - (inst_is_overlay(ic, i) ? 0 : 1); j < ni; j++) {
+            if (inst_is_overlay(ic, j))
+                rest++;
+            else if (o2++ >= (uint32_t)shown_osc)
+                rest++;
+        }
+        snprintf(tail, sizeof tail, " +%d", rest);
+        int reserve = rest > 1 ? ui_text_cols(tail) : 0;
+        if (used + ui_text_cols(b) + reserve > maxw) {
+            if (used + ui_text_cols(tail) <= maxw)
+                used += ui_put(u, w, y, x + used, maxw - used, ROLE_DIM, tail);
             break;
+        }
         used += ui_put(u, w, y, x + used, maxw - used, r, b);
     }
     return used;
@@ -387,7 +403,10 @@ void ui_ind_draw_osc(ui *u, WINDOW *w, const ind_ctx *ic, uint32_t inst,
     /* label with the newest values, and the scale */
     char lb[160];
     int lx = 1;
-    lx += ui_put(u, w, y0, lx, ax - lx, ROLE_DIM, ta_chart_instance_spec(ic->c, inst));
+    const char *spec = ta_chart_instance_spec(ic->c, inst);
+    if (ui_text_cols(spec) <= ax - lx)
+        lx += ui_put(u, w, y0, lx, ax - lx, ROLE_DIM, spec);
+    /* the newest values, each whole ("-11.79 -12.09 0.30"), or "…" for the rest */
     for (uint32_t o = 0; o < no && lx < ax; o++) {
         double v = n > 0 ? ui_ind_value(ic, outs[o], vis[n - 1]->open_ms) : NAN;
         char num[32];
@@ -396,6 +415,14 @@ void ui_ind_draw_osc(ui *u, WINDOW *w, const ind_ctx *ic, uint32_t inst,
         else
             snprintf(num, sizeof(num), "-");
         snprintf(lb, sizeof(lb), " %s", num);
+        int room = ax - lx - (o + 1 < no ? 2 : 0); /* keeps " …" possible for the rest */
+        if (ui_text_cols(lb) > room) {
+            if (ax - lx >= 2) {
+                ui_put(u, w, y0, lx, 1, ROLE_DIM, " ");
+                ui_put(u, w, y0, lx + 1, 1, ROLE_DIM, ui_ellipsis(u));
+            }
+            break;
+        }
         lx += ui_put(u, w, y0, lx, ax - lx, (enum theme_role)(ROLE_IND1 + (inst + o) % 6), lb);
     }
     char sc[24];
@@ -624,7 +651,7 @@ static void picker_step(ui *u, int dir)
     picker_replace(u, in->name, spec);
 }
 
-/* /: a one-line edit of the selected enabled indicator's first spec ("bb_20_2.5"); Enter
+/* t: a one-line edit of the selected enabled indicator's first spec ("bb_20_2.5"); Enter
  * applies it through app_set_indicators() (which validates it), Esc cancels. */
 static void picker_edit_begin(ui *u)
 {
@@ -635,7 +662,7 @@ static void picker_edit_begin(ui *u)
     const char *name = ta_info_at(idx[u->pk_sel])->name;
     size_t off, len;
     if (!u->pk_on[u->pk_sel] || !first_spec(u->a->indicators, name, &off, &len)) {
-        app_flash(u->a, "%s is off: space turns it on, then / edits it", name);
+        app_flash(u->a, "%s is off: space turns it on, then t edits it", name);
         return;
     }
     snprintf(u->pk_edit, sizeof(u->pk_edit), "%.*s",
@@ -673,8 +700,19 @@ void ui_picker_key(ui *u, int ch)
         picker_edit_key(u, ch);
         return;
     }
+    if (u->pk_confirm) { /* x asked "clear every indicator? y/n" */
+        u->pk_confirm = false;
+        if (ch == 'y' || ch == 'Y') {
+            for (uint32_t i = 0; i < u->pk_n; i++)
+                u->pk_on[i] = false;
+            picker_apply(u);
+        }
+        return;
+    }
+    /* c and e mean close-position and settings on the main screen: the picker does not use
+     * them (t types a spec, x clears after asking) */
     switch (ch) {
-    case '/': /* not e or c: those stay the trading keys (settings, close position) */
+    case 't':
         picker_edit_begin(u);
         break;
     case '+': case '=': case KEY_RIGHT:
@@ -700,10 +738,8 @@ void ui_picker_key(ui *u, int ch)
             u->pk_on[u->pk_sel] = !u->pk_on[u->pk_sel];
         picker_apply(u); /* applied at once: the chart behind shows it */
         break;
-    case '0': /* clear all */
-        for (uint32_t i = 0; i < u->pk_n; i++)
-            u->pk_on[i] = false;
-        picker_apply(u);
+    case 'x': /* clear all: asks first */
+        u->pk_confirm = true;
         break;
     case 27: case 'i': case 'q':
         picker_apply(u);
@@ -735,7 +771,8 @@ void ui_picker_draw(ui *u)
         u->pk_top = u->pk_sel - (uint32_t)rows + 1;
     ui_put(u, w, 1, 2, wd - 4, ROLE_DIM,
            u->pk_editing ? "type the spec (bb_20_2.5), Enter apply, Esc cancel"
-                         : "space/Enter toggle, +/- parameter, / edit, 0 clear, Esc/i close");
+                         : u->pk_confirm ? "clear every indicator? y: yes, any other key: no"
+                         : "space/Enter toggle, +/- parameter, t type spec, x clear, Esc/i close");
     for (int r = 0; r < rows; r++) {
         uint32_t i = u->pk_top + (uint32_t)r;
         if (i >= n)

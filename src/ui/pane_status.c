@@ -10,7 +10,6 @@
 #include "kestrel/loop.h"
 #include "kestrel/replay.h"
 
-#include <ctype.h>
 #include <string.h>
 
 static void fmt_speed(char *buf, size_t cap, double speed)
@@ -37,14 +36,6 @@ static bool seg(ui *u, int *x, enum theme_role r, const char *text)
     return true;
 }
 
-static void upper(char *dst, size_t cap, const char *src)
-{
-    size_t i = 0;
-    for (; src[i] && i + 1 < cap; i++)
-        dst[i] = (char)toupper((unsigned char)src[i]);
-    dst[i] = 0;
-}
-
 /* What is replayed: the first file's name, then how many more ("btcusdt_20240808.gz +3"). */
 static void replay_label(const app *a, char *out, size_t cap)
 {
@@ -69,22 +60,25 @@ void ui_status_draw(ui *u)
     ui_fill(u, u->status, 0, 0, u->cols, ROLE_STATUS);
 
     /* source */
-    fmt_speed(sp, sizeof(sp), a->speed);
+    /* the speed in a fixed width ("x0.25", "x1.0 ", "max  ") so nothing after it moves when
+     * it changes; PAUSED is added, it hides nothing */
+    char spd[16];
+    fmt_speed(spd, sizeof(spd), a->speed);
+    snprintf(sp, sizeof(sp), "%-5s", spd);
     enum theme_role src_role = a->source == APP_SOURCE_LIVE ? ROLE_LIVE : ROLE_REPLAY;
+    const char *pz = a->paused ? "PAUSED " : "";
     if (a->source == APP_SOURCE_LIVE)
         snprintf(b, sizeof(b), " %s ", app_source_name(a));
     else if (!a->replay && a->cfg.replay_count == 0)
         snprintf(b, sizeof(b), " NO DATA "); /* replay.files = [] and no --replay */
     else if (a->finished)
-        snprintf(b, sizeof(b), " %s FINISHED ", app_source_name(a));
-    else if (a->paused)
-        snprintf(b, sizeof(b), " %s PAUSED %s ", app_source_name(a), sp);
+        snprintf(b, sizeof(b), " %s ENDED ", app_source_name(a));
     else if (compact)
-        snprintf(b, sizeof(b), " %s %s ", app_source_name(a), sp);
+        snprintf(b, sizeof(b), " %s %s%s ", app_source_name(a), pz, sp);
     else {
         char files[64];
         replay_label(a, files, sizeof(files));
-        snprintf(b, sizeof(b), " %s %s %s ", app_source_name(a), files, sp);
+        snprintf(b, sizeof(b), " %s %s %s%s ", app_source_name(a), files, pz, sp);
     }
     if (!seg(u, &x, src_role, b)) {
         ui_put(u, u->status, 0, 0, u->cols, src_role, b); /* truncated: still the first thing */
@@ -95,6 +89,14 @@ void ui_status_draw(ui *u)
     if (!seg(u, &x, ROLE_PAPER, b))
         return;
     x++;
+
+    /* panes of this screen that did not fit (or are behind a zoom) */
+    if (u->hidden > 0) {
+        snprintf(b, sizeof(b), "+%d hidden: z to cycle", u->hidden);
+        if (!seg(u, &x, ROLE_STATUS_WARN, b))
+            return;
+        x += 2;
+    }
 
     /* focused symbol */
     market_sym *s = ui_focus_sym(u);
@@ -149,17 +151,13 @@ void ui_status_draw(ui *u)
             live++;
         char lbl[KSYM_MAX + 8];
         need += ui_text_cols(ui_sym_label(m, lbl, sizeof lbl)) + 1 +
-                (int)strlen(book_state_name(st)) + 2;
+                (int)strlen(ui_book_word(st)) + 2;
     }
     if (x + need <= u->cols) {
         for (uint32_t i = 0; i < n; i++) {
             market_sym *m = market_at(a->market, i);
             enum book_state st = m->book ? book_state(m->book) : BOOK_EMPTY;
-            char nm[16];
-            if (st == BOOK_LIVE)
-                snprintf(nm, sizeof(nm), "live");
-            else
-                upper(nm, sizeof(nm), book_state_name(st));
+            const char *nm = ui_book_word(st);
             char lbl[KSYM_MAX + 8];
             snprintf(b, sizeof(b), "%s ", ui_sym_label(m, lbl, sizeof lbl));
             seg(u, &x, ROLE_STATUS, b);
@@ -168,7 +166,7 @@ void ui_status_draw(ui *u)
         }
         return;
     }
-    snprintf(b, sizeof(b), "books %u/%u live", live, n);
+    snprintf(b, sizeof(b), "books %u/%u synced", live, n);
     if (!seg(u, &x, live == n ? ROLE_STATUS : ROLE_STATUS_WARN, b))
         return;
     x += 2;
@@ -177,10 +175,8 @@ void ui_status_draw(ui *u)
         enum book_state st = m->book ? book_state(m->book) : BOOK_EMPTY;
         if (st == BOOK_LIVE)
             continue;
-        char nm[16];
-        upper(nm, sizeof(nm), book_state_name(st));
         char lbl[KSYM_MAX + 8];
-        snprintf(b, sizeof(b), "%s %s", ui_sym_label(m, lbl, sizeof lbl), nm);
+        snprintf(b, sizeof(b), "%s %s", ui_sym_label(m, lbl, sizeof lbl), ui_book_word(st));
         if (!seg(u, &x, ROLE_STATUS_WARN, b))
             return;
         x += 2;
@@ -194,6 +190,13 @@ static const char *pane_hint(ui *u)
     case PANE_CHART: return "[chart] arrows h l scroll, Home End";
     case PANE_BOOK: return "[book]";
     case PANE_TAPE: return "[trades] arrows j k scroll";
+    case PANE_CONN: return "[connections]";
+    case PANE_STORE: return "[store]";
+    case PANE_COUNTERS: return "[counters]";
+    case PANE_LOG: return "[log]";
+    case PANE_TRADING: return "[trading]";
+    case PANE_AI: return "[ai]";
+    case PANE_BACKTEST: return "[backtests]";
     default: return "";
     }
 }
@@ -214,21 +217,56 @@ void ui_keys_draw(ui *u)
         {"?", "help"}, {"q", "quit"}, {"Tab", "pane"}, {"[ ]", "timeframe"},
         {"z", "zoom"}, {"space", "pause"}, {"< >", "speed"},
     };
+    /* the focused pane's own keys at the right come first, then the screens (all five when
+     * there is room, else the current one), then the general hints in what is left */
+    const char *ph = pane_hint(u);
+    int n = ui_text_cols(ph);
+    int end = u->cols - n - 2 > 20 ? u->cols - n - 2 : u->cols;
     int x = 1;
+    int tabs = 0;
+    for (int i = 0; i < SCR_COUNT; i++)
+        tabs += 1 + ui_text_cols(ui_screen_name((enum screen_id)i)) + 1;
+    if (x + tabs + 1 <= end - 30) {
+        for (int i = 0; i < SCR_COUNT; i++) {
+            char d[16];
+            snprintf(d, sizeof d, "%d", i + 1);
+            x += ui_put(u, w, 0, x, -1, ROLE_KEY, d);
+            x += ui_put(u, w, 0, x, -1, i == (int)u->screen ? ROLE_SELECTION : ROLE_DIM,
+                        ui_screen_name((enum screen_id)i));
+            x += 1;
+        }
+        x += 1;
+    } else if (x + 12 <= end) {
+        char d[32];
+        snprintf(d, sizeof d, "%d", (int)u->screen + 1);
+        x += ui_put(u, w, 0, x, -1, ROLE_KEY, d);
+        x += ui_put(u, w, 0, x, -1, ROLE_SELECTION, ui_screen_name(u->screen));
+        x += 2;
+    }
     for (size_t i = 0; i < K_ARRAY_LEN(hints); i++) {
         int need = ui_text_cols(hints[i].key) + 1 + ui_text_cols(hints[i].what) + 2;
-        if (x + need > u->cols)
+        if (x + need > end)
             break;
         x += ui_put(u, w, 0, x, -1, ROLE_KEY, hints[i].key);
         x += 1;
         x += ui_put(u, w, 0, x, -1, ROLE_DIM, hints[i].what);
         x += 2;
     }
-    const char *ph = pane_hint(u);
-    int n = ui_text_cols(ph);
     if (u->cols - n - 1 > x)
         ui_put(u, w, 0, u->cols - n - 1, n, ROLE_DIM, ph);
 }
+
+/* What the short tags on screen mean. */
+static const struct {
+    const char *tag, *what;
+} help_legend[] = {
+    {"sp  bps", "spread: best ask - best bid; in basis points of the mid"},
+    {"imb20", "book imbalance (bid-ask)/(bid+ask) over the top 20 levels"},
+    {"chg sess", "change since the session's first price (chg 24h: against 24 h ago)"},
+    {"+3 newer", "trades newer than the scrolled-back view (it stays put)"},
+    {"* \xe2\x97\x80", "the bar is still forming / the last price on the axis"},
+    {"+2  \xe2\x80\xa6", "indicators or panes with no room / a number with no room"},
+};
 
 WINDOW *ui_overlay_open(ui *u, int h, int w, const char *title)
 {
@@ -298,7 +336,7 @@ void ui_help_draw(ui *u)
     key_help_row rows[64];
     size_t nr = K_MIN(keys_help_rows(rows, K_ARRAY_LEN(rows)), K_ARRAY_LEN(rows));
     char later[1024] = "", later_keys[256] = ""; /* the reserved keys: in full, keys only */
-    int n = 0;
+    int n = 0, nl = (int)K_ARRAY_LEN(help_legend);
     for (size_t i = 0; i < nr; i++) {
         if (!rows[i].reserved) {
             n++;
@@ -317,7 +355,7 @@ void ui_help_draw(ui *u)
     n += (int)keys_local_count();
     int wd0 = K_MIN(104, u->cols);
     int later_lines = (int)strlen(later) / K_MAX(10, wd0 - 12) + 2;
-    WINDOW *w = ui_overlay_open(u, n + later_lines + 5, wd0, "Keys");
+    WINDOW *w = ui_overlay_open(u, n + later_lines + nl + 7, wd0, "Keys");
     if (!w)
         return;
     int h, wd;
@@ -350,6 +388,20 @@ void ui_help_draw(ui *u)
     } else if (avail >= short_lines) {
         y += avail > short_lines; /* a blank line first when there is room for one */
         y = wrap(u, w, y, 3, width, h - 2, ROLE_DIM, short_para);
+    }
+    if (y + 1 < h - 2) {
+        y++;
+        ui_put(u, w, y++, 3, wd - 5, ROLE_DIM, "Legend:");
+        for (int i = 0; i < nl && y < h - 2; i++, y++) {
+            const char *tag = help_legend[i].tag;
+            char ascii[32];
+            if (!u->utf8) { /* the glyphs' ASCII forms */
+                snprintf(ascii, sizeof ascii, "%s", i == 4 ? "* <" : i == 5 ? "+2  ~" : tag);
+                tag = ascii;
+            }
+            ui_put(u, w, y, 3, 18, ROLE_KEY, tag);
+            ui_put(u, w, y, 21, wd - 23, ROLE_OVERLAY, help_legend[i].what);
+        }
     }
     if (y < h - 1)
         ui_put(u, w, h - 2, 3, wd - 5, ROLE_DIM,

@@ -36,24 +36,18 @@ void ui_watch_draw(ui *u, pane *p)
         ui_put(u, w, 1, 1, iw, ROLE_DIM, "no symbols yet");
         return;
     }
-    if (u->wl_sel >= n)
-        u->wl_sel = n - 1;
     bool wide = iw >= 36;
     int per = wide ? 1 : 2;
     int hdr = wide ? 1 : 0;
     int rows = (ih - hdr) / per;
     if (rows < 1)
         rows = 1;
-    /* keep the selection visible */
-    if (u->wl_sel < u->wl_top)
-        u->wl_top = u->wl_sel;
-    if (u->wl_sel >= u->wl_top + (uint32_t)rows)
-        u->wl_top = u->wl_sel - (uint32_t)rows + 1;
-    if (u->wl_top >= n)
-        u->wl_top = 0;
+    ui_list_fit(&u->wl, n, rows); /* keeps the selection visible */
+    u->wl_y0 = 1 + hdr;
+    u->wl_per = per;
 
     /* columns (wide): marker, symbol, last, chg%, spread */
-    int sym_w = 10, last_w = 10, chg_w = 7;
+    int sym_w = 10, last_w = 10, chg_w = 8;
     int spr_w = iw - 2 - sym_w - last_w - chg_w - 3;
     if (wide) {
         int x = 1 + 2;
@@ -61,18 +55,18 @@ void ui_watch_draw(ui *u, pane *p)
         x += sym_w + 1;
         ui_putf(u, w, 1, x, last_w, ROLE_HEADER, "%*s", last_w, "Last");
         x += last_w + 1;
-        ui_putf(u, w, 1, x, chg_w, ROLE_HEADER, "%*s", chg_w, "Chg%");
+        ui_putf(u, w, 1, x, chg_w, ROLE_HEADER, "%*s", chg_w, "chg sess");
         x += chg_w + 1;
-        if (spr_w > 0)
-            ui_putf(u, w, 1, x, spr_w, ROLE_HEADER, "%*s", spr_w, "Spread");
+        if (spr_w > 0) /* a header whole: "Spread", else "sp" (the help's legend) */
+            ui_putf(u, w, 1, x, spr_w, ROLE_HEADER, "%*s", spr_w, spr_w >= 6 ? "Spread" : "sp");
     }
     for (int r = 0; r < rows; r++) {
-        uint32_t i = u->wl_top + (uint32_t)r;
+        uint32_t i = u->wl.top + (uint32_t)r;
         if (i >= n)
             break;
         market_sym *s = market_at(a->market, i);
         int y = 1 + hdr + r * per;
-        bool sel = i == u->wl_sel;
+        bool sel = i == u->wl.sel;
         enum theme_role base = sel && foc ? ROLE_SELECTION : ROLE_TEXT;
         char px[40], chg[24], spr[40], lbl[KSYM_MAX + 8];
         ui_sym_label(s, lbl, sizeof lbl);
@@ -94,7 +88,10 @@ void ui_watch_draw(ui *u, pane *p)
         enum theme_role spr_role = ROLE_DIM;
         if (bst == BOOK_SYNCING || bst == BOOK_RESYNCING) {
             /* with many symbols the status bar cannot name them all: say it here */
-            snprintf(spr, sizeof(spr), "%s", bst == BOOK_SYNCING ? "sync" : "RESYNC");
+            /* the book's word where the column has room, else its short form */
+            bool room = spr_w >= (int)strlen(ui_book_word(bst)) || !wide;
+            snprintf(spr, sizeof(spr), "%s",
+                     room ? ui_book_word(bst) : bst == BOOK_SYNCING ? "sync" : "RESYNC");
             spr_role = ROLE_WARNING;
         } else if (sym_spread(s, &sd)) {
             ui_fmt_px(spr, sizeof(spr), sd, s->px_decimals);
@@ -105,20 +102,26 @@ void ui_watch_draw(ui *u, pane *p)
             for (int k = 0; k < per; k++)
                 ui_fill(u, w, y + k, 1, iw, ROLE_SELECTION);
         }
-        enum theme_role cr = sel && foc ? ROLE_SELECTION : chg_role;
+        /* the change keeps its up/down colour on the highlighted row too */
+        enum theme_role cr = chg_role;
         if (i == a->focus)
             ui_glyph(u, w, y, 1, G_FOCUS);
         if (wide) {
             int x = 3;
             ui_put(u, w, y, x, sym_w, base, lbl);
             x += sym_w + 1;
-            ui_putf(u, w, y, x, last_w, base, "%*s", last_w, px);
+            /* each value whole in its column, or the ellipsis */
+            char cell[48];
+            snprintf(cell, sizeof cell, "%*s", last_w, px);
+            ui_put_whole(u, w, y, x, last_w, base, cell);
             x += last_w + 1;
-            ui_putf(u, w, y, x, chg_w, cr, "%*s", chg_w, chg);
+            snprintf(cell, sizeof cell, "%*s", chg_w, chg);
+            ui_put_whole(u, w, y, x, chg_w, cr, cell);
             x += chg_w + 1;
-            if (spr_w > 0)
-                ui_putf(u, w, y, x, spr_w, sel && foc ? ROLE_SELECTION : spr_role, "%*s", spr_w,
-                        spr);
+            if (spr_w > 0) {
+                snprintf(cell, sizeof cell, "%*s", spr_w, spr);
+                ui_put_whole(u, w, y, x, spr_w, sel && foc ? ROLE_SELECTION : spr_role, cell);
+            }
         } else {
             int avail = iw - 2;
             int pl = (int)strlen(px);
@@ -129,8 +132,10 @@ void ui_watch_draw(ui *u, pane *p)
             if (pl + (int)strlen(shown) + 1 <= avail)
                 ui_put(u, w, y, 3 + avail - pl, pl, base, px);
             if (y + 1 <= ih) {
-                ui_put(u, w, y + 1, 3, avail, cr, chg);
-                int cl = (int)strlen(chg);
+                char cs[32];
+                snprintf(cs, sizeof cs, "%s", chg);
+                ui_put_whole(u, w, y + 1, 3, avail, cr, cs);
+                int cl = ui_text_cols(cs) <= avail ? (int)strlen(cs) : 1;
                 char sb[48];
                 snprintf(sb, sizeof(sb), "sp %s", spr);
                 int sl = (int)strlen(sb);

@@ -62,11 +62,11 @@ int theme_role_parse(const char *name, enum theme_role *out)
 static const theme_style builtin_256[ROLE_COUNT] = {
     [ROLE_TEXT] = {252, D, 0},         [ROLE_DIM] = {244, D, 0},
     [ROLE_TITLE] = {75, D, B},         [ROLE_BORDER] = {240, D, 0},
-    [ROLE_BORDER_FOCUS] = {214, D, B}, [ROLE_HEADER] = {245, D, 0},
+    [ROLE_BORDER_FOCUS] = {255, D, B}, [ROLE_HEADER] = {245, D, 0},
     [ROLE_UP] = {41, D, 0},            [ROLE_DOWN] = {203, D, 0},
     [ROLE_BID] = {41, D, 0},           [ROLE_ASK] = {203, D, 0},
     [ROLE_BID_DEPTH] = {252, 22, 0},   [ROLE_ASK_DEPTH] = {252, 52, 0},
-    [ROLE_VOLUME] = {67, D, 0},        [ROLE_VOL_UP] = {29, D, 0},
+    [ROLE_VOLUME] = {67, D, 0},        [ROLE_VOL_UP] = {41, D, 0},
     [ROLE_VOL_DOWN] = {131, D, 0},     [ROLE_AXIS] = {244, D, 0},
     [ROLE_LAST_PRICE] = {16, 220, B},  [ROLE_CURSOR] = {16, 75, 0},
     [ROLE_SELECTION] = {255, 238, B},  [ROLE_WARNING] = {214, D, B},
@@ -87,7 +87,7 @@ enum { K_BLACK = 0, K_RED, K_GREEN, K_YELLOW, K_BLUE, K_MAGENTA, K_CYAN, K_WHITE
 static const theme_style builtin_8[ROLE_COUNT] = {
     [ROLE_TEXT] = {D, D, 0},                   [ROLE_DIM] = {D, D, M},
     [ROLE_TITLE] = {K_CYAN, D, B},             [ROLE_BORDER] = {D, D, 0},
-    [ROLE_BORDER_FOCUS] = {K_YELLOW, D, B},    [ROLE_HEADER] = {D, D, U},
+    [ROLE_BORDER_FOCUS] = {K_WHITE, D, B},     [ROLE_HEADER] = {D, D, U},
     [ROLE_UP] = {K_GREEN, D, 0},               [ROLE_DOWN] = {K_RED, D, 0},
     [ROLE_BID] = {K_GREEN, D, 0},              [ROLE_ASK] = {K_RED, D, 0},
     [ROLE_BID_DEPTH] = {K_BLACK, K_GREEN, 0},  [ROLE_ASK_DEPTH] = {K_WHITE, K_RED, 0},
@@ -103,7 +103,7 @@ static const theme_style builtin_8[ROLE_COUNT] = {
     [ROLE_FLASH] = {K_YELLOW, D, B},           [ROLE_OVERLAY] = {D, D, 0},
     [ROLE_IND1] = {K_CYAN, D, 0},              [ROLE_IND2] = {K_YELLOW, D, 0},
     [ROLE_IND3] = {K_MAGENTA, D, 0},           [ROLE_IND4] = {K_BLUE, D, B},
-    [ROLE_IND5] = {K_WHITE, D, B},             [ROLE_IND6] = {K_MAGENTA, D, B},
+    [ROLE_IND5] = {K_CYAN, D, B},              [ROLE_IND6] = {K_MAGENTA, D, B},
     [ROLE_LEVEL] = {D, D, M},
 };
 

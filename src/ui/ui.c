@@ -19,10 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <termios.h>
 #include <unistd.h>
 
-#define UI_MIN_COLS 80
-#define UI_MIN_ROWS 24
+#define UI_TINY_COLS 20  /* below: only the too-small message */
+#define UI_TINY_ROWS 6
+#define UI_ALONE_COLS 60 /* below: the focused pane alone (every screen works from 60x20) */
+#define UI_ALONE_ROWS 20
+#define UI_RETRY_MS 50 /* how soon output the terminal did not take is offered again */
 
 static const struct {
     wchar_t uni;
@@ -218,37 +222,63 @@ static void place(pane *p, int y, int x, int h, int w)
     p->dirty = true;
 }
 
-static int clampi(int v, int lo, int hi)
-{
-    return v < lo ? lo : v > hi ? hi : v;
-}
-
-/* Recomputes every window from the terminal size, the zoom state and the focus. */
+/* Recomputes every window from the terminal size, the screen, the zoom state and the focus:
+ * the screen's layout tree fitted by ui_layout_solve (dropped panes are counted and named in
+ * the status line); below UI_ALONE_COLS x UI_ALONE_ROWS, or zoomed, the focused pane alone;
+ * below UI_TINY_COLS x UI_TINY_ROWS only the too-small message. */
 void ui_layout(ui *u)
 {
     ui_free_windows(u);
     u->rows = LINES;
     u->cols = COLS;
-    u->too_small = u->cols < UI_MIN_COLS || u->rows < UI_MIN_ROWS;
+    u->too_small = u->cols < UI_TINY_COLS || u->rows < UI_TINY_ROWS;
     u->full = true;
     u->layout_valid = true;
+    u->hidden = 0;
     if (u->too_small)
         return;
     u->status = mkwin(1, u->cols, 0, 0);
     u->keys = mkwin(1, u->cols, u->rows - 1, 0);
     int mid_y = 1, mid_h = u->rows - 2;
-    if (u->zoom) {
+    enum pane_id all[PANE_COUNT];
+    int n = ui_screen_panes(u->screen, all);
+    bool in_screen = false;
+    for (int i = 0; i < n; i++)
+        in_screen |= all[i] == u->focus;
+    if (!in_screen)
+        u->focus = ui_screen_first_focus(u->screen);
+    if (u->zoom || u->cols < UI_ALONE_COLS || u->rows < UI_ALONE_ROWS) {
         place(&u->panes[u->focus], mid_y, 0, mid_h, u->cols);
+        if (!u->zoom) /* not asked for: say what is missing */
+            for (int i = 0; i < n; i++)
+                if (all[i] != u->focus)
+                    u->hidden_ids[u->hidden++] = all[i];
         return;
     }
-    int wl_w = clampi(u->cols / 5, 20, 40);
-    int right_w = clampi(u->cols * 28 / 100, 28, 52);
-    int chart_w = u->cols - wl_w - right_w;
-    int book_h = clampi(mid_h * 55 / 100, 6, mid_h - 4);
-    place(&u->panes[PANE_WATCH], mid_y, 0, mid_h, wl_w);
-    place(&u->panes[PANE_CHART], mid_y, wl_w, mid_h, chart_w);
-    place(&u->panes[PANE_BOOK], mid_y, wl_w + chart_w, book_h, right_w);
-    place(&u->panes[PANE_TAPE], mid_y + book_h, wl_w + chart_w, mid_h - book_h, right_w);
+    ui_rect r[PANE_COUNT];
+    bool shown[PANE_COUNT];
+    ui_layout_solve(u->screen, mid_h, u->cols, u->focus, r, shown);
+    for (int i = 0; i < n; i++) {
+        enum pane_id id = all[i];
+        if (shown[id])
+            place(&u->panes[id], mid_y + r[id].y, r[id].x, r[id].h, r[id].w);
+        else
+            u->hidden_ids[u->hidden++] = id;
+    }
+}
+
+static void mouse_enable(ui *u, bool on)
+{
+    /* button presses and the wheel (1000), reported as SGR sequences (1006): any size, and the
+     * same bytes on every terminal, so ui_on_input reads them itself */
+    /* where terminfo knows the SGR form (xterm: kmous=\E[<) curses parses it: KEY_MOUSE */
+    mousemask(on ? BUTTON1_PRESSED | BUTTON4_PRESSED | BUTTON5_PRESSED : 0, NULL);
+    mouseinterval(0);
+    fputs(on ? "\033[?1000h\033[?1006h" : "\033[?1006l\033[?1000l", u->out);
+    fflush(u->out);
+    if (u->tty)
+        ui_tty_pump(u->tty);
+    u->mouse = on;
 }
 
 static ui *ui_open_screen(app *a, FILE *out, FILE *in, const char *term, char *err,
@@ -286,14 +316,53 @@ static ui *ui_open_screen(app *a, FILE *out, FILE *in, const char *term, char *e
     set_escdelay(25);
     curs_set(0);
     leaveok(stdscr, TRUE);
+    /* curses writing straight to a terminal (the fallback, and tests on a pty): no flow control
+     * either, so Ctrl-S cannot stop the output and with it the loop */
+    struct termios tm;
+    if (isatty(fileno(in)) && tcgetattr(fileno(in), &tm) == 0) {
+        tm.c_iflag &= ~(tcflag_t)(IXON | IXOFF | IXANY);
+        if (tcsetattr(fileno(in), TCSANOW, &tm) == 0)
+            def_prog_mode();
+    }
     ui_glyphs(u);
     ui_apply_theme(u);
+    if (a->cfg.ui_mouse)
+        mouse_enable(u, true);
+    for (int i = 0; i < SCR_COUNT; i++)
+        u->scr_focus[i] = ui_screen_first_focus((enum screen_id)i);
+    u->screen = SCR_MARKET;
     u->focus = PANE_CHART;
     u->ch_follow = true;
-    u->wl_sel = a->focus;
+    u->tape.scroll_only = true;
+    u->wl.sel = a->focus;
     u->last_frame_ms = -1000000;
     ui_layout(u);
     return u;
+}
+
+int ui_theme_check(const char *name, char *err, size_t errlen)
+{
+    char path[CONFIG_PATH_MAX + 100], datadir[CONFIG_PATH_MAX];
+    if (!name[0] || strcmp(name, "default") == 0)
+        return K_OK;
+    config_datadir(datadir, sizeof datadir);
+    if (theme_find(name, datadir, path, sizeof path) == K_OK)
+        return K_OK;
+    snprintf(err, errlen, "unknown theme '%s' (not in ./themes or %s/themes)", name, datadir);
+    return K_ERR;
+}
+
+void ui_emergency_restore(ui *u)
+{
+    if (!u)
+        return;
+    set_term(u->scr);
+    if (!isendwin())
+        endwin();
+    if (u->tty) {
+        ui_tty_close(u->tty); /* the last bytes (bounded), then the saved modes */
+        u->tty = NULL;
+    }
 }
 
 ui *ui_open(app *a, char *err, size_t errlen)
@@ -303,9 +372,25 @@ ui *ui_open(app *a, char *err, size_t errlen)
                               "(use --headless to run without one)");
         return NULL;
     }
-    ui *u = ui_open_screen(a, stdout, stdin, NULL, err, errlen);
-    if (u)
-        u->own_term = true;
+    char terr[160];
+    ui_tty *t = ui_tty_open(STDIN_FILENO, STDOUT_FILENO, terr, sizeof terr);
+    if (!t)
+        log_warn(a->log, "ui: %s; writing to the terminal directly (a terminal that stops "
+                         "reading can then stall the loop)", terr);
+    ui *u = ui_open_screen(a, t ? ui_tty_file(t) : stdout, stdin, NULL, err, errlen);
+    if (!u) {
+        ui_tty_close(t);
+        return NULL;
+    }
+    u->own_term = true;
+    u->tty = t;
+    int rows, cols;
+    if (t && ui_tty_size(t, &rows, &cols)) { /* curses cannot ask its pipe */
+        resizeterm(rows, cols);
+        ui_layout(u);
+    }
+    if (t)
+        ui_tty_pump(t);
     return u;
 }
 
@@ -326,18 +411,26 @@ void ui_close(ui *u)
         return;
     set_term(u->scr);
     ui_free_windows(u);
+    if (u->mouse)
+        mouse_enable(u, false);
     curs_set(1);
     endwin();
     delscreen(u->scr);
+    ui_tty_close(u->tty);
     free(u);
 }
 
 void ui_on_resize(ui *u)
 {
     struct winsize ws;
+    int rows, cols;
     set_term(u->scr);
-    if (ioctl(fileno(u->out), TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 && ws.ws_col > 0)
+    if (u->tty) {
+        if (ui_tty_size(u->tty, &rows, &cols))
+            resizeterm(rows, cols);
+    } else if (ioctl(fileno(u->out), TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 && ws.ws_col > 0) {
         resizeterm(ws.ws_row, ws.ws_col);
+    }
     ui_layout(u);
     clearok(curscr, TRUE);
 }
@@ -353,14 +446,120 @@ void ui_resize_to(ui *u, int rows, int cols)
 void ui_set_focus_pane(ui *u, enum pane_id p)
 {
     u->focus = p;
-    if (u->zoom)
-        ui_layout(u);
+    u->scr_focus[u->screen] = p;
+    ui_layout(u); /* a hidden pane that gets the focus is shown (the focus is never dropped) */
     for (int i = 0; i < PANE_COUNT; i++)
         u->panes[i].dirty = true;
 }
 
+/* Tab / Shift-Tab (pane-next / pane-prev): the next / previous pane of the screen, in layout
+ * order. */
+void ui_focus_step(ui *u, int dir)
+{
+    enum pane_id all[PANE_COUNT];
+    int n = ui_screen_panes(u->screen, all), at = 0;
+    for (int i = 0; i < n; i++)
+        if (all[i] == u->focus)
+            at = i;
+    ui_set_focus_pane(u, all[(at + n + dir) % n]);
+}
+
+/* z (zoom): zoom the focused pane; again: the layout back. With panes hidden (no room for
+ * them), z cycles instead: the focused pane zoomed, then each hidden pane in turn, then the
+ * layout. */
+void ui_zoom_cycle(ui *u)
+{
+    if (!u->zoom) {
+        u->ncycle = 0;
+        u->cycle_i = 0;
+        if (u->hidden > 0) {
+            u->cycle[u->ncycle++] = u->focus;
+            for (int i = 0; i < u->hidden && u->ncycle < PANE_COUNT; i++)
+                u->cycle[u->ncycle++] = u->hidden_ids[i];
+        }
+        u->zoom = true;
+    } else if (u->cycle_i + 1 < u->ncycle) {
+        u->focus = u->cycle[++u->cycle_i];
+    } else {
+        if (u->ncycle > 0)
+            u->focus = u->cycle[0];
+        u->zoom = false;
+        u->ncycle = 0;
+    }
+    u->scr_focus[u->screen] = u->focus;
+    ui_layout(u);
+}
+
+/* 1..5, F2..F6 (screen N): each screen keeps its own focused pane; zoom does not carry over. */
+void ui_set_screen(ui *u, enum screen_id s)
+{
+    u->scr_focus[u->screen] = u->focus;
+    u->screen = s;
+    u->focus = u->scr_focus[s];
+    u->zoom = false;
+    u->ncycle = 0;
+    ui_layout(u);
+}
+
+void ui_set_mouse(ui *u, bool on)
+{
+    if (on != u->mouse)
+        mouse_enable(u, on);
+}
+
+static void key_normal(ui *u, int ch);
+
+/* The pane under screen cell (y, x), or -1. */
+static int pane_at(ui *u, int y, int x)
+{
+    for (int i = 0; i < PANE_COUNT; i++) {
+        pane *p = &u->panes[i];
+        if (p->shown && y >= p->y && y < p->y + p->h && x >= p->x && x < p->x + p->wd)
+            return i;
+    }
+    return -1;
+}
+
+/* One SGR mouse report: button code b (0 left, 64/65 wheel up/down, +4/8/16 modifiers, +32
+ * motion), 0-based cell, press or release. */
+static void mouse_event(ui *u, int b, int y, int x, bool press)
+{
+    u->ui_changes++;
+    if (!press || u->ov != OV_NONE || u->too_small)
+        return;
+    int id = pane_at(u, y, x);
+    if (id < 0)
+        return;
+    pane *p = &u->panes[id];
+    int btn = b & ~(4 | 8 | 16);
+    if (btn == 64 || btn == 65) { /* the wheel scrolls what is under it, focused or not */
+        int d = btn == 64 ? -1 : +1;
+        if (id == PANE_WATCH)
+            ui_list_scroll(&u->wl, d);
+        else if (id == PANE_TAPE)
+            ui_list_scroll(&u->tape, 3 * d);
+        else if (id == PANE_CHART)
+            for (int i = 0; i < 3; i++)
+                ui_chart_key(u, d < 0 ? KEY_LEFT : KEY_RIGHT);
+        return;
+    }
+    if (btn != 0)
+        return;
+    if ((enum pane_id)id != u->focus)
+        ui_set_focus_pane(u, (enum pane_id)id);
+    if (id == PANE_WATCH && u->wl_per > 0) {
+        int row = y - p->y - u->wl_y0;
+        if (row >= 0) {
+            uint32_t before = u->wl.sel;
+            if (ui_list_click(&u->wl, row / u->wl_per) && before == u->wl.sel)
+                key_normal(u, '\n'); /* a click on the selected row: make it the focus */
+        }
+    }
+}
+
 /* Key dispatch: the key's command line (keys.c) runs through the command table like a
- * `kestrel ctl` request; a refusal ("not yet available", no replay, ...) becomes a flash. */
+ * `kestrel ctl` request; a refusal ("not yet available", no replay, ...) becomes a flash. Keys
+ * without a binding (Ctrl-S, Ctrl-Q: flow control is off) do nothing. */
 static void key_normal(ui *u, int ch)
 {
     const key_binding *b = keys_lookup(ch);
@@ -406,11 +605,57 @@ static void ui_key(ui *u, int ch)
         return;
     }
     if (u->ov == OV_HELP) {
-        if (ch == 27 || ch == '?' || ch == 'q' || ch == '\n' || ch == '\r')
+        if (ch == 27 || ch == '?' || ch == 'q' || ch == '\n' || ch == '\r' || ch == KEY_F(1))
             close_overlay(u);
         return;
     }
+    if (ch == KEY_MOUSE) { /* curses parsed the report (terminfo knows SGR): not a key */
+        MEVENT ev;
+        if (getmouse(&ev) == OK) {
+            int b = ev.bstate & BUTTON4_PRESSED ? 64 : ev.bstate & BUTTON5_PRESSED ? 65
+                    : ev.bstate & BUTTON1_PRESSED ? 0 : -1;
+            if (b >= 0)
+                mouse_event(u, b, ev.y, ev.x, true);
+        }
+        return;
+    }
     key_normal(u, ch);
+}
+
+/* After an Esc: an SGR mouse report "[<b;x;yM" (or "m": release) is read and handled here;
+ * anything else is handed on as the keys it was. Returns true when the Esc was consumed. */
+static bool ui_read_escape(ui *u)
+{
+    int c1 = wgetch(stdscr);
+    if (c1 == ERR)
+        return false; /* a lone Esc */
+    if (c1 != '[') {
+        ui_key(u, 27);
+        ui_key(u, c1);
+        return true;
+    }
+    int c2 = wgetch(stdscr);
+    if (c2 != '<') {
+        ui_key(u, 27);
+        ui_key(u, '[');
+        if (c2 != ERR)
+            ui_key(u, c2);
+        return true;
+    }
+    int v[3] = {0, 0, 0}, k = 0, c;
+    for (int n = 0; n < 16; n++) { /* bounded: "65;250;70M" is the longest we expect */
+        c = wgetch(stdscr);
+        if (c >= '0' && c <= '9' && k < 3) {
+            v[k] = K_MIN(v[k] * 10 + (c - '0'), 100000);
+        } else if (c == ';' && k < 2) {
+            k++;
+        } else {
+            if ((c == 'M' || c == 'm') && k == 2)
+                mouse_event(u, v[0], v[2] - 1, v[1] - 1, c == 'M');
+            return true; /* a malformed report is dropped */
+        }
+    }
+    return true;
 }
 
 void ui_on_input(ui *u)
@@ -426,8 +671,12 @@ void ui_on_input(ui *u)
         int ch = wgetch(stdscr);
         if (ch == ERR)
             break;
+        if (ch == 27 && ui_read_escape(u))
+            continue;
         ui_key(u, ch);
     }
+    if (u->tty)
+        ui_tty_pump(u->tty);
 }
 
 /* FNV-1a style mixing of 64-bit words: cheap signatures of what a pane shows. */
@@ -480,7 +729,7 @@ static uint64_t pane_sig(ui *u, enum pane_id id)
     h = mix(h, u->focus == id);
     switch (id) {
     case PANE_WATCH:
-        h = mix(h, u->wl_sel);
+        h = mix(h, u->wl.sel);
         h = mix(h, a->focus);
         h = mix_symbols(h, a);
         break;
@@ -503,7 +752,7 @@ static uint64_t pane_sig(ui *u, enum pane_id id)
         }
         h = mix(h, a->focus);
         if (s && (unsigned)a->chart_tf < TF_COUNT && app_chart_ta(a, s, a->chart_tf))
-            h = mix(h, (uint64_t)(uintptr_t)app_chart_ta(a, s, a->chart_tf)); /* rebuilt on a new list */
+            h = mix(h, (uint64_t)(uintptr_t)app_chart_ta(a, s, a->chart_tf)); /* new list */
         h = mix(h, a->changes);
         h = mix(h, (uint64_t)a->chart_tf);
         h = mix(h, u->ch_follow);
@@ -516,7 +765,18 @@ static uint64_t pane_sig(ui *u, enum pane_id id)
     case PANE_TAPE:
         h = mix(h, s ? s->trades : 0);
         h = mix(h, a->focus);
-        h = mix(h, u->tape_off);
+        h = mix(h, u->tape.top);
+        break;
+    case PANE_CONN:
+    case PANE_STORE:
+    case PANE_COUNTERS:
+    case PANE_LOG: /* counters of everything: redrawn with the status bar's changes */
+        h = mix(h, a->messages);
+        h = mix(h, a->malformed);
+        h = mix(h, a->changes);
+        h = mix(h, (uint64_t)(a->msgs_per_s * 10.0));
+        h = mix(h, u->frames / 30);
+        h = mix(h, a->log ? log_count(a->log, LOG_WARN) + log_count(a->log, LOG_ERROR) : 0);
         break;
     default:
         break;
@@ -524,38 +784,55 @@ static uint64_t pane_sig(ui *u, enum pane_id id)
     return h;
 }
 
+/* Below UI_TINY_COLS x UI_TINY_ROWS: the longest message that fits the width, centred (the
+ * quit question too when it is open). */
 static void draw_too_small(ui *u)
 {
     werase(stdscr);
     wattr_set(stdscr, A_NORMAL, 0, NULL);
-    static const char msg[] = "terminal too small (80x24 needed)";
+    static const char *const msgs[] = {"terminal too small (20x6 needed)", "terminal too small",
+                                       "too small", "small", "!"};
     int rows = LINES, cols = COLS;
     if (rows >= 1 && cols >= 1) {
-        int len = (int)sizeof(msg) - 1;
-        int n = len < cols ? len : cols;
-        int x = (cols - n) / 2;
+        const char *msg = msgs[K_ARRAY_LEN(msgs) - 1];
+        for (size_t i = 0; i < K_ARRAY_LEN(msgs); i++)
+            if ((int)strlen(msgs[i]) <= cols) {
+                msg = msgs[i];
+                break;
+            }
+        int n = (int)strlen(msg);
         int y = (rows - 1) / 2;
-        mvwaddnstr(stdscr, y, x, msg, n);
-        if (rows >= 3 && cols >= 20) {
+        mvwaddnstr(stdscr, y, (cols - n) / 2, msg, n);
+        if (rows >= 3 && cols >= 10) {
             char sz[32];
             int m = snprintf(sz, sizeof(sz), "now %dx%d", cols, rows);
-            if (m > cols)
-                m = cols;
-            mvwaddnstr(stdscr, y + 1, (cols - m) / 2, sz, m);
+            if (m <= cols)
+                mvwaddnstr(stdscr, y + 1, (cols - m) / 2, sz, m);
         }
         if (u->ov == OV_QUIT && rows >= 2) {
             static const char q[] = "quit? y/n";
-            int m = (int)sizeof(q) - 1 < cols ? (int)sizeof(q) - 1 : cols;
-            mvwaddnstr(stdscr, y == 0 ? 1 : y - 1, (cols - m) / 2, q, m);
+            int m = (int)sizeof(q) - 1;
+            if (m <= cols)
+                mvwaddnstr(stdscr, y == 0 ? 1 : y - 1, (cols - m) / 2, q, m);
         }
     }
     wnoutrefresh(stdscr);
 }
 
-/* Draws one frame now: dirty panes, status and key lines, the overlay, one doupdate(). */
-static void ui_frame(ui *u)
+/* Draws one frame now: dirty panes, status and key lines, the overlay, one doupdate(). Returns
+ * false, drawing nothing, while the terminal has not taken the previous frame: the frame is
+ * dropped (the next one shows the state of its time), and the loop is never blocked. */
+static bool ui_frame(ui *u)
 {
     set_term(u->scr);
+    if (u->tty && ui_tty_pump(u->tty) > 0) {
+        u->frames_dropped++;
+        return false;
+    }
+    if (u->tty && ui_tty_take_lost(u->tty)) { /* output was thrown away: repaint it all */
+        clearok(curscr, TRUE);
+        u->full = true;
+    }
     if (!u->layout_valid || LINES != u->rows || COLS != u->cols)
         ui_layout(u);
     u->frames++;
@@ -563,7 +840,9 @@ static void ui_frame(ui *u)
         draw_too_small(u);
         doupdate();
         u->full = false;
-        return;
+        if (u->tty)
+            ui_tty_pump(u->tty);
+        return true;
     }
     if (u->full) {
         /* The area under a closed overlay or a new layout: everything redraws once. */
@@ -585,7 +864,7 @@ static void ui_frame(ui *u)
         case PANE_CHART: ui_chart_draw(u, p); break;
         case PANE_BOOK: ui_book_draw(u, p); break;
         case PANE_TAPE: ui_tape_draw(u, p); break;
-        default: break;
+        default: ui_system_draw(u, p, (enum pane_id)i); break;
         }
         p->stamp = sig;
         p->dirty = false;
@@ -611,6 +890,9 @@ static void ui_frame(ui *u)
         ui_picker_draw(u);
     doupdate();
     u->full = false;
+    if (u->tty)
+        ui_tty_pump(u->tty);
+    return true;
 }
 
 int ui_draw(ui *u)
@@ -621,6 +903,8 @@ int ui_draw(ui *u)
     int flash_ms = -1;
     if (flash_on(a, now))
         flash_ms = (int)K_MIN(a->flash_until_ms - now + 1, 60000);
+    if (u->tty && ui_tty_pump(u->tty) > 0) /* a frame still going out: try again soon */
+        return UI_RETRY_MS;
     bool pending = u->full || sig != u->sig || !u->layout_valid;
     if (!pending)
         return flash_ms;
@@ -629,7 +913,8 @@ int ui_draw(ui *u)
     int64_t since = now - u->last_frame_ms;
     if (since < budget)
         return (int)(budget - since);
-    ui_frame(u);
+    if (!ui_frame(u))
+        return UI_RETRY_MS;
     u->sig = sig;
     u->last_frame_ms = now;
     return flash_ms;
@@ -640,7 +925,8 @@ void ui_draw_now(ui *u, bool full)
     int64_t now = loop_mono_ms();
     if (full)
         u->full = true;
-    ui_frame(u);
+    if (!ui_frame(u))
+        return;
     u->sig = global_sig(u, now);
     u->last_frame_ms = now;
 }
@@ -649,4 +935,10 @@ void ui_feed_key(ui *u, int key)
 {
     set_term(u->scr);
     ui_key(u, key);
+}
+
+void ui_feed_mouse(ui *u, int button, int y, int x, bool press)
+{
+    set_term(u->scr);
+    mouse_event(u, button, y, x, press);
 }

@@ -1,9 +1,10 @@
 /* The screen's commands (entries of the command table, include/kestrel/cmd.h): help, quit,
- * pane focus, moving in the focused pane, select, zoom, the indicator picker, closing overlays
- * and repainting, plus the "ui" section of the status document. Keys reach them through the
- * binding table (keys.c); `kestrel ctl` reaches the same handlers, so the screen can be driven
- * from a script. Handlers that need the screen carry CMD_F_UI (refused headless); help and quit
- * also work headless. Every handler that changes what is shown bumps ui_changes. */
+ * screens, pane focus over the screen's panes, moving in the focused pane (the list widgets,
+ * the chart cursor), select, zoom and cycling hidden panes, the mouse, the indicator picker,
+ * closing overlays and repainting, plus the "ui" section of the status document. Keys reach them
+ * through the binding table (keys.c); `kestrel ctl` reaches the same handlers, so the screen can
+ * be driven from a script. Handlers that need the screen carry CMD_F_UI (refused headless); help
+ * and quit also work headless. Every handler that changes what is shown bumps ui_changes. */
 #include "ui_int.h"
 
 #include "kestrel/cmd.h"
@@ -11,8 +12,24 @@
 
 #include <cjson/cJSON.h>
 #include <string.h>
+#include <strings.h>
 
-static const char *const ui_cmd_pane_names[PANE_COUNT] = {"watch", "chart", "book", "tape"};
+/* Names in JSON and on the command line (lower case; the screen shows ui_pane_name's). */
+static const char *const ui_cmd_pane_names[PANE_COUNT] = {
+    [PANE_WATCH] = "watch",      [PANE_CHART] = "chart",    [PANE_BOOK] = "book",
+    [PANE_TAPE] = "tape",        [PANE_TRADING] = "trading", [PANE_AI] = "ai",
+    [PANE_CONN] = "connections", [PANE_STORE] = "store",    [PANE_COUNTERS] = "counters",
+    [PANE_LOG] = "log",          [PANE_BACKTEST] = "backtests",
+};
+static const char *const ui_cmd_screen_names[SCR_COUNT] = {
+    [SCR_MARKET] = "market", [SCR_TRADING] = "trading", [SCR_AI] = "ai",
+    [SCR_SYSTEM] = "system", [SCR_BACKTEST] = "backtests",
+};
+
+static const char *ui_cmd_pane_name(enum pane_id p)
+{
+    return (unsigned)p < PANE_COUNT ? ui_cmd_pane_names[p] : "?";
+}
 
 static ui *ui_cmd_ui(cmd_ctx *c)
 {
@@ -85,80 +102,129 @@ const cmd_entry cmd_quit_entry = {.name = "quit",
 
 /* ---- panes ---- */
 
+/* The hidden panes' names: what the status line counts as "+N hidden". */
+static void ui_cmd_hidden_json(cmd_ctx *c, cJSON *o, const ui *u)
+{
+    cJSON *arr = cmd_json_arr(c, o, "hidden");
+    for (int i = 0; i < u->hidden && arr; i++)
+        if (!cmd_json_push_str(c, arr, ui_cmd_pane_name(u->hidden_ids[i])))
+            break;
+}
+
 static void ui_cmd_pane_json(cmd_ctx *c, ui *u)
 {
-    cmd_json_str(c, c->out, "pane", ui_cmd_pane_names[u->focus]);
+    cmd_json_str(c, c->out, "pane", ui_cmd_pane_name(u->focus));
+    cmd_json_str(c, c->out, "screen", ui_cmd_screen_names[u->screen]);
     cmd_json_bool(c, c->out, "zoom", u->zoom);
+    ui_cmd_hidden_json(c, c->out, u);
 }
 
 static cmd_result ui_cmd_pane(cmd_ctx *c)
 {
     ui *u = ui_cmd_ui(c);
-    int d = strcmp(c->argv[0], "pane-next") == 0 ? 1 : PANE_COUNT - 1;
-    ui_set_focus_pane(u, (enum pane_id)((u->focus + d) % PANE_COUNT));
+    ui_focus_step(u, strcmp(c->argv[0], "pane-next") == 0 ? +1 : -1);
     ui_cmd_pane_json(c, u);
     return CMD_OK;
 }
 
 const cmd_entry cmd_pane_next_entry = {.name = "pane-next",
                                        .args = "",
-                                       .help = "focus the next pane",
+                                       .help = "focus the next pane of the screen (a hidden one "
+                                               "is shown)",
                                        .flags = CMD_F_UI,
                                        .exec = ui_cmd_pane};
 const cmd_entry cmd_pane_prev_entry = {.name = "pane-prev",
                                        .args = "",
-                                       .help = "focus the previous pane",
+                                       .help = "focus the previous pane of the screen",
                                        .flags = CMD_F_UI,
                                        .exec = ui_cmd_pane};
 
 static cmd_result ui_cmd_zoom(cmd_ctx *c)
 {
     ui *u = ui_cmd_ui(c);
-    u->zoom = !u->zoom;
-    ui_layout(u);
+    ui_zoom_cycle(u);
     ui_cmd_pane_json(c, u);
     return CMD_OK;
 }
 
 const cmd_entry cmd_zoom_entry = {.name = "zoom",
                                   .args = "",
-                                  .help = "zoom the focused pane (again: restore)",
+                                  .help = "zoom the focused pane (again: restore); panes hidden: "
+                                          "cycle them",
                                   .flags = CMD_F_UI,
                                   .exec = ui_cmd_zoom};
 
-static void ui_cmd_watch_move(ui *u, int64_t delta)
+/* ---- screens ---- */
+
+static cmd_result ui_cmd_screen(cmd_ctx *c)
 {
-    uint32_t n = u->a->market ? market_count(u->a->market) : 0;
-    if (n == 0)
-        return;
-    int64_t s = (int64_t)u->wl_sel + delta;
+    const char *arg = c->argv[1];
+    int s = -1;
+    if (arg[0] >= '1' && arg[0] < '1' + SCR_COUNT && arg[1] == 0)
+        s = arg[0] - '1';
+    for (int i = 0; i < SCR_COUNT && s < 0; i++)
+        if (strcasecmp(arg, ui_cmd_screen_names[i]) == 0)
+            s = i;
     if (s < 0)
-        s = 0;
-    if (s >= (int64_t)n)
-        s = n - 1;
-    u->wl_sel = (uint32_t)s;
+        return cmd_fail(c,
+                        "screen: '%.40s' is not a screen (1 market, 2 trading, 3 ai, 4 system, "
+                        "5 backtests)",
+                        arg);
+    ui *u = ui_cmd_ui(c);
+    ui_set_screen(u, (enum screen_id)s);
+    ui_cmd_pane_json(c, u);
+    return CMD_OK;
 }
 
-static void ui_cmd_tape_move(ui *u, int64_t delta, bool to_end)
+const cmd_entry cmd_screen_entry = {.name = "screen",
+                                    .args = "N|NAME",
+                                    .help = "screens: 1 Market, 2 Trading, 3 AI, 4 System, "
+                                            "5 Backtests",
+                                    .min_args = 1,
+                                    .max_args = 1,
+                                    .flags = CMD_F_UI,
+                                    .exec = ui_cmd_screen};
+
+/* ---- the mouse ---- */
+
+static cmd_result ui_cmd_mouse(cmd_ctx *c)
 {
-    market_sym *s = ui_focus_sym(u);
-    uint32_t n = s && s->tape ? tape_count(s->tape) : 0;
-    int64_t off = to_end ? (int64_t)n : (int64_t)u->tape_off + delta;
-    if (off >= (int64_t)n)
-        off = n ? n - 1 : 0;
-    if (off < 0)
-        off = 0;
-    u->tape_off = (uint32_t)off;
+    ui *u = c->ui;
+    const char *arg = c->argc > 1 ? c->argv[1] : "toggle";
+    bool on;
+    if (strcmp(arg, "on") == 0)
+        on = true;
+    else if (strcmp(arg, "off") == 0)
+        on = false;
+    else if (strcmp(arg, "toggle") == 0)
+        on = !u->mouse;
+    else
+        return cmd_fail(c, "usage: mouse [on|off|toggle]");
+    ui_cmd_ui(c);
+    ui_set_mouse(u, on);
+    if (c->origin == CMD_FROM_KEY)
+        app_flash(c->a, "mouse %s", u->mouse ? "on (M: off, for the terminal's own selection)"
+                                             : "off (M: on)");
+    cmd_json_bool(c, c->out, "mouse", u->mouse);
+    return CMD_OK;
 }
+
+const cmd_entry cmd_mouse_entry = {.name = "mouse",
+                                   .args = "[on|off|toggle]",
+                                   .help = "mouse on / off: click focuses and selects, the wheel "
+                                           "scrolls",
+                                   .max_args = 1,
+                                   .flags = CMD_F_UI,
+                                   .exec = ui_cmd_mouse};
+
+/* ---- moving in the focused pane ---- */
 
 static const struct {
     const char *dir;
-    int key;       /* the chart's own key for it (pane_chart.c) */
-    int64_t delta; /* lists */
+    int key; /* the key the list widget (list.c) and the chart (pane_chart.c) know it by */
 } ui_cmd_moves[] = {
-    {"up", KEY_UP, -1},           {"down", KEY_DOWN, +1},      {"left", KEY_LEFT, 0},
-    {"right", KEY_RIGHT, 0},      {"page-up", KEY_PPAGE, -10}, {"page-down", KEY_NPAGE, +10},
-    {"home", KEY_HOME, -1000000}, {"end", KEY_END, +1000000},
+    {"up", KEY_UP},         {"down", KEY_DOWN},       {"left", KEY_LEFT}, {"right", KEY_RIGHT},
+    {"page-up", KEY_PPAGE}, {"page-down", KEY_NPAGE}, {"home", KEY_HOME}, {"end", KEY_END},
 };
 
 static cmd_result ui_cmd_move(cmd_ctx *c)
@@ -172,21 +238,20 @@ static cmd_result ui_cmd_move(cmd_ctx *c)
                         "page-down home end)",
                         c->argv[1]);
     ui *u = ui_cmd_ui(c);
-    int64_t d = ui_cmd_moves[k].delta;
+    int key = ui_cmd_moves[k].key;
     switch (u->focus) {
     case PANE_WATCH:
-        ui_cmd_watch_move(u, d);
+        /* the symbol count now (a pane that was never drawn has not been told it) */
+        u->wl.n = u->a->market ? market_count(u->a->market) : 0;
+        ui_list_key(&u->wl, key);
         break;
     case PANE_CHART:
-        ui_chart_key(u, ui_cmd_moves[k].key);
+        ui_chart_key(u, key);
         break;
     case PANE_TAPE:
-        if (ui_cmd_moves[k].key == KEY_HOME)
-            u->tape_off = 0;
-        else
-            ui_cmd_tape_move(u, d, ui_cmd_moves[k].key == KEY_END);
+        ui_list_key(&u->tape, key);
         break;
-    default: /* the ladder has no moves of its own */
+    default: /* the ladder and the System panes have no moves of their own */
         break;
     }
     ui_cmd_pane_json(c, u);
@@ -205,10 +270,10 @@ static cmd_result ui_cmd_select(cmd_ctx *c)
 {
     ui *u = ui_cmd_ui(c);
     app *a = c->a;
-    if (u->focus == PANE_WATCH && a->market && u->wl_sel < market_count(a->market)) {
-        app_set_focus(a, u->wl_sel);
+    if (u->focus == PANE_WATCH && a->market && u->wl.sel < market_count(a->market)) {
+        app_set_focus(a, u->wl.sel);
         u->ch_follow = true;
-        u->tape_off = 0;
+        u->tape.top = 0;
     }
     ui_cmd_pane_json(c, u);
     return CMD_OK;
@@ -240,6 +305,7 @@ static cmd_result ui_cmd_close_overlay(cmd_ctx *c)
     if (open) {
         u->ov = OV_NONE;
         u->pk_editing = false;
+        u->pk_confirm = false;
         u->full = true;
     }
     cmd_json_bool(c, c->out, "closed", open);
@@ -277,10 +343,13 @@ void cmd_status_ui(cmd_ctx *c, cJSON *doc)
     }
     static const char *const ov[] = {"none", "help", "quit", "picker"};
     cJSON *o = cmd_json_obj(c, doc, "ui");
-    cmd_json_str(c, o, "pane", ui_cmd_pane_names[u->focus]);
+    cmd_json_str(c, o, "pane", ui_cmd_pane_name(u->focus));
+    cmd_json_str(c, o, "screen", ui_cmd_screen_names[u->screen]);
+    ui_cmd_hidden_json(c, o, u);
     cmd_json_bool(c, o, "zoom", u->zoom);
     cmd_json_str(c, o, "overlay", (unsigned)u->ov < K_ARRAY_LEN(ov) ? ov[u->ov] : "?");
     cmd_json_num(c, o, "rows", u->rows);
     cmd_json_num(c, o, "cols", u->cols);
     cmd_json_num(c, o, "frames", (double)u->frames);
+    cmd_json_bool(c, o, "mouse", u->mouse);
 }

@@ -12,10 +12,30 @@
 #include "kestrel/theme.h"
 #include "kestrel/ui.h"
 
-enum pane_id { PANE_WATCH = 0, PANE_CHART, PANE_BOOK, PANE_TAPE, PANE_COUNT };
+enum pane_id {
+    PANE_WATCH = 0, PANE_CHART, PANE_BOOK, PANE_TAPE,     /* 1 Market */
+    PANE_TRADING,                                         /* 2 Trading (placeholder) */
+    PANE_AI,                                              /* 3 AI (placeholder) */
+    PANE_CONN, PANE_STORE, PANE_COUNTERS, PANE_LOG,       /* 4 System */
+    PANE_BACKTEST,                                        /* 5 Backtests (placeholder) */
+    PANE_COUNT
+};
+enum screen_id { SCR_MARKET = 0, SCR_TRADING, SCR_AI, SCR_SYSTEM, SCR_BACKTEST, SCR_COUNT };
+typedef struct ui_rect {
+    int y, x, h, w;
+} ui_rect;
+
+/* A list (htop's Panel): n items, a selection and the first row shown. The owner draws the rows
+ * it is told to (ui_list_fit) and hands keys, clicks and the wheel to it. */
+typedef struct ui_list {
+    uint32_t n, sel, top;
+    int rows;       /* rows shown in the last frame */
+    bool scroll_only; /* no selection: keys move the view (top) itself (the tape) */
+} ui_list;
 enum overlay { OV_NONE = 0, OV_HELP, OV_QUIT, OV_PICKER };
 
 struct ta_chart;
+typedef struct ui_tty ui_tty;
 #define IND_MAX_OUT 64 /* indicator outputs drawn */
 #define IND_MAX_OSC 6  /* oscillator sub-panes under the chart (as many as fit) */
 
@@ -64,6 +84,8 @@ struct ui {
     SCREEN *scr;
     FILE *out, *in;
     bool own_term; /* ui_open on the process's terminal (restore on close) */
+    ui_tty *tty;   /* the non-blocking output path (tty.c); NULL: curses writes to `out` */
+    uint64_t frames_dropped; /* frames not drawn because the terminal had not taken the last */
 
     bool utf8;
     bool color;    /* colour pairs in use */
@@ -83,23 +105,35 @@ struct ui {
     pane panes[PANE_COUNT];
     WINDOW *status, *keys, *ovw;
 
+    enum screen_id screen;
+    enum pane_id scr_focus[SCR_COUNT]; /* each screen keeps its focused pane */
+    int hidden;                        /* panes of the screen that did not fit */
+    enum pane_id hidden_ids[PANE_COUNT];
+    enum pane_id cycle[PANE_COUNT];    /* z with panes hidden: the focused pane, then those */
+    int ncycle, cycle_i;
+    bool mouse;                        /* SGR mouse reports on */
+
     enum pane_id focus;
     bool zoom;
     enum overlay ov;
 
     /* watchlist */
-    uint32_t wl_sel, wl_top;
+    ui_list wl;
+    int wl_y0, wl_per; /* first list row in the pane, rows per item (for clicks) */
     /* chart: follow the newest bar, or a cursor anchored by time */
     bool ch_follow;
     int64_t ch_cursor_ms, ch_right_ms;
     int ch_nb; /* bars visible in the last frame */
-    /* tape scroll (trades from the newest) */
-    uint32_t tape_off;
+    /* tape scroll (trades from the newest); scrolled back, the rows stay put: the offset grows
+     * with the trades that arrived since (tape_seen) */
+    ui_list tape; /* top = trades from the newest */
+    uint64_t tape_seen;
 
     /* indicator picker (pane_ind.c) */
     uint32_t pk_sel, pk_top, pk_n;
     bool pk_on[128];
-    bool pk_editing;   /* e: the selected row's spec is being typed */
+    bool pk_editing;   /* t: the selected row's spec is being typed */
+    bool pk_confirm;   /* x: "clear every indicator?" is asked */
     char pk_edit[64];  /* its text (TA_SPEC_MAX) */
 
     /* redraw control */
@@ -112,12 +146,46 @@ struct ui {
     char buf[1024]; /* scratch for formatting (one frame at a time) */
 };
 
+/* tty.c: ncurses writes into a pipe; the pipe goes to the terminal without ever blocking */
+ui_tty *ui_tty_open(int in_fd, int out_fd, char *err, size_t errlen);
+FILE *ui_tty_file(ui_tty *t);           /* the FILE to give newterm() */
+bool ui_tty_size(const ui_tty *t, int *rows, int *cols);
+size_t ui_tty_pump(ui_tty *t);          /* writes what the terminal takes; returns bytes left */
+bool ui_tty_take_lost(ui_tty *t);       /* output was discarded since the last call */
+void ui_tty_close(ui_tty *t);           /* after endwin(): last bytes (bounded), modes restored */
+
+/* layout.c: the screens and their layout trees */
+const char *ui_screen_name(enum screen_id s);
+enum pane_id ui_screen_first_focus(enum screen_id s);
+int ui_screen_panes(enum screen_id s, enum pane_id *out); /* in tree order */
+/* Fits screen s into h x w with `focus` kept: rects and shown per pane; returns how many of
+ * the screen's panes were dropped. */
+int ui_layout_solve(enum screen_id s, int h, int w, enum pane_id focus, ui_rect *rects,
+                    bool *shown);
+const char *ui_pane_name(enum pane_id p);
+
+/* list.c: the list widget */
+/* Keeps sel and top valid for n items in `rows` rows (sel visible). */
+void ui_list_fit(ui_list *l, uint32_t n, int rows);
+/* Up/Down/j/k, PgUp/PgDn, Home/End: true when the key was the list's. */
+bool ui_list_key(ui_list *l, int key);
+void ui_list_scroll(ui_list *l, int delta); /* the wheel: moves the selection by delta */
+bool ui_list_click(ui_list *l, int row);    /* a click on shown row `row`: selects it */
+
+/* panes of the System screen and the placeholders (pane_system.c) */
+void ui_system_draw(ui *u, pane *p, enum pane_id id);
+
 /* ui.c */
 attr_t ui_attr(const ui *u, enum theme_role r);
 void ui_role(ui *u, WINDOW *w, enum theme_role r);
 market_sym *ui_focus_sym(ui *u);
-void ui_layout(ui *u);                         /* windows from size, zoom and focus */
-void ui_set_focus_pane(ui *u, enum pane_id p); /* focus a pane (re-layout when zoomed) */
+void ui_layout(ui *u); /* windows from size, screen, zoom and focus */
+/* The screen's actions, for the command handlers (ui_cmd.c) and the mouse: */
+void ui_set_focus_pane(ui *u, enum pane_id p); /* focus a pane (a hidden one is shown) */
+void ui_focus_step(ui *u, int dir);            /* +1/-1: next/previous pane of the screen */
+void ui_zoom_cycle(ui *u);                     /* zoom, or cycle the hidden panes; restore */
+void ui_set_screen(ui *u, enum screen_id s);   /* each screen keeps its own focus */
+void ui_set_mouse(ui *u, bool on);             /* SGR mouse reports on / off */
 
 /* draw.c: text and glyph helpers. All clip to the window; none fail on tiny windows. */
 int ui_put(ui *u, WINDOW *w, int y, int x, int maxw, enum theme_role r, const char *s);
@@ -133,6 +201,17 @@ int ui_text_cols(const char *s); /* display columns of a UTF-8 string (all our g
 /* The name a symbol is shown by: USD-M contracts carry " UM", so BTCUSDT on spot and on USD-M can
  * be told apart wherever both are watched. Returns buf. */
 const char *ui_sym_label(const market_sym *s, char *buf, size_t cap);
+
+/* What a book's state is called on screen: synced / syncing / RESYNCING / empty (LIVE names the
+ * live data source, not a book). */
+const char *ui_book_word(enum book_state st);
+/* The base and quote assets of a symbol name by its quote suffix (BTCUSDT: BTC, USDT); both ""
+ * when no known quote ends it. For the units in column headers. */
+void ui_sym_assets(const char *sym, char *base, size_t bcap, char *quote, size_t qcap);
+/* A number drawn whole or not at all: s when it fits maxw columns, else the ellipsis (one
+ * column; "~" in ASCII). Returns the columns written. */
+int ui_put_whole(ui *u, WINDOW *w, int y, int x, int maxw, enum theme_role r, const char *s);
+const char *ui_ellipsis(const ui *u); /* "…", or "~" without UTF-8 */
 
 /* Number formatting for narrow columns. */
 int ui_fmt_px(char *buf, size_t cap, kdec v, int decimals);

@@ -90,6 +90,30 @@ expect "UTC" "data clock"
 expect "msg/s" "messages per second"
 expect "malformed" "malformed count"
 
+# Ctrl-S is a key, not flow control: the replay keeps running (the control socket says so) and
+# the screen keeps changing; Ctrl-Q likewise does nothing but arrive.
+msgs() { "$BIN" ctl --socket "$tmp/s" --timeout 2 status 2>/dev/null |
+    grep -o '"messages":[0-9]*' | head -n 1 | cut -d: -f2; }
+keys C-s
+m0=$(msgs)
+cap
+cp "$tmp/screen" "$tmp/before"
+n=$((50 * slow)); m1=$m0
+while [ $n -gt 0 ]; do
+    m1=$(msgs)
+    cap
+    [ -n "$m0" ] && [ -n "$m1" ] && [ "$m1" -gt "$m0" ] && ! cmp -s "$tmp/screen" "$tmp/before" &&
+        break
+    sleep 0.1
+    n=$((n - 1))
+done
+[ -n "$m0" ] && [ -n "$m1" ] && [ "$m1" -gt "$m0" ] &&
+    ok "after Ctrl-S the replay advances ($m0 -> $m1 messages)" ||
+    bad "after Ctrl-S the replay advances ($m0 -> $m1 messages)"
+cmp -s "$tmp/screen" "$tmp/before" && bad "after Ctrl-S the screen changes" ||
+    ok "after Ctrl-S the screen changes"
+keys C-q
+
 # help overlay lists every key; Esc closes it
 keys '?'
 if wait_for "this help" 5; then
@@ -97,8 +121,9 @@ if wait_for "this help" 5; then
     missing=""
     for k in "Tab Shift-Tab" "Up Down k j" "Left Right h l" "Home End" "PgUp PgDn" "Enter" \
         "[ ]" "space" "< >" "Esc" "quit" "zoom" "order ticket" "indicator picker" \
-        "connections view" "backtests view" "settings form" "not yet" "Ctrl-L" \
-        "step the first parameter" "? F1" "q F10"; do
+        "connections" "backtests view" "settings form" "not yet" "Ctrl-L" \
+        "step the first parameter" "? F1" "q F10" "1-5 F2-F6" "mouse on / off" "Legend:" \
+        "imb20"; do
         grep -qF -- "$k" "$tmp/screen" || missing="$missing '$k'"
     done
     [ -z "$missing" ] && ok "help lists every key" || bad "help lists every key (missing$missing)"
@@ -141,13 +166,45 @@ expect "BTCUSDT 1s" "[ goes back to 1s"
 # pause / resume
 keys Space
 expect "PAUSED" "space pauses the replay"
+line1 | grep -qF "btcusdt_20240808.gz +3 PAUSED" && ok "PAUSED keeps the file name" ||
+    bad "PAUSED keeps the file name"
 keys Space
 expect_gone "PAUSED" "space resumes"
+
+# the tape scrolled back stays anchored to its rows while new trades arrive: the offset
+# ("+N newer") grows and the rows shown stay the same trades
+tape_rows() { python3 -c '
+import re, sys
+rows = re.findall(r"(\d\d:\d\d:\d\d\.\d\d\d) +(\d+\.\d+) +(\d+\.\d+)", open(sys.argv[1]).read())
+print("\n".join(" ".join(r) for r in rows))' "$tmp/screen"; }
+keys Tab Tab
+expect "[trades]" "Tab Tab focuses the trades"
+keys j j j
+expect "+3 newer" "j j j scrolls the tape back three trades"
+cap
+tape_rows >"$tmp/rows0"
+n=$((100 * slow)); grown=""
+while [ $n -gt 0 ]; do
+    cap
+    grown=$(grep -o '+[0-9]* newer' "$tmp/screen" | head -n 1 | tr -dc 0-9)
+    [ -n "$grown" ] && [ "$grown" -gt 3 ] && break
+    sleep 0.1
+    n=$((n - 1))
+done
+tape_rows >"$tmp/rows1"
+[ -n "$grown" ] && [ "$grown" -gt 3 ] && ok "new trades raise the offset (+$grown newer)" ||
+    bad "new trades raise the offset (+$grown newer)"
+[ -s "$tmp/rows0" ] && cmp -s "$tmp/rows0" "$tmp/rows1" &&
+    ok "the scrolled-back rows stay put ($(wc -l <"$tmp/rows0") rows)" ||
+    { bad "the scrolled-back rows stay put"; diff "$tmp/rows0" "$tmp/rows1" | head; }
+keys Home
+expect_gone "newer" "Home returns to the newest trades"
+keys BTab BTab
+expect "[chart]" "back to the chart"
 
 # speed
 before=$(line1 | grep -o 'x[0-9.]*' | head -n 1)
 keys '>'
-sleep 0.3
 n=$((30 * slow))
 while [ $n -gt 0 ]; do
     after=$(line1 | grep -o 'x[0-9.]*' | head -n 1)
@@ -166,6 +223,17 @@ while [ $n -gt 0 ]; do
     n=$((n - 1))
 done
 if [ "$back" = "$before" ]; then ok "< brings the speed back ($back)"; else bad "< ($back)"; fi
+
+# the status line does not shift when the speed label changes width (x1.0 -> x16)
+paper_at() { line1 | python3 -c 'import sys; print(sys.stdin.read().find("PAPER"))'; }
+p0=$(paper_at)
+keys '>' '>' '>' '>'
+expect "x16" "four > reach x16"
+p1=$(paper_at)
+[ "$p0" = "$p1" ] && [ "$p0" -gt 0 ] && ok "the status line does not shift with the speed label" ||
+    bad "the status line does not shift with the speed label (PAPER at $p0, then $p1)"
+keys '<' '<' '<' '<'
+expect "$before" "four < bring the speed back"
 
 # watchlist: select ETHUSDT and make it the focus
 keys BTab
@@ -186,18 +254,32 @@ else
     bad "80x24 has status and tape"
 fi
 $T resize-window -t "$S" -x 40 -y 10
-expect "terminal too small" "40x10 says the terminal is too small"
+expect_gone "Book BTCUSDT" "40x10 shows the focused pane alone"
+expect "Watchlist" "40x10: the focused watchlist"
+$T resize-window -t "$S" -x 15 -y 5
+expect "too small" "15x5 says 'too small' (fits the width)"
 $T resize-window -t "$S" -x 1 -y 1
-sleep 0.5
-alive && ok "1x1 survives" || bad "1x1 survives"
+# 1x1 (curses cannot write the only cell, the bottom-right one): the process still serves the
+# control socket and the replay keeps advancing
+m0=$(msgs); n=$((50 * slow)); m1=$m0
+while [ $n -gt 0 ]; do
+    m1=$(msgs)
+    [ -n "$m0" ] && [ -n "$m1" ] && [ "$m1" -gt "$m0" ] && break
+    sleep 0.1
+    n=$((n - 1))
+done
+[ -n "$m1" ] && [ "$m1" -gt "${m0:-0}" ] && ok "at 1x1 the replay runs and status answers" ||
+    bad "at 1x1 the replay runs and status answers ($m0 -> $m1)"
 $T resize-window -t "$S" -x 120 -y 40
 expect "Watchlist" "120x40 restores the full layout"
 expect "Book BTCUSDT" "book back after resizing"
 
-# indicator picker: clear (0), pick the first entry (SMA): drawn, and kept for the next run
+# indicator picker: clear (x, asks), pick the first entry (SMA): drawn, and kept for the next run
 keys i
 expect "space/Enter toggle" "i opens the indicator picker"
-keys 0 Space Escape
+keys x
+expect "clear every indicator?" "x in the picker asks before clearing"
+keys y Space Escape
 expect_gone "space/Enter toggle" "Esc closes the picker"
 expect "sma_20" "the picked SMA is on the chart"
 expect_gone "rsi_14" "cleared indicators are gone"
@@ -229,8 +311,16 @@ expect "Watchlist" "ctl zoom again restores"
 "$BIN" ctl --socket "$tmp/s" status > "$tmp/st.json"
 grep -qF '"zoom":false,"overlay":"none","rows":40,"cols":120' "$tmp/st.json" &&
     ok "status has the ui section" || bad "status has the ui section"
+"$BIN" ctl --socket "$tmp/s" screen 4 > "$tmp/sc.json"
+expect "Counters" "ctl screen 4 shows the System screen like 4"
+grep -qF '"screen":"system"' "$tmp/sc.json" && ok "ctl screen answers the screen" ||
+    bad "ctl screen answers the screen ($(cat "$tmp/sc.json"))"
+"$BIN" ctl --socket "$tmp/s" screen market > /dev/null
+expect "Watchlist" "ctl screen market goes back"
 keys c
-expect "not yet available" "c is close-position (reserved), not a picker action"
+expect "no open position on BTCUSDT" "c closes the focused position (none open here), not a picker action"
+keys o
+expect "not yet available" "o is the order ticket (reserved)"
 
 # quit: confirm, refuse, confirm again
 keys q
@@ -272,11 +362,10 @@ while [ $n -gt 0 ] && [ ! -f "$tmp/rc" ]; do sleep 0.1; n=$((n - 1)); done
 [ -f "$tmp/rc" ] && [ "$(cat "$tmp/rc")" = 0 ] && ok "vt100/C: quits cleanly" ||
     { bad "vt100/C: quits cleanly"; tail -n 30 "$tmp/stderr"; }
 
-# --- a missing theme, the replay at full speed to its end ---------------------------------------
-start k3 "LANG=C.UTF-8 LC_ALL= TERM=xterm" "--speed 0 --theme no-such-theme"
+# --- the replay at full speed to its end (an unknown --theme exits 2: tests/tui/sizes.sh) ------
+start k3 "LANG=C.UTF-8 LC_ALL= TERM=xterm" "--speed 0"
 $T kill-session -t k2 >/dev/null 2>&1
-expect "no-such-theme" "a missing theme is reported (flash)" 10
-expect "FINISHED" "the replay runs to its end" 60
+expect "REPLAY ENDED" "the replay runs to its end" 60
 expect "61602.01" "final BTCUSDT best bid on screen"
 expect "61602.02" "final BTCUSDT best ask on screen"
 keys q y

@@ -1540,14 +1540,18 @@ static void test_command_table(void)
     static const struct {
         int key;
         const char *cmd;
-    } trading[] = {{'o', "order"},        {'c', "close-position"}, {'C', "cancel-order"},
-                   {'X', "close-all"},    {'e', "settings"},       {'a', "watch-add"},
-                   {'d', "watch-remove"}, {'S', "auto-start"},     {'P', "auto-pause"},
-                   {'g', "signal"},       {'n', "connections"},    {'B', "backtests"}};
+        bool reserved;
+    } trading[] = {{'o', "ticket", true},        {'c', "close", false},
+                   {'C', "cancel-order", true},  {'X', "close-all", false},
+                   {'e', "settings", true},      {'a', "watch-add", true},
+                   {'d', "watch-remove", true},  {'S', "start", false},
+                   {'P', "pause-trading", false}, {'g', "signal", false},
+                   {'n', "connections", true},   {'B', "backtests", true}};
     for (size_t i = 0; i < K_ARRAY_LEN(trading); i++) {
         const key_binding *b = keys_lookup(trading[i].key);
         CHECK(b && strcmp(b->command, trading[i].cmd) == 0);
-        CHECK(cmd_find(trading[i].cmd) && (cmd_find(trading[i].cmd)->flags & CMD_F_RESERVED));
+        const cmd_entry *e = cmd_find(trading[i].cmd);
+        CHECK(e && ((e->flags & CMD_F_RESERVED) != 0) == trading[i].reserved);
     }
     CHECK_STR(keys_lookup('i')->command, "picker");
     CHECK_STR(keys_lookup('?')->command, "help");
@@ -1594,8 +1598,12 @@ static void test_command_table(void)
     CHECK_STR(out, "unknown command 'frobnicate' (try: help)");
     CHECK_INT(run_cmd(&a, "zoom", out, sizeof out), CMD_ERROR);
     CHECK_STR(out, "zoom: needs the terminal UI (this Kestrel runs headless)");
-    CHECK_INT(run_cmd(&a, "order", out, sizeof out), CMD_ERROR);
-    CHECK_STR(out, "order ticket: not yet available (order)");
+    CHECK_INT(run_cmd(&a, "ticket", out, sizeof out), CMD_ERROR);
+    CHECK_STR(out, "order ticket: not yet available (ticket)");
+    CHECK_INT(run_cmd(&a, "order", out, sizeof out), CMD_ERROR); /* needs its arguments */
+    CHECK(strncmp(out, "usage: order SYMBOL", 19) == 0);
+    CHECK_INT(run_cmd(&a, "positions", out, sizeof out), CMD_ERROR); /* no runner here */
+    CHECK_STR(out, "trading is not running");
     CHECK_INT(run_cmd(&a, "book", out, sizeof out), CMD_ERROR);
     CHECK_STR(out, "usage: book SYMBOL [DEPTH]");
     CHECK_INT(run_cmd(&a, "speed 1e-400", out, sizeof out), CMD_ERROR);

@@ -156,5 +156,22 @@ int main(void)
     CHECK_INT(theme_load_file(&t, "/nonexistent/x.theme", NULL, NULL, err, sizeof(err)), K_ERR);
     CHECK(strstr(err, "cannot read") != NULL);
 
+    /* the focus border is told apart from every indicator line (256 and 8 colours, fg and
+     * attributes); one "up" green everywhere (up, bid, ok, rising volume) */
+    {
+        theme tb;
+        theme_builtin(&tb);
+        int same256 = 0, same8 = 0;
+        for (int k = ROLE_IND1; k <= ROLE_IND6; k++) {
+            same256 += tb.c256[k].fg == tb.c256[ROLE_BORDER_FOCUS].fg;
+            same8 += tb.c8[k].fg == tb.c8[ROLE_BORDER_FOCUS].fg &&
+                     tb.c8[k].attrs == tb.c8[ROLE_BORDER_FOCUS].attrs;
+        }
+        CHECK_INT(same256, 0);
+        CHECK_INT(same8, 0);
+        CHECK_INT(tb.c256[ROLE_BID].fg, tb.c256[ROLE_UP].fg);
+        CHECK_INT(tb.c256[ROLE_OK].fg, tb.c256[ROLE_UP].fg);
+        CHECK_INT(tb.c256[ROLE_VOL_UP].fg, tb.c256[ROLE_UP].fg);
+    }
     CHECK_DONE();
 }

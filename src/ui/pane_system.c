@@ -1,0 +1,177 @@
+/* Screen 4 System (connections, store, counters, log) and the placeholders of screens 2, 3 and
+ * 5, which say what their issues will put there. Every pane is a box of labelled counters: a
+ * row is drawn whole (label and value) or not at all, so a narrow pane never shows a cut
+ * number. */
+#include "ui_int.h"
+
+#include "kestrel/replay.h"
+#include "kestrel/store.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+/* One "label   value" row, the value right-aligned; nothing when both do not fit. */
+static void sys_row(ui *u, WINDOW *w, int y, int iw, enum theme_role vr, const char *label,
+                    const char *value)
+{
+    int ll = ui_text_cols(label), vl = ui_text_cols(value);
+    if (y < 1 || ll + 1 + vl > iw)
+        return;
+    ui_put(u, w, y, 1, ll, ROLE_DIM, label);
+    ui_put(u, w, y, 1 + iw - vl, vl, vr, value);
+}
+
+static void sys_rowu(ui *u, WINDOW *w, int y, int iw, bool warn, const char *label, uint64_t v)
+{
+    char b[32];
+    snprintf(b, sizeof b, "%" PRIu64, v);
+    sys_row(u, w, y, iw, warn && v ? ROLE_WARNING : ROLE_TEXT, label, b);
+}
+
+/* Wrapped dim text from row y; returns the next row. */
+static int sys_text(ui *u, WINDOW *w, int y, int ymax, int iw, const char *text)
+{
+    const char *p = text;
+    while (*p && y <= ymax) {
+        int len = (int)strlen(p), n = len <= iw ? len : iw;
+        if (n < len) {
+            int cut = n;
+            while (cut > 0 && p[cut] != ' ')
+                cut--;
+            if (cut > 0)
+                n = cut;
+        }
+        char line[256];
+        snprintf(line, sizeof line, "%.*s", K_MIN(n, 255), p);
+        ui_put(u, w, y++, 1, iw, ROLE_DIM, line);
+        p += n;
+        while (*p == ' ')
+            p++;
+    }
+    return y;
+}
+
+static void sys_conn(ui *u, WINDOW *w, int ih, int iw)
+{
+    app *a = u->a;
+    int y = 1;
+    const replay_stats *rs = a->replay ? replay_get_stats(a->replay) : NULL;
+    sys_row(u, w, y++, iw, ROLE_TEXT, "source", app_source_name(a));
+    if (rs) {
+        sys_rowu(u, w, y++, iw, false, "replay files", (uint64_t)rs->files);
+        sys_rowu(u, w, y++, iw, true, "read errors", (uint64_t)rs->read_errors);
+    }
+    sys_text(u, w, y + (y <= ih ? 1 : 0), ih, iw,
+             "Live venue connections (state, latency, reconnects) appear here with the live "
+             "data source.");
+}
+
+static void sys_store(ui *u, WINDOW *w, int ih, int iw)
+{
+    app *a = u->a;
+    if (!a->store) {
+        ui_put(u, w, 1, 1, iw, ROLE_DIM, "no store");
+        return;
+    }
+    const store_stats *st = store_get_stats(a->store);
+    int y = 1;
+    sys_rowu(u, w, y++, iw, false, "rows queued", st->rows_queued);
+    sys_rowu(u, w, y++, iw, false, "rows written", st->rows_written);
+    sys_rowu(u, w, y++, iw, true, "rows dropped", st->dropped);
+    sys_rowu(u, w, y++, iw, true, "rows failed", st->rows_failed);
+    sys_rowu(u, w, y++, iw, false, "commits", st->commits);
+    sys_rowu(u, w, y++, iw, true, "errors", st->errors);
+    if (y <= ih) {
+        char b[48];
+        snprintf(b, sizeof b, "%u / %u", st->queue_depth, st->queue_cap);
+        sys_row(u, w, y++, iw, ROLE_TEXT, "queue", b);
+    }
+    if (y <= ih) {
+        char b[48];
+        snprintf(b, sizeof b, "%" PRId64 " us", st->max_commit_us);
+        sys_row(u, w, y++, iw, ROLE_TEXT, "slowest commit", b);
+    }
+}
+
+static void sys_counters(ui *u, WINDOW *w, int ih, int iw)
+{
+    app *a = u->a;
+    int y = 1;
+    char b[48];
+    sys_rowu(u, w, y++, iw, false, "messages", a->messages);
+    sys_rowu(u, w, y++, iw, true, "malformed", a->malformed);
+    ui_fmt_num(b, sizeof b, a->msgs_per_s, 0, 12);
+    sys_row(u, w, y++, iw, ROLE_TEXT, "messages/s", b);
+    sys_rowu(u, w, y++, iw, false, "frames drawn", u->frames);
+    sys_rowu(u, w, y++, iw, true, "frames dropped (terminal slow)", u->frames_dropped);
+    uint32_t n = a->market ? market_count(a->market) : 0;
+    sys_rowu(u, w, y++, iw, false, "symbols", n);
+    for (uint32_t i = 0; i < n && y + 1 <= ih; i++) {
+        market_sym *s = market_at(a->market, i);
+        char lbl[KSYM_MAX + 24], name[KSYM_MAX + 8];
+        ui_sym_label(s, name, sizeof name);
+        snprintf(lbl, sizeof lbl, "%s trades", name);
+        sys_rowu(u, w, y++, iw, false, lbl, s->trades);
+        if (s->book && y <= ih) {
+            const book_stats *bs = book_get_stats(s->book);
+            snprintf(lbl, sizeof lbl, "%s gaps / resyncs", name);
+            snprintf(b, sizeof b, "%llu / %llu", (unsigned long long)bs->gaps,
+                     (unsigned long long)bs->resyncs);
+            sys_row(u, w, y++, iw, bs->gaps ? ROLE_WARNING : ROLE_TEXT, lbl, b);
+        }
+    }
+}
+
+static void sys_log(ui *u, WINDOW *w, int ih, int iw)
+{
+    app *a = u->a;
+    int y = 1;
+    if (a->log) {
+        sys_rowu(u, w, y++, iw, true, "errors", log_count(a->log, LOG_ERROR));
+        sys_rowu(u, w, y++, iw, true, "warnings", log_count(a->log, LOG_WARN));
+        sys_rowu(u, w, y++, iw, false, "info", log_count(a->log, LOG_INFO));
+        sys_rowu(u, w, y++, iw, true, "lines not written", log_dropped(a->log));
+    }
+    sys_row(u, w, y++, iw, ROLE_TEXT, "file", a->cfg.log_file[0] ? a->cfg.log_file : "(none)");
+    if (a->flash[0] && y <= ih) {
+        y++;
+        sys_text(u, w, y, ih, iw, a->flash);
+    }
+}
+
+static void sys_placeholder(ui *u, WINDOW *w, int ih, int iw, const char *text)
+{
+    int y = K_MAX(1, ih / 2 - 1);
+    sys_text(u, w, y, ih, iw, text);
+}
+
+void ui_system_draw(ui *u, pane *p, enum pane_id id)
+{
+    WINDOW *w = p->w;
+    ui_frame_box(u, w, u->focus == id, ui_pane_name(id), ROLE_TITLE);
+    int ih = p->h - 2, iw = p->wd - 2;
+    if (ih < 1 || iw < 4)
+        return;
+    switch (id) {
+    case PANE_CONN: sys_conn(u, w, ih, iw); break;
+    case PANE_STORE: sys_store(u, w, ih, iw); break;
+    case PANE_COUNTERS: sys_counters(u, w, ih, iw); break;
+    case PANE_LOG: sys_log(u, w, ih, iw); break;
+    case PANE_TRADING:
+        sys_placeholder(u, w, ih, iw,
+                        "Trading: positions, open orders, fills, the equity and P&L chart and "
+                        "risk appear here with the trading issue.");
+        break;
+    case PANE_AI:
+        sys_placeholder(u, w, ih, iw,
+                        "AI: signals, model metrics, the reliability diagram, indicator weights "
+                        "and alerts appear here with the engine and models issues.");
+        break;
+    case PANE_BACKTEST:
+        sys_placeholder(u, w, ih, iw,
+                        "Backtests: runs, their equity curves and statistics appear here with "
+                        "the backtest issue.");
+        break;
+    default: break;
+    }
+}
