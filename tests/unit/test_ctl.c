@@ -1617,8 +1617,10 @@ static void test_command_table(void)
     CHECK_INT(run_cmd(&a, "quit", out, sizeof out), CMD_OK);
     CHECK(a.quitting);
     char err[128];
-    CHECK_INT(cmd_run_line(&a, NULL, CMD_FROM_KEY, "seek -60", err, sizeof err), CMD_ERROR);
+    CHECK_INT(cmd_run_line(&a, NULL, CMD_FROM_KEY, "order", err, sizeof err), CMD_ERROR);
     CHECK(strstr(err, "not yet available") != NULL);
+    CHECK_INT(cmd_run_line(&a, NULL, CMD_FROM_KEY, "seek -60", err, sizeof err), CMD_ERROR);
+    CHECK(strstr(err, "replay") != NULL);
     CHECK_INT(cmd_run_line(&a, NULL, CMD_FROM_KEY, "", err, sizeof err), CMD_ERROR);
     CHECK_STR(err, "missing command");
     market_free(a.market);
