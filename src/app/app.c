@@ -68,7 +68,7 @@ struct app_private {
     instruments *instr;  /* exchange filters: the bundled exchange info (replay) */
     bool warned_full; /* the max_symbols WARN has been logged */
     /* replay controls: seek, step, loop, and the bad-input check */
-    int64_t seek_target_ns;    /* seeking: lines received before this run at full speed */
+    int64_t seek_target_ms;    /* seeking: full speed until the data clock reaches this */
     uint32_t step_sym;         /* stepping: this symbol's chart timeframe ... */
     enum tf step_tf;
     uint64_t step_closed;      /* ... had this many closed bars when the step began */
@@ -78,7 +78,7 @@ struct app_private {
     bool span_known;
     int64_t stored_upto_ms;    /* a re-run stores no book events at or before this data time */
     uint64_t model_gen;        /* bumped by each model reset: older history answers are dropped */
-    uint64_t file_applied[REPLAY_MAX_FILES]; /* messages applied, per file (first pass) */
+    uint64_t file_applied[REPLAY_MAX_FILES]; /* market messages recognised, per file */
     bool data_checked;         /* the first pass's end has been checked for bad input */
 };
 
@@ -484,7 +484,7 @@ static bool app_file_problem(app *a, int i, char *why, size_t cap)
         snprintf(why, cap, "every line is malformed (%llu line(s))",
                  (unsigned long long)fi->lines);
     else if (i < REPLAY_MAX_FILES && a->priv->file_applied[i] == 0)
-        snprintf(why, cap, "no recognisable message (%llu line(s), none applied)",
+        snprintf(why, cap, "no recognisable message (%llu line(s), no market data)",
                  (unsigned long long)fi->lines);
     else
         return false;
@@ -572,11 +572,13 @@ static void app_process_line(app *a, replay *rp, const replay_line *line)
     const char *why = NULL;
     enum ingest_result r = a->priv->loop_offset_ns ? app_ingest_shifted(a, rp, line, &why)
                                                    : ingest_replay_line(a->ingest, rp, line, &why);
-    if (r == INGEST_OK) {
+    /* a refusal (a full symbol table) is a recognised message too: a limit, not bad data */
+    if ((r == INGEST_OK || r == INGEST_REFUSED) && line->file >= 0 &&
+        line->file < REPLAY_MAX_FILES)
+        a->priv->file_applied[line->file]++;
+    if (r == INGEST_OK)
         a->messages++;
-        if (line->file >= 0 && line->file < REPLAY_MAX_FILES)
-            a->priv->file_applied[line->file]++;
-    } else if (r != INGEST_IGNORED)
+    else if (r != INGEST_IGNORED)
         log_debug(a->log, "message dropped: %s (%s)", ingest_strerror(r), why ? why : "?");
     if (r == INGEST_REFUSED && !a->priv->warned_full && market_refused(a->market) > 0) {
         a->priv->warned_full = true; /* once per run */
@@ -707,15 +709,14 @@ int app_seek(app *a, int64_t target_ms, char *err, size_t errlen)
         snprintf(err, errlen, "only a replay can seek");
         return K_ERR;
     }
-    int64_t target_ns = target_ms * 1000000;
-    bool back = p->have_prev ? target_ns <= p->prev_recv_ns : false;
+    bool back = p->have_prev && target_ms <= a->data_ms;
     if (a->finished && !back) {
         snprintf(err, errlen, "the replay has ended before that time");
         return K_ERR;
     }
     if (back && app_rerun(a, err, errlen) != K_OK)
         return K_ERR;
-    p->seek_target_ns = target_ns;
+    p->seek_target_ms = target_ms;
     a->seeking = true;
     a->stepping = false;
     a->changes++;
@@ -838,7 +839,7 @@ static void app_pump(app *a)
             p->line.recv_ns += p->loop_offset_ns;
             p->pending = true;
         }
-        if (a->seeking && p->line.recv_ns >= p->seek_target_ns) { /* there */
+        if (a->seeking && a->data_ms >= p->seek_target_ms) { /* there */
             a->seeking = false;
             a->changes++;
             p->anchored = false;
