@@ -79,7 +79,10 @@ struct app_private {
     int64_t stored_upto_ms;    /* a re-run stores no book events at or before this data time */
     uint64_t model_gen;        /* bumped by each model reset: older history answers are dropped */
     uint64_t file_applied[REPLAY_MAX_FILES]; /* market messages recognised, per file */
-    bool data_checked;         /* the first pass's end has been checked for bad input */
+    bool data_checked;         /* every file of the first pass has been checked for bad input */
+    bool file_checked[REPLAY_MAX_FILES];
+    int data_bad;              /* bad files found */
+    char banner1[256], problem1[600]; /* the first one's text */
 };
 
 static void app_pump(app *a);
@@ -491,35 +494,50 @@ static bool app_file_problem(app *a, int i, char *why, size_t cap)
     return true;
 }
 
-/* End of the first pass: a WARN per bad file, the banner, data_problem and exit status 3. */
-static void app_check_data(app *a)
+/* During the first pass: each file that has ended (all its lines processed) is checked once; a
+ * bad one gets a WARN, the banner and data_problem name the first ("+N more"), and
+ * --exit-at-end will exit 3. final: the pass is over, every file has ended. */
+static void app_check_data(app *a, bool final)
 {
     struct app_private *p = a->priv;
     if (p->data_checked || !a->replay)
         return;
-    p->data_checked = true;
-    int bad = 0;
-    for (int i = 0; i < replay_file_count(a->replay); i++) {
+    int n = replay_file_count(a->replay), open_files = 0;
+    bool changed = false;
+    for (int i = 0; i < n && i < REPLAY_MAX_FILES; i++) {
+        const replay_file_info *fi = replay_file(a->replay, i);
+        if (p->file_checked[i])
+            continue;
+        if (!final && (!fi->done || (p->pending && p->line.file == i))) {
+            open_files++;
+            continue;
+        }
+        p->file_checked[i] = true;
         char why[200];
         if (!app_file_problem(a, i, why, sizeof why))
             continue;
-        const char *path = replay_file(a->replay, i)->path;
-        log_warn(a->log, "replay %s: %s", path, why);
-        if (bad++ == 0) {
-            snprintf(a->banner, sizeof a->banner, "%s: %s", app_base_name(path), why);
-            snprintf(a->data_problem, sizeof a->data_problem, "%s: %s", path, why);
+        log_warn(a->log, "replay %s: %s", fi->path, why);
+        if (p->data_bad++ == 0) {
+            snprintf(p->banner1, sizeof p->banner1, "%s: %s", app_base_name(fi->path), why);
+            snprintf(p->problem1, sizeof p->problem1, "%s: %s", fi->path, why);
         }
+        changed = true;
     }
-    if (bad > 1) {
-        size_t n = strlen(a->banner), m = strlen(a->data_problem);
-        snprintf(a->banner + n, sizeof a->banner - n, " (+%d more)", bad - 1);
-        snprintf(a->data_problem + m, sizeof a->data_problem - m, " (+%d more)", bad - 1);
+    if (final || open_files == 0)
+        p->data_checked = true;
+    if (!changed)
+        return;
+    if (p->data_bad > 1) {
+        snprintf(a->banner, sizeof a->banner, "%.200s (+%d more)", p->banner1, p->data_bad - 1);
+        snprintf(a->data_problem, sizeof a->data_problem, "%.560s (+%d more)", p->problem1,
+                 p->data_bad - 1);
+    } else {
+        snprintf(a->banner, sizeof a->banner, "%s", p->banner1);
+        snprintf(a->data_problem, sizeof a->data_problem, "%s", p->problem1);
     }
-    if (bad) {
-        a->changes++;
-        if (a->exit_at_end)
-            a->exit_status = 3; /* documented in kestrel(1), EXIT STATUS: data problems */
-    }
+    a->changes++;
+    if (a->exit_at_end)
+        a->exit_status = 3; /* documented in kestrel(1), EXIT STATUS: data problems */
 }
 
 static void app_finish(app *a)
@@ -600,6 +618,8 @@ static void app_sync_counters(app *a)
         a->malformed = m;
         a->changes++;
     }
+    if (!a->priv->loop_offset_ns) /* a file that ended early is named at once */
+        app_check_data(a, false);
 }
 
 /* (Re)opens the configured files, non-blocking, watched by the loop; the pump starts with the
@@ -827,7 +847,7 @@ static void app_pump(app *a)
             if (r <= 0) {
                 app_sync_counters(a);
                 if (!p->loop_offset_ns)
-                    app_check_data(a); /* the first pass is what the files hold */
+                    app_check_data(a, true); /* the first pass is what the files hold */
                 if (app_loop_pass(a))
                     continue;
                 app_finish(a);

@@ -72,6 +72,19 @@ for c in "trunc.gz:truncated or unreadable" "empty.txt:empty file" \
         "python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))[\"data_problem\"]; assert d.startswith(sys.argv[2]), d' $T/x$f.json '$T/$f: $why'"
 done
 
+# 3c. a file that ends early is named while the others still play (paced, x50)
+"$KESTREL_BIN" --headless --speed 50 --db "$T/y.db" --socket "$T/y.sock" --log "$T/y.log" \
+    --replay "$T/trunc.gz,data/replay/ethusdt_20240808.gz" > /dev/null 2> "$T/y.err" &
+ypid=$!; PIDS="$PIDS $ypid"
+named() {
+    "$KESTREL_BIN" ctl --socket "$T/y.sock" status > "$T/y.st" 2>/dev/null &&
+        [ "$(jget $T/y.st 'j["data_problem"] is not None')" = True ]
+}
+check "truncated file named while the replay goes on" wait_for 30 named
+check "... before the replay has finished" eq "$(jget $T/y.st 'j["finished"]')" False
+"$KESTREL_BIN" ctl --socket "$T/y.sock" quit > /dev/null 2>&1
+wait "$ypid"
+check "... and the run quits 0 through ctl (no --exit-at-end)" test $? -eq 0
 # 4. absurd times: a trade stamped in 2255 is malformed (it must not drag the data clock ahead,
 #    fill thousands of empty bars and make every later trade late); a line whose receive time is
 #    absurd does not stall a paced replay (the silence is skipped), nor move the data clock.
