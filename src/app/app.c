@@ -10,7 +10,14 @@
  * Pacing: a line is due at anchor_mono + (recv_ns - anchor_data) / speed. The pump processes every
  * due line, but never more than a slice (a few thousand lines or ~8 ms) per loop iteration, so the
  * UI, the control socket and signals stay responsive even at --speed 0. Pause and speed changes
- * re-anchor at the next pending line, so the data clock never jumps. */
+ * re-anchor at the next pending line, so the data clock never jumps.
+ *
+ * Replay controls (same pump): a seek or a step runs unpaced (and while paused) until the data
+ * clock reaches the target / one more bar of the focused chart closes; a seek backwards or a
+ * restart first reopens the files and resets the model (app_model_reset), so the state is the
+ * uninterrupted run's. --loop reopens the files at their end and shifts the next pass's times by
+ * the span + 1 ms (app_loop_pass). Each file of the first pass is checked for bad input once it
+ * has ended (app_check_data: WARN, banner, data_problem, exit 3). */
 #include "kestrel/app.h"
 #include "kestrel/chartta.h"
 #include "kestrel/clock.h"
