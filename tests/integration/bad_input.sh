@@ -55,7 +55,8 @@ check "empty + random files: exits 3 with a status" test $? -eq 3 -a -s "$T/c.js
 check "empty + random: data_problem names the first and counts the other" eq \
     "$(jget $T/c.json 'j["data_problem"]')" "$T/empty.txt: empty file (+1 more)"
 check "empty file: its WARN" grep -q "WARN.*replay $T/empty.txt: empty file" "$T/c.log"
-check "random file: its WARN" grep -q "WARN.*replay $T/random.bin: no recognisable message" "$T/c.log"
+# (random bytes: a line may by chance start with digits and a space, i.e. carry a receive time)
+check "random file: its WARN" grep -Eq "WARN.*replay $T/random.bin: (no recognisable message|every line is malformed)" "$T/c.log"
 # 3b. each bad file alone, built from the real capture: its WARN, its reason, exit 3
 zcat "$R" | head -n 3000 | awk '{print $1, substr($0, length($1) + 2, 40)}' > "$T/cut.txt"
 zcat "$R" | head -n 3000 | awk '{print $1, "{\"id\":" NR ",\"result\":null}"}' > "$T/acks.txt"
