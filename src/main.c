@@ -47,6 +47,7 @@ static void main_usage(FILE *f)
           "  --speed X            replay speed: 1 = recorded pace, 0 = as fast as possible\n"
           "  --headless           no terminal UI (log to --log FILE or stderr)\n"
           "  --exit-at-end        exit when the replay ends and print the status JSON\n"
+          "  --loop               replay the files forever, the data clock going on\n"
           "  --theme NAME         colour theme from themes/ (default, mono, amber)\n"
           "  --log FILE           log file\n"
           "  --socket PATH        control socket path\n"
@@ -175,7 +176,7 @@ int main(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "export") == 0)
         return trading_export_main(argc - 1, argv + 1);
 
-    enum { OPT_CONFIG = 256, OPT_DB, OPT_REPLAY, OPT_SPEED, OPT_HEADLESS, OPT_EXIT_AT_END,
+    enum { OPT_CONFIG = 256, OPT_DB, OPT_REPLAY, OPT_SPEED, OPT_HEADLESS, OPT_EXIT_AT_END, OPT_LOOP,
            OPT_THEME, OPT_LOG, OPT_SOCKET, OPT_HELP, OPT_VERSION };
     static const struct option opts[] = {
         {"config", required_argument, 0, OPT_CONFIG},
@@ -184,6 +185,7 @@ int main(int argc, char **argv)
         {"speed", required_argument, 0, OPT_SPEED},
         {"headless", no_argument, 0, OPT_HEADLESS},
         {"exit-at-end", no_argument, 0, OPT_EXIT_AT_END},
+        {"loop", no_argument, 0, OPT_LOOP},
         {"theme", required_argument, 0, OPT_THEME},
         {"log", required_argument, 0, OPT_LOG},
         {"socket", required_argument, 0, OPT_SOCKET},
@@ -193,7 +195,7 @@ int main(int argc, char **argv)
     };
     const char *config_path = NULL, *db = NULL, *replay = NULL, *speed = NULL, *theme = NULL,
                *logf = NULL, *sock = NULL;
-    bool headless = false, exit_at_end = false;
+    bool headless = false, exit_at_end = false, loop_files = false;
 
     opterr = 0;
     int c;
@@ -205,6 +207,7 @@ int main(int argc, char **argv)
         case OPT_SPEED: speed = optarg; break;
         case OPT_HEADLESS: headless = true; break;
         case OPT_EXIT_AT_END: exit_at_end = true; break;
+        case OPT_LOOP: loop_files = true; break;
         case OPT_THEME: theme = optarg; break;
         case OPT_LOG: logf = optarg; break;
         case OPT_SOCKET: sock = optarg; break;
@@ -251,6 +254,8 @@ int main(int argc, char **argv)
         return 2;
     if (sock && main_copy(a->cfg.socket_path, sizeof a->cfg.socket_path, sock, "--socket") != K_OK)
         return 2;
+    if (loop_files)
+        a->cfg.replay_loop = true;
     if (exit_at_end && a->cfg.replay_count == 0) {
         fprintf(stderr, "kestrel: --exit-at-end needs a replay (--replay FILE)\n");
         return 2;

@@ -47,6 +47,16 @@ typedef struct app {
     bool paused;
     bool finished;     /* the replay data has ended; the screen keeps the final state */
     int64_t data_ms;   /* data clock (newest venue clock of the pipeline), UTC ms */
+    /* replay controls (app_replay_progress, app_seek, app_step, app_restart) */
+    bool seeking;      /* running at full speed to a seek target */
+    bool stepping;     /* `step`: feeding lines until one more bar of the focused chart closes */
+    uint64_t loops;    /* passes completed by --loop / replay.loop */
+
+    /* bad replay input: "FILE: problem" (the first one, "+N more"), "" when the data is fine;
+     * the status bar draws banner, the status document says data_problem */
+    char banner[256];
+    char data_problem[640]; /* the same with the full path(s), "" when fine */
+    uint64_t lines_before, malformed_before; /* replay lines / reader refusals of earlier passes */
 
     /* counters */
     uint64_t messages;   /* messages decoded and applied */
@@ -101,6 +111,27 @@ int app_set_indicators(app *a, const char *specs, char *err, size_t errlen);
 const struct ta_chart *app_chart_ta(const app *a, const market_sym *s, enum tf tf);
 #define APP_DEFAULT_INDICATORS "sma_20,ema_50,bb_20_2,rsi_14,macd_12_26_9"
 void app_flash(app *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The progress line model. progress 0..1; position_ms = the data clock; span_start_ms /
+ * span_end_ms = the first / last receive time of the files (end estimated from the compressed
+ * bytes read until a pass has completed; with --loop, of the current pass, shifted); eta_s =
+ * wall seconds left at the current speed (-1 = unknown: at max speed, or nothing read yet). */
+typedef struct app_progress {
+    double progress;
+    int64_t position_ms, span_start_ms, span_end_ms;
+    double eta_s;
+    bool span_exact; /* span_end_ms is known, not estimated */
+} app_progress;
+app_progress app_replay_progress(const app *a);
+/* Seek to target_ms on the data clock (UTC ms): the pipeline runs at full speed until the data
+ * clock reaches it (it stops after the first line that takes it there). Backwards re-runs the pipeline from the start at full
+ * speed (replay reopened, model reset), forwards runs on at full speed; either way the state at
+ * the target is what an uninterrupted run has there. K_ERR with a message when not replaying. */
+int app_seek(app *a, int64_t target_ms, char *err, size_t errlen);
+/* Restart the replay from its first line (same speed and pause state). */
+int app_restart(app *a, char *err, size_t errlen);
+/* While paused: feed lines until one more bar of the focused symbol's chart timeframe closes. */
+int app_step(app *a, char *err, size_t errlen);
 
 /* Source label for screens: "REPLAY" / "LIVE" / "BACKTEST"; broker label: "PAPER". */
 const char *app_source_name(const app *a);

@@ -67,15 +67,15 @@ typedef struct cmd_entry {
 /* The entries (defined next to the code they drive). */
 extern const cmd_entry cmd_status_entry, cmd_book_entry, cmd_candles_entry, cmd_indicators_entry,
     cmd_pause_entry, cmd_resume_entry, cmd_speed_entry, cmd_timeframe_entry, cmd_focus_entry,
-    cmd_ping_entry, cmd_quit_entry, cmd_help_entry;
+    cmd_ping_entry, cmd_quit_entry, cmd_help_entry, cmd_step_entry, cmd_seek_entry,
+    cmd_restart_entry;
 extern const cmd_entry cmd_screen_entry, cmd_pane_next_entry, cmd_pane_prev_entry, cmd_zoom_entry,
     cmd_move_entry, cmd_select_entry, cmd_mouse_entry, cmd_picker_entry, cmd_repaint_entry,
     cmd_close_overlay_entry; /* src/ui/ui_cmd.c */
 extern const cmd_entry cmd_order_entry, cmd_close_position_entry,
     cmd_cancel_order_entry, cmd_close_all_entry, cmd_settings_entry, cmd_watch_add_entry,
     cmd_watch_remove_entry, cmd_auto_start_entry, cmd_auto_pause_entry, cmd_signal_entry,
-    cmd_connections_entry, cmd_backtests_entry, cmd_step_entry, cmd_seek_entry,
-    cmd_ticket_entry; /* reserved */
+    cmd_connections_entry, cmd_backtests_entry, cmd_ticket_entry; /* reserved */
 extern const cmd_entry cmd_positions_entry, cmd_orders_entry, cmd_fills_entry, cmd_portfolio_entry,
     cmd_risk_entry, cmd_metrics_entry; /* src/app/trading.c (with order, close, close-all, start,
                                         * pause-trading and signal above) */
@@ -112,6 +112,11 @@ cmd_result cmd_fail(cmd_ctx *c, const char *fmt, ...) __attribute__((format(prin
  * round to nothing, trailing characters, whitespace. K_OK with *out, or K_ERR with a message
  * ("speed '%s' is not valid (expected 0 or 0.01..1000)") in err. */
 K_MUST_USE int cmd_parse_speed(const char *s, double *out, char *err, size_t errlen);
+/* A seek target: ISO UTC ("2024-08-08T23:58:00Z", seconds and ".mmm" optional, "Z" optional),
+ * milliseconds since the epoch (digits), or +N / -N seconds relative to now_ms (N digits with an
+ * optional fraction). K_OK with *out (UTC ms, 2000..2200), or K_ERR with a message in err. */
+K_MUST_USE int cmd_parse_seek(const char *s, int64_t now_ms, int64_t *out, char *err,
+                              size_t errlen);
 /* A count 1..max in plain decimal digits (no sign, no spaces). K_OK or K_ERR. */
 K_MUST_USE int cmd_parse_count(const char *s, long max, long *out);
 

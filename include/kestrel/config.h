@@ -20,6 +20,7 @@ typedef struct kconfig {
     char replay_files[CONFIG_MAX_REPLAY][CONFIG_PATH_MAX];
     int replay_count;
     double replay_speed; /* 0 = as fast as possible, else 0.01 .. 1000 */
+    bool replay_loop;    /* replay.loop: restart the files at their end, the clock going on */
 
     /* ui { theme; timeframe; fps; ascii; mouse; } */
     char theme[64];         /* name under themes/ (default "default") */

@@ -10,12 +10,20 @@
  * Pacing: a line is due at anchor_mono + (recv_ns - anchor_data) / speed. The pump processes every
  * due line, but never more than a slice (a few thousand lines or ~8 ms) per loop iteration, so the
  * UI, the control socket and signals stay responsive even at --speed 0. Pause and speed changes
- * re-anchor at the next pending line, so the data clock never jumps. */
+ * re-anchor at the next pending line, so the data clock never jumps.
+ *
+ * Replay controls (same pump): a seek or a step runs unpaced (and while paused) until the data
+ * clock reaches the target / one more bar of the focused chart closes; a seek backwards or a
+ * restart first reopens the files and resets the model (app_model_reset), so the state is the
+ * uninterrupted run's. --loop reopens the files at their end and shifts the next pass's times by
+ * the span + 1 ms (app_loop_pass). Each file of the first pass is checked for bad input once it
+ * has ended (app_check_data: WARN, banner, data_problem, exit 3). */
 #include "kestrel/app.h"
 #include "kestrel/chartta.h"
 #include "kestrel/clock.h"
 #include "kestrel/ctl.h"
 #include "kestrel/instrument.h"
+#include "kestrel/runner.h"
 #include "kestrel/trading.h"
 #include "kestrel/ingest.h"
 #include "kestrel/replay.h"
@@ -68,9 +76,28 @@ struct app_private {
     uint64_t history_bars;
     instruments *instr;  /* exchange filters: the bundled exchange info (replay) */
     bool warned_full; /* the max_symbols WARN has been logged */
+    /* replay controls: seek, step, loop, and the bad-input check */
+    int64_t seek_target_ms;    /* seeking: full speed until the data clock reaches this */
+    uint32_t step_sym;         /* stepping: this symbol's chart timeframe ... */
+    enum tf step_tf;
+    uint64_t step_closed;      /* ... had this many closed bars when the step began */
+    int64_t loop_offset_ns;    /* added to every time of the current pass (whole ms) */
+    int64_t pass_first_ns, pass_last_ns; /* receive times of the pass as recorded, 0 = none */
+    int64_t span_first_ns, span_last_ns; /* of a completed pass (span_known) */
+    bool span_known;
+    int64_t stored_upto_ms;    /* a re-run stores no book events at or before this data time */
+    uint64_t model_gen;        /* bumped by each model reset: older history answers are dropped */
+    uint64_t file_applied[REPLAY_MAX_FILES]; /* market messages recognised, per file */
+    bool data_checked;         /* every file of the first pass has been checked for bad input */
+    bool file_checked[REPLAY_MAX_FILES];
+    int data_bad;              /* bad files found */
+    char banner1[256], problem1[600]; /* the first one's text */
 };
 
 static void app_pump(app *a);
+static bool app_pump_runs(const app *a);
+static void app_on_replay(loop *l, int fd, unsigned events, void *ud);
+static void app_resolve_replay(app *a, char (*out)[CONFIG_PATH_MAX], const char **specs);
 static void app_pump_timer_cb(loop *l, uint64_t id, void *ud);
 
 /* ---- small helpers ------------------------------------------------------------------------ */
@@ -117,7 +144,7 @@ static void app_schedule_pump(app *a, int64_t delay_ms)
     if (p->pump_timer)
         loop_timer_cancel(a->loop, p->pump_timer);
     p->pump_timer = 0;
-    if (a->paused || a->finished || a->quitting || !a->replay)
+    if (!app_pump_runs(a))
         return;
     /* pump_timer is cleared by the callback before it runs the pump */
     p->pump_timer = loop_timer_add(a->loop, delay_ms < 0 ? 0 : delay_ms, app_pump_timer_cb, a);
@@ -234,6 +261,7 @@ void app_set_timeframe(app *a, enum tf tf)
  * display indicators are rebuilt from the whole series. */
 typedef struct app_hload {
     app *a;
+    uint64_t gen; /* the model it was asked for (a seek resets the model) */
     uint32_t sym;
     enum tf tf;
     candle bars[APP_HISTORY_MAX];
@@ -245,7 +273,8 @@ static void app_on_history_bars(void *ud, enum store_result rc, uint32_t n)
 {
     app_hload *h = ud;
     app *a = h->a;
-    if (!a->priv || !a->market) { /* the store closes after the model: nothing to merge into */
+    if (!a->priv || !a->market || h->gen != a->priv->model_gen) {
+        /* the store closes after the model, or a seek reset it: nothing to merge into */
         free(h);
         return;
     }
@@ -289,6 +318,7 @@ static void app_history_next(app *a)
         for (int t = 0; t < TF_COUNT; t++) {
             app_hload *h = xmalloc(sizeof *h);
             h->a = a;
+            h->gen = p->model_gen;
             h->sym = idx;
             h->tf = (enum tf)t;
             int64_t before = now - (now % tf_ms((enum tf)t)); /* the bar the new data forms */
@@ -380,6 +410,9 @@ static void app_on_market(void *ud, const market_note *n)
 {
     app *a = ud;
     market_sym *s = n->sym;
+    /* a seek's re-run passes data already stored: candles and instruments are upserts, book
+     * events are rows, so they are stored only past what the store has */
+    bool fresh = a->data_ms > a->priv->stored_upto_ms;
     switch (n->kind) {
     case MARKET_SYMBOL_ADDED:
         if (a->store)
@@ -404,21 +437,21 @@ static void app_on_market(void *ud, const market_note *n)
     case MARKET_BOOK_GAP:
         log_warn(a->log, "%s %s: sequence gap at update id %lld, book RESYNCING",
                  venue_name(s->venue), s->name, (long long)book_last_id(s->book));
-        if (a->store)
+        if (a->store && fresh)
             store_put_book_event(a->store, a->data_ms, s->venue, s->name, "gap",
                                  book_last_id(s->book), "sequence gap");
         break;
     case MARKET_BOOK_SYNCED:
         log_info(a->log, "%s %s: book %s at update id %lld", venue_name(s->venue), s->name,
                  n->resync ? "resynced" : "synced", (long long)book_last_id(s->book));
-        if (a->store)
+        if (a->store && fresh)
             store_put_book_event(a->store, a->data_ms, s->venue, s->name,
                                  n->resync ? "resynced" : "synced", book_last_id(s->book), "");
         break;
     case MARKET_BOOK_CROSSED:
         log_warn(a->log, "%s %s: book crossed at update id %lld", venue_name(s->venue), s->name,
                  (long long)book_last_id(s->book));
-        if (a->store)
+        if (a->store && fresh)
             store_put_book_event(a->store, a->data_ms, s->venue, s->name, "crossed",
                                  book_last_id(s->book), "best bid >= best ask");
         break;
@@ -440,9 +473,86 @@ static void app_print_status(app *a)
     cJSON_Delete(st);
 }
 
+static const char *app_base_name(const char *path)
+{
+    const char *b = strrchr(path, '/');
+    return b ? b + 1 : path;
+}
+
+/* What is wrong with file i of the first pass, or false when its data is fine. */
+static bool app_file_problem(app *a, int i, char *why, size_t cap)
+{
+    const replay_file_info *fi = replay_file(a->replay, i);
+    if (!fi)
+        return false;
+    if (fi->read_error)
+        snprintf(why, cap, "truncated or unreadable (%s)", fi->error[0] ? fi->error : "read error");
+    else if (fi->bytes == 0)
+        snprintf(why, cap, "empty file");
+    else if (fi->lines == 0)
+        snprintf(why, cap, "no recognisable message (%llu line(s), none in a capture format)",
+                 (unsigned long long)fi->malformed);
+    else if (fi->decode_errors >= fi->lines)
+        snprintf(why, cap, "every line is malformed (%llu line(s))",
+                 (unsigned long long)fi->lines);
+    else if (i < REPLAY_MAX_FILES && a->priv->file_applied[i] == 0)
+        snprintf(why, cap, "no recognisable message (%llu line(s), no market data)",
+                 (unsigned long long)fi->lines);
+    else
+        return false;
+    return true;
+}
+
+/* During the first pass: each file that has ended (all its lines processed) is checked once; a
+ * bad one gets a WARN, the banner and data_problem name the first ("+N more"), and
+ * --exit-at-end will exit 3. final: the pass is over, every file has ended. */
+static void app_check_data(app *a, bool final)
+{
+    struct app_private *p = a->priv;
+    if (p->data_checked || !a->replay)
+        return;
+    int n = replay_file_count(a->replay), open_files = 0;
+    bool changed = false;
+    for (int i = 0; i < n && i < REPLAY_MAX_FILES; i++) {
+        const replay_file_info *fi = replay_file(a->replay, i);
+        if (p->file_checked[i])
+            continue;
+        if (!final && (!fi->done || (p->pending && p->line.file == i))) {
+            open_files++;
+            continue;
+        }
+        p->file_checked[i] = true;
+        char why[200];
+        if (!app_file_problem(a, i, why, sizeof why))
+            continue;
+        log_warn(a->log, "replay %s: %s", fi->path, why);
+        if (p->data_bad++ == 0) {
+            snprintf(p->banner1, sizeof p->banner1, "%s: %s", app_base_name(fi->path), why);
+            snprintf(p->problem1, sizeof p->problem1, "%s: %s", fi->path, why);
+        }
+        changed = true;
+    }
+    if (final || open_files == 0)
+        p->data_checked = true;
+    if (!changed)
+        return;
+    if (p->data_bad > 1) {
+        snprintf(a->banner, sizeof a->banner, "%.200s (+%d more)", p->banner1, p->data_bad - 1);
+        snprintf(a->data_problem, sizeof a->data_problem, "%.560s (+%d more)", p->problem1,
+                 p->data_bad - 1);
+    } else {
+        snprintf(a->banner, sizeof a->banner, "%s", p->banner1);
+        snprintf(a->data_problem, sizeof a->data_problem, "%s", p->problem1);
+    }
+    a->changes++;
+    if (a->exit_at_end)
+        a->exit_status = 3; /* documented in kestrel(1), EXIT STATUS: data problems */
+}
+
 static void app_finish(app *a)
 {
     a->finished = true;
+    a->seeking = a->stepping = false;
     a->changes++;
     ingest_finish(a->ingest); /* nothing more can arrive: bars that ended close without grace */
     a->data_ms = ingest_clock_ms(a->ingest);
@@ -450,7 +560,7 @@ static void app_finish(app *a)
     replay_stats rs = *rsp;
     log_info(a->log, "replay finished: %llu messages, %llu malformed (%llu lines read)",
              (unsigned long long)a->messages, (unsigned long long)a->malformed,
-             (unsigned long long)rs.lines);
+             (unsigned long long)(rs.lines + a->lines_before));
     if (a->ui)
         app_flash(a, "replay finished: the screen keeps the final state (q quits)");
     if (a->exit_at_end) {
@@ -461,10 +571,38 @@ static void app_finish(app *a)
     }
 }
 
+/* A later --loop pass: the line's receive time is already shifted (app_pump); its exchange
+ * times move by the same whole milliseconds, so the data clock and the bars go on. */
+static enum ingest_result app_ingest_shifted(app *a, replay *rp, const replay_line *line,
+                                             const char **why)
+{
+    int64_t off = a->priv->loop_offset_ns / 1000000;
+    feed_event ev;
+    if (replay_decode(rp, line, &ev, why) != K_OK) /* counted by the pipeline as usual */
+        return ingest_replay_line(a->ingest, rp, line, why);
+    if (ev.event_ms)
+        ev.event_ms += off;
+    if (ev.kind == FEED_TRADE && ev.u.trade.time_ms)
+        ev.u.trade.time_ms += off;
+    if (ev.kind == FEED_KLINE) {
+        ev.u.kline.open_ms += off;
+        ev.u.kline.close_ms += off;
+    }
+    const replay_file_info *fi = replay_file(rp, line->file);
+    if (fi && !fi->symbol[0] && ev.symbol[0])
+        replay_note_symbol(rp, line->file, ev.symbol);
+    return ingest_event(a->ingest, &ev, why);
+}
+
 static void app_process_line(app *a, replay *rp, const replay_line *line)
 {
     const char *why = NULL;
-    enum ingest_result r = ingest_replay_line(a->ingest, rp, line, &why);
+    enum ingest_result r = a->priv->loop_offset_ns ? app_ingest_shifted(a, rp, line, &why)
+                                                   : ingest_replay_line(a->ingest, rp, line, &why);
+    /* a refusal (a full symbol table) is a recognised message too: a limit, not bad data */
+    if ((r == INGEST_OK || r == INGEST_REFUSED) && line->file >= 0 &&
+        line->file < REPLAY_MAX_FILES)
+        a->priv->file_applied[line->file]++;
     if (r == INGEST_OK)
         a->messages++;
     else if (r != INGEST_IGNORED)
@@ -478,22 +616,243 @@ static void app_process_line(app *a, replay *rp, const replay_line *line)
 }
 
 /* Malformed = what the pipeline dropped (decoder, time, model) + what the reader refused (bad
- * timestamps, oversized lines, truncated files). */
+ * timestamps, oversized lines, truncated files), over every pass. */
 static void app_sync_counters(app *a)
 {
     const replay_stats *rsp = replay_get_stats(a->replay);
     replay_stats rs = *rsp;
-    uint64_t m = ingest_dropped(a->ingest) + rs.malformed + (uint64_t)rs.read_errors;
+    uint64_t m = ingest_dropped(a->ingest) + rs.malformed + (uint64_t)rs.read_errors +
+                 a->malformed_before;
     if (m != a->malformed) {
         a->malformed = m;
         a->changes++;
     }
+    if (!a->priv->loop_offset_ns) /* a file that ended early is named at once */
+        app_check_data(a, false);
+}
+
+/* (Re)opens the configured files, non-blocking, watched by the loop; the pump starts with the
+ * first line. K_ERR with a message (a->replay is then NULL). */
+static int app_replay_open(app *a, char *err, size_t errlen)
+{
+    struct app_private *p = a->priv;
+    if (a->replay) {
+        loop_unwatch(a->loop, replay_fd(a->replay));
+        replay_close(a->replay);
+        a->replay = NULL;
+    }
+    p->pending = p->have_prev = p->anchored = false;
+    p->pass_first_ns = p->pass_last_ns = 0;
+    char resolved[CONFIG_MAX_REPLAY][CONFIG_PATH_MAX];
+    const char *specs[CONFIG_MAX_REPLAY];
+    app_resolve_replay(a, resolved, specs);
+    if (replay_open(&a->replay, specs, a->cfg.replay_count, err, errlen) != K_OK)
+        return K_ERR;
+    replay_set_nonblock(a->replay, true); /* the loop never waits for a reader */
+    if (loop_watch(a->loop, replay_fd(a->replay), LOOP_READ, app_on_replay, a) != K_OK) {
+        snprintf(err, errlen, "cannot watch the replay's fd");
+        return K_ERR;
+    }
+    return K_OK;
+}
+
+/* --loop: the files start again, every time of the new pass shifted by the pass's span (last
+ * minus first receive time, rounded up to whole ms) + 1 ms, so it follows the last line. */
+static bool app_loop_pass(app *a)
+{
+    struct app_private *p = a->priv;
+    if (!a->cfg.replay_loop || a->quitting || !p->pass_last_ns)
+        return false; /* a pass without a single line would loop for ever doing nothing */
+    const replay_stats *rs = replay_get_stats(a->replay);
+    a->lines_before += rs->lines;
+    a->malformed_before += rs->malformed + (uint64_t)rs->read_errors;
+    int64_t first = p->pass_first_ns, last = p->pass_last_ns;
+    int64_t span_ms = (last - first + 999999) / 1000000;
+    p->span_first_ns = first;
+    p->span_last_ns = last;
+    p->span_known = true;
+    char err[300];
+    if (app_replay_open(a, err, sizeof err) != K_OK) {
+        log_error(a->log, "replay loop: %s", err);
+        app_flash(a, "replay loop: %s", err);
+        return false;
+    }
+    p->loop_offset_ns += (span_ms + 1) * 1000000;
+    a->loops++;
+    a->changes++;
+    log_info(a->log, "replay loop %llu: the files start again, times shifted by %lld ms",
+             (unsigned long long)a->loops, (long long)(p->loop_offset_ns / 1000000));
+    return true;
+}
+
+/* The model back to its empty start (seek backwards, restart): the store, socket and UI stay;
+ * priv stays (app_model_close would free it), its per-run state is cleared. */
+static int app_model_reset(app *a)
+{
+    struct app_private *p = a->priv;
+    if (p->stored_upto_ms < a->data_ms)
+        p->stored_upto_ms = a->data_ms;
+    bool had_trading = a->runner != NULL, auto_on = had_trading && runner_auto(a->runner);
+    trading_close(a); /* the runner rides on the market and clock that go now */
+    a->priv = NULL;
+    app_model_close(a);
+    a->priv = p;
+    p->model_gen++;
+    p->history_head = p->history_n = 0;
+    p->history_busy = false;
+    p->history_tfs_left = 0;
+    p->ta_skipped_warned = 0;
+    p->loop_offset_ns = 0;
+    a->messages = a->malformed = a->lines_before = a->malformed_before = a->loops = 0;
+    a->data_ms = 0;
+    a->finished = a->seeking = a->stepping = false;
+    a->changes++;
+    if (app_model_open(a) != K_OK) {
+        log_error(a->log, "seek: the market model could not be rebuilt");
+        return K_ERR;
+    }
+    char terr[160];
+    if (had_trading) { /* a fresh paper account: the re-run trades again from the start */
+        if (trading_open(a, terr, sizeof terr) != K_OK) {
+            log_error(a->log, "seek: %s", terr);
+            return K_ERR;
+        }
+        runner_set_auto(a->runner, auto_on);
+    }
+    return K_OK;
+}
+
+static int app_rerun(app *a, char *err, size_t errlen)
+{
+    if (app_model_reset(a) != K_OK) {
+        snprintf(err, errlen, "the market model could not be rebuilt");
+        return K_ERR;
+    }
+    if (app_replay_open(a, err, errlen) != K_OK) {
+        a->finished = true;
+        log_error(a->log, "replay: %s", err);
+        return K_ERR;
+    }
+    return K_OK;
+}
+
+static bool app_pump_runs(const app *a)
+{
+    return a->replay && !a->finished && !a->quitting && (!a->paused || a->seeking || a->stepping);
+}
+
+int app_seek(app *a, int64_t target_ms, char *err, size_t errlen)
+{
+    struct app_private *p = a->priv;
+    if (!a->replay) {
+        snprintf(err, errlen, "only a replay can seek");
+        return K_ERR;
+    }
+    bool back = p->have_prev && target_ms <= a->data_ms;
+    if (a->finished && !back) {
+        snprintf(err, errlen, "the replay has ended before that time");
+        return K_ERR;
+    }
+    if (back && app_rerun(a, err, errlen) != K_OK)
+        return K_ERR;
+    p->seek_target_ms = target_ms;
+    a->seeking = true;
+    a->stepping = false;
+    a->changes++;
+    log_info(a->log, "seek to %lld ms (%s)", (long long)target_ms,
+             back ? "re-run from the start" : "forward");
+    app_schedule_pump(a, 0);
+    return K_OK;
+}
+
+int app_restart(app *a, char *err, size_t errlen)
+{
+    if (!a->replay && a->cfg.replay_count == 0) {
+        snprintf(err, errlen, "only a replay can restart");
+        return K_ERR;
+    }
+    if (app_rerun(a, err, errlen) != K_OK)
+        return K_ERR;
+    log_info(a->log, "replay restarted from the start");
+    app_flash(a, "replay restarted");
+    app_reanchor(a);
+    app_schedule_pump(a, 0);
+    return K_OK;
+}
+
+int app_step(app *a, char *err, size_t errlen)
+{
+    struct app_private *p = a->priv;
+    if (!a->replay || a->finished) {
+        snprintf(err, errlen, a->replay ? "the replay has finished" : "only a replay can step");
+        return K_ERR;
+    }
+    if (!a->paused) {
+        snprintf(err, errlen, "step works while paused (space pauses)");
+        return K_ERR;
+    }
+    uint32_t n = market_count(a->market);
+    market_sym *s = n ? market_at(a->market, a->focus < n ? a->focus : 0) : NULL;
+    p->step_sym = s ? s->index : 0;
+    p->step_tf = a->chart_tf;
+    p->step_closed = s ? candles_total_closed(s->series[p->step_tf]) : 0;
+    a->stepping = true;
+    a->changes++;
+    app_schedule_pump(a, 0);
+    return K_OK;
+}
+
+/* Stepping: has one more bar of the step's series closed? */
+static bool app_step_done(app *a)
+{
+    struct app_private *p = a->priv;
+    market_sym *s = market_at(a->market, p->step_sym);
+    return s && candles_total_closed(s->series[p->step_tf]) > p->step_closed;
+}
+
+app_progress app_replay_progress(const app *a)
+{
+    app_progress g = {.progress = 0, .position_ms = a->data_ms, .eta_s = -1};
+    const struct app_private *p = a->priv;
+    if (!a->replay || !p)
+        return g;
+    int64_t off = p->loop_offset_ns;
+    int64_t first = p->span_known ? p->span_first_ns : p->pass_first_ns;
+    if (!first) { /* no line yet (or none at all) */
+        g.progress = a->finished ? 1.0 : 0.0;
+        return g;
+    }
+    g.span_start_ms = (first + off) / 1000000;
+    double bytes = replay_progress(a->replay);
+    if (p->span_known) {
+        g.span_end_ms = (p->span_last_ns + off) / 1000000;
+        g.span_exact = true;
+    } else if (a->finished) {
+        g.span_end_ms = (p->pass_last_ns + off) / 1000000;
+        g.span_exact = true;
+    } else if (bytes > 0.001) { /* the compressed bytes read say how far into the files */
+        double done = (double)(p->pass_last_ns - p->pass_first_ns) / 1e6;
+        g.span_end_ms = g.span_start_ms + (int64_t)(done / (bytes > 1 ? 1 : bytes));
+    } else
+        g.span_end_ms = g.span_start_ms;
+    int64_t pos = p->have_prev ? p->prev_recv_ns / 1000000 : g.span_start_ms;
+    int64_t len = g.span_end_ms - g.span_start_ms;
+    g.progress = a->finished ? 1.0 : len > 0 ? (double)(pos - g.span_start_ms) / (double)len : 0;
+    if (g.progress < 0)
+        g.progress = 0;
+    if (g.progress > 1)
+        g.progress = 1;
+    if (a->finished)
+        g.eta_s = 0;
+    else if (a->speed > 0 && len > 0)
+        g.eta_s = (double)(g.span_end_ms - pos > 0 ? g.span_end_ms - pos : 0) / 1000.0 / a->speed;
+    return g;
 }
 
 static void app_pump(app *a)
 {
     struct app_private *p = a->priv;
-    if (a->paused || a->finished || a->quitting || !a->replay)
+    if (!app_pump_runs(a))
         return;
     int64_t start = loop_mono_ns();
     int n = 0;
@@ -506,21 +865,40 @@ static void app_pump(app *a)
             }
             if (r <= 0) {
                 app_sync_counters(a);
+                if (!p->loop_offset_ns)
+                    app_check_data(a, true); /* the first pass is what the files hold */
+                if (app_loop_pass(a))
+                    continue;
                 app_finish(a);
                 return;
             }
+            if (!p->pass_first_ns)
+                p->pass_first_ns = p->line.recv_ns;
+            p->pass_last_ns = p->line.recv_ns;
+            p->line.recv_ns += p->loop_offset_ns;
             p->pending = true;
         }
+        if (a->seeking && a->data_ms >= p->seek_target_ms) { /* there */
+            a->seeking = false;
+            a->changes++;
+            p->anchored = false;
+            app_flash(a, "seek: at the target");
+            if (a->paused && !a->stepping) {
+                app_sync_counters(a);
+                return;
+            }
+        }
+        bool fast = a->seeking || a->stepping;
         int64_t now = loop_mono_ns();
         /* receive times are never negative (digits only): their difference cannot overflow */
         int64_t step = p->line.recv_ns - p->prev_recv_ns;
         bool jump = p->have_prev && (step > APP_MAX_GAP_NS || step < -APP_MAX_GAP_NS);
-        if (!p->anchored || jump) {
-            p->anchored = true;
+        if (!p->anchored || jump || fast) {
+            p->anchored = !fast;
             p->anchor_mono_ns = now;
             p->anchor_data_ns = p->line.recv_ns;
         }
-        if (a->speed > 0) {
+        if (a->speed > 0 && !fast) {
             double offset = (double)(p->line.recv_ns - p->anchor_data_ns) / a->speed;
             int64_t due = p->anchor_mono_ns + (int64_t)offset;
             if (due > now) {
@@ -534,6 +912,15 @@ static void app_pump(app *a)
         p->prev_recv_ns = p->line.recv_ns;
         p->have_prev = true;
         p->pending = false;
+        if (a->stepping && app_step_done(a)) {
+            a->stepping = false;
+            a->changes++;
+            p->anchored = false;
+            if (a->paused) {
+                app_sync_counters(a);
+                return;
+            }
+        }
         if (++n >= APP_SLICE_LINES || now - start >= APP_SLICE_NS) {
             app_sync_counters(a);
             app_schedule_pump(a, 0);
@@ -726,7 +1113,8 @@ int app_model_open(app *a)
     if (a->market)
         return K_OK;
     a->market = market_new(&a->cfg.limits);
-    app_load_instruments(a);
+    if (!a->priv->instr) /* a seek's model reset keeps them */
+        app_load_instruments(a);
     market_set_lookup(a->market, app_instrument_decimals, a);
     a->chartta = chartta_new(a->market, 0);
     /* replay and backtest: market time is what the data says; live: the wall clock */
@@ -838,16 +1226,9 @@ int app_start(app *a, const char *args, char *err, size_t errlen)
     }
 
     if (a->cfg.replay_count > 0) {
-        char resolved[CONFIG_MAX_REPLAY][CONFIG_PATH_MAX];
-        const char *specs[CONFIG_MAX_REPLAY];
-        app_resolve_replay(a, resolved, specs);
-        if (replay_open(&a->replay, specs, a->cfg.replay_count, err, errlen) != K_OK) {
-            a->exit_status = 2; /* a bad --replay value is a usage error */
-            return K_ERR;
-        }
-        replay_set_nonblock(a->replay, true); /* the loop never waits for a reader */
-        if (loop_watch(a->loop, replay_fd(a->replay), LOOP_READ, app_on_replay, a) != K_OK) {
-            snprintf(err, errlen, "cannot watch the replay's fd");
+        if (app_replay_open(a, err, errlen) != K_OK) {
+            if (!a->replay)
+                a->exit_status = 2; /* a bad --replay value is a usage error */
             return K_ERR;
         }
     }

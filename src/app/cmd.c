@@ -47,6 +47,10 @@ static const cmd_entry *const cmd_table[] = {
     &cmd_picker_entry,
     &cmd_close_overlay_entry,
     &cmd_repaint_entry,
+    /* the replay (src/app/commands.c) */
+    &cmd_step_entry,
+    &cmd_seek_entry,
+    &cmd_restart_entry,
     /* trading (src/app/trading.c) */
     &cmd_auto_start_entry,
     &cmd_auto_pause_entry,
@@ -60,9 +64,7 @@ static const cmd_entry *const cmd_table[] = {
     &cmd_portfolio_entry,
     &cmd_risk_entry,
     &cmd_metrics_entry,
-    /* reserved for the replay, trading, engine and backtest issues */
-    &cmd_step_entry,
-    &cmd_seek_entry,
+    /* reserved for the trading, engine and backtest issues */
     &cmd_ticket_entry,
     &cmd_cancel_order_entry,
     &cmd_settings_entry,
@@ -250,6 +252,98 @@ int cmd_parse_count(const char *s, long max, long *out)
     return K_OK;
 }
 
+/* Digits of s[0..n) into *v (at most 18); false when any is not a digit. */
+static bool cmd_digits(const char *s, size_t n, int64_t *v)
+{
+    if (n == 0 || n > 18)
+        return false;
+    int64_t x = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        x = x * 10 + (s[i] - '0');
+    }
+    *v = x;
+    return true;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
+static int64_t cmd_days_from_civil(int64_t y, int64_t m, int64_t d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+int cmd_parse_seek(const char *s, int64_t now_ms, int64_t *out, char *err, size_t errlen)
+{
+    const int64_t lo = 946684800000LL, hi = 7258118400000LL; /* 2000-01-01 .. 2200-01-01 */
+    size_t n = s ? strlen(s) : 0;
+    int64_t v = 0;
+    if (n > 0 && n < 40 && (s[0] == '+' || s[0] == '-')) { /* relative seconds */
+        const char *dot = strchr(s, '.');
+        size_t ni = dot ? (size_t)(dot - s) - 1 : n - 1;
+        int64_t whole, frac = 0;
+        bool ok = cmd_digits(s + 1, ni, &whole) && whole <= 100LL * 366 * 86400;
+        if (ok && dot) {
+            size_t nf = strlen(dot + 1);
+            ok = nf >= 1 && nf <= 3 && cmd_digits(dot + 1, nf, &frac);
+            for (size_t i = nf; ok && i < 3; i++)
+                frac *= 10;
+        }
+        if (ok) {
+            int64_t d = whole * 1000 + frac;
+            v = now_ms + (s[0] == '-' ? -d : d);
+            if (v < lo)
+                v = lo;
+            *out = v;
+            return K_OK;
+        }
+    } else if (n > 0 && cmd_digits(s, n, &v)) { /* epoch ms */
+        if (v >= lo && v < hi) {
+            *out = v;
+            return K_OK;
+        }
+    } else if (n >= 16 && n < 40 && s[4] == '-' && s[7] == '-' && (s[10] == 'T' || s[10] == ' ') &&
+               s[13] == ':') {
+        int64_t y, mo, d, h, mi, sec = 0, ms = 0;
+        size_t i = 16;
+        bool ok = cmd_digits(s, 4, &y) && cmd_digits(s + 5, 2, &mo) && cmd_digits(s + 8, 2, &d) &&
+                  cmd_digits(s + 11, 2, &h) && cmd_digits(s + 14, 2, &mi);
+        if (ok && i < n && s[i] == ':') {
+            ok = i + 3 <= n && cmd_digits(s + i + 1, 2, &sec);
+            i += 3;
+            if (ok && i < n && s[i] == '.') {
+                size_t j = i + 1;
+                while (j < n && s[j] >= '0' && s[j] <= '9')
+                    j++;
+                ok = j - i - 1 >= 1 && j - i - 1 <= 3 && cmd_digits(s + i + 1, j - i - 1, &ms);
+                for (size_t k = j - i - 1; ok && k < 3; k++)
+                    ms *= 10;
+                i = j;
+            }
+        }
+        if (ok && i < n && s[i] == 'Z')
+            i++;
+        ok = ok && i == n && mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h <= 23 && mi <= 59 &&
+             sec <= 60;
+        if (ok) {
+            v = ((cmd_days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000 + sec * 1000 + ms;
+            if (v >= lo && v < hi) {
+                *out = v;
+                return K_OK;
+            }
+        }
+    }
+    if (err)
+        snprintf(err, errlen, "seek '%.40s' is not valid (expected an ISO UTC time "
+                 "2024-08-08T23:58:00Z, epoch ms, or +N / -N seconds)", s ? s : "");
+    return K_ERR;
+}
+
 /* ---- checked JSON builders ---- */
 
 static bool cmd_json_check(cmd_ctx *c, const void *p)
@@ -370,8 +464,6 @@ static cmd_result cmd_reserved(cmd_ctx *c)
                            .flags = CMD_F_RESERVED,                                                \
                            .exec = cmd_reserved}
 
-CMD_RESERVED(cmd_step_entry, "step", "", 0, 0, "step one bar while paused");
-CMD_RESERVED(cmd_seek_entry, "seek", "SECONDS", 1, 1, "seek the replay (keys: one minute)");
 CMD_RESERVED(cmd_ticket_entry, "ticket", "", 0, 0, "order ticket");
 CMD_RESERVED(cmd_cancel_order_entry, "cancel-order", "[ID]", 0, 1, "cancel the selected order");
 CMD_RESERVED(cmd_settings_entry, "settings", "", 0, 0, "settings form");

@@ -107,8 +107,31 @@ void cmd_status_replay(cmd_ctx *c, cJSON *doc)
     cmd_json_bool(c, doc, "paused", a->paused);
     cmd_json_bool(c, doc, "finished", a->finished);
     replay_stats rs = *replay_get_stats(a->replay);
-    cmd_json_num(c, doc, "lines", (double)rs.lines);
+    cmd_json_num(c, doc, "lines", (double)(rs.lines + a->lines_before));
     cmd_json_num(c, doc, "read_errors", rs.read_errors);
+    /* the progress line model (app_replay_progress) */
+    app_progress g = app_replay_progress(a);
+    char t[40];
+    cmd_json_num(c, doc, "progress", round(g.progress * 10000.0) / 10000.0);
+    cmd_iso_time(g.position_ms, t, sizeof t);
+    cmd_json_str(c, doc, "position_time", t);
+    cmd_iso_time(g.span_start_ms, t, sizeof t);
+    cmd_json_str(c, doc, "span_start", t);
+    cmd_iso_time(g.span_end_ms, t, sizeof t);
+    cmd_json_str(c, doc, "span_end", t);
+    cmd_json_bool(c, doc, "span_exact", g.span_exact);
+    if (g.eta_s >= 0)
+        cmd_json_num(c, doc, "eta_s", round(g.eta_s * 10.0) / 10.0);
+    else
+        cmd_json_null(c, doc, "eta_s");
+    cmd_json_bool(c, doc, "seeking", a->seeking);
+    cmd_json_bool(c, doc, "stepping", a->stepping);
+    cmd_json_bool(c, doc, "loop", a->cfg.replay_loop);
+    cmd_json_num(c, doc, "loops", (double)a->loops);
+    if (a->data_problem[0])
+        cmd_json_str(c, doc, "data_problem", a->data_problem);
+    else
+        cmd_json_null(c, doc, "data_problem");
 }
 
 void cmd_status_store(cmd_ctx *c, cJSON *doc)
@@ -558,3 +581,62 @@ enum ctl_answer app_ctl_handler(void *ud, ctl_req *rq)
     snprintf(rq->err, sizeof rq->err, "%s", c.err);
     return CTL_ANSWER_ERROR;
 }
+
+/* ---- replay controls: step, seek, restart ---- */
+
+static cmd_result cmd_step_exec(cmd_ctx *c)
+{
+    char err[200];
+    if (app_step(c->a, err, sizeof err) != K_OK)
+        return cmd_fail(c, "step: %s", err);
+    cmd_replay_state(c);
+    return CMD_OK;
+}
+
+const cmd_entry cmd_step_entry = {.name = "step",
+                                  .args = "",
+                                  .help = "while paused: run until one more bar of the chart's "
+                                          "timeframe closes (the focused symbol)",
+                                  .exec = cmd_step_exec};
+
+static cmd_result cmd_seek_exec(cmd_ctx *c)
+{
+    app *a = c->a;
+    char err[200];
+    int64_t target;
+    if (!a->replay)
+        return cmd_fail(c, "seek: only a replay can seek");
+    if (cmd_parse_seek(c->argv[1], a->data_ms, &target, c->err, sizeof c->err) != K_OK)
+        return CMD_ERROR;
+    if (app_seek(a, target, err, sizeof err) != K_OK)
+        return cmd_fail(c, "seek: %s", err);
+    char t[40];
+    cmd_iso_time(target, t, sizeof t);
+    cmd_replay_state(c);
+    cmd_json_str(c, c->out, "target", t);
+    cmd_json_num(c, c->out, "target_ms", (double)target);
+    return CMD_OK;
+}
+
+const cmd_entry cmd_seek_entry = {
+    .name = "seek",
+    .args = "TIME",
+    .help = "seek the replay to TIME (ISO UTC, epoch ms, +N/-N seconds): re-runs from the start "
+            "at full speed",
+    .min_args = 1,
+    .max_args = 1,
+    .exec = cmd_seek_exec};
+
+static cmd_result cmd_restart_exec(cmd_ctx *c)
+{
+    char err[200];
+    if (app_restart(c->a, err, sizeof err) != K_OK)
+        return cmd_fail(c, "restart: %s", err);
+    cmd_replay_state(c);
+    return CMD_OK;
+}
+
+const cmd_entry cmd_restart_entry = {.name = "restart",
+                                     .args = "",
+                                     .help = "replay the files again from the start",
+                                     .exec = cmd_restart_exec};

@@ -103,6 +103,7 @@ static const keydef config_keys[] = {
     {.path = "replay.files", .type = KT_PATHLIST, .expect = "a list of file names"},
     {.path = "replay.speed", .type = KT_NUMBER, .off = OFF(replay_speed), .min = 0.01,
      .max = 1000, .zero_ok = true, .expect = "0 or 0.01..1000"},
+    {.path = "replay.loop", .type = KT_BOOL, .off = OFF(replay_loop), .expect = "true or false"},
 
     {.path = "ui.theme", .type = KT_NAME, .off = OFF(theme), .size = SZ(theme),
      .expect = "a theme name: letters, digits, '-' and '_'"},

@@ -85,6 +85,14 @@ void ui_status_draw(ui *u)
         return;
     }
     x++;
+    if (a->banner[0]) { /* bad replay input: named before anything else (app_check_data) */
+        snprintf(b, sizeof(b), " %.250s ", a->banner);
+        if (!seg(u, &x, ROLE_ERROR, b)) {
+            ui_put(u, u->status, 0, x, u->cols - x, ROLE_ERROR, b);
+            return;
+        }
+        x++;
+    }
     snprintf(b, sizeof(b), " %s ", app_broker_name(a));
     if (!seg(u, &x, ROLE_PAPER, b))
         return;

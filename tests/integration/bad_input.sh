@@ -1,6 +1,8 @@
 #!/bin/sh
 # Bad input end to end: every kind of junk is counted as malformed and skipped, the run goes on,
-# the process exits 0 and the good lines still build the right book.
+# the process exits 0 and the good lines still build the right book. A whole file that is bad
+# (truncated gzip, empty, no recognisable message, every line malformed) says so: a WARN naming
+# it, data_problem in the status, the banner for the UI, and exit status 3 under --exit-at-end.
 . "$(dirname "$0")/../lib.sh"
 R=data/replay/btcusdt_20240808.gz
 # 1. real lines interleaved with junk (plain text file)
@@ -35,17 +37,55 @@ sz=$(stat -c %s "$R")
 head -c $((sz / 2)) "$R" > "$T/trunc.gz"
 "$KESTREL_BIN" --headless --exit-at-end --speed 0 --db "$T/b.db" --socket "$T/b.sock" \
     --log "$T/b.log" --replay "$T/trunc.gz,data/replay/ethusdt_20240808.gz" > "$T/b.json" 2> "$T/b.err"
-check "truncated gzip: exits 0" test $? -eq 0
+check "truncated gzip: exits 3 (data problem)" test $? -eq 3
 check "truncated gzip: counted as malformed" test "$(jget $T/b.json 'j["malformed"]')" -ge 1
 check "truncated gzip: the other file is whole" eq "$(sym $T/b.json ETHUSDT book_state)" live
 check "truncated gzip: part of BTCUSDT was read" test "$(sym $T/b.json BTCUSDT trades)" -gt 100
+check "truncated gzip: data_problem names the file and says truncated" sh -c \
+    "python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))[\"data_problem\"]; assert d.startswith(sys.argv[2]+\": truncated\"), d' $T/b.json $T/trunc.gz"
+check "truncated gzip: a WARN names the file" grep -q "WARN.*replay $T/trunc.gz: truncated" "$T/b.log"
+check "truncated gzip: the whole file is not blamed" sh -c "! grep -q 'WARN.*ethusdt_20240808.gz' $T/b.log"
 
 # 3. an empty file and a binary file
 : > "$T/empty.txt"
 head -c 100000 /dev/urandom > "$T/random.bin"
 "$KESTREL_BIN" --headless --exit-at-end --speed 0 --db "$T/c.db" --socket "$T/c.sock" \
     --log "$T/c.log" --replay "$T/empty.txt,$T/random.bin" > "$T/c.json" 2> "$T/c.err"
-check "empty + random files: exits 0 with a status" test $? -eq 0 -a -s "$T/c.json"
+check "empty + random files: exits 3 with a status" test $? -eq 3 -a -s "$T/c.json"
+check "empty + random: data_problem names the first and counts the other" eq \
+    "$(jget $T/c.json 'j["data_problem"]')" "$T/empty.txt: empty file (+1 more)"
+check "empty file: its WARN" grep -q "WARN.*replay $T/empty.txt: empty file" "$T/c.log"
+# (random bytes: a line may by chance start with digits and a space, i.e. carry a receive time)
+check "random file: its WARN" grep -Eq "WARN.*replay $T/random.bin: (no recognisable message|every line is malformed)" "$T/c.log"
+# 3b. each bad file alone, built from the real capture: its WARN, its reason, exit 3
+zcat "$R" | head -n 3000 | awk '{print $1, substr($0, length($1) + 2, 40)}' > "$T/cut.txt"
+zcat "$R" | head -n 3000 | awk '{print $1, "{\"id\":" NR ",\"result\":null}"}' > "$T/acks.txt"
+zcat "$R" | head -n 3000 | sed 's/^\([0-9]*\) /\1: /; s/^/x/' > "$T/garbage.txt"
+for c in "trunc.gz:truncated or unreadable" "empty.txt:empty file" \
+         "garbage.txt:no recognisable message" "acks.txt:no recognisable message" \
+         "cut.txt:every line is malformed"; do
+    f=${c%%:*}; why=${c#*:}
+    "$KESTREL_BIN" --headless --exit-at-end --speed 0 --db "$T/x$f.db" --socket "$T/x.sock" \
+        --log "$T/x$f.log" --replay "spot:$T/$f" > "$T/x$f.json" 2> "$T/x$f.err"
+    check "$f alone: exits 3" test $? -eq 3
+    check "$f alone: the WARN says '$why'" grep -q "WARN.*replay $T/$f: $why" "$T/x$f.log"
+    check "$f alone: data_problem says '$why'" sh -c \
+        "python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))[\"data_problem\"]; assert d.startswith(sys.argv[2]), d' $T/x$f.json '$T/$f: $why'"
+done
+
+# 3c. a file that ends early is named while the others still play (paced, x50)
+"$KESTREL_BIN" --headless --speed 50 --db "$T/y.db" --socket "$T/y.sock" --log "$T/y.log" \
+    --replay "$T/trunc.gz,data/replay/ethusdt_20240808.gz" > /dev/null 2> "$T/y.err" &
+ypid=$!; PIDS="$PIDS $ypid"
+named() {
+    "$KESTREL_BIN" ctl --socket "$T/y.sock" status > "$T/y.st" 2>/dev/null &&
+        [ "$(jget $T/y.st 'j["data_problem"] is not None')" = True ]
+}
+check "truncated file named while the replay goes on" wait_for 30 named
+check "... before the replay has finished" eq "$(jget $T/y.st 'j["finished"]')" False
+"$KESTREL_BIN" ctl --socket "$T/y.sock" quit > /dev/null 2>&1
+wait "$ypid"
+check "... and the run quits 0 through ctl (no --exit-at-end)" test $? -eq 0
 # 4. absurd times: a trade stamped in 2255 is malformed (it must not drag the data clock ahead,
 #    fill thousands of empty bars and make every later trade late); a line whose receive time is
 #    absurd does not stall a paced replay (the silence is skipped), nor move the data clock.

@@ -120,7 +120,7 @@ if wait_for "this help" 5; then
     ok "? opens the help overlay"
     missing=""
     for k in "Tab Shift-Tab" "Up Down k j" "Left Right h l" "Home End" "PgUp PgDn" "Enter" \
-        "[ ]" "space" "< >" "Esc" "quit" "zoom" "order ticket" "indicator picker" \
+        "[ ]" "space" "< >" "{ }" "Esc" "quit" "zoom" "order ticket" "indicator picker" \
         "connections" "backtests view" "settings form" "not yet" "Ctrl-L" \
         "step the first parameter" "? F1" "q F10" "1-5 F2-F6" "mouse on / off" "Legend:" \
         "imb20"; do

@@ -1442,6 +1442,40 @@ static void test_strerror(void)
 }
 
 /* The one speed validator (the command line's --speed and `ctl speed` both use it). */
+/* The seek target: ISO UTC, epoch ms, relative seconds; everything else refused. */
+static void test_seek_parser(void)
+{
+    int64_t v = 0;
+    char err[200];
+    const int64_t now = 1723161382611; /* 2024-08-08T23:56:22.611Z */
+    CHECK_INT(cmd_parse_seek("2024-08-08T23:55:00Z", now, &v, err, sizeof err), K_OK);
+    CHECK(v == 1723161300000);
+    CHECK_INT(cmd_parse_seek("2024-08-08T23:55:00.250Z", now, &v, err, sizeof err), K_OK);
+    CHECK(v == 1723161300250);
+    CHECK_INT(cmd_parse_seek("2024-08-08T23:55", now, &v, err, sizeof err), K_OK);
+    CHECK(v == 1723161300000);
+    CHECK_INT(cmd_parse_seek("2024-08-09T00:00:00", now, &v, err, sizeof err), K_OK);
+    CHECK(v == 1723161600000);
+    CHECK_INT(cmd_parse_seek("2000-03-01T00:00:00Z", now, &v, err, sizeof err), K_OK);
+    CHECK(v == 951868800000); /* after a leap day */
+    CHECK_INT(cmd_parse_seek("1723161300000", now, &v, err, sizeof err), K_OK);
+    CHECK(v == 1723161300000);
+    CHECK_INT(cmd_parse_seek("+60", now, &v, err, sizeof err), K_OK);
+    CHECK(v == now + 60000);
+    CHECK_INT(cmd_parse_seek("-60", now, &v, err, sizeof err), K_OK);
+    CHECK(v == now - 60000);
+    CHECK_INT(cmd_parse_seek("+1.5", now, &v, err, sizeof err), K_OK);
+    CHECK(v == now + 1500);
+    const char *bad[] = {"", "60", "yesterday", "+", "-x", "+1.", "+1.2345", "++1",
+                         "2024-13-01T00:00:00Z", "2024-08-08T24:00:00Z", "2024-08-08T23:55:00ZZ",
+                         "2024-08-08 23:55:00 UTC", "1e12", "99999999999999999999", "1999-12-31T23:59:59Z"};
+    for (size_t i = 0; i < K_ARRAY_LEN(bad); i++) {
+        err[0] = '\0';
+        CHECK_INT(cmd_parse_seek(bad[i], now, &v, err, sizeof err), K_ERR);
+        CHECK(strstr(err, "ISO UTC") != NULL);
+    }
+}
+
 static void test_speed_validator(void)
 {
     static const struct {
@@ -1625,8 +1659,10 @@ static void test_command_table(void)
     CHECK_INT(run_cmd(&a, "quit", out, sizeof out), CMD_OK);
     CHECK(a.quitting);
     char err[128];
-    CHECK_INT(cmd_run_line(&a, NULL, CMD_FROM_KEY, "seek -60", err, sizeof err), CMD_ERROR);
+    CHECK_INT(cmd_run_line(&a, NULL, CMD_FROM_KEY, "ticket", err, sizeof err), CMD_ERROR);
     CHECK(strstr(err, "not yet available") != NULL);
+    CHECK_INT(cmd_run_line(&a, NULL, CMD_FROM_KEY, "seek -60", err, sizeof err), CMD_ERROR);
+    CHECK(strstr(err, "replay") != NULL);
     CHECK_INT(cmd_run_line(&a, NULL, CMD_FROM_KEY, "", err, sizeof err), CMD_ERROR);
     CHECK_STR(err, "missing command");
     market_free(a.market);
@@ -1637,6 +1673,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN); /* the tests write to sockets the server closes */
     test_strerror();
     test_speed_validator();
+    test_seek_parser();
     test_command_table();
     test_default_path();
     test_private_dir();
