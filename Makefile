@@ -93,11 +93,13 @@ fuzz: deps
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 	    $(DESTDIR)$(PREFIX)/share/kestrel/themes $(DESTDIR)$(PREFIX)/share/kestrel/replay \
+	    $(DESTDIR)$(PREFIX)/share/kestrel/instruments \
 	    $(DESTDIR)$(PREFIX)/share/doc/kestrel
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/kestrel
 	install -m 0644 man/kestrel.1 $(DESTDIR)$(PREFIX)/share/man/man1/kestrel.1
 	install -m 0644 themes/*.theme $(DESTDIR)$(PREFIX)/share/kestrel/themes/
 	install -m 0644 data/replay/* $(DESTDIR)$(PREFIX)/share/kestrel/replay/
+	install -m 0644 data/instruments/* $(DESTDIR)$(PREFIX)/share/kestrel/instruments/
 	install -m 0644 config/kestrel.cfg $(DESTDIR)$(PREFIX)/share/doc/kestrel/kestrel.cfg.example
 
 uninstall:
