@@ -1,10 +1,13 @@
-/* Screen 4 System (connections, store, counters, log) and the placeholders of screens 2, 3 and
- * 5, which say what their issues will put there. Every pane is a box of labelled counters: a
+/* Screen 4 System (connections, store, counters, log), screen 2's first Trading pane (the paper
+ * account: auto-trading, risk state, equity and P&L net of fees, open positions, counters), and
+ * the placeholders of screens 3 and 5, which say what their issues will put there. Every pane is a box of labelled counters: a
  * row is drawn whole (label and value) or not at all, so a narrow pane never shows a cut
  * number. */
 #include "ui_int.h"
 
+#include "kestrel/decimal.h"
 #include "kestrel/replay.h"
+#include "kestrel/runner.h"
 #include "kestrel/store.h"
 
 #include <inttypes.h>
@@ -145,6 +148,58 @@ static void sys_placeholder(ui *u, WINDOW *w, int ih, int iw, const char *text)
     sys_text(u, w, y, ih, iw, text);
 }
 
+static void sys_rowd(ui *u, WINDOW *w, int y, int iw, const char *label, kdec v, int decimals)
+{
+    char b[48];
+    if (decimal_format(v, decimals, b, sizeof b) == 0)
+        return; /* cannot happen (48 bytes hold any kdec): nothing rather than a cut number */
+    sys_row(u, w, y, iw, v < 0 ? ROLE_DOWN : ROLE_TEXT, label, b);
+}
+
+/* The paper account, from the trading runner. */
+static void sys_trading(ui *u, WINDOW *w, int ih, int iw)
+{
+    runner *r = u->a->runner;
+    if (!r) {
+        sys_placeholder(u, w, ih, iw, "Trading is not running.");
+        return;
+    }
+    pf_summary sm;
+    portfolio_summary(runner_portfolio(r), &sm);
+    const runner_stats *st = runner_get_stats(r);
+    int y = 1;
+    sys_row(u, w, y++, iw, runner_auto(r) ? ROLE_UP : ROLE_TEXT, "auto-trading (S / P)",
+            runner_auto(r) ? "on" : "off");
+    enum risk_state rs = risk_get_state(runner_risk(r));
+    sys_row(u, w, y++, iw, rs == RISK_ACTIVE ? ROLE_TEXT : ROLE_WARNING, "risk state",
+            risk_state_name(rs));
+    sys_rowd(u, w, y++, iw, "equity USDT", sm.equity, 2);
+    sys_rowd(u, w, y++, iw, "cash USDT", sm.cash, 2);
+    sys_rowd(u, w, y++, iw, "realised P&L (net of fees)", sm.realised_pnl, 2);
+    sys_rowd(u, w, y++, iw, "unrealised P&L", sm.unrealised_pnl, 2);
+    sys_rowd(u, w, y++, iw, "fees paid", sm.fees, 2);
+    sys_rowd(u, w, y++, iw, "day P&L (UTC)", sm.day_pnl, 2);
+    sys_rowd(u, w, y++, iw, "drawdown %", sm.drawdown_pct, 2);
+    sys_rowu(u, w, y++, iw, false, "open positions", sm.open_positions);
+    sys_rowu(u, w, y++, iw, false, "signals", st->signals);
+    sys_rowu(u, w, y++, iw, false, "orders", st->orders);
+    sys_rowu(u, w, y++, iw, false, "fills", st->fills);
+    sys_rowu(u, w, y++, iw, true, "refused by risk", st->refused);
+    portfolio *pf = runner_portfolio(r);
+    for (uint32_t i = 0; i < portfolio_position_count(pf) && y <= ih; i++) {
+        const pf_position *ps = portfolio_position_at(pf, i);
+        if (ps->qty == 0)
+            continue;
+        char q[48], e[48], lab[192];
+        if (!decimal_format(ps->qty < 0 ? -ps->qty : ps->qty, 8, q, sizeof q) ||
+            !decimal_format(ps->entry, 2, e, sizeof e))
+            continue;
+        snprintf(lab, sizeof lab, "%s %s %s @ %s  uPnL", ps->symbol,
+                 ps->qty > 0 ? "long" : "short", q, e);
+        sys_rowd(u, w, y++, iw, lab, ps->upnl, 2);
+    }
+}
+
 void ui_system_draw(ui *u, pane *p, enum pane_id id)
 {
     WINDOW *w = p->w;
@@ -157,11 +212,7 @@ void ui_system_draw(ui *u, pane *p, enum pane_id id)
     case PANE_STORE: sys_store(u, w, ih, iw); break;
     case PANE_COUNTERS: sys_counters(u, w, ih, iw); break;
     case PANE_LOG: sys_log(u, w, ih, iw); break;
-    case PANE_TRADING:
-        sys_placeholder(u, w, ih, iw,
-                        "Trading: positions, open orders, fills, the equity and P&L chart and "
-                        "risk appear here with the trading issue.");
-        break;
+    case PANE_TRADING: sys_trading(u, w, ih, iw); break;
     case PANE_AI:
         sys_placeholder(u, w, ih, iw,
                         "AI: signals, model metrics, the reliability diagram, indicator weights "

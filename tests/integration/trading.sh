@@ -86,4 +86,22 @@ check "export csv: the four fills" eq "$(tail -n +2 "$T/fills.csv" | wc -l | tr 
 check "export json: the same four fills" eq "$(jget "$T/fills.json" 'len(j)')" "4"
 "$KESTREL_BIN" export nope --db "$T/m.db" > /dev/null 2>&1
 check "export: a bad kind is a usage error (exit 2)" test $? -eq 2
+
+# ---- screen 2 shows the paper account (the real TUI in a private tmux server) ----
+TM="tmux -L kestrel-trading$$ -f /dev/null"
+$TM new-session -d -x 120 -y 40 "$KESTREL_BIN --db $T/u.db --socket $T/u.sock --replay data/replay/btcusdt_20240808.gz"
+uctl() { "$KESTREL_BIN" ctl --socket "$T/u.sock" "$@"; }
+ulive() { [ "$(uctl status 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["symbols"][0]["book_state"])' 2>/dev/null)" = live ]; }
+check "TUI: the book syncs" wait_for 20 ulive
+uctl order BTCUSDT buy 0.01 > /dev/null
+ufilled() { [ "$(uctl fills | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["fills"]))')" -ge 1 ]; }
+check "TUI: the order fills" wait_for 20 ufilled
+$TM send-keys 2
+shows() { $TM capture-pane -p | grep -q "$1"; }
+check "screen 2: the open position" wait_for 10 shows "BTCUSDT long 0.01000000 @"
+fees=$(uctl portfolio | python3 -c 'import json,sys; print(json.load(sys.stdin)["fees"])')
+check "screen 2: the fees paid, whole, as ctl portfolio says ($fees)" \
+    sh -c "$TM capture-pane -p | grep 'fees paid' | grep -q ' $fees'"
+$TM send-keys q y
+$TM kill-server 2>/dev/null
 done_tests
