@@ -49,7 +49,8 @@ typedef struct kconfig {
     /* engine { auto_trade; signal_interval; } paper { latency_ms; } */
     bool engine_auto_trade;           /* auto-trading on at start (false) */
     double engine_signal_interval_s;  /* a signal per symbol every this many s, 1..3600 (30) */
-    int paper_latency_ms;             /* paper orders reach the book / report after, 0..10000 (50) */
+    int paper_latency_ms;             /* paper orders reach the book / report after: 0..10000
+                                       * (50) */
 } kconfig;
 
 /* Fills cfg with built-in defaults. */

@@ -345,7 +345,7 @@ static cmd_result trading_portfolio_exec(cmd_ctx *c)
 }
 
 const cmd_entry cmd_portfolio_entry = {.name = "portfolio", .args = "",
-                                       .help = "equity, cash, P&L net of fees, drawdown, statistics",
+                                       .help = "equity, cash, P&L net of fees, drawdown, stats",
                                        .exec = trading_portfolio_exec};
 
 static cmd_result trading_risk_exec(cmd_ctx *c)

@@ -312,7 +312,8 @@ static void runner_act(runner *r, runner_sym *s, engine_signal *sig, int64_t now
         return;
     if (q != 0) {
         if ((q > 0) != (side == SIDE_BUY))
-            runner_close(r, s, s->bar_mode ? s->last_close : s->ms->last_px, "close", now); /* reverse only later */
+            /* reverse only later */
+            runner_close(r, s, s->bar_mode ? s->last_close : s->ms->last_px, "close", now);
         return;
     }
     if (side == SIDE_SELL && s->ms->venue == VENUE_BINANCE_SPOT)

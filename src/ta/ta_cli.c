@@ -340,7 +340,7 @@ static void print_list(FILE *out)
     }
 }
 
-static void usage(FILE *f)
+static void ta_cli_usage(FILE *f)
 {
     fputs("usage: kestrel ta --data FILE.csv[.gz] [--indicators LIST] [--format csv|json]\n"
           "       kestrel ta --list\n"
@@ -377,7 +377,7 @@ int ta_cli_main(int argc, char **argv)
         if (strcmp(argv[i], "--list") == 0) {
             list = true;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            usage(stdout);
+            ta_cli_usage(stdout);
             return 0;
         } else if ((v = opt_value(argc, argv, &i, "--data"))) {
             data = v;

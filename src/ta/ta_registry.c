@@ -92,7 +92,7 @@ static void format_params(const ta_info *info, const double *p, char *buf, size_
 }
 
 /* Splits "a_b_c" into tokens (in place in buf). */
-static int tokenize(char *buf, char **tok, int max)
+static int ta_registry_tokenize(char *buf, char **tok, int max)
 {
     int n = 0;
     char *s = buf;
@@ -122,7 +122,7 @@ static int parse_spec(const char *text, bool by_column, const ta_impl **impl_out
     }
     for (size_t i = 0; i <= len; i++)
         buf[i] = (char)tolower((unsigned char)text[i]);
-    int ntok = tokenize(buf, tok, (int)K_ARRAY_LEN(tok));
+    int ntok = ta_registry_tokenize(buf, tok, (int)K_ARRAY_LEN(tok));
     if (ntok < 0) {
         snprintf(err, errlen, "bad indicator spec \"%s\"", text);
         return K_ERR;

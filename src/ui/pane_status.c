@@ -312,8 +312,8 @@ void ui_overlay_show(WINDOW *w)
 }
 
 /* Writes text word-wrapped into [x, x+width) from row y; returns the next free row. */
-static int wrap(ui *u, WINDOW *w, int y, int x, int width, int ymax, enum theme_role r,
-                const char *text)
+static int ui_status_wrap(ui *u, WINDOW *w, int y, int x, int width, int ymax,
+                          enum theme_role r, const char *text)
 {
     const char *p = text;
     while (*p && y < ymax) {
@@ -392,10 +392,10 @@ void ui_help_draw(ui *u)
     if (avail >= 2 + full_lines) {
         y++;
         ui_put(u, w, y++, 3, wd - 5, ROLE_DIM, "Reserved, not yet available:");
-        y = wrap(u, w, y, 3, width, h - 2, ROLE_DIM, later);
+        y = ui_status_wrap(u, w, y, 3, width, h - 2, ROLE_DIM, later);
     } else if (avail >= short_lines) {
         y += avail > short_lines; /* a blank line first when there is room for one */
-        y = wrap(u, w, y, 3, width, h - 2, ROLE_DIM, short_para);
+        y = ui_status_wrap(u, w, y, 3, width, h - 2, ROLE_DIM, short_para);
     }
     if (y + 1 < h - 2) {
         y++;
