@@ -17,6 +17,8 @@
 #include "kestrel/mlp.h"
 #include "kestrel/xmalloc.h"
 
+#include "../tests/unit/klines.h" /* the test kline loader, on the project's reader */
+
 #define BENCH_LOOPS 3
 
 static double bench_now(void)
@@ -24,40 +26,6 @@ static double bench_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static uint32_t bench_load(const char *path, candle **out)
-{
-    FILE *fp = fopen(path, "r");
-    char line[256];
-    uint32_t n = 0, cap = 0;
-    candle *v = NULL;
-    while (fp && fgets(line, sizeof line, fp)) {
-        char *tok[6];
-        int k = 0;
-        for (char *s = strtok(line, ",\r\n"); s && k < 6; s = strtok(NULL, ",\r\n"))
-            tok[k++] = s;
-        candle c;
-        memset(&c, 0, sizeof c);
-        if (k < 6 || tok[0][0] < '0' || tok[0][0] > '9')
-            continue;
-        c.open_ms = strtoll(tok[0], NULL, 10);
-        kdec *dst[5] = { &c.o, &c.h, &c.l, &c.c, &c.volume };
-        int bad = 0;
-        for (int j = 0; j < 5; j++)
-            bad |= decimal_parse(tok[j + 1], strlen(tok[j + 1]), dst[j]) != K_OK;
-        if (bad)
-            continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 2048;
-            v = xrealloc(v, cap * sizeof *v);
-        }
-        v[n++] = c;
-    }
-    if (fp)
-        fclose(fp);
-    *out = v;
-    return n;
 }
 
 static void bench_closed(void *ud, enum tf tf, const candle *bar)
@@ -73,7 +41,7 @@ int main(void)
     snprintf(path, sizeof path, "%s/klines/lean_binance_BTCBUSD_1m_2022-12-13.csv",
              data && *data ? data : "../shared/data");
     candle *bars;
-    uint32_t n = bench_load(path, &bars);
+    uint32_t n = klines_load(path, &bars);
     if (n < 100) {
         fprintf(stderr, "bench_signal: cannot read %s\n", path);
         return 1;
