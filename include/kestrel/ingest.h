@@ -96,6 +96,10 @@ int64_t ingest_venue_clock_ms(const ingest *p, enum venue v);
 /* The time the frame being applied stands for (what a symbol it creates loads history before). */
 int64_t ingest_current_ms(const ingest *p);
 int64_t ingest_grace_ms(const ingest *p, enum tf tf);
+/* Shifts every decoded frame's exchange times (E, trade T, kline open/close) by offset_ms: a
+ * --loop pass replays the files with their receive times moved on, and their exchange times
+ * move by the same amount so the data clock, bars and timers keep going forward. 0 = none. */
+void ingest_set_time_offset(ingest *p, int64_t offset_ms);
 /* The symbol of the last decoded frame's event ("" when it carried none). */
 const char *ingest_last_symbol(const ingest *p);
 const ingest_stats *ingest_get_stats(const ingest *p);

@@ -571,34 +571,13 @@ static void app_finish(app *a)
     }
 }
 
-/* A later --loop pass: the line's receive time is already shifted (app_pump); its exchange
- * times move by the same whole milliseconds, so the data clock and the bars go on. */
-static enum ingest_result app_ingest_shifted(app *a, replay *rp, const replay_line *line,
-                                             const char **why)
-{
-    int64_t off = a->priv->loop_offset_ns / 1000000;
-    feed_event ev;
-    if (replay_decode(rp, line, &ev, why) != K_OK) /* counted by the pipeline as usual */
-        return ingest_replay_line(a->ingest, rp, line, why);
-    if (ev.event_ms)
-        ev.event_ms += off;
-    if (ev.kind == FEED_TRADE && ev.u.trade.time_ms)
-        ev.u.trade.time_ms += off;
-    if (ev.kind == FEED_KLINE) {
-        ev.u.kline.open_ms += off;
-        ev.u.kline.close_ms += off;
-    }
-    const replay_file_info *fi = replay_file(rp, line->file);
-    if (fi && !fi->symbol[0] && ev.symbol[0])
-        replay_note_symbol(rp, line->file, ev.symbol);
-    return ingest_event(a->ingest, &ev, why);
-}
-
 static void app_process_line(app *a, replay *rp, const replay_line *line)
 {
     const char *why = NULL;
-    enum ingest_result r = a->priv->loop_offset_ns ? app_ingest_shifted(a, rp, line, &why)
-                                                   : ingest_replay_line(a->ingest, rp, line, &why);
+    /* a later --loop pass: the line's receive time is already shifted (app_pump); the pipeline
+     * moves its exchange times by the same whole milliseconds */
+    ingest_set_time_offset(a->ingest, a->priv->loop_offset_ns / 1000000);
+    enum ingest_result r = ingest_replay_line(a->ingest, rp, line, &why);
     /* a refusal (a full symbol table) is a recognised message too: a limit, not bad data */
     if ((r == INGEST_OK || r == INGEST_REFUSED) && line->file >= 0 &&
         line->file < REPLAY_MAX_FILES)

@@ -69,6 +69,7 @@ struct ingest {
     ingest_vclock vc[VENUE_COUNT];
     int64_t current_ms;
     char last_symbol[KSYM_MAX]; /* of the last decoded frame: sources learn from it */
+    int64_t time_offset_ms;     /* added to every exchange time (a --loop pass) */
     ingest_stats st;
 };
 
@@ -246,6 +247,16 @@ enum ingest_result ingest_frame_apply(ingest *p, const ingest_frame *f, const ch
         memcpy(p->last_symbol, ev->symbol, KSYM_MAX);
         ev->venue = f->venue; /* the source knows better than the message */
         ev->recv_ns = f->recv_ns;
+        if (p->time_offset_ms) {
+            if (ev->event_ms)
+                ev->event_ms += p->time_offset_ms;
+            if (ev->kind == FEED_TRADE && ev->u.trade.time_ms)
+                ev->u.trade.time_ms += p->time_offset_ms;
+            if (ev->kind == FEED_KLINE) {
+                ev->u.kline.open_ms += p->time_offset_ms;
+                ev->u.kline.close_ms += p->time_offset_ms;
+            }
+        }
         if (ev->kind == FEED_DEPTH_SNAPSHOT && !ev->symbol[0] && f->symbol && f->symbol[0] &&
             strlen(f->symbol) < KSYM_MAX)
             memcpy(ev->symbol, f->symbol, strlen(f->symbol) + 1);
@@ -333,6 +344,11 @@ int64_t ingest_current_ms(const ingest *p)
 int64_t ingest_grace_ms(const ingest *p, enum tf tf)
 {
     return market_grace_ms(p->m, tf);
+}
+
+void ingest_set_time_offset(ingest *p, int64_t offset_ms)
+{
+    p->time_offset_ms = offset_ms;
 }
 
 const char *ingest_last_symbol(const ingest *p)
