@@ -77,6 +77,7 @@ typedef struct bt_run {
     runner_stats rst;
     uint64_t signals;
     uint64_t digest;
+    uint64_t bad_rows, rounded_rows; /* kline rows refused / rounded to 1e-8 by the reader */
     enum venue venue;
     char err[256];
 } bt_run;
@@ -422,14 +423,23 @@ static int bt_feed(const bt_opts *o, ingest *ig, bt_run *run, bt_progress *pg)
         int rc;
         int64_t step = tf_ms(klines_tf(k));
         while ((rc = klines_next(k, &ev)) != 0) {
-            if (rc < 0)
+            if (rc < 0) {
+                run->bad_rows++;
                 continue;
+            }
             int64_t end = ev.u.kline.open_ms + step;
             if ((o->from_ms && ev.u.kline.open_ms < o->from_ms) || (o->to_ms && end > o->to_ms))
                 continue;
             ev.recv_ns = end * 1000000;
             (void)ingest_event(ig, &ev, NULL);
             bt_progress_tick(pg);
+        }
+        run->rounded_rows += klines_rounded(k);
+        if (klines_io_error(k)) { /* a truncated file is not a shorter history */
+            snprintf(run->err, sizeof run->err, "reading %s: %s", o->data[i],
+                     klines_io_error(k));
+            klines_close(k);
+            return K_ERR;
         }
         klines_close(k);
     }
@@ -781,6 +791,8 @@ static cJSON *bt_report(const bt_opts *o, const runner_config *c, bt_run *r, con
     cJSON_AddStringToObject(j, "venue", venue_name(r->venue));
     cJSON_AddStringToObject(j, "strategy", runner_strategy_name(c->strategy));
     cJSON_AddNumberToObject(j, "bars", r->bars);
+    cJSON_AddNumberToObject(j, "bad_rows", (double)r->bad_rows);
+    cJSON_AddNumberToObject(j, "rounded_rows", (double)r->rounded_rows);
     if (r->bars) {
         cJSON_AddNumberToObject(j, "from", (double)r->t[0]);
         cJSON_AddNumberToObject(j, "to", (double)r->t[r->bars - 1]);
