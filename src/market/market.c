@@ -289,14 +289,17 @@ static bool learn_decimals(market_sym *s, kdec px, kdec qty)
     if (s->decimals_fixed)
         return false;
     bool grew = false;
-    if (s->px_decimals < KDEC_DIGITS) {
+    /* the common case costs one division: a value with no more decimals than already seen */
+    static const int64_t unit[KDEC_DIGITS + 1] = {100000000LL, 10000000LL, 1000000LL, 100000LL,
+                                                  10000LL,     1000LL,     100LL,     10LL, 1LL};
+    if (s->px_decimals < KDEC_DIGITS && px % unit[s->px_decimals] != 0) {
         int d = decimal_places(px);
         if (d > s->px_decimals) {
             s->px_decimals = d;
             grew = true;
         }
     }
-    if (s->qty_decimals < KDEC_DIGITS) {
+    if (s->qty_decimals < KDEC_DIGITS && qty % unit[s->qty_decimals] != 0) {
         int d = decimal_places(qty);
         if (d > s->qty_decimals) {
             s->qty_decimals = d;
