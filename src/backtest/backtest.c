@@ -817,6 +817,7 @@ static cJSON *bt_report(const bt_opts *o, const runner_config *c, bt_run *r, con
     bt_add_num(j, "exposure", r->bars ? (double)inpos / r->bars : 0);
     cJSON_AddNumberToObject(j, "trade_count", r->ntrades);
     cJSON_AddNumberToObject(j, "signals", (double)r->rst.signals);
+    cJSON_AddNumberToObject(j, "signals_unchanged", (double)r->rst.signals_unchanged);
     cJSON_AddNumberToObject(j, "orders", (double)r->rst.orders);
     cJSON_AddNumberToObject(j, "fills", (double)r->rst.fills);
     char dg[24];
@@ -1335,6 +1336,7 @@ static int bt_walk_forward(const bt_opts *o, bt_run *all)
         memcpy(all->hit_major + all->nhit, r.hit_major, r.nhit);
         all->nhit += r.nhit;
         all->rst.signals += r.rst.signals;
+        all->rst.signals_unchanged += r.rst.signals_unchanged;
         all->rst.orders += r.rst.orders;
         all->rst.refused += r.rst.refused;
         all->rst.stops += r.rst.stops;
@@ -1401,6 +1403,7 @@ void backtest_config_default(runner_config *c)
     c->paper.latency_ms = 0;
     c->paper.report_latency_ms = 0;
     c->engine.history_max = 1u << 18;
+    c->engine.conf_interval = false; /* display only: the report never shows it */
 }
 
 /* ---- the command ------------------------------------------------------------------- */
