@@ -24,6 +24,10 @@ typedef struct klines klines;
 /* interval "" = infer. K_OK, or K_ERR with the reason in err ("cannot open F: ..."). */
 int klines_open(klines **out, const char *path, enum venue v, const char *symbol,
                 const char *interval, char *err, size_t errlen);
+/* The same reader for a time series in the kline columns (the shared funding-rate files: the
+ * rate in `open`, zeros elsewhere; mark-price files): exact decimals and increasing times, but
+ * no price or alignment rules. Rows come as FEED_KLINE events to read, not to ingest. */
+int klines_open_series(klines **out, const char *path, char *err, size_t errlen);
 /* 1 = *ev filled (FEED_KLINE, closed, recv_ns 0), 0 = end of input, -1 = a bad row (the reason
  * in klines_error(), its line in klines_line(); the reader can go on after it). */
 int klines_next(klines *k, feed_event *ev);

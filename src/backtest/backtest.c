@@ -50,6 +50,12 @@ typedef struct bt_opts {
     int shard_k, shard_n;
     uint32_t random_seeds;
     runner_config rc;
+    /* --funding: the perpetual's funding times with their rate and mark (0 = unknown) */
+    struct bt_fund {
+        int64_t t;
+        kdec rate, mark;
+    } *fund;
+    uint32_t nfund;
 } bt_opts;
 
 typedef struct bt_trade {
@@ -65,7 +71,7 @@ typedef struct bt_run {
     double *close;
     int64_t *t;       /* bar end times */
     uint8_t *inpos;
-    kdec start, equity, net_pnl, fees;
+    kdec start, equity, net_pnl, fees, funding; /* funding: paid (> 0) or received (< 0) */
     bt_trade *trades;
     uint32_t ntrades;
     pf_stats pst;
@@ -403,8 +409,99 @@ static void bt_progress_tick(bt_progress *p)
 }
 
 /* feeds every data file; returns K_OK or K_ERR with run->err */
+/* Loads a funding-rate file (the shared data's format: the rate in `open`) and the mark-price
+ * file beside it (`...-funding_rate.csv` -> `...-mark.csv`, its `open` at each funding time; the
+ * mark at a funding time is the open of the newest mark row not after it), through the one kline
+ * reader in its series mode. */
+static int bt_load_funding(bt_opts *o, const char *path, char *err, size_t errlen)
+{
+    klines *k;
+    if (o->nfund) {
+        snprintf(err, errlen, "one funding file (the symbol's)");
+        return K_ERR;
+    }
+    if (klines_open_series(&k, path, err, errlen) != K_OK)
+        return K_ERR;
+    feed_event ev;
+    int r;
+    uint32_t cap = o->nfund;
+    while ((r = klines_next(k, &ev)) != 0) {
+        if (r < 0) {
+            snprintf(err, errlen, "%s:%llu: %s", path, (unsigned long long)klines_line(k),
+                     klines_error(k));
+            klines_close(k);
+            return K_ERR;
+        }
+        if (o->nfund == cap) {
+            cap = cap ? cap * 2 : 256;
+            o->fund = xrealloc(o->fund, cap * sizeof *o->fund);
+        }
+        o->fund[o->nfund++] = (struct bt_fund){ev.u.kline.open_ms, ev.u.kline.o, 0};
+    }
+    const char *io = klines_io_error(k);
+    if (io) {
+        snprintf(err, errlen, "reading %s: %s", path, io);
+        klines_close(k);
+        return K_ERR;
+    }
+    klines_close(k);
+    const char *suffix = "-funding_rate.csv";
+    size_t n = strlen(path), sl = strlen(suffix);
+    if (n <= sl || strcmp(path + n - sl, suffix) != 0)
+        return K_OK; /* no mark file to look for: the last price is used */
+    char mpath[1024];
+    snprintf(mpath, sizeof mpath, "%.*s-mark.csv", (int)(n - sl), path);
+    if (access(mpath, R_OK) != 0)
+        return K_OK;
+    if (klines_open_series(&k, mpath, err, errlen) != K_OK)
+        return K_ERR;
+    uint32_t j = 0;
+    kdec mark = 0;
+    int64_t mt = -1;
+    /* both files are in time order: one merge pass */
+    while ((r = klines_next(k, &ev)) != 0) {
+        if (r < 0)
+            continue;
+        while (j < o->nfund && o->fund[j].t < ev.u.kline.open_ms) {
+            if (mt >= 0 && o->fund[j].mark == 0)
+                o->fund[j].mark = mark;
+            j++;
+        }
+        mark = ev.u.kline.o;
+        mt = ev.u.kline.open_ms;
+    }
+    for (; j < o->nfund && mt >= 0; j++)
+        if (o->fund[j].mark == 0 && o->fund[j].t - mt < 8 * 3600000LL)
+            o->fund[j].mark = mark;
+    klines_close(k);
+    return K_OK;
+}
+
+/* Feeds the funding events due at or before t_ms (from *next on) into the pipeline: they enter
+ * in time order with the bars, so a payment falls on the position held at its funding time. */
+static void bt_feed_funding(const bt_opts *o, ingest *ig, int64_t t_ms, uint32_t *next)
+{
+    while (*next < o->nfund && o->fund[*next].t <= t_ms) {
+        const struct bt_fund *f = &o->fund[(*next)++];
+        if ((o->from_ms && f->t < o->from_ms) || (o->to_ms && f->t > o->to_ms))
+            continue;
+        feed_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.kind = FEED_FUNDING;
+        ev.venue = o->venue;
+        snprintf(ev.symbol, sizeof ev.symbol, "%s", o->symbol);
+        ev.event_ms = f->t;
+        ev.recv_ns = f->t * 1000000;
+        ev.u.funding.time_ms = f->t;
+        ev.u.funding.rate = f->rate;
+        ev.u.funding.mark = f->mark;
+        (void)ingest_event(ig, &ev, NULL);
+    }
+}
+
 static int bt_feed(const bt_opts *o, ingest *ig, bt_run *run, bt_progress *pg)
 {
+    uint32_t fnext = 0;
     const char *caps[REPLAY_MAX_FILES];
     int ncaps = 0;
     for (int i = 0; i < o->ndata; i++) {
@@ -430,6 +527,7 @@ static int bt_feed(const bt_opts *o, ingest *ig, bt_run *run, bt_progress *pg)
             int64_t end = ev.u.kline.open_ms + step;
             if ((o->from_ms && ev.u.kline.open_ms < o->from_ms) || (o->to_ms && end > o->to_ms))
                 continue;
+            bt_feed_funding(o, ig, end, &fnext); /* inside this bar: the position held in it */
             ev.recv_ns = end * 1000000;
             (void)ingest_event(ig, &ev, NULL);
             bt_progress_tick(pg);
@@ -455,6 +553,7 @@ static int bt_feed(const bt_opts *o, ingest *ig, bt_run *run, bt_progress *pg)
             int64_t t = ln.recv_ns / 1000000;
             if ((o->from_ms && t < o->from_ms) || (o->to_ms && t >= o->to_ms))
                 continue;
+            bt_feed_funding(o, ig, t, &fnext);
             (void)ingest_replay_line(ig, rp, &ln, NULL);
             bt_progress_tick(pg);
         }
@@ -560,6 +659,7 @@ static int bt_run_once(const bt_opts *o, const runner_config *c, int64_t lo, int
     run->start = rc.start_cash;
     run->equity = s.equity;
     run->net_pnl = s.equity - rc.start_cash;
+    run->funding = s.funding;
     portfolio_stats(pf, &run->pst);
     /* the final close-out's effect on the last bar's return */
     if (run->bars && rec.prev_eq > 0)
@@ -800,6 +900,8 @@ static cJSON *bt_report(const bt_opts *o, const runner_config *c, bt_run *r, con
     bt_add_kdec(j, "start_equity", r->start);
     bt_add_kdec(j, "end_equity", r->equity);
     bt_add_kdec(j, "net_pnl", r->net_pnl);
+    bt_add_kdec(j, "funding", r->funding);
+    cJSON_AddNumberToObject(j, "funding_events", (double)r->rst.fundings);
     bt_add_kdec(j, "fees", r->fees);
     double ret = bt_return(r);
     bt_add_num(j, "return", ret);
@@ -1330,6 +1432,8 @@ static int bt_walk_forward(const bt_opts *o, bt_run *all)
         all->ntrades += r.ntrades;
         all->fees += r.fees;
         all->net_pnl += r.net_pnl;
+        all->funding += r.funding;
+        all->rst.fundings += r.rst.fundings;
         all->hit = xrealloc(all->hit, all->nhit + r.nhit + 1);
         all->hit_major = xrealloc(all->hit_major, all->nhit + r.nhit + 1);
         memcpy(all->hit + all->nhit, r.hit, r.nhit);
@@ -1414,7 +1518,7 @@ static void bt_usage(FILE *f)
           "         [--from T] [--to T] [--config F] [--set KEY=VALUE] [--json OUT]\n"
           "         [--walk-forward TRAIN:TEST] [--seed N] [--sweep KEY=a,b,c ...]\n"
           "         [--shard K/N] [--venue V] [--strategy engine|rules|rsi|always_buy]\n"
-          "         [--no-baselines]\n"
+          "         [--no-baselines] [--funding FILE]\n"
           "       kestrel backtest merge OUT.json IN.json...\n",
           f);
 }
@@ -1529,6 +1633,12 @@ int backtest_main(int argc, char **argv)
             }
         } else if (!strcmp(a, "--no-baselines")) {
             no_baselines = true;
+        } else if (!strcmp(a, "--funding")) {
+            BT_NEED();
+            if (bt_load_funding(o, v, err, sizeof err) != K_OK) {
+                fprintf(stderr, "kestrel backtest: --funding: %s\n", err);
+                goto out;
+            }
         } else if (!strcmp(a, "--venue")) {
             BT_NEED();
             if (venue_parse(v, &o->venue) != K_OK) {
@@ -1658,6 +1768,7 @@ int backtest_main(int argc, char **argv)
     cJSON_Delete(rep);
 out:
     free(datalist);
+    free(o->fund);
     free(o);
     return rc;
 }

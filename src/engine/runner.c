@@ -4,6 +4,8 @@
  * symbol) so a backtest and the app's replay auto-trading run the same code. No I/O. */
 #include "kestrel/runner.h"
 
+#include "kestrel/decimal.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -504,6 +506,26 @@ static void runner_on_trade(runner *r, runner_sym *s, const feed_event *ev)
     runner_arm(r, r->now_ms);
 }
 
+/* A perpetual's funding time: the engine's funding features, and the paper broker's payment
+ * on the position held at that time (at the mark price, else the last price). */
+static void runner_on_funding(runner *r, runner_sym *s, const feed_event *ev)
+{
+    int64_t t = ev->u.funding.time_ms;
+    runner_catch_up(r, t);
+    if (t > r->now_ms)
+        r->now_ms = t;
+    kdec mark = ev->u.funding.mark;
+    if (mark <= 0)
+        mark = s->bar_mode ? s->last_close : s->ms->last_px;
+    engine_on_funding(s->e, t, decimal_to_double(ev->u.funding.rate),
+                      ev->u.funding.mark > 0 ? decimal_to_double(ev->u.funding.mark) : NAN,
+                      ev->u.funding.index > 0 ? decimal_to_double(ev->u.funding.index) : NAN);
+    if (mark > 0) {
+        r->st.fundings++;
+        paper_on_funding(r->pp, s->ms->venue, s->ms->name, ev->u.funding.rate, mark, r->now_ms);
+    }
+}
+
 static void runner_on_note(void *ud, const market_note *n)
 {
     runner *r = ud;
@@ -528,6 +550,9 @@ static void runner_on_note(void *ud, const market_note *n)
         break;
     case MARKET_BAR_CLOSED:
         runner_on_bar(r, s, n->tf, n->bar);
+        break;
+    case MARKET_FUNDING:
+        runner_on_funding(r, s, n->ev);
         break;
     default:
         break;

@@ -35,6 +35,7 @@ struct klines {
     uint64_t lineno, rows, bad, rounded;
     uint64_t row_line; /* line of the row klines_next() returned last */
     int64_t last_open;
+    bool series; /* klines_open_series: any values, any spacing */
     char err[KLINES_WHY];
     char io_err[200];
     klines_row ahead[KLINES_AHEAD];
@@ -71,7 +72,7 @@ static int klines_decimal(const char *s, kdec *out, bool *rounded)
 }
 
 /* Splits and parses one row into r (why set when it is refused). */
-static void klines_parse(char *s, klines_row *r)
+static void klines_parse(char *s, klines_row *r, bool series)
 {
     char *f[6];
     int n = 0;
@@ -104,7 +105,9 @@ static void klines_parse(char *s, klines_row *r)
             return;
         }
     }
-    if (v[0] <= 0 || v[1] <= 0 || v[2] <= 0 || v[3] <= 0)
+    if (series)
+        ; /* a series (funding rates: negative, zeros in the other columns) is taken as it is */
+    else if (v[0] <= 0 || v[1] <= 0 || v[2] <= 0 || v[3] <= 0)
         snprintf(r->why, sizeof r->why, "a price <= 0");
     else if (v[1] < v[2])
         snprintf(r->why, sizeof r->why, "high < low");
@@ -155,15 +158,29 @@ static int klines_read(klines *k, klines_row *r)
             continue;
         if (k->lineno == 1 && (k->line[0] < '0' || k->line[0] > '9') && k->line[0] != '-')
             continue; /* header */
-        klines_parse(k->line, r);
+        klines_parse(k->line, r, k->series);
         r->ev.venue = k->venue;
         memcpy(r->ev.symbol, k->symbol, KSYM_MAX);
         return 1;
     }
 }
 
+static int klines_open_as(klines **out, const char *path, enum venue v, const char *symbol,
+                          const char *interval, bool series, char *err, size_t errlen);
+
 int klines_open(klines **out, const char *path, enum venue v, const char *symbol,
                 const char *interval, char *err, size_t errlen)
+{
+    return klines_open_as(out, path, v, symbol, interval, false, err, errlen);
+}
+
+int klines_open_series(klines **out, const char *path, char *err, size_t errlen)
+{
+    return klines_open_as(out, path, VENUE_BINANCE_USDM, "SERIES", "1s", true, err, errlen);
+}
+
+static int klines_open_as(klines **out, const char *path, enum venue v, const char *symbol,
+                          const char *interval, bool series, char *err, size_t errlen)
 {
     *out = NULL;
     if (!symbol || !symbol[0] || strlen(symbol) >= KSYM_MAX) {
@@ -185,6 +202,7 @@ int klines_open(klines **out, const char *path, enum venue v, const char *symbol
         return K_ERR;
     }
     klines *k = xcalloc(1, sizeof *k);
+    k->series = series;
     k->gz = gz;
     k->venue = v;
     memcpy(k->symbol, symbol, strlen(symbol) + 1);
@@ -261,7 +279,7 @@ int klines_next(klines *k, feed_event *ev)
         return -1;
     }
     int64_t t = r->ev.u.kline.open_ms;
-    if (t % tf_ms(k->tf) != 0 || t <= k->last_open) {
+    if ((!k->series && t % tf_ms(k->tf) != 0) || t <= k->last_open) {
         if (t % tf_ms(k->tf))
             snprintf(k->err, sizeof k->err, "open_time_ms %lld not aligned to the %s interval",
                      (long long)t, tf_name(k->tf));

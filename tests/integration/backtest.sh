@@ -133,4 +133,40 @@ check "unknown sweep key: exit 2" [ $? -eq 2 ]
 "$K" backtest --data /nonexistent.csv > /dev/null 2> "$T/ne.err"
 check "missing file: exit 1 with the reason" sh -c "[ $? -eq 1 ] && grep -q nonexistent '$T/ne.err'"
 
+# 10. funding for perpetuals from the shared funding files: every payment recomputed from the
+# trades (position held at each funding time), the rate file and its mark file, exactly
+FD="$SHARED/klines/funding"
+"$K" backtest --data "$SHARED/klines/long/binance-usdm_BTCUSDT_1m_2023-07-18_2023-08-17.csv.gz" \
+    --funding "$FD/alpergulsen_BTC_USDT_USDT-8h-funding_rate.csv" --no-baselines \
+    --json "$T/fund.json" > /dev/null 2>&1
+check "funding: exit 0" [ $? -eq 0 ]
+check "funding: events passed, payments recomputed exactly, P&L reconciles" python3 -c '
+import json, sys, csv
+from decimal import Decimal as D
+j = json.load(open(sys.argv[1]))
+S = 10**8
+def k(x): return int((D(x) * S).to_integral_value())
+rates = [(int(r[0]), k(r[1])) for r in list(csv.reader(open(sys.argv[2])))[1:]]
+marks = [(int(r[0]), k(r[1])) for r in list(csv.reader(open(sys.argv[3])))[1:]]
+def mark_at(t): return [v for (mt, v) in marks if mt <= t][-1]
+lo, hi = j["from"] - 60000, j["to"]
+total = pays = 0
+for t, rate in rates:
+    if not (lo < t <= hi): continue
+    for tr in j["trades"]:
+        if tr["entry_time"] < t <= tr["exit_time"]:
+            n = k(tr["qty"]) * (1 if tr["side"] == "long" else -1) * mark_at(t)
+            n = n // S if n >= 0 else -((-n) // S)          # notional, truncated as C does
+            raw = n * rate
+            total += (raw + S - 1) // S if raw >= 0 else -((-raw) // S)  # against the trader
+            pays += 1
+assert j["funding_events"] == sum(1 for t, _ in rates if lo < t <= hi), j["funding_events"]
+assert pays > 0 and D(j["funding"]) == D(total) / S, (j["funding"], D(total) / S, pays)
+assert D(j["net_pnl"]) == sum((D(t["pnl"]) for t in j["trades"]), D(0))
+' "$T/fund.json" "$FD/alpergulsen_BTC_USDT_USDT-8h-funding_rate.csv" \
+    "$FD/alpergulsen_BTC_USDT_USDT-8h-mark.csv"
+"$K" backtest --data "$LEAN" --funding /nonexistent-funding_rate.csv > /dev/null 2> "$T/nf.err"
+check "funding: a missing file is a usage error with its name" \
+    sh -c "[ $? -eq 2 ] && grep -q nonexistent-funding '$T/nf.err'"
+
 done_tests
