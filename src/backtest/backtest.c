@@ -621,6 +621,22 @@ static cJSON *bt_summary_json(const metrics_summary *s, double weight)
     return o;
 }
 
+/* The reliability diagram's data: per confidence bin (10 equal-width), the signals in it, their
+ * mean confidence and the share that was right. */
+static void bt_reliability_json(cJSON *o, const metrics_summary *s)
+{
+    cJSON *a = cJSON_AddArrayToObject(o, "reliability");
+    for (int b = 0; b < METRICS_BINS; b++) {
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddNumberToObject(x, "lo", (double)b / METRICS_BINS);
+        cJSON_AddNumberToObject(x, "hi", (double)(b + 1) / METRICS_BINS);
+        cJSON_AddNumberToObject(x, "n", (double)s->bin_n[b]);
+        bt_add_num(x, "confidence", s->bin_conf[b]);
+        bt_add_num(x, "hit_rate", s->bin_hit[b]);
+        cJSON_AddItemToArray(a, x);
+    }
+}
+
 /* One run of the runner over the data with config c. lo/hi: bars recorded (end in (lo, hi]);
  * trade_lo: auto-trading from there (walk-forward), 0 = from the start per c->auto_trade. */
 static int bt_run_once(const bt_opts *o, const runner_config *c, int64_t lo, int64_t hi,
@@ -718,7 +734,9 @@ static int bt_run_once(const bt_opts *o, const runner_config *c, int64_t lo, int
         }
         metrics_summary ms;
         metrics_acc_summary(&acc, &ms);
-        cJSON_AddItemToObject(mj, "ensemble", bt_summary_json(&ms, 1.0));
+        cJSON *ens = bt_summary_json(&ms, 1.0);
+        bt_reliability_json(ens, &ms);
+        cJSON_AddItemToObject(mj, "ensemble", ens);
         cJSON *mods = cJSON_AddObjectToObject(mj, "models");
         const metrics_set *set = engine_metrics(e);
         double w[ENSEMBLE_MAX_MODELS] = { 0 };
@@ -881,6 +899,53 @@ static void bt_verdict(cJSON *verdicts, const char *metric, const char *base, co
 
 /* ---- the report -------------------------------------------------------------------- */
 
+/* The equity curve (the per-bar returns compounded from the start equity, at most 120 points:
+ * the last bar of each of 120 equal slices, with the running peak for the drawdown) and the
+ * return of each UTC calendar month. Display data for the plots; the exact P&L is net_pnl. */
+static void bt_curve_json(cJSON *j, const bt_run *r)
+{
+    cJSON *eq = cJSON_AddArrayToObject(j, "equity_curve");
+    cJSON *mo = cJSON_AddArrayToObject(j, "monthly_returns");
+    double e = (double)r->start / KDEC_SCALE, peak = e, mstart = e;
+    uint32_t npts = r->bars < 120 ? r->bars : 120;
+    int cur_month = -1;
+    char mname[32] = "";
+    for (uint32_t i = 0; i < r->bars; i++) {
+        time_t secs = (time_t)((r->t[i] - 1) / 1000); /* the bar's own month (its end - 1 ms) */
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        int month = tm.tm_year * 12 + tm.tm_mon;
+        if (month != cur_month) {
+            if (cur_month >= 0) {
+                cJSON *x = cJSON_CreateObject();
+                cJSON_AddStringToObject(x, "month", mname);
+                bt_add_num(x, "return", mstart > 0 ? e / mstart - 1 : NAN);
+                cJSON_AddItemToArray(mo, x);
+            }
+            cur_month = month;
+            mstart = e;
+            snprintf(mname, sizeof mname, "%04d-%02d", tm.tm_year + 1900, tm.tm_mon + 1);
+        }
+        e *= 1 + r->ret[i];
+        if (e > peak)
+            peak = e;
+        /* the last bar of slice k = floor((i + 1) * npts / bars) */
+        if (npts && ((uint64_t)(i + 1) * npts / r->bars) != ((uint64_t)i * npts / r->bars)) {
+            cJSON *x = cJSON_CreateObject();
+            cJSON_AddNumberToObject(x, "t", (double)r->t[i]);
+            bt_add_num(x, "equity", e);
+            bt_add_num(x, "peak", peak);
+            cJSON_AddItemToArray(eq, x);
+        }
+    }
+    if (cur_month >= 0) {
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "month", mname);
+        bt_add_num(x, "return", mstart > 0 ? e / mstart - 1 : NAN);
+        cJSON_AddItemToArray(mo, x);
+    }
+}
+
 static cJSON *bt_report(const bt_opts *o, const runner_config *c, bt_run *r, const bt_run *rules,
                         const bt_run *rsi)
 {
@@ -1023,6 +1088,7 @@ static cJSON *bt_report(const bt_opts *o, const runner_config *c, bt_run *r, con
         snprintf(txt, sizeof txt, "return: no evidence of an edge over random");
     cJSON_AddItemToArray(verdicts, cJSON_CreateString(txt));
     free(rr);
+    bt_curve_json(j, r);
     (void)b;
     return j;
 }
@@ -1039,6 +1105,138 @@ static void bt_print_metrics(FILE *fp, const char *name, const cJSON *m)
             fprintf(fp, " %s -", keys[i]);
     }
     fputc('\n', fp);
+}
+
+/* ---- terminal plots (ASCII, from the report's own data) ------------------------------ */
+
+static double bt_jnum(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItem(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* Equity curve, 60 columns x 10 rows: '*' the equity, ':' the drawdown below the running peak. */
+static void bt_plot_equity(FILE *fp, const cJSON *curve)
+{
+    int n = cJSON_GetArraySize(curve);
+    fprintf(fp, "  equity curve (%d points; ':' = drawdown from the peak)\n", n);
+    if (n < 2) {
+        fprintf(fp, "    not enough bars\n");
+        return;
+    }
+    enum { W = 60, H = 10 };
+    int cols = n < W ? n : W;
+    double eq[W], pk[W], lo = INFINITY, hi = -INFINITY;
+    for (int c = 0; c < cols; c++) {
+        const cJSON *x = cJSON_GetArrayItem(curve, (int)((int64_t)(c + 1) * n / cols) - 1);
+        eq[c] = bt_jnum(x, "equity");
+        pk[c] = bt_jnum(x, "peak");
+        lo = fmin(lo, eq[c]);
+        hi = fmax(hi, pk[c]);
+    }
+    if (!(hi > lo))
+        hi = lo + 1e-9;
+    double step = (hi - lo) / H;
+    for (int row = 0; row < H; row++) {
+        double top = hi - row * step, bot = top - step;
+        char line[W + 1];
+        for (int c = 0; c < cols; c++) {
+            bool here = eq[c] <= top && (eq[c] > bot || (row == H - 1 && eq[c] >= bot));
+            line[c] = here ? '*' : (bot >= eq[c] && top <= pk[c] + step / 2 && pk[c] > eq[c] &&
+                                    top > eq[c] && bot < pk[c])
+                                       ? ':'
+                                       : ' ';
+        }
+        line[cols] = 0;
+        if (row == 0 || row == H - 1)
+            fprintf(fp, "  %14.2f |%s\n", row == 0 ? hi : lo, line);
+        else
+            fprintf(fp, "  %14s |%s\n", "", line);
+    }
+}
+
+static void bt_plot_reliability(FILE *fp, const cJSON *ens)
+{
+    const cJSON *rel = cJSON_GetObjectItem(ens, "reliability");
+    fprintf(fp, "  reliability (ensemble; '#' observed hit rate, '|' where a calibrated bin would "
+                "reach)\n");
+    const cJSON *b;
+    int shown = 0;
+    cJSON_ArrayForEach(b, rel)
+    {
+        double n = bt_jnum(b, "n");
+        if (!(n > 0))
+            continue;
+        double conf = bt_jnum(b, "confidence"), hit = bt_jnum(b, "hit_rate");
+        char bar[21];
+        int h = (int)lround(hit * 20), cpos = (int)lround(conf * 20);
+        for (int i = 0; i < 20; i++)
+            bar[i] = i < h ? '#' : ' ';
+        if (cpos >= 1 && cpos <= 20)
+            bar[cpos - 1] = '|';
+        bar[20] = 0;
+        fprintf(fp, "    %.1f-%.1f  n %7.0f  conf %.3f  hit %.3f  [%s]\n", bt_jnum(b, "lo"),
+                bt_jnum(b, "hi"), n, conf, hit, bar);
+        shown++;
+    }
+    if (!shown)
+        fprintf(fp, "    no scored signals\n");
+}
+
+static void bt_plot_monthly(FILE *fp, const cJSON *mo)
+{
+    fprintf(fp, "  returns per month (UTC)\n");
+    double mx = 0;
+    const cJSON *m;
+    cJSON_ArrayForEach(m, mo) mx = fmax(mx, fabs(bt_jnum(m, "return")));
+    cJSON_ArrayForEach(m, mo)
+    {
+        double r = bt_jnum(m, "return");
+        int len = mx > 0 && isfinite(r) ? (int)lround(fabs(r) / mx * 30) : 0;
+        char bar[31];
+        memset(bar, r < 0 ? '-' : '+', (size_t)len);
+        bar[len] = 0;
+        fprintf(fp, "    %s  %+10.4f%%  %s\n", cJSON_GetStringValue(cJSON_GetObjectItem(m, "month")),
+                r * 100, bar);
+    }
+}
+
+/* Trade P&L (after fees) in 10 equal-width buckets. */
+static void bt_plot_trades(FILE *fp, const cJSON *trades)
+{
+    int n = cJSON_GetArraySize(trades);
+    fprintf(fp, "  trade P&L distribution (%d trades, after fees)\n", n);
+    if (n == 0) {
+        fprintf(fp, "    no trades\n");
+        return;
+    }
+    double lo = INFINITY, hi = -INFINITY;
+    const cJSON *t;
+    cJSON_ArrayForEach(t, trades)
+    {
+        double v = strtod(cJSON_GetStringValue(cJSON_GetObjectItem(t, "pnl")), NULL);
+        lo = fmin(lo, v);
+        hi = fmax(hi, v);
+    }
+    enum { NB = 10 };
+    int cnt[NB] = {0}, mx = 0;
+    double w = hi > lo ? (hi - lo) / NB : 1;
+    cJSON_ArrayForEach(t, trades)
+    {
+        double v = strtod(cJSON_GetStringValue(cJSON_GetObjectItem(t, "pnl")), NULL);
+        int k = hi > lo ? (int)((v - lo) / w) : 0;
+        cnt[k >= NB ? NB - 1 : k]++;
+    }
+    for (int k = 0; k < NB; k++)
+        mx = cnt[k] > mx ? cnt[k] : mx;
+    for (int k = 0; k < NB && (hi > lo || k == 0); k++) {
+        char bar[41];
+        int len = mx ? (int)lround(cnt[k] * 40.0 / mx) : 0;
+        memset(bar, '#', (size_t)len);
+        bar[len] = 0;
+        fprintf(fp, "    [%12.6g, %12.6g%c  %5d  %s\n", lo + k * w, hi > lo ? lo + (k + 1) * w : hi,
+                k == NB - 1 || !(hi > lo) ? ']' : ')', cnt[k], bar);
+    }
 }
 
 static void bt_print_text(FILE *fp, const cJSON *j)
@@ -1080,6 +1278,13 @@ static void bt_print_text(FILE *fp, const cJSON *j)
                 cJSON_GetNumberValue(cJSON_GetObjectItem(it, "return")));
     cJSON_ArrayForEach(it, cJSON_GetObjectItem(j, "verdicts"))
         fprintf(fp, "  verdict: %s\n", it->valuestring);
+    if (cJSON_GetObjectItem(j, "equity_curve")) {
+        bt_plot_equity(fp, cJSON_GetObjectItem(j, "equity_curve"));
+        if (m)
+            bt_plot_reliability(fp, m);
+        bt_plot_monthly(fp, cJSON_GetObjectItem(j, "monthly_returns"));
+        bt_plot_trades(fp, cJSON_GetObjectItem(j, "trades"));
+    }
     const cJSON *sw = cJSON_GetObjectItem(j, "sweep");
     if (sw)
         fprintf(fp, "  sweep: %.0f configurations, winner #%.0f, DSR %.4f, PBO %.4f\n",

@@ -18,6 +18,27 @@ check "perp: the engine made signals and scored them" \
     python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); m=j["metrics"]["ensemble"]
 assert j["signals"] > 1000 and m["n"] > 1000 and 0 <= m["accuracy"] <= 1' "$T/perp.json"
 
+# 11. terminal plots in the report, drawn from data in the JSON that reconciles with the rest
+check "plots: the four plots are in the text report" sh -c "grep -q 'equity curve (' '$T/perp.txt' &&
+    grep -q 'reliability (ensemble' '$T/perp.txt' && grep -q 'returns per month' '$T/perp.txt' &&
+    grep -q 'trade P&L distribution' '$T/perp.txt'"
+check "plots: monthly returns compound to the return, bins hold every scored signal" python3 -c '
+import json, sys, math, re
+j = json.load(open(sys.argv[1]))
+prod = 1.0
+for m in j["monthly_returns"]: prod *= 1 + m["return"]
+assert abs((prod - 1) - j["return"]) < 1e-9, (prod - 1, j["return"])
+assert [m["month"] for m in j["monthly_returns"]] == ["2022-01"]
+rel = j["metrics"]["ensemble"]["reliability"]
+assert len(rel) == 10 and sum(b["n"] for b in rel) == j["metrics"]["ensemble"]["n"]
+eq = j["equity_curve"]
+assert 2 <= len(eq) <= 120 and eq[-1]["t"] == j["to"]
+assert all(p["peak"] >= p["equity"] for p in eq)
+txt = open(sys.argv[2]).read()
+rows = re.findall(r"^    \[ *\S+, *\S+[)\]] +(\d+) ", txt, re.M)
+assert sum(map(int, rows)) == j["trade_count"], (rows, j["trade_count"])
+' "$T/perp.json" "$T/perp.txt"
+
 # 2. the schema's fields
 check "schema: top level, trades, metrics, baselines, verdicts" python3 -c '
 import json,sys
