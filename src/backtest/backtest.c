@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <libconfig.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "kestrel/bt_stats.h"
+#include "kestrel/config.h"
 #include "kestrel/decimal.h"
 #include "kestrel/ingest.h"
 #include "kestrel/klines.h"
@@ -267,48 +269,89 @@ bad:
 }
 
 /* `key = value` lines (# comments; quotes and a trailing ';' are stripped) */
-static int bt_load_config(bt_opts *o, const char *path, char *err, size_t errlen)
+/* One leaf of the configuration tree as bt_set's text: numbers as written (%.17g), booleans
+ * true / false, strings as they are. */
+static bool bt_setting_text(const config_setting_t *st, char *buf, size_t cap)
 {
-    FILE *fp = fopen(path, "r");
-    if (!fp) {
-        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-        return K_ERR;
+    switch (config_setting_type(st)) {
+    case CONFIG_TYPE_INT:
+    case CONFIG_TYPE_INT64:
+        snprintf(buf, cap, "%lld", (long long)config_setting_get_int64(st));
+        return true;
+    case CONFIG_TYPE_FLOAT:
+        snprintf(buf, cap, "%.17g", config_setting_get_float(st));
+        return true;
+    case CONFIG_TYPE_BOOL:
+        snprintf(buf, cap, "%s", config_setting_get_bool(st) ? "true" : "false");
+        return true;
+    case CONFIG_TYPE_STRING:
+        snprintf(buf, cap, "%s", config_setting_get_string(st));
+        return true;
+    default:
+        return false;
     }
-    char line[512];
-    int ln = 0, rc = K_OK;
-    while (rc == K_OK && fgets(line, sizeof line, fp)) {
-        ln++;
-        char *h = strchr(line, '#');
-        if (h)
-            *h = '\0';
-        char *eq = strchr(line, '=');
-        char *k = line;
-        while (*k == ' ' || *k == '\t')
-            k++;
-        if (!eq) {
-            if (*k && *k != '\n' && *k != '\r') {
-                snprintf(err, errlen, "%s:%d: expected key = value", path, ln);
-                rc = K_ERR;
-            }
+}
+
+/* Applies every leaf under the groups a backtest uses (risk, paper, fees, engine, backtest) in
+ * file order; the app's other groups (ui, store, replay, market, ...) are not a backtest's. */
+static int bt_apply_group(bt_opts *o, const config_setting_t *g, const char *prefix,
+                          const char *path, char *err, size_t errlen)
+{
+    int n = config_setting_length(g);
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *st = config_setting_get_elem(g, (unsigned)i);
+        const char *name = config_setting_name(st);
+        if (!name)
+            continue;
+        char key[160], val[256], e2[200];
+        snprintf(key, sizeof key, "%s%s%s", prefix, *prefix ? "." : "", name);
+        if (config_setting_is_group(st)) {
+            if (bt_apply_group(o, st, key, path, err, errlen) != K_OK)
+                return K_ERR;
             continue;
         }
-        *eq = '\0';
-        char *ke = eq - 1;
-        while (ke >= k && (*ke == ' ' || *ke == '\t'))
-            *ke-- = '\0';
-        char *v = eq + 1;
-        while (*v == ' ' || *v == '\t' || *v == '"')
-            v++;
-        char *ve = v + strlen(v) - 1;
-        while (ve >= v && (*ve == '\n' || *ve == '\r' || *ve == ' ' || *ve == ';' || *ve == '"'))
-            *ve-- = '\0';
-        char e2[200];
-        if (bt_set(o, &o->rc, k, v, e2, sizeof e2) != K_OK) {
-            snprintf(err, errlen, "%s:%d: %s", path, ln, e2);
-            rc = K_ERR;
+        if (!*prefix) {
+            continue; /* a top-level scalar (source, watch ...): the app's */
+        }
+        if (!bt_setting_text(st, val, sizeof val))
+            continue; /* lists and arrays: none of a backtest's keys */
+        if (!strcmp(key, "engine.auto_trade"))
+            continue; /* whether a live session starts trading: a backtest always trades */
+        if (bt_set(o, &o->rc, key, val, e2, sizeof e2) != K_OK) {
+            snprintf(err, errlen, "%s:%u: %s", path, config_setting_source_line(st), e2);
+            return K_ERR;
         }
     }
-    fclose(fp);
+    return K_OK;
+}
+
+/* --config: the app's configuration file (libconfig, docs/CONFIG.md), checked by the app's own
+ * loader first (syntax, size, types: file:line), so a backtest runs with the risk, fee, paper and
+ * engine settings of the live configuration. Groups risk, paper, fees, engine and backtest
+ * apply; a key in them that the backtest does not know is an error with its line. */
+static int bt_load_config(bt_opts *o, const char *path, char *err, size_t errlen)
+{
+    kconfig *kc = xcalloc(1, sizeof *kc);
+    config_defaults(kc);
+    int rc = config_load_file(kc, path, NULL, NULL, err, errlen);
+    free(kc);
+    if (rc != K_OK)
+        return K_ERR;
+    config_t cf;
+    config_init(&cf);
+    if (!config_read_file(&cf, path)) {
+        snprintf(err, errlen, "%s:%d: %s", path, config_error_line(&cf), config_error_text(&cf));
+        config_destroy(&cf);
+        return K_ERR;
+    }
+    static const char *const groups[] = {"risk", "paper", "fees", "engine", "backtest"};
+    rc = K_OK;
+    for (size_t i = 0; i < K_ARRAY_LEN(groups) && rc == K_OK; i++) {
+        const config_setting_t *g = config_lookup(&cf, groups[i]);
+        if (g && config_setting_is_group(g))
+            rc = bt_apply_group(o, g, groups[i], path, err, errlen);
+    }
+    config_destroy(&cf);
     return rc;
 }
 

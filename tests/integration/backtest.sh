@@ -190,4 +190,29 @@ assert D(j["net_pnl"]) == sum((D(t["pnl"]) for t in j["trades"]), D(0))
 check "funding: a missing file is a usage error with its name" \
     sh -c "[ $? -eq 2 ] && grep -q nonexistent-funding '$T/nf.err'"
 
+# 12. --config is the app's configuration file (libconfig): its risk/paper/fees/engine groups
+# apply exactly as the same --set keys do; the app's other groups are accepted and left alone;
+# errors name file:line
+cat > "$T/bt.cfg" <<'CFG'
+# the live configuration's groups
+ui: { theme = "mono"; };
+engine: { signal_interval = 60; threshold = 0.5; auto_trade = false; };
+paper: { latency_ms = 0; };
+CFG
+"$K" backtest --data "$LEAN" --config "$T/bt.cfg" --no-baselines --json "$T/cfg.json" >/dev/null 2>&1
+check "config: exit 0" [ $? -eq 0 ]
+"$K" backtest --data "$LEAN" --no-baselines --set engine.signal_interval=60 \
+    --set engine.threshold=0.5 --set paper.latency_ms=0 --json "$T/set.json" >/dev/null 2>&1
+check "config: the file equals the same keys given with --set" cmp -s "$T/cfg.json" "$T/set.json"
+"$K" backtest --data "$LEAN" --config config/kestrel.cfg --no-baselines >/dev/null 2>&1
+check "config: the shipped config/kestrel.cfg runs a backtest" [ $? -eq 0 ]
+printf 'engine: {\n  nope = 3;\n};\n' > "$T/badkey.cfg"
+"$K" backtest --data "$LEAN" --config "$T/badkey.cfg" >/dev/null 2>"$T/badkey.err"
+check "config: an unknown engine key is refused with file:line" \
+    sh -c "[ $? -eq 2 ] && grep -q 'badkey.cfg:2: unknown key engine.nope' '$T/badkey.err'"
+printf 'engine: { threshold = 0.5;\n' > "$T/syntax.cfg"
+"$K" backtest --data "$LEAN" --config "$T/syntax.cfg" >/dev/null 2>"$T/syntax.err"
+check "config: a syntax error names file:line" \
+    sh -c "[ $? -eq 2 ] && grep -q 'syntax.cfg:2: syntax error' '$T/syntax.err'"
+
 done_tests
