@@ -51,6 +51,7 @@ typedef struct kconfig {
     double engine_signal_interval_s;  /* a signal per symbol every this many s, 1..3600 (30) */
     int paper_latency_ms;             /* paper orders reach the book / report after: 0..10000
                                        * (50) */
+    uint32_t engine_models;           /* engine.models: RUNNER_M_* bits (weights,logreg,mlp) */
 } kconfig;
 
 /* Fills cfg with built-in defaults. */

@@ -24,6 +24,7 @@
 #include "kestrel/klines.h"
 #include "kestrel/replay.h"
 #include "kestrel/runner.h"
+#include "kestrel/xgb.h"
 #include "kestrel/xmalloc.h"
 
 #define BT_MAX_FILES 16
@@ -233,14 +234,8 @@ static int bt_set(bt_opts *o, runner_config *c, const char *key, const char *val
         if (runner_strategy_parse(val, &c->strategy) != K_OK)
             goto bad;
     } else if (!strcmp(key, "backtest.models")) {
-        uint32_t m = 0;
-        if (strstr(val, "weights"))
-            m |= RUNNER_M_WEIGHTS;
-        if (strstr(val, "logreg"))
-            m |= RUNNER_M_LOGREG;
-        if (strstr(val, "mlp"))
-            m |= RUNNER_M_MLP;
-        if (!m && strcmp(val, "none"))
+        uint32_t m;
+        if (runner_models_parse(val, &m) != K_OK)
             goto bad;
         c->models = m;
     } else if (!strcmp(key, "backtest.start_cash")) {
@@ -664,6 +659,30 @@ static cJSON *bt_summary_json(const metrics_summary *s, double weight)
     return o;
 }
 
+/* Every XGBoost retrain of the run (the model keeps the last XGB_HISTORY): when, why, the
+ * held-out comparison and whether the candidate went live. */
+static void bt_retrains_json(cJSON *o, const model *m)
+{
+    xgb_retrain h[XGB_HISTORY];
+    uint32_t n = xgb_history(m, h, XGB_HISTORY);
+    cJSON *a = cJSON_AddArrayToObject(o, "retrains");
+    for (uint32_t k = n; k-- > 0;) { /* oldest first */
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddNumberToObject(x, "seq", (double)h[k].seq);
+        cJSON_AddNumberToObject(x, "at", (double)h[k].at_ms);
+        cJSON_AddStringToObject(x, "trigger", xgb_trigger_name(h[k].trigger));
+        cJSON_AddNumberToObject(x, "n_train", h[k].n_train);
+        cJSON_AddNumberToObject(x, "n_holdout", h[k].n_holdout);
+        bt_add_num(x, "candidate_log_loss", h[k].cand_logloss);
+        bt_add_num(x, "candidate_accuracy", h[k].cand_acc);
+        bt_add_num(x, "live_log_loss", h[k].live_logloss);
+        bt_add_num(x, "live_accuracy", h[k].live_acc);
+        bt_add_num(x, "baseline_log_loss", h[k].base_logloss);
+        cJSON_AddBoolToObject(x, "accepted", h[k].accepted != 0);
+        cJSON_AddItemToArray(a, x);
+    }
+}
+
 /* The reliability diagram's data: per confidence bin (10 equal-width), the signals in it, their
  * mean confidence and the share that was right. */
 static void bt_reliability_json(cJSON *o, const metrics_summary *s)
@@ -787,7 +806,11 @@ static int bt_run_once(const bt_opts *o, const runner_config *c, int64_t lo, int
         for (uint32_t i = 0; i < engine_models(e); i++) {
             metrics_summary mm;
             metrics_track_all(metrics_set_model_track(set, i), &mm);
-            cJSON_AddItemToObject(mods, engine_model(e, i)->name, bt_summary_json(&mm, w[i]));
+            cJSON *mo = bt_summary_json(&mm, w[i]);
+            model *md = engine_model(e, i);
+            if (!strcmp(md->ops->kind, "xgboost"))
+                bt_retrains_json(mo, md);
+            cJSON_AddItemToObject(mods, md->name, mo);
         }
         run->signals = engine_history_len(e);
     } else {
@@ -1010,6 +1033,7 @@ static cJSON *bt_report(const bt_opts *o, const runner_config *c, bt_run *r, con
     bt_add_kdec(j, "net_pnl", r->net_pnl);
     bt_add_kdec(j, "funding", r->funding);
     cJSON_AddNumberToObject(j, "funding_events", (double)r->rst.fundings);
+    cJSON_AddNumberToObject(j, "model_trains", (double)r->rst.trains);
     bt_add_kdec(j, "fees", r->fees);
     double ret = bt_return(r);
     bt_add_num(j, "return", ret);
@@ -1682,6 +1706,7 @@ static int bt_walk_forward(const bt_opts *o, bt_run *all)
         all->net_pnl += r.net_pnl;
         all->funding += r.funding;
         all->rst.fundings += r.rst.fundings;
+        all->rst.trains += r.rst.trains;
         all->hit = xrealloc(all->hit, all->nhit + r.nhit + 1);
         all->hit_major = xrealloc(all->hit_major, all->nhit + r.nhit + 1);
         memcpy(all->hit + all->nhit, r.hit, r.nhit);

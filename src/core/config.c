@@ -23,6 +23,7 @@
  * An @include target is checked, then opened again by libconfig (a file swapped in between is
  * the user's own doing: the config is theirs). */
 #include "kestrel/config.h"
+#include "kestrel/runner.h"
 
 #include "kestrel/xmalloc.h"
 
@@ -82,6 +83,12 @@ static const char *const config_level_names[] = {"error", "warn", "info", "debug
 static int config_parse_timeframe(kconfig *cfg, const char *v)
 {
     return tf_parse(v, &cfg->ui_timeframe);
+}
+
+/* engine.models: "weights,logreg,mlp,lstm,transformer,cnn,xgb" (any subset) or "none" */
+static int config_parse_models(kconfig *cfg, const char *v)
+{
+    return runner_models_parse(v, &cfg->engine_models);
 }
 
 static int config_parse_level(kconfig *cfg, const char *v)
@@ -145,6 +152,9 @@ static const keydef config_keys[] = {
      .expect = "true or false"},
     {.path = "engine.signal_interval", .type = KT_NUMBER, .off = OFF(engine_signal_interval_s),
      .min = 1, .max = 3600, .expect = "1..3600 (seconds)"},
+    {.path = "engine.models", .type = KT_ENUM, .parse = config_parse_models,
+     .expect = "model names from weights logreg mlp lstm transformer cnn xgb, comma-separated, "
+               "or \"none\""},
     {.path = "paper.latency_ms", .type = KT_INT, .off = OFF(paper_latency_ms),
      .size = SZ(paper_latency_ms), .min = 0, .max = 10000, .expect = "0..10000"},
     {.path = "control.idle_timeout", .type = KT_NUMBER, .off = OFF(ctl_idle_timeout_s),
@@ -1001,6 +1011,7 @@ void config_defaults(kconfig *cfg)
     cfg->ctl_idle_timeout_s = 60;
     cfg->engine_auto_trade = false;
     cfg->engine_signal_interval_s = 30;
+    cfg->engine_models = RUNNER_M_DEFAULT;
     cfg->paper_latency_ms = 50;
 }
 

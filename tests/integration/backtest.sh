@@ -215,4 +215,21 @@ printf 'engine: { threshold = 0.5;\n' > "$T/syntax.cfg"
 check "config: a syntax error names file:line" \
     sh -c "[ $? -eq 2 ] && grep -q 'syntax.cfg:2: syntax error' '$T/syntax.err'"
 
+# 13. the models issue's networks and trees in the backtest's ensemble, trained on the data clock
+"$K" backtest --data "$LEAN" --no-baselines --set backtest.models=weights,logreg,mlp,cnn,xgb \
+    --json "$T/deep.json" > "$T/deep.txt" 2>&1
+check "deep: exit 0" [ $? -eq 0 ]
+check "deep: cnn and xgb scored out of sample, trained, every retrain reported" python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+m = j["metrics"]["models"]
+assert set(m) == {"weights", "logreg", "mlp", "cnn", "xgb"}, set(m)
+assert m["cnn"]["n"] > 1000 and m["xgb"]["n"] > 500, (m["cnn"]["n"], m["xgb"]["n"])
+assert j["model_trains"] > 5
+r = m["xgb"]["retrains"]
+assert r and r[0]["trigger"] == "first" and all("accepted" in x and x["n_holdout"] > 0 for x in r)
+' "$T/deep.json"
+"$K" backtest --data "$LEAN" --set backtest.models=weights,nope >/dev/null 2>"$T/dm.err"
+check "deep: an unknown model name is a usage error" sh -c "[ $? -eq 2 ] && grep -q 'backtest.models' '$T/dm.err'"
+
 done_tests
