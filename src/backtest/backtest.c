@@ -233,7 +233,7 @@ static int bt_set(bt_opts *o, runner_config *c, const char *key, const char *val
     } else if (!strcmp(key, "backtest.strategy")) {
         if (runner_strategy_parse(val, &c->strategy) != K_OK)
             goto bad;
-    } else if (!strcmp(key, "backtest.models")) {
+    } else if (!strcmp(key, "backtest.models") || !strcmp(key, "engine.models")) {
         uint32_t m;
         if (runner_models_parse(val, &m) != K_OK)
             goto bad;
