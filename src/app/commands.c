@@ -312,6 +312,7 @@ static void cmd_candle(cmd_ctx *c, cJSON *o, const candle *k, int pd, int qd, bo
     cmd_json_dec(c, o, "volume", k->volume, qd);
     cmd_json_num(c, o, "trades", k->trades);
     cmd_json_bool(c, o, "forming", forming);
+    cmd_json_bool(c, o, "partial", (k->flags & CANDLE_PARTIAL) != 0);
 }
 
 static cmd_result cmd_candles_exec(cmd_ctx *c)
