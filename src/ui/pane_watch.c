@@ -1,7 +1,12 @@
 /* Watchlist pane: one entry per market symbol with last price, change since the reference price
  * and spread (from the book when it is live, else from the last bookTicker). Wide panes use one
  * line per symbol with columns; narrow ones two lines per symbol. The selection (arrows) is the
- * UI's; Enter makes it the app's focused symbol. */
+ * UI's; Enter makes it the app's focused symbol.
+ *
+ * The change says what it is measured against, one basis for the whole column: `chg 24h` when
+ * every priced symbol has a 24 h reference (market_ref_24h: a whole bar that opened 24 h before
+ * its newest data, live or from stored history), else `chg sess` (the session's first price),
+ * in the header (wide) or the title (narrow). */
 #include "ui_int.h"
 
 #include "kestrel/decimal.h"
@@ -27,16 +32,34 @@ void ui_watch_draw(ui *u, pane *p)
     app *a = u->a;
     WINDOW *w = p->w;
     bool foc = u->focus == PANE_WATCH;
-    ui_frame_box(u, w, foc, "Watchlist", ROLE_TITLE);
     int ih = p->h - 2, iw = p->wd - 2;
+    uint32_t n = a->market ? market_count(a->market) : 0;
+    /* the change's basis: 24 h only when every priced symbol has that reference */
+    bool day = false;
+    for (uint32_t i = 0; i < n; i++) {
+        const market_sym *s = market_at(a->market, i);
+        kdec ref;
+        if (s->last_px <= 0)
+            continue;
+        if (!market_ref_24h(s, &ref)) {
+            day = false;
+            break;
+        }
+        day = true;
+    }
+    const char *basis = day ? "chg 24h" : "chg sess";
+    bool wide = iw >= 36;
+    /* narrow: no header, the title names the basis when it has room */
+    const char *title = !wide && n && iw >= 2 + 18
+                            ? (day ? "Watchlist chg 24h" : "Watchlist chg sess")
+                            : "Watchlist";
+    ui_frame_box(u, w, foc, title, ROLE_TITLE);
     if (ih < 1 || iw < 4)
         return;
-    uint32_t n = a->market ? market_count(a->market) : 0;
     if (n == 0) {
         ui_put(u, w, 1, 1, iw, ROLE_DIM, "no symbols yet");
         return;
     }
-    bool wide = iw >= 36;
     int per = wide ? 1 : 2;
     int hdr = wide ? 1 : 0;
     int rows = (ih - hdr) / per;
@@ -55,7 +78,7 @@ void ui_watch_draw(ui *u, pane *p)
         x += sym_w + 1;
         ui_putf(u, w, 1, x, last_w, ROLE_HEADER, "%*s", last_w, "Last");
         x += last_w + 1;
-        ui_putf(u, w, 1, x, chg_w, ROLE_HEADER, "%*s", chg_w, "chg sess");
+        ui_putf(u, w, 1, x, chg_w, ROLE_HEADER, "%*s", chg_w, basis);
         x += chg_w + 1;
         if (spr_w > 0) /* a header whole: "Spread", else "sp" (the help's legend) */
             ui_putf(u, w, 1, x, spr_w, ROLE_HEADER, "%*s", spr_w, spr_w >= 6 ? "Spread" : "sp");
@@ -75,9 +98,12 @@ void ui_watch_draw(ui *u, pane *p)
             ui_fmt_px(px, sizeof(px), s->last_px, s->px_decimals);
         else
             snprintf(px, sizeof(px), "-");
-        if (s->last_px > 0 && s->ref_px > 0) {
-            double c = (decimal_to_double(s->last_px) - decimal_to_double(s->ref_px)) /
-                       decimal_to_double(s->ref_px) * 100.0;
+        kdec ref = s->ref_px;
+        if (day)
+            (void)market_ref_24h(s, &ref);
+        if (s->last_px > 0 && ref > 0) {
+            double c = (decimal_to_double(s->last_px) - decimal_to_double(ref)) /
+                       decimal_to_double(ref) * 100.0;
             snprintf(chg, sizeof(chg), "%+.2f%%", c);
             chg_role = c > 0 ? ROLE_UP : c < 0 ? ROLE_DOWN : ROLE_DIM;
         } else {
