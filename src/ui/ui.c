@@ -718,6 +718,8 @@ static uint64_t global_sig(ui *u, int64_t now)
     h = mix(h, (uint64_t)(a->data_ms / 1000));
     h = mix(h, (uint64_t)flash_on(a, now));
     h = mix(h, u->ui_changes);
+    if (u->screen == SCR_SYSTEM)
+        h = mix(h, log_tail_seq(a->log));
     return mix_symbols(h, a);
 }
 
@@ -777,6 +779,7 @@ static uint64_t pane_sig(ui *u, enum pane_id id)
         h = mix(h, (uint64_t)(a->msgs_per_s * 10.0));
         h = mix(h, u->frames / 30);
         h = mix(h, a->log ? log_count(a->log, LOG_WARN) + log_count(a->log, LOG_ERROR) : 0);
+        h = mix(h, log_tail_seq(a->log)); /* a new line in the log's tail */
         break;
     default:
         break;
