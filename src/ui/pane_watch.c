@@ -6,7 +6,9 @@
  * The change says what it is measured against, one basis for the whole column: `chg 24h` when
  * every priced symbol has a 24 h reference (market_ref_24h: a whole bar that opened 24 h before
  * its newest data, live or from stored history), else `chg sess` (the session's first price),
- * in the header (wide) or the title (narrow). */
+ * in the header (wide) or the title (narrow).
+ *
+ * Under the list, when it keeps five rows: the trading strip (pane_strip.c). */
 #include "ui_int.h"
 
 #include "kestrel/decimal.h"
@@ -50,9 +52,8 @@ void ui_watch_draw(ui *u, pane *p)
     const char *basis = day ? "chg 24h" : "chg sess";
     bool wide = iw >= 36;
     /* narrow: no header, the title names the basis when it has room */
-    const char *title = !wide && n && iw >= 2 + 18
-                            ? (day ? "Watchlist chg 24h" : "Watchlist chg sess")
-                            : "Watchlist";
+    bool titled = !wide && n && iw >= 2 + 18;
+    const char *title = !titled ? "Watchlist" : day ? "Watchlist chg 24h" : "Watchlist chg sess";
     ui_frame_box(u, w, foc, title, ROLE_TITLE);
     if (ih < 1 || iw < 4)
         return;
@@ -61,8 +62,16 @@ void ui_watch_draw(ui *u, pane *p)
         return;
     }
     int per = wide ? 1 : 2;
-    int hdr = wide ? 1 : 0;
-    int rows = (ih - hdr) / per;
+    /* the trading strip at the foot when the list keeps at least five rows */
+    bool strip = a->runner && ih - UI_STRIP_ROWS - (wide ? 1 : 0) >= 5;
+    int list_h = ih - (strip ? UI_STRIP_ROWS : 0);
+    /* narrow: a header row naming the change's basis when the title could not and every
+     * symbol still fits under it */
+    bool narrow_hdr = !wide && !titled && list_h - 1 >= (int)n * per;
+    int hdr = wide || narrow_hdr ? 1 : 0;
+    if (strip)
+        ui_strip_draw(u, w, ih - UI_STRIP_ROWS + 1, iw);
+    int rows = (list_h - hdr) / per;
     if (rows < 1)
         rows = 1;
     ui_list_fit(&u->wl, n, rows); /* keeps the selection visible */
@@ -72,6 +81,9 @@ void ui_watch_draw(ui *u, pane *p)
     /* columns (wide): marker, symbol, last, chg%, spread */
     int sym_w = 10, last_w = 10, chg_w = 8;
     int spr_w = iw - 2 - sym_w - last_w - chg_w - 3;
+    if (narrow_hdr) /* under each name its change, then the spread: "chg sess       Last" */
+        ui_putf(u, w, 1, 3, iw - 2, ROLE_HEADER, "%-*s%s", K_MAX(iw - 2 - 4, 9), basis,
+                iw - 2 >= 9 + 4 ? "Last" : "");
     if (wide) {
         int x = 1 + 2;
         ui_put(u, w, 1, x, sym_w, ROLE_HEADER, "Symbol");

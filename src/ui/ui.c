@@ -720,6 +720,8 @@ static uint64_t global_sig(ui *u, int64_t now)
     h = mix(h, u->ui_changes);
     if (u->screen == SCR_SYSTEM)
         h = mix(h, log_tail_seq(a->log));
+    if (u->screen == SCR_MARKET)
+        h = mix(h, ui_strip_stamp(a));
     return mix_symbols(h, a);
 }
 
@@ -734,6 +736,7 @@ static uint64_t pane_sig(ui *u, enum pane_id id)
         h = mix(h, u->wl.sel);
         h = mix(h, a->focus);
         h = mix_symbols(h, a);
+        h = mix(h, ui_strip_stamp(a)); /* the trading strip under the list */
         break;
     case PANE_CHART:
         /* only what the chart shows: bars closing, the forming bar, the last price */
