@@ -1,8 +1,8 @@
 /* Screen 4 System (connections, store, counters, the log's counts and its tail from the logger's
  * memory), screen 2's first Trading pane (the paper account: auto-trading, risk state, equity
- * and P&L net of fees, open positions, counters), and the placeholders of screens 3 and 5, which say what their issues will put there. Every pane
- * is a box of labelled rows: a row is drawn whole (label and value) or not at all, so a narrow
- * pane never shows a cut number. */
+ * and P&L net of fees, open positions, counters), and the placeholders of screens 3 and 5,
+ * which say what their issues will put there. Every pane is a box of labelled rows: a row is
+ * drawn whole (label and value) or not at all, so a narrow pane never shows a cut number. */
 #include "ui_int.h"
 
 #include "kestrel/decimal.h"
