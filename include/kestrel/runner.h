@@ -98,6 +98,8 @@ typedef void (*runner_ev_fn)(void *ud, const runner_ev *ev);
 typedef struct runner_stats {
     uint64_t signals, tradeable, orders, fills, refused, stops, tps;
     uint64_t broker_errors; /* place failures, rejections, expiries */
+    uint64_t signals_unchanged; /* interval signals skipped: no new data for the symbol */
+    uint64_t fundings;          /* funding times passed to the paper broker */
 } runner_stats;
 
 typedef struct runner runner;

@@ -436,6 +436,7 @@ void cmd_status_trading(cmd_ctx *c, cJSON *doc)
     cmd_json_str(c, t, "risk_state", risk_state_name(risk_get_state(runner_risk(r))));
     cmd_json_num(c, t, "symbols", runner_symbols(r));
     cmd_json_num(c, t, "signals", (double)st->signals);
+    cmd_json_num(c, t, "signals_unchanged", (double)st->signals_unchanged);
     cmd_json_num(c, t, "tradeable", (double)st->tradeable);
     cmd_json_num(c, t, "orders", (double)st->orders);
     cmd_json_num(c, t, "fills", (double)st->fills);

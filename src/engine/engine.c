@@ -125,6 +125,7 @@ void engine_config_default(engine_config *c)
     c->calib_method = CALIB_ISOTONIC;
     c->calib_window = 500;
     c->calib_min = 100;
+    c->conf_interval = true;
     features_config_default(&c->features);
     c->features.analysis_tf = c->analysis_tf;
 }
@@ -518,7 +519,10 @@ enum model_result engine_signal_make(engine *e, int64_t now_ms, engine_signal *s
     s->action = engine_argmax(s->p);
     s->raw_confidence = s->p[s->action];
     s->confidence = calib_map(e->cal, s->raw_confidence, &s->calibrated);
-    calib_interval(e->cal, s->raw_confidence, &s->conf_lo, &s->conf_hi);
+    s->conf_lo = 0;
+    s->conf_hi = 1;
+    if (e->cfg.conf_interval)
+        calib_interval(e->cal, s->raw_confidence, &s->conf_lo, &s->conf_hi);
     s->calib_n = calib_n(e->cal);
     s->calib_need = calib_min_n(e->cal);
     s->bull = sr.bull;

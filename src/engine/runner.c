@@ -4,6 +4,8 @@
  * symbol) so a backtest and the app's replay auto-trading run the same code. No I/O. */
 #include "kestrel/runner.h"
 
+#include "kestrel/decimal.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +31,8 @@ typedef struct runner_sym {
     int64_t snap_id;
     kdec last_close; /* bar mode: the last close of exec_tf */
     bool book_dirty; /* the book changed since the engine last saw it */
+    uint64_t data_seq; /* market data taken for this symbol (trades, bars, top changes) */
+    uint64_t sig_seq;  /* data_seq when its last signal was made */
 } runner_sym;
 
 struct runner {
@@ -364,6 +368,7 @@ static void runner_signal(runner *r, runner_sym *s, int64_t now)
     if (engine_signal_make(s->e, now, &sig) != K_MODEL_OK)
         return;
     s->last_sig_ms = now;
+    s->sig_seq = s->data_seq;
     r->st.signals++;
     int engine_action = sig.action;
     runner_act(r, s, &sig, now);
@@ -390,6 +395,12 @@ static void runner_on_timer(kclock *c, uint64_t id, int64_t due, void *ud)
     for (uint32_t i = 0; i < r->nsyms; i++) {
         runner_sym *s = &r->syms[i];
         engine_advance(s->e, due);
+        /* an interval with no new data for the symbol would repeat its last signal on the same
+         * data and count twice in the metrics: skipped (a 1m kline feed gets one per bar) */
+        if (s->data_seq == s->sig_seq && s->last_sig_ms > 0) {
+            r->st.signals_unchanged++;
+            continue;
+        }
         runner_signal(r, s, due);
     }
     runner_arm(r, due);
@@ -439,6 +450,7 @@ static void runner_on_bar(runner *r, runner_sym *s, enum tf tf, const candle *b)
 {
     int64_t end = b->open_ms + tf_ms(tf);
     runner_catch_up(r, end);
+    s->data_seq++;
     r->now_ms = end;
     paper_on_time(r->pp, end);
     /* a partial bar (its period began before the data did) feeds no indicator or feature */
@@ -473,6 +485,7 @@ static void runner_on_trade(runner *r, runner_sym *s, const feed_event *ev)
 {
     int64_t t = ev->u.trade.time_ms;
     runner_catch_up(r, t);
+    s->data_seq++;
     if (t > r->now_ms)
         r->now_ms = t;
     s->bar_mode = false;
@@ -495,6 +508,26 @@ static void runner_on_trade(runner *r, runner_sym *s, const feed_event *ev)
     runner_arm(r, r->now_ms);
 }
 
+/* A perpetual's funding time: the engine's funding features, and the paper broker's payment
+ * on the position held at that time (at the mark price, else the last price). */
+static void runner_on_funding(runner *r, runner_sym *s, const feed_event *ev)
+{
+    int64_t t = ev->u.funding.time_ms;
+    runner_catch_up(r, t);
+    if (t > r->now_ms)
+        r->now_ms = t;
+    kdec mark = ev->u.funding.mark;
+    if (mark <= 0)
+        mark = s->bar_mode ? s->last_close : s->ms->last_px;
+    engine_on_funding(s->e, t, decimal_to_double(ev->u.funding.rate),
+                      ev->u.funding.mark > 0 ? decimal_to_double(ev->u.funding.mark) : NAN,
+                      ev->u.funding.index > 0 ? decimal_to_double(ev->u.funding.index) : NAN);
+    if (mark > 0) {
+        r->st.fundings++;
+        paper_on_funding(r->pp, s->ms->venue, s->ms->name, ev->u.funding.rate, mark, r->now_ms);
+    }
+}
+
 static void runner_on_note(void *ud, const market_note *n)
 {
     runner *r = ud;
@@ -513,11 +546,15 @@ static void runner_on_note(void *ud, const market_note *n)
          * (runner_signal), not on every top-of-book change (20 levels walked per change was the
          * replay's third-hottest function) */
         s->book_dirty = true;
+        s->data_seq++;
         if (book_is_live(s->ms->book))
             paper_on_time(r->pp, r->now_ms);
         break;
     case MARKET_BAR_CLOSED:
         runner_on_bar(r, s, n->tf, n->bar);
+        break;
+    case MARKET_FUNDING:
+        runner_on_funding(r, s, n->ev);
         break;
     default:
         break;
