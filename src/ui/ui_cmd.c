@@ -370,9 +370,9 @@ void cmd_status_ui(cmd_ctx *c, cJSON *doc)
     ui_cmd_hidden_json(c, o, u);
     cmd_json_bool(c, o, "zoom", u->zoom);
     cmd_json_str(c, o, "overlay", (unsigned)u->ov < K_ARRAY_LEN(ov) ? ov[u->ov] : "?");
-    ui_cmd_strip_json(c, o);
     cmd_json_num(c, o, "rows", u->rows);
     cmd_json_num(c, o, "cols", u->cols);
+    ui_cmd_strip_json(c, o);
     cmd_json_num(c, o, "frames", (double)u->frames);
     cmd_json_bool(c, o, "mouse", u->mouse);
 }
