@@ -80,6 +80,11 @@ static const char *const migrations[] = {
     "  payload NOT NULL,"
     "  PRIMARY KEY(kind, key)) WITHOUT ROWID;"
     "CREATE INDEX journal_seq ON journal(seq);",
+
+    /* 5: a bar whose period began before the data did (CANDLE_PARTIAL: the first 1h bar of a
+     * replay that starts at 23:54 holds six minutes) is stored as such, so a later history load
+     * keeps it out of the indicators too. Rows written before are whole (0). */
+    "ALTER TABLE candles ADD COLUMN partial INTEGER NOT NULL DEFAULT 0;",
 };
 
 int store_schema_latest(void)
