@@ -75,6 +75,25 @@ void paper_on_funding(paper *p, enum venue v, const char *symbol, kdec rate, kde
 kdec paper_balance(const paper *p, const char *asset, kdec *locked);
 /* The fee a fill of that notional pays (rounded up to 1e-8). */
 kdec paper_fee_for(const paper *p, enum venue v, kdec notional, bool maker);
+/* The total of an asset as the events delivered so far tell it: spot fills still travelling
+ * to the listener (report latency) are taken out, so it matches the portfolio the listener
+ * keeps (what the app persists). */
+kdec paper_balance_seen(const paper *p, const char *asset);
+/* The assets the account has held (names into out, at most cap); returns how many exist. */
+size_t paper_assets(const paper *p, char (*out)[INSTR_ASSET_MAX], size_t cap);
+
+/* ---- restart: the account as the store kept it ----
+ * Sets an asset's total (free + locked) as it was. */
+void paper_restore_balance(paper *p, const char *asset, kdec total);
+/* Re-creates an open order (NEW / PARTIALLY_FILLED, with what was filled) under its client id:
+ * it reaches the book again latency_ms after now_ms, without a second ACCEPTED; a limit rests
+ * at the back of the queue as the book is then (measured on the first trade once the book is
+ * live), stops wait for their trigger. Spot balances only: futures positions are not
+ * re-created. */
+K_MUST_USE enum broker_result paper_restore_order(paper *p, const char *client_id,
+                                                  const order_req *req, enum order_status status,
+                                                  kdec filled, kdec filled_quote, bool triggered,
+                                                  int64_t now_ms);
 /* Orders whose arrival or events are still in flight. */
 uint32_t paper_in_flight(const paper *p);
 

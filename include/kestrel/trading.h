@@ -15,7 +15,15 @@ typedef struct trading trading;
 /* Subscribes the runner (after the store and display subscribers). K_OK or K_ERR + message. */
 int trading_open(struct app *a, char *err, size_t errlen);
 void trading_close(struct app *a);
+/* At start, once (not on a seek's re-run): the account, positions, P&L, round trips, equity
+ * curve and open orders as the store's durable lane kept them (docs/TRADING.md). K_OK (also
+ * with nothing stored) or K_ERR + message. */
+int trading_restore(struct app *a, char *err, size_t errlen);
 void cmd_status_trading(cmd_ctx *c, struct cJSON *doc);
+
+/* The open order the Trading screen has selected (client id, "" / NULL = none): what `C`
+ * (cancel-order without an id) cancels. */
+void trading_select_order(struct app *a, const char *client_id);
 
 /* `kestrel export fills|signals --format csv|json [--db FILE]`: exit status. */
 int trading_export_main(int argc, char **argv);

@@ -66,7 +66,7 @@ static const key_binding keys_table[] = {
     /* reserved for the trading, engine and screens issues */
     {'o', "o", "ticket", NULL},
     {'c', "c", "close", "close the focused symbol's position at market"},
-    {'C', "C", "cancel-order", NULL},
+    {'C', "C", "cancel-order", "cancel the order selected on the Trading screen"},
     {'X', "X", "close-all", "close all: halt new entries, flatten at market"},
     {'e', "e", "settings", NULL},
     {'a', "a", "watch-add", NULL},

@@ -767,6 +767,11 @@ static uint64_t pane_sig(ui *u, enum pane_id id)
         h = mix(h, a->focus);
         h = mix(h, u->tape.top);
         break;
+    case PANE_TRADING: /* the account moves with fills and marks; the order list selection */
+        h = mix(h, a->changes);
+        h = mix(h, a->messages);
+        h = mix(h, u->tr_orders.sel);
+        break;
     case PANE_CONN:
     case PANE_STORE:
     case PANE_COUNTERS:

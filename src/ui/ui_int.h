@@ -128,6 +128,8 @@ struct ui {
      * with the trades that arrived since (tape_seen) */
     ui_list tape; /* top = trades from the newest */
     uint64_t tape_seen;
+    /* Trading screen: the open orders list (C cancels the selected one) */
+    ui_list tr_orders;
 
     /* indicator picker (pane_ind.c) */
     uint32_t pk_sel, pk_top, pk_n;
