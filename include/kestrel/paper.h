@@ -50,6 +50,10 @@ int paper_config_balance(paper_config *c, const char *asset, kdec amount);
 int paper_config_set(paper_config *c, const char *key, const char *value, char *err,
                      size_t errlen);
 
+/* The value of one of those keys as text (kdec in its shortest exact form); K_ERR for an
+ * unknown key. */
+int paper_config_get(const paper_config *c, const char *key, char *buf, size_t cap);
+
 typedef struct paper paper;
 
 /* instr (may be NULL, borrowed) gives base/quote assets and steps; without it the assets are
@@ -57,6 +61,10 @@ typedef struct paper paper;
 paper *paper_new(const paper_config *c, const instruments *instr);
 void paper_free(paper *p); /* also what broker_free() does on paper_broker(p) */
 broker *paper_broker(paper *p);
+const paper_config *paper_get_config(const paper *p);
+/* paper_config_set on the running broker (`ctl set`): latency, slippage cap and fees apply to
+ * what happens next; paper.balances.* are refused (starting balances: the next start). */
+int paper_set(paper *p, const char *key, const char *value, char *err, size_t errlen);
 
 /* The book orders on (venue, symbol) execute against (borrowed; must outlive the paper). */
 void paper_attach_book(paper *p, enum venue v, const char *symbol, const book *b);

@@ -63,6 +63,8 @@ static const cmd_entry *const cmd_table[] = {
     &cmd_orders_entry,
     &cmd_fills_entry,
     &cmd_trades_entry,
+    &cmd_get_entry,
+    &cmd_set_entry,
     &cmd_portfolio_entry,
     &cmd_risk_entry,
     &cmd_metrics_entry,

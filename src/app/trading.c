@@ -193,6 +193,28 @@ int trading_open(app *a, char *err, size_t errlen)
     rc.signal_interval_ms = (int64_t)(a->cfg.engine_signal_interval_s * 1000.0 + 0.5);
     rc.paper.latency_ms = rc.paper.report_latency_ms = a->cfg.paper_latency_ms;
     snprintf(rc.id_prefix, sizeof rc.id_prefix, "k");
+    for (int i = 0; i < a->cfg.trade_count; i++) { /* paper.*, fees.*, risk.* as the file says */
+        const config_kv *kv = &a->cfg.trade[i];
+        char why[256] = "";
+        bool ok;
+        if (!strncmp(kv->key, "risk.", 5)) {
+            ok = risk_config_set(&rc.risk, kv->key, kv->value, why, sizeof why) == RISK_OK;
+        } else if (!strncmp(kv->key, "paper.balances.", 15) &&
+                   !strcmp(kv->key + 15, rc.cash_asset)) {
+            /* the cash asset's starting balance is the portfolio's starting cash */
+            ok = decimal_parse(kv->value, strlen(kv->value), &rc.start_cash) == K_OK &&
+                 rc.start_cash > 0;
+            if (!ok)
+                snprintf(why, sizeof why, "%s %s: the starting cash must be > 0", kv->key,
+                         kv->value);
+        } else {
+            ok = paper_config_set(&rc.paper, kv->key, kv->value, why, sizeof why) == K_OK;
+        }
+        if (!ok) {
+            snprintf(err, errlen, "%s", why);
+            return K_ERR;
+        }
+    }
     rc.id_epoch = a->session_id > 0 ? (uint64_t)a->session_id : 1;
     a->trading = xcalloc(1, sizeof *a->trading);
     a->runner = runner_new(a->market, a->clock, &rc);
@@ -779,6 +801,98 @@ const cmd_entry cmd_trades_entry = {.name = "trades", .args = "",
                                     .help = "round trips net of fees, with win rate, profit "
                                             "factor, expectancy, Sharpe and sample sizes",
                                     .exec = trading_trades_exec};
+
+/* ---- get / set: the risk and trading settings of the running session ---- */
+
+static const char *const trading_paper_keys[] = {
+    "paper.latency_ms",        "paper.slippage_cap_pct",  "fees.binance-spot.maker",
+    "fees.binance-spot.taker", "fees.binance-usdm.maker", "fees.binance-usdm.taker",
+    "fees.okx.maker",          "fees.okx.taker",
+};
+
+static int trading_get(runner *r, const char *key, char *buf, size_t cap)
+{
+    if (!strncmp(key, "risk.", 5))
+        return risk_config_get(risk_get_config(runner_risk(r)), key, buf, cap);
+    if (!strcmp(key, "engine.auto_trade")) {
+        snprintf(buf, cap, "%s", runner_auto(r) ? "true" : "false");
+        return K_OK;
+    }
+    return paper_config_get(paper_get_config(runner_paper(r)), key, buf, cap);
+}
+
+static cmd_result trading_get_exec(cmd_ctx *c)
+{
+    if (trading_need(c) != CMD_OK)
+        return CMD_ERROR;
+    runner *r = c->a->runner;
+    char v[64];
+    if (c->argc > 1) {
+        if (trading_get(r, c->argv[1], v, sizeof v) != K_OK)
+            return cmd_fail(c, "unknown key '%.60s' (risk.*, paper.*, fees.<venue>.maker|taker, "
+                               "engine.auto_trade)", c->argv[1]);
+        cmd_json_str(c, c->out, "key", c->argv[1]);
+        cmd_json_str(c, c->out, "value", v);
+        return CMD_OK;
+    }
+    cJSON *all = cmd_json_obj(c, c->out, "settings");
+    for (size_t i = 0; risk_config_key(i) && !c->oom; i++)
+        if (trading_get(r, risk_config_key(i), v, sizeof v) == K_OK)
+            cmd_json_str(c, all, risk_config_key(i), v);
+    for (size_t i = 0; i < K_ARRAY_LEN(trading_paper_keys) && !c->oom; i++)
+        if (trading_get(r, trading_paper_keys[i], v, sizeof v) == K_OK)
+            cmd_json_str(c, all, trading_paper_keys[i], v);
+    const paper_config *pc = paper_get_config(runner_paper(r));
+    for (int i = 0; i < pc->nbalances && !c->oom; i++) {
+        char k[64];
+        snprintf(k, sizeof k, "paper.balances.%s", pc->balances[i].asset);
+        if (trading_get(r, k, v, sizeof v) == K_OK)
+            cmd_json_str(c, all, k, v);
+    }
+    return CMD_OK;
+}
+
+const cmd_entry cmd_get_entry = {.name = "get", .args = "[KEY]",
+                                 .help = "a risk / trading setting (all of them without KEY)",
+                                 .max_args = 1, .exec = trading_get_exec};
+
+static cmd_result trading_set_exec(cmd_ctx *c)
+{
+    if (trading_need(c) != CMD_OK)
+        return CMD_ERROR;
+    runner *r = c->a->runner;
+    const char *key = c->argv[1], *val = c->argv[2];
+    char why[256] = "", v[64];
+    if (!strncmp(key, "risk.", 5)) {
+        risk_config rc = *risk_get_config(runner_risk(r));
+        if (risk_config_set(&rc, key, val, why, sizeof why) != RISK_OK)
+            return cmd_fail(c, "%s", why);
+        risk_set_config(runner_risk(r), &rc);
+    } else if (!strcmp(key, "engine.auto_trade")) {
+        if (strcmp(val, "true") && strcmp(val, "false"))
+            return cmd_fail(c, "engine.auto_trade %.20s is not true or false", val);
+        runner_set_auto(r, !strcmp(val, "true"));
+    } else if (paper_config_get(paper_get_config(runner_paper(r)), key, v, sizeof v) == K_OK ||
+               !strncmp(key, "paper.balances.", 15)) {
+        if (paper_set(runner_paper(r), key, val, why, sizeof why) != K_OK)
+            return cmd_fail(c, "%s", why);
+    } else {
+        return cmd_fail(c, "unknown key '%.60s' (risk.*, paper.*, fees.<venue>.maker|taker, "
+                           "engine.auto_trade)", key);
+    }
+    c->a->changes++;
+    if (trading_get(r, key, v, sizeof v) != K_OK)
+        snprintf(v, sizeof v, "%s", val);
+    cmd_json_str(c, c->out, "key", key);
+    cmd_json_str(c, c->out, "value", v);
+    if (c->origin == CMD_FROM_KEY)
+        app_flash(c->a, "%s = %s", key, v);
+    return CMD_OK;
+}
+
+const cmd_entry cmd_set_entry = {.name = "set", .args = "KEY VALUE",
+                                 .help = "change a risk / trading setting now (this session)",
+                                 .min_args = 2, .max_args = 2, .exec = trading_set_exec};
 
 static cmd_result trading_metrics_exec(cmd_ctx *c)
 {

@@ -195,6 +195,59 @@ int paper_config_set(paper_config *c, const char *key, const char *value, char *
     return K_ERR;
 }
 
+int paper_config_get(const paper_config *c, const char *key, char *buf, size_t cap)
+{
+    kdec v;
+    if (!strcmp(key, "paper.latency_ms")) {
+        snprintf(buf, cap, "%lld", (long long)c->latency_ms);
+        return K_OK;
+    }
+    if (!strcmp(key, "paper.slippage_cap_pct")) {
+        v = c->slippage_cap_pct;
+    } else if (!strncmp(key, "paper.balances.", 15)) {
+        int i = 0;
+        while (i < c->nbalances && strcmp(c->balances[i].asset, key + 15))
+            i++;
+        if (i == c->nbalances)
+            return K_ERR;
+        v = c->balances[i].free;
+    } else if (!strncmp(key, "fees.", 5)) {
+        const char *vn = key + 5, *dot = strrchr(vn, '.');
+        char name[32];
+        enum venue ven;
+        if (!dot || (size_t)(dot - vn) >= sizeof name)
+            return K_ERR;
+        memcpy(name, vn, (size_t)(dot - vn));
+        name[dot - vn] = '\0';
+        if (venue_parse(name, &ven) != K_OK)
+            return K_ERR;
+        if (!strcmp(dot + 1, "maker"))
+            v = c->fees[ven].maker_pct;
+        else if (!strcmp(dot + 1, "taker"))
+            v = c->fees[ven].taker_pct;
+        else
+            return K_ERR;
+    } else {
+        return K_ERR;
+    }
+    decimal_format(v, decimal_places(v), buf, cap);
+    return K_OK;
+}
+
+const paper_config *paper_get_config(const paper *p)
+{
+    return &p->cfg;
+}
+
+int paper_set(paper *p, const char *key, const char *value, char *err, size_t errlen)
+{
+    if (!strncmp(key, "paper.balances", 14)) {
+        snprintf(err, errlen, "%s is a starting balance: it applies at the next start", key);
+        return K_ERR;
+    }
+    return paper_config_set(&p->cfg, key, value, err, errlen);
+}
+
 /* ---- small helpers ---- */
 
 /* exact shortest text of a kdec, for reasons */
