@@ -173,6 +173,39 @@ from decimal import Decimal as D
 r=json.load(open(sys.argv[1])); assert r
 for x in r: assert D(x["peak_equity"])>=D(x["equity"]) and D(x["drawdown"])>=0, x' "$T/eq.json"
 
+# ---- the trading config keys and ctl get / set ----
+cat > "$T/k.cfg" <<'EOF2'
+paper: { balances: { USDT = "5000"; }; slippage_cap_pct = 0.5; };
+fees: { binance-spot: { maker = 0.05; taker = "0.075"; }; };
+risk: { size_mode = "fixed_quote"; max_positions = 3; max_asset_pct = 20; };
+EOF2
+"$KESTREL_BIN" --headless --speed 1 --config "$T/k.cfg" --db "$T/k.db" --socket "$T/k.sock" \
+    --replay "$CAP" > /dev/null 2>>"$T/err" &
+PIDS="$PIDS $!"
+kctl() { "$KESTREL_BIN" ctl --socket "$T/k.sock" "$@"; }
+kup() { kctl ping > /dev/null 2>&1; }
+check "config: the app starts with the trading keys" wait_for 20 kup
+kctl get > "$T/get.json"
+check "config: ctl get shows what the file set" \
+    eq "$(jget "$T/get.json" '" ".join(j["settings"][k] for k in ("paper.balances.USDT","paper.slippage_cap_pct","fees.binance-spot.maker","fees.binance-spot.taker","risk.size_mode","risk.max_positions","risk.max_asset_pct","risk.daily_loss_pct"))')" \
+    "5000 0.5 0.05 0.075 fixed_quote 3 20 3"
+check "config: the starting cash is paper.balances.USDT" \
+    eq "$(kctl portfolio | python3 -c 'import json,sys; print(json.load(sys.stdin)["equity"])')" 5000
+kctl set risk.max_positions 7 > "$T/set.json"
+check "set: applied at once" eq "$(kctl get risk.max_positions | python3 -c 'import json,sys; print(json.load(sys.stdin)["value"])')" 7
+kctl set risk.max_positions 0 > "$T/set2.json" 2>&1
+check "set: a value out of range is refused with the range" \
+    grep -q 'risk.max_positions 0 outside \[1, 100\]' "$T/set2.json"
+kctl set risk.nope 1 > "$T/set3.json" 2>&1
+check "set: an unknown key is refused" grep -q "unknown key.*risk.nope" "$T/set3.json"
+kctl set fees.binance-spot.taker 0.2 > /dev/null
+check "set: a fee" eq "$(kctl get fees.binance-spot.taker | python3 -c 'import json,sys; print(json.load(sys.stdin)["value"])')" 0.2
+kctl quit > /dev/null
+printf 'risk: { max_leverage = 11; };\n' > "$T/bad.cfg"
+"$KESTREL_BIN" --headless --config "$T/bad.cfg" --db "$T/b.db" --replay "$CAP" > /dev/null 2>"$T/bad.err"
+check "config: a bad trading value is exit 2 with file:line and the range" \
+    sh -c "[ $? -eq 2 ] && grep -q 'bad.cfg:1: risk.max_leverage 11 outside \[1, 10\]' '$T/bad.err'"
+
 # ---- C on the Trading screen cancels the selected order (the real TUI in tmux) ----
 TM="tmux -L kestrel-orders$$ -f /dev/null"
 $TM new-session -d -x 140 -y 40 "$KESTREL_BIN --db $T/u.db --socket $T/u.sock --replay $CAP"
