@@ -144,6 +144,12 @@ typedef struct runner_placed {
  * broker. Resting orders do not block other orders on the symbol; a market order does until it
  * is done. K_OK with *out, or K_ERR with the reason (the rule and the numbers). */
 int runner_place(runner *r, const order_req *req, runner_placed *out, char *why, size_t whylen);
+/* What runner_place would do, without placing (the order ticket): shape, the instrument's
+ * rounding (*out: qty, price, stop, notional), the fee estimate (maker for a limit, else taker)
+ * and the risk verdict: K_OK with why = the verdict's notes ("passes every risk rule" when
+ * none), or K_ERR with the refusal. */
+int runner_preview(runner *r, const order_req *req, runner_placed *out, kdec *fee, char *why,
+                   size_t whylen);
 /* Cancels an open order by client id (PENDING_CANCEL until the broker answers; a fill that
  * arrives meanwhile is applied). K_ERR with why when unknown, final or already canceling. */
 int runner_cancel(runner *r, const char *client_id, char *why, size_t whylen);

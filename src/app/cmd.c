@@ -468,7 +468,6 @@ static cmd_result cmd_reserved(cmd_ctx *c)
                            .flags = CMD_F_RESERVED,                                                \
                            .exec = cmd_reserved}
 
-CMD_RESERVED(cmd_ticket_entry, "ticket", "", 0, 0, "order ticket");
 CMD_RESERVED(cmd_settings_entry, "settings", "", 0, 0, "settings form");
 CMD_RESERVED(cmd_watch_add_entry, "watch-add", "[SYMBOL]", 0, 1, "add a watchlist symbol");
 CMD_RESERVED(cmd_watch_remove_entry, "watch-remove", "[SYMBOL]", 0, 1, "remove a watchlist symbol");

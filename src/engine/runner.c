@@ -753,48 +753,64 @@ static void runner_shape(const order_req *q, kdec last, char *why, size_t whylen
                  buy ? "above" : "below", runner_txt(entry, t2));
 }
 
-int runner_place(runner *r, const order_req *in, runner_placed *out, char *why, size_t whylen)
+/* shape and precision: q rounded by the instrument's filters; NULL with why on a refusal */
+static runner_sym *runner_prepare(runner *r, const order_req *in, order_req *q,
+                                  runner_placed *out, kdec *px, char *why, size_t whylen)
 {
     memset(out, 0, sizeof *out);
+    why[0] = '\0';
     runner_sym *s = runner_sym_for(r, in->venue, in->symbol);
     if (!s) {
         snprintf(why, whylen, "%s is not a watched symbol", in->symbol);
-        return K_ERR;
+        return NULL;
     }
-    order_req q = *in;
-    if (q.type == ORDER_MARKET)
-        q.tif = TIF_IOC;
+    *q = *in;
+    if (q->type == ORDER_MARKET)
+        q->tif = TIF_IOC;
     kdec last = s->bar_mode ? s->last_close : s->ms->last_px;
-    runner_shape(&q, last, why, whylen);
+    runner_shape(q, last, why, whylen);
     if (why[0])
-        return K_ERR;
-    if (q.type == ORDER_MARKET && s->pending[0]) {
+        return NULL;
+    if (q->type == ORDER_MARKET && s->pending[0]) {
         snprintf(why, whylen, "an order for %s is still in flight (%s)", s->ms->name, s->pending);
-        return K_ERR;
+        return NULL;
     }
     /* precision: the venue's filters, when the instrument is known */
     const instrument *ins = r->instr ? instruments_find(r->instr, s->ms->venue, s->ms->name)
                                      : NULL;
     if (ins) {
-        bool mkt = q.type == ORDER_MARKET || q.type == ORDER_STOP_MARKET ||
-                   q.type == ORDER_TAKE_PROFIT || q.type == ORDER_TRAILING_STOP;
-        instrument_order io = {.side = q.side, .market = mkt, .qty = q.qty, .price = q.price,
-                               .stop = q.stop, .ref_px = last};
+        bool mkt = q->type == ORDER_MARKET || q->type == ORDER_STOP_MARKET ||
+                   q->type == ORDER_TAKE_PROFIT || q->type == ORDER_TRAILING_STOP;
+        instrument_order io = {.side = q->side, .market = mkt, .qty = q->qty, .price = q->price,
+                               .stop = q->stop, .ref_px = last};
         instrument_checked ck;
         if (instrument_check(ins, &io, &ck, why, whylen) != INSTR_OK)
-            return K_ERR;
-        q.qty = ck.qty;
+            return NULL;
+        q->qty = ck.qty;
         if (!mkt)
-            q.price = ck.price;
-        if (q.stop > 0)
-            q.stop = ck.stop;
+            q->price = ck.price;
+        if (q->stop > 0)
+            q->stop = ck.stop;
         out->notional = ck.notional;
     } else {
-        out->notional = (kdec)((__int128)q.qty * (q.price > 0 ? q.price : q.stop > 0 ? q.stop
-                                                                                       : last) /
-                               KDEC_SCALE);
+        kdec p = q->price > 0 ? q->price : q->stop > 0 ? q->stop : last;
+        out->notional = (kdec)((__int128)q->qty * p / KDEC_SCALE);
     }
-    kdec px = q.price > 0 ? q.price : q.stop > 0 ? q.stop : last;
+    *px = q->price > 0 ? q->price : q->stop > 0 ? q->stop : last;
+    out->qty = q->qty;
+    out->price = q->price;
+    out->stop = q->stop;
+    out->ms = s->ms;
+    return s;
+}
+
+int runner_place(runner *r, const order_req *in, runner_placed *out, char *why, size_t whylen)
+{
+    order_req q;
+    kdec px;
+    runner_sym *s = runner_prepare(r, in, &q, out, &px, why, whylen);
+    if (!s)
+        return K_ERR;
     r->last_why[0] = '\0';
     r->last_id[0] = '\0';
     if (runner_submit(r, s, &q, px, q.sl, "manual", runner_now(r)) != K_OK) {
@@ -804,9 +820,33 @@ int runner_place(runner *r, const order_req *in, runner_placed *out, char *why, 
     snprintf(out->id, sizeof out->id, "%s", r->last_id);
     const order *o = order_mgr_find(r->om, r->last_id);
     out->qty = o ? o->req.qty : q.qty;
-    out->price = q.price;
-    out->stop = q.stop;
-    out->ms = s->ms;
+    return K_OK;
+}
+
+int runner_preview(runner *r, const order_req *in, runner_placed *out, kdec *fee, char *why,
+                   size_t whylen)
+{
+    order_req q;
+    kdec px;
+    *fee = 0;
+    runner_sym *s = runner_prepare(r, in, &q, out, &px, why, whylen);
+    if (!s)
+        return K_ERR;
+    int64_t now = runner_now(r);
+    risk_update(r->rk, r->pf, now);
+    risk_order ro = {.venue = s->ms->venue, .symbol = s->ms->name, .side = q.side, .qty = q.qty,
+                     .price = px, .stop = q.sl, .leverage = r->cfg.leverage,
+                     .reducing = q.reduce_only};
+    risk_verdict v;
+    bool maker = q.type == ORDER_LIMIT; /* a resting limit; a marketable one pays taker */
+    *fee = paper_fee_for(r->pp, s->ms->venue, out->notional, maker);
+    if (risk_check(r->rk, r->pf, &ro, now, &v) != RISK_OK) {
+        snprintf(why, whylen, "%s", v.why);
+        return K_ERR;
+    }
+    if (!q.reduce_only && v.qty < q.qty)
+        out->qty = v.qty - v.qty % (r->cfg.qty_step > 0 ? r->cfg.qty_step : 1);
+    snprintf(why, whylen, "%s", v.why[0] ? v.why : "passes every risk rule");
     return K_OK;
 }
 

@@ -64,7 +64,7 @@ static const key_binding keys_table[] = {
     {KEY_ESC, "Esc", "close-overlay", "close an overlay"},
     {KEY_CTRL_L, "Ctrl-L", "repaint", "repaint the whole screen"},
     /* reserved for the trading, engine and screens issues */
-    {'o', "o", "ticket", NULL},
+    {'o', "o", "ticket", "order ticket (rounded values, fee, risk verdict, then confirm)"},
     {'c', "c", "close", "close the focused symbol's position at market"},
     {'C', "C", "cancel-order", "cancel the order selected on the Trading screen"},
     {'X', "X", "close-all", "close all: halt new entries, flatten at market"},

@@ -604,6 +604,10 @@ static void ui_key(ui *u, int ch)
         ui_picker_key(u, ch);
         return;
     }
+    if (u->ov == OV_TICKET) {
+        ui_ticket_key(u, ch);
+        return;
+    }
     if (u->ov == OV_HELP) {
         if (ch == 27 || ch == '?' || ch == 'q' || ch == '\n' || ch == '\r' || ch == KEY_F(1))
             close_overlay(u);
@@ -893,6 +897,8 @@ static bool ui_frame(ui *u)
         ui_quit_draw(u);
     else if (u->ov == OV_PICKER)
         ui_picker_draw(u);
+    else if (u->ov == OV_TICKET)
+        ui_ticket_draw(u);
     doupdate();
     u->full = false;
     if (u->tty)

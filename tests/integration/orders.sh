@@ -229,6 +229,28 @@ uis() { [ "$(ustatus "$1")" = "$2" ]; }
 check "C cancels the selected order (the second)" wait_for 10 uis "$U2" CANCELED
 check "the other one still rests" uis "$U1" NEW
 check "screen 2: one open order left" wait_for 10 shows "open orders (1)"
+
+# the order ticket: the rounded values, notional, fee and risk verdict, then the confirm
+$TM send-keys o
+check "o opens the ticket on the focused symbol" wait_for 5 shows "BTCUSDT (binance-spot)  last"
+$TM send-keys 1 0 0 0
+check "ticket: an impossible size shows the instrument's rule" \
+    wait_for 5 shows "risk: qty 1000 > MARKET_LOT_SIZE maxQty"
+$TM send-keys Enter
+check "ticket: a refused order cannot be reviewed" wait_for 5 shows "Enter review"
+$TM send-keys BSpace BSpace BSpace BSpace 0 . 0 0 1 Up Right Down Down 6 1 0 0 0 . 0 0 9
+check "ticket: limit buy 0.001 @ 61000.009 shows the rounded price, notional and maker fee" \
+    wait_for 5 shows "buy 0.00100 @ 61000.00  notional 61.00  fee 0.061 maker"
+check "ticket: and the risk verdict" wait_for 5 shows "risk: ok"
+$TM send-keys Enter
+check "ticket: Enter shows the final confirm" wait_for 5 shows "Enter / y: send this order"
+$TM send-keys y
+check "ticket: y sends it and closes the ticket" wait_for 5 sh -c "! $TM capture-pane -p | grep -q 'Order ticket'"
+tk() { uctl orders | python3 -c '
+import json,sys
+o=[x for x in json.load(sys.stdin)["orders"] if x["status"]=="NEW" and x["price"]=="61000" and x["qty"]=="0.001"]
+sys.exit(0 if len(o)==2 else 1)'; }
+check "ticket: the order rests like a ctl one (rounded to 61000)" wait_for 10 tk
 $TM send-keys q y
 $TM kill-server 2>/dev/null
 done_tests
