@@ -130,6 +130,9 @@ static void trading_put_account(app *a, int64_t time_ms)
     }
     cJSON_AddItemToObject(acc, "portfolio", root);
     cJSON_AddItemToObject(acc, "balances", bal);
+    risk *rk = runner_risk(a->runner);
+    if (risk_get_state(rk) == RISK_HALTED) /* a halt waits for a person, also after a restart */
+        cJSON_AddStringToObject(acc, "halted", risk_reason(rk));
     trading_put(a, "account", "paper", acc, time_ms);
 }
 
@@ -331,6 +334,9 @@ int trading_restore(app *a, char *err, size_t errlen)
             runner_restore_portfolio(a->runner, pf);
             a->trading->trades_written = ntrades;
             a->trading->equity_written_ms = last_t;
+            const cJSON *h = cJSON_GetObjectItemCaseSensitive(l.account, "halted");
+            if (cJSON_IsString(h))
+                risk_halt(runner_risk(a->runner), h->valuestring);
             const cJSON *b;
             cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(l.account, "balances")) {
                 kdec v;
@@ -413,6 +419,8 @@ static cmd_result trading_start_exec(cmd_ctx *c)
     runner_set_auto(c->a->runner, on);
     if (on)
         risk_resume(runner_risk(c->a->runner)); /* a person resumes a halt */
+    if (c->a->store)
+        trading_put_account(c->a, 0); /* the risk state as it is now survives a restart */
     app_flash(c->a, "auto-trading %s", on ? "started" : "paused");
     cmd_json_bool(c, c->out, "auto_trading", on);
     return CMD_OK;
@@ -646,6 +654,8 @@ static cmd_result trading_close_all_exec(cmd_ctx *c)
     if (trading_need(c) != CMD_OK)
         return CMD_ERROR;
     int n = runner_close_all(c->a->runner);
+    if (c->a->store)
+        trading_put_account(c->a, 0); /* HALTED survives a restart */
     cmd_json_num(c, c->out, "closing", n);
     cmd_json_str(c, c->out, "risk_state", "HALTED");
     app_flash(c->a, "close-all: %d position(s) closing; new entries halted until start", n);

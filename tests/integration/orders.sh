@@ -125,7 +125,14 @@ opn=[(x["id"],x["type"],x["side"],x["qty"],x["price"],x["stop"],x["filled"],x["s
 pf={k:f[k] for k in ("cash","realised_pnl","fees","funding")}
 print(json.dumps({"positions":pos,"open_orders":opn,"portfolio":pf},sort_keys=True))' "$T/$1"
 }
-sleep 0.5 # nothing in flight: the last fill's records reach the durable lane first
+# stored KIND KEY EXPR: the durable lane holds that record and EXPR holds on its payload `p`
+stored() { python3 -c '
+import json,sqlite3,sys
+db=sqlite3.connect("file:"+sys.argv[1]+"?mode=ro",uri=True)
+r=db.execute("select payload from journal where kind=? and key=?",(sys.argv[2],sys.argv[3])).fetchone()
+sys.exit(0 if r and eval(sys.argv[4],{"p":json.loads(r[0])}) else 1)' "$T/o.db" "$@" 2>/dev/null; }
+check "the resting order is in the durable lane before the kill" \
+    wait_for 10 stored order "$O" 'p["status"]=="NEW"'
 snap before > "$T/before.txt"
 kill -9 "$PID"
 wait_for 10 sh -c "! kill -0 $PID 2>/dev/null"
@@ -149,6 +156,16 @@ check "the restored order can be canceled" wait_for 10 is_status "$O" CANCELED
 ctl close BTCUSDT > /dev/null
 flat() { [ "$(ctl positions | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["positions"]))')" = 0 ]; }
 check "the restored position can be closed (the paper balance came back too)" wait_for 20 flat
+ctl close-all > /dev/null
+check "close-all: the halt is in the durable lane" wait_for 10 stored account paper '"halted" in p'
+kill -9 "$PID"
+wait_for 10 sh -c "! kill -0 $PID 2>/dev/null"
+start "$T/o.db" "$T/o.sock" 1
+check "restart: the book syncs again" wait_for 20 live
+rstate() { ctl risk | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])'; }
+check "a close-all halt survives kill -9 (a person resumes it)" eq "$(rstate)" HALTED
+ctl start > /dev/null
+check "start resumes it" eq "$(rstate)" ACTIVE
 ctl quit > /dev/null
 wait_for 20 sh -c "! kill -0 $PID 2>/dev/null"
 
