@@ -170,7 +170,8 @@ void runner_set_instruments(runner *r, const instruments *in);
  * order is already in flight for it. */
 int runner_close_symbol(runner *r, enum venue v, const char *symbol, char *why, size_t whylen);
 /* Close-all: halts new entries first (risk HALTED until a person resumes), cancels every open
- * resting order, then closes every open position at market. Returns the number of close orders sent. */
+ * resting order, then closes every open position at market. Returns the number of close orders
+ * sent. */
 int runner_close_all(runner *r);
 /* Makes a signal now for the symbol (the `g` key): the engine's full reasoning in *out.
  * K_ERR when the symbol is not watched. Acts on it only when auto-trading is on. */

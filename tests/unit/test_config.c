@@ -815,7 +815,8 @@ static void test_trading_keys(void)
               "  balances: { USDT = \"5000\"; BTC = \"0.5\"; };\n"
               "  slippage_cap_pct = 0.25;\n"
               "};\n"
-              "fees: { binance-spot: { maker = 0.075; taker = \"0.075\"; }; okx: { taker = 0; }; };\n"
+              "fees: { binance-spot: { maker = 0.075; taker = \"0.075\"; };\n"
+              "        okx: { taker = 0; }; };\n"
               "risk: { size_mode = \"risk_pct\"; max_positions = 4; daily_loss_pct = 2.5; };\n",
               &c);
     CHECK_INT(c.trade_count, 9);
