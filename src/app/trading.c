@@ -1,12 +1,14 @@
 /* The app's trading (see trading.h). One runner on the app's market and clock: in replay the
  * simulated clock makes `kestrel --replay` with auto-trading on run exactly what `kestrel
- * backtest` runs on the same capture (the parity test compares their signal digests). Fills go
- * to the store's durable lane (kind "fill", key "<client id>/<trade id>"), in order, fsynced;
- * `kestrel export fills` reads them back without taking the database's lock.
+ * backtest` runs on the same capture (the parity test compares their signal digests). Orders,
+ * fills, the account, round trips and equity samples go to the store's durable lane, in order,
+ * fsynced (the kinds are listed above trading_put); trading_restore reads them back at start so
+ * positions, open orders and P&L survive a restart or kill -9; `kestrel export
+ * fills|trades|equity` reads them without taking the database's lock. The config file's
+ * paper.* / fees.* / risk.* keys are applied here, `get` / `set` change them at run time.
  *
- * What is not here yet (see the issue notes): the order ticket and the Trading screen, resting
- * order types from the command line, restoring positions after a restart, signals and metrics
- * in the store. */
+ * What is not here yet (see docs/TRADING.md, "Wiring"): the settings form, watchlist add /
+ * remove, signals and metrics in the store. */
 #include "kestrel/trading.h"
 
 #include "kestrel/app.h"
