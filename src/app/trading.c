@@ -14,6 +14,7 @@
 #include "kestrel/app.h"
 #include "kestrel/cmd.h"
 #include "kestrel/decimal.h"
+#include "kestrel/loop.h"
 #include "kestrel/runner.h"
 #include "kestrel/store.h"
 #include "kestrel/xmalloc.h"
@@ -25,6 +26,7 @@
 #include <string.h>
 
 #define TRADING_FILLS 512 /* recent fills kept for `kestrel ctl fills` (all are in the store) */
+#define TRADING_WAITS 64  /* `ctl order` replies waiting for the broker at once */
 
 struct trading {
     broker_event fills[TRADING_FILLS]; /* ring, oldest first from head */
@@ -34,6 +36,15 @@ struct trading {
     uint32_t trades_written;     /* round trips of the portfolio already in the journal */
     int64_t equity_written_ms;   /* newest equity point in the journal */
     bool restoring;              /* trading_restore is re-inserting orders: not re-written */
+    /* `ctl order` requests waiting for the broker's answer (deferred replies) */
+    struct trading_wait {
+        uint64_t token;
+        char id[ORDER_ID_MAX];
+        cJSON *reply; /* the reply built at placement; its "status" is the broker's answer */
+        bool answered; /* the broker answered: sent on the next loop turn */
+    } waits[TRADING_WAITS];
+    uint32_t nwaits;
+    uint64_t flush_timer; /* the loop timer that sends answered replies (0 = none) */
 };
 
 static void trading_on_durable(void *ud, uint64_t id, enum store_result rc)
@@ -72,9 +83,76 @@ static void trading_put(app *a, const char *kind, const char *key, cJSON *j, int
 }
 
 /* every order transition and fill: the order's newest state */
+/* Sends the replies whose orders the broker answered, with the status they have now: the next
+ * loop turn after the first answer, so the events of that instant are all in (ACCEPTED then a
+ * post-only REJECTED, an IOC's EXPIRED, a market order's fills). A rejection is an error with the
+ * broker's reason. */
+static void trading_flush(loop *l, uint64_t id, void *ud)
+{
+    (void)l;
+    (void)id;
+    app *a = ud;
+    trading *t = a->trading;
+    t->flush_timer = 0;
+    for (uint32_t i = 0; i < t->nwaits;) {
+        struct trading_wait *w = &t->waits[i];
+        if (!w->answered) {
+            i++;
+            continue;
+        }
+        const order *o = a->runner ? order_mgr_find(runner_orders(a->runner), w->id) : NULL;
+        uint64_t token = w->token;
+        cJSON *reply = w->reply;
+        char oid[ORDER_ID_MAX];
+        snprintf(oid, sizeof oid, "%s", w->id);
+        t->waits[i] = t->waits[--t->nwaits];
+        int rc;
+        if (o && o->status == ORDER_REJECTED) {
+            char msg[ORDER_REASON_MAX + 64];
+            snprintf(msg, sizeof msg, "order %s rejected: %s", oid, o->reason);
+            cJSON_Delete(reply);
+            rc = cmd_reply_error(a, token, msg);
+        } else {
+            const char *st = o ? order_status_name(o->status) : "UNKNOWN";
+            cJSON_ReplaceItemInObjectCaseSensitive(reply, "status", cJSON_CreateString(st));
+            if (o && o->reason[0])
+                cJSON_AddStringToObject(reply, "reason", o->reason);
+            rc = cmd_reply_send(a, token, reply);
+        }
+        if (rc != K_OK && a->log)
+            log_debug(a->log, "order %s: the client left before the broker answered", oid);
+    }
+}
+
+static void trading_answer(app *a, const order *o)
+{
+    trading *t = a->trading;
+    for (uint32_t i = 0; i < t->nwaits; i++)
+        if (!strcmp(t->waits[i].id, o->client_id)) {
+            t->waits[i].answered = true;
+            if (!t->flush_timer && a->loop)
+                t->flush_timer = loop_timer_add(a->loop, 0, trading_flush, a);
+        }
+}
+
+static void trading_wait_cancel(void *ud, uint64_t token)
+{
+    app *a = ud;
+    trading *t = a->trading;
+    for (uint32_t i = 0; t && i < t->nwaits; i++)
+        if (t->waits[i].token == token) {
+            cJSON_Delete(t->waits[i].reply);
+            t->waits[i] = t->waits[--t->nwaits];
+            return;
+        }
+}
+
 static void trading_on_order(void *ud, const order_note *n)
 {
     app *a = ud;
+    if (a->trading && a->trading->nwaits && n->kind == ORDER_NOTE_TRANSITION &&
+        n->from == ORDER_PENDING_NEW && n->to != ORDER_PENDING_NEW)
+        trading_answer(a, n->order);
     if (!a->store || !a->trading || a->trading->restoring)
         return;
     trading_put(a, "order", n->order->client_id, order_json(n->order), n->time_ms);
@@ -371,6 +449,15 @@ int trading_restore(app *a, char *err, size_t errlen)
 
 void trading_close(app *a)
 {
+    if (a->trading && a->trading->flush_timer && a->loop)
+        loop_timer_cancel(a->loop, a->trading->flush_timer);
+    for (uint32_t i = 0; a->trading && i < a->trading->nwaits; i++) {
+        struct trading_wait *w = &a->trading->waits[i];
+        cJSON_Delete(w->reply);
+        if (cmd_reply_error(a, w->token, "trading stopped before the broker answered") != K_OK &&
+            a->log)
+            log_debug(a->log, "order %s: the client had left", w->id);
+    }
     if (a->runner && a->trading && a->store)
         trading_put_account(a, 0); /* the last equity samples */
     runner_free(a->runner);
@@ -582,11 +669,27 @@ static cmd_result trading_order_exec(cmd_ctx *c)
     decimal_format(pl.notional, decimal_places(pl.notional), t, sizeof t);
     cmd_json_str(c, c->out, "notional", t);
     const order *o = order_mgr_find(runner_orders(c->a->runner), pl.id);
-    cmd_json_str(c, c->out, "status", o ? order_status_name(o->status) : "sent");
+    enum order_status st = o ? o->status : ORDER_PENDING_NEW;
+    cmd_json_str(c, c->out, "status", order_status_name(st));
+    if (o && o->reason[0])
+        cmd_json_str(c, c->out, "reason", o->reason);
     if (c->origin == CMD_FROM_KEY)
         app_flash(c->a, "%s %s %s %s: %s", order_type_name(q.type), side_name(q.side), s->name,
                   t, pl.id);
-    return CMD_OK;
+    /* the reply waits for the broker's answer (after the paper latency on the data clock),
+     * unless nobody can wait (a key), the clock stands (paused, ended) or too many wait */
+    trading *tr = c->a->trading;
+    if (st != ORDER_PENDING_NEW || !c->token || !c->a->loop || c->a->paused || c->a->finished ||
+        tr->nwaits >= TRADING_WAITS || c->oom)
+        return CMD_OK;
+    struct trading_wait *w = &tr->waits[tr->nwaits++];
+    w->token = c->token;
+    snprintf(w->id, sizeof w->id, "%s", pl.id);
+    w->reply = c->out;
+    c->out = NULL;
+    c->cancel = trading_wait_cancel;
+    c->cancel_ud = c->a;
+    return CMD_WAIT;
 }
 
 const cmd_entry cmd_order_entry = {

@@ -841,19 +841,40 @@ static void paper_arrive(paper *p, paper_order *o, int64_t at)
         return;
     }
     o->status = ORDER_NEW;
+    if (o->req.type == ORDER_LIMIT) {
+        /* a limit the venue refuses on arrival (post-only that would take, a lock the balance
+         * cannot hold) is REJECTED, never NEW: ACCEPTED is queued only when it is not, ahead
+         * of the fills and expiry of this same instant */
+        uint64_t seq0 = p->due_seq;
+        paper_execute_limit(p, o, pb, at);
+        if (o->status != ORDER_REJECTED) {
+            broker_event ev = {.kind = BROKER_EV_ACCEPTED, .venue = o->req.venue,
+                               .side = o->req.side};
+            snprintf(ev.client_id, sizeof ev.client_id, "%s", o->id);
+            snprintf(ev.symbol, sizeof ev.symbol, "%s", o->req.symbol);
+            paper_queue(p, &ev, at);
+            /* this arrival's events share one due time and lie together; ACCEPTED (queued
+             * last) moves in front of the first of them */
+            uint32_t first = 0, acc_i = 0;
+            while (first < p->ndue && p->due[first].seq < seq0)
+                first++;
+            for (uint32_t i = first; i < p->ndue; i++)
+                if (p->due[i].seq == p->due_seq - 1)
+                    acc_i = i;
+            if (first < acc_i) {
+                paper_due acc = p->due[acc_i];
+                memmove(&p->due[first + 1], &p->due[first], (acc_i - first) * sizeof *p->due);
+                p->due[first] = acc;
+            }
+        }
+        return;
+    }
     paper_event(p, o, BROKER_EV_ACCEPTED, NULL, at);
     if (pb && pb->last_px > 0 && o->req.type == ORDER_TRAILING_STOP)
         o->trail_best = pb->last_px;
-    switch (o->req.type) {
-    case ORDER_MARKET:
+    if (o->req.type == ORDER_MARKET)
         paper_execute_market(p, o, pb, at);
-        break;
-    case ORDER_LIMIT:
-        paper_execute_limit(p, o, pb, at);
-        break;
-    default:
-        break; /* waits for its trigger */
-    }
+    /* the others wait for their trigger */
 }
 
 static void paper_cancel_arrive(paper *p, paper_order *o, int64_t at)

@@ -35,7 +35,8 @@ start "$T/o.db" "$T/o.sock"
 check "the book syncs" wait_for 20 live
 ctl order BTCUSDT buy 0.01 > "$T/m.json"
 M=$(jget "$T/m.json" 'j["id"]')
-check "market buy: sent" test -n "$M"
+check "market buy: the reply comes when the broker has answered (filled)" \
+    eq "$(jget "$T/m.json" 'j["status"]')" FILLED
 check "market buy: filled" wait_for 20 has_fill "$M"
 fill_of "$M" > "$T/mf.json"
 
@@ -50,6 +51,12 @@ check "the instrument's PERCENT_PRICE rule, with the numbers" \
     grep -q 'price 1 outside PERCENT_PRICE \[.*\] of avg .* for BTCUSDT' "$T/e3.json"
 ctl order BTCUSDT buy 0.00001 type=limit price=61000 > "$T/e4.json" 2>&1
 check "the min notional rule, with the numbers" grep -qi 'notional .*BTCUSDT' "$T/e4.json"
+ctl order BTCUSDT buy 0.001 type=limit price=99999 post_only > "$T/po.json" 2>&1
+check "post-only that would take: the reply is the broker's rejection (exit 1)" \
+    grep -q 'rejected: post-only order would take liquidity' "$T/po.json"
+ctl order BTCUSDT buy 0.01 type=limit price=61000 tif=fok > "$T/fok.json"
+check "the reply waits for the broker: a FOK that cannot fill is EXPIRED, with the reason" \
+    eq "$(jget "$T/fok.json" 'j["status"]+": "+j["reason"]')" "EXPIRED: FOK: not marketable at its limit"
 ctl order BTCUSDT buy 0.01 type=iceberg > "$T/e5.json" 2>&1
 check "an unknown type: refused" grep -q "type 'iceberg' is not" "$T/e5.json"
 ctl order BTCUSDT buy 0.01 type=limit price=61000 post_only tif=ioc > "$T/e6.json" 2>&1

@@ -927,6 +927,34 @@ static void test_restore_and_races(void)
     CHECK_INT(order_mgr_find(m, id)->status, ORDER_FILLED);
     CHECK_INT(count_kind(l3, BROKER_EV_CANCELED), 0);
     CHECK_INT(l3->apply_errors, 0);
+    /* refused on arrival: REJECTED, never NEW (the order manager has no NEW -> REJECTED); a
+     * resting limit and an IOC get ACCEPTED first, ahead of their fills and expiry */
+    CHECK(book_best(r.b, &bid, &bq, &ask, &aq));
+    order_req po = {.venue = VENUE_BINANCE_SPOT, .symbol = "BTCUSDT", .side = SIDE_BUY,
+                    .type = ORDER_LIMIT, .qty = D("0.001"), .price = ask + D("100"),
+                    .post_only = true};
+    order_req ioc = {.venue = VENUE_BINANCE_SPOT, .symbol = "BTCUSDT", .side = SIDE_BUY,
+                     .type = ORDER_LIMIT, .tif = TIF_IOC, .qty = K_MIN(aq + D("0.001"), D("0.05")),
+                     .price = ask};
+    order_req rest = {.venue = VENUE_BINANCE_SPOT, .symbol = "BTCUSDT", .side = SIDE_BUY,
+                      .type = ORDER_LIMIT, .qty = D("0.001"), .price = bid - D("100")};
+    const order_req *reqs[] = {&po, &ioc, &rest};
+    enum order_status want[] = {ORDER_REJECTED, aq < D("0.049") ? ORDER_EXPIRED : ORDER_FILLED,
+                                ORDER_NEW};
+    for (int i = 0; i < 3; i++) {
+        int n0 = l3->n;
+        CHECK_INT(order_mgr_create(m, reqs[i], r.now, &o), ORDER_OK);
+        snprintf(id, sizeof id, "%s", o->client_id);
+        CHECK_INT(broker_place(paper_broker(p3), o, r.now), BROKER_OK);
+        paper_on_time(p3, r.now + 100);
+        CHECK_INT(order_mgr_find(m, id)->status, want[i]);
+        if (order_mgr_find(m, id)->status != want[i])
+            fprintf(stderr, "  case %d: %s\n", i, order_mgr_find(m, id)->reason);
+        CHECK(l3->n > n0);
+        if (l3->n > n0)
+            CHECK_INT(l3->ev[n0].kind, i == 0 ? BROKER_EV_REJECTED : BROKER_EV_ACCEPTED);
+    }
+    CHECK_INT(l3->apply_errors, 0);
     order_mgr_free(m);
     paper_free(p1);
     paper_free(p2);
