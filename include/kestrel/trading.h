@@ -1,8 +1,10 @@
 /* The app's trading: one strategy runner (runner.h: engine, risk, paper broker, portfolio) on the
- * app's market and market clock, the same code `kestrel backtest` runs; its fills written to the
- * store's durable lane; the trading commands of the command table (start, pause-trading, signal,
- * order, close, close-all, positions, orders, fills, trades, portfolio, risk, metrics) and the
- * "trading" section of the status document. `kestrel export` reads what the store kept. */
+ * app's market and market clock, the same code `kestrel backtest` runs; its orders, fills,
+ * account, round trips and equity written to the store's durable lane and restored at start;
+ * the trading commands of the command table (start, pause-trading, signal, order, cancel,
+ * cancel-order, close, close-all, positions, orders, fills, trades, portfolio, risk, get, set,
+ * metrics) and the "trading" section of the status document. `kestrel export` reads what the
+ * store kept. */
 #ifndef KESTREL_TRADING_H
 #define KESTREL_TRADING_H
 #include <stddef.h>
@@ -15,9 +17,17 @@ typedef struct trading trading;
 /* Subscribes the runner (after the store and display subscribers). K_OK or K_ERR + message. */
 int trading_open(struct app *a, char *err, size_t errlen);
 void trading_close(struct app *a);
+/* At start, once (not on a seek's re-run): the account, positions, P&L, round trips, equity
+ * curve and open orders as the store's durable lane kept them (docs/TRADING.md). K_OK (also
+ * with nothing stored) or K_ERR + message. */
+int trading_restore(struct app *a, char *err, size_t errlen);
 void cmd_status_trading(cmd_ctx *c, struct cJSON *doc);
 
-/* `kestrel export fills|signals --format csv|json [--db FILE]`: exit status. */
+/* The open order the Trading screen has selected (client id, "" / NULL = none): what `C`
+ * (cancel-order without an id) cancels. */
+void trading_select_order(struct app *a, const char *client_id);
+
+/* `kestrel export fills|trades|equity --format csv|json [--db FILE]`: exit status. */
 int trading_export_main(int argc, char **argv);
 
 #endif
