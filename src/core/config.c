@@ -133,6 +133,8 @@ static const keydef config_keys[] = {
      .size = SZ(limits.candles_max), .min = 100, .max = 100000, .expect = "100..100000"},
     {.path = "market.bar_grace_ms", .type = KT_INT, .off = LIM(bar_grace_ms),
      .size = SZ(limits.bar_grace_ms), .min = 0, .max = 10000, .expect = "0..10000"},
+    {.path = "limits.memory_mb", .type = KT_INT, .off = LIM(memory_mb),
+     .size = SZ(limits.memory_mb), .min = 16, .max = 1048576, .expect = "16..1048576 (MB)"},
 
     {.path = "log.file", .type = KT_PATH, .off = OFF(log_file), .size = SZ(log_file),
      .expect = "a file path, or \"\""},
@@ -151,8 +153,8 @@ static const keydef config_keys[] = {
      .min = 0.1, .max = 86400, .expect = "seconds, 0.1..86400"},
 };
 
-static const char *const config_groups[] = {"replay", "ui",  "store",  "market", "log",
-                                             "control", "engine", "paper"};
+static const char *const config_groups[] = {"replay",  "ui",     "store", "market", "log",
+                                             "control", "engine", "paper", "limits"};
 
 /* Words people reach for that edit distance cannot map: leaf name -> key. */
 static const struct {
@@ -898,6 +900,11 @@ int config_load_file(kconfig *cfg, const char *path, void (*warn_fn)(void *ud, c
         loadctx c = {.cfg = tmp, .path = path, .text = text, .warn_fn = warn_fn, .ud = ud,
                      .err = err, .errlen = errlen, .unknown = &unknown};
         rc = config_walk(&c, config_root_setting(&lc), NULL);
+        char merr[512];
+        if (rc == K_OK && market_limits_check(&tmp->limits, merr, sizeof merr) != K_OK) {
+            snprintf(err, errlen, "%s: %s", path, merr); /* the market over the memory budget */
+            rc = K_ERR;
+        }
         if (warn_fn && unknown > CONFIG_MAX_UNKNOWN) {
             char msg[CONFIG_PATH_MAX + 96];
             snprintf(msg, sizeof msg, "%s: %d more unknown keys ignored", path,
@@ -990,12 +997,13 @@ void config_defaults(kconfig *cfg)
     cfg->store_batch = 500;
     cfg->store_flush_ms = 200;
 
-    cfg->limits.max_symbols = 256;
-    cfg->limits.book_levels = 5000;
-    cfg->limits.book_buffered = 4096;
+    cfg->limits.max_symbols = 100; /* the defaults fit 100 symbols in limits.memory_mb = 64 */
+    cfg->limits.book_levels = 1000;
+    cfg->limits.book_buffered = 256;
     cfg->limits.tape_size = 512;
-    cfg->limits.candles_max = 2000;
+    cfg->limits.candles_max = 500;
     cfg->limits.bar_grace_ms = 250;
+    cfg->limits.memory_mb = MARKET_DEF_MEMORY_MB;
 
     cfg->log_level = LOG_INFO;
     cfg->ctl_idle_timeout_s = 60;

@@ -13,7 +13,7 @@
 
 struct chartta {
     market *m;
-    size_t budget;      /* bytes the indicators may take: half the memory budget */
+    size_t budget;      /* bytes the indicators may take: what the market's reservation leaves */
     char specs[512];
     size_t per_symbol;  /* with the current list */
     ta_chart *(*charts)[TF_COUNT];
@@ -22,11 +22,11 @@ struct chartta {
     uint32_t skipped;   /* symbols left without charts: the budget was full */
 };
 
-chartta *chartta_new(market *m, uint32_t budget_mb)
+chartta *chartta_new(market *m)
 {
     chartta *c = xcalloc(1, sizeof *c);
     c->m = m;
-    c->budget = (size_t)(budget_mb ? budget_mb : 64) * 1024 * 1024 / 2;
+    c->budget = market_limits_memory(market_get_limits(m)).left;
     return c;
 }
 
@@ -142,10 +142,10 @@ int chartta_check(const chartta *c, const char *specs, char *err, size_t errlen)
     if (syms < 1)
         syms = 1;
     if (per > c->budget / syms) {
-        snprintf(err, errlen, "the list needs %.2f MB per symbol: %.0f MB for %u symbols; the "
-                 "memory budget leaves %.0f MB for indicators (limits.memory_mb)",
+        snprintf(err, errlen, "the list needs %.2f MB per symbol: %.1f MB for %u symbol%s; the "
+                 "memory budget leaves %.1f MB for indicators (limits.memory_mb)",
                  (double)per / 1048576.0, (double)per * syms / 1048576.0, syms,
-                 (double)c->budget / 1048576.0);
+                 syms == 1 ? "" : "s", (double)c->budget / 1048576.0);
         return K_ERR;
     }
     return K_OK;
