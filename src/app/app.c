@@ -1107,8 +1107,11 @@ int app_model_open(app *a)
         return K_ERR;
     if (a->indicators[0]) {
         char ierr[160];
-        if (chartta_set(a->chartta, a->indicators, ierr, sizeof ierr) != K_OK)
+        if (chartta_set(a->chartta, a->indicators, ierr, sizeof ierr) != K_OK) {
+            if (a->log) /* never fatal: the model runs without indicators */
+                log_warn(a->log, "indicator list '%s' ignored: %s", a->indicators, ierr);
             a->indicators[0] = '\0';
+        }
     }
     return K_OK;
 }
