@@ -17,8 +17,9 @@
  * 1000-level snapshot are, and new levels there are accepted as they arrive (the official
  * procedure). With the default cap (1000: the depth of the recorded snapshots and of USD-M's
  * REST snapshot; a 5000-level spot snapshot keeps its best 1000) only the far tail is trimmed,
- * far from anything a pane or a strategy reads. A tiny cap (tests use 50) shows this caveat near the top: after a fast move it can
- * briefly miss an unchanged level that the cap dropped earlier.
+ * far from anything a pane or a strategy reads. A tiny cap (tests use 50) shows this caveat
+ * near the top: after a fast move it can briefly miss an unchanged level that the cap dropped
+ * earlier.
  *
  * Sync (docs/exchanges.md §5). Spot: diffs are buffered until a snapshot; a snapshot older than
  * the first buffered U is refused (BOOK_SNAPSHOT_OLD); buffered diffs with u <= lastUpdateId
@@ -47,9 +48,9 @@
  * to their caps and are reused; beyond either cap the oldest diffs are dropped (counted). With
  * the defaults (256 diffs) the worst case is 8 KB of headers + 64 KB of levels per book; a
  * normal sync buffers a few dozen diffs. book_memory_max() is that worst case (both sides and
- * the buffer full at once), the figure the memory budget admits the limits against. After a sync, buffers grown past BOOK_BUF_KEEP /
- * BOOK_ARENA_KEEP are released (one free per resync, never per diff), so a long outage does
- * not leave every book holding its worst case. */
+ * the buffer full at once), the figure the memory budget admits the limits against. After a
+ * sync, buffers grown past BOOK_BUF_KEEP / BOOK_ARENA_KEEP are released (one free per resync,
+ * never per diff), so a long outage does not leave every book holding its worst case. */
 #include "kestrel/book.h"
 
 #include "kestrel/xmalloc.h"

@@ -43,7 +43,7 @@
 #define REPLAY_SCAN_BUF (256u << 10)  /* the pre-scan's line buffer (longer lines are skipped) */
 #define REPLAY_SCAN_LEVELS 1024       /* the pre-scan's level scratch (a bigger depth is skipped) */
 #define REPLAY_SMALL (4u << 10)       /* smallest chunk / line buffer for a small file */
-#define REPLAY_LEVELS_INIT 1024u      /* decode scratch to start with (grown to REPLAY_MAX_LEVELS) */
+#define REPLAY_LEVELS_INIT 1024u      /* decode scratch at first (grown to REPLAY_MAX_LEVELS) */
 #define REPLAY_INLINE_MAX (64u << 10) /* a regular file this small gets no reader thread */
 
 /* One file's input in the reader thread: raw read() and, for gzip, inflate. */

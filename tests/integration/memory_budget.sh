@@ -20,7 +20,8 @@ CFG
 run "$T/big.cfg" "$T/big.db" "$T/big.log" "$T/big.json" "$T/big.err"
 check "over the budget: exit 2" eq "$rc" 2
 check "over the budget: says what the market needs" \
-    grep -Eq "the market needs 4096 symbols x [0-9.]+ [KM]B at most \(book [0-9.]+ [KM]B for 5000 levels.*\) = [0-9.]+ MB" "$T/big.err"
+    grep -Eq "the market needs 4096 symbols x [0-9.]+ [KM]B at most \(book [0-9.]+ [KM]B \
+for 5000 levels.*\) = [0-9.]+ MB" "$T/big.err"
 check "over the budget: names the budget" grep -q "over limits.memory_mb = 64" "$T/big.err"
 check "over the budget: no database created" test ! -e "$T/big.db"
 

@@ -21,7 +21,10 @@ pass=0
 fail=0
 case $BIN in *asan*) slow=3 ;; *) slow=1 ;; esac
 ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; echo "---- screen:"; cat "$tmp/screen" 2>/dev/null; echo "----"; }
+bad() {
+    fail=$((fail + 1)); echo "FAIL $1"
+    echo "---- screen:"; cat "$tmp/screen" 2>/dev/null; echo "----"
+}
 cap() { $T capture-pane -p $1 -t "$S" >"$tmp/screen" 2>/dev/null || : >"$tmp/screen"; }
 wait_for() { # text seconds [capture flags]
     n=$(($2 * 10 * slow))
@@ -35,7 +38,8 @@ wait_for() { # text seconds [capture flags]
 }
 expect() { if wait_for "$1" "${3:-5}"; then ok "$2"; else bad "$2 (wanted '$1')"; fi; }
 st() { "$BIN" ctl --socket "$tmp/$S.sock" status > "$tmp/st.json" 2>/dev/null &&
-    python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$tmp/st.json" "$1"; }
+    python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
+        "$tmp/st.json" "$1"; }
 R=data/replay/btcusdt_20240808.gz,data/replay/ethusdt_20240808.gz
 start() { # name TERM [prefix...]
     S=$1; term=$2; shift 2
@@ -71,7 +75,8 @@ $T new-session -d -s keep "sleep 600"
 # 1. a normal run: the replay ends, no banner
 start n screen-256color
 expect "ENDED" "a normal run: the replay ends" 20
-if top | grep -q "STORE"; then bad "a normal run: no store banner"; else ok "a normal run: no store banner"; fi
+if top | grep -q "STORE"; then bad "a normal run: no store banner"
+else ok "a normal run: no store banner"; fi
 $T kill-session -t n >/dev/null 2>&1 || :
 
 # 2. writes fail during the run (a 150 KB file size limit): the banner, in red
@@ -93,7 +98,8 @@ else
     echo "   attributes at the banner: $a"
     bad "the banner is drawn in red"
 fi
-grep -q "ERROR store: database writes are failing" "$tmp/f.log" && ok "and an ERROR line in the log" ||
+grep -q "ERROR store: database writes are failing" "$tmp/f.log" &&
+    ok "and an ERROR line in the log" ||
     bad "and an ERROR line in the log"
 $T kill-session -t f >/dev/null 2>&1 || :
 
