@@ -20,9 +20,10 @@ struct ta_chart;
 
 typedef struct chartta chartta;
 
-/* The budget comes from the market's limits (limits.memory_mb less the reserve and the
- * market's own worst case). */
-chartta *chartta_new(market *m);
+/* The budget: what the memory budget leaves once the reserve and the market's own worst case
+ * are set aside (market_limits_memory().left); budget_mb = 0 takes the market's
+ * limits.memory_mb, another value replaces it. */
+chartta *chartta_new(market *m, uint32_t budget_mb);
 void chartta_free(chartta *c);
 
 /* The market subscriber: attaches charts to new symbols and feeds closed bars. */

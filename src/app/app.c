@@ -1095,7 +1095,7 @@ int app_model_open(app *a)
     if (!a->priv->instr) /* a seek's model reset keeps them */
         app_load_instruments(a);
     market_set_lookup(a->market, app_instrument_decimals, a);
-    a->chartta = chartta_new(a->market);
+    a->chartta = chartta_new(a->market, 0);
     /* replay and backtest: market time is what the data says; live: the wall clock */
     a->clock = a->source == APP_SOURCE_LIVE && a->loop ? kclock_new_wall(a->loop)
                                                        : kclock_new_simulated();

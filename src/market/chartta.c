@@ -22,11 +22,14 @@ struct chartta {
     uint32_t skipped;   /* symbols left without charts: the budget was full */
 };
 
-chartta *chartta_new(market *m)
+chartta *chartta_new(market *m, uint32_t budget_mb)
 {
     chartta *c = xcalloc(1, sizeof *c);
     c->m = m;
-    c->budget = market_limits_memory(market_get_limits(m)).left;
+    market_limits lim = *market_get_limits(m);
+    if (budget_mb)
+        lim.memory_mb = budget_mb;
+    c->budget = market_limits_memory(&lim).left;
     return c;
 }
 

@@ -159,7 +159,7 @@ static void test_defaults_fit(void)
 
     size_t rss0 = mem_status("VmRSS");
     market *m = market_new(&lim);
-    chartta *ct = chartta_new(m);
+    chartta *ct = chartta_new(m, 0);
     CHECK_INT(market_subscribe(m, chartta_on_note, ct), K_OK);
     CHECK_INT(chartta_set(ct, APP_DEFAULT_INDICATORS, err, sizeof err), K_OK);
     CHECK_INT(chartta_budget(ct), mm.left);
@@ -213,7 +213,7 @@ static void test_ichimoku(void)
 {
     market_limits lim = {0};
     market *m = market_new(&lim);
-    chartta *ct = chartta_new(m);
+    chartta *ct = chartta_new(m, 0);
     CHECK_INT(market_subscribe(m, chartta_on_note, ct), K_OK);
     char list[600] = "", err[600];
     for (int i = 0; i < 16; i++)
