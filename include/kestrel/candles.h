@@ -68,6 +68,7 @@ kdec candles_late_volume(const candles *c); /* base volume of the late trades (s
 /* Bytes a series of this cap holds once its ring is full (the memory budget's figure, from the
  * real struct sizes), and what it holds now. */
 size_t candles_memory_max(uint32_t cap);
+uint32_t candles_cap(const candles *c); /* closed bars the ring keeps at most */
 size_t candles_memory(const candles *c);
 
 #endif

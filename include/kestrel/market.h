@@ -66,7 +66,7 @@ typedef struct market_limits {
     uint32_t book_levels;     /* per side, default 1000 */
     uint32_t book_buffered;   /* diffs buffered while syncing, default 256 */
     uint32_t tape_size;       /* default 512 */
-    uint32_t candles_max;     /* closed bars kept per timeframe, default 500 */
+    uint32_t candles_max;     /* closed bars kept per timeframe, default 300 (1m: a day) */
     uint32_t bar_grace_ms;    /* ingest: 1s bars close this long after their end (4x longer ones);
                                * read by the app into ingest_opts, not by market_new */
     uint32_t memory_mb;       /* the memory budget (config limits.memory_mb), default 64 */
@@ -84,6 +84,9 @@ typedef struct market_limits {
  * the blocks that growth by doubling leaves behind (measured: 2.8 % at the defaults). */
 #define MARKET_ALLOC_SHARE 25
 #define MARKET_DEF_MEMORY_MB 64u
+/* The 1m series keeps at least a day and one bar whatever candles_max says: the 24 h reference
+ * (the watchlist's 24 h change) reads the 1m bar that opened 24 h before the newest data. */
+#define MARKET_DAY_1M_BARS 1441u
 
 typedef struct market_memory {
     size_t budget;     /* limits.memory_mb in bytes */

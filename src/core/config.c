@@ -1014,7 +1014,7 @@ void config_defaults(kconfig *cfg)
     cfg->limits.book_levels = 1000;
     cfg->limits.book_buffered = 256;
     cfg->limits.tape_size = 512;
-    cfg->limits.candles_max = 500;
+    cfg->limits.candles_max = 300;
     cfg->limits.bar_grace_ms = 250;
     cfg->limits.memory_mb = MARKET_DEF_MEMORY_MB;
 

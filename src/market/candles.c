@@ -112,6 +112,11 @@ size_t candles_memory_max(uint32_t cap)
     return sizeof(struct candles) + (size_t)(cap ? cap : 1) * sizeof(candle);
 }
 
+uint32_t candles_cap(const candles *c)
+{
+    return c->cap;
+}
+
 size_t candles_memory(const candles *c)
 {
     return sizeof *c + (size_t)c->alloc * sizeof(candle);

@@ -26,9 +26,9 @@
  *
  * Memory is admitted against a budget (market_limits_check, market.h): with the default limits
  * one symbol holds at most a book of ~40 KB of levels + ~72 KB of sync buffer, a 16 KB tape
- * and 7 * 500 * 72 B of candles (grown on use: 1s fills in 8 minutes, 1d in 16 months, or at
- * once from stored history), ~380 KB in all, so 100 symbols reserve ~38 MB of the 64 MB
- * default. The worst case is computed from the modules' own sizes (book_memory_max,
+ * and 6 * 300 * 72 B + 1441 * 72 B of candles (the 1m series keeps a day: MARKET_DAY_1M_BARS;
+ * grown on use: 1s fills in 5 minutes, 1d in 10 months, or at once from stored history),
+ * ~373 KB in all, so 100 symbols reserve ~36 MB of the 64 MB default. The worst case is computed from the modules' own sizes (book_memory_max,
  * tape_memory_max, candles_memory_max), not estimated here. */
 #include "kestrel/market.h"
 
@@ -43,7 +43,7 @@
 #define MARKET_DEF_LEVELS 1000u
 #define MARKET_DEF_BUFFERED 256u
 #define MARKET_DEF_TAPE 512u
-#define MARKET_DEF_CANDLES 500u
+#define MARKET_DEF_CANDLES 300u
 #define MARKET_MAX_SYMBOLS 65536u
 #define HASH_EMPTY UINT32_MAX
 
@@ -110,7 +110,8 @@ market_memory market_limits_memory(const market_limits *lim)
     mm.budget = (size_t)l.memory_mb << 20;
     mm.book = book_memory_max(l.book_levels, l.book_buffered);
     mm.tape = tape_memory_max(l.tape_size);
-    mm.candles = TF_COUNT * candles_memory_max(l.candles_max);
+    mm.candles = (TF_COUNT - 1) * candles_memory_max(l.candles_max) +
+                 candles_memory_max(K_MAX(l.candles_max, MARKET_DAY_1M_BARS));
     mm.symbol = sizeof(market_sym);
     mm.alloc = (mm.book + mm.tape + mm.candles + mm.symbol) / MARKET_ALLOC_SHARE;
     mm.per_symbol = mm.book + mm.tape + mm.candles + mm.symbol + mm.alloc;
@@ -145,12 +146,13 @@ int market_limits_check(const market_limits *lim, char *err, size_t errlen)
     market_fmt_bytes(tp, sizeof tp, mm.tape);
     market_fmt_bytes(tot, sizeof tot, mm.market);
     snprintf(err, errlen, "the market needs %u symbols x %s at most (book %s for %u levels and "
-             "%u buffered diffs, candles %s for %u bars x %d timeframes, tape %s for %u trades) "
+             "%u buffered diffs, candles %s for %u bars x %d timeframes (1m: at least %u), tape %s "
+             "for %u trades) "
              "= %s; with %zu MB for the process that is over limits.memory_mb = %u: lower "
              "market.max_symbols, market.book_levels, market.book_buffered, market.candles_max "
              "or market.tape_size, or raise limits.memory_mb",
              l.max_symbols, per, bk, l.book_levels, l.book_buffered, cs, l.candles_max,
-             TF_COUNT, tp, l.tape_size, tot, mm.reserve >> 20, l.memory_mb);
+             TF_COUNT, MARKET_DAY_1M_BARS, tp, l.tape_size, tot, mm.reserve >> 20, l.memory_mb);
     return K_ERR;
 }
 
@@ -307,7 +309,9 @@ market_sym *market_add(market *m, enum venue v, const char *name)
     s->book = book_new(rules, m->lim.book_levels, m->lim.book_buffered);
     s->tape = tape_new(m->lim.tape_size);
     for (int t = 0; t < TF_COUNT; t++)
-        s->series[t] = candles_new((enum tf)t, m->lim.candles_max);
+        s->series[t] = candles_new((enum tf)t, t == TF_1M ? K_MAX(m->lim.candles_max,
+                                                                  MARKET_DAY_1M_BARS)
+                                                          : m->lim.candles_max);
     m->syms[m->nsyms++] = s;
     m->hash[slot] = s->index;
     s->dirty++;

@@ -118,7 +118,7 @@ static void test_defaults(void)
     CHECK_INT(c.limits.book_levels, 1000);
     CHECK_INT(c.limits.book_buffered, 256);
     CHECK_INT(c.limits.tape_size, 512);
-    CHECK_INT(c.limits.candles_max, 500);
+    CHECK_INT(c.limits.candles_max, 300);
     CHECK_INT(c.limits.memory_mb, 64);
     CHECK_STR(c.log_file, "");
     CHECK_INT(c.log_level, LOG_INFO);

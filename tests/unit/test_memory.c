@@ -123,16 +123,18 @@ static void mem_fill(market *m, chartta *ct, const market_limits *lim, int i)
     static candle hist[100000];
     for (int t = TF_1M; t < TF_COUNT; t++) {
         int64_t ms = tf_ms((enum tf)t);
-        int64_t first = t_first - (int64_t)lim->candles_max * ms;
-        for (uint32_t k = 0; k < lim->candles_max; k++) {
+        uint32_t cap = candles_cap(s->series[t]); /* 1m: at least a day */
+        int64_t first = t_first - (int64_t)cap * ms;
+        for (uint32_t k = 0; k < cap; k++) {
             kdec p = px(5000000 + (int64_t)(k % 13));
             hist[k] = (candle){.open_ms = first + (int64_t)k * ms, .o = p, .h = p + px(5),
                                .l = p - px(5), .c = p, .volume = px(1), .trades = 1};
         }
-        candles_load_older(s->series[t], hist, lim->candles_max);
+        candles_load_older(s->series[t], hist, cap);
     }
     for (int t = 0; t < TF_COUNT; t++)
-        CHECK_INT(candles_count(s->series[t]), lim->candles_max);
+        CHECK_INT(candles_count(s->series[t]),
+                  t == TF_1M ? K_MAX(lim->candles_max, MARKET_DAY_1M_BARS) : lim->candles_max);
     if (ct)
         chartta_rebuild(ct, s); /* after a history load, as the app does */
 }
@@ -150,7 +152,8 @@ static void test_defaults_fit(void)
     /* the figures are the modules' own, from the real struct sizes */
     CHECK_INT(mm.book, book_memory_max(lim.book_levels, lim.book_buffered));
     CHECK_INT(mm.tape, tape_memory_max(lim.tape_size));
-    CHECK_INT(mm.candles, TF_COUNT * candles_memory_max(lim.candles_max));
+    CHECK_INT(mm.candles, (TF_COUNT - 1) * candles_memory_max(lim.candles_max) +
+                              candles_memory_max(K_MAX(lim.candles_max, MARKET_DAY_1M_BARS)));
     CHECK(mm.candles >= (size_t)TF_COUNT * lim.candles_max * sizeof(candle));
     CHECK(mm.tape >= (size_t)lim.tape_size * sizeof(tape_trade));
     CHECK(mm.book >= (size_t)2 * lim.book_levels * sizeof(feed_level));
