@@ -47,6 +47,11 @@ typedef struct book book;
  * max_buffered: cap on diffs buffered while syncing (oldest dropped beyond it). */
 book *book_new(enum book_rules rules, uint32_t max_levels, uint32_t max_buffered);
 void book_free(book *b);
+/* Bytes a book with these caps can hold at most: both sides at max_levels (plus the slack the
+ * level buffers keep) and a full sync buffer at the same time, from the real struct sizes (the
+ * memory budget's figure, market_limits_check). book_memory: what it holds now. */
+size_t book_memory_max(uint32_t max_levels, uint32_t max_buffered);
+size_t book_memory(const book *b);
 
 enum book_result book_on_diff(book *b, const feed_event *diff);
 enum book_result book_on_snapshot(book *b, const feed_event *snap);

@@ -67,5 +67,10 @@ const candle *candles_forming(const candles *c); /* forming bar or NULL */
 uint64_t candles_total_closed(const candles *c); /* bars closed since start (not capped) */
 uint64_t candles_late(const candles *c);
 kdec candles_late_volume(const candles *c); /* base volume of the late trades (saturating) */
+/* Bytes a series of this cap holds once its ring is full (the memory budget's figure, from the
+ * real struct sizes), and what it holds now. */
+size_t candles_memory_max(uint32_t cap);
+uint32_t candles_cap(const candles *c); /* closed bars the ring keeps at most */
+size_t candles_memory(const candles *c);
 
 #endif

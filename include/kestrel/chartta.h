@@ -4,7 +4,9 @@
  *
  * Memory is admitted against a budget, not a count: a list costs ta_chart_memory() of one series
  * x TF_COUNT per symbol (its real state and drawing history), and the charts of every symbol
- * together must fit in half of the memory budget (the rest is books, tapes and candles). A list
+ * together must fit in what the memory budget leaves once the process reserve and the market's
+ * worst case (books, tapes, candles of max_symbols symbols) are set aside
+ * (market_limits_memory().left, market.h). A list
  * that does not fit for the symbols held is refused with the numbers; a symbol that appears when
  * the budget is full gets no indicators (counted by chartta_skipped(): the app warns), so memory
  * stays bounded however many symbols arrive. */
@@ -14,11 +16,13 @@
 
 struct ta_chart;
 
-#define CHARTTA_HISTORY 600 /* indicator values kept per series for drawing */
+#define CHARTTA_HISTORY 300 /* indicator values kept per series for drawing (a wide chart) */
 
 typedef struct chartta chartta;
 
-/* budget_mb: the process memory budget (config limits.memory_mb); 0 = 64. */
+/* The budget: what the memory budget leaves once the reserve and the market's own worst case
+ * are set aside (market_limits_memory().left); budget_mb = 0 takes the market's
+ * limits.memory_mb, another value replaces it. */
 chartta *chartta_new(market *m, uint32_t budget_mb);
 void chartta_free(chartta *c);
 

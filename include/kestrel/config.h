@@ -44,7 +44,8 @@ typedef struct kconfig {
     int store_batch;    /* rows per transaction, 1..100000 (default 500) */
     int store_flush_ms; /* max delay before a commit, 1..60000 (default 200) */
 
-    /* market { max_symbols; book_levels; book_buffered; tape_size; candles_max; bar_grace_ms; } */
+    /* market { max_symbols; book_levels; book_buffered; tape_size; candles_max; bar_grace_ms; }
+     * and limits { memory_mb; } (the budget they are admitted against: market.h) */
     market_limits limits;
 
     /* log { file; level; } */

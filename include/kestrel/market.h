@@ -63,14 +63,52 @@ typedef void (*market_listener_fn)(void *ud, const market_note *note);
 #define MARKET_MAX_SUBSCRIBERS 16
 
 typedef struct market_limits {
-    uint32_t max_symbols;     /* default 256 */
-    uint32_t book_levels;     /* per side, default 5000 */
-    uint32_t book_buffered;   /* diffs buffered while syncing, default 4096 */
+    uint32_t max_symbols;     /* default 100 */
+    uint32_t book_levels;     /* per side, default 1000 */
+    uint32_t book_buffered;   /* diffs buffered while syncing, default 256 */
     uint32_t tape_size;       /* default 512 */
-    uint32_t candles_max;     /* closed bars kept per timeframe, default 2000 */
+    uint32_t candles_max;     /* closed bars kept per timeframe, default 300 (1m: a day) */
     uint32_t bar_grace_ms;    /* ingest: 1s bars close this long after their end (4x longer ones);
                                * read by the app into ingest_opts, not by market_new */
+    uint32_t memory_mb;       /* the memory budget (config limits.memory_mb), default 64 */
 } market_limits;
+
+/* The memory budget: limits.memory_mb covers the process. MARKET_MEMORY_RESERVE of it is kept
+ * for what no limit sizes (code, libraries, SQLite's cache, decoder and UI buffers: a headless
+ * replay of two symbols peaks at 9 MB); the market takes max_symbols x the worst case of one
+ * symbol (book sides and sync buffer full, tape and every timeframe's ring full, from the real
+ * struct sizes) plus its tables, reserved up front whether the symbols arrive or not; the display
+ * indicators get the rest (chartta.h). A configuration whose market does not fit is refused at
+ * start with the numbers (market_limits_check). */
+#define MARKET_MEMORY_RESERVE ((size_t)10 << 20)
+/* 1/25 (4 %) on top of each symbol's structures for the allocator: its per-block overhead and
+ * the blocks that growth by doubling leaves behind (measured: 2.8 % at the defaults). */
+#define MARKET_ALLOC_SHARE 25
+#define MARKET_DEF_MEMORY_MB 64u
+/* The 1m series keeps at least a day and one bar whatever candles_max says: the 24 h reference
+ * (the watchlist's 24 h change) reads the 1m bar that opened 24 h before the newest data. */
+#define MARKET_DAY_1M_BARS 1441u
+
+typedef struct market_memory {
+    size_t budget;     /* limits.memory_mb in bytes */
+    size_t reserve;    /* MARKET_MEMORY_RESERVE */
+    size_t per_symbol; /* one symbol at worst: the five below */
+    size_t book, tape, candles, symbol; /* candles: every timeframe; symbol: market_sym */
+    size_t alloc;      /* the allocator's share (MARKET_ALLOC_SHARE) */
+    size_t tables;     /* the symbol table and its hash */
+    size_t market;     /* tables + max_symbols x per_symbol: what the market reserves */
+    size_t left;       /* budget - reserve - market (0 when over): the display indicators' share */
+    uint32_t max_symbols;
+} market_memory;
+
+/* The budget's figures for these limits (zeros take the defaults, as market_new does). */
+market_memory market_limits_memory(const market_limits *lim);
+/* K_OK when the market of these limits fits the budget; K_ERR with the numbers otherwise
+ * ("market: 256 symbols x 1.31 MB at most (book 1.11 MB, candles 204 KB, tape 16 KB) = 336 MB;
+ * with 10 MB for the process that is over limits.memory_mb = 64: lower market.max_symbols,
+ * market.book_levels, market.book_buffered, market.tape_size or market.candles_max, or raise
+ * limits.memory_mb"). */
+int market_limits_check(const market_limits *lim, char *err, size_t errlen);
 
 typedef struct market market;
 
@@ -100,6 +138,10 @@ market_sym *market_find(market *m, enum venue v, const char *name);
 /* Finds or creates (NULL when max_symbols is reached). */
 market_sym *market_add(market *m, enum venue v, const char *name);
 uint32_t market_count(const market *m);
+/* The limits in force (defaults filled in). */
+const market_limits *market_get_limits(const market *m);
+/* Bytes the market holds now (every symbol's book, tape and candles as allocated, the tables). */
+size_t market_memory_now(const market *m);
 /* New symbols refused because max_symbols were already there (their events count as malformed;
  * the app logs a WARN when this first turns non-zero). */
 uint64_t market_refused(const market *m);

@@ -34,7 +34,8 @@
  * its newline is counted malformed and dropped (it is what a cut-off capture leaves). Blank lines
  * are skipped silently; lines with a bad timestamp (e.g. the ws-captures' URL header) are
  * malformed. Memory: per file one line buffer (grows to at most REPLAY_LINE_MAX + 1), REPLAY_RING x
- * REPLAY_CHUNK bytes of chunks and the reader's 64 KiB input, plus one level scratch; nothing is
+ * REPLAY_CHUNK bytes of chunks and the reader's 64 KiB input, plus one level scratch (16 KiB,
+ * grown once to REPLAY_MAX_LEVELS by the first message with more levels); nothing is
  * allocated per line. The reader threads block every signal (the owner's loop takes them). The
  * API is not thread-safe: one owner. */
 #ifndef KESTREL_REPLAY_H

@@ -17,5 +17,8 @@ void tape_push(tape *t, const tape_trade *tr);
 uint32_t tape_count(const tape *t); /* <= cap */
 /* i = 0 is the newest trade; NULL when i >= count */
 const tape_trade *tape_get(const tape *t, uint32_t i);
+/* Bytes a tape of this cap holds (the ring is allocated whole at tape_new): the memory budget's
+ * figure (market_limits_check), from the real struct sizes. */
+size_t tape_memory_max(uint32_t cap);
 
 #endif

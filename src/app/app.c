@@ -309,9 +309,6 @@ static void app_history_next(app *a)
         market_sym *s = market_at(a->market, idx);
         if (!s)
             continue;
-        uint32_t max = a->cfg.limits.candles_max ? a->cfg.limits.candles_max : APP_HISTORY_MAX;
-        if (max > APP_HISTORY_MAX)
-            max = APP_HISTORY_MAX;
         p->history_busy = true;
         p->history_tfs_left = TF_COUNT;
         p->history_bars = 0;
@@ -322,6 +319,7 @@ static void app_history_next(app *a)
             h->sym = idx;
             h->tf = (enum tf)t;
             int64_t before = now - (now % tf_ms((enum tf)t)); /* the bar the new data forms */
+            uint32_t max = K_MIN(candles_cap(s->series[t]), APP_HISTORY_MAX); /* the ring's */
             enum store_result rc = store_load_candles_async(a->store, s->venue, s->name,
                                                             (enum tf)t, before, h->bars, max,
                                                             app_on_history_bars, h);
@@ -1113,8 +1111,11 @@ int app_model_open(app *a)
         return K_ERR;
     if (a->indicators[0]) {
         char ierr[160];
-        if (chartta_set(a->chartta, a->indicators, ierr, sizeof ierr) != K_OK)
+        if (chartta_set(a->chartta, a->indicators, ierr, sizeof ierr) != K_OK) {
+            if (a->log) /* never fatal: the model runs without indicators */
+                log_warn(a->log, "indicator list '%s' ignored: %s", a->indicators, ierr);
             a->indicators[0] = '\0';
+        }
     }
     return K_OK;
 }

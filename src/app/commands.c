@@ -8,6 +8,7 @@
  * app_ctl_handler is the control socket's handler: a request becomes a cmd_ctx and goes through
  * cmd_run like a key does; CMD_WAIT becomes a deferred reply (ping shows how). */
 #include "kestrel/app.h"
+#include "kestrel/chartta.h"
 #include "kestrel/cmd.h"
 #include "kestrel/ctl.h"
 #include "kestrel/ingest.h"
@@ -213,9 +214,33 @@ static void cmd_symbol_json(cmd_ctx *c, cJSON *o, market_sym *s)
         cmd_json_num(c, held, tf_name((enum tf)t), (double)candles_count(s->series[t]));
 }
 
+/* The memory budget (market.h): what the limits reserve at worst, what is held now, and the
+ * display indicators' share of the rest. */
+static void cmd_status_memory(cmd_ctx *c, cJSON *doc)
+{
+    app *a = c->a;
+    if (!a->market)
+        return;
+    market_memory mm = market_limits_memory(market_get_limits(a->market));
+    cJSON *o = cmd_json_obj(c, doc, "memory");
+    cmd_json_num(c, o, "budget_mb", (double)(mm.budget >> 20));
+    cmd_json_num(c, o, "reserve_bytes", (double)mm.reserve);
+    cmd_json_num(c, o, "max_symbols", mm.max_symbols);
+    cmd_json_num(c, o, "symbol_max_bytes", (double)mm.per_symbol);
+    cmd_json_num(c, o, "market_max_bytes", (double)mm.market);
+    cmd_json_num(c, o, "market_bytes", (double)market_memory_now(a->market));
+    if (a->chartta) {
+        cmd_json_num(c, o, "indicators_budget_bytes", (double)chartta_budget(a->chartta));
+        cmd_json_num(c, o, "indicators_symbol_bytes", (double)chartta_per_symbol(a->chartta));
+        cmd_json_num(c, o, "indicators_bytes", (double)chartta_memory(a->chartta));
+        cmd_json_num(c, o, "symbols_without_indicators", chartta_skipped(a->chartta));
+    }
+}
+
 void cmd_status_market(cmd_ctx *c, cJSON *doc)
 {
     app *a = c->a;
+    cmd_status_memory(c, doc);
     cJSON *syms = cmd_json_arr(c, doc, "symbols");
     uint32_t n = a->market ? market_count(a->market) : 0;
     for (uint32_t i = 0; i < n && !c->oom; i++) {

@@ -11,13 +11,15 @@
  * region is recentred (amortised O(1) per op). Cap per side = max_levels; the buffer grows by
  * doubling up to max_levels + slack (slack = max_levels/4, at least 16) and is never shrunk,
  * so a synced book does not allocate.
- * Memory per book <= 2 * (max_levels + slack) * 16 bytes (5000 levels: 200 KB).
+ * Memory per book <= 2 * (max_levels + slack) * 16 bytes (1000 levels, the default: 40 KB).
  * The cap is a window like the exchange's own snapshot window (exchanges.md §5.1 caveat):
  * levels beyond it that we dropped are unknown until they change, exactly as levels beyond a
- * 5000-level snapshot are, and new levels there are accepted as they arrive (the official
- * procedure). With the default cap (5000 >= any Binance snapshot) only the far tail is ever
- * trimmed. A tiny cap (tests use 50) shows this caveat near the top: after a fast move it can
- * briefly miss an unchanged level that the cap dropped earlier.
+ * 1000-level snapshot are, and new levels there are accepted as they arrive (the official
+ * procedure). With the default cap (1000: the depth of the recorded snapshots and of USD-M's
+ * REST snapshot; a 5000-level spot snapshot keeps its best 1000) only the far tail is trimmed,
+ * far from anything a pane or a strategy reads. A tiny cap (tests use 50) shows this caveat
+ * near the top: after a fast move it can briefly miss an unchanged level that the cap dropped
+ * earlier.
  *
  * Sync (docs/exchanges.md §5). Spot: diffs are buffered until a snapshot; a snapshot older than
  * the first buffered U is refused (BOOK_SNAPSHOT_OLD); buffered diffs with u <= lastUpdateId
@@ -44,10 +46,11 @@
  * array of at most max_buffered entries, levels in one arena of at most
  * max_buffered * BOOK_ARENA_AVG_LEVELS levels (>= BOOK_ARENA_MIN_LEVELS). Both grow by doubling
  * to their caps and are reused; beyond either cap the oldest diffs are dropped (counted). With
- * the defaults (4096 diffs) the worst case is 128 KB of headers + 1 MB of levels per book; a
- * normal sync buffers a few dozen diffs. After a sync, buffers grown past BOOK_BUF_KEEP /
- * BOOK_ARENA_KEEP are released (one free per resync, never per diff), so a long outage does
- * not leave every book holding its worst case. */
+ * the defaults (256 diffs) the worst case is 8 KB of headers + 64 KB of levels per book; a
+ * normal sync buffers a few dozen diffs. book_memory_max() is that worst case (both sides and
+ * the buffer full at once), the figure the memory budget admits the limits against. After a
+ * sync, buffers grown past BOOK_BUF_KEEP / BOOK_ARENA_KEEP are released (one free per resync,
+ * never per diff), so a long outage does not leave every book holding its worst case. */
 #include "kestrel/book.h"
 
 #include "kestrel/xmalloc.h"
@@ -108,25 +111,46 @@ const char *book_state_name(enum book_state s)
     return "unknown";
 }
 
+/* The caps book_new derives from its arguments (clamped), shared with book_memory_max. */
+static void book_caps(uint32_t *max_levels, uint32_t *max_buffered, uint32_t *side_cap,
+                      uint32_t *arena_cap)
+{
+    if (*max_levels == 0)
+        *max_levels = 1;
+    if (*max_levels > (1u << 24))
+        *max_levels = 1u << 24;
+    if (*max_buffered == 0)
+        *max_buffered = 1;
+    if (*max_buffered > (1u << 20))
+        *max_buffered = 1u << 20;
+    *side_cap = *max_levels + K_MAX(*max_levels / 4, 16u);
+    *arena_cap = K_MAX(*max_buffered * BOOK_ARENA_AVG_LEVELS, BOOK_ARENA_MIN_LEVELS);
+}
+
 book *book_new(enum book_rules rules, uint32_t max_levels, uint32_t max_buffered)
 {
     book *b = xcalloc(1, sizeof *b);
     b->rules = rules;
     b->state = BOOK_EMPTY;
-    if (max_levels == 0)
-        max_levels = 1;
-    if (max_levels > (1u << 24))
-        max_levels = 1u << 24;
-    if (max_buffered == 0)
-        max_buffered = 1;
-    if (max_buffered > (1u << 20))
-        max_buffered = 1u << 20;
+    book_caps(&max_levels, &max_buffered, &b->side_cap, &b->arena_cap);
     b->max_levels = max_levels;
-    uint32_t slack = K_MAX(max_levels / 4, 16u);
-    b->side_cap = max_levels + slack;
     b->max_buffered = max_buffered;
-    b->arena_cap = K_MAX(max_buffered * BOOK_ARENA_AVG_LEVELS, BOOK_ARENA_MIN_LEVELS);
     return b;
+}
+
+size_t book_memory_max(uint32_t max_levels, uint32_t max_buffered)
+{
+    uint32_t side_cap, arena_cap;
+    book_caps(&max_levels, &max_buffered, &side_cap, &arena_cap);
+    /* both sides full and, at the same time, a full sync buffer (headers and level arena) */
+    return sizeof(struct book) + 2 * (size_t)side_cap * sizeof(feed_level) +
+           (size_t)max_buffered * sizeof(bufdiff) + (size_t)arena_cap * sizeof(feed_level);
+}
+
+size_t book_memory(const book *b)
+{
+    return sizeof *b + ((size_t)b->side[0].alloc + b->side[1].alloc + b->arena_alloc) *
+                           sizeof(feed_level) + (size_t)b->hdr_alloc * sizeof(bufdiff);
 }
 
 void book_free(book *b)

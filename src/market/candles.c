@@ -107,6 +107,21 @@ void candles_free(candles *c)
     free(c);
 }
 
+size_t candles_memory_max(uint32_t cap)
+{
+    return sizeof(struct candles) + (size_t)(cap ? cap : 1) * sizeof(candle);
+}
+
+uint32_t candles_cap(const candles *c)
+{
+    return c->cap;
+}
+
+size_t candles_memory(const candles *c)
+{
+    return sizeof *c + (size_t)c->alloc * sizeof(candle);
+}
+
 enum tf candles_tf(const candles *c)
 {
     return c->tf;

@@ -18,7 +18,7 @@
 
 struct chartta {
     market *m;
-    size_t budget;      /* bytes the indicators may take: half the memory budget */
+    size_t budget;      /* bytes the indicators may take: what the market's reservation leaves */
     char specs[512];
     size_t per_symbol;  /* with the current list */
     ta_chart *(*charts)[TF_COUNT];
@@ -31,7 +31,10 @@ chartta *chartta_new(market *m, uint32_t budget_mb)
 {
     chartta *c = xcalloc(1, sizeof *c);
     c->m = m;
-    c->budget = (size_t)(budget_mb ? budget_mb : 64) * 1024 * 1024 / 2;
+    market_limits lim = *market_get_limits(m);
+    if (budget_mb)
+        lim.memory_mb = budget_mb;
+    c->budget = market_limits_memory(&lim).left;
     return c;
 }
 
@@ -151,10 +154,10 @@ int chartta_check(const chartta *c, const char *specs, char *err, size_t errlen)
     if (syms < 1)
         syms = 1;
     if (per > c->budget / syms) {
-        snprintf(err, errlen, "the list needs %.2f MB per symbol: %.0f MB for %u symbols; the "
-                 "memory budget leaves %.0f MB for indicators (limits.memory_mb)",
+        snprintf(err, errlen, "the list needs %.2f MB per symbol: %.1f MB for %u symbol%s; the "
+                 "memory budget leaves %.1f MB for indicators (limits.memory_mb)",
                  (double)per / 1048576.0, (double)per * syms / 1048576.0, syms,
-                 (double)c->budget / 1048576.0);
+                 syms == 1 ? "" : "s", (double)c->budget / 1048576.0);
         return K_ERR;
     }
     return K_OK;

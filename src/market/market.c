@@ -24,22 +24,26 @@
  * adds nothing a 1000-level snapshot has not shown). Tick-aligned prices make this converge
  * fast: ETHUSDT's 2677.61 teaches 2 decimals, so 2677.6 prints as "2677.60".
  *
- * Memory per symbol with the default limits: book <= ~200 KB of levels (+ <= ~1.1 MB of sync
- * buffer, only while buffering bursts), tape 16 KB, candles <= 7 * 2000 * 72 B (grown on use:
- * 1s fills in 33 min, 1d holds a handful of bars for weeks). */
+ * Memory is admitted against a budget (market_limits_check, market.h): with the default limits
+ * one symbol holds at most a book of ~40 KB of levels + ~72 KB of sync buffer, a 16 KB tape
+ * and 6 * 300 * 72 B + 1441 * 72 B of candles (the 1m series keeps a day: MARKET_DAY_1M_BARS;
+ * grown on use: 1s fills in 5 minutes, 1d in 10 months, or at once from stored history),
+ * ~373 KB in all, so 100 symbols reserve ~36 MB of the 64 MB default. The worst case is computed from the modules' own sizes (book_memory_max,
+ * tape_memory_max, candles_memory_max), not estimated here. */
 #include "kestrel/market.h"
 
 #include "kestrel/decimal.h"
 #include "kestrel/xmalloc.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MARKET_DEF_SYMBOLS 256u
-#define MARKET_DEF_LEVELS 5000u
-#define MARKET_DEF_BUFFERED 4096u
+#define MARKET_DEF_SYMBOLS 100u
+#define MARKET_DEF_LEVELS 1000u
+#define MARKET_DEF_BUFFERED 256u
 #define MARKET_DEF_TAPE 512u
-#define MARKET_DEF_CANDLES 2000u
+#define MARKET_DEF_CANDLES 300u
 #define MARKET_MAX_SYMBOLS 65536u
 #define HASH_EMPTY UINT32_MAX
 
@@ -68,27 +72,96 @@ typedef struct bar_ctx {
     market_sym *s;
 } bar_ctx;
 
+/* Zeros take the defaults; max_symbols is capped. */
+static market_limits market_limits_fill(const market_limits *lim)
+{
+    market_limits l = {0};
+    if (lim)
+        l = *lim;
+    if (l.max_symbols == 0)
+        l.max_symbols = MARKET_DEF_SYMBOLS;
+    if (l.max_symbols > MARKET_MAX_SYMBOLS)
+        l.max_symbols = MARKET_MAX_SYMBOLS;
+    if (l.book_levels == 0)
+        l.book_levels = MARKET_DEF_LEVELS;
+    if (l.book_buffered == 0)
+        l.book_buffered = MARKET_DEF_BUFFERED;
+    if (l.tape_size == 0)
+        l.tape_size = MARKET_DEF_TAPE;
+    if (l.candles_max == 0)
+        l.candles_max = MARKET_DEF_CANDLES;
+    if (l.memory_mb == 0)
+        l.memory_mb = MARKET_DEF_MEMORY_MB;
+    return l;
+}
+
+static uint32_t market_hash_size(uint32_t max_symbols)
+{
+    uint32_t hs = 4;
+    while (hs < max_symbols * 2)
+        hs *= 2;
+    return hs;
+}
+
+market_memory market_limits_memory(const market_limits *lim)
+{
+    market_limits l = market_limits_fill(lim);
+    market_memory mm = {.max_symbols = l.max_symbols, .reserve = MARKET_MEMORY_RESERVE};
+    mm.budget = (size_t)l.memory_mb << 20;
+    mm.book = book_memory_max(l.book_levels, l.book_buffered);
+    mm.tape = tape_memory_max(l.tape_size);
+    mm.candles = (TF_COUNT - 1) * candles_memory_max(l.candles_max) +
+                 candles_memory_max(K_MAX(l.candles_max, MARKET_DAY_1M_BARS));
+    mm.symbol = sizeof(market_sym);
+    mm.alloc = (mm.book + mm.tape + mm.candles + mm.symbol) / MARKET_ALLOC_SHARE;
+    mm.per_symbol = mm.book + mm.tape + mm.candles + mm.symbol + mm.alloc;
+    mm.tables = sizeof(struct market) + (size_t)l.max_symbols * sizeof(market_sym *) +
+                (size_t)market_hash_size(l.max_symbols) * sizeof(uint32_t);
+    mm.market = mm.tables + (size_t)l.max_symbols * mm.per_symbol;
+    mm.left = mm.budget > mm.reserve + mm.market ? mm.budget - mm.reserve - mm.market : 0;
+    return mm;
+}
+
+/* "1.31 MB", "204 KB", "512 B" */
+static void market_fmt_bytes(char *out, size_t cap, size_t n)
+{
+    if (n >= ((size_t)1 << 20))
+        snprintf(out, cap, "%.2f MB", (double)n / 1048576.0);
+    else if (n >= 1024)
+        snprintf(out, cap, "%zu KB", (n + 1023) / 1024);
+    else
+        snprintf(out, cap, "%zu B", n);
+}
+
+int market_limits_check(const market_limits *lim, char *err, size_t errlen)
+{
+    market_limits l = market_limits_fill(lim);
+    market_memory mm = market_limits_memory(&l);
+    if (mm.reserve + mm.market <= mm.budget)
+        return K_OK;
+    char per[24], bk[24], cs[24], tp[24], tot[24];
+    market_fmt_bytes(per, sizeof per, mm.per_symbol);
+    market_fmt_bytes(bk, sizeof bk, mm.book);
+    market_fmt_bytes(cs, sizeof cs, mm.candles);
+    market_fmt_bytes(tp, sizeof tp, mm.tape);
+    market_fmt_bytes(tot, sizeof tot, mm.market);
+    snprintf(err, errlen, "the market needs %u symbols x %s at most (book %s for %u levels and "
+             "%u buffered diffs, candles %s for %u bars x %d timeframes (1m: at least %u), tape %s "
+             "for %u trades) "
+             "= %s; with %zu MB for the process that is over limits.memory_mb = %u: lower "
+             "market.max_symbols, market.book_levels, market.book_buffered, market.candles_max "
+             "or market.tape_size, or raise limits.memory_mb",
+             l.max_symbols, per, bk, l.book_levels, l.book_buffered, cs, l.candles_max,
+             TF_COUNT, MARKET_DAY_1M_BARS, tp, l.tape_size, tot, mm.reserve >> 20, l.memory_mb);
+    return K_ERR;
+}
+
 market *market_new(const market_limits *lim)
 {
     market *m = xcalloc(1, sizeof *m);
-    if (lim)
-        m->lim = *lim;
-    if (m->lim.max_symbols == 0)
-        m->lim.max_symbols = MARKET_DEF_SYMBOLS;
-    if (m->lim.max_symbols > MARKET_MAX_SYMBOLS)
-        m->lim.max_symbols = MARKET_MAX_SYMBOLS;
-    if (m->lim.book_levels == 0)
-        m->lim.book_levels = MARKET_DEF_LEVELS;
-    if (m->lim.book_buffered == 0)
-        m->lim.book_buffered = MARKET_DEF_BUFFERED;
-    if (m->lim.tape_size == 0)
-        m->lim.tape_size = MARKET_DEF_TAPE;
-    if (m->lim.candles_max == 0)
-        m->lim.candles_max = MARKET_DEF_CANDLES;
+    m->lim = market_limits_fill(lim);
     m->syms = xcalloc(m->lim.max_symbols, sizeof *m->syms);
-    uint32_t hs = 4;
-    while (hs < m->lim.max_symbols * 2)
-        hs *= 2;
+    uint32_t hs = market_hash_size(m->lim.max_symbols);
     m->hash = xmalloc((size_t)hs * sizeof *m->hash);
     for (uint32_t i = 0; i < hs; i++)
         m->hash[i] = HASH_EMPTY;
@@ -236,7 +309,9 @@ market_sym *market_add(market *m, enum venue v, const char *name)
     s->book = book_new(rules, m->lim.book_levels, m->lim.book_buffered);
     s->tape = tape_new(m->lim.tape_size);
     for (int t = 0; t < TF_COUNT; t++)
-        s->series[t] = candles_new((enum tf)t, m->lim.candles_max);
+        s->series[t] = candles_new((enum tf)t, t == TF_1M ? K_MAX(m->lim.candles_max,
+                                                                  MARKET_DAY_1M_BARS)
+                                                          : m->lim.candles_max);
     m->syms[m->nsyms++] = s;
     m->hash[slot] = s->index;
     s->dirty++;
@@ -275,6 +350,24 @@ bool market_ref_24h(const market_sym *s, kdec *px)
 uint32_t market_count(const market *m)
 {
     return m->nsyms;
+}
+
+const market_limits *market_get_limits(const market *m)
+{
+    return &m->lim;
+}
+
+size_t market_memory_now(const market *m)
+{
+    size_t n = sizeof *m + (size_t)m->lim.max_symbols * sizeof *m->syms +
+               (m->hmask + (size_t)1) * sizeof *m->hash;
+    for (uint32_t i = 0; i < m->nsyms; i++) {
+        const market_sym *s = m->syms[i];
+        n += sizeof *s + book_memory(s->book) + tape_memory_max(m->lim.tape_size);
+        for (int t = 0; t < TF_COUNT; t++)
+            n += candles_memory(s->series[t]);
+    }
+    return n;
 }
 
 market_sym *market_at(market *m, uint32_t i)

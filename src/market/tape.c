@@ -42,6 +42,11 @@ void tape_push(tape *t, const tape_trade *tr)
         t->count++;
 }
 
+size_t tape_memory_max(uint32_t cap)
+{
+    return sizeof(struct tape) + (size_t)(cap ? cap : 1) * sizeof(tape_trade);
+}
+
 uint32_t tape_count(const tape *t)
 {
     return t->count;

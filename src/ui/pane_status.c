@@ -3,12 +3,16 @@
  * status bar is built left to right in priority order: data source and broker first (always
  * visible), then the focused symbol, the data clock, throughput and the malformed count, and the
  * per-symbol book states in whatever room is left (compacted to counts plus the names of books
- * that are not live when the full list does not fit). */
+ * that are not live when the full list does not fit). Data loss comes right after the source, in
+ * the error role (red; bold reverse without colour): the store's banner while its writes fail or
+ * once rows were lost (read from store_health() on every frame, so it shows in the frame after
+ * the store reports it), then the bad replay input's banner. */
 #include "ui_int.h"
 
 #include "kestrel/keys.h"
 #include "kestrel/loop.h"
 #include "kestrel/replay.h"
+#include "kestrel/store.h"
 
 #include <string.h>
 
@@ -34,6 +38,20 @@ static bool seg(ui *u, int *x, enum theme_role r, const char *text)
     ui_put(u, u->status, 0, *x, n, r, text);
     *x += n;
     return true;
+}
+
+/* The store's banner: "" while it writes and nothing was lost. */
+static void store_banner(const app *a, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if (!a->store)
+        return;
+    store_health_info h = store_health(a->store);
+    if (h.state == STORE_STATE_FAILING)
+        snprintf(out, cap, " STORE FAILING: %u rows held, %llu lost%s%.120s ", h.rows_held,
+                 (unsigned long long)h.rows_lost, h.last_error[0] ? ": " : "", h.last_error);
+    else if (h.state == STORE_STATE_DEGRADED)
+        snprintf(out, cap, " STORE: %llu rows lost ", (unsigned long long)h.rows_lost);
 }
 
 /* What is replayed: the first file's name, then how many more ("btcusdt_20240808.gz +3"). */
@@ -85,6 +103,14 @@ void ui_status_draw(ui *u)
         return;
     }
     x++;
+    store_banner(a, b, sizeof(b));
+    if (b[0]) { /* the store loses or holds rows: before anything else */
+        if (!seg(u, &x, ROLE_ERROR, b)) {
+            ui_put(u, u->status, 0, x, u->cols - x, ROLE_ERROR, b);
+            return;
+        }
+        x++;
+    }
     if (a->banner[0]) { /* bad replay input: named before anything else (app_check_data) */
         snprintf(b, sizeof(b), " %.250s ", a->banner);
         if (!seg(u, &x, ROLE_ERROR, b)) {

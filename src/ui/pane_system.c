@@ -87,6 +87,14 @@ static void sys_store(ui *u, WINDOW *w, int ih, int iw)
     sys_rowu(u, w, y++, iw, true, "rows failed", st->rows_failed);
     sys_rowu(u, w, y++, iw, false, "commits", st->commits);
     sys_rowu(u, w, y++, iw, true, "errors", st->errors);
+    store_health_info h = store_health(a->store); /* as the status bar's banner */
+    if (y <= ih)
+        sys_row(u, w, y++, iw, h.state == STORE_STATE_OK ? ROLE_OK : ROLE_ERROR, "state",
+                store_state_name(h.state));
+    if (y <= ih)
+        sys_rowu(u, w, y++, iw, true, "rows held", h.rows_held);
+    if (y <= ih)
+        sys_rowu(u, w, y++, iw, true, "rows lost", h.rows_lost);
     if (y <= ih) {
         char b[48];
         snprintf(b, sizeof b, "%u / %u", st->queue_depth, st->queue_cap);

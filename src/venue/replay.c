@@ -43,6 +43,7 @@
 #define REPLAY_SCAN_BUF (256u << 10)  /* the pre-scan's line buffer (longer lines are skipped) */
 #define REPLAY_SCAN_LEVELS 1024       /* the pre-scan's level scratch (a bigger depth is skipped) */
 #define REPLAY_SMALL (4u << 10)       /* smallest chunk / line buffer for a small file */
+#define REPLAY_LEVELS_INIT 1024u      /* decode scratch at first (grown to REPLAY_MAX_LEVELS) */
 #define REPLAY_INLINE_MAX (64u << 10) /* a regular file this small gets no reader thread */
 
 /* One file's input in the reader thread: raw read() and, for gzip, inflate. */
@@ -118,7 +119,8 @@ struct replay {
     bool nonblock;
     int evfd;   /* readable when a REPLAY_AGAIN is worth retrying */
     int stopfd; /* written once by replay_close: wakes readers waiting on a pipe */
-    feed_level *levels;
+    feed_level *levels; /* decode scratch of nlevels (REPLAY_LEVELS_INIT, grown once) */
+    uint32_t nlevels;
     replay_stats st;
 };
 
@@ -778,7 +780,8 @@ int replay_open(replay **out, const char *const *specs, int n, char *err, size_t
     r->files = xcalloc((size_t)n, sizeof *r->files);
     r->heap = xcalloc((size_t)n, sizeof *r->heap);
     r->todo = xcalloc((size_t)n, sizeof *r->todo);
-    r->levels = xmalloc(REPLAY_MAX_LEVELS * sizeof *r->levels);
+    r->nlevels = REPLAY_LEVELS_INIT; /* 16 KB; the first message with more grows it, once */
+    r->levels = xmalloc(r->nlevels * sizeof *r->levels);
     r->n = n;
     for (int i = 0; i < n; i++)
         r->files[i].src.fd = -1;
@@ -889,7 +892,17 @@ int replay_decode(replay *r, const replay_line *line, feed_event *ev, const char
         return K_ERR;
     }
     rfile *f = &r->files[line->file];
-    if (binance_decode(line->json, line->len, ev, r->levels, REPLAY_MAX_LEVELS, why) != K_OK) {
+    const char *w = NULL;
+    int rc = binance_decode(line->json, line->len, ev, r->levels, r->nlevels, &w);
+    if (rc != K_OK && r->nlevels < REPLAY_MAX_LEVELS && w && strcmp(w, "too many levels") == 0) {
+        r->nlevels = REPLAY_MAX_LEVELS; /* a deep snapshot: the full scratch, kept from now on */
+        free(r->levels);
+        r->levels = xmalloc(r->nlevels * sizeof *r->levels);
+        rc = binance_decode(line->json, line->len, ev, r->levels, r->nlevels, &w);
+    }
+    if (why)
+        *why = w;
+    if (rc != K_OK) {
         f->info.decode_errors++;
         r->st.decode_errors++;
         ev->recv_ns = line->recv_ns;

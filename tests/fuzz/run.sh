@@ -48,8 +48,11 @@ for t in tests/fuzz/fuzz_*.c; do
     case "$name" in *${FUZZ:-}*) ;; *) continue ;; esac
     short=${name#fuzz_}
     bin="$out/$name"
+    # --as-needed (as the Makefile links): a target loads only the libraries it calls. Without
+    # it every target loaded OpenBLAS, whose idle worker threads spin in sched_yield() and took
+    # a core's share from the fuzzer on this 2-core machine.
     if [ "$lib_ok" != 1 ] || ! $cc $cflags -Itests/unit $san -fsanitize=fuzzer "$t" \
-            "$out/libkestrel-fuzz.a" $pkg_libs -lpthread -lm -o "$bin"; then
+            "$out/libkestrel-fuzz.a" -Wl,--as-needed $pkg_libs -lpthread -lm -o "$bin"; then
         echo "  FAIL $name (build)"
         fail "$name"
         continue
@@ -62,7 +65,7 @@ for t in tests/fuzz/fuzz_*.c; do
     # per-target libFuzzer flags: tests/fuzz/NAME.flags (lines starting with # are comments)
     flags=""
     [ -f "tests/fuzz/$name.flags" ] && flags=$(sed '/^#/d' "tests/fuzz/$name.flags")
-    UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
+    OPENBLAS_NUM_THREADS=1 UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
     ASAN_OPTIONS="detect_leaks=1:abort_on_error=0" \
     LSAN_OPTIONS="suppressions=$(pwd)/tests/fuzz/lsan.supp" \
         "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \

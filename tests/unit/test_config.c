@@ -114,11 +114,12 @@ static void test_defaults(void)
     CHECK_STR(c.db_path, "/home/tester/.local/share/kestrel/kestrel.db");
     CHECK_INT(c.store_batch, 500);
     CHECK_INT(c.store_flush_ms, 200);
-    CHECK_INT(c.limits.max_symbols, 256);
-    CHECK_INT(c.limits.book_levels, 5000);
-    CHECK_INT(c.limits.book_buffered, 4096);
+    CHECK_INT(c.limits.max_symbols, 100);
+    CHECK_INT(c.limits.book_levels, 1000);
+    CHECK_INT(c.limits.book_buffered, 256);
     CHECK_INT(c.limits.tape_size, 512);
-    CHECK_INT(c.limits.candles_max, 2000);
+    CHECK_INT(c.limits.candles_max, 300);
+    CHECK_INT(c.limits.memory_mb, 64);
     CHECK_STR(c.log_file, "");
     CHECK_INT(c.log_level, LOG_INFO);
     CHECK_STR(c.socket_path, "");
@@ -167,7 +168,7 @@ static void test_shipped(void)
         "store.path",         "store.batch",        "store.flush_ms",
         "market.max_symbols", "market.book_levels", "market.book_buffered",
         "market.tape_size",   "market.candles_max", "log.file",
-        "log.level",          "control.socket",
+        "log.level",          "control.socket",     "limits.memory_mb",
     };
     config_t lc;
     config_init(&lc);
@@ -190,6 +191,7 @@ static void test_values(void)
               "store = { path = \"/var/lib/k.db\"; batch = 100000; flush_ms = 1; };\n"
               "market = { max_symbols = 4096; book_levels = 20; book_buffered = 64;\n"
               "           tape_size = 16; candles_max = 100000; };\n"
+              "limits = { memory_mb = 1048576; };\n"
               "log = { file = \"k.log\"; level = \"debug\"; };\n"
               "control = { socket = \"/run/k.sock\"; };\n",
               &c);
@@ -210,6 +212,7 @@ static void test_values(void)
     CHECK_INT(c.limits.book_buffered, 64);
     CHECK_INT(c.limits.tape_size, 16);
     CHECK_INT(c.limits.candles_max, 100000);
+    CHECK_INT(c.limits.memory_mb, 1048576);
     CHECK_STR(c.log_file, "k.log");
     CHECK_INT(c.log_level, LOG_DEBUG);
     CHECK_STR(c.socket_path, "/run/k.sock");
@@ -435,7 +438,7 @@ static void test_unknown_keys(void)
                    &w, err, sizeof err);
     CHECK_INT(rc, K_OK);
     CHECK_INT(c.ui_fps, 20);
-    CHECK_INT(c.limits.book_levels, 5000);
+    CHECK_INT(c.limits.book_levels, 1000);
     CHECK_INT(c.log_level, LOG_INFO);
     CHECK_INT(w.n, 8);
     static const char *const want_tail[] = {
@@ -871,6 +874,51 @@ static void test_trading_keys(void)
     CHECK_STR(w.msg[1], exp);
 }
 
+/* The market's limits are admitted against limits.memory_mb: the old defaults (256 symbols, 5000
+ * levels, 4096 buffered diffs, 2000 bars) are refused with the numbers; the same limits with a
+ * budget that holds them load; the new defaults fit 100 symbols in 64 MB with room left. */
+static void test_memory_budget(void)
+{
+    static const char *old = "market = { max_symbols = 256; book_levels = 5000; "
+                             "book_buffered = 4096; candles_max = 2000; };\n";
+    kconfig c;
+    warns w;
+    char err[1024];
+    CHECK_INT(load_text(&c, old, &w, err, sizeof err), K_ERR);
+    market_limits big = {.max_symbols = 256, .book_levels = 5000, .book_buffered = 4096,
+                         .tape_size = 512, .candles_max = 2000, .memory_mb = 64};
+    market_memory mm = market_limits_memory(&big);
+    char want[160];
+    snprintf(want, sizeof want, "= %.2f MB; with 10 MB for the process that is over "
+             "limits.memory_mb = 64", (double)mm.market / 1048576.0);
+    CHECK(strstr(err, want) != NULL);
+    CHECK(strstr(err, "t.cfg: the market needs 256 symbols x ") != NULL);
+    CHECK(strstr(err, "for 5000 levels and 4096 buffered diffs") != NULL);
+    CHECK(strstr(err, "for 2000 bars x 7 timeframes") != NULL);
+    printf("refused: %s\n", err);
+    CHECK(mm.market > (size_t)500 << 20); /* ~595 MB: books 1.35 MB, candles 986 KB each */
+
+    char fits[256];
+    snprintf(fits, sizeof fits, "%slimits = { memory_mb = %zu; };\n", old,
+             (mm.market + mm.reserve) / 1048576 + 1);
+    expect_ok(fits, &c);
+    CHECK_INT(c.limits.max_symbols, 256);
+    expect_err("limits = { memory_mb = 15; };\n",
+               "1: limits.memory_mb = 15 is out of range (expected an integer 16..1048576 (MB))");
+
+    /* the defaults: 100 symbols, well inside 64 MB, with room for the default indicators */
+    kconfig d;
+    config_defaults(&d);
+    mm = market_limits_memory(&d.limits);
+    CHECK_INT(market_limits_check(&d.limits, err, sizeof err), K_OK);
+    CHECK_INT(mm.max_symbols, 100);
+    CHECK(mm.reserve + mm.market < (size_t)64 << 20);
+    CHECK(mm.left > (size_t)12 << 20);
+    printf("defaults: %u symbols x %zu bytes = %.1f MB + %zu MB reserve; %.1f MB left\n",
+           mm.max_symbols, mm.per_symbol, (double)mm.market / 1048576.0, mm.reserve >> 20,
+           (double)mm.left / 1048576.0);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/kestrel-test-config.XXXXXX");
@@ -894,6 +942,7 @@ int main(void)
     test_search_order();
     test_bounds();
     test_trading_keys();
+    test_memory_budget();
 
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

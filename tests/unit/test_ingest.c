@@ -21,6 +21,10 @@ typedef struct vol {
     int last_sub; /* which subscriber saw the last note */
 } vol;
 
+/* Rings that hold every bar of the captures (the default 500 would drop the oldest 1s bars of a
+ * six-minute capture, which these reconciliations count). */
+static const market_limits ingest_test_limits = {.candles_max = 2000};
+
 static void on_first(void *ud, const market_note *n)
 {
     vol *v = ud;
@@ -65,7 +69,7 @@ static uint64_t run_capture(const char *const *specs, int n, int64_t grace, uint
         fprintf(stderr, "%s\n", err);
         return UINT64_MAX;
     }
-    market *m = market_new(NULL);
+    market *m = market_new(&ingest_test_limits);
     kclock *clk = kclock_new_simulated();
     ingest_opts o = {.grace_ms = grace};
     ingest *p = ingest_new(m, clk, &o);
@@ -133,7 +137,7 @@ static uint64_t lagging_trade(int64_t lag_ms, kdec *qty_out, bool *reconciled)
     replay *r = NULL;
     if (replay_open(&r, spec, 1, err, sizeof err) != K_OK)
         return UINT64_MAX;
-    market *m = market_new(NULL);
+    market *m = market_new(&ingest_test_limits);
     ingest *p = ingest_new(m, NULL, &(ingest_opts){.grace_ms = 250});
     static vol v;
     memset(&v, 0, sizeof v);
@@ -184,7 +188,7 @@ static void test_grace(void)
 
 static void test_bad_time(void)
 {
-    market *m = market_new(NULL);
+    market *m = market_new(&ingest_test_limits);
     ingest *p = ingest_new(m, NULL, NULL);
     const char *msg = "{\"stream\":\"btcusdt@trade\",\"data\":{\"e\":\"trade\",\"E\":1723161255208,"
                       "\"s\":\"BTCUSDT\",\"t\":1,\"p\":\"61737.63\",\"q\":\"0.001\","
@@ -228,7 +232,7 @@ static void test_klines(void)
         return;
     }
     CHECK_INT(klines_tf(k1), TF_1M);
-    market *m = market_new(NULL);
+    market *m = market_new(&ingest_test_limits);
     kclock *clk = kclock_new_simulated();
     ingest *p = ingest_new(m, clk, NULL);
     feed_event ev;
@@ -292,7 +296,7 @@ static void test_partial(void)
     CHECK_INT(replay_open(&r, spec, 2, err, sizeof err), K_OK);
     if (!r)
         return;
-    market *m = market_new(NULL);
+    market *m = market_new(&ingest_test_limits);
     ingest *p = ingest_new(m, NULL, NULL);
     ingest_replay_all(p, r, 0);
     market_sym *s = market_find(m, VENUE_BINANCE_SPOT, "BTCUSDT");

@@ -246,7 +246,7 @@ static void test_counts_and_venues(void)
         replay_line ln;
         feed_event ev;
         const char *why;
-        uint64_t n = 0, errors = 0, wrong = 0, snaps = 0;
+        uint64_t n = 0, errors = 0, wrong = 0, snaps = 0, deep = 0;
         while (replay_next(r, &ln) == 1) {
             n++;
             if (replay_decode(r, &ln, &ev, &why) != K_OK) {
@@ -257,7 +257,12 @@ static void test_counts_and_venues(void)
                 ev.recv_ns != ln.recv_ns)
                 wrong++;
             snaps += ev.kind == FEED_DEPTH_SNAPSHOT;
+            /* the REST snapshot's 1000 + 1000 levels: more than the decode scratch starts with
+             * (1024), which grows once and decodes it whole */
+            if (ev.kind == FEED_DEPTH_SNAPSHOT)
+                deep += ev.u.depth.nbids == 1000 && ev.u.depth.nasks == 1000;
         }
+        CHECK_INT(deep, snaps);
         CHECK_INT(n, want[i].lines);
         CHECK_INT(errors, 0);
         CHECK_INT(wrong, 0);
