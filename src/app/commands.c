@@ -313,6 +313,19 @@ static cmd_result cmd_connections_exec(cmd_ctx *c)
                         app_source_name(c->a));
     cmd_json_str(c, c->out, "source", app_source_name(c->a));
     cmd_connections_fill(c, c->out);
+    if (c->origin == CMD_FROM_KEY) { /* the key (n): a summary; screen 4 has the rows */
+        uint64_t rc = 0;
+        size_t open = 0, n = live_conn_count(c->a->live);
+        for (size_t i = 0; i < n; i++) {
+            live_conn_info ci;
+            if (live_conn_get(c->a->live, i, &ci) == K_OK) {
+                rc += ci.reconnects;
+                open += strcmp(ci.state, "open") == 0;
+            }
+        }
+        app_flash(c->a, "live: %zu/%zu connections open, %llu reconnects (System screen: 4)",
+                  open, n, (unsigned long long)rc);
+    }
     return CMD_OK;
 }
 

@@ -373,6 +373,15 @@ static bool config_same_group(const char *path, const char *key)
     return strncmp(path, key, g) == 0 && key[g] == '.';
 }
 
+/* Whether two dotted paths have the same parent ("venues.okx.x" and "venues.okx.y"). */
+static bool config_same_parent(const char *a, const char *b)
+{
+    const char *da = strrchr(a, '.'), *db = strrchr(b, '.');
+    if (!da || !db)
+        return !da && !db;
+    return da - a == db - b && strncmp(a, b, (size_t)(da - a)) == 0;
+}
+
 /* The known key (or group) the unknown dotted path most likely meant, or NULL. Candidates in
  * another group than the one the path was written in cost 2 extra edits, so "log.files"
  * suggests log.file rather than replay.files. */
@@ -392,6 +401,8 @@ static const char *config_suggest(const char *path)
         int by_leaf = config_edit_distance(lf, config_leaf(config_keys[i].path), best_d);
         if (!config_same_group(path, config_keys[i].path))
             by_leaf += 2;
+        else if (!config_same_parent(path, config_keys[i].path))
+            by_leaf += 1; /* venues.okx.ws_ulr: venues.okx.ws_url, not another venue's */
         int d = K_MIN(config_edit_distance(path, config_keys[i].path, best_d), by_leaf);
         if (d < best_d) {
             best_d = d;
