@@ -24,6 +24,8 @@ typedef struct kconfig_venue {
     char ws_public_url[CONFIG_URL_MAX]; /* Binance USD-M /public (depth, bookTicker) */
     char ws_market_url[CONFIG_URL_MAX]; /* Binance USD-M /market (trades, klines, ...) */
     char ca_file[CONFIG_PATH_MAX];      /* "" = the system's CA bundle */
+    double lifetime_s; /* rotate (make-before-break) after this long open; 0 = the venue's
+                          default (Binance 23 h before its 24 h cut; OKX none) */
 } kconfig_venue;
 
 enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };

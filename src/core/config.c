@@ -138,7 +138,9 @@ static int config_parse_net_okx(kconfig *cfg, const char *v)
     {.path = "venues." vn ".network", .type = KT_ENUM, .parse = netparse, .expect = netexp},       \
         VKEY(vn, vi, rest_url, KT_URL, "a base URL: https://host[:port]"),                         \
         VKEY(vn, vi, ws_url, KT_URL, "a base URL: wss://host[:port]"),                             \
-        VKEY(vn, vi, ca_file, KT_PATH, "a CA bundle file, or \"\"")
+        VKEY(vn, vi, ca_file, KT_PATH, "a CA bundle file, or \"\""),                             \
+    {.path = "venues." vn ".lifetime", .type = KT_NUMBER, .off = OFF(venues[vi].lifetime_s),      \
+     .min = 2, .max = 86400, .zero_ok = true, .expect = "0 (the venue's default) or 2..86400 s"}
 
 static const keydef config_keys[] = {
     {.path = "source", .type = KT_ENUM, .parse = config_parse_source,

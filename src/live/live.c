@@ -708,6 +708,12 @@ enum live_result live_open(klive **out, const live_opts *o, char *err, size_t er
     for (int i = 0; i < lv->nconns; i++) {
         live_conn *c = &lv->conns[i];
         ws_opts_default(&c->o, c->venue);
+        double life = o->cfg->venues[c->venue].lifetime_s;
+        if (life > 0) { /* config: shorter than the venue's cut (tests: a few seconds) */
+            c->o.lifetime_ms = (int64_t)(life * 1000.0);
+            if (c->o.rotate_grace_ms <= 0)
+                c->o.rotate_grace_ms = LIVE_ROTATE_MAX_MS * 2;
+        }
         if (o->lifetime_ms > 0)
             c->o.lifetime_ms = o->lifetime_ms;
         if (ws_open(lv->net, c->url, &c->o, &c->id, err, errlen) != WS_OK) {

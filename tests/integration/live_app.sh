@@ -29,7 +29,7 @@ cat > "$T/live.cfg" <<EOF
 source = "live";
 watch = ["binance-spot:BTCUSDT", "binance-usdm:ETHUSDT", "okx:BTC-USDT-SWAP"];
 venues = {
-  binance-spot = { network = "mainnet"; rest_url = "$B"; ws_url = "$W/"; };
+  binance-spot = { network = "mainnet"; rest_url = "$B"; ws_url = "$W/"; lifetime = 4; };
   binance-usdm = { rest_url = "$B"; ws_public_url = "$W"; ws_market_url = "$W"; };
   okx = { rest_url = "$B"; ws_url = "$W"; };
 };
@@ -106,6 +106,11 @@ check "gap: resynced and live again" \
     wait_for 20 cq "$USDM[\"resyncs\"] >= 1 and $USDM[\"state\"] == \"live\""
 check "gap: the status counts it too" \
     sq '[s for s in j["symbols"] if s["venue"] == "binance-usdm"][0]["gaps"] >= 1'
+
+# make-before-break rotation (venues.binance-spot.lifetime = 4 s instead of 23 h): no gap
+check "rotation: the spot connection rotates" wait_for 30 cq "$SPOT[\"rotations\"] >= 2"
+check "rotation: without a gap, book live" \
+    cq "$SPOT[\"gaps\"] == 0 and $SPOT[\"books_live\"] == 1 and $SPOT[\"state\"] == \"open\""
 
 # the tapes end: every book equals the fake's authoritative one (top 20 levels, exact)
 same_book() { # venue symbol
