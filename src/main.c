@@ -40,6 +40,7 @@ static void main_usage(FILE *f)
           "       kestrel ctl [--socket PATH] [--config FILE] CMD [ARGS...]\n"
           "       kestrel ta --data FILE.csv [--indicators LIST] [--format csv|json] | --list\n"
           "       kestrel backtest --data FILE[,FILE...] [options]   (kestrel backtest --help)\n"
+          "       kestrel check [--config FILE] [--watch VENUE:SYMBOL[,...]]  (live connectivity)\n"
           "\n"
           "options:\n"
           "  --config FILE        configuration file (default: search, see kestrel(1))\n"
@@ -174,6 +175,32 @@ static int main_split_watch(kconfig *cfg, const char *list)
     return K_OK;
 }
 
+/* kestrel check [--config FILE] [--watch V:SYM[,...]]: the connectivity self-test. */
+static int main_check(int argc, char **argv)
+{
+    const char *config_path = NULL, *watch = NULL;
+    for (int i = 1; i < argc; i++) {
+        if ((strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "--watch") == 0) &&
+            i + 1 < argc) {
+            *(argv[i][2] == 'c' ? &config_path : &watch) = argv[i + 1];
+            i++;
+        } else {
+            fprintf(stderr, "kestrel check: unexpected argument '%s' (usage: kestrel check "
+                            "[--config FILE] [--watch VENUE:SYMBOL[,...]])\n", argv[i]);
+            return 2;
+        }
+    }
+    kconfig *cfg = xmalloc(sizeof *cfg);
+    char err[1024];
+    int rc = 2;
+    if (config_load(cfg, config_path, NULL, NULL, err, sizeof err) != K_OK)
+        fprintf(stderr, "kestrel check: %s\n", err);
+    else if (!watch || main_split_watch(cfg, watch) == K_OK)
+        rc = live_check_main(cfg);
+    free(cfg);
+    return rc;
+}
+
 /* xmalloc's fail hook: an out-of-memory abort gives the shell its terminal back first (endwin,
  * then the tty layer writes what is left and restores the saved modes: icanon, echo). */
 static void main_oom_restore(void *ud)
@@ -213,6 +240,9 @@ int main(int argc, char **argv)
         return backtest_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "export") == 0)
         return trading_export_main(argc - 1, argv + 1);
+
+    if (argc > 1 && strcmp(argv[1], "check") == 0)
+        return main_check(argc - 1, argv + 1);
 
     enum { OPT_CONFIG = 256, OPT_DB, OPT_REPLAY, OPT_SPEED, OPT_HEADLESS, OPT_EXIT_AT_END, OPT_LOOP,
            OPT_THEME, OPT_LOG, OPT_SOCKET, OPT_HELP, OPT_VERSION, OPT_LIVE, OPT_WATCH };

@@ -84,6 +84,11 @@ typedef struct live_book_info {
 size_t live_book_count(const klive *lv);
 int live_book_get(klive *lv, size_t i, live_book_info *out);
 
+/* `kestrel check`: the step-by-step connectivity self-test (src/live/live_cli.c) over cfg's
+ * watch list and venues: prints each step with ok/FAIL and why; 0 all passed, 1 a step failed,
+ * 2 a bad configuration. */
+int live_check_main(kconfig *cfg);
+
 /* True when every watched book is live. */
 bool live_all_books_live(klive *lv);
 

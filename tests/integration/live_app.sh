@@ -63,6 +63,23 @@ check "a venues.* typo warns with did-you-mean" \
     grep -q "typo.cfg:2: unknown key 'venues.binance-spot.ws_ulr' ignored (did you mean 'venues.binance-spot.ws_url'?)" "$T/typo.err"
 check "an empty watch list is refused (exit 2)" grep -q "watch list is empty" "$T/typo.err"
 
+# kestrel check: the step-by-step self-test against the fake (pass), and against a closed port
+"$K" check --config "$T/live.cfg" > "$T/check.out" 2>&1
+check "check: exit 0 against the fake" test $? -eq 0
+check "check: REST ping and clock offset per venue" \
+    test "$(grep -c '^ok .*\(REST ping\|clock offset\)' "$T/check.out")" -eq 6
+check "check: first message on each of the 4 websockets" \
+    test "$(grep -c '^ok .*websocket: first message' "$T/check.out")" -eq 4
+check "check: every book syncs" test "$(grep -c '^ok .*book sync' "$T/check.out")" -eq 3
+printf 'venues = { binance-spot = { rest_url = "http://127.0.0.1:1"; ws_url = "ws://127.0.0.1:1"; }; };\n' \
+    > "$T/closed.cfg"
+"$K" check --config "$T/closed.cfg" --watch binance-spot:BTCUSDT > "$T/closed.out" 2>&1
+check "check: exit 1 against a closed port" test $? -eq 1
+check "check: says which step failed and why" \
+    grep -q "^FAIL binance-spot REST ping.*127.0.0.1:1.*network" "$T/closed.out"
+"$K" check --config "$T/insecure.cfg" > "$T/cins.out" 2>&1
+check "check: a refused URL is exit 2" test $? -eq 2
+
 # the live app
 "$K" --headless --config "$T/live.cfg" --db "$T/k.db" --socket "$T/k.sock" --log "$T/k.log" \
     > "$T/k.out" 2> "$T/k.err" &
