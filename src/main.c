@@ -15,6 +15,7 @@
 #include "kestrel/backtest.h"
 #include "kestrel/trading.h"
 #include "kestrel/json.h"
+#include "kestrel/live.h"
 #include "kestrel/ta_cli.h"
 #include "kestrel/ui.h"
 #include "kestrel/xmalloc.h"
@@ -39,6 +40,7 @@ static void main_usage(FILE *f)
           "       kestrel ctl [--socket PATH] [--config FILE] CMD [ARGS...]\n"
           "       kestrel ta --data FILE.csv [--indicators LIST] [--format csv|json] | --list\n"
           "       kestrel backtest --data FILE[,FILE...] [options]   (kestrel backtest --help)\n"
+          "       kestrel check [--config FILE] [--watch VENUE:SYMBOL[,...]]  (live connectivity)\n"
           "\n"
           "options:\n"
           "  --config FILE        configuration file (default: search, see kestrel(1))\n"
@@ -48,6 +50,8 @@ static void main_usage(FILE *f)
           "  --headless           no terminal UI (log to --log FILE or stderr)\n"
           "  --exit-at-end        exit when the replay ends and print the status JSON\n"
           "  --loop               replay the files forever, the data clock going on\n"
+          "  --live               live market data from the venues (config source = \"live\")\n"
+          "  --watch V:SYM[,...]  live watch list, e.g. binance-spot:BTCUSDT,okx:BTC-USDT-SWAP\n"
           "  --theme NAME         colour theme from themes/ (default, mono, amber)\n"
           "  --log FILE           log file\n"
           "  --socket PATH        control socket path\n"
@@ -136,6 +140,67 @@ static int main_split_replay(kconfig *cfg, const char *list)
     return K_OK;
 }
 
+/* --watch venue:SYMBOL[,...]: replaces the config's watch list (each entry checked here). */
+static int main_split_watch(kconfig *cfg, const char *list)
+{
+    cfg->watch_count = 0;
+    for (const char *p = list; *p;) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        char one[CONFIG_WATCH_MAX], sym[KSYM_MAX], err[200];
+        enum venue v;
+        if (n == 0 || n >= sizeof one) {
+            fprintf(stderr, "kestrel: --watch: bad entry in '%s' (expected venue:SYMBOL)\n", list);
+            return K_ERR;
+        }
+        memcpy(one, p, n);
+        one[n] = '\0';
+        if (live_parse_watch(one, &v, sym, sizeof sym, err, sizeof err) != K_OK) {
+            fprintf(stderr, "kestrel: --watch: %s\n", err);
+            return K_ERR;
+        }
+        if (cfg->watch_count >= CONFIG_MAX_WATCH) {
+            fprintf(stderr, "kestrel: --watch: at most %d entries\n", CONFIG_MAX_WATCH);
+            return K_ERR;
+        }
+        memcpy(cfg->watch[cfg->watch_count++], one, n + 1);
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    if (cfg->watch_count == 0) {
+        fprintf(stderr, "kestrel: --watch needs at least one venue:SYMBOL\n");
+        return K_ERR;
+    }
+    return K_OK;
+}
+
+/* kestrel check [--config FILE] [--watch V:SYM[,...]]: the connectivity self-test. */
+static int main_check(int argc, char **argv)
+{
+    const char *config_path = NULL, *watch = NULL;
+    for (int i = 1; i < argc; i++) {
+        if ((strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "--watch") == 0) &&
+            i + 1 < argc) {
+            *(argv[i][2] == 'c' ? &config_path : &watch) = argv[i + 1];
+            i++;
+        } else {
+            fprintf(stderr, "kestrel check: unexpected argument '%s' (usage: kestrel check "
+                            "[--config FILE] [--watch VENUE:SYMBOL[,...]])\n", argv[i]);
+            return 2;
+        }
+    }
+    kconfig *cfg = xmalloc(sizeof *cfg);
+    char err[1024];
+    int rc = 2;
+    if (config_load(cfg, config_path, NULL, NULL, err, sizeof err) != K_OK)
+        fprintf(stderr, "kestrel check: %s\n", err);
+    else if (!watch || main_split_watch(cfg, watch) == K_OK)
+        rc = live_check_main(cfg);
+    free(cfg);
+    return rc;
+}
+
 /* xmalloc's fail hook: an out-of-memory abort gives the shell its terminal back first (endwin,
  * then the tty layer writes what is left and restores the saved modes: icanon, echo). */
 static void main_oom_restore(void *ud)
@@ -176,8 +241,11 @@ int main(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "export") == 0)
         return trading_export_main(argc - 1, argv + 1);
 
+    if (argc > 1 && strcmp(argv[1], "check") == 0)
+        return main_check(argc - 1, argv + 1);
+
     enum { OPT_CONFIG = 256, OPT_DB, OPT_REPLAY, OPT_SPEED, OPT_HEADLESS, OPT_EXIT_AT_END, OPT_LOOP,
-           OPT_THEME, OPT_LOG, OPT_SOCKET, OPT_HELP, OPT_VERSION };
+           OPT_THEME, OPT_LOG, OPT_SOCKET, OPT_HELP, OPT_VERSION, OPT_LIVE, OPT_WATCH };
     static const struct option opts[] = {
         {"config", required_argument, 0, OPT_CONFIG},
         {"db", required_argument, 0, OPT_DB},
@@ -191,11 +259,13 @@ int main(int argc, char **argv)
         {"socket", required_argument, 0, OPT_SOCKET},
         {"help", no_argument, 0, OPT_HELP},
         {"version", no_argument, 0, OPT_VERSION},
+        {"live", no_argument, 0, OPT_LIVE},
+        {"watch", required_argument, 0, OPT_WATCH},
         {0, 0, 0, 0},
     };
     const char *config_path = NULL, *db = NULL, *replay = NULL, *speed = NULL, *theme = NULL,
-               *logf = NULL, *sock = NULL;
-    bool headless = false, exit_at_end = false, loop_files = false;
+               *logf = NULL, *sock = NULL, *watch = NULL;
+    bool headless = false, exit_at_end = false, loop_files = false, go_live = false;
 
     opterr = 0;
     int c;
@@ -211,6 +281,8 @@ int main(int argc, char **argv)
         case OPT_THEME: theme = optarg; break;
         case OPT_LOG: logf = optarg; break;
         case OPT_SOCKET: sock = optarg; break;
+        case OPT_LIVE: go_live = true; break;
+        case OPT_WATCH: watch = optarg; break;
         case OPT_HELP: main_usage(stdout); return 0;
         case OPT_VERSION: printf("kestrel %s\n", KESTREL_VERSION); return 0;
         case ':':
@@ -256,6 +328,20 @@ int main(int argc, char **argv)
         return 2;
     if (loop_files)
         a->cfg.replay_loop = true;
+    if (go_live && replay) {
+        fprintf(stderr, "kestrel: --live and --replay exclude each other\n");
+        return 2;
+    }
+    if (go_live)
+        a->cfg.source_live = true;
+    else if (replay)
+        a->cfg.source_live = false;
+    if (watch && main_split_watch(&a->cfg, watch) != K_OK)
+        return 2;
+    if (exit_at_end && a->cfg.source_live) {
+        fprintf(stderr, "kestrel: --exit-at-end needs a replay (live data has no end)\n");
+        return 2;
+    }
     if (exit_at_end && a->cfg.replay_count == 0) {
         fprintf(stderr, "kestrel: --exit-at-end needs a replay (--replay FILE)\n");
         return 2;

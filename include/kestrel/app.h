@@ -34,6 +34,7 @@ typedef struct app {
     int64_t session_id;      /* the store's session row (client order id epoch) */
     struct store *store;
     struct replay *replay;
+    struct live *live;       /* live market data (source LIVE), else NULL (live.h) */
     struct ui *ui;           /* NULL when headless */
     struct ctl_server *ctl;
 

@@ -21,10 +21,34 @@ typedef struct config_kv {
     char value[CONFIG_TRADE_VAL_MAX]; /* "7", "10000" */
 } config_kv;
 
+#define CONFIG_MAX_WATCH 64
+#define CONFIG_WATCH_MAX 48 /* "venue:SYMBOL" incl. NUL */
+#define CONFIG_URL_MAX 256
+
+/* venues.<venue> { network; rest_url; ws_url; ws_public_url; ws_market_url; ca_file; }
+ * URLs are bases (scheme, host, port): Kestrel appends the venue's documented paths. "" = the
+ * network's default (docs/CONFIG.md). */
+typedef struct kconfig_venue {
+    char network[16];                 /* "mainnet" (default), "testnet"; OKX "demo" */
+    char rest_url[CONFIG_URL_MAX];
+    char ws_url[CONFIG_URL_MAX];
+    char ws_public_url[CONFIG_URL_MAX]; /* Binance USD-M /public (depth, bookTicker) */
+    char ws_market_url[CONFIG_URL_MAX]; /* Binance USD-M /market (trades, klines, ...) */
+    char ca_file[CONFIG_PATH_MAX];      /* "" = the system's CA bundle */
+    double lifetime_s; /* rotate (make-before-break) after this long open; 0 = the venue's
+                          default (Binance 23 h before its 24 h cut; OKX none) */
+} kconfig_venue;
+
 enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 typedef struct kconfig {
     char source[CONFIG_PATH_MAX]; /* file the values came from, "" = built-in defaults */
+
+    /* source = "replay" | "live"; watch = ["venue:SYMBOL", ...]; venues { ... } */
+    bool source_live;
+    char watch[CONFIG_MAX_WATCH][CONFIG_WATCH_MAX];
+    int watch_count;
+    kconfig_venue venues[VENUE_COUNT];
 
     /* replay { files = [...]; speed = 1.0; } */
     char replay_files[CONFIG_MAX_REPLAY][CONFIG_PATH_MAX];

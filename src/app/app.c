@@ -26,6 +26,7 @@
 #include "kestrel/runner.h"
 #include "kestrel/trading.h"
 #include "kestrel/ingest.h"
+#include "kestrel/live.h"
 #include "kestrel/replay.h"
 #include "kestrel/store.h"
 #include "kestrel/ta.h"
@@ -974,6 +975,13 @@ static void app_stats_timer(loop *l, uint64_t id, void *ud)
     struct app_private *p = a->priv;
     int64_t now = loop_mono_ms();
     int64_t dt = now - p->stats_mono_ms;
+    if (a->live) { /* live frames go straight to the pipeline: its counters are the app's */
+        const ingest_stats *is = ingest_get_stats(a->ingest);
+        a->messages = is->applied;
+        a->malformed = ingest_dropped(a->ingest);
+        a->data_ms = ingest_clock_ms(a->ingest);
+        a->changes++;
+    }
     if (dt > 0) {
         double rate = (double)(a->messages - p->stats_messages) * 1000.0 / (double)dt;
         if (rate != a->msgs_per_s) {
@@ -1156,7 +1164,7 @@ int app_start(app *a, const char *args, char *err, size_t errlen)
     /* app_model_open (below) finds priv allocated */
     a->speed = a->cfg.replay_speed;
     a->chart_tf = a->cfg.ui_timeframe;
-    a->source = APP_SOURCE_REPLAY;
+    a->source = a->cfg.source_live ? APP_SOURCE_LIVE : APP_SOURCE_REPLAY;
 
     bool log_stderr = a->headless && !a->cfg.log_file[0];
     char lerr[256];
@@ -1178,6 +1186,10 @@ int app_start(app *a, const char *args, char *err, size_t errlen)
         return K_ERR;
     }
 
+    if (a->source == APP_SOURCE_LIVE && live_check(&a->cfg, err, errlen) != LIVE_OK) {
+        a->exit_status = 2; /* a bad watch list or venues.* URL is a usage error */
+        return K_ERR;
+    }
     /* the control socket first: a start refused because another Kestrel holds it must not have
      * created (or touched) the database */
     ctl_opts co = {.path = a->cfg.socket_path,
@@ -1190,7 +1202,8 @@ int app_start(app *a, const char *args, char *err, size_t errlen)
                      .on_health = app_on_store_health, .on_health_ud = a};
     if (store_open(&a->store, a->cfg.db_path, &so, err, errlen) != K_OK)
         return K_ERR;
-    a->session_id = store_session_begin(a->store, "replay", a->version, args);
+    a->session_id = store_session_begin(a->store, a->source == APP_SOURCE_LIVE ? "live" : "replay",
+                                        a->version, args);
     if (trading_open(a, err, errlen) != K_OK) /* after the store: its session is the id epoch */
         return K_ERR;
     if (trading_restore(a, err, errlen) != K_OK) /* positions, P&L, open orders as stored */
@@ -1213,7 +1226,16 @@ int app_start(app *a, const char *args, char *err, size_t errlen)
         return K_ERR;
     }
 
-    if (a->cfg.replay_count > 0) {
+    if (a->source == APP_SOURCE_LIVE) {
+        live_opts lo = {.loop = a->loop, .ingest = a->ingest, .market = a->market, .log = a->log,
+                        .cfg = &a->cfg};
+        enum live_result lr = live_open(&a->live, &lo, err, errlen);
+        if (lr != LIVE_OK) {
+            if (lr != LIVE_ERR_INIT)
+                a->exit_status = 2; /* a bad watch list or venues.* URL is a usage error */
+            return K_ERR;
+        }
+    } else if (a->cfg.replay_count > 0) {
         if (app_replay_open(a, err, errlen) != K_OK) {
             if (!a->replay)
                 a->exit_status = 2; /* a bad --replay value is a usage error */
@@ -1238,6 +1260,8 @@ int app_start(app *a, const char *args, char *err, size_t errlen)
     if (a->replay) {
         app_reanchor(a);
         app_schedule_pump(a, 0);
+    } else if (a->live) {
+        app_flash(a, "live: connecting to %zu stream(s)", live_conn_count(a->live));
     } else {
         app_flash(a, "no data source: replay.files is empty and no --replay was given");
     }
@@ -1290,6 +1314,8 @@ void app_stop(app *a)
         replay_close(a->replay);
         a->replay = NULL;
     }
+    live_close(a->live); /* the net thread joined, REST cancelled: before the loop goes */
+    a->live = NULL;
     trading_close(a);   /* unsubscribes and cancels its clock timer: before the model goes */
     app_model_close(a); /* frees priv too; before the loop its wall clock's timer is on */
     if (a->loop) {

@@ -434,6 +434,7 @@ static const cmd_status_section cmd_status_sections[] = {
     {"store", cmd_status_store},     {"control", cmd_status_control},
     {"ui", cmd_status_ui},           {"ingest", cmd_status_ingest},
     {"trading", cmd_status_trading}, {"market", cmd_status_market},
+    {"connections", cmd_status_connections},
 };
 
 cJSON *cmd_status_json(app *a)
@@ -471,5 +472,4 @@ static cmd_result cmd_reserved(cmd_ctx *c)
 CMD_RESERVED(cmd_settings_entry, "settings", "", 0, 0, "settings form");
 CMD_RESERVED(cmd_watch_add_entry, "watch-add", "[SYMBOL]", 0, 1, "add a watchlist symbol");
 CMD_RESERVED(cmd_watch_remove_entry, "watch-remove", "[SYMBOL]", 0, 1, "remove a watchlist symbol");
-CMD_RESERVED(cmd_connections_entry, "connections", "", 0, 0, "connections view");
 CMD_RESERVED(cmd_backtests_entry, "backtests", "", 0, 0, "backtests view");

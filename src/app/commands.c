@@ -12,6 +12,7 @@
 #include "kestrel/cmd.h"
 #include "kestrel/ctl.h"
 #include "kestrel/ingest.h"
+#include "kestrel/live.h"
 #include "kestrel/decimal.h"
 #include "kestrel/replay.h"
 #include "kestrel/store.h"
@@ -85,7 +86,7 @@ void cmd_status_app(cmd_ctx *c, cJSON *doc)
     app *a = c->a;
     char t[40];
     cmd_json_str(c, doc, "version", a->version ? a->version : "");
-    cmd_json_str(c, doc, "source", a->replay ? "replay" : "none");
+    cmd_json_str(c, doc, "source", a->live ? "live" : a->replay ? "replay" : "none");
     cmd_json_str(c, doc, "broker", "paper");
     cmd_iso_time(a->data_ms, t, sizeof t);
     cmd_json_str(c, doc, "data_time", t);
@@ -270,6 +271,101 @@ void cmd_status_ingest(cmd_ctx *c, cJSON *doc)
         cmd_json_num(c, late, tf_name((enum tf)k),
                      (double)market_late_trades(a->market, (enum tf)k));
 }
+
+/* The live connections (live.h): one entry per connection and one per watched book. The same
+ * object is the status document's "connections" section and `kestrel ctl connections`. */
+static void cmd_connections_fill(cmd_ctx *c, cJSON *o)
+{
+    app *a = c->a;
+    cJSON *conns = cmd_json_arr(c, o, "connections");
+    for (size_t i = 0; i < live_conn_count(a->live); i++) {
+        live_conn_info ci;
+        if (live_conn_get(a->live, i, &ci) != K_OK || !conns)
+            break;
+        cJSON *e = cJSON_CreateObject();
+        if (!cmd_json_push(c, conns, e))
+            break;
+        cmd_json_str(c, e, "venue", venue_name(ci.venue));
+        cmd_json_str(c, e, "channel", ci.channel);
+        cmd_json_str(c, e, "url", ci.url);
+        cmd_json_str(c, e, "state", ci.state);
+        if (ci.last_msg_age_ms >= 0)
+            cmd_json_num(c, e, "last_msg_age_ms", (double)ci.last_msg_age_ms);
+        else
+            cmd_json_null(c, e, "last_msg_age_ms");
+        cmd_json_num(c, e, "msgs", (double)ci.msgs);
+        cmd_json_num(c, e, "msgs_per_s", ci.msgs_per_s);
+        cmd_json_num(c, e, "reconnects", (double)ci.reconnects);
+        cmd_json_num(c, e, "resyncs", (double)ci.resyncs);
+        cmd_json_num(c, e, "gaps", (double)ci.gaps);
+        cmd_json_num(c, e, "stalls", (double)ci.stalls);
+        cmd_json_num(c, e, "rotations", (double)ci.rotations);
+        cmd_json_num(c, e, "failures", (double)ci.failures);
+        cmd_json_num(c, e, "oversize", (double)ci.oversize);
+        cmd_json_num(c, e, "queue_drops", (double)ci.queue_drops);
+        cmd_json_num(c, e, "snapshots", (double)ci.snapshots);
+        cmd_json_num(c, e, "snapshots_old", (double)ci.snapshots_old);
+        if (ci.latency_ms >= 0)
+            cmd_json_num(c, e, "latency_ms", round(ci.latency_ms * 10.0) / 10.0);
+        else
+            cmd_json_null(c, e, "latency_ms");
+        cmd_json_num(c, e, "books", ci.books);
+        cmd_json_num(c, e, "books_live", ci.books_live);
+        cmd_json_str(c, e, "last_error", ci.last_error);
+    }
+    cJSON *books = cmd_json_arr(c, o, "books");
+    for (size_t i = 0; i < live_book_count(a->live); i++) {
+        live_book_info bi;
+        if (live_book_get(a->live, i, &bi) != K_OK || !books)
+            break;
+        cJSON *e = cJSON_CreateObject();
+        if (!cmd_json_push(c, books, e))
+            break;
+        cmd_json_str(c, e, "venue", venue_name(bi.venue));
+        cmd_json_str(c, e, "symbol", bi.symbol);
+        cmd_json_str(c, e, "state", bi.state);
+        cmd_json_num(c, e, "gaps", (double)bi.gaps);
+        cmd_json_num(c, e, "resyncs", (double)bi.resyncs);
+        cmd_json_num(c, e, "snapshots", (double)bi.snapshots);
+        cmd_json_bool(c, e, "fetching", bi.fetching);
+    }
+}
+
+void cmd_status_connections(cmd_ctx *c, cJSON *doc)
+{
+    if (!c->a->live)
+        return;
+    cmd_connections_fill(c, cmd_json_obj(c, doc, "connections"));
+}
+
+static cmd_result cmd_connections_exec(cmd_ctx *c)
+{
+    if (!c->a->live)
+        return cmd_fail(c, "no live connections: the source is %s (start with --live)",
+                        app_source_name(c->a));
+    cmd_json_str(c, c->out, "source", app_source_name(c->a));
+    cmd_connections_fill(c, c->out);
+    if (c->origin == CMD_FROM_KEY) { /* the key (n): a summary; screen 4 has the rows */
+        uint64_t rc = 0;
+        size_t open = 0, n = live_conn_count(c->a->live);
+        for (size_t i = 0; i < n; i++) {
+            live_conn_info ci;
+            if (live_conn_get(c->a->live, i, &ci) == K_OK) {
+                rc += ci.reconnects;
+                open += strcmp(ci.state, "open") == 0;
+            }
+        }
+        app_flash(c->a, "live: %zu/%zu connections open, %llu reconnects (System screen: 4)",
+                  open, n, (unsigned long long)rc);
+    }
+    return CMD_OK;
+}
+
+const cmd_entry cmd_connections_entry = {
+    .name = "connections",
+    .args = "",
+    .help = "live connections: state, last message, msgs/s, reconnects, resyncs, latency",
+    .exec = cmd_connections_exec};
 
 cJSON *app_status_json(app *a)
 {

@@ -67,6 +67,8 @@ enum ktype {
     KT_PATHLIST, /* replay.files */
     KT_TRADE,    /* a trading key (paper.*, fees.*, risk.*): checked by the trading module's own
                   * validator, kept as text in cfg->trade (applied by the app's trading) */
+    KT_URL,      /* char[] field: a URL ("" = the default); its use is checked by live_open */
+    KT_WATCH,    /* watch: a list of "venue:SYMBOL" */
 };
 
 typedef struct keydef {
@@ -106,11 +108,62 @@ static int config_parse_level(kconfig *cfg, const char *v)
     return K_ERR;
 }
 
+static int config_parse_source(kconfig *cfg, const char *v)
+{
+    if (strcmp(v, "replay") != 0 && strcmp(v, "live") != 0)
+        return K_ERR;
+    cfg->source_live = strcmp(v, "live") == 0;
+    return K_OK;
+}
+
+static int config_parse_network(kconfig *cfg, enum venue ven, const char *v)
+{
+    bool ok = strcmp(v, "mainnet") == 0 ||
+              strcmp(v, ven == VENUE_OKX ? "demo" : "testnet") == 0;
+    if (!ok)
+        return K_ERR;
+    snprintf(cfg->venues[ven].network, sizeof cfg->venues[ven].network, "%s", v);
+    return K_OK;
+}
+static int config_parse_net_spot(kconfig *cfg, const char *v)
+{
+    return config_parse_network(cfg, VENUE_BINANCE_SPOT, v);
+}
+static int config_parse_net_usdm(kconfig *cfg, const char *v)
+{
+    return config_parse_network(cfg, VENUE_BINANCE_USDM, v);
+}
+static int config_parse_net_okx(kconfig *cfg, const char *v)
+{
+    return config_parse_network(cfg, VENUE_OKX, v);
+}
+
 #define OFF(f) offsetof(kconfig, f)
 #define LIM(f) (offsetof(kconfig, limits) + offsetof(market_limits, f))
 #define SZ(f) sizeof(((kconfig *)0)->f)
 
+#define VKEY(vn, vi, f, t, ex)                                                                     \
+    {.path = "venues." vn "." #f, .type = t, .off = OFF(venues[vi].f),                             \
+     .size = SZ(venues[vi].f), .expect = ex}
+#define VENUE_KEYS(vn, vi, netparse, netexp)                                                       \
+    {.path = "venues." vn ".network", .type = KT_ENUM, .parse = netparse, .expect = netexp},       \
+        VKEY(vn, vi, rest_url, KT_URL, "a base URL: https://host[:port]"),                         \
+        VKEY(vn, vi, ws_url, KT_URL, "a base URL: wss://host[:port]"),                             \
+        VKEY(vn, vi, ca_file, KT_PATH, "a CA bundle file, or \"\""),                             \
+    {.path = "venues." vn ".lifetime", .type = KT_NUMBER, .off = OFF(venues[vi].lifetime_s),      \
+     .min = 2, .max = 86400, .zero_ok = true, .expect = "0 (the venue's default) or 2..86400 s"}
+
 static const keydef config_keys[] = {
+    {.path = "source", .type = KT_ENUM, .parse = config_parse_source,
+     .expect = "\"replay\" or \"live\""},
+    {.path = "watch", .type = KT_WATCH, .expect = "a list of \"venue:SYMBOL\""},
+    VENUE_KEYS("binance-spot", VENUE_BINANCE_SPOT, config_parse_net_spot, "mainnet or testnet"),
+    VENUE_KEYS("binance-usdm", VENUE_BINANCE_USDM, config_parse_net_usdm, "mainnet or testnet"),
+    VKEY("binance-usdm", VENUE_BINANCE_USDM, ws_public_url, KT_URL,
+         "a base URL: wss://host[:port]"),
+    VKEY("binance-usdm", VENUE_BINANCE_USDM, ws_market_url, KT_URL,
+         "a base URL: wss://host[:port]"),
+    VENUE_KEYS("okx", VENUE_OKX, config_parse_net_okx, "mainnet or demo"),
     {.path = "replay.files", .type = KT_PATHLIST, .expect = "a list of file names"},
     {.path = "replay.speed", .type = KT_NUMBER, .off = OFF(replay_speed), .min = 0.01,
      .max = 1000, .zero_ok = true, .expect = "0 or 0.01..1000"},
@@ -199,7 +252,7 @@ static const keydef config_keys[] = {
 
 static const char *const config_groups[] = {"replay",  "ui",     "store", "market", "log",
                                              "control", "engine", "paper", "fees",   "risk",
-                                             "limits"};
+                                             "limits", "venues"};
 
 /* Words people reach for that edit distance cannot map: leaf name -> key. */
 static const struct {
@@ -382,6 +435,15 @@ static bool config_same_group(const char *path, const char *key)
     return strncmp(path, key, g) == 0 && key[g] == '.';
 }
 
+/* Whether two dotted paths have the same parent ("venues.okx.x" and "venues.okx.y"). */
+static bool config_same_parent(const char *a, const char *b)
+{
+    const char *da = strrchr(a, '.'), *db = strrchr(b, '.');
+    if (!da || !db)
+        return !da && !db;
+    return da - a == db - b && strncmp(a, b, (size_t)(da - a)) == 0;
+}
+
 /* The known key (or group) the unknown dotted path most likely meant, or NULL. Candidates in
  * another group than the one the path was written in cost 2 extra edits, so "log.files"
  * suggests log.file rather than replay.files. */
@@ -401,6 +463,8 @@ static const char *config_suggest(const char *path)
         int by_leaf = config_edit_distance(lf, config_leaf(config_keys[i].path), best_d);
         if (!config_same_group(path, config_keys[i].path))
             by_leaf += 2;
+        else if (!config_same_parent(path, config_keys[i].path))
+            by_leaf += 1; /* venues.okx.ws_ulr: venues.okx.ws_url, not another venue's */
         int d = K_MIN(config_edit_distance(path, config_keys[i].path, best_d), by_leaf);
         if (d < best_d) {
             best_d = d;
@@ -737,6 +801,31 @@ static int config_walk_balances(const loadctx *c, const config_setting_t *grp)
     return K_OK;
 }
 
+/* "venue:SYMBOL": a known venue, a symbol of 1..KSYM_MAX-1 letters, digits and '-'. */
+static int config_check_watch(const char *v, char *why, size_t cap)
+{
+    const char *colon = strchr(v, ':');
+    char vn[32];
+    enum venue ven;
+    if (!colon || (size_t)(colon - v) >= sizeof vn) {
+        snprintf(why, cap, "no venue");
+        return K_ERR;
+    }
+    memcpy(vn, v, (size_t)(colon - v));
+    vn[colon - v] = '\0';
+    if (venue_parse(vn, &ven) != K_OK) {
+        snprintf(why, cap, "unknown venue '%.31s' (binance-spot, binance-usdm, okx)", vn);
+        return K_ERR;
+    }
+    size_t n = strlen(colon + 1);
+    if (n == 0 || n >= KSYM_MAX ||
+        strspn(colon + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != n) {
+        snprintf(why, cap, "bad symbol (1..%d letters, digits and '-')", KSYM_MAX - 1);
+        return K_ERR;
+    }
+    return K_OK;
+}
+
 /* fees { binance-spot { maker; taker; } ... } and paper { balances { } }: groups below the top */
 static bool config_is_subgroup(const char *path)
 {
@@ -803,6 +892,44 @@ static int config_check_value(const loadctx *c, const config_setting_t *s, const
     }
     case KT_TRADE:
         return config_check_trade(c, s, k->path, k->expect);
+    case KT_URL: {
+        if (config_check_string_type(c, s, k) != K_OK)
+            return K_ERR;
+        const char *v = config_setting_get_string(s);
+        size_t n = strlen(v);
+        if (n >= k->size)
+            return config_fail(c, s, "%s is too long (%zu characters, at most %zu)", k->path, n,
+                               k->size - 1);
+        if (n > 0 && !strstr(v, "://")) {
+            config_show(shown, sizeof shown, v);
+            return config_fail(c, s, "%s = \"%s\" is not valid (expected %s)", k->path, shown,
+                               k->expect);
+        }
+        memcpy((char *)c->cfg + k->off, v, n + 1);
+        return K_OK;
+    }
+    case KT_WATCH: {
+        if (!config_setting_is_array(s) && !config_setting_is_list(s))
+            return config_fail(c, s, "%s must be a list (expected [\"venue:SYMBOL\", ...])",
+                               k->path);
+        int n = config_setting_length(s);
+        if (n > CONFIG_MAX_WATCH)
+            return config_fail(c, s, "%s has %d entries (at most %d)", k->path, n,
+                               CONFIG_MAX_WATCH);
+        for (int i = 0; i < n; i++) {
+            const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+            const char *v = config_setting_type(e) == CONFIG_TYPE_STRING
+                                ? config_setting_get_string(e) : NULL;
+            char why[160];
+            if (!v || config_check_watch(v, why, sizeof why) != K_OK)
+                return config_fail(c, e, "%s[%d]: %s (expected \"venue:SYMBOL\", e.g. "
+                                   "\"binance-spot:BTCUSDT\")", k->path, i,
+                                   v ? why : "not a string");
+            snprintf(c->cfg->watch[i], CONFIG_WATCH_MAX, "%s", v);
+        }
+        c->cfg->watch_count = n;
+        return K_OK;
+    }
     case KT_PATHLIST: {
         if (!config_setting_is_array(s) && !config_setting_is_list(s))
             return config_fail(c, s, "%s must be a list of file names (expected [\"FILE\", ...])",
@@ -863,7 +990,16 @@ static int config_walk(const loadctx *c, const config_setting_t *grp, const char
                 return K_ERR;
             continue;
         }
-        const keydef *k = prefix ? config_key_find(path) : NULL;
+        enum venue ven;
+        if (prefix && strcmp(prefix, "venues") == 0 && venue_parse(name, &ven) == K_OK) {
+            if (!config_setting_is_group(s))
+                return config_fail(c, s, "%s must be a group (expected %s { ... })", path,
+                                   path);
+            if (config_walk(c, s, path) != K_OK)
+                return K_ERR;
+            continue;
+        }
+        const keydef *k = config_key_find(path);
         if (!k) {
             config_warn_unknown(c, s, path);
             continue;

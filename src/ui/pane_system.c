@@ -6,6 +6,7 @@
 #include "ui_int.h"
 
 #include "kestrel/decimal.h"
+#include "kestrel/live.h"
 #include "kestrel/replay.h"
 #include "kestrel/runner.h"
 #include "kestrel/store.h"
@@ -57,6 +58,43 @@ static int sys_text(ui *u, WINDOW *w, int y, int ymax, int iw, const char *text)
     return y;
 }
 
+/* The live connections (live.h), one line each, then one per watched book: state, age of the
+ * last message, msgs/s, reconnects, resyncs, latency. Its own function so the rest of this
+ * pane can change without touching it. Returns the next free row. */
+static int sys_live(ui *u, WINDOW *w, int y, int ih, int iw)
+{
+    klive *lv = u->a->live;
+    for (size_t i = 0; i < live_conn_count(lv) && y <= ih; i++) {
+        live_conn_info ci;
+        if (live_conn_get(lv, i, &ci) != K_OK)
+            break;
+        char age[24], lat[24], line[256];
+        if (ci.last_msg_age_ms < 0)
+            snprintf(age, sizeof age, "-");
+        else
+            snprintf(age, sizeof age, "%.1fs", (double)ci.last_msg_age_ms / 1000.0);
+        if (ci.latency_ms < 0)
+            snprintf(lat, sizeof lat, "-");
+        else
+            snprintf(lat, sizeof lat, "%.0fms", ci.latency_ms);
+        snprintf(line, sizeof line, "%-12s %-6s %-10s age %-6s %5u/s rc %llu rs %llu lat %s",
+                 venue_name(ci.venue), ci.channel, ci.state, age, ci.msgs_per_s,
+                 (unsigned long long)ci.reconnects, (unsigned long long)ci.resyncs, lat);
+        ui_put(u, w, y++, 1, iw, strcmp(ci.state, "open") == 0 ? ROLE_TEXT : ROLE_ERROR, line);
+    }
+    for (size_t i = 0; i < live_book_count(lv) && y <= ih; i++) {
+        live_book_info bi;
+        if (live_book_get(lv, i, &bi) != K_OK)
+            break;
+        char line[256];
+        snprintf(line, sizeof line, "  %-14s %-9s gaps %llu resyncs %llu%s", bi.symbol,
+                 bi.state, (unsigned long long)bi.gaps, (unsigned long long)bi.resyncs,
+                 bi.fetching ? " (snapshot...)" : "");
+        ui_put(u, w, y++, 1, iw, strcmp(bi.state, "live") == 0 ? ROLE_DIM : ROLE_ERROR, line);
+    }
+    return y;
+}
+
 static void sys_conn(ui *u, WINDOW *w, int ih, int iw)
 {
     app *a = u->a;
@@ -67,9 +105,13 @@ static void sys_conn(ui *u, WINDOW *w, int ih, int iw)
         sys_rowu(u, w, y++, iw, false, "replay files", (uint64_t)rs->files);
         sys_rowu(u, w, y++, iw, true, "read errors", (uint64_t)rs->read_errors);
     }
+    if (a->live) {
+        sys_live(u, w, y, ih, iw);
+        return;
+    }
     sys_text(u, w, y + (y <= ih ? 1 : 0), ih, iw,
              "Live venue connections (state, latency, reconnects) appear here with the live "
-             "data source.");
+             "data source (kestrel --live).");
 }
 
 static void sys_store(ui *u, WINDOW *w, int ih, int iw)

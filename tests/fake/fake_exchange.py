@@ -43,6 +43,8 @@ Faults (GET /_fake/fault?type=T[&venue=V][&n=N][&secs=S][&ms=M]):
   okxreset    the next OKX book update is a maintenance reset (seqId drops below prevSeqId)
   okxsnapshot on=1|0: OKX pushes a book snapshot on subscribe (default off, as production 2026)
   lifetime    close every websocket connection S seconds after it opened (24 h cut, shortened)
+--shift-times moves every streamed E/T so the tape starts now (then the lines are re-encoded,
+not byte for byte): a live app's pipeline refuses exchange times minutes off its clock.
 Each applies to all venues unless venue= is given.
 
 Bounded: binds loopback only, exits after --lifetime seconds (default 300) or when --parent
@@ -116,6 +118,7 @@ class Tape:
         self.diffs_skipped = 0
         self.done = False
         self.started = False
+        self.time_shift = None
         self._load([f for f in (f1, f2) if f])
 
     def _load(self, files):
@@ -141,6 +144,9 @@ class Tape:
                     if '"stream"' not in js:
                         continue
                     env = json.loads(js)
+                    if self.fake.args.shift_times:
+                        self._shift(env["data"])
+                        js = json.dumps(env, separators=(",", ":"))
                     stream = env["stream"]
                     kind = stream.split("@")[1]
                     self.events.append((kind, js, env["data"], stream))
@@ -150,6 +156,17 @@ class Tape:
             if limit and n >= limit:
                 break
         self.seq = self.last_u
+
+    def _shift(self, d):
+        """--shift-times: exchange times moved so the tape's first event is now (a live client's
+        pipeline refuses times minutes away from its clock, as it should)."""
+        if self.time_shift is None:
+            if not isinstance(d.get("E"), int):
+                return  # spot bookTicker carries no time: the first timed event sets the shift
+            self.time_shift = int(time.time() * 1000) - d["E"]
+        for k in ("E", "T"):
+            if isinstance(d.get(k), int) and d[k] > 0:
+                d[k] += self.time_shift
 
     def _load_snapshot(self, snap):
         self.bids = {norm(p): norm(q) for p, q in snap["bids"] if Decimal(q) != 0}
@@ -855,6 +872,8 @@ def main():
     ap.add_argument("--preload", action="append", default=[], metavar="VENUE:SYMBOL",
                     help="load this tape before listening (repeatable)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--shift-times", action="store_true",
+                    help="move the captures' exchange times (E, T) to now (live app tests)")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
     if args.host not in ("127.0.0.1", "::1", "localhost"):

@@ -919,6 +919,58 @@ static void test_memory_budget(void)
            (double)mm.left / 1048576.0);
 }
 
+/* source, watch and venues.* (live data; the names are a contract: docs/CONFIG.md). */
+static void test_live_keys(void)
+{
+    kconfig c;
+    expect_ok("source = \"live\";\n"
+              "watch = [\"binance-spot:BTCUSDT\", \"okx:BTC-USDT-SWAP\"];\n"
+              "venues = {\n"
+              "  binance-spot = { network = \"testnet\"; rest_url = \"https://h:1\"; };\n"
+              "  binance-usdm = { ws_public_url = \"wss://p\"; ws_market_url = \"wss://m\";\n"
+              "                   ca_file = \"~/ca.pem\"; };\n"
+              "  okx = { network = \"demo\"; ws_url = \"wss://o:8443\"; };\n"
+              "};\n",
+              &c);
+    CHECK(c.source_live);
+    CHECK_INT(c.watch_count, 2);
+    CHECK_STR(c.watch[1], "okx:BTC-USDT-SWAP");
+    CHECK_STR(c.venues[VENUE_BINANCE_SPOT].network, "testnet");
+    CHECK_STR(c.venues[VENUE_BINANCE_SPOT].rest_url, "https://h:1");
+    CHECK_STR(c.venues[VENUE_BINANCE_USDM].ws_public_url, "wss://p");
+    CHECK_STR(c.venues[VENUE_BINANCE_USDM].ws_market_url, "wss://m");
+    CHECK_STR(c.venues[VENUE_BINANCE_USDM].ca_file, "/home/tester/ca.pem");
+    CHECK_STR(c.venues[VENUE_OKX].network, "demo");
+    CHECK_STR(c.venues[VENUE_OKX].ws_url, "wss://o:8443");
+    expect_ok("source = \"replay\";\n", &c);
+    CHECK(!c.source_live);
+    CHECK_INT(c.watch_count, 0);
+
+    expect_err("source = \"lve\";\n",
+               "1: source = \"lve\" is not valid (expected \"replay\" or \"live\")");
+    expect_err("\nwatch = [\"binance-spot:BTCUSDT\", \"kraken:XBT\"];\n",
+               "2: watch[1]: unknown venue 'kraken' (binance-spot, binance-usdm, okx) "
+               "(expected \"venue:SYMBOL\", e.g. \"binance-spot:BTCUSDT\")");
+    expect_err("watch = \"binance-spot:BTCUSDT\";\n",
+               "1: watch must be a list (expected [\"venue:SYMBOL\", ...])");
+    expect_err("venues = { okx = { network = \"testnet\"; }; };\n",
+               "1: venues.okx.network = \"testnet\" is not valid (expected mainnet or demo)");
+    expect_err("venues = { binance-spot = { ws_url = \"stream.binance.com\"; }; };\n",
+               "1: venues.binance-spot.ws_url = \"stream.binance.com\" is not valid (expected a "
+               "base URL: wss://host[:port])");
+
+    warns w;
+    char err[1024];
+    CHECK_INT(load_text(&c, "venues = { okx = { ws_ulr = \"x\"; rest = \"y\"; }; };\n", &w, err,
+                        sizeof err),
+              K_OK);
+    CHECK_INT(w.n, 2);
+    char want[600];
+    snprintf(want, sizeof want, "%s/t.cfg:1: unknown key 'venues.okx.ws_ulr' ignored (did you "
+             "mean 'venues.okx.ws_url'?)", tmpdir);
+    CHECK_STR(w.msg[0], want);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/kestrel-test-config.XXXXXX");
@@ -943,6 +995,7 @@ int main(void)
     test_bounds();
     test_trading_keys();
     test_memory_budget();
+    test_live_keys();
 
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

@@ -1,0 +1,95 @@
+/* Live market data on the app's loop: one net thread (ws.h) and one REST client (http.h) for the
+ * watch list, each venue's streams opened and kept healthy, every frame handed to the one ingest
+ * pipeline (ingest_frame_apply), and the documented book sync around it: a diff buffered by a
+ * book that is not live -> REST snapshot (Binance spot limit=5000, USD-M limit=1000, OKX sz=400)
+ * -> through the same pipeline; a snapshot too old -> fetched again; a gap -> fetched again
+ * (counted); a (re)connect -> the connection's books invalidated and synced again; a rotation
+ * notice (ws.h lifetime) -> a successor opened, promoted once its diffs overlap what the books
+ * already hold (make-before-break, no gap). docs/LIVE.md. */
+#ifndef KESTREL_LIVE_H
+#define KESTREL_LIVE_H
+#include "kestrel/config.h"
+#include "kestrel/log.h"
+#include "kestrel/loop.h"
+
+struct ingest;
+
+enum live_result {
+    LIVE_OK = 0,
+    LIVE_ERR_WATCH,    /* empty watch list, or an entry that is not venue:SYMBOL */
+    LIVE_ERR_URL,      /* a venues.* URL that cannot be used */
+    LIVE_ERR_INSECURE, /* plain ws:// or http:// to a host that is not loopback */
+    LIVE_ERR_INIT,     /* net thread, REST client or loop watcher could not be set up */
+};
+const char *live_strerror(enum live_result r);
+
+typedef struct live_opts {
+    loop *loop;
+    struct ingest *ingest;
+    market *market;
+    klog *log;              /* may be NULL */
+    const kconfig *cfg;     /* watch, venues.*; read at live_open only */
+    int64_t lifetime_ms;    /* 0: each venue's default (Binance 23 h); tests shorten it */
+} live_opts;
+
+typedef struct live klive;
+
+/* Parses one watch entry "venue:SYMBOL" (symbol 1..KSYM_MAX-1 of [A-Za-z0-9-], stored upper
+ * case). K_OK, or K_ERR with a message. */
+int live_parse_watch(const char *spec, enum venue *v, char *sym, size_t cap, char *err,
+                     size_t errlen);
+
+/* The same checks as live_open (watch list, networks, every URL) without opening anything: the
+ * app refuses a bad configuration before it creates its socket or database. */
+K_MUST_USE enum live_result live_check(const kconfig *cfg, char *err, size_t errlen);
+/* Opens every connection of the watch list (they connect in the net thread). Every URL is
+ * checked first: a refused one (LIVE_ERR_INSECURE, LIVE_ERR_URL) opens nothing and err says
+ * which key and why. */
+K_MUST_USE enum live_result live_open(klive **out, const live_opts *o, char *err, size_t errlen);
+/* Closes every connection, cancels REST in flight, frees. NULL is fine. */
+void live_close(klive *lv);
+
+/* Health of one connection (live_conn_count of them, in watch order). */
+typedef struct live_conn_info {
+    enum venue venue;
+    const char *channel;    /* "books" (depth, book ticker, OKX books+trades) or "trades" */
+    const char *url;
+    const char *state;      /* ws_state_name: idle connecting open backoff closed */
+    int64_t last_msg_age_ms; /* -1: no message yet */
+    uint64_t msgs;
+    uint32_t msgs_per_s;
+    uint64_t reconnects;    /* opens after the first (rotations not counted) */
+    uint64_t stalls, rotations, failures, oversize, queue_drops;
+    uint64_t resyncs;       /* books synced again after a gap or a reconnect */
+    uint64_t gaps;          /* sequence gaps seen on its books */
+    uint64_t snapshots;     /* REST snapshots accepted */
+    uint64_t snapshots_old; /* REST snapshots refused as too old (fetched again) */
+    double latency_ms;      /* receive time - exchange time, moving average (-1: unknown) */
+    uint32_t books, books_live;
+    const char *last_error;
+} live_conn_info;
+
+size_t live_conn_count(const klive *lv);
+/* K_OK, or K_ERR when i is out of range. The strings stay valid until the next call. */
+int live_conn_get(klive *lv, size_t i, live_conn_info *out);
+
+/* One watched book (live_book_count of them). */
+typedef struct live_book_info {
+    enum venue venue;
+    const char *symbol;
+    const char *state; /* book_state_name */
+    uint64_t gaps, resyncs, snapshots;
+    bool fetching;     /* a REST snapshot is in flight */
+} live_book_info;
+size_t live_book_count(const klive *lv);
+int live_book_get(klive *lv, size_t i, live_book_info *out);
+
+/* `kestrel check`: the step-by-step connectivity self-test (src/live/live_cli.c) over cfg's
+ * watch list and venues: prints each step with ok/FAIL and why; 0 all passed, 1 a step failed,
+ * 2 a bad configuration. */
+int live_check_main(kconfig *cfg);
+
+/* True when every watched book is live. */
+bool live_all_books_live(klive *lv);
+
+#endif

@@ -1,0 +1,820 @@
+/* Live market data for the app: owns the net thread (ws.c) and the REST client (http.c) on the
+ * app's loop, opens each venue's streams for the watch list, and feeds every frame into the one
+ * ingest pipeline. It owns no book: the market model's books are fed by the pipeline, and this
+ * module only drives their sync (docs/LIVE.md "Book sync"):
+ *
+ *   WS_ITEM_OPEN    the connection's books invalidated (resync), OKX subscribe messages sent
+ *   WS_ITEM_CLOSED  the connection's books invalidated: never drawn or used while not synced
+ *   WS_ITEM_FRAME   ingest_frame_apply; then each of the connection's books that is not live
+ *                   and holds buffered diffs gets a REST snapshot (one in flight per book)
+ *   snapshot        through the same pipeline (the symbol set: REST carries none); still not
+ *                   live (too old for the buffered diffs) -> fetched again after 100 ms
+ *   gap             seen in the book's counters: counted, the book buffers, fetched again
+ *   WS_ITEM_ROTATE  a successor with the same URL; its diffs are only compared (decoded here,
+ *                   not applied) until each of its books has seen one the live book already
+ *                   holds: from then on the two overlap, the successor feeds the pipeline and
+ *                   the old connection closes (make-before-break: nothing missed, nothing
+ *                   unsynced shown). A successor that has not overlapped after 30 s is
+ *                   promoted anyway (its books resync).
+ *
+ * Everything runs on the main thread; nothing here waits for the network. */
+#include "kestrel/live.h"
+
+#include "kestrel/binance.h"
+#include "kestrel/http.h"
+#include "kestrel/ingest.h"
+#include "kestrel/okx.h"
+#include "kestrel/ws.h"
+#include "kestrel/xmalloc.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LIVE_MAX_CONNS 16
+#define LIVE_LV_CAP 20000
+#define LIVE_NEV 64
+#define LIVE_REST_MAX 768
+#define LIVE_ROTATE_MAX_MS 30000
+#define LIVE_STREAMS_PER_CONN 200 /* Binance: 1024 streams per connection; we stay far below */
+
+typedef struct live_sym {
+    enum venue venue;
+    char name[KSYM_MAX];
+    char rest_url[LIVE_REST_MAX];
+    int conn; /* the connection carrying its depth */
+    bool fetching;
+    uint64_t retry_timer;
+    uint64_t gaps, resyncs, snapshots, snapshots_old;
+    uint64_t seen_gaps;
+    bool was_live, ever_live;
+    bool overlap; /* rotation: the successor has sent a diff the live book holds */
+    struct live *lv;
+} live_sym;
+
+typedef struct live_conn {
+    enum venue venue;
+    bool books; /* carries depth diffs */
+    char url[WS_URL_MAX];
+    ws_opts o;
+    uint32_t id;   /* the active connection */
+    uint32_t next; /* its successor during a rotation, else 0 */
+    int64_t rotate_started_ms;
+    uint64_t opens, rotations, resyncs_base;
+    double latency_ms;
+    bool has_latency;
+    int syms[CONFIG_MAX_WATCH];
+    int nsyms;
+    ws_stats st; /* the last ws_get_stats (live_conn_get) */
+} live_conn;
+
+struct live {
+    loop *l;
+    ingest *ing;
+    market *m;
+    klog *log;
+    ws_net *net;
+    http_client *http;
+    live_sym syms[CONFIG_MAX_WATCH];
+    int nsyms;
+    live_conn conns[LIVE_MAX_CONNS];
+    int nconns;
+    feed_level *lv;
+    feed_event evs[LIVE_NEV];
+};
+
+const char *live_strerror(enum live_result r)
+{
+    switch (r) {
+    case LIVE_OK: return "ok";
+    case LIVE_ERR_WATCH: return "bad watch list";
+    case LIVE_ERR_URL: return "bad URL";
+    case LIVE_ERR_INSECURE: return "plain ws:// or http:// to a non-loopback host";
+    case LIVE_ERR_INIT: return "cannot start the net thread or the REST client";
+    }
+    return "unknown";
+}
+
+int live_parse_watch(const char *spec, enum venue *v, char *sym, size_t cap, char *err,
+                     size_t errlen)
+{
+    const char *colon = strchr(spec, ':');
+    char vn[32];
+    if (!colon || (size_t)(colon - spec) >= sizeof vn) {
+        snprintf(err, errlen, "watch entry '%s' is not venue:SYMBOL (e.g. binance-spot:BTCUSDT)",
+                 spec);
+        return K_ERR;
+    }
+    memcpy(vn, spec, (size_t)(colon - spec));
+    vn[colon - spec] = '\0';
+    if (venue_parse(vn, v) != K_OK) {
+        snprintf(err, errlen, "watch entry '%s': unknown venue '%s' (binance-spot, binance-usdm, "
+                 "okx)", spec, vn);
+        return K_ERR;
+    }
+    const char *s = colon + 1;
+    size_t n = strlen(s);
+    if (n == 0 || n >= KSYM_MAX || n >= cap) {
+        snprintf(err, errlen, "watch entry '%s': the symbol must be 1..%d characters", spec,
+                 KSYM_MAX - 1);
+        return K_ERR;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!isalnum(c) && c != '-') {
+            snprintf(err, errlen, "watch entry '%s': the symbol may hold letters, digits and "
+                     "'-' only", spec);
+            return K_ERR;
+        }
+        sym[i] = (char)toupper(c);
+    }
+    sym[n] = '\0';
+    return K_OK;
+}
+
+/* ---- URLs ---------------------------------------------------------------------------------- */
+
+typedef struct live_bases {
+    const char *rest, *ws, *ws_public, *ws_market;
+} live_bases;
+
+/* The documented bases of each venue and network (docs/CONFIG.md). */
+static int live_default_bases(enum venue v, const char *network, live_bases *b, char *err,
+                              size_t errlen)
+{
+    bool main = !network[0] || strcmp(network, "mainnet") == 0;
+    switch (v) {
+    case VENUE_BINANCE_SPOT:
+        if (main)
+            *b = (live_bases){"https://api.binance.com", "wss://stream.binance.com:9443", NULL,
+                              NULL};
+        else if (strcmp(network, "testnet") == 0)
+            *b = (live_bases){"https://testnet.binance.vision", "wss://stream.testnet.binance.vision",
+                              NULL, NULL};
+        else
+            break;
+        return K_OK;
+    case VENUE_BINANCE_USDM:
+        if (main)
+            *b = (live_bases){"https://fapi.binance.com", "wss://fstream.binance.com",
+                              "wss://fstream.binance.com", "wss://fstream.binance.com"};
+        else if (strcmp(network, "testnet") == 0)
+            *b = (live_bases){"https://testnet.binancefuture.com",
+                              "wss://fstream.binancefuture.com", "wss://fstream.binancefuture.com",
+                              "wss://fstream.binancefuture.com"};
+        else
+            break;
+        return K_OK;
+    case VENUE_OKX:
+        if (main)
+            *b = (live_bases){"https://www.okx.com", "wss://ws.okx.com:8443", NULL, NULL};
+        else if (strcmp(network, "demo") == 0)
+            *b = (live_bases){"https://www.okx.com", "wss://wspap.okx.com:8443", NULL, NULL};
+        else
+            break;
+        return K_OK;
+    default:
+        break;
+    }
+    snprintf(err, errlen, "venues.%s.network = \"%s\" is not valid (expected %s)", venue_name(v),
+             network, v == VENUE_OKX ? "mainnet or demo" : "mainnet or testnet");
+    return K_ERR;
+}
+
+/* A base without a trailing '/': the venue's documented paths are appended to it. */
+static void live_base(char *out, size_t cap, const char *cfg, const char *def)
+{
+    snprintf(out, cap, "%s", cfg && cfg[0] ? cfg : def);
+    size_t n = strlen(out);
+    while (n > 0 && out[n - 1] == '/')
+        out[--n] = '\0';
+}
+
+/* Checks a URL with the net layer's own parser (scheme, loopback-only plain text). */
+static enum live_result live_check_url(const char *key, const char *url, bool websocket,
+                                       char *err, size_t errlen)
+{
+    ws_url u;
+    char why[300];
+    enum ws_result r = ws_url_parse(url, &u, why, sizeof why);
+    if (r == WS_OK && u.websocket != websocket) {
+        snprintf(err, errlen, "%s = \"%s\": expected a %s URL", key, url,
+                 websocket ? "ws:// or wss://" : "http:// or https://");
+        return LIVE_ERR_URL;
+    }
+    if (r == WS_ERR_INSECURE) {
+        snprintf(err, errlen, "%s = \"%s\": %s (TLS verification is never disabled: use %s, or a "
+                 "loopback address for tests)", key, url, why, websocket ? "wss://" : "https://");
+        return LIVE_ERR_INSECURE;
+    }
+    if (r != WS_OK) {
+        snprintf(err, errlen, "%s = \"%s\": %s", key, url, why);
+        return LIVE_ERR_URL;
+    }
+    return LIVE_OK;
+}
+
+/* ---- snapshots ------------------------------------------------------------------------------ */
+
+static void live_fetch(live_sym *s);
+
+static void live_retry_cb(loop *l, uint64_t id, void *ud)
+{
+    (void)l;
+    (void)id;
+    live_sym *s = ud;
+    s->retry_timer = 0;
+    market_sym *ms = market_find(s->lv->m, s->venue, s->name);
+    if (!ms || !book_is_live(ms->book))
+        live_fetch(s);
+}
+
+static void live_retry(live_sym *s, int64_t ms)
+{
+    if (s->retry_timer)
+        loop_timer_cancel(s->lv->l, s->retry_timer);
+    s->retry_timer = loop_timer_add(s->lv->l, ms, live_retry_cb, s);
+}
+
+static int64_t live_pause_left(klive *lv, enum venue v)
+{
+    http_venue_state vs;
+    http_venue_state_get(lv->http, v, &vs);
+    int64_t wait = vs.paused_until_ms - loop_mono_ms();
+    return wait > 0 ? wait + 10 : 10;
+}
+
+/* Looks at a book after the pipeline touched it: gaps counted, resyncs counted, a snapshot
+ * fetched when it buffers diffs and is not live. */
+static void live_check_book(live_sym *s)
+{
+    klive *lv = s->lv;
+    market_sym *ms = market_find(lv->m, s->venue, s->name);
+    if (!ms)
+        return;
+    const book_stats *bs = book_get_stats(ms->book);
+    if (bs->gaps > s->seen_gaps) {
+        s->gaps += bs->gaps - s->seen_gaps;
+        s->seen_gaps = bs->gaps;
+        if (lv->log)
+            log_warn(lv->log, "live %s %s: sequence gap, resyncing from a REST snapshot",
+                     venue_name(s->venue), s->name);
+    }
+    if (book_is_live(ms->book)) {
+        if (!s->was_live) {
+            if (s->ever_live)
+                s->resyncs++;
+            s->was_live = s->ever_live = true;
+        }
+        return;
+    }
+    s->was_live = false;
+    if (book_buffered(ms->book) > 0 && !s->fetching && !s->retry_timer)
+        live_fetch(s);
+}
+
+static void live_on_snapshot(void *ud, const http_response *r)
+{
+    live_sym *s = ud;
+    klive *lv = s->lv;
+    s->fetching = false;
+    if (r->result != HTTP_OK) {
+        if (r->result != HTTP_ERR_CANCELLED) {
+            if (lv->log)
+                log_warn(lv->log, "live %s %s: snapshot: %s %s", venue_name(s->venue), s->name,
+                         http_strerror(r->result), r->error);
+            live_retry(s, 500);
+        }
+        return;
+    }
+    if (r->status == 429 || r->status == 418) {
+        live_retry(s, live_pause_left(lv, s->venue));
+        return;
+    }
+    if (r->status != 200) {
+        if (lv->log)
+            log_warn(lv->log, "live %s %s: snapshot: HTTP %ld", venue_name(s->venue), s->name,
+                     r->status);
+        live_retry(s, 500);
+        return;
+    }
+    market_sym *ms = market_find(lv->m, s->venue, s->name);
+    if (ms && book_is_live(ms->book))
+        return; /* synced meanwhile (an OKX pushed snapshot) */
+    ingest_frame f = {.venue = s->venue, .bytes = r->body, .len = r->len,
+                      .recv_ns = loop_wall_ms() * 1000000, .symbol = s->name};
+    const char *why = NULL;
+    enum ingest_result ir = ingest_frame_apply(lv->ing, &f, &why);
+    ms = market_find(lv->m, s->venue, s->name);
+    if (ir != INGEST_OK || !ms) {
+        if (lv->log)
+            log_warn(lv->log, "live %s %s: snapshot refused: %s (%s)", venue_name(s->venue),
+                     s->name, ingest_strerror(ir), why ? why : "?");
+        live_retry(s, 500);
+        return;
+    }
+    if (book_is_live(ms->book)) {
+        s->snapshots++;
+        live_check_book(s);
+    } else {
+        s->snapshots_old++; /* older than the buffered diffs: another one */
+        live_retry(s, 100);
+    }
+}
+
+static void live_fetch(live_sym *s)
+{
+    klive *lv = s->lv;
+    if (s->fetching)
+        return;
+    int weight = s->venue == VENUE_BINANCE_SPOT ? 250 : s->venue == VENUE_BINANCE_USDM ? 20 : 1;
+    enum http_result r = http_get(lv->http, s->venue, s->rest_url, weight, live_on_snapshot, s,
+                                  NULL);
+    if (r == HTTP_OK) {
+        s->fetching = true;
+        return;
+    }
+    live_retry(s, r == HTTP_ERR_PAUSED ? live_pause_left(lv, s->venue) : 250);
+}
+
+/* ---- connections ---------------------------------------------------------------------------- */
+
+static void live_invalidate(klive *lv, live_conn *c)
+{
+    if (!c->books)
+        return;
+    for (int i = 0; i < c->nsyms; i++) {
+        live_sym *s = &lv->syms[c->syms[i]];
+        market_sym *ms = market_find(lv->m, s->venue, s->name);
+        if (ms)
+            book_invalidate(ms->book);
+        s->was_live = false;
+    }
+}
+
+static void live_subscribe(klive *lv, live_conn *c, uint32_t id)
+{
+    if (c->venue != VENUE_OKX)
+        return; /* Binance: the streams are in the URL */
+    static const char *const book_chans[] = {"books", "trades", "bbo-tbt"};
+    for (int i = 0; i < c->nsyms; i++) {
+        for (size_t k = 0; k < K_ARRAY_LEN(book_chans); k++) {
+            char msg[256];
+            size_t n = okx_subscribe_msg(msg, sizeof msg, true, book_chans[k],
+                                         lv->syms[c->syms[i]].name);
+            if (n == 0 || ws_send(lv->net, id, msg, n) != WS_OK) {
+                if (lv->log)
+                    log_warn(lv->log, "live okx: cannot subscribe %s %s", book_chans[k],
+                             lv->syms[c->syms[i]].name);
+            }
+        }
+    }
+}
+
+static void live_promote(klive *lv, live_conn *c)
+{
+    if (ws_close(lv->net, c->id) != WS_OK && lv->log)
+        log_warn(lv->log, "live %s: closing the rotated connection failed", venue_name(c->venue));
+    c->id = c->next;
+    c->next = 0;
+    c->rotations++;
+    if (lv->log)
+        log_info(lv->log, "live %s: rotated to a fresh connection (make-before-break)",
+                 venue_name(c->venue));
+}
+
+/* A successor's frame during a rotation: its diffs compared with the live books. */
+static void live_successor_frame(klive *lv, live_conn *c, const ws_item *it)
+{
+    uint32_t n = 0;
+    const char *why = NULL;
+    int rc;
+    if (c->venue == VENUE_OKX) {
+        rc = okx_decode(it->data, it->len, lv->evs, LIVE_NEV, &n, lv->lv, LIVE_LV_CAP, NULL, &why);
+    } else {
+        rc = binance_decode(it->data, it->len, &lv->evs[0], lv->lv, LIVE_LV_CAP, &why);
+        n = rc == K_OK;
+    }
+    if (rc == K_OK) {
+        for (uint32_t i = 0; i < n; i++) {
+            const feed_event *ev = &lv->evs[i];
+            if (ev->kind != FEED_DEPTH_DIFF)
+                continue;
+            for (int j = 0; j < c->nsyms; j++) {
+                live_sym *s = &lv->syms[c->syms[j]];
+                if (strcmp(s->name, ev->symbol) != 0)
+                    continue;
+                market_sym *ms = market_find(lv->m, s->venue, s->name);
+                if (!ms || !book_is_live(ms->book) ||
+                    ev->u.depth.last_id <= book_last_id(ms->book))
+                    s->overlap = true;
+            }
+        }
+    }
+    bool all = true;
+    for (int j = 0; j < c->nsyms && c->books; j++)
+        all = all && lv->syms[c->syms[j]].overlap;
+    if (all || loop_mono_ms() - c->rotate_started_ms > LIVE_ROTATE_MAX_MS)
+        live_promote(lv, c);
+}
+
+static bool live_is_shutdown(const live_conn *c, const ws_item *it)
+{
+    if (it->len > 300)
+        return false;
+    if (c->venue == VENUE_OKX)
+        return memmem(it->data, it->len, "\"notice\"", 8) != NULL &&
+               memmem(it->data, it->len, "64008", 5) != NULL;
+    return memmem(it->data, it->len, "\"serverShutdown\"", 16) != NULL;
+}
+
+static void live_frame(klive *lv, live_conn *c, const ws_item *it)
+{
+    ingest_frame f = {.venue = c->venue, .bytes = it->data, .len = it->len,
+                      .recv_ns = it->recv_ns};
+    const char *why = NULL;
+    enum ingest_result r = ingest_frame_apply(lv->ing, &f, &why);
+    if (r == INGEST_OK) {
+        int64_t clock = ingest_venue_clock_ms(lv->ing, c->venue);
+        if (clock > 0) {
+            double lat = (double)(it->recv_ns / 1000000 - clock);
+            c->latency_ms = c->has_latency ? c->latency_ms * 0.95 + lat * 0.05 : lat;
+            c->has_latency = true;
+        }
+    } else if (r == INGEST_IGNORED && live_is_shutdown(c, it)) {
+        if (lv->log)
+            log_info(lv->log, "live %s: the server announced a shutdown: reconnecting now",
+                     venue_name(c->venue));
+        if (ws_reconnect(lv->net, c->id) != WS_OK && lv->log)
+            log_warn(lv->log, "live %s: reconnect refused", venue_name(c->venue));
+    } else if (r != INGEST_IGNORED && lv->log) {
+        log_debug(lv->log, "live %s: frame dropped: %s (%s)", venue_name(c->venue),
+                  ingest_strerror(r), why ? why : "?");
+    }
+    if (c->books)
+        for (int i = 0; i < c->nsyms; i++)
+            live_check_book(&lv->syms[c->syms[i]]);
+}
+
+static void live_on_item(void *ud, const ws_item *it)
+{
+    klive *lv = ud;
+    live_conn *c = NULL;
+    for (int i = 0; i < lv->nconns && !c; i++)
+        if (lv->conns[i].id == it->conn || (lv->conns[i].next && lv->conns[i].next == it->conn))
+            c = &lv->conns[i];
+    if (!c)
+        return; /* a connection we closed: its last items */
+    bool active = it->conn == c->id;
+    switch (it->kind) {
+    case WS_ITEM_ROTATE:
+        if (active && !c->next) {
+            char err[256];
+            if (ws_open(lv->net, c->url, &c->o, &c->next, err, sizeof err) != WS_OK) {
+                c->next = 0;
+                if (lv->log)
+                    log_warn(lv->log, "live %s: rotation: %s", venue_name(c->venue), err);
+            } else {
+                c->rotate_started_ms = loop_mono_ms();
+                for (int i = 0; i < c->nsyms; i++)
+                    lv->syms[c->syms[i]].overlap = false;
+            }
+        }
+        return;
+    case WS_ITEM_OPEN:
+        if (active) {
+            c->opens++;
+            if (lv->log)
+                log_info(lv->log, "live %s: connected %s", venue_name(c->venue), c->url);
+            live_invalidate(lv, c);
+        }
+        live_subscribe(lv, c, it->conn);
+        return;
+    case WS_ITEM_CLOSED:
+        if (active) {
+            if (lv->log)
+                log_warn(lv->log, "live %s: disconnected (reconnecting)", venue_name(c->venue));
+            live_invalidate(lv, c);
+        }
+        return;
+    case WS_ITEM_FRAME:
+        if (active)
+            live_frame(lv, c, it);
+        else
+            live_successor_frame(lv, c, it);
+        return;
+    }
+}
+
+static void live_on_net(loop *l, int fd, unsigned events, void *ud)
+{
+    (void)l;
+    (void)fd;
+    (void)events;
+    klive *lv = ud;
+    ws_drain(lv->net, 4096, live_on_item, lv);
+}
+
+/* ---- open / close --------------------------------------------------------------------------- */
+
+static live_conn *live_conn_for(klive *lv, enum venue v, bool books)
+{
+    for (int i = 0; i < lv->nconns; i++)
+        if (lv->conns[i].venue == v && lv->conns[i].books == books &&
+            lv->conns[i].nsyms < LIVE_STREAMS_PER_CONN / 4)
+            return &lv->conns[i];
+    if (lv->nconns >= LIVE_MAX_CONNS)
+        return NULL;
+    live_conn *c = &lv->conns[lv->nconns++];
+    memset(c, 0, sizeof *c);
+    c->venue = v;
+    c->books = books;
+    return c;
+}
+
+/* Appends s to the URL of c ('/' between streams). K_ERR when it does not fit. */
+static int live_url_add(live_conn *c, const char *s)
+{
+    size_t n = strlen(c->url);
+    bool first = c->url[n - 1] == '=';
+    int k = snprintf(c->url + n, sizeof c->url - n, "%s%s", first ? "" : "/", s);
+    return k > 0 && (size_t)k < sizeof c->url - n ? K_OK : K_ERR;
+}
+
+static enum live_result live_build(klive *lv, const kconfig *cfg, char *err, size_t errlen)
+{
+    live_bases defs[VENUE_COUNT];
+    char rest[VENUE_COUNT][CONFIG_URL_MAX], ws[VENUE_COUNT][CONFIG_URL_MAX],
+        wpub[VENUE_COUNT][CONFIG_URL_MAX], wmkt[VENUE_COUNT][CONFIG_URL_MAX];
+    for (int v = 0; v < VENUE_COUNT; v++) {
+        const kconfig_venue *vc = &cfg->venues[v];
+        if (live_default_bases((enum venue)v, vc->network, &defs[v], err, errlen) != K_OK)
+            return LIVE_ERR_URL;
+        live_base(rest[v], sizeof rest[v], vc->rest_url, defs[v].rest);
+        live_base(ws[v], sizeof ws[v], vc->ws_url, defs[v].ws);
+        /* USD-M: ws_url (when given) is the base of both, the specific keys win */
+        live_base(wpub[v], sizeof wpub[v], vc->ws_public_url, vc->ws_url[0] ? ws[v] :
+                  defs[v].ws_public ? defs[v].ws_public : ws[v]);
+        live_base(wmkt[v], sizeof wmkt[v], vc->ws_market_url, vc->ws_url[0] ? ws[v] :
+                  defs[v].ws_market ? defs[v].ws_market : ws[v]);
+    }
+    if (cfg->watch_count == 0) {
+        snprintf(err, errlen, "live: the watch list is empty (config watch = [\"venue:SYMBOL\", "
+                 "...] or --watch venue:SYMBOL[,...])");
+        return LIVE_ERR_WATCH;
+    }
+    bool used[VENUE_COUNT] = {false};
+    for (int i = 0; i < cfg->watch_count; i++) {
+        live_sym *s = &lv->syms[lv->nsyms];
+        memset(s, 0, sizeof *s);
+        s->lv = lv;
+        if (live_parse_watch(cfg->watch[i], &s->venue, s->name, sizeof s->name, err, errlen) !=
+            K_OK)
+            return LIVE_ERR_WATCH;
+        bool dup = false;
+        for (int j = 0; j < lv->nsyms; j++)
+            dup = dup || (lv->syms[j].venue == s->venue && strcmp(lv->syms[j].name, s->name) == 0);
+        if (dup)
+            continue;
+        enum venue v = s->venue;
+        used[v] = true;
+        char name[KSYM_MAX];
+        memcpy(name, s->name, sizeof name);
+        int rn;
+        if (v == VENUE_BINANCE_SPOT)
+            rn = snprintf(s->rest_url, sizeof s->rest_url,
+                          "%s/api/v3/depth?symbol=%s&limit=5000", rest[v], name);
+        else if (v == VENUE_BINANCE_USDM)
+            rn = snprintf(s->rest_url, sizeof s->rest_url,
+                          "%s/fapi/v1/depth?symbol=%s&limit=1000", rest[v], name);
+        else
+            rn = snprintf(s->rest_url, sizeof s->rest_url,
+                          "%s/api/v5/market/books?instId=%s&sz=400", rest[v], name);
+        if (rn < 0 || (size_t)rn >= sizeof s->rest_url) {
+            snprintf(err, errlen, "live: the REST URL of %s is too long", venue_name(v));
+            return LIVE_ERR_URL;
+        }
+        char lower[KSYM_MAX], st[96];
+        for (size_t k = 0; k <= strlen(s->name); k++)
+            lower[k] = (char)tolower((unsigned char)s->name[k]);
+        live_conn *bc = live_conn_for(lv, v, true);
+        if (!bc) {
+            snprintf(err, errlen, "live: too many connections (at most %d)", LIVE_MAX_CONNS);
+            return LIVE_ERR_WATCH;
+        }
+        int ok = K_OK;
+        if (v == VENUE_BINANCE_SPOT) {
+            if (!bc->url[0])
+                snprintf(bc->url, sizeof bc->url, "%s/stream?streams=", ws[v]);
+            static const char *const kinds[] = {"depth@100ms", "trade", "bookTicker"};
+            for (size_t k = 0; k < K_ARRAY_LEN(kinds) && ok == K_OK; k++) {
+                snprintf(st, sizeof st, "%s@%s", lower, kinds[k]);
+                ok = live_url_add(bc, st);
+            }
+        } else if (v == VENUE_BINANCE_USDM) {
+            /* after the 2026-04-23 split: book data on /public, the rest on /market */
+            if (!bc->url[0])
+                snprintf(bc->url, sizeof bc->url, "%s/public/stream?streams=", wpub[v]);
+            snprintf(st, sizeof st, "%s@depth@100ms", lower);
+            ok = live_url_add(bc, st);
+            snprintf(st, sizeof st, "%s@bookTicker", lower);
+            ok = ok == K_OK ? live_url_add(bc, st) : ok;
+            live_conn *mc = live_conn_for(lv, v, false);
+            if (!mc) {
+                snprintf(err, errlen, "live: too many connections (at most %d)", LIVE_MAX_CONNS);
+                return LIVE_ERR_WATCH;
+            }
+            if (!mc->url[0])
+                snprintf(mc->url, sizeof mc->url, "%s/market/stream?streams=", wmkt[v]);
+            snprintf(st, sizeof st, "%s@trade", lower);
+            ok = ok == K_OK ? live_url_add(mc, st) : ok;
+            mc->syms[mc->nsyms++] = lv->nsyms;
+        } else if (!bc->url[0]) {
+            snprintf(bc->url, sizeof bc->url, "%s/ws/v5/public", ws[v]);
+        }
+        if (ok != K_OK) {
+            snprintf(err, errlen, "live: the stream URL of %s is too long", venue_name(v));
+            return LIVE_ERR_WATCH;
+        }
+        s->conn = (int)(bc - lv->conns);
+        bc->syms[bc->nsyms++] = lv->nsyms;
+        lv->nsyms++;
+    }
+    /* every URL checked before anything connects */
+    for (int v = 0; v < VENUE_COUNT; v++) {
+        if (!used[v])
+            continue;
+        char key[96];
+        enum live_result r;
+        snprintf(key, sizeof key, "venues.%s.rest_url", venue_name((enum venue)v));
+        if ((r = live_check_url(key, rest[v], false, err, errlen)) != LIVE_OK)
+            return r;
+        if (v == VENUE_BINANCE_USDM) {
+            snprintf(key, sizeof key, "venues.%s.ws_public_url", venue_name((enum venue)v));
+            if ((r = live_check_url(key, wpub[v], true, err, errlen)) != LIVE_OK)
+                return r;
+            snprintf(key, sizeof key, "venues.%s.ws_market_url", venue_name((enum venue)v));
+            if ((r = live_check_url(key, wmkt[v], true, err, errlen)) != LIVE_OK)
+                return r;
+        } else {
+            snprintf(key, sizeof key, "venues.%s.ws_url", venue_name((enum venue)v));
+            if ((r = live_check_url(key, ws[v], true, err, errlen)) != LIVE_OK)
+                return r;
+        }
+    }
+    return LIVE_OK;
+}
+
+enum live_result live_check(const kconfig *cfg, char *err, size_t errlen)
+{
+    klive *lv = xcalloc(1, sizeof *lv);
+    enum live_result r = live_build(lv, cfg, err, errlen);
+    free(lv);
+    return r;
+}
+
+enum live_result live_open(klive **out, const live_opts *o, char *err, size_t errlen)
+{
+    *out = NULL;
+    klive *lv = xcalloc(1, sizeof *lv);
+    lv->l = o->loop;
+    lv->ing = o->ingest;
+    lv->m = o->market;
+    lv->log = o->log;
+    enum live_result r = live_build(lv, o->cfg, err, errlen);
+    if (r != LIVE_OK) {
+        free(lv);
+        return r;
+    }
+    /* one CA file for the process: the first venue in use that names one */
+    const char *ca = NULL;
+    for (int i = 0; i < lv->nsyms && !ca; i++)
+        if (o->cfg->venues[lv->syms[i].venue].ca_file[0])
+            ca = o->cfg->venues[lv->syms[i].venue].ca_file;
+    lv->lv = xmalloc(LIVE_LV_CAP * sizeof *lv->lv);
+    ws_net_opts no = {.ca_file = ca};
+    enum ws_result wr;
+    lv->net = ws_net_new(&no, &wr);
+    http_opts ho = {.ca_file = ca};
+    lv->http = lv->net ? http_new(lv->l, &ho) : NULL;
+    if (!lv->net || !lv->http ||
+        loop_watch(lv->l, ws_net_fd(lv->net), LOOP_READ, live_on_net, lv) != K_OK) {
+        snprintf(err, errlen, "live: %s", lv->net ? "cannot start the REST client"
+                                                  : ws_strerror(wr));
+        live_close(lv);
+        return LIVE_ERR_INIT;
+    }
+    for (int i = 0; i < lv->nconns; i++) {
+        live_conn *c = &lv->conns[i];
+        ws_opts_default(&c->o, c->venue);
+        double life = o->cfg->venues[c->venue].lifetime_s;
+        if (life > 0) { /* config: shorter than the venue's cut (tests: a few seconds) */
+            c->o.lifetime_ms = (int64_t)(life * 1000.0);
+            if (c->o.rotate_grace_ms <= 0)
+                c->o.rotate_grace_ms = LIVE_ROTATE_MAX_MS * 2;
+        }
+        if (o->lifetime_ms > 0)
+            c->o.lifetime_ms = o->lifetime_ms;
+        if (ws_open(lv->net, c->url, &c->o, &c->id, err, errlen) != WS_OK) {
+            live_close(lv);
+            return LIVE_ERR_URL;
+        }
+        if (lv->log)
+            log_info(lv->log, "live %s: opening %s", venue_name(c->venue), c->url);
+    }
+    *out = lv;
+    return LIVE_OK;
+}
+
+void live_close(klive *lv)
+{
+    if (!lv)
+        return;
+    if (lv->net) {
+        loop_unwatch(lv->l, ws_net_fd(lv->net));
+        ws_net_free(lv->net);
+    }
+    http_free(lv->http); /* first: its cancelled callbacks may arm retry timers */
+    for (int i = 0; i < lv->nsyms; i++)
+        if (lv->syms[i].retry_timer)
+            loop_timer_cancel(lv->l, lv->syms[i].retry_timer);
+    free(lv->lv);
+    free(lv);
+}
+
+/* ---- health ---------------------------------------------------------------------------------- */
+
+size_t live_conn_count(const klive *lv)
+{
+    return lv ? (size_t)lv->nconns : 0;
+}
+
+int live_conn_get(klive *lv, size_t i, live_conn_info *out)
+{
+    if (!lv || i >= (size_t)lv->nconns)
+        return K_ERR;
+    live_conn *c = &lv->conns[i];
+    memset(out, 0, sizeof *out);
+    if (ws_get_stats(lv->net, c->id, &c->st) != WS_OK)
+        memset(&c->st, 0, sizeof c->st);
+    out->venue = c->venue;
+    out->channel = c->books ? "books" : "trades";
+    out->url = c->url;
+    out->state = ws_state_name(c->st.state);
+    out->last_msg_age_ms = c->st.last_msg_ms ? loop_mono_ms() - c->st.last_msg_ms : -1;
+    out->msgs = c->st.msgs;
+    out->msgs_per_s = c->st.msgs_per_s;
+    out->reconnects = c->opens > 0 ? c->opens - 1 : 0;
+    out->stalls = c->st.stalls;
+    out->rotations = c->rotations;
+    out->failures = c->st.failures;
+    out->oversize = c->st.oversize;
+    out->queue_drops = c->st.queue_drops;
+    out->latency_ms = c->has_latency ? c->latency_ms : -1;
+    out->last_error = c->st.last_error;
+    for (int k = 0; k < c->nsyms && c->books; k++) {
+        live_sym *s = &lv->syms[c->syms[k]];
+        out->books++;
+        out->gaps += s->gaps;
+        out->resyncs += s->resyncs;
+        out->snapshots += s->snapshots;
+        out->snapshots_old += s->snapshots_old;
+        market_sym *ms = market_find(lv->m, s->venue, s->name);
+        out->books_live += ms && book_is_live(ms->book);
+    }
+    return K_OK;
+}
+
+size_t live_book_count(const klive *lv)
+{
+    return lv ? (size_t)lv->nsyms : 0;
+}
+
+int live_book_get(klive *lv, size_t i, live_book_info *out)
+{
+    if (!lv || i >= (size_t)lv->nsyms)
+        return K_ERR;
+    live_sym *s = &lv->syms[i];
+    market_sym *ms = market_find(lv->m, s->venue, s->name);
+    out->venue = s->venue;
+    out->symbol = s->name;
+    out->state = book_state_name(ms ? book_state(ms->book) : BOOK_EMPTY);
+    out->gaps = s->gaps;
+    out->resyncs = s->resyncs;
+    out->snapshots = s->snapshots;
+    out->fetching = s->fetching;
+    return K_OK;
+}
+
+bool live_all_books_live(klive *lv)
+{
+    if (!lv)
+        return false;
+    for (int i = 0; i < lv->nsyms; i++) {
+        market_sym *ms = market_find(lv->m, lv->syms[i].venue, lv->syms[i].name);
+        if (!ms || !book_is_live(ms->book))
+            return false;
+    }
+    return true;
+}
