@@ -49,6 +49,9 @@ typedef struct kconfig {
     /* engine { auto_trade; signal_interval; } paper { latency_ms; } */
     bool engine_auto_trade;           /* auto-trading on at start (false) */
     double engine_signal_interval_s;  /* a signal per symbol every this many s, 1..3600 (30) */
+    double engine_horizon_s;          /* a signal is scored this long after it, 10..86400 (900) */
+    double engine_state_interval_s;   /* model state checkpoint every this much data time,
+                                       * 10..86400 (60) */
     int paper_latency_ms;             /* paper orders reach the book / report after: 0..10000
                                        * (50) */
 } kconfig;

@@ -73,6 +73,11 @@ typedef struct runner_config {
      * deep / tree models, or a test's instrumented model */
     model *(*model_extra)(void *ud, const char *symbol);
     void *model_extra_ud;
+    /* optional: told once per symbol right before its engine's first signal, now_ms = that
+     * signal's data time (the engine has seen the data so far: its indicators are warm; the app
+     * restores the engine's stored state here) */
+    void (*on_engine)(void *ud, const market_sym *ms, engine *e, int64_t now_ms);
+    void *on_engine_ud;
     /* client order ids: "<id_prefix><epoch base36>x<seq>", so an epoch above every earlier one
      * (the app: the session id) never reuses an id after a restart. Default "bt", 1. */
     char id_prefix[8];

@@ -14,10 +14,13 @@ typedef struct trading trading;
 
 /* Subscribes the runner (after the store and display subscribers). K_OK or K_ERR + message. */
 int trading_open(struct app *a, char *err, size_t errlen);
-void trading_close(struct app *a);
+void trading_close(struct app *a); /* trading_flush first when the store is still open */
+/* Signals scored so far, the metrics and a model state checkpoint to the store (sigstore.h):
+ * app_stop calls it before the store closes. */
+void trading_flush(struct app *a);
 void cmd_status_trading(cmd_ctx *c, struct cJSON *doc);
 
-/* `kestrel export fills|signals --format csv|json [--db FILE]`: exit status. */
+/* `kestrel export fills|signals|metrics --format csv|json [--db FILE]`: exit status. */
 int trading_export_main(int argc, char **argv);
 
 #endif

@@ -13,6 +13,7 @@
 #include "kestrel/cmd.h"
 #include "kestrel/decimal.h"
 #include "kestrel/runner.h"
+#include "kestrel/sigstore.h"
 #include "kestrel/store.h"
 #include "kestrel/xmalloc.h"
 
@@ -28,6 +29,7 @@ struct trading {
     broker_event fills[TRADING_FILLS]; /* ring, oldest first from head */
     int pxd[TRADING_FILLS], qtyd[TRADING_FILLS];
     uint32_t head, n;
+    sigstore *ss; /* signals, metrics, model state in the store (NULL without a store) */
 };
 
 static void trading_on_durable(void *ud, uint64_t id, enum store_result rc)
@@ -45,6 +47,8 @@ static void trading_on_event(void *ud, const runner_ev *ev)
     if (ev->kind == RUNNER_EV_REFUSED && a->log)
         log_info(a->log, "order refused for %s: %s", ev->sym ? ev->sym->name : "?",
                  ev->why ? ev->why : "?");
+    if (ev->kind == RUNNER_EV_SIGNAL && a->trading->ss && ev->sym)
+        sigstore_on_signal(a->trading->ss, ev->sym, ev->time_ms);
     if (ev->kind != RUNNER_EV_FILL || !ev->fill)
         return;
     const broker_event *f = ev->fill;
@@ -81,6 +85,19 @@ static void trading_on_event(void *ud, const runner_ev *ev)
     cJSON_free(txt);
 }
 
+static void trading_on_engine(void *ud, const market_sym *ms, engine *e, int64_t now_ms)
+{
+    app *a = ud;
+    if (a->trading && a->trading->ss)
+        sigstore_on_engine(a->trading->ss, ms, e, now_ms);
+}
+
+void trading_flush(app *a)
+{
+    if (a->trading && a->trading->ss && a->store)
+        sigstore_flush(a->trading->ss, a->data_ms);
+}
+
 int trading_open(app *a, char *err, size_t errlen)
 {
     if (a->runner)
@@ -92,7 +109,14 @@ int trading_open(app *a, char *err, size_t errlen)
     rc.paper.latency_ms = rc.paper.report_latency_ms = a->cfg.paper_latency_ms;
     snprintf(rc.id_prefix, sizeof rc.id_prefix, "k");
     rc.id_epoch = a->session_id > 0 ? (uint64_t)a->session_id : 1;
+    rc.engine.horizon_ms = (int64_t)(a->cfg.engine_horizon_s * 1000.0 + 0.5);
     a->trading = xcalloc(1, sizeof *a->trading);
+    if (a->store) {
+        a->trading->ss = sigstore_new(a->store, a->log,
+                                      (int64_t)(a->cfg.engine_state_interval_s * 1000.0 + 0.5));
+        rc.on_engine = trading_on_engine;
+        rc.on_engine_ud = a;
+    }
     a->runner = runner_new(a->market, a->clock, &rc);
     if (!a->runner) {
         snprintf(err, errlen, "cannot start the trading runner");
@@ -104,8 +128,11 @@ int trading_open(app *a, char *err, size_t errlen)
 
 void trading_close(app *a)
 {
+    trading_flush(a);
     runner_free(a->runner);
     a->runner = NULL;
+    if (a->trading)
+        sigstore_free(a->trading->ss);
     free(a->trading);
     a->trading = NULL;
 }
@@ -450,6 +477,17 @@ void cmd_status_trading(cmd_ctx *c, cJSON *doc)
         cJSON_AddItemToObject(t, "portfolio", p);
     else
         c->oom = true;
+    if (c->a->trading && c->a->trading->ss) {
+        sigstore_info si;
+        sigstore_get_info(c->a->trading->ss, NULL, &si);
+        cJSON *ms = cmd_json_obj(c, t, "model_state");
+        cmd_json_num(c, ms, "restored_version", (double)si.restored_version);
+        cmd_json_num(c, ms, "restored_time_ms", (double)si.restored_time_ms);
+        cmd_json_num(c, ms, "checkpoints", (double)si.checkpoints);
+        cmd_json_num(c, ms, "signals_written", (double)si.signals_written);
+        cmd_json_num(c, ms, "scored_written", (double)si.scored_written);
+        cmd_json_num(c, ms, "metrics_written", (double)si.metrics_written);
+    }
 }
 
 /* ---- kestrel export ---- */
@@ -479,8 +517,14 @@ int trading_export_main(int argc, char **argv)
             return 2;
         }
     }
-    if (!what || strcmp(what, "fills") != 0 || (strcmp(fmt, "csv") && strcmp(fmt, "json"))) {
-        fprintf(stderr, "usage: kestrel export fills --format csv|json [--db FILE]\n");
+    /* the kinds: fills here, signals / metrics in sigstore.c */
+    static const char *const kinds[] = {"fills", "signals", "metrics"};
+    bool known = false;
+    for (size_t i = 0; what && i < K_ARRAY_LEN(kinds); i++)
+        known |= !strcmp(what, kinds[i]);
+    if (!known || (strcmp(fmt, "csv") && strcmp(fmt, "json"))) {
+        fprintf(stderr, "usage: kestrel export fills|signals|metrics --format csv|json "
+                        "[--db FILE]\n");
         return 2;
     }
     char path[CONFIG_PATH_MAX];
@@ -496,6 +540,11 @@ int trading_export_main(int argc, char **argv)
         return 1;
     }
     sqlite3_busy_timeout(h, 2000);
+    if (strcmp(what, "fills")) {
+        int rc = sigstore_export(h, what, !strcmp(fmt, "csv"), stdout);
+        sqlite3_close(h);
+        return rc == 0 && fflush(stdout) == 0 ? 0 : rc ? rc : 1;
+    }
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(h, "SELECT payload FROM journal WHERE kind = 'fill' ORDER BY seq", -1,
                            &st, NULL) != SQLITE_OK) {

@@ -145,6 +145,10 @@ static const keydef config_keys[] = {
      .expect = "true or false"},
     {.path = "engine.signal_interval", .type = KT_NUMBER, .off = OFF(engine_signal_interval_s),
      .min = 1, .max = 3600, .expect = "1..3600 (seconds)"},
+    {.path = "engine.horizon", .type = KT_NUMBER, .off = OFF(engine_horizon_s),
+     .min = 10, .max = 86400, .expect = "10..86400 (seconds)"},
+    {.path = "engine.state_interval", .type = KT_NUMBER, .off = OFF(engine_state_interval_s),
+     .min = 10, .max = 86400, .expect = "10..86400 (seconds)"},
     {.path = "paper.latency_ms", .type = KT_INT, .off = OFF(paper_latency_ms),
      .size = SZ(paper_latency_ms), .min = 0, .max = 10000, .expect = "0..10000"},
     {.path = "control.idle_timeout", .type = KT_NUMBER, .off = OFF(ctl_idle_timeout_s),
@@ -1001,6 +1005,8 @@ void config_defaults(kconfig *cfg)
     cfg->ctl_idle_timeout_s = 60;
     cfg->engine_auto_trade = false;
     cfg->engine_signal_interval_s = 30;
+    cfg->engine_horizon_s = 900;
+    cfg->engine_state_interval_s = 60;
     cfg->paper_latency_ms = 50;
 }
 
