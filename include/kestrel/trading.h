@@ -18,6 +18,8 @@ void trading_close(struct app *a); /* trading_flush first when the store is stil
 /* Signals scored so far, the metrics and a model state checkpoint to the store (sigstore.h):
  * app_stop calls it before the store closes. */
 void trading_flush(struct app *a);
+/* The signal store (recent reasons, alerts, counters) for the AI screen; NULL without a store. */
+struct sigstore *trading_sigstore(struct app *a);
 void cmd_status_trading(cmd_ctx *c, struct cJSON *doc);
 
 /* `kestrel export fills|signals|metrics --format csv|json [--db FILE]`: exit status. */

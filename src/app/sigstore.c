@@ -29,6 +29,10 @@ typedef struct sigstore_sym {
     int64_t hour;        /* data-clock hour of the last metrics document (-1: none yet) */
     int64_t last_ckpt_ms;
     sigstore_info info;
+    struct {
+        uint64_t id;
+        char text[160];
+    } reasons[SIGSTORE_REASONS]; /* by id % SIGSTORE_REASONS */
 } sigstore_sym;
 
 struct sigstore {
@@ -38,6 +42,9 @@ struct sigstore {
     sigstore_sym *syms;
     uint32_t n, cap;
     sigstore_info total;
+    sigstore_alert alerts[SIGSTORE_ALERTS]; /* ring from ahead */
+    uint32_t ahead, an;
+    uint64_t atotal;
 };
 
 sigstore *sigstore_new(store *st, klog *log, int64_t state_interval_ms)
@@ -220,7 +227,8 @@ void sigstore_on_engine(sigstore *ss, const market_sym *ms, engine *e, int64_t n
     free(blob);
 }
 
-void sigstore_on_signal(sigstore *ss, const market_sym *ms, int64_t now_ms)
+void sigstore_on_signal(sigstore *ss, const market_sym *ms, const engine_signal *sig,
+                        int64_t now_ms)
 {
     sigstore_sym *y = NULL;
     for (uint32_t i = 0; i < ss->n && !y; i++)
@@ -228,6 +236,34 @@ void sigstore_on_signal(sigstore *ss, const market_sym *ms, int64_t now_ms)
             y = &ss->syms[i];
     if (!y)
         return;
+    if (sig) {
+        size_t k = sig->id % SIGSTORE_REASONS, off = 0;
+        y->reasons[k].id = sig->id;
+        y->reasons[k].text[0] = '\0';
+        for (uint32_t i = 0; i < sig->nreasons && off < sizeof y->reasons[k].text; i++) {
+            int w = snprintf(y->reasons[k].text + off, sizeof y->reasons[k].text - off, "%s%s",
+                             i ? "; " : "", sig->reasons[i].text);
+            off += w > 0 ? (size_t)w : 0;
+        }
+    }
+    engine_event ev;
+    while (engine_poll_event((engine *)y->e, &ev)) {
+        sigstore_alert *al;
+        if (ss->an == SIGSTORE_ALERTS) {
+            al = &ss->alerts[ss->ahead];
+            ss->ahead = (ss->ahead + 1) % SIGSTORE_ALERTS;
+        } else {
+            al = &ss->alerts[(ss->ahead + ss->an++) % SIGSTORE_ALERTS];
+        }
+        al->time_ms = ev.time_ms;
+        snprintf(al->symbol, sizeof al->symbol, "%s", y->symbol);
+        al->kind = ev.kind;
+        al->value = ev.value;
+        snprintf(al->text, sizeof al->text, "%s", ev.text);
+        ss->atotal++;
+        if (ss->log)
+            log_warn(ss->log, "alert %s %s: %s", engine_event_name(ev.kind), y->symbol, ev.text);
+    }
     sigstore_scan(ss, y, now_ms, true);
     int64_t hour = now_ms / SIGSTORE_HOUR_MS;
     if (y->hour < 0)
@@ -251,6 +287,32 @@ void sigstore_flush(sigstore *ss, int64_t now_ms)
         sigstore_metrics(ss, y, now_ms);
         sigstore_checkpoint(ss, y, now_ms);
     }
+}
+
+const char *sigstore_reasons(const sigstore *ss, const market_sym *ms, uint64_t id)
+{
+    for (uint32_t i = 0; i < ss->n; i++)
+        if (ss->syms[i].ms == ms) {
+            const sigstore_sym *y = &ss->syms[i];
+            size_t k = id % SIGSTORE_REASONS;
+            return y->reasons[k].id == id ? y->reasons[k].text : "";
+        }
+    return "";
+}
+
+uint32_t sigstore_alert_count(const sigstore *ss)
+{
+    return ss->an;
+}
+
+const sigstore_alert *sigstore_alert_at(const sigstore *ss, uint32_t i)
+{
+    return i < ss->an ? &ss->alerts[(ss->ahead + i) % SIGSTORE_ALERTS] : NULL;
+}
+
+uint64_t sigstore_alert_total(const sigstore *ss)
+{
+    return ss->atotal;
 }
 
 void sigstore_get_info(const sigstore *ss, const engine *e, sigstore_info *out)

@@ -48,7 +48,7 @@ static void trading_on_event(void *ud, const runner_ev *ev)
         log_info(a->log, "order refused for %s: %s", ev->sym ? ev->sym->name : "?",
                  ev->why ? ev->why : "?");
     if (ev->kind == RUNNER_EV_SIGNAL && a->trading->ss && ev->sym)
-        sigstore_on_signal(a->trading->ss, ev->sym, ev->time_ms);
+        sigstore_on_signal(a->trading->ss, ev->sym, ev->signal, ev->time_ms);
     if (ev->kind != RUNNER_EV_FILL || !ev->fill)
         return;
     const broker_event *f = ev->fill;
@@ -90,6 +90,11 @@ static void trading_on_engine(void *ud, const market_sym *ms, engine *e, int64_t
     app *a = ud;
     if (a->trading && a->trading->ss)
         sigstore_on_engine(a->trading->ss, ms, e, now_ms);
+}
+
+sigstore *trading_sigstore(app *a)
+{
+    return a->trading ? a->trading->ss : NULL;
 }
 
 void trading_flush(app *a)

@@ -12,6 +12,7 @@
 #include "kestrel/cmd.h"
 #include "kestrel/keys.h"
 #include "kestrel/loop.h"
+#include "kestrel/runner.h"
 #include "kestrel/xmalloc.h"
 
 #include <langinfo.h>
@@ -777,6 +778,11 @@ static uint64_t pane_sig(ui *u, enum pane_id id)
         h = mix(h, (uint64_t)(a->msgs_per_s * 10.0));
         h = mix(h, u->frames / 30);
         h = mix(h, a->log ? log_count(a->log, LOG_WARN) + log_count(a->log, LOG_ERROR) : 0);
+        break;
+    case PANE_AI: /* a new signal (scores land with it), the focus, key changes */
+        h = mix(h, a->runner ? runner_get_stats(a->runner)->signals : 0);
+        h = mix(h, a->changes);
+        h = mix(h, a->focus);
         break;
     default:
         break;

@@ -174,6 +174,8 @@ bool ui_list_click(ui_list *l, int row);    /* a click on shown row `row`: selec
 
 /* panes of the System screen and the placeholders (pane_system.c) */
 void ui_system_draw(ui *u, pane *p, enum pane_id id);
+/* screen 3's AI pane, inside its box (pane_ai.c) */
+void ui_ai_draw(ui *u, WINDOW *w, int ih, int iw);
 
 /* ui.c */
 attr_t ui_attr(const ui *u, enum theme_role r);

@@ -104,7 +104,7 @@ static void child_main(const char *path, int wfd)
         if (i == 0)
             sigstore_on_engine(ss, &ms, a.e, now); /* nothing stored yet: fresh */
         if (engine_signal_make(a.e, now, &s) == K_MODEL_OK)
-            sigstore_on_signal(ss, &ms, now);
+            sigstore_on_signal(ss, &ms, &s, now);
         if (i + 1 == CUT) {
             sigstore_flush(ss, now); /* rows and the checkpoint */
             store_flush(st);         /* committed */
