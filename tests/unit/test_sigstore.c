@@ -267,7 +267,7 @@ static void test_versions(void)
     if (!st)
         return;
     for (int v = 1; v <= 5; v++) {
-        char blob[16];
+        char blob[32];
         snprintf(blob, sizeof blob, "state-%d", v);
         CHECK_INT(store_put_model_state(st, VENUE_BINANCE_SPOT, "BTCUSDT", 1000 * v, blob,
                                         strlen(blob) + 1, 3),
