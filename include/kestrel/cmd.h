@@ -79,6 +79,7 @@ extern const cmd_entry cmd_order_entry, cmd_close_position_entry,
 extern const cmd_entry cmd_positions_entry, cmd_orders_entry, cmd_fills_entry, cmd_portfolio_entry,
     cmd_risk_entry, cmd_metrics_entry; /* src/app/trading.c (with order, close, close-all, start,
                                         * pause-trading and signal above) */
+extern const cmd_entry cmd_alerts_entry; /* src/app/trading.c: the alert history */
 
 /* The table, in help order. */
 size_t cmd_count(void);

@@ -54,6 +54,10 @@ typedef struct kconfig {
                                        * 10..86400 (60) */
     int paper_latency_ms;             /* paper orders reach the book / report after: 0..10000
                                        * (50) */
+    /* alerts { bell; command; rate_limit; } */
+    bool alerts_bell;                 /* ring the terminal bell on an alert (true) */
+    char alerts_command[1024];        /* run with the alert as JSON on stdin ("" = none) */
+    double alerts_rate_limit_s;       /* seconds between two runs of the command, 0..86400 (10) */
 } kconfig;
 
 /* Fills cfg with built-in defaults. */

@@ -30,8 +30,7 @@ void sigstore_free(sigstore *ss);
  * fresh, and says so in the log). */
 void sigstore_on_engine(sigstore *ss, const market_sym *ms, engine *e, int64_t now_ms);
 /* After a signal of ms's engine at now_ms (sig: its full reasoning, may be NULL): the new row,
- * rows scored since, the hourly metrics, the checkpoint when due, the engine's alert events
- * drained into the alert history. */
+ * rows scored since, the hourly metrics, the checkpoint when due. */
 void sigstore_on_signal(sigstore *ss, const market_sym *ms, const engine_signal *sig,
                         int64_t now_ms);
 
@@ -40,19 +39,6 @@ void sigstore_on_signal(sigstore *ss, const market_sym *ms, const engine_signal 
 #define SIGSTORE_REASONS 64
 const char *sigstore_reasons(const sigstore *ss, const market_sym *ms, uint64_t id);
 
-/* Alert history (the engine's events: drift, paused, resumed, health_low), newest last, the
- * newest SIGSTORE_ALERTS kept. */
-#define SIGSTORE_ALERTS 64
-typedef struct sigstore_alert {
-    int64_t time_ms;
-    char symbol[KSYM_MAX];
-    enum engine_event_kind kind;
-    double value;
-    char text[112];
-} sigstore_alert;
-uint32_t sigstore_alert_count(const sigstore *ss);
-const sigstore_alert *sigstore_alert_at(const sigstore *ss, uint32_t i); /* 0 = oldest kept */
-uint64_t sigstore_alert_total(const sigstore *ss); /* raised since start */
 /* Everything now (exit, seek): scored rows, metrics, a checkpoint of every engine. */
 void sigstore_flush(sigstore *ss, int64_t now_ms);
 

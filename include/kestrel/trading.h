@@ -20,6 +20,8 @@ void trading_close(struct app *a); /* trading_flush first when the store is stil
 void trading_flush(struct app *a);
 /* The signal store (recent reasons, alerts, counters) for the AI screen; NULL without a store. */
 struct sigstore *trading_sigstore(struct app *a);
+/* The alert history (alerts.h) for the AI screen and the bell; NULL before trading_open. */
+struct alerts *trading_alerts(struct app *a);
 void cmd_status_trading(cmd_ctx *c, struct cJSON *doc);
 
 /* `kestrel export fills|signals|metrics --format csv|json [--db FILE]`: exit status. */

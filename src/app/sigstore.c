@@ -42,9 +42,6 @@ struct sigstore {
     sigstore_sym *syms;
     uint32_t n, cap;
     sigstore_info total;
-    sigstore_alert alerts[SIGSTORE_ALERTS]; /* ring from ahead */
-    uint32_t ahead, an;
-    uint64_t atotal;
 };
 
 sigstore *sigstore_new(store *st, klog *log, int64_t state_interval_ms)
@@ -246,24 +243,6 @@ void sigstore_on_signal(sigstore *ss, const market_sym *ms, const engine_signal 
             off += w > 0 ? (size_t)w : 0;
         }
     }
-    engine_event ev;
-    while (engine_poll_event((engine *)y->e, &ev)) {
-        sigstore_alert *al;
-        if (ss->an == SIGSTORE_ALERTS) {
-            al = &ss->alerts[ss->ahead];
-            ss->ahead = (ss->ahead + 1) % SIGSTORE_ALERTS;
-        } else {
-            al = &ss->alerts[(ss->ahead + ss->an++) % SIGSTORE_ALERTS];
-        }
-        al->time_ms = ev.time_ms;
-        snprintf(al->symbol, sizeof al->symbol, "%s", y->symbol);
-        al->kind = ev.kind;
-        al->value = ev.value;
-        snprintf(al->text, sizeof al->text, "%s", ev.text);
-        ss->atotal++;
-        if (ss->log)
-            log_warn(ss->log, "alert %s %s: %s", engine_event_name(ev.kind), y->symbol, ev.text);
-    }
     sigstore_scan(ss, y, now_ms, true);
     int64_t hour = now_ms / SIGSTORE_HOUR_MS;
     if (y->hour < 0)
@@ -298,21 +277,6 @@ const char *sigstore_reasons(const sigstore *ss, const market_sym *ms, uint64_t 
             return y->reasons[k].id == id ? y->reasons[k].text : "";
         }
     return "";
-}
-
-uint32_t sigstore_alert_count(const sigstore *ss)
-{
-    return ss->an;
-}
-
-const sigstore_alert *sigstore_alert_at(const sigstore *ss, uint32_t i)
-{
-    return i < ss->an ? &ss->alerts[(ss->ahead + i) % SIGSTORE_ALERTS] : NULL;
-}
-
-uint64_t sigstore_alert_total(const sigstore *ss)
-{
-    return ss->atotal;
 }
 
 void sigstore_get_info(const sigstore *ss, const engine *e, sigstore_info *out)

@@ -9,6 +9,7 @@
  * in the store. */
 #include "kestrel/trading.h"
 
+#include "kestrel/alerts.h"
 #include "kestrel/app.h"
 #include "kestrel/cmd.h"
 #include "kestrel/decimal.h"
@@ -18,6 +19,7 @@
 #include "kestrel/xmalloc.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +32,35 @@ struct trading {
     int pxd[TRADING_FILLS], qtyd[TRADING_FILLS];
     uint32_t head, n;
     sigstore *ss; /* signals, metrics, model state in the store (NULL without a store) */
+    alerts *al;   /* the alert history, bell and alerts.command */
+    enum risk_state risk_seen; /* the risk state last reported */
 };
+
+/* The engine events of ms's engine, and a change of the risk state, as alerts. */
+static void trading_alerts_poll(app *a, const market_sym *ms, int64_t now_ms)
+{
+    trading *t = a->trading;
+    runner *r = a->runner;
+    if (!t || !t->al || !r)
+        return;
+    for (uint32_t i = 0; ms && i < runner_symbols(r); i++) {
+        if (runner_symbol(r, i) != ms)
+            continue;
+        engine_event ev;
+        while (engine_poll_event(runner_engine(r, i), &ev))
+            alerts_raise(t->al, engine_event_name(ev.kind), ms->name, ev.time_ms, ev.value,
+                         ev.text);
+    }
+    enum risk_state rs = risk_get_state(runner_risk(r));
+    if (rs != t->risk_seen) {
+        char txt[96];
+        snprintf(txt, sizeof txt, "risk state %s (was %s)", risk_state_name(rs),
+                 risk_state_name(t->risk_seen));
+        t->risk_seen = rs;
+        alerts_raise(t->al, "risk", "", now_ms, NAN, txt);
+    }
+    alerts_reap(t->al);
+}
 
 static void trading_on_durable(void *ud, uint64_t id, enum store_result rc)
 {
@@ -49,8 +79,19 @@ static void trading_on_event(void *ud, const runner_ev *ev)
                  ev->why ? ev->why : "?");
     if (ev->kind == RUNNER_EV_SIGNAL && a->trading->ss && ev->sym)
         sigstore_on_signal(a->trading->ss, ev->sym, ev->signal, ev->time_ms);
+    trading_alerts_poll(a, ev->sym, ev->time_ms);
     if (ev->kind != RUNNER_EV_FILL || !ev->fill)
         return;
+    {
+        char txt[160], px[40] = "", q[40] = "";
+        const market_sym *fs = ev->sym;
+        decimal_format(ev->fill->fill.px, fs ? fs->px_decimals : 8, px, sizeof px);
+        decimal_format(ev->fill->fill.qty, fs ? fs->qty_decimals : 8, q, sizeof q);
+        snprintf(txt, sizeof txt, "%s %s @ %s (%s)", ev->fill->side == SIDE_BUY ? "bought" : "sold",
+                 q, px, ev->fill->client_id);
+        alerts_raise(a->trading->al, "fill", fs ? fs->name : ev->fill->symbol, ev->time_ms, NAN,
+                     txt);
+    }
     const broker_event *f = ev->fill;
     a->changes++;
     trading *t = a->trading;
@@ -97,6 +138,11 @@ sigstore *trading_sigstore(app *a)
     return a->trading ? a->trading->ss : NULL;
 }
 
+alerts *trading_alerts(app *a)
+{
+    return a->trading ? a->trading->al : NULL;
+}
+
 void trading_flush(app *a)
 {
     if (a->trading && a->trading->ss && a->store)
@@ -116,6 +162,9 @@ int trading_open(app *a, char *err, size_t errlen)
     rc.id_epoch = a->session_id > 0 ? (uint64_t)a->session_id : 1;
     rc.engine.horizon_ms = (int64_t)(a->cfg.engine_horizon_s * 1000.0 + 0.5);
     a->trading = xcalloc(1, sizeof *a->trading);
+    alerts_config ac = {.bell = a->cfg.alerts_bell, .rate_limit_s = a->cfg.alerts_rate_limit_s};
+    snprintf(ac.command, sizeof ac.command, "%s", a->cfg.alerts_command);
+    a->trading->al = alerts_new(&ac, a->log);
     if (a->store) {
         a->trading->ss = sigstore_new(a->store, a->log,
                                       (int64_t)(a->cfg.engine_state_interval_s * 1000.0 + 0.5));
@@ -136,8 +185,10 @@ void trading_close(app *a)
     trading_flush(a);
     runner_free(a->runner);
     a->runner = NULL;
-    if (a->trading)
+    if (a->trading) {
         sigstore_free(a->trading->ss);
+        alerts_free(a->trading->al);
+    }
     free(a->trading);
     a->trading = NULL;
 }
@@ -455,6 +506,23 @@ const cmd_entry cmd_metrics_entry = {.name = "metrics", .args = "[SYMBOL]",
                                      .help = "the engine's out-of-sample metrics, with sample "
                                              "sizes and baselines",
                                      .max_args = 1, .exec = trading_metrics_exec};
+
+static cmd_result trading_alerts_exec(cmd_ctx *c)
+{
+    if (trading_need(c) != CMD_OK || !c->a->trading->al)
+        return CMD_ERROR;
+    cJSON *j = alerts_json(c->a->trading->al);
+    if (!j)
+        return cmd_fail(c, "out of memory");
+    cJSON_Delete(c->out);
+    c->out = j;
+    return CMD_OK;
+}
+
+const cmd_entry cmd_alerts_entry = {.name = "alerts", .args = "",
+                                    .help = "the alert history (drift, self-pause, health, risk, "
+                                            "fills) and the alerts.command counters",
+                                    .exec = trading_alerts_exec};
 
 void cmd_status_trading(cmd_ctx *c, cJSON *doc)
 {

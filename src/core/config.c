@@ -149,6 +149,11 @@ static const keydef config_keys[] = {
      .min = 10, .max = 86400, .expect = "10..86400 (seconds)"},
     {.path = "engine.state_interval", .type = KT_NUMBER, .off = OFF(engine_state_interval_s),
      .min = 10, .max = 86400, .expect = "10..86400 (seconds)"},
+    {.path = "alerts.bell", .type = KT_BOOL, .off = OFF(alerts_bell), .expect = "true or false"},
+    {.path = "alerts.command", .type = KT_PATH, .off = OFF(alerts_command),
+     .size = SZ(alerts_command), .expect = "a shell command, or \"\""},
+    {.path = "alerts.rate_limit", .type = KT_NUMBER, .off = OFF(alerts_rate_limit_s), .min = 0,
+     .max = 86400, .expect = "0..86400 (seconds)"},
     {.path = "paper.latency_ms", .type = KT_INT, .off = OFF(paper_latency_ms),
      .size = SZ(paper_latency_ms), .min = 0, .max = 10000, .expect = "0..10000"},
     {.path = "control.idle_timeout", .type = KT_NUMBER, .off = OFF(ctl_idle_timeout_s),
@@ -156,7 +161,7 @@ static const keydef config_keys[] = {
 };
 
 static const char *const config_groups[] = {"replay", "ui",  "store",  "market", "log",
-                                             "control", "engine", "paper"};
+                                             "control", "engine", "paper", "alerts"};
 
 /* Words people reach for that edit distance cannot map: leaf name -> key. */
 static const struct {
@@ -1007,6 +1012,8 @@ void config_defaults(kconfig *cfg)
     cfg->engine_signal_interval_s = 30;
     cfg->engine_horizon_s = 900;
     cfg->engine_state_interval_s = 60;
+    cfg->alerts_bell = true;
+    cfg->alerts_rate_limit_s = 10;
     cfg->paper_latency_ms = 50;
 }
 

@@ -8,11 +8,13 @@
  *                the ensemble weight; the majority-class and rule-scorer baselines beside them
  *   indicators   the adaptive indicator weights as bars (with their sample counts)
  *   reliability  the ensemble's 10 confidence bins: mean predicted vs observed hit rate, counts
- *   alerts       the alert history (drift, self-pause, health) and the drift event count
+ *   alerts       the alert history (alerts.h: drift, self-pause, health, risk, fills) and the
+ *                drift event count
  * Wide panes put signals on the left and the rest on the right; narrow ones stack them. A row
  * is drawn only when it fits; nothing invented: an empty metric shows "-". */
 #include "ui_int.h"
 
+#include "kestrel/alerts.h"
 #include "kestrel/runner.h"
 #include "kestrel/sigstore.h"
 #include "kestrel/trading.h"
@@ -216,23 +218,25 @@ static int ai_alerts(ui *u, WINDOW *w, const engine *e, int y, int ymax, int x, 
 {
     if (y > ymax)
         return y;
-    sigstore *ss = trading_sigstore(u->a);
-    char line[200];
+    alerts *al = trading_alerts(u->a);
+    char line[256];
     snprintf(line, sizeof line, "alerts (%llu raised, %llu drift events)",
-             ss ? (unsigned long long)sigstore_alert_total(ss) : 0ULL,
+             al ? (unsigned long long)alerts_get_stats(al)->raised : 0ULL,
              (unsigned long long)engine_drift_events(e));
     ui_put(u, w, y++, x, cw, ROLE_HEADER, line);
-    uint32_t n = ss ? sigstore_alert_count(ss) : 0;
+    uint32_t n = al ? alerts_count(al) : 0;
     if (n == 0 && y <= ymax)
         ui_put(u, w, y++, x, cw, ROLE_DIM, "none");
     for (uint32_t k = 0; k < n && y <= ymax; k++) {
-        const sigstore_alert *al = sigstore_alert_at(ss, n - 1 - k);
+        const alert *a = alerts_at(al, n - 1 - k);
         char t[16];
-        ai_hms(al->time_ms, t, sizeof t);
-        snprintf(line, sizeof line, "%s %s %s: %s", t, al->symbol, engine_event_name(al->kind),
-                 al->text);
+        ai_hms(a->time_ms, t, sizeof t);
+        snprintf(line, sizeof line, "%s %s%s%s: %s", t, a->symbol, a->symbol[0] ? " " : "",
+                 a->kind, a->text);
         ui_put(u, w, y++, x, cw,
-               al->kind == ENGINE_EV_RESUMED ? ROLE_TEXT : ROLE_WARNING, line);
+               !strcmp(a->kind, "resumed") || !strcmp(a->kind, "fill") ? ROLE_TEXT
+                                                                        : ROLE_WARNING,
+               line);
     }
     return y;
 }
