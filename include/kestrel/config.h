@@ -52,6 +52,7 @@ typedef struct kconfig {
     double engine_horizon_s;          /* a signal is scored this long after it, 10..86400 (900) */
     double engine_state_interval_s;   /* model state checkpoint every this much data time,
                                        * 10..86400 (60) */
+    int engine_drift;                 /* enum drift_method: page_hinkley (0) or adwin */
     int paper_latency_ms;             /* paper orders reach the book / report after: 0..10000
                                        * (50) */
     /* alerts { bell; command; rate_limit; } */

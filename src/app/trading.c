@@ -161,6 +161,7 @@ int trading_open(app *a, char *err, size_t errlen)
     snprintf(rc.id_prefix, sizeof rc.id_prefix, "k");
     rc.id_epoch = a->session_id > 0 ? (uint64_t)a->session_id : 1;
     rc.engine.horizon_ms = (int64_t)(a->cfg.engine_horizon_s * 1000.0 + 0.5);
+    rc.engine.drift_method = (enum drift_method)a->cfg.engine_drift;
     a->trading = xcalloc(1, sizeof *a->trading);
     alerts_config ac = {.bell = a->cfg.alerts_bell, .rate_limit_s = a->cfg.alerts_rate_limit_s};
     snprintf(ac.command, sizeof ac.command, "%s", a->cfg.alerts_command);

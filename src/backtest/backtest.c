@@ -192,6 +192,9 @@ static int bt_set(bt_opts *o, runner_config *c, const char *key, const char *val
         if (d <= 0)
             goto bad;
         c->engine.horizon_ms = d;
+    } else if (!strcmp(key, "engine.drift")) {
+        if (drift_method_parse(val, &c->engine.drift_method) != K_OK)
+            goto bad;
     } else if (!strcmp(key, "engine.analysis_tf")) {
         enum tf tf;
         if (tf_parse(val, &tf) != K_OK)

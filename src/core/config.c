@@ -24,6 +24,7 @@
  * the user's own doing: the config is theirs). */
 #include "kestrel/config.h"
 
+#include "kestrel/drift.h"
 #include "kestrel/xmalloc.h"
 
 #include <ctype.h>
@@ -82,6 +83,15 @@ static const char *const config_level_names[] = {"error", "warn", "info", "debug
 static int config_parse_timeframe(kconfig *cfg, const char *v)
 {
     return tf_parse(v, &cfg->ui_timeframe);
+}
+
+static int config_parse_drift(kconfig *cfg, const char *v)
+{
+    enum drift_method m;
+    if (drift_method_parse(v, &m) != K_OK)
+        return K_ERR;
+    cfg->engine_drift = (int)m;
+    return K_OK;
 }
 
 static int config_parse_level(kconfig *cfg, const char *v)
@@ -147,6 +157,8 @@ static const keydef config_keys[] = {
      .min = 1, .max = 3600, .expect = "1..3600 (seconds)"},
     {.path = "engine.horizon", .type = KT_NUMBER, .off = OFF(engine_horizon_s),
      .min = 10, .max = 86400, .expect = "10..86400 (seconds)"},
+    {.path = "engine.drift", .type = KT_ENUM, .parse = config_parse_drift,
+     .expect = "page_hinkley or adwin"},
     {.path = "engine.state_interval", .type = KT_NUMBER, .off = OFF(engine_state_interval_s),
      .min = 10, .max = 86400, .expect = "10..86400 (seconds)"},
     {.path = "alerts.bell", .type = KT_BOOL, .off = OFF(alerts_bell), .expect = "true or false"},

@@ -41,6 +41,7 @@ static engine *make_engine(void)
     c.analysis_tf = TF_5M;
     c.horizon_ms = 15 * 60000;
     c.calib_min = 100;
+    c.drift_method = DRIFT_ADWIN; /* its state goes through the store too */
     snprintf(c.symbol, sizeof c.symbol, "BTCBUSD");
     model *m[3];
     m[0] = scorer_weights_new("weights", FEAT_COUNT, features_vote_idx);
@@ -242,9 +243,11 @@ static void test_kill9(void)
     CHECK_INT(made, AFTER);
     CHECK(same); /* the same predictions next */
     CHECK_INT(engine_scored(r.e), engine_scored(a.e));
-    printf("restored version %lld at %lld: %u signals after it bit-identical, %llu scored\n",
+    CHECK_INT(engine_drift_events(r.e), engine_drift_events(a.e));
+    printf("restored version %lld at %lld: %u signals after it bit-identical, %llu scored, "
+           "%llu ADWIN drift events\n",
            (long long)info.restored_version, (long long)cut_ms, made,
-           (unsigned long long)engine_scored(r.e));
+           (unsigned long long)engine_scored(r.e), (unsigned long long)engine_drift_events(r.e));
     run_free(&r);
     run_free(&a);
     sigstore_free(ss);
