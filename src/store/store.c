@@ -752,9 +752,44 @@ static const char *store_writer_what(const store_row *r)
                                        : "writing a session failed";
 }
 
+/* A model state checkpoint: large (hundreds of KiB) and superseded by the next one, so it gets
+ * a transaction of its own after the open one is committed, and a failure (a full disk, a file
+ * size limit) rolls back only it: counted lost, never held for retry, never taking the market
+ * rows of a batch down with it. While writes are failing it is dropped (counted) at once. */
+static void store_writer_checkpoint(store *s, store_row *r)
+{
+    store_writer_commit(s);
+    if (s->w_failing) { /* writes are failing: this checkpoint is lost, the next one retries */
+        store_row_free(r);
+        store_writer_lost(s, 1);
+        return;
+    }
+    int rc = sqlite3_exec(s->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc == SQLITE_OK) {
+        rc = store_writer_exec(s, r);
+        rc = rc == SQLITE_DONE ? sqlite3_exec(s->wdb, "COMMIT", NULL, NULL, NULL) : rc;
+    }
+    if (rc != SQLITE_OK) {
+        store_writer_error(s, rc, store_writer_what(r));
+        if (!sqlite3_get_autocommit(s->wdb))
+            sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
+        store_writer_lost(s, 1);
+    } else {
+        pthread_mutex_lock(&s->mu);
+        s->st_shared.rows_written++;
+        s->st_shared.commits++;
+        pthread_mutex_unlock(&s->mu);
+    }
+    store_row_free(r);
+}
+
 /* One market row; takes it over (it ends committed, held for retry, or counted lost). */
 static void store_writer_row(store *s, store_row *r, int64_t queued_ms)
 {
+    if (r->kind == ROW_MODEL_STATE) {
+        store_writer_checkpoint(s, r);
+        return;
+    }
     if (s->w_failing) {
         store_held_push(s, r); /* in order behind the older held rows */
         return;
