@@ -23,8 +23,9 @@ one = ["taskset", "-c", "0"]
 cols = []
 for line in subprocess.run([k, "ta", "--list"], capture_output=True, text=True).stdout.split("\n")[1:]:
     p = line.split()
-    if p:
-        cols.append(p[0])  # the indicator at its defaults: every output
+    if not p:
+        break  # the table ends at the legend
+    cols.append(p[0])  # the bare name: every output at the defaults
 def timed(cmd):
     t = time.perf_counter()
     subprocess.run(one + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)

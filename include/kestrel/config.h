@@ -59,6 +59,7 @@ typedef struct kconfig {
     bool alerts_bell;                 /* ring the terminal bell on an alert (true) */
     char alerts_command[1024];        /* run with the alert as JSON on stdin ("" = none) */
     double alerts_rate_limit_s;       /* seconds between two runs of the command, 0..86400 (10) */
+    uint32_t engine_models;           /* engine.models: RUNNER_M_* bits (weights,logreg,mlp) */
 } kconfig;
 
 /* Fills cfg with built-in defaults. */

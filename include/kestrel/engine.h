@@ -40,6 +40,8 @@ typedef struct engine_config {
     enum calib_method calib_method;
     uint32_t calib_window, calib_min; /* 500, 100 */
     enum drift_method drift_method;   /* DRIFT_PAGE_HINKLEY (engine.drift) */
+    bool conf_interval;         /* the Venn-Abers interval on every signal (true; two isotonic
+                                 * fits per signal: a backtest, which never shows it, is off) */
     features_config features;
 } engine_config;
 

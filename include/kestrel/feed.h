@@ -11,6 +11,8 @@ enum feed_kind {
     FEED_DEPTH_DIFF,     /* incremental book update */
     FEED_DEPTH_SNAPSHOT, /* full snapshot (REST depth); symbol may be empty: caller fills it */
     FEED_KLINE,          /* exchange kline (live data issue) */
+    FEED_FUNDING,        /* a perpetual's funding at its funding time (backtest funding files;
+                          * the USD-M markPrice stream when the live issue decodes it) */
 };
 
 typedef struct feed_level {
@@ -50,6 +52,12 @@ typedef struct feed_event {
             int64_t trades;
             bool closed;
         } kline;
+        struct {
+            int64_t time_ms; /* the funding time */
+            kdec rate;       /* > 0: longs pay shorts */
+            kdec mark;       /* mark price at that time, 0 = unknown (the last price is used) */
+            kdec index;      /* index price, 0 = unknown */
+        } funding;
     } u;
 } feed_event;
 

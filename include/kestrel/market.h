@@ -47,6 +47,7 @@ enum market_note_kind {
     MARKET_BOOK_SYNCED,  /* sym: snapshot accepted (first sync or resync) */
     MARKET_BOOK_CROSSED, /* sym: the book became crossed */
     MARKET_DECIMALS,     /* sym: px_decimals / qty_decimals changed */
+    MARKET_FUNDING,      /* sym, ev (FEED_FUNDING): a perpetual's funding time passed */
 };
 
 typedef struct market_note {
@@ -54,7 +55,7 @@ typedef struct market_note {
     market_sym *sym;
     enum tf tf;
     const candle *bar;
-    const feed_event *ev; /* MARKET_TRADE */
+    const feed_event *ev; /* MARKET_TRADE, MARKET_FUNDING */
     bool resync;          /* BOOK_SYNCED: true when it follows a gap */
 } market_note;
 

@@ -52,7 +52,14 @@ int runner_strategy_parse(const char *s, enum runner_strategy *out);
 #define RUNNER_M_WEIGHTS 1u /* adaptive indicator weights */
 #define RUNNER_M_LOGREG 2u
 #define RUNNER_M_MLP 4u
+#define RUNNER_M_LSTM 8u         /* the models issue's sequence and tree models: trained by */
+#define RUNNER_M_TRANSFORMER 16u /* train() on a schedule (runner_train_due): inline in a */
+#define RUNNER_M_CNN 32u         /* backtest (deterministic), on the learner thread in the app */
+#define RUNNER_M_XGB 64u
 #define RUNNER_M_DEFAULT (RUNNER_M_WEIGHTS | RUNNER_M_LOGREG | RUNNER_M_MLP)
+/* "weights,logreg,mlp,lstm,transformer,cnn,xgb" (any subset, comma-separated) or "none" ->
+ * bits; K_ERR on an unknown name. */
+int runner_models_parse(const char *s, uint32_t *out);
 
 typedef struct runner_config {
     char symbol[KSYM_MAX];      /* "" = every symbol of the market, else only this one */
@@ -78,6 +85,12 @@ typedef struct runner_config {
      * restores the engine's stored state here) */
     void (*on_engine)(void *ud, const market_sym *ms, engine *e, int64_t now_ms);
     void *on_engine_ud;
+    /* off-thread models (MODEL_F_OFFTHREAD): a sequence network trains after every train_every
+     * new labelled samples (256), XGBoost when xgb_should_retrain() says so. With a learner (the
+     * app) train() runs on its thread and runner_collect() swaps the results in; without (a
+     * backtest) train() and swap() run inline at the same data-clock points. */
+    uint32_t train_every;
+    struct learner *learner;
     /* client order ids: "<id_prefix><epoch base36>x<seq>", so an epoch above every earlier one
      * (the app: the session id) never reuses an id after a restart. Default "bt", 1. */
     char id_prefix[8];
@@ -103,6 +116,9 @@ typedef void (*runner_ev_fn)(void *ud, const runner_ev *ev);
 typedef struct runner_stats {
     uint64_t signals, tradeable, orders, fills, refused, stops, tps;
     uint64_t broker_errors; /* place failures, rejections, expiries */
+    uint64_t signals_unchanged; /* interval signals skipped: no new data for the symbol */
+    uint64_t fundings;          /* funding times passed to the paper broker */
+    uint64_t trains, train_busy; /* off-thread model trainings started / skipped (still busy) */
 } runner_stats;
 
 typedef struct runner runner;
@@ -128,6 +144,9 @@ uint64_t runner_signal_digest(const runner *r);
 /* End of data: closes every open position at the last price (bar mode: last close - slippage)
  * with reduce-only market orders, scores what is due, samples the portfolio. */
 void runner_finish(runner *r, int64_t now_ms);
+/* The app, when cfg.learner is set and learner_fd() is readable: collects finished trainings
+ * and swaps each model's candidate in (main thread). Returns how many. */
+uint32_t runner_collect(runner *r);
 
 /* A person's market order (the ticket, `kestrel ctl order`): the same risk engine, order
  * manager and broker as the engine's orders (reducing = reduce-only, passes a halted risk

@@ -1,11 +1,13 @@
 /* `kestrel ta`: indicators over an OHLCV CSV file (plain or gzip), one output row per bar.
- *   kestrel ta --data FILE.csv[.gz] [--indicators LIST] [--format csv|json]
+ *   kestrel ta --data FILE.csv[.gz] [--indicators LIST] [--format csv|json] [--interval TF]
+ *              [--iso-time]
  *   kestrel ta --list
  * Exit status: 0 every row was used, 1 some rows were bad (reported on stderr with their line
  * number and skipped), 2 usage or I/O error, or an input without a single row (empty file or a
  * header alone). */
 #ifndef KESTREL_TA_CLI_H
 #define KESTREL_TA_CLI_H
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -18,6 +20,7 @@ typedef struct ta_cli_stats {
     uint64_t lines; /* physical lines read */
     uint64_t bars;  /* bars used */
     uint64_t bad;   /* rows reported and skipped */
+    uint64_t rounded; /* rows used with a value of more than 8 decimals, rounded to 1e-8 */
 } ta_cli_stats;
 
 /* The default column set (the TA-Lib reference columns). */
@@ -34,5 +37,14 @@ typedef struct ta_cli_stats {
  * (unknown indicator, unreadable or truncated file, write error). */
 int ta_cli_run(const char *path, const char *indicators, enum ta_cli_format fmt, FILE *out,
                FILE *errf, ta_cli_stats *st, char *err, size_t errlen);
+
+typedef struct ta_cli_opts {
+    const char *interval; /* NULL or "" = inferred from the first rows (1s 1m 5m 15m 1h 4h 1d) */
+    bool iso_time;        /* a "time" column (2022-12-13T00:00:00Z) after open_time_ms */
+} ta_cli_opts;
+/* ta_cli_run with options (opt NULL = the defaults). */
+int ta_cli_run_opts(const char *path, const char *indicators, enum ta_cli_format fmt,
+                    const ta_cli_opts *opt, FILE *out, FILE *errf, ta_cli_stats *st, char *err,
+                    size_t errlen);
 
 #endif

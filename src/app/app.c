@@ -433,6 +433,7 @@ static void app_on_market(void *ud, const market_note *n)
         break;
     case MARKET_TRADE:
     case MARKET_TOP_CHANGED:
+    case MARKET_FUNDING: /* the runner pays it; the fills journal keeps the payment */
         break;
     case MARKET_BOOK_GAP:
         log_warn(a->log, "%s %s: sequence gap at update id %lld, book RESYNCING",

@@ -10,6 +10,9 @@
 #include "kestrel/trading.h"
 
 #include "kestrel/alerts.h"
+#include "kestrel/learner.h"
+#include "kestrel/loop.h"
+
 #include "kestrel/app.h"
 #include "kestrel/cmd.h"
 #include "kestrel/decimal.h"
@@ -34,6 +37,7 @@ struct trading {
     sigstore *ss; /* signals, metrics, model state in the store (NULL without a store) */
     alerts *al;   /* the alert history, bell and alerts.command */
     enum risk_state risk_seen; /* the risk state last reported */
+    learner *lrn; /* the deep / tree models' training thread (NULL: none configured) */
 };
 
 /* The engine events of ms's engine, and a change of the risk state, as alerts. */
@@ -60,6 +64,17 @@ static void trading_alerts_poll(app *a, const market_sym *ms, int64_t now_ms)
         alerts_raise(t->al, "risk", "", now_ms, NAN, txt);
     }
     alerts_reap(t->al);
+}
+
+/* Trainings finished on the learner thread: their candidates go live on the main thread. */
+static void trading_on_learner(loop *l, int fd, unsigned events, void *ud)
+{
+    (void)l;
+    (void)fd;
+    (void)events;
+    app *a = ud;
+    if (a->runner)
+        (void)runner_collect(a->runner);
 }
 
 static void trading_on_durable(void *ud, uint64_t id, enum store_result rc)
@@ -158,6 +173,7 @@ int trading_open(app *a, char *err, size_t errlen)
     rc.auto_trade = a->cfg.engine_auto_trade;
     rc.signal_interval_ms = (int64_t)(a->cfg.engine_signal_interval_s * 1000.0 + 0.5);
     rc.paper.latency_ms = rc.paper.report_latency_ms = a->cfg.paper_latency_ms;
+    rc.models = a->cfg.engine_models;
     snprintf(rc.id_prefix, sizeof rc.id_prefix, "k");
     rc.id_epoch = a->session_id > 0 ? (uint64_t)a->session_id : 1;
     rc.engine.horizon_ms = (int64_t)(a->cfg.engine_horizon_s * 1000.0 + 0.5);
@@ -172,6 +188,19 @@ int trading_open(app *a, char *err, size_t errlen)
         rc.on_engine = trading_on_engine;
         rc.on_engine_ud = a;
     }
+    if (rc.models & (RUNNER_M_LSTM | RUNNER_M_TRANSFORMER | RUNNER_M_CNN | RUNNER_M_XGB)) {
+        /* heavy training never on the main thread */
+        a->trading->lrn = learner_new(8, err, errlen);
+        if (!a->trading->lrn || loop_watch(a->loop, learner_fd(a->trading->lrn), LOOP_READ,
+                                           trading_on_learner, a) != K_OK) {
+            if (a->trading->lrn)
+                snprintf(err, errlen, "cannot watch the learner thread");
+            learner_free(a->trading->lrn);
+            a->trading->lrn = NULL;
+            return K_ERR;
+        }
+        rc.learner = a->trading->lrn;
+    }
     a->runner = runner_new(a->market, a->clock, &rc);
     if (!a->runner) {
         snprintf(err, errlen, "cannot start the trading runner");
@@ -183,6 +212,11 @@ int trading_open(app *a, char *err, size_t errlen)
 
 void trading_close(app *a)
 {
+    if (a->trading && a->trading->lrn) { /* first: it may be training one of the runner's models */
+        loop_unwatch(a->loop, learner_fd(a->trading->lrn));
+        learner_free(a->trading->lrn);
+        a->trading->lrn = NULL;
+    }
     trading_flush(a);
     runner_free(a->runner);
     a->runner = NULL;
@@ -537,6 +571,9 @@ void cmd_status_trading(cmd_ctx *c, cJSON *doc)
     cmd_json_str(c, t, "risk_state", risk_state_name(risk_get_state(runner_risk(r))));
     cmd_json_num(c, t, "symbols", runner_symbols(r));
     cmd_json_num(c, t, "signals", (double)st->signals);
+    cmd_json_num(c, t, "signals_unchanged", (double)st->signals_unchanged);
+    cmd_json_num(c, t, "model_trains", (double)st->trains);
+    cmd_json_num(c, t, "model_trains_busy", (double)st->train_busy);
     cmd_json_num(c, t, "tradeable", (double)st->tradeable);
     cmd_json_num(c, t, "orders", (double)st->orders);
     cmd_json_num(c, t, "fills", (double)st->fills);

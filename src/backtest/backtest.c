@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <libconfig.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,11 +18,13 @@
 #include <unistd.h>
 
 #include "kestrel/bt_stats.h"
+#include "kestrel/config.h"
 #include "kestrel/decimal.h"
 #include "kestrel/ingest.h"
 #include "kestrel/klines.h"
 #include "kestrel/replay.h"
 #include "kestrel/runner.h"
+#include "kestrel/xgb.h"
 #include "kestrel/xmalloc.h"
 
 #define BT_MAX_FILES 16
@@ -50,6 +53,12 @@ typedef struct bt_opts {
     int shard_k, shard_n;
     uint32_t random_seeds;
     runner_config rc;
+    /* --funding: the perpetual's funding times with their rate and mark (0 = unknown) */
+    struct bt_fund {
+        int64_t t;
+        kdec rate, mark;
+    } *fund;
+    uint32_t nfund;
 } bt_opts;
 
 typedef struct bt_trade {
@@ -65,7 +74,7 @@ typedef struct bt_run {
     double *close;
     int64_t *t;       /* bar end times */
     uint8_t *inpos;
-    kdec start, equity, net_pnl, fees;
+    kdec start, equity, net_pnl, fees, funding; /* funding: paid (> 0) or received (< 0) */
     bt_trade *trades;
     uint32_t ntrades;
     pf_stats pst;
@@ -77,6 +86,7 @@ typedef struct bt_run {
     runner_stats rst;
     uint64_t signals;
     uint64_t digest;
+    uint64_t bad_rows, rounded_rows; /* kline rows refused / rounded to 1e-8 by the reader */
     enum venue venue;
     char err[256];
 } bt_run;
@@ -226,15 +236,9 @@ static int bt_set(bt_opts *o, runner_config *c, const char *key, const char *val
     } else if (!strcmp(key, "backtest.strategy")) {
         if (runner_strategy_parse(val, &c->strategy) != K_OK)
             goto bad;
-    } else if (!strcmp(key, "backtest.models")) {
-        uint32_t m = 0;
-        if (strstr(val, "weights"))
-            m |= RUNNER_M_WEIGHTS;
-        if (strstr(val, "logreg"))
-            m |= RUNNER_M_LOGREG;
-        if (strstr(val, "mlp"))
-            m |= RUNNER_M_MLP;
-        if (!m && strcmp(val, "none"))
+    } else if (!strcmp(key, "backtest.models") || !strcmp(key, "engine.models")) {
+        uint32_t m;
+        if (runner_models_parse(val, &m) != K_OK)
             goto bad;
         c->models = m;
     } else if (!strcmp(key, "backtest.start_cash")) {
@@ -263,48 +267,91 @@ bad:
 }
 
 /* `key = value` lines (# comments; quotes and a trailing ';' are stripped) */
-static int bt_load_config(bt_opts *o, const char *path, char *err, size_t errlen)
+/* One leaf of the configuration tree as bt_set's text: numbers as written (%.17g), booleans
+ * true / false, strings as they are. */
+static bool bt_setting_text(const config_setting_t *st, char *buf, size_t cap)
 {
-    FILE *fp = fopen(path, "r");
-    if (!fp) {
-        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-        return K_ERR;
+    switch (config_setting_type(st)) {
+    case CONFIG_TYPE_INT:
+    case CONFIG_TYPE_INT64:
+        snprintf(buf, cap, "%lld", (long long)config_setting_get_int64(st));
+        return true;
+    case CONFIG_TYPE_FLOAT:
+        snprintf(buf, cap, "%.17g", config_setting_get_float(st));
+        return true;
+    case CONFIG_TYPE_BOOL:
+        snprintf(buf, cap, "%s", config_setting_get_bool(st) ? "true" : "false");
+        return true;
+    case CONFIG_TYPE_STRING:
+        snprintf(buf, cap, "%s", config_setting_get_string(st));
+        return true;
+    default:
+        return false;
     }
-    char line[512];
-    int ln = 0, rc = K_OK;
-    while (rc == K_OK && fgets(line, sizeof line, fp)) {
-        ln++;
-        char *h = strchr(line, '#');
-        if (h)
-            *h = '\0';
-        char *eq = strchr(line, '=');
-        char *k = line;
-        while (*k == ' ' || *k == '\t')
-            k++;
-        if (!eq) {
-            if (*k && *k != '\n' && *k != '\r') {
-                snprintf(err, errlen, "%s:%d: expected key = value", path, ln);
-                rc = K_ERR;
-            }
+}
+
+/* Applies every leaf under the groups a backtest uses (risk, paper, fees, engine, backtest) in
+ * file order; the app's other groups (ui, store, replay, market, ...) are not a backtest's. */
+static int bt_apply_group(bt_opts *o, const config_setting_t *g, const char *prefix,
+                          const char *path, char *err, size_t errlen)
+{
+    int n = config_setting_length(g);
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *st = config_setting_get_elem(g, (unsigned)i);
+        const char *name = config_setting_name(st);
+        if (!name)
+            continue;
+        char key[160], val[256], e2[200];
+        snprintf(key, sizeof key, "%s%s%s", prefix, *prefix ? "." : "", name);
+        if (config_setting_is_group(st)) {
+            if (bt_apply_group(o, st, key, path, err, errlen) != K_OK)
+                return K_ERR;
             continue;
         }
-        *eq = '\0';
-        char *ke = eq - 1;
-        while (ke >= k && (*ke == ' ' || *ke == '\t'))
-            *ke-- = '\0';
-        char *v = eq + 1;
-        while (*v == ' ' || *v == '\t' || *v == '"')
-            v++;
-        char *ve = v + strlen(v) - 1;
-        while (ve >= v && (*ve == '\n' || *ve == '\r' || *ve == ' ' || *ve == ';' || *ve == '"'))
-            *ve-- = '\0';
-        char e2[200];
-        if (bt_set(o, &o->rc, k, v, e2, sizeof e2) != K_OK) {
-            snprintf(err, errlen, "%s:%d: %s", path, ln, e2);
-            rc = K_ERR;
+        if (!*prefix) {
+            continue; /* a top-level scalar (source, watch ...): the app's */
+        }
+        if (!bt_setting_text(st, val, sizeof val))
+            continue; /* lists and arrays: none of a backtest's keys */
+        if (!strcmp(key, "engine.auto_trade"))
+            continue; /* whether a live session starts trading: a backtest always trades */
+        if (!strcmp(key, "engine.state_interval"))
+            continue; /* the app's model state checkpoints: a backtest stores none */
+        if (bt_set(o, &o->rc, key, val, e2, sizeof e2) != K_OK) {
+            snprintf(err, errlen, "%s:%u: %s", path, config_setting_source_line(st), e2);
+            return K_ERR;
         }
     }
-    fclose(fp);
+    return K_OK;
+}
+
+/* --config: the app's configuration file (libconfig, docs/CONFIG.md), checked by the app's own
+ * loader first (syntax, size, types: file:line), so a backtest runs with the risk, fee, paper and
+ * engine settings of the live configuration. Groups risk, paper, fees, engine and backtest
+ * apply; a key in them that the backtest does not know is an error with its line. */
+static int bt_load_config(bt_opts *o, const char *path, char *err, size_t errlen)
+{
+    kconfig *kc = xcalloc(1, sizeof *kc);
+    config_defaults(kc);
+    int rc = config_load_file(kc, path, NULL, NULL, err, errlen);
+    free(kc);
+    if (rc != K_OK)
+        return K_ERR;
+    config_t cf;
+    config_init(&cf);
+    if (!config_read_file(&cf, path)) {
+        snprintf(err, errlen, "%s:%d: %s", path, config_error_line(&cf), config_error_text(&cf));
+        config_destroy(&cf);
+        return K_ERR;
+    }
+    static const char *const groups[] = {"risk", "paper", "fees", "engine", "backtest"};
+    rc = K_OK;
+    for (size_t i = 0; i < K_ARRAY_LEN(groups) && rc == K_OK; i++) {
+        const config_setting_t *g = config_lookup(&cf, groups[i]);
+        if (g && config_setting_is_group(g))
+            rc = bt_apply_group(o, g, groups[i], path, err, errlen);
+    }
+    config_destroy(&cf);
     return rc;
 }
 
@@ -405,8 +452,99 @@ static void bt_progress_tick(bt_progress *p)
 }
 
 /* feeds every data file; returns K_OK or K_ERR with run->err */
+/* Loads a funding-rate file (the shared data's format: the rate in `open`) and the mark-price
+ * file beside it (`...-funding_rate.csv` -> `...-mark.csv`, its `open` at each funding time; the
+ * mark at a funding time is the open of the newest mark row not after it), through the one kline
+ * reader in its series mode. */
+static int bt_load_funding(bt_opts *o, const char *path, char *err, size_t errlen)
+{
+    klines *k;
+    if (o->nfund) {
+        snprintf(err, errlen, "one funding file (the symbol's)");
+        return K_ERR;
+    }
+    if (klines_open_series(&k, path, err, errlen) != K_OK)
+        return K_ERR;
+    feed_event ev;
+    int r;
+    uint32_t cap = o->nfund;
+    while ((r = klines_next(k, &ev)) != 0) {
+        if (r < 0) {
+            snprintf(err, errlen, "%s:%llu: %s", path, (unsigned long long)klines_line(k),
+                     klines_error(k));
+            klines_close(k);
+            return K_ERR;
+        }
+        if (o->nfund == cap) {
+            cap = cap ? cap * 2 : 256;
+            o->fund = xrealloc(o->fund, cap * sizeof *o->fund);
+        }
+        o->fund[o->nfund++] = (struct bt_fund){ev.u.kline.open_ms, ev.u.kline.o, 0};
+    }
+    const char *io = klines_io_error(k);
+    if (io) {
+        snprintf(err, errlen, "reading %s: %s", path, io);
+        klines_close(k);
+        return K_ERR;
+    }
+    klines_close(k);
+    const char *suffix = "-funding_rate.csv";
+    size_t n = strlen(path), sl = strlen(suffix);
+    if (n <= sl || strcmp(path + n - sl, suffix) != 0)
+        return K_OK; /* no mark file to look for: the last price is used */
+    char mpath[1024];
+    snprintf(mpath, sizeof mpath, "%.*s-mark.csv", (int)(n - sl), path);
+    if (access(mpath, R_OK) != 0)
+        return K_OK;
+    if (klines_open_series(&k, mpath, err, errlen) != K_OK)
+        return K_ERR;
+    uint32_t j = 0;
+    kdec mark = 0;
+    int64_t mt = -1;
+    /* both files are in time order: one merge pass */
+    while ((r = klines_next(k, &ev)) != 0) {
+        if (r < 0)
+            continue;
+        while (j < o->nfund && o->fund[j].t < ev.u.kline.open_ms) {
+            if (mt >= 0 && o->fund[j].mark == 0)
+                o->fund[j].mark = mark;
+            j++;
+        }
+        mark = ev.u.kline.o;
+        mt = ev.u.kline.open_ms;
+    }
+    for (; j < o->nfund && mt >= 0; j++)
+        if (o->fund[j].mark == 0 && o->fund[j].t - mt < 8 * 3600000LL)
+            o->fund[j].mark = mark;
+    klines_close(k);
+    return K_OK;
+}
+
+/* Feeds the funding events due at or before t_ms (from *next on) into the pipeline: they enter
+ * in time order with the bars, so a payment falls on the position held at its funding time. */
+static void bt_feed_funding(const bt_opts *o, ingest *ig, int64_t t_ms, uint32_t *next)
+{
+    while (*next < o->nfund && o->fund[*next].t <= t_ms) {
+        const struct bt_fund *f = &o->fund[(*next)++];
+        if ((o->from_ms && f->t < o->from_ms) || (o->to_ms && f->t > o->to_ms))
+            continue;
+        feed_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.kind = FEED_FUNDING;
+        ev.venue = o->venue;
+        snprintf(ev.symbol, sizeof ev.symbol, "%s", o->symbol);
+        ev.event_ms = f->t;
+        ev.recv_ns = f->t * 1000000;
+        ev.u.funding.time_ms = f->t;
+        ev.u.funding.rate = f->rate;
+        ev.u.funding.mark = f->mark;
+        (void)ingest_event(ig, &ev, NULL);
+    }
+}
+
 static int bt_feed(const bt_opts *o, ingest *ig, bt_run *run, bt_progress *pg)
 {
+    uint32_t fnext = 0;
     const char *caps[REPLAY_MAX_FILES];
     int ncaps = 0;
     for (int i = 0; i < o->ndata; i++) {
@@ -425,14 +563,24 @@ static int bt_feed(const bt_opts *o, ingest *ig, bt_run *run, bt_progress *pg)
         int rc;
         int64_t step = tf_ms(klines_tf(k));
         while ((rc = klines_next(k, &ev)) != 0) {
-            if (rc < 0)
+            if (rc < 0) {
+                run->bad_rows++;
                 continue;
+            }
             int64_t end = ev.u.kline.open_ms + step;
             if ((o->from_ms && ev.u.kline.open_ms < o->from_ms) || (o->to_ms && end > o->to_ms))
                 continue;
+            bt_feed_funding(o, ig, end, &fnext); /* inside this bar: the position held in it */
             ev.recv_ns = end * 1000000;
             (void)ingest_event(ig, &ev, NULL);
             bt_progress_tick(pg);
+        }
+        run->rounded_rows += klines_rounded(k);
+        if (klines_io_error(k)) { /* a truncated file is not a shorter history */
+            snprintf(run->err, sizeof run->err, "reading %s: %s", o->data[i],
+                     klines_io_error(k));
+            klines_close(k);
+            return K_ERR;
         }
         klines_close(k);
     }
@@ -448,6 +596,7 @@ static int bt_feed(const bt_opts *o, ingest *ig, bt_run *run, bt_progress *pg)
             int64_t t = ln.recv_ns / 1000000;
             if ((o->from_ms && t < o->from_ms) || (o->to_ms && t >= o->to_ms))
                 continue;
+            bt_feed_funding(o, ig, t, &fnext);
             (void)ingest_replay_line(ig, rp, &ln, NULL);
             bt_progress_tick(pg);
         }
@@ -515,6 +664,46 @@ static cJSON *bt_summary_json(const metrics_summary *s, double weight)
     return o;
 }
 
+/* Every XGBoost retrain of the run (the model keeps the last XGB_HISTORY): when, why, the
+ * held-out comparison and whether the candidate went live. */
+static void bt_retrains_json(cJSON *o, const model *m)
+{
+    xgb_retrain h[XGB_HISTORY];
+    uint32_t n = xgb_history(m, h, XGB_HISTORY);
+    cJSON *a = cJSON_AddArrayToObject(o, "retrains");
+    for (uint32_t k = n; k-- > 0;) { /* oldest first */
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddNumberToObject(x, "seq", (double)h[k].seq);
+        cJSON_AddNumberToObject(x, "at", (double)h[k].at_ms);
+        cJSON_AddStringToObject(x, "trigger", xgb_trigger_name(h[k].trigger));
+        cJSON_AddNumberToObject(x, "n_train", h[k].n_train);
+        cJSON_AddNumberToObject(x, "n_holdout", h[k].n_holdout);
+        bt_add_num(x, "candidate_log_loss", h[k].cand_logloss);
+        bt_add_num(x, "candidate_accuracy", h[k].cand_acc);
+        bt_add_num(x, "live_log_loss", h[k].live_logloss);
+        bt_add_num(x, "live_accuracy", h[k].live_acc);
+        bt_add_num(x, "baseline_log_loss", h[k].base_logloss);
+        cJSON_AddBoolToObject(x, "accepted", h[k].accepted != 0);
+        cJSON_AddItemToArray(a, x);
+    }
+}
+
+/* The reliability diagram's data: per confidence bin (10 equal-width), the signals in it, their
+ * mean confidence and the share that was right. */
+static void bt_reliability_json(cJSON *o, const metrics_summary *s)
+{
+    cJSON *a = cJSON_AddArrayToObject(o, "reliability");
+    for (int b = 0; b < METRICS_BINS; b++) {
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddNumberToObject(x, "lo", (double)b / METRICS_BINS);
+        cJSON_AddNumberToObject(x, "hi", (double)(b + 1) / METRICS_BINS);
+        cJSON_AddNumberToObject(x, "n", (double)s->bin_n[b]);
+        bt_add_num(x, "confidence", s->bin_conf[b]);
+        bt_add_num(x, "hit_rate", s->bin_hit[b]);
+        cJSON_AddItemToArray(a, x);
+    }
+}
+
 /* One run of the runner over the data with config c. lo/hi: bars recorded (end in (lo, hi]);
  * trade_lo: auto-trading from there (walk-forward), 0 = from the start per c->auto_trade. */
 static int bt_run_once(const bt_opts *o, const runner_config *c, int64_t lo, int64_t hi,
@@ -553,6 +742,7 @@ static int bt_run_once(const bt_opts *o, const runner_config *c, int64_t lo, int
     run->start = rc.start_cash;
     run->equity = s.equity;
     run->net_pnl = s.equity - rc.start_cash;
+    run->funding = s.funding;
     portfolio_stats(pf, &run->pst);
     /* the final close-out's effect on the last bar's return */
     if (run->bars && rec.prev_eq > 0)
@@ -611,7 +801,9 @@ static int bt_run_once(const bt_opts *o, const runner_config *c, int64_t lo, int
         }
         metrics_summary ms;
         metrics_acc_summary(&acc, &ms);
-        cJSON_AddItemToObject(mj, "ensemble", bt_summary_json(&ms, 1.0));
+        cJSON *ens = bt_summary_json(&ms, 1.0);
+        bt_reliability_json(ens, &ms);
+        cJSON_AddItemToObject(mj, "ensemble", ens);
         cJSON *mods = cJSON_AddObjectToObject(mj, "models");
         const metrics_set *set = engine_metrics(e);
         double w[ENSEMBLE_MAX_MODELS] = { 0 };
@@ -619,7 +811,11 @@ static int bt_run_once(const bt_opts *o, const runner_config *c, int64_t lo, int
         for (uint32_t i = 0; i < engine_models(e); i++) {
             metrics_summary mm;
             metrics_track_all(metrics_set_model_track(set, i), &mm);
-            cJSON_AddItemToObject(mods, engine_model(e, i)->name, bt_summary_json(&mm, w[i]));
+            cJSON *mo = bt_summary_json(&mm, w[i]);
+            model *md = engine_model(e, i);
+            if (!strcmp(md->ops->kind, "xgboost"))
+                bt_retrains_json(mo, md);
+            cJSON_AddItemToObject(mods, md->name, mo);
         }
         run->signals = engine_history_len(e);
     } else {
@@ -774,6 +970,53 @@ static void bt_verdict(cJSON *verdicts, const char *metric, const char *base, co
 
 /* ---- the report -------------------------------------------------------------------- */
 
+/* The equity curve (the per-bar returns compounded from the start equity, at most 120 points:
+ * the last bar of each of 120 equal slices, with the running peak for the drawdown) and the
+ * return of each UTC calendar month. Display data for the plots; the exact P&L is net_pnl. */
+static void bt_curve_json(cJSON *j, const bt_run *r)
+{
+    cJSON *eq = cJSON_AddArrayToObject(j, "equity_curve");
+    cJSON *mo = cJSON_AddArrayToObject(j, "monthly_returns");
+    double e = (double)r->start / KDEC_SCALE, peak = e, mstart = e;
+    uint32_t npts = r->bars < 120 ? r->bars : 120;
+    int cur_month = -1;
+    char mname[32] = "";
+    for (uint32_t i = 0; i < r->bars; i++) {
+        time_t secs = (time_t)((r->t[i] - 1) / 1000); /* the bar's own month (its end - 1 ms) */
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        int month = tm.tm_year * 12 + tm.tm_mon;
+        if (month != cur_month) {
+            if (cur_month >= 0) {
+                cJSON *x = cJSON_CreateObject();
+                cJSON_AddStringToObject(x, "month", mname);
+                bt_add_num(x, "return", mstart > 0 ? e / mstart - 1 : NAN);
+                cJSON_AddItemToArray(mo, x);
+            }
+            cur_month = month;
+            mstart = e;
+            snprintf(mname, sizeof mname, "%04d-%02d", tm.tm_year + 1900, tm.tm_mon + 1);
+        }
+        e *= 1 + r->ret[i];
+        if (e > peak)
+            peak = e;
+        /* the last bar of slice k = floor((i + 1) * npts / bars) */
+        if (npts && ((uint64_t)(i + 1) * npts / r->bars) != ((uint64_t)i * npts / r->bars)) {
+            cJSON *x = cJSON_CreateObject();
+            cJSON_AddNumberToObject(x, "t", (double)r->t[i]);
+            bt_add_num(x, "equity", e);
+            bt_add_num(x, "peak", peak);
+            cJSON_AddItemToArray(eq, x);
+        }
+    }
+    if (cur_month >= 0) {
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "month", mname);
+        bt_add_num(x, "return", mstart > 0 ? e / mstart - 1 : NAN);
+        cJSON_AddItemToArray(mo, x);
+    }
+}
+
 static cJSON *bt_report(const bt_opts *o, const runner_config *c, bt_run *r, const bt_run *rules,
                         const bt_run *rsi)
 {
@@ -784,6 +1027,8 @@ static cJSON *bt_report(const bt_opts *o, const runner_config *c, bt_run *r, con
     cJSON_AddStringToObject(j, "venue", venue_name(r->venue));
     cJSON_AddStringToObject(j, "strategy", runner_strategy_name(c->strategy));
     cJSON_AddNumberToObject(j, "bars", r->bars);
+    cJSON_AddNumberToObject(j, "bad_rows", (double)r->bad_rows);
+    cJSON_AddNumberToObject(j, "rounded_rows", (double)r->rounded_rows);
     if (r->bars) {
         cJSON_AddNumberToObject(j, "from", (double)r->t[0]);
         cJSON_AddNumberToObject(j, "to", (double)r->t[r->bars - 1]);
@@ -791,6 +1036,9 @@ static cJSON *bt_report(const bt_opts *o, const runner_config *c, bt_run *r, con
     bt_add_kdec(j, "start_equity", r->start);
     bt_add_kdec(j, "end_equity", r->equity);
     bt_add_kdec(j, "net_pnl", r->net_pnl);
+    bt_add_kdec(j, "funding", r->funding);
+    cJSON_AddNumberToObject(j, "funding_events", (double)r->rst.fundings);
+    cJSON_AddNumberToObject(j, "model_trains", (double)r->rst.trains);
     bt_add_kdec(j, "fees", r->fees);
     double ret = bt_return(r);
     bt_add_num(j, "return", ret);
@@ -808,6 +1056,7 @@ static cJSON *bt_report(const bt_opts *o, const runner_config *c, bt_run *r, con
     bt_add_num(j, "exposure", r->bars ? (double)inpos / r->bars : 0);
     cJSON_AddNumberToObject(j, "trade_count", r->ntrades);
     cJSON_AddNumberToObject(j, "signals", (double)r->rst.signals);
+    cJSON_AddNumberToObject(j, "signals_unchanged", (double)r->rst.signals_unchanged);
     cJSON_AddNumberToObject(j, "orders", (double)r->rst.orders);
     cJSON_AddNumberToObject(j, "fills", (double)r->rst.fills);
     char dg[24];
@@ -911,6 +1160,7 @@ static cJSON *bt_report(const bt_opts *o, const runner_config *c, bt_run *r, con
         snprintf(txt, sizeof txt, "return: no evidence of an edge over random");
     cJSON_AddItemToArray(verdicts, cJSON_CreateString(txt));
     free(rr);
+    bt_curve_json(j, r);
     (void)b;
     return j;
 }
@@ -927,6 +1177,138 @@ static void bt_print_metrics(FILE *fp, const char *name, const cJSON *m)
             fprintf(fp, " %s -", keys[i]);
     }
     fputc('\n', fp);
+}
+
+/* ---- terminal plots (ASCII, from the report's own data) ------------------------------ */
+
+static double bt_jnum(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItem(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* Equity curve, 60 columns x 10 rows: '*' the equity, ':' the drawdown below the running peak. */
+static void bt_plot_equity(FILE *fp, const cJSON *curve)
+{
+    int n = cJSON_GetArraySize(curve);
+    fprintf(fp, "  equity curve (%d points; ':' = drawdown from the peak)\n", n);
+    if (n < 2) {
+        fprintf(fp, "    not enough bars\n");
+        return;
+    }
+    enum { W = 60, H = 10 };
+    int cols = n < W ? n : W;
+    double eq[W], pk[W], lo = INFINITY, hi = -INFINITY;
+    for (int c = 0; c < cols; c++) {
+        const cJSON *x = cJSON_GetArrayItem(curve, (int)((int64_t)(c + 1) * n / cols) - 1);
+        eq[c] = bt_jnum(x, "equity");
+        pk[c] = bt_jnum(x, "peak");
+        lo = fmin(lo, eq[c]);
+        hi = fmax(hi, pk[c]);
+    }
+    if (!(hi > lo))
+        hi = lo + 1e-9;
+    double step = (hi - lo) / H;
+    for (int row = 0; row < H; row++) {
+        double top = hi - row * step, bot = top - step;
+        char line[W + 1];
+        for (int c = 0; c < cols; c++) {
+            bool here = eq[c] <= top && (eq[c] > bot || (row == H - 1 && eq[c] >= bot));
+            line[c] = here ? '*' : (bot >= eq[c] && top <= pk[c] + step / 2 && pk[c] > eq[c] &&
+                                    top > eq[c] && bot < pk[c])
+                                       ? ':'
+                                       : ' ';
+        }
+        line[cols] = 0;
+        if (row == 0 || row == H - 1)
+            fprintf(fp, "  %14.2f |%s\n", row == 0 ? hi : lo, line);
+        else
+            fprintf(fp, "  %14s |%s\n", "", line);
+    }
+}
+
+static void bt_plot_reliability(FILE *fp, const cJSON *ens)
+{
+    const cJSON *rel = cJSON_GetObjectItem(ens, "reliability");
+    fprintf(fp, "  reliability (ensemble; '#' observed hit rate, '|' where a calibrated bin would "
+                "reach)\n");
+    const cJSON *b;
+    int shown = 0;
+    cJSON_ArrayForEach(b, rel)
+    {
+        double n = bt_jnum(b, "n");
+        if (!(n > 0))
+            continue;
+        double conf = bt_jnum(b, "confidence"), hit = bt_jnum(b, "hit_rate");
+        char bar[21];
+        int h = (int)lround(hit * 20), cpos = (int)lround(conf * 20);
+        for (int i = 0; i < 20; i++)
+            bar[i] = i < h ? '#' : ' ';
+        if (cpos >= 1 && cpos <= 20)
+            bar[cpos - 1] = '|';
+        bar[20] = 0;
+        fprintf(fp, "    %.1f-%.1f  n %7.0f  conf %.3f  hit %.3f  [%s]\n", bt_jnum(b, "lo"),
+                bt_jnum(b, "hi"), n, conf, hit, bar);
+        shown++;
+    }
+    if (!shown)
+        fprintf(fp, "    no scored signals\n");
+}
+
+static void bt_plot_monthly(FILE *fp, const cJSON *mo)
+{
+    fprintf(fp, "  returns per month (UTC)\n");
+    double mx = 0;
+    const cJSON *m;
+    cJSON_ArrayForEach(m, mo) mx = fmax(mx, fabs(bt_jnum(m, "return")));
+    cJSON_ArrayForEach(m, mo)
+    {
+        double r = bt_jnum(m, "return");
+        int len = mx > 0 && isfinite(r) ? (int)lround(fabs(r) / mx * 30) : 0;
+        char bar[31];
+        memset(bar, r < 0 ? '-' : '+', (size_t)len);
+        bar[len] = 0;
+        fprintf(fp, "    %s  %+10.4f%%  %s\n", cJSON_GetStringValue(cJSON_GetObjectItem(m, "month")),
+                r * 100, bar);
+    }
+}
+
+/* Trade P&L (after fees) in 10 equal-width buckets. */
+static void bt_plot_trades(FILE *fp, const cJSON *trades)
+{
+    int n = cJSON_GetArraySize(trades);
+    fprintf(fp, "  trade P&L distribution (%d trades, after fees)\n", n);
+    if (n == 0) {
+        fprintf(fp, "    no trades\n");
+        return;
+    }
+    double lo = INFINITY, hi = -INFINITY;
+    const cJSON *t;
+    cJSON_ArrayForEach(t, trades)
+    {
+        double v = strtod(cJSON_GetStringValue(cJSON_GetObjectItem(t, "pnl")), NULL);
+        lo = fmin(lo, v);
+        hi = fmax(hi, v);
+    }
+    enum { NB = 10 };
+    int cnt[NB] = {0}, mx = 0;
+    double w = hi > lo ? (hi - lo) / NB : 1;
+    cJSON_ArrayForEach(t, trades)
+    {
+        double v = strtod(cJSON_GetStringValue(cJSON_GetObjectItem(t, "pnl")), NULL);
+        int k = hi > lo ? (int)((v - lo) / w) : 0;
+        cnt[k >= NB ? NB - 1 : k]++;
+    }
+    for (int k = 0; k < NB; k++)
+        mx = cnt[k] > mx ? cnt[k] : mx;
+    for (int k = 0; k < NB && (hi > lo || k == 0); k++) {
+        char bar[41];
+        int len = mx ? (int)lround(cnt[k] * 40.0 / mx) : 0;
+        memset(bar, '#', (size_t)len);
+        bar[len] = 0;
+        fprintf(fp, "    [%12.6g, %12.6g%c  %5d  %s\n", lo + k * w, hi > lo ? lo + (k + 1) * w : hi,
+                k == NB - 1 || !(hi > lo) ? ']' : ')', cnt[k], bar);
+    }
 }
 
 static void bt_print_text(FILE *fp, const cJSON *j)
@@ -968,6 +1350,13 @@ static void bt_print_text(FILE *fp, const cJSON *j)
                 cJSON_GetNumberValue(cJSON_GetObjectItem(it, "return")));
     cJSON_ArrayForEach(it, cJSON_GetObjectItem(j, "verdicts"))
         fprintf(fp, "  verdict: %s\n", it->valuestring);
+    if (cJSON_GetObjectItem(j, "equity_curve")) {
+        bt_plot_equity(fp, cJSON_GetObjectItem(j, "equity_curve"));
+        if (m)
+            bt_plot_reliability(fp, m);
+        bt_plot_monthly(fp, cJSON_GetObjectItem(j, "monthly_returns"));
+        bt_plot_trades(fp, cJSON_GetObjectItem(j, "trades"));
+    }
     const cJSON *sw = cJSON_GetObjectItem(j, "sweep");
     if (sw)
         fprintf(fp, "  sweep: %.0f configurations, winner #%.0f, DSR %.4f, PBO %.4f\n",
@@ -1320,12 +1709,16 @@ static int bt_walk_forward(const bt_opts *o, bt_run *all)
         all->ntrades += r.ntrades;
         all->fees += r.fees;
         all->net_pnl += r.net_pnl;
+        all->funding += r.funding;
+        all->rst.fundings += r.rst.fundings;
+        all->rst.trains += r.rst.trains;
         all->hit = xrealloc(all->hit, all->nhit + r.nhit + 1);
         all->hit_major = xrealloc(all->hit_major, all->nhit + r.nhit + 1);
         memcpy(all->hit + all->nhit, r.hit, r.nhit);
         memcpy(all->hit_major + all->nhit, r.hit_major, r.nhit);
         all->nhit += r.nhit;
         all->rst.signals += r.rst.signals;
+        all->rst.signals_unchanged += r.rst.signals_unchanged;
         all->rst.orders += r.rst.orders;
         all->rst.refused += r.rst.refused;
         all->rst.stops += r.rst.stops;
@@ -1392,6 +1785,7 @@ void backtest_config_default(runner_config *c)
     c->paper.latency_ms = 0;
     c->paper.report_latency_ms = 0;
     c->engine.history_max = 1u << 18;
+    c->engine.conf_interval = false; /* display only: the report never shows it */
 }
 
 /* ---- the command ------------------------------------------------------------------- */
@@ -1402,7 +1796,7 @@ static void bt_usage(FILE *f)
           "         [--from T] [--to T] [--config F] [--set KEY=VALUE] [--json OUT]\n"
           "         [--walk-forward TRAIN:TEST] [--seed N] [--sweep KEY=a,b,c ...]\n"
           "         [--shard K/N] [--venue V] [--strategy engine|rules|rsi|always_buy]\n"
-          "         [--no-baselines]\n"
+          "         [--no-baselines] [--funding FILE]\n"
           "       kestrel backtest merge OUT.json IN.json...\n",
           f);
 }
@@ -1517,6 +1911,12 @@ int backtest_main(int argc, char **argv)
             }
         } else if (!strcmp(a, "--no-baselines")) {
             no_baselines = true;
+        } else if (!strcmp(a, "--funding")) {
+            BT_NEED();
+            if (bt_load_funding(o, v, err, sizeof err) != K_OK) {
+                fprintf(stderr, "kestrel backtest: --funding: %s\n", err);
+                goto out;
+            }
         } else if (!strcmp(a, "--venue")) {
             BT_NEED();
             if (venue_parse(v, &o->venue) != K_OK) {
@@ -1646,6 +2046,7 @@ int backtest_main(int argc, char **argv)
     cJSON_Delete(rep);
 out:
     free(datalist);
+    free(o->fund);
     free(o);
     return rc;
 }

@@ -135,7 +135,7 @@ static double bt_unif(uint64_t *s)
     return (double)(bt_next(s) >> 11) * 0x1.0p-53;
 }
 
-/* stat of x (and of x - ... y) over the index list */
+/* stat of x over the index list (the point estimate: every index once) */
 static double bt_stat_idx(const double *x, const size_t *idx, size_t n, enum bt_stat stat)
 {
     double s = 0, s2 = 0;
@@ -151,24 +151,81 @@ static double bt_stat_idx(const double *x, const size_t *idx, size_t n, enum bt_
     return bt_ratio(m, var > 0 ? sqrt(var) : 0);
 }
 
-static void bt_resample(const bt_boot_cfg *c, size_t n, double L, uint64_t *rng, size_t *idx)
+/* Prefix sums of a series and of its squares: a block's sums in O(1). */
+typedef struct bt_prefix {
+    double *s, *s2; /* n + 1 each */
+} bt_prefix;
+
+static void bt_prefix_init(bt_prefix *p, const double *x, size_t n)
 {
-    if (c->kind == BT_BOOT_MOVING) {
-        size_t len = (size_t)llround(L) ? (size_t)llround(L) : 1, i = 0;
-        while (i < n) {
-            size_t start = (size_t)(bt_next(rng) % n);
-            for (size_t k = 0; k < len && i < n; k++)
-                idx[i++] = (start + k) % n;
-        }
-        return;
-    }
-    double p = 1.0 / L;
-    size_t cur = (size_t)(bt_next(rng) % n);
+    p->s = xmalloc((n + 1) * sizeof(double));
+    p->s2 = xmalloc((n + 1) * sizeof(double));
+    p->s[0] = p->s2[0] = 0;
     for (size_t i = 0; i < n; i++) {
-        if (i > 0)
-            cur = bt_unif(rng) < p ? (size_t)(bt_next(rng) % n) : (cur + 1) % n;
-        idx[i] = cur;
+        p->s[i + 1] = p->s[i] + x[i];
+        p->s2[i + 1] = p->s2[i] + x[i] * x[i];
     }
+}
+
+static void bt_prefix_free(bt_prefix *p)
+{
+    free(p->s);
+    free(p->s2);
+}
+
+/* Adds the sums of x[start .. start+len) (wrapping at n, len <= n) to *s, *s2. */
+static void bt_block_add(const bt_prefix *p, size_t n, size_t start, size_t len, double *s,
+                         double *s2)
+{
+    size_t end = start + len;
+    if (end <= n) {
+        *s += p->s[end] - p->s[start];
+        *s2 += p->s2[end] - p->s2[start];
+    } else {
+        *s += (p->s[n] - p->s[start]) + p->s[end - n];
+        *s2 += (p->s2[n] - p->s2[start]) + p->s2[end - n];
+    }
+}
+
+static double bt_stat_sums(double s, double s2, size_t n, enum bt_stat stat)
+{
+    double m = s / (double)n;
+    if (stat != BT_STAT_SHARPE)
+        return m;
+    double var = n > 1 ? (s2 - s * m) / (double)(n - 1) : 0;
+    return bt_ratio(m, var > 0 ? sqrt(var) : 0);
+}
+
+/* One resample's statistic (of x, minus that of y when y is given), drawn as blocks: the moving
+ * block bootstrap takes blocks of round(L) from random starts, the stationary bootstrap (Politis
+ * & Romano) blocks of geometric length with mean L. Both wrap around the end of the series.
+ * A block's sums come from the prefix sums, so a resample costs O(n / L), not O(n). */
+static double bt_resample_stat(const bt_boot_cfg *c, size_t n, double L, uint64_t *rng,
+                               const bt_prefix *px, const bt_prefix *py, enum bt_stat stat)
+{
+    double sx = 0, sx2 = 0, sy = 0, sy2 = 0;
+    size_t fixed = (size_t)llround(L) ? (size_t)llround(L) : 1;
+    double p = 1.0 / L, lq = p < 1 ? log1p(-p) : 0;
+    for (size_t i = 0; i < n;) {
+        size_t start = (size_t)(bt_next(rng) % n), len;
+        if (c->kind == BT_BOOT_MOVING) {
+            len = fixed;
+        } else if (p >= 1) {
+            len = 1;
+        } else { /* P(len = k) = (1-p)^(k-1) p */
+            double u = 1.0 - bt_unif(rng); /* (0, 1] */
+            double g = floor(log(u) / lq);
+            len = g >= (double)n ? n : 1 + (size_t)g;
+        }
+        if (len > n - i)
+            len = n - i;
+        bt_block_add(px, n, start, len, &sx, &sx2);
+        if (py)
+            bt_block_add(py, n, start, len, &sy, &sy2);
+        i += len;
+    }
+    double v = bt_stat_sums(sx, sx2, n, stat);
+    return py ? v - bt_stat_sums(sy, sy2, n, stat) : v;
 }
 
 static int bt_cmp(const void *a, const void *b)
@@ -214,14 +271,30 @@ static enum bt_stats_result bt_boot(const double *x, const double *y, size_t n, 
     for (size_t i = 0; i < n; i++)
         idx[i] = i;
     out->estimate = bt_stat_idx(x, idx, n, stat) - (y ? bt_stat_idx(y, idx, n, stat) : 0);
+    /* a paired difference of means is the mean of the differences: resampled as one series, so
+     * a series against itself gives exactly 0 */
+    double *d = NULL;
+    if (y && stat != BT_STAT_SHARPE) {
+        d = xmalloc(n * sizeof(*d));
+        for (size_t i = 0; i < n; i++)
+            d[i] = x[i] - y[i];
+    }
+    bt_prefix px, py;
+    bt_prefix_init(&px, d ? d : x, n);
+    bool two = y && !d;
+    if (two)
+        bt_prefix_init(&py, y, n);
     uint64_t rng = c.seed ^ 0x6b657374726c3133ull;
     size_t k = 0;
     for (uint32_t b = 0; b < c.resamples; b++) {
-        bt_resample(&c, n, L, &rng, idx);
-        double s = bt_stat_idx(x, idx, n, stat) - (y ? bt_stat_idx(y, idx, n, stat) : 0);
+        double s = bt_resample_stat(&c, n, L, &rng, &px, two ? &py : NULL, stat);
         if (!isnan(s))
             v[k++] = s;
     }
+    bt_prefix_free(&px);
+    if (two)
+        bt_prefix_free(&py);
+    free(d);
     enum bt_stats_result rc = BT_STATS_OK;
     if (k < 2) {
         rc = BT_STATS_TOO_FEW;

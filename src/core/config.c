@@ -23,6 +23,7 @@
  * An @include target is checked, then opened again by libconfig (a file swapped in between is
  * the user's own doing: the config is theirs). */
 #include "kestrel/config.h"
+#include "kestrel/runner.h"
 
 #include "kestrel/drift.h"
 #include "kestrel/xmalloc.h"
@@ -92,6 +93,12 @@ static int config_parse_drift(kconfig *cfg, const char *v)
         return K_ERR;
     cfg->engine_drift = (int)m;
     return K_OK;
+}
+
+/* engine.models: "weights,logreg,mlp,lstm,transformer,cnn,xgb" (any subset) or "none" */
+static int config_parse_models(kconfig *cfg, const char *v)
+{
+    return runner_models_parse(v, &cfg->engine_models);
 }
 
 static int config_parse_level(kconfig *cfg, const char *v)
@@ -166,6 +173,9 @@ static const keydef config_keys[] = {
      .size = SZ(alerts_command), .expect = "a shell command, or \"\""},
     {.path = "alerts.rate_limit", .type = KT_NUMBER, .off = OFF(alerts_rate_limit_s), .min = 0,
      .max = 86400, .expect = "0..86400 (seconds)"},
+    {.path = "engine.models", .type = KT_ENUM, .parse = config_parse_models,
+     .expect = "model names from weights logreg mlp lstm transformer cnn xgb, comma-separated, "
+               "or \"none\""},
     {.path = "paper.latency_ms", .type = KT_INT, .off = OFF(paper_latency_ms),
      .size = SZ(paper_latency_ms), .min = 0, .max = 10000, .expect = "0..10000"},
     {.path = "control.idle_timeout", .type = KT_NUMBER, .off = OFF(ctl_idle_timeout_s),
@@ -1026,6 +1036,7 @@ void config_defaults(kconfig *cfg)
     cfg->engine_state_interval_s = 60;
     cfg->alerts_bell = true;
     cfg->alerts_rate_limit_s = 10;
+    cfg->engine_models = RUNNER_M_DEFAULT;
     cfg->paper_latency_ms = 50;
 }
 

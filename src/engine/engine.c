@@ -127,6 +127,7 @@ void engine_config_default(engine_config *c)
     c->calib_window = 500;
     c->calib_min = 100;
     c->drift_method = DRIFT_PAGE_HINKLEY;
+    c->conf_interval = true;
     features_config_default(&c->features);
     c->features.analysis_tf = c->analysis_tf;
 }
@@ -533,7 +534,10 @@ enum model_result engine_signal_make(engine *e, int64_t now_ms, engine_signal *s
     s->action = engine_argmax(s->p);
     s->raw_confidence = s->p[s->action];
     s->confidence = calib_map(e->cal, s->raw_confidence, &s->calibrated);
-    calib_interval(e->cal, s->raw_confidence, &s->conf_lo, &s->conf_hi);
+    s->conf_lo = 0;
+    s->conf_hi = 1;
+    if (e->cfg.conf_interval)
+        calib_interval(e->cal, s->raw_confidence, &s->conf_lo, &s->conf_hi);
     s->calib_n = calib_n(e->cal);
     s->calib_need = calib_min_n(e->cal);
     s->bull = sr.bull;
@@ -870,8 +874,8 @@ static enum model_result engine_load_raw(engine *e, const uint8_t *data, size_t 
             e->models[i]->ops->load(e->models[i], sec, slen) != K_MODEL_OK)
             return K_MODEL_BAD_STATE;
     }
-    size_t rest = sizeof e->drift + sizeof e->adw + sizeof e->guard + sizeof e->thr + sizeof e->k +
-                  sizeof e->last_px + sizeof e->last_px_ms +
+    size_t rest = sizeof e->drift + sizeof e->adw + sizeof e->guard + sizeof e->thr +
+                  sizeof e->k + sizeof e->last_px + sizeof e->last_px_ms +
                   (size_t)h.pend_n * sizeof(engine_pend) + sizeof(float) * FEAT_COUNT * ENGINE_ROWS;
     if (len - off != rest)
         return K_MODEL_BAD_STATE;

@@ -147,11 +147,34 @@ cJSON *metrics_summary_json(const metrics_summary *s)
 
 /* ---- tracks ------------------------------------------------------------------------ */
 
+/* The rolling window is kept as an accumulator too: a push adds the new record and subtracts
+ * the one it evicts, so a rolling summary costs O(1) rather than a pass (with a log) over the
+ * window, which the health score takes on every signal. The float sums are rebuilt from the
+ * ring every `cap` pushes, so rounding cannot drift over a long run. */
 struct metrics_track {
-    metrics_acc all;
+    metrics_acc all, roll;
     metrics_rec *ring;
-    uint32_t cap, n, head;
+    uint32_t cap, n, head, since_rebuild;
 };
+
+/* metrics_acc_add in reverse (r was added before). */
+static void metrics_acc_sub(metrics_acc *a, const metrics_rec *r)
+{
+    a->n--;
+    a->confusion[r->predicted][r->outcome]--;
+    double b = 0;
+    for (int k = 0; k < MODEL_CLASSES; k++) {
+        double d = r->p[k] - (k == r->outcome ? 1.0 : 0.0);
+        b += d * d;
+    }
+    a->brier_sum -= b;
+    double po = r->p[r->outcome];
+    a->ll_sum -= -log(po > METRICS_LL_EPS ? po : METRICS_LL_EPS);
+    int bin = metrics_bin(r->confidence);
+    a->bin_n[bin]--;
+    a->bin_conf[bin] -= r->confidence;
+    a->bin_hit[bin] -= r->predicted == r->outcome;
+}
 
 metrics_track *metrics_track_new(uint32_t window)
 {
@@ -179,8 +202,16 @@ void metrics_track_add(metrics_track *t, const metrics_rec *r)
         t->ring[(t->head + t->n) % t->cap] = *r;
         t->n++;
     } else {
+        metrics_acc_sub(&t->roll, &t->ring[t->head]);
         t->ring[t->head] = *r;
         t->head = (t->head + 1) % t->cap;
+    }
+    metrics_acc_add(&t->roll, r);
+    if (++t->since_rebuild >= t->cap) {
+        t->since_rebuild = 0;
+        memset(&t->roll, 0, sizeof t->roll);
+        for (uint32_t i = 0; i < t->n; i++)
+            metrics_acc_add(&t->roll, &t->ring[(t->head + i) % t->cap]);
     }
 }
 
@@ -191,11 +222,7 @@ void metrics_track_all(const metrics_track *t, metrics_summary *s)
 
 void metrics_track_rolling(const metrics_track *t, metrics_summary *s)
 {
-    metrics_acc a;
-    memset(&a, 0, sizeof a);
-    for (uint32_t i = 0; i < t->n; i++)
-        metrics_acc_add(&a, &t->ring[(t->head + i) % t->cap]);
-    metrics_acc_summary(&a, s);
+    metrics_acc_summary(&t->roll, s);
 }
 
 /* ---- the board ------------------------------------------------------------------------ */

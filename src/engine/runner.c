@@ -4,12 +4,19 @@
  * symbol) so a backtest and the app's replay auto-trading run the same code. No I/O. */
 #include "kestrel/runner.h"
 
+#include "kestrel/decimal.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "kestrel/cnn.h"
+#include "kestrel/learner.h"
 #include "kestrel/logreg.h"
+#include "kestrel/lstm.h"
+#include "kestrel/transformer.h"
+#include "kestrel/xgb.h"
 #include "kestrel/mlp.h"
 #include "kestrel/ta.h"
 #include "kestrel/xmalloc.h"
@@ -30,6 +37,9 @@ typedef struct runner_sym {
     kdec last_close; /* bar mode: the last close of exec_tf */
     bool book_dirty; /* the book changed since the engine last saw it */
     bool told;       /* cfg.on_engine has been called for this symbol */
+    uint64_t data_seq; /* market data taken for this symbol (trades, bars, top changes) */
+    uint64_t trained_at[ENSEMBLE_MAX_MODELS]; /* samples() at each model's last train() */
+    uint64_t sig_seq;  /* data_seq when its last signal was made */
 } runner_sym;
 
 struct runner {
@@ -132,12 +142,119 @@ static engine *runner_engine_new(const runner *r, const char *symbol)
         mods[n++] = logreg_new("logreg", FEAT_COUNT, NULL);
     if (r->cfg.models & RUNNER_M_MLP)
         mods[n++] = mlp_new("mlp", FEAT_COUNT, NULL);
-    if (r->cfg.model_extra) {
+    nn_config nc;
+    nn_config_default(&nc);
+    nc.window = ec.window_len;
+    if (nc.bptt > nc.window)
+        nc.bptt = nc.window;
+    if ((r->cfg.models & RUNNER_M_LSTM) && n < ENSEMBLE_MAX_MODELS)
+        mods[n++] = lstm_new("lstm", FEAT_COUNT, &nc);
+    if ((r->cfg.models & RUNNER_M_TRANSFORMER) && n < ENSEMBLE_MAX_MODELS)
+        mods[n++] = transformer_new("transformer", FEAT_COUNT, &nc);
+    if ((r->cfg.models & RUNNER_M_CNN) && n < ENSEMBLE_MAX_MODELS)
+        mods[n++] = cnn_new("cnn", FEAT_COUNT, &nc);
+    if ((r->cfg.models & RUNNER_M_XGB) && n < ENSEMBLE_MAX_MODELS) {
+        xgb_config xc;
+        xgb_config_default(&xc);
+        mods[n++] = xgb_new("xgb", FEAT_COUNT, &xc);
+    }
+    for (uint32_t i = 0; i < n; i++) /* a constructor that refused its config */
+        if (!mods[i]) {
+            for (uint32_t j = 0; j < n; j++)
+                if (mods[j])
+                    mods[j]->ops->free(mods[j]);
+            return NULL;
+        }
+    if (r->cfg.model_extra && n < ENSEMBLE_MAX_MODELS) {
         model *x = r->cfg.model_extra(r->cfg.model_extra_ud, symbol);
         if (x)
             mods[n++] = x;
     }
     return engine_new(&ec, mods, n);
+}
+
+int runner_models_parse(const char *s, uint32_t *out)
+{
+    static const struct {
+        const char *name;
+        uint32_t bit;
+    } names[] = {{"weights", RUNNER_M_WEIGHTS}, {"logreg", RUNNER_M_LOGREG},
+                 {"mlp", RUNNER_M_MLP},         {"lstm", RUNNER_M_LSTM},
+                 {"transformer", RUNNER_M_TRANSFORMER}, {"cnn", RUNNER_M_CNN},
+                 {"xgb", RUNNER_M_XGB}};
+    if (!strcmp(s, "none")) {
+        *out = 0;
+        return K_OK;
+    }
+    uint32_t m = 0;
+    const char *p = s;
+    while (*p) {
+        size_t len = strcspn(p, ", ");
+        bool found = false;
+        for (size_t i = 0; i < K_ARRAY_LEN(names) && len; i++)
+            if (strlen(names[i].name) == len && !strncmp(p, names[i].name, len))
+                m |= names[i].bit, found = true;
+        if (len && !found)
+            return K_ERR;
+        p += len;
+        while (*p == ',' || *p == ' ')
+            p++;
+    }
+    if (!m)
+        return K_ERR;
+    *out = m;
+    return K_OK;
+}
+
+/* After labels reached the engine: starts the training of every off-thread model that is due
+ * (see runner_config.train_every). Inline (no learner) it trains and swaps now, so a backtest
+ * is the same for a seed; with a learner a model still training is skipped (train_busy). */
+static void runner_train_due(runner *r, runner_sym *s, int64_t now)
+{
+    uint32_t n = engine_models(s->e);
+    for (uint32_t i = 0; i < n && i < ENSEMBLE_MAX_MODELS; i++) {
+        model *m = engine_model(s->e, i);
+        if (!m || !(m->ops->flags & MODEL_F_OFFTHREAD) || !m->ops->train)
+            continue;
+        uint64_t have = m->ops->samples ? m->ops->samples(m) : 0;
+        bool due;
+        if (!strcmp(m->ops->kind, "xgboost"))
+            due = xgb_should_retrain(m, now) != XGB_TRIGGER_NONE;
+        else
+            due = have >= s->trained_at[i] + (r->cfg.train_every ? r->cfg.train_every : 256);
+        if (!due)
+            continue;
+        if (r->cfg.learner) {
+            enum learner_result lr = learner_submit(r->cfg.learner, m, (uint64_t)i);
+            if (lr != K_LEARNER_OK) {
+                r->st.train_busy++;
+                continue;
+            }
+        } else {
+            enum model_result tr = m->ops->train(m);
+            if (m->ops->swap)
+                (void)m->ops->swap(m);
+            (void)tr;
+        }
+        s->trained_at[i] = have;
+        r->st.trains++;
+    }
+}
+
+uint32_t runner_collect(runner *r)
+{
+    if (!r->cfg.learner)
+        return 0;
+    learner_done d[16];
+    uint32_t total = 0;
+    size_t k;
+    while ((k = learner_collect(r->cfg.learner, d, 16)) > 0) {
+        for (size_t i = 0; i < k; i++)
+            if (d[i].m && d[i].m->ops->swap)
+                (void)d[i].m->ops->swap(d[i].m);
+        total += (uint32_t)k;
+    }
+    return total;
 }
 
 /* the bar book quoted around px */
@@ -369,6 +486,7 @@ static void runner_signal(runner *r, runner_sym *s, int64_t now)
     if (engine_signal_make(s->e, now, &sig) != K_MODEL_OK)
         return;
     s->last_sig_ms = now;
+    s->sig_seq = s->data_seq;
     r->st.signals++;
     int engine_action = sig.action;
     runner_act(r, s, &sig, now);
@@ -395,6 +513,13 @@ static void runner_on_timer(kclock *c, uint64_t id, int64_t due, void *ud)
     for (uint32_t i = 0; i < r->nsyms; i++) {
         runner_sym *s = &r->syms[i];
         engine_advance(s->e, due);
+        runner_train_due(r, s, due);
+        /* an interval with no new data for the symbol would repeat its last signal on the same
+         * data and count twice in the metrics: skipped (a 1m kline feed gets one per bar) */
+        if (s->data_seq == s->sig_seq && s->last_sig_ms > 0) {
+            r->st.signals_unchanged++;
+            continue;
+        }
         runner_signal(r, s, due);
     }
     runner_arm(r, due);
@@ -444,6 +569,7 @@ static void runner_on_bar(runner *r, runner_sym *s, enum tf tf, const candle *b)
 {
     int64_t end = b->open_ms + tf_ms(tf);
     runner_catch_up(r, end);
+    s->data_seq++;
     r->now_ms = end;
     paper_on_time(r->pp, end);
     if (tf == TF_1M || tf == TF_5M || tf == TF_15M || tf == TF_1H)
@@ -460,6 +586,7 @@ static void runner_on_bar(runner *r, runner_sym *s, enum tf tf, const candle *b)
         portfolio_sample(r->pf, end);
     }
     engine_advance(s->e, end);
+    runner_train_due(r, s, end);
     if (tf == r->cfg.engine.analysis_tf) {
         if (s->rsi) {
             ta_bar tb = ta_bar_from_candle(b);
@@ -476,6 +603,7 @@ static void runner_on_trade(runner *r, runner_sym *s, const feed_event *ev)
 {
     int64_t t = ev->u.trade.time_ms;
     runner_catch_up(r, t);
+    s->data_seq++;
     if (t > r->now_ms)
         r->now_ms = t;
     s->bar_mode = false;
@@ -498,6 +626,26 @@ static void runner_on_trade(runner *r, runner_sym *s, const feed_event *ev)
     runner_arm(r, r->now_ms);
 }
 
+/* A perpetual's funding time: the engine's funding features, and the paper broker's payment
+ * on the position held at that time (at the mark price, else the last price). */
+static void runner_on_funding(runner *r, runner_sym *s, const feed_event *ev)
+{
+    int64_t t = ev->u.funding.time_ms;
+    runner_catch_up(r, t);
+    if (t > r->now_ms)
+        r->now_ms = t;
+    kdec mark = ev->u.funding.mark;
+    if (mark <= 0)
+        mark = s->bar_mode ? s->last_close : s->ms->last_px;
+    engine_on_funding(s->e, t, decimal_to_double(ev->u.funding.rate),
+                      ev->u.funding.mark > 0 ? decimal_to_double(ev->u.funding.mark) : NAN,
+                      ev->u.funding.index > 0 ? decimal_to_double(ev->u.funding.index) : NAN);
+    if (mark > 0) {
+        r->st.fundings++;
+        paper_on_funding(r->pp, s->ms->venue, s->ms->name, ev->u.funding.rate, mark, r->now_ms);
+    }
+}
+
 static void runner_on_note(void *ud, const market_note *n)
 {
     runner *r = ud;
@@ -516,11 +664,15 @@ static void runner_on_note(void *ud, const market_note *n)
          * (runner_signal), not on every top-of-book change (20 levels walked per change was the
          * replay's third-hottest function) */
         s->book_dirty = true;
+        s->data_seq++;
         if (book_is_live(s->ms->book))
             paper_on_time(r->pp, r->now_ms);
         break;
     case MARKET_BAR_CLOSED:
         runner_on_bar(r, s, n->tf, n->bar);
+        break;
+    case MARKET_FUNDING:
+        runner_on_funding(r, s, n->ev);
         break;
     default:
         break;

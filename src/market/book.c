@@ -197,28 +197,49 @@ static void side_make_room(book *b, side_arr *s)
     side_regrow(b, s, want);
 }
 
-/* First index in [lo, hi) whose key is >= k (hi when none). */
-static uint32_t side_lower_bound(const side_arr *s, int side, int64_t k)
+/* First index in [a, z) whose key is >= k (z when none). Branchless (the comparison becomes a
+ * conditional move): a diff's levels land anywhere in a 5000-level side, so a branching
+ * search mispredicts about half its steps, and this is the hottest loop of a replay. */
+static uint32_t side_lower_bound(const side_arr *s, int side, int64_t k, uint32_t a, uint32_t z)
 {
-    uint32_t a = s->lo, z = s->hi;
-    while (a < z) {
-        uint32_t mid = a + (z - a) / 2;
-        if (lv_key(side, s->lv[mid].px) < k)
-            a = mid + 1;
-        else
-            z = mid;
+    uint32_t n = z - a;
+    if (n == 0)
+        return a;
+    const feed_level *base = s->lv + a;
+    const int64_t sgn = side == BOOK_BID ? 1 : -1;
+    while (n > 1) {
+        uint32_t half = n / 2;
+        base = sgn * base[half].px < k ? base + half : base;
+        n -= half;
     }
-    return a;
+    return (uint32_t)(base - s->lv) + (sgn * base->px < k);
+}
+
+/* The same, knowing that every level whose key is < k lies below `bound` (bound <= hi): a
+ * galloping search down from bound. The levels of one diff arrive best-first, so each one is
+ * found a short way below the previous one. */
+static uint32_t side_find(const side_arr *s, int side, int64_t k, uint32_t bound)
+{
+    uint32_t z = bound, step = 1;
+    while (z - s->lo > step && lv_key(side, s->lv[z - step].px) >= k) {
+        z -= step;
+        step <<= 1;
+    }
+    return side_lower_bound(s, side, k, z - s->lo > step ? z - step : s->lo, z);
 }
 
 /* Sets one level (qty 0 deletes). Inserts and deletes move whichever part of the array is
- * shorter: the better levels toward the top end or the worse ones toward the bottom end. */
-static void side_set(book *b, int side, kdec px, kdec qty)
+ * shorter: the better levels toward the top end or the worse ones toward the bottom end.
+ * *bound: in, an index every level with a key below px's lies under (hi when unknown); out,
+ * the same for the levels below px after the change (the next level of a best-first diff). */
+static void side_set(book *b, int side, kdec px, kdec qty, uint32_t *bound)
 {
     side_arr *s = &b->side[side];
     int64_t k = lv_key(side, px);
-    uint32_t i = side_lower_bound(s, side, k);
+    uint32_t z = *bound > s->hi ? s->hi : *bound < s->lo ? s->lo : *bound;
+    uint32_t i = side_find(s, side, k, z);
     bool found = i < s->hi && s->lv[i].px == px;
+    *bound = i;
     if (qty == 0) {
         if (!found)
             return; /* deleting a level we do not hold is normal */
@@ -227,6 +248,7 @@ static void side_set(book *b, int side, kdec px, kdec qty)
             if (below)
                 memmove(s->lv + s->lo + 1, s->lv + s->lo, (size_t)below * sizeof *s->lv);
             s->lo++;
+            *bound = i + 1; /* the worse levels moved up by one */
         } else {
             if (above)
                 memmove(s->lv + i, s->lv + i + 1, (size_t)above * sizeof *s->lv);
@@ -262,6 +284,7 @@ static void side_set(book *b, int side, kdec px, kdec qty)
     i = s->lo + below;
     s->lv[i].px = px;
     s->lv[i].qty = qty;
+    *bound = i;
 }
 
 static int cmp_key_bid(const void *a, const void *b)
@@ -349,10 +372,20 @@ static void update_crossed(book *b)
 static void apply_levels(book *b, const feed_level *bids, uint32_t nb, const feed_level *asks,
                          uint32_t na)
 {
-    for (uint32_t j = 0; j < nb; j++)
-        side_set(b, BOOK_BID, bids[j].px, bids[j].qty);
-    for (uint32_t j = 0; j < na; j++)
-        side_set(b, BOOK_ASK, asks[j].px, asks[j].qty);
+    /* best-first levels (as the exchanges send them) search down from the previous one; a
+     * level out of that order searches the whole side */
+    uint32_t bound = UINT32_MAX;
+    for (uint32_t j = 0; j < nb; j++) {
+        if (j && bids[j].px >= bids[j - 1].px)
+            bound = UINT32_MAX;
+        side_set(b, BOOK_BID, bids[j].px, bids[j].qty, &bound);
+    }
+    bound = UINT32_MAX;
+    for (uint32_t j = 0; j < na; j++) {
+        if (j && asks[j].px <= asks[j - 1].px)
+            bound = UINT32_MAX;
+        side_set(b, BOOK_ASK, asks[j].px, asks[j].qty, &bound);
+    }
 }
 
 /* ---------------------------------------------------------------------------------------- */

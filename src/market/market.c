@@ -289,14 +289,17 @@ static bool learn_decimals(market_sym *s, kdec px, kdec qty)
     if (s->decimals_fixed)
         return false;
     bool grew = false;
-    if (s->px_decimals < KDEC_DIGITS) {
+    /* the common case costs one division: a value with no more decimals than already seen */
+    static const int64_t unit[KDEC_DIGITS + 1] = {100000000LL, 10000000LL, 1000000LL, 100000LL,
+                                                  10000LL,     1000LL,     100LL,     10LL, 1LL};
+    if (s->px_decimals < KDEC_DIGITS && px % unit[s->px_decimals] != 0) {
         int d = decimal_places(px);
         if (d > s->px_decimals) {
             s->px_decimals = d;
             grew = true;
         }
     }
-    if (s->qty_decimals < KDEC_DIGITS) {
+    if (s->qty_decimals < KDEC_DIGITS && qty % unit[s->qty_decimals] != 0) {
         int d = decimal_places(qty);
         if (d > s->qty_decimals) {
             s->qty_decimals = d;
@@ -419,10 +422,20 @@ int market_apply(market *m, const feed_event *ev)
     if (ev->kind == FEED_NONE)
         return K_OK;
     if (ev->kind != FEED_TRADE && ev->kind != FEED_BOOK_TICKER && ev->kind != FEED_KLINE &&
-        ev->kind != FEED_DEPTH_DIFF && ev->kind != FEED_DEPTH_SNAPSHOT)
+        ev->kind != FEED_DEPTH_DIFF && ev->kind != FEED_DEPTH_SNAPSHOT && ev->kind != FEED_FUNDING)
         return K_ERR;
     if (ev->symbol[0] == '\0' || strnlen(ev->symbol, KSYM_MAX) >= KSYM_MAX)
         return K_ERR; /* includes a snapshot whose symbol the caller did not fill */
+    if (ev->kind == FEED_FUNDING) { /* about a symbol with data: it creates none */
+        if (ev->u.funding.time_ms <= 0 || ev->u.funding.mark < 0 || ev->u.funding.index < 0)
+            return K_ERR;
+        market_sym *fs = market_find(m, ev->venue, ev->symbol);
+        if (fs && m->nsubs) {
+            market_note n = {.kind = MARKET_FUNDING, .sym = fs, .ev = ev};
+            market_publish(m, &n);
+        }
+        return K_OK;
+    }
     if (!values_ok(ev))
         return K_ERR; /* checked before the symbol is created: junk never takes a table slot */
     market_sym *s = market_add(m, ev->venue, ev->symbol);

@@ -1,28 +1,32 @@
-/* `kestrel ta`: reads open_time_ms,open,high,low,close,volume bars (plain or gzip, through
- * zlib, optional header line) and prints every requested indicator output per bar.
+/* `kestrel ta`: indicator outputs per bar of an open_time_ms,open,high,low,close,volume file.
  *
- * Input is untrusted: lines are capped, every field must parse completely, bars must be
- * consistent (low <= open, close <= high, volume >= 0) and strictly later than the previous
- * good bar. A bad row is reported with its line number and skipped; the indicators never see
- * it. Output numbers use %.17g, which round-trips doubles exactly, so a comparison with TA-Lib
- * is a comparison of the computed values, not of formatting. */
+ * It is not a second pipeline: the rows come from the one kline reader (src/venue/klines.c:
+ * bounded lines, exact decimals, consistency, order and interval checks, line numbers), enter
+ * the ingest pipeline as FEED_KLINE events, become bars of the market model, and the indicators
+ * take the model's closed bar of each row through a market subscriber, exactly as the chart and
+ * the engine do. A refused row is reported with its line number and skipped; the indicators
+ * never see it. Numbers are printed as the shortest decimal that reads back as the computed
+ * double, so a comparison with TA-Lib compares values, not formatting. */
 #include "kestrel/ta_cli.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
+#include <time.h>
 
 #include "kestrel/common.h"
+#include "kestrel/ingest.h"
+#include "kestrel/klines.h"
+#include "kestrel/market.h"
 #include "kestrel/ta.h"
 #include "kestrel/xmalloc.h"
 
-#define LINE_MAX_LEN 4096
 #define MAX_COLUMNS 512
 
 typedef struct cli_cols {
     ta_set *set;
+    bool iso; /* a "time" column (ISO 8601 UTC) after open_time_ms */
     uint32_t n;
     uint32_t col[MAX_COLUMNS]; /* set output index of each printed column */
 } cli_cols;
@@ -56,14 +60,15 @@ static int add_column(cli_cols *c, uint32_t k, char *err, size_t errlen)
     return K_OK;
 }
 
-/* One item of --indicators: a column name (that output) or, failing that, an indicator spec
- * (all its outputs). "macd_12_26_9" is the MACD line's column; "bb_20_2" names no column, so
- * it is the Bollinger instance with its five outputs. */
+/* One item of --indicators: a bare indicator name (all its outputs at the defaults: "macd"), a
+ * column name (that output) or, failing both, an indicator spec (all its outputs).
+ * "macd_12_26_9" is the MACD line's column; "bb_20_2" names no column, so it is the Bollinger
+ * instance with its five outputs. */
 static int add_item(cli_cols *c, const char *item, char *err, size_t errlen)
 {
     char spec[TA_SPEC_MAX];
     uint32_t out;
-    if (ta_column_parse(item, spec, sizeof(spec), &out) == K_OK) {
+    if (!ta_info_find(item) && ta_column_parse(item, spec, sizeof(spec), &out) == K_OK) {
         int inst = instance_for(c, spec, err, errlen);
         if (inst < 0)
             return K_ERR;
@@ -112,76 +117,41 @@ static int build_columns(cli_cols *c, const char *list, char *err, size_t errlen
     return K_OK;
 }
 
-/* ---- input ------------------------------------------------------------------------------- */
-
-static int parse_i64(const char *s, int64_t *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (end == s || *end || errno)
-        return K_ERR;
-    *out = v;
-    return K_OK;
-}
-
-static int parse_f64(const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end || errno || !isfinite(v))
-        return K_ERR;
-    *out = v;
-    return K_OK;
-}
-
-/* Splits a line into exactly 6 fields; returns the count found (or 7 for "more"). */
-static int split_fields(char *line, char **f)
-{
-    int n = 0;
-    char *s = line;
-    for (;;) {
-        if (n == 6)
-            return 7;
-        f[n++] = s;
-        char *comma = strchr(s, ',');
-        if (!comma)
-            return n;
-        *comma = 0;
-        s = comma + 1;
-    }
-}
-
-/* NULL when the row is a good bar, else why not. */
-static const char *parse_bar(char *line, ta_bar *b)
-{
-    char *f[6];
-    int n = split_fields(line, f);
-    if (n != 6)
-        return "expected 6 fields: open_time_ms,open,high,low,close,volume";
-    if (parse_i64(f[0], &b->t) != K_OK)
-        return "open_time_ms is not an integer";
-    if (parse_f64(f[1], &b->o) != K_OK || parse_f64(f[2], &b->h) != K_OK ||
-        parse_f64(f[3], &b->l) != K_OK || parse_f64(f[4], &b->c) != K_OK ||
-        parse_f64(f[5], &b->v) != K_OK)
-        return "non-numeric price or volume";
-    if (b->h < b->l)
-        return "high < low";
-    if (b->o < b->l || b->o > b->h || b->c < b->l || b->c > b->h)
-        return "open or close outside [low, high]";
-    if (b->v < 0)
-        return "negative volume";
-    return NULL;
-}
-
 /* ---- output ------------------------------------------------------------------------------ */
+
+/* The shortest decimal that reads back as exactly x (%.15g, %.16g or %.17g): 9002.05, never
+ * 9002.0499999999993, and still the computed double bit for bit (negative zero prints 0). */
+static int ta_cli_fmt_num(char *buf, size_t cap, double x)
+{
+    int w = 0;
+    if (x == 0)
+        x = 0; /* -0 prints as 0 */
+    for (int prec = 15; prec <= 17; prec++) {
+        w = snprintf(buf, cap, "%.*g", prec, x);
+        if (strtod(buf, NULL) == x)
+            break;
+    }
+    return w;
+}
+
+/* 2022-12-13T00:00:00Z (milliseconds when they are not zero) */
+static void ta_cli_fmt_time(char *buf, size_t cap, int64_t ms)
+{
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (ms % 1000)
+        snprintf(buf + n, cap - n, ".%03dZ", (int)(ms % 1000));
+    else
+        snprintf(buf + n, cap - n, "Z");
+}
 
 static void print_header(const cli_cols *c, enum ta_cli_format fmt, FILE *out)
 {
     if (fmt != TA_CLI_CSV)
         return;
-    fputs("open_time_ms", out);
+    fputs(c->iso ? "open_time_ms,time" : "open_time_ms", out);
     for (uint32_t i = 0; i < c->n; i++) {
         fputc(',', out);
         fputs(ta_set_output_name(c->set, c->col[i]), out);
@@ -192,99 +162,129 @@ static void print_header(const cli_cols *c, enum ta_cli_format fmt, FILE *out)
 static void print_row(const cli_cols *c, enum ta_cli_format fmt, int64_t t, const double *v,
                       FILE *out)
 {
-    char buf[64];
+    char buf[64], tbuf[40];
+    if (c->iso)
+        ta_cli_fmt_time(tbuf, sizeof tbuf, t);
     if (fmt == TA_CLI_CSV) {
         fprintf(out, "%lld", (long long)t);
+        if (c->iso)
+            fprintf(out, ",%s", tbuf);
         for (uint32_t i = 0; i < c->n; i++) {
             double x = v[c->col[i]];
             fputc(',', out);
-            if (isfinite(x)) {
-                int w = snprintf(buf, sizeof(buf), "%.17g", x);
-                fwrite(buf, 1, (size_t)w, out);
-            }
+            if (isfinite(x))
+                fwrite(buf, 1, (size_t)ta_cli_fmt_num(buf, sizeof buf, x), out);
         }
         fputc('\n', out);
         return;
     }
     fprintf(out, "{\"open_time_ms\":%lld", (long long)t);
+    if (c->iso)
+        fprintf(out, ",\"time\":\"%s\"", tbuf);
     for (uint32_t i = 0; i < c->n; i++) {
         double x = v[c->col[i]];
         fprintf(out, ",\"%s\":", ta_set_output_name(c->set, c->col[i]));
-        if (isfinite(x)) {
-            int w = snprintf(buf, sizeof(buf), "%.17g", x);
-            fwrite(buf, 1, (size_t)w, out);
-        } else {
+        if (isfinite(x))
+            fwrite(buf, 1, (size_t)ta_cli_fmt_num(buf, sizeof buf, x), out);
+        else
             fputs("null", out);
-        }
     }
     fputs("}\n", out);
+}
+
+/* The market model's closed bars of the file's interval, as the indicators see them: only the
+ * bar of the row just fed (the bars the model fills in for missing periods are not rows of the
+ * file, and TA-Lib, like every user of `kestrel ta`, computes over the file's rows). */
+typedef struct ta_cli_feed {
+    enum tf tf;
+    int64_t want_open;
+    bool got;
+    candle bar;
+} ta_cli_feed;
+
+static void ta_cli_on_note(void *ud, const market_note *n)
+{
+    ta_cli_feed *f = ud;
+    if (n->kind == MARKET_BAR_CLOSED && n->tf == f->tf && n->bar &&
+        n->bar->open_ms == f->want_open) {
+        f->bar = *n->bar;
+        f->got = true;
+    }
 }
 
 int ta_cli_run(const char *path, const char *indicators, enum ta_cli_format fmt, FILE *out,
                FILE *errf, ta_cli_stats *st, char *err, size_t errlen)
 {
+    return ta_cli_run_opts(path, indicators, fmt, NULL, out, errf, st, err, errlen);
+}
+
+int ta_cli_run_opts(const char *path, const char *indicators, enum ta_cli_format fmt,
+                    const ta_cli_opts *opt, FILE *out, FILE *errf, ta_cli_stats *st, char *err,
+                    size_t errlen)
+{
+    static const ta_cli_opts defaults = {NULL, false};
+    if (!opt)
+        opt = &defaults;
     cli_cols *c = xcalloc(1, sizeof(*c));
-    ta_cli_stats stats = { 0, 0, 0 };
+    ta_cli_stats stats = {0, 0, 0, 0};
     int rc = K_ERR;
     double *vals = NULL;
-    char *line = NULL;
-    gzFile gz = NULL;
+    klines *k = NULL;
+    market *m = NULL;
+    ingest *ig = NULL;
     c->set = ta_set_new("", err, errlen);
+    c->iso = opt->iso_time;
     if (build_columns(c, indicators ? indicators : TA_CLI_DEFAULT, err, errlen) != K_OK)
         goto done;
-    gz = strcmp(path, "-") == 0 ? gzdopen(0, "rb") : gzopen(path, "rb");
-    if (!gz) {
-        snprintf(err, errlen, "cannot open %s: %s", path, errno ? strerror(errno) : "zlib");
+    if (klines_open(&k, path, VENUE_BINANCE_SPOT, "KESTRELTA", opt->interval, err, errlen) !=
+        K_OK)
+        goto done;
+    /* the one pipeline: klines -> ingest -> market model -> closed bars -> indicators; one
+     * symbol, so the model is sized small */
+    market_limits lim = {.max_symbols = 1, .book_levels = 16, .book_buffered = 16,
+                         .tape_size = 16, .candles_max = 16};
+    m = market_new(&lim);
+    ig = ingest_new(m, NULL, NULL);
+    ta_cli_feed feed = {.tf = klines_tf(k)};
+    if (market_subscribe(m, ta_cli_on_note, &feed) != K_OK) {
+        snprintf(err, errlen, "market subscriber table full");
         goto done;
     }
-    gzbuffer(gz, 1 << 17);
     vals = xmalloc((ta_set_outputs(c->set) + 1) * sizeof(double));
-    line = xmalloc(LINE_MAX_LEN + 2);
-    int64_t last_t = 0;
-    bool have_last = false;
-    for (;;) {
-        if (!gzgets(gz, line, LINE_MAX_LEN + 2))
-            break;
-        stats.lines++;
-        size_t len = strlen(line);
-        bool complete = len && line[len - 1] == '\n';
-        if (!complete && len == LINE_MAX_LEN + 1) { /* over-long: drop the rest of it */
-            int ch;
-            while ((ch = gzgetc(gz)) != -1 && ch != '\n')
-                ;
-            fprintf(errf, "kestrel ta: %s:%llu: bad row (line longer than %d bytes), skipped\n",
-                    path, (unsigned long long)stats.lines, LINE_MAX_LEN);
-            stats.bad++;
-            continue;
+    int64_t step = tf_ms(feed.tf);
+    feed_event ev;
+    int r;
+    while ((r = klines_next(k, &ev)) != 0) {
+        const char *why = NULL;
+        if (r > 0) {
+            ev.recv_ns = (ev.u.kline.open_ms + step) * 1000000;
+            feed.want_open = ev.u.kline.open_ms;
+            feed.got = false;
+            enum ingest_result ir = ingest_event(ig, &ev, &why);
+            if (ir == INGEST_OK && !feed.got)
+                why = "the market model took no bar from it";
+            else if (ir != INGEST_OK && !why)
+                why = ingest_strerror(ir);
+        } else {
+            why = klines_error(k);
         }
-        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-            line[--len] = 0;
-        if (!len)
-            continue; /* blank line */
-        if (stats.lines == 1 && !(line[0] >= '0' && line[0] <= '9') && line[0] != '-')
-            continue; /* header */
-        ta_bar b;
-        const char *why = parse_bar(line, &b);
-        if (!why && have_last && b.t <= last_t)
-            why = "open_time_ms not after the previous bar";
         if (why) {
             fprintf(errf, "kestrel ta: %s:%llu: bad row (%s), skipped\n", path,
-                    (unsigned long long)stats.lines, why);
+                    (unsigned long long)klines_line(k), why);
             stats.bad++;
             continue;
         }
-        if (!have_last) /* the header only once there is a bar: nothing on stdout otherwise */
+        if (!stats.bars) /* the header only once there is a bar: nothing on stdout otherwise */
             print_header(c, fmt, out);
-        last_t = b.t;
-        have_last = true;
+        ta_bar b = ta_bar_from_candle(&feed.bar);
         ta_set_update(c->set, &b, vals);
         print_row(c, fmt, b.t, vals, out);
         stats.bars++;
     }
-    int zerr = 0;
-    const char *zmsg = gzerror(gz, &zerr);
-    if (zerr != Z_OK) { /* a truncated gzip file ends with Z_BUF_ERROR */
-        snprintf(err, errlen, "reading %s", zmsg); /* zlib names the file */
+    stats.lines = klines_line(k);
+    stats.rounded = klines_rounded(k);
+    if (klines_io_error(k)) {
+        snprintf(err, errlen, "reading %s: %s", path, klines_io_error(k));
         goto done;
     }
     if (fflush(out) != 0 || ferror(out)) {
@@ -293,9 +293,9 @@ int ta_cli_run(const char *path, const char *indicators, enum ta_cli_format fmt,
     }
     rc = K_OK;
 done:
-    if (gz)
-        gzclose(gz);
-    free(line);
+    klines_close(k);
+    ingest_free(ig);
+    market_free(m);
     free(vals);
     ta_set_free(c->set);
     free(c);
@@ -306,50 +306,100 @@ done:
 
 /* ---- --list ------------------------------------------------------------------------------ */
 
+/* One --list row's cells. */
+typedef struct ta_cli_listrow {
+    char params[128], spec[TA_SPEC_MAX], cols[512];
+    bool spec_is_column; /* several outputs, and the spec is also the first one's column name */
+} ta_cli_listrow;
+
+static void ta_cli_list_row(const ta_info *in, ta_cli_listrow *r)
+{
+    size_t o = 0;
+    snprintf(r->params, sizeof r->params, "-");
+    for (uint32_t k = 0; k < in->nparams && o < sizeof r->params; k++)
+        o += (size_t)snprintf(r->params + o, sizeof r->params - o, "%s%s=%g", k ? " " : "",
+                              in->params[k].name, in->params[k].def);
+    char e[160];
+    ta_ind *ind = ta_ind_new(in->name, e, sizeof e);
+    snprintf(r->spec, sizeof r->spec, "%s", ind ? ta_ind_spec(ind) : in->name);
+    r->cols[0] = 0;
+    r->spec_is_column = false;
+    o = 0;
+    for (uint32_t k = 0; ind && k < ta_ind_outputs(ind) && o < sizeof r->cols; k++) {
+        const ta_output_info *oi = &in->outputs[k];
+        const char *name = ta_ind_output_name(ind, k);
+        if (strcmp(name, r->spec) == 0 && ta_ind_outputs(ind) > 1)
+            r->spec_is_column = true;
+        o += (size_t)snprintf(r->cols + o, sizeof r->cols - o, "%s%s", k ? " " : "", name);
+        if (oi->nlevels && o < sizeof r->cols) {
+            o += (size_t)snprintf(r->cols + o, sizeof r->cols - o, " [");
+            for (uint32_t l = 0; l < oi->nlevels && o < sizeof r->cols; l++)
+                o += (size_t)snprintf(r->cols + o, sizeof r->cols - o, "%s%g", l ? " " : "",
+                                      oi->levels[l]);
+            if (o < sizeof r->cols)
+                o += (size_t)snprintf(r->cols + o, sizeof r->cols - o, "]");
+        }
+    }
+    ta_ind_free(ind);
+}
+
+/* An aligned table: every column as wide as its widest cell. SPEC is what the chart's picker
+ * takes (all outputs drawn); COLUMNS are what --indicators and the CSV header name (one output
+ * each). A spec that is also a column name (macd_12_26_9 = the MACD line) is starred: in
+ * --indicators it means that one column, so the bare name (macd) asks for every output. */
 static void print_list(FILE *out)
 {
-    fprintf(out, "%-13s %-44s %-11s %s\n", "NAME", "PARAMETERS (defaults)", "KIND",
-            "COLUMNS AT DEFAULTS   [levels]   description");
-    for (uint32_t i = 0; i < ta_info_count(); i++) {
+    uint32_t n = ta_info_count();
+    ta_cli_listrow *rows = xcalloc(n ? n : 1, sizeof *rows);
+    int wn = 4, wp = 21, wk = 4, ws = 4;
+    for (uint32_t i = 0; i < n; i++) {
         const ta_info *in = ta_info_at(i);
-        char params[128] = "-", cols[512] = "";
-        size_t o = 0;
-        for (uint32_t k = 0; k < in->nparams && o < sizeof(params); k++)
-            o += (size_t)snprintf(params + o, sizeof(params) - o, "%s%s=%g", k ? " " : "",
-                                  in->params[k].name, in->params[k].def);
-        char e[160];
-        ta_ind *ind = ta_ind_new(in->name, e, sizeof(e));
-        o = 0;
-        for (uint32_t k = 0; ind && k < ta_ind_outputs(ind) && o < sizeof(cols); k++) {
-            const ta_output_info *oi = &in->outputs[k];
-            o += (size_t)snprintf(cols + o, sizeof(cols) - o, "%s%s", k ? " " : "",
-                                  ta_ind_output_name(ind, k));
-            if (oi->nlevels && o < sizeof(cols)) {
-                o += (size_t)snprintf(cols + o, sizeof(cols) - o, " [");
-                for (uint32_t l = 0; l < oi->nlevels && o < sizeof(cols); l++)
-                    o += (size_t)snprintf(cols + o, sizeof(cols) - o, "%s%g", l ? " " : "",
-                                          oi->levels[l]);
-                if (o < sizeof(cols))
-                    o += (size_t)snprintf(cols + o, sizeof(cols) - o, "]");
-            }
-        }
-        ta_ind_free(ind);
-        fprintf(out, "%-13s %-44s %-11s %s   %s%s%s\n", in->name, params,
-                in->kind == TA_OVERLAY ? "overlay" : "oscillator", cols, in->title,
-                in->talib ? "; TA-Lib " : "", in->talib ? in->talib : "");
+        ta_cli_list_row(in, &rows[i]);
+        int l = (int)strlen(in->name);
+        wn = l > wn ? l : wn;
+        l = (int)strlen(rows[i].params);
+        wp = l > wp ? l : wp;
+        l = in->kind == TA_OVERLAY ? 7 : 10;
+        wk = l > wk ? l : wk;
+        l = (int)strlen(rows[i].spec) + (rows[i].spec_is_column ? 1 : 0);
+        ws = l > ws ? l : ws;
     }
+    fprintf(out, "%-*s  %-*s  %-*s  %-*s  %s\n", wn, "NAME", wp, "PARAMETERS (defaults)", wk,
+            "KIND", ws, "SPEC", "COLUMNS (one output each) [levels]  description");
+    for (uint32_t i = 0; i < n; i++) {
+        const ta_info *in = ta_info_at(i);
+        char spec[TA_SPEC_MAX + 2];
+        snprintf(spec, sizeof spec, "%s%s", rows[i].spec, rows[i].spec_is_column ? "*" : "");
+        fprintf(out, "%-*s  %-*s  %-*s  %-*s  %s   %s%s%s\n", wn, in->name, wp, rows[i].params,
+                wk, in->kind == TA_OVERLAY ? "overlay" : "oscillator", ws, spec, rows[i].cols,
+                in->title, in->talib ? "; TA-Lib " : "", in->talib ? in->talib : "");
+    }
+    fputs("\nSPEC: what the chart's indicator picker takes (all outputs drawn). COLUMNS: what\n"
+          "--indicators and the CSV header name, one output each. In --indicators an item that\n"
+          "is a column name gives that column; any other spec gives all its outputs.\n"
+          "A bare NAME gives all its outputs at the defaults (macd: the three MACD columns).\n"
+          "* the spec is also its first column's name: --indicators macd_12_26_9 gives the MACD\n"
+          "line alone, while the chart draws all three lines for it; use macd, or list the\n"
+          "columns, to get every output.\n",
+          out);
+    free(rows);
 }
 
 static void ta_cli_usage(FILE *f)
 {
     fputs("usage: kestrel ta --data FILE.csv[.gz] [--indicators LIST] [--format csv|json]\n"
+          "                  [--interval TF] [--iso-time]\n"
           "       kestrel ta --list\n"
           "FILE: open_time_ms,open,high,low,close,volume per line (gzip or plain, header\n"
-          "optional, - for stdin). LIST: comma-separated column names (macd_signal_12_26_9:\n"
-          "that output) or indicator specs that name no column (bb_20_2, stoch_14_3_3: all\n"
-          "their outputs); --list shows them. Default:\n  " TA_CLI_DEFAULT
-          "\nOutput: one row per bar, open_time_ms then one column per output, empty (json: null)\n"
-          "during warm-up. --format json prints one JSON object per line.\n"
+          "optional, - for stdin), one bar per row at one interval (1s 1m 5m 15m 1h 4h 1d;\n"
+          "--interval, else inferred from the first rows), rows aligned to it.\n"
+          "LIST, comma-separated: bare names (macd: all its outputs at the defaults), column\n"
+          "names (macd_signal_12_26_9: that output) or specs that name no column (bb_20_2,\n"
+          "stoch_14_3_3: all their outputs); --list shows which is which. Default:\n  "
+          TA_CLI_DEFAULT
+          "\nOutput: one row per bar, open_time_ms (then time, ISO 8601 UTC, with --iso-time)\n"
+          "and one column per output, the shortest decimal that reads back exactly; empty\n"
+          "(json: null) during warm-up. --format json prints one JSON object per line.\n"
           "Exit: 0 ok, 1 some rows were bad (reported on stderr, skipped), 2 usage or I/O error\n"
           "or no bars at all.\n",
           f);
@@ -372,6 +422,7 @@ int ta_cli_main(int argc, char **argv)
 {
     const char *data = NULL, *ind = NULL, *format = "csv";
     bool list = false;
+    ta_cli_opts opts = {NULL, false};
     for (int i = 1; i < argc; i++) {
         const char *v;
         if (strcmp(argv[i], "--list") == 0) {
@@ -385,6 +436,16 @@ int ta_cli_main(int argc, char **argv)
             ind = v;
         } else if ((v = opt_value(argc, argv, &i, "--format"))) {
             format = v;
+        } else if ((v = opt_value(argc, argv, &i, "--interval"))) {
+            enum tf tf;
+            if (tf_parse(v, &tf) != K_OK) {
+                fprintf(stderr, "kestrel ta: --interval must be one of 1s 1m 5m 15m 1h 4h 1d, "
+                        "not \"%s\"\n", v);
+                return 2;
+            }
+            opts.interval = v;
+        } else if (strcmp(argv[i], "--iso-time") == 0) {
+            opts.iso_time = true;
         } else {
             fprintf(stderr, "kestrel ta: unknown or incomplete option \"%s\" (kestrel ta --help)\n",
                     argv[i]);
@@ -410,7 +471,7 @@ int ta_cli_main(int argc, char **argv)
     }
     char err[256];
     ta_cli_stats st;
-    if (ta_cli_run(data, ind, fmt, stdout, stderr, &st, err, sizeof(err)) != K_OK) {
+    if (ta_cli_run_opts(data, ind, fmt, &opts, stdout, stderr, &st, err, sizeof(err)) != K_OK) {
         fflush(stdout);
         fprintf(stderr, "kestrel ta: %s\n", err);
         return 2;
@@ -419,6 +480,9 @@ int ta_cli_main(int argc, char **argv)
         fprintf(stderr, "kestrel ta: %s: no bars (empty input)\n", data);
         return 2;
     }
+    if (st.rounded)
+        fprintf(stderr, "kestrel ta: %llu row(s) had values with more than 8 decimals, rounded to "
+                "1e-8\n", (unsigned long long)st.rounded);
     if (st.bad)
         fprintf(stderr, "kestrel ta: %llu bad row(s) skipped, %llu bars used\n",
                 (unsigned long long)st.bad, (unsigned long long)st.bars);

@@ -18,6 +18,27 @@ check "perp: the engine made signals and scored them" \
     python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); m=j["metrics"]["ensemble"]
 assert j["signals"] > 1000 and m["n"] > 1000 and 0 <= m["accuracy"] <= 1' "$T/perp.json"
 
+# 11. terminal plots in the report, drawn from data in the JSON that reconciles with the rest
+check "plots: the four plots are in the text report" sh -c "grep -q 'equity curve (' '$T/perp.txt' &&
+    grep -q 'reliability (ensemble' '$T/perp.txt' && grep -q 'returns per month' '$T/perp.txt' &&
+    grep -q 'trade P&L distribution' '$T/perp.txt'"
+check "plots: monthly returns compound to the return, bins hold every scored signal" python3 -c '
+import json, sys, math, re
+j = json.load(open(sys.argv[1]))
+prod = 1.0
+for m in j["monthly_returns"]: prod *= 1 + m["return"]
+assert abs((prod - 1) - j["return"]) < 1e-9, (prod - 1, j["return"])
+assert [m["month"] for m in j["monthly_returns"]] == ["2022-01"]
+rel = j["metrics"]["ensemble"]["reliability"]
+assert len(rel) == 10 and sum(b["n"] for b in rel) == j["metrics"]["ensemble"]["n"]
+eq = j["equity_curve"]
+assert 2 <= len(eq) <= 120 and eq[-1]["t"] == j["to"]
+assert all(p["peak"] >= p["equity"] for p in eq)
+txt = open(sys.argv[2]).read()
+rows = re.findall(r"^    \[ *\S+, *\S+[)\]] +(\d+) ", txt, re.M)
+assert sum(map(int, rows)) == j["trade_count"], (rows, j["trade_count"])
+' "$T/perp.json" "$T/perp.txt"
+
 # 2. the schema's fields
 check "schema: top level, trades, metrics, baselines, verdicts" python3 -c '
 import json,sys
@@ -132,5 +153,83 @@ check "bad --shard: exit 2" [ $? -eq 2 ]
 check "unknown sweep key: exit 2" [ $? -eq 2 ]
 "$K" backtest --data /nonexistent.csv > /dev/null 2> "$T/ne.err"
 check "missing file: exit 1 with the reason" sh -c "[ $? -eq 1 ] && grep -q nonexistent '$T/ne.err'"
+
+# 10. funding for perpetuals from the shared funding files: every payment recomputed from the
+# trades (position held at each funding time), the rate file and its mark file, exactly
+FD="$SHARED/klines/funding"
+"$K" backtest --data "$SHARED/klines/long/binance-usdm_BTCUSDT_1m_2023-07-18_2023-08-17.csv.gz" \
+    --funding "$FD/alpergulsen_BTC_USDT_USDT-8h-funding_rate.csv" --no-baselines \
+    --json "$T/fund.json" > /dev/null 2>&1
+check "funding: exit 0" [ $? -eq 0 ]
+check "funding: events passed, payments recomputed exactly, P&L reconciles" python3 -c '
+import json, sys, csv
+from decimal import Decimal as D
+j = json.load(open(sys.argv[1]))
+S = 10**8
+def k(x): return int((D(x) * S).to_integral_value())
+rates = [(int(r[0]), k(r[1])) for r in list(csv.reader(open(sys.argv[2])))[1:]]
+marks = [(int(r[0]), k(r[1])) for r in list(csv.reader(open(sys.argv[3])))[1:]]
+def mark_at(t): return [v for (mt, v) in marks if mt <= t][-1]
+lo, hi = j["from"] - 60000, j["to"]
+total = pays = 0
+for t, rate in rates:
+    if not (lo < t <= hi): continue
+    for tr in j["trades"]:
+        if tr["entry_time"] < t <= tr["exit_time"]:
+            n = k(tr["qty"]) * (1 if tr["side"] == "long" else -1) * mark_at(t)
+            n = n // S if n >= 0 else -((-n) // S)          # notional, truncated as C does
+            raw = n * rate
+            total += (raw + S - 1) // S if raw >= 0 else -((-raw) // S)  # against the trader
+            pays += 1
+assert j["funding_events"] == sum(1 for t, _ in rates if lo < t <= hi), j["funding_events"]
+assert pays > 0 and D(j["funding"]) == D(total) / S, (j["funding"], D(total) / S, pays)
+assert D(j["net_pnl"]) == sum((D(t["pnl"]) for t in j["trades"]), D(0))
+' "$T/fund.json" "$FD/alpergulsen_BTC_USDT_USDT-8h-funding_rate.csv" \
+    "$FD/alpergulsen_BTC_USDT_USDT-8h-mark.csv"
+"$K" backtest --data "$LEAN" --funding /nonexistent-funding_rate.csv > /dev/null 2> "$T/nf.err"
+check "funding: a missing file is a usage error with its name" \
+    sh -c "[ $? -eq 2 ] && grep -q nonexistent-funding '$T/nf.err'"
+
+# 12. --config is the app's configuration file (libconfig): its risk/paper/fees/engine groups
+# apply exactly as the same --set keys do; the app's other groups are accepted and left alone;
+# errors name file:line
+cat > "$T/bt.cfg" <<'CFG'
+# the live configuration's groups
+ui: { theme = "mono"; };
+engine: { signal_interval = 60; threshold = 0.5; auto_trade = false; };
+paper: { latency_ms = 0; };
+CFG
+"$K" backtest --data "$LEAN" --config "$T/bt.cfg" --no-baselines --json "$T/cfg.json" >/dev/null 2>&1
+check "config: exit 0" [ $? -eq 0 ]
+"$K" backtest --data "$LEAN" --no-baselines --set engine.signal_interval=60 \
+    --set engine.threshold=0.5 --set paper.latency_ms=0 --json "$T/set.json" >/dev/null 2>&1
+check "config: the file equals the same keys given with --set" cmp -s "$T/cfg.json" "$T/set.json"
+"$K" backtest --data "$LEAN" --config config/kestrel.cfg --no-baselines >/dev/null 2>&1
+check "config: the shipped config/kestrel.cfg runs a backtest" [ $? -eq 0 ]
+printf 'engine: {\n  nope = 3;\n};\n' > "$T/badkey.cfg"
+"$K" backtest --data "$LEAN" --config "$T/badkey.cfg" >/dev/null 2>"$T/badkey.err"
+check "config: an unknown engine key is refused with file:line" \
+    sh -c "[ $? -eq 2 ] && grep -q 'badkey.cfg:2: unknown key engine.nope' '$T/badkey.err'"
+printf 'engine: { threshold = 0.5;\n' > "$T/syntax.cfg"
+"$K" backtest --data "$LEAN" --config "$T/syntax.cfg" >/dev/null 2>"$T/syntax.err"
+check "config: a syntax error names file:line" \
+    sh -c "[ $? -eq 2 ] && grep -q 'syntax.cfg:2: syntax error' '$T/syntax.err'"
+
+# 13. the models issue's networks and trees in the backtest's ensemble, trained on the data clock
+"$K" backtest --data "$LEAN" --no-baselines --set backtest.models=weights,logreg,mlp,cnn,xgb \
+    --json "$T/deep.json" > "$T/deep.txt" 2>&1
+check "deep: exit 0" [ $? -eq 0 ]
+check "deep: cnn and xgb scored out of sample, trained, every retrain reported" python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+m = j["metrics"]["models"]
+assert set(m) == {"weights", "logreg", "mlp", "cnn", "xgb"}, set(m)
+assert m["cnn"]["n"] > 1000 and m["xgb"]["n"] > 500, (m["cnn"]["n"], m["xgb"]["n"])
+assert j["model_trains"] > 5
+r = m["xgb"]["retrains"]
+assert r and r[0]["trigger"] == "first" and all("accepted" in x and x["n_holdout"] > 0 for x in r)
+' "$T/deep.json"
+"$K" backtest --data "$LEAN" --set backtest.models=weights,nope >/dev/null 2>"$T/dm.err"
+check "deep: an unknown model name is a usage error" sh -c "[ $? -eq 2 ] && grep -q 'backtest.models' '$T/dm.err'"
 
 done_tests

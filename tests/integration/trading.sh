@@ -104,4 +104,20 @@ check "screen 2: the fees paid, whole, as ctl portfolio says ($fees)" \
     sh -c "$TM capture-pane -p | grep 'fees paid' | grep -q ' $fees'"
 $TM send-keys q y
 $TM kill-server 2>/dev/null
+# engine.models: the deep / tree models join each symbol's engine, their training on the
+# learner thread (started and stopped with the runner); an unknown name is a config error
+printf 'engine: { models = "weights,logreg,mlp,cnn,xgb"; };\n' > "$T/deep.cfg"
+"$KESTREL_BIN" --headless --speed 1 --config "$T/deep.cfg" --db "$T/deep.db" \
+    --socket "$T/deep.sock" --log "$T/deep.log" --replay data/replay/btcusdt_20240808.gz &
+dpid=$!
+dctl() { "$KESTREL_BIN" ctl --socket "$T/deep.sock" "$@"; }
+dmodels() { dctl metrics 2>/dev/null | python3 -c 'import json,sys; m=json.load(sys.stdin)["models"]; sys.exit(0 if {"cnn","xgb","mlp"} <= set(m) else 1)' 2>/dev/null; }
+check "engine.models: cnn and xgb are in the ensemble's metrics" wait_for 30 dmodels
+kill -TERM $dpid; wait $dpid; drc=$?
+check "engine.models: the learner thread stops with the process (exit 0)" [ $drc -eq 0 ]
+printf 'engine: { models = "weights,nope"; };\n' > "$T/baddeep.cfg"
+"$KESTREL_BIN" --headless --config "$T/baddeep.cfg" --db "$T/bd.db" --socket "$T/bd.sock" \
+    --replay data/replay/btcusdt_20240808.gz 2> "$T/bd.err"; brc=$?
+check "engine.models: an unknown model is refused with file:line (exit 2)" \
+    sh -c "[ $brc -eq 2 ] && grep -q 'baddeep.cfg:1: engine.models' '$T/bd.err'"
 done_tests

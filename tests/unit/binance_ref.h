@@ -274,6 +274,8 @@ static const char *ref_compare(const feed_event *a, const feed_event *b)
     switch (a->kind) {
     case FEED_NONE:
         return NULL;
+    case FEED_FUNDING:
+        return memcmp(&a->u.funding, &b->u.funding, sizeof a->u.funding) ? "funding" : NULL;
     case FEED_TRADE:
         if (a->u.trade.id != b->u.trade.id)
             return "trade.id";

@@ -82,6 +82,7 @@ static void diff_file(const char *path, file_counts *c)
         case FEED_DEPTH_SNAPSHOT: c->snapshots++; break;
         case FEED_KLINE: c->klines++; break;
         case FEED_NONE: c->none++; break;
+        case FEED_FUNDING: break; /* the Binance decoder makes none */
         }
         if (a.venue == VENUE_BINANCE_USDM)
             c->usdm++;

@@ -856,8 +856,24 @@ static bool naive_equal(const naive_side *s, const book *b, enum book_side side)
     return true;
 }
 
-static void test_levels_differential(enum venue v, enum book_rules rules, const char *sym,
-                                     const char *f1, const char *f2, uint32_t cap)
+/* Reorders a diff's levels (each diff holds distinct prices, so the result must not change):
+ * mode 1 reverses them (worst-first), mode 2 swaps neighbours (out of order every other step). */
+static void shuffle_levels(feed_level *lv, uint32_t n, int mode)
+{
+    for (uint32_t i = 0; mode == 1 && i < n / 2; i++) {
+        feed_level t = lv[i];
+        lv[i] = lv[n - 1 - i];
+        lv[n - 1 - i] = t;
+    }
+    for (uint32_t i = 0; mode == 2 && i + 1 < n; i += 2) {
+        feed_level t = lv[i];
+        lv[i] = lv[i + 1];
+        lv[i + 1] = t;
+    }
+}
+
+static void test_levels_differential_mode(enum venue v, enum book_rules rules, const char *sym,
+                                          const char *f1, const char *f2, uint32_t cap, int mode)
 {
     cap_stream s;
     stream_init(&s, v, sym, f1, f2);
@@ -895,6 +911,16 @@ static void test_levels_differential(enum venue v, enum book_rules rules, const 
         }
         if (ev.kind != FEED_DEPTH_DIFF)
             continue;
+        static feed_level sb[20000], sa[20000]; /* a reordered copy: the stream's own
+                                                    * levels stay as recorded */
+        if (mode && ev.u.depth.nbids <= 20000 && ev.u.depth.nasks <= 20000) {
+            memcpy(sb, ev.u.depth.bids, ev.u.depth.nbids * sizeof *sb);
+            memcpy(sa, ev.u.depth.asks, ev.u.depth.nasks * sizeof *sa);
+            shuffle_levels(sb, ev.u.depth.nbids, mode);
+            shuffle_levels(sa, ev.u.depth.nasks, mode);
+            ev.u.depth.bids = sb;
+            ev.u.depth.asks = sa;
+        }
         enum book_result r = book_on_diff(b, &ev);
         if (!live) {
             CHECK(npending < 16);
@@ -921,8 +947,19 @@ static void test_levels_differential(enum venue v, enum book_rules rules, const 
     book_free(b);
 }
 
+static void test_levels_differential(enum venue v, enum book_rules rules, const char *sym,
+                                     const char *f1, const char *f2, uint32_t cap)
+{
+    test_levels_differential_mode(v, rules, sym, f1, f2, cap, 0);
+}
+
 int main(void)
 {
+    /* levels out of the exchanges' best-first order take the book's full-search path */
+    test_levels_differential_mode(VENUE_BINANCE_SPOT, BOOK_RULES_BINANCE_SPOT, "BTCUSDT",
+                                  SPOT_BTC_08, SPOT_BTC_09, 5000, 1);
+    test_levels_differential_mode(VENUE_BINANCE_SPOT, BOOK_RULES_BINANCE_SPOT, "BTCUSDT",
+                                  SPOT_BTC_08, SPOT_BTC_09, 50, 2);
     test_levels_differential(VENUE_BINANCE_SPOT, BOOK_RULES_BINANCE_SPOT, "BTCUSDT", SPOT_BTC_08,
                              SPOT_BTC_09, 5000);
     test_levels_differential(VENUE_BINANCE_SPOT, BOOK_RULES_BINANCE_SPOT, "BTCUSDT", SPOT_BTC_08,

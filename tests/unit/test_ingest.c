@@ -11,6 +11,10 @@
 #include "kestrel/klines.h"
 #include "kestrel/replay.h"
 
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
 typedef struct vol {
     __int128 traded[8]; /* per symbol index: sum of MARKET_TRADE quantities */
     uint64_t trades, notes, order_bad, added_bad;
@@ -310,8 +314,58 @@ static void test_partial(void)
     replay_close(r);
 }
 
+/* The one kline reader: more than 8 decimals rounded half away from zero to 1e-8 and counted,
+ * inconsistent and misaligned rows refused with their line numbers, in file order. */
+static void test_klines_rows(void)
+{
+    char path[] = "/tmp/kestrel-klines-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    const char *csv = "open_time_ms,open,high,low,close,volume\n"
+                      "60000,1.000000005,1.000000005,1,1,0.123456784999\n" /* line 2 */
+                      "120000,1,1,2,1,1\n"                                 /* 3: high < low */
+                      "150000,1,1,1,1,1\n"                                 /* 4: misaligned */
+                      "180000,1,1,1,1,-1\n"                                /* 5: volume < 0 */
+                      "240000,1,1,1,1,1e3\n"                               /* 6: exponent */
+                      "300000,3,3,3,3,7\n";
+    CHECK_INT((long long)write(fd, csv, strlen(csv)), (long long)strlen(csv));
+    close(fd);
+    klines *k = NULL;
+    char err[256];
+    CHECK_INT(klines_open(&k, path, VENUE_BINANCE_SPOT, "BTCUSDT", "1m", err, sizeof err), K_OK);
+    if (!k) {
+        unlink(path);
+        return;
+    }
+    feed_event ev;
+    CHECK_INT(klines_next(k, &ev), 1);
+    CHECK_INT(ev.u.kline.o, 100000001LL);  /* 1.000000005 -> 1.00000001 */
+    CHECK_INT(ev.u.kline.volume, 12345678LL); /* 0.123456784999 -> 0.12345678 */
+    CHECK_INT(klines_line(k), 2);
+    static const uint64_t bad_lines[] = {3, 4, 5, 6};
+    static const char *const reasons[] = {"high < low", "not aligned", "negative volume",
+                                          "not a decimal"};
+    for (int i = 0; i < 4; i++) {
+        CHECK_INT(klines_next(k, &ev), -1);
+        CHECK_INT(klines_line(k), bad_lines[i]);
+        CHECK(strstr(klines_error(k), reasons[i]) != NULL);
+    }
+    CHECK_INT(klines_next(k, &ev), 1);
+    CHECK_INT(ev.u.kline.c, 300000000LL);
+    CHECK_INT(klines_next(k, &ev), 0);
+    CHECK_INT(klines_rows(k), 2);
+    CHECK_INT(klines_bad(k), 4);
+    CHECK_INT(klines_rounded(k), 1);
+    CHECK(klines_io_error(k) == NULL);
+    klines_close(k);
+    unlink(path);
+}
+
 int main(void)
 {
+    test_klines_rows();
     test_reconcile();
     test_grace();
     test_bad_time();

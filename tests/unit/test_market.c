@@ -16,6 +16,7 @@ static kdec D(const char *s)
 
 typedef struct notes {
     uint64_t added, gap, synced, resynced, crossed, bars[TF_COUNT], bad, trades, tops, decimals;
+    uint64_t funding;
     market_sym *sym;
 } notes;
 
@@ -62,6 +63,11 @@ static void on_note(void *ud, const market_note *n)
         break;
     case MARKET_DECIMALS:
         c->decimals++;
+        break;
+    case MARKET_FUNDING:
+        c->funding++;
+        if (!n->ev || n->ev->kind != FEED_FUNDING)
+            c->bad++;
         break;
     }
     if (n->kind != MARKET_SYMBOL_ADDED && c->added == 0)
@@ -481,8 +487,46 @@ static void test_errors_and_table(void)
     market_free(NULL);
 }
 
+/* A funding event is about a symbol with data: for an unknown symbol it creates nothing and
+ * says nothing; for a known one it is a MARKET_FUNDING note carrying the event; a bad one is
+ * refused. */
+static void test_funding_note(void)
+{
+    market *m = market_new(NULL);
+    notes c;
+    memset(&c, 0, sizeof c);
+    CHECK_INT(market_subscribe(m, on_note, &c), K_OK);
+    feed_event f;
+    memset(&f, 0, sizeof f);
+    f.kind = FEED_FUNDING;
+    f.venue = VENUE_BINANCE_USDM;
+    snprintf(f.symbol, sizeof f.symbol, "BTCUSDT");
+    f.u.funding.time_ms = 1689465600001LL;
+    f.u.funding.rate = D("0.0001");
+    CHECK_INT(market_apply(m, &f), K_OK);
+    CHECK(market_find(m, VENUE_BINANCE_USDM, "BTCUSDT") == NULL);
+    CHECK_INT(c.funding, 0);
+    feed_event t;
+    memset(&t, 0, sizeof t);
+    t.kind = FEED_TRADE;
+    t.venue = VENUE_BINANCE_USDM;
+    snprintf(t.symbol, sizeof t.symbol, "BTCUSDT");
+    t.u.trade.px = D("30000.1");
+    t.u.trade.qty = D("0.5");
+    t.u.trade.time_ms = 1689465599000LL;
+    CHECK_INT(market_apply(m, &t), K_OK);
+    CHECK_INT(market_apply(m, &f), K_OK);
+    CHECK_INT(c.funding, 1);
+    f.u.funding.time_ms = 0;
+    CHECK_INT(market_apply(m, &f), K_ERR);
+    CHECK_INT(c.funding, 1);
+    CHECK_INT(c.bad, 0);
+    market_free(m);
+}
+
 int main(void)
 {
+    test_funding_note();
     test_spot_btc();
     test_spot_eth_display();
     test_usdm_two_symbols();
