@@ -42,6 +42,11 @@ deps:
 
 build-all: $(BIN) $(TEST_BIN) $(BENCH_BIN)
 
+# The networks' dense loops (one step's vector-matrix products, the activations) are written to
+# vectorise at -O3; -O2 leaves them scalar (LSTM inference 37 -> 26 us in bench_models).
+NN_SRC    := src/engine/nn.c src/engine/lstm.c src/engine/cnn.c src/engine/transformer.c
+$(NN_SRC:%.c=$(BUILD)/%.o): CFLAGS_ALL += -O3
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@

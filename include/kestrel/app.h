@@ -126,7 +126,8 @@ app_progress app_replay_progress(const app *a);
 /* Seek to target_ms on the data clock (UTC ms): the pipeline runs at full speed until the data
  * clock reaches it (it stops after the first line that takes it there). Backwards re-runs the
  * pipeline from the start at full speed (replay reopened, model reset), forwards runs on at full
- * speed; either way the state at the target is what an uninterrupted run has there. K_ERR with a message when not replaying. */
+ * speed; either way the state at the target is what an uninterrupted run has there. K_ERR
+ * with a message when not replaying. */
 int app_seek(app *a, int64_t target_ms, char *err, size_t errlen);
 /* Restart the replay from its first line (same speed and pause state). */
 int app_restart(app *a, char *err, size_t errlen);

@@ -1,6 +1,6 @@
 /* One order book: levels as exact integers, and the exchange's sync state machine
- * (Binance spot U/u rules, Binance USD-M pu chain, OKX seqId/prevSeqId chain). The book never presents
- * itself as valid unless it is LIVE. Bounded: max levels per side, max buffered diffs. */
+ * (Binance spot U/u rules, Binance USD-M pu chain, OKX seqId/prevSeqId chain). The book never
+ * presents itself as valid unless it is LIVE. Bounded: max levels per side, max buffered diffs. */
 #ifndef KESTREL_BOOK_H
 #define KESTREL_BOOK_H
 #include "kestrel/feed.h"

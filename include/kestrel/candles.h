@@ -61,6 +61,8 @@ uint32_t candles_count(const candles *c); /* closed bars held (<= cap) */
 /* i = 0 is the OLDEST held closed bar; NULL when out of range */
 const candle *candles_get(const candles *c, uint32_t i);
 const candle *candles_last(const candles *c);    /* newest closed bar or NULL */
+/* The held closed bar that opened at open_ms, or NULL (O(log n)). */
+const candle *candles_find(const candles *c, int64_t open_ms);
 const candle *candles_forming(const candles *c); /* forming bar or NULL */
 uint64_t candles_total_closed(const candles *c); /* bars closed since start (not capped) */
 uint64_t candles_late(const candles *c);

@@ -24,6 +24,18 @@ uint64_t log_count(const klog *lg, enum log_level level);
 /* Lines that could not be written (write error, disk full, closed pipe). */
 uint64_t log_dropped(const klog *lg);
 
+/* The tail kept in memory (for the System screen; nothing is read back from the file): the last
+ * LOG_TAIL_LINES lines that passed the level filter, written or not (a disabled log keeps them
+ * too), each as written ("2024-08-08T23:54:13.123Z WARN  message", escaped, no newline) and cut
+ * to LOG_TAIL_COLS - 1 bytes at a UTF-8 boundary. */
+#define LOG_TAIL_LINES 64
+#define LOG_TAIL_COLS 240
+/* Copies the newest min(max, kept) lines into out, oldest first, and returns how many; *seq
+ * (may be NULL) gets log_tail_seq() of that copy. Takes a lock held only for memcpy's. */
+uint32_t log_tail(klog *lg, char (*out)[LOG_TAIL_COLS], uint32_t max, uint64_t *seq);
+/* Lines kept in the tail since log_open (changes whenever the tail does). */
+uint64_t log_tail_seq(const klog *lg);
+
 #define log_error(lg, ...) log_write((lg), LOG_ERROR, __VA_ARGS__)
 #define log_warn(lg, ...) log_write((lg), LOG_WARN, __VA_ARGS__)
 #define log_info(lg, ...) log_write((lg), LOG_INFO, __VA_ARGS__)

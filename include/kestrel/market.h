@@ -104,6 +104,12 @@ uint32_t market_count(const market *m);
  * the app logs a WARN when this first turns non-zero). */
 uint64_t market_refused(const market *m);
 market_sym *market_at(market *m, uint32_t i);
+/* The price 24 h before the symbol's newest data (its last trade, event or closed 1m bar): the
+ * open of the held closed bar that opened at that moment, from the finest of 1m 5m 15m 1h that
+ * holds it (live bars or stored history). A partial bar (CANDLE_PARTIAL) is no reference: its
+ * open is not the price at its period's start. false when none is held (then the change is
+ * measured against the session's first price, ref_px). */
+bool market_ref_24h(const market_sym *s, kdec *px);
 
 /* Applies one decoded event. K_OK, or K_ERR when the event is unusable (unknown symbol and the
  * table is full, snapshot without a symbol, ...): the caller counts it as malformed.

@@ -7,8 +7,8 @@
 #define KESTREL_TRANSFORMER_H
 #include "kestrel/nn.h"
 
-/* NULL when cfg is out of range (nn_config_ok(), window < 2, hidden 0 / > 256 / not a multiple of heads,
- * heads 0 or > 16, layers not 1-2, nfeat 0). */
+/* NULL when cfg is out of range (nn_config_ok(), window < 2, hidden 0 / > 256 / not a multiple
+ * of heads, heads 0 or > 16, layers not 1-2, nfeat 0). */
 model *transformer_new(const char *name, uint32_t nfeat, const nn_config *cfg);
 
 #endif

@@ -184,6 +184,13 @@ static void cmd_symbol_json(cmd_ctx *c, cJSON *o, market_sym *s)
         cmd_json_dec(c, o, "last_price", s->last_px, s->px_decimals);
     else
         cmd_json_null(c, o, "last_price");
+    kdec ref24 = 0;
+    bool day = market_ref_24h(s, &ref24);
+    cmd_json_str(c, o, "change_basis", day ? "24h" : "session"); /* what the watchlist's % is of */
+    if (day || s->ref_px > 0)
+        cmd_json_dec(c, o, "change_ref", day ? ref24 : s->ref_px, s->px_decimals);
+    else
+        cmd_json_null(c, o, "change_ref");
     cmd_json_str(c, o, "book_state", book_state_name(book_state(s->book)));
     uint32_t nb = book_depth(s->book, BOOK_BID), na = book_depth(s->book, BOOK_ASK);
     cmd_json_num(c, o, "book_levels", (double)(nb + na));
@@ -312,6 +319,7 @@ static void cmd_candle(cmd_ctx *c, cJSON *o, const candle *k, int pd, int qd, bo
     cmd_json_dec(c, o, "volume", k->volume, qd);
     cmd_json_num(c, o, "trades", k->trades);
     cmd_json_bool(c, o, "forming", forming);
+    cmd_json_bool(c, o, "partial", (k->flags & CANDLE_PARTIAL) != 0);
 }
 
 static cmd_result cmd_candles_exec(cmd_ctx *c)

@@ -1268,8 +1268,8 @@ static void bt_plot_monthly(FILE *fp, const cJSON *mo)
         char bar[31];
         memset(bar, r < 0 ? '-' : '+', (size_t)len);
         bar[len] = 0;
-        fprintf(fp, "    %s  %+10.4f%%  %s\n", cJSON_GetStringValue(cJSON_GetObjectItem(m, "month")),
-                r * 100, bar);
+        fprintf(fp, "    %s  %+10.4f%%  %s\n",
+                cJSON_GetStringValue(cJSON_GetObjectItem(m, "month")), r * 100, bar);
     }
 }
 

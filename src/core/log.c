@@ -8,6 +8,11 @@
  * paths cost one atomic increment. A failed write is counted (log_dropped) and otherwise ignored:
  * logging must never take the process down, including SIGPIPE on a closed stderr pipe.
  *
+ * The tail: the last LOG_TAIL_LINES lines that passed the level filter (written or not: a
+ * disabled log still keeps them) are also copied, cut to LOG_TAIL_COLS bytes, into a ring in
+ * memory under their own short lock (a memcpy, never held across a write), so the System screen
+ * shows the log without reading the file, and a thread blocked in write(2) never holds it.
+ *
  * Where the roadmap plugs in: secret redaction (API keys, signatures) belongs on the formatted
  * message before it is escaped (it may only shorten it); size-based rotation belongs under the
  * lock, just before the write (it may swap lg->fd). */
@@ -41,6 +46,10 @@ struct klog {
     _Atomic uint64_t counts[LOG_LEVELS];
     _Atomic uint64_t dropped;
     char path[CONFIG_PATH_MAX];
+    pthread_mutex_t tail_lock; /* the tail ring only */
+    char tail[LOG_TAIL_LINES][LOG_TAIL_COLS];
+    uint32_t tail_head, tail_n; /* oldest at tail_head */
+    _Atomic uint64_t tail_seq;  /* lines ever kept */
 };
 
 klog *log_open(const char *path, bool to_stderr, enum log_level level, char *err, size_t errlen)
@@ -79,6 +88,14 @@ klog *log_open(const char *path, bool to_stderr, enum log_level level, char *err
         free(lg);
         return NULL;
     }
+    if (pthread_mutex_init(&lg->tail_lock, NULL) != 0) {
+        snprintf(err, errlen, "cannot create the log lock");
+        pthread_mutex_destroy(&lg->lock);
+        if (lg->own_fd)
+            close(lg->fd);
+        free(lg);
+        return NULL;
+    }
     return lg;
 }
 
@@ -89,6 +106,7 @@ void log_close(klog *lg)
     if (lg->own_fd)
         close(lg->fd);
     pthread_mutex_destroy(&lg->lock);
+    pthread_mutex_destroy(&lg->tail_lock);
     free(lg);
 }
 
@@ -206,12 +224,55 @@ static bool write_guarded(int fd, const char *buf, size_t len)
     return ok;
 }
 
+/* Copies a finished line (no newline) into the tail ring, cut at a UTF-8 boundary. */
+static void log_tail_put(klog *lg, const char *line, size_t n)
+{
+    if (n > LOG_TAIL_COLS - 1) {
+        n = LOG_TAIL_COLS - 1;
+        while (n > 0 && ((unsigned char)line[n] & 0xC0) == 0x80)
+            n--; /* line[n] would start the cut-off part: never inside a sequence */
+    }
+    pthread_mutex_lock(&lg->tail_lock);
+    uint32_t slot = (lg->tail_head + lg->tail_n) % LOG_TAIL_LINES;
+    if (lg->tail_n == LOG_TAIL_LINES)
+        lg->tail_head = (lg->tail_head + 1) % LOG_TAIL_LINES;
+    else
+        lg->tail_n++;
+    memcpy(lg->tail[slot], line, n);
+    lg->tail[slot][n] = '\0';
+    atomic_fetch_add(&lg->tail_seq, 1);
+    pthread_mutex_unlock(&lg->tail_lock);
+}
+
+uint32_t log_tail(klog *lg, char (*out)[LOG_TAIL_COLS], uint32_t max, uint64_t *seq)
+{
+    if (!lg) {
+        if (seq)
+            *seq = 0;
+        return 0;
+    }
+    pthread_mutex_lock(&lg->tail_lock);
+    uint32_t n = K_MIN(max, lg->tail_n);
+    uint32_t first = lg->tail_head + (lg->tail_n - n); /* the newest n, oldest first */
+    for (uint32_t i = 0; i < n; i++)
+        memcpy(out[i], lg->tail[(first + i) % LOG_TAIL_LINES], LOG_TAIL_COLS);
+    if (seq)
+        *seq = atomic_load(&lg->tail_seq);
+    pthread_mutex_unlock(&lg->tail_lock);
+    return n;
+}
+
+uint64_t log_tail_seq(const klog *lg)
+{
+    return lg ? atomic_load(&lg->tail_seq) : 0;
+}
+
 void log_write(klog *lg, enum log_level level, const char *fmt, ...)
 {
     if (!lg || (unsigned)level >= LOG_LEVELS)
         return;
     atomic_fetch_add(&lg->counts[level], 1);
-    if (lg->fd < 0 || level > lg->level)
+    if (level > lg->level)
         return;
 
     char msg[LOG_LINE_MAX + 1];
@@ -232,6 +293,9 @@ void log_write(klog *lg, enum log_level level, const char *fmt, ...)
     n += escape_into(line + n, LOG_LINE_MAX, msg, len, &cut);
     if (cut || truncated)
         n += (size_t)snprintf(line + n, LOG_SUFFIX_MAX, " [truncated, %d bytes]", full);
+    log_tail_put(lg, line, n);
+    if (lg->fd < 0)
+        return;
     line[n++] = '\n';
 
     pthread_mutex_lock(&lg->lock);

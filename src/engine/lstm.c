@@ -17,6 +17,33 @@
 
 #define LSTM_LAYER_WS(T, H) ((size_t)(T) * (H) * 7)
 
+/* g += h * W for one step (h: 1 x H, W: H x G4 row-major). A 1 x 32 by 32 x 128 product is too
+ * small for a BLAS call: its overhead was most of an inference (31 calls per window). The
+ * inner loop runs along W's rows, so it vectorises. */
+static inline void lstm_vecmat(const float *restrict h, const float *restrict w, uint32_t H,
+                               uint32_t G4, float *restrict g)
+{
+    for (uint32_t j = 0; j < H; j++) {
+        const float hj = h[j];
+        const float *restrict row = w + (size_t)j * G4;
+        for (uint32_t k = 0; k < G4; k++)
+            g[k] += hj * row[k];
+    }
+}
+
+/* out = W * d for one step (d: 1 x G4, out: 1 x H, W: H x G4 row-major): a dot product per row. */
+static inline void lstm_matvec(const float *restrict w, const float *restrict d, uint32_t H,
+                               uint32_t G4, float *restrict out)
+{
+    for (uint32_t j = 0; j < H; j++) {
+        const float *restrict row = w + (size_t)j * G4;
+        float acc = 0.0f;
+        for (uint32_t k = 0; k < G4; k++)
+            acc += row[k] * d[k];
+        out[j] = acc;
+    }
+}
+
 static void lstm_forward(const nn_arch *a, const float *p, const float *win, float *ws, float *z)
 {
     uint32_t T = a->T, H = a->dim[0], L = a->dim[1], G4 = 4 * H;
@@ -35,8 +62,7 @@ static void lstm_forward(const nn_arch *a, const float *p, const float *win, flo
             float *g = G + (size_t)t * G4, *c = C + (size_t)t * H, *tc = TC + (size_t)t * H;
             float *h = Hs + (size_t)t * H;
             if (t > 0)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 1, (int)G4, (int)H, 1.0f,
-                            h - H, (int)H, wh, (int)G4, 1.0f, g, (int)G4);
+                lstm_vecmat(h - H, wh, H, G4, g);
             nn_sigmoid_v(g, 2 * H);               /* input and forget gates */
             nn_tanh_v(g + 2 * H, g + 2 * H, H);    /* cell candidate */
             nn_sigmoid_v(g + 3 * H, H);           /* output gate */
@@ -91,8 +117,7 @@ static void lstm_backward(const nn_arch *a, const float *p, const float *win, fl
                 dcn[j] = dc * gf;
             }
             if (t > 0)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 1, (int)H, (int)G4, 1.0f, da,
-                            (int)G4, wh, (int)G4, 0.0f, dhn, (int)H);
+                lstm_matvec(wh, da, H, G4, dhn);
         }
         if (T > 1)
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)H, (int)G4, (int)T - 1, 1.0f,

@@ -568,11 +568,19 @@ static void runner_catch_up(runner *r, int64_t t)
 static void runner_on_bar(runner *r, runner_sym *s, enum tf tf, const candle *b)
 {
     int64_t end = b->open_ms + tf_ms(tf);
+    /* bar mode with paper latency: an order sent at the last close reaches the book during this
+     * bar (its delivery timer fires in the catch-up), so it fills at the bar's first price, its
+     * open, not at the close it was sent on */
+    if (s->bar_mode && tf == r->cfg.exec_tf && r->cfg.paper.latency_ms > 0 && s->bar_book)
+        runner_quote(r, s, b->o);
     runner_catch_up(r, end);
-    s->data_seq++;
+    if (s->bar_mode && tf == r->cfg.exec_tf)
+        s->data_seq++; /* new data: the feed's own bars (longer ones aggregate the same data) */
     r->now_ms = end;
     paper_on_time(r->pp, end);
-    if (tf == TF_1M || tf == TF_5M || tf == TF_15M || tf == TF_1H)
+    /* a partial bar (its period began before the data did) feeds no indicator or feature */
+    bool whole = !(b->flags & CANDLE_PARTIAL);
+    if (whole && (tf == TF_1M || tf == TF_5M || tf == TF_15M || tf == TF_1H))
         (void)engine_on_bar(s->e, tf, b, !s->ms->bars_from_klines);
     if (s->bar_mode && tf == r->cfg.exec_tf) {
         runner_bar_protect(r, s, b, end);
@@ -588,7 +596,7 @@ static void runner_on_bar(runner *r, runner_sym *s, enum tf tf, const candle *b)
     engine_advance(s->e, end);
     runner_train_due(r, s, end);
     if (tf == r->cfg.engine.analysis_tf) {
-        if (s->rsi) {
+        if (s->rsi && whole) {
             ta_bar tb = ta_bar_from_candle(b);
             double out[TA_MAX_OUTPUTS];
             ta_ind_update(s->rsi, &tb, out);

@@ -365,6 +365,22 @@ const candle *candles_get(const candles *c, uint32_t i)
     return &c->ring[(c->start + i) % c->alloc];
 }
 
+const candle *candles_find(const candles *c, int64_t open_ms)
+{
+    uint32_t lo = 0, hi = c->count; /* held bars: open times strictly increasing */
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        const candle *b = candles_get(c, mid);
+        if (b->open_ms == open_ms)
+            return b;
+        if (b->open_ms < open_ms)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
 const candle *candles_last(const candles *c)
 {
     return c->count ? candles_get(c, c->count - 1) : NULL;

@@ -1,7 +1,12 @@
 /* Display indicators (see chartta.h): one ta_chart per (symbol, timeframe), fed closed bars by the
  * market's notes. Indexed by market_sym.index, grown as symbols appear (the market never removes
  * one). Rebuilding a series replays its closed bars (at most 2 x history of them: older ones no
- * longer show) into a fresh chart, which is what a new list or a history load needs. */
+ * longer show) into a fresh chart, which is what a new list or a history load needs.
+ *
+ * Partial bars (CANDLE_PARTIAL: the period began before the data did, e.g. six minutes of a
+ * replay's first hour) are never fed: an indicator's warm-up counts whole bars only, and no value
+ * is computed from a bar that does not hold its period. The chart shows such a bar dimmed, with no
+ * indicator values at it. */
 #include "kestrel/chartta.h"
 
 #include "kestrel/ta.h"
@@ -77,7 +82,10 @@ static void chartta_build(chartta *c, market_sym *s, enum tf t)
     uint32_t n = candles_count(cs);
     uint32_t from = n > CHARTTA_HISTORY * 2 ? n - CHARTTA_HISTORY * 2 : 0;
     for (uint32_t i = from; i < n; i++) {
-        ta_bar b = ta_bar_from_candle(candles_get(cs, i));
+        const candle *cd = candles_get(cs, i);
+        if (cd->flags & CANDLE_PARTIAL)
+            continue;
+        ta_bar b = ta_bar_from_candle(cd);
         ta_chart_on_bar(ch, &b);
     }
     c->charts[s->index][t] = ch;
@@ -107,7 +115,8 @@ void chartta_on_note(void *ud, const market_note *n)
         chartta_rebuild(c, n->sym);
         break;
     case MARKET_BAR_CLOSED:
-        if (n->sym->index < c->n && c->charts[n->sym->index][n->tf]) {
+        if (n->sym->index < c->n && c->charts[n->sym->index][n->tf] &&
+            !(n->bar->flags & CANDLE_PARTIAL)) {
             ta_bar b = ta_bar_from_candle(n->bar);
             ta_chart_on_bar(c->charts[n->sym->index][n->tf], &b);
         }

@@ -251,6 +251,27 @@ uint64_t market_refused(const market *m)
     return m->refused;
 }
 
+bool market_ref_24h(const market_sym *s, kdec *px)
+{
+    static const enum tf tfs[] = {TF_1M, TF_5M, TF_15M, TF_1H};
+    int64_t now = K_MAX(s->last_trade_ms, s->last_event_ms);
+    const candle *last = candles_last(s->series[TF_1M]);
+    if (last && last->open_ms + tf_ms(TF_1M) > now)
+        now = last->open_ms + tf_ms(TF_1M);
+    int64_t t = now - 86400000LL;
+    if (s->last_px <= 0 || t < 0)
+        return false;
+    for (size_t k = 0; k < K_ARRAY_LEN(tfs); k++) {
+        int64_t ms = tf_ms(tfs[k]);
+        const candle *b = candles_find(s->series[tfs[k]], t - t % ms);
+        if (b && !(b->flags & CANDLE_PARTIAL) && b->o > 0) {
+            *px = b->o;
+            return true;
+        }
+    }
+    return false;
+}
+
 uint32_t market_count(const market *m)
 {
     return m->nsyms;

@@ -81,7 +81,12 @@ static const char *const migrations[] = {
     "  PRIMARY KEY(kind, key)) WITHOUT ROWID;"
     "CREATE INDEX journal_seq ON journal(seq);",
 
-    /* 5: the signal engine (docs/ENGINE.md "Storage"): every signal and, once its horizon has
+    /* 5: a bar whose period began before the data did (CANDLE_PARTIAL: the first 1h bar of a
+     * replay that starts at 23:54 holds six minutes) is stored as such, so a later history load
+     * keeps it out of the indicators too. Rows written before are whole (0). */
+    "ALTER TABLE candles ADD COLUMN partial INTEGER NOT NULL DEFAULT 0;",
+
+    /* 6: the signal engine (docs/ENGINE.md "Storage"): every signal and, once its horizon has
      * passed, its scoring (one row per signal, upserted on (venue, symbol, sig_id, time_ms)); the
      * metrics document each data-clock hour; model state checkpoints (the engine_save blob),
      * one version per row, the newest few kept per symbol. */

@@ -16,10 +16,12 @@ int store_schema_latest(void);
  * file is a Kestrel database of a version this build understands (or empty), and only then
  * switches it to WAL and applies the missing migrations, one transaction each. On an error the
  * message is in err; a refused file has not been written. *version = the resulting version. */
-enum store_result store_schema_prepare(sqlite3 *db, const char *path, int *version, char *err, size_t errlen);
+enum store_result store_schema_prepare(sqlite3 *db, const char *path, int *version, char *err,
+                                       size_t errlen);
 
 /* Message for a failed SQLite call during open, classified for the user (corrupt / in use /
  * read-only / disk full / cannot open), and the matching result. */
-enum store_result store_schema_describe(sqlite3 *db, int rc, const char *path, char *err, size_t errlen);
+enum store_result store_schema_describe(sqlite3 *db, int rc, const char *path, char *err,
+                                        size_t errlen);
 
 #endif

@@ -184,8 +184,8 @@ enum {
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_CANDLE] = "INSERT OR REPLACE INTO candles(venue, symbol, tf, open_ms, o, h, l, c, volume,"
-                  " buy_volume, quote_volume, trades)"
-                  " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
+                  " buy_volume, quote_volume, trades, partial)"
+                  " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
     [ST_INSTRUMENT] = "INSERT INTO instruments(venue, symbol, px_decimals, qty_decimals,"
                       " first_seen_ms, updated_ms) VALUES(?1,?2,?3,?4,?5,?5)"
                       " ON CONFLICT(venue, symbol) DO UPDATE SET"
@@ -201,7 +201,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_JOURNAL_PUT] = "INSERT OR REPLACE INTO journal(kind, key, seq, time_ms, payload)"
                        " VALUES(?1,?2,?3,?4,?5)",
     [ST_JOURNAL_DEL] = "DELETE FROM journal WHERE kind = ?1 AND key = ?2",
-    [ST_LOAD] = "SELECT open_ms, o, h, l, c, volume, buy_volume, quote_volume, trades FROM candles"
+    [ST_LOAD] = "SELECT open_ms, o, h, l, c, volume, buy_volume, quote_volume, trades, partial"
+                " FROM candles"
                 " WHERE venue = ?1 AND symbol = ?2 AND tf = ?3 AND open_ms < ?4"
                 " ORDER BY open_ms DESC LIMIT ?5",
     [ST_SIGNAL] = "INSERT INTO signals(venue, symbol, sig_id, time_ms, horizon_end_ms, action,"
@@ -450,6 +451,7 @@ static int store_writer_exec(store *s, const store_row *r)
         sqlite3_bind_int64(st, 10, r->u.bar.buy_volume);
         sqlite3_bind_int64(st, 11, r->u.bar.quote_volume);
         sqlite3_bind_int64(st, 12, (int64_t)r->u.bar.trades);
+        sqlite3_bind_int(st, 13, (r->u.bar.flags & CANDLE_PARTIAL) ? 1 : 0);
         break;
     case ROW_INSTRUMENT:
         st = s->st[ST_INSTRUMENT];
@@ -1034,7 +1036,7 @@ static int store_load_rows(store *s, sqlite3_stmt *st, enum venue v, const char 
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max) {
         bool ok = true;
-        for (int c = 0; c < 9; c++)
+        for (int c = 0; c < 10; c++)
             ok = ok && sqlite3_column_type(st, c) == SQLITE_INTEGER;
         int64_t trades = sqlite3_column_int64(st, 8);
         if (!ok || trades < 0 || trades > UINT32_MAX) {
@@ -1058,6 +1060,7 @@ static int store_load_rows(store *s, sqlite3_stmt *st, enum venue v, const char 
         b->buy_volume = sqlite3_column_int64(st, 6);
         b->quote_volume = sqlite3_column_int64(st, 7);
         b->trades = (uint32_t)trades;
+        b->flags = sqlite3_column_int64(st, 9) != 0 ? CANDLE_PARTIAL : 0;
     }
     sqlite3_reset(st);
     if (rc == SQLITE_ROW)
@@ -2231,7 +2234,7 @@ enum store_result store_open(store **out, const char *path, const store_opts *op
         sqlite3_busy_timeout(s->rdb, (int)s->o.busy_timeout_ms);
         rc = sqlite3_prepare_v3(s->rdb,
                                 "SELECT open_ms, o, h, l, c, volume, buy_volume, quote_volume,"
-                                " trades FROM candles WHERE venue = ?1 AND symbol = ?2 AND"
+                                " trades, partial FROM candles WHERE venue = ?1 AND symbol = ?2 AND"
                                 " tf = ?3 AND open_ms < ?4 ORDER BY open_ms DESC LIMIT ?5",
                                 -1, SQLITE_PREPARE_PERSISTENT, &s->load_st, NULL);
     }

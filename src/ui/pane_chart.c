@@ -132,8 +132,7 @@ static const int64_t label_steps_s[] = {
 };
 
 static void draw_bar(ui *u, WINDOW *w, int x, int top, int ch, double lo, double scale,
-                     const candle *b,
-                     bool forming, bool cursor)
+                     const candle *b, bool dim, bool cursor)
 {
     double o = decimal_to_double(b->o), c = decimal_to_double(b->c);
     double h = decimal_to_double(b->h), l = decimal_to_double(b->l);
@@ -146,7 +145,7 @@ static void draw_bar(ui *u, WINDOW *w, int x, int top, int ch, double lo, double
     /* a bar without trades (it carries the previous close) is drawn dim and neutral */
     enum theme_role r = b->trades == 0 ? ROLE_DIM : up ? ROLE_UP : ROLE_DOWN;
     attr_t extra = 0;
-    if (forming)
+    if (dim)
         extra |= A_DIM;
     if (cursor)
         extra |= A_BOLD;
@@ -366,7 +365,9 @@ void ui_chart_draw(ui *u, pane *p)
         if (!b)
             continue;
         int x = 1 + (int)(k - left) * bw;
-        draw_bar(u, w, x, top, ch, lo, scale, b, (uint32_t)k == v.closed && v.forming,
+        /* the forming bar and a partial one (its period began before the data) are dimmed */
+        draw_bar(u, w, x, top, ch, lo, scale, b,
+                 ((uint32_t)k == v.closed && v.forming) || (b->flags & CANDLE_PARTIAL),
                  !u->ch_follow && (uint32_t)k == cur);
     }
 
@@ -400,7 +401,8 @@ void ui_chart_draw(ui *u, pane *p)
             if (eighths == 0 && vv > 0)
                 eighths = 1;
             enum theme_role r = b->c >= b->o ? ROLE_VOL_UP : ROLE_VOL_DOWN;
-            attr_t extra = (uint32_t)k == v.closed && v.forming ? A_DIM : 0;
+            bool dim = ((uint32_t)k == v.closed && v.forming) || (b->flags & CANDLE_PARTIAL);
+            attr_t extra = dim ? A_DIM : 0;
             wattr_set(w, ui_attr(u, r) | extra, u->role_pair[r], NULL);
             int x = 1 + (int)(k - left) * bw;
             for (int row = 0; row < vol_h && eighths > 0; row++) {
@@ -491,6 +493,7 @@ void ui_chart_draw(ui *u, pane *p)
         ui_fmt_qty(vv, sizeof(vv), cb->volume, s->qty_decimals > 0 ? s->qty_decimals : 4, 24);
         ui_fmt_time(t, sizeof(t), cb->open_ms, tf == TF_1D ? 3 : tf == TF_1S ? 0 : 2);
         bool forming = cur == v.closed && v.forming;
+        bool partial = (cb->flags & CANDLE_PARTIAL) != 0;
         enum theme_role dir = cb->c > cb->o ? ROLE_UP : cb->c < cb->o ? ROLE_DOWN : ROLE_TEXT;
         /* each field whole with its label, or none from there on (and "…" says so): a cut
          * "C 61828" would read as another valid price */
@@ -499,8 +502,10 @@ void ui_chart_draw(ui *u, pane *p)
         const char *val[5] = {o, h, l, c, vv};
         int tl = ui_text_cols(t) + 2;
         if (tl <= iw) {
-            x += ui_put(u, w, 1, x, iw, forming ? ROLE_DIM : ROLE_TEXT, t);
-            x += ui_put(u, w, 1, x, iw - x + 1, ROLE_DIM, forming ? "* " : "  ");
+            /* "*": still forming; "p": partial (its period began before the data did) */
+            x += ui_put(u, w, 1, x, iw, forming || partial ? ROLE_DIM : ROLE_TEXT, t);
+            x += ui_put(u, w, 1, x, iw - x + 1, ROLE_DIM,
+                        forming ? (partial ? "*p" : "* ") : partial ? "p " : "  ");
         }
         for (int i = 0; i < 5; i++) {
             int need = ui_text_cols(lab[i]) + ui_text_cols(val[i]), room = iw - x + 1;

@@ -33,7 +33,7 @@ void ui_ind_begin(const app *a, ind_ctx *ic, market_sym *s, enum tf tf)
     if (ic->nout > IND_MAX_OUT)
         ic->nout = IND_MAX_OUT;
     const candle *f = candles_forming(s->series[tf]);
-    if (f && f->open_ms > ic->last_t) {
+    if (f && f->open_ms > ic->last_t && !(f->flags & CANDLE_PARTIAL)) { /* see chartta.c */
         ta_bar b = ta_bar_from_candle(f);
         double tmp[TA_SET_MAX * TA_MAX_OUTPUTS];
         if (ta_chart_outputs(ic->c) <= K_ARRAY_LEN(tmp) && ta_chart_peek(ic->c, &b, tmp) == K_OK) {

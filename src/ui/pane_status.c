@@ -273,6 +273,7 @@ static const struct {
     {"chg sess", "change since the session's first price (chg 24h: against 24 h ago)"},
     {"+3 newer", "trades newer than the scrolled-back view (it stays put)"},
     {"* \xe2\x97\x80", "the bar is still forming / the last price on the axis"},
+    {"p", "partial bar, dimmed: its period began before the data (no indicator values)"},
     {"+2  \xe2\x80\xa6", "indicators or panes with no room / a number with no room"},
 };
 

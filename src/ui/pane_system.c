@@ -1,16 +1,18 @@
-/* Screen 4 System (connections, store, counters, log), screen 2's first Trading pane (the paper
- * account: auto-trading, risk state, equity and P&L net of fees, open positions, counters), and
- * the placeholders of screens 3 and 5, which say what their issues will put there. Every pane
- * is a box of labelled rows: a row is drawn whole (label and value) or not at all, so a narrow
- * pane never shows a cut number. */
+/* Screen 4 System (connections, store, counters, the log's counts and its tail from the logger's
+ * memory), screen 2's first Trading pane (the paper account: auto-trading, risk state, equity
+ * and P&L net of fees, open positions, counters), and the placeholders of screens 3 and 5,
+ * which say what their issues will put there. Every pane is a box of labelled rows: a row is
+ * drawn whole (label and value) or not at all, so a narrow pane never shows a cut number. */
 #include "ui_int.h"
 
 #include "kestrel/decimal.h"
 #include "kestrel/replay.h"
 #include "kestrel/runner.h"
 #include "kestrel/store.h"
+#include "kestrel/xmalloc.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* One "label   value" row, the value right-aligned; nothing when both do not fit. */
@@ -125,21 +127,64 @@ static void sys_counters(ui *u, WINDOW *w, int ih, int iw)
     }
 }
 
+/* One line of the log tail: "23:54:13 WARN  message" (the date and milliseconds left out). A
+ * message wider than the pane is cut at a space and ends in the ellipsis, so no number is cut. */
+static void sys_log_line(ui *u, WINDOW *w, int y, int iw, const char *line)
+{
+    /* "2024-08-08T23:54:13.123Z LEVEL message": the format log.c writes */
+    size_t len = strlen(line);
+    const char *rest = len > 25 ? line + 25 : "";
+    char buf[LOG_TAIL_COLS + 16];
+    snprintf(buf, sizeof buf, "%.8s %s", len > 19 ? line + 11 : "", rest);
+    enum theme_role r = strncmp(rest, "ERROR", 5) == 0  ? ROLE_ERROR
+                        : strncmp(rest, "WARN", 4) == 0 ? ROLE_WARNING
+                                                        : ROLE_TEXT;
+    if (ui_text_cols(buf) > iw) {
+        int cut = iw - 1; /* room for the ellipsis: cut at the last space before it */
+        /* byte offset of column `cut` (UTF-8: continuation bytes take no column) */
+        int b = 0, cols = 0;
+        while (buf[b] && cols < cut) {
+            b++;
+            while (((unsigned char)buf[b] & 0xC0) == 0x80)
+                b++;
+            cols++;
+        }
+        int sp = b;
+        while (sp > 0 && buf[sp] != ' ')
+            sp--;
+        if (sp > 9) /* keep at least the time and something */
+            b = sp;
+        snprintf(buf + b, sizeof buf - (size_t)b, "%s", ui_ellipsis(u));
+    }
+    ui_put(u, w, y, 1, iw, r, buf);
+}
+
+/* Counts by level (when there is room), then the newest lines of Kestrel's own log from the
+ * logger's tail in memory (log_tail: nothing is read from the file), newest at the bottom. */
 static void sys_log(ui *u, WINDOW *w, int ih, int iw)
 {
     app *a = u->a;
     int y = 1;
-    if (a->log) {
+    bool counts = ih >= 9; /* five rows of counts and the file, and still a few lines of tail */
+    if (a->log && counts) {
         sys_rowu(u, w, y++, iw, true, "errors", log_count(a->log, LOG_ERROR));
         sys_rowu(u, w, y++, iw, true, "warnings", log_count(a->log, LOG_WARN));
         sys_rowu(u, w, y++, iw, false, "info", log_count(a->log, LOG_INFO));
         sys_rowu(u, w, y++, iw, true, "lines not written", log_dropped(a->log));
     }
-    sys_row(u, w, y++, iw, ROLE_TEXT, "file", a->cfg.log_file[0] ? a->cfg.log_file : "(none)");
-    if (a->flash[0] && y <= ih) {
-        y++;
-        sys_text(u, w, y, ih, iw, a->flash);
-    }
+    if (counts || !a->log)
+        sys_row(u, w, y++, iw, ROLE_TEXT, "file", a->cfg.log_file[0] ? a->cfg.log_file : "(none)");
+    if (!a->log || y > ih)
+        return;
+    uint32_t want = (uint32_t)K_MIN(ih - y + 1, LOG_TAIL_LINES);
+    char (*tail)[LOG_TAIL_COLS] = xmalloc((size_t)want * LOG_TAIL_COLS);
+    uint32_t n = log_tail(a->log, tail, want, NULL);
+    if (n == 0)
+        ui_put(u, w, y, 1, iw, ROLE_DIM, "(nothing logged yet)");
+    int y0 = ih - (int)n + 1; /* newest on the last row */
+    for (uint32_t i = 0; i < n; i++)
+        sys_log_line(u, w, y0 + (int)i, iw, tail[i]);
+    free(tail);
 }
 
 static void sys_placeholder(ui *u, WINDOW *w, int ih, int iw, const char *text)

@@ -1,7 +1,14 @@
 /* Watchlist pane: one entry per market symbol with last price, change since the reference price
  * and spread (from the book when it is live, else from the last bookTicker). Wide panes use one
  * line per symbol with columns; narrow ones two lines per symbol. The selection (arrows) is the
- * UI's; Enter makes it the app's focused symbol. */
+ * UI's; Enter makes it the app's focused symbol.
+ *
+ * The change says what it is measured against, one basis for the whole column: `chg 24h` when
+ * every priced symbol has a 24 h reference (market_ref_24h: a whole bar that opened 24 h before
+ * its newest data, live or from stored history), else `chg sess` (the session's first price),
+ * in the header (wide) or the title (narrow).
+ *
+ * Under the list, when it keeps five rows: the trading strip (pane_strip.c). */
 #include "ui_int.h"
 
 #include "kestrel/decimal.h"
@@ -27,19 +34,44 @@ void ui_watch_draw(ui *u, pane *p)
     app *a = u->a;
     WINDOW *w = p->w;
     bool foc = u->focus == PANE_WATCH;
-    ui_frame_box(u, w, foc, "Watchlist", ROLE_TITLE);
     int ih = p->h - 2, iw = p->wd - 2;
+    uint32_t n = a->market ? market_count(a->market) : 0;
+    /* the change's basis: 24 h only when every priced symbol has that reference */
+    bool day = false;
+    for (uint32_t i = 0; i < n; i++) {
+        const market_sym *s = market_at(a->market, i);
+        kdec ref;
+        if (s->last_px <= 0)
+            continue;
+        if (!market_ref_24h(s, &ref)) {
+            day = false;
+            break;
+        }
+        day = true;
+    }
+    const char *basis = day ? "chg 24h" : "chg sess";
+    bool wide = iw >= 36;
+    /* narrow: no header, the title names the basis when it has room */
+    bool titled = !wide && n && iw >= 2 + 18;
+    const char *title = !titled ? "Watchlist" : day ? "Watchlist chg 24h" : "Watchlist chg sess";
+    ui_frame_box(u, w, foc, title, ROLE_TITLE);
     if (ih < 1 || iw < 4)
         return;
-    uint32_t n = a->market ? market_count(a->market) : 0;
     if (n == 0) {
         ui_put(u, w, 1, 1, iw, ROLE_DIM, "no symbols yet");
         return;
     }
-    bool wide = iw >= 36;
     int per = wide ? 1 : 2;
-    int hdr = wide ? 1 : 0;
-    int rows = (ih - hdr) / per;
+    /* the trading strip at the foot when the list keeps at least five rows */
+    bool strip = a->runner && ih - UI_STRIP_ROWS - (wide ? 1 : 0) >= 5;
+    int list_h = ih - (strip ? UI_STRIP_ROWS : 0);
+    /* narrow: a header row naming the change's basis when the title could not and every
+     * symbol still fits under it */
+    bool narrow_hdr = !wide && !titled && list_h - 1 >= (int)n * per;
+    int hdr = wide || narrow_hdr ? 1 : 0;
+    if (strip)
+        ui_strip_draw(u, w, ih - UI_STRIP_ROWS + 1, iw);
+    int rows = (list_h - hdr) / per;
     if (rows < 1)
         rows = 1;
     ui_list_fit(&u->wl, n, rows); /* keeps the selection visible */
@@ -49,13 +81,16 @@ void ui_watch_draw(ui *u, pane *p)
     /* columns (wide): marker, symbol, last, chg%, spread */
     int sym_w = 10, last_w = 10, chg_w = 8;
     int spr_w = iw - 2 - sym_w - last_w - chg_w - 3;
+    if (narrow_hdr) /* under each name its change, then the spread: "chg sess       Last" */
+        ui_putf(u, w, 1, 3, iw - 2, ROLE_HEADER, "%-*s%s", K_MAX(iw - 2 - 4, 9), basis,
+                iw - 2 >= 9 + 4 ? "Last" : "");
     if (wide) {
         int x = 1 + 2;
         ui_put(u, w, 1, x, sym_w, ROLE_HEADER, "Symbol");
         x += sym_w + 1;
         ui_putf(u, w, 1, x, last_w, ROLE_HEADER, "%*s", last_w, "Last");
         x += last_w + 1;
-        ui_putf(u, w, 1, x, chg_w, ROLE_HEADER, "%*s", chg_w, "chg sess");
+        ui_putf(u, w, 1, x, chg_w, ROLE_HEADER, "%*s", chg_w, basis);
         x += chg_w + 1;
         if (spr_w > 0) /* a header whole: "Spread", else "sp" (the help's legend) */
             ui_putf(u, w, 1, x, spr_w, ROLE_HEADER, "%*s", spr_w, spr_w >= 6 ? "Spread" : "sp");
@@ -75,9 +110,12 @@ void ui_watch_draw(ui *u, pane *p)
             ui_fmt_px(px, sizeof(px), s->last_px, s->px_decimals);
         else
             snprintf(px, sizeof(px), "-");
-        if (s->last_px > 0 && s->ref_px > 0) {
-            double c = (decimal_to_double(s->last_px) - decimal_to_double(s->ref_px)) /
-                       decimal_to_double(s->ref_px) * 100.0;
+        kdec ref = s->ref_px;
+        if (day)
+            (void)market_ref_24h(s, &ref);
+        if (s->last_px > 0 && ref > 0) {
+            double c = (decimal_to_double(s->last_px) - decimal_to_double(ref)) /
+                       decimal_to_double(ref) * 100.0;
             snprintf(chg, sizeof(chg), "%+.2f%%", c);
             chg_role = c > 0 ? ROLE_UP : c < 0 ? ROLE_DOWN : ROLE_DIM;
         } else {

@@ -721,6 +721,10 @@ static uint64_t global_sig(ui *u, int64_t now)
     h = mix(h, (uint64_t)(a->data_ms / 1000));
     h = mix(h, (uint64_t)flash_on(a, now));
     h = mix(h, u->ui_changes);
+    if (u->screen == SCR_SYSTEM)
+        h = mix(h, log_tail_seq(a->log));
+    if (u->screen == SCR_MARKET)
+        h = mix(h, ui_strip_stamp(a));
     return mix_symbols(h, a);
 }
 
@@ -735,6 +739,7 @@ static uint64_t pane_sig(ui *u, enum pane_id id)
         h = mix(h, u->wl.sel);
         h = mix(h, a->focus);
         h = mix_symbols(h, a);
+        h = mix(h, ui_strip_stamp(a)); /* the trading strip under the list */
         break;
     case PANE_CHART:
         /* only what the chart shows: bars closing, the forming bar, the last price */
@@ -780,6 +785,7 @@ static uint64_t pane_sig(ui *u, enum pane_id id)
         h = mix(h, (uint64_t)(a->msgs_per_s * 10.0));
         h = mix(h, u->frames / 30);
         h = mix(h, a->log ? log_count(a->log, LOG_WARN) + log_count(a->log, LOG_ERROR) : 0);
+        h = mix(h, log_tail_seq(a->log)); /* a new line in the log's tail */
         break;
     case PANE_AI: /* a new signal (scores land with it), alerts, the focus, key changes */
         h = mix(h, a->runner ? runner_get_stats(a->runner)->signals : 0);

@@ -334,6 +334,28 @@ const cmd_entry cmd_repaint_entry = {.name = "repaint",
 
 /* ---- status ---- */
 
+/* ui.strip: what the Market screen's trading strip shows (null without trading). */
+static void ui_cmd_strip_json(cmd_ctx *c, cJSON *o)
+{
+    ui_strip st; /* what the Market screen's trading strip shows */
+    if (!ui_strip_model(c->a, &st)) {
+        cmd_json_null(c, o, "strip");
+        return;
+    }
+    cJSON *so = cmd_json_obj(c, o, "strip");
+    cmd_json_num(c, so, "positions", st.positions);
+    cmd_json_dec(c, so, "day_pnl", st.day_pnl, 2);
+    if (!st.has_signal) {
+        cmd_json_null(c, so, "signal");
+        return;
+    }
+    cJSON *sg = cmd_json_obj(c, so, "signal");
+    cmd_json_str(c, sg, "symbol", st.symbol);
+    cmd_json_str(c, sg, "action", st.action);
+    cmd_json_num(c, sg, "confidence", st.confidence);
+    cmd_json_num(c, sg, "time_ms", (double)st.time_ms);
+}
+
 void cmd_status_ui(cmd_ctx *c, cJSON *doc)
 {
     ui *u = c->ui;
@@ -350,6 +372,7 @@ void cmd_status_ui(cmd_ctx *c, cJSON *doc)
     cmd_json_str(c, o, "overlay", (unsigned)u->ov < K_ARRAY_LEN(ov) ? ov[u->ov] : "?");
     cmd_json_num(c, o, "rows", u->rows);
     cmd_json_num(c, o, "cols", u->cols);
+    ui_cmd_strip_json(c, o);
     cmd_json_num(c, o, "frames", (double)u->frames);
     cmd_json_bool(c, o, "mouse", u->mouse);
 }

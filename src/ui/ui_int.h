@@ -172,6 +172,22 @@ bool ui_list_key(ui_list *l, int key);
 void ui_list_scroll(ui_list *l, int delta); /* the wheel: moves the selection by delta */
 bool ui_list_click(ui_list *l, int row);    /* a click on shown row `row`: selects it */
 
+/* the Market screen's trading strip at the foot of the watchlist (pane_strip.c) */
+#define UI_STRIP_ROWS 3 /* a rule, positions and day P&L, the latest signal */
+typedef struct ui_strip {
+    uint32_t positions; /* open (non-zero, non-dust) */
+    kdec day_pnl;       /* USDT, net of fees */
+    bool has_signal;
+    int64_t time_ms;
+    const char *action; /* "BUY" "HOLD" "SELL" */
+    double confidence;
+    char symbol[KSYM_MAX + 8];
+} ui_strip;
+/* What the strip shows, from the runner (false: trading is not running, no strip). */
+bool ui_strip_model(const app *a, ui_strip *out);
+void ui_strip_draw(ui *u, WINDOW *w, int y, int iw); /* rows y .. y + UI_STRIP_ROWS - 1 */
+uint64_t ui_strip_stamp(const app *a);               /* changes when what it shows does */
+
 /* panes of the System screen and the placeholders (pane_system.c) */
 void ui_system_draw(ui *u, pane *p, enum pane_id id);
 /* screen 3's AI pane, inside its box (pane_ai.c) */

@@ -8,7 +8,7 @@ LEAN="$SHARED/klines/lean_binance_BTCBUSD_1m_2022-12-13.csv"
 PERP="$SHARED/klines/btc-perp_1m_2021-12-31_2022-02-01.csv.gz"
 
 # 1. the 45,031-bar perpetual file, two days of it, end to end
-"$K" backtest --data "$PERP" --from 2022-01-10 --to 2022-01-12 --json "$T/perp.json" \
+"$K" backtest --data "$PERP" --from 2022-01-06 --to 2022-01-08 --json "$T/perp.json" \
     > "$T/perp.txt" 2> "$T/perp.err"
 check "perp: exit 0" [ $? -eq 0 ]
 check "perp: 2880 bars of the range" eq "$(jget "$T/perp.json" 'j["bars"]')" 2880
@@ -59,11 +59,11 @@ assert all(isinstance(v,str) for v in j["verdicts"]) and len(j["verdicts"]) >= 5
 ' "$T/perp.json"
 
 # 3. the same seed gives the same report byte for byte (text and JSON)
-"$K" backtest --data "$PERP" --from 2022-01-10 --to 2022-01-12 --json "$T/perp2.json" \
+"$K" backtest --data "$PERP" --from 2022-01-06 --to 2022-01-08 --json "$T/perp2.json" \
     > "$T/perp2.txt" 2>/dev/null
 check "same seed: identical JSON" cmp -s "$T/perp.json" "$T/perp2.json"
 check "same seed: identical text" cmp -s "$T/perp.txt" "$T/perp2.txt"
-"$K" backtest --data "$PERP" --from 2022-01-10 --to 2022-01-12 --seed 7 --json "$T/perp7.json" \
+"$K" backtest --data "$PERP" --from 2022-01-06 --to 2022-01-08 --seed 7 --json "$T/perp7.json" \
     > /dev/null 2>&1
 check "another seed: the seed is in the report" eq "$(jget "$T/perp7.json" 'j["seed"]')" 7
 
@@ -231,5 +231,21 @@ assert r and r[0]["trigger"] == "first" and all("accepted" in x and x["n_holdout
 ' "$T/deep.json"
 "$K" backtest --data "$LEAN" --set backtest.models=weights,nope >/dev/null 2>"$T/dm.err"
 check "deep: an unknown model name is a usage error" sh -c "[ $? -eq 2 ] && grep -q 'backtest.models' '$T/dm.err'"
+
+# 14. latency in bar mode: an order sent at a bar's close reaches the book during the next bar
+# and fills at its open (plus the slippage), not at the close it was sent on
+"$K" backtest --data "$LEAN" --no-baselines --strategy rules --set engine.threshold=0.3 \
+    --set paper.latency_ms=100 --json "$T/lat.json" > /dev/null 2>&1
+check "latency: entries fill at the next bar's open, 2 bps worse" python3 -c '
+import json, sys, csv
+from decimal import Decimal as D
+j = json.load(open(sys.argv[1]))
+bars = {int(r[0]): r for r in csv.reader(open(sys.argv[2])) if r[0].isdigit()}
+assert j["trade_count"] > 5
+for t in j["trades"]:
+    o = D(bars[t["entry_time"] - 100][1])
+    want = o * (D(1) + D("0.0002") if t["side"] == "long" else D(1) - D("0.0002"))
+    assert D(t["entry"]) == want, (t, o, want)
+' "$T/lat.json" "$LEAN"
 
 done_tests

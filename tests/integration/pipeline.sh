@@ -39,6 +39,19 @@ check "exit-at-end: every closed bar the status counts is in the database" \
     eq "$(sqlite3 "$T/full.db" 'select count(*) from candles')" "$held"
 check "exit-at-end: rows written = rows in the status" \
     eq "$(jget "$T/full.json" 'j["store"]["rows_dropped"]')" "0"
+# partial bars: the replay starts at 23:54, so every stored (closed) 1h / 4h / 1d bar is the first
+# of its series and partial; each symbol's first 1m bar is partial, the others whole
+q() { sqlite3 "$T/full.db" "$1"; }
+nsym=$(q "select count(distinct venue || symbol) from candles")
+hi="tf in ('1h','4h','1d')"
+check "partial: the closed 1h/4h/1d bars of the $nsym symbols are all stored as partial" \
+    eq "$(q "select count(*) from candles where $hi and partial = 1"):$(q "select count(*)
+    from candles where $hi and partial = 0")" "$((3 * nsym)):0"
+first1m="open_ms = (select min(open_ms) from candles d where d.venue = c.venue and
+    d.symbol = c.symbol and d.tf = '1m')"
+check "partial: the first 1m bar of each symbol is partial, no other one" \
+    eq "$(q "select count(*) from candles c where tf = '1m' and partial = 1 and $first1m"):$(q \
+    "select count(*) from candles where tf = '1m' and partial = 1")" "$nsym:$nsym"
 check "no trade late at the default grace" \
     eq "$(jget "$T/full.json" 'j["late_trades"]["1s"]'):$(jget "$T/full.json" 'j["late_trades"]["1m"]')" "0:0"
 check "the status counts the pipeline's frames" \

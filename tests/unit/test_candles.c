@@ -498,6 +498,69 @@ static void test_rules_handmade(void)
     free(got.v);
 }
 
+/* The partial-bar rules (mechanics, hand-made times): the first bar is partial unless its data
+ * starts at its open; gap-filled and later bars are whole; a partial lower bar makes its higher
+ * bar partial; live data after seeded history starts a partial bar too. */
+static void test_partial_rules(void)
+{
+    bars got = {0};
+    /* data from 00:06:00.250: the 1h bar 00:00 holds 54 minutes of its hour */
+    candles *h = candles_new(TF_1H, 10);
+    int64_t t0 = 360250;
+    CHECK_INT(candles_on_trade(h, t0, D("100"), D("1"), false, collect_cb, &got), 0);
+    CHECK(candles_forming(h) && (candles_forming(h)->flags & CANDLE_PARTIAL));
+    /* three hours later: the partial bar closes, two gap-filled bars and the new one are whole */
+    CHECK_INT(candles_on_trade(h, 3 * 3600000 + 5, D("101"), D("1"), false, collect_cb, &got), 3);
+    CHECK_INT(got.n, 3);
+    CHECK(got.n == 3 && (got.v[0].flags & CANDLE_PARTIAL) && got.v[0].open_ms == 0);
+    CHECK(got.n == 3 && got.v[1].flags == 0 && got.v[2].flags == 0);
+    CHECK(candles_forming(h) && candles_forming(h)->flags == 0);
+    CHECK(candles_get(h, 0) && (candles_get(h, 0)->flags & CANDLE_PARTIAL));
+    candles_free(h);
+
+    /* data starting exactly at the open: whole */
+    candles *w = candles_new(TF_1M, 10);
+    CHECK_INT(candles_on_trade(w, 120000, D("100"), D("1"), false, NULL, NULL), 0);
+    CHECK(candles_forming(w) && candles_forming(w)->flags == 0);
+    candles_free(w);
+
+    /* aggregation: a partial 1m bar makes the 5m bar partial; 1m bars from the 5m open: whole */
+    candles *f5 = candles_new(TF_5M, 10);
+    candle lb;
+    memset(&lb, 0, sizeof lb);
+    lb.open_ms = 60000; /* 00:01, inside the 00:00 5m bar */
+    lb.o = lb.h = lb.l = lb.c = D("1");
+    lb.volume = D("1");
+    lb.trades = 1;
+    candles_on_bar(f5, &lb, 60000, NULL, NULL);
+    CHECK(candles_forming(f5) && (candles_forming(f5)->flags & CANDLE_PARTIAL));
+    candles_free(f5);
+    f5 = candles_new(TF_5M, 10);
+    lb.open_ms = 300000;
+    lb.flags = CANDLE_PARTIAL; /* the 1m bar itself began before its data */
+    candles_on_bar(f5, &lb, 60000, NULL, NULL);
+    CHECK(candles_forming(f5) && (candles_forming(f5)->flags & CANDLE_PARTIAL));
+    candles_free(f5);
+    f5 = candles_new(TF_5M, 10);
+    lb.flags = 0;
+    candles_on_bar(f5, &lb, 60000, NULL, NULL);
+    CHECK(candles_forming(f5) && candles_forming(f5)->flags == 0);
+    candles_free(f5);
+
+    /* after seeded history (closed bars only), live data inside a later bar: partial */
+    candles *s = candles_new(TF_1M, 10);
+    candle hb;
+    memset(&hb, 0, sizeof hb);
+    hb.open_ms = 0;
+    hb.o = hb.h = hb.l = hb.c = D("5");
+    candles_load(s, &hb, 1);
+    CHECK_INT(candles_on_trade(s, 60000 + 30000, D("5"), D("1"), false, NULL, NULL), 0);
+    CHECK(candles_forming(s) && (candles_forming(s)->flags & CANDLE_PARTIAL));
+    CHECK(candles_get(s, 0) && candles_get(s, 0)->flags == 0);
+    candles_free(s);
+    free(got.v);
+}
+
 /* Seeding history: held, not re-closed, late trades inside it are refused, no fill across
  * the gap between history and live data, cap respected, junk bars skipped. */
 static void test_load(void)
@@ -553,6 +616,7 @@ int main(void)
     test_trades_real("BTCUSDT", SPOT_BTC_08, SPOT_BTC_09, 9757 + 10147);
     test_trades_real("ETHUSDT", SPOT_ETH_08, SPOT_ETH_09, 6106 + 8409);
     test_load();
+    test_partial_rules();
     cap_cache_free();
     CHECK_DONE();
 }

@@ -323,6 +323,71 @@ static void test_threads(void)
     free(text);
 }
 
+/* The tail in memory: the lines as written to the file (same text, no newline), oldest first,
+ * bounded to LOG_TAIL_LINES (older ones leave), filtered like the file, kept when the log is
+ * disabled, a long line cut at a UTF-8 boundary; the sequence number moves with every line. */
+static void test_tail(void)
+{
+    char path[512], err[256];
+    snprintf(path, sizeof path, "%s/tail.log", tmpdir);
+    klog *lg = log_open(path, false, LOG_INFO, err, sizeof err);
+    CHECK(lg != NULL);
+    if (!lg)
+        return;
+    static char got[LOG_TAIL_LINES + 8][LOG_TAIL_COLS];
+    uint64_t seq = 99;
+    CHECK_INT(log_tail(lg, got, LOG_TAIL_LINES, &seq), 0);
+    CHECK_INT(seq, 0);
+    for (int i = 0; i < LOG_TAIL_LINES + 10; i++)
+        log_info(lg, "line %d", i);
+    log_debug(lg, "filtered out");
+    log_warn(lg, "last\nline");
+    CHECK_INT(log_tail_seq(lg), LOG_TAIL_LINES + 11);
+    uint32_t n = log_tail(lg, got, LOG_TAIL_LINES + 8, &seq);
+    CHECK_INT(n, LOG_TAIL_LINES);
+    CHECK_INT(seq, LOG_TAIL_LINES + 11);
+    /* oldest kept: line 11 (0..10 left the ring); newest: the warning, escaped */
+    CHECK(n == LOG_TAIL_LINES && strstr(got[0], "INFO  line 11") && !strstr(got[0], "\n"));
+    CHECK(n == LOG_TAIL_LINES && check_prefix(got[n - 1], "WARN  ", NULL) &&
+          strcmp(check_prefix(got[n - 1], "WARN  ", NULL), "last\\nline") == 0);
+    /* the newest 3 only */
+    CHECK_INT(log_tail(lg, got, 3, NULL), 3);
+    CHECK(strstr(got[0], "line 72") && strstr(got[1], "line 73") && strstr(got[2], "last"));
+    /* the same text as the file's last line */
+    log_close(lg);
+    size_t len;
+    char *text = slurp(path, &len);
+    CHECK(text && len > 0);
+    if (text) {
+        text[len - 1] = '\0';
+        const char *lastl = strrchr(text, '\n');
+        CHECK(lastl && strcmp(lastl + 1, got[2]) == 0);
+        free(text);
+    }
+
+    /* disabled: counted and kept all the same; a long UTF-8 line cut on a character */
+    lg = log_open(NULL, false, LOG_INFO, err, sizeof err);
+    CHECK(lg != NULL);
+    if (!lg)
+        return;
+    char big[600];
+    size_t k = 0;
+    big[k++] = 'x';
+    while (k + 2 < sizeof big) { /* "é" = 2 bytes each, after the "x" */
+        big[k++] = (char)0xC3;
+        big[k++] = (char)0xA9;
+    }
+    big[k] = '\0';
+    log_error(lg, "%s", big);
+    CHECK_INT(log_tail(lg, got, 1, NULL), 1);
+    size_t gl = strlen(got[0]);
+    CHECK(gl <= LOG_TAIL_COLS - 1 && gl >= LOG_TAIL_COLS - 3);
+    CHECK(gl > 0 && (unsigned char)got[0][gl - 1] == 0xA9); /* ends on a whole character */
+    log_close(lg);
+    CHECK_INT(log_tail(NULL, got, 4, &seq), 0);
+    CHECK_INT(seq, 0);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/kestrel-test-log.XXXXXX");
@@ -335,6 +400,7 @@ int main(void)
     test_escape_and_cap();
     test_stderr_and_write_errors();
     test_threads();
+    test_tail();
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)

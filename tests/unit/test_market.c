@@ -4,7 +4,12 @@
 #include "check.h"
 
 #include "capture_stream.h"
+#include "kestrel/chartta.h"
+#include "kestrel/klines.h"
 #include "kestrel/market.h"
+#include "kestrel/ta.h"
+
+#include <math.h>
 
 static kdec D(const char *s)
 {
@@ -487,6 +492,120 @@ static void test_errors_and_table(void)
     market_free(NULL);
 }
 
+/* Partial bars never reach the display indicators: on the real BTCUSDT replay (from 23:54:13)
+ * the first 1m bar and the only closed 1h bar are partial; the 1m chart's history starts at the
+ * first whole bar (so an indicator's warm-up counts whole bars: sma_2 has its first value at the
+ * second whole bar, the mean of the two whole closes) and the 1h chart has seen no bar. */
+static void test_partial_indicators(void)
+{
+    market *m = market_new(NULL);
+    chartta *ct = chartta_new(m, 0);
+    CHECK_INT(market_subscribe(m, chartta_on_note, ct), K_OK);
+    char err[160];
+    CHECK_INT(chartta_set(ct, "sma_2", err, sizeof err), K_OK);
+    replay_out o;
+    replay(m, VENUE_BINANCE_SPOT, "BTCUSDT", SPOT_BTC_08, SPOT_BTC_09, -1, &o);
+    market_sym *s = market_find(m, VENUE_BINANCE_SPOT, "BTCUSDT");
+    CHECK(s != NULL);
+    if (s) {
+        const candles *c1 = s->series[TF_1M];
+        const ta_chart *ch = chartta_get(ct, s->index, TF_1M);
+        CHECK(ch != NULL && candles_count(c1) > 4);
+        CHECK(candles_get(c1, 0) && (candles_get(c1, 0)->flags & CANDLE_PARTIAL));
+        if (ch && candles_count(c1) > 4) {
+            CHECK_INT(ta_chart_bars(ch), candles_count(c1) - 1);
+            CHECK_INT(ta_chart_history_time(ch, 0), candles_get(c1, 1)->open_ms);
+            CHECK(isnan(ta_chart_history(ch, 0, 0)));
+            double want = (decimal_to_double(candles_get(c1, 1)->c) +
+                           decimal_to_double(candles_get(c1, 2)->c)) / 2;
+            CHECK(fabs(ta_chart_history(ch, 0, 1) - want) < 0.01); /* float history */
+        }
+        const candles *c60 = s->series[TF_1H];
+        const ta_chart *h1 = chartta_get(ct, s->index, TF_1H);
+        CHECK_INT(candles_count(c60), 1);
+        CHECK(candles_get(c60, 0) && (candles_get(c60, 0)->flags & CANDLE_PARTIAL));
+        CHECK(h1 && ta_chart_bars(h1) == 0 && ta_chart_history_len(h1) == 0);
+        /* a rebuild (a new list, a history load) skips it too */
+        CHECK_INT(chartta_set(ct, "sma_3", err, sizeof err), K_OK);
+        h1 = chartta_get(ct, s->index, TF_1H);
+        ch = chartta_get(ct, s->index, TF_1M);
+        CHECK(h1 && ta_chart_bars(h1) == 0);
+        CHECK(ch && ta_chart_bars(ch) == candles_count(c1) - 1);
+    }
+    chartta_free(ct);
+    market_free(m);
+}
+
+/* The 24 h reference (market_ref_24h) on a real kline feed (Binance USD-M BTCUSDT 1m, July 2023):
+ * none for the first 24 h, then at every bar the open of the bar that opened exactly 24 h before
+ * the newest data (the end of the newest 1m bar). */
+static void test_ref_24h_klines(void)
+{
+    char path[1024], err[256];
+    snprintf(path, sizeof path, "%s/klines/long/%s", check_shared_data(),
+             "binance-usdm_BTCUSDT_1m_2023-07-18_2023-08-17.csv.gz");
+    klines *k = NULL;
+    CHECK_INT(klines_open(&k, path, VENUE_BINANCE_USDM, "BTCUSDT", "", err, sizeof err), K_OK);
+    if (!k)
+        return;
+    market *m = market_new(NULL);
+    static feed_event evs[1700];
+    int n = 0, r;
+    while (n < 1700 && (r = klines_next(k, &evs[n])) != 0)
+        if (r > 0)
+            n++;
+    CHECK_INT(n, 1700);
+    int none_before = 0, exact_after = 0;
+    for (int i = 0; i < n; i++) {
+        CHECK_INT(market_apply(m, &evs[i]), K_OK);
+        market_sym *s = market_find(m, VENUE_BINANCE_USDM, "BTCUSDT");
+        kdec ref = 0;
+        bool got = s && market_ref_24h(s, &ref);
+        /* newest data ends at open_i + 1 min; 24 h before is the open of bar i - 1439 */
+        int j = i - 1439;
+        if (j < 0)
+            none_before += !got;
+        else if (got && ref == evs[j].u.kline.o &&
+                 evs[j].u.kline.open_ms == evs[i].u.kline.open_ms + 60000 - 86400000LL)
+            exact_after++;
+    }
+    CHECK_INT(none_before, 1439);
+    CHECK_INT(exact_after, n - 1439);
+    klines_close(k);
+    market_free(m);
+}
+
+/* Mechanics (hand-made trades): a partial bar is no 24 h reference. Trades every minute from
+ * 00:00:30 (so the 00:00 bars of every timeframe are partial) to a day later. */
+static void test_ref_24h_partial(void)
+{
+    market *m = market_new(NULL);
+    feed_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = FEED_TRADE;
+    ev.venue = VENUE_BINANCE_SPOT;
+    snprintf(ev.symbol, sizeof ev.symbol, "BTCUSDT");
+    int64_t day0 = 1723075200000LL; /* 2024-08-08 00:00 UTC */
+    market_sym *s = NULL;
+    kdec ref = 0;
+    bool at_partial = true, at_whole = false;
+    for (int i = 0; i <= 1441; i++) {
+        ev.event_ms = ev.u.trade.time_ms = day0 + 30000 + (int64_t)i * 60000;
+        ev.u.trade.id = i + 1;
+        ev.u.trade.px = D("100") + i * KDEC_SCALE;
+        ev.u.trade.qty = D("1");
+        CHECK_INT(market_apply(m, &ev), K_OK);
+        s = market_find(m, VENUE_BINANCE_SPOT, "BTCUSDT");
+        if (i == 1440) /* 24 h before is 00:00:30: inside the partial 00:00 bars */
+            at_partial = s && market_ref_24h(s, &ref);
+        if (i == 1441) /* 24 h before is 00:01:30: the whole 00:01 bar opened at 101 */
+            at_whole = s && market_ref_24h(s, &ref) && ref == D("101");
+    }
+    CHECK(!at_partial);
+    CHECK(at_whole);
+    market_free(m);
+}
+
 /* A funding event is about a symbol with data: for an unknown symbol it creates nothing and
  * says nothing; for a known one it is a MARKET_FUNDING note carrying the event; a bad one is
  * refused. */
@@ -532,6 +651,9 @@ int main(void)
     test_usdm_two_symbols();
     test_gap_resync_notes();
     test_errors_and_table();
+    test_partial_indicators();
+    test_ref_24h_klines();
+    test_ref_24h_partial();
     cap_cache_free();
     CHECK_DONE();
 }

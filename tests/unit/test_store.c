@@ -102,7 +102,7 @@ static bool candle_eq(const candle *a, const candle *b)
 {
     return a->open_ms == b->open_ms && a->o == b->o && a->h == b->h && a->l == b->l &&
            a->c == b->c && a->volume == b->volume && a->buy_volume == b->buy_volume &&
-           a->quote_volume == b->quote_volume && a->trades == b->trades;
+           a->quote_volume == b->quote_volume && a->trades == b->trades && a->flags == b->flags;
 }
 
 static void db_path(char *buf, size_t cap, const char *name)
@@ -221,8 +221,8 @@ static void test_restart_roundtrip(void)
     store *s = open_ok(path, NULL);
     if (!s)
         return;
-    CHECK_INT(store_schema_version(), 5);
-    CHECK_INT(store_get_stats(s)->schema_version, 5);
+    CHECK_INT(store_schema_version(), 6);
+    CHECK_INT(store_get_stats(s)->schema_version, 6);
     int64_t sid = store_session_begin(s, "replay", "0.1.0", "--replay x.gz");
     CHECK_INT(sid, 1);
     CHECK_INT(store_put_instrument(s, VENUE_BINANCE_SPOT, "BTCUSDT", 2, 6, 1525132800000), K_OK);
@@ -528,7 +528,7 @@ static void check_migrated(const char *path, int from_version)
     store *s = open_ok(path, NULL);
     if (!s)
         return;
-    CHECK_INT(store_get_stats(s)->schema_version, 5);
+    CHECK_INT(store_get_stats(s)->schema_version, 6);
     static candle got[MAXBARS];
     int n = load_n(s, VENUE_OKX, "BTC-USDT", TF_1H, INT64_MAX, got, MAXBARS);
     CHECK_INT(n, nbars);
@@ -546,7 +546,7 @@ static void check_migrated(const char *path, int from_version)
     CHECK_STR(val, "rsi:14");
     store_close(s);
 
-    CHECK_INT(sql_int(path, "PRAGMA user_version"), 5);
+    CHECK_INT(sql_int(path, "PRAGMA user_version"), 6);
     CHECK_INT(sql_int(path, "PRAGMA application_id"), 0x4B535452);
     CHECK_INT(sql_int(path, "SELECT count(*) FROM candles"), nbars);
     CHECK_INT(sql_int(path, "SELECT count(*) FROM instruments WHERE qty_decimals = 8"), 1);
@@ -571,16 +571,16 @@ static void check_migrated(const char *path, int from_version)
         CHECK_INT(sql_int(path, "SELECT value FROM meta WHERE key = 'last_barrier_ms'"),
                   1700000200000LL);
 
-    /* a database already at version 4 opens as version 4 and is not migrated again */
+    /* a database already at version 5 opens as version 5 and is not migrated again */
     s = open_ok(path, NULL);
     if (!s)
         return;
-    CHECK_INT(store_schema_version(), 5);
-    CHECK_INT(store_get_stats(s)->schema_version, 5);
+    CHECK_INT(store_schema_version(), 6);
+    CHECK_INT(store_get_stats(s)->schema_version, 6);
     CHECK_INT(store_get_setting(s, "ui.indicator", val, sizeof val), STORE_OK);
     CHECK_STR(val, "rsi:14");
     store_close(s);
-    CHECK_INT(sql_int(path, "PRAGMA user_version"), 5);
+    CHECK_INT(sql_int(path, "PRAGMA user_version"), 6);
     CHECK_INT(sql_int(path, "SELECT count(*) FROM candles"), nbars);
     CHECK_INT(sql_int(path, "SELECT count(*) FROM settings"), 1);
 }
@@ -601,7 +601,7 @@ static void test_migration(void)
     CHECK_INT(write_all(path, "", 0), 0);
     store *s = open_ok(path, NULL);
     store_close(s);
-    CHECK_INT(sql_int(path, "PRAGMA user_version"), 5);
+    CHECK_INT(sql_int(path, "PRAGMA user_version"), 6);
 }
 
 static void expect_refused(const char *path, const store_opts *o, const char *want1,
@@ -686,7 +686,7 @@ static void test_refusals(void)
     sql_exec(raw, "CREATE TABLE future(x); PRAGMA application_id = 1263752274;"
                   " PRAGMA user_version = 999;");
     sqlite3_close(raw);
-    expect_refused(path, NULL, "schema version 999 is newer than this Kestrel (5)",
+    expect_refused(path, NULL, "schema version 999 is newer than this Kestrel (6)",
                    "upgrade Kestrel or use another --db");
     CHECK_INT(sql_int(path, "PRAGMA user_version"), 999);
 }
@@ -723,7 +723,7 @@ static void test_locked(void)
     sqlite3_close(raw);
     store *c = open_ok(path, &o);
     store_close(c);
-    CHECK_INT(sql_int(path, "PRAGMA user_version"), 5);
+    CHECK_INT(sql_int(path, "PRAGMA user_version"), 6);
     CHECK_INT(sql_int(path, "SELECT count(*) FROM candles"), 10);
 }
 
@@ -1778,6 +1778,52 @@ static void test_load_async(void)
     store_close(s);
 }
 
+/* The partial-bar flag (CANDLE_PARTIAL, schema version 5) round-trips: written as candles.partial
+ * = 1, read back as the flag by the main-thread and the writer-thread loads after a restart; a
+ * whole bar written later for the same period (a run that saw all of it) clears it. */
+static void test_partial_flag(void)
+{
+    char path[512];
+    db_path(path, sizeof path, "partial.db");
+    store *s = open_ok(path, NULL);
+    if (!s)
+        return;
+    static candle in[MAXBARS];
+    memcpy(in, bars, sizeof(candle) * (size_t)nbars);
+    in[0].flags = CANDLE_PARTIAL; /* the first bar of a run that started inside its hour */
+    for (int i = 0; i < nbars; i++)
+        CHECK_INT(store_put_candle(s, VENUE_BINANCE_SPOT, "BTCUSDT", TF_1H, &in[i]), STORE_OK);
+    store_close(s);
+    CHECK_INT(sql_int(path, "SELECT count(*) FROM candles WHERE partial = 1"), 1);
+    CHECK_INT(sql_int(path, "SELECT open_ms FROM candles WHERE partial = 1"), in[0].open_ms);
+    CHECK_INT(sql_int(path, "SELECT count(*) FROM candles WHERE partial = 0"), nbars - 1);
+
+    s = open_ok(path, NULL); /* restart */
+    if (!s)
+        return;
+    static candle got[MAXBARS];
+    int n = load_n(s, VENUE_BINANCE_SPOT, "BTCUSDT", TF_1H, INT64_MAX, got, MAXBARS);
+    CHECK_INT(n, nbars);
+    int same = 0;
+    for (int i = 0; i < n && i < nbars; i++)
+        same += candle_eq(&got[i], &in[i]);
+    CHECK_INT(same, nbars);
+    CHECK(n > 1 && (got[0].flags & CANDLE_PARTIAL) && !(got[1].flags & CANDLE_PARTIAL));
+    memset(got, 0, sizeof got);
+    struct load_probe p = {.path = path};
+    CHECK_INT(store_load_candles_async(s, VENUE_BINANCE_SPOT, "BTCUSDT", TF_1H, in[1].open_ms, got,
+                                       5, load_cb, &p),
+              STORE_OK);
+    pump(s, &p.calls, 1);
+    CHECK_INT(p.n, 1);
+    CHECK(p.n == 1 && candle_eq(&got[0], &in[0]) && got[0].flags == CANDLE_PARTIAL);
+    /* the whole bar replaces the partial one */
+    CHECK_INT(store_put_candle(s, VENUE_BINANCE_SPOT, "BTCUSDT", TF_1H, &bars[0]), STORE_OK);
+    store_close(s);
+    CHECK_INT(sql_int(path, "SELECT count(*) FROM candles WHERE partial = 1"), 0);
+    CHECK_INT(sql_int(path, "SELECT count(*) FROM candles"), nbars);
+}
+
 int main(void)
 {
     char csv[512];
@@ -1820,6 +1866,7 @@ int main(void)
     test_owned_files();
     test_refused_wal_sidecars();
     test_load_async();
+    test_partial_flag();
     if (!getenv("KESTREL_KEEP_TMP")) /* set it to look at the files afterwards */
         nftw(tmpdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
     CHECK_DONE();
