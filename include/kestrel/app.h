@@ -109,6 +109,8 @@ void app_set_timeframe(app *a, enum tf tf);
 int app_set_indicators(app *a, const char *specs, char *err, size_t errlen);
 /* The chart indicators of a series (NULL when none). */
 const struct ta_chart *app_chart_ta(const app *a, const market_sym *s, enum tf tf);
+/* The exchange filters the app knows (the bundled exchange info); NULL before the model opens. */
+const struct instruments *app_instruments(const app *a);
 #define APP_DEFAULT_INDICATORS "sma_20,ema_50,bb_20_2,rsi_14,macd_12_26_9"
 void app_flash(app *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -75,8 +75,11 @@ extern const cmd_entry cmd_screen_entry, cmd_pane_next_entry, cmd_pane_prev_entr
 extern const cmd_entry cmd_order_entry, cmd_close_position_entry,
     cmd_cancel_order_entry, cmd_close_all_entry, cmd_settings_entry, cmd_watch_add_entry,
     cmd_watch_remove_entry, cmd_auto_start_entry, cmd_auto_pause_entry, cmd_signal_entry,
-    cmd_connections_entry, cmd_backtests_entry, cmd_ticket_entry; /* reserved */
-extern const cmd_entry cmd_positions_entry, cmd_orders_entry, cmd_fills_entry, cmd_portfolio_entry,
+    cmd_connections_entry, cmd_backtests_entry,
+    cmd_ticket_entry; /* order, close, cancel-order, close-all, start, pause-trading, signal:
+                       * trading.c; ticket: src/ui/ticket.c; the others reserved */
+extern const cmd_entry cmd_cancel_entry, cmd_trades_entry, cmd_get_entry, cmd_set_entry,
+    cmd_positions_entry, cmd_orders_entry, cmd_fills_entry, cmd_portfolio_entry,
     cmd_risk_entry, cmd_metrics_entry; /* src/app/trading.c (with order, close, close-all, start,
                                         * pause-trading and signal above) */
 extern const cmd_entry cmd_alerts_entry; /* src/app/trading.c: the alert history */

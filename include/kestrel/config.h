@@ -10,6 +10,16 @@
 
 #define CONFIG_MAX_REPLAY 16
 #define CONFIG_PATH_MAX 512
+#define CONFIG_TRADE_MAX 64      /* trading settings kept (paper.balances.*, fees.*, risk.*) */
+#define CONFIG_TRADE_KEY_MAX 64
+#define CONFIG_TRADE_VAL_MAX 48
+
+/* One validated trading setting, as text (the trading modules parse it again when they apply
+ * it: exact decimals, one validator). */
+typedef struct config_kv {
+    char key[CONFIG_TRADE_KEY_MAX];   /* "risk.max_positions", "paper.balances.USDT" */
+    char value[CONFIG_TRADE_VAL_MAX]; /* "7", "10000" */
+} config_kv;
 
 enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
@@ -60,6 +70,13 @@ typedef struct kconfig {
     char alerts_command[1024];        /* run with the alert as JSON on stdin ("" = none) */
     double alerts_rate_limit_s;       /* seconds between two runs of the command, 0..86400 (10) */
     uint32_t engine_models;           /* engine.models: RUNNER_M_* bits (weights,logreg,mlp) */
+
+    /* paper { balances { ASSET = "amount"; }; slippage_cap_pct; } fees { <venue> { maker;
+     * taker; } } risk { size_mode; size_quote; risk_pct; max_positions; ... }: only the keys
+     * the file sets, in file order, validated at load; absent keys keep the trading modules'
+     * defaults (docs/CONFIG.md) */
+    config_kv trade[CONFIG_TRADE_MAX];
+    int trade_count;
 } kconfig;
 
 /* Fills cfg with built-in defaults. */

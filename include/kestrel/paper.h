@@ -50,6 +50,10 @@ int paper_config_balance(paper_config *c, const char *asset, kdec amount);
 int paper_config_set(paper_config *c, const char *key, const char *value, char *err,
                      size_t errlen);
 
+/* The value of one of those keys as text (kdec in its shortest exact form); K_ERR for an
+ * unknown key. */
+int paper_config_get(const paper_config *c, const char *key, char *buf, size_t cap);
+
 typedef struct paper paper;
 
 /* instr (may be NULL, borrowed) gives base/quote assets and steps; without it the assets are
@@ -57,6 +61,10 @@ typedef struct paper paper;
 paper *paper_new(const paper_config *c, const instruments *instr);
 void paper_free(paper *p); /* also what broker_free() does on paper_broker(p) */
 broker *paper_broker(paper *p);
+const paper_config *paper_get_config(const paper *p);
+/* paper_config_set on the running broker (`ctl set`): latency, slippage cap and fees apply to
+ * what happens next; paper.balances.* are refused (starting balances: the next start). */
+int paper_set(paper *p, const char *key, const char *value, char *err, size_t errlen);
 
 /* The book orders on (venue, symbol) execute against (borrowed; must outlive the paper). */
 void paper_attach_book(paper *p, enum venue v, const char *symbol, const book *b);
@@ -75,6 +83,25 @@ void paper_on_funding(paper *p, enum venue v, const char *symbol, kdec rate, kde
 kdec paper_balance(const paper *p, const char *asset, kdec *locked);
 /* The fee a fill of that notional pays (rounded up to 1e-8). */
 kdec paper_fee_for(const paper *p, enum venue v, kdec notional, bool maker);
+/* The total of an asset as the events delivered so far tell it: spot fills still travelling
+ * to the listener (report latency) are taken out, so it matches the portfolio the listener
+ * keeps (what the app persists). */
+kdec paper_balance_seen(const paper *p, const char *asset);
+/* The assets the account has held (names into out, at most cap); returns how many exist. */
+size_t paper_assets(const paper *p, char (*out)[INSTR_ASSET_MAX], size_t cap);
+
+/* ---- restart: the account as the store kept it ----
+ * Sets an asset's total (free + locked) as it was. */
+void paper_restore_balance(paper *p, const char *asset, kdec total);
+/* Re-creates an open order (NEW / PARTIALLY_FILLED, with what was filled) under its client id:
+ * it reaches the book again latency_ms after now_ms, without a second ACCEPTED; a limit rests
+ * at the back of the queue as the book is then (measured on the first trade once the book is
+ * live), stops wait for their trigger. Spot balances only: futures positions are not
+ * re-created. */
+K_MUST_USE enum broker_result paper_restore_order(paper *p, const char *client_id,
+                                                  const order_req *req, enum order_status status,
+                                                  kdec filled, kdec filled_quote, bool triggered,
+                                                  int64_t now_ms);
 /* Orders whose arrival or events are still in flight. */
 uint32_t paper_in_flight(const paper *p);
 

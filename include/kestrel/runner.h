@@ -154,11 +154,48 @@ uint32_t runner_collect(runner *r);
  * numbers) in why. The symbol must be in the market. */
 int runner_manual_order(runner *r, enum venue v, const char *symbol, enum side side, kdec qty,
                         bool reducing, char *id_out, size_t idlen, char *why, size_t whylen);
+/* What runner_place() sent: the client id and the values after the instrument's rounding. */
+typedef struct runner_placed {
+    char id[ORDER_ID_MAX];
+    kdec qty, price, stop, notional;
+    const market_sym *ms;
+} runner_placed;
+/* A person's order of any type (order.h: market, limit with gtc / ioc / fok and post-only,
+ * stop-market, stop-limit, take-profit, trailing; reduce-only; sl / tp attached to the position
+ * it opens). Checked for shape (what each type needs; a stop that would trigger at once; sl / tp
+ * on the wrong side), rounded and checked by the instrument's filters when they are known
+ * (runner_set_instruments), then the risk engine, the order manager (write-ahead record) and the
+ * broker. Resting orders do not block other orders on the symbol; a market order does until it
+ * is done. K_OK with *out, or K_ERR with the reason (the rule and the numbers). */
+int runner_place(runner *r, const order_req *req, runner_placed *out, char *why, size_t whylen);
+/* What runner_place would do, without placing (the order ticket): shape, the instrument's
+ * rounding (*out: qty, price, stop, notional), the fee estimate (maker for a limit, else taker)
+ * and the risk verdict: K_OK with why = the verdict's notes ("passes every risk rule" when
+ * none), or K_ERR with the refusal. */
+int runner_preview(runner *r, const order_req *req, runner_placed *out, kdec *fee, char *why,
+                   size_t whylen);
+/* Cancels an open order by client id (PENDING_CANCEL until the broker answers; a fill that
+ * arrives meanwhile is applied). K_ERR with why when unknown, final or already canceling. */
+int runner_cancel(runner *r, const char *client_id, char *why, size_t whylen);
+/* Cancels every open resting order; returns how many cancels were sent. */
+int runner_cancel_all(runner *r);
+/* ---- after a restart (the app, from the store's durable lane) ----
+ * The portfolio as stored (taken over; the old one is freed); watched symbols take their
+ * position's stop-loss / take-profit from it. */
+void runner_restore_portfolio(runner *r, portfolio *pf);
+/* A paper balance as stored (total, free + locked). */
+void runner_restore_balance(runner *r, const char *asset, kdec total);
+/* An open order as stored (NEW / PARTIALLY_FILLED): back in the order manager under its id and
+ * resting again on the paper broker (triggered: a stop-limit whose limit was resting). */
+int runner_restore_order(runner *r, const order *o, bool triggered);
+/* Exchange filters for runner_place (borrowed; NULL = none). */
+void runner_set_instruments(runner *r, const instruments *in);
 /* Closes the position on (v, symbol) at market (reduce-only). K_ERR when flat / unknown / an
  * order is already in flight for it. */
 int runner_close_symbol(runner *r, enum venue v, const char *symbol, char *why, size_t whylen);
-/* Close-all: halts new entries first (risk HALTED until a person resumes), then closes every
- * open position at market. Returns the number of close orders sent. */
+/* Close-all: halts new entries first (risk HALTED until a person resumes), cancels every open
+ * resting order, then closes every open position at market. Returns the number of close orders
+ * sent. */
 int runner_close_all(runner *r);
 /* Makes a signal now for the symbol (the `g` key): the engine's full reasoning in *out.
  * K_ERR when the symbol is not watched. Acts on it only when auto-trading is on. */
@@ -168,6 +205,7 @@ order_mgr *runner_orders(runner *r);
 portfolio *runner_portfolio(runner *r);
 risk *runner_risk(runner *r);
 broker *runner_broker(runner *r);
+paper *runner_paper(runner *r);
 const runner_stats *runner_get_stats(const runner *r);
 uint32_t runner_symbols(const runner *r);
 engine *runner_engine(runner *r, uint32_t i);

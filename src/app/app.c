@@ -1086,6 +1086,11 @@ static void app_load_instruments(app *a)
     }
 }
 
+const instruments *app_instruments(const app *a)
+{
+    return a->priv ? a->priv->instr : NULL;
+}
+
 int app_model_open(app *a)
 {
     if (!a->priv)
@@ -1187,6 +1192,8 @@ int app_start(app *a, const char *args, char *err, size_t errlen)
     a->session_id = store_session_begin(a->store, "replay", a->version, args);
     if (trading_open(a, err, errlen) != K_OK) /* after the store: its session is the id epoch */
         return K_ERR;
+    if (trading_restore(a, err, errlen) != K_OK) /* positions, P&L, open orders as stored */
+        return K_ERR;
     char ierr[160];
     if (store_get_setting(a->store, APP_SETTING_INDICATORS, a->indicators,
                           sizeof a->indicators) != STORE_OK)
@@ -1267,7 +1274,7 @@ void app_stop(app *a)
         a->ctl = NULL;
     }
     if (a->store) {
-        trading_flush(a); /* the engine's last rows and model state, before the store closes */
+        trading_engine_flush(a); /* the engine's last rows and model state, before the store closes */
         store_session_end(a->store);
         store_health_info fin;
         store_close_final(a->store, &fin);

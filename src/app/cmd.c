@@ -58,9 +58,13 @@ static const cmd_entry *const cmd_table[] = {
     &cmd_order_entry,
     &cmd_close_position_entry,
     &cmd_close_all_entry,
+    &cmd_cancel_entry,
     &cmd_positions_entry,
     &cmd_orders_entry,
     &cmd_fills_entry,
+    &cmd_trades_entry,
+    &cmd_get_entry,
+    &cmd_set_entry,
     &cmd_portfolio_entry,
     &cmd_risk_entry,
     &cmd_metrics_entry,
@@ -465,8 +469,6 @@ static cmd_result cmd_reserved(cmd_ctx *c)
                            .flags = CMD_F_RESERVED,                                                \
                            .exec = cmd_reserved}
 
-CMD_RESERVED(cmd_ticket_entry, "ticket", "", 0, 0, "order ticket");
-CMD_RESERVED(cmd_cancel_order_entry, "cancel-order", "[ID]", 0, 1, "cancel the selected order");
 CMD_RESERVED(cmd_settings_entry, "settings", "", 0, 0, "settings form");
 CMD_RESERVED(cmd_watch_add_entry, "watch-add", "[SYMBOL]", 0, 1, "add a watchlist symbol");
 CMD_RESERVED(cmd_watch_remove_entry, "watch-remove", "[SYMBOL]", 0, 1, "remove a watchlist symbol");

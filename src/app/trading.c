@@ -1,12 +1,14 @@
 /* The app's trading (see trading.h). One runner on the app's market and clock: in replay the
  * simulated clock makes `kestrel --replay` with auto-trading on run exactly what `kestrel
- * backtest` runs on the same capture (the parity test compares their signal digests). Fills go
- * to the store's durable lane (kind "fill", key "<client id>/<trade id>"), in order, fsynced;
- * `kestrel export fills` reads them back without taking the database's lock.
+ * backtest` runs on the same capture (the parity test compares their signal digests). Orders,
+ * fills, the account, round trips and equity samples go to the store's durable lane, in order,
+ * fsynced (the kinds are listed above trading_put); trading_restore reads them back at start so
+ * positions, open orders and P&L survive a restart or kill -9; `kestrel export
+ * fills|trades|equity` reads them without taking the database's lock. The config file's
+ * paper.* / fees.* / risk.* keys are applied here, `get` / `set` change them at run time.
  *
- * What is not here yet (see the issue notes): the order ticket and the Trading screen, resting
- * order types from the command line, restoring positions after a restart, signals and metrics
- * in the store. */
+ * What is not here yet (see docs/TRADING.md, "Wiring"): the settings form, watchlist add /
+ * remove, signals and metrics in the store. */
 #include "kestrel/trading.h"
 
 #include "kestrel/alerts.h"
@@ -16,6 +18,7 @@
 #include "kestrel/app.h"
 #include "kestrel/cmd.h"
 #include "kestrel/decimal.h"
+#include "kestrel/loop.h"
 #include "kestrel/runner.h"
 #include "kestrel/sigstore.h"
 #include "kestrel/store.h"
@@ -29,6 +32,7 @@
 #include <string.h>
 
 #define TRADING_FILLS 512 /* recent fills kept for `kestrel ctl fills` (all are in the store) */
+#define TRADING_WAITS 64  /* `ctl order` replies waiting for the broker at once */
 
 struct trading {
     broker_event fills[TRADING_FILLS]; /* ring, oldest first from head */
@@ -38,6 +42,19 @@ struct trading {
     alerts *al;   /* the alert history, bell and alerts.command */
     enum risk_state risk_seen; /* the risk state last reported */
     learner *lrn; /* the deep / tree models' training thread (NULL: none configured) */
+    char selected[ORDER_ID_MAX]; /* the open order the Trading screen selects ("" none) */
+    uint32_t trades_written;     /* round trips of the portfolio already in the journal */
+    int64_t equity_written_ms;   /* newest equity point in the journal */
+    bool restoring;              /* trading_restore is re-inserting orders: not re-written */
+    /* `ctl order` requests waiting for the broker's answer (deferred replies) */
+    struct trading_wait {
+        uint64_t token;
+        char id[ORDER_ID_MAX];
+        cJSON *reply; /* the reply built at placement; its "status" is the broker's answer */
+        bool answered; /* the broker answered: sent on the next loop turn */
+    } waits[TRADING_WAITS];
+    uint32_t nwaits;
+    uint64_t flush_timer; /* the loop timer that sends answered replies (0 = none) */
 };
 
 /* The engine events of ms's engine, and a change of the risk state, as alerts. */
@@ -85,6 +102,167 @@ static void trading_on_durable(void *ud, uint64_t id, enum store_result rc)
         log_error(a->log, "a fill was not stored durably: %s", store_strerror(rc));
 }
 
+/* ---- the durable lane: orders, the account, round trips, equity ----
+ * kind "order"   key <client id>  the order's newest state (order_json), on every transition
+ *                                 and fill; the PENDING_NEW record is queued before the order
+ *                                 reaches the broker (write-ahead)
+ * kind "account" key "paper"      {portfolio: portfolio_to_json without trades and equity,
+ *                                 balances: {asset: total as the delivered events tell it}}
+ * kind "trade"   key <index>      one closed round trip (the portfolio's trade object)
+ * kind "equity"  key <time ms>    one equity sample {t, equity}
+ * The restore (trading_restore) rebuilds the portfolio from account + trade + equity records,
+ * the paper balances from account, and the open orders from order records. */
+
+static void trading_put(app *a, const char *kind, const char *key, cJSON *j, int64_t time_ms)
+{
+    char *txt = j ? cJSON_PrintUnformatted(j) : NULL;
+    cJSON_Delete(j);
+    if (!txt) {
+        log_error(a->log, "%s %s could not be serialised (out of memory)", kind, key);
+        return;
+    }
+    store_record rec = {.kind = kind, .key = key, .payload = txt, .len = strlen(txt),
+                        .time_ms = time_ms};
+    enum store_result rc = store_durable_put(a->store, &rec, trading_on_durable, a, NULL);
+    if (rc != STORE_OK)
+        log_error(a->log, "%s %s not stored: %s", kind, key, store_strerror(rc));
+    cJSON_free(txt);
+}
+
+/* every order transition and fill: the order's newest state */
+/* Sends the replies whose orders the broker answered, with the status they have now: the next
+ * loop turn after the first answer, so the events of that instant are all in (ACCEPTED then a
+ * post-only REJECTED, an IOC's EXPIRED, a market order's fills). A rejection is an error with the
+ * broker's reason. */
+static void trading_flush(loop *l, uint64_t id, void *ud)
+{
+    (void)l;
+    (void)id;
+    app *a = ud;
+    trading *t = a->trading;
+    t->flush_timer = 0;
+    for (uint32_t i = 0; i < t->nwaits;) {
+        struct trading_wait *w = &t->waits[i];
+        if (!w->answered) {
+            i++;
+            continue;
+        }
+        const order *o = a->runner ? order_mgr_find(runner_orders(a->runner), w->id) : NULL;
+        uint64_t token = w->token;
+        cJSON *reply = w->reply;
+        char oid[ORDER_ID_MAX];
+        snprintf(oid, sizeof oid, "%s", w->id);
+        t->waits[i] = t->waits[--t->nwaits];
+        int rc;
+        if (o && o->status == ORDER_REJECTED) {
+            char msg[ORDER_REASON_MAX + 64];
+            snprintf(msg, sizeof msg, "order %s rejected: %s", oid, o->reason);
+            cJSON_Delete(reply);
+            rc = cmd_reply_error(a, token, msg);
+        } else {
+            const char *st = o ? order_status_name(o->status) : "UNKNOWN";
+            cJSON_ReplaceItemInObjectCaseSensitive(reply, "status", cJSON_CreateString(st));
+            if (o && o->reason[0])
+                cJSON_AddStringToObject(reply, "reason", o->reason);
+            rc = cmd_reply_send(a, token, reply);
+        }
+        if (rc != K_OK && a->log)
+            log_debug(a->log, "order %s: the client left before the broker answered", oid);
+    }
+}
+
+static void trading_answer(app *a, const order *o)
+{
+    trading *t = a->trading;
+    for (uint32_t i = 0; i < t->nwaits; i++)
+        if (!strcmp(t->waits[i].id, o->client_id)) {
+            t->waits[i].answered = true;
+            if (!t->flush_timer && a->loop)
+                t->flush_timer = loop_timer_add(a->loop, 0, trading_flush, a);
+        }
+}
+
+static void trading_wait_cancel(void *ud, uint64_t token)
+{
+    app *a = ud;
+    trading *t = a->trading;
+    for (uint32_t i = 0; t && i < t->nwaits; i++)
+        if (t->waits[i].token == token) {
+            cJSON_Delete(t->waits[i].reply);
+            t->waits[i] = t->waits[--t->nwaits];
+            return;
+        }
+}
+
+static void trading_on_order(void *ud, const order_note *n)
+{
+    app *a = ud;
+    if (a->trading && a->trading->nwaits && n->kind == ORDER_NOTE_TRANSITION &&
+        n->from == ORDER_PENDING_NEW && n->to != ORDER_PENDING_NEW)
+        trading_answer(a, n->order);
+    if (!a->store || !a->trading || a->trading->restoring)
+        return;
+    trading_put(a, "order", n->order->client_id, order_json(n->order), n->time_ms);
+}
+
+/* the account (portfolio without its histories, balances), new round trips, new equity points */
+static void trading_put_account(app *a, int64_t time_ms)
+{
+    trading *t = a->trading;
+    portfolio *pf = runner_portfolio(a->runner);
+    char key[32];
+    uint32_t nt = portfolio_trade_count(pf);
+    cJSON *trades = NULL;
+    char *pj = portfolio_to_json(pf);
+    cJSON *root = pj ? cJSON_Parse(pj) : NULL;
+    free(pj);
+    if (root) {
+        trades = cJSON_DetachItemFromObjectCaseSensitive(root, "trades");
+        cJSON_DeleteItemFromObjectCaseSensitive(root, "equity");
+    }
+    for (uint32_t i = t->trades_written; i < nt && trades; i++) {
+        cJSON *tj = cJSON_GetArrayItem(trades, (int)i);
+        if (!tj)
+            break;
+        snprintf(key, sizeof key, "%010u", i);
+        trading_put(a, "trade", key, cJSON_Duplicate(tj, true), time_ms);
+    }
+    t->trades_written = nt;
+    cJSON_Delete(trades);
+    uint32_t np = portfolio_point_count(pf), first = np;
+    while (first > 0 && portfolio_point_at(pf, first - 1)->time_ms > t->equity_written_ms)
+        first--;
+    for (uint32_t i = first; i < np; i++) {
+        const pf_point *pt = portfolio_point_at(pf, i);
+        cJSON *e = cJSON_CreateObject();
+        char v[40];
+        snprintf(key, sizeof key, "%013lld", (long long)pt->time_ms);
+        decimal_format(pt->equity, decimal_places(pt->equity), v, sizeof v);
+        cJSON_AddStringToObject(e, "t", key + strspn(key, "0"));
+        cJSON_AddStringToObject(e, "equity", v);
+        trading_put(a, "equity", key, e, pt->time_ms);
+        t->equity_written_ms = pt->time_ms;
+    }
+    if (!root)
+        return;
+    paper *pp = runner_paper(a->runner);
+    char assets[PAPER_MAX_ASSETS][INSTR_ASSET_MAX];
+    size_t na = K_MIN(paper_assets(pp, assets, PAPER_MAX_ASSETS), (size_t)PAPER_MAX_ASSETS);
+    cJSON *acc = cJSON_CreateObject(), *bal = cJSON_CreateObject();
+    for (size_t i = 0; i < na; i++) {
+        char v[40];
+        kdec b = paper_balance_seen(pp, assets[i]);
+        decimal_format(b, decimal_places(b), v, sizeof v);
+        cJSON_AddStringToObject(bal, assets[i], v);
+    }
+    cJSON_AddItemToObject(acc, "portfolio", root);
+    cJSON_AddItemToObject(acc, "balances", bal);
+    risk *rk = runner_risk(a->runner);
+    if (risk_get_state(rk) == RISK_HALTED) /* a halt waits for a person, also after a restart */
+        cJSON_AddStringToObject(acc, "halted", risk_reason(rk));
+    trading_put(a, "account", "paper", acc, time_ms);
+}
+
 /* Every fill, as the contract's fields, to the durable lane. */
 static void trading_on_event(void *ud, const runner_ev *ev)
 {
@@ -95,6 +273,12 @@ static void trading_on_event(void *ud, const runner_ev *ev)
     if (ev->kind == RUNNER_EV_SIGNAL && a->trading->ss && ev->sym)
         sigstore_on_signal(a->trading->ss, ev->sym, ev->signal, ev->time_ms);
     trading_alerts_poll(a, ev->sym, ev->time_ms);
+    if (a->store && a->trading && ev->kind != RUNNER_EV_FILL) {
+        portfolio *pf = runner_portfolio(a->runner);
+        uint32_t np = portfolio_point_count(pf);
+        if (np && portfolio_point_at(pf, np - 1)->time_ms > a->trading->equity_written_ms)
+            trading_put_account(a, ev->time_ms); /* a new equity sample (peak, day) */
+    }
     if (ev->kind != RUNNER_EV_FILL || !ev->fill)
         return;
     {
@@ -139,6 +323,7 @@ static void trading_on_event(void *ud, const runner_ev *ev)
     if (rc != STORE_OK)
         log_error(a->log, "fill %s not stored: %s", key, store_strerror(rc));
     cJSON_free(txt);
+    trading_put_account(a, f->time_ms);
 }
 
 static void trading_on_engine(void *ud, const market_sym *ms, engine *e, int64_t now_ms)
@@ -158,7 +343,7 @@ alerts *trading_alerts(app *a)
     return a->trading ? a->trading->al : NULL;
 }
 
-void trading_flush(app *a)
+void trading_engine_flush(app *a)
 {
     if (a->trading && a->trading->ss && a->store)
         sigstore_flush(a->trading->ss, a->data_ms);
@@ -175,6 +360,28 @@ int trading_open(app *a, char *err, size_t errlen)
     rc.paper.latency_ms = rc.paper.report_latency_ms = a->cfg.paper_latency_ms;
     rc.models = a->cfg.engine_models;
     snprintf(rc.id_prefix, sizeof rc.id_prefix, "k");
+    for (int i = 0; i < a->cfg.trade_count; i++) { /* paper.*, fees.*, risk.* as the file says */
+        const config_kv *kv = &a->cfg.trade[i];
+        char why[256] = "";
+        bool ok;
+        if (!strncmp(kv->key, "risk.", 5)) {
+            ok = risk_config_set(&rc.risk, kv->key, kv->value, why, sizeof why) == RISK_OK;
+        } else if (!strncmp(kv->key, "paper.balances.", 15) &&
+                   !strcmp(kv->key + 15, rc.cash_asset)) {
+            /* the cash asset's starting balance is the portfolio's starting cash */
+            ok = decimal_parse(kv->value, strlen(kv->value), &rc.start_cash) == K_OK &&
+                 rc.start_cash > 0;
+            if (!ok)
+                snprintf(why, sizeof why, "%s %s: the starting cash must be > 0", kv->key,
+                         kv->value);
+        } else {
+            ok = paper_config_set(&rc.paper, kv->key, kv->value, why, sizeof why) == K_OK;
+        }
+        if (!ok) {
+            snprintf(err, errlen, "%s", why);
+            return K_ERR;
+        }
+    }
     rc.id_epoch = a->session_id > 0 ? (uint64_t)a->session_id : 1;
     rc.engine.horizon_ms = (int64_t)(a->cfg.engine_horizon_s * 1000.0 + 0.5);
     rc.engine.drift_method = (enum drift_method)a->cfg.engine_drift;
@@ -207,17 +414,166 @@ int trading_open(app *a, char *err, size_t errlen)
         return K_ERR;
     }
     runner_set_listener(a->runner, trading_on_event, a);
+    order_mgr_set_listener(runner_orders(a->runner), trading_on_order, a);
+    runner_set_instruments(a->runner, app_instruments(a));
+    return K_OK;
+}
+
+/* ---- restore after a restart (or kill -9) ---- */
+
+typedef struct trading_load {
+    cJSON *account;   /* the newest "account" record */
+    cJSON *trades;    /* array of the "trade" records, in order */
+    cJSON *equity;    /* array of the "equity" records, in order */
+    app *a;
+    uint32_t orders, lost;
+} trading_load;
+
+static bool trading_load_rec(void *ud, const store_record *rec, uint64_t seq)
+{
+    (void)seq;
+    trading_load *l = ud;
+    cJSON *j = cJSON_ParseWithLength(rec->payload, rec->len);
+    if (!j)
+        return true;
+    if (!strcmp(rec->kind, "account")) {
+        cJSON_Delete(l->account);
+        l->account = j;
+    } else if (!strcmp(rec->kind, "trade")) {
+        cJSON_AddItemToArray(l->trades, j);
+    } else if (!strcmp(rec->kind, "equity")) {
+        cJSON_AddItemToArray(l->equity, j);
+    } else {
+        cJSON_Delete(j);
+    }
+    return true;
+}
+
+/* one stored order: open resting ones rest again; an order whose outcome died with the process
+ * (a market order in flight, a write-ahead intent never acknowledged, a cancel on its way) is
+ * closed in the journal with the reason */
+static bool trading_load_order(void *ud, const store_record *rec, uint64_t seq)
+{
+    (void)seq;
+    trading_load *l = ud;
+    app *a = l->a;
+    cJSON *j = cJSON_ParseWithLength(rec->payload, rec->len);
+    order o;
+    if (!j || order_from_json(j, &o) != ORDER_OK) {
+        cJSON_Delete(j);
+        return true;
+    }
+    cJSON_Delete(j);
+    if (!order_status_open(o.status)) {
+        free(o.trade_ids);
+        return true;
+    }
+    bool rests = o.status == ORDER_NEW || o.status == ORDER_PARTIALLY_FILLED;
+    rests = rests && o.req.type != ORDER_MARKET && o.req.type != ORDER_TRAILING_STOP;
+    if (rests && runner_restore_order(a->runner, &o, false) == K_OK) {
+        l->orders++;
+    } else {
+        enum order_status was = o.status;
+        o.status = o.status == ORDER_PENDING_CANCEL ? ORDER_CANCELED : ORDER_EXPIRED;
+        snprintf(o.reason, sizeof o.reason, "%s when Kestrel stopped: closed at the restart",
+                 order_status_name(was));
+        if (a->store)
+            trading_put(a, "order", o.client_id, order_json(&o), o.updated_ms);
+        l->lost++;
+    }
+    free(o.trade_ids);
+    return true;
+}
+
+int trading_restore(app *a, char *err, size_t errlen)
+{
+    if (!a->runner || !a->store)
+        return K_OK;
+    trading_load l = {.trades = cJSON_CreateArray(), .equity = cJSON_CreateArray(), .a = a};
+    enum store_result rc = store_durable_load(a->store, NULL, trading_load_rec, &l);
+    int out = K_OK;
+    if (rc != STORE_OK) {
+        snprintf(err, errlen, "reading the trading journal: %s", store_strerror(rc));
+        out = K_ERR;
+    } else if (l.account) {
+        cJSON *pj = cJSON_GetObjectItemCaseSensitive(l.account, "portfolio");
+        const cJSON *mp = cJSON_GetObjectItemCaseSensitive(pj, "max_points");
+        long long maxp = cJSON_IsString(mp) ? atoll(mp->valuestring) : 0;
+        while (maxp > 0 && cJSON_GetArraySize(l.equity) > maxp) /* the newest max_points */
+            cJSON_DeleteItemFromArray(l.equity, 0);
+        uint32_t ntrades = (uint32_t)cJSON_GetArraySize(l.trades);
+        int64_t last_t = 0;
+        const cJSON *le = cJSON_GetArrayItem(l.equity, cJSON_GetArraySize(l.equity) - 1);
+        const cJSON *lt = le ? cJSON_GetObjectItemCaseSensitive(le, "t") : NULL;
+        if (cJSON_IsString(lt))
+            last_t = atoll(lt->valuestring);
+        cJSON_AddItemToObject(pj, "trades", l.trades);
+        cJSON_AddItemToObject(pj, "equity", l.equity);
+        l.trades = l.equity = NULL;
+        char *txt = cJSON_PrintUnformatted(pj);
+        enum portfolio_result pr = PF_ERR_PARSE;
+        portfolio *pf = txt ? portfolio_from_json(txt, &pr) : NULL;
+        cJSON_free(txt);
+        if (!pf) {
+            snprintf(err, errlen, "the stored portfolio does not parse (%s)",
+                     portfolio_strerror(pr));
+            out = K_ERR;
+        } else {
+            runner_restore_portfolio(a->runner, pf);
+            a->trading->trades_written = ntrades;
+            a->trading->equity_written_ms = last_t;
+            const cJSON *h = cJSON_GetObjectItemCaseSensitive(l.account, "halted");
+            if (cJSON_IsString(h))
+                risk_halt(runner_risk(a->runner), h->valuestring);
+            const cJSON *b;
+            cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(l.account, "balances")) {
+                kdec v;
+                if (cJSON_IsString(b) &&
+                    decimal_parse(b->valuestring, strlen(b->valuestring), &v) == K_OK)
+                    runner_restore_balance(a->runner, b->string, v);
+            }
+        }
+    }
+    cJSON_Delete(l.account);
+    cJSON_Delete(l.trades);
+    cJSON_Delete(l.equity);
+    if (out != K_OK)
+        return out;
+    a->trading->restoring = true;
+    rc = store_durable_load(a->store, "order", trading_load_order, &l);
+    a->trading->restoring = false;
+    if (rc != STORE_OK) {
+        snprintf(err, errlen, "reading the stored orders: %s", store_strerror(rc));
+        return K_ERR;
+    }
+    pf_summary sm;
+    portfolio_summary(runner_portfolio(a->runner), &sm);
+    if (a->log && (sm.open_positions || l.orders || l.lost || sm.realised_pnl || sm.fees))
+        log_info(a->log, "trading restored: %u open position(s), %u open order(s) resting "
+                 "again, %u closed as lost in the stop", sm.open_positions, l.orders, l.lost);
+    a->changes++;
     return K_OK;
 }
 
 void trading_close(app *a)
 {
+    if (a->trading && a->trading->flush_timer && a->loop)
+        loop_timer_cancel(a->loop, a->trading->flush_timer);
+    for (uint32_t i = 0; a->trading && i < a->trading->nwaits; i++) {
+        struct trading_wait *w = &a->trading->waits[i];
+        cJSON_Delete(w->reply);
+        if (cmd_reply_error(a, w->token, "trading stopped before the broker answered") != K_OK &&
+            a->log)
+            log_debug(a->log, "order %s: the client had left", w->id);
+    }
+    if (a->runner && a->trading && a->store)
+        trading_put_account(a, 0); /* the last equity samples */
     if (a->trading && a->trading->lrn) { /* first: it may be training one of the runner's models */
         loop_unwatch(a->loop, learner_fd(a->trading->lrn));
         learner_free(a->trading->lrn);
         a->trading->lrn = NULL;
     }
-    trading_flush(a);
+    trading_engine_flush(a);
     runner_free(a->runner);
     a->runner = NULL;
     if (a->trading) {
@@ -270,6 +626,8 @@ static cmd_result trading_start_exec(cmd_ctx *c)
     runner_set_auto(c->a->runner, on);
     if (on)
         risk_resume(runner_risk(c->a->runner)); /* a person resumes a halt */
+    if (c->a->store)
+        trading_put_account(c->a, 0); /* the risk state as it is now survives a restart */
     app_flash(c->a, "auto-trading %s", on ? "started" : "paused");
     cmd_json_bool(c, c->out, "auto_trading", on);
     return CMD_OK;
@@ -322,70 +680,178 @@ const cmd_entry cmd_signal_entry = {.name = "signal", .args = "[SYMBOL]",
 
 /* ---- orders ---- */
 
-/* order SYMBOL buy|sell QTY|quote=AMOUNT [type=market] [reduce_only] */
+/* a positive decimal option value ("price=61000.5"), or a failure naming the option */
+static cmd_result trading_opt_px(cmd_ctx *c, const char *arg, size_t skip, kdec *out)
+{
+    const char *v = arg + skip;
+    if (decimal_parse(v, strlen(v), out) != K_OK || *out <= 0)
+        return cmd_fail(c, "'%.40s': not a positive decimal", arg);
+    return CMD_OK;
+}
+
+#define TRADING_ORDER_USAGE                                                                     \
+    "order SYMBOL buy|sell QTY|quote=AMOUNT [type=market|limit|stop|stop_limit|tp] [price=P] "  \
+    "[stop=P] [tif=gtc|ioc|fok] [post_only] [reduce_only] [sl=P] [tp=P]"
+
+/* order SYMBOL buy|sell QTY|quote=AMOUNT [options]: replies once the order is with the broker
+ * (the paper broker takes it at once; its fills come later, see `orders` / `fills`). */
 static cmd_result trading_order_exec(cmd_ctx *c)
 {
     if (trading_need(c) != CMD_OK)
         return CMD_ERROR;
     if (c->argc < 4)
-        return cmd_fail(c, "usage: order SYMBOL buy|sell QTY|quote=AMOUNT [type=market] "
-                           "[reduce_only]");
+        return cmd_fail(c, "usage: " TRADING_ORDER_USAGE);
     market_sym *s = trading_symbol(c, c->argv[1]);
     if (!s)
         return CMD_ERROR;
-    enum side side;
+    order_req q;
+    memset(&q, 0, sizeof q);
+    q.venue = s->venue;
+    snprintf(q.symbol, sizeof q.symbol, "%s", s->name);
+    q.type = ORDER_MARKET;
+    q.tif = TIF_GTC;
     if (!strcmp(c->argv[2], "buy"))
-        side = SIDE_BUY;
+        q.side = SIDE_BUY;
     else if (!strcmp(c->argv[2], "sell"))
-        side = SIDE_SELL;
+        q.side = SIDE_SELL;
     else
         return cmd_fail(c, "side '%.20s' is not buy or sell", c->argv[2]);
-    const char *q = c->argv[3];
-    bool quote = !strncmp(q, "quote=", 6);
+    const char *qa = c->argv[3];
+    bool quote = !strncmp(qa, "quote=", 6);
     kdec amount;
     if (quote)
-        q += 6;
-    if (decimal_parse(q, strlen(q), &amount) != K_OK || amount <= 0)
+        qa += 6;
+    if (decimal_parse(qa, strlen(qa), &amount) != K_OK || amount <= 0)
         return cmd_fail(c, "quantity '%.40s' is not a positive decimal", c->argv[3]);
-    bool reducing = false;
+    bool tif_given = false;
     for (int i = 4; i < c->argc; i++) {
-        if (!strcmp(c->argv[i], "reduce_only"))
-            reducing = true;
-        else if (!strcmp(c->argv[i], "type=market"))
-            ;
-        else if (!strncmp(c->argv[i], "type=", 5) || !strncmp(c->argv[i], "price=", 6) ||
-                 !strncmp(c->argv[i], "stop=", 5) || !strncmp(c->argv[i], "tif=", 4) ||
-                 !strcmp(c->argv[i], "post_only") || !strncmp(c->argv[i], "sl=", 3) ||
-                 !strncmp(c->argv[i], "tp=", 3))
-            return cmd_fail(c, "'%.40s': only market orders can be placed from here so far",
-                            c->argv[i]);
+        const char *o = c->argv[i];
+        cmd_result rc = CMD_OK;
+        if (!strcmp(o, "reduce_only"))
+            q.reduce_only = true;
+        else if (!strcmp(o, "post_only"))
+            q.post_only = true;
+        else if (!strncmp(o, "type=", 5)) {
+            if (order_type_parse(o + 5, &q.type) != K_OK)
+                return cmd_fail(c, "type '%.20s' is not market, limit, stop, stop_limit, tp or "
+                                   "trailing", o + 5);
+        } else if (!strncmp(o, "tif=", 4)) {
+            if (order_tif_parse(o + 4, &q.tif) != K_OK)
+                return cmd_fail(c, "tif '%.20s' is not gtc, ioc or fok", o + 4);
+            tif_given = true;
+        } else if (!strncmp(o, "price=", 6))
+            rc = trading_opt_px(c, o, 6, &q.price);
+        else if (!strncmp(o, "stop=", 5))
+            rc = trading_opt_px(c, o, 5, &q.stop);
+        else if (!strncmp(o, "sl=", 3))
+            rc = trading_opt_px(c, o, 3, &q.sl);
+        else if (!strncmp(o, "tp=", 3))
+            rc = trading_opt_px(c, o, 3, &q.tp);
+        else if (!strncmp(o, "trail=", 6))
+            rc = trading_opt_px(c, o, 6, &q.trail_pct);
         else
-            return cmd_fail(c, "unknown order option '%.40s'", c->argv[i]);
+            return cmd_fail(c, "unknown order option '%.40s' (%s)", o, TRADING_ORDER_USAGE);
+        if (rc != CMD_OK)
+            return rc;
     }
-    kdec qty = amount;
-    if (quote) { /* a quote amount at the last price, floored to 1e-8 */
-        if (s->last_px <= 0)
+    if (tif_given && q.type == ORDER_MARKET && q.tif != TIF_IOC)
+        return cmd_fail(c, "tif=%s applies to limit orders only", order_tif_name(q.tif));
+    q.qty = amount;
+    if (quote) { /* a quote amount at the limit / trigger / last price, floored to 1e-8 */
+        kdec px = q.price > 0 ? q.price : q.stop > 0 ? q.stop : s->last_px;
+        if (px <= 0)
             return cmd_fail(c, "%s has no price yet", s->name);
-        qty = (kdec)((__int128)amount * KDEC_SCALE / s->last_px);
+        q.qty = (kdec)((__int128)amount * KDEC_SCALE / px);
     }
-    char id[64], why[256];
-    if (runner_manual_order(c->a->runner, s->venue, s->name, side, qty, reducing, id, sizeof id,
-                            why, sizeof why) != K_OK)
+    runner_placed pl;
+    char why[256];
+    if (runner_place(c->a->runner, &q, &pl, why, sizeof why) != K_OK)
         return cmd_fail(c, "%s", why);
-    cmd_json_str(c, c->out, "id", id);
+    c->a->changes++;
+    char t[40];
+    cmd_json_str(c, c->out, "id", pl.id);
     cmd_json_str(c, c->out, "symbol", s->name);
-    cmd_json_str(c, c->out, "side", side == SIDE_BUY ? "buy" : "sell");
-    char qt[40];
-    decimal_format(qty, s->qty_decimals, qt, sizeof qt);
-    cmd_json_str(c, c->out, "qty", qt);
-    cmd_json_str(c, c->out, "status", "sent");
-    return CMD_OK;
+    cmd_json_str(c, c->out, "side", side_name(q.side));
+    cmd_json_str(c, c->out, "type", order_type_name(q.type));
+    cmd_json_str(c, c->out, "tif", order_tif_name(q.type == ORDER_MARKET ? TIF_IOC : q.tif));
+    decimal_format(pl.qty, s->qty_decimals, t, sizeof t);
+    cmd_json_str(c, c->out, "qty", t);
+    if (pl.price > 0) {
+        decimal_format(pl.price, s->px_decimals, t, sizeof t);
+        cmd_json_str(c, c->out, "price", t);
+    }
+    if (pl.stop > 0) {
+        decimal_format(pl.stop, s->px_decimals, t, sizeof t);
+        cmd_json_str(c, c->out, "stop", t);
+    }
+    decimal_format(pl.notional, decimal_places(pl.notional), t, sizeof t);
+    cmd_json_str(c, c->out, "notional", t);
+    const order *o = order_mgr_find(runner_orders(c->a->runner), pl.id);
+    enum order_status st = o ? o->status : ORDER_PENDING_NEW;
+    cmd_json_str(c, c->out, "status", order_status_name(st));
+    if (o && o->reason[0])
+        cmd_json_str(c, c->out, "reason", o->reason);
+    if (c->origin == CMD_FROM_KEY)
+        app_flash(c->a, "%s %s %s %s: %s", order_type_name(q.type), side_name(q.side), s->name,
+                  t, pl.id);
+    /* the reply waits for the broker's answer (after the paper latency on the data clock),
+     * unless nobody can wait (a key), the clock stands (paused, ended) or too many wait */
+    trading *tr = c->a->trading;
+    if (st != ORDER_PENDING_NEW || !c->token || !c->a->loop || c->a->paused || c->a->finished ||
+        tr->nwaits >= TRADING_WAITS || c->oom)
+        return CMD_OK;
+    struct trading_wait *w = &tr->waits[tr->nwaits++];
+    w->token = c->token;
+    snprintf(w->id, sizeof w->id, "%s", pl.id);
+    w->reply = c->out;
+    c->out = NULL;
+    c->cancel = trading_wait_cancel;
+    c->cancel_ud = c->a;
+    return CMD_WAIT;
 }
 
 const cmd_entry cmd_order_entry = {
-    .name = "order", .args = "SYMBOL buy|sell QTY|quote=AMOUNT [type=market] [reduce_only]",
-    .help = "a paper market order through the risk engine", .min_args = 3, .max_args = 8,
-    .exec = trading_order_exec};
+    .name = "order", .args = "SYMBOL buy|sell QTY|quote=AMOUNT [type=market|limit|stop|"
+                             "stop_limit|tp] [price=P] [stop=P] [tif=gtc|ioc|fok] [post_only] "
+                             "[reduce_only] [sl=P] [tp=P]",
+    .help = "a paper order through precision, the risk engine and the broker", .min_args = 3,
+    .max_args = 12, .exec = trading_order_exec};
+
+/* cancel ID / cancel-order [ID]: without an id, the order selected on the Trading screen */
+static cmd_result trading_cancel_exec(cmd_ctx *c)
+{
+    if (trading_need(c) != CMD_OK)
+        return CMD_ERROR;
+    trading *t = c->a->trading;
+    const char *id = c->argc > 1 ? c->argv[1] : t->selected[0] ? t->selected : NULL;
+    if (!id)
+        return cmd_fail(c, "no order selected (Trading screen: move to an open order)");
+    char idb[ORDER_ID_MAX], why[256];
+    snprintf(idb, sizeof idb, "%s", id);
+    if (runner_cancel(c->a->runner, idb, why, sizeof why) != K_OK)
+        return cmd_fail(c, "%s", why);
+    c->a->changes++;
+    const order *o = order_mgr_find(runner_orders(c->a->runner), idb);
+    cmd_json_str(c, c->out, "id", idb);
+    cmd_json_str(c, c->out, "status", o ? order_status_name(o->status) : "?");
+    if (c->origin == CMD_FROM_KEY)
+        app_flash(c->a, "cancel %s sent", idb);
+    return CMD_OK;
+}
+
+const cmd_entry cmd_cancel_entry = {.name = "cancel", .args = "ID",
+                                    .help = "cancel an open order by its client id",
+                                    .min_args = 1, .max_args = 1, .exec = trading_cancel_exec};
+const cmd_entry cmd_cancel_order_entry = {.name = "cancel-order", .args = "[ID]",
+                                          .help = "cancel the selected order",
+                                          .max_args = 1, .exec = trading_cancel_exec};
+
+void trading_select_order(app *a, const char *client_id)
+{
+    if (a->trading)
+        snprintf(a->trading->selected, sizeof a->trading->selected, "%s",
+                 client_id ? client_id : "");
+}
 
 static cmd_result trading_close_exec(cmd_ctx *c)
 {
@@ -411,6 +877,8 @@ static cmd_result trading_close_all_exec(cmd_ctx *c)
     if (trading_need(c) != CMD_OK)
         return CMD_ERROR;
     int n = runner_close_all(c->a->runner);
+    if (c->a->store)
+        trading_put_account(c->a, 0); /* HALTED survives a restart */
     cmd_json_num(c, c->out, "closing", n);
     cmd_json_str(c, c->out, "risk_state", "HALTED");
     app_flash(c->a, "close-all: %d position(s) closing; new entries halted until start", n);
@@ -514,6 +982,151 @@ const cmd_entry cmd_fills_entry = {.name = "fills", .args = "",
                                            "symbol, side, price, qty, fee, fee_asset, liquidity",
                                    .exec = trading_orders_exec};
 
+static void trading_put_dec(cJSON *o, const char *k, kdec v)
+{
+    char b[40];
+    decimal_format(v, decimal_places(v), b, sizeof b);
+    cJSON_AddStringToObject(o, k, b);
+}
+
+/* trades: the round trips (flat -> open -> flat), net of fees and funding, and the statistics
+ * with their sample sizes; the same fields as `kestrel export trades` */
+static cmd_result trading_trades_exec(cmd_ctx *c)
+{
+    if (trading_need(c) != CMD_OK)
+        return CMD_ERROR;
+    portfolio *pf = runner_portfolio(c->a->runner);
+    cJSON *arr = cmd_json_arr(c, c->out, "trades");
+    for (uint32_t i = 0; i < portfolio_trade_count(pf) && !c->oom; i++) {
+        const pf_trade *t = portfolio_trade_at(pf, i);
+        cJSON *o = cJSON_CreateObject();
+        if (!o) {
+            c->oom = true;
+            break;
+        }
+        char b[32];
+        snprintf(b, sizeof b, "%u", i);
+        cJSON_AddStringToObject(o, "id", b);
+        cJSON_AddStringToObject(o, "venue", venue_name(t->venue));
+        cJSON_AddStringToObject(o, "symbol", t->symbol);
+        cJSON_AddStringToObject(o, "side", side_name(t->side));
+        trading_put_dec(o, "qty", t->qty);
+        trading_put_dec(o, "entry", t->entry);
+        trading_put_dec(o, "exit", t->exit);
+        snprintf(b, sizeof b, "%lld", (long long)t->opened_ms);
+        cJSON_AddStringToObject(o, "opened", b);
+        snprintf(b, sizeof b, "%lld", (long long)t->closed_ms);
+        cJSON_AddStringToObject(o, "closed", b);
+        trading_put_dec(o, "pnl", t->pnl);
+        trading_put_dec(o, "fees", t->fees);
+        trading_put_dec(o, "funding", t->funding);
+        cmd_json_push(c, arr, o);
+    }
+    pf_stats st;
+    portfolio_stats(pf, &st);
+    cJSON *js = portfolio_stats_json(&st);
+    if (js)
+        cJSON_AddItemToObject(c->out, "stats", js);
+    return CMD_OK;
+}
+
+const cmd_entry cmd_trades_entry = {.name = "trades", .args = "",
+                                    .help = "round trips net of fees, with win rate, profit "
+                                            "factor, expectancy, Sharpe and sample sizes",
+                                    .exec = trading_trades_exec};
+
+/* ---- get / set: the risk and trading settings of the running session ---- */
+
+static const char *const trading_paper_keys[] = {
+    "paper.latency_ms",        "paper.slippage_cap_pct",  "fees.binance-spot.maker",
+    "fees.binance-spot.taker", "fees.binance-usdm.maker", "fees.binance-usdm.taker",
+    "fees.okx.maker",          "fees.okx.taker",
+};
+
+static int trading_get(runner *r, const char *key, char *buf, size_t cap)
+{
+    if (!strncmp(key, "risk.", 5))
+        return risk_config_get(risk_get_config(runner_risk(r)), key, buf, cap);
+    if (!strcmp(key, "engine.auto_trade")) {
+        snprintf(buf, cap, "%s", runner_auto(r) ? "true" : "false");
+        return K_OK;
+    }
+    return paper_config_get(paper_get_config(runner_paper(r)), key, buf, cap);
+}
+
+static cmd_result trading_get_exec(cmd_ctx *c)
+{
+    if (trading_need(c) != CMD_OK)
+        return CMD_ERROR;
+    runner *r = c->a->runner;
+    char v[64];
+    if (c->argc > 1) {
+        if (trading_get(r, c->argv[1], v, sizeof v) != K_OK)
+            return cmd_fail(c, "unknown key '%.60s' (risk.*, paper.*, fees.<venue>.maker|taker, "
+                               "engine.auto_trade)", c->argv[1]);
+        cmd_json_str(c, c->out, "key", c->argv[1]);
+        cmd_json_str(c, c->out, "value", v);
+        return CMD_OK;
+    }
+    cJSON *all = cmd_json_obj(c, c->out, "settings");
+    for (size_t i = 0; risk_config_key(i) && !c->oom; i++)
+        if (trading_get(r, risk_config_key(i), v, sizeof v) == K_OK)
+            cmd_json_str(c, all, risk_config_key(i), v);
+    for (size_t i = 0; i < K_ARRAY_LEN(trading_paper_keys) && !c->oom; i++)
+        if (trading_get(r, trading_paper_keys[i], v, sizeof v) == K_OK)
+            cmd_json_str(c, all, trading_paper_keys[i], v);
+    const paper_config *pc = paper_get_config(runner_paper(r));
+    for (int i = 0; i < pc->nbalances && !c->oom; i++) {
+        char k[64];
+        snprintf(k, sizeof k, "paper.balances.%s", pc->balances[i].asset);
+        if (trading_get(r, k, v, sizeof v) == K_OK)
+            cmd_json_str(c, all, k, v);
+    }
+    return CMD_OK;
+}
+
+const cmd_entry cmd_get_entry = {.name = "get", .args = "[KEY]",
+                                 .help = "a risk / trading setting (all of them without KEY)",
+                                 .max_args = 1, .exec = trading_get_exec};
+
+static cmd_result trading_set_exec(cmd_ctx *c)
+{
+    if (trading_need(c) != CMD_OK)
+        return CMD_ERROR;
+    runner *r = c->a->runner;
+    const char *key = c->argv[1], *val = c->argv[2];
+    char why[256] = "", v[64];
+    if (!strncmp(key, "risk.", 5)) {
+        risk_config rc = *risk_get_config(runner_risk(r));
+        if (risk_config_set(&rc, key, val, why, sizeof why) != RISK_OK)
+            return cmd_fail(c, "%s", why);
+        risk_set_config(runner_risk(r), &rc);
+    } else if (!strcmp(key, "engine.auto_trade")) {
+        if (strcmp(val, "true") && strcmp(val, "false"))
+            return cmd_fail(c, "engine.auto_trade %.20s is not true or false", val);
+        runner_set_auto(r, !strcmp(val, "true"));
+    } else if (paper_config_get(paper_get_config(runner_paper(r)), key, v, sizeof v) == K_OK ||
+               !strncmp(key, "paper.balances.", 15)) {
+        if (paper_set(runner_paper(r), key, val, why, sizeof why) != K_OK)
+            return cmd_fail(c, "%s", why);
+    } else {
+        return cmd_fail(c, "unknown key '%.60s' (risk.*, paper.*, fees.<venue>.maker|taker, "
+                           "engine.auto_trade)", key);
+    }
+    c->a->changes++;
+    if (trading_get(r, key, v, sizeof v) != K_OK)
+        snprintf(v, sizeof v, "%s", val);
+    cmd_json_str(c, c->out, "key", key);
+    cmd_json_str(c, c->out, "value", v);
+    if (c->origin == CMD_FROM_KEY)
+        app_flash(c->a, "%s = %s", key, v);
+    return CMD_OK;
+}
+
+const cmd_entry cmd_set_entry = {.name = "set", .args = "KEY VALUE",
+                                 .help = "change a risk / trading setting now (this session)",
+                                 .min_args = 2, .max_args = 2, .exec = trading_set_exec};
+
 static cmd_result trading_metrics_exec(cmd_ctx *c)
 {
     if (trading_need(c) != CMD_OK)
@@ -615,6 +1228,63 @@ static void trading_csv_field(FILE *f, const cJSON *j, const char *k, bool last)
     fputc(last ? '\n' : ',', f);
 }
 
+/* One export per journal kind: the name on the command line, the record kind, the order its
+ * rows come in, the CSV columns (JSON: each record as stored, plus what `derive` adds). */
+typedef struct trading_export {
+    const char *name, *kind, *order_by;
+    const char *const *cols;
+    size_t ncols;
+    void (*derive)(cJSON *row, const char *key, void *state);
+} trading_export;
+
+static const char *const trading_fill_cols[] = {"id",  "order_id", "trade_id", "time",
+                                                "symbol", "side",  "price",    "qty",
+                                                "fee", "fee_asset", "liquidity"};
+static const char *const trading_trade_cols[] = {"id",   "venue",  "symbol", "side",
+                                                 "qty",  "entry",  "exit",   "opened",
+                                                 "closed", "pnl",  "fees",   "funding"};
+static const char *const trading_equity_cols[] = {"time", "equity", "peak_equity", "drawdown"};
+
+/* a round trip's id: its index in the history (the record key without its zero padding) */
+static void trading_derive_trade(cJSON *row, const char *key, void *state)
+{
+    (void)state;
+    const char *k = key + strspn(key, "0");
+    cJSON_AddStringToObject(row, "id", *k ? k : "0");
+}
+
+/* equity: time, and the running peak and drawdown (percent) of the exported curve */
+static void trading_derive_equity(cJSON *row, const char *key, void *state)
+{
+    (void)key;
+    kdec *peak = state, eq = 0;
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(row, "t"),
+                *e = cJSON_GetObjectItemCaseSensitive(row, "equity");
+    if (!cJSON_IsString(t) || !cJSON_IsString(e) ||
+        decimal_parse(e->valuestring, strlen(e->valuestring), &eq) != K_OK)
+        return;
+    cJSON_AddStringToObject(row, "time", t->valuestring);
+    if (eq > *peak)
+        *peak = eq;
+    char b[40];
+    decimal_format(*peak, decimal_places(*peak), b, sizeof b);
+    cJSON_AddStringToObject(row, "peak_equity", b);
+    kdec dd = *peak > 0 ? (kdec)((__int128)(*peak - eq) * 100 * KDEC_SCALE / *peak) : 0;
+    decimal_format(dd, decimal_places(dd), b, sizeof b);
+    cJSON_AddStringToObject(row, "drawdown", b);
+    cJSON_DeleteItemFromObjectCaseSensitive(row, "t");
+}
+
+static const trading_export trading_exports[] = {
+    {"fills", "fill", "seq", trading_fill_cols, K_ARRAY_LEN(trading_fill_cols), NULL},
+    {"trades", "trade", "key", trading_trade_cols, K_ARRAY_LEN(trading_trade_cols),
+     trading_derive_trade},
+    {"equity", "equity", "key", trading_equity_cols, K_ARRAY_LEN(trading_equity_cols),
+     trading_derive_equity},
+    {"signals", NULL, NULL, NULL, 0, NULL}, /* not journal kinds: tables read by sigstore.c */
+    {"metrics", NULL, NULL, NULL, 0, NULL},
+};
+
 int trading_export_main(int argc, char **argv)
 {
     const char *what = argc > 1 ? argv[1] : NULL, *fmt = "csv", *db = NULL;
@@ -628,13 +1298,12 @@ int trading_export_main(int argc, char **argv)
             return 2;
         }
     }
-    /* the kinds: fills here, signals / metrics in sigstore.c */
-    static const char *const kinds[] = {"fills", "signals", "metrics"};
-    bool known = false;
-    for (size_t i = 0; what && i < K_ARRAY_LEN(kinds); i++)
-        known |= !strcmp(what, kinds[i]);
-    if (!known || (strcmp(fmt, "csv") && strcmp(fmt, "json"))) {
-        fprintf(stderr, "usage: kestrel export fills|signals|metrics --format csv|json "
+    const trading_export *ex = NULL;
+    for (size_t i = 0; what && i < K_ARRAY_LEN(trading_exports); i++)
+        if (!strcmp(what, trading_exports[i].name))
+            ex = &trading_exports[i];
+    if (!ex || (strcmp(fmt, "csv") && strcmp(fmt, "json"))) {
+        fprintf(stderr, "usage: kestrel export fills|trades|equity|signals|metrics --format csv|json "
                         "[--db FILE]\n");
         return 2;
     }
@@ -651,36 +1320,42 @@ int trading_export_main(int argc, char **argv)
         return 1;
     }
     sqlite3_busy_timeout(h, 2000);
-    if (strcmp(what, "fills")) {
+    if (!ex->kind) {
         int rc = sigstore_export(h, what, !strcmp(fmt, "csv"), stdout);
         sqlite3_close(h);
         return rc == 0 && fflush(stdout) == 0 ? 0 : rc ? rc : 1;
     }
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(h, "SELECT payload FROM journal WHERE kind = 'fill' ORDER BY seq", -1,
-                           &st, NULL) != SQLITE_OK) {
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT key, payload FROM journal WHERE kind = ?1 ORDER BY %s",
+             ex->order_by);
+    if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_bind_text(st, 1, ex->kind, -1, SQLITE_STATIC) != SQLITE_OK) {
         fprintf(stderr, "kestrel export: %s is not a Kestrel database with a journal (%s)\n",
                 path, sqlite3_errmsg(h));
+        sqlite3_finalize(st);
         sqlite3_close(h);
         return 1;
     }
-    static const char *const cols[] = {"id",  "order_id", "trade_id", "time",      "symbol", "side",
-                                       "price", "qty",    "fee",      "fee_asset", "liquidity"};
     bool csv = !strcmp(fmt, "csv");
     if (csv)
-        for (size_t i = 0; i < K_ARRAY_LEN(cols); i++)
-            printf("%s%c", cols[i], i + 1 < K_ARRAY_LEN(cols) ? ',' : '\n');
+        for (size_t i = 0; i < ex->ncols; i++)
+            printf("%s%c", ex->cols[i], i + 1 < ex->ncols ? ',' : '\n');
     else
         fputs("[", stdout);
     int n = 0, rc;
+    kdec state = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *txt = (const char *)sqlite3_column_text(st, 0);
+        const char *key = (const char *)sqlite3_column_text(st, 0);
+        const char *txt = (const char *)sqlite3_column_text(st, 1);
         cJSON *j = txt ? cJSON_Parse(txt) : NULL;
         if (!j)
             continue;
+        if (ex->derive)
+            ex->derive(j, key ? key : "", &state);
         if (csv) {
-            for (size_t i = 0; i < K_ARRAY_LEN(cols); i++)
-                trading_csv_field(stdout, j, cols[i], i + 1 == K_ARRAY_LEN(cols));
+            for (size_t i = 0; i < ex->ncols; i++)
+                trading_csv_field(stdout, j, ex->cols[i], i + 1 == ex->ncols);
         } else {
             char *out = cJSON_PrintUnformatted(j);
             printf("%s%s", n ? "," : "", out ? out : "null");

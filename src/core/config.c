@@ -26,6 +26,8 @@
 #include "kestrel/runner.h"
 
 #include "kestrel/drift.h"
+#include "kestrel/paper.h"
+#include "kestrel/risk.h"
 #include "kestrel/xmalloc.h"
 
 #include <ctype.h>
@@ -64,6 +66,8 @@ enum ktype {
     KT_ENUM,     /* a word from a fixed set, stored by parse() */
     KT_PATH,     /* char[] field: a path, "~/" expanded */
     KT_PATHLIST, /* replay.files */
+    KT_TRADE,    /* a trading key (paper.*, fees.*, risk.*): checked by the trading module's own
+                  * validator, kept as text in cfg->trade (applied by the app's trading) */
 };
 
 typedef struct keydef {
@@ -180,10 +184,41 @@ static const keydef config_keys[] = {
      .size = SZ(paper_latency_ms), .min = 0, .max = 10000, .expect = "0..10000"},
     {.path = "control.idle_timeout", .type = KT_NUMBER, .off = OFF(ctl_idle_timeout_s),
      .min = 0.1, .max = 86400, .expect = "seconds, 0.1..86400"},
+
+    /* trading (issue #10): the names are a contract users' scripts rely on; ranges are the
+     * trading modules' own (paper_config_set, risk_config_set) */
+    {.path = "paper.slippage_cap_pct", .type = KT_TRADE, .expect = "percent, 0.01..100"},
+    {.path = "fees.binance-spot.maker", .type = KT_TRADE, .expect = "percent, 0..5"},
+    {.path = "fees.binance-spot.taker", .type = KT_TRADE, .expect = "percent, 0..5"},
+    {.path = "fees.binance-usdm.maker", .type = KT_TRADE, .expect = "percent, 0..5"},
+    {.path = "fees.binance-usdm.taker", .type = KT_TRADE, .expect = "percent, 0..5"},
+    {.path = "fees.okx.maker", .type = KT_TRADE, .expect = "percent, 0..5"},
+    {.path = "fees.okx.taker", .type = KT_TRADE, .expect = "percent, 0..5"},
+    {.path = "risk.size_mode", .type = KT_TRADE,
+     .expect = "one of fixed_quote risk_pct kelly confidence"},
+    {.path = "risk.size_quote", .type = KT_TRADE, .expect = "quote amount, 1..10000000"},
+    {.path = "risk.risk_pct", .type = KT_TRADE, .expect = "percent, 0.01..10"},
+    {.path = "risk.max_positions", .type = KT_TRADE, .expect = "an integer 1..100"},
+    {.path = "risk.max_asset_pct", .type = KT_TRADE, .expect = "percent, 1..100"},
+    {.path = "risk.max_exposure_pct", .type = KT_TRADE, .expect = "percent, 1..1000"},
+    {.path = "risk.max_open_risk_pct", .type = KT_TRADE, .expect = "percent, 0.1..100"},
+    {.path = "risk.daily_loss_pct", .type = KT_TRADE, .expect = "percent, 0.1..100"},
+    {.path = "risk.max_leverage", .type = KT_TRADE, .expect = "an integer 1..10"},
+    {.path = "risk.kelly_fraction_pct", .type = KT_TRADE, .expect = "percent, 1..100"},
+    {.path = "risk.kelly_min_trades", .type = KT_TRADE, .expect = "an integer 5..100000"},
+    {.path = "risk.drawdown_reduce_pct", .type = KT_TRADE, .expect = "percent, 0.1..100"},
+    {.path = "risk.drawdown_halt_pct", .type = KT_TRADE, .expect = "percent, 0.1..100"},
+    {.path = "risk.corr_limit", .type = KT_TRADE, .expect = "0..1"},
+    {.path = "risk.sl_mode", .type = KT_TRADE, .expect = "one of atr pct"},
+    {.path = "risk.atr_mult", .type = KT_TRADE, .expect = "0.1..20"},
+    {.path = "risk.reward_risk", .type = KT_TRADE, .expect = "0.1..20"},
+    {.path = "risk.tp_pct", .type = KT_TRADE, .expect = "percent, 0.01..100"},
+    {.path = "risk.sl_pct", .type = KT_TRADE, .expect = "percent, 0.01..100"},
 };
 
-static const char *const config_groups[] = {"replay", "ui",  "store",  "market", "log",
-                                             "control", "engine", "paper", "alerts"};
+static const char *const config_groups[] = {"replay",  "ui",     "store", "market", "log",
+                                             "control", "engine", "paper", "fees",   "risk",
+                                             "alerts"};
 
 /* Words people reach for that edit distance cannot map: leaf name -> key. */
 static const struct {
@@ -631,6 +666,96 @@ static int config_check_string_type(const loadctx *c, const config_setting_t *s,
     return K_OK;
 }
 
+/* ---- trading keys ------------------------------------------------------------------------
+ * paper.balances { ASSET = "amount"; }, paper.slippage_cap_pct, fees.<venue>.maker|taker and
+ * risk.*: the value (a string, or a number as written) goes through the trading module's own
+ * validator on a scratch config, so the file is refused with the same range the running app
+ * applies (`ctl set`); valid ones are kept as text in file order in cfg->trade. */
+
+static int config_check_trade(const loadctx *c, const config_setting_t *s, const char *path,
+                              const char *expect)
+{
+    char val[CONFIG_TRADE_VAL_MAX], shown[CONFIG_SHOW_MAX + 8];
+    int t = config_setting_type(s);
+    if (t == CONFIG_TYPE_STRING) {
+        const char *v = config_setting_get_string(s);
+        if (strlen(v) >= sizeof val) {
+            config_show(shown, sizeof shown, v);
+            return config_fail(c, s, "%s = \"%s\" is too long (expected %s)", path, shown,
+                               expect);
+        }
+        snprintf(val, sizeof val, "%s", v);
+    } else if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64) {
+        snprintf(val, sizeof val, "%lld", (long long)config_setting_get_int64(s));
+    } else if (t == CONFIG_TYPE_FLOAT) {
+        config_number_text(c, s, val, sizeof val); /* exactly as written: money is decimal */
+        if (!val[0])
+            snprintf(val, sizeof val, "%.10g", config_setting_get_float(s));
+    } else {
+        return config_fail(c, s, "%s must be a number or a string (expected %s)", path, expect);
+    }
+    char err[256] = "";
+    int bad;
+    if (!strncmp(path, "risk.", 5)) {
+        risk_config rc;
+        risk_config_default(&rc);
+        bad = risk_config_set(&rc, path, val, err, sizeof err) != RISK_OK;
+    } else {
+        paper_config pc;
+        paper_config_default(&pc);
+        bad = paper_config_set(&pc, path, val, err, sizeof err) != K_OK;
+    }
+    if (bad)
+        return config_fail(c, s, "%s (expected %s)", err, expect);
+    kconfig *cfg = c->cfg;
+    int i = 0;
+    while (i < cfg->trade_count && strcmp(cfg->trade[i].key, path))
+        i++;
+    if (i == cfg->trade_count) {
+        if (cfg->trade_count >= CONFIG_TRADE_MAX)
+            return config_fail(c, s, "too many trading settings (at most %d)", CONFIG_TRADE_MAX);
+        cfg->trade_count++;
+    }
+    snprintf(cfg->trade[i].key, sizeof cfg->trade[i].key, "%s", path);
+    snprintf(cfg->trade[i].value, sizeof cfg->trade[i].value, "%s", val);
+    return K_OK;
+}
+
+/* paper.balances { USDT = "10000"; BTC = "0.5"; }: every name is an asset */
+static int config_walk_balances(const loadctx *c, const config_setting_t *grp)
+{
+    int n = config_setting_length(grp);
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *s = config_setting_get_elem(grp, (unsigned)i);
+        const char *name = config_setting_name(s);
+        char path[CONFIG_PATH_MAX];
+        if (!name)
+            continue;
+        if (strlen(name) >= INSTR_ASSET_MAX || strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                          "0123456789") != strlen(name))
+            return config_fail(c, s, "paper.balances.%.40s: an asset is upper-case letters and "
+                               "digits, at most %d (expected ASSET = \"amount\")", name,
+                               INSTR_ASSET_MAX - 1);
+        snprintf(path, sizeof path, "paper.balances.%s", name);
+        if (config_check_trade(c, s, path, "an amount >= 0, e.g. USDT = \"10000\"") != K_OK)
+            return K_ERR;
+    }
+    return K_OK;
+}
+
+/* fees { binance-spot { maker; taker; } ... } and paper { balances { } }: groups below the top */
+static bool config_is_subgroup(const char *path)
+{
+    if (!strcmp(path, "paper.balances"))
+        return true;
+    size_t n = strlen(path);
+    for (size_t i = 0; i < K_ARRAY_LEN(config_keys); i++)
+        if (config_keys[i].type == KT_TRADE && !strncmp(config_keys[i].path, path, n) &&
+            config_keys[i].path[n] == '.')
+            return true;
+    return false;
+}
+
 static int config_check_value(const loadctx *c, const config_setting_t *s, const keydef *k)
 {
     char shown[CONFIG_SHOW_MAX + 8];
@@ -682,6 +807,8 @@ static int config_check_value(const loadctx *c, const config_setting_t *s, const
             return K_OK; /* the default computed by config_defaults stays */
         return config_expand_path(c, s, k, v, (char *)c->cfg + k->off, k->size);
     }
+    case KT_TRADE:
+        return config_check_trade(c, s, k->path, k->expect);
     case KT_PATHLIST: {
         if (!config_setting_is_array(s) && !config_setting_is_list(s))
             return config_fail(c, s, "%s must be a list of file names (expected [\"FILE\", ...])",
@@ -731,6 +858,14 @@ static int config_walk(const loadctx *c, const config_setting_t *grp, const char
             if (!config_setting_is_group(s))
                 return config_fail(c, s, "%s must be a group (expected %s { ... })", name, name);
             if (config_walk(c, s, name) != K_OK)
+                return K_ERR;
+            continue;
+        }
+        if (prefix && config_is_subgroup(path)) {
+            if (!config_setting_is_group(s))
+                return config_fail(c, s, "%s must be a group (expected %s { ... })", path, path);
+            if (strcmp(path, "paper.balances") == 0 ? config_walk_balances(c, s) != K_OK
+                                                    : config_walk(c, s, path) != K_OK)
                 return K_ERR;
             continue;
         }

@@ -18,6 +18,7 @@
 #include "kestrel/transformer.h"
 #include "kestrel/xgb.h"
 #include "kestrel/mlp.h"
+#include "kestrel/decimal.h"
 #include "kestrel/ta.h"
 #include "kestrel/xmalloc.h"
 
@@ -61,6 +62,8 @@ struct runner {
     int64_t now_ms;
     uint64_t digest;
     char last_why[256]; /* the last refusal's reason (for a person's order) */
+    char last_id[ORDER_ID_MAX]; /* the last order created */
+    const instruments *instr;   /* exchange filters (borrowed; NULL: none known) */
 };
 
 static const char *const runner_strategy_names[RUNNER_STRATEGY_COUNT] = {
@@ -299,6 +302,11 @@ static runner_sym *runner_add(runner *r, market_sym *ms)
     s->bar_mode = ms->bars_from_klines;
     s->rsi_last = NAN;
     s->last_sig_ms = INT64_MIN;
+    const pf_position *pp = portfolio_position(r->pf, ms->venue, ms->name);
+    if (pp && pp->qty != 0) { /* a restored position keeps its stop-loss / take-profit */
+        s->sl = pp->sl;
+        s->tp = pp->tp;
+    }
     if (r->cfg.strategy == RUNNER_RSI)
         {
         char err[64];
@@ -315,17 +323,21 @@ static kdec runner_pos_qty(const runner *r, const runner_sym *s)
     return p ? p->qty : 0;
 }
 
-/* one market order through risk and the order manager to the broker; K_OK when placed */
-static int runner_order(runner *r, runner_sym *s, enum side side, kdec qty, bool reducing,
-                        kdec px, kdec sl, const char *why, int64_t now)
+/* One order through risk and the order manager to the broker; K_OK when placed. px: the
+ * expected fill price risk judges (the limit, the trigger or the touch); sl its stop. A market
+ * order (or nothing resting) marks the symbol's slot in flight; resting orders do not. */
+static int runner_submit(runner *r, runner_sym *s, const order_req *rq, kdec px, kdec sl,
+                         const char *why, int64_t now)
 {
     risk_update(r->rk, r->pf, now);
+    bool reducing = rq->reduce_only;
+    kdec qty = rq->qty;
     risk_order ro = {
-        .venue = s->ms->venue, .symbol = s->ms->name, .asset = NULL, .side = side, .qty = qty,
-        .price = px, .stop = sl, .leverage = r->cfg.leverage, .reducing = reducing,
+        .venue = s->ms->venue, .symbol = s->ms->name, .asset = NULL, .side = rq->side,
+        .qty = qty, .price = px, .stop = sl, .leverage = r->cfg.leverage, .reducing = reducing,
     };
     risk_verdict v;
-    runner_ev ev = { .kind = RUNNER_EV_REFUSED, .time_ms = now, .sym = s->ms, .side = side,
+    runner_ev ev = { .kind = RUNNER_EV_REFUSED, .time_ms = now, .sym = s->ms, .side = rq->side,
                      .qty = qty };
     if (risk_check(r->rk, r->pf, &ro, now, &v) != RISK_OK) {
         r->st.refused++;
@@ -339,38 +351,56 @@ static int runner_order(runner *r, runner_sym *s, enum side side, kdec qty, bool
     if (qty <= 0) {
         r->st.refused++;
         ev.why = "size floored to 0";
+        snprintf(r->last_why, sizeof r->last_why, "%s", ev.why);
         runner_emit(r, &ev);
         return K_ERR;
     }
-    order_req req;
-    memset(&req, 0, sizeof req);
+    order_req req = *rq;
     req.venue = s->ms->venue;
     snprintf(req.symbol, sizeof req.symbol, "%s", s->ms->name);
+    req.qty = qty;
+    if (req.leverage == 0)
+        req.leverage = r->cfg.leverage;
+    const order *o = NULL;
+    if (order_mgr_create(r->om, &req, now, &o) != ORDER_OK) {
+        r->st.broker_errors++;
+        ev.why = "order manager full";
+        snprintf(r->last_why, sizeof r->last_why, "%s", ev.why);
+        runner_emit(r, &ev);
+        return K_ERR;
+    }
+    bool in_flight = req.type == ORDER_MARKET;
+    if (in_flight)
+        snprintf(s->pending, sizeof s->pending, "%s", o->client_id);
+    snprintf(r->last_id, sizeof r->last_id, "%s", o->client_id);
+    r->st.orders++;
+    ev.kind = RUNNER_EV_ORDER;
+    ev.why = why;
+    ev.qty = qty;
+    runner_emit(r, &ev);
+    if (broker_place(r->br, o, now) != BROKER_OK) {
+        r->st.broker_errors++;
+        if (in_flight)
+            s->pending[0] = '\0';
+        snprintf(r->last_why, sizeof r->last_why, "the broker refused it");
+        return K_ERR;
+    }
+    paper_on_time(r->pp, now);
+    return K_OK;
+}
+
+/* one market order (the engine's, a close) */
+static int runner_order(runner *r, runner_sym *s, enum side side, kdec qty, bool reducing,
+                        kdec px, kdec sl, const char *why, int64_t now)
+{
+    order_req req;
+    memset(&req, 0, sizeof req);
     req.side = side;
     req.type = ORDER_MARKET;
     req.tif = TIF_IOC;
     req.reduce_only = reducing;
     req.qty = qty;
-    req.leverage = r->cfg.leverage;
-    const order *o = NULL;
-    if (order_mgr_create(r->om, &req, now, &o) != ORDER_OK) {
-        r->st.broker_errors++;
-        ev.why = "order manager full";
-        runner_emit(r, &ev);
-        return K_ERR;
-    }
-    snprintf(s->pending, sizeof s->pending, "%s", o->client_id);
-    r->st.orders++;
-    ev.kind = RUNNER_EV_ORDER;
-    ev.why = why;
-    runner_emit(r, &ev);
-    if (broker_place(r->br, o, now) != BROKER_OK) {
-        r->st.broker_errors++;
-        s->pending[0] = '\0';
-        return K_ERR;
-    }
-    paper_on_time(r->pp, now);
-    return K_OK;
+    return runner_submit(r, s, &req, px, sl, why, now);
 }
 
 static void runner_close(runner *r, runner_sym *s, kdec px, const char *why, int64_t now)
@@ -703,6 +733,12 @@ static void runner_on_broker(void *ud, const broker_event *ev)
         runner_emit(r, &re);
         if (s) {
             const pf_position *p = portfolio_position(r->pf, ev->venue, ev->symbol);
+            const order *fo = order_mgr_find(r->om, ev->client_id);
+            if (fo && !fo->req.reduce_only && (fo->req.sl > 0 || fo->req.tp > 0) && p &&
+                p->qty != 0) { /* the protection a person's order carries */
+                s->sl = fo->req.sl;
+                s->tp = fo->req.tp;
+            }
             if (p && p->qty == 0)
                 s->sl = s->tp = 0;
             else if (p)
@@ -809,40 +845,281 @@ void runner_finish(runner *r, int64_t now_ms)
     portfolio_sample(r->pf, now_ms);
 }
 
-int runner_manual_order(runner *r, enum venue v, const char *symbol, enum side side, kdec qty,
-                        bool reducing, char *id_out, size_t idlen, char *why, size_t whylen)
+static runner_sym *runner_sym_for(runner *r, enum venue v, const char *symbol)
 {
     runner_sym *s = runner_find_name(r, v, symbol);
     if (!s) {
         market_sym *ms = market_find(r->m, v, symbol);
         s = ms ? runner_add(r, ms) : NULL;
     }
-    if (!s) {
-        snprintf(why, whylen, "%s is not a watched symbol", symbol);
-        return K_ERR;
-    }
-    if (qty <= 0) {
-        snprintf(why, whylen, "quantity must be > 0");
-        return K_ERR;
-    }
-    if (s->pending[0]) {
-        snprintf(why, whylen, "an order for %s is still in flight (%s)", symbol, s->pending);
-        return K_ERR;
-    }
+    return s;
+}
+
+static int64_t runner_now(const runner *r)
+{
     int64_t now = r->clock ? kclock_now_ms(r->clock) : r->now_ms;
-    if (now < r->now_ms)
-        now = r->now_ms;
-    kdec px = s->bar_mode ? s->last_close : s->ms->last_px;
-    uint64_t refused = r->st.refused;
+    return now < r->now_ms ? r->now_ms : now;
+}
+
+static const char *runner_txt(kdec v, char buf[40])
+{
+    decimal_format(v, decimal_places(v), buf, 40);
+    return buf;
+}
+
+/* The request's shape, before precision and risk: what each type needs, triggers that would
+ * fire at once, protection on the wrong side. "" when fine. */
+static void runner_shape(const order_req *q, kdec last, char *why, size_t whylen)
+{
+    char t1[40], t2[40];
+    bool buy = q->side == SIDE_BUY;
+    bool needs_px = q->type == ORDER_LIMIT || q->type == ORDER_STOP_LIMIT;
+    bool needs_stop = q->type == ORDER_STOP_MARKET || q->type == ORDER_STOP_LIMIT ||
+                      q->type == ORDER_TAKE_PROFIT;
+    why[0] = '\0';
+    if (q->qty <= 0)
+        snprintf(why, whylen, "quantity must be > 0");
+    else if (needs_px && q->price <= 0)
+        snprintf(why, whylen, "type=%s needs price=P", order_type_name(q->type));
+    else if (!needs_px && q->price > 0)
+        snprintf(why, whylen, "type=%s takes no price= (it executes at market)",
+                 order_type_name(q->type));
+    else if (needs_stop && q->stop <= 0)
+        snprintf(why, whylen, "type=%s needs stop=P", order_type_name(q->type));
+    else if (!needs_stop && q->stop > 0 && q->type != ORDER_TRAILING_STOP)
+        snprintf(why, whylen, "type=%s takes no stop= (sl= protects the position)",
+                 order_type_name(q->type));
+    else if (q->type == ORDER_TRAILING_STOP && q->trail_pct <= 0)
+        snprintf(why, whylen, "type=trailing needs trail=PCT");
+    else if (q->post_only && q->type != ORDER_LIMIT)
+        snprintf(why, whylen, "post_only applies to limit orders only");
+    else if (q->tif != TIF_GTC && q->type != ORDER_LIMIT && q->type != ORDER_MARKET)
+        snprintf(why, whylen, "tif=%s applies to limit orders only", order_tif_name(q->tif));
+    else if (q->post_only && q->tif != TIF_GTC)
+        snprintf(why, whylen, "post_only cannot be combined with tif=%s",
+                 order_tif_name(q->tif));
+    else if (last > 0 && needs_stop && q->type != ORDER_TAKE_PROFIT &&
+             (buy ? q->stop <= last : q->stop >= last))
+        snprintf(why, whylen, "%s stop %s %s last price %s: it would trigger immediately",
+                 buy ? "buy" : "sell", runner_txt(q->stop, t1), buy ? "<=" : ">=",
+                 runner_txt(last, t2));
+    else if (last > 0 && q->type == ORDER_TAKE_PROFIT && (buy ? q->stop >= last : q->stop <= last))
+        snprintf(why, whylen, "%s take-profit %s %s last price %s: it would trigger immediately",
+                 buy ? "buy" : "sell", runner_txt(q->stop, t1), buy ? ">=" : "<=",
+                 runner_txt(last, t2));
+    if (why[0] || q->reduce_only)
+        return;
+    kdec entry = q->price > 0 ? q->price : q->stop > 0 ? q->stop : last;
+    if (entry > 0 && q->sl > 0 && (buy ? q->sl >= entry : q->sl <= entry))
+        snprintf(why, whylen, "sl %s must be %s the entry %s", runner_txt(q->sl, t1),
+                 buy ? "below" : "above", runner_txt(entry, t2));
+    else if (entry > 0 && q->tp > 0 && (buy ? q->tp <= entry : q->tp >= entry))
+        snprintf(why, whylen, "tp %s must be %s the entry %s", runner_txt(q->tp, t1),
+                 buy ? "above" : "below", runner_txt(entry, t2));
+}
+
+/* shape and precision: q rounded by the instrument's filters; NULL with why on a refusal */
+static runner_sym *runner_prepare(runner *r, const order_req *in, order_req *q,
+                                  runner_placed *out, kdec *px, char *why, size_t whylen)
+{
+    memset(out, 0, sizeof *out);
+    why[0] = '\0';
+    runner_sym *s = runner_sym_for(r, in->venue, in->symbol);
+    if (!s) {
+        snprintf(why, whylen, "%s is not a watched symbol", in->symbol);
+        return NULL;
+    }
+    *q = *in;
+    if (q->type == ORDER_MARKET)
+        q->tif = TIF_IOC;
+    kdec last = s->bar_mode ? s->last_close : s->ms->last_px;
+    runner_shape(q, last, why, whylen);
+    if (why[0])
+        return NULL;
+    if (q->type == ORDER_MARKET && s->pending[0]) {
+        snprintf(why, whylen, "an order for %s is still in flight (%s)", s->ms->name, s->pending);
+        return NULL;
+    }
+    /* precision: the venue's filters, when the instrument is known */
+    const instrument *ins = r->instr ? instruments_find(r->instr, s->ms->venue, s->ms->name)
+                                     : NULL;
+    if (ins) {
+        bool mkt = q->type == ORDER_MARKET || q->type == ORDER_STOP_MARKET ||
+                   q->type == ORDER_TAKE_PROFIT || q->type == ORDER_TRAILING_STOP;
+        instrument_order io = {.side = q->side, .market = mkt, .qty = q->qty, .price = q->price,
+                               .stop = q->stop, .ref_px = last};
+        instrument_checked ck;
+        if (instrument_check(ins, &io, &ck, why, whylen) != INSTR_OK)
+            return NULL;
+        q->qty = ck.qty;
+        if (!mkt)
+            q->price = ck.price;
+        if (q->stop > 0)
+            q->stop = ck.stop;
+        out->notional = ck.notional;
+    } else {
+        kdec p = q->price > 0 ? q->price : q->stop > 0 ? q->stop : last;
+        out->notional = (kdec)((__int128)q->qty * p / KDEC_SCALE);
+    }
+    *px = q->price > 0 ? q->price : q->stop > 0 ? q->stop : last;
+    out->qty = q->qty;
+    out->price = q->price;
+    out->stop = q->stop;
+    out->ms = s->ms;
+    return s;
+}
+
+int runner_place(runner *r, const order_req *in, runner_placed *out, char *why, size_t whylen)
+{
+    order_req q;
+    kdec px;
+    runner_sym *s = runner_prepare(r, in, &q, out, &px, why, whylen);
+    if (!s)
+        return K_ERR;
     r->last_why[0] = '\0';
-    if (runner_order(r, s, side, qty, reducing, px, 0, "manual", now) != K_OK) {
-        snprintf(why, whylen, "%s", r->last_why[0] ? r->last_why
-                                   : r->st.refused > refused ? "refused by the risk engine"
-                                                             : "the broker refused it");
+    r->last_id[0] = '\0';
+    if (runner_submit(r, s, &q, px, q.sl, "manual", runner_now(r)) != K_OK) {
+        snprintf(why, whylen, "%s", r->last_why[0] ? r->last_why : "refused by the risk engine");
         return K_ERR;
     }
-    snprintf(id_out, idlen, "%s", s->pending);
+    snprintf(out->id, sizeof out->id, "%s", r->last_id);
+    const order *o = order_mgr_find(r->om, r->last_id);
+    out->qty = o ? o->req.qty : q.qty;
     return K_OK;
+}
+
+int runner_preview(runner *r, const order_req *in, runner_placed *out, kdec *fee, char *why,
+                   size_t whylen)
+{
+    order_req q;
+    kdec px;
+    *fee = 0;
+    runner_sym *s = runner_prepare(r, in, &q, out, &px, why, whylen);
+    if (!s)
+        return K_ERR;
+    int64_t now = runner_now(r);
+    risk_update(r->rk, r->pf, now);
+    risk_order ro = {.venue = s->ms->venue, .symbol = s->ms->name, .side = q.side, .qty = q.qty,
+                     .price = px, .stop = q.sl, .leverage = r->cfg.leverage,
+                     .reducing = q.reduce_only};
+    risk_verdict v;
+    bool maker = q.type == ORDER_LIMIT; /* a resting limit; a marketable one pays taker */
+    *fee = paper_fee_for(r->pp, s->ms->venue, out->notional, maker);
+    if (risk_check(r->rk, r->pf, &ro, now, &v) != RISK_OK) {
+        snprintf(why, whylen, "%s", v.why);
+        return K_ERR;
+    }
+    if (!q.reduce_only && v.qty < q.qty)
+        out->qty = v.qty - v.qty % (r->cfg.qty_step > 0 ? r->cfg.qty_step : 1);
+    snprintf(why, whylen, "%s", v.why[0] ? v.why : "passes every risk rule");
+    return K_OK;
+}
+
+int runner_manual_order(runner *r, enum venue v, const char *symbol, enum side side, kdec qty,
+                        bool reducing, char *id_out, size_t idlen, char *why, size_t whylen)
+{
+    order_req q;
+    memset(&q, 0, sizeof q);
+    q.venue = v;
+    snprintf(q.symbol, sizeof q.symbol, "%s", symbol);
+    q.side = side;
+    q.type = ORDER_MARKET;
+    q.tif = TIF_IOC;
+    q.reduce_only = reducing;
+    q.qty = qty;
+    runner_placed pl;
+    if (runner_place(r, &q, &pl, why, whylen) != K_OK)
+        return K_ERR;
+    snprintf(id_out, idlen, "%s", pl.id);
+    return K_OK;
+}
+
+int runner_cancel(runner *r, const char *client_id, char *why, size_t whylen)
+{
+    order *o = order_mgr_find(r->om, client_id);
+    if (!o) {
+        snprintf(why, whylen, "no order %.40s", client_id);
+        return K_ERR;
+    }
+    if (order_status_terminal(o->status)) {
+        snprintf(why, whylen, "order %s is already %s", o->client_id,
+                 order_status_name(o->status));
+        return K_ERR;
+    }
+    if (o->status == ORDER_PENDING_CANCEL) {
+        snprintf(why, whylen, "order %s: a cancel is already on its way", o->client_id);
+        return K_ERR;
+    }
+    int64_t now = runner_now(r);
+    char id[ORDER_ID_MAX];
+    snprintf(id, sizeof id, "%s", o->client_id);
+    enum order_status before = o->status;
+    if (order_mgr_transition(r->om, id, ORDER_PENDING_CANCEL, NULL, now) != ORDER_OK) {
+        snprintf(why, whylen, "order %s cannot be canceled while %s", id,
+                 order_status_name(before));
+        return K_ERR;
+    }
+    enum broker_result br = broker_cancel(r->br, id, now);
+    if (br != BROKER_OK) {
+        /* the broker has it in a final state already (its events are on their way) or never
+         * had it: back to what it was */
+        enum order_result back = order_mgr_transition(r->om, id, before, NULL, now);
+        (void)back; /* PENDING_CANCEL -> NEW / PARTIALLY_FILLED is in the table */
+        snprintf(why, whylen, "order %s: %s", id, broker_strerror(br));
+        return K_ERR;
+    }
+    paper_on_time(r->pp, now);
+    return K_OK;
+}
+
+int runner_cancel_all(runner *r)
+{
+    int n = 0;
+    char why[160];
+    for (uint32_t i = 0; i < order_mgr_count(r->om); i++) {
+        order *o = order_mgr_at(r->om, i);
+        if (!o || !order_status_open(o->status) || o->status == ORDER_PENDING_CANCEL ||
+            o->req.type == ORDER_MARKET)
+            continue;
+        char id[ORDER_ID_MAX];
+        snprintf(id, sizeof id, "%s", o->client_id);
+        n += runner_cancel(r, id, why, sizeof why) == K_OK;
+    }
+    return n;
+}
+
+void runner_restore_portfolio(runner *r, portfolio *pf)
+{
+    if (!pf)
+        return;
+    portfolio_free(r->pf);
+    r->pf = pf;
+    for (uint32_t i = 0; i < r->nsyms; i++) { /* symbols already watched take their protection */
+        runner_sym *s = &r->syms[i];
+        const pf_position *p = portfolio_position(r->pf, s->ms->venue, s->ms->name);
+        s->sl = p && p->qty ? p->sl : 0;
+        s->tp = p && p->qty ? p->tp : 0;
+    }
+}
+
+void runner_restore_balance(runner *r, const char *asset, kdec total)
+{
+    paper_restore_balance(r->pp, asset, total);
+}
+
+int runner_restore_order(runner *r, const order *o, bool triggered)
+{
+    if (order_mgr_restore(r->om, o) != ORDER_OK)
+        return K_ERR;
+    if (paper_restore_order(r->pp, o->client_id, &o->req, o->status, o->filled, o->filled_quote,
+                            triggered, runner_now(r)) != BROKER_OK)
+        return K_ERR;
+    return K_OK;
+}
+
+void runner_set_instruments(runner *r, const instruments *in)
+{
+    r->instr = in;
 }
 
 int runner_close_symbol(runner *r, enum venue v, const char *symbol, char *why, size_t whylen)
@@ -865,6 +1142,7 @@ int runner_close_symbol(runner *r, enum venue v, const char *symbol, char *why, 
 int runner_close_all(runner *r)
 {
     risk_halt(r->rk, "close-all"); /* first: no entry can slip in between the closes */
+    (void)runner_cancel_all(r);    /* then every resting order: none can open a position */
     int n = 0;
     int64_t now = r->clock ? kclock_now_ms(r->clock) : r->now_ms;
     if (now < r->now_ms)
@@ -910,6 +1188,11 @@ portfolio *runner_portfolio(runner *r)
 risk *runner_risk(runner *r)
 {
     return r->rk;
+}
+
+paper *runner_paper(runner *r)
+{
+    return r->pp;
 }
 
 broker *runner_broker(runner *r)

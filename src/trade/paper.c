@@ -30,6 +30,9 @@ typedef struct paper_order {
     bool arrived;
     bool triggered;   /* stop / tp / trailing: became market or limit */
     bool resting;     /* limit in the book */
+    bool restored;    /* re-created after a restart: accepted long ago, no new ACCEPTED */
+    bool queue_unknown; /* rested while the book was not live: the queue is measured on the
+                         * first trade once it is */
     kdec filled, filled_quote;
     kdec queue_ahead;
     kdec trail_best;
@@ -190,6 +193,59 @@ int paper_config_set(paper_config *c, const char *key, const char *value, char *
     }
     snprintf(err, errlen, "unknown key %s", key);
     return K_ERR;
+}
+
+int paper_config_get(const paper_config *c, const char *key, char *buf, size_t cap)
+{
+    kdec v;
+    if (!strcmp(key, "paper.latency_ms")) {
+        snprintf(buf, cap, "%lld", (long long)c->latency_ms);
+        return K_OK;
+    }
+    if (!strcmp(key, "paper.slippage_cap_pct")) {
+        v = c->slippage_cap_pct;
+    } else if (!strncmp(key, "paper.balances.", 15)) {
+        int i = 0;
+        while (i < c->nbalances && strcmp(c->balances[i].asset, key + 15))
+            i++;
+        if (i == c->nbalances)
+            return K_ERR;
+        v = c->balances[i].free;
+    } else if (!strncmp(key, "fees.", 5)) {
+        const char *vn = key + 5, *dot = strrchr(vn, '.');
+        char name[32];
+        enum venue ven;
+        if (!dot || (size_t)(dot - vn) >= sizeof name)
+            return K_ERR;
+        memcpy(name, vn, (size_t)(dot - vn));
+        name[dot - vn] = '\0';
+        if (venue_parse(name, &ven) != K_OK)
+            return K_ERR;
+        if (!strcmp(dot + 1, "maker"))
+            v = c->fees[ven].maker_pct;
+        else if (!strcmp(dot + 1, "taker"))
+            v = c->fees[ven].taker_pct;
+        else
+            return K_ERR;
+    } else {
+        return K_ERR;
+    }
+    decimal_format(v, decimal_places(v), buf, cap);
+    return K_OK;
+}
+
+const paper_config *paper_get_config(const paper *p)
+{
+    return &p->cfg;
+}
+
+int paper_set(paper *p, const char *key, const char *value, char *err, size_t errlen)
+{
+    if (!strncmp(key, "paper.balances", 14)) {
+        snprintf(err, errlen, "%s is a starting balance: it applies at the next start", key);
+        return K_ERR;
+    }
+    return paper_config_set(&p->cfg, key, value, err, errlen);
 }
 
 /* ---- small helpers ---- */
@@ -386,18 +442,14 @@ static void paper_deliver(paper *p, int64_t now)
     if (p->delivering)
         return;
     p->delivering = true;
-    uint32_t k = 0;
-    while (k < p->ndue && p->due[k].due <= now)
-        k++;
-    if (k) {
-        /* copy out first: a listener may place or cancel (which queues more) */
-        paper_due *batch = xmalloc(k * sizeof *batch);
-        memcpy(batch, p->due, k * sizeof *batch);
-        memmove(p->due, p->due + k, (p->ndue - k) * sizeof *p->due);
-        p->ndue -= k;
-        for (uint32_t i = 0; i < k; i++)
-            broker_emit(&p->base, &batch[i].ev);
-        free(batch);
+    /* one at a time, taken off the queue before it is sent: a listener may place or cancel
+     * (which queues more), and what is still queued is exactly what has not been seen
+     * (paper_balance_seen) */
+    while (p->ndue > 0 && p->due[0].due <= now) {
+        broker_event ev = p->due[0].ev;
+        memmove(p->due, p->due + 1, (p->ndue - 1) * sizeof *p->due);
+        p->ndue--;
+        broker_emit(&p->base, &ev);
     }
     p->delivering = false;
 }
@@ -713,7 +765,9 @@ static void paper_execute_limit(paper *p, paper_order *o, const paper_book *pb, 
         }
     }
     if (o->req.tif != TIF_GTC) {
-        paper_finish(p, o, ORDER_EXPIRED, "IOC remainder expired", at);
+        paper_finish(p, o, ORDER_EXPIRED, o->req.tif == TIF_FOK && o->filled == 0
+                                              ? "FOK: not marketable at its limit"
+                                              : "IOC remainder expired", at);
         return;
     }
     /* rest: the lock must fit the free balance */
@@ -734,6 +788,7 @@ static void paper_execute_limit(paper *p, paper_order *o, const paper_book *pb, 
     }
     o->resting = true;
     o->queue_ahead = b ? paper_qty_at(b, buy ? BOOK_BID : BOOK_ASK, o->req.price) : 0;
+    o->queue_unknown = !b || !book_is_live(b);
 }
 
 static bool paper_is_trigger(enum order_type t)
@@ -747,6 +802,11 @@ static void paper_arrive(paper *p, paper_order *o, int64_t at)
 {
     o->arrived = true;
     paper_book *pb = paper_book_get(p, o->req.venue, o->req.symbol, false);
+    if (o->restored) { /* checked and accepted before the restart: it only rests again */
+        if (o->req.type == ORDER_LIMIT || (o->req.type == ORDER_STOP_LIMIT && o->triggered))
+            paper_execute_limit(p, o, pb, at);
+        return;
+    }
     char msg[ORDER_REASON_MAX];
     bool fut = paper_futures(o->req.venue);
     /* spot: no shorting, reduce-only only sells; futures: reduce-only must reduce */
@@ -781,19 +841,40 @@ static void paper_arrive(paper *p, paper_order *o, int64_t at)
         return;
     }
     o->status = ORDER_NEW;
+    if (o->req.type == ORDER_LIMIT) {
+        /* a limit the venue refuses on arrival (post-only that would take, a lock the balance
+         * cannot hold) is REJECTED, never NEW: ACCEPTED is queued only when it is not, ahead
+         * of the fills and expiry of this same instant */
+        uint64_t seq0 = p->due_seq;
+        paper_execute_limit(p, o, pb, at);
+        if (o->status != ORDER_REJECTED) {
+            broker_event ev = {.kind = BROKER_EV_ACCEPTED, .venue = o->req.venue,
+                               .side = o->req.side};
+            snprintf(ev.client_id, sizeof ev.client_id, "%s", o->id);
+            snprintf(ev.symbol, sizeof ev.symbol, "%s", o->req.symbol);
+            paper_queue(p, &ev, at);
+            /* this arrival's events share one due time and lie together; ACCEPTED (queued
+             * last) moves in front of the first of them */
+            uint32_t first = 0, acc_i = 0;
+            while (first < p->ndue && p->due[first].seq < seq0)
+                first++;
+            for (uint32_t i = first; i < p->ndue; i++)
+                if (p->due[i].seq == p->due_seq - 1)
+                    acc_i = i;
+            if (first < acc_i) {
+                paper_due acc = p->due[acc_i];
+                memmove(&p->due[first + 1], &p->due[first], (acc_i - first) * sizeof *p->due);
+                p->due[first] = acc;
+            }
+        }
+        return;
+    }
     paper_event(p, o, BROKER_EV_ACCEPTED, NULL, at);
     if (pb && pb->last_px > 0 && o->req.type == ORDER_TRAILING_STOP)
         o->trail_best = pb->last_px;
-    switch (o->req.type) {
-    case ORDER_MARKET:
+    if (o->req.type == ORDER_MARKET)
         paper_execute_market(p, o, pb, at);
-        break;
-    case ORDER_LIMIT:
-        paper_execute_limit(p, o, pb, at);
-        break;
-    default:
-        break; /* waits for its trigger */
-    }
+    /* the others wait for their trigger */
 }
 
 static void paper_cancel_arrive(paper *p, paper_order *o, int64_t at)
@@ -1066,6 +1147,70 @@ void paper_on_time(paper *p, int64_t now_ms)
     paper_deliver(p, now_ms);
 }
 
+kdec paper_balance_seen(const paper *p, const char *asset)
+{
+    kdec t = paper_total(p, asset);
+    for (uint32_t i = 0; i < p->ndue; i++) { /* undo the spot fills still on their way */
+        const broker_event *ev = &p->due[i].ev;
+        if (ev->kind != BROKER_EV_FILL || paper_futures(ev->venue))
+            continue;
+        const paper_order *o = paper_find((paper *)p, ev->client_id);
+        if (!o)
+            continue;
+        kdec n = paper_mul(ev->fill.px, ev->fill.qty);
+        bool buy = ev->side == SIDE_BUY;
+        if (!strcmp(asset, o->quote))
+            t += buy ? n + ev->fill.fee : -(n - ev->fill.fee);
+        else if (!strcmp(asset, o->base))
+            t += buy ? -ev->fill.qty : ev->fill.qty;
+    }
+    return t;
+}
+
+size_t paper_assets(const paper *p, char (*out)[INSTR_ASSET_MAX], size_t cap)
+{
+    for (int i = 0; i < p->nassets && (size_t)i < cap; i++)
+        snprintf(out[i], INSTR_ASSET_MAX, "%s", p->assets[i].asset);
+    return (size_t)p->nassets;
+}
+
+void paper_restore_balance(paper *p, const char *asset, kdec total)
+{
+    paper_asset *a = paper_asset_get(p, asset, true);
+    if (a)
+        a->total = total;
+}
+
+enum broker_result paper_restore_order(paper *p, const char *client_id, const order_req *req,
+                                       enum order_status status, kdec filled,
+                                       kdec filled_quote, bool triggered, int64_t now_ms)
+{
+    if (!client_id[0] || strlen(client_id) >= ORDER_ID_MAX || req->qty <= 0 || filled < 0 ||
+        filled >= req->qty || (status != ORDER_NEW && status != ORDER_PARTIALLY_FILLED))
+        return BROKER_ERR_INVALID;
+    if (paper_find(p, client_id))
+        return BROKER_ERR_DUPLICATE_ID;
+    if (p->nord >= p->cfg.max_orders)
+        return BROKER_ERR_FULL;
+    if (p->nord == p->cord) {
+        p->cord = p->cord ? p->cord * 2 : 64;
+        p->ord = xrealloc(p->ord, p->cord * sizeof *p->ord);
+    }
+    paper_order *o = &p->ord[p->nord++];
+    memset(o, 0, sizeof *o);
+    snprintf(o->id, sizeof o->id, "%s", client_id);
+    o->req = *req;
+    o->status = status;
+    o->filled = filled;
+    o->filled_quote = filled_quote;
+    o->triggered = triggered;
+    o->restored = true;
+    o->arrive_ms = now_ms + p->cfg.latency_ms;
+    p->pending++;
+    paper_split_assets(p, req, o);
+    return BROKER_OK;
+}
+
 uint32_t paper_in_flight(const paper *p)
 {
     uint32_t n = p->ndue;
@@ -1152,6 +1297,11 @@ void paper_on_trade(paper *p, const feed_event *tr, int64_t now_ms)
         if (!o->resting)
             continue;
         bool buy = o->req.side == SIDE_BUY;
+        if (o->queue_unknown && pb->b && book_is_live(pb->b)) {
+            /* the book as it is now (before this print is applied to it): conservative */
+            o->queue_ahead = paper_qty_at(pb->b, buy ? BOOK_BID : BOOK_ASK, o->req.price);
+            o->queue_unknown = false;
+        }
         kdec rem = o->req.qty - o->filled;
         kdec fill = 0;
         if (buy ? px < o->req.price : px > o->req.price) {

@@ -10,6 +10,7 @@
 #include "kestrel/runner.h"
 #include "kestrel/store.h"
 #include "kestrel/xmalloc.h"
+#include "kestrel/trading.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -201,6 +202,8 @@ static void sys_rowd(ui *u, WINDOW *w, int y, int iw, const char *label, kdec v,
     sys_row(u, w, y, iw, v < 0 ? ROLE_DOWN : ROLE_TEXT, label, b);
 }
 
+static void sys_orders(ui *u, WINDOW *w, int y, int ih, int iw);
+
 /* The paper account, from the trading runner. */
 static void sys_trading(ui *u, WINDOW *w, int ih, int iw)
 {
@@ -242,6 +245,56 @@ static void sys_trading(ui *u, WINDOW *w, int ih, int iw)
         snprintf(lab, sizeof lab, "%s %s %s @ %s  uPnL", ps->symbol,
                  ps->qty > 0 ? "long" : "short", q, e);
         sys_rowd(u, w, y++, iw, lab, ps->upnl, 2);
+    }
+    sys_orders(u, w, y, ih, iw);
+}
+
+/* The open orders, newest last, one row each; the selection (moved with the arrows when the
+ * pane has the focus) is what `C` cancels. */
+static void sys_orders(ui *u, WINDOW *w, int y, int ih, int iw)
+{
+    order_mgr *om = runner_orders(u->a->runner);
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < order_mgr_count(om); i++)
+        n += order_status_open(order_mgr_at(om, i)->status);
+    if (y + 1 > ih)
+        return;
+    char hdr[64];
+    snprintf(hdr, sizeof hdr, "open orders (%u)  C cancels the selected", n);
+    ui_put(u, w, y++, 1, iw, ROLE_HEADER, hdr);
+    int rows = ih - y + 1;
+    ui_list_fit(&u->tr_orders, n, rows);
+    if (n == 0) {
+        trading_select_order(u->a, NULL);
+        return;
+    }
+    bool foc = u->focus == PANE_TRADING;
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < order_mgr_count(om); i++) {
+        const order *o = order_mgr_at(om, i);
+        if (!order_status_open(o->status))
+            continue;
+        uint32_t idx = k++;
+        if (idx == u->tr_orders.sel)
+            trading_select_order(u->a, o->client_id);
+        if (idx < u->tr_orders.top || (int)(idx - u->tr_orders.top) >= rows)
+            continue;
+        char q[40], px[40] = "market", sp[48] = "", line[256];
+        decimal_format(o->req.qty, decimal_places(o->req.qty), q, sizeof q);
+        if (o->req.price > 0)
+            decimal_format(o->req.price, decimal_places(o->req.price), px, sizeof px);
+        if (o->req.stop > 0) {
+            char t[40];
+            decimal_format(o->req.stop, decimal_places(o->req.stop), t, sizeof t);
+            snprintf(sp, sizeof sp, " stop %s", t);
+        }
+        snprintf(line, sizeof line, "%c %s %s %s %s %s @ %s%s %s",
+                 idx == u->tr_orders.sel ? '>' : ' ', o->client_id, o->req.symbol,
+                 side_name(o->req.side), order_type_name(o->req.type), q, px, sp,
+                 order_status_name(o->status));
+        bool sel = idx == u->tr_orders.sel;
+        ui_put(u, w, y + (int)(idx - u->tr_orders.top), 1, iw,
+               sel && foc ? ROLE_SELECTION : ROLE_TEXT, line);
     }
 }
 

@@ -607,6 +607,10 @@ static void ui_key(ui *u, int ch)
         ui_picker_key(u, ch);
         return;
     }
+    if (u->ov == OV_TICKET) {
+        ui_ticket_key(u, ch);
+        return;
+    }
     if (u->ov == OV_HELP) {
         if (ch == 27 || ch == '?' || ch == 'q' || ch == '\n' || ch == '\r' || ch == KEY_F(1))
             close_overlay(u);
@@ -775,6 +779,11 @@ static uint64_t pane_sig(ui *u, enum pane_id id)
         h = mix(h, a->focus);
         h = mix(h, u->tape.top);
         break;
+    case PANE_TRADING: /* the account moves with fills and marks; the order list selection */
+        h = mix(h, a->changes);
+        h = mix(h, a->messages);
+        h = mix(h, u->tr_orders.sel);
+        break;
     case PANE_CONN:
     case PANE_STORE:
     case PANE_COUNTERS:
@@ -905,6 +914,8 @@ static bool ui_frame(ui *u)
         ui_quit_draw(u);
     else if (u->ov == OV_PICKER)
         ui_picker_draw(u);
+    else if (u->ov == OV_TICKET)
+        ui_ticket_draw(u);
     doupdate();
     u->full = false;
     if (u->tty)

@@ -251,6 +251,10 @@ static cmd_result ui_cmd_move(cmd_ctx *c)
     case PANE_TAPE:
         ui_list_key(&u->tape, key);
         break;
+    case PANE_TRADING: /* the open orders list (drawn with its count) */
+        ui_list_key(&u->tr_orders, key);
+        u->ui_changes++;
+        break;
     default: /* the ladder and the System panes have no moves of their own */
         break;
     }

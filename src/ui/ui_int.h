@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "kestrel/order.h"
 #include "kestrel/theme.h"
 #include "kestrel/ui.h"
 
@@ -32,7 +33,16 @@ typedef struct ui_list {
     int rows;       /* rows shown in the last frame */
     bool scroll_only; /* no selection: keys move the view (top) itself (the tape) */
 } ui_list;
-enum overlay { OV_NONE = 0, OV_HELP, OV_QUIT, OV_PICKER };
+enum overlay { OV_NONE = 0, OV_HELP, OV_QUIT, OV_PICKER, OV_TICKET };
+
+/* The order ticket's fields (ticket.c): side, type, and the texts of qty, price, stop, SL, TP. */
+typedef struct ui_ticket {
+    int field;
+    bool confirm; /* Enter pressed once: the review, Enter / y sends */
+    enum side side;
+    enum order_type type;
+    char text[5][24];
+} ui_ticket;
 
 struct ta_chart;
 typedef struct ui_tty ui_tty;
@@ -128,6 +138,9 @@ struct ui {
      * with the trades that arrived since (tape_seen) */
     ui_list tape; /* top = trades from the newest */
     uint64_t tape_seen;
+    /* Trading screen: the open orders list (C cancels the selected one) */
+    ui_list tr_orders;
+    ui_ticket tk; /* the order ticket overlay (o) */
 
     /* indicator picker (pane_ind.c) */
     uint32_t pk_sel, pk_top, pk_n;
@@ -274,6 +287,11 @@ int ui_ind_legend(ui *u, WINDOW *w, const ind_ctx *ic, int y, int x, int maxw, i
 int ui_ind_osc_list(const ind_ctx *ic, uint32_t *inst_out, int cap);
 void ui_ind_draw_osc(ui *u, WINDOW *w, const ind_ctx *ic, uint32_t inst,
                      const candle *const *vis, int n, int bw, int y0, int rows, int ax, int iw);
+/* the order ticket (ticket.c) */
+void ui_ticket_open(ui *u);
+void ui_ticket_key(ui *u, int ch);
+void ui_ticket_draw(ui *u);
+
 void ui_picker_open(ui *u);
 void ui_picker_key(ui *u, int ch);
 void ui_picker_draw(ui *u);

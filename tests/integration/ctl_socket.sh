@@ -91,13 +91,13 @@ check "store and replay sections" eq "$(jget "$T/st.json" '"store" in j and "fil
 ctl help > "$T/help.json"
 check "help lists the table" eq "$(jget "$T/help.json" 'all(n in [c["name"] for c in j["commands"]] for n in ("status","book","candles","speed","pause","ping","pane-next","zoom","close","ticket","settings"))')" True
 check "help: c is close (available)" eq "$(jget "$T/help.json" '[(c["keys"],c["available"]) for c in j["commands"] if c["name"]=="close"][0]')" "('c', True)"
-check "help: o is the ticket (reserved)" eq "$(jget "$T/help.json" '[(c["keys"],c["available"]) for c in j["commands"] if c["name"]=="ticket"][0]')" "('o', False)"
+check "help: o is the ticket (available)" eq "$(jget "$T/help.json" '[(c["keys"],c["available"]) for c in j["commands"] if c["name"]=="ticket"][0]')" "('o', True)"
 check "help: e is settings (reserved)" eq "$(jget "$T/help.json" '[c["keys"] for c in j["commands"] if c["name"]=="settings"][0]')" e
 check "help: Tab is pane-next" eq "$(jget "$T/help.json" '[c["keys"] for c in j["commands"] if c["name"]=="pane-next"][0]')" Tab
 ctl zoom > "$T/z.json"; rc=$?
 check "a screen command headless: error exit 1" test $rc -eq 1
 check "a screen command headless: says why" eq "$(jget "$T/z.json" '"needs the terminal UI" in j["error"]')" True
-ctl ticket > "$T/o.json"; rc=$?
+ctl settings > "$T/o.json"; rc=$?
 check "a reserved command: error exit 1" test $rc -eq 1
 check "a reserved command: not yet available" eq "$(jget "$T/o.json" '"not yet available" in j["error"]')" True
 ctl frobnicate > "$T/u.json"

@@ -55,7 +55,7 @@ import json,sys
 j=json.load(open(sys.argv[1]))
 for k in "equity cash realised_pnl unrealised_pnl fees funding day_pnl peak_equity drawdown".split(): assert k in j, k
 assert float(j["fees"])>0 and float(j["cash"])<10000, j' "$T/pf.json"
-ctl order BTCUSDT buy 1000 > "$T/big.json" 2>&1
+ctl order BTCUSDT buy 50 > "$T/big.json" 2>&1
 check "an oversized order is refused (exit $?) naming the rule and the numbers" \
     grep -q "exposure .* > 30% of equity .* (max " "$T/big.json"
 ctl close BTCUSDT > "$T/c.json" 2>"$T/c.err"

@@ -320,7 +320,9 @@ expect "Watchlist" "ctl screen market goes back"
 keys c
 expect "no open position on BTCUSDT" "c closes the focused position (none open here), not a picker action"
 keys o
-expect "not yet available" "o is the order ticket (reserved)"
+expect "Order ticket" "o opens the order ticket"
+keys Escape
+expect_gone "Order ticket" "Esc closes the ticket"
 
 # quit: confirm, refuse, confirm again
 keys q

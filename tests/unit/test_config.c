@@ -806,6 +806,71 @@ static void test_bounds(void)
     CHECK_INT(c.ui_fps, 20);
 }
 
+/* trading keys: kept as validated text in file order; bad values stop the load with file:line
+ * and the trading module's own range; typos get a did-you-mean */
+static void test_trading_keys(void)
+{
+    kconfig c;
+    expect_ok("paper: {\n"
+              "  balances: { USDT = \"5000\"; BTC = \"0.5\"; };\n"
+              "  slippage_cap_pct = 0.25;\n"
+              "};\n"
+              "fees: { binance-spot: { maker = 0.075; taker = \"0.075\"; };\n"
+              "        okx: { taker = 0; }; };\n"
+              "risk: { size_mode = \"risk_pct\"; max_positions = 4; daily_loss_pct = 2.5; };\n",
+              &c);
+    CHECK_INT(c.trade_count, 9);
+    static const char *const want[][2] = {
+        {"paper.balances.USDT", "5000"}, {"paper.balances.BTC", "0.5"},
+        {"paper.slippage_cap_pct", "0.25"}, {"fees.binance-spot.maker", "0.075"},
+        {"fees.binance-spot.taker", "0.075"}, {"fees.okx.taker", "0"},
+        {"risk.size_mode", "risk_pct"}, {"risk.max_positions", "4"},
+        {"risk.daily_loss_pct", "2.5"},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        int k = 0;
+        while (k < c.trade_count && strcmp(c.trade[k].key, want[i][0]))
+            k++;
+        CHECK(k < c.trade_count);
+        if (k < c.trade_count)
+            CHECK_STR(c.trade[k].value, want[i][1]);
+    }
+    kconfig d;
+    config_defaults(&d);
+    CHECK_INT(d.trade_count, 0);
+    expect_err("risk: { max_positions = 0; };\n",
+               "1: risk.max_positions 0 outside [1, 100] (integer) (expected an integer 1..100)");
+    expect_err("risk: { size_mode = \"yolo\"; };\n",
+               "1: risk.size_mode yolo not one of fixed_quote, risk_pct, kelly, confidence "
+               "(expected one of fixed_quote risk_pct kelly confidence)");
+    expect_err("risk: { max_leverage = 11; };\n",
+               "1: risk.max_leverage 11 outside [1, 10] (integer) (expected an integer 1..10)");
+    expect_err("fees: { binance-spot: { taker = 9; }; };\n",
+               "1: fees.binance-spot.taker 9 outside [0, 5] (expected percent, 0..5)");
+    expect_err("paper: { slippage_cap_pct = 0; };\n",
+               "1: paper.slippage_cap_pct 0 outside [0.01, 100] (expected percent, 0.01..100)");
+    expect_err("paper: {\n  balances: { USDT = \"-1\"; };\n};\n",
+               "2: paper.balances.USDT -1 outside [0, 90000000000] (expected an amount >= 0, "
+               "e.g. USDT = \"10000\")");
+    expect_err("paper: { balances = 3; };\n",
+               "1: paper.balances must be a group (expected paper.balances { ... })");
+    expect_err("risk: { max_positions = true; };\n",
+               "1: risk.max_positions must be a number or a string (expected an integer "
+               "1..100)");
+    warns w;
+    char err[1024];
+    CHECK_INT(load_text(&c, "risk: { max_position = 4; };\nfees: { binance-spot: { takr = 1; "
+                            "}; };\n", &w, err, sizeof err), K_OK);
+    CHECK_INT(w.n, 2);
+    char exp[1024];
+    snprintf(exp, sizeof exp, "%s/t.cfg:1: unknown key 'risk.max_position' ignored (did you mean "
+             "'risk.max_positions'?)", tmpdir);
+    CHECK_STR(w.msg[0], exp);
+    snprintf(exp, sizeof exp, "%s/t.cfg:2: unknown key 'fees.binance-spot.takr' ignored (did you "
+             "mean 'fees.binance-spot.taker'?)", tmpdir);
+    CHECK_STR(w.msg[1], exp);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/kestrel-test-config.XXXXXX");
@@ -828,6 +893,7 @@ int main(void)
     test_paths();
     test_search_order();
     test_bounds();
+    test_trading_keys();
 
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

@@ -1575,8 +1575,8 @@ static void test_command_table(void)
         int key;
         const char *cmd;
         bool reserved;
-    } trading[] = {{'o', "ticket", true},        {'c', "close", false},
-                   {'C', "cancel-order", true},  {'X', "close-all", false},
+    } trading[] = {{'o', "ticket", false},        {'c', "close", false},
+                   {'C', "cancel-order", false},  {'X', "close-all", false},
                    {'e', "settings", true},      {'a', "watch-add", true},
                    {'d', "watch-remove", true},  {'S', "start", false},
                    {'P', "pause-trading", false}, {'g', "signal", false},
@@ -1633,7 +1633,11 @@ static void test_command_table(void)
     CHECK_INT(run_cmd(&a, "zoom", out, sizeof out), CMD_ERROR);
     CHECK_STR(out, "zoom: needs the terminal UI (this Kestrel runs headless)");
     CHECK_INT(run_cmd(&a, "ticket", out, sizeof out), CMD_ERROR);
-    CHECK_STR(out, "order ticket: not yet available (ticket)");
+    CHECK_STR(out, "ticket: needs the terminal UI (this Kestrel runs headless)");
+    CHECK_INT(run_cmd(&a, "settings", out, sizeof out), CMD_ERROR);
+    CHECK(strstr(out, "not yet available (settings)") != NULL);
+    CHECK_INT(run_cmd(&a, "cancel k1", out, sizeof out), CMD_ERROR); /* no runner here */
+    CHECK_STR(out, "trading is not running");
     CHECK_INT(run_cmd(&a, "order", out, sizeof out), CMD_ERROR); /* needs its arguments */
     CHECK(strncmp(out, "usage: order SYMBOL", 19) == 0);
     CHECK_INT(run_cmd(&a, "positions", out, sizeof out), CMD_ERROR); /* no runner here */
@@ -1659,7 +1663,7 @@ static void test_command_table(void)
     CHECK_INT(run_cmd(&a, "quit", out, sizeof out), CMD_OK);
     CHECK(a.quitting);
     char err[128];
-    CHECK_INT(cmd_run_line(&a, NULL, CMD_FROM_KEY, "ticket", err, sizeof err), CMD_ERROR);
+    CHECK_INT(cmd_run_line(&a, NULL, CMD_FROM_KEY, "settings", err, sizeof err), CMD_ERROR);
     CHECK(strstr(err, "not yet available") != NULL);
     CHECK_INT(cmd_run_line(&a, NULL, CMD_FROM_KEY, "seek -60", err, sizeof err), CMD_ERROR);
     CHECK(strstr(err, "replay") != NULL);

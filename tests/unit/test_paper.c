@@ -823,6 +823,148 @@ static void test_config(void)
     paper_free(p);
 }
 
+/* A restart: the balances as the delivered events tell them (fills still travelling are not
+ * counted), an open limit re-created under its id rests again without a second ACCEPTED and
+ * fills exactly when the original would have; a cancel that travels while the order fills is
+ * answered by the fill (PENDING_CANCEL -> FILLED, no CANCELED). */
+static void test_restore_and_races(void)
+{
+    rp r;
+    rp_open(&r, VENUE_BINANCE_SPOT, SPOT_BTC_08, SPOT_BTC_09, 5000);
+    rp_warm(&r, 300);
+    paper_config c = cfg0();
+    c.report_latency_ms = 50;
+    paper *p1 = paper_new(&c, NULL);
+    evlog *l1 = calloc(1, sizeof *l1);
+    broker_set_listener(paper_broker(p1), on_event, l1);
+    paper_attach_book(p1, VENUE_BINANCE_SPOT, "BTCUSDT", r.b);
+    order_req mk = {.venue = VENUE_BINANCE_SPOT, .symbol = "BTCUSDT", .side = SIDE_BUY,
+                    .type = ORDER_MARKET, .tif = TIF_IOC, .qty = D("0.01")};
+    CHECK_INT(broker_place(paper_broker(p1), &(order){.client_id = "M1", .req = mk}, r.now),
+              BROKER_OK);
+    CHECK_INT(count_kind(l1, BROKER_EV_FILL), 0); /* filled at the venue, not seen yet */
+    CHECK(paper_balance(p1, "USDT", NULL) < D("10000"));
+    CHECK_INT(paper_balance(p1, "BTC", NULL), D("0.01"));
+    CHECK_INT(paper_balance_seen(p1, "USDT"), D("10000"));
+    CHECK_INT(paper_balance_seen(p1, "BTC"), 0);
+    paper_on_time(p1, r.now + 50);
+    CHECK(count_kind(l1, BROKER_EV_FILL) >= 1);
+    CHECK_INT(paper_balance_seen(p1, "USDT"), paper_balance(p1, "USDT", NULL));
+    CHECK_INT(paper_balance_seen(p1, "BTC"), D("0.01"));
+    char names[PAPER_MAX_ASSETS][INSTR_ASSET_MAX];
+    CHECK_INT(paper_assets(p1, names, PAPER_MAX_ASSETS), 2);
+
+    /* the same resting limit at the bid on the running paper and on a restored one */
+    kdec bid, bq, ask, aq;
+    CHECK(book_best(r.b, &bid, &bq, &ask, &aq));
+    order_req lim = {.venue = VENUE_BINANCE_SPOT, .symbol = "BTCUSDT", .side = SIDE_BUY,
+                     .type = ORDER_LIMIT, .qty = D("0.002"), .price = bid};
+    CHECK_INT(broker_place(paper_broker(p1), &(order){.client_id = "L1", .req = lim}, r.now),
+              BROKER_OK);
+    paper_config c2 = cfg0();
+    c2.report_latency_ms = 50;
+    paper *p2 = paper_new(&c2, NULL);
+    evlog *l2 = calloc(1, sizeof *l2);
+    broker_set_listener(paper_broker(p2), on_event, l2);
+    paper_attach_book(p2, VENUE_BINANCE_SPOT, "BTCUSDT", r.b);
+    paper_restore_balance(p2, "USDT", paper_balance_seen(p1, "USDT"));
+    paper_restore_balance(p2, "BTC", paper_balance_seen(p1, "BTC"));
+    CHECK_INT(paper_restore_order(p2, "L1", &lim, ORDER_NEW, 0, 0, false, r.now), BROKER_OK);
+    CHECK_INT(paper_restore_order(p2, "L1", &lim, ORDER_NEW, 0, 0, false, r.now),
+              BROKER_ERR_DUPLICATE_ID);
+    CHECK_INT(paper_restore_order(p2, "L2", &lim, ORDER_FILLED, 0, 0, false, r.now),
+              BROKER_ERR_INVALID);
+    CHECK_INT(paper_restore_order(p2, "L3", &lim, ORDER_NEW, lim.qty, 0, false, r.now),
+              BROKER_ERR_INVALID);
+    paper_on_time(p2, r.now);
+    paper_on_time(p1, r.now);
+    kdec lk1, lk2;
+    paper_balance(p1, "USDT", &lk1);
+    paper_balance(p2, "USDT", &lk2);
+    CHECK(lk1 > 0);
+    CHECK_INT(lk2, lk1);
+    CHECK_INT(paper_balance(p2, "USDT", NULL), paper_balance(p1, "USDT", NULL));
+    while ((!last_kind(l1, BROKER_EV_FILL) || strcmp(last_kind(l1, BROKER_EV_FILL)->client_id,
+                                                     "L1")) &&
+           rp_step(&r, NULL)) {
+        paper_on_time(p1, r.now);
+        paper_on_time(p2, r.now);
+        if (r.cur.kind == FEED_TRADE) {
+            paper_on_trade(p1, &r.cur, r.now);
+            paper_on_trade(p2, &r.cur, r.now);
+        }
+    }
+    const broker_event *f1 = last_kind(l1, BROKER_EV_FILL), *f2 = last_kind(l2, BROKER_EV_FILL);
+    CHECK(f1 && f2 && !strcmp(f1->client_id, "L1") && !strcmp(f2->client_id, "L1"));
+    if (f1 && f2) {
+        CHECK_INT(f2->fill.time_ms, f1->fill.time_ms);
+        CHECK_INT(f2->fill.qty, f1->fill.qty);
+        CHECK_INT(f2->fill.px, bid);
+        CHECK(f2->fill.maker);
+    }
+    CHECK_INT(count_kind(l2, BROKER_EV_ACCEPTED), 0); /* accepted before the restart */
+
+    /* a cancel on its way while the order fills: the fill wins, no CANCELED */
+    paper_config c3 = cfg0();
+    c3.latency_ms = 50;
+    paper *p3 = paper_new(&c3, NULL);
+    evlog *l3 = calloc(1, sizeof *l3);
+    order_mgr *m = order_mgr_new("t", 1, 100);
+    l3->m = m;
+    broker_set_listener(paper_broker(p3), on_event, l3);
+    paper_attach_book(p3, VENUE_BINANCE_SPOT, "BTCUSDT", r.b);
+    CHECK(book_best(r.b, &bid, &bq, &ask, &aq));
+    order_req take = {.venue = VENUE_BINANCE_SPOT, .symbol = "BTCUSDT", .side = SIDE_BUY,
+                      .type = ORDER_LIMIT, .qty = K_MIN(aq, D("0.001")), .price = ask};
+    const order *o = NULL;
+    CHECK_INT(order_mgr_create(m, &take, r.now, &o), ORDER_OK);
+    char id[ORDER_ID_MAX];
+    snprintf(id, sizeof id, "%s", o->client_id);
+    CHECK_INT(broker_place(paper_broker(p3), o, r.now), BROKER_OK);
+    CHECK_INT(order_mgr_transition(m, id, ORDER_PENDING_CANCEL, NULL, r.now), ORDER_OK);
+    CHECK_INT(broker_cancel(paper_broker(p3), id, r.now), BROKER_OK);
+    paper_on_time(p3, r.now + 100);
+    CHECK_INT(order_mgr_find(m, id)->status, ORDER_FILLED);
+    CHECK_INT(count_kind(l3, BROKER_EV_CANCELED), 0);
+    CHECK_INT(l3->apply_errors, 0);
+    /* refused on arrival: REJECTED, never NEW (the order manager has no NEW -> REJECTED); a
+     * resting limit and an IOC get ACCEPTED first, ahead of their fills and expiry */
+    CHECK(book_best(r.b, &bid, &bq, &ask, &aq));
+    order_req po = {.venue = VENUE_BINANCE_SPOT, .symbol = "BTCUSDT", .side = SIDE_BUY,
+                    .type = ORDER_LIMIT, .qty = D("0.001"), .price = ask + D("100"),
+                    .post_only = true};
+    order_req ioc = {.venue = VENUE_BINANCE_SPOT, .symbol = "BTCUSDT", .side = SIDE_BUY,
+                     .type = ORDER_LIMIT, .tif = TIF_IOC, .qty = K_MIN(aq + D("0.001"), D("0.05")),
+                     .price = ask};
+    order_req rest = {.venue = VENUE_BINANCE_SPOT, .symbol = "BTCUSDT", .side = SIDE_BUY,
+                      .type = ORDER_LIMIT, .qty = D("0.001"), .price = bid - D("100")};
+    const order_req *reqs[] = {&po, &ioc, &rest};
+    enum order_status want[] = {ORDER_REJECTED, aq < D("0.049") ? ORDER_EXPIRED : ORDER_FILLED,
+                                ORDER_NEW};
+    for (int i = 0; i < 3; i++) {
+        int n0 = l3->n;
+        CHECK_INT(order_mgr_create(m, reqs[i], r.now, &o), ORDER_OK);
+        snprintf(id, sizeof id, "%s", o->client_id);
+        CHECK_INT(broker_place(paper_broker(p3), o, r.now), BROKER_OK);
+        paper_on_time(p3, r.now + 100);
+        CHECK_INT(order_mgr_find(m, id)->status, want[i]);
+        if (order_mgr_find(m, id)->status != want[i])
+            fprintf(stderr, "  case %d: %s\n", i, order_mgr_find(m, id)->reason);
+        CHECK(l3->n > n0);
+        if (l3->n > n0)
+            CHECK_INT(l3->ev[n0].kind, i == 0 ? BROKER_EV_REJECTED : BROKER_EV_ACCEPTED);
+    }
+    CHECK_INT(l3->apply_errors, 0);
+    order_mgr_free(m);
+    paper_free(p1);
+    paper_free(p2);
+    paper_free(p3);
+    free(l1);
+    free(l2);
+    free(l3);
+    rp_close(&r);
+}
+
 int main(void)
 {
     test_config();
@@ -835,6 +977,7 @@ int main(void)
     test_triggers();
     test_funding_real();
     test_chain();
+    test_restore_and_races();
     cap_cache_free();
     CHECK_DONE();
 }

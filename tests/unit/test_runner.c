@@ -343,6 +343,114 @@ static void test_parity(void)
     cJSON_Delete(j);
 }
 
+/* A person's orders through runner_place / runner_preview / runner_cancel (hand-made bars: the
+ * mechanics only): what each type needs, triggers that would fire at once, protection on the
+ * wrong side, the preview's fee and verdict without placing, a resting limit that does not block
+ * a market order, cancel (PENDING_CANCEL, then CANCELED on the paper clock; again: refused). */
+static void test_manual_orders(void)
+{
+    market *m = market_new(NULL);
+    kclock *clk = kclock_new_simulated();
+    ingest *ig = ingest_new(m, clk, NULL);
+    runner_config c;
+    backtest_config_default(&c);
+    c.auto_trade = false;
+    c.models = 0;
+    c.signal_interval_ms = 0;
+    c.slippage_bps = 0;
+    c.paper.latency_ms = c.paper.report_latency_ms = 0;
+    runner *r = runner_new(m, clk, &c);
+    CHECK(r != NULL);
+    int64_t t0 = 1700000040000LL - 1700000040000LL % 60000;
+    test_kline(ig, t0, 100, 100, 100, 100);
+    order_req q;
+    memset(&q, 0, sizeof q);
+    q.venue = VENUE_BINANCE_USDM;
+    snprintf(q.symbol, sizeof q.symbol, "TESTUSDT");
+    q.side = SIDE_BUY;
+    q.qty = PX(1);
+    runner_placed pl;
+    char why[256];
+    static const struct {
+        enum order_type type;
+        double price, stop, sl, tp;
+        enum order_tif tif;
+        bool post_only;
+        const char *want;
+    } bad[] = {
+        {ORDER_LIMIT, 0, 0, 0, 0, TIF_GTC, false, "type=limit needs price=P"},
+        {ORDER_MARKET, 99, 0, 0, 0, TIF_GTC, false, "type=market takes no price="},
+        {ORDER_STOP_MARKET, 0, 0, 0, 0, TIF_GTC, false, "type=stop needs stop=P"},
+        {ORDER_STOP_MARKET, 0, 99, 0, 0, TIF_GTC, false,
+         "buy stop 99 <= last price 100: it would trigger immediately"},
+        {ORDER_TAKE_PROFIT, 0, 101, 0, 0, TIF_GTC, false,
+         "buy take-profit 101 >= last price 100: it would trigger immediately"},
+        {ORDER_STOP_LIMIT, 0, 101, 0, 0, TIF_GTC, false, "type=stop_limit needs price=P"},
+        {ORDER_MARKET, 0, 0, 0, 0, TIF_GTC, true, "post_only applies to limit orders only"},
+        {ORDER_STOP_MARKET, 0, 101, 0, 0, TIF_FOK, false, "tif=fok applies to limit orders only"},
+        {ORDER_LIMIT, 99, 0, 0, 0, TIF_IOC, true, "post_only cannot be combined with tif=ioc"},
+        {ORDER_LIMIT, 99, 0, 99.5, 0, TIF_GTC, false, "sl 99.5 must be below the entry 99"},
+        {ORDER_LIMIT, 99, 0, 0, 98, TIF_GTC, false, "tp 98 must be above the entry 99"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        q.type = bad[i].type;
+        q.price = PX(bad[i].price);
+        q.stop = PX(bad[i].stop);
+        q.sl = PX(bad[i].sl);
+        q.tp = PX(bad[i].tp);
+        q.tif = bad[i].tif;
+        q.post_only = bad[i].post_only;
+        CHECK_INT(runner_place(r, &q, &pl, why, sizeof why), K_ERR);
+        if (!strstr(why, bad[i].want))
+            fprintf(stderr, "  case %zu: '%s' lacks '%s'\n", i, why, bad[i].want);
+        CHECK(strstr(why, bad[i].want) != NULL);
+    }
+    CHECK_INT(runner_get_stats(r)->orders, 0);
+    /* preview: the notional, the maker fee (USD-M 0.02%), the verdict; nothing placed */
+    q.type = ORDER_LIMIT;
+    q.tif = TIF_GTC;
+    q.post_only = false;
+    q.price = PX(99);
+    q.stop = 0;
+    q.sl = PX(95);
+    q.tp = PX(110);
+    kdec fee = 0;
+    CHECK_INT(runner_preview(r, &q, &pl, &fee, why, sizeof why), K_OK);
+    CHECK_INT(pl.notional, PX(99));
+    CHECK_INT(fee, (kdec)(PX(99) * 2 / 10000));
+    CHECK_INT(runner_get_stats(r)->orders, 0);
+    CHECK_INT(order_mgr_count(runner_orders(r)), 0);
+    q.qty = PX(1000); /* 99000 of 10000 equity: the exposure rule */
+    CHECK_INT(runner_preview(r, &q, &pl, &fee, why, sizeof why), K_ERR);
+    CHECK(strstr(why, "exposure") != NULL);
+    q.qty = PX(1);
+    /* a resting limit, then a market order on the same symbol: both go */
+    CHECK_INT(runner_place(r, &q, &pl, why, sizeof why), K_OK);
+    char lim[ORDER_ID_MAX];
+    snprintf(lim, sizeof lim, "%s", pl.id);
+    const order *o = order_mgr_find(runner_orders(r), lim);
+    CHECK(o && o->status == ORDER_NEW && o->req.sl == PX(95) && o->req.tp == PX(110));
+    q.type = ORDER_MARKET;
+    q.price = q.sl = q.tp = 0;
+    CHECK_INT(runner_place(r, &q, &pl, why, sizeof why), K_OK);
+    const pf_position *p = portfolio_position(runner_portfolio(r), VENUE_BINANCE_USDM, "TESTUSDT");
+    CHECK(p && p->qty == PX(1));
+    /* cancel */
+    CHECK_INT(runner_cancel(r, lim, why, sizeof why), K_OK);
+    o = order_mgr_find(runner_orders(r), lim);
+    CHECK(o && o->status == ORDER_CANCELED); /* latency 0: the answer is there at once */
+    CHECK_INT(runner_cancel(r, lim, why, sizeof why), K_ERR);
+    CHECK(strstr(why, "is already CANCELED") != NULL);
+    CHECK_INT(runner_cancel(r, "nosuch", why, sizeof why), K_ERR);
+    CHECK(strstr(why, "no order nosuch") != NULL);
+    CHECK_INT(runner_cancel(r, pl.id, why, sizeof why), K_ERR); /* the market order: FILLED */
+    CHECK(strstr(why, "is already FILLED") != NULL);
+    runner_free(r);
+    ingest_free(ig);
+    kclock_free(clk);
+    market_free(m);
+}
+
 /* The deep / tree models in the runner: a CNN and XGBoost join the ensemble; without a learner
  * their train() runs inline at the same data-clock points (two runs give the same signals bit
  * for bit); with the learner thread the trainings run there and runner_collect() swaps them in,
@@ -424,6 +532,7 @@ static void test_deep_models(void)
 int main(void)
 {
     test_deep_models();
+    test_manual_orders();
     test_intrabar();
     test_prequential_fold();
     test_parity();
