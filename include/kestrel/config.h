@@ -84,8 +84,16 @@ typedef struct kconfig {
     /* engine { auto_trade; signal_interval; } paper { latency_ms; } */
     bool engine_auto_trade;           /* auto-trading on at start (false) */
     double engine_signal_interval_s;  /* a signal per symbol every this many s, 1..3600 (30) */
+    double engine_horizon_s;          /* a signal is scored this long after it, 10..86400 (900) */
+    double engine_state_interval_s;   /* model state checkpoint every this much data time,
+                                       * 10..86400 (60) */
+    int engine_drift;                 /* enum drift_method: page_hinkley (0) or adwin */
     int paper_latency_ms;             /* paper orders reach the book / report after: 0..10000
                                        * (50) */
+    /* alerts { bell; command; rate_limit; } */
+    bool alerts_bell;                 /* ring the terminal bell on an alert (true) */
+    char alerts_command[1024];        /* run with the alert as JSON on stdin ("" = none) */
+    double alerts_rate_limit_s;       /* seconds between two runs of the command, 0..86400 (10) */
     uint32_t engine_models;           /* engine.models: RUNNER_M_* bits (weights,logreg,mlp) */
 
     /* paper { balances { ASSET = "amount"; }; slippage_cap_pct; } fees { <venue> { maker;

@@ -39,6 +39,7 @@ typedef struct engine_config {
     uint32_t window_len;        /* rows handed to sequence models (32) */
     enum calib_method calib_method;
     uint32_t calib_window, calib_min; /* 500, 100 */
+    enum drift_method drift_method;   /* DRIFT_PAGE_HINKLEY (engine.drift) */
     bool conf_interval;         /* the Venn-Abers interval on every signal (true; two isotonic
                                  * fits per signal: a backtest, which never shows it, is off) */
     features_config features;

@@ -80,6 +80,11 @@ typedef struct runner_config {
      * deep / tree models, or a test's instrumented model */
     model *(*model_extra)(void *ud, const char *symbol);
     void *model_extra_ud;
+    /* optional: told once per symbol right before its engine's first signal, now_ms = that
+     * signal's data time (the engine has seen the data so far: its indicators are warm; the app
+     * restores the engine's stored state here) */
+    void (*on_engine)(void *ud, const market_sym *ms, engine *e, int64_t now_ms);
+    void *on_engine_ud;
     /* off-thread models (MODEL_F_OFFTHREAD): a sequence network trains after every train_every
      * new labelled samples (256), XGBoost when xgb_should_retrain() says so. With a learner (the
      * app) train() runs on its thread and runner_collect() swaps the results in; without (a

@@ -188,6 +188,42 @@ enum store_result store_put_setting(store *s, const char *key, const char *value
  * pending at once does the next get wait for one store_flush). */
 K_MUST_USE enum store_result store_get_setting(store *s, const char *key, char *out, size_t cap);
 
+/* ---- the signal engine's rows (docs/ENGINE.md "Storage") ----
+ *
+ * A signal and its scoring: one row per (venue, symbol, id, time_ms), inserted when the signal
+ * is made and updated in place when it is scored (the same put with scored = true). Texts are
+ * the engine's names ("BUY", "win", "trending", "ensemble", "tp"); outcome..mae are stored only
+ * when scored. Queued on the market lane like a candle (same results, may be dropped when the
+ * queue is full: counted in the health). */
+#define STORE_STATE_MAX (64u << 20) /* model state blob bytes */
+typedef struct store_signal {
+    uint64_t id; /* the engine's signal id (per symbol) */
+    int64_t time_ms, horizon_end_ms;
+    char action[8], outcome[8], result[8];
+    double p[3]; /* p_sell, p_hold, p_buy */
+    double confidence, strength, ret, mfe, mae;
+    char regime[12], source[16], first_hit[8];
+    bool scored, traded;
+} store_signal;
+enum store_result store_put_signal(store *s, enum venue v, const char *symbol,
+                                   const store_signal *sig);
+/* The metrics document (`ctl metrics` JSON text) of one symbol at data time time_ms. */
+enum store_result store_put_metrics(store *s, enum venue v, const char *symbol, int64_t time_ms,
+                                    const char *doc);
+/* A model state checkpoint (the engine_save blob, <= STORE_STATE_MAX bytes) as a new version
+ * (table model_state, id increasing); the writer then deletes all but the newest `keep` (>= 1)
+ * versions of the symbol. A control row: never dropped by the queue cap (the caller bounds how
+ * often it checkpoints). STORE_OK or STORE_E_INVALID. */
+enum store_result store_put_model_state(store *s, enum venue v, const char *symbol,
+                                        int64_t time_ms, const void *blob, size_t len,
+                                        uint32_t keep);
+/* Synchronous read (read connection; start-up restore): the newest committed version of the
+ * symbol's model state in *blob (malloc'd, the caller frees), its length, data time and version
+ * id. STORE_OK, STORE_NOT_FOUND, STORE_E_INVALID or STORE_E_READ. */
+K_MUST_USE enum store_result store_load_model_state(store *s, enum venue v, const char *symbol,
+                                                    void **blob, size_t *len, int64_t *time_ms,
+                                                    int64_t *version);
+
 /* Synchronous read (read connection, calling thread): the newest `max` committed bars with
  * open_ms < before_ms, returned oldest first in out[], their count in *n. STORE_OK (also when
  * none: *n = 0), STORE_E_INVALID or STORE_E_READ (*n = 0). Rows still queued are not visible:

@@ -16,7 +16,14 @@ typedef struct trading trading;
 
 /* Subscribes the runner (after the store and display subscribers). K_OK or K_ERR + message. */
 int trading_open(struct app *a, char *err, size_t errlen);
-void trading_close(struct app *a);
+void trading_close(struct app *a); /* trading_engine_flush first when the store is still open */
+/* Signals scored so far, the metrics and a model state checkpoint to the store (sigstore.h):
+ * app_stop calls it before the store closes. */
+void trading_engine_flush(struct app *a);
+/* The signal store (recent reasons, alerts, counters) for the AI screen; NULL without a store. */
+struct sigstore *trading_sigstore(struct app *a);
+/* The alert history (alerts.h) for the AI screen and the bell; NULL before trading_open. */
+struct alerts *trading_alerts(struct app *a);
 /* At start, once (not on a seek's re-run): the account, positions, P&L, round trips, equity
  * curve and open orders as the store's durable lane kept them (docs/TRADING.md). K_OK (also
  * with nothing stored) or K_ERR + message. */
@@ -27,7 +34,8 @@ void cmd_status_trading(cmd_ctx *c, struct cJSON *doc);
  * (cancel-order without an id) cancels. */
 void trading_select_order(struct app *a, const char *client_id);
 
-/* `kestrel export fills|trades|equity --format csv|json [--db FILE]`: exit status. */
+/* `kestrel export fills|trades|equity|signals|metrics --format csv|json [--db FILE]`: exit
+ * status. */
 int trading_export_main(int argc, char **argv);
 
 #endif

@@ -1299,6 +1299,7 @@ void app_stop(app *a)
         a->ctl = NULL;
     }
     if (a->store) {
+        trading_engine_flush(a); /* the engine's last rows and model state, before the store closes */
         store_session_end(a->store);
         store_health_info fin;
         store_close_final(a->store, &fin);

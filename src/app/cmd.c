@@ -68,6 +68,7 @@ static const cmd_entry *const cmd_table[] = {
     &cmd_portfolio_entry,
     &cmd_risk_entry,
     &cmd_metrics_entry,
+    &cmd_alerts_entry,
     /* reserved for the trading, engine and backtest issues */
     &cmd_ticket_entry,
     &cmd_cancel_order_entry,

@@ -11,6 +11,7 @@
  * remove, signals and metrics in the store. */
 #include "kestrel/trading.h"
 
+#include "kestrel/alerts.h"
 #include "kestrel/learner.h"
 #include "kestrel/loop.h"
 
@@ -19,10 +20,12 @@
 #include "kestrel/decimal.h"
 #include "kestrel/loop.h"
 #include "kestrel/runner.h"
+#include "kestrel/sigstore.h"
 #include "kestrel/store.h"
 #include "kestrel/xmalloc.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +38,9 @@ struct trading {
     broker_event fills[TRADING_FILLS]; /* ring, oldest first from head */
     int pxd[TRADING_FILLS], qtyd[TRADING_FILLS];
     uint32_t head, n;
+    sigstore *ss; /* signals, metrics, model state in the store (NULL without a store) */
+    alerts *al;   /* the alert history, bell and alerts.command */
+    enum risk_state risk_seen; /* the risk state last reported */
     learner *lrn; /* the deep / tree models' training thread (NULL: none configured) */
     char selected[ORDER_ID_MAX]; /* the open order the Trading screen selects ("" none) */
     uint32_t trades_written;     /* round trips of the portfolio already in the journal */
@@ -50,6 +56,32 @@ struct trading {
     uint32_t nwaits;
     uint64_t flush_timer; /* the loop timer that sends answered replies (0 = none) */
 };
+
+/* The engine events of ms's engine, and a change of the risk state, as alerts. */
+static void trading_alerts_poll(app *a, const market_sym *ms, int64_t now_ms)
+{
+    trading *t = a->trading;
+    runner *r = a->runner;
+    if (!t || !t->al || !r)
+        return;
+    for (uint32_t i = 0; ms && i < runner_symbols(r); i++) {
+        if (runner_symbol(r, i) != ms)
+            continue;
+        engine_event ev;
+        while (engine_poll_event(runner_engine(r, i), &ev))
+            alerts_raise(t->al, engine_event_name(ev.kind), ms->name, ev.time_ms, ev.value,
+                         ev.text);
+    }
+    enum risk_state rs = risk_get_state(runner_risk(r));
+    if (rs != t->risk_seen) {
+        char txt[96];
+        snprintf(txt, sizeof txt, "risk state %s (was %s)", risk_state_name(rs),
+                 risk_state_name(t->risk_seen));
+        t->risk_seen = rs;
+        alerts_raise(t->al, "risk", "", now_ms, NAN, txt);
+    }
+    alerts_reap(t->al);
+}
 
 /* Trainings finished on the learner thread: their candidates go live on the main thread. */
 static void trading_on_learner(loop *l, int fd, unsigned events, void *ud)
@@ -238,6 +270,9 @@ static void trading_on_event(void *ud, const runner_ev *ev)
     if (ev->kind == RUNNER_EV_REFUSED && a->log)
         log_info(a->log, "order refused for %s: %s", ev->sym ? ev->sym->name : "?",
                  ev->why ? ev->why : "?");
+    if (ev->kind == RUNNER_EV_SIGNAL && a->trading->ss && ev->sym)
+        sigstore_on_signal(a->trading->ss, ev->sym, ev->signal, ev->time_ms);
+    trading_alerts_poll(a, ev->sym, ev->time_ms);
     if (a->store && a->trading && ev->kind != RUNNER_EV_FILL) {
         portfolio *pf = runner_portfolio(a->runner);
         uint32_t np = portfolio_point_count(pf);
@@ -246,6 +281,16 @@ static void trading_on_event(void *ud, const runner_ev *ev)
     }
     if (ev->kind != RUNNER_EV_FILL || !ev->fill)
         return;
+    {
+        char txt[160], px[40] = "", q[40] = "";
+        const market_sym *fs = ev->sym;
+        decimal_format(ev->fill->fill.px, fs ? fs->px_decimals : 8, px, sizeof px);
+        decimal_format(ev->fill->fill.qty, fs ? fs->qty_decimals : 8, q, sizeof q);
+        snprintf(txt, sizeof txt, "%s %s @ %s (%s)", ev->fill->side == SIDE_BUY ? "bought" : "sold",
+                 q, px, ev->fill->client_id);
+        alerts_raise(a->trading->al, "fill", fs ? fs->name : ev->fill->symbol, ev->time_ms, NAN,
+                     txt);
+    }
     const broker_event *f = ev->fill;
     a->changes++;
     trading *t = a->trading;
@@ -279,6 +324,29 @@ static void trading_on_event(void *ud, const runner_ev *ev)
         log_error(a->log, "fill %s not stored: %s", key, store_strerror(rc));
     cJSON_free(txt);
     trading_put_account(a, f->time_ms);
+}
+
+static void trading_on_engine(void *ud, const market_sym *ms, engine *e, int64_t now_ms)
+{
+    app *a = ud;
+    if (a->trading && a->trading->ss)
+        sigstore_on_engine(a->trading->ss, ms, e, now_ms);
+}
+
+sigstore *trading_sigstore(app *a)
+{
+    return a->trading ? a->trading->ss : NULL;
+}
+
+alerts *trading_alerts(app *a)
+{
+    return a->trading ? a->trading->al : NULL;
+}
+
+void trading_engine_flush(app *a)
+{
+    if (a->trading && a->trading->ss && a->store)
+        sigstore_flush(a->trading->ss, a->data_ms);
 }
 
 int trading_open(app *a, char *err, size_t errlen)
@@ -315,7 +383,18 @@ int trading_open(app *a, char *err, size_t errlen)
         }
     }
     rc.id_epoch = a->session_id > 0 ? (uint64_t)a->session_id : 1;
+    rc.engine.horizon_ms = (int64_t)(a->cfg.engine_horizon_s * 1000.0 + 0.5);
+    rc.engine.drift_method = (enum drift_method)a->cfg.engine_drift;
     a->trading = xcalloc(1, sizeof *a->trading);
+    alerts_config ac = {.bell = a->cfg.alerts_bell, .rate_limit_s = a->cfg.alerts_rate_limit_s};
+    snprintf(ac.command, sizeof ac.command, "%s", a->cfg.alerts_command);
+    a->trading->al = alerts_new(&ac, a->log);
+    if (a->store) {
+        a->trading->ss = sigstore_new(a->store, a->log,
+                                      (int64_t)(a->cfg.engine_state_interval_s * 1000.0 + 0.5));
+        rc.on_engine = trading_on_engine;
+        rc.on_engine_ud = a;
+    }
     if (rc.models & (RUNNER_M_LSTM | RUNNER_M_TRANSFORMER | RUNNER_M_CNN | RUNNER_M_XGB)) {
         /* heavy training never on the main thread */
         a->trading->lrn = learner_new(8, err, errlen);
@@ -494,8 +573,13 @@ void trading_close(app *a)
         learner_free(a->trading->lrn);
         a->trading->lrn = NULL;
     }
+    trading_engine_flush(a);
     runner_free(a->runner);
     a->runner = NULL;
+    if (a->trading) {
+        sigstore_free(a->trading->ss);
+        alerts_free(a->trading->al);
+    }
     free(a->trading);
     a->trading = NULL;
 }
@@ -1071,6 +1155,23 @@ const cmd_entry cmd_metrics_entry = {.name = "metrics", .args = "[SYMBOL]",
                                              "sizes and baselines",
                                      .max_args = 1, .exec = trading_metrics_exec};
 
+static cmd_result trading_alerts_exec(cmd_ctx *c)
+{
+    if (trading_need(c) != CMD_OK || !c->a->trading->al)
+        return CMD_ERROR;
+    cJSON *j = alerts_json(c->a->trading->al);
+    if (!j)
+        return cmd_fail(c, "out of memory");
+    cJSON_Delete(c->out);
+    c->out = j;
+    return CMD_OK;
+}
+
+const cmd_entry cmd_alerts_entry = {.name = "alerts", .args = "",
+                                    .help = "the alert history (drift, self-pause, health, risk, "
+                                            "fills) and the alerts.command counters",
+                                    .exec = trading_alerts_exec};
+
 void cmd_status_trading(cmd_ctx *c, cJSON *doc)
 {
     runner *r = c->a->runner;
@@ -1100,6 +1201,17 @@ void cmd_status_trading(cmd_ctx *c, cJSON *doc)
         cJSON_AddItemToObject(t, "portfolio", p);
     else
         c->oom = true;
+    if (c->a->trading && c->a->trading->ss) {
+        sigstore_info si;
+        sigstore_get_info(c->a->trading->ss, NULL, &si);
+        cJSON *ms = cmd_json_obj(c, t, "model_state");
+        cmd_json_num(c, ms, "restored_version", (double)si.restored_version);
+        cmd_json_num(c, ms, "restored_time_ms", (double)si.restored_time_ms);
+        cmd_json_num(c, ms, "checkpoints", (double)si.checkpoints);
+        cmd_json_num(c, ms, "signals_written", (double)si.signals_written);
+        cmd_json_num(c, ms, "scored_written", (double)si.scored_written);
+        cmd_json_num(c, ms, "metrics_written", (double)si.metrics_written);
+    }
 }
 
 /* ---- kestrel export ---- */
@@ -1169,6 +1281,8 @@ static const trading_export trading_exports[] = {
      trading_derive_trade},
     {"equity", "equity", "key", trading_equity_cols, K_ARRAY_LEN(trading_equity_cols),
      trading_derive_equity},
+    {"signals", NULL, NULL, NULL, 0, NULL}, /* not journal kinds: tables read by sigstore.c */
+    {"metrics", NULL, NULL, NULL, 0, NULL},
 };
 
 int trading_export_main(int argc, char **argv)
@@ -1189,7 +1303,7 @@ int trading_export_main(int argc, char **argv)
         if (!strcmp(what, trading_exports[i].name))
             ex = &trading_exports[i];
     if (!ex || (strcmp(fmt, "csv") && strcmp(fmt, "json"))) {
-        fprintf(stderr, "usage: kestrel export fills|trades|equity --format csv|json "
+        fprintf(stderr, "usage: kestrel export fills|trades|equity|signals|metrics --format csv|json "
                         "[--db FILE]\n");
         return 2;
     }
@@ -1206,6 +1320,11 @@ int trading_export_main(int argc, char **argv)
         return 1;
     }
     sqlite3_busy_timeout(h, 2000);
+    if (!ex->kind) {
+        int rc = sigstore_export(h, what, !strcmp(fmt, "csv"), stdout);
+        sqlite3_close(h);
+        return rc == 0 && fflush(stdout) == 0 ? 0 : rc ? rc : 1;
+    }
     sqlite3_stmt *st = NULL;
     char sql[128];
     snprintf(sql, sizeof sql, "SELECT key, payload FROM journal WHERE kind = ?1 ORDER BY %s",

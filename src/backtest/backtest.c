@@ -202,6 +202,9 @@ static int bt_set(bt_opts *o, runner_config *c, const char *key, const char *val
         if (d <= 0)
             goto bad;
         c->engine.horizon_ms = d;
+    } else if (!strcmp(key, "engine.drift")) {
+        if (drift_method_parse(val, &c->engine.drift_method) != K_OK)
+            goto bad;
     } else if (!strcmp(key, "engine.analysis_tf")) {
         enum tf tf;
         if (tf_parse(val, &tf) != K_OK)
@@ -312,6 +315,8 @@ static int bt_apply_group(bt_opts *o, const config_setting_t *g, const char *pre
             continue; /* lists and arrays: none of a backtest's keys */
         if (!strcmp(key, "engine.auto_trade"))
             continue; /* whether a live session starts trading: a backtest always trades */
+        if (!strcmp(key, "engine.state_interval"))
+            continue; /* the app's model state checkpoints: a backtest stores none */
         if (bt_set(o, &o->rc, key, val, e2, sizeof e2) != K_OK) {
             snprintf(err, errlen, "%s:%u: %s", path, config_setting_source_line(st), e2);
             return K_ERR;

@@ -25,6 +25,7 @@
 #include "kestrel/config.h"
 #include "kestrel/runner.h"
 
+#include "kestrel/drift.h"
 #include "kestrel/paper.h"
 #include "kestrel/risk.h"
 #include "kestrel/xmalloc.h"
@@ -89,6 +90,15 @@ static const char *const config_level_names[] = {"error", "warn", "info", "debug
 static int config_parse_timeframe(kconfig *cfg, const char *v)
 {
     return tf_parse(v, &cfg->ui_timeframe);
+}
+
+static int config_parse_drift(kconfig *cfg, const char *v)
+{
+    enum drift_method m;
+    if (drift_method_parse(v, &m) != K_OK)
+        return K_ERR;
+    cfg->engine_drift = (int)m;
+    return K_OK;
 }
 
 /* engine.models: "weights,logreg,mlp,lstm,transformer,cnn,xgb" (any subset) or "none" */
@@ -211,6 +221,17 @@ static const keydef config_keys[] = {
      .expect = "true or false"},
     {.path = "engine.signal_interval", .type = KT_NUMBER, .off = OFF(engine_signal_interval_s),
      .min = 1, .max = 3600, .expect = "1..3600 (seconds)"},
+    {.path = "engine.horizon", .type = KT_NUMBER, .off = OFF(engine_horizon_s),
+     .min = 10, .max = 86400, .expect = "10..86400 (seconds)"},
+    {.path = "engine.drift", .type = KT_ENUM, .parse = config_parse_drift,
+     .expect = "page_hinkley or adwin"},
+    {.path = "engine.state_interval", .type = KT_NUMBER, .off = OFF(engine_state_interval_s),
+     .min = 10, .max = 86400, .expect = "10..86400 (seconds)"},
+    {.path = "alerts.bell", .type = KT_BOOL, .off = OFF(alerts_bell), .expect = "true or false"},
+    {.path = "alerts.command", .type = KT_PATH, .off = OFF(alerts_command),
+     .size = SZ(alerts_command), .expect = "a shell command, or \"\""},
+    {.path = "alerts.rate_limit", .type = KT_NUMBER, .off = OFF(alerts_rate_limit_s), .min = 0,
+     .max = 86400, .expect = "0..86400 (seconds)"},
     {.path = "engine.models", .type = KT_ENUM, .parse = config_parse_models,
      .expect = "model names from weights logreg mlp lstm transformer cnn xgb, comma-separated, "
                "or \"none\""},
@@ -252,7 +273,7 @@ static const keydef config_keys[] = {
 
 static const char *const config_groups[] = {"replay",  "ui",     "store", "market", "log",
                                              "control", "engine", "paper", "fees",   "risk",
-                                             "limits", "venues"};
+                                             "limits", "venues", "alerts"};
 
 /* Words people reach for that edit distance cannot map: leaf name -> key. */
 static const struct {
@@ -1303,6 +1324,10 @@ void config_defaults(kconfig *cfg)
     cfg->ctl_idle_timeout_s = 60;
     cfg->engine_auto_trade = false;
     cfg->engine_signal_interval_s = 30;
+    cfg->engine_horizon_s = 900;
+    cfg->engine_state_interval_s = 60;
+    cfg->alerts_bell = true;
+    cfg->alerts_rate_limit_s = 10;
     cfg->engine_models = RUNNER_M_DEFAULT;
     cfg->paper_latency_ms = 50;
 }

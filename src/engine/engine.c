@@ -12,7 +12,7 @@
 #include "kestrel/xmalloc.h"
 
 #define ENGINE_MAGIC 0x4B454E47u /* "KENG" */
-#define ENGINE_VERSION 1u
+#define ENGINE_VERSION 2u /* 2: the ADWIN detector's state follows Page-Hinkley's */
 #define ENGINE_ROWS 512 /* feature rows kept for sequence-model windows */
 #define ENGINE_EVENTS 32
 #define ENGINE_HEALTH_LOW 40.0
@@ -51,6 +51,7 @@ struct engine {
     ensemble *ens;
     calib *cal;
     drift drift;
+    adwin adw;
     ensemble_guard guard;
     ensemble_threshold thr;
     metrics_set *metrics;
@@ -125,6 +126,7 @@ void engine_config_default(engine_config *c)
     c->calib_method = CALIB_ISOTONIC;
     c->calib_window = 500;
     c->calib_min = 100;
+    c->drift_method = DRIFT_PAGE_HINKLEY;
     c->conf_interval = true;
     features_config_default(&c->features);
     c->features.analysis_tf = c->analysis_tf;
@@ -160,6 +162,7 @@ engine *engine_new(const engine_config *cfg, model **models, uint32_t nmodels)
     e->ens = ensemble_new(nmodels, NULL);
     e->cal = calib_new(c->calib_method, c->calib_window, c->calib_min);
     drift_init_default(&e->drift);
+    adwin_init_default(&e->adw);
     ensemble_guard_init(&e->guard);
     ensemble_threshold_init(&e->thr, c->threshold);
     e->metrics = metrics_set_new(c->metrics_window, nmodels, names);
@@ -281,12 +284,24 @@ static void engine_learn_one(engine *e, engine_pend *p, int label, int64_t now_m
     calib_add(e->cal, p->raw_confidence, p->action == label);
     double po = p->p[label] > METRICS_LL_EPS ? p->p[label] : METRICS_LL_EPS;
     double ph = drift_stat(&e->drift);
-    if (drift_add(&e->drift, -log(po))) {
+    bool drifted;
+    char dtext[112];
+    if (e->cfg.drift_method == DRIFT_ADWIN) {
+        drifted = adwin_add(&e->adw, -log(po));
+        ph = e->adw.last_new_mean - e->adw.last_old_mean;
+        snprintf(dtext, sizeof dtext, "ADWIN: mean log loss %.3f -> %.3f: weights reset, "
+                 "calibration refit on the newest 50", e->adw.last_old_mean,
+                 e->adw.last_new_mean);
+    } else {
+        drifted = drift_add(&e->drift, -log(po));
+        snprintf(dtext, sizeof dtext, "drift on the ensemble's log loss: "
+                 "weights reset, calibration refit on the newest 50");
+    }
+    if (drifted) {
         e->k.drift_events++;
         ensemble_reset(e->ens);
         calib_keep_recent(e->cal, 50);
-        engine_raise(e, ENGINE_EV_DRIFT, now_ms, ph, "drift on the ensemble's log loss: "
-                     "weights reset, calibration refit on the newest 50");
+        engine_raise(e, ENGINE_EV_DRIFT, now_ms, ph, dtext);
     }
     ensemble_guard_add(&e->guard, p->action == label, label == MODEL_HOLD);
     char why[96];
@@ -808,6 +823,7 @@ enum model_result engine_save(const engine *e, model_blob *out)
     }
     model_blob_free(&part);
     model_blob_put(out, &e->drift, sizeof e->drift);
+    model_blob_put(out, &e->adw, sizeof e->adw);
     model_blob_put(out, &e->guard, sizeof e->guard);
     model_blob_put(out, &e->thr, sizeof e->thr);
     model_blob_put(out, &e->k, sizeof e->k);
@@ -858,13 +874,15 @@ static enum model_result engine_load_raw(engine *e, const uint8_t *data, size_t 
             e->models[i]->ops->load(e->models[i], sec, slen) != K_MODEL_OK)
             return K_MODEL_BAD_STATE;
     }
-    size_t rest = sizeof e->drift + sizeof e->guard + sizeof e->thr + sizeof e->k +
-                  sizeof e->last_px + sizeof e->last_px_ms +
+    size_t rest = sizeof e->drift + sizeof e->adw + sizeof e->guard + sizeof e->thr +
+                  sizeof e->k + sizeof e->last_px + sizeof e->last_px_ms +
                   (size_t)h.pend_n * sizeof(engine_pend) + sizeof(float) * FEAT_COUNT * ENGINE_ROWS;
     if (len - off != rest)
         return K_MODEL_BAD_STATE;
     memcpy(&e->drift, data + off, sizeof e->drift);
     off += sizeof e->drift;
+    memcpy(&e->adw, data + off, sizeof e->adw);
+    off += sizeof e->adw;
     memcpy(&e->guard, data + off, sizeof e->guard);
     off += sizeof e->guard;
     memcpy(&e->thr, data + off, sizeof e->thr);

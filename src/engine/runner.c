@@ -37,6 +37,7 @@ typedef struct runner_sym {
     int64_t snap_id;
     kdec last_close; /* bar mode: the last close of exec_tf */
     bool book_dirty; /* the book changed since the engine last saw it */
+    bool told;       /* cfg.on_engine has been called for this symbol */
     uint64_t data_seq; /* market data taken for this symbol (trades, bars, top changes) */
     uint64_t trained_at[ENSEMBLE_MAX_MODELS]; /* samples() at each model's last train() */
     uint64_t sig_seq;  /* data_seq when its last signal was made */
@@ -503,6 +504,10 @@ static void runner_signal(runner *r, runner_sym *s, int64_t now)
 {
     if (now <= s->last_sig_ms)
         return;
+    if (!s->told && r->cfg.on_engine) { /* before the first signal: e.g. a stored state */
+        s->told = true;
+        r->cfg.on_engine(r->cfg.on_engine_ud, s->ms, s->e, now);
+    }
     if (s->book_dirty && !s->bar_mode) { /* the book as it is now, not at its last top change */
         engine_on_book(s->e, s->ms->book, now);
         s->book_dirty = false;

@@ -85,6 +85,44 @@ static const char *const migrations[] = {
      * replay that starts at 23:54 holds six minutes) is stored as such, so a later history load
      * keeps it out of the indicators too. Rows written before are whole (0). */
     "ALTER TABLE candles ADD COLUMN partial INTEGER NOT NULL DEFAULT 0;",
+
+    /* 6: the signal engine (docs/ENGINE.md "Storage"): every signal and, once its horizon has
+     * passed, its scoring (one row per signal, upserted on (venue, symbol, sig_id, time_ms)); the
+     * metrics document each data-clock hour; model state checkpoints (the engine_save blob),
+     * one version per row, the newest few kept per symbol. */
+    "CREATE TABLE signals("
+    "  id INTEGER PRIMARY KEY,"
+    "  venue TEXT NOT NULL,"
+    "  symbol TEXT NOT NULL,"
+    "  sig_id INTEGER NOT NULL,"
+    "  time_ms INTEGER NOT NULL,"
+    "  horizon_end_ms INTEGER NOT NULL,"
+    "  action TEXT NOT NULL,"
+    "  p_sell REAL NOT NULL, p_hold REAL NOT NULL, p_buy REAL NOT NULL,"
+    "  confidence REAL NOT NULL,"
+    "  strength REAL NOT NULL,"
+    "  scored INTEGER NOT NULL,"
+    "  outcome TEXT, result TEXT, ret REAL, mfe REAL, mae REAL,"
+    "  regime TEXT NOT NULL, source TEXT NOT NULL, first_hit TEXT NOT NULL,"
+    "  traded INTEGER NOT NULL,"
+    "  session_id INTEGER,"
+    "  UNIQUE(venue, symbol, sig_id, time_ms));"
+    "CREATE INDEX signals_time ON signals(time_ms);"
+    "CREATE TABLE metrics("
+    "  id INTEGER PRIMARY KEY,"
+    "  venue TEXT NOT NULL,"
+    "  symbol TEXT NOT NULL,"
+    "  time_ms INTEGER NOT NULL,"
+    "  doc TEXT NOT NULL);"
+    "CREATE TABLE model_state("
+    "  id INTEGER PRIMARY KEY,"
+    "  venue TEXT NOT NULL,"
+    "  symbol TEXT NOT NULL,"
+    "  time_ms INTEGER NOT NULL,"
+    "  saved_ms INTEGER NOT NULL,"
+    "  bytes INTEGER NOT NULL,"
+    "  state BLOB NOT NULL);"
+    "CREATE INDEX model_state_sym ON model_state(venue, symbol, id);",
 };
 
 int store_schema_latest(void)

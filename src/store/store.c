@@ -69,6 +69,9 @@ enum row_kind {
     ROW_BARRIER,
     ROW_FLUSH,
     ROW_LOAD, /* store_load_candles_async: a read on the writer, answered in order */
+    ROW_SIGNAL,
+    ROW_METRICS,
+    ROW_MODEL_STATE,
 };
 
 typedef struct store_row {
@@ -109,6 +112,20 @@ typedef struct store_row {
             int64_t before_ms;
         } load;
         uint64_t flush_seq;
+        struct {
+            int64_t session_id;
+            store_signal v;
+        } sig;
+        struct {
+            int64_t time_ms;
+            char *doc; /* owned; freed by the writer */
+        } met;
+        struct {
+            int64_t time_ms, saved_ms;
+            void *blob; /* owned; freed by the writer */
+            size_t len;
+            uint32_t keep;
+        } ms;
     } u;
 } store_row;
 
@@ -158,6 +175,10 @@ enum {
     ST_JOURNAL_PUT,
     ST_JOURNAL_DEL,
     ST_LOAD,
+    ST_SIGNAL,
+    ST_METRICS,
+    ST_MODEL_STATE,
+    ST_MODEL_PRUNE,
     ST_COUNT
 };
 
@@ -184,6 +205,25 @@ static const char *const stmt_sql[ST_COUNT] = {
                 " FROM candles"
                 " WHERE venue = ?1 AND symbol = ?2 AND tf = ?3 AND open_ms < ?4"
                 " ORDER BY open_ms DESC LIMIT ?5",
+    [ST_SIGNAL] = "INSERT INTO signals(venue, symbol, sig_id, time_ms, horizon_end_ms, action,"
+                  " p_sell, p_hold, p_buy, confidence, strength, scored, outcome, result, ret,"
+                  " mfe, mae, regime, source, first_hit, traded, session_id)"
+                  " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,"
+                  "?20,?21,?22)"
+                  " ON CONFLICT(venue, symbol, sig_id, time_ms) DO UPDATE SET"
+                  " horizon_end_ms = excluded.horizon_end_ms, action = excluded.action,"
+                  " p_sell = excluded.p_sell, p_hold = excluded.p_hold, p_buy = excluded.p_buy,"
+                  " confidence = excluded.confidence, strength = excluded.strength,"
+                  " scored = excluded.scored, outcome = excluded.outcome,"
+                  " result = excluded.result, ret = excluded.ret, mfe = excluded.mfe,"
+                  " mae = excluded.mae, regime = excluded.regime, source = excluded.source,"
+                  " first_hit = excluded.first_hit, traded = excluded.traded",
+    [ST_METRICS] = "INSERT INTO metrics(venue, symbol, time_ms, doc) VALUES(?1,?2,?3,?4)",
+    [ST_MODEL_STATE] = "INSERT INTO model_state(venue, symbol, time_ms, saved_ms, bytes, state)"
+                       " VALUES(?1,?2,?3,?4,?5,?6)",
+    [ST_MODEL_PRUNE] = "DELETE FROM model_state WHERE venue = ?1 AND symbol = ?2 AND id <="
+                       " (SELECT id FROM model_state WHERE venue = ?1 AND symbol = ?2"
+                       " ORDER BY id DESC LIMIT 1 OFFSET ?3)",
 };
 
 struct store {
@@ -369,6 +409,10 @@ static void store_row_free(store_row *r)
         free(r->u.sess.args);
     } else if (r->kind == ROW_SETTING) {
         free(r->u.set.key); /* the value shares its block */
+    } else if (r->kind == ROW_METRICS) {
+        free(r->u.met.doc);
+    } else if (r->kind == ROW_MODEL_STATE) {
+        free(r->u.ms.blob);
     }
     r->kind = ROW_NONE;
 }
@@ -455,6 +499,66 @@ static int store_writer_exec(store *s, const store_row *r)
         sqlite3_bind_int64(st, 1, r->u.sess.id);
         sqlite3_bind_int64(st, 2, r->u.sess.time_ms);
         break;
+    case ROW_SIGNAL: {
+        const store_signal *g = &r->u.sig.v;
+        st = s->st[ST_SIGNAL];
+        store_bind_text(st, 1, venue);
+        store_bind_text(st, 2, r->symbol);
+        sqlite3_bind_int64(st, 3, (int64_t)g->id);
+        sqlite3_bind_int64(st, 4, g->time_ms);
+        sqlite3_bind_int64(st, 5, g->horizon_end_ms);
+        store_bind_text(st, 6, g->action);
+        for (int k = 0; k < 3; k++)
+            sqlite3_bind_double(st, 7 + k, g->p[k]);
+        sqlite3_bind_double(st, 10, g->confidence);
+        sqlite3_bind_double(st, 11, g->strength);
+        sqlite3_bind_int(st, 12, g->scored);
+        if (g->scored) {
+            store_bind_text(st, 13, g->outcome);
+            store_bind_text(st, 14, g->result);
+            sqlite3_bind_double(st, 15, g->ret);
+            sqlite3_bind_double(st, 16, g->mfe);
+            sqlite3_bind_double(st, 17, g->mae);
+        } else {
+            for (int k = 13; k <= 17; k++)
+                sqlite3_bind_null(st, k);
+        }
+        store_bind_text(st, 18, g->regime);
+        store_bind_text(st, 19, g->source);
+        store_bind_text(st, 20, g->first_hit);
+        sqlite3_bind_int(st, 21, g->traded);
+        if (r->u.sig.session_id > 0)
+            sqlite3_bind_int64(st, 22, r->u.sig.session_id);
+        else
+            sqlite3_bind_null(st, 22);
+        break;
+    }
+    case ROW_METRICS:
+        st = s->st[ST_METRICS];
+        store_bind_text(st, 1, venue);
+        store_bind_text(st, 2, r->symbol);
+        sqlite3_bind_int64(st, 3, r->u.met.time_ms);
+        store_bind_text(st, 4, r->u.met.doc);
+        break;
+    case ROW_MODEL_STATE: {
+        st = s->st[ST_MODEL_STATE];
+        store_bind_text(st, 1, venue);
+        store_bind_text(st, 2, r->symbol);
+        sqlite3_bind_int64(st, 3, r->u.ms.time_ms);
+        sqlite3_bind_int64(st, 4, r->u.ms.saved_ms);
+        sqlite3_bind_int64(st, 5, (int64_t)r->u.ms.len);
+        sqlite3_bind_blob64(st, 6, r->u.ms.blob, r->u.ms.len, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        if (rc != SQLITE_DONE)
+            return rc;
+        st = s->st[ST_MODEL_PRUNE]; /* the newest `keep` versions stay */
+        store_bind_text(st, 1, venue);
+        store_bind_text(st, 2, r->symbol);
+        sqlite3_bind_int64(st, 3, r->u.ms.keep);
+        break;
+    }
     default:
         return SQLITE_MISUSE;
     }
@@ -644,12 +748,50 @@ static const char *store_writer_what(const store_row *r)
            : r->kind == ROW_INSTRUMENT ? "writing an instrument failed"
            : r->kind == ROW_BOOK_EVENT ? "writing a book event failed"
            : r->kind == ROW_SETTING    ? "writing a setting failed"
+           : r->kind == ROW_SIGNAL     ? "writing a signal failed"
+           : r->kind == ROW_METRICS    ? "writing metrics failed"
+           : r->kind == ROW_MODEL_STATE ? "writing model state failed"
                                        : "writing a session failed";
+}
+
+/* A model state checkpoint: large (hundreds of KiB) and superseded by the next one, so it gets
+ * a transaction of its own after the open one is committed, and a failure (a full disk, a file
+ * size limit) rolls back only it: counted lost, never held for retry, never taking the market
+ * rows of a batch down with it. While writes are failing it is dropped (counted) at once. */
+static void store_writer_checkpoint(store *s, store_row *r)
+{
+    store_writer_commit(s);
+    if (s->w_failing) { /* writes are failing: this checkpoint is lost, the next one retries */
+        store_row_free(r);
+        store_writer_lost(s, 1);
+        return;
+    }
+    int rc = sqlite3_exec(s->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc == SQLITE_OK) {
+        rc = store_writer_exec(s, r);
+        rc = rc == SQLITE_DONE ? sqlite3_exec(s->wdb, "COMMIT", NULL, NULL, NULL) : rc;
+    }
+    if (rc != SQLITE_OK) {
+        store_writer_error(s, rc, store_writer_what(r));
+        if (!sqlite3_get_autocommit(s->wdb))
+            sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
+        store_writer_lost(s, 1);
+    } else {
+        pthread_mutex_lock(&s->mu);
+        s->st_shared.rows_written++;
+        s->st_shared.commits++;
+        pthread_mutex_unlock(&s->mu);
+    }
+    store_row_free(r);
 }
 
 /* One market row; takes it over (it ends committed, held for retry, or counted lost). */
 static void store_writer_row(store *s, store_row *r, int64_t queued_ms)
 {
+    if (r->kind == ROW_MODEL_STATE) {
+        store_writer_checkpoint(s, r);
+        return;
+    }
     if (s->w_failing) {
         store_held_push(s, r); /* in order behind the older held rows */
         return;
@@ -1208,6 +1350,116 @@ enum store_result store_put_setting(store *s, const char *key, const char *value
     s->set_seq = seq;
     store_pending_set(s, key, value, seq);
     return STORE_OK;
+}
+
+enum store_result store_put_signal(store *s, enum venue v, const char *symbol,
+                                   const store_signal *sig)
+{
+    if ((unsigned)v >= VENUE_COUNT || !sig || !store_symbol_ok(symbol))
+        return store_reject(s);
+    pthread_mutex_lock(&s->mu);
+    store_row *r = store_queue_reserve(s, true);
+    if (r) {
+        r->kind = ROW_SIGNAL;
+        r->venue = (uint8_t)v;
+        memcpy(r->symbol, symbol, strlen(symbol) + 1);
+        r->u.sig.session_id = s->session_id;
+        r->u.sig.v = *sig;
+        store_signal *g = &r->u.sig.v; /* the texts NUL-terminated whatever the caller gave */
+        g->action[sizeof g->action - 1] = g->outcome[sizeof g->outcome - 1] = '\0';
+        g->result[sizeof g->result - 1] = g->regime[sizeof g->regime - 1] = '\0';
+        g->source[sizeof g->source - 1] = g->first_hit[sizeof g->first_hit - 1] = '\0';
+    }
+    pthread_mutex_unlock(&s->mu);
+    return r ? STORE_OK : STORE_E_FULL;
+}
+
+enum store_result store_put_metrics(store *s, enum venue v, const char *symbol, int64_t time_ms,
+                                    const char *doc)
+{
+    if ((unsigned)v >= VENUE_COUNT || !doc || !store_symbol_ok(symbol))
+        return store_reject(s);
+    char *copy = xstrdup(doc); /* outside the lock; the writer frees it */
+    pthread_mutex_lock(&s->mu);
+    store_row *r = store_queue_reserve(s, true);
+    if (r) {
+        r->kind = ROW_METRICS;
+        r->venue = (uint8_t)v;
+        memcpy(r->symbol, symbol, strlen(symbol) + 1);
+        r->u.met.time_ms = time_ms;
+        r->u.met.doc = copy;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (!r)
+        free(copy);
+    return r ? STORE_OK : STORE_E_FULL;
+}
+
+enum store_result store_put_model_state(store *s, enum venue v, const char *symbol,
+                                        int64_t time_ms, const void *blob, size_t len,
+                                        uint32_t keep)
+{
+    if ((unsigned)v >= VENUE_COUNT || !blob || len == 0 || len > STORE_STATE_MAX ||
+        !store_symbol_ok(symbol))
+        return store_reject(s);
+    void *copy = xmalloc(len); /* outside the lock; the writer frees it */
+    memcpy(copy, blob, len);
+    pthread_mutex_lock(&s->mu);
+    store_row *r = store_queue_reserve(s, false); /* a control row: never dropped by the cap */
+    r->kind = ROW_MODEL_STATE;
+    s->st_shared.rows_queued++;
+    r->venue = (uint8_t)v;
+    memcpy(r->symbol, symbol, strlen(symbol) + 1);
+    r->u.ms.time_ms = time_ms;
+    r->u.ms.saved_ms = store_wall_ms();
+    r->u.ms.blob = copy;
+    r->u.ms.len = len;
+    r->u.ms.keep = keep ? keep : 1;
+    pthread_mutex_unlock(&s->mu);
+    return STORE_OK;
+}
+
+static void store_main_error(store *s, const char *what);
+
+enum store_result store_load_model_state(store *s, enum venue v, const char *symbol, void **blob,
+                                         size_t *len, int64_t *time_ms, int64_t *version)
+{
+    *blob = NULL;
+    *len = 0;
+    if ((unsigned)v >= VENUE_COUNT || !store_symbol_ok(symbol))
+        return STORE_E_INVALID;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->rdb,
+                                "SELECT id, time_ms, state FROM model_state WHERE venue = ?1 AND"
+                                " symbol = ?2 ORDER BY id DESC LIMIT 1",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        store_main_error(s, "loading model state failed");
+        return STORE_E_READ;
+    }
+    store_bind_text(st, 1, venue_name(v));
+    store_bind_text(st, 2, symbol);
+    enum store_result out = STORE_NOT_FOUND;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        int n = sqlite3_column_bytes(st, 2);
+        const void *p = sqlite3_column_blob(st, 2);
+        if (n > 0 && p) {
+            *blob = xmalloc((size_t)n);
+            memcpy(*blob, p, (size_t)n);
+            *len = (size_t)n;
+            if (version)
+                *version = sqlite3_column_int64(st, 0);
+            if (time_ms)
+                *time_ms = sqlite3_column_int64(st, 1);
+            out = STORE_OK;
+        }
+    } else if (rc != SQLITE_DONE) {
+        store_main_error(s, "loading model state failed");
+        out = STORE_E_READ;
+    }
+    sqlite3_finalize(st);
+    return out;
 }
 
 int64_t store_session_begin(store *s, const char *source, const char *version, const char *args)

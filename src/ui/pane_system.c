@@ -361,11 +361,7 @@ void ui_system_draw(ui *u, pane *p, enum pane_id id)
     case PANE_COUNTERS: sys_counters(u, w, ih, iw); break;
     case PANE_LOG: sys_log(u, w, ih, iw); break;
     case PANE_TRADING: sys_trading(u, w, ih, iw); break;
-    case PANE_AI:
-        sys_placeholder(u, w, ih, iw,
-                        "AI: signals, model metrics, the reliability diagram, indicator weights "
-                        "and alerts appear here with the engine and models issues.");
-        break;
+    case PANE_AI: ui_ai_draw(u, w, ih, iw); break;
     case PANE_BACKTEST:
         sys_placeholder(u, w, ih, iw,
                         "Backtests: runs, their equity curves and statistics appear here with "

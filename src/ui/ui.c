@@ -12,6 +12,9 @@
 #include "kestrel/cmd.h"
 #include "kestrel/keys.h"
 #include "kestrel/loop.h"
+#include "kestrel/alerts.h"
+#include "kestrel/runner.h"
+#include "kestrel/trading.h"
 #include "kestrel/xmalloc.h"
 
 #include <langinfo.h>
@@ -793,6 +796,12 @@ static uint64_t pane_sig(ui *u, enum pane_id id)
         h = mix(h, a->log ? log_count(a->log, LOG_WARN) + log_count(a->log, LOG_ERROR) : 0);
         h = mix(h, log_tail_seq(a->log)); /* a new line in the log's tail */
         break;
+    case PANE_AI: /* a new signal (scores land with it), alerts, the focus, key changes */
+        h = mix(h, a->runner ? runner_get_stats(a->runner)->signals : 0);
+        h = mix(h, trading_alerts(a) ? alerts_get_stats(trading_alerts(a))->raised : 0);
+        h = mix(h, a->changes);
+        h = mix(h, a->focus);
+        break;
     default:
         break;
     }
@@ -844,6 +853,8 @@ static bool ui_frame(ui *u)
         u->frames_dropped++;
         return false;
     }
+    if (trading_alerts(u->a) && alerts_take_bell(trading_alerts(u->a)))
+        beep(); /* alerts.bell: once per frame with new alerts */
     if (u->tty && ui_tty_take_lost(u->tty)) { /* output was thrown away: repaint it all */
         clearok(curscr, TRUE);
         u->full = true;

@@ -203,6 +203,8 @@ uint64_t ui_strip_stamp(const app *a);               /* changes when what it sho
 
 /* panes of the System screen and the placeholders (pane_system.c) */
 void ui_system_draw(ui *u, pane *p, enum pane_id id);
+/* screen 3's AI pane, inside its box (pane_ai.c) */
+void ui_ai_draw(ui *u, WINDOW *w, int ih, int iw);
 
 /* ui.c */
 attr_t ui_attr(const ui *u, enum theme_role r);

@@ -340,7 +340,7 @@ int main(void)
     CHECK(shows("Trading is not running")); /* this test's app has no store, so no runner */
     ui_feed_key(u, KEY_F(4));
     draw(u);
-    CHECK(shows("signals, model metrics"));
+    CHECK(shows("The signal engine is not running")); /* no runner: nothing invented */
     ui_feed_key(u, KEY_F(6));
     draw(u);
     CHECK(shows("Backtests: runs"));

@@ -1,0 +1,63 @@
+/* The signal engine's persistence in the app: every signal and its scoring written to the
+ * store's `signals` table through the market lane, the metrics document stored every hour of
+ * data time, model state checkpoints (engine_save blobs, versioned in `model_state`) every
+ * engine.state_interval of data time and at exit, restored when a symbol's engine is made;
+ * and the `kestrel export signals|metrics` readers. Main thread; nothing here waits for the
+ * disk except the one start-up read of a symbol's newest model state. */
+#ifndef KESTREL_SIGSTORE_H
+#define KESTREL_SIGSTORE_H
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <sqlite3.h>
+
+#include "kestrel/engine.h"
+#include "kestrel/log.h"
+#include "kestrel/market.h"
+#include "kestrel/store.h"
+
+#define SIGSTORE_KEEP 3 /* model state versions kept per symbol */
+
+typedef struct sigstore sigstore;
+
+/* state_interval_ms: data time between checkpoints (0 = only at exit). log may be NULL. */
+sigstore *sigstore_new(store *st, klog *log, int64_t state_interval_ms);
+void sigstore_free(sigstore *ss);
+
+/* A symbol's engine was just made (runner on_engine): restores its newest stored state when that
+ * state's data time is not after now_ms (a replay that starts over from earlier data starts
+ * fresh, and says so in the log). */
+void sigstore_on_engine(sigstore *ss, const market_sym *ms, engine *e, int64_t now_ms);
+/* After a signal of ms's engine at now_ms (sig: its full reasoning, may be NULL): the new row,
+ * rows scored since, the hourly metrics, the checkpoint when due. */
+void sigstore_on_signal(sigstore *ss, const market_sym *ms, const engine_signal *sig,
+                        int64_t now_ms);
+
+/* The top reasons of a recent signal of ms's engine ("" when no longer kept: the newest
+ * SIGSTORE_REASONS per symbol are). */
+#define SIGSTORE_REASONS 64
+const char *sigstore_reasons(const sigstore *ss, const market_sym *ms, uint64_t id);
+
+/* Everything now (exit, seek): scored rows, metrics, a checkpoint of every engine. */
+void sigstore_flush(sigstore *ss, int64_t now_ms);
+
+typedef struct sigstore_info {
+    int64_t restored_version; /* model_state id restored (0: none) */
+    int64_t restored_time_ms;
+    uint64_t checkpoints, signals_written, scored_written, metrics_written;
+} sigstore_info;
+/* Per symbol (NULL e: the totals; restored_* of the first engine that restored). */
+void sigstore_get_info(const sigstore *ss, const engine *e, sigstore_info *out);
+
+/* A store_signal from an engine history row. */
+void sigstore_row(const metrics_signal_row *r, store_signal *out);
+
+/* `kestrel export signals|metrics` on an open read-only database: 0, or 1 with a message on
+ * stderr. signals: the engine export's columns (metrics_export_csv), `id` the row id of the
+ * table (unique across symbols and sessions). metrics: one row per stored document and
+ * predictor / window (CSV: time,symbol,predictor,window,n,accuracy,brier,log_loss,ece,health),
+ * JSON: [{"time", "symbol", "metrics": <the ctl metrics document>}]. */
+int sigstore_export(sqlite3 *db, const char *what, bool csv, FILE *out);
+
+#endif

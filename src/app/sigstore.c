@@ -1,0 +1,478 @@
+/* The signal engine's persistence (sigstore.h). It owns, per engine, how far its history rows
+ * have been written (the newest signal id written, and the id up to which every row is final:
+ * scored, or past its horizon without a score because it was dropped), the data-clock hour of
+ * the last metrics document and the time of the last checkpoint. Rows go to the store's market
+ * lane (store_put_signal: an upsert, so a scored row replaces its unscored one); checkpoints are
+ * control rows (never dropped) and at most one per engine per state_interval of data time. The
+ * only synchronous read is the newest model state when an engine is made (as the other
+ * start-up loads). The export side reads the database read-only, without the store's lock. */
+#include "kestrel/sigstore.h"
+
+#include "kestrel/xmalloc.h"
+
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SIGSTORE_HOUR_MS 3600000LL
+
+typedef struct sigstore_sym {
+    const market_sym *ms;
+    const engine *e;
+    enum venue venue;
+    char symbol[KSYM_MAX];
+    uint64_t written_id; /* newest signal id written (unscored or scored) */
+    uint64_t final_id;   /* every row with id <= this has been written in its final form */
+    int64_t hour;        /* data-clock hour of the last metrics document (-1: none yet) */
+    int64_t last_ckpt_ms;
+    sigstore_info info;
+    struct {
+        uint64_t id;
+        char text[160];
+    } reasons[SIGSTORE_REASONS]; /* by id % SIGSTORE_REASONS */
+} sigstore_sym;
+
+struct sigstore {
+    store *st;
+    klog *log;
+    int64_t state_interval_ms;
+    sigstore_sym *syms;
+    uint32_t n, cap;
+    sigstore_info total;
+};
+
+sigstore *sigstore_new(store *st, klog *log, int64_t state_interval_ms)
+{
+    sigstore *ss = xcalloc(1, sizeof *ss);
+    ss->st = st;
+    ss->log = log;
+    ss->state_interval_ms = state_interval_ms;
+    return ss;
+}
+
+void sigstore_free(sigstore *ss)
+{
+    if (!ss)
+        return;
+    free(ss->syms);
+    free(ss);
+}
+
+static sigstore_sym *sigstore_find(sigstore *ss, const engine *e)
+{
+    for (uint32_t i = 0; i < ss->n; i++)
+        if (ss->syms[i].e == e)
+            return &ss->syms[i];
+    return NULL;
+}
+
+static sigstore_sym *sigstore_add(sigstore *ss, const market_sym *ms, const engine *e)
+{
+    sigstore_sym *y = sigstore_find(ss, e);
+    if (y)
+        return y;
+    if (ss->n == ss->cap) {
+        ss->cap = ss->cap ? ss->cap * 2 : 4;
+        ss->syms = xrealloc(ss->syms, ss->cap * sizeof *ss->syms);
+    }
+    y = &ss->syms[ss->n++];
+    memset(y, 0, sizeof *y);
+    y->ms = ms;
+    y->e = e;
+    y->venue = ms->venue;
+    snprintf(y->symbol, sizeof y->symbol, "%s", ms->name);
+    y->hour = -1;
+    y->last_ckpt_ms = INT64_MIN;
+    return y;
+}
+
+void sigstore_row(const metrics_signal_row *r, store_signal *g)
+{
+    memset(g, 0, sizeof *g);
+    g->id = r->id;
+    g->time_ms = r->time_ms;
+    g->horizon_end_ms = r->horizon_end_ms;
+    snprintf(g->action, sizeof g->action, "%s", metrics_class_name(r->action));
+    memcpy(g->p, r->p, sizeof g->p);
+    g->confidence = r->confidence;
+    g->strength = r->strength;
+    g->scored = r->scored;
+    if (r->scored) {
+        snprintf(g->outcome, sizeof g->outcome, "%s", metrics_class_name(r->outcome));
+        snprintf(g->result, sizeof g->result, "%s", metrics_result_name(r->result));
+        g->ret = r->ret;
+        g->mfe = r->mfe;
+        g->mae = r->mae;
+    }
+    snprintf(g->regime, sizeof g->regime, "%s", r->regime);
+    snprintf(g->source, sizeof g->source, "%s", r->source);
+    snprintf(g->first_hit, sizeof g->first_hit, "%s", r->first_hit);
+    g->traded = r->traded;
+}
+
+static void sigstore_put(sigstore *ss, sigstore_sym *y, const metrics_signal_row *r)
+{
+    store_signal g;
+    sigstore_row(r, &g);
+    if (store_put_signal(ss->st, y->venue, y->symbol, &g) != STORE_OK)
+        return; /* a drop is counted and reported by the store's health */
+    y->info.signals_written++;
+    ss->total.signals_written++;
+    if (r->scored) {
+        y->info.scored_written++;
+        ss->total.scored_written++;
+    }
+}
+
+/* Rows newer than written_id (the new signal) and rows scored since final_id. A row is final
+ * once scored, or (advanced: the engine has scored everything due by now_ms) unscored past its
+ * horizon: dropped by the pending cap. Scoring is FIFO, so final rows are a prefix. */
+static void sigstore_scan(sigstore *ss, sigstore_sym *y, int64_t now_ms, bool advanced)
+{
+    const engine *e = y->e;
+    uint32_t n = engine_history_len(e);
+    if (n == 0)
+        return;
+    uint64_t first = engine_history(e, 0)->id; /* history ids are consecutive */
+    uint64_t from = y->final_id + 1 > first ? y->final_id + 1 : first;
+    bool prefix = true;
+    for (uint64_t id = from; id < first + n; id++) {
+        const metrics_signal_row *r = engine_history(e, (uint32_t)(id - first));
+        if (id > y->written_id || r->scored)
+            sigstore_put(ss, y, r); /* an upsert: the scored row replaces the unscored one */
+        if (id > y->written_id)
+            y->written_id = id;
+        bool final = r->scored || (advanced && r->horizon_end_ms <= now_ms);
+        if (prefix && final)
+            y->final_id = id;
+        else
+            prefix = false;
+    }
+}
+
+static void sigstore_metrics(sigstore *ss, sigstore_sym *y, int64_t now_ms)
+{
+    cJSON *m = engine_metrics_json(y->e);
+    char *txt = m ? cJSON_PrintUnformatted(m) : NULL;
+    cJSON_Delete(m);
+    if (!txt) {
+        if (ss->log)
+            log_error(ss->log, "metrics of %s not stored: out of memory", y->symbol);
+        return;
+    }
+    if (store_put_metrics(ss->st, y->venue, y->symbol, now_ms, txt) == STORE_OK) {
+        y->info.metrics_written++;
+        ss->total.metrics_written++;
+    }
+    cJSON_free(txt);
+}
+
+static void sigstore_checkpoint(sigstore *ss, sigstore_sym *y, int64_t now_ms)
+{
+    model_blob b = {0};
+    enum model_result r = engine_save(y->e, &b);
+    if (r == K_MODEL_OK &&
+        store_put_model_state(ss->st, y->venue, y->symbol, now_ms, b.data, b.len,
+                              SIGSTORE_KEEP) == STORE_OK) {
+        y->info.checkpoints++;
+        ss->total.checkpoints++;
+    } else if (ss->log) {
+        log_error(ss->log, "model state of %s not checkpointed: %s", y->symbol,
+                  r == K_MODEL_OK ? "refused by the store" : model_strerror(r));
+    }
+    model_blob_free(&b);
+    y->last_ckpt_ms = now_ms;
+}
+
+void sigstore_on_engine(sigstore *ss, const market_sym *ms, engine *e, int64_t now_ms)
+{
+    sigstore_sym *y = sigstore_add(ss, ms, e);
+    void *blob = NULL;
+    size_t len = 0;
+    int64_t t = 0, ver = 0;
+    enum store_result rc = store_load_model_state(ss->st, ms->venue, ms->name, &blob, &len, &t,
+                                                  &ver);
+    if (rc != STORE_OK) {
+        if (rc != STORE_NOT_FOUND && ss->log)
+            log_error(ss->log, "model state of %s could not be read: %s", ms->name,
+                      store_strerror(rc));
+        return;
+    }
+    if (t > now_ms) {
+        if (ss->log)
+            log_info(ss->log, "model state of %s (version %" PRId64 ") is from a later data "
+                     "time than this run's data; starting fresh", ms->name, ver);
+    } else if (engine_load(e, blob, len) != K_MODEL_OK) {
+        if (ss->log)
+            log_warn(ss->log, "model state of %s (version %" PRId64 ", %zu bytes) does not fit "
+                     "this build's engine; starting fresh", ms->name, ver, len);
+    } else {
+        y->info.restored_version = ver;
+        y->info.restored_time_ms = t;
+        if (!ss->total.restored_version) {
+            ss->total.restored_version = ver;
+            ss->total.restored_time_ms = t;
+        }
+        y->last_ckpt_ms = now_ms;
+        if (ss->log)
+            log_info(ss->log, "model state of %s restored: version %" PRId64 ", %zu bytes, "
+                     "%" PRIu64 " outcomes learned", ms->name, ver, len, engine_scored(e));
+    }
+    free(blob);
+}
+
+void sigstore_on_signal(sigstore *ss, const market_sym *ms, const engine_signal *sig,
+                        int64_t now_ms)
+{
+    sigstore_sym *y = NULL;
+    for (uint32_t i = 0; i < ss->n && !y; i++)
+        if (ss->syms[i].ms == ms)
+            y = &ss->syms[i];
+    if (!y)
+        return;
+    if (sig) {
+        size_t k = sig->id % SIGSTORE_REASONS, off = 0;
+        y->reasons[k].id = sig->id;
+        y->reasons[k].text[0] = '\0';
+        for (uint32_t i = 0; i < sig->nreasons && off < sizeof y->reasons[k].text; i++) {
+            int w = snprintf(y->reasons[k].text + off, sizeof y->reasons[k].text - off, "%s%s",
+                             i ? "; " : "", sig->reasons[i].text);
+            off += w > 0 ? (size_t)w : 0;
+        }
+    }
+    sigstore_scan(ss, y, now_ms, true);
+    int64_t hour = now_ms / SIGSTORE_HOUR_MS;
+    if (y->hour < 0)
+        y->hour = hour; /* the first hour boundary crossed is the first document */
+    else if (hour > y->hour) {
+        y->hour = hour;
+        sigstore_metrics(ss, y, now_ms);
+    }
+    if (ss->state_interval_ms > 0 &&
+        (y->last_ckpt_ms == INT64_MIN || now_ms - y->last_ckpt_ms >= ss->state_interval_ms))
+        sigstore_checkpoint(ss, y, now_ms);
+}
+
+void sigstore_flush(sigstore *ss, int64_t now_ms)
+{
+    for (uint32_t i = 0; i < ss->n; i++) {
+        sigstore_sym *y = &ss->syms[i];
+        if (engine_history_len(y->e) == 0)
+            continue;
+        sigstore_scan(ss, y, now_ms, false);
+        sigstore_metrics(ss, y, now_ms);
+        sigstore_checkpoint(ss, y, now_ms);
+    }
+}
+
+const char *sigstore_reasons(const sigstore *ss, const market_sym *ms, uint64_t id)
+{
+    for (uint32_t i = 0; i < ss->n; i++)
+        if (ss->syms[i].ms == ms) {
+            const sigstore_sym *y = &ss->syms[i];
+            size_t k = id % SIGSTORE_REASONS;
+            return y->reasons[k].id == id ? y->reasons[k].text : "";
+        }
+    return "";
+}
+
+void sigstore_get_info(const sigstore *ss, const engine *e, sigstore_info *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!e) {
+        *out = ss->total;
+        return;
+    }
+    for (uint32_t i = 0; i < ss->n; i++)
+        if (ss->syms[i].e == e)
+            *out = ss->syms[i].info;
+}
+
+/* ---- export ------------------------------------------------------------------------- */
+
+static int sigstore_result_parse(const char *s)
+{
+    return !s ? 0 : !strcmp(s, "win") ? 1 : !strcmp(s, "loss") ? -1 : 0;
+}
+
+static const char *sigstore_text(sqlite3_stmt *st, int col)
+{
+    const char *t = (const char *)sqlite3_column_text(st, col);
+    return t ? t : "";
+}
+
+static int sigstore_export_signals(sqlite3 *db, bool csv, FILE *out)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT id, symbol, time_ms, horizon_end_ms, action, p_sell, p_hold,"
+                           " p_buy, confidence, strength, scored, outcome, result, ret, mfe, mae,"
+                           " regime, source, first_hit, traded FROM signals ORDER BY id",
+                           -1, &st, NULL) != SQLITE_OK) {
+        fprintf(stderr, "kestrel export: no signals table (%s)\n", sqlite3_errmsg(db));
+        return 1;
+    }
+    metrics_signal_row *v = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 256;
+            v = xrealloc(v, cap * sizeof *v);
+        }
+        metrics_signal_row *r = &v[n++];
+        memset(r, 0, sizeof *r);
+        r->id = (uint64_t)sqlite3_column_int64(st, 0);
+        snprintf(r->symbol, sizeof r->symbol, "%s", sigstore_text(st, 1));
+        r->time_ms = sqlite3_column_int64(st, 2);
+        r->horizon_end_ms = sqlite3_column_int64(st, 3);
+        r->action = metrics_class_parse(sigstore_text(st, 4));
+        for (int k = 0; k < 3; k++)
+            r->p[k] = sqlite3_column_double(st, 5 + k);
+        r->confidence = sqlite3_column_double(st, 8);
+        r->strength = sqlite3_column_double(st, 9);
+        r->scored = sqlite3_column_int(st, 10) != 0;
+        if (r->scored) {
+            r->outcome = metrics_class_parse(sigstore_text(st, 11));
+            r->result = sigstore_result_parse(sigstore_text(st, 12));
+            r->ret = sqlite3_column_double(st, 13);
+            r->mfe = sqlite3_column_double(st, 14);
+            r->mae = sqlite3_column_double(st, 15);
+        }
+        snprintf(r->regime, sizeof r->regime, "%s", sigstore_text(st, 16));
+        snprintf(r->source, sizeof r->source, "%s", sigstore_text(st, 17));
+        snprintf(r->first_hit, sizeof r->first_hit, "%s", sigstore_text(st, 18));
+        r->traded = sqlite3_column_int(st, 19) != 0;
+    }
+    sqlite3_finalize(st);
+    int res = rc == SQLITE_DONE ? 0 : 1;
+    if (res)
+        fprintf(stderr, "kestrel export: reading signals failed (%s)\n", sqlite3_errmsg(db));
+    else if ((csv ? metrics_export_csv(out, v, n) : metrics_export_json(out, v, n)) != K_OK)
+        res = 1;
+    free(v);
+    return res;
+}
+
+static void sigstore_csv_num(FILE *out, const cJSON *o, const char *k)
+{
+    const cJSON *v = o ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
+    if (cJSON_IsNumber(v))
+        fprintf(out, "%.17g", v->valuedouble);
+}
+
+/* one CSV line per predictor and window of one document */
+static void sigstore_metrics_line(FILE *out, const char *t, const char *sym, const char *pred,
+                                  const char *win, const cJSON *s, const cJSON *doc)
+{
+    fprintf(out, "%s,%s,%s,%s,", t, sym, pred, win);
+    sigstore_csv_num(out, s, "n");
+    fputc(',', out);
+    sigstore_csv_num(out, s, "accuracy");
+    fputc(',', out);
+    sigstore_csv_num(out, s, "brier");
+    fputc(',', out);
+    sigstore_csv_num(out, s, "log_loss");
+    fputc(',', out);
+    sigstore_csv_num(out, s, "ece");
+    fputc(',', out);
+    sigstore_csv_num(out, doc, "health");
+    fputc('\n', out);
+}
+
+static void sigstore_metrics_group(FILE *out, const char *t, const char *sym, const cJSON *grp,
+                                   const char *prefix, const cJSON *doc)
+{
+    const cJSON *it;
+    cJSON_ArrayForEach(it, grp)
+    {
+        char pred[80];
+        snprintf(pred, sizeof pred, "%s%s", prefix, it->string ? it->string : "?");
+        const cJSON *all = cJSON_GetObjectItemCaseSensitive(it, "all_time");
+        const cJSON *rol = cJSON_GetObjectItemCaseSensitive(it, "rolling");
+        sigstore_metrics_line(out, t, sym, pred, "all_time", all ? all : it, doc);
+        if (rol)
+            sigstore_metrics_line(out, t, sym, pred, "rolling", rol, doc);
+    }
+}
+
+static void sigstore_iso(int64_t ms, char *buf, size_t cap)
+{
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    if (ms < 0 || !gmtime_r(&s, &tm)) {
+        snprintf(buf, cap, "%lld", (long long)ms);
+        return;
+    }
+    snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}
+
+static int sigstore_export_metrics(sqlite3 *db, bool csv, FILE *out)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT time_ms, symbol, doc FROM metrics ORDER BY id", -1, &st,
+                           NULL) != SQLITE_OK) {
+        fprintf(stderr, "kestrel export: no metrics table (%s)\n", sqlite3_errmsg(db));
+        return 1;
+    }
+    if (csv)
+        fputs("time,symbol,predictor,window,n,accuracy,brier,log_loss,ece,health\n", out);
+    else
+        fputs("[", out);
+    int rc, n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        char t[80];
+        sigstore_iso(sqlite3_column_int64(st, 0), t, sizeof t);
+        const char *sym = sigstore_text(st, 1), *txt = sigstore_text(st, 2);
+        if (!csv) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "time", t);
+            cJSON_AddStringToObject(o, "symbol", sym);
+            char *head = cJSON_PrintUnformatted(o);
+            cJSON_Delete(o);
+            /* the stored document verbatim (its numbers as printed: exact) */
+            size_t hl = head ? strlen(head) : 0;
+            if (hl >= 2)
+                fprintf(out, "%s%.*s,\"metrics\":%s}\n", n ? "," : "", (int)(hl - 1), head, txt);
+            cJSON_free(head);
+            n++;
+            continue;
+        }
+        cJSON *doc = cJSON_Parse(txt);
+        if (!doc)
+            continue;
+        const cJSON *ens = cJSON_GetObjectItemCaseSensitive(doc, "ensemble");
+        sigstore_metrics_line(out, t, sym, "ensemble", "all_time",
+                              cJSON_GetObjectItemCaseSensitive(ens, "all_time"), doc);
+        sigstore_metrics_line(out, t, sym, "ensemble", "rolling",
+                              cJSON_GetObjectItemCaseSensitive(ens, "rolling"), doc);
+        sigstore_metrics_group(out, t, sym, cJSON_GetObjectItemCaseSensitive(doc, "models"),
+                               "model:", doc);
+        sigstore_metrics_group(out, t, sym, cJSON_GetObjectItemCaseSensitive(doc, "baselines"),
+                               "baseline:", doc);
+        cJSON_Delete(doc);
+        n++;
+    }
+    if (!csv)
+        fputs("]\n", out);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        fprintf(stderr, "kestrel export: reading metrics failed (%s)\n", sqlite3_errmsg(db));
+        return 1;
+    }
+    return ferror(out) ? 1 : 0;
+}
+
+int sigstore_export(sqlite3 *db, const char *what, bool csv, FILE *out)
+{
+    if (!strcmp(what, "signals"))
+        return sigstore_export_signals(db, csv, out);
+    if (!strcmp(what, "metrics"))
+        return sigstore_export_metrics(db, csv, out);
+    fprintf(stderr, "kestrel export: unknown kind '%s'\n", what);
+    return 2;
+}
