@@ -1,6 +1,6 @@
 /* libFuzzer target: the replay source on arbitrary file contents. The input becomes an in-memory
- * file (one memfd, emptied for every input) opened twice, so the merge, the pre-scan and the
- * rewind run too; every line is decoded. Properties: no crash / leak / UB; lines never contain
+ * file (one memfd, emptied for every input) opened once, or for half the inputs twice so the
+ * merge runs too (then both copies must agree), with the pre-scan and the rewind; every line is decoded. Properties: no crash / leak / UB; lines never contain
  * a newline, never exceed REPLAY_LINE_MAX and come out in (time, file) order whenever each
  * file's own times are non-decreasing; line counts add up. Seeds: tests/fuzz/seeds/replay/
  * (real capture lines).
@@ -85,8 +85,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char usdm[80];
     snprintf(usdm, sizeof usdm, "usdm:%s", path);
     const char *specs[2] = {path, usdm};
+    /* half the inputs (by a hash bit) open the file twice, so the merge and its order run; the
+     * other half open it once: the reader and the decoder are the costly part of an input, and
+     * running them once doubles what a 180 s run explores of them */
+    int nf = fuzz_hash(data, size) & 0x100 ? 2 : 1;
     replay *r = NULL;
-    if (replay_open(&r, specs, 2, err, sizeof err) != K_OK) {
+    if (replay_open(&r, specs, nf, err, sizeof err) != K_OK) {
         return 0;
     }
     replay_line ln;
@@ -95,7 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint64_t n = 0, per[2] = {0};
     while (replay_next(r, &ln) == 1) {
         if (ln.len > REPLAY_LINE_MAX || memchr(ln.json, '\n', ln.len) || ln.file < 0 ||
-            ln.file > 1)
+            ln.file >= nf)
             abort();
         per[ln.file]++;
         n++;
@@ -104,8 +108,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
     }
     const replay_stats *st = replay_get_stats(r);
-    if (st->lines != n || per[0] != per[1] ||
-        replay_file(r, 0)->malformed != replay_file(r, 1)->malformed)
+    if (st->lines != n ||
+        (nf == 2 && (per[0] != per[1] ||
+                     replay_file(r, 0)->malformed != replay_file(r, 1)->malformed)))
         abort();
     replay_close(r);
     return 0;
