@@ -1,8 +1,9 @@
 /* libFuzzer target: the replay source on arbitrary file contents. The input becomes an in-memory
  * file (one memfd, emptied for every input) opened once, or for half the inputs twice so the
  * merge runs too (then both copies must agree), with the pre-scan and the rewind; every line is
- * decoded. Properties: no crash / leak / UB; lines never contain a newline, never exceed REPLAY_LINE_MAX and come out in (time, file) order whenever each
- * file's own times are non-decreasing; line counts add up. Seeds: tests/fuzz/seeds/replay/
+ * decoded. Properties: no crash / leak / UB; lines never contain a newline, never exceed
+ * REPLAY_LINE_MAX and come out in (time, file) order whenever each file's own times are
+ * non-decreasing; line counts add up. Seeds: tests/fuzz/seeds/replay/
  * (real capture lines).
  *
  * Reaching the line cap: one input in 1024 (by a hash of its bytes, so a given input always does
