@@ -35,6 +35,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -925,12 +926,19 @@ static void app_on_signal(loop *l, int signo, void *ud)
 
 static void app_on_stdin(loop *l, int fd, unsigned events, void *ud)
 {
-    (void)l;
-    (void)fd;
     (void)events;
     app *a = ud;
     if (a->ui)
         ui_on_input(a->ui);
+    /* The terminal is gone (its tmux server killed, the pty closed): poll() would report the
+     * hang-up forever and the loop would spin on it. Shut down as on SIGHUP: flush, end the
+     * session, exit 0. */
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR | POLLNVAL))) {
+        loop_unwatch(l, fd);
+        log_info(a->log, "the terminal hung up: shutting down");
+        app_request_quit(a);
+    }
 }
 
 static void app_on_store(loop *l, int fd, unsigned events, void *ud)
