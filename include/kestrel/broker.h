@@ -17,6 +17,7 @@ enum broker_result {
     BROKER_ERR_STATE,         /* order not in a state that allows it (e.g. cancel when filled) */
     BROKER_ERR_FULL,          /* a bound was reached */
     BROKER_ERR_UNAVAILABLE,   /* venue not reachable (live brokers) */
+    BROKER_ERR_BALANCE,       /* the free balance cannot hold it (e.g. an amend's larger lock) */
 };
 const char *broker_strerror(enum broker_result r);
 
@@ -42,7 +43,10 @@ typedef struct broker_event {
     enum side side;
     int64_t time_ms;              /* when the event is seen (data clock) */
     order_fill fill;              /* BROKER_EV_FILL */
-    kdec price, amount;           /* FUNDING / LIQUIDATION */
+    kdec price, amount;           /* FUNDING / LIQUIDATION; AMENDED: the new price */
+    kdec qty;                     /* ACCEPTED / AMENDED: the quantity the venue holds (a
+                                   * reduce-only order clipped to the position is less than
+                                   * asked); 0 = as asked */
     char reason[ORDER_REASON_MAX];
 } broker_event;
 
@@ -76,6 +80,7 @@ typedef struct broker broker;
 typedef struct broker_ops {
     const char *name;
     bool can_amend;
+    bool can_sweep; /* takes order_req.sweep orders (dust below the venue minimum) */
     enum broker_result (*place)(broker *b, const char *client_id, const order_req *req,
                                 int64_t now_ms);
     enum broker_result (*cancel)(broker *b, const char *client_id, int64_t now_ms);
@@ -111,10 +116,11 @@ size_t broker_balances(broker *b, broker_balance *out, size_t cap);
 size_t broker_positions(broker *b, broker_position *out, size_t cap);
 void broker_free(broker *b); /* NULL is fine */
 
-/* Applies a broker event to the order manager: ACCEPTED -> NEW, REJECTED, CANCELED, EXPIRED,
- * UNKNOWN -> that status, FILL -> order_mgr_fill. Returns the order manager's result
+/* Applies a broker event to the order manager: ACCEPTED -> NEW (and the accepted quantity when
+ * the venue clipped it: order_mgr_trim), REJECTED, CANCELED, EXPIRED, UNKNOWN -> that status,
+ * FILL -> order_mgr_fill, TRIGGERED -> order_mgr_triggered (persisted). Returns the order manager's result
  * (ORDER_ERR_DUPLICATE_FILL for a repeated trade id, ORDER_OK for FUNDING / LIQUIDATION /
- * TRIGGERED / AMENDED, which carry no status change). */
+ * AMENDED, which carry no status change: an amend is applied by whoever sent it). */
 K_MUST_USE enum order_result broker_event_apply(order_mgr *m, const broker_event *ev);
 
 #endif

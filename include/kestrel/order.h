@@ -71,6 +71,8 @@ typedef struct order_req {
     enum order_tif tif;
     bool post_only;
     bool reduce_only;
+    bool sweep;      /* a dust sweep (reduce-only market sell of a remainder below the venue's
+                      * minimum, where the broker allows it: broker_ops.can_sweep) */
     kdec qty;        /* base quantity */
     kdec price;      /* limit price (LIMIT, STOP_LIMIT) */
     kdec stop;       /* trigger (STOP_*, TAKE_PROFIT) */
@@ -99,6 +101,8 @@ typedef struct order {
     uint32_t nfills;
     int64_t created_ms, updated_ms;
     bool fill_after_cancel; /* a fill arrived after the order reached CANCELED / EXPIRED */
+    bool triggered;        /* a stop / take-profit / trailing order has triggered (persisted: a
+                            * triggered stop-limit rests as a limit after a restart) */
     char reason[ORDER_REASON_MAX]; /* last rejection / expiry reason */
     /* applied trade ids (duplicate suppression), owned */
     int64_t *trade_ids;
@@ -175,6 +179,15 @@ K_MUST_USE enum order_result order_mgr_fill(order_mgr *m, const char *client_id,
 K_MUST_USE enum order_result order_mgr_amend(order_mgr *m, const char *client_id, kdec price,
                                              kdec qty, int64_t now_ms);
 
+/* The broker says the order triggered (a stop / take-profit / trailing): flagged and reported
+ * (a note from == to), so the store keeps it. Once only: a second call changes nothing. */
+K_MUST_USE enum order_result order_mgr_triggered(order_mgr *m, const char *client_id,
+                                                 int64_t now_ms);
+/* The venue accepted less than was asked (a reduce-only order clipped to the position): the
+ * order's quantity becomes qty (never below what is filled; never raised). Reported. */
+K_MUST_USE enum order_result order_mgr_trim(order_mgr *m, const char *client_id, kdec qty,
+                                            int64_t now_ms);
+
 /* ---- JSON (control socket, store): ids, prices and quantities as strings ---- */
 struct cJSON;
 /* A fill with the contract fields: id, order_id, trade_id, time, symbol, side, price, qty, fee,
@@ -185,7 +198,7 @@ struct cJSON *order_fill_json(const char *fill_id, const char *order_id, const c
                               int qty_decimals);
 /* An order: id, venue, symbol, side, type, tif, post_only, reduce_only, status, qty, price,
  * stop, trail_pct, sl, tp, leverage, filled, filled_quote, avg_price, fees, fills, created,
- * updated, fill_after_cancel, reason, trade_ids (strings). */
+ * updated, fill_after_cancel, triggered, reason, trade_ids (strings). */
 struct cJSON *order_json(const order *o);
 /* Rebuilds an order from order_json() output (for order_mgr_restore; the caller frees
  * out->trade_ids). ORDER_ERR_INVALID on a missing or malformed field. */

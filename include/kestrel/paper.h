@@ -15,6 +15,10 @@
 #include "kestrel/instrument.h"
 
 #define PAPER_MAX_ASSETS 32
+/* A dust sweep (order_req.sweep, spot only, like Binance's "convert small assets"): the whole
+ * remainder is sold at the best bid when it arrives, paying this fee (percent of the notional,
+ * in the quote asset), whatever the instrument's filters say. */
+#define PAPER_DUST_FEE_PCT 2
 
 typedef struct paper_fee {
     kdec maker_pct, taker_pct; /* percent of notional: 0.1 = 0.1% */
@@ -96,12 +100,30 @@ void paper_restore_balance(paper *p, const char *asset, kdec total);
 /* Re-creates an open order (NEW / PARTIALLY_FILLED, with what was filled) under its client id:
  * it reaches the book again latency_ms after now_ms, without a second ACCEPTED; a limit rests
  * at the back of the queue as the book is then (measured on the first trade once the book is
- * live), stops wait for their trigger. Spot balances only: futures positions are not
- * re-created. */
+ * live), stops wait for their trigger; a triggered stop-limit rests as its limit (it never
+ * triggers again). Futures positions: paper_restore_position. */
 K_MUST_USE enum broker_result paper_restore_order(paper *p, const char *client_id,
                                                   const order_req *req, enum order_status status,
                                                   kdec filled, kdec filled_quote, bool triggered,
                                                   int64_t now_ms);
+/* A USD-M position as the delivered events tell it (fills still travelling to the listener are
+ * taken out, as paper_balance_seen does for balances): what the app persists and restores.
+ * cost: the signed sum of the fills' truncated notionals (entry = cost / qty); margin: the
+ * isolated margin held. */
+typedef struct paper_position_state {
+    enum venue venue;
+    char symbol[KSYM_MAX];
+    char quote[INSTR_ASSET_MAX]; /* the margin asset */
+    kdec qty, cost, margin;
+    int leverage;
+} paper_position_state;
+/* The open positions as seen (into out, at most cap); returns how many exist. */
+size_t paper_positions_seen(const paper *p, paper_position_state *out, size_t cap);
+/* The liquidation price of such a position (maint_margin_pct of this broker). */
+kdec paper_position_liq_px(const paper *p, const paper_position_state *st);
+/* Re-creates a USD-M position as stored (after a restart). Restore the balances too. K_ERR on a
+ * malformed one (spot venue, qty 0, cost sign, leverage outside 1..125). */
+int paper_restore_position(paper *p, const paper_position_state *st);
 /* Orders whose arrival or events are still in flight. */
 uint32_t paper_in_flight(const paper *p);
 

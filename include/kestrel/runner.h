@@ -95,6 +95,14 @@ typedef struct runner_config {
      * (the app: the session id) never reuses an id after a restart. Default "bt", 1. */
     char id_prefix[8];
     uint64_t id_epoch;
+    /* Write-ahead (the app, with a store): when set, an order the runner creates (the engine's,
+     * a person's, a close) is handed to commit() in PENDING_NEW instead of the broker; commit
+     * queues its intent on the store's durable lane and, when the store has confirmed it (or
+     * failed), calls runner_release(). The order reaches the broker only from there. commit
+     * returns K_ERR when it cannot even queue: the order is rejected at once. NULL (a backtest):
+     * straight to the broker. */
+    int (*commit)(void *ud, const order *o);
+    void *commit_ud;
 } runner_config;
 
 void runner_config_default(runner_config *c);
@@ -188,6 +196,26 @@ void runner_restore_balance(runner *r, const char *asset, kdec total);
 /* An open order as stored (NEW / PARTIALLY_FILLED): back in the order manager under its id and
  * resting again on the paper broker (triggered: a stop-limit whose limit was resting). */
 int runner_restore_order(runner *r, const order *o, bool triggered);
+/* The durable commit of an order's intent has completed (see runner_config.commit): stored ->
+ * the order goes to the broker now; not stored -> REJECTED with why ("not stored durably: ...")
+ * and it never reaches a broker. An entry whose commit completes while the risk state is HALTED
+ * (a close-all came in between) is CANCELED instead. K_ERR when the order is not waiting (a
+ * close-all or a cancel ended it meanwhile). */
+int runner_release(runner *r, const char *client_id, bool stored, const char *why);
+/* Orders created but waiting for their durable commit. */
+uint32_t runner_unreleased(const runner *r);
+/* Amends a resting limit order (price and / or quantity; 0 = unchanged) where the broker allows
+ * it: the new values go through the instrument's filters (passive-side rounding), a quantity
+ * below what is filled is refused, then the broker (the paper broker: a new price, or a larger
+ * quantity, loses the queue position; a smaller quantity keeps it) and the order manager
+ * (persisted). K_OK with the rounded values in *price / *qty, or K_ERR with why. */
+int runner_amend(runner *r, const char *client_id, kdec *price, kdec *qty, char *why,
+                 size_t whylen);
+/* Sweeps the dust remainder of the position on (v, symbol) where the broker allows it (the paper
+ * broker: spot only, sold to the quote asset at the best bid minus PAPER_DUST_FEE_PCT). K_OK
+ * with the swept quantity in *qty, or K_ERR with why (not dust, not allowed, no price). */
+int runner_sweep(runner *r, enum venue v, const char *symbol, kdec *qty, char *why,
+                 size_t whylen);
 /* Exchange filters for runner_place (borrowed; NULL = none). */
 void runner_set_instruments(runner *r, const instruments *in);
 /* Closes the position on (v, symbol) at market (reduce-only). K_ERR when flat / unknown / an

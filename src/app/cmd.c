@@ -59,6 +59,8 @@ static const cmd_entry *const cmd_table[] = {
     &cmd_close_position_entry,
     &cmd_close_all_entry,
     &cmd_cancel_entry,
+    &cmd_amend_entry,
+    &cmd_sweep_entry,
     &cmd_positions_entry,
     &cmd_orders_entry,
     &cmd_fills_entry,

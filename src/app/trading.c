@@ -33,6 +33,8 @@
 
 #define TRADING_FILLS 512 /* recent fills kept for `kestrel ctl fills` (all are in the store) */
 #define TRADING_WAITS 64  /* `ctl order` replies waiting for the broker at once */
+#define TRADING_INTENTS STORE_DURABLE_MAX /* order intents waiting for their durable commit */
+#define TRADING_FUTURES 64 /* USD-M positions in the account record */
 
 struct trading {
     broker_event fills[TRADING_FILLS]; /* ring, oldest first from head */
@@ -55,6 +57,13 @@ struct trading {
     } waits[TRADING_WAITS];
     uint32_t nwaits;
     uint64_t flush_timer; /* the loop timer that sends answered replies (0 = none) */
+    /* write-ahead: intents queued on the durable lane, by store request id; the order goes to
+     * the broker from trading_on_intent (runner_release) */
+    struct trading_intent {
+        uint64_t sid;
+        char id[ORDER_ID_MAX];
+    } intents[TRADING_INTENTS];
+    uint32_t nintents;
 };
 
 /* The engine events of ms's engine, and a change of the risk state, as alerts. */
@@ -202,7 +211,61 @@ static void trading_on_order(void *ud, const order_note *n)
         trading_answer(a, n->order);
     if (!a->store || !a->trading || a->trading->restoring)
         return;
+    if (n->kind == ORDER_NOTE_TRANSITION && n->from == ORDER_PENDING_NEW &&
+        n->to == ORDER_PENDING_NEW && n->order->nfills == 0)
+        return; /* the creation: trading_commit writes it and waits for the commit */
     trading_put(a, "order", n->order->client_id, order_json(n->order), n->time_ms);
+}
+
+/* The durable commit of an intent completed: the order goes to the broker now, or never. */
+static void trading_on_intent(void *ud, uint64_t sid, enum store_result rc)
+{
+    app *a = ud;
+    trading *t = a->trading;
+    if (!t || !a->runner)
+        return;
+    for (uint32_t i = 0; i < t->nintents; i++) {
+        if (t->intents[i].sid != sid)
+            continue;
+        char id[ORDER_ID_MAX];
+        snprintf(id, sizeof id, "%s", t->intents[i].id);
+        t->intents[i] = t->intents[--t->nintents];
+        if (rc != STORE_OK && a->log)
+            log_error(a->log, "order %s: its intent was not stored durably (%s): it is not sent",
+                      id, store_strerror(rc));
+        (void)runner_release(a->runner, id, rc == STORE_OK, store_strerror(rc));
+        a->changes++;
+        return;
+    }
+}
+
+/* runner_config.commit: the write-ahead record of a new order, on the durable lane; the order
+ * waits in PENDING_NEW until trading_on_intent */
+static int trading_commit(void *ud, const order *o)
+{
+    app *a = ud;
+    trading *t = a->trading;
+    if (!t || t->nintents >= TRADING_INTENTS)
+        return K_ERR;
+    cJSON *j = order_json(o);
+    char *txt = j ? cJSON_PrintUnformatted(j) : NULL;
+    cJSON_Delete(j);
+    if (!txt)
+        return K_ERR;
+    store_record rec = {.kind = "order", .key = o->client_id, .payload = txt,
+                        .len = strlen(txt), .time_ms = o->created_ms};
+    uint64_t sid = 0;
+    enum store_result rc = store_durable_put(a->store, &rec, trading_on_intent, a, &sid);
+    cJSON_free(txt);
+    if (rc != STORE_OK) {
+        log_error(a->log, "order %s: its intent cannot be queued (%s): it is not sent",
+                  o->client_id, store_strerror(rc));
+        return K_ERR;
+    }
+    struct trading_intent *in = &t->intents[t->nintents++];
+    in->sid = sid;
+    snprintf(in->id, sizeof in->id, "%s", o->client_id);
+    return K_OK;
 }
 
 /* the account (portfolio without its histories, balances), new round trips, new equity points */
@@ -257,6 +320,24 @@ static void trading_put_account(app *a, int64_t time_ms)
     }
     cJSON_AddItemToObject(acc, "portfolio", root);
     cJSON_AddItemToObject(acc, "balances", bal);
+    paper_position_state fp[TRADING_FUTURES];
+    size_t nf = K_MIN(paper_positions_seen(pp, fp, TRADING_FUTURES), (size_t)TRADING_FUTURES);
+    cJSON *fut = cJSON_AddArrayToObject(acc, "futures");
+    for (size_t i = 0; i < nf && fut; i++) {
+        cJSON *f = cJSON_CreateObject();
+        char v[40];
+        cJSON_AddStringToObject(f, "venue", venue_name(fp[i].venue));
+        cJSON_AddStringToObject(f, "symbol", fp[i].symbol);
+        cJSON_AddStringToObject(f, "quote", fp[i].quote);
+        decimal_format(fp[i].qty, 8, v, sizeof v);
+        cJSON_AddStringToObject(f, "qty", v);
+        decimal_format(fp[i].cost, 8, v, sizeof v);
+        cJSON_AddStringToObject(f, "cost", v);
+        decimal_format(fp[i].margin, 8, v, sizeof v);
+        cJSON_AddStringToObject(f, "margin", v);
+        cJSON_AddNumberToObject(f, "leverage", fp[i].leverage);
+        cJSON_AddItemToArray(fut, f);
+    }
     risk *rk = runner_risk(a->runner);
     if (risk_get_state(rk) == RISK_HALTED) /* a halt waits for a person, also after a restart */
         cJSON_AddStringToObject(acc, "halted", risk_reason(rk));
@@ -408,6 +489,10 @@ int trading_open(app *a, char *err, size_t errlen)
         }
         rc.learner = a->trading->lrn;
     }
+    if (a->store) { /* strict write-ahead: no order reaches the broker before its commit */
+        rc.commit = trading_commit;
+        rc.commit_ud = a;
+    }
     a->runner = runner_new(a->market, a->clock, &rc);
     if (!a->runner) {
         snprintf(err, errlen, "cannot start the trading runner");
@@ -468,21 +553,51 @@ static bool trading_load_order(void *ud, const store_record *rec, uint64_t seq)
         free(o.trade_ids);
         return true;
     }
+    /* a triggered stop-limit rests as its limit (it must not trigger twice); a triggered
+     * stop-market / take-profit executed at the trigger: its outcome died with the process */
     bool rests = o.status == ORDER_NEW || o.status == ORDER_PARTIALLY_FILLED;
-    rests = rests && o.req.type != ORDER_MARKET && o.req.type != ORDER_TRAILING_STOP;
-    if (rests && runner_restore_order(a->runner, &o, false) == K_OK) {
+    rests = rests && o.req.type != ORDER_MARKET && o.req.type != ORDER_TRAILING_STOP &&
+            !o.req.sweep && (!o.triggered || o.req.type == ORDER_STOP_LIMIT);
+    if (rests && runner_restore_order(a->runner, &o, o.triggered) == K_OK) {
         l->orders++;
     } else {
         enum order_status was = o.status;
         o.status = o.status == ORDER_PENDING_CANCEL ? ORDER_CANCELED : ORDER_EXPIRED;
-        snprintf(o.reason, sizeof o.reason, "%s when Kestrel stopped: closed at the restart",
-                 order_status_name(was));
+        snprintf(o.reason, sizeof o.reason, "%s%s when Kestrel stopped: closed at the restart",
+                 order_status_name(was), o.triggered ? " (triggered)" : "");
         if (a->store)
             trading_put(a, "order", o.client_id, order_json(&o), o.updated_ms);
         l->lost++;
     }
     free(o.trade_ids);
     return true;
+}
+
+/* one USD-M position of the account record back into the paper broker */
+static int trading_restore_future(app *a, const cJSON *f)
+{
+    paper_position_state st;
+    memset(&st, 0, sizeof st);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(f, "venue"),
+                *sym = cJSON_GetObjectItemCaseSensitive(f, "symbol"),
+                *q = cJSON_GetObjectItemCaseSensitive(f, "quote"),
+                *lev = cJSON_GetObjectItemCaseSensitive(f, "leverage");
+    const char *nums[3] = {"qty", "cost", "margin"};
+    kdec *dst[3] = {&st.qty, &st.cost, &st.margin};
+    if (!cJSON_IsString(v) || venue_parse(v->valuestring, &st.venue) != K_OK ||
+        !cJSON_IsString(sym) || strlen(sym->valuestring) >= sizeof st.symbol ||
+        !cJSON_IsString(q) || strlen(q->valuestring) >= sizeof st.quote || !cJSON_IsNumber(lev))
+        return K_ERR;
+    for (int i = 0; i < 3; i++) {
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(f, nums[i]);
+        if (!cJSON_IsString(n) ||
+            decimal_parse(n->valuestring, strlen(n->valuestring), dst[i]) != K_OK)
+            return K_ERR;
+    }
+    snprintf(st.symbol, sizeof st.symbol, "%s", sym->valuestring);
+    snprintf(st.quote, sizeof st.quote, "%s", q->valuestring);
+    st.leverage = (int)lev->valuedouble;
+    return paper_restore_position(runner_paper(a->runner), &st);
 }
 
 int trading_restore(app *a, char *err, size_t errlen)
@@ -532,6 +647,9 @@ int trading_restore(app *a, char *err, size_t errlen)
                     decimal_parse(b->valuestring, strlen(b->valuestring), &v) == K_OK)
                     runner_restore_balance(a->runner, b->string, v);
             }
+            cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(l.account, "futures"))
+                if (trading_restore_future(a, b) != K_OK && a->log)
+                    log_error(a->log, "a stored USD-M position does not parse: not restored");
         }
     }
     cJSON_Delete(l.account);
@@ -846,6 +964,74 @@ const cmd_entry cmd_cancel_order_entry = {.name = "cancel-order", .args = "[ID]"
                                           .help = "cancel the selected order",
                                           .max_args = 1, .exec = trading_cancel_exec};
 
+/* amend ID [price=P] [qty=Q]: a resting limit's price and / or quantity, where the broker
+ * allows it (rounded by the instrument's filters; a new price or a larger quantity loses the
+ * queue place) */
+static cmd_result trading_amend_exec(cmd_ctx *c)
+{
+    if (trading_need(c) != CMD_OK)
+        return CMD_ERROR;
+    kdec px = 0, q = 0;
+    for (int i = 2; i < c->argc; i++) {
+        const char *o = c->argv[i];
+        cmd_result rc;
+        if (!strncmp(o, "price=", 6))
+            rc = trading_opt_px(c, o, 6, &px);
+        else if (!strncmp(o, "qty=", 4))
+            rc = trading_opt_px(c, o, 4, &q);
+        else
+            return cmd_fail(c, "unknown amend option '%.40s' (amend ID [price=P] [qty=Q])", o);
+        if (rc != CMD_OK)
+            return rc;
+    }
+    char id[ORDER_ID_MAX], why[256];
+    snprintf(id, sizeof id, "%s", c->argv[1]);
+    if (runner_amend(c->a->runner, id, &px, &q, why, sizeof why) != K_OK)
+        return cmd_fail(c, "%s", why);
+    c->a->changes++;
+    const order *o = order_mgr_find(runner_orders(c->a->runner), id);
+    const market_sym *s = o ? market_find(c->a->market, o->req.venue, o->req.symbol) : NULL;
+    char t[40];
+    cmd_json_str(c, c->out, "id", id);
+    decimal_format(px, s ? s->px_decimals : decimal_places(px), t, sizeof t);
+    cmd_json_str(c, c->out, "price", t);
+    decimal_format(q, s ? s->qty_decimals : decimal_places(q), t, sizeof t);
+    cmd_json_str(c, c->out, "qty", t);
+    cmd_json_str(c, c->out, "status", o ? order_status_name(o->status) : "?");
+    if (c->origin == CMD_FROM_KEY)
+        app_flash(c->a, "amended %s", id);
+    return CMD_OK;
+}
+
+const cmd_entry cmd_amend_entry = {.name = "amend", .args = "ID [price=P] [qty=Q]",
+                                   .help = "change a resting limit's price / quantity (loses the "
+                                           "queue place unless the quantity shrinks)",
+                                   .min_args = 2, .max_args = 3, .exec = trading_amend_exec};
+
+/* sweep [SYMBOL]: sells a dust remainder where the broker allows it */
+static cmd_result trading_sweep_exec(cmd_ctx *c)
+{
+    if (trading_need(c) != CMD_OK)
+        return CMD_ERROR;
+    market_sym *s = trading_symbol(c, c->argc > 1 ? c->argv[1] : NULL);
+    if (!s)
+        return CMD_ERROR;
+    char why[256], t[40];
+    kdec q = 0;
+    if (runner_sweep(c->a->runner, s->venue, s->name, &q, why, sizeof why) != K_OK)
+        return cmd_fail(c, "%s", why);
+    c->a->changes++;
+    cmd_json_str(c, c->out, "symbol", s->name);
+    decimal_format(q, decimal_places(q), t, sizeof t);
+    cmd_json_str(c, c->out, "sweeping", t);
+    return CMD_OK;
+}
+
+const cmd_entry cmd_sweep_entry = {.name = "sweep", .args = "[SYMBOL]",
+                                   .help = "sell a dust remainder (below the venue minimum) where "
+                                           "the broker allows it",
+                                   .max_args = 1, .exec = trading_sweep_exec};
+
 void trading_select_order(app *a, const char *client_id)
 {
     if (a->trading)
@@ -891,6 +1077,28 @@ const cmd_entry cmd_close_all_entry = {.name = "close-all", .args = "",
 
 /* ---- reading ---- */
 
+/* a USD-M position's leverage, isolated margin, liquidation price and funding paid (the paper
+ * broker's account as the delivered events tell it) */
+static void trading_futures_fields(app *a, const pf_position *p, cJSON *pj)
+{
+    paper *pp = runner_paper(a->runner);
+    paper_position_state fp[TRADING_FUTURES];
+    size_t nf = K_MIN(paper_positions_seen(pp, fp, TRADING_FUTURES), (size_t)TRADING_FUTURES);
+    char v[40];
+    decimal_format(p->funding, decimal_places(p->funding), v, sizeof v);
+    cJSON_AddStringToObject(pj, "funding", v);
+    for (size_t i = 0; i < nf; i++) {
+        if (fp[i].venue != p->venue || strcmp(fp[i].symbol, p->symbol))
+            continue;
+        cJSON_AddNumberToObject(pj, "leverage", fp[i].leverage);
+        decimal_format(fp[i].margin, decimal_places(fp[i].margin), v, sizeof v);
+        cJSON_AddStringToObject(pj, "margin", v);
+        kdec liq = paper_position_liq_px(pp, &fp[i]);
+        decimal_format(liq, decimal_places(liq), v, sizeof v);
+        cJSON_AddStringToObject(pj, "liq_price", v);
+    }
+}
+
 static cmd_result trading_positions_exec(cmd_ctx *c)
 {
     if (trading_need(c) != CMD_OK)
@@ -901,7 +1109,10 @@ static cmd_result trading_positions_exec(cmd_ctx *c)
         const pf_position *p = portfolio_position_at(pf, i);
         if (p->qty == 0)
             continue;
-        cmd_json_push(c, arr, portfolio_position_json(p, NULL));
+        cJSON *pj = portfolio_position_json(p, NULL);
+        if (pj && p->venue == VENUE_BINANCE_USDM)
+            trading_futures_fields(c->a, p, pj);
+        cmd_json_push(c, arr, pj);
     }
     return CMD_OK;
 }

@@ -64,6 +64,8 @@ struct runner {
     char last_why[256]; /* the last refusal's reason (for a person's order) */
     char last_id[ORDER_ID_MAX]; /* the last order created */
     const instruments *instr;   /* exchange filters (borrowed; NULL: none known) */
+    bool closing_all; /* a close-all is in force (until the halt is resumed): an entry that
+                       * was already at the broker and fills afterwards is closed again */
 };
 
 static const char *const runner_strategy_names[RUNNER_STRATEGY_COUNT] = {
@@ -323,6 +325,53 @@ static kdec runner_pos_qty(const runner *r, const runner_sym *s)
     return p ? p->qty : 0;
 }
 
+/* An order that never reached the broker ends as `st` (REJECTED / CANCELED) with why; the
+ * symbol's in-flight slot is freed. */
+static void runner_unsend(runner *r, const char *id, enum order_status st, const char *why,
+                          int64_t now)
+{
+    order *o = order_mgr_find(r->om, id);
+    if (!o)
+        return;
+    runner_sym *s = runner_find_name(r, o->req.venue, o->req.symbol);
+    r->st.broker_errors++;
+    snprintf(r->last_why, sizeof r->last_why, "%s", why);
+    char cid[ORDER_ID_MAX];
+    snprintf(cid, sizeof cid, "%s", id);
+    enum order_result rc = order_mgr_transition(r->om, cid, st, why, now);
+    (void)rc; /* PENDING_NEW -> REJECTED / CANCELED is in the table */
+    if (s && !strcmp(s->pending, cid))
+        s->pending[0] = '\0';
+    runner_ev ev = {.kind = RUNNER_EV_REFUSED, .time_ms = now, .sym = s ? s->ms : NULL,
+                    .why = why};
+    runner_emit(r, &ev);
+}
+
+/* the order goes to the broker now */
+static int runner_send(runner *r, const char *client_id, int64_t now)
+{
+    const order *o = order_mgr_find(r->om, client_id);
+    if (!o)
+        return K_ERR;
+    enum broker_result br = broker_place(r->br, o, now);
+    if (br != BROKER_OK) {
+        char why[160];
+        snprintf(why, sizeof why, "the broker refused it: %s", broker_strerror(br));
+        runner_unsend(r, client_id, ORDER_REJECTED, why, now);
+        return K_ERR;
+    }
+    paper_on_time(r->pp, now);
+    return K_OK;
+}
+
+/* created, waiting for its durable commit (the broker has never seen it) */
+static bool runner_waiting(runner *r, const order *o)
+{
+    broker_order_info info;
+    return o->status == ORDER_PENDING_NEW &&
+           broker_query(r->br, o->client_id, &info) == BROKER_ERR_NOT_FOUND;
+}
+
 /* One order through risk and the order manager to the broker; K_OK when placed. px: the
  * expected fill price risk judges (the limit, the trigger or the touch); sl its stop. A market
  * order (or nothing resting) marks the symbol's slot in flight; resting orders do not. */
@@ -378,15 +427,17 @@ static int runner_submit(runner *r, runner_sym *s, const order_req *rq, kdec px,
     ev.why = why;
     ev.qty = qty;
     runner_emit(r, &ev);
-    if (broker_place(r->br, o, now) != BROKER_OK) {
-        r->st.broker_errors++;
-        if (in_flight)
-            s->pending[0] = '\0';
-        snprintf(r->last_why, sizeof r->last_why, "the broker refused it");
-        return K_ERR;
+    if (r->cfg.commit) { /* write-ahead: the broker gets it from runner_release() */
+        char id[ORDER_ID_MAX];
+        snprintf(id, sizeof id, "%s", o->client_id);
+        if (r->cfg.commit(r->cfg.commit_ud, o) != K_OK) {
+            runner_unsend(r, id, ORDER_REJECTED,
+                          "not stored durably: the durable lane refused the intent", now);
+            return K_ERR;
+        }
+        return K_OK;
     }
-    paper_on_time(r->pp, now);
-    return K_OK;
+    return runner_send(r, o->client_id, now);
 }
 
 /* one market order (the engine's, a close) */
@@ -403,11 +454,27 @@ static int runner_order(runner *r, runner_sym *s, enum side side, kdec qty, bool
     return runner_submit(r, s, &req, px, sl, why, now);
 }
 
+/* what a close can send: the whole position, or with known filters the part the venue takes
+ * (a remainder under its minimum stays behind as dust: it never blocks the close) */
+static kdec runner_closable(const runner *r, const runner_sym *s, kdec q, kdec px)
+{
+    const instrument *ins = r->instr ? instruments_find(r->instr, s->ms->venue, s->ms->name)
+                                     : NULL;
+    if (!ins || q == 0)
+        return q;
+    kdec dust;
+    kdec c = instrument_close_qty(ins, q, px, &dust);
+    return q > 0 ? c : -c;
+}
+
 static void runner_close(runner *r, runner_sym *s, kdec px, const char *why, int64_t now)
 {
     kdec q = runner_pos_qty(r, s);
     if (q == 0 || s->pending[0])
         return;
+    q = runner_closable(r, s, q, px);
+    if (q == 0)
+        return; /* only dust left */
     if (s->bar_mode)
         runner_quote(r, s, px);
     enum side side = q > 0 ? SIDE_SELL : SIDE_BUY;
@@ -764,6 +831,15 @@ static void runner_on_broker(void *ud, const broker_event *ev)
         if (!o || order_status_terminal(o->status))
             s->pending[0] = '\0';
     }
+    if (r->closing_all && risk_get_state(r->rk) != RISK_HALTED)
+        r->closing_all = false; /* a person resumed */
+    if (r->closing_all && s && ev->kind == BROKER_EV_FILL && !s->pending[0]) {
+        /* an entry that was at the broker before the close-all filled after it */
+        const order *fo = order_mgr_find(r->om, ev->client_id);
+        if (fo && !fo->req.reduce_only && runner_pos_qty(r, s) != 0)
+            runner_close(r, s, s->bar_mode ? s->last_close : s->ms->last_px, "close-all",
+                         ev->time_ms > r->now_ms ? ev->time_ms : r->now_ms);
+    }
 }
 
 runner *runner_new(market *m, kclock *clock, const runner_config *cfg)
@@ -1053,6 +1129,11 @@ int runner_cancel(runner *r, const char *client_id, char *why, size_t whylen)
     int64_t now = runner_now(r);
     char id[ORDER_ID_MAX];
     snprintf(id, sizeof id, "%s", o->client_id);
+    if (runner_waiting(r, o)) { /* its intent is still being stored: it never leaves */
+        runner_unsend(r, id, ORDER_CANCELED, "canceled before it reached the broker", now);
+        r->st.broker_errors--;
+        return K_OK;
+    }
     enum order_status before = o->status;
     if (order_mgr_transition(r->om, id, ORDER_PENDING_CANCEL, NULL, now) != ORDER_OK) {
         snprintf(why, whylen, "order %s cannot be canceled while %s", id,
@@ -1094,6 +1175,7 @@ void runner_restore_portfolio(runner *r, portfolio *pf)
         return;
     portfolio_free(r->pf);
     r->pf = pf;
+    portfolio_set_instruments(r->pf, r->instr);
     for (uint32_t i = 0; i < r->nsyms; i++) { /* symbols already watched take their protection */
         runner_sym *s = &r->syms[i];
         const pf_position *p = portfolio_position(r->pf, s->ms->venue, s->ms->name);
@@ -1120,6 +1202,158 @@ int runner_restore_order(runner *r, const order *o, bool triggered)
 void runner_set_instruments(runner *r, const instruments *in)
 {
     r->instr = in;
+    portfolio_set_instruments(r->pf, in); /* dust */
+}
+
+int runner_release(runner *r, const char *client_id, bool stored, const char *why)
+{
+    order *o = order_mgr_find(r->om, client_id);
+    if (!o || !runner_waiting(r, o))
+        return K_ERR;
+    int64_t now = runner_now(r);
+    char id[ORDER_ID_MAX], msg[ORDER_REASON_MAX];
+    snprintf(id, sizeof id, "%s", client_id);
+    if (!stored) {
+        snprintf(msg, sizeof msg, "not stored durably: %s", why ? why : "commit failed");
+        runner_unsend(r, id, ORDER_REJECTED, msg, now);
+        return K_OK;
+    }
+    if (!o->req.reduce_only && risk_get_state(r->rk) == RISK_HALTED) {
+        runner_unsend(r, id, ORDER_CANCELED, "HALTED while its intent was being stored", now);
+        r->st.broker_errors--;
+        return K_OK;
+    }
+    (void)runner_send(r, id, now);
+    return K_OK;
+}
+
+uint32_t runner_unreleased(const runner *r)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < order_mgr_count(r->om); i++) {
+        order *o = order_mgr_at(r->om, i);
+        n += o && runner_waiting((runner *)r, o);
+    }
+    return n;
+}
+
+int runner_amend(runner *r, const char *client_id, kdec *price, kdec *qty, char *why,
+                 size_t whylen)
+{
+    order *o = order_mgr_find(r->om, client_id);
+    char t1[40], t2[40];
+    if (!o) {
+        snprintf(why, whylen, "no order %.40s", client_id);
+        return K_ERR;
+    }
+    if (o->req.type != ORDER_LIMIT) {
+        snprintf(why, whylen, "order %s is a %s order: only a resting limit can be amended",
+                 o->client_id, order_type_name(o->req.type));
+        return K_ERR;
+    }
+    if (o->status != ORDER_NEW && o->status != ORDER_PARTIALLY_FILLED) {
+        snprintf(why, whylen, "order %s is %s: only a resting order can be amended",
+                 o->client_id, order_status_name(o->status));
+        return K_ERR;
+    }
+    if (*price <= 0 && *qty <= 0) {
+        snprintf(why, whylen, "amend needs price=P and / or qty=Q");
+        return K_ERR;
+    }
+    runner_sym *s = runner_find_name(r, o->req.venue, o->req.symbol);
+    kdec px = *price > 0 ? *price : o->req.price, q = *qty > 0 ? *qty : o->req.qty;
+    const instrument *ins = r->instr && s ? instruments_find(r->instr, s->ms->venue, s->ms->name)
+                                          : NULL;
+    if (ins) {
+        instrument_order io = {.side = o->req.side, .market = false, .qty = q, .price = px,
+                               .ref_px = s->ms->last_px};
+        instrument_checked ck;
+        if (instrument_check(ins, &io, &ck, why, whylen) != INSTR_OK)
+            return K_ERR;
+        px = ck.price;
+        q = ck.qty;
+    }
+    if (q <= o->filled) {
+        snprintf(why, whylen, "qty %s <= filled %s of order %s", runner_txt(q, t1),
+                 runner_txt(o->filled, t2), o->client_id);
+        return K_ERR;
+    }
+    kdec bid, bq, ask, aq;
+    bool buy = o->req.side == SIDE_BUY;
+    if (s && !s->bar_mode && book_best(s->ms->book, &bid, &bq, &ask, &aq) &&
+        (buy ? px >= ask : px <= bid)) {
+        snprintf(why, whylen, "price %s would cross the book (%s %s): cancel it and place a new "
+                 "order", runner_txt(px, t1), buy ? "ask" : "bid", runner_txt(buy ? ask : bid, t2));
+        return K_ERR;
+    }
+    int64_t now = runner_now(r);
+    if (!o->req.reduce_only && q > o->req.qty && s) { /* a larger entry passes risk again */
+        risk_update(r->rk, r->pf, now);
+        risk_order ro = {.venue = s->ms->venue, .symbol = s->ms->name, .side = o->req.side,
+                         .qty = q - o->req.qty, .price = px, .stop = o->req.sl,
+                         .leverage = o->req.leverage ? o->req.leverage : r->cfg.leverage};
+        risk_verdict v;
+        if (risk_check(r->rk, r->pf, &ro, now, &v) != RISK_OK) {
+            snprintf(why, whylen, "%s", v.why);
+            return K_ERR;
+        }
+    }
+    char id[ORDER_ID_MAX];
+    snprintf(id, sizeof id, "%s", o->client_id);
+    enum broker_result br = broker_amend(r->br, id, px != o->req.price ? px : 0,
+                                         q != o->req.qty ? q : 0, now);
+    if (br != BROKER_OK) {
+        snprintf(why, whylen, "order %s: %s", id, broker_strerror(br));
+        return K_ERR;
+    }
+    if (order_mgr_amend(r->om, id, px, q, now) != ORDER_OK) { /* persisted by the listener */
+        snprintf(why, whylen, "order %s: the order manager refused the amend", id);
+        return K_ERR;
+    }
+    *price = px;
+    *qty = q;
+    return K_OK;
+}
+
+int runner_sweep(runner *r, enum venue v, const char *symbol, kdec *qty, char *why,
+                 size_t whylen)
+{
+    runner_sym *s = runner_find_name(r, v, symbol);
+    const pf_position *p = s ? portfolio_position(r->pf, v, symbol) : NULL;
+    if (!p || p->qty == 0) {
+        snprintf(why, whylen, "no position on %s", symbol);
+        return K_ERR;
+    }
+    if (!p->dust) {
+        char t1[40];
+        snprintf(why, whylen, "%s %s is not dust: close it (sweep takes only a remainder below "
+                 "the venue minimum)", runner_txt(p->qty < 0 ? -p->qty : p->qty, t1), symbol);
+        return K_ERR;
+    }
+    if (!r->br->ops->can_sweep || v != VENUE_BINANCE_SPOT || p->qty < 0) {
+        snprintf(why, whylen, "%s does not allow sweeping dust on %s (USD-M: close it "
+                 "reduce-only)", r->br->ops->name, venue_name(v));
+        return K_ERR;
+    }
+    if (s->pending[0]) {
+        snprintf(why, whylen, "an order for %s is still in flight (%s)", symbol, s->pending);
+        return K_ERR;
+    }
+    order_req q;
+    memset(&q, 0, sizeof q);
+    q.side = SIDE_SELL;
+    q.type = ORDER_MARKET;
+    q.tif = TIF_IOC;
+    q.reduce_only = true;
+    q.sweep = true;
+    q.qty = p->qty;
+    r->last_why[0] = '\0';
+    if (runner_submit(r, s, &q, s->ms->last_px, 0, "sweep", runner_now(r)) != K_OK) {
+        snprintf(why, whylen, "%s", r->last_why[0] ? r->last_why : "refused");
+        return K_ERR;
+    }
+    *qty = q.qty;
+    return K_OK;
 }
 
 int runner_close_symbol(runner *r, enum venue v, const char *symbol, char *why, size_t whylen)
@@ -1134,6 +1368,14 @@ int runner_close_symbol(runner *r, enum venue v, const char *symbol, char *why, 
         snprintf(why, whylen, "an order for %s is still in flight (%s)", symbol, s->pending);
         return K_ERR;
     }
+    kdec c = runner_closable(r, s, q, s->ms->last_px);
+    if (c == 0) {
+        char t1[40];
+        snprintf(why, whylen, "only dust left on %s (%s, below the venue minimum): `sweep %s`",
+                 symbol, runner_txt(q < 0 ? -q : q, t1), symbol);
+        return K_ERR;
+    }
+    q = c;
     char id[ORDER_ID_MAX];
     return runner_manual_order(r, v, symbol, q > 0 ? SIDE_SELL : SIDE_BUY, q > 0 ? q : -q, true,
                                id, sizeof id, why, whylen);
@@ -1142,11 +1384,23 @@ int runner_close_symbol(runner *r, enum venue v, const char *symbol, char *why, 
 int runner_close_all(runner *r)
 {
     risk_halt(r->rk, "close-all"); /* first: no entry can slip in between the closes */
-    (void)runner_cancel_all(r);    /* then every resting order: none can open a position */
-    int n = 0;
+    r->closing_all = true;
     int64_t now = r->clock ? kclock_now_ms(r->clock) : r->now_ms;
     if (now < r->now_ms)
         now = r->now_ms;
+    /* entries still waiting for their durable commit never leave */
+    for (uint32_t i = 0; i < order_mgr_count(r->om); i++) {
+        order *o = order_mgr_at(r->om, i);
+        if (o && !o->req.reduce_only && runner_waiting(r, o)) {
+            char id[ORDER_ID_MAX];
+            snprintf(id, sizeof id, "%s", o->client_id);
+            runner_unsend(r, id, ORDER_CANCELED, "close-all: canceled before it reached the "
+                          "broker", now);
+            r->st.broker_errors--;
+        }
+    }
+    (void)runner_cancel_all(r);    /* then every resting order: none can open a position */
+    int n = 0;
     for (uint32_t i = 0; i < r->nsyms; i++) {
         runner_sym *s = &r->syms[i];
         kdec q = runner_pos_qty(r, s);

@@ -17,6 +17,7 @@ const char *broker_strerror(enum broker_result r)
     case BROKER_ERR_STATE: return "order state does not allow it";
     case BROKER_ERR_FULL: return "broker table full";
     case BROKER_ERR_UNAVAILABLE: return "venue unavailable";
+    case BROKER_ERR_BALANCE: return "insufficient free balance";
     }
     return "?";
 }
@@ -43,6 +44,8 @@ void broker_emit(broker *b, const broker_event *ev)
 
 enum broker_result broker_place(broker *b, const order *o, int64_t now_ms)
 {
+    if (o->req.sweep && !b->ops->can_sweep)
+        return BROKER_ERR_NOT_SUPPORTED;
     return b->ops->place(b, o->client_id, &o->req, now_ms);
 }
 
@@ -92,9 +95,12 @@ enum order_result broker_event_apply(order_mgr *m, const broker_event *ev)
         order *o = order_mgr_find(m, ev->client_id);
         if (!o)
             return ORDER_ERR_NOT_FOUND;
-        if (o->status != ORDER_PENDING_NEW && o->status != ORDER_UNKNOWN)
-            return ORDER_OK; /* a fill already moved it on */
-        return order_mgr_transition(m, ev->client_id, ORDER_NEW, NULL, ev->time_ms);
+        enum order_result r = ORDER_OK;
+        if (o->status == ORDER_PENDING_NEW || o->status == ORDER_UNKNOWN) /* else a fill moved it */
+            r = order_mgr_transition(m, ev->client_id, ORDER_NEW, NULL, ev->time_ms);
+        if (r == ORDER_OK && ev->qty > 0 && ev->qty < o->req.qty)
+            r = order_mgr_trim(m, ev->client_id, ev->qty, ev->time_ms);
+        return r;
     }
     case BROKER_EV_REJECTED:
         return order_mgr_transition(m, ev->client_id, ORDER_REJECTED, ev->reason, ev->time_ms);
@@ -107,6 +113,7 @@ enum order_result broker_event_apply(order_mgr *m, const broker_event *ev)
     case BROKER_EV_FILL:
         return order_mgr_fill(m, ev->client_id, &ev->fill);
     case BROKER_EV_TRIGGERED:
+        return order_mgr_triggered(m, ev->client_id, ev->time_ms);
     case BROKER_EV_AMENDED:
     case BROKER_EV_FUNDING:
     case BROKER_EV_LIQUIDATION:

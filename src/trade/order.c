@@ -440,6 +440,34 @@ enum order_result order_mgr_amend(order_mgr *m, const char *client_id, kdec pric
     return ORDER_OK;
 }
 
+enum order_result order_mgr_triggered(order_mgr *m, const char *client_id, int64_t now_ms)
+{
+    order *o = order_mgr_find(m, client_id);
+    if (!o)
+        return ORDER_ERR_NOT_FOUND;
+    if (o->triggered)
+        return ORDER_OK;
+    o->triggered = true;
+    o->updated_ms = now_ms;
+    order_note_send(m, ORDER_NOTE_TRANSITION, o, o->status, NULL, now_ms);
+    return ORDER_OK;
+}
+
+enum order_result order_mgr_trim(order_mgr *m, const char *client_id, kdec qty, int64_t now_ms)
+{
+    order *o = order_mgr_find(m, client_id);
+    if (!o)
+        return ORDER_ERR_NOT_FOUND;
+    if (qty <= 0 || qty < o->filled)
+        return ORDER_ERR_INVALID;
+    if (qty >= o->req.qty)
+        return ORDER_OK;
+    o->req.qty = qty;
+    o->updated_ms = now_ms;
+    order_note_send(m, ORDER_NOTE_TRANSITION, o, o->status, NULL, now_ms);
+    return ORDER_OK;
+}
+
 /* ---- JSON ---- */
 
 static void order_put_kdec(cJSON *o, const char *k, kdec v, int decimals)
@@ -488,6 +516,8 @@ cJSON *order_json(const order *o)
     cJSON_AddStringToObject(j, "tif", order_tif_name(r->tif));
     cJSON_AddBoolToObject(j, "post_only", r->post_only);
     cJSON_AddBoolToObject(j, "reduce_only", r->reduce_only);
+    if (r->sweep)
+        cJSON_AddBoolToObject(j, "sweep", true);
     cJSON_AddStringToObject(j, "status", order_status_name(o->status));
     order_put_kdec(j, "qty", r->qty, -1);
     order_put_kdec(j, "price", r->price, -1);
@@ -504,6 +534,7 @@ cJSON *order_json(const order *o)
     cJSON_AddNumberToObject(j, "created", (double)o->created_ms);
     cJSON_AddNumberToObject(j, "updated", (double)o->updated_ms);
     cJSON_AddBoolToObject(j, "fill_after_cancel", o->fill_after_cancel);
+    cJSON_AddBoolToObject(j, "triggered", o->triggered);
     cJSON_AddStringToObject(j, "reason", o->reason);
     cJSON *ids = cJSON_AddArrayToObject(j, "trade_ids");
     for (uint32_t i = 0; i < o->ntrade_ids; i++) {
@@ -582,6 +613,7 @@ enum order_result order_from_json(const cJSON *j, order *out)
         ok = false;
     out->req.post_only = order_jb(j, "post_only", &ok);
     out->req.reduce_only = order_jb(j, "reduce_only", &ok);
+    out->req.sweep = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "sweep"));
     out->req.qty = order_jk(j, "qty", &ok);
     out->req.price = order_jk(j, "price", &ok);
     out->req.stop = order_jk(j, "stop", &ok);
@@ -596,6 +628,8 @@ enum order_result order_from_json(const cJSON *j, order *out)
     out->created_ms = (int64_t)order_jn(j, "created", &ok);
     out->updated_ms = (int64_t)order_jn(j, "updated", &ok);
     out->fill_after_cancel = order_jb(j, "fill_after_cancel", &ok);
+    /* absent in records written before it existed: not triggered */
+    out->triggered = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "triggered"));
     snprintf(out->reason, sizeof out->reason, "%s", order_js(j, "reason", &ok));
     const cJSON *ids = cJSON_GetObjectItemCaseSensitive(j, "trade_ids");
     if (!cJSON_IsArray(ids))

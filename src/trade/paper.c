@@ -59,10 +59,20 @@ typedef struct paper_book {
     kdec mark;
 } paper_book;
 
+/* What a futures event (fill, funding, liquidation) changed in the account: kept with the event
+ * until it is delivered, so the account "as the delivered events tell it" (what the app
+ * persists) is the current one minus what is still travelling. */
+typedef struct paper_delta {
+    kdec dqty, dcost, dmargin; /* the position on (venue, symbol) of the event */
+    kdec dquote;               /* the margin asset's total */
+    char asset[INSTR_ASSET_MAX]; /* "" = no delta */
+} paper_delta;
+
 typedef struct paper_due {
     int64_t due;
     uint64_t seq;
     broker_event ev;
+    paper_delta d;
 } paper_due;
 
 typedef struct paper_asset {
@@ -89,6 +99,7 @@ struct paper {
     int64_t now;
     uint32_t pending; /* arrivals and cancels still travelling */
     bool delivering;
+    paper_delta pend; /* attached to the next queued event (then cleared) */
 };
 
 /* ---- config ---- */
@@ -421,15 +432,17 @@ static void paper_queue(paper *p, const broker_event *ev, int64_t at)
     while (i > 0 && p->due[i - 1].due > due)
         i--;
     memmove(&p->due[i + 1], &p->due[i], (p->ndue - i) * sizeof *p->due);
-    p->due[i] = (paper_due){.due = due, .seq = p->due_seq++, .ev = *ev};
+    p->due[i] = (paper_due){.due = due, .seq = p->due_seq++, .ev = *ev, .d = p->pend};
     p->due[i].ev.time_ms = due;
     p->ndue++;
+    memset(&p->pend, 0, sizeof p->pend);
 }
 
 static void paper_event(paper *p, paper_order *o, enum broker_event_kind k, const char *reason,
                         int64_t at)
 {
-    broker_event ev = {.kind = k, .venue = o->req.venue, .side = o->req.side};
+    broker_event ev = {.kind = k, .venue = o->req.venue, .side = o->req.side,
+                       .qty = o->req.qty, .price = o->req.price};
     snprintf(ev.client_id, sizeof ev.client_id, "%s", o->id);
     snprintf(ev.symbol, sizeof ev.symbol, "%s", o->req.symbol);
     if (reason)
@@ -513,9 +526,14 @@ static void paper_book_fill(paper *p, paper_order *o, kdec px, kdec qty, bool ma
 {
     kdec notional = paper_mul(px, qty);
     kdec fee = paper_fee_for(p, o->req.venue, notional, maker);
+    if (o->req.sweep) /* the dust conversion's fee, rounded up */
+        fee = (kdec)(((__int128)notional * PAPER_DUST_FEE_PCT + 99) / 100);
+    paper_delta d = {0};
     if (paper_futures(o->req.venue)) {
         paper_pos *ps = paper_pos_get(p, o->req.venue, o->req.symbol, true);
         snprintf(ps->quote, sizeof ps->quote, "%s", o->quote);
+        kdec q0 = ps->qty, m0 = ps->margin, t0 = paper_total(p, o->quote);
+        __int128 c0 = ps->cost;
         kdec signed_q = o->req.side == SIDE_BUY ? qty : -qty;
         kdec closing = 0;
         if (ps->qty != 0 && (ps->qty > 0) != (signed_q > 0)) {
@@ -547,6 +565,9 @@ static void paper_book_fill(paper *p, paper_order *o, kdec px, kdec qty, bool ma
             ps->margin += (paper_mul(px, opening) + lev - 1) / lev;
         }
         paper_credit(p, o->quote, -fee);
+        d = (paper_delta){.dqty = ps->qty - q0, .dcost = (kdec)(ps->cost - c0),
+                          .dmargin = ps->margin - m0, .dquote = paper_total(p, o->quote) - t0};
+        snprintf(d.asset, sizeof d.asset, "%s", o->quote);
     } else if (o->req.side == SIDE_BUY) {
         paper_credit(p, o->quote, -notional - fee);
         paper_credit(p, o->base, qty);
@@ -568,6 +589,7 @@ static void paper_book_fill(paper *p, paper_order *o, kdec px, kdec qty, bool ma
     ev.fill = (order_fill){.trade_id = p->cfg.trade_id_base + ++p->trade_seq, .time_ms = at,
                            .px = px, .qty = qty, .fee = fee, .maker = maker};
     snprintf(ev.fill.fee_asset, sizeof ev.fill.fee_asset, "%s", o->quote);
+    p->pend = d;
     paper_queue(p, &ev, at);
 }
 
@@ -836,6 +858,24 @@ static void paper_arrive(paper *p, paper_order *o, int64_t at)
         if (o->req.qty > can)
             o->req.qty = can; /* reduce-only never flips: clipped to the position */
     }
+    if (o->req.sweep) { /* dust: all of it at the best bid, filters do not apply */
+        kdec bid = 0, bq, ask, aq;
+        kdec q = K_MIN(o->req.qty, paper_avail(p, o->base));
+        if (!pb || !pb->b || !book_is_live(pb->b) || !book_best(pb->b, &bid, &bq, &ask, &aq) ||
+            bid <= 0) {
+            paper_finish(p, o, ORDER_REJECTED, "dust sweep: no bid to sell at", at);
+            return;
+        }
+        if (q <= 0) {
+            paper_finish(p, o, ORDER_REJECTED, "dust sweep: nothing left to sweep", at);
+            return;
+        }
+        o->req.qty = q;
+        o->status = ORDER_NEW;
+        paper_event(p, o, BROKER_EV_ACCEPTED, NULL, at);
+        paper_book_fill(p, o, bid, q, false, at);
+        return;
+    }
     if (fut && o->req.leverage > 125) {
         paper_finish(p, o, ORDER_REJECTED, "leverage above 125x", at);
         return;
@@ -849,7 +889,7 @@ static void paper_arrive(paper *p, paper_order *o, int64_t at)
         paper_execute_limit(p, o, pb, at);
         if (o->status != ORDER_REJECTED) {
             broker_event ev = {.kind = BROKER_EV_ACCEPTED, .venue = o->req.venue,
-                               .side = o->req.side};
+                               .side = o->req.side, .qty = o->req.qty};
             snprintf(ev.client_id, sizeof ev.client_id, "%s", o->id);
             snprintf(ev.symbol, sizeof ev.symbol, "%s", o->req.symbol);
             paper_queue(p, &ev, at);
@@ -947,6 +987,9 @@ static enum broker_result paper_place(broker *b, const char *id, const order_req
     paper_advance(p, now);
     if (!id[0] || strlen(id) >= ORDER_ID_MAX || req->qty <= 0)
         return BROKER_ERR_INVALID;
+    if (req->sweep && (paper_futures(req->venue) || req->side != SIDE_SELL ||
+                       req->type != ORDER_MARKET))
+        return BROKER_ERR_NOT_SUPPORTED; /* USD-M closes any remainder reduce-only */
     if (paper_find(p, id))
         return BROKER_ERR_DUPLICATE_ID;
     paper_gc(p);
@@ -987,6 +1030,10 @@ static enum broker_result paper_cancel(broker *b, const char *id, int64_t now)
     return BROKER_OK;
 }
 
+/* Amends a resting limit in place (at once, like a cancel-replace that keeps the client id). The
+ * queue model: a new price, or a larger quantity, goes to the back of the queue (the book's
+ * quantity at the price now); a smaller quantity keeps its place. The lock must fit the free
+ * balance. The caller refuses amends that would cross the book. */
 static enum broker_result paper_amend(broker *b, const char *id, kdec price, kdec qty,
                                       int64_t now)
 {
@@ -995,21 +1042,30 @@ static enum broker_result paper_amend(broker *b, const char *id, kdec price, kde
     paper_order *o = paper_find(p, id);
     if (!o)
         return BROKER_ERR_NOT_FOUND;
-    if (order_status_terminal(o->status) || !o->arrived)
+    if (order_status_terminal(o->status) || !o->arrived || !o->resting || o->cancel_at > 0)
         return BROKER_ERR_STATE;
     if (price < 0 || qty < 0 || (qty > 0 && qty <= o->filled))
         return BROKER_ERR_INVALID;
-    /* Binance semantics: a price change loses the queue position; a quantity decrease keeps it */
-    if (price > 0 && price != o->req.price) {
+    order_req was = o->req;
+    const char *asset;
+    kdec before = paper_lock_of(p, o, &asset);
+    if (price > 0)
         o->req.price = price;
+    if (qty > 0)
+        o->req.qty = qty;
+    kdec after = paper_lock_of(p, o, &asset);
+    if (after - before > paper_avail(p, asset)) {
+        o->req = was;
+        return BROKER_ERR_BALANCE;
+    }
+    if (o->req.price != was.price || o->req.qty > was.qty) {
         paper_book *pb = paper_book_get(p, o->req.venue, o->req.symbol, false);
         o->queue_ahead = pb && pb->b ? paper_qty_at(pb->b, o->req.side == SIDE_BUY ? BOOK_BID
                                                                                   : BOOK_ASK,
-                                                    price)
+                                                    o->req.price)
                                      : 0;
+        o->queue_unknown = !pb || !pb->b || !book_is_live(pb->b);
     }
-    if (qty > 0)
-        o->req.qty = qty;
     paper_event(p, o, BROKER_EV_AMENDED, NULL, now);
     paper_deliver(p, now);
     return BROKER_OK;
@@ -1092,6 +1148,7 @@ static void paper_destroy(broker *b)
 static const broker_ops paper_ops = {
     .name = "paper",
     .can_amend = true,
+    .can_sweep = true,
     .place = paper_place,
     .cancel = paper_cancel,
     .amend = paper_amend,
@@ -1164,6 +1221,9 @@ kdec paper_balance_seen(const paper *p, const char *asset)
         else if (!strcmp(asset, o->base))
             t += buy ? -ev->fill.qty : ev->fill.qty;
     }
+    for (uint32_t i = 0; i < p->ndue; i++) /* and the futures events still on their way */
+        if (p->due[i].d.asset[0] && !strcmp(p->due[i].d.asset, asset))
+            t -= p->due[i].d.dquote;
     return t;
 }
 
@@ -1209,6 +1269,54 @@ enum broker_result paper_restore_order(paper *p, const char *client_id, const or
     p->pending++;
     paper_split_assets(p, req, o);
     return BROKER_OK;
+}
+
+size_t paper_positions_seen(const paper *p, paper_position_state *out, size_t cap)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; i < p->npos; i++) {
+        const paper_pos *ps = &p->pos[i];
+        paper_position_state st = {.venue = ps->venue, .qty = ps->qty, .cost = (kdec)ps->cost,
+                                   .margin = ps->margin, .leverage = ps->leverage};
+        snprintf(st.symbol, sizeof st.symbol, "%s", ps->symbol);
+        snprintf(st.quote, sizeof st.quote, "%s", ps->quote);
+        for (uint32_t k = 0; k < p->ndue; k++) {
+            const paper_due *d = &p->due[k];
+            if (!d->d.asset[0] || d->ev.venue != ps->venue || strcmp(d->ev.symbol, ps->symbol))
+                continue;
+            st.qty -= d->d.dqty;
+            st.cost -= d->d.dcost;
+            st.margin -= d->d.dmargin;
+        }
+        if (st.qty == 0)
+            continue;
+        if (n < cap)
+            out[n] = st;
+        n++;
+    }
+    return n;
+}
+
+kdec paper_position_liq_px(const paper *p, const paper_position_state *st)
+{
+    paper_pos ps = {.venue = st->venue, .qty = st->qty, .cost = st->cost, .margin = st->margin,
+                    .leverage = st->leverage};
+    return paper_liq_px(p, &ps);
+}
+
+int paper_restore_position(paper *p, const paper_position_state *st)
+{
+    if (!paper_futures(st->venue) || !st->symbol[0] || !st->quote[0] || st->qty == 0 ||
+        st->margin < 0 || st->leverage < 1 || st->leverage > 125 ||
+        (st->qty > 0) != (st->cost > 0))
+        return K_ERR;
+    paper_pos *ps = paper_pos_get(p, st->venue, st->symbol, true);
+    ps->qty = st->qty;
+    ps->cost = st->cost;
+    ps->margin = st->margin;
+    ps->leverage = st->leverage;
+    snprintf(ps->quote, sizeof ps->quote, "%s", st->quote);
+    return K_OK;
 }
 
 uint32_t paper_in_flight(const paper *p)
@@ -1258,6 +1366,9 @@ static void paper_liquidate(paper *p, paper_pos *ps, kdec px, int64_t now)
     snprintf(ev.reason, sizeof ev.reason, "liquidated at %s (price %s)", paper_txt(liq, t1),
              paper_txt(px, t2));
     paper_credit(p, ps->quote, -ps->margin);
+    p->pend = (paper_delta){.dqty = -ps->qty, .dcost = (kdec)-ps->cost, .dmargin = -ps->margin,
+                            .dquote = -ps->margin};
+    snprintf(p->pend.asset, sizeof p->pend.asset, "%s", ps->quote);
     ps->qty = 0;
     ps->cost = 0;
     ps->margin = 0;
@@ -1345,6 +1456,8 @@ void paper_on_funding(paper *p, enum venue v, const char *symbol, kdec rate, kde
         __int128 raw = (__int128)ps->qty * mark / KDEC_SCALE * rate; /* 1e-16 */
         kdec pay = (kdec)(raw >= 0 ? (raw + KDEC_SCALE - 1) / KDEC_SCALE : raw / KDEC_SCALE);
         paper_credit(p, ps->quote, -pay);
+        p->pend = (paper_delta){.dquote = -pay};
+        snprintf(p->pend.asset, sizeof p->pend.asset, "%s", ps->quote);
         broker_event ev = {.kind = BROKER_EV_FUNDING, .venue = v, .price = mark, .amount = -pay};
         snprintf(ev.symbol, sizeof ev.symbol, "%s", symbol);
         ev.side = ps->qty > 0 ? SIDE_BUY : SIDE_SELL;
