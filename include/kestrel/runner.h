@@ -204,6 +204,8 @@ int runner_restore_order(runner *r, const order *o, bool triggered);
 int runner_release(runner *r, const char *client_id, bool stored, const char *why);
 /* Orders created but waiting for their durable commit. */
 uint32_t runner_unreleased(const runner *r);
+/* This order is waiting for its durable commit (the broker has never seen it). */
+bool runner_order_unreleased(runner *r, const char *client_id);
 /* Amends a resting limit order (price and / or quantity; 0 = unchanged) where the broker allows
  * it: the new values go through the instrument's filters (passive-side rounding), a quantity
  * below what is filled is refused, then the broker (the paper broker: a new price, or a larger

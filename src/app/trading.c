@@ -235,6 +235,9 @@ static void trading_on_intent(void *ud, uint64_t sid, enum store_result rc)
                       id, store_strerror(rc));
         (void)runner_release(a->runner, id, rc == STORE_OK, store_strerror(rc));
         a->changes++;
+        const order *o = order_mgr_find(runner_orders(a->runner), id);
+        if (o && (a->paused || a->finished || !a->loop)) /* the clock stands: answer now */
+            trading_answer(a, o);
         return;
     }
 }
@@ -809,7 +812,7 @@ static cmd_result trading_opt_px(cmd_ctx *c, const char *arg, size_t skip, kdec 
 
 #define TRADING_ORDER_USAGE                                                                     \
     "order SYMBOL buy|sell QTY|quote=AMOUNT [type=market|limit|stop|stop_limit|tp] [price=P] "  \
-    "[stop=P] [tif=gtc|ioc|fok] [post_only] [reduce_only] [sl=P] [tp=P]"
+    "[stop=P] [tif=gtc|ioc|fok] [post_only] [reduce_only] [sl=P] [tp=P] [leverage=N]"
 
 /* order SYMBOL buy|sell QTY|quote=AMOUNT [options]: replies once the order is with the broker
  * (the paper broker takes it at once; its fills come later, see `orders` / `fills`). */
@@ -867,6 +870,15 @@ static cmd_result trading_order_exec(cmd_ctx *c)
             rc = trading_opt_px(c, o, 3, &q.tp);
         else if (!strncmp(o, "trail=", 6))
             rc = trading_opt_px(c, o, 6, &q.trail_pct);
+        else if (!strncmp(o, "leverage=", 9)) {
+            char *end;
+            long lv = strtol(o + 9, &end, 10);
+            if (!o[9] || *end || lv < 1 || lv > 125)
+                return cmd_fail(c, "leverage '%.20s' is not an integer in [1, 125]", o + 9);
+            if (s->venue != VENUE_BINANCE_USDM)
+                return cmd_fail(c, "leverage= applies to USD-M symbols only");
+            q.leverage = (int)lv;
+        }
         else
             return cmd_fail(c, "unknown order option '%.40s' (%s)", o, TRADING_ORDER_USAGE);
         if (rc != CMD_OK)
@@ -912,11 +924,13 @@ static cmd_result trading_order_exec(cmd_ctx *c)
     if (c->origin == CMD_FROM_KEY)
         app_flash(c->a, "%s %s %s %s: %s", order_type_name(q.type), side_name(q.side), s->name,
                   t, pl.id);
-    /* the reply waits for the broker's answer (after the paper latency on the data clock),
-     * unless nobody can wait (a key), the clock stands (paused, ended) or too many wait */
+    /* the reply waits for the broker's answer (after the durable commit and the paper latency
+     * on the data clock), unless nobody can wait (a key) or too many wait; when the clock
+     * stands (paused, ended) it waits for the durable commit only */
     trading *tr = c->a->trading;
-    if (st != ORDER_PENDING_NEW || !c->token || !c->a->loop || c->a->paused || c->a->finished ||
-        tr->nwaits >= TRADING_WAITS || c->oom)
+    bool committing = runner_order_unreleased(c->a->runner, pl.id);
+    if (st != ORDER_PENDING_NEW || !c->token || !c->a->loop || tr->nwaits >= TRADING_WAITS ||
+        c->oom || ((c->a->paused || c->a->finished) && !committing))
         return CMD_OK;
     struct trading_wait *w = &tr->waits[tr->nwaits++];
     w->token = c->token;
@@ -931,9 +945,9 @@ static cmd_result trading_order_exec(cmd_ctx *c)
 const cmd_entry cmd_order_entry = {
     .name = "order", .args = "SYMBOL buy|sell QTY|quote=AMOUNT [type=market|limit|stop|"
                              "stop_limit|tp] [price=P] [stop=P] [tif=gtc|ioc|fok] [post_only] "
-                             "[reduce_only] [sl=P] [tp=P]",
+                             "[reduce_only] [sl=P] [tp=P] [leverage=N]",
     .help = "a paper order through precision, the risk engine and the broker", .min_args = 3,
-    .max_args = 12, .exec = trading_order_exec};
+    .max_args = 13, .exec = trading_order_exec};
 
 /* cancel ID / cancel-order [ID]: without an id, the order selected on the Trading screen */
 static cmd_result trading_cancel_exec(cmd_ctx *c)
@@ -1180,8 +1194,15 @@ static cmd_result trading_orders_exec(cmd_ctx *c)
     }
     order_mgr *om = runner_orders(c->a->runner);
     cJSON *arr = cmd_json_arr(c, c->out, "orders");
-    for (uint32_t i = 0; i < order_mgr_count(om) && !c->oom; i++)
-        cmd_json_push(c, arr, order_json(order_mgr_at(om, i)));
+    for (uint32_t i = 0; i < order_mgr_count(om) && !c->oom; i++) {
+        const order *o = order_mgr_at(om, i);
+        cJSON *oj = order_json(o);
+        broker_order_info info; /* has the broker ever seen it (write-ahead) */
+        if (oj)
+            cJSON_AddBoolToObject(oj, "at_broker", broker_query(runner_broker(c->a->runner),
+                                                                o->client_id, &info) == BROKER_OK);
+        cmd_json_push(c, arr, oj);
+    }
     return CMD_OK;
 }
 

@@ -383,7 +383,8 @@ static int runner_submit(runner *r, runner_sym *s, const order_req *rq, kdec px,
     kdec qty = rq->qty;
     risk_order ro = {
         .venue = s->ms->venue, .symbol = s->ms->name, .asset = NULL, .side = rq->side,
-        .qty = qty, .price = px, .stop = sl, .leverage = r->cfg.leverage, .reducing = reducing,
+        .qty = qty, .price = px, .stop = sl,
+        .leverage = rq->leverage > 0 ? rq->leverage : r->cfg.leverage, .reducing = reducing,
     };
     risk_verdict v;
     runner_ev ev = { .kind = RUNNER_EV_REFUSED, .time_ms = now, .sym = s->ms, .side = rq->side,
@@ -1076,7 +1077,8 @@ int runner_preview(runner *r, const order_req *in, runner_placed *out, kdec *fee
     int64_t now = runner_now(r);
     risk_update(r->rk, r->pf, now);
     risk_order ro = {.venue = s->ms->venue, .symbol = s->ms->name, .side = q.side, .qty = q.qty,
-                     .price = px, .stop = q.sl, .leverage = r->cfg.leverage,
+                     .price = px, .stop = q.sl,
+                     .leverage = q.leverage > 0 ? q.leverage : r->cfg.leverage,
                      .reducing = q.reduce_only};
     risk_verdict v;
     bool maker = q.type == ORDER_LIMIT; /* a resting limit; a marketable one pays taker */
@@ -1225,6 +1227,12 @@ int runner_release(runner *r, const char *client_id, bool stored, const char *wh
     }
     (void)runner_send(r, id, now);
     return K_OK;
+}
+
+bool runner_order_unreleased(runner *r, const char *client_id)
+{
+    const order *o = order_mgr_find(r->om, client_id);
+    return o && runner_waiting(r, o);
 }
 
 uint32_t runner_unreleased(const runner *r)

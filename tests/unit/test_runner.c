@@ -7,7 +7,12 @@
  *   was predicted and refuses to believe a label for it before the horizon has passed;
  * - parity: a real replay capture through `kestrel backtest` (backtest_main) gives the same
  *   signals (digest), fills and P&L as the runner driven over the same capture through
- *   ingest_replay_all (the app's replay path without its pacing). */
+ *   ingest_replay_all (the app's replay path without its pacing);
+ * - write-ahead and close-all on a real kline day: with a commit gate no order reaches the
+ *   broker before its commit is confirmed (nor when it failed), and a close-all in the middle of
+ *   a burst of manual and automatic entries (some committed, some still waiting for their
+ *   commit, one at the broker in flight) lets none of them in: every order ends canceled or
+ *   closed again, the position is flat, the state HALTED. */
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -529,8 +534,178 @@ static void test_deep_models(void)
     learner_free(l);
 }
 
+/* the commit gate of the write-ahead test: intents wait here until the test confirms them */
+typedef struct gate {
+    char ids[64][ORDER_ID_MAX];
+    int n;
+    int fail; /* commit() refuses (the durable lane is full) */
+} gate;
+
+static int gate_commit(void *ud, const order *o)
+{
+    gate *g = ud;
+    if (g->fail || g->n >= 64)
+        return K_ERR;
+    snprintf(g->ids[g->n++], ORDER_ID_MAX, "%s", o->client_id);
+    return K_OK;
+}
+
+static bool at_broker(runner *r, const char *id)
+{
+    broker_order_info info;
+    return broker_query(runner_broker(r), id, &info) == BROKER_OK;
+}
+
+static void test_write_ahead_close_all(void)
+{
+    char path[512];
+    shared(path, sizeof path, "klines/lean_binance_BTCBUSD_1m_2022-12-13.csv");
+    klines *k;
+    char err[200];
+    if (klines_open(&k, path, VENUE_BINANCE_USDM, "BTCUSDT", "", err, sizeof err) != K_OK) {
+        CHECK(0);
+        return;
+    }
+    market *m = market_new(NULL);
+    kclock *clk = kclock_new_simulated();
+    ingest *ig = ingest_new(m, clk, NULL);
+    runner_config c;
+    backtest_config_default(&c);
+    c.strategy = RUNNER_ALWAYS_BUY; /* an automatic entry on every signal */
+    c.models = 0;
+    c.auto_trade = true;
+    c.risk.size_mode = RISK_SIZE_FIXED_QUOTE;
+    c.risk.max_exposure_pct = 100 * KDEC_SCALE;
+    c.risk.max_asset_pct = 100 * KDEC_SCALE;
+    c.paper.latency_ms = c.paper.report_latency_ms = 50; /* orders and answers travel */
+    gate g = {.n = 0};
+    c.commit = gate_commit;
+    c.commit_ud = &g;
+    runner *r = runner_new(m, clk, &c);
+    CHECK(r != NULL);
+    feed_event ev;
+    int bars = 0;
+    order_mgr *om = runner_orders(r);
+    const pf_position *p = NULL;
+    while (bars < 60 && klines_next(k, &ev) > 0) {
+        ev.recv_ns = (ev.u.kline.open_ms + 60000) * 1000000;
+        (void)ingest_event(ig, &ev, NULL);
+        bars++;
+        if (g.n > 0 && bars == 40) { /* the first automatic entry waits for its commit */
+            CHECK_INT(order_mgr_count(om), 1);
+            CHECK(!at_broker(r, g.ids[0]));
+            CHECK_INT(runner_unreleased(r), 1);
+            CHECK_INT(order_mgr_at(om, 0)->status, ORDER_PENDING_NEW);
+            CHECK(portfolio_position(runner_portfolio(r), VENUE_BINANCE_USDM, "BTCUSDT") == NULL ||
+                  portfolio_position(runner_portfolio(r), VENUE_BINANCE_USDM, "BTCUSDT")->qty == 0);
+            CHECK_INT(runner_release(r, g.ids[0], true, NULL), K_OK); /* confirmed */
+            CHECK(at_broker(r, g.ids[0]));
+            CHECK_INT(runner_release(r, g.ids[0], true, NULL), K_ERR); /* once */
+            g.n = 0;
+        }
+    }
+    /* the confirmed entry filled on the next bars: a long position */
+    p = portfolio_position(runner_portfolio(r), VENUE_BINANCE_USDM, "BTCUSDT");
+    CHECK(p && p->qty > 0);
+    /* a failed commit: the order is rejected and never reaches the broker */
+    order_req q;
+    memset(&q, 0, sizeof q);
+    q.venue = VENUE_BINANCE_USDM;
+    snprintf(q.symbol, sizeof q.symbol, "BTCUSDT");
+    q.side = SIDE_BUY;
+    q.type = ORDER_LIMIT;
+    q.qty = KDEC_SCALE / 1000;
+    kdec last = market_find(m, VENUE_BINANCE_USDM, "BTCUSDT")->last_px;
+    CHECK(last > 0);
+    q.price = last - last / 100;
+    q.price -= q.price % KDEC_SCALE;
+    runner_placed pl;
+    char why[256];
+    CHECK_INT(runner_place(r, &q, &pl, why, sizeof why), K_OK);
+    CHECK_INT(runner_release(r, pl.id, false, "the write failed"), K_OK);
+    const order *o = order_mgr_find(om, pl.id);
+    CHECK(o && o->status == ORDER_REJECTED && strstr(o->reason, "not stored durably: the write "
+                                                                 "failed"));
+    CHECK(!at_broker(r, pl.id));
+    g.n = 0;
+    g.fail = 1; /* and one the lane refuses at once */
+    CHECK_INT(runner_place(r, &q, &pl, why, sizeof why), K_ERR);
+    CHECK(strstr(why, "not stored durably") != NULL);
+    g.fail = 0;
+    /* the burst: manual limit entries, half confirmed (at the broker), half still waiting; a
+     * manual market entry confirmed but still in flight to the broker (latency) */
+    char burst[16][ORDER_ID_MAX];
+    int nb = 0;
+    for (int i = 0; i < 8; i++) {
+        q.price = last - last / 100 - i * KDEC_SCALE;
+        CHECK_INT(runner_place(r, &q, &pl, why, sizeof why), K_OK);
+        snprintf(burst[nb++], ORDER_ID_MAX, "%s", pl.id);
+    }
+    for (int i = 0; i < 4; i++)
+        CHECK_INT(runner_release(r, burst[i], true, NULL), K_OK);
+    q.type = ORDER_MARKET;
+    q.price = 0;
+    CHECK_INT(runner_place(r, &q, &pl, why, sizeof why), K_OK);
+    snprintf(burst[nb++], ORDER_ID_MAX, "%s", pl.id);
+    CHECK_INT(runner_release(r, pl.id, true, NULL), K_OK);
+    CHECK(at_broker(r, pl.id)); /* there, but it has not arrived: latency */
+    int orders_before = (int)order_mgr_count(om);
+    g.n = 0;
+    int n = runner_close_all(r);
+    CHECK_INT(n, 0); /* the symbol's market entry is in flight: the close waits for it */
+    CHECK_INT(risk_get_state(runner_risk(r)), RISK_HALTED);
+    /* the close order(s) of close-all wait for their commit too: confirm them */
+    for (int i = 0; i < g.n; i++)
+        CHECK_INT(runner_release(r, g.ids[i], true, NULL), K_OK);
+    g.n = 0;
+    for (int i = 4; i < 8; i++) { /* waiting entries: canceled by the close-all */
+        o = order_mgr_find(om, burst[i]);
+        CHECK(o && o->status == ORDER_CANCELED && !at_broker(r, burst[i]));
+        CHECK_INT(runner_release(r, burst[i], true, NULL), K_ERR); /* late commit: stays out */
+    }
+    /* more bars: automatic entries keep coming (always-buy) and a manual one is tried */
+    q.type = ORDER_LIMIT;
+    q.price = last - last / 100;
+    CHECK_INT(runner_place(r, &q, &pl, why, sizeof why), K_ERR);
+    CHECK(strstr(why, "HALTED") != NULL);
+    uint64_t refused0 = runner_get_stats(r)->refused;
+    while (bars < 90 && klines_next(k, &ev) > 0) {
+        ev.recv_ns = (ev.u.kline.open_ms + 60000) * 1000000;
+        (void)ingest_event(ig, &ev, NULL);
+        bars++;
+        for (int i = 0; i < g.n; i++) /* closes of what slipped in: confirmed each bar */
+            CHECK_INT(runner_release(r, g.ids[i], true, NULL), K_OK);
+        g.n = 0;
+    }
+    CHECK(runner_get_stats(r)->refused > refused0); /* the automatic entries were refused */
+    o = order_mgr_find(om, burst[8]);
+    CHECK(o && o->status == ORDER_FILLED); /* it was at the broker: it filled after the close-all */
+    int recloses = 0;
+    for (uint32_t i = (uint32_t)orders_before; i < order_mgr_count(om); i++)
+        recloses += order_mgr_at(om, i)->req.reduce_only &&
+                    order_mgr_at(om, i)->status == ORDER_FILLED;
+    CHECK(recloses >= 1); /* and was closed again */
+    for (uint32_t i = 0; i < order_mgr_count(om); i++) {
+        o = order_mgr_at(om, i);
+        CHECK(order_status_terminal(o->status));
+        if ((int)i >= orders_before)
+            CHECK(o->req.reduce_only); /* after the close-all: closes only */
+        if (!o->req.reduce_only && o->status == ORDER_CANCELED)
+            CHECK(o->filled == 0);
+    }
+    p = portfolio_position(runner_portfolio(r), VENUE_BINANCE_USDM, "BTCUSDT");
+    CHECK(p && p->qty == 0);
+    CHECK_INT(risk_get_state(runner_risk(r)), RISK_HALTED);
+    klines_close(k);
+    runner_free(r);
+    ingest_free(ig);
+    kclock_free(clk);
+    market_free(m);
+}
+
 int main(void)
 {
+    test_write_ahead_close_all();
     test_deep_models();
     test_manual_orders();
     test_intrabar();

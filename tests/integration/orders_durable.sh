@@ -1,0 +1,214 @@
+#!/bin/sh
+# The trading core's durability through the binary, on real captures:
+# - strict write-ahead: a `ctl order` reply comes only after the intent's durable commit, so a
+#   kill -9 right after the reply finds the intent in the journal (also while paused, when the
+#   reply does not wait for the broker); when the store's writes fail (a file size limit) the
+#   order is rejected with the store's reason and never reaches the paper broker;
+# - USD-M positions (leverage, isolated margin, entry, liquidation price, funding paid) are the
+#   same after kill -9 and a restart, and the restored position closes;
+# - a triggered stop-limit is still triggered after kill -9: it rests as its limit and fills
+#   there (an un-triggered stop would have waited for a print under its stop);
+# - amend: price and quantity of a resting limit, persisted, rounded, refused when crossing;
+# - close-all under a burst of ctl entries: every order ends, every position is closed, HALTED,
+#   and every entry sent after the close-all is refused.
+. tests/lib.sh
+CAP=data/replay/btcusdt_20240808.gz
+S=$KESTREL_SHARED_DATA/binance/streams
+start() { # db sock replay speed [prefix...]
+    db=$1; sock=$2; rp=$3; sp=$4; shift 4
+    "$@" "$KESTREL_BIN" --headless --speed "$sp" --db "$db" --socket "$sock" --replay "$rp" \
+        > /dev/null 2>>"$T/err" &
+    PID=$!
+    PIDS="$PIDS $PID"
+}
+stop9() { kill -9 "$PID"; wait_for 10 sh -c "! kill -0 $PID 2>/dev/null"; }
+ctl() { "$KESTREL_BIN" ctl --socket "$SOCK" "$@"; }
+live() { [ "$(ctl status 2>/dev/null | python3 -c '
+import json,sys
+s=json.load(sys.stdin)["symbols"]; print("live" if s and all(x["book_state"]=="live" for x in s) else "no")' 2>/dev/null)" = live ]; }
+# stored DB KIND KEY EXPR: the journal holds that record and EXPR holds on its payload `p`
+stored() { python3 -c '
+import json,sqlite3,sys
+db=sqlite3.connect("file:"+sys.argv[1]+"?mode=ro",uri=True)
+r=db.execute("select payload from journal where kind=? and key=?",(sys.argv[2],sys.argv[3])).fetchone()
+sys.exit(0 if r and eval(sys.argv[4],{"p":json.loads(r[0])}) else 1)' "$@" 2>/dev/null; }
+ofield() { ctl orders | python3 -c '
+import json,sys
+for o in json.load(sys.stdin)["orders"]:
+    if o["id"]==sys.argv[1]: print(o[sys.argv[2]])' "$1" "$2"; }
+is_field() { [ "$(ofield "$1" "$2")" = "$3" ]; }
+fill_of() { ctl fills | python3 -c '
+import json,sys
+for f in json.load(sys.stdin)["fills"]:
+    if f["order_id"]==sys.argv[1]: print(json.dumps(f)); break' "$1"; }
+has_fill() { [ -n "$(fill_of "$1")" ]; }
+
+# ---- write-ahead: kill -9 right after the reply ----
+SOCK=$T/w.sock
+start "$T/w.db" "$SOCK" "$CAP" 10
+check "write-ahead: the book syncs" wait_for 20 live
+ctl order BTCUSDT buy 0.001 type=limit price=61000 > "$T/w1.json"
+stop9
+W1=$(jget "$T/w1.json" 'j["id"]')
+check "write-ahead: the reply came (NEW)" eq "$(jget "$T/w1.json" 'j["status"]')" NEW
+check "write-ahead: kill -9 right after the reply: the order is in the journal" \
+    stored "$T/w.db" order "$W1" 'p["status"] in ("PENDING_NEW","NEW") and p["price"]=="61000"'
+start "$T/w.db" "$SOCK" "$CAP" 10
+check "write-ahead: restart" wait_for 20 live
+ctl pause > /dev/null
+ctl order BTCUSDT buy 0.001 type=limit price=61001 > "$T/w2.json"
+stop9
+W2=$(jget "$T/w2.json" 'j["id"]')
+check "write-ahead, paused: the reply is the committed intent (PENDING_NEW: no broker answer while paused)" \
+    eq "$(jget "$T/w2.json" 'j["status"]')" PENDING_NEW
+check "write-ahead, paused: kill -9 right after the reply: the intent is in the journal" \
+    stored "$T/w.db" order "$W2" 'p["status"]=="PENDING_NEW" and p["price"]=="61001"'
+
+# ---- a failing store: the order is rejected and never reaches the broker ----
+SOCK=$T/f.sock
+start "$T/f.db" "$SOCK" "$CAP,data/replay/ethusdt_20240808.gz" 0 prlimit --fsize=150000
+sstate() { [ "$(ctl status 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["store"]["state"])' 2>/dev/null)" = failing ]; }
+check "failing store: the writes fail (a file size limit)" wait_for 60 sstate
+ctl order BTCUSDT buy 0.001 type=limit price=61000 > "$T/f1.json" 2>&1
+check "failing store: the order is rejected with the store's reason (exit 1)" \
+    sh -c "[ $? -ne 0 ] && grep -q 'rejected: not stored durably' '$T/f1.json'"
+ctl orders > "$T/f.ord"
+check "failing store: REJECTED and never at the broker" python3 -c '
+import json,sys
+o=json.load(open(sys.argv[1]))["orders"]
+assert len(o)==1 and o[0]["status"]=="REJECTED" and o[0]["at_broker"] is False, o
+assert "not stored durably" in o[0]["reason"], o' "$T/f.ord"
+check "failing store: no fill" eq "$(ctl fills | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["fills"]))')" 0
+ctl quit > /dev/null 2>&1
+wait_for 20 sh -c "! kill -0 $PID 2>/dev/null"
+
+# ---- USD-M positions across kill -9 ----
+SOCK=$T/u.sock
+UCAP=$S/usdm/btcusdt_20240808.gz,$S/usdm/ethusdt_20240808.gz
+start "$T/u.db" "$SOCK" "$UCAP" 10
+check "usdm: both books sync" wait_for 30 live
+ctl order BTCUSDT buy 0.01 leverage=5 > "$T/ub.json"
+ctl order ETHUSDT sell 0.2 leverage=3 > "$T/ue.json"
+check "usdm: long BTC 5x filled" eq "$(jget "$T/ub.json" 'j["status"]')" FILLED
+check "usdm: short ETH 3x filled" eq "$(jget "$T/ue.json" 'j["status"]')" FILLED
+usnap() { ctl positions > "$T/$1.pos" && ctl portfolio > "$T/$1.pf" && python3 -c '
+import json,sys
+p=json.load(open(sys.argv[1]+".pos"))["positions"]
+f=json.load(open(sys.argv[1]+".pf"))
+keep=("symbol","side","qty","entry","leverage","margin","liq_price","funding","realised_pnl","sl","tp")
+pos=sorted([{k:x.get(k) for k in keep} for x in p], key=lambda x: x["symbol"])
+print(json.dumps({"positions":pos,"portfolio":{k:f[k] for k in ("cash","realised_pnl","fees","funding")}},sort_keys=True))' "$T/$1"; }
+two_fut() { stored "$T/u.db" account paper 'len(p.get("futures",[]))==2'; }
+check "usdm: both positions are in the account record" wait_for 10 two_fut
+usnap ubefore > "$T/ubefore.txt"
+check "usdm: leverage, margin and liquidation price are shown" python3 -c '
+import json,sys
+from decimal import Decimal as D
+j=json.loads(open(sys.argv[1]).read()); p={x["symbol"]:x for x in j["positions"]}
+b,e=p["BTCUSDT"],p["ETHUSDT"]
+assert b["side"]=="long" and b["qty"]=="0.01" and b["leverage"]==5, b
+assert e["side"]=="short" and e["qty"]=="0.2" and e["leverage"]==3, e
+assert D(b["margin"])>=D(b["entry"])*D("0.01")/5 and D(b["liq_price"])<D(b["entry"]), b
+assert D(e["liq_price"])>D(e["entry"]), e
+assert b["funding"]=="0" and e["funding"]=="0", (b, e)' "$T/ubefore.txt"
+stop9
+start "$T/u.db" "$SOCK" "$UCAP" 1
+check "usdm: restart after kill -9" wait_for 30 live
+usnap uafter > "$T/uafter.txt"
+check "usdm: leverage, margin, entry, liquidation price, funding and P&L identical after kill -9" \
+    eq "$(cat "$T/uafter.txt")" "$(cat "$T/ubefore.txt")"
+ctl close BTCUSDT > /dev/null
+btc_flat() { ctl positions | python3 -c '
+import json,sys
+sys.exit(0 if [x["symbol"] for x in json.load(sys.stdin)["positions"]]==["ETHUSDT"] else 1)'; }
+check "usdm: the restored long closes (the paper broker has it back)" wait_for 20 btc_flat
+ctl quit > /dev/null 2>&1
+wait_for 20 sh -c "! kill -0 $PID 2>/dev/null"
+
+# ---- a triggered stop-limit across kill -9 ----
+SOCK=$T/s.sock
+start "$T/s.db" "$SOCK" "$CAP" 10
+check "stop-limit: the book syncs" wait_for 20 live
+ctl order BTCUSDT buy 0.002 > "$T/sb.json"
+check "stop-limit: bought 0.002" eq "$(jget "$T/sb.json" 'j["status"]')" FILLED
+ctl order BTCUSDT sell 0.002 type=stop_limit stop=61790 price=61830 > "$T/sl.json"
+SL=$(jget "$T/sl.json" 'j["id"]')
+check "stop-limit: accepted" eq "$(jget "$T/sl.json" 'j["status"]')" NEW
+check "stop-limit: it triggers on the first print <= 61790 and the triggered state is stored" \
+    wait_for 40 stored "$T/s.db" order "$SL" 'p["triggered"] is True and p["status"]=="NEW"'
+check "stop-limit: its limit 61830 rests (the market stays under it after the trigger)" \
+    is_field "$SL" status NEW
+stop9
+start "$T/s.db" "$SOCK" "$CAP" 1
+check "stop-limit: restart" wait_for 20 live
+check "stop-limit: still triggered after the restart" is_field "$SL" triggered True
+check "stop-limit: it rests as its limit and fills there on the replay's first prints (61837)" \
+    wait_for 30 has_fill "$SL"
+check "stop-limit: at 61830 as maker (no second trigger, not lost)" \
+    eq "$(fill_of "$SL" | python3 -c 'import json,sys; f=json.load(sys.stdin); print(f["price"], f["qty"], f["liquidity"])')" \
+    "61830.00 0.00200 maker"
+
+# ---- amend ----
+ctl order BTCUSDT buy 0.002 type=limit price=61000 > "$T/a.json"
+A=$(jget "$T/a.json" 'j["id"]')
+check "amend: the limit rests" wait_for 10 is_field "$A" status NEW
+ctl amend "$A" price=61100.009 qty=0.003 > "$T/a1.json"
+check "amend: price rounded down to the tick (passive), quantity" \
+    eq "$(jget "$T/a1.json" 'j["price"]+" "+j["qty"]+" "+j["status"]')" "61100.00 0.00300 NEW"
+check "amend: persisted" wait_for 10 stored "$T/s.db" order "$A" 'p["price"]=="61100" and p["qty"]=="0.003"'
+ctl amend "$A" price=99999 > "$T/a2.json" 2>&1
+check "amend: a price that would cross the book is refused" grep -q "would cross the book" "$T/a2.json"
+ctl amend "$A" qty=0.00001 > "$T/a3.json" 2>&1
+check "amend: the instrument's rules apply" grep -qi "notional .*BTCUSDT" "$T/a3.json"
+ctl amend "$SL" price=61000 > "$T/a4.json" 2>&1
+check "amend: a stop-limit cannot be amended (limits only)" grep -q "is a stop_limit order: only a resting limit" "$T/a4.json"
+ctl quit > /dev/null 2>&1
+wait_for 20 sh -c "! kill -0 $PID 2>/dev/null"
+
+# ---- close-all under a burst of entries ----
+SOCK=$T/c.sock
+start "$T/c.db" "$SOCK" "$CAP,data/replay/ethusdt_20240808.gz" 10
+check "close-all: the books sync" wait_for 30 live
+ctl order BTCUSDT buy 0.002 > /dev/null
+ctl order ETHUSDT buy 0.05 > /dev/null
+burst() { i=0; while [ $i -lt 40 ]; do
+    date +%s%N > "$T/bt.$i"
+    case $((i % 4)) in
+    0) ctl order BTCUSDT buy 0.001 ;;
+    1) ctl order ETHUSDT buy 0.01 type=limit price=2500 ;;
+    2) ctl order ETHUSDT buy 0.01 ;;
+    3) ctl order BTCUSDT buy 0.001 type=limit price=60000 ;;
+    esac > "$T/burst.$i" 2>&1
+    i=$((i + 1)); done; echo done > "$T/burst.end"; }
+burst &
+BP=$!
+PIDS="$PIDS $BP"
+nord() { [ "$(ctl orders | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["orders"]))')" -ge "$1" ]; }
+check "close-all: the burst is under way" wait_for 20 nord 8
+ctl close-all > "$T/ca.json"
+date +%s%N > "$T/ca.time"
+check "close-all: HALTED" eq "$(jget "$T/ca.json" 'j["risk_state"]')" HALTED
+check "close-all: the burst ends" wait_for 60 test -f "$T/burst.end"
+settled() { ctl positions > "$T/c.pos" && ctl orders > "$T/c.ord" && python3 -c '
+import json,sys
+p=[x for x in json.load(open(sys.argv[1]))["positions"] if not x["dust"]]
+o=json.load(open(sys.argv[2]))["orders"]
+sys.exit(0 if not p and all(x["status"] in ("FILLED","CANCELED","REJECTED","EXPIRED") for x in o) else 1)' "$T/c.pos" "$T/c.ord"; }
+check "close-all: every order ends and every position is closed" wait_for 30 settled
+check "close-all: still HALTED" eq "$(ctl risk | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')" HALTED
+check "close-all: resting entries were canceled, none filled after it" python3 -c '
+import json,sys
+o=json.load(open(sys.argv[1]))["orders"]
+lim=[x for x in o if x["type"]=="limit"]
+assert lim and all(x["status"]=="CANCELED" and x["filled"]=="0" for x in lim), lim' "$T/c.ord"
+check "close-all: entries sent after it were refused (HALTED), at least one" python3 -c '
+import glob,os,sys
+t=int(open(sys.argv[1]).read())
+late=[sys.argv[2]+"/burst."+f.split(".")[-1] for f in glob.glob(sys.argv[2]+"/bt.*")
+      if int(open(f).read())>t]
+assert late, "no entry after the close-all"
+bad=[f for f in late if "HALTED" not in open(f).read()]
+assert not bad, [(f, open(f).read()) for f in bad]' "$T/ca.time" "$T"
+ctl quit > /dev/null 2>&1
+wait_for 20 sh -c "! kill -0 $PID 2>/dev/null"
+done_tests
