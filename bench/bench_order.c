@@ -1,16 +1,24 @@
 /* Order path and paper fills. Prints JSON lines:
  *   order_path:  risk_check + instrument_check + order_mgr_create per order (the pure part of
- *                "signal -> acceptance"; the store's write-ahead commit is measured by the
- *                store's bench), on the bundled BTCUSDT filters and a portfolio of 4 positions:
- *                mean and p99 in us.
+ *                "signal -> acceptance"), on the bundled BTCUSDT filters and a portfolio of 4
+ *                positions: mean and p99 in us.
+ *   order_path_commit: the whole path of one order as the app runs it (a signal's or a `ctl
+ *                order`'s, after parsing): risk + precision, the order manager, the write-ahead
+ *                record (order_json) through a real store's durable lane (SQLite, fsynced, in
+ *                $KESTREL_BENCH_DIR or /tmp) until its confirmation, then the paper broker over
+ *                the real BTCUSDT book (latency 0) until its ACCEPTED: each part's p50 / p99.
  *   paper_fills: the real spot BTCUSDT replay (08+09) at full speed through a book and the paper
  *                broker, with a resting order on every level of both sides of the book (up to
  *                200 a side) placed when it first syncs: fills per second, events per second. */
 #include "kestrel/book.h"
 #include "kestrel/paper.h"
 #include "kestrel/risk.h"
+#include "kestrel/store.h"
 
+#include <cjson/cJSON.h>
+#include <poll.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -188,9 +196,171 @@ static void bench_paper_fills(void)
     cap_cache_free();
 }
 
+typedef struct commit_ctx {
+    order_mgr *m;
+    int acked, accepted;
+} commit_ctx;
+
+static void commit_on_durable(void *ud, uint64_t id, enum store_result rc)
+{
+    (void)id;
+    commit_ctx *c = ud;
+    c->acked += rc == STORE_OK ? 1 : 1000000;
+}
+
+static void commit_on_event(void *ud, const broker_event *ev)
+{
+    commit_ctx *c = ud;
+    if (broker_event_apply(c->m, ev) == ORDER_OK && ev->kind == BROKER_EV_ACCEPTED)
+        c->accepted++;
+}
+
+static double pct_us(int64_t *v, int n, int pct)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_i64);
+    return v[(int64_t)n * pct / 100 - (pct == 100)] / 1e3;
+}
+
+static void bench_order_commit(void)
+{
+    instruments *in = instruments_new();
+    char err[512];
+    size_t sk;
+    if (instruments_load_file(in, VENUE_BINANCE_SPOT,
+                              "data/instruments/binance-spot-exchangeinfo-2021-10-12.json", &sk,
+                              err, sizeof err) != INSTR_OK) {
+        fprintf(stderr, "%s\n", err);
+        instruments_free(in);
+        return;
+    }
+    const instrument *btc = instruments_find(in, VENUE_BINANCE_SPOT, "BTCUSDT");
+    /* the real book, live */
+    cap_stream cs;
+    stream_init(&cs, VENUE_BINANCE_SPOT, "BTCUSDT", SPOT_BTC_08, SPOT_BTC_09);
+    book *b = book_new(BOOK_RULES_BINANCE_SPOT, 5000, 4096);
+    feed_event ev;
+    int64_t t = 0;
+    while (!book_is_live(b) && stream_next(&cs, &ev)) {
+        t = ev.recv_ns / 1000000;
+        if (ev.kind == FEED_DEPTH_DIFF)
+            (void)book_on_diff(b, &ev);
+        else if (ev.kind == FEED_DEPTH_SNAPSHOT)
+            (void)book_on_snapshot(b, &ev);
+    }
+    kdec bid, bq, ask, aq;
+    if (!book_best(b, &bid, &bq, &ask, &aq)) {
+        fprintf(stderr, "order_path_commit: the book never synced\n");
+        return;
+    }
+    char db[600];
+    const char *dir = getenv("KESTREL_BENCH_DIR");
+    snprintf(db, sizeof db, "%s/kestrel-bench-order-%ld/bench.db", dir && *dir ? dir : "/tmp",
+             (long)getpid());
+    store *st = NULL;
+    if (store_open(&st, db, NULL, err, sizeof err) != K_OK) {
+        fprintf(stderr, "order_path_commit: %s\n", err);
+        return;
+    }
+    paper_config c;
+    paper_config_default(&c);
+    c.latency_ms = c.report_latency_ms = 0;
+    (void)paper_config_balance(&c, "USDT", D("1000000000"));
+    paper *p = paper_new(&c, in);
+    paper_attach_book(p, VENUE_BINANCE_SPOT, "BTCUSDT", b);
+    portfolio *pf = portfolio_new(D("1000000000"), "USDT", 0);
+    portfolio_set_instruments(pf, in);
+    risk *rk = risk_new(NULL);
+    commit_ctx cx = {.m = order_mgr_new("b", 1733040000000ULL, 4000)};
+    broker_set_listener(paper_broker(p), commit_on_event, &cx);
+    enum { N = 1000 };
+    static int64_t rp[N], cm[N], ac[N], tot[N];
+    int ok = 0;
+    for (int i = 0; i < N; i++) {
+        int64_t a = now_ns();
+        kdec px = bid - (i % 50) * D("0.01") - D("0.003"); /* rests: off-tick, rounded down */
+        risk_order ro = {.venue = VENUE_BINANCE_SPOT, .symbol = "BTCUSDT", .asset = "BTC",
+                         .side = SIDE_BUY, .qty = D("0.00162"), .price = px,
+                         .stop = px - D("500"), .leverage = 1};
+        risk_verdict v;
+        instrument_checked ck;
+        char why[160];
+        if (risk_check(rk, pf, &ro, t, &v) != RISK_OK)
+            break;
+        instrument_order io = {.side = SIDE_BUY, .qty = v.qty, .price = px, .ref_px = bid};
+        if (instrument_check(btc, &io, &ck, why, sizeof why) != INSTR_OK) {
+            fprintf(stderr, "order_path_commit: %s\n", why);
+            break;
+        }
+        int64_t a1 = now_ns();
+        order_req req = {.venue = VENUE_BINANCE_SPOT, .symbol = "BTCUSDT", .side = SIDE_BUY,
+                         .type = ORDER_LIMIT, .qty = ck.qty, .price = ck.price};
+        const order *o;
+        if (order_mgr_create(cx.m, &req, t, &o) != ORDER_OK)
+            break;
+        cJSON *j = order_json(o);
+        char *txt = cJSON_PrintUnformatted(j);
+        cJSON_Delete(j);
+        store_record rec = {.kind = "order", .key = o->client_id, .payload = txt,
+                            .len = strlen(txt), .time_ms = t};
+        int want = cx.acked + 1;
+        enum store_result sr = store_durable_put(st, &rec, commit_on_durable, &cx, NULL);
+        cJSON_free(txt);
+        if (sr != STORE_OK)
+            break;
+        while (cx.acked < want) {
+            struct pollfd pfd = {.fd = store_fd(st), .events = POLLIN};
+            if (poll(&pfd, 1, 1000) > 0)
+                store_process(st);
+        }
+        if (cx.acked != want)
+            break; /* the commit failed */
+        int64_t a2 = now_ns();
+        int acc = cx.accepted;
+        if (broker_place(paper_broker(p), o, t) != BROKER_OK || cx.accepted != acc + 1)
+            break;
+        int64_t a3 = now_ns();
+        rp[ok] = a1 - a;
+        cm[ok] = a2 - a1;
+        ac[ok] = a3 - a2;
+        tot[ok] = a3 - a;
+        ok++;
+        /* cancel it (latency 0: at once), so the resting set stays small */
+        if (broker_cancel(paper_broker(p), o->client_id, t) != BROKER_OK)
+            break;
+    }
+    if (ok == N)
+        printf("{\"bench\":\"order_path_commit\",\"orders\":%d,"
+               "\"risk_precision_p50_us\":%.2f,\"risk_precision_p99_us\":%.2f,"
+               "\"durable_commit_p50_us\":%.0f,\"durable_commit_p99_us\":%.0f,"
+               "\"durable_commit_max_us\":%.0f,\"paper_accept_p50_us\":%.2f,"
+               "\"paper_accept_p99_us\":%.2f,\"total_p50_us\":%.0f,\"total_p99_us\":%.0f}\n",
+               N, pct_us(rp, N, 50), pct_us(rp, N, 99), pct_us(cm, N, 50), pct_us(cm, N, 99),
+               pct_us(cm, N, 100), pct_us(ac, N, 50), pct_us(ac, N, 99), pct_us(tot, N, 50),
+               pct_us(tot, N, 99));
+    else
+        fprintf(stderr, "order_path_commit: stopped after %d orders\n", ok);
+    store_close(st);
+    const char *sfx[] = {"", "-wal", "-shm", ".lock"};
+    for (int i = 0; i < 4; i++) {
+        char f[620];
+        snprintf(f, sizeof f, "%s%s", db, sfx[i]);
+        unlink(f);
+    }
+    *strrchr(db, '/') = '\0';
+    rmdir(db);
+    order_mgr_free(cx.m);
+    risk_free(rk);
+    portfolio_free(pf);
+    paper_free(p);
+    book_free(b);
+    stream_close(&cs);
+    instruments_free(in);
+}
+
 int main(void)
 {
     bench_order_path();
+    bench_order_commit();
     bench_paper_fills();
     return 0;
 }

@@ -52,6 +52,8 @@ goals = {
     ("idle", "cpu_percent"): "< 1",
     ("indicators", "ns_per_bar"): "< 1000",
     ("order_path", "risk_precision_us"): "< 5",
+    ("order_path_commit", "risk_precision_p99_us"): "< 5",
+    ("order_path_commit", "durable_commit_p99_us"): "< 2000",
     ("signal", "us_per_signal"): "< 50",
     ("signal", "us_update_logreg"): "<= 1",
     ("signal", "us_update_mlp"): "<= 10",
