@@ -32,6 +32,8 @@ typedef struct app {
     struct runner *runner;   /* trading: engine, risk, paper broker, portfolio (trading.h) */
     struct trading *trading; /* the app's side of it: recent fills */
     int64_t session_id;      /* the store's session row (client order id epoch) */
+    uint32_t trading_reruns; /* trading restarted inside this session (seek back, restart): part
+                              * of the id epoch, so a re-run never reuses an id */
     struct store *store;
     struct replay *replay;
     struct live *live;       /* live market data (source LIVE), else NULL (live.h) */

@@ -17,6 +17,10 @@ typedef struct trading trading;
 /* Subscribes the runner (after the store and display subscribers). K_OK or K_ERR + message. */
 int trading_open(struct app *a, char *err, size_t errlen);
 void trading_close(struct app *a); /* trading_engine_flush first when the store is still open */
+/* Before a re-run (seek backwards, restart) closes trading: the open orders are closed in the
+ * journal (CANCELED, "the replay re-ran from its start") and the account record removed, so a
+ * later start does not bring the earlier run back; the next trading_open uses a new id epoch. */
+void trading_abandon(struct app *a);
 /* Signals scored so far, the metrics and a model state checkpoint to the store (sigstore.h):
  * app_stop calls it before the store closes. */
 void trading_engine_flush(struct app *a);

@@ -673,6 +673,7 @@ static int app_model_reset(app *a)
     if (p->stored_upto_ms < a->data_ms)
         p->stored_upto_ms = a->data_ms;
     bool had_trading = a->runner != NULL, auto_on = had_trading && runner_auto(a->runner);
+    trading_abandon(a); /* the earlier run's open orders and account leave the journal */
     trading_close(a); /* the runner rides on the market and clock that go now */
     a->priv = NULL;
     app_model_close(a);

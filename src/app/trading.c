@@ -48,6 +48,7 @@ struct trading {
     uint32_t trades_written;     /* round trips of the portfolio already in the journal */
     int64_t equity_written_ms;   /* newest equity point in the journal */
     bool restoring;              /* trading_restore is re-inserting orders: not re-written */
+    bool abandoned;              /* trading_abandon: this run leaves the journal alone now */
     /* `ctl order` requests waiting for the broker's answer (deferred replies) */
     struct trading_wait {
         uint64_t token;
@@ -466,7 +467,10 @@ int trading_open(app *a, char *err, size_t errlen)
             return K_ERR;
         }
     }
-    rc.id_epoch = a->session_id > 0 ? (uint64_t)a->session_id : 1;
+    /* session * 4096 + re-runs: above every earlier session's epoch (and every earlier re-run's
+     * in this session) */
+    rc.id_epoch = (a->session_id > 0 ? (uint64_t)a->session_id : 1) * 4096 +
+                  K_MIN(a->trading_reruns, 4095u);
     rc.engine.horizon_ms = (int64_t)(a->cfg.engine_horizon_s * 1000.0 + 0.5);
     rc.engine.drift_method = (enum drift_method)a->cfg.engine_drift;
     a->trading = xcalloc(1, sizeof *a->trading);
@@ -676,6 +680,32 @@ int trading_restore(app *a, char *err, size_t errlen)
     return K_OK;
 }
 
+void trading_abandon(app *a)
+{
+    if (!a->runner || !a->trading)
+        return;
+    order_mgr *om = runner_orders(a->runner);
+    for (uint32_t i = 0; a->store && i < order_mgr_count(om); i++) {
+        const order *o = order_mgr_at(om, i);
+        if (!order_status_open(o->status))
+            continue;
+        /* closed in the journal, so a later start does not rest it on the new run's account */
+        order c = *o; /* shallow: order_json only reads the trade ids */
+        c.status = ORDER_CANCELED;
+        snprintf(c.reason, sizeof c.reason, "the replay re-ran from its start: a fresh paper "
+                 "account");
+        trading_put(a, "order", c.client_id, order_json(&c), a->data_ms);
+    }
+    if (a->store) { /* and the account: the re-run starts a fresh one */
+        store_record rec = {.kind = "account", .key = "paper", .payload = NULL, .len = 0,
+                            .time_ms = a->data_ms};
+        if (store_durable_put(a->store, &rec, trading_on_durable, a, NULL) != STORE_OK)
+            log_error(a->log, "the earlier run's account could not be removed from the journal");
+    }
+    a->trading_reruns++;
+    a->trading->abandoned = true;
+}
+
 void trading_close(app *a)
 {
     if (a->trading && a->trading->flush_timer && a->loop)
@@ -687,7 +717,7 @@ void trading_close(app *a)
             a->log)
             log_debug(a->log, "order %s: the client had left", w->id);
     }
-    if (a->runner && a->trading && a->store)
+    if (a->runner && a->trading && a->store && !a->trading->abandoned)
         trading_put_account(a, 0); /* the last equity samples */
     if (a->trading && a->trading->lrn) { /* first: it may be training one of the runner's models */
         loop_unwatch(a->loop, learner_fd(a->trading->lrn));

@@ -162,6 +162,66 @@ ctl amend "$A" qty=0.00001 > "$T/a3.json" 2>&1
 check "amend: the instrument's rules apply" grep -qi "notional .*BTCUSDT" "$T/a3.json"
 ctl amend "$SL" price=61000 > "$T/a4.json" 2>&1
 check "amend: a stop-limit cannot be amended (limits only)" grep -q "is a stop_limit order: only a resting limit" "$T/a4.json"
+
+# ---- dust: the real 2021 BTCUSDT filters (minNotional 10) ----
+ctl order BTCUSDT buy 0.001 > "$T/d1.json"
+ctl order BTCUSDT sell 0.00085 > "$T/d2.json"
+check "dust: bought 0.001, sold 0.00085" eq "$(jget "$T/d1.json" 'j["status"]') $(jget "$T/d2.json" 'j["status"]')" "FILLED FILLED"
+ctl positions > "$T/d.pos"
+check "dust: the 0.00015 BTC left (~9.3 USDT < minNotional 10) is shown as dust" python3 -c '
+import json,sys
+p=[x for x in json.load(open(sys.argv[1]))["positions"] if x["symbol"]=="BTCUSDT"]
+assert len(p)==1 and p[0]["qty"]=="0.00015" and p[0]["dust"] is True, p' "$T/d.pos"
+check "dust: not an open position" eq "$(ctl portfolio | python3 -c 'import json,sys; print(json.load(sys.stdin)["open_positions"])')" 0
+ctl close BTCUSDT > "$T/d3.json" 2>&1
+check "dust: close says there is only dust and how to sweep it" \
+    grep -q "only dust left on BTCUSDT (0.00015, below the venue minimum): .sweep BTCUSDT" "$T/d3.json"
+ctl sweep BTCUSDT > "$T/d4.json"
+check "dust: sweep sends the remainder" eq "$(jget "$T/d4.json" 'j["sweeping"]')" 0.00015
+no_btc() { ctl positions | python3 -c '
+import json,sys
+sys.exit(0 if not [x for x in json.load(sys.stdin)["positions"] if x["symbol"]=="BTCUSDT"] else 1)'; }
+check "dust: swept, flat" wait_for 10 no_btc
+ctl orders > "$T/d.ord"
+SW=$(python3 -c '
+import json,sys
+print([o["id"] for o in json.load(open(sys.argv[1]))["orders"] if o.get("sweep")][0])' "$T/d.ord")
+check "dust: the sweep sold at the bid paying the documented 2% (rounded up to 1e-8)" python3 -c '
+import json,sys
+from decimal import Decimal as D, ROUND_CEILING
+f=[x for x in json.load(sys.stdin)["fills"] if x["order_id"]==sys.argv[1]]
+assert len(f)==1 and f[0]["qty"]=="0.00015" and f[0]["side"]=="sell", f
+n=(D(f[0]["price"])*D(f[0]["qty"])).quantize(D("1e-8"))
+assert D(f[0]["fee"])==(n*2/100).quantize(D("1e-8"),rounding=ROUND_CEILING), (f, n)' "$SW" <<EOF2
+$(ctl fills)
+EOF2
+ctl sweep BTCUSDT > "$T/d5.json" 2>&1
+check "dust: nothing left to sweep" grep -q "no position on BTCUSDT" "$T/d5.json"
+
+# ---- a seek backwards re-runs with a fresh account: the earlier run's open orders leave ----
+check "seek: the amended limit still rests" is_field "$A" status NEW
+ctl seek -20 > /dev/null
+check "seek: the earlier run's open order is closed in the journal" wait_for 10 \
+    stored "$T/s.db" order "$A" 'p["status"]=="CANCELED" and "re-ran" in p["reason"]'
+check "seek: the re-run syncs" wait_for 20 live
+ctl order BTCUSDT buy 0.001 type=limit price=61000 > "$T/sk.json"
+K=$(jget "$T/sk.json" 'j["id"]')
+check "seek: the re-run's ids are new" python3 -c '
+import sqlite3,sys
+db=sqlite3.connect("file:"+sys.argv[1]+"?mode=ro",uri=True)
+n=db.execute("select count(*) from journal where kind=\"order\" and key=?",(sys.argv[2],)).fetchone()[0]
+ids=[r[0] for r in db.execute("select key from journal where kind=\"order\"")]
+assert n==1 and ids.count(sys.argv[2])==1 and len(ids)==len(set(ids)), ids' "$T/s.db" "$K"
+check "seek: the re-run's first id is not the earlier run's first id" test "$K" != "$A"
+check "seek: the new order is stored" wait_for 10 stored "$T/s.db" order "$K" 'p["status"]=="NEW"'
+stop9
+start "$T/s.db" "$SOCK" "$CAP" 10
+check "seek: restart" wait_for 20 live
+ctl orders > "$T/sk.ord"
+check "seek: after kill -9 only the re-run's order rests again" python3 -c '
+import json,sys
+o=[x["id"] for x in json.load(open(sys.argv[1]))["orders"] if x["status"] in ("NEW","PARTIALLY_FILLED")]
+assert o==[sys.argv[2]], o' "$T/sk.ord" "$K"
 ctl quit > /dev/null 2>&1
 wait_for 20 sh -c "! kill -0 $PID 2>/dev/null"
 
