@@ -86,6 +86,12 @@ void portfolio_set_instruments(portfolio *pf, const instruments *in);
 K_MUST_USE enum portfolio_result portfolio_on_fill(portfolio *pf, enum venue v,
                                                    const char *symbol, enum side side,
                                                    const order_fill *f);
+/* A spot holding that was there at the start (paper.balances.<ASSET> other than the cash
+ * asset): a long position of qty at px (the first price seen, fee 0) whose value joins the
+ * starting capital, so cash stays what it was and selling it is a reduction, never a short. */
+K_MUST_USE enum portfolio_result portfolio_deposit(portfolio *pf, enum venue v,
+                                                   const char *symbol, kdec qty, kdec px,
+                                                   int64_t time_ms);
 /* Funding: amount received (> 0) or paid (< 0), as the broker reports it. */
 void portfolio_on_funding(portfolio *pf, enum venue v, const char *symbol, kdec amount,
                           int64_t time_ms);

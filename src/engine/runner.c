@@ -64,6 +64,8 @@ struct runner {
     char last_why[256]; /* the last refusal's reason (for a person's order) */
     char last_id[ORDER_ID_MAX]; /* the last order created */
     const instruments *instr;   /* exchange filters (borrowed; NULL: none known) */
+    bool deposited[PAPER_MAX_ASSETS]; /* starting holdings (cfg.paper.balances other than the
+                                       * cash asset) already in the portfolio */
     bool closing_all; /* a close-all is in force (until the halt is resumed): an entry that
                        * was already at the broker and fills afterwards is closed again */
 };
@@ -705,6 +707,31 @@ static void runner_on_bar(runner *r, runner_sym *s, enum tf tf, const candle *b)
     runner_arm(r, end);
 }
 
+/* A starting holding of this spot symbol's base asset joins the portfolio at the first price
+ * seen (else selling it would look like a short) */
+static void runner_deposit(runner *r, runner_sym *s, kdec px, int64_t t)
+{
+    if (s->ms->venue == VENUE_BINANCE_USDM || px <= 0)
+        return;
+    const instrument *ins = r->instr ? instruments_find(r->instr, s->ms->venue, s->ms->name)
+                                     : NULL;
+    const char *name = s->ms->name;
+    size_t n = strlen(name), ql = strlen(r->cfg.cash_asset);
+    for (int i = 0; i < r->cfg.paper.nbalances && i < PAPER_MAX_ASSETS; i++) {
+        const broker_balance *b = &r->cfg.paper.balances[i];
+        if (r->deposited[i] || b->free <= 0 || !strcmp(b->asset, r->cfg.cash_asset))
+            continue;
+        bool base = ins ? !strcmp(ins->base, b->asset) && !strcmp(ins->quote, r->cfg.cash_asset)
+                        : n == strlen(b->asset) + ql && !strncmp(name, b->asset, strlen(b->asset)) &&
+                              !strcmp(name + strlen(b->asset), r->cfg.cash_asset);
+        if (!base)
+            continue;
+        r->deposited[i] = true;
+        if (portfolio_deposit(r->pf, s->ms->venue, s->ms->name, b->free, px, t) != PF_OK)
+            r->st.broker_errors++;
+    }
+}
+
 static void runner_on_trade(runner *r, runner_sym *s, const feed_event *ev)
 {
     int64_t t = ev->u.trade.time_ms;
@@ -716,6 +743,7 @@ static void runner_on_trade(runner *r, runner_sym *s, const feed_event *ev)
     paper_on_time(r->pp, r->now_ms);
     paper_on_trade(r->pp, ev, r->now_ms);
     engine_on_trade(s->e, t, ev->u.trade.px, ev->u.trade.qty, ev->u.trade.buyer_maker);
+    runner_deposit(r, s, ev->u.trade.px, t);
     portfolio_mark(r->pf, s->ms->venue, s->ms->name, ev->u.trade.px);
     kdec q = runner_pos_qty(r, s);
     if (q != 0 && !s->pending[0]) {
@@ -1178,6 +1206,8 @@ void runner_restore_portfolio(runner *r, portfolio *pf)
     portfolio_free(r->pf);
     r->pf = pf;
     portfolio_set_instruments(r->pf, r->instr);
+    for (int i = 0; i < PAPER_MAX_ASSETS; i++) /* the stored portfolio holds them already */
+        r->deposited[i] = true;
     for (uint32_t i = 0; i < r->nsyms; i++) { /* symbols already watched take their protection */
         runner_sym *s = &r->syms[i];
         const pf_position *p = portfolio_position(r->pf, s->ms->venue, s->ms->name);

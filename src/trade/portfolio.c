@@ -234,6 +234,19 @@ enum portfolio_result portfolio_on_fill(portfolio *pf, enum venue v, const char 
     return PF_OK;
 }
 
+enum portfolio_result portfolio_deposit(portfolio *pf, enum venue v, const char *symbol,
+                                        kdec qty, kdec px, int64_t time_ms)
+{
+    order_fill f = {.trade_id = 0, .time_ms = time_ms, .px = px, .qty = qty, .fee = 0};
+    enum portfolio_result r = portfolio_on_fill(pf, v, symbol, SIDE_BUY, &f);
+    if (r != PF_OK)
+        return r;
+    kdec cost = (kdec)((__int128)px * qty / KDEC_SCALE);
+    pf->start_cash += cost;
+    pf->peak += cost;
+    return PF_OK;
+}
+
 void portfolio_on_funding(portfolio *pf, enum venue v, const char *symbol, kdec amount,
                           int64_t time_ms)
 {

@@ -225,6 +225,34 @@ assert o==[sys.argv[2]], o' "$T/sk.ord" "$K"
 ctl quit > /dev/null 2>&1
 wait_for 20 sh -c "! kill -0 $PID 2>/dev/null"
 
+# ---- a starting holding other than the cash asset is a long, never a short ----
+printf 'paper: { balances: { USDT = "10000"; BTC = "0.01"; }; };\n' > "$T/h.cfg"
+SOCK=$T/h.sock
+"$KESTREL_BIN" --headless --speed 10 --config "$T/h.cfg" --db "$T/h.db" --socket "$SOCK" \
+    --replay "$CAP" > /dev/null 2>>"$T/err" &
+PID=$!
+PIDS="$PIDS $PID"
+check "holding: the book syncs" wait_for 20 live
+hpos() { ctl positions | python3 -c '
+import json,sys
+p=[x for x in json.load(sys.stdin)["positions"] if x["symbol"]=="BTCUSDT"]
+sys.exit(0 if p and p[0]["side"]==sys.argv[1] and p[0]["qty"]==sys.argv[2] else 1)' "$1" "$2"; }
+check "holding: BTC 0.01 from paper.balances is a long position" wait_for 10 hpos long 0.01
+ctl portfolio > "$T/h0.pf"
+ctl order BTCUSDT sell 0.004 > "$T/hs.json"
+check "holding: selling part of it" eq "$(jget "$T/hs.json" 'j["status"]')" FILLED
+check "holding: reduces the long (not a short)" wait_for 10 hpos long 0.006
+ctl portfolio > "$T/h1.pf"
+check "holding: cash grows by the proceeds net of the fee" python3 -c '
+import json,sys
+from decimal import Decimal as D
+a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2]))
+assert D(a["cash"])==D("10000"), a
+assert D("10000")+D("0.004")*61000 < D(b["cash"]) < D("10000")+D("0.004")*62000, b
+assert D(a["equity"])>D("10600"), a' "$T/h0.pf" "$T/h1.pf"
+ctl quit > /dev/null 2>&1
+wait_for 20 sh -c "! kill -0 $PID 2>/dev/null"
+
 # ---- close-all under a burst of entries ----
 SOCK=$T/c.sock
 start "$T/c.db" "$SOCK" "$CAP,data/replay/ethusdt_20240808.gz" 10
