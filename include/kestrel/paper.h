@@ -124,6 +124,9 @@ kdec paper_position_liq_px(const paper *p, const paper_position_state *st);
 /* Re-creates a USD-M position as stored (after a restart). Restore the balances too. K_ERR on a
  * malformed one (spot venue, qty 0, cost sign, leverage outside 1..125). */
 int paper_restore_position(paper *p, const paper_position_state *st);
+/* The queue model's state of a resting limit: the book quantity still ahead of it at its price
+ * (-1 when the order is not resting). */
+kdec paper_queue_ahead(const paper *p, const char *client_id);
 /* Orders whose arrival or events are still in flight. */
 uint32_t paper_in_flight(const paper *p);
 

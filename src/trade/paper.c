@@ -1319,6 +1319,12 @@ int paper_restore_position(paper *p, const paper_position_state *st)
     return K_OK;
 }
 
+kdec paper_queue_ahead(const paper *p, const char *client_id)
+{
+    const paper_order *o = paper_find((paper *)p, client_id);
+    return o && o->resting ? o->queue_ahead : -1;
+}
+
 uint32_t paper_in_flight(const paper *p)
 {
     uint32_t n = p->ndue;

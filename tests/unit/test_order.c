@@ -287,6 +287,34 @@ static void test_json(void)
     CHECK_INT(order_mgr_create(m2, &q, 2000, &o2), ORDER_OK);
     CHECK(strcmp(o2->client_id, back.client_id) != 0);
     free(back.trade_ids);
+    /* triggered (a stop-limit) and a venue's trim: reported once, persisted, restored */
+    order_req sq = limit_buy();
+    sq.type = ORDER_STOP_LIMIT;
+    sq.stop = D("61700");
+    CHECK_INT(order_mgr_create(m2, &sq, 3000, &o2), ORDER_OK);
+    char sid[ORDER_ID_MAX];
+    snprintf(sid, sizeof sid, "%s", o2->client_id);
+    CHECK_INT(order_mgr_transition(m2, sid, ORDER_NEW, NULL, 3001), ORDER_OK);
+    CHECK(!o2->triggered);
+    CHECK_INT(order_mgr_triggered(m2, sid, 3002), ORDER_OK);
+    CHECK(o2->triggered && o2->status == ORDER_NEW);
+    CHECK_INT(order_mgr_triggered(m2, sid, 3003), ORDER_OK);
+    CHECK_INT(o2->updated_ms, 3002); /* once */
+    CHECK_INT(order_mgr_trim(m2, sid, o2->req.qty * 2, 3004), ORDER_OK); /* never raised */
+    CHECK_INT(o2->req.qty, D("0.003"));
+    CHECK_INT(order_mgr_trim(m2, sid, D("0.001"), 3005), ORDER_OK);
+    CHECK_INT(o2->req.qty, D("0.001"));
+    CHECK_INT(order_mgr_trim(m2, sid, 0, 3006), ORDER_ERR_INVALID);
+    CHECK_INT(order_mgr_triggered(m2, "nosuch", 3007), ORDER_ERR_NOT_FOUND);
+    j = order_json(o2);
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "triggered")));
+    order tb;
+    CHECK_INT(order_from_json(j, &tb), ORDER_OK);
+    CHECK(tb.triggered && tb.req.qty == D("0.001"));
+    cJSON_DeleteItemFromObjectCaseSensitive(j, "triggered"); /* a record from before */
+    CHECK_INT(order_from_json(j, &tb), ORDER_OK);
+    CHECK(!tb.triggered);
+    cJSON_Delete(j);
     cJSON *bad = cJSON_Parse("{\"id\":\"x\"}");
     CHECK_INT(order_from_json(bad, &back), ORDER_ERR_INVALID);
     cJSON_Delete(bad);

@@ -965,8 +965,142 @@ static void test_restore_and_races(void)
     rp_close(&r);
 }
 
+/* amend's queue model on the real spot book; a reduce-only order clipped by the venue carries
+ * the accepted quantity into the order manager; USD-M positions as the delivered events tell
+ * them (report latency) and their restore into a fresh broker */
+static void test_amend_trim_seen(void)
+{
+    rp r;
+    rp_open(&r, VENUE_BINANCE_SPOT, SPOT_BTC_08, SPOT_BTC_09, 5000);
+    rp_warm(&r, 300);
+    paper_config c = cfg0();
+    paper *p = paper_new(&c, NULL);
+    evlog *l = calloc(1, sizeof *l);
+    broker_set_listener(paper_broker(p), on_event, l);
+    paper_attach_book(p, VENUE_BINANCE_SPOT, "BTCUSDT", r.b);
+    kdec bid, bq, ask, aq;
+    CHECK(book_best(r.b, &bid, &bq, &ask, &aq));
+    order_req req = {.venue = VENUE_BINANCE_SPOT, .symbol = "BTCUSDT", .side = SIDE_BUY,
+                     .type = ORDER_LIMIT, .qty = D("0.004"), .price = bid};
+    CHECK_INT(broker_place(paper_broker(p), &(order){.client_id = "M1", .req = req}, r.now),
+              BROKER_OK);
+    CHECK_INT(paper_queue_ahead(p, "M1"), bq); /* the book's quantity at the bid on arrival */
+    /* a smaller quantity keeps the place */
+    CHECK_INT(broker_amend(paper_broker(p), "M1", 0, D("0.003"), r.now), BROKER_OK);
+    CHECK_INT(paper_queue_ahead(p, "M1"), bq);
+    /* the book moves on; a larger quantity goes to the back: the quantity at the price now */
+    int steps = 0;
+    kdec at_px = -1;
+    while (steps < 2000 && rp_step(&r, NULL)) {
+        steps++;
+        kdec px, q;
+        at_px = 0;
+        for (uint32_t i = 0; i < book_depth(r.b, BOOK_BID); i++)
+            if (book_level(r.b, BOOK_BID, i, &px, &q) == K_OK && px == bid)
+                at_px = q;
+        if (at_px != bq && at_px > 0)
+            break;
+    }
+    CHECK(at_px > 0 && at_px != bq);
+    CHECK_INT(broker_amend(paper_broker(p), "M1", 0, D("0.005"), r.now), BROKER_OK);
+    CHECK_INT(paper_queue_ahead(p, "M1"), at_px);
+    /* a new price: the back of that level's queue */
+    kdec px2, q2;
+    CHECK_INT(book_level(r.b, BOOK_BID, 3, &px2, &q2), K_OK);
+    CHECK_INT(broker_amend(paper_broker(p), "M1", px2, 0, r.now), BROKER_OK);
+    CHECK_INT(paper_queue_ahead(p, "M1"), q2);
+    broker_order_info info;
+    CHECK_INT(broker_query(paper_broker(p), "M1", &info), BROKER_OK);
+    CHECK(info.req.price == px2 && info.req.qty == D("0.005"));
+    /* a lock the balance cannot hold (10000 USDT): refused, nothing changes */
+    CHECK_INT(broker_amend(paper_broker(p), "M1", 0, D("1"), r.now), BROKER_ERR_BALANCE);
+    CHECK_INT(broker_query(paper_broker(p), "M1", &info), BROKER_OK);
+    CHECK(info.req.qty == D("0.005") && paper_queue_ahead(p, "M1") == q2);
+    CHECK_INT(count_kind(l, BROKER_EV_AMENDED), 3);
+    paper_free(p);
+    rp_close(&r);
+
+    /* USD-M: a reduce-only order larger than the position: the order manager learns the
+     * accepted (clipped) quantity from ACCEPTED */
+    rp_open(&r, VENUE_BINANCE_USDM, USDM_BTC_08, NULL, 5000);
+    rp_warm(&r, 300);
+    c = cfg0();
+    p = paper_new(&c, NULL);
+    memset(l, 0, sizeof *l);
+    l->m = order_mgr_new("t", 1, 100);
+    broker_set_listener(paper_broker(p), on_event, l);
+    paper_attach_book(p, VENUE_BINANCE_USDM, "BTCUSDT", r.b);
+    order_req o1 = {.venue = VENUE_BINANCE_USDM, .symbol = "BTCUSDT", .side = SIDE_BUY,
+                    .type = ORDER_MARKET, .qty = D("0.01"), .leverage = 5};
+    const order *mo;
+    CHECK_INT(order_mgr_create(l->m, &o1, r.now, &mo), ORDER_OK);
+    CHECK_INT(broker_place(paper_broker(p), mo, r.now), BROKER_OK);
+    order_req o2 = o1;
+    o2.side = SIDE_SELL;
+    o2.reduce_only = true;
+    o2.qty = D("0.5");
+    CHECK_INT(order_mgr_create(l->m, &o2, r.now, &mo), ORDER_OK);
+    char rid[ORDER_ID_MAX];
+    snprintf(rid, sizeof rid, "%s", mo->client_id);
+    CHECK_INT(broker_place(paper_broker(p), mo, r.now), BROKER_OK);
+    mo = order_mgr_find(l->m, rid);
+    CHECK(mo && mo->req.qty == D("0.01") && mo->status == ORDER_FILLED && mo->filled == D("0.01"));
+    CHECK_INT(l->apply_errors, 0);
+    order_mgr_free(l->m);
+    l->m = NULL;
+    paper_free(p);
+
+    /* positions as seen: with a report latency the fill is not seen yet */
+    c = cfg0();
+    c.report_latency_ms = 50;
+    p = paper_new(&c, NULL);
+    memset(l, 0, sizeof *l);
+    broker_set_listener(paper_broker(p), on_event, l);
+    paper_attach_book(p, VENUE_BINANCE_USDM, "BTCUSDT", r.b);
+    CHECK_INT(broker_place(paper_broker(p), &(order){.client_id = "F1", .req = o1}, r.now),
+              BROKER_OK);
+    broker_position bp[2];
+    paper_position_state ps[2];
+    CHECK_INT(broker_positions(paper_broker(p), bp, 2), 1);
+    CHECK_INT(paper_positions_seen(p, ps, 2), 0);
+    CHECK_INT(paper_balance_seen(p, "USDT"), D("10000"));
+    CHECK(paper_balance(p, "USDT", NULL) < D("10000")); /* the fee is paid */
+    paper_on_time(p, r.now + 50);
+    CHECK_INT(l->n, 2); /* ACCEPTED, FILL */
+    CHECK_INT(paper_positions_seen(p, ps, 2), 1);
+    CHECK_INT(paper_balance_seen(p, "USDT"), paper_balance(p, "USDT", NULL));
+    CHECK(ps[0].qty == bp[0].qty && ps[0].margin == bp[0].margin && ps[0].leverage == 5);
+    CHECK_INT(paper_position_liq_px(p, &ps[0]), bp[0].liq_px);
+    /* restored into a fresh broker: the same position, and it closes */
+    paper *p2 = paper_new(&c, NULL);
+    paper_restore_balance(p2, "USDT", paper_balance(p, "USDT", NULL));
+    CHECK_INT(paper_restore_position(p2, &ps[0]), K_OK);
+    broker_position bp2[2];
+    CHECK_INT(broker_positions(paper_broker(p2), bp2, 2), 1);
+    CHECK(bp2[0].qty == bp[0].qty && bp2[0].entry == bp[0].entry &&
+          bp2[0].margin == bp[0].margin && bp2[0].liq_px == bp[0].liq_px &&
+          bp2[0].leverage == 5);
+    kdec locked;
+    paper_balance(p2, "USDT", &locked);
+    CHECK_INT(locked, bp[0].margin);
+    paper_attach_book(p2, VENUE_BINANCE_USDM, "BTCUSDT", r.b);
+    order_req cl = o1;
+    cl.side = SIDE_SELL;
+    cl.reduce_only = true;
+    CHECK_INT(broker_place(paper_broker(p2), &(order){.client_id = "F2", .req = cl}, r.now),
+              BROKER_OK);
+    CHECK_INT(broker_positions(paper_broker(p2), bp2, 2), 0);
+    ps[0].leverage = 0;
+    CHECK_INT(paper_restore_position(p2, &ps[0]), K_ERR); /* malformed */
+    paper_free(p2);
+    paper_free(p);
+    free(l);
+    rp_close(&r);
+}
+
 int main(void)
 {
+    test_amend_trim_seen();
     test_config();
     test_market_vwap();
     test_depth_and_balance();

@@ -333,8 +333,35 @@ static void test_real_replay(void)
     stream_close(&s);
 }
 
+/* a starting holding (mechanics): a long at the first price, its value in the starting
+ * capital, cash unchanged; selling part of it realises against that price, never a short */
+static void test_deposit(void)
+{
+    portfolio *pf = portfolio_new(D("10000"), "USDT", 0);
+    CHECK_INT(portfolio_deposit(pf, VENUE_BINANCE_SPOT, "BTCUSDT", D("0.01"), D("60000"), 1000),
+              PF_OK);
+    pf_summary sm;
+    portfolio_summary(pf, &sm);
+    CHECK_INT(sm.equity, D("10600"));
+    CHECK_INT(sm.cash, D("10000"));
+    CHECK_INT(sm.peak_equity, D("10600"));
+    CHECK_INT(sm.open_positions, 1);
+    order_fill f = {.trade_id = 1, .time_ms = 2000, .px = D("61000"), .qty = D("0.004"),
+                    .fee = D("0.244")};
+    CHECK_INT(portfolio_on_fill(pf, VENUE_BINANCE_SPOT, "BTCUSDT", SIDE_SELL, &f), PF_OK);
+    const pf_position *p = portfolio_position(pf, VENUE_BINANCE_SPOT, "BTCUSDT");
+    CHECK(p && p->qty == D("0.006") && p->entry == D("60000"));
+    portfolio_summary(pf, &sm);
+    CHECK_INT(sm.realised_pnl, D("4") - D("0.244")); /* (61000 - 60000) * 0.004 - fee */
+    CHECK_INT(sm.cash, D("10000") + D("244") - D("0.244"));
+    CHECK_INT(portfolio_deposit(pf, VENUE_BINANCE_SPOT, "ETHUSDT", 0, D("1"), 3000),
+              PF_ERR_INVALID);
+    portfolio_free(pf);
+}
+
 int main(void)
 {
+    test_deposit();
     test_mechanics();
     test_days_drawdown_sharpe();
     test_real_replay();
