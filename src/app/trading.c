@@ -1453,6 +1453,7 @@ void cmd_status_trading(cmd_ctx *c, cJSON *doc)
     cmd_json_num(c, t, "orders", (double)st->orders);
     cmd_json_num(c, t, "fills", (double)st->fills);
     cmd_json_num(c, t, "refused", (double)st->refused);
+    cmd_json_num(c, t, "intents_waiting", runner_unreleased(r)); /* write-ahead commits pending */
     char dg[24];
     snprintf(dg, sizeof dg, "%016llx", (unsigned long long)runner_signal_digest(r));
     cmd_json_str(c, t, "signal_digest", dg);
