@@ -1050,7 +1050,7 @@ static cmd_result trading_amend_exec(cmd_ctx *c)
 const cmd_entry cmd_amend_entry = {.name = "amend", .args = "ID [price=P] [qty=Q]",
                                    .help = "change a resting limit's price / quantity (loses the "
                                            "queue place unless the quantity shrinks)",
-                                   .min_args = 1, .max_args = 2, .exec = trading_amend_exec};
+                                   .min_args = 1, .max_args = 3, .exec = trading_amend_exec};
 
 /* sweep [SYMBOL]: sells a dust remainder where the broker allows it */
 static cmd_result trading_sweep_exec(cmd_ctx *c)

@@ -152,7 +152,8 @@ check "stop-limit: at 61830 as maker (no second trigger, not lost)" \
 ctl order BTCUSDT buy 0.002 type=limit price=61000 > "$T/a.json"
 A=$(jget "$T/a.json" 'j["id"]')
 check "amend: the limit rests" wait_for 10 is_field "$A" status NEW
-ctl amend "$A" price=61100.009 qty=0.003 > "$T/a1.json"
+ctl amend "$A" price=61100.009 qty=0.003 > "$T/a1.json" 2>&1 ||
+    { echo "   amend said: $(cat "$T/a1.json")"; ctl orders | grep -o "\"id\":\"$A\"[^}]*"; }
 check "amend: price rounded down to the tick (passive), quantity" \
     eq "$(jget "$T/a1.json" 'j["price"]+" "+j["qty"]+" "+j["status"]')" "61100.00 0.00300 NEW"
 check "amend: persisted" wait_for 10 stored "$T/s.db" order "$A" 'p["price"]=="61100" and p["qty"]=="0.003"'
