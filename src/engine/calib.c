@@ -92,36 +92,46 @@ static uint32_t calib_lower(const calib_pair *v, uint32_t n, double s, uint64_t 
     return lo;
 }
 
-/* Isotonic fit over k sorted pairs (equal scores pooled first: ties share one value). */
+/* Isotonic fit over k sorted pairs (equal scores pooled first: ties share one value). One sweep:
+ * each run of equal scores enters PAV's block stack as one point (its mean, weight = its count)
+ * and adjacent violators are pooled there; then neighbouring blocks of equal value join. The
+ * arithmetic is calib_pav_into's, point for point, so the fit is the same to the bit (the stack
+ * lives in iso itself and in c->sw: v = value, lo / hi = score range, sw = weight). */
 static void calib_fit_sorted(calib *c, const calib_pair *v, uint32_t k, calib_iso *iso)
 {
-    uint32_t m = 0;
+    double *val = iso->v, *lo = iso->lo, *hi = iso->hi, *wt = c->sw;
+    uint32_t nb = 0;
     for (uint32_t i = 0; i < k;) {
         uint32_t j = i;
-        double sum = 0;
-        while (j < k && v[j].s == v[i].s)
+        double sum = 0, si = v[i].s;
+        while (j < k && v[j].s == si)
             sum += v[j++].y;
-        c->sy[m] = sum / (j - i);
-        c->sw[m] = j - i;
-        iso->lo[m] = iso->hi[m] = v[i].s;
-        m++;
+        val[nb] = sum / (j - i);
+        wt[nb] = j - i;
+        lo[nb] = hi[nb] = si;
+        nb++;
+        while (nb > 1 && val[nb - 2] > val[nb - 1]) {
+            double tw = wt[nb - 2] + wt[nb - 1];
+            val[nb - 2] = tw > 0 ? (val[nb - 2] * wt[nb - 2] + val[nb - 1] * wt[nb - 1]) / tw
+                                 : (val[nb - 2] + val[nb - 1]) / 2;
+            wt[nb - 2] = tw;
+            hi[nb - 2] = hi[nb - 1];
+            nb--;
+        }
         i = j;
     }
-    /* the block stack reuses iso->v and the tail of sfit as scratch: sized window + 2 */
-    size_t *start = (size_t *)(void *)(c->sfit + c->window + 2);
-    calib_pav_into(c->sy, c->sw, m, c->sfit, start, iso->v, c->sw + c->window + 2);
-    uint32_t nb = 0;
-    for (uint32_t i = 0; i < m; i++) {
-        if (nb && iso->v[nb - 1] == c->sfit[i]) {
-            iso->hi[nb - 1] = iso->hi[i];
+    uint32_t out = 0;
+    for (uint32_t b = 0; b < nb; b++) {
+        if (out && val[out - 1] == val[b]) {
+            hi[out - 1] = hi[b];
             continue;
         }
-        iso->lo[nb] = iso->lo[i];
-        iso->hi[nb] = iso->hi[i];
-        iso->v[nb] = c->sfit[i];
-        nb++;
+        lo[out] = lo[b];
+        hi[out] = hi[b];
+        val[out] = val[b];
+        out++;
     }
-    iso->nb = nb;
+    iso->nb = out;
 }
 
 static double calib_iso_eval(const calib_iso *iso, double s)
