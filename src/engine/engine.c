@@ -289,13 +289,15 @@ static void engine_learn_one(engine *e, engine_pend *p, int label, int64_t now_m
     if (e->cfg.drift_method == DRIFT_ADWIN) {
         drifted = adwin_add(&e->adw, -log(po));
         ph = e->adw.last_new_mean - e->adw.last_old_mean;
-        snprintf(dtext, sizeof dtext, "ADWIN: mean log loss %.3f -> %.3f: weights reset, "
-                 "calibration refit on the newest 50", e->adw.last_old_mean,
-                 e->adw.last_new_mean);
+        if (drifted) /* the text only when an event carries it: formatting costs per label */
+            snprintf(dtext, sizeof dtext, "ADWIN: mean log loss %.3f -> %.3f: weights reset, "
+                     "calibration refit on the newest 50", e->adw.last_old_mean,
+                     e->adw.last_new_mean);
     } else {
         drifted = drift_add(&e->drift, -log(po));
-        snprintf(dtext, sizeof dtext, "drift on the ensemble's log loss: "
-                 "weights reset, calibration refit on the newest 50");
+        if (drifted)
+            snprintf(dtext, sizeof dtext, "drift on the ensemble's log loss: "
+                     "weights reset, calibration refit on the newest 50");
     }
     if (drifted) {
         e->k.drift_events++;
@@ -305,10 +307,13 @@ static void engine_learn_one(engine *e, engine_pend *p, int label, int64_t now_m
     }
     ensemble_guard_add(&e->guard, p->action == label, label == MODEL_HOLD);
     char why[96];
-    bool paused = ensemble_guard_paused(&e->guard, why, sizeof why);
-    if (paused != e->k.was_paused)
+    bool paused = ensemble_guard_paused(&e->guard, NULL, 0); /* the reason only for an event */
+    if (paused != e->k.was_paused) {
+        if (paused)
+            (void)ensemble_guard_paused(&e->guard, why, sizeof why);
         engine_raise(e, paused ? ENGINE_EV_PAUSED : ENGINE_EV_RESUMED, now_ms, NAN,
                      paused ? why : "self-pause rule no longer holds");
+    }
     e->k.was_paused = paused;
     double health = metrics_set_health(e->metrics);
     if (!isnan(health)) {
@@ -559,14 +564,14 @@ enum model_result engine_signal_make(engine *e, int64_t now_ms, engine_signal *s
     char why[112] = "";
     bool regime_ok = ensemble_regime_allows(s->regime, s->action, &sr, &si, why, sizeof why);
     char paused[96];
-    bool is_paused = ensemble_guard_paused(&e->guard, paused, sizeof paused);
+    bool is_paused = ensemble_guard_paused(&e->guard, NULL, 0); /* its reason when shown */
     if (s->action == MODEL_HOLD)
         snprintf(s->gate, sizeof s->gate, "HOLD");
     else if (s->strength < thr)
         snprintf(s->gate, sizeof s->gate, "strength %.2f < threshold %.2f", s->strength, thr);
     else if (!regime_ok)
         snprintf(s->gate, sizeof s->gate, "%s", why);
-    else if (is_paused)
+    else if (is_paused && ensemble_guard_paused(&e->guard, paused, sizeof paused))
         snprintf(s->gate, sizeof s->gate, "paused: %s", paused);
     s->tradeable = s->gate[0] == 0;
     s->nmodels = e->nmodels;
