@@ -14,7 +14,8 @@ done
 # Whole-program measurements: peak RSS of a full replay of both shipped captures, idle CPU.
 python3 bench/process.py "$B/kestrel" >> "$OUT"
 # backtest: bars/s on the 45,031-bar BTC perpetual file, one core, beside `kestrel ta` computing
-# every indicator on the same file (the floor a backtest pays).
+# every indicator on the same file (the floor a backtest pays); engine_lstm adds the LSTM (its
+# inline retrains every 256 labels included).
 python3 - "$B/kestrel" "${KESTREL_SHARED_DATA:-../shared/data}" >> "$OUT" <<'PY'
 import json, subprocess, sys, time
 k, d = sys.argv[1], sys.argv[2]
@@ -35,7 +36,8 @@ out = {"bench": "backtest", "bars": bars}
 ta = timed([k, "ta", "--data", f, "--indicators", ",".join(cols)])
 out["ta_full_set_bars_per_s"] = round(bars / ta)
 for name, extra in (("engine", []), ("engine_bar_signals", ["--set", "engine.signal_interval=0"]),
-                    ("rules_only", ["--strategy", "rules", "--set", "backtest.models=none"])):
+                    ("rules_only", ["--strategy", "rules", "--set", "backtest.models=none"]),
+                    ("engine_lstm", ["--set", "backtest.models=weights,logreg,mlp,lstm"])):
     s = timed([k, "backtest", "--data", f, "--no-baselines"] + extra)
     out[name + "_bars_per_s"] = round(bars / s)
 print(json.dumps(out))
@@ -62,6 +64,7 @@ goals = {
     ("models", "all_models_infer_us"): "<= 1000",
     ("models", "peak_rss_mb"): "< 64",
     ("backtest", "engine_bars_per_s"): ">= 100000 (rules, weights, logreg, MLP learning)",
+    ("backtest", "engine_lstm_bars_per_s"): ">= 10000 (the same with the LSTM learning too)",
 }
 rows = []
 for line in open(sys.argv[1]):
