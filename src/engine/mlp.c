@@ -2,8 +2,8 @@
  * last column is the bias), the AdaGrad accumulators and scratch activations. Forward and
  * backward are loops over doubles arranged for speed (rows interleaved, zero inputs skipped, the
  * AdaGrad step in SSE2 / AVX2 / AVX-512 lanes) that compute exactly the plain loops' numbers, in
- * the same order (test_mlp compares them bit for bit); the saved blob is the header, the parameters, the
- * accumulators and the PRNG state, so a reloaded model predicts bit-identically. */
+ * the same order (test_mlp compares them bit for bit); the saved blob is the header, the
+ * parameters, the accumulators and the PRNG state, so a reloaded model predicts bit-identically. */
 #include "kestrel/mlp.h"
 
 #include <math.h>

@@ -23,21 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---------------------------------------------------------------- BLAS threads
- * Debian's OpenBLAS (the pthread build) starts a worker thread per extra core when it is loaded,
- * before main() can block the signals the loop takes through its signalfd; a process-directed
- * SIGTERM or SIGWINCH could then land in that thread and kill the process. Kestrel wants one BLAS
- * thread anyway (deterministic sums, the cores stay with the loop, store and learner), so as
- * soon as this object is linked in, before main(), BLAS goes single-threaded and its idle
- * workers are stopped (blas_thread_shutdown_ is OpenBLAS's own fork-time shutdown; calls
- * with one thread run in the caller and never start them again). */
-extern int blas_thread_shutdown_(void);
-
-__attribute__((constructor)) static void nn_blas_single_thread(void)
-{
-    openblas_set_num_threads(1);
-    blas_thread_shutdown_();
-}
+/* BLAS threads: deeplib_blas_open (deeplib.c) makes OpenBLAS single-threaded as it loads it. */
 
 /* ---------------------------------------------------------------- PRNG */
 
@@ -459,6 +445,10 @@ static void nn_model_init_params(nn_model *nm)
 model *nn_model_new(const model_ops *ops, const char *name, uint32_t nfeat, const nn_config *cfg,
                     nn_arch *a)
 {
+    if (deeplib_blas_open(&a->blas) != K_DEEPLIB_OK) { /* OpenBLAS is loaded here, not at start */
+        free(a);
+        return NULL;
+    }
     nn_model *nm = xcalloc(1, sizeof(*nm));
     nm->base.ops = ops;
     snprintf(nm->base.name, sizeof(nm->base.name), "%s", name);
@@ -520,6 +510,7 @@ void nn_model_free(model *m)
     free(nm->bx);
     free(nm->bw);
     free(nm->by);
+    deeplib_blas_close(&nm->arch->blas);
     free(nm->arch);
     free(nm);
 }
@@ -566,9 +557,9 @@ static void nn_model_update(nn_model *nm)
     size_t n = nm->arch->nparams;
     float *g = nm->grad, *p = nm->cand;
     if (nm->cfg.clip > 0) {
-        float norm = cblas_snrm2((int)n, g, 1);
+        float norm = nm->arch->blas.snrm2((int)n, g, 1);
         if (norm > nm->cfg.clip)
-            cblas_sscal((int)n, nm->cfg.clip / norm, g, 1);
+            nm->arch->blas.sscal((int)n, nm->cfg.clip / norm, g, 1);
     }
     float lr = nm->cfg.lr;
     nm->adam_t++;
@@ -612,7 +603,7 @@ enum model_result nn_model_train(model *m)
                                     nm->z_learn, rate > 0 ? nm->mask : NULL, nm->by[b], nm->bw[b],
                                     nm->grad);
         }
-        cblas_sscal((int)a->nparams, 1.0f / (float)B, nm->grad, 1);
+        nm->arch->blas.sscal((int)a->nparams, 1.0f / (float)B, nm->grad, 1);
         nn_model_update(nm);
         nm->steps_done++;
         nm->last_loss = loss / B;
