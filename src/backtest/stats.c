@@ -151,42 +151,6 @@ static double bt_stat_idx(const double *x, const size_t *idx, size_t n, enum bt_
     return bt_ratio(m, var > 0 ? sqrt(var) : 0);
 }
 
-/* Prefix sums of a series and of its squares: a block's sums in O(1). */
-typedef struct bt_prefix {
-    double *s, *s2; /* n + 1 each */
-} bt_prefix;
-
-static void bt_prefix_init(bt_prefix *p, const double *x, size_t n)
-{
-    p->s = xmalloc((n + 1) * sizeof(double));
-    p->s2 = xmalloc((n + 1) * sizeof(double));
-    p->s[0] = p->s2[0] = 0;
-    for (size_t i = 0; i < n; i++) {
-        p->s[i + 1] = p->s[i] + x[i];
-        p->s2[i + 1] = p->s2[i] + x[i] * x[i];
-    }
-}
-
-static void bt_prefix_free(bt_prefix *p)
-{
-    free(p->s);
-    free(p->s2);
-}
-
-/* Adds the sums of x[start .. start+len) (wrapping at n, len <= n) to *s, *s2. */
-static void bt_block_add(const bt_prefix *p, size_t n, size_t start, size_t len, double *s,
-                         double *s2)
-{
-    size_t end = start + len;
-    if (end <= n) {
-        *s += p->s[end] - p->s[start];
-        *s2 += p->s2[end] - p->s2[start];
-    } else {
-        *s += (p->s[n] - p->s[start]) + p->s[end - n];
-        *s2 += (p->s2[n] - p->s2[start]) + p->s2[end - n];
-    }
-}
-
 static double bt_stat_sums(double s, double s2, size_t n, enum bt_stat stat)
 {
     double m = s / (double)n;
@@ -249,8 +213,7 @@ static double bt_quantile(const double *sorted, size_t n, double q)
  * sums and one resample's sums. Jobs that resample the same series share it. */
 typedef struct bt_series {
     const double *x, *y; /* y != NULL: the series x - y */
-    bt_prefix p;
-    double s, s2;
+    double s, s2;        /* one resample's sums */
 } bt_series;
 
 static size_t bt_series_get(bt_series *sv, size_t *ns, const double *x, const double *y)
@@ -321,7 +284,11 @@ enum bt_stats_result bt_bootstrap_many(bt_boot_job *jobs, size_t njobs, size_t n
         }
         v[j] = xmalloc(c.resamples * sizeof(double));
     }
-    double *d = xmalloc(n * sizeof(*d));
+    /* every series' prefix sums side by side, (s, s2) per series per index: a block's ends are
+     * then one or two cache lines for all series, not two per series: P[t+1] = P[t] + x[t],
+     * P2[t+1] = P2[t] + x[t]^2, a block's sums P[end] - P[start] (wrapping: the tail to n plus
+     * the head), so a block costs O(1) */
+    double *d = xmalloc(n * sizeof(*d)), *tab = xmalloc((n + 1) * ns * 2 * sizeof(double));
     for (size_t i = 0; i < ns; i++) {
         const double *src = sv[i].x;
         if (sv[i].y) {
@@ -329,19 +296,36 @@ enum bt_stats_result bt_bootstrap_many(bt_boot_job *jobs, size_t njobs, size_t n
                 d[t] = sv[i].x[t] - sv[i].y[t];
             src = d;
         }
-        bt_prefix_init(&sv[i].p, src, n);
+        double *col = tab + 2 * i;
+        col[0] = col[1] = 0;
+        for (size_t t = 0; t < n; t++) {
+            col[2 * ns * (t + 1)] = col[2 * ns * t] + src[t];
+            col[2 * ns * (t + 1) + 1] = col[2 * ns * t + 1] + src[t] * src[t];
+        }
     }
     free(d);
     size_t *bstart = xmalloc(n * sizeof(size_t)), *blen = xmalloc(n * sizeof(size_t));
     uint64_t rng = c.seed ^ 0x6b657374726c3133ull;
     for (uint32_t b = 0; b < c.resamples; b++) {
         size_t nb = bt_resample_blocks(&c, n, L, &rng, bstart, blen);
-        for (size_t i = 0; i < ns; i++) {
-            double s = 0, s2 = 0;
-            for (size_t q = 0; q < nb; q++)
-                bt_block_add(&sv[i].p, n, bstart[q], blen[q], &s, &s2);
-            sv[i].s = s;
-            sv[i].s2 = s2;
+        for (size_t i = 0; i < ns; i++)
+            sv[i].s = sv[i].s2 = 0;
+        for (size_t q = 0; q < nb; q++) { /* each series' sums, block by block */
+            size_t start = bstart[q], end = start + blen[q];
+            const double *ps = tab + 2 * ns * start;
+            if (end <= n) {
+                const double *pe = tab + 2 * ns * end;
+                for (size_t i = 0; i < ns; i++) {
+                    sv[i].s += pe[2 * i] - ps[2 * i];
+                    sv[i].s2 += pe[2 * i + 1] - ps[2 * i + 1];
+                }
+            } else {
+                const double *pn = tab + 2 * ns * n, *pw = tab + 2 * ns * (end - n);
+                for (size_t i = 0; i < ns; i++) {
+                    sv[i].s += (pn[2 * i] - ps[2 * i]) + pw[2 * i];
+                    sv[i].s2 += (pn[2 * i + 1] - ps[2 * i + 1]) + pw[2 * i + 1];
+                }
+            }
         }
         for (size_t j = 0; j < njobs; j++) {
             if (jobs[j].rc != BT_STATS_OK)
@@ -366,8 +350,7 @@ enum bt_stats_result bt_bootstrap_many(bt_boot_job *jobs, size_t njobs, size_t n
         }
         free(v[j]);
     }
-    for (size_t i = 0; i < ns; i++)
-        bt_prefix_free(&sv[i].p);
+    free(tab);
     free(bstart);
     free(blen);
     free(sv);
