@@ -220,6 +220,15 @@ static metrics_signal_row *engine_row_find(engine *e, uint64_t id)
     return r->id == id ? r : NULL;
 }
 
+/* Whether a model takes the window of feature rows (the others never see model_input.window). */
+static bool engine_any_sequence(const engine *e)
+{
+    for (uint32_t i = 0; i < e->nmodels; i++)
+        if (e->models[i]->ops->flags & MODEL_F_SEQUENCE)
+            return true;
+    return false;
+}
+
 static int engine_argmax(const double *p)
 {
     int k = MODEL_HOLD; /* ties go to HOLD */
@@ -247,7 +256,8 @@ static void engine_learn_one(engine *e, engine_pend *p, int label, int64_t now_m
     uint64_t first_row = e->k.row_seq > ENGINE_ROWS ? e->k.row_seq - ENGINE_ROWS : 0;
     uint32_t wl = e->cfg.window_len;
     bool have_window = p->seq + 1 >= wl && p->seq + 1 - wl >= first_row;
-    if (have_window) {
+    if (have_window && engine_any_sequence(e)) { /* the rows are copied only for a model that
+                                                  * reads them */
         for (uint32_t r = 0; r < wl; r++)
             memcpy(e->window + (size_t)r * FEAT_COUNT, e->rows[(p->seq + 1 - wl + r) % ENGINE_ROWS],
                    sizeof(float) * FEAT_COUNT);
@@ -502,7 +512,7 @@ enum model_result engine_signal_make(engine *e, int64_t now_ms, engine_signal *s
     /* models */
     model_input in = { .x = p->x, .missing = p->missing, .nfeat = FEAT_COUNT };
     uint32_t wl = e->cfg.window_len;
-    if (seq + 1 >= wl) {
+    if (seq + 1 >= wl && engine_any_sequence(e)) {
         for (uint32_t r = 0; r < wl; r++)
             memcpy(e->window + (size_t)r * FEAT_COUNT, e->rows[(seq + 1 - wl + r) % ENGINE_ROWS],
                    sizeof(float) * FEAT_COUNT);
