@@ -171,8 +171,16 @@ static size_t bt_resample_blocks(const bt_boot_cfg *c, size_t n, double L, uint6
 {
     size_t fixed = (size_t)llround(L) ? (size_t)llround(L) : 1, nb = 0;
     double p = 1.0 / L, lq = p < 1 ? log1p(-p) : 0;
+    /* x % n without a 64-bit division per block (Barrett): with M = floor(2^64 / n) the quotient
+     * estimate hi64(x * M) is floor(x / n) or one less, so one conditional subtraction gives
+     * exactly x % n */
+    uint64_t M = UINT64_MAX / (uint64_t)n + (UINT64_MAX % (uint64_t)n + 1 == (uint64_t)n);
     for (size_t i = 0; i < n;) {
-        size_t start = (size_t)(bt_next(rng) % n), len;
+        uint64_t x = bt_next(rng), q = (uint64_t)(((unsigned __int128)x * M) >> 64);
+        uint64_t rem = x - q * (uint64_t)n;
+        if (rem >= (uint64_t)n)
+            rem -= (uint64_t)n;
+        size_t start = (size_t)rem, len;
         if (c->kind == BT_BOOT_MOVING) {
             len = fixed;
         } else if (p >= 1) {
