@@ -15,12 +15,16 @@ FUZZ_SECONDS ?= 180
 PKGS      := ncursesw libcjson sqlite3 libconfig zlib libwebsockets libcurl openssl openblas xgboost
 
 # Recursive (=) so pkg-config runs after `deps` has installed what was missing.
+# openblas and xgboost: headers only at build time; src/engine/deeplib.c loads them when a deep or
+# tree model is made, so a process with the online models alone never maps them.
+PKGS_DL   := openblas xgboost
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
+PKG_LIBS   = $(shell pkg-config --libs $(filter-out $(PKGS_DL),$(PKGS))) -ldl
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
              -Iinclude $(PKG_CFLAGS) -DKESTREL_VERSION=\"$(VERSION)\" \
              -DKESTREL_DATADIR=\"$(PREFIX)/share/kestrel\" $(OPT) $(SANITIZE) $(CFLAGS)
-# --as-needed: a binary loads only the libraries it calls (OpenBLAS starts threads when loaded).
+# --as-needed: a binary loads only the libraries it calls (OpenBLAS starts threads when loaded,
+# hence deeplib.c).
 LIBS_ALL   = -Wl,--as-needed $(PKG_LIBS) -lpthread -lm $(SANITIZE) $(LDFLAGS)
 
 SRC       := $(sort $(shell find src -name '*.c' ! -path src/main.c))

@@ -53,6 +53,20 @@ K_MUST_USE enum bt_stats_result bt_bootstrap_diff_ci(const double *x, const doub
                                                      enum bt_stat stat, const bt_boot_cfg *cfg,
                                                      bt_ci *out);
 
+/* Several intervals over series of the same length n with one configuration, in one pass: every
+ * job's result (rc, *out) equals its own bt_bootstrap_ci / bt_bootstrap_diff_ci call bit for bit
+ * (the resampled blocks depend only on cfg and n), but the blocks are drawn once for the batch
+ * and a series shared by jobs (x of the mean and of the Sharpe ratio) is summed once. Returns
+ * BT_STATS_BAD_INPUT for a bad cfg, else BT_STATS_OK with each job's own rc. */
+typedef struct bt_boot_job {
+    const double *x, *y; /* y: the paired baseline (stat(x) - stat(y)), or NULL */
+    enum bt_stat stat;
+    bt_ci *out;
+    enum bt_stats_result rc; /* set by the call */
+} bt_boot_job;
+K_MUST_USE enum bt_stats_result bt_bootstrap_many(bt_boot_job *jobs, size_t njobs, size_t n,
+                                                  const bt_boot_cfg *cfg);
+
 /* The report's verdict from a paired-difference interval (bt_bootstrap_diff_ci of strategy minus
  * baseline): "edge over <baseline>: +<estimate> (95% CI <lo> .. <hi>)" when the whole interval is
  * above 0, else "no evidence of an edge over <baseline>". Returns 1 (edge) or 0, and writes at

@@ -11,6 +11,7 @@
  * parameters that swap() makes live. */
 #ifndef KESTREL_NN_H
 #define KESTREL_NN_H
+#include "kestrel/deeplib.h"
 #include "kestrel/model.h"
 
 #include <pthread.h>
@@ -113,6 +114,7 @@ struct nn_arch {
     nn_backward_fn backward;
     uint32_t dim[8]; /* the network's own sizes (documented in its .c) */
     uint32_t head;   /* index of the first head tensor (added by nn_model_new) */
+    deeplib_blas blas; /* OpenBLAS, opened by nn_model_new (deeplib.h) */
 };
 
 /* Appends a tensor; returns its index. */

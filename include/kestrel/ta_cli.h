@@ -14,6 +14,12 @@
 /* argv[0] is "ta". */
 int ta_cli_main(int argc, char **argv);
 
+/* A finite double as `kestrel ta` prints it: %.15g, else %.16g, else %.17g, the first that reads
+ * back as exactly x (-0 prints 0). _ref is that definition through snprintf / strtod; the other
+ * gives the same bytes without them (cap >= 32). Both return the length written. */
+int ta_cli_format_double(char *buf, size_t cap, double x);
+int ta_cli_format_double_ref(char *buf, size_t cap, double x);
+
 enum ta_cli_format { TA_CLI_CSV = 0, TA_CLI_JSON };
 
 typedef struct ta_cli_stats {

@@ -1085,14 +1085,40 @@ static cJSON *bt_report(const bt_opts *o, const runner_config *c, bt_run *r, con
     bt_boot_cfg bc = { .kind = BT_BOOT_STATIONARY, .resamples = 1000, .seed = o->seed };
     cJSON *ci = cJSON_AddObjectToObject(j, "intervals");
     bt_ci cr = { 0 }, cs = { 0 }, ca = { 0 };
-    bool okr = bt_bootstrap_ci(r->ret, r->bars, BT_STAT_MEAN, &bc, &cr) == BT_STATS_OK;
-    bool oks = bt_bootstrap_ci(r->ret, r->bars, BT_STAT_SHARPE, &bc, &cs) == BT_STATS_OK;
     double *hits = xcalloc(r->nhit + 1, sizeof *hits), *maj = xcalloc(r->nhit + 1, sizeof *maj);
     for (uint32_t i = 0; i < r->nhit; i++) {
         hits[i] = r->hit[i];
         maj[i] = r->hit_major[i];
     }
-    bool oka = bt_bootstrap_ci(hits, r->nhit, BT_STAT_ACCURACY, &bc, &ca) == BT_STATS_OK;
+    bt_bh bh;
+    bt_buy_hold(o, c, r, &bh);
+    const bt_run *others[2] = { rules, rsi };
+    const char *names[2] = { "rules", "rsi" };
+    /* every interval in two batches (per-bar series, per-signal hits): each the same numbers as
+     * its own bt_bootstrap_*_ci call, the blocks drawn once per batch */
+    bt_ci d_ret = { 0 }, d_sharpe = { 0 }, d_other[2] = { { 0 } }, d_acc = { 0 };
+    bt_boot_job bars_jobs[6] = {
+        { .x = r->ret, .stat = BT_STAT_MEAN, .out = &cr },
+        { .x = r->ret, .stat = BT_STAT_SHARPE, .out = &cs },
+        { .x = r->ret, .y = bh.ret, .stat = BT_STAT_MEAN, .out = &d_ret },
+        { .x = r->ret, .y = bh.ret, .stat = BT_STAT_SHARPE, .out = &d_sharpe },
+    };
+    size_t nbj = 4, other_job[2] = { SIZE_MAX, SIZE_MAX };
+    for (int k = 0; k < 2; k++)
+        if (others[k] && others[k]->bars == r->bars) {
+            other_job[k] = nbj;
+            bars_jobs[nbj++] = (bt_boot_job){ .x = r->ret, .y = others[k]->ret,
+                                              .stat = BT_STAT_MEAN, .out = &d_other[k] };
+        }
+    bt_boot_job hit_jobs[2] = {
+        { .x = hits, .stat = BT_STAT_ACCURACY, .out = &ca },
+        { .x = hits, .y = maj, .stat = BT_STAT_ACCURACY, .out = &d_acc },
+    };
+    bool batch_ok = bt_bootstrap_many(bars_jobs, nbj, r->bars, &bc) == BT_STATS_OK;
+    batch_ok &= bt_bootstrap_many(hit_jobs, 2, r->nhit, &bc) == BT_STATS_OK;
+    bool okr = batch_ok && bars_jobs[0].rc == BT_STATS_OK;
+    bool oks = batch_ok && bars_jobs[1].rc == BT_STATS_OK;
+    bool oka = batch_ok && hit_jobs[0].rc == BT_STATS_OK;
     if (okr)
         cJSON_AddItemToObject(ci, "return", bt_ci_json(&cr, r->bars)); /* mean x bars */
     if (oks)
@@ -1102,8 +1128,6 @@ static cJSON *bt_report(const bt_opts *o, const runner_config *c, bt_run *r, con
 
     cJSON *bl = cJSON_AddObjectToObject(j, "baselines");
     cJSON *verdicts = cJSON_AddArrayToObject(j, "verdicts");
-    bt_bh bh;
-    bt_buy_hold(o, c, r, &bh);
     cJSON *x = cJSON_AddObjectToObject(bl, "buy_and_hold");
     bt_add_num(x, "return", (double)bh.pnl / (double)r->start);
     bt_add_kdec(x, "pnl", bh.pnl);
@@ -1111,15 +1135,11 @@ static cJSON *bt_report(const bt_opts *o, const runner_config *c, bt_run *r, con
     bt_add_kdec(x, "qty", bh.qty);
     bt_add_kdec(x, "entry", bh.entry);
     bt_add_kdec(x, "exit", bh.exit);
-    bt_ci d;
-    bool ok = bt_bootstrap_diff_ci(r->ret, bh.ret, r->bars, BT_STAT_MEAN, &bc, &d) ==
-              BT_STATS_OK;
-    bt_verdict(verdicts, "return", "buy_and_hold", &d, ok);
-    ok = bt_bootstrap_diff_ci(r->ret, bh.ret, r->bars, BT_STAT_SHARPE, &bc, &d) == BT_STATS_OK;
-    bt_verdict(verdicts, "sharpe", "buy_and_hold", &d, ok);
+    bool ok = batch_ok && bars_jobs[2].rc == BT_STATS_OK;
+    bt_verdict(verdicts, "return", "buy_and_hold", &d_ret, ok);
+    ok = batch_ok && bars_jobs[3].rc == BT_STATS_OK;
+    bt_verdict(verdicts, "sharpe", "buy_and_hold", &d_sharpe, ok);
     free(bh.ret);
-    const bt_run *others[2] = { rules, rsi };
-    const char *names[2] = { "rules", "rsi" };
     for (int k = 0; k < 2; k++) {
         if (!others[k])
             continue;
@@ -1127,10 +1147,8 @@ static cJSON *bt_report(const bt_opts *o, const runner_config *c, bt_run *r, con
         bt_add_num(x, "return", bt_return(others[k]));
         bt_add_kdec(x, "pnl", others[k]->net_pnl);
         cJSON_AddNumberToObject(x, "trades", others[k]->ntrades);
-        ok = others[k]->bars == r->bars &&
-             bt_bootstrap_diff_ci(r->ret, others[k]->ret, r->bars, BT_STAT_MEAN, &bc, &d) ==
-                 BT_STATS_OK;
-        bt_verdict(verdicts, "return", names[k], &d, ok);
+        ok = batch_ok && other_job[k] != SIZE_MAX && bars_jobs[other_job[k]].rc == BT_STATS_OK;
+        bt_verdict(verdicts, "return", names[k], &d_other[k], ok);
     }
     x = cJSON_AddObjectToObject(bl, "always_hold");
     bt_add_num(x, "return", 0);
@@ -1138,8 +1156,8 @@ static cJSON *bt_report(const bt_opts *o, const runner_config *c, bt_run *r, con
     for (uint32_t i = 0; i < r->nhit; i++)
         ma += maj[i];
     bt_add_num(x, "accuracy", r->nhit ? ma / r->nhit : NAN);
-    ok = bt_bootstrap_diff_ci(hits, maj, r->nhit, BT_STAT_ACCURACY, &bc, &d) == BT_STATS_OK;
-    bt_verdict(verdicts, "accuracy", "always_hold", &d, ok);
+    ok = batch_ok && hit_jobs[1].rc == BT_STATS_OK;
+    bt_verdict(verdicts, "accuracy", "always_hold", &d_acc, ok);
     free(hits);
     free(maj);
     uint32_t ns = o->random_seeds;

@@ -151,42 +151,6 @@ static double bt_stat_idx(const double *x, const size_t *idx, size_t n, enum bt_
     return bt_ratio(m, var > 0 ? sqrt(var) : 0);
 }
 
-/* Prefix sums of a series and of its squares: a block's sums in O(1). */
-typedef struct bt_prefix {
-    double *s, *s2; /* n + 1 each */
-} bt_prefix;
-
-static void bt_prefix_init(bt_prefix *p, const double *x, size_t n)
-{
-    p->s = xmalloc((n + 1) * sizeof(double));
-    p->s2 = xmalloc((n + 1) * sizeof(double));
-    p->s[0] = p->s2[0] = 0;
-    for (size_t i = 0; i < n; i++) {
-        p->s[i + 1] = p->s[i] + x[i];
-        p->s2[i + 1] = p->s2[i] + x[i] * x[i];
-    }
-}
-
-static void bt_prefix_free(bt_prefix *p)
-{
-    free(p->s);
-    free(p->s2);
-}
-
-/* Adds the sums of x[start .. start+len) (wrapping at n, len <= n) to *s, *s2. */
-static void bt_block_add(const bt_prefix *p, size_t n, size_t start, size_t len, double *s,
-                         double *s2)
-{
-    size_t end = start + len;
-    if (end <= n) {
-        *s += p->s[end] - p->s[start];
-        *s2 += p->s2[end] - p->s2[start];
-    } else {
-        *s += (p->s[n] - p->s[start]) + p->s[end - n];
-        *s2 += (p->s2[n] - p->s2[start]) + p->s2[end - n];
-    }
-}
-
 static double bt_stat_sums(double s, double s2, size_t n, enum bt_stat stat)
 {
     double m = s / (double)n;
@@ -196,18 +160,27 @@ static double bt_stat_sums(double s, double s2, size_t n, enum bt_stat stat)
     return bt_ratio(m, var > 0 ? sqrt(var) : 0);
 }
 
-/* One resample's statistic (of x, minus that of y when y is given), drawn as blocks: the moving
- * block bootstrap takes blocks of round(L) from random starts, the stationary bootstrap (Politis
- * & Romano) blocks of geometric length with mean L. Both wrap around the end of the series.
- * A block's sums come from the prefix sums, so a resample costs O(n / L), not O(n). */
-static double bt_resample_stat(const bt_boot_cfg *c, size_t n, double L, uint64_t *rng,
-                               const bt_prefix *px, const bt_prefix *py, enum bt_stat stat)
+/* One resample's blocks (start, length), drawn as the moving block bootstrap (blocks of
+ * round(L) from random starts) or the stationary bootstrap (Politis & Romano: blocks of geometric
+ * length with mean L) does; both wrap around the end of the series. A block's sums come from the
+ * prefix sums, so a resample costs O(n / L), not O(n). The draws depend only on the
+ * configuration, n and the generator, never on the data: every series of a batch is resampled by
+ * the same blocks (the same paired indices the single calls would draw). Returns the count. */
+static size_t bt_resample_blocks(const bt_boot_cfg *c, size_t n, double L, uint64_t *rng,
+                                 size_t *bstart, size_t *blen)
 {
-    double sx = 0, sx2 = 0, sy = 0, sy2 = 0;
-    size_t fixed = (size_t)llround(L) ? (size_t)llround(L) : 1;
+    size_t fixed = (size_t)llround(L) ? (size_t)llround(L) : 1, nb = 0;
     double p = 1.0 / L, lq = p < 1 ? log1p(-p) : 0;
+    /* x % n without a 64-bit division per block (Barrett): with M = floor(2^64 / n) the quotient
+     * estimate hi64(x * M) is floor(x / n) or one less, so one conditional subtraction gives
+     * exactly x % n */
+    uint64_t M = UINT64_MAX / (uint64_t)n + (UINT64_MAX % (uint64_t)n + 1 == (uint64_t)n);
     for (size_t i = 0; i < n;) {
-        size_t start = (size_t)(bt_next(rng) % n), len;
+        uint64_t x = bt_next(rng), q = (uint64_t)(((unsigned __int128)x * M) >> 64);
+        uint64_t rem = x - q * (uint64_t)n;
+        if (rem >= (uint64_t)n)
+            rem -= (uint64_t)n;
+        size_t start = (size_t)rem, len;
         if (c->kind == BT_BOOT_MOVING) {
             len = fixed;
         } else if (p >= 1) {
@@ -219,13 +192,11 @@ static double bt_resample_stat(const bt_boot_cfg *c, size_t n, double L, uint64_
         }
         if (len > n - i)
             len = n - i;
-        bt_block_add(px, n, start, len, &sx, &sx2);
-        if (py)
-            bt_block_add(py, n, start, len, &sy, &sy2);
+        bstart[nb] = start;
+        blen[nb++] = len;
         i += len;
     }
-    double v = bt_stat_sums(sx, sx2, n, stat);
-    return py ? v - bt_stat_sums(sy, sy2, n, stat) : v;
+    return nb;
 }
 
 static int bt_cmp(const void *a, const void *b)
@@ -246,72 +217,165 @@ static double bt_quantile(const double *sorted, size_t n, double q)
     return sorted[i] + f * (sorted[i + 1] - sorted[i]);
 }
 
-static enum bt_stats_result bt_boot(const double *x, const double *y, size_t n, enum bt_stat stat,
-                                    const bt_boot_cfg *cfg, bt_ci *out)
+/* A resampled series of a batch: x, or x - y (a paired difference of means), with its prefix
+ * sums and one resample's sums. Jobs that resample the same series share it. */
+typedef struct bt_series {
+    const double *x, *y; /* y != NULL: the series x - y */
+    double s, s2;        /* one resample's sums */
+} bt_series;
+
+static size_t bt_series_get(bt_series *sv, size_t *ns, const double *x, const double *y)
+{
+    for (size_t i = 0; i < *ns; i++)
+        if (sv[i].x == x && sv[i].y == y)
+            return i;
+    sv[*ns].x = x;
+    sv[*ns].y = y;
+    return (*ns)++;
+}
+
+enum bt_stats_result bt_bootstrap_many(bt_boot_job *jobs, size_t njobs, size_t n,
+                                       const bt_boot_cfg *cfg)
 {
     bt_boot_cfg c = cfg ? *cfg : (bt_boot_cfg){0};
-    if (!x || !out || (stat != BT_STAT_MEAN && stat != BT_STAT_SHARPE && stat != BT_STAT_ACCURACY))
-        return BT_STATS_BAD_INPUT;
-    if (n < 2)
-        return BT_STATS_TOO_FEW;
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(x[i]) || (y && !isfinite(y[i])))
-            return BT_STATS_BAD_INPUT;
     if (c.resamples == 0)
         c.resamples = 2000;
     if (c.level == 0)
         c.level = 0.95;
-    if (!(c.level > 0 && c.level < 1) || c.block < 0 || c.resamples > 1000000)
+    bool cfg_ok = c.level > 0 && c.level < 1 && c.block >= 0 && c.resamples <= 1000000;
+    size_t live = 0;
+    for (size_t j = 0; j < njobs; j++) {
+        bt_boot_job *jb = &jobs[j];
+        enum bt_stat st = jb->stat;
+        jb->rc = BT_STATS_OK;
+        if (!jb->x || !jb->out || (st != BT_STAT_MEAN && st != BT_STAT_SHARPE &&
+                                   st != BT_STAT_ACCURACY))
+            jb->rc = BT_STATS_BAD_INPUT;
+        else if (n < 2)
+            jb->rc = BT_STATS_TOO_FEW;
+        else
+            for (size_t i = 0; i < n && jb->rc == BT_STATS_OK; i++)
+                if (!isfinite(jb->x[i]) || (jb->y && !isfinite(jb->y[i])))
+                    jb->rc = BT_STATS_BAD_INPUT;
+        if (jb->rc == BT_STATS_OK && !cfg_ok)
+            jb->rc = BT_STATS_BAD_INPUT;
+        live += jb->rc == BT_STATS_OK;
+    }
+    if (!cfg_ok)
         return BT_STATS_BAD_INPUT;
+    if (live == 0)
+        return BT_STATS_OK;
     double L = c.block > 0 ? c.block : cbrt((double)n);
     if (L < 1)
         L = 1;
     size_t *idx = xmalloc(n * sizeof(*idx));
-    double *v = xmalloc(c.resamples * sizeof(*v));
     for (size_t i = 0; i < n; i++)
         idx[i] = i;
-    out->estimate = bt_stat_idx(x, idx, n, stat) - (y ? bt_stat_idx(y, idx, n, stat) : 0);
-    /* a paired difference of means is the mean of the differences: resampled as one series, so
-     * a series against itself gives exactly 0 */
-    double *d = NULL;
-    if (y && stat != BT_STAT_SHARPE) {
-        d = xmalloc(n * sizeof(*d));
-        for (size_t i = 0; i < n; i++)
-            d[i] = x[i] - y[i];
+    bt_series *sv = xcalloc(2 * njobs, sizeof *sv);
+    size_t ns = 0, (*use)[2] = xmalloc(njobs * sizeof *use);
+    double **v = xcalloc(njobs, sizeof *v);
+    size_t *k = xcalloc(njobs, sizeof *k);
+    for (size_t j = 0; j < njobs; j++) {
+        bt_boot_job *jb = &jobs[j];
+        if (jb->rc != BT_STATS_OK)
+            continue;
+        jb->out->estimate = bt_stat_idx(jb->x, idx, n, jb->stat) -
+                            (jb->y ? bt_stat_idx(jb->y, idx, n, jb->stat) : 0);
+        /* a paired difference of means is the mean of the differences: resampled as one series,
+         * so a series against itself gives exactly 0 */
+        if (jb->y && jb->stat != BT_STAT_SHARPE) {
+            use[j][0] = bt_series_get(sv, &ns, jb->x, jb->y);
+            use[j][1] = SIZE_MAX;
+        } else {
+            use[j][0] = bt_series_get(sv, &ns, jb->x, NULL);
+            use[j][1] = jb->y ? bt_series_get(sv, &ns, jb->y, NULL) : SIZE_MAX;
+        }
+        v[j] = xmalloc(c.resamples * sizeof(double));
     }
-    bt_prefix px, py;
-    bt_prefix_init(&px, d ? d : x, n);
-    bool two = y && !d;
-    if (two)
-        bt_prefix_init(&py, y, n);
-    uint64_t rng = c.seed ^ 0x6b657374726c3133ull;
-    size_t k = 0;
-    for (uint32_t b = 0; b < c.resamples; b++) {
-        double s = bt_resample_stat(&c, n, L, &rng, &px, two ? &py : NULL, stat);
-        if (!isnan(s))
-            v[k++] = s;
+    /* every series' prefix sums side by side, (s, s2) per series per index: a block's ends are
+     * then one or two cache lines for all series, not two per series: P[t+1] = P[t] + x[t],
+     * P2[t+1] = P2[t] + x[t]^2, a block's sums P[end] - P[start] (wrapping: the tail to n plus
+     * the head), so a block costs O(1) */
+    double *d = xmalloc(n * sizeof(*d)), *tab = xmalloc((n + 1) * ns * 2 * sizeof(double));
+    for (size_t i = 0; i < ns; i++) {
+        const double *src = sv[i].x;
+        if (sv[i].y) {
+            for (size_t t = 0; t < n; t++)
+                d[t] = sv[i].x[t] - sv[i].y[t];
+            src = d;
+        }
+        double *col = tab + 2 * i;
+        col[0] = col[1] = 0;
+        for (size_t t = 0; t < n; t++) {
+            col[2 * ns * (t + 1)] = col[2 * ns * t] + src[t];
+            col[2 * ns * (t + 1) + 1] = col[2 * ns * t + 1] + src[t] * src[t];
+        }
     }
-    bt_prefix_free(&px);
-    if (two)
-        bt_prefix_free(&py);
     free(d);
-    enum bt_stats_result rc = BT_STATS_OK;
-    if (k < 2) {
-        rc = BT_STATS_TOO_FEW;
-    } else {
-        qsort(v, k, sizeof(*v), bt_cmp);
-        out->lo = bt_quantile(v, k, (1 - c.level) / 2);
-        out->hi = bt_quantile(v, k, 1 - (1 - c.level) / 2);
+    size_t *bstart = xmalloc(n * sizeof(size_t)), *blen = xmalloc(n * sizeof(size_t));
+    uint64_t rng = c.seed ^ 0x6b657374726c3133ull;
+    for (uint32_t b = 0; b < c.resamples; b++) {
+        size_t nb = bt_resample_blocks(&c, n, L, &rng, bstart, blen);
+        for (size_t i = 0; i < ns; i++)
+            sv[i].s = sv[i].s2 = 0;
+        for (size_t q = 0; q < nb; q++) { /* each series' sums, block by block */
+            size_t start = bstart[q], end = start + blen[q];
+            const double *ps = tab + 2 * ns * start;
+            if (end <= n) {
+                const double *pe = tab + 2 * ns * end;
+                for (size_t i = 0; i < ns; i++) {
+                    sv[i].s += pe[2 * i] - ps[2 * i];
+                    sv[i].s2 += pe[2 * i + 1] - ps[2 * i + 1];
+                }
+            } else {
+                const double *pn = tab + 2 * ns * n, *pw = tab + 2 * ns * (end - n);
+                for (size_t i = 0; i < ns; i++) {
+                    sv[i].s += (pn[2 * i] - ps[2 * i]) + pw[2 * i];
+                    sv[i].s2 += (pn[2 * i + 1] - ps[2 * i + 1]) + pw[2 * i + 1];
+                }
+            }
+        }
+        for (size_t j = 0; j < njobs; j++) {
+            if (jobs[j].rc != BT_STATS_OK)
+                continue;
+            const bt_series *a = &sv[use[j][0]];
+            double st = bt_stat_sums(a->s, a->s2, n, jobs[j].stat);
+            if (use[j][1] != SIZE_MAX)
+                st -= bt_stat_sums(sv[use[j][1]].s, sv[use[j][1]].s2, n, jobs[j].stat);
+            if (!isnan(st))
+                v[j][k[j]++] = st;
+        }
     }
-    free(idx);
+    for (size_t j = 0; j < njobs; j++) {
+        if (jobs[j].rc != BT_STATS_OK)
+            continue;
+        if (k[j] < 2) {
+            jobs[j].rc = BT_STATS_TOO_FEW;
+        } else {
+            qsort(v[j], k[j], sizeof(double), bt_cmp);
+            jobs[j].out->lo = bt_quantile(v[j], k[j], (1 - c.level) / 2);
+            jobs[j].out->hi = bt_quantile(v[j], k[j], 1 - (1 - c.level) / 2);
+        }
+        free(v[j]);
+    }
+    free(tab);
+    free(bstart);
+    free(blen);
+    free(sv);
+    free(use);
     free(v);
-    return rc;
+    free(k);
+    free(idx);
+    return BT_STATS_OK;
 }
 
 enum bt_stats_result bt_bootstrap_ci(const double *x, size_t n, enum bt_stat stat,
                                      const bt_boot_cfg *cfg, bt_ci *out)
 {
-    return bt_boot(x, NULL, n, stat, cfg, out);
+    bt_boot_job jb = { .x = x, .stat = stat, .out = out };
+    enum bt_stats_result r = bt_bootstrap_many(&jb, 1, n, cfg);
+    (void)r; /* the job's rc says it all */
+    return jb.rc;
 }
 
 enum bt_stats_result bt_bootstrap_diff_ci(const double *x, const double *y, size_t n,
@@ -319,7 +383,10 @@ enum bt_stats_result bt_bootstrap_diff_ci(const double *x, const double *y, size
 {
     if (!y)
         return BT_STATS_BAD_INPUT;
-    return bt_boot(x, y, n, stat, cfg, out);
+    bt_boot_job jb = { .x = x, .y = y, .stat = stat, .out = out };
+    enum bt_stats_result r = bt_bootstrap_many(&jb, 1, n, cfg);
+    (void)r; /* the job's rc says it all */
+    return jb.rc;
 }
 
 int bt_edge_verdict(const bt_ci *diff, double level, const char *baseline, char *buf, size_t len)

@@ -35,7 +35,14 @@ struct calib {
     calib_iso iso, iso_va;
     double a, b; /* Platt */
     bool dirty;  /* pairs changed since the last fit (fits are lazy: on the next map) */
-    double *sy, *sw, *sfit;
+    /* The last isotonic fit's PAV history, one entry per point (run of equal scores): where the
+     * point starts in sorted, the stack height after it and the top block after it. The sorted
+     * pairs before `keep` are unchanged since that fit, so a refit resumes PAV there (see
+     * calib_fit_sorted); keep = 0 when there is no usable history. */
+    uint32_t keep, hist_n;
+    uint32_t *h_start, *h_height;
+    double *h_v, *h_w, *h_lo, *h_hi;
+    double *sw; /* PAV block weights */
 };
 
 const char *calib_method_name(enum calib_method m)
@@ -92,36 +99,91 @@ static uint32_t calib_lower(const calib_pair *v, uint32_t n, double s, uint64_t 
     return lo;
 }
 
-/* Isotonic fit over k sorted pairs (equal scores pooled first: ties share one value). */
-static void calib_fit_sorted(calib *c, const calib_pair *v, uint32_t k, calib_iso *iso)
+/* Isotonic fit over k sorted pairs (equal scores pooled first: ties share one value). One sweep:
+ * each run of equal scores enters PAV's block stack as one point (its mean, weight = its count)
+ * and adjacent violators are pooled there; then neighbouring blocks of equal value join. The
+ * arithmetic is calib_pav_into's, point for point, so the fit is the same to the bit (the stack
+ * lives in iso itself and in c->sw: v = value, lo / hi = score range, sw = weight).
+ *
+ * With hist (the main fit over c->sorted) the sweep records, per point, the stack height and top
+ * block after it, and starts at the first point that may differ from the last fit's (the one
+ * holding pair keep - 1: a run ending there may have grown). The stack as it stood before that
+ * point is rebuilt from the history: the block at level j is the top recorded at the last point
+ * after which the height was j + 1 (a block changes only while it is the top, and the height
+ * passes through every level on its way back up). So the resumed sweep does exactly the
+ * operations of a full one on the same pairs and gives the same bits (test_calib compares it
+ * with calib_pav on a sliding window). */
+static void calib_fit_sorted(calib *c, const calib_pair *v, uint32_t k, calib_iso *iso, bool hist)
 {
-    uint32_t m = 0;
-    for (uint32_t i = 0; i < k;) {
+    double *val = iso->v, *lo = iso->lo, *hi = iso->hi, *wt = c->sw;
+    uint32_t nb = 0, g = 0, i = 0;
+    if (hist && c->keep > 0 && c->hist_n > 0) {
+        uint32_t a = 0, b = c->hist_n; /* g: the last point starting at or before keep - 1 */
+        while (b - a > 1) {
+            uint32_t mid = (a + b) / 2;
+            if (c->h_start[mid] <= c->keep - 1)
+                a = mid;
+            else
+                b = mid;
+        }
+        g = a;
+        i = c->h_start[g];
+        if (g > 0) {
+            nb = c->h_height[g - 1];
+            uint32_t t = g - 1;
+            for (uint32_t lev = nb; lev-- > 0;) {
+                while (c->h_height[t] != lev + 1)
+                    t--;
+                val[lev] = c->h_v[t];
+                wt[lev] = c->h_w[t];
+                lo[lev] = c->h_lo[t];
+                hi[lev] = c->h_hi[t];
+            }
+        }
+    }
+    for (; i < k; g++) {
         uint32_t j = i;
-        double sum = 0;
-        while (j < k && v[j].s == v[i].s)
+        double sum = 0, si = v[i].s;
+        while (j < k && v[j].s == si)
             sum += v[j++].y;
-        c->sy[m] = sum / (j - i);
-        c->sw[m] = j - i;
-        iso->lo[m] = iso->hi[m] = v[i].s;
-        m++;
+        val[nb] = sum / (j - i);
+        wt[nb] = j - i;
+        lo[nb] = hi[nb] = si;
+        nb++;
+        while (nb > 1 && val[nb - 2] > val[nb - 1]) {
+            double tw = wt[nb - 2] + wt[nb - 1];
+            val[nb - 2] = tw > 0 ? (val[nb - 2] * wt[nb - 2] + val[nb - 1] * wt[nb - 1]) / tw
+                                 : (val[nb - 2] + val[nb - 1]) / 2;
+            wt[nb - 2] = tw;
+            hi[nb - 2] = hi[nb - 1];
+            nb--;
+        }
+        if (hist) {
+            c->h_start[g] = i;
+            c->h_height[g] = nb;
+            c->h_v[g] = val[nb - 1];
+            c->h_w[g] = wt[nb - 1];
+            c->h_lo[g] = lo[nb - 1];
+            c->h_hi[g] = hi[nb - 1];
+        }
         i = j;
     }
-    /* the block stack reuses iso->v and the tail of sfit as scratch: sized window + 2 */
-    size_t *start = (size_t *)(void *)(c->sfit + c->window + 2);
-    calib_pav_into(c->sy, c->sw, m, c->sfit, start, iso->v, c->sw + c->window + 2);
-    uint32_t nb = 0;
-    for (uint32_t i = 0; i < m; i++) {
-        if (nb && iso->v[nb - 1] == c->sfit[i]) {
-            iso->hi[nb - 1] = iso->hi[i];
+    if (hist) {
+        c->hist_n = g;
+        c->keep = k; /* nothing changed since this fit */
+    }
+    uint32_t out = 0;
+    for (uint32_t b = 0; b < nb; b++) {
+        if (out && val[out - 1] == val[b]) {
+            hi[out - 1] = hi[b];
             continue;
         }
-        iso->lo[nb] = iso->lo[i];
-        iso->hi[nb] = iso->hi[i];
-        iso->v[nb] = c->sfit[i];
-        nb++;
+        lo[out] = lo[b];
+        hi[out] = hi[b];
+        val[out] = val[b];
+        out++;
     }
-    iso->nb = nb;
+    iso->nb = out;
 }
 
 static double calib_iso_eval(const calib_iso *iso, double s)
@@ -198,7 +260,7 @@ static void calib_refit(calib *c)
     if (c->method == CALIB_PLATT)
         calib_fit_platt(c);
     else
-        calib_fit_sorted(c, c->sorted, c->n, &c->iso);
+        calib_fit_sorted(c, c->sorted, c->n, &c->iso, true);
 }
 
 static void calib_fit_if_dirty(calib *c)
@@ -228,9 +290,13 @@ calib *calib_new(enum calib_method method, uint32_t window, uint32_t min_n)
     c->extra = xcalloc(w2, sizeof *c->extra);
     calib_iso_alloc(&c->iso, w2);
     calib_iso_alloc(&c->iso_va, w2);
-    c->sy = xcalloc(w2, sizeof(double));
-    c->sw = xcalloc(2 * (size_t)w2, sizeof(double));   /* weights, then PAV block weights */
-    c->sfit = xcalloc(2 * (size_t)w2, sizeof(double)); /* fit, then PAV block starts */
+    c->sw = xcalloc(w2, sizeof(double));
+    c->h_start = xcalloc(w2, sizeof(uint32_t));
+    c->h_height = xcalloc(w2, sizeof(uint32_t));
+    c->h_v = xcalloc(w2, sizeof(double));
+    c->h_w = xcalloc(w2, sizeof(double));
+    c->h_lo = xcalloc(w2, sizeof(double));
+    c->h_hi = xcalloc(w2, sizeof(double));
     return c;
 }
 
@@ -247,16 +313,23 @@ void calib_free(calib *c)
     free(c->iso_va.lo);
     free(c->iso_va.hi);
     free(c->iso_va.v);
-    free(c->sy);
     free(c->sw);
-    free(c->sfit);
+    free(c->h_start);
+    free(c->h_height);
+    free(c->h_v);
+    free(c->h_w);
+    free(c->h_lo);
+    free(c->h_hi);
     free(c);
 }
 
+/* Both keep c->keep at most the first position they change (pairs before it are untouched). */
 static void calib_sorted_remove(calib *c, const calib_pair *p)
 {
     uint32_t i = calib_lower(c->sorted, c->n, p->s, p->seq);
     if (i < c->n && c->sorted[i].seq == p->seq) {
+        if (i < c->keep)
+            c->keep = i;
         memmove(&c->sorted[i], &c->sorted[i + 1], (c->n - 1 - i) * sizeof *c->sorted);
         c->n--;
     }
@@ -265,6 +338,8 @@ static void calib_sorted_remove(calib *c, const calib_pair *p)
 static void calib_sorted_insert(calib *c, const calib_pair *p)
 {
     uint32_t i = calib_lower(c->sorted, c->n, p->s, p->seq);
+    if (i < c->keep)
+        c->keep = i;
     memmove(&c->sorted[i + 1], &c->sorted[i], (c->n - i) * sizeof *c->sorted);
     c->sorted[i] = *p;
     c->n++;
@@ -313,7 +388,7 @@ void calib_interval(calib *c, double score, double *p0, double *p1)
     memcpy(c->extra + at + 1, c->sorted + at, (c->n - at) * sizeof *c->extra);
     for (int y = 0; y < 2; y++) {
         c->extra[at] = (calib_pair){ score, (double)y, UINT64_MAX };
-        calib_fit_sorted(c, c->extra, c->n + 1, &c->iso_va);
+        calib_fit_sorted(c, c->extra, c->n + 1, &c->iso_va, false);
         double p = calib_iso_eval(&c->iso_va, score);
         if (y == 0)
             *p0 = p;

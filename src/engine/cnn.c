@@ -44,13 +44,13 @@ static size_t cnn_ws_floats(uint32_t F, uint32_t C1, uint32_t C2, uint32_t K, ui
 }
 
 /* y (rows x n) = x (rows x k) * w^T + b, then ReLU */
-static void cnn_dense_relu(const float *x, const float *w, const float *b, float *y, uint32_t rows,
-                           uint32_t k, uint32_t n)
+static void cnn_dense_relu(const nn_arch *a, const float *x, const float *w, const float *b,
+                           float *y, uint32_t rows, uint32_t k, uint32_t n)
 {
     for (uint32_t r = 0; r < rows; r++)
         memcpy(y + (size_t)r * n, b, n * sizeof(float));
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)n, (int)k, 1.0f, x,
-                (int)k, w, (int)k, 1.0f, y, (int)n);
+    a->blas.sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)n, (int)k, 1.0f, x,
+                  (int)k, w, (int)k, 1.0f, y, (int)n);
     for (size_t i = 0; i < (size_t)rows * n; i++)
         y[i] = y[i] > 0 ? y[i] : 0.0f;
 }
@@ -62,7 +62,7 @@ static void cnn_forward(const nn_arch *a, const float *p, const float *win, floa
     cnn_ws w = cnn_layout(a, ws);
     for (uint32_t t = 0; t < T1; t++)
         memcpy(w.p1 + (size_t)t * K * F, win + (size_t)t * F, K * F * sizeof(float));
-    cnn_dense_relu(w.p1, nn_cat(a, p, CNN_W1), nn_cat(a, p, CNN_B1), w.y1, T1, K * F, C1);
+    cnn_dense_relu(a, w.p1, nn_cat(a, p, CNN_W1), nn_cat(a, p, CNN_B1), w.y1, T1, K * F, C1);
     for (uint32_t t = 0; t < T2; t++)
         for (uint32_t c = 0; c < C1; c++) {
             float u = w.y1[(size_t)(2 * t) * C1 + c], v = w.y1[(size_t)(2 * t + 1) * C1 + c];
@@ -71,7 +71,7 @@ static void cnn_forward(const nn_arch *a, const float *p, const float *win, floa
         }
     for (uint32_t t = 0; t < T3; t++)
         memcpy(w.p2 + (size_t)t * K * C1, w.pm + (size_t)t * C1, K * C1 * sizeof(float));
-    cnn_dense_relu(w.p2, nn_cat(a, p, CNN_W2), nn_cat(a, p, CNN_B2), w.y2, T3, K * C1, C2);
+    cnn_dense_relu(a, w.p2, nn_cat(a, p, CNN_W2), nn_cat(a, p, CNN_B2), w.y2, T3, K * C1, C2);
     for (uint32_t c = 0; c < C2; c++) {
         float s = 0;
         for (uint32_t t = 0; t < T3; t++)
@@ -94,10 +94,10 @@ static void cnn_backward(const nn_arch *a, const float *p, const float *win, flo
             w.dy2[(size_t)t * C2 + c] = d;
             gb2[c] += d;
         }
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)C2, (int)(K * C1), (int)T3, 1.0f,
-                w.dy2, (int)C2, w.p2, (int)(K * C1), 1.0f, nn_at(a, g, CNN_W2), (int)(K * C1));
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T3, (int)(K * C1), (int)C2, 1.0f,
-                w.dy2, (int)C2, nn_cat(a, p, CNN_W2), (int)(K * C1), 0.0f, w.dp2, (int)(K * C1));
+    a->blas.sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)C2, (int)(K * C1), (int)T3, 1.0f,
+                  w.dy2, (int)C2, w.p2, (int)(K * C1), 1.0f, nn_at(a, g, CNN_W2), (int)(K * C1));
+    a->blas.sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T3, (int)(K * C1), (int)C2, 1.0f,
+                  w.dy2, (int)C2, nn_cat(a, p, CNN_W2), (int)(K * C1), 0.0f, w.dp2, (int)(K * C1));
     memset(w.dpm, 0, (size_t)T2 * C1 * sizeof(float));
     for (uint32_t t = 0; t < T3; t++)
         for (uint32_t j = 0; j < K * C1; j++)
@@ -112,8 +112,8 @@ static void cnn_backward(const nn_arch *a, const float *p, const float *win, flo
     for (uint32_t t = 0; t < T1; t++)
         for (uint32_t c = 0; c < C1; c++)
             gb1[c] += w.dy1[(size_t)t * C1 + c];
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)C1, (int)(K * F), (int)T1, 1.0f,
-                w.dy1, (int)C1, w.p1, (int)(K * F), 1.0f, nn_at(a, g, CNN_W1), (int)(K * F));
+    a->blas.sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)C1, (int)(K * F), (int)T1, 1.0f,
+                  w.dy1, (int)C1, w.p1, (int)(K * F), 1.0f, nn_at(a, g, CNN_W1), (int)(K * F));
 }
 
 static const model_ops cnn_ops = {

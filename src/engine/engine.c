@@ -220,6 +220,15 @@ static metrics_signal_row *engine_row_find(engine *e, uint64_t id)
     return r->id == id ? r : NULL;
 }
 
+/* Whether a model takes the window of feature rows (the others never see model_input.window). */
+static bool engine_any_sequence(const engine *e)
+{
+    for (uint32_t i = 0; i < e->nmodels; i++)
+        if (e->models[i]->ops->flags & MODEL_F_SEQUENCE)
+            return true;
+    return false;
+}
+
 static int engine_argmax(const double *p)
 {
     int k = MODEL_HOLD; /* ties go to HOLD */
@@ -247,7 +256,8 @@ static void engine_learn_one(engine *e, engine_pend *p, int label, int64_t now_m
     uint64_t first_row = e->k.row_seq > ENGINE_ROWS ? e->k.row_seq - ENGINE_ROWS : 0;
     uint32_t wl = e->cfg.window_len;
     bool have_window = p->seq + 1 >= wl && p->seq + 1 - wl >= first_row;
-    if (have_window) {
+    if (have_window && engine_any_sequence(e)) { /* the rows are copied only for a model that
+                                                  * reads them */
         for (uint32_t r = 0; r < wl; r++)
             memcpy(e->window + (size_t)r * FEAT_COUNT, e->rows[(p->seq + 1 - wl + r) % ENGINE_ROWS],
                    sizeof(float) * FEAT_COUNT);
@@ -289,13 +299,15 @@ static void engine_learn_one(engine *e, engine_pend *p, int label, int64_t now_m
     if (e->cfg.drift_method == DRIFT_ADWIN) {
         drifted = adwin_add(&e->adw, -log(po));
         ph = e->adw.last_new_mean - e->adw.last_old_mean;
-        snprintf(dtext, sizeof dtext, "ADWIN: mean log loss %.3f -> %.3f: weights reset, "
-                 "calibration refit on the newest 50", e->adw.last_old_mean,
-                 e->adw.last_new_mean);
+        if (drifted) /* the text only when an event carries it: formatting costs per label */
+            snprintf(dtext, sizeof dtext, "ADWIN: mean log loss %.3f -> %.3f: weights reset, "
+                     "calibration refit on the newest 50", e->adw.last_old_mean,
+                     e->adw.last_new_mean);
     } else {
         drifted = drift_add(&e->drift, -log(po));
-        snprintf(dtext, sizeof dtext, "drift on the ensemble's log loss: "
-                 "weights reset, calibration refit on the newest 50");
+        if (drifted)
+            snprintf(dtext, sizeof dtext, "drift on the ensemble's log loss: "
+                     "weights reset, calibration refit on the newest 50");
     }
     if (drifted) {
         e->k.drift_events++;
@@ -305,10 +317,13 @@ static void engine_learn_one(engine *e, engine_pend *p, int label, int64_t now_m
     }
     ensemble_guard_add(&e->guard, p->action == label, label == MODEL_HOLD);
     char why[96];
-    bool paused = ensemble_guard_paused(&e->guard, why, sizeof why);
-    if (paused != e->k.was_paused)
+    bool paused = ensemble_guard_paused(&e->guard, NULL, 0); /* the reason only for an event */
+    if (paused != e->k.was_paused) {
+        if (paused)
+            (void)ensemble_guard_paused(&e->guard, why, sizeof why);
         engine_raise(e, paused ? ENGINE_EV_PAUSED : ENGINE_EV_RESUMED, now_ms, NAN,
                      paused ? why : "self-pause rule no longer holds");
+    }
     e->k.was_paused = paused;
     double health = metrics_set_health(e->metrics);
     if (!isnan(health)) {
@@ -497,7 +512,7 @@ enum model_result engine_signal_make(engine *e, int64_t now_ms, engine_signal *s
     /* models */
     model_input in = { .x = p->x, .missing = p->missing, .nfeat = FEAT_COUNT };
     uint32_t wl = e->cfg.window_len;
-    if (seq + 1 >= wl) {
+    if (seq + 1 >= wl && engine_any_sequence(e)) {
         for (uint32_t r = 0; r < wl; r++)
             memcpy(e->window + (size_t)r * FEAT_COUNT, e->rows[(seq + 1 - wl + r) % ENGINE_ROWS],
                    sizeof(float) * FEAT_COUNT);
@@ -559,14 +574,14 @@ enum model_result engine_signal_make(engine *e, int64_t now_ms, engine_signal *s
     char why[112] = "";
     bool regime_ok = ensemble_regime_allows(s->regime, s->action, &sr, &si, why, sizeof why);
     char paused[96];
-    bool is_paused = ensemble_guard_paused(&e->guard, paused, sizeof paused);
+    bool is_paused = ensemble_guard_paused(&e->guard, NULL, 0); /* its reason when shown */
     if (s->action == MODEL_HOLD)
         snprintf(s->gate, sizeof s->gate, "HOLD");
     else if (s->strength < thr)
         snprintf(s->gate, sizeof s->gate, "strength %.2f < threshold %.2f", s->strength, thr);
     else if (!regime_ok)
         snprintf(s->gate, sizeof s->gate, "%s", why);
-    else if (is_paused)
+    else if (is_paused && ensemble_guard_paused(&e->guard, paused, sizeof paused))
         snprintf(s->gate, sizeof s->gate, "paused: %s", paused);
     s->tradeable = s->gate[0] == 0;
     s->nmodels = e->nmodels;

@@ -64,9 +64,12 @@ double ensemble_loss(const ensemble *e, uint32_t i)
         return NAN;
     double s = 0;
     const double *r = e->loss + (size_t)i * e->cfg.window;
-    for (uint32_t k = 0; k < e->n[i]; k++)
-        s += r[(e->head[i] + k) % e->cfg.window];
-    return s / e->n[i];
+    uint32_t h = e->head[i], n = e->n[i], first = e->cfg.window - h < n ? e->cfg.window - h : n;
+    for (uint32_t k = 0; k < first; k++) /* oldest first, as the ring runs: no modulo per item */
+        s += r[h + k];
+    for (uint32_t k = first; k < n; k++)
+        s += r[k - first];
+    return s / n;
 }
 
 uint32_t ensemble_scored(const ensemble *e, uint32_t i)
@@ -84,11 +87,11 @@ static double ensemble_eff_loss(const ensemble *e, uint32_t i)
 
 void ensemble_weights(const ensemble *e, double *w)
 {
-    double mn = INFINITY, sum = 0;
+    double mn = INFINITY, sum = 0, L[ENSEMBLE_MAX_MODELS];
     for (uint32_t i = 0; i < e->nmodels; i++)
-        mn = fmin(mn, ensemble_eff_loss(e, i));
+        mn = fmin(mn, L[i] = ensemble_eff_loss(e, i));
     for (uint32_t i = 0; i < e->nmodels; i++)
-        sum += (w[i] = exp(-e->cfg.eta * (ensemble_eff_loss(e, i) - mn)));
+        sum += (w[i] = exp(-e->cfg.eta * (L[i] - mn)));
     for (uint32_t i = 0; i < e->nmodels; i++)
         w[i] /= sum;
 }
@@ -248,9 +251,9 @@ bool ensemble_guard_paused(const ensemble_guard *g, char *why, size_t whylen)
     if (g->n < g->min_n)
         return false;
     uint32_t right = 0, hold = 0;
-    for (uint32_t i = 0; i < g->n; i++) {
-        right += g->right[(g->head + i) % ENSEMBLE_RING];
-        hold += g->hold[(g->head + i) % ENSEMBLE_RING];
+    for (uint32_t i = 0, at = g->head; i < g->n; i++, at = at + 1 == ENSEMBLE_RING ? 0 : at + 1) {
+        right += g->right[at];
+        hold += g->hold[at];
     }
     double lo = ensemble_wilson_lower(right, g->n);
     if (lo < g->floor) {

@@ -51,13 +51,19 @@ static void logreg_forward(const logreg *m, const model_input *in, double *p)
 {
     uint32_t n = m->base.nfeat, stride = n + 1;
     double z[MODEL_CLASSES];
-    for (int k = 0; k < MODEL_CLASSES; k++) {
-        const double *wk = m->w + (size_t)k * stride;
-        double s = wk[n];
-        for (uint32_t j = 0; j < n; j++)
-            s += wk[j] * logreg_xj(in, j);
-        z[k] = s;
+    /* the three logits side by side: each is its bias plus w[j] * x[j] in j order, as one row at
+     * a time would add them; the independent chains only overlap */
+    const double *w0 = m->w, *w1 = w0 + stride, *w2 = w1 + stride;
+    double s0 = w0[n], s1 = w1[n], s2 = w2[n];
+    for (uint32_t j = 0; j < n; j++) {
+        double xj = logreg_xj(in, j);
+        s0 += w0[j] * xj;
+        s1 += w1[j] * xj;
+        s2 += w2[j] * xj;
     }
+    z[0] = s0;
+    z[1] = s1;
+    z[2] = s2;
     double mx = z[0] > z[1] ? z[0] : z[1];
     mx = mx > z[2] ? mx : z[2];
     double sum = 0;

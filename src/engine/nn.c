@@ -16,27 +16,14 @@
 #include <cblas.h>
 #if defined(__SSE2__)
 #include <emmintrin.h>
+#include <immintrin.h>
 #endif
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* ---------------------------------------------------------------- BLAS threads
- * Debian's OpenBLAS (the pthread build) starts a worker thread per extra core when it is loaded,
- * before main() can block the signals the loop takes through its signalfd; a process-directed
- * SIGTERM or SIGWINCH could then land in that thread and kill the process. Kestrel wants one BLAS
- * thread anyway (deterministic sums, the cores stay with the loop, store and learner), so as
- * soon as this object is linked in, before main(), BLAS goes single-threaded and its idle
- * workers are stopped (blas_thread_shutdown_ is OpenBLAS's own fork-time shutdown; calls
- * with one thread run in the caller and never start them again). */
-extern int blas_thread_shutdown_(void);
-
-__attribute__((constructor)) static void nn_blas_single_thread(void)
-{
-    openblas_set_num_threads(1);
-    blas_thread_shutdown_();
-}
+/* BLAS threads: deeplib_blas_open (deeplib.c) makes OpenBLAS single-threaded as it loads it. */
 
 /* ---------------------------------------------------------------- PRNG */
 
@@ -107,9 +94,61 @@ static inline __m128 nn_exp4(__m128 x)
 }
 #endif
 
+#if defined(__SSE2__) && defined(__x86_64__) && defined(__GNUC__)
+#define NN_AVX2 1
+/* nn_exp4's operations on 8 lanes (AVX2, no FMA): the same bits per lane. */
+__attribute__((target("avx2"))) static inline __m256 nn_exp8(__m256 x)
+{
+    x = _mm256_max_ps(x, _mm256_set1_ps(-86.0f));
+    x = _mm256_min_ps(x, _mm256_set1_ps(88.0f));
+    const __m256 magic = _mm256_set1_ps(12582912.0f);
+    __m256 n = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)), magic),
+                             magic);
+    __m256 r = _mm256_add_ps(_mm256_sub_ps(x, _mm256_mul_ps(n, _mm256_set1_ps(0.693359375f))),
+                             _mm256_mul_ps(n, _mm256_set1_ps(2.12194440e-4f)));
+    __m256 p = _mm256_add_ps(_mm256_set1_ps(8.33333377e-3f),
+                             _mm256_mul_ps(r, _mm256_set1_ps(1.38888892e-3f)));
+    p = _mm256_add_ps(_mm256_set1_ps(4.16666679e-2f), _mm256_mul_ps(r, p));
+    p = _mm256_add_ps(_mm256_set1_ps(1.66666672e-1f), _mm256_mul_ps(r, p));
+    p = _mm256_add_ps(_mm256_set1_ps(0.5f), _mm256_mul_ps(r, p));
+    p = _mm256_add_ps(_mm256_set1_ps(1.0f), _mm256_mul_ps(r, p));
+    p = _mm256_add_ps(_mm256_set1_ps(1.0f), _mm256_mul_ps(r, p));
+    __m256i e = _mm256_slli_epi32(
+        _mm256_add_epi32(_mm256_cvttps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+__attribute__((target("avx2"))) static uint32_t nn_sigmoid_avx2(float *x, uint32_t n)
+{
+    uint32_t i = 0;
+    const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+    for (; i + 8 <= n; i += 8) {
+        __m256 e = nn_exp8(_mm256_sub_ps(zero, _mm256_loadu_ps(x + i)));
+        _mm256_storeu_ps(x + i, _mm256_div_ps(one, _mm256_add_ps(one, e)));
+    }
+    return i;
+}
+
+__attribute__((target("avx2"))) static uint32_t nn_tanh_avx2(const float *x, float *y, uint32_t n)
+{
+    uint32_t i = 0;
+    const __m256 one = _mm256_set1_ps(1.0f), two = _mm256_set1_ps(2.0f);
+    const __m256 m2 = _mm256_set1_ps(-2.0f);
+    for (; i + 8 <= n; i += 8) {
+        __m256 e = nn_exp8(_mm256_mul_ps(m2, _mm256_loadu_ps(x + i)));
+        _mm256_storeu_ps(y + i, _mm256_sub_ps(_mm256_div_ps(two, _mm256_add_ps(one, e)), one));
+    }
+    return i;
+}
+#endif
+
 void nn_sigmoid_v(float *x, uint32_t n)
 {
     uint32_t i = 0;
+#ifdef NN_AVX2
+    if (n >= 8 && __builtin_cpu_supports("avx2"))
+        i = nn_sigmoid_avx2(x, n);
+#endif
 #if defined(__SSE2__)
     const __m128 one = _mm_set1_ps(1.0f), zero = _mm_setzero_ps();
     for (; i + 4 <= n; i += 4) {
@@ -124,6 +163,10 @@ void nn_sigmoid_v(float *x, uint32_t n)
 void nn_tanh_v(const float *x, float *y, uint32_t n)
 {
     uint32_t i = 0;
+#ifdef NN_AVX2
+    if (n >= 8 && __builtin_cpu_supports("avx2"))
+        i = nn_tanh_avx2(x, y, n);
+#endif
 #if defined(__SSE2__)
     const __m128 one = _mm_set1_ps(1.0f), two = _mm_set1_ps(2.0f), m2 = _mm_set1_ps(-2.0f);
     for (; i + 4 <= n; i += 4) {
@@ -402,6 +445,10 @@ static void nn_model_init_params(nn_model *nm)
 model *nn_model_new(const model_ops *ops, const char *name, uint32_t nfeat, const nn_config *cfg,
                     nn_arch *a)
 {
+    if (deeplib_blas_open(&a->blas) != K_DEEPLIB_OK) { /* OpenBLAS is loaded here, not at start */
+        free(a);
+        return NULL;
+    }
     nn_model *nm = xcalloc(1, sizeof(*nm));
     nm->base.ops = ops;
     snprintf(nm->base.name, sizeof(nm->base.name), "%s", name);
@@ -463,6 +510,7 @@ void nn_model_free(model *m)
     free(nm->bx);
     free(nm->bw);
     free(nm->by);
+    deeplib_blas_close(&nm->arch->blas);
     free(nm->arch);
     free(nm);
 }
@@ -509,9 +557,9 @@ static void nn_model_update(nn_model *nm)
     size_t n = nm->arch->nparams;
     float *g = nm->grad, *p = nm->cand;
     if (nm->cfg.clip > 0) {
-        float norm = cblas_snrm2((int)n, g, 1);
+        float norm = nm->arch->blas.snrm2((int)n, g, 1);
         if (norm > nm->cfg.clip)
-            cblas_sscal((int)n, nm->cfg.clip / norm, g, 1);
+            nm->arch->blas.sscal((int)n, nm->cfg.clip / norm, g, 1);
     }
     float lr = nm->cfg.lr;
     nm->adam_t++;
@@ -555,7 +603,7 @@ enum model_result nn_model_train(model *m)
                                     nm->z_learn, rate > 0 ? nm->mask : NULL, nm->by[b], nm->bw[b],
                                     nm->grad);
         }
-        cblas_sscal((int)a->nparams, 1.0f / (float)B, nm->grad, 1);
+        nm->arch->blas.sscal((int)a->nparams, 1.0f / (float)B, nm->grad, 1);
         nn_model_update(nm);
         nm->steps_done++;
         nm->last_loss = loss / B;

@@ -130,8 +130,8 @@ static void tf_forward(const nn_arch *a, const float *p, const float *win, float
     for (uint32_t t = 0; t < T; t++)
         for (uint32_t i = 0; i < d; i++)
             x[(size_t)t * d + i] += nn_cat(a, p, TF_BE)[i];
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)d, (int)F, 1.0f, win,
-                (int)F, nn_cat(a, p, TF_WE), (int)F, 1.0f, x, (int)d);
+    a->blas.sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)d, (int)F, 1.0f, win,
+                  (int)F, nn_cat(a, p, TF_WE), (int)F, 1.0f, x, (int)d);
     for (uint32_t l = 0; l < L; l++) {
         tf_layer_ws w = tf_layer(a, ws, l);
         const float *g1 = nn_cat(a, p, tf_t(l, TF_LN1G)), *b1 = nn_cat(a, p, tf_t(l, TF_LN1B));
@@ -139,17 +139,17 @@ static void tf_forward(const nn_arch *a, const float *p, const float *win, float
             tf_ln_row(x + (size_t)t * d, g1, b1, d, w.xhat1 + (size_t)t * d, w.rs1 + t,
                       w.u1 + (size_t)t * d);
         tf_rows_bias(w.qkv, nn_cat(a, p, tf_t(l, TF_BQKV)), T, 3 * d);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)(3 * d), (int)d, 1.0f,
-                    w.u1, (int)d, nn_cat(a, p, tf_t(l, TF_WQKV)), (int)d, 1.0f, w.qkv,
-                    (int)(3 * d));
+        a->blas.sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)(3 * d), (int)d, 1.0f,
+                      w.u1, (int)d, nn_cat(a, p, tf_t(l, TF_WQKV)), (int)d, 1.0f, w.qkv,
+                      (int)(3 * d));
         /* the last block feeds only the newest bar's row to LNf: its queries, attention output
          * and feed-forward run for that row alone (keys and values still cover the window) */
         uint32_t r0 = l + 1 == L ? T - 1 : 0, nq = T - r0;
         for (uint32_t h = 0; h < H; h++) {
             float *A = w.att + (size_t)h * T * T + (size_t)r0 * T;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)T, (int)dh, scale,
-                        w.qkv + (size_t)r0 * 3 * d + h * dh, (int)(3 * d), w.qkv + d + h * dh,
-                        (int)(3 * d), 0.0f, A, (int)T);
+            a->blas.sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)T, (int)dh, scale,
+                          w.qkv + (size_t)r0 * 3 * d + h * dh, (int)(3 * d), w.qkv + d + h * dh,
+                          (int)(3 * d), 0.0f, A, (int)T);
             for (uint32_t r = 0; r < nq; r++) {
                 float *row = A + (size_t)r * T, mx = row[0], s = 0;
                 for (uint32_t c = 1; c < T; c++)
@@ -162,34 +162,34 @@ static void tf_forward(const nn_arch *a, const float *p, const float *win, float
                 for (uint32_t c = 0; c < T; c++)
                     row[c] /= s;
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nq, (int)dh, (int)T, 1.0f,
-                        A, (int)T, w.qkv + 2 * d + h * dh, (int)(3 * d), 0.0f,
-                        w.o + (size_t)r0 * d + h * dh, (int)d);
+            a->blas.sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nq, (int)dh, (int)T, 1.0f,
+                          A, (int)T, w.qkv + 2 * d + h * dh, (int)(3 * d), 0.0f,
+                          w.o + (size_t)r0 * d + h * dh, (int)d);
         }
         const float *bo = nn_cat(a, p, tf_t(l, TF_BO));
         for (uint32_t t = r0; t < T; t++)
             for (uint32_t i = 0; i < d; i++)
                 w.x1[(size_t)t * d + i] = x[(size_t)t * d + i] + bo[i];
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)d, (int)d, 1.0f,
-                    w.o + (size_t)r0 * d, (int)d, nn_cat(a, p, tf_t(l, TF_WO)), (int)d, 1.0f,
-                    w.x1 + (size_t)r0 * d, (int)d);
+        a->blas.sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)d, (int)d, 1.0f,
+                      w.o + (size_t)r0 * d, (int)d, nn_cat(a, p, tf_t(l, TF_WO)), (int)d, 1.0f,
+                      w.x1 + (size_t)r0 * d, (int)d);
         const float *g2 = nn_cat(a, p, tf_t(l, TF_LN2G)), *b2 = nn_cat(a, p, tf_t(l, TF_LN2B));
         for (uint32_t t = r0; t < T; t++)
             tf_ln_row(w.x1 + (size_t)t * d, g2, b2, d, w.xhat2 + (size_t)t * d, w.rs2 + t,
                       w.u2 + (size_t)t * d);
         tf_rows_bias(w.hf + (size_t)r0 * dff, nn_cat(a, p, tf_t(l, TF_B1)), nq, dff);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)dff, (int)d, 1.0f,
-                    w.u2 + (size_t)r0 * d, (int)d, nn_cat(a, p, tf_t(l, TF_W1)), (int)d, 1.0f,
-                    w.hf + (size_t)r0 * dff, (int)dff);
+        a->blas.sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)dff, (int)d, 1.0f,
+                      w.u2 + (size_t)r0 * d, (int)d, nn_cat(a, p, tf_t(l, TF_W1)), (int)d, 1.0f,
+                      w.hf + (size_t)r0 * dff, (int)dff);
         for (size_t i = (size_t)r0 * dff; i < (size_t)T * dff; i++)
             w.hf[i] = w.hf[i] > 0 ? w.hf[i] : 0.0f;
         const float *bb2 = nn_cat(a, p, tf_t(l, TF_B2));
         for (uint32_t t = r0; t < T; t++)
             for (uint32_t i = 0; i < d; i++)
                 w.x2[(size_t)t * d + i] = w.x1[(size_t)t * d + i] + bb2[i];
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)d, (int)dff, 1.0f,
-                    w.hf + (size_t)r0 * dff, (int)dff, nn_cat(a, p, tf_t(l, TF_W2)), (int)dff, 1.0f,
-                    w.x2 + (size_t)r0 * d, (int)d);
+        a->blas.sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)d, (int)dff, 1.0f,
+                      w.hf + (size_t)r0 * dff, (int)dff, nn_cat(a, p, tf_t(l, TF_W2)), (int)dff,
+                      1.0f, w.x2 + (size_t)r0 * d, (int)d);
         x = w.x2;
     }
     float *tail = tf_tail(a, ws);
@@ -216,20 +216,20 @@ static void tf_backward(const nn_arch *a, const float *p, const float *win, floa
         uint32_t r0 = l + 1 == L ? T - 1 : 0, nq = T - r0; /* rows the forward computed */
         const float *dxr = dx + (size_t)r0 * d;
         /* X2 = X1 + Hf W2^T + b2 */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)dff, (int)nq, 1.0f, dxr,
-                    (int)d, w.hf + (size_t)r0 * dff, (int)dff, 1.0f, nn_at(a, g, tf_t(l, TF_W2)),
-                    (int)dff);
+        a->blas.sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)dff, (int)nq, 1.0f, dxr,
+                      (int)d, w.hf + (size_t)r0 * dff, (int)dff, 1.0f, nn_at(a, g, tf_t(l, TF_W2)),
+                      (int)dff);
         tf_colsum(dxr, nq, d, nn_at(a, g, tf_t(l, TF_B2)));
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nq, (int)dff, (int)d, 1.0f,
-                    dxr, (int)d, nn_cat(a, p, tf_t(l, TF_W2)), (int)dff, 0.0f, dhf, (int)dff);
+        a->blas.sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nq, (int)dff, (int)d, 1.0f,
+                      dxr, (int)d, nn_cat(a, p, tf_t(l, TF_W2)), (int)dff, 0.0f, dhf, (int)dff);
         for (size_t i = 0; i < (size_t)nq * dff; i++)
             dhf[i] = w.hf[(size_t)r0 * dff + i] > 0 ? dhf[i] : 0.0f;
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)dff, (int)d, (int)nq, 1.0f, dhf,
-                    (int)dff, w.u2 + (size_t)r0 * d, (int)d, 1.0f, nn_at(a, g, tf_t(l, TF_W1)),
-                    (int)d);
+        a->blas.sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)dff, (int)d, (int)nq, 1.0f, dhf,
+                      (int)dff, w.u2 + (size_t)r0 * d, (int)d, 1.0f, nn_at(a, g, tf_t(l, TF_W1)),
+                      (int)d);
         tf_colsum(dhf, nq, dff, nn_at(a, g, tf_t(l, TF_B1)));
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nq, (int)d, (int)dff, 1.0f,
-                    dhf, (int)dff, nn_cat(a, p, tf_t(l, TF_W1)), (int)d, 0.0f, du, (int)d);
+        a->blas.sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nq, (int)d, (int)dff, 1.0f,
+                      dhf, (int)dff, nn_cat(a, p, tf_t(l, TF_W1)), (int)d, 0.0f, du, (int)d);
         memcpy(dx1, dx, (size_t)T * d * sizeof(float));
         for (uint32_t t = r0; t < T; t++)
             tf_ln_back(du + (size_t)(t - r0) * d, nn_cat(a, p, tf_t(l, TF_LN2G)),
@@ -237,22 +237,23 @@ static void tf_backward(const nn_arch *a, const float *p, const float *win, floa
                        nn_at(a, g, tf_t(l, TF_LN2B)), dx1 + (size_t)t * d, 1);
         /* X1 = X + O Wo^T + bo */
         const float *dx1r = dx1 + (size_t)r0 * d;
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)d, (int)nq, 1.0f, dx1r,
-                    (int)d, w.o + (size_t)r0 * d, (int)d, 1.0f, nn_at(a, g, tf_t(l, TF_WO)),
-                    (int)d);
+        a->blas.sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)d, (int)nq, 1.0f, dx1r,
+                      (int)d, w.o + (size_t)r0 * d, (int)d, 1.0f, nn_at(a, g, tf_t(l, TF_WO)),
+                      (int)d);
         tf_colsum(dx1r, nq, d, nn_at(a, g, tf_t(l, TF_BO)));
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nq, (int)d, (int)d, 1.0f, dx1r,
-                    (int)d, nn_cat(a, p, tf_t(l, TF_WO)), (int)d, 0.0f, dout, (int)d);
+        a->blas.sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nq, (int)d, (int)d, 1.0f,
+                      dx1r, (int)d, nn_cat(a, p, tf_t(l, TF_WO)), (int)d, 0.0f, dout, (int)d);
         if (r0)
             memset(dqkv, 0, (size_t)T * 3 * d * sizeof(float)); /* queries of rows < r0 */
         for (uint32_t h = 0; h < H; h++) {
             const float *A = w.att + (size_t)h * T * T + (size_t)r0 * T;
             const float *q = w.qkv + (size_t)r0 * 3 * d + h * dh, *k = w.qkv + d + h * dh;
             const float *v = w.qkv + 2 * d + h * dh;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)T, (int)dh, 1.0f,
-                        dout + h * dh, (int)d, v, (int)(3 * d), 0.0f, da, (int)T);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)dh, (int)nq, 1.0f, A,
-                        (int)T, dout + h * dh, (int)d, 0.0f, dqkv + 2 * d + h * dh, (int)(3 * d));
+            a->blas.sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)T, (int)dh, 1.0f,
+                          dout + h * dh, (int)d, v, (int)(3 * d), 0.0f, da, (int)T);
+            a->blas.sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)dh, (int)nq, 1.0f,
+                          A, (int)T, dout + h * dh, (int)d, 0.0f, dqkv + 2 * d + h * dh,
+                          (int)(3 * d));
             for (uint32_t r = 0; r < nq; r++) {
                 const float *ar = A + (size_t)r * T;
                 float *dr = da + (size_t)r * T, s = 0;
@@ -261,25 +262,26 @@ static void tf_backward(const nn_arch *a, const float *p, const float *win, floa
                 for (uint32_t c = 0; c < T; c++)
                     dr[c] = ar[c] * (dr[c] - s) * scale;
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nq, (int)dh, (int)T, 1.0f,
-                        da, (int)T, k, (int)(3 * d), 0.0f, dqkv + (size_t)r0 * 3 * d + h * dh,
-                        (int)(3 * d));
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)dh, (int)nq, 1.0f, da,
-                        (int)T, q, (int)(3 * d), 0.0f, dqkv + d + h * dh, (int)(3 * d));
+            a->blas.sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nq, (int)dh, (int)T, 1.0f,
+                          da, (int)T, k, (int)(3 * d), 0.0f, dqkv + (size_t)r0 * 3 * d + h * dh,
+                          (int)(3 * d));
+            a->blas.sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)dh, (int)nq, 1.0f,
+                          da, (int)T, q, (int)(3 * d), 0.0f, dqkv + d + h * dh, (int)(3 * d));
         }
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(3 * d), (int)d, (int)T, 1.0f,
-                    dqkv, (int)(3 * d), w.u1, (int)d, 1.0f, nn_at(a, g, tf_t(l, TF_WQKV)), (int)d);
+        a->blas.sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(3 * d), (int)d, (int)T, 1.0f,
+                      dqkv, (int)(3 * d), w.u1, (int)d, 1.0f, nn_at(a, g, tf_t(l, TF_WQKV)),
+                      (int)d);
         tf_colsum(dqkv, T, 3 * d, nn_at(a, g, tf_t(l, TF_BQKV)));
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)d, (int)(3 * d), 1.0f,
-                    dqkv, (int)(3 * d), nn_cat(a, p, tf_t(l, TF_WQKV)), (int)d, 0.0f, du, (int)d);
+        a->blas.sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)d, (int)(3 * d), 1.0f,
+                      dqkv, (int)(3 * d), nn_cat(a, p, tf_t(l, TF_WQKV)), (int)d, 0.0f, du, (int)d);
         memcpy(dx, dx1, (size_t)T * d * sizeof(float));
         for (uint32_t t = 0; t < T; t++)
             tf_ln_back(du + (size_t)t * d, nn_cat(a, p, tf_t(l, TF_LN1G)),
                        w.xhat1 + (size_t)t * d, w.rs1[t], d, nn_at(a, g, tf_t(l, TF_LN1G)),
                        nn_at(a, g, tf_t(l, TF_LN1B)), dx + (size_t)t * d, 1);
     }
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)F, (int)T, 1.0f, dx, (int)d,
-                win, (int)F, 1.0f, nn_at(a, g, TF_WE), (int)F);
+    a->blas.sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)F, (int)T, 1.0f, dx, (int)d,
+                  win, (int)F, 1.0f, nn_at(a, g, TF_WE), (int)F);
     tf_colsum(dx, T, d, nn_at(a, g, TF_BE));
 }
 

@@ -7,6 +7,7 @@
  * only ever trylocks cand_mu (swap, load), so it never waits for a retrain. */
 #include "kestrel/xgb.h"
 
+#include "kestrel/deeplib.h"
 #include "kestrel/nn.h"
 #include "kestrel/xmalloc.h"
 
@@ -15,10 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <xgboost/c_api.h>
 
 typedef struct xgb_model {
     model base;
+    deeplib_xgb lib; /* libxgboost, opened by xgb_new (deeplib.h) */
     xgb_config cfg;
     nn_replay replay; /* rows of nfeat floats (NaN = missing) */
     /* main thread */
@@ -80,20 +81,20 @@ const char *xgb_trigger_name(enum xgb_trigger t)
 }
 
 /* probabilities for n rows into out (n * 3); 0 or -1 */
-static int xgb_predict_rows(BoosterHandle h, const float *x, uint32_t n, uint32_t nfeat,
-                            float *out)
+static int xgb_predict_rows(const deeplib_xgb *X, BoosterHandle h, const float *x, uint32_t n,
+                            uint32_t nfeat, float *out)
 {
     DMatrixHandle dm;
-    if (XGDMatrixCreateFromMat_omp(x, n, nfeat, NAN, &dm, 1) != 0)
+    if (X->dmatrix_create_from_mat_omp(x, n, nfeat, NAN, &dm, 1) != 0)
         return -1;
     bst_ulong len = 0;
     const float *res = NULL;
-    int rc = XGBoosterPredict(h, dm, 0, 0, 0, &len, &res);
+    int rc = X->booster_predict(h, dm, 0, 0, 0, &len, &res);
     if (rc == 0 && len == (bst_ulong)n * 3)
         memcpy(out, res, (size_t)n * 3 * sizeof(float));
     else
         rc = -1;
-    XGDMatrixFree(dm);
+    X->dmatrix_free(dm);
     return rc;
 }
 
@@ -103,29 +104,30 @@ static BoosterHandle xgb_fit(const xgb_model *xm, const float *x, const float *y
     DMatrixHandle dm;
     BoosterHandle h = NULL;
     uint32_t nf = xm->base.nfeat;
-    if (XGDMatrixCreateFromMat_omp(x, n, nf, NAN, &dm, 1) != 0)
+    if (xm->lib.dmatrix_create_from_mat_omp(x, n, nf, NAN, &dm, 1) != 0)
         return NULL;
     char num[32];
-    int ok = XGDMatrixSetFloatInfo(dm, "label", y, n) == 0 &&
-             XGDMatrixSetFloatInfo(dm, "weight", w, n) == 0 && XGBoosterCreate(&dm, 1, &h) == 0;
+    int ok = xm->lib.dmatrix_set_float_info(dm, "label", y, n) == 0 &&
+             xm->lib.dmatrix_set_float_info(dm, "weight", w, n) == 0 &&
+             xm->lib.booster_create(&dm, 1, &h) == 0;
     if (ok) {
-        ok = XGBoosterSetParam(h, "objective", "multi:softprob") == 0 &&
-             XGBoosterSetParam(h, "num_class", "3") == 0 &&
-             XGBoosterSetParam(h, "nthread", "1") == 0 &&
-             XGBoosterSetParam(h, "tree_method", "hist") == 0 &&
-             XGBoosterSetParam(h, "verbosity", "0") == 0;
+        ok = xm->lib.booster_set_param(h, "objective", "multi:softprob") == 0 &&
+             xm->lib.booster_set_param(h, "num_class", "3") == 0 &&
+             xm->lib.booster_set_param(h, "nthread", "1") == 0 &&
+             xm->lib.booster_set_param(h, "tree_method", "hist") == 0 &&
+             xm->lib.booster_set_param(h, "verbosity", "0") == 0;
         snprintf(num, sizeof(num), "%llu", (unsigned long long)(xm->cfg.seed & 0x7fffffff));
-        ok = ok && XGBoosterSetParam(h, "seed", num) == 0;
+        ok = ok && xm->lib.booster_set_param(h, "seed", num) == 0;
         snprintf(num, sizeof(num), "%u", xm->cfg.max_depth);
-        ok = ok && XGBoosterSetParam(h, "max_depth", num) == 0;
+        ok = ok && xm->lib.booster_set_param(h, "max_depth", num) == 0;
         snprintf(num, sizeof(num), "%.17g", xm->cfg.eta);
-        ok = ok && XGBoosterSetParam(h, "eta", num) == 0;
+        ok = ok && xm->lib.booster_set_param(h, "eta", num) == 0;
         for (uint32_t i = 0; ok && i < xm->cfg.rounds; i++)
-            ok = XGBoosterUpdateOneIter(h, (int)i, dm) == 0;
+            ok = xm->lib.booster_update_one_iter(h, (int)i, dm) == 0;
     }
-    XGDMatrixFree(dm);
+    xm->lib.dmatrix_free(dm);
     if (!ok && h) {
-        XGBoosterFree(h);
+        xm->lib.booster_free(h);
         h = NULL;
     }
     return h;
@@ -148,11 +150,11 @@ static void xgb_score(const float *p, const uint8_t *y, const float *w, uint32_t
     *acc = ws > 0 ? a / ws : NAN;
 }
 
-static int xgb_serialise(BoosterHandle h, uint8_t **buf, size_t *len)
+static int xgb_serialise(const deeplib_xgb *X, BoosterHandle h, uint8_t **buf, size_t *len)
 {
     bst_ulong n = 0;
     const char *p = NULL;
-    if (XGBoosterSaveModelToBuffer(h, "{\"format\": \"ubj\"}", &n, &p) != 0)
+    if (X->booster_save_model_to_buffer(h, "{\"format\": \"ubj\"}", &n, &p) != 0)
         return -1;
     *buf = xmalloc(n);
     memcpy(*buf, p, n);
@@ -160,13 +162,14 @@ static int xgb_serialise(BoosterHandle h, uint8_t **buf, size_t *len)
     return 0;
 }
 
-static BoosterHandle xgb_from_bytes(const uint8_t *buf, size_t len)
+static BoosterHandle xgb_from_bytes(const deeplib_xgb *X, const uint8_t *buf, size_t len)
 {
     BoosterHandle h;
-    if (XGBoosterCreate(NULL, 0, &h) != 0)
+    if (X->booster_create(NULL, 0, &h) != 0)
         return NULL;
-    if (XGBoosterLoadModelFromBuffer(h, buf, len) != 0 || XGBoosterSetParam(h, "nthread", "1")) {
-        XGBoosterFree(h);
+    if (X->booster_load_model_from_buffer(h, buf, len) != 0 ||
+        X->booster_set_param(h, "nthread", "1")) {
+        X->booster_free(h);
         return NULL;
     }
     return h;
@@ -210,7 +213,7 @@ static enum model_result xgb_train(model *m)
     const float *hx = xm->sx + (size_t)r->n_train * nf;
     const uint8_t *hl = xm->sl + r->n_train;
     const float *hw = xm->sw + r->n_train;
-    if (!c || xgb_predict_rows(c, hx, r->n_holdout, nf, xm->sp) != 0) {
+    if (!c || xgb_predict_rows(&xm->lib, c, hx, r->n_holdout, nf, xm->sp) != 0) {
         r->cand_logloss = r->cand_acc = NAN;
         rc = K_MODEL_BAD_STATE;
     } else {
@@ -227,16 +230,16 @@ static enum model_result xgb_train(model *m)
         xgb_score(xm->sp, hl, hw, r->n_holdout, &r->base_logloss, &base_acc);
         double bar = r->base_logloss;
         if (xm->live_buf) {
-            BoosterHandle lv = xgb_from_bytes(xm->live_buf, xm->live_len);
-            if (lv && xgb_predict_rows(lv, hx, r->n_holdout, nf, xm->sp) == 0) {
+            BoosterHandle lv = xgb_from_bytes(&xm->lib, xm->live_buf, xm->live_len);
+            if (lv && xgb_predict_rows(&xm->lib, lv, hx, r->n_holdout, nf, xm->sp) == 0) {
                 xgb_score(xm->sp, hl, hw, r->n_holdout, &r->live_logloss, &r->live_acc);
                 bar = r->live_logloss;
             }
             if (lv)
-                XGBoosterFree(lv);
+                xm->lib.booster_free(lv);
         }
         r->accepted = r->cand_logloss < bar - xm->cfg.min_gain;
-        if (r->accepted && xgb_serialise(c, &xm->cand_buf, &xm->cand_len) != 0) {
+        if (r->accepted && xgb_serialise(&xm->lib, c, &xm->cand_buf, &xm->cand_len) != 0) {
             r->accepted = 0;
             rc = K_MODEL_BAD_STATE;
         }
@@ -244,7 +247,7 @@ static enum model_result xgb_train(model *m)
     if (r->accepted) {
         xm->cand = c;
     } else if (c) {
-        XGBoosterFree(c);
+        xm->lib.booster_free(c);
     }
     atomic_store(&xm->cand_ready, 1);
     pthread_mutex_unlock(&xm->cand_mu);
@@ -273,7 +276,7 @@ static enum model_result xgb_swap(model *m)
         xm->nhist++;
     if (r->accepted && xm->cand) {
         if (xm->live)
-            XGBoosterFree(xm->live);
+            xm->lib.booster_free(xm->live);
         free(xm->live_buf);
         xm->live = xm->cand;
         xm->live_buf = xm->cand_buf;
@@ -359,7 +362,7 @@ static enum model_result xgb_predict(model *m, const model_input *in, model_outp
         return K_MODEL_BAD_INPUT;
     if (!xm->live)
         return K_MODEL_NOT_READY;
-    if (xgb_predict_rows(xm->live, xm->xrow, 1, m->nfeat, xm->prow) != 0)
+    if (xgb_predict_rows(&xm->lib, xm->live, xm->xrow, 1, m->nfeat, xm->prow) != 0)
         return K_MODEL_BAD_STATE;
     double s = (double)xm->prow[0] + xm->prow[1] + xm->prow[2];
     for (int k = 0; k < 3; k++)
@@ -374,7 +377,7 @@ static enum model_result xgb_learn(model *m, const model_input *in, int label, d
     if (xgb_row(xm, in) != 0 || label < 0 || label >= MODEL_CLASSES || !(weight >= 0) ||
         !isfinite(weight))
         return K_MODEL_BAD_INPUT;
-    if (xm->live && xgb_predict_rows(xm->live, xm->xrow, 1, m->nfeat, xm->prow) == 0) {
+    if (xm->live && xgb_predict_rows(&xm->lib, xm->live, xm->xrow, 1, m->nfeat, xm->prow) == 0) {
         int arg = xm->prow[1] > xm->prow[0] ? 1 : 0;
         arg = xm->prow[2] > xm->prow[arg] ? 2 : arg;
         uint32_t cap = xm->cfg.acc_window;
@@ -403,9 +406,9 @@ static void xgb_free(model *m)
         return;
     xgb_model *xm = (xgb_model *)m;
     if (xm->live)
-        XGBoosterFree(xm->live);
+        xm->lib.booster_free(xm->live);
     if (xm->cand)
-        XGBoosterFree(xm->cand);
+        xm->lib.booster_free(xm->cand);
     free(xm->live_buf);
     free(xm->cand_buf);
     nn_replay_destroy(&xm->replay);
@@ -418,6 +421,7 @@ static void xgb_free(model *m)
     free(xm->sy);
     free(xm->sp);
     free(xm->sl);
+    deeplib_xgb_close(&xm->lib);
     free(xm);
 }
 
@@ -483,15 +487,15 @@ static enum model_result xgb_load(model *m, const uint8_t *data, size_t len)
         xgb_fnv(data, len - sizeof(sum)) != sum)
         return K_MODEL_BAD_STATE;
     BoosterHandle lv = NULL;
-    if (h.live_len && !(lv = xgb_from_bytes(data + sizeof(h), h.live_len)))
+    if (h.live_len && !(lv = xgb_from_bytes(&xm->lib, data + sizeof(h), h.live_len)))
         return K_MODEL_BAD_STATE;
     if (pthread_mutex_trylock(&xm->cand_mu) != 0) {
         if (lv)
-            XGBoosterFree(lv);
+            xm->lib.booster_free(lv);
         return K_MODEL_NOT_READY;
     }
     if (xm->live)
-        XGBoosterFree(xm->live);
+        xm->lib.booster_free(xm->live);
     free(xm->live_buf);
     xm->live = lv;
     xm->live_buf = NULL;
@@ -534,8 +538,12 @@ model *xgb_new(const char *name, uint32_t nfeat, const xgb_config *cfg)
         !(cfg->holdout > 0 && cfg->holdout < 0.9) || cfg->rounds == 0 || cfg->rounds > 10000 ||
         cfg->max_depth == 0 || cfg->max_depth > 16 || !(cfg->eta > 0) || cfg->acc_window == 0)
         return NULL;
-    XGBSetGlobalConfig("{\"verbosity\": 0}");
     xgb_model *xm = xcalloc(1, sizeof(*xm));
+    if (deeplib_xgb_open(&xm->lib) != K_DEEPLIB_OK) { /* XGBoost is loaded here, not at start */
+        free(xm);
+        return NULL;
+    }
+    xm->lib.set_global_config("{\"verbosity\": 0}");
     xm->base.ops = &xgb_ops;
     snprintf(xm->base.name, sizeof(xm->base.name), "%s", name);
     xm->base.nfeat = nfeat;

@@ -10,6 +10,7 @@
 #include "kestrel/ta_cli.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,9 +120,10 @@ static int build_columns(cli_cols *c, const char *list, char *err, size_t errlen
 
 /* ---- output ------------------------------------------------------------------------------ */
 
-/* The shortest decimal that reads back as exactly x (%.15g, %.16g or %.17g): 9002.05, never
- * 9002.0499999999993, and still the computed double bit for bit (negative zero prints 0). */
-static int ta_cli_fmt_num(char *buf, size_t cap, double x)
+/* The reference formatter: %.15g, else %.16g, else %.17g, the first that reads back as exactly x
+ * (9002.05, never 9002.0499999999993; negative zero prints 0). ta_cli_format_double prints the
+ * same bytes faster. */
+int ta_cli_format_double_ref(char *buf, size_t cap, double x)
 {
     int w = 0;
     if (x == 0)
@@ -132,6 +134,149 @@ static int ta_cli_fmt_num(char *buf, size_t cap, double x)
             break;
     }
     return w;
+}
+
+#if defined(__x86_64__) && LDBL_MANT_DIG == 64
+/* 10^k, exact in the 80-bit format's 64-bit mantissa up to k = 27 (5^27 < 2^63) */
+static const long double ta_cli_p10[28] = {
+    1e0L,  1e1L,  1e2L,  1e3L,  1e4L,  1e5L,  1e6L,  1e7L,  1e8L,  1e9L,
+    1e10L, 1e11L, 1e12L, 1e13L, 1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L,
+    1e20L, 1e21L, 1e22L, 1e23L, 1e24L, 1e25L, 1e26L, 1e27L,
+};
+
+/* The P significant digits of |x| (correctly rounded, as printf's) as an integer d with the
+ * decimal exponent e of its first digit, from one 80-bit multiply or divide by an exact power of
+ * ten: the result (< 10^17 once the exponent is right) is within 2^-64 relative, 0.006, of the
+ * exact product, so the rounding is certain unless the fraction lies within 0.02 of 1/2 (then 0:
+ * the caller falls back, as it does for a scale beyond 10^27). */
+static int ta_cli_digits(double ax, int P, int e0, uint64_t *d, int *e)
+{
+    const long double *p10 = ta_cli_p10;
+    long double lo = p10[P - 1], hi = p10[P];
+    for (int tries = 0; tries < 4; tries++) {
+        int sc = P - 1 - e0;
+        if (sc > 27 || sc < -27)
+            return 0;
+        long double y = sc >= 0 ? (long double)ax * p10[sc] : (long double)ax / p10[-sc];
+        long double fl = floorl(y), fr = y - fl;
+        if (fabsl(fr - 0.5L) < 0.02L)
+            return 0; /* too near a tie (or a range edge, both at .5) to be sure */
+        if (y >= hi) { /* P + 1 digits before the point: the exponent is higher */
+            e0++;
+            continue;
+        }
+        if (y < lo) { /* fewer than P: lower (an error of 0.006 at lo or hi changes nothing:
+                       * both neighbours round to 10^(P-1) at the upper exponent) */
+            e0--;
+            continue;
+        }
+        uint64_t v = (uint64_t)fl + (fr > 0.5L);
+        if ((long double)v >= hi) { /* rounded up to 10^P: 1 and zeros, one place up */
+            v /= 10;
+            e0++;
+        }
+        *d = v;
+        *e = e0;
+        return 1;
+    }
+    return 0;
+}
+
+/* Whether the decimal d * 10^(e - P + 1) reads back (strtod, round to nearest) as exactly ax:
+ * 1 yes, 0 no, -1 unsure. One correctly rounded 80-bit operation on exact operands, then to
+ * double: the double rounding can differ from a direct one only when the 80-bit result lies
+ * exactly halfway between two doubles, which is refused as unsure. */
+static int ta_cli_reads_back(uint64_t d, int P, int e, double ax)
+{
+    int sc = P - 1 - e;
+    if (sc > 27 || sc < -27)
+        return -1;
+    long double r = sc >= 0 ? (long double)d / ta_cli_p10[sc] : (long double)d * ta_cli_p10[-sc];
+    uint64_t mant;
+    memcpy(&mant, &r, sizeof mant); /* x86 80-bit: the low 8 bytes are the explicit mantissa */
+    if ((mant & 0x7ff) == 0x400)
+        return -1;
+    double back = (double)r;
+    if (!isnormal(back) && back != 0)
+        return -1; /* subnormal: a second rounding point of its own */
+    return back == ax;
+}
+#endif
+
+/* printf's %.Pg of the P digits d (first digit's exponent e), trailing zeros removed. */
+static int ta_cli_put_g(char *buf, bool neg, uint64_t d, int P, int e)
+{
+    char dig[20];
+    for (int i = P - 1; i >= 0; i--) {
+        dig[i] = (char)('0' + d % 10);
+        d /= 10;
+    }
+    int nd = P;
+    while (nd > 1 && dig[nd - 1] == '0')
+        nd--;
+    char *o = buf;
+    if (neg)
+        *o++ = '-';
+    if (e >= -4 && e < P) {
+        if (e >= 0) {
+            for (int i = 0; i <= e; i++)
+                *o++ = i < nd ? dig[i] : '0';
+            if (nd > e + 1) {
+                *o++ = '.';
+                for (int i = e + 1; i < nd; i++)
+                    *o++ = dig[i];
+            }
+        } else {
+            *o++ = '0';
+            *o++ = '.';
+            for (int i = 0; i < -e - 1; i++)
+                *o++ = '0';
+            for (int i = 0; i < nd; i++)
+                *o++ = dig[i];
+        }
+    } else {
+        *o++ = dig[0];
+        if (nd > 1) {
+            *o++ = '.';
+            for (int i = 1; i < nd; i++)
+                *o++ = dig[i];
+        }
+        *o++ = 'e';
+        *o++ = e < 0 ? '-' : '+';
+        int ae = e < 0 ? -e : e;
+        if (ae >= 100)
+            *o++ = (char)('0' + ae / 100);
+        *o++ = (char)('0' + ae / 10 % 10);
+        *o++ = (char)('0' + ae % 10);
+    }
+    *o = 0;
+    return (int)(o - buf);
+}
+
+/* ta_cli_format_double_ref's bytes without printf's multi-precision conversion and strtod: the
+ * digits and the read-back test above, printf / strtod only where those are unsure (values
+ * within 2 % of a rounding tie, beyond 10^+-27 in scale, or subnormal). test_ta_fmt compares
+ * the two on millions of doubles; cap must be >= 32. */
+int ta_cli_format_double(char *buf, size_t cap, double x)
+{
+#if defined(__x86_64__) && LDBL_MANT_DIG == 64
+    if (cap >= 32 && isnormal(x)) {
+        double ax = fabs(x);
+        int e0 = (int)floor(log10(ax));
+        for (int P = 15; P <= 17; P++) {
+            uint64_t d;
+            int e;
+            if (!ta_cli_digits(ax, P, e0, &d, &e))
+                break;
+            int rb = P == 17 ? 1 : ta_cli_reads_back(d, P, e, ax);
+            if (rb < 0)
+                break;
+            if (rb)
+                return ta_cli_put_g(buf, x < 0, d, P, e);
+        }
+    }
+#endif
+    return ta_cli_format_double_ref(buf, cap, x);
 }
 
 /* 2022-12-13T00:00:00Z (milliseconds when they are not zero) */
@@ -173,7 +318,7 @@ static void print_row(const cli_cols *c, enum ta_cli_format fmt, int64_t t, cons
             double x = v[c->col[i]];
             fputc(',', out);
             if (isfinite(x))
-                fwrite(buf, 1, (size_t)ta_cli_fmt_num(buf, sizeof buf, x), out);
+                fwrite(buf, 1, (size_t)ta_cli_format_double(buf, sizeof buf, x), out);
         }
         fputc('\n', out);
         return;
@@ -185,7 +330,7 @@ static void print_row(const cli_cols *c, enum ta_cli_format fmt, int64_t t, cons
         double x = v[c->col[i]];
         fprintf(out, ",\"%s\":", ta_set_output_name(c->set, c->col[i]));
         if (isfinite(x))
-            fwrite(buf, 1, (size_t)ta_cli_fmt_num(buf, sizeof buf, x), out);
+            fwrite(buf, 1, (size_t)ta_cli_format_double(buf, sizeof buf, x), out);
         else
             fputs("null", out);
     }

@@ -206,6 +206,50 @@ static void test_bootstrap(const double *r, size_t n)
     free(a);
 }
 
+/* A batch gives every job exactly its single call's interval (the report's intervals come from
+ * two batches), shares a series between jobs, and keeps a bad job's rc to itself. */
+static void test_bootstrap_batch(const double *r, size_t n)
+{
+    double *y = malloc(n * sizeof *y), *bad = malloc(n * sizeof *bad);
+    for (size_t i = 0; i < n; i++) {
+        y[i] = r[(i * 7 + 3) % n] * 0.5; /* another real series, not a shift of r */
+        bad[i] = r[i];
+    }
+    bad[n / 2] = NAN;
+    bt_boot_cfg st = { .kind = BT_BOOT_STATIONARY, .resamples = 300, .seed = 11 };
+    bt_ci one[6], many[6];
+    memset(many, 0xff, sizeof many);
+    bt_boot_job jobs[6] = {
+        { .x = r, .stat = BT_STAT_MEAN, .out = &many[0] },
+        { .x = r, .stat = BT_STAT_SHARPE, .out = &many[1] },
+        { .x = r, .y = y, .stat = BT_STAT_MEAN, .out = &many[2] },
+        { .x = r, .y = y, .stat = BT_STAT_SHARPE, .out = &many[3] },
+        { .x = bad, .stat = BT_STAT_MEAN, .out = &many[4] },
+        { .x = y, .y = r, .stat = BT_STAT_ACCURACY, .out = &many[5] },
+    };
+    CHECK_INT(bt_bootstrap_many(jobs, 6, n, &st), BT_STATS_OK);
+    CHECK_INT(bt_bootstrap_ci(r, n, BT_STAT_MEAN, &st, &one[0]), BT_STATS_OK);
+    CHECK_INT(bt_bootstrap_ci(r, n, BT_STAT_SHARPE, &st, &one[1]), BT_STATS_OK);
+    CHECK_INT(bt_bootstrap_diff_ci(r, y, n, BT_STAT_MEAN, &st, &one[2]), BT_STATS_OK);
+    CHECK_INT(bt_bootstrap_diff_ci(r, y, n, BT_STAT_SHARPE, &st, &one[3]), BT_STATS_OK);
+    CHECK_INT(bt_bootstrap_ci(bad, n, BT_STAT_MEAN, &st, &one[4]), BT_STATS_BAD_INPUT);
+    CHECK_INT(bt_bootstrap_diff_ci(y, r, n, BT_STAT_ACCURACY, &st, &one[5]), BT_STATS_OK);
+    for (int j = 0; j < 6; j++) {
+        CHECK_INT(jobs[j].rc, j == 4 ? BT_STATS_BAD_INPUT : BT_STATS_OK);
+        if (j != 4)
+            CHECK(memcmp(&one[j], &many[j], sizeof one[j]) == 0);
+    }
+    CHECK(many[0].lo < many[0].hi && many[3].lo < many[3].hi);
+    bt_boot_cfg badcfg = st;
+    badcfg.level = 2;
+    CHECK_INT(bt_bootstrap_many(jobs, 2, n, &badcfg), BT_STATS_BAD_INPUT);
+    CHECK_INT(jobs[0].rc, BT_STATS_BAD_INPUT);
+    CHECK_INT(bt_bootstrap_many(jobs, 2, 1, &st), BT_STATS_OK);
+    CHECK_INT(jobs[1].rc, BT_STATS_TOO_FEW);
+    free(y);
+    free(bad);
+}
+
 int main(void)
 {
     size_t n = 0;
@@ -217,6 +261,7 @@ int main(void)
     if (r && n > 40000) {
         test_pbo(r, n);
         test_bootstrap(r, 12000);
+        test_bootstrap_batch(r, 5000);
     }
     free(r);
     CHECK_STR(bt_stats_strerror(BT_STATS_TOO_FEW), "too few observations");

@@ -96,8 +96,71 @@ static void test_platt(void)
     calib_free(c);
 }
 
+/* The one-sweep fit inside calib against calib_pav (pool adjacent violators over the tie-pooled
+ * points) on a sliding window with many ties: at every live score the map is the reference fit
+ * of that score's point, bit for bit. */
+static int calib_ref_cmp(const void *a, const void *b)
+{
+    const double *x = a, *y = b;
+    return x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0;
+}
+
+static void test_isotonic_exact(void)
+{
+    enum { W = 200 };
+    calib *c = calib_new(CALIB_ISOTONIC, W, 1);
+    double ring[W][2], srt[W][2], y[W], w[W], fit[W], gs[W];
+    uint64_t rng = 3;
+    int same = 1, checked = 0, kept = -1;
+    for (int t = 0; t < 1200; t++) {
+        double s = round(model_rng_uniform(&rng) * 60) / 60; /* ties */
+        bool hit = model_rng_uniform(&rng) < 0.2 + 0.6 * s;
+        calib_add(c, s, hit);
+        ring[t % W][0] = s;
+        ring[t % W][1] = hit;
+        if (t == 900) { /* as after a drift: the newest 50 stay (ring order kept below) */
+            calib_keep_recent(c, 50);
+            double tmp[50][2];
+            for (int i = 0; i < 50; i++)
+                memcpy(tmp[i], ring[(t - 49 + i) % W], sizeof tmp[i]);
+            memset(ring, 0, sizeof ring);
+            for (int i = 0; i < 50; i++)
+                memcpy(ring[(t - 49 + i) % W], tmp[i], sizeof tmp[i]);
+            kept = 50;
+        }
+        if (t % 7 && t < 600) /* fits after several pairs, then after every one */
+            continue;
+        int n = kept >= 0 ? (kept + (t - 900) < W ? kept + (t - 900) : W) : (t + 1 < W ? t + 1 : W);
+        int m = 0;
+        if (kept >= 0) { /* the live pairs: the newest n */
+            for (int i = 0; i < n; i++)
+                memcpy(srt[i], ring[(t - i + W * 4) % W], sizeof srt[i]);
+        } else {
+            memcpy(srt, ring, sizeof srt);
+        }
+        qsort(srt, (size_t)n, sizeof srt[0], calib_ref_cmp);
+        for (int i = 0; i < n;) {
+            int j = i;
+            double sum = 0;
+            while (j < n && srt[j][0] == srt[i][0])
+                sum += srt[j++][1];
+            y[m] = sum / (j - i);
+            w[m] = j - i;
+            gs[m++] = srt[i][0];
+            i = j;
+        }
+        calib_pav(y, w, (size_t)m, fit);
+        for (int i = 0; i < m; i++, checked++)
+            same &= calib_map(c, gs[i], NULL) == fit[i];
+    }
+    CHECK(checked > 5000);
+    CHECK(same);
+    calib_free(c);
+}
+
 int main(void)
 {
+    test_isotonic_exact();
     test_pav();
     test_isotonic();
     test_platt();
