@@ -89,6 +89,7 @@ check "stall: replaced, open and delivering again" \
     wait_for 15 cq "$UP[\"state\"] == \"open\" and $UP[\"last_replace_ms\"] is not None"
 check "stall: replaced within 2x the threshold of the last data" \
     cq "$UP[\"last_replace_ms\"] <= 2 * $UP[\"stall_after_ms\"]"
+echo "   stall: last data -> replacement's first data: $(jget "$T/c.json" "$UP[\"last_replace_ms\"]") ms (threshold $(jget "$T/c.json" "$UP[\"stall_after_ms\"]") ms)"
 check "stall: the USD-M book is live again" \
     wait_for 20 cq '[b for b in j["books"] if b["venue"] == "binance-usdm"][0]["state"] == "live"'
 check "stall: the /market connection was not touched" \
