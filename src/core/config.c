@@ -976,8 +976,7 @@ static int config_check_value(const loadctx *c, const config_setting_t *s, const
             char why[160];
             if (!v || config_check_watch(v, why, sizeof why) != K_OK)
                 return config_fail(c, e, "%s[%d]: %s (expected \"venue:SYMBOL\", e.g. "
-                                   "\"binance-spot:BTCUSDT\", or \"venue:SYMBOL@venue:SYMBOL\" "
-                                   "with a backup)", k->path, i,
+                                   "\"binance-spot:BTCUSDT\")", k->path, i,
                                    v ? why : "not a string");
             snprintf(c->cfg->watch[i], CONFIG_WATCH_MAX, "%s", v);
         }
