@@ -366,6 +366,9 @@ static void cmd_connections_fill(cmd_ctx *c, cJSON *o)
             cmd_json_null(c, e, "switched_age_ms");
         cmd_json_num(c, e, "failovers", (double)fi.failovers);
         cmd_json_num(c, e, "failbacks", (double)fi.failbacks);
+        char why[160]; /* auto-trading's entry gate on the primary (never on the backup) */
+        bool ent = live_entry_allowed(a->live, fi.venue, fi.symbol, why, sizeof why);
+        cmd_json_bool(c, e, "entries", ent);
     }
     /* REST per venue in use: a 429 / 418 pause and what is left of it */
     cJSON *rest = cmd_json_obj(c, o, "rest");

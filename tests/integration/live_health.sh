@@ -53,6 +53,12 @@ check "config: and says it is the backup" \
 check "--watch: a backup equal to its primary: exit 2" test $? -eq 2
 check "--watch: and says why" grep -q "the backup must be another venue or symbol" "$T/same.err"
 
+"$K" check --config "$T/live.cfg" > "$T/check.out" 2>&1
+check "kestrel check: the backup's venue is checked too (REST ping of all three)" \
+    test "$(grep -c '^ok .*REST ping' "$T/check.out")" -eq 3
+check "kestrel check: every book syncs, the backup's included" \
+    test "$(grep -c '^ok .*book sync' "$T/check.out")" -eq 3
+
 "$K" --headless --config "$T/live.cfg" --db "$T/k.db" --socket "$T/k.sock" --log "$T/k.log" \
     > "$T/k.out" 2> "$T/k.err" &
 KPID=$!
@@ -73,6 +79,7 @@ ALL_LIVE='len(j["books"]) == 3 and all(b["state"] == "live" for b in j["books"])
 check "every book becomes live (primary and backup both subscribed)" wait_for 40 cq "$ALL_LIVE"
 check "four connections open" \
     cq 'len(j["connections"]) == 4 and all(c["state"] == "open" for c in j["connections"])'
+check "healthy: entries allowed on the primary" cq 'j["failover"][0]["entries"] is True'
 check "one failover pair, on its primary" \
     cq '[(f["primary"], f["backup"], f["active"]) for f in j["failover"]] == [("okx:BTC-USDT", "binance-spot:BTCUSDT", "primary")]'
 check "thresholds: 20 x 100 ms for book streams, 20 x 1 s for trades" \
@@ -115,6 +122,7 @@ check "failover: ctl focus shows the backup for the primary" \
 check "failover: the status document has it too" \
     sq 'j["connections"]["failover"][0]["active"] == "backup"'
 check "failover: an alert" wait_for 10 aq 'any(a["kind"] == "failover" for a in j["alerts"])'
+check "failover: auto-trading takes no new entry on the primary" cq 'j["failover"][0]["entries"] is False'
 OKS='[c for c in j["connections"] if c["venue"] == "okx"][0]["data_stalls"]'
 check "failover: the primary keeps being retried (several stalls)" wait_for 20 cq "$OKS >= 2"
 check "failover: stall alerts are rate limited (one per connection per 60 s)" \
@@ -127,6 +135,7 @@ check "failback: not at once (hysteresis: 3 s healthy first)" \
 check "failback: back on the primary" \
     wait_for 20 cq 'j["failover"][0]["active"] == "primary" and j["failover"][0]["failbacks"] == 1'
 check "failback: the panes show the primary" fq 'j["shown"] == "okx:BTC-USDT"'
+check "failback: entries allowed again" cq 'j["failover"][0]["entries"] is True'
 check "failback: an alert" wait_for 10 aq 'any(a["kind"] == "failback" for a in j["alerts"])'
 check "failback: the recovery of the OKX feed is alerted" \
     aq 'any(a["kind"] == "feed_recovered" and "okx books" in a["text"] for a in j["alerts"])'
