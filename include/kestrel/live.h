@@ -142,7 +142,7 @@ market_sym *live_view_sym(klive *lv, market_sym *ms);
  * go on). True for every other symbol and without live data (lv NULL). */
 bool live_entry_allowed(klive *lv, enum venue v, const char *symbol, char *why, size_t cap);
 
-/* The status bar's health banner, worst first: "FAILOVER okx:BTC-USDT -> binance-spot:BTCUSDT",
+/* The status bar's health banner, in this order: "FAILOVER okx:BTC-USDT -> binance-spot:BTCUSDT",
  * "STALLED binance-usdm market", "DOWN okx books", "RESYNC okx:BTC-USDT-SWAP",
  * "REST PAUSED binance-spot 7s". Returns how many (at most max). */
 typedef struct live_banner_item {

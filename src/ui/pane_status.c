@@ -6,8 +6,9 @@
  * that are not live when the full list does not fit). Data loss comes right after the source, in
  * the error role (red; bold reverse without colour): the store's banner while its writes fail or
  * once rows were lost (read from store_health() on every frame, so it shows in the frame after
- * the store reports it), then the bad replay input's banner, then live feed health (FAILOVER,
- * STALLED, DOWN, REST PAUSED with the seconds left, RESYNC: live.h live_banner). */
+ * the store reports it), then the bad replay input's banner; live feed health (FAILOVER,
+ * STALLED, DOWN, REST PAUSED with the seconds left, RESYNC: live.h live_banner) follows the
+ * broker badge. */
 #include "ui_int.h"
 
 #include "kestrel/keys.h"
@@ -141,12 +142,12 @@ void ui_status_draw(ui *u)
         }
         x++;
     }
-    if (a->live && !status_health(u, &x))
-        return;
     snprintf(b, sizeof(b), " %s ", app_broker_name(a));
     if (!seg(u, &x, ROLE_PAPER, b))
         return;
     x++;
+    if (a->live && !status_health(u, &x)) /* after the broker: that badge is always shown */
+        return;
 
     /* panes of this screen that did not fit (or are behind a zoom) */
     if (u->hidden > 0) {
