@@ -565,7 +565,9 @@ static void live_emit(klive *lv, enum live_event_kind k, const char *sym, double
 static void live_health_on_data(klive *lv, live_conn *c, int64_t recv_ms)
 {
     int64_t now = loop_mono_ms();
-    if (c->last_recv_ms > 0 && recv_ms >= c->last_recv_ms) {
+    /* the gap across a stall or a reconnect is not the stream's cadence */
+    if (c->last_recv_ms > 0 && recv_ms >= c->last_recv_ms && !c->stalled &&
+        c->last_data_ms >= c->open_ms) {
         double gap = (double)(recv_ms - c->last_recv_ms);
         c->gap_ms = c->gap_ms > 0 ? c->gap_ms * 0.98 + gap * 0.02 : gap;
     }
