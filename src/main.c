@@ -155,10 +155,16 @@ static int main_split_watch(kconfig *cfg, const char *list)
         }
         memcpy(one, p, n);
         one[n] = '\0';
-        if (live_parse_watch(one, &v, sym, sizeof sym, err, sizeof err) != K_OK) {
+        char *at = strchr(one, '@'); /* venue:SYMBOL@venue:SYMBOL: a backup for failover */
+        if (at)
+            *at = '\0';
+        if (live_parse_watch(one, &v, sym, sizeof sym, err, sizeof err) != K_OK ||
+            (at && live_parse_watch(at + 1, &v, sym, sizeof sym, err, sizeof err) != K_OK)) {
             fprintf(stderr, "kestrel: --watch: %s\n", err);
             return K_ERR;
         }
+        if (at)
+            *at = '@';
         if (cfg->watch_count >= CONFIG_MAX_WATCH) {
             fprintf(stderr, "kestrel: --watch: at most %d entries\n", CONFIG_MAX_WATCH);
             return K_ERR;

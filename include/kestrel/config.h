@@ -22,7 +22,7 @@ typedef struct config_kv {
 } config_kv;
 
 #define CONFIG_MAX_WATCH 64
-#define CONFIG_WATCH_MAX 48 /* "venue:SYMBOL" incl. NUL */
+#define CONFIG_WATCH_MAX 96 /* "venue:SYMBOL[@venue:SYMBOL]" incl. NUL */
 #define CONFIG_URL_MAX 256
 
 /* venues.<venue> { network; rest_url; ws_url; ws_public_url; ws_market_url; ca_file; }
@@ -94,6 +94,11 @@ typedef struct kconfig {
     bool alerts_bell;                 /* ring the terminal bell on an alert (true) */
     char alerts_command[1024];        /* run with the alert as JSON on stdin ("" = none) */
     double alerts_rate_limit_s;       /* seconds between two runs of the command, 0..86400 (10) */
+    /* health { stall_factor; failover_after_s; failback_after_s; alert_interval_s; } (live) */
+    double health_stall_factor;     /* a stream silent this many times its cadence stalls (50) */
+    double health_failover_after_s; /* primary unhealthy this long -> panes on the backup (5) */
+    double health_failback_after_s; /* primary healthy this long -> back to it (15) */
+    double health_alert_interval_s; /* at most one stall alert per connection per this (60) */
     uint32_t engine_models;           /* engine.models: RUNNER_M_* bits (weights,logreg,mlp) */
 
     /* paper { balances { ASSET = "amount"; }; slippage_cap_pct; } fees { <venue> { maker;

@@ -23,6 +23,22 @@ enum live_result {
 };
 const char *live_strerror(enum live_result r);
 
+/* A feed health event (live_opts.on_event): the app turns them into alerts (alerts.h) and
+ * flashes. Stall alerts are rate limited per connection (health.alert_interval_s). */
+enum live_event_kind {
+    LIVE_EV_STALL = 1, /* a connection's data stopped for longer than its stall threshold */
+    LIVE_EV_RECOVERED, /* the replacement connection delivers data again */
+    LIVE_EV_FAILOVER,  /* a symbol's panes switched to its backup venue */
+    LIVE_EV_FAILBACK,  /* ... and back to the primary */
+};
+typedef struct live_event {
+    enum live_event_kind kind;
+    const char *symbol;  /* the primary's symbol (FAILOVER/FAILBACK), "" for a connection */
+    double value;        /* STALL: silence in s; RECOVERED: s from the last data to the new */
+    const char *text;    /* one line: "feed stalled: binance-spot books silent 5.0 s ..." */
+    uint64_t suppressed; /* STALL/RECOVERED: stall alerts of this connection left out since */
+} live_event;
+
 typedef struct live_opts {
     loop *loop;
     struct ingest *ingest;
@@ -30,6 +46,8 @@ typedef struct live_opts {
     klog *log;              /* may be NULL */
     const kconfig *cfg;     /* watch, venues.*; read at live_open only */
     int64_t lifetime_ms;    /* 0: each venue's default (Binance 23 h); tests shorten it */
+    void (*on_event)(void *ud, const live_event *ev); /* may be NULL */
+    void *on_event_ud;
 } live_opts;
 
 typedef struct live klive;
@@ -54,12 +72,20 @@ typedef struct live_conn_info {
     enum venue venue;
     const char *channel;    /* "books" (depth, book ticker, OKX books+trades) or "trades" */
     const char *url;
-    const char *state;      /* ws_state_name: idle connecting open backoff closed */
+    const char *label;      /* "binance-spot books", "binance-usdm public" / "market", ... */
+    const char *state;      /* ws_state_name (idle connecting open backoff closed), or
+                               "stalled": open but silent past stall_after_ms, reconnecting */
     int64_t last_msg_age_ms; /* -1: no message yet */
     uint64_t msgs;
     uint32_t msgs_per_s;
     uint64_t reconnects;    /* opens after the first (rotations not counted) */
-    uint64_t stalls, rotations, failures, oversize, queue_drops;
+    uint64_t stalls;        /* data stalls (ours) + transport stalls (ws.c, no frame at all) */
+    uint64_t data_stalls;   /* silent past stall_after_ms: detected here, reconnected */
+    int64_t cadence_ms;     /* the documented push interval of its fastest stream */
+    int64_t stall_after_ms; /* the current threshold (failover_stall_ms) */
+    int64_t last_replace_ms; /* the last stall: last data -> first data on the replacement (-1) */
+    int64_t max_replace_ms;  /* the longest such (-1: none) */
+    uint64_t rotations, failures, oversize, queue_drops;
     uint64_t resyncs;       /* books synced again after a gap or a reconnect */
     uint64_t gaps;          /* sequence gaps seen on its books */
     uint64_t snapshots;     /* REST snapshots accepted */
@@ -91,5 +117,46 @@ int live_check_main(kconfig *cfg);
 
 /* True when every watched book is live. */
 bool live_all_books_live(klive *lv);
+
+/* ---- health and failover (docs/LIVE.md "Health and failover") ---- */
+
+/* One watch entry with a backup ("okx:BTC-USDT@binance-spot:BTCUSDT"). */
+typedef struct live_failover_info {
+    enum venue venue, backup_venue;
+    const char *symbol, *backup_symbol;
+    const char *active;   /* "primary" or "backup" */
+    bool primary_ok, backup_ok; /* connection open and not stalled, book live */
+    int64_t unhealthy_ms; /* how long the primary has been unhealthy (0: healthy) */
+    int64_t switched_age_ms; /* since the last switch (-1: never) */
+    uint64_t failovers, failbacks;
+} live_failover_info;
+size_t live_failover_count(const klive *lv);
+int live_failover_get(klive *lv, size_t i, live_failover_info *out);
+
+/* What the panes show for ms: its backup's symbol while ms is a primary on its backup, else
+ * ms itself (NULL -> NULL). */
+market_sym *live_view_sym(klive *lv, market_sym *ms);
+
+/* The entry gate of auto-trading: false (and why) for a backup that is only a data source and
+ * for a primary whose panes are on its backup (no new entry on another venue's prices; exits
+ * go on). True for every other symbol and without live data (lv NULL). */
+bool live_entry_allowed(klive *lv, enum venue v, const char *symbol, char *why, size_t cap);
+
+/* The status bar's health banner, in this order: "FAILOVER okx:BTC-USDT -> binance-spot:BTCUSDT",
+ * "STALLED binance-usdm market", "DOWN okx books", "RESYNC okx:BTC-USDT-SWAP",
+ * "REST PAUSED binance-spot 7s". Returns how many (at most max). */
+typedef struct live_banner_item {
+    bool error;     /* error role (stalled, down, REST paused); else the warning role */
+    char text[96];
+} live_banner_item;
+size_t live_banner(klive *lv, live_banner_item *out, size_t max);
+
+/* REST state of a venue for status / ctl: paused ms left (0: not paused), 429 and 418 seen. */
+typedef struct live_rest_info {
+    int64_t paused_ms;
+    uint64_t status_429, status_418, requests;
+} live_rest_info;
+void live_rest_get(klive *lv, enum venue v, live_rest_info *out);
+bool live_venue_used(const klive *lv, enum venue v);
 
 #endif

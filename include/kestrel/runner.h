@@ -85,6 +85,11 @@ typedef struct runner_config {
      * restores the engine's stored state here) */
     void (*on_engine)(void *ud, const market_sym *ms, engine *e, int64_t now_ms);
     void *on_engine_ud;
+    /* optional: asked before every new auto-trading entry (never for exits, stops, take-profits
+     * or a person's orders): false refuses it (a RUNNER_EV_REFUSED with why). The app: a live
+     * symbol whose panes are failed over to another venue, or a backup feed (data only). */
+    bool (*entry_gate)(void *ud, const market_sym *ms, char *why, size_t cap);
+    void *entry_gate_ud;
     /* off-thread models (MODEL_F_OFFTHREAD): a sequence network trains after every train_every
      * new labelled samples (256), XGBoost when xgb_should_retrain() says so. With a learner (the
      * app) train() runs on its thread and runner_collect() swaps the results in; without (a

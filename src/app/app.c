@@ -19,6 +19,7 @@
  * the span + 1 ms (app_loop_pass). Each file of the first pass is checked for bad input once it
  * has ended (app_check_data: WARN, banner, data_problem, exit 3). */
 #include "kestrel/app.h"
+#include "kestrel/alerts.h"
 #include "kestrel/chartta.h"
 #include "kestrel/clock.h"
 #include "kestrel/ctl.h"
@@ -1167,6 +1168,29 @@ uint64_t app_feed_replay(app *a, replay *r, uint64_t max)
     return n;
 }
 
+/* A live feed health event (live.h): stalled / recovered feeds and failovers are alerts (the
+ * alert list, the bell, alerts.command; live.c rate-limits the stall alerts per connection),
+ * failovers also a flash; the status bar's banner follows on the next frame. */
+static void app_on_live_event(void *ud, const live_event *ev)
+{
+    app *a = ud;
+    static const char *const kinds[] = {"", "feed_stall", "feed_recovered", "failover",
+                                        "failback"};
+    const char *kind = (size_t)ev->kind < K_ARRAY_LEN(kinds) ? kinds[ev->kind] : "feed";
+    char text[200];
+    if (ev->suppressed > 0)
+        snprintf(text, sizeof text, "%.120s (+%llu stalls not alerted)", ev->text,
+                 (unsigned long long)ev->suppressed);
+    else
+        snprintf(text, sizeof text, "%s", ev->text);
+    struct alerts *al = trading_alerts(a);
+    if (al)
+        alerts_raise(al, kind, ev->symbol, a->data_ms, ev->value, text);
+    if (ev->kind == LIVE_EV_FAILOVER || ev->kind == LIVE_EV_FAILBACK || ev->kind == LIVE_EV_STALL)
+        app_flash(a, "%s", text);
+    a->changes++;
+}
+
 int app_start(app *a, const char *args, char *err, size_t errlen)
 {
     a->priv = xcalloc(1, sizeof *a->priv);
@@ -1237,7 +1261,7 @@ int app_start(app *a, const char *args, char *err, size_t errlen)
 
     if (a->source == APP_SOURCE_LIVE) {
         live_opts lo = {.loop = a->loop, .ingest = a->ingest, .market = a->market, .log = a->log,
-                        .cfg = &a->cfg};
+                        .cfg = &a->cfg, .on_event = app_on_live_event, .on_event_ud = a};
         enum live_result lr = live_open(&a->live, &lo, err, errlen);
         if (lr != LIVE_OK) {
             if (lr != LIVE_ERR_INIT)

@@ -288,6 +288,7 @@ static void cmd_connections_fill(cmd_ctx *c, cJSON *o)
         cmd_json_str(c, e, "venue", venue_name(ci.venue));
         cmd_json_str(c, e, "channel", ci.channel);
         cmd_json_str(c, e, "url", ci.url);
+        cmd_json_str(c, e, "label", ci.label);
         cmd_json_str(c, e, "state", ci.state);
         if (ci.last_msg_age_ms >= 0)
             cmd_json_num(c, e, "last_msg_age_ms", (double)ci.last_msg_age_ms);
@@ -299,6 +300,17 @@ static void cmd_connections_fill(cmd_ctx *c, cJSON *o)
         cmd_json_num(c, e, "resyncs", (double)ci.resyncs);
         cmd_json_num(c, e, "gaps", (double)ci.gaps);
         cmd_json_num(c, e, "stalls", (double)ci.stalls);
+        cmd_json_num(c, e, "data_stalls", (double)ci.data_stalls);
+        cmd_json_num(c, e, "cadence_ms", (double)ci.cadence_ms);
+        cmd_json_num(c, e, "stall_after_ms", (double)ci.stall_after_ms);
+        if (ci.last_replace_ms >= 0)
+            cmd_json_num(c, e, "last_replace_ms", (double)ci.last_replace_ms);
+        else
+            cmd_json_null(c, e, "last_replace_ms");
+        if (ci.max_replace_ms >= 0)
+            cmd_json_num(c, e, "max_replace_ms", (double)ci.max_replace_ms);
+        else
+            cmd_json_null(c, e, "max_replace_ms");
         cmd_json_num(c, e, "rotations", (double)ci.rotations);
         cmd_json_num(c, e, "failures", (double)ci.failures);
         cmd_json_num(c, e, "oversize", (double)ci.oversize);
@@ -329,6 +341,58 @@ static void cmd_connections_fill(cmd_ctx *c, cJSON *o)
         cmd_json_num(c, e, "snapshots", (double)bi.snapshots);
         cmd_json_bool(c, e, "fetching", bi.fetching);
     }
+    /* failover pairs ("primary@backup" watch entries): which one the panes show */
+    cJSON *fo = cmd_json_arr(c, o, "failover");
+    for (size_t i = 0; i < live_failover_count(a->live); i++) {
+        live_failover_info fi;
+        if (live_failover_get(a->live, i, &fi) != K_OK || !fo)
+            break;
+        cJSON *e = cJSON_CreateObject();
+        if (!cmd_json_push(c, fo, e))
+            break;
+        char pv[64], bv[64];
+        snprintf(pv, sizeof pv, "%s:%s", venue_name(fi.venue), fi.symbol);
+        snprintf(bv, sizeof bv, "%s:%s", venue_name(fi.backup_venue), fi.backup_symbol);
+        cmd_json_str(c, e, "primary", pv);
+        cmd_json_str(c, e, "backup", bv);
+        cmd_json_str(c, e, "active", fi.active);
+        cmd_json_str(c, e, "shown", fi.active[0] == 'b' ? bv : pv);
+        cmd_json_bool(c, e, "primary_ok", fi.primary_ok);
+        cmd_json_bool(c, e, "backup_ok", fi.backup_ok);
+        cmd_json_num(c, e, "unhealthy_ms", (double)fi.unhealthy_ms);
+        if (fi.switched_age_ms >= 0)
+            cmd_json_num(c, e, "switched_age_ms", (double)fi.switched_age_ms);
+        else
+            cmd_json_null(c, e, "switched_age_ms");
+        cmd_json_num(c, e, "failovers", (double)fi.failovers);
+        cmd_json_num(c, e, "failbacks", (double)fi.failbacks);
+        char why[160]; /* auto-trading's entry gate on the primary (never on the backup) */
+        bool ent = live_entry_allowed(a->live, fi.venue, fi.symbol, why, sizeof why);
+        cmd_json_bool(c, e, "entries", ent);
+    }
+    /* REST per venue in use: a 429 / 418 pause and what is left of it */
+    cJSON *rest = cmd_json_obj(c, o, "rest");
+    for (int v = 0; v < VENUE_COUNT && rest; v++) {
+        if (!live_venue_used(a->live, (enum venue)v))
+            continue;
+        live_rest_info ri;
+        live_rest_get(a->live, (enum venue)v, &ri);
+        cJSON *e = cmd_json_obj(c, rest, venue_name((enum venue)v));
+        if (!e)
+            break;
+        cmd_json_bool(c, e, "paused", ri.paused_ms > 0);
+        cmd_json_num(c, e, "paused_ms", (double)ri.paused_ms);
+        cmd_json_num(c, e, "status_429", (double)ri.status_429);
+        cmd_json_num(c, e, "status_418", (double)ri.status_418);
+        cmd_json_num(c, e, "requests", (double)ri.requests);
+    }
+    /* the status bar's health banner, as drawn */
+    cJSON *ban = cmd_json_arr(c, o, "banner");
+    live_banner_item it[12];
+    size_t nb = live_banner(a->live, it, K_ARRAY_LEN(it));
+    for (size_t i = 0; i < nb && ban; i++)
+        if (!cmd_json_push_str(c, ban, it[i].text))
+            break;
 }
 
 void cmd_status_connections(cmd_ctx *c, cJSON *doc)
@@ -616,6 +680,10 @@ static cmd_result cmd_focus_exec(cmd_ctx *c)
     if (s) {
         cmd_json_str(c, c->out, "symbol", s->name);
         cmd_json_str(c, c->out, "venue", venue_name(s->venue));
+        market_sym *v = live_view_sym(a->live, s); /* its backup's while failed over */
+        char shown[64];
+        snprintf(shown, sizeof shown, "%s:%s", venue_name(v->venue), v->name);
+        cmd_json_str(c, c->out, "shown", shown);
     } else {
         cmd_json_null(c, c->out, "symbol");
     }

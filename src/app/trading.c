@@ -9,6 +9,7 @@
  *
  * What is not here yet (see docs/TRADING.md, "Wiring"): the settings form, watchlist add /
  * remove, signals and metrics in the store. */
+#include "kestrel/live.h"
 #include "kestrel/trading.h"
 
 #include "kestrel/alerts.h"
@@ -434,6 +435,15 @@ void trading_engine_flush(app *a)
         sigstore_flush(a->trading->ss, a->data_ms);
 }
 
+/* Auto-trading's entry gate (runner.h): no new entry on a live symbol whose panes are failed
+ * over to another venue's feed, none on a backup feed (data only); exits are never gated.
+ * docs/LIVE.md "Failover and auto-trading". */
+static bool trading_entry_gate(void *ud, const market_sym *ms, char *why, size_t cap)
+{
+    app *a = ud;
+    return live_entry_allowed(a->live, ms->venue, ms->name, why, cap);
+}
+
 int trading_open(app *a, char *err, size_t errlen)
 {
     if (a->runner)
@@ -441,6 +451,8 @@ int trading_open(app *a, char *err, size_t errlen)
     runner_config rc;
     runner_config_default(&rc);
     rc.auto_trade = a->cfg.engine_auto_trade;
+    rc.entry_gate = trading_entry_gate;
+    rc.entry_gate_ud = a;
     rc.signal_interval_ms = (int64_t)(a->cfg.engine_signal_interval_s * 1000.0 + 0.5);
     rc.paper.latency_ms = rc.paper.report_latency_ms = a->cfg.paper_latency_ms;
     rc.models = a->cfg.engine_models;

@@ -232,6 +232,15 @@ static const keydef config_keys[] = {
      .size = SZ(alerts_command), .expect = "a shell command, or \"\""},
     {.path = "alerts.rate_limit", .type = KT_NUMBER, .off = OFF(alerts_rate_limit_s), .min = 0,
      .max = 86400, .expect = "0..86400 (seconds)"},
+    /* live feed health and failover (docs/LIVE.md "Health and failover") */
+    {.path = "health.stall_factor", .type = KT_NUMBER, .off = OFF(health_stall_factor), .min = 2,
+     .max = 1000, .expect = "2..1000 (times the stream's expected cadence)"},
+    {.path = "health.failover_after_s", .type = KT_NUMBER, .off = OFF(health_failover_after_s),
+     .min = 0.5, .max = 3600, .expect = "0.5..3600 (seconds)"},
+    {.path = "health.failback_after_s", .type = KT_NUMBER, .off = OFF(health_failback_after_s),
+     .min = 0.5, .max = 3600, .expect = "0.5..3600 (seconds)"},
+    {.path = "health.alert_interval_s", .type = KT_NUMBER, .off = OFF(health_alert_interval_s),
+     .min = 0, .max = 86400, .expect = "0..86400 (seconds)"},
     {.path = "engine.models", .type = KT_ENUM, .parse = config_parse_models,
      .expect = "model names from weights logreg mlp lstm transformer cnn xgb, comma-separated, "
                "or \"none\""},
@@ -273,7 +282,7 @@ static const keydef config_keys[] = {
 
 static const char *const config_groups[] = {"replay",  "ui",     "store", "market", "log",
                                              "control", "engine", "paper", "fees",   "risk",
-                                             "limits", "venues", "alerts"};
+                                             "limits", "venues", "alerts", "health"};
 
 /* Words people reach for that edit distance cannot map: leaf name -> key. */
 static const struct {
@@ -823,9 +832,9 @@ static int config_walk_balances(const loadctx *c, const config_setting_t *grp)
 }
 
 /* "venue:SYMBOL": a known venue, a symbol of 1..KSYM_MAX-1 letters, digits and '-'. */
-static int config_check_watch(const char *v, char *why, size_t cap)
+static int config_check_watch_one(const char *v, size_t len, char *why, size_t cap)
 {
-    const char *colon = strchr(v, ':');
+    const char *colon = memchr(v, ':', len);
     char vn[32];
     enum venue ven;
     if (!colon || (size_t)(colon - v) >= sizeof vn) {
@@ -838,10 +847,33 @@ static int config_check_watch(const char *v, char *why, size_t cap)
         snprintf(why, cap, "unknown venue '%.31s' (binance-spot, binance-usdm, okx)", vn);
         return K_ERR;
     }
-    size_t n = strlen(colon + 1);
-    if (n == 0 || n >= KSYM_MAX ||
-        strspn(colon + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != n) {
+    size_t n = len - (size_t)(colon + 1 - v);
+    size_t ok = 0;
+    while (ok < n && strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-",
+                            colon[1 + ok]) && colon[1 + ok])
+        ok++;
+    if (n == 0 || n >= KSYM_MAX || ok != n) {
         snprintf(why, cap, "bad symbol (1..%d letters, digits and '-')", KSYM_MAX - 1);
+        return K_ERR;
+    }
+    return K_OK;
+}
+
+/* "venue:SYMBOL" or "venue:SYMBOL@venue:SYMBOL" (a backup venue for failover, docs/LIVE.md). */
+static int config_check_watch(const char *v, char *why, size_t cap)
+{
+    const char *at = strchr(v, '@');
+    if (!at)
+        return config_check_watch_one(v, strlen(v), why, cap);
+    if (strchr(at + 1, '@')) {
+        snprintf(why, cap, "at most one backup ('@')");
+        return K_ERR;
+    }
+    if (config_check_watch_one(v, (size_t)(at - v), why, cap) != K_OK)
+        return K_ERR;
+    char w[100];
+    if (config_check_watch_one(at + 1, strlen(at + 1), w, sizeof w) != K_OK) {
+        snprintf(why, cap, "backup: %s", w);
         return K_ERR;
     }
     return K_OK;
@@ -1328,6 +1360,10 @@ void config_defaults(kconfig *cfg)
     cfg->engine_state_interval_s = 60;
     cfg->alerts_bell = true;
     cfg->alerts_rate_limit_s = 10;
+    cfg->health_stall_factor = 50;
+    cfg->health_failover_after_s = 5;
+    cfg->health_failback_after_s = 15;
+    cfg->health_alert_interval_s = 60;
     cfg->engine_models = RUNNER_M_DEFAULT;
     cfg->paper_latency_ms = 50;
 }

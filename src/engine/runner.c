@@ -536,6 +536,13 @@ static void runner_act(runner *r, runner_sym *s, engine_signal *sig, int64_t now
     }
     if (side == SIDE_SELL && s->ms->venue == VENUE_BINANCE_SPOT)
         return; /* no shorting on spot */
+    char why[160];
+    if (r->cfg.entry_gate && !r->cfg.entry_gate(r->cfg.entry_gate_ud, s->ms, why, sizeof why)) {
+        r->st.refused++;
+        runner_ev ev = { .kind = RUNNER_EV_REFUSED, .time_ms = now, .sym = s->ms, .why = why };
+        runner_emit(r, &ev);
+        return;
+    }
     kdec sl = 0, tp = 0;
     if (r->cfg.strategy != RUNNER_ALWAYS_BUY) {
         double atr = isfinite(sig->atr) && sig->atr > 0 ? sig->atr : 0;
@@ -543,7 +550,6 @@ static void runner_act(runner *r, runner_sym *s, engine_signal *sig, int64_t now
     }
     risk_size_in in = { .price = px, .stop = sl, .confidence = sig->confidence };
     kdec qty = 0;
-    char why[160];
     risk_update(r->rk, r->pf, now);
     if (risk_size(r->rk, r->pf, &in, &qty, why, sizeof why) != RISK_OK) {
         r->st.refused++;

@@ -21,6 +21,7 @@
 #include "kestrel/live.h"
 
 #include "kestrel/binance.h"
+#include "kestrel/failover.h"
 #include "kestrel/http.h"
 #include "kestrel/ingest.h"
 #include "kestrel/okx.h"
@@ -28,6 +29,7 @@
 #include "kestrel/xmalloc.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +52,8 @@ typedef struct live_sym {
     uint64_t seen_gaps;
     bool was_live, ever_live;
     bool overlap; /* rotation: the successor has sent a diff the live book holds */
+    bool backup_only; /* named only as a backup ("...@venue:SYMBOL"): data, never traded */
+    int pair;         /* its failover pair when it is a primary, else -1 */
     struct live *lv;
 } live_sym;
 
@@ -67,6 +71,20 @@ typedef struct live_conn {
     int syms[CONFIG_MAX_WATCH];
     int nsyms;
     ws_stats st; /* the last ws_get_stats (live_conn_get) */
+    /* health (live_health_tick): data frames, not pongs or acks, on the loop's monotonic clock */
+    char label[48];          /* "binance-spot books", "binance-usdm market", ... */
+    int64_t cadence_ms;      /* documented push interval of its fastest stream */
+    int64_t ceiling_ms;      /* the longest silence a healthy stream may have */
+    int64_t last_data_ms;    /* the last frame the pipeline applied (0: none yet) */
+    int64_t last_recv_ms;    /* its receive time (wall), for the gap average */
+    double gap_ms;           /* moving average of the gaps between data frames */
+    int64_t open_ms;         /* the active connection's last WS_ITEM_OPEN */
+    bool stalled;            /* silent past the threshold: reconnecting, not yet data again */
+    bool alerted;            /* this stall episode raised an alert (so will its recovery) */
+    int64_t stall_data_ms;   /* the last data before the stall */
+    int64_t last_alert_ms;   /* the last stall alert (rate limit) */
+    int64_t last_replace_ms, max_replace_ms; /* -1: none yet */
+    uint64_t data_stalls, suppressed;
 } live_conn;
 
 struct live {
@@ -82,6 +100,15 @@ struct live {
     int nconns;
     feed_level *lv;
     feed_event evs[LIVE_NEV];
+    /* health and failover */
+    failover *fo;
+    int pair_p[FAILOVER_MAX], pair_b[FAILOVER_MAX]; /* syms indices of each pair */
+    int npairs;
+    uint64_t health_timer;
+    double stall_factor;
+    int64_t alert_interval_ms;
+    void (*on_event)(void *ud, const live_event *ev);
+    void *on_event_ud;
 };
 
 const char *live_strerror(enum live_result r)
@@ -218,6 +245,7 @@ static enum live_result live_check_url(const char *key, const char *url, bool we
 /* ---- snapshots ------------------------------------------------------------------------------ */
 
 static void live_fetch(live_sym *s);
+static void live_health_on_data(klive *lv, live_conn *c, int64_t recv_ms);
 
 static void live_retry_cb(loop *l, uint64_t id, void *ud)
 {
@@ -379,6 +407,7 @@ static void live_promote(klive *lv, live_conn *c)
     c->id = c->next;
     c->next = 0;
     c->rotations++;
+    c->open_ms = loop_mono_ms(); /* its data flows: the silence is counted from here */
     if (lv->log)
         log_info(lv->log, "live %s: rotated to a fresh connection (make-before-break)",
                  venue_name(c->venue));
@@ -436,6 +465,7 @@ static void live_frame(klive *lv, live_conn *c, const ws_item *it)
     const char *why = NULL;
     enum ingest_result r = ingest_frame_apply(lv->ing, &f, &why);
     if (r == INGEST_OK) {
+        live_health_on_data(lv, c, it->recv_ns / 1000000);
         int64_t clock = ingest_venue_clock_ms(lv->ing, c->venue);
         if (clock > 0) {
             double lat = (double)(it->recv_ns / 1000000 - clock);
@@ -485,6 +515,7 @@ static void live_on_item(void *ud, const ws_item *it)
     case WS_ITEM_OPEN:
         if (active) {
             c->opens++;
+            c->open_ms = loop_mono_ms();
             if (lv->log)
                 log_info(lv->log, "live %s: connected %s", venue_name(c->venue), c->url);
             live_invalidate(lv, c);
@@ -516,6 +547,300 @@ static void live_on_net(loop *l, int fd, unsigned events, void *ud)
     ws_drain(lv->net, 4096, live_on_item, lv);
 }
 
+/* ---- health: data stalls, failover, the banner ---------------------------------------------- */
+
+#define LIVE_HEALTH_TICK_MS 100
+
+static void live_emit(klive *lv, enum live_event_kind k, const char *sym, double value,
+                      uint64_t suppressed, const char *text)
+{
+    if (lv->on_event) {
+        live_event ev = {.kind = k, .symbol = sym ? sym : "", .value = value, .text = text,
+                         .suppressed = suppressed};
+        lv->on_event(lv->on_event_ud, &ev);
+    }
+}
+
+/* The first data frame after a stall: the replacement works. */
+static void live_health_on_data(klive *lv, live_conn *c, int64_t recv_ms)
+{
+    int64_t now = loop_mono_ms();
+    /* the gap across a stall or a reconnect is not the stream's cadence */
+    if (c->last_recv_ms > 0 && recv_ms >= c->last_recv_ms && !c->stalled &&
+        c->last_data_ms >= c->open_ms) {
+        double gap = (double)(recv_ms - c->last_recv_ms);
+        c->gap_ms = c->gap_ms > 0 ? c->gap_ms * 0.98 + gap * 0.02 : gap;
+    }
+    c->last_recv_ms = recv_ms;
+    c->last_data_ms = now;
+    if (!c->stalled)
+        return;
+    c->stalled = false;
+    c->last_replace_ms = now - c->stall_data_ms;
+    if (c->last_replace_ms > c->max_replace_ms)
+        c->max_replace_ms = c->last_replace_ms;
+    if (lv->log)
+        log_info(lv->log, "live %s: data again %lld ms after the last message before the stall",
+                 c->label, (long long)c->last_replace_ms);
+    if (c->alerted) {
+        char t[160];
+        snprintf(t, sizeof t, "feed recovered: %s delivers data again (%.1f s after it went "
+                 "silent)", c->label, (double)c->last_replace_ms / 1000.0);
+        live_emit(lv, LIVE_EV_RECOVERED, "", (double)c->last_replace_ms / 1000.0, c->suppressed,
+                  t);
+        c->alerted = false;
+    }
+}
+
+static int64_t live_conn_stall_ms(const klive *lv, const live_conn *c)
+{
+    return failover_stall_ms(lv->stall_factor, c->cadence_ms, c->gap_ms, c->ceiling_ms);
+}
+
+/* A connection is silent past its threshold while open: a stall -> reconnect (counted). */
+static void live_health_conn(klive *lv, live_conn *c, int64_t now)
+{
+    if (ws_get_stats(lv->net, c->id, &c->st) != WS_OK)
+        return;
+    if (c->st.state != WS_OPEN || c->next)
+        return; /* connecting / backing off (DOWN), or rotating (the successor is checked) */
+    int64_t since = c->last_data_ms > c->open_ms ? c->last_data_ms : c->open_ms;
+    if (since <= 0)
+        return;
+    int64_t silent = now - since, limit = live_conn_stall_ms(lv, c);
+    if (silent <= limit)
+        return;
+    if (!c->stalled)
+        c->stall_data_ms = since;
+    c->stalled = true;
+    c->data_stalls++;
+    c->open_ms = now; /* the reconnect's own silence is counted from its open */
+    if (lv->log)
+        log_warn(lv->log, "live %s: stalled: no data for %lld ms (threshold %lld ms): "
+                 "reconnecting", c->label, (long long)silent, (long long)limit);
+    if (ws_reconnect(lv->net, c->id) != WS_OK && lv->log)
+        log_warn(lv->log, "live %s: reconnect refused", c->label);
+    if (c->last_alert_ms && now - c->last_alert_ms < lv->alert_interval_ms) {
+        c->suppressed++;
+        return;
+    }
+    char t[160];
+    snprintf(t, sizeof t, "feed stalled: %s silent %.1f s (threshold %.1f s), reconnecting",
+             c->label, (double)silent / 1000.0, (double)limit / 1000.0);
+    live_emit(lv, LIVE_EV_STALL, "", (double)silent / 1000.0, c->suppressed, t);
+    c->suppressed = 0;
+    c->last_alert_ms = now;
+    c->alerted = true;
+}
+
+/* Healthy: the book's connection open and delivering, the book live. */
+static bool live_sym_ok(klive *lv, const live_sym *s)
+{
+    const live_conn *c = &lv->conns[s->conn];
+    if (c->stalled || c->st.state != WS_OPEN)
+        return false;
+    market_sym *ms = market_find(lv->m, s->venue, s->name);
+    return ms && book_is_live(ms->book);
+}
+
+static void live_health_tick(loop *l, uint64_t id, void *ud)
+{
+    (void)id;
+    klive *lv = ud;
+    lv->health_timer = loop_timer_add(l, LIVE_HEALTH_TICK_MS, live_health_tick, lv);
+    int64_t now = loop_mono_ms();
+    for (int i = 0; i < lv->nconns; i++)
+        live_health_conn(lv, &lv->conns[i], now);
+    for (int i = 0; i < lv->npairs; i++) {
+        live_sym *p = &lv->syms[lv->pair_p[i]], *b = &lv->syms[lv->pair_b[i]];
+        enum failover_event ev = failover_update(lv->fo, (uint32_t)i, now, live_sym_ok(lv, p),
+                                                 live_sym_ok(lv, b));
+        if (ev == FAILOVER_EV_NONE)
+            continue;
+        char t[160];
+        if (ev == FAILOVER_EV_TO_BACKUP)
+            snprintf(t, sizeof t, "failover: %s:%s unhealthy for %.1f s, showing %s:%s",
+                     venue_name(p->venue), p->name,
+                     (double)(now - failover_get(lv->fo, (uint32_t)i)->bad_since_ms) / 1000.0,
+                     venue_name(b->venue), b->name);
+        else
+            snprintf(t, sizeof t, "failback: %s:%s healthy again, showing it instead of %s:%s",
+                     venue_name(p->venue), p->name, venue_name(b->venue), b->name);
+        if (lv->log)
+            log_warn(lv->log, "live %s", t);
+        live_emit(lv, ev == FAILOVER_EV_TO_BACKUP ? LIVE_EV_FAILOVER : LIVE_EV_FAILBACK, p->name,
+                  NAN, 0, t);
+    }
+}
+
+/* Cadences, ceilings and labels of the connections, the failover pairs, the health timer. */
+static void live_health_setup(klive *lv, const kconfig *cfg)
+{
+    lv->stall_factor = cfg->health_stall_factor > 0 ? cfg->health_stall_factor : 50;
+    lv->alert_interval_ms = (int64_t)(cfg->health_alert_interval_s * 1000.0);
+    failover_opts fo = {
+        .after_ms = (int64_t)((cfg->health_failover_after_s > 0 ? cfg->health_failover_after_s
+                                                                : 5) * 1000.0),
+        .back_after_ms = (int64_t)((cfg->health_failback_after_s > 0
+                                        ? cfg->health_failback_after_s : 15) * 1000.0)};
+    lv->fo = failover_new(&fo);
+    for (int i = 0; i < lv->npairs; i++)
+        (void)failover_add(lv->fo);
+    for (int i = 0; i < lv->nconns; i++) {
+        live_conn *c = &lv->conns[i];
+        /* depth@100ms and OKX books push every 100 ms while the book moves; a trade stream
+         * has no schedule: 1 s is a busy symbol's. Ceilings: Binance's own 10 s transport
+         * stall for book streams; OKX's idle book heartbeat (~60 s) x 1.5; trades 60 s. */
+        c->cadence_ms = c->books ? 100 : 1000;
+        c->ceiling_ms = !c->books ? 60000 : c->venue == VENUE_OKX ? 90000 : 10000;
+        c->last_replace_ms = c->max_replace_ms = -1;
+        snprintf(c->label, sizeof c->label, "%s %s", venue_name(c->venue),
+                 c->venue == VENUE_BINANCE_USDM ? (c->books ? "public" : "market")
+                                                : (c->books ? "books" : "trades"));
+    }
+    lv->health_timer = loop_timer_add(lv->l, LIVE_HEALTH_TICK_MS, live_health_tick, lv);
+}
+
+size_t live_failover_count(const klive *lv)
+{
+    return lv ? (size_t)lv->npairs : 0;
+}
+
+int live_failover_get(klive *lv, size_t i, live_failover_info *out)
+{
+    const failover_pair *fp = lv ? failover_get(lv->fo, (uint32_t)i) : NULL;
+    if (!fp || i >= (size_t)lv->npairs)
+        return K_ERR;
+    const live_sym *p = &lv->syms[lv->pair_p[i]], *b = &lv->syms[lv->pair_b[i]];
+    int64_t now = loop_mono_ms();
+    *out = (live_failover_info){
+        .venue = p->venue, .backup_venue = b->venue, .symbol = p->name, .backup_symbol = b->name,
+        .active = fp->on_backup ? "backup" : "primary", .primary_ok = fp->primary_ok,
+        .backup_ok = fp->backup_ok, .unhealthy_ms = fp->bad_since_ms ? now - fp->bad_since_ms : 0,
+        .switched_age_ms = fp->switched_ms ? now - fp->switched_ms : -1,
+        .failovers = fp->failovers, .failbacks = fp->failbacks};
+    return K_OK;
+}
+
+market_sym *live_view_sym(klive *lv, market_sym *ms)
+{
+    if (!lv || !ms || lv->npairs == 0)
+        return ms;
+    for (int i = 0; i < lv->npairs; i++) {
+        const live_sym *p = &lv->syms[lv->pair_p[i]];
+        if (p->venue != ms->venue || strcmp(p->name, ms->name) != 0)
+            continue;
+        const failover_pair *fp = failover_get(lv->fo, (uint32_t)i);
+        if (!fp || !fp->on_backup)
+            return ms;
+        const live_sym *b = &lv->syms[lv->pair_b[i]];
+        market_sym *bs = market_find(lv->m, b->venue, b->name);
+        return bs ? bs : ms;
+    }
+    return ms;
+}
+
+bool live_entry_allowed(klive *lv, enum venue v, const char *symbol, char *why, size_t cap)
+{
+    if (!lv)
+        return true;
+    for (int i = 0; i < lv->nsyms; i++) {
+        const live_sym *s = &lv->syms[i];
+        if (s->venue != v || strcmp(s->name, symbol) != 0)
+            continue;
+        if (s->backup_only) {
+            snprintf(why, cap, "%s:%s is a backup feed (data only, never traded)", venue_name(v),
+                     symbol);
+            return false;
+        }
+        const failover_pair *fp = s->pair >= 0 ? failover_get(lv->fo, (uint32_t)s->pair) : NULL;
+        if (fp && fp->on_backup) {
+            const live_sym *b = &lv->syms[lv->pair_b[s->pair]];
+            snprintf(why, cap, "failover: %s:%s is shown from %s:%s; no new entry on another "
+                     "venue's prices", venue_name(v), symbol, venue_name(b->venue), b->name);
+            return false;
+        }
+        return true;
+    }
+    return true;
+}
+
+bool live_venue_used(const klive *lv, enum venue v)
+{
+    for (int i = 0; lv && i < lv->nsyms; i++)
+        if (lv->syms[i].venue == v)
+            return true;
+    return false;
+}
+
+void live_rest_get(klive *lv, enum venue v, live_rest_info *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!lv || !lv->http)
+        return;
+    http_venue_state vs;
+    http_venue_state_get(lv->http, v, &vs);
+    int64_t left = vs.paused_until_ms - loop_mono_ms();
+    out->paused_ms = vs.paused_until_ms > 0 && left > 0 ? left : 0;
+    out->status_429 = vs.status_429;
+    out->status_418 = vs.status_418;
+    out->requests = vs.requests;
+}
+
+static void live_banner_add(live_banner_item *out, size_t max, size_t *n, bool error,
+                            const char *fmt, const char *a, const char *b, const char *c,
+                            const char *d)
+{
+    if (*n >= max)
+        return;
+    out[*n].error = error;
+    snprintf(out[*n].text, sizeof out[*n].text, fmt, a, b, c, d);
+    (*n)++;
+}
+
+size_t live_banner(klive *lv, live_banner_item *out, size_t max)
+{
+    size_t n = 0;
+    if (!lv)
+        return 0;
+    for (int i = 0; i < lv->npairs; i++) {
+        const failover_pair *fp = failover_get(lv->fo, (uint32_t)i);
+        const live_sym *p = &lv->syms[lv->pair_p[i]], *b = &lv->syms[lv->pair_b[i]];
+        if (fp && fp->on_backup)
+            live_banner_add(out, max, &n, false, "FAILOVER %s:%s -> %s:%s", venue_name(p->venue),
+                            p->name, venue_name(b->venue), b->name);
+    }
+    for (int i = 0; i < lv->nconns; i++) {
+        live_conn *c = &lv->conns[i];
+        if (c->stalled)
+            live_banner_add(out, max, &n, true, "STALLED %s%s%s%s", c->label, "", "", "");
+        else if (c->st.state != WS_OPEN && (c->opens > 0 || c->st.failures > 0))
+            live_banner_add(out, max, &n, true, "DOWN %s%s%s%s", c->label, "", "", "");
+    }
+    for (int v = 0; v < VENUE_COUNT; v++) {
+        if (!live_venue_used(lv, (enum venue)v))
+            continue;
+        live_rest_info ri;
+        live_rest_get(lv, (enum venue)v, &ri);
+        if (ri.paused_ms > 0) {
+            char left[24];
+            snprintf(left, sizeof left, "%llds", (long long)((ri.paused_ms + 999) / 1000));
+            live_banner_add(out, max, &n, true, "REST PAUSED %s %s%s%s",
+                            venue_name((enum venue)v), left, "", "");
+        }
+    }
+    for (int i = 0; i < lv->nsyms; i++) {
+        const live_sym *s = &lv->syms[i];
+        if (!s->ever_live || s->was_live)
+            continue;
+        market_sym *ms = market_find(lv->m, s->venue, s->name);
+        if (ms && !book_is_live(ms->book))
+            live_banner_add(out, max, &n, false, "RESYNC %s:%s%s%s", venue_name(s->venue),
+                            s->name, "", "");
+    }
+    return n;
+}
+
 /* ---- open / close --------------------------------------------------------------------------- */
 
 static live_conn *live_conn_for(klive *lv, enum venue v, bool books)
@@ -542,6 +867,99 @@ static int live_url_add(live_conn *c, const char *s)
     return k > 0 && (size_t)k < sizeof c->url - n ? K_OK : K_ERR;
 }
 
+/* Adds one watched symbol ("venue:SYMBOL") to its connections; its index (an existing one for
+ * a duplicate), or -1 with *res and err. */
+static int live_add_sym(klive *lv, const char *spec, char (*rest)[CONFIG_URL_MAX],
+                        char (*ws)[CONFIG_URL_MAX], char (*wpub)[CONFIG_URL_MAX],
+                        char (*wmkt)[CONFIG_URL_MAX], bool *used, enum live_result *res,
+                        char *err, size_t errlen)
+{
+    if (lv->nsyms >= CONFIG_MAX_WATCH) {
+        snprintf(err, errlen, "live: at most %d watched symbols (backups included)",
+                 CONFIG_MAX_WATCH);
+        *res = LIVE_ERR_WATCH;
+        return -1;
+    }
+    live_sym *s = &lv->syms[lv->nsyms];
+    memset(s, 0, sizeof *s);
+    s->lv = lv;
+    if (live_parse_watch(spec, &s->venue, s->name, sizeof s->name, err, errlen) != K_OK) {
+        *res = LIVE_ERR_WATCH;
+        return -1;
+    }
+    for (int j = 0; j < lv->nsyms; j++)
+        if (lv->syms[j].venue == s->venue && strcmp(lv->syms[j].name, s->name) == 0)
+            return j;
+    s->pair = -1;
+    enum venue v = s->venue;
+    used[v] = true;
+    char name[KSYM_MAX];
+    memcpy(name, s->name, sizeof name);
+    int rn;
+    if (v == VENUE_BINANCE_SPOT)
+        rn = snprintf(s->rest_url, sizeof s->rest_url,
+                      "%s/api/v3/depth?symbol=%s&limit=5000", rest[v], name);
+    else if (v == VENUE_BINANCE_USDM)
+        rn = snprintf(s->rest_url, sizeof s->rest_url,
+                      "%s/fapi/v1/depth?symbol=%s&limit=1000", rest[v], name);
+    else
+        rn = snprintf(s->rest_url, sizeof s->rest_url,
+                      "%s/api/v5/market/books?instId=%s&sz=400", rest[v], name);
+    if (rn < 0 || (size_t)rn >= sizeof s->rest_url) {
+        snprintf(err, errlen, "live: the REST URL of %s is too long", venue_name(v));
+        *res = LIVE_ERR_URL;
+        return -1;
+    }
+    char lower[KSYM_MAX], st[96];
+    for (size_t k = 0; k <= strlen(s->name); k++)
+        lower[k] = (char)tolower((unsigned char)s->name[k]);
+    live_conn *bc = live_conn_for(lv, v, true);
+    if (!bc) {
+        snprintf(err, errlen, "live: too many connections (at most %d)", LIVE_MAX_CONNS);
+        *res = LIVE_ERR_WATCH;
+        return -1;
+    }
+    int ok = K_OK;
+    if (v == VENUE_BINANCE_SPOT) {
+        if (!bc->url[0])
+            snprintf(bc->url, sizeof bc->url, "%s/stream?streams=", ws[v]);
+        static const char *const kinds[] = {"depth@100ms", "trade", "bookTicker"};
+        for (size_t k = 0; k < K_ARRAY_LEN(kinds) && ok == K_OK; k++) {
+            snprintf(st, sizeof st, "%s@%s", lower, kinds[k]);
+            ok = live_url_add(bc, st);
+        }
+    } else if (v == VENUE_BINANCE_USDM) {
+        /* after the 2026-04-23 split: book data on /public, the rest on /market */
+        if (!bc->url[0])
+            snprintf(bc->url, sizeof bc->url, "%s/public/stream?streams=", wpub[v]);
+        snprintf(st, sizeof st, "%s@depth@100ms", lower);
+        ok = live_url_add(bc, st);
+        snprintf(st, sizeof st, "%s@bookTicker", lower);
+        ok = ok == K_OK ? live_url_add(bc, st) : ok;
+        live_conn *mc = live_conn_for(lv, v, false);
+        if (!mc) {
+            snprintf(err, errlen, "live: too many connections (at most %d)", LIVE_MAX_CONNS);
+            *res = LIVE_ERR_WATCH;
+            return -1;
+        }
+        if (!mc->url[0])
+            snprintf(mc->url, sizeof mc->url, "%s/market/stream?streams=", wmkt[v]);
+        snprintf(st, sizeof st, "%s@trade", lower);
+        ok = ok == K_OK ? live_url_add(mc, st) : ok;
+        mc->syms[mc->nsyms++] = lv->nsyms;
+    } else if (!bc->url[0]) {
+        snprintf(bc->url, sizeof bc->url, "%s/ws/v5/public", ws[v]);
+    }
+    if (ok != K_OK) {
+        snprintf(err, errlen, "live: the stream URL of %s is too long", venue_name(v));
+        *res = LIVE_ERR_WATCH;
+        return -1;
+    }
+    s->conn = (int)(bc - lv->conns);
+    bc->syms[bc->nsyms++] = lv->nsyms;
+    return lv->nsyms++;
+}
+
 static enum live_result live_build(klive *lv, const kconfig *cfg, char *err, size_t errlen)
 {
     live_bases defs[VENUE_COUNT];
@@ -566,80 +984,39 @@ static enum live_result live_build(klive *lv, const kconfig *cfg, char *err, siz
     }
     bool used[VENUE_COUNT] = {false};
     for (int i = 0; i < cfg->watch_count; i++) {
-        live_sym *s = &lv->syms[lv->nsyms];
-        memset(s, 0, sizeof *s);
-        s->lv = lv;
-        if (live_parse_watch(cfg->watch[i], &s->venue, s->name, sizeof s->name, err, errlen) !=
-            K_OK)
-            return LIVE_ERR_WATCH;
-        bool dup = false;
-        for (int j = 0; j < lv->nsyms; j++)
-            dup = dup || (lv->syms[j].venue == s->venue && strcmp(lv->syms[j].name, s->name) == 0);
-        if (dup)
+        /* "venue:SYMBOL" or "venue:SYMBOL@venue:SYMBOL": a backup venue for failover */
+        char spec[CONFIG_WATCH_MAX];
+        snprintf(spec, sizeof spec, "%s", cfg->watch[i]);
+        char *at = strchr(spec, '@');
+        if (at)
+            *at = '\0';
+        enum live_result res = LIVE_OK;
+        int p = live_add_sym(lv, spec, rest, ws, wpub, wmkt, used, &res, err, errlen);
+        if (p < 0)
+            return res;
+        lv->syms[p].backup_only = false;
+        if (!at)
             continue;
-        enum venue v = s->venue;
-        used[v] = true;
-        char name[KSYM_MAX];
-        memcpy(name, s->name, sizeof name);
-        int rn;
-        if (v == VENUE_BINANCE_SPOT)
-            rn = snprintf(s->rest_url, sizeof s->rest_url,
-                          "%s/api/v3/depth?symbol=%s&limit=5000", rest[v], name);
-        else if (v == VENUE_BINANCE_USDM)
-            rn = snprintf(s->rest_url, sizeof s->rest_url,
-                          "%s/fapi/v1/depth?symbol=%s&limit=1000", rest[v], name);
-        else
-            rn = snprintf(s->rest_url, sizeof s->rest_url,
-                          "%s/api/v5/market/books?instId=%s&sz=400", rest[v], name);
-        if (rn < 0 || (size_t)rn >= sizeof s->rest_url) {
-            snprintf(err, errlen, "live: the REST URL of %s is too long", venue_name(v));
-            return LIVE_ERR_URL;
-        }
-        char lower[KSYM_MAX], st[96];
-        for (size_t k = 0; k <= strlen(s->name); k++)
-            lower[k] = (char)tolower((unsigned char)s->name[k]);
-        live_conn *bc = live_conn_for(lv, v, true);
-        if (!bc) {
-            snprintf(err, errlen, "live: too many connections (at most %d)", LIVE_MAX_CONNS);
+        int nb = lv->nsyms;
+        int b = live_add_sym(lv, at + 1, rest, ws, wpub, wmkt, used, &res, err, errlen);
+        if (b < 0)
+            return res;
+        if (b == p) {
+            snprintf(err, errlen, "watch entry '%s': the backup must be another venue or symbol",
+                     cfg->watch[i]);
             return LIVE_ERR_WATCH;
         }
-        int ok = K_OK;
-        if (v == VENUE_BINANCE_SPOT) {
-            if (!bc->url[0])
-                snprintf(bc->url, sizeof bc->url, "%s/stream?streams=", ws[v]);
-            static const char *const kinds[] = {"depth@100ms", "trade", "bookTicker"};
-            for (size_t k = 0; k < K_ARRAY_LEN(kinds) && ok == K_OK; k++) {
-                snprintf(st, sizeof st, "%s@%s", lower, kinds[k]);
-                ok = live_url_add(bc, st);
-            }
-        } else if (v == VENUE_BINANCE_USDM) {
-            /* after the 2026-04-23 split: book data on /public, the rest on /market */
-            if (!bc->url[0])
-                snprintf(bc->url, sizeof bc->url, "%s/public/stream?streams=", wpub[v]);
-            snprintf(st, sizeof st, "%s@depth@100ms", lower);
-            ok = live_url_add(bc, st);
-            snprintf(st, sizeof st, "%s@bookTicker", lower);
-            ok = ok == K_OK ? live_url_add(bc, st) : ok;
-            live_conn *mc = live_conn_for(lv, v, false);
-            if (!mc) {
-                snprintf(err, errlen, "live: too many connections (at most %d)", LIVE_MAX_CONNS);
-                return LIVE_ERR_WATCH;
-            }
-            if (!mc->url[0])
-                snprintf(mc->url, sizeof mc->url, "%s/market/stream?streams=", wmkt[v]);
-            snprintf(st, sizeof st, "%s@trade", lower);
-            ok = ok == K_OK ? live_url_add(mc, st) : ok;
-            mc->syms[mc->nsyms++] = lv->nsyms;
-        } else if (!bc->url[0]) {
-            snprintf(bc->url, sizeof bc->url, "%s/ws/v5/public", ws[v]);
-        }
-        if (ok != K_OK) {
-            snprintf(err, errlen, "live: the stream URL of %s is too long", venue_name(v));
+        if (b == nb)
+            lv->syms[b].backup_only = true; /* new here: a data source, not traded */
+        if (lv->syms[p].pair >= 0 || lv->npairs >= FAILOVER_MAX) {
+            snprintf(err, errlen, "watch entry '%s': %s already has a backup",
+                     cfg->watch[i], spec);
             return LIVE_ERR_WATCH;
         }
-        s->conn = (int)(bc - lv->conns);
-        bc->syms[bc->nsyms++] = lv->nsyms;
-        lv->nsyms++;
+        lv->syms[p].pair = lv->npairs;
+        lv->pair_p[lv->npairs] = p;
+        lv->pair_b[lv->npairs] = b;
+        lv->npairs++;
     }
     /* every URL checked before anything connects */
     for (int v = 0; v < VENUE_COUNT; v++) {
@@ -687,6 +1064,9 @@ enum live_result live_open(klive **out, const live_opts *o, char *err, size_t er
         free(lv);
         return r;
     }
+    lv->on_event = o->on_event;
+    lv->on_event_ud = o->on_event_ud;
+    live_health_setup(lv, o->cfg);
     /* one CA file for the process: the first venue in use that names one */
     const char *ca = NULL;
     for (int i = 0; i < lv->nsyms && !ca; i++)
@@ -716,6 +1096,8 @@ enum live_result live_open(klive **out, const live_opts *o, char *err, size_t er
         }
         if (o->lifetime_ms > 0)
             c->o.lifetime_ms = o->lifetime_ms;
+        if (!c->books && c->o.stall_ms > 0 && c->o.stall_ms < c->ceiling_ms)
+            c->o.stall_ms = c->ceiling_ms; /* a quiet trade stream is judged by live_health */
         if (ws_open(lv->net, c->url, &c->o, &c->id, err, errlen) != WS_OK) {
             live_close(lv);
             return LIVE_ERR_URL;
@@ -736,6 +1118,9 @@ void live_close(klive *lv)
         ws_net_free(lv->net);
     }
     http_free(lv->http); /* first: its cancelled callbacks may arm retry timers */
+    if (lv->health_timer)
+        loop_timer_cancel(lv->l, lv->health_timer);
+    failover_free(lv->fo);
     for (int i = 0; i < lv->nsyms; i++)
         if (lv->syms[i].retry_timer)
             loop_timer_cancel(lv->l, lv->syms[i].retry_timer);
@@ -761,12 +1146,18 @@ int live_conn_get(klive *lv, size_t i, live_conn_info *out)
     out->venue = c->venue;
     out->channel = c->books ? "books" : "trades";
     out->url = c->url;
-    out->state = ws_state_name(c->st.state);
+    out->label = c->label;
+    out->state = c->stalled ? "stalled" : ws_state_name(c->st.state);
     out->last_msg_age_ms = c->st.last_msg_ms ? loop_mono_ms() - c->st.last_msg_ms : -1;
     out->msgs = c->st.msgs;
     out->msgs_per_s = c->st.msgs_per_s;
     out->reconnects = c->opens > 0 ? c->opens - 1 : 0;
-    out->stalls = c->st.stalls;
+    out->stalls = c->st.stalls + c->data_stalls;
+    out->data_stalls = c->data_stalls;
+    out->cadence_ms = c->cadence_ms;
+    out->stall_after_ms = live_conn_stall_ms(lv, c);
+    out->last_replace_ms = c->last_replace_ms;
+    out->max_replace_ms = c->max_replace_ms;
     out->rotations = c->rotations;
     out->failures = c->st.failures;
     out->oversize = c->st.oversize;

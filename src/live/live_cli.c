@@ -112,8 +112,14 @@ int live_check_main(kconfig *cfg)
     bool used[VENUE_COUNT] = {false};
     for (int i = 0; i < cfg->watch_count; i++) {
         enum venue v;
-        char sym[KSYM_MAX];
-        if (live_parse_watch(cfg->watch[i], &v, sym, sizeof sym, err, sizeof err) == K_OK)
+        char sym[KSYM_MAX], one[CONFIG_WATCH_MAX];
+        snprintf(one, sizeof one, "%s", cfg->watch[i]);
+        char *at = strchr(one, '@'); /* primary@backup (failover): both venues are used */
+        if (at)
+            *at = '\0';
+        if (live_parse_watch(one, &v, sym, sizeof sym, err, sizeof err) == K_OK)
+            used[v] = true;
+        if (at && live_parse_watch(at + 1, &v, sym, sizeof sym, err, sizeof err) == K_OK)
             used[v] = true;
     }
     loop *l = loop_new();

@@ -83,7 +83,7 @@ void ui_book_draw(ui *u, pane *p)
 {
     WINDOW *w = p->w;
     bool foc = u->focus == PANE_BOOK;
-    market_sym *s = ui_focus_sym(u);
+    market_sym *s = ui_view_sym(u);
     char title[96], lbl[KSYM_MAX + 8];
     enum book_state st = s && s->book ? book_state(s->book) : BOOK_EMPTY;
     snprintf(title, sizeof(title), s ? "Book %s" : "Book", ui_sym_label(s, lbl, sizeof lbl));
@@ -269,7 +269,7 @@ void ui_tape_draw(ui *u, pane *p)
 {
     WINDOW *w = p->w;
     bool foc = u->focus == PANE_TAPE;
-    market_sym *s = ui_focus_sym(u);
+    market_sym *s = ui_view_sym(u);
     char title[64], lbl[KSYM_MAX + 8];
     snprintf(title, sizeof(title), s ? "Trades %s" : "Trades", ui_sym_label(s, lbl, sizeof lbl));
     ui_frame_box(u, w, foc, title, ROLE_TITLE);

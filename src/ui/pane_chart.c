@@ -93,7 +93,7 @@ static void set_cursor(ui *u, const series_view *v, int64_t k)
 void ui_chart_key(ui *u, int key)
 {
     series_view v;
-    sv_init(&v, ui_focus_sym(u), u->a->chart_tf);
+    sv_init(&v, ui_view_sym(u), u->a->chart_tf);
     if (v.total == 0)
         return;
     int64_t k = cursor_index(u, &v);
@@ -182,7 +182,7 @@ void ui_chart_draw(ui *u, pane *p)
     app *a = u->a;
     WINDOW *w = p->w;
     bool foc = u->focus == PANE_CHART;
-    market_sym *s = ui_focus_sym(u);
+    market_sym *s = ui_view_sym(u);
     enum tf tf = a->chart_tf;
     series_view v;
     sv_init(&v, s, tf);

@@ -6,10 +6,13 @@
  * that are not live when the full list does not fit). Data loss comes right after the source, in
  * the error role (red; bold reverse without colour): the store's banner while its writes fail or
  * once rows were lost (read from store_health() on every frame, so it shows in the frame after
- * the store reports it), then the bad replay input's banner. */
+ * the store reports it), then the bad replay input's banner; live feed health (FAILOVER,
+ * STALLED, DOWN, REST PAUSED with the seconds left, RESYNC: live.h live_banner) follows the
+ * broker badge. */
 #include "ui_int.h"
 
 #include "kestrel/keys.h"
+#include "kestrel/live.h"
 #include "kestrel/loop.h"
 #include "kestrel/replay.h"
 #include "kestrel/store.h"
@@ -69,6 +72,26 @@ static void replay_label(const app *a, char *out, size_t cap)
         snprintf(out, cap, "%.32s", base);
 }
 
+/* Live feed health, right after the data-loss banners (live.h live_banner): each failover,
+ * stalled or down connection, REST pause (with the seconds left) and resyncing book, in the
+ * error role (stalled, down, paused) or the warning role. False when the line is full. */
+static bool status_health(ui *u, int *x)
+{
+    live_banner_item it[12];
+    size_t n = live_banner(u->a->live, it, K_ARRAY_LEN(it));
+    for (size_t i = 0; i < n; i++) {
+        char b[112];
+        snprintf(b, sizeof b, " %s ", it[i].text);
+        enum theme_role r = it[i].error ? ROLE_ERROR : ROLE_STATUS_WARN;
+        if (!seg(u, x, r, b)) {
+            ui_put(u, u->status, 0, *x, u->cols - *x, r, b);
+            return false;
+        }
+        (*x)++;
+    }
+    return true;
+}
+
 void ui_status_draw(ui *u)
 {
     app *a = u->a;
@@ -123,6 +146,8 @@ void ui_status_draw(ui *u)
     if (!seg(u, &x, ROLE_PAPER, b))
         return;
     x++;
+    if (a->live && !status_health(u, &x)) /* after the broker: that badge is always shown */
+        return;
 
     /* panes of this screen that did not fit (or are behind a zoom) */
     if (u->hidden > 0) {
@@ -171,6 +196,17 @@ void ui_status_draw(ui *u)
     if (!seg(u, &x, a->malformed ? ROLE_STATUS_WARN : ROLE_STATUS, b))
         return;
     x += 2;
+    if (a->live) { /* connections delivering: "conns 4/4 open" (stalled ones are not open) */
+        size_t nc = live_conn_count(a->live), open = 0;
+        for (size_t i = 0; i < nc; i++) {
+            live_conn_info ci;
+            open += live_conn_get(a->live, i, &ci) == K_OK && strcmp(ci.state, "open") == 0;
+        }
+        snprintf(b, sizeof(b), "conns %zu/%zu open", open, nc);
+        if (!seg(u, &x, open == nc ? ROLE_STATUS : ROLE_STATUS_WARN, b))
+            return;
+        x += 2;
+    }
 
     /* book states: full list if it fits, else counts plus the names of books not live */
     if (!a->market)

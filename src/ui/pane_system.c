@@ -77,9 +77,10 @@ static int sys_live(ui *u, WINDOW *w, int y, int ih, int iw)
             snprintf(lat, sizeof lat, "-");
         else
             snprintf(lat, sizeof lat, "%.0fms", ci.latency_ms);
-        snprintf(line, sizeof line, "%-12s %-6s %-10s age %-6s %5u/s rc %llu rs %llu lat %s",
-                 venue_name(ci.venue), ci.channel, ci.state, age, ci.msgs_per_s,
-                 (unsigned long long)ci.reconnects, (unsigned long long)ci.resyncs, lat);
+        snprintf(line, sizeof line, "%-12s %-6s %-10s age %-6s %5u/s rc %llu rs %llu st %llu "
+                 "lat %s", venue_name(ci.venue), ci.channel, ci.state, age, ci.msgs_per_s,
+                 (unsigned long long)ci.reconnects, (unsigned long long)ci.resyncs,
+                 (unsigned long long)ci.stalls, lat);
         ui_put(u, w, y++, 1, iw, strcmp(ci.state, "open") == 0 ? ROLE_TEXT : ROLE_ERROR, line);
     }
     for (size_t i = 0; i < live_book_count(lv) && y <= ih; i++) {
@@ -95,6 +96,25 @@ static int sys_live(ui *u, WINDOW *w, int y, int ih, int iw)
     return y;
 }
 
+/* One line per failover pair (live.h): which venue the panes show, and how often it switched. */
+static int sys_failover(ui *u, WINDOW *w, int y, int ih, int iw)
+{
+    klive *lv = u->a->live;
+    for (size_t i = 0; i < live_failover_count(lv) && y <= ih; i++) {
+        live_failover_info fi;
+        if (live_failover_get(lv, i, &fi) != K_OK)
+            break;
+        bool bk = fi.active[0] == 'b';
+        char line[256];
+        snprintf(line, sizeof line, "  %s %s:%s %s %s:%s  failovers %llu failbacks %llu",
+                 bk ? "FAILOVER" : "primary", venue_name(fi.venue), fi.symbol, bk ? "->" : "|",
+                 venue_name(fi.backup_venue), fi.backup_symbol,
+                 (unsigned long long)fi.failovers, (unsigned long long)fi.failbacks);
+        ui_put(u, w, y++, 1, iw, bk ? ROLE_WARNING : ROLE_DIM, line);
+    }
+    return y;
+}
+
 static void sys_conn(ui *u, WINDOW *w, int ih, int iw)
 {
     app *a = u->a;
@@ -106,7 +126,8 @@ static void sys_conn(ui *u, WINDOW *w, int ih, int iw)
         sys_rowu(u, w, y++, iw, true, "read errors", (uint64_t)rs->read_errors);
     }
     if (a->live) {
-        sys_live(u, w, y, ih, iw);
+        y = sys_live(u, w, y, ih, iw);
+        sys_failover(u, w, y, ih, iw);
         return;
     }
     sys_text(u, w, y + (y <= ih ? 1 : 0), ih, iw,

@@ -9,6 +9,8 @@
  * one doupdate(), so tmux sees no flicker and an idle screen costs nothing. */
 #include "ui_int.h"
 
+#include "kestrel/live.h"
+
 #include "kestrel/cmd.h"
 #include "kestrel/keys.h"
 #include "kestrel/loop.h"
@@ -65,6 +67,13 @@ market_sym *ui_focus_sym(ui *u)
     if (n == 0)
         return NULL;
     return market_at(m, u->a->focus < n ? u->a->focus : 0);
+}
+
+/* What the market panes (chart, book, trades) show: the focused symbol, or its backup venue's
+ * while its feed is failed over (live.h). */
+market_sym *ui_view_sym(ui *u)
+{
+    return live_view_sym(u->a->live, ui_focus_sym(u));
 }
 
 static attr_t attrs_from_theme(uint32_t bits)
@@ -729,13 +738,15 @@ static uint64_t global_sig(ui *u, int64_t now)
         h = mix(h, log_tail_seq(a->log));
     if (u->screen == SCR_MARKET)
         h = mix(h, ui_strip_stamp(a));
+    if (a->live) /* the health banner (stalls, REST pause countdown) follows the wall clock */
+        h = mix(h, (uint64_t)(now / 500));
     return mix_symbols(h, a);
 }
 
 static uint64_t pane_sig(ui *u, enum pane_id id)
 {
     app *a = u->a;
-    market_sym *s = ui_focus_sym(u);
+    market_sym *s = ui_view_sym(u);
     uint64_t h = mix(0, (uint64_t)id);
     h = mix(h, u->focus == id);
     switch (id) {

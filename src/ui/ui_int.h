@@ -210,6 +210,7 @@ void ui_ai_draw(ui *u, WINDOW *w, int ih, int iw);
 attr_t ui_attr(const ui *u, enum theme_role r);
 void ui_role(ui *u, WINDOW *w, enum theme_role r);
 market_sym *ui_focus_sym(ui *u);
+market_sym *ui_view_sym(ui *u); /* the focus, or its backup while failed over */
 void ui_layout(ui *u); /* windows from size, screen, zoom and focus */
 /* The screen's actions, for the command handlers (ui_cmd.c) and the mouse: */
 void ui_set_focus_pane(ui *u, enum pane_id p); /* focus a pane (a hidden one is shown) */

@@ -30,7 +30,10 @@ tape's real trades (a forming bar every 20 trades, the closed bar when the next 
 
 Faults (GET /_fake/fault?type=T[&venue=V][&n=N][&secs=S][&ms=M]):
   drop        abort every websocket connection (no close frame)
-  stall       the connections open now receive nothing more (and get no pong) for S seconds
+  stall       the connections open now receive nothing more (and get no pong) for S seconds;
+              sticky=1: connections opened during those S seconds are stalled too (a venue
+              that accepts but never delivers); path=P: only connections whose path starts P
+  unstall     ends every stall (and sticky stall) now
   gap         the next N depth diffs of the venue are applied to the book but not sent
   malformed   one truncated JSON frame to every connection
   badutf8     one text frame with invalid UTF-8 to every connection
@@ -277,6 +280,7 @@ class Fake:
         self.http_fault = []  # list of [status, n, retry_after, venue]
         self.slow = []        # [secs, n, venue]
         self.skew_ms = 0
+        self.sticky_stall = {}  # venue -> (monotonic until, path prefix)
         self.okx_snapshot = args.okx_snapshot
         self.conn_lifetime = args.conn_lifetime
         self.weight = {}      # venue -> (minute, used)
@@ -640,8 +644,18 @@ class Fake:
                 c.closed = True
                 c.ws.transport.abort()
         elif typ == "stall":
+            pfx = q.get("path", "")
+            until = time.monotonic() + secs
             for c in conns:
-                c.stalled_until = time.monotonic() + secs
+                if urlparse(c.path).path.startswith(pfx):
+                    c.stalled_until = until
+            if q.get("sticky") == "1":
+                for v in venues:
+                    self.sticky_stall[v] = (until, pfx)
+        elif typ == "unstall":
+            for c in self.conns:
+                c.stalled_until = 0.0
+            self.sticky_stall = {}
         elif typ == "gap":
             for v in venues:
                 self.faults[v]["gap"] += n
@@ -714,6 +728,9 @@ class Fake:
             await ws.close(1008, "unknown path")
             return
         c = Conn(self, ws, venue, path)
+        st = self.sticky_stall.get(venue)
+        if st and urlparse(path).path.startswith(st[1]):
+            c.stalled_until = st[0]
         self.conns.add(c)
         self.stats["conns_total"] += 1
         wt = asyncio.get_running_loop().create_task(c.writer())

@@ -953,6 +953,35 @@ static void test_live_keys(void)
                "(expected \"venue:SYMBOL\", e.g. \"binance-spot:BTCUSDT\")");
     expect_err("watch = \"binance-spot:BTCUSDT\";\n",
                "1: watch must be a list (expected [\"venue:SYMBOL\", ...])");
+    /* a backup venue for failover (docs/LIVE.md), and the health keys */
+    expect_ok("watch = [\"okx:BTC-USDT@binance-spot:BTCUSDT\", \"binance-usdm:ETHUSDT\"];\n"
+              "health = { stall_factor = 20; failover_after_s = 2.5; failback_after_s = 30;"
+              " alert_interval_s = 0; };\n", &c);
+    CHECK_INT(c.watch_count, 2);
+    CHECK_STR(c.watch[0], "okx:BTC-USDT@binance-spot:BTCUSDT");
+    CHECK_NEAR(c.health_stall_factor, 20, 0);
+    CHECK_NEAR(c.health_failover_after_s, 2.5, 0);
+    CHECK_NEAR(c.health_failback_after_s, 30, 0);
+    CHECK_NEAR(c.health_alert_interval_s, 0, 0);
+    expect_ok("source = \"replay\";\n", &c);
+    CHECK_NEAR(c.health_stall_factor, 50, 0);
+    CHECK_NEAR(c.health_failover_after_s, 5, 0);
+    CHECK_NEAR(c.health_failback_after_s, 15, 0);
+    CHECK_NEAR(c.health_alert_interval_s, 60, 0);
+    expect_err("watch = [\"okx:BTC-USDT@kraken:XBT\"];\n",
+               "1: watch[0]: backup: unknown venue 'kraken' (binance-spot, binance-usdm, okx) "
+               "(expected \"venue:SYMBOL\", e.g. \"binance-spot:BTCUSDT\")");
+    expect_err("watch = [\"okx:BTC-USDT@okx:A@okx:B\"];\n",
+               "1: watch[0]: at most one backup ('@') (expected \"venue:SYMBOL\", e.g. "
+               "\"binance-spot:BTCUSDT\")");
+    expect_err("watch = [\"okx:@binance-spot:BTCUSDT\"];\n",
+               "1: watch[0]: bad symbol (1..23 letters, digits and '-') (expected "
+               "\"venue:SYMBOL\", e.g. \"binance-spot:BTCUSDT\")");
+    expect_err("health = { stall_factor = 1; };\n",
+               "1: health.stall_factor = 1 is out of range (expected 2..1000 (times the "
+               "stream's expected cadence))");
+    expect_err("health = { failover_after_s = 0; };\n",
+               "1: health.failover_after_s = 0 is out of range (expected 0.5..3600 (seconds))");
     expect_err("venues = { okx = { network = \"testnet\"; }; };\n",
                "1: venues.okx.network = \"testnet\" is not valid (expected mainnet or demo)");
     expect_err("venues = { binance-spot = { ws_url = \"stream.binance.com\"; }; };\n",
