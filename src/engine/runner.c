@@ -1047,6 +1047,11 @@ static runner_sym *runner_prepare(runner *r, const order_req *in, order_req *q,
     runner_shape(q, last, why, whylen);
     if (why[0])
         return NULL;
+    /* a halt is the first thing an entry hears (after close-all the closes are in flight too) */
+    if (!q->reduce_only && risk_get_state(r->rk) == RISK_HALTED) {
+        snprintf(why, whylen, "HALTED: %s", risk_reason(r->rk));
+        return NULL;
+    }
     if (q->type == ORDER_MARKET && s->pending[0]) {
         snprintf(why, whylen, "an order for %s is still in flight (%s)", s->ms->name, s->pending);
         return NULL;
