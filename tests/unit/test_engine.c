@@ -215,6 +215,22 @@ static void test_lifecycle(void)
            cJSON_GetObjectItem(cJSON_GetObjectItem(models, "logreg"), "n")->valuedouble,
            printed ? (strstr(printed, "\"health\":null") ? "null" : "set") : "?",
            (unsigned long long)engine_drift_events(a.e));
+    /* the adaptive-weights model is honest: its log loss on the real day is no worse than the
+     * majority (always-HOLD, Laplace-smoothed) prior, and the ensemble is calibrated */
+    cJSON *wat = cJSON_GetObjectItem(cJSON_GetObjectItem(models, "weights"), "all_time");
+    cJSON *mat = cJSON_GetObjectItem(cJSON_GetObjectItem(base, "majority"), "all_time");
+    if (!wat)
+        wat = cJSON_GetObjectItem(models, "weights");
+    if (!mat)
+        mat = cJSON_GetObjectItem(base, "majority");
+    double wll = cJSON_GetObjectItem(wat, "log_loss")->valuedouble;
+    double mll = cJSON_GetObjectItem(mat, "log_loss")->valuedouble;
+    printf("weights model log loss %.6f (n %.0f), majority prior %.6f; ensemble ece %.4f\n", wll,
+           cJSON_GetObjectItem(wat, "n")->valuedouble, mll, ece);
+    CHECK(wll <= mll + 1e-4); /* the mixture's bound: -ln(1 - 0.001) nats in total, plus the
+                               * delay of labels (15 overlapping horizons) */
+    CHECK(ll < 1.0);   /* was 6.4 with the overconfident map */
+    CHECK(ece < 0.15); /* was 0.94 */
     double w[3];
     engine_weights(a.e, w);
     CHECK_NEAR(w[0] + w[1] + w[2], 1.0, 1e-12);
