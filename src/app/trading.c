@@ -72,13 +72,19 @@ static void trading_alerts_poll(app *a, const market_sym *ms, int64_t now_ms)
             alerts_raise(t->al, engine_event_name(ev.kind), ms->name, ev.time_ms, ev.value,
                          ev.text);
     }
-    enum risk_state rs = risk_get_state(runner_risk(r));
+    /* the daily-loss and drawdown rules on the portfolio as it is now: a loss raises its alert
+     * at the next runner event, not only when the next order is tried */
+    enum risk_state rs = risk_update(runner_risk(r), runner_portfolio(r), now_ms);
     if (rs != t->risk_seen) {
-        char txt[96];
-        snprintf(txt, sizeof txt, "risk state %s (was %s)", risk_state_name(rs),
-                 risk_state_name(t->risk_seen));
+        /* the kind says what happened, the text carries the risk rule and its numbers */
+        char txt[320];
+        const char *why = risk_reason(runner_risk(r));
+        snprintf(txt, sizeof txt, "risk state %s (was %s)%s%s", risk_state_name(rs),
+                 risk_state_name(t->risk_seen), why[0] ? ": " : "", why);
         t->risk_seen = rs;
-        alerts_raise(t->al, "risk", "", now_ms, NAN, txt);
+        alerts_raise(t->al, rs == RISK_REDUCING ? "daily_loss" : rs == RISK_HALTED ? "risk_halt"
+                                                                                  : "risk",
+                     "", now_ms, NAN, txt);
     }
     alerts_reap(t->al);
 }

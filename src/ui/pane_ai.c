@@ -219,7 +219,7 @@ static int ai_alerts(ui *u, WINDOW *w, const engine *e, int y, int ymax, int x, 
     if (y > ymax)
         return y;
     alerts *al = trading_alerts(u->a);
-    char line[256];
+    char line[400];
     snprintf(line, sizeof line, "alerts (%llu raised, %llu drift events)",
              al ? (unsigned long long)alerts_get_stats(al)->raised : 0ULL,
              (unsigned long long)engine_drift_events(e));
