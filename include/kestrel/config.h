@@ -88,6 +88,8 @@ typedef struct kconfig {
     double engine_state_interval_s;   /* model state checkpoint every this much data time,
                                        * 10..86400 (60) */
     int engine_drift;                 /* enum drift_method: page_hinkley (0) or adwin */
+    double engine_train_every;        /* the deep networks train after this many new labelled
+                                       * samples, 1..1000000 (256) */
     int paper_latency_ms;             /* paper orders reach the book / report after: 0..10000
                                        * (50) */
     /* alerts { bell; command; rate_limit; } */

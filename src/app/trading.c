@@ -332,6 +332,13 @@ static void trading_on_event(void *ud, const runner_ev *ev)
     trading_put_account(a, f->time_ms);
 }
 
+static void trading_on_retrain(void *ud, const market_sym *ms, const runner_retrain *rt)
+{
+    app *a = ud;
+    if (a->trading && a->trading->ss)
+        sigstore_on_retrain(a->trading->ss, ms, rt);
+}
+
 static void trading_on_engine(void *ud, const market_sym *ms, engine *e, int64_t now_ms)
 {
     app *a = ud;
@@ -365,6 +372,7 @@ int trading_open(app *a, char *err, size_t errlen)
     rc.signal_interval_ms = (int64_t)(a->cfg.engine_signal_interval_s * 1000.0 + 0.5);
     rc.paper.latency_ms = rc.paper.report_latency_ms = a->cfg.paper_latency_ms;
     rc.models = a->cfg.engine_models;
+    rc.train_every = (uint32_t)(a->cfg.engine_train_every + 0.5);
     snprintf(rc.id_prefix, sizeof rc.id_prefix, "k");
     for (int i = 0; i < a->cfg.trade_count; i++) { /* paper.*, fees.*, risk.* as the file says */
         const config_kv *kv = &a->cfg.trade[i];
@@ -400,6 +408,8 @@ int trading_open(app *a, char *err, size_t errlen)
                                       (int64_t)(a->cfg.engine_state_interval_s * 1000.0 + 0.5));
         rc.on_engine = trading_on_engine;
         rc.on_engine_ud = a;
+        rc.on_retrain = trading_on_retrain;
+        rc.on_retrain_ud = a;
     }
     if (rc.models & (RUNNER_M_LSTM | RUNNER_M_TRANSFORMER | RUNNER_M_CNN | RUNNER_M_XGB)) {
         /* heavy training never on the main thread */
@@ -1217,6 +1227,8 @@ void cmd_status_trading(cmd_ctx *c, cJSON *doc)
         cmd_json_num(c, ms, "signals_written", (double)si.signals_written);
         cmd_json_num(c, ms, "scored_written", (double)si.scored_written);
         cmd_json_num(c, ms, "metrics_written", (double)si.metrics_written);
+        cmd_json_num(c, ms, "retrains_written", (double)si.retrains_written);
+        cmd_json_num(c, ms, "reasons_read", (double)si.reasons_read);
     }
 }
 
@@ -1289,6 +1301,7 @@ static const trading_export trading_exports[] = {
      trading_derive_equity},
     {"signals", NULL, NULL, NULL, 0, NULL}, /* not journal kinds: tables read by sigstore.c */
     {"metrics", NULL, NULL, NULL, 0, NULL},
+    {"retrains", NULL, NULL, NULL, 0, NULL},
 };
 
 int trading_export_main(int argc, char **argv)
@@ -1309,7 +1322,7 @@ int trading_export_main(int argc, char **argv)
         if (!strcmp(what, trading_exports[i].name))
             ex = &trading_exports[i];
     if (!ex || (strcmp(fmt, "csv") && strcmp(fmt, "json"))) {
-        fprintf(stderr, "usage: kestrel export fills|trades|equity|signals|metrics --format csv|json "
+        fprintf(stderr, "usage: kestrel export fills|trades|equity|signals|metrics|retrains --format csv|json "
                         "[--db FILE]\n");
         return 2;
     }

@@ -12,7 +12,8 @@
 #include "kestrel/xmalloc.h"
 
 #define ENGINE_MAGIC 0x4B454E47u /* "KENG" */
-#define ENGINE_VERSION 2u /* 2: the ADWIN detector's state follows Page-Hinkley's */
+#define ENGINE_VERSION 3u /* 2: the ADWIN detector's state follows Page-Hinkley's; 3: the
+                           * metrics accumulators and the history rows of pending signals */
 #define ENGINE_ROWS 512 /* feature rows kept for sequence-model windows */
 #define ENGINE_EVENTS 32
 #define ENGINE_HEALTH_LOW 40.0
@@ -832,6 +833,22 @@ enum model_result engine_save(const engine *e, model_blob *out)
     for (uint32_t i = 0; i < e->pend_n; i++)
         model_blob_put(out, &e->pend[(e->pend_head + i) % e->cfg.pending_max], sizeof(engine_pend));
     model_blob_put(out, e->rows, sizeof(float) * FEAT_COUNT * ENGINE_ROWS);
+    /* 3: metrics, then the history rows from the oldest pending signal on (so a restored
+     * pending signal that is scored later updates its row: the app's store upserts it) */
+    model_blob part2 = { 0 };
+    metrics_set_save(e->metrics, &part2);
+    engine_section(out, &part2);
+    model_blob_free(&part2);
+    uint32_t from = e->hist_n;
+    if (e->pend_n) {
+        uint64_t oldest = e->pend[e->pend_head].id;
+        for (from = 0; from < e->hist_n && engine_history(e, from)->id < oldest; from++)
+            ;
+    }
+    uint32_t nrows = e->hist_n - from;
+    model_blob_put(out, &nrows, sizeof nrows);
+    for (uint32_t i = from; i < e->hist_n; i++)
+        model_blob_put(out, engine_history(e, i), sizeof(metrics_signal_row));
     return K_MODEL_OK;
 }
 
@@ -877,8 +894,19 @@ static enum model_result engine_load_raw(engine *e, const uint8_t *data, size_t 
     size_t rest = sizeof e->drift + sizeof e->adw + sizeof e->guard + sizeof e->thr +
                   sizeof e->k + sizeof e->last_px + sizeof e->last_px_ms +
                   (size_t)h.pend_n * sizeof(engine_pend) + sizeof(float) * FEAT_COUNT * ENGINE_ROWS;
-    if (len - off != rest)
+    if (len - off < rest)
         return K_MODEL_BAD_STATE;
+    size_t moff = off + rest;
+    uint32_t nrows;
+    if (engine_get_section(data, len, &moff, &sec, &slen) != K_MODEL_OK ||
+        model_blob_get(data, len, &moff, &nrows, sizeof nrows) != K_MODEL_OK ||
+        nrows > e->cfg.history_max ||
+        len - moff != (size_t)nrows * sizeof(metrics_signal_row) ||
+        metrics_set_load(e->metrics, sec, slen) != K_MODEL_OK)
+        return K_MODEL_BAD_STATE;
+    e->hist_head = 0;
+    e->hist_n = nrows;
+    memcpy(e->hist, data + moff, (size_t)nrows * sizeof(metrics_signal_row));
     memcpy(&e->drift, data + off, sizeof e->drift);
     off += sizeof e->drift;
     memcpy(&e->adw, data + off, sizeof e->adw);

@@ -40,6 +40,8 @@ typedef struct runner_sym {
     bool told;       /* cfg.on_engine has been called for this symbol */
     uint64_t data_seq; /* market data taken for this symbol (trades, bars, top changes) */
     uint64_t trained_at[ENSEMBLE_MAX_MODELS]; /* samples() at each model's last train() */
+    int64_t train_start_ms[ENSEMBLE_MAX_MODELS]; /* data time of the training in flight */
+    runner_retrain last_rt[ENSEMBLE_MAX_MODELS]; /* the newest finished training per model */
     uint64_t sig_seq;  /* data_seq when its last signal was made */
 } runner_sym;
 
@@ -209,6 +211,72 @@ int runner_models_parse(const char *s, uint32_t *out)
     return K_OK;
 }
 
+/* A training of model i of s finished (swap rc): its record, kept and told to the listener. */
+static void runner_retrained(runner *r, runner_sym *s, uint32_t i, enum model_result swap_rc,
+                             double train_ms, bool offthread)
+{
+    model *m = engine_model(s->e, i);
+    if (!m || i >= ENSEMBLE_MAX_MODELS)
+        return;
+    runner_retrain rt;
+    memset(&rt, 0, sizeof rt);
+    snprintf(rt.model, sizeof rt.model, "%s", m->name);
+    snprintf(rt.kind, sizeof rt.kind, "%s", m->ops->kind);
+    rt.seq = s->last_rt[i].seq + 1;
+    rt.time_ms = s->train_start_ms[i];
+    rt.offthread = offthread;
+    rt.train_ms = train_ms;
+    rt.samples = m->ops->samples ? m->ops->samples(m) : 0;
+    if (!strcmp(m->ops->kind, "xgboost")) {
+        xgb_retrain x;
+        if (xgb_history(m, &x, 1) != 1)
+            return; /* nothing recorded (no retrain ran) */
+        rt.seq = x.seq;
+        rt.time_ms = x.at_ms;
+        snprintf(rt.trigger, sizeof rt.trigger, "%s", xgb_trigger_name(x.trigger));
+        rt.n_train = x.n_train;
+        rt.n_holdout = x.n_holdout;
+        rt.cand_logloss = x.cand_logloss;
+        rt.cand_acc = x.cand_acc;
+        rt.live_logloss = x.live_logloss;
+        rt.live_acc = x.live_acc;
+        rt.base_logloss = x.base_logloss;
+        rt.accepted = x.accepted != 0;
+        if (!offthread)
+            rt.train_ms = x.train_ms;
+    } else {
+        nn_model *nm = (nn_model *)m;
+        snprintf(rt.trigger, sizeof rt.trigger, "count");
+        rt.n_train = nn_model_replay_count(nm);
+        rt.cand_logloss = nm->loss_live;
+        rt.cand_acc = NAN;
+        metrics_summary ms;
+        metrics_track_rolling(metrics_set_model_track(engine_metrics(s->e), i), &ms);
+        rt.n_holdout = (uint32_t)ms.n;
+        rt.live_logloss = ms.n ? ms.log_loss : NAN;
+        rt.live_acc = ms.n ? ms.accuracy : NAN;
+        rt.base_logloss = NAN;
+        for (uint32_t j = 0; j < engine_models(s->e); j++)
+            if (!strcmp(engine_model(s->e, j)->ops->kind, "logreg")) {
+                metrics_track_rolling(metrics_set_model_track(engine_metrics(s->e), j), &ms);
+                rt.base_logloss = ms.n ? ms.log_loss : NAN;
+                break;
+            }
+        rt.accepted = swap_rc == K_MODEL_OK;
+    }
+    s->last_rt[i] = rt;
+    if (r->cfg.on_retrain)
+        r->cfg.on_retrain(r->cfg.on_retrain_ud, s->ms, &rt);
+}
+
+bool runner_last_retrain(const runner *r, uint32_t si, uint32_t i, runner_retrain *out)
+{
+    if (si >= r->nsyms || i >= ENSEMBLE_MAX_MODELS || r->syms[si].last_rt[i].seq == 0)
+        return false;
+    *out = r->syms[si].last_rt[i];
+    return true;
+}
+
 /* After labels reached the engine: starts the training of every off-thread model that is due
  * (see runner_config.train_every). Inline (no learner) it trains and swaps now, so a backtest
  * is the same for a seed; with a learner a model still training is skipped (train_busy). */
@@ -227,17 +295,19 @@ static void runner_train_due(runner *r, runner_sym *s, int64_t now)
             due = have >= s->trained_at[i] + (r->cfg.train_every ? r->cfg.train_every : 256);
         if (!due)
             continue;
+        s->train_start_ms[i] = now;
         if (r->cfg.learner) {
-            enum learner_result lr = learner_submit(r->cfg.learner, m, (uint64_t)i);
+            uint64_t tag = (uint64_t)(s - r->syms) * ENSEMBLE_MAX_MODELS + i;
+            enum learner_result lr = learner_submit(r->cfg.learner, m, tag);
             if (lr != K_LEARNER_OK) {
                 r->st.train_busy++;
                 continue;
             }
         } else {
             enum model_result tr = m->ops->train(m);
-            if (m->ops->swap)
-                (void)m->ops->swap(m);
-            (void)tr;
+            enum model_result sw = m->ops->swap ? m->ops->swap(m) : K_MODEL_NOT_READY;
+            if (tr == K_MODEL_OK || tr == K_MODEL_BAD_STATE)
+                runner_retrained(r, s, i, sw, NAN, false);
         }
         s->trained_at[i] = have;
         r->st.trains++;
@@ -252,9 +322,16 @@ uint32_t runner_collect(runner *r)
     uint32_t total = 0;
     size_t k;
     while ((k = learner_collect(r->cfg.learner, d, 16)) > 0) {
-        for (size_t i = 0; i < k; i++)
-            if (d[i].m && d[i].m->ops->swap)
-                (void)d[i].m->ops->swap(d[i].m);
+        for (size_t i = 0; i < k; i++) {
+            if (!d[i].m || !d[i].m->ops->swap)
+                continue;
+            enum model_result sw = d[i].m->ops->swap(d[i].m);
+            uint64_t si = d[i].tag / ENSEMBLE_MAX_MODELS, mi = d[i].tag % ENSEMBLE_MAX_MODELS;
+            if (si < r->nsyms && engine_model(r->syms[si].e, (uint32_t)mi) == d[i].m &&
+                (d[i].rc == K_MODEL_OK || d[i].rc == K_MODEL_BAD_STATE))
+                runner_retrained(r, &r->syms[si], (uint32_t)mi, sw, (double)d[i].train_ns / 1e6,
+                                 true);
+        }
         total += (uint32_t)k;
     }
     return total;
