@@ -217,6 +217,7 @@ typedef struct store_retrain {
     uint32_t n_train, n_holdout;
     double cand_logloss, cand_acc, live_logloss, live_acc, base_logloss; /* NaN: NULL */
     bool accepted;
+    bool offthread; /* thread: "learner" (the learner thread) or "inline" */
     double train_ms;
 } store_retrain;
 enum store_result store_put_retrain(store *s, enum venue v, const char *symbol,

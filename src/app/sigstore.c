@@ -332,6 +332,7 @@ void sigstore_on_retrain(sigstore *ss, const market_sym *ms, const runner_retrai
     g.live_acc = rt->live_acc;
     g.base_logloss = rt->base_logloss;
     g.accepted = rt->accepted;
+    g.offthread = rt->offthread;
     g.train_ms = rt->train_ms;
     if (store_put_retrain(ss->st, ms->venue, ms->name, &g) == STORE_OK)
         ss->total.retrains_written++;
@@ -547,13 +548,13 @@ static int sigstore_export_retrains(sqlite3 *db, bool csv, FILE *out)
     static const char *const cols[] = {
         "id", "time", "venue", "symbol", "model", "kind", "seq", "trigger", "n_train",
         "n_holdout", "cand_logloss", "cand_acc", "live_logloss", "live_acc", "base_logloss",
-        "accepted", "train_ms",
+        "accepted", "train_ms", "thread",
     };
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db,
                            "SELECT id, time_ms, venue, symbol, model, kind, seq, trigger, n_train,"
                            " n_holdout, cand_logloss, cand_acc, live_logloss, live_acc,"
-                           " base_logloss, accepted, train_ms FROM retrains ORDER BY id",
+                           " base_logloss, accepted, train_ms, thread FROM retrains ORDER BY id",
                            -1, &st, NULL) != SQLITE_OK) {
         fprintf(stderr, "kestrel export: no retrains table (%s)\n", sqlite3_errmsg(db));
         return 1;

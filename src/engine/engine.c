@@ -722,6 +722,14 @@ const metrics_set *engine_metrics(const engine *e)
 cJSON *engine_metrics_json(const engine *e)
 {
     cJSON *j = metrics_set_json(e->metrics);
+    cJSON *mods = cJSON_GetObjectItemCaseSensitive(j, "models");
+    for (uint32_t i = 0; i < e->nmodels; i++) { /* labelled samples each model has learned */
+        cJSON *mo = cJSON_GetObjectItemCaseSensitive(mods, e->models[i]->name);
+        const model *m = e->models[i];
+        if (mo)
+            cJSON_AddNumberToObject(mo, "samples", m->ops->samples ? (double)m->ops->samples(m)
+                                                                    : 0);
+    }
     cJSON *w = cJSON_AddObjectToObject(j, "weights");
     double wt[ENSEMBLE_MAX_MODELS];
     ensemble_weights(e->ens, wt);

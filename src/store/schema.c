@@ -143,6 +143,7 @@ static const char *const migrations[] = {
     "  cand_logloss REAL, cand_acc REAL, live_logloss REAL, live_acc REAL, base_logloss REAL,"
     "  accepted INTEGER NOT NULL,"
     "  train_ms REAL,"
+    "  thread TEXT NOT NULL,"
     "  session_id INTEGER);"
     "CREATE INDEX retrains_time ON retrains(time_ms);",
 };

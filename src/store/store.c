@@ -234,8 +234,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                        " ORDER BY id DESC LIMIT 1 OFFSET ?3)",
     [ST_RETRAIN] = "INSERT INTO retrains(venue, symbol, model, kind, seq, time_ms, trigger, n_train,"
                    " n_holdout, cand_logloss, cand_acc, live_logloss, live_acc, base_logloss,"
-                   " accepted, train_ms, session_id)"
-                   " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
+                   " accepted, train_ms, session_id, thread)"
+                   " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)",
 };
 
 struct store {
@@ -579,6 +579,7 @@ static int store_writer_exec(store *s, const store_row *r)
             sqlite3_bind_int64(st, 17, r->u.rt.session_id);
         else
             sqlite3_bind_null(st, 17);
+        store_bind_text(st, 18, t->offthread ? "learner" : "inline");
         break;
     }
     case ROW_METRICS:
