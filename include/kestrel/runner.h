@@ -111,8 +111,18 @@ typedef struct runner_config {
     struct learner *learner;
     /* optional: told after every training of an off-thread model was swapped in (or refused),
      * on the main thread: the app stores it (table retrains) and the AI screen shows it */
-    void (*on_retrain)(void *ud, const market_sym *ms, const struct runner_retrain *rt);
+    void (*on_retrain)(void *ud, const market_sym *ms, const runner_retrain *rt);
     void *on_retrain_ud;
+    /* optional warm-up: when a symbol's engine is made, before the symbol's first data (at
+     * before_ms), up to warmup_max closed 1m bars older than before_ms, oldest first (stored
+     * candles, a downloaded klines file); the runner feeds them through the engine (1m and the
+     * 5m / 15m / 1h it aggregates), makes a signal at every bar close (source "warmup", never
+     * traded), scores and learns them as usual, and starts the off-thread trainings that fall
+     * due, so the models trade with what history taught them. Returns the bar count. */
+    uint32_t (*warmup)(void *ud, const market_sym *ms, int64_t before_ms, candle *out,
+                       uint32_t max);
+    void *warmup_ud;
+    uint32_t warmup_max; /* 1440 (a day of 1m bars) */
     /* client order ids: "<id_prefix><epoch base36>x<seq>", so an epoch above every earlier one
      * (the app: the session id) never reuses an id after a restart. Default "bt", 1. */
     char id_prefix[8];

@@ -12,6 +12,7 @@
 #include "kestrel/trading.h"
 
 #include "kestrel/alerts.h"
+#include "kestrel/klines.h"
 #include "kestrel/learner.h"
 #include "kestrel/loop.h"
 
@@ -339,6 +340,64 @@ static void trading_on_retrain(void *ud, const market_sym *ms, const runner_retr
         sigstore_on_retrain(a->trading->ss, ms, rt);
 }
 
+/* The warm-up history of a symbol's engine (runner_config.warmup): nothing when a stored model
+ * state will be restored (it has learned already; restoring over a warm-up whose trainings are
+ * running would race them), else the newest stored 1m candles before the symbol's first data
+ * (engine.warmup = "store") or a klines CSV (a path). Start-up reads, like the model state's. */
+static uint32_t trading_warmup(void *ud, const market_sym *ms, int64_t before_ms, candle *out,
+                               uint32_t max)
+{
+    app *a = ud;
+    const char *src = a->cfg.engine_warmup;
+    if (!strcmp(src, "off") || !src[0])
+        return 0;
+    if (a->store) {
+        void *blob = NULL;
+        size_t len = 0;
+        int64_t t = 0, ver = 0;
+        enum store_result rc = store_load_model_state(a->store, ms->venue, ms->name, &blob, &len,
+                                                      &t, &ver);
+        free(blob);
+        if (rc == STORE_OK && t <= before_ms)
+            return 0;
+    }
+    uint32_t n = 0;
+    if (!strcmp(src, "store")) {
+        if (!a->store || store_load_candles(a->store, ms->venue, ms->name, TF_1M, before_ms, out,
+                                            max, &n) != STORE_OK)
+            n = 0;
+    } else {
+        char err[256];
+        klines *k = NULL;
+        if (klines_open(&k, src, ms->venue, ms->name, "", err, sizeof err) != K_OK) {
+            log_warn(a->log, "engine.warmup: %s", err);
+            return 0;
+        }
+        feed_event ev;
+        int r;
+        while ((r = klines_next(k, &ev)) != 0) { /* the newest max bars before the data */
+            if (r < 0 || ev.u.kline.open_ms + 60000 > before_ms)
+                continue;
+            candle c = {.open_ms = ev.u.kline.open_ms, .o = ev.u.kline.o, .h = ev.u.kline.h,
+                        .l = ev.u.kline.l, .c = ev.u.kline.c, .volume = ev.u.kline.volume};
+            if (n == max) {
+                memmove(out, out + 1, (max - 1) * sizeof *out);
+                n--;
+            }
+            out[n++] = c;
+        }
+        if (klines_tf(k) != TF_1M) {
+            log_warn(a->log, "engine.warmup: %s is not 1m klines; not used", src);
+            n = 0;
+        }
+        klines_close(k);
+    }
+    if (n)
+        log_info(a->log, "%s: the models warm up on %u history bars (%s)", ms->name, n,
+                 !strcmp(src, "store") ? "stored candles" : src);
+    return n;
+}
+
 static void trading_on_engine(void *ud, const market_sym *ms, engine *e, int64_t now_ms)
 {
     app *a = ud;
@@ -410,6 +469,11 @@ int trading_open(app *a, char *err, size_t errlen)
         rc.on_engine_ud = a;
         rc.on_retrain = trading_on_retrain;
         rc.on_retrain_ud = a;
+    }
+    if (strcmp(a->cfg.engine_warmup, "off") != 0) {
+        rc.warmup = trading_warmup;
+        rc.warmup_ud = a;
+        rc.warmup_max = (uint32_t)(a->cfg.engine_warmup_bars + 0.5);
     }
     if (rc.models & (RUNNER_M_LSTM | RUNNER_M_TRANSFORMER | RUNNER_M_CNN | RUNNER_M_XGB)) {
         /* heavy training never on the main thread */

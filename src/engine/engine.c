@@ -41,7 +41,8 @@ typedef struct engine_counters {
     uint64_t next_id, scored, dropped, drift_events, row_seq;
     uint64_t outcomes[MODEL_CLASSES];
     int64_t last_signal_ms;
-    uint8_t was_paused, was_healthy, pad[6]; /* edge detection of the alerts */
+    uint8_t was_paused, was_healthy, in_warmup, pad[5]; /* edge detection of the alerts */
+    uint64_t warm_bars, warm_signals, warm_scored, warm_discarded; /* engine_warmup_end */
 } engine_counters;
 
 struct engine {
@@ -557,6 +558,8 @@ enum model_result engine_signal_make(engine *e, int64_t now_ms, engine_signal *s
         s->tp = s->price + dir * e->cfg.atr_tp * s->atr;
         s->sl = s->price - dir * e->cfg.atr_sl * s->atr;
     }
+    if (e->k.in_warmup)
+        s->source = "warmup"; /* learned from, never traded */
     char why[112] = "";
     bool regime_ok = ensemble_regime_allows(s->regime, s->action, &sr, &si, why, sizeof why);
     char paused[96];
@@ -569,6 +572,8 @@ enum model_result engine_signal_make(engine *e, int64_t now_ms, engine_signal *s
         snprintf(s->gate, sizeof s->gate, "%s", why);
     else if (is_paused)
         snprintf(s->gate, sizeof s->gate, "paused: %s", paused);
+    else if (e->k.in_warmup)
+        snprintf(s->gate, sizeof s->gate, "warm-up on history");
     s->tradeable = s->gate[0] == 0;
     s->nmodels = e->nmodels;
     for (uint32_t i = 0; i < e->nmodels; i++) {
@@ -653,6 +658,43 @@ enum model_result engine_signal_make(engine *e, int64_t now_ms, engine_signal *s
     e->last = *s;
     e->have_last = true;
     return K_MODEL_OK;
+}
+
+/* ---- warm-up on history ------------------------------------------------------------- */
+
+void engine_warmup_begin(engine *e)
+{
+    e->k.in_warmup = 1;
+    e->k.warm_signals = e->k.next_id - 1;
+    e->k.warm_scored = e->k.scored;
+}
+
+void engine_warmup_end(engine *e, uint64_t bars)
+{
+    if (!e->k.in_warmup)
+        return;
+    e->k.in_warmup = 0;
+    e->k.warm_bars += bars;
+    e->k.warm_signals = e->k.next_id - 1 - e->k.warm_signals;
+    e->k.warm_scored = e->k.scored - e->k.warm_scored;
+    /* what the history left unscored would be scored against the first live price, hours or
+     * days later: dropped (their rows stay unscored) */
+    for (uint32_t i = 0; i < e->pend_n; i++) {
+        engine_pend *p = &e->pend[(e->pend_head + i) % e->cfg.pending_max];
+        if (!p->scored) {
+            p->scored = 1;
+            e->k.warm_discarded++;
+        }
+    }
+    engine_pend_trim(e);
+}
+
+void engine_warmup_info(const engine *e, engine_warmup_stats *out)
+{
+    out->bars = e->k.warm_bars;
+    out->signals = e->k.warm_signals;
+    out->scored = e->k.warm_scored;
+    out->discarded = e->k.warm_discarded;
 }
 
 /* ---- accessors ---------------------------------------------------------------------- */
@@ -740,6 +782,11 @@ cJSON *engine_metrics_json(const engine *e)
     cJSON_AddNumberToObject(c, "n", calib_n(e->cal));
     cJSON_AddNumberToObject(c, "need", calib_min_n(e->cal));
     cJSON_AddNumberToObject(j, "drift_events", (double)e->k.drift_events);
+    cJSON *wu = cJSON_AddObjectToObject(j, "warmup");
+    cJSON_AddNumberToObject(wu, "bars", (double)e->k.warm_bars);
+    cJSON_AddNumberToObject(wu, "signals", (double)e->k.warm_signals);
+    cJSON_AddNumberToObject(wu, "scored", (double)e->k.warm_scored);
+    cJSON_AddNumberToObject(wu, "discarded", (double)e->k.warm_discarded);
     cJSON_AddNumberToObject(j, "threshold", ensemble_threshold_get(&e->thr));
     char why[112];
     bool paused = ensemble_guard_paused(&e->guard, why, sizeof why);

@@ -38,6 +38,7 @@ typedef struct runner_sym {
     kdec last_close; /* bar mode: the last close of exec_tf */
     bool book_dirty; /* the book changed since the engine last saw it */
     bool told;       /* cfg.on_engine has been called for this symbol */
+    bool warmed;     /* the warm-up ran (or had nothing to do) */
     uint64_t data_seq; /* market data taken for this symbol (trades, bars, top changes) */
     uint64_t trained_at[ENSEMBLE_MAX_MODELS]; /* samples() at each model's last train() */
     int64_t train_start_ms[ENSEMBLE_MAX_MODELS]; /* data time of the training in flight */
@@ -295,7 +296,6 @@ static void runner_train_due(runner *r, runner_sym *s, int64_t now)
             due = have >= s->trained_at[i] + (r->cfg.train_every ? r->cfg.train_every : 256);
         if (!due)
             continue;
-        s->train_start_ms[i] = now;
         if (r->cfg.learner) {
             uint64_t tag = (uint64_t)(s - r->syms) * ENSEMBLE_MAX_MODELS + i;
             enum learner_result lr = learner_submit(r->cfg.learner, m, tag);
@@ -303,7 +303,9 @@ static void runner_train_due(runner *r, runner_sym *s, int64_t now)
                 r->st.train_busy++;
                 continue;
             }
+            s->train_start_ms[i] = now; /* the job's: read when it comes back */
         } else {
+            s->train_start_ms[i] = now;
             enum model_result tr = m->ops->train(m);
             enum model_result sw = m->ops->swap ? m->ops->swap(m) : K_MODEL_NOT_READY;
             if (tr == K_MODEL_OK || tr == K_MODEL_BAD_STATE)
@@ -358,7 +360,54 @@ static void runner_quote(runner *r, runner_sym *s, kdec px)
     (void)book_on_snapshot(s->bar_book, &ev);
 }
 
-static runner_sym *runner_add(runner *r, market_sym *ms)
+static void runner_train_due(runner *r, runner_sym *s, int64_t now);
+
+static void runner_warm_closed(void *ud, enum tf tf, const candle *bar)
+{
+    (void)engine_on_bar(ud, tf, bar, false);
+}
+
+/* The warm-up (runner_config.warmup): history bars through the engine before its first data. */
+static void runner_warmup(runner *r, runner_sym *s, int64_t before_ms)
+{
+    uint32_t max = r->cfg.warmup_max ? r->cfg.warmup_max : 1440;
+    candle *bars = xmalloc(max * sizeof *bars);
+    uint32_t n = r->cfg.warmup(r->cfg.warmup_ud, s->ms, before_ms, bars, max);
+    if (n > max)
+        n = max;
+    static const enum tf agg_tf[3] = {TF_5M, TF_15M, TF_1H};
+    candles *agg[3];
+    for (int k = 0; k < 3; k++)
+        agg[k] = candles_new(agg_tf[k], 8);
+    engine_warmup_begin(s->e);
+    uint64_t fed = 0;
+    int64_t last = INT64_MIN;
+    for (uint32_t i = 0; i < n; i++) {
+        const candle *b = &bars[i];
+        int64_t end = b->open_ms + 60000;
+        if (b->open_ms <= last || end > before_ms)
+            continue; /* out of order, or not older than the live data */
+        last = b->open_ms;
+        if (engine_on_bar(s->e, TF_1M, b, false) != K_OK)
+            continue;
+        fed++;
+        for (int k = 0; k < 3; k++) {
+            candles_on_bar(agg[k], b, 60000, runner_warm_closed, s->e);
+            candles_advance(agg[k], end, runner_warm_closed, s->e);
+        }
+        engine_signal sig;
+        if (engine_signal_make(s->e, end, &sig) != K_MODEL_OK)
+            continue;
+        engine_advance(s->e, end);
+        runner_train_due(r, s, end);
+    }
+    engine_warmup_end(s->e, fed);
+    for (int k = 0; k < 3; k++)
+        candles_free(agg[k]);
+    free(bars);
+}
+
+static runner_sym *runner_add(runner *r, market_sym *ms, int64_t first_ms)
 {
     if (r->cfg.symbol[0] && strcmp(r->cfg.symbol, ms->name))
         return NULL;
@@ -391,6 +440,7 @@ static runner_sym *runner_add(runner *r, market_sym *ms)
     }
     if (!s->bar_mode)
         paper_attach_book(r->pp, ms->venue, ms->name, ms->book);
+    (void)first_ms; /* the warm-up waits for the symbol's first trade or bar (its time) */
     return s;
 }
 
@@ -766,10 +816,21 @@ static void runner_on_note(void *ud, const market_note *n)
     runner *r = ud;
     runner_sym *s = runner_find(r, n->sym);
     if (!s && (n->kind == MARKET_SYMBOL_ADDED || n->kind == MARKET_TRADE ||
-               n->kind == MARKET_BAR_CLOSED))
-        s = runner_add(r, n->sym);
+               n->kind == MARKET_BAR_CLOSED)) {
+        int64_t first = n->kind == MARKET_TRADE && n->ev ? n->ev->u.trade.time_ms
+                      : n->kind == MARKET_BAR_CLOSED && n->bar ? n->bar->open_ms
+                      : r->clock ? kclock_now_ms(r->clock) : 0;
+        s = runner_add(r, n->sym, first);
+    }
     if (!s)
         return;
+    if (!s->warmed && (n->kind == MARKET_TRADE || n->kind == MARKET_BAR_CLOSED)) {
+        s->warmed = true; /* before the symbol's first data: history through its engine */
+        int64_t first = n->kind == MARKET_TRADE && n->ev ? n->ev->u.trade.time_ms
+                      : n->bar ? n->bar->open_ms : 0;
+        if (r->cfg.warmup && first > 0 && !s->told)
+            runner_warmup(r, s, first);
+    }
     switch (n->kind) {
     case MARKET_TRADE:
         runner_on_trade(r, s, n->ev);
@@ -922,12 +983,14 @@ void runner_finish(runner *r, int64_t now_ms)
     portfolio_sample(r->pf, now_ms);
 }
 
+static int64_t runner_now(const runner *r);
+
 static runner_sym *runner_sym_for(runner *r, enum venue v, const char *symbol)
 {
     runner_sym *s = runner_find_name(r, v, symbol);
     if (!s) {
         market_sym *ms = market_find(r->m, v, symbol);
-        s = ms ? runner_add(r, ms) : NULL;
+        s = ms ? runner_add(r, ms, runner_now(r)) : NULL;
     }
     return s;
 }

@@ -157,7 +157,11 @@ static int ai_retrains(ui *u, WINDOW *w, const engine *e, int y, int ymax, int x
     while (si < runner_symbols(r) && runner_engine(r, si) != e)
         si++;
     char line[256];
-    int off = snprintf(line, sizeof line, "samples:");
+    engine_warmup_stats ws;
+    engine_warmup_info(e, &ws);
+    int off = ws.bars ? snprintf(line, sizeof line, "warm-up %llu bars, %llu scored; samples:",
+                                 (unsigned long long)ws.bars, (unsigned long long)ws.scored)
+                      : snprintf(line, sizeof line, "samples:");
     for (uint32_t i = 0; i < engine_models(e) && off < (int)sizeof line; i++) {
         model *m = engine_model((engine *)e, i);
         off += snprintf(line + off, sizeof line - (size_t)off, " %s %llu", m->name,

@@ -54,4 +54,37 @@ for a,b in zip(c,j):
     assert a["time"]==b["time"] and a["time"].startswith("2024-08-08T")' "$T/r.csv" "$T/r.json" "$(q 'select count(*) from retrains')"
 check "the log has a line per retrain" \
     eq "$(grep -c ' retrain [0-9]* (.*, learner thread): ' "$T/a.log")" "$(q 'select count(*) from retrains')"
+# ---- warm-up before trading: a downloaded klines file (the real BTCBUSD day of 2022) ----
+LEAN="$KESTREL_SHARED_DATA/klines/lean_binance_BTCBUSD_1m_2022-12-13.csv"
+cat > "$T/w.cfg" <<CFG
+engine: { horizon = 60; models = "weights,logreg,mlp,lstm"; warmup = "$LEAN"; };
+CFG
+"$K" --headless --speed 0 --config "$T/w.cfg" --db "$T/w.db" --socket "$T/w.sock" \
+    --log "$T/w.log" --replay data/replay/btcusdt_20240808.gz > /dev/null 2>&1 &
+pid=$!; PIDS="$PIDS $pid"
+check "warm-up run: the replay ends" wait_for 120 finished "$T/w.sock"
+histrain() { [ "$(sqlite3 "$T/w.db" "select count(*) from retrains where kind = 'lstm' and thread = 'learner' and time_ms < 1700000000000" 2>/dev/null)" -ge 1 ]; }
+check "warm-up: the LSTM trained on the history on the learner thread" wait_for 60 histrain
+"$K" ctl --socket "$T/w.sock" metrics > "$T/wm.json"
+kill -TERM $pid; wait $pid
+check "warm-up: ctl metrics says what history taught (1440 bars, every one a scored signal but the last)" python3 -c '
+import json,sys
+m=json.load(open(sys.argv[1])); w=m["warmup"]
+assert w["bars"]==1440 and w["signals"]==1440 and w["scored"]+w["discarded"]==1440 and w["scored"]>=1400, w
+for k in ("weights","logreg","mlp"): assert m["models"][k]["samples"]>=1440, (k,m["models"][k]["samples"])
+assert m["models"]["lstm"]["samples"]>=1400, m["models"]["lstm"]
+assert m["ensemble"]["all_time"]["n"]>=w["scored"], m["ensemble"]["all_time"]' "$T/wm.json"
+check "warm-up: the history's signals are stored (source warmup), none traded, all before the first live one" \
+    eq "$(sqlite3 "$T/w.db" "select count(*) from signals where source = 'warmup' and traded = 0 and time_ms < (select min(time_ms) from signals where source <> 'warmup')")" 1440
+check "warm-up: the log says so" grep -q "BTCUSDT: the models warm up on 1440 history bars" "$T/w.log"
+# ---- warm-up from the stored candles: the next run (later data) without a stored state ----
+sqlite3 "$T/w.db" "delete from model_state"
+stored=$(sqlite3 "$T/w.db" "select count(*) from candles where tf = '1m' and symbol = 'BTCUSDT' and open_ms + 60000 <= 1723161600000")
+printf 'engine: { horizon = 60; };\n' > "$T/s.cfg"
+"$K" --headless --exit-at-end --speed 0 --config "$T/s.cfg" --db "$T/w.db" --socket "$T/w.sock" \
+    --log "$T/s.log" --replay data/replay/btcusdt_20240809.gz > /dev/null 2>&1
+check "stored warm-up: the next run exits 0" test $? -eq 0
+check "stored warm-up: the stored 1m candles of the first run were learned from (the log)" \
+    grep -q "BTCUSDT: the models warm up on $stored history bars (stored candles)" "$T/s.log"
+check "stored warm-up: there were some" test "$stored" -ge 3
 done_tests
