@@ -1386,7 +1386,8 @@ int trading_export_main(int argc, char **argv)
         if (!strcmp(what, trading_exports[i].name))
             ex = &trading_exports[i];
     if (!ex || (strcmp(fmt, "csv") && strcmp(fmt, "json"))) {
-        fprintf(stderr, "usage: kestrel export fills|trades|equity|signals|metrics|retrains --format csv|json "
+        fprintf(stderr, "usage: kestrel export fills|trades|equity|signals|metrics|retrains "
+                        "--format csv|json "
                         "[--db FILE]\n");
         return 2;
     }
