@@ -67,6 +67,12 @@ for win,rs in (("all_time",rows),("rolling",rows[-500:])):
     for k in "accuracy brier log_loss ece".split():
         assert abs(want[k]-got[k])<=1e-12, (win,k,want[k],got[k])
 print("   n =",len(rows),"accuracy",round(stats(rows)["accuracy"],4))' "$T/sig.csv" "$T/m.json"
+check "the adaptive-weights model is honest on the real replay: log loss not above the majority prior's, ensemble ECE < 0.5 (was 5.9 / 0.88)" python3 -c '
+import json,sys
+m=json.load(open(sys.argv[1]))
+w=m["models"]["weights"]; b=m["baselines"]["majority"]; e=m["ensemble"]["all_time"]
+assert w["n"]==b["n"]>0 and w["log_loss"]<=b["log_loss"]+1e-3, (w["log_loss"],b["log_loss"])
+assert e["log_loss"]<1.0 and e["ece"]<0.5, e' "$T/m.json"
 check "models and baselines in ctl metrics carry n, accuracy, brier, log_loss, ece" python3 -c '
 import json,sys
 m=json.load(open(sys.argv[1]))
