@@ -147,7 +147,7 @@ static int ai_models(ui *u, WINDOW *w, const engine *e, int y, int ymax, int x, 
 }
 
 /* every model's learned samples, and the last retrain of each off-thread model (trigger, sizes,
- * validation result, accepted or not, the thread it ran on) */
+ * validation result, accepted or not, the thread it ran on), wrapped to the column's width */
 static int ai_retrains(ui *u, WINDOW *w, const engine *e, int y, int ymax, int x, int cw)
 {
     runner *r = u->a->runner;
@@ -156,18 +156,28 @@ static int ai_retrains(ui *u, WINDOW *w, const engine *e, int y, int ymax, int x
     uint32_t si = 0;
     while (si < runner_symbols(r) && runner_engine(r, si) != e)
         si++;
-    char line[256];
+    char line[256], tok[64];
     engine_warmup_stats ws;
     engine_warmup_info(e, &ws);
-    int off = ws.bars ? snprintf(line, sizeof line, "warm-up %llu bars, %llu scored; samples:",
-                                 (unsigned long long)ws.bars, (unsigned long long)ws.scored)
-                      : snprintf(line, sizeof line, "samples:");
-    for (uint32_t i = 0; i < engine_models(e) && off < (int)sizeof line; i++) {
-        model *m = engine_model((engine *)e, i);
-        off += snprintf(line + off, sizeof line - (size_t)off, " %s %llu", m->name,
-                        (unsigned long long)(m->ops->samples ? m->ops->samples(m) : 0));
+    if (ws.bars && y <= ymax) {
+        snprintf(line, sizeof line, "warm-up: %llu history bars, %llu scored",
+                 (unsigned long long)ws.bars, (unsigned long long)ws.scored);
+        ui_put(u, w, y++, x, cw, ROLE_DIM, line);
     }
-    ui_put(u, w, y++, x, cw, ROLE_HEADER, line);
+    int off = snprintf(line, sizeof line, "samples:");
+    for (uint32_t i = 0; i < engine_models(e); i++) {
+        model *m = engine_model((engine *)e, i);
+        int n = snprintf(tok, sizeof tok, " %s %llu", m->name,
+                         (unsigned long long)(m->ops->samples ? m->ops->samples(m) : 0));
+        if (off + n > cw && off > 0) { /* the next line continues the list */
+            if (y <= ymax)
+                ui_put(u, w, y++, x, cw, ROLE_HEADER, line);
+            off = snprintf(line, sizeof line, "        ");
+        }
+        off += snprintf(line + off, sizeof line - (size_t)off, "%s", tok);
+    }
+    if (y <= ymax)
+        ui_put(u, w, y++, x, cw, ROLE_HEADER, line);
     for (uint32_t i = 0; i < engine_models(e) && y <= ymax; i++) {
         model *m = engine_model((engine *)e, i);
         if (!(m->ops->flags & MODEL_F_OFFTHREAD))
@@ -178,17 +188,19 @@ static int ai_retrains(ui *u, WINDOW *w, const engine *e, int y, int ymax, int x
             ui_put(u, w, y++, x, cw, ROLE_DIM, line);
             continue;
         }
-        char cl[12], ll[12], bl[12];
+        char cl[12], ll[12], bl[12], t[16];
         ai_num(cl, sizeof cl, rt.cand_logloss, "%.3f");
         ai_num(ll, sizeof ll, rt.live_logloss, "%.3f");
         ai_num(bl, sizeof bl, rt.base_logloss, "%.3f");
-        char t[16];
         ai_hms(rt.time_ms, t, sizeof t);
-        snprintf(line, sizeof line, "%s #%llu %s %s: %u train / %u held, cand %s live %s base %s "
-                 "%s (%s)", m->name, (unsigned long long)rt.seq, t, rt.trigger, rt.n_train,
-                 rt.n_holdout, cl, ll, bl, rt.accepted ? "accepted" : "refused",
-                 rt.offthread ? "learner" : "inline");
+        snprintf(line, sizeof line, "%s #%llu %s %s %u/%u %s (%s)", m->name,
+                 (unsigned long long)rt.seq, t, rt.trigger, rt.n_train, rt.n_holdout,
+                 rt.accepted ? "accepted" : "refused", rt.offthread ? "learner" : "inline");
         ui_put(u, w, y++, x, cw, rt.accepted ? ROLE_TEXT : ROLE_WARNING, line);
+        if (y <= ymax) {
+            snprintf(line, sizeof line, "  logl cand %s live %s base %s", cl, ll, bl);
+            ui_put(u, w, y++, x, cw, ROLE_DIM, line);
+        }
     }
     return y;
 }

@@ -80,9 +80,10 @@ if grep -qE "^│  [A-Za-z]" "$tmp/screen"; then ok "signals carry their top rea
 if python3 - "$tmp/screen" "$tmp/m.json" <<'PY'
 import json, re, sys
 scr = open(sys.argv[1]).read(); m = json.load(open(sys.argv[2]))
-line = re.search(r"samples:((?: \S+ \d+)+)", scr)
-assert line, "no samples line"
-got = dict(zip(line.group(1).split()[0::2], map(int, line.group(1).split()[1::2])))
+parts = re.findall(r"(?:samples:| {8})((?: [a-z]+ \d+)+)", scr)
+assert parts, "no samples line"
+toks = " ".join(parts).split()
+got = dict(zip(toks[0::2], map(int, toks[1::2])))
 want = {k: v["samples"] for k, v in m["models"].items()}
 assert got == want, (got, want)
 PY
