@@ -93,7 +93,7 @@ typedef struct kconfig {
     char engine_warmup[1024];         /* history the models learn from before trading: "store"
                                        * (the stored 1m candles, default), "off", or a klines
                                        * CSV file (open_time_ms,open,high,low,close,volume) */
-    double engine_warmup_bars;        /* at most this many 1m bars, 1..100000 (1440) */
+    double engine_warmup_bars;        /* at most this many 1m bars, 1..20000 (1440) */
     int paper_latency_ms;             /* paper orders reach the book / report after: 0..10000
                                        * (50) */
     /* alerts { bell; command; rate_limit; } */

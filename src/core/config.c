@@ -232,7 +232,7 @@ static const keydef config_keys[] = {
     {.path = "engine.warmup", .type = KT_PATH, .off = OFF(engine_warmup),
      .size = SZ(engine_warmup), .expect = "\"store\", \"off\" or a klines CSV file"},
     {.path = "engine.warmup_bars", .type = KT_NUMBER, .off = OFF(engine_warmup_bars),
-     .min = 1, .max = 100000, .expect = "1..100000 (1m bars)"},
+     .min = 1, .max = 20000, .expect = "1..20000 (1m bars)"},
     {.path = "alerts.bell", .type = KT_BOOL, .off = OFF(alerts_bell), .expect = "true or false"},
     {.path = "alerts.command", .type = KT_PATH, .off = OFF(alerts_command),
      .size = SZ(alerts_command), .expect = "a shell command, or \"\""},
