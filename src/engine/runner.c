@@ -246,10 +246,11 @@ static void runner_retrained(runner *r, runner_sym *s, uint32_t i, enum model_re
         if (!offthread)
             rt.train_ms = x.train_ms;
     } else {
-        nn_model *nm = (nn_model *)m;
+        bool net = !strcmp(m->ops->kind, "lstm") || !strcmp(m->ops->kind, "transformer") ||
+                   !strcmp(m->ops->kind, "cnn"); /* nn_model underneath (another: unknown) */
         snprintf(rt.trigger, sizeof rt.trigger, "count");
-        rt.n_train = nn_model_replay_count(nm);
-        rt.cand_logloss = nm->loss_live;
+        rt.n_train = net ? nn_model_replay_count((nn_model *)m) : 0;
+        rt.cand_logloss = net ? ((nn_model *)m)->loss_live : NAN;
         rt.cand_acc = NAN;
         metrics_summary ms;
         metrics_track_rolling(metrics_set_model_track(engine_metrics(s->e), i), &ms);

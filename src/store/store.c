@@ -233,8 +233,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                        " (SELECT id FROM model_state WHERE venue = ?1 AND symbol = ?2"
                        " ORDER BY id DESC LIMIT 1 OFFSET ?3)",
     [ST_RETRAIN] = "INSERT INTO retrains(venue, symbol, model, kind, seq, time_ms, trigger,"
-                   " n_train, n_holdout, cand_logloss, cand_acc, live_logloss, live_acc, base_logloss,"
-                   " accepted, train_ms, session_id, thread)"
+                   " n_train, n_holdout, cand_logloss, cand_acc, live_logloss, live_acc,"
+                   " base_logloss, accepted, train_ms, session_id, thread)"
                    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)",
 };
 
