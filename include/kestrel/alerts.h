@@ -34,7 +34,7 @@ typedef struct alert {
     char kind[16];        /* "drift" "paused" "resumed" "health_low" "risk" "fill" ... */
     char symbol[KSYM_MAX];
     double value;         /* NaN when none */
-    char text[160];
+    char text[256];
 } alert;
 
 typedef struct alerts_stats {

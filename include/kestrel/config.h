@@ -88,6 +88,12 @@ typedef struct kconfig {
     double engine_state_interval_s;   /* model state checkpoint every this much data time,
                                        * 10..86400 (60) */
     int engine_drift;                 /* enum drift_method: page_hinkley (0) or adwin */
+    double engine_train_every;        /* the deep networks train after this many new labelled
+                                       * samples, 1..1000000 (256) */
+    char engine_warmup[1024];         /* history the models learn from before trading: "store"
+                                       * (the stored 1m candles, default), "off", or a klines
+                                       * CSV file (open_time_ms,open,high,low,close,volume) */
+    double engine_warmup_bars;        /* at most this many 1m bars, 1..20000 (1440) */
     int paper_latency_ms;             /* paper orders reach the book / report after: 0..10000
                                        * (50) */
     /* alerts { bell; command; rate_limit; } */

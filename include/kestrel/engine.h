@@ -137,6 +137,16 @@ const calib *engine_calib(const engine *e);
  * missing != NULL), NULL before any signal. */
 const float *engine_last_features(const engine *e, const uint8_t **missing);
 
+/* Warm-up on history before trading: between begin and end every signal is made, stored,
+ * scored and learned as usual but has source "warmup" and is never tradeable; end drops what is
+ * still pending (it would be scored against the first live price) and keeps the counts. */
+typedef struct engine_warmup_stats {
+    uint64_t bars, signals, scored, discarded;
+} engine_warmup_stats;
+void engine_warmup_begin(engine *e);
+void engine_warmup_end(engine *e, uint64_t bars);
+void engine_warmup_info(const engine *e, engine_warmup_stats *out);
+
 /* Alerts the engine raises, in order, for the app's alert list / bell / alerts.command. */
 enum engine_event_kind {
     ENGINE_EV_DRIFT = 1,  /* drift detected on the ensemble's loss (value = PH statistic) */

@@ -75,6 +75,13 @@ const metrics_track *metrics_set_ensemble_track(const metrics_set *m);
 const metrics_track *metrics_set_model_track(const metrics_set *m, uint32_t i);
 const metrics_track *metrics_set_baseline_track(const metrics_set *m, enum metrics_baseline b);
 
+/* Every accumulator (all-time, the rolling windows' records, traded tallies) as a versioned
+ * blob, so the counts continue after a restart; load refuses another version / shape
+ * (K_MODEL_BAD_STATE) and leaves m as it was. */
+#define ENSEMBLE_MAX_MODELS_METRICS 16
+void metrics_set_save(const metrics_set *m, model_blob *out);
+K_MUST_USE enum model_result metrics_set_load(metrics_set *m, const uint8_t *data, size_t len);
+
 /* Health score 0..100 over the rolling window, NaN with fewer than 30 scored signals:
  *   40 * clip(0.5 + 2 * (acc_ens - acc_majority), 0, 1)
  * + 30 * clip(1 - ece_ens / 0.2, 0, 1)

@@ -61,6 +61,24 @@ int runner_strategy_parse(const char *s, enum runner_strategy *out);
  * bits; K_ERR on an unknown name. */
 int runner_models_parse(const char *s, uint32_t *out);
 
+/* One training of an off-thread model. XGBoost: its walk-forward record (xgb_retrain: trigger,
+ * train / held-out sizes, candidate / live / prior log loss and accuracy on the held-out slice,
+ * accepted when the candidate beat the bar). The networks (no held-out gate: the candidate always
+ * goes live): trigger "count" (train_every new labelled samples), n_train = samples in the
+ * replay buffer, cand_logloss = the last step's training loss, live_logloss / live_acc = the
+ * model's own out-of-sample (prequential) log loss and accuracy over the engine's rolling window
+ * before the swap, base_logloss = the logistic regression's over the same window (NaN without
+ * one), n_holdout = that window's size; accepted = the swap was applied. */
+typedef struct runner_retrain {
+    char model[32], kind[16], trigger[16];
+    uint64_t seq;         /* per model: 1, 2, ... */
+    int64_t time_ms;      /* data clock when the training was started */
+    uint32_t n_train, n_holdout;
+    double cand_logloss, cand_acc, live_logloss, live_acc, base_logloss;
+    bool accepted, offthread; /* offthread: ran on the learner thread (else inline) */
+    double train_ms;      /* wall time of train() */
+    uint64_t samples;     /* labelled samples the model has learned */
+} runner_retrain;
 typedef struct runner_config {
     char symbol[KSYM_MAX];      /* "" = every symbol of the market, else only this one */
     engine_config engine;       /* per symbol (symbol filled in) */
@@ -96,6 +114,20 @@ typedef struct runner_config {
      * backtest) train() and swap() run inline at the same data-clock points. */
     uint32_t train_every;
     struct learner *learner;
+    /* optional: told after every training of an off-thread model was swapped in (or refused),
+     * on the main thread: the app stores it (table retrains) and the AI screen shows it */
+    void (*on_retrain)(void *ud, const market_sym *ms, const runner_retrain *rt);
+    void *on_retrain_ud;
+    /* optional warm-up: when a symbol's engine is made, before the symbol's first data (at
+     * before_ms), up to warmup_max closed 1m bars older than before_ms, oldest first (stored
+     * candles, a downloaded klines file); the runner feeds them through the engine (1m and the
+     * 5m / 15m / 1h it aggregates), makes a signal at every bar close (source "warmup", never
+     * traded), scores and learns them as usual, and starts the off-thread trainings that fall
+     * due, so the models trade with what history taught them. Returns the bar count. */
+    uint32_t (*warmup)(void *ud, const market_sym *ms, int64_t before_ms, candle *out,
+                       uint32_t max);
+    void *warmup_ud;
+    uint32_t warmup_max; /* 1440 (a day of 1m bars) */
     /* client order ids: "<id_prefix><epoch base36>x<seq>", so an epoch above every earlier one
      * (the app: the session id) never reuses an id after a restart. Default "bt", 1. */
     char id_prefix[8];
@@ -111,6 +143,7 @@ typedef struct runner_config {
 } runner_config;
 
 void runner_config_default(runner_config *c);
+
 
 /* What the runner did, in order: the backtest and the parity test record these. */
 enum runner_ev_kind { RUNNER_EV_SIGNAL = 0, RUNNER_EV_ORDER, RUNNER_EV_FILL, RUNNER_EV_REFUSED };
@@ -135,6 +168,9 @@ typedef struct runner_stats {
 } runner_stats;
 
 typedef struct runner runner;
+
+/* The newest training of model i of symbol index si's engine (false when none yet). */
+bool runner_last_retrain(const runner *r, uint32_t si, uint32_t i, runner_retrain *out);
 
 /* Subscribes to m (call after the subscribers that must see a note first: store, display).
  * clock: the market clock (simulated in replay / backtest). NULL on a bad config. */

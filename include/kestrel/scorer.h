@@ -70,12 +70,17 @@ void scorer_rsi_fallback(double rsi, scorer_result *out);
 
 /* ---- adaptive indicator weights (a model.h learner) --------------------------------------
  * Reads the SCORER_NVOTES vote features at vote_idx[] of the feature vector (raw -1/0/+1).
- * Prediction: s = sum(w_i v_i) / sum(w_i) over the votes present; logits (4s, 4(0.25-|s|), -4s)
- * for BUY/HOLD/SELL. Learning, per non-zero vote on a BUY/SELL outcome: n_i += 1, hits_i += the
+ * Prediction: s = sum(w_i v_i) / sum(w_i) over the votes present; logits b_SELL - a s, b_HOLD -
+ * c |s|, b_BUY + a s with b_k the log of the Laplace-smoothed outcome frequencies so far (the
+ * class prior: 1/3 each before any sample) and the scales a, c learned online (AdaGrad on the
+ * log loss, from 0), so it says the prior until its votes have shown they carry information.
+ * Learning, per non-zero vote on a BUY/SELL outcome: n_i += 1, hits_i += the
  * vote's side matched; once n_i >= 10, w_i += 0.1 * (2 * base_i * hits_i / n_i - w_i). HOLD
- * outcomes are counted as samples but move no weight. */
+ * outcomes are counted as samples (and in the prior) but move no weight. */
 model *scorer_weights_new(const char *name, uint32_t nfeat, const uint32_t *vote_idx);
 /* Current weights and per-vote sample counts (for the AI screen). */
 void scorer_weights_get(const model *m, double *w, uint64_t *n);
+/* The probability map's learned scales a (BUY vs SELL) and c (against HOLD). */
+void scorer_weights_map(const model *m, double *a, double *c);
 
 #endif

@@ -15,6 +15,7 @@
 #include "kestrel/engine.h"
 #include "kestrel/log.h"
 #include "kestrel/market.h"
+#include "kestrel/runner.h"
 #include "kestrel/store.h"
 
 #define SIGSTORE_KEEP 3 /* model state versions kept per symbol */
@@ -34,10 +35,15 @@ void sigstore_on_engine(sigstore *ss, const market_sym *ms, engine *e, int64_t n
 void sigstore_on_signal(sigstore *ss, const market_sym *ms, const engine_signal *sig,
                         int64_t now_ms);
 
-/* The top reasons of a recent signal of ms's engine ("" when no longer kept: the newest
- * SIGSTORE_REASONS per symbol are). */
+/* The top reasons of signal id (made at time_ms) of ms's engine: the newest SIGSTORE_REASONS
+ * per symbol from memory (they may not be committed yet), any other stored signal from the
+ * signals table's reasons column (one point read by its unique key per selection, cached; ""
+ * when the row has none). */
 #define SIGSTORE_REASONS 64
-const char *sigstore_reasons(const sigstore *ss, const market_sym *ms, uint64_t id);
+const char *sigstore_reasons(sigstore *ss, const market_sym *ms, uint64_t id, int64_t time_ms);
+/* A training of an off-thread model finished (runner on_retrain): a row of the retrains
+ * table, and a log line. */
+void sigstore_on_retrain(sigstore *ss, const market_sym *ms, const runner_retrain *rt);
 
 /* Everything now (exit, seek): scored rows, metrics, a checkpoint of every engine. */
 void sigstore_flush(sigstore *ss, int64_t now_ms);
@@ -45,7 +51,8 @@ void sigstore_flush(sigstore *ss, int64_t now_ms);
 typedef struct sigstore_info {
     int64_t restored_version; /* model_state id restored (0: none) */
     int64_t restored_time_ms;
-    uint64_t checkpoints, signals_written, scored_written, metrics_written;
+    uint64_t checkpoints, signals_written, scored_written, metrics_written, retrains_written;
+    uint64_t reasons_read; /* reasons read back from the table (older signals on screen) */
 } sigstore_info;
 /* Per symbol (NULL e: the totals; restored_* of the first engine that restored). */
 void sigstore_get_info(const sigstore *ss, const engine *e, sigstore_info *out);

@@ -204,9 +204,30 @@ typedef struct store_signal {
     double confidence, strength, ret, mfe, mae;
     char regime[12], source[16], first_hit[8];
     bool scored, traded;
+    const char *reasons; /* top reasons ("; "-separated, copied, <= 511 bytes), NULL: keep the
+                          * stored ones (a scoring update) */
 } store_signal;
 enum store_result store_put_signal(store *s, enum venue v, const char *symbol,
                                    const store_signal *sig);
+/* One retrain of an off-thread model (table retrains): queued on the market lane. */
+typedef struct store_retrain {
+    char model[32], kind[16], trigger[16];
+    uint64_t seq;
+    int64_t time_ms; /* data clock when it was started */
+    uint32_t n_train, n_holdout;
+    double cand_logloss, cand_acc, live_logloss, live_acc, base_logloss; /* NaN: NULL */
+    bool accepted;
+    bool offthread; /* thread: "learner" (the learner thread) or "inline" */
+    double train_ms;
+} store_retrain;
+enum store_result store_put_retrain(store *s, enum venue v, const char *symbol,
+                                    const store_retrain *rt);
+/* Synchronous point read (read connection, by the unique key; for the AI screen's selected
+ * signal): the stored reasons of signal sig_id at time_ms into out. STORE_OK, STORE_NOT_FOUND,
+ * STORE_E_INVALID or STORE_E_READ. */
+K_MUST_USE enum store_result store_load_signal_reasons(store *s, enum venue v,
+                                                       const char *symbol, uint64_t sig_id,
+                                                       int64_t time_ms, char *out, size_t cap);
 /* The metrics document (`ctl metrics` JSON text) of one symbol at data time time_ms. */
 enum store_result store_put_metrics(store *s, enum venue v, const char *symbol, int64_t time_ms,
                                     const char *doc);

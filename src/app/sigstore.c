@@ -18,6 +18,7 @@
 #include <time.h>
 
 #define SIGSTORE_HOUR_MS 3600000LL
+#define SIGSTORE_CACHE 32 /* stored reasons kept for the screen */
 
 typedef struct sigstore_sym {
     const market_sym *ms;
@@ -42,6 +43,14 @@ struct sigstore {
     sigstore_sym *syms;
     uint32_t n, cap;
     sigstore_info total;
+    /* reasons of older signals read back from the table for the AI screen */
+    struct sigstore_cached {
+        const market_sym *ms;
+        uint64_t id;
+        int64_t time_ms;
+        char text[512];
+    } cache[SIGSTORE_CACHE];
+    uint32_t cache_next;
 };
 
 sigstore *sigstore_new(store *st, klog *log, int64_t state_interval_ms)
@@ -113,10 +122,13 @@ void sigstore_row(const metrics_signal_row *r, store_signal *g)
     g->traded = r->traded;
 }
 
-static void sigstore_put(sigstore *ss, sigstore_sym *y, const metrics_signal_row *r)
+static void sigstore_put(sigstore *ss, sigstore_sym *y, const metrics_signal_row *r, bool fresh)
 {
     store_signal g;
     sigstore_row(r, &g);
+    size_t k = r->id % SIGSTORE_REASONS;
+    if (fresh && y->reasons[k].id == r->id)
+        g.reasons = y->reasons[k].text; /* the first write of the row carries its reasons */
     if (store_put_signal(ss->st, y->venue, y->symbol, &g) != STORE_OK)
         return; /* a drop is counted and reported by the store's health */
     y->info.signals_written++;
@@ -142,7 +154,7 @@ static void sigstore_scan(sigstore *ss, sigstore_sym *y, int64_t now_ms, bool ad
     for (uint64_t id = from; id < first + n; id++) {
         const metrics_signal_row *r = engine_history(e, (uint32_t)(id - first));
         if (id > y->written_id || r->scored)
-            sigstore_put(ss, y, r); /* an upsert: the scored row replaces the unscored one */
+            sigstore_put(ss, y, r, id > y->written_id); /* an upsert: scoring updates it */
         if (id > y->written_id)
             y->written_id = id;
         bool final = r->scored || (advanced && r->horizon_end_ms <= now_ms);
@@ -217,6 +229,13 @@ void sigstore_on_engine(sigstore *ss, const market_sym *ms, engine *e, int64_t n
             ss->total.restored_time_ms = t;
         }
         y->last_ckpt_ms = now_ms;
+        /* the restored history rows (the pending signals, written before the checkpoint) are
+         * in the table already: only their scoring is still to come (an upsert of the row) */
+        uint32_t hn = engine_history_len(e);
+        if (hn) {
+            y->written_id = engine_history(e, hn - 1)->id;
+            y->final_id = engine_history(e, 0)->id - 1;
+        }
         if (ss->log)
             log_info(ss->log, "model state of %s restored: version %" PRId64 ", %zu bytes, "
                      "%" PRIu64 " outcomes learned", ms->name, ver, len, engine_scored(e));
@@ -237,6 +256,8 @@ void sigstore_on_signal(sigstore *ss, const market_sym *ms, const engine_signal 
         size_t k = sig->id % SIGSTORE_REASONS, off = 0;
         y->reasons[k].id = sig->id;
         y->reasons[k].text[0] = '\0';
+        if (sig->nreasons == 0)
+            snprintf(y->reasons[k].text, sizeof y->reasons[k].text, "no indicator voted");
         for (uint32_t i = 0; i < sig->nreasons && off < sizeof y->reasons[k].text; i++) {
             int w = snprintf(y->reasons[k].text + off, sizeof y->reasons[k].text - off, "%s%s",
                              i ? "; " : "", sig->reasons[i].text);
@@ -268,15 +289,59 @@ void sigstore_flush(sigstore *ss, int64_t now_ms)
     }
 }
 
-const char *sigstore_reasons(const sigstore *ss, const market_sym *ms, uint64_t id)
+const char *sigstore_reasons(sigstore *ss, const market_sym *ms, uint64_t id, int64_t time_ms)
 {
     for (uint32_t i = 0; i < ss->n; i++)
         if (ss->syms[i].ms == ms) {
             const sigstore_sym *y = &ss->syms[i];
             size_t k = id % SIGSTORE_REASONS;
-            return y->reasons[k].id == id ? y->reasons[k].text : "";
+            if (y->reasons[k].id == id)
+                return y->reasons[k].text; /* written moments ago: maybe not committed yet */
+            break;
         }
-    return "";
+    /* any stored signal: one point read by the table's unique key, then cached (the rows on
+     * the screen are read once each, not every frame) */
+    for (uint32_t i = 0; i < SIGSTORE_CACHE; i++)
+        if (ss->cache[i].id == id && ss->cache[i].time_ms == time_ms && ss->cache[i].ms == ms)
+            return ss->cache[i].text;
+    struct sigstore_cached *c = &ss->cache[ss->cache_next++ % SIGSTORE_CACHE];
+    c->id = id;
+    c->time_ms = time_ms;
+    c->ms = ms;
+    c->text[0] = '\0';
+    if (store_load_signal_reasons(ss->st, ms->venue, ms->name, id, time_ms, c->text,
+                                  sizeof c->text) == STORE_OK)
+        ss->total.reasons_read++;
+    return c->text;
+}
+
+void sigstore_on_retrain(sigstore *ss, const market_sym *ms, const runner_retrain *rt)
+{
+    store_retrain g;
+    memset(&g, 0, sizeof g);
+    snprintf(g.model, sizeof g.model, "%s", rt->model);
+    snprintf(g.kind, sizeof g.kind, "%s", rt->kind);
+    snprintf(g.trigger, sizeof g.trigger, "%s", rt->trigger);
+    g.seq = rt->seq;
+    g.time_ms = rt->time_ms;
+    g.n_train = rt->n_train;
+    g.n_holdout = rt->n_holdout;
+    g.cand_logloss = rt->cand_logloss;
+    g.cand_acc = rt->cand_acc;
+    g.live_logloss = rt->live_logloss;
+    g.live_acc = rt->live_acc;
+    g.base_logloss = rt->base_logloss;
+    g.accepted = rt->accepted;
+    g.offthread = rt->offthread;
+    g.train_ms = rt->train_ms;
+    if (store_put_retrain(ss->st, ms->venue, ms->name, &g) == STORE_OK)
+        ss->total.retrains_written++;
+    if (ss->log)
+        log_info(ss->log, "%s %s retrain %" PRIu64 " (%s, %s thread): %u train / %u held out, "
+                 "candidate log loss %.4f, live %.4f, baseline %.4f: %s", ms->name, rt->model,
+                 rt->seq, rt->trigger, rt->offthread ? "learner" : "main", rt->n_train,
+                 rt->n_holdout, rt->cand_logloss, rt->live_logloss, rt->base_logloss,
+                 rt->accepted ? "accepted" : "refused");
 }
 
 void sigstore_get_info(const sigstore *ss, const engine *e, sigstore_info *out)
@@ -467,8 +532,87 @@ static int sigstore_export_metrics(sqlite3 *db, bool csv, FILE *out)
     return ferror(out) ? 1 : 0;
 }
 
+static void sigstore_csv_col(FILE *out, sqlite3_stmt *st, int col)
+{
+    if (sqlite3_column_type(st, col) == SQLITE_NULL)
+        return;
+    if (sqlite3_column_type(st, col) == SQLITE_FLOAT)
+        fprintf(out, "%.17g", sqlite3_column_double(st, col));
+    else
+        fputs(sigstore_text(st, col), out);
+}
+
+/* `kestrel export retrains`: one row per stored retrain, oldest first. */
+static int sigstore_export_retrains(sqlite3 *db, bool csv, FILE *out)
+{
+    static const char *const cols[] = {
+        "id", "time", "venue", "symbol", "model", "kind", "seq", "trigger", "n_train",
+        "n_holdout", "cand_logloss", "cand_acc", "live_logloss", "live_acc", "base_logloss",
+        "accepted", "train_ms", "thread",
+    };
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT id, time_ms, venue, symbol, model, kind, seq, trigger, n_train,"
+                           " n_holdout, cand_logloss, cand_acc, live_logloss, live_acc,"
+                           " base_logloss, accepted, train_ms, thread FROM retrains ORDER BY id",
+                           -1, &st, NULL) != SQLITE_OK) {
+        fprintf(stderr, "kestrel export: no retrains table (%s)\n", sqlite3_errmsg(db));
+        return 1;
+    }
+    size_t nc = sizeof cols / sizeof cols[0];
+    if (csv)
+        for (size_t c = 0; c < nc; c++)
+            fprintf(out, "%s%s", cols[c], c + 1 < nc ? "," : "\n");
+    else
+        fputs("[", out);
+    int rc, n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        char t[80];
+        sigstore_iso(sqlite3_column_int64(st, 1), t, sizeof t);
+        if (csv) {
+            for (size_t c = 0; c < nc; c++) {
+                if (c == 1)
+                    fputs(t, out);
+                else
+                    sigstore_csv_col(out, st, (int)c);
+                fputc(c + 1 < nc ? ',' : '\n', out);
+            }
+            continue;
+        }
+        cJSON *o = cJSON_CreateObject();
+        for (size_t c = 0; c < nc; c++) {
+            int ty = sqlite3_column_type(st, (int)c);
+            if (c == 1)
+                cJSON_AddStringToObject(o, cols[c], t);
+            else if (c == 15)
+                cJSON_AddBoolToObject(o, cols[c], sqlite3_column_int(st, (int)c) != 0);
+            else if (ty == SQLITE_NULL)
+                cJSON_AddNullToObject(o, cols[c]);
+            else if (ty == SQLITE_TEXT)
+                cJSON_AddStringToObject(o, cols[c], sigstore_text(st, (int)c));
+            else
+                cJSON_AddNumberToObject(o, cols[c], sqlite3_column_double(st, (int)c));
+        }
+        char *txt = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        fprintf(out, "%s%s\n", n ? "," : "", txt ? txt : "{}");
+        cJSON_free(txt);
+        n++;
+    }
+    if (!csv)
+        fputs("]\n", out);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        fprintf(stderr, "kestrel export: reading retrains failed (%s)\n", sqlite3_errmsg(db));
+        return 1;
+    }
+    return ferror(out) ? 1 : 0;
+}
+
 int sigstore_export(sqlite3 *db, const char *what, bool csv, FILE *out)
 {
+    if (!strcmp(what, "retrains"))
+        return sigstore_export_retrains(db, csv, out);
     if (!strcmp(what, "signals"))
         return sigstore_export_signals(db, csv, out);
     if (!strcmp(what, "metrics"))

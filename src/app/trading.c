@@ -13,6 +13,7 @@
 #include "kestrel/trading.h"
 
 #include "kestrel/alerts.h"
+#include "kestrel/klines.h"
 #include "kestrel/learner.h"
 #include "kestrel/loop.h"
 
@@ -83,13 +84,19 @@ static void trading_alerts_poll(app *a, const market_sym *ms, int64_t now_ms)
             alerts_raise(t->al, engine_event_name(ev.kind), ms->name, ev.time_ms, ev.value,
                          ev.text);
     }
-    enum risk_state rs = risk_get_state(runner_risk(r));
+    /* the daily-loss and drawdown rules on the portfolio as it is now: a loss raises its alert
+     * at the next runner event, not only when the next order is tried */
+    enum risk_state rs = risk_update(runner_risk(r), runner_portfolio(r), now_ms);
     if (rs != t->risk_seen) {
-        char txt[96];
-        snprintf(txt, sizeof txt, "risk state %s (was %s)", risk_state_name(rs),
-                 risk_state_name(t->risk_seen));
+        /* the kind says what happened, the text carries the risk rule and its numbers */
+        char txt[320];
+        const char *why = risk_reason(runner_risk(r));
+        snprintf(txt, sizeof txt, "risk state %s (was %s)%s%s", risk_state_name(rs),
+                 risk_state_name(t->risk_seen), why[0] ? ": " : "", why);
         t->risk_seen = rs;
-        alerts_raise(t->al, "risk", "", now_ms, NAN, txt);
+        alerts_raise(t->al, rs == RISK_REDUCING ? "daily_loss" : rs == RISK_HALTED ? "risk_halt"
+                                                                                  : "risk",
+                     "", now_ms, NAN, txt);
     }
     alerts_reap(t->al);
 }
@@ -412,6 +419,71 @@ static void trading_on_event(void *ud, const runner_ev *ev)
     trading_put_account(a, f->time_ms);
 }
 
+static void trading_on_retrain(void *ud, const market_sym *ms, const runner_retrain *rt)
+{
+    app *a = ud;
+    if (a->trading && a->trading->ss)
+        sigstore_on_retrain(a->trading->ss, ms, rt);
+}
+
+/* The warm-up history of a symbol's engine (runner_config.warmup): nothing when a stored model
+ * state will be restored (it has learned already; restoring over a warm-up whose trainings are
+ * running would race them), else the newest stored 1m candles before the symbol's first data
+ * (engine.warmup = "store") or a klines CSV (a path). Start-up reads, like the model state's. */
+static uint32_t trading_warmup(void *ud, const market_sym *ms, int64_t before_ms, candle *out,
+                               uint32_t max)
+{
+    app *a = ud;
+    const char *src = a->cfg.engine_warmup;
+    if (!strcmp(src, "off") || !src[0])
+        return 0;
+    if (a->store) {
+        void *blob = NULL;
+        size_t len = 0;
+        int64_t t = 0, ver = 0;
+        enum store_result rc = store_load_model_state(a->store, ms->venue, ms->name, &blob, &len,
+                                                      &t, &ver);
+        free(blob);
+        if (rc == STORE_OK && t <= before_ms)
+            return 0;
+    }
+    uint32_t n = 0;
+    if (!strcmp(src, "store")) {
+        if (!a->store || store_load_candles(a->store, ms->venue, ms->name, TF_1M, before_ms, out,
+                                            max, &n) != STORE_OK)
+            n = 0;
+    } else {
+        char err[256];
+        klines *k = NULL;
+        if (klines_open(&k, src, ms->venue, ms->name, "", err, sizeof err) != K_OK) {
+            log_warn(a->log, "engine.warmup: %s", err);
+            return 0;
+        }
+        feed_event ev;
+        int r;
+        while ((r = klines_next(k, &ev)) != 0) { /* the newest max bars before the data */
+            if (r < 0 || ev.u.kline.open_ms + 60000 > before_ms)
+                continue;
+            candle c = {.open_ms = ev.u.kline.open_ms, .o = ev.u.kline.o, .h = ev.u.kline.h,
+                        .l = ev.u.kline.l, .c = ev.u.kline.c, .volume = ev.u.kline.volume};
+            if (n == max) {
+                memmove(out, out + 1, (max - 1) * sizeof *out);
+                n--;
+            }
+            out[n++] = c;
+        }
+        if (klines_tf(k) != TF_1M) {
+            log_warn(a->log, "engine.warmup: %s is not 1m klines; not used", src);
+            n = 0;
+        }
+        klines_close(k);
+    }
+    if (n)
+        log_info(a->log, "%s: the models warm up on %u history bars (%s)", ms->name, n,
+                 !strcmp(src, "store") ? "stored candles" : src);
+    return n;
+}
+
 static void trading_on_engine(void *ud, const market_sym *ms, engine *e, int64_t now_ms)
 {
     app *a = ud;
@@ -456,6 +528,7 @@ int trading_open(app *a, char *err, size_t errlen)
     rc.signal_interval_ms = (int64_t)(a->cfg.engine_signal_interval_s * 1000.0 + 0.5);
     rc.paper.latency_ms = rc.paper.report_latency_ms = a->cfg.paper_latency_ms;
     rc.models = a->cfg.engine_models;
+    rc.train_every = (uint32_t)(a->cfg.engine_train_every + 0.5);
     snprintf(rc.id_prefix, sizeof rc.id_prefix, "k");
     for (int i = 0; i < a->cfg.trade_count; i++) { /* paper.*, fees.*, risk.* as the file says */
         const config_kv *kv = &a->cfg.trade[i];
@@ -494,6 +567,13 @@ int trading_open(app *a, char *err, size_t errlen)
                                       (int64_t)(a->cfg.engine_state_interval_s * 1000.0 + 0.5));
         rc.on_engine = trading_on_engine;
         rc.on_engine_ud = a;
+        rc.on_retrain = trading_on_retrain;
+        rc.on_retrain_ud = a;
+    }
+    if (strcmp(a->cfg.engine_warmup, "off") != 0) {
+        rc.warmup = trading_warmup;
+        rc.warmup_ud = a;
+        rc.warmup_max = (uint32_t)(a->cfg.engine_warmup_bars + 0.5);
     }
     if (rc.models & (RUNNER_M_LSTM | RUNNER_M_TRANSFORMER | RUNNER_M_CNN | RUNNER_M_XGB)) {
         /* heavy training never on the main thread */
@@ -1486,6 +1566,8 @@ void cmd_status_trading(cmd_ctx *c, cJSON *doc)
         cmd_json_num(c, ms, "signals_written", (double)si.signals_written);
         cmd_json_num(c, ms, "scored_written", (double)si.scored_written);
         cmd_json_num(c, ms, "metrics_written", (double)si.metrics_written);
+        cmd_json_num(c, ms, "retrains_written", (double)si.retrains_written);
+        cmd_json_num(c, ms, "reasons_read", (double)si.reasons_read);
     }
 }
 
@@ -1558,6 +1640,7 @@ static const trading_export trading_exports[] = {
      trading_derive_equity},
     {"signals", NULL, NULL, NULL, 0, NULL}, /* not journal kinds: tables read by sigstore.c */
     {"metrics", NULL, NULL, NULL, 0, NULL},
+    {"retrains", NULL, NULL, NULL, 0, NULL},
 };
 
 int trading_export_main(int argc, char **argv)
@@ -1578,7 +1661,8 @@ int trading_export_main(int argc, char **argv)
         if (!strcmp(what, trading_exports[i].name))
             ex = &trading_exports[i];
     if (!ex || (strcmp(fmt, "csv") && strcmp(fmt, "json"))) {
-        fprintf(stderr, "usage: kestrel export fills|trades|equity|signals|metrics --format csv|json "
+        fprintf(stderr, "usage: kestrel export fills|trades|equity|signals|metrics|retrains "
+                        "--format csv|json "
                         "[--db FILE]\n");
         return 2;
     }

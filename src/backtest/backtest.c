@@ -236,6 +236,11 @@ static int bt_set(bt_opts *o, runner_config *c, const char *key, const char *val
     } else if (!strcmp(key, "backtest.strategy")) {
         if (runner_strategy_parse(val, &c->strategy) != K_OK)
             goto bad;
+    } else if (!strcmp(key, "engine.train_every")) {
+        double v = strtod(val, &end);
+        if (end == val || *end || !(v >= 1 && v <= 1000000))
+            goto bad;
+        c->train_every = (uint32_t)(v + 0.5);
     } else if (!strcmp(key, "backtest.models") || !strcmp(key, "engine.models")) {
         uint32_t m;
         if (runner_models_parse(val, &m) != K_OK)
@@ -315,8 +320,9 @@ static int bt_apply_group(bt_opts *o, const config_setting_t *g, const char *pre
             continue; /* lists and arrays: none of a backtest's keys */
         if (!strcmp(key, "engine.auto_trade"))
             continue; /* whether a live session starts trading: a backtest always trades */
-        if (!strcmp(key, "engine.state_interval"))
-            continue; /* the app's model state checkpoints: a backtest stores none */
+        if (!strcmp(key, "engine.state_interval") || !strcmp(key, "engine.warmup") ||
+            !strcmp(key, "engine.warmup_bars"))
+            continue; /* the app's checkpoints and warm-up: a backtest's data is its history */
         if (bt_set(o, &o->rc, key, val, e2, sizeof e2) != K_OK) {
             snprintf(err, errlen, "%s:%u: %s", path, config_setting_source_line(st), e2);
             return K_ERR;

@@ -227,6 +227,12 @@ static const keydef config_keys[] = {
      .expect = "page_hinkley or adwin"},
     {.path = "engine.state_interval", .type = KT_NUMBER, .off = OFF(engine_state_interval_s),
      .min = 10, .max = 86400, .expect = "10..86400 (seconds)"},
+    {.path = "engine.train_every", .type = KT_NUMBER, .off = OFF(engine_train_every),
+     .min = 1, .max = 1000000, .expect = "1..1000000 (labelled samples)"},
+    {.path = "engine.warmup", .type = KT_PATH, .off = OFF(engine_warmup),
+     .size = SZ(engine_warmup), .expect = "\"store\", \"off\" or a klines CSV file"},
+    {.path = "engine.warmup_bars", .type = KT_NUMBER, .off = OFF(engine_warmup_bars),
+     .min = 1, .max = 20000, .expect = "1..20000 (1m bars)"},
     {.path = "alerts.bell", .type = KT_BOOL, .off = OFF(alerts_bell), .expect = "true or false"},
     {.path = "alerts.command", .type = KT_PATH, .off = OFF(alerts_command),
      .size = SZ(alerts_command), .expect = "a shell command, or \"\""},
@@ -1358,6 +1364,9 @@ void config_defaults(kconfig *cfg)
     cfg->engine_signal_interval_s = 30;
     cfg->engine_horizon_s = 900;
     cfg->engine_state_interval_s = 60;
+    cfg->engine_train_every = 256;
+    snprintf(cfg->engine_warmup, sizeof cfg->engine_warmup, "store");
+    cfg->engine_warmup_bars = 1440;
     cfg->alerts_bell = true;
     cfg->alerts_rate_limit_s = 10;
     cfg->health_stall_factor = 50;

@@ -12,7 +12,8 @@
 #include "kestrel/xmalloc.h"
 
 #define ENGINE_MAGIC 0x4B454E47u /* "KENG" */
-#define ENGINE_VERSION 2u /* 2: the ADWIN detector's state follows Page-Hinkley's */
+#define ENGINE_VERSION 3u /* 2: the ADWIN detector's state follows Page-Hinkley's; 3: the
+                           * metrics accumulators and the history rows of pending signals */
 #define ENGINE_ROWS 512 /* feature rows kept for sequence-model windows */
 #define ENGINE_EVENTS 32
 #define ENGINE_HEALTH_LOW 40.0
@@ -40,7 +41,8 @@ typedef struct engine_counters {
     uint64_t next_id, scored, dropped, drift_events, row_seq;
     uint64_t outcomes[MODEL_CLASSES];
     int64_t last_signal_ms;
-    uint8_t was_paused, was_healthy, pad[6]; /* edge detection of the alerts */
+    uint8_t was_paused, was_healthy, in_warmup, pad[5]; /* edge detection of the alerts */
+    uint64_t warm_bars, warm_signals, warm_scored, warm_discarded; /* engine_warmup_end */
 } engine_counters;
 
 struct engine {
@@ -571,6 +573,8 @@ enum model_result engine_signal_make(engine *e, int64_t now_ms, engine_signal *s
         s->tp = s->price + dir * e->cfg.atr_tp * s->atr;
         s->sl = s->price - dir * e->cfg.atr_sl * s->atr;
     }
+    if (e->k.in_warmup)
+        s->source = "warmup"; /* learned from, never traded */
     char why[112] = "";
     bool regime_ok = ensemble_regime_allows(s->regime, s->action, &sr, &si, why, sizeof why);
     char paused[96];
@@ -583,6 +587,8 @@ enum model_result engine_signal_make(engine *e, int64_t now_ms, engine_signal *s
         snprintf(s->gate, sizeof s->gate, "%s", why);
     else if (is_paused && ensemble_guard_paused(&e->guard, paused, sizeof paused))
         snprintf(s->gate, sizeof s->gate, "paused: %s", paused);
+    else if (e->k.in_warmup)
+        snprintf(s->gate, sizeof s->gate, "warm-up on history");
     s->tradeable = s->gate[0] == 0;
     s->nmodels = e->nmodels;
     for (uint32_t i = 0; i < e->nmodels; i++) {
@@ -669,6 +675,43 @@ enum model_result engine_signal_make(engine *e, int64_t now_ms, engine_signal *s
     return K_MODEL_OK;
 }
 
+/* ---- warm-up on history ------------------------------------------------------------- */
+
+void engine_warmup_begin(engine *e)
+{
+    e->k.in_warmup = 1;
+    e->k.warm_signals = e->k.next_id - 1;
+    e->k.warm_scored = e->k.scored;
+}
+
+void engine_warmup_end(engine *e, uint64_t bars)
+{
+    if (!e->k.in_warmup)
+        return;
+    e->k.in_warmup = 0;
+    e->k.warm_bars += bars;
+    e->k.warm_signals = e->k.next_id - 1 - e->k.warm_signals;
+    e->k.warm_scored = e->k.scored - e->k.warm_scored;
+    /* what the history left unscored would be scored against the first live price, hours or
+     * days later: dropped (their rows stay unscored) */
+    for (uint32_t i = 0; i < e->pend_n; i++) {
+        engine_pend *p = &e->pend[(e->pend_head + i) % e->cfg.pending_max];
+        if (!p->scored) {
+            p->scored = 1;
+            e->k.warm_discarded++;
+        }
+    }
+    engine_pend_trim(e);
+}
+
+void engine_warmup_info(const engine *e, engine_warmup_stats *out)
+{
+    out->bars = e->k.warm_bars;
+    out->signals = e->k.warm_signals;
+    out->scored = e->k.warm_scored;
+    out->discarded = e->k.warm_discarded;
+}
+
 /* ---- accessors ---------------------------------------------------------------------- */
 
 uint32_t engine_pending(const engine *e)
@@ -736,6 +779,14 @@ const metrics_set *engine_metrics(const engine *e)
 cJSON *engine_metrics_json(const engine *e)
 {
     cJSON *j = metrics_set_json(e->metrics);
+    cJSON *mods = cJSON_GetObjectItemCaseSensitive(j, "models");
+    for (uint32_t i = 0; i < e->nmodels; i++) { /* labelled samples each model has learned */
+        cJSON *mo = cJSON_GetObjectItemCaseSensitive(mods, e->models[i]->name);
+        const model *m = e->models[i];
+        if (mo)
+            cJSON_AddNumberToObject(mo, "samples", m->ops->samples ? (double)m->ops->samples(m)
+                                                                    : 0);
+    }
     cJSON *w = cJSON_AddObjectToObject(j, "weights");
     double wt[ENSEMBLE_MAX_MODELS];
     ensemble_weights(e->ens, wt);
@@ -746,6 +797,11 @@ cJSON *engine_metrics_json(const engine *e)
     cJSON_AddNumberToObject(c, "n", calib_n(e->cal));
     cJSON_AddNumberToObject(c, "need", calib_min_n(e->cal));
     cJSON_AddNumberToObject(j, "drift_events", (double)e->k.drift_events);
+    cJSON *wu = cJSON_AddObjectToObject(j, "warmup");
+    cJSON_AddNumberToObject(wu, "bars", (double)e->k.warm_bars);
+    cJSON_AddNumberToObject(wu, "signals", (double)e->k.warm_signals);
+    cJSON_AddNumberToObject(wu, "scored", (double)e->k.warm_scored);
+    cJSON_AddNumberToObject(wu, "discarded", (double)e->k.warm_discarded);
     cJSON_AddNumberToObject(j, "threshold", ensemble_threshold_get(&e->thr));
     char why[112];
     bool paused = ensemble_guard_paused(&e->guard, why, sizeof why);
@@ -847,6 +903,22 @@ enum model_result engine_save(const engine *e, model_blob *out)
     for (uint32_t i = 0; i < e->pend_n; i++)
         model_blob_put(out, &e->pend[(e->pend_head + i) % e->cfg.pending_max], sizeof(engine_pend));
     model_blob_put(out, e->rows, sizeof(float) * FEAT_COUNT * ENGINE_ROWS);
+    /* 3: metrics, then the history rows from the oldest pending signal on (so a restored
+     * pending signal that is scored later updates its row: the app's store upserts it) */
+    model_blob part2 = { 0 };
+    metrics_set_save(e->metrics, &part2);
+    engine_section(out, &part2);
+    model_blob_free(&part2);
+    uint32_t from = e->hist_n;
+    if (e->pend_n) {
+        uint64_t oldest = e->pend[e->pend_head].id;
+        for (from = 0; from < e->hist_n && engine_history(e, from)->id < oldest; from++)
+            ;
+    }
+    uint32_t nrows = e->hist_n - from;
+    model_blob_put(out, &nrows, sizeof nrows);
+    for (uint32_t i = from; i < e->hist_n; i++)
+        model_blob_put(out, engine_history(e, i), sizeof(metrics_signal_row));
     return K_MODEL_OK;
 }
 
@@ -892,8 +964,19 @@ static enum model_result engine_load_raw(engine *e, const uint8_t *data, size_t 
     size_t rest = sizeof e->drift + sizeof e->adw + sizeof e->guard + sizeof e->thr +
                   sizeof e->k + sizeof e->last_px + sizeof e->last_px_ms +
                   (size_t)h.pend_n * sizeof(engine_pend) + sizeof(float) * FEAT_COUNT * ENGINE_ROWS;
-    if (len - off != rest)
+    if (len - off < rest)
         return K_MODEL_BAD_STATE;
+    size_t moff = off + rest;
+    uint32_t nrows;
+    if (engine_get_section(data, len, &moff, &sec, &slen) != K_MODEL_OK ||
+        model_blob_get(data, len, &moff, &nrows, sizeof nrows) != K_MODEL_OK ||
+        nrows > e->cfg.history_max ||
+        len - moff != (size_t)nrows * sizeof(metrics_signal_row) ||
+        metrics_set_load(e->metrics, sec, slen) != K_MODEL_OK)
+        return K_MODEL_BAD_STATE;
+    e->hist_head = 0;
+    e->hist_n = nrows;
+    memcpy(e->hist, data + moff, (size_t)nrows * sizeof(metrics_signal_row));
     memcpy(&e->drift, data + off, sizeof e->drift);
     off += sizeof e->drift;
     memcpy(&e->adw, data + off, sizeof e->adw);

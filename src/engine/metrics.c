@@ -463,3 +463,94 @@ int metrics_export_json(FILE *fp, const metrics_signal_row *rows, size_t n)
     fputs("]\n", fp);
     return ferror(fp) ? K_ERR : K_OK;
 }
+
+/* ---- persistence (the engine's blob) ------------------------------------------------- */
+
+#define METRICS_MAGIC 0x4B4D5452u /* "KMTR" */
+#define METRICS_VERSION 1u
+
+static void metrics_track_save(const metrics_track *t, model_blob *out)
+{
+    model_blob_put(out, &t->all, sizeof t->all);
+    model_blob_put(out, &t->roll, sizeof t->roll);
+    uint32_t h[4] = { t->cap, t->n, t->since_rebuild, 0 };
+    model_blob_put(out, h, sizeof h);
+    for (uint32_t i = 0; i < t->n; i++) /* oldest first */
+        model_blob_put(out, &t->ring[(t->head + i) % t->cap], sizeof t->ring[0]);
+}
+
+static enum model_result metrics_track_load(metrics_track *t, const uint8_t *d, size_t len,
+                                            size_t *off)
+{
+    metrics_acc all, roll;
+    uint32_t h[4];
+    if (model_blob_get(d, len, off, &all, sizeof all) != K_MODEL_OK ||
+        model_blob_get(d, len, off, &roll, sizeof roll) != K_MODEL_OK ||
+        model_blob_get(d, len, off, h, sizeof h) != K_MODEL_OK || h[0] != t->cap ||
+        h[1] > t->cap || len - *off < (size_t)h[1] * sizeof t->ring[0])
+        return K_MODEL_BAD_STATE;
+    t->all = all;
+    t->roll = roll;
+    t->n = h[1];
+    t->since_rebuild = h[2];
+    t->head = 0;
+    memcpy(t->ring, d + *off, (size_t)h[1] * sizeof t->ring[0]);
+    *off += (size_t)h[1] * sizeof t->ring[0];
+    return K_MODEL_OK;
+}
+
+void metrics_set_save(const metrics_set *m, model_blob *out)
+{
+    uint32_t h[2] = { METRICS_MAGIC, METRICS_VERSION };
+    model_blob_put(out, h, sizeof h);
+    uint32_t nm = m->nmodels;
+    model_blob_put(out, &nm, sizeof nm);
+    model_blob_put(out, &m->trades, sizeof m->trades);
+    model_blob_put(out, &m->wins, sizeof m->wins);
+    model_blob_put(out, &m->gross_win, sizeof m->gross_win);
+    model_blob_put(out, &m->gross_loss, sizeof m->gross_loss);
+    metrics_track_save(m->ensemble, out);
+    for (uint32_t i = 0; i < m->nmodels; i++)
+        metrics_track_save(m->models[i], out);
+    for (int b = 0; b < METRICS_NBASELINES; b++)
+        metrics_track_save(m->base[b], out);
+}
+
+enum model_result metrics_set_load(metrics_set *m, const uint8_t *d, size_t len)
+{
+    /* into a scratch set first: a blob that fails half-way leaves m as it was */
+    const char *names[ENSEMBLE_MAX_MODELS_METRICS];
+    for (uint32_t i = 0; i < m->nmodels && i < ENSEMBLE_MAX_MODELS_METRICS; i++)
+        names[i] = m->names[i];
+    if (m->nmodels > ENSEMBLE_MAX_MODELS_METRICS)
+        return K_MODEL_BAD_STATE;
+    metrics_set *t = metrics_set_new(m->ensemble->cap, m->nmodels, names);
+    size_t off = 0;
+    uint32_t h[2], nm;
+    enum model_result r = K_MODEL_BAD_STATE;
+    if (model_blob_get(d, len, &off, h, sizeof h) != K_MODEL_OK || h[0] != METRICS_MAGIC ||
+        h[1] != METRICS_VERSION || model_blob_get(d, len, &off, &nm, sizeof nm) != K_MODEL_OK ||
+        nm != m->nmodels ||
+        model_blob_get(d, len, &off, &t->trades, sizeof t->trades) != K_MODEL_OK ||
+        model_blob_get(d, len, &off, &t->wins, sizeof t->wins) != K_MODEL_OK ||
+        model_blob_get(d, len, &off, &t->gross_win, sizeof t->gross_win) != K_MODEL_OK ||
+        model_blob_get(d, len, &off, &t->gross_loss, sizeof t->gross_loss) != K_MODEL_OK ||
+        metrics_track_load(t->ensemble, d, len, &off) != K_MODEL_OK)
+        goto out;
+    for (uint32_t i = 0; i < nm; i++)
+        if (metrics_track_load(t->models[i], d, len, &off) != K_MODEL_OK)
+            goto out;
+    for (int b = 0; b < METRICS_NBASELINES; b++)
+        if (metrics_track_load(t->base[b], d, len, &off) != K_MODEL_OK)
+            goto out;
+    if (off != len)
+        goto out;
+    /* swap the contents */
+    metrics_set tmp = *m;
+    *m = *t;
+    *t = tmp;
+    r = K_MODEL_OK;
+out:
+    metrics_set_free(t);
+    return r;
+}

@@ -38,8 +38,11 @@ typedef struct runner_sym {
     kdec last_close; /* bar mode: the last close of exec_tf */
     bool book_dirty; /* the book changed since the engine last saw it */
     bool told;       /* cfg.on_engine has been called for this symbol */
+    bool warmed;     /* the warm-up ran (or had nothing to do) */
     uint64_t data_seq; /* market data taken for this symbol (trades, bars, top changes) */
     uint64_t trained_at[ENSEMBLE_MAX_MODELS]; /* samples() at each model's last train() */
+    int64_t train_start_ms[ENSEMBLE_MAX_MODELS]; /* data time of the training in flight */
+    runner_retrain last_rt[ENSEMBLE_MAX_MODELS]; /* the newest finished training per model */
     uint64_t sig_seq;  /* data_seq when its last signal was made */
 } runner_sym;
 
@@ -213,6 +216,73 @@ int runner_models_parse(const char *s, uint32_t *out)
     return K_OK;
 }
 
+/* A training of model i of s finished (swap rc): its record, kept and told to the listener. */
+static void runner_retrained(runner *r, runner_sym *s, uint32_t i, enum model_result swap_rc,
+                             double train_ms, bool offthread)
+{
+    model *m = engine_model(s->e, i);
+    if (!m || i >= ENSEMBLE_MAX_MODELS)
+        return;
+    runner_retrain rt;
+    memset(&rt, 0, sizeof rt);
+    snprintf(rt.model, sizeof rt.model, "%s", m->name);
+    snprintf(rt.kind, sizeof rt.kind, "%s", m->ops->kind);
+    rt.seq = s->last_rt[i].seq + 1;
+    rt.time_ms = s->train_start_ms[i];
+    rt.offthread = offthread;
+    rt.train_ms = train_ms;
+    rt.samples = m->ops->samples ? m->ops->samples(m) : 0;
+    if (!strcmp(m->ops->kind, "xgboost")) {
+        xgb_retrain x;
+        if (xgb_history(m, &x, 1) != 1)
+            return; /* nothing recorded (no retrain ran) */
+        rt.seq = x.seq;
+        rt.time_ms = x.at_ms;
+        snprintf(rt.trigger, sizeof rt.trigger, "%s", xgb_trigger_name(x.trigger));
+        rt.n_train = x.n_train;
+        rt.n_holdout = x.n_holdout;
+        rt.cand_logloss = x.cand_logloss;
+        rt.cand_acc = x.cand_acc;
+        rt.live_logloss = x.live_logloss;
+        rt.live_acc = x.live_acc;
+        rt.base_logloss = x.base_logloss;
+        rt.accepted = x.accepted != 0;
+        if (!offthread)
+            rt.train_ms = x.train_ms;
+    } else {
+        bool net = !strcmp(m->ops->kind, "lstm") || !strcmp(m->ops->kind, "transformer") ||
+                   !strcmp(m->ops->kind, "cnn"); /* nn_model underneath (another: unknown) */
+        snprintf(rt.trigger, sizeof rt.trigger, "count");
+        rt.n_train = net ? nn_model_replay_count((nn_model *)m) : 0;
+        rt.cand_logloss = net ? ((nn_model *)m)->loss_live : NAN;
+        rt.cand_acc = NAN;
+        metrics_summary ms;
+        metrics_track_rolling(metrics_set_model_track(engine_metrics(s->e), i), &ms);
+        rt.n_holdout = (uint32_t)ms.n;
+        rt.live_logloss = ms.n ? ms.log_loss : NAN;
+        rt.live_acc = ms.n ? ms.accuracy : NAN;
+        rt.base_logloss = NAN;
+        for (uint32_t j = 0; j < engine_models(s->e); j++)
+            if (!strcmp(engine_model(s->e, j)->ops->kind, "logreg")) {
+                metrics_track_rolling(metrics_set_model_track(engine_metrics(s->e), j), &ms);
+                rt.base_logloss = ms.n ? ms.log_loss : NAN;
+                break;
+            }
+        rt.accepted = swap_rc == K_MODEL_OK;
+    }
+    s->last_rt[i] = rt;
+    if (r->cfg.on_retrain)
+        r->cfg.on_retrain(r->cfg.on_retrain_ud, s->ms, &rt);
+}
+
+bool runner_last_retrain(const runner *r, uint32_t si, uint32_t i, runner_retrain *out)
+{
+    if (si >= r->nsyms || i >= ENSEMBLE_MAX_MODELS || r->syms[si].last_rt[i].seq == 0)
+        return false;
+    *out = r->syms[si].last_rt[i];
+    return true;
+}
+
 /* After labels reached the engine: starts the training of every off-thread model that is due
  * (see runner_config.train_every). Inline (no learner) it trains and swaps now, so a backtest
  * is the same for a seed; with a learner a model still training is skipped (train_busy). */
@@ -232,16 +302,19 @@ static void runner_train_due(runner *r, runner_sym *s, int64_t now)
         if (!due)
             continue;
         if (r->cfg.learner) {
-            enum learner_result lr = learner_submit(r->cfg.learner, m, (uint64_t)i);
+            uint64_t tag = (uint64_t)(s - r->syms) * ENSEMBLE_MAX_MODELS + i;
+            enum learner_result lr = learner_submit(r->cfg.learner, m, tag);
             if (lr != K_LEARNER_OK) {
                 r->st.train_busy++;
                 continue;
             }
+            s->train_start_ms[i] = now; /* the job's: read when it comes back */
         } else {
+            s->train_start_ms[i] = now;
             enum model_result tr = m->ops->train(m);
-            if (m->ops->swap)
-                (void)m->ops->swap(m);
-            (void)tr;
+            enum model_result sw = m->ops->swap ? m->ops->swap(m) : K_MODEL_NOT_READY;
+            if (tr == K_MODEL_OK || tr == K_MODEL_BAD_STATE)
+                runner_retrained(r, s, i, sw, NAN, false);
         }
         s->trained_at[i] = have;
         r->st.trains++;
@@ -256,9 +329,16 @@ uint32_t runner_collect(runner *r)
     uint32_t total = 0;
     size_t k;
     while ((k = learner_collect(r->cfg.learner, d, 16)) > 0) {
-        for (size_t i = 0; i < k; i++)
-            if (d[i].m && d[i].m->ops->swap)
-                (void)d[i].m->ops->swap(d[i].m);
+        for (size_t i = 0; i < k; i++) {
+            if (!d[i].m || !d[i].m->ops->swap)
+                continue;
+            enum model_result sw = d[i].m->ops->swap(d[i].m);
+            uint64_t si = d[i].tag / ENSEMBLE_MAX_MODELS, mi = d[i].tag % ENSEMBLE_MAX_MODELS;
+            if (si < r->nsyms && engine_model(r->syms[si].e, (uint32_t)mi) == d[i].m &&
+                (d[i].rc == K_MODEL_OK || d[i].rc == K_MODEL_BAD_STATE))
+                runner_retrained(r, &r->syms[si], (uint32_t)mi, sw, (double)d[i].train_ns / 1e6,
+                                 true);
+        }
         total += (uint32_t)k;
     }
     return total;
@@ -285,7 +365,54 @@ static void runner_quote(runner *r, runner_sym *s, kdec px)
     (void)book_on_snapshot(s->bar_book, &ev);
 }
 
-static runner_sym *runner_add(runner *r, market_sym *ms)
+static void runner_train_due(runner *r, runner_sym *s, int64_t now);
+
+static void runner_warm_closed(void *ud, enum tf tf, const candle *bar)
+{
+    (void)engine_on_bar(ud, tf, bar, false);
+}
+
+/* The warm-up (runner_config.warmup): history bars through the engine before its first data. */
+static void runner_warmup(runner *r, runner_sym *s, int64_t before_ms)
+{
+    uint32_t max = r->cfg.warmup_max ? r->cfg.warmup_max : 1440;
+    candle *bars = xmalloc(max * sizeof *bars);
+    uint32_t n = r->cfg.warmup(r->cfg.warmup_ud, s->ms, before_ms, bars, max);
+    if (n > max)
+        n = max;
+    static const enum tf agg_tf[3] = {TF_5M, TF_15M, TF_1H};
+    candles *agg[3];
+    for (int k = 0; k < 3; k++)
+        agg[k] = candles_new(agg_tf[k], 8);
+    engine_warmup_begin(s->e);
+    uint64_t fed = 0;
+    int64_t last = INT64_MIN;
+    for (uint32_t i = 0; i < n; i++) {
+        const candle *b = &bars[i];
+        int64_t end = b->open_ms + 60000;
+        if (b->open_ms <= last || end > before_ms)
+            continue; /* out of order, or not older than the live data */
+        last = b->open_ms;
+        if (engine_on_bar(s->e, TF_1M, b, false) != K_OK)
+            continue;
+        fed++;
+        for (int k = 0; k < 3; k++) {
+            candles_on_bar(agg[k], b, 60000, runner_warm_closed, s->e);
+            candles_advance(agg[k], end, runner_warm_closed, s->e);
+        }
+        engine_signal sig;
+        if (engine_signal_make(s->e, end, &sig) != K_MODEL_OK)
+            continue;
+        engine_advance(s->e, end);
+        runner_train_due(r, s, end);
+    }
+    engine_warmup_end(s->e, fed);
+    for (int k = 0; k < 3; k++)
+        candles_free(agg[k]);
+    free(bars);
+}
+
+static runner_sym *runner_add(runner *r, market_sym *ms, int64_t first_ms)
 {
     if (r->cfg.symbol[0] && strcmp(r->cfg.symbol, ms->name))
         return NULL;
@@ -318,6 +445,7 @@ static runner_sym *runner_add(runner *r, market_sym *ms)
     }
     if (!s->bar_mode)
         paper_attach_book(r->pp, ms->venue, ms->name, ms->book);
+    (void)first_ms; /* the warm-up waits for the symbol's first trade or bar (its time) */
     return s;
 }
 
@@ -791,10 +919,21 @@ static void runner_on_note(void *ud, const market_note *n)
     runner *r = ud;
     runner_sym *s = runner_find(r, n->sym);
     if (!s && (n->kind == MARKET_SYMBOL_ADDED || n->kind == MARKET_TRADE ||
-               n->kind == MARKET_BAR_CLOSED))
-        s = runner_add(r, n->sym);
+               n->kind == MARKET_BAR_CLOSED)) {
+        int64_t first = n->kind == MARKET_TRADE && n->ev ? n->ev->u.trade.time_ms
+                      : n->kind == MARKET_BAR_CLOSED && n->bar ? n->bar->open_ms
+                      : r->clock ? kclock_now_ms(r->clock) : 0;
+        s = runner_add(r, n->sym, first);
+    }
     if (!s)
         return;
+    if (!s->warmed && (n->kind == MARKET_TRADE || n->kind == MARKET_BAR_CLOSED)) {
+        s->warmed = true; /* before the symbol's first data: history through its engine */
+        int64_t first = n->kind == MARKET_TRADE && n->ev ? n->ev->u.trade.time_ms
+                      : n->bar ? n->bar->open_ms : 0;
+        if (r->cfg.warmup && first > 0 && !s->told)
+            runner_warmup(r, s, first);
+    }
     switch (n->kind) {
     case MARKET_TRADE:
         runner_on_trade(r, s, n->ev);
@@ -956,12 +1095,14 @@ void runner_finish(runner *r, int64_t now_ms)
     portfolio_sample(r->pf, now_ms);
 }
 
+static int64_t runner_now(const runner *r);
+
 static runner_sym *runner_sym_for(runner *r, enum venue v, const char *symbol)
 {
     runner_sym *s = runner_find_name(r, v, symbol);
     if (!s) {
         market_sym *ms = market_find(r->m, v, symbol);
-        s = ms ? runner_add(r, ms) : NULL;
+        s = ms ? runner_add(r, ms, runner_now(r)) : NULL;
     }
     return s;
 }

@@ -202,9 +202,24 @@ void scorer_rsi_fallback(double rsi, scorer_result *r)
 /* ---- adaptive indicator weights ------------------------------------------------------- */
 
 #define SCORER_W_MAGIC 0x4B575447u /* "KWTG" */
-#define SCORER_W_VERSION 1u
+#define SCORER_W_VERSION 2u /* 2: class counts and the learned scales of the probability map */
 #define SCORER_W_LR 0.1
 #define SCORER_W_MIN 10
+#define SCORER_W_MAP_LR 0.02 /* AdaGrad step of the map's two scales */
+#define SCORER_W_MAP_MAX 8.0 /* |scale| bound */
+
+/* The probability map (docs/ENGINE.md "Adaptive indicator weights"): with s the weighted vote in
+ * [-1, 1], logits z_SELL = b_SELL - a s, z_HOLD = b_HOLD - c |s|, z_BUY = b_BUY + a s, where b_k
+ * is the log of the Laplace-smoothed frequency of outcome k so far (the class prior) and a, c
+ * start at 0 and are learned online (AdaGrad on the log loss of each label, before the label is
+ * counted in the prior). Before any sample it predicts 1/3 each; until the votes have shown they
+ * carry information it stays at the prior, so its probabilities are honest from the start. */
+typedef struct scorer_map {
+    double a, c;       /* scales of s (BUY vs SELL) and |s| (against HOLD) */
+    double ga, gc;     /* AdaGrad accumulators */
+    double dloss;      /* cumulative log loss of the map minus the prior's (prequential) */
+    uint64_t cls[MODEL_CLASSES]; /* outcomes seen per class */
+} scorer_map;
 
 typedef struct scorer_weights {
     model base;
@@ -212,6 +227,7 @@ typedef struct scorer_weights {
     double w[SCORER_NVOTES];
     uint64_t n[SCORER_NVOTES], hits[SCORER_NVOTES];
     uint64_t samples;
+    scorer_map map;
 } scorer_weights;
 
 static enum model_result scorer_w_check(const scorer_weights *m, const model_input *in)
@@ -232,12 +248,9 @@ static int scorer_w_vote(const scorer_weights *m, const model_input *in, int i)
     return v > 0.5f ? 1 : v < -0.5f ? -1 : 0;
 }
 
-static enum model_result scorer_w_predict(model *mm, const model_input *in, model_output *out)
+/* The weighted vote s in [-1, 1] over the votes present (0 with none). */
+static double scorer_w_score(const scorer_weights *m, const model_input *in)
 {
-    scorer_weights *m = (scorer_weights *)mm;
-    enum model_result r = scorer_w_check(m, in);
-    if (r != K_MODEL_OK)
-        return r;
     double num = 0, den = 0;
     for (int i = 0; i < SCORER_NVOTES; i++) {
         if (in->missing && in->missing[m->idx[i]])
@@ -245,15 +258,85 @@ static enum model_result scorer_w_predict(model *mm, const model_input *in, mode
         num += m->w[i] * scorer_w_vote(m, in, i);
         den += m->w[i];
     }
-    double s = den > 0 ? num / den : 0;
-    double z[MODEL_CLASSES] = { -4 * s, 4 * (0.25 - fabs(s)), 4 * s };
+    return den > 0 ? num / den : 0;
+}
+
+/* The class prior (Laplace-smoothed outcome frequencies) and the map's probabilities. */
+static void scorer_w_parts(const scorer_weights *m, double s, double *prior, double *p)
+{
+    const scorer_map *q = &m->map;
+    double tot = (double)(q->cls[0] + q->cls[1] + q->cls[2]) + MODEL_CLASSES;
+    double z[MODEL_CLASSES];
+    for (int k = 0; k < MODEL_CLASSES; k++)
+        z[k] = log(prior[k] = ((double)q->cls[k] + 1.0) / tot);
+    z[MODEL_SELL] -= q->a * s;
+    z[MODEL_HOLD] -= q->c * fabs(s);
+    z[MODEL_BUY] += q->a * s;
     double mx = fmax(z[0], fmax(z[1], z[2])), sum = 0;
     for (int k = 0; k < MODEL_CLASSES; k++)
-        sum += (out->p[k] = exp(z[k] - mx));
+        sum += (p[k] = exp(z[k] - mx));
     for (int k = 0; k < MODEL_CLASSES; k++)
-        out->p[k] /= sum;
+        p[k] /= sum;
+}
+
+/* Bayesian mixture of the prior and the map: the map's share starts at SCORER_W_MIX0 and grows
+ * only as its cumulative prequential log loss falls below the prior's (share = 1 / (1 + (1 -
+ * m0) / m0 * exp(dloss))), so the output is never much worse than the prior in total (by at
+ * most -ln(1 - m0) nats over the whole run) and follows the map once it has earned it. */
+#define SCORER_W_MIX0 0.001
+static double scorer_w_share(const scorer_weights *m)
+{
+    double d = m->map.dloss;
+    d = d > 700 ? 700 : d < -700 ? -700 : d;
+    return 1.0 / (1.0 + (1.0 - SCORER_W_MIX0) / SCORER_W_MIX0 * exp(d));
+}
+
+static void scorer_w_probs(const scorer_weights *m, double s, double *out)
+{
+    double prior[MODEL_CLASSES], p[MODEL_CLASSES];
+    scorer_w_parts(m, s, prior, p);
+    double u = scorer_w_share(m);
+    for (int k = 0; k < MODEL_CLASSES; k++)
+        out[k] = u * p[k] + (1.0 - u) * prior[k];
+}
+
+static enum model_result scorer_w_predict(model *mm, const model_input *in, model_output *out)
+{
+    scorer_weights *m = (scorer_weights *)mm;
+    enum model_result r = scorer_w_check(m, in);
+    if (r != K_MODEL_OK)
+        return r;
+    scorer_w_probs(m, scorer_w_score(m, in), out->p);
     out->confidence = -1;
     return K_MODEL_OK;
+}
+
+static double scorer_w_clip(double v)
+{
+    return v > SCORER_W_MAP_MAX ? SCORER_W_MAP_MAX : v < -SCORER_W_MAP_MAX ? -SCORER_W_MAP_MAX : v;
+}
+
+/* One AdaGrad step of the map on the label (with the prior as it was when predicting), then the
+ * label joins the prior. dL/da = s (p_BUY - y_BUY) - s (p_SELL - y_SELL), dL/dc = -|s| (p_HOLD -
+ * y_HOLD). */
+static void scorer_w_map_learn(scorer_weights *m, double s, int label, double wt)
+{
+    scorer_map *q = &m->map;
+    double p[MODEL_CLASSES], prior[MODEL_CLASSES];
+    scorer_w_parts(m, s, prior, p);
+    if (wt > 0)
+        q->dloss += wt * (log(fmax(prior[label], 1e-300)) - log(fmax(p[label], 1e-300)));
+    double ga = wt * (s * (p[MODEL_BUY] - (label == MODEL_BUY)) -
+                      s * (p[MODEL_SELL] - (label == MODEL_SELL)));
+    double gc = wt * (-fabs(s) * (p[MODEL_HOLD] - (label == MODEL_HOLD)));
+    q->ga += ga * ga;
+    q->gc += gc * gc;
+    if (q->ga > 0)
+        q->a = scorer_w_clip(q->a - SCORER_W_MAP_LR * ga / sqrt(q->ga));
+    if (q->gc > 0)
+        q->c = scorer_w_clip(q->c - SCORER_W_MAP_LR * gc / sqrt(q->gc));
+    if (wt > 0)
+        q->cls[label]++;
 }
 
 static enum model_result scorer_w_learn(model *mm, const model_input *in, int label, double wt)
@@ -265,6 +348,7 @@ static enum model_result scorer_w_learn(model *mm, const model_input *in, int la
     if (label < 0 || label >= MODEL_CLASSES || !(wt >= 0))
         return K_MODEL_BAD_INPUT;
     m->samples++;
+    scorer_w_map_learn(m, scorer_w_score(m, in), label, wt);
     if (label == MODEL_HOLD || wt == 0)
         return K_MODEL_OK;
     int dir = label == MODEL_BUY ? 1 : -1;
@@ -304,6 +388,7 @@ static enum model_result scorer_w_save(const model *mm, model_blob *out)
     model_blob_put(out, m->w, sizeof m->w);
     model_blob_put(out, m->n, sizeof m->n);
     model_blob_put(out, m->hits, sizeof m->hits);
+    model_blob_put(out, &m->map, sizeof m->map);
     return K_MODEL_OK;
 }
 
@@ -316,11 +401,12 @@ static enum model_result scorer_w_load(model *mm, const uint8_t *data, size_t le
         h.magic != SCORER_W_MAGIC || h.version != SCORER_W_VERSION ||
         h.nfeat != m->base.nfeat || h.nvotes != SCORER_NVOTES ||
         memcmp(h.idx, m->idx, sizeof h.idx) != 0 ||
-        len != sizeof h + sizeof m->w + sizeof m->n + sizeof m->hits)
+        len != sizeof h + sizeof m->w + sizeof m->n + sizeof m->hits + sizeof m->map)
         return K_MODEL_BAD_STATE;
     memcpy(m->w, data + off, sizeof m->w);
     memcpy(m->n, data + off + sizeof m->w, sizeof m->n);
     memcpy(m->hits, data + off + sizeof m->w + sizeof m->n, sizeof m->hits);
+    memcpy(&m->map, data + off + sizeof m->w + sizeof m->n + sizeof m->hits, sizeof m->map);
     m->samples = h.samples;
     return K_MODEL_OK;
 }
@@ -353,6 +439,13 @@ model *scorer_weights_new(const char *name, uint32_t nfeat, const uint32_t *vote
     memcpy(m->idx, vote_idx, sizeof m->idx);
     memcpy(m->w, scorer_base_weight, sizeof m->w);
     return &m->base;
+}
+
+void scorer_weights_map(const model *mm, double *a, double *c)
+{
+    const scorer_weights *m = (const scorer_weights *)mm;
+    *a = m->map.a;
+    *c = m->map.c;
 }
 
 void scorer_weights_get(const model *mm, double *w, uint64_t *n)

@@ -123,6 +123,29 @@ static const char *const migrations[] = {
     "  bytes INTEGER NOT NULL,"
     "  state BLOB NOT NULL);"
     "CREATE INDEX model_state_sym ON model_state(venue, symbol, id);",
+
+    /* 7 (engine11: reasons from the database, retrains stored): each signal's top reasons as
+     * text ("; "-separated), so the AI screen shows them for any stored signal; every retrain of
+     * an off-thread model (XGBoost walk-forward, the deep networks' trainings): trigger, sizes,
+     * validation result, accepted or not. */
+    "ALTER TABLE signals ADD COLUMN reasons TEXT;"
+    "CREATE TABLE retrains("
+    "  id INTEGER PRIMARY KEY,"
+    "  venue TEXT NOT NULL,"
+    "  symbol TEXT NOT NULL,"
+    "  model TEXT NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  time_ms INTEGER NOT NULL,"
+    "  trigger TEXT NOT NULL,"
+    "  n_train INTEGER NOT NULL,"
+    "  n_holdout INTEGER NOT NULL,"
+    "  cand_logloss REAL, cand_acc REAL, live_logloss REAL, live_acc REAL, base_logloss REAL,"
+    "  accepted INTEGER NOT NULL,"
+    "  train_ms REAL,"
+    "  thread TEXT NOT NULL,"
+    "  session_id INTEGER);"
+    "CREATE INDEX retrains_time ON retrains(time_ms);",
 };
 
 int store_schema_latest(void)

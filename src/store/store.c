@@ -34,6 +34,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <math.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
@@ -72,6 +73,7 @@ enum row_kind {
     ROW_SIGNAL,
     ROW_METRICS,
     ROW_MODEL_STATE,
+    ROW_RETRAIN,
 };
 
 typedef struct store_row {
@@ -114,8 +116,12 @@ typedef struct store_row {
         uint64_t flush_seq;
         struct {
             int64_t session_id;
-            store_signal v;
+            store_signal v; /* v.reasons owned (NULL: none) */
         } sig;
+        struct {
+            int64_t session_id;
+            store_retrain v;
+        } rt;
         struct {
             int64_t time_ms;
             char *doc; /* owned; freed by the writer */
@@ -179,6 +185,7 @@ enum {
     ST_METRICS,
     ST_MODEL_STATE,
     ST_MODEL_PRUNE,
+    ST_RETRAIN,
     ST_COUNT
 };
 
@@ -207,9 +214,9 @@ static const char *const stmt_sql[ST_COUNT] = {
                 " ORDER BY open_ms DESC LIMIT ?5",
     [ST_SIGNAL] = "INSERT INTO signals(venue, symbol, sig_id, time_ms, horizon_end_ms, action,"
                   " p_sell, p_hold, p_buy, confidence, strength, scored, outcome, result, ret,"
-                  " mfe, mae, regime, source, first_hit, traded, session_id)"
+                  " mfe, mae, regime, source, first_hit, traded, session_id, reasons)"
                   " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,"
-                  "?20,?21,?22)"
+                  "?20,?21,?22,?23)"
                   " ON CONFLICT(venue, symbol, sig_id, time_ms) DO UPDATE SET"
                   " horizon_end_ms = excluded.horizon_end_ms, action = excluded.action,"
                   " p_sell = excluded.p_sell, p_hold = excluded.p_hold, p_buy = excluded.p_buy,"
@@ -217,13 +224,18 @@ static const char *const stmt_sql[ST_COUNT] = {
                   " scored = excluded.scored, outcome = excluded.outcome,"
                   " result = excluded.result, ret = excluded.ret, mfe = excluded.mfe,"
                   " mae = excluded.mae, regime = excluded.regime, source = excluded.source,"
-                  " first_hit = excluded.first_hit, traded = excluded.traded",
+                  " first_hit = excluded.first_hit, traded = excluded.traded,"
+                  " reasons = coalesce(excluded.reasons, reasons)",
     [ST_METRICS] = "INSERT INTO metrics(venue, symbol, time_ms, doc) VALUES(?1,?2,?3,?4)",
     [ST_MODEL_STATE] = "INSERT INTO model_state(venue, symbol, time_ms, saved_ms, bytes, state)"
                        " VALUES(?1,?2,?3,?4,?5,?6)",
     [ST_MODEL_PRUNE] = "DELETE FROM model_state WHERE venue = ?1 AND symbol = ?2 AND id <="
                        " (SELECT id FROM model_state WHERE venue = ?1 AND symbol = ?2"
                        " ORDER BY id DESC LIMIT 1 OFFSET ?3)",
+    [ST_RETRAIN] = "INSERT INTO retrains(venue, symbol, model, kind, seq, time_ms, trigger,"
+                   " n_train, n_holdout, cand_logloss, cand_acc, live_logloss, live_acc,"
+                   " base_logloss, accepted, train_ms, session_id, thread)"
+                   " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)",
 };
 
 struct store {
@@ -411,6 +423,8 @@ static void store_row_free(store_row *r)
         free(r->u.set.key); /* the value shares its block */
     } else if (r->kind == ROW_METRICS) {
         free(r->u.met.doc);
+    } else if (r->kind == ROW_SIGNAL) {
+        free((char *)r->u.sig.v.reasons);
     } else if (r->kind == ROW_MODEL_STATE) {
         free(r->u.ms.blob);
     }
@@ -531,6 +545,41 @@ static int store_writer_exec(store *s, const store_row *r)
             sqlite3_bind_int64(st, 22, r->u.sig.session_id);
         else
             sqlite3_bind_null(st, 22);
+        if (g->reasons)
+            store_bind_text(st, 23, g->reasons);
+        else
+            sqlite3_bind_null(st, 23);
+        break;
+    }
+    case ROW_RETRAIN: {
+        const store_retrain *t = &r->u.rt.v;
+        st = s->st[ST_RETRAIN];
+        store_bind_text(st, 1, venue);
+        store_bind_text(st, 2, r->symbol);
+        store_bind_text(st, 3, t->model);
+        store_bind_text(st, 4, t->kind);
+        sqlite3_bind_int64(st, 5, (int64_t)t->seq);
+        sqlite3_bind_int64(st, 6, t->time_ms);
+        store_bind_text(st, 7, t->trigger);
+        sqlite3_bind_int64(st, 8, t->n_train);
+        sqlite3_bind_int64(st, 9, t->n_holdout);
+        const double d[5] = {t->cand_logloss, t->cand_acc, t->live_logloss, t->live_acc,
+                             t->base_logloss};
+        for (int k = 0; k < 5; k++)
+            if (isfinite(d[k]))
+                sqlite3_bind_double(st, 10 + k, d[k]);
+            else
+                sqlite3_bind_null(st, 10 + k);
+        sqlite3_bind_int(st, 15, t->accepted);
+        if (isfinite(t->train_ms))
+            sqlite3_bind_double(st, 16, t->train_ms);
+        else
+            sqlite3_bind_null(st, 16);
+        if (r->u.rt.session_id > 0)
+            sqlite3_bind_int64(st, 17, r->u.rt.session_id);
+        else
+            sqlite3_bind_null(st, 17);
+        store_bind_text(st, 18, t->offthread ? "learner" : "inline");
         break;
     }
     case ROW_METRICS:
@@ -751,6 +800,7 @@ static const char *store_writer_what(const store_row *r)
            : r->kind == ROW_SIGNAL     ? "writing a signal failed"
            : r->kind == ROW_METRICS    ? "writing metrics failed"
            : r->kind == ROW_MODEL_STATE ? "writing model state failed"
+           : r->kind == ROW_RETRAIN    ? "writing a retrain failed"
                                        : "writing a session failed";
 }
 
@@ -1357,6 +1407,9 @@ enum store_result store_put_signal(store *s, enum venue v, const char *symbol,
 {
     if ((unsigned)v >= VENUE_COUNT || !sig || !store_symbol_ok(symbol))
         return store_reject(s);
+    char *why = NULL; /* outside the lock; the writer frees it */
+    if (sig->reasons)
+        why = xstrndup(sig->reasons, 511);
     pthread_mutex_lock(&s->mu);
     store_row *r = store_queue_reserve(s, true);
     if (r) {
@@ -1365,13 +1418,69 @@ enum store_result store_put_signal(store *s, enum venue v, const char *symbol,
         memcpy(r->symbol, symbol, strlen(symbol) + 1);
         r->u.sig.session_id = s->session_id;
         r->u.sig.v = *sig;
+        r->u.sig.v.reasons = why;
         store_signal *g = &r->u.sig.v; /* the texts NUL-terminated whatever the caller gave */
         g->action[sizeof g->action - 1] = g->outcome[sizeof g->outcome - 1] = '\0';
         g->result[sizeof g->result - 1] = g->regime[sizeof g->regime - 1] = '\0';
         g->source[sizeof g->source - 1] = g->first_hit[sizeof g->first_hit - 1] = '\0';
     }
     pthread_mutex_unlock(&s->mu);
+    if (!r)
+        free(why);
     return r ? STORE_OK : STORE_E_FULL;
+}
+
+enum store_result store_put_retrain(store *s, enum venue v, const char *symbol,
+                                    const store_retrain *rt)
+{
+    if ((unsigned)v >= VENUE_COUNT || !rt || !store_symbol_ok(symbol))
+        return store_reject(s);
+    pthread_mutex_lock(&s->mu);
+    store_row *r = store_queue_reserve(s, true);
+    if (r) {
+        r->kind = ROW_RETRAIN;
+        r->venue = (uint8_t)v;
+        memcpy(r->symbol, symbol, strlen(symbol) + 1);
+        r->u.rt.session_id = s->session_id;
+        r->u.rt.v = *rt;
+        store_retrain *t = &r->u.rt.v;
+        t->model[sizeof t->model - 1] = t->kind[sizeof t->kind - 1] = '\0';
+        t->trigger[sizeof t->trigger - 1] = '\0';
+    }
+    pthread_mutex_unlock(&s->mu);
+    return r ? STORE_OK : STORE_E_FULL;
+}
+
+enum store_result store_load_signal_reasons(store *s, enum venue v, const char *symbol,
+                                            uint64_t sig_id, int64_t time_ms, char *out,
+                                            size_t cap)
+{
+    if (cap)
+        out[0] = '\0';
+    if ((unsigned)v >= VENUE_COUNT || !store_symbol_ok(symbol) || cap == 0)
+        return STORE_E_INVALID;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->rdb,
+                           "SELECT reasons FROM signals WHERE venue = ?1 AND symbol = ?2 AND"
+                           " sig_id = ?3 AND time_ms = ?4",
+                           -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return STORE_E_READ;
+    }
+    store_bind_text(st, 1, venue_name(v));
+    store_bind_text(st, 2, symbol);
+    sqlite3_bind_int64(st, 3, (int64_t)sig_id);
+    sqlite3_bind_int64(st, 4, time_ms);
+    enum store_result res = STORE_NOT_FOUND;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+        res = STORE_OK;
+    } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        res = STORE_E_READ;
+    }
+    sqlite3_finalize(st);
+    return res;
 }
 
 enum store_result store_put_metrics(store *s, enum venue v, const char *symbol, int64_t time_ms,

@@ -91,7 +91,7 @@ static int ai_signals(ui *u, WINDOW *w, const engine *e, const market_sym *ms, i
                               : ROLE_DIM,
                     line);
         y++;
-        const char *why = ss ? sigstore_reasons(ss, ms, r->id) : "";
+        const char *why = ss ? sigstore_reasons(ss, ms, r->id, r->time_ms) : "";
         if (why[0] && y <= ymax) {
             snprintf(line, sizeof line, "  %s", why);
             ui_put(u, w, y++, x, cw, ROLE_DIM, line);
@@ -142,6 +142,65 @@ static int ai_models(ui *u, WINDOW *w, const engine *e, int y, int ymax, int x, 
         char name[24];
         snprintf(name, sizeof name, "~%s", bn[b]);
         ai_metric_row(u, w, y++, x, cw, name, &s, NAN, false);
+    }
+    return y;
+}
+
+/* every model's learned samples, and the last retrain of each off-thread model (trigger, sizes,
+ * validation result, accepted or not, the thread it ran on), wrapped to the column's width */
+static int ai_retrains(ui *u, WINDOW *w, const engine *e, int y, int ymax, int x, int cw)
+{
+    runner *r = u->a->runner;
+    if (!r || y > ymax)
+        return y;
+    uint32_t si = 0;
+    while (si < runner_symbols(r) && runner_engine(r, si) != e)
+        si++;
+    char line[256], tok[64];
+    engine_warmup_stats ws;
+    engine_warmup_info(e, &ws);
+    if (ws.bars && y <= ymax) {
+        snprintf(line, sizeof line, "warm-up: %llu history bars, %llu scored",
+                 (unsigned long long)ws.bars, (unsigned long long)ws.scored);
+        ui_put(u, w, y++, x, cw, ROLE_DIM, line);
+    }
+    int off = snprintf(line, sizeof line, "samples:");
+    for (uint32_t i = 0; i < engine_models(e); i++) {
+        model *m = engine_model((engine *)e, i);
+        int n = snprintf(tok, sizeof tok, " %s %llu", m->name,
+                         (unsigned long long)(m->ops->samples ? m->ops->samples(m) : 0));
+        if (off + n > cw && off > 0) { /* the next line continues the list */
+            if (y <= ymax)
+                ui_put(u, w, y++, x, cw, ROLE_HEADER, line);
+            off = snprintf(line, sizeof line, "        ");
+        }
+        off += snprintf(line + off, sizeof line - (size_t)off, "%s", tok);
+    }
+    if (y <= ymax)
+        ui_put(u, w, y++, x, cw, ROLE_HEADER, line);
+    for (uint32_t i = 0; i < engine_models(e) && y <= ymax; i++) {
+        model *m = engine_model((engine *)e, i);
+        if (!(m->ops->flags & MODEL_F_OFFTHREAD))
+            continue;
+        runner_retrain rt;
+        if (si >= runner_symbols(r) || !runner_last_retrain(r, si, i, &rt)) {
+            snprintf(line, sizeof line, "%s: no retrain yet", m->name);
+            ui_put(u, w, y++, x, cw, ROLE_DIM, line);
+            continue;
+        }
+        char cl[12], ll[12], bl[12], t[16];
+        ai_num(cl, sizeof cl, rt.cand_logloss, "%.3f");
+        ai_num(ll, sizeof ll, rt.live_logloss, "%.3f");
+        ai_num(bl, sizeof bl, rt.base_logloss, "%.3f");
+        ai_hms(rt.time_ms, t, sizeof t);
+        snprintf(line, sizeof line, "%s #%llu %s %s %u/%u %s (%s)", m->name,
+                 (unsigned long long)rt.seq, t, rt.trigger, rt.n_train, rt.n_holdout,
+                 rt.accepted ? "accepted" : "refused", rt.offthread ? "learner" : "inline");
+        ui_put(u, w, y++, x, cw, rt.accepted ? ROLE_TEXT : ROLE_WARNING, line);
+        if (y <= ymax) {
+            snprintf(line, sizeof line, "  logl cand %s live %s base %s", cl, ll, bl);
+            ui_put(u, w, y++, x, cw, ROLE_DIM, line);
+        }
     }
     return y;
 }
@@ -219,7 +278,7 @@ static int ai_alerts(ui *u, WINDOW *w, const engine *e, int y, int ymax, int x, 
     if (y > ymax)
         return y;
     alerts *al = trading_alerts(u->a);
-    char line[256];
+    char line[400];
     snprintf(line, sizeof line, "alerts (%llu raised, %llu drift events)",
              al ? (unsigned long long)alerts_get_stats(al)->raised : 0ULL,
              (unsigned long long)engine_drift_events(e));
@@ -283,12 +342,14 @@ void ui_ai_draw(ui *u, WINDOW *w, int ih, int iw)
         ai_signals(u, w, e, ms, top, ih, 1, lw);
         int x = 1 + lw + 2, rw = iw - lw - 2;
         y = ai_models(u, w, e, top, ih, x, rw) + 1;
+        y = ai_retrains(u, w, e, y, ih, x, rw) + 1;
         y = ai_indicators(u, w, e, y, ih, x, rw) + 1;
         y = ai_reliability(u, w, e, y, ih, x, rw) + 1;
         ai_alerts(u, w, e, y, ih, x, rw);
     } else { /* stacked: a third for the newest signals, then the rest as it fits */
         y = ai_signals(u, w, e, ms, y, top + K_MAX((ih - top) / 3, 3), 1, iw) + 1;
         y = ai_models(u, w, e, y, ih, 1, iw) + 1;
+        y = ai_retrains(u, w, e, y, ih, 1, iw) + 1;
         y = ai_reliability(u, w, e, y, ih, 1, iw) + 1;
         y = ai_indicators(u, w, e, y, ih, 1, iw) + 1;
         ai_alerts(u, w, e, y, ih, 1, iw);

@@ -61,4 +61,29 @@ check "a hanging alerts.command does not hold the replay (exit 0)" test $? -eq 0
 check "... and the engine still made its signals" test "$(jget "$T/h.json" 'j["trading"]["signals"]')" -gt 300
 check "... while its commands were still running" test -s "$T/h.pids"
 for p in $(cat "$T/h.pids" 2>/dev/null); do kill "$p" 2>/dev/null; done
+# a daily-loss pause: 2% taker fees and a 0.1% daily loss limit, one paper buy over the control
+# socket: the risk engine stops new entries and the alert carries its rule and the numbers
+cat > "$T/d.cfg" <<CFG
+fees: { binance-spot: { maker = 2; taker = 2; }; };
+risk: { daily_loss_pct = 0.1; };
+alerts: { rate_limit = 0; bell = false; };
+CFG
+"$K" --headless --speed 1 --config "$T/d.cfg" --db "$T/d.db" --socket "$T/d.sock" \
+    --log "$T/d.log" --replay data/replay/btcusdt_20240808.gz > /dev/null 2>&1 &
+pid=$!; PIDS="$PIDS $pid"
+live() { [ "$("$K" ctl --socket "$T/d.sock" status 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["symbols"][0]["book_state"])' 2>/dev/null)" = live ]; }
+check "daily loss: the book syncs" wait_for 20 live
+"$K" ctl --socket "$T/d.sock" order BTCUSDT buy 0.01 > /dev/null 2>&1
+dl() { "$K" ctl --socket "$T/d.sock" alerts 2>/dev/null | grep -q '"daily_loss"'; }
+check "daily loss: a daily_loss alert is raised" wait_for 30 dl
+"$K" ctl --socket "$T/d.sock" alerts > "$T/dl.json"
+check "daily loss: its text is the risk rule with the numbers" python3 -c '
+import json,re,sys
+a=[x for x in json.load(open(sys.argv[1]))["alerts"] if x["kind"]=="daily_loss"]
+assert len(a)==1, a
+t=a[0]["text"]
+assert t.startswith("risk state REDUCING (was ACTIVE): daily loss "), t
+assert re.search(r"daily loss [0-9.]+ >= 0\.1% of 10000(\.0+)?: no new entries until the next UTC day", t), t' "$T/dl.json"
+check "daily loss: the log has it" grep -q "WARN  alert daily_loss.*daily loss .* >= 0.1% of" "$T/d.log"
+kill -TERM $pid; wait $pid
 done_tests

@@ -67,6 +67,12 @@ for win,rs in (("all_time",rows),("rolling",rows[-500:])):
     for k in "accuracy brier log_loss ece".split():
         assert abs(want[k]-got[k])<=1e-12, (win,k,want[k],got[k])
 print("   n =",len(rows),"accuracy",round(stats(rows)["accuracy"],4))' "$T/sig.csv" "$T/m.json"
+check "the adaptive-weights model is honest on the real replay: log loss not above the majority prior's, ensemble ECE < 0.5 (was 5.9 / 0.88)" python3 -c '
+import json,sys
+m=json.load(open(sys.argv[1]))
+w=m["models"]["weights"]; b=m["baselines"]["majority"]; e=m["ensemble"]["all_time"]
+assert w["n"]==b["n"]>0 and w["log_loss"]<=b["log_loss"]+1e-3, (w["log_loss"],b["log_loss"])
+assert e["log_loss"]<1.0 and e["ece"]<0.5, e' "$T/m.json"
 check "models and baselines in ctl metrics carry n, accuracy, brier, log_loss, ece" python3 -c '
 import json,sys
 m=json.load(open(sys.argv[1]))
@@ -93,6 +99,35 @@ assert len(d)>=2 and all("time" in x and x["metrics"]["ensemble"]["all_time"]["n
     "$T/met.json"
 "$K" export nonsense --db "$T/a.db" > /dev/null 2>&1
 check "export of an unknown kind: usage error (exit 2)" test $? -eq 2
+
+# ---- a clean restart on later data: the metrics continue, restored pending signals update their
+# rows when scored, every number is recomputable from the export of both runs, the reasons of a
+# signal are in its row (and the screen reads older ones back from it) ----
+"$K" --headless --exit-at-end --speed 0 --config "$T/h.cfg" --db "$T/a.db" --socket "$T/a.sock" \
+    --log "$T/a2.log" --replay data/replay/btcusdt_20240809.gz > "$T/a2.json" 2>/dev/null
+check "restart: the second run exits 0" test $? -eq 0
+n1=$(jget "$T/m.json" 'j["ensemble"]["all_time"]["n"]')
+check "restart: the state of the first run was restored" \
+    test "$(jget "$T/a2.json" 'j["trading"]["model_state"]["restored_version"]')" -gt 0
+"$K" export metrics --format json --db "$T/a.db" > "$T/met2.json"
+"$K" export signals --format csv --db "$T/a.db" > "$T/sig2.csv"
+check "restart: no stored row is left unscored past its horizon (restored pending rows were updated)" \
+    eq "$(sqlite3 "$T/a.db" "select count(*) from signals where scored = 0 and horizon_end_ms <= (select max(time_ms) from signals)")" 0
+check "restart: the metrics continue (all-time n of the last document = scored rows of both runs, > the first run's)" python3 -c '
+import csv,json,math,sys
+d=json.load(open(sys.argv[1])); m=d[-1]["metrics"]; n1=int(sys.argv[3])
+rows=[r for r in csv.DictReader(open(sys.argv[2])) if r["scored"]=="1"]
+K={"SELL":0,"HOLD":1,"BUY":2}
+n=len(rows); acc=sum(r["action"]==r["outcome"] for r in rows)/n
+ll=sum(-math.log(max(float(r[{0:"p_sell",1:"p_hold",2:"p_buy"}[K[r["outcome"]]]]),1e-15)) for r in rows)/n
+a=m["ensemble"]["all_time"]
+assert a["n"]==n and n>n1, (a["n"],n,n1)
+assert abs(a["accuracy"]-acc)<=1e-12 and abs(a["log_loss"]-ll)<=1e-12, (a,acc,ll)
+print("   n =",n,"after restart (first run:",n1,")")' "$T/met2.json" "$T/sig2.csv" "$n1"
+check "restart: every signal row carries its reasons" \
+    eq "$(sqlite3 "$T/a.db" "select count(*) from signals where reasons is null or reasons = ''")" 0
+check "restart: the reasons column holds the scorer's texts" \
+    test "$(sqlite3 "$T/a.db" "select count(*) from signals where reasons like '%order-flow%' or reasons like '%RSI%' or reasons like '%MA alignment%' or reasons like '%momentum%' or reasons like '%Bollinger%' or reasons like '%MACD%'")" -gt 0
 
 # ---- model state: versioned checkpoints, kill -9, restored by the next run ----
 check "checkpoints are versioned (at most 3 kept per symbol)" \

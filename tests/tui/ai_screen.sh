@@ -77,6 +77,40 @@ if grep -qE "^│[0-9:]{8} BTCUSDT +(BUY|SELL|HOLD) " "$tmp/screen" &&
     ok "signals list, indicator weights and alerts are drawn"
 else bad "signals / weights / alerts"; fi
 if grep -qE "^│  [A-Za-z]" "$tmp/screen"; then ok "signals carry their top reasons"; else bad "reasons"; fi
+if python3 - "$tmp/screen" "$tmp/m.json" <<'PY'
+import json, re, sys
+scr = open(sys.argv[1]).read(); m = json.load(open(sys.argv[2]))
+parts = re.findall(r"(?:samples:| {8})((?: [a-z]+ \d+)+)", scr)
+assert parts, "no samples line"
+toks = " ".join(parts).split()
+got = dict(zip(toks[0::2], map(int, toks[1::2])))
+want = {k: v["samples"] for k, v in m["models"].items()}
+assert got == want, (got, want)
+PY
+then ok "every model's samples are shown, equal to ctl metrics"; else bad "samples line"; fi
+# after a restart on later data the engine's history holds only the restored pending signals:
+# their reasons are not in memory any more, the screen reads them from the signals table
+$T kill-session -t ai >/dev/null 2>&1
+n=$((100 * slow)); while [ "$n" -gt 0 ] && pgrep -f -- "--db $tmp/a.db" >/dev/null 2>&1; do
+    sleep 0.1; n=$((n - 1)); done # the first one has exited (its database lock is free)
+$T new-session -d -s ai -x 160 -y 50 "$BIN --speed 0 --config $tmp/h.cfg --db $tmp/a.db \
+    --socket $tmp/a.sock --log $tmp/b.log --replay data/replay/btcusdt_20240809.gz"
+if wait_screen "REPLAY ENDED" 20; then ok "restart: the next replay runs in tmux"; else bad "restart replay"; fi
+$T send-keys -t ai 3
+wait_screen "Learning:" 10 || wait_screen "calibrated" 5
+"$BIN" ctl --socket "$tmp/a.sock" status > "$tmp/s2.json" 2>/dev/null
+cap
+if python3 - "$tmp/s2.json" "$tmp/a.db" "$tmp/screen" <<'PY'
+import json, sqlite3, sys
+st = json.load(open(sys.argv[1]))["trading"]["model_state"]
+assert st["restored_version"] > 0 and st["reasons_read"] > 0, st
+db = sqlite3.connect(sys.argv[2])
+scr = open(sys.argv[3]).read()
+first = db.execute("select min(id) from signals where session_id = (select max(session_id) from signals)").fetchone()[0]
+old = [r[0] for r in db.execute("select reasons from signals where id < ? and reasons <> '' order by id desc limit 40", (first,))]
+assert any(("  " + t)[:60].rstrip() in scr for t in old), "no stored reason on screen"
+PY
+then ok "restart: reasons of restored signals come from the database"; else bad "reasons from the database"; fi
 $T resize-window -t ai -x 80 -y 30 >/dev/null 2>&1
 sleep 0.3
 if wait_screen "Learning:" 5 && grep -qE "^│[0-9:]{8} BTCUSDT" "$tmp/screen"; then

@@ -140,6 +140,9 @@ static void test_weights(void)
         miss[8] = 1;
         model_output o;
         CHECK_INT(model_predict(m, &in, &o), K_MODEL_OK);
+        if (i == 0) /* no sample yet: the uniform prior, not 0.999 from one vote */
+            for (int k = 0; k < MODEL_CLASSES; k++)
+                CHECK_NEAR(o.p[k], 1.0 / 3.0, 1e-12);
         if (i >= 100) {
             right += toy_argmax(o.p) == y;
             tot++;
@@ -165,6 +168,9 @@ static void test_weights(void)
     CHECK(w[2] > 0.1 && w[2] < 0.3);
     CHECK_INT(n[6], 0);
     CHECK(right >= tot * 0.95);
+    double ma, mc;
+    scorer_weights_map(m, &ma, &mc);
+    CHECK(ma > 0.5); /* the map learned that s points the way */
     /* HOLD outcomes do not move weights */
     CHECK_INT(model_learn(m, &in, MODEL_HOLD, 1.0), K_MODEL_OK);
     double w2[SCORER_NVOTES];
