@@ -31,6 +31,8 @@ typedef struct app {
     struct chartta *chartta; /* the chart's indicators, one market subscriber */
     struct runner *runner;   /* trading: engine, risk, paper broker, portfolio (trading.h) */
     struct trading *trading; /* the app's side of it: recent fills */
+    struct settings *settings;   /* run-time trading settings and their sources (settings.h) */
+    struct watchlist *watchlist; /* symbols added / removed at run time (watchlist.h) */
     int64_t session_id;      /* the store's session row (client order id epoch) */
     struct store *store;
     struct replay *replay;

@@ -24,6 +24,7 @@
 #include "kestrel/ctl.h"
 #include "kestrel/instrument.h"
 #include "kestrel/runner.h"
+#include "kestrel/settings.h"
 #include "kestrel/trading.h"
 #include "kestrel/ingest.h"
 #include "kestrel/live.h"
@@ -31,6 +32,7 @@
 #include "kestrel/store.h"
 #include "kestrel/ta.h"
 #include "kestrel/ui.h"
+#include "kestrel/watchlist.h"
 #include "kestrel/xmalloc.h"
 
 #include <cjson/cJSON.h>
@@ -691,6 +693,7 @@ static int app_model_reset(app *a)
         log_error(a->log, "seek: the market model could not be rebuilt");
         return K_ERR;
     }
+    watchlist_apply(a); /* the symbols added at run time again */
     char terr[160];
     if (had_trading) { /* a fresh paper account: the re-run trades again from the start */
         if (trading_open(a, terr, sizeof terr) != K_OK) {
@@ -1212,6 +1215,8 @@ int app_start(app *a, const char *args, char *err, size_t errlen)
         return K_ERR;
     a->session_id = store_session_begin(a->store, a->source == APP_SOURCE_LIVE ? "live" : "replay",
                                         a->version, args);
+    settings_start(a); /* the stored trading settings over the file's, before the runner */
+    watchlist_start(a); /* symbols added / removed at run time, before live subscribes */
     if (trading_open(a, err, errlen) != K_OK) /* after the store: its session is the id epoch */
         return K_ERR;
     if (trading_restore(a, err, errlen) != K_OK) /* positions, P&L, open orders as stored */
@@ -1326,6 +1331,8 @@ void app_stop(app *a)
     live_close(a->live); /* the net thread joined, REST cancelled: before the loop goes */
     a->live = NULL;
     trading_close(a);   /* unsubscribes and cancels its clock timer: before the model goes */
+    settings_free(a);
+    watchlist_free(a);
     app_model_close(a); /* frees priv too; before the loop its wall clock's timer is on */
     if (a->loop) {
         loop_free(a->loop);

@@ -20,6 +20,7 @@
 #include "kestrel/decimal.h"
 #include "kestrel/loop.h"
 #include "kestrel/runner.h"
+#include "kestrel/settings.h"
 #include "kestrel/sigstore.h"
 #include "kestrel/store.h"
 #include "kestrel/xmalloc.h"
@@ -1116,6 +1117,7 @@ static cmd_result trading_set_exec(cmd_ctx *c)
     c->a->changes++;
     if (trading_get(r, key, v, sizeof v) != K_OK)
         snprintf(v, sizeof v, "%s", val);
+    settings_on_set(c->a, key, v); /* kept for the next start (settings.h) */
     cmd_json_str(c, c->out, "key", key);
     cmd_json_str(c, c->out, "value", v);
     if (c->origin == CMD_FROM_KEY)
@@ -1124,7 +1126,8 @@ static cmd_result trading_set_exec(cmd_ctx *c)
 }
 
 const cmd_entry cmd_set_entry = {.name = "set", .args = "KEY VALUE",
-                                 .help = "change a risk / trading setting now (this session)",
+                                 .help = "change a risk / trading setting now (kept: restored "
+                                         "at the next start)",
                                  .min_args = 2, .max_args = 2, .exec = trading_set_exec};
 
 static cmd_result trading_metrics_exec(cmd_ctx *c)

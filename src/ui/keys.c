@@ -68,9 +68,12 @@ static const key_binding keys_table[] = {
     {'c', "c", "close", "close the focused position at market / cancel the selected order"},
     {'C', "C", "cancel-order", "close the focused position at market / cancel the selected order"},
     {'X', "X", "close-all", "close all: halt new entries, flatten at market"},
-    {'e', "e", "settings", NULL},
-    {'a', "a", "watch-add", NULL},
-    {'d', "d", "watch-remove", NULL},
+    {'e', "e", "settings open", "settings: risk and trading values (applied, kept, w writes "
+                                "them to the config file)"},
+    {'a', "a", "watch-add", "add / remove a watchlist symbol (checked against the "
+                            "instruments, kept)"},
+    {'d', "d", "watch-remove", "add / remove a watchlist symbol (checked against the "
+                               "instruments, kept)"},
     {'S', "S", "start", "start / pause auto-trading"},
     {'P', "P", "pause-trading", "start / pause auto-trading"},
     {'g', "g", "signal", "generate a signal now for the focused symbol"},

@@ -337,7 +337,7 @@ static ui *ui_open_screen(app *a, FILE *out, FILE *in, const char *term, char *e
     u->focus = PANE_CHART;
     u->ch_follow = true;
     u->tape.scroll_only = true;
-    u->wl.sel = a->focus;
+    u->wl.sel = 0; /* the focus at start is the first symbol shown */
     u->last_frame_ms = -1000000;
     ui_layout(u);
     return u;
@@ -609,6 +609,14 @@ static void ui_key(ui *u, int ch)
     }
     if (u->ov == OV_TICKET) {
         ui_ticket_key(u, ch);
+        return;
+    }
+    if (u->ov == OV_SETTINGS) {
+        ui_settings_key(u, ch);
+        return;
+    }
+    if (u->ov == OV_SYMBOL) {
+        ui_symform_key(u, ch);
         return;
     }
     if (u->ov == OV_HELP) {
@@ -916,6 +924,10 @@ static bool ui_frame(ui *u)
         ui_picker_draw(u);
     else if (u->ov == OV_TICKET)
         ui_ticket_draw(u);
+    else if (u->ov == OV_SETTINGS)
+        ui_settings_draw(u);
+    else if (u->ov == OV_SYMBOL)
+        ui_symform_draw(u);
     doupdate();
     u->full = false;
     if (u->tty)

@@ -33,7 +33,27 @@ typedef struct ui_list {
     int rows;       /* rows shown in the last frame */
     bool scroll_only; /* no selection: keys move the view (top) itself (the tape) */
 } ui_list;
-enum overlay { OV_NONE = 0, OV_HELP, OV_QUIT, OV_PICKER, OV_TICKET };
+enum overlay { OV_NONE = 0, OV_HELP, OV_QUIT, OV_PICKER, OV_TICKET, OV_SETTINGS, OV_SYMBOL };
+
+/* The settings form (settings_form.c): the selected field, the text being typed, the answer. */
+typedef struct ui_setform {
+    int sel;
+    bool editing;
+    bool confirm_write; /* w: "write N values to FILE?" is asked */
+    char edit[48];
+    char msg[240];
+    bool msg_err;
+} ui_setform;
+
+/* The watchlist prompts (watch_form.c): `a` types a symbol, `d` asks before removing one. */
+typedef struct ui_symform {
+    bool removing;   /* d: "remove SYMBOL?" */
+    bool answered;   /* d was refused: the reason is shown, any key closes */
+    char edit[48];   /* a: [venue:]SYMBOL being typed */
+    char target[48]; /* d: the symbol asked about */
+    char msg[240];
+    bool msg_err;
+} ui_symform;
 
 /* The order ticket's fields (ticket.c): side, type, and the texts of qty, price, stop, SL, TP. */
 typedef struct ui_ticket {
@@ -141,6 +161,8 @@ struct ui {
     /* Trading screen: the open orders list (C cancels the selected one) */
     ui_list tr_orders;
     ui_ticket tk; /* the order ticket overlay (o) */
+    ui_setform sf; /* the settings form (e) */
+    ui_symform wf; /* add / remove a watchlist symbol (a / d) */
 
     /* indicator picker (pane_ind.c) */
     uint32_t pk_sel, pk_top, pk_n;
@@ -184,6 +206,8 @@ void ui_list_fit(ui_list *l, uint32_t n, int rows);
 bool ui_list_key(ui_list *l, int key);
 void ui_list_scroll(ui_list *l, int delta); /* the wheel: moves the selection by delta */
 bool ui_list_click(ui_list *l, int row);    /* a click on shown row `row`: selects it */
+
+#define UI_WATCH_MAX 4096 /* watchlist rows (market.max_symbols is at most 4096) */
 
 /* the Market screen's trading strip at the foot of the watchlist (pane_strip.c) */
 #define UI_STRIP_ROWS 3 /* a rule, positions and day P&L, the latest signal */
@@ -291,6 +315,15 @@ void ui_ind_draw_osc(ui *u, WINDOW *w, const ind_ctx *ic, uint32_t inst,
 void ui_ticket_open(ui *u);
 void ui_ticket_key(ui *u, int ch);
 void ui_ticket_draw(ui *u);
+
+/* the settings form (settings_form.c) */
+void ui_settings_open(ui *u);
+void ui_settings_key(ui *u, int ch);
+void ui_settings_draw(ui *u);
+/* add / remove a watchlist symbol (watch_form.c) */
+void ui_symform_open(ui *u, bool removing, const char *symbol);
+void ui_symform_key(ui *u, int ch);
+void ui_symform_draw(ui *u);
 
 void ui_picker_open(ui *u);
 void ui_picker_key(ui *u, int ch);
