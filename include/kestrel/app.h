@@ -33,6 +33,7 @@ typedef struct app {
     struct trading *trading; /* the app's side of it: recent fills */
     struct settings *settings;   /* run-time trading settings and their sources (settings.h) */
     struct watchlist *watchlist; /* symbols added / removed at run time (watchlist.h) */
+    struct riskview *riskview;   /* VaR / ES, exposure, correlations (riskview.h) */
     int64_t session_id;      /* the store's session row (client order id epoch) */
     struct store *store;
     struct replay *replay;

@@ -29,6 +29,7 @@
 #include "kestrel/ingest.h"
 #include "kestrel/live.h"
 #include "kestrel/replay.h"
+#include "kestrel/riskview.h"
 #include "kestrel/store.h"
 #include "kestrel/ta.h"
 #include "kestrel/ui.h"
@@ -1002,6 +1003,7 @@ static void app_stats_timer(loop *l, uint64_t id, void *ud)
     }
     p->stats_mono_ms = now;
     p->stats_messages = a->messages;
+    riskview_tick(a); /* VaR / ES, exposure, correlations; a row per data hour */
     if (a->source == APP_SOURCE_LIVE) /* a silent feed's bars still close */
         ingest_wall_tick(a->ingest, loop_wall_ms());
     uint32_t skipped = chartta_skipped(a->chartta);
@@ -1333,6 +1335,7 @@ void app_stop(app *a)
     trading_close(a);   /* unsubscribes and cancels its clock timer: before the model goes */
     settings_free(a);
     watchlist_free(a);
+    riskview_free(a);
     app_model_close(a); /* frees priv too; before the loop its wall clock's timer is on */
     if (a->loop) {
         loop_free(a->loop);

@@ -19,6 +19,7 @@
 #include "kestrel/cmd.h"
 #include "kestrel/decimal.h"
 #include "kestrel/loop.h"
+#include "kestrel/riskview.h"
 #include "kestrel/runner.h"
 #include "kestrel/settings.h"
 #include "kestrel/sigstore.h"
@@ -942,6 +943,10 @@ static cmd_result trading_risk_exec(cmd_ctx *c)
     cJSON *r = risk_json(runner_risk(c->a->runner), runner_portfolio(c->a->runner));
     if (!r)
         return cmd_fail(c, "out of memory");
+    const riskview *rv = riskview_current(c->a); /* VaR / ES, exposure, correlations */
+    cJSON *m = rv ? riskview_json(rv) : NULL;
+    if (m)
+        cJSON_AddItemToObject(r, "metrics", m);
     cJSON_Delete(c->out);
     c->out = r;
     return CMD_OK;

@@ -28,6 +28,7 @@ struct watchlist {
     int nadded;
     char removed[WATCHLIST_MAX][CONFIG_WATCH_MAX];
     int nremoved;
+    bool applied; /* the added symbols are in the market (replay) */
 };
 
 static struct watchlist *watchlist_get(app *a)
@@ -134,11 +135,10 @@ void watchlist_start(app *a)
                  w->nadded, w->nremoved);
 }
 
-void watchlist_apply(app *a)
+/* The added symbols into the market (replay: they have no data of their own). */
+static void watchlist_add_all(app *a)
 {
     struct watchlist *w = watchlist_get(a);
-    if (!a->market || a->source == APP_SOURCE_LIVE)
-        return; /* live: the symbols come with their streams */
     for (int i = 0; i < w->nadded; i++) {
         enum venue v;
         char sym[KSYM_MAX], err[160];
@@ -147,8 +147,37 @@ void watchlist_apply(app *a)
     }
 }
 
+/* The first symbol the data brings: the added ones come after it, so the focus (the first
+ * symbol) is one with data. */
+static void watchlist_on_note(void *ud, const market_note *n)
+{
+    app *a = ud;
+    struct watchlist *w = watchlist_get(a);
+    if (n->kind != MARKET_SYMBOL_ADDED || w->applied)
+        return;
+    w->applied = true;
+    watchlist_add_all(a);
+}
+
+void watchlist_apply(app *a)
+{
+    struct watchlist *w = watchlist_get(a);
+    if (!a->market || a->source == APP_SOURCE_LIVE || w->nadded == 0)
+        return; /* live: the symbols come with their streams */
+    w->applied = false;
+    if (market_count(a->market) > 0) {
+        w->applied = true;
+        watchlist_add_all(a);
+    } else if (market_subscribe(a->market, watchlist_on_note, a) != K_OK) {
+        w->applied = true;
+        watchlist_add_all(a);
+    }
+}
+
 void watchlist_free(app *a)
 {
+    if (a->market)
+        market_unsubscribe(a->market, watchlist_on_note, a);
     free(a->watchlist);
     a->watchlist = NULL;
 }

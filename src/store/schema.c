@@ -123,6 +123,17 @@ static const char *const migrations[] = {
     "  bytes INTEGER NOT NULL,"
     "  state BLOB NOT NULL);"
     "CREATE INDEX model_state_sym ON model_state(venue, symbol, id);",
+
+    /* risk metrics of the Trading screen (issue #10, ui10): the open portfolio's historical
+     * VaR / ES (95%, 1 day), the exposure by asset and the correlation matrix of the watched
+     * symbols, one row per data-clock hour (store_put_risk_metrics). var / es are exact decimal
+     * strings (NULL when there was not enough data), doc the whole `ctl risk` "metrics". */
+    "CREATE TABLE risk_metrics("
+    "  time_ms INTEGER PRIMARY KEY,"
+    "  days INTEGER NOT NULL,"
+    "  var TEXT,"
+    "  es TEXT,"
+    "  doc TEXT NOT NULL);",
 };
 
 int store_schema_latest(void)

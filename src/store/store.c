@@ -72,6 +72,7 @@ enum row_kind {
     ROW_SIGNAL,
     ROW_METRICS,
     ROW_MODEL_STATE,
+    ROW_RISK, /* store_put_risk_metrics: u.met */
 };
 
 typedef struct store_row {
@@ -179,6 +180,7 @@ enum {
     ST_METRICS,
     ST_MODEL_STATE,
     ST_MODEL_PRUNE,
+    ST_RISK,
     ST_COUNT
 };
 
@@ -224,6 +226,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_MODEL_PRUNE] = "DELETE FROM model_state WHERE venue = ?1 AND symbol = ?2 AND id <="
                        " (SELECT id FROM model_state WHERE venue = ?1 AND symbol = ?2"
                        " ORDER BY id DESC LIMIT 1 OFFSET ?3)",
+    [ST_RISK] = "INSERT OR REPLACE INTO risk_metrics(time_ms, days, var, es, doc)"
+                " VALUES(?1, coalesce(json_extract(?2, '$.var.days'), 0),"
+                " json_extract(?2, '$.var.var'), json_extract(?2, '$.var.es'), ?2)",
 };
 
 struct store {
@@ -409,7 +414,7 @@ static void store_row_free(store_row *r)
         free(r->u.sess.args);
     } else if (r->kind == ROW_SETTING) {
         free(r->u.set.key); /* the value shares its block */
-    } else if (r->kind == ROW_METRICS) {
+    } else if (r->kind == ROW_METRICS || r->kind == ROW_RISK) {
         free(r->u.met.doc);
     } else if (r->kind == ROW_MODEL_STATE) {
         free(r->u.ms.blob);
@@ -539,6 +544,11 @@ static int store_writer_exec(store *s, const store_row *r)
         store_bind_text(st, 2, r->symbol);
         sqlite3_bind_int64(st, 3, r->u.met.time_ms);
         store_bind_text(st, 4, r->u.met.doc);
+        break;
+    case ROW_RISK:
+        st = s->st[ST_RISK];
+        sqlite3_bind_int64(st, 1, r->u.met.time_ms);
+        store_bind_text(st, 2, r->u.met.doc);
         break;
     case ROW_MODEL_STATE: {
         st = s->st[ST_MODEL_STATE];
@@ -750,6 +760,7 @@ static const char *store_writer_what(const store_row *r)
            : r->kind == ROW_SETTING    ? "writing a setting failed"
            : r->kind == ROW_SIGNAL     ? "writing a signal failed"
            : r->kind == ROW_METRICS    ? "writing metrics failed"
+           : r->kind == ROW_RISK       ? "writing risk metrics failed"
            : r->kind == ROW_MODEL_STATE ? "writing model state failed"
                                        : "writing a session failed";
 }
@@ -1386,6 +1397,26 @@ enum store_result store_put_metrics(store *s, enum venue v, const char *symbol, 
         r->kind = ROW_METRICS;
         r->venue = (uint8_t)v;
         memcpy(r->symbol, symbol, strlen(symbol) + 1);
+        r->u.met.time_ms = time_ms;
+        r->u.met.doc = copy;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (!r)
+        free(copy);
+    return r ? STORE_OK : STORE_E_FULL;
+}
+
+enum store_result store_put_risk_metrics(store *s, int64_t time_ms, const char *doc)
+{
+    if (!doc)
+        return store_reject(s);
+    char *copy = xstrdup(doc); /* outside the lock; the writer frees it */
+    pthread_mutex_lock(&s->mu);
+    store_row *r = store_queue_reserve(s, true);
+    if (r) {
+        r->kind = ROW_RISK;
+        r->venue = 0;
+        r->symbol[0] = '\0';
         r->u.met.time_ms = time_ms;
         r->u.met.doc = copy;
     }

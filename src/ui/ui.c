@@ -792,6 +792,15 @@ static uint64_t pane_sig(ui *u, enum pane_id id)
         h = mix(h, a->messages);
         h = mix(h, u->tr_orders.sel);
         break;
+    case PANE_EQUITY:
+    case PANE_HISTORY:
+    case PANE_RISK: /* marks, fills and samples move with the data; the history's scroll */
+        h = mix(h, a->changes);
+        h = mix(h, a->messages);
+        h = mix(h, u->tr_hist.sel);
+        h = mix(h, u->tr_hist.top);
+        h = mix(h, (uint64_t)(a->data_ms / 1000));
+        break;
     case PANE_CONN:
     case PANE_STORE:
     case PANE_COUNTERS:
@@ -898,6 +907,9 @@ static bool ui_frame(ui *u)
         case PANE_CHART: ui_chart_draw(u, p); break;
         case PANE_BOOK: ui_book_draw(u, p); break;
         case PANE_TAPE: ui_tape_draw(u, p); break;
+        case PANE_EQUITY:
+        case PANE_HISTORY:
+        case PANE_RISK: ui_trading_draw(u, p, (enum pane_id)i); break;
         default: ui_system_draw(u, p, (enum pane_id)i); break;
         }
         p->stamp = sig;

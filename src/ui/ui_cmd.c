@@ -22,6 +22,7 @@ static const char *const ui_cmd_pane_names[PANE_COUNT] = {
     [PANE_TAPE] = "tape",        [PANE_TRADING] = "trading", [PANE_AI] = "ai",
     [PANE_CONN] = "connections", [PANE_STORE] = "store",    [PANE_COUNTERS] = "counters",
     [PANE_LOG] = "log",          [PANE_BACKTEST] = "backtests",
+    [PANE_EQUITY] = "equity",    [PANE_HISTORY] = "history", [PANE_RISK] = "risk",
 };
 static const char *const ui_cmd_screen_names[SCR_COUNT] = {
     [SCR_MARKET] = "market", [SCR_TRADING] = "trading", [SCR_AI] = "ai",
@@ -255,6 +256,10 @@ static cmd_result ui_cmd_move(cmd_ctx *c)
         break;
     case PANE_TRADING: /* the open orders list (drawn with its count) */
         ui_list_key(&u->tr_orders, key);
+        u->ui_changes++;
+        break;
+    case PANE_HISTORY: /* the round trips */
+        ui_list_key(&u->tr_hist, key);
         u->ui_changes++;
         break;
     default: /* the ladder and the System panes have no moves of their own */

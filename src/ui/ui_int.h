@@ -15,7 +15,8 @@
 
 enum pane_id {
     PANE_WATCH = 0, PANE_CHART, PANE_BOOK, PANE_TAPE,     /* 1 Market */
-    PANE_TRADING,                                         /* 2 Trading (placeholder) */
+    PANE_TRADING,                                         /* 2 Trading: account, orders */
+    PANE_EQUITY, PANE_HISTORY, PANE_RISK,                 /* 2 Trading (pane_trading.c) */
     PANE_AI,                                              /* 3 AI (placeholder) */
     PANE_CONN, PANE_STORE, PANE_COUNTERS, PANE_LOG,       /* 4 System */
     PANE_BACKTEST,                                        /* 5 Backtests (placeholder) */
@@ -160,6 +161,7 @@ struct ui {
     uint64_t tape_seen;
     /* Trading screen: the open orders list (C cancels the selected one) */
     ui_list tr_orders;
+    ui_list tr_hist; /* the trade history (newest first) */
     ui_ticket tk; /* the order ticket overlay (o) */
     ui_setform sf; /* the settings form (e) */
     ui_symform wf; /* add / remove a watchlist symbol (a / d) */
@@ -227,6 +229,8 @@ uint64_t ui_strip_stamp(const app *a);               /* changes when what it sho
 
 /* panes of the System screen and the placeholders (pane_system.c) */
 void ui_system_draw(ui *u, pane *p, enum pane_id id);
+/* screen 2's equity / P&L chart, trade history and risk panes (pane_trading.c) */
+void ui_trading_draw(ui *u, pane *p, enum pane_id id);
 /* screen 3's AI pane, inside its box (pane_ai.c) */
 void ui_ai_draw(ui *u, WINDOW *w, int ih, int iw);
 
