@@ -1,7 +1,7 @@
 /* The key binding table (include/kestrel/keys.h): key -> command line, in the order of the key
  * table in docs/ARCHITECTURE.md. The trading keys (o c C X e a d S P g n B, 1..5, . { }) are
- * bound now to their reserved commands so no later issue's key collides and the help lists them
- * as "not yet"; an overlay never takes them for its own actions. */
+ * bound to their commands (those of later issues to reserved ones, so no key collides and the
+ * help lists them as "not yet"); an overlay never takes them for its own actions. */
 #include "kestrel/keys.h"
 
 #include "kestrel/cmd.h"
@@ -68,7 +68,7 @@ static const key_binding keys_table[] = {
     {'c', "c", "close", "close the focused position at market / cancel the selected order"},
     {'C', "C", "cancel-order", "close the focused position at market / cancel the selected order"},
     {'X', "X", "close-all", "close all: halt new entries, flatten at market"},
-    {'e', "e", "settings open", "settings: risk and trading values (applied, kept, w writes "
+    {'e', "e", "settings open", "settings form: risk and trading values (kept; w writes "
                                 "them to the config file)"},
     {'a', "a", "watch-add", "add / remove a watchlist symbol (checked against the "
                             "instruments, kept)"},
