@@ -116,6 +116,17 @@ void watchlist_start(app *a)
     cJSON_Delete(j);
     if (a->source == APP_SOURCE_LIVE) { /* the watch list live_open subscribes */
         kconfig *c = &a->cfg;
+        int left = c->watch_count;
+        for (int i = 0; i < c->watch_count; i++)
+            left -= watchlist_find(w->removed, w->nremoved, c->watch[i]) >= 0;
+        for (int i = 0; i < w->nadded; i++)
+            left += !watchlist_in_config(a, w->added[i]);
+        if (left <= 0) { /* nothing would be watched: the config's list, as it says */
+            if (a->log)
+                log_warn(a->log, "watchlist: every watched symbol was removed at run time; "
+                         "the config's watch list is used");
+            w->nremoved = 0;
+        }
         for (int i = 0; i < c->watch_count;) {
             if (watchlist_find(w->removed, w->nremoved, c->watch[i]) >= 0) {
                 memmove(c->watch[i], c->watch[i + 1],
@@ -282,7 +293,7 @@ int watchlist_add(app *a, const char *spec, market_sym **out, char *err, size_t 
                  market_get_limits(a->market)->max_symbols);
         return K_ERR;
     }
-    if (live && !s && !watchlist_in_config(a, full)) {
+    if (live && !watchlist_in_config(a, full)) { /* (again) subscribed on its own connection */
         if (!a->live) {
             snprintf(err, errlen, "live data is not running");
             return K_ERR;
@@ -297,7 +308,9 @@ int watchlist_add(app *a, const char *spec, market_sym **out, char *err, size_t 
         }
     }
     watchlist_drop(w->removed, &w->nremoved, full);
-    if (!watchlist_in_config(a, full) && !(s && s->announced))
+    /* kept as added: live every symbol the config does not watch (it must be subscribed at the
+     * next start), in replay one the capture did not bring */
+    if (!watchlist_in_config(a, full) && (live || !(s && s->announced)))
         watchlist_push(w->added, &w->nadded, full);
     watchlist_save(a);
     a->changes++;
