@@ -68,12 +68,11 @@ static const key_binding keys_table[] = {
     {'c', "c", "close", "close the focused position at market / cancel the selected order"},
     {'C', "C", "cancel-order", "close the focused position at market / cancel the selected order"},
     {'X', "X", "close-all", "close all: halt new entries, flatten at market"},
-    {'e', "e", "settings open", "settings form: risk and trading values (kept; w writes "
-                                "them to the config file)"},
-    {'a', "a", "watch-add", "add / remove a watchlist symbol (checked against the "
-                            "instruments, kept)"},
-    {'d', "d", "watch-remove", "add / remove a watchlist symbol (checked against the "
-                               "instruments, kept)"},
+#define KEYS_EAD "settings form (e: w writes it to the config file); add / remove a watchlist " \
+                 "symbol (a d)"
+    {'e', "e", "settings open", KEYS_EAD},
+    {'a', "a", "watch-add", KEYS_EAD},
+    {'d', "d", "watch-remove", KEYS_EAD},
     {'S', "S", "start", "start / pause auto-trading"},
     {'P', "P", "pause-trading", "start / pause auto-trading"},
     {'g', "g", "signal", "generate a signal now for the focused symbol"},
