@@ -158,28 +158,36 @@ static void watchlist_add_all(app *a)
     }
 }
 
-/* The first symbol the data brings: the added ones come after it, so the focus (the first
- * symbol) is one with data. */
+/* A symbol the data brings: after the first one the added symbols go into the market (so the
+ * focus, the first symbol, is one with data), and a shown symbol takes the focus from a
+ * removed one (the data of a removed symbol may well arrive first). */
 static void watchlist_on_note(void *ud, const market_note *n)
 {
     app *a = ud;
     struct watchlist *w = watchlist_get(a);
-    if (n->kind != MARKET_SYMBOL_ADDED || w->applied)
+    if (n->kind != MARKET_SYMBOL_ADDED)
         return;
-    w->applied = true;
-    watchlist_add_all(a);
+    if (!w->applied && a->source != APP_SOURCE_LIVE) {
+        w->applied = true;
+        watchlist_add_all(a);
+    }
+    uint32_t nm = market_count(a->market);
+    if (a->focus < nm && !watchlist_shown(a, market_at(a->market, a->focus)) &&
+        watchlist_shown(a, n->sym))
+        app_set_focus(a, n->sym->index);
 }
 
 void watchlist_apply(app *a)
 {
     struct watchlist *w = watchlist_get(a);
-    if (!a->market || a->source == APP_SOURCE_LIVE || w->nadded == 0)
-        return; /* live: the symbols come with their streams */
-    w->applied = false;
-    if (market_count(a->market) > 0) {
+    if (!a->market || (w->nadded == 0 && w->nremoved == 0))
+        return;
+    w->applied = a->source == APP_SOURCE_LIVE; /* live: the symbols come with their streams */
+    if (!w->applied && market_count(a->market) > 0) {
         w->applied = true;
         watchlist_add_all(a);
-    } else if (market_subscribe(a->market, watchlist_on_note, a) != K_OK) {
+    }
+    if (market_subscribe(a->market, watchlist_on_note, a) != K_OK && !w->applied) {
         w->applied = true;
         watchlist_add_all(a);
     }
