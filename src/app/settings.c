@@ -120,6 +120,21 @@ static bool settings_valid(const char *key, const char *value, char *why, size_t
     return paper_config_set(&pc, key, value, why, cap) == K_OK;
 }
 
+/* The value as the module writes it back ("0.70" -> "0.7"): what a comparison must use. */
+static void settings_canon(const char *key, const char *value, char *out, size_t cap)
+{
+    char why[256];
+    runner_config rc;
+    runner_config_default(&rc);
+    bool ok = !strncmp(key, "risk.", 5)
+                  ? risk_config_set(&rc.risk, key, value, why, sizeof why) == RISK_OK &&
+                        risk_config_get(&rc.risk, key, out, cap) == K_OK
+                  : paper_config_set(&rc.paper, key, value, why, sizeof why) == K_OK &&
+                        paper_config_get(&rc.paper, key, out, cap) == K_OK;
+    if (!ok)
+        snprintf(out, cap, "%s", value);
+}
+
 /* Sets key = value in the session's trading config (what trading_open applies). */
 static void settings_cfg_put(app *a, const char *key, const char *value)
 {
@@ -209,8 +224,10 @@ void settings_on_set(app *a, const char *key, const char *value)
         return;
     settings_cfg_put(a, key, value);
     const char *fv = settings_file_value(s, key);
-    char def[64] = "";
-    bool back = fv ? !strcmp(fv, value)
+    char def[64] = "", fc[64] = "";
+    if (fv)
+        settings_canon(key, fv, fc, sizeof fc);
+    bool back = fv ? !strcmp(fc, value)
                    : settings_default(key, def, sizeof def) == K_OK && !strcmp(def, value);
     if (back) { /* the file's (or the default) value again: nothing to keep */
         settings_mark(s, key, false);
@@ -257,8 +274,10 @@ static bool settings_differs(const app *a, const char *key, char *val, size_t ca
         return false;
     const char *fv = settings_file_value(a->settings, key);
     char def[64];
-    if (fv)
-        return strcmp(fv, val) != 0;
+    if (fv) {
+        settings_canon(key, fv, def, sizeof def);
+        return strcmp(def, val) != 0;
+    }
     return settings_default(key, def, sizeof def) == K_OK && strcmp(def, val) != 0;
 }
 
