@@ -41,7 +41,8 @@ PANE_NODE(n_trading, PANE_TRADING, 28, 8, 0, 0, 55, 5);
 PANE_NODE(n_history, PANE_HISTORY, 28, 6, 0, 0, 45, 2);
 PANE_NODE(n_equity, PANE_EQUITY, 28, 8, 0, 0, 50, 4);
 PANE_NODE(n_risk, PANE_RISK, 28, 6, 0, 0, 50, 3);
-static const lnode n_tr_l = {.kind = 'v', .weight = 1, .nkids = 2, .kids = {&n_trading, &n_history}};
+static const lnode n_tr_l = {
+    .kind = 'v', .weight = 1, .nkids = 2, .kids = {&n_trading, &n_history}};
 static const lnode n_tr_r = {.kind = 'v', .weight = 1, .nkids = 2, .kids = {&n_equity, &n_risk}};
 static const lnode n_trading_scr = {.kind = 'h', .nkids = 2, .kids = {&n_tr_l, &n_tr_r}};
 
