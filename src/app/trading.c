@@ -7,8 +7,9 @@
  * fills|trades|equity` reads them without taking the database's lock. The config file's
  * paper.* / fees.* / risk.* keys are applied here, `get` / `set` change them at run time.
  *
- * What is not here yet (see docs/TRADING.md, "Wiring"): the settings form, watchlist add /
- * remove, signals and metrics in the store. */
+ * What is not here yet (see docs/TRADING.md, "Wiring"): signals and metrics in the store. The
+ * settings form and the watchlist's add / remove are settings.c and watchlist.c; `set` keeps
+ * what it applied through settings_on_set. */
 #include "kestrel/trading.h"
 
 #include "kestrel/alerts.h"
