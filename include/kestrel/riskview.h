@@ -8,7 +8,7 @@
  *   - the correlation matrix of the watched symbols' daily returns over their last
  *     RISKVIEW_CORR_DAYS common days (at least RISKVIEW_MIN_CORR_DAYS, else "not enough data").
  * Each figure carries its sample size. Recomputed once a second of wall time (the app's stats
- * timer) and stored once per data-clock hour (table risk_metrics). */
+ * timer) and stored when an hour of data ends (table risk_metrics). */
 #ifndef KESTREL_RISKVIEW_H
 #define KESTREL_RISKVIEW_H
 #include "kestrel/common.h"
@@ -55,8 +55,12 @@ typedef struct riskview {
 
 /* The current metrics (computed now if they never were). NULL without trading. */
 const riskview *riskview_current(struct app *a);
-/* Once a second (the app's stats timer): recompute; store a row when a new data hour began. */
+/* Once a second (the app's stats timer): recompute for the screen and `ctl risk`. */
 void riskview_tick(struct app *a);
+/* Subscribes to the market (after the trading runner opened, again after a seek's re-run): when
+ * an hour of data ends (a 1h bar closes) the metrics of that moment are stored, once per hour,
+ * stamped with the hour's start: the same rows at any replay speed. K_OK or K_ERR. */
+int riskview_attach(struct app *a);
 /* The "metrics" object of `ctl risk` (and of each stored row). NULL when out of memory. */
 struct cJSON *riskview_json(const riskview *v);
 void riskview_free(struct app *a);

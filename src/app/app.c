@@ -702,6 +702,8 @@ static int app_model_reset(app *a)
             return K_ERR;
         }
         runner_set_auto(a->runner, auto_on);
+        if (riskview_attach(a) != K_OK)
+            log_warn(a->log, "seek: the risk metrics are not stored hourly in this re-run");
     }
     return K_OK;
 }
@@ -1223,6 +1225,10 @@ int app_start(app *a, const char *args, char *err, size_t errlen)
         return K_ERR;
     if (trading_restore(a, err, errlen) != K_OK) /* positions, P&L, open orders as stored */
         return K_ERR;
+    if (riskview_attach(a) != K_OK) { /* the hourly risk metrics rows */
+        snprintf(err, errlen, "cannot subscribe the risk metrics to the market model");
+        return K_ERR;
+    }
     char ierr[160];
     if (store_get_setting(a->store, APP_SETTING_INDICATORS, a->indicators,
                           sizeof a->indicators) != STORE_OK)

@@ -241,19 +241,40 @@ void riskview_tick(app *a)
 {
     if (!a->runner)
         return;
-    riskview *v = riskview_get(a);
-    riskview_compute(a, v);
-    int64_t hour = a->data_ms > 0 ? a->data_ms / 3600000 : -1;
-    if (hour < 0 || hour == v->stored_hour || !a->store)
+    riskview_compute(a, riskview_get(a));
+}
+
+/* An hour of data ended (a 1h bar closed, of any symbol): the metrics at that moment go to the
+ * store, once per hour. Driven by the data, so a replay stores the same rows at any speed. */
+static void riskview_on_note(void *ud, const market_note *n)
+{
+    app *a = ud;
+    if (n->kind != MARKET_BAR_CLOSED || n->tf != TF_1H || !n->bar || !a->runner || !a->store)
         return;
+    riskview *v = riskview_get(a);
+    int64_t hour = n->bar->open_ms / 3600000 + 1; /* the hour that begins */
+    if (hour <= v->stored_hour)
+        return;
+    riskview_compute(a, v);
+    v->time_ms = hour * 3600000;
     cJSON *j = riskview_json(v);
     char *txt = j ? cJSON_PrintUnformatted(j) : NULL;
     cJSON_Delete(j);
-    if (txt && store_put_risk_metrics(a->store, a->data_ms, txt) == STORE_OK) {
+    if (txt && store_put_risk_metrics(a->store, v->time_ms, txt) == STORE_OK) {
         v->stored_hour = hour;
         v->rows_stored++;
     }
     free(txt);
+}
+
+int riskview_attach(app *a)
+{
+    if (!a->market)
+        return K_ERR;
+    riskview *v = riskview_get(a);
+    v->stored_hour = -1; /* a new market (start, a seek's re-run): its hours from the start */
+    market_unsubscribe(a->market, riskview_on_note, a);
+    return market_subscribe(a->market, riskview_on_note, a);
 }
 
 static void riskview_put_dec(cJSON *o, const char *k, kdec v, int d)
@@ -325,6 +346,8 @@ cJSON *riskview_json(const riskview *v)
 
 void riskview_free(app *a)
 {
+    if (a->market)
+        market_unsubscribe(a->market, riskview_on_note, a);
     free(a->riskview);
     a->riskview = NULL;
 }
