@@ -7,6 +7,7 @@
 #include "check.h"
 #include "kestrel/app.h"
 #include "kestrel/cmd.h"
+#include "kestrel/watchlist.h"
 #include "kestrel/keys.h"
 #include "kestrel/config.h"
 #include "kestrel/ctl.h"
@@ -1677,6 +1678,7 @@ static void test_command_table(void)
     CHECK(strstr(err, "replay") != NULL);
     CHECK_INT(cmd_run_line(&a, NULL, CMD_FROM_KEY, "", err, sizeof err), CMD_ERROR);
     CHECK_STR(err, "missing command");
+    watchlist_free(&a); /* `symbols add` above made the app's watchlist */
     market_free(a.market);
 }
 
