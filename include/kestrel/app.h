@@ -31,6 +31,9 @@ typedef struct app {
     struct chartta *chartta; /* the chart's indicators, one market subscriber */
     struct runner *runner;   /* trading: engine, risk, paper broker, portfolio (trading.h) */
     struct trading *trading; /* the app's side of it: recent fills */
+    struct settings *settings;   /* run-time trading settings and their sources (settings.h) */
+    struct watchlist *watchlist; /* symbols added / removed at run time (watchlist.h) */
+    struct riskview *riskview;   /* VaR / ES, exposure, correlations (riskview.h) */
     int64_t session_id;      /* the store's session row (client order id epoch) */
     uint32_t trading_reruns; /* trading restarted inside this session (seek back, restart): part
                               * of the id epoch, so a re-run never reuses an id */

@@ -85,6 +85,8 @@ extern const cmd_entry cmd_cancel_entry, cmd_trades_entry, cmd_get_entry, cmd_se
                                         * pause-trading and signal above) */
 extern const cmd_entry cmd_alerts_entry; /* src/app/trading.c: the alert history */
 extern const cmd_entry cmd_amend_entry, cmd_sweep_entry; /* src/app/trading.c */
+extern const cmd_entry cmd_symbols_entry; /* src/app/watchlist.c (watch-add / watch-remove and
+                                           * settings: src/ui/watch_form.c, settings_form.c) */
 
 /* The table, in help order. */
 size_t cmd_count(void);

@@ -134,6 +134,10 @@ int config_load_file(kconfig *cfg, const char *path, void (*warn_fn)(void *ud, c
 
 const char *log_level_name(enum log_level l);
 
+/* The range a trading key (risk.*, fees.*, paper.slippage_cap_pct) takes, as the config file's
+ * error says it ("percent, 0..5"); NULL for any other key. For the settings form. */
+const char *config_trade_expect(const char *key);
+
 /* The default database path: $XDG_DATA_HOME/kestrel/kestrel.db (an absolute XDG_DATA_HOME only),
  * else $HOME/.local/share/kestrel/kestrel.db, else ./kestrel.db (no $HOME, or the path does not
  * fit in cap). With cap = CONFIG_PATH_MAX it is exactly what config_defaults() puts in db_path,

@@ -44,7 +44,8 @@ typedef struct live_opts {
     struct ingest *ingest;
     market *market;
     klog *log;              /* may be NULL */
-    const kconfig *cfg;     /* watch, venues.*; read at live_open only */
+    const kconfig *cfg;     /* watch, venues.*; read at live_open (venues.* again by
+                             * live_symbol_add: it must outlive the live data) */
     int64_t lifetime_ms;    /* 0: each venue's default (Binance 23 h); tests shorten it */
     void (*on_event)(void *ud, const live_event *ev); /* may be NULL */
     void *on_event_ud;
@@ -64,6 +65,14 @@ K_MUST_USE enum live_result live_check(const kconfig *cfg, char *err, size_t err
  * checked first: a refused one (LIVE_ERR_INSECURE, LIVE_ERR_URL) opens nothing and err says
  * which key and why. */
 K_MUST_USE enum live_result live_open(klive **out, const live_opts *o, char *err, size_t errlen);
+/* A symbol added to / removed from the running watch list (`symbols add|remove`): the add
+ * opens the symbol's own connection(s) with the same streams, REST snapshot and book sync as
+ * the watch list's (no other book resyncs); the remove closes them. Only a symbol on
+ * connections of its own can be removed (one added at run time); LIVE_ERR_WATCH + err
+ * otherwise, or for a duplicate, a full table, or too many connections. */
+K_MUST_USE enum live_result live_symbol_add(klive *lv, enum venue v, const char *name, char *err,
+                                            size_t errlen);
+enum live_result live_symbol_remove(klive *lv, enum venue v, const char *name);
 /* Closes every connection, cancels REST in flight, frees. NULL is fine. */
 void live_close(klive *lv);
 

@@ -231,6 +231,10 @@ K_MUST_USE enum store_result store_load_signal_reasons(store *s, enum venue v,
 /* The metrics document (`ctl metrics` JSON text) of one symbol at data time time_ms. */
 enum store_result store_put_metrics(store *s, enum venue v, const char *symbol, int64_t time_ms,
                                     const char *doc);
+/* The Trading screen's risk metrics at data time time_ms (one row per hour: a second put of
+ * the same time replaces it): doc is the JSON of `ctl risk`'s "metrics" object; its
+ * var.days / var.var / var.es also go into their own columns (table risk_metrics). */
+enum store_result store_put_risk_metrics(store *s, int64_t time_ms, const char *doc);
 /* A model state checkpoint (the engine_save blob, <= STORE_STATE_MAX bytes) as a new version
  * (table model_state, id increasing); the writer then deletes all but the newest `keep` (>= 1)
  * versions of the symbol. A control row: never dropped by the queue cap (the caller bounds how

@@ -25,13 +25,16 @@
 #include "kestrel/ctl.h"
 #include "kestrel/instrument.h"
 #include "kestrel/runner.h"
+#include "kestrel/settings.h"
 #include "kestrel/trading.h"
 #include "kestrel/ingest.h"
 #include "kestrel/live.h"
 #include "kestrel/replay.h"
+#include "kestrel/riskview.h"
 #include "kestrel/store.h"
 #include "kestrel/ta.h"
 #include "kestrel/ui.h"
+#include "kestrel/watchlist.h"
 #include "kestrel/xmalloc.h"
 
 #include <cjson/cJSON.h>
@@ -693,6 +696,7 @@ static int app_model_reset(app *a)
         log_error(a->log, "seek: the market model could not be rebuilt");
         return K_ERR;
     }
+    watchlist_apply(a); /* the symbols added at run time again */
     char terr[160];
     if (had_trading) { /* a fresh paper account: the re-run trades again from the start */
         if (trading_open(a, terr, sizeof terr) != K_OK) {
@@ -700,6 +704,8 @@ static int app_model_reset(app *a)
             return K_ERR;
         }
         runner_set_auto(a->runner, auto_on);
+        if (riskview_attach(a) != K_OK)
+            log_warn(a->log, "seek: the risk metrics are not stored hourly in this re-run");
     }
     return K_OK;
 }
@@ -1001,6 +1007,7 @@ static void app_stats_timer(loop *l, uint64_t id, void *ud)
     }
     p->stats_mono_ms = now;
     p->stats_messages = a->messages;
+    riskview_tick(a); /* VaR / ES, exposure, correlations; a row per data hour */
     if (a->source == APP_SOURCE_LIVE) /* a silent feed's bars still close */
         ingest_wall_tick(a->ingest, loop_wall_ms());
     uint32_t skipped = chartta_skipped(a->chartta);
@@ -1237,10 +1244,16 @@ int app_start(app *a, const char *args, char *err, size_t errlen)
         return K_ERR;
     a->session_id = store_session_begin(a->store, a->source == APP_SOURCE_LIVE ? "live" : "replay",
                                         a->version, args);
+    settings_start(a); /* the stored trading settings over the file's, before the runner */
+    watchlist_start(a); /* symbols added / removed at run time, before live subscribes */
     if (trading_open(a, err, errlen) != K_OK) /* after the store: its session is the id epoch */
         return K_ERR;
     if (trading_restore(a, err, errlen) != K_OK) /* positions, P&L, open orders as stored */
         return K_ERR;
+    if (riskview_attach(a) != K_OK) { /* the hourly risk metrics rows */
+        snprintf(err, errlen, "cannot subscribe the risk metrics to the market model");
+        return K_ERR;
+    }
     char ierr[160];
     if (store_get_setting(a->store, APP_SETTING_INDICATORS, a->indicators,
                           sizeof a->indicators) != STORE_OK)
@@ -1351,6 +1364,9 @@ void app_stop(app *a)
     live_close(a->live); /* the net thread joined, REST cancelled: before the loop goes */
     a->live = NULL;
     trading_close(a);   /* unsubscribes and cancels its clock timer: before the model goes */
+    settings_free(a);
+    watchlist_free(a);
+    riskview_free(a);
     app_model_close(a); /* frees priv too; before the loop its wall clock's timer is on */
     if (a->loop) {
         loop_free(a->loop);

@@ -71,12 +71,13 @@ static const cmd_entry *const cmd_table[] = {
     &cmd_risk_entry,
     &cmd_metrics_entry,
     &cmd_alerts_entry,
-    /* reserved for the trading, engine and backtest issues */
     &cmd_ticket_entry,
     &cmd_cancel_order_entry,
     &cmd_settings_entry,
+    &cmd_symbols_entry,
     &cmd_watch_add_entry,
     &cmd_watch_remove_entry,
+    /* reserved for the trading, engine and backtest issues */
     &cmd_connections_entry,
     &cmd_backtests_entry,
 };
@@ -472,7 +473,4 @@ static cmd_result cmd_reserved(cmd_ctx *c)
                            .flags = CMD_F_RESERVED,                                                \
                            .exec = cmd_reserved}
 
-CMD_RESERVED(cmd_settings_entry, "settings", "", 0, 0, "settings form");
-CMD_RESERVED(cmd_watch_add_entry, "watch-add", "[SYMBOL]", 0, 1, "add a watchlist symbol");
-CMD_RESERVED(cmd_watch_remove_entry, "watch-remove", "[SYMBOL]", 0, 1, "remove a watchlist symbol");
 CMD_RESERVED(cmd_backtests_entry, "backtests", "", 0, 0, "backtests view");

@@ -7,8 +7,8 @@
  * fills|trades|equity` reads them without taking the database's lock. The config file's
  * paper.* / fees.* / risk.* keys are applied here, `get` / `set` change them at run time.
  *
- * What is not here yet (see docs/TRADING.md, "Wiring"): the settings form, watchlist add /
- * remove, signals and metrics in the store. */
+ * The settings form and the watchlist's add / remove are settings.c and watchlist.c; `set` keeps
+ * what it applied through settings_on_set. */
 #include "kestrel/live.h"
 #include "kestrel/trading.h"
 
@@ -21,7 +21,9 @@
 #include "kestrel/cmd.h"
 #include "kestrel/decimal.h"
 #include "kestrel/loop.h"
+#include "kestrel/riskview.h"
 #include "kestrel/runner.h"
+#include "kestrel/settings.h"
 #include "kestrel/sigstore.h"
 #include "kestrel/store.h"
 #include "kestrel/xmalloc.h"
@@ -1288,6 +1290,10 @@ static cmd_result trading_risk_exec(cmd_ctx *c)
     cJSON *r = risk_json(runner_risk(c->a->runner), runner_portfolio(c->a->runner));
     if (!r)
         return cmd_fail(c, "out of memory");
+    const riskview *rv = riskview_current(c->a); /* VaR / ES, exposure, correlations */
+    cJSON *m = rv ? riskview_json(rv) : NULL;
+    if (m)
+        cJSON_AddItemToObject(r, "metrics", m);
     cJSON_Delete(c->out);
     c->out = r;
     return CMD_OK;
@@ -1470,6 +1476,7 @@ static cmd_result trading_set_exec(cmd_ctx *c)
     c->a->changes++;
     if (trading_get(r, key, v, sizeof v) != K_OK)
         snprintf(v, sizeof v, "%s", val);
+    settings_on_set(c->a, key, v); /* kept for the next start (settings.h) */
     cmd_json_str(c, c->out, "key", key);
     cmd_json_str(c, c->out, "value", v);
     if (c->origin == CMD_FROM_KEY)
@@ -1478,7 +1485,8 @@ static cmd_result trading_set_exec(cmd_ctx *c)
 }
 
 const cmd_entry cmd_set_entry = {.name = "set", .args = "KEY VALUE",
-                                 .help = "change a risk / trading setting now (this session)",
+                                 .help = "change a risk / trading setting now (kept: restored "
+                                         "at the next start)",
                                  .min_args = 2, .max_args = 2, .exec = trading_set_exec};
 
 static cmd_result trading_metrics_exec(cmd_ctx *c)

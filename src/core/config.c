@@ -384,6 +384,12 @@ static const keydef *config_key_find(const char *path)
     return NULL;
 }
 
+const char *config_trade_expect(const char *key)
+{
+    const keydef *k = key ? config_key_find(key) : NULL;
+    return k && k->type == KT_TRADE ? k->expect : NULL;
+}
+
 static bool config_is_group(const char *name)
 {
     for (size_t i = 0; i < K_ARRAY_LEN(config_groups); i++)

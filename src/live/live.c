@@ -92,6 +92,7 @@ struct live {
     ingest *ing;
     market *m;
     klog *log;
+    const kconfig *cfg; /* venues.* for live_symbol_add */
     ws_net *net;
     http_client *http;
     live_sym syms[CONFIG_MAX_WATCH];
@@ -1059,6 +1060,7 @@ enum live_result live_open(klive **out, const live_opts *o, char *err, size_t er
     lv->ing = o->ingest;
     lv->m = o->market;
     lv->log = o->log;
+    lv->cfg = o->cfg;
     enum live_result r = live_build(lv, o->cfg, err, errlen);
     if (r != LIVE_OK) {
         free(lv);
@@ -1208,4 +1210,152 @@ bool live_all_books_live(klive *lv)
             return false;
     }
     return true;
+}
+
+/* ---- symbols added / removed at run time (the watchlist's `a` / `d`) ----------------------- */
+
+/* Opens connection c (lifetime as live_open sets it). */
+static int live_conn_start(klive *lv, live_conn *c, char *err, size_t errlen)
+{
+    ws_opts_default(&c->o, c->venue);
+    double life = lv->cfg ? lv->cfg->venues[c->venue].lifetime_s : 0;
+    if (life > 0) {
+        c->o.lifetime_ms = (int64_t)(life * 1000.0);
+        if (c->o.rotate_grace_ms <= 0)
+            c->o.rotate_grace_ms = LIVE_ROTATE_MAX_MS * 2;
+    }
+    if (ws_open(lv->net, c->url, &c->o, &c->id, err, errlen) != WS_OK)
+        return K_ERR;
+    if (lv->log)
+        log_info(lv->log, "live %s: opening %s", venue_name(c->venue), c->url);
+    return K_OK;
+}
+
+enum live_result live_symbol_add(klive *lv, enum venue v, const char *name, char *err,
+                                 size_t errlen)
+{
+    if (!lv || !lv->cfg || (unsigned)v >= VENUE_COUNT || !name || !name[0] ||
+        strlen(name) >= KSYM_MAX) {
+        snprintf(err, errlen, "live: cannot add that symbol");
+        return LIVE_ERR_WATCH;
+    }
+    for (int i = 0; i < lv->nsyms; i++)
+        if (lv->syms[i].venue == v && !strcmp(lv->syms[i].name, name)) {
+            snprintf(err, errlen, "%s:%s is already subscribed", venue_name(v), name);
+            return LIVE_ERR_WATCH;
+        }
+    int need = v == VENUE_BINANCE_USDM ? 2 : 1;
+    if (lv->nsyms >= CONFIG_MAX_WATCH || lv->nconns + need > LIVE_MAX_CONNS) {
+        snprintf(err, errlen, "live: at most %d symbols and %d connections", CONFIG_MAX_WATCH,
+                 LIVE_MAX_CONNS);
+        return LIVE_ERR_WATCH;
+    }
+    const kconfig_venue *vc = &lv->cfg->venues[v];
+    live_bases d;
+    char rest[CONFIG_URL_MAX], ws[CONFIG_URL_MAX], wpub[CONFIG_URL_MAX], wmkt[CONFIG_URL_MAX];
+    if (live_default_bases(v, vc->network, &d, err, errlen) != K_OK)
+        return LIVE_ERR_URL;
+    live_base(rest, sizeof rest, vc->rest_url, d.rest);
+    live_base(ws, sizeof ws, vc->ws_url, d.ws);
+    live_base(wpub, sizeof wpub, vc->ws_public_url,
+              vc->ws_url[0] ? ws : d.ws_public ? d.ws_public : ws);
+    live_base(wmkt, sizeof wmkt, vc->ws_market_url,
+              vc->ws_url[0] ? ws : d.ws_market ? d.ws_market : ws);
+    int si = lv->nsyms;
+    live_sym *s = &lv->syms[si];
+    memset(s, 0, sizeof *s);
+    s->lv = lv;
+    s->venue = v;
+    snprintf(s->name, sizeof s->name, "%s", name);
+    char lower[KSYM_MAX];
+    for (size_t k = 0; k <= strlen(name); k++)
+        lower[k] = (char)tolower((unsigned char)name[k]);
+    live_conn *bc = &lv->conns[lv->nconns], *mc = need == 2 ? bc + 1 : NULL;
+    memset(bc, 0, sizeof *bc * (size_t)need);
+    bc->venue = v;
+    bc->books = true;
+    int rn;
+    if (v == VENUE_BINANCE_SPOT) {
+        rn = snprintf(s->rest_url, sizeof s->rest_url, "%s/api/v3/depth?symbol=%s&limit=5000",
+                      rest, name);
+        snprintf(bc->url, sizeof bc->url, "%s/stream?streams=%s@depth@100ms/%s@trade/"
+                 "%s@bookTicker", ws, lower, lower, lower);
+    } else if (v == VENUE_BINANCE_USDM) {
+        rn = snprintf(s->rest_url, sizeof s->rest_url, "%s/fapi/v1/depth?symbol=%s&limit=1000",
+                      rest, name);
+        snprintf(bc->url, sizeof bc->url, "%s/public/stream?streams=%s@depth@100ms/%s@bookTicker",
+                 wpub, lower, lower);
+        mc->venue = v;
+        snprintf(mc->url, sizeof mc->url, "%s/market/stream?streams=%s@trade", wmkt, lower);
+        mc->syms[mc->nsyms++] = si;
+    } else {
+        rn = snprintf(s->rest_url, sizeof s->rest_url, "%s/api/v5/market/books?instId=%s&sz=400",
+                      rest, name);
+        snprintf(bc->url, sizeof bc->url, "%s/ws/v5/public", ws);
+    }
+    if (rn < 0 || (size_t)rn >= sizeof s->rest_url) {
+        snprintf(err, errlen, "live: the REST URL of %s is too long", venue_name(v));
+        return LIVE_ERR_URL;
+    }
+    enum live_result r = live_check_url("rest_url", rest, false, err, errlen);
+    for (int k = 0; k < need && r == LIVE_OK; k++)
+        r = live_check_url("ws_url", bc[k].url, true, err, errlen);
+    if (r != LIVE_OK)
+        return r;
+    bc->syms[bc->nsyms++] = si;
+    s->conn = lv->nconns;
+    if (live_conn_start(lv, bc, err, errlen) != K_OK)
+        return LIVE_ERR_URL;
+    if (mc && live_conn_start(lv, mc, err, errlen) != K_OK) {
+        if (ws_close(lv->net, bc->id) != WS_OK && lv->log)
+            log_warn(lv->log, "live: closing %s failed", bc->url);
+        return LIVE_ERR_URL;
+    }
+    lv->nsyms++;
+    lv->nconns += need;
+    if (lv->log)
+        log_info(lv->log, "live: %s:%s added at run time", venue_name(v), name);
+    return LIVE_OK;
+}
+
+enum live_result live_symbol_remove(klive *lv, enum venue v, const char *name)
+{
+    int si = -1;
+    for (int i = 0; lv && i < lv->nsyms && si < 0; i++)
+        if (lv->syms[i].venue == v && !strcmp(lv->syms[i].name, name))
+            si = i;
+    if (si < 0)
+        return LIVE_ERR_WATCH;
+    int found = 0, alone = 0;
+    for (int i = 0; i < lv->nconns; i++) {
+        live_conn *c = &lv->conns[i];
+        for (int k = 0; k < c->nsyms; k++)
+            if (c->syms[k] == si) {
+                found++;
+                alone += c->nsyms == 1;
+            }
+    }
+    if (found == 0 || alone != found)
+        return LIVE_ERR_WATCH; /* on a shared connection of the watch list */
+    for (int i = 0; i < lv->nconns; i++) {
+        live_conn *c = &lv->conns[i];
+        if (c->nsyms != 1 || c->syms[0] != si)
+            continue;
+        if ((c->next && ws_close(lv->net, c->next) != WS_OK) ||
+            ws_close(lv->net, c->id) != WS_OK) {
+            if (lv->log)
+                log_warn(lv->log, "live: closing %s failed", c->url);
+        }
+        c->id = c->next = 0; /* its last items are dropped (no connection has id 0) */
+        c->nsyms = 0;
+    }
+    live_sym *s = &lv->syms[si];
+    if (s->retry_timer) {
+        loop_timer_cancel(lv->l, s->retry_timer);
+        s->retry_timer = 0;
+    }
+    if (lv->log)
+        log_info(lv->log, "live: %s:%s removed (its connections closed)", venue_name(v), name);
+    s->name[0] = '\0'; /* matches no market symbol: a later add subscribes it afresh */
+    return LIVE_OK;
 }

@@ -146,6 +146,16 @@ static const char *const migrations[] = {
     "  thread TEXT NOT NULL,"
     "  session_id INTEGER);"
     "CREATE INDEX retrains_time ON retrains(time_ms);",
+    /* 8: risk metrics of the Trading screen (issue #10, ui10): the open portfolio's historical
+     * VaR / ES (95%, 1 day), the exposure by asset and the correlation matrix of the watched
+     * symbols, one row per data-clock hour (store_put_risk_metrics). var / es are exact decimal
+     * strings (NULL when there was not enough data), doc the whole `ctl risk` "metrics". */
+    "CREATE TABLE risk_metrics("
+    "  time_ms INTEGER PRIMARY KEY,"
+    "  days INTEGER NOT NULL,"
+    "  var TEXT,"
+    "  es TEXT,"
+    "  doc TEXT NOT NULL);",
 };
 
 int store_schema_latest(void)

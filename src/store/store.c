@@ -74,6 +74,7 @@ enum row_kind {
     ROW_METRICS,
     ROW_MODEL_STATE,
     ROW_RETRAIN,
+    ROW_RISK, /* store_put_risk_metrics: u.met */
 };
 
 typedef struct store_row {
@@ -186,6 +187,7 @@ enum {
     ST_MODEL_STATE,
     ST_MODEL_PRUNE,
     ST_RETRAIN,
+    ST_RISK,
     ST_COUNT
 };
 
@@ -236,6 +238,9 @@ static const char *const stmt_sql[ST_COUNT] = {
                    " n_train, n_holdout, cand_logloss, cand_acc, live_logloss, live_acc,"
                    " base_logloss, accepted, train_ms, session_id, thread)"
                    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)",
+    [ST_RISK] = "INSERT OR REPLACE INTO risk_metrics(time_ms, days, var, es, doc)"
+                " VALUES(?1, coalesce(json_extract(?2, '$.var.days'), 0),"
+                " json_extract(?2, '$.var.var'), json_extract(?2, '$.var.es'), ?2)",
 };
 
 struct store {
@@ -421,7 +426,7 @@ static void store_row_free(store_row *r)
         free(r->u.sess.args);
     } else if (r->kind == ROW_SETTING) {
         free(r->u.set.key); /* the value shares its block */
-    } else if (r->kind == ROW_METRICS) {
+    } else if (r->kind == ROW_METRICS || r->kind == ROW_RISK) {
         free(r->u.met.doc);
     } else if (r->kind == ROW_SIGNAL) {
         free((char *)r->u.sig.v.reasons);
@@ -588,6 +593,11 @@ static int store_writer_exec(store *s, const store_row *r)
         store_bind_text(st, 2, r->symbol);
         sqlite3_bind_int64(st, 3, r->u.met.time_ms);
         store_bind_text(st, 4, r->u.met.doc);
+        break;
+    case ROW_RISK:
+        st = s->st[ST_RISK];
+        sqlite3_bind_int64(st, 1, r->u.met.time_ms);
+        store_bind_text(st, 2, r->u.met.doc);
         break;
     case ROW_MODEL_STATE: {
         st = s->st[ST_MODEL_STATE];
@@ -799,6 +809,7 @@ static const char *store_writer_what(const store_row *r)
            : r->kind == ROW_SETTING    ? "writing a setting failed"
            : r->kind == ROW_SIGNAL     ? "writing a signal failed"
            : r->kind == ROW_METRICS    ? "writing metrics failed"
+           : r->kind == ROW_RISK       ? "writing risk metrics failed"
            : r->kind == ROW_MODEL_STATE ? "writing model state failed"
            : r->kind == ROW_RETRAIN    ? "writing a retrain failed"
                                        : "writing a session failed";
@@ -1495,6 +1506,26 @@ enum store_result store_put_metrics(store *s, enum venue v, const char *symbol, 
         r->kind = ROW_METRICS;
         r->venue = (uint8_t)v;
         memcpy(r->symbol, symbol, strlen(symbol) + 1);
+        r->u.met.time_ms = time_ms;
+        r->u.met.doc = copy;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (!r)
+        free(copy);
+    return r ? STORE_OK : STORE_E_FULL;
+}
+
+enum store_result store_put_risk_metrics(store *s, int64_t time_ms, const char *doc)
+{
+    if (!doc)
+        return store_reject(s);
+    char *copy = xstrdup(doc); /* outside the lock; the writer frees it */
+    pthread_mutex_lock(&s->mu);
+    store_row *r = store_queue_reserve(s, true);
+    if (r) {
+        r->kind = ROW_RISK;
+        r->venue = 0;
+        r->symbol[0] = '\0';
         r->u.met.time_ms = time_ms;
         r->u.met.doc = copy;
     }

@@ -1,7 +1,7 @@
 /* The key binding table (include/kestrel/keys.h): key -> command line, in the order of the key
  * table in docs/ARCHITECTURE.md. The trading keys (o c C X e a d S P g n B, 1..5, . { }) are
- * bound now to their reserved commands so no later issue's key collides and the help lists them
- * as "not yet"; an overlay never takes them for its own actions. */
+ * bound to their commands (those of later issues to reserved ones, so no key collides and the
+ * help lists them as "not yet"); an overlay never takes them for its own actions. */
 #include "kestrel/keys.h"
 
 #include "kestrel/cmd.h"
@@ -68,9 +68,11 @@ static const key_binding keys_table[] = {
     {'c', "c", "close", "close the focused position at market / cancel the selected order"},
     {'C', "C", "cancel-order", "close the focused position at market / cancel the selected order"},
     {'X', "X", "close-all", "close all: halt new entries, flatten at market"},
-    {'e', "e", "settings", NULL},
-    {'a', "a", "watch-add", NULL},
-    {'d', "d", "watch-remove", NULL},
+#define KEYS_EAD "settings form (e: w writes it to the config file); add / remove a watchlist " \
+                 "symbol (a d)"
+    {'e', "e", "settings open", KEYS_EAD},
+    {'a', "a", "watch-add", KEYS_EAD},
+    {'d', "d", "watch-remove", KEYS_EAD},
     {'S', "S", "start", "start / pause auto-trading"},
     {'P', "P", "pause-trading", "start / pause auto-trading"},
     {'g', "g", "signal", "generate a signal now for the focused symbol"},

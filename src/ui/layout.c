@@ -35,8 +35,18 @@ static const lnode n_right = {.kind = 'v', .weight = 28, .nkids = 2, .kids = {&n
 static const lnode n_market = {
     .kind = 'h', .nkids = 3, .kids = {&n_watch, &n_chart, &n_right}};
 
-/* 2 Trading, 3 AI, 5 Backtests: placeholders until their issues fill them. */
-PANE_NODE(n_trading, PANE_TRADING, 20, 5, 0, 0, 1, 1);
+/* 2 Trading: the account and orders over the trade history | the equity / P&L chart over the
+ * risk panel. The account goes last, the history first. */
+PANE_NODE(n_trading, PANE_TRADING, 28, 8, 0, 0, 55, 5);
+PANE_NODE(n_history, PANE_HISTORY, 28, 6, 0, 0, 45, 2);
+PANE_NODE(n_equity, PANE_EQUITY, 28, 8, 0, 0, 50, 4);
+PANE_NODE(n_risk, PANE_RISK, 28, 6, 0, 0, 50, 3);
+static const lnode n_tr_l = {
+    .kind = 'v', .weight = 1, .nkids = 2, .kids = {&n_trading, &n_history}};
+static const lnode n_tr_r = {.kind = 'v', .weight = 1, .nkids = 2, .kids = {&n_equity, &n_risk}};
+static const lnode n_trading_scr = {.kind = 'h', .nkids = 2, .kids = {&n_tr_l, &n_tr_r}};
+
+/* 3 AI, 5 Backtests: placeholders until their issues fill them. */
 PANE_NODE(n_ai, PANE_AI, 20, 5, 0, 0, 1, 1);
 PANE_NODE(n_backtest, PANE_BACKTEST, 20, 5, 0, 0, 1, 1);
 
@@ -55,7 +65,7 @@ static const struct {
     enum pane_id first_focus;
 } screens[SCR_COUNT] = {
     [SCR_MARKET] = {"Market", &n_market, PANE_CHART},
-    [SCR_TRADING] = {"Trading", &n_trading, PANE_TRADING},
+    [SCR_TRADING] = {"Trading", &n_trading_scr, PANE_TRADING},
     [SCR_AI] = {"AI", &n_ai, PANE_AI},
     [SCR_SYSTEM] = {"System", &n_system, PANE_COUNTERS},
     [SCR_BACKTEST] = {"Backtests", &n_backtest, PANE_BACKTEST},
@@ -260,6 +270,7 @@ const char *ui_pane_name(enum pane_id p)
         [PANE_TAPE] = "Trades",         [PANE_TRADING] = "Trading",   [PANE_AI] = "AI",
         [PANE_CONN] = "Connections",    [PANE_STORE] = "Store",       [PANE_COUNTERS] = "Counters",
         [PANE_LOG] = "Log",             [PANE_BACKTEST] = "Backtests",
+        [PANE_EQUITY] = "Equity",       [PANE_HISTORY] = "History",   [PANE_RISK] = "Risk",
     };
     return (unsigned)p < PANE_COUNT ? names[p] : "";
 }

@@ -264,7 +264,10 @@ static const char *pane_hint(ui *u)
     case PANE_STORE: return "[store]";
     case PANE_COUNTERS: return "[counters]";
     case PANE_LOG: return "[log]";
-    case PANE_TRADING: return "[trading]";
+    case PANE_TRADING: return "[trading] arrows select an order, C cancels it";
+    case PANE_EQUITY: return "[equity]";
+    case PANE_HISTORY: return "[history] arrows j k scroll";
+    case PANE_RISK: return "[risk]";
     case PANE_AI: return "[ai]";
     case PANE_BACKTEST: return "[backtests]";
     default: return "";

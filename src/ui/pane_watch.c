@@ -12,6 +12,7 @@
 #include "ui_int.h"
 
 #include "kestrel/decimal.h"
+#include "kestrel/watchlist.h"
 
 #include <string.h>
 
@@ -35,11 +36,12 @@ void ui_watch_draw(ui *u, pane *p)
     WINDOW *w = p->w;
     bool foc = u->focus == PANE_WATCH;
     int ih = p->h - 2, iw = p->wd - 2;
-    uint32_t n = a->market ? market_count(a->market) : 0;
+    uint32_t idx[UI_WATCH_MAX]; /* the shown symbols (a removed one is not): market indexes */
+    uint32_t n = watchlist_rows(a, idx, UI_WATCH_MAX);
     /* the change's basis: 24 h only when every priced symbol has that reference */
     bool day = false;
     for (uint32_t i = 0; i < n; i++) {
-        const market_sym *s = market_at(a->market, i);
+        const market_sym *s = market_at(a->market, idx[i]);
         kdec ref;
         if (s->last_px <= 0)
             continue;
@@ -58,7 +60,9 @@ void ui_watch_draw(ui *u, pane *p)
     if (ih < 1 || iw < 4)
         return;
     if (n == 0) {
-        ui_put(u, w, 1, 1, iw, ROLE_DIM, "no symbols yet");
+        ui_put(u, w, 1, 1, iw, ROLE_DIM,
+               a->market && market_count(a->market) ? "no symbols (a adds one)"
+                                                    : "no symbols yet");
         return;
     }
     int per = wide ? 1 : 2;
@@ -99,7 +103,7 @@ void ui_watch_draw(ui *u, pane *p)
         uint32_t i = u->wl.top + (uint32_t)r;
         if (i >= n)
             break;
-        market_sym *s = market_at(a->market, i);
+        market_sym *s = market_at(a->market, idx[i]);
         int y = 1 + hdr + r * per;
         bool sel = i == u->wl.sel;
         enum theme_role base = sel && foc ? ROLE_SELECTION : ROLE_TEXT;
@@ -142,7 +146,7 @@ void ui_watch_draw(ui *u, pane *p)
         }
         /* the change keeps its up/down colour on the highlighted row too */
         enum theme_role cr = chg_role;
-        if (i == a->focus)
+        if (idx[i] == a->focus)
             ui_glyph(u, w, y, 1, G_FOCUS);
         if (wide) {
             int x = 3;

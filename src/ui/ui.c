@@ -346,7 +346,7 @@ static ui *ui_open_screen(app *a, FILE *out, FILE *in, const char *term, char *e
     u->focus = PANE_CHART;
     u->ch_follow = true;
     u->tape.scroll_only = true;
-    u->wl.sel = a->focus;
+    u->wl.sel = 0; /* the focus at start is the first symbol shown */
     u->last_frame_ms = -1000000;
     ui_layout(u);
     return u;
@@ -620,6 +620,14 @@ static void ui_key(ui *u, int ch)
         ui_ticket_key(u, ch);
         return;
     }
+    if (u->ov == OV_SETTINGS) {
+        ui_settings_key(u, ch);
+        return;
+    }
+    if (u->ov == OV_SYMBOL) {
+        ui_symform_key(u, ch);
+        return;
+    }
     if (u->ov == OV_HELP) {
         if (ch == 27 || ch == '?' || ch == 'q' || ch == '\n' || ch == '\r' || ch == KEY_F(1))
             close_overlay(u);
@@ -795,6 +803,15 @@ static uint64_t pane_sig(ui *u, enum pane_id id)
         h = mix(h, a->messages);
         h = mix(h, u->tr_orders.sel);
         break;
+    case PANE_EQUITY:
+    case PANE_HISTORY:
+    case PANE_RISK: /* marks, fills and samples move with the data; the history's scroll */
+        h = mix(h, a->changes);
+        h = mix(h, a->messages);
+        h = mix(h, u->tr_hist.sel);
+        h = mix(h, u->tr_hist.top);
+        h = mix(h, (uint64_t)(a->data_ms / 1000));
+        break;
     case PANE_CONN:
     case PANE_STORE:
     case PANE_COUNTERS:
@@ -901,6 +918,9 @@ static bool ui_frame(ui *u)
         case PANE_CHART: ui_chart_draw(u, p); break;
         case PANE_BOOK: ui_book_draw(u, p); break;
         case PANE_TAPE: ui_tape_draw(u, p); break;
+        case PANE_EQUITY:
+        case PANE_HISTORY:
+        case PANE_RISK: ui_trading_draw(u, p, (enum pane_id)i); break;
         default: ui_system_draw(u, p, (enum pane_id)i); break;
         }
         p->stamp = sig;
@@ -927,6 +947,10 @@ static bool ui_frame(ui *u)
         ui_picker_draw(u);
     else if (u->ov == OV_TICKET)
         ui_ticket_draw(u);
+    else if (u->ov == OV_SETTINGS)
+        ui_settings_draw(u);
+    else if (u->ov == OV_SYMBOL)
+        ui_symform_draw(u);
     doupdate();
     u->full = false;
     if (u->tty)

@@ -7,6 +7,8 @@
  * and quit also work headless. Every handler that changes what is shown bumps ui_changes. */
 #include "ui_int.h"
 
+#include "kestrel/watchlist.h"
+
 #include "kestrel/cmd.h"
 #include "kestrel/keys.h"
 
@@ -20,6 +22,7 @@ static const char *const ui_cmd_pane_names[PANE_COUNT] = {
     [PANE_TAPE] = "tape",        [PANE_TRADING] = "trading", [PANE_AI] = "ai",
     [PANE_CONN] = "connections", [PANE_STORE] = "store",    [PANE_COUNTERS] = "counters",
     [PANE_LOG] = "log",          [PANE_BACKTEST] = "backtests",
+    [PANE_EQUITY] = "equity",    [PANE_HISTORY] = "history", [PANE_RISK] = "risk",
 };
 static const char *const ui_cmd_screen_names[SCR_COUNT] = {
     [SCR_MARKET] = "market", [SCR_TRADING] = "trading", [SCR_AI] = "ai",
@@ -242,7 +245,7 @@ static cmd_result ui_cmd_move(cmd_ctx *c)
     switch (u->focus) {
     case PANE_WATCH:
         /* the symbol count now (a pane that was never drawn has not been told it) */
-        u->wl.n = u->a->market ? market_count(u->a->market) : 0;
+        u->wl.n = watchlist_rows(u->a, (uint32_t[UI_WATCH_MAX]){0}, UI_WATCH_MAX);
         ui_list_key(&u->wl, key);
         break;
     case PANE_CHART:
@@ -253,6 +256,10 @@ static cmd_result ui_cmd_move(cmd_ctx *c)
         break;
     case PANE_TRADING: /* the open orders list (drawn with its count) */
         ui_list_key(&u->tr_orders, key);
+        u->ui_changes++;
+        break;
+    case PANE_HISTORY: /* the round trips */
+        ui_list_key(&u->tr_hist, key);
         u->ui_changes++;
         break;
     default: /* the ladder and the System panes have no moves of their own */
@@ -274,8 +281,10 @@ static cmd_result ui_cmd_select(cmd_ctx *c)
 {
     ui *u = ui_cmd_ui(c);
     app *a = c->a;
-    if (u->focus == PANE_WATCH && a->market && u->wl.sel < market_count(a->market)) {
-        app_set_focus(a, u->wl.sel);
+    uint32_t idx[UI_WATCH_MAX];
+    uint32_t n = watchlist_rows(a, idx, UI_WATCH_MAX); /* the rows shown, in order */
+    if (u->focus == PANE_WATCH && a->market && u->wl.sel < n) {
+        app_set_focus(a, idx[u->wl.sel]);
         u->ch_follow = true;
         u->tape.top = 0;
     }
@@ -367,7 +376,8 @@ void cmd_status_ui(cmd_ctx *c, cJSON *doc)
         cmd_json_null(c, doc, "ui");
         return;
     }
-    static const char *const ov[] = {"none", "help", "quit", "picker"};
+    static const char *const ov[] = {"none",   "help",     "quit",  "picker",
+                                     "ticket", "settings", "symbol"};
     cJSON *o = cmd_json_obj(c, doc, "ui");
     cmd_json_str(c, o, "pane", ui_cmd_pane_name(u->focus));
     cmd_json_str(c, o, "screen", ui_cmd_screen_names[u->screen]);

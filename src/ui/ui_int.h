@@ -15,7 +15,8 @@
 
 enum pane_id {
     PANE_WATCH = 0, PANE_CHART, PANE_BOOK, PANE_TAPE,     /* 1 Market */
-    PANE_TRADING,                                         /* 2 Trading (placeholder) */
+    PANE_TRADING,                                         /* 2 Trading: account, orders */
+    PANE_EQUITY, PANE_HISTORY, PANE_RISK,                 /* 2 Trading (pane_trading.c) */
     PANE_AI,                                              /* 3 AI (placeholder) */
     PANE_CONN, PANE_STORE, PANE_COUNTERS, PANE_LOG,       /* 4 System */
     PANE_BACKTEST,                                        /* 5 Backtests (placeholder) */
@@ -33,7 +34,27 @@ typedef struct ui_list {
     int rows;       /* rows shown in the last frame */
     bool scroll_only; /* no selection: keys move the view (top) itself (the tape) */
 } ui_list;
-enum overlay { OV_NONE = 0, OV_HELP, OV_QUIT, OV_PICKER, OV_TICKET };
+enum overlay { OV_NONE = 0, OV_HELP, OV_QUIT, OV_PICKER, OV_TICKET, OV_SETTINGS, OV_SYMBOL };
+
+/* The settings form (settings_form.c): the selected field, the text being typed, the answer. */
+typedef struct ui_setform {
+    int sel;
+    bool editing;
+    bool confirm_write; /* w: "write N values to FILE?" is asked */
+    char edit[48];
+    char msg[240];
+    bool msg_err;
+} ui_setform;
+
+/* The watchlist prompts (watch_form.c): `a` types a symbol, `d` asks before removing one. */
+typedef struct ui_symform {
+    bool removing;   /* d: "remove SYMBOL?" */
+    bool answered;   /* d was refused: the reason is shown, any key closes */
+    char edit[48];   /* a: [venue:]SYMBOL being typed */
+    char target[48]; /* d: the symbol asked about */
+    char msg[240];
+    bool msg_err;
+} ui_symform;
 
 /* The order ticket's fields (ticket.c): side, type, and the texts of qty, price, stop, SL, TP. */
 typedef struct ui_ticket {
@@ -140,7 +161,10 @@ struct ui {
     uint64_t tape_seen;
     /* Trading screen: the open orders list (C cancels the selected one) */
     ui_list tr_orders;
+    ui_list tr_hist; /* the trade history (newest first) */
     ui_ticket tk; /* the order ticket overlay (o) */
+    ui_setform sf; /* the settings form (e) */
+    ui_symform wf; /* add / remove a watchlist symbol (a / d) */
 
     /* indicator picker (pane_ind.c) */
     uint32_t pk_sel, pk_top, pk_n;
@@ -185,6 +209,8 @@ bool ui_list_key(ui_list *l, int key);
 void ui_list_scroll(ui_list *l, int delta); /* the wheel: moves the selection by delta */
 bool ui_list_click(ui_list *l, int row);    /* a click on shown row `row`: selects it */
 
+#define UI_WATCH_MAX 4096 /* watchlist rows (market.max_symbols is at most 4096) */
+
 /* the Market screen's trading strip at the foot of the watchlist (pane_strip.c) */
 #define UI_STRIP_ROWS 3 /* a rule, positions and day P&L, the latest signal */
 typedef struct ui_strip {
@@ -203,6 +229,8 @@ uint64_t ui_strip_stamp(const app *a);               /* changes when what it sho
 
 /* panes of the System screen and the placeholders (pane_system.c) */
 void ui_system_draw(ui *u, pane *p, enum pane_id id);
+/* screen 2's equity / P&L chart, trade history and risk panes (pane_trading.c) */
+void ui_trading_draw(ui *u, pane *p, enum pane_id id);
 /* screen 3's AI pane, inside its box (pane_ai.c) */
 void ui_ai_draw(ui *u, WINDOW *w, int ih, int iw);
 
@@ -292,6 +320,15 @@ void ui_ind_draw_osc(ui *u, WINDOW *w, const ind_ctx *ic, uint32_t inst,
 void ui_ticket_open(ui *u);
 void ui_ticket_key(ui *u, int ch);
 void ui_ticket_draw(ui *u);
+
+/* the settings form (settings_form.c) */
+void ui_settings_open(ui *u);
+void ui_settings_key(ui *u, int ch);
+void ui_settings_draw(ui *u);
+/* add / remove a watchlist symbol (watch_form.c) */
+void ui_symform_open(ui *u, bool removing, const char *symbol);
+void ui_symform_key(ui *u, int ch);
+void ui_symform_draw(ui *u);
 
 void ui_picker_open(ui *u);
 void ui_picker_key(ui *u, int ch);

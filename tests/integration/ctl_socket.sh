@@ -92,14 +92,18 @@ ctl help > "$T/help.json"
 check "help lists the table" eq "$(jget "$T/help.json" 'all(n in [c["name"] for c in j["commands"]] for n in ("status","book","candles","speed","pause","ping","pane-next","zoom","close","ticket","settings"))')" True
 check "help: c is close (available)" eq "$(jget "$T/help.json" '[(c["keys"],c["available"]) for c in j["commands"] if c["name"]=="close"][0]')" "('c', True)"
 check "help: o is the ticket (available)" eq "$(jget "$T/help.json" '[(c["keys"],c["available"]) for c in j["commands"] if c["name"]=="ticket"][0]')" "('o', True)"
-check "help: e is settings (reserved)" eq "$(jget "$T/help.json" '[c["keys"] for c in j["commands"] if c["name"]=="settings"][0]')" e
+check "help: e is settings" eq "$(jget "$T/help.json" '[c["keys"] for c in j["commands"] if c["name"]=="settings"][0]')" e
 check "help: Tab is pane-next" eq "$(jget "$T/help.json" '[c["keys"] for c in j["commands"] if c["name"]=="pane-next"][0]')" Tab
 ctl zoom > "$T/z.json"; rc=$?
 check "a screen command headless: error exit 1" test $rc -eq 1
 check "a screen command headless: says why" eq "$(jget "$T/z.json" '"needs the terminal UI" in j["error"]')" True
-ctl settings > "$T/o.json"; rc=$?
+ctl backtests > "$T/o.json"; rc=$?
 check "a reserved command: error exit 1" test $rc -eq 1
 check "a reserved command: not yet available" eq "$(jget "$T/o.json" '"not yet available" in j["error"]')" True
+ctl settings open > "$T/o.json"; rc=$?
+check "settings open headless: error exit 1 (needs the screen)" test $rc -eq 1
+ctl settings > "$T/o.json"
+check "settings headless: the form's fields with value, source and range" eq "$(jget "$T/o.json" '[(s["key"],s["value"],s["source"],s["range"]) for s in j["settings"] if s["key"]=="risk.max_positions"][0]')" "('risk.max_positions', '5', 'default', 'an integer 1..100')"
 ctl frobnicate > "$T/u.json"
 check "unknown command reply (as docs/CONTROL.md says)" eq "$(jget "$T/u.json" 'j["error"]')" "unknown command 'frobnicate' (try: help)"
 ctl speed 1 2 > "$T/a.json"

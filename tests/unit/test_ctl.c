@@ -7,6 +7,7 @@
 #include "check.h"
 #include "kestrel/app.h"
 #include "kestrel/cmd.h"
+#include "kestrel/watchlist.h"
 #include "kestrel/keys.h"
 #include "kestrel/config.h"
 #include "kestrel/ctl.h"
@@ -1577,13 +1578,15 @@ static void test_command_table(void)
         bool reserved;
     } trading[] = {{'o', "ticket", false},        {'c', "close", false},
                    {'C', "cancel-order", false},  {'X', "close-all", false},
-                   {'e', "settings", true},      {'a', "watch-add", true},
-                   {'d', "watch-remove", true},  {'S', "start", false},
+                   {'e', "settings", false},      {'a', "watch-add", false},
+                   {'d', "watch-remove", false},  {'S', "start", false},
                    {'P', "pause-trading", false}, {'g', "signal", false},
                    {'n', "connections", false},   {'B', "backtests", true}};
     for (size_t i = 0; i < K_ARRAY_LEN(trading); i++) {
         const key_binding *b = keys_lookup(trading[i].key);
-        CHECK(b && strcmp(b->command, trading[i].cmd) == 0);
+        size_t cl = strlen(trading[i].cmd); /* the command, with its arguments ("settings open") */
+        CHECK(b && strncmp(b->command, trading[i].cmd, cl) == 0 &&
+              (b->command[cl] == 0 || b->command[cl] == ' '));
         const cmd_entry *e = cmd_find(trading[i].cmd);
         CHECK(e && ((e->flags & CMD_F_RESERVED) != 0) == trading[i].reserved);
     }
@@ -1634,8 +1637,14 @@ static void test_command_table(void)
     CHECK_STR(out, "zoom: needs the terminal UI (this Kestrel runs headless)");
     CHECK_INT(run_cmd(&a, "ticket", out, sizeof out), CMD_ERROR);
     CHECK_STR(out, "ticket: needs the terminal UI (this Kestrel runs headless)");
-    CHECK_INT(run_cmd(&a, "settings", out, sizeof out), CMD_ERROR);
-    CHECK(strstr(out, "not yet available (settings)") != NULL);
+    CHECK_INT(run_cmd(&a, "settings", out, sizeof out), CMD_ERROR); /* no runner here */
+    CHECK_STR(out, "trading is not running");
+    CHECK_INT(run_cmd(&a, "backtests", out, sizeof out), CMD_ERROR);
+    CHECK(strstr(out, "not yet available (backtests)") != NULL);
+    CHECK_INT(run_cmd(&a, "symbols add NOPEUSDT", out, sizeof out), CMD_ERROR);
+    CHECK(strstr(out, "NOPEUSDT is not a known") != NULL);
+    CHECK_INT(run_cmd(&a, "symbols frob X", out, sizeof out), CMD_ERROR);
+    CHECK_STR(out, "usage: symbols [add|remove SYMBOL]");
     CHECK_INT(run_cmd(&a, "cancel k1", out, sizeof out), CMD_ERROR); /* no runner here */
     CHECK_STR(out, "trading is not running");
     CHECK_INT(run_cmd(&a, "order", out, sizeof out), CMD_ERROR); /* needs its arguments */
@@ -1663,12 +1672,13 @@ static void test_command_table(void)
     CHECK_INT(run_cmd(&a, "quit", out, sizeof out), CMD_OK);
     CHECK(a.quitting);
     char err[128];
-    CHECK_INT(cmd_run_line(&a, NULL, CMD_FROM_KEY, "settings", err, sizeof err), CMD_ERROR);
+    CHECK_INT(cmd_run_line(&a, NULL, CMD_FROM_KEY, "backtests", err, sizeof err), CMD_ERROR);
     CHECK(strstr(err, "not yet available") != NULL);
     CHECK_INT(cmd_run_line(&a, NULL, CMD_FROM_KEY, "seek -60", err, sizeof err), CMD_ERROR);
     CHECK(strstr(err, "replay") != NULL);
     CHECK_INT(cmd_run_line(&a, NULL, CMD_FROM_KEY, "", err, sizeof err), CMD_ERROR);
     CHECK_STR(err, "missing command");
+    watchlist_free(&a); /* `symbols add` above made the app's watchlist */
     market_free(a.market);
 }
 
