@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "kestrel/bt_stats.h"
+#include "kestrel/btplot.h"
 #include "kestrel/config.h"
 #include "kestrel/decimal.h"
 #include "kestrel/ingest.h"
@@ -1179,136 +1180,11 @@ static void bt_print_metrics(FILE *fp, const char *name, const cJSON *m)
     fputc('\n', fp);
 }
 
-/* ---- terminal plots (ASCII, from the report's own data) ------------------------------ */
+/* ---- terminal plots (btplot.h: the same code draws them on the Backtests screen) ---- */
 
-static double bt_jnum(const cJSON *o, const char *k)
+static void bt_plot_line(void *ud, int indent, const char *text)
 {
-    const cJSON *v = cJSON_GetObjectItem(o, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
-
-/* Equity curve, 60 columns x 10 rows: '*' the equity, ':' the drawdown below the running peak. */
-static void bt_plot_equity(FILE *fp, const cJSON *curve)
-{
-    int n = cJSON_GetArraySize(curve);
-    fprintf(fp, "  equity curve (%d points; ':' = drawdown from the peak)\n", n);
-    if (n < 2) {
-        fprintf(fp, "    not enough bars\n");
-        return;
-    }
-    enum { W = 60, H = 10 };
-    int cols = n < W ? n : W;
-    double eq[W], pk[W], lo = INFINITY, hi = -INFINITY;
-    for (int c = 0; c < cols; c++) {
-        const cJSON *x = cJSON_GetArrayItem(curve, (int)((int64_t)(c + 1) * n / cols) - 1);
-        eq[c] = bt_jnum(x, "equity");
-        pk[c] = bt_jnum(x, "peak");
-        lo = fmin(lo, eq[c]);
-        hi = fmax(hi, pk[c]);
-    }
-    if (!(hi > lo))
-        hi = lo + 1e-9;
-    double step = (hi - lo) / H;
-    for (int row = 0; row < H; row++) {
-        double top = hi - row * step, bot = top - step;
-        char line[W + 1];
-        for (int c = 0; c < cols; c++) {
-            bool here = eq[c] <= top && (eq[c] > bot || (row == H - 1 && eq[c] >= bot));
-            line[c] = here ? '*' : (bot >= eq[c] && top <= pk[c] + step / 2 && pk[c] > eq[c] &&
-                                    top > eq[c] && bot < pk[c])
-                                       ? ':'
-                                       : ' ';
-        }
-        line[cols] = 0;
-        if (row == 0 || row == H - 1)
-            fprintf(fp, "  %14.2f |%s\n", row == 0 ? hi : lo, line);
-        else
-            fprintf(fp, "  %14s |%s\n", "", line);
-    }
-}
-
-static void bt_plot_reliability(FILE *fp, const cJSON *ens)
-{
-    const cJSON *rel = cJSON_GetObjectItem(ens, "reliability");
-    fprintf(fp, "  reliability (ensemble; '#' observed hit rate, '|' where a calibrated bin would "
-                "reach)\n");
-    const cJSON *b;
-    int shown = 0;
-    cJSON_ArrayForEach(b, rel)
-    {
-        double n = bt_jnum(b, "n");
-        if (!(n > 0))
-            continue;
-        double conf = bt_jnum(b, "confidence"), hit = bt_jnum(b, "hit_rate");
-        char bar[21];
-        int h = (int)lround(hit * 20), cpos = (int)lround(conf * 20);
-        for (int i = 0; i < 20; i++)
-            bar[i] = i < h ? '#' : ' ';
-        if (cpos >= 1 && cpos <= 20)
-            bar[cpos - 1] = '|';
-        bar[20] = 0;
-        fprintf(fp, "    %.1f-%.1f  n %7.0f  conf %.3f  hit %.3f  [%s]\n", bt_jnum(b, "lo"),
-                bt_jnum(b, "hi"), n, conf, hit, bar);
-        shown++;
-    }
-    if (!shown)
-        fprintf(fp, "    no scored signals\n");
-}
-
-static void bt_plot_monthly(FILE *fp, const cJSON *mo)
-{
-    fprintf(fp, "  returns per month (UTC)\n");
-    double mx = 0;
-    const cJSON *m;
-    cJSON_ArrayForEach(m, mo) mx = fmax(mx, fabs(bt_jnum(m, "return")));
-    cJSON_ArrayForEach(m, mo)
-    {
-        double r = bt_jnum(m, "return");
-        int len = mx > 0 && isfinite(r) ? (int)lround(fabs(r) / mx * 30) : 0;
-        char bar[31];
-        memset(bar, r < 0 ? '-' : '+', (size_t)len);
-        bar[len] = 0;
-        fprintf(fp, "    %s  %+10.4f%%  %s\n",
-                cJSON_GetStringValue(cJSON_GetObjectItem(m, "month")), r * 100, bar);
-    }
-}
-
-/* Trade P&L (after fees) in 10 equal-width buckets. */
-static void bt_plot_trades(FILE *fp, const cJSON *trades)
-{
-    int n = cJSON_GetArraySize(trades);
-    fprintf(fp, "  trade P&L distribution (%d trades, after fees)\n", n);
-    if (n == 0) {
-        fprintf(fp, "    no trades\n");
-        return;
-    }
-    double lo = INFINITY, hi = -INFINITY;
-    const cJSON *t;
-    cJSON_ArrayForEach(t, trades)
-    {
-        double v = strtod(cJSON_GetStringValue(cJSON_GetObjectItem(t, "pnl")), NULL);
-        lo = fmin(lo, v);
-        hi = fmax(hi, v);
-    }
-    enum { NB = 10 };
-    int cnt[NB] = {0}, mx = 0;
-    double w = hi > lo ? (hi - lo) / NB : 1;
-    cJSON_ArrayForEach(t, trades)
-    {
-        double v = strtod(cJSON_GetStringValue(cJSON_GetObjectItem(t, "pnl")), NULL);
-        int k = hi > lo ? (int)((v - lo) / w) : 0;
-        cnt[k >= NB ? NB - 1 : k]++;
-    }
-    for (int k = 0; k < NB; k++)
-        mx = cnt[k] > mx ? cnt[k] : mx;
-    for (int k = 0; k < NB && (hi > lo || k == 0); k++) {
-        char bar[41];
-        int len = mx ? (int)lround(cnt[k] * 40.0 / mx) : 0;
-        memset(bar, '#', (size_t)len);
-        bar[len] = 0;
-        fprintf(fp, "    [%12.6g, %12.6g%c  %5d  %s\n", lo + k * w, hi > lo ? lo + (k + 1) * w : hi,
-                k == NB - 1 || !(hi > lo) ? ']' : ')', cnt[k], bar);
-    }
+    fprintf(ud, "%*s%s\n", indent, "", text);
 }
 
 static void bt_print_text(FILE *fp, const cJSON *j)
@@ -1351,11 +1227,11 @@ static void bt_print_text(FILE *fp, const cJSON *j)
     cJSON_ArrayForEach(it, cJSON_GetObjectItem(j, "verdicts"))
         fprintf(fp, "  verdict: %s\n", it->valuestring);
     if (cJSON_GetObjectItem(j, "equity_curve")) {
-        bt_plot_equity(fp, cJSON_GetObjectItem(j, "equity_curve"));
+        btplot_equity(cJSON_GetObjectItem(j, "equity_curve"), 14, 60, 10, bt_plot_line, fp);
         if (m)
-            bt_plot_reliability(fp, m);
-        bt_plot_monthly(fp, cJSON_GetObjectItem(j, "monthly_returns"));
-        bt_plot_trades(fp, cJSON_GetObjectItem(j, "trades"));
+            btplot_reliability(cJSON_GetObjectItem(m, "reliability"), 20, bt_plot_line, fp);
+        btplot_monthly(cJSON_GetObjectItem(j, "monthly_returns"), 30, bt_plot_line, fp);
+        btplot_trades(cJSON_GetObjectItem(j, "trades"), 40, bt_plot_line, fp);
     }
     const cJSON *sw = cJSON_GetObjectItem(j, "sweep");
     if (sw)
