@@ -19,6 +19,7 @@
 
 #include "kestrel/bt_stats.h"
 #include "kestrel/btplot.h"
+#include "kestrel/btstore.h"
 #include "kestrel/config.h"
 #include "kestrel/decimal.h"
 #include "kestrel/ingest.h"
@@ -60,6 +61,13 @@ typedef struct bt_opts {
         kdec rate, mark;
     } *fund;
     uint32_t nfund;
+    /* where the results are stored (btstore.h): --db, else the --config file's store.path,
+     * else the app's default database; --no-store: nowhere */
+    char db[CONFIG_PATH_MAX];
+    bool no_store;
+    const char *config_file;
+    const char *sets[32];
+    int nsets;
 } bt_opts;
 
 typedef struct bt_trade {
@@ -335,6 +343,8 @@ static int bt_load_config(bt_opts *o, const char *path, char *err, size_t errlen
     kconfig *kc = xcalloc(1, sizeof *kc);
     config_defaults(kc);
     int rc = config_load_file(kc, path, NULL, NULL, err, errlen);
+    if (rc == K_OK)
+        snprintf(o->db, sizeof o->db, "%s", kc->db_path); /* the app's database */
     free(kc);
     if (rc != K_OK)
         return K_ERR;
@@ -1483,10 +1493,29 @@ static char *bt_slurp(const char *path)
 }
 
 /* kestrel backtest merge OUT.json IN.json... */
-static int bt_merge(int argc, char **argv)
+static int bt_store(const char *db, const char *kind, const cJSON *rep, const char *args,
+                    const char *const *files, int nfiles, uint64_t seed, const char *config);
+static char *bt_args_text(int argc, char **argv);
+
+static int bt_merge(int argc_all, char **argv_all)
 {
+    /* --db PATH / --no-store anywhere; the rest: merge OUT.json IN.json... */
+    char **argv = xcalloc((size_t)argc_all + 1, sizeof *argv);
+    int argc = 0;
+    const char *db_arg = NULL;
+    bool no_store = false;
+    for (int i = 0; i < argc_all; i++) {
+        if (!strcmp(argv_all[i], "--db") && i + 1 < argc_all)
+            db_arg = argv_all[++i];
+        else if (!strcmp(argv_all[i], "--no-store"))
+            no_store = true;
+        else
+            argv[argc++] = argv_all[i];
+    }
     if (argc < 3) {
-        fprintf(stderr, "usage: kestrel backtest merge OUT.json IN.json...\n");
+        fprintf(stderr, "usage: kestrel backtest merge OUT.json IN.json... [--db PATH | "
+                        "--no-store]\n");
+        free(argv);
         return 2;
     }
     bt_cfg_result *res = xcalloc(BT_MAX_CONFIGS, sizeof *res);
@@ -1502,6 +1531,7 @@ static int bt_merge(int argc, char **argv)
             fprintf(stderr, "kestrel backtest merge: %s has no sweep_results\n", argv[i]);
             cJSON_Delete(j);
             bt_sweep_free(res, n);
+            free(argv);
             return 1;
         }
         grid = (uint32_t)cJSON_GetNumberValue(
@@ -1534,8 +1564,21 @@ static int bt_merge(int argc, char **argv)
     cJSON_AddItemToObject(out, "sweep", bt_sweep_summary(res, n, grid));
     cJSON_AddItemToObject(out, "sweep_results", bt_sweep_results_json(res, n));
     int rc = bt_write_json(argv[1], out) == K_OK ? 0 : 1;
+    if (!no_store) {
+        char db[CONFIG_PATH_MAX];
+        if (db_arg)
+            snprintf(db, sizeof db, "%s", db_arg);
+        else
+            config_default_db_path(db, sizeof db);
+        char *args = bt_args_text(argc_all, argv_all);
+        if (bt_store(db, "merge", out, args, (const char *const *)argv + 2, argc - 2,
+                     cJSON_IsNumber(seed) ? (uint64_t)seed->valuedouble : 0, "{}") != K_OK)
+            rc = 1;
+        free(args);
+    }
     cJSON_Delete(out);
     bt_sweep_free(res, n);
+    free(argv);
     return rc;
 }
 
@@ -1666,14 +1709,96 @@ void backtest_config_default(runner_config *c)
 
 /* ---- the command ------------------------------------------------------------------- */
 
+/* ---- stored results (btstore.h) ----------------------------------------------------- */
+
+/* what ran, as JSON: the options that are not the data files, the seed or the report */
+static char *bt_config_json(const bt_opts *o)
+{
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddStringToObject(c, "symbol", o->symbol);
+    cJSON_AddStringToObject(c, "venue", venue_name(o->venue));
+    cJSON_AddStringToObject(c, "timeframe", o->tf);
+    cJSON_AddStringToObject(c, "strategy", runner_strategy_name(o->rc.strategy));
+    cJSON_AddItemToObject(c, "from", o->from_ms ? cJSON_CreateNumber((double)o->from_ms)
+                                                : cJSON_CreateNull());
+    cJSON_AddItemToObject(c, "to", o->to_ms ? cJSON_CreateNumber((double)o->to_ms)
+                                            : cJSON_CreateNull());
+    cJSON_AddItemToObject(c, "config_file", o->config_file ? cJSON_CreateString(o->config_file)
+                                                           : cJSON_CreateNull());
+    cJSON *sets = cJSON_AddArrayToObject(c, "set");
+    for (int i = 0; i < o->nsets; i++)
+        cJSON_AddItemToArray(sets, cJSON_CreateString(o->sets[i]));
+    if (o->wf_train) {
+        cJSON_AddNumberToObject(c, "walk_forward_train", o->wf_train);
+        cJSON_AddNumberToObject(c, "walk_forward_test", o->wf_test);
+    }
+    cJSON *sw = cJSON_AddArrayToObject(c, "sweep");
+    for (int a = 0; a < o->naxes; a++) {
+        cJSON *ax = cJSON_CreateObject();
+        cJSON_AddStringToObject(ax, "key", o->axes[a].key);
+        cJSON *v = cJSON_AddArrayToObject(ax, "values");
+        for (int k = 0; k < o->axes[a].n; k++)
+            cJSON_AddItemToArray(v, cJSON_CreateString(o->axes[a].val[k]));
+        cJSON_AddItemToArray(sw, ax);
+    }
+    char sh[32];
+    snprintf(sh, sizeof sh, "%d/%d", o->shard_k, o->shard_n);
+    cJSON_AddStringToObject(c, "shard", sh);
+    cJSON_AddNumberToObject(c, "random_seeds", o->random_seeds);
+    char *txt = cJSON_PrintUnformatted(c);
+    cJSON_Delete(c);
+    return txt;
+}
+
+static char *bt_args_text(int argc, char **argv)
+{
+    size_t cap = 32, used = 0;
+    for (int i = 0; i < argc; i++)
+        cap += strlen(argv[i]) + 1;
+    char *s = xmalloc(cap);
+    used = (size_t)snprintf(s, cap, "kestrel%s", argc && strcmp(argv[0], "merge") ? "" : " backtest");
+    for (int i = 0; i < argc; i++)
+        used += (size_t)snprintf(s + used, cap - used, " %s", argv[i]);
+    return s;
+}
+
+/* One transaction after the report is out (the run never waits for the disk): the report, or a
+ * sweep / merge report with one row per configuration of its ranking. On a terminal, the row's
+ * id on stderr (never on stdout: the report's bytes do not depend on the database). K_OK, or
+ * K_ERR with the reason on stderr. */
+static int bt_store(const char *db, const char *kind, const cJSON *rep, const char *args,
+                    const char *const *files, int nfiles, uint64_t seed, const char *config)
+{
+    const cJSON *rk = cJSON_GetObjectItem(cJSON_GetObjectItem(rep, "sweep"), "ranking");
+    int nk = cJSON_GetArraySize(rk);
+    btstore_entry *e = xcalloc((size_t)nk + 1, sizeof *e);
+    e[0] = (btstore_entry){.kind = kind, .parent = -1, .report = rep};
+    for (int i = 0; i < nk; i++)
+        e[i + 1] = (btstore_entry){.kind = "sweep_config", .parent = 0,
+                                   .report = cJSON_GetArrayItem(rk, i)};
+    btstore_meta m = {.args = args, .files = files, .nfiles = nfiles, .seed = seed,
+                      .config = config};
+    char err[512];
+    int64_t id = 0;
+    enum store_result r = btstore_save(db, &m, e, nk + 1, &id, err, sizeof err);
+    free(e);
+    if (r != STORE_OK) {
+        fprintf(stderr, "kestrel backtest: the result was not stored: %s\n", err);
+        return K_ERR;
+    }
+    if (isatty(2))
+        fprintf(stderr, "stored as backtest #%lld in %s\n", (long long)id, db);
+    return K_OK;
+}
+
 static void bt_usage(FILE *f)
 {
     fputs("usage: kestrel backtest --data FILE[,FILE...] [--symbol S] [--timeframe TF]\n"
           "         [--from T] [--to T] [--config F] [--set KEY=VALUE] [--json OUT]\n"
           "         [--walk-forward TRAIN:TEST] [--seed N] [--sweep KEY=a,b,c ...]\n"
           "         [--shard K/N] [--venue V] [--strategy engine|rules|rsi|always_buy]\n"
-          "         [--no-baselines] [--funding FILE]\n"
-          "       kestrel backtest merge OUT.json IN.json...\n",
+          "         [--no-baselines] [--funding FILE] [--db PATH | --no-store]\n"
+          "       kestrel backtest merge OUT.json IN.json... [--db PATH | --no-store]\n",
           f);
 }
 
@@ -1695,6 +1820,7 @@ int backtest_main(int argc, char **argv)
     int nsets = 0;
     const char *config = NULL;
     bool strategy_set = false, no_baselines = false;
+    const char *db_arg = NULL;
     enum runner_strategy strat = RUNNER_ENGINE;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -1787,6 +1913,16 @@ int backtest_main(int argc, char **argv)
             }
         } else if (!strcmp(a, "--no-baselines")) {
             no_baselines = true;
+        } else if (!strcmp(a, "--db")) {
+            BT_NEED();
+            if (!*v || strlen(v) >= sizeof o->db) {
+                fprintf(stderr, "kestrel backtest: --db needs a path (< %zu bytes)\n",
+                        sizeof o->db);
+                goto out;
+            }
+            db_arg = v;
+        } else if (!strcmp(a, "--no-store")) {
+            o->no_store = true;
         } else if (!strcmp(a, "--funding")) {
             BT_NEED();
             if (bt_load_funding(o, v, err, sizeof err) != K_OK) {
@@ -1824,6 +1960,13 @@ int backtest_main(int argc, char **argv)
         fprintf(stderr, "kestrel backtest: %s\n", err);
         goto out;
     }
+    o->config_file = config;
+    memcpy(o->sets, sets, sizeof sets);
+    o->nsets = nsets;
+    if (db_arg)
+        snprintf(o->db, sizeof o->db, "%s", db_arg);
+    else if (!o->db[0])
+        config_default_db_path(o->db, sizeof o->db);
     for (int i = 0; i < nsets; i++) {
         char key[64];
         const char *eq = strchr(sets[i], '=');
@@ -1919,6 +2062,14 @@ int backtest_main(int argc, char **argv)
     rc = 0;
     if (o->json_out && bt_write_json(o->json_out, rep) != K_OK)
         rc = 1;
+    if (!o->no_store) {
+        char *args = bt_args_text(argc, argv), *cfg = bt_config_json(o);
+        const char *kind = o->naxes ? "sweep" : o->wf_train ? "walk_forward" : "run";
+        if (bt_store(o->db, kind, rep, args, o->data, o->ndata, o->seed, cfg) != K_OK)
+            rc = 1;
+        free(args);
+        cJSON_free(cfg);
+    }
     cJSON_Delete(rep);
 out:
     free(datalist);
