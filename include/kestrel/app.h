@@ -33,6 +33,7 @@ typedef struct app {
     struct trading *trading; /* the app's side of it: recent fills */
     int64_t session_id;      /* the store's session row (client order id epoch) */
     struct store *store;
+    struct btview *btview;   /* the Backtests screen's stored runs (btview.h) */
     struct replay *replay;
     struct live *live;       /* live market data (source LIVE), else NULL (live.h) */
     struct ui *ui;           /* NULL when headless */

@@ -473,4 +473,3 @@ static cmd_result cmd_reserved(cmd_ctx *c)
 CMD_RESERVED(cmd_settings_entry, "settings", "", 0, 0, "settings form");
 CMD_RESERVED(cmd_watch_add_entry, "watch-add", "[SYMBOL]", 0, 1, "add a watchlist symbol");
 CMD_RESERVED(cmd_watch_remove_entry, "watch-remove", "[SYMBOL]", 0, 1, "remove a watchlist symbol");
-CMD_RESERVED(cmd_backtests_entry, "backtests", "", 0, 0, "backtests view");

@@ -18,7 +18,7 @@ enum pane_id {
     PANE_TRADING,                                         /* 2 Trading (placeholder) */
     PANE_AI,                                              /* 3 AI (placeholder) */
     PANE_CONN, PANE_STORE, PANE_COUNTERS, PANE_LOG,       /* 4 System */
-    PANE_BACKTEST,                                        /* 5 Backtests (placeholder) */
+    PANE_BACKTEST, PANE_BT_REPORT,                        /* 5 Backtests (pane_backtest.c) */
     PANE_COUNT
 };
 enum screen_id { SCR_MARKET = 0, SCR_TRADING, SCR_AI, SCR_SYSTEM, SCR_BACKTEST, SCR_COUNT };
@@ -141,6 +141,8 @@ struct ui {
     /* Trading screen: the open orders list (C cancels the selected one) */
     ui_list tr_orders;
     ui_ticket tk; /* the order ticket overlay (o) */
+    /* Backtests screen: the stored runs, and the report's scroll (lines from the top) */
+    ui_list bt_list, bt_rep;
 
     /* indicator picker (pane_ind.c) */
     uint32_t pk_sel, pk_top, pk_n;
@@ -203,6 +205,9 @@ uint64_t ui_strip_stamp(const app *a);               /* changes when what it sho
 
 /* panes of the System screen and the placeholders (pane_system.c) */
 void ui_system_draw(ui *u, pane *p, enum pane_id id);
+/* screen 5: the stored runs and the selected report (pane_backtest.c); Enter on the list */
+void ui_backtest_draw(ui *u, pane *p, enum pane_id id);
+void ui_backtest_select(ui *u);
 /* screen 3's AI pane, inside its box (pane_ai.c) */
 void ui_ai_draw(ui *u, WINDOW *w, int ih, int iw);
 
