@@ -195,16 +195,28 @@ static char *btstore_report_text(const cJSON *r)
     return s;
 }
 
-static int btstore_insert(sqlite3_stmt *st, const btstore_meta *m, const char *files,
-                          const btstore_entry *e, int64_t parent_id, int64_t now_ms)
+/* the report's text field, else the configuration's (a sweep's report has no symbol) */
+static const char *btstore_field(const cJSON *r, const cJSON *cfg, const char *k)
 {
-    const cJSON *r = e->report;
+    const char *v = cJSON_GetStringValue(btstore_get(r, k));
+    return v ? v : cJSON_GetStringValue(btstore_get(cfg, k));
+}
+
+static int btstore_insert(sqlite3_stmt *st, const btstore_meta *m, const cJSON *cfg,
+                          const char *files, const btstore_entry *e, int64_t parent_id,
+                          int64_t now_ms)
+{
+    /* the columns come from the report as stored, read back: cJSON prints a double with 15
+     * digits when they read back within its tolerance, so the in-memory value may differ from
+     * the text's in the last bits; the row must say exactly what its report says */
+    char *report = btstore_report_text(e->report);
+    cJSON *back = report ? cJSON_Parse(report) : NULL;
+    const cJSON *r = back ? back : e->report;
     const cJSON *sw = btstore_get(r, "sweep");
     const cJSON *win = sw ? cJSON_GetArrayItem(btstore_get(sw, "ranking"), 0) : NULL;
     const cJSON *src = win ? win : r; /* a sweep's return and Sharpe: its winner's */
     char *verdict = btstore_verdict_text(e->kind, r);
     char *plots = btstore_plots_json(r);
-    char *report = btstore_report_text(r);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     sqlite3_bind_int64(st, 1, now_ms);
@@ -215,9 +227,9 @@ static int btstore_insert(sqlite3_stmt *st, const btstore_meta *m, const char *f
     btstore_bind_text(st, 5, files ? files : "[]");
     sqlite3_bind_int64(st, 6, (sqlite3_int64)m->seed);
     btstore_bind_text(st, 7, m->config ? m->config : "{}");
-    btstore_bind_text(st, 8, cJSON_GetStringValue(btstore_get(r, "symbol")));
-    btstore_bind_text(st, 9, cJSON_GetStringValue(btstore_get(r, "venue")));
-    btstore_bind_text(st, 10, cJSON_GetStringValue(btstore_get(r, "strategy")));
+    btstore_bind_text(st, 8, btstore_field(r, cfg, "symbol"));
+    btstore_bind_text(st, 9, btstore_field(r, cfg, "venue"));
+    btstore_bind_text(st, 10, btstore_field(r, cfg, "strategy"));
     btstore_bind_int(st, 11, btstore_get(r, "from"));
     btstore_bind_int(st, 12, btstore_get(r, "to"));
     btstore_bind_int(st, 13, btstore_get(r, "bars"));
@@ -234,6 +246,7 @@ static int btstore_insert(sqlite3_stmt *st, const btstore_meta *m, const char *f
     free(verdict);
     cJSON_free(plots);
     cJSON_free(report);
+    cJSON_Delete(back);
     return rc;
 }
 
@@ -264,6 +277,7 @@ enum store_result btstore_save(const char *db_path, const btstore_meta *m, const
     }
     sqlite3_busy_timeout(db, BTSTORE_BUSY_MS);
     char *files = btstore_files_json(m);
+    cJSON *cfg = m->config ? cJSON_Parse(m->config) : NULL;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -280,7 +294,7 @@ enum store_result btstore_save(const char *db_path, const btstore_meta *m, const
                                 -1, &st, NULL);
     for (int i = 0; rc == SQLITE_OK && i < n; i++) {
         int64_t parent = e[i].parent >= 0 && e[i].parent < i ? ids[e[i].parent] : 0;
-        rc = btstore_insert(st, m, files, &e[i], parent, now_ms);
+        rc = btstore_insert(st, m, cfg, files, &e[i], parent, now_ms);
         if (rc == SQLITE_DONE) {
             ids[i] = sqlite3_last_insert_rowid(db);
             rc = SQLITE_OK;
@@ -303,6 +317,7 @@ enum store_result btstore_save(const char *db_path, const btstore_meta *m, const
     sqlite3_finalize(st);
     sqlite3_close(db);
     cJSON_free(files);
+    cJSON_Delete(cfg);
     free(ids);
     return r;
 }
