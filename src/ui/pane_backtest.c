@@ -155,6 +155,7 @@ static void bt_draw_list(ui *u, WINDOW *w, int ih, int iw)
     }
     y++;
     int rows = ih - y + 1;
+    u->bt_y0 = y; /* the first row, for clicks */
     ui_list_fit(&u->bt_list, n, rows);
     bool foc = u->focus == PANE_BACKTEST;
     for (int i = 0; i < rows; i++) {
@@ -386,8 +387,25 @@ static void bt_report_lines(ui *u, bt_lines *L, const btstore_report *rp, int iw
             bt_add(L, ROLE_DIM, "  sha256 %s", h);
     }
     cJSON_Delete(files);
-    if (rp->args)
-        bt_add(L, ROLE_DIM, "%s", rp->args);
+    /* the command line, wrapped at spaces (a word wider than the pane is not cut: it is the
+     * ellipsis, as any line that does not fit) */
+    for (const char *p = rp->args; p && *p;) {
+        int take = 0, last_sp = -1, wmax = K_MAX(10, K_MIN(iw, BT_LINE_W - 1));
+        while (p[take] && take < wmax) {
+            if (p[take] == ' ')
+                last_sp = take;
+            take++;
+        }
+        if (p[take] && last_sp > 0)
+            take = last_sp;
+        else if (p[take]) /* one long word: up to its end */
+            while (p[take] && p[take] != ' ' && take < BT_LINE_W - 1)
+                take++;
+        bt_add(L, ROLE_DIM, "%.*s", take, p);
+        p += take;
+        while (*p == ' ')
+            p++;
+    }
     const cJSON *j = rp->report;
     if (!j) {
         bt_add(L, ROLE_WARNING, "the stored report could not be read");
@@ -433,8 +451,13 @@ static void bt_draw_report(ui *u, WINDOW *w, int ih, int iw)
         return;
     }
     bt_report_lines(u, &L, rp, iw);
-    ui_list_fit(&u->bt_rep, (uint32_t)L.n, ih);
     int y0 = rp->row.id != btview_want(v) ? 2 : 1;
+    int rows = ih - y0 + 1;
+    ui_list_fit(&u->bt_rep, (uint32_t)L.n, rows);
+    if (L.n > rows && u->bt_rep.top > (uint32_t)(L.n - rows)) /* End: the last page */
+        u->bt_rep.top = (uint32_t)(L.n - rows);
+    else if (L.n <= rows)
+        u->bt_rep.top = 0;
     for (int i = 0; y0 + i <= ih; i++) {
         int k = (int)u->bt_rep.top + i;
         if (k >= L.n)

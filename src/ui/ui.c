@@ -558,6 +558,8 @@ static void mouse_event(ui *u, int b, int y, int x, bool press)
         return;
     if ((enum pane_id)id != u->focus)
         ui_set_focus_pane(u, (enum pane_id)id);
+    if (id == PANE_BACKTEST && u->bt_y0 > 0 && ui_list_click(&u->bt_list, y - p->y - u->bt_y0))
+        ui_backtest_select(u); /* a click opens the run's report */
     if (id == PANE_WATCH && u->wl_per > 0) {
         int row = y - p->y - u->wl_y0;
         if (row >= 0) {

@@ -143,6 +143,7 @@ struct ui {
     ui_ticket tk; /* the order ticket overlay (o) */
     /* Backtests screen: the stored runs, and the report's scroll (lines from the top) */
     ui_list bt_list, bt_rep;
+    int bt_y0; /* first run row in the list pane (for clicks) */
 
     /* indicator picker (pane_ind.c) */
     uint32_t pk_sel, pk_top, pk_n;
