@@ -114,6 +114,11 @@ static void bt_draw_list(ui *u, WINDOW *w, int ih, int iw)
     const btview *v = u->a->btview;
     uint32_t n = btview_count(v);
     int y = 1;
+    if (!v) { /* no database in this session (tests, benches) */
+        ui_put_whole(u, w, y, 1, iw, ROLE_REPLAY, "source BACKTEST");
+        ui_put(u, w, y + 1, 1, iw, ROLE_DIM, "no database open: no stored backtests to list");
+        return;
+    }
     if (!btview_loaded(v)) {
         ui_put(u, w, y, 1, iw, ROLE_DIM, btview_error(v)[0] ? btview_error(v)
                                                             : "reading the stored backtests...");

@@ -1580,7 +1580,7 @@ static void test_command_table(void)
                    {'e', "settings", true},      {'a', "watch-add", true},
                    {'d', "watch-remove", true},  {'S', "start", false},
                    {'P', "pause-trading", false}, {'g', "signal", false},
-                   {'n', "connections", false},   {'B', "backtests", true}};
+                   {'n', "connections", false},   {'B', "backtests", false}};
     for (size_t i = 0; i < K_ARRAY_LEN(trading); i++) {
         const key_binding *b = keys_lookup(trading[i].key);
         CHECK(b && strcmp(b->command, trading[i].cmd) == 0);
