@@ -462,6 +462,13 @@ static void bt_progress_tick(bt_progress *p)
         fputc('\n', stderr);
 }
 
+/* the bar ends on its line (a run that stopped short of the count, an error) */
+static void bt_progress_end(bt_progress *p)
+{
+    if (p->on && p->total && p->done != p->total)
+        fputc('\n', stderr);
+}
+
 /* feeds every data file; returns K_OK or K_ERR with run->err */
 /* Loads a funding-rate file (the shared data's format: the rate in `open`) and the mark-price
  * file beside it (`...-funding_rate.csv` -> `...-mark.csv`, its `open` at each funding time; the
@@ -628,8 +635,10 @@ static uint64_t bt_count_rows(const bt_opts *o)
             continue;
         feed_event ev;
         int rc;
-        while ((rc = klines_next(k, &ev)) != 0)
-            n += rc > 0;
+        int64_t step = tf_ms(klines_tf(k));
+        while ((rc = klines_next(k, &ev)) != 0) /* the rows bt_feed feeds: --from / --to */
+            n += rc > 0 && !(o->from_ms && ev.u.kline.open_ms < o->from_ms) &&
+                 !(o->to_ms && ev.u.kline.open_ms + step > o->to_ms);
         klines_close(k);
     }
     return n;
@@ -745,6 +754,7 @@ static int bt_run_once(const bt_opts *o, const runner_config *c, int64_t lo, int
         clock_gettime(CLOCK_MONOTONIC, &pg.t0);
     }
     int ret = bt_feed(o, ig, run, &pg);
+    bt_progress_end(&pg);
     ingest_finish(ig);
     runner_finish(rn, kclock_now_ms(clk));
     portfolio *pf = runner_portfolio(rn);

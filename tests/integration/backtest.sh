@@ -359,4 +359,29 @@ check "store: ... and the app's own view lists it (read on its store thread)" wa
 "$K" ctl --socket "$T/live.sock" quit > /dev/null 2>&1
 wait "$APP" 2>/dev/null
 
+# 16. the progress bar with its ETA goes to stderr when that is a terminal (a pty here), and the
+# stored row's id after it; stdout (the report) is the same as without a terminal
+check "progress: bar, percent and ETA on a terminal's stderr, then the stored id" python3 -c '
+import os, pty, subprocess, sys
+k, data, db, out = sys.argv[1:5]
+m, s = pty.openpty()
+p = subprocess.Popen([k, "backtest", "--data", data, "--from", "2022-01-06", "--to", "2022-01-07",
+                      "--no-baselines", "--db", db], stdout=open(out, "w"), stderr=s)
+os.close(s)
+buf = b""
+while True:
+    try:
+        d = os.read(m, 65536)
+    except OSError:
+        break
+    if not d:
+        break
+    buf += d
+assert p.wait() == 0
+t = buf.decode()
+assert "\r[" in t and "] 100% ETA" in t and " 0% ETA" not in t.split("100%")[1], t[-300:]
+assert "stored as backtest #1 in " + db in t, t[-200:]
+assert "ETA" not in open(out).read()
+' "$K" "$PERP" "$T/pty.db" "$T/pty.txt"
+
 done_tests
