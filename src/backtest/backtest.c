@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1506,6 +1507,7 @@ static char *bt_slurp(const char *path)
 static int bt_store(const char *db, const char *kind, const cJSON *rep, const char *args,
                     const char *const *files, int nfiles, uint64_t seed, const char *config);
 static char *bt_args_text(int argc, char **argv);
+static bool bt_db_dir_ok(const char *path);
 
 static int bt_merge(int argc_all, char **argv_all)
 {
@@ -1581,8 +1583,10 @@ static int bt_merge(int argc_all, char **argv_all)
         else
             config_default_db_path(db, sizeof db);
         char *args = bt_args_text(argc_all, argv_all);
-        if (bt_store(db, "merge", out, args, (const char *const *)argv + 2, argc - 2,
-                     cJSON_IsNumber(seed) ? (uint64_t)seed->valuedouble : 0, "{}") != K_OK)
+        if (db_arg && !bt_db_dir_ok(db_arg))
+            rc = 2; /* the merged report is written; the directory is not made up */
+        else if (bt_store(db, "merge", out, args, (const char *const *)argv + 2, argc - 2,
+                          cJSON_IsNumber(seed) ? (uint64_t)seed->valuedouble : 0, "{}") != K_OK)
             rc = 1;
         free(args);
     }
@@ -1758,6 +1762,24 @@ static char *bt_config_json(const bt_opts *o)
     char *txt = cJSON_PrintUnformatted(c);
     cJSON_Delete(c);
     return txt;
+}
+
+/* --db DIR/FILE with a DIR that does not exist is said, not created (as the app's --db); the
+ * default database's directory is created */
+static bool bt_db_dir_ok(const char *path)
+{
+    char dir[CONFIG_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        return true;
+    slash[slash == dir ? 1 : 0] = '\0';
+    struct stat st;
+    if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+        return true;
+    fprintf(stderr, "kestrel backtest: --db %s: the directory %s does not exist (create it first)\n",
+            path, dir);
+    return false;
 }
 
 static char *bt_args_text(int argc, char **argv)
@@ -1973,6 +1995,8 @@ int backtest_main(int argc, char **argv)
     o->config_file = config;
     memcpy(o->sets, sets, sizeof sets);
     o->nsets = nsets;
+    if (db_arg && !o->no_store && !bt_db_dir_ok(db_arg))
+        goto out;
     if (db_arg)
         snprintf(o->db, sizeof o->db, "%s", db_arg);
     else if (!o->db[0])

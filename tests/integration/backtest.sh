@@ -345,6 +345,10 @@ echo "not a database" > "$T/bad.db"
 check "store: a foreign file is left alone, exit 1, the reason on stderr, the JSON written" \
     sh -c "[ $? -eq 1 ] && grep -q 'not stored' '$T/bad.err' && [ -s '$T/bad.json' ] &&
     [ \"\$(cat '$T/bad.db')\" = 'not a database' ]"
+# --db in a directory that does not exist: said (exit 2), not created, as the app's --db
+"$K" backtest --data "$LEAN" --db "$T/nodir/x.db" > /dev/null 2> "$T/nodir.err"
+check "store: --db in a missing directory: exit 2, said, nothing created" sh -c \
+    "[ $? -eq 2 ] && grep -q 'does not exist' '$T/nodir.err' && [ ! -e '$T/nodir' ]"
 # while the app runs on the database (it holds the lock), the backtest still stores its row
 "$K" --headless --speed 0.2 --db "$T/live.db" --socket "$T/live.sock" \
     --replay data/replay/btcusdt_20240808.gz > /dev/null 2>&1 &
