@@ -1777,7 +1777,8 @@ static bool bt_db_dir_ok(const char *path)
     struct stat st;
     if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
         return true;
-    fprintf(stderr, "kestrel backtest: --db %s: the directory %s does not exist (create it first)\n",
+    fprintf(stderr,
+            "kestrel backtest: --db %s: the directory %s does not exist (create it first)\n",
             path, dir);
     return false;
 }
@@ -1788,7 +1789,9 @@ static char *bt_args_text(int argc, char **argv)
     for (int i = 0; i < argc; i++)
         cap += strlen(argv[i]) + 1;
     char *s = xmalloc(cap);
-    used = (size_t)snprintf(s, cap, "kestrel%s", argc && strcmp(argv[0], "merge") ? "" : " backtest");
+    /* argv[0] is "backtest", or "merge" for kestrel backtest merge */
+    used = (size_t)snprintf(s, cap, "kestrel%s",
+                            argc && strcmp(argv[0], "merge") ? "" : " backtest");
     for (int i = 0; i < argc; i++)
         used += (size_t)snprintf(s + used, cap - used, " %s", argv[i]);
     return s;

@@ -60,13 +60,13 @@ static void bt_cell(const btstore_row *r, int c, char *b, size_t cap)
     b[0] = '\0';
     switch (c) {
     case C_ID: snprintf(b, cap, "%lld", (long long)r->id); break;
-    case C_TIME: ui_fmt_time(b, cap, r->time_ms, 4); {
-            char hm[16];
-            ui_fmt_time(hm, sizeof hm, r->time_ms, 2);
-            size_t n = strlen(b);
-            snprintf(b + n, cap - n, " %s", hm);
-        }
+    case C_TIME: {
+        char md[16], hm[16];
+        ui_fmt_time(md, sizeof md, r->time_ms, 4);
+        ui_fmt_time(hm, sizeof hm, r->time_ms, 2);
+        snprintf(b, cap, "%s %s", md, hm);
         break;
+    }
     case C_KIND: snprintf(b, cap, "%s", bt_kind_short(r->kind)); break;
     case C_SYM: snprintf(b, cap, "%s", r->symbol); break;
     case C_BARS: if (r->bars >= 0) snprintf(b, cap, "%lld", (long long)r->bars); break;
@@ -340,13 +340,13 @@ static void bt_report_run(bt_lines *L, const cJSON *j, int iw)
 
 static void bt_report_sweep(bt_lines *L, const cJSON *j)
 {
-    char a[48], b[48], c[48];
+    char a[48], b[48], c[48], d[48];
     const cJSON *sw = bt_j(j, "sweep");
     bt_add(L, ROLE_TEXT, "configurations tried %s of a grid of %s",
            bt_g(bt_j(sw, "configurations"), a, sizeof a), bt_g(bt_j(sw, "grid"), b, sizeof b));
     bt_add(L, ROLE_TEXT, "winner #%s  Deflated Sharpe Ratio %s  PBO %s (CSCV, %s splits)",
            bt_g(bt_j(sw, "winner"), a, sizeof a), bt_g(bt_j(sw, "dsr"), b, sizeof b),
-           bt_g(bt_j(sw, "pbo"), c, sizeof c), bt_g(bt_j(sw, "pbo_splits"), a + 24, 24));
+           bt_g(bt_j(sw, "pbo"), c, sizeof c), bt_g(bt_j(sw, "pbo_splits"), d, sizeof d));
     bt_add(L, ROLE_HEADER, "%-6s %12s %12s  %s", "#", "return", "sharpe", "params");
     const cJSON *e;
     int k = 0;
@@ -362,7 +362,7 @@ static void bt_report_sweep(bt_lines *L, const cJSON *j)
     }
 }
 
-static void bt_report_lines(ui *u, bt_lines *L, const btstore_report *rp, int iw)
+static void bt_report_lines(bt_lines *L, const btstore_report *rp, int iw)
 {
     const btstore_row *r = &rp->row;
     char t[64], f[64], to[64];
@@ -430,7 +430,6 @@ static void bt_report_lines(ui *u, bt_lines *L, const btstore_report *rp, int iw
         bt_report_sweep(L, j);
         return;
     }
-    (void)u;
     bt_report_run(L, j, iw);
 }
 
@@ -455,7 +454,7 @@ static void bt_draw_report(ui *u, WINDOW *w, int ih, int iw)
         free(L.role);
         return;
     }
-    bt_report_lines(u, &L, rp, iw);
+    bt_report_lines(&L, rp, iw);
     int y0 = rp->row.id != btview_want(v) ? 2 : 1;
     int rows = ih - y0 + 1;
     ui_list_fit(&u->bt_rep, (uint32_t)L.n, rows);
