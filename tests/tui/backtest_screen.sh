@@ -3,7 +3,8 @@
 # database. Empty, the screen says how to fill it; two real backtests (the shipped perpetual
 # klines, two days, and the lean day with the rule scorer) are stored into that database while
 # the app runs on it, B reads them again, and after a restart on the same database the list is
-# there at once. The list shows the stored runs newest first with their summary columns; the
+# there at once. The list shows the stored runs newest first with their summary columns (a click
+# or Up/Down + Enter opens a run); the
 # selected run's report shows the JSON report's numbers (net P&L, fees, the metrics with their
 # intervals and sample sizes, the classification metrics, baselines, every verdict) and the
 # text report's four plots with the same numbers (titles, reliability bins, months, trade
@@ -94,9 +95,21 @@ PY
 then ok "list: newest first; bars, net_pnl, return, sharpe, max dd, trades, fees, verdict = the reports"
 else bad "list columns"; fi
 
+# the newest run's report opens by itself; a click on the other row (#1: the screen's sixth
+# line, SGR mouse coordinates are 1-based) opens that one; Up, Enter the newest again
+wait_screen "Report #2" 10 && ok "the newest run's report is shown first" || bad "first report"
+$T send-keys -t bt -l "$(printf '\033[<0;10;6M\033[<0;10;6m')"
+if wait_screen "Report #1" 10 && grep -qF "#1 run  BTCUSDT binance-usdm  engine" "$tmp/screen"; then
+    ok "a click on a run opens its report"
+else bad "click"; fi
+$T send-keys -t bt Up Enter
+if wait_screen "Report #2" 10 && grep -qF "#2 run  BTCUSDT binance-usdm  rules" "$tmp/screen"; then
+    ok "Up, Enter opens the selected run's report"
+else bad "Enter"; fi
+
 # 4. select the perp run (Down, Enter): its report, zoomed, top and bottom
 $T send-keys -t bt Down Enter
-if wait_screen "Report #1" 10; then ok "Enter opens the selected run's report"; else bad "open"; fi
+wait_screen "Report #1" 10 || bad "back to #1"
 $T send-keys -t bt Tab z
 sleep 0.3
 $T send-keys -t bt Home
