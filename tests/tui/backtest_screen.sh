@@ -3,12 +3,11 @@
 # database. Empty, the screen says how to fill it; two real backtests (the shipped perpetual
 # klines, two days, and the lean day with the rule scorer) are stored into that database while
 # the app runs on it, B reads them again, and after a restart on the same database the list is
-# there at once. The list shows the stored runs newest first with their summary columns (a click
-# or Up/Down + Enter opens a run); the
-# selected run's report shows the JSON report's numbers (net P&L, fees, the metrics with their
-# intervals and sample sizes, the classification metrics, baselines, every verdict) and the
-# text report's four plots with the same numbers (titles, reliability bins, months, trade
-# buckets). Prints "N passed, N failed".
+# there at once. The list shows the stored runs newest first with their summary columns (a
+# click, or Up / Down and Enter, opens a run); the selected run's report shows the JSON report's
+# numbers (net P&L, fees, the metrics with their intervals and sample sizes, the classification
+# metrics, baselines, every verdict) and the text report's four plots with the same numbers
+# (titles, reliability bins, months, trade buckets). Prints "N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 BIN=${KESTREL_BIN:-build/release/kestrel}
