@@ -11,6 +11,7 @@
 #include "kestrel/btview.h"
 #include "kestrel/cmd.h"
 #include "kestrel/decimal.h"
+#include "kestrel/xmalloc.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -36,12 +37,12 @@ enum { C_ID, C_TIME, C_KIND, C_SYM, C_BARS, C_PNL, C_RET, C_SHARPE, C_DD, C_TRAD
        C_VERDICT, C_COUNT };
 
 static const bt_col bt_cols[C_COUNT] = {
-    [C_ID] = {"#", 4, 0, false},          [C_TIME] = {"stored UTC", 11, 5, true},
-    [C_KIND] = {"kind", 6, 4, true},      [C_SYM] = {"symbol", 9, 3, true},
-    [C_BARS] = {"bars", 7, 6, false},     [C_PNL] = {"net_pnl", 14, 1, false},
-    [C_RET] = {"return", 10, 2, false},   [C_SHARPE] = {"sharpe", 8, 7, false},
-    [C_DD] = {"max dd", 8, 8, false},     [C_TRADES] = {"trades", 6, 9, false},
-    [C_FEES] = {"fees", 12, 10, false},   [C_VERDICT] = {"verdict", 14, 11, true},
+    [C_ID] = {"#", 4, 0, false},          [C_TIME] = {"stored UTC", 11, 6, true},
+    [C_KIND] = {"kind", 6, 5, true},      [C_SYM] = {"symbol", 9, 4, true},
+    [C_BARS] = {"bars", 7, 7, false},     [C_PNL] = {"net_pnl", 14, 1, false},
+    [C_RET] = {"return", 10, 2, false},   [C_SHARPE] = {"sharpe", 8, 8, false},
+    [C_DD] = {"max dd", 8, 9, false},     [C_TRADES] = {"trades", 6, 10, false},
+    [C_FEES] = {"fees", 12, 11, false},   [C_VERDICT] = {"verdict", 13, 3, true},
 };
 
 static const char *bt_kind_short(const char *k)
@@ -203,8 +204,10 @@ static void bt_draw_list(ui *u, WINDOW *w, int ih, int iw)
 typedef struct bt_lines {
     char (*text)[BT_LINE_W];
     enum theme_role *role;
+    bool *equity; /* a row of the equity plot: '*' and ':' in their colours */
     int n;
     enum theme_role cur; /* role of the lines the plots add */
+    bool in_equity;      /* the equity plot is adding its lines */
 } bt_lines;
 
 static void bt_add(bt_lines *L, enum theme_role r, const char *fmt, ...)
@@ -217,14 +220,17 @@ static void bt_add(bt_lines *L, enum theme_role r, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(L->text[L->n], BT_LINE_W, fmt, ap);
     va_end(ap);
+    L->equity[L->n] = false;
     L->role[L->n++] = r;
 }
 
 static void bt_plot_line(void *ud, int indent, const char *text)
 {
     bt_lines *L = ud;
-    bt_add(L, indent <= 2 && strchr(text, '|') == NULL ? ROLE_HEADER : L->cur, "%*s%s",
-           indent > 2 ? 2 : 0, "", text);
+    bool row = strchr(text, '|') != NULL;
+    bt_add(L, indent <= 2 && !row ? ROLE_HEADER : L->cur, "%*s%s", indent > 2 ? 2 : 0, "", text);
+    if (L->in_equity && row && L->n > 0)
+        L->equity[L->n - 1] = true;
 }
 
 static const cJSON *bt_j(const cJSON *o, const char *k)
@@ -330,7 +336,9 @@ static void bt_report_run(bt_lines *L, const cJSON *j, int iw)
         return;
     L->cur = ROLE_TEXT;
     int cols = K_MIN(120, K_MAX(10, iw - 16));
+    L->in_equity = true;
     btplot_equity(eq, 0, cols, 10, bt_plot_line, L);
+    L->in_equity = false;
     if (ens)
         btplot_reliability(bt_j(ens, "reliability"), K_MIN(40, K_MAX(4, iw - 52)), bt_plot_line,
                            L);
@@ -446,15 +454,16 @@ static void bt_draw_report(ui *u, WINDOW *w, int ih, int iw)
         if (!rp)
             return;
     }
-    bt_lines L = {.text = malloc(sizeof *L.text * BT_LINES_MAX),
-                  .role = malloc(sizeof *L.role * BT_LINES_MAX),
+    bt_lines L = {.text = xmalloc(sizeof *L.text * BT_LINES_MAX),
+                  .role = xmalloc(sizeof *L.role * BT_LINES_MAX),
+                  .equity = xmalloc(sizeof *L.equity * BT_LINES_MAX),
                   .cur = ROLE_TEXT};
-    if (!L.text || !L.role) {
-        free(L.text);
-        free(L.role);
-        return;
-    }
     bt_report_lines(&L, rp, iw);
+    const cJSON *ec = bt_j(rp->report, "equity_curve");
+    double e0 = cJSON_GetNumberValue(bt_j(cJSON_GetArrayItem(ec, 0), "equity"));
+    double e1 = cJSON_GetNumberValue(
+        bt_j(cJSON_GetArrayItem(ec, cJSON_GetArraySize(ec) - 1), "equity"));
+    enum theme_role eq_role = e1 < e0 ? ROLE_DOWN : ROLE_UP; /* the curve: where it ended */
     int y0 = rp->row.id != btview_want(v) ? 2 : 1;
     int rows = ih - y0 + 1;
     ui_list_fit(&u->bt_rep, (uint32_t)L.n, rows);
@@ -467,9 +476,17 @@ static void bt_draw_report(ui *u, WINDOW *w, int ih, int iw)
         if (k >= L.n)
             break;
         ui_put_whole(u, w, y0 + i, 1, iw, L.role[k], L.text[k]);
+        if (!L.equity[k] || ui_text_cols(L.text[k]) > iw) /* not drawn whole: the ellipsis */
+            continue;
+        const char *bar = strchr(L.text[k], '|');
+        for (int x = (int)(bar - L.text[k]) + 1; L.text[k][x]; x++)
+            if (L.text[k][x] == '*' || L.text[k][x] == ':')
+                ui_put(u, w, y0 + i, 1 + x, 1, L.text[k][x] == '*' ? eq_role : ROLE_DOWN,
+                       L.text[k][x] == '*' ? "*" : ":");
     }
     free(L.text);
     free(L.role);
+    free(L.equity);
 }
 
 void ui_backtest_draw(ui *u, pane *p, enum pane_id id)

@@ -179,10 +179,14 @@ import json, re, sys
 from decimal import Decimal as D
 scr = open(sys.argv[1]).read()
 pnls = {json.load(open(f))["net_pnl"] for f in sys.argv[2:]}
-rows = re.findall(r"│ *(\d+)[* ] (\S+) +(\S+) +(\S+) +(\S+)", scr)
+lines = scr.split("\n")
+head = [l for l in lines if "net_pnl" in l and "#" in l]
+assert head, "no net_pnl column at 60 columns"
+end = head[0].index("net_pnl") + len("net_pnl")  # the column is right-aligned, 14 wide
+rows = [l for l in lines if re.match(r"│ *\d+[* ] ", l)]
 assert rows, scr
-for r in rows:
-    cell = r[4]
+for l in rows:
+    cell = l[end - 14:end].strip()
     assert cell == "…" or any(D(cell) == D(p) for p in pnls), cell
 PY
 then ok "60x20: the net_pnl column is whole or the ellipsis"; else bad "60x20 numbers"; fi
