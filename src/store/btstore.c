@@ -418,10 +418,14 @@ enum store_result btstore_load(sqlite3 *db, int64_t id, btstore_report *out)
         out->args = btstore_dup_col(st, 18);
         out->data_files = btstore_dup_col(st, 19);
         out->config = btstore_dup_col(st, 20);
+        /* bounded: a report bigger than any the backtest writes (someone else's row) is not
+         * parsed; the screen says it could not be read */
         const char *rep = (const char *)sqlite3_column_text(st, 21);
         const char *pl = (const char *)sqlite3_column_text(st, 22);
-        out->report = rep ? cJSON_Parse(rep) : NULL;
-        out->plots = pl ? cJSON_Parse(pl) : NULL;
+        bool small = sqlite3_column_bytes(st, 21) <= 4 * (int)BTSTORE_REPORT_MAX &&
+                     sqlite3_column_bytes(st, 22) <= 4 * (int)BTSTORE_REPORT_MAX;
+        out->report = rep && small ? cJSON_Parse(rep) : NULL;
+        out->plots = pl && small ? cJSON_Parse(pl) : NULL;
     }
     sqlite3_finalize(st);
     return res;
