@@ -92,16 +92,16 @@ static void bt_cell(const btstore_row *r, int c, char *b, size_t cap)
     }
 }
 
-/* which columns fit iw, in display order */
-static int bt_fit_cols(int iw, int *out)
+/* which columns of widths wd fit iw, in display order */
+static int bt_fit_cols(int iw, const int *wd, int *out)
 {
     bool on[C_COUNT] = {false};
     int used = 0;
     for (int rank = 0; rank < C_COUNT; rank++)
         for (int c = 0; c < C_COUNT; c++)
-            if (bt_cols[c].rank == rank && used + bt_cols[c].w + (used ? 1 : 0) <= iw) {
+            if (bt_cols[c].rank == rank && used + wd[c] + (used ? 1 : 0) <= iw) {
                 on[c] = true;
-                used += bt_cols[c].w + (used ? 1 : 0);
+                used += wd[c] + (used ? 1 : 0);
             }
     int n = 0;
     for (int c = 0; c < C_COUNT; c++)
@@ -139,13 +139,17 @@ static void bt_draw_list(ui *u, WINDOW *w, int ih, int iw)
                          u->utf8 ? BT_EMPTY : BT_EMPTY_ASCII);
         return;
     }
-    int cols[C_COUNT];
-    int nc = bt_fit_cols(iw, cols);
+    int wd[C_COUNT], cols[C_COUNT];
+    for (int c = 0; c < C_COUNT; c++)
+        wd[c] = bt_cols[c].w;
+    char idb[32]; /* the newest id is the widest: its digits and the open mark */
+    wd[C_ID] = K_MAX(wd[C_ID], snprintf(idb, sizeof idb, "%lld*", (long long)btview_row(v, 0)->id));
+    int nc = bt_fit_cols(iw, wd, cols);
     int verdict_w = 0;
     {
         int used = 0;
         for (int k = 0; k < nc; k++)
-            used += bt_cols[cols[k]].w + (k ? 1 : 0);
+            used += wd[cols[k]] + (k ? 1 : 0);
         verdict_w = iw - used; /* the last column takes the rest */
     }
     if (y > ih)
@@ -153,7 +157,7 @@ static void bt_draw_list(ui *u, WINDOW *w, int ih, int iw)
     int x = 1;
     for (int k = 0; k < nc; k++) {
         const bt_col *c = &bt_cols[cols[k]];
-        int cw = c->w + (cols[k] == C_VERDICT ? verdict_w : 0);
+        int cw = wd[cols[k]] + (cols[k] == C_VERDICT ? verdict_w : 0);
         char b[64];
         snprintf(b, sizeof b, c->left ? "%-*s" : "%*s", cw, c->head);
         ui_put(u, w, y, x, cw, ROLE_HEADER, b);
@@ -177,7 +181,7 @@ static void bt_draw_list(ui *u, WINDOW *w, int ih, int iw)
         x = 1;
         for (int k = 0; k < nc; k++) {
             const bt_col *c = &bt_cols[cols[k]];
-            int cw = c->w + (cols[k] == C_VERDICT ? verdict_w : 0);
+            int cw = wd[cols[k]] + (cols[k] == C_VERDICT ? verdict_w : 0);
             char b[96], cell[112];
             bt_cell(r, cols[k], b, sizeof b);
             if (cols[k] == C_ID)
