@@ -38,6 +38,7 @@ typedef struct app {
     uint32_t trading_reruns; /* trading restarted inside this session (seek back, restart): part
                               * of the id epoch, so a re-run never reuses an id */
     struct store *store;
+    struct btview *btview;   /* the Backtests screen's stored runs (btview.h) */
     struct replay *replay;
     struct live *live;       /* live market data (source LIVE), else NULL (live.h) */
     struct ui *ui;           /* NULL when headless */

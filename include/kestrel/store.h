@@ -269,6 +269,16 @@ K_MUST_USE enum store_result store_load_candles_async(store *s, enum venue v, co
                                                       enum tf tf, int64_t before_ms, candle *out,
                                                       uint32_t max, store_load_cb cb, void *ud);
 
+/* A caller's own read on the writer thread (the backtests screen's rows, btview.h): fn(ud, db,
+ * &n) runs on the writer's connection, queued behind the rows accepted before it (so it sees
+ * them), and must only read; then cb(ud, rc, n) runs in store_process() with fn's result and
+ * count. ud belongs to the writer until cb runs. STORE_E_INVALID (fn or cb NULL) or
+ * STORE_E_BUSY (STORE_BARRIERS_MAX barriers and loads outstanding): neither will run. */
+struct sqlite3;
+typedef enum store_result (*store_read_fn)(void *ud, struct sqlite3 *db, uint32_t *n);
+K_MUST_USE enum store_result store_read_async(store *s, store_read_fn fn, store_load_cb cb,
+                                              void *ud);
+
 /* eventfd that becomes readable when completions (or new errors) are ready: poll it for POLLIN
  * and call store_process(), which drains it and runs the ready callbacks in order. */
 int store_fd(const store *s);

@@ -20,6 +20,7 @@
  * has ended (app_check_data: WARN, banner, data_problem, exit 3). */
 #include "kestrel/app.h"
 #include "kestrel/alerts.h"
+#include "kestrel/btview.h"
 #include "kestrel/chartta.h"
 #include "kestrel/clock.h"
 #include "kestrel/ctl.h"
@@ -1246,6 +1247,7 @@ int app_start(app *a, const char *args, char *err, size_t errlen)
                                         a->version, args);
     settings_start(a); /* the stored trading settings over the file's, before the runner */
     watchlist_start(a); /* symbols added / removed at run time, before live subscribes */
+    a->btview = btview_new(a->store); /* read when screen 5 is shown (btview.h) */
     if (trading_open(a, err, errlen) != K_OK) /* after the store: its session is the id epoch */
         return K_ERR;
     if (trading_restore(a, err, errlen) != K_OK) /* positions, P&L, open orders as stored */
@@ -1350,6 +1352,8 @@ void app_stop(app *a)
         store_health_info fin;
         store_close_final(a->store, &fin);
         a->store = NULL;
+        btview_free(a->btview); /* after the close: the store has run every callback */
+        a->btview = NULL;
         if (fin.rows_lost > 0 && a->log)
             log_error(a->log, "store: %llu rows were lost in this run (%llu dropped, %llu failed)",
                       (unsigned long long)fin.rows_lost, (unsigned long long)fin.rows_dropped,

@@ -12,6 +12,7 @@
 #include "kestrel/live.h"
 #include "kestrel/trading.h"
 
+#include "kestrel/btstore.h"
 #include "kestrel/alerts.h"
 #include "kestrel/klines.h"
 #include "kestrel/learner.h"
@@ -1649,14 +1650,24 @@ static const trading_export trading_exports[] = {
     {"signals", NULL, NULL, NULL, 0, NULL}, /* not journal kinds: tables read by sigstore.c */
     {"metrics", NULL, NULL, NULL, 0, NULL},
     {"retrains", NULL, NULL, NULL, 0, NULL},
+    {"backtests", NULL, NULL, NULL, 0, NULL}, /* btstore.c: runs, or one run's trades (--id) */
 };
 
 int trading_export_main(int argc, char **argv)
 {
     const char *what = argc > 1 ? argv[1] : NULL, *fmt = "csv", *db = NULL;
+    long long bt_id = 0;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--format") && i + 1 < argc)
             fmt = argv[++i];
+        else if (!strcmp(argv[i], "--id") && i + 1 < argc && what && !strcmp(what, "backtests")) {
+            char *end;
+            bt_id = strtoll(argv[++i], &end, 10);
+            if (*end || bt_id <= 0) {
+                fprintf(stderr, "kestrel export: --id needs a backtest id (the # column)\n");
+                return 2;
+            }
+        }
         else if (!strcmp(argv[i], "--db") && i + 1 < argc)
             db = argv[++i];
         else {
@@ -1669,9 +1680,9 @@ int trading_export_main(int argc, char **argv)
         if (!strcmp(what, trading_exports[i].name))
             ex = &trading_exports[i];
     if (!ex || (strcmp(fmt, "csv") && strcmp(fmt, "json"))) {
-        fprintf(stderr, "usage: kestrel export fills|trades|equity|signals|metrics|retrains "
-                        "--format csv|json "
-                        "[--db FILE]\n");
+        fprintf(stderr, "usage: kestrel export fills|trades|equity|signals|metrics|retrains|"
+                        "backtests --format csv|json [--db FILE] [--id N (backtests: one run's "
+                        "trades)]\n");
         return 2;
     }
     char path[CONFIG_PATH_MAX];
@@ -1688,7 +1699,9 @@ int trading_export_main(int argc, char **argv)
     }
     sqlite3_busy_timeout(h, 2000);
     if (!ex->kind) {
-        int rc = sigstore_export(h, what, !strcmp(fmt, "csv"), stdout);
+        int rc = !strcmp(what, "backtests")
+                     ? btstore_export(h, bt_id, !strcmp(fmt, "csv"), stdout)
+                     : sigstore_export(h, what, !strcmp(fmt, "csv"), stdout);
         sqlite3_close(h);
         return rc == 0 && fflush(stdout) == 0 ? 0 : rc ? rc : 1;
     }

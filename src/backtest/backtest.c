@@ -13,11 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "kestrel/bt_stats.h"
+#include "kestrel/btplot.h"
+#include "kestrel/btstore.h"
 #include "kestrel/config.h"
 #include "kestrel/decimal.h"
 #include "kestrel/ingest.h"
@@ -59,6 +62,13 @@ typedef struct bt_opts {
         kdec rate, mark;
     } *fund;
     uint32_t nfund;
+    /* where the results are stored (btstore.h): --db, else the --config file's store.path,
+     * else the app's default database; --no-store: nowhere */
+    char db[CONFIG_PATH_MAX];
+    bool no_store;
+    const char *config_file;
+    const char *sets[32];
+    int nsets;
 } bt_opts;
 
 typedef struct bt_trade {
@@ -340,6 +350,8 @@ static int bt_load_config(bt_opts *o, const char *path, char *err, size_t errlen
     kconfig *kc = xcalloc(1, sizeof *kc);
     config_defaults(kc);
     int rc = config_load_file(kc, path, NULL, NULL, err, errlen);
+    if (rc == K_OK)
+        snprintf(o->db, sizeof o->db, "%s", kc->db_path); /* the app's database */
     free(kc);
     if (rc != K_OK)
         return K_ERR;
@@ -454,6 +466,13 @@ static void bt_progress_tick(bt_progress *p)
     bar[40] = '\0';
     fprintf(stderr, "\r[%s] %3d%% ETA %5.1fs", bar, pct, eta);
     if (p->done == p->total)
+        fputc('\n', stderr);
+}
+
+/* the bar ends on its line (a run that stopped short of the count, an error) */
+static void bt_progress_end(bt_progress *p)
+{
+    if (p->on && p->total && p->done != p->total)
         fputc('\n', stderr);
 }
 
@@ -623,8 +642,10 @@ static uint64_t bt_count_rows(const bt_opts *o)
             continue;
         feed_event ev;
         int rc;
-        while ((rc = klines_next(k, &ev)) != 0)
-            n += rc > 0;
+        int64_t step = tf_ms(klines_tf(k));
+        while ((rc = klines_next(k, &ev)) != 0) /* the rows bt_feed feeds: --from / --to */
+            n += rc > 0 && !(o->from_ms && ev.u.kline.open_ms < o->from_ms) &&
+                 !(o->to_ms && ev.u.kline.open_ms + step > o->to_ms);
         klines_close(k);
     }
     return n;
@@ -740,6 +761,7 @@ static int bt_run_once(const bt_opts *o, const runner_config *c, int64_t lo, int
         clock_gettime(CLOCK_MONOTONIC, &pg.t0);
     }
     int ret = bt_feed(o, ig, run, &pg);
+    bt_progress_end(&pg);
     ingest_finish(ig);
     runner_finish(rn, kclock_now_ms(clk));
     portfolio *pf = runner_portfolio(rn);
@@ -1203,136 +1225,11 @@ static void bt_print_metrics(FILE *fp, const char *name, const cJSON *m)
     fputc('\n', fp);
 }
 
-/* ---- terminal plots (ASCII, from the report's own data) ------------------------------ */
+/* ---- terminal plots (btplot.h: the same code draws them on the Backtests screen) ---- */
 
-static double bt_jnum(const cJSON *o, const char *k)
+static void bt_plot_line(void *ud, int indent, const char *text)
 {
-    const cJSON *v = cJSON_GetObjectItem(o, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
-
-/* Equity curve, 60 columns x 10 rows: '*' the equity, ':' the drawdown below the running peak. */
-static void bt_plot_equity(FILE *fp, const cJSON *curve)
-{
-    int n = cJSON_GetArraySize(curve);
-    fprintf(fp, "  equity curve (%d points; ':' = drawdown from the peak)\n", n);
-    if (n < 2) {
-        fprintf(fp, "    not enough bars\n");
-        return;
-    }
-    enum { W = 60, H = 10 };
-    int cols = n < W ? n : W;
-    double eq[W], pk[W], lo = INFINITY, hi = -INFINITY;
-    for (int c = 0; c < cols; c++) {
-        const cJSON *x = cJSON_GetArrayItem(curve, (int)((int64_t)(c + 1) * n / cols) - 1);
-        eq[c] = bt_jnum(x, "equity");
-        pk[c] = bt_jnum(x, "peak");
-        lo = fmin(lo, eq[c]);
-        hi = fmax(hi, pk[c]);
-    }
-    if (!(hi > lo))
-        hi = lo + 1e-9;
-    double step = (hi - lo) / H;
-    for (int row = 0; row < H; row++) {
-        double top = hi - row * step, bot = top - step;
-        char line[W + 1];
-        for (int c = 0; c < cols; c++) {
-            bool here = eq[c] <= top && (eq[c] > bot || (row == H - 1 && eq[c] >= bot));
-            line[c] = here ? '*' : (bot >= eq[c] && top <= pk[c] + step / 2 && pk[c] > eq[c] &&
-                                    top > eq[c] && bot < pk[c])
-                                       ? ':'
-                                       : ' ';
-        }
-        line[cols] = 0;
-        if (row == 0 || row == H - 1)
-            fprintf(fp, "  %14.2f |%s\n", row == 0 ? hi : lo, line);
-        else
-            fprintf(fp, "  %14s |%s\n", "", line);
-    }
-}
-
-static void bt_plot_reliability(FILE *fp, const cJSON *ens)
-{
-    const cJSON *rel = cJSON_GetObjectItem(ens, "reliability");
-    fprintf(fp, "  reliability (ensemble; '#' observed hit rate, '|' where a calibrated bin would "
-                "reach)\n");
-    const cJSON *b;
-    int shown = 0;
-    cJSON_ArrayForEach(b, rel)
-    {
-        double n = bt_jnum(b, "n");
-        if (!(n > 0))
-            continue;
-        double conf = bt_jnum(b, "confidence"), hit = bt_jnum(b, "hit_rate");
-        char bar[21];
-        int h = (int)lround(hit * 20), cpos = (int)lround(conf * 20);
-        for (int i = 0; i < 20; i++)
-            bar[i] = i < h ? '#' : ' ';
-        if (cpos >= 1 && cpos <= 20)
-            bar[cpos - 1] = '|';
-        bar[20] = 0;
-        fprintf(fp, "    %.1f-%.1f  n %7.0f  conf %.3f  hit %.3f  [%s]\n", bt_jnum(b, "lo"),
-                bt_jnum(b, "hi"), n, conf, hit, bar);
-        shown++;
-    }
-    if (!shown)
-        fprintf(fp, "    no scored signals\n");
-}
-
-static void bt_plot_monthly(FILE *fp, const cJSON *mo)
-{
-    fprintf(fp, "  returns per month (UTC)\n");
-    double mx = 0;
-    const cJSON *m;
-    cJSON_ArrayForEach(m, mo) mx = fmax(mx, fabs(bt_jnum(m, "return")));
-    cJSON_ArrayForEach(m, mo)
-    {
-        double r = bt_jnum(m, "return");
-        int len = mx > 0 && isfinite(r) ? (int)lround(fabs(r) / mx * 30) : 0;
-        char bar[31];
-        memset(bar, r < 0 ? '-' : '+', (size_t)len);
-        bar[len] = 0;
-        fprintf(fp, "    %s  %+10.4f%%  %s\n",
-                cJSON_GetStringValue(cJSON_GetObjectItem(m, "month")), r * 100, bar);
-    }
-}
-
-/* Trade P&L (after fees) in 10 equal-width buckets. */
-static void bt_plot_trades(FILE *fp, const cJSON *trades)
-{
-    int n = cJSON_GetArraySize(trades);
-    fprintf(fp, "  trade P&L distribution (%d trades, after fees)\n", n);
-    if (n == 0) {
-        fprintf(fp, "    no trades\n");
-        return;
-    }
-    double lo = INFINITY, hi = -INFINITY;
-    const cJSON *t;
-    cJSON_ArrayForEach(t, trades)
-    {
-        double v = strtod(cJSON_GetStringValue(cJSON_GetObjectItem(t, "pnl")), NULL);
-        lo = fmin(lo, v);
-        hi = fmax(hi, v);
-    }
-    enum { NB = 10 };
-    int cnt[NB] = {0}, mx = 0;
-    double w = hi > lo ? (hi - lo) / NB : 1;
-    cJSON_ArrayForEach(t, trades)
-    {
-        double v = strtod(cJSON_GetStringValue(cJSON_GetObjectItem(t, "pnl")), NULL);
-        int k = hi > lo ? (int)((v - lo) / w) : 0;
-        cnt[k >= NB ? NB - 1 : k]++;
-    }
-    for (int k = 0; k < NB; k++)
-        mx = cnt[k] > mx ? cnt[k] : mx;
-    for (int k = 0; k < NB && (hi > lo || k == 0); k++) {
-        char bar[41];
-        int len = mx ? (int)lround(cnt[k] * 40.0 / mx) : 0;
-        memset(bar, '#', (size_t)len);
-        bar[len] = 0;
-        fprintf(fp, "    [%12.6g, %12.6g%c  %5d  %s\n", lo + k * w, hi > lo ? lo + (k + 1) * w : hi,
-                k == NB - 1 || !(hi > lo) ? ']' : ')', cnt[k], bar);
-    }
+    fprintf(ud, "%*s%s\n", indent, "", text);
 }
 
 static void bt_print_text(FILE *fp, const cJSON *j)
@@ -1375,11 +1272,11 @@ static void bt_print_text(FILE *fp, const cJSON *j)
     cJSON_ArrayForEach(it, cJSON_GetObjectItem(j, "verdicts"))
         fprintf(fp, "  verdict: %s\n", it->valuestring);
     if (cJSON_GetObjectItem(j, "equity_curve")) {
-        bt_plot_equity(fp, cJSON_GetObjectItem(j, "equity_curve"));
+        btplot_equity(cJSON_GetObjectItem(j, "equity_curve"), 14, 60, 10, bt_plot_line, fp);
         if (m)
-            bt_plot_reliability(fp, m);
-        bt_plot_monthly(fp, cJSON_GetObjectItem(j, "monthly_returns"));
-        bt_plot_trades(fp, cJSON_GetObjectItem(j, "trades"));
+            btplot_reliability(cJSON_GetObjectItem(m, "reliability"), 20, bt_plot_line, fp);
+        btplot_monthly(cJSON_GetObjectItem(j, "monthly_returns"), 30, bt_plot_line, fp);
+        btplot_trades(cJSON_GetObjectItem(j, "trades"), 40, bt_plot_line, fp);
     }
     const cJSON *sw = cJSON_GetObjectItem(j, "sweep");
     if (sw)
@@ -1631,10 +1528,30 @@ static char *bt_slurp(const char *path)
 }
 
 /* kestrel backtest merge OUT.json IN.json... */
-static int bt_merge(int argc, char **argv)
+static int bt_store(const char *db, const char *kind, const cJSON *rep, const char *args,
+                    const char *const *files, int nfiles, uint64_t seed, const char *config);
+static char *bt_args_text(int argc, char **argv);
+static bool bt_db_dir_ok(const char *path);
+
+static int bt_merge(int argc_all, char **argv_all)
 {
+    /* --db PATH / --no-store anywhere; the rest: merge OUT.json IN.json... */
+    char **argv = xcalloc((size_t)argc_all + 1, sizeof *argv);
+    int argc = 0;
+    const char *db_arg = NULL;
+    bool no_store = false;
+    for (int i = 0; i < argc_all; i++) {
+        if (!strcmp(argv_all[i], "--db") && i + 1 < argc_all)
+            db_arg = argv_all[++i];
+        else if (!strcmp(argv_all[i], "--no-store"))
+            no_store = true;
+        else
+            argv[argc++] = argv_all[i];
+    }
     if (argc < 3) {
-        fprintf(stderr, "usage: kestrel backtest merge OUT.json IN.json...\n");
+        fprintf(stderr, "usage: kestrel backtest merge OUT.json IN.json... [--db PATH | "
+                        "--no-store]\n");
+        free(argv);
         return 2;
     }
     bt_cfg_result *res = xcalloc(BT_MAX_CONFIGS, sizeof *res);
@@ -1650,6 +1567,7 @@ static int bt_merge(int argc, char **argv)
             fprintf(stderr, "kestrel backtest merge: %s has no sweep_results\n", argv[i]);
             cJSON_Delete(j);
             bt_sweep_free(res, n);
+            free(argv);
             return 1;
         }
         grid = (uint32_t)cJSON_GetNumberValue(
@@ -1682,8 +1600,23 @@ static int bt_merge(int argc, char **argv)
     cJSON_AddItemToObject(out, "sweep", bt_sweep_summary(res, n, grid));
     cJSON_AddItemToObject(out, "sweep_results", bt_sweep_results_json(res, n));
     int rc = bt_write_json(argv[1], out) == K_OK ? 0 : 1;
+    if (!no_store) {
+        char db[CONFIG_PATH_MAX];
+        if (db_arg)
+            snprintf(db, sizeof db, "%s", db_arg);
+        else
+            config_default_db_path(db, sizeof db);
+        char *args = bt_args_text(argc_all, argv_all);
+        if (db_arg && !bt_db_dir_ok(db_arg))
+            rc = 2; /* the merged report is written; the directory is not made up */
+        else if (bt_store(db, "merge", out, args, (const char *const *)argv + 2, argc - 2,
+                          cJSON_IsNumber(seed) ? (uint64_t)seed->valuedouble : 0, "{}") != K_OK)
+            rc = 1;
+        free(args);
+    }
     cJSON_Delete(out);
     bt_sweep_free(res, n);
+    free(argv);
     return rc;
 }
 
@@ -1814,14 +1747,117 @@ void backtest_config_default(runner_config *c)
 
 /* ---- the command ------------------------------------------------------------------- */
 
+/* ---- stored results (btstore.h) ----------------------------------------------------- */
+
+/* what ran, as JSON: the options that are not the data files, the seed or the report */
+static char *bt_config_json(const bt_opts *o)
+{
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddStringToObject(c, "symbol", o->symbol);
+    cJSON_AddStringToObject(c, "venue", venue_name(o->venue));
+    cJSON_AddStringToObject(c, "timeframe", o->tf);
+    cJSON_AddStringToObject(c, "strategy", runner_strategy_name(o->rc.strategy));
+    cJSON_AddItemToObject(c, "from", o->from_ms ? cJSON_CreateNumber((double)o->from_ms)
+                                                : cJSON_CreateNull());
+    cJSON_AddItemToObject(c, "to", o->to_ms ? cJSON_CreateNumber((double)o->to_ms)
+                                            : cJSON_CreateNull());
+    cJSON_AddItemToObject(c, "config_file", o->config_file ? cJSON_CreateString(o->config_file)
+                                                           : cJSON_CreateNull());
+    cJSON *sets = cJSON_AddArrayToObject(c, "set");
+    for (int i = 0; i < o->nsets; i++)
+        cJSON_AddItemToArray(sets, cJSON_CreateString(o->sets[i]));
+    if (o->wf_train) {
+        cJSON_AddNumberToObject(c, "walk_forward_train", o->wf_train);
+        cJSON_AddNumberToObject(c, "walk_forward_test", o->wf_test);
+    }
+    cJSON *sw = cJSON_AddArrayToObject(c, "sweep");
+    for (int a = 0; a < o->naxes; a++) {
+        cJSON *ax = cJSON_CreateObject();
+        cJSON_AddStringToObject(ax, "key", o->axes[a].key);
+        cJSON *v = cJSON_AddArrayToObject(ax, "values");
+        for (int k = 0; k < o->axes[a].n; k++)
+            cJSON_AddItemToArray(v, cJSON_CreateString(o->axes[a].val[k]));
+        cJSON_AddItemToArray(sw, ax);
+    }
+    char sh[32];
+    snprintf(sh, sizeof sh, "%d/%d", o->shard_k, o->shard_n);
+    cJSON_AddStringToObject(c, "shard", sh);
+    cJSON_AddNumberToObject(c, "random_seeds", o->random_seeds);
+    char *txt = cJSON_PrintUnformatted(c);
+    cJSON_Delete(c);
+    return txt;
+}
+
+/* --db DIR/FILE with a DIR that does not exist is said, not created (as the app's --db); the
+ * default database's directory is created */
+static bool bt_db_dir_ok(const char *path)
+{
+    char dir[CONFIG_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        return true;
+    slash[slash == dir ? 1 : 0] = '\0';
+    struct stat st;
+    if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+        return true;
+    fprintf(stderr,
+            "kestrel backtest: --db %s: the directory %s does not exist (create it first)\n",
+            path, dir);
+    return false;
+}
+
+static char *bt_args_text(int argc, char **argv)
+{
+    size_t cap = 32, used = 0;
+    for (int i = 0; i < argc; i++)
+        cap += strlen(argv[i]) + 1;
+    char *s = xmalloc(cap);
+    /* argv[0] is "backtest", or "merge" for kestrel backtest merge */
+    used = (size_t)snprintf(s, cap, "kestrel%s",
+                            argc && strcmp(argv[0], "merge") ? "" : " backtest");
+    for (int i = 0; i < argc; i++)
+        used += (size_t)snprintf(s + used, cap - used, " %s", argv[i]);
+    return s;
+}
+
+/* One transaction after the report is out (the run never waits for the disk): the report, or a
+ * sweep / merge report with one row per configuration of its ranking. On a terminal, the row's
+ * id on stderr (never on stdout: the report's bytes do not depend on the database). K_OK, or
+ * K_ERR with the reason on stderr. */
+static int bt_store(const char *db, const char *kind, const cJSON *rep, const char *args,
+                    const char *const *files, int nfiles, uint64_t seed, const char *config)
+{
+    const cJSON *rk = cJSON_GetObjectItem(cJSON_GetObjectItem(rep, "sweep"), "ranking");
+    int nk = cJSON_GetArraySize(rk);
+    btstore_entry *e = xcalloc((size_t)nk + 1, sizeof *e);
+    e[0] = (btstore_entry){.kind = kind, .parent = -1, .report = rep};
+    for (int i = 0; i < nk; i++)
+        e[i + 1] = (btstore_entry){.kind = "sweep_config", .parent = 0,
+                                   .report = cJSON_GetArrayItem(rk, i)};
+    btstore_meta m = {.args = args, .files = files, .nfiles = nfiles, .seed = seed,
+                      .config = config};
+    char err[512];
+    int64_t id = 0;
+    enum store_result r = btstore_save(db, &m, e, nk + 1, &id, err, sizeof err);
+    free(e);
+    if (r != STORE_OK) {
+        fprintf(stderr, "kestrel backtest: the result was not stored: %s\n", err);
+        return K_ERR;
+    }
+    if (isatty(2))
+        fprintf(stderr, "stored as backtest #%lld in %s\n", (long long)id, db);
+    return K_OK;
+}
+
 static void bt_usage(FILE *f)
 {
     fputs("usage: kestrel backtest --data FILE[,FILE...] [--symbol S] [--timeframe TF]\n"
           "         [--from T] [--to T] [--config F] [--set KEY=VALUE] [--json OUT]\n"
           "         [--walk-forward TRAIN:TEST] [--seed N] [--sweep KEY=a,b,c ...]\n"
           "         [--shard K/N] [--venue V] [--strategy engine|rules|rsi|always_buy]\n"
-          "         [--no-baselines] [--funding FILE]\n"
-          "       kestrel backtest merge OUT.json IN.json...\n",
+          "         [--no-baselines] [--funding FILE] [--db PATH | --no-store]\n"
+          "       kestrel backtest merge OUT.json IN.json... [--db PATH | --no-store]\n",
           f);
 }
 
@@ -1843,6 +1879,7 @@ int backtest_main(int argc, char **argv)
     int nsets = 0;
     const char *config = NULL;
     bool strategy_set = false, no_baselines = false;
+    const char *db_arg = NULL;
     enum runner_strategy strat = RUNNER_ENGINE;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -1935,6 +1972,16 @@ int backtest_main(int argc, char **argv)
             }
         } else if (!strcmp(a, "--no-baselines")) {
             no_baselines = true;
+        } else if (!strcmp(a, "--db")) {
+            BT_NEED();
+            if (!*v || strlen(v) >= sizeof o->db) {
+                fprintf(stderr, "kestrel backtest: --db needs a path (< %zu bytes)\n",
+                        sizeof o->db);
+                goto out;
+            }
+            db_arg = v;
+        } else if (!strcmp(a, "--no-store")) {
+            o->no_store = true;
         } else if (!strcmp(a, "--funding")) {
             BT_NEED();
             if (bt_load_funding(o, v, err, sizeof err) != K_OK) {
@@ -1972,6 +2019,15 @@ int backtest_main(int argc, char **argv)
         fprintf(stderr, "kestrel backtest: %s\n", err);
         goto out;
     }
+    o->config_file = config;
+    memcpy(o->sets, sets, sizeof sets);
+    o->nsets = nsets;
+    if (db_arg && !o->no_store && !bt_db_dir_ok(db_arg))
+        goto out;
+    if (db_arg)
+        snprintf(o->db, sizeof o->db, "%s", db_arg);
+    else if (!o->db[0])
+        config_default_db_path(o->db, sizeof o->db);
     for (int i = 0; i < nsets; i++) {
         char key[64];
         const char *eq = strchr(sets[i], '=');
@@ -2067,6 +2123,14 @@ int backtest_main(int argc, char **argv)
     rc = 0;
     if (o->json_out && bt_write_json(o->json_out, rep) != K_OK)
         rc = 1;
+    if (!o->no_store) {
+        char *args = bt_args_text(argc, argv), *cfg = bt_config_json(o);
+        const char *kind = o->naxes ? "sweep" : o->wf_train ? "walk_forward" : "run";
+        if (bt_store(o->db, kind, rep, args, o->data, o->ndata, o->seed, cfg) != K_OK)
+            rc = 1;
+        free(args);
+        cJSON_free(cfg);
+    }
     cJSON_Delete(rep);
 out:
     free(datalist);

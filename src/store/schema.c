@@ -156,6 +156,29 @@ static const char *const migrations[] = {
     "  var TEXT,"
     "  es TEXT,"
     "  doc TEXT NOT NULL);",
+    /* 9 (backtest results, issue 13): one row per `kestrel backtest` run, sweep, sweep
+     * configuration or merged shard report (btstore.h, docs/BACKTEST.md "Stored results"):
+     * what ran (args, data files with their SHA-256, seed, config), the summary columns (kdec
+     * raw INTEGERs for money), the verdicts, the JSON report as written by --json and the
+     * plots' data (equity curve, monthly returns, reliability bins, trade P&Ls). */
+    "CREATE TABLE backtests("
+    "  id INTEGER PRIMARY KEY,"
+    "  time_ms INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  parent_id INTEGER,"
+    "  args TEXT NOT NULL,"
+    "  data_files TEXT NOT NULL,"
+    "  seed INTEGER NOT NULL,"
+    "  config TEXT NOT NULL,"
+    "  symbol TEXT, venue TEXT, strategy TEXT,"
+    "  from_ms INTEGER, to_ms INTEGER,"
+    "  bars INTEGER,"
+    "  net_pnl INTEGER, return REAL, sharpe REAL, max_drawdown REAL,"
+    "  trades INTEGER, fees INTEGER,"
+    "  verdict TEXT,"
+    "  report TEXT NOT NULL,"
+    "  plots TEXT);"
+    "CREATE INDEX backtests_time ON backtests(time_ms);",
 };
 
 int store_schema_latest(void)

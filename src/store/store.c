@@ -75,6 +75,7 @@ enum row_kind {
     ROW_MODEL_STATE,
     ROW_RETRAIN,
     ROW_RISK, /* store_put_risk_metrics: u.met */
+    ROW_READ, /* store_read_async: a caller's read on the writer's connection */
 };
 
 typedef struct store_row {
@@ -107,6 +108,11 @@ typedef struct store_row {
             store_barrier_cb cb;
             void *ud;
         } barrier;
+        struct {
+            store_read_fn fn;
+            store_load_cb cb;
+            void *ud;
+        } rd;
         struct {
             store_load_cb cb;
             void *ud;
@@ -1154,6 +1160,17 @@ static void store_writer_load(store *s, const store_row *r)
     store_notify_main(s);
 }
 
+/* A caller's read (store_read_async) on the writer's connection, answered like a load. */
+static void store_writer_read(store *s, const store_row *r)
+{
+    uint32_t n = 0;
+    enum store_result rc = r->u.rd.fn(r->u.rd.ud, s->wdb, &n); /* a failure is the caller's */
+    pthread_mutex_lock(&s->mu);
+    s->done[s->done_n++] = (completion){.lcb = r->u.rd.cb, .ud = r->u.rd.ud, .id = n, .rc = rc};
+    pthread_mutex_unlock(&s->mu);
+    store_notify_main(s);
+}
+
 static void store_writer_drain(store *s)
 {
     rowbuf *b = &s->back;
@@ -1170,6 +1187,9 @@ static void store_writer_drain(store *s)
             break;
         case ROW_LOAD:
             store_writer_load(s, r);
+            break;
+        case ROW_READ:
+            store_writer_read(s, r);
             break;
         default:
             store_writer_row(s, r, b->first_ms); /* takes the row over */
@@ -1871,6 +1891,23 @@ enum store_result store_load_candles_async(store *s, enum venue v, const char *s
     r->u.load.out = out;
     r->u.load.max = max;
     r->u.load.before_ms = before_ms;
+    pthread_mutex_unlock(&s->mu);
+    return STORE_OK;
+}
+
+enum store_result store_read_async(store *s, store_read_fn fn, store_load_cb cb, void *ud)
+{
+    if (!fn || !cb)
+        return STORE_E_INVALID;
+    if (s->barriers_out >= STORE_BARRIERS_MAX || !s->thread_started)
+        return STORE_E_BUSY;
+    s->barriers_out++;
+    pthread_mutex_lock(&s->mu);
+    store_row *r = store_queue_reserve(s, false);
+    r->kind = ROW_READ;
+    r->u.rd.fn = fn;
+    r->u.rd.cb = cb;
+    r->u.rd.ud = ud;
     pthread_mutex_unlock(&s->mu);
     return STORE_OK;
 }

@@ -46,9 +46,12 @@ static const lnode n_tr_l = {
 static const lnode n_tr_r = {.kind = 'v', .weight = 1, .nkids = 2, .kids = {&n_equity, &n_risk}};
 static const lnode n_trading_scr = {.kind = 'h', .nkids = 2, .kids = {&n_tr_l, &n_tr_r}};
 
-/* 3 AI, 5 Backtests: placeholders until their issues fill them. */
+/* 3 AI: one pane. */
 PANE_NODE(n_ai, PANE_AI, 20, 5, 0, 0, 1, 1);
-PANE_NODE(n_backtest, PANE_BACKTEST, 20, 5, 0, 0, 1, 1);
+/* 5 Backtests: the stored runs over the selected report (the report is kept longer). */
+PANE_NODE(n_bt_list, PANE_BACKTEST, 20, 5, 0, 14, 30, 1);
+PANE_NODE(n_bt_report, PANE_BT_REPORT, 20, 6, 0, 0, 70, 2);
+static const lnode n_backtest = {.kind = 'v', .nkids = 2, .kids = {&n_bt_list, &n_bt_report}};
 
 /* 4 System: connections and store on the left, counters and the log on the right. */
 PANE_NODE(n_conn, PANE_CONN, 28, 5, 0, 0, 35, 1);
@@ -271,6 +274,7 @@ const char *ui_pane_name(enum pane_id p)
         [PANE_CONN] = "Connections",    [PANE_STORE] = "Store",       [PANE_COUNTERS] = "Counters",
         [PANE_LOG] = "Log",             [PANE_BACKTEST] = "Backtests",
         [PANE_EQUITY] = "Equity",       [PANE_HISTORY] = "History",   [PANE_RISK] = "Risk",
+        [PANE_BT_REPORT] = "Report",
     };
     return (unsigned)p < PANE_COUNT ? names[p] : "";
 }

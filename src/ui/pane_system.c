@@ -383,11 +383,6 @@ void ui_system_draw(ui *u, pane *p, enum pane_id id)
     case PANE_LOG: sys_log(u, w, ih, iw); break;
     case PANE_TRADING: sys_trading(u, w, ih, iw); break;
     case PANE_AI: ui_ai_draw(u, w, ih, iw); break;
-    case PANE_BACKTEST:
-        sys_placeholder(u, w, ih, iw,
-                        "Backtests: runs, their equity curves and statistics appear here with "
-                        "the backtest issue.");
-        break;
     default: break;
     }
 }

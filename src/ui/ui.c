@@ -9,10 +9,10 @@
  * one doupdate(), so tmux sees no flicker and an idle screen costs nothing. */
 #include "ui_int.h"
 
-#include "kestrel/live.h"
-
+#include "kestrel/btview.h"
 #include "kestrel/cmd.h"
 #include "kestrel/keys.h"
+#include "kestrel/live.h"
 #include "kestrel/loop.h"
 #include "kestrel/alerts.h"
 #include "kestrel/runner.h"
@@ -346,6 +346,7 @@ static ui *ui_open_screen(app *a, FILE *out, FILE *in, const char *term, char *e
     u->focus = PANE_CHART;
     u->ch_follow = true;
     u->tape.scroll_only = true;
+    u->bt_rep.scroll_only = true; /* the report scrolls; the run list has a selection */
     u->wl.sel = 0; /* the focus at start is the first symbol shown */
     u->last_frame_ms = -1000000;
     ui_layout(u);
@@ -508,6 +509,8 @@ void ui_set_screen(ui *u, enum screen_id s)
     u->scr_focus[u->screen] = u->focus;
     u->screen = s;
     u->focus = u->scr_focus[s];
+    if (s == SCR_BACKTEST) /* the runs stored since (another process may have added some) */
+        btview_reload(u->a->btview);
     u->zoom = false;
     u->ncycle = 0;
     ui_layout(u);
@@ -550,6 +553,10 @@ static void mouse_event(ui *u, int b, int y, int x, bool press)
             ui_list_scroll(&u->wl, d);
         else if (id == PANE_TAPE)
             ui_list_scroll(&u->tape, 3 * d);
+        else if (id == PANE_BACKTEST)
+            ui_list_scroll(&u->bt_list, d);
+        else if (id == PANE_BT_REPORT)
+            ui_list_scroll(&u->bt_rep, 3 * d);
         else if (id == PANE_CHART)
             for (int i = 0; i < 3; i++)
                 ui_chart_key(u, d < 0 ? KEY_LEFT : KEY_RIGHT);
@@ -559,6 +566,8 @@ static void mouse_event(ui *u, int b, int y, int x, bool press)
         return;
     if ((enum pane_id)id != u->focus)
         ui_set_focus_pane(u, (enum pane_id)id);
+    if (id == PANE_BACKTEST && u->bt_y0 > 0 && ui_list_click(&u->bt_list, y - p->y - u->bt_y0))
+        ui_backtest_select(u); /* a click opens the run's report */
     if (id == PANE_WATCH && u->wl_per > 0) {
         int row = y - p->y - u->wl_y0;
         if (row >= 0) {
@@ -748,6 +757,8 @@ static uint64_t global_sig(ui *u, int64_t now)
         h = mix(h, ui_strip_stamp(a));
     if (a->live) /* the health banner (stalls, REST pause countdown) follows the wall clock */
         h = mix(h, (uint64_t)(now / 500));
+    if (u->screen == SCR_BACKTEST)
+        h = mix(h, btview_seq(a->btview));
     return mix_symbols(h, a);
 }
 
@@ -823,6 +834,13 @@ static uint64_t pane_sig(ui *u, enum pane_id id)
         h = mix(h, u->frames / 30);
         h = mix(h, a->log ? log_count(a->log, LOG_WARN) + log_count(a->log, LOG_ERROR) : 0);
         h = mix(h, log_tail_seq(a->log)); /* a new line in the log's tail */
+        break;
+    case PANE_BACKTEST: /* the stored runs and the report: only what btview hands over */
+    case PANE_BT_REPORT:
+        h = mix(h, btview_seq(a->btview));
+        h = mix(h, u->bt_list.sel);
+        h = mix(h, u->bt_list.top);
+        h = mix(h, u->bt_rep.top);
         break;
     case PANE_AI: /* a new signal (scores land with it), alerts, the focus, key changes */
         h = mix(h, a->runner ? runner_get_stats(a->runner)->signals : 0);
@@ -921,6 +939,8 @@ static bool ui_frame(ui *u)
         case PANE_EQUITY:
         case PANE_HISTORY:
         case PANE_RISK: ui_trading_draw(u, p, (enum pane_id)i); break;
+        case PANE_BACKTEST:
+        case PANE_BT_REPORT: ui_backtest_draw(u, p, (enum pane_id)i); break;
         default: ui_system_draw(u, p, (enum pane_id)i); break;
         }
         p->stamp = sig;

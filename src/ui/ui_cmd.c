@@ -9,6 +9,7 @@
 
 #include "kestrel/watchlist.h"
 
+#include "kestrel/btview.h"
 #include "kestrel/cmd.h"
 #include "kestrel/keys.h"
 
@@ -21,7 +22,7 @@ static const char *const ui_cmd_pane_names[PANE_COUNT] = {
     [PANE_WATCH] = "watch",      [PANE_CHART] = "chart",    [PANE_BOOK] = "book",
     [PANE_TAPE] = "tape",        [PANE_TRADING] = "trading", [PANE_AI] = "ai",
     [PANE_CONN] = "connections", [PANE_STORE] = "store",    [PANE_COUNTERS] = "counters",
-    [PANE_LOG] = "log",          [PANE_BACKTEST] = "backtests",
+    [PANE_LOG] = "log",          [PANE_BACKTEST] = "backtests", [PANE_BT_REPORT] = "report",
     [PANE_EQUITY] = "equity",    [PANE_HISTORY] = "history", [PANE_RISK] = "risk",
 };
 static const char *const ui_cmd_screen_names[SCR_COUNT] = {
@@ -262,6 +263,13 @@ static cmd_result ui_cmd_move(cmd_ctx *c)
         ui_list_key(&u->tr_hist, key);
         u->ui_changes++;
         break;
+    case PANE_BACKTEST: /* the stored runs (btview), the report's lines */
+        u->bt_list.n = btview_count(u->a->btview);
+        ui_list_key(&u->bt_list, key);
+        break;
+    case PANE_BT_REPORT:
+        ui_list_key(&u->bt_rep, key);
+        break;
     default: /* the ladder and the System panes have no moves of their own */
         break;
     }
@@ -288,6 +296,8 @@ static cmd_result ui_cmd_select(cmd_ctx *c)
         u->ch_follow = true;
         u->tape.top = 0;
     }
+    if (u->focus == PANE_BACKTEST)
+        ui_backtest_select(u); /* its report in the pane below */
     ui_cmd_pane_json(c, u);
     return CMD_OK;
 }

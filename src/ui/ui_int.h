@@ -19,7 +19,7 @@ enum pane_id {
     PANE_EQUITY, PANE_HISTORY, PANE_RISK,                 /* 2 Trading (pane_trading.c) */
     PANE_AI,                                              /* 3 AI (placeholder) */
     PANE_CONN, PANE_STORE, PANE_COUNTERS, PANE_LOG,       /* 4 System */
-    PANE_BACKTEST,                                        /* 5 Backtests (placeholder) */
+    PANE_BACKTEST, PANE_BT_REPORT,                        /* 5 Backtests (pane_backtest.c) */
     PANE_COUNT
 };
 enum screen_id { SCR_MARKET = 0, SCR_TRADING, SCR_AI, SCR_SYSTEM, SCR_BACKTEST, SCR_COUNT };
@@ -165,6 +165,9 @@ struct ui {
     ui_ticket tk; /* the order ticket overlay (o) */
     ui_setform sf; /* the settings form (e) */
     ui_symform wf; /* add / remove a watchlist symbol (a / d) */
+    /* Backtests screen: the stored runs, and the report's scroll (lines from the top) */
+    ui_list bt_list, bt_rep;
+    int bt_y0; /* first run row in the list pane (for clicks) */
 
     /* indicator picker (pane_ind.c) */
     uint32_t pk_sel, pk_top, pk_n;
@@ -231,6 +234,9 @@ uint64_t ui_strip_stamp(const app *a);               /* changes when what it sho
 void ui_system_draw(ui *u, pane *p, enum pane_id id);
 /* screen 2's equity / P&L chart, trade history and risk panes (pane_trading.c) */
 void ui_trading_draw(ui *u, pane *p, enum pane_id id);
+/* screen 5: the stored runs and the selected report (pane_backtest.c); Enter on the list */
+void ui_backtest_draw(ui *u, pane *p, enum pane_id id);
+void ui_backtest_select(ui *u);
 /* screen 3's AI pane, inside its box (pane_ai.c) */
 void ui_ai_draw(ui *u, WINDOW *w, int ih, int iw);
 

@@ -1,8 +1,11 @@
 # `kestrel backtest` end to end on the shipped real kline data (and a real replay capture):
 # report and schema, byte-identical reruns for a seed, P&L reconciling exactly with the trades,
 # always-buy equal to buy-and-hold minus fees, walk-forward folds, sharded sweeps merged equal to
-# the single run, usage errors, no progress bar when stderr is not a terminal.
+# the single run, usage errors, no progress bar when stderr is not a terminal; results stored in
+# the Kestrel database (the row equals the JSON report), export backtests.
 . tests/lib.sh
+# runs without --db store in the app's default database: here, inside the test's directory
+export XDG_DATA_HOME="$T/xdg"
 K="$KESTREL_BIN"
 LEAN="$SHARED/klines/lean_binance_BTCBUSD_1m_2022-12-13.csv"
 PERP="$SHARED/klines/btc-perp_1m_2021-12-31_2022-02-01.csv.gz"
@@ -247,5 +250,142 @@ for t in j["trades"]:
     want = o * (D(1) + D("0.0002") if t["side"] == "long" else D(1) - D("0.0002"))
     assert D(t["entry"]) == want, (t, o, want)
 ' "$T/lat.json" "$LEAN"
+
+# 15. results stored in SQLite: the default database (the app's), then --db; the row's summary
+# columns, its report and the plots' data equal the JSON report; data files with their SHA-256
+check "store: runs without --db went into the app's default database" \
+    sh -c "[ \$(sqlite3 '$T/xdg/kestrel/kestrel.db' 'SELECT count(*) FROM backtests') -gt 5 ]"
+"$K" backtest --data "$LEAN" --strategy rules --set engine.threshold=0.3 --db "$T/st.db" \
+    --json "$T/st.json" > /dev/null 2> "$T/st.err"
+check "store: exit 0 and nothing on stderr (not a terminal)" sh -c "[ $? -eq 0 ] && [ ! -s '$T/st.err' ]"
+stored_eq() { # db json kind
+    python3 - "$@" <<'PY'
+import json, sqlite3, sys, hashlib
+from decimal import Decimal as D
+db, jf, kind = sys.argv[1], sys.argv[2], sys.argv[3]
+j = json.load(open(jf))
+c = sqlite3.connect(db)
+c.row_factory = sqlite3.Row
+r = c.execute("SELECT * FROM backtests ORDER BY id DESC LIMIT 1").fetchone()
+assert r["kind"] == kind, r["kind"]
+assert json.loads(r["report"]) == j, "report differs"
+assert r["report"] + "\n" == open(jf).read(), "report bytes differ from --json"
+assert r["bars"] == j["bars"] and r["trades"] == j["trade_count"] == len(j["trades"])
+assert D(r["net_pnl"]) / 10**8 == D(j["net_pnl"]), (r["net_pnl"], j["net_pnl"])
+assert D(r["fees"]) / 10**8 == D(j["fees"])
+assert r["return"] == j["return"] and r["sharpe"] == j["sharpe"]
+assert r["max_drawdown"] == j["max_drawdown"]
+assert r["verdict"] == "; ".join(j["verdicts"])
+assert r["seed"] == j["seed"] and r["symbol"] == j["symbol"] and r["venue"] == j["venue"]
+assert r["strategy"] == j["strategy"] and r["from_ms"] == j["from"] and r["to_ms"] == j["to"]
+p = json.loads(r["plots"])
+assert p["equity_curve"] == j["equity_curve"] and p["monthly_returns"] == j["monthly_returns"]
+assert p["reliability"] == j["metrics"]["ensemble"].get("reliability", [])
+assert p["trade_pnls"] == [t["pnl"] for t in j["trades"]]
+files = json.loads(r["data_files"])
+for f in files:
+    data = open(f["path"], "rb").read()
+    assert f["bytes"] == len(data) and f["sha256"] == hashlib.sha256(data).hexdigest(), f
+assert "--db" in r["args"] and r["args"].startswith("kestrel backtest ")
+cfg = json.loads(r["config"])
+assert cfg["strategy"] == j["strategy"] and cfg["symbol"] == j["symbol"]
+PY
+}
+check "store: the stored row equals the JSON report (columns, report, plots, file hashes)" \
+    stored_eq "$T/st.db" "$T/st.json" run
+check "store: the run has trades to show" sh -c "[ \$(sqlite3 '$T/st.db' 'SELECT trades FROM backtests') -gt 3 ]"
+"$K" backtest --data "$LEAN" --walk-forward 480:240 --db "$T/st.db" --json "$T/stwf.json" \
+    > /dev/null 2>&1
+check "store: a walk-forward run is a row of its own" stored_eq "$T/st.db" "$T/stwf.json" walk_forward
+"$K" backtest --data "$LEAN" --no-store --json "$T/ns.json" > /dev/null 2>&1
+check "store: --no-store stores nothing" eq "$(sqlite3 "$T/st.db" 'SELECT count(*) FROM backtests')" 2
+# a sweep: one row, and one per configuration pointing at it; a merge of shards: one row
+"$K" backtest $SW --db "$T/sw.db" --json "$T/swst.json" > /dev/null 2>&1
+"$K" backtest $SW --shard 1/2 --no-store --json "$T/h1.json" > /dev/null 2>&1
+"$K" backtest $SW --shard 2/2 --no-store --json "$T/h2.json" > /dev/null 2>&1
+"$K" backtest merge "$T/hm.json" "$T/h1.json" "$T/h2.json" --db "$T/sw.db" > /dev/null 2>&1
+check "store: a sweep, its 6 configurations (return, sharpe as ranked) and the merge" python3 -c '
+import json, sqlite3, sys
+c = sqlite3.connect(sys.argv[1]); c.row_factory = sqlite3.Row
+rows = c.execute("SELECT * FROM backtests ORDER BY id").fetchall()
+kinds = [r["kind"] for r in rows]
+assert kinds == ["sweep"] + ["sweep_config"] * 6 + ["merge"] + ["sweep_config"] * 6, kinds
+sw = json.load(open(sys.argv[2])); hm = json.load(open(sys.argv[3]))
+assert json.loads(rows[0]["report"]) == sw and json.loads(rows[7]["report"]) == hm
+for r, k in zip(rows[1:7], sw["sweep"]["ranking"]):
+    assert r["parent_id"] == rows[0]["id"] and json.loads(r["report"]) == k
+    assert r["return"] == k["return"] and r["sharpe"] == k["sharpe"]
+assert rows[0]["return"] == sw["sweep"]["ranking"][0]["return"]
+assert "DSR" in rows[0]["verdict"] and "PBO" in rows[0]["verdict"]
+assert rows[0]["symbol"] == "BTCUSDT"
+' "$T/sw.db" "$T/swst.json" "$T/hm.json"
+# export: the runs' summary rows, and one run's trades
+"$K" export backtests --db "$T/st.db" --format json > "$T/ex.json"
+check "export backtests: one row per run, exact net_pnl and fees" python3 -c '
+import json, sys
+rows = json.load(open(sys.argv[1])); j = json.load(open(sys.argv[2]))
+assert [r["kind"] for r in rows] == ["run", "walk_forward"]
+assert rows[0]["net_pnl"] == j["net_pnl"] and rows[0]["fees"] == j["fees"]
+assert rows[0]["trades"] == j["trade_count"] and rows[0]["return"] == j["return"]
+assert rows[0]["data_files"][0]["sha256"]
+' "$T/ex.json" "$T/st.json"
+"$K" export backtests --db "$T/st.db" --id 1 > "$T/ext.csv"
+check "export backtests --id: the run's trades as CSV" python3 -c '
+import csv, json, sys
+rows = list(csv.DictReader(open(sys.argv[1]))); j = json.load(open(sys.argv[2]))
+assert len(rows) == len(j["trades"]) > 0
+for r, t in zip(rows, j["trades"]):
+    assert r["pnl"] == t["pnl"] and r["fee"] == t["fee"] and int(r["entry_time"]) == t["entry_time"]
+' "$T/ext.csv" "$T/st.json"
+"$K" export backtests --db "$T/st.db" --id 99 > /dev/null 2>&1
+check "export backtests --id of no run: exit 1" [ $? -eq 1 ]
+# a database that is not Kestrel's: the report is still written, the run says it was not stored
+echo "not a database" > "$T/bad.db"
+"$K" backtest --data "$LEAN" --db "$T/bad.db" --json "$T/bad.json" > /dev/null 2> "$T/bad.err"
+check "store: a foreign file is left alone, exit 1, the reason on stderr, the JSON written" \
+    sh -c "[ $? -eq 1 ] && grep -q 'not stored' '$T/bad.err' && [ -s '$T/bad.json' ] &&
+    [ \"\$(cat '$T/bad.db')\" = 'not a database' ]"
+# --db in a directory that does not exist: said (exit 2), not created, as the app's --db
+"$K" backtest --data "$LEAN" --db "$T/nodir/x.db" > /dev/null 2> "$T/nodir.err"
+check "store: --db in a missing directory: exit 2, said, nothing created" sh -c \
+    "[ $? -eq 2 ] && grep -q 'does not exist' '$T/nodir.err' && [ ! -e '$T/nodir' ]"
+# while the app runs on the database (it holds the lock), the backtest still stores its row
+"$K" --headless --speed 0.2 --db "$T/live.db" --socket "$T/live.sock" \
+    --replay data/replay/btcusdt_20240808.gz > /dev/null 2>&1 &
+APP=$!
+PIDS="$PIDS $APP"
+wait_for 20 "$K" ctl --socket "$T/live.sock" ping > /dev/null 2>&1
+"$K" backtest --data "$LEAN" --db "$T/live.db" --json "$T/live.json" > /dev/null 2> "$T/live.err"
+check "store: with the app running on the database, the run is stored (exit 0)" [ $? -eq 0 ]
+check "store: ... and the app's own view lists it (read on its store thread)" wait_for 10 sh -c \
+    "'$K' ctl --socket '$T/live.sock' backtests reload >/dev/null && sleep 0.2 &&
+     '$K' ctl --socket '$T/live.sock' backtests list | grep -q '\"kind\":\"run\"'"
+"$K" ctl --socket "$T/live.sock" quit > /dev/null 2>&1
+wait "$APP" 2>/dev/null
+
+# 16. the progress bar with its ETA goes to stderr when that is a terminal (a pty here), and the
+# stored row's id after it; stdout (the report) is the same as without a terminal
+check "progress: bar, percent and ETA on a terminal's stderr, then the stored id" python3 -c '
+import os, pty, subprocess, sys
+k, data, db, out = sys.argv[1:5]
+m, s = pty.openpty()
+p = subprocess.Popen([k, "backtest", "--data", data, "--from", "2022-01-06", "--to", "2022-01-07",
+                      "--no-baselines", "--db", db], stdout=open(out, "w"), stderr=s)
+os.close(s)
+buf = b""
+while True:
+    try:
+        d = os.read(m, 65536)
+    except OSError:
+        break
+    if not d:
+        break
+    buf += d
+assert p.wait() == 0
+t = buf.decode()
+assert "\r[" in t and "] 100% ETA" in t and " 0% ETA" not in t.split("100%")[1], t[-300:]
+assert "stored as backtest #1 in " + db in t, t[-200:]
+assert "ETA" not in open(out).read()
+' "$K" "$PERP" "$T/pty.db" "$T/pty.txt"
 
 done_tests

@@ -17,8 +17,8 @@ check "replay with auto-trading: the status says so" \
     eq "$(jget "$T/p.json" 'j["trading"]["auto_trading"]')" "True"
 check "replay: signals every 30 s of data (11 minutes: > 15)" \
     test "$(jget "$T/p.json" 'j["trading"]["signals"]')" -gt 15
-"$KESTREL_BIN" backtest --data "$CAP" --symbol BTCUSDT --venue binance-spot --json "$T/bt.json" \
-    > "$T/bt.txt" 2>&1
+"$KESTREL_BIN" backtest --data "$CAP" --symbol BTCUSDT --venue binance-spot --db "$T/bt.db" \
+    --json "$T/bt.json" > "$T/bt.txt" 2>&1
 check "backtest of the same capture: exit 0" test $? -eq 0
 check "parity: the same signals (digest) in the app's replay and in the backtest" \
     eq "$(jget "$T/p.json" 'j["trading"]["signal_digest"]')" "$(jget "$T/bt.json" 'j["signal_digest"]')"

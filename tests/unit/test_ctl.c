@@ -1581,7 +1581,7 @@ static void test_command_table(void)
                    {'e', "settings", false},      {'a', "watch-add", false},
                    {'d', "watch-remove", false},  {'S', "start", false},
                    {'P', "pause-trading", false}, {'g', "signal", false},
-                   {'n', "connections", false},   {'B', "backtests", true}};
+                   {'n', "connections", false},   {'B', "backtests", false}};
     for (size_t i = 0; i < K_ARRAY_LEN(trading); i++) {
         const key_binding *b = keys_lookup(trading[i].key);
         size_t cl = strlen(trading[i].cmd); /* the command, with its arguments ("settings open") */

@@ -1780,6 +1780,65 @@ static void test_load_async(void)
     store_close(s);
 }
 
+/* store_read_async: a caller's read runs on the writer thread, on its connection (it sees the
+ * rows queued before it, committed or not), and its result and count come back through
+ * store_process() in order with the loads. */
+struct read_probe {
+    int calls;
+    enum store_result rc, want_rc;
+    uint32_t n;
+    long long counted;
+    pthread_t main, ran_on;
+};
+static enum store_result read_fn(void *ud, struct sqlite3 *db, uint32_t *n)
+{
+    struct read_probe *p = ud;
+    p->ran_on = pthread_self();
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM candles", -1, &st, NULL) != SQLITE_OK)
+        return STORE_E_READ;
+    p->counted = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_finalize(st);
+    *n = (uint32_t)p->counted;
+    return p->want_rc;
+}
+static void read_cb(void *ud, enum store_result rc, uint32_t n)
+{
+    struct read_probe *p = ud;
+    p->calls++;
+    p->rc = rc;
+    p->n = n;
+}
+
+static void test_read_async(void)
+{
+    char path[512];
+    db_path(path, sizeof path, "read_async.db");
+    store_opts o = {.batch = 1000, .flush_ms = 600000}; /* nothing commits on its own */
+    store *s = open_ok(path, &o);
+    if (!s)
+        return;
+    for (int i = 0; i < nbars; i++)
+        CHECK_INT(store_put_candle(s, VENUE_BINANCE_SPOT, "BTCUSDT", TF_1H, &bars[i]), STORE_OK);
+    struct read_probe p = {.main = pthread_self(), .want_rc = STORE_OK};
+    CHECK_INT(store_read_async(s, read_fn, read_cb, &p), STORE_OK);
+    pump(s, &p.calls, 1);
+    CHECK_INT(p.calls, 1);
+    CHECK_INT(p.rc, STORE_OK);
+    CHECK_INT(p.counted, nbars); /* the queued, uncommitted rows */
+    CHECK_INT(p.n, nbars);
+    CHECK(!pthread_equal(p.ran_on, p.main)); /* the writer's thread, not the caller's */
+    p.want_rc = STORE_NOT_FOUND; /* the function's result is the callback's */
+    CHECK_INT(store_read_async(s, read_fn, read_cb, &p), STORE_OK);
+    pump(s, &p.calls, 2);
+    CHECK_INT(p.calls, 2);
+    CHECK_INT(p.rc, STORE_NOT_FOUND);
+    CHECK_INT(store_read_async(s, NULL, read_cb, &p), STORE_E_INVALID);
+    CHECK_INT(store_read_async(s, read_fn, NULL, &p), STORE_E_INVALID);
+    CHECK_INT(store_get_stats(s)->errors, 0); /* a caller's result is not a store error */
+    store_close(s);
+}
+
 /* The partial-bar flag (CANDLE_PARTIAL, schema version 5) round-trips: written as candles.partial
  * = 1, read back as the flag by the main-thread and the writer-thread loads after a restart; a
  * whole bar written later for the same period (a run that saw all of it) clears it. */
@@ -1868,6 +1927,7 @@ int main(void)
     test_owned_files();
     test_refused_wal_sidecars();
     test_load_async();
+    test_read_async();
     test_partial_flag();
     if (!getenv("KESTREL_KEEP_TMP")) /* set it to look at the files afterwards */
         nftw(tmpdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);

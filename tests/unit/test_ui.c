@@ -343,7 +343,8 @@ int main(void)
     CHECK(shows("The signal engine is not running")); /* no runner: nothing invented */
     ui_feed_key(u, KEY_F(6));
     draw(u);
-    CHECK(shows("Backtests: runs"));
+    CHECK(shows("source BACKTEST") && shows("Report")); /* no store here: nothing to list */
+    CHECK(shows("no database open"));
     ui_feed_key(u, KEY_F(5));
     draw(u);
     CHECK(shows("[log]")); /* the System screen kept its focus */
