@@ -1,7 +1,8 @@
 /* The command table (include/kestrel/cmd.h): the list of every command, the dispatcher that keys
  * (src/ui/keys.c), the control socket (src/app/commands.c) and internal callers share, the one
- * validator per value, checked JSON builders, the status document's section list, and the
- * entries of the keys reserved for later issues.
+ * validator per value, checked JSON builders and the status document's section list. An entry
+ * flagged CMD_F_RESERVED (none today) answers "not yet available": a later issue's key is bound
+ * that way first, so no key collides.
  *
  * Why one dispatcher: arity, "needs the UI", "not yet available" and out-of-memory are decided
  * here once, so a key, `kestrel ctl` and the help overlay always agree on what a command is.
@@ -77,7 +78,6 @@ static const cmd_entry *const cmd_table[] = {
     &cmd_symbols_entry,
     &cmd_watch_add_entry,
     &cmd_watch_remove_entry,
-    /* reserved for the trading, engine and backtest issues */
     &cmd_connections_entry,
     &cmd_backtests_entry,
 };
@@ -456,21 +456,3 @@ cJSON *cmd_status_json(app *a)
     }
     return doc;
 }
-
-/* ---- reserved entries: bound and listed now so no later issue's key collides ---- */
-
-static cmd_result cmd_reserved(cmd_ctx *c)
-{
-    return cmd_fail(c, "not yet available"); /* cmd_run answers before this is reached */
-}
-
-#define CMD_RESERVED(var, nm, ar, mn, mx, hl)                                                      \
-    const cmd_entry var = {.name = nm,                                                             \
-                           .args = ar,                                                             \
-                           .help = hl,                                                             \
-                           .min_args = mn,                                                         \
-                           .max_args = mx,                                                         \
-                           .flags = CMD_F_RESERVED,                                                \
-                           .exec = cmd_reserved}
-
-CMD_RESERVED(cmd_backtests_entry, "backtests", "", 0, 0, "backtests view");

@@ -5,7 +5,7 @@
 # 32 idle clients do not lock `ctl status` out; idle clients time out (control.idle_timeout);
 # a deferred reply (ctl ping) while other clients are served; the one speed validator on the
 # command line, over the socket and in the configuration file; the status document's schema and string ids; the command
-# table over the socket (help, UI commands headless, reserved commands, unknown commands).
+# table over the socket (help, UI commands headless, bad subcommands, unknown commands).
 . "$(dirname "$0")/../lib.sh"
 K="$KESTREL_BIN"
 R=data/replay/ethusdt_20240808.gz
@@ -97,9 +97,9 @@ check "help: Tab is pane-next" eq "$(jget "$T/help.json" '[c["keys"] for c in j[
 ctl zoom > "$T/z.json"; rc=$?
 check "a screen command headless: error exit 1" test $rc -eq 1
 check "a screen command headless: says why" eq "$(jget "$T/z.json" '"needs the terminal UI" in j["error"]')" True
-ctl backtests > "$T/o.json"; rc=$?
-check "a reserved command: error exit 1" test $rc -eq 1
-check "a reserved command: not yet available" eq "$(jget "$T/o.json" '"not yet available" in j["error"]')" True
+ctl backtests frob > "$T/o.json"; rc=$?
+check "a bad subcommand: error exit 1" test $rc -eq 1
+check "a bad subcommand: the usage" eq "$(jget "$T/o.json" 'j["error"]')" "usage: backtests [show|reload|list|open ID]"
 ctl settings open > "$T/o.json"; rc=$?
 check "settings open headless: error exit 1 (needs the screen)" test $rc -eq 1
 ctl settings > "$T/o.json"

@@ -1639,8 +1639,8 @@ static void test_command_table(void)
     CHECK_STR(out, "ticket: needs the terminal UI (this Kestrel runs headless)");
     CHECK_INT(run_cmd(&a, "settings", out, sizeof out), CMD_ERROR); /* no runner here */
     CHECK_STR(out, "trading is not running");
-    CHECK_INT(run_cmd(&a, "backtests", out, sizeof out), CMD_ERROR);
-    CHECK(strstr(out, "not yet available (backtests)") != NULL);
+    CHECK_INT(run_cmd(&a, "backtests frob", out, sizeof out), CMD_ERROR);
+    CHECK_STR(out, "usage: backtests [show|reload|list|open ID]");
     CHECK_INT(run_cmd(&a, "symbols add NOPEUSDT", out, sizeof out), CMD_ERROR);
     CHECK(strstr(out, "NOPEUSDT is not a known") != NULL);
     CHECK_INT(run_cmd(&a, "symbols frob X", out, sizeof out), CMD_ERROR);
@@ -1672,8 +1672,8 @@ static void test_command_table(void)
     CHECK_INT(run_cmd(&a, "quit", out, sizeof out), CMD_OK);
     CHECK(a.quitting);
     char err[128];
-    CHECK_INT(cmd_run_line(&a, NULL, CMD_FROM_KEY, "backtests", err, sizeof err), CMD_ERROR);
-    CHECK(strstr(err, "not yet available") != NULL);
+    CHECK_INT(cmd_run_line(&a, NULL, CMD_FROM_KEY, "backtests frob", err, sizeof err), CMD_ERROR);
+    CHECK(strstr(err, "usage: backtests") != NULL);
     CHECK_INT(cmd_run_line(&a, NULL, CMD_FROM_KEY, "seek -60", err, sizeof err), CMD_ERROR);
     CHECK(strstr(err, "replay") != NULL);
     CHECK_INT(cmd_run_line(&a, NULL, CMD_FROM_KEY, "", err, sizeof err), CMD_ERROR);
