@@ -89,6 +89,11 @@ int live_book_get(klive *lv, size_t i, live_book_info *out);
  * 2 a bad configuration. */
 int live_check_main(kconfig *cfg);
 
+/* The REST base of venue v (venues.<v>.rest_url, or the documented one of its network), checked
+ * like live_open checks it (plain http:// only to loopback). K_OK, or K_ERR with a message. */
+int live_rest_base(const kconfig *cfg, enum venue v, char *out, size_t cap, char *err,
+                   size_t errlen);
+
 /* True when every watched book is live. */
 bool live_all_books_live(klive *lv);
 

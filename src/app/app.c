@@ -428,6 +428,7 @@ static void app_on_market(void *ud, const market_note *n)
                                  ingest_current_ms(a->ingest));
         break;
     case MARKET_BAR_CLOSED:
+    case MARKET_BAR_REVISED: /* the exchange's bar (live klines, REST backfill): an upsert */
         if (a->store)
             store_put_candle(a->store, s->venue, s->name, n->tf, n->bar);
         break;

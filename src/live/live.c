@@ -135,6 +135,9 @@ int live_parse_watch(const char *spec, enum venue *v, char *sym, size_t cap, cha
 
 /* ---- URLs ---------------------------------------------------------------------------------- */
 
+static enum live_result live_check_url(const char *key, const char *url, bool websocket,
+                                       char *err, size_t errlen);
+
 typedef struct live_bases {
     const char *rest, *ws, *ws_public, *ws_market;
 } live_bases;
@@ -189,6 +192,19 @@ static void live_base(char *out, size_t cap, const char *cfg, const char *def)
     size_t n = strlen(out);
     while (n > 0 && out[n - 1] == '/')
         out[--n] = '\0';
+}
+
+int live_rest_base(const kconfig *cfg, enum venue v, char *out, size_t cap, char *err,
+                   size_t errlen)
+{
+    live_bases d;
+    if ((unsigned)v >= VENUE_COUNT ||
+        live_default_bases(v, cfg->venues[v].network, &d, err, errlen) != K_OK)
+        return K_ERR;
+    live_base(out, cap, cfg->venues[v].rest_url, d.rest);
+    char key[96];
+    snprintf(key, sizeof key, "venues.%s.rest_url", venue_name(v));
+    return live_check_url(key, out, false, err, errlen) == LIVE_OK ? K_OK : K_ERR;
 }
 
 /* Checks a URL with the net layer's own parser (scheme, loopback-only plain text). */
