@@ -30,6 +30,7 @@ typedef struct live_opts {
     klog *log;              /* may be NULL */
     const kconfig *cfg;     /* watch, venues.*; read at live_open only */
     int64_t lifetime_ms;    /* 0: each venue's default (Binance 23 h); tests shorten it */
+    bool no_backfill;       /* no kline history over REST (start-up and after disconnects) */
 } live_opts;
 
 typedef struct live klive;
@@ -93,6 +94,20 @@ int live_check_main(kconfig *cfg);
  * like live_open checks it (plain http:// only to loopback). K_OK, or K_ERR with a message. */
 int live_rest_base(const kconfig *cfg, enum venue v, char *out, size_t cap, char *err,
                    size_t errlen);
+
+/* Kline history over REST (klfetch.h): at start every watched symbol's 1m..1d series is
+ * filled to its ring's cap, and after a trades connection reopens its symbols' bars are fetched
+ * again from the bar it closed in. Counters for `ctl connections` ("klines"). */
+typedef struct live_backfill_info {
+    uint64_t start_jobs, gap_jobs; /* (symbol, timeframe) fetches queued */
+    uint64_t jobs_done, jobs_failed, dropped; /* dropped: the job queue was full */
+    uint32_t pending, running;
+    uint64_t bars;                 /* closed bars received */
+    uint64_t bars_inserted;        /* bars the series did not hold (history, holes) */
+    uint64_t bars_replaced;        /* held bars that differed and took the exchange's values */
+    char last_error[256];
+} live_backfill_info;
+void live_backfill_get(const klive *lv, live_backfill_info *out);
 
 /* True when every watched book is live. */
 bool live_all_books_live(klive *lv);

@@ -44,7 +44,7 @@ typedef struct market_sym {
     int64_t next_funding_ms, mark_ms;
     uint64_t fundings; /* funding times passed while marks were received (MARKET_FUNDING) */
     /* exchange klines against the trade-built bars (market_set_reconcile, docs/MARKET.md) */
-    uint64_t klines_final;   /* final exchange bars received (x / confirm), REST included */
+    uint64_t klines_final;   /* final exchange bars streamed (x / confirm) */
     uint64_t kline_diffs;    /* of them, replaced a trade-built bar that differed */
     uint64_t bars_backfilled; /* bars inserted from exchange history (REST) */
     candle kline_pending[TF_COUNT]; /* a final bar for the still forming bar, applied at close */

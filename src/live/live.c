@@ -23,6 +23,7 @@
 #include "kestrel/binance.h"
 #include "kestrel/http.h"
 #include "kestrel/ingest.h"
+#include "kestrel/klfetch.h"
 #include "kestrel/okx.h"
 #include "kestrel/ws.h"
 #include "kestrel/xmalloc.h"
@@ -56,6 +57,9 @@ typedef struct live_sym {
 typedef struct live_conn {
     enum venue venue;
     bool books; /* carries depth diffs */
+    bool trades; /* carries the trades bars are built from (a reconnect backfills their gap) */
+    const char *channel; /* live_conn_info.channel */
+    int64_t closed_wall_ms; /* when the active connection last closed (0: never) */
     char url[WS_URL_MAX];
     ws_opts o;
     uint32_t id;   /* the active connection */
@@ -68,6 +72,23 @@ typedef struct live_conn {
     int nsyms;
     ws_stats st; /* the last ws_get_stats (live_conn_get) */
 } live_conn;
+
+/* A kline backfill job (live_backfill_*): one symbol and timeframe over [from, to). */
+typedef struct live_bf_job {
+    int sym;
+    enum tf tf;
+    int64_t from, to;
+    bool gap; /* after a disconnect (else start-up history) */
+} live_bf_job;
+
+#define LIVE_BF_MAX (CONFIG_MAX_WATCH * TF_COUNT * 2)
+#define LIVE_BF_CONCURRENT 4
+
+typedef struct live_bf_run {
+    struct live *lv;
+    live_bf_job job;
+    klfetch *f;
+} live_bf_run;
 
 struct live {
     loop *l;
@@ -82,6 +103,13 @@ struct live {
     int nconns;
     feed_level *lv;
     feed_event evs[LIVE_NEV];
+    char rest_base[VENUE_COUNT][CONFIG_URL_MAX];
+    /* kline backfill: a FIFO of jobs, LIVE_BF_CONCURRENT running */
+    live_bf_job bf_q[LIVE_BF_MAX];
+    uint32_t bf_head, bf_n;
+    live_bf_run bf_run[LIVE_BF_CONCURRENT];
+    live_backfill_info bf;
+    bool backfill;
 };
 
 const char *live_strerror(enum live_result r)
@@ -373,19 +401,133 @@ static void live_subscribe(klive *lv, live_conn *c, uint32_t id)
 {
     if (c->venue != VENUE_OKX)
         return; /* Binance: the streams are in the URL */
-    static const char *const book_chans[] = {"books", "trades", "bbo-tbt"};
+    /* /ws/v5/public: books, trades, top of book, 24 h tickers; /ws/v5/business: candles */
+    static const char *const book_chans[] = {"books", "trades", "bbo-tbt", "tickers"};
+    static const char *const biz_chans[] = {"candle1m"};
+    const char *const *chans = c->books ? book_chans : biz_chans;
+    size_t nch = c->books ? K_ARRAY_LEN(book_chans) : K_ARRAY_LEN(biz_chans);
     for (int i = 0; i < c->nsyms; i++) {
-        for (size_t k = 0; k < K_ARRAY_LEN(book_chans); k++) {
+        for (size_t k = 0; k < nch; k++) {
             char msg[256];
-            size_t n = okx_subscribe_msg(msg, sizeof msg, true, book_chans[k],
+            size_t n = okx_subscribe_msg(msg, sizeof msg, true, chans[k],
                                          lv->syms[c->syms[i]].name);
             if (n == 0 || ws_send(lv->net, id, msg, n) != WS_OK) {
                 if (lv->log)
-                    log_warn(lv->log, "live okx: cannot subscribe %s %s", book_chans[k],
+                    log_warn(lv->log, "live okx: cannot subscribe %s %s", chans[k],
                              lv->syms[c->syms[i]].name);
             }
         }
     }
+}
+
+/* ---- kline backfill (docs/LIVE.md "Kline history") ------------------------------------------ */
+
+static void live_bf_next(klive *lv);
+
+static void live_bf_page(void *ud, const candle *bars, uint32_t n)
+{
+    live_bf_run *r = ud;
+    klive *lv = r->lv;
+    live_sym *s = &lv->syms[r->job.sym];
+    market_sym *ms = market_find(lv->m, s->venue, s->name);
+    if (!ms)
+        ms = market_add(lv->m, s->venue, s->name); /* history before the first trade */
+    if (!ms)
+        return;
+    uint64_t before = ms->kline_diffs;
+    lv->bf.bars_inserted += market_merge_bars(lv->m, ms, r->job.tf, bars, n);
+    lv->bf.bars_replaced += ms->kline_diffs - before;
+    lv->bf.bars += n;
+}
+
+static void live_bf_done(void *ud, enum klfetch_result res, const char *err)
+{
+    live_bf_run *r = ud;
+    klive *lv = r->lv;
+    if (res == KLFETCH_OK) {
+        lv->bf.jobs_done++;
+    } else {
+        lv->bf.jobs_failed++;
+        snprintf(lv->bf.last_error, sizeof lv->bf.last_error, "%s", err ? err : "?");
+        if (lv->log)
+            log_warn(lv->log, "live backfill %s %s: %s", lv->syms[r->job.sym].name,
+                     tf_name(r->job.tf), err ? err : klfetch_strerror(res));
+    }
+    klfetch_free(r->f);
+    r->f = NULL;
+    live_bf_next(lv);
+}
+
+static void live_bf_next(klive *lv)
+{
+    for (int k = 0; k < LIVE_BF_CONCURRENT && lv->bf_head < lv->bf_n; k++) {
+        live_bf_run *r = &lv->bf_run[k];
+        if (r->f)
+            continue;
+        r->lv = lv;
+        r->job = lv->bf_q[lv->bf_head++ % LIVE_BF_MAX];
+        live_sym *s = &lv->syms[r->job.sym];
+        klfetch_opts o = {.loop = lv->l, .http = lv->http, .venue = s->venue,
+                          .rest_base = lv->rest_base[s->venue], .symbol = s->name,
+                          .tf = r->job.tf, .from_ms = r->job.from, .to_ms = r->job.to,
+                          .on_page = live_bf_page, .on_done = live_bf_done, .ud = r};
+        char err[256];
+        r->f = klfetch_start(&o, err, sizeof err);
+        if (!r->f) {
+            lv->bf.jobs_failed++;
+            snprintf(lv->bf.last_error, sizeof lv->bf.last_error, "%s", err);
+        }
+    }
+    lv->bf.pending = lv->bf_n - lv->bf_head;
+    lv->bf.running = 0;
+    for (int k = 0; k < LIVE_BF_CONCURRENT; k++)
+        lv->bf.running += lv->bf_run[k].f != NULL;
+}
+
+/* Queues the history of every timeframe but 1s for symbol i: from the start-up's full series
+ * (each ring's cap: every indicator's warm-up and the chart's width) or, after a disconnect,
+ * from the bar the connection closed in (a gap in history is filled over REST). */
+static void live_bf_queue(klive *lv, int i, int64_t since_ms, bool gap)
+{
+    int64_t now = loop_wall_ms();
+    const market_limits *lim = market_get_limits(lv->m);
+    for (int t = TF_1M; t < TF_COUNT; t++) {
+        if (lv->bf_n - lv->bf_head >= LIVE_BF_MAX) {
+            lv->bf.dropped++;
+            continue;
+        }
+        int64_t ms = tf_ms((enum tf)t);
+        uint32_t cap = t == TF_1M ? K_MAX(lim->candles_max, MARKET_DAY_1M_BARS)
+                                  : lim->candles_max;
+        int64_t from = gap ? since_ms - since_ms % ms - ms : now - (int64_t)cap * ms;
+        if (from < now - (int64_t)cap * ms)
+            from = now - (int64_t)cap * ms; /* never more than the ring holds */
+        live_bf_job j = {.sym = i, .tf = (enum tf)t, .from = from, .to = now, .gap = gap};
+        lv->bf_q[lv->bf_n++ % LIVE_BF_MAX] = j;
+        if (gap)
+            lv->bf.gap_jobs++;
+        else
+            lv->bf.start_jobs++;
+    }
+    live_bf_next(lv);
+}
+
+/* A connection that carries trades opened again after a close: its symbols' bars have a hole
+ * (or fill bars carrying the last close) for the time it was away: backfilled. */
+static void live_on_reopen(klive *lv, live_conn *c)
+{
+    if (!c->trades || c->closed_wall_ms == 0 || !lv->backfill)
+        return;
+    for (int i = 0; i < c->nsyms; i++)
+        live_bf_queue(lv, c->syms[i], c->closed_wall_ms, true);
+    c->closed_wall_ms = 0;
+}
+
+void live_backfill_get(const klive *lv, live_backfill_info *out)
+{
+    memset(out, 0, sizeof *out);
+    if (lv)
+        *out = lv->bf;
 }
 
 static void live_promote(klive *lv, live_conn *c)
@@ -504,6 +646,7 @@ static void live_on_item(void *ud, const ws_item *it)
             if (lv->log)
                 log_info(lv->log, "live %s: connected %s", venue_name(c->venue), c->url);
             live_invalidate(lv, c);
+            live_on_reopen(lv, c);
         }
         live_subscribe(lv, c, it->conn);
         return;
@@ -512,6 +655,8 @@ static void live_on_item(void *ud, const ws_item *it)
             if (lv->log)
                 log_warn(lv->log, "live %s: disconnected (reconnecting)", venue_name(c->venue));
             live_invalidate(lv, c);
+            if (!c->closed_wall_ms) /* the first close since it was last open */
+                c->closed_wall_ms = loop_wall_ms();
         }
         return;
     case WS_ITEM_FRAME:
@@ -623,7 +768,8 @@ static enum live_result live_build(klive *lv, const kconfig *cfg, char *err, siz
         if (v == VENUE_BINANCE_SPOT) {
             if (!bc->url[0])
                 snprintf(bc->url, sizeof bc->url, "%s/stream?streams=", ws[v]);
-            static const char *const kinds[] = {"depth@100ms", "trade", "bookTicker"};
+            static const char *const kinds[] = {"depth@100ms", "trade", "bookTicker",
+                                                "kline_1m", "ticker"};
             for (size_t k = 0; k < K_ARRAY_LEN(kinds) && ok == K_OK; k++) {
                 snprintf(st, sizeof st, "%s@%s", lower, kinds[k]);
                 ok = live_url_add(bc, st);
@@ -643,12 +789,32 @@ static enum live_result live_build(klive *lv, const kconfig *cfg, char *err, siz
             }
             if (!mc->url[0])
                 snprintf(mc->url, sizeof mc->url, "%s/market/stream?streams=", wmkt[v]);
-            snprintf(st, sizeof st, "%s@trade", lower);
-            ok = ok == K_OK ? live_url_add(mc, st) : ok;
+            /* trades, klines, the 24 h ticker and the mark price live on /market */
+            static const char *const mkinds[] = {"trade", "kline_1m", "ticker", "markPrice@1s"};
+            for (size_t k = 0; k < K_ARRAY_LEN(mkinds) && ok == K_OK; k++) {
+                snprintf(st, sizeof st, "%s@%s", lower, mkinds[k]);
+                ok = live_url_add(mc, st);
+            }
+            mc->trades = true;
+            mc->channel = "market";
             mc->syms[mc->nsyms++] = lv->nsyms;
-        } else if (!bc->url[0]) {
-            snprintf(bc->url, sizeof bc->url, "%s/ws/v5/public", ws[v]);
+        } else {
+            if (!bc->url[0])
+                snprintf(bc->url, sizeof bc->url, "%s/ws/v5/public", ws[v]);
+            live_conn *kc = live_conn_for(lv, v, false); /* candles: the business endpoint */
+            if (!kc) {
+                snprintf(err, errlen, "live: too many connections (at most %d)", LIVE_MAX_CONNS);
+                return LIVE_ERR_WATCH;
+            }
+            if (!kc->url[0])
+                snprintf(kc->url, sizeof kc->url, "%s/ws/v5/business", ws[v]);
+            kc->channel = "candles";
+            kc->syms[kc->nsyms++] = lv->nsyms;
         }
+        if (v != VENUE_BINANCE_USDM)
+            bc->trades = true;
+        bc->channel = "books";
+        snprintf(lv->rest_base[v], sizeof lv->rest_base[v], "%s", rest[v]);
         if (ok != K_OK) {
             snprintf(err, errlen, "live: the stream URL of %s is too long", venue_name(v));
             return LIVE_ERR_WATCH;
@@ -698,6 +864,7 @@ enum live_result live_open(klive **out, const live_opts *o, char *err, size_t er
     lv->ing = o->ingest;
     lv->m = o->market;
     lv->log = o->log;
+    lv->backfill = !o->no_backfill;
     enum live_result r = live_build(lv, o->cfg, err, errlen);
     if (r != LIVE_OK) {
         free(lv);
@@ -739,6 +906,10 @@ enum live_result live_open(klive **out, const live_opts *o, char *err, size_t er
         if (lv->log)
             log_info(lv->log, "live %s: opening %s", venue_name(c->venue), c->url);
     }
+    /* exchange klines reconcile with the trade-built bars; history over REST at start */
+    market_set_reconcile(lv->m, true);
+    for (int i = 0; i < lv->nsyms && lv->backfill; i++)
+        live_bf_queue(lv, i, 0, false);
     *out = lv;
     return LIVE_OK;
 }
@@ -751,6 +922,11 @@ void live_close(klive *lv)
         loop_unwatch(lv->l, ws_net_fd(lv->net));
         ws_net_free(lv->net);
     }
+    for (int k = 0; k < LIVE_BF_CONCURRENT; k++) { /* before http_free: no callback after */
+        klfetch_free(lv->bf_run[k].f);
+        lv->bf_run[k].f = NULL;
+    }
+    lv->bf_head = lv->bf_n; /* a cancelled one must not start the next */
     http_free(lv->http); /* first: its cancelled callbacks may arm retry timers */
     for (int i = 0; i < lv->nsyms; i++)
         if (lv->syms[i].retry_timer)
@@ -775,7 +951,7 @@ int live_conn_get(klive *lv, size_t i, live_conn_info *out)
     if (ws_get_stats(lv->net, c->id, &c->st) != WS_OK)
         memset(&c->st, 0, sizeof c->st);
     out->venue = c->venue;
-    out->channel = c->books ? "books" : "trades";
+    out->channel = c->channel ? c->channel : c->books ? "books" : "trades";
     out->url = c->url;
     out->state = ws_state_name(c->st.state);
     out->last_msg_age_ms = c->st.last_msg_ms ? loop_mono_ms() - c->st.last_msg_ms : -1;

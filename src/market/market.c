@@ -454,7 +454,6 @@ uint32_t market_merge_bars(market *m, market_sym *s, enum tf tf, const candle *b
     uint32_t added = candles_merge(s->series[tf], bars, n, &rep);
     s->bars_backfilled += added;
     s->kline_diffs += rep;
-    s->klines_final += n;
     if ((rep || added) && m->nsubs) {
         for (uint32_t i = 0; i < n; i++) { /* the store keeps them: every one now held */
             const candle *h = candles_find(s->series[tf], bars[i].open_ms);
