@@ -13,6 +13,8 @@
 #include "kestrel/loop.h"
 
 struct ingest;
+struct instruments;
+struct store;
 
 enum live_result {
     LIVE_OK = 0,
@@ -31,6 +33,9 @@ typedef struct live_opts {
     const kconfig *cfg;     /* watch, venues.*; read at live_open only */
     int64_t lifetime_ms;    /* 0: each venue's default (Binance 23 h); tests shorten it */
     bool no_backfill;       /* no kline history over REST (start-up and after disconnects) */
+    struct instruments *instr; /* the trading core's filters: exchangeInfo / OKX instruments
+                                * of the watched symbols go in (NULL: not fetched) */
+    struct store *store;    /* the instrument cache (NULL: none) */
 } live_opts;
 
 typedef struct live klive;
@@ -108,6 +113,21 @@ typedef struct live_backfill_info {
     char last_error[256];
 } live_backfill_info;
 void live_backfill_get(const klive *lv, live_backfill_info *out);
+
+/* Instruments of the watched symbols: the store's cache at start (a restart without network
+ * still knows every filter), then exchangeInfo (spot ?symbols=[..], USD-M whole) and OKX
+ * /api/v5/public/instruments per instId; each document parsed into opts.instr, the market's
+ * decimals fixed from it, and cached (store_put_instrument_doc). Binance's REQUEST_WEIGHT
+ * minute limit goes to the REST weight tracker. */
+typedef struct live_instruments_info {
+    uint64_t cached;   /* symbols known from the cache at start */
+    uint64_t fetched;  /* symbols fetched from the venues */
+    uint64_t requests, failed; /* failed: gave up after 6 attempts (the cache stays in use) */
+    uint32_t pending;
+    int64_t weight_limit[VENUE_COUNT]; /* from exchangeInfo (0: the default) */
+    char last_error[256];
+} live_instruments_info;
+void live_instruments_get(const klive *lv, live_instruments_info *out);
 
 /* True when every watched book is live. */
 bool live_all_books_live(klive *lv);

@@ -1237,7 +1237,7 @@ int app_start(app *a, const char *args, char *err, size_t errlen)
 
     if (a->source == APP_SOURCE_LIVE) {
         live_opts lo = {.loop = a->loop, .ingest = a->ingest, .market = a->market, .log = a->log,
-                        .cfg = &a->cfg};
+                        .cfg = &a->cfg, .instr = a->priv->instr, .store = a->store};
         enum live_result lr = live_open(&a->live, &lo, err, errlen);
         if (lr != LIVE_OK) {
             if (lr != LIVE_ERR_INIT)

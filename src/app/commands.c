@@ -12,6 +12,7 @@
 #include "kestrel/cmd.h"
 #include "kestrel/ctl.h"
 #include "kestrel/ingest.h"
+#include "kestrel/instrument.h"
 #include "kestrel/live.h"
 #include "kestrel/decimal.h"
 #include "kestrel/replay.h"
@@ -366,6 +367,21 @@ static void cmd_connections_fill(cmd_ctx *c, cJSON *o)
         cmd_json_num(c, e, "klines_final", ms ? (double)ms->klines_final : 0);
         cmd_json_num(c, e, "kline_diffs", ms ? (double)ms->kline_diffs : 0);
         cmd_json_num(c, e, "bars_backfilled", ms ? (double)ms->bars_backfilled : 0);
+        /* the trading core's filters for it (exchange info, or the instrument cache) */
+        const instrument *in = app_instruments(a) ? instruments_find(app_instruments(a),
+                                                                     bi.venue, bi.symbol)
+                                                  : NULL;
+        if (in) {
+            cJSON *f = cmd_json_obj(c, e, "instrument");
+            cmd_json_dec(c, f, "tick", in->tick, 0);
+            cmd_json_dec(c, f, "step", in->step, 0);
+            cmd_json_dec(c, f, "min_qty", in->min_qty, 0);
+            cmd_json_dec(c, f, "min_notional", in->min_notional, 0);
+            cmd_json_bool(c, f, "trading", in->trading);
+            cmd_json_bool(c, f, "futures", in->futures);
+        } else {
+            cmd_json_null(c, e, "instrument");
+        }
     }
     live_backfill_info bf;
     live_backfill_get(a->live, &bf);
@@ -379,6 +395,19 @@ static void cmd_connections_fill(cmd_ctx *c, cJSON *o)
     cmd_json_num(c, k, "bars_inserted", (double)bf.bars_inserted);
     cmd_json_num(c, k, "bars_replaced", (double)bf.bars_replaced);
     cmd_json_str(c, k, "last_error", bf.last_error);
+    live_instruments_info ii;
+    live_instruments_get(a->live, &ii);
+    cJSON *in = cmd_json_obj(c, o, "instruments");
+    cmd_json_num(c, in, "cached", (double)ii.cached);
+    cmd_json_num(c, in, "fetched", (double)ii.fetched);
+    cmd_json_num(c, in, "requests", (double)ii.requests);
+    cmd_json_num(c, in, "failed", (double)ii.failed);
+    cmd_json_num(c, in, "pending", ii.pending);
+    cmd_json_str(c, in, "last_error", ii.last_error);
+    cJSON *wl = cmd_json_obj(c, in, "weight_limit");
+    for (int v = 0; v < VENUE_COUNT; v++)
+        if (ii.weight_limit[v] > 0)
+            cmd_json_num(c, wl, venue_name((enum venue)v), (double)ii.weight_limit[v]);
 }
 
 void cmd_status_connections(cmd_ctx *c, cJSON *doc)

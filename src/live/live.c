@@ -23,11 +23,14 @@
 #include "kestrel/binance.h"
 #include "kestrel/http.h"
 #include "kestrel/ingest.h"
+#include "kestrel/instrument.h"
 #include "kestrel/klfetch.h"
 #include "kestrel/okx.h"
+#include "kestrel/store.h"
 #include "kestrel/ws.h"
 #include "kestrel/xmalloc.h"
 
+#include <cJSON.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,6 +93,17 @@ typedef struct live_bf_run {
     klfetch *f;
 } live_bf_run;
 
+/* One instruments request: a venue's exchangeInfo (Binance) or one OKX instId. */
+typedef struct live_instr_req {
+    struct live *lv;
+    enum venue venue;
+    int sym; /* OKX: the symbol asked for; Binance: -1 (every watched one of the venue) */
+    char url[LIVE_REST_MAX];
+    int attempt;
+    uint64_t timer;
+    bool inflight, done;
+} live_instr_req;
+
 struct live {
     loop *l;
     ingest *ing;
@@ -110,6 +124,12 @@ struct live {
     live_bf_run bf_run[LIVE_BF_CONCURRENT];
     live_backfill_info bf;
     bool backfill;
+    /* instruments: exchangeInfo / OKX instruments at start, cached in the store */
+    instruments *instr;
+    store *store;
+    live_instr_req ireq[LIVE_MAX_CONNS];
+    int nireq;
+    live_instruments_info ii;
 };
 
 const char *live_strerror(enum live_result r)
@@ -418,6 +438,203 @@ static void live_subscribe(klive *lv, live_conn *c, uint32_t id)
             }
         }
     }
+}
+
+/* ---- instruments (docs/LIVE.md "Instruments") ---------------------------------------------- */
+
+static bool live_watched(const klive *lv, enum venue v, const char *sym)
+{
+    for (int i = 0; i < lv->nsyms; i++)
+        if (lv->syms[i].venue == v && strcmp(lv->syms[i].name, sym) == 0)
+            return true;
+    return false;
+}
+
+/* One symbol's document into the trading core's table (and the market's decimals). */
+static bool live_instr_doc(klive *lv, enum venue v, const char *sym, const char *doc)
+{
+    instrument in;
+    char err[200];
+    if (!lv->instr || instruments_load_doc(lv->instr, v, doc, strlen(doc), &in, err,
+                                           sizeof err) != INSTR_OK) {
+        if (lv->log)
+            log_warn(lv->log, "live %s %s: instrument: %s", venue_name(v), sym, lv->instr ? err
+                     : "no table");
+        return false;
+    }
+    market_sym *ms = market_find(lv->m, v, sym);
+    if (ms)
+        market_set_decimals(lv->m, ms, in.px_decimals, in.qty_decimals);
+    return true;
+}
+
+static bool live_instr_cached(void *ud, enum venue v, const char *symbol, const char *doc,
+                              int64_t fetched_ms)
+{
+    (void)fetched_ms;
+    klive *lv = ud;
+    if (live_watched(lv, v, symbol) && live_instr_doc(lv, v, symbol, doc))
+        lv->ii.cached++;
+    return true;
+}
+
+static void live_instr_send(live_instr_req *q);
+
+static void live_instr_timer(loop *l, uint64_t id, void *ud)
+{
+    (void)l;
+    (void)id;
+    live_instr_req *q = ud;
+    q->timer = 0;
+    live_instr_send(q);
+}
+
+static void live_instr_retry(live_instr_req *q, int64_t ms, const char *why)
+{
+    klive *lv = q->lv;
+    snprintf(lv->ii.last_error, sizeof lv->ii.last_error, "%s: %s", venue_name(q->venue), why);
+    if (++q->attempt > 6) {
+        q->done = true;
+        lv->ii.failed++;
+        if (lv->log)
+            log_warn(lv->log, "live %s: instruments not fetched (%s): the cache (%llu) is used",
+                     venue_name(q->venue), why, (unsigned long long)lv->ii.cached);
+        return;
+    }
+    q->timer = loop_timer_add(lv->l, ms, live_instr_timer, q);
+}
+
+static void live_instr_resp(void *ud, const http_response *r)
+{
+    live_instr_req *q = ud;
+    klive *lv = q->lv;
+    q->inflight = false;
+    if (r->result == HTTP_ERR_CANCELLED)
+        return;
+    if (r->result != HTTP_OK || r->status != 200) {
+        char why[200];
+        snprintf(why, sizeof why, "%s (HTTP %ld)", r->result != HTTP_OK ?
+                 http_strerror(r->result) : "refused", r->status);
+        live_instr_retry(q, r->status == 429 || r->status == 418 ? live_pause_left(lv, q->venue)
+                         : 1000LL << (q->attempt < 4 ? q->attempt : 4), why);
+        return;
+    }
+    cJSON *doc = cJSON_ParseWithLength(r->body, r->len);
+    const cJSON *list = doc ? cJSON_GetObjectItemCaseSensitive(doc, q->venue == VENUE_OKX ?
+                                                               "data" : "symbols")
+                            : NULL;
+    if (!cJSON_IsArray(list)) {
+        cJSON_Delete(doc);
+        live_instr_retry(q, 2000, "not an instruments document");
+        return;
+    }
+    if (q->venue != VENUE_OKX) { /* the venue's REQUEST_WEIGHT limit for the tracker */
+        const cJSON *rl, *rls = cJSON_GetObjectItemCaseSensitive(doc, "rateLimits");
+        cJSON_ArrayForEach(rl, rls) {
+            const cJSON *t = cJSON_GetObjectItemCaseSensitive(rl, "rateLimitType");
+            const cJSON *iv = cJSON_GetObjectItemCaseSensitive(rl, "interval");
+            const cJSON *n = cJSON_GetObjectItemCaseSensitive(rl, "intervalNum");
+            const cJSON *lim = cJSON_GetObjectItemCaseSensitive(rl, "limit");
+            if (cJSON_IsString(t) && !strcmp(t->valuestring, "REQUEST_WEIGHT") &&
+                cJSON_IsString(iv) && !strcmp(iv->valuestring, "MINUTE") &&
+                cJSON_IsNumber(n) && n->valuedouble == 1 && cJSON_IsNumber(lim) &&
+                lim->valuedouble >= 100 && lim->valuedouble <= 1e6) {
+                http_set_weight_limit(lv->http, q->venue, (int64_t)lim->valuedouble);
+                lv->ii.weight_limit[q->venue] = (int64_t)lim->valuedouble;
+            }
+        }
+    }
+    const cJSON *it;
+    cJSON_ArrayForEach(it, list) {
+        const cJSON *sy = cJSON_GetObjectItemCaseSensitive(it, q->venue == VENUE_OKX ? "instId"
+                                                                                     : "symbol");
+        if (!cJSON_IsString(sy) || !live_watched(lv, q->venue, sy->valuestring))
+            continue;
+        char *one = cJSON_PrintUnformatted(it);
+        if (one && live_instr_doc(lv, q->venue, sy->valuestring, one)) {
+            lv->ii.fetched++;
+            if (lv->store)
+                (void)store_put_instrument_doc(lv->store, q->venue, sy->valuestring, one,
+                                               loop_wall_ms());
+        }
+        cJSON_free(one);
+    }
+    cJSON_Delete(doc);
+    q->done = true;
+}
+
+static void live_instr_send(live_instr_req *q)
+{
+    klive *lv = q->lv;
+    enum http_result r = http_get(lv->http, q->venue, q->url,
+                                  q->venue == VENUE_BINANCE_SPOT ? 20 : 1, live_instr_resp, q,
+                                  NULL);
+    if (r == HTTP_OK) {
+        q->inflight = true;
+        lv->ii.requests++;
+        return;
+    }
+    q->timer = loop_timer_add(lv->l, r == HTTP_ERR_PAUSED ? live_pause_left(lv, q->venue) : 500,
+                              live_instr_timer, q);
+}
+
+/* The cache first (a start without network still knows every filter), then the venues. */
+static void live_instruments_start(klive *lv)
+{
+    if (lv->store &&
+        store_load_instrument_docs(lv->store, live_instr_cached, lv) != STORE_OK && lv->log)
+        log_warn(lv->log, "live: the instrument cache could not be read");
+    for (int v = 0; v < VENUE_COUNT; v++) {
+        char list[LIVE_REST_MAX / 2] = "";
+        size_t n = 0;
+        for (int i = 0; i < lv->nsyms && lv->nireq < LIVE_MAX_CONNS; i++) {
+            live_sym *s = &lv->syms[i];
+            if ((int)s->venue != v)
+                continue;
+            if (v == VENUE_OKX) { /* one request per instId: instType from its shape */
+                live_instr_req *q = &lv->ireq[lv->nireq++];
+                memset(q, 0, sizeof *q);
+                size_t len = strlen(s->name);
+                const char *d1 = strchr(s->name, '-');
+                const char *type = len > 5 && !strcmp(s->name + len - 5, "-SWAP") ? "SWAP"
+                                   : d1 && strchr(d1 + 1, '-')                    ? "FUTURES"
+                                                                                  : "SPOT";
+                snprintf(q->url, sizeof q->url, "%s/api/v5/public/instruments?instType=%s"
+                         "&instId=%s", lv->rest_base[v], type, s->name);
+                q->lv = lv;
+                q->venue = VENUE_OKX;
+                q->sym = i;
+                continue;
+            }
+            int k = snprintf(list + n, sizeof list - n, "%s%%22%s%%22", n ? "," : "", s->name);
+            if (k > 0 && (size_t)k < sizeof list - n)
+                n += (size_t)k;
+        }
+        if (v == VENUE_OKX || n == 0 || lv->nireq >= LIVE_MAX_CONNS)
+            continue;
+        live_instr_req *q = &lv->ireq[lv->nireq++];
+        memset(q, 0, sizeof *q);
+        q->lv = lv;
+        q->venue = (enum venue)v;
+        q->sym = -1;
+        if (v == VENUE_BINANCE_SPOT) /* the watched symbols only: the full document is large */
+            snprintf(q->url, sizeof q->url, "%s/api/v3/exchangeInfo?symbols=%%5B%s%%5D",
+                     lv->rest_base[v], list);
+        else /* /fapi/v1/exchangeInfo takes no symbol filter */
+            snprintf(q->url, sizeof q->url, "%s/fapi/v1/exchangeInfo", lv->rest_base[v]);
+    }
+    for (int k = 0; k < lv->nireq; k++)
+        live_instr_send(&lv->ireq[k]);
+}
+
+void live_instruments_get(const klive *lv, live_instruments_info *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!lv)
+        return;
+    *out = lv->ii;
+    for (int k = 0; k < lv->nireq; k++)
+        out->pending += !lv->ireq[k].done;
 }
 
 /* ---- kline backfill (docs/LIVE.md "Kline history") ------------------------------------------ */
@@ -908,6 +1125,9 @@ enum live_result live_open(klive **out, const live_opts *o, char *err, size_t er
     }
     /* exchange klines reconcile with the trade-built bars; history over REST at start */
     market_set_reconcile(lv->m, true);
+    lv->instr = o->instr;
+    lv->store = o->store;
+    live_instruments_start(lv);
     for (int i = 0; i < lv->nsyms && lv->backfill; i++)
         live_bf_queue(lv, i, 0, false);
     *out = lv;
@@ -927,6 +1147,9 @@ void live_close(klive *lv)
         lv->bf_run[k].f = NULL;
     }
     lv->bf_head = lv->bf_n; /* a cancelled one must not start the next */
+    for (int k = 0; k < lv->nireq; k++)
+        if (lv->ireq[k].timer)
+            loop_timer_cancel(lv->l, lv->ireq[k].timer);
     http_free(lv->http); /* first: its cancelled callbacks may arm retry timers */
     for (int i = 0; i < lv->nsyms; i++)
         if (lv->syms[i].retry_timer)

@@ -123,6 +123,15 @@ static const char *const migrations[] = {
     "  bytes INTEGER NOT NULL,"
     "  state BLOB NOT NULL);"
     "CREATE INDEX model_state_sym ON model_state(venue, symbol, id);",
+    /* 7: live data (issue 9): the venue's own instrument document per symbol (a Binance
+     * exchangeInfo symbols[] entry, an OKX instruments item), so a restart without network
+     * still knows every filter (store_put_instrument_doc, store_load_instrument_docs) */
+    "CREATE TABLE instrument_filters("
+    "  venue TEXT NOT NULL,"
+    "  symbol TEXT NOT NULL,"
+    "  doc TEXT NOT NULL,"
+    "  fetched_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(venue, symbol)) WITHOUT ROWID;",
 };
 
 int store_schema_latest(void)

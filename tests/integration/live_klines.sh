@@ -68,6 +68,21 @@ check "the exchange's bars replaced trade-built ones that differed (counted)" \
     sq 'all(s["klines"]["diffs"] >= 1 for s in j["symbols"])'
 check "the books stay live meanwhile" cq 'all(b["state"] == "live" for b in j["books"])'
 
+# instruments: exchangeInfo (spot, USD-M field names) and OKX instruments into the trading core
+BK() { echo "[b for b in j[\"books\"] if b[\"venue\"] == \"$1\"][0][\"instrument\"]"; }
+check "instruments: fetched for the 3 watched symbols" \
+    wait_for 20 cq 'j["instruments"]["fetched"] == 3 and j["instruments"]["failed"] == 0'
+check "instruments: the REQUEST_WEIGHT limits of both exchangeInfo documents" \
+    cq 'j["instruments"]["weight_limit"] == {"binance-spot": 1200, "binance-usdm": 6000}'
+check "instruments: spot BTCUSDT filters (PRICE_FILTER, LOT_SIZE, MIN_NOTIONAL)" \
+    cq "$(BK binance-spot) == {'tick': '0.01', 'step': '0.00001', 'min_qty': '0.00001', 'min_notional': '10', 'trading': True, 'futures': False}"
+check "instruments: USD-M ETHUSDT filters (MIN_NOTIONAL notional, a contract)" \
+    cq "$(BK binance-usdm)['tick'] == '0.01' and $(BK binance-usdm)['step'] == '0.001' and $(BK binance-usdm)['min_notional'] == '10' and $(BK binance-usdm)['futures']"
+check "instruments: OKX tickSz / lotSz / minSz" \
+    cq "$(BK okx)['tick'] == '0.1' and $(BK okx)['step'] == '0.001' and $(BK okx)['futures']"
+check "instruments: the market's decimals follow the tick and step sizes" \
+    sq "$SPOT['px_decimals'] == 2 and $SPOT['qty_decimals'] == 5 and $OKX['px_decimals'] == 1"
+
 # a dropped connection: its symbols' bars since the drop are fetched again
 fget "/_fake/fault?type=drop&venue=binance-spot" > /dev/null
 check "drop: the gap is backfilled over REST (6 timeframes)" \
@@ -108,6 +123,19 @@ EOF
 }
 check "stored 1m bars equal the exchange's (binance-spot)" same_bars binance-spot BTCUSDT
 check "stored 1m bars equal the exchange's (binance-usdm)" same_bars binance-usdm ETHUSDT
+# a restart without network: every filter from the store's instrument cache
+sed "s|$B|http://127.0.0.1:1|g; s|$W|ws://127.0.0.1:1|g" "$T/live.cfg" > "$T/off.cfg"
+ctl() { "$K" ctl --socket "$T/o.sock" "$@"; }
+"$K" --headless --config "$T/off.cfg" --db "$T/k.db" --socket "$T/o.sock" --log "$T/o.log" \
+    > /dev/null 2>&1 &
+OK=$!
+PIDS="$PIDS $OK"
+check "offline restart: the 3 instruments come from the cache" \
+    wait_for 20 cq 'j["instruments"]["cached"] == 3 and j["instruments"]["fetched"] == 0'
+check "offline restart: OKX's filters known without network" \
+    cq "$(BK okx)['tick'] == '0.1' and $(BK okx)['min_qty'] == '0.00001'"
+ctl quit > /dev/null
+wait_for 20 sh -c "! kill -0 $OK 2>/dev/null"
 
 # ---- kestrel download (a fake with the recordings' own times) --------------------------------
 "$PY" "$FAKE" --port-file "$T/dl.port" --data "$SHARED" --lifetime 150 --parent $$ \
@@ -116,6 +144,7 @@ PIDS="$PIDS $!"
 wait_for 60 test -s "$T/dl.port" || { echo "   fake did not start:"; cat "$T/dl.log"; }
 DP=$(cat "$T/dl.port" 2>/dev/null)
 DB="http://127.0.0.1:$DP"
+dfget() { curl -s --max-time 10 "$DB$1"; }
 printf 'venues = { binance-spot = { rest_url = "%s"; }; binance-usdm = { rest_url = "%s"; }; okx = { rest_url = "%s"; }; };\n' \
     "$DB" "$DB" "$DB" > "$T/dl.cfg"
 SRC="$SHARED/klines/octobot/binance_BTCUSDT_1m_1524880320.csv"
@@ -147,8 +176,8 @@ check "download: the candles are in SQLite" test "$("$PY" -c "import sqlite3; pr
 check "download: kestrel ta reads the CSV" test $? -eq 0 -a "$(wc -l < "$T/ta.out")" -ge 420
 "$K" backtest --data "$T/a.csv" --venue binance-spot --symbol BTCUSDT --strategy rsi --no-baselines > "$T/bt.out" 2> "$T/bt.err"
 check "download: kestrel backtest --data reads the CSV" test $? -eq 0
-# resumable: killed mid-way (every REST answer slowed to 0.3 s), then run again
-fget "/_fake/fault?type=slow&n=6&secs=0.3" > /dev/null
+# resumable: killed mid-way (every REST answer slowed to 0.4 s), then run again
+dfget "/_fake/fault?type=slow&n=14&secs=0.4" > /dev/null
 "$K" download --config "$T/dl.cfg" --db "$T/dl2.db" --venue binance-spot --symbol BTCUSDT \
     --interval 1m --from $FROM --to $TO --out "$T/b.csv" --page 30 > /dev/null 2>&1 &
 DPID=$!
@@ -167,7 +196,7 @@ dl --out "$T/b.csv" --page 30 --db "$T/dl2.db" > "$T/dl4.out" 2>&1
 check "resume: a third run fetches nothing new" grep -q " 0 bars\|already complete" "$T/dl4.out"
 check "resume: still no duplicates" same_csv "$T/b.csv" $F_MS $T_MS
 # a 429 with Retry-After in the middle: waited out, the result is the same
-fget "/_fake/fault?type=http&status=429&n=1&secs=1&venue=binance-spot" > /dev/null
+dfget "/_fake/fault?type=http&status=429&n=1&secs=1&venue=binance-spot" > /dev/null
 dl --out "$T/c.csv" --db "$T/dl3.db" --page 100 > "$T/dl5.out" 2>&1
 check "429: the download waits and completes" same_csv "$T/c.csv" $F_MS $T_MS
 check "429: counted as a wait" grep -q "([1-9][0-9]* waits" "$T/dl5.out"

@@ -221,8 +221,8 @@ static void test_restart_roundtrip(void)
     store *s = open_ok(path, NULL);
     if (!s)
         return;
-    CHECK_INT(store_schema_version(), 6);
-    CHECK_INT(store_get_stats(s)->schema_version, 6);
+    CHECK(store_schema_version() >= 7); /* 7: instrument_filters (live data) */
+    CHECK_INT(store_get_stats(s)->schema_version, store_schema_version());
     int64_t sid = store_session_begin(s, "replay", "0.1.0", "--replay x.gz");
     CHECK_INT(sid, 1);
     CHECK_INT(store_put_instrument(s, VENUE_BINANCE_SPOT, "BTCUSDT", 2, 6, 1525132800000), K_OK);
@@ -528,7 +528,7 @@ static void check_migrated(const char *path, int from_version)
     store *s = open_ok(path, NULL);
     if (!s)
         return;
-    CHECK_INT(store_get_stats(s)->schema_version, 6);
+    CHECK_INT(store_get_stats(s)->schema_version, store_schema_version());
     static candle got[MAXBARS];
     int n = load_n(s, VENUE_OKX, "BTC-USDT", TF_1H, INT64_MAX, got, MAXBARS);
     CHECK_INT(n, nbars);
@@ -546,7 +546,7 @@ static void check_migrated(const char *path, int from_version)
     CHECK_STR(val, "rsi:14");
     store_close(s);
 
-    CHECK_INT(sql_int(path, "PRAGMA user_version"), 6);
+    CHECK_INT(sql_int(path, "PRAGMA user_version"), store_schema_version());
     CHECK_INT(sql_int(path, "PRAGMA application_id"), 0x4B535452);
     CHECK_INT(sql_int(path, "SELECT count(*) FROM candles"), nbars);
     CHECK_INT(sql_int(path, "SELECT count(*) FROM instruments WHERE qty_decimals = 8"), 1);
@@ -575,12 +575,12 @@ static void check_migrated(const char *path, int from_version)
     s = open_ok(path, NULL);
     if (!s)
         return;
-    CHECK_INT(store_schema_version(), 6);
-    CHECK_INT(store_get_stats(s)->schema_version, 6);
+    CHECK(store_schema_version() >= 7); /* 7: instrument_filters (live data) */
+    CHECK_INT(store_get_stats(s)->schema_version, store_schema_version());
     CHECK_INT(store_get_setting(s, "ui.indicator", val, sizeof val), STORE_OK);
     CHECK_STR(val, "rsi:14");
     store_close(s);
-    CHECK_INT(sql_int(path, "PRAGMA user_version"), 6);
+    CHECK_INT(sql_int(path, "PRAGMA user_version"), store_schema_version());
     CHECK_INT(sql_int(path, "SELECT count(*) FROM candles"), nbars);
     CHECK_INT(sql_int(path, "SELECT count(*) FROM settings"), 1);
 }
@@ -601,7 +601,7 @@ static void test_migration(void)
     CHECK_INT(write_all(path, "", 0), 0);
     store *s = open_ok(path, NULL);
     store_close(s);
-    CHECK_INT(sql_int(path, "PRAGMA user_version"), 6);
+    CHECK_INT(sql_int(path, "PRAGMA user_version"), store_schema_version());
 }
 
 static void expect_refused(const char *path, const store_opts *o, const char *want1,
@@ -686,8 +686,10 @@ static void test_refusals(void)
     sql_exec(raw, "CREATE TABLE future(x); PRAGMA application_id = 1263752274;"
                   " PRAGMA user_version = 999;");
     sqlite3_close(raw);
-    expect_refused(path, NULL, "schema version 999 is newer than this Kestrel (6)",
-                   "upgrade Kestrel or use another --db");
+    char newer[96];
+    snprintf(newer, sizeof newer, "schema version 999 is newer than this Kestrel (%d)",
+             store_schema_version());
+    expect_refused(path, NULL, newer, "upgrade Kestrel or use another --db");
     CHECK_INT(sql_int(path, "PRAGMA user_version"), 999);
 }
 
@@ -723,7 +725,7 @@ static void test_locked(void)
     sqlite3_close(raw);
     store *c = open_ok(path, &o);
     store_close(c);
-    CHECK_INT(sql_int(path, "PRAGMA user_version"), 6);
+    CHECK_INT(sql_int(path, "PRAGMA user_version"), store_schema_version());
     CHECK_INT(sql_int(path, "SELECT count(*) FROM candles"), 10);
 }
 
