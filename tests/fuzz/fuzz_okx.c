@@ -84,7 +84,7 @@ static void check(const uint8_t *data, size_t size, feed_level *lv, uint32_t cap
                 abort();
             break;
         case FEED_TICKER24:
-            if (!ev->symbol[0] || ev->u.day.open < 0 || ev->u.day.high < ev->u.day.low)
+            if (!ev->symbol[0] || ev->u.day.open < 0 || ev->u.day.low < 0)
                 abort();
             break;
         default:
