@@ -585,8 +585,9 @@ static void live_instruments_start(klive *lv)
         store_load_instrument_docs(lv->store, live_instr_cached, lv) != STORE_OK && lv->log)
         log_warn(lv->log, "live: the instrument cache could not be read");
     for (int v = 0; v < VENUE_COUNT; v++) {
-        char list[LIVE_REST_MAX / 2] = "";
+        char list[LIVE_REST_MAX / 2] = "", base[CONFIG_URL_MAX];
         size_t n = 0;
+        snprintf(base, sizeof base, "%s", lv->rest_base[v]); /* not inside lv: -Wrestrict */
         for (int i = 0; i < lv->nsyms && lv->nireq < LIVE_MAX_CONNS; i++) {
             live_sym *s = &lv->syms[i];
             if ((int)s->venue != v)
@@ -600,7 +601,7 @@ static void live_instruments_start(klive *lv)
                                    : d1 && strchr(d1 + 1, '-')                    ? "FUTURES"
                                                                                   : "SPOT";
                 snprintf(q->url, sizeof q->url, "%s/api/v5/public/instruments?instType=%s"
-                         "&instId=%s", lv->rest_base[v], type, s->name);
+                         "&instId=%s", base, type, s->name);
                 q->lv = lv;
                 q->venue = VENUE_OKX;
                 q->sym = i;
@@ -618,10 +619,10 @@ static void live_instruments_start(klive *lv)
         q->venue = (enum venue)v;
         q->sym = -1;
         if (v == VENUE_BINANCE_SPOT) /* the watched symbols only: the full document is large */
-            snprintf(q->url, sizeof q->url, "%s/api/v3/exchangeInfo?symbols=%%5B%s%%5D",
-                     lv->rest_base[v], list);
+            snprintf(q->url, sizeof q->url, "%s/api/v3/exchangeInfo?symbols=%%5B%s%%5D", base,
+                     list);
         else /* /fapi/v1/exchangeInfo takes no symbol filter */
-            snprintf(q->url, sizeof q->url, "%s/fapi/v1/exchangeInfo", lv->rest_base[v]);
+            snprintf(q->url, sizeof q->url, "%s/fapi/v1/exchangeInfo", base);
     }
     for (int k = 0; k < lv->nireq; k++)
         live_instr_send(&lv->ireq[k]);
