@@ -36,12 +36,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LIVE_MAX_CONNS 16
+#define LIVE_MAX_CONNS 32
 #define LIVE_LV_CAP 20000
 #define LIVE_NEV 64
 #define LIVE_REST_MAX 768
 #define LIVE_ROTATE_MAX_MS 30000
 #define LIVE_STREAMS_PER_CONN 200 /* Binance: 1024 streams per connection; we stay far below */
+#define LIVE_URL_PER_SYM (5 * KSYM_MAX + 60) /* a symbol's streams in a combined-stream URL */
+#define LIVE_IREQ_MAX (CONFIG_MAX_WATCH + VENUE_COUNT) /* instruments requests */
 
 typedef struct live_sym {
     enum venue venue;
@@ -98,7 +100,7 @@ typedef struct live_instr_req {
     struct live *lv;
     enum venue venue;
     int sym; /* OKX: the symbol asked for; Binance: -1 (every watched one of the venue) */
-    char url[LIVE_REST_MAX];
+    char url[WS_URL_MAX];
     int attempt;
     uint64_t timer;
     bool inflight, done;
@@ -127,7 +129,7 @@ struct live {
     /* instruments: exchangeInfo / OKX instruments at start, cached in the store */
     instruments *instr;
     store *store;
-    live_instr_req ireq[LIVE_MAX_CONNS];
+    live_instr_req ireq[LIVE_IREQ_MAX];
     int nireq;
     live_instruments_info ii;
 };
@@ -585,10 +587,10 @@ static void live_instruments_start(klive *lv)
         store_load_instrument_docs(lv->store, live_instr_cached, lv) != STORE_OK && lv->log)
         log_warn(lv->log, "live: the instrument cache could not be read");
     for (int v = 0; v < VENUE_COUNT; v++) {
-        char list[LIVE_REST_MAX / 2] = "", base[CONFIG_URL_MAX];
+        char list[WS_URL_MAX - CONFIG_URL_MAX - 64] = "", base[CONFIG_URL_MAX];
         size_t n = 0;
         snprintf(base, sizeof base, "%s", lv->rest_base[v]); /* not inside lv: -Wrestrict */
-        for (int i = 0; i < lv->nsyms && lv->nireq < LIVE_MAX_CONNS; i++) {
+        for (int i = 0; i < lv->nsyms && lv->nireq < LIVE_IREQ_MAX; i++) {
             live_sym *s = &lv->syms[i];
             if ((int)s->venue != v)
                 continue;
@@ -600,8 +602,10 @@ static void live_instruments_start(klive *lv)
                 const char *type = len > 5 && !strcmp(s->name + len - 5, "-SWAP") ? "SWAP"
                                    : d1 && strchr(d1 + 1, '-')                    ? "FUTURES"
                                                                                   : "SPOT";
+                char inst[KSYM_MAX];
+                memcpy(inst, s->name, sizeof inst);
                 snprintf(q->url, sizeof q->url, "%s/api/v5/public/instruments?instType=%s"
-                         "&instId=%s", base, type, s->name);
+                         "&instId=%s", base, type, inst);
                 q->lv = lv;
                 q->venue = VENUE_OKX;
                 q->sym = i;
@@ -611,7 +615,7 @@ static void live_instruments_start(klive *lv)
             if (k > 0 && (size_t)k < sizeof list - n)
                 n += (size_t)k;
         }
-        if (v == VENUE_OKX || n == 0 || lv->nireq >= LIVE_MAX_CONNS)
+        if (v == VENUE_OKX || n == 0 || lv->nireq >= LIVE_IREQ_MAX)
             continue;
         live_instr_req *q = &lv->ireq[lv->nireq++];
         memset(q, 0, sizeof *q);
@@ -901,7 +905,8 @@ static live_conn *live_conn_for(klive *lv, enum venue v, bool books)
 {
     for (int i = 0; i < lv->nconns; i++)
         if (lv->conns[i].venue == v && lv->conns[i].books == books &&
-            lv->conns[i].nsyms < LIVE_STREAMS_PER_CONN / 4)
+            lv->conns[i].nsyms < LIVE_STREAMS_PER_CONN / 4 &&
+            strlen(lv->conns[i].url) + LIVE_URL_PER_SYM < WS_URL_MAX) /* room for 5 streams */
             return &lv->conns[i];
     if (lv->nconns >= LIVE_MAX_CONNS)
         return NULL;

@@ -358,17 +358,19 @@ class Fake:
         no tape of it is loaded)."""
         for (v, sym), t in self.tapes.items():
             src = sym.replace("-", "")[:len(symbol)] if v == "okx" else sym
-            if src == symbol and t.time_shift is not None and t.events:
+            if src == symbol and t.events:
                 d = t.events[0][2]
                 e = d.get("T", d.get("E"))
                 if isinstance(e, int):
                     return e // 60000 * 60000
         return self.start_ms // 60000 * 60000
 
-    def kline_rows(self, symbol, interval):
-        """The served bars [open_ms, o, h, l, c, v] (real; re-timed with --shift-times)."""
+    def kline_rows(self, symbol, interval, stream=False):
+        """The served bars [open_ms, o, h, l, c, v] (real): REST re-times them with --shift-times
+        only (else the files' own times, for downloads); the stream always maps them onto the
+        tape's minutes."""
         rows = self.klines(symbol, interval)
-        if not rows or not self.args.shift_times:
+        if not rows or not (self.args.shift_times or stream):
             return rows
         dur = BAR_MS.get(interval, 60000)
         anchor = self.kline_anchor(symbol)
@@ -384,7 +386,7 @@ class Fake:
         if t.kline_min is not None and m > t.kline_min:
             sym = t.symbol.replace("-", "")[:7] if t.venue == "okx" else t.symbol
             sym = "BTCUSDT" if sym.startswith("BTC") else "ETHUSDT"
-            rows = {r[0]: r for r in (self.kline_rows(sym, "1m") or [])}
+            rows = {r[0]: r for r in (self.kline_rows(sym, "1m", True) or [])}
             r = rows.get(t.kline_min)
             if r is not None:
                 self.emit_kline(t, r, ts)
