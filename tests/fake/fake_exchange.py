@@ -27,7 +27,9 @@ up: klines (REST and `<sym>@kline_1m` / OKX `candle1m` on the business endpoint)
 real Binance bars (../shared/data/klines/octobot); with --shift-times they are re-timed so that
 row len-60 opens in the minute the tape starts (history before it, the rest streamed), and the
 stream sends the final bar (x / confirm) of a minute when the tape's first trade of the next
-minute goes out (no forming bars: none were recorded). `@ticker`, `@markPrice[@1s]` and OKX
+minute goes out, and every 2 s of tape time the minute's bar as forming (x false, confirm "0":
+forming states were not recorded, so it carries the recorded bar's values). `@ticker`,
+`@markPrice[@1s]` and OKX
 `tickers` are the single real messages of ../shared/data/messages (symbol and times set to the
 tape's), sent once per second of tape time.
 
@@ -124,6 +126,7 @@ class Tape:
         self.seq_offset = 0   # OKX: seqId = u - offset (a maintenance reset raises the offset)
         self.kline_min = None  # the minute of the last streamed trade (final klines)
         self.stat_sec = None   # the second of tape time the stat messages were last sent
+        self.kline_map = None  # open_ms -> the served (re-timed) 1m row
         self.pos = 0
         self.sent = 0
         self.first_pending = True
@@ -285,7 +288,8 @@ class Fake:
         self.conns = set()
         self.stats = {"conns_total": 0, "rest_requests": 0, "frames_sent": 0,
                       "slow_dropped": 0, "http_faults": 0, "okx_pings": 0, "task_errors": 0,
-                      "old_snapshots": 0, "klines_sent": 0}
+                      "old_snapshots": 0, "klines_sent": 0,
+                      "klines_forming_sent": 0}
         self.faults = {v: {"gap": 0, "okxreset": False, "oldsnap": 0} for v in VENUES}
         self.http_fault = []  # list of [status, n, retry_after, venue]
         self.slow = []        # [secs, n, venue]
@@ -358,11 +362,11 @@ class Fake:
         no tape of it is loaded)."""
         for (v, sym), t in self.tapes.items():
             src = sym.replace("-", "")[:len(symbol)] if v == "okx" else sym
-            if src == symbol and t.events:
-                d = t.events[0][2]
-                e = d.get("T", d.get("E"))
-                if isinstance(e, int):
-                    return e // 60000 * 60000
+            if src == symbol:
+                for ev in t.events[:200]:  # the first timed event (spot bookTickers have none)
+                    e = ev[2].get("T", ev[2].get("E"))
+                    if isinstance(e, int):
+                        return e // 60000 * 60000
         return self.start_ms // 60000 * 60000
 
     def kline_rows(self, symbol, interval, stream=False):
@@ -384,19 +388,23 @@ class Fake:
         ts = d.get("T", d.get("E", 0))
         m = ts // 60000 * 60000
         if t.kline_min is not None and m > t.kline_min:
-            sym = t.symbol.replace("-", "")[:7] if t.venue == "okx" else t.symbol
-            sym = "BTCUSDT" if sym.startswith("BTC") else "ETHUSDT"
-            rows = {r[0]: r for r in (self.kline_rows(sym, "1m", True) or [])}
-            r = rows.get(t.kline_min)
+            r = self.kline_row(t, t.kline_min)
             if r is not None:
                 self.emit_kline(t, r, ts)
         t.kline_min = m
 
-    def emit_kline(self, t, r, ts):
-        self.stats["klines_sent"] += 1
+    def kline_row(self, t, minute):
+        sym = "BTCUSDT" if t.symbol.startswith("BTC") else "ETHUSDT"
+        if t.kline_map is None:
+            t.kline_map = {r[0]: r for r in (self.kline_rows(sym, "1m", True) or [])}
+        return t.kline_map.get(minute)
+
+    def emit_kline(self, t, r, ts, closed=True):
+        self.stats["klines_sent" if closed else "klines_forming_sent"] += 1
         if t.venue == "okx":
             msg = json.dumps({"arg": {"channel": "candle1m", "instId": t.symbol},
-                              "data": [[str(r[0]), r[1], r[2], r[3], r[4], r[5], r[5], "0", "1"]]},
+                              "data": [[str(r[0]), r[1], r[2], r[3], r[4], r[5], r[5], "0",
+                                        "1" if closed else "0"]]},
                              separators=(",", ":"))
             for c in list(self.conns):
                 if c.venue == "okx" and ("candle1m", t.symbol) in c.okx_subs:
@@ -404,7 +412,7 @@ class Fake:
             return
         data = {"e": "kline", "E": ts, "s": t.symbol,
                 "k": {"t": r[0], "T": r[0] + 59999, "s": t.symbol, "i": "1m", "f": 0, "L": 0,
-                      "o": r[1], "c": r[4], "h": r[2], "l": r[3], "v": r[5], "n": 0, "x": True,
+                      "o": r[1], "c": r[4], "h": r[2], "l": r[3], "v": r[5], "n": 0, "x": closed,
                       "q": "0", "V": "0", "Q": "0", "B": "0"}}
         self.send_binance(t, "kline_1m", None, data, None)
 
@@ -429,6 +437,10 @@ class Fake:
         if t.stat_sec == sec:
             return
         t.stat_sec = sec
+        if sec % 2 == 0:  # the exchanges push the forming kline every 2 s (Binance) or faster
+            r = self.kline_row(t, ts // 60000 * 60000)
+            if r is not None:
+                self.emit_kline(t, r, ts, False)
         if t.venue == "okx":
             m = self.stat_msg("okx_ticker")
             for it in m:
