@@ -200,6 +200,14 @@ dfget "/_fake/fault?type=http&status=429&n=1&secs=1&venue=binance-spot" > /dev/n
 dl --out "$T/c.csv" --db "$T/dl3.db" --page 100 > "$T/dl5.out" 2>&1
 check "429: the download waits and completes" same_csv "$T/c.csv" $F_MS $T_MS
 check "429: counted as a wait" grep -q "([1-9][0-9]* waits" "$T/dl5.out"
+# on a terminal (script(1) gives it a pty): a progress bar with an ETA on stderr
+if command -v script > /dev/null 2>&1; then
+    script -qec "$K download --config $T/dl.cfg --db $T/dl5.db --venue binance-spot \
+        --symbol BTCUSDT --interval 1m --from $FROM --to $TO --page 60" "$T/tty.out" \
+        > /dev/null 2>&1
+    check "terminal: a progress bar and ETA" grep -q "\[#*\.*\] *[0-9]*% [0-9]* bars  ETA" "$T/tty.out"
+    check "terminal: it ends at 100%" grep -q "\[##############################\] 100% 420 bars" "$T/tty.out"
+fi
 # OKX: 100-bar pages of history-candles, the same real bars
 "$K" download --config "$T/dl.cfg" --db "$T/dl4.db" --venue okx --symbol BTC-USDT --interval 1m \
     --from $FROM --to $TO --out "$T/o.csv" > "$T/dl6.out" 2>&1
