@@ -13,6 +13,7 @@
 #include "kestrel/cmd.h"
 #include "kestrel/ctl.h"
 #include "kestrel/backtest.h"
+#include "kestrel/download.h"
 #include "kestrel/trading.h"
 #include "kestrel/json.h"
 #include "kestrel/live.h"
@@ -246,6 +247,8 @@ int main(int argc, char **argv)
         return backtest_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "export") == 0)
         return trading_export_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "download") == 0)
+        return download_main(argc - 1, argv + 1);
 
     if (argc > 1 && strcmp(argv[1], "check") == 0)
         return main_check(argc - 1, argv + 1);

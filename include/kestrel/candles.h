@@ -57,6 +57,19 @@ void candles_load(candles *c, const candle *bars, uint32_t n);
  * bars taken. */
 uint32_t candles_load_older(candles *c, const candle *bars, uint32_t n);
 
+/* The exchange's own bar for a held closed bar of the same open time (kline reconciliation,
+ * docs/MARKET.md): the held bar takes bar's OHLCV (trades and buy volume are kept when bar has
+ * none) and loses CANDLE_PARTIAL. 1 when it differed in o/h/l/c/volume, 0 when it was equal
+ * (nothing changes), -1 when no closed bar of that open time is held or bar is not sane. */
+int candles_replace(candles *c, const candle *bar);
+/* Exchange history (REST backfill, oldest first) merged with what is held: a bar whose open
+ * time is held replaces it as candles_replace does (counted in *replaced when it differed), a
+ * bar of a missing open time (before the oldest held bar, or in a gap between held bars) is
+ * inserted; a bar at or after the forming bar's open is never taken (a forming bar is never
+ * turned into a closed one), nor one that is not sane or not after the previous one. The ring
+ * keeps the newest cap bars. Returns the bars inserted. O(n + held). */
+uint32_t candles_merge(candles *c, const candle *bars, uint32_t n, uint32_t *replaced);
+
 uint32_t candles_count(const candles *c); /* closed bars held (<= cap) */
 /* i = 0 is the OLDEST held closed bar; NULL when out of range */
 const candle *candles_get(const candles *c, uint32_t i);

@@ -12,7 +12,11 @@ enum feed_kind {
     FEED_DEPTH_SNAPSHOT, /* full snapshot (REST depth); symbol may be empty: caller fills it */
     FEED_KLINE,          /* exchange kline (live data issue) */
     FEED_FUNDING,        /* a perpetual's funding at its funding time (backtest funding files;
-                          * the USD-M markPrice stream when the live issue decodes it) */
+                          * never the markPrice stream: that is FEED_MARK) */
+    FEED_TICKER24,       /* rolling 24 h statistics (Binance @ticker, OKX tickers) */
+    FEED_MARK,           /* a perpetual's mark / index price and the current funding rate
+                          * (Binance USD-M @markPrice): the market turns the passing of its
+                          * next funding time into a MARKET_FUNDING note */
 };
 
 typedef struct feed_level {
@@ -58,6 +62,15 @@ typedef struct feed_event {
             kdec mark;       /* mark price at that time, 0 = unknown (the last price is used) */
             kdec index;      /* index price, 0 = unknown */
         } funding;
+        struct {
+            kdec open, last, high, low; /* open = the price 24 h ago */
+            kdec volume, quote_volume;  /* base and quote volume over the 24 h */
+        } day;
+        struct {
+            kdec mark, index;     /* index 0 = not sent */
+            kdec rate;            /* the funding rate that applies at next_funding_ms */
+            int64_t next_funding_ms;
+        } mark;
     } u;
 } feed_event;
 

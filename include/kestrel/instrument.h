@@ -123,6 +123,21 @@ const instrument *instruments_find(const instruments *t, enum venue v, const cha
 size_t instruments_count(const instruments *t);
 const instrument *instruments_at(const instruments *t, size_t i);
 
+/* Inserts or replaces (venue, symbol). */
+void instruments_put(instruments *t, const instrument *in);
+/* One symbol's own document (a Binance exchangeInfo symbols[] entry, spot or USD-M; an OKX
+ * GET /api/v5/public/instruments data item for VENUE_OKX) into the table; *out (may be NULL)
+ * gets it. The instrument cache's format (store_put_instrument_doc). */
+K_MUST_USE enum instrument_result instruments_load_doc(instruments *t, enum venue v,
+                                                       const char *json, size_t len,
+                                                       instrument *out, char *err,
+                                                       size_t errlen);
+/* Parses one OKX instruments item (cJSON): instId, instType SPOT/MARGIN/SWAP/FUTURES, state
+ * "live" = trading, tickSz -> tick, lotSz -> step, minSz -> min_qty, maxLmtSz -> max_qty,
+ * maxMktSz -> the market lot (same step and minimum); SWAP/FUTURES sizes are contracts (ctVal
+ * each) and futures = true. No notional or percent-price filters (OKX has none of them). */
+K_MUST_USE enum instrument_result instrument_parse_okx(const void *cjson_item, instrument *out,
+                                                       char *err, size_t errlen);
 /* Parses one exchangeInfo "symbols" entry already decoded by cJSON (a const struct cJSON *). */
 K_MUST_USE enum instrument_result instrument_parse(const void *cjson_symbol, enum venue v,
                                                    instrument *out, char *err, size_t errlen);

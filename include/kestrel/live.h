@@ -13,6 +13,8 @@
 #include "kestrel/loop.h"
 
 struct ingest;
+struct instruments;
+struct store;
 
 enum live_result {
     LIVE_OK = 0,
@@ -49,6 +51,10 @@ typedef struct live_opts {
     int64_t lifetime_ms;    /* 0: each venue's default (Binance 23 h); tests shorten it */
     void (*on_event)(void *ud, const live_event *ev); /* may be NULL */
     void *on_event_ud;
+    bool no_backfill;       /* no kline history over REST (start-up and after disconnects) */
+    struct instruments *instr; /* the trading core's filters: exchangeInfo / OKX instruments
+                                * of the watched symbols go in (NULL: not fetched) */
+    struct store *store;    /* the instrument cache (NULL: none) */
 } live_opts;
 
 typedef struct live klive;
@@ -123,6 +129,40 @@ int live_book_get(klive *lv, size_t i, live_book_info *out);
  * watch list and venues: prints each step with ok/FAIL and why; 0 all passed, 1 a step failed,
  * 2 a bad configuration. */
 int live_check_main(kconfig *cfg);
+
+/* The REST base of venue v (venues.<v>.rest_url, or the documented one of its network), checked
+ * like live_open checks it (plain http:// only to loopback). K_OK, or K_ERR with a message. */
+int live_rest_base(const kconfig *cfg, enum venue v, char *out, size_t cap, char *err,
+                   size_t errlen);
+
+/* Kline history over REST (klfetch.h): at start every watched symbol's 1m..1d series is
+ * filled to its ring's cap, and after a trades connection reopens its symbols' bars are fetched
+ * again from the bar it closed in. Counters for `ctl connections` ("klines"). */
+typedef struct live_backfill_info {
+    uint64_t start_jobs, gap_jobs; /* (symbol, timeframe) fetches queued */
+    uint64_t jobs_done, jobs_failed, dropped; /* dropped: the job queue was full */
+    uint32_t pending, running;
+    uint64_t bars;                 /* closed bars received */
+    uint64_t bars_inserted;        /* bars the series did not hold (history, holes) */
+    uint64_t bars_replaced;        /* held bars that differed and took the exchange's values */
+    char last_error[256];
+} live_backfill_info;
+void live_backfill_get(const klive *lv, live_backfill_info *out);
+
+/* Instruments of the watched symbols: the store's cache at start (a restart without network
+ * still knows every filter), then exchangeInfo (spot ?symbols=[..], USD-M whole) and OKX
+ * /api/v5/public/instruments per instId; each document parsed into opts.instr, the market's
+ * decimals fixed from it, and cached (store_put_instrument_doc). Binance's REQUEST_WEIGHT
+ * minute limit goes to the REST weight tracker. */
+typedef struct live_instruments_info {
+    uint64_t cached;   /* symbols known from the cache at start */
+    uint64_t fetched;  /* symbols fetched from the venues */
+    uint64_t requests, failed; /* failed: gave up after 6 attempts (the cache stays in use) */
+    uint32_t pending;
+    int64_t weight_limit[VENUE_COUNT]; /* from exchangeInfo (0: the default) */
+    char last_error[256];
+} live_instruments_info;
+void live_instruments_get(const klive *lv, live_instruments_info *out);
 
 /* True when every watched book is live. */
 bool live_all_books_live(klive *lv);

@@ -35,6 +35,20 @@ typedef struct market_sym {
     uint64_t tickers;
     uint64_t diffs; /* depth diffs received (applied or not) */
     uint64_t klines; /* exchange klines applied (a kline feed) */
+
+    /* the venue's rolling 24 h statistics (FEED_TICKER24; day_ms 0 = none received) */
+    kdec day_open, day_last, day_high, day_low, day_volume, day_quote_volume;
+    int64_t day_ms;
+    /* a perpetual's mark (FEED_MARK; mark_ms 0 = none received) */
+    kdec mark_px, index_px, funding_rate;
+    int64_t next_funding_ms, mark_ms;
+    uint64_t fundings; /* funding times passed while marks were received (MARKET_FUNDING) */
+    /* exchange klines against the trade-built bars (market_set_reconcile, docs/MARKET.md) */
+    uint64_t klines_final;   /* final exchange bars streamed (x / confirm) */
+    uint64_t kline_diffs;    /* of them, replaced a trade-built bar that differed */
+    uint64_t bars_backfilled; /* bars inserted from exchange history (REST) */
+    candle kline_pending[TF_COUNT]; /* a final bar for the still forming bar, applied at close */
+    bool has_kline_pending[TF_COUNT];
     uint64_t dirty; /* bumped on every change: panes compare to their last drawn value */
 } market_sym;
 
@@ -48,6 +62,10 @@ enum market_note_kind {
     MARKET_BOOK_CROSSED, /* sym: the book became crossed */
     MARKET_DECIMALS,     /* sym: px_decimals / qty_decimals changed */
     MARKET_FUNDING,      /* sym, ev (FEED_FUNDING): a perpetual's funding time passed */
+    MARKET_BAR_REVISED,  /* sym, tf, bar: a closed bar that did not close here -- the
+                          * exchange's own replacing a trade-built one (kline reconciliation),
+                          * or history inserted by a REST backfill; not a new close: the store
+                          * keeps it, indicators computed at a close stay as they were */
 };
 
 typedef struct market_note {
@@ -153,6 +171,18 @@ market_sym *market_at(market *m, uint32_t i);
  * measured against the session's first price, ref_px). */
 bool market_ref_24h(const market_sym *s, kdec *px);
 
+/* Live: exchange klines reconcile with the trade-built bars (docs/MARKET.md "Klines and
+ * trade-built bars") instead of making a symbol kline-fed: a kline never creates a symbol;
+ * forming klines are ignored; a final one (x / confirm) replaces the held closed bar of its open
+ * time (MARKET_BAR_REVISED when it differed, counted in kline_diffs), or, while that bar is
+ * still forming, replaces it the moment it closes (the MARKET_BAR_CLOSED note carries the
+ * exchange's bar). Off by default (replay, backtest). */
+void market_set_reconcile(market *m, bool on);
+/* Exchange history (REST backfill), oldest first, into tf of s (candles_merge): inserted bars
+ * are counted in bars_backfilled, replaced ones in kline_diffs (a MARKET_BAR_REVISED each);
+ * never the forming bar. Returns the bars inserted. */
+uint32_t market_merge_bars(market *m, market_sym *s, enum tf tf, const candle *bars, uint32_t n);
+
 /* Applies one decoded event. K_OK, or K_ERR when the event is unusable (unknown symbol and the
  * table is full, snapshot without a symbol, ...): the caller counts it as malformed.
  * FEED_KLINE: a closed exchange kline becomes a closed bar of its timeframe (and is aggregated
@@ -170,5 +200,7 @@ void market_advance_final(market *m, enum venue v, int64_t now_ms);
 /* Trades refused by the candles of timeframe tf as late, over all symbols, and their volume. */
 uint64_t market_late_trades(const market *m, enum tf tf);
 uint64_t market_klines_ignored(const market *m);
+/* Exchange kline and candle fields to a candle (trades clamped to uint32). */
+candle market_kline_candle(const feed_event *ev);
 
 #endif

@@ -40,6 +40,8 @@ typedef struct okx_info {
  *     Levels [px, sz, "0", numOrders] -> (px, sz); the checksum is ignored (OKX zeroed it).
  *   books5, bbo-tbt (top-N snapshots, never diffs) and tickers -> FEED_BOOK_TICKER from the best
  *     level of each side (update_id = ts); an item with an empty side -> no event.
+ *   tickers items carrying open24h also give a FEED_TICKER24 (open24h, last, high24h, low24h;
+ *     SPOT volume = vol24h, quote = volCcy24h; SWAP/FUTURES volume = volCcy24h, quote 0).
  *   trades, trades-all -> FEED_TRADE (id = tradeId, buyer_maker = side "sell", time = ts).
  *   candle<bar> (business endpoint) -> FEED_KLINE per row [ts,o,h,l,c,vol,volCcy,volCcyQuote,
  *     confirm]: interval = <bar> as OKX names it ("1m", "1H", "1Dutc"), closed = confirm "1"

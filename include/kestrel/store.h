@@ -235,6 +235,19 @@ enum store_result store_put_metrics(store *s, enum venue v, const char *symbol, 
  * the same time replaces it): doc is the JSON of `ctl risk`'s "metrics" object; its
  * var.days / var.var / var.es also go into their own columns (table risk_metrics). */
 enum store_result store_put_risk_metrics(store *s, int64_t time_ms, const char *doc);
+/* The venue's own instrument document of one symbol (a Binance exchangeInfo symbols[] entry, an
+ * OKX instruments item; JSON text <= STORE_DOC_MAX bytes) as fetched at fetched_ms: table
+ * instrument_filters, one row per (venue, symbol), replaced by a newer one. Queued like a
+ * candle (same results). A restart without network reads them back with
+ * store_load_instrument_docs (docs/LIVE.md "Instruments"). */
+#define STORE_DOC_MAX (64u << 10)
+enum store_result store_put_instrument_doc(store *s, enum venue v, const char *symbol,
+                                           const char *doc, int64_t time_ms);
+/* Synchronous read (read connection, calling thread; start-up): fn for every committed row in
+ * (venue, symbol) order; fn returns false to stop. STORE_OK or STORE_E_READ. */
+typedef bool (*store_doc_fn)(void *ud, enum venue v, const char *symbol, const char *doc,
+                             int64_t fetched_ms);
+K_MUST_USE enum store_result store_load_instrument_docs(store *s, store_doc_fn fn, void *ud);
 /* A model state checkpoint (the engine_save blob, <= STORE_STATE_MAX bytes) as a new version
  * (table model_state, id increasing); the writer then deletes all but the newest `keep` (>= 1)
  * versions of the symbol. A control row: never dropped by the queue cap (the caller bounds how

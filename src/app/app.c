@@ -433,6 +433,7 @@ static void app_on_market(void *ud, const market_note *n)
                                  ingest_current_ms(a->ingest));
         break;
     case MARKET_BAR_CLOSED:
+    case MARKET_BAR_REVISED: /* the exchange's bar (live klines, REST backfill): an upsert */
         if (a->store)
             store_put_candle(a->store, s->venue, s->name, n->tf, n->bar);
         break;
@@ -1276,7 +1277,8 @@ int app_start(app *a, const char *args, char *err, size_t errlen)
 
     if (a->source == APP_SOURCE_LIVE) {
         live_opts lo = {.loop = a->loop, .ingest = a->ingest, .market = a->market, .log = a->log,
-                        .cfg = &a->cfg, .on_event = app_on_live_event, .on_event_ud = a};
+                        .cfg = &a->cfg, .on_event = app_on_live_event, .on_event_ud = a,
+                        .instr = a->priv->instr, .store = a->store};
         enum live_result lr = live_open(&a->live, &lo, err, errlen);
         if (lr != LIVE_OK) {
             if (lr != LIVE_ERR_INIT)

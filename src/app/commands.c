@@ -12,6 +12,7 @@
 #include "kestrel/cmd.h"
 #include "kestrel/ctl.h"
 #include "kestrel/ingest.h"
+#include "kestrel/instrument.h"
 #include "kestrel/live.h"
 #include "kestrel/decimal.h"
 #include "kestrel/replay.h"
@@ -163,6 +164,39 @@ void cmd_status_control(cmd_ctx *c, cJSON *doc)
         c->oom = true;
 }
 
+/* Live data beyond trades and books (docs/LIVE.md): exchange klines against the trade-built
+ * bars, the venue's 24 h ticker and a perpetual's mark price (null until received). */
+static void cmd_symbol_live_json(cmd_ctx *c, cJSON *o, market_sym *s)
+{
+    cJSON *k = cmd_json_obj(c, o, "klines");
+    cmd_json_num(c, k, "final", (double)s->klines_final);
+    cmd_json_num(c, k, "diffs", (double)s->kline_diffs);
+    cmd_json_num(c, k, "backfilled", (double)s->bars_backfilled);
+    if (s->day_ms > 0) {
+        cJSON *d = cmd_json_obj(c, o, "day");
+        cmd_json_dec(c, d, "open", s->day_open, s->px_decimals);
+        cmd_json_dec(c, d, "last", s->day_last, s->px_decimals);
+        cmd_json_dec(c, d, "high", s->day_high, s->px_decimals);
+        cmd_json_dec(c, d, "low", s->day_low, s->px_decimals);
+        cmd_json_dec(c, d, "volume", s->day_volume, s->qty_decimals);
+        cmd_json_dec(c, d, "quote_volume", s->day_quote_volume, 8);
+        cmd_json_num(c, d, "time_ms", (double)s->day_ms);
+    } else {
+        cmd_json_null(c, o, "day");
+    }
+    if (s->mark_ms > 0) {
+        cJSON *m = cmd_json_obj(c, o, "mark");
+        cmd_json_dec(c, m, "mark", s->mark_px, 8);
+        cmd_json_dec(c, m, "index", s->index_px, 8);
+        cmd_json_dec(c, m, "funding_rate", s->funding_rate, 8);
+        cmd_json_num(c, m, "next_funding_ms", (double)s->next_funding_ms);
+        cmd_json_num(c, m, "fundings", (double)s->fundings);
+        cmd_json_num(c, m, "time_ms", (double)s->mark_ms);
+    } else {
+        cmd_json_null(c, o, "mark");
+    }
+}
+
 static void cmd_symbol_json(cmd_ctx *c, cJSON *o, market_sym *s)
 {
     const book_stats *bs = book_get_stats(s->book);
@@ -213,6 +247,7 @@ static void cmd_symbol_json(cmd_ctx *c, cJSON *o, market_sym *s)
     cJSON *held = cmd_json_obj(c, o, "bars_held");
     for (int t = 0; t < TF_COUNT; t++)
         cmd_json_num(c, held, tf_name((enum tf)t), (double)candles_count(s->series[t]));
+    cmd_symbol_live_json(c, o, s);
 }
 
 /* The memory budget (market.h): what the limits reserve at worst, what is held now, and the
@@ -340,6 +375,25 @@ static void cmd_connections_fill(cmd_ctx *c, cJSON *o)
         cmd_json_num(c, e, "resyncs", (double)bi.resyncs);
         cmd_json_num(c, e, "snapshots", (double)bi.snapshots);
         cmd_json_bool(c, e, "fetching", bi.fetching);
+        market_sym *ms = a->market ? market_find(a->market, bi.venue, bi.symbol) : NULL;
+        cmd_json_num(c, e, "klines_final", ms ? (double)ms->klines_final : 0);
+        cmd_json_num(c, e, "kline_diffs", ms ? (double)ms->kline_diffs : 0);
+        cmd_json_num(c, e, "bars_backfilled", ms ? (double)ms->bars_backfilled : 0);
+        /* the trading core's filters for it (exchange info, or the instrument cache) */
+        const instrument *in = app_instruments(a) ? instruments_find(app_instruments(a),
+                                                                     bi.venue, bi.symbol)
+                                                  : NULL;
+        if (in) {
+            cJSON *f = cmd_json_obj(c, e, "instrument");
+            cmd_json_dec(c, f, "tick", in->tick, 0);
+            cmd_json_dec(c, f, "step", in->step, 0);
+            cmd_json_dec(c, f, "min_qty", in->min_qty, 0);
+            cmd_json_dec(c, f, "min_notional", in->min_notional, 0);
+            cmd_json_bool(c, f, "trading", in->trading);
+            cmd_json_bool(c, f, "futures", in->futures);
+        } else {
+            cmd_json_null(c, e, "instrument");
+        }
     }
     /* failover pairs ("primary@backup" watch entries): which one the panes show */
     cJSON *fo = cmd_json_arr(c, o, "failover");
@@ -393,6 +447,31 @@ static void cmd_connections_fill(cmd_ctx *c, cJSON *o)
     for (size_t i = 0; i < nb && ban; i++)
         if (!cmd_json_push_str(c, ban, it[i].text))
             break;
+    live_backfill_info bf;
+    live_backfill_get(a->live, &bf);
+    cJSON *k = cmd_json_obj(c, o, "klines");
+    cmd_json_num(c, k, "start_jobs", (double)bf.start_jobs);
+    cmd_json_num(c, k, "gap_jobs", (double)bf.gap_jobs);
+    cmd_json_num(c, k, "jobs_done", (double)bf.jobs_done);
+    cmd_json_num(c, k, "jobs_failed", (double)bf.jobs_failed);
+    cmd_json_num(c, k, "pending", bf.pending + bf.running);
+    cmd_json_num(c, k, "bars", (double)bf.bars);
+    cmd_json_num(c, k, "bars_inserted", (double)bf.bars_inserted);
+    cmd_json_num(c, k, "bars_replaced", (double)bf.bars_replaced);
+    cmd_json_str(c, k, "last_error", bf.last_error);
+    live_instruments_info ii;
+    live_instruments_get(a->live, &ii);
+    cJSON *in = cmd_json_obj(c, o, "instruments");
+    cmd_json_num(c, in, "cached", (double)ii.cached);
+    cmd_json_num(c, in, "fetched", (double)ii.fetched);
+    cmd_json_num(c, in, "requests", (double)ii.requests);
+    cmd_json_num(c, in, "failed", (double)ii.failed);
+    cmd_json_num(c, in, "pending", ii.pending);
+    cmd_json_str(c, in, "last_error", ii.last_error);
+    cJSON *wl = cmd_json_obj(c, in, "weight_limit");
+    for (int v = 0; v < VENUE_COUNT; v++)
+        if (ii.weight_limit[v] > 0)
+            cmd_json_num(c, wl, venue_name((enum venue)v), (double)ii.weight_limit[v]);
 }
 
 void cmd_status_connections(cmd_ctx *c, cJSON *doc)

@@ -24,22 +24,28 @@
 #include "kestrel/failover.h"
 #include "kestrel/http.h"
 #include "kestrel/ingest.h"
+#include "kestrel/instrument.h"
+#include "kestrel/klfetch.h"
 #include "kestrel/okx.h"
+#include "kestrel/store.h"
 #include "kestrel/ws.h"
 #include "kestrel/xmalloc.h"
 
+#include <cJSON.h>
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define LIVE_MAX_CONNS 16
+#define LIVE_MAX_CONNS 32
 #define LIVE_LV_CAP 20000
 #define LIVE_NEV 64
 #define LIVE_REST_MAX 768
 #define LIVE_ROTATE_MAX_MS 30000
 #define LIVE_STREAMS_PER_CONN 200 /* Binance: 1024 streams per connection; we stay far below */
+#define LIVE_URL_PER_SYM (5 * KSYM_MAX + 60) /* a symbol's streams in a combined-stream URL */
+#define LIVE_IREQ_MAX (CONFIG_MAX_WATCH + VENUE_COUNT) /* instruments requests */
 
 typedef struct live_sym {
     enum venue venue;
@@ -60,6 +66,9 @@ typedef struct live_sym {
 typedef struct live_conn {
     enum venue venue;
     bool books; /* carries depth diffs */
+    bool trades; /* carries the trades bars are built from (a reconnect backfills their gap) */
+    const char *channel; /* live_conn_info.channel */
+    int64_t closed_wall_ms; /* when the active connection last closed (0: never) */
     char url[WS_URL_MAX];
     ws_opts o;
     uint32_t id;   /* the active connection */
@@ -87,6 +96,34 @@ typedef struct live_conn {
     uint64_t data_stalls, suppressed;
 } live_conn;
 
+/* A kline backfill job (live_backfill_*): one symbol and timeframe over [from, to). */
+typedef struct live_bf_job {
+    int sym;
+    enum tf tf;
+    int64_t from, to;
+    bool gap; /* after a disconnect (else start-up history) */
+} live_bf_job;
+
+#define LIVE_BF_MAX (CONFIG_MAX_WATCH * TF_COUNT * 2)
+#define LIVE_BF_CONCURRENT 4
+
+typedef struct live_bf_run {
+    struct live *lv;
+    live_bf_job job;
+    klfetch *f;
+} live_bf_run;
+
+/* One instruments request: a venue's exchangeInfo (Binance) or one OKX instId. */
+typedef struct live_instr_req {
+    struct live *lv;
+    enum venue venue;
+    int sym; /* OKX: the symbol asked for; Binance: -1 (every watched one of the venue) */
+    char url[WS_URL_MAX];
+    int attempt;
+    uint64_t timer;
+    bool inflight, done;
+} live_instr_req;
+
 struct live {
     loop *l;
     ingest *ing;
@@ -99,6 +136,8 @@ struct live {
     int nsyms;
     live_conn conns[LIVE_MAX_CONNS];
     int nconns;
+    int64_t lifetime_ms; /* live_opts.lifetime_ms (tests), 0 = the config's / venue's */
+    int conn_floor; /* live_conn_for reuses no connection below it (symbols added at run time) */
     feed_level *lv;
     feed_event evs[LIVE_NEV];
     /* health and failover */
@@ -110,6 +149,19 @@ struct live {
     int64_t alert_interval_ms;
     void (*on_event)(void *ud, const live_event *ev);
     void *on_event_ud;
+    char rest_base[VENUE_COUNT][CONFIG_URL_MAX];
+    /* kline backfill: a FIFO of jobs, LIVE_BF_CONCURRENT running */
+    live_bf_job bf_q[LIVE_BF_MAX];
+    uint32_t bf_head, bf_n;
+    live_bf_run bf_run[LIVE_BF_CONCURRENT];
+    live_backfill_info bf;
+    bool backfill;
+    /* instruments: exchangeInfo / OKX instruments at start, cached in the store */
+    instruments *instr;
+    store *store;
+    live_instr_req ireq[LIVE_IREQ_MAX];
+    int nireq;
+    live_instruments_info ii;
 };
 
 const char *live_strerror(enum live_result r)
@@ -162,6 +214,9 @@ int live_parse_watch(const char *spec, enum venue *v, char *sym, size_t cap, cha
 }
 
 /* ---- URLs ---------------------------------------------------------------------------------- */
+
+static enum live_result live_check_url(const char *key, const char *url, bool websocket,
+                                       char *err, size_t errlen);
 
 typedef struct live_bases {
     const char *rest, *ws, *ws_public, *ws_market;
@@ -217,6 +272,19 @@ static void live_base(char *out, size_t cap, const char *cfg, const char *def)
     size_t n = strlen(out);
     while (n > 0 && out[n - 1] == '/')
         out[--n] = '\0';
+}
+
+int live_rest_base(const kconfig *cfg, enum venue v, char *out, size_t cap, char *err,
+                   size_t errlen)
+{
+    live_bases d;
+    if ((unsigned)v >= VENUE_COUNT ||
+        live_default_bases(v, cfg->venues[v].network, &d, err, errlen) != K_OK)
+        return K_ERR;
+    live_base(out, cap, cfg->venues[v].rest_url, d.rest);
+    char key[96];
+    snprintf(key, sizeof key, "venues.%s.rest_url", venue_name(v));
+    return live_check_url(key, out, false, err, errlen) == LIVE_OK ? K_OK : K_ERR;
 }
 
 /* Checks a URL with the net layer's own parser (scheme, loopback-only plain text). */
@@ -386,19 +454,333 @@ static void live_subscribe(klive *lv, live_conn *c, uint32_t id)
 {
     if (c->venue != VENUE_OKX)
         return; /* Binance: the streams are in the URL */
-    static const char *const book_chans[] = {"books", "trades", "bbo-tbt"};
+    /* /ws/v5/public: books, trades, top of book, 24 h tickers; /ws/v5/business: candles */
+    static const char *const book_chans[] = {"books", "trades", "bbo-tbt", "tickers"};
+    static const char *const biz_chans[] = {"candle1m"};
+    const char *const *chans = c->books ? book_chans : biz_chans;
+    size_t nch = c->books ? K_ARRAY_LEN(book_chans) : K_ARRAY_LEN(biz_chans);
     for (int i = 0; i < c->nsyms; i++) {
-        for (size_t k = 0; k < K_ARRAY_LEN(book_chans); k++) {
+        for (size_t k = 0; k < nch; k++) {
             char msg[256];
-            size_t n = okx_subscribe_msg(msg, sizeof msg, true, book_chans[k],
+            size_t n = okx_subscribe_msg(msg, sizeof msg, true, chans[k],
                                          lv->syms[c->syms[i]].name);
             if (n == 0 || ws_send(lv->net, id, msg, n) != WS_OK) {
                 if (lv->log)
-                    log_warn(lv->log, "live okx: cannot subscribe %s %s", book_chans[k],
+                    log_warn(lv->log, "live okx: cannot subscribe %s %s", chans[k],
                              lv->syms[c->syms[i]].name);
             }
         }
     }
+}
+
+/* ---- instruments (docs/LIVE.md "Instruments") ---------------------------------------------- */
+
+static bool live_watched(const klive *lv, enum venue v, const char *sym)
+{
+    for (int i = 0; i < lv->nsyms; i++)
+        if (lv->syms[i].venue == v && strcmp(lv->syms[i].name, sym) == 0)
+            return true;
+    return false;
+}
+
+/* One symbol's document into the trading core's table (and the market's decimals). */
+static bool live_instr_doc(klive *lv, enum venue v, const char *sym, const char *doc)
+{
+    instrument in;
+    char err[200];
+    if (!lv->instr || instruments_load_doc(lv->instr, v, doc, strlen(doc), &in, err,
+                                           sizeof err) != INSTR_OK) {
+        if (lv->log)
+            log_warn(lv->log, "live %s %s: instrument: %s", venue_name(v), sym, lv->instr ? err
+                     : "no table");
+        return false;
+    }
+    market_sym *ms = market_find(lv->m, v, sym);
+    if (ms)
+        market_set_decimals(lv->m, ms, in.px_decimals, in.qty_decimals);
+    return true;
+}
+
+static bool live_instr_cached(void *ud, enum venue v, const char *symbol, const char *doc,
+                              int64_t fetched_ms)
+{
+    (void)fetched_ms;
+    klive *lv = ud;
+    if (live_watched(lv, v, symbol) && live_instr_doc(lv, v, symbol, doc))
+        lv->ii.cached++;
+    return true;
+}
+
+static void live_instr_send(live_instr_req *q);
+
+static void live_instr_timer(loop *l, uint64_t id, void *ud)
+{
+    (void)l;
+    (void)id;
+    live_instr_req *q = ud;
+    q->timer = 0;
+    live_instr_send(q);
+}
+
+static void live_instr_retry(live_instr_req *q, int64_t ms, const char *why)
+{
+    klive *lv = q->lv;
+    snprintf(lv->ii.last_error, sizeof lv->ii.last_error, "%s: %s", venue_name(q->venue), why);
+    if (++q->attempt > 6) {
+        q->done = true;
+        lv->ii.failed++;
+        if (lv->log)
+            log_warn(lv->log, "live %s: instruments not fetched (%s): the cache (%llu) is used",
+                     venue_name(q->venue), why, (unsigned long long)lv->ii.cached);
+        return;
+    }
+    q->timer = loop_timer_add(lv->l, ms, live_instr_timer, q);
+}
+
+static void live_instr_resp(void *ud, const http_response *r)
+{
+    live_instr_req *q = ud;
+    klive *lv = q->lv;
+    q->inflight = false;
+    if (r->result == HTTP_ERR_CANCELLED)
+        return;
+    if (r->result != HTTP_OK || r->status != 200) {
+        char why[200];
+        snprintf(why, sizeof why, "%s (HTTP %ld)", r->result != HTTP_OK ?
+                 http_strerror(r->result) : "refused", r->status);
+        live_instr_retry(q, r->status == 429 || r->status == 418 ? live_pause_left(lv, q->venue)
+                         : 1000LL << (q->attempt < 4 ? q->attempt : 4), why);
+        return;
+    }
+    cJSON *doc = cJSON_ParseWithLength(r->body, r->len);
+    const cJSON *list = doc ? cJSON_GetObjectItemCaseSensitive(doc, q->venue == VENUE_OKX ?
+                                                               "data" : "symbols")
+                            : NULL;
+    if (!cJSON_IsArray(list)) {
+        cJSON_Delete(doc);
+        live_instr_retry(q, 2000, "not an instruments document");
+        return;
+    }
+    if (q->venue != VENUE_OKX) { /* the venue's REQUEST_WEIGHT limit for the tracker */
+        const cJSON *rl, *rls = cJSON_GetObjectItemCaseSensitive(doc, "rateLimits");
+        cJSON_ArrayForEach(rl, rls) {
+            const cJSON *t = cJSON_GetObjectItemCaseSensitive(rl, "rateLimitType");
+            const cJSON *iv = cJSON_GetObjectItemCaseSensitive(rl, "interval");
+            const cJSON *n = cJSON_GetObjectItemCaseSensitive(rl, "intervalNum");
+            const cJSON *lim = cJSON_GetObjectItemCaseSensitive(rl, "limit");
+            if (cJSON_IsString(t) && !strcmp(t->valuestring, "REQUEST_WEIGHT") &&
+                cJSON_IsString(iv) && !strcmp(iv->valuestring, "MINUTE") &&
+                cJSON_IsNumber(n) && n->valuedouble == 1 && cJSON_IsNumber(lim) &&
+                lim->valuedouble >= 100 && lim->valuedouble <= 1e6) {
+                http_set_weight_limit(lv->http, q->venue, (int64_t)lim->valuedouble);
+                lv->ii.weight_limit[q->venue] = (int64_t)lim->valuedouble;
+            }
+        }
+    }
+    const cJSON *it;
+    cJSON_ArrayForEach(it, list) {
+        const cJSON *sy = cJSON_GetObjectItemCaseSensitive(it, q->venue == VENUE_OKX ? "instId"
+                                                                                     : "symbol");
+        if (!cJSON_IsString(sy) || !live_watched(lv, q->venue, sy->valuestring))
+            continue;
+        char *one = cJSON_PrintUnformatted(it);
+        if (one && live_instr_doc(lv, q->venue, sy->valuestring, one)) {
+            lv->ii.fetched++;
+            if (lv->store)
+                (void)store_put_instrument_doc(lv->store, q->venue, sy->valuestring, one,
+                                               loop_wall_ms());
+        }
+        cJSON_free(one);
+    }
+    cJSON_Delete(doc);
+    q->done = true;
+}
+
+static void live_instr_send(live_instr_req *q)
+{
+    klive *lv = q->lv;
+    enum http_result r = http_get(lv->http, q->venue, q->url,
+                                  q->venue == VENUE_BINANCE_SPOT ? 20 : 1, live_instr_resp, q,
+                                  NULL);
+    if (r == HTTP_OK) {
+        q->inflight = true;
+        lv->ii.requests++;
+        return;
+    }
+    q->timer = loop_timer_add(lv->l, r == HTTP_ERR_PAUSED ? live_pause_left(lv, q->venue) : 500,
+                              live_instr_timer, q);
+}
+
+/* The cache first (a start without network still knows every filter), then the venues. */
+static void live_instruments_start(klive *lv)
+{
+    if (lv->store &&
+        store_load_instrument_docs(lv->store, live_instr_cached, lv) != STORE_OK && lv->log)
+        log_warn(lv->log, "live: the instrument cache could not be read");
+    for (int v = 0; v < VENUE_COUNT; v++) {
+        char list[WS_URL_MAX - CONFIG_URL_MAX - 64] = "", base[CONFIG_URL_MAX];
+        size_t n = 0;
+        snprintf(base, sizeof base, "%s", lv->rest_base[v]); /* not inside lv: -Wrestrict */
+        for (int i = 0; i < lv->nsyms && lv->nireq < LIVE_IREQ_MAX; i++) {
+            live_sym *s = &lv->syms[i];
+            if ((int)s->venue != v)
+                continue;
+            if (v == VENUE_OKX) { /* one request per instId: instType from its shape */
+                live_instr_req *q = &lv->ireq[lv->nireq++];
+                memset(q, 0, sizeof *q);
+                size_t len = strlen(s->name);
+                const char *d1 = strchr(s->name, '-');
+                const char *type = len > 5 && !strcmp(s->name + len - 5, "-SWAP") ? "SWAP"
+                                   : d1 && strchr(d1 + 1, '-')                    ? "FUTURES"
+                                                                                  : "SPOT";
+                char inst[KSYM_MAX];
+                memcpy(inst, s->name, sizeof inst);
+                snprintf(q->url, sizeof q->url, "%s/api/v5/public/instruments?instType=%s"
+                         "&instId=%s", base, type, inst);
+                q->lv = lv;
+                q->venue = VENUE_OKX;
+                q->sym = i;
+                continue;
+            }
+            int k = snprintf(list + n, sizeof list - n, "%s%%22%s%%22", n ? "," : "", s->name);
+            if (k > 0 && (size_t)k < sizeof list - n)
+                n += (size_t)k;
+        }
+        if (v == VENUE_OKX || n == 0 || lv->nireq >= LIVE_IREQ_MAX)
+            continue;
+        live_instr_req *q = &lv->ireq[lv->nireq++];
+        memset(q, 0, sizeof *q);
+        q->lv = lv;
+        q->venue = (enum venue)v;
+        q->sym = -1;
+        if (v == VENUE_BINANCE_SPOT) /* the watched symbols only: the full document is large */
+            snprintf(q->url, sizeof q->url, "%s/api/v3/exchangeInfo?symbols=%%5B%s%%5D", base,
+                     list);
+        else /* /fapi/v1/exchangeInfo takes no symbol filter */
+            snprintf(q->url, sizeof q->url, "%s/fapi/v1/exchangeInfo", base);
+    }
+    for (int k = 0; k < lv->nireq; k++)
+        live_instr_send(&lv->ireq[k]);
+}
+
+void live_instruments_get(const klive *lv, live_instruments_info *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!lv)
+        return;
+    *out = lv->ii;
+    for (int k = 0; k < lv->nireq; k++)
+        out->pending += !lv->ireq[k].done;
+}
+
+/* ---- kline backfill (docs/LIVE.md "Kline history") ------------------------------------------ */
+
+static void live_bf_next(klive *lv);
+
+static void live_bf_page(void *ud, const candle *bars, uint32_t n)
+{
+    live_bf_run *r = ud;
+    klive *lv = r->lv;
+    live_sym *s = &lv->syms[r->job.sym];
+    market_sym *ms = market_find(lv->m, s->venue, s->name);
+    if (!ms)
+        ms = market_add(lv->m, s->venue, s->name); /* history before the first trade */
+    if (!ms)
+        return;
+    uint64_t before = ms->kline_diffs;
+    lv->bf.bars_inserted += market_merge_bars(lv->m, ms, r->job.tf, bars, n);
+    lv->bf.bars_replaced += ms->kline_diffs - before;
+    lv->bf.bars += n;
+}
+
+static void live_bf_done(void *ud, enum klfetch_result res, const char *err)
+{
+    live_bf_run *r = ud;
+    klive *lv = r->lv;
+    if (res == KLFETCH_OK) {
+        lv->bf.jobs_done++;
+    } else {
+        lv->bf.jobs_failed++;
+        snprintf(lv->bf.last_error, sizeof lv->bf.last_error, "%s", err ? err : "?");
+        if (lv->log)
+            log_warn(lv->log, "live backfill %s %s: %s", lv->syms[r->job.sym].name,
+                     tf_name(r->job.tf), err ? err : klfetch_strerror(res));
+    }
+    klfetch_free(r->f);
+    r->f = NULL;
+    live_bf_next(lv);
+}
+
+static void live_bf_next(klive *lv)
+{
+    for (int k = 0; k < LIVE_BF_CONCURRENT && lv->bf_head < lv->bf_n; k++) {
+        live_bf_run *r = &lv->bf_run[k];
+        if (r->f)
+            continue;
+        r->lv = lv;
+        r->job = lv->bf_q[lv->bf_head++ % LIVE_BF_MAX];
+        live_sym *s = &lv->syms[r->job.sym];
+        klfetch_opts o = {.loop = lv->l, .http = lv->http, .venue = s->venue,
+                          .rest_base = lv->rest_base[s->venue], .symbol = s->name,
+                          .tf = r->job.tf, .from_ms = r->job.from, .to_ms = r->job.to,
+                          .on_page = live_bf_page, .on_done = live_bf_done, .ud = r};
+        char err[256];
+        r->f = klfetch_start(&o, err, sizeof err);
+        if (!r->f) {
+            lv->bf.jobs_failed++;
+            snprintf(lv->bf.last_error, sizeof lv->bf.last_error, "%s", err);
+        }
+    }
+    lv->bf.pending = lv->bf_n - lv->bf_head;
+    lv->bf.running = 0;
+    for (int k = 0; k < LIVE_BF_CONCURRENT; k++)
+        lv->bf.running += lv->bf_run[k].f != NULL;
+}
+
+/* Queues the history of every timeframe but 1s for symbol i: from the start-up's full series
+ * (each ring's cap: every indicator's warm-up and the chart's width) or, after a disconnect,
+ * from the bar the connection closed in (a gap in history is filled over REST). */
+static void live_bf_queue(klive *lv, int i, int64_t since_ms, bool gap)
+{
+    int64_t now = loop_wall_ms();
+    const market_limits *lim = market_get_limits(lv->m);
+    for (int t = TF_1M; t < TF_COUNT; t++) {
+        if (lv->bf_n - lv->bf_head >= LIVE_BF_MAX) {
+            lv->bf.dropped++;
+            continue;
+        }
+        int64_t ms = tf_ms((enum tf)t);
+        uint32_t cap = t == TF_1M ? K_MAX(lim->candles_max, MARKET_DAY_1M_BARS)
+                                  : lim->candles_max;
+        int64_t from = gap ? since_ms - since_ms % ms - ms : now - (int64_t)cap * ms;
+        if (from < now - (int64_t)cap * ms)
+            from = now - (int64_t)cap * ms; /* never more than the ring holds */
+        live_bf_job j = {.sym = i, .tf = (enum tf)t, .from = from, .to = now, .gap = gap};
+        lv->bf_q[lv->bf_n++ % LIVE_BF_MAX] = j;
+        if (gap)
+            lv->bf.gap_jobs++;
+        else
+            lv->bf.start_jobs++;
+    }
+    live_bf_next(lv);
+}
+
+/* A connection that carries trades opened again after a close: its symbols' bars have a hole
+ * (or fill bars carrying the last close) for the time it was away: backfilled. */
+static void live_on_reopen(klive *lv, live_conn *c)
+{
+    if (!c->trades || c->closed_wall_ms == 0 || !lv->backfill)
+        return;
+    for (int i = 0; i < c->nsyms; i++)
+        live_bf_queue(lv, c->syms[i], c->closed_wall_ms, true);
+    c->closed_wall_ms = 0;
+}
+
+void live_backfill_get(const klive *lv, live_backfill_info *out)
+{
+    memset(out, 0, sizeof *out);
+    if (lv)
+        *out = lv->bf;
 }
 
 static void live_promote(klive *lv, live_conn *c)
@@ -520,6 +902,7 @@ static void live_on_item(void *ud, const ws_item *it)
             if (lv->log)
                 log_info(lv->log, "live %s: connected %s", venue_name(c->venue), c->url);
             live_invalidate(lv, c);
+            live_on_reopen(lv, c);
         }
         live_subscribe(lv, c, it->conn);
         return;
@@ -528,6 +911,8 @@ static void live_on_item(void *ud, const ws_item *it)
             if (lv->log)
                 log_warn(lv->log, "live %s: disconnected (reconnecting)", venue_name(c->venue));
             live_invalidate(lv, c);
+            if (!c->closed_wall_ms) /* the first close since it was last open */
+                c->closed_wall_ms = loop_wall_ms();
         }
         return;
     case WS_ITEM_FRAME:
@@ -675,6 +1060,21 @@ static void live_health_tick(loop *l, uint64_t id, void *ud)
 }
 
 /* Cadences, ceilings and labels of the connections, the failover pairs, the health timer. */
+/* A connection's expected cadence, stall ceiling and label (at start and when added later). */
+static void live_conn_health_init(live_conn *c)
+{
+    /* depth@100ms and OKX books push every 100 ms while the book moves; a trade stream
+     * has no schedule: 1 s is a busy symbol's. Ceilings: Binance's own 10 s transport
+     * stall for book streams; OKX's idle book heartbeat (~60 s) x 1.5; trades 60 s. */
+    c->cadence_ms = c->books ? 100 : 1000;
+    c->ceiling_ms = !c->books ? 60000 : c->venue == VENUE_OKX ? 90000 : 10000;
+    c->last_replace_ms = c->max_replace_ms = -1;
+    snprintf(c->label, sizeof c->label, "%s %s", venue_name(c->venue),
+             c->channel && !strcmp(c->channel, "candles") ? "candles"
+             : c->venue == VENUE_BINANCE_USDM ? (c->books ? "public" : "market")
+                                              : (c->books ? "books" : "trades"));
+}
+
 static void live_health_setup(klive *lv, const kconfig *cfg)
 {
     lv->stall_factor = cfg->health_stall_factor > 0 ? cfg->health_stall_factor : 50;
@@ -687,18 +1087,8 @@ static void live_health_setup(klive *lv, const kconfig *cfg)
     lv->fo = failover_new(&fo);
     for (int i = 0; i < lv->npairs; i++)
         (void)failover_add(lv->fo);
-    for (int i = 0; i < lv->nconns; i++) {
-        live_conn *c = &lv->conns[i];
-        /* depth@100ms and OKX books push every 100 ms while the book moves; a trade stream
-         * has no schedule: 1 s is a busy symbol's. Ceilings: Binance's own 10 s transport
-         * stall for book streams; OKX's idle book heartbeat (~60 s) x 1.5; trades 60 s. */
-        c->cadence_ms = c->books ? 100 : 1000;
-        c->ceiling_ms = !c->books ? 60000 : c->venue == VENUE_OKX ? 90000 : 10000;
-        c->last_replace_ms = c->max_replace_ms = -1;
-        snprintf(c->label, sizeof c->label, "%s %s", venue_name(c->venue),
-                 c->venue == VENUE_BINANCE_USDM ? (c->books ? "public" : "market")
-                                                : (c->books ? "books" : "trades"));
-    }
+    for (int i = 0; i < lv->nconns; i++)
+        live_conn_health_init(&lv->conns[i]);
     lv->health_timer = loop_timer_add(lv->l, LIVE_HEALTH_TICK_MS, live_health_tick, lv);
 }
 
@@ -846,9 +1236,10 @@ size_t live_banner(klive *lv, live_banner_item *out, size_t max)
 
 static live_conn *live_conn_for(klive *lv, enum venue v, bool books)
 {
-    for (int i = 0; i < lv->nconns; i++)
+    for (int i = lv->conn_floor; i < lv->nconns; i++)
         if (lv->conns[i].venue == v && lv->conns[i].books == books &&
-            lv->conns[i].nsyms < LIVE_STREAMS_PER_CONN / 4)
+            lv->conns[i].nsyms < LIVE_STREAMS_PER_CONN / 4 &&
+            strlen(lv->conns[i].url) + LIVE_URL_PER_SYM < WS_URL_MAX) /* room for 5 streams */
             return &lv->conns[i];
     if (lv->nconns >= LIVE_MAX_CONNS)
         return NULL;
@@ -924,7 +1315,8 @@ static int live_add_sym(klive *lv, const char *spec, char (*rest)[CONFIG_URL_MAX
     if (v == VENUE_BINANCE_SPOT) {
         if (!bc->url[0])
             snprintf(bc->url, sizeof bc->url, "%s/stream?streams=", ws[v]);
-        static const char *const kinds[] = {"depth@100ms", "trade", "bookTicker"};
+        static const char *const kinds[] = {"depth@100ms", "trade", "bookTicker", "kline_1m",
+                                            "ticker"};
         for (size_t k = 0; k < K_ARRAY_LEN(kinds) && ok == K_OK; k++) {
             snprintf(st, sizeof st, "%s@%s", lower, kinds[k]);
             ok = live_url_add(bc, st);
@@ -945,12 +1337,33 @@ static int live_add_sym(klive *lv, const char *spec, char (*rest)[CONFIG_URL_MAX
         }
         if (!mc->url[0])
             snprintf(mc->url, sizeof mc->url, "%s/market/stream?streams=", wmkt[v]);
-        snprintf(st, sizeof st, "%s@trade", lower);
-        ok = ok == K_OK ? live_url_add(mc, st) : ok;
+        /* trades, klines, the 24 h ticker and the mark price live on /market */
+        static const char *const mkinds[] = {"trade", "kline_1m", "ticker", "markPrice@1s"};
+        for (size_t k = 0; k < K_ARRAY_LEN(mkinds) && ok == K_OK; k++) {
+            snprintf(st, sizeof st, "%s@%s", lower, mkinds[k]);
+            ok = live_url_add(mc, st);
+        }
+        mc->trades = true;
+        mc->channel = "market";
         mc->syms[mc->nsyms++] = lv->nsyms;
-    } else if (!bc->url[0]) {
-        snprintf(bc->url, sizeof bc->url, "%s/ws/v5/public", ws[v]);
+    } else {
+        if (!bc->url[0])
+            snprintf(bc->url, sizeof bc->url, "%s/ws/v5/public", ws[v]);
+        live_conn *kc = live_conn_for(lv, v, false); /* candles: the business endpoint */
+        if (!kc) {
+            snprintf(err, errlen, "live: too many connections (at most %d)", LIVE_MAX_CONNS);
+            *res = LIVE_ERR_WATCH;
+            return -1;
+        }
+        if (!kc->url[0])
+            snprintf(kc->url, sizeof kc->url, "%s/ws/v5/business", ws[v]);
+        kc->channel = "candles";
+        kc->syms[kc->nsyms++] = lv->nsyms;
     }
+    if (v != VENUE_BINANCE_USDM)
+        bc->trades = true;
+    bc->channel = "books";
+    snprintf(lv->rest_base[v], sizeof lv->rest_base[v], "%s", rest[v]);
     if (ok != K_OK) {
         snprintf(err, errlen, "live: the stream URL of %s is too long", venue_name(v));
         *res = LIVE_ERR_WATCH;
@@ -961,23 +1374,56 @@ static int live_add_sym(klive *lv, const char *spec, char (*rest)[CONFIG_URL_MAX
     return lv->nsyms++;
 }
 
-static enum live_result live_build(klive *lv, const kconfig *cfg, char *err, size_t errlen)
+/* Every venue's REST and websocket bases: the config's overrides over the network's defaults. */
+static int live_bases_all(const kconfig *cfg, char (*rest)[CONFIG_URL_MAX],
+                          char (*ws)[CONFIG_URL_MAX], char (*wpub)[CONFIG_URL_MAX],
+                          char (*wmkt)[CONFIG_URL_MAX], char *err, size_t errlen)
 {
-    live_bases defs[VENUE_COUNT];
-    char rest[VENUE_COUNT][CONFIG_URL_MAX], ws[VENUE_COUNT][CONFIG_URL_MAX],
-        wpub[VENUE_COUNT][CONFIG_URL_MAX], wmkt[VENUE_COUNT][CONFIG_URL_MAX];
     for (int v = 0; v < VENUE_COUNT; v++) {
         const kconfig_venue *vc = &cfg->venues[v];
-        if (live_default_bases((enum venue)v, vc->network, &defs[v], err, errlen) != K_OK)
-            return LIVE_ERR_URL;
-        live_base(rest[v], sizeof rest[v], vc->rest_url, defs[v].rest);
-        live_base(ws[v], sizeof ws[v], vc->ws_url, defs[v].ws);
+        live_bases d;
+        if (live_default_bases((enum venue)v, vc->network, &d, err, errlen) != K_OK)
+            return K_ERR;
+        live_base(rest[v], CONFIG_URL_MAX, vc->rest_url, d.rest);
+        live_base(ws[v], CONFIG_URL_MAX, vc->ws_url, d.ws);
         /* USD-M: ws_url (when given) is the base of both, the specific keys win */
-        live_base(wpub[v], sizeof wpub[v], vc->ws_public_url, vc->ws_url[0] ? ws[v] :
-                  defs[v].ws_public ? defs[v].ws_public : ws[v]);
-        live_base(wmkt[v], sizeof wmkt[v], vc->ws_market_url, vc->ws_url[0] ? ws[v] :
-                  defs[v].ws_market ? defs[v].ws_market : ws[v]);
+        live_base(wpub[v], CONFIG_URL_MAX, vc->ws_public_url, vc->ws_url[0] ? ws[v] :
+                  d.ws_public ? d.ws_public : ws[v]);
+        live_base(wmkt[v], CONFIG_URL_MAX, vc->ws_market_url, vc->ws_url[0] ? ws[v] :
+                  d.ws_market ? d.ws_market : ws[v]);
     }
+    return K_OK;
+}
+
+/* The URLs venue v uses, each checked (TLS unless loopback), named by its config key. */
+static enum live_result live_check_venue_urls(enum venue v, char (*rest)[CONFIG_URL_MAX],
+                                              char (*ws)[CONFIG_URL_MAX],
+                                              char (*wpub)[CONFIG_URL_MAX],
+                                              char (*wmkt)[CONFIG_URL_MAX], char *err,
+                                              size_t errlen)
+{
+    char key[96];
+    enum live_result r;
+    snprintf(key, sizeof key, "venues.%s.rest_url", venue_name(v));
+    if ((r = live_check_url(key, rest[v], false, err, errlen)) != LIVE_OK)
+        return r;
+    if (v == VENUE_BINANCE_USDM) {
+        snprintf(key, sizeof key, "venues.%s.ws_public_url", venue_name(v));
+        if ((r = live_check_url(key, wpub[v], true, err, errlen)) != LIVE_OK)
+            return r;
+        snprintf(key, sizeof key, "venues.%s.ws_market_url", venue_name(v));
+        return live_check_url(key, wmkt[v], true, err, errlen);
+    }
+    snprintf(key, sizeof key, "venues.%s.ws_url", venue_name(v));
+    return live_check_url(key, ws[v], true, err, errlen);
+}
+
+static enum live_result live_build(klive *lv, const kconfig *cfg, char *err, size_t errlen)
+{
+    char rest[VENUE_COUNT][CONFIG_URL_MAX], ws[VENUE_COUNT][CONFIG_URL_MAX],
+        wpub[VENUE_COUNT][CONFIG_URL_MAX], wmkt[VENUE_COUNT][CONFIG_URL_MAX];
+    if (live_bases_all(cfg, rest, ws, wpub, wmkt, err, errlen) != K_OK)
+        return LIVE_ERR_URL;
     if (cfg->watch_count == 0) {
         snprintf(err, errlen, "live: the watch list is empty (config watch = [\"venue:SYMBOL\", "
                  "...] or --watch venue:SYMBOL[,...])");
@@ -1021,25 +1467,10 @@ static enum live_result live_build(klive *lv, const kconfig *cfg, char *err, siz
     }
     /* every URL checked before anything connects */
     for (int v = 0; v < VENUE_COUNT; v++) {
-        if (!used[v])
-            continue;
-        char key[96];
         enum live_result r;
-        snprintf(key, sizeof key, "venues.%s.rest_url", venue_name((enum venue)v));
-        if ((r = live_check_url(key, rest[v], false, err, errlen)) != LIVE_OK)
+        if (used[v] && (r = live_check_venue_urls((enum venue)v, rest, ws, wpub, wmkt, err,
+                                                  errlen)) != LIVE_OK)
             return r;
-        if (v == VENUE_BINANCE_USDM) {
-            snprintf(key, sizeof key, "venues.%s.ws_public_url", venue_name((enum venue)v));
-            if ((r = live_check_url(key, wpub[v], true, err, errlen)) != LIVE_OK)
-                return r;
-            snprintf(key, sizeof key, "venues.%s.ws_market_url", venue_name((enum venue)v));
-            if ((r = live_check_url(key, wmkt[v], true, err, errlen)) != LIVE_OK)
-                return r;
-        } else {
-            snprintf(key, sizeof key, "venues.%s.ws_url", venue_name((enum venue)v));
-            if ((r = live_check_url(key, ws[v], true, err, errlen)) != LIVE_OK)
-                return r;
-        }
     }
     return LIVE_OK;
 }
@@ -1052,6 +1483,28 @@ enum live_result live_check(const kconfig *cfg, char *err, size_t errlen)
     return r;
 }
 
+/* Opens connection c: the venue's transport defaults, the configured lifetime (tests: a few
+ * seconds), and a quiet trade stream judged by live_health rather than the transport. */
+static int live_conn_start(klive *lv, live_conn *c, char *err, size_t errlen)
+{
+    ws_opts_default(&c->o, c->venue);
+    double life = lv->cfg ? lv->cfg->venues[c->venue].lifetime_s : 0;
+    if (life > 0) {
+        c->o.lifetime_ms = (int64_t)(life * 1000.0);
+        if (c->o.rotate_grace_ms <= 0)
+            c->o.rotate_grace_ms = LIVE_ROTATE_MAX_MS * 2;
+    }
+    if (lv->lifetime_ms > 0)
+        c->o.lifetime_ms = lv->lifetime_ms;
+    if (!c->books && c->o.stall_ms > 0 && c->o.stall_ms < c->ceiling_ms)
+        c->o.stall_ms = c->ceiling_ms;
+    if (ws_open(lv->net, c->url, &c->o, &c->id, err, errlen) != WS_OK)
+        return K_ERR;
+    if (lv->log)
+        log_info(lv->log, "live %s: opening %s", venue_name(c->venue), c->url);
+    return K_OK;
+}
+
 enum live_result live_open(klive **out, const live_opts *o, char *err, size_t errlen)
 {
     *out = NULL;
@@ -1061,6 +1514,7 @@ enum live_result live_open(klive **out, const live_opts *o, char *err, size_t er
     lv->m = o->market;
     lv->log = o->log;
     lv->cfg = o->cfg;
+    lv->backfill = !o->no_backfill;
     enum live_result r = live_build(lv, o->cfg, err, errlen);
     if (r != LIVE_OK) {
         free(lv);
@@ -1087,26 +1541,19 @@ enum live_result live_open(klive **out, const live_opts *o, char *err, size_t er
         live_close(lv);
         return LIVE_ERR_INIT;
     }
-    for (int i = 0; i < lv->nconns; i++) {
-        live_conn *c = &lv->conns[i];
-        ws_opts_default(&c->o, c->venue);
-        double life = o->cfg->venues[c->venue].lifetime_s;
-        if (life > 0) { /* config: shorter than the venue's cut (tests: a few seconds) */
-            c->o.lifetime_ms = (int64_t)(life * 1000.0);
-            if (c->o.rotate_grace_ms <= 0)
-                c->o.rotate_grace_ms = LIVE_ROTATE_MAX_MS * 2;
-        }
-        if (o->lifetime_ms > 0)
-            c->o.lifetime_ms = o->lifetime_ms;
-        if (!c->books && c->o.stall_ms > 0 && c->o.stall_ms < c->ceiling_ms)
-            c->o.stall_ms = c->ceiling_ms; /* a quiet trade stream is judged by live_health */
-        if (ws_open(lv->net, c->url, &c->o, &c->id, err, errlen) != WS_OK) {
+    lv->lifetime_ms = o->lifetime_ms;
+    for (int i = 0; i < lv->nconns; i++)
+        if (live_conn_start(lv, &lv->conns[i], err, errlen) != K_OK) {
             live_close(lv);
             return LIVE_ERR_URL;
         }
-        if (lv->log)
-            log_info(lv->log, "live %s: opening %s", venue_name(c->venue), c->url);
-    }
+    /* exchange klines reconcile with the trade-built bars; history over REST at start */
+    market_set_reconcile(lv->m, true);
+    lv->instr = o->instr;
+    lv->store = o->store;
+    live_instruments_start(lv);
+    for (int i = 0; i < lv->nsyms && lv->backfill; i++)
+        live_bf_queue(lv, i, 0, false);
     *out = lv;
     return LIVE_OK;
 }
@@ -1119,6 +1566,14 @@ void live_close(klive *lv)
         loop_unwatch(lv->l, ws_net_fd(lv->net));
         ws_net_free(lv->net);
     }
+    for (int k = 0; k < LIVE_BF_CONCURRENT; k++) { /* before http_free: no callback after */
+        klfetch_free(lv->bf_run[k].f);
+        lv->bf_run[k].f = NULL;
+    }
+    lv->bf_head = lv->bf_n; /* a cancelled one must not start the next */
+    for (int k = 0; k < lv->nireq; k++)
+        if (lv->ireq[k].timer)
+            loop_timer_cancel(lv->l, lv->ireq[k].timer);
     http_free(lv->http); /* first: its cancelled callbacks may arm retry timers */
     if (lv->health_timer)
         loop_timer_cancel(lv->l, lv->health_timer);
@@ -1146,7 +1601,7 @@ int live_conn_get(klive *lv, size_t i, live_conn_info *out)
     if (ws_get_stats(lv->net, c->id, &c->st) != WS_OK)
         memset(&c->st, 0, sizeof c->st);
     out->venue = c->venue;
-    out->channel = c->books ? "books" : "trades";
+    out->channel = c->channel ? c->channel : c->books ? "books" : "trades";
     out->url = c->url;
     out->label = c->label;
     out->state = c->stalled ? "stalled" : ws_state_name(c->st.state);
@@ -1214,23 +1669,6 @@ bool live_all_books_live(klive *lv)
 
 /* ---- symbols added / removed at run time (the watchlist's `a` / `d`) ----------------------- */
 
-/* Opens connection c (lifetime as live_open sets it). */
-static int live_conn_start(klive *lv, live_conn *c, char *err, size_t errlen)
-{
-    ws_opts_default(&c->o, c->venue);
-    double life = lv->cfg ? lv->cfg->venues[c->venue].lifetime_s : 0;
-    if (life > 0) {
-        c->o.lifetime_ms = (int64_t)(life * 1000.0);
-        if (c->o.rotate_grace_ms <= 0)
-            c->o.rotate_grace_ms = LIVE_ROTATE_MAX_MS * 2;
-    }
-    if (ws_open(lv->net, c->url, &c->o, &c->id, err, errlen) != WS_OK)
-        return K_ERR;
-    if (lv->log)
-        log_info(lv->log, "live %s: opening %s", venue_name(c->venue), c->url);
-    return K_OK;
-}
-
 enum live_result live_symbol_add(klive *lv, enum venue v, const char *name, char *err,
                                  size_t errlen)
 {
@@ -1244,75 +1682,41 @@ enum live_result live_symbol_add(klive *lv, enum venue v, const char *name, char
             snprintf(err, errlen, "%s:%s is already subscribed", venue_name(v), name);
             return LIVE_ERR_WATCH;
         }
-    int need = v == VENUE_BINANCE_USDM ? 2 : 1;
-    if (lv->nsyms >= CONFIG_MAX_WATCH || lv->nconns + need > LIVE_MAX_CONNS) {
-        snprintf(err, errlen, "live: at most %d symbols and %d connections", CONFIG_MAX_WATCH,
-                 LIVE_MAX_CONNS);
-        return LIVE_ERR_WATCH;
-    }
-    const kconfig_venue *vc = &lv->cfg->venues[v];
-    live_bases d;
-    char rest[CONFIG_URL_MAX], ws[CONFIG_URL_MAX], wpub[CONFIG_URL_MAX], wmkt[CONFIG_URL_MAX];
-    if (live_default_bases(v, vc->network, &d, err, errlen) != K_OK)
+    char rest[VENUE_COUNT][CONFIG_URL_MAX], ws[VENUE_COUNT][CONFIG_URL_MAX],
+        wpub[VENUE_COUNT][CONFIG_URL_MAX], wmkt[VENUE_COUNT][CONFIG_URL_MAX];
+    if (live_bases_all(lv->cfg, rest, ws, wpub, wmkt, err, errlen) != K_OK)
         return LIVE_ERR_URL;
-    live_base(rest, sizeof rest, vc->rest_url, d.rest);
-    live_base(ws, sizeof ws, vc->ws_url, d.ws);
-    live_base(wpub, sizeof wpub, vc->ws_public_url,
-              vc->ws_url[0] ? ws : d.ws_public ? d.ws_public : ws);
-    live_base(wmkt, sizeof wmkt, vc->ws_market_url,
-              vc->ws_url[0] ? ws : d.ws_market ? d.ws_market : ws);
-    int si = lv->nsyms;
-    live_sym *s = &lv->syms[si];
-    memset(s, 0, sizeof *s);
-    s->lv = lv;
-    s->venue = v;
-    snprintf(s->name, sizeof s->name, "%s", name);
-    char lower[KSYM_MAX];
-    for (size_t k = 0; k <= strlen(name); k++)
-        lower[k] = (char)tolower((unsigned char)name[k]);
-    live_conn *bc = &lv->conns[lv->nconns], *mc = need == 2 ? bc + 1 : NULL;
-    memset(bc, 0, sizeof *bc * (size_t)need);
-    bc->venue = v;
-    bc->books = true;
-    int rn;
-    if (v == VENUE_BINANCE_SPOT) {
-        rn = snprintf(s->rest_url, sizeof s->rest_url, "%s/api/v3/depth?symbol=%s&limit=5000",
-                      rest, name);
-        snprintf(bc->url, sizeof bc->url, "%s/stream?streams=%s@depth@100ms/%s@trade/"
-                 "%s@bookTicker", ws, lower, lower, lower);
-    } else if (v == VENUE_BINANCE_USDM) {
-        rn = snprintf(s->rest_url, sizeof s->rest_url, "%s/fapi/v1/depth?symbol=%s&limit=1000",
-                      rest, name);
-        snprintf(bc->url, sizeof bc->url, "%s/public/stream?streams=%s@depth@100ms/%s@bookTicker",
-                 wpub, lower, lower);
-        mc->venue = v;
-        snprintf(mc->url, sizeof mc->url, "%s/market/stream?streams=%s@trade", wmkt, lower);
-        mc->syms[mc->nsyms++] = si;
-    } else {
-        rn = snprintf(s->rest_url, sizeof s->rest_url, "%s/api/v5/market/books?instId=%s&sz=400",
-                      rest, name);
-        snprintf(bc->url, sizeof bc->url, "%s/ws/v5/public", ws);
-    }
-    if (rn < 0 || (size_t)rn >= sizeof s->rest_url) {
-        snprintf(err, errlen, "live: the REST URL of %s is too long", venue_name(v));
-        return LIVE_ERR_URL;
-    }
-    enum live_result r = live_check_url("rest_url", rest, false, err, errlen);
-    for (int k = 0; k < need && r == LIVE_OK; k++)
-        r = live_check_url("ws_url", bc[k].url, true, err, errlen);
+    enum live_result r = live_check_venue_urls(v, rest, ws, wpub, wmkt, err, errlen);
     if (r != LIVE_OK)
         return r;
-    bc->syms[bc->nsyms++] = si;
-    s->conn = lv->nconns;
-    if (live_conn_start(lv, bc, err, errlen) != K_OK)
-        return LIVE_ERR_URL;
-    if (mc && live_conn_start(lv, mc, err, errlen) != K_OK) {
-        if (ws_close(lv->net, bc->id) != WS_OK && lv->log)
-            log_warn(lv->log, "live: closing %s failed", bc->url);
-        return LIVE_ERR_URL;
+    /* the same recipe as the watch list's, on connections of its own: no running connection
+     * changes its subscription, so no other book resyncs */
+    int nconns0 = lv->nconns, nsyms0 = lv->nsyms;
+    bool used[VENUE_COUNT] = {false};
+    char spec[KSYM_MAX + 24];
+    snprintf(spec, sizeof spec, "%s:%s", venue_name(v), name);
+    lv->conn_floor = nconns0;
+    int si = live_add_sym(lv, spec, rest, ws, wpub, wmkt, used, &r, err, errlen);
+    lv->conn_floor = 0;
+    if (si < 0) {
+        lv->nconns = nconns0;
+        lv->nsyms = nsyms0;
+        return r;
     }
-    lv->nsyms++;
-    lv->nconns += need;
+    for (int i = nconns0; i < lv->nconns; i++) {
+        live_conn *c = &lv->conns[i];
+        live_conn_health_init(c);
+        if (live_conn_start(lv, c, err, errlen) != K_OK) {
+            for (int k = nconns0; k < i; k++)
+                if (ws_close(lv->net, lv->conns[k].id) != WS_OK && lv->log)
+                    log_warn(lv->log, "live: closing %s failed", lv->conns[k].url);
+            lv->nconns = nconns0;
+            lv->nsyms = nsyms0;
+            return LIVE_ERR_URL;
+        }
+    }
+    if (lv->backfill)
+        live_bf_queue(lv, si, 0, false);
     if (lv->log)
         log_info(lv->log, "live: %s:%s added at run time", venue_name(v), name);
     return LIVE_OK;

@@ -368,6 +368,72 @@ uint32_t candles_load_older(candles *c, const candle *bars, uint32_t n)
     return added;
 }
 
+/* Copies the exchange's bar over a held one; 1 when OHLCV differed. */
+static int candles_take(candle *held, const candle *bar)
+{
+    bool diff = held->o != bar->o || held->h != bar->h || held->l != bar->l ||
+                held->c != bar->c || held->volume != bar->volume;
+    if (!diff && !(held->flags & CANDLE_PARTIAL))
+        return 0;
+    candle n = *bar;
+    if (n.trades == 0)
+        n.trades = held->trades;
+    if (n.buy_volume == 0 && held->buy_volume <= n.volume)
+        n.buy_volume = held->buy_volume;
+    n.flags = held->flags & ~CANDLE_PARTIAL;
+    *held = n;
+    return diff ? 1 : 0;
+}
+
+int candles_replace(candles *c, const candle *bar)
+{
+    if (!candles_sane(c, bar))
+        return -1;
+    const candle *h = candles_find(c, bar->open_ms);
+    if (!h)
+        return -1;
+    return candles_take((candle *)h, bar); /* the ring is ours: find only hands it out const */
+}
+
+uint32_t candles_merge(candles *c, const candle *bars, uint32_t n, uint32_t *replaced)
+{
+    int64_t limit = c->has_forming ? c->forming.open_ms : INT64_MAX;
+    uint32_t rep = 0, added = 0;
+    candle *all = xmalloc(((size_t)n + c->count + 1) * sizeof *all);
+    uint32_t k = 0, i = 0, j = 0;
+    int64_t prev = INT64_MIN;
+    while (i < c->count || j < n) {
+        const candle *h = i < c->count ? candles_get(c, i) : NULL;
+        const candle *b = j < n ? &bars[j] : NULL;
+        if (b && (!candles_sane(c, b) || b->open_ms >= limit || b->open_ms <= prev)) {
+            j++;
+            continue;
+        }
+        if (h && (!b || h->open_ms < b->open_ms)) {
+            all[k++] = *h;
+            i++;
+        } else if (h && h->open_ms == b->open_ms) {
+            all[k] = *h;
+            rep += (uint32_t)candles_take(&all[k], b);
+            k++;
+            i++;
+            j++;
+        } else {
+            all[k++] = *b;
+            added++;
+            j++;
+        }
+        prev = all[k - 1].open_ms;
+    }
+    c->start = c->count = 0; /* refill oldest first: the ring keeps the newest cap bars */
+    for (uint32_t x = 0; x < k; x++)
+        ring_push(c, &all[x]);
+    free(all);
+    if (replaced)
+        *replaced = rep;
+    return added;
+}
+
 uint32_t candles_count(const candles *c)
 {
     return c->count;

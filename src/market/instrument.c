@@ -389,6 +389,69 @@ enum instrument_result instrument_parse(const void *cjson_symbol, enum venue v, 
     return INSTR_OK;
 }
 
+enum instrument_result instrument_parse_okx(const void *cjson_item, instrument *out, char *err,
+                                            size_t errlen)
+{
+    const cJSON *s = cjson_item;
+    memset(out, 0, sizeof *out);
+    out->venue = VENUE_OKX;
+    char type[16] = "";
+    if (!cJSON_IsObject(s) || instrument_str(s, "instId", out->symbol, sizeof out->symbol) ||
+        instrument_str(s, "instType", type, sizeof type)) {
+        snprintf(err, errlen, "instrument without instId/instType");
+        return INSTR_ERR_PARSE;
+    }
+    bool spot = !strcmp(type, "SPOT") || !strcmp(type, "MARGIN");
+    out->futures = !strcmp(type, "SWAP") || !strcmp(type, "FUTURES");
+    if (!spot && !out->futures) {
+        snprintf(err, errlen, "%s: instType %s is not traded here", out->symbol, type);
+        return INSTR_ERR_PARSE;
+    }
+    /* SPOT: baseCcy/quoteCcy; SWAP/FUTURES: the contract's currency and its settlement */
+    if (instrument_str(s, spot ? "baseCcy" : "ctValCcy", out->base, sizeof out->base) ||
+        instrument_str(s, spot ? "quoteCcy" : "settleCcy", out->quote, sizeof out->quote)) {
+        const char *d1 = strchr(out->symbol, '-'); /* BTC-USDT-SWAP */
+        size_t b = d1 ? (size_t)(d1 - out->symbol) : 0;
+        const char *d2 = d1 ? strchr(d1 + 1, '-') : NULL;
+        size_t q = d1 ? (d2 ? (size_t)(d2 - d1 - 1) : strlen(d1 + 1)) : 0;
+        if (!b || b >= sizeof out->base || !q || q >= sizeof out->quote) {
+            snprintf(err, errlen, "%s: no base/quote currency", out->symbol);
+            return INSTR_ERR_PARSE;
+        }
+        memcpy(out->base, out->symbol, b);
+        out->base[b] = '\0';
+        memcpy(out->quote, d1 + 1, q);
+        out->quote[q] = '\0';
+    }
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(s, "state");
+    out->trading = cJSON_IsString(st) && st->valuestring && !strcmp(st->valuestring, "live");
+    kdec lmt = 0, mkt = 0;
+    int bad = instrument_field(s, "tickSz", &out->tick, false);
+    bad |= instrument_field(s, "lotSz", &out->step, false);
+    bad |= instrument_field(s, "minSz", &out->min_qty, false);
+    /* "" (absent limits) reads as none */
+    const cJSON *ml = cJSON_GetObjectItemCaseSensitive(s, "maxLmtSz");
+    const cJSON *mm = cJSON_GetObjectItemCaseSensitive(s, "maxMktSz");
+    if (ml && !(cJSON_IsString(ml) && !ml->valuestring[0]))
+        bad |= instrument_field(s, "maxLmtSz", &lmt, false);
+    if (mm && !(cJSON_IsString(mm) && !mm->valuestring[0]))
+        bad |= instrument_field(s, "maxMktSz", &mkt, false);
+    if (bad || out->tick < 0 || out->step < 0 || out->min_qty < 0 || lmt < 0 || mkt < 0) {
+        snprintf(err, errlen, "%s: malformed tickSz/lotSz/minSz/maxLmtSz/maxMktSz", out->symbol);
+        return INSTR_ERR_PARSE;
+    }
+    out->max_qty = lmt;
+    if (mkt > 0) { /* market orders: the same lot, their own maximum */
+        out->has_market_lot = true;
+        out->market_step = out->step;
+        out->market_min_qty = out->min_qty;
+        out->market_max_qty = mkt;
+    }
+    out->px_decimals = out->tick > 0 ? decimal_places(out->tick) : KDEC_DIGITS;
+    out->qty_decimals = out->step > 0 ? decimal_places(out->step) : KDEC_DIGITS;
+    return INSTR_OK;
+}
+
 /* ---- tables ---- */
 
 struct instruments {
@@ -458,17 +521,43 @@ enum instrument_result instruments_load_json(instruments *t, enum venue v, const
                 (*skipped)++;
             continue;
         }
-        instrument *slot = instruments_slot(t, v, in.symbol);
-        if (!slot) {
-            if (t->n == t->cap) {
-                t->cap = t->cap ? t->cap * 2 : 256;
-                t->v = xrealloc(t->v, t->cap * sizeof *t->v);
-            }
-            slot = &t->v[t->n++];
-        }
-        *slot = in;
+        instruments_put(t, &in);
     }
     cJSON_Delete(doc);
+    return INSTR_OK;
+}
+
+void instruments_put(instruments *t, const instrument *in)
+{
+    instrument *slot = instruments_slot(t, in->venue, in->symbol);
+    if (!slot) {
+        if (t->n == t->cap) {
+            t->cap = t->cap ? t->cap * 2 : 256;
+            t->v = xrealloc(t->v, t->cap * sizeof *t->v);
+        }
+        slot = &t->v[t->n++];
+    }
+    *slot = *in;
+}
+
+enum instrument_result instruments_load_doc(instruments *t, enum venue v, const char *json,
+                                            size_t len, instrument *out, char *err,
+                                            size_t errlen)
+{
+    cJSON *doc = cJSON_ParseWithLength(json, len);
+    if (!doc) {
+        snprintf(err, errlen, "instrument document is not JSON");
+        return INSTR_ERR_PARSE;
+    }
+    instrument in;
+    enum instrument_result r = v == VENUE_OKX ? instrument_parse_okx(doc, &in, err, errlen)
+                                              : instrument_parse(doc, v, &in, err, errlen);
+    cJSON_Delete(doc);
+    if (r != INSTR_OK)
+        return r;
+    instruments_put(t, &in);
+    if (out)
+        *out = in;
     return INSTR_OK;
 }
 

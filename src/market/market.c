@@ -65,6 +65,7 @@ struct market {
     market_lookup_fn lookup;
     void *lookup_ud;
     uint64_t refused; /* market_add() calls refused because the table was full */
+    bool reconcile;   /* live: klines reconcile with trade-built bars */
 };
 
 typedef struct bar_ctx {
@@ -329,6 +330,10 @@ uint64_t market_refused(const market *m)
 bool market_ref_24h(const market_sym *s, kdec *px)
 {
     static const enum tf tfs[] = {TF_1M, TF_5M, TF_15M, TF_1H};
+    if (s->day_ms > 0 && s->day_open > 0) { /* the venue's own 24 h ticker (live) */
+        *px = s->day_open;
+        return true;
+    }
     int64_t now = K_MAX(s->last_trade_ms, s->last_event_ms);
     const candle *last = candles_last(s->series[TF_1M]);
     if (last && last->open_ms + tf_ms(TF_1M) > now)
@@ -378,7 +383,87 @@ market_sym *market_at(market *m, uint32_t i)
 static void on_bar_closed(void *ud, enum tf tf, const candle *bar)
 {
     bar_ctx *ctx = ud;
-    notify(ctx->m, MARKET_BAR_CLOSED, ctx->s, tf, bar, false);
+    market_sym *s = ctx->s;
+    if (s->has_kline_pending[tf]) { /* the exchange's final bar arrived while this one formed */
+        candle *p = &s->kline_pending[tf];
+        if (p->open_ms == bar->open_ms &&
+            candles_replace(s->series[tf], p) == 1)
+            s->kline_diffs++;
+        if (p->open_ms <= bar->open_ms)
+            s->has_kline_pending[tf] = false;
+    }
+    notify(ctx->m, MARKET_BAR_CLOSED, s, tf, bar, false);
+}
+
+void market_set_reconcile(market *m, bool on)
+{
+    m->reconcile = on;
+}
+
+candle market_kline_candle(const feed_event *ev)
+{
+    candle b = {.open_ms = ev->u.kline.open_ms, .o = ev->u.kline.o, .h = ev->u.kline.h,
+                .l = ev->u.kline.l, .c = ev->u.kline.c, .volume = ev->u.kline.volume,
+                .quote_volume = ev->u.kline.quote_volume,
+                .trades = ev->u.kline.trades > UINT32_MAX ? UINT32_MAX
+                          : ev->u.kline.trades < 0    ? 0
+                                                      : (uint32_t)ev->u.kline.trades};
+    return b;
+}
+
+/* A final exchange kline of a trade-built symbol (market_set_reconcile). */
+static void reconcile_kline(market *m, market_sym *s, const feed_event *ev)
+{
+    enum tf tf;
+    if (tf_parse(ev->u.kline.interval, &tf) != K_OK) {
+        m->klines_ignored++;
+        return;
+    }
+    candle b = market_kline_candle(ev);
+    s->klines_final++;
+    const candle *f = candles_forming(s->series[tf]);
+    if (f && f->open_ms == b.open_ms) {
+        s->kline_pending[tf] = b; /* applied when the trade-built bar closes */
+        s->has_kline_pending[tf] = true;
+        return;
+    }
+    if (f && b.open_ms > f->open_ms) { /* ahead of our bars: it is applied when ours close */
+        s->kline_pending[tf] = b;
+        s->has_kline_pending[tf] = true;
+        return;
+    }
+    int r = candles_replace(s->series[tf], &b);
+    if (r < 0) { /* not held: a hole (before the first bar, or the ring's past) */
+        uint32_t rep = 0;
+        if (candles_merge(s->series[tf], &b, 1, &rep) == 1)
+            s->bars_backfilled++;
+        return;
+    }
+    if (r == 1) {
+        s->kline_diffs++;
+        s->dirty++;
+        notify(m, MARKET_BAR_REVISED, s, tf, candles_find(s->series[tf], b.open_ms), false);
+    }
+}
+
+uint32_t market_merge_bars(market *m, market_sym *s, enum tf tf, const candle *bars, uint32_t n)
+{
+    if ((unsigned)tf >= TF_COUNT || !s || n == 0)
+        return 0;
+    uint32_t rep = 0;
+    uint32_t added = candles_merge(s->series[tf], bars, n, &rep);
+    s->bars_backfilled += added;
+    s->kline_diffs += rep;
+    if ((rep || added) && m->nsubs) {
+        for (uint32_t i = 0; i < n; i++) { /* the store keeps them: every one now held */
+            const candle *h = candles_find(s->series[tf], bars[i].open_ms);
+            if (h && h->o == bars[i].o && h->c == bars[i].c && h->volume == bars[i].volume)
+                notify(m, MARKET_BAR_REVISED, s, tf, h, false);
+        }
+    }
+    if (added || rep)
+        s->dirty++;
+    return added;
 }
 
 void market_set_decimals(market *m, market_sym *s, int px_decimals, int qty_decimals)
@@ -529,6 +614,56 @@ static int book_outcome(market *m, market_sym *s, enum book_result r, enum book_
     return K_OK;
 }
 
+/* FEED_TICKER24 / FEED_MARK: statistics of a symbol with data (they create none). A mark whose
+ * next funding time moved on says the previous funding time passed: a MARKET_FUNDING note with
+ * the rate that applied then (the runner pays it, the engine's funding features take it). */
+static int apply_stats(market *m, const feed_event *ev)
+{
+    market_sym *s = market_find(m, ev->venue, ev->symbol);
+    if (ev->kind == FEED_TICKER24) {
+        const kdec *d = &ev->u.day.open;
+        if (d[0] < 0 || ev->u.day.last < 0 || ev->u.day.high < ev->u.day.low ||
+            ev->u.day.volume < 0 || ev->u.day.quote_volume < 0)
+            return K_ERR;
+        if (!s)
+            return K_OK;
+        s->day_open = ev->u.day.open;
+        s->day_last = ev->u.day.last;
+        s->day_high = ev->u.day.high;
+        s->day_low = ev->u.day.low;
+        s->day_volume = ev->u.day.volume;
+        s->day_quote_volume = ev->u.day.quote_volume;
+        s->day_ms = ev->event_ms > 0 ? ev->event_ms : ev->recv_ns / 1000000;
+        s->dirty++;
+        return K_OK;
+    }
+    if (ev->u.mark.mark < 0 || ev->u.mark.index < 0 || ev->u.mark.next_funding_ms < 0)
+        return K_ERR;
+    if (!s)
+        return K_OK;
+    if (s->next_funding_ms > 0 && ev->u.mark.next_funding_ms > s->next_funding_ms) {
+        feed_event f = {.kind = FEED_FUNDING, .venue = s->venue, .event_ms = ev->event_ms,
+                        .recv_ns = ev->recv_ns};
+        memcpy(f.symbol, s->name, sizeof f.symbol);
+        f.u.funding.time_ms = s->next_funding_ms;
+        f.u.funding.rate = s->funding_rate;
+        f.u.funding.mark = s->mark_px;
+        f.u.funding.index = s->index_px;
+        s->fundings++;
+        if (m->nsubs) {
+            market_note n = {.kind = MARKET_FUNDING, .sym = s, .ev = &f};
+            market_publish(m, &n);
+        }
+    }
+    s->mark_px = ev->u.mark.mark;
+    s->index_px = ev->u.mark.index;
+    s->funding_rate = ev->u.mark.rate;
+    s->next_funding_ms = ev->u.mark.next_funding_ms;
+    s->mark_ms = ev->event_ms > 0 ? ev->event_ms : ev->recv_ns / 1000000;
+    s->dirty++;
+    return K_OK;
+}
+
 int market_apply(market *m, const feed_event *ev)
 {
     if (!ev)
@@ -536,10 +671,21 @@ int market_apply(market *m, const feed_event *ev)
     if (ev->kind == FEED_NONE)
         return K_OK;
     if (ev->kind != FEED_TRADE && ev->kind != FEED_BOOK_TICKER && ev->kind != FEED_KLINE &&
-        ev->kind != FEED_DEPTH_DIFF && ev->kind != FEED_DEPTH_SNAPSHOT && ev->kind != FEED_FUNDING)
+        ev->kind != FEED_DEPTH_DIFF && ev->kind != FEED_DEPTH_SNAPSHOT &&
+        ev->kind != FEED_FUNDING && ev->kind != FEED_TICKER24 && ev->kind != FEED_MARK)
         return K_ERR;
     if (ev->symbol[0] == '\0' || strnlen(ev->symbol, KSYM_MAX) >= KSYM_MAX)
         return K_ERR; /* includes a snapshot whose symbol the caller did not fill */
+    if (ev->kind == FEED_TICKER24 || ev->kind == FEED_MARK)
+        return apply_stats(m, ev);
+    if (ev->kind == FEED_KLINE && m->reconcile) {
+        market_sym *ks = values_ok(ev) ? market_find(m, ev->venue, ev->symbol) : NULL;
+        if (!ks || ks->bars_from_klines || !ev->u.kline.closed)
+            m->klines_ignored++; /* forming, or before the symbol's first trade */
+        else
+            reconcile_kline(m, ks, ev);
+        return K_OK;
+    }
     if (ev->kind == FEED_FUNDING) { /* about a symbol with data: it creates none */
         if (ev->u.funding.time_ms <= 0 || ev->u.funding.mark < 0 || ev->u.funding.index < 0)
             return K_ERR;

@@ -179,6 +179,15 @@ static const char *const migrations[] = {
     "  report TEXT NOT NULL,"
     "  plots TEXT);"
     "CREATE INDEX backtests_time ON backtests(time_ms);",
+    /* 10: live data (issue 9): the venue's own instrument document per symbol (a Binance
+     * exchangeInfo symbols[] entry, an OKX instruments item), so a restart without network
+     * still knows every filter (store_put_instrument_doc, store_load_instrument_docs) */
+    "CREATE TABLE instrument_filters("
+    "  venue TEXT NOT NULL,"
+    "  symbol TEXT NOT NULL,"
+    "  doc TEXT NOT NULL,"
+    "  fetched_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(venue, symbol)) WITHOUT ROWID;",
 };
 
 int store_schema_latest(void)

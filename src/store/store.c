@@ -76,6 +76,7 @@ enum row_kind {
     ROW_RETRAIN,
     ROW_RISK, /* store_put_risk_metrics: u.met */
     ROW_READ, /* store_read_async: a caller's read on the writer's connection */
+    ROW_INSTRUMENT_DOC, /* u.met: the venue's instrument document */
 };
 
 typedef struct store_row {
@@ -194,6 +195,7 @@ enum {
     ST_MODEL_PRUNE,
     ST_RETRAIN,
     ST_RISK,
+    ST_INSTRUMENT_DOC,
     ST_COUNT
 };
 
@@ -235,6 +237,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                   " first_hit = excluded.first_hit, traded = excluded.traded,"
                   " reasons = coalesce(excluded.reasons, reasons)",
     [ST_METRICS] = "INSERT INTO metrics(venue, symbol, time_ms, doc) VALUES(?1,?2,?3,?4)",
+    [ST_INSTRUMENT_DOC] = "INSERT OR REPLACE INTO instrument_filters(venue, symbol, doc,"
+                          " fetched_ms) VALUES(?1,?2,?3,?4)",
     [ST_MODEL_STATE] = "INSERT INTO model_state(venue, symbol, time_ms, saved_ms, bytes, state)"
                        " VALUES(?1,?2,?3,?4,?5,?6)",
     [ST_MODEL_PRUNE] = "DELETE FROM model_state WHERE venue = ?1 AND symbol = ?2 AND id <="
@@ -432,7 +436,7 @@ static void store_row_free(store_row *r)
         free(r->u.sess.args);
     } else if (r->kind == ROW_SETTING) {
         free(r->u.set.key); /* the value shares its block */
-    } else if (r->kind == ROW_METRICS || r->kind == ROW_RISK) {
+    } else if (r->kind == ROW_METRICS || r->kind == ROW_RISK || r->kind == ROW_INSTRUMENT_DOC) {
         free(r->u.met.doc);
     } else if (r->kind == ROW_SIGNAL) {
         free((char *)r->u.sig.v.reasons);
@@ -604,6 +608,13 @@ static int store_writer_exec(store *s, const store_row *r)
         st = s->st[ST_RISK];
         sqlite3_bind_int64(st, 1, r->u.met.time_ms);
         store_bind_text(st, 2, r->u.met.doc);
+        break;
+    case ROW_INSTRUMENT_DOC:
+        st = s->st[ST_INSTRUMENT_DOC];
+        store_bind_text(st, 1, venue);
+        store_bind_text(st, 2, r->symbol);
+        store_bind_text(st, 3, r->u.met.doc);
+        sqlite3_bind_int64(st, 4, r->u.met.time_ms);
         break;
     case ROW_MODEL_STATE: {
         st = s->st[ST_MODEL_STATE];
@@ -816,6 +827,7 @@ static const char *store_writer_what(const store_row *r)
            : r->kind == ROW_SIGNAL     ? "writing a signal failed"
            : r->kind == ROW_METRICS    ? "writing metrics failed"
            : r->kind == ROW_RISK       ? "writing risk metrics failed"
+           : r->kind == ROW_INSTRUMENT_DOC ? "writing an instrument document failed"
            : r->kind == ROW_MODEL_STATE ? "writing model state failed"
            : r->kind == ROW_RETRAIN    ? "writing a retrain failed"
                                        : "writing a session failed";
@@ -1553,6 +1565,61 @@ enum store_result store_put_risk_metrics(store *s, int64_t time_ms, const char *
     if (!r)
         free(copy);
     return r ? STORE_OK : STORE_E_FULL;
+}
+
+static void store_main_error(store *s, const char *what);
+
+enum store_result store_put_instrument_doc(store *s, enum venue v, const char *symbol,
+                                           const char *doc, int64_t time_ms)
+{
+    if ((unsigned)v >= VENUE_COUNT || !doc || !doc[0] || strlen(doc) > STORE_DOC_MAX ||
+        !store_symbol_ok(symbol))
+        return store_reject(s);
+    char *copy = xstrdup(doc); /* outside the lock; the writer frees it */
+    pthread_mutex_lock(&s->mu);
+    store_row *r = store_queue_reserve(s, true);
+    if (r) {
+        r->kind = ROW_INSTRUMENT_DOC;
+        r->venue = (uint8_t)v;
+        memcpy(r->symbol, symbol, strlen(symbol) + 1);
+        r->u.met.time_ms = time_ms;
+        r->u.met.doc = copy;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (!r)
+        free(copy);
+    return r ? STORE_OK : STORE_E_FULL;
+}
+
+enum store_result store_load_instrument_docs(store *s, store_doc_fn fn, void *ud)
+{
+    if (!fn)
+        return STORE_E_INVALID;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->rdb, "SELECT venue, symbol, doc, fetched_ms FROM"
+                           " instrument_filters ORDER BY venue, symbol", -1, &st, NULL) !=
+        SQLITE_OK) {
+        store_main_error(s, "loading instrument documents failed");
+        return STORE_E_READ;
+    }
+    enum store_result out = STORE_OK;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        enum venue v;
+        const char *vn = (const char *)sqlite3_column_text(st, 0);
+        const char *sym = (const char *)sqlite3_column_text(st, 1);
+        const char *doc = (const char *)sqlite3_column_text(st, 2);
+        if (!vn || !sym || !doc || venue_parse(vn, &v) != K_OK)
+            continue;
+        if (!fn(ud, v, sym, doc, sqlite3_column_int64(st, 3)))
+            break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        store_main_error(s, "loading instrument documents failed");
+        out = STORE_E_READ;
+    }
+    sqlite3_finalize(st);
+    return out;
 }
 
 enum store_result store_put_model_state(store *s, enum venue v, const char *symbol,

@@ -38,15 +38,16 @@ typedef struct slot {
 enum {
     P_e, P_E, P_T, P_s, P_U, P_u, P_pu, P_b, P_a, P_B, P_A, P_t, P_p, P_q, P_m, P_X,
     P_lastUpdateId, P_bids, P_asks, P_k, P_stream, P_data, P_result, P_code, P_msg, P_error,
+    P_o, P_h, P_l, P_c, P_v, P_i, P_r, /* 24hrTicker, markPriceUpdate */
     P_COUNT
 };
 /* Fields of a kline's "k" object. */
 enum { K_t, K_T, K_i, K_o, K_c, K_h, K_l, K_v, K_n, K_x, K_q, K_COUNT };
 
-#define BIT(x) (1u << (x))
+#define BIT(x) (1ull << (x))
 
 typedef struct payload {
-    uint32_t seen, kseen; /* which slots were filled: only these are ever read */
+    uint64_t seen, kseen; /* which slots were filled: only these are ever read */
     slot f[P_COUNT];
     slot k[K_COUNT];
 } payload;
@@ -487,6 +488,13 @@ static int payload_key(const uch *k, size_t n)
         case 'm': return P_m;
         case 'X': return P_X;
         case 'k': return P_k;
+        case 'o': return P_o;
+        case 'h': return P_h;
+        case 'l': return P_l;
+        case 'c': return P_c;
+        case 'v': return P_v;
+        case 'i': return P_i;
+        case 'r': return P_r;
         default: return -1;
         }
     case 2:
@@ -620,7 +628,7 @@ static const uch *parse_obj(dec *d, const uch *p, payload *pl, int depth, enum o
         if (id < 0) {
             p = skip_value(d, p, depth);
         } else {
-            uint32_t *seen = kind == OBJ_KLINE ? &pl->kseen : &pl->seen;
+            uint64_t *seen = kind == OBJ_KLINE ? &pl->kseen : &pl->seen;
             if (*seen & BIT(id))
                 return fail(d, "duplicate key");
             *seen |= BIT(id);
@@ -852,10 +860,50 @@ static const char *do_snapshot(const dec *d, const payload *pl, feed_event *ev)
     return NULL;
 }
 
+/* 24hrTicker: o (open 24 h ago), c (last), h, l, v (base), q (quote). */
+static const char *do_ticker24(const payload *pl, feed_event *ev)
+{
+    const char *r;
+    if ((r = get_symbol(pl, ev->symbol)))
+        return r;
+    if ((r = slot_dec(binance_get(pl, P_o), &ev->u.day.open, "bad price", "negative price")) ||
+        (r = slot_dec(binance_get(pl, P_c), &ev->u.day.last, "bad price", "negative price")) ||
+        (r = slot_dec(binance_get(pl, P_h), &ev->u.day.high, "bad price", "negative price")) ||
+        (r = slot_dec(binance_get(pl, P_l), &ev->u.day.low, "bad price", "negative price")) ||
+        (r = slot_dec(binance_get(pl, P_v), &ev->u.day.volume, "bad qty", "negative qty")) ||
+        (r = slot_dec(binance_get(pl, P_q), &ev->u.day.quote_volume, "bad qty", "negative qty")))
+        return r;
+    ev->kind = FEED_TICKER24;
+    return NULL;
+}
+
+/* markPriceUpdate (USD-M): p mark, i index (optional), r funding rate ("" on contracts without
+ * funding: 0), T next funding time. */
+static const char *do_mark(const payload *pl, feed_event *ev)
+{
+    const char *r;
+    const slot *ix = binance_get(pl, P_i), *rt = binance_get(pl, P_r);
+    if ((r = get_symbol(pl, ev->symbol)))
+        return r;
+    if ((r = slot_dec(binance_get(pl, P_p), &ev->u.mark.mark, "bad price", "negative price")))
+        return r;
+    if (ix && (r = slot_dec(ix, &ev->u.mark.index, "bad price", "negative price")))
+        return r;
+    if (rt && !(rt->jt == JT_STR && rt->n == 0)) {
+        if (rt->jt != JT_STR || (rt->flags & F_ESC) ||
+            decimal_parse((const char *)rt->s, rt->n, &ev->u.mark.rate) != K_OK)
+            return "bad rate"; /* negative rates are normal: not slot_dec */
+    }
+    if (!slot_int(binance_get(pl, P_T), &ev->u.mark.next_funding_ms, 0))
+        return "bad time";
+    ev->kind = FEED_MARK;
+    ev->venue = VENUE_BINANCE_USDM;
+    return NULL;
+}
+
 /* Event types that are valid Binance traffic but carry nothing the model consumes (yet). */
 static const char *const ignored_events[] = {
-    "24hrTicker", "24hrMiniTicker", "markPriceUpdate", "serverShutdown",
-    "avgPrice",   "1hTicker",       "4hTicker",        "1dTicker",
+    "24hrMiniTicker", "serverShutdown", "avgPrice", "1hTicker", "4hTicker", "1dTicker",
 };
 
 /* "<sym>@depth5", "@depth10@100ms", ...: partial book depth, a snapshot of the top, not a diff. */
@@ -905,6 +953,10 @@ static const char *classify(const dec *d, const payload *top, feed_event *ev)
         }
         if (slot_is(e, "kline"))
             return do_kline(pl, ev);
+        if (slot_is(e, "24hrTicker"))
+            return do_ticker24(pl, ev);
+        if (slot_is(e, "markPriceUpdate"))
+            return do_mark(pl, ev);
         for (size_t i = 0; i < K_ARRAY_LEN(ignored_events); i++)
             if (slot_is(e, ignored_events[i])) {
                 ev->event_ms = 0;

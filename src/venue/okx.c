@@ -298,6 +298,40 @@ static int okx_book_item(okx_dec *d, const cJSON *item, const char *inst, bool s
     return K_OK;
 }
 
+/* The tickers channel's 24 h statistics (open24h, last, high24h, low24h, vol24h, volCcy24h) as
+ * a FEED_TICKER24 after the book ticker; items without them (older captures) give none. SPOT:
+ * vol24h is base, volCcy24h quote; SWAP / FUTURES: vol24h is contracts, volCcy24h base (no
+ * quote volume then). */
+static int okx_day_item(okx_dec *d, const cJSON *item, const char *inst, int64_t ts)
+{
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(item, "open24h");
+    if (!o)
+        return K_OK;
+    kdec open, last, hi, lo, vol, vccy;
+    if (okx_dec_field(o, &open) != K_OK ||
+        okx_dec_field(cJSON_GetObjectItemCaseSensitive(item, "last"), &last) != K_OK ||
+        okx_dec_field(cJSON_GetObjectItemCaseSensitive(item, "high24h"), &hi) != K_OK ||
+        okx_dec_field(cJSON_GetObjectItemCaseSensitive(item, "low24h"), &lo) != K_OK)
+        return okx_fail(d, "bad price");
+    if (okx_dec_field(cJSON_GetObjectItemCaseSensitive(item, "vol24h"), &vol) != K_OK ||
+        okx_dec_field(cJSON_GetObjectItemCaseSensitive(item, "volCcy24h"), &vccy) != K_OK)
+        return okx_fail(d, "bad size");
+    size_t n = strlen(inst);
+    bool deriv = (n > 5 && strcmp(inst + n - 5, "-SWAP") == 0) || strchr(inst, '-') !=
+                 strrchr(inst, '-');
+    feed_event *e = okx_new_ev(d, FEED_TICKER24, inst);
+    if (!e)
+        return K_ERR;
+    e->event_ms = ts;
+    e->u.day.open = open;
+    e->u.day.last = last;
+    e->u.day.high = hi;
+    e->u.day.low = lo;
+    e->u.day.volume = deriv ? vccy : vol;
+    e->u.day.quote_volume = deriv ? 0 : vccy;
+    return K_OK;
+}
+
 static int okx_ticker_item(okx_dec *d, const cJSON *item, const char *inst, bool from_levels)
 {
     if (!cJSON_IsObject(item))
@@ -345,6 +379,8 @@ static int okx_ticker_item(okx_dec *d, const cJSON *item, const char *inst, bool
     e->u.ticker.bid_qty = bq;
     e->u.ticker.ask_px = ap;
     e->u.ticker.ask_qty = aq;
+    if (!from_levels)
+        return okx_day_item(d, item, inst, ts);
     return K_OK;
 }
 

@@ -22,8 +22,16 @@ id, and /_fake/book hands it to tests. OKX tapes are the Binance captures re-enc
 format: real prices and levels, seqId = u, prevSeqId = the previous seqId (no contiguous OKX
 book capture exists anywhere we could read; MANIFEST.md). Binance tapes stream the capture
 lines byte for byte (the stream name is the one the client asked for). The captures hold no
-klines: `<sym>@kline_1m` (Binance) and `candle1m` (OKX business) are 1m bars built from the
-tape's real trades (a forming bar every 20 trades, the closed bar when the next minute starts).
+klines, 24 h tickers or mark prices, so those are served from other real recordings, never made
+up: klines (REST and `<sym>@kline_1m` / OKX `candle1m` on the business endpoint) are octobot's
+real Binance bars (../shared/data/klines/octobot); with --shift-times they are re-timed so that
+row len-60 opens in the minute the tape starts (history before it, the rest streamed), and the
+stream sends the final bar (x / confirm) of a minute when the tape's first trade of the next
+minute goes out, and every 2 s of tape time the minute's bar as forming (x false, confirm "0":
+forming states were not recorded, so it carries the recorded bar's values). `@ticker`,
+`@markPrice[@1s]` and OKX
+`tickers` are the single real messages of ../shared/data/messages (symbol and times set to the
+tape's), sent once per second of tape time.
 
   okx BTC-USDT       <- binance spot btcusdt      okx ETH-USDT      <- binance spot ethusdt
   okx BTC-USDT-SWAP  <- binance usdm btcusdt      okx ETH-USDT-SWAP <- binance usdm ethusdt
@@ -85,6 +93,12 @@ TAPES = {
     ("okx", "ETH-USDT-SWAP"): ("binance-usdm", "usdm/ethusdt_20240808.gz", None),
 }
 KLINES = {"BTCUSDT": "binance_BTCUSDT_", "ETHUSDT": "binance_ETHUSDT_"}
+KLINE_FUTURE = 60  # shifted klines: rows after the tape's start minute (streamed, not history)
+# the real single messages the stat streams are served from (messages/, one JSON per line)
+STAT_MSGS = {"spot_ticker": ("binance/crypto-msg-parser_binance.jsonl", '"ethusdt@ticker"'),
+             "usdm_ticker": ("binance/crypto-msg-parser_binance.jsonl", '"p":"213.70"'),
+             "mark": ("binance/crypto-msg-parser_binance.jsonl", '"btcusdt@markPrice"'),
+             "okx_ticker": ("okx/crypto-msg-parser_okx_v5.jsonl", '"tickers","instId":"BTC-USDT"}')}
 BAR_MS = {"1m": 60000, "3m": 180000, "5m": 300000, "15m": 900000, "30m": 1800000,
           "1h": 3600000, "2h": 7200000, "4h": 14400000, "8h": 28800000, "12h": 43200000,
           "1d": 86400000, "3d": 259200000, "1w": 604800000}
@@ -113,7 +127,9 @@ class Tape:
         self.last_u = 0
         self.seq = 0          # OKX seqId (derived)
         self.seq_offset = 0   # OKX: seqId = u - offset (a maintenance reset raises the offset)
-        self.kline = None     # the forming 1m bar built from the tape's trades
+        self.kline_min = None  # the minute of the last streamed trade (final klines)
+        self.stat_sec = None   # the second of tape time the stat messages were last sent
+        self.kline_map = None  # open_ms -> the served (re-timed) 1m row
         self.pos = 0
         self.sent = 0
         self.first_pending = True
@@ -275,7 +291,8 @@ class Fake:
         self.conns = set()
         self.stats = {"conns_total": 0, "rest_requests": 0, "frames_sent": 0,
                       "slow_dropped": 0, "http_faults": 0, "okx_pings": 0, "task_errors": 0,
-                      "old_snapshots": 0}
+                      "old_snapshots": 0, "klines_sent": 0,
+                      "klines_forming_sent": 0}
         self.faults = {v: {"gap": 0, "okxreset": False, "oldsnap": 0} for v in VENUES}
         self.http_fault = []  # list of [status, n, retry_after, venue]
         self.slow = []        # [secs, n, venue]
@@ -284,6 +301,8 @@ class Fake:
         self.okx_snapshot = args.okx_snapshot
         self.conn_lifetime = args.conn_lifetime
         self.weight = {}      # venue -> (minute, used)
+        self.start_ms = int(time.time() * 1000)
+        self.stat_cache = {}
         self.stop = asyncio.Event()
 
     def log(self, msg):
@@ -334,6 +353,7 @@ class Fake:
                 skip = True
         if kind == "trade":
             self.kline_trade(t, data)
+            self.stats_trade(t, data)
         if v == "okx":
             self.emit_okx(t, kind, data, skip)
             return
@@ -341,45 +361,108 @@ class Fake:
             return
         self.send_binance(t, kind, raw, data, stream)
 
-    def kline_trade(self, t, d):
-        """1m bars built from the tape's real trades (the captures hold no klines): a forming
-        bar every 20 trades, and the closed bar (x / confirm) when a trade opens the next minute."""
-        ts = d.get("T", d.get("E", 0))
-        start = ts // 60000 * 60000
-        k = t.kline
-        if k is not None and start > k["t"]:
-            self.emit_kline(t, k, True)
-            k = None
-        if k is None:
-            k = t.kline = {"t": start, "o": Decimal(d["p"]), "h": Decimal(d["p"]),
-                           "l": Decimal(d["p"]), "c": Decimal(d["p"]), "v": Decimal(0),
-                           "q": Decimal(0), "n": 0, "E": ts}
-        p, q = Decimal(d["p"]), Decimal(d["q"])
-        k["h"], k["l"], k["c"] = max(k["h"], p), min(k["l"], p), p
-        k["v"] += q
-        k["q"] += p * q
-        k["n"] += 1
-        k["E"] = ts
-        if k["n"] % 20 == 0:
-            self.emit_kline(t, k, False)
+    def kline_anchor(self, symbol):
+        """--shift-times: the minute the tape of this symbol starts in (the fake's start when
+        no tape of it is loaded)."""
+        for (v, sym), t in self.tapes.items():
+            src = sym.replace("-", "")[:len(symbol)] if v == "okx" else sym
+            if src == symbol:
+                for ev in t.events[:200]:  # the first timed event (spot bookTickers have none)
+                    e = ev[2].get("T", ev[2].get("E"))
+                    if isinstance(e, int):
+                        return e // 60000 * 60000
+        return self.start_ms // 60000 * 60000
 
-    def emit_kline(self, t, k, closed):
-        f = lambda x: format(x.normalize(), "f")
+    def kline_rows(self, symbol, interval, stream=False):
+        """The served bars [open_ms, o, h, l, c, v] (real): REST re-times them with --shift-times
+        only (else the files' own times, for downloads); the stream always maps them onto the
+        tape's minutes."""
+        rows = self.klines(symbol, interval)
+        if not rows or not (self.args.shift_times or stream):
+            return rows
+        dur = BAR_MS.get(interval, 60000)
+        anchor = self.kline_anchor(symbol)
+        anchor -= anchor % dur
+        base = anchor - dur * (len(rows) - KLINE_FUTURE)
+        return [[base + i * dur] + r[1:] for i, r in enumerate(rows)]
+
+    def kline_trade(self, t, d):
+        """The final 1m bar (x / confirm) of a minute when the tape's first trade of the next
+        minute goes out: the real bar of that minute (kline_rows)."""
+        ts = d.get("T", d.get("E", 0))
+        m = ts // 60000 * 60000
+        if t.kline_min is not None and m > t.kline_min:
+            r = self.kline_row(t, t.kline_min)
+            if r is not None:
+                self.emit_kline(t, r, ts)
+        t.kline_min = m
+
+    def kline_row(self, t, minute):
+        sym = "BTCUSDT" if t.symbol.startswith("BTC") else "ETHUSDT"
+        if t.kline_map is None:
+            t.kline_map = {r[0]: r for r in (self.kline_rows(sym, "1m", True) or [])}
+        return t.kline_map.get(minute)
+
+    def emit_kline(self, t, r, ts, closed=True):
+        self.stats["klines_sent" if closed else "klines_forming_sent"] += 1
         if t.venue == "okx":
             msg = json.dumps({"arg": {"channel": "candle1m", "instId": t.symbol},
-                              "data": [[str(k["t"]), f(k["o"]), f(k["h"]), f(k["l"]), f(k["c"]),
-                                        f(k["v"]), f(k["v"]), f(k["q"]), "1" if closed else "0"]]},
+                              "data": [[str(r[0]), r[1], r[2], r[3], r[4], r[5], r[5], "0",
+                                        "1" if closed else "0"]]},
                              separators=(",", ":"))
             for c in list(self.conns):
                 if c.venue == "okx" and ("candle1m", t.symbol) in c.okx_subs:
                     c.push(msg)
             return
-        data = {"e": "kline", "E": k["E"], "s": t.symbol,
-                "k": {"t": k["t"], "T": k["t"] + 59999, "s": t.symbol, "i": "1m", "f": 0, "L": 0,
-                      "o": f(k["o"]), "c": f(k["c"]), "h": f(k["h"]), "l": f(k["l"]),
-                      "v": f(k["v"]), "n": k["n"], "x": closed, "q": f(k["q"]), "V": "0",
-                      "Q": "0", "B": "0"}}
+        data = {"e": "kline", "E": ts, "s": t.symbol,
+                "k": {"t": r[0], "T": r[0] + 59999, "s": t.symbol, "i": "1m", "f": 0, "L": 0,
+                      "o": r[1], "c": r[4], "h": r[2], "l": r[3], "v": r[5], "n": 0, "x": closed,
+                      "q": "0", "V": "0", "Q": "0", "B": "0"}}
         self.send_binance(t, "kline_1m", None, data, None)
+
+    def stat_msg(self, name):
+        if name not in self.stat_cache:
+            rel, needle = STAT_MSGS[name]
+            with open(os.path.join(self.args.data, "messages", rel)) as fh:
+                for line in fh:
+                    if needle in line:
+                        m = json.loads(line)
+                        d = m["data"]
+                        if name == "usdm_ticker":  # one item of an !ticker@arr message
+                            d = [x for x in d if x.get("p") == "213.70"][0]
+                        self.stat_cache[name] = d
+                        break
+        return json.loads(json.dumps(self.stat_cache[name]))
+
+    def stats_trade(self, t, d):
+        """Once per second of tape time: the recorded 24 h ticker (and USD-M mark price)."""
+        ts = d.get("T", d.get("E", 0))
+        sec = ts // 1000
+        if t.stat_sec == sec:
+            return
+        t.stat_sec = sec
+        if sec % 2 == 0:  # the exchanges push the forming kline every 2 s (Binance) or faster
+            r = self.kline_row(t, ts // 60000 * 60000)
+            if r is not None:
+                self.emit_kline(t, r, ts, False)
+        if t.venue == "okx":
+            m = self.stat_msg("okx_ticker")
+            for it in m:
+                it["instId"] = t.symbol
+                it["ts"] = str(ts)
+            msg = json.dumps({"arg": {"channel": "tickers", "instId": t.symbol}, "data": m},
+                             separators=(",", ":"))
+            for c in list(self.conns):
+                if c.venue == "okx" and ("tickers", t.symbol) in c.okx_subs:
+                    c.push(msg)
+            return
+        tk = self.stat_msg("spot_ticker" if t.venue == "binance-spot" else "usdm_ticker")
+        tk["s"], tk["E"] = t.symbol, ts
+        self.send_binance(t, "ticker", None, tk, None)
+        if t.venue == "binance-usdm":
+            mk = self.stat_msg("mark")
+            mk["s"], mk["E"] = t.symbol, ts
+            self.send_binance(t, "markPrice", None, mk, None)
 
     def send_binance(self, t, kind, raw, data, stream):
         v = t.venue
@@ -537,15 +620,16 @@ class Fake:
             w = 250 if limit > 1000 else 50 if limit > 500 else 25 if limit > 100 else 5
             return self.json_resp(obj, 200, self.weight_headers(venue, w))
         if ep == "klines":
-            rows = self.klines(q["symbol"], q["interval"])
+            rows = self.kline_rows(q["symbol"], q["interval"])
             if rows is None:
                 return self.json_resp({"code": -1121, "msg": "Invalid symbol."}, 400)
             st, en = int(q.get("startTime", "0")), int(q.get("endTime", str(2 ** 62)))
             lim = min(int(q.get("limit", "500")), 1000)
             dur = BAR_MS.get(q["interval"], 60000)
             out = []
+            now = self.now_ms()
             for r in rows:
-                if st <= r[0] <= en:
+                if st <= r[0] <= en and r[0] <= now:  # no exchange serves the future
                     out.append([r[0], r[1], r[2], r[3], r[4], r[5], r[0] + dur - 1, "0", 0,
                                 "0", "0", "0"])
                     if len(out) >= lim:
@@ -596,7 +680,8 @@ class Fake:
             inst = q["instId"]
             bar = q.get("bar", "1m")
             sym = inst.split("-")[0] + inst.split("-")[1]
-            rows = self.klines(sym, OKX_BARS.get(bar, "?")) or []
+            rows = self.kline_rows(sym, OKX_BARS.get(bar, "?")) or []
+            rows = [r for r in rows if r[0] <= self.now_ms()]
             after = int(q["after"]) if "after" in q else 2 ** 62    # older than
             before = int(q["before"]) if "before" in q else -1      # newer than
             lim = min(int(q.get("limit", "100")), 300 if path.endswith("/candles") else 100)

@@ -58,6 +58,15 @@ static void check(const uint8_t *data, size_t size, feed_level *lv, uint32_t cap
         if (!ev.symbol[0] || memchr(ev.u.kline.interval, '\0', sizeof ev.u.kline.interval) == NULL)
             abort();
         break;
+    case FEED_TICKER24:
+        if (!ev.symbol[0] || ev.u.day.open < 0 || ev.u.day.volume < 0)
+            abort();
+        break;
+    case FEED_MARK:
+        if (!ev.symbol[0] || ev.u.mark.mark < 0 || ev.u.mark.index < 0 ||
+            ev.venue != VENUE_BINANCE_USDM)
+            abort();
+        break;
     case FEED_NONE:
         break;
     default:

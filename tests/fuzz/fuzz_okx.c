@@ -83,6 +83,10 @@ static void check(const uint8_t *data, size_t size, feed_level *lv, uint32_t cap
                 memchr(ev->u.kline.interval, '\0', sizeof ev->u.kline.interval) == NULL)
                 abort();
             break;
+        case FEED_TICKER24:
+            if (!ev->symbol[0] || ev->u.day.open < 0 || ev->u.day.low < 0)
+                abort();
+            break;
         default:
             abort();
         }

@@ -68,8 +68,8 @@ check "an empty watch list is refused (exit 2)" grep -q "watch list is empty" "$
 check "check: exit 0 against the fake" test $? -eq 0
 check "check: REST ping and clock offset per venue" \
     test "$(grep -c '^ok .*\(REST ping\|clock offset\)' "$T/check.out")" -eq 6
-check "check: first message on each of the 4 websockets" \
-    test "$(grep -c '^ok .*websocket: first message' "$T/check.out")" -eq 4
+check "check: first message on each of the 5 websockets" \
+    test "$(grep -c '^ok .*websocket: first message' "$T/check.out")" -eq 5
 check "check: every book syncs" test "$(grep -c '^ok .*book sync' "$T/check.out")" -eq 3
 printf 'venues = { binance-spot = { rest_url = "http://127.0.0.1:1"; ws_url = "ws://127.0.0.1:1"; }; };\n' \
     > "$T/closed.cfg"
@@ -93,13 +93,13 @@ sq() { # EXPR over `ctl status` is True
 }
 ALL_LIVE='len(j["books"]) == 3 and all(b["state"] == "live" for b in j["books"])'
 check "every book becomes live" wait_for 30 cq "$ALL_LIVE"
-check "four connections open (USD-M: /public and /market)" \
-    cq 'len(j["connections"]) == 4 and all(c["state"] == "open" for c in j["connections"])'
+check "five connections open (USD-M: /public and /market; OKX: /public and /business)" \
+    cq 'len(j["connections"]) == 5 and all(c["state"] == "open" for c in j["connections"])'
 check "USD-M depth on /public, trades on /market" \
     cq '[c["url"].split("/")[3] for c in j["connections"] if c["venue"] == "binance-usdm"] == ["public", "market"]'
 check "books from REST snapshots" cq 'all(b["snapshots"] >= 1 for b in j["books"])'
 check "status source is live" sq 'j["source"] == "live"'
-check "status has the connections section" sq 'len(j["connections"]["connections"]) == 4'
+check "status has the connections section" sq 'len(j["connections"]["connections"]) == 5'
 check "trades flow on every symbol" wait_for 20 sq 'all(s["trades"] > 0 for s in j["symbols"])'
 check "1s bars close on every symbol" wait_for 20 sq 'all(s["candles"]["1s"] > 0 for s in j["symbols"])'
 check "messages per second and latency are measured" \

@@ -196,10 +196,41 @@ static const char *ref_classify(const cJSON *root, feed_event *ev, feed_level *l
                 return "bad flag";
             ev->kind = FEED_KLINE;
             return NULL;
+        } else if (strcmp(et, "24hrTicker") == 0) {
+            if ((r = ref_symbol(pl, ev->symbol)))
+                return r;
+            if ((r = ref_dec(ref_get(pl, "o"), &ev->u.day.open, "bad price", "negative price")) ||
+                (r = ref_dec(ref_get(pl, "c"), &ev->u.day.last, "bad price", "negative price")) ||
+                (r = ref_dec(ref_get(pl, "h"), &ev->u.day.high, "bad price", "negative price")) ||
+                (r = ref_dec(ref_get(pl, "l"), &ev->u.day.low, "bad price", "negative price")) ||
+                (r = ref_dec(ref_get(pl, "v"), &ev->u.day.volume, "bad qty", "negative qty")) ||
+                (r = ref_dec(ref_get(pl, "q"), &ev->u.day.quote_volume, "bad qty",
+                             "negative qty")))
+                return r;
+            ev->kind = FEED_TICKER24;
+            return NULL;
+        } else if (strcmp(et, "markPriceUpdate") == 0) {
+            const cJSON *ix = ref_get(pl, "i"), *rt = ref_get(pl, "r");
+            if ((r = ref_symbol(pl, ev->symbol)))
+                return r;
+            if ((r = ref_dec(ref_get(pl, "p"), &ev->u.mark.mark, "bad price", "negative price")))
+                return r;
+            if (ix && (r = ref_dec(ix, &ev->u.mark.index, "bad price", "negative price")))
+                return r;
+            if (rt && !(cJSON_IsString(rt) && rt->valuestring[0] == '\0')) {
+                if (!cJSON_IsString(rt) || strchr(rt->valuestring, '\\') ||
+                    decimal_parse(rt->valuestring, strlen(rt->valuestring),
+                                  &ev->u.mark.rate) != K_OK)
+                    return "bad rate";
+            }
+            if (!ref_int(ref_get(pl, "T"), &ev->u.mark.next_funding_ms, 0))
+                return "bad time";
+            ev->kind = FEED_MARK;
+            ev->venue = VENUE_BINANCE_USDM;
+            return NULL;
         } else {
-            static const char *const none[] = {"24hrTicker", "24hrMiniTicker", "markPriceUpdate",
-                                               "serverShutdown", "avgPrice", "1hTicker",
-                                               "4hTicker", "1dTicker"};
+            static const char *const none[] = {"24hrMiniTicker", "serverShutdown", "avgPrice",
+                                               "1hTicker", "4hTicker", "1dTicker"};
             for (size_t i = 0; i < sizeof none / sizeof none[0]; i++)
                 if (strcmp(et, none[i]) == 0) {
                     ev->event_ms = 0;
@@ -276,6 +307,10 @@ static const char *ref_compare(const feed_event *a, const feed_event *b)
         return NULL;
     case FEED_FUNDING:
         return memcmp(&a->u.funding, &b->u.funding, sizeof a->u.funding) ? "funding" : NULL;
+    case FEED_TICKER24:
+        return memcmp(&a->u.day, &b->u.day, sizeof a->u.day) ? "day" : NULL;
+    case FEED_MARK:
+        return memcmp(&a->u.mark, &b->u.mark, sizeof a->u.mark) ? "mark" : NULL;
     case FEED_TRADE:
         if (a->u.trade.id != b->u.trade.id)
             return "trade.id";

@@ -21,7 +21,7 @@ static kdec D(const char *s)
 
 typedef struct notes {
     uint64_t added, gap, synced, resynced, crossed, bars[TF_COUNT], bad, trades, tops, decimals;
-    uint64_t funding;
+    uint64_t funding, revised;
     market_sym *sym;
 } notes;
 
@@ -68,6 +68,9 @@ static void on_note(void *ud, const market_note *n)
         break;
     case MARKET_DECIMALS:
         c->decimals++;
+        break;
+    case MARKET_BAR_REVISED:
+        c->revised++;
         break;
     case MARKET_FUNDING:
         c->funding++;
