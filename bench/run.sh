@@ -47,7 +47,7 @@ out["ta_full_set_bars_per_s"] = round(bars / ta)
 for name, extra in (("engine", []), ("engine_bar_signals", ["--set", "engine.signal_interval=0"]),
                     ("rules_only", ["--strategy", "rules", "--set", "backtest.models=none"]),
                     ("engine_lstm", ["--set", "backtest.models=weights,logreg,mlp,lstm"])):
-    s = timed([k, "backtest", "--data", f, "--no-baselines"] + extra, name)
+    s = timed([k, "backtest", "--data", f, "--no-baselines", "--no-store"] + extra, name)
     out[name + "_bars_per_s"] = round(bars / s)
 for name in rss:  # OpenBLAS / XGBoost are loaded only with a deep / tree model (deeplib.c)
     out[name + "_peak_rss_mb"] = rss[name]

@@ -5,7 +5,8 @@ PASS=0; FAIL=0
 SHARED="${KESTREL_SHARED_DATA:-../shared/data}"
 T=$(mktemp -d /tmp/kestrel-it.XXXXXX)
 PIDS=""
-cleanup() { for p in $PIDS; do kill "$p" 2>/dev/null; done; rm -rf "$T"; }
+# KEEP_T=DIR keeps a copy of the test's directory (its logs and replies) for a failure's post-mortem
+cleanup() { for p in $PIDS; do kill "$p" 2>/dev/null; done; [ -n "$KEEP_T" ] && cp -r "$T" "$KEEP_T"; rm -rf "$T"; }
 trap cleanup EXIT INT TERM
 ok() { PASS=$((PASS + 1)); echo "ok   $1"; }
 bad() { FAIL=$((FAIL + 1)); echo "FAIL $1"; }

@@ -9,6 +9,9 @@ logdir=$(mktemp -d /tmp/kestrel-tests.XXXXXX)
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0"
 export KESTREL_SHARED_DATA="${KESTREL_SHARED_DATA:-$(cd .. && pwd)/shared/data}"
+# the user's own database and config file stay out of every test: a Kestrel started without
+# --db / --config finds its default places under these (docs/CONFIG.md)
+export XDG_DATA_HOME="$logdir/xdg-data" XDG_CONFIG_HOME="$logdir/xdg-config"
 run_one() { # name build cmd...
     name=$1; shift; b=$1; shift
     case "$name" in *${TESTS:-}*) ;; *) return ;; esac

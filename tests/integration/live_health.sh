@@ -77,13 +77,13 @@ fq() { # EXPR over `ctl focus okx:BTC-USDT` is True
 }
 ALL_LIVE='len(j["books"]) == 3 and all(b["state"] == "live" for b in j["books"])'
 check "every book becomes live (primary and backup both subscribed)" wait_for 40 cq "$ALL_LIVE"
-check "four connections open" \
-    cq 'len(j["connections"]) == 4 and all(c["state"] == "open" for c in j["connections"])'
+check "five connections open (OKX candles on /ws/v5/business)" \
+    cq 'len(j["connections"]) == 5 and all(c["state"] == "open" for c in j["connections"])'
 check "healthy: entries allowed on the primary" cq 'j["failover"][0]["entries"] is True'
 check "one failover pair, on its primary" \
     cq '[(f["primary"], f["backup"], f["active"]) for f in j["failover"]] == [("okx:BTC-USDT", "binance-spot:BTCUSDT", "primary")]'
-check "thresholds: 20 x 100 ms for book streams, 20 x 1 s for trades" \
-    cq 'sorted(c["stall_after_ms"] for c in j["connections"]) == [2000, 2000, 2000, 20000]'
+check "thresholds: 20 x 100 ms for book streams, 20 x 1 s for trades and candles" \
+    cq 'sorted(c["stall_after_ms"] for c in j["connections"]) == [2000, 2000, 2000, 20000, 20000]'
 check "no stall, no banner while healthy" \
     cq 'all(c["data_stalls"] == 0 for c in j["connections"]) and j["banner"] == []'
 check "the panes show the primary" fq 'j["shown"] == "okx:BTC-USDT"'

@@ -157,7 +157,7 @@ assert len(rel) > 3 and all(("  " + r + "  [") in scr for r in rel), rel
 mon = re.findall(r"^    (\d{4}-\d\d  +\S+%)", txt, re.M)
 assert mon and all(m in scr for m in mon), mon
 bk = re.findall(r"^    (\[ *\S+, +\S+[)\]] +\d+)", txt, re.M)
-assert len(bk) == 10 and all(b in scr for b in bk), bk
+assert bk and all(b in scr for b in bk), bk  # 10 buckets, or one per value when fewer
 assert sum(int(b.split()[-1]) for b in bk) == j["trade_count"]
 # the equity curve: the peak and the trough labels of the text report's plot
 top, low = re.findall(r"^  +(\d+\.\d\d) \|", txt, re.M)[:2]
