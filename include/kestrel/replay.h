@@ -2,7 +2,10 @@
  *
  * Files are gzip or plain text (zlib reads both), one message per line, either
  *   "<recv_time_ns> <json>"              (hftbacktest captures, `kestrel record`), or
- *   "<recv_secs>[.<frac>]: <json>"       (cryptofeed ws-captures; fraction to 1 ns).
+ *   "<recv_secs>[.<frac>]: <json>"       (cryptofeed ws-captures; fraction to 1 ns),
+ * the JSON optionally preceded by a source tag "<venue>[:<SYMBOL>] " (record.h: `kestrel record`
+ * files hold several venues and symbols; a tagged line is decoded as its venue's, a REST
+ * snapshot line gets the tag's symbol).
  * Several files are merged by receive time (k-way merge; ties go to the file listed first, and
  * each file's own line order is always kept), so BTC + ETH files interleave and the 08 and 09
  * files of one symbol simply follow each other. Pacing is the caller's job: lines come out as
@@ -61,6 +64,8 @@ typedef struct replay_line {
     size_t len;
     int file;         /* index of the spec the line came from */
     uint64_t lineno;  /* 1-based line number in that file */
+    int venue;        /* the line's source tag (`kestrel record`): its venue, -1 = the file's */
+    char symbol[KSYM_MAX]; /* ... and its symbol, "" = the file's (snapshot lines) */
 } replay_line;
 
 enum replay_venue_from {

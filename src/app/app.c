@@ -1243,6 +1243,11 @@ int app_start(app *a, const char *args, char *err, size_t errlen)
                 a->exit_status = 2; /* a bad watch list or venues.* URL is a usage error */
             return K_ERR;
         }
+        if (a->cfg.record_out[0] &&
+            live_record_start(a->live, a->cfg.record_out, err, errlen) != LIVE_OK) {
+            a->exit_status = 2; /* --record FILE that cannot be created */
+            return K_ERR;
+        }
     } else if (a->cfg.replay_count > 0) {
         if (app_replay_open(a, err, errlen) != K_OK) {
             if (!a->replay)
