@@ -31,6 +31,8 @@ typedef struct live_opts {
     klog *log;              /* may be NULL */
     const kconfig *cfg;     /* watch, venues.*; read at live_open only */
     int64_t lifetime_ms;    /* 0: each venue's default (Binance 23 h); tests shorten it */
+    int64_t stall_ms;       /* 0: each venue's default (ws.h); benches shorten it */
+    uint32_t queue_bytes;   /* the net thread's inbound ring; 0: 16 MB */
 } live_opts;
 
 typedef struct live klive;
@@ -124,6 +126,16 @@ int live_clock_offset(const klive *lv, enum venue v, int64_t *offset_ms);
  * frame (live_cli.c), until SIGINT / SIGTERM or seconds (0: no limit); prints a summary. 0 ok,
  * 1 the recording failed or lost lines, 2 a bad configuration or an output it cannot create. */
 int live_record_main(kconfig *cfg, const char *out, double seconds);
+
+/* Frame-to-book latency over every frame since open (or the last reset): the net thread's
+ * receive time to the pipeline having applied it. 1 us resolution below 2 ms, then powers of
+ * two. */
+typedef struct live_latency {
+    uint64_t frames;
+    double p50_us, p99_us, max_us;
+} live_latency;
+void live_latency_get(const klive *lv, live_latency *out);
+void live_latency_reset(klive *lv);
 
 /* True when every watched book is live. */
 bool live_all_books_live(klive *lv);

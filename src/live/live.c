@@ -22,6 +22,7 @@
 
 #include "kestrel/binance.h"
 #include "kestrel/book.h"
+#include "kestrel/decimal.h"
 #include "kestrel/http.h"
 #include "kestrel/ingest.h"
 #include "kestrel/okx.h"
@@ -33,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define LIVE_MAX_CONNS 16
 #define LIVE_LV_CAP 20000
@@ -46,6 +48,9 @@
 #define LIVE_CLOCK_DEFAULT_MS (60 * 1000)
 #define LIVE_TICK_MS 1000
 enum { LIVE_AUDIT_IDLE = 0, LIVE_AUDIT_FETCHING, LIVE_AUDIT_COMPARING };
+#define LIVE_LAT_LINEAR 2048 /* 1 us buckets below 2.048 ms ... */
+#define LIVE_LAT_LOG 32      /* ... then one per power of two */
+#define LIVE_QUEUE_BYTES (16u << 20) /* the net thread's inbound ring (ws.h default: 64 MB) */
 
 typedef struct live_sym {
     enum venue venue;
@@ -59,9 +64,8 @@ typedef struct live_sym {
     bool was_live, ever_live;
     bool overlap; /* rotation: the successor has sent a diff the live book holds */
     struct live *lv;
-    /* recording (live_rec_*): one REST snapshot line per book after the recording starts */
-    bool rec_want, rec_fetching;
-    int64_t rec_min_id; /* the live book's id when the snapshot was asked for */
+    /* recording (live_rec_*): one snapshot line per book after the recording starts */
+    bool rec_want;
     /* audit (live_audit_*): a second book synced from a fresh REST snapshot + the diffs since,
      * compared level by level (top LIVE_AUDIT_LEVELS) with the live book once both hold the
      * same update id */
@@ -104,7 +108,11 @@ struct live {
     feed_level *lv;
     feed_event evs[LIVE_NEV];
     /* my additions (record, audit, clock): live_rec_*, live_audit_*, live_clock_* below */
+    uint64_t lat_hist[LIVE_LAT_LINEAR + LIVE_LAT_LOG]; /* frame-to-book, see live_latency_get */
+    uint64_t lat_n, lat_max_us;
     krec *rec;
+    char *rec_buf; /* a book written as a snapshot line */
+    size_t rec_cap;
     char rec_last_path[512];
     record_stats rec_last;
     bool rec_had;
@@ -127,6 +135,7 @@ static void live_rec_snapshot(klive *lv, live_sym *s, const char *body, size_t l
                               int64_t recv_ns);
 static void live_audit_frame(klive *lv, live_conn *c, const ws_item *it);
 static void live_sub_note(live_conn *c, const ws_item *it);
+static void live_latency_note(klive *lv, int64_t recv_ns);
 static void live_audit_drop(live_sym *s);
 static void live_extras_open(klive *lv, const kconfig *cfg);
 static void live_extras_close(klive *lv);
@@ -489,6 +498,7 @@ static void live_frame(klive *lv, live_conn *c, const ws_item *it)
         (void)record_line(lv->rec, it->recv_ns, c->venue, NULL, it->data, it->len);
     live_sub_note(c, it);
     enum ingest_result r = ingest_frame_apply(lv->ing, &f, &why);
+    live_latency_note(lv, it->recv_ns);
     if (r == INGEST_OK) {
         int64_t clock = ingest_venue_clock_ms(lv->ing, c->venue);
         if (clock > 0) {
@@ -574,11 +584,13 @@ static void live_on_net(loop *l, int fd, unsigned events, void *ud)
 
 /* ---- open / close --------------------------------------------------------------------------- */
 
-static live_conn *live_conn_for(klive *lv, enum venue v, bool books)
+/* A connection of venue v with room for one more symbol (its streams in the URL: need bytes). */
+static live_conn *live_conn_for(klive *lv, enum venue v, bool books, size_t need)
 {
     for (int i = 0; i < lv->nconns; i++)
         if (lv->conns[i].venue == v && lv->conns[i].books == books &&
-            lv->conns[i].nsyms < LIVE_STREAMS_PER_CONN / 4)
+            lv->conns[i].nsyms < LIVE_STREAMS_PER_CONN / 4 &&
+            strlen(lv->conns[i].url) + need < sizeof lv->conns[i].url)
             return &lv->conns[i];
     if (lv->nconns >= LIVE_MAX_CONNS)
         return NULL;
@@ -660,7 +672,8 @@ static enum live_result live_build(klive *lv, const kconfig *cfg, char *err, siz
         char lower[KSYM_MAX], st[96];
         for (size_t k = 0; k <= strlen(s->name); k++)
             lower[k] = (char)tolower((unsigned char)s->name[k]);
-        live_conn *bc = live_conn_for(lv, v, true);
+        size_t need = 4 * (strlen(lower) + 16); /* its streams in a Binance URL, at most */
+        live_conn *bc = live_conn_for(lv, v, true, need);
         if (!bc) {
             snprintf(err, errlen, "live: too many connections (at most %d)", LIVE_MAX_CONNS);
             return LIVE_ERR_WATCH;
@@ -682,7 +695,7 @@ static enum live_result live_build(klive *lv, const kconfig *cfg, char *err, siz
             ok = live_url_add(bc, st);
             snprintf(st, sizeof st, "%s@bookTicker", lower);
             ok = ok == K_OK ? live_url_add(bc, st) : ok;
-            live_conn *mc = live_conn_for(lv, v, false);
+            live_conn *mc = live_conn_for(lv, v, false, need);
             if (!mc) {
                 snprintf(err, errlen, "live: too many connections (at most %d)", LIVE_MAX_CONNS);
                 return LIVE_ERR_WATCH;
@@ -757,7 +770,8 @@ enum live_result live_open(klive **out, const live_opts *o, char *err, size_t er
      * ca_file (the system's when ""); the net thread gives each distinct one its own TLS
      * context */
     lv->lv = xmalloc(LIVE_LV_CAP * sizeof *lv->lv);
-    ws_net_opts no = {.ca_file = NULL};
+    ws_net_opts no = {.ca_file = NULL,
+                      .queue_bytes = o->queue_bytes ? o->queue_bytes : LIVE_QUEUE_BYTES};
     enum ws_result wr;
     lv->net = ws_net_new(&no, &wr);
     http_opts ho = {.ca_file = NULL};
@@ -783,6 +797,8 @@ enum live_result live_open(klive **out, const live_opts *o, char *err, size_t er
         }
         if (o->lifetime_ms > 0)
             c->o.lifetime_ms = o->lifetime_ms;
+        if (o->stall_ms > 0)
+            c->o.stall_ms = o->stall_ms;
         if (ws_open(lv->net, c->url, &c->o, &c->id, err, errlen) != WS_OK) {
             live_close(lv);
             return LIVE_ERR_URL;
@@ -902,10 +918,11 @@ bool live_all_books_live(klive *lv)
 /* ---- recording (record.h) -------------------------------------------------------------------
  * Every frame of an active connection is queued to the recorder before the pipeline applies it,
  * every REST snapshot the sync applies likewise (tagged with its symbol). A recording that
- * starts mid-session also needs one snapshot per book that its own diffs can continue: once a
- * book is live after the start, a REST snapshot is fetched for the recording only (the live book
- * keeps its state) and written when it is newer than the book was when it was asked for; its
- * replay then syncs exactly as a live client does (buffered diffs + snapshot). */
+ * starts mid-session also needs, per book, a snapshot its recorded diffs continue: once a book
+ * is live after the start, its exact state (every level it holds and its update id) is written
+ * as a snapshot line in the venue's REST format. Its replay then syncs as a live client does:
+ * the diffs recorded before that line are buffered and dropped as older than it (they are in
+ * it), the next ones apply. No REST request is spent on it. */
 
 static void live_rec_snapshot(klive *lv, live_sym *s, const char *body, size_t len,
                               int64_t recv_ns)
@@ -914,57 +931,57 @@ static void live_rec_snapshot(klive *lv, live_sym *s, const char *body, size_t l
         (void)record_line(lv->rec, recv_ns, s->venue, s->name, body, len);
 }
 
-/* The update id a REST snapshot body says it stands for (-1: not a snapshot). */
-static int64_t live_snapshot_id(klive *lv, enum venue v, const char *body, size_t len)
+/* Appends one side of b as JSON levels ([["p","q"],...], OKX [["p","q","0","1"],...]). */
+static size_t live_rec_side(char *out, size_t cap, size_t n, const book *b, enum book_side side,
+                            bool okx)
 {
-    uint32_t n = 0;
-    const char *why = NULL;
-    int rc;
-    if (v == VENUE_OKX) {
-        rc = okx_decode(body, len, lv->evs, LIVE_NEV, &n, lv->lv, LIVE_LV_CAP, NULL, &why);
-    } else {
-        rc = binance_decode(body, len, &lv->evs[0], lv->lv, LIVE_LV_CAP, &why);
-        n = rc == K_OK;
+    n += (size_t)snprintf(out + n, cap - n, "[");
+    uint32_t depth = book_depth(b, side);
+    for (uint32_t i = 0; i < depth && n + 96 < cap; i++) {
+        kdec px, qty;
+        if (book_level(b, side, i, &px, &qty) != K_OK)
+            break;
+        char ps[40], qs[40];
+        decimal_format(px, decimal_places(px), ps, sizeof ps);
+        decimal_format(qty, decimal_places(qty), qs, sizeof qs);
+        n += (size_t)snprintf(out + n, cap - n, "%s[\"%s\",\"%s\"%s]", i ? "," : "", ps, qs,
+                              okx ? ",\"0\",\"1\"" : "");
     }
-    for (uint32_t i = 0; rc == K_OK && i < n; i++)
-        if (lv->evs[i].kind == FEED_DEPTH_SNAPSHOT)
-            return lv->evs[i].u.depth.last_id;
-    return -1;
-}
-
-static void live_on_rec_snapshot(void *ud, const http_response *r)
-{
-    live_sym *s = ud;
-    klive *lv = s->lv;
-    s->rec_fetching = false;
-    if (r->result == HTTP_ERR_CANCELLED || !lv->rec || !s->rec_want)
-        return;
-    market_sym *ms = market_find(lv->m, s->venue, s->name);
-    if (r->result != HTTP_OK || r->status != 200 || !ms || !book_is_live(ms->book))
-        return; /* asked again at the next frame of a live book */
-    int64_t id = live_snapshot_id(lv, s->venue, r->body, r->len);
-    /* Binance: the first recorded diff's U is at most the id then + 1, so a snapshot at or
-     * before it may be refused as too old by the replay; OKX: prevSeqId <= seqId suffices */
-    bool fresh = s->venue == VENUE_OKX ? id >= s->rec_min_id : id > s->rec_min_id;
-    if (!fresh)
-        return;
-    live_rec_snapshot(lv, s, r->body, r->len, loop_wall_ms() * 1000000);
-    s->rec_want = false;
+    n += (size_t)snprintf(out + n, cap - n, "]");
+    return n;
 }
 
 static void live_rec_maybe(live_sym *s)
 {
     klive *lv = s->lv;
-    if (!lv->rec || !s->rec_want || s->rec_fetching)
+    if (!lv->rec || !s->rec_want)
         return;
     market_sym *ms = market_find(lv->m, s->venue, s->name);
     if (!ms || !book_is_live(ms->book))
         return;
-    int weight = s->venue == VENUE_BINANCE_SPOT ? 250 : s->venue == VENUE_BINANCE_USDM ? 20 : 1;
-    if (http_get(lv->http, s->venue, s->rest_url, weight, live_on_rec_snapshot, s, NULL) ==
-        HTTP_OK) {
-        s->rec_fetching = true;
-        s->rec_min_id = book_last_id(ms->book);
+    size_t cap = 64 + (size_t)(book_depth(ms->book, BOOK_BID) + book_depth(ms->book, BOOK_ASK)) *
+                          100;
+    if (cap > lv->rec_cap) {
+        free(lv->rec_buf);
+        lv->rec_cap = cap;
+        lv->rec_buf = xmalloc(cap);
+    }
+    char *o = lv->rec_buf;
+    bool okx = s->venue == VENUE_OKX;
+    long long id = (long long)book_last_id(ms->book);
+    size_t n = okx ? (size_t)snprintf(o, cap, "{\"code\":\"0\",\"msg\":\"\",\"data\":[{\"asks\":")
+                   : (size_t)snprintf(o, cap, "{\"lastUpdateId\":%lld,\"bids\":", id);
+    n = live_rec_side(o, cap, n, ms->book, okx ? BOOK_ASK : BOOK_BID, okx);
+    n += (size_t)snprintf(o + n, cap - n, okx ? ",\"bids\":" : ",\"asks\":");
+    n = live_rec_side(o, cap, n, ms->book, okx ? BOOK_BID : BOOK_ASK, okx);
+    if (okx)
+        n += (size_t)snprintf(o + n, cap - n, ",\"ts\":\"%lld\",\"seqId\":%lld}]}",
+                              (long long)ingest_venue_clock_ms(lv->ing, s->venue), id);
+    else
+        n += (size_t)snprintf(o + n, cap - n, "}");
+    if (n < cap) {
+        live_rec_snapshot(lv, s, o, n, loop_wall_ms() * 1000000);
+        s->rec_want = false;
     }
 }
 
@@ -1273,6 +1290,7 @@ static void live_extras_close(klive *lv)
     live_record_stop(lv, NULL);
     if (lv->tick_timer)
         loop_timer_cancel(lv->l, lv->tick_timer);
+    free(lv->rec_buf);
     for (int i = 0; i < lv->nsyms; i++)
         book_free(lv->syms[i].audit);
 }
@@ -1288,12 +1306,70 @@ int live_clock_offset(const klive *lv, enum venue v, int64_t *offset_ms)
 /* OKX subscribe answers, for `kestrel check` (Binance subscribes in the URL: no answer). */
 static void live_sub_note(live_conn *c, const ws_item *it)
 {
-    if (c->venue != VENUE_OKX || it->len > 600 || !memmem(it->data, it->len, "\"event\"", 7))
+    if (c->venue != VENUE_OKX || it->len > 600)
         return;
-    if (memmem(it->data, it->len, "\"event\":\"subscribe\"", 19)) {
+    const char *e = memmem(it->data, it->len, "\"event\"", 7);
+    if (!e)
+        return;
+    const char *end = it->data + it->len;
+    e += 7;
+    while (e < end && (*e == ' ' || *e == ':'))
+        e++;
+    if (end - e >= 11 && memcmp(e, "\"subscribe\"", 11) == 0) {
         c->sub_acks++;
-    } else if (memmem(it->data, it->len, "\"event\":\"error\"", 15)) {
+    } else if (end - e >= 7 && memcmp(e, "\"error\"", 7) == 0) {
         c->sub_errors++;
         snprintf(c->sub_error, sizeof c->sub_error, "%.*s", (int)K_MIN(it->len, 150), it->data);
     }
+}
+
+/* ---- frame-to-book latency -------------------------------------------------------------------
+ * From the net thread's receive time of a frame (the last byte in) to the moment the pipeline
+ * has applied it: queueing in the ring, the eventfd wake-up, decode, book. */
+static void live_latency_note(klive *lv, int64_t recv_ns)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t d = ((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec - recv_ns) / 1000;
+    uint64_t us = d > 0 ? (uint64_t)d : 0;
+    size_t b;
+    if (us < LIVE_LAT_LINEAR) {
+        b = (size_t)us;
+    } else {
+        int lg = 63 - __builtin_clzll(us) - 11; /* 2048 us -> 0 */
+        b = LIVE_LAT_LINEAR + (size_t)K_MIN(lg, LIVE_LAT_LOG - 1);
+    }
+    lv->lat_hist[b]++;
+    lv->lat_n++;
+    if (us > lv->lat_max_us)
+        lv->lat_max_us = us;
+}
+
+static double live_latency_q(const klive *lv, double q)
+{
+    uint64_t want = (uint64_t)(q * (double)lv->lat_n), seen = 0;
+    for (size_t b = 0; b < LIVE_LAT_LINEAR + LIVE_LAT_LOG; b++) {
+        seen += lv->lat_hist[b];
+        if (seen > want)
+            return b < LIVE_LAT_LINEAR ? (double)b
+                                       : (double)(2048ull << (b - LIVE_LAT_LINEAR)) * 1.5;
+    }
+    return (double)lv->lat_max_us;
+}
+
+void live_latency_get(const klive *lv, live_latency *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!lv || lv->lat_n == 0)
+        return;
+    out->frames = lv->lat_n;
+    out->p50_us = live_latency_q(lv, 0.50);
+    out->p99_us = live_latency_q(lv, 0.99);
+    out->max_us = (double)lv->lat_max_us;
+}
+
+void live_latency_reset(klive *lv)
+{
+    memset(lv->lat_hist, 0, sizeof lv->lat_hist);
+    lv->lat_n = lv->lat_max_us = 0;
 }

@@ -347,6 +347,20 @@ static void live_cli_exchange_info(int *fails, loop *l, http_client *h, const kc
     }
 }
 
+/* Every watched symbol has had a depth diff, a trade and a book ticker. */
+static bool live_cli_all_streams(klive *lv, market *m)
+{
+    for (size_t i = 0; i < live_book_count(lv); i++) {
+        live_book_info bi;
+        if (live_book_get(lv, i, &bi) != K_OK)
+            return false;
+        market_sym *ms = market_find(m, bi.venue, bi.symbol);
+        if (!ms || !ms->diffs || !ms->trades || !ms->tickers)
+            return false;
+    }
+    return true;
+}
+
 /* Every connection has had a message. */
 static bool live_cli_all_heard(klive *lv)
 {
@@ -431,7 +445,8 @@ int live_check_main(kconfig *cfg)
     live_cli_step(&fails, lr == LIVE_OK, "net thread and connections", "%s", lr == LIVE_OK ? "" : err);
     if (lr == LIVE_OK) {
         int64_t end = loop_mono_ms() + 20000;
-        while (loop_mono_ms() < end && !(live_all_books_live(lv) && live_cli_all_heard(lv)))
+        while (loop_mono_ms() < end &&
+               !(live_all_books_live(lv) && live_cli_all_heard(lv) && live_cli_all_streams(lv, m)))
             loop_once(l, 20);
         for (size_t i = 0; i < live_conn_count(lv); i++) {
             live_conn_info ci;

@@ -500,11 +500,14 @@ static struct lws_vhost *ws_vhost_for(ws_net *n, const char *ca)
     info.protocols = ws_protocols;
     info.vhost_name = name;
     info.client_ssl_ca_filepath = ca;
+    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT; /* else lws skips the client TLS init */
     info.gid = (gid_t)-1;
     info.uid = (uid_t)-1;
     struct lws_vhost *vh = lws_create_vhost(n->ctx, &info);
     if (!vh)
         return NULL;
+    if (lws_init_vhost_client_ssl(&info, vh) != 0) /* the client TLS context with this CA */
+        return NULL; /* the vhost stays unused; destroyed with the context */
     snprintf(n->vhosts[n->nvhosts].ca, WS_CA_MAX, "%s", ca);
     n->vhosts[n->nvhosts++].vh = vh;
     return vh;

@@ -137,6 +137,7 @@ class Tape:
         self.done = False
         self.started = False
         self.time_shift = None
+        self.last_time = 0    # the newest streamed exchange time: REST depth answers carry it
         key = (venue, base)
         if key in fake.loaded:  # an alias: the same lines, its own book
             snap, pre, self.events = fake.loaded[key]
@@ -354,6 +355,8 @@ class Fake:
     def emit(self, t, kind, raw, data, stream):
         v = t.venue
         skip = False
+        if isinstance(data.get("E"), int):
+            t.last_time = data["E"]
         if kind == "depth":
             if not t.apply(data):
                 return
@@ -561,9 +564,9 @@ class Fake:
             limit = int(q.get("limit", "100"))
             uid, b, a = t.rest_book(self, limit)
             obj = {"lastUpdateId": uid}
-            if venue == "binance-usdm":
-                obj["E"] = self.now_ms()
-                obj["T"] = self.now_ms()
+            if venue == "binance-usdm":  # on the stream's timeline, as a real venue's are
+                obj["E"] = t.last_time or self.now_ms()
+                obj["T"] = t.last_time or self.now_ms()
             obj["bids"] = [[p, qq] for p, qq in b]
             obj["asks"] = [[p, qq] for p, qq in a]
             w = 250 if limit > 1000 else 50 if limit > 500 else 25 if limit > 100 else 5
@@ -623,7 +626,7 @@ class Fake:
             sz = min(int(q.get("sz", "1")), 400)
             seq, b, a = t.rest_book(self, sz)
             return ok([{"asks": t.okx_levels(a), "bids": t.okx_levels(b),
-                        "ts": str(self.now_ms()), "seqId": seq}])
+                        "ts": str(t.last_time or self.now_ms()), "seqId": seq}])
         if path in ("/api/v5/market/candles", "/api/v5/market/history-candles"):
             inst = q["instId"]
             bar = q.get("bar", "1m")

@@ -18,8 +18,8 @@ PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 FAKE=tests/fake/fake_exchange.py
 
-"$PY" "$FAKE" --port-file "$T/fake.port" --data "$SHARED" --lifetime 200 --parent $$ \
-    --rate 150 --max-lines 2500 --shift-times --preload binance-spot:BTCUSDT \
+"$PY" "$FAKE" --port-file "$T/fake.port" --data "$SHARED" --lifetime 600 --parent $$ \
+    --rate 150 --max-lines 4000 --shift-times --preload binance-spot:BTCUSDT \
     --preload binance-usdm:ETHUSDT --preload okx:BTC-USDT-SWAP 2> "$T/fake.log" &
 PIDS="$PIDS $!"
 wait_for 60 test -s "$T/fake.port" || { echo "   fake did not start:"; cat "$T/fake.log"; }
@@ -31,13 +31,17 @@ fget() { curl -s --max-time 10 "$B$1"; }
 cat > "$T/live.cfg" <<EOF
 source = "live";
 watch = ["binance-spot:BTCUSDT", "binance-usdm:ETHUSDT", "okx:BTC-USDT-SWAP"];
-
+market = { bar_grace_ms = 0; }; # a bar closes when the data clock passes its end, as a replay's end does
 venues = {
   binance-spot = { rest_url = "$B"; ws_url = "$W"; audit_interval = 2; clock_interval = 1; };
   binance-usdm = { rest_url = "$B"; ws_public_url = "$W"; ws_market_url = "$W"; audit_interval = 2; };
   okx = { rest_url = "$B"; ws_url = "$W"; audit_interval = 2; };
 };
 EOF
+
+# a second app on the same tapes records from mid-session (no audit: the drift fault below is
+# meant for the first app's audit)
+sed -e 's/ audit_interval = 2;//' -e 's/ clock_interval = 1;//' "$T/live.cfg" > "$T/mid.cfg"
 
 # bad uses of the flag and the command first
 "$K" --headless --replay "$SHARED/binance/streams/spot/btcusdt_20240808.gz" --record "$T/x.gz" \
@@ -60,9 +64,9 @@ ALL_LIVE='len(j["books"]) == 3 and all(b["state"] == "live" for b in j["books"])
 check "every book becomes live" wait_for 30 cq "$ALL_LIVE"
 check "the recording is active from the start" \
     cq 'j["recording"]["active"] and j["recording"]["path"].endswith("rec.gz") and j["recording"]["lines"] > 0'
-check "a second record start is refused" sh -c "! ctl record start '$T/other.gz' > /dev/null 2>&1"
-ctl record start "$T/mid.gz" 2>&1 | grep -q "already recording"
-check "... saying why" test $? -eq 0
+ctl record start "$T/other.gz" > "$T/again.out" 2>&1
+check "a second record start is refused" test $? -ne 0
+check "... saying why" grep -q "already recording" "$T/again.out"
 
 # audit: every 2 s, books agree
 check "audit: books audited, no mismatch" \
@@ -85,23 +89,36 @@ check "audit: the connection row sums it" \
     cq '[c for c in j["connections"] if c["venue"] == "binance-usdm"][0]["audit_mismatches"] == 1'
 check "audit: the others had none" \
     cq 'all(b["audit_mismatches"] == 0 for b in j["books"] if b["venue"] != "binance-usdm")'
+ctl status > "$T/s.json"
 check "the status document has the audit and clock fields" \
-    sh -c "ctl status > '$T/s.json' && [ \"\$(jget '$T/s.json' '\"clock_offset_ms\" in j[\"connections\"][\"connections\"][0] and \"audits\" in j[\"connections\"][\"books\"][0]')\" = True ]"
+    test "$(jget "$T/s.json" '"clock_offset_ms" in j["connections"]["connections"][0] and "audits" in j["connections"]["books"][0]')" = True
 
-# a second recording started mid-session (ctl): its own snapshot line per book
-ctl record stop > "$T/stop.json"
-check "record stop closes the first recording" \
-    test "$(jget "$T/stop.json" 'j["active"] == False and j["lines"] > 0 and j["dropped"] == 0')" = True
-ctl record start "$T/mid.gz" > /dev/null
-check "record start mid-session" cq 'j["recording"]["active"] and j["recording"]["path"].endswith("mid.gz")'
-check "mid-session: a REST snapshot line per book written" \
-    wait_for 20 cq 'j["recording"]["books_pending"] == 0 and j["recording"]["snapshots"] >= 3'
+# the second app: live first, then its recording starts (a snapshot line per book at once)
+mctl() { "$K" ctl --socket "$T/m.sock" "$@"; }
+mq() { mctl connections > "$T/m.json" 2> /dev/null && [ "$(jget "$T/m.json" "$1")" = True ]; }
+"$K" --headless --config "$T/mid.cfg" --db "$T/m.db" --socket "$T/m.sock" --log "$T/m.log" \
+    > /dev/null 2>&1 &
+MPID=$!
+PIDS="$PIDS $MPID"
+check "mid-session: the second app's books become live" wait_for 30 mq "$ALL_LIVE"
+mctl record start "$T/mid.gz" > /dev/null
+check "mid-session: ctl record start" \
+    mq 'j["recording"]["active"] and j["recording"]["path"].endswith("mid.gz")'
+check "mid-session: a snapshot line per book written at once" \
+    mq 'j["recording"]["books_pending"] == 0 and j["recording"]["snapshots"] >= 3'
+mctl record status > "$T/mst.json"
+check "record status answers the same" test "$(jget "$T/mst.json" 'j["active"] and j["snapshots"] >= 3')" = True
 
 tapes_done() {
     fget "/_fake/status" > "$T/fs.json" &&
         [ "$(jget "$T/fs.json" 'len(j["tapes"]) == 3 and all(t["done"] for t in j["tapes"].values())')" = True ]
 }
 check "the tapes end" wait_for 120 tapes_done
+# the bars at once: a second after the data stops, the live clock follows the wall clock (empty
+# bars), which a replay has no reason to do
+for s in BTCUSDT ETHUSDT BTC-USDT-SWAP; do
+    ctl candles "$s" 1s 1000 > "$T/live_1s_$s.json"
+done
 sleep_poll() { # lets the last frames arrive: the books equal the fake's
     fget "/_fake/book?venue=$1&symbol=$2&depth=20" > "$T/fb.json" &&
         ctl book "$2" 20 > "$T/lb.json" 2> /dev/null && same_top "$T/fb.json" "$T/lb.json"
@@ -122,12 +139,14 @@ done
 # the live session's final state, then both recordings closed
 for s in BTCUSDT ETHUSDT BTC-USDT-SWAP; do
     ctl book "$s" 20 > "$T/live_book_$s.json"
-    ctl candles "$s" 1s 1000 > "$T/live_1s_$s.json"
-    ctl candles "$s" 1m 100 > "$T/live_1m_$s.json"
 done
-ctl record stop > /dev/null
+ctl record stop > "$T/stop.json"
+check "record stop closes the recording" \
+    test "$(jget "$T/stop.json" 'j["active"] == False and j["lines"] > 0 and j["dropped"] == 0')" = True
+mctl record stop > /dev/null
 ctl quit > /dev/null
-check "the live app quits" wait_for 20 sh -c "! kill -0 $KPID 2>/dev/null"
+mctl quit > /dev/null
+check "the live apps quit" wait_for 20 sh -c "! kill -0 $KPID 2>/dev/null && ! kill -0 $MPID 2>/dev/null"
 check "rec.gz is a complete gzip file" gzip -t "$T/rec.gz"
 check "every line carries a source tag" \
     sh -c "! zcat '$T/rec.gz' | grep -qvE '^[0-9]+ (binance-spot|binance-usdm|okx)(:[A-Z0-9-]+)? [{]'"
@@ -142,7 +161,7 @@ replay_run() { # file sock
     PIDS="$PIDS $RP"
 }
 rq() { "$K" ctl --socket "$T/$1.sock" status > "$T/rs.json" 2> /dev/null &&
-    [ "$(jget "$T/rs.json" 'j["replay"]["finished"]')" = True ]; }
+    [ "$(jget "$T/rs.json" 'j["finished"]')" = True ]; }
 sed -i 's/^source = "live";//' "$T/live.cfg"
 replay_run "$T/rec.gz" rp
 check "replay of rec.gz finishes" wait_for 60 rq rp
@@ -153,22 +172,20 @@ for s in BTCUSDT ETHUSDT BTC-USDT-SWAP; do
     check "replay: $s closed 1s bars equal the live session's" "$PY" - "$T/live_1s_$s.json" "$T/rp_1s_$s.json" <<'EOF'
 import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:3])
-key = lambda k: (k["open_ms"], k["open"], k["high"], k["low"], k["close"], k["volume"], k["trades"])
+key = lambda k: (k["open_ms"], k["o"], k["h"], k["l"], k["c"], k["volume"], k["trades"])
 la = [key(k) for k in a["candles"]]
-lb = {key(k)[0]: key(k) for k in b["candles"]}
-# every bar the live session closed is in the replay, identical (the replay may close the last
-# forming one at its end as well)
-sys.exit(0 if len(la) >= 20 and all(lb.get(k[0]) == k for k in la) else 1)
+lb = [key(k) for k in b["candles"]]
+# the same closed bars; the replay's end may close the live session's forming one too
+sys.exit(0 if len(la) >= 10 and lb[:len(la)] == la and len(lb) - len(la) <= 1 else 1)
 EOF
-    "$K" ctl --socket "$T/rp.sock" candles "$s" 1m 100 > "$T/rp_1m_$s.json"
     check "replay: $s 1s indicator values equal the live session's" "$PY" - "$T/live_1s_$s.json" "$T/rp_1s_$s.json" <<'EOF'
 import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:3])
-# the replay closed at most the live session's forming bar more: compare the live values with the
-# replay's at the same newest closed bar
+# at the same newest closed bar (bar_grace_ms = 0: the live session closed what the replay's end
+# closes), the same values, some of them out of their warm-up
 la, lb = a["candles"], b["candles"]
-same_end = lb and la and lb[-1]["open_ms"] == la[-1]["open_ms"]
-ok = not same_end or a.get("indicators") == b.get("indicators")
+ia, ib = a.get("indicators") or {}, b.get("indicators") or {}
+ok = la[-1]["open_ms"] == lb[-1]["open_ms"] and ia == ib and sum(v is not None for v in ia.values()) >= 3
 sys.exit(0 if ok else 1)
 EOF
 done
