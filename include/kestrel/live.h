@@ -118,6 +118,11 @@ K_MUST_USE enum live_result live_record_start(klive *lv, const char *path, char 
 bool live_record_stop(klive *lv, live_record_info *out);
 void live_record_get(klive *lv, live_record_info *out);
 
+/* The live pipeline's wall-clock tick (ingest_wall_tick: a silent venue's bars still close),
+ * written to the recording as a "wall" line so that its replay closes the same bars. NULL lv:
+ * nothing. */
+void live_wall_tick(klive *lv, int64_t wall_ms);
+
 /* The venue's clock offset (server time - local wall clock) from its last reading: K_OK, or
  * K_ERR when not read yet. */
 int live_clock_offset(const klive *lv, enum venue v, int64_t *offset_ms);

@@ -6,7 +6,9 @@
  *
  * One line per frame, the capture format with a source tag (replay.h):
  *   "<recv_ns> <venue> <json>"            a websocket frame (the message names its symbol)
- *   "<recv_ns> <venue>:<SYMBOL> <json>"   a REST snapshot (the body carries no symbol)
+ *   "<recv_ns> <venue>:<SYMBOL> <json>"   a snapshot (the body carries no symbol)
+ *   "<recv_ns> wall {"wall_ms":N}"        the live pipeline's wall-clock tick (bars of a
+ *                                         silent venue close): the replay ticks the same
  * so one file holds every venue and symbol of the session. Newlines and carriage returns inside a
  * message (not valid inside JSON strings) are written as spaces. docs/LIVE.md "Recording". */
 #ifndef KESTREL_RECORD_H
@@ -43,6 +45,8 @@ K_MUST_USE enum record_result record_open(krec **out, const char *path, size_t q
  * on I/O: false when the queue is full (counted in dropped). */
 bool record_line(krec *r, int64_t recv_ns, enum venue v, const char *symbol, const char *json,
                  size_t len);
+/* Queues a "wall" line ("<ns> wall <json>"): the live pipeline's wall-clock tick. */
+bool record_tick_line(krec *r, int64_t recv_ns, const char *json, size_t len);
 /* Flushes what is queued, closes the gzip stream (a complete file) and joins the thread. The
  * final counters go to *st when st is non-NULL. NULL is fine. */
 void record_close(krec *r, record_stats *st);

@@ -999,8 +999,8 @@ static void app_stats_timer(loop *l, uint64_t id, void *ud)
     }
     p->stats_mono_ms = now;
     p->stats_messages = a->messages;
-    if (a->source == APP_SOURCE_LIVE) /* a silent feed's bars still close */
-        ingest_wall_tick(a->ingest, loop_wall_ms());
+    if (a->source == APP_SOURCE_LIVE) /* a silent feed's bars still close (and a recording */
+        live_wall_tick(a->live, loop_wall_ms()); /* holds the tick: its replay does the same) */
     uint32_t skipped = chartta_skipped(a->chartta);
     if (skipped > p->ta_skipped_warned) {
         p->ta_skipped_warned = skipped;

@@ -1373,3 +1373,15 @@ void live_latency_reset(klive *lv)
     memset(lv->lat_hist, 0, sizeof lv->lat_hist);
     lv->lat_n = lv->lat_max_us = 0;
 }
+
+void live_wall_tick(klive *lv, int64_t wall_ms)
+{
+    if (!lv)
+        return;
+    if (lv->rec) {
+        char j[48];
+        int n = snprintf(j, sizeof j, "{\"wall_ms\":%lld}", (long long)wall_ms);
+        (void)record_tick_line(lv->rec, wall_ms * 1000000, j, (size_t)n);
+    }
+    ingest_wall_tick(lv->ing, wall_ms);
+}

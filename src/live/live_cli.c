@@ -519,6 +519,14 @@ static void live_cli_on_signal(loop *l, int signo, void *ud)
     loop_stop(l);
 }
 
+/* The app's 1 s wall tick, so the recording holds it as an app's would. */
+static void live_cli_on_tick(loop *l, uint64_t id, void *ud)
+{
+    (void)id;
+    live_wall_tick(ud, loop_wall_ms());
+    loop_timer_add(l, 1000, live_cli_on_tick, ud);
+}
+
 static void live_cli_on_deadline(loop *l, uint64_t id, void *ud)
 {
     (void)id;
@@ -559,6 +567,7 @@ int live_record_main(kconfig *cfg, const char *out, double seconds)
                 (int)live_conn_count(lv), out);
         if (seconds > 0)
             loop_timer_add(l, (int64_t)(seconds * 1000.0), live_cli_on_deadline, NULL);
+        loop_timer_add(l, 1000, live_cli_on_tick, lv);
         if (loop_run(l) != K_OK)
             rc = 1;
         live_record_info ri;

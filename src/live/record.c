@@ -145,13 +145,13 @@ static void record_put(krec *r, const char *s, size_t n, bool clean)
     }
 }
 
-bool record_line(krec *r, int64_t recv_ns, enum venue v, const char *symbol, const char *json,
-                 size_t len)
+static bool record_put_line(krec *r, int64_t recv_ns, const char *tag, const char *symbol,
+                            const char *json, size_t len)
 {
     char head[96];
     bool sym = symbol && symbol[0];
     int hn = snprintf(head, sizeof head, "%lld %s%s%s ", (long long)(recv_ns > 0 ? recv_ns : 0),
-                      venue_name(v), sym ? ":" : "", sym ? symbol : "");
+                      tag, sym ? ":" : "", sym ? symbol : "");
     if (hn <= 0 || (size_t)hn >= sizeof head)
         return false;
     size_t need = (size_t)hn + len + 1;
@@ -170,6 +170,17 @@ bool record_line(krec *r, int64_t recv_ns, enum venue v, const char *symbol, con
     }
     pthread_mutex_unlock(&r->mu);
     return ok;
+}
+
+bool record_line(krec *r, int64_t recv_ns, enum venue v, const char *symbol, const char *json,
+                 size_t len)
+{
+    return record_put_line(r, recv_ns, venue_name(v), symbol, json, len);
+}
+
+bool record_tick_line(krec *r, int64_t recv_ns, const char *json, size_t len)
+{
+    return record_put_line(r, recv_ns, "wall", NULL, json, len);
 }
 
 void record_get_stats(krec *r, record_stats *out)

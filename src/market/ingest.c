@@ -276,6 +276,13 @@ enum ingest_result ingest_replay_line(ingest *p, replay *r, const replay_line *l
             *why = "bad replay line";
         return ingest_count(p, VENUE_BINANCE_SPOT, INGEST_MALFORMED);
     }
+    if (ln->venue == REPLAY_TAG_WALL) { /* the recorded session's wall-clock tick */
+        const char *w = memmem(ln->json, ln->len, "\"wall_ms\":", 10);
+        int64_t ms = w ? strtoll(w + 10, NULL, 10) : 0;
+        if (ms > 0)
+            ingest_wall_tick(p, ms);
+        return ingest_count(p, fi->venue, INGEST_IGNORED);
+    }
     bool tagged = ln->venue >= 0 && ln->venue < VENUE_COUNT; /* a `kestrel record` line */
     ingest_frame f = {.venue = tagged ? (enum venue)ln->venue : fi->venue, .bytes = ln->json,
                       .len = ln->len, .recv_ns = ln->recv_ns,

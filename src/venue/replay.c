@@ -260,9 +260,14 @@ static int replay_parse_tag(const char *s, size_t n, size_t *i, int *venue, char
         name[k++] = s[j++];
     name[k] = '\0';
     enum venue v;
+    sym[0] = '\0';
+    if (strcmp(name, "wall") == 0 && j < n && s[j] == ' ') { /* a recorded wall-clock tick */
+        *venue = REPLAY_TAG_WALL;
+        *i = j;
+        return 1;
+    }
     if (venue_parse(name, &v) != K_OK)
         return 0;
-    sym[0] = '\0';
     if (j < n && s[j] == ':') {
         j++;
         size_t m = 0;

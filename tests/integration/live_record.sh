@@ -149,7 +149,7 @@ mctl quit > /dev/null
 check "the live apps quit" wait_for 20 sh -c "! kill -0 $KPID 2>/dev/null && ! kill -0 $MPID 2>/dev/null"
 check "rec.gz is a complete gzip file" gzip -t "$T/rec.gz"
 check "every line carries a source tag" \
-    sh -c "! zcat '$T/rec.gz' | grep -qvE '^[0-9]+ (binance-spot|binance-usdm|okx)(:[A-Z0-9-]+)? [{]'"
+    sh -c "! zcat '$T/rec.gz' | grep -qvE '^[0-9]+ (binance-spot|binance-usdm|okx|wall)(:[A-Z0-9-]+)? [{]'"
 check "rec.gz holds REST snapshot lines for every book" \
     test "$(zcat "$T/rec.gz" | grep -oE '^[0-9]+ [a-z-]+:[A-Z0-9-]+ ' | awk '{print $2}' | sort -u | wc -l)" -eq 3
 
@@ -176,7 +176,11 @@ key = lambda k: (k["open_ms"], k["o"], k["h"], k["l"], k["c"], k["volume"], k["t
 la = [key(k) for k in a["candles"]]
 lb = [key(k) for k in b["candles"]]
 # the same closed bars; the replay's end may close the live session's forming one too
-sys.exit(0 if len(la) >= 10 and lb[:len(la)] == la and len(lb) - len(la) <= 1 else 1)
+ok = len(la) >= 10 and lb[:len(la)] == la and len(lb) - len(la) <= 1
+if not ok:
+    d = [(x, y) for x, y in zip(la, lb) if x != y][:2]
+    print("   live %d bars, replay %d; first differences (live, replay): %s" % (len(la), len(lb), d))
+sys.exit(0 if ok else 1)
 EOF
     check "replay: $s 1s indicator values equal the live session's" "$PY" - "$T/live_1s_$s.json" "$T/rp_1s_$s.json" <<'EOF'
 import json, sys
@@ -186,6 +190,8 @@ a, b = (json.load(open(p)) for p in sys.argv[1:3])
 la, lb = a["candles"], b["candles"]
 ia, ib = a.get("indicators") or {}, b.get("indicators") or {}
 ok = la[-1]["open_ms"] == lb[-1]["open_ms"] and ia == ib and sum(v is not None for v in ia.values()) >= 3
+if not ok:
+    print("   live %s %s / replay %s %s" % (la[-1]["open_ms"], ia, lb[-1]["open_ms"], ib))
 sys.exit(0 if ok else 1)
 EOF
 done
@@ -221,7 +227,7 @@ sh tests/fake/mkca.sh "$T/ca1"
 sh tests/fake/mkca.sh "$T/ca2"
 for i in 1 2; do
     "$PY" "$FAKE" --port-file "$T/tls$i.port" --data "$SHARED" --lifetime 90 --parent $$ \
-        --rate 150 --max-lines 1500 --shift-times --preload binance-spot:BTCUSDT \
+        --rate 150 --max-lines 6000 --shift-times --preload binance-spot:BTCUSDT \
         --preload okx:BTC-USDT-SWAP --cert "$T/ca$i/server.pem" --key "$T/ca$i/server.key" \
         2> "$T/tls$i.log" &
     PIDS="$PIDS $!"
