@@ -969,14 +969,21 @@ static void live_rec_maybe(live_sym *s)
     char *o = lv->rec_buf;
     bool okx = s->venue == VENUE_OKX;
     long long id = (long long)book_last_id(ms->book);
-    size_t n = okx ? (size_t)snprintf(o, cap, "{\"code\":\"0\",\"msg\":\"\",\"data\":[{\"asks\":")
-                   : (size_t)snprintf(o, cap, "{\"lastUpdateId\":%lld,\"bids\":", id);
+    /* stamped with the venue's data clock (E, OKX ts): replayed, the line must not move the
+     * clock, which the live pipeline never saw it do */
+    long long clk = (long long)ingest_venue_clock_ms(lv->ing, s->venue);
+    size_t n;
+    if (okx)
+        n = (size_t)snprintf(o, cap, "{\"code\":\"0\",\"msg\":\"\",\"data\":[{\"asks\":");
+    else if (clk > 0)
+        n = (size_t)snprintf(o, cap, "{\"lastUpdateId\":%lld,\"E\":%lld,\"bids\":", id, clk);
+    else
+        n = (size_t)snprintf(o, cap, "{\"lastUpdateId\":%lld,\"bids\":", id);
     n = live_rec_side(o, cap, n, ms->book, okx ? BOOK_ASK : BOOK_BID, okx);
     n += (size_t)snprintf(o + n, cap - n, okx ? ",\"bids\":" : ",\"asks\":");
     n = live_rec_side(o, cap, n, ms->book, okx ? BOOK_BID : BOOK_ASK, okx);
     if (okx)
-        n += (size_t)snprintf(o + n, cap - n, ",\"ts\":\"%lld\",\"seqId\":%lld}]}",
-                              (long long)ingest_venue_clock_ms(lv->ing, s->venue), id);
+        n += (size_t)snprintf(o + n, cap - n, ",\"ts\":\"%lld\",\"seqId\":%lld}]}", clk, id);
     else
         n += (size_t)snprintf(o + n, cap - n, "}");
     if (n < cap) {

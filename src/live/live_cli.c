@@ -216,8 +216,9 @@ static bool live_cli_tls(int fd, const char *host, const char *ca, char *why, si
         X509_NAME_oneline(X509_get_subject_name(peer), subj, sizeof subj);
         X509_free(peer);
     }
-    snprintf(why, cap, "%s, %s, peer %s verified (CA: %s)", host, SSL_get_version(ssl), subj,
-             ca[0] ? ca : "system");
+    int w = snprintf(why, cap, "%.60s, %.12s, peer %.80s verified (CA: %.120s)", host,
+                     SSL_get_version(ssl), subj, ca[0] ? ca : "system");
+    (void)w;
     ok = true;
 out:
     SSL_free(ssl);
