@@ -135,10 +135,7 @@ static int bench_live_open(bench_live *b, const bench_fake *f, const char *const
 {
     char err[512];
     memset(b, 0, sizeof *b);
-    if (config_load(&b->cfg, "/dev/null", NULL, NULL, err, sizeof err) != K_OK) {
-        fprintf(stderr, "config: %s\n", err);
-        return K_ERR;
-    }
+    config_defaults(&b->cfg);
     for (int i = 0; i < n && i < CONFIG_MAX_WATCH; i++)
         snprintf(b->cfg.watch[b->cfg.watch_count++], CONFIG_WATCH_MAX, "%s", watch[i]);
     for (int v = 0; v < VENUE_COUNT; v++) {
@@ -308,8 +305,8 @@ int main(void)
         kconfig *cfg = xmalloc(sizeof *cfg);
         char err[256];
         replay *r = NULL;
-        if (config_load(cfg, "/dev/null", NULL, NULL, err, sizeof err) == K_OK &&
-            replay_open(&r, specs, 2, err, sizeof err) == K_OK) {
+        config_defaults(cfg);
+        if (replay_open(&r, specs, 2, err, sizeof err) == K_OK) {
             market *m = market_new(&cfg->limits);
             ingest_opts io = {.grace_ms = cfg->limits.bar_grace_ms};
             ingest *ing = ingest_new(m, NULL, &io);

@@ -6,7 +6,9 @@
  *
  * One line per frame, the capture format with a source tag (replay.h):
  *   "<recv_ns> <venue> <json>"            a websocket frame (the message names its symbol)
- *   "<recv_ns> <venue>:<SYMBOL> <json>"   a snapshot (the body carries no symbol)
+ *   "<recv_ns> <venue>:<SYMBOL> <json>"   a snapshot: a REST body the sync applied, or a
+ *                                         book's exact state once it is live after the start
+ *                                         (live.c), in the venue's REST format
  *   "<recv_ns> wall {"wall_ms":N}"        the live pipeline's wall-clock tick (bars of a
  *                                         silent venue close): the replay ticks the same
  * so one file holds every venue and symbol of the session. Newlines and carriage returns inside a
