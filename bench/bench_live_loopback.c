@@ -65,7 +65,7 @@ static int bench_fake_start(bench_fake *f, const char *const *extra, int nextra)
     const char *argv[64] = {"/usr/bin/python3", BENCH_FAKE, "--port-file", f->portfile,
                             "--data", bench_data(), "--lifetime", "400", "--parent", parent,
                             "--queue", "2000000"};
-    int n = 11;
+    int n = 12;
     for (int i = 0; i < nextra && n < 62; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;
