@@ -590,7 +590,7 @@ static live_conn *live_conn_for(klive *lv, enum venue v, bool books, size_t need
     for (int i = 0; i < lv->nconns; i++)
         if (lv->conns[i].venue == v && lv->conns[i].books == books &&
             lv->conns[i].nsyms < LIVE_STREAMS_PER_CONN / 4 &&
-            strlen(lv->conns[i].url) + need < sizeof lv->conns[i].url)
+            strlen(lv->conns[i].url) + need + 96 < sizeof(((ws_url *)0)->path)) /* + host */
             return &lv->conns[i];
     if (lv->nconns >= LIVE_MAX_CONNS)
         return NULL;
