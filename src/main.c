@@ -42,6 +42,7 @@ static void main_usage(FILE *f)
           "       kestrel ta --data FILE.csv [--indicators LIST] [--format csv|json] | --list\n"
           "       kestrel backtest --data FILE[,FILE...] [options]   (kestrel backtest --help)\n"
           "       kestrel check [--config FILE] [--watch VENUE:SYMBOL[,...]]  (live connectivity)\n"
+          "       kestrel record --out FILE.gz [--config FILE] [--seconds N] [VENUE:SYMBOL...]\n"
           "\n"
           "options:\n"
           "  --config FILE        configuration file (default: search, see kestrel(1))\n"
@@ -53,6 +54,7 @@ static void main_usage(FILE *f)
           "  --loop               replay the files forever, the data clock going on\n"
           "  --live               live market data from the venues (config source = \"live\")\n"
           "  --watch V:SYM[,...]  live watch list, e.g. binance-spot:BTCUSDT,okx:BTC-USDT-SWAP\n"
+          "  --record FILE.gz     live: record the session from its start (replay: --replay)\n"
           "  --theme NAME         colour theme from themes/ (default, mono, amber)\n"
           "  --log FILE           log file\n"
           "  --socket PATH        control socket path\n"
@@ -208,6 +210,56 @@ static int main_check(int argc, char **argv)
     return rc;
 }
 
+/* kestrel record --out FILE.gz [--config FILE] [--seconds N] [VENUE:SYMBOL...]: records the
+ * watch list (the arguments, else the config's) into a replayable capture until SIGINT /
+ * SIGTERM or N seconds. */
+static int main_record(int argc, char **argv)
+{
+    const char *config_path = NULL, *out = NULL;
+    double seconds = 0;
+    kconfig *cfg = xmalloc(sizeof *cfg);
+    char err[1024], list[CONFIG_MAX_WATCH * CONFIG_WATCH_MAX + 1] = "";
+    int rc = 2;
+    for (int i = 1; i < argc; i++) {
+        if ((strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "--out") == 0 ||
+             strcmp(argv[i], "--seconds") == 0) && i + 1 < argc) {
+            if (argv[i][2] == 'c') {
+                config_path = argv[++i];
+            } else if (argv[i][2] == 'o') {
+                out = argv[++i];
+            } else {
+                char *end;
+                seconds = strtod(argv[++i], &end);
+                if (*end || !(seconds > 0 && seconds <= 31.0 * 86400)) {
+                    fprintf(stderr, "kestrel record: --seconds '%s' is not a number of seconds "
+                                    "(0 < N <= 2678400)\n", argv[i]);
+                    goto out;
+                }
+            }
+        } else if (argv[i][0] != '-' && strlen(list) + strlen(argv[i]) + 2 < sizeof list) {
+            if (list[0])
+                strcat(list, ",");
+            strcat(list, argv[i]);
+        } else {
+            fprintf(stderr, "kestrel record: unexpected argument '%s' (usage: kestrel record "
+                            "--out FILE.gz [--config FILE] [--seconds N] [VENUE:SYMBOL...])\n",
+                    argv[i]);
+            goto out;
+        }
+    }
+    if (!out || !out[0]) {
+        fprintf(stderr, "kestrel record: --out FILE.gz is required\n");
+        goto out;
+    }
+    if (config_load(cfg, config_path, NULL, NULL, err, sizeof err) != K_OK)
+        fprintf(stderr, "kestrel record: %s\n", err);
+    else if (!list[0] || main_split_watch(cfg, list) == K_OK)
+        rc = live_record_main(cfg, out, seconds);
+out:
+    free(cfg);
+    return rc;
+}
+
 /* xmalloc's fail hook: an out-of-memory abort gives the shell its terminal back first (endwin,
  * then the tty layer writes what is left and restores the saved modes: icanon, echo). */
 static void main_oom_restore(void *ud)
@@ -252,9 +304,12 @@ int main(int argc, char **argv)
 
     if (argc > 1 && strcmp(argv[1], "check") == 0)
         return main_check(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "record") == 0)
+        return main_record(argc - 1, argv + 1);
 
     enum { OPT_CONFIG = 256, OPT_DB, OPT_REPLAY, OPT_SPEED, OPT_HEADLESS, OPT_EXIT_AT_END, OPT_LOOP,
-           OPT_THEME, OPT_LOG, OPT_SOCKET, OPT_HELP, OPT_VERSION, OPT_LIVE, OPT_WATCH };
+           OPT_THEME, OPT_LOG, OPT_SOCKET, OPT_HELP, OPT_VERSION, OPT_LIVE, OPT_WATCH,
+           OPT_RECORD };
     static const struct option opts[] = {
         {"config", required_argument, 0, OPT_CONFIG},
         {"db", required_argument, 0, OPT_DB},
@@ -269,11 +324,12 @@ int main(int argc, char **argv)
         {"help", no_argument, 0, OPT_HELP},
         {"version", no_argument, 0, OPT_VERSION},
         {"live", no_argument, 0, OPT_LIVE},
+        {"record", required_argument, 0, OPT_RECORD},
         {"watch", required_argument, 0, OPT_WATCH},
         {0, 0, 0, 0},
     };
     const char *config_path = NULL, *db = NULL, *replay = NULL, *speed = NULL, *theme = NULL,
-               *logf = NULL, *sock = NULL, *watch = NULL;
+               *logf = NULL, *sock = NULL, *watch = NULL, *record = NULL;
     bool headless = false, exit_at_end = false, loop_files = false, go_live = false;
 
     opterr = 0;
@@ -292,6 +348,7 @@ int main(int argc, char **argv)
         case OPT_SOCKET: sock = optarg; break;
         case OPT_LIVE: go_live = true; break;
         case OPT_WATCH: watch = optarg; break;
+        case OPT_RECORD: record = optarg; break;
         case OPT_HELP: main_usage(stdout); return 0;
         case OPT_VERSION: printf("kestrel %s\n", KESTREL_VERSION); return 0;
         case ':':
@@ -346,6 +403,13 @@ int main(int argc, char **argv)
     else if (replay)
         a->cfg.source_live = false;
     if (watch && main_split_watch(&a->cfg, watch) != K_OK)
+        return 2;
+    if (record && !a->cfg.source_live) {
+        fprintf(stderr, "kestrel: --record needs live data (--live); a replay is a recording\n");
+        return 2;
+    }
+    if (record && main_copy(a->cfg.record_out, sizeof a->cfg.record_out, record, "--record") !=
+                      K_OK)
         return 2;
     if (exit_at_end && a->cfg.source_live) {
         fprintf(stderr, "kestrel: --exit-at-end needs a replay (live data has no end)\n");

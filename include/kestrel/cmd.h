@@ -79,6 +79,7 @@ extern const cmd_entry cmd_order_entry, cmd_close_position_entry,
     cmd_ticket_entry; /* order, close, cancel-order, close-all, start, pause-trading, signal:
                        * trading.c; ticket: src/ui/ticket.c; the others reserved */
 extern const cmd_entry cmd_connections_entry; /* src/app/commands.c (live.h) */
+extern const cmd_entry cmd_record_entry;      /* src/app/commands.c (live.h) */
 extern const cmd_entry cmd_cancel_entry, cmd_trades_entry, cmd_get_entry, cmd_set_entry,
     cmd_positions_entry, cmd_orders_entry, cmd_fills_entry, cmd_portfolio_entry,
     cmd_risk_entry, cmd_metrics_entry; /* src/app/trading.c (with order, close, close-all, start,

@@ -37,6 +37,8 @@ typedef struct kconfig_venue {
     char ca_file[CONFIG_PATH_MAX];      /* "" = the system's CA bundle */
     double lifetime_s; /* rotate (make-before-break) after this long open; 0 = the venue's
                           default (Binance 23 h before its 24 h cut; OKX none) */
+    double audit_interval_s; /* book audit against a fresh REST snapshot; 0 = 600 s */
+    double clock_interval_s; /* server time (clock offset) refresh; 0 = 60 s */
 } kconfig_venue;
 
 enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
@@ -55,6 +57,8 @@ typedef struct kconfig {
     int replay_count;
     double replay_speed; /* 0 = as fast as possible, else 0.01 .. 1000 */
     bool replay_loop;    /* replay.loop: restart the files at their end, the clock going on */
+    char record_out[CONFIG_PATH_MAX]; /* --record FILE.gz (live): record from the start; not a
+                                         config key */
 
     /* ui { theme; timeframe; fps; ascii; mouse; } */
     char theme[64];         /* name under themes/ (default "default") */

@@ -67,6 +67,9 @@ typedef struct http_venue_state {
 void http_venue_state_get(const http_client *c, enum venue v, http_venue_state *out);
 /* The limit from exchangeInfo's REQUEST_WEIGHT rateLimits (or config). */
 void http_set_weight_limit(http_client *c, enum venue v, int64_t limit);
+/* The CA bundle for requests to venue v (NULL or "": http_opts.ca_file, else the system's):
+ * every venue may trust its own CA. */
+void http_set_venue_ca(http_client *c, enum venue v, const char *ca_file);
 /* Requests in flight. */
 uint32_t http_inflight(const http_client *c);
 

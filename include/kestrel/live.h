@@ -22,6 +22,7 @@ enum live_result {
     LIVE_ERR_URL,      /* a venues.* URL that cannot be used */
     LIVE_ERR_INSECURE, /* plain ws:// or http:// to a host that is not loopback */
     LIVE_ERR_INIT,     /* net thread, REST client or loop watcher could not be set up */
+    LIVE_ERR_RECORD,   /* a recording cannot start (already recording, file not created) */
 };
 const char *live_strerror(enum live_result r);
 
@@ -55,6 +56,8 @@ typedef struct live_opts {
     struct instruments *instr; /* the trading core's filters: exchangeInfo / OKX instruments
                                 * of the watched symbols go in (NULL: not fetched) */
     struct store *store;    /* the instrument cache (NULL: none) */
+    int64_t stall_ms;       /* 0: each venue's default (ws.h); benches shorten it */
+    uint32_t queue_bytes;   /* the net thread's inbound ring; 0: 16 MB */
 } live_opts;
 
 typedef struct live klive;
@@ -108,6 +111,12 @@ typedef struct live_conn_info {
     double latency_ms;      /* receive time - exchange time, moving average (-1: unknown) */
     uint32_t books, books_live;
     const char *last_error;
+    uint64_t audits;           /* book audits done on its books (top 20 vs a fresh snapshot) */
+    uint64_t audit_mismatches; /* ... that found the book different (then resynced) */
+    uint64_t sub_acks, sub_errors; /* OKX subscribe answers (acknowledged / refused) */
+    const char *sub_error;     /* the last refusal, "" none */
+    bool clock_known;          /* the venue's server time has been read */
+    int64_t clock_offset_ms;   /* venue server time - local wall clock (NTP-style midpoint) */
 } live_conn_info;
 
 size_t live_conn_count(const klive *lv);
@@ -121,6 +130,8 @@ typedef struct live_book_info {
     const char *state; /* book_state_name */
     uint64_t gaps, resyncs, snapshots;
     bool fetching;     /* a REST snapshot is in flight */
+    uint64_t audits, audit_mismatches, audit_failures; /* failures: no answer / never in step */
+    bool auditing;     /* an audit is in progress */
 } live_book_info;
 size_t live_book_count(const klive *lv);
 int live_book_get(klive *lv, size_t i, live_book_info *out);
@@ -163,6 +174,47 @@ typedef struct live_instruments_info {
     char last_error[256];
 } live_instruments_info;
 void live_instruments_get(const klive *lv, live_instruments_info *out);
+/* Recording the session (record.h, docs/LIVE.md "Recording"): every frame the pipeline takes
+ * and every REST snapshot it applies, plus one fresh snapshot per book, into path (gzip, the
+ * replay capture format with source tags). Writing runs in a writer thread behind a bounded
+ * queue. live_record_stop flushes and closes (false when nothing was recording). */
+typedef struct live_record_info {
+    bool active;
+    char path[512];   /* the recording (or the last one, when not active; "" none) */
+    uint64_t lines, bytes, dropped, snapshots, written;
+    uint32_t books_pending; /* books whose own snapshot line is not written yet */
+    int64_t started_ms;
+    bool write_error;
+    char error[160];
+} live_record_info;
+K_MUST_USE enum live_result live_record_start(klive *lv, const char *path, char *err,
+                                              size_t errlen);
+bool live_record_stop(klive *lv, live_record_info *out);
+void live_record_get(klive *lv, live_record_info *out);
+
+/* The live pipeline's wall-clock tick (ingest_wall_tick: a silent venue's bars still close),
+ * written to the recording as a "wall" line so that its replay closes the same bars. NULL lv:
+ * nothing. */
+void live_wall_tick(klive *lv, int64_t wall_ms);
+
+/* The venue's clock offset (server time - local wall clock) from its last reading: K_OK, or
+ * K_ERR when not read yet. */
+int live_clock_offset(const klive *lv, enum venue v, int64_t *offset_ms);
+
+/* `kestrel record`: the live module on a private loop with the recording on from the first
+ * frame (live_cli.c), until SIGINT / SIGTERM or seconds (0: no limit); prints a summary. 0 ok,
+ * 1 the recording failed or lost lines, 2 a bad configuration or an output it cannot create. */
+int live_record_main(kconfig *cfg, const char *out, double seconds);
+
+/* Frame-to-book latency over every frame since open (or the last reset): the net thread's
+ * receive time to the pipeline having applied it. 1 us resolution below 2 ms, then powers of
+ * two. */
+typedef struct live_latency {
+    uint64_t frames;
+    double p50_us, p99_us, max_us;
+} live_latency;
+void live_latency_get(const klive *lv, live_latency *out);
+void live_latency_reset(klive *lv);
 
 /* True when every watched book is live. */
 bool live_all_books_live(klive *lv);

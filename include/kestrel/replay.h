@@ -2,7 +2,10 @@
  *
  * Files are gzip or plain text (zlib reads both), one message per line, either
  *   "<recv_time_ns> <json>"              (hftbacktest captures, `kestrel record`), or
- *   "<recv_secs>[.<frac>]: <json>"       (cryptofeed ws-captures; fraction to 1 ns).
+ *   "<recv_secs>[.<frac>]: <json>"       (cryptofeed ws-captures; fraction to 1 ns),
+ * the JSON optionally preceded by a source tag "<venue>[:<SYMBOL>] " (record.h: `kestrel record`
+ * files hold several venues and symbols; a tagged line is decoded as its venue's, a REST
+ * snapshot line gets the tag's symbol).
  * Several files are merged by receive time (k-way merge; ties go to the file listed first, and
  * each file's own line order is always kept), so BTC + ETH files interleave and the 08 and 09
  * files of one symbol simply follow each other. Pacing is the caller's job: lines come out as
@@ -49,6 +52,7 @@
 #define REPLAY_PRESCAN_BYTES (8u << 20) /* decompressed bytes the pre-scan looks at, at most */
 #define REPLAY_RING 4                   /* chunks in flight per file, reader -> merge */
 #define REPLAY_CHUNK (128u << 10)       /* bytes per chunk */
+#define REPLAY_TAG_WALL (-3)            /* replay_line.venue of a recorded "wall" tick line */
 #define REPLAY_AGAIN (-2)               /* replay_next() in non-blocking mode: nothing ready yet */
 #define REPLAY_SKIP_BUDGET 65536        /* blank / malformed lines one non-blocking call skips */
 
@@ -61,6 +65,9 @@ typedef struct replay_line {
     size_t len;
     int file;         /* index of the spec the line came from */
     uint64_t lineno;  /* 1-based line number in that file */
+    int venue;        /* the line's source tag (`kestrel record`): its venue, -1 = the file's,
+                       * REPLAY_TAG_WALL = a wall-clock tick {"wall_ms":N} (ingest_wall_tick) */
+    char symbol[KSYM_MAX]; /* ... and its symbol, "" = the file's (snapshot lines) */
 } replay_line;
 
 enum replay_venue_from {

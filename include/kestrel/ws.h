@@ -14,6 +14,8 @@
 
 #define WS_MAX_CONNS 64
 #define WS_URL_MAX 2048
+#define WS_CA_MAX 512   /* a ca_file path */
+#define WS_MAX_VHOSTS 8 /* distinct CA bundles in one net thread */
 
 enum ws_result {
     WS_OK = 0,
@@ -66,6 +68,8 @@ typedef struct ws_opts {
     int64_t backoff_max_ms; /* ... up to this cap; each delay is jittered to [d/2, d] */
     int64_t lifetime_ms;    /* open this long -> WS_ITEM_ROTATE (make-before-break); 0 off */
     int64_t rotate_grace_ms; /* ... and still open this much later -> closed and reconnected */
+    char ca_file[WS_CA_MAX]; /* wss://: this connection's CA bundle ("" = ws_net_opts.ca_file);
+                              * each distinct bundle gets its own TLS context (lws vhost) */
 } ws_opts;
 void ws_opts_default(ws_opts *o, enum venue v);
 

@@ -1010,8 +1010,8 @@ static void app_stats_timer(loop *l, uint64_t id, void *ud)
     p->stats_mono_ms = now;
     p->stats_messages = a->messages;
     riskview_tick(a); /* VaR / ES, exposure, correlations; a row per data hour */
-    if (a->source == APP_SOURCE_LIVE) /* a silent feed's bars still close */
-        ingest_wall_tick(a->ingest, loop_wall_ms());
+    if (a->source == APP_SOURCE_LIVE) /* a silent feed's bars still close (and a recording */
+        live_wall_tick(a->live, loop_wall_ms()); /* holds the tick: its replay does the same) */
     uint32_t skipped = chartta_skipped(a->chartta);
     if (skipped > p->ta_skipped_warned) {
         p->ta_skipped_warned = skipped;
@@ -1283,6 +1283,11 @@ int app_start(app *a, const char *args, char *err, size_t errlen)
         if (lr != LIVE_OK) {
             if (lr != LIVE_ERR_INIT)
                 a->exit_status = 2; /* a bad watch list or venues.* URL is a usage error */
+            return K_ERR;
+        }
+        if (a->cfg.record_out[0] &&
+            live_record_start(a->live, a->cfg.record_out, err, errlen) != LIVE_OK) {
+            a->exit_status = 2; /* --record FILE that cannot be created */
             return K_ERR;
         }
     } else if (a->cfg.replay_count > 0) {

@@ -79,6 +79,7 @@ static const cmd_entry *const cmd_table[] = {
     &cmd_watch_add_entry,
     &cmd_watch_remove_entry,
     &cmd_connections_entry,
+    &cmd_record_entry,
     &cmd_backtests_entry,
 };
 

@@ -307,6 +307,24 @@ void cmd_status_ingest(cmd_ctx *c, cJSON *doc)
                      (double)market_late_trades(a->market, (enum tf)k));
 }
 
+/* The recording of the live session (`record`, live.h): null fields when none ever ran. */
+static void cmd_record_fill(cmd_ctx *c, cJSON *o)
+{
+    live_record_info ri;
+    live_record_get(c->a->live, &ri);
+    cmd_json_bool(c, o, "active", ri.active);
+    if (ri.path[0])
+        cmd_json_str(c, o, "path", ri.path);
+    else
+        cmd_json_null(c, o, "path");
+    cmd_json_num(c, o, "lines", (double)ri.lines);
+    cmd_json_num(c, o, "bytes", (double)ri.bytes);
+    cmd_json_num(c, o, "dropped", (double)ri.dropped);
+    cmd_json_num(c, o, "snapshots", (double)ri.snapshots);
+    cmd_json_num(c, o, "books_pending", ri.books_pending);
+    cmd_json_str(c, o, "error", ri.error);
+}
+
 /* The live connections (live.h): one entry per connection and one per watched book. The same
  * object is the status document's "connections" section and `kestrel ctl connections`. */
 static void cmd_connections_fill(cmd_ctx *c, cJSON *o)
@@ -359,6 +377,12 @@ static void cmd_connections_fill(cmd_ctx *c, cJSON *o)
         cmd_json_num(c, e, "books", ci.books);
         cmd_json_num(c, e, "books_live", ci.books_live);
         cmd_json_str(c, e, "last_error", ci.last_error);
+        cmd_json_num(c, e, "audits", (double)ci.audits);
+        cmd_json_num(c, e, "audit_mismatches", (double)ci.audit_mismatches);
+        if (ci.clock_known)
+            cmd_json_num(c, e, "clock_offset_ms", (double)ci.clock_offset_ms);
+        else
+            cmd_json_null(c, e, "clock_offset_ms");
     }
     cJSON *books = cmd_json_arr(c, o, "books");
     for (size_t i = 0; i < live_book_count(a->live); i++) {
@@ -394,6 +418,9 @@ static void cmd_connections_fill(cmd_ctx *c, cJSON *o)
         } else {
             cmd_json_null(c, e, "instrument");
         }
+        cmd_json_num(c, e, "audits", (double)bi.audits);
+        cmd_json_num(c, e, "audit_mismatches", (double)bi.audit_mismatches);
+        cmd_json_num(c, e, "audit_failures", (double)bi.audit_failures);
     }
     /* failover pairs ("primary@backup" watch entries): which one the panes show */
     cJSON *fo = cmd_json_arr(c, o, "failover");
@@ -472,6 +499,7 @@ static void cmd_connections_fill(cmd_ctx *c, cJSON *o)
     for (int v = 0; v < VENUE_COUNT; v++)
         if (ii.weight_limit[v] > 0)
             cmd_json_num(c, wl, venue_name((enum venue)v), (double)ii.weight_limit[v]);
+    cmd_record_fill(c, cmd_json_obj(c, o, "recording"));
 }
 
 void cmd_status_connections(cmd_ctx *c, cJSON *doc)
@@ -509,6 +537,65 @@ const cmd_entry cmd_connections_entry = {
     .args = "",
     .help = "live connections: state, last message, msgs/s, reconnects, resyncs, latency",
     .exec = cmd_connections_exec};
+
+/* record [start [FILE.gz] | stop | status | toggle]: the running live session into a capture
+ * (docs/LIVE.md "Recording"). Without FILE: recording-<UTC time>.gz beside the database. */
+static cmd_result cmd_record_exec(cmd_ctx *c)
+{
+    app *a = c->a;
+    if (!a->live)
+        return cmd_fail(c, "record: only a live session can be recorded (start with --live)");
+    const char *what = c->argc >= 2 ? c->argv[1] : "status";
+    live_record_info ri;
+    live_record_get(a->live, &ri);
+    if (strcmp(what, "toggle") == 0)
+        what = ri.active ? "stop" : "start";
+    if (strcmp(what, "start") == 0) {
+        char path[CONFIG_PATH_MAX + 64], err[300];
+        if (c->argc == 3) {
+            snprintf(path, sizeof path, "%s", c->argv[2]);
+        } else {
+            char dir[CONFIG_PATH_MAX];
+            snprintf(dir, sizeof dir, "%s", a->cfg.db_path);
+            char *slash = strrchr(dir, '/');
+            if (slash)
+                *slash = '\0';
+            else
+                snprintf(dir, sizeof dir, ".");
+            time_t now = time(NULL);
+            struct tm tm;
+            gmtime_r(&now, &tm);
+            char stamp[32];
+            strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+            snprintf(path, sizeof path, "%s/recording-%s.gz", dir, stamp);
+        }
+        if (live_record_start(a->live, path, err, sizeof err) != LIVE_OK)
+            return cmd_fail(c, "record: %s", err);
+        if (c->origin == CMD_FROM_KEY)
+            app_flash(a, "recording to %s (R stops)", path);
+    } else if (strcmp(what, "stop") == 0) {
+        if (!live_record_stop(a->live, NULL))
+            return cmd_fail(c, "record: nothing is being recorded");
+        live_record_get(a->live, &ri);
+        if (c->origin == CMD_FROM_KEY)
+            app_flash(a, "recording %s closed: %llu lines%s", ri.path,
+                      (unsigned long long)ri.lines, ri.dropped ? " (some dropped)" : "");
+    } else if (strcmp(what, "status") != 0) {
+        return cmd_fail(c, "record: '%.40s' is not start, stop, status or toggle", what);
+    } else if (c->argc == 3) {
+        return cmd_fail(c, "record status takes no file");
+    }
+    cmd_record_fill(c, c->out);
+    return CMD_OK;
+}
+
+const cmd_entry cmd_record_entry = {
+    .name = "record",
+    .args = "[start [FILE.gz]|stop|status|toggle]",
+    .help = "record the live session to a replayable capture (start, stop, status)",
+    .min_args = 0,
+    .max_args = 2,
+    .exec = cmd_record_exec};
 
 cJSON *app_status_json(app *a)
 {

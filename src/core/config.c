@@ -161,7 +161,13 @@ static int config_parse_net_okx(kconfig *cfg, const char *v)
         VKEY(vn, vi, ws_url, KT_URL, "a base URL: wss://host[:port]"),                             \
         VKEY(vn, vi, ca_file, KT_PATH, "a CA bundle file, or \"\""),                             \
     {.path = "venues." vn ".lifetime", .type = KT_NUMBER, .off = OFF(venues[vi].lifetime_s),      \
-     .min = 2, .max = 86400, .zero_ok = true, .expect = "0 (the venue's default) or 2..86400 s"}
+     .min = 2, .max = 86400, .zero_ok = true, .expect = "0 (the venue's default) or 2..86400 s"}, \
+    {.path = "venues." vn ".audit_interval", .type = KT_NUMBER,                                   \
+     .off = OFF(venues[vi].audit_interval_s), .min = 1, .max = 86400, .zero_ok = true,            \
+     .expect = "0 (600 s) or 1..86400 s"},                                                         \
+    {.path = "venues." vn ".clock_interval", .type = KT_NUMBER,                                   \
+     .off = OFF(venues[vi].clock_interval_s), .min = 1, .max = 86400, .zero_ok = true,            \
+     .expect = "0 (60 s) or 1..86400 s"}
 
 static const keydef config_keys[] = {
     {.path = "source", .type = KT_ENUM, .parse = config_parse_source,

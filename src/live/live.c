@@ -22,12 +22,15 @@
 
 #include "kestrel/binance.h"
 #include "kestrel/failover.h"
+#include "kestrel/book.h"
+#include "kestrel/decimal.h"
 #include "kestrel/http.h"
 #include "kestrel/ingest.h"
 #include "kestrel/instrument.h"
 #include "kestrel/klfetch.h"
 #include "kestrel/okx.h"
 #include "kestrel/store.h"
+#include "kestrel/record.h"
 #include "kestrel/ws.h"
 #include "kestrel/xmalloc.h"
 
@@ -37,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define LIVE_MAX_CONNS 32
 #define LIVE_LV_CAP 20000
@@ -44,8 +48,16 @@
 #define LIVE_REST_MAX 768
 #define LIVE_ROTATE_MAX_MS 30000
 #define LIVE_STREAMS_PER_CONN 200 /* Binance: 1024 streams per connection; we stay far below */
-#define LIVE_URL_PER_SYM (5 * KSYM_MAX + 60) /* a symbol's streams in a combined-stream URL */
 #define LIVE_IREQ_MAX (CONFIG_MAX_WATCH + VENUE_COUNT) /* instruments requests */
+#define LIVE_AUDIT_LEVELS 20
+#define LIVE_AUDIT_TIMEOUT_MS 30000
+#define LIVE_AUDIT_DEFAULT_MS (600 * 1000)
+#define LIVE_CLOCK_DEFAULT_MS (60 * 1000)
+#define LIVE_TICK_MS 1000
+enum { LIVE_AUDIT_IDLE = 0, LIVE_AUDIT_FETCHING, LIVE_AUDIT_COMPARING };
+#define LIVE_LAT_LINEAR 2048 /* 1 us buckets below 2.048 ms ... */
+#define LIVE_LAT_LOG 32      /* ... then one per power of two */
+#define LIVE_QUEUE_BYTES (16u << 20) /* the net thread's inbound ring (ws.h default: 64 MB) */
 
 typedef struct live_sym {
     enum venue venue;
@@ -61,6 +73,16 @@ typedef struct live_sym {
     bool backup_only; /* named only as a backup ("...@venue:SYMBOL"): data, never traded */
     int pair;         /* its failover pair when it is a primary, else -1 */
     struct live *lv;
+    /* recording (live_rec_*): one snapshot line per book after the recording starts */
+    bool rec_want;
+    /* audit (live_audit_*): a second book synced from a fresh REST snapshot + the diffs since,
+     * compared level by level (top LIVE_AUDIT_LEVELS) with the live book once both hold the
+     * same update id */
+    char audit_url[LIVE_REST_MAX];
+    book *audit;
+    int audit_state;    /* LIVE_AUDIT_IDLE / _FETCHING / _COMPARING */
+    int64_t audit_next_ms, audit_started_ms;
+    uint64_t audits, audit_mismatches, audit_failures;
 } live_sym;
 
 typedef struct live_conn {
@@ -94,6 +116,8 @@ typedef struct live_conn {
     int64_t last_alert_ms;   /* the last stall alert (rate limit) */
     int64_t last_replace_ms, max_replace_ms; /* -1: none yet */
     uint64_t data_stalls, suppressed;
+    uint64_t sub_acks, sub_errors; /* OKX {"event":"subscribe"} / {"event":"error"} answers */
+    char sub_error[160];
 } live_conn;
 
 /* A kline backfill job (live_backfill_*): one symbol and timeframe over [from, to). */
@@ -137,6 +161,7 @@ struct live {
     live_conn conns[LIVE_MAX_CONNS];
     int nconns;
     int64_t lifetime_ms; /* live_opts.lifetime_ms (tests), 0 = the config's / venue's */
+    int64_t stall_ms;    /* live_opts.stall_ms (benches), 0 = the venue's */
     int conn_floor; /* live_conn_for reuses no connection below it (symbols added at run time) */
     feed_level *lv;
     feed_event evs[LIVE_NEV];
@@ -162,7 +187,38 @@ struct live {
     live_instr_req ireq[LIVE_IREQ_MAX];
     int nireq;
     live_instruments_info ii;
+    /* my additions (record, audit, clock): live_rec_*, live_audit_*, live_clock_* below */
+    uint64_t lat_hist[LIVE_LAT_LINEAR + LIVE_LAT_LOG]; /* frame-to-book, see live_latency_get */
+    uint64_t lat_n, lat_max_us;
+    krec *rec;
+    char *rec_buf; /* a book written as a snapshot line */
+    size_t rec_cap;
+    char rec_last_path[512];
+    record_stats rec_last;
+    bool rec_had;
+    uint64_t tick_timer;
+    uint32_t book_levels, book_buffered;
+    int64_t audit_every_ms[VENUE_COUNT], clock_every_ms[VENUE_COUNT];
+    struct live_clock {
+        struct live *lv;
+        enum venue v;
+        bool used, busy, known;
+        char url[LIVE_REST_MAX];
+        int64_t next_ms, offset_ms, rtt_ms;
+        uint64_t samples;
+    } clk[VENUE_COUNT];
 };
+
+/* record, audit, clock (the end of this file) */
+static void live_rec_maybe(live_sym *s);
+static void live_rec_snapshot(klive *lv, live_sym *s, const char *body, size_t len,
+                              int64_t recv_ns);
+static void live_audit_frame(klive *lv, live_conn *c, const ws_item *it);
+static void live_sub_note(live_conn *c, const ws_item *it);
+static void live_latency_note(klive *lv, int64_t recv_ns);
+static void live_audit_drop(live_sym *s);
+static void live_extras_open(klive *lv, const kconfig *cfg);
+static void live_extras_close(klive *lv);
 
 const char *live_strerror(enum live_result r)
 {
@@ -172,6 +228,7 @@ const char *live_strerror(enum live_result r)
     case LIVE_ERR_URL: return "bad URL";
     case LIVE_ERR_INSECURE: return "plain ws:// or http:// to a non-loopback host";
     case LIVE_ERR_INIT: return "cannot start the net thread or the REST client";
+    case LIVE_ERR_RECORD: return "cannot record";
     }
     return "unknown";
 }
@@ -364,6 +421,7 @@ static void live_check_book(live_sym *s)
                 s->resyncs++;
             s->was_live = s->ever_live = true;
         }
+        live_rec_maybe(s);
         return;
     }
     s->was_live = false;
@@ -402,6 +460,7 @@ static void live_on_snapshot(void *ud, const http_response *r)
     ingest_frame f = {.venue = s->venue, .bytes = r->body, .len = r->len,
                       .recv_ns = loop_wall_ms() * 1000000, .symbol = s->name};
     const char *why = NULL;
+    live_rec_snapshot(lv, s, r->body, r->len, f.recv_ns);
     enum ingest_result ir = ingest_frame_apply(lv->ing, &f, &why);
     ms = market_find(lv->m, s->venue, s->name);
     if (ir != INGEST_OK || !ms) {
@@ -447,6 +506,7 @@ static void live_invalidate(klive *lv, live_conn *c)
         if (ms)
             book_invalidate(ms->book);
         s->was_live = false;
+        live_audit_drop(s);
     }
 }
 
@@ -846,7 +906,11 @@ static void live_frame(klive *lv, live_conn *c, const ws_item *it)
     ingest_frame f = {.venue = c->venue, .bytes = it->data, .len = it->len,
                       .recv_ns = it->recv_ns};
     const char *why = NULL;
+    if (lv->rec) /* the recording sees exactly what the pipeline sees, in the same order */
+        (void)record_line(lv->rec, it->recv_ns, c->venue, NULL, it->data, it->len);
+    live_sub_note(c, it);
     enum ingest_result r = ingest_frame_apply(lv->ing, &f, &why);
+    live_latency_note(lv, it->recv_ns);
     if (r == INGEST_OK) {
         live_health_on_data(lv, c, it->recv_ns / 1000000);
         int64_t clock = ingest_venue_clock_ms(lv->ing, c->venue);
@@ -868,6 +932,8 @@ static void live_frame(klive *lv, live_conn *c, const ws_item *it)
     if (c->books)
         for (int i = 0; i < c->nsyms; i++)
             live_check_book(&lv->syms[c->syms[i]]);
+    if (c->books)
+        live_audit_frame(lv, c, it);
 }
 
 static void live_on_item(void *ud, const ws_item *it)
@@ -1234,12 +1300,14 @@ size_t live_banner(klive *lv, live_banner_item *out, size_t max)
 
 /* ---- open / close --------------------------------------------------------------------------- */
 
-static live_conn *live_conn_for(klive *lv, enum venue v, bool books)
+/* A connection of venue v with room for one more symbol (its streams in the URL: need bytes). */
+static live_conn *live_conn_for(klive *lv, enum venue v, bool books, size_t need)
 {
     for (int i = lv->conn_floor; i < lv->nconns; i++)
         if (lv->conns[i].venue == v && lv->conns[i].books == books &&
             lv->conns[i].nsyms < LIVE_STREAMS_PER_CONN / 4 &&
-            strlen(lv->conns[i].url) + LIVE_URL_PER_SYM < WS_URL_MAX) /* room for 5 streams */
+            strlen(lv->conns[i].url) + need + 96 < sizeof(((ws_url *)0)->path) && /* + host */
+            strlen(lv->conns[i].url) + need < WS_URL_MAX)
             return &lv->conns[i];
     if (lv->nconns >= LIVE_MAX_CONNS)
         return NULL;
@@ -1285,6 +1353,12 @@ static int live_add_sym(klive *lv, const char *spec, char (*rest)[CONFIG_URL_MAX
     s->pair = -1;
     enum venue v = s->venue;
     used[v] = true;
+    if (!lv->clk[v].used) { /* the venue's server time, for its clock offset */
+        static const char *const tpath[VENUE_COUNT] = {"/api/v3/time", "/fapi/v1/time",
+                                                       "/api/v5/public/time"};
+        lv->clk[v].used = true;
+        snprintf(lv->clk[v].url, sizeof lv->clk[v].url, "%s%s", rest[v], tpath[v]);
+    }
     char name[KSYM_MAX];
     memcpy(name, s->name, sizeof name);
     int rn;
@@ -1297,6 +1371,12 @@ static int live_add_sym(klive *lv, const char *spec, char (*rest)[CONFIG_URL_MAX
     else
         rn = snprintf(s->rest_url, sizeof s->rest_url,
                       "%s/api/v5/market/books?instId=%s&sz=400", rest[v], name);
+    if (rn >= 0 && (size_t)rn < sizeof s->rest_url) /* the audit: top 100 (spot weight 5) */
+        rn = snprintf(s->audit_url, sizeof s->audit_url,
+                      v == VENUE_BINANCE_SPOT   ? "%s/api/v3/depth?symbol=%s&limit=100"
+                      : v == VENUE_BINANCE_USDM ? "%s/fapi/v1/depth?symbol=%s&limit=100"
+                                                : "%s/api/v5/market/books?instId=%s&sz=100",
+                      rest[v], name);
     if (rn < 0 || (size_t)rn >= sizeof s->rest_url) {
         snprintf(err, errlen, "live: the REST URL of %s is too long", venue_name(v));
         *res = LIVE_ERR_URL;
@@ -1305,7 +1385,8 @@ static int live_add_sym(klive *lv, const char *spec, char (*rest)[CONFIG_URL_MAX
     char lower[KSYM_MAX], st[96];
     for (size_t k = 0; k <= strlen(s->name); k++)
         lower[k] = (char)tolower((unsigned char)s->name[k]);
-    live_conn *bc = live_conn_for(lv, v, true);
+    size_t need = 5 * (strlen(lower) + 16); /* its streams in a Binance URL, at most */
+    live_conn *bc = live_conn_for(lv, v, true, need);
     if (!bc) {
         snprintf(err, errlen, "live: too many connections (at most %d)", LIVE_MAX_CONNS);
         *res = LIVE_ERR_WATCH;
@@ -1329,7 +1410,7 @@ static int live_add_sym(klive *lv, const char *spec, char (*rest)[CONFIG_URL_MAX
         ok = live_url_add(bc, st);
         snprintf(st, sizeof st, "%s@bookTicker", lower);
         ok = ok == K_OK ? live_url_add(bc, st) : ok;
-        live_conn *mc = live_conn_for(lv, v, false);
+        live_conn *mc = live_conn_for(lv, v, false, need);
         if (!mc) {
             snprintf(err, errlen, "live: too many connections (at most %d)", LIVE_MAX_CONNS);
             *res = LIVE_ERR_WATCH;
@@ -1349,7 +1430,7 @@ static int live_add_sym(klive *lv, const char *spec, char (*rest)[CONFIG_URL_MAX
     } else {
         if (!bc->url[0])
             snprintf(bc->url, sizeof bc->url, "%s/ws/v5/public", ws[v]);
-        live_conn *kc = live_conn_for(lv, v, false); /* candles: the business endpoint */
+        live_conn *kc = live_conn_for(lv, v, false, need); /* candles: business endpoint */
         if (!kc) {
             snprintf(err, errlen, "live: too many connections (at most %d)", LIVE_MAX_CONNS);
             *res = LIVE_ERR_WATCH;
@@ -1488,6 +1569,8 @@ enum live_result live_check(const kconfig *cfg, char *err, size_t errlen)
 static int live_conn_start(klive *lv, live_conn *c, char *err, size_t errlen)
 {
     ws_opts_default(&c->o, c->venue);
+    if (lv->cfg)
+        snprintf(c->o.ca_file, sizeof c->o.ca_file, "%s", lv->cfg->venues[c->venue].ca_file);
     double life = lv->cfg ? lv->cfg->venues[c->venue].lifetime_s : 0;
     if (life > 0) {
         c->o.lifetime_ms = (int64_t)(life * 1000.0);
@@ -1498,6 +1581,8 @@ static int live_conn_start(klive *lv, live_conn *c, char *err, size_t errlen)
         c->o.lifetime_ms = lv->lifetime_ms;
     if (!c->books && c->o.stall_ms > 0 && c->o.stall_ms < c->ceiling_ms)
         c->o.stall_ms = c->ceiling_ms;
+    if (lv->stall_ms > 0) /* live_opts.stall_ms: benches */
+        c->o.stall_ms = lv->stall_ms;
     if (ws_open(lv->net, c->url, &c->o, &c->id, err, errlen) != WS_OK)
         return K_ERR;
     if (lv->log)
@@ -1523,17 +1608,18 @@ enum live_result live_open(klive **out, const live_opts *o, char *err, size_t er
     lv->on_event = o->on_event;
     lv->on_event_ud = o->on_event_ud;
     live_health_setup(lv, o->cfg);
-    /* one CA file for the process: the first venue in use that names one */
-    const char *ca = NULL;
-    for (int i = 0; i < lv->nsyms && !ca; i++)
-        if (o->cfg->venues[lv->syms[i].venue].ca_file[0])
-            ca = o->cfg->venues[lv->syms[i].venue].ca_file;
+    /* CA bundles per venue: each connection and each venue's REST trusts its venue's
+     * ca_file (the system's when ""); the net thread gives each distinct one its own TLS
+     * context */
     lv->lv = xmalloc(LIVE_LV_CAP * sizeof *lv->lv);
-    ws_net_opts no = {.ca_file = ca};
+    ws_net_opts no = {.ca_file = NULL,
+                      .queue_bytes = o->queue_bytes ? o->queue_bytes : LIVE_QUEUE_BYTES};
     enum ws_result wr;
     lv->net = ws_net_new(&no, &wr);
-    http_opts ho = {.ca_file = ca};
+    http_opts ho = {.ca_file = NULL};
     lv->http = lv->net ? http_new(lv->l, &ho) : NULL;
+    for (int v = 0; v < VENUE_COUNT && lv->http; v++)
+        http_set_venue_ca(lv->http, (enum venue)v, o->cfg->venues[v].ca_file);
     if (!lv->net || !lv->http ||
         loop_watch(lv->l, ws_net_fd(lv->net), LOOP_READ, live_on_net, lv) != K_OK) {
         snprintf(err, errlen, "live: %s", lv->net ? "cannot start the REST client"
@@ -1542,6 +1628,7 @@ enum live_result live_open(klive **out, const live_opts *o, char *err, size_t er
         return LIVE_ERR_INIT;
     }
     lv->lifetime_ms = o->lifetime_ms;
+    lv->stall_ms = o->stall_ms;
     for (int i = 0; i < lv->nconns; i++)
         if (live_conn_start(lv, &lv->conns[i], err, errlen) != K_OK) {
             live_close(lv);
@@ -1554,6 +1641,7 @@ enum live_result live_open(klive **out, const live_opts *o, char *err, size_t er
     live_instruments_start(lv);
     for (int i = 0; i < lv->nsyms && lv->backfill; i++)
         live_bf_queue(lv, i, 0, false);
+    live_extras_open(lv, o->cfg); /* recording, book audit, clock offset */
     *out = lv;
     return LIVE_OK;
 }
@@ -1581,6 +1669,7 @@ void live_close(klive *lv)
     for (int i = 0; i < lv->nsyms; i++)
         if (lv->syms[i].retry_timer)
             loop_timer_cancel(lv->l, lv->syms[i].retry_timer);
+    live_extras_close(lv);
     free(lv->lv);
     free(lv);
 }
@@ -1621,6 +1710,11 @@ int live_conn_get(klive *lv, size_t i, live_conn_info *out)
     out->queue_drops = c->st.queue_drops;
     out->latency_ms = c->has_latency ? c->latency_ms : -1;
     out->last_error = c->st.last_error;
+    out->sub_acks = c->sub_acks;
+    out->sub_errors = c->sub_errors;
+    out->sub_error = c->sub_error;
+    out->clock_known = lv->clk[c->venue].known;
+    out->clock_offset_ms = lv->clk[c->venue].offset_ms;
     for (int k = 0; k < c->nsyms && c->books; k++) {
         live_sym *s = &lv->syms[c->syms[k]];
         out->books++;
@@ -1628,6 +1722,8 @@ int live_conn_get(klive *lv, size_t i, live_conn_info *out)
         out->resyncs += s->resyncs;
         out->snapshots += s->snapshots;
         out->snapshots_old += s->snapshots_old;
+        out->audits += s->audits;
+        out->audit_mismatches += s->audit_mismatches;
         market_sym *ms = market_find(lv->m, s->venue, s->name);
         out->books_live += ms && book_is_live(ms->book);
     }
@@ -1652,6 +1748,10 @@ int live_book_get(klive *lv, size_t i, live_book_info *out)
     out->resyncs = s->resyncs;
     out->snapshots = s->snapshots;
     out->fetching = s->fetching;
+    out->audits = s->audits;
+    out->audit_mismatches = s->audit_mismatches;
+    out->audit_failures = s->audit_failures;
+    out->auditing = s->audit_state != LIVE_AUDIT_IDLE;
     return K_OK;
 }
 
@@ -1717,6 +1817,8 @@ enum live_result live_symbol_add(klive *lv, enum venue v, const char *name, char
     }
     if (lv->backfill)
         live_bf_queue(lv, si, 0, false);
+    lv->syms[si].audit_next_ms = loop_mono_ms() + lv->audit_every_ms[v];
+    lv->syms[si].rec_want = lv->rec != NULL; /* a recording running: its snapshot line too */
     if (lv->log)
         log_info(lv->log, "live: %s:%s added at run time", venue_name(v), name);
     return LIVE_OK;
@@ -1762,4 +1864,482 @@ enum live_result live_symbol_remove(klive *lv, enum venue v, const char *name)
         log_info(lv->log, "live: %s:%s removed (its connections closed)", venue_name(v), name);
     s->name[0] = '\0'; /* matches no market symbol: a later add subscribes it afresh */
     return LIVE_OK;
+}
+
+/* ---- recording (record.h) -------------------------------------------------------------------
+ * Every frame of an active connection is queued to the recorder before the pipeline applies it,
+ * every REST snapshot the sync applies likewise (tagged with its symbol). A recording that
+ * starts mid-session also needs, per book, a snapshot its recorded diffs continue: once a book
+ * is live after the start, its exact state (every level it holds and its update id) is written
+ * as a snapshot line in the venue's REST format. Its replay then syncs as a live client does:
+ * the diffs recorded before that line are buffered and dropped as older than it (they are in
+ * it), the next ones apply. No REST request is spent on it. */
+
+static void live_rec_snapshot(klive *lv, live_sym *s, const char *body, size_t len,
+                              int64_t recv_ns)
+{
+    if (lv->rec && body && len)
+        (void)record_line(lv->rec, recv_ns, s->venue, s->name, body, len);
+}
+
+/* Appends one side of b as JSON levels ([["p","q"],...], OKX [["p","q","0","1"],...]). */
+static size_t live_rec_side(char *out, size_t cap, size_t n, const book *b, enum book_side side,
+                            bool okx)
+{
+    n += (size_t)snprintf(out + n, cap - n, "[");
+    uint32_t depth = book_depth(b, side);
+    for (uint32_t i = 0; i < depth && n + 96 < cap; i++) {
+        kdec px, qty;
+        if (book_level(b, side, i, &px, &qty) != K_OK)
+            break;
+        char ps[40], qs[40];
+        decimal_format(px, decimal_places(px), ps, sizeof ps);
+        decimal_format(qty, decimal_places(qty), qs, sizeof qs);
+        n += (size_t)snprintf(out + n, cap - n, "%s[\"%s\",\"%s\"%s]", i ? "," : "", ps, qs,
+                              okx ? ",\"0\",\"1\"" : "");
+    }
+    n += (size_t)snprintf(out + n, cap - n, "]");
+    return n;
+}
+
+static void live_rec_maybe(live_sym *s)
+{
+    klive *lv = s->lv;
+    if (!lv->rec || !s->rec_want)
+        return;
+    market_sym *ms = market_find(lv->m, s->venue, s->name);
+    if (!ms || !book_is_live(ms->book))
+        return;
+    size_t cap = 64 + (size_t)(book_depth(ms->book, BOOK_BID) + book_depth(ms->book, BOOK_ASK)) *
+                          100;
+    if (cap > lv->rec_cap) {
+        free(lv->rec_buf);
+        lv->rec_cap = cap;
+        lv->rec_buf = xmalloc(cap);
+    }
+    char *o = lv->rec_buf;
+    bool okx = s->venue == VENUE_OKX;
+    long long id = (long long)book_last_id(ms->book);
+    /* stamped with the venue's data clock (E, OKX ts): replayed, the line must not move the
+     * clock, which the live pipeline never saw it do */
+    long long clk = (long long)ingest_venue_clock_ms(lv->ing, s->venue);
+    size_t n;
+    if (okx)
+        n = (size_t)snprintf(o, cap, "{\"code\":\"0\",\"msg\":\"\",\"data\":[{\"asks\":");
+    else if (clk > 0)
+        n = (size_t)snprintf(o, cap, "{\"lastUpdateId\":%lld,\"E\":%lld,\"bids\":", id, clk);
+    else
+        n = (size_t)snprintf(o, cap, "{\"lastUpdateId\":%lld,\"bids\":", id);
+    n = live_rec_side(o, cap, n, ms->book, okx ? BOOK_ASK : BOOK_BID, okx);
+    n += (size_t)snprintf(o + n, cap - n, okx ? ",\"bids\":" : ",\"asks\":");
+    n = live_rec_side(o, cap, n, ms->book, okx ? BOOK_BID : BOOK_ASK, okx);
+    if (okx)
+        n += (size_t)snprintf(o + n, cap - n, ",\"ts\":\"%lld\",\"seqId\":%lld}]}", clk, id);
+    else
+        n += (size_t)snprintf(o + n, cap - n, "}");
+    if (n < cap) {
+        live_rec_snapshot(lv, s, o, n, loop_wall_ms() * 1000000);
+        s->rec_want = false;
+    }
+}
+
+enum live_result live_record_start(klive *lv, const char *path, char *err, size_t errlen)
+{
+    if (lv->rec) {
+        snprintf(err, errlen, "already recording to %s", record_path(lv->rec));
+        return LIVE_ERR_RECORD;
+    }
+    if (record_open(&lv->rec, path, 0, err, errlen) != RECORD_OK)
+        return LIVE_ERR_RECORD;
+    for (int i = 0; i < lv->nsyms; i++) {
+        lv->syms[i].rec_want = true;
+        live_rec_maybe(&lv->syms[i]);
+    }
+    if (lv->log)
+        log_info(lv->log, "live: recording to %s", path);
+    return LIVE_OK;
+}
+
+bool live_record_stop(klive *lv, live_record_info *out)
+{
+    if (!lv || !lv->rec)
+        return false;
+    snprintf(lv->rec_last_path, sizeof lv->rec_last_path, "%s", record_path(lv->rec));
+    record_close(lv->rec, &lv->rec_last);
+    lv->rec = NULL;
+    lv->rec_had = true;
+    for (int i = 0; i < lv->nsyms; i++)
+        lv->syms[i].rec_want = false;
+    if (lv->log)
+        log_info(lv->log, "live: recording %s closed: %llu lines, %llu dropped",
+                 lv->rec_last_path, (unsigned long long)lv->rec_last.lines,
+                 (unsigned long long)lv->rec_last.dropped);
+    if (out)
+        live_record_get(lv, out);
+    return true;
+}
+
+void live_record_get(klive *lv, live_record_info *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!lv)
+        return;
+    record_stats st;
+    if (lv->rec) {
+        record_get_stats(lv->rec, &st);
+        out->active = true;
+        snprintf(out->path, sizeof out->path, "%s", record_path(lv->rec));
+    } else if (lv->rec_had) {
+        st = lv->rec_last;
+        snprintf(out->path, sizeof out->path, "%s", lv->rec_last_path);
+    } else {
+        return;
+    }
+    out->lines = st.lines;
+    out->bytes = st.bytes;
+    out->dropped = st.dropped;
+    out->snapshots = st.snapshots;
+    out->written = st.written;
+    out->started_ms = st.started_ms;
+    out->write_error = st.write_error;
+    snprintf(out->error, sizeof out->error, "%s", st.error);
+    for (int i = 0; i < lv->nsyms && out->active; i++)
+        out->books_pending += lv->syms[i].rec_want;
+}
+
+/* ---- book audit --------------------------------------------------------------------------
+ * Every audit_interval (venues.<venue>.audit_interval, default 600 s; the books of a venue
+ * staggered 2 s apart) a live book gets a fresh REST snapshot of its top 100 (Binance weight 5:
+ * far inside the limit). The snapshot syncs a private book of the same rules, exactly like the
+ * live one (the diffs that arrive meanwhile are buffered and replayed); once both books hold
+ * the same update id their top LIVE_AUDIT_LEVELS levels per side must be equal. A difference
+ * is counted (audit_mismatches), logged, and the live book resyncs from a full snapshot. No
+ * answer, a refused snapshot or no common id within 30 s counts as audit_failures. */
+
+static enum book_rules live_rules(enum venue v)
+{
+    return v == VENUE_OKX ? BOOK_RULES_OKX
+           : v == VENUE_BINANCE_USDM ? BOOK_RULES_BINANCE_USDM
+                                     : BOOK_RULES_BINANCE_SPOT;
+}
+
+static void live_audit_drop(live_sym *s)
+{
+    if (s->audit_state == LIVE_AUDIT_COMPARING)
+        s->audit_state = LIVE_AUDIT_IDLE; /* a fetch in flight finds it dropped */
+    if (s->audit)
+        book_invalidate(s->audit);
+}
+
+static void live_audit_fail(live_sym *s, const char *why)
+{
+    klive *lv = s->lv;
+    s->audit_failures++;
+    s->audit_state = LIVE_AUDIT_IDLE;
+    if (s->audit)
+        book_invalidate(s->audit);
+    if (lv->log)
+        log_info(lv->log, "live %s %s: book audit not done: %s", venue_name(s->venue), s->name,
+                 why);
+}
+
+/* Both books at the same id: compare. True when the audit is over. */
+static bool live_audit_compare(live_sym *s)
+{
+    klive *lv = s->lv;
+    market_sym *ms = market_find(lv->m, s->venue, s->name);
+    if (!ms || !book_is_live(ms->book) || !book_is_live(s->audit) ||
+        book_last_id(ms->book) != book_last_id(s->audit))
+        return false;
+    bool same = true;
+    for (int side = 0; side < 2 && same; side++) {
+        uint32_t na = book_depth(ms->book, (enum book_side)side);
+        uint32_t nb = book_depth(s->audit, (enum book_side)side);
+        uint32_t n = K_MIN(na, (uint32_t)LIVE_AUDIT_LEVELS);
+        same = K_MIN(nb, (uint32_t)LIVE_AUDIT_LEVELS) == n;
+        for (uint32_t i = 0; i < n && same; i++) {
+            kdec p1, q1, p2, q2;
+            same = book_level(ms->book, (enum book_side)side, i, &p1, &q1) == K_OK &&
+                   book_level(s->audit, (enum book_side)side, i, &p2, &q2) == K_OK &&
+                   p1 == p2 && q1 == q2;
+        }
+    }
+    s->audits++;
+    s->audit_state = LIVE_AUDIT_IDLE;
+    book_invalidate(s->audit);
+    if (!same) {
+        s->audit_mismatches++;
+        if (lv->log)
+            log_warn(lv->log, "live %s %s: book audit: the top %d levels differ from a fresh "
+                     "REST snapshot at update id %lld: resyncing", venue_name(s->venue), s->name,
+                     LIVE_AUDIT_LEVELS, (long long)book_last_id(ms->book));
+        book_invalidate(ms->book); /* the next diff buffers, live_check_book fetches */
+        s->was_live = false;
+    }
+    return true;
+}
+
+static void live_on_audit_snapshot(void *ud, const http_response *r)
+{
+    live_sym *s = ud;
+    klive *lv = s->lv;
+    if (r->result == HTTP_ERR_CANCELLED || s->audit_state != LIVE_AUDIT_FETCHING)
+        return;
+    if (r->result != HTTP_OK || r->status != 200) {
+        live_audit_fail(s, r->result != HTTP_OK ? http_strerror(r->result) : "HTTP error");
+        return;
+    }
+    uint32_t n = 0;
+    const char *why = NULL;
+    int rc;
+    if (s->venue == VENUE_OKX) {
+        rc = okx_decode(r->body, r->len, lv->evs, LIVE_NEV, &n, lv->lv, LIVE_LV_CAP, NULL, &why);
+    } else {
+        rc = binance_decode(r->body, r->len, &lv->evs[0], lv->lv, LIVE_LV_CAP, &why);
+        n = rc == K_OK;
+    }
+    enum book_result br = BOOK_REJECTED;
+    for (uint32_t i = 0; rc == K_OK && i < n; i++)
+        if (lv->evs[i].kind == FEED_DEPTH_SNAPSHOT) {
+            memcpy(lv->evs[i].symbol, s->name, KSYM_MAX);
+            br = book_on_snapshot(s->audit, &lv->evs[i]);
+        }
+    if (br != BOOK_SYNCED) {
+        live_audit_fail(s, br == BOOK_SNAPSHOT_OLD ? "snapshot older than the buffered diffs"
+                                                   : "snapshot refused");
+        return;
+    }
+    s->audit_state = LIVE_AUDIT_COMPARING;
+    (void)live_audit_compare(s);
+}
+
+static void live_audit_start(live_sym *s)
+{
+    klive *lv = s->lv;
+    market_sym *ms = market_find(lv->m, s->venue, s->name);
+    if (!ms || !book_is_live(ms->book) || s->audit_state != LIVE_AUDIT_IDLE)
+        return;
+    if (!s->audit)
+        s->audit = book_new(live_rules(s->venue), lv->book_levels, lv->book_buffered);
+    book_invalidate(s->audit);
+    int weight = s->venue == VENUE_OKX ? 1 : 5;
+    if (http_get(lv->http, s->venue, s->audit_url, weight, live_on_audit_snapshot, s, NULL) !=
+        HTTP_OK)
+        return; /* paused or throttled: the next tick tries again */
+    s->audit_state = LIVE_AUDIT_FETCHING;
+    s->audit_started_ms = loop_mono_ms();
+    s->audit_next_ms = loop_mono_ms() + lv->audit_every_ms[s->venue];
+}
+
+/* A frame the live books just took: its depth events go to the audit books in progress. */
+static void live_audit_frame(klive *lv, live_conn *c, const ws_item *it)
+{
+    bool any = false;
+    for (int j = 0; j < c->nsyms && !any; j++)
+        any = lv->syms[c->syms[j]].audit_state != LIVE_AUDIT_IDLE;
+    if (!any)
+        return;
+    uint32_t n = 0;
+    const char *why = NULL;
+    int rc;
+    if (c->venue == VENUE_OKX) {
+        rc = okx_decode(it->data, it->len, lv->evs, LIVE_NEV, &n, lv->lv, LIVE_LV_CAP, NULL, &why);
+    } else {
+        rc = binance_decode(it->data, it->len, &lv->evs[0], lv->lv, LIVE_LV_CAP, &why);
+        n = rc == K_OK;
+    }
+    for (uint32_t i = 0; rc == K_OK && i < n; i++) {
+        const feed_event *ev = &lv->evs[i];
+        if (ev->kind != FEED_DEPTH_DIFF && ev->kind != FEED_DEPTH_SNAPSHOT)
+            continue;
+        for (int j = 0; j < c->nsyms; j++) {
+            live_sym *s = &lv->syms[c->syms[j]];
+            if (s->audit_state == LIVE_AUDIT_IDLE || strcmp(s->name, ev->symbol) != 0)
+                continue;
+            enum book_result br = ev->kind == FEED_DEPTH_DIFF ? book_on_diff(s->audit, ev)
+                                                              : book_on_snapshot(s->audit, ev);
+            if (br == BOOK_GAP)
+                live_audit_fail(s, "sequence gap while auditing");
+            else if (s->audit_state == LIVE_AUDIT_COMPARING)
+                (void)live_audit_compare(s);
+        }
+    }
+}
+
+/* ---- clock offset ----------------------------------------------------------------------------
+ * Each venue's server time (GET /api/v3/time, /fapi/v1/time, /api/v5/public/time) every
+ * clock_interval (default 60 s): offset = server time - the midpoint of the request's local
+ * send and receive times. Shown when above 500 ms. */
+
+static void live_on_clock(void *ud, const http_response *r)
+{
+    struct live_clock *k = ud;
+    k->busy = false;
+    if (r->result != HTTP_OK || r->status != 200 || !r->body)
+        return;
+    int64_t after = loop_wall_ms(), before = after - r->elapsed_ms, t = 0;
+    const char *p = strstr(r->body, k->v == VENUE_OKX ? "\"ts\"" : "\"serverTime\"");
+    if (p && (p = strchr(p, ':')) != NULL) {
+        p++;
+        while (*p == ' ' || *p == '"')
+            p++;
+        t = strtoll(p, NULL, 10);
+    }
+    if (t <= 0)
+        return;
+    int64_t off = t - (before + after) / 2;
+    if (k->lv->log && (!k->known || (llabs(off) > 500) != (llabs(k->offset_ms) > 500)))
+        log_info(k->lv->log, "live %s: clock offset %+lld ms (round trip %lld ms)%s",
+                 venue_name(k->v), (long long)off, (long long)r->elapsed_ms,
+                 llabs(off) > 500 ? ": above 500 ms, check the system clock (NTP)" : "");
+    k->offset_ms = off;
+    k->rtt_ms = r->elapsed_ms;
+    k->known = true;
+    k->samples++;
+}
+
+static void live_tick_cb(loop *l, uint64_t id, void *ud)
+{
+    (void)id;
+    klive *lv = ud;
+    int64_t now = loop_mono_ms();
+    for (int v = 0; v < VENUE_COUNT; v++) {
+        struct live_clock *k = &lv->clk[v];
+        if (!k->used || k->busy || now < k->next_ms)
+            continue;
+        if (http_get(lv->http, (enum venue)v, k->url, 1, live_on_clock, k, NULL) == HTTP_OK) {
+            k->busy = true;
+            k->next_ms = now + lv->clock_every_ms[v];
+        }
+    }
+    for (int i = 0; i < lv->nsyms; i++) {
+        live_sym *s = &lv->syms[i];
+        if (s->audit_state != LIVE_AUDIT_IDLE && now - s->audit_started_ms > LIVE_AUDIT_TIMEOUT_MS)
+            live_audit_fail(s, "the books found no common update id within 30 s");
+        else if (s->audit_state == LIVE_AUDIT_IDLE && now >= s->audit_next_ms)
+            live_audit_start(s);
+    }
+    lv->tick_timer = loop_timer_add(l, LIVE_TICK_MS, live_tick_cb, lv);
+}
+
+static void live_extras_open(klive *lv, const kconfig *cfg)
+{
+    lv->book_levels = cfg->limits.book_levels ? cfg->limits.book_levels : 1000;
+    lv->book_buffered = cfg->limits.book_buffered ? cfg->limits.book_buffered : 256;
+    int64_t now = loop_mono_ms();
+    int nth[VENUE_COUNT] = {0};
+    for (int v = 0; v < VENUE_COUNT; v++) {
+        double a = cfg->venues[v].audit_interval_s, k = cfg->venues[v].clock_interval_s;
+        lv->audit_every_ms[v] = a > 0 ? (int64_t)(a * 1000.0) : LIVE_AUDIT_DEFAULT_MS;
+        lv->clock_every_ms[v] = k > 0 ? (int64_t)(k * 1000.0) : LIVE_CLOCK_DEFAULT_MS;
+        lv->clk[v].lv = lv;
+        lv->clk[v].v = (enum venue)v;
+        lv->clk[v].next_ms = now; /* the first reading at once */
+    }
+    for (int i = 0; i < lv->nsyms; i++) {
+        live_sym *s = &lv->syms[i];
+        s->audit_next_ms = now + lv->audit_every_ms[s->venue] + 2000LL * nth[s->venue]++;
+    }
+    lv->tick_timer = loop_timer_add(lv->l, 0, live_tick_cb, lv);
+}
+
+static void live_extras_close(klive *lv)
+{
+    live_record_stop(lv, NULL);
+    if (lv->tick_timer)
+        loop_timer_cancel(lv->l, lv->tick_timer);
+    free(lv->rec_buf);
+    for (int i = 0; i < lv->nsyms; i++)
+        book_free(lv->syms[i].audit);
+}
+
+int live_clock_offset(const klive *lv, enum venue v, int64_t *offset_ms)
+{
+    if (!lv || (unsigned)v >= VENUE_COUNT || !lv->clk[v].known)
+        return K_ERR;
+    *offset_ms = lv->clk[v].offset_ms;
+    return K_OK;
+}
+
+/* OKX subscribe answers, for `kestrel check` (Binance subscribes in the URL: no answer). */
+static void live_sub_note(live_conn *c, const ws_item *it)
+{
+    if (c->venue != VENUE_OKX || it->len > 600)
+        return;
+    const char *e = memmem(it->data, it->len, "\"event\"", 7);
+    if (!e)
+        return;
+    const char *end = it->data + it->len;
+    e += 7;
+    while (e < end && (*e == ' ' || *e == ':'))
+        e++;
+    if (end - e >= 11 && memcmp(e, "\"subscribe\"", 11) == 0) {
+        c->sub_acks++;
+    } else if (end - e >= 7 && memcmp(e, "\"error\"", 7) == 0) {
+        c->sub_errors++;
+        snprintf(c->sub_error, sizeof c->sub_error, "%.*s", (int)K_MIN(it->len, 150), it->data);
+    }
+}
+
+/* ---- frame-to-book latency -------------------------------------------------------------------
+ * From the net thread's receive time of a frame (the last byte in) to the moment the pipeline
+ * has applied it: queueing in the ring, the eventfd wake-up, decode, book. */
+static void live_latency_note(klive *lv, int64_t recv_ns)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t d = ((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec - recv_ns) / 1000;
+    uint64_t us = d > 0 ? (uint64_t)d : 0;
+    size_t b;
+    if (us < LIVE_LAT_LINEAR) {
+        b = (size_t)us;
+    } else {
+        int lg = 63 - __builtin_clzll(us) - 11; /* 2048 us -> 0 */
+        b = LIVE_LAT_LINEAR + (size_t)K_MIN(lg, LIVE_LAT_LOG - 1);
+    }
+    lv->lat_hist[b]++;
+    lv->lat_n++;
+    if (us > lv->lat_max_us)
+        lv->lat_max_us = us;
+}
+
+static double live_latency_q(const klive *lv, double q)
+{
+    uint64_t want = (uint64_t)(q * (double)lv->lat_n), seen = 0;
+    for (size_t b = 0; b < LIVE_LAT_LINEAR + LIVE_LAT_LOG; b++) {
+        seen += lv->lat_hist[b];
+        if (seen > want)
+            return b < LIVE_LAT_LINEAR ? (double)b
+                                       : (double)(2048ull << (b - LIVE_LAT_LINEAR)) * 1.5;
+    }
+    return (double)lv->lat_max_us;
+}
+
+void live_latency_get(const klive *lv, live_latency *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!lv || lv->lat_n == 0)
+        return;
+    out->frames = lv->lat_n;
+    out->p50_us = live_latency_q(lv, 0.50);
+    out->p99_us = live_latency_q(lv, 0.99);
+    out->max_us = (double)lv->lat_max_us;
+}
+
+void live_latency_reset(klive *lv)
+{
+    memset(lv->lat_hist, 0, sizeof lv->lat_hist);
+    lv->lat_n = lv->lat_max_us = 0;
+}
+
+void live_wall_tick(klive *lv, int64_t wall_ms)
+{
+    if (!lv)
+        return;
+    if (lv->rec) {
+        char j[48];
+        int n = snprintf(j, sizeof j, "{\"wall_ms\":%lld}", (long long)wall_ms);
+        (void)record_tick_line(lv->rec, wall_ms * 1000000, j, (size_t)n);
+    }
+    ingest_wall_tick(lv->ing, wall_ms);
 }

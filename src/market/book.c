@@ -25,7 +25,8 @@
  * the first buffered U is refused (BOOK_SNAPSHOT_OLD); buffered diffs with u <= lastUpdateId
  * are dropped; the first applied diff must have U <= lastUpdateId+1 <= u; afterwards u < id is
  * stale and U > id+1 is a gap. USD-M: drop u < lastUpdateId; the first applied must have
- * U <= lastUpdateId <= u; afterwards pu must equal the previous u (else gap). Two additions,
+ * U <= lastUpdateId <= u (or pu == lastUpdateId: the event right after a snapshot taken between
+ * two events, as a recording writes its books); afterwards pu must equal the previous u. Two additions,
  * both harmless on a correct stream: a USD-M diff with u <= id is stale rather than a gap
  * (a duplicate delivered after a reconnect), and the buffer is kept contiguous while it fills
  * (a break in the chain drops what came before it: those diffs could never be applied).
@@ -607,7 +608,9 @@ static enum book_result live_apply(book *b, int64_t U, int64_t u, int64_t pu,
         } else {
             if (u < id)
                 return BOOK_STALE;
-            if (!(U <= id && id <= u))
+            /* the documented U <= id <= u, or the diff that directly follows the snapshot's id
+             * (pu == id: a snapshot taken between two events, e.g. a recording's own line) */
+            if (!(U <= id && id <= u) && pu != id)
                 return BOOK_GAP;
         }
     } else if (spot) {
@@ -694,10 +697,13 @@ enum book_result book_on_snapshot(book *b, const feed_event *snap)
     }
 
     bool was_resyncing = b->state == BOOK_RESYNCING;
+    /* a live book refreshed at exactly its own id (a recording's snapshot line of this very
+     * book) keeps its chain: the next diff continues it as before */
+    bool same_point = b->state == BOOK_LIVE && L == b->id && !b->first_pending;
     side_load(b, BOOK_BID, snap->u.depth.bids, snap->u.depth.nbids);
     side_load(b, BOOK_ASK, snap->u.depth.asks, snap->u.depth.nasks);
     b->id = L;
-    b->first_pending = true;
+    b->first_pending = !same_point;
     b->state = BOOK_LIVE;
     b->crossed = false;
     update_crossed(b);

@@ -276,13 +276,22 @@ enum ingest_result ingest_replay_line(ingest *p, replay *r, const replay_line *l
             *why = "bad replay line";
         return ingest_count(p, VENUE_BINANCE_SPOT, INGEST_MALFORMED);
     }
-    ingest_frame f = {.venue = fi->venue, .bytes = ln->json, .len = ln->len,
-                      .recv_ns = ln->recv_ns, .symbol = fi->symbol};
+    if (ln->venue == REPLAY_TAG_WALL) { /* the recorded session's wall-clock tick */
+        const char *w = memmem(ln->json, ln->len, "\"wall_ms\":", 10);
+        int64_t ms = w ? strtoll(w + 10, NULL, 10) : 0;
+        if (ms > 0)
+            ingest_wall_tick(p, ms);
+        return ingest_count(p, fi->venue, INGEST_IGNORED);
+    }
+    bool tagged = ln->venue >= 0 && ln->venue < VENUE_COUNT; /* a `kestrel record` line */
+    ingest_frame f = {.venue = tagged ? (enum venue)ln->venue : fi->venue, .bytes = ln->json,
+                      .len = ln->len, .recv_ns = ln->recv_ns,
+                      .symbol = ln->symbol[0] ? ln->symbol : fi->symbol};
     p->last_symbol[0] = '\0';
     enum ingest_result r2 = ingest_frame_apply(p, &f, why);
     if (r2 == INGEST_MALFORMED)
         replay_count_decode_error(r, ln->file);
-    else if (!fi->symbol[0] && p->last_symbol[0])
+    else if (!tagged && !fi->symbol[0] && p->last_symbol[0])
         replay_note_symbol(r, ln->file, p->last_symbol);
     return r2;
 }

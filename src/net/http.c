@@ -57,6 +57,7 @@ struct http_client {
     uint64_t next_id;
     http_opts o;
     char ca_file[1024];
+    char venue_ca[VENUE_COUNT][1024]; /* http_set_venue_ca: wins over ca_file for that venue */
     http_req *reqs[HTTP_MAX_INFLIGHT];
     uint32_t ninflight;
     http_venue v[VENUE_COUNT];
@@ -316,6 +317,12 @@ http_client *http_new(loop *l, const http_opts *o)
     return c;
 }
 
+void http_set_venue_ca(http_client *c, enum venue v, const char *ca_file)
+{
+    if ((unsigned)v < VENUE_COUNT)
+        snprintf(c->venue_ca[v], sizeof c->venue_ca[v], "%s", ca_file ? ca_file : "");
+}
+
 void http_free(http_client *c)
 {
     if (!c)
@@ -433,8 +440,9 @@ enum http_result http_get(http_client *c, enum venue v, const char *url, int wei
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)K_MIN(c->o.timeout_ms, 5000));
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (c->ca_file[0])
-        curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+    const char *ca = (unsigned)v < VENUE_COUNT && c->venue_ca[v][0] ? c->venue_ca[v] : c->ca_file;
+    if (ca[0])
+        curl_easy_setopt(e, CURLOPT_CAINFO, ca);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(e, CURLOPT_USERAGENT, "kestrel/" KESTREL_VERSION);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, http_write_cb);

@@ -96,6 +96,12 @@ struct ws_net {
     lws_sorted_usec_list_t sul;
     uint64_t rnd;
     char ca_file[1024];
+    /* net thread: one client vhost per other CA bundle a connection names (ws_opts.ca_file) */
+    struct {
+        char ca[WS_CA_MAX];
+        struct lws_vhost *vh;
+    } vhosts[WS_MAX_VHOSTS];
+    int nvhosts;
 };
 
 const char *ws_strerror(enum ws_result r)
@@ -468,12 +474,60 @@ static void ws_after_close(ws_net *n, ws_conn *c, bool was_open, const char *why
     c->st.next_retry_ms = now + d;
 }
 
+static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                       size_t len);
+static const struct lws_protocols ws_protocols[] = {
+    {"kestrel", ws_callback, 0, WS_RX_CHUNK, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* Net thread: the client vhost whose TLS context trusts ca (created on first use: lws is not
+ * thread-safe, so only this thread creates them). NULL: the context's default vhost. */
+static struct lws_vhost *ws_vhost_for(ws_net *n, const char *ca)
+{
+    if (!ca[0] || strcmp(ca, n->ca_file) == 0)
+        return NULL;
+    for (int i = 0; i < n->nvhosts; i++)
+        if (strcmp(n->vhosts[i].ca, ca) == 0)
+            return n->vhosts[i].vh;
+    if (n->nvhosts >= WS_MAX_VHOSTS)
+        return NULL;
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    char name[32];
+    snprintf(name, sizeof name, "kestrel-ca%d", n->nvhosts + 1);
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.protocols = ws_protocols;
+    info.vhost_name = name;
+    info.client_ssl_ca_filepath = ca;
+    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT; /* else lws skips the client TLS init */
+    info.gid = (gid_t)-1;
+    info.uid = (uid_t)-1;
+    struct lws_vhost *vh = lws_create_vhost(n->ctx, &info);
+    if (!vh)
+        return NULL;
+    if (lws_init_vhost_client_ssl(&info, vh) != 0) /* the client TLS context with this CA */
+        return NULL; /* the vhost stays unused; destroyed with the context */
+    snprintf(n->vhosts[n->nvhosts].ca, WS_CA_MAX, "%s", ca);
+    n->vhosts[n->nvhosts++].vh = vh;
+    return vh;
+}
+
 /* Net thread, n->mu NOT held: lws may call the error callback synchronously, which locks. */
 static void ws_connect(ws_net *n, ws_conn *c)
 {
     struct lws_client_connect_info ci;
     memset(&ci, 0, sizeof ci);
     ci.context = n->ctx;
+    if (c->url.tls && c->o.ca_file[0]) {
+        ci.vhost = ws_vhost_for(n, c->o.ca_file);
+        if (!ci.vhost && strcmp(c->o.ca_file, n->ca_file) != 0) {
+            pthread_mutex_lock(&n->mu);
+            ws_after_close(n, c, false, "cannot load ca_file");
+            pthread_mutex_unlock(&n->mu);
+            return;
+        }
+    }
     ci.address = c->url.host;
     ci.port = c->url.port;
     ci.path = c->url.path;
@@ -753,11 +807,6 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
         return 0;
     }
 }
-
-static const struct lws_protocols ws_protocols[] = {
-    {"kestrel", ws_callback, 0, WS_RX_CHUNK, 0, NULL, 0},
-    {NULL, NULL, 0, 0, 0, NULL, 0},
-};
 
 static void *ws_thread(void *arg)
 {

@@ -77,6 +77,7 @@ static const key_binding keys_table[] = {
     {'P', "P", "pause-trading", "start / pause auto-trading"},
     {'g', "g", "signal", "generate a signal now for the focused symbol"},
     {'n', "n", "connections", NULL},
+    {'R', "R", "record toggle", "record the live session / stop (kestrel --replay plays it)"},
     {'B', "B", "backtests", NULL},
 };
 

@@ -77,20 +77,28 @@ static int sys_live(ui *u, WINDOW *w, int y, int ih, int iw)
             snprintf(lat, sizeof lat, "-");
         else
             snprintf(lat, sizeof lat, "%.0fms", ci.latency_ms);
-        snprintf(line, sizeof line, "%-12s %-6s %-10s age %-6s %5u/s rc %llu rs %llu st %llu "
-                 "lat %s", venue_name(ci.venue), ci.channel, ci.state, age, ci.msgs_per_s,
+        char clk[40] = "";
+        bool skewed = ci.clock_known && llabs(ci.clock_offset_ms) > 500;
+        if (skewed) /* shown above 500 ms only (issue 9) */
+            snprintf(clk, sizeof clk, " clock %+lldms", (long long)ci.clock_offset_ms);
+        snprintf(line, sizeof line,
+                 "%-12s %-6s %-10s age %-6s %5u/s rc %llu rs %llu st %llu lat %s audit %llu/%llu%s",
+                 venue_name(ci.venue), ci.channel, ci.state, age, ci.msgs_per_s,
                  (unsigned long long)ci.reconnects, (unsigned long long)ci.resyncs,
-                 (unsigned long long)ci.stalls, lat);
-        ui_put(u, w, y++, 1, iw, strcmp(ci.state, "open") == 0 ? ROLE_TEXT : ROLE_ERROR, line);
+                 (unsigned long long)ci.stalls, lat, (unsigned long long)ci.audit_mismatches,
+                 (unsigned long long)ci.audits, clk);
+        ui_put(u, w, y++, 1, iw,
+               strcmp(ci.state, "open") == 0 && !skewed ? ROLE_TEXT : ROLE_ERROR, line);
     }
     for (size_t i = 0; i < live_book_count(lv) && y <= ih; i++) {
         live_book_info bi;
         if (live_book_get(lv, i, &bi) != K_OK)
             break;
         char line[256];
-        snprintf(line, sizeof line, "  %-14s %-9s gaps %llu resyncs %llu%s", bi.symbol,
-                 bi.state, (unsigned long long)bi.gaps, (unsigned long long)bi.resyncs,
-                 bi.fetching ? " (snapshot...)" : "");
+        snprintf(line, sizeof line, "  %-14s %-9s gaps %llu resyncs %llu audit mismatches "
+                 "%llu/%llu%s", bi.symbol, bi.state, (unsigned long long)bi.gaps,
+                 (unsigned long long)bi.resyncs, (unsigned long long)bi.audit_mismatches,
+                 (unsigned long long)bi.audits, bi.fetching ? " (snapshot...)" : "");
         ui_put(u, w, y++, 1, iw, strcmp(bi.state, "live") == 0 ? ROLE_DIM : ROLE_ERROR, line);
     }
     return y;
@@ -126,6 +134,15 @@ static void sys_conn(ui *u, WINDOW *w, int ih, int iw)
         sys_rowu(u, w, y++, iw, true, "read errors", (uint64_t)rs->read_errors);
     }
     if (a->live) {
+        live_record_info ri;
+        live_record_get(a->live, &ri);
+        if (ri.active && y <= ih) { /* R: the recording, and what it lost */
+            char b[600];
+            snprintf(b, sizeof b, "%s: %llu lines%s", ri.path, (unsigned long long)ri.lines,
+                     ri.dropped ? ", some dropped" : "");
+            sys_row(u, w, y++, iw, ri.dropped || ri.write_error ? ROLE_ERROR : ROLE_OK,
+                    "recording", b);
+        }
         y = sys_live(u, w, y, ih, iw);
         sys_failover(u, w, y, ih, iw);
         return;

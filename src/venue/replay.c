@@ -107,6 +107,8 @@ typedef struct rfile {
     int64_t head_ns;
     size_t head_off, head_len;
     uint64_t head_lineno;
+    int head_venue;              /* the line's source tag, -1 none */
+    char head_sym[KSYM_MAX];
 } rfile;
 
 struct replay {
@@ -247,9 +249,61 @@ static int replay_src_rewind(replay_src *s)
     return 0;
 }
 
-/* "<ns> <json>" or "<secs>[.<frac>]: <json>". 1 and the JSON span, or 0 when malformed. */
+/* The optional source tag of a `kestrel record` line, "<venue>[:<SYMBOL>] " before the JSON
+ * (record.h): at s[*i] (a lower-case letter). 1 with the venue and symbol ("" when absent) and
+ * *i past it, 0 when malformed. */
+static int replay_parse_tag(const char *s, size_t n, size_t *i, int *venue, char *sym)
+{
+    char name[32];
+    size_t k = 0, j = *i;
+    while (j < n && ((s[j] >= 'a' && s[j] <= 'z') || s[j] == '-') && k < sizeof name - 1)
+        name[k++] = s[j++];
+    name[k] = '\0';
+    enum venue v;
+    sym[0] = '\0';
+    if (strcmp(name, "wall") == 0 && j < n && s[j] == ' ') { /* a recorded wall-clock tick */
+        *venue = REPLAY_TAG_WALL;
+        *i = j;
+        return 1;
+    }
+    if (venue_parse(name, &v) != K_OK)
+        return 0;
+    if (j < n && s[j] == ':') {
+        j++;
+        size_t m = 0;
+        while (j < n && s[j] != ' ' && m < KSYM_MAX - 1) {
+            char c = s[j++];
+            if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'))
+                return 0;
+            sym[m++] = c;
+        }
+        sym[m] = '\0';
+        if (m == 0)
+            return 0;
+    }
+    if (j >= n || s[j] != ' ')
+        return 0;
+    *venue = (int)v;
+    *i = j;
+    return 1;
+}
+
+/* "<ns> <json>" or "<secs>[.<frac>]: <json>", either with an optional source tag before the
+ * JSON. 1 and the JSON span (venue -1 and sym "" without a tag), or 0 when malformed. */
+static int replay_parse_stamp_tag(const char *s, size_t n, int64_t *ns, size_t *json_off,
+                                  int *venue, char *sym);
 static int replay_parse_stamp(const char *s, size_t n, int64_t *ns, size_t *json_off)
 {
+    int v;
+    char sym[KSYM_MAX];
+    return replay_parse_stamp_tag(s, n, ns, json_off, &v, sym);
+}
+
+static int replay_parse_stamp_tag(const char *s, size_t n, int64_t *ns, size_t *json_off,
+                                  int *venue, char *sym)
+{
+    *venue = -1;
+    sym[0] = '\0';
     size_t i = 0;
     uint64_t v = 0, frac = 0;
     while (i < n && s[i] >= '0' && s[i] <= '9') {
@@ -285,6 +339,12 @@ static int replay_parse_stamp(const char *s, size_t n, int64_t *ns, size_t *json
     }
     while (i < n && (s[i] == ' ' || s[i] == '\t'))
         i++;
+    if (i < n && s[i] >= 'a' && s[i] <= 'z') {
+        if (!replay_parse_tag(s, n, &i, venue, sym))
+            return 0;
+        while (i < n && s[i] == ' ')
+            i++;
+    }
     if (i >= n)
         return 0;
     *json_off = i;
@@ -574,7 +634,8 @@ static int rfile_advance(replay *r, rfile *f)
     int rc, skipped = 0;
     f->has_head = false;
     while ((rc = rfile_line(r, f, &off, &len)) == 1) {
-        if (len == 0 || !replay_parse_stamp(f->buf + off, len, &ns, &jo)) {
+        if (len == 0 ||
+            !replay_parse_stamp_tag(f->buf + off, len, &ns, &jo, &f->head_venue, f->head_sym)) {
             if (len)
                 f->info.malformed++; /* blank lines are skipped silently */
             if (r->nonblock && ++skipped >= REPLAY_SKIP_BUDGET) {
@@ -873,6 +934,8 @@ int replay_next(replay *r, replay_line *line)
     line->len = f->head_len;
     line->file = i;
     line->lineno = f->head_lineno;
+    line->venue = f->head_venue;
+    memcpy(line->symbol, f->head_sym, KSYM_MAX);
     if (f->info.lines++ == 0)
         f->info.first_ns = f->head_ns;
     f->info.last_ns = f->head_ns;

@@ -51,12 +51,18 @@ Faults (GET /_fake/fault?type=T[&venue=V][&n=N][&secs=S][&ms=M]):
   slow        the next N REST requests are delayed S seconds
   skew        server time is M ms ahead (negative: behind)
   oldsnap     the next N REST depth/books answers are the tape's first (stale) snapshot
+  drift       the next N REST depth/books answers disagree with the streamed book (the best
+              bid's quantity doubled): what a client's book audit must catch
   okxreset    the next OKX book update is a maintenance reset (seqId drops below prevSeqId)
   okxsnapshot on=1|0: OKX pushes a book snapshot on subscribe (default off, as production 2026)
   lifetime    close every websocket connection S seconds after it opened (24 h cut, shortened)
 --shift-times moves every streamed E/T so the tape starts now (then the lines are re-encoded,
 not byte for byte): a live app's pipeline refuses exchange times minutes off its clock.
 Each applies to all venues unless venue= is given.
+
+Aliases (benchmarks: many watched symbols): a Binance symbol BTCUSDT or ETHUSDT followed by "A"
+and 1-3 digits (e.g. BTCUSDTA7) is a tape of its own (its own book and position) over the same
+capture lines, loaded once and shared; its frames carry the alias's name.
 
 Bounded: binds loopback only, exits after --lifetime seconds (default 300) or when --parent
 exits, queues at most --queue frames per connection (a slower client is dropped, as exchanges
@@ -107,6 +113,16 @@ OKX_BARS = {"1m": "1m", "3m": "3m", "5m": "5m", "15m": "15m", "30m": "30m", "1H"
             "1W": "1w", "1Wutc": "1w"}
 
 
+def alias_base(venue, symbol):
+    """BTCUSDTA7 -> BTCUSDT (a Binance alias tape, see the docstring); anything else: itself."""
+    if venue != "okx":
+        for b in ("BTCUSDT", "ETHUSDT"):
+            rest = symbol[len(b):]
+            if symbol.startswith(b) and rest[:1] == "A" and rest[1:].isdigit() and 1 <= len(rest) - 1 <= 3:
+                return b
+    return symbol
+
+
 def norm(s):
     """Canonical decimal text: 61602.01000000 -> 61602.01."""
     d = Decimal(s)
@@ -119,7 +135,9 @@ class Tape:
 
     def __init__(self, fake, venue, symbol):
         self.fake, self.venue, self.symbol = fake, venue, symbol
-        src_venue, f1, f2 = TAPES[(venue, symbol)]
+        base = alias_base(venue, symbol)
+        self.alias = base != symbol
+        src_venue, f1, f2 = TAPES[(venue, base)]
         self.src_venue = src_venue
         self.usdm = src_venue == "binance-usdm"
         self.events = []  # (kind, stream_kind, raw_line_json_text, parsed data)
@@ -138,7 +156,17 @@ class Tape:
         self.done = False
         self.started = False
         self.time_shift = None
-        self._load([f for f in (f1, f2) if f])
+        self.last_time = 0    # the newest streamed exchange time: REST depth answers carry it
+        key = (venue, base)
+        if key in fake.loaded:  # an alias: the same lines, its own book
+            snap, pre, self.events = fake.loaded[key]
+            self._load_snapshot(snap)
+            for d in pre:
+                self.apply(d)
+            self.seq = self.last_u
+        else:
+            self._load([f for f in (f1, f2) if f])
+            fake.loaded[key] = (self.snap0, self.pre0, self.events)
 
     def _load(self, files):
         limit = self.fake.args.max_lines
@@ -154,6 +182,7 @@ class Tape:
                     if snap is None:
                         if '"lastUpdateId"' in js:
                             snap = json.loads(js)
+                            self.snap0, self.pre0 = snap, pre
                             self._load_snapshot(snap)
                             for d in pre:  # what the recording client had buffered
                                 self.apply(d)
@@ -237,6 +266,10 @@ class Tape:
             seq = max(0, uid - self.seq_offset)  # older than anything streamed since
             return (uid if self.venue != "okx" else seq), b[:depth], a[:depth]
         b, a = self.top(depth)
+        if fake.faults[self.venue]["drift"] > 0 and b:
+            fake.faults[self.venue]["drift"] -= 1
+            fake.stats["drifted_snapshots"] += 1
+            b = [(b[0][0], norm(str(Decimal(b[0][1]) * 2)))] + b[1:]
         return (self.last_u if self.venue != "okx" else self.seq), b, a
 
     def okx_levels(self, levels):
@@ -292,8 +325,9 @@ class Fake:
         self.stats = {"conns_total": 0, "rest_requests": 0, "frames_sent": 0,
                       "slow_dropped": 0, "http_faults": 0, "okx_pings": 0, "task_errors": 0,
                       "old_snapshots": 0, "klines_sent": 0,
-                      "klines_forming_sent": 0}
-        self.faults = {v: {"gap": 0, "okxreset": False, "oldsnap": 0} for v in VENUES}
+                      "klines_forming_sent": 0, "drifted_snapshots": 0}
+        self.faults = {v: {"gap": 0, "okxreset": False, "oldsnap": 0, "drift": 0} for v in VENUES}
+        self.loaded = {}      # (venue, symbol) -> (snapshot, diffs before it, events): aliases
         self.http_fault = []  # list of [status, n, retry_after, venue]
         self.slow = []        # [secs, n, venue]
         self.skew_ms = 0
@@ -312,7 +346,7 @@ class Fake:
     # ------------------------------------------------------------------------- tapes
     def tape(self, venue, symbol):
         key = (venue, symbol)
-        if key not in TAPES:
+        if (venue, alias_base(venue, symbol)) not in TAPES:
             return None
         t = self.tapes.get(key)
         if t is None:
@@ -344,6 +378,8 @@ class Fake:
     def emit(self, t, kind, raw, data, stream):
         v = t.venue
         skip = False
+        if isinstance(data.get("E"), int):
+            t.last_time = data["E"]
         if kind == "depth":
             if not t.apply(data):
                 return
@@ -359,6 +395,9 @@ class Fake:
             return
         if skip:
             return
+        if t.alias:  # the frame carries the alias's name (re-encoded, not byte for byte)
+            data = dict(data, s=t.symbol)
+            raw = stream = None
         self.send_binance(t, kind, raw, data, stream)
 
     def kline_anchor(self, symbol):
@@ -612,9 +651,9 @@ class Fake:
             limit = int(q.get("limit", "100"))
             uid, b, a = t.rest_book(self, limit)
             obj = {"lastUpdateId": uid}
-            if venue == "binance-usdm":
-                obj["E"] = self.now_ms()
-                obj["T"] = self.now_ms()
+            if venue == "binance-usdm":  # on the stream's timeline, as a real venue's are
+                obj["E"] = t.last_time or self.now_ms()
+                obj["T"] = t.last_time or self.now_ms()
             obj["bids"] = [[p, qq] for p, qq in b]
             obj["asks"] = [[p, qq] for p, qq in a]
             w = 250 if limit > 1000 else 50 if limit > 500 else 25 if limit > 100 else 5
@@ -675,7 +714,7 @@ class Fake:
             sz = min(int(q.get("sz", "1")), 400)
             seq, b, a = t.rest_book(self, sz)
             return ok([{"asks": t.okx_levels(a), "bids": t.okx_levels(b),
-                        "ts": str(self.now_ms()), "seqId": seq}])
+                        "ts": str(t.last_time or self.now_ms()), "seqId": seq}])
         if path in ("/api/v5/market/candles", "/api/v5/market/history-candles"):
             inst = q["instId"]
             bar = q.get("bar", "1m")
@@ -770,6 +809,9 @@ class Fake:
         elif typ == "oldsnap":
             for v in venues:
                 self.faults[v]["oldsnap"] += n
+        elif typ == "drift":
+            for v in venues:
+                self.faults[v]["drift"] += n
         elif typ == "okxreset":
             self.faults["okx"]["okxreset"] = True
         elif typ == "okxsnapshot":
@@ -916,7 +958,7 @@ async def main_async(args):
         ctx.load_cert_chain(args.cert, args.key)
     for name in args.preload:  # load before listening: a first subscription must not stall
         v, _, sym = name.partition(":")
-        if (v, sym) not in TAPES:
+        if (v, alias_base(v, sym)) not in TAPES:
             sys.exit(f"fake: no tape {name}")
         fake.tapes[(v, sym)] = Tape(fake, v, sym)
     server = await websockets.serve(fake.handler, args.host, args.port, ssl=ctx,
