@@ -177,7 +177,10 @@ import json, sys
 a, b, a2 = (json.load(open(p)) for p in sys.argv[1:4])
 if a2["candles"] and b["candles"] and a2["candles"][-1]["open_ms"] == b["candles"][-1]["open_ms"]:
     a = a2
-key = lambda k: (k["open_ms"], k["o"], k["h"], k["l"], k["c"], k["volume"], k["trades"])
+from decimal import Decimal as D  # exact values: the live market may print the instrument's
+# decimals (from exchange info), a replay those it learned from the data ("4.358" = "4.35800000")
+key = lambda k: (k["open_ms"], D(k["o"]), D(k["h"]), D(k["l"]), D(k["c"]), D(k["volume"]),
+                 k["trades"])
 la = [key(k) for k in a["candles"]]
 lb = [key(k) for k in b["candles"]]
 # the same closed bars (the live capture taken at the recording's end)
