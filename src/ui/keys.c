@@ -75,9 +75,10 @@ static const key_binding keys_table[] = {
     {'d', "d", "watch-remove", KEYS_EAD},
     {'S', "S", "start", "start / pause auto-trading"},
     {'P', "P", "pause-trading", "start / pause auto-trading"},
-    {'g', "g", "signal", "generate a signal now for the focused symbol"},
+#define KEYS_GR "a signal now for the focused symbol (g); record the live session / stop (R)"
+    {'g', "g", "signal", KEYS_GR},
     {'n', "n", "connections", NULL},
-    {'R', "R", "record toggle", "record the live session / stop (kestrel --replay plays it)"},
+    {'R', "R", "record toggle", KEYS_GR},
     {'B', "B", "backtests", NULL},
 };
 
