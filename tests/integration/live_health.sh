@@ -79,14 +79,17 @@ ALL_LIVE='len(j["books"]) == 3 and all(b["state"] == "live" for b in j["books"])
 check "every book becomes live (primary and backup both subscribed)" wait_for 40 cq "$ALL_LIVE"
 check "five connections open (OKX candles on /ws/v5/business)" \
     cq 'len(j["connections"]) == 5 and all(c["state"] == "open" for c in j["connections"])'
-check "healthy: entries allowed on the primary" cq 'j["failover"][0]["entries"] is True'
-check "one failover pair, on its primary" \
+# a primary slower to sync than its backup is shown from the backup at start (failover_after_s
+# 2 here) until it has been healthy for failback_after_s: the pair settles on its primary
+check "one failover pair, on its primary" wait_for 20 \
     cq '[(f["primary"], f["backup"], f["active"]) for f in j["failover"]] == [("okx:BTC-USDT", "binance-spot:BTCUSDT", "primary")]'
-check "thresholds: 20 x 100 ms for book streams, 20 x 1 s for trades and candles" \
-    cq 'sorted(c["stall_after_ms"] for c in j["connections"]) == [2000, 2000, 2000, 20000, 20000]'
+check "healthy: entries allowed on the primary" cq 'j["failover"][0]["entries"] is True'
+# trades and candles: 20 x max(1 s, the observed gap) (the fake's forming candles come every 2 s)
+check "thresholds: 20 x 100 ms for book streams, 20 x >= 1 s for trades and candles" \
+    cq 'sorted(c["stall_after_ms"] for c in j["connections"] if c["books"]) == [2000, 2000, 2000] and all(20000 <= c["stall_after_ms"] <= 60000 for c in j["connections"] if not c["books"])'
 check "no stall, no banner while healthy" \
     cq 'all(c["data_stalls"] == 0 for c in j["connections"]) and j["banner"] == []'
-check "the panes show the primary" fq 'j["shown"] == "okx:BTC-USDT"'
+check "the panes show the primary" wait_for 10 fq 'j["shown"] == "okx:BTC-USDT"'
 
 # 1. a stall on the USD-M book stream (/public): detected, replaced, counted, alerted
 UP='[c for c in j["connections"] if c["label"] == "binance-usdm public"][0]'

@@ -1,7 +1,7 @@
 #!/bin/sh
 # TUI test of live feed health in the status bar, against the fake exchange (tests/fake/): a
 # private tmux server runs `kestrel --live` with a failover watch entry
-# ("okx:BTC-USDT@binance-spot:BTCUSDT"). Healthy: "conns 4/4 open" and no banner. The fake
+# ("okx:BTC-USDT@binance-spot:BTCUSDT"). Healthy: "conns 5/5 open" and no banner. The fake
 # stalls OKX for good (sticky): "STALLED okx books" in the error role (red), then after
 # health.failover_after_s "FAILOVER okx:BTC-USDT -> binance-spot:BTCUSDT" and the book and
 # trades panes of the focused primary show the backup ("Book BTCUSDT"); a REST 429 +
@@ -110,7 +110,7 @@ $T new-session -d -s "$S" -x 200 -y 40 \
      --socket $tmp/k.sock --log $tmp/k.log 2>>$tmp/stderr; echo \$? > $tmp/rc; sleep 60"
 ctl() { "$BIN" ctl --socket "$tmp/k.sock" "$@" > /dev/null 2>&1; }
 
-expect_top "conns 4/4 open" "healthy: every connection open in the status bar" 40
+expect_top "conns 5/5 open" "healthy: every connection open in the status bar" 40
 n=300
 while ! ctl focus okx:BTC-USDT && [ "$n" -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
 if wait_screen "Book BTC-USDT" 20; then ok "the book pane shows the focused primary"
@@ -130,7 +130,7 @@ if wait_screen "Book BTCUSDT" 10; then ok "failover: the book pane shows the bac
 else bad "failover: the book pane shows the backup"; fi
 if grep -qF "Trades BTCUSDT" "$tmp/screen"; then ok "failover: the trades pane too"
 else bad "failover: the trades pane too"; fi
-expect_top "conns 3/4 open" "failover: the connection count says one is not open" 10
+expect_top "conns 4/5 open" "failover: the connection count says one is not open" 10
 
 # REST 429 + Retry-After: the pause and its seconds left
 fget "/_fake/fault?type=http&status=429&n=1&secs=8&venue=binance-usdm"
