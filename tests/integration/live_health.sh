@@ -113,11 +113,15 @@ check "stall: alerts.command got both as JSON" \
 
 # 2. the primary stays stalled (every new connection too): failover to the backup, and back
 OK_='[c for c in j["connections"] if c["venue"] == "okx"][0]'
+# counts so far (a primary slower than its backup at start already failed over once and back)
+ctl connections > "$T/c0.json"
+F0=$(jget "$T/c0.json" 'j["failover"][0]["failovers"]')
+B0=$(jget "$T/c0.json" 'j["failover"][0]["failbacks"]')
 fget "/_fake/fault?type=stall&venue=okx&secs=120&sticky=1" > /dev/null
 check "sticky stall: the OKX connection is stalled" \
     wait_for 15 cq "$OK_[\"state\"] == \"stalled\" and \"STALLED okx books\" in j[\"banner\"]"
 check "failover: the panes switch to the backup" \
-    wait_for 15 cq 'j["failover"][0]["active"] == "backup" and j["failover"][0]["failovers"] == 1'
+    wait_for 15 cq "j['failover'][0]['active'] == 'backup' and j['failover'][0]['failovers'] == $F0 + 1"
 check "failover: the banner says so" \
     cq '"FAILOVER okx:BTC-USDT -> binance-spot:BTCUSDT" in j["banner"]'
 check "failover: ctl focus shows the backup for the primary" \
@@ -128,15 +132,17 @@ check "failover: an alert" wait_for 10 aq 'any(a["kind"] == "failover" for a in 
 check "failover: auto-trading takes no new entry on the primary" cq 'j["failover"][0]["entries"] is False'
 OKS='[c for c in j["connections"] if c["venue"] == "okx"][0]["data_stalls"]'
 check "failover: the primary keeps being retried (several stalls)" wait_for 20 cq "$OKS >= 2"
+# the sticky stall silences both OKX connections (books, candles): one alert each, however often
+# they stall again inside health.alert_interval_s
 check "failover: stall alerts are rate limited (one per connection per 60 s)" \
-    aq 'len([a for a in j["alerts"] if a["kind"] == "feed_stall"]) == 2'
+    aq 'all(len([a for a in j["alerts"] if a["kind"] == "feed_stall" and l in a["text"]]) == 1 for l in ("binance-usdm public", "okx books"))'
 fget "/_fake/fault?type=unstall" > /dev/null
 check "unstall: the primary's book is live again" \
     wait_for 40 cq '[b for b in j["books"] if b["venue"] == "okx"][0]["state"] == "live"'
 check "failback: not at once (hysteresis: 3 s healthy first)" \
     cq 'j["failover"][0]["active"] == "backup" and j["failover"][0]["primary_ok"]'
 check "failback: back on the primary" \
-    wait_for 20 cq 'j["failover"][0]["active"] == "primary" and j["failover"][0]["failbacks"] == 1'
+    wait_for 20 cq "j['failover'][0]['active'] == 'primary' and j['failover'][0]['failbacks'] == $B0 + 1"
 check "failback: the panes show the primary" fq 'j["shown"] == "okx:BTC-USDT"'
 check "failback: entries allowed again" cq 'j["failover"][0]["entries"] is True'
 check "failback: an alert" wait_for 10 aq 'any(a["kind"] == "failback" for a in j["alerts"])'
