@@ -129,6 +129,10 @@ cJSON *engine_metrics_json(const engine *e); /* the `ctl metrics` document */
 uint32_t engine_models(const engine *e);
 model *engine_model(engine *e, uint32_t i);
 void engine_weights(const engine *e, double *w); /* ensemble weights, engine_models() of them */
+/* True when model i (a deep or tree model) gets no weight because it has not beaten the
+ * logistic regression out of sample over its window; both rolling log losses into *loss /
+ * *base (NULL: not wanted). */
+bool engine_model_held(const engine *e, uint32_t i, double *loss, double *base);
 bool engine_paused(const engine *e, char *why, size_t whylen); /* self-pause rule */
 double engine_threshold(const engine *e);
 uint64_t engine_drift_events(const engine *e);

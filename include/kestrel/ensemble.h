@@ -2,6 +2,9 @@
  * - ensemble: weights each model by its recent out-of-sample log loss, w_i ∝ exp(-eta * L_i),
  *   L_i = mean log loss of its last `window` scored predictions (ln 3, the uniform guess, until
  *   it has min_scored); models not ready for a sample are left out and the rest renormalised.
+ *   Baseline rule (issue 12): a model marked `gated` (the deep and tree models) gets no weight
+ *   until it has min_scored scored predictions and its rolling log loss is below the baseline
+ *   model's (the logistic regression) over the same window.
  * - adaptive threshold: rolling accuracy of traded signals > 0.6 lowers the entry threshold by
  *   `step`, < 0.45 raises it (after min_n traded signals).
  * - guard (self-pause): paused when, over the rolling window with >= min_n scored signals, the
@@ -28,6 +31,12 @@ typedef struct ensemble ensemble;
 ensemble *ensemble_new(uint32_t nmodels, const ensemble_config *cfg);
 void ensemble_free(ensemble *e);
 uint32_t ensemble_models(const ensemble *e);
+/* The baseline rule: model `baseline` (-1 = none) is the bar; gated[i] marks the models that
+ * must beat it (nmodels flags, copied). */
+void ensemble_set_baseline(ensemble *e, int baseline, const bool *gated);
+/* True when model i gets no weight because it has not beaten the baseline out of sample over
+ * its window; *loss and *base (either may be NULL) get both rolling losses (NaN when none). */
+bool ensemble_held(const ensemble *e, uint32_t i, double *loss, double *base);
 /* Weights over all models (sum 1), before the readiness mask. */
 void ensemble_weights(const ensemble *e, double *w);
 /* Mixes the ready models' outputs; used[i] gets the weight actually applied (0 when not

@@ -76,6 +76,8 @@ typedef struct nn_config {
     uint32_t steps;       /* steps per train() call, default 8 */
     uint32_t replay;      /* replay buffer capacity (samples), default 2048 */
     uint32_t min_samples; /* samples before train() runs, default 64 */
+    float holdout;        /* walk-forward gate: share of the newest samples held out, 0.25 */
+    float min_gain;       /* the candidate's held-out log loss must beat the live one by this */
     uint64_t seed;        /* init, dropout and replay sampling, default 1 */
 } nn_config;
 void nn_config_default(nn_config *c);
@@ -152,10 +154,32 @@ void nn_replay_push(nn_replay *r, const float *x, int y, float w); /* main threa
  * samples are stored. */
 uint32_t nn_replay_sample(nn_replay *r, nn_rng *rng, uint32_t k, uint32_t min, float *x,
                           uint8_t *y, float *w);
+/* Learner, walk-forward: k samples drawn uniformly from those stored before sample number
+ * `before` (a seq value), leaving out the `hold` newest of them (the held-out slice); returns
+ * k, or 0 when none is left. */
+uint32_t nn_replay_sample_before(nn_replay *r, nn_rng *rng, uint32_t k, uint64_t before,
+                                 uint32_t hold, float *x, uint8_t *y, float *w);
+/* Learner: up to k samples by number, from seq `from` on (those still stored); returns how
+ * many were copied. */
+uint32_t nn_replay_get(nn_replay *r, uint64_t from, uint32_t k, float *x, uint8_t *y, float *w);
 /* Learner: the newest min(count, max) samples, oldest first; returns how many. `seq` gets the
  * number of samples ever stored (so a caller can tell new ones from seen ones). */
 uint32_t nn_replay_snapshot(nn_replay *r, uint32_t max, float *x, uint8_t *y, float *w,
                             uint64_t *seq);
+
+/* ---- the walk-forward gate ----
+ * Each train() holds out the newest `holdout` share of the replay buffer (as it stood when the
+ * training began), trains the candidate only on the older samples, then scores the candidate and
+ * the live weights on the held-out slice (signal log loss and accuracy, no dropout). swap()
+ * makes the candidate live only when its log loss beats the live one by `min_gain`; refused, the
+ * live weights stay and the candidate keeps training from where it is. The held-out slice is
+ * always newer than anything either set of weights was trained on. */
+typedef struct nn_gate {
+    uint64_t seq;                 /* per model: 1, 2, ... (swap() numbers them) */
+    uint32_t n_train, n_holdout;  /* samples the candidate could draw from / held out */
+    double cand_logloss, cand_acc, live_logloss, live_acc;
+    int accepted;
+} nn_gate;
 
 /* ---- the generic model ---- */
 typedef struct nn_model {
@@ -181,6 +205,15 @@ typedef struct nn_model {
     nn_rng rng_live;
     uint64_t steps_live;
     double loss_live;
+    /* the gate: `ref` is the learner's copy of the live weights and `gate` the last train()'s
+     * result (both under cand_mu); gate_live is the last result swap() took (main thread) */
+    float *ref;
+    nn_gate gate, gate_live;
+    /* load() while train() runs (main thread only): live weights and counters are restored at
+     * once, the candidate when the running job comes back; its result is stale and swap()
+     * drops it (K_MODEL_REFUSED) instead of applying it to the restored weights */
+    int restore_pending;
+    uint64_t stale_dropped;
 } nn_model;
 
 /* Builds the model around a network's arch (ownership of arch passes to the model): appends the
@@ -202,6 +235,8 @@ void nn_model_free(model *m);
 /* The loss of one sample (window of T*F floats) under parameters p, without dropout, and, when
  * g is not NULL, its gradient added into g (nparams floats). For gradient checks and benches. */
 double nn_model_loss_grad(nn_model *nm, const float *p, const float *win, int label, float *g);
+/* The last gate result swap() took: false before any. */
+bool nn_model_gate_last(const model *m, nn_gate *out);
 /* Samples currently held by the replay buffer (approximate while the learner runs). */
 uint32_t nn_model_replay_count(nn_model *nm);
 

@@ -61,14 +61,15 @@ int runner_strategy_parse(const char *s, enum runner_strategy *out);
  * bits; K_ERR on an unknown name. */
 int runner_models_parse(const char *s, uint32_t *out);
 
-/* One training of an off-thread model. XGBoost: its walk-forward record (xgb_retrain: trigger,
- * train / held-out sizes, candidate / live / prior log loss and accuracy on the held-out slice,
- * accepted when the candidate beat the bar). The networks (no held-out gate: the candidate always
- * goes live): trigger "count" (train_every new labelled samples), n_train = samples in the
- * replay buffer, cand_logloss = the last step's training loss, live_logloss / live_acc = the
- * model's own out-of-sample (prequential) log loss and accuracy over the engine's rolling window
- * before the swap, base_logloss = the logistic regression's over the same window (NaN without
- * one), n_holdout = that window's size; accepted = the swap was applied. */
+/* One training of an off-thread model, with its walk-forward gate. XGBoost: its record
+ * (xgb_retrain: trigger, train / held-out sizes, candidate / live / prior log loss and accuracy on
+ * the held-out slice, accepted when the candidate beat the bar). The networks (nn_gate): trigger
+ * "count" (train_every new labelled samples), n_train = the older replay samples the candidate
+ * trained on, n_holdout = the newest ones it never saw, cand_logloss / cand_acc and
+ * live_logloss / live_acc = candidate and live weights on that held-out slice, base_logloss =
+ * the logistic regression's rolling out-of-sample log loss (NaN without one); accepted = the
+ * candidate beat the live network there and went live. A result trained before a load() of the
+ * model's state is dropped, not recorded. */
 typedef struct runner_retrain {
     char model[32], kind[16], trigger[16];
     uint64_t seq;         /* per model: 1, 2, ... */

@@ -65,5 +65,9 @@ uint32_t xgb_history(const model *m, xgb_retrain *out, uint32_t max);
 /* The live model's rolling accuracy on the last outcomes (NaN before any), and its validation
  * accuracy (NaN without a live model). */
 void xgb_accuracy(const model *m, double *rolling, double *validated);
+/* True while train() is running on the learner thread (a trylock: never waits). */
+bool xgb_training(model *m);
+/* Retrain results dropped because a load() replaced the live model while they ran. */
+uint64_t xgb_stale_dropped(const model *m);
 
 #endif

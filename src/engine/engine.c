@@ -162,6 +162,16 @@ engine *engine_new(const engine_config *cfg, model **models, uint32_t nmodels)
         names[i] = models[i]->name;
     }
     e->ens = ensemble_new(nmodels, NULL);
+    { /* issue 12: the deep and tree models earn weight only by beating the logistic regression */
+        int base = -1;
+        bool gated[ENSEMBLE_MAX_MODELS] = {false};
+        for (uint32_t i = 0; i < nmodels && i < ENSEMBLE_MAX_MODELS; i++) {
+            if (base < 0 && !strcmp(models[i]->ops->kind, "logreg"))
+                base = (int)i;
+            gated[i] = (models[i]->ops->flags & MODEL_F_OFFTHREAD) != 0;
+        }
+        ensemble_set_baseline(e->ens, base, gated);
+    }
     e->cal = calib_new(c->calib_method, c->calib_window, c->calib_min);
     drift_init_default(&e->drift);
     adwin_init_default(&e->adw);
@@ -818,6 +828,11 @@ uint32_t engine_models(const engine *e)
 model *engine_model(engine *e, uint32_t i)
 {
     return i < e->nmodels ? e->models[i] : NULL;
+}
+
+bool engine_model_held(const engine *e, uint32_t i, double *loss, double *base)
+{
+    return ensemble_held(e->ens, i, loss, base);
 }
 
 void engine_weights(const engine *e, double *w)

@@ -18,6 +18,8 @@ struct ensemble {
     uint32_t nmodels;
     double *loss; /* nmodels * window ring */
     uint32_t *n, *head;
+    int baseline;                       /* -1: no baseline rule */
+    bool gated[ENSEMBLE_MAX_MODELS];
 };
 
 void ensemble_config_default(ensemble_config *c)
@@ -40,6 +42,7 @@ ensemble *ensemble_new(uint32_t nmodels, const ensemble_config *cfg)
     e->loss = xcalloc((size_t)(e->nmodels ? e->nmodels : 1) * e->cfg.window, sizeof(double));
     e->n = xcalloc(e->nmodels ? e->nmodels : 1, sizeof(uint32_t));
     e->head = xcalloc(e->nmodels ? e->nmodels : 1, sizeof(uint32_t));
+    e->baseline = -1;
     return e;
 }
 
@@ -85,15 +88,41 @@ static double ensemble_eff_loss(const ensemble *e, uint32_t i)
     return ensemble_loss(e, i);
 }
 
+void ensemble_set_baseline(ensemble *e, int baseline, const bool *gated)
+{
+    e->baseline = baseline >= 0 && (uint32_t)baseline < e->nmodels ? baseline : -1;
+    for (uint32_t i = 0; i < e->nmodels; i++)
+        e->gated[i] = gated && gated[i] && (int)i != e->baseline;
+}
+
+bool ensemble_held(const ensemble *e, uint32_t i, double *loss, double *base)
+{
+    if (loss)
+        *loss = i < e->nmodels ? ensemble_loss(e, i) : NAN;
+    if (base)
+        *base = e->baseline >= 0 ? ensemble_loss(e, (uint32_t)e->baseline) : NAN;
+    if (i >= e->nmodels || e->baseline < 0 || !e->gated[i])
+        return false;
+    uint32_t b = (uint32_t)e->baseline;
+    if (e->n[i] < e->cfg.min_scored || e->n[i] == 0)
+        return true; /* not enough out-of-sample evidence yet */
+    return !(ensemble_loss(e, i) < (e->n[b] ? ensemble_loss(e, b) : log(3.0)));
+}
+
 void ensemble_weights(const ensemble *e, double *w)
 {
     double mn = INFINITY, sum = 0, L[ENSEMBLE_MAX_MODELS];
+    bool held[ENSEMBLE_MAX_MODELS];
+    for (uint32_t i = 0; i < e->nmodels; i++) {
+        held[i] = ensemble_held(e, i, NULL, NULL);
+        L[i] = ensemble_eff_loss(e, i);
+        if (!held[i])
+            mn = fmin(mn, L[i]);
+    }
     for (uint32_t i = 0; i < e->nmodels; i++)
-        mn = fmin(mn, L[i] = ensemble_eff_loss(e, i));
+        sum += (w[i] = held[i] ? 0.0 : exp(-e->cfg.eta * (L[i] - mn)));
     for (uint32_t i = 0; i < e->nmodels; i++)
-        sum += (w[i] = exp(-e->cfg.eta * (L[i] - mn)));
-    for (uint32_t i = 0; i < e->nmodels; i++)
-        w[i] /= sum;
+        w[i] = sum > 0 ? w[i] / sum : 0.0;
 }
 
 bool ensemble_combine(const ensemble *e, const model_output *outs, const bool *ready, double *p,

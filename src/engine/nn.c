@@ -208,6 +208,8 @@ void nn_config_default(nn_config *c)
     c->steps = 8;
     c->replay = 1024;
     c->min_samples = 64;
+    c->holdout = 0.25f;
+    c->min_gain = 0.0f;
     c->seed = 1;
 }
 
@@ -216,7 +218,8 @@ bool nn_config_ok(const nn_config *c)
     return c && c->dropout >= 0 && c->dropout <= 0.9f && c->lr > 0 && c->lr <= 1 &&
            c->clip >= 0 && isfinite(c->clip) && c->conf_weight >= 0 && c->conf_weight <= 10 &&
            (c->optim == NN_ADAM || c->optim == NN_ADAGRAD) && c->batch <= 4096 &&
-           c->steps <= 4096 && c->replay >= 1 && c->replay <= 1000000;
+           c->steps <= 4096 && c->replay >= 1 && c->replay <= 1000000 && c->holdout >= 0 &&
+           c->holdout < 0.9f && c->min_gain >= 0 && isfinite(c->min_gain);
 }
 
 uint32_t nn_arch_add(nn_arch *a, const char *name, uint32_t rows, uint32_t cols, enum nn_init init,
@@ -314,6 +317,44 @@ uint32_t nn_replay_sample(nn_replay *r, nn_rng *rng, uint32_t k, uint32_t min, f
     }
     pthread_mutex_unlock(&r->mu);
     return k;
+}
+
+uint32_t nn_replay_sample_before(nn_replay *r, nn_rng *rng, uint32_t k, uint64_t before,
+                                 uint32_t hold, float *x, uint8_t *y, float *w)
+{
+    pthread_mutex_lock(&r->mu);
+    uint64_t newer = r->seq > before ? r->seq - before : 0, skip = newer + hold;
+    if (skip >= r->count) {
+        pthread_mutex_unlock(&r->mu);
+        return 0;
+    }
+    uint32_t n = r->count - (uint32_t)skip; /* the oldest n stored samples are eligible */
+    for (uint32_t i = 0; i < k; i++) {
+        uint32_t j = (r->head + (uint32_t)(nn_rng_next(rng) % n)) % r->cap;
+        memcpy(x + (size_t)i * r->row, r->x + (size_t)j * r->row, r->row * sizeof(float));
+        y[i] = r->y[j];
+        w[i] = r->w[j];
+    }
+    pthread_mutex_unlock(&r->mu);
+    return k;
+}
+
+uint32_t nn_replay_get(nn_replay *r, uint64_t from, uint32_t k, float *x, uint8_t *y, float *w)
+{
+    pthread_mutex_lock(&r->mu);
+    uint64_t oldest = r->seq - r->count; /* the number of the sample at head */
+    uint32_t n = 0;
+    for (uint64_t s = from; s < from + k && s < r->seq; s++) {
+        if (s < oldest)
+            continue; /* overwritten since */
+        uint32_t j = (r->head + (uint32_t)(s - oldest)) % r->cap;
+        memcpy(x + (size_t)n * r->row, r->x + (size_t)j * r->row, r->row * sizeof(float));
+        y[n] = r->y[j];
+        w[n] = r->w[j];
+        n++;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return n;
 }
 
 uint32_t nn_replay_snapshot(nn_replay *r, uint32_t max, float *x, uint8_t *y, float *w,
@@ -440,6 +481,7 @@ static void nn_model_init_params(nn_model *nm)
                        : (float)((2.0 * nn_rng_uniform(&nm->rng) - 1.0) * t->value);
     }
     memcpy(nm->live, nm->cand, a->nparams * sizeof(float));
+    memcpy(nm->ref, nm->cand, a->nparams * sizeof(float));
 }
 
 model *nn_model_new(const model_ops *ops, const char *name, uint32_t nfeat, const nn_config *cfg,
@@ -465,6 +507,7 @@ model *nn_model_new(const model_ops *ops, const char *name, uint32_t nfeat, cons
     size_t np = a->nparams;
     nm->live = xcalloc(np, sizeof(float));
     nm->cand = xcalloc(np, sizeof(float));
+    nm->ref = xcalloc(np, sizeof(float));
     nm->m1 = xcalloc(np, sizeof(float));
     nm->m2 = xcalloc(np, sizeof(float));
     nm->grad = xcalloc(np, sizeof(float));
@@ -498,6 +541,7 @@ void nn_model_free(model *m)
     pthread_mutex_destroy(&nm->cand_mu);
     free(nm->live);
     free(nm->cand);
+    free(nm->ref);
     free(nm->m1);
     free(nm->m2);
     free(nm->grad);
@@ -579,6 +623,55 @@ static void nn_model_update(nn_model *nm)
     }
 }
 
+/* The most samples the gate scores (the newest of the held-out share). */
+#define NN_GATE_MAX 256u
+
+/* Adds the signal log loss, hits and weight of parameters p over the k samples in bx/by/bw
+ * (learner thread, no dropout). */
+static void nn_model_score(nn_model *nm, const float *p, uint32_t k, double acc[3])
+{
+    const nn_arch *a = nm->arch;
+    uint32_t row = a->T * a->F;
+    for (uint32_t b = 0; b < k; b++) {
+        double prob[3], conf;
+        a->forward(a, p, nm->bx + (size_t)b * row, nm->ws_learn, nm->z_learn);
+        nn_model_heads(nm, p, nm->z_learn, -1, 0, prob, &conf, NULL, NULL);
+        int y = nm->by[b], arg = 0;
+        for (int c = 1; c < 3; c++)
+            if (prob[c] > prob[arg])
+                arg = c;
+        double w = nm->bw[b];
+        acc[0] += w * -log(prob[y] > 1e-15 ? prob[y] : 1e-15);
+        acc[1] += w * (arg == y);
+        acc[2] += w;
+    }
+}
+
+/* The gate: candidate and live weights (ref) on the held-out samples [seq0 - hold, seq0). */
+static void nn_model_gate(nn_model *nm, uint64_t seq0, uint32_t hold, uint32_t c0)
+{
+    nn_gate *g = &nm->gate;
+    memset(g, 0, sizeof(*g));
+    g->n_train = c0 - hold;
+    double ca[3] = {0, 0, 0}, la[3] = {0, 0, 0};
+    uint32_t B = nm->cfg.batch;
+    for (uint64_t s = seq0 - hold; s < seq0; s += B) {
+        uint32_t want = (uint32_t)K_MIN((uint64_t)B, seq0 - s);
+        uint32_t k = nn_replay_get(&nm->replay, s, want, nm->bx, nm->by, nm->bw);
+        nn_model_score(nm, nm->cand, k, ca);
+        nn_model_score(nm, nm->ref, k, la);
+        g->n_holdout += k;
+    }
+    g->cand_logloss = ca[2] > 0 ? ca[0] / ca[2] : NAN;
+    g->cand_acc = ca[2] > 0 ? ca[1] / ca[2] : NAN;
+    g->live_logloss = la[2] > 0 ? la[0] / la[2] : NAN;
+    g->live_acc = la[2] > 0 ? la[1] / la[2] : NAN;
+    if (hold == 0) /* holdout 0: no gate, every candidate goes live */
+        g->accepted = 1;
+    else
+        g->accepted = ca[2] > 0 && g->cand_logloss < g->live_logloss - nm->cfg.min_gain;
+}
+
 enum model_result nn_model_train(model *m)
 {
     nn_model *nm = (nn_model *)m;
@@ -586,13 +679,23 @@ enum model_result nn_model_train(model *m)
     uint32_t B = nm->cfg.batch, row = a->T * a->F;
     float rate = nm->cfg.dropout;
     pthread_mutex_lock(&nm->cand_mu);
-    enum model_result rc = K_MODEL_OK;
+    pthread_mutex_lock(&nm->replay.mu);
+    uint64_t seq0 = nm->replay.seq;
+    uint32_t c0 = nm->replay.count;
+    pthread_mutex_unlock(&nm->replay.mu);
+    if (c0 == 0 || c0 < nm->cfg.min_samples) {
+        pthread_mutex_unlock(&nm->cand_mu);
+        return K_MODEL_NOT_READY;
+    }
+    uint32_t hold = (uint32_t)((double)c0 * nm->cfg.holdout);
+    hold = K_MIN(hold, NN_GATE_MAX);
+    if (hold >= c0)
+        hold = c0 - 1;
+    enum model_result rc = K_MODEL_NOT_READY;
     for (uint32_t s = 0; s < (nm->cfg.steps ? nm->cfg.steps : 1); s++) {
-        if (!nn_replay_sample(&nm->replay, &nm->rng, B, nm->cfg.min_samples, nm->bx, nm->by,
-                              nm->bw)) {
-            rc = K_MODEL_NOT_READY;
+        if (!nn_replay_sample_before(&nm->replay, &nm->rng, B, seq0, hold, nm->bx, nm->by,
+                                     nm->bw))
             break;
-        }
         memset(nm->grad, 0, a->nparams * sizeof(float));
         double loss = 0;
         for (uint32_t b = 0; b < B; b++) {
@@ -607,10 +710,30 @@ enum model_result nn_model_train(model *m)
         nn_model_update(nm);
         nm->steps_done++;
         nm->last_loss = loss / B;
+        rc = K_MODEL_OK;
+    }
+    if (rc == K_MODEL_OK) {
+        nn_model_gate(nm, seq0, hold, c0);
         atomic_store(&nm->cand_fresh, 1);
     }
     pthread_mutex_unlock(&nm->cand_mu);
     return rc;
+}
+
+/* After a load that met a running training: the candidate restarts from the restored weights
+ * (under cand_mu). */
+static void nn_model_restart(nn_model *nm)
+{
+    size_t np = nm->arch->nparams;
+    memcpy(nm->cand, nm->live, np * sizeof(float));
+    memcpy(nm->ref, nm->live, np * sizeof(float));
+    memset(nm->m1, 0, np * sizeof(float));
+    memset(nm->m2, 0, np * sizeof(float));
+    nm->adam_t = 0;
+    nm->steps_done = nm->steps_live;
+    nm->rng = nm->rng_live;
+    atomic_store(&nm->cand_fresh, 0);
+    nm->restore_pending = 0;
 }
 
 enum model_result nn_model_swap(model *m)
@@ -619,17 +742,35 @@ enum model_result nn_model_swap(model *m)
     if (pthread_mutex_trylock(&nm->cand_mu) != 0)
         return K_MODEL_NOT_READY; /* training right now: try after its completion */
     enum model_result rc = K_MODEL_NOT_READY;
-    if (atomic_load(&nm->cand_fresh)) {
-        memcpy(nm->live, nm->cand, nm->arch->nparams * sizeof(float));
+    if (nm->restore_pending) { /* trained from weights a load() has replaced: dropped */
+        nn_model_restart(nm);
+        nm->stale_dropped++;
+        rc = K_MODEL_REFUSED;
+    } else if (atomic_load(&nm->cand_fresh)) {
+        nm->gate.seq = nm->gate_live.seq + 1;
+        nm->gate_live = nm->gate;
+        if (nm->gate.accepted) {
+            memcpy(nm->live, nm->cand, nm->arch->nparams * sizeof(float));
+            memcpy(nm->ref, nm->cand, nm->arch->nparams * sizeof(float));
+            nm->ready = 1;
+            nm->rng_live = nm->rng;
+            nm->steps_live = nm->steps_done;
+            nm->loss_live = nm->last_loss;
+        }
         atomic_store(&nm->cand_fresh, 0);
-        nm->ready = 1;
-        nm->rng_live = nm->rng;
-        nm->steps_live = nm->steps_done;
-        nm->loss_live = nm->last_loss;
         rc = K_MODEL_OK;
     }
     pthread_mutex_unlock(&nm->cand_mu);
     return rc;
+}
+
+bool nn_model_gate_last(const model *m, nn_gate *out)
+{
+    const nn_model *nm = (const nn_model *)m;
+    if (nm->gate_live.seq == 0)
+        return false;
+    *out = nm->gate_live;
+    return true;
 }
 
 uint64_t nn_model_samples(const model *m)
@@ -714,19 +855,17 @@ enum model_result nn_model_load(model *m, const uint8_t *data, size_t len)
         h.D != a->D || h.nparams != a->nparams || memcmp(h.dim, a->dim, sizeof(h.dim)) != 0 ||
         nn_fnv(data, len - sizeof(sum)) != sum)
         return K_MODEL_BAD_STATE;
-    if (pthread_mutex_trylock(&nm->cand_mu) != 0)
-        return K_MODEL_NOT_READY; /* the learner is training this model */
+    bool busy = pthread_mutex_trylock(&nm->cand_mu) != 0; /* the learner is training it */
     memcpy(nm->live, data + sizeof(h), a->nparams * sizeof(float));
-    memcpy(nm->cand, nm->live, a->nparams * sizeof(float));
-    memset(nm->m1, 0, a->nparams * sizeof(float));
-    memset(nm->m2, 0, a->nparams * sizeof(float));
-    nm->adam_t = 0;
-    nm->steps_done = nm->steps_live = h.steps;
-    memcpy(nm->rng.s, h.rng, sizeof(h.rng));
-    nm->rng_live = nm->rng;
+    nm->steps_live = h.steps;
+    memcpy(nm->rng_live.s, h.rng, sizeof(h.rng));
     nm->ready = h.ready != 0;
     nm->learned = h.learned;
-    atomic_store(&nm->cand_fresh, 0);
+    if (busy) { /* predict() has the restored weights now; the candidate restarts at swap() */
+        nm->restore_pending = 1;
+        return K_MODEL_OK;
+    }
+    nn_model_restart(nm);
     pthread_mutex_unlock(&nm->cand_mu);
     return K_MODEL_OK;
 }

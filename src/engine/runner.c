@@ -252,23 +252,26 @@ static void runner_retrained(runner *r, runner_sym *s, uint32_t i, enum model_re
     } else {
         bool net = !strcmp(m->ops->kind, "lstm") || !strcmp(m->ops->kind, "transformer") ||
                    !strcmp(m->ops->kind, "cnn"); /* nn_model underneath (another: unknown) */
+        nn_gate g;
+        if (!net || !nn_model_gate_last(m, &g))
+            return; /* nothing recorded (no gate ran) */
         snprintf(rt.trigger, sizeof rt.trigger, "count");
-        rt.n_train = net ? nn_model_replay_count((nn_model *)m) : 0;
-        rt.cand_logloss = net ? ((nn_model *)m)->loss_live : NAN;
-        rt.cand_acc = NAN;
-        metrics_summary ms;
-        metrics_track_rolling(metrics_set_model_track(engine_metrics(s->e), i), &ms);
-        rt.n_holdout = (uint32_t)ms.n;
-        rt.live_logloss = ms.n ? ms.log_loss : NAN;
-        rt.live_acc = ms.n ? ms.accuracy : NAN;
-        rt.base_logloss = NAN;
+        rt.seq = g.seq;
+        rt.n_train = g.n_train;
+        rt.n_holdout = g.n_holdout;
+        rt.cand_logloss = g.cand_logloss;
+        rt.cand_acc = g.cand_acc;
+        rt.live_logloss = g.live_logloss;
+        rt.live_acc = g.live_acc;
+        rt.base_logloss = NAN; /* the logistic regression's rolling out-of-sample log loss */
         for (uint32_t j = 0; j < engine_models(s->e); j++)
             if (!strcmp(engine_model(s->e, j)->ops->kind, "logreg")) {
+                metrics_summary ms;
                 metrics_track_rolling(metrics_set_model_track(engine_metrics(s->e), j), &ms);
                 rt.base_logloss = ms.n ? ms.log_loss : NAN;
                 break;
             }
-        rt.accepted = swap_rc == K_MODEL_OK;
+        rt.accepted = swap_rc == K_MODEL_OK && g.accepted;
     }
     s->last_rt[i] = rt;
     if (r->cfg.on_retrain)
@@ -313,7 +316,7 @@ static void runner_train_due(runner *r, runner_sym *s, int64_t now)
             s->train_start_ms[i] = now;
             enum model_result tr = m->ops->train(m);
             enum model_result sw = m->ops->swap ? m->ops->swap(m) : K_MODEL_NOT_READY;
-            if (tr == K_MODEL_OK || tr == K_MODEL_BAD_STATE)
+            if ((tr == K_MODEL_OK || tr == K_MODEL_BAD_STATE) && sw != K_MODEL_REFUSED)
                 runner_retrained(r, s, i, sw, NAN, false);
         }
         s->trained_at[i] = have;
@@ -335,7 +338,8 @@ uint32_t runner_collect(runner *r)
             enum model_result sw = d[i].m->ops->swap(d[i].m);
             uint64_t si = d[i].tag / ENSEMBLE_MAX_MODELS, mi = d[i].tag % ENSEMBLE_MAX_MODELS;
             if (si < r->nsyms && engine_model(r->syms[si].e, (uint32_t)mi) == d[i].m &&
-                (d[i].rc == K_MODEL_OK || d[i].rc == K_MODEL_BAD_STATE))
+                (d[i].rc == K_MODEL_OK || d[i].rc == K_MODEL_BAD_STATE) &&
+                sw != K_MODEL_REFUSED) /* REFUSED: stale, trained before a load() */
                 runner_retrained(r, &r->syms[si], (uint32_t)mi, sw, (double)d[i].train_ns / 1e6,
                                  true);
         }

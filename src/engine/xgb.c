@@ -36,6 +36,12 @@ typedef struct xgb_model {
     uint32_t nhist;
     uint64_t seq;
     float *xrow, *prow;
+    /* a load() that met a running retrain: the restored booster bytes wait here for swap(),
+     * which drops the stale result (K_MODEL_REFUSED) and installs them */
+    uint8_t *restore_buf;
+    size_t restore_len;
+    int restore_pending;
+    uint64_t stale_dropped;
     /* handed over by submit (learner mutex orders it) */
     _Atomic int req_trigger;
     _Atomic int64_t req_ms;
@@ -259,11 +265,35 @@ static void xgb_acc_reset(xgb_model *xm)
     xm->acc_n = xm->acc_head = xm->acc_hits = 0;
 }
 
+/* Forgets an uncollected candidate (under cand_mu). */
+static void xgb_drop_cand(xgb_model *xm)
+{
+    if (xm->cand)
+        xm->lib.booster_free(xm->cand);
+    free(xm->cand_buf);
+    xm->cand = NULL;
+    xm->cand_buf = NULL;
+    xm->cand_len = 0;
+    atomic_store(&xm->cand_ready, 0);
+}
+
 static enum model_result xgb_swap(model *m)
 {
     xgb_model *xm = (xgb_model *)m;
     if (pthread_mutex_trylock(&xm->cand_mu) != 0)
         return K_MODEL_NOT_READY;
+    if (xm->restore_pending) { /* trained before a load() replaced the live model: dropped */
+        xgb_drop_cand(xm);
+        free(xm->live_buf);
+        xm->live_buf = xm->restore_buf;
+        xm->live_len = xm->restore_len;
+        xm->restore_buf = NULL;
+        xm->restore_len = 0;
+        xm->restore_pending = 0;
+        xm->stale_dropped++;
+        pthread_mutex_unlock(&xm->cand_mu);
+        return K_MODEL_REFUSED;
+    }
     if (!atomic_load(&xm->cand_ready)) {
         pthread_mutex_unlock(&xm->cand_mu);
         return K_MODEL_NOT_READY;
@@ -321,6 +351,20 @@ enum xgb_trigger xgb_should_retrain(model *m, int64_t now_ms)
         atomic_store(&xm->req_ms, now_ms);
     }
     return t;
+}
+
+bool xgb_training(model *m)
+{
+    xgb_model *xm = (xgb_model *)m;
+    if (pthread_mutex_trylock(&xm->cand_mu) != 0)
+        return true;
+    pthread_mutex_unlock(&xm->cand_mu);
+    return false;
+}
+
+uint64_t xgb_stale_dropped(const model *m)
+{
+    return ((const xgb_model *)m)->stale_dropped;
 }
 
 uint32_t xgb_history(const model *m, xgb_retrain *out, uint32_t max)
@@ -411,6 +455,7 @@ static void xgb_free(model *m)
         xm->lib.booster_free(xm->cand);
     free(xm->live_buf);
     free(xm->cand_buf);
+    free(xm->restore_buf);
     nn_replay_destroy(&xm->replay);
     pthread_mutex_destroy(&xm->cand_mu);
     free(xm->acc_ring);
@@ -459,7 +504,9 @@ static enum model_result xgb_save(const model *m, model_blob *out)
     h.learned = xm->learned;
     h.since = xm->since;
     h.seq = xm->seq;
-    h.live_len = xm->live_buf ? xm->live_len : 0;
+    const uint8_t *bytes = xm->restore_pending ? xm->restore_buf : xm->live_buf;
+    size_t blen = xm->restore_pending ? xm->restore_len : xm->live_len;
+    h.live_len = bytes ? blen : 0;
     h.last_ms = xm->last_ms;
     h.have_last = xm->have_last;
     h.val_acc = xm->val_acc;
@@ -467,7 +514,7 @@ static enum model_result xgb_save(const model *m, model_blob *out)
     size_t start = out->len;
     model_blob_put(out, &h, sizeof(h));
     if (h.live_len)
-        model_blob_put(out, xm->live_buf, h.live_len);
+        model_blob_put(out, bytes, h.live_len);
     uint64_t sum = xgb_fnv(out->data + start, out->len - start);
     model_blob_put(out, &sum, sizeof(sum));
     return K_MODEL_OK;
@@ -489,21 +536,28 @@ static enum model_result xgb_load(model *m, const uint8_t *data, size_t len)
     BoosterHandle lv = NULL;
     if (h.live_len && !(lv = xgb_from_bytes(&xm->lib, data + sizeof(h), h.live_len)))
         return K_MODEL_BAD_STATE;
-    if (pthread_mutex_trylock(&xm->cand_mu) != 0) {
-        if (lv)
-            xm->lib.booster_free(lv);
-        return K_MODEL_NOT_READY;
-    }
+    bool busy = pthread_mutex_trylock(&xm->cand_mu) != 0; /* a retrain is running */
     if (xm->live)
         xm->lib.booster_free(xm->live);
-    free(xm->live_buf);
-    xm->live = lv;
-    xm->live_buf = NULL;
-    xm->live_len = 0;
+    xm->live = lv; /* predict() only: main thread */
+    uint8_t *bytes = NULL;
     if (lv) {
-        xm->live_buf = xmalloc(h.live_len);
-        memcpy(xm->live_buf, data + sizeof(h), h.live_len);
-        xm->live_len = h.live_len;
+        bytes = xmalloc(h.live_len);
+        memcpy(bytes, data + sizeof(h), h.live_len);
+    }
+    if (busy) { /* train() reads live_buf: swap() installs these bytes after it */
+        free(xm->restore_buf);
+        xm->restore_buf = bytes;
+        xm->restore_len = lv ? h.live_len : 0;
+        xm->restore_pending = 1;
+    } else {
+        xgb_drop_cand(xm); /* trained before the restore: stale */
+        free(xm->live_buf);
+        xm->live_buf = bytes;
+        xm->live_len = lv ? h.live_len : 0;
+        free(xm->restore_buf);
+        xm->restore_buf = NULL;
+        xm->restore_pending = 0;
     }
     xm->learned = h.learned;
     xm->since = h.since;
@@ -515,7 +569,8 @@ static enum model_result xgb_load(model *m, const uint8_t *data, size_t len)
     memcpy(xm->hist, h.hist, sizeof(h.hist));
     xm->pending = 0;
     xgb_acc_reset(xm);
-    pthread_mutex_unlock(&xm->cand_mu);
+    if (!busy)
+        pthread_mutex_unlock(&xm->cand_mu);
     return K_MODEL_OK;
 }
 

@@ -143,6 +143,17 @@ static int ai_models(ui *u, WINDOW *w, const engine *e, int y, int ymax, int x, 
         snprintf(name, sizeof name, "~%s", bn[b]);
         ai_metric_row(u, w, y++, x, cw, name, &s, NAN, false);
     }
+    for (uint32_t i = 0; i < engine_models(e) && y <= ymax; i++) { /* the baseline rule */
+        double ll, bl;
+        if (!engine_model_held(e, i, &ll, &bl))
+            continue;
+        char line[128], a[12], b[12];
+        ai_num(a, sizeof a, ll, "%.3f");
+        ai_num(b, sizeof b, bl, "%.3f");
+        snprintf(line, sizeof line, "%s: no weight, not beating logreg out of sample (%s vs %s)",
+                 engine_model((engine *)e, i)->name, a, b);
+        ui_put(u, w, y++, x, cw, ROLE_WARNING, line);
+    }
     return y;
 }
 

@@ -128,8 +128,63 @@ static void test_regime(void)
     CHECK(ensemble_regime_allows(REGIME_UNKNOWN, MODEL_SELL, &sr, &in, why, sizeof why));
 }
 
+/* The baseline rule (issue 12): a gated model (deep / tree) has no weight until it has
+ * min_scored scored predictions and beats the baseline's rolling log loss; ungated models are
+ * weighted as before. Model 0 = logreg (the baseline), 1 = a gated network, 2 = gated xgb,
+ * 3 = an ungated MLP. */
+static void test_baseline_rule(void)
+{
+    ensemble *e = ensemble_new(4, NULL);
+    bool gated[4] = {false, true, true, false};
+    ensemble_set_baseline(e, 0, gated);
+    double w[4], ll, bl;
+    ensemble_weights(e, w);
+    CHECK(ensemble_held(e, 1, NULL, NULL) && ensemble_held(e, 2, NULL, NULL));
+    CHECK(!ensemble_held(e, 0, NULL, NULL) && !ensemble_held(e, 3, NULL, NULL));
+    CHECK(w[1] == 0 && w[2] == 0);
+    CHECK_NEAR(w[0] + w[3], 1.0, 1e-12);
+    /* logreg p(outcome) 0.5; model 1 better (0.7); model 2 worse (0.4); mlp 0.45 */
+    double pb[3] = {0.25, 0.25, 0.5}, p1[3] = {0.15, 0.15, 0.7}, p2[3] = {0.3, 0.3, 0.4},
+           p3[3] = {0.275, 0.275, 0.45};
+    for (int k = 0; k < 9; k++) { /* below min_scored (10): held even when better */
+        ensemble_score(e, 0, pb, MODEL_BUY);
+        ensemble_score(e, 1, p1, MODEL_BUY);
+        ensemble_score(e, 2, p2, MODEL_BUY);
+        ensemble_score(e, 3, p3, MODEL_BUY);
+    }
+    CHECK(ensemble_held(e, 1, NULL, NULL));
+    ensemble_score(e, 0, pb, MODEL_BUY);
+    ensemble_score(e, 1, p1, MODEL_BUY);
+    ensemble_score(e, 2, p2, MODEL_BUY);
+    ensemble_score(e, 3, p3, MODEL_BUY);
+    CHECK(!ensemble_held(e, 1, &ll, &bl)); /* beats logreg over 10 */
+    CHECK_NEAR(ll, -log(0.7), 1e-12);
+    CHECK_NEAR(bl, -log(0.5), 1e-12);
+    CHECK(ensemble_held(e, 2, &ll, &bl)); /* worse than logreg: no weight */
+    CHECK_NEAR(ll, -log(0.4), 1e-12);
+    ensemble_weights(e, w);
+    CHECK(w[1] > w[0] && w[2] == 0 && w[3] > 0); /* the ungated mlp keeps its weight */
+    CHECK_NEAR(w[0] + w[1] + w[3], 1.0, 1e-12);
+    double sum = 0;
+    for (int i = 0; i < 4; i++)
+        sum += w[i];
+    CHECK_NEAR(sum, 1.0, 1e-12);
+    /* equal is not beating */
+    ensemble_reset(e);
+    for (int k = 0; k < 10; k++) {
+        ensemble_score(e, 0, pb, MODEL_BUY);
+        ensemble_score(e, 1, pb, MODEL_BUY);
+    }
+    CHECK(ensemble_held(e, 1, NULL, NULL));
+    /* no baseline (-1): no rule */
+    ensemble_set_baseline(e, -1, gated);
+    CHECK(!ensemble_held(e, 1, NULL, NULL) && !ensemble_held(e, 2, NULL, NULL));
+    ensemble_free(e);
+}
+
 int main(void)
 {
+    test_baseline_rule();
     test_weights();
     test_threshold_guard();
     test_regime();
