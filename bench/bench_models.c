@@ -105,6 +105,10 @@ static double bench_deep(const char *kind, ctor_fn ctor, const float *f, const i
 {
     nn_config cfg;
     nn_config_default(&cfg);
+    /* the walk-forward gate off: a refused candidate leaves the model NOT_READY (predict would
+     * time nothing) and the gate's held-out scoring (2 x n_holdout forwards per train() call)
+     * is not part of a training step */
+    cfg.holdout = 0;
     model *m = ctor(kind, NF, &cfg);
     size_t start = WIN + 8, nlearn = 2000;
     for (size_t i = start; i < start + nlearn && i < n; i++) {

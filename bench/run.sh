@@ -81,6 +81,8 @@ goals = {
     ("models_cnn", "infer_us"): "<= 50",
     ("models", "all_models_infer_us"): "<= 1000",
     ("models", "peak_rss_mb"): "< 64",
+    ("models_engine", "us_per_bar_per_symbol"): "<= 1000 (the whole ensemble, every model)",
+    ("models_engine", "peak_rss_mb"): "< 64 (the engine, every model, 2 symbols)",
     ("backtest", "engine_bars_per_s"): ">= 100000 (rules, weights, logreg, MLP learning)",
     ("backtest", "engine_lstm_bars_per_s"): ">= 10000 (the same with the LSTM learning too)",
 }

@@ -74,7 +74,10 @@ typedef struct nn_config {
     enum nn_optim optim;  /* default NN_ADAM */
     uint32_t batch;       /* samples per step, default 16 */
     uint32_t steps;       /* steps per train() call, default 8 */
-    uint32_t replay;      /* replay buffer capacity (samples), default 2048 */
+    uint32_t replay;      /* replay buffer capacity (samples), default 1024 */
+    uint32_t replay_steps; /* bars the replay's step ring holds (0 = replay * window: every
+                            * sample whole; the runner: replay + 4 * window, since the engine's
+                            * consecutive windows overlap in all but one bar) */
     uint32_t min_samples; /* samples before train() runs, default 64 */
     float holdout;        /* walk-forward gate: share of the newest samples held out, 0.25 */
     float min_gain;       /* the candidate's held-out log loss must beat the live one by this */
@@ -136,18 +139,27 @@ static inline const float *nn_cat(const nn_arch *a, const float *p, uint32_t i)
  * into the shared ring whenever the lock is free); the learner samples or snapshots under the
  * lock. Oldest samples are overwritten when full; a full pending ring drops (counted). */
 typedef struct nn_replay {
-    uint32_t cap, row; /* samples, floats per sample */
-    float *x, *w;
+    uint32_t cap, row;    /* samples, floats per sample */
+    uint32_t step, rcap;  /* floats per time step (row: samples never share steps), ring size */
+    float *x;             /* rcap steps (nn.c "replay": overlapping windows share their steps) */
+    uint64_t *start;      /* per sample: the number of its first step */
+    float *w;
     uint8_t *y;
     uint32_t head, count; /* under mu */
     uint64_t seq;         /* samples ever flushed (under mu) */
+    uint64_t rseq;        /* steps ever stored (under mu) */
     pthread_mutex_t mu;
     uint32_t pcap, phead, pcount; /* main thread only */
     float *px, *pw;
     uint8_t *py;
     uint64_t dropped;
 } nn_replay;
+/* cap samples of row floats, each stored whole (no step sharing). */
 void nn_replay_init(nn_replay *r, uint32_t cap, uint32_t row);
+/* cap samples of row / step time steps in a ring of rcap steps (a sample repeating the newest
+ * one's window shifted by one step stores one step; rcap >= cap * row / step never drops a
+ * sample early). */
+void nn_replay_init_steps(nn_replay *r, uint32_t cap, uint32_t row, uint32_t step, uint32_t rcap);
 void nn_replay_destroy(nn_replay *r);
 void nn_replay_push(nn_replay *r, const float *x, int y, float w); /* main thread */
 /* Learner: k samples drawn uniformly with replacement; returns k, or 0 when fewer than `min`

@@ -20,6 +20,8 @@ typedef struct xgb_config {
     double holdout;         /* later share of the window the gate scores on, default 0.25 */
     uint32_t rounds;        /* boosting rounds, default 60 */
     uint32_t max_depth;     /* default 4 */
+    uint32_t max_bin;       /* histogram bins per feature, default 64 (XGBoost's 256 doubles the
+                             * training's peak memory: bench models_engine) */
     double eta;             /* default 0.15 */
     double min_gain;        /* held-out log-loss improvement a candidate needs, default 0 */
     uint32_t retrain_every; /* new outcomes between retrains, default 500 (0 = off) */

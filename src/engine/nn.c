@@ -219,7 +219,8 @@ bool nn_config_ok(const nn_config *c)
            c->clip >= 0 && isfinite(c->clip) && c->conf_weight >= 0 && c->conf_weight <= 10 &&
            (c->optim == NN_ADAM || c->optim == NN_ADAGRAD) && c->batch <= 4096 &&
            c->steps <= 4096 && c->replay >= 1 && c->replay <= 1000000 && c->holdout >= 0 &&
-           c->holdout < 0.9f && c->min_gain >= 0 && isfinite(c->min_gain);
+           c->holdout < 0.9f && c->min_gain >= 0 && isfinite(c->min_gain) &&
+           c->replay_steps <= 100000000u;
 }
 
 uint32_t nn_arch_add(nn_arch *a, const char *name, uint32_t rows, uint32_t cols, enum nn_init init,
@@ -239,14 +240,23 @@ uint32_t nn_arch_add(nn_arch *a, const char *name, uint32_t rows, uint32_t cols,
     return a->ntensors++;
 }
 
-/* ---------------------------------------------------------------- replay */
+/* ---------------------------------------------------------------- replay
+ * Samples are `row / step` consecutive time steps of `step` floats. The steps live in a ring of
+ * rcap steps; a sample records the number of its first step. A window that repeats the newest
+ * sample's last steps shifted by one (the engine's windows: one feature row per signal) stores
+ * only its new step, so a buffer of sequence windows costs about one row per sample instead of
+ * `window`. Samples whose first step the ring has overwritten are dropped (oldest first). */
 
-void nn_replay_init(nn_replay *r, uint32_t cap, uint32_t row)
+void nn_replay_init_steps(nn_replay *r, uint32_t cap, uint32_t row, uint32_t step, uint32_t rcap)
 {
     memset(r, 0, sizeof(*r));
     r->cap = cap ? cap : 1;
     r->row = row;
-    r->x = xmalloc((size_t)r->cap * row * sizeof(float));
+    r->step = step && row % step == 0 ? step : row;
+    uint32_t ts = row / r->step;
+    r->rcap = rcap >= ts ? rcap : r->cap * ts;
+    r->x = xmalloc((size_t)r->rcap * r->step * sizeof(float));
+    r->start = xmalloc(r->cap * sizeof(uint64_t));
     r->w = xmalloc(r->cap * sizeof(float));
     r->y = xmalloc(r->cap);
     r->pcap = 64;
@@ -256,16 +266,70 @@ void nn_replay_init(nn_replay *r, uint32_t cap, uint32_t row)
     pthread_mutex_init(&r->mu, NULL);
 }
 
+void nn_replay_init(nn_replay *r, uint32_t cap, uint32_t row)
+{
+    nn_replay_init_steps(r, cap, row, row, cap);
+}
+
 void nn_replay_destroy(nn_replay *r)
 {
     pthread_mutex_destroy(&r->mu);
     free(r->x);
+    free(r->start);
     free(r->w);
     free(r->y);
     free(r->px);
     free(r->pw);
     free(r->py);
     memset(r, 0, sizeof(*r));
+}
+
+static float *nn_replay_step(const nn_replay *r, uint64_t k)
+{
+    return r->x + (size_t)(k % r->rcap) * r->step;
+}
+
+/* Sample j's steps into dst (row floats). Under mu. */
+static void nn_replay_copy(const nn_replay *r, uint32_t j, float *dst)
+{
+    uint32_t ts = r->row / r->step;
+    for (uint32_t t = 0; t < ts; t++)
+        memcpy(dst + (size_t)t * r->step, nn_replay_step(r, r->start[j] + t),
+               r->step * sizeof(float));
+}
+
+/* Appends one sample (row floats) under mu. */
+static void nn_replay_add(nn_replay *r, const float *x, uint8_t y, float w)
+{
+    uint32_t ts = r->row / r->step, from = 0;
+    uint64_t first = r->rseq;
+    if (ts > 1 && r->count > 0) { /* the newest sample's window shifted by one step? */
+        uint64_t ls = r->start[(r->head + r->count - 1) % r->cap];
+        bool shifted = ls + ts == r->rseq;
+        for (uint32_t t = 0; shifted && t + 1 < ts; t++)
+            shifted = memcmp(x + (size_t)t * r->step, nn_replay_step(r, ls + 1 + t),
+                             r->step * sizeof(float)) == 0;
+        if (shifted) {
+            from = ts - 1;
+            first = ls + 1;
+        }
+    }
+    for (uint32_t t = from; t < ts; t++)
+        memcpy(nn_replay_step(r, r->rseq++), x + (size_t)t * r->step, r->step * sizeof(float));
+    while (r->count && r->start[r->head] + r->rcap < r->rseq) { /* its first step is gone */
+        r->head = (r->head + 1) % r->cap;
+        r->count--;
+    }
+    if (r->count == r->cap) {
+        r->head = (r->head + 1) % r->cap;
+        r->count--;
+    }
+    uint32_t dst = (r->head + r->count) % r->cap;
+    r->start[dst] = first;
+    r->y[dst] = y;
+    r->w[dst] = w;
+    r->count++;
+    r->seq++;
 }
 
 void nn_replay_push(nn_replay *r, const float *x, int y, float w)
@@ -283,18 +347,7 @@ void nn_replay_push(nn_replay *r, const float *x, int y, float w)
     if (pthread_mutex_trylock(&r->mu) != 0)
         return; /* flushed by a later push */
     while (r->pcount) {
-        uint32_t dst = (r->head + r->count) % r->cap;
-        if (r->count == r->cap) {
-            dst = r->head;
-            r->head = (r->head + 1) % r->cap;
-        } else {
-            r->count++;
-        }
-        memcpy(r->x + (size_t)dst * r->row, r->px + (size_t)r->phead * r->row,
-               r->row * sizeof(float));
-        r->y[dst] = r->py[r->phead];
-        r->w[dst] = r->pw[r->phead];
-        r->seq++;
+        nn_replay_add(r, r->px + (size_t)r->phead * r->row, r->py[r->phead], r->pw[r->phead]);
         r->phead = (r->phead + 1) % r->pcap;
         r->pcount--;
     }
@@ -311,7 +364,7 @@ uint32_t nn_replay_sample(nn_replay *r, nn_rng *rng, uint32_t k, uint32_t min, f
     }
     for (uint32_t i = 0; i < k; i++) {
         uint32_t j = (r->head + (uint32_t)(nn_rng_next(rng) % r->count)) % r->cap;
-        memcpy(x + (size_t)i * r->row, r->x + (size_t)j * r->row, r->row * sizeof(float));
+        nn_replay_copy(r, j, x + (size_t)i * r->row);
         y[i] = r->y[j];
         w[i] = r->w[j];
     }
@@ -331,7 +384,7 @@ uint32_t nn_replay_sample_before(nn_replay *r, nn_rng *rng, uint32_t k, uint64_t
     uint32_t n = r->count - (uint32_t)skip; /* the oldest n stored samples are eligible */
     for (uint32_t i = 0; i < k; i++) {
         uint32_t j = (r->head + (uint32_t)(nn_rng_next(rng) % n)) % r->cap;
-        memcpy(x + (size_t)i * r->row, r->x + (size_t)j * r->row, r->row * sizeof(float));
+        nn_replay_copy(r, j, x + (size_t)i * r->row);
         y[i] = r->y[j];
         w[i] = r->w[j];
     }
@@ -348,7 +401,7 @@ uint32_t nn_replay_get(nn_replay *r, uint64_t from, uint32_t k, float *x, uint8_
         if (s < oldest)
             continue; /* overwritten since */
         uint32_t j = (r->head + (uint32_t)(s - oldest)) % r->cap;
-        memcpy(x + (size_t)n * r->row, r->x + (size_t)j * r->row, r->row * sizeof(float));
+        nn_replay_copy(r, j, x + (size_t)n * r->row);
         y[n] = r->y[j];
         w[n] = r->w[j];
         n++;
@@ -364,7 +417,7 @@ uint32_t nn_replay_snapshot(nn_replay *r, uint32_t max, float *x, uint8_t *y, fl
     uint32_t n = K_MIN(r->count, max);
     for (uint32_t i = 0; i < n; i++) {
         uint32_t j = (r->head + r->count - n + i) % r->cap;
-        memcpy(x + (size_t)i * r->row, r->x + (size_t)j * r->row, r->row * sizeof(float));
+        nn_replay_copy(r, j, x + (size_t)i * r->row);
         y[i] = r->y[j];
         w[i] = r->w[j];
     }
@@ -522,7 +575,8 @@ model *nn_model_new(const model_ops *ops, const char *name, uint32_t nfeat, cons
     nm->bx = xcalloc((size_t)B * row, sizeof(float));
     nm->bw = xcalloc(B, sizeof(float));
     nm->by = xcalloc(B, 1);
-    nn_replay_init(&nm->replay, cfg->replay, row);
+    nn_replay_init_steps(&nm->replay, cfg->replay, row, a->F,
+                         cfg->replay_steps ? cfg->replay_steps : cfg->replay * a->T);
     pthread_mutex_init(&nm->cand_mu, NULL);
     atomic_init(&nm->cand_fresh, 0);
     nn_rng_seed(&nm->rng, cfg->seed);

@@ -157,6 +157,7 @@ static engine *runner_engine_new(const runner *r, const char *symbol)
     nc.window = ec.window_len;
     if (nc.bptt > nc.window)
         nc.bptt = nc.window;
+    nc.replay_steps = nc.replay + 4 * nc.window; /* consecutive windows share all but one bar */
     if ((r->cfg.models & RUNNER_M_LSTM) && n < ENSEMBLE_MAX_MODELS)
         mods[n++] = lstm_new("lstm", FEAT_COUNT, &nc);
     if ((r->cfg.models & RUNNER_M_TRANSFORMER) && n < ENSEMBLE_MAX_MODELS)

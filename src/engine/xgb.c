@@ -64,6 +64,7 @@ void xgb_config_default(xgb_config *c)
     c->holdout = 0.25;
     c->rounds = 60;
     c->max_depth = 4;
+    c->max_bin = 64;
     c->eta = 0.15;
     c->min_gain = 0;
     c->retrain_every = 500;
@@ -126,6 +127,8 @@ static BoosterHandle xgb_fit(const xgb_model *xm, const float *x, const float *y
         ok = ok && xm->lib.booster_set_param(h, "seed", num) == 0;
         snprintf(num, sizeof(num), "%u", xm->cfg.max_depth);
         ok = ok && xm->lib.booster_set_param(h, "max_depth", num) == 0;
+        snprintf(num, sizeof(num), "%u", xm->cfg.max_bin);
+        ok = ok && xm->lib.booster_set_param(h, "max_bin", num) == 0;
         snprintf(num, sizeof(num), "%.17g", xm->cfg.eta);
         ok = ok && xm->lib.booster_set_param(h, "eta", num) == 0;
         for (uint32_t i = 0; ok && i < xm->cfg.rounds; i++)
@@ -591,6 +594,7 @@ model *xgb_new(const char *name, uint32_t nfeat, const xgb_config *cfg)
 {
     if (!cfg || nfeat == 0 || nfeat > 4096 || cfg->window < 20 || cfg->window > 1000000 ||
         !(cfg->holdout > 0 && cfg->holdout < 0.9) || cfg->rounds == 0 || cfg->rounds > 10000 ||
+        cfg->max_bin < 2 || cfg->max_bin > 1024 ||
         cfg->max_depth == 0 || cfg->max_depth > 16 || !(cfg->eta > 0) || cfg->acc_window == 0)
         return NULL;
     xgb_model *xm = xcalloc(1, sizeof(*xm));

@@ -159,8 +159,59 @@ static void engine_rule(void)
     engine_free(e);
 }
 
+/* The replay's shared steps: windows shifted by one bar store one bar each and come back
+ * exactly; a window that does not continue the newest one stores all its bars; samples whose
+ * first bar the ring overwrote are dropped, oldest first. */
+static void replay_steps(void)
+{
+    enum { T = 4, F = 3, N = 40 };
+    float series[(N + T) * F], got[T * F];
+    for (int i = 0; i < (N + T) * F; i++)
+        series[i] = (float)i * 0.5f;
+    nn_replay r;
+    nn_replay_init_steps(&r, 16, T * F, F, 16 + 2 * T);
+    for (int i = 0; i < 10; i++) /* windows series[i .. i + T) */
+        nn_replay_push(&r, series + i * F, i % 3, 1.0f);
+    CHECK_INT(r.count, 10);
+    CHECK_INT(r.rseq, T + 9); /* one bar per window after the first */
+    uint8_t y;
+    float w;
+    int same = 1;
+    for (uint32_t k = 0; k < 10; k++) {
+        CHECK_INT(nn_replay_get(&r, k, 1, got, &y, &w), 1);
+        same &= memcmp(got, series + k * F, sizeof got) == 0 && y == k % 3;
+    }
+    CHECK(same);
+    float other[T * F];
+    for (int i = 0; i < T * F; i++)
+        other[i] = -1.0f - (float)i;
+    nn_replay_push(&r, other, 2, 1.0f); /* not a continuation: all T bars */
+    CHECK_INT(r.rseq, 2 * T + 9);
+    CHECK_INT(nn_replay_get(&r, 10, 1, got, &y, &w), 1);
+    CHECK(memcmp(got, other, sizeof got) == 0);
+    /* ring of 24 bars: after 4 more whole windows the oldest samples are gone */
+    for (int k = 0; k < 4; k++)
+        nn_replay_push(&r, k % 2 ? other : series, 0, 1.0f);
+    CHECK_INT(r.rseq, 6 * T + 9);
+    CHECK(r.count < 15);
+    uint64_t oldest = r.seq - r.count;
+    CHECK(oldest > 0);
+    CHECK_INT(nn_replay_get(&r, oldest, 1, got, &y, &w), 1);
+    CHECK_INT(nn_replay_get(&r, 0, 1, got, &y, &w), 0); /* dropped */
+    nn_replay_destroy(&r);
+    /* without step sharing (nn_replay_init): every sample whole, capacity exact */
+    nn_replay_init(&r, 8, T * F);
+    for (int i = 0; i < 10; i++)
+        nn_replay_push(&r, series + i * F, 0, 1.0f);
+    CHECK_INT(r.count, 8);
+    CHECK_INT(nn_replay_get(&r, 2, 1, got, &y, &w), 1);
+    CHECK(memcmp(got, series + 2 * F, sizeof got) == 0);
+    nn_replay_destroy(&r);
+}
+
 int main(void)
 {
+    replay_steps();
     engine_rule();
     (void)nnc_battery; /* nn_check.h's battery runs in test_lstm/transformer/cnn */
     gate_case(lstm_new, "lstm");
