@@ -127,6 +127,10 @@ typedef struct runner_config {
      * due, so the models trade with what history taught them. Returns the bar count. */
     uint32_t (*warmup)(void *ud, const market_sym *ms, int64_t before_ms, candle *out,
                        uint32_t max);
+    /* ... or RUNNER_WARMUP_PENDING: the bars come later (the app: a read on the store's writer
+     * thread) through runner_warmup_ready(); until they are fed the symbol's engine gets none of
+     * its live data (its closed bars wait, up to 256, and are fed after the history), makes no
+     * signal, never trades, and runner_warming() says so. */
     void *warmup_ud;
     uint32_t warmup_max; /* 1440 (a day of 1m bars) */
     /* client order ids: "<id_prefix><epoch base36>x<seq>", so an epoch above every earlier one
@@ -169,6 +173,17 @@ typedef struct runner_stats {
 } runner_stats;
 
 typedef struct runner runner;
+
+#define RUNNER_WARMUP_PENDING UINT32_MAX
+/* The asynchronous warm-up's bars for ms (oldest first, at most warmup_max used, copied; n = 0:
+ * none, the symbol starts cold). Feeding them is runner_warmup_step()'s. Main thread. */
+void runner_warmup_ready(runner *r, const market_sym *ms, const candle *bars, uint32_t n);
+/* Feeds at most max_bars warm-up bars (over every symbol, each with its signal, scoring and due
+ * trainings); returns how many are still to feed. The app calls it once per loop turn. */
+uint32_t runner_warmup_step(runner *r, uint32_t max_bars);
+/* True while symbol index si warms up: *fed bars fed so far of *total (0 while the read is
+ * outstanding). */
+bool runner_warming(const runner *r, uint32_t si, uint64_t *fed, uint32_t *total);
 
 /* The newest training of model i of symbol index si's engine (false when none yet). */
 bool runner_last_retrain(const runner *r, uint32_t si, uint32_t i, runner_retrain *out);

@@ -63,6 +63,7 @@ struct trading {
     } waits[TRADING_WAITS];
     uint32_t nwaits;
     uint64_t flush_timer; /* the loop timer that sends answered replies (0 = none) */
+    uint64_t warm_timer;  /* feeds the warm-up's bars, a chunk per loop turn (0 = none) */
     /* write-ahead: intents queued on the durable lane, by store request id; the order goes to
      * the broker from trading_on_intent (runner_release) */
     struct trading_intent {
@@ -429,10 +430,52 @@ static void trading_on_retrain(void *ud, const market_sym *ms, const runner_retr
         sigstore_on_retrain(a->trading->ss, ms, rt);
 }
 
+/* The warm-up's bars reach the engines a chunk per loop turn (64 bars: each is a signal with
+ * every model, its scoring and learning), so feeding a day of history never holds the loop. */
+static void trading_warm_tick(loop *l, uint64_t id, void *ud)
+{
+    (void)id;
+    app *a = ud;
+    if (!a->trading)
+        return;
+    a->trading->warm_timer = 0;
+    if (a->runner && runner_warmup_step(a->runner, 64) > 0)
+        a->trading->warm_timer = loop_timer_add(l, 0, trading_warm_tick, a);
+}
+
+/* A warm-up read of the writer thread came back (main thread, store_process): the bars go to
+ * the runner, unless trading was restarted meanwhile. */
+struct trading_warm_read {
+    app *a;
+    const market_sym *ms;
+    uint32_t gen;
+    candle *bars;
+};
+
+static void trading_warm_done(void *ud, enum store_result rc, uint32_t n)
+{
+    struct trading_warm_read *w = ud;
+    app *a = w->a;
+    if (a->runner && a->trading && a->trading_reruns == w->gen) {
+        if (rc != STORE_OK)
+            log_warn(a->log, "%s: reading the warm-up candles failed: no warm-up", w->ms->name);
+        else if (n)
+            log_info(a->log, "%s: the models warm up on %u history bars (stored candles)",
+                     w->ms->name, n);
+        runner_warmup_ready(a->runner, w->ms, w->bars, rc == STORE_OK ? n : 0);
+        if (!a->trading->warm_timer && a->loop)
+            a->trading->warm_timer = loop_timer_add(a->loop, 0, trading_warm_tick, a);
+    }
+    free(w->bars);
+    free(w);
+}
+
 /* The warm-up history of a symbol's engine (runner_config.warmup): nothing when a stored model
  * state will be restored (it has learned already; restoring over a warm-up whose trainings are
  * running would race them), else the newest stored 1m candles before the symbol's first data
- * (engine.warmup = "store") or a klines CSV (a path). Start-up reads, like the model state's. */
+ * (engine.warmup = "store", read on the store's writer thread: RUNNER_WARMUP_PENDING, the bars
+ * come back through trading_warm_done) or a klines CSV (a path: read here, like the model
+ * state, which is still a main-thread read). */
 static uint32_t trading_warmup(void *ud, const market_sym *ms, int64_t before_ms, candle *out,
                                uint32_t max)
 {
@@ -451,10 +494,22 @@ static uint32_t trading_warmup(void *ud, const market_sym *ms, int64_t before_ms
             return 0;
     }
     uint32_t n = 0;
-    if (!strcmp(src, "store")) {
-        if (!a->store || store_load_candles(a->store, ms->venue, ms->name, TF_1M, before_ms, out,
-                                            max, &n) != STORE_OK)
-            n = 0;
+    if (!strcmp(src, "store")) { /* read on the store's writer thread: trading_warm_done */
+        if (!a->store)
+            return 0;
+        struct trading_warm_read *w = xcalloc(1, sizeof *w);
+        w->a = a;
+        w->ms = ms;
+        w->gen = a->trading_reruns;
+        w->bars = xmalloc((max ? max : 1) * sizeof *w->bars);
+        if (store_load_candles_async(a->store, ms->venue, ms->name, TF_1M, before_ms, w->bars,
+                                     max, trading_warm_done, w) != STORE_OK) {
+            log_warn(a->log, "%s: the store is busy: no warm-up", ms->name);
+            free(w->bars);
+            free(w);
+            return 0;
+        }
+        return RUNNER_WARMUP_PENDING;
     } else {
         char err[256];
         klines *k = NULL;
@@ -805,6 +860,8 @@ void trading_close(app *a)
 {
     if (a->trading && a->trading->flush_timer && a->loop)
         loop_timer_cancel(a->loop, a->trading->flush_timer);
+    if (a->trading && a->trading->warm_timer && a->loop)
+        loop_timer_cancel(a->loop, a->trading->warm_timer);
     for (uint32_t i = 0; a->trading && i < a->trading->nwaits; i++) {
         struct trading_wait *w = &a->trading->waits[i];
         cJSON_Delete(w->reply);

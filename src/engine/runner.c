@@ -44,7 +44,20 @@ typedef struct runner_sym {
     int64_t train_start_ms[ENSEMBLE_MAX_MODELS]; /* data time of the training in flight */
     runner_retrain last_rt[ENSEMBLE_MAX_MODELS]; /* the newest finished training per model */
     uint64_t sig_seq;  /* data_seq when its last signal was made */
+    /* the warm-up: 1 = waiting for its bars (an asynchronous read), 2 = feeding them in chunks
+     * (runner_warmup_step); meanwhile the symbol's live bars wait in warm_q and nothing else of
+     * its data reaches the engine, no signal is made and nothing trades */
+    uint8_t warm_state;
+    candle *warm_bars;
+    uint32_t warm_n, warm_i, warm_qn;
+    uint64_t warm_fed, warm_qdropped;
+    int64_t warm_before, warm_last;
+    candles *warm_agg[3];
+    candle *warm_q;        /* RUNNER_WARM_QUEUE live bars (tf in warm_qtf) */
+    enum tf *warm_qtf;
 } runner_sym;
+
+#define RUNNER_WARM_QUEUE 256
 
 struct runner {
     market *m;
@@ -377,33 +390,66 @@ static void runner_warm_closed(void *ud, enum tf tf, const candle *bar)
     (void)engine_on_bar(ud, tf, bar, false);
 }
 
-/* The warm-up (runner_config.warmup): history bars through the engine before its first data. */
-static void runner_warmup(runner *r, runner_sym *s, int64_t before_ms)
+static void runner_on_bar(runner *r, runner_sym *s, enum tf tf, const candle *bar);
+
+/* The warm-up's bars are here (n of them, oldest first): feeding starts. */
+static void runner_warm_start(runner_sym *s, const candle *bars, uint32_t n)
 {
-    uint32_t max = r->cfg.warmup_max ? r->cfg.warmup_max : 1440;
-    candle *bars = xmalloc(max * sizeof *bars);
-    uint32_t n = r->cfg.warmup(r->cfg.warmup_ud, s->ms, before_ms, bars, max);
-    if (n > max)
-        n = max;
     static const enum tf agg_tf[3] = {TF_5M, TF_15M, TF_1H};
-    candles *agg[3];
+    s->warm_bars = xmalloc((n ? n : 1) * sizeof *s->warm_bars);
+    memcpy(s->warm_bars, bars, n * sizeof *bars);
+    s->warm_n = n;
+    s->warm_i = 0;
+    s->warm_fed = 0;
+    s->warm_last = INT64_MIN;
     for (int k = 0; k < 3; k++)
-        agg[k] = candles_new(agg_tf[k], 8);
+        s->warm_agg[k] = candles_new(agg_tf[k], 8);
     engine_warmup_begin(s->e);
-    uint64_t fed = 0;
-    int64_t last = INT64_MIN;
-    for (uint32_t i = 0; i < n; i++) {
-        const candle *b = &bars[i];
+    s->warm_state = 2;
+}
+
+/* Feeding is over: the counts, then the live bars that waited, in order. */
+static void runner_warm_finish(runner *r, runner_sym *s)
+{
+    engine_warmup_end(s->e, s->warm_fed);
+    for (int k = 0; k < 3; k++) {
+        candles_free(s->warm_agg[k]);
+        s->warm_agg[k] = NULL;
+    }
+    free(s->warm_bars);
+    s->warm_bars = NULL;
+    s->warm_state = 0;
+    uint32_t qn = s->warm_qn;
+    candle *q = s->warm_q;
+    enum tf *qtf = s->warm_qtf;
+    s->warm_q = NULL;
+    s->warm_qtf = NULL;
+    s->warm_qn = 0;
+    size_t si = (size_t)(s - r->syms);
+    for (uint32_t i = 0; i < qn; i++)
+        runner_on_bar(r, &r->syms[si], qtf[i], &q[i]); /* (syms never moves: no symbol added) */
+    free(q);
+    free(qtf);
+}
+
+/* Up to max history bars through s's engine (1m and the 5m / 15m / 1h it aggregates), a signal
+ * at every close (source "warmup", never traded), scoring and the trainings that fall due. */
+static uint32_t runner_warm_feed(runner *r, runner_sym *s, uint32_t max)
+{
+    uint32_t done = 0;
+    while (s->warm_i < s->warm_n && done < max) {
+        const candle *b = &s->warm_bars[s->warm_i++];
+        done++;
         int64_t end = b->open_ms + 60000;
-        if (b->open_ms <= last || end > before_ms)
+        if (b->open_ms <= s->warm_last || end > s->warm_before)
             continue; /* out of order, or not older than the live data */
-        last = b->open_ms;
+        s->warm_last = b->open_ms;
         if (engine_on_bar(s->e, TF_1M, b, false) != K_OK)
             continue;
-        fed++;
+        s->warm_fed++;
         for (int k = 0; k < 3; k++) {
-            candles_on_bar(agg[k], b, 60000, runner_warm_closed, s->e);
-            candles_advance(agg[k], end, runner_warm_closed, s->e);
+            candles_on_bar(s->warm_agg[k], b, 60000, runner_warm_closed, s->e);
+            candles_advance(s->warm_agg[k], end, runner_warm_closed, s->e);
         }
         engine_signal sig;
         if (engine_signal_make(s->e, end, &sig) != K_MODEL_OK)
@@ -411,10 +457,66 @@ static void runner_warmup(runner *r, runner_sym *s, int64_t before_ms)
         engine_advance(s->e, end);
         runner_train_due(r, s, end);
     }
-    engine_warmup_end(s->e, fed);
-    for (int k = 0; k < 3; k++)
-        candles_free(agg[k]);
+    if (s->warm_i >= s->warm_n)
+        runner_warm_finish(r, s);
+    return done;
+}
+
+/* The warm-up (runner_config.warmup): history bars through the engine before its first data;
+ * all at once when the callback has them, else when runner_warmup_ready() brings them. */
+static void runner_warmup(runner *r, runner_sym *s, int64_t before_ms)
+{
+    uint32_t max = r->cfg.warmup_max ? r->cfg.warmup_max : 1440;
+    candle *bars = xmalloc(max * sizeof *bars);
+    s->warm_before = before_ms;
+    uint32_t n = r->cfg.warmup(r->cfg.warmup_ud, s->ms, before_ms, bars, max);
+    if (n == RUNNER_WARMUP_PENDING) { /* an asynchronous read: the engine waits for it */
+        free(bars);
+        s->warm_state = 1;
+        s->warm_q = xmalloc(RUNNER_WARM_QUEUE * sizeof *s->warm_q);
+        s->warm_qtf = xmalloc(RUNNER_WARM_QUEUE * sizeof *s->warm_qtf);
+        engine_warmup_begin(s->e);
+        return;
+    }
+    if (n > max)
+        n = max;
+    runner_warm_start(s, bars, n);
     free(bars);
+    runner_warm_feed(r, s, UINT32_MAX);
+}
+
+void runner_warmup_ready(runner *r, const market_sym *ms, const candle *bars, uint32_t n)
+{
+    runner_sym *s = runner_find(r, ms);
+    if (!s || s->warm_state != 1)
+        return;
+    uint32_t max = r->cfg.warmup_max ? r->cfg.warmup_max : 1440;
+    runner_warm_start(s, bars, K_MIN(n, max));
+}
+
+uint32_t runner_warmup_step(runner *r, uint32_t max_bars)
+{
+    uint32_t left = 0;
+    for (uint32_t i = 0; i < r->nsyms; i++) {
+        runner_sym *s = &r->syms[i];
+        if (s->warm_state == 2 && max_bars > 0)
+            max_bars -= runner_warm_feed(r, s, max_bars);
+        if (s->warm_state == 2)
+            left += s->warm_n - s->warm_i;
+    }
+    return left;
+}
+
+bool runner_warming(const runner *r, uint32_t si, uint64_t *fed, uint32_t *total)
+{
+    if (si >= r->nsyms || !r->syms[si].warm_state)
+        return false;
+    const runner_sym *s = &r->syms[si];
+    if (fed)
+        *fed = s->warm_fed;
+    if (total)
+        *total = s->warm_state == 2 ? s->warm_n : 0;
+    return true;
 }
 
 static runner_sym *runner_add(runner *r, market_sym *ms, int64_t first_ms)
@@ -751,6 +853,8 @@ static void runner_on_timer(kclock *c, uint64_t id, int64_t due, void *ud)
     paper_on_time(r->pp, due);
     for (uint32_t i = 0; i < r->nsyms; i++) {
         runner_sym *s = &r->syms[i];
+        if (s->warm_state)
+            continue; /* warming up: no signal, no scoring against live time */
         engine_advance(s->e, due);
         runner_train_due(r, s, due);
         /* an interval with no new data for the symbol would repeat its last signal on the same
@@ -939,6 +1043,17 @@ static void runner_on_note(void *ud, const market_note *n)
         if (r->cfg.warmup && first > 0 && !s->told)
             runner_warmup(r, s, first);
     }
+    if (s->warm_state) { /* warming up: its live bars wait, the rest of its data is skipped */
+        if (n->kind == MARKET_BAR_CLOSED && n->bar) {
+            if (s->warm_qn < RUNNER_WARM_QUEUE) {
+                s->warm_q[s->warm_qn] = *n->bar;
+                s->warm_qtf[s->warm_qn++] = n->tf;
+            } else {
+                s->warm_qdropped++;
+            }
+        }
+        return;
+    }
     switch (n->kind) {
     case MARKET_TRADE:
         runner_on_trade(r, s, n->ev);
@@ -1056,6 +1171,11 @@ void runner_free(runner *r)
         (void)kclock_timer_cancel(r->clock, r->timer);
     broker_free(r->br);
     for (uint32_t i = 0; i < r->nsyms; i++) {
+        for (int k = 0; k < 3; k++)
+            candles_free(r->syms[i].warm_agg[k]);
+        free(r->syms[i].warm_bars);
+        free(r->syms[i].warm_q);
+        free(r->syms[i].warm_qtf);
         engine_free(r->syms[i].e);
         book_free(r->syms[i].bar_book);
         ta_ind_free(r->syms[i].rsi);
@@ -1611,8 +1731,8 @@ int runner_close_all(runner *r)
 int runner_signal_now(runner *r, enum venue v, const char *symbol, engine_signal *out)
 {
     runner_sym *s = runner_find_name(r, v, symbol);
-    if (!s)
-        return K_ERR;
+    if (!s || s->warm_state)
+        return K_ERR; /* unknown, or still warming up */
     int64_t now = r->clock ? kclock_now_ms(r->clock) : r->now_ms;
     if (now < r->now_ms)
         now = r->now_ms;

@@ -170,7 +170,16 @@ static int ai_retrains(ui *u, WINDOW *w, const engine *e, int y, int ymax, int x
     char line[256], tok[64];
     engine_warmup_stats ws;
     engine_warmup_info(e, &ws);
-    if (ws.bars && y <= ymax) {
+    uint64_t wfed = 0;
+    uint32_t wtot = 0;
+    if (si < runner_symbols(r) && runner_warming(r, si, &wfed, &wtot) && y <= ymax) {
+        if (wtot)
+            snprintf(line, sizeof line, "warming up (%llu/%u history bars): not trading",
+                     (unsigned long long)wfed, wtot);
+        else
+            snprintf(line, sizeof line, "warming up (reading the history): not trading");
+        ui_put(u, w, y++, x, cw, ROLE_WARNING, line);
+    } else if (ws.bars && y <= ymax) {
         snprintf(line, sizeof line, "warm-up: %llu history bars, %llu scored",
                  (unsigned long long)ws.bars, (unsigned long long)ws.scored);
         ui_put(u, w, y++, x, cw, ROLE_DIM, line);
