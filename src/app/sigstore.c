@@ -33,6 +33,7 @@ typedef struct sigstore_sym {
     struct {
         uint64_t id;
         char text[160];
+        sigstore_detail detail;
     } reasons[SIGSTORE_REASONS]; /* by id % SIGSTORE_REASONS */
 } sigstore_sym;
 
@@ -129,7 +130,14 @@ static void sigstore_put(sigstore *ss, sigstore_sym *y, const metrics_signal_row
     size_t k = r->id % SIGSTORE_REASONS;
     if (fresh && y->reasons[k].id == r->id)
         g.reasons = y->reasons[k].text; /* the first write of the row carries its reasons */
-    if (store_put_signal(ss->st, y->venue, y->symbol, &g) != STORE_OK)
+    model_blob rec = { 0 };
+    if (fresh && engine_record(y->e, r->id, &rec) == K_MODEL_OK) { /* and its replay record */
+        g.replay = rec.data;
+        g.replay_len = rec.len;
+    }
+    enum store_result sr = store_put_signal(ss->st, y->venue, y->symbol, &g);
+    model_blob_free(&rec);
+    if (sr != STORE_OK)
         return; /* a drop is counted and reported by the store's health */
     y->info.signals_written++;
     ss->total.signals_written++;
@@ -199,6 +207,73 @@ static void sigstore_checkpoint(sigstore *ss, sigstore_sym *y, int64_t now_ms)
     y->last_ckpt_ms = now_ms;
 }
 
+struct sigstore_replay {
+    engine *e;
+    uint64_t seen, replayed, learned, refused;
+};
+
+/* One stored signal after the restored checkpoint (store_load_signals_after). */
+static void sigstore_replay_one(void *ud, const store_signal *g, const void *rec, size_t len)
+{
+    struct sigstore_replay *rp = ud;
+    rp->seen++;
+    if (!rec) {
+        rp->refused++;
+        return;
+    }
+    metrics_signal_row r;
+    memset(&r, 0, sizeof r);
+    r.id = g->id;
+    r.time_ms = g->time_ms;
+    r.horizon_end_ms = g->horizon_end_ms;
+    r.action = metrics_class_parse(g->action);
+    memcpy(r.p, g->p, sizeof r.p);
+    r.confidence = g->confidence;
+    r.strength = g->strength;
+    r.scored = g->scored;
+    if (g->scored) {
+        r.outcome = metrics_class_parse(g->outcome);
+        r.result = !strcmp(g->result, "win") ? 1 : !strcmp(g->result, "loss") ? -1 : 0;
+        r.ret = g->ret;
+        r.mfe = g->mfe;
+        r.mae = g->mae;
+    }
+    snprintf(r.regime, sizeof r.regime, "%s", g->regime);
+    snprintf(r.source, sizeof r.source, "%s", g->source);
+    snprintf(r.first_hit, sizeof r.first_hit, "%s", g->first_hit);
+    r.traded = g->traded;
+    if (engine_replay(rp->e, rec, len, &r) == K_MODEL_OK) {
+        rp->replayed++;
+        rp->learned += r.scored;
+    } else {
+        rp->refused++; /* another run's row with the same id, or the checkpoint has it */
+    }
+}
+
+/* After a restore: the signals the store committed after the checkpoint, re-applied in order
+ * (one synchronous read, at the same moment as the state's own). */
+static void sigstore_replay(sigstore *ss, sigstore_sym *y, const market_sym *ms, engine *e)
+{
+    uint64_t from;
+    int64_t from_ms;
+    engine_replay_from(e, &from, &from_ms);
+    struct sigstore_replay rp = { .e = e };
+    enum store_result rc = store_load_signals_after(ss->st, ms->venue, ms->name, from,
+                                                    from_ms == INT64_MIN ? 0 : from_ms,
+                                                    sigstore_replay_one, &rp);
+    if (rc != STORE_OK && ss->log)
+        log_error(ss->log, "signals of %s after its model state could not be read: %s",
+                  ms->name, store_strerror(rc));
+    y->info.replayed = rp.replayed;
+    y->info.replay_learned = rp.learned;
+    ss->total.replayed += rp.replayed;
+    ss->total.replay_learned += rp.learned;
+    if (ss->log && rp.seen)
+        log_info(ss->log, "model state of %s: %" PRIu64 " signals stored after the checkpoint "
+                 "replayed (%" PRIu64 " outcomes learned), %" PRIu64 " rows already in it or not of it",
+                 ms->name, rp.replayed, rp.learned, rp.refused);
+}
+
 void sigstore_on_engine(sigstore *ss, const market_sym *ms, engine *e, int64_t now_ms)
 {
     sigstore_sym *y = sigstore_add(ss, ms, e);
@@ -229,18 +304,63 @@ void sigstore_on_engine(sigstore *ss, const market_sym *ms, engine *e, int64_t n
             ss->total.restored_time_ms = t;
         }
         y->last_ckpt_ms = now_ms;
-        /* the restored history rows (the pending signals, written before the checkpoint) are
-         * in the table already: only their scoring is still to come (an upsert of the row) */
+        sigstore_replay(ss, y, ms, e);
+        /* the restored history rows (the pending signals, written before the checkpoint, and
+         * the replayed ones) are in the table already: only the scoring of the unscored ones
+         * is still to come (an upsert of the row) */
         uint32_t hn = engine_history_len(e);
         if (hn) {
             y->written_id = engine_history(e, hn - 1)->id;
             y->final_id = engine_history(e, 0)->id - 1;
+            for (uint32_t i = 0; i < hn && engine_history(e, i)->scored; i++)
+                y->final_id = engine_history(e, i)->id;
         }
         if (ss->log)
             log_info(ss->log, "model state of %s restored: version %" PRId64 ", %zu bytes, "
                      "%" PRIu64 " outcomes learned", ms->name, ver, len, engine_scored(e));
     }
     free(blob);
+}
+
+static void sigstore_keep_detail(sigstore_detail *d, const engine_signal *sig)
+{
+    memset(d, 0, sizeof *d);
+    d->nmodels = sig->nmodels < ENSEMBLE_MAX_MODELS ? sig->nmodels : ENSEMBLE_MAX_MODELS;
+    for (uint32_t i = 0; i < d->nmodels; i++) {
+        d->models[i].ready = sig->models[i].ready;
+        for (int c = 0; c < 3; c++)
+            d->models[i].p[c] = (float)sig->models[i].p[c];
+        d->models[i].weight = (float)sig->models[i].weight;
+    }
+    d->calibrated = sig->calibrated;
+    d->tradeable = sig->tradeable;
+    d->conf_lo = (float)sig->conf_lo;
+    d->conf_hi = (float)sig->conf_hi;
+    d->price = (float)sig->price;
+    d->tp = (float)sig->tp;
+    d->sl = (float)sig->sl;
+    d->threshold = (float)sig->threshold;
+    d->missing = sig->missing;
+    snprintf(d->gate, sizeof d->gate, "%s", sig->gate);
+    size_t off = 0;
+    for (uint32_t i = 0; i < sig->nfeatures_top && i < 3 && off < sizeof d->features; i++) {
+        int w = snprintf(d->features + off, sizeof d->features - off, "%s%s %+.3f",
+                         i ? ", " : "", sig->features_top[i].name ? sig->features_top[i].name
+                                                                  : "?",
+                         sig->features_top[i].contribution);
+        off += w > 0 ? (size_t)w : 0;
+    }
+}
+
+const sigstore_detail *sigstore_detail_of(const sigstore *ss, const market_sym *ms, uint64_t id)
+{
+    for (uint32_t i = 0; i < ss->n; i++)
+        if (ss->syms[i].ms == ms) {
+            const sigstore_sym *y = &ss->syms[i];
+            size_t k = id % SIGSTORE_REASONS;
+            return y->reasons[k].id == id ? &y->reasons[k].detail : NULL;
+        }
+    return NULL;
 }
 
 void sigstore_on_signal(sigstore *ss, const market_sym *ms, const engine_signal *sig,
@@ -263,6 +383,7 @@ void sigstore_on_signal(sigstore *ss, const market_sym *ms, const engine_signal 
                              i ? "; " : "", sig->reasons[i].text);
             off += w > 0 ? (size_t)w : 0;
         }
+        sigstore_keep_detail(&y->reasons[k].detail, sig);
     }
     sigstore_scan(ss, y, now_ms, true);
     int64_t hour = now_ms / SIGSTORE_HOUR_MS;
