@@ -213,14 +213,16 @@ typedef struct store_signal {
 } store_signal;
 enum store_result store_put_signal(store *s, enum venue v, const char *symbol,
                                    const store_signal *sig);
-/* Synchronous read (read connection; the start-up restore, with store_load_model_state): every
- * committed signal of the symbol with sig_id >= from_id and time_ms >= from_ms, in (sig_id,
- * time_ms) order, each handed to fn with its replay record (NULL, 0 when it has none; valid
- * during the call). STORE_OK (also when none), STORE_E_INVALID or STORE_E_READ. */
+/* Synchronous read (read connection; the start-up restore, with store_load_model_state): the
+ * committed signals of the symbol with sig_id >= from_id and from_ms <= time_ms <= to_ms, in
+ * (sig_id, time_ms) order, at most max of them, each handed to fn with its replay record (NULL,
+ * 0 when it has none; valid during the call). STORE_OK (also when none), STORE_E_INVALID or
+ * STORE_E_READ. */
 typedef void (*store_signal_fn)(void *ud, const store_signal *sig, const void *rec,
                                 size_t rec_len);
 K_MUST_USE enum store_result store_load_signals_after(store *s, enum venue v, const char *symbol,
                                                       uint64_t from_id, int64_t from_ms,
+                                                      int64_t to_ms, uint32_t max,
                                                       store_signal_fn fn, void *ud);
 /* One retrain of an off-thread model (table retrains): queued on the market lane. */
 typedef struct store_retrain {

@@ -19,6 +19,7 @@
 
 #define SIGSTORE_HOUR_MS 3600000LL
 #define SIGSTORE_CACHE 32 /* stored reasons kept for the screen */
+#define SIGSTORE_REPLAY_MAX 20000u /* rows read after a checkpoint (a week of 30 s signals) */
 
 typedef struct sigstore_sym {
     const market_sym *ms;
@@ -252,15 +253,17 @@ static void sigstore_replay_one(void *ud, const store_signal *g, const void *rec
 
 /* After a restore: the signals the store committed after the checkpoint, re-applied in order
  * (one synchronous read, at the same moment as the state's own). */
-static void sigstore_replay(sigstore *ss, sigstore_sym *y, const market_sym *ms, engine *e)
+static void sigstore_replay(sigstore *ss, sigstore_sym *y, const market_sym *ms, engine *e,
+                            int64_t now_ms)
 {
     uint64_t from;
     int64_t from_ms;
     engine_replay_from(e, &from, &from_ms);
     struct sigstore_replay rp = { .e = e };
     enum store_result rc = store_load_signals_after(ss->st, ms->venue, ms->name, from,
-                                                    from_ms == INT64_MIN ? 0 : from_ms,
-                                                    sigstore_replay_one, &rp);
+                                                    from_ms == INT64_MIN ? 0 : from_ms, now_ms,
+                                                    SIGSTORE_REPLAY_MAX, sigstore_replay_one,
+                                                    &rp);
     if (rc != STORE_OK && ss->log)
         log_error(ss->log, "signals of %s after its model state could not be read: %s",
                   ms->name, store_strerror(rc));
@@ -304,7 +307,7 @@ void sigstore_on_engine(sigstore *ss, const market_sym *ms, engine *e, int64_t n
             ss->total.restored_time_ms = t;
         }
         y->last_ckpt_ms = now_ms;
-        sigstore_replay(ss, y, ms, e);
+        sigstore_replay(ss, y, ms, e, now_ms);
         /* the restored history rows (the pending signals, written before the checkpoint, and
          * the replayed ones) are in the table already: only the scoring of the unscored ones
          * is still to come (an upsert of the row) */

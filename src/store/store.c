@@ -1491,8 +1491,8 @@ enum store_result store_put_signal(store *s, enum venue v, const char *symbol,
 static void store_main_error(store *s, const char *what);
 
 enum store_result store_load_signals_after(store *s, enum venue v, const char *symbol,
-                                           uint64_t from_id, int64_t from_ms,
-                                           store_signal_fn fn, void *ud)
+                                           uint64_t from_id, int64_t from_ms, int64_t to_ms,
+                                           uint32_t max, store_signal_fn fn, void *ud)
 {
     if ((unsigned)v >= VENUE_COUNT || !store_symbol_ok(symbol) || !fn)
         return STORE_E_INVALID;
@@ -1502,7 +1502,7 @@ enum store_result store_load_signals_after(store *s, enum venue v, const char *s
                            " confidence, strength, scored, outcome, result, ret, mfe, mae,"
                            " regime, source, first_hit, traded, replay FROM signals"
                            " WHERE venue = ?1 AND symbol = ?2 AND sig_id >= ?3 AND time_ms >= ?4"
-                           " ORDER BY sig_id, time_ms",
+                           " AND time_ms <= ?5 ORDER BY sig_id, time_ms LIMIT ?6",
                            -1, &st, NULL) != SQLITE_OK) {
         sqlite3_finalize(st);
         store_main_error(s, "loading stored signals failed");
@@ -1512,6 +1512,8 @@ enum store_result store_load_signals_after(store *s, enum venue v, const char *s
     store_bind_text(st, 2, symbol);
     sqlite3_bind_int64(st, 3, from_id > INT64_MAX ? INT64_MAX : (int64_t)from_id);
     sqlite3_bind_int64(st, 4, from_ms);
+    sqlite3_bind_int64(st, 5, to_ms);
+    sqlite3_bind_int64(st, 6, max);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         store_signal g;

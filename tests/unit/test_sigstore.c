@@ -341,6 +341,56 @@ static void test_versions(void)
     CHECK_INT(system(cmd), 0);
 }
 
+/* engine_record / engine_replay refuse what is not the next step of the engine they are given */
+static void test_replay_refusals(void)
+{
+    run a, c;
+    run_init(&a);
+    run_init(&c);
+    engine_signal s;
+    model_blob rec1 = { 0 }, rec3 = { 0 }, tmp = { 0 };
+    metrics_signal_row row1, row3;
+    for (uint32_t i = 0; i < 3; i++) {
+        int64_t now = run_bar(&a, i);
+        run_bar(&c, i);
+        CHECK_INT(engine_signal_make(a.e, now, &s), K_MODEL_OK);
+        if (i == 0) {
+            CHECK_INT(engine_record(a.e, s.id, &rec1), K_MODEL_OK);
+            row1 = *engine_history(a.e, 0);
+        }
+    }
+    CHECK_INT(engine_record(a.e, s.id, &rec3), K_MODEL_OK);
+    row3 = *engine_history(a.e, 2);
+    CHECK_INT(engine_record(a.e, s.id - 1, &tmp), K_MODEL_BAD_INPUT); /* only the newest */
+    CHECK_INT(tmp.len, 0);
+    /* c has made no signal: #3 is not its next one, a cut record is not a record */
+    CHECK_INT(engine_replay(c.e, rec3.data, rec3.len, &row3), K_MODEL_BAD_INPUT);
+    CHECK_INT(engine_replay(c.e, rec1.data, rec1.len - 1, &row1), K_MODEL_BAD_STATE);
+    metrics_signal_row other = row1;
+    other.time_ms += 1; /* another signal's row */
+    CHECK_INT(engine_replay(c.e, rec1.data, rec1.len, &other), K_MODEL_BAD_INPUT);
+    CHECK_INT(engine_history_len(c.e), 0);
+    /* #1 is: it is re-made (history, pending) and a second replay of it is refused */
+    CHECK_INT(engine_replay(c.e, rec1.data, rec1.len, &row1), K_MODEL_OK);
+    CHECK_INT(engine_history_len(c.e), 1);
+    CHECK_INT(engine_pending(c.e), 1);
+    CHECK(engine_history(c.e, 0)->id == 1 && engine_history(c.e, 0)->confidence == row1.confidence);
+    CHECK_INT(engine_replay(c.e, rec1.data, rec1.len, &row1), K_MODEL_BAD_INPUT);
+    /* a scored row of a pending signal: its stored label is learned (prequential: the record
+     * says when its horizon ends; the label is the stored one) */
+    row1.scored = true;
+    row1.outcome = MODEL_HOLD;
+    row1.ret = 0.0001;
+    CHECK_INT(engine_replay(c.e, rec1.data, rec1.len, &row1), K_MODEL_OK);
+    CHECK_INT(engine_scored(c.e), 1);
+    CHECK_INT(engine_pending(c.e), 0);
+    CHECK(engine_history(c.e, 0)->scored && engine_history(c.e, 0)->ret == 0.0001);
+    model_blob_free(&rec1);
+    model_blob_free(&rec3);
+    run_free(&a);
+    run_free(&c);
+}
+
 int main(void)
 {
     char path[512];
@@ -351,6 +401,7 @@ int main(void)
     if (nbars < 1440)
         CHECK_DONE();
     test_versions();
+    test_replay_refusals();
     test_kill9();
     free(bars);
     CHECK_DONE();
