@@ -189,5 +189,10 @@ K_MUST_USE enum model_result engine_record(const engine *e, uint64_t id, model_b
 void engine_replay_from(const engine *e, uint64_t *id, int64_t *time_ms);
 K_MUST_USE enum model_result engine_replay(engine *e, const uint8_t *rec, size_t len,
                                            const metrics_signal_row *st);
+/* Every model's prediction in a record (the AI screen's breakdown of an older signal): ready[i]
+ * and p[i] for the nmodels models of an engine of this build, K_MODEL_BAD_STATE otherwise. */
+K_MUST_USE enum model_result engine_record_models(const uint8_t *rec, size_t len,
+                                                  uint32_t nmodels, bool *ready,
+                                                  double (*p)[MODEL_CLASSES]);
 
 #endif

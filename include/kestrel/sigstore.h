@@ -60,6 +60,13 @@ typedef struct sigstore_detail {
     char features[96]; /* "name +0.123, ..." (the first logistic model's explanation) */
 } sigstore_detail;
 const sigstore_detail *sigstore_detail_of(const sigstore *ss, const market_sym *ms, uint64_t id);
+/* The stored replay record of signal id (made at time_ms) of ms, for the breakdown of an older
+ * signal: read on the store's writer thread (store_read_async), one at a time, the last one
+ * kept. 1: *rec / *len hold it (valid until the next call); 0: being read (ask again: the
+ * answer bumps sigstore_seq); -1: none stored (or the store is busy: the next call retries). */
+int sigstore_record(sigstore *ss, const market_sym *ms, uint64_t id, int64_t time_ms,
+                    const uint8_t **rec, size_t *len);
+uint64_t sigstore_seq(const sigstore *ss); /* changes when a record read has answered */
 
 /* A training of an off-thread model finished (runner on_retrain): a row of the retrains
  * table, and a log line. */

@@ -53,6 +53,29 @@ struct sigstore {
         char text[512];
     } cache[SIGSTORE_CACHE];
     uint32_t cache_next;
+    /* the replay record of one older signal, read on the writer thread for the AI screen */
+    struct sigstore_rec_read *rec_busy; /* the read in flight (its ss cleared when freed) */
+    struct {
+        const market_sym *ms;
+        uint64_t id;
+        int64_t time_ms;
+        int state; /* 1 read, -1 none stored, 0 nothing yet */
+        uint8_t *data;
+        size_t len;
+    } rec;
+    uint64_t seq;
+};
+
+/* One record read: owned by the writer until its callback runs. */
+struct sigstore_rec_read {
+    sigstore *ss; /* NULL: the sigstore was freed meanwhile */
+    const market_sym *ms;
+    enum venue venue;
+    char symbol[KSYM_MAX];
+    uint64_t id;
+    int64_t time_ms;
+    uint8_t *data;
+    size_t len;
 };
 
 sigstore *sigstore_new(store *st, klog *log, int64_t state_interval_ms)
@@ -68,6 +91,9 @@ void sigstore_free(sigstore *ss)
 {
     if (!ss)
         return;
+    if (ss->rec_busy)
+        ss->rec_busy->ss = NULL; /* its callback frees it */
+    free(ss->rec.data);
     free(ss->syms);
     free(ss);
 }
@@ -437,6 +463,97 @@ const char *sigstore_reasons(sigstore *ss, const market_sym *ms, uint64_t id, in
                                   sizeof c->text) == STORE_OK)
         ss->total.reasons_read++;
     return c->text;
+}
+
+/* writer thread: the row's replay record by the table's unique key */
+static enum store_result sigstore_rec_read_fn(void *ud, sqlite3 *db, uint32_t *n)
+{
+    struct sigstore_rec_read *j = ud;
+    *n = 0;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT replay FROM signals WHERE venue = ?1 AND symbol = ?2 AND"
+                           " sig_id = ?3 AND time_ms = ?4",
+                           -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return STORE_E_READ;
+    }
+    sqlite3_bind_text(st, 1, venue_name(j->venue), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, j->symbol, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (int64_t)j->id);
+    sqlite3_bind_int64(st, 4, j->time_ms);
+    enum store_result r = STORE_NOT_FOUND;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        int len = sqlite3_column_bytes(st, 0);
+        const void *b = sqlite3_column_blob(st, 0);
+        if (len > 0 && b) {
+            j->data = xmalloc((size_t)len);
+            memcpy(j->data, b, (size_t)len);
+            j->len = (size_t)len;
+            *n = 1;
+            r = STORE_OK;
+        }
+    } else if (rc != SQLITE_DONE) {
+        r = STORE_E_READ;
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
+/* main thread (store_process) */
+static void sigstore_rec_read_done(void *ud, enum store_result rc, uint32_t n)
+{
+    struct sigstore_rec_read *j = ud;
+    sigstore *ss = j->ss;
+    if (ss) {
+        ss->rec_busy = NULL;
+        free(ss->rec.data);
+        ss->rec.ms = j->ms;
+        ss->rec.id = j->id;
+        ss->rec.time_ms = j->time_ms;
+        ss->rec.state = rc == STORE_OK && n ? 1 : -1;
+        ss->rec.data = j->data;
+        ss->rec.len = j->len;
+        j->data = NULL;
+        ss->seq++;
+    }
+    free(j->data);
+    free(j);
+}
+
+int sigstore_record(sigstore *ss, const market_sym *ms, uint64_t id, int64_t time_ms,
+                    const uint8_t **rec, size_t *len)
+{
+    *rec = NULL;
+    *len = 0;
+    if (ss->rec.state && ss->rec.ms == ms && ss->rec.id == id && ss->rec.time_ms == time_ms) {
+        if (ss->rec.state < 0)
+            return -1;
+        *rec = ss->rec.data;
+        *len = ss->rec.len;
+        return 1;
+    }
+    if (ss->rec_busy) /* one at a time: the next call asks for this one */
+        return 0;
+    struct sigstore_rec_read *j = xcalloc(1, sizeof *j);
+    j->ss = ss;
+    j->ms = ms;
+    j->venue = ms->venue;
+    snprintf(j->symbol, sizeof j->symbol, "%s", ms->name);
+    j->id = id;
+    j->time_ms = time_ms;
+    if (store_read_async(ss->st, sigstore_rec_read_fn, sigstore_rec_read_done, j) != STORE_OK) {
+        free(j);
+        return -1;
+    }
+    ss->rec_busy = j;
+    return 0;
+}
+
+uint64_t sigstore_seq(const sigstore *ss)
+{
+    return ss ? ss->seq : 0;
 }
 
 void sigstore_on_retrain(sigstore *ss, const market_sym *ms, const runner_retrain *rt)

@@ -1139,3 +1139,22 @@ enum model_result engine_replay(engine *e, const uint8_t *rec, size_t len,
     }
     return K_MODEL_OK;
 }
+
+enum model_result engine_record_models(const uint8_t *rec, size_t len, uint32_t nmodels,
+                                       bool *ready, double (*p)[MODEL_CLASSES])
+{
+    struct engine_rec_header h;
+    size_t off = 0;
+    engine_pend q;
+    if (nmodels > ENSEMBLE_MAX_MODELS ||
+        model_blob_get(rec, len, &off, &h, sizeof h) != K_MODEL_OK ||
+        h.magic != ENGINE_REC_MAGIC || h.version != ENGINE_VERSION || h.nmodels != nmodels ||
+        h.nfeat != FEAT_COUNT || h.pend_size != sizeof(engine_pend) ||
+        model_blob_get(rec, len, &off, &q, sizeof q) != K_MODEL_OK)
+        return K_MODEL_BAD_STATE;
+    for (uint32_t i = 0; i < nmodels; i++) {
+        ready[i] = q.model_ready[i] != 0;
+        memcpy(p[i], q.model_p[i], sizeof p[i]);
+    }
+    return K_MODEL_OK;
+}

@@ -224,8 +224,28 @@ static int ai_detail(ui *u, WINDOW *w, const engine *e, const market_sym *ms, in
                 snprintf(line, sizeof line, "  %-12.12s not ready", name);
             ui_put(u, w, y++, x, cw, d->models[i].ready ? ROLE_TEXT : ROLE_DIM, line);
         }
-    } else if (y <= ymax) {
-        ui_put(u, w, y++, x, cw, ROLE_DIM, "  model breakdown kept for the newest signals only");
+    } else if (y <= ymax) { /* an older signal: the models' part of its stored record */
+        const uint8_t *rec = NULL;
+        size_t rl = 0;
+        int got = ss ? sigstore_record(ss, ms, r->id, r->time_ms, &rec, &rl) : -1;
+        bool ready[ENSEMBLE_MAX_MODELS];
+        double mp[ENSEMBLE_MAX_MODELS][MODEL_CLASSES];
+        uint32_t nm = engine_models(e);
+        if (got > 0 && engine_record_models(rec, rl, nm, ready, mp) == K_MODEL_OK) {
+            for (uint32_t i = 0; i < nm && y <= ymax; i++) {
+                const char *name = engine_model((engine *)e, i)->name;
+                if (ready[i])
+                    snprintf(line, sizeof line, "  %-12.12s buy %.3f hold %.3f sell %.3f  w -",
+                             name, mp[i][MODEL_BUY], mp[i][MODEL_HOLD], mp[i][MODEL_SELL]);
+                else
+                    snprintf(line, sizeof line, "  %-12.12s not ready", name);
+                ui_put(u, w, y++, x, cw, ready[i] ? ROLE_TEXT : ROLE_DIM, line);
+            }
+        } else {
+            ui_put(u, w, y++, x, cw, ROLE_DIM,
+                   got == 0 ? "  reading the model breakdown from the signals table"
+                            : "  no model breakdown stored for this signal");
+        }
     }
     const char *why = ss ? sigstore_reasons(ss, ms, r->id, r->time_ms) : "";
     y = ai_wrap(u, w, y, ymax, x, cw, ROLE_TEXT, "reasons: ", why[0] ? why : "-");

@@ -16,6 +16,7 @@
 #include "kestrel/loop.h"
 #include "kestrel/alerts.h"
 #include "kestrel/runner.h"
+#include "kestrel/sigstore.h"
 #include "kestrel/trading.h"
 #include "kestrel/xmalloc.h"
 
@@ -858,6 +859,7 @@ static uint64_t pane_sig(ui *u, enum pane_id id)
         h = mix(h, a->focus);
         h = mix(h, u->ai_list.sel);
         h = mix(h, u->ai_list.top);
+        h = mix(h, sigstore_seq(trading_sigstore(a))); /* an older signal's record was read */
         break;
     default:
         break;

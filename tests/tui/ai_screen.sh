@@ -165,6 +165,21 @@ old = [r[0] for r in db.execute("select reasons from signals where id < ? and re
 assert any(("  " + t)[:60].rstrip() in scr for t in old), "no stored reason on screen"
 PY
 then ok "restart: reasons of restored signals come from the database"; else bad "reasons from the database"; fi
+# the oldest signal in the list (End) is a restored one: its model breakdown is read from its
+# stored replay record on the store's writer thread
+$T send-keys -t ai End
+wait_screen "  w -" 10
+if python3 - "$tmp/screen" "$tmp/m.json" <<'PY'
+import json, re, sys
+scr = open(sys.argv[1]).read(); m = json.load(open(sys.argv[2]))
+rows = re.findall(r"^│([> ])[0-9:]{8} BTCUSDT", scr, re.M)
+assert rows and rows[-1] == ">" and rows.count(">") == 1, rows   # End: the last row
+for name in m["models"]:
+    assert re.search(r"│  %s +(buy [0-9.]+ hold [0-9.]+ sell [0-9.]+  w -|not ready)" % re.escape(name), scr), name
+assert re.search(r"buy [0-9.]+ hold [0-9.]+ sell [0-9.]+  w -", scr)
+PY
+then ok "restart: an older signal's model breakdown comes from its stored record (End selects the last row)"
+else bad "older breakdown"; fi
 $T resize-window -t ai -x 80 -y 30 >/dev/null 2>&1
 sleep 0.3
 if wait_screen "Learning:" 5 && grep -qE "^│[> ][0-9:]{8} BTCUSDT" "$tmp/screen"; then
