@@ -217,11 +217,11 @@ static int ai_detail(ui *u, WINDOW *w, const engine *e, const market_sym *ms, in
         for (uint32_t i = 0; i < d->nmodels && i < engine_models(e) && y <= ymax; i++) {
             const char *name = engine_model((engine *)e, i)->name;
             if (d->models[i].ready)
-                snprintf(line, sizeof line, "  %-12.12s buy %.3f hold %.3f sell %.3f  w %.2f",
+                snprintf(line, sizeof line, "  %.24s: buy %.3f hold %.3f sell %.3f  w %.2f",
                          name, d->models[i].p[MODEL_BUY], d->models[i].p[MODEL_HOLD],
                          d->models[i].p[MODEL_SELL], d->models[i].weight);
             else
-                snprintf(line, sizeof line, "  %-12.12s not ready", name);
+                snprintf(line, sizeof line, "  %.24s: not ready", name);
             ui_put(u, w, y++, x, cw, d->models[i].ready ? ROLE_TEXT : ROLE_DIM, line);
         }
     } else if (y <= ymax) { /* an older signal: the models' part of its stored record */
@@ -235,10 +235,10 @@ static int ai_detail(ui *u, WINDOW *w, const engine *e, const market_sym *ms, in
             for (uint32_t i = 0; i < nm && y <= ymax; i++) {
                 const char *name = engine_model((engine *)e, i)->name;
                 if (ready[i])
-                    snprintf(line, sizeof line, "  %-12.12s buy %.3f hold %.3f sell %.3f  w -",
+                    snprintf(line, sizeof line, "  %.24s: buy %.3f hold %.3f sell %.3f  w -",
                              name, mp[i][MODEL_BUY], mp[i][MODEL_HOLD], mp[i][MODEL_SELL]);
                 else
-                    snprintf(line, sizeof line, "  %-12.12s not ready", name);
+                    snprintf(line, sizeof line, "  %.24s: not ready", name);
                 ui_put(u, w, y++, x, cw, ready[i] ? ROLE_TEXT : ROLE_DIM, line);
             }
         } else {

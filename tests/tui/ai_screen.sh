@@ -120,7 +120,7 @@ else:
 assert ("reasons: " + why)[:60] in scr, why
 # one breakdown line per model (kept for the newest signals)
 for name in m["models"]:
-    assert re.search(r"│  %s +(buy [0-9.]+ hold [0-9.]+ sell [0-9.]+  w [0-9.]+|not ready)" % re.escape(name), scr), name
+    assert re.search(r"│  %s: (buy [0-9.]+ hold [0-9.]+ sell [0-9.]+  w [0-9.]+|not ready)" % re.escape(name), scr), name
 # the `>` marks the selected row, and only it
 rows = re.findall(r"^│([> ])[0-9:]{8} BTCUSDT", scr, re.M)
 assert rows.count(">") == 1 and rows.index(">") == row_i, (rows, row_i)
@@ -175,7 +175,7 @@ scr = open(sys.argv[1]).read(); m = json.load(open(sys.argv[2]))
 rows = re.findall(r"^│([> ])[0-9:]{8} BTCUSDT", scr, re.M)
 assert rows and rows[-1] == ">" and rows.count(">") == 1, rows   # End: the last row
 for name in m["models"]:
-    assert re.search(r"│  %s +(buy [0-9.]+ hold [0-9.]+ sell [0-9.]+  w -|not ready)" % re.escape(name), scr), name
+    assert re.search(r"│  %s: (buy [0-9.]+ hold [0-9.]+ sell [0-9.]+  w -|not ready)" % re.escape(name), scr), name
 assert re.search(r"buy [0-9.]+ hold [0-9.]+ sell [0-9.]+  w -", scr)
 PY
 then ok "restart: an older signal's model breakdown comes from its stored record (End selects the last row)"
