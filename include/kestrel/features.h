@@ -98,6 +98,9 @@ void features_on_funding(features *f, int64_t time_ms, double rate, double mark,
  * optionally raw[FEAT_COUNT] (NaN = missing). Updates the normalisers (call once per sample).
  * Returns the number of missing features. */
 uint32_t features_extract(features *f, int64_t now_ms, float *x, uint8_t *missing, double *raw);
+/* Only the normalisers' update of features_extract for a sample's raw values (a stored
+ * signal replayed after a restore: the normalisers end where they were). */
+void features_observe(features *f, const double *raw);
 /* The same raw values without touching the normalisers. */
 void features_peek(const features *f, int64_t now_ms, double *raw);
 

@@ -28,7 +28,8 @@ void sigstore_free(sigstore *ss);
 
 /* A symbol's engine was just made (runner on_engine): restores its newest stored state when that
  * state's data time is not after now_ms (a replay that starts over from earlier data starts
- * fresh, and says so in the log). */
+ * fresh, and says so in the log), then replays the signals stored after that state
+ * (engine_replay: a kill -9 after the checkpoint loses none of the committed ones). */
 void sigstore_on_engine(sigstore *ss, const market_sym *ms, engine *e, int64_t now_ms);
 /* After a signal of ms's engine at now_ms (sig: its full reasoning, may be NULL): the new row,
  * rows scored since, the hourly metrics, the checkpoint when due. */
@@ -41,6 +42,32 @@ void sigstore_on_signal(sigstore *ss, const market_sym *ms, const engine_signal 
  * when the row has none). */
 #define SIGSTORE_REASONS 64
 const char *sigstore_reasons(sigstore *ss, const market_sym *ms, uint64_t id, int64_t time_ms);
+/* The full reasoning of one of the newest SIGSTORE_REASONS signals per symbol, kept from its
+ * engine_signal (the AI screen's selected signal): every model's probabilities and ensemble
+ * weight (in engine_model() order), the calibrated interval, the gate, stops, and the features
+ * that moved it. NULL for an older signal (its row and reasons are all that is kept). */
+typedef struct sigstore_detail {
+    uint32_t nmodels;
+    struct {
+        float p[3]; /* p_sell, p_hold, p_buy */
+        float weight;
+        bool ready;
+    } models[ENSEMBLE_MAX_MODELS];
+    bool calibrated, tradeable;
+    float conf_lo, conf_hi, price, tp, sl, threshold;
+    uint32_t missing;  /* features missing in the sample */
+    char gate[112];    /* why not tradeable ("" when tradeable) */
+    char features[96]; /* "name +0.123, ..." (the first logistic model's explanation) */
+} sigstore_detail;
+const sigstore_detail *sigstore_detail_of(const sigstore *ss, const market_sym *ms, uint64_t id);
+/* The stored replay record of signal id (made at time_ms) of ms, for the breakdown of an older
+ * signal: read on the store's writer thread (store_read_async), one at a time, the last one
+ * kept. 1: *rec / *len hold it (valid until the next call); 0: being read (ask again: the
+ * answer bumps sigstore_seq); -1: none stored (or the store is busy: the next call retries). */
+int sigstore_record(sigstore *ss, const market_sym *ms, uint64_t id, int64_t time_ms,
+                    const uint8_t **rec, size_t *len);
+uint64_t sigstore_seq(const sigstore *ss); /* changes when a record read has answered */
+
 /* A training of an off-thread model finished (runner on_retrain): a row of the retrains
  * table, and a log line. */
 void sigstore_on_retrain(sigstore *ss, const market_sym *ms, const runner_retrain *rt);
@@ -53,6 +80,8 @@ typedef struct sigstore_info {
     int64_t restored_time_ms;
     uint64_t checkpoints, signals_written, scored_written, metrics_written, retrains_written;
     uint64_t reasons_read; /* reasons read back from the table (older signals on screen) */
+    uint64_t replayed;       /* stored signals after the restored checkpoint re-applied */
+    uint64_t replay_learned; /* of those, scored ones whose label the engine learned */
 } sigstore_info;
 /* Per symbol (NULL e: the totals; restored_* of the first engine that restored). */
 void sigstore_get_info(const sigstore *ss, const engine *e, sigstore_info *out);

@@ -196,6 +196,7 @@ K_MUST_USE enum store_result store_get_setting(store *s, const char *key, char *
  * when scored. Queued on the market lane like a candle (same results, may be dropped when the
  * queue is full: counted in the health). */
 #define STORE_STATE_MAX (64u << 20) /* model state blob bytes */
+#define STORE_REPLAY_MAX 65536
 typedef struct store_signal {
     uint64_t id; /* the engine's signal id (per symbol) */
     int64_t time_ms, horizon_end_ms;
@@ -206,9 +207,23 @@ typedef struct store_signal {
     bool scored, traded;
     const char *reasons; /* top reasons ("; "-separated, copied, <= 511 bytes), NULL: keep the
                           * stored ones (a scoring update) */
+    const void *replay;  /* the engine's replay record (copied, <= STORE_REPLAY_MAX), NULL:
+                          * keep the stored one */
+    size_t replay_len;
 } store_signal;
 enum store_result store_put_signal(store *s, enum venue v, const char *symbol,
                                    const store_signal *sig);
+/* Synchronous read (read connection; the start-up restore, with store_load_model_state): the
+ * committed signals of the symbol with sig_id >= from_id and from_ms <= time_ms <= to_ms, in
+ * (sig_id, time_ms) order, at most max of them, each handed to fn with its replay record (NULL,
+ * 0 when it has none; valid during the call). STORE_OK (also when none), STORE_E_INVALID or
+ * STORE_E_READ. */
+typedef void (*store_signal_fn)(void *ud, const store_signal *sig, const void *rec,
+                                size_t rec_len);
+K_MUST_USE enum store_result store_load_signals_after(store *s, enum venue v, const char *symbol,
+                                                      uint64_t from_id, int64_t from_ms,
+                                                      int64_t to_ms, uint32_t max,
+                                                      store_signal_fn fn, void *ud);
 /* One retrain of an off-thread model (table retrains): queued on the market lane. */
 typedef struct store_retrain {
     char model[32], kind[16], trigger[16];

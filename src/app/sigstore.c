@@ -19,6 +19,7 @@
 
 #define SIGSTORE_HOUR_MS 3600000LL
 #define SIGSTORE_CACHE 32 /* stored reasons kept for the screen */
+#define SIGSTORE_REPLAY_MAX 20000u /* rows read after a checkpoint (a week of 30 s signals) */
 
 typedef struct sigstore_sym {
     const market_sym *ms;
@@ -33,6 +34,7 @@ typedef struct sigstore_sym {
     struct {
         uint64_t id;
         char text[160];
+        sigstore_detail detail;
     } reasons[SIGSTORE_REASONS]; /* by id % SIGSTORE_REASONS */
 } sigstore_sym;
 
@@ -51,6 +53,29 @@ struct sigstore {
         char text[512];
     } cache[SIGSTORE_CACHE];
     uint32_t cache_next;
+    /* the replay record of one older signal, read on the writer thread for the AI screen */
+    struct sigstore_rec_read *rec_busy; /* the read in flight (its ss cleared when freed) */
+    struct {
+        const market_sym *ms;
+        uint64_t id;
+        int64_t time_ms;
+        int state; /* 1 read, -1 none stored, 0 nothing yet */
+        uint8_t *data;
+        size_t len;
+    } rec;
+    uint64_t seq;
+};
+
+/* One record read: owned by the writer until its callback runs. */
+struct sigstore_rec_read {
+    sigstore *ss; /* NULL: the sigstore was freed meanwhile */
+    const market_sym *ms;
+    enum venue venue;
+    char symbol[KSYM_MAX];
+    uint64_t id;
+    int64_t time_ms;
+    uint8_t *data;
+    size_t len;
 };
 
 sigstore *sigstore_new(store *st, klog *log, int64_t state_interval_ms)
@@ -66,6 +91,9 @@ void sigstore_free(sigstore *ss)
 {
     if (!ss)
         return;
+    if (ss->rec_busy)
+        ss->rec_busy->ss = NULL; /* its callback frees it */
+    free(ss->rec.data);
     free(ss->syms);
     free(ss);
 }
@@ -129,7 +157,14 @@ static void sigstore_put(sigstore *ss, sigstore_sym *y, const metrics_signal_row
     size_t k = r->id % SIGSTORE_REASONS;
     if (fresh && y->reasons[k].id == r->id)
         g.reasons = y->reasons[k].text; /* the first write of the row carries its reasons */
-    if (store_put_signal(ss->st, y->venue, y->symbol, &g) != STORE_OK)
+    model_blob rec = { 0 };
+    if (fresh && engine_record(y->e, r->id, &rec) == K_MODEL_OK) { /* and its replay record */
+        g.replay = rec.data;
+        g.replay_len = rec.len;
+    }
+    enum store_result sr = store_put_signal(ss->st, y->venue, y->symbol, &g);
+    model_blob_free(&rec);
+    if (sr != STORE_OK)
         return; /* a drop is counted and reported by the store's health */
     y->info.signals_written++;
     ss->total.signals_written++;
@@ -199,6 +234,75 @@ static void sigstore_checkpoint(sigstore *ss, sigstore_sym *y, int64_t now_ms)
     y->last_ckpt_ms = now_ms;
 }
 
+struct sigstore_replay {
+    engine *e;
+    uint64_t seen, replayed, learned, refused;
+};
+
+/* One stored signal after the restored checkpoint (store_load_signals_after). */
+static void sigstore_replay_one(void *ud, const store_signal *g, const void *rec, size_t len)
+{
+    struct sigstore_replay *rp = ud;
+    rp->seen++;
+    if (!rec) {
+        rp->refused++;
+        return;
+    }
+    metrics_signal_row r;
+    memset(&r, 0, sizeof r);
+    r.id = g->id;
+    r.time_ms = g->time_ms;
+    r.horizon_end_ms = g->horizon_end_ms;
+    r.action = metrics_class_parse(g->action);
+    memcpy(r.p, g->p, sizeof r.p);
+    r.confidence = g->confidence;
+    r.strength = g->strength;
+    r.scored = g->scored;
+    if (g->scored) {
+        r.outcome = metrics_class_parse(g->outcome);
+        r.result = !strcmp(g->result, "win") ? 1 : !strcmp(g->result, "loss") ? -1 : 0;
+        r.ret = g->ret;
+        r.mfe = g->mfe;
+        r.mae = g->mae;
+    }
+    snprintf(r.regime, sizeof r.regime, "%s", g->regime);
+    snprintf(r.source, sizeof r.source, "%s", g->source);
+    snprintf(r.first_hit, sizeof r.first_hit, "%s", g->first_hit);
+    r.traded = g->traded;
+    if (engine_replay(rp->e, rec, len, &r) == K_MODEL_OK) {
+        rp->replayed++;
+        rp->learned += r.scored;
+    } else {
+        rp->refused++; /* another run's row with the same id, or the checkpoint has it */
+    }
+}
+
+/* After a restore: the signals the store committed after the checkpoint, re-applied in order
+ * (one synchronous read, at the same moment as the state's own). */
+static void sigstore_replay(sigstore *ss, sigstore_sym *y, const market_sym *ms, engine *e,
+                            int64_t now_ms)
+{
+    uint64_t from;
+    int64_t from_ms;
+    engine_replay_from(e, &from, &from_ms);
+    struct sigstore_replay rp = { .e = e };
+    enum store_result rc = store_load_signals_after(ss->st, ms->venue, ms->name, from,
+                                                    from_ms == INT64_MIN ? 0 : from_ms, now_ms,
+                                                    SIGSTORE_REPLAY_MAX, sigstore_replay_one,
+                                                    &rp);
+    if (rc != STORE_OK && ss->log)
+        log_error(ss->log, "signals of %s after its model state could not be read: %s",
+                  ms->name, store_strerror(rc));
+    y->info.replayed = rp.replayed;
+    y->info.replay_learned = rp.learned;
+    ss->total.replayed += rp.replayed;
+    ss->total.replay_learned += rp.learned;
+    if (ss->log && rp.seen)
+        log_info(ss->log, "model state of %s: %" PRIu64 " signals stored after the checkpoint "
+                 "replayed (%" PRIu64 " outcomes learned), %" PRIu64 " rows already in it or not of it",
+                 ms->name, rp.replayed, rp.learned, rp.refused);
+}
+
 void sigstore_on_engine(sigstore *ss, const market_sym *ms, engine *e, int64_t now_ms)
 {
     sigstore_sym *y = sigstore_add(ss, ms, e);
@@ -229,18 +333,63 @@ void sigstore_on_engine(sigstore *ss, const market_sym *ms, engine *e, int64_t n
             ss->total.restored_time_ms = t;
         }
         y->last_ckpt_ms = now_ms;
-        /* the restored history rows (the pending signals, written before the checkpoint) are
-         * in the table already: only their scoring is still to come (an upsert of the row) */
+        sigstore_replay(ss, y, ms, e, now_ms);
+        /* the restored history rows (the pending signals, written before the checkpoint, and
+         * the replayed ones) are in the table already: only the scoring of the unscored ones
+         * is still to come (an upsert of the row) */
         uint32_t hn = engine_history_len(e);
         if (hn) {
             y->written_id = engine_history(e, hn - 1)->id;
             y->final_id = engine_history(e, 0)->id - 1;
+            for (uint32_t i = 0; i < hn && engine_history(e, i)->scored; i++)
+                y->final_id = engine_history(e, i)->id;
         }
         if (ss->log)
             log_info(ss->log, "model state of %s restored: version %" PRId64 ", %zu bytes, "
                      "%" PRIu64 " outcomes learned", ms->name, ver, len, engine_scored(e));
     }
     free(blob);
+}
+
+static void sigstore_keep_detail(sigstore_detail *d, const engine_signal *sig)
+{
+    memset(d, 0, sizeof *d);
+    d->nmodels = sig->nmodels < ENSEMBLE_MAX_MODELS ? sig->nmodels : ENSEMBLE_MAX_MODELS;
+    for (uint32_t i = 0; i < d->nmodels; i++) {
+        d->models[i].ready = sig->models[i].ready;
+        for (int c = 0; c < 3; c++)
+            d->models[i].p[c] = (float)sig->models[i].p[c];
+        d->models[i].weight = (float)sig->models[i].weight;
+    }
+    d->calibrated = sig->calibrated;
+    d->tradeable = sig->tradeable;
+    d->conf_lo = (float)sig->conf_lo;
+    d->conf_hi = (float)sig->conf_hi;
+    d->price = (float)sig->price;
+    d->tp = (float)sig->tp;
+    d->sl = (float)sig->sl;
+    d->threshold = (float)sig->threshold;
+    d->missing = sig->missing;
+    snprintf(d->gate, sizeof d->gate, "%s", sig->gate);
+    size_t off = 0;
+    for (uint32_t i = 0; i < sig->nfeatures_top && i < 3 && off < sizeof d->features; i++) {
+        int w = snprintf(d->features + off, sizeof d->features - off, "%s%s %+.3f",
+                         i ? ", " : "", sig->features_top[i].name ? sig->features_top[i].name
+                                                                  : "?",
+                         sig->features_top[i].contribution);
+        off += w > 0 ? (size_t)w : 0;
+    }
+}
+
+const sigstore_detail *sigstore_detail_of(const sigstore *ss, const market_sym *ms, uint64_t id)
+{
+    for (uint32_t i = 0; i < ss->n; i++)
+        if (ss->syms[i].ms == ms) {
+            const sigstore_sym *y = &ss->syms[i];
+            size_t k = id % SIGSTORE_REASONS;
+            return y->reasons[k].id == id ? &y->reasons[k].detail : NULL;
+        }
+    return NULL;
 }
 
 void sigstore_on_signal(sigstore *ss, const market_sym *ms, const engine_signal *sig,
@@ -263,6 +412,7 @@ void sigstore_on_signal(sigstore *ss, const market_sym *ms, const engine_signal 
                              i ? "; " : "", sig->reasons[i].text);
             off += w > 0 ? (size_t)w : 0;
         }
+        sigstore_keep_detail(&y->reasons[k].detail, sig);
     }
     sigstore_scan(ss, y, now_ms, true);
     int64_t hour = now_ms / SIGSTORE_HOUR_MS;
@@ -313,6 +463,97 @@ const char *sigstore_reasons(sigstore *ss, const market_sym *ms, uint64_t id, in
                                   sizeof c->text) == STORE_OK)
         ss->total.reasons_read++;
     return c->text;
+}
+
+/* writer thread: the row's replay record by the table's unique key */
+static enum store_result sigstore_rec_read_fn(void *ud, sqlite3 *db, uint32_t *n)
+{
+    struct sigstore_rec_read *j = ud;
+    *n = 0;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT replay FROM signals WHERE venue = ?1 AND symbol = ?2 AND"
+                           " sig_id = ?3 AND time_ms = ?4",
+                           -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return STORE_E_READ;
+    }
+    sqlite3_bind_text(st, 1, venue_name(j->venue), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, j->symbol, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (int64_t)j->id);
+    sqlite3_bind_int64(st, 4, j->time_ms);
+    enum store_result r = STORE_NOT_FOUND;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        int len = sqlite3_column_bytes(st, 0);
+        const void *b = sqlite3_column_blob(st, 0);
+        if (len > 0 && b) {
+            j->data = xmalloc((size_t)len);
+            memcpy(j->data, b, (size_t)len);
+            j->len = (size_t)len;
+            *n = 1;
+            r = STORE_OK;
+        }
+    } else if (rc != SQLITE_DONE) {
+        r = STORE_E_READ;
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
+/* main thread (store_process) */
+static void sigstore_rec_read_done(void *ud, enum store_result rc, uint32_t n)
+{
+    struct sigstore_rec_read *j = ud;
+    sigstore *ss = j->ss;
+    if (ss) {
+        ss->rec_busy = NULL;
+        free(ss->rec.data);
+        ss->rec.ms = j->ms;
+        ss->rec.id = j->id;
+        ss->rec.time_ms = j->time_ms;
+        ss->rec.state = rc == STORE_OK && n ? 1 : -1;
+        ss->rec.data = j->data;
+        ss->rec.len = j->len;
+        j->data = NULL;
+        ss->seq++;
+    }
+    free(j->data);
+    free(j);
+}
+
+int sigstore_record(sigstore *ss, const market_sym *ms, uint64_t id, int64_t time_ms,
+                    const uint8_t **rec, size_t *len)
+{
+    *rec = NULL;
+    *len = 0;
+    if (ss->rec.state && ss->rec.ms == ms && ss->rec.id == id && ss->rec.time_ms == time_ms) {
+        if (ss->rec.state < 0)
+            return -1;
+        *rec = ss->rec.data;
+        *len = ss->rec.len;
+        return 1;
+    }
+    if (ss->rec_busy) /* one at a time: the next call asks for this one */
+        return 0;
+    struct sigstore_rec_read *j = xcalloc(1, sizeof *j);
+    j->ss = ss;
+    j->ms = ms;
+    j->venue = ms->venue;
+    snprintf(j->symbol, sizeof j->symbol, "%s", ms->name);
+    j->id = id;
+    j->time_ms = time_ms;
+    if (store_read_async(ss->st, sigstore_rec_read_fn, sigstore_rec_read_done, j) != STORE_OK) {
+        free(j);
+        return -1;
+    }
+    ss->rec_busy = j;
+    return 0;
+}
+
+uint64_t sigstore_seq(const sigstore *ss)
+{
+    return ss ? ss->seq : 0;
 }
 
 void sigstore_on_retrain(sigstore *ss, const market_sym *ms, const runner_retrain *rt)

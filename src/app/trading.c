@@ -1627,6 +1627,8 @@ void cmd_status_trading(cmd_ctx *c, cJSON *doc)
         sigstore_get_info(c->a->trading->ss, NULL, &si);
         cJSON *ms = cmd_json_obj(c, t, "model_state");
         cmd_json_num(c, ms, "restored_version", (double)si.restored_version);
+        cmd_json_num(c, ms, "replayed", (double)si.replayed);
+        cmd_json_num(c, ms, "replay_learned", (double)si.replay_learned);
         cmd_json_num(c, ms, "restored_time_ms", (double)si.restored_time_ms);
         cmd_json_num(c, ms, "checkpoints", (double)si.checkpoints);
         cmd_json_num(c, ms, "signals_written", (double)si.signals_written);

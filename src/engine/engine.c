@@ -69,6 +69,8 @@ struct engine {
     float (*rows)[FEAT_COUNT]; /* ENGINE_ROWS ring by row_seq */
     float *window;             /* window_len * FEAT_COUNT scratch */
     uint8_t last_missing[FEAT_COUNT];
+    double last_raw[FEAT_COUNT];  /* the newest signal's raw features (its replay record) */
+    int64_t last_prev_ms;         /* last_signal_ms before the newest signal (the record's link) */
     engine_event events[ENGINE_EVENTS];
     uint32_t ev_head, ev_n;
 };
@@ -252,10 +254,9 @@ static int engine_argmax(const double *p)
 
 /* ---- scoring ------------------------------------------------------------------------ */
 
-static void engine_learn_one(engine *e, engine_pend *p, int label, int64_t now_ms)
+/* ret: the price's relative change over the horizon (the scorer's, or a stored one) */
+static void engine_learn_one(engine *e, engine_pend *p, int label, int64_t now_ms, double ret)
 {
-    double px1 = e->last_px;
-    double ret = (isnan(px1) || !(p->px0 > 0)) ? 0 : px1 / p->px0 - 1;
     if (now_ms < p->horizon_end_ms)
         now_ms = p->horizon_end_ms; /* events carry the data time the label became due */
     int dir = p->action == MODEL_BUY ? 1 : p->action == MODEL_SELL ? -1 : 0;
@@ -394,7 +395,8 @@ static uint32_t engine_score_due(engine *e, int64_t t, bool inclusive, int64_t n
         if (p->scored)
             continue;
         double ret = isnan(e->last_px) ? 0 : e->last_px / p->px0 - 1;
-        engine_learn_one(e, p, engine_outcome(ret, p->band), now_ms);
+        double rret = (isnan(e->last_px) || !(p->px0 > 0)) ? 0 : e->last_px / p->px0 - 1;
+        engine_learn_one(e, p, engine_outcome(ret, p->band), now_ms, rret);
         n++;
     }
     engine_pend_trim(e);
@@ -408,7 +410,8 @@ enum model_result engine_label(engine *e, uint64_t id, int label, int64_t now_ms
         return K_MODEL_BAD_INPUT;
     if (now_ms < p->horizon_end_ms)
         return K_MODEL_REFUSED; /* prequential guard: the label is not due yet */
-    engine_learn_one(e, p, label, now_ms);
+    double px1 = e->last_px;
+    engine_learn_one(e, p, label, now_ms, (isnan(px1) || !(p->px0 > 0)) ? 0 : px1 / p->px0 - 1);
     engine_pend_trim(e);
     return K_MODEL_OK;
 }
@@ -508,7 +511,7 @@ enum model_result engine_signal_make(engine *e, int64_t now_ms, engine_signal *s
     }
     p = &e->pend[(e->pend_head + e->pend_n) % e->cfg.pending_max];
     memset(p, 0, sizeof *p);
-    double raw[FEAT_COUNT];
+    double *raw = e->last_raw;
     s->missing = features_extract(e->feat, now_ms, p->x, p->missing, raw);
     uint64_t seq = e->k.row_seq++;
     memcpy(e->rows[seq % ENGINE_ROWS], p->x, sizeof p->x);
@@ -634,6 +637,7 @@ enum model_result engine_signal_make(engine *e, int64_t now_ms, engine_signal *s
     s->time_ms = now_ms;
     s->horizon_end_ms = now_ms + e->cfg.horizon_ms;
     s->first_hit = s->action == MODEL_HOLD ? "-" : "none";
+    e->last_prev_ms = e->k.last_signal_ms;
     e->k.last_signal_ms = now_ms;
 
     /* the pending record */
@@ -1027,4 +1031,145 @@ enum model_result engine_load(engine *e, const uint8_t *data, size_t len)
         abort(); /* our own blob must load: a programming error otherwise */
     model_blob_free(&backup);
     return r;
+}
+
+/* ---- replay records ------------------------------------------------------------------ */
+
+#define ENGINE_REC_MAGIC 0x4B524543u /* "KREC" */
+
+/* A record: this header, the signal's pending record (feature row, every model's prediction,
+ * the baselines' probabilities, the price path so far) and the raw feature values its
+ * normalisers took. */
+struct engine_rec_header {
+    uint32_t magic, version, nmodels, nfeat;
+    uint64_t pend_size;
+    int64_t prev_signal_ms; /* the engine's last signal before this one: the chain link */
+};
+
+enum model_result engine_record(const engine *e, uint64_t id, model_blob *out)
+{
+    if (!e->have_last || e->last.id != id)
+        return K_MODEL_BAD_INPUT;
+    const engine_pend *p = engine_pend_find((engine *)e, id);
+    if (!p)
+        return K_MODEL_BAD_INPUT;
+    struct engine_rec_header h = { ENGINE_REC_MAGIC, ENGINE_VERSION, e->nmodels, FEAT_COUNT,
+                                   sizeof(engine_pend), e->last_prev_ms };
+    model_blob_put(out, &h, sizeof h);
+    model_blob_put(out, p, sizeof *p);
+    model_blob_put(out, e->last_raw, sizeof e->last_raw);
+    return K_MODEL_OK;
+}
+
+void engine_replay_from(const engine *e, uint64_t *id, int64_t *time_ms)
+{
+    *id = e->k.next_id;
+    *time_ms = e->k.last_signal_ms;
+    for (uint32_t i = 0; i < e->pend_n; i++) {
+        const engine_pend *p = &e->pend[(e->pend_head + i) % e->cfg.pending_max];
+        if (!p->scored) {
+            *id = p->id;
+            *time_ms = p->time_ms;
+            return;
+        }
+    }
+}
+
+/* the stored scoring over what learn_one derived from the (partial) price path */
+static void engine_replay_row(engine *e, const metrics_signal_row *st)
+{
+    metrics_signal_row *row = engine_row_find(e, st->id);
+    if (!row)
+        return;
+    row->mfe = st->mfe;
+    row->mae = st->mae;
+    row->result = st->result;
+    snprintf(row->first_hit, sizeof row->first_hit, "%s", st->first_hit);
+}
+
+enum model_result engine_replay(engine *e, const uint8_t *rec, size_t len,
+                                const metrics_signal_row *st)
+{
+    struct engine_rec_header h;
+    size_t off = 0;
+    engine_pend q;
+    double raw[FEAT_COUNT];
+    if (model_blob_get(rec, len, &off, &h, sizeof h) != K_MODEL_OK ||
+        h.magic != ENGINE_REC_MAGIC || h.version != ENGINE_VERSION || h.nmodels != e->nmodels ||
+        h.nfeat != FEAT_COUNT || h.pend_size != sizeof(engine_pend) ||
+        model_blob_get(rec, len, &off, &q, sizeof q) != K_MODEL_OK ||
+        model_blob_get(rec, len, &off, raw, sizeof raw) != K_MODEL_OK || off != len)
+        return K_MODEL_BAD_STATE;
+    if (q.id != st->id || q.time_ms != st->time_ms ||
+        (st->scored && (st->outcome < 0 || st->outcome >= MODEL_CLASSES)))
+        return K_MODEL_BAD_INPUT;
+    engine_pend *p = engine_pend_find(e, q.id);
+    if (p) { /* pending in the loaded state: only its scoring is new */
+        if (p->scored || p->time_ms != q.time_ms || !st->scored)
+            return K_MODEL_BAD_INPUT;
+    } else {
+        /* made after the loaded state: the next signal of this engine's chain */
+        if (q.id != e->k.next_id || h.prev_signal_ms != e->k.last_signal_ms ||
+            q.seq != e->k.row_seq || q.time_ms < e->k.last_signal_ms)
+            return K_MODEL_BAD_INPUT;
+        features_observe(e->feat, raw);
+        if (e->pend_n == e->cfg.pending_max) {
+            e->pend_head = (e->pend_head + 1) % e->cfg.pending_max;
+            e->pend_n--;
+            e->k.dropped++;
+        }
+        p = &e->pend[(e->pend_head + e->pend_n) % e->cfg.pending_max];
+        *p = q;
+        p->scored = 0;
+        e->pend_n++;
+        memcpy(e->rows[q.seq % ENGINE_ROWS], q.x, sizeof q.x);
+        memcpy(e->last_missing, q.missing, sizeof q.missing);
+        e->k.row_seq = q.seq + 1;
+        e->k.next_id = q.id + 1;
+        e->last_prev_ms = e->k.last_signal_ms;
+        e->k.last_signal_ms = q.time_ms;
+        memcpy(e->last_raw, raw, sizeof raw);
+        e->last_px = q.px0; /* the newest price known to the record */
+        e->last_px_ms = q.time_ms;
+        metrics_signal_row *row;
+        if (e->hist_n == e->cfg.history_max) {
+            row = &e->hist[e->hist_head];
+            e->hist_head = (e->hist_head + 1) % e->cfg.history_max;
+        } else {
+            row = &e->hist[(e->hist_head + e->hist_n) % e->cfg.history_max];
+            e->hist_n++;
+        }
+        *row = *st;
+        snprintf(row->symbol, sizeof row->symbol, "%s", e->cfg.symbol);
+        row->scored = false;
+        row->outcome = row->result = 0;
+        row->ret = row->mfe = row->mae = 0;
+        snprintf(row->first_hit, sizeof row->first_hit, "%s",
+                 q.action == MODEL_HOLD ? "-" : "none");
+    }
+    if (st->scored) {
+        engine_learn_one(e, p, st->outcome, p->horizon_end_ms, st->ret);
+        engine_replay_row(e, st);
+        engine_pend_trim(e);
+    }
+    return K_MODEL_OK;
+}
+
+enum model_result engine_record_models(const uint8_t *rec, size_t len, uint32_t nmodels,
+                                       bool *ready, double (*p)[MODEL_CLASSES])
+{
+    struct engine_rec_header h;
+    size_t off = 0;
+    engine_pend q;
+    if (nmodels > ENSEMBLE_MAX_MODELS ||
+        model_blob_get(rec, len, &off, &h, sizeof h) != K_MODEL_OK ||
+        h.magic != ENGINE_REC_MAGIC || h.version != ENGINE_VERSION || h.nmodels != nmodels ||
+        h.nfeat != FEAT_COUNT || h.pend_size != sizeof(engine_pend) ||
+        model_blob_get(rec, len, &off, &q, sizeof q) != K_MODEL_OK)
+        return K_MODEL_BAD_STATE;
+    for (uint32_t i = 0; i < nmodels; i++) {
+        ready[i] = q.model_ready[i] != 0;
+        memcpy(p[i], q.model_p[i], sizeof p[i]);
+    }
+    return K_MODEL_OK;
 }

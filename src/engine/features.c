@@ -598,6 +598,16 @@ void features_peek(const features *f, int64_t now_ms, double *r)
             r[i] = NAN;
 }
 
+/* one normaliser's Welford update with the raw value v */
+static void features_welford(features *f, int i, double v)
+{
+    uint64_t n = f->norm_n[i];
+    f->norm_n[i] = n + 1;
+    double d = v - f->norm_mean[i];
+    f->norm_mean[i] += d / (double)(n + 1);
+    f->norm_m2[i] += d * (v - f->norm_mean[i]);
+}
+
 uint32_t features_extract(features *f, int64_t now_ms, float *x, uint8_t *missing, double *raw)
 {
     double local[FEAT_COUNT];
@@ -629,13 +639,16 @@ uint32_t features_extract(features *f, int64_t now_ms, float *x, uint8_t *missin
             x[i] = (float)z;
             missing[i] = 0;
         }
-        /* Welford, after standardising: this sample never normalises itself */
-        f->norm_n[i] = n + 1;
-        double d = v - f->norm_mean[i];
-        f->norm_mean[i] += d / (double)(n + 1);
-        f->norm_m2[i] += d * (v - f->norm_mean[i]);
+        features_welford(f, i, v); /* after standardising: a sample never normalises itself */
     }
     return nmiss;
+}
+
+void features_observe(features *f, const double *raw)
+{
+    for (int i = 0; i < FEAT_COUNT; i++)
+        if (!isnan(raw[i]) && features_norm[i])
+            features_welford(f, i, raw[i]);
 }
 
 struct features_header {

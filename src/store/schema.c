@@ -188,6 +188,11 @@ static const char *const migrations[] = {
     "  doc TEXT NOT NULL,"
     "  fetched_ms INTEGER NOT NULL,"
     "  PRIMARY KEY(venue, symbol)) WITHOUT ROWID;",
+    /* 11 (eng11: the engine replays the signals stored after its checkpoint): each signal's
+     * replay record (engine_record: its feature row, raw features, every model's and the
+     * baselines' probabilities), so a restart after kill -9 brings the metrics and the models
+     * up to every signal the store committed (docs/ENGINE.md "Restore"). */
+    "ALTER TABLE signals ADD COLUMN replay BLOB;",
 };
 
 int store_schema_latest(void)

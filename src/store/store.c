@@ -224,9 +224,9 @@ static const char *const stmt_sql[ST_COUNT] = {
                 " ORDER BY open_ms DESC LIMIT ?5",
     [ST_SIGNAL] = "INSERT INTO signals(venue, symbol, sig_id, time_ms, horizon_end_ms, action,"
                   " p_sell, p_hold, p_buy, confidence, strength, scored, outcome, result, ret,"
-                  " mfe, mae, regime, source, first_hit, traded, session_id, reasons)"
+                  " mfe, mae, regime, source, first_hit, traded, session_id, reasons, replay)"
                   " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,"
-                  "?20,?21,?22,?23)"
+                  "?20,?21,?22,?23,?24)"
                   " ON CONFLICT(venue, symbol, sig_id, time_ms) DO UPDATE SET"
                   " horizon_end_ms = excluded.horizon_end_ms, action = excluded.action,"
                   " p_sell = excluded.p_sell, p_hold = excluded.p_hold, p_buy = excluded.p_buy,"
@@ -235,7 +235,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                   " result = excluded.result, ret = excluded.ret, mfe = excluded.mfe,"
                   " mae = excluded.mae, regime = excluded.regime, source = excluded.source,"
                   " first_hit = excluded.first_hit, traded = excluded.traded,"
-                  " reasons = coalesce(excluded.reasons, reasons)",
+                  " reasons = coalesce(excluded.reasons, reasons),"
+                  " replay = coalesce(excluded.replay, replay)",
     [ST_METRICS] = "INSERT INTO metrics(venue, symbol, time_ms, doc) VALUES(?1,?2,?3,?4)",
     [ST_INSTRUMENT_DOC] = "INSERT OR REPLACE INTO instrument_filters(venue, symbol, doc,"
                           " fetched_ms) VALUES(?1,?2,?3,?4)",
@@ -440,6 +441,7 @@ static void store_row_free(store_row *r)
         free(r->u.met.doc);
     } else if (r->kind == ROW_SIGNAL) {
         free((char *)r->u.sig.v.reasons);
+        free((void *)r->u.sig.v.replay);
     } else if (r->kind == ROW_MODEL_STATE) {
         free(r->u.ms.blob);
     }
@@ -564,6 +566,10 @@ static int store_writer_exec(store *s, const store_row *r)
             store_bind_text(st, 23, g->reasons);
         else
             sqlite3_bind_null(st, 23);
+        if (g->replay)
+            sqlite3_bind_blob(st, 24, g->replay, (int)g->replay_len, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, 24);
         break;
     }
     case ROW_RETRAIN: {
@@ -1453,6 +1459,11 @@ enum store_result store_put_signal(store *s, enum venue v, const char *symbol,
     char *why = NULL; /* outside the lock; the writer frees it */
     if (sig->reasons)
         why = xstrndup(sig->reasons, 511);
+    void *rec = NULL;
+    if (sig->replay && sig->replay_len && sig->replay_len <= STORE_REPLAY_MAX) {
+        rec = xmalloc(sig->replay_len);
+        memcpy(rec, sig->replay, sig->replay_len);
+    }
     pthread_mutex_lock(&s->mu);
     store_row *r = store_queue_reserve(s, true);
     if (r) {
@@ -1462,15 +1473,88 @@ enum store_result store_put_signal(store *s, enum venue v, const char *symbol,
         r->u.sig.session_id = s->session_id;
         r->u.sig.v = *sig;
         r->u.sig.v.reasons = why;
+        r->u.sig.v.replay = rec;
+        r->u.sig.v.replay_len = rec ? sig->replay_len : 0;
         store_signal *g = &r->u.sig.v; /* the texts NUL-terminated whatever the caller gave */
         g->action[sizeof g->action - 1] = g->outcome[sizeof g->outcome - 1] = '\0';
         g->result[sizeof g->result - 1] = g->regime[sizeof g->regime - 1] = '\0';
         g->source[sizeof g->source - 1] = g->first_hit[sizeof g->first_hit - 1] = '\0';
     }
     pthread_mutex_unlock(&s->mu);
-    if (!r)
+    if (!r) {
         free(why);
+        free(rec);
+    }
     return r ? STORE_OK : STORE_E_FULL;
+}
+
+static void store_main_error(store *s, const char *what);
+
+enum store_result store_load_signals_after(store *s, enum venue v, const char *symbol,
+                                           uint64_t from_id, int64_t from_ms, int64_t to_ms,
+                                           uint32_t max, store_signal_fn fn, void *ud)
+{
+    if ((unsigned)v >= VENUE_COUNT || !store_symbol_ok(symbol) || !fn)
+        return STORE_E_INVALID;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->rdb,
+                           "SELECT sig_id, time_ms, horizon_end_ms, action, p_sell, p_hold, p_buy,"
+                           " confidence, strength, scored, outcome, result, ret, mfe, mae,"
+                           " regime, source, first_hit, traded, replay FROM signals"
+                           " WHERE venue = ?1 AND symbol = ?2 AND sig_id >= ?3 AND time_ms >= ?4"
+                           " AND time_ms <= ?5 ORDER BY sig_id, time_ms LIMIT ?6",
+                           -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        store_main_error(s, "loading stored signals failed");
+        return STORE_E_READ;
+    }
+    store_bind_text(st, 1, venue_name(v));
+    store_bind_text(st, 2, symbol);
+    sqlite3_bind_int64(st, 3, from_id > INT64_MAX ? INT64_MAX : (int64_t)from_id);
+    sqlite3_bind_int64(st, 4, from_ms);
+    sqlite3_bind_int64(st, 5, to_ms);
+    sqlite3_bind_int64(st, 6, max);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_signal g;
+        memset(&g, 0, sizeof g);
+        g.id = (uint64_t)sqlite3_column_int64(st, 0);
+        g.time_ms = sqlite3_column_int64(st, 1);
+        g.horizon_end_ms = sqlite3_column_int64(st, 2);
+        static const struct {
+            int col;
+            size_t off, cap;
+        } texts[] = {
+            { 3, offsetof(store_signal, action), sizeof g.action },
+            { 10, offsetof(store_signal, outcome), sizeof g.outcome },
+            { 11, offsetof(store_signal, result), sizeof g.result },
+            { 15, offsetof(store_signal, regime), sizeof g.regime },
+            { 16, offsetof(store_signal, source), sizeof g.source },
+            { 17, offsetof(store_signal, first_hit), sizeof g.first_hit },
+        };
+        for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+            const unsigned char *t = sqlite3_column_text(st, texts[i].col);
+            snprintf((char *)&g + texts[i].off, texts[i].cap, "%s", t ? (const char *)t : "");
+        }
+        for (int k = 0; k < 3; k++)
+            g.p[k] = sqlite3_column_double(st, 4 + k);
+        g.confidence = sqlite3_column_double(st, 7);
+        g.strength = sqlite3_column_double(st, 8);
+        g.scored = sqlite3_column_int(st, 9) != 0;
+        g.ret = sqlite3_column_double(st, 12);
+        g.mfe = sqlite3_column_double(st, 13);
+        g.mae = sqlite3_column_double(st, 14);
+        g.traded = sqlite3_column_int(st, 18) != 0;
+        int n = sqlite3_column_bytes(st, 19);
+        const void *rec = sqlite3_column_blob(st, 19);
+        fn(ud, &g, n > 0 ? rec : NULL, n > 0 ? (size_t)n : 0);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        store_main_error(s, "loading stored signals failed");
+        return STORE_E_READ;
+    }
+    return STORE_OK;
 }
 
 enum store_result store_put_retrain(store *s, enum venue v, const char *symbol,

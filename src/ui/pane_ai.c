@@ -2,8 +2,13 @@
  * size. Read-only over the runner's engine and the app's signal store (sigstore.h):
  *   header       symbol, regime, health, threshold, auto-trading, self-pause, calibration state
  *                ("Learning: N outcomes, need M for calibration" while the set is small)
- *   signals      newest first: time, symbol, action, strength, confidence, outcome / result
- *                when scored, top reasons
+ *   signals      the list widget, newest first: time, symbol, action, strength, confidence,
+ *                outcome / result when scored, top reasons; j / k / arrows select one (it
+ *                stays selected as new signals arrive; `g`'s signal becomes the selection)
+ *   selected     the selected signal's full reasoning: probabilities, calibrated confidence
+ *                and interval, regime, source, traded or its gate, every model's probabilities
+ *                and weight (the newest 64 per symbol), top reasons, features, and once scored
+ *                outcome, result, return, MFE, MAE, first hit
  *   models       per model and the ensemble: n, accuracy, Brier, log loss, ECE (all-time) and
  *                the ensemble weight; the majority-class and rule-scorer baselines beside them
  *   indicators   the adaptive indicator weights as bars (with their sample counts)
@@ -62,15 +67,37 @@ static enum theme_role ai_action_role(int action)
     return action == MODEL_BUY ? ROLE_UP : action == MODEL_SELL ? ROLE_DOWN : ROLE_TEXT;
 }
 
-/* the signals list, newest first, from row y; returns the next row */
+/* The selection of the signals list against this frame's history: off the newest it stays on
+ * its signal as new ones arrive; another engine (symbol) starts again at the newest. */
+static void ai_track(ui *u, const engine *e)
+{
+    uint32_t n = engine_history_len(e);
+    uint64_t newest = n ? engine_history(e, n - 1)->id : 0;
+    if (u->ai_engine != e) {
+        u->ai_list.sel = u->ai_list.top = 0;
+    } else if (newest > u->ai_newest && u->ai_list.sel > 0) {
+        uint64_t d = newest - u->ai_newest;
+        u->ai_list.sel = (uint32_t)K_MIN((uint64_t)u->ai_list.sel + d, (uint64_t)UINT32_MAX);
+        u->ai_list.top = (uint32_t)K_MIN((uint64_t)u->ai_list.top + d, (uint64_t)UINT32_MAX);
+    }
+    u->ai_engine = e;
+    u->ai_newest = newest;
+}
+
+/* the signals list (the list widget, newest first, two rows per signal: the signal and its top
+ * reasons; `>` marks the selection) in rows y..ymax; returns the next row */
 static int ai_signals(ui *u, WINDOW *w, const engine *e, const market_sym *ms, int y, int ymax,
                       int x, int cw)
 {
     sigstore *ss = trading_sigstore(u->a);
-    ui_put(u, w, y++, x, cw, ROLE_HEADER, "time     symbol   act  str  conf outcome");
+    ui_put(u, w, y++, x, cw, ROLE_HEADER, " time     symbol   act  str  conf outcome");
     uint32_t n = engine_history_len(e);
-    for (uint32_t k = 0; k < n && y <= ymax; k++) {
+    int items = (ymax - y + 1) / 2;
+    ui_list_fit(&u->ai_list, n, items > 0 ? items : 1);
+    u->ai_y0 = y;
+    for (uint32_t k = u->ai_list.top; k < n && y + 1 <= ymax + 1 && y <= ymax; k++) {
         const metrics_signal_row *r = engine_history(e, n - 1 - k);
+        bool sel = k == u->ai_list.sel;
         char t[16], line[160];
         ai_hms(r->time_ms, t, sizeof t);
         char out[24];
@@ -79,26 +106,151 @@ static int ai_signals(ui *u, WINDOW *w, const engine *e, const market_sym *ms, i
                      metrics_result_name(r->result));
         else
             snprintf(out, sizeof out, "pending");
-        snprintf(line, sizeof line, "%s %-8.8s ", t, r->symbol);
-        int c = ui_put(u, w, y, x, cw, ROLE_DIM, line);
-        c += ui_put(u, w, y, x + c, cw - c, ai_action_role(r->action),
+        if (sel)
+            ui_fill(u, w, y, x, cw, ROLE_SELECTION);
+        snprintf(line, sizeof line, "%s%s %-8.8s ", sel ? ">" : " ", t, r->symbol);
+        int c = ui_put(u, w, y, x, cw, sel ? ROLE_SELECTION : ROLE_DIM, line);
+        c += ui_put(u, w, y, x + c, cw - c, sel ? ROLE_SELECTION : ai_action_role(r->action),
                     metrics_class_name(r->action));
         snprintf(line, sizeof line, "%*s%4.2f %4.2f %s", 5 - (int)strlen(metrics_class_name(
                                                                r->action)), "",
                  r->strength, r->confidence, out);
         c += ui_put(u, w, y, x + c, cw - c,
-                    r->scored ? (r->result > 0 ? ROLE_UP : r->result < 0 ? ROLE_DOWN : ROLE_TEXT)
-                              : ROLE_DIM,
+                    sel ? ROLE_SELECTION
+                    : r->scored ? (r->result > 0 ? ROLE_UP : r->result < 0 ? ROLE_DOWN
+                                                                           : ROLE_TEXT)
+                                : ROLE_DIM,
                     line);
         y++;
         const char *why = ss ? sigstore_reasons(ss, ms, r->id, r->time_ms) : "";
-        if (why[0] && y <= ymax) {
-            snprintf(line, sizeof line, "  %s", why);
-            ui_put(u, w, y++, x, cw, ROLE_DIM, line);
+        if (y <= ymax) {
+            if (why[0]) {
+                snprintf(line, sizeof line, "  %s", why);
+                ui_put(u, w, y, x, cw, ROLE_DIM, line);
+            }
+            y++;
         }
     }
     if (n == 0 && y <= ymax)
         ui_put(u, w, y++, x, cw, ROLE_DIM, "no signals yet");
+    return y;
+}
+
+/* text wrapped at word boundaries into rows y..ymax (the first row after `lead`) */
+static int ai_wrap(ui *u, WINDOW *w, int y, int ymax, int x, int cw, enum theme_role role,
+                   const char *lead, const char *text)
+{
+    char line[256];
+    size_t ll = strlen(lead), pos = 0, len = strlen(text);
+    bool first = true;
+    while (y <= ymax && (pos < len || first)) {
+        size_t room = (size_t)(cw > (int)ll + 8 ? cw : (int)ll + 8) - ll;
+        size_t take = len - pos <= room ? len - pos : room;
+        if (pos + take < len) { /* break at the last space that fits */
+            size_t b = take;
+            while (b > 0 && text[pos + b] != ' ')
+                b--;
+            if (b > 0)
+                take = b;
+        }
+        snprintf(line, sizeof line, "%-*s%.*s", (int)ll, first ? lead : "", (int)take,
+                 text + pos);
+        ui_put(u, w, y++, x, cw, role, line);
+        pos += take;
+        while (pos < len && text[pos] == ' ')
+            pos++;
+        first = false;
+    }
+    return y;
+}
+
+/* The selected signal's full reasoning in rows y..ymax: what it said (action, probabilities,
+ * confidence and its interval, strength, regime, source, traded or its gate), every model's
+ * probabilities and weight (kept for the newest signals), the top reasons and the features
+ * that moved it, and once scored its outcome, result, return, MFE, MAE and first hit. */
+static int ai_detail(ui *u, WINDOW *w, const engine *e, const market_sym *ms, int y, int ymax,
+                     int x, int cw)
+{
+    uint32_t n = engine_history_len(e);
+    if (y > ymax || n == 0 || u->ai_list.sel >= n)
+        return y;
+    const metrics_signal_row *r = engine_history(e, n - 1 - u->ai_list.sel);
+    sigstore *ss = trading_sigstore(u->a);
+    const sigstore_detail *d = ss ? sigstore_detail_of(ss, ms, r->id) : NULL;
+    char t[16], he[16], line[256];
+    ai_hms(r->time_ms, t, sizeof t);
+    ai_hms(r->horizon_end_ms, he, sizeof he);
+    snprintf(line, sizeof line, "signal #%llu %s %s %s  conf %.3f%s  strength %.2f",
+             (unsigned long long)r->id, t, r->symbol, metrics_class_name(r->action),
+             r->confidence, d && !d->calibrated ? " (uncalibrated)" : "", r->strength);
+    ui_put(u, w, y++, x, cw, ROLE_HEADER, line);
+    if (y <= ymax) {
+        int c = snprintf(line, sizeof line, "p buy %.3f hold %.3f sell %.3f", r->p[MODEL_BUY],
+                         r->p[MODEL_HOLD], r->p[MODEL_SELL]);
+        if (d && d->calibrated)
+            snprintf(line + c, sizeof line - (size_t)c, "  interval %.3f-%.3f", d->conf_lo,
+                     d->conf_hi);
+        ui_put(u, w, y++, x, cw, ROLE_TEXT, line);
+    }
+    if (y <= ymax) {
+        snprintf(line, sizeof line, "regime %s  source %s  %s%s", r->regime, r->source,
+                 r->traded ? "traded" : "not traded",
+                 d && !r->traded && d->gate[0] ? ": " : "");
+        if (d && !r->traded && d->gate[0])
+            snprintf(line + strlen(line), sizeof line - strlen(line), "%s", d->gate);
+        ui_put(u, w, y++, x, cw, ROLE_TEXT, line);
+    }
+    if (y <= ymax) {
+        if (!r->scored) {
+            snprintf(line, sizeof line, "pending: scored at %s (horizon end)", he);
+            ui_put(u, w, y++, x, cw, ROLE_DIM, line);
+        } else {
+            snprintf(line, sizeof line, "outcome %s %s  return %+.3f%%  MFE %.3f%%  MAE %.3f%%  "
+                     "first hit %s", metrics_class_name(r->outcome),
+                     metrics_result_name(r->result), r->ret * 100, r->mfe * 100, r->mae * 100,
+                     r->first_hit);
+            ui_put(u, w, y++, x, cw,
+                   r->result > 0 ? ROLE_UP : r->result < 0 ? ROLE_DOWN : ROLE_TEXT, line);
+        }
+    }
+    if (d) {
+        for (uint32_t i = 0; i < d->nmodels && i < engine_models(e) && y <= ymax; i++) {
+            const char *name = engine_model((engine *)e, i)->name;
+            if (d->models[i].ready)
+                snprintf(line, sizeof line, "  %.24s: buy %.3f hold %.3f sell %.3f  w %.2f",
+                         name, d->models[i].p[MODEL_BUY], d->models[i].p[MODEL_HOLD],
+                         d->models[i].p[MODEL_SELL], d->models[i].weight);
+            else
+                snprintf(line, sizeof line, "  %.24s: not ready", name);
+            ui_put(u, w, y++, x, cw, d->models[i].ready ? ROLE_TEXT : ROLE_DIM, line);
+        }
+    } else if (y <= ymax) { /* an older signal: the models' part of its stored record */
+        const uint8_t *rec = NULL;
+        size_t rl = 0;
+        int got = ss ? sigstore_record(ss, ms, r->id, r->time_ms, &rec, &rl) : -1;
+        bool ready[ENSEMBLE_MAX_MODELS];
+        double mp[ENSEMBLE_MAX_MODELS][MODEL_CLASSES];
+        uint32_t nm = engine_models(e);
+        if (got > 0 && engine_record_models(rec, rl, nm, ready, mp) == K_MODEL_OK) {
+            for (uint32_t i = 0; i < nm && y <= ymax; i++) {
+                const char *name = engine_model((engine *)e, i)->name;
+                if (ready[i])
+                    snprintf(line, sizeof line, "  %.24s: buy %.3f hold %.3f sell %.3f  w -",
+                             name, mp[i][MODEL_BUY], mp[i][MODEL_HOLD], mp[i][MODEL_SELL]);
+                else
+                    snprintf(line, sizeof line, "  %.24s: not ready", name);
+                ui_put(u, w, y++, x, cw, ready[i] ? ROLE_TEXT : ROLE_DIM, line);
+            }
+        } else {
+            ui_put(u, w, y++, x, cw, ROLE_DIM,
+                   got == 0 ? "  reading the model breakdown from the signals table"
+                            : "  no model breakdown stored for this signal");
+        }
+    }
+    const char *why = ss ? sigstore_reasons(ss, ms, r->id, r->time_ms) : "";
+    y = ai_wrap(u, w, y, ymax, x, cw, ROLE_TEXT, "reasons: ", why[0] ? why : "-");
+    if (d && d->features[0])
+        y = ai_wrap(u, w, y, ymax, x, cw, ROLE_DIM, "features: ", d->features);
     return y;
 }
 
@@ -357,17 +509,22 @@ void ui_ai_draw(ui *u, WINDOW *w, int ih, int iw)
     }
     y++;
     int top = y;
-    if (iw >= 110) { /* two columns */
+    ai_track(u, e);
+    if (iw >= 110) { /* two columns: the list over the selected signal's reasoning */
         int lw = iw - 52 - 2;
-        ai_signals(u, w, e, ms, top, ih, 1, lw);
+        int dh = K_MIN(K_MAX(ih - top - 8, 0), 8 + (int)engine_models(e));
+        int ly = ai_signals(u, w, e, ms, top, ih - dh - 1, 1, lw);
+        ai_detail(u, w, e, ms, K_MAX(ly, ih - dh) , ih, 1, lw);
         int x = 1 + lw + 2, rw = iw - lw - 2;
         y = ai_models(u, w, e, top, ih, x, rw) + 1;
         y = ai_retrains(u, w, e, y, ih, x, rw) + 1;
         y = ai_indicators(u, w, e, y, ih, x, rw) + 1;
         y = ai_reliability(u, w, e, y, ih, x, rw) + 1;
         ai_alerts(u, w, e, y, ih, x, rw);
-    } else { /* stacked: a third for the newest signals, then the rest as it fits */
-        y = ai_signals(u, w, e, ms, y, top + K_MAX((ih - top) / 3, 3), 1, iw) + 1;
+    } else { /* stacked: a third for the newest signals, the selected one's reasoning, then
+              * the rest as it fits */
+        y = ai_signals(u, w, e, ms, y, top + K_MAX((ih - top) / 3, 3), 1, iw);
+        y = ai_detail(u, w, e, ms, y, y + 6, 1, iw) + 1;
         y = ai_models(u, w, e, y, ih, 1, iw) + 1;
         y = ai_retrains(u, w, e, y, ih, 1, iw) + 1;
         y = ai_reliability(u, w, e, y, ih, 1, iw) + 1;

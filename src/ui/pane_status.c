@@ -268,7 +268,7 @@ static const char *pane_hint(ui *u)
     case PANE_EQUITY: return "[equity]";
     case PANE_HISTORY: return "[history] arrows j k scroll";
     case PANE_RISK: return "[risk]";
-    case PANE_AI: return "[ai]";
+    case PANE_AI: return "[ai] arrows j k select a signal, g a new one";
     case PANE_BACKTEST: return "[backtests] arrows j k move, Enter open the report";
     case PANE_BT_REPORT: return "[report] arrows j k scroll";
     default: return "";

@@ -16,6 +16,7 @@
 #include "kestrel/loop.h"
 #include "kestrel/alerts.h"
 #include "kestrel/runner.h"
+#include "kestrel/sigstore.h"
 #include "kestrel/trading.h"
 #include "kestrel/xmalloc.h"
 
@@ -557,6 +558,8 @@ static void mouse_event(ui *u, int b, int y, int x, bool press)
             ui_list_scroll(&u->bt_list, d);
         else if (id == PANE_BT_REPORT)
             ui_list_scroll(&u->bt_rep, 3 * d);
+        else if (id == PANE_AI)
+            ui_list_scroll(&u->ai_list, d);
         else if (id == PANE_CHART)
             for (int i = 0; i < 3; i++)
                 ui_chart_key(u, d < 0 ? KEY_LEFT : KEY_RIGHT);
@@ -568,6 +571,8 @@ static void mouse_event(ui *u, int b, int y, int x, bool press)
         ui_set_focus_pane(u, (enum pane_id)id);
     if (id == PANE_BACKTEST && u->bt_y0 > 0 && ui_list_click(&u->bt_list, y - p->y - u->bt_y0))
         ui_backtest_select(u); /* a click opens the run's report */
+    if (id == PANE_AI && u->ai_y0 > 0 && y - p->y - u->ai_y0 >= 0)
+        ui_list_click(&u->ai_list, (y - p->y - u->ai_y0) / 2); /* selects the signal */
     if (id == PANE_WATCH && u->wl_per > 0) {
         int row = y - p->y - u->wl_y0;
         if (row >= 0) {
@@ -589,8 +594,13 @@ static void key_normal(ui *u, int ch)
     app *a = u->a;
     enum tf tf = a->chart_tf;
     char err[CMD_ERR_MAX];
-    if (cmd_run_line(a, u, CMD_FROM_KEY, b->command, err, sizeof err) != CMD_OK && err[0])
-        app_flash(a, "%s: %s", b->label, err);
+    if (cmd_run_line(a, u, CMD_FROM_KEY, b->command, err, sizeof err) != CMD_OK) {
+        if (err[0])
+            app_flash(a, "%s: %s", b->label, err);
+    } else if (!strcmp(b->command, "signal")) { /* g: its signal (the newest) is selected */
+        u->ai_list.sel = u->ai_list.top = 0;
+        u->ui_changes++;
+    }
     if (a->chart_tf != tf) /* a new timeframe starts at its newest bar */
         u->ch_follow = true;
 }
@@ -847,6 +857,9 @@ static uint64_t pane_sig(ui *u, enum pane_id id)
         h = mix(h, trading_alerts(a) ? alerts_get_stats(trading_alerts(a))->raised : 0);
         h = mix(h, a->changes);
         h = mix(h, a->focus);
+        h = mix(h, u->ai_list.sel);
+        h = mix(h, u->ai_list.top);
+        h = mix(h, sigstore_seq(trading_sigstore(a))); /* an older signal's record was read */
         break;
     default:
         break;

@@ -270,6 +270,10 @@ static cmd_result ui_cmd_move(cmd_ctx *c)
     case PANE_BT_REPORT:
         ui_list_key(&u->bt_rep, key);
         break;
+    case PANE_AI: /* the signals list (drawn with its count): the selected one's reasoning */
+        ui_list_key(&u->ai_list, key);
+        u->ui_changes++;
+        break;
     default: /* the ladder and the System panes have no moves of their own */
         break;
     }

@@ -168,6 +168,12 @@ struct ui {
     /* Backtests screen: the stored runs, and the report's scroll (lines from the top) */
     ui_list bt_list, bt_rep;
     int bt_y0; /* first run row in the list pane (for clicks) */
+    /* AI screen: the signals list (0 = the newest); off the newest, the selection stays on its
+     * signal as new ones arrive (ai_newest: the newest id in the last frame, of ai_engine) */
+    ui_list ai_list;
+    uint64_t ai_newest;
+    const void *ai_engine;
+    int ai_y0; /* first list row in the pane (for clicks; two rows per signal) */
 
     /* indicator picker (pane_ind.c) */
     uint32_t pk_sel, pk_top, pk_n;

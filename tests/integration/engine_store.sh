@@ -6,7 +6,8 @@
 # signals equal `kestrel ctl metrics` (all-time and rolling); metrics documents are stored (the
 # data-clock hour boundary of the replay, and at exit) and `kestrel export metrics` writes them;
 # model state checkpoints are versioned in model_state, and after a kill -9 the next run (the
-# next day's capture: later data) restores the newest committed version.
+# next day's capture: later data) restores the newest committed version and replays the signals
+# stored after it, so ctl metrics again equal the numbers recomputed from the export.
 . tests/lib.sh
 K="$KESTREL_BIN"
 printf 'engine: { horizon = 60; state_interval = 60; };\n' > "$T/h.cfg"
@@ -133,18 +134,58 @@ check "restart: the reasons column holds the scorer's texts" \
 check "checkpoints are versioned (at most 3 kept per symbol)" \
     test "$(sqlite3 "$T/a.db" 'select count(*) from model_state')" -ge 1 -a \
     "$(sqlite3 "$T/a.db" 'select count(*) from model_state')" -le 3
-"$K" --headless --speed 0 --config "$T/h.cfg" --db "$T/k.db" --socket "$T/k.sock" \
+# checkpoints every 4 minutes of data: the last one is minutes before the kill, signals made and
+# scored after it are only in the signals table
+printf 'engine: { horizon = 60; state_interval = 240; };\n' > "$T/k.cfg"
+"$K" --headless --speed 0 --config "$T/k.cfg" --db "$T/k.db" --socket "$T/k.sock" \
     --log "$T/k1.log" --replay data/replay/btcusdt_20240808.gz > /dev/null 2>&1 &
 pid=$!; PIDS="$PIDS $pid"
 check "kill -9 run: the replay ends" wait_for 30 finished "$T/k.sock"
 ckpt() { [ "$(sqlite3 "$T/k.db" 'select count(*) from model_state' 2>/dev/null)" -ge 1 ]; }
 check "a checkpoint is committed before the kill" wait_for 10 ckpt
+made=$(jget "$T/s.json" 'j["trading"]["signals"]') # the same replay and horizon as the first run
+rows() { [ "$(sqlite3 "$T/k.db" 'select count(*) from signals' 2>/dev/null)" -ge "$made" ]; }
+check "every signal of the run is committed before the kill" wait_for 10 rows
 kill -9 $pid; wait $pid 2>/dev/null
 ver=$(sqlite3 "$T/k.db" 'select max(id) from model_state')
 learned=$(sqlite3 "$T/k.db" "select count(*) from signals where scored = 1")
-"$K" --headless --exit-at-end --speed 0 --config "$T/h.cfg" --db "$T/k.db" --socket "$T/k.sock" \
-    --log "$T/k2.log" --replay data/replay/btcusdt_20240809.gz > "$T/k2.json" 2>/dev/null
-check "after kill -9: the next run exits 0" test $? -eq 0
+check "kill -9 run: every stored signal has its replay record" \
+    eq "$(sqlite3 "$T/k.db" 'select count(*) from signals where replay is null')" 0
+"$K" --headless --speed 0 --config "$T/k.cfg" --db "$T/k.db" --socket "$T/k.sock" \
+    --log "$T/k2.log" --replay data/replay/btcusdt_20240809.gz > /dev/null 2>&1 &
+pid=$!; PIDS="$PIDS $pid"
+check "after kill -9: the next run's replay ends" wait_for 30 finished "$T/k.sock"
+"$K" ctl --socket "$T/k.sock" metrics > "$T/km.json"
+"$K" ctl --socket "$T/k.sock" status > "$T/k2.json"
+kill -TERM $pid; wait $pid; rc=$?
+check "after kill -9: the next run exits 0" test $rc -eq 0
+check "after kill -9: the signals scored after the checkpoint were replayed from their rows" \
+    test "$(jget "$T/k2.json" 'j["trading"]["model_state"]["replay_learned"]')" -gt 0
+check "after kill -9: the log says how many were replayed" \
+    grep -q "model state of BTCUSDT: [1-9][0-9]* signals stored after the checkpoint replayed ([1-9][0-9]* outcomes learned)" "$T/k2.log"
+"$K" export signals --format csv --db "$T/k.db" > "$T/ksig.csv"
+check "after kill -9: ctl metrics (all-time n, accuracy, brier, log_loss, ece of the ensemble; the baselines' n) equal the values recomputed from the export of both runs" python3 -c '
+import csv,json,math,sys
+m=json.load(open(sys.argv[2]))
+rows=[r for r in csv.DictReader(open(sys.argv[1])) if r["scored"]=="1"]
+K={"SELL":0,"HOLD":1,"BUY":2}
+n=len(rows); acc=br=ll=0.0; bn=[0]*10; bh=[0]*10; bc=[0.0]*10
+for r in rows:
+    p=[float(r["p_sell"]),float(r["p_hold"]),float(r["p_buy"])]; o=K[r["outcome"]]
+    hit=r["action"]==r["outcome"]; acc+=hit
+    br+=sum((p[k]-(k==o))**2 for k in range(3)); ll+=-math.log(max(p[o],1e-15))
+    c=float(r["confidence"]); b=0 if not c>0 else min(int(c*10),9)
+    bn[b]+=1; bh[b]+=hit; bc[b]+=c
+got={"n":n,"accuracy":acc/n,"brier":br/n,"log_loss":ll/n,
+     "ece":sum(bn[b]/n*abs(bh[b]/bn[b]-bc[b]/bn[b]) for b in range(10) if bn[b])}
+want=m["ensemble"]["all_time"]
+assert want["n"]==n, ("all-time n", want["n"], "scored rows", n)
+for k in "accuracy brier log_loss ece".split():
+    assert abs(want[k]-got[k])<=1e-12, (k,want[k],got[k])
+for name,v in m["baselines"].items():
+    assert v.get("all_time",v)["n"]==n, ("baseline",name,v.get("all_time",v)["n"],n)
+for name,v in m["models"].items(): assert 0<=v.get("all_time",v)["n"]<=n, ("model",name)
+print("   n =",n)' "$T/ksig.csv" "$T/km.json"
 check "after kill -9: the newest committed version is restored" \
     eq "$(jget "$T/k2.json" 'j["trading"]["model_state"]["restored_version"]')" "$ver"
 check "after kill -9: the log says what was restored" \

@@ -1,10 +1,12 @@
 /* sigstore: the engine's state through a REAL SQLite store survives kill -9 exactly. A child
  * process runs the lifecycle on a real kline day (lean Binance BTCBUSD 1m, 2022-12-13), writing
- * every signal and its scoring and a model state checkpoint through the store's writer; once
- * the checkpoint is committed it tells the parent, runs on, and is killed with SIGKILL. The
- * parent opens the database again, rebuilds an engine from the bars before the checkpoint
- * (indicator warm-up, no signals), restores it with sigstore_on_engine and checks that the next
- * 300 signals are bit-identical to those of an engine that never stopped. Also: the signals
+ * every signal and its scoring and a model state checkpoint through the store's writer; after
+ * the checkpoint it runs on for EXTRA more signals (stored, not checkpointed), tells the parent
+ * once they are committed, and is killed with SIGKILL. The parent opens the database again,
+ * rebuilds an engine from the bars so far (indicator warm-up, no signals), restores it with
+ * sigstore_on_engine (the checkpoint, then the EXTRA signals replayed from their rows) and
+ * checks that its metrics and counts equal an engine that never stopped and that the next 300
+ * signals are bit-identical to that engine's. Also: the signals
  * table holds one row per signal with the scored fields of the engine's history, and a state
  * newer than the data is not restored. */
 #include "check.h"
@@ -85,10 +87,11 @@ static market_sym the_sym(void)
 }
 
 #define CUT 700u
+#define EXTRA 60u /* signals after the checkpoint: only their rows are stored */
 #define AFTER 300u
 
-/* The child: the lifecycle with storage; after the checkpoint at CUT is committed, one byte to
- * the parent, then on until killed. Never returns. */
+/* The child: the lifecycle with storage; the checkpoint at CUT, EXTRA more signals, and once
+ * they are committed one byte to the parent, then waits to be killed. Never returns. */
 static void child_main(const char *path, int wfd)
 {
     store *st = NULL;
@@ -109,12 +112,15 @@ static void child_main(const char *path, int wfd)
         if (i + 1 == CUT) {
             sigstore_flush(ss, now); /* rows and the checkpoint */
             store_flush(st);         /* committed */
+        }
+        if (i + 1 == CUT + EXTRA) {
+            store_flush(st); /* the rows made since the checkpoint committed */
             char one = 'k';
             if (write(wfd, &one, 1) != 1)
                 _exit(4);
+            for (;;)
+                pause(); /* killed here */
         }
-        if (i + 1 == nbars)
-            pause(); /* killed here at the latest */
     }
 }
 
@@ -154,12 +160,17 @@ static void test_kill9(void)
     run a;
     run_init(&a);
     engine_signal s, s2;
-    int64_t now = 0;
-    for (uint32_t i = 0; i < CUT; i++) {
+    int64_t now = 0, cut_ms = 0;
+    uint64_t cut_scored = 0;
+    for (uint32_t i = 0; i < CUT + EXTRA; i++) {
         now = run_bar(&a, i);
         CHECK_INT(engine_signal_make(a.e, now, &s), K_MODEL_OK);
+        if (i + 1 == CUT) {
+            cut_ms = now;
+            cut_scored = engine_scored(a.e);
+        }
     }
-    int64_t cut_ms = now;
+    int64_t kill_ms = now;
 
     /* the database after kill -9 opens; the table holds the child's signals as of the flush */
     store *st = NULL;
@@ -169,7 +180,8 @@ static void test_kill9(void)
         return;
     sqlite3 *db = NULL;
     CHECK_INT(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    CHECK(sql_int(db, "select count(*) from signals") >= (int)CUT);
+    CHECK_INT(sql_int(db, "select count(*) from signals"), (int)(CUT + EXTRA));
+    CHECK_INT(sql_int(db, "select count(*) from signals where replay is null"), 0);
     CHECK(sql_int(db, "select count(*) from model_state") >= 1);
     /* the rows up to the checkpoint equal the reference engine's history, scored fields too */
     uint32_t hn = engine_history_len(a.e), checked = 0, same_rows = 1;
@@ -217,21 +229,39 @@ static void test_kill9(void)
     run_free(&c);
     sigstore_free(ss);
 
-    /* restart: indicators from the history bars, then the stored state */
+    /* restart: indicators from the history bars, then the stored state and the rows after it */
     ss = sigstore_new(st, NULL, 0);
     run r;
     run_init(&r);
-    for (uint32_t i = 0; i < CUT; i++)
+    for (uint32_t i = 0; i < CUT + EXTRA; i++)
         run_bar(&r, i);
-    sigstore_on_engine(ss, &ms, r.e, cut_ms);
+    sigstore_on_engine(ss, &ms, r.e, kill_ms);
     sigstore_info info;
     sigstore_get_info(ss, r.e, &info);
     CHECK(info.restored_version > 0);
     CHECK_INT(info.restored_time_ms, cut_ms);
+    /* the EXTRA new ones, and the checkpoint's pending ones scored since */
+    CHECK(info.replayed >= EXTRA && info.replayed <= EXTRA + engine_pending(a.e) + 64);
+    CHECK(info.replay_learned > 0);
+    CHECK_INT(info.replay_learned, engine_scored(a.e) - cut_scored);
     CHECK_INT(engine_scored(r.e), engine_scored(a.e));
     CHECK_INT(engine_pending(r.e), engine_pending(a.e));
+    /* every metric (ensemble, models, baselines; all-time and rolling) as if never stopped */
+    cJSON *ja = engine_metrics_json(a.e), *jr = engine_metrics_json(r.e);
+    char *ta = ja ? cJSON_PrintUnformatted(ja) : NULL, *tr = jr ? cJSON_PrintUnformatted(jr) : NULL;
+    CHECK(ta && tr && !strcmp(ta, tr));
+    cJSON_free(ta);
+    cJSON_free(tr);
+    cJSON_Delete(ja);
+    cJSON_Delete(jr);
+    double wa[ENSEMBLE_MAX_MODELS], wr[ENSEMBLE_MAX_MODELS];
+    engine_weights(a.e, wa);
+    engine_weights(r.e, wr);
+    CHECK(!memcmp(wa, wr, sizeof(double) * engine_models(a.e)));
+    CHECK(engine_threshold(a.e) == engine_threshold(r.e));
+    CHECK_INT(calib_n(engine_calib(r.e)), calib_n(engine_calib(a.e)));
     uint32_t same = 1, made = 0;
-    for (uint32_t i = CUT; i < CUT + AFTER && i < nbars; i++) {
+    for (uint32_t i = CUT + EXTRA; i < CUT + EXTRA + AFTER && i < nbars; i++) {
         now = run_bar(&a, i);
         run_bar(&r, i);
         CHECK_INT(engine_signal_make(a.e, now, &s), K_MODEL_OK);
@@ -243,6 +273,15 @@ static void test_kill9(void)
     CHECK_INT(made, AFTER);
     CHECK(same); /* the same predictions next */
     CHECK_INT(engine_scored(r.e), engine_scored(a.e));
+    ja = engine_metrics_json(a.e);
+    jr = engine_metrics_json(r.e);
+    ta = ja ? cJSON_PrintUnformatted(ja) : NULL;
+    tr = jr ? cJSON_PrintUnformatted(jr) : NULL;
+    CHECK(ta && tr && !strcmp(ta, tr)); /* the replayed pending ones learned the same labels */
+    cJSON_free(ta);
+    cJSON_free(tr);
+    cJSON_Delete(ja);
+    cJSON_Delete(jr);
     CHECK_INT(engine_drift_events(r.e), engine_drift_events(a.e));
     printf("restored version %lld at %lld: %u signals after it bit-identical, %llu scored, "
            "%llu ADWIN drift events\n",
@@ -302,6 +341,56 @@ static void test_versions(void)
     CHECK_INT(system(cmd), 0);
 }
 
+/* engine_record / engine_replay refuse what is not the next step of the engine they are given */
+static void test_replay_refusals(void)
+{
+    run a, c;
+    run_init(&a);
+    run_init(&c);
+    engine_signal s;
+    model_blob rec1 = { 0 }, rec3 = { 0 }, tmp = { 0 };
+    metrics_signal_row row1, row3;
+    for (uint32_t i = 0; i < 3; i++) {
+        int64_t now = run_bar(&a, i);
+        run_bar(&c, i);
+        CHECK_INT(engine_signal_make(a.e, now, &s), K_MODEL_OK);
+        if (i == 0) {
+            CHECK_INT(engine_record(a.e, s.id, &rec1), K_MODEL_OK);
+            row1 = *engine_history(a.e, 0);
+        }
+    }
+    CHECK_INT(engine_record(a.e, s.id, &rec3), K_MODEL_OK);
+    row3 = *engine_history(a.e, 2);
+    CHECK_INT(engine_record(a.e, s.id - 1, &tmp), K_MODEL_BAD_INPUT); /* only the newest */
+    CHECK_INT(tmp.len, 0);
+    /* c has made no signal: #3 is not its next one, a cut record is not a record */
+    CHECK_INT(engine_replay(c.e, rec3.data, rec3.len, &row3), K_MODEL_BAD_INPUT);
+    CHECK_INT(engine_replay(c.e, rec1.data, rec1.len - 1, &row1), K_MODEL_BAD_STATE);
+    metrics_signal_row other = row1;
+    other.time_ms += 1; /* another signal's row */
+    CHECK_INT(engine_replay(c.e, rec1.data, rec1.len, &other), K_MODEL_BAD_INPUT);
+    CHECK_INT(engine_history_len(c.e), 0);
+    /* #1 is: it is re-made (history, pending) and a second replay of it is refused */
+    CHECK_INT(engine_replay(c.e, rec1.data, rec1.len, &row1), K_MODEL_OK);
+    CHECK_INT(engine_history_len(c.e), 1);
+    CHECK_INT(engine_pending(c.e), 1);
+    CHECK(engine_history(c.e, 0)->id == 1 && engine_history(c.e, 0)->confidence == row1.confidence);
+    CHECK_INT(engine_replay(c.e, rec1.data, rec1.len, &row1), K_MODEL_BAD_INPUT);
+    /* a scored row of a pending signal: its stored label is learned (prequential: the record
+     * says when its horizon ends; the label is the stored one) */
+    row1.scored = true;
+    row1.outcome = MODEL_HOLD;
+    row1.ret = 0.0001;
+    CHECK_INT(engine_replay(c.e, rec1.data, rec1.len, &row1), K_MODEL_OK);
+    CHECK_INT(engine_scored(c.e), 1);
+    CHECK_INT(engine_pending(c.e), 0);
+    CHECK(engine_history(c.e, 0)->scored && engine_history(c.e, 0)->ret == 0.0001);
+    model_blob_free(&rec1);
+    model_blob_free(&rec3);
+    run_free(&a);
+    run_free(&c);
+}
+
 int main(void)
 {
     char path[512];
@@ -312,6 +401,7 @@ int main(void)
     if (nbars < 1440)
         CHECK_DONE();
     test_versions();
+    test_replay_refusals();
     test_kill9();
     free(bars);
     CHECK_DONE();
