@@ -1380,6 +1380,9 @@ int runner_restore_order(runner *r, const order *o, bool triggered)
     if (paper_restore_order(r->pp, o->client_id, &o->req, o->status, o->filled, o->filled_quote,
                             triggered, runner_now(r)) != BROKER_OK)
         return K_ERR;
+    if (o->req.type == ORDER_TRAILING_STOP && paper_restore_trail(r->pp, o->client_id,
+                                                                  o->trail_best) != K_OK)
+        return K_ERR;
     return K_OK;
 }
 
