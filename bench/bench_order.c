@@ -8,8 +8,11 @@
  *                $KESTREL_BENCH_DIR or /tmp) until its confirmation, then the paper broker over
  *                the real BTCUSDT book (latency 0) until its ACCEPTED: each part's p50 / p99.
  *   paper_fills: the real spot BTCUSDT replay (08+09) at full speed through a book and the paper
- *                broker, with a resting order on every level of both sides of the book (up to
- *                200 a side) placed when it first syncs: fills per second, events per second. */
+ *                broker, keeping a resting order on every price level of the top 200 of both
+ *                sides as the book moves (after every book update a level without one gets one;
+ *                a filled order's level gets a new one at the back of the queue; orders the book
+ *                left behind are canceled when a side holds 400): fills per second, events per
+ *                second. */
 #include "kestrel/book.h"
 #include "kestrel/paper.h"
 #include "kestrel/risk.h"
@@ -123,15 +126,130 @@ static void bench_order_path(void)
     instruments_free(in);
 }
 
-typedef struct counter {
-    uint64_t fills, events;
-} counter;
+/* ---- paper fills with resting orders on every level as the book moves ----
+ * Our resting orders, keyed by (side, price): an open-addressing table (linear probing,
+ * backward-shift deletion) so the refill after every book update is a lookup per level. */
+enum { RS_SLOTS = 4096, RS_LEVELS = 200, RS_MAX_SIDE = 400 };
+
+typedef struct rs_slot {
+    kdec px;     /* 0 = empty */
+    int side;
+    kdec filled;
+} rs_slot;
+
+typedef struct resting {
+    rs_slot slot[RS_SLOTS];
+    uint32_t n[2];
+    uint64_t fills, events, placed, canceled;
+    kdec qty;
+} resting;
+
+static uint32_t rs_hash(kdec px, int side)
+{
+    uint64_t h = (uint64_t)px * 0x9E3779B97F4A7C15ull ^ (uint64_t)side;
+    return (uint32_t)(h >> 40) & (RS_SLOTS - 1);
+}
+
+static rs_slot *rs_find(resting *r, kdec px, int side)
+{
+    for (uint32_t i = rs_hash(px, side);; i = (i + 1) & (RS_SLOTS - 1)) {
+        rs_slot *e = &r->slot[i];
+        if (e->px == 0 || (e->px == px && e->side == side))
+            return e;
+    }
+}
+
+static void rs_del(resting *r, rs_slot *e)
+{
+    r->n[e->side]--;
+    uint32_t i = (uint32_t)(e - r->slot);
+    for (uint32_t j = (i + 1) & (RS_SLOTS - 1); r->slot[j].px; j = (j + 1) & (RS_SLOTS - 1)) {
+        uint32_t h = rs_hash(r->slot[j].px, r->slot[j].side);
+        /* move j back into the hole i when its home is not in (i, j] */
+        if ((j > i && (h <= i || h > j)) || (j < i && h <= i && h > j)) {
+            r->slot[i] = r->slot[j];
+            i = j;
+        }
+    }
+    r->slot[i].px = 0;
+}
+
+/* the client id carries side and price: "r<side>_<price in 1e-8>" */
+static bool rs_parse(const char *id, int *side, kdec *px)
+{
+    if (id[0] != 'r' || (id[1] != '0' && id[1] != '1') || id[2] != '_')
+        return false;
+    *side = id[1] - '0';
+    *px = strtoll(id + 3, NULL, 10);
+    return *px > 0;
+}
 
 static void on_event(void *ud, const broker_event *ev)
 {
-    counter *c = ud;
-    c->events++;
-    c->fills += ev->kind == BROKER_EV_FILL;
+    resting *r = ud;
+    r->events++;
+    int side;
+    kdec px;
+    if (!rs_parse(ev->client_id, &side, &px))
+        return;
+    rs_slot *e = rs_find(r, px, side);
+    if (!e->px)
+        return;
+    if (ev->kind == BROKER_EV_FILL) {
+        r->fills++;
+        e->filled += ev->fill.qty;
+        if (e->filled >= r->qty)
+            rs_del(r, e);
+    } else if (ev->kind == BROKER_EV_CANCELED || ev->kind == BROKER_EV_EXPIRED ||
+               ev->kind == BROKER_EV_REJECTED) {
+        rs_del(r, e);
+    }
+}
+
+/* an order on every one of the top RS_LEVELS levels of both sides that has none; orders that
+ * fell behind the window (the book moved away) are canceled when a side holds RS_MAX_SIDE */
+static void rs_refill(resting *r, paper *p, const book *b, int64_t t)
+{
+    for (int side = 0; side < 2; side++) {
+        uint32_t n = K_MIN(book_depth(b, (enum book_side)side), (uint32_t)RS_LEVELS);
+        kdec edge = 0, q;
+        for (uint32_t i = 0; i < n; i++) {
+            kdec px;
+            if (book_level(b, (enum book_side)side, i, &px, &q) != K_OK)
+                break;
+            edge = px;
+            rs_slot *e = rs_find(r, px, side);
+            if (e->px)
+                continue;
+            order o = {.req = {.venue = VENUE_BINANCE_SPOT, .symbol = "BTCUSDT",
+                               .side = side == BOOK_BID ? SIDE_BUY : SIDE_SELL,
+                               .type = ORDER_LIMIT, .qty = r->qty, .price = px}};
+            snprintf(o.client_id, sizeof o.client_id, "r%d_%lld", side, (long long)px);
+            *e = (rs_slot){.px = px, .side = side};
+            r->n[side]++;
+            r->placed++;
+            if (broker_place(paper_broker(p), &o, t) != BROKER_OK)
+                rs_del(r, e);
+        }
+        if (r->n[side] < RS_MAX_SIDE || edge == 0)
+            continue;
+        kdec gone[RS_SLOTS];
+        uint32_t ng = 0;
+        for (uint32_t i = 0; i < RS_SLOTS; i++) {
+            const rs_slot *e = &r->slot[i];
+            if (e->px && e->side == side && (side == BOOK_BID ? e->px < edge : e->px > edge))
+                gone[ng++] = e->px;
+        }
+        for (uint32_t i = 0; i < ng; i++) { /* latency 0: CANCELED comes at once (rs_del) */
+            char id[ORDER_ID_MAX];
+            snprintf(id, sizeof id, "r%d_%lld", side, (long long)gone[i]);
+            if (broker_cancel(paper_broker(p), id, t) == BROKER_OK)
+                r->canceled++;
+            rs_slot *e = rs_find(r, gone[i], side);
+            if (e->px) /* no longer cancelable (already final): forget it */
+                rs_del(r, e);
+        }
+    }
 }
 
 static void bench_paper_fills(void)
@@ -148,48 +266,41 @@ static void bench_paper_fills(void)
     c.latency_ms = c.report_latency_ms = 0;
     (void)paper_config_balance(&c, "USDT", D("90000000000"));
     (void)paper_config_balance(&c, "BTC", D("100000"));
-    c.max_orders = 100000;
+    c.max_orders = 4 * RS_MAX_SIDE; /* terminal orders are dropped at the bound */
     paper *p = paper_new(&c, NULL);
-    counter cnt = {0};
-    broker_set_listener(paper_broker(p), on_event, &cnt);
+    resting *r = calloc(1, sizeof *r);
+    r->qty = D("0.001");
+    broker_set_listener(paper_broker(p), on_event, r);
     paper_attach_book(p, VENUE_BINANCE_SPOT, "BTCUSDT", b);
-    bool placed = false;
-    uint64_t events = 0, resting = 0;
+    uint64_t events = 0, refills = 0, most = 0;
     int64_t t0 = now_ns();
     feed_event ev;
     while (stream_next(&s, &ev)) {
         int64_t t = ev.recv_ns / 1000000;
         paper_on_time(p, t);
+        bool depth = false;
         if (ev.kind == FEED_DEPTH_DIFF)
-            (void)book_on_diff(b, &ev);
+            depth = book_on_diff(b, &ev) == K_OK;
         else if (ev.kind == FEED_DEPTH_SNAPSHOT)
-            (void)book_on_snapshot(b, &ev);
+            depth = book_on_snapshot(b, &ev) == K_OK;
         else if (ev.kind == FEED_TRADE)
             paper_on_trade(p, &ev, t);
         events++;
-        if (!placed && book_is_live(b)) {
-            placed = true;
-            for (int side = 0; side < 2; side++) {
-                uint32_t n = K_MIN(book_depth(b, (enum book_side)side), 200u);
-                for (uint32_t i = 0; i < n; i++) {
-                    kdec px, q;
-                    if (book_level(b, (enum book_side)side, i, &px, &q) != K_OK)
-                        break;
-                    order o = {.req = {.venue = VENUE_BINANCE_SPOT, .symbol = "BTCUSDT",
-                                       .side = side == BOOK_BID ? SIDE_BUY : SIDE_SELL,
-                                       .type = ORDER_LIMIT, .qty = D("0.001"), .price = px}};
-                    snprintf(o.client_id, sizeof o.client_id, "p%d_%u", side, i);
-                    if (broker_place(paper_broker(p), &o, t) == BROKER_OK)
-                        resting++;
-                }
-            }
+        if (depth && book_is_live(b)) { /* the book moved: every level has its order again */
+            rs_refill(r, p, b, t);
+            refills++;
+            most = K_MAX(most, (uint64_t)(r->n[0] + r->n[1]));
         }
     }
     int64_t dt = now_ns() - t0;
-    printf("{\"bench\":\"paper_fills\",\"events\":%llu,\"resting_orders\":%llu,\"fills\":%llu,"
-           "\"fills_per_s\":%.0f,\"events_per_s\":%.0f}\n",
-           (unsigned long long)events, (unsigned long long)resting,
-           (unsigned long long)cnt.fills, cnt.fills / (dt / 1e9), events / (dt / 1e9));
+    printf("{\"bench\":\"paper_fills\",\"events\":%llu,\"book_updates\":%llu,"
+           "\"orders_placed\":%llu,\"orders_canceled\":%llu,\"resting_max\":%llu,"
+           "\"fills\":%llu,\"fills_per_s\":%.0f,\"events_per_s\":%.0f}\n",
+           (unsigned long long)events, (unsigned long long)refills,
+           (unsigned long long)r->placed, (unsigned long long)r->canceled,
+           (unsigned long long)most, (unsigned long long)r->fills, r->fills / (dt / 1e9),
+           events / (dt / 1e9));
+    free(r);
     paper_free(p);
     book_free(b);
     stream_close(&s);

@@ -32,6 +32,7 @@ enum broker_event_kind {
     BROKER_EV_AMENDED,
     BROKER_EV_FUNDING,      /* amount: funding paid (< 0) or received (> 0), in the quote asset */
     BROKER_EV_LIQUIDATION,  /* a futures position was liquidated at price; amount = loss */
+    BROKER_EV_TRAILED,      /* a trailing stop's best price moved to price (its stop with it) */
 };
 const char *broker_event_name(enum broker_event_kind k); /* "accepted" "rejected" "fill" ... */
 

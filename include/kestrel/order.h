@@ -103,6 +103,9 @@ typedef struct order {
     bool fill_after_cancel; /* a fill arrived after the order reached CANCELED / EXPIRED */
     bool triggered;        /* a stop / take-profit / trailing order has triggered (persisted: a
                             * triggered stop-limit rests as a limit after a restart) */
+    kdec trail_best;       /* TRAILING_STOP: the best price since placed (high-water for a
+                            * sell, low-water for a buy) as the broker reported it, 0 = none
+                            * yet; persisted, so a restart resumes at the same stop */
     char reason[ORDER_REASON_MAX]; /* last rejection / expiry reason */
     /* applied trade ids (duplicate suppression), owned */
     int64_t *trade_ids;
@@ -183,6 +186,15 @@ K_MUST_USE enum order_result order_mgr_amend(order_mgr *m, const char *client_id
  * (a note from == to), so the store keeps it. Once only: a second call changes nothing. */
 K_MUST_USE enum order_result order_mgr_triggered(order_mgr *m, const char *client_id,
                                                  int64_t now_ms);
+/* The broker says a trailing stop's best price moved to best (its stop moves with it): kept and
+ * reported (a note from == to), so the store keeps it. Unchanged best: nothing happens. */
+K_MUST_USE enum order_result order_mgr_trail(order_mgr *m, const char *client_id, kdec best,
+                                             int64_t now_ms);
+/* A trailing stop's stop price for its best price: best - best * trail_pct / 100 for a sell,
+ * best + ... for a buy, the distance rounded up (1e-8); 0 when best is 0. The paper broker
+ * triggers on it. */
+kdec order_trail_stop(const order_req *r, kdec best);
+
 /* The venue accepted less than was asked (a reduce-only order clipped to the position): the
  * order's quantity becomes qty (never below what is filled; never raised). Reported. */
 K_MUST_USE enum order_result order_mgr_trim(order_mgr *m, const char *client_id, kdec qty,
@@ -198,7 +210,8 @@ struct cJSON *order_fill_json(const char *fill_id, const char *order_id, const c
                               int qty_decimals);
 /* An order: id, venue, symbol, side, type, tif, post_only, reduce_only, status, qty, price,
  * stop, trail_pct, sl, tp, leverage, filled, filled_quote, avg_price, fees, fills, created,
- * updated, fill_after_cancel, triggered, reason, trade_ids (strings). */
+ * updated, fill_after_cancel, triggered, reason, trade_ids (strings); a trailing stop also
+ * trail_best and trail_stop (its current stop price, derived: not read back). */
 struct cJSON *order_json(const order *o);
 /* Rebuilds an order from order_json() output (for order_mgr_restore; the caller frees
  * out->trade_ids). ORDER_ERR_INVALID on a missing or malformed field. */

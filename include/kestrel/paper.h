@@ -106,6 +106,9 @@ K_MUST_USE enum broker_result paper_restore_order(paper *p, const char *client_i
                                                   const order_req *req, enum order_status status,
                                                   kdec filled, kdec filled_quote, bool triggered,
                                                   int64_t now_ms);
+/* A restored trailing stop's best price (order.trail_best as stored): it resumes at the same
+ * stop. K_ERR when client_id is not a restored trailing stop. */
+K_MUST_USE int paper_restore_trail(paper *p, const char *client_id, kdec best);
 /* A USD-M position as the delivered events tell it (fills still travelling to the listener are
  * taken out, as paper_balance_seen does for balances): what the app persists and restores.
  * cost: the signed sum of the fills' truncated notionals (entry = cost / qty); margin: the

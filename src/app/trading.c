@@ -711,10 +711,11 @@ static bool trading_load_order(void *ud, const store_record *rec, uint64_t seq)
         return true;
     }
     /* a triggered stop-limit rests as its limit (it must not trigger twice); a triggered
-     * stop-market / take-profit executed at the trigger: its outcome died with the process */
+     * stop-market / take-profit / trailing stop executed at the trigger: its outcome died with
+     * the process; an untriggered trailing stop resumes from its stored best price */
     bool rests = o.status == ORDER_NEW || o.status == ORDER_PARTIALLY_FILLED;
-    rests = rests && o.req.type != ORDER_MARKET && o.req.type != ORDER_TRAILING_STOP &&
-            !o.req.sweep && (!o.triggered || o.req.type == ORDER_STOP_LIMIT);
+    rests = rests && o.req.type != ORDER_MARKET && !o.req.sweep &&
+            (!o.triggered || o.req.type == ORDER_STOP_LIMIT);
     if (rests && runner_restore_order(a->runner, &o, o.triggered) == K_OK) {
         l->orders++;
     } else {

@@ -908,6 +908,8 @@ static void runner_catch_up(runner *r, int64_t t)
         (void)kclock_advance(r->clock, t - 1);
 }
 
+static void runner_deposit(runner *r, runner_sym *s, kdec px, int64_t t);
+
 static void runner_on_bar(runner *r, runner_sym *s, enum tf tf, const candle *b)
 {
     int64_t end = b->open_ms + tf_ms(tf);
@@ -929,6 +931,7 @@ static void runner_on_bar(runner *r, runner_sym *s, enum tf tf, const candle *b)
         runner_bar_protect(r, s, b, end);
         runner_quote(r, s, b->c);
         s->last_close = b->c;
+        runner_deposit(r, s, b->c, end); /* kline-fed: the first close is the first price */
         portfolio_mark(r->pf, s->ms->venue, s->ms->name, b->c);
         portfolio_sample(r->pf, end);
         if (r->cfg.strategy == RUNNER_ALWAYS_BUY)
@@ -951,7 +954,8 @@ static void runner_on_bar(runner *r, runner_sym *s, enum tf tf, const candle *b)
 }
 
 /* A starting holding of this spot symbol's base asset joins the portfolio at the first price
- * seen (else selling it would look like a short) */
+ * seen, a trade's or (kline-fed) a bar's close: from then on the equity counts it at the mark
+ * (and selling it is not a short) */
 static void runner_deposit(runner *r, runner_sym *s, kdec px, int64_t t)
 {
     if (s->ms->venue == VENUE_BINANCE_USDM || px <= 0)
@@ -1504,6 +1508,9 @@ int runner_restore_order(runner *r, const order *o, bool triggered)
         return K_ERR;
     if (paper_restore_order(r->pp, o->client_id, &o->req, o->status, o->filled, o->filled_quote,
                             triggered, runner_now(r)) != BROKER_OK)
+        return K_ERR;
+    if (o->req.type == ORDER_TRAILING_STOP && paper_restore_trail(r->pp, o->client_id,
+                                                                  o->trail_best) != K_OK)
         return K_ERR;
     return K_OK;
 }

@@ -26,7 +26,7 @@ const char *broker_event_name(enum broker_event_kind k)
 {
     static const char *const names[] = {"accepted", "rejected", "fill", "canceled",
                                         "expired", "unknown", "triggered", "amended",
-                                        "funding", "liquidation"};
+                                        "funding", "liquidation", "trailed"};
     return (unsigned)k < K_ARRAY_LEN(names) ? names[k] : "?";
 }
 
@@ -114,6 +114,8 @@ enum order_result broker_event_apply(order_mgr *m, const broker_event *ev)
         return order_mgr_fill(m, ev->client_id, &ev->fill);
     case BROKER_EV_TRIGGERED:
         return order_mgr_triggered(m, ev->client_id, ev->time_ms);
+    case BROKER_EV_TRAILED:
+        return order_mgr_trail(m, ev->client_id, ev->price, ev->time_ms);
     case BROKER_EV_AMENDED:
     case BROKER_EV_FUNDING:
     case BROKER_EV_LIQUIDATION:

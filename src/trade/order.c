@@ -453,6 +453,32 @@ enum order_result order_mgr_triggered(order_mgr *m, const char *client_id, int64
     return ORDER_OK;
 }
 
+enum order_result order_mgr_trail(order_mgr *m, const char *client_id, kdec best,
+                                  int64_t now_ms)
+{
+    order *o = order_mgr_find(m, client_id);
+    if (!o)
+        return ORDER_ERR_NOT_FOUND;
+    if (o->req.type != ORDER_TRAILING_STOP || best <= 0)
+        return ORDER_ERR_INVALID;
+    if (best == o->trail_best)
+        return ORDER_OK;
+    o->trail_best = best;
+    o->updated_ms = now_ms;
+    order_note_send(m, ORDER_NOTE_TRANSITION, o, o->status, NULL, now_ms);
+    return ORDER_OK;
+}
+
+kdec order_trail_stop(const order_req *r, kdec best)
+{
+    if (best <= 0 || r->trail_pct <= 0)
+        return 0;
+    __int128 d = (__int128)KDEC_SCALE * 100;
+    __int128 dist = ((__int128)best * r->trail_pct + d - 1) / d;
+    __int128 s = r->side == SIDE_BUY ? best + dist : best - dist;
+    return s > KDEC_MAX ? KDEC_MAX : s < 0 ? 0 : (kdec)s;
+}
+
 enum order_result order_mgr_trim(order_mgr *m, const char *client_id, kdec qty, int64_t now_ms)
 {
     order *o = order_mgr_find(m, client_id);
@@ -535,6 +561,10 @@ cJSON *order_json(const order *o)
     cJSON_AddNumberToObject(j, "updated", (double)o->updated_ms);
     cJSON_AddBoolToObject(j, "fill_after_cancel", o->fill_after_cancel);
     cJSON_AddBoolToObject(j, "triggered", o->triggered);
+    if (r->type == ORDER_TRAILING_STOP) {
+        order_put_kdec(j, "trail_best", o->trail_best, -1);
+        order_put_kdec(j, "trail_stop", order_trail_stop(r, o->trail_best), -1);
+    }
     cJSON_AddStringToObject(j, "reason", o->reason);
     cJSON *ids = cJSON_AddArrayToObject(j, "trade_ids");
     for (uint32_t i = 0; i < o->ntrade_ids; i++) {
@@ -630,6 +660,8 @@ enum order_result order_from_json(const cJSON *j, order *out)
     out->fill_after_cancel = order_jb(j, "fill_after_cancel", &ok);
     /* absent in records written before it existed: not triggered */
     out->triggered = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "triggered"));
+    if (out->req.type == ORDER_TRAILING_STOP && cJSON_GetObjectItemCaseSensitive(j, "trail_best"))
+        out->trail_best = order_jk(j, "trail_best", &ok); /* absent before it was stored: 0 */
     snprintf(out->reason, sizeof out->reason, "%s", order_js(j, "reason", &ok));
     const cJSON *ids = cJSON_GetObjectItemCaseSensitive(j, "trade_ids");
     if (!cJSON_IsArray(ids))

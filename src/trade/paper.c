@@ -450,6 +450,19 @@ static void paper_event(paper *p, paper_order *o, enum broker_event_kind k, cons
     paper_queue(p, &ev, at);
 }
 
+/* a trailing stop's best moved: the listener hears it like any transition (it persists it) */
+static void paper_trail_to(paper *p, paper_order *o, kdec best, int64_t at)
+{
+    if (best <= 0 || best == o->trail_best)
+        return;
+    o->trail_best = best;
+    broker_event ev = {.kind = BROKER_EV_TRAILED, .venue = o->req.venue, .side = o->req.side,
+                       .qty = o->req.qty, .price = best};
+    snprintf(ev.client_id, sizeof ev.client_id, "%s", o->id);
+    snprintf(ev.symbol, sizeof ev.symbol, "%s", o->req.symbol);
+    paper_queue(p, &ev, at);
+}
+
 static void paper_deliver(paper *p, int64_t now)
 {
     if (p->delivering)
@@ -911,7 +924,7 @@ static void paper_arrive(paper *p, paper_order *o, int64_t at)
     }
     paper_event(p, o, BROKER_EV_ACCEPTED, NULL, at);
     if (pb && pb->last_px > 0 && o->req.type == ORDER_TRAILING_STOP)
-        o->trail_best = pb->last_px;
+        paper_trail_to(p, o, pb->last_px, at);
     if (o->req.type == ORDER_MARKET)
         paper_execute_market(p, o, pb, at);
     /* the others wait for their trigger */
@@ -1271,6 +1284,15 @@ enum broker_result paper_restore_order(paper *p, const char *client_id, const or
     return BROKER_OK;
 }
 
+int paper_restore_trail(paper *p, const char *client_id, kdec best)
+{
+    paper_order *o = paper_find(p, client_id);
+    if (!o || o->req.type != ORDER_TRAILING_STOP || best < 0)
+        return K_ERR;
+    o->trail_best = best; /* as stored: no event, the listener has it */
+    return K_OK;
+}
+
 size_t paper_positions_seen(const paper *p, paper_position_state *out, size_t cap)
 {
     size_t n = 0;
@@ -1333,8 +1355,9 @@ uint32_t paper_in_flight(const paper *p)
     return n;
 }
 
-/* stop / tp / trailing: does this trade trigger o? */
-static bool paper_triggers(paper_order *o, kdec px)
+/* stop / tp / trailing: does this trade trigger o? (a trailing stop's best follows the
+ * print first) */
+static bool paper_triggers(paper *p, paper_order *o, kdec px, int64_t now)
 {
     bool buy = o->req.side == SIDE_BUY;
     switch (o->req.type) {
@@ -1344,12 +1367,10 @@ static bool paper_triggers(paper_order *o, kdec px)
     case ORDER_TAKE_PROFIT:
         return buy ? px <= o->req.stop : px >= o->req.stop;
     case ORDER_TRAILING_STOP: {
-        if (o->trail_best == 0)
-            o->trail_best = px;
-        if (buy ? px < o->trail_best : px > o->trail_best)
-            o->trail_best = px;
-        kdec d = paper_pct_up(o->trail_best, o->req.trail_pct);
-        return buy ? px >= o->trail_best + d : px <= o->trail_best - d;
+        if (o->trail_best == 0 || (buy ? px < o->trail_best : px > o->trail_best))
+            paper_trail_to(p, o, px, now);
+        kdec s = order_trail_stop(&o->req, o->trail_best);
+        return buy ? px >= s : px <= s;
     }
     default:
         return false;
@@ -1397,7 +1418,7 @@ void paper_on_trade(paper *p, const feed_event *tr, int64_t now_ms)
             strcmp(o->req.symbol, tr->symbol))
             continue;
         if (paper_is_trigger(o->req.type) && !o->triggered) {
-            if (!paper_triggers(o, px))
+            if (!paper_triggers(p, o, px, now_ms))
                 continue;
             o->triggered = true;
             paper_event(p, o, BROKER_EV_TRIGGERED, NULL, now_ms);

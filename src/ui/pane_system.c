@@ -291,6 +291,13 @@ static void sys_rowd(ui *u, WINDOW *w, int y, int iw, const char *label, kdec v,
 }
 
 static void sys_orders(ui *u, WINDOW *w, int y, int ih, int iw);
+static int sys_positions(ui *u, WINDOW *w, int y, int ymax, int iw);
+
+/* row y when it is inside the pane (ih rows), else 0: sys_row draws nothing on row 0 */
+static int sys_y(int y, int ih)
+{
+    return y <= ih ? y : 0;
+}
 
 /* The paper account, from the trading runner. */
 static void sys_trading(ui *u, WINDOW *w, int ih, int iw)
@@ -304,37 +311,137 @@ static void sys_trading(ui *u, WINDOW *w, int ih, int iw)
     portfolio_summary(runner_portfolio(r), &sm);
     const runner_stats *st = runner_get_stats(r);
     int y = 1;
-    sys_row(u, w, y++, iw, runner_auto(r) ? ROLE_UP : ROLE_TEXT, "auto-trading (S / P)",
-            runner_auto(r) ? "on" : "off");
+    sys_row(u, w, sys_y(y++, ih), iw, runner_auto(r) ? ROLE_UP : ROLE_TEXT,
+            "auto-trading (S / P)", runner_auto(r) ? "on" : "off");
     enum risk_state rs = risk_get_state(runner_risk(r));
-    sys_row(u, w, y++, iw, rs == RISK_ACTIVE ? ROLE_TEXT : ROLE_WARNING, "risk state",
-            risk_state_name(rs));
-    sys_rowd(u, w, y++, iw, "equity USDT", sm.equity, 2);
-    sys_rowd(u, w, y++, iw, "cash USDT", sm.cash, 2);
-    sys_rowd(u, w, y++, iw, "realised P&L (net of fees)", sm.realised_pnl, 2);
-    sys_rowd(u, w, y++, iw, "unrealised P&L", sm.unrealised_pnl, 2);
-    sys_rowd(u, w, y++, iw, "fees paid", sm.fees, 2);
-    sys_rowd(u, w, y++, iw, "day P&L (UTC)", sm.day_pnl, 2);
-    sys_rowd(u, w, y++, iw, "drawdown %", sm.drawdown_pct, 2);
-    sys_rowu(u, w, y++, iw, false, "open positions", sm.open_positions);
-    sys_rowu(u, w, y++, iw, false, "signals", st->signals);
-    sys_rowu(u, w, y++, iw, false, "orders", st->orders);
-    sys_rowu(u, w, y++, iw, false, "fills", st->fills);
-    sys_rowu(u, w, y++, iw, true, "refused by risk", st->refused);
-    portfolio *pf = runner_portfolio(r);
-    for (uint32_t i = 0; i < portfolio_position_count(pf) && y <= ih; i++) {
-        const pf_position *ps = portfolio_position_at(pf, i);
-        if (ps->qty == 0)
-            continue;
-        char q[48], e[48], lab[192];
-        if (!decimal_format(ps->qty < 0 ? -ps->qty : ps->qty, 8, q, sizeof q) ||
-            !decimal_format(ps->entry, 2, e, sizeof e))
-            continue;
-        snprintf(lab, sizeof lab, "%s %s %s @ %s  uPnL", ps->symbol,
-                 ps->qty > 0 ? "long" : "short", q, e);
-        sys_rowd(u, w, y++, iw, lab, ps->upnl, 2);
-    }
+    sys_row(u, w, sys_y(y++, ih), iw, rs == RISK_ACTIVE ? ROLE_TEXT : ROLE_WARNING,
+            "risk state", risk_state_name(rs));
+    sys_rowd(u, w, sys_y(y++, ih), iw, "equity USDT", sm.equity, 2);
+    sys_rowd(u, w, sys_y(y++, ih), iw, "cash USDT", sm.cash, 2);
+    sys_rowd(u, w, sys_y(y++, ih), iw, "realised P&L (net of fees)", sm.realised_pnl, 2);
+    sys_rowd(u, w, sys_y(y++, ih), iw, "unrealised P&L", sm.unrealised_pnl, 2);
+    sys_rowd(u, w, sys_y(y++, ih), iw, "fees paid", sm.fees, 2);
+    sys_rowd(u, w, sys_y(y++, ih), iw, "day P&L (UTC)", sm.day_pnl, 2);
+    sys_rowd(u, w, sys_y(y++, ih), iw, "drawdown %", sm.drawdown_pct, 2);
+    sys_rowu(u, w, sys_y(y++, ih), iw, false, "open positions", sm.open_positions);
+    sys_rowu(u, w, sys_y(y++, ih), iw, false, "signals", st->signals);
+    sys_rowu(u, w, sys_y(y++, ih), iw, false, "orders", st->orders);
+    sys_rowu(u, w, sys_y(y++, ih), iw, false, "fills", st->fills);
+    sys_rowu(u, w, sys_y(y++, ih), iw, true, "refused by risk", st->refused);
+    if (y <= ih)
+        y = sys_positions(u, w, y, ih - (ih - y) / 2, iw);
     sys_orders(u, w, y, ih, iw);
+}
+
+/* v rounded half away from zero to 2 decimals, formatted with exactly 2 */
+static void sys_round2(kdec v, char *out, size_t cap)
+{
+    const int64_t step = KDEC_SCALE / 100;
+    __int128 q = ((__int128)(v < 0 ? -v : v) + step / 2) / step * step;
+    if (!decimal_format((kdec)(v < 0 ? -q : q), 2, out, cap))
+        snprintf(out, cap, "?");
+}
+
+/* "45s", "12m05s", "3h07m", "2d04h": how long a position has been open (data clock) */
+static void sys_age(int64_t ms, char *out, size_t cap)
+{
+    int64_t s = ms > 0 ? ms / 1000 : 0;
+    if (s < 60)
+        snprintf(out, cap, "%llds", (long long)s);
+    else if (s < 3600)
+        snprintf(out, cap, "%lldm%02llds", (long long)(s / 60), (long long)(s % 60));
+    else if (s < 86400)
+        snprintf(out, cap, "%lldh%02lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
+    else
+        snprintf(out, cap, "%lldd%02lldh", (long long)(s / 86400), (long long)(s % 86400 / 3600));
+}
+
+/* The open positions as a table from row y to ymax (the portfolio's model, nothing derived
+ * elsewhere): symbol, side, qty, entry, mark, uPnL, uPnL %, SL, TP, age. Columns in that order
+ * of importance: one that does not fit is left out whole, header too (never a cut number);
+ * rows past ymax scroll with the list. Returns the next free row. */
+static int sys_positions(ui *u, WINDOW *w, int y, int ymax, int iw)
+{
+    enum { SP_SYM, SP_SIDE, SP_QTY, SP_ENTRY, SP_MARK, SP_UPNL, SP_PCT, SP_SL, SP_TP, SP_AGE,
+           SP_N };
+    static const char *const hdr[SP_N] = {"symbol", "side", "qty", "entry", "mark", "uPnL",
+                                          "uPnL %", "SL", "TP", "age"};
+    enum { SP_ROWS = 32, SP_CELL = 40 };
+    portfolio *pf = runner_portfolio(u->a->runner);
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < portfolio_position_count(pf); i++)
+        n += portfolio_position_at(pf, i)->qty != 0;
+    if (n == 0 || y + 1 > ymax)
+        return y;
+    int rows = K_MIN(ymax - y, SP_ROWS); /* under the header */
+    ui_list_fit(&u->tr_pos, n, rows);
+    char cell[SP_ROWS][SP_N][SP_CELL];
+    int width[SP_N];
+    for (int c = 0; c < SP_N; c++)
+        width[c] = (int)strlen(hdr[c]);
+    int shown = 0;
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < portfolio_position_count(pf) && shown < rows; i++) {
+        const pf_position *ps = portfolio_position_at(pf, i);
+        if (ps->qty == 0 || k++ < u->tr_pos.top)
+            continue;
+        char (*r)[SP_CELL] = cell[shown++];
+        kdec aq = ps->qty < 0 ? -ps->qty : ps->qty, mark = ps->mark > 0 ? ps->mark : ps->entry;
+        snprintf(r[SP_SYM], SP_CELL, "%s", ps->symbol);
+        snprintf(r[SP_SIDE], SP_CELL, "%s", ps->dust ? "dust" : ps->qty > 0 ? "long" : "short");
+        decimal_format(aq, decimal_places(aq), r[SP_QTY], SP_CELL);
+        decimal_format(ps->entry, decimal_places(ps->entry), r[SP_ENTRY], SP_CELL);
+        decimal_format(mark, decimal_places(mark), r[SP_MARK], SP_CELL);
+        char t[32];
+        sys_round2(ps->upnl, t, sizeof t);
+        snprintf(r[SP_UPNL], SP_CELL, "%s%s", ps->upnl > 0 ? "+" : "", t);
+        /* uPnL in percent of the entry notional */
+        __int128 cost = (__int128)ps->entry * aq / KDEC_SCALE;
+        if (cost > 0) {
+            __int128 pct = (__int128)ps->upnl * 100 * KDEC_SCALE / cost;
+            kdec pv = pct > KDEC_MAX ? KDEC_MAX : pct < -KDEC_MAX ? -KDEC_MAX : (kdec)pct;
+            sys_round2(pv, t, sizeof t);
+            snprintf(r[SP_PCT], SP_CELL, "%s%s%%", pv > 0 ? "+" : "", t);
+        } else {
+            snprintf(r[SP_PCT], SP_CELL, "-");
+        }
+        if (ps->sl > 0)
+            decimal_format(ps->sl, decimal_places(ps->sl), r[SP_SL], SP_CELL);
+        else
+            snprintf(r[SP_SL], SP_CELL, "-");
+        if (ps->tp > 0)
+            decimal_format(ps->tp, decimal_places(ps->tp), r[SP_TP], SP_CELL);
+        else
+            snprintf(r[SP_TP], SP_CELL, "-");
+        sys_age(u->a->data_ms - ps->opened_ms, r[SP_AGE], SP_CELL);
+        for (int c = 0; c < SP_N; c++)
+            width[c] = K_MAX(width[c], (int)strlen(r[c]));
+    }
+    int ncols = 0, used = 0;
+    while (ncols < SP_N && used + width[ncols] <= iw) {
+        used += width[ncols] + 1;
+        ncols++;
+    }
+    int x = 1;
+    for (int c = 0; c < ncols; c++) {
+        bool num = c >= SP_QTY;
+        ui_putf(u, w, y, x, width[c], ROLE_HEADER, num ? "%*s" : "%-*s", width[c], hdr[c]);
+        x += width[c] + 1;
+    }
+    y++;
+    for (int rr = 0; rr < shown; rr++, y++) {
+        x = 1;
+        bool down = cell[rr][SP_UPNL][0] == '-';
+        for (int c = 0; c < ncols; c++) {
+            bool num = c >= SP_QTY;
+            enum theme_role role = c == SP_UPNL || c == SP_PCT ? (down ? ROLE_DOWN : ROLE_UP)
+                                   : c == SP_AGE               ? ROLE_DIM
+                                                               : ROLE_TEXT;
+            ui_putf(u, w, y, x, width[c], role, num ? "%*s" : "%-*s", width[c], cell[rr][c]);
+            x += width[c] + 1;
+        }
+    }
+    return y;
 }
 
 /* The open orders, newest last, one row each; the selection (moved with the arrows when the

@@ -162,6 +162,7 @@ struct ui {
     /* Trading screen: the open orders list (C cancels the selected one) */
     ui_list tr_orders;
     ui_list tr_hist; /* the trade history (newest first) */
+    ui_list tr_pos;  /* the open positions table (screen 2's account pane) */
     ui_ticket tk; /* the order ticket overlay (o) */
     ui_setform sf; /* the settings form (e) */
     ui_symform wf; /* add / remove a watchlist symbol (a / d) */

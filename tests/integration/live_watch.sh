@@ -4,7 +4,8 @@
 # symbol at once on a connection of its own (its book syncs from a REST snapshot, trades flow,
 # the other book is not touched), `symbols remove` closes it; an unknown symbol is refused with
 # the reason; after a restart with the same database the added symbol is subscribed again and a
-# removed one of the config's watch list is not. Bounded polls only.
+# removed one of the config's watch list is not (and `symbols` still reports its removal); added
+# back it is subscribed again, and after the next restart too. Bounded polls only.
 . "$(dirname "$0")/../lib.sh"
 K="$KESTREL_BIN"
 PY=/usr/bin/python3
@@ -12,7 +13,7 @@ PY=/usr/bin/python3
 FAKE=tests/fake/fake_exchange.py
 ctl() { "$K" ctl --socket "$T/k.sock" "$@"; }
 
-"$PY" "$FAKE" --port-file "$T/fake.port" --data "$SHARED" --lifetime 170 --parent $$ \
+"$PY" "$FAKE" --port-file "$T/fake.port" --data "$SHARED" --lifetime 320 --parent $$ \
     --rate 200 --max-lines 6000 --shift-times --preload binance-spot:BTCUSDT \
     --preload binance-spot:ETHUSDT 2> "$T/fake.log" &
 PIDS="$PIDS $!"
@@ -67,6 +68,20 @@ run
 check "after a restart the added symbol is subscribed" \
     wait_for 30 cq 'len(j["books"]) == 1 and j["books"][0]["symbol"] == "ETHUSDT" and j["books"][0]["state"] == "live"'
 check "and the removed one is not" cq 'all("btcusdt" not in c["url"] for c in j["connections"])'
+check "ctl symbols still reports the stored removal" \
+    sq '[s["symbol"] for s in j["symbols"]] == ["ETHUSDT"] and j["removed"] == ["binance-spot:BTCUSDT"]'
+# the config symbol added back: subscribed now, and at the next start (the removal is undone)
+ctl symbols add BTCUSDT > "$T/back.json"
+check "symbols add brings the removed config symbol back" eq "$(jget "$T/back.json" 'j["added"]')" BTCUSDT
+check "it is watched again (its book is back in the connections)" \
+    wait_for 30 cq '[b["symbol"] for b in j["books"] if b["symbol"] == "BTCUSDT"] == ["BTCUSDT"]'
+check "no removal is left" sq 'j["removed"] == []'
+quit
+run
+check "after the next restart both are subscribed" \
+    wait_for 30 cq 'sorted(b["symbol"] for b in j["books"]) == ["BTCUSDT", "ETHUSDT"] and any("btcusdt@" in c["url"] for c in j["connections"]) and any("ethusdt@" in c["url"] for c in j["connections"])'
+check "and both are on the watchlist, nothing removed" \
+    sq 'sorted(s["symbol"] for s in j["symbols"]) == ["BTCUSDT", "ETHUSDT"] and j["removed"] == []'
 quit
 check "no errors logged" sh -c "! grep -q ' ERROR ' '$T/k.log'"
 done_tests

@@ -8,6 +8,8 @@
 #   same after kill -9 and a restart, and the restored position closes;
 # - a triggered stop-limit is still triggered after kill -9: it rests as its limit and fills
 #   there (an un-triggered stop would have waited for a print under its stop);
+# - a trailing stop whose best price has moved resumes after kill -9 at the same best and stop
+#   and triggers on the print an uninterrupted run triggers on;
 # - amend: price and quantity of a resting limit, persisted, rounded, refused when crossing;
 # - close-all under a burst of ctl entries: every order ends, every position is closed, HALTED,
 #   and every entry sent after the close-all is refused.
@@ -223,6 +225,54 @@ check "seek: after kill -9 only the re-run's order rests again" python3 -c '
 import json,sys
 o=[x["id"] for x in json.load(open(sys.argv[1]))["orders"] if x["status"] in ("NEW","PARTIALLY_FILLED")]
 assert o==[sys.argv[2]], o' "$T/sk.ord" "$K"
+ctl quit > /dev/null 2>&1
+wait_for 20 sh -c "! kill -0 $PID 2>/dev/null"
+
+# ---- a trailing stop that has moved, across kill -9 ----
+# trail 0.3% on the capture: its best climbs to the capture's high 61860.8 (55 s in), the stop
+# to 61675.2176; the first print at or under it comes 217.5 s in. Killed in between, the
+# restart (the replay starts again from its first print, none above the high) must resume at
+# the same best and stop, and trigger on the print an uninterrupted run triggers on.
+SOCK=$T/t.sock
+start "$T/t.db" "$SOCK" "$CAP" 10
+check "trailing: the book syncs" wait_for 20 live
+ctl order BTCUSDT buy 0.002 > "$T/tb.json"
+check "trailing: bought 0.002" eq "$(jget "$T/tb.json" 'j["status"]')" FILLED
+ctl order BTCUSDT sell 0.002 type=trailing trail=0.3 > "$T/tr.json"
+TR=$(jget "$T/tr.json" 'j["id"]')
+check "trailing: accepted" eq "$(jget "$T/tr.json" 'j["status"]')" NEW
+check "trailing: its best follows the prints to the high and each move is stored" \
+    wait_for 60 stored "$T/t.db" order "$TR" 'p["trail_best"]=="61860.8" and p["status"]=="NEW"'
+check "trailing: the stop moved with it (61860.8 - 0.3%, the distance rounded up)" \
+    is_field "$TR" trail_stop 61675.2176
+check "trailing: not triggered before the kill" is_field "$TR" triggered False
+stop9
+start "$T/t.db" "$SOCK" "$CAP" 10
+check "trailing: restart" wait_for 20 live
+check "trailing: after kill -9 it rests again (not closed as lost)" is_field "$TR" status NEW
+check "trailing: the same best price" is_field "$TR" trail_best 61860.8
+check "trailing: the same stop price" is_field "$TR" trail_stop 61675.2176
+check "trailing: it triggers and sells" wait_for 60 has_fill "$TR"
+fill_of "$TR" > "$T/trf.json"
+check "trailing: on the print an uninterrupted run triggers on (the first <= 61675.2176 after the high)" python3 -c '
+import gzip,json,sys
+f=json.load(open(sys.argv[1]))
+pr=[]
+for line in gzip.open(sys.argv[2],"rt"):
+    d=json.loads(line[line.find(" ")+1:]); d=d.get("data",d)
+    if d.get("e")=="trade": pr.append((d["T"],d["p"]))
+from decimal import Decimal as D
+hi=max(D(p) for t,p in pr); th=[t for t,p in pr if D(p)==hi][0]
+stop=hi-hi*D("0.3")/100
+assert hi==D("61860.8") and stop==D("61675.2176"), (hi, stop)
+uninterrupted=[t for t,p in pr if t>th and D(p)<=stop][0]
+restarted=[t for t,p in pr if D(p)<=stop][0]
+assert uninterrupted==restarted, (uninterrupted, restarted)
+assert f["side"]=="sell" and f["qty"]=="0.00200" and f["liquidity"]=="taker", f
+assert 0 <= int(f["time"])-restarted <= 200, (f, restarted)
+assert abs(D(f["price"])-stop) < stop*D("0.001"), f' "$T/trf.json" "$CAP"
+check "trailing: FILLED and stored so" wait_for 10 stored "$T/t.db" order "$TR" \
+    'p["status"]=="FILLED" and p["triggered"] is True'
 ctl quit > /dev/null 2>&1
 wait_for 20 sh -c "! kill -0 $PID 2>/dev/null"
 

@@ -11,6 +11,8 @@
 #    "not enough data";
 #  - when an hour of data ends (midnight, reached by a seek) a row of risk metrics is stored
 #    (table risk_metrics), stamped with the hour, and its columns match its doc;
+#  - the account pane's positions table: symbol, side, qty, entry, mark, uPnL, uPnL %, SL, TP,
+#    age equal to `ctl positions`; at 100 columns the columns that do not fit are left out whole;
 #  - at 80x24 and 60x20 the screen still draws, nothing cut (hidden panes counted).
 # Prints "N passed, N failed". Needs tmux and python3; $KESTREL_BIN, $KESTREL_SHARED_DATA.
 set -u
@@ -91,9 +93,58 @@ expect "Trade history" "screen 2 shows the trade history"
 expect "Equity / daily P&L USDT" "screen 2 shows the equity chart"
 expect "not enough data (n 0)" "statistics without a sample say not enough data"
 expect "VaR / ES" "the risk panel says why there is no VaR yet"
-ctl order BTCUSDT buy 0.01 >/dev/null
+ctl order BTCUSDT buy 0.01 sl=61000 tp=62500 >/dev/null
 ctl order ETHUSDT buy 0.2 >/dev/null
 ctl pause >/dev/null
+# the positions table (account pane): symbol, side, qty, entry, mark, uPnL, uPnL %, SL, TP, age,
+# each cell equal to what `ctl positions` says (uPnL and % to the cent, the age on the data
+# clock); at 100 columns the columns that do not fit are left out whole, never a cut number
+cat >"$tmp/pos.py" <<'PYEOF'
+import json, sys
+from decimal import Decimal as D, ROUND_HALF_UP, ROUND_DOWN
+cols = ["symbol", "side", "qty", "entry", "mark", "uPnL", "uPnL%", "SL", "TP", "age"]
+pos = json.load(open(sys.argv[2]))["positions"]
+now = int(sys.argv[3]); need = int(sys.argv[4])
+panes = [l.split("\u2502")[1] for l in open(sys.argv[1]) if l.count("\u2502") >= 2]
+hdr = [l.replace("uPnL %", "uPnL%").split() for l in panes if l.startswith("symbol ")]
+if not hdr: print("no positions header"); sys.exit(1)
+h = hdr[0]
+if h != cols[:len(h)] or len(h) < need: print("header %r" % h); sys.exit(1)
+def r2(v):
+    q = abs(v).quantize(D("0.01"), rounding=ROUND_HALF_UP)
+    return ("+" if v > 0 and q > 0 else "-" if v < 0 and q > 0 else "") + str(q)
+def age(ms):
+    s = max(ms, 0) // 1000
+    if s < 60: return "%ds" % s
+    if s < 3600: return "%dm%02ds" % (s // 60, s % 60)
+    if s < 86400: return "%dh%02dm" % (s // 3600, s % 3600 // 60)
+    return "%dd%02dh" % (s // 86400, s % 86400 // 3600)
+for p in pos:
+    e, q, u = D(p["entry"]), D(p["qty"]), D(p["upnl"])
+    cost = (e * q).quantize(D("1e-8"), rounding=ROUND_DOWN)
+    pct = (u * 100 / cost).quantize(D("1e-8"), rounding=ROUND_DOWN)
+    want = [p["symbol"], p["side"], p["qty"], p["entry"], p["mark"], r2(u), r2(pct) + "%",
+            "-" if D(p["sl"]) == 0 else p["sl"], "-" if D(p["tp"]) == 0 else p["tp"],
+            age(now - p["opened"])]
+    rows = [l.split() for l in panes if l.startswith(p["symbol"] + " ")]
+    if not rows or rows[0] != want[:len(h)]:
+        print("%s: screen %r, want %r" % (p["symbol"], rows[:1], want[:len(h)])); sys.exit(1)
+print("%d columns: %s" % (len(h), " ".join(h)))
+PYEOF
+ctl positions >"$tmp/pos.json"
+dms=$(cj 'j["data_time_ms"]' status)
+pos_ok() { cap; python3 "$tmp/pos.py" "$tmp/screen" "$tmp/pos.json" "$dms" "$1" >"$tmp/pos.out" 2>&1; }
+n=$((50 * slow)); while [ "$n" -gt 0 ] && ! pos_ok 10; do sleep 0.1; n=$((n - 1)); done
+pos_ok 10 && ok "the positions table: $(cat "$tmp/pos.out"), equal to ctl positions" ||
+    { bad "the positions table"; cat "$tmp/pos.out"; }
+$T resize-window -t k -x 100 -y 45
+n=$((50 * slow)); while [ "$n" -gt 0 ] && ! pos_ok 4; do sleep 0.1; n=$((n - 1)); done
+if pos_ok 4 && ! grep -q "^10 columns" "$tmp/pos.out"; then
+    ok "100 columns: the positions table keeps $(cat "$tmp/pos.out"), the rest left out whole"
+else
+    bad "the positions table at 100 columns"; cat "$tmp/pos.out"
+fi
+$T resize-window -t k -x 140 -y 45
 poll_eq 10 "2 ok" '"%d %s" % (j["metrics"]["var"]["positions"], j["metrics"]["var"]["status"])' risk &&
     ok "two open positions, VaR computed" || bad "VaR computed"
 ctl risk >"$tmp/risk.json"

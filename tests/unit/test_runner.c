@@ -703,6 +703,61 @@ static void test_write_ahead_close_all(void)
     market_free(m);
 }
 
+/* a starting holding (paper.balances BTC = 0.5) on a kline-fed symbol: the real kline day, no
+ * trade print at all; the equity counts it at the mark from the first bar's close on */
+static void test_kline_holding(void)
+{
+    char path[512];
+    shared(path, sizeof path, "klines/lean_binance_BTCBUSD_1m_2022-12-13.csv");
+    klines *k;
+    char err[200];
+    if (klines_open(&k, path, VENUE_BINANCE_SPOT, "BTCUSDT", "", err, sizeof err) != K_OK) {
+        CHECK(0);
+        return;
+    }
+    market *m = market_new(NULL);
+    kclock *clk = kclock_new_simulated();
+    ingest *ig = ingest_new(m, clk, NULL);
+    runner_config c;
+    backtest_config_default(&c);
+    c.models = 0;
+    c.auto_trade = false;
+    CHECK_INT(paper_config_balance(&c.paper, "USDT", 10000 * KDEC_SCALE), K_OK);
+    CHECK_INT(paper_config_balance(&c.paper, "BTC", KDEC_SCALE / 2), K_OK);
+    runner *r = runner_new(m, clk, &c);
+    CHECK(r != NULL);
+    feed_event ev;
+    pf_summary sm;
+    portfolio_summary(runner_portfolio(r), &sm);
+    CHECK_INT(sm.equity, 10000 * KDEC_SCALE); /* no price yet */
+    int bars = 0;
+    kdec first = 0, close = 0;
+    while (bars < 60 && klines_next(k, &ev) > 0) {
+        ev.recv_ns = (ev.u.kline.open_ms + 60000) * 1000000;
+        (void)ingest_event(ig, &ev, NULL);
+        close = ev.u.kline.c;
+        if (!first) {
+            first = close;
+            portfolio_summary(runner_portfolio(r), &sm);
+            CHECK_INT(sm.equity, 10000 * KDEC_SCALE + first / 2);
+        }
+        bars++;
+    }
+    CHECK_INT(bars, 60);
+    CHECK(close != first);
+    portfolio_summary(runner_portfolio(r), &sm);
+    CHECK_INT(sm.equity, 10000 * KDEC_SCALE + close / 2); /* at the mark */
+    CHECK_INT(sm.cash, 10000 * KDEC_SCALE);
+    const pf_position *p = portfolio_position(runner_portfolio(r), VENUE_BINANCE_SPOT, "BTCUSDT");
+    CHECK(p && p->qty == KDEC_SCALE / 2 && p->entry == first && p->mark == close);
+    CHECK_INT(portfolio_trade_count(runner_portfolio(r)), 0);
+    runner_free(r);
+    ingest_free(ig);
+    kclock_free(clk);
+    market_free(m);
+    klines_close(k);
+}
+
 int main(void)
 {
     test_write_ahead_close_all();
@@ -711,5 +766,6 @@ int main(void)
     test_intrabar();
     test_prequential_fold();
     test_parity();
+    test_kline_holding();
     CHECK_DONE();
 }
