@@ -1310,7 +1310,40 @@ typedef struct bt_cfg_result {
     double ret;     /* net return */
     double *rets;   /* per bar */
     uint32_t bars;
+    char *report;   /* the configuration's own run report (JSON text), or NULL (an old shard) */
 } bt_cfg_result;
+
+/* A configuration's report as a run's (summary, trades, metrics, plots' data, verdicts against
+ * buy-and-hold, always-HOLD and random entries; the rules / RSI baselines are the sweep's to
+ * run, not each configuration's), with its grid index and params. Bounded: above
+ * BT_CFG_REPORT_MAX the trades go (trades_omitted), then the equity curve; NULL when it still
+ * does not fit. */
+#define BT_CFG_REPORT_MAX (256u << 10)
+static cJSON *bt_report(const bt_opts *o, const runner_config *c, bt_run *r, const bt_run *rules,
+                        const bt_run *rsi);
+static char *bt_cfg_report(const bt_opts *o, const runner_config *c, bt_run *r, int index,
+                           const char *params)
+{
+    cJSON *j = bt_report(o, c, r, NULL, NULL);
+    cJSON_AddNumberToObject(j, "index", index);
+    cJSON_AddStringToObject(j, "params", params);
+    char *t = cJSON_PrintUnformatted(j);
+    static const char *const heavy[] = { "trades", "equity_curve" };
+    for (size_t k = 0; k < K_ARRAY_LEN(heavy) && t && strlen(t) > BT_CFG_REPORT_MAX; k++) {
+        cJSON_free(t);
+        cJSON_DeleteItemFromObjectCaseSensitive(j, heavy[k]);
+        char key[32];
+        snprintf(key, sizeof key, "%s_omitted", heavy[k]);
+        cJSON_AddTrueToObject(j, key);
+        t = cJSON_PrintUnformatted(j);
+    }
+    cJSON_Delete(j);
+    if (t && strlen(t) > BT_CFG_REPORT_MAX) {
+        cJSON_free(t);
+        t = NULL;
+    }
+    return t;
+}
 
 static int bt_grid_size(const bt_opts *o)
 {
@@ -1369,10 +1402,15 @@ static int bt_sweep_run(const bt_opts *o, int k, int n, bt_cfg_result **out, int
                     bt_run_once(o, &c, INT64_MIN, INT64_MAX, 0, false, &r))
                     status = 1;
                 double ret = bt_return(&r);
+                char *rep = status ? NULL : bt_cfg_report(o, &c, &r, mine[i], params);
+                uint32_t rlen = rep ? (uint32_t)strlen(rep) : 0;
                 fwrite(&status, sizeof status, 1, fp);
                 fwrite(&ret, sizeof ret, 1, fp);
                 fwrite(&r.bars, sizeof r.bars, 1, fp);
                 fwrite(r.ret, sizeof *r.ret, r.bars, fp);
+                fwrite(&rlen, sizeof rlen, 1, fp);
+                fwrite(rep ? rep : "", 1, rlen, fp);
+                cJSON_free(rep);
                 bt_run_free(&r);
             }
             fclose(fp);
@@ -1397,9 +1435,19 @@ static int bt_sweep_run(const bt_opts *o, int k, int n, bt_cfg_result **out, int
                 break;
             }
             x->rets = xcalloc(x->bars ? x->bars : 1, sizeof *x->rets);
-            if (fread(x->rets, sizeof *x->rets, x->bars, fp) != x->bars) {
+            uint32_t rlen = 0;
+            if (fread(x->rets, sizeof *x->rets, x->bars, fp) != x->bars ||
+                fread(&rlen, sizeof rlen, 1, fp) != 1 || rlen > BT_CFG_REPORT_MAX) {
                 rc = K_ERR;
                 break;
+            }
+            if (rlen) {
+                x->report = xmalloc((size_t)rlen + 1);
+                if (fread(x->report, 1, rlen, fp) != rlen) {
+                    rc = K_ERR;
+                    break;
+                }
+                x->report[rlen] = '\0';
             }
         }
         fclose(fp);
@@ -1500,6 +1548,8 @@ static cJSON *bt_sweep_results_json(const bt_cfg_result *res, int n)
             snprintf(nb, sizeof nb, "%.17g", isfinite(res[i].rets[k]) ? res[i].rets[k] : 0.0);
             cJSON_AddItemToArray(r, cJSON_CreateRaw(nb));
         }
+        if (res[i].report) /* as the worker printed it: a merge carries the same bytes */
+            cJSON_AddRawToObject(e, "report", res[i].report);
         cJSON_AddItemToArray(a, e);
     }
     return a;
@@ -1507,8 +1557,10 @@ static cJSON *bt_sweep_results_json(const bt_cfg_result *res, int n)
 
 static void bt_sweep_free(bt_cfg_result *res, int n)
 {
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         free(res[i].rets);
+        free(res[i].report);
+    }
     free(res);
 }
 
@@ -1591,6 +1643,14 @@ static int bt_merge(int argc_all, char **argv_all)
             const cJSON *v;
             cJSON_ArrayForEach(v, r)
                 x->rets[k++] = v->valuedouble;
+            const cJSON *cr = cJSON_GetObjectItem(e, "report");
+            if (cJSON_IsObject(cr)) {
+                x->report = cJSON_PrintUnformatted(cr);
+                if (x->report && strlen(x->report) > BT_CFG_REPORT_MAX) {
+                    cJSON_free(x->report);
+                    x->report = NULL;
+                }
+            }
         }
         cJSON_Delete(j);
     }
@@ -1829,17 +1889,33 @@ static int bt_store(const char *db, const char *kind, const cJSON *rep, const ch
                     const char *const *files, int nfiles, uint64_t seed, const char *config)
 {
     const cJSON *rk = cJSON_GetObjectItem(cJSON_GetObjectItem(rep, "sweep"), "ranking");
+    const cJSON *results = cJSON_GetObjectItem(rep, "sweep_results");
     int nk = cJSON_GetArraySize(rk);
     btstore_entry *e = xcalloc((size_t)nk + 1, sizeof *e);
+    cJSON **own = xcalloc((size_t)nk + 1, sizeof *own);
     e[0] = (btstore_entry){.kind = kind, .parent = -1, .report = rep};
-    for (int i = 0; i < nk; i++)
+    for (int i = 0; i < nk; i++) { /* in ranking order: its own run report, else the ranking's */
+        const cJSON *ri = cJSON_GetArrayItem(rk, i), *x;
+        double idx = cJSON_GetNumberValue(cJSON_GetObjectItem(ri, "index"));
+        cJSON_ArrayForEach(x, results)
+        {
+            const cJSON *t = cJSON_GetObjectItem(x, "report");
+            if (cJSON_GetNumberValue(cJSON_GetObjectItem(x, "index")) != idx || !t)
+                continue;
+            own[i] = cJSON_IsRaw(t) ? cJSON_Parse(t->valuestring) : cJSON_Duplicate(t, 1);
+            break;
+        }
         e[i + 1] = (btstore_entry){.kind = "sweep_config", .parent = 0,
-                                   .report = cJSON_GetArrayItem(rk, i)};
+                                   .report = own[i] ? own[i] : ri};
+    }
     btstore_meta m = {.args = args, .files = files, .nfiles = nfiles, .seed = seed,
                       .config = config};
     char err[512];
     int64_t id = 0;
     enum store_result r = btstore_save(db, &m, e, nk + 1, &id, err, sizeof err);
+    for (int i = 0; i < nk; i++)
+        cJSON_Delete(own[i]);
+    free(own);
     free(e);
     if (r != STORE_OK) {
         fprintf(stderr, "kestrel backtest: the result was not stored: %s\n", err);

@@ -7,6 +7,7 @@
 #include "kestrel/deeplib.h"
 
 #include <dlfcn.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char *deeplib_strerror(enum deeplib_result r)
@@ -27,9 +28,33 @@ const char *deeplib_strerror(enum deeplib_result r)
         (ok) = (ok) && deeplib_p_ != NULL;                                                       \
     } while (0)
 
+/* OpenBLAS picks its kernels from the CPU model at load; a CPU newer than the library (Debian's
+ * 0.3.21 on this machine's) falls back to the generic SSE3 kernels, 3-4x slower for the LSTM's
+ * sgemm. Unless the user set OPENBLAS_CORETYPE, it is set here from the CPU's features before
+ * the first dlopen (OpenBLAS reads it once, at load): AVX-512 F/BW/DQ/VL -> SkylakeX, AVX2 + FMA
+ * -> Haswell, else nothing (OpenBLAS's own choice). The kernels decide the sums' order, so the
+ * deep models' numbers are those of that core type: the same on the same CPU, as before. */
+static void deeplib_blas_coretype(void)
+{
+    if (getenv("OPENBLAS_CORETYPE"))
+        return;
+    const char *t = NULL;
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+        t = "SkylakeX";
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        t = "Haswell";
+#endif
+    if (t)
+        (void)setenv("OPENBLAS_CORETYPE", t, 0);
+}
+
 enum deeplib_result deeplib_blas_open(deeplib_blas *b)
 {
     memset(b, 0, sizeof *b);
+    deeplib_blas_coretype();
     void *h = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
     if (!h)
         return K_DEEPLIB_NOT_FOUND;

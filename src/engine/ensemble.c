@@ -279,10 +279,16 @@ bool ensemble_guard_paused(const ensemble_guard *g, char *why, size_t whylen)
         why[0] = 0;
     if (g->n < g->min_n)
         return false;
-    uint32_t right = 0, hold = 0;
-    for (uint32_t i = 0, at = g->head; i < g->n; i++, at = at + 1 == ENSEMBLE_RING ? 0 : at + 1) {
-        right += g->right[at];
-        hold += g->hold[at];
+    /* the ring's live part as two straight runs (head to the end, then from 0): the same integer
+     * sums, in loops the compiler vectorises (this ran twice per signal) */
+    uint32_t right = 0, hold = 0, n1 = K_MIN(g->n, (uint32_t)ENSEMBLE_RING - g->head);
+    for (uint32_t i = g->head; i < g->head + n1; i++) {
+        right += g->right[i];
+        hold += g->hold[i];
+    }
+    for (uint32_t i = 0; i < g->n - n1; i++) {
+        right += g->right[i];
+        hold += g->hold[i];
     }
     double lo = ensemble_wilson_lower(right, g->n);
     if (lo < g->floor) {

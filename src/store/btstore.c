@@ -136,8 +136,8 @@ static char *btstore_verdict_text(const char *kind, const cJSON *r)
                  cJSON_GetNumberValue(btstore_get(sw, "winner")), params ? params : "?", ds, pb);
         return xstrdup(b);
     }
-    if (!strcmp(kind, "sweep_config"))
-        return NULL;
+    if (!strcmp(kind, "sweep_config") && !btstore_get(r, "verdicts"))
+        return NULL; /* a ranking entry only (from a shard's JSON that has no reports) */
     size_t cap = 1, used = 0;
     const cJSON *v;
     cJSON_ArrayForEach(v, btstore_get(r, "verdicts")) if (cJSON_IsString(v)) cap +=
@@ -178,15 +178,25 @@ static char *btstore_plots_json(const cJSON *r)
     return s;
 }
 
-/* the report as --json writes it; a sweep too big for a row goes without its per-bar returns */
+/* the report as --json writes it, except that a sweep's configurations' own reports are in
+ * their sweep_config rows (not again in the sweep's); a sweep too big for a row goes without
+ * its per-bar returns */
 static char *btstore_report_text(const cJSON *r)
 {
-    char *s = cJSON_Print(r);
-    if (s && strlen(s) <= BTSTORE_REPORT_MAX)
-        return s;
-    cJSON_free(s);
-    cJSON *c = cJSON_Duplicate(r, 1);
+    bool own = false;
     const cJSON *e;
+    cJSON_ArrayForEach(e, btstore_get(r, "sweep_results")) own |= btstore_get(e, "report") != NULL;
+    cJSON *c = own ? cJSON_Duplicate(r, 1) : NULL;
+    cJSON_ArrayForEach(e, btstore_get(c, "sweep_results"))
+        cJSON_DeleteItemFromObjectCaseSensitive((cJSON *)e, "report");
+    char *s = cJSON_Print(c ? c : r);
+    if (s && strlen(s) <= BTSTORE_REPORT_MAX) {
+        cJSON_Delete(c);
+        return s;
+    }
+    cJSON_free(s);
+    if (!c)
+        c = cJSON_Duplicate(r, 1);
     cJSON_ArrayForEach(e, btstore_get(c, "sweep_results"))
         cJSON_DeleteItemFromObjectCaseSensitive((cJSON *)e, "returns");
     cJSON_AddTrueToObject(c, "returns_omitted");
@@ -202,6 +212,21 @@ static const char *btstore_field(const cJSON *r, const cJSON *cfg, const char *k
     return v ? v : cJSON_GetStringValue(btstore_get(cfg, k));
 }
 
+/* a sweep's winner's own run report (sweep_results[].report, parsed; NULL without one) */
+static cJSON *btstore_winner_report(const cJSON *r, const cJSON *win)
+{
+    const cJSON *e;
+    double idx = cJSON_GetNumberValue(btstore_get(win, "index"));
+    cJSON_ArrayForEach(e, btstore_get(r, "sweep_results"))
+    {
+        const cJSON *t = btstore_get(e, "report");
+        if (!t || cJSON_GetNumberValue(btstore_get(e, "index")) != idx)
+            continue;
+        return cJSON_IsRaw(t) ? cJSON_Parse(t->valuestring) : cJSON_Duplicate(t, 1);
+    }
+    return NULL;
+}
+
 static int btstore_insert(sqlite3_stmt *st, const btstore_meta *m, const cJSON *cfg,
                           const char *files, const btstore_entry *e, int64_t parent_id,
                           int64_t now_ms)
@@ -214,7 +239,11 @@ static int btstore_insert(sqlite3_stmt *st, const btstore_meta *m, const cJSON *
     const cJSON *r = back ? back : e->report;
     const cJSON *sw = btstore_get(r, "sweep");
     const cJSON *win = sw ? cJSON_GetArrayItem(btstore_get(sw, "ranking"), 0) : NULL;
-    const cJSON *src = win ? win : r; /* a sweep's return and Sharpe: its winner's */
+    /* a sweep's return and Sharpe: its winner's; the Sharpe annualised as every run's when the
+     * winner's own report is there (the ranking's is per bar) */
+    cJSON *wrep = win ? btstore_winner_report(e->report, win) : NULL;
+    const cJSON *src = win ? win : r;
+    const cJSON *sharpe = btstore_get(wrep ? wrep : src, "sharpe");
     char *verdict = btstore_verdict_text(e->kind, r);
     char *plots = btstore_plots_json(r);
     sqlite3_reset(st);
@@ -235,7 +264,7 @@ static int btstore_insert(sqlite3_stmt *st, const btstore_meta *m, const cJSON *
     btstore_bind_int(st, 13, btstore_get(r, "bars"));
     btstore_bind_kdec(st, 14, btstore_get(r, "net_pnl"));
     btstore_bind_num(st, 15, btstore_get(src, "return"));
-    btstore_bind_num(st, 16, btstore_get(src, "sharpe"));
+    btstore_bind_num(st, 16, sharpe);
     btstore_bind_num(st, 17, btstore_get(r, "max_drawdown"));
     btstore_bind_int(st, 18, btstore_get(r, "trade_count"));
     btstore_bind_kdec(st, 19, btstore_get(r, "fees"));
@@ -247,6 +276,7 @@ static int btstore_insert(sqlite3_stmt *st, const btstore_meta *m, const cJSON *
     cJSON_free(plots);
     cJSON_free(report);
     cJSON_Delete(back);
+    cJSON_Delete(wrep);
     return rc;
 }
 

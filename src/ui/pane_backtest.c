@@ -433,9 +433,13 @@ static void bt_report_lines(bt_lines *L, const btstore_report *rp, int iw)
         bt_add(L, ROLE_TEXT, "configuration %s of sweep #%lld: %s",
                bt_g(bt_j(j, "index"), a, sizeof a), (long long)r->parent_id,
                cJSON_GetStringValue(bt_j(j, "params")) ? bt_j(j, "params")->valuestring : "");
+        if (bt_j(j, "verdicts")) { /* its own run report: shown as a run's */
+            bt_report_run(L, j, iw);
+            return;
+        }
         bt_add(L, ROLE_TEXT, "return %s  sharpe %s (per bar)", bt_g(bt_j(j, "return"), b, sizeof b),
                bt_g(bt_j(j, "sharpe"), c, sizeof c));
-        bt_add(L, ROLE_DIM, "a configuration keeps its return and Sharpe only: open its sweep");
+        bt_add(L, ROLE_DIM, "stored from a shard without its report: return and Sharpe only");
         return;
     }
     if (bt_j(j, "sweep")) {

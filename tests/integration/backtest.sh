@@ -304,21 +304,61 @@ check "store: --no-store stores nothing" eq "$(sqlite3 "$T/st.db" 'SELECT count(
 "$K" backtest $SW --shard 1/2 --no-store --json "$T/h1.json" > /dev/null 2>&1
 "$K" backtest $SW --shard 2/2 --no-store --json "$T/h2.json" > /dev/null 2>&1
 "$K" backtest merge "$T/hm.json" "$T/h1.json" "$T/h2.json" --db "$T/sw.db" > /dev/null 2>&1
-check "store: a sweep, its 6 configurations (return, sharpe as ranked) and the merge" python3 -c '
+check "store: a sweep, its 6 configurations (each with its own run report) and the merge" python3 -c '
 import json, sqlite3, sys
+from decimal import Decimal as D
 c = sqlite3.connect(sys.argv[1]); c.row_factory = sqlite3.Row
 rows = c.execute("SELECT * FROM backtests ORDER BY id").fetchall()
 kinds = [r["kind"] for r in rows]
 assert kinds == ["sweep"] + ["sweep_config"] * 6 + ["merge"] + ["sweep_config"] * 6, kinds
 sw = json.load(open(sys.argv[2])); hm = json.load(open(sys.argv[3]))
-assert json.loads(rows[0]["report"]) == sw and json.loads(rows[7]["report"]) == hm
-for r, k in zip(rows[1:7], sw["sweep"]["ranking"]):
-    assert r["parent_id"] == rows[0]["id"] and json.loads(r["report"]) == k
-    assert r["return"] == k["return"] and r["sharpe"] == k["sharpe"]
-assert rows[0]["return"] == sw["sweep"]["ranking"][0]["return"]
-assert "DSR" in rows[0]["verdict"] and "PBO" in rows[0]["verdict"]
+own = {e["index"]: e["report"] for e in sw["sweep_results"]}
+assert len(own) == 6 and all(own[i]["trades"] for i in own)  # every configuration traded
+assert [e["report"] for e in hm["sweep_results"]] == [own[i] for i in sorted(own)]
+def bare(j):  # the sweep row: the configurations report in their own rows
+    j = json.loads(json.dumps(j))
+    for e in j["sweep_results"]:
+        del e["report"]
+    return j
+assert json.loads(rows[0]["report"]) == bare(sw) and json.loads(rows[7]["report"]) == bare(hm)
+for top, cfgs in ((rows[0], rows[1:7]), (rows[7], rows[8:14])):
+    for r, k in zip(cfgs, sw["sweep"]["ranking"]):
+        j = own[k["index"]]
+        assert r["parent_id"] == top["id"] and json.loads(r["report"]) == j
+        assert j["index"] == k["index"] and j["params"] == k["params"]
+        assert r["return"] == k["return"] == j["return"] and r["sharpe"] == j["sharpe"]
+        assert r["bars"] == j["bars"] and r["trades"] == j["trade_count"] == len(j["trades"])
+        assert D(r["net_pnl"]) / 10**8 == D(j["net_pnl"]) and D(r["fees"]) / 10**8 == D(j["fees"])
+        assert D(j["net_pnl"]) == sum((D(t["pnl"]) for t in j["trades"]), D(0))
+        assert r["max_drawdown"] == j["max_drawdown"] and r["symbol"] == j["symbol"] == "BTCUSDT"
+        assert r["verdict"] == "; ".join(j["verdicts"]) and "buy_and_hold" in r["verdict"]
+        p = json.loads(r["plots"])
+        assert p["equity_curve"] == j["equity_curve"] and p["trade_pnls"] == [t["pnl"] for t in j["trades"]]
+    win = own[sw["sweep"]["winner"]]
+    assert top["return"] == sw["sweep"]["ranking"][0]["return"] and top["sharpe"] == win["sharpe"]
+    assert "DSR" in top["verdict"] and "PBO" in top["verdict"]
 assert rows[0]["symbol"] == "BTCUSDT"
 ' "$T/sw.db" "$T/swst.json" "$T/hm.json"
+# a configuration's own report is the run of its values alone (without the rules / RSI baselines)
+"$K" backtest --data "$LEAN" --strategy rules --set engine.threshold=0.65 --set risk.atr_mult=1.5 \
+    --no-baselines --no-store --json "$T/cfg3.json" > /dev/null 2>&1
+check "store: a configuration's report == the single run of its values (--no-baselines)" python3 -c '
+import json, sys
+sw = json.load(open(sys.argv[1])); one = json.load(open(sys.argv[2]))
+r = [e["report"] for e in sw["sweep_results"] if e["params"] == "engine.threshold=0.65 risk.atr_mult=1.5"][0]
+assert r.pop("index") == 3 and r.pop("params")
+assert r == one, [k for k in one if one[k] != r.get(k)]
+' "$T/swst.json" "$T/cfg3.json"
+# a configuration exported by its id: its trades, as a run's
+"$K" export backtests --db "$T/sw.db" --id 3 > "$T/excfg.csv"
+check "export backtests --id of a sweep configuration: its trades" python3 -c '
+import csv, json, sqlite3, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+j = json.loads(sqlite3.connect(sys.argv[2]).execute("SELECT report FROM backtests WHERE id = 3").fetchone()[0])
+assert len(rows) == len(j["trades"]) > 0
+for r, t in zip(rows, j["trades"]):
+    assert r["pnl"] == t["pnl"] and r["fee"] == t["fee"] and int(r["exit_time"]) == t["exit_time"]
+' "$T/excfg.csv" "$T/sw.db"
 # export: the runs' summary rows, and one run's trades
 "$K" export backtests --db "$T/st.db" --format json > "$T/ex.json"
 check "export backtests: one row per run, exact net_pnl and fees" python3 -c '

@@ -7,7 +7,8 @@
 # click, or Up / Down and Enter, opens a run); the selected run's report shows the JSON report's
 # numbers (net P&L, fees, the metrics with their intervals and sample sizes, the classification
 # metrics, baselines, every verdict) and the text report's four plots with the same numbers
-# (titles, reliability bins, months, trade buckets). Prints "N passed, N failed".
+# (titles, reliability bins, months, trade buckets); a sweep's configuration opens like a run.
+# Prints "N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 BIN=${KESTREL_BIN:-build/release/kestrel}
@@ -190,6 +191,39 @@ for l in rows:
     assert cell == "…" or any(D(cell) == D(p) for p in pnls), cell
 PY
 then ok "60x20: the net_pnl column is whole or the ellipsis"; else bad "60x20 numbers"; fi
+
+# 6. a sweep stored while the app runs: one of its configurations opens like a run (ctl backtests
+# open ID of its sweep_config row): its parameters, then the run report's numbers and verdicts
+$T resize-window -t bt -x 160 -y 70 >/dev/null 2>&1
+"$BIN" backtest --data "$LEAN" --strategy rules --sweep engine.threshold=0.5,0.65 \
+    --db "$tmp/b.db" --json "$tmp/sw.json" > /dev/null 2>&1 || bad "sweep stored"
+cid=$(sqlite3 "$tmp/b.db" "SELECT max(id) FROM backtests WHERE kind = 'sweep_config'")
+"$BIN" ctl --socket "$tmp/b.sock" backtests reload > /dev/null 2>&1
+"$BIN" ctl --socket "$tmp/b.sock" backtests open "$cid" > /dev/null 2>&1
+if wait_screen "Report #$cid" 10; then ok "ctl backtests open ID opens a sweep configuration"
+else bad "open a configuration"; fi
+$T send-keys -t bt z
+sleep 0.3
+$T send-keys -t bt Home
+sleep 0.3
+cap; cp "$tmp/screen" "$tmp/ctop"
+$T send-keys -t bt End
+sleep 0.3
+cap; cat "$tmp/ctop" "$tmp/screen" > "$tmp/creport"
+if python3 - "$tmp/creport" "$tmp/b.db" "$cid" <<'PY'
+import json, sqlite3, sys
+scr = open(sys.argv[1]).read()
+c = sqlite3.connect(sys.argv[2])
+rep, parent = c.execute("SELECT report, parent_id FROM backtests WHERE id = ?", (int(sys.argv[3]),)).fetchone()
+j = json.loads(rep)
+assert "configuration %d of sweep #%d: %s" % (j["index"], parent, j["params"]) in scr
+assert "net_pnl %s  fees %s  funding %s" % (j["net_pnl"], j["fees"], j["funding"]) in scr
+assert "equity curve (%d points;" % len(j["equity_curve"]) in scr
+assert "trade P&L distribution (%d trades, after fees)" % j["trade_count"] in scr
+assert j["verdicts"] and all("  " + v in scr for v in j["verdicts"])
+PY
+then ok "a configuration's report: its params, net P&L, fees, plots and verdicts = its stored report"
+else bad "configuration report"; cat "$tmp/creport"; fi
 echo
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
