@@ -134,6 +134,7 @@ typedef struct live_book_info {
     bool auditing;     /* an audit is in progress */
 } live_book_info;
 size_t live_book_count(const klive *lv);
+/* K_ERR when i is out of range or its symbol was removed at run time (skip it). */
 int live_book_get(klive *lv, size_t i, live_book_info *out);
 
 /* `kestrel check`: the step-by-step connectivity self-test (src/live/live_cli.c) over cfg's
@@ -249,6 +250,8 @@ bool live_entry_allowed(klive *lv, enum venue v, const char *symbol, char *why, 
 typedef struct live_banner_item {
     bool error;     /* error role (stalled, down, REST paused); else the warning role */
     char text[96];
+    enum venue venue;   /* RESYNC: the book's venue and symbol (else VENUE_COUNT, "") */
+    const char *symbol;
 } live_banner_item;
 size_t live_banner(klive *lv, live_banner_item *out, size_t max);
 

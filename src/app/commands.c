@@ -387,8 +387,10 @@ static void cmd_connections_fill(cmd_ctx *c, cJSON *o)
     cJSON *books = cmd_json_arr(c, o, "books");
     for (size_t i = 0; i < live_book_count(a->live); i++) {
         live_book_info bi;
-        if (live_book_get(a->live, i, &bi) != K_OK || !books)
+        if (!books)
             break;
+        if (live_book_get(a->live, i, &bi) != K_OK)
+            continue; /* removed at run time */
         cJSON *e = cJSON_CreateObject();
         if (!cmd_json_push(c, books, e))
             break;

@@ -1250,6 +1250,10 @@ static void live_banner_add(live_banner_item *out, size_t max, size_t *n, bool e
 {
     if (*n >= max)
         return;
+    if (strncmp(fmt, "RESYNC", 6) != 0) {
+        out[*n].venue = VENUE_COUNT;
+        out[*n].symbol = "";
+    }
     out[*n].error = error;
     snprintf(out[*n].text, sizeof out[*n].text, fmt, a, b, c, d);
     (*n)++;
@@ -1291,9 +1295,12 @@ size_t live_banner(klive *lv, live_banner_item *out, size_t max)
         if (!s->ever_live || s->was_live)
             continue;
         market_sym *ms = market_find(lv->m, s->venue, s->name);
-        if (ms && !book_is_live(ms->book))
+        if (ms && !book_is_live(ms->book) && n < max) {
+            out[n].venue = s->venue;
+            out[n].symbol = s->name;
             live_banner_add(out, max, &n, false, "RESYNC %s:%s%s%s", venue_name(s->venue),
                             s->name, "", "");
+        }
     }
     return n;
 }
@@ -1740,6 +1747,8 @@ int live_book_get(klive *lv, size_t i, live_book_info *out)
     if (!lv || i >= (size_t)lv->nsyms)
         return K_ERR;
     live_sym *s = &lv->syms[i];
+    if (!s->name[0])
+        return K_ERR; /* removed at run time (live_symbol_remove): no book any more */
     market_sym *ms = market_find(lv->m, s->venue, s->name);
     out->venue = s->venue;
     out->symbol = s->name;
