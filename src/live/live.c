@@ -1085,12 +1085,20 @@ static void live_health_conn(klive *lv, live_conn *c, int64_t now)
     c->alerted = true;
 }
 
-/* Healthy: the book's connection open and delivering, the book live. */
+/* Healthy: every connection that feeds the symbol (its book's, and the trades / klines /
+ * candles ones: USD-M /market, OKX /ws/v5/business) open and delivering, and the book live. A
+ * stall of any stream the panes use counts (docs/LIVE.md "Health and failover"). */
 static bool live_sym_ok(klive *lv, const live_sym *s)
 {
-    const live_conn *c = &lv->conns[s->conn];
-    if (c->stalled || c->st.state != WS_OPEN)
-        return false;
+    int si = (int)(s - lv->syms);
+    for (int i = 0; i < lv->nconns; i++) {
+        const live_conn *c = &lv->conns[i];
+        bool feeds = false;
+        for (int k = 0; k < c->nsyms && !feeds; k++)
+            feeds = c->syms[k] == si;
+        if (feeds && (c->stalled || c->st.state != WS_OPEN))
+            return false;
+    }
     market_sym *ms = market_find(lv->m, s->venue, s->name);
     return ms && book_is_live(ms->book);
 }
