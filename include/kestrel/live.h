@@ -113,7 +113,11 @@ typedef struct live_conn_info {
     const char *last_error;
     uint64_t audits;           /* book audits done on its books (top 20 vs a fresh snapshot) */
     uint64_t audit_mismatches; /* ... that found the book different (then resynced) */
-    uint64_t sub_acks, sub_errors; /* OKX subscribe answers (acknowledged / refused) */
+    uint64_t sub_acks, sub_errors; /* subscribe answers (acknowledged / refused): OKX's, and
+                                    * Binance's to the SUBSCRIBE messages below */
+    uint32_t streams;          /* Binance: streams of the connection (at most 1000) ... */
+    uint32_t streams_subscribed; /* ... of which past the URL's room, sent as SUBSCRIBE */
+    uint64_t sub_msgs;         /* SUBSCRIBE messages sent (<= 4/s per connection) */
     const char *sub_error;     /* the last refusal, "" none */
     bool clock_known;          /* the venue's server time has been read */
     int64_t clock_offset_ms;   /* venue server time - local wall clock (NTP-style midpoint) */
