@@ -797,6 +797,16 @@ static void scenario_rotation(void)
 /* 100 USD-M symbols: the fake's aliases BTCUSDTA1..A100 of the real capture. */
 #define MANY 100
 
+/* Every SUBSCRIBE message of both connections sent and answered. */
+static bool p_subscribed(session *s, void *arg)
+{
+    (void)arg;
+    live_conn_info p = session_conn(s, "binance-usdm public");
+    live_conn_info m = session_conn(s, "binance-usdm market");
+    return p.sub_msgs == (p.streams_subscribed + 99) / 100 && p.sub_acks >= p.sub_msgs &&
+           m.sub_msgs == (m.streams_subscribed + 99) / 100 && m.sub_acks >= m.sub_msgs;
+}
+
 static void scenario_many(void)
 {
     fake f;
@@ -830,6 +840,7 @@ static void scenario_many(void)
     CHECK(mkt.streams_subscribed > pub.streams_subscribed);
     int64_t t0 = loop_mono_ms();
     CHECK(run_until(&s, 90000, p_all_live, NULL));
+    CHECK(run_until(&s, 20000, p_subscribed, NULL)); /* the /market one may answer last */
     pub = session_conn(&s, "binance-usdm public");
     mkt = session_conn(&s, "binance-usdm market");
     /* 100 streams a message, each answered {"result":null,"id":N}; paced at <= 4 a second */
