@@ -113,7 +113,11 @@ typedef struct live_conn_info {
     const char *last_error;
     uint64_t audits;           /* book audits done on its books (top 20 vs a fresh snapshot) */
     uint64_t audit_mismatches; /* ... that found the book different (then resynced) */
-    uint64_t sub_acks, sub_errors; /* OKX subscribe answers (acknowledged / refused) */
+    uint64_t sub_acks, sub_errors; /* subscribe answers (acknowledged / refused): OKX's, and
+                                    * Binance's to the SUBSCRIBE messages below */
+    uint32_t streams;          /* Binance: streams of the connection (at most 1000) ... */
+    uint32_t streams_subscribed; /* ... of which past the URL's room, sent as SUBSCRIBE */
+    uint64_t sub_msgs;         /* SUBSCRIBE messages sent (<= 4/s per connection) */
     const char *sub_error;     /* the last refusal, "" none */
     bool clock_known;          /* the venue's server time has been read */
     int64_t clock_offset_ms;   /* venue server time - local wall clock (NTP-style midpoint) */
@@ -134,6 +138,7 @@ typedef struct live_book_info {
     bool auditing;     /* an audit is in progress */
 } live_book_info;
 size_t live_book_count(const klive *lv);
+/* K_ERR when i is out of range or its symbol was removed at run time (skip it). */
 int live_book_get(klive *lv, size_t i, live_book_info *out);
 
 /* `kestrel check`: the step-by-step connectivity self-test (src/live/live_cli.c) over cfg's
@@ -249,6 +254,8 @@ bool live_entry_allowed(klive *lv, enum venue v, const char *symbol, char *why, 
 typedef struct live_banner_item {
     bool error;     /* error role (stalled, down, REST paused); else the warning role */
     char text[96];
+    enum venue venue;   /* RESYNC: the book's venue and symbol (else VENUE_COUNT, "") */
+    const char *symbol;
 } live_banner_item;
 size_t live_banner(klive *lv, live_banner_item *out, size_t max);
 

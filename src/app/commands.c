@@ -376,6 +376,11 @@ static void cmd_connections_fill(cmd_ctx *c, cJSON *o)
             cmd_json_null(c, e, "latency_ms");
         cmd_json_num(c, e, "books", ci.books);
         cmd_json_num(c, e, "books_live", ci.books_live);
+        cmd_json_num(c, e, "streams", ci.streams);
+        cmd_json_num(c, e, "streams_subscribed", ci.streams_subscribed);
+        cmd_json_num(c, e, "sub_msgs", (double)ci.sub_msgs);
+        cmd_json_num(c, e, "sub_acks", (double)ci.sub_acks);
+        cmd_json_num(c, e, "sub_errors", (double)ci.sub_errors);
         cmd_json_str(c, e, "last_error", ci.last_error);
         cmd_json_num(c, e, "audits", (double)ci.audits);
         cmd_json_num(c, e, "audit_mismatches", (double)ci.audit_mismatches);
@@ -387,8 +392,10 @@ static void cmd_connections_fill(cmd_ctx *c, cJSON *o)
     cJSON *books = cmd_json_arr(c, o, "books");
     for (size_t i = 0; i < live_book_count(a->live); i++) {
         live_book_info bi;
-        if (live_book_get(a->live, i, &bi) != K_OK || !books)
+        if (!books)
             break;
+        if (live_book_get(a->live, i, &bi) != K_OK)
+            continue; /* removed at run time */
         cJSON *e = cJSON_CreateObject();
         if (!cmd_json_push(c, books, e))
             break;

@@ -47,7 +47,10 @@
 #define LIVE_NEV 64
 #define LIVE_REST_MAX 768
 #define LIVE_ROTATE_MAX_MS 30000
-#define LIVE_STREAMS_PER_CONN 200 /* Binance: 1024 streams per connection; we stay far below */
+#define LIVE_STREAMS_PER_CONN 1000 /* Binance: 1024 streams per connection (exchanges.md) */
+#define LIVE_STREAM_NAME_MAX 64    /* "btcusdt@depth@100ms" */
+#define LIVE_SUB_BATCH 100         /* streams per SUBSCRIBE message */
+#define LIVE_SUB_GAP_MS 250        /* <= 4 client messages/s: spot allows 5, USD-M 10 */
 #define LIVE_IREQ_MAX (CONFIG_MAX_WATCH + VENUE_COUNT) /* instruments requests */
 #define LIVE_AUDIT_LEVELS 20
 #define LIVE_AUDIT_TIMEOUT_MS 30000
@@ -116,8 +119,18 @@ typedef struct live_conn {
     int64_t last_alert_ms;   /* the last stall alert (rate limit) */
     int64_t last_replace_ms, max_replace_ms; /* -1: none yet */
     uint64_t data_stalls, suppressed;
-    uint64_t sub_acks, sub_errors; /* OKX {"event":"subscribe"} / {"event":"error"} answers */
+    uint64_t sub_acks, sub_errors; /* OKX {"event":"subscribe"} / {"event":"error"} answers,
+                                    * Binance {"result":null,"id":N} / {"code":..,"msg":..} */
     char sub_error[160];
+    /* Binance streams past the URL's room (WS_URL_MAX): SUBSCRIBE messages after each open,
+     * LIVE_SUB_BATCH streams each, one per LIVE_SUB_GAP_MS (live_sub_pump) */
+    int nstreams;            /* in the URL and in extra */
+    char (*extra)[LIVE_STREAM_NAME_MAX];
+    int nextra, extra_cap;
+    uint32_t sub_conn;       /* the connection being subscribed (0: none) */
+    int sub_pos;             /* extra[] streams sent to it so far */
+    uint64_t sub_timer, sub_msgs, sub_next_id;
+    struct live *lv;
 } live_conn;
 
 /* A kline backfill job (live_backfill_*): one symbol and timeframe over [from, to). */
@@ -470,6 +483,10 @@ static void live_on_snapshot(void *ud, const http_response *r)
         live_retry(s, 500);
         return;
     }
+    if (lv->log)
+        log_debug(lv->log, "live %s %s: snapshot applied: %s (buffered %u)", venue_name(s->venue),
+                  s->name, book_is_live(ms->book) ? "live" : "not live",
+                  (unsigned)book_buffered(ms->book));
     if (book_is_live(ms->book)) {
         s->snapshots++;
         live_check_book(s);
@@ -487,6 +504,9 @@ static void live_fetch(live_sym *s)
     int weight = s->venue == VENUE_BINANCE_SPOT ? 250 : s->venue == VENUE_BINANCE_USDM ? 20 : 1;
     enum http_result r = http_get(lv->http, s->venue, s->rest_url, weight, live_on_snapshot, s,
                                   NULL);
+    if (lv->log)
+        log_debug(lv->log, "live %s %s: snapshot requested (%s)", venue_name(s->venue), s->name,
+                  http_strerror(r));
     if (r == HTTP_OK) {
         s->fetching = true;
         return;
@@ -510,10 +530,14 @@ static void live_invalidate(klive *lv, live_conn *c)
     }
 }
 
+static void live_sub_start(klive *lv, live_conn *c, uint32_t id);
+
 static void live_subscribe(klive *lv, live_conn *c, uint32_t id)
 {
-    if (c->venue != VENUE_OKX)
-        return; /* Binance: the streams are in the URL */
+    if (c->venue != VENUE_OKX) { /* Binance: the streams in the URL, the rest SUBSCRIBEd */
+        live_sub_start(lv, c, id);
+        return;
+    }
     /* /ws/v5/public: books, trades, top of book, 24 h tickers; /ws/v5/business: candles */
     static const char *const book_chans[] = {"books", "trades", "bbo-tbt", "tickers"};
     static const char *const biz_chans[] = {"candle1m"};
@@ -977,6 +1001,8 @@ static void live_on_item(void *ud, const ws_item *it)
             if (lv->log)
                 log_warn(lv->log, "live %s: disconnected (reconnecting)", venue_name(c->venue));
             live_invalidate(lv, c);
+            if (c->sub_conn == it->conn)
+                c->sub_conn = 0; /* the reopen subscribes again */
             if (!c->closed_wall_ms) /* the first close since it was last open */
                 c->closed_wall_ms = loop_wall_ms();
         }
@@ -1085,12 +1111,20 @@ static void live_health_conn(klive *lv, live_conn *c, int64_t now)
     c->alerted = true;
 }
 
-/* Healthy: the book's connection open and delivering, the book live. */
+/* Healthy: every connection that feeds the symbol (its book's, and the trades / klines /
+ * candles ones: USD-M /market, OKX /ws/v5/business) open and delivering, and the book live. A
+ * stall of any stream the panes use counts (docs/LIVE.md "Health and failover"). */
 static bool live_sym_ok(klive *lv, const live_sym *s)
 {
-    const live_conn *c = &lv->conns[s->conn];
-    if (c->stalled || c->st.state != WS_OPEN)
-        return false;
+    int si = (int)(s - lv->syms);
+    for (int i = 0; i < lv->nconns; i++) {
+        const live_conn *c = &lv->conns[i];
+        bool feeds = false;
+        for (int k = 0; k < c->nsyms && !feeds; k++)
+            feeds = c->syms[k] == si;
+        if (feeds && (c->stalled || c->st.state != WS_OPEN))
+            return false;
+    }
     market_sym *ms = market_find(lv->m, s->venue, s->name);
     return ms && book_is_live(ms->book);
 }
@@ -1250,6 +1284,10 @@ static void live_banner_add(live_banner_item *out, size_t max, size_t *n, bool e
 {
     if (*n >= max)
         return;
+    if (strncmp(fmt, "RESYNC", 6) != 0) {
+        out[*n].venue = VENUE_COUNT;
+        out[*n].symbol = "";
+    }
     out[*n].error = error;
     snprintf(out[*n].text, sizeof out[*n].text, fmt, a, b, c, d);
     (*n)++;
@@ -1291,40 +1329,112 @@ size_t live_banner(klive *lv, live_banner_item *out, size_t max)
         if (!s->ever_live || s->was_live)
             continue;
         market_sym *ms = market_find(lv->m, s->venue, s->name);
-        if (ms && !book_is_live(ms->book))
+        if (ms && !book_is_live(ms->book) && n < max) {
+            out[n].venue = s->venue;
+            out[n].symbol = s->name;
             live_banner_add(out, max, &n, false, "RESYNC %s:%s%s%s", venue_name(s->venue),
                             s->name, "", "");
+        }
     }
     return n;
 }
 
 /* ---- open / close --------------------------------------------------------------------------- */
 
-/* A connection of venue v with room for one more symbol (its streams in the URL: need bytes). */
-static live_conn *live_conn_for(klive *lv, enum venue v, bool books, size_t need)
+/* A connection of venue v with room for one more symbol of `streams` streams: Binance
+ * LIVE_STREAMS_PER_CONN streams (those past the URL's room go in SUBSCRIBE messages); OKX
+ * (subscribe messages of its own) LIVE_STREAMS_PER_CONN / 4 symbols. */
+static live_conn *live_conn_for(klive *lv, enum venue v, bool books, int streams)
 {
-    for (int i = lv->conn_floor; i < lv->nconns; i++)
-        if (lv->conns[i].venue == v && lv->conns[i].books == books &&
-            lv->conns[i].nsyms < LIVE_STREAMS_PER_CONN / 4 &&
-            strlen(lv->conns[i].url) + need + 96 < sizeof(((ws_url *)0)->path) && /* + host */
-            strlen(lv->conns[i].url) + need < WS_URL_MAX)
-            return &lv->conns[i];
+    for (int i = lv->conn_floor; i < lv->nconns; i++) {
+        live_conn *c = &lv->conns[i];
+        if (c->venue == v && c->books == books && c->nsyms < CONFIG_MAX_WATCH &&
+            (v == VENUE_OKX ? c->nsyms < LIVE_STREAMS_PER_CONN / 4
+                            : c->nstreams + streams <= LIVE_STREAMS_PER_CONN))
+            return c;
+    }
     if (lv->nconns >= LIVE_MAX_CONNS)
         return NULL;
     live_conn *c = &lv->conns[lv->nconns++];
+    free(c->extra); /* a slot given back by a failed live_symbol_add */
     memset(c, 0, sizeof *c);
     c->venue = v;
     c->books = books;
+    c->lv = lv;
     return c;
 }
 
-/* Appends s to the URL of c ('/' between streams). K_ERR when it does not fit. */
+/* Adds stream s to c: in its URL ('/' between streams) while the URL has room (WS_URL_MAX, and
+ * the parsed path's room beside the host), else to the SUBSCRIBE list sent after each open.
+ * K_ERR when the name is too long. */
 static int live_url_add(live_conn *c, const char *s)
 {
-    size_t n = strlen(c->url);
+    size_t n = strlen(c->url), len = strlen(s);
+    if (len >= LIVE_STREAM_NAME_MAX)
+        return K_ERR;
+    c->nstreams++;
     bool first = c->url[n - 1] == '=';
-    int k = snprintf(c->url + n, sizeof c->url - n, "%s%s", first ? "" : "/", s);
-    return k > 0 && (size_t)k < sizeof c->url - n ? K_OK : K_ERR;
+    if (n + len + 2 + 96 < sizeof(((ws_url *)0)->path) && n + len + 2 < sizeof c->url) {
+        snprintf(c->url + n, sizeof c->url - n, "%s%s", first ? "" : "/", s);
+        return K_OK;
+    }
+    if (c->nextra == c->extra_cap) {
+        c->extra_cap = c->extra_cap ? c->extra_cap * 2 : 64;
+        c->extra = xrealloc(c->extra, (size_t)c->extra_cap * sizeof *c->extra);
+    }
+    memcpy(c->extra[c->nextra++], s, len + 1);
+    return K_OK;
+}
+
+/* One SUBSCRIBE message of the next LIVE_SUB_BATCH streams to c->sub_conn, then the next one
+ * LIVE_SUB_GAP_MS later (the client-message rate limit: exchanges.md 4.1 / 4.3). */
+static void live_sub_pump(live_conn *c);
+
+static void live_sub_timer(loop *l, uint64_t id, void *ud)
+{
+    (void)l;
+    (void)id;
+    live_conn *c = ud;
+    c->sub_timer = 0;
+    live_sub_pump(c);
+}
+
+static void live_sub_pump(live_conn *c)
+{
+    klive *lv = c->lv;
+    if (!c->sub_conn || c->sub_pos >= c->nextra)
+        return;
+    char msg[LIVE_SUB_BATCH * (LIVE_STREAM_NAME_MAX + 3) + 96];
+    size_t n = (size_t)snprintf(msg, sizeof msg, "{\"method\":\"SUBSCRIBE\",\"params\":[");
+    int k = 0;
+    for (; k < LIVE_SUB_BATCH && c->sub_pos + k < c->nextra; k++)
+        n += (size_t)snprintf(msg + n, sizeof msg - n, "%s\"%s\"", k ? "," : "",
+                              c->extra[c->sub_pos + k]);
+    n += (size_t)snprintf(msg + n, sizeof msg - n, "],\"id\":%llu}",
+                          (unsigned long long)++c->sub_next_id);
+    enum ws_result r = ws_send(lv->net, c->sub_conn, msg, n);
+    if (r == WS_OK) {
+        c->sub_pos += k;
+        c->sub_msgs++;
+    } else if (r != WS_ERR_QUEUE_FULL) { /* closed: the next open subscribes again */
+        c->sub_conn = 0;
+        return;
+    }
+    if (c->sub_pos < c->nextra)
+        c->sub_timer = loop_timer_add(lv->l, LIVE_SUB_GAP_MS, live_sub_timer, c);
+}
+
+/* A Binance connection (re)opened: its streams past the URL subscribed again from the first. */
+static void live_sub_start(klive *lv, live_conn *c, uint32_t id)
+{
+    if (c->nextra == 0)
+        return;
+    if (c->sub_timer)
+        loop_timer_cancel(lv->l, c->sub_timer);
+    c->sub_timer = 0;
+    c->sub_conn = id;
+    c->sub_pos = 0;
+    live_sub_pump(c);
 }
 
 /* Adds one watched symbol ("venue:SYMBOL") to its connections; its index (an existing one for
@@ -1385,8 +1495,7 @@ static int live_add_sym(klive *lv, const char *spec, char (*rest)[CONFIG_URL_MAX
     char lower[KSYM_MAX], st[96];
     for (size_t k = 0; k <= strlen(s->name); k++)
         lower[k] = (char)tolower((unsigned char)s->name[k]);
-    size_t need = 5 * (strlen(lower) + 16); /* its streams in a Binance URL, at most */
-    live_conn *bc = live_conn_for(lv, v, true, need);
+    live_conn *bc = live_conn_for(lv, v, true, v == VENUE_BINANCE_SPOT ? 5 : 2);
     if (!bc) {
         snprintf(err, errlen, "live: too many connections (at most %d)", LIVE_MAX_CONNS);
         *res = LIVE_ERR_WATCH;
@@ -1410,7 +1519,7 @@ static int live_add_sym(klive *lv, const char *spec, char (*rest)[CONFIG_URL_MAX
         ok = live_url_add(bc, st);
         snprintf(st, sizeof st, "%s@bookTicker", lower);
         ok = ok == K_OK ? live_url_add(bc, st) : ok;
-        live_conn *mc = live_conn_for(lv, v, false, need);
+        live_conn *mc = live_conn_for(lv, v, false, 4);
         if (!mc) {
             snprintf(err, errlen, "live: too many connections (at most %d)", LIVE_MAX_CONNS);
             *res = LIVE_ERR_WATCH;
@@ -1430,7 +1539,7 @@ static int live_add_sym(klive *lv, const char *spec, char (*rest)[CONFIG_URL_MAX
     } else {
         if (!bc->url[0])
             snprintf(bc->url, sizeof bc->url, "%s/ws/v5/public", ws[v]);
-        live_conn *kc = live_conn_for(lv, v, false, need); /* candles: business endpoint */
+        live_conn *kc = live_conn_for(lv, v, false, 1); /* candles: business endpoint */
         if (!kc) {
             snprintf(err, errlen, "live: too many connections (at most %d)", LIVE_MAX_CONNS);
             *res = LIVE_ERR_WATCH;
@@ -1560,6 +1669,8 @@ enum live_result live_check(const kconfig *cfg, char *err, size_t errlen)
 {
     klive *lv = xcalloc(1, sizeof *lv);
     enum live_result r = live_build(lv, cfg, err, errlen);
+    for (int i = 0; i < LIVE_MAX_CONNS; i++)
+        free(lv->conns[i].extra);
     free(lv);
     return r;
 }
@@ -1602,6 +1713,8 @@ enum live_result live_open(klive **out, const live_opts *o, char *err, size_t er
     lv->backfill = !o->no_backfill;
     enum live_result r = live_build(lv, o->cfg, err, errlen);
     if (r != LIVE_OK) {
+        for (int i = 0; i < LIVE_MAX_CONNS; i++)
+            free(lv->conns[i].extra);
         free(lv);
         return r;
     }
@@ -1670,6 +1783,11 @@ void live_close(klive *lv)
         if (lv->syms[i].retry_timer)
             loop_timer_cancel(lv->l, lv->syms[i].retry_timer);
     live_extras_close(lv);
+    for (int i = 0; i < LIVE_MAX_CONNS; i++) {
+        if (lv->conns[i].sub_timer)
+            loop_timer_cancel(lv->l, lv->conns[i].sub_timer);
+        free(lv->conns[i].extra);
+    }
     free(lv->lv);
     free(lv);
 }
@@ -1711,6 +1829,9 @@ int live_conn_get(klive *lv, size_t i, live_conn_info *out)
     out->latency_ms = c->has_latency ? c->latency_ms : -1;
     out->last_error = c->st.last_error;
     out->sub_acks = c->sub_acks;
+    out->streams = (uint32_t)c->nstreams;
+    out->streams_subscribed = (uint32_t)c->nextra;
+    out->sub_msgs = c->sub_msgs;
     out->sub_errors = c->sub_errors;
     out->sub_error = c->sub_error;
     out->clock_known = lv->clk[c->venue].known;
@@ -1740,6 +1861,8 @@ int live_book_get(klive *lv, size_t i, live_book_info *out)
     if (!lv || i >= (size_t)lv->nsyms)
         return K_ERR;
     live_sym *s = &lv->syms[i];
+    if (!s->name[0])
+        return K_ERR; /* removed at run time (live_symbol_remove): no book any more */
     market_sym *ms = market_find(lv->m, s->venue, s->name);
     out->venue = s->venue;
     out->symbol = s->name;
@@ -1854,6 +1977,10 @@ enum live_result live_symbol_remove(klive *lv, enum venue v, const char *name)
         }
         c->id = c->next = 0; /* its last items are dropped (no connection has id 0) */
         c->nsyms = 0;
+        c->sub_conn = 0;
+        if (c->sub_timer)
+            loop_timer_cancel(lv->l, c->sub_timer);
+        c->sub_timer = 0;
     }
     live_sym *s = &lv->syms[si];
     if (s->retry_timer) {
@@ -2264,8 +2391,21 @@ int live_clock_offset(const klive *lv, enum venue v, int64_t *offset_ms)
 /* OKX subscribe answers, for `kestrel check` (Binance subscribes in the URL: no answer). */
 static void live_sub_note(live_conn *c, const ws_item *it)
 {
-    if (c->venue != VENUE_OKX || it->len > 600)
+    if (it->len > 600)
         return;
+    if (c->venue != VENUE_OKX) { /* {"result":null,"id":7}; {"code":2,"msg":"...","id":7} */
+        if (it->len < 8 || memmem(it->data, it->len, "\"stream\"", 8) ||
+            !memmem(it->data, it->len, "\"id\"", 4))
+            return;
+        if (memmem(it->data, it->len, "\"result\"", 8)) {
+            c->sub_acks++;
+        } else if (memmem(it->data, it->len, "\"code\"", 6)) {
+            c->sub_errors++;
+            snprintf(c->sub_error, sizeof c->sub_error, "%.*s", (int)K_MIN(it->len, 150),
+                     it->data);
+        }
+        return;
+    }
     const char *e = memmem(it->data, it->len, "\"event\"", 7);
     if (!e)
         return;

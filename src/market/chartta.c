@@ -6,7 +6,9 @@
  * Partial bars (CANDLE_PARTIAL: the period began before the data did, e.g. six minutes of a
  * replay's first hour) are never fed: an indicator's warm-up counts whole bars only, and no value
  * is computed from a bar that does not hold its period. The chart shows such a bar dimmed, with no
- * indicator values at it. */
+ * indicator values at it. A bar revised after its close (MARKET_BAR_REVISED: the exchange's final
+ * kline or a REST backfill replacing a trade-built bar) rebuilds that timeframe's chart from the
+ * corrected series, so every value shown is the one the exchange's bars give. */
 #include "kestrel/chartta.h"
 
 #include "kestrel/ta.h"
@@ -123,6 +125,13 @@ void chartta_on_note(void *ud, const market_note *n)
             ta_bar b = ta_bar_from_candle(n->bar);
             ta_chart_on_bar(c->charts[n->sym->index][n->tf], &b);
         }
+        break;
+    case MARKET_BAR_REVISED:
+        /* the exchange's bar replaced a closed one (live klines, REST backfill): the values
+         * computed at that close were made from the trade-built bar, so the chart is built
+         * again from the corrected series (docs/LIVE.md "A bar revised after its close") */
+        if (n->sym->index < c->n && c->charts[n->sym->index][n->tf])
+            chartta_build(c, n->sym, n->tf);
         break;
     default:
         break;

@@ -16,6 +16,7 @@
 #include "kestrel/loop.h"
 #include "kestrel/replay.h"
 #include "kestrel/store.h"
+#include "kestrel/watchlist.h"
 
 #include <string.h>
 
@@ -81,6 +82,9 @@ static bool status_health(ui *u, int *x)
     size_t n = live_banner(u->a->live, it, K_ARRAY_LEN(it));
     for (size_t i = 0; i < n; i++) {
         char b[112];
+        if (it[i].symbol && it[i].symbol[0] && u->a->market &&
+            !watchlist_shown(u->a, market_find(u->a->market, it[i].venue, it[i].symbol)))
+            continue; /* a book removed from the watchlist: not the user's any more */
         snprintf(b, sizeof b, " %s ", it[i].text);
         enum theme_role r = it[i].error ? ROLE_ERROR : ROLE_STATUS_WARN;
         if (!seg(u, x, r, b)) {
@@ -211,11 +215,16 @@ void ui_status_draw(ui *u)
     /* book states: full list if it fits, else counts plus the names of books not live */
     if (!a->market)
         return;
-    uint32_t n = market_count(a->market);
+    /* the symbols the watchlist shows: one removed (`d`, `ctl symbols remove`) stays in the
+     * market (its data may still flow) but has no book state here */
+    uint32_t nm = market_count(a->market), n = 0;
     int need = 0;
     uint32_t live = 0;
-    for (uint32_t i = 0; i < n; i++) {
+    for (uint32_t i = 0; i < nm; i++) {
         market_sym *m = market_at(a->market, i);
+        if (!watchlist_shown(a, m))
+            continue;
+        n++;
         enum book_state st = m->book ? book_state(m->book) : BOOK_EMPTY;
         if (st == BOOK_LIVE)
             live++;
@@ -224,14 +233,16 @@ void ui_status_draw(ui *u)
                 (int)strlen(ui_book_word(st)) + 2;
     }
     if (x + need <= u->cols) {
-        for (uint32_t i = 0; i < n; i++) {
+        for (uint32_t i = 0; i < nm; i++) {
             market_sym *m = market_at(a->market, i);
+            if (!watchlist_shown(a, m))
+                continue;
             enum book_state st = m->book ? book_state(m->book) : BOOK_EMPTY;
-            const char *nm = ui_book_word(st);
+            const char *word = ui_book_word(st);
             char lbl[KSYM_MAX + 8];
             snprintf(b, sizeof(b), "%s ", ui_sym_label(m, lbl, sizeof lbl));
             seg(u, &x, ROLE_STATUS, b);
-            seg(u, &x, st == BOOK_LIVE ? ROLE_STATUS : ROLE_STATUS_WARN, nm);
+            seg(u, &x, st == BOOK_LIVE ? ROLE_STATUS : ROLE_STATUS_WARN, word);
             x += 2;
         }
         return;
@@ -240,10 +251,10 @@ void ui_status_draw(ui *u)
     if (!seg(u, &x, live == n ? ROLE_STATUS : ROLE_STATUS_WARN, b))
         return;
     x += 2;
-    for (uint32_t i = 0; i < n; i++) {
+    for (uint32_t i = 0; i < nm; i++) {
         market_sym *m = market_at(a->market, i);
         enum book_state st = m->book ? book_state(m->book) : BOOK_EMPTY;
-        if (st == BOOK_LIVE)
+        if (st == BOOK_LIVE || !watchlist_shown(a, m))
             continue;
         char lbl[KSYM_MAX + 8];
         snprintf(b, sizeof(b), "%s %s", ui_sym_label(m, lbl, sizeof lbl), ui_book_word(st));

@@ -93,7 +93,7 @@ static int sys_live(ui *u, WINDOW *w, int y, int ih, int iw)
     for (size_t i = 0; i < live_book_count(lv) && y <= ih; i++) {
         live_book_info bi;
         if (live_book_get(lv, i, &bi) != K_OK)
-            break;
+            continue; /* removed at run time */
         char line[256];
         snprintf(line, sizeof line, "  %-14s %-9s gaps %llu resyncs %llu audit mismatches "
                  "%llu/%llu%s", bi.symbol, bi.state, (unsigned long long)bi.gaps,

@@ -5,6 +5,8 @@ public formats over real HTTP and websocket (plain, or TLS with a test CA), for 
 One port serves everything (the paths tell the venues apart, as docs/exchanges.md lists them):
   Binance spot  REST /api/v3/{ping,time,exchangeInfo,depth,klines}
                 WS   /ws/<s1>/<s2>..., /stream?streams=<s1>/<s2>, SUBSCRIBE/UNSUBSCRIBE
+                     (answered {"result":null,"id":N}; more than 5 client messages a second on
+                     spot, 10 on USD-M, close the connection, as documented)
   Binance USD-M REST /fapi/v1/{ping,time,exchangeInfo,depth,klines}
                 WS   /public/ws|stream (depth, bookTicker), /market/ws|stream (trades, klines, ...)
   OKX v5        REST /api/v5/public/{time,instruments}, /api/v5/market/{books,candles,
@@ -286,6 +288,7 @@ class Conn:
         self.q = asyncio.Queue(maxsize=fake.args.queue)
         self.opened = time.monotonic()
         self.closed = False
+        self.msg_times = []   # Binance: client messages of the last second (rate limit)
 
     def stalled(self):
         return time.monotonic() < self.stalled_until
@@ -325,7 +328,8 @@ class Fake:
         self.stats = {"conns_total": 0, "rest_requests": 0, "frames_sent": 0,
                       "slow_dropped": 0, "http_faults": 0, "okx_pings": 0, "task_errors": 0,
                       "old_snapshots": 0, "klines_sent": 0,
-                      "klines_forming_sent": 0, "drifted_snapshots": 0}
+                      "klines_forming_sent": 0, "drifted_snapshots": 0,
+                      "subscribe_msgs": 0, "rate_limited": 0}
         self.faults = {v: {"gap": 0, "okxreset": False, "oldsnap": 0, "drift": 0} for v in VENUES}
         self.loaded = {}      # (venue, symbol) -> (snapshot, diffs before it, events): aliases
         self.http_fault = []  # list of [status, n, retry_after, venue]
@@ -895,6 +899,14 @@ class Fake:
                 lt.cancel()
 
     def binance_msg(self, c, msg):
+        # the documented client-message limit: spot 5/s, USD-M 10/s; over it the connection is
+        # closed (exchanges.md 4.1, 4.3)
+        now = time.monotonic()
+        c.msg_times = [t for t in c.msg_times if now - t < 1.0] + [now]
+        if len(c.msg_times) > (5 if c.venue == "binance-spot" else 10):
+            self.stats["rate_limited"] += 1
+            self.close_conn(c)
+            return
         try:
             m = json.loads(msg)
             method, mid = m["method"], m.get("id")
@@ -902,14 +914,15 @@ class Fake:
             c.push('{"code":3,"msg":"Invalid JSON: expected value at line 1 column 1"}')
             return
         if method == "SUBSCRIBE":
+            self.stats["subscribe_msgs"] += 1
             for name in m.get("params", []):
                 self.binance_sub(c, name)
-            c.push(json.dumps({"result": None, "id": mid}))
+            c.push(json.dumps({"result": None, "id": mid}, separators=(",", ":")))
         elif method == "UNSUBSCRIBE":
             for name in m.get("params", []):
                 parts = name.split("@")
                 c.subs.pop((parts[0], parts[1] if len(parts) > 1 else ""), None)
-            c.push(json.dumps({"result": None, "id": mid}))
+            c.push(json.dumps({"result": None, "id": mid}, separators=(",", ":")))
         elif method == "LIST_SUBSCRIPTIONS":
             c.push(json.dumps({"result": sorted(c.subs.values()), "id": mid}))
         else:
