@@ -21,7 +21,7 @@ typedef struct config_kv {
     char value[CONFIG_TRADE_VAL_MAX]; /* "7", "10000" */
 } config_kv;
 
-#define CONFIG_MAX_WATCH 64
+#define CONFIG_MAX_WATCH 128 /* watched symbols, backups included (issue 9: 100 symbols) */
 #define CONFIG_WATCH_MAX 96 /* "venue:SYMBOL[@venue:SYMBOL]" incl. NUL */
 #define CONFIG_URL_MAX 256
 

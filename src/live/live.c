@@ -73,6 +73,8 @@ typedef struct live_sym {
     bool backup_only; /* named only as a backup ("...@venue:SYMBOL"): data, never traded */
     int pair;         /* its failover pair when it is a primary, else -1 */
     struct live *lv;
+    market_sym *ms; /* its market symbol once the pipeline made it (live_sym_ms; never freed
+                     * before the market) */
     /* recording (live_rec_*): one snapshot line per book after the recording starts */
     bool rec_want;
     /* audit (live_audit_*): a second book synced from a fresh REST snapshot + the diffs since,
@@ -399,12 +401,21 @@ static int64_t live_pause_left(klive *lv, enum venue v)
     return wait > 0 ? wait + 10 : 10;
 }
 
+/* The market symbol of s (looked up once: live_check_book runs for every book of a connection
+ * on each of its frames). */
+static market_sym *live_sym_ms(live_sym *s)
+{
+    if (!s->ms && s->name[0])
+        s->ms = market_find(s->lv->m, s->venue, s->name);
+    return s->ms;
+}
+
 /* Looks at a book after the pipeline touched it: gaps counted, resyncs counted, a snapshot
  * fetched when it buffers diffs and is not live. */
 static void live_check_book(live_sym *s)
 {
     klive *lv = s->lv;
-    market_sym *ms = market_find(lv->m, s->venue, s->name);
+    market_sym *ms = live_sym_ms(s);
     if (!ms)
         return;
     const book_stats *bs = book_get_stats(ms->book);
@@ -1863,6 +1874,7 @@ enum live_result live_symbol_remove(klive *lv, enum venue v, const char *name)
     if (lv->log)
         log_info(lv->log, "live: %s:%s removed (its connections closed)", venue_name(v), name);
     s->name[0] = '\0'; /* matches no market symbol: a later add subscribes it afresh */
+    s->ms = NULL;
     return LIVE_OK;
 }
 
