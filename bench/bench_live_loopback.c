@@ -232,7 +232,7 @@ typedef struct bench_live {
 } bench_live;
 
 static int bench_live_open(bench_live *b, const bench_fake *f, const char *const *watch, int n,
-                           int64_t stall_ms)
+                           int64_t stall_ms, bool standby)
 {
     char err[512];
     memset(b, 0, sizeof *b);
@@ -250,7 +250,7 @@ static int bench_live_open(bench_live *b, const bench_fake *f, const char *const
     ingest_opts io = {.grace_ms = b->cfg.limits.bar_grace_ms, .max_skew_ms = INT64_MAX / 4};
     b->ing = ingest_new(b->m, NULL, &io);
     live_opts lo = {.loop = b->l, .ingest = b->ing, .market = b->m, .cfg = &b->cfg,
-                    .stall_ms = stall_ms, .no_backfill = true};
+                    .stall_ms = stall_ms, .no_backfill = true, .warm_standby = standby};
     if (live_open(&b->lv, &lo, err, sizeof err) != LIVE_OK) {
         fprintf(stderr, "live_open: %s\n", err);
         return K_ERR;
@@ -324,7 +324,7 @@ static int bench_throughput(long rate, int aliases, double max_s, bench_tp *o)
     int n = bench_feed_watch(aliases, names, watch);
     bench_live b;
     int rc = K_ERR;
-    if (bench_live_open(&b, &f, watch, n, 0) == K_OK) {
+    if (bench_live_open(&b, &f, watch, n, 0, false) == K_OK) {
         double first = 0, last = 0, last_cpu = 0, end = bench_now() + 120;
         uint64_t seen = 0, at_first = 0;
         bench_cpu c0 = {0}, c1 = {0};
@@ -383,7 +383,7 @@ static void bench_rss_child(int fd)
         const char *watch[CONFIG_MAX_WATCH];
         int n = bench_feed_watch(25, names, watch);
         bench_live b;
-        if (bench_live_open(&b, &f, watch, n, 0) == K_OK) {
+        if (bench_live_open(&b, &f, watch, n, 0, false) == K_OK) {
             double t0 = bench_now();
             bool all = bench_wait_live(&b, 100);
             double synced = bench_now() - t0;
@@ -401,8 +401,49 @@ static void bench_rss_child(int fd)
     (void)w;
 }
 
+/* A spot ETHUSDT depth@100ms stream the Python fake stops sending on (the oldest connection:
+ * with a warm standby, the active one). detect: the stall counted or the standby switched to;
+ * replaced: data applied again with the book live. -1 when not seen within 30 s. */
+static void bench_stall(int64_t stall_ms, bool standby, double *det, double *rep)
+{
+    *det = *rep = -1;
+    bench_fake f;
+    const char *sargs[] = {"--rate", "200", "--preload", "binance-spot:ETHUSDT"};
+    if (bench_fake_start(&f, sargs, 4) != K_OK)
+        return;
+    const char *watch[] = {"binance-spot:ETHUSDT"};
+    bench_live b;
+    if (bench_live_open(&b, &f, watch, 1, stall_ms, standby) == K_OK && bench_wait_live(&b, 30)) {
+        live_conn_info ci;
+        double settle = bench_now() + (standby ? 2 : 1); /* the standby matched */
+        while (bench_now() < settle)
+            loop_once(b.l, 20);
+        (void)live_conn_get(b.lv, 0, &ci);
+        uint64_t stalls0 = ci.stalls, sw0 = ci.standby_switches, fr0 = 0;
+        bench_fault(&f, "type=stall&secs=60&one=1");
+        double t0 = bench_now(), end = t0 + 30;
+        while (bench_now() < end) {
+            loop_once(b.l, 5);
+            if (live_conn_get(b.lv, 0, &ci) != K_OK)
+                break;
+            uint64_t fr = ingest_get_stats(b.ing)->frames;
+            if (*det < 0 && (ci.stalls > stalls0 || ci.standby_switches > sw0)) {
+                *det = (bench_now() - t0) * 1000;
+                fr0 = fr;
+            }
+            if (*det >= 0 && strcmp(ci.state, "open") == 0 && ci.books_live == 1 && fr > fr0) {
+                *rep = (bench_now() - t0) * 1000;
+                break;
+            }
+        }
+    }
+    bench_live_close(&b);
+    bench_fake_stop(&f);
+}
+
 /* `bench_live_loopback --throughput RATE ALIASES`: only the throughput part, one JSON line (for
- * perf record while profiling the path). */
+ * perf record while profiling the path); `--stall STALL_MS 0|1`: only one stall (1: with a warm
+ * standby). */
 static int bench_throughput_only(long rate, int aliases)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -424,6 +465,14 @@ int main(int argc, char **argv)
     srand((unsigned)getpid());
     if (argc == 4 && strcmp(argv[1], "--throughput") == 0)
         return bench_throughput_only(atol(argv[2]), atoi(argv[3]));
+    if (argc == 4 && strcmp(argv[1], "--stall") == 0) { /* --stall STALL_MS STANDBY(0|1) */
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        double d, r;
+        bench_stall(atol(argv[2]), atoi(argv[3]) != 0, &d, &r);
+        printf("{\"stall_detect_ms\":%.0f,\"stall_replaced_ms\":%.0f}\n", d, r);
+        curl_global_cleanup();
+        return 0;
+    }
     /* the RSS child first, while this process has no thread */
     int pfd[2];
     double rss = -1, hwm = -1, rss_synced_s = -1;
@@ -462,7 +511,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "live_loopback: the flat-out run failed\n");
     if (bench_throughput(sustained, aliases, 8, &sr) != K_OK)
         fprintf(stderr, "live_loopback: the sustained run failed\n");
-    bench_fake f;
 
     /* the replay pipeline on the same capture files */
     char s1[512], s2[512];
@@ -491,39 +539,12 @@ int main(int argc, char **argv)
         free(cfg);
     }
 
-    /* stall: detection and replacement, stall_ms = 2 x the 100 ms cadence, then the default */
-    double det[2] = {-1, -1}, rep[2] = {-1, -1};
-    int64_t stall_cfg[2] = {200, 0}, stall_used[2] = {200, 10000};
-    const char *sargs[] = {"--rate", "200", "--preload", "binance-spot:ETHUSDT"};
-    for (int k = 0; k < 2; k++) {
-        if (bench_fake_start(&f, sargs, 4) != K_OK)
-            break;
-        const char *watch[] = {"binance-spot:ETHUSDT"};
-        bench_live b;
-        if (bench_live_open(&b, &f, watch, 1, stall_cfg[k]) == K_OK && bench_wait_live(&b, 30)) {
-            live_conn_info ci;
-            double settle = bench_now() + 1;
-            while (bench_now() < settle)
-                loop_once(b.l, 20);
-            (void)live_conn_get(b.lv, 0, &ci);
-            uint64_t stalls0 = ci.stalls;
-            bench_fault(&f, "type=stall&secs=60");
-            double t0 = bench_now(), end = t0 + 30;
-            while (bench_now() < end) {
-                loop_once(b.l, 5);
-                if (live_conn_get(b.lv, 0, &ci) != K_OK)
-                    break;
-                if (det[k] < 0 && ci.stalls > stalls0)
-                    det[k] = (bench_now() - t0) * 1000;
-                if (det[k] >= 0 && strcmp(ci.state, "open") == 0 && ci.books_live == 1) {
-                    rep[k] = (bench_now() - t0) * 1000;
-                    break;
-                }
-            }
-        }
-        bench_live_close(&b);
-        bench_fake_stop(&f);
-    }
+    /* stall: detection and replacement, stall_ms = 2 x the 100 ms cadence, the default, and
+     * with a warm standby (stall_ms 200 for the stalled one's reconnect) */
+    double det[3], rep[3];
+    int64_t stall_cfg[3] = {200, 0, 200}, stall_used[3] = {200, 10000, 200};
+    for (int k = 0; k < 3; k++)
+        bench_stall(stall_cfg[k], k == 2, &det[k], &rep[k]);
     curl_global_cleanup();
 
     double fcpu = tp.secs > 0 ? 100 * tp.cpu.feed / tp.secs : -1;
@@ -541,6 +562,7 @@ int main(int argc, char **argv)
            "\"stall_cadence_ms\":100,\"stall_ms\":%lld,\"stall_detect_ms\":%.0f,"
            "\"stall_replaced_ms\":%.0f,\"stall_default_ms\":%lld,"
            "\"stall_default_detect_ms\":%.0f,\"stall_default_replaced_ms\":%.0f,"
+           "\"stall_standby_detect_ms\":%.0f,\"stall_standby_replaced_ms\":%.0f,"
            "\"rss_symbols\":%d,\"rss_books_live\":%d,\"rss_synced_s\":%.1f,\"rss_mb\":%.1f,"
            "\"rss_hwm_mb\":%.1f}\n",
            load1, tp.books, tp.conns, tp.mps, (unsigned long long)tp.frames, tp.secs,
@@ -554,7 +576,7 @@ int main(int argc, char **argv)
            tp.lat.max_us, sustained, sr.mps, sr.lat.p50_us, sr.lat.p99_us, sr.lat.max_us,
            (unsigned long long)sr.drops, replay_mps,
            (unsigned long long)replay_lines, (long long)stall_used[0], det[0], rep[0],
-           (long long)stall_used[1], det[1], rep[1], rss_books, rss_live, rss_synced_s, rss,
+           (long long)stall_used[1], det[1], rep[1], det[2], rep[2], rss_books, rss_live, rss_synced_s, rss,
            hwm);
     return 0;
 }

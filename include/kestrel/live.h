@@ -58,6 +58,7 @@ typedef struct live_opts {
     struct store *store;    /* the instrument cache (NULL: none) */
     int64_t stall_ms;       /* 0: each venue's default (ws.h); benches shorten it */
     uint32_t queue_bytes;   /* the net thread's inbound ring; 0: 16 MB */
+    bool warm_standby;      /* as health.warm_standby = true (tests, benches) */
 } live_opts;
 
 typedef struct live klive;
@@ -115,6 +116,9 @@ typedef struct live_conn_info {
     uint64_t audit_mismatches; /* ... that found the book different (then resynced) */
     uint64_t sub_acks, sub_errors; /* OKX subscribe answers (acknowledged / refused) */
     const char *sub_error;     /* the last refusal, "" none */
+    const char *standby_state; /* health.warm_standby: "synced" "open" "backoff" ...; NULL off */
+    uint64_t standby_switches; /* swaps to the standby (it led by more than the cadence) */
+    uint32_t standby_lead;     /* frames the standby delivered that the active has not (yet) */
     bool clock_known;          /* the venue's server time has been read */
     int64_t clock_offset_ms;   /* venue server time - local wall clock (NTP-style midpoint) */
 } live_conn_info;
