@@ -290,7 +290,7 @@ static long bench_status_kb(const char *key)
 
 typedef struct bench_tp {
     double mps, secs;
-    uint64_t frames, drops;
+    uint64_t frames, drops, reconnects, gaps, stalls;
     live_latency lat;
     bench_cpu cpu; /* over [first frame, last frame] */
     int books, books_live, conns;
@@ -359,8 +359,12 @@ static int bench_throughput(long rate, int aliases, double max_s, bench_tp *o)
         o->conns = (int)live_conn_count(b.lv);
         for (size_t i = 0; i < live_conn_count(b.lv); i++) {
             live_conn_info ci;
-            if (live_conn_get(b.lv, i, &ci) == K_OK)
+            if (live_conn_get(b.lv, i, &ci) == K_OK) {
                 o->drops += ci.queue_drops;
+                o->reconnects += ci.reconnects;
+                o->gaps += ci.gaps;
+                o->stalls += ci.stalls;
+            }
         }
         o->books = (int)live_book_count(b.lv);
         o->books_live = bench_books_live(&b);
@@ -452,10 +456,11 @@ static int bench_throughput_only(long rate, int aliases)
     printf("{\"rate\":%ld,\"symbols\":%d,\"conns\":%d,\"msgs_per_s\":%.0f,\"frames\":%llu,"
            "\"p50_us\":%.0f,\"p99_us\":%.0f,\"max_us\":%.0f,\"feed_cpu_s\":%.2f,"
            "\"net_cpu_s\":%.2f,\"main_cpu_s\":%.2f,\"secs\":%.2f,\"drops\":%llu,"
-           "\"books_live\":%d}\n", rate, tp.books, tp.conns, tp.mps,
+           "\"books_live\":%d,\"reconnects\":%llu,\"gaps\":%llu,\"stalls\":%llu}\n", rate, tp.books, tp.conns, tp.mps,
            (unsigned long long)tp.frames, tp.lat.p50_us, tp.lat.p99_us, tp.lat.max_us,
            tp.cpu.feed, tp.cpu.net, tp.cpu.main, tp.secs, (unsigned long long)tp.drops,
-           tp.books_live);
+           tp.books_live, (unsigned long long)tp.reconnects, (unsigned long long)tp.gaps,
+           (unsigned long long)tp.stalls);
     curl_global_cleanup();
     return rc == K_OK ? 0 : 1;
 }

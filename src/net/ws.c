@@ -18,7 +18,11 @@
  * A message lws hands over whole (the usual case: rx buffer WS_RX_CHUNK) goes from lws' buffer
  * straight into the ring; only one that arrives in pieces is assembled first. Per message the
  * thread takes the ring lock once and the table lock once, and reads a coarse clock for the
- * stall timer. The eventfd is written once per lws service pass that queued anything (not per
+ * stall timer. Backpressure, not loss: when the ring is more than 3/4 full the connection that
+ * filled it stops reading (lws_rx_flow_control: its socket buffer fills, the sender waits, as
+ * TCP does), and every paused connection reads again once the main thread has drained the ring
+ * below 1/4 (ws_tick, woken by ws_drain). A message is dropped only when it does not fit even
+ * so. The eventfd is written once per lws service pass that queued anything (not per
  * message: one wake-up of the main loop carries every message of the pass), and by ws_drain
  * itself when it stops at `max` with records left, so the main loop never misses a wake-up.
  *
@@ -77,6 +81,7 @@ typedef struct ws_conn {
     /* net thread */
     struct lws *wsi;
     bool killing, got_msg, rotate_sent;
+    bool rx_paused; /* not reading: the ring is too full (ws_rx, resumed by ws_tick) */
     unsigned char *asm_buf; /* LWS_PRE bytes of headroom are not needed for rx */
     size_t asm_len, asm_cap;
     bool asm_over;
@@ -100,6 +105,7 @@ struct ws_net {
     lws_sorted_usec_list_t sul;
     uint64_t rnd;
     bool notify; /* net thread: something was queued in this service pass */
+    atomic_bool paused; /* some connection stopped reading until the ring drains */
     char ca_file[1024];
     /* net thread: one client vhost per other CA bundle a connection names (ws_opts.ca_file) */
     struct {
@@ -326,8 +332,19 @@ static void ws_notify(ws_net *n)
 
 /* Net thread. False when the ring is full. The main loop is woken at the end of the service
  * pass (ws_thread). */
+static bool ws_ring_push_used(ws_net *n, uint32_t kind, const ws_conn *c, const void *data,
+                              size_t len, size_t *used);
+
 static bool ws_ring_push(ws_net *n, uint32_t kind, const ws_conn *c, const void *data,
                          size_t len)
+{
+    size_t used;
+    return ws_ring_push_used(n, kind, c, data, len, &used);
+}
+
+/* ... and *used: the ring's bytes in use after it. */
+static bool ws_ring_push_used(ws_net *n, uint32_t kind, const ws_conn *c, const void *data,
+                              size_t len, size_t *used)
 {
     ws_ring *q = &n->ring;
     size_t need = ws_rec_size(len);
@@ -367,6 +384,7 @@ static bool ws_ring_push(ws_net *n, uint32_t kind, const ws_conn *c, const void 
         q->used += need;
         ok = true;
     }
+    *used = q->used;
     pthread_mutex_unlock(&q->mu);
     if (ok)
         n->notify = true;
@@ -420,10 +438,12 @@ size_t ws_drain(ws_net *n, size_t max, ws_item_fn fn, void *ud)
         pthread_mutex_unlock(&q->mu);
     }
     pthread_mutex_lock(&q->mu);
-    bool left = q->used > 0;
+    bool left = q->used > 0, low = q->used < q->cap / 4;
     pthread_mutex_unlock(&q->mu);
     if (left)
         ws_notify(n);
+    if (low && atomic_load(&n->paused))
+        lws_cancel_service(n->ctx); /* ws_tick lets the paused connections read again */
     return done;
 }
 
@@ -465,6 +485,7 @@ static void ws_after_close(ws_net *n, ws_conn *c, bool was_open, const char *why
     int64_t now = ws_mono_ms();
     c->wsi = NULL;
     c->killing = false;
+    c->rx_paused = false;
     c->asm_len = 0;
     c->asm_over = false;
     c->ping_sent_ms = 0;
@@ -571,8 +592,30 @@ static void ws_kill(ws_conn *c, int reason)
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, 2); /* if never writable */
 }
 
+/* Net thread: the ring drained below 1/4: every paused connection reads again. */
+static void ws_resume(ws_net *n)
+{
+    if (!atomic_load(&n->paused))
+        return;
+    pthread_mutex_lock(&n->ring.mu);
+    bool low = n->ring.used < n->ring.cap / 4;
+    pthread_mutex_unlock(&n->ring.mu);
+    if (!low)
+        return;
+    atomic_store(&n->paused, false);
+    for (int i = 0; i < WS_MAX_CONNS; i++) {
+        ws_conn *c = &n->conns[i];
+        if (c->rx_paused) {
+            c->rx_paused = false;
+            if (c->wsi)
+                lws_rx_flow_control(c->wsi, 1);
+        }
+    }
+}
+
 static void ws_tick(ws_net *n)
 {
+    ws_resume(n);
     int64_t now = ws_mono_ms();
     ws_conn *todo[WS_MAX_CONNS], *rotate[WS_MAX_CONNS];
     int ntodo = 0, nrotate = 0;
@@ -699,7 +742,14 @@ static void ws_rx(ws_net *n, ws_conn *c, const void *in, size_t len, struct lws 
     }
     /* a whole message */
     bool over = c->asm_over;
-    bool ok = !over && ws_ring_push(n, WS_ITEM_FRAME, c, msg, mlen);
+    size_t used = 0;
+    bool ok = !over && ws_ring_push_used(n, WS_ITEM_FRAME, c, msg, mlen, &used);
+    bool pause = !c->rx_paused && used > n->ring.cap / 4 * 3;
+    if (pause) { /* backpressure: this socket is not read until the ring drains */
+        c->rx_paused = true;
+        atomic_store(&n->paused, true);
+        lws_rx_flow_control(wsi, 0);
+    }
     bool pong = !over && c->o.ping_text[0] && mlen == 4 && memcmp(msg, "pong", 4) == 0;
     int64_t now = ws_coarse_ms();
     pthread_mutex_lock(&n->mu);
@@ -719,6 +769,8 @@ static void ws_rx(ws_net *n, ws_conn *c, const void *in, size_t len, struct lws 
     }
     if (pong)
         c->st.pongs++;
+    if (pause)
+        c->st.rx_pauses++;
     pthread_mutex_unlock(&n->mu);
     c->asm_len = 0;
     c->asm_over = false;

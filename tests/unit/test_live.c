@@ -860,6 +860,18 @@ static void scenario_usdm(void)
         return;
     }
     CHECK(run_until(&c, 15000, p_live, NULL));
+    /* backpressure: the main loop does not drain for a while; the 64 KB ring fills to 3/4 and
+     * the connection stops reading (its socket buffer fills, the fake waits) instead of dropping
+     * messages; once drained it reads again. Bounded poll (10 s) on the counter. */
+    ws_stats bp = client_stats(&c);
+    uint64_t pauses0 = bp.rx_pauses;
+    for (int i = 0; i < 1000 && bp.rx_pauses == pauses0; i++) {
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+        bp = client_stats(&c);
+    }
+    CHECK(bp.rx_pauses > pauses0);
+    uint64_t msgs_paused = bp.msgs;
     /* 418 (banned) with Retry-After on the resync */
     CHECK(fake_fault(&f, "type=http&status=418&secs=1&n=1&venue=binance-usdm"));
     int arg[2] = {c.gaps, c.snap_ok};
@@ -877,6 +889,9 @@ static void scenario_usdm(void)
     CHECK_INT(c.http_status_err, 1);
     CHECK(run_until(&c, 30000, p_tape_done, NULL));
     compare_books(&c, 50);
+    bp = client_stats(&c);
+    CHECK(bp.msgs > msgs_paused); /* it read again */
+    CHECK_INT(bp.queue_drops, 0); /* paused, never dropped */
     client_free(&c);
     loop_free(l);
     fake_stop(&f);
