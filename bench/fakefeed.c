@@ -18,9 +18,8 @@
  *
  * Flow: --rate 0 writes as fast as the sockets take it (1 MB send buffer per connection, refilled
  * round-robin over its subscriptions); --rate R spreads R msgs/s over the connections (a sustained
- * load below saturation, for latency). --stall-after N: every connection opened stops sending
- * (keeps the socket) after N frames; --stall-one: only the first connection of each path does.
- * Bounded: exits after --lifetime seconds or when --parent is gone.
+ * load below saturation, for latency). (Stalls are the Python fake's: bench_live_loopback uses it
+ * for those.) Bounded: exits after --lifetime seconds or when --parent is gone.
  *
  * Usage: fakefeed --data DIR --port-file F [--aliases N] [--rate R] [--max-lines N]
  *                 [--lifetime S] [--parent PID] */
@@ -76,7 +75,7 @@ typedef struct fakefeed_sub {
 
 typedef struct fakefeed_conn {
     int fd;
-    bool ws, close_after, stalled;
+    bool ws, close_after;
     char path[64];
     char in[FAKEFEED_IN_CAP];
     size_t inlen;
@@ -90,12 +89,9 @@ typedef struct fakefeed_conn {
 typedef struct fakefeed {
     fakefeed_tape tapes[4];
     int ntapes, aliases;
-    long rate, max_lines, stall_after;
-    bool stall_one;
+    long rate, max_lines;
     fakefeed_conn conns[FAKEFEED_MAX_CONNS];
     uint64_t total_sent;
-    char stalled_paths[16][64];
-    int nstalled_paths;
 } fakefeed;
 
 static double fakefeed_now(void)
@@ -336,16 +332,6 @@ static void fakefeed_request(fakefeed *f, fakefeed_conn *c)
         bool usdm = strncmp(path, "/public/", 8) == 0 || strncmp(path, "/market/", 8) == 0;
         fakefeed_subscribe(f, c, usdm, path);
         snprintf(c->path, sizeof c->path, "%.*s", (int)strcspn(path, "?"), path);
-        if (f->stall_one) {
-            bool seen = false;
-            for (int i = 0; i < f->nstalled_paths && !seen; i++)
-                seen = strcmp(f->stalled_paths[i], c->path) == 0;
-            c->stalled = !seen; /* "stalled" here: this one will stall after stall_after */
-            if (!seen && f->nstalled_paths < 16)
-                memcpy(f->stalled_paths[f->nstalled_paths++], c->path, sizeof c->path);
-        } else {
-            c->stalled = f->stall_after > 0;
-        }
         return;
     }
     bool spot = strncmp(path, "/api/v3/depth?", 14) == 0;
@@ -372,8 +358,6 @@ static uint64_t fakefeed_fill(fakefeed *f, fakefeed_conn *c, uint64_t max)
     uint64_t n = 0;
     int idle = 0;
     while (n < max && c->nsubs > 0 && idle < c->nsubs) {
-        if (c->stalled && f->stall_after > 0 && c->sent >= (uint64_t)f->stall_after)
-            break;
         fakefeed_sub *s = &c->subs[c->rr];
         c->rr = (c->rr + 1) % c->nsubs;
         fakefeed_tape *t = &f->tapes[s->tape];
@@ -424,8 +408,6 @@ static uint64_t fakefeed_fill(fakefeed *f, fakefeed_conn *c, uint64_t max)
 
 static bool fakefeed_has_more(const fakefeed *f, const fakefeed_conn *c)
 {
-    if (c->stalled && f->stall_after > 0 && c->sent >= (uint64_t)f->stall_after)
-        return false;
     for (int i = 0; i < c->nsubs; i++) {
         const fakefeed_sub *s = &c->subs[i];
         const fakefeed_tape *t = &f->tapes[s->tape];
@@ -495,10 +477,6 @@ int main(int argc, char **argv)
             lifetime = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--parent"))
             parent = atol(argv[i + 1]);
-        else if (!strcmp(argv[i], "--stall-after"))
-            f.stall_after = atol(argv[i + 1]);
-        else if (!strcmp(argv[i], "--stall-one"))
-            f.stall_one = atoi(argv[i + 1]) != 0;
         else {
             fprintf(stderr, "fakefeed: unknown option %s\n", argv[i]);
             return 2;

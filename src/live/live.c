@@ -2513,7 +2513,7 @@ static bool live_twin_dup(live_conn *c, const ws_item *it)
 /* The twin can take over: open, matched, and no lead lost since. */
 static bool live_twin_ready(const live_conn *c)
 {
-    return c->tw->synced && !c->next;
+    return c->tw->synced && !c->next && c->standby;
 }
 
 /* The twin becomes the active: its lead applied in order, the old active the new twin. */
@@ -2554,6 +2554,8 @@ static void live_twin_swap(klive *lv, live_conn *c)
 static void live_twin_check(klive *lv, live_conn *c, int64_t now_ns)
 {
     live_twin *t = c->tw;
+    if (!c->standby)
+        return; /* its symbol removed */
     live_twin_lead_pop(t);
     if (live_twin_ready(c) && t->lead_n > 0 &&
         now_ns - t->lead[t->lead_head].recv_ns > c->cadence_ms * 1000000 &&
