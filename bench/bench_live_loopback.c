@@ -23,6 +23,8 @@
  * within 2 x the cadence, RSS < 64 MB with 100 symbols. Run from the repository root (bench/run.sh
  * does); the feed is the fakefeed binary next to this one. The stall part needs /usr/bin/python3
  * with python3-websockets (tools/deps.sh test). */
+#include "kestrel/book.h"
+#include "kestrel/decimal.h"
 #include "kestrel/ingest.h"
 #include "kestrel/live.h"
 #include "kestrel/replay.h"
@@ -294,7 +296,41 @@ typedef struct bench_tp {
     live_latency lat;
     bench_cpu cpu; /* over [first frame, last frame] */
     int books, books_live, conns;
+    int books_final_ok; /* top of book at the end as the capture's (see bench_books_final) */
 } bench_tp;
+
+/* Books whose top of book at the end of the tapes is the capture's: spot BTCUSDT 61602.01 /
+ * 61602.02 and ETHUSDT 2677.60 / 2677.61 (MANIFEST.md), every USD-M alias equal to its tape's
+ * alias 0. A lost or doubled diff shows here. */
+static int bench_books_final(bench_live *b)
+{
+    int ok = 0;
+    for (size_t i = 0; i < live_book_count(b->lv); i++) {
+        live_book_info bi;
+        if (live_book_get(b->lv, i, &bi) != K_OK)
+            continue;
+        market_sym *ms = market_find(b->m, bi.venue, bi.symbol);
+        kdec bp, bq, ap, aq;
+        if (!ms || !book_is_live(ms->book) || book_level(ms->book, BOOK_BID, 0, &bp, &bq) != K_OK ||
+            book_level(ms->book, BOOK_ASK, 0, &ap, &aq) != K_OK)
+            continue;
+        kdec wb = 0, wa = 0;
+        bool btc = strncmp(bi.symbol, "BTC", 3) == 0;
+        if (bi.venue == VENUE_BINANCE_SPOT) {
+            if (decimal_parse(btc ? "61602.01" : "2677.60", btc ? 8 : 7, &wb) != K_OK ||
+                decimal_parse(btc ? "61602.02" : "2677.61", btc ? 8 : 7, &wa) != K_OK)
+                continue;
+        } else {
+            market_sym *m0 = market_find(b->m, bi.venue, btc ? "BTCUSDT" : "ETHUSDT");
+            kdec q;
+            if (!m0 || book_level(m0->book, BOOK_BID, 0, &wb, &q) != K_OK ||
+                book_level(m0->book, BOOK_ASK, 0, &wa, &q) != K_OK)
+                continue;
+        }
+        ok += bp == wb && ap == wa;
+    }
+    return ok;
+}
 
 static int bench_books_live(bench_live *b)
 {
@@ -368,6 +404,7 @@ static int bench_throughput(long rate, int aliases, double max_s, bench_tp *o)
         }
         o->books = (int)live_book_count(b.lv);
         o->books_live = bench_books_live(&b);
+        o->books_final_ok = bench_books_final(&b);
         rc = o->frames > 0 ? K_OK : K_ERR;
     }
     bench_live_close(&b);
@@ -456,10 +493,10 @@ static int bench_throughput_only(long rate, int aliases)
     printf("{\"rate\":%ld,\"symbols\":%d,\"conns\":%d,\"msgs_per_s\":%.0f,\"frames\":%llu,"
            "\"p50_us\":%.0f,\"p99_us\":%.0f,\"max_us\":%.0f,\"feed_cpu_s\":%.2f,"
            "\"net_cpu_s\":%.2f,\"main_cpu_s\":%.2f,\"secs\":%.2f,\"drops\":%llu,"
-           "\"books_live\":%d,\"reconnects\":%llu,\"gaps\":%llu,\"stalls\":%llu}\n", rate, tp.books, tp.conns, tp.mps,
+           "\"books_live\":%d,\"books_final_ok\":%d,\"reconnects\":%llu,\"gaps\":%llu,\"stalls\":%llu}\n", rate, tp.books, tp.conns, tp.mps,
            (unsigned long long)tp.frames, tp.lat.p50_us, tp.lat.p99_us, tp.lat.max_us,
            tp.cpu.feed, tp.cpu.net, tp.cpu.main, tp.secs, (unsigned long long)tp.drops,
-           tp.books_live, (unsigned long long)tp.reconnects, (unsigned long long)tp.gaps,
+           tp.books_live, tp.books_final_ok, (unsigned long long)tp.reconnects, (unsigned long long)tp.gaps,
            (unsigned long long)tp.stalls);
     curl_global_cleanup();
     return rc == K_OK ? 0 : 1;
@@ -559,7 +596,7 @@ int main(int argc, char **argv)
            "\"live_vs_replay\":%.2f,\"fake_bound\":%s,\"fake_cpu_pct\":%.0f,"
            "\"net_thread_cpu_pct\":%.0f,\"main_thread_cpu_pct\":%.0f,"
            "\"net_us_per_msg\":%.2f,\"main_us_per_msg\":%.2f,\"queue_drops\":%llu,"
-           "\"books_live_end\":%d,\"books\":%d,"
+           "\"books_live_end\":%d,\"books_final_ok\":%d,\"books\":%d,"
            "\"p50_us\":%.0f,\"p99_us\":%.0f,\"max_us\":%.0f,"
            "\"rate_target_msgs_per_s\":%ld,\"rate_msgs_per_s\":%.0f,\"rate_p50_us\":%.0f,"
            "\"rate_p99_us\":%.0f,\"rate_max_us\":%.0f,\"rate_queue_drops\":%llu,"
@@ -577,7 +614,8 @@ int main(int argc, char **argv)
            tp.secs > 0 ? 100 * tp.cpu.main / tp.secs : -1,
            tp.frames ? 1e6 * tp.cpu.net / (double)tp.frames : -1,
            tp.frames ? 1e6 * tp.cpu.main / (double)tp.frames : -1,
-           (unsigned long long)tp.drops, tp.books_live, tp.books, tp.lat.p50_us, tp.lat.p99_us,
+           (unsigned long long)tp.drops, tp.books_live, tp.books_final_ok, tp.books,
+           tp.lat.p50_us, tp.lat.p99_us,
            tp.lat.max_us, sustained, sr.mps, sr.lat.p50_us, sr.lat.p99_us, sr.lat.max_us,
            (unsigned long long)sr.drops, replay_mps,
            (unsigned long long)replay_lines, (long long)stall_used[0], det[0], rep[0],
