@@ -493,10 +493,13 @@ static int bench_throughput_only(long rate, int aliases)
     printf("{\"rate\":%ld,\"symbols\":%d,\"conns\":%d,\"msgs_per_s\":%.0f,\"frames\":%llu,"
            "\"p50_us\":%.0f,\"p99_us\":%.0f,\"max_us\":%.0f,\"feed_cpu_s\":%.2f,"
            "\"net_cpu_s\":%.2f,\"main_cpu_s\":%.2f,\"secs\":%.2f,\"drops\":%llu,"
-           "\"books_live\":%d,\"books_final_ok\":%d,\"reconnects\":%llu,\"gaps\":%llu,\"stalls\":%llu}\n", rate, tp.books, tp.conns, tp.mps,
+           "\"books_live\":%d,\"books_final_ok\":%d,\"reconnects\":%llu,\"gaps\":%llu,"
+           "\"stalls\":%llu}\n",
+           rate, tp.books, tp.conns, tp.mps,
            (unsigned long long)tp.frames, tp.lat.p50_us, tp.lat.p99_us, tp.lat.max_us,
            tp.cpu.feed, tp.cpu.net, tp.cpu.main, tp.secs, (unsigned long long)tp.drops,
-           tp.books_live, tp.books_final_ok, (unsigned long long)tp.reconnects, (unsigned long long)tp.gaps,
+           tp.books_live, tp.books_final_ok, (unsigned long long)tp.reconnects,
+           (unsigned long long)tp.gaps,
            (unsigned long long)tp.stalls);
     curl_global_cleanup();
     return rc == K_OK ? 0 : 1;
@@ -619,7 +622,8 @@ int main(int argc, char **argv)
            tp.lat.max_us, sustained, sr.mps, sr.lat.p50_us, sr.lat.p99_us, sr.lat.max_us,
            (unsigned long long)sr.drops, replay_mps,
            (unsigned long long)replay_lines, (long long)stall_used[0], det[0], rep[0],
-           (long long)stall_used[1], det[1], rep[1], det[2], rep[2], rss_books, rss_live, rss_synced_s, rss,
+           (long long)stall_used[1], det[1], rep[1], det[2], rep[2], rss_books, rss_live,
+           rss_synced_s, rss,
            hwm);
     return 0;
 }

@@ -159,8 +159,8 @@ static int fakefeed_load_file(fakefeed *f, fakefeed_tape *t, const char *path)
         fr->off = (uint32_t)t->len;
         fr->len = (uint32_t)n;
         fr->kind = (uint8_t)kind;
-        for (const char *p = js; (p = strcasestr(p, t->lower)) != NULL && fr->nsym < FAKEFEED_NSYMOFF;
-             p += 7) {
+        for (const char *p = js;
+             (p = strcasestr(p, t->lower)) != NULL && fr->nsym < FAKEFEED_NSYMOFF; p += 7) {
             bool up = memcmp(p, t->upper, 7) == 0;
             if (!up && memcmp(p, t->lower, 7) != 0)
                 continue;
