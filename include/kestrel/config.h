@@ -109,6 +109,7 @@ typedef struct kconfig {
     double health_failover_after_s; /* primary unhealthy this long -> panes on the backup (5) */
     double health_failback_after_s; /* primary healthy this long -> back to it (15) */
     double health_alert_interval_s; /* at most one stall alert per connection per this (60) */
+    bool health_warm_standby;       /* a second, synced connection per book stream (false) */
     uint32_t engine_models;           /* engine.models: RUNNER_M_* bits (weights,logreg,mlp) */
 
     /* paper { balances { ASSET = "amount"; }; slippage_cap_pct; } fees { <venue> { maker;

@@ -58,6 +58,7 @@ typedef struct live_opts {
     struct store *store;    /* the instrument cache (NULL: none) */
     int64_t stall_ms;       /* 0: each venue's default (ws.h); benches shorten it */
     uint32_t queue_bytes;   /* the net thread's inbound ring; 0: 16 MB */
+    bool warm_standby;      /* as health.warm_standby = true (tests, benches) */
 } live_opts;
 
 typedef struct live klive;
@@ -104,6 +105,7 @@ typedef struct live_conn_info {
     int64_t last_replace_ms; /* the last stall: last data -> first data on the replacement (-1) */
     int64_t max_replace_ms;  /* the longest such (-1: none) */
     uint64_t rotations, failures, oversize, queue_drops;
+    uint64_t rx_pauses;        /* times its connection stopped reading (inbound ring 3/4 full) */
     uint64_t resyncs;       /* books synced again after a gap or a reconnect */
     uint64_t gaps;          /* sequence gaps seen on its books */
     uint64_t snapshots;     /* REST snapshots accepted */
@@ -119,6 +121,9 @@ typedef struct live_conn_info {
     uint32_t streams_subscribed; /* ... of which past the URL's room, sent as SUBSCRIBE */
     uint64_t sub_msgs;         /* SUBSCRIBE messages sent (<= 4/s per connection) */
     const char *sub_error;     /* the last refusal, "" none */
+    const char *standby_state; /* health.warm_standby: "synced" "open" "backoff" ...; NULL off */
+    uint64_t standby_switches; /* swaps to the standby (it led by more than the cadence) */
+    uint32_t standby_lead;     /* frames the standby delivered that the active has not (yet) */
     bool clock_known;          /* the venue's server time has been read */
     int64_t clock_offset_ms;   /* venue server time - local wall clock (NTP-style midpoint) */
 } live_conn_info;

@@ -133,7 +133,8 @@ typedef struct ws_stats {
     uint64_t msgs, bytes;  /* whole messages queued to the main thread */
     uint32_t msgs_per_s;   /* messages in the last full second (0 when not OPEN) */
     uint64_t oversize;     /* messages longer than max_frame, dropped */
-    uint64_t queue_drops;  /* messages dropped because the inbound ring was full */
+    uint64_t queue_drops;  /* messages dropped because the inbound ring was full even so */
+    uint64_t rx_pauses;    /* times it stopped reading because the ring was 3/4 full */
     uint64_t pings_sent, pongs;
     int64_t last_msg_ms;   /* monotonic ms of the last message or pong (0: none yet) */
     int64_t opened_ms;     /* monotonic ms of the last upgrade (0: never) */

@@ -354,6 +354,11 @@ static void cmd_connections_fill(cmd_ctx *c, cJSON *o)
         cmd_json_num(c, e, "gaps", (double)ci.gaps);
         cmd_json_num(c, e, "stalls", (double)ci.stalls);
         cmd_json_num(c, e, "data_stalls", (double)ci.data_stalls);
+        if (ci.standby_state) { /* health.warm_standby */
+            cmd_json_str(c, e, "standby", ci.standby_state);
+            cmd_json_num(c, e, "standby_switches", (double)ci.standby_switches);
+            cmd_json_num(c, e, "standby_lead", (double)ci.standby_lead);
+        }
         cmd_json_num(c, e, "cadence_ms", (double)ci.cadence_ms);
         cmd_json_num(c, e, "stall_after_ms", (double)ci.stall_after_ms);
         if (ci.last_replace_ms >= 0)

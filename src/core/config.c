@@ -253,6 +253,8 @@ static const keydef config_keys[] = {
      .min = 0.5, .max = 3600, .expect = "0.5..3600 (seconds)"},
     {.path = "health.alert_interval_s", .type = KT_NUMBER, .off = OFF(health_alert_interval_s),
      .min = 0, .max = 86400, .expect = "0..86400 (seconds)"},
+    {.path = "health.warm_standby", .type = KT_BOOL, .off = OFF(health_warm_standby),
+     .expect = "true or false"},
     {.path = "engine.models", .type = KT_ENUM, .parse = config_parse_models,
      .expect = "model names from weights logreg mlp lstm transformer cnn xgb, comma-separated, "
                "or \"none\""},

@@ -76,6 +76,8 @@ typedef struct live_sym {
     bool backup_only; /* named only as a backup ("...@venue:SYMBOL"): data, never traded */
     int pair;         /* its failover pair when it is a primary, else -1 */
     struct live *lv;
+    market_sym *ms; /* its market symbol once the pipeline made it (live_sym_ms; never freed
+                     * before the market) */
     /* recording (live_rec_*): one snapshot line per book after the recording starts */
     bool rec_want;
     /* audit (live_audit_*): a second book synced from a fresh REST snapshot + the diffs since,
@@ -131,6 +133,10 @@ typedef struct live_conn {
     int sub_pos;             /* extra[] streams sent to it so far */
     uint64_t sub_timer, sub_msgs, sub_next_id;
     struct live *lv;
+    /* warm standby (health.warm_standby, live_twin_* below): a second connection of the same
+     * URL, its frames matched against the applied ones; 0 / NULL when off */
+    uint32_t standby;
+    struct live_twin *tw;
 } live_conn;
 
 /* A kline backfill job (live_backfill_*): one symbol and timeframe over [from, to). */
@@ -174,6 +180,7 @@ struct live {
     live_conn conns[LIVE_MAX_CONNS];
     int nconns;
     int64_t lifetime_ms; /* live_opts.lifetime_ms (tests), 0 = the config's / venue's */
+    bool warm_standby;   /* health.warm_standby */
     int64_t stall_ms;    /* live_opts.stall_ms (benches), 0 = the venue's */
     int conn_floor; /* live_conn_for reuses no connection below it (symbols added at run time) */
     feed_level *lv;
@@ -231,6 +238,15 @@ static void live_sub_note(live_conn *c, const ws_item *it);
 static void live_latency_note(klive *lv, int64_t recv_ns);
 static void live_audit_drop(live_sym *s);
 static void live_extras_open(klive *lv, const kconfig *cfg);
+static void live_twin_applied(live_conn *c, const ws_item *it);
+static void live_twin_item(klive *lv, live_conn *c, const ws_item *it);
+static void live_twin_check(klive *lv, live_conn *c, int64_t now_ns);
+static bool live_twin_ready(const live_conn *c);
+static bool live_twin_dup(live_conn *c, const ws_item *it);
+static void live_twin_swap(klive *lv, live_conn *c);
+static void live_twin_free(live_conn *c);
+static struct live_twin *live_twin_new(void);
+static void live_twin_info(klive *lv, live_conn *c, live_conn_info *out);
 static void live_extras_close(klive *lv);
 
 const char *live_strerror(enum live_result r)
@@ -412,12 +428,21 @@ static int64_t live_pause_left(klive *lv, enum venue v)
     return wait > 0 ? wait + 10 : 10;
 }
 
+/* The market symbol of s (looked up once: live_check_book runs for every book of a connection
+ * on each of its frames). */
+static market_sym *live_sym_ms(live_sym *s)
+{
+    if (!s->ms && s->name[0])
+        s->ms = market_find(s->lv->m, s->venue, s->name);
+    return s->ms;
+}
+
 /* Looks at a book after the pipeline touched it: gaps counted, resyncs counted, a snapshot
  * fetched when it buffers diffs and is not live. */
 static void live_check_book(live_sym *s)
 {
     klive *lv = s->lv;
-    market_sym *ms = market_find(lv->m, s->venue, s->name);
+    market_sym *ms = live_sym_ms(s);
     if (!ms)
         return;
     const book_stats *bs = book_get_stats(ms->book);
@@ -958,6 +983,8 @@ static void live_frame(klive *lv, live_conn *c, const ws_item *it)
             live_check_book(&lv->syms[c->syms[i]]);
     if (c->books)
         live_audit_frame(lv, c, it);
+    if (c->tw)
+        live_twin_applied(c, it);
 }
 
 static void live_on_item(void *ud, const ws_item *it)
@@ -965,10 +992,15 @@ static void live_on_item(void *ud, const ws_item *it)
     klive *lv = ud;
     live_conn *c = NULL;
     for (int i = 0; i < lv->nconns && !c; i++)
-        if (lv->conns[i].id == it->conn || (lv->conns[i].next && lv->conns[i].next == it->conn))
+        if (lv->conns[i].id == it->conn || (lv->conns[i].next && lv->conns[i].next == it->conn) ||
+            (lv->conns[i].standby && lv->conns[i].standby == it->conn))
             c = &lv->conns[i];
     if (!c)
         return; /* a connection we closed: its last items */
+    if (c->standby && it->conn == c->standby) {
+        live_twin_item(lv, c, it);
+        return;
+    }
     bool active = it->conn == c->id;
     switch (it->kind) {
     case WS_ITEM_ROTATE:
@@ -997,6 +1029,10 @@ static void live_on_item(void *ud, const ws_item *it)
         live_subscribe(lv, c, it->conn);
         return;
     case WS_ITEM_CLOSED:
+        if (active && c->tw && live_twin_ready(c)) {
+            live_twin_swap(lv, c); /* the warm standby takes over: the books stay live */
+            return;
+        }
         if (active) {
             if (lv->log)
                 log_warn(lv->log, "live %s: disconnected (reconnecting)", venue_name(c->venue));
@@ -1008,6 +1044,8 @@ static void live_on_item(void *ud, const ws_item *it)
         }
         return;
     case WS_ITEM_FRAME:
+        if (active && c->tw && live_twin_dup(c, it))
+            return; /* a swap's new active catching up: applied from the old one already */
         if (active)
             live_frame(lv, c, it);
         else
@@ -1078,6 +1116,8 @@ static int64_t live_conn_stall_ms(const klive *lv, const live_conn *c)
 /* A connection is silent past its threshold while open: a stall -> reconnect (counted). */
 static void live_health_conn(klive *lv, live_conn *c, int64_t now)
 {
+    if (c->tw)
+        live_twin_check(lv, c, loop_wall_ms() * 1000000);
     if (ws_get_stats(lv->net, c->id, &c->st) != WS_OK)
         return;
     if (c->st.state != WS_OPEN || c->next)
@@ -1698,6 +1738,13 @@ static int live_conn_start(klive *lv, live_conn *c, char *err, size_t errlen)
         return K_ERR;
     if (lv->log)
         log_info(lv->log, "live %s: opening %s", venue_name(c->venue), c->url);
+    if (lv->warm_standby && c->books) {
+        if (ws_open(lv->net, c->url, &c->o, &c->standby, err, errlen) != WS_OK) {
+            c->standby = 0;
+            return K_ERR;
+        }
+        c->tw = live_twin_new();
+    }
     return K_OK;
 }
 
@@ -1742,6 +1789,7 @@ enum live_result live_open(klive **out, const live_opts *o, char *err, size_t er
     }
     lv->lifetime_ms = o->lifetime_ms;
     lv->stall_ms = o->stall_ms;
+    lv->warm_standby = o->cfg->health_warm_standby || o->warm_standby;
     for (int i = 0; i < lv->nconns; i++)
         if (live_conn_start(lv, &lv->conns[i], err, errlen) != K_OK) {
             live_close(lv);
@@ -1788,6 +1836,8 @@ void live_close(klive *lv)
             loop_timer_cancel(lv->l, lv->conns[i].sub_timer);
         free(lv->conns[i].extra);
     }
+    for (int i = 0; i < lv->nconns; i++)
+        live_twin_free(&lv->conns[i]);
     free(lv->lv);
     free(lv);
 }
@@ -1826,6 +1876,7 @@ int live_conn_get(klive *lv, size_t i, live_conn_info *out)
     out->failures = c->st.failures;
     out->oversize = c->st.oversize;
     out->queue_drops = c->st.queue_drops;
+    out->rx_pauses = c->st.rx_pauses;
     out->latency_ms = c->has_latency ? c->latency_ms : -1;
     out->last_error = c->st.last_error;
     out->sub_acks = c->sub_acks;
@@ -1834,6 +1885,7 @@ int live_conn_get(klive *lv, size_t i, live_conn_info *out)
     out->sub_msgs = c->sub_msgs;
     out->sub_errors = c->sub_errors;
     out->sub_error = c->sub_error;
+    live_twin_info(lv, c, out);
     out->clock_known = lv->clk[c->venue].known;
     out->clock_offset_ms = lv->clk[c->venue].offset_ms;
     for (int k = 0; k < c->nsyms && c->books; k++) {
@@ -1971,11 +2023,12 @@ enum live_result live_symbol_remove(klive *lv, enum venue v, const char *name)
         if (c->nsyms != 1 || c->syms[0] != si)
             continue;
         if ((c->next && ws_close(lv->net, c->next) != WS_OK) ||
+            (c->standby && ws_close(lv->net, c->standby) != WS_OK) ||
             ws_close(lv->net, c->id) != WS_OK) {
             if (lv->log)
                 log_warn(lv->log, "live: closing %s failed", c->url);
         }
-        c->id = c->next = 0; /* its last items are dropped (no connection has id 0) */
+        c->id = c->next = c->standby = 0; /* its last items are dropped (no id is 0) */
         c->nsyms = 0;
         c->sub_conn = 0;
         if (c->sub_timer)
@@ -1990,6 +2043,7 @@ enum live_result live_symbol_remove(klive *lv, enum venue v, const char *name)
     if (lv->log)
         log_info(lv->log, "live: %s:%s removed (its connections closed)", venue_name(v), name);
     s->name[0] = '\0'; /* matches no market symbol: a later add subscribes it afresh */
+    s->ms = NULL;
     return LIVE_OK;
 }
 
@@ -2482,4 +2536,256 @@ void live_wall_tick(klive *lv, int64_t wall_ms)
         (void)record_tick_line(lv->rec, wall_ms * 1000000, j, (size_t)n);
     }
     ingest_wall_tick(lv->ing, wall_ms);
+}
+
+/* ---- warm standby (health.warm_standby, docs/LIVE.md "Warm standby") ---------------------------
+ * Each connection that carries books has a twin: a second connection to the same URL, subscribed
+ * to the same streams and kept open. Its frames are not applied; each is hashed and matched
+ * against the frames the pipeline applied recently (a ring of LIVE_TWIN_SEEN hashes): a frame
+ * already applied is dropped, one not yet applied is kept in order (the lead, at most
+ * LIVE_TWIN_LEAD frames). A frame applied from the active connection removes its copy from the
+ * lead. So the lead holds exactly what the twin delivered and the active has not: when its
+ * oldest frame is older than the connection's cadence (100 ms for books) while the active
+ * delivered nothing newer, the active is behind or silent, and the two swap at once: the lead is
+ * applied in order (every diff the book lacks, nothing twice) and the twin's frames feed the
+ * pipeline from then on, the book live throughout (no reconnect, no REST snapshot). The old
+ * active stays open as the new twin; a twin silent for the stall threshold while the active
+ * delivers is reconnected. A lead that overflows, or a frame larger than LIVE_TWIN_FRAME_MAX,
+ * makes the twin "unsynced" until it matches again (no swap meanwhile: the normal stall path
+ * applies). Exactly-once relies on both connections delivering the same bytes in the same order
+ * within the LIVE_TWIN_SEEN window, which holds for one venue's streams. */
+
+#define LIVE_TWIN_SEEN 1024
+#define LIVE_TWIN_LEAD 2048
+#define LIVE_TWIN_FRAME_MAX (256u << 10)
+
+typedef struct live_twin {
+    uint64_t seen[LIVE_TWIN_SEEN]; /* hashes of the frames applied last (ring) */
+    uint32_t seen_head, seen_n;
+    struct {
+        uint64_t h;
+        int64_t recv_ns;
+        uint32_t len, cap;
+        char *data; /* reused: grows to the longest frame the slot held */
+        bool done;  /* applied from the active meanwhile */
+    } lead[LIVE_TWIN_LEAD];
+    uint32_t lead_head, lead_n;
+    int64_t last_applied_ns; /* receive time of the last frame applied */
+    bool synced;             /* the twin has delivered a frame the pipeline applied */
+    uint32_t dedupe; /* active frames still checked against seen after a swap */
+    uint64_t swaps, matched, lost, dups;
+    int64_t last_swap_ms;
+} live_twin;
+
+static uint64_t live_twin_hash(const char *p, size_t n)
+{
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0xFF51AFD7ED558CCDull;
+        h ^= h >> 29;
+    }
+    for (; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 0x100000001B3ull;
+    return h ^ (h >> 32);
+}
+
+static bool live_twin_seen(const live_twin *t, uint64_t h)
+{
+    for (uint32_t k = 0; k < t->seen_n; k++)
+        if (t->seen[(t->seen_head + LIVE_TWIN_SEEN - 1 - k) % LIVE_TWIN_SEEN] == h)
+            return true;
+    return false;
+}
+
+static void live_twin_lead_pop(live_twin *t)
+{
+    while (t->lead_n > 0 && t->lead[t->lead_head].done) {
+        t->lead_head = (t->lead_head + 1) % LIVE_TWIN_LEAD;
+        t->lead_n--;
+    }
+}
+
+static void live_twin_reset(live_twin *t)
+{
+    for (uint32_t k = 0; k < t->lead_n; k++)
+        t->lead[(t->lead_head + k) % LIVE_TWIN_LEAD].done = true;
+    live_twin_lead_pop(t);
+    t->synced = false;
+}
+
+/* A frame the pipeline applied (from the active, or the lead at a swap). */
+static void live_twin_applied(live_conn *c, const ws_item *it)
+{
+    live_twin *t = c->tw;
+    uint64_t h = live_twin_hash(it->data, it->len);
+    t->seen[t->seen_head] = h;
+    t->seen_head = (t->seen_head + 1) % LIVE_TWIN_SEEN;
+    if (t->seen_n < LIVE_TWIN_SEEN)
+        t->seen_n++;
+    t->last_applied_ns = it->recv_ns;
+    for (uint32_t k = 0; k < t->lead_n; k++) {
+        uint32_t j = (t->lead_head + k) % LIVE_TWIN_LEAD;
+        if (!t->lead[j].done && t->lead[j].h == h) {
+            t->lead[j].done = true;
+            t->synced = true;
+            t->matched++;
+            break;
+        }
+    }
+    live_twin_lead_pop(t);
+}
+
+/* After a swap: an active frame already applied (the new active was behind the old one). */
+static bool live_twin_dup(live_conn *c, const ws_item *it)
+{
+    live_twin *t = c->tw;
+    if (t->dedupe == 0)
+        return false;
+    t->dedupe--;
+    if (!live_twin_seen(t, live_twin_hash(it->data, it->len)))
+        return false;
+    t->dups++;
+    return true;
+}
+
+/* The twin can take over: open, matched, and no lead lost since. */
+static bool live_twin_ready(const live_conn *c)
+{
+    return c->tw->synced && !c->next && c->standby;
+}
+
+/* The twin becomes the active: its lead applied in order, the old active the new twin. */
+static void live_twin_swap(klive *lv, live_conn *c)
+{
+    live_twin *t = c->tw;
+    uint32_t old = c->id;
+    c->id = c->standby;
+    c->standby = old;
+    t->swaps++;
+    t->last_swap_ms = loop_mono_ms();
+    int64_t silent_since = c->last_data_ms > c->open_ms ? c->last_data_ms : c->open_ms;
+    while (t->lead_n > 0) {
+        uint32_t j = t->lead_head;
+        if (!t->lead[j].done) {
+            t->lead[j].done = true;
+            ws_item it = {.kind = WS_ITEM_FRAME, .conn = c->id, .venue = c->venue,
+                          .recv_ns = t->lead[j].recv_ns, .data = t->lead[j].data,
+                          .len = t->lead[j].len};
+            live_frame(lv, c, &it);
+        }
+        live_twin_lead_pop(t);
+    }
+    t->synced = false; /* the old active must prove itself again */
+    t->dedupe = LIVE_TWIN_SEEN;
+    /* the new active delivers: counted as a replaced stall, as the reconnect path does */
+    c->stalled = false;
+    c->last_replace_ms = silent_since > 0 ? loop_mono_ms() - silent_since : 0;
+    if (c->last_replace_ms > c->max_replace_ms)
+        c->max_replace_ms = c->last_replace_ms;
+    if (lv->log)
+        log_info(lv->log, "live %s: the warm standby leads by more than %lld ms: switched to it "
+                 "(%lld ms after the last data of the old connection)", c->label,
+                 (long long)c->cadence_ms, (long long)c->last_replace_ms);
+}
+
+/* Swaps when the lead's oldest frame is older than the cadence (now_ns: wall clock). */
+static void live_twin_check(klive *lv, live_conn *c, int64_t now_ns)
+{
+    live_twin *t = c->tw;
+    if (!c->standby)
+        return; /* its symbol removed */
+    live_twin_lead_pop(t);
+    if (live_twin_ready(c) && t->lead_n > 0 &&
+        now_ns - t->lead[t->lead_head].recv_ns > c->cadence_ms * 1000000 &&
+        t->last_applied_ns < t->lead[t->lead_head].recv_ns) {
+        live_twin_swap(lv, c);
+        return;
+    }
+    ws_stats st;
+    int64_t limit = live_conn_stall_ms(lv, c), now = loop_mono_ms();
+    if (ws_get_stats(lv->net, c->standby, &st) == WS_OK && st.state == WS_OPEN &&
+        st.last_msg_ms > 0 && now - st.last_msg_ms > limit && c->last_data_ms > 0 &&
+        now - c->last_data_ms < limit && (!t->last_swap_ms || now - t->last_swap_ms > limit)) {
+        if (lv->log)
+            log_warn(lv->log, "live %s: the warm standby is silent: reconnecting it", c->label);
+        live_twin_reset(t);
+        if (ws_reconnect(lv->net, c->standby) != WS_OK && lv->log)
+            log_warn(lv->log, "live %s: standby reconnect refused", c->label);
+    }
+}
+
+/* An item of the twin connection. */
+static void live_twin_item(klive *lv, live_conn *c, const ws_item *it)
+{
+    live_twin *t = c->tw;
+    switch (it->kind) {
+    case WS_ITEM_OPEN:
+        live_twin_reset(t);
+        live_subscribe(lv, c, it->conn);
+        return;
+    case WS_ITEM_CLOSED:
+        live_twin_reset(t);
+        return;
+    case WS_ITEM_ROTATE: /* nobody reads it yet: a fresh one at once */
+        live_twin_reset(t);
+        if (ws_reconnect(lv->net, it->conn) != WS_OK && lv->log)
+            log_warn(lv->log, "live %s: standby rotation refused", c->label);
+        return;
+    case WS_ITEM_FRAME:
+        break;
+    }
+    uint64_t h = live_twin_hash(it->data, it->len);
+    if (live_twin_seen(t, h)) {
+        t->synced = true;
+        t->matched++;
+        return;
+    }
+    if (it->len > LIVE_TWIN_FRAME_MAX || t->lead_n >= LIVE_TWIN_LEAD) {
+        t->lost++;
+        live_twin_reset(t); /* no exact continuation any more: no swap until it matches */
+        return;
+    }
+    uint32_t j = (t->lead_head + t->lead_n) % LIVE_TWIN_LEAD;
+    if (t->lead[j].cap < it->len) {
+        t->lead[j].data = xrealloc(t->lead[j].data, it->len);
+        t->lead[j].cap = (uint32_t)it->len;
+    }
+    memcpy(t->lead[j].data, it->data, it->len);
+    t->lead[j].len = (uint32_t)it->len;
+    t->lead[j].h = h;
+    t->lead[j].recv_ns = it->recv_ns;
+    t->lead[j].done = false;
+    t->lead_n++;
+    live_twin_check(lv, c, it->recv_ns);
+}
+
+static live_twin *live_twin_new(void)
+{
+    return xcalloc(1, sizeof(live_twin));
+}
+
+static void live_twin_free(live_conn *c)
+{
+    if (!c->tw)
+        return;
+    for (uint32_t k = 0; k < LIVE_TWIN_LEAD; k++)
+        free(c->tw->lead[k].data);
+    free(c->tw);
+    c->tw = NULL;
+}
+
+static void live_twin_info(klive *lv, live_conn *c, live_conn_info *out)
+{
+    if (!c->tw)
+        return;
+    ws_stats st;
+    out->standby_state = ws_get_stats(lv->net, c->standby, &st) != WS_OK ? "none"
+                         : st.state != WS_OPEN                           ? ws_state_name(st.state)
+                         : c->tw->synced                                 ? "synced"
+                                                                         : "open";
+    out->standby_switches = c->tw->swaps;
+    out->standby_lead = c->tw->lead_n;
 }

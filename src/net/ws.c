@@ -15,8 +15,16 @@
  * before the end). The consumer reads records in place without holding the lock (the producer
  * only writes outside [r, r + used)), so nothing allocates per message. When the ring is full
  * the message is dropped and counted (a dropped diff shows up as a book gap and is resynced).
- * The eventfd is written when the ring goes from empty to non-empty, and by ws_drain itself
- * when it stops at `max` with records left, so the main loop never misses a wake-up.
+ * A message lws hands over whole (the usual case: rx buffer WS_RX_CHUNK) goes from lws' buffer
+ * straight into the ring; only one that arrives in pieces is assembled first. Per message the
+ * thread takes the ring lock once and the table lock once, and reads a coarse clock for the
+ * stall timer. Backpressure, not loss: when the ring is more than 3/4 full the connection that
+ * filled it stops reading (lws_rx_flow_control: its socket buffer fills, the sender waits, as
+ * TCP does), and every paused connection reads again once the main thread has drained the ring
+ * below 1/4 (ws_tick, woken by ws_drain). A message is dropped only when it does not fit even
+ * so. The eventfd is written once per lws service pass that queued anything (not per
+ * message: one wake-up of the main loop carries every message of the pass), and by ws_drain
+ * itself when it stops at `max` with records left, so the main loop never misses a wake-up.
  *
  * Reconnects. Any close or failure of a connection that was not ws_close()d schedules the next
  * attempt after ws_backoff_ms(attempt) jittered to [d/2, d]; attempt is reset by the first
@@ -73,6 +81,7 @@ typedef struct ws_conn {
     /* net thread */
     struct lws *wsi;
     bool killing, got_msg, rotate_sent;
+    bool rx_paused; /* not reading: the ring is too full (ws_rx, resumed by ws_tick) */
     unsigned char *asm_buf; /* LWS_PRE bytes of headroom are not needed for rx */
     size_t asm_len, asm_cap;
     bool asm_over;
@@ -95,6 +104,8 @@ struct ws_net {
     ws_ring ring;
     lws_sorted_usec_list_t sul;
     uint64_t rnd;
+    bool notify; /* net thread: something was queued in this service pass */
+    atomic_bool paused; /* some connection stopped reading until the ring drains */
     char ca_file[1024];
     /* net thread: one client vhost per other CA bundle a connection names (ws_opts.ca_file) */
     struct {
@@ -135,6 +146,15 @@ static int64_t ws_mono_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The stall timer's clock: CLOCK_MONOTONIC_COARSE (a few ms of resolution, no clock read per
+ * message), the same timeline as ws_mono_ms. */
+static int64_t ws_coarse_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -310,15 +330,26 @@ static void ws_notify(ws_net *n)
     (void)w; /* EAGAIN: the counter is already non-zero, the main thread will wake */
 }
 
-/* Net thread. False when the ring is full. */
+/* Net thread. False when the ring is full. The main loop is woken at the end of the service
+ * pass (ws_thread). */
+static bool ws_ring_push_used(ws_net *n, uint32_t kind, const ws_conn *c, const void *data,
+                              size_t len, size_t *used);
+
 static bool ws_ring_push(ws_net *n, uint32_t kind, const ws_conn *c, const void *data,
                          size_t len)
 {
+    size_t used;
+    return ws_ring_push_used(n, kind, c, data, len, &used);
+}
+
+/* ... and *used: the ring's bytes in use after it. */
+static bool ws_ring_push_used(ws_net *n, uint32_t kind, const ws_conn *c, const void *data,
+                              size_t len, size_t *used)
+{
     ws_ring *q = &n->ring;
     size_t need = ws_rec_size(len);
-    bool was_empty, ok = false;
+    bool ok = false;
     pthread_mutex_lock(&q->mu);
-    was_empty = q->used == 0;
     if (q->used == 0)
         q->r = q->w = 0; /* empty: restart at the front (keeps big records contiguous) */
     size_t pad = 0;
@@ -353,9 +384,10 @@ static bool ws_ring_push(ws_net *n, uint32_t kind, const ws_conn *c, const void 
         q->used += need;
         ok = true;
     }
+    *used = q->used;
     pthread_mutex_unlock(&q->mu);
-    if (ok && was_empty)
-        ws_notify(n);
+    if (ok)
+        n->notify = true;
     return ok;
 }
 
@@ -406,10 +438,12 @@ size_t ws_drain(ws_net *n, size_t max, ws_item_fn fn, void *ud)
         pthread_mutex_unlock(&q->mu);
     }
     pthread_mutex_lock(&q->mu);
-    bool left = q->used > 0;
+    bool left = q->used > 0, low = q->used < q->cap / 4;
     pthread_mutex_unlock(&q->mu);
     if (left)
         ws_notify(n);
+    if (low && atomic_load(&n->paused))
+        lws_cancel_service(n->ctx); /* ws_tick lets the paused connections read again */
     return done;
 }
 
@@ -451,6 +485,7 @@ static void ws_after_close(ws_net *n, ws_conn *c, bool was_open, const char *why
     int64_t now = ws_mono_ms();
     c->wsi = NULL;
     c->killing = false;
+    c->rx_paused = false;
     c->asm_len = 0;
     c->asm_over = false;
     c->ping_sent_ms = 0;
@@ -557,8 +592,30 @@ static void ws_kill(ws_conn *c, int reason)
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, 2); /* if never writable */
 }
 
+/* Net thread: the ring drained below 1/4: every paused connection reads again. */
+static void ws_resume(ws_net *n)
+{
+    if (!atomic_load(&n->paused))
+        return;
+    pthread_mutex_lock(&n->ring.mu);
+    bool low = n->ring.used < n->ring.cap / 4;
+    pthread_mutex_unlock(&n->ring.mu);
+    if (!low)
+        return;
+    atomic_store(&n->paused, false);
+    for (int i = 0; i < WS_MAX_CONNS; i++) {
+        ws_conn *c = &n->conns[i];
+        if (c->rx_paused) {
+            c->rx_paused = false;
+            if (c->wsi)
+                lws_rx_flow_control(c->wsi, 1);
+        }
+    }
+}
+
 static void ws_tick(ws_net *n)
 {
+    ws_resume(n);
     int64_t now = ws_mono_ms();
     ws_conn *todo[WS_MAX_CONNS], *rotate[WS_MAX_CONNS];
     int ntodo = 0, nrotate = 0;
@@ -654,28 +711,47 @@ static void ws_sul_cb(lws_sorted_usec_list_t *sul)
 
 static void ws_rx(ws_net *n, ws_conn *c, const void *in, size_t len, struct lws *wsi)
 {
-    if (!c->asm_over) {
-        if (c->asm_len + len > c->o.max_frame) {
-            c->asm_over = true;
-            c->asm_len = 0;
-        } else {
-            if (c->asm_len + len > c->asm_cap) {
-                size_t nc = c->asm_cap ? c->asm_cap : 4096;
-                while (nc < c->asm_len + len)
-                    nc *= 2;
-                if (nc > c->o.max_frame)
-                    nc = c->o.max_frame;
-                c->asm_buf = xrealloc(c->asm_buf, nc);
-                c->asm_cap = nc;
+    bool whole = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
+    const void *msg = in;
+    size_t mlen = len;
+    if (!whole || c->asm_len > 0 || c->asm_over) { /* in pieces: assembled in asm_buf */
+        if (!c->asm_over) {
+            if (c->asm_len + len > c->o.max_frame) {
+                c->asm_over = true;
+                c->asm_len = 0;
+            } else {
+                if (c->asm_len + len > c->asm_cap) {
+                    size_t nc = c->asm_cap ? c->asm_cap : 4096;
+                    while (nc < c->asm_len + len)
+                        nc *= 2;
+                    if (nc > c->o.max_frame)
+                        nc = c->o.max_frame;
+                    c->asm_buf = xrealloc(c->asm_buf, nc);
+                    c->asm_cap = nc;
+                }
+                memcpy(c->asm_buf + c->asm_len, in, len);
+                c->asm_len += len;
             }
-            memcpy(c->asm_buf + c->asm_len, in, len);
-            c->asm_len += len;
         }
+        if (!whole)
+            return;
+        msg = c->asm_buf;
+        mlen = c->asm_len;
+    } else if (len > c->o.max_frame) {
+        c->asm_over = true;
     }
-    if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) != 0)
-        return;
     /* a whole message */
-    int64_t now = ws_mono_ms();
+    bool over = c->asm_over;
+    size_t used = 0;
+    bool ok = !over && ws_ring_push_used(n, WS_ITEM_FRAME, c, msg, mlen, &used);
+    bool pause = !c->rx_paused && used > n->ring.cap / 4 * 3;
+    if (pause) { /* backpressure: this socket is not read until the ring drains */
+        c->rx_paused = true;
+        atomic_store(&n->paused, true);
+        lws_rx_flow_control(wsi, 0);
+    }
+    bool pong = !over && c->o.ping_text[0] && mlen == 4 && memcmp(msg, "pong", 4) == 0;
+    int64_t now = ws_coarse_ms();
     pthread_mutex_lock(&n->mu);
     c->st.last_msg_ms = now;
     c->ping_sent_ms = 0;
@@ -683,24 +759,19 @@ static void ws_rx(ws_net *n, ws_conn *c, const void *in, size_t len, struct lws 
         c->got_msg = true;
         c->st.attempt = 0;
     }
-    if (c->asm_over) {
+    if (over) {
         c->st.oversize++;
-    } else if (c->o.ping_text[0] && c->asm_len == 4 && memcmp(c->asm_buf, "pong", 4) == 0) {
+    } else if (ok) {
+        c->st.msgs++;
+        c->st.bytes += mlen;
+    } else {
+        c->st.queue_drops++;
+    }
+    if (pong)
         c->st.pongs++;
-    }
-    bool over = c->asm_over;
+    if (pause)
+        c->st.rx_pauses++;
     pthread_mutex_unlock(&n->mu);
-    if (!over) {
-        bool ok = ws_ring_push(n, WS_ITEM_FRAME, c, c->asm_buf, c->asm_len);
-        pthread_mutex_lock(&n->mu);
-        if (ok) {
-            c->st.msgs++;
-            c->st.bytes += c->asm_len;
-        } else {
-            c->st.queue_drops++;
-        }
-        pthread_mutex_unlock(&n->mu);
-    }
     c->asm_len = 0;
     c->asm_over = false;
 }
@@ -815,6 +886,10 @@ static void *ws_thread(void *arg)
     while (!atomic_load(&n->stop)) {
         if (lws_service(n->ctx, 0) < 0)
             break;
+        if (n->notify) { /* one wake-up for everything this pass queued */
+            n->notify = false;
+            ws_notify(n);
+        }
     }
     return NULL;
 }
@@ -858,6 +933,7 @@ ws_net *ws_net_new(const ws_net_opts *o, enum ws_result *err)
     if (pthread_create(&n->thread, NULL, ws_thread, n) != 0)
         goto fail;
     n->thread_started = true;
+    pthread_setname_np(n->thread, "kestrel-net"); /* top -H, perf: the net thread by name */
     if (err)
         *err = WS_OK;
     return n;

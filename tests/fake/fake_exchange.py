@@ -42,7 +42,8 @@ Faults (GET /_fake/fault?type=T[&venue=V][&n=N][&secs=S][&ms=M]):
   drop        abort every websocket connection (no close frame)
   stall       the connections open now receive nothing more (and get no pong) for S seconds;
               sticky=1: connections opened during those S seconds are stalled too (a venue
-              that accepts but never delivers); path=P: only connections whose path starts P
+              that accepts but never delivers); path=P: only connections whose path starts P;
+              one=1: only the oldest of them (a warm standby's twin keeps streaming)
   unstall     ends every stall (and sticky stall) now
   gap         the next N depth diffs of the venue are applied to the book but not sent
   malformed   one truncated JSON frame to every connection
@@ -774,9 +775,10 @@ class Fake:
         elif typ == "stall":
             pfx = q.get("path", "")
             until = time.monotonic() + secs
-            for c in conns:
-                if urlparse(c.path).path.startswith(pfx):
-                    c.stalled_until = until
+            match = sorted((c for c in conns if urlparse(c.path).path.startswith(pfx)),
+                           key=lambda c: c.opened)
+            for c in match[:1] if q.get("one") == "1" else match:
+                c.stalled_until = until
             if q.get("sticky") == "1":
                 for v in venues:
                     self.sticky_stall[v] = (until, pfx)

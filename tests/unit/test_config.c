@@ -956,8 +956,9 @@ static void test_live_keys(void)
     /* a backup venue for failover (docs/LIVE.md), and the health keys */
     expect_ok("watch = [\"okx:BTC-USDT@binance-spot:BTCUSDT\", \"binance-usdm:ETHUSDT\"];\n"
               "health = { stall_factor = 20; failover_after_s = 2.5; failback_after_s = 30;"
-              " alert_interval_s = 0; };\n", &c);
+              " alert_interval_s = 0; warm_standby = true; };\n", &c);
     CHECK_INT(c.watch_count, 2);
+    CHECK(c.health_warm_standby);
     CHECK_STR(c.watch[0], "okx:BTC-USDT@binance-spot:BTCUSDT");
     CHECK_NEAR(c.health_stall_factor, 20, 0);
     CHECK_NEAR(c.health_failover_after_s, 2.5, 0);
@@ -968,6 +969,24 @@ static void test_live_keys(void)
     CHECK_NEAR(c.health_failover_after_s, 5, 0);
     CHECK_NEAR(c.health_failback_after_s, 15, 0);
     CHECK_NEAR(c.health_alert_interval_s, 60, 0);
+    CHECK(!c.health_warm_standby); /* off by default */
+    expect_err("health = { warm_standby = 1; };\n",
+               "1: health.warm_standby must be true or false");
+    {   /* the watch list holds CONFIG_MAX_WATCH (128: 100 symbols and their backups) */
+        static char big[CONFIG_MAX_WATCH * 32 + 64];
+        size_t n = (size_t)snprintf(big, sizeof big, "watch = [");
+        for (int i = 0; i < CONFIG_MAX_WATCH + 1; i++)
+            n += (size_t)snprintf(big + n, sizeof big - n, "%s\"binance-usdm:S%d\"", i ? "," : "",
+                                  i);
+        snprintf(big + n, sizeof big - n, "];\n");
+        expect_err(big, "1: watch has 129 entries (at most 128)");
+        char *cut = strstr(big, ",\"binance-usdm:S128\"");
+        CHECK(cut != NULL);
+        if (cut)
+            strcpy(cut, "];\n");
+        expect_ok(big, &c);
+        CHECK_INT(c.watch_count, CONFIG_MAX_WATCH);
+    }
     expect_err("watch = [\"okx:BTC-USDT@kraken:XBT\"];\n",
                "1: watch[0]: backup: unknown venue 'kraken' (binance-spot, binance-usdm, okx) "
                "(expected \"venue:SYMBOL\", e.g. \"binance-spot:BTCUSDT\")");

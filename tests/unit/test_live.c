@@ -316,6 +316,22 @@ static live_conn_info session_conn(session *s, const char *label)
     return ci;
 }
 
+/* every connection's message counters added up (the inbound ring is the net thread's, shared) */
+static live_conn_info session_conn_sum(session *s)
+{
+    live_conn_info sum;
+    memset(&sum, 0, sizeof sum);
+    for (size_t i = 0; i < live_conn_count(s->lv); i++) {
+        live_conn_info ci;
+        if (live_conn_get(s->lv, i, &ci) != K_OK)
+            continue;
+        sum.msgs += ci.msgs;
+        sum.queue_drops += ci.queue_drops;
+        sum.rx_pauses += ci.rx_pauses;
+    }
+    return sum;
+}
+
 typedef bool (*pred_fn)(session *s, void *arg);
 
 /* Runs the loop until pred holds or timeout_ms passes (a bounded poll, 20 ms per turn). */
@@ -585,6 +601,18 @@ static void scenario_usdm(void)
     CHECK_INT(live_conn_count(s.lv), 2); /* /public (books) and /market (trades, klines) */
     CHECK(strstr(session_conn(&s, "binance-usdm public").url, "/public/stream?streams=") != NULL);
     CHECK(strstr(session_conn(&s, "binance-usdm market").url, "/market/stream?streams=") != NULL);
+    /* backpressure: the main loop does not drain for a while; the 64 KB ring fills to 3/4 and
+     * the connections stop reading (their socket buffers fill, the fake waits) instead of
+     * dropping messages; once drained they read again. Bounded poll (10 s) on the counter. */
+    live_conn_info bp = session_conn_sum(&s);
+    uint64_t pauses0 = bp.rx_pauses;
+    for (int i = 0; i < 1000 && bp.rx_pauses == pauses0; i++) {
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+        bp = session_conn_sum(&s);
+    }
+    CHECK(bp.rx_pauses > pauses0);
+    uint64_t msgs_paused = bp.msgs;
     /* 418 (banned) with Retry-After on the resync */
     CHECK(fake_fault(&f, "type=http&status=418&secs=1&n=1&venue=binance-usdm"));
     uint64_t arg[2] = {session_bi(&s, 0).gaps, session_bi(&s, 0).snapshots};
@@ -605,6 +633,9 @@ static void scenario_usdm(void)
     tape_arg ta = {VENUE_BINANCE_USDM, "BTCUSDT", 0};
     CHECK(run_until(&s, 30000, p_tape_done, &ta));
     compare_books(&s, VENUE_BINANCE_USDM, "BTCUSDT", 50);
+    bp = session_conn_sum(&s);
+    CHECK(bp.msgs > msgs_paused); /* they read again */
+    CHECK_INT(bp.queue_drops, 0); /* paused, never dropped */
     session_close(&s);
     fake_stop(&f);
 }
