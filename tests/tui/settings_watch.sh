@@ -174,5 +174,30 @@ if start; then ok "restarted after editing the file"; else bad "restart 2"; fi
     ok "and its source is the file again" || bad "source file after the edit"
 stop
 
+# ---- write-back goes only to the file Kestrel loaded, never to the shipped default ----
+# started in a checkout without --config, Kestrel loads ./config/kestrel.cfg (the repository's)
+mkdir -p "$tmp/repo/config"
+cp config/kestrel.cfg "$tmp/repo/config/kestrel.cfg"
+cp config/kestrel.cfg "$tmp/shipped.orig"
+$T new-session -d -s k -x 120 -y 40 \
+    "cd $tmp/repo && env -u KESTREL_CONFIG $BIN --db $tmp/k.db --socket $tmp/s --speed 1 --replay $S/btcusdt_20240808.gz,$S/ethusdt_20240808.gz 2>>$tmp/err"
+poll_eq 20 True "sum(s[\"data\"] for s in j[\"symbols\"]) >= 2" symbols || :
+[ "$(cj 'j["config_file"]' settings)" = ./config/kestrel.cfg ] &&
+    ok "started in a checkout it loaded ./config/kestrel.cfg" || bad "implicit ./config/kestrel.cfg"
+ctl set risk.max_positions 6 >/dev/null 2>&1
+ctl settings write >"$tmp/w.out" 2>&1
+grep -qF "./config/kestrel.cfg is the repository's shipped default config: not written" "$tmp/w.out" &&
+    ok "ctl settings write refuses the shipped default and names it" ||
+    { cat "$tmp/w.out"; bad "settings write refuses the shipped default"; }
+keys e
+wait_for "take-profit %" 10 || :
+keys w
+expect "is the repository's shipped default config: not written" \
+    "w in the form refuses the shipped default on the screen"
+keys Escape
+cmp -s "$tmp/shipped.orig" "$tmp/repo/config/kestrel.cfg" && ok "the shipped default is untouched" ||
+    bad "the shipped default is untouched"
+stop
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
