@@ -68,14 +68,21 @@ keys C-q
 keys '?'
 if wait_for "this help" 5; then
     ok "? opens the help overlay"
-    missing=""
-    for k in "Tab Shift-Tab" "Up Down k j" "Left Right h l" "Home End" "PgUp PgDn" "Enter" \
-        "[ ]" "space" "< >" "{ }" "Esc" "quit" "zoom" "order ticket" "indicator picker" \
-        "connections" "backtests view" "settings form" "not yet" "Ctrl-L" \
-        "step the first parameter" "? F1" "q F10" "1-5 F2-F6" "mouse on / off" "Legend:" \
-        "imb20"; do
-        grep -qF -- "$k" "$tmp/screen" || missing="$missing '$k'"
-    done
+    # the first capture that shows the overlay's title may hold only the top of its frame:
+    # a bounded poll until every line is there (or the time is up)
+    help_missing() {
+        missing=""
+        for k in "Tab Shift-Tab" "Up Down k j" "Left Right h l" "Home End" "PgUp PgDn" "Enter" \
+            "[ ]" "space" "< >" "{ }" "Esc" "quit" "zoom" "order ticket" "indicator picker" \
+            "connections" "backtests view" "settings form" "not yet" "Ctrl-L" \
+            "step the first parameter" "? F1" "q F10" "1-5 F2-F6" "mouse on / off" "Legend:" \
+            "imb20"; do
+            grep -qF -- "$k" "$tmp/screen" || missing="$missing '$k'"
+        done
+        [ -z "$missing" ]
+    }
+    help_whole() { cap; help_missing; }
+    kt_poll $((50 * slow)) help_whole
     [ -z "$missing" ] && ok "help lists every key" || bad "help lists every key (missing$missing)"
 else
     bad "? opens the help overlay"
