@@ -17,6 +17,7 @@ enum cfgwrite_result {
     CFGW_ERR_INCLUDE, /* the setting lives in an @include'd file: not written */
     CFGW_ERR_KEY,     /* a key that is not a dotted name, or a value that is not plain text */
     CFGW_ERR_WRITE,   /* writing the new file failed (the old one is untouched) */
+    CFGW_ERR_TARGET,  /* no config file was loaded, or it is the shipped default: not written */
 };
 const char *cfgwrite_strerror(enum cfgwrite_result r);
 
@@ -37,5 +38,12 @@ K_MUST_USE enum cfgwrite_result cfgwrite_text(const char *text, size_t n, const 
  * rename over path. Nothing is written when no value changed (*changed = 0). */
 K_MUST_USE enum cfgwrite_result cfgwrite_file(const char *path, const cfgwrite_kv *kv, int nkv,
                                               int *changed, char *err, size_t errlen);
+
+/* Whether settings may be written back to path, the config file Kestrel loaded ("" = none, the
+ * built-in defaults): never to the repository's shipped default, ./config/kestrel.cfg in the
+ * working directory (found there implicitly or named, however: the same file by its real path),
+ * which belongs to the checkout and not to the user. CFGW_OK, or CFGW_ERR_TARGET with a message
+ * that names the file and says what to do instead. */
+K_MUST_USE enum cfgwrite_result cfgwrite_target(const char *path, char *err, size_t errlen);
 
 #endif

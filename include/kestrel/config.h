@@ -143,6 +143,11 @@ const char *log_level_name(enum log_level l);
  * error says it ("percent, 0..5"); NULL for any other key. For the settings form. */
 const char *config_trade_expect(const char *key);
 
+/* Every key the loader reads, by its dotted path ("risk.max_positions"), i < config_key_count();
+ * NULL past the end. For the docs check (tests/unit/test_docs.c). */
+size_t config_key_count(void);
+const char *config_key_at(size_t i);
+
 /* The default database path: $XDG_DATA_HOME/kestrel/kestrel.db (an absolute XDG_DATA_HOME only),
  * else $HOME/.local/share/kestrel/kestrel.db, else ./kestrel.db (no $HOME, or the path does not
  * fit in cap). With cap = CONFIG_PATH_MAX it is exactly what config_defaults() puts in db_path,

@@ -1,5 +1,5 @@
 /* Key bindings: every key of the main screen maps to a command line of the command table
- * (include/kestrel/cmd.h), following the key table of docs/ARCHITECTURE.md, so a key and
+ * (include/kestrel/cmd.h), following the key table of docs/UI.md, so a key and
  * `kestrel ctl NAME ARGS` do the same thing and the help overlay is generated from the two
  * tables. Keys inside an overlay (picker, quit prompt) are the overlay's own (keys_local). */
 #ifndef KESTREL_KEYS_H

@@ -298,11 +298,8 @@ int settings_write(app *a, int *written, cJSON *names, char *err, size_t errlen)
         snprintf(err, errlen, "trading is not running");
         return K_ERR;
     }
-    if (!a->cfg.source[0]) {
-        snprintf(err, errlen, "Kestrel started without a config file (built-in defaults): "
-                              "start it with --config FILE to write settings back");
-        return K_ERR;
-    }
+    if (cfgwrite_target(a->cfg.source, err, errlen) != CFGW_OK)
+        return K_ERR; /* only the file Kestrel loaded, and never the shipped default */
     char (*vals)[64] = s->vals;
     cfgwrite_kv kv[SETTINGS_MAX];
     int n = 0;

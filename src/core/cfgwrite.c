@@ -31,8 +31,29 @@ const char *cfgwrite_strerror(enum cfgwrite_result r)
     case CFGW_ERR_INCLUDE: return "the setting is in an included file";
     case CFGW_ERR_KEY: return "not a plain setting";
     case CFGW_ERR_WRITE: return "cannot write the config file";
+    case CFGW_ERR_TARGET: return "not a config file to write settings to";
     }
     return "unknown cfgwrite result";
+}
+
+/* The shipped default, as the implicit search finds it (config.c) */
+#define CFGW_SHIPPED "config/kestrel.cfg"
+
+enum cfgwrite_result cfgwrite_target(const char *path, char *err, size_t errlen)
+{
+    if (!path || !path[0]) {
+        snprintf(err, errlen, "Kestrel started without a config file (built-in defaults): "
+                              "start it with --config FILE to write settings back");
+        return CFGW_ERR_TARGET;
+    }
+    char real[PATH_MAX], shipped[PATH_MAX];
+    if (realpath(path, real) && realpath(CFGW_SHIPPED, shipped) && !strcmp(real, shipped)) {
+        snprintf(err, errlen, "%.200s is the repository's shipped default config: not written "
+                              "(copy it, e.g. to ~/.config/kestrel/kestrel.cfg, and start with "
+                              "--config FILE)", path);
+        return CFGW_ERR_TARGET;
+    }
+    return CFGW_OK;
 }
 
 /* Where one setting is: its name and value byte ranges (groups: the braces). */

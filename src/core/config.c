@@ -398,6 +398,16 @@ const char *config_trade_expect(const char *key)
     return k && k->type == KT_TRADE ? k->expect : NULL;
 }
 
+size_t config_key_count(void)
+{
+    return K_ARRAY_LEN(config_keys);
+}
+
+const char *config_key_at(size_t i)
+{
+    return i < K_ARRAY_LEN(config_keys) ? config_keys[i].path : NULL;
+}
+
 static bool config_is_group(const char *name)
 {
     for (size_t i = 0; i < K_ARRAY_LEN(config_groups); i++)

@@ -1326,22 +1326,57 @@ static enum store_result store_reject(store *s)
     return STORE_E_INVALID;
 }
 
+/* The reserve/copy/enqueue of every data row: store_put_begin locks the queue and reserves a
+ * row of KIND for (v, symbol) (symbol NULL: a row of no symbol), NULL when the queue is full;
+ * the caller fills the row's payload (still under the lock) and store_put_end unlocks and gives
+ * the result. */
+static store_row *store_put_begin(store *s, enum row_kind kind, enum venue v, const char *symbol)
+{
+    pthread_mutex_lock(&s->mu);
+    store_row *r = store_queue_reserve(s, true);
+    if (r) {
+        r->kind = (uint8_t)kind;
+        r->venue = (uint8_t)v;
+        if (symbol)
+            memcpy(r->symbol, symbol, strlen(symbol) + 1);
+    }
+    return r;
+}
+
+static enum store_result store_put_end(store *s, const store_row *r)
+{
+    pthread_mutex_unlock(&s->mu);
+    return r ? STORE_OK : STORE_E_FULL;
+}
+
+/* A row whose payload is a document (u.met): the copy is made outside the lock and the writer
+ * frees it; a full queue frees it here. */
+static enum store_result store_put_doc_row(store *s, enum row_kind kind, enum venue v,
+                                           const char *symbol, int64_t time_ms, const char *doc)
+{
+    char *copy = xstrdup(doc);
+    store_row *r = store_put_begin(s, kind, v, symbol);
+    if (r) {
+        r->u.met.time_ms = time_ms;
+        r->u.met.doc = copy;
+    }
+    enum store_result res = store_put_end(s, r);
+    if (res != STORE_OK)
+        free(copy);
+    return res;
+}
+
 enum store_result store_put_candle(store *s, enum venue v, const char *symbol, enum tf tf,
                                    const candle *bar)
 {
     if ((unsigned)v >= VENUE_COUNT || (unsigned)tf >= TF_COUNT || !bar || !store_symbol_ok(symbol))
         return store_reject(s);
-    pthread_mutex_lock(&s->mu);
-    store_row *r = store_queue_reserve(s, true);
+    store_row *r = store_put_begin(s, ROW_CANDLE, v, symbol);
     if (r) {
-        r->kind = ROW_CANDLE;
-        r->venue = (uint8_t)v;
         r->tf = (uint8_t)tf;
-        memcpy(r->symbol, symbol, strlen(symbol) + 1);
         r->u.bar = *bar;
     }
-    pthread_mutex_unlock(&s->mu);
-    return r ? STORE_OK : STORE_E_FULL;
+    return store_put_end(s, r);
 }
 
 enum store_result store_put_instrument(store *s, enum venue v, const char *symbol, int px_dec,
@@ -1349,18 +1384,13 @@ enum store_result store_put_instrument(store *s, enum venue v, const char *symbo
 {
     if ((unsigned)v >= VENUE_COUNT || !store_symbol_ok(symbol))
         return store_reject(s);
-    pthread_mutex_lock(&s->mu);
-    store_row *r = store_queue_reserve(s, true);
+    store_row *r = store_put_begin(s, ROW_INSTRUMENT, v, symbol);
     if (r) {
-        r->kind = ROW_INSTRUMENT;
-        r->venue = (uint8_t)v;
-        memcpy(r->symbol, symbol, strlen(symbol) + 1);
         r->u.inst.px_dec = px_dec;
         r->u.inst.qty_dec = qty_dec;
         r->u.inst.time_ms = time_ms;
     }
-    pthread_mutex_unlock(&s->mu);
-    return r ? STORE_OK : STORE_E_FULL;
+    return store_put_end(s, r);
 }
 
 enum store_result store_put_book_event(store *s, int64_t time_ms, enum venue v, const char *symbol,
@@ -1369,12 +1399,8 @@ enum store_result store_put_book_event(store *s, int64_t time_ms, enum venue v, 
     if ((unsigned)v >= VENUE_COUNT || !store_symbol_ok(symbol) || !kind || !*kind ||
         strnlen(kind, STORE_KIND_MAX) >= STORE_KIND_MAX)
         return store_reject(s);
-    pthread_mutex_lock(&s->mu);
-    store_row *r = store_queue_reserve(s, true);
+    store_row *r = store_put_begin(s, ROW_BOOK_EVENT, v, symbol);
     if (r) {
-        r->kind = ROW_BOOK_EVENT;
-        r->venue = (uint8_t)v;
-        memcpy(r->symbol, symbol, strlen(symbol) + 1);
         r->u.ev.time_ms = time_ms;
         r->u.ev.last_id = last_id;
         r->u.ev.session_id = s->session_id;
@@ -1382,8 +1408,7 @@ enum store_result store_put_book_event(store *s, int64_t time_ms, enum venue v, 
         r->u.ev.has_detail = detail != NULL;
         store_copy_text(r->u.ev.detail, sizeof r->u.ev.detail, detail ? detail : "");
     }
-    pthread_mutex_unlock(&s->mu);
-    return r ? STORE_OK : STORE_E_FULL;
+    return store_put_end(s, r);
 }
 
 /* Remembers an accepted setting until the writer reports it committed (or lost). */
@@ -1432,17 +1457,14 @@ enum store_result store_put_setting(store *s, const char *key, const char *value
     memcpy(block, key, klen + 1);
     memcpy(block + klen + 1, value, vlen + 1);
     uint64_t seq = s->set_seq + 1;
-    pthread_mutex_lock(&s->mu);
-    store_row *r = store_queue_reserve(s, true);
+    store_row *r = store_put_begin(s, ROW_SETTING, (enum venue)0, NULL);
     if (r) {
-        r->kind = ROW_SETTING;
         r->u.set.time_ms = time_ms;
         r->u.set.seq = seq;
         r->u.set.key = block;
         r->u.set.value = block + klen + 1;
     }
-    pthread_mutex_unlock(&s->mu);
-    if (!r) {
+    if (store_put_end(s, r) != STORE_OK) {
         free(block);
         return STORE_E_FULL;
     }
@@ -1464,12 +1486,8 @@ enum store_result store_put_signal(store *s, enum venue v, const char *symbol,
         rec = xmalloc(sig->replay_len);
         memcpy(rec, sig->replay, sig->replay_len);
     }
-    pthread_mutex_lock(&s->mu);
-    store_row *r = store_queue_reserve(s, true);
+    store_row *r = store_put_begin(s, ROW_SIGNAL, v, symbol);
     if (r) {
-        r->kind = ROW_SIGNAL;
-        r->venue = (uint8_t)v;
-        memcpy(r->symbol, symbol, strlen(symbol) + 1);
         r->u.sig.session_id = s->session_id;
         r->u.sig.v = *sig;
         r->u.sig.v.reasons = why;
@@ -1480,12 +1498,12 @@ enum store_result store_put_signal(store *s, enum venue v, const char *symbol,
         g->result[sizeof g->result - 1] = g->regime[sizeof g->regime - 1] = '\0';
         g->source[sizeof g->source - 1] = g->first_hit[sizeof g->first_hit - 1] = '\0';
     }
-    pthread_mutex_unlock(&s->mu);
-    if (!r) {
+    enum store_result res = store_put_end(s, r);
+    if (res != STORE_OK) {
         free(why);
         free(rec);
     }
-    return r ? STORE_OK : STORE_E_FULL;
+    return res;
 }
 
 static void store_main_error(store *s, const char *what);
@@ -1562,20 +1580,15 @@ enum store_result store_put_retrain(store *s, enum venue v, const char *symbol,
 {
     if ((unsigned)v >= VENUE_COUNT || !rt || !store_symbol_ok(symbol))
         return store_reject(s);
-    pthread_mutex_lock(&s->mu);
-    store_row *r = store_queue_reserve(s, true);
+    store_row *r = store_put_begin(s, ROW_RETRAIN, v, symbol);
     if (r) {
-        r->kind = ROW_RETRAIN;
-        r->venue = (uint8_t)v;
-        memcpy(r->symbol, symbol, strlen(symbol) + 1);
         r->u.rt.session_id = s->session_id;
         r->u.rt.v = *rt;
         store_retrain *t = &r->u.rt.v;
         t->model[sizeof t->model - 1] = t->kind[sizeof t->kind - 1] = '\0';
         t->trigger[sizeof t->trigger - 1] = '\0';
     }
-    pthread_mutex_unlock(&s->mu);
-    return r ? STORE_OK : STORE_E_FULL;
+    return store_put_end(s, r);
 }
 
 enum store_result store_load_signal_reasons(store *s, enum venue v, const char *symbol,
@@ -1615,40 +1628,14 @@ enum store_result store_put_metrics(store *s, enum venue v, const char *symbol, 
 {
     if ((unsigned)v >= VENUE_COUNT || !doc || !store_symbol_ok(symbol))
         return store_reject(s);
-    char *copy = xstrdup(doc); /* outside the lock; the writer frees it */
-    pthread_mutex_lock(&s->mu);
-    store_row *r = store_queue_reserve(s, true);
-    if (r) {
-        r->kind = ROW_METRICS;
-        r->venue = (uint8_t)v;
-        memcpy(r->symbol, symbol, strlen(symbol) + 1);
-        r->u.met.time_ms = time_ms;
-        r->u.met.doc = copy;
-    }
-    pthread_mutex_unlock(&s->mu);
-    if (!r)
-        free(copy);
-    return r ? STORE_OK : STORE_E_FULL;
+    return store_put_doc_row(s, ROW_METRICS, v, symbol, time_ms, doc);
 }
 
 enum store_result store_put_risk_metrics(store *s, int64_t time_ms, const char *doc)
 {
     if (!doc)
         return store_reject(s);
-    char *copy = xstrdup(doc); /* outside the lock; the writer frees it */
-    pthread_mutex_lock(&s->mu);
-    store_row *r = store_queue_reserve(s, true);
-    if (r) {
-        r->kind = ROW_RISK;
-        r->venue = 0;
-        r->symbol[0] = '\0';
-        r->u.met.time_ms = time_ms;
-        r->u.met.doc = copy;
-    }
-    pthread_mutex_unlock(&s->mu);
-    if (!r)
-        free(copy);
-    return r ? STORE_OK : STORE_E_FULL;
+    return store_put_doc_row(s, ROW_RISK, (enum venue)0, NULL, time_ms, doc);
 }
 
 static void store_main_error(store *s, const char *what);
@@ -1659,20 +1646,7 @@ enum store_result store_put_instrument_doc(store *s, enum venue v, const char *s
     if ((unsigned)v >= VENUE_COUNT || !doc || !doc[0] || strlen(doc) > STORE_DOC_MAX ||
         !store_symbol_ok(symbol))
         return store_reject(s);
-    char *copy = xstrdup(doc); /* outside the lock; the writer frees it */
-    pthread_mutex_lock(&s->mu);
-    store_row *r = store_queue_reserve(s, true);
-    if (r) {
-        r->kind = ROW_INSTRUMENT_DOC;
-        r->venue = (uint8_t)v;
-        memcpy(r->symbol, symbol, strlen(symbol) + 1);
-        r->u.met.time_ms = time_ms;
-        r->u.met.doc = copy;
-    }
-    pthread_mutex_unlock(&s->mu);
-    if (!r)
-        free(copy);
-    return r ? STORE_OK : STORE_E_FULL;
+    return store_put_doc_row(s, ROW_INSTRUMENT_DOC, v, symbol, time_ms, doc);
 }
 
 enum store_result store_load_instrument_docs(store *s, store_doc_fn fn, void *ud)

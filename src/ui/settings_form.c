@@ -7,6 +7,7 @@
  * Also the `settings [open|write]` command, so ctl lists and writes without the screen. */
 #include "ui_int.h"
 
+#include "kestrel/cfgwrite.h"
 #include "kestrel/cmd.h"
 #include "kestrel/config.h"
 #include "kestrel/settings.h"
@@ -129,9 +130,9 @@ void ui_settings_key(ui *u, int ch)
         return;
     case 'w': {
         int p = settings_pending(u->a);
-        if (!u->a->cfg.source[0]) {
-            snprintf(f->msg, sizeof f->msg, "no config file (built-in defaults): start with "
-                                            "--config FILE to write settings back");
+        char why[sizeof f->msg];
+        if (cfgwrite_target(u->a->cfg.source, why, sizeof why) != CFGW_OK) {
+            snprintf(f->msg, sizeof f->msg, "%s", why);
             f->msg_err = true;
         } else if (p == 0) {
             snprintf(f->msg, sizeof f->msg, "nothing to write: %.180s already says so",

@@ -90,7 +90,7 @@ check "stored warm-up: the stored 1m candles of the first run were learned from 
 check "stored warm-up: there were some" test "$stored" -ge 3
 # ---- screen 3 shows each off-thread model's last retrain (in tmux, the terminal UI) ----
 if command -v tmux >/dev/null 2>&1; then
-    TM="tmux -L kestrel-deep$$ -f /dev/null"
+    tmux_init kestrel-deep
     case $K in /*) KA=$K ;; *) KA=$(pwd)/$K ;; esac
     $TM new-session -d -s d -x 170 -y 60 "$KA --speed 30 --config $T/d.cfg --db $T/u.db \
         --socket $T/u.sock --log $T/u.log --replay data/replay/btcusdt_20240808.gz"

@@ -41,7 +41,7 @@ check "binance-usdm:FILE: the prefix still sets the venue" \
 
 # themes: the UI finds amber next to the binary (no "not found" flash)
 if command -v tmux >/dev/null 2>&1; then
-    TM="tmux -L kestrel-inst$$ -f /dev/null"
+    tmux_init kestrel-inst
     $TM new-session -d -x 120 -y 40 "cd $T/elsewhere && env TERM=xterm-256color LANG=C.UTF-8 \
         XDG_CONFIG_HOME=$T/xdg XDG_DATA_HOME=$T/xdg $P/bin/kestrel --db $T/u.db --socket $T/u.sock \
         --theme amber --replay btcusdt_20240808.gz; sleep 30"

@@ -9,21 +9,12 @@
 # did-you-mean. TLS with a test CA (and refused without it). Bounded polls only.
 . "$(dirname "$0")/../lib.sh"
 K="$KESTREL_BIN"
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=python3
-FAKE=tests/fake/fake_exchange.py
+PY=$KT_PY
 ctl() { "$K" ctl --socket "$T/k.sock" "$@"; }
 
-"$PY" "$FAKE" --port-file "$T/fake.port" --data "$SHARED" --lifetime 170 --parent $$ \
+fake_start fake --lifetime 170 \
     --rate 200 --max-lines 9000 --shift-times --preload binance-spot:BTCUSDT \
-    --preload binance-usdm:ETHUSDT --preload okx:BTC-USDT-SWAP 2> "$T/fake.log" &
-FPID=$!
-PIDS="$PIDS $FPID"
-wait_for 60 test -s "$T/fake.port" || { echo "   fake did not start:"; cat "$T/fake.log"; }
-P=$(cat "$T/fake.port" 2>/dev/null)
-B="http://127.0.0.1:$P"
-W="ws://127.0.0.1:$P"
-fget() { curl -s --max-time 10 "$B$1"; }
+    --preload binance-usdm:ETHUSDT --preload okx:BTC-USDT-SWAP
 
 cat > "$T/live.cfg" <<EOF
 source = "live";
@@ -156,12 +147,10 @@ check "no errors logged" sh -c "! grep -q ' ERROR ' '$T/k.log'"
 # TLS: OKX over wss:// + https:// with a test CA made now (venues.okx.ca_file); without the CA
 # the connection is refused (verification is never off) and nothing is shown as live
 sh tests/fake/mkca.sh "$T/ca"
-"$PY" "$FAKE" --port-file "$T/tls.port" --data "$SHARED" --lifetime 120 --parent $$ \
+fake_run tls --lifetime 120 \
     --rate 200 --max-lines 3000 --shift-times --preload okx:BTC-USDT-SWAP \
-    --cert "$T/ca/server.pem" --key "$T/ca/server.key" 2> "$T/tls.log" &
-PIDS="$PIDS $!"
-wait_for 60 test -s "$T/tls.port" || { echo "   TLS fake did not start:"; cat "$T/tls.log"; }
-TP=$(cat "$T/tls.port" 2>/dev/null)
+    --cert "$T/ca/server.pem" --key "$T/ca/server.key"
+TP=$FP
 tls_cfg() { # file ca
     cat > "$1" <<EOF
 source = "live";

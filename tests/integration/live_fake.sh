@@ -4,20 +4,9 @@
 # without it), websocket formats (Binance raw vs combined, OKX subscribe + text ping/pong), and
 # that it stops by itself. The C side (ws.c, http.c, decoders, books) is tests/unit/test_live.c.
 . "$(dirname "$0")/../lib.sh"
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=python3
+PY=$KT_PY
 FAKE=tests/fake/fake_exchange.py
 
-start_fake() { # name extra-args...: starts a fake, sets P (port) and FPID
-    name=$1; shift
-    rm -f "$T/$name.port"
-    "$PY" "$FAKE" --port-file "$T/$name.port" --data "$SHARED" --lifetime 60 --parent $$ "$@" \
-        2> "$T/$name.log" &
-    FPID=$!
-    PIDS="$PIDS $FPID"
-    wait_for 30 test -s "$T/$name.port" || { echo "   fake did not start:"; cat "$T/$name.log"; }
-    P=$(cat "$T/$name.port" 2>/dev/null)
-}
 get() { curl -s --max-time 10 "$@"; }
 
 # loopback only
@@ -25,7 +14,7 @@ get() { curl -s --max-time 10 "$@"; }
 check "refuses a non-loopback bind" test $? -ne 0
 check "says why" grep -q "loopback only" "$T/host.err"
 
-start_fake plain --rate 200 --max-lines 4000 --preload binance-spot:BTCUSDT
+fake_start plain --rate 200 --max-lines 4000 --preload binance-spot:BTCUSDT
 B="http://127.0.0.1:$P"
 check "spot ping" eq "$(get "$B/api/v3/ping")" "{}"
 now=$(date +%s%3N)
@@ -134,7 +123,7 @@ check "quit stops it" wait_for 10 sh -c "! kill -0 $FPID 2>/dev/null"
 # TLS with a test CA made now
 sh tests/fake/mkca.sh "$T/ca"
 check "test CA made" test -s "$T/ca/ca.pem" -a -s "$T/ca/server.pem"
-start_fake tls --cert "$T/ca/server.pem" --key "$T/ca/server.key" --lifetime 3
+fake_start tls --cert "$T/ca/server.pem" --key "$T/ca/server.key" --lifetime 3
 check "https with the test CA" eq "$(get --cacert "$T/ca/ca.pem" "https://127.0.0.1:$P/api/v3/ping")" "{}"
 get -o /dev/null "https://127.0.0.1:$P/api/v3/ping"
 check "https without it is refused (verification on)" test $? -eq 60

@@ -12,21 +12,11 @@
 # status (and the banner). Bounded polls only.
 . "$(dirname "$0")/../lib.sh"
 K="$KESTREL_BIN"
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=python3
-FAKE=tests/fake/fake_exchange.py
 ctl() { "$K" ctl --socket "$T/k.sock" "$@"; }
 
-"$PY" "$FAKE" --port-file "$T/fake.port" --data "$SHARED" --lifetime 200 --parent $$ \
+fake_start fake --lifetime 200 \
     --rate 200 --max-lines 40000 --shift-times --preload binance-spot:BTCUSDT \
-    --preload binance-usdm:ETHUSDT --preload okx:BTC-USDT 2> "$T/fake.log" &
-FPID=$!
-PIDS="$PIDS $FPID"
-wait_for 60 test -s "$T/fake.port" || { echo "   fake did not start:"; cat "$T/fake.log"; }
-P=$(cat "$T/fake.port" 2>/dev/null)
-B="http://127.0.0.1:$P"
-W="ws://127.0.0.1:$P"
-fget() { curl -s --max-time 10 "$B$1"; }
+    --preload binance-usdm:ETHUSDT --preload okx:BTC-USDT
 
 # stall threshold of a book stream: 20 x 100 ms = 2 s (a loaded machine may pause the fake for
 # a second); failover after 2 s unhealthy, back after 3 s healthy

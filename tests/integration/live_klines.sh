@@ -10,20 +10,12 @@
 # Bounded polls only.
 . "$(dirname "$0")/../lib.sh"
 K="$KESTREL_BIN"
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=python3
-FAKE=tests/fake/fake_exchange.py
+PY=$KT_PY
 ctl() { "$K" ctl --socket "$T/k.sock" "$@"; }
 
-"$PY" "$FAKE" --port-file "$T/fake.port" --data "$SHARED" --lifetime 200 --parent $$ \
+fake_start fake --lifetime 200 \
     --rate 250 --max-lines 24000 --shift-times --preload binance-spot:BTCUSDT \
-    --preload binance-usdm:ETHUSDT --preload okx:BTC-USDT-SWAP 2> "$T/fake.log" &
-PIDS="$PIDS $!"
-wait_for 60 test -s "$T/fake.port" || { echo "   fake did not start:"; cat "$T/fake.log"; }
-P=$(cat "$T/fake.port" 2>/dev/null)
-B="http://127.0.0.1:$P"
-W="ws://127.0.0.1:$P"
-fget() { curl -s --max-time 10 "$B$1"; }
+    --preload binance-usdm:ETHUSDT --preload okx:BTC-USDT-SWAP
 cat > "$T/live.cfg" <<EOF
 source = "live";
 watch = ["binance-spot:BTCUSDT", "binance-usdm:ETHUSDT", "okx:BTC-USDT-SWAP"];
@@ -138,11 +130,8 @@ ctl quit > /dev/null
 wait_for 20 sh -c "! kill -0 $OK 2>/dev/null"
 
 # ---- kestrel download (a fake with the recordings' own times) --------------------------------
-"$PY" "$FAKE" --port-file "$T/dl.port" --data "$SHARED" --lifetime 150 --parent $$ \
-    2> "$T/dl.log" &
-PIDS="$PIDS $!"
-wait_for 60 test -s "$T/dl.port" || { echo "   fake did not start:"; cat "$T/dl.log"; }
-DP=$(cat "$T/dl.port" 2>/dev/null)
+fake_run dl --lifetime 150
+DP=$FP
 DB="http://127.0.0.1:$DP"
 dfget() { curl -s --max-time 10 "$DB$1"; }
 printf 'venues = { binance-spot = { rest_url = "%s"; }; binance-usdm = { rest_url = "%s"; }; okx = { rest_url = "%s"; }; };\n' \

@@ -14,19 +14,11 @@
 # Bounded polls only; every process started here is killed at the end.
 . "$(dirname "$0")/../lib.sh"
 K="$KESTREL_BIN"
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=python3
-FAKE=tests/fake/fake_exchange.py
+PY=$KT_PY
 
-"$PY" "$FAKE" --port-file "$T/fake.port" --data "$SHARED" --lifetime 600 --parent $$ \
+fake_start fake --lifetime 600 \
     --rate 150 --max-lines 4000 --shift-times --preload binance-spot:BTCUSDT \
-    --preload binance-usdm:ETHUSDT --preload okx:BTC-USDT-SWAP 2> "$T/fake.log" &
-PIDS="$PIDS $!"
-wait_for 60 test -s "$T/fake.port" || { echo "   fake did not start:"; cat "$T/fake.log"; }
-P=$(cat "$T/fake.port" 2>/dev/null)
-B="http://127.0.0.1:$P"
-W="ws://127.0.0.1:$P"
-fget() { curl -s --max-time 10 "$B$1"; }
+    --preload binance-usdm:ETHUSDT --preload okx:BTC-USDT-SWAP
 
 cat > "$T/live.cfg" <<EOF
 source = "live";
@@ -236,15 +228,11 @@ wait_for 20 sh -c "! kill -0 $RP 2>/dev/null"
 sh tests/fake/mkca.sh "$T/ca1"
 sh tests/fake/mkca.sh "$T/ca2"
 for i in 1 2; do
-    "$PY" "$FAKE" --port-file "$T/tls$i.port" --data "$SHARED" --lifetime 90 --parent $$ \
+    fake_run tls$i --lifetime 90 \
         --rate 150 --max-lines 6000 --shift-times --preload binance-spot:BTCUSDT \
-        --preload okx:BTC-USDT-SWAP --cert "$T/ca$i/server.pem" --key "$T/ca$i/server.key" \
-        2> "$T/tls$i.log" &
-    PIDS="$PIDS $!"
+        --preload okx:BTC-USDT-SWAP --cert "$T/ca$i/server.pem" --key "$T/ca$i/server.key"
+    if [ "$i" = 1 ]; then P1=$FP; else P2=$FP; fi
 done
-wait_for 60 sh -c "test -s '$T/tls1.port' && test -s '$T/tls2.port'"
-P1=$(cat "$T/tls1.port" 2>/dev/null)
-P2=$(cat "$T/tls2.port" 2>/dev/null)
 two_ca() { # file spot_ca okx_ca
     cat > "$1" <<EOF
 source = "live";

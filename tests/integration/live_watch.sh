@@ -8,17 +8,11 @@
 # back it is subscribed again, and after the next restart too. Bounded polls only.
 . "$(dirname "$0")/../lib.sh"
 K="$KESTREL_BIN"
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=python3
-FAKE=tests/fake/fake_exchange.py
 ctl() { "$K" ctl --socket "$T/k.sock" "$@"; }
 
-"$PY" "$FAKE" --port-file "$T/fake.port" --data "$SHARED" --lifetime 320 --parent $$ \
+fake_start fake --lifetime 320 \
     --rate 200 --max-lines 6000 --shift-times --preload binance-spot:BTCUSDT \
-    --preload binance-spot:ETHUSDT 2> "$T/fake.log" &
-PIDS="$PIDS $!"
-wait_for 60 test -s "$T/fake.port" || { echo "   fake did not start:"; cat "$T/fake.log"; }
-P=$(cat "$T/fake.port" 2>/dev/null)
+    --preload binance-spot:ETHUSDT
 cat > "$T/live.cfg" <<EOF
 source = "live";
 watch = ["binance-spot:BTCUSDT"];

@@ -231,7 +231,7 @@ check "config: a bad trading value is exit 2 with file:line and the range" \
     sh -c "[ $? -eq 2 ] && grep -q 'bad.cfg:1: risk.max_leverage 11 outside \[1, 10\]' '$T/bad.err'"
 
 # ---- C on the Trading screen cancels the selected order (the real TUI in tmux) ----
-TM="tmux -L kestrel-orders$$ -f /dev/null"
+tmux_init kestrel-orders
 $TM new-session -d -x 140 -y 40 "$KESTREL_BIN --db $T/u.db --socket $T/u.sock --replay $CAP"
 uctl() { "$KESTREL_BIN" ctl --socket "$T/u.sock" "$@"; }
 ulive() { [ "$(uctl status 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["symbols"][0]["book_state"])' 2>/dev/null)" = live ]; }

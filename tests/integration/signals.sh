@@ -22,7 +22,7 @@ for sig in TERM INT QUIT HUP USR1 USR2; do
 done
 # In the terminal UI (tmux): SIGQUIT and SIGUSR1 restore the terminal and end the session.
 if command -v tmux >/dev/null 2>&1; then
-    TM="tmux -L kestrel-sig$$ -f /dev/null"
+    tmux_init kestrel-sig
     case $K in /*) KA=$K ;; *) KA=$(pwd)/$K ;; esac
     # the pane: an inner sh records its pid and execs kestrel in the foreground (it keeps the
     # tty); then the terminal's modes are read as the shell gets them back

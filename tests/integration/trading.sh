@@ -88,7 +88,7 @@ check "export json: the same four fills" eq "$(jget "$T/fills.json" 'len(j)')" "
 check "export: a bad kind is a usage error (exit 2)" test $? -eq 2
 
 # ---- screen 2 shows the paper account (the real TUI in a private tmux server) ----
-TM="tmux -L kestrel-trading$$ -f /dev/null"
+tmux_init kestrel-trading
 $TM new-session -d -x 120 -y 40 "$KESTREL_BIN --db $T/u.db --socket $T/u.sock --replay data/replay/btcusdt_20240808.gz"
 uctl() { "$KESTREL_BIN" ctl --socket "$T/u.sock" "$@"; }
 ulive() { [ "$(uctl status 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["symbols"][0]["book_state"])' 2>/dev/null)" = live ]; }

@@ -10,24 +10,9 @@
 # newest signals. Prints "N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.." || exit 2
-BIN=${KESTREL_BIN:-build/release/kestrel}
-case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
-command -v tmux >/dev/null 2>&1 || { echo "tmux missing"; echo "0 passed, 1 failed"; exit 1; }
-tmp=$(mktemp -d /tmp/kestrel-tui-ai.XXXXXX)
-T="tmux -L kestrel-ai$$ -f /dev/null"
-cleanup() { $T kill-server >/dev/null 2>&1; rm -rf "$tmp"; }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-pass=0; fail=0
-case $BIN in *asan*) slow=3 ;; *) slow=1 ;; esac
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; echo "---- screen:"; cat "$tmp/screen"; echo "----"; }
-cap() { $T capture-pane -p -t ai >"$tmp/screen" 2>/dev/null || : >"$tmp/screen"; }
-wait_screen() { # fixed string, seconds
-    n=$(($2 * 10 * slow))
-    while [ "$n" -gt 0 ]; do cap; grep -qF -- "$1" "$tmp/screen" && return 0; sleep 0.1; n=$((n - 1)); done
-    return 1
-}
+. tests/lib.sh
+tui_init ai
+TUI_S=ai
 printf 'engine: { horizon = 60; };\n' > "$tmp/h.cfg"
 $T new-session -d -s ai -x 160 -y 50 "$BIN --speed 0 --config $tmp/h.cfg --db $tmp/a.db \
     --socket $tmp/a.sock --log $tmp/a.log --replay data/replay/btcusdt_20240808.gz"

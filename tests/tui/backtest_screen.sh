@@ -11,25 +11,9 @@
 # Prints "N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.." || exit 2
-BIN=${KESTREL_BIN:-build/release/kestrel}
-case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
-SHARED="${KESTREL_SHARED_DATA:-../shared/data}"
-command -v tmux >/dev/null 2>&1 || { echo "tmux missing"; echo "0 passed, 1 failed"; exit 1; }
-tmp=$(mktemp -d /tmp/kestrel-tui-bt.XXXXXX)
-T="tmux -L kestrel-bt$$ -f /dev/null"
-cleanup() { $T kill-server >/dev/null 2>&1; rm -rf "$tmp"; }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-pass=0; fail=0
-case $BIN in *asan*) slow=3 ;; *) slow=1 ;; esac
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; echo "---- screen:"; cat "$tmp/screen"; echo "----"; }
-cap() { $T capture-pane -p -t bt >"$tmp/screen" 2>/dev/null || : >"$tmp/screen"; }
-wait_screen() { # fixed string, seconds
-    n=$(($2 * 10 * slow))
-    while [ "$n" -gt 0 ]; do cap; grep -qF -- "$1" "$tmp/screen" && return 0; sleep 0.1; n=$((n - 1)); done
-    return 1
-}
+. tests/lib.sh
+tui_init bt
+TUI_S=bt
 start_app() {
     $T kill-server >/dev/null 2>&1
     $T new-session -d -s bt -x 160 -y 70 "$BIN --speed 0 --db $tmp/b.db --socket $tmp/b.sock \

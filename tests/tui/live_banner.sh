@@ -9,31 +9,9 @@
 # back on "Book BTC-USDT". Prints "N passed, N failed". Needs tmux, python3-websockets.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
-BIN=${KESTREL_BIN:-build/release/kestrel}
-case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
-SHARED=${KESTREL_SHARED_DATA:-../shared/data}
-command -v tmux >/dev/null 2>&1 || { echo "tmux missing"; echo "0 passed, 1 failed"; exit 1; }
-[ -x "$BIN" ] || { echo "no binary $BIN"; echo "0 passed, 1 failed"; exit 1; }
-tmp=$(mktemp -d /tmp/kestrel-tui.XXXXXX)
-T="tmux -L kestrel-lb$$ -f /dev/null"
-FPID=""
-cleanup() {
-    $T kill-server >/dev/null 2>&1
-    [ -n "$FPID" ] && kill "$FPID" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-pass=0
-fail=0
-case $BIN in *asan*) slow=3 ;; *) slow=1 ;; esac
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() {
-    fail=$((fail + 1)); echo "FAIL $1"
-    echo "---- screen:"; cat "$tmp/screen" 2>/dev/null; echo "----"
-}
-S=lb
-cap() { $T capture-pane -p ${1:-} -t "$S" >"$tmp/screen" 2>/dev/null || : >"$tmp/screen"; }
+. tests/lib.sh
+tui_init lb
+S=lb; TUI_S=$S
 top() { head -n 1 "$tmp/screen"; }
 wait_top() { # text seconds: the status bar shows text
     n=$(($2 * 10 * slow))
@@ -51,46 +29,11 @@ wait_gone() { # text seconds: the status bar no longer shows text
     done
     return 1
 }
-wait_screen() { # text seconds: anywhere on the screen
-    n=$(($2 * 10 * slow))
-    while [ "$n" -gt 0 ]; do
-        cap; grep -qF -- "$1" "$tmp/screen" && return 0
-        sleep 0.1; n=$((n - 1))
-    done
-    return 1
-}
 expect_top() { if wait_top "$1" "${3:-10}"; then ok "$2"; else bad "$2 (wanted '$1')"; fi; }
-# SGR parameters in force where TEXT begins on the status bar of a capture with escapes
-attrs_at() {
-    python3 - "$tmp/screen" "$1" <<'PY'
-import re, sys
-line = open(sys.argv[1], encoding="utf-8", errors="replace").readline()
-i = line.find(sys.argv[2])
-if i < 0:
-    print("absent"); sys.exit()
-state = []
-for m in re.finditer(r"\x1b\[([0-9;]*)m", line[:i]):
-    p = m.group(1)
-    if p in ("", "0") or p.startswith("0;"):
-        state = []
-        p = p[2:] if p.startswith("0;") else ""
-    if p:
-        state.append(p)
-print(" ".join(state))
-PY
-}
 
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=python3
-"$PY" tests/fake/fake_exchange.py --port-file "$tmp/fake.port" --data "$SHARED" \
-    --lifetime 240 --parent $$ --rate 200 --max-lines 60000 --shift-times \
-    --preload binance-spot:BTCUSDT --preload binance-usdm:ETHUSDT --preload okx:BTC-USDT \
-    2> "$tmp/fake.log" &
-FPID=$!
-n=600
-while [ ! -s "$tmp/fake.port" ] && [ "$n" -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
-P=$(cat "$tmp/fake.port" 2>/dev/null)
-[ -n "$P" ] || { echo "fake did not start"; cat "$tmp/fake.log"; echo "0 passed, 1 failed"; exit 1; }
+fake_start fake --lifetime 240 --rate 200 --max-lines 60000 --shift-times \
+    --preload binance-spot:BTCUSDT --preload binance-usdm:ETHUSDT --preload okx:BTC-USDT
+[ -n "$P" ] || { echo "0 passed, 1 failed"; exit 1; }
 fget() { curl -s --max-time 10 "http://127.0.0.1:$P$1" > /dev/null; }
 cat > "$tmp/live.cfg" <<EOF
 source = "live";

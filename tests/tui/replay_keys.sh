@@ -4,49 +4,12 @@
 # A private tmux server; prints "N passed, N failed". Needs tmux; $KESTREL_BIN.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
-BIN=${KESTREL_BIN:-build/release/kestrel}
-case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
-command -v tmux >/dev/null 2>&1 || { echo "tmux missing"; echo "0 passed, 1 failed"; exit 1; }
-[ -x "$BIN" ] || { echo "no binary $BIN"; echo "0 passed, 1 failed"; exit 1; }
-tmp=$(mktemp -d /tmp/kestrel-tui.XXXXXX)
-T="tmux -L kestrel-rk$$ -f /dev/null"
-cleanup() { $T kill-server >/dev/null 2>&1; rm -rf "$tmp"; }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-pass=0
-fail=0
-case $BIN in *asan*) slow=3 ;; *) slow=1 ;; esac
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; echo "---- screen:"; cat "$tmp/screen" 2>/dev/null; echo "----"; }
-cap() { $T capture-pane -p -t "$S" >"$tmp/screen" 2>/dev/null || : >"$tmp/screen"; }
-wait_for() {
-    n=$(($2 * 10 * slow))
-    while [ "$n" -gt 0 ]; do
-        cap
-        grep -qF -- "$1" "$tmp/screen" && return 0
-        sleep 0.1
-        n=$((n - 1))
-    done
-    return 1
-}
-expect() { if wait_for "$1" "${3:-5}"; then ok "$2"; else bad "$2 (wanted '$1')"; fi; }
-keys() { $T send-keys -t "$S" "$@"; }
-st() { "$BIN" ctl --socket "$tmp/s" status > "$tmp/st.json" 2>/dev/null &&
-    python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$tmp/st.json" "$1"; }
-poll() { # seconds expr value
-    n=$(($1 * 10 * slow))
-    while [ "$n" -gt 0 ]; do
-        [ "$(st "$2")" = "$3" ] && return 0
-        sleep 0.1
-        n=$((n - 1))
-    done
-    return 1
-}
+. tests/lib.sh
+tui_init rk
+ctl() { "$BIN" ctl --socket "$tmp/s" "$@"; }
 start() {
     S=$1
-    $T new-session -d -s "$S" -x 120 -y 40 \
-        "env LANG=C.UTF-8 LC_ALL= TERM=screen-256color $BIN --db $tmp/$1.db --socket $tmp/s $2 \
-         2>>$tmp/stderr; echo \$? > $tmp/rc; sleep 60"
+    tui_start "$S" 120x40 --db "$tmp/$1.db" --socket "$tmp/s" $2
 }
 
 # 1. an empty replay file: the banner names it and the problem

@@ -5,59 +5,9 @@
 # screen under TERM=vt100 LANG=C. Prints "N passed, N failed". Needs tmux; $KESTREL_BIN.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
-BIN=${KESTREL_BIN:-build/release/kestrel}
-case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
-command -v tmux >/dev/null 2>&1 || { echo "tmux missing"; echo "0 passed, 1 failed"; exit 1; }
-[ -x "$BIN" ] || { echo "no binary $BIN"; echo "0 passed, 1 failed"; exit 1; }
-
-tmp=$(mktemp -d /tmp/kestrel-tui.XXXXXX)
-T="tmux -L kestrel-test$$ -f /dev/null"
-cleanup() {
-    $T kill-server >/dev/null 2>&1
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-pass=0
-fail=0
-# Sanitizer builds are slower to start and draw.
-case $BIN in *asan*) slow=3 ;; *) slow=1 ;; esac
-
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() {
-    fail=$((fail + 1))
-    echo "FAIL $1"
-    echo "---- screen:"
-    cat "$tmp/screen" 2>/dev/null
-    echo "----"
-}
-cap() { $T capture-pane -p -t "$S" >"$tmp/screen" 2>/dev/null || : >"$tmp/screen"; }
-# wait_for PATTERN SECONDS: until the screen matches (fixed string)
-wait_for() {
-    n=$(($2 * 10 * slow))
-    while [ "$n" -gt 0 ]; do
-        cap
-        grep -qF -- "$1" "$tmp/screen" && return 0
-        sleep 0.1
-        n=$((n - 1))
-    done
-    return 1
-}
-# wait_gone PATTERN SECONDS: until the screen no longer matches
-wait_gone() {
-    n=$(($2 * 10 * slow))
-    while [ "$n" -gt 0 ]; do
-        cap
-        grep -qF -- "$1" "$tmp/screen" || return 0
-        sleep 0.1
-        n=$((n - 1))
-    done
-    return 1
-}
-expect() { if wait_for "$1" "${3:-5}"; then ok "$2"; else bad "$2 (wanted '$1')"; fi; }
-expect_gone() { if wait_gone "$1" "${3:-5}"; then ok "$2"; else bad "$2 (still '$1')"; fi; }
+. tests/lib.sh
+tui_init test
 line1() { cap; head -n 1 "$tmp/screen"; }
-keys() { $T send-keys -t "$S" "$@"; }
 alive() { [ -f "$tmp/pid" ] && kill -0 "$(cat "$tmp/pid")" 2>/dev/null; }
 
 # start NAME ENV [ARGS]: runs kestrel in a new session NAME (120x40), which becomes the current one ($S);
@@ -65,7 +15,7 @@ alive() { [ -f "$tmp/pid" ] && kill -0 "$(cat "$tmp/pid")" 2>/dev/null; }
 # server would exit and race with the new session.)
 start() {
     rm -f "$tmp/rc" "$tmp/pid"
-    S=$1
+    S=$1; TUI_S=$S
     $T new-session -d -s "$S" -x 120 -y 40 \
         "env $2 sh -c 'echo \$\$ > $tmp/pid; exec $BIN --db $tmp/k.db --socket $tmp/s ${3:-}' \
          2>>$tmp/stderr; echo \$? > $tmp/rc; sleep 60"
@@ -118,14 +68,21 @@ keys C-q
 keys '?'
 if wait_for "this help" 5; then
     ok "? opens the help overlay"
-    missing=""
-    for k in "Tab Shift-Tab" "Up Down k j" "Left Right h l" "Home End" "PgUp PgDn" "Enter" \
-        "[ ]" "space" "< >" "{ }" "Esc" "quit" "zoom" "order ticket" "indicator picker" \
-        "connections" "backtests view" "settings form" "not yet" "Ctrl-L" \
-        "step the first parameter" "? F1" "q F10" "1-5 F2-F6" "mouse on / off" "Legend:" \
-        "imb20"; do
-        grep -qF -- "$k" "$tmp/screen" || missing="$missing '$k'"
-    done
+    # the first capture that shows the overlay's title may hold only the top of its frame:
+    # a bounded poll until every line is there (or the time is up)
+    help_missing() {
+        missing=""
+        for k in "Tab Shift-Tab" "Up Down k j" "Left Right h l" "Home End" "PgUp PgDn" "Enter" \
+            "[ ]" "space" "< >" "{ }" "Esc" "quit" "zoom" "order ticket" "indicator picker" \
+            "connections" "backtests view" "settings form" "not yet" "Ctrl-L" \
+            "step the first parameter" "? F1" "q F10" "1-5 F2-F6" "mouse on / off" "Legend:" \
+            "imb20"; do
+            grep -qF -- "$k" "$tmp/screen" || missing="$missing '$k'"
+        done
+        [ -z "$missing" ]
+    }
+    help_whole() { cap; help_missing; }
+    kt_poll $((50 * slow)) help_whole
     [ -z "$missing" ] && ok "help lists every key" || bad "help lists every key (missing$missing)"
 else
     bad "? opens the help overlay"
@@ -179,10 +136,16 @@ rows = re.findall(r"(\d\d:\d\d:\d\d\.\d\d\d) +(\d+\.\d+) +(\d+\.\d+)", open(sys.
 print("\n".join(" ".join(r) for r in rows))' "$tmp/screen"; }
 keys Tab Tab
 expect "[trades]" "Tab Tab focuses the trades"
+# paused while it scrolls: a trade arriving between the keys and the frame would raise the
+# offset past +3 before a capture could see it (the offset is checked growing below)
+keys Space
+wait_for "PAUSED" 5 || :
 keys j j j
-expect "+3 newer" "j j j scrolls the tape back three trades"
+expect " +3 newer " "j j j scrolls the tape back three trades"
 cap
 tape_rows >"$tmp/rows0"
+keys Space
+wait_gone "PAUSED" 5 || :
 n=$((100 * slow)); grown=""
 while [ $n -gt 0 ]; do
     cap

@@ -16,49 +16,11 @@
 # Prints "N passed, N failed". Needs tmux and python3; $KESTREL_BIN, $KESTREL_SHARED_DATA.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
-BIN=${KESTREL_BIN:-build/release/kestrel}
-case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
+. tests/lib.sh
+tui_init settings python3
 SD=${KESTREL_SHARED_DATA:-$(cd .. && pwd)/shared/data}
 S=$SD/binance/streams/spot
-command -v tmux >/dev/null 2>&1 || { echo "tmux missing"; echo "0 passed, 1 failed"; exit 1; }
-command -v python3 >/dev/null 2>&1 || { echo "python3 missing"; echo "0 passed, 1 failed"; exit 1; }
-[ -x "$BIN" ] || { echo "no binary $BIN"; echo "0 passed, 1 failed"; exit 1; }
-tmp=$(mktemp -d /tmp/kestrel-settings.XXXXXX)
-T="tmux -L kestrel-settings$$ -f /dev/null"
-cleanup() { $T kill-server >/dev/null 2>&1; rm -rf "$tmp"; }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-pass=0
-fail=0
-case $BIN in *asan*) slow=3 ;; *) slow=1 ;; esac
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; echo "---- screen:"; cat "$tmp/screen" 2>/dev/null; echo "----"; }
-cap() { $T capture-pane -p -t k >"$tmp/screen" 2>/dev/null || : >"$tmp/screen"; }
-wait_for() {
-    n=$(($2 * 10 * slow))
-    while [ "$n" -gt 0 ]; do
-        cap
-        grep -qF -- "$1" "$tmp/screen" && return 0
-        sleep 0.1
-        n=$((n - 1))
-    done
-    return 1
-}
-expect() { if wait_for "$1" "${3:-5}"; then ok "$2"; else bad "$2 (wanted '$1')"; fi; }
-keys() { $T send-keys -t k "$@"; }
 ctl() { "$BIN" ctl --socket "$tmp/s" --timeout 5 "$@"; }
-# jq-like: the python expression over the JSON of `ctl ARGS...` (j)
-cj() { expr=$1; shift; ctl "$@" >"$tmp/c.json" 2>/dev/null;
-    python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$tmp/c.json" "$expr" 2>/dev/null; }
-poll_eq() { # seconds want expr ctl-args...
-    n=$(($1 * 10 * slow)); want=$2; shift 2
-    while [ "$n" -gt 0 ]; do
-        [ "$(cj "$@")" = "$want" ] && return 0
-        sleep 0.1
-        n=$((n - 1))
-    done
-    return 1
-}
 
 # the config: the shipped file, and a risk group of the user's own at its end
 cp config/kestrel.cfg "$tmp/k.cfg"
@@ -210,6 +172,31 @@ if start; then ok "restarted after editing the file"; else bad "restart 2"; fi
     bad "file wins"
 [ "$(cj '[s["source"] for s in j["settings"] if s["key"]=="risk.max_positions"][0]' settings)" = file ] &&
     ok "and its source is the file again" || bad "source file after the edit"
+stop
+
+# ---- write-back goes only to the file Kestrel loaded, never to the shipped default ----
+# started in a checkout without --config, Kestrel loads ./config/kestrel.cfg (the repository's)
+mkdir -p "$tmp/repo/config"
+cp config/kestrel.cfg "$tmp/repo/config/kestrel.cfg"
+cp config/kestrel.cfg "$tmp/shipped.orig"
+$T new-session -d -s k -x 120 -y 40 \
+    "cd $tmp/repo && env -u KESTREL_CONFIG $BIN --db $tmp/k.db --socket $tmp/s --speed 1 --replay $S/btcusdt_20240808.gz,$S/ethusdt_20240808.gz 2>>$tmp/err"
+poll_eq 20 True "sum(s[\"data\"] for s in j[\"symbols\"]) >= 2" symbols || :
+[ "$(cj 'j["config_file"]' settings)" = ./config/kestrel.cfg ] &&
+    ok "started in a checkout it loaded ./config/kestrel.cfg" || bad "implicit ./config/kestrel.cfg"
+ctl set risk.max_positions 6 >/dev/null 2>&1
+ctl settings write >"$tmp/w.out" 2>&1
+grep -qF "./config/kestrel.cfg is the repository's shipped default config: not written" "$tmp/w.out" &&
+    ok "ctl settings write refuses the shipped default and names it" ||
+    { cat "$tmp/w.out"; bad "settings write refuses the shipped default"; }
+keys e
+wait_for "take-profit %" 10 || :
+keys w
+expect "is the repository's shipped default config: not written" \
+    "w in the form refuses the shipped default on the screen"
+keys Escape
+cmp -s "$tmp/shipped.orig" "$tmp/repo/config/kestrel.cfg" && ok "the shipped default is untouched" ||
+    bad "the shipped default is untouched"
 stop
 
 echo "$pass passed, $fail failed"

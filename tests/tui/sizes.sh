@@ -9,44 +9,8 @@
 # (1-5, F2-F6). Prints "N passed, N failed". Needs tmux and python3; $KESTREL_BIN.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
-BIN=${KESTREL_BIN:-build/release/kestrel}
-case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
-command -v tmux >/dev/null 2>&1 || { echo "tmux missing"; echo "0 passed, 1 failed"; exit 1; }
-command -v python3 >/dev/null 2>&1 || { echo "python3 missing"; echo "0 passed, 1 failed"; exit 1; }
-[ -x "$BIN" ] || { echo "no binary $BIN"; echo "0 passed, 1 failed"; exit 1; }
-
-tmp=$(mktemp -d /tmp/kestrel-sizes.XXXXXX)
-T="tmux -L kestrel-sizes$$ -f /dev/null"
-cleanup() {
-    $T kill-server >/dev/null 2>&1
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-pass=0
-fail=0
-case $BIN in *asan*) slow=3 ;; *) slow=1 ;; esac
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() {
-    fail=$((fail + 1))
-    echo "FAIL $1"
-    echo "---- screen:"
-    cat "$tmp/screen" 2>/dev/null
-    echo "----"
-}
-cap() { $T capture-pane -p -t k >"$tmp/screen" 2>/dev/null || : >"$tmp/screen"; }
-wait_for() {
-    n=$(($2 * 10 * slow))
-    while [ "$n" -gt 0 ]; do
-        cap
-        grep -qF -- "$1" "$tmp/screen" && return 0
-        sleep 0.1
-        n=$((n - 1))
-    done
-    return 1
-}
-expect() { if wait_for "$1" "${3:-5}"; then ok "$2"; else bad "$2 (wanted '$1')"; fi; }
-keys() { $T send-keys -t k "$@"; }
+. tests/lib.sh
+tui_init sizes python3
 ctl() { "$BIN" ctl --socket "$tmp/s" --timeout 5 "$@"; }
 # resize W H: until the screen is drawn at W x H (its border lines are W wide) with the status
 resize() {
@@ -78,9 +42,7 @@ PY
     return 1
 }
 
-$T new-session -d -s k -x 120 -y 40 \
-    "env LANG=C.UTF-8 LC_ALL= TERM=screen-256color $BIN --db $tmp/k.db --socket $tmp/s \
-     --speed 0 2>>$tmp/stderr; sleep 60"
+tui_start k 120x40 --db "$tmp/k.db" --socket "$tmp/s" --speed 0
 expect "REPLAY ENDED" "the replay runs to its end (status bar: REPLAY ENDED)" 60
 expect "REPLAY ENDED" "... and the book title says so"
 grep -qF "FINISHED" "$tmp/screen" && bad "no FINISHED label" || ok "no FINISHED label"

@@ -7,68 +7,18 @@
 # "N passed, N failed". Needs tmux, prlimit; $KESTREL_BIN.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
-BIN=${KESTREL_BIN:-build/release/kestrel}
-case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
-command -v tmux >/dev/null 2>&1 || { echo "tmux missing"; echo "0 passed, 1 failed"; exit 1; }
-command -v prlimit >/dev/null 2>&1 || { echo "prlimit missing"; echo "0 passed, 1 failed"; exit 1; }
-[ -x "$BIN" ] || { echo "no binary $BIN"; echo "0 passed, 1 failed"; exit 1; }
-tmp=$(mktemp -d /tmp/kestrel-tui.XXXXXX)
-T="tmux -L kestrel-sb$$ -f /dev/null"
-cleanup() { $T kill-server >/dev/null 2>&1; rm -rf "$tmp"; }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-pass=0
-fail=0
-case $BIN in *asan*) slow=3 ;; *) slow=1 ;; esac
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() {
-    fail=$((fail + 1)); echo "FAIL $1"
-    echo "---- screen:"; cat "$tmp/screen" 2>/dev/null; echo "----"
-}
-cap() { $T capture-pane -p $1 -t "$S" >"$tmp/screen" 2>/dev/null || : >"$tmp/screen"; }
-wait_for() { # text seconds [capture flags]
-    n=$(($2 * 10 * slow))
-    while [ "$n" -gt 0 ]; do
-        cap "${3:-}"
-        grep -qF -- "$1" "$tmp/screen" && return 0
-        sleep 0.1
-        n=$((n - 1))
-    done
-    return 1
-}
-expect() { if wait_for "$1" "${3:-5}"; then ok "$2"; else bad "$2 (wanted '$1')"; fi; }
-st() { "$BIN" ctl --socket "$tmp/$S.sock" status > "$tmp/st.json" 2>/dev/null &&
-    python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
-        "$tmp/st.json" "$1"; }
+. tests/lib.sh
+tui_init sb prlimit
+ctl() { "$BIN" ctl --socket "$tmp/$S.sock" "$@"; }
 R=data/replay/btcusdt_20240808.gz,data/replay/ethusdt_20240808.gz
 start() { # name TERM [prefix...]
-    S=$1; term=$2; shift 2
+    S=$1; TUI_S=$S; term=$2; shift 2
     $T new-session -d -s "$S" -x 160 -y 40 \
         "env LANG=C.UTF-8 LC_ALL= TERM=$term $* $BIN --db $tmp/$S.db --socket $tmp/$S.sock \
          --log $tmp/$S.log --speed 0 --replay $R 2>>$tmp/stderr; echo \$? > $tmp/rc; sleep 60"
 }
 # the status bar (the first line) of the last capture
 top() { head -n 1 "$tmp/screen"; }
-# the attributes (SGR parameters, in order) in force where TEXT begins on the status bar of a
-# capture with escapes: "1 38;5;196 49" is bold, colour 196, default background
-attrs_at() {
-    python3 - "$tmp/screen" "$1" <<'PY'
-import re, sys
-line = open(sys.argv[1], encoding="utf-8", errors="replace").readline()
-i = line.find(sys.argv[2])
-if i < 0:
-    print("absent"); sys.exit()
-state = []
-for m in re.finditer(r"\x1b\[([0-9;]*)m", line[:i]):
-    p = m.group(1)
-    if p in ("", "0") or p.startswith("0;"):
-        state = []
-        p = p[2:] if p.startswith("0;") else ""
-    if p:
-        state.append(p)
-print(" ".join(state))
-PY
-}
 # a server that outlives the sessions the test kills
 $T new-session -d -s keep "sleep 600"
 

@@ -12,46 +12,9 @@
 # Prints "N passed, N failed". Needs tmux and python3; $KESTREL_BIN.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
-BIN=${KESTREL_BIN:-build/release/kestrel}
-case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
-command -v tmux >/dev/null 2>&1 || { echo "tmux missing"; echo "0 passed, 1 failed"; exit 1; }
-command -v python3 >/dev/null 2>&1 || { echo "python3 missing"; echo "0 passed, 1 failed"; exit 1; }
-[ -x "$BIN" ] || { echo "no binary $BIN"; echo "0 passed, 1 failed"; exit 1; }
-tmp=$(mktemp -d /tmp/kestrel-strip.XXXXXX)
-T="tmux -L kestrel-strip$$ -f /dev/null"
-cleanup() { $T kill-server >/dev/null 2>&1; rm -rf "$tmp"; }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-pass=0
-fail=0
-case $BIN in *asan*) slow=3 ;; *) slow=1 ;; esac
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; echo "---- screen:"; cat "$tmp/screen" 2>/dev/null; echo "----"; }
-cap() { $T capture-pane -p -t k >"$tmp/screen" 2>/dev/null || : >"$tmp/screen"; }
-wait_for() {
-    n=$(($2 * 10 * slow))
-    while [ "$n" -gt 0 ]; do
-        cap
-        grep -qF -- "$1" "$tmp/screen" && return 0
-        sleep 0.1
-        n=$((n - 1))
-    done
-    return 1
-}
-expect() { if wait_for "$1" "${3:-5}"; then ok "$2"; else bad "$2 (wanted '$1')"; fi; }
-keys() { $T send-keys -t k "$@"; }
+. tests/lib.sh
+tui_init strip python3
 ctl() { "$BIN" ctl --socket "$tmp/s" --timeout 5 "$@"; }
-st() { ctl status > "$tmp/st.json" 2>/dev/null &&
-    python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$tmp/st.json" "$1"; }
-poll() { # seconds expr value
-    n=$(($1 * 10 * slow))
-    while [ "$n" -gt 0 ]; do
-        [ "$(st "$2")" = "$3" ] && return 0
-        sleep 0.1
-        n=$((n - 1))
-    done
-    return 1
-}
 # until `cmd` holds (bounded): poll_cmd seconds cmd...
 poll_cmd() {
     n=$(($1 * 10 * slow))
@@ -89,9 +52,8 @@ else:
 print("strip: %d positions, day %s, signal %s" % (n, s["day_pnl"], g and g["action"]))
 EOF
 
-$T new-session -d -s k -x 120 -y 40 \
-    "env LANG=C.UTF-8 LC_ALL= TERM=screen-256color $BIN --db $tmp/k.db --socket $tmp/s \
-     --log $tmp/k.log --speed 1 --replay data/replay/btcusdt_20240808.gz 2>>$tmp/stderr; sleep 60"
+tui_start k 120x40 --db "$tmp/k.db" --socket "$tmp/s" --log "$tmp/k.log" --speed 1 \
+    --replay data/replay/btcusdt_20240808.gz
 expect "Watchlist" "the Market screen is drawn" 10
 expect "── trading" "the trading strip is under the watchlist"
 expect "no positions  day 0.00" "before any order: no positions, day P&L 0.00"

@@ -17,48 +17,11 @@
 # Prints "N passed, N failed". Needs tmux and python3; $KESTREL_BIN, $KESTREL_SHARED_DATA.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
-BIN=${KESTREL_BIN:-build/release/kestrel}
-case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
+. tests/lib.sh
+tui_init trscr python3
 SD=${KESTREL_SHARED_DATA:-$(cd .. && pwd)/shared/data}
 S=$SD/binance/streams/spot
-command -v tmux >/dev/null 2>&1 || { echo "tmux missing"; echo "0 passed, 1 failed"; exit 1; }
-command -v python3 >/dev/null 2>&1 || { echo "python3 missing"; echo "0 passed, 1 failed"; exit 1; }
-[ -x "$BIN" ] || { echo "no binary $BIN"; echo "0 passed, 1 failed"; exit 1; }
-tmp=$(mktemp -d /tmp/kestrel-trscr.XXXXXX)
-T="tmux -L kestrel-trscr$$ -f /dev/null"
-cleanup() { $T kill-server >/dev/null 2>&1; rm -rf "$tmp"; }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-pass=0
-fail=0
-case $BIN in *asan*) slow=3 ;; *) slow=1 ;; esac
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; echo "---- screen:"; cat "$tmp/screen" 2>/dev/null; echo "----"; }
-cap() { $T capture-pane -p -t k >"$tmp/screen" 2>/dev/null || : >"$tmp/screen"; }
-wait_for() {
-    n=$(($2 * 10 * slow))
-    while [ "$n" -gt 0 ]; do
-        cap
-        grep -qF -- "$1" "$tmp/screen" && return 0
-        sleep 0.1
-        n=$((n - 1))
-    done
-    return 1
-}
-expect() { if wait_for "$1" "${3:-5}"; then ok "$2"; else bad "$2 (wanted '$1')"; fi; }
-keys() { $T send-keys -t k "$@"; }
 ctl() { "$BIN" ctl --socket "$tmp/s" --timeout 5 "$@"; }
-cj() { expr=$1; shift; ctl "$@" >"$tmp/c.json" 2>/dev/null;
-    python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$tmp/c.json" "$expr" 2>/dev/null; }
-poll_eq() { # seconds want expr ctl-args...
-    n=$(($1 * 10 * slow)); want=$2; shift 2
-    while [ "$n" -gt 0 ]; do
-        [ "$(cj "$@")" = "$want" ] && return 0
-        sleep 0.1
-        n=$((n - 1))
-    done
-    return 1
-}
 
 cp config/kestrel.cfg "$tmp/k.cfg"
 # the database: made by the app, then the real daily bars put into its candles

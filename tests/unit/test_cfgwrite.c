@@ -234,10 +234,58 @@ static void test_file(void)
     unlink(path);
 }
 
+/* Where settings may be written: the loaded file, never none and never the shipped default
+ * (./config/kestrel.cfg of the working directory, by whatever name reaches it). Runs in a
+ * directory of its own laid out as a checkout. */
+static void test_target(void)
+{
+    char dir[] = "/tmp/kestrel-cfgw-target.XXXXXX", here[4096], p[4200], q[4200];
+    char err[512] = "";
+    CHECK(mkdtemp(dir) != NULL && getcwd(here, sizeof here) != NULL);
+    snprintf(p, sizeof p, "%s/config", dir);
+    CHECK(mkdir(p, 0700) == 0);
+    snprintf(p, sizeof p, "%s/config/kestrel.cfg", dir);
+    FILE *f = fopen(p, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs("risk: { max_positions = 3; };\n", f);
+        fclose(f);
+    }
+    snprintf(q, sizeof q, "%s/mine.cfg", dir);
+    f = fopen(q, "w");
+    if (f) {
+        fputs("risk: { max_positions = 3; };\n", f);
+        fclose(f);
+    }
+    CHECK(chdir(dir) == 0);
+    CHECK_INT(cfgwrite_target("", err, sizeof err), CFGW_ERR_TARGET);
+    CHECK(strstr(err, "without a config file") != NULL);
+    const char *shipped[] = {"config/kestrel.cfg", "./config/kestrel.cfg",
+                             "config/../config/kestrel.cfg", p, "link.cfg"};
+    CHECK(symlink("config/kestrel.cfg", "link.cfg") == 0);
+    for (size_t i = 0; i < sizeof shipped / sizeof shipped[0]; i++) {
+        err[0] = '\0';
+        CHECK_INT(cfgwrite_target(shipped[i], err, sizeof err), CFGW_ERR_TARGET);
+        CHECK(strstr(err, shipped[i]) != NULL);
+        CHECK(strstr(err, "the repository's shipped default config: not written") != NULL);
+    }
+    CHECK_INT(cfgwrite_target("mine.cfg", err, sizeof err), CFGW_OK);
+    CHECK_INT(cfgwrite_target(q, err, sizeof err), CFGW_OK);
+    /* a file that is not there is the writer's to report (CFGW_ERR_READ), not a refusal */
+    CHECK_INT(cfgwrite_target("nonexistent.cfg", err, sizeof err), CFGW_OK);
+    unlink("link.cfg");
+    unlink("mine.cfg");
+    unlink("config/kestrel.cfg");
+    rmdir("config");
+    CHECK(chdir(here) == 0);
+    rmdir(dir);
+}
+
 int main(void)
 {
     test_shipped();
     test_user_layouts();
     test_file();
+    test_target();
     CHECK_DONE();
 }
