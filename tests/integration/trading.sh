@@ -98,7 +98,8 @@ ufilled() { [ "$(uctl fills | python3 -c 'import json,sys; print(len(json.load(s
 check "TUI: the order fills" wait_for 20 ufilled
 $TM send-keys 2
 shows() { $TM capture-pane -p | grep -q "$1"; }
-check "screen 2: the open position" wait_for 10 shows "BTCUSDT long 0.01000000 @"
+check "screen 2: the open position (the positions table: symbol, side, qty, entry, mark)" \
+    wait_for 10 shows "BTCUSDT long  *0.01  *[0-9][0-9.]*  *[0-9][0-9.]* "
 fees=$(uctl portfolio | python3 -c 'import json,sys; print(json.load(sys.stdin)["fees"])')
 check "screen 2: the fees paid, whole, as ctl portfolio says ($fees)" \
     sh -c "$TM capture-pane -p | grep 'fees paid' | grep -q ' $fees'"
