@@ -494,7 +494,14 @@ static uint32_t trading_warmup(void *ud, const market_sym *ms, int64_t before_ms
             return 0;
     }
     uint32_t n = 0;
-    if (!strcmp(src, "store")) { /* read on the store's writer thread: trading_warm_done */
+    if (!strcmp(src, "store") && a->source != APP_SOURCE_LIVE) {
+        /* a replay runs on its simulated clock: the history must be fed at a fixed point of
+         * the data, or a seek and an uninterrupted run would differ (a blocking read, as the
+         * replay's own file reads are) */
+        if (!a->store || store_load_candles(a->store, ms->venue, ms->name, TF_1M, before_ms, out,
+                                            max, &n) != STORE_OK)
+            n = 0;
+    } else if (!strcmp(src, "store")) { /* live: on the store's writer thread */
         if (!a->store)
             return 0;
         struct trading_warm_read *w = xcalloc(1, sizeof *w);

@@ -499,10 +499,10 @@ uint32_t runner_warmup_step(runner *r, uint32_t max_bars)
     uint32_t left = 0;
     for (uint32_t i = 0; i < r->nsyms; i++) {
         runner_sym *s = &r->syms[i];
-        if (s->warm_state == 2 && max_bars > 0)
-            max_bars -= runner_warm_feed(r, s, max_bars);
-        if (s->warm_state == 2)
-            left += s->warm_n - s->warm_i;
+        if (s->warm_state == 2 && (max_bars > 0 || s->warm_i >= s->warm_n))
+            max_bars -= runner_warm_feed(r, s, max_bars); /* (nothing left: it finishes) */
+        if (s->warm_state == 2) /* at least 1: a symbol not finished yet needs another turn */
+            left += K_MAX(s->warm_n - s->warm_i, 1u);
     }
     return left;
 }
