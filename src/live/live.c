@@ -1157,12 +1157,16 @@ static void live_health_conn(klive *lv, live_conn *c, int64_t now)
 static bool live_sym_ok(klive *lv, const live_sym *s)
 {
     int si = (int)(s - lv->syms);
+    int64_t now = loop_mono_ms();
     for (int i = 0; i < lv->nconns; i++) {
         const live_conn *c = &lv->conns[i];
         bool feeds = false;
         for (int k = 0; k < c->nsyms && !feeds; k++)
             feeds = c->syms[k] == si;
-        if (feeds && (c->stalled || c->st.state != WS_OPEN))
+        /* silent past its threshold across reconnects too: a transport stall (ws.c) that
+         * reconnects before the data threshold must not make a dead stream look healthy */
+        bool silent = c->last_data_ms > 0 && now - c->last_data_ms > live_conn_stall_ms(lv, c);
+        if (feeds && (c->stalled || c->st.state != WS_OPEN || silent))
             return false;
     }
     market_sym *ms = market_find(lv->m, s->venue, s->name);

@@ -14,7 +14,7 @@
  *          a stale REST snapshot (refused, fetched again), a dropped connection, a stall,
  *          serverShutdown (REST 418 + Retry-After: usdm; 429: live_health.sh); at the end of
  *          the tape the book equals the fake's authoritative book (top 50 levels, exact); final 1m klines.
- *   usdm   Binance USD-M BTCUSDT on /public + /market through a 64 KB inbound ring (records
+ *   usdm   Binance USD-M BTCUSDT on /public + /market through a 256 KB inbound ring (records
  *          wrap around it all the time), with a 418 and a 500: same final check.
  *   okx    OKX BTC-USDT-SWAP over wss:// + https:// with a test CA made here: subscribe, REST
  *          snapshot sync, maintenance reset, gap, then the pushed-snapshot path after a drop;
@@ -583,7 +583,7 @@ static void scenario_spot(void)
 static void scenario_usdm(void)
 {
     fake f;
-    const char *extra[] = {"--rate", "10000", "--max-lines", "30000", "--preload",
+    const char *extra[] = {"--rate", "5000", "--max-lines", "30000", "--preload",
                            "binance-usdm:BTCUSDT", NULL};
     CHECK(fake_start(&f, false, extra));
     if (!f.port) {
@@ -592,7 +592,7 @@ static void scenario_usdm(void)
     }
     session s;
     const char *watch[] = {"binance-usdm:BTCUSDT", NULL};
-    if (!session_open(&s, &f, watch, NULL, 1u << 16)) {
+    if (!session_open(&s, &f, watch, NULL, 1u << 18)) {
         session_close(&s);
         fake_stop(&f);
         return;
@@ -631,7 +631,7 @@ static void scenario_usdm(void)
     live_rest_get(s.lv, VENUE_BINANCE_USDM, &ri);
     CHECK(ri.requests >= req0 + 2); /* the 500 and the retry */
     tape_arg ta = {VENUE_BINANCE_USDM, "BTCUSDT", 0};
-    CHECK(run_until(&s, 30000, p_tape_done, &ta));
+    CHECK(run_until(&s, 90000, p_tape_done, &ta));
     compare_books(&s, VENUE_BINANCE_USDM, "BTCUSDT", 50);
     bp = session_conn_sum(&s);
     CHECK(bp.msgs > msgs_paused); /* they read again */
