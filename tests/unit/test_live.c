@@ -601,7 +601,7 @@ static void scenario_usdm(void)
     CHECK_INT(live_conn_count(s.lv), 2); /* /public (books) and /market (trades, klines) */
     CHECK(strstr(session_conn(&s, "binance-usdm public").url, "/public/stream?streams=") != NULL);
     CHECK(strstr(session_conn(&s, "binance-usdm market").url, "/market/stream?streams=") != NULL);
-    /* backpressure: the main loop does not drain for a while; the 64 KB ring fills to 3/4 and
+    /* backpressure: the main loop does not drain for a while; the 256 KB ring fills to 3/4 and
      * the connections stop reading (their socket buffers fill, the fake waits) instead of
      * dropping messages; once drained they read again. Bounded poll (10 s) on the counter. */
     live_conn_info bp = session_conn_sum(&s);
