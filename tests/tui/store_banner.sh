@@ -30,7 +30,7 @@ else ok "a normal run: no store banner"; fi
 $T kill-session -t n >/dev/null 2>&1 || :
 
 # 2. writes fail during the run (a 150 KB file size limit): the banner, in red
-start f screen-256color prlimit --fsize=150000
+start f screen-256color prlimit --fsize=250000
 expect "STORE FAILING: " "writes failing: the status bar shows the banner" 20
 if top | grep -Eq "STORE FAILING: [0-9]+ rows held, [0-9]+ lost: .*disk I/O error"; then
     ok "the banner says how many rows are held and lost, and the error"
@@ -54,7 +54,7 @@ grep -q "ERROR store: database writes are failing" "$tmp/f.log" &&
 $T kill-session -t f >/dev/null 2>&1 || :
 
 # 3. a terminal without colour: the same banner, bold and reverse
-start m vt100 prlimit --fsize=150000
+start m vt100 prlimit --fsize=250000
 expect "STORE FAILING: " "no colour: the banner shows" 20
 cap -e
 a=$(attrs_at "STORE FAILING")
