@@ -68,7 +68,7 @@ check "write-ahead, paused: kill -9 right after the reply: the intent is in the 
 
 # ---- a failing store: the order is rejected and never reaches the broker ----
 SOCK=$T/f.sock
-start "$T/f.db" "$SOCK" "$CAP,data/replay/ethusdt_20240808.gz" 0 prlimit --fsize=150000
+start "$T/f.db" "$SOCK" "$CAP,data/replay/ethusdt_20240808.gz" 0 prlimit --fsize=250000
 sstate() { [ "$(ctl status 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["store"]["state"])' 2>/dev/null)" = failing ]; }
 check "failing store: the writes fail (a file size limit)" wait_for 60 sstate
 ctl order BTCUSDT buy 0.001 type=limit price=61000 > "$T/f1.json" 2>&1
