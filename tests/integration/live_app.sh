@@ -12,7 +12,7 @@ K="$KESTREL_BIN"
 PY=$KT_PY
 ctl() { "$K" ctl --socket "$T/k.sock" "$@"; }
 
-fake_start fake --lifetime 170 \
+fake_start fake --lifetime 600 \
     --rate 200 --max-lines 9000 --shift-times --preload binance-spot:BTCUSDT \
     --preload binance-usdm:ETHUSDT --preload okx:BTC-USDT-SWAP
 
@@ -147,7 +147,7 @@ check "no errors logged" sh -c "! grep -q ' ERROR ' '$T/k.log'"
 # TLS: OKX over wss:// + https:// with a test CA made now (venues.okx.ca_file); without the CA
 # the connection is refused (verification is never off) and nothing is shown as live
 sh tests/fake/mkca.sh "$T/ca"
-fake_run tls --lifetime 120 \
+fake_run tls --lifetime 600 \
     --rate 200 --max-lines 3000 --shift-times --preload okx:BTC-USDT-SWAP \
     --cert "$T/ca/server.pem" --key "$T/ca/server.key"
 TP=$FP
