@@ -742,6 +742,20 @@ static int bt_run_once(const bt_opts *o, const runner_config *c, int64_t lo, int
     ingest *ig = ingest_new(m, clk, NULL); /* the app's defaults: replay parity */
     runner_config rc = *c;
     rc.exec_tf = bt_exec_tf(o);
+    if (rc.engine.horizon_ms < tf_ms(rc.exec_tf)) {
+        /* scored on bar closes, a horizon inside one bar sees no price move: every outcome
+         * would be HOLD, every model "100 % accurate" and nothing traded */
+        snprintf(run->err, sizeof run->err,
+                 "engine.horizon (%lld s) is shorter than one %s bar of the data: every signal "
+                 "would be scored HOLD. Use --set engine.horizon=%lldm or longer (e.g. 4 bars) "
+                 "and --set engine.analysis_tf=%s",
+                 (long long)(rc.engine.horizon_ms / 1000), tf_name(rc.exec_tf),
+                 (long long)(tf_ms(rc.exec_tf) / 60000), tf_name(rc.exec_tf));
+        ingest_free(ig);
+        kclock_free(clk);
+        market_free(m);
+        return K_ERR;
+    }
     runner *rn = runner_new(m, clk, &rc);
     if (!rn) {
         snprintf(run->err, sizeof run->err, "bad runner config");

@@ -428,4 +428,17 @@ assert "stored as backtest #1 in " + db in t, t[-200:]
 assert "ETA" not in open(out).read()
 ' "$K" "$PERP" "$T/pty.db" "$T/pty.txt"
 
+# a horizon inside one bar of the data is refused with the fix (every label would be HOLD and
+# every model "100 % accurate"); with the fix the same file runs and scores both ways
+H1="$SHARED/klines/long/binance-spot_BTCUSDT_1h_2017-08-17_2024-04-21.csv.gz"
+"$K" backtest --data "$H1" --no-store > "$T/h1.txt" 2> "$T/h1.err"
+check "1h data, 15 min horizon: refused (exit 1)" [ $? -eq 1 ]
+check "1h data, 15 min horizon: the error names engine.horizon and the fix" \
+    grep -q "engine.horizon (900 s) is shorter than one 1h bar of the data.*--set engine.horizon=60m" "$T/h1.err"
+"$K" backtest --data "$H1" --no-store --set engine.horizon=4h --set engine.analysis_tf=1h \
+    --json "$T/h1.json" > /dev/null 2>&1
+check "1h data, 4h horizon: runs" [ $? -eq 0 ]
+check "1h data, 4h horizon: outcomes are not all HOLD (accuracy < 0.9)" \
+    eq "$(jget "$T/h1.json" 'j["metrics"]["ensemble"]["n"] > 50000 and j["metrics"]["ensemble"]["accuracy"] < 0.9')" True
+
 done_tests
