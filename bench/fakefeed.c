@@ -14,7 +14,8 @@
  * as the recording client did. A subscription carrying depth streams the capture up to that
  * line (the diffs a client buffers), then waits until that alias's snapshot has been served over
  * REST, then streams the rest. Plain ws:// and http:// on 127.0.0.1 only; RFC 6455 server framing
- * by hand (text frames, unmasked, no extensions); client frames are read and discarded.
+ * by hand (text frames, unmasked, no extensions); client frames are read, and a SUBSCRIBE
+ * (streams past the URL's room) adds its streams and is answered {"result":null,"id":N}.
  *
  * Flow: --rate 0 writes as fast as the sockets take it (1 MB send buffer per connection, refilled
  * round-robin over its subscriptions); --rate R spreads R msgs/s over the connections (a sustained
@@ -329,6 +330,7 @@ static void fakefeed_request(fakefeed *f, fakefeed_conn *c)
                           "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", acc);
         fakefeed_queue(c, h, (size_t)hl);
         c->ws = true;
+        c->inlen = 0; /* from here c->in gathers client frames */
         bool usdm = strncmp(path, "/public/", 8) == 0 || strncmp(path, "/market/", 8) == 0;
         fakefeed_subscribe(f, c, usdm, path);
         snprintf(c->path, sizeof c->path, "%.*s", (int)strcspn(path, "?"), path);
@@ -418,6 +420,97 @@ static bool fakefeed_has_more(const fakefeed *f, const fakefeed_conn *c)
     return false;
 }
 
+/* A server text frame (unmasked) with payload s. */
+static void fakefeed_queue_text(fakefeed_conn *c, const char *s, size_t n)
+{
+    unsigned char h[4] = {0x81, 0, 0, 0};
+    size_t hl = 2;
+    if (n < 126) {
+        h[1] = (unsigned char)n;
+    } else {
+        h[1] = 126;
+        h[2] = (unsigned char)(n >> 8);
+        h[3] = (unsigned char)n;
+        hl = 4;
+    }
+    fakefeed_queue(c, (const char *)h, hl);
+    fakefeed_queue(c, s, n);
+}
+
+/* A client's {"method":"SUBSCRIBE","params":["a@depth@100ms",...],"id":N}: the streams join
+ * the connection's subscriptions (as if they were in the URL) and the answer is Binance's
+ * {"result":null,"id":N}. Anything else a client sends (pong, close) is ignored. */
+static void fakefeed_client_text(fakefeed *f, fakefeed_conn *c, char *msg, size_t n)
+{
+    msg[n] = '\0';
+    if (!strstr(msg, "\"SUBSCRIBE\""))
+        return;
+    const char *pa = strstr(msg, "\"params\"");
+    const char *lb = pa ? strchr(pa, '[') : NULL;
+    const char *rb = lb ? strchr(lb, ']') : NULL;
+    if (!lb || !rb)
+        return;
+    static char q[FAKEFEED_IN_CAP + 16];
+    size_t k = 0;
+    k += (size_t)snprintf(q, sizeof q, "streams=");
+    for (const char *p = lb + 1; p < rb && k + 2 < sizeof q; p++) {
+        if (*p == '"' || *p == ' ')
+            continue;
+        q[k++] = *p == ',' ? '/' : *p;
+    }
+    q[k] = '\0';
+    bool usdm = strncmp(c->path, "/public", 7) == 0 || strncmp(c->path, "/market", 7) == 0;
+    fakefeed_subscribe(f, c, usdm, q);
+    long long id = 0;
+    const char *pid = strstr(msg, "\"id\"");
+    if (pid && (pid = strchr(pid, ':')))
+        id = strtoll(pid + 1, NULL, 10);
+    char ans[64];
+    int al = snprintf(ans, sizeof ans, "{\"result\":null,\"id\":%lld}", id);
+    fakefeed_queue_text(c, ans, (size_t)al);
+}
+
+/* Client frames (masked, RFC 6455) gathered in c->in and handled whole. False: too big. */
+static bool fakefeed_client_frames(fakefeed *f, fakefeed_conn *c, const char *b, size_t n)
+{
+    if (c->inlen + n > sizeof c->in - 1)
+        return false;
+    memcpy(c->in + c->inlen, b, n);
+    c->inlen += n;
+    for (;;) {
+        unsigned char *u = (unsigned char *)c->in;
+        if (c->inlen < 2)
+            return true;
+        size_t len = u[1] & 0x7f, h = 2;
+        if (len == 126) {
+            if (c->inlen < 4)
+                return true;
+            len = (size_t)u[2] << 8 | u[3];
+            h = 4;
+        } else if (len == 127) {
+            return false; /* nothing a client sends here is that long */
+        }
+        bool masked = u[1] & 0x80;
+        if (masked)
+            h += 4;
+        if (c->inlen < h + len)
+            return true;
+        if (h + len > sizeof c->in - 1)
+            return false;
+        unsigned char *pl = u + h;
+        if (masked)
+            for (size_t i = 0; i < len; i++)
+                pl[i] ^= u[h - 4 + (i & 3)];
+        if ((u[0] & 0x0f) == 1) {
+            static char msg[FAKEFEED_IN_CAP];
+            memcpy(msg, pl, len);
+            fakefeed_client_text(f, c, msg, len);
+        }
+        memmove(c->in, c->in + h + len, c->inlen - h - len);
+        c->inlen -= h + len;
+    }
+}
+
 /* Reads what the peer sent: a request head (HTTP) or client frames (discarded). False: gone. */
 static bool fakefeed_read(fakefeed *f, fakefeed_conn *c)
 {
@@ -428,8 +521,13 @@ static bool fakefeed_read(fakefeed *f, fakefeed_conn *c)
             return false;
         if (r < 0)
             return errno == EAGAIN || errno == EINTR;
-        if (c->ws || c->close_after)
-            continue; /* client frames (close, pong): not needed here */
+        if (c->close_after)
+            continue;
+        if (c->ws) {
+            if (!fakefeed_client_frames(f, c, tmp, (size_t)r))
+                return false;
+            continue;
+        }
         size_t take = (size_t)r < sizeof c->in - 1 - c->inlen ? (size_t)r
                                                               : sizeof c->in - 1 - c->inlen;
         memcpy(c->in + c->inlen, tmp, take);
