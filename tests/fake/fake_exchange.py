@@ -13,6 +13,7 @@ One port serves everything (the paths tell the venues apart, as docs/exchanges.m
                      history-candles}
                 WS   /ws/v5/public, /ws/v5/business: {"op":"subscribe"}, text ping -> pong
   control       /_fake/status, /_fake/book?venue=V&symbol=S[&depth=N], /_fake/fault?type=...,
+                /_fake/rate?value=N (the --rate of every tape from now on; 0: flat out),
                 /_fake/quit
 
 Data: the real captures of ../shared/data. A "tape" per (venue, symbol) starts at the capture's
@@ -369,14 +370,14 @@ class Fake:
             print(f"fake: tape task failed: {task.exception()!r}", file=sys.stderr, flush=True)
 
     async def run_tape(self, t):
-        rate = self.args.rate
-        batch = max(1, rate // 100) if rate > 0 else 200
         while t.pos < len(t.events):
+            rate = self.args.rate  # read every turn: /_fake/rate changes it mid-tape
+            batch = max(1, rate // 100) if rate > 0 else 200
             end = min(len(t.events), t.pos + batch)
             for i in range(t.pos, end):
                 self.emit(t, *t.events[i])
             t.pos = end
-            await asyncio.sleep(0.01 if rate > 0 else 0)
+            await asyncio.sleep((0.01 if rate >= 100 else 1.0 / rate) if rate > 0 else 0)
         t.done = True
         self.log(f"tape {t.venue}:{t.symbol} done: {t.diffs_applied} diffs")
 
@@ -756,6 +757,9 @@ class Fake:
                                    "bids": b, "asks": a})
         if path == "/_fake/fault":
             return self.json_resp(self.fault(q))
+        if path == "/_fake/rate":
+            self.args.rate = max(0, int(q.get("value", "0")))
+            return self.json_resp({"rate": self.args.rate})
         if path == "/_fake/quit":
             self.stop.set()
             return self.json_resp({"ok": True})
