@@ -16,8 +16,10 @@
 K="$KESTREL_BIN"
 PY=$KT_PY
 
+# --rate 40 (about the spot capture's own pace): the tapes stream for 100 s, so they outlast the
+# checks on a slow machine; before "the tapes end" the rate goes back to 150 (/_fake/rate)
 fake_start fake --lifetime 600 \
-    --rate 150 --max-lines 4000 --shift-times --preload binance-spot:BTCUSDT \
+    --rate 40 --max-lines 4000 --shift-times --preload binance-spot:BTCUSDT \
     --preload binance-usdm:ETHUSDT --preload okx:BTC-USDT-SWAP
 
 cat > "$T/live.cfg" <<EOF
@@ -105,6 +107,8 @@ tapes_done() {
     fget "/_fake/status" > "$T/fs.json" &&
         [ "$(jget "$T/fs.json" 'len(j["tapes"]) == 3 and all(t["done"] for t in j["tapes"].values())')" = True ]
 }
+check "the fake streams the rest of the tapes at 150/s" \
+    sh -c "curl -s --max-time 10 '$B/_fake/rate?value=150' | grep -q '\"rate\":150'"
 check "the tapes end" wait_for 120 tapes_done
 # the live bars just before and just after the recording stops: the recording's end is one of the
 # two (the 1 s wall tick, recorded too, may close a bar in between)

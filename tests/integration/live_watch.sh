@@ -10,8 +10,10 @@
 K="$KESTREL_BIN"
 ctl() { "$K" ctl --socket "$T/k.sock" "$@"; }
 
+# --rate 50: the tapes stream for 120 s, longer than the restarts below take on a slow machine
+# (a book only becomes live on diffs after its snapshot)
 fake_start fake --lifetime 320 \
-    --rate 200 --max-lines 6000 --shift-times --preload binance-spot:BTCUSDT \
+    --rate 50 --max-lines 6000 --shift-times --preload binance-spot:BTCUSDT \
     --preload binance-spot:ETHUSDT
 cat > "$T/live.cfg" <<EOF
 source = "live";
