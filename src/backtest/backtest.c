@@ -1940,6 +1940,56 @@ static int bt_store(const char *db, const char *kind, const cJSON *rep, const ch
     return K_OK;
 }
 
+/* A kline file named VENUE_SYMBOL_... (the layout of ../shared/data/klines/long and of
+ * `kestrel download --out`) names its venue and symbol: taken unless --venue / --symbol say
+ * otherwise, so a spot file is charged spot fees and labelled with its own symbol. Files that
+ * name different ones need the flags. */
+static int bt_name_parts(const char *path, enum venue *v, char *sym, size_t symlen)
+{
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    const char *u1 = strchr(b, '_');
+    if (!u1 || u1 - b >= 32)
+        return K_ERR;
+    char vn[32];
+    snprintf(vn, sizeof vn, "%.*s", (int)(u1 - b), b);
+    const char *u2 = strchr(u1 + 1, '_');
+    if (venue_parse(vn, v) != K_OK || !u2 || u2 == u1 + 1 || (size_t)(u2 - u1 - 1) >= symlen)
+        return K_ERR;
+    for (const char *c = u1 + 1; c < u2; c++)
+        if (!((*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '-'))
+            return K_ERR;
+    snprintf(sym, symlen, "%.*s", (int)(u2 - u1 - 1), u1 + 1);
+    return K_OK;
+}
+
+static int bt_infer_names(bt_opts *o, bool venue_set, bool symbol_set, char *err, size_t errlen)
+{
+    bool have = false;
+    enum venue v0 = VENUE_BINANCE_USDM;
+    char s0[sizeof o->symbol] = "";
+    for (int i = 0; i < o->ndata; i++) {
+        enum venue v;
+        char s[sizeof o->symbol];
+        if (bt_name_parts(o->data[i], &v, s, sizeof s) != K_OK)
+            continue;
+        if (!have) {
+            v0 = v;
+            snprintf(s0, sizeof s0, "%s", s);
+            have = true;
+        } else if ((v != v0 && !venue_set) || (strcmp(s, s0) && !symbol_set)) {
+            snprintf(err, errlen, "the --data files name different markets (%s:%s and %s:%s): "
+                     "give --venue and --symbol", venue_name(v0), s0, venue_name(v), s);
+            return K_ERR;
+        }
+    }
+    if (have && !venue_set)
+        o->venue = v0;
+    if (have && !symbol_set)
+        snprintf(o->symbol, sizeof o->symbol, "%s", s0);
+    return K_OK;
+}
+
 static void bt_usage(FILE *f)
 {
     fputs("usage: kestrel backtest --data FILE[,FILE...] [--symbol S] [--timeframe TF]\n"
@@ -1968,7 +2018,7 @@ int backtest_main(int argc, char **argv)
     const char *sets[32];
     int nsets = 0;
     const char *config = NULL;
-    bool strategy_set = false, no_baselines = false;
+    bool strategy_set = false, no_baselines = false, venue_set = false, symbol_set = false;
     const char *db_arg = NULL;
     enum runner_strategy strat = RUNNER_ENGINE;
     for (int i = 1; i < argc; i++) {
@@ -1993,6 +2043,7 @@ int backtest_main(int argc, char **argv)
         } else if (!strcmp(a, "--symbol")) {
             BT_NEED();
             snprintf(o->symbol, sizeof o->symbol, "%s", v);
+            symbol_set = true;
         } else if (!strcmp(a, "--timeframe")) {
             BT_NEED();
             enum tf tf;
@@ -2084,6 +2135,7 @@ int backtest_main(int argc, char **argv)
                 fprintf(stderr, "kestrel backtest: unknown venue %s\n", v);
                 goto out;
             }
+            venue_set = true;
         } else if (!strcmp(a, "--strategy")) {
             BT_NEED();
             if (runner_strategy_parse(v, &strat) != K_OK) {
@@ -2105,6 +2157,10 @@ int backtest_main(int argc, char **argv)
          t = strtok_r(NULL, ",", &save))
         if (o->ndata < BT_MAX_FILES)
             o->data[o->ndata++] = t;
+    if (bt_infer_names(o, venue_set, symbol_set, err, sizeof err) != K_OK) {
+        fprintf(stderr, "kestrel backtest: %s\n", err);
+        goto out;
+    }
     if (config && bt_load_config(o, config, err, sizeof err) != K_OK) {
         fprintf(stderr, "kestrel backtest: %s\n", err);
         goto out;

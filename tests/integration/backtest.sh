@@ -440,5 +440,22 @@ check "1h data, 15 min horizon: the error names engine.horizon and the fix" \
 check "1h data, 4h horizon: runs" [ $? -eq 0 ]
 check "1h data, 4h horizon: outcomes are not all HOLD (accuracy < 0.9)" \
     eq "$(jget "$T/h1.json" 'j["metrics"]["ensemble"]["n"] > 50000 and j["metrics"]["ensemble"]["accuracy"] < 0.9')" True
+check "a file named binance-spot_BTCUSDT_...: venue and symbol from the name (spot fees)" \
+    eq "$(jget "$T/h1.json" 'j["venue"] + ":" + j["symbol"]')" binance-spot:BTCUSDT
+
+# the symbol and venue come from a VENUE_SYMBOL_ file name unless the flags say otherwise
+E1="$SHARED/klines/long/binance-usdm_ETHUSDT_1m_2025-07-06_2025-07-17.csv.gz"
+B1="$SHARED/klines/long/binance-usdm_BTCUSDT_1m_2025-07-06_2025-07-17.csv.gz"
+"$K" backtest --data "$E1" --no-store --strategy rules --to 2025-07-07 --json "$T/e1.json" \
+    > /dev/null 2>&1
+check "an ETHUSDT file is reported as ETHUSDT on binance-usdm" \
+    eq "$(jget "$T/e1.json" 'j["venue"] + ":" + j["symbol"]')" binance-usdm:ETHUSDT
+"$K" backtest --data "$E1" --no-store --strategy rules --to 2025-07-07 --symbol ETHX \
+    --venue binance-spot --json "$T/e2.json" > /dev/null 2>&1
+check "--symbol and --venue win over the file name" \
+    eq "$(jget "$T/e2.json" 'j["venue"] + ":" + j["symbol"]')" binance-spot:ETHX
+"$K" backtest --data "$E1,$B1" --no-store > /dev/null 2> "$T/mix.err"
+check "files naming different markets: exit 2" [ $? -eq 2 ]
+check "... with the fix" grep -q "name different markets (binance-usdm:ETHUSDT and binance-usdm:BTCUSDT): give --venue and --symbol" "$T/mix.err"
 
 done_tests
