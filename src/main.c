@@ -12,6 +12,7 @@
 #include "kestrel/app.h"
 #include "kestrel/cmd.h"
 #include "kestrel/ctl.h"
+#include "kestrel/deeplib.h"
 #include "kestrel/backtest.h"
 #include "kestrel/download.h"
 #include "kestrel/trading.h"
@@ -291,6 +292,7 @@ int main(int argc, char **argv)
      * reports and retries them, the log goes on. */
     signal(SIGXFSZ, SIG_IGN);
     json_init(); /* cJSON allocates through xmalloc: no unchecked NULL from it anywhere */
+    deeplib_env_init(); /* setenv before any thread exists (deeplib.h) */
     if (argc > 1 && strcmp(argv[1], "ctl") == 0)
         return ctl_client_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "ta") == 0)

@@ -42,6 +42,10 @@ typedef struct deeplib_xgb {
     __typeof__(&XGDMatrixSetFloatInfo) dmatrix_set_float_info;
 } deeplib_xgb;
 
+/* Sets OPENBLAS_CORETYPE from the CPU's features unless the user set it (deeplib.c says why).
+ * It calls setenv: call it before the process starts any thread (kestrel's main() does). */
+void deeplib_env_init(void);
+
 /* Fill the table (the library is loaded on the first open in the process); on failure the table
  * is zeroed. close() forgets the table; a loaded library stays loaded (deeplib.c says why). */
 K_MUST_USE enum deeplib_result deeplib_blas_open(deeplib_blas *b);

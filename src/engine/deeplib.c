@@ -33,8 +33,11 @@ const char *deeplib_strerror(enum deeplib_result r)
  * sgemm. Unless the user set OPENBLAS_CORETYPE, it is set here from the CPU's features before
  * the first dlopen (OpenBLAS reads it once, at load): AVX-512 F/BW/DQ/VL -> SkylakeX, AVX2 + FMA
  * -> Haswell, else nothing (OpenBLAS's own choice). The kernels decide the sums' order, so the
- * deep models' numbers are those of that core type: the same on the same CPU, as before. */
-static void deeplib_blas_coretype(void)
+ * deep models' numbers are those of that core type: the same on the same CPU, as before.
+ * setenv is not safe beside another thread's getenv, so kestrel's main() calls this before it
+ * starts any thread (deeplib_env_init); the call in deeplib_blas_open then finds the variable
+ * set and writes nothing (a CPU with neither feature set never writes it at all). */
+void deeplib_env_init(void)
 {
     if (getenv("OPENBLAS_CORETYPE"))
         return;
@@ -54,7 +57,7 @@ static void deeplib_blas_coretype(void)
 enum deeplib_result deeplib_blas_open(deeplib_blas *b)
 {
     memset(b, 0, sizeof *b);
-    deeplib_blas_coretype();
+    deeplib_env_init(); /* a no-op once main() has run it (a tool or test without main()'s) */
     void *h = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
     if (!h)
         return K_DEEPLIB_NOT_FOUND;
