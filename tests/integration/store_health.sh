@@ -7,12 +7,13 @@
 . "$(dirname "$0")/../lib.sh"
 K="$KESTREL_BIN"
 R=data/replay/btcusdt_20240808.gz,data/replay/ethusdt_20240808.gz
+RUN_DIR=.
 run() { # db log out err [prefix...]: a headless replay to the end; the exit status in $rc
     db=$1; lg=$2; out=$3; er=$4; shift 4
     # the socket beside the log (the control socket opens before the store: a socket in the
     # database's directory would fail first where that directory is unwritable)
-    "$@" "$K" --headless --exit-at-end --speed 0 --db "$db" --socket "$lg.sock" --log "$lg" \
-        --replay "$R" > "$out" 2> "$er"
+    (cd "$RUN_DIR" && exec "$@" "$K" --headless --exit-at-end --speed 0 --db "$db" \
+        --socket "$lg.sock" --log "$lg" --replay "$R") > "$out" 2> "$er"
     rc=$?
 }
 no_sidecars() { test ! -e "$1-wal" && test ! -e "$1-shm"; }
@@ -31,6 +32,16 @@ mkdir -p "$T/nh" # the other user's home and log directory
 if [ "$(id -u)" = 0 ]; then
     chown 65534:65534 "$T/nh"
     AS="setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=$T/nh XDG_CONFIG_HOME=$T/nh"
+    # nobody may not reach the checkout (a clone in a 0700 mktemp directory): the binary and
+    # the replay files are copied where it can, and the runs start there
+    mkdir -p "$T/pub"
+    cp "$K" "$T/pub/kestrel"
+    cp data/replay/btcusdt_20240808.gz data/replay/ethusdt_20240808.gz "$T/pub/"
+    chmod 0755 "$T/pub" "$T/pub/kestrel"
+    chmod 0644 "$T/pub/"*.gz
+    K="$T/pub/kestrel"
+    R="$T/pub/btcusdt_20240808.gz,$T/pub/ethusdt_20240808.gz"
+    RUN_DIR="$T/pub"
 fi
 mkdir -p "$T/ro"
 cp "$T/a/k.db" "$T/ro/k.db"
@@ -84,7 +95,7 @@ if [ "$(id -u)" = 0 ] && mkdir -p "$T/mnt" &&
     check "full tmpfs at start: says the disk is full" grep -q "the disk is full" "$T/tf.err"
     rm -f "$T/mnt/fill" "$T/mnt/k.db" "$T/mnt/k.db.lock"
     dd if=/dev/zero of="$T/mnt/fill" bs=1k count=1740 2>/dev/null # ~300 KiB free: opens
-    R=$R,data/replay/btcusdt_20240809.gz,data/replay/ethusdt_20240809.gz
+    R=$R,$PWD/data/replay/btcusdt_20240809.gz,$PWD/data/replay/ethusdt_20240809.gz
     run "$T/mnt/k.db" "$T/tr.log" "$T/tr.json" "$T/tr.err"
     check "full tmpfs during the run: exit 4" eq "$rc" 4
     check "full tmpfs during the run: ERROR logged" \
