@@ -45,19 +45,29 @@ typedef struct runner_sym {
     runner_retrain last_rt[ENSEMBLE_MAX_MODELS]; /* the newest finished training per model */
     uint64_t sig_seq;  /* data_seq when its last signal was made */
     /* the warm-up: 1 = waiting for its bars (an asynchronous read), 2 = feeding them in chunks
-     * (runner_warmup_step); meanwhile the symbol's live bars wait in warm_q and nothing else of
-     * its data reaches the engine, no signal is made and nothing trades */
+     * (runner_warmup_step); meanwhile the symbol's live data (bars, trades, funding) waits in
+     * warm_q, in order, bounded (runner_warm_hold), no signal is made and nothing trades */
     uint8_t warm_state;
     candle *warm_bars;
-    uint32_t warm_n, warm_i, warm_qn;
-    uint64_t warm_fed, warm_qdropped;
+    uint32_t warm_n, warm_i;
+    uint64_t warm_fed;
     int64_t warm_before, warm_last;
     candles *warm_agg[3];
-    candle *warm_q;        /* RUNNER_WARM_QUEUE live bars (tf in warm_qtf) */
-    enum tf *warm_qtf;
+    struct runner_warm_note *warm_q; /* grown on demand up to RUNNER_WARM_QUEUE */
+    uint32_t warm_qn, warm_qcap;
+    bool warm_top;                   /* the book changed meanwhile (one flag, not queued) */
+    runner_warm_held held;           /* what waited, what was applied and dropped */
 } runner_sym;
 
-#define RUNNER_WARM_QUEUE 256
+/* One note of a warming symbol's live data, kept to be applied after its history. */
+typedef struct runner_warm_note {
+    enum market_note_kind kind; /* MARKET_BAR_CLOSED, MARKET_TRADE, MARKET_FUNDING */
+    enum tf tf;
+    union {
+        candle bar;
+        feed_event ev;
+    } u;
+} runner_warm_note;
 
 struct runner {
     market *m;
@@ -391,6 +401,8 @@ static void runner_warm_closed(void *ud, enum tf tf, const candle *bar)
 }
 
 static void runner_on_bar(runner *r, runner_sym *s, enum tf tf, const candle *bar);
+static void runner_on_trade(runner *r, runner_sym *s, const feed_event *ev);
+static void runner_on_funding(runner *r, runner_sym *s, const feed_event *ev);
 
 /* The warm-up's bars are here (n of them, oldest first): feeding starts. */
 static void runner_warm_start(runner_sym *s, const candle *bars, uint32_t n)
@@ -420,16 +432,68 @@ static void runner_warm_finish(runner *r, runner_sym *s)
     s->warm_bars = NULL;
     s->warm_state = 0;
     uint32_t qn = s->warm_qn;
-    candle *q = s->warm_q;
-    enum tf *qtf = s->warm_qtf;
+    runner_warm_note *q = s->warm_q;
     s->warm_q = NULL;
-    s->warm_qtf = NULL;
-    s->warm_qn = 0;
+    s->warm_qn = s->warm_qcap = 0;
     size_t si = (size_t)(s - r->syms);
-    for (uint32_t i = 0; i < qn; i++)
-        runner_on_bar(r, &r->syms[si], qtf[i], &q[i]); /* (syms never moves: no symbol added) */
+    if (s->warm_top) { /* the book as it is now is taken at the next signal */
+        s->warm_top = false;
+        s->book_dirty = true;
+        s->data_seq++;
+    }
+    for (uint32_t i = 0; i < qn; i++) { /* (syms never moves: no symbol is added meanwhile) */
+        runner_sym *t = &r->syms[si];
+        switch (q[i].kind) {
+        case MARKET_BAR_CLOSED:
+            runner_on_bar(r, t, q[i].tf, &q[i].u.bar);
+            break;
+        case MARKET_TRADE:
+            runner_on_trade(r, t, &q[i].u.ev);
+            break;
+        default:
+            runner_on_funding(r, t, &q[i].u.ev);
+            break;
+        }
+        t->held.applied++;
+    }
     free(q);
-    free(qtf);
+}
+
+/* A warming symbol's live note waits (in order) to be applied after the history: up to
+ * RUNNER_WARM_QUEUE of them, the rest are counted as dropped (by kind); book changes are one
+ * flag (the book itself is live: its state is read at the next signal). */
+static void runner_warm_hold(runner_sym *s, const market_note *n)
+{
+    if (n->kind == MARKET_TOP_CHANGED) {
+        s->warm_top = true;
+        return;
+    }
+    bool bar = n->kind == MARKET_BAR_CLOSED && n->bar;
+    if (!bar && !((n->kind == MARKET_TRADE || n->kind == MARKET_FUNDING) && n->ev))
+        return;
+    if (s->warm_qn == RUNNER_WARM_QUEUE) {
+        if (bar)
+            s->held.dropped_bars++;
+        else if (n->kind == MARKET_TRADE)
+            s->held.dropped_trades++;
+        else
+            s->held.dropped_other++;
+        return;
+    }
+    if (s->warm_qn == s->warm_qcap) {
+        s->warm_qcap = s->warm_qcap ? s->warm_qcap * 2 : 64;
+        s->warm_q = xrealloc(s->warm_q, s->warm_qcap * sizeof *s->warm_q);
+    }
+    runner_warm_note *w = &s->warm_q[s->warm_qn++];
+    w->kind = bar ? MARKET_BAR_CLOSED : n->kind;
+    w->tf = n->tf;
+    if (bar)
+        w->u.bar = *n->bar;
+    else
+        w->u.ev = *n->ev;
+    s->held.held++;
+    if (s->warm_qn > s->held.peak)
+        s->held.peak = s->warm_qn;
 }
 
 /* Up to max history bars through s's engine (1m and the 5m / 15m / 1h it aggregates), a signal
@@ -473,8 +537,6 @@ static void runner_warmup(runner *r, runner_sym *s, int64_t before_ms)
     if (n == RUNNER_WARMUP_PENDING) { /* an asynchronous read: the engine waits for it */
         free(bars);
         s->warm_state = 1;
-        s->warm_q = xmalloc(RUNNER_WARM_QUEUE * sizeof *s->warm_q);
-        s->warm_qtf = xmalloc(RUNNER_WARM_QUEUE * sizeof *s->warm_qtf);
         engine_warmup_begin(s->e);
         return;
     }
@@ -505,6 +567,23 @@ uint32_t runner_warmup_step(runner *r, uint32_t max_bars)
             left += K_MAX(s->warm_n - s->warm_i, 1u);
     }
     return left;
+}
+
+void runner_warm_info(const runner *r, uint32_t si, runner_warm_held *out)
+{
+    memset(out, 0, sizeof *out);
+    if (si < r->nsyms) {
+        *out = r->syms[si].held;
+        out->waiting = r->syms[si].warm_qn;
+    }
+}
+
+bool runner_warmups_pending(const runner *r)
+{
+    for (uint32_t i = 0; i < r->nsyms; i++)
+        if (r->syms[i].warm_state)
+            return true;
+    return false;
 }
 
 bool runner_warming(const runner *r, uint32_t si, uint64_t *fed, uint32_t *total)
@@ -1047,15 +1126,8 @@ static void runner_on_note(void *ud, const market_note *n)
         if (r->cfg.warmup && first > 0 && !s->told)
             runner_warmup(r, s, first);
     }
-    if (s->warm_state) { /* warming up: its live bars wait, the rest of its data is skipped */
-        if (n->kind == MARKET_BAR_CLOSED && n->bar) {
-            if (s->warm_qn < RUNNER_WARM_QUEUE) {
-                s->warm_q[s->warm_qn] = *n->bar;
-                s->warm_qtf[s->warm_qn++] = n->tf;
-            } else {
-                s->warm_qdropped++;
-            }
-        }
+    if (s->warm_state) { /* warming up: its live data waits for the history */
+        runner_warm_hold(s, n);
         return;
     }
     switch (n->kind) {
@@ -1179,7 +1251,6 @@ void runner_free(runner *r)
             candles_free(r->syms[i].warm_agg[k]);
         free(r->syms[i].warm_bars);
         free(r->syms[i].warm_q);
-        free(r->syms[i].warm_qtf);
         engine_free(r->syms[i].e);
         book_free(r->syms[i].bar_book);
         ta_ind_free(r->syms[i].rsi);

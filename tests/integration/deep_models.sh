@@ -41,6 +41,20 @@ import json,sys
 m=json.load(open(sys.argv[1]))["models"]
 for k in ("weights","logreg","mlp","lstm","cnn","xgb"): assert m[k]["samples"]>0, (k,m[k].get("samples"))
 assert m["lstm"]["n"]>0 and m["lstm"]["samples"]>=m["lstm"]["n"], m["lstm"]' "$T/m.json"
+check "ctl metrics: the logreg rule says which models it holds at zero weight, and why" python3 -c '
+import json,sys
+j=json.load(open(sys.argv[1])); m=j["models"]; w=j["weights"]
+for k in ("weights","logreg","mlp"):
+    assert m[k]["held_by_logreg_rule"] is False and m[k]["weight_reason"]!="held_by_logreg_rule", (k,m[k])
+for k in ("lstm","cnn","xgb"):
+    x=m[k]; held=x["held_by_logreg_rule"]; assert held in (True,False), x
+    if held:
+        assert w[k]==0 and x["weight_reason"]=="held_by_logreg_rule", (k,x,w[k])
+        ll,bl=x["weight_log_loss"],x["logreg_log_loss"]
+        assert x["weight_scored"]<10 or ll is None or bl is None or ll>=bl, (k,x)
+    else:
+        assert w[k]>0 and x["weight_reason"] in ("log_loss","prior") and "logreg_log_loss" not in x, (k,x,w[k])
+        assert x["weight_scored"]>=10 and x["weight_log_loss"]<(m["logreg"]["weight_log_loss"] or 9), (k,x)' "$T/m.json"
 "$K" export retrains --format csv --db "$T/a.db" > "$T/r.csv"
 check "export retrains csv: exit 0" test $? -eq 0
 "$K" export retrains --format json --db "$T/a.db" > "$T/r.json"
