@@ -61,15 +61,13 @@ int runner_strategy_parse(const char *s, enum runner_strategy *out);
  * bits; K_ERR on an unknown name. */
 int runner_models_parse(const char *s, uint32_t *out);
 
-/* One training of an off-thread model, with its walk-forward gate. XGBoost: its record
- * (xgb_retrain: trigger, train / held-out sizes, candidate / live / prior log loss and accuracy on
- * the held-out slice, accepted when the candidate beat the bar). The networks (nn_gate): trigger
- * "count" (train_every new labelled samples), n_train = the older replay samples the candidate
- * trained on, n_holdout = the newest ones it never saw, cand_logloss / cand_acc and
- * live_logloss / live_acc = candidate and live weights on that held-out slice, base_logloss =
- * the logistic regression's rolling out-of-sample log loss (NaN without one); accepted = the
- * candidate beat the live network there and went live. A result trained before a load() of the
- * model's state is dropped, not recorded. */
+/* One training of an off-thread model, with its walk-forward gate: the model's own record
+ * (model_retrain, model.h: the same for XGBoost and the networks, taken through
+ * model_retrains()) with the model's name and kind, the trigger's name, whether it ran on the
+ * learner thread and the samples the model has. base_logloss: XGBoost's class prior on the
+ * held-out slice; for a network (no bar of its own) the logistic regression's rolling
+ * out-of-sample log loss (NaN without one). A result trained before a load() of the model's
+ * state is dropped, not recorded. */
 typedef struct runner_retrain {
     char model[32], kind[16], trigger[16];
     uint64_t seq;         /* per model: 1, 2, ... */

@@ -256,38 +256,24 @@ static void runner_retrained(runner *r, runner_sym *s, uint32_t i, enum model_re
     rt.offthread = offthread;
     rt.train_ms = train_ms;
     rt.samples = m->ops->samples ? m->ops->samples(m) : 0;
-    if (!strcmp(m->ops->kind, "xgboost")) {
-        xgb_retrain x;
-        if (xgb_history(m, &x, 1) != 1)
-            return; /* nothing recorded (no retrain ran) */
-        rt.seq = x.seq;
-        rt.time_ms = x.at_ms;
-        snprintf(rt.trigger, sizeof rt.trigger, "%s", xgb_trigger_name(x.trigger));
-        rt.n_train = x.n_train;
-        rt.n_holdout = x.n_holdout;
-        rt.cand_logloss = x.cand_logloss;
-        rt.cand_acc = x.cand_acc;
-        rt.live_logloss = x.live_logloss;
-        rt.live_acc = x.live_acc;
-        rt.base_logloss = x.base_logloss;
-        rt.accepted = x.accepted != 0;
-        if (!offthread)
-            rt.train_ms = x.train_ms;
-    } else {
-        bool net = !strcmp(m->ops->kind, "lstm") || !strcmp(m->ops->kind, "transformer") ||
-                   !strcmp(m->ops->kind, "cnn"); /* nn_model underneath (another: unknown) */
-        nn_gate g;
-        if (!net || !nn_model_gate_last(m, &g))
-            return; /* nothing recorded (no gate ran) */
-        snprintf(rt.trigger, sizeof rt.trigger, "count");
-        rt.seq = g.seq;
-        rt.n_train = g.n_train;
-        rt.n_holdout = g.n_holdout;
-        rt.cand_logloss = g.cand_logloss;
-        rt.cand_acc = g.cand_acc;
-        rt.live_logloss = g.live_logloss;
-        rt.live_acc = g.live_acc;
-        rt.base_logloss = NAN; /* the logistic regression's rolling out-of-sample log loss */
+    model_retrain x; /* the model's own record (model.h): the same for every kind */
+    if (swap_rc != K_MODEL_OK || model_retrains(m, &x, 1) != 1)
+        return; /* nothing new recorded (no gate ran, nothing swapped) */
+    rt.seq = x.seq;
+    rt.time_ms = x.at_ms;
+    snprintf(rt.trigger, sizeof rt.trigger, "%s", model_trigger_name(x.trigger));
+    rt.n_train = x.n_train;
+    rt.n_holdout = x.n_holdout;
+    rt.cand_logloss = x.cand_logloss;
+    rt.cand_acc = x.cand_acc;
+    rt.live_logloss = x.live_logloss;
+    rt.live_acc = x.live_acc;
+    rt.base_logloss = x.base_logloss;
+    rt.accepted = x.accepted != 0;
+    if (!offthread && isfinite(x.train_ms))
+        rt.train_ms = x.train_ms;
+    if (!isfinite(rt.base_logloss)) /* no bar of its own: the logistic regression's rolling
+                                     * out-of-sample log loss (NaN without one) */
         for (uint32_t j = 0; j < engine_models(s->e); j++)
             if (!strcmp(engine_model(s->e, j)->ops->kind, "logreg")) {
                 metrics_summary ms;
@@ -295,8 +281,6 @@ static void runner_retrained(runner *r, runner_sym *s, uint32_t i, enum model_re
                 rt.base_logloss = ms.n ? ms.log_loss : NAN;
                 break;
             }
-        rt.accepted = swap_rc == K_MODEL_OK && g.accepted;
-    }
     s->last_rt[i] = rt;
     if (r->cfg.on_retrain)
         r->cfg.on_retrain(r->cfg.on_retrain_ud, s->ms, &rt);
@@ -308,6 +292,15 @@ bool runner_last_retrain(const runner *r, uint32_t si, uint32_t i, runner_retrai
         return false;
     *out = r->syms[si].last_rt[i];
     return true;
+}
+
+/* A network's training starts now (its retrain record's trigger and data time; XGBoost keeps
+ * its own from xgb_should_retrain). */
+static void runner_net_trigger(model *m, int64_t now)
+{
+    const char *k = m->ops->kind;
+    if (!strcmp(k, "lstm") || !strcmp(k, "transformer") || !strcmp(k, "cnn"))
+        nn_model_set_trigger(m, MODEL_TRIGGER_COUNT, now);
 }
 
 /* After labels reached the engine: starts the training of every off-thread model that is due
@@ -323,7 +316,7 @@ static void runner_train_due(runner *r, runner_sym *s, int64_t now)
         uint64_t have = m->ops->samples ? m->ops->samples(m) : 0;
         bool due;
         if (!strcmp(m->ops->kind, "xgboost"))
-            due = xgb_should_retrain(m, now) != XGB_TRIGGER_NONE;
+            due = xgb_should_retrain(m, now) != MODEL_TRIGGER_NONE;
         else
             due = have >= s->trained_at[i] + (r->cfg.train_every ? r->cfg.train_every : 256);
         if (!due)
@@ -336,8 +329,10 @@ static void runner_train_due(runner *r, runner_sym *s, int64_t now)
                 continue;
             }
             s->train_start_ms[i] = now; /* the job's: read when it comes back */
+            runner_net_trigger(m, now);
         } else {
             s->train_start_ms[i] = now;
+            runner_net_trigger(m, now);
             enum model_result tr = m->ops->train(m);
             enum model_result sw = m->ops->swap ? m->ops->swap(m) : K_MODEL_NOT_READY;
             if ((tr == K_MODEL_OK || tr == K_MODEL_BAD_STATE) && sw != K_MODEL_REFUSED)
