@@ -340,11 +340,15 @@ static int ai_retrains(ui *u, WINDOW *w, const engine *e, int y, int ymax, int x
     runner_warm_info(r, si, &wh);
     uint64_t wdrop = wh.dropped_bars + wh.dropped_trades + wh.dropped_other;
     if ((wh.held || wdrop) && y <= ymax) { /* the live data that waited for the history */
-        snprintf(line, sizeof line, "live data held meanwhile: %llu (%llu applied, %u waiting), "
-                 "%llu dropped (%llu bars, %llu trades)", (unsigned long long)wh.held,
-                 (unsigned long long)wh.applied, wh.waiting, (unsigned long long)wdrop,
-                 (unsigned long long)wh.dropped_bars, (unsigned long long)wh.dropped_trades);
-        ui_put(u, w, y++, x, cw, wdrop ? ROLE_WARNING : ROLE_DIM, line);
+        snprintf(line, sizeof line, "held live data: %llu (%llu applied, %u waiting)",
+                 (unsigned long long)wh.held, (unsigned long long)wh.applied, wh.waiting);
+        ui_put(u, w, y++, x, cw, ROLE_DIM, line);
+        if (y <= ymax) {
+            snprintf(line, sizeof line, "dropped past %u: %llu (%llu bars, %llu trades)",
+                     RUNNER_WARM_QUEUE, (unsigned long long)wdrop,
+                     (unsigned long long)wh.dropped_bars, (unsigned long long)wh.dropped_trades);
+            ui_put(u, w, y++, x, cw, wdrop ? ROLE_WARNING : ROLE_DIM, line);
+        }
     }
     int off = snprintf(line, sizeof line, "samples:");
     for (uint32_t i = 0; i < engine_models(e); i++) {

@@ -127,6 +127,17 @@ sm=" ".join(" ".join(re.findall(r"(?:samples:| {8})((?: [a-z]+ \d+)+)", scr)).sp
 assert re.fullmatch(r"weights \d+ logreg \d+ mlp \d+ lstm \d+ cnn \d+ xgb \d+", sm), sm
 assert re.search(r"  logl cand \S+ live \S+ base \S+", scr), "validation line"' "$T/u.screen" "$T/u.db" 2>/dev/null; }
     check "... its sequence, trigger, sizes and verdict are the stored row's; samples and validation shown" wait_for 15 same_row
+    "$K" ctl --socket "$T/u.sock" metrics > "$T/um.json"
+    held_shown() { $TM capture-pane -p -t d > "$T/u.screen" 2>/dev/null; python3 -c '
+import json,re,sys
+scr=open(sys.argv[1]).read(); w=json.load(open(sys.argv[2]))["warmup"]
+m=re.search(r"held live data: (\d+) \((\d+) applied, (\d+) waiting\)", scr)
+k=re.search(r"dropped past 4096: (\d+) \((\d+) bars, (\d+) trades\)", scr)
+assert m and k, "no held lines"
+d=w["live_dropped"]
+assert tuple(map(int,m.groups()+k.groups()))==(w["live_held"],w["live_applied"],w["live_waiting"],d["bars"]+d["trades"]+d["funding"],d["bars"],d["trades"]), (m.groups(),k.groups(),w)
+assert w["live_held"]>=1' "$T/u.screen" "$T/um.json" 2>/dev/null; }
+    check "screen 3 says what live data waited for the warm-up (ctl metrics warmup.live_*)" wait_for 15 held_shown
     $TM kill-server >/dev/null 2>&1
 else
     bad "tmux is needed for the screen check"
