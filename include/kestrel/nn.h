@@ -215,7 +215,7 @@ typedef struct nn_model {
     uint64_t steps_live;
     double loss_live;
     /* the gate: `ref` is the learner's copy of the live weights and `gate` the last train()'s
-     * result (both under cand_mu); gate_live is the last result swap() took (main thread) */
+     * result (both under cand_mu); hist[] what swap() took, newest first (main thread) */
     float *ref;
     model_retrain gate;                      /* under cand_mu */
     model_retrain hist[MODEL_RETRAIN_HISTORY]; /* newest first: what swap() took (main) */
