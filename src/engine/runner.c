@@ -62,10 +62,12 @@ typedef struct runner_sym {
 /* One note of a warming symbol's live data, kept to be applied after its history. */
 typedef struct runner_warm_note {
     enum market_note_kind kind; /* MARKET_BAR_CLOSED, MARKET_TRADE, MARKET_FUNDING */
+    bool tick;                  /* a signal tick at u.due (replay: runner_warm_hold_tick) */
     enum tf tf;
     union {
         candle bar;
         feed_event ev;
+        int64_t due;
     } u;
 } runner_warm_note;
 
@@ -398,6 +400,7 @@ static void runner_warm_closed(void *ud, enum tf tf, const candle *bar)
 static void runner_on_bar(runner *r, runner_sym *s, enum tf tf, const candle *bar);
 static void runner_on_trade(runner *r, runner_sym *s, const feed_event *ev);
 static void runner_on_funding(runner *r, runner_sym *s, const feed_event *ev);
+static void runner_tick(runner *r, runner_sym *s, int64_t due);
 
 /* The warm-up's bars are here (n of them, oldest first): feeding starts. */
 static void runner_warm_start(runner_sym *s, const candle *bars, uint32_t n)
@@ -438,6 +441,10 @@ static void runner_warm_finish(runner *r, runner_sym *s)
     }
     for (uint32_t i = 0; i < qn; i++) { /* (syms never moves: no symbol is added meanwhile) */
         runner_sym *t = &r->syms[si];
+        if (q[i].tick) {
+            runner_tick(r, t, q[i].u.due);
+            continue; /* (a tick is not data: not counted in applied) */
+        }
         switch (q[i].kind) {
         case MARKET_BAR_CLOSED:
             runner_on_bar(r, t, q[i].tf, &q[i].u.bar);
@@ -454,6 +461,35 @@ static void runner_warm_finish(runner *r, runner_sym *s)
     free(q);
 }
 
+/* the next free slot of s's warm queue (grown), or NULL at the bound */
+static runner_warm_note *runner_warm_slot(runner_sym *s)
+{
+    if (s->warm_qn == RUNNER_WARM_QUEUE)
+        return NULL;
+    if (s->warm_qn == s->warm_qcap) {
+        s->warm_qcap = s->warm_qcap ? s->warm_qcap * 2 : 64;
+        s->warm_q = xrealloc(s->warm_q, s->warm_qcap * sizeof *s->warm_q);
+    }
+    runner_warm_note *w = &s->warm_q[s->warm_qn++];
+    memset(w, 0, sizeof *w);
+    if (s->warm_qn > s->held.peak)
+        s->held.peak = s->warm_qn;
+    return w;
+}
+
+/* A replay's signal tick while s warms up waits behind the data that came before it, so the
+ * symbol signals at the same data times as with a blocking read (not counted as held data). */
+static void runner_warm_hold_tick(runner_sym *s, int64_t due)
+{
+    runner_warm_note *w = runner_warm_slot(s);
+    if (!w) {
+        s->held.dropped_other++;
+        return;
+    }
+    w->tick = true;
+    w->u.due = due;
+}
+
 /* A warming symbol's live note waits (in order) to be applied after the history: up to
  * RUNNER_WARM_QUEUE of them, the rest are counted as dropped (by kind); book changes are one
  * flag (the book itself is live: its state is read at the next signal). */
@@ -466,7 +502,8 @@ static void runner_warm_hold(runner_sym *s, const market_note *n)
     bool bar = n->kind == MARKET_BAR_CLOSED && n->bar;
     if (!bar && !((n->kind == MARKET_TRADE || n->kind == MARKET_FUNDING) && n->ev))
         return;
-    if (s->warm_qn == RUNNER_WARM_QUEUE) {
+    runner_warm_note *w = runner_warm_slot(s);
+    if (!w) {
         if (bar)
             s->held.dropped_bars++;
         else if (n->kind == MARKET_TRADE)
@@ -475,11 +512,6 @@ static void runner_warm_hold(runner_sym *s, const market_note *n)
             s->held.dropped_other++;
         return;
     }
-    if (s->warm_qn == s->warm_qcap) {
-        s->warm_qcap = s->warm_qcap ? s->warm_qcap * 2 : 64;
-        s->warm_q = xrealloc(s->warm_q, s->warm_qcap * sizeof *s->warm_q);
-    }
-    runner_warm_note *w = &s->warm_q[s->warm_qn++];
     w->kind = bar ? MARKET_BAR_CLOSED : n->kind;
     w->tf = n->tf;
     if (bar)
@@ -487,8 +519,6 @@ static void runner_warm_hold(runner_sym *s, const market_note *n)
     else
         w->u.ev = *n->ev;
     s->held.held++;
-    if (s->warm_qn > s->held.peak)
-        s->held.peak = s->warm_qn;
 }
 
 /* Up to max history bars through s's engine (1m and the 5m / 15m / 1h it aggregates), a signal
@@ -916,6 +946,20 @@ static void runner_signal(runner *r, runner_sym *s, int64_t now)
 
 static void runner_arm(runner *r, int64_t now);
 
+/* One symbol's part of a signal tick at due: scoring, due trainings, its signal. */
+static void runner_tick(runner *r, runner_sym *s, int64_t due)
+{
+    engine_advance(s->e, due);
+    runner_train_due(r, s, due);
+    /* an interval with no new data for the symbol would repeat its last signal on the same
+     * data and count twice in the metrics: skipped (a 1m kline feed gets one per bar) */
+    if (s->data_seq == s->sig_seq && s->last_sig_ms > 0) {
+        r->st.signals_unchanged++;
+        return;
+    }
+    runner_signal(r, s, due);
+}
+
 
 static void runner_on_timer(kclock *c, uint64_t id, int64_t due, void *ud)
 {
@@ -927,17 +971,13 @@ static void runner_on_timer(kclock *c, uint64_t id, int64_t due, void *ud)
     paper_on_time(r->pp, due);
     for (uint32_t i = 0; i < r->nsyms; i++) {
         runner_sym *s = &r->syms[i];
-        if (s->warm_state)
-            continue; /* warming up: no signal, no scoring against live time */
-        engine_advance(s->e, due);
-        runner_train_due(r, s, due);
-        /* an interval with no new data for the symbol would repeat its last signal on the same
-         * data and count twice in the metrics: skipped (a 1m kline feed gets one per bar) */
-        if (s->data_seq == s->sig_seq && s->last_sig_ms > 0) {
-            r->st.signals_unchanged++;
+        if (s->warm_state) { /* warming up: no signal, no scoring against live time; on a
+                              * simulated clock (replay) the tick waits with its data */
+            if (r->clock && kclock_kind(r->clock) == KCLOCK_SIMULATED)
+                runner_warm_hold_tick(s, due);
             continue;
         }
-        runner_signal(r, s, due);
+        runner_tick(r, s, due);
     }
     runner_arm(r, due);
 }
