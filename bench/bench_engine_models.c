@@ -150,7 +150,7 @@ int main(void)
                     continue;
                 uint64_t have = m->ops->samples(m);
                 bool due = !strcmp(m->ops->kind, "xgboost")
-                               ? xgb_should_retrain(m, now) != XGB_TRIGGER_NONE
+                               ? xgb_should_retrain(m, now) != MODEL_TRIGGER_NONE
                                : have >= trained_at[s][k] + 256;
                 if (!due)
                     continue;

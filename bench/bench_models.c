@@ -176,13 +176,13 @@ int main(void)
         if (xm->ops->learn(xm, &in, y[i], 1.0) != K_MODEL_OK)
             return 1;
     }
-    if (xgb_should_retrain(xm, 0) != XGB_TRIGGER_FIRST)
+    if (xgb_should_retrain(xm, 0) != MODEL_TRIGGER_FIRST)
         return 1;
     double t0 = cpu_s();
     if (xm->ops->train(xm) != K_MODEL_OK || xm->ops->swap(xm) != K_MODEL_OK)
         return 1;
     double fit_s = cpu_s() - t0;
-    xgb_retrain h;
+    model_retrain h;
     if (xgb_history(xm, &h, 1) != 1)
         return 1;
     double xinfer = bench_predict(xm, f, 10000, 5000, &sink);
@@ -212,7 +212,7 @@ int main(void)
                 return 1;
         }
     for (int k = 0; k < 8; k++) {
-        if (k % 4 == 3 && xgb_should_retrain(ms[k], 0) != XGB_TRIGGER_FIRST)
+        if (k % 4 == 3 && xgb_should_retrain(ms[k], 0) != MODEL_TRIGGER_FIRST)
             return 1;
         if (ms[k]->ops->train(ms[k]) != K_MODEL_OK || ms[k]->ops->swap(ms[k]) != K_MODEL_OK)
             return 1;

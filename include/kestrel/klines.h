@@ -42,4 +42,11 @@ uint64_t klines_bad(const klines *k);  /* rows refused */
 uint64_t klines_rounded(const klines *k);
 void klines_close(klines *k);
 
+/* The newest `max` whole 1m bars of a klines file that end at or before before_ms, oldest first
+ * in out[] (*n of them): a warm-up's history (the app reads it on the store's writer thread).
+ * Bad rows are skipped. K_OK, or K_ERR with the reason in err (cannot open; not 1m klines: *n 0).
+ * Thread-safe (its own reader; no shared state). */
+int klines_load_before(const char *path, enum venue v, const char *symbol, int64_t before_ms,
+                       candle *out, uint32_t max, uint32_t *n, char *err, size_t errlen);
+
 #endif

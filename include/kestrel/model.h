@@ -56,6 +56,39 @@ typedef struct model_blob {
     size_t len, cap;
 } model_blob;
 
+/* Why a training of an off-thread model ran (its retrain record's trigger). */
+enum model_trigger {
+    MODEL_TRIGGER_NONE = 0,
+    MODEL_TRIGGER_FIRST,    /* no live model yet, enough outcomes (XGBoost) */
+    MODEL_TRIGGER_COUNT,    /* N new labelled samples (the networks' train_every, XGBoost's) */
+    MODEL_TRIGGER_TIMER,    /* retrain_ms elapsed (XGBoost) */
+    MODEL_TRIGGER_DEGRADED, /* rolling accuracy below validation accuracy - degrade (XGBoost) */
+    MODEL_TRIGGER_MANUAL,   /* train() without a trigger */
+};
+/* "none" "first" "count" "timer" "degraded" "manual" */
+const char *model_trigger_name(enum model_trigger t);
+
+/* The result of one training of an off-thread model with its walk-forward gate, filled by the
+ * model (XGBoost, the LSTM, Transformer and CNN alike) and kept, the last MODEL_RETRAIN_HISTORY,
+ * for the runner to report, the app to store and the backtest to list. The candidate trains on
+ * the older n_train samples only; log losses and accuracies are on the n_holdout newest ones,
+ * which neither the candidate nor the live model trained on. Its layout is XGBoost's stored
+ * retrain history (state version 1): do not reorder. */
+typedef struct model_retrain {
+    uint64_t seq;     /* per model: 1, 2, ... */
+    int64_t at_ms;    /* the data clock when the training was started */
+    enum model_trigger trigger;
+    uint32_t n_train, n_holdout;
+    double cand_logloss, cand_acc; /* the candidate on the held-out slice */
+    double live_logloss, live_acc; /* the live model on it; NaN when there was none */
+    double base_logloss;           /* XGBoost: the training part's class prior on the slice;
+                                    * the networks: NaN (the runner's record puts the logistic
+                                    * regression's rolling out-of-sample log loss there) */
+    int accepted;     /* the candidate beat the live model there and went live */
+    double train_ms;  /* wall time of the fit, NaN when not measured */
+} model_retrain;
+#define MODEL_RETRAIN_HISTORY 16
+
 #define MODEL_F_SEQUENCE 1u  /* reads model_input.window */
 #define MODEL_F_OFFTHREAD 2u /* heavy training runs on the learner thread via train()/swap() */
 
@@ -76,6 +109,9 @@ typedef struct model_ops {
     enum model_result (*load)(model *m, const uint8_t *data, size_t len);
     uint64_t (*samples)(const model *m); /* labelled samples learned so far */
     void (*free)(model *m);
+    /* MODEL_F_OFFTHREAD (optional): the retrain records, newest first, at most max (<=
+     * MODEL_RETRAIN_HISTORY); returns how many. Main thread (what swap() took). */
+    uint32_t (*retrains)(const model *m, model_retrain *out, uint32_t max);
 } model_ops;
 
 /* Every model struct begins with this header. */
@@ -92,6 +128,12 @@ static inline enum model_result model_predict(model *m, const model_input *in, m
 static inline enum model_result model_learn(model *m, const model_input *in, int label, double w)
 {
     return m->ops->learn(m, in, label, w);
+}
+
+/* m's retrain records, newest first (0 for a model without them). */
+static inline uint32_t model_retrains(const model *m, model_retrain *out, uint32_t max)
+{
+    return m->ops->retrains ? m->ops->retrains(m, out, max) : 0;
 }
 
 void model_blob_put(model_blob *b, const void *data, size_t len);

@@ -186,12 +186,9 @@ uint32_t nn_replay_snapshot(nn_replay *r, uint32_t max, float *x, uint8_t *y, fl
  * makes the candidate live only when its log loss beats the live one by `min_gain`; refused, the
  * live weights stay and the candidate keeps training from where it is. The held-out slice is
  * always newer than anything either set of weights was trained on. */
-typedef struct nn_gate {
-    uint64_t seq;                 /* per model: 1, 2, ... (swap() numbers them) */
-    uint32_t n_train, n_holdout;  /* samples the candidate could draw from / held out */
-    double cand_logloss, cand_acc, live_logloss, live_acc;
-    int accepted;
-} nn_gate;
+/* Its result is a model_retrain (model.h): seq numbered by swap(), trigger COUNT, at_ms the
+ * data time nn_model_set_trigger() gave for it, n_train = the samples the candidate could draw
+ * from, n_holdout = those held out, base_logloss NaN, train_ms NaN (the learner times it). */
 
 /* ---- the generic model ---- */
 typedef struct nn_model {
@@ -218,9 +215,13 @@ typedef struct nn_model {
     uint64_t steps_live;
     double loss_live;
     /* the gate: `ref` is the learner's copy of the live weights and `gate` the last train()'s
-     * result (both under cand_mu); gate_live is the last result swap() took (main thread) */
+     * result (both under cand_mu); hist[] what swap() took, newest first (main thread) */
     float *ref;
-    nn_gate gate, gate_live;
+    model_retrain gate;                      /* under cand_mu */
+    model_retrain hist[MODEL_RETRAIN_HISTORY]; /* newest first: what swap() took (main) */
+    uint32_t nhist;
+    int64_t req_ms;                          /* main: nn_model_set_trigger's data time */
+    enum model_trigger req_trigger;
     /* load() while train() runs (main thread only): live weights and counters are restored at
      * once, the candidate when the running job comes back; its result is stale and swap()
      * drops it (K_MODEL_REFUSED) instead of applying it to the restored weights */
@@ -247,8 +248,10 @@ void nn_model_free(model *m);
 /* The loss of one sample (window of T*F floats) under parameters p, without dropout, and, when
  * g is not NULL, its gradient added into g (nparams floats). For gradient checks and benches. */
 double nn_model_loss_grad(nn_model *nm, const float *p, const float *win, int label, float *g);
-/* The last gate result swap() took: false before any. */
-bool nn_model_gate_last(const model *m, nn_gate *out);
+/* The gate results swap() took, newest first (the ops' retrains). */
+uint32_t nn_model_retrains(const model *m, model_retrain *out, uint32_t max);
+/* Main thread, before a train() is started: its trigger and data time, for its record. */
+void nn_model_set_trigger(model *m, enum model_trigger t, int64_t now_ms);
 /* Samples currently held by the replay buffer (approximate while the learner runs). */
 uint32_t nn_model_replay_count(nn_model *nm);
 

@@ -61,15 +61,13 @@ int runner_strategy_parse(const char *s, enum runner_strategy *out);
  * bits; K_ERR on an unknown name. */
 int runner_models_parse(const char *s, uint32_t *out);
 
-/* One training of an off-thread model, with its walk-forward gate. XGBoost: its record
- * (xgb_retrain: trigger, train / held-out sizes, candidate / live / prior log loss and accuracy on
- * the held-out slice, accepted when the candidate beat the bar). The networks (nn_gate): trigger
- * "count" (train_every new labelled samples), n_train = the older replay samples the candidate
- * trained on, n_holdout = the newest ones it never saw, cand_logloss / cand_acc and
- * live_logloss / live_acc = candidate and live weights on that held-out slice, base_logloss =
- * the logistic regression's rolling out-of-sample log loss (NaN without one); accepted = the
- * candidate beat the live network there and went live. A result trained before a load() of the
- * model's state is dropped, not recorded. */
+/* One training of an off-thread model, with its walk-forward gate: the model's own record
+ * (model_retrain, model.h: the same for XGBoost and the networks, taken through
+ * model_retrains()) with the model's name and kind, the trigger's name, whether it ran on the
+ * learner thread and the samples the model has. base_logloss: XGBoost's class prior on the
+ * held-out slice; for a network (no bar of its own) the logistic regression's rolling
+ * out-of-sample log loss (NaN without one). A result trained before a load() of the model's
+ * state is dropped, not recorded. */
 typedef struct runner_retrain {
     char model[32], kind[16], trigger[16];
     uint64_t seq;         /* per model: 1, 2, ... */
@@ -129,8 +127,10 @@ typedef struct runner_config {
                        uint32_t max);
     /* ... or RUNNER_WARMUP_PENDING: the bars come later (the app: a read on the store's writer
      * thread) through runner_warmup_ready(); until they are fed the symbol's engine gets none of
-     * its live data (its closed bars wait, up to 256, and are fed after the history), makes no
-     * signal, never trades, and runner_warming() says so. */
+     * its live data: its closed bars, trades and funding times wait in order (up to
+     * RUNNER_WARM_QUEUE notes; the rest are dropped and counted, runner_warm_info) and are
+     * applied after the history; it makes no signal, never trades, and runner_warming() says
+     * so. A replay waits for runner_warmups_pending() before its next line (determinism). */
     void *warmup_ud;
     uint32_t warmup_max; /* 1440 (a day of 1m bars) */
     /* client order ids: "<id_prefix><epoch base36>x<seq>", so an epoch above every earlier one
@@ -184,6 +184,18 @@ uint32_t runner_warmup_step(runner *r, uint32_t max_bars);
 /* True while symbol index si warms up: *fed bars fed so far of *total (0 while the read is
  * outstanding). */
 bool runner_warming(const runner *r, uint32_t si, uint64_t *fed, uint32_t *total);
+/* What a symbol's live data did while it warmed up (asynchronously): notes (closed bars, trades,
+ * funding times) held and applied after the history, dropped past RUNNER_WARM_QUEUE (by kind),
+ * the most held at once, and how many wait now. Kept after the warm-up (ctl metrics, screen 3). */
+#define RUNNER_WARM_QUEUE 4096
+typedef struct runner_warm_held {
+    uint64_t held, applied, dropped_bars, dropped_trades, dropped_other;
+    uint32_t peak, waiting;
+} runner_warm_held;
+void runner_warm_info(const runner *r, uint32_t si, runner_warm_held *out);
+/* True while any symbol waits for or feeds its warm-up history (the replay's pump holds its
+ * next line until it is false, so the history always meets the data at the same point). */
+bool runner_warmups_pending(const runner *r);
 
 /* The newest training of model i of symbol index si's engine (false when none yet). */
 bool runner_last_retrain(const runner *r, uint32_t si, uint32_t i, runner_retrain *out);

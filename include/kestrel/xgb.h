@@ -32,38 +32,19 @@ typedef struct xgb_config {
 } xgb_config;
 void xgb_config_default(xgb_config *c);
 
-enum xgb_trigger {
-    XGB_TRIGGER_NONE = 0,
-    XGB_TRIGGER_FIRST,    /* no live model yet, enough outcomes */
-    XGB_TRIGGER_COUNT,    /* retrain_every new outcomes */
-    XGB_TRIGGER_TIMER,    /* retrain_ms elapsed */
-    XGB_TRIGGER_DEGRADED, /* rolling accuracy below validation accuracy - degrade */
-    XGB_TRIGGER_MANUAL,   /* train() without a trigger */
-};
-const char *xgb_trigger_name(enum xgb_trigger t);
-
-/* The result of one retrain, kept by the model (the last XGB_HISTORY) for the engine to store
- * and the AI screen to show. Log losses and accuracies are on the held-out slice. */
-typedef struct xgb_retrain {
-    uint64_t seq;   /* 1, 2, ... */
-    int64_t at_ms;  /* the caller's clock when it was triggered */
-    enum xgb_trigger trigger;
-    uint32_t n_train, n_holdout;
-    double cand_logloss, cand_acc;
-    double live_logloss, live_acc; /* NaN when there was no live model */
-    double base_logloss;           /* class prior of the training part */
-    int accepted;
-    double train_ms; /* wall time of the fit */
-} xgb_retrain;
-#define XGB_HISTORY 16
+/* A retrain's trigger is a model_trigger (model.h: first, count, timer, degraded, manual) and
+ * its record a model_retrain, kept by the model (the last XGB_HISTORY) for the engine to store
+ * and the AI screen to show; log losses and accuracies are on the held-out slice, base_logloss
+ * is the training part's class prior there. */
+#define XGB_HISTORY MODEL_RETRAIN_HISTORY
 
 /* NULL when cfg is out of range (nfeat 0, window < 20, holdout outside (0, 0.9), rounds 0). */
 model *xgb_new(const char *name, uint32_t nfeat, const xgb_config *cfg);
 /* Main thread: the trigger that makes a retrain due now (and remembers it for the next train()),
  * or NONE (also while a retrain is outstanding: between this and swap()). */
-enum xgb_trigger xgb_should_retrain(model *m, int64_t now_ms);
+enum model_trigger xgb_should_retrain(model *m, int64_t now_ms);
 /* Retrain results, newest first; returns how many (<= max, <= XGB_HISTORY). */
-uint32_t xgb_history(const model *m, xgb_retrain *out, uint32_t max);
+uint32_t xgb_history(const model *m, model_retrain *out, uint32_t max); /* = ops->retrains */
 /* The live model's rolling accuracy on the last outcomes (NaN before any), and its validation
  * accuracy (NaN without a live model). */
 void xgb_accuracy(const model *m, double *rolling, double *validated);

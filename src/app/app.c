@@ -847,6 +847,16 @@ static void app_pump(app *a)
     int64_t start = loop_mono_ns();
     int n = 0;
     for (;;) {
+        if (a->runner && runner_warmups_pending(a->runner)) {
+            /* a symbol's engine warms up (its history is read on the store's writer thread and
+             * fed a chunk per loop turn): the next line waits for it (polled each ms, the loop
+             * runs on), so the history always meets the data at the same line, a seek's re-run
+             * and a straight run alike; the pacing starts again from here */
+            p->anchored = false;
+            app_sync_counters(a);
+            app_schedule_pump(a, 1);
+            return;
+        }
         if (!p->pending) {
             int r = replay_next(a->replay, &p->line);
             if (r == REPLAY_AGAIN) { /* the reader is behind: replay_fd() calls back */

@@ -443,25 +443,44 @@ static void trading_warm_tick(loop *l, uint64_t id, void *ud)
         a->trading->warm_timer = loop_timer_add(l, 0, trading_warm_tick, a);
 }
 
-/* A warm-up read of the writer thread came back (main thread, store_process): the bars go to
- * the runner, unless trading was restarted meanwhile. */
+/* A warm-up read on the writer thread (store_read_async / store_load_candles_async), and its
+ * answer (main thread, store_process): the bars go to the runner, unless trading was restarted
+ * meanwhile. One mechanism for both sources: stored candles, or a klines file read there. */
 struct trading_warm_read {
     app *a;
     const market_sym *ms;
     uint32_t gen;
     candle *bars;
+    /* a klines file: read by trading_warm_klines on the writer thread (copies: the writer never
+     * reads the app) */
+    char path[1024], symbol[KSYM_MAX], err[1200];
+    enum venue venue;
+    int64_t before_ms;
+    uint32_t max;
 };
+
+static enum store_result trading_warm_klines(void *ud, struct sqlite3 *db, uint32_t *n)
+{
+    (void)db; /* a file, not the database: the writer thread is the app's one reader off the loop */
+    struct trading_warm_read *w = ud;
+    if (klines_load_before(w->path, w->venue, w->symbol, w->before_ms, w->bars, w->max, n, w->err,
+                           sizeof w->err) != K_OK)
+        *n = 0; /* logged by trading_warm_done: no warm-up */
+    return STORE_OK;
+}
 
 static void trading_warm_done(void *ud, enum store_result rc, uint32_t n)
 {
     struct trading_warm_read *w = ud;
     app *a = w->a;
     if (a->runner && a->trading && a->trading_reruns == w->gen) {
+        if (w->err[0])
+            log_warn(a->log, "engine.warmup: %s", w->err);
         if (rc != STORE_OK)
-            log_warn(a->log, "%s: reading the warm-up candles failed: no warm-up", w->ms->name);
+            log_warn(a->log, "%s: reading the warm-up history failed: no warm-up", w->ms->name);
         else if (n)
-            log_info(a->log, "%s: the models warm up on %u history bars (stored candles)",
-                     w->ms->name, n);
+            log_info(a->log, "%s: the models warm up on %u history bars (%s)", w->ms->name, n,
+                     w->path[0] ? w->path : "stored candles");
         runner_warmup_ready(a->runner, w->ms, w->bars, rc == STORE_OK ? n : 0);
         if (!a->trading->warm_timer && a->loop)
             a->trading->warm_timer = loop_timer_add(a->loop, 0, trading_warm_tick, a);
@@ -472,10 +491,11 @@ static void trading_warm_done(void *ud, enum store_result rc, uint32_t n)
 
 /* The warm-up history of a symbol's engine (runner_config.warmup): nothing when a stored model
  * state will be restored (it has learned already; restoring over a warm-up whose trainings are
- * running would race them), else the newest stored 1m candles before the symbol's first data
- * (engine.warmup = "store", read on the store's writer thread: RUNNER_WARMUP_PENDING, the bars
- * come back through trading_warm_done) or a klines CSV (a path: read here, like the model
- * state, which is still a main-thread read). */
+ * running would race them), else the newest 1m bars that end before the symbol's first data:
+ * stored candles (engine.warmup = "store") or a klines file (a path), both read on the store's
+ * writer thread (RUNNER_WARMUP_PENDING: the bars come back through trading_warm_done; a replay
+ * holds its next line until they are fed, runner_warmups_pending, so a seek and a straight run
+ * agree). Without a store there is no writer thread: a klines file is then read here. */
 static uint32_t trading_warmup(void *ud, const market_sym *ms, int64_t before_ms, candle *out,
                                uint32_t max)
 {
@@ -483,6 +503,7 @@ static uint32_t trading_warmup(void *ud, const market_sym *ms, int64_t before_ms
     const char *src = a->cfg.engine_warmup;
     if (!strcmp(src, "off") || !src[0])
         return 0;
+    bool stored = !strcmp(src, "store");
     if (a->store) {
         void *blob = NULL;
         size_t len = 0;
@@ -492,61 +513,44 @@ static uint32_t trading_warmup(void *ud, const market_sym *ms, int64_t before_ms
         free(blob);
         if (rc == STORE_OK && t <= before_ms)
             return 0;
-    }
-    uint32_t n = 0;
-    if (!strcmp(src, "store") && a->source != APP_SOURCE_LIVE) {
-        /* a replay runs on its simulated clock: the history must be fed at a fixed point of
-         * the data, or a seek and an uninterrupted run would differ (a blocking read, as the
-         * replay's own file reads are) */
-        if (!a->store || store_load_candles(a->store, ms->venue, ms->name, TF_1M, before_ms, out,
-                                            max, &n) != STORE_OK)
-            n = 0;
-    } else if (!strcmp(src, "store")) { /* live: on the store's writer thread */
-        if (!a->store)
-            return 0;
-        struct trading_warm_read *w = xcalloc(1, sizeof *w);
-        w->a = a;
-        w->ms = ms;
-        w->gen = a->trading_reruns;
-        w->bars = xmalloc((max ? max : 1) * sizeof *w->bars);
-        if (store_load_candles_async(a->store, ms->venue, ms->name, TF_1M, before_ms, w->bars,
-                                     max, trading_warm_done, w) != STORE_OK) {
-            log_warn(a->log, "%s: the store is busy: no warm-up", ms->name);
-            free(w->bars);
-            free(w);
-            return 0;
-        }
-        return RUNNER_WARMUP_PENDING;
-    } else {
+    } else if (stored) {
+        return 0;
+    } else { /* no store, no writer thread: the file is read on the calling thread */
         char err[256];
-        klines *k = NULL;
-        if (klines_open(&k, src, ms->venue, ms->name, "", err, sizeof err) != K_OK) {
+        uint32_t n = 0;
+        if (klines_load_before(src, ms->venue, ms->name, before_ms, out, max, &n, err,
+                               sizeof err) != K_OK) {
             log_warn(a->log, "engine.warmup: %s", err);
             return 0;
         }
-        feed_event ev;
-        int r;
-        while ((r = klines_next(k, &ev)) != 0) { /* the newest max bars before the data */
-            if (r < 0 || ev.u.kline.open_ms + 60000 > before_ms)
-                continue;
-            candle c = {.open_ms = ev.u.kline.open_ms, .o = ev.u.kline.o, .h = ev.u.kline.h,
-                        .l = ev.u.kline.l, .c = ev.u.kline.c, .volume = ev.u.kline.volume};
-            if (n == max) {
-                memmove(out, out + 1, (max - 1) * sizeof *out);
-                n--;
-            }
-            out[n++] = c;
-        }
-        if (klines_tf(k) != TF_1M) {
-            log_warn(a->log, "engine.warmup: %s is not 1m klines; not used", src);
-            n = 0;
-        }
-        klines_close(k);
+        if (n)
+            log_info(a->log, "%s: the models warm up on %u history bars (%s)", ms->name, n, src);
+        return n;
     }
-    if (n)
-        log_info(a->log, "%s: the models warm up on %u history bars (%s)", ms->name, n,
-                 !strcmp(src, "store") ? "stored candles" : src);
-    return n;
+    struct trading_warm_read *w = xcalloc(1, sizeof *w);
+    w->a = a;
+    w->ms = ms;
+    w->gen = a->trading_reruns;
+    w->bars = xmalloc((max ? max : 1) * sizeof *w->bars);
+    w->max = max;
+    w->venue = ms->venue;
+    w->before_ms = before_ms;
+    snprintf(w->symbol, sizeof w->symbol, "%s", ms->name);
+    enum store_result rc;
+    if (stored) /* bars that end by the first data: open_ms <= before_ms - 1 minute */
+        rc = store_load_candles_async(a->store, ms->venue, ms->name, TF_1M, before_ms - 59999,
+                                      w->bars, max, trading_warm_done, w);
+    else {
+        snprintf(w->path, sizeof w->path, "%s", src);
+        rc = store_read_async(a->store, trading_warm_klines, trading_warm_done, w);
+    }
+    if (rc != STORE_OK) {
+        log_warn(a->log, "%s: the store is busy: no warm-up", ms->name);
+        free(w->bars);
+        free(w);
+        return 0;
+    }
+    return RUNNER_WARMUP_PENDING;
 }
 
 static void trading_on_engine(void *ud, const market_sym *ms, engine *e, int64_t now_ms)
@@ -1555,6 +1559,30 @@ const cmd_entry cmd_set_entry = {.name = "set", .args = "KEY VALUE",
                                          "at the next start)",
                                  .min_args = 2, .max_args = 2, .exec = trading_set_exec};
 
+/* ctl metrics' `warmup`: the runner's side of an asynchronous warm-up (docs/CONTROL.md): the
+ * symbol's live notes held meanwhile and applied after the history, and those dropped past
+ * RUNNER_WARM_QUEUE, by kind. */
+static void trading_warm_json(const runner *r, uint32_t si, cJSON *m)
+{
+    cJSON *wu = cJSON_GetObjectItemCaseSensitive(m, "warmup");
+    if (!wu)
+        return;
+    runner_warm_held h;
+    runner_warm_info(r, si, &h);
+    uint64_t fed = 0;
+    uint32_t total = 0;
+    cJSON_AddBoolToObject(wu, "warming", runner_warming(r, si, &fed, &total));
+    cJSON_AddNumberToObject(wu, "live_held", (double)h.held);
+    cJSON_AddNumberToObject(wu, "live_applied", (double)h.applied);
+    cJSON_AddNumberToObject(wu, "live_waiting", h.waiting);
+    cJSON_AddNumberToObject(wu, "live_held_max", h.peak);
+    cJSON_AddNumberToObject(wu, "live_bound", RUNNER_WARM_QUEUE);
+    cJSON *d = cJSON_AddObjectToObject(wu, "live_dropped");
+    cJSON_AddNumberToObject(d, "bars", (double)h.dropped_bars);
+    cJSON_AddNumberToObject(d, "trades", (double)h.dropped_trades);
+    cJSON_AddNumberToObject(d, "funding", (double)h.dropped_other);
+}
+
 static cmd_result trading_metrics_exec(cmd_ctx *c)
 {
     if (trading_need(c) != CMD_OK)
@@ -1571,6 +1599,7 @@ static cmd_result trading_metrics_exec(cmd_ctx *c)
         if (!m)
             return cmd_fail(c, "out of memory");
         cJSON_AddStringToObject(m, "symbol", s->name);
+        trading_warm_json(r, i, m);
         cJSON_Delete(c->out);
         c->out = m;
         return CMD_OK;

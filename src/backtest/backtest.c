@@ -691,18 +691,20 @@ static cJSON *bt_summary_json(const metrics_summary *s, double weight)
     return o;
 }
 
-/* Every XGBoost retrain of the run (the model keeps the last XGB_HISTORY): when, why, the
- * held-out comparison and whether the candidate went live. */
+/* The retrains of an off-thread model (XGBoost, LSTM, Transformer, CNN: each keeps its last
+ * MODEL_RETRAIN_HISTORY records, model_retrain): when, why, the held-out comparison and whether
+ * the candidate went live; retrains_total counts them all. */
 static void bt_retrains_json(cJSON *o, const model *m)
 {
-    xgb_retrain h[XGB_HISTORY];
-    uint32_t n = xgb_history(m, h, XGB_HISTORY);
+    model_retrain h[MODEL_RETRAIN_HISTORY];
+    uint32_t n = model_retrains(m, h, MODEL_RETRAIN_HISTORY);
+    cJSON_AddNumberToObject(o, "retrains_total", n ? (double)h[0].seq : 0);
     cJSON *a = cJSON_AddArrayToObject(o, "retrains");
     for (uint32_t k = n; k-- > 0;) { /* oldest first */
         cJSON *x = cJSON_CreateObject();
         cJSON_AddNumberToObject(x, "seq", (double)h[k].seq);
         cJSON_AddNumberToObject(x, "at", (double)h[k].at_ms);
-        cJSON_AddStringToObject(x, "trigger", xgb_trigger_name(h[k].trigger));
+        cJSON_AddStringToObject(x, "trigger", model_trigger_name(h[k].trigger));
         cJSON_AddNumberToObject(x, "n_train", h[k].n_train);
         cJSON_AddNumberToObject(x, "n_holdout", h[k].n_holdout);
         bt_add_num(x, "candidate_log_loss", h[k].cand_logloss);
@@ -855,7 +857,7 @@ static int bt_run_once(const bt_opts *o, const runner_config *c, int64_t lo, int
             metrics_track_all(metrics_set_model_track(set, i), &mm);
             cJSON *mo = bt_summary_json(&mm, w[i]);
             model *md = engine_model(e, i);
-            if (!strcmp(md->ops->kind, "xgboost"))
+            if (md->ops->flags & MODEL_F_OFFTHREAD)
                 bt_retrains_json(mo, md);
             cJSON_AddItemToObject(mods, md->name, mo);
         }

@@ -127,6 +127,7 @@ static const model_ops cnn_ops = {
     .load = nn_model_load,
     .samples = nn_model_samples,
     .free = nn_model_free,
+    .retrains = nn_model_retrains,
 };
 
 model *cnn_new(const char *name, uint32_t nfeat, const nn_config *cfg)

@@ -790,6 +790,32 @@ const metrics_set *engine_metrics(const engine *e)
     return e->metrics;
 }
 
+/* Why model i has the weight it has (docs/CONTROL.md `metrics`): held at zero by the
+ * logistic-regression rule (a deep or tree model that has not beaten logreg out of sample over
+ * its window, or has fewer than min_scored scored predictions), at the prior weight (too few
+ * scored predictions of its own), or weighted by its rolling log loss. */
+static void engine_weight_json(const engine *e, uint32_t i, cJSON *mo)
+{
+    double loss, base;
+    bool held = ensemble_held(e->ens, i, &loss, &base);
+    ensemble_config dc;
+    ensemble_config_default(&dc);
+    uint32_t n = ensemble_scored(e->ens, i);
+    cJSON_AddBoolToObject(mo, "held_by_logreg_rule", held);
+    cJSON_AddStringToObject(mo, "weight_reason", held ? "held_by_logreg_rule"
+                                                 : n < dc.min_scored ? "prior"
+                                                                     : "log_loss");
+    cJSON_AddNumberToObject(mo, "weight_scored", n);
+    if (isfinite(loss))
+        cJSON_AddNumberToObject(mo, "weight_log_loss", loss);
+    else
+        cJSON_AddNullToObject(mo, "weight_log_loss");
+    if (held && isfinite(base))
+        cJSON_AddNumberToObject(mo, "logreg_log_loss", base);
+    else if (held)
+        cJSON_AddNullToObject(mo, "logreg_log_loss");
+}
+
 cJSON *engine_metrics_json(const engine *e)
 {
     cJSON *j = metrics_set_json(e->metrics);
@@ -797,9 +823,10 @@ cJSON *engine_metrics_json(const engine *e)
     for (uint32_t i = 0; i < e->nmodels; i++) { /* labelled samples each model has learned */
         cJSON *mo = cJSON_GetObjectItemCaseSensitive(mods, e->models[i]->name);
         const model *m = e->models[i];
-        if (mo)
-            cJSON_AddNumberToObject(mo, "samples", m->ops->samples ? (double)m->ops->samples(m)
-                                                                    : 0);
+        if (!mo)
+            continue;
+        cJSON_AddNumberToObject(mo, "samples", m->ops->samples ? (double)m->ops->samples(m) : 0);
+        engine_weight_json(e, i, mo);
     }
     cJSON *w = cJSON_AddObjectToObject(j, "weights");
     double wt[ENSEMBLE_MAX_MODELS];

@@ -210,6 +210,7 @@ static const model_ops lstm_ops = {
     .load = nn_model_load,
     .samples = nn_model_samples,
     .free = nn_model_free,
+    .retrains = nn_model_retrains,
 };
 
 model *lstm_new(const char *name, uint32_t nfeat, const nn_config *cfg)

@@ -8,6 +8,19 @@
 
 #include "kestrel/xmalloc.h"
 
+const char *model_trigger_name(enum model_trigger t)
+{
+    switch (t) {
+    case MODEL_TRIGGER_NONE: return "none";
+    case MODEL_TRIGGER_FIRST: return "first";
+    case MODEL_TRIGGER_COUNT: return "count";
+    case MODEL_TRIGGER_TIMER: return "timer";
+    case MODEL_TRIGGER_DEGRADED: return "degraded";
+    case MODEL_TRIGGER_MANUAL: return "manual";
+    }
+    return "?";
+}
+
 const char *model_strerror(enum model_result r)
 {
     switch (r) {

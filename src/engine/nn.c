@@ -704,8 +704,9 @@ static void nn_model_score(nn_model *nm, const float *p, uint32_t k, double acc[
 /* The gate: candidate and live weights (ref) on the held-out samples [seq0 - hold, seq0). */
 static void nn_model_gate(nn_model *nm, uint64_t seq0, uint32_t hold, uint32_t c0)
 {
-    nn_gate *g = &nm->gate;
+    model_retrain *g = &nm->gate;
     memset(g, 0, sizeof(*g));
+    g->base_logloss = g->train_ms = NAN;
     g->n_train = c0 - hold;
     double ca[3] = {0, 0, 0}, la[3] = {0, 0, 0};
     uint32_t B = nm->cfg.batch;
@@ -801,8 +802,13 @@ enum model_result nn_model_swap(model *m)
         nm->stale_dropped++;
         rc = K_MODEL_REFUSED;
     } else if (atomic_load(&nm->cand_fresh)) {
-        nm->gate.seq = nm->gate_live.seq + 1;
-        nm->gate_live = nm->gate;
+        nm->gate.seq = (nm->nhist ? nm->hist[0].seq : 0) + 1;
+        nm->gate.trigger = nm->req_trigger ? nm->req_trigger : MODEL_TRIGGER_MANUAL;
+        nm->gate.at_ms = nm->req_ms;
+        memmove(nm->hist + 1, nm->hist, (MODEL_RETRAIN_HISTORY - 1) * sizeof(nm->hist[0]));
+        nm->hist[0] = nm->gate;
+        if (nm->nhist < MODEL_RETRAIN_HISTORY)
+            nm->nhist++;
         if (nm->gate.accepted) {
             memcpy(nm->live, nm->cand, nm->arch->nparams * sizeof(float));
             memcpy(nm->ref, nm->cand, nm->arch->nparams * sizeof(float));
@@ -818,13 +824,19 @@ enum model_result nn_model_swap(model *m)
     return rc;
 }
 
-bool nn_model_gate_last(const model *m, nn_gate *out)
+uint32_t nn_model_retrains(const model *m, model_retrain *out, uint32_t max)
 {
     const nn_model *nm = (const nn_model *)m;
-    if (nm->gate_live.seq == 0)
-        return false;
-    *out = nm->gate_live;
-    return true;
+    uint32_t n = K_MIN(max, nm->nhist);
+    memcpy(out, nm->hist, n * sizeof(*out));
+    return n;
+}
+
+void nn_model_set_trigger(model *m, enum model_trigger t, int64_t now_ms)
+{
+    nn_model *nm = (nn_model *)m;
+    nm->req_trigger = t;
+    nm->req_ms = now_ms;
 }
 
 uint64_t nn_model_samples(const model *m)

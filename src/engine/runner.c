@@ -45,19 +45,31 @@ typedef struct runner_sym {
     runner_retrain last_rt[ENSEMBLE_MAX_MODELS]; /* the newest finished training per model */
     uint64_t sig_seq;  /* data_seq when its last signal was made */
     /* the warm-up: 1 = waiting for its bars (an asynchronous read), 2 = feeding them in chunks
-     * (runner_warmup_step); meanwhile the symbol's live bars wait in warm_q and nothing else of
-     * its data reaches the engine, no signal is made and nothing trades */
+     * (runner_warmup_step); meanwhile the symbol's live data (bars, trades, funding) waits in
+     * warm_q, in order, bounded (runner_warm_hold), no signal is made and nothing trades */
     uint8_t warm_state;
     candle *warm_bars;
-    uint32_t warm_n, warm_i, warm_qn;
-    uint64_t warm_fed, warm_qdropped;
+    uint32_t warm_n, warm_i;
+    uint64_t warm_fed;
     int64_t warm_before, warm_last;
     candles *warm_agg[3];
-    candle *warm_q;        /* RUNNER_WARM_QUEUE live bars (tf in warm_qtf) */
-    enum tf *warm_qtf;
+    struct runner_warm_note *warm_q; /* grown on demand up to RUNNER_WARM_QUEUE */
+    uint32_t warm_qn, warm_qcap;
+    bool warm_top;                   /* the book changed meanwhile (one flag, not queued) */
+    runner_warm_held held;           /* what waited, what was applied and dropped */
 } runner_sym;
 
-#define RUNNER_WARM_QUEUE 256
+/* One note of a warming symbol's live data, kept to be applied after its history. */
+typedef struct runner_warm_note {
+    enum market_note_kind kind; /* MARKET_BAR_CLOSED, MARKET_TRADE, MARKET_FUNDING */
+    bool tick;                  /* a signal tick at u.due (replay: runner_warm_hold_tick) */
+    enum tf tf;
+    union {
+        candle bar;
+        feed_event ev;
+        int64_t due;
+    } u;
+} runner_warm_note;
 
 struct runner {
     market *m;
@@ -246,38 +258,24 @@ static void runner_retrained(runner *r, runner_sym *s, uint32_t i, enum model_re
     rt.offthread = offthread;
     rt.train_ms = train_ms;
     rt.samples = m->ops->samples ? m->ops->samples(m) : 0;
-    if (!strcmp(m->ops->kind, "xgboost")) {
-        xgb_retrain x;
-        if (xgb_history(m, &x, 1) != 1)
-            return; /* nothing recorded (no retrain ran) */
-        rt.seq = x.seq;
-        rt.time_ms = x.at_ms;
-        snprintf(rt.trigger, sizeof rt.trigger, "%s", xgb_trigger_name(x.trigger));
-        rt.n_train = x.n_train;
-        rt.n_holdout = x.n_holdout;
-        rt.cand_logloss = x.cand_logloss;
-        rt.cand_acc = x.cand_acc;
-        rt.live_logloss = x.live_logloss;
-        rt.live_acc = x.live_acc;
-        rt.base_logloss = x.base_logloss;
-        rt.accepted = x.accepted != 0;
-        if (!offthread)
-            rt.train_ms = x.train_ms;
-    } else {
-        bool net = !strcmp(m->ops->kind, "lstm") || !strcmp(m->ops->kind, "transformer") ||
-                   !strcmp(m->ops->kind, "cnn"); /* nn_model underneath (another: unknown) */
-        nn_gate g;
-        if (!net || !nn_model_gate_last(m, &g))
-            return; /* nothing recorded (no gate ran) */
-        snprintf(rt.trigger, sizeof rt.trigger, "count");
-        rt.seq = g.seq;
-        rt.n_train = g.n_train;
-        rt.n_holdout = g.n_holdout;
-        rt.cand_logloss = g.cand_logloss;
-        rt.cand_acc = g.cand_acc;
-        rt.live_logloss = g.live_logloss;
-        rt.live_acc = g.live_acc;
-        rt.base_logloss = NAN; /* the logistic regression's rolling out-of-sample log loss */
+    model_retrain x; /* the model's own record (model.h): the same for every kind */
+    if (swap_rc != K_MODEL_OK || model_retrains(m, &x, 1) != 1)
+        return; /* nothing new recorded (no gate ran, nothing swapped) */
+    rt.seq = x.seq;
+    rt.time_ms = x.at_ms;
+    snprintf(rt.trigger, sizeof rt.trigger, "%s", model_trigger_name(x.trigger));
+    rt.n_train = x.n_train;
+    rt.n_holdout = x.n_holdout;
+    rt.cand_logloss = x.cand_logloss;
+    rt.cand_acc = x.cand_acc;
+    rt.live_logloss = x.live_logloss;
+    rt.live_acc = x.live_acc;
+    rt.base_logloss = x.base_logloss;
+    rt.accepted = x.accepted != 0;
+    if (!offthread && isfinite(x.train_ms))
+        rt.train_ms = x.train_ms;
+    if (!isfinite(rt.base_logloss)) /* no bar of its own: the logistic regression's rolling
+                                     * out-of-sample log loss (NaN without one) */
         for (uint32_t j = 0; j < engine_models(s->e); j++)
             if (!strcmp(engine_model(s->e, j)->ops->kind, "logreg")) {
                 metrics_summary ms;
@@ -285,8 +283,6 @@ static void runner_retrained(runner *r, runner_sym *s, uint32_t i, enum model_re
                 rt.base_logloss = ms.n ? ms.log_loss : NAN;
                 break;
             }
-        rt.accepted = swap_rc == K_MODEL_OK && g.accepted;
-    }
     s->last_rt[i] = rt;
     if (r->cfg.on_retrain)
         r->cfg.on_retrain(r->cfg.on_retrain_ud, s->ms, &rt);
@@ -298,6 +294,15 @@ bool runner_last_retrain(const runner *r, uint32_t si, uint32_t i, runner_retrai
         return false;
     *out = r->syms[si].last_rt[i];
     return true;
+}
+
+/* A network's training starts now (its retrain record's trigger and data time; XGBoost keeps
+ * its own from xgb_should_retrain). */
+static void runner_net_trigger(model *m, int64_t now)
+{
+    const char *k = m->ops->kind;
+    if (!strcmp(k, "lstm") || !strcmp(k, "transformer") || !strcmp(k, "cnn"))
+        nn_model_set_trigger(m, MODEL_TRIGGER_COUNT, now);
 }
 
 /* After labels reached the engine: starts the training of every off-thread model that is due
@@ -313,7 +318,7 @@ static void runner_train_due(runner *r, runner_sym *s, int64_t now)
         uint64_t have = m->ops->samples ? m->ops->samples(m) : 0;
         bool due;
         if (!strcmp(m->ops->kind, "xgboost"))
-            due = xgb_should_retrain(m, now) != XGB_TRIGGER_NONE;
+            due = xgb_should_retrain(m, now) != MODEL_TRIGGER_NONE;
         else
             due = have >= s->trained_at[i] + (r->cfg.train_every ? r->cfg.train_every : 256);
         if (!due)
@@ -326,8 +331,10 @@ static void runner_train_due(runner *r, runner_sym *s, int64_t now)
                 continue;
             }
             s->train_start_ms[i] = now; /* the job's: read when it comes back */
+            runner_net_trigger(m, now);
         } else {
             s->train_start_ms[i] = now;
+            runner_net_trigger(m, now);
             enum model_result tr = m->ops->train(m);
             enum model_result sw = m->ops->swap ? m->ops->swap(m) : K_MODEL_NOT_READY;
             if ((tr == K_MODEL_OK || tr == K_MODEL_BAD_STATE) && sw != K_MODEL_REFUSED)
@@ -391,6 +398,9 @@ static void runner_warm_closed(void *ud, enum tf tf, const candle *bar)
 }
 
 static void runner_on_bar(runner *r, runner_sym *s, enum tf tf, const candle *bar);
+static void runner_on_trade(runner *r, runner_sym *s, const feed_event *ev);
+static void runner_on_funding(runner *r, runner_sym *s, const feed_event *ev);
+static void runner_tick(runner *r, runner_sym *s, int64_t due);
 
 /* The warm-up's bars are here (n of them, oldest first): feeding starts. */
 static void runner_warm_start(runner_sym *s, const candle *bars, uint32_t n)
@@ -420,16 +430,95 @@ static void runner_warm_finish(runner *r, runner_sym *s)
     s->warm_bars = NULL;
     s->warm_state = 0;
     uint32_t qn = s->warm_qn;
-    candle *q = s->warm_q;
-    enum tf *qtf = s->warm_qtf;
+    runner_warm_note *q = s->warm_q;
     s->warm_q = NULL;
-    s->warm_qtf = NULL;
-    s->warm_qn = 0;
+    s->warm_qn = s->warm_qcap = 0;
     size_t si = (size_t)(s - r->syms);
-    for (uint32_t i = 0; i < qn; i++)
-        runner_on_bar(r, &r->syms[si], qtf[i], &q[i]); /* (syms never moves: no symbol added) */
+    if (s->warm_top) { /* the book as it is now is taken at the next signal */
+        s->warm_top = false;
+        s->book_dirty = true;
+        s->data_seq++;
+    }
+    for (uint32_t i = 0; i < qn; i++) { /* (syms never moves: no symbol is added meanwhile) */
+        runner_sym *t = &r->syms[si];
+        if (q[i].tick) {
+            runner_tick(r, t, q[i].u.due);
+            continue; /* (a tick is not data: not counted in applied) */
+        }
+        switch (q[i].kind) {
+        case MARKET_BAR_CLOSED:
+            runner_on_bar(r, t, q[i].tf, &q[i].u.bar);
+            break;
+        case MARKET_TRADE:
+            runner_on_trade(r, t, &q[i].u.ev);
+            break;
+        default:
+            runner_on_funding(r, t, &q[i].u.ev);
+            break;
+        }
+        t->held.applied++;
+    }
     free(q);
-    free(qtf);
+}
+
+/* the next free slot of s's warm queue (grown), or NULL at the bound */
+static runner_warm_note *runner_warm_slot(runner_sym *s)
+{
+    if (s->warm_qn == RUNNER_WARM_QUEUE)
+        return NULL;
+    if (s->warm_qn == s->warm_qcap) {
+        s->warm_qcap = s->warm_qcap ? s->warm_qcap * 2 : 64;
+        s->warm_q = xrealloc(s->warm_q, s->warm_qcap * sizeof *s->warm_q);
+    }
+    runner_warm_note *w = &s->warm_q[s->warm_qn++];
+    memset(w, 0, sizeof *w);
+    if (s->warm_qn > s->held.peak)
+        s->held.peak = s->warm_qn;
+    return w;
+}
+
+/* A replay's signal tick while s warms up waits behind the data that came before it, so the
+ * symbol signals at the same data times as with a blocking read (not counted as held data). */
+static void runner_warm_hold_tick(runner_sym *s, int64_t due)
+{
+    runner_warm_note *w = runner_warm_slot(s);
+    if (!w) {
+        s->held.dropped_other++;
+        return;
+    }
+    w->tick = true;
+    w->u.due = due;
+}
+
+/* A warming symbol's live note waits (in order) to be applied after the history: up to
+ * RUNNER_WARM_QUEUE of them, the rest are counted as dropped (by kind); book changes are one
+ * flag (the book itself is live: its state is read at the next signal). */
+static void runner_warm_hold(runner_sym *s, const market_note *n)
+{
+    if (n->kind == MARKET_TOP_CHANGED) {
+        s->warm_top = true;
+        return;
+    }
+    bool bar = n->kind == MARKET_BAR_CLOSED && n->bar;
+    if (!bar && !((n->kind == MARKET_TRADE || n->kind == MARKET_FUNDING) && n->ev))
+        return;
+    runner_warm_note *w = runner_warm_slot(s);
+    if (!w) {
+        if (bar)
+            s->held.dropped_bars++;
+        else if (n->kind == MARKET_TRADE)
+            s->held.dropped_trades++;
+        else
+            s->held.dropped_other++;
+        return;
+    }
+    w->kind = bar ? MARKET_BAR_CLOSED : n->kind;
+    w->tf = n->tf;
+    if (bar)
+        w->u.bar = *n->bar;
+    else
+        w->u.ev = *n->ev;
+    s->held.held++;
 }
 
 /* Up to max history bars through s's engine (1m and the 5m / 15m / 1h it aggregates), a signal
@@ -473,8 +562,6 @@ static void runner_warmup(runner *r, runner_sym *s, int64_t before_ms)
     if (n == RUNNER_WARMUP_PENDING) { /* an asynchronous read: the engine waits for it */
         free(bars);
         s->warm_state = 1;
-        s->warm_q = xmalloc(RUNNER_WARM_QUEUE * sizeof *s->warm_q);
-        s->warm_qtf = xmalloc(RUNNER_WARM_QUEUE * sizeof *s->warm_qtf);
         engine_warmup_begin(s->e);
         return;
     }
@@ -505,6 +592,23 @@ uint32_t runner_warmup_step(runner *r, uint32_t max_bars)
             left += K_MAX(s->warm_n - s->warm_i, 1u);
     }
     return left;
+}
+
+void runner_warm_info(const runner *r, uint32_t si, runner_warm_held *out)
+{
+    memset(out, 0, sizeof *out);
+    if (si < r->nsyms) {
+        *out = r->syms[si].held;
+        out->waiting = r->syms[si].warm_qn;
+    }
+}
+
+bool runner_warmups_pending(const runner *r)
+{
+    for (uint32_t i = 0; i < r->nsyms; i++)
+        if (r->syms[i].warm_state)
+            return true;
+    return false;
 }
 
 bool runner_warming(const runner *r, uint32_t si, uint64_t *fed, uint32_t *total)
@@ -842,6 +946,20 @@ static void runner_signal(runner *r, runner_sym *s, int64_t now)
 
 static void runner_arm(runner *r, int64_t now);
 
+/* One symbol's part of a signal tick at due: scoring, due trainings, its signal. */
+static void runner_tick(runner *r, runner_sym *s, int64_t due)
+{
+    engine_advance(s->e, due);
+    runner_train_due(r, s, due);
+    /* an interval with no new data for the symbol would repeat its last signal on the same
+     * data and count twice in the metrics: skipped (a 1m kline feed gets one per bar) */
+    if (s->data_seq == s->sig_seq && s->last_sig_ms > 0) {
+        r->st.signals_unchanged++;
+        return;
+    }
+    runner_signal(r, s, due);
+}
+
 
 static void runner_on_timer(kclock *c, uint64_t id, int64_t due, void *ud)
 {
@@ -853,17 +971,13 @@ static void runner_on_timer(kclock *c, uint64_t id, int64_t due, void *ud)
     paper_on_time(r->pp, due);
     for (uint32_t i = 0; i < r->nsyms; i++) {
         runner_sym *s = &r->syms[i];
-        if (s->warm_state)
-            continue; /* warming up: no signal, no scoring against live time */
-        engine_advance(s->e, due);
-        runner_train_due(r, s, due);
-        /* an interval with no new data for the symbol would repeat its last signal on the same
-         * data and count twice in the metrics: skipped (a 1m kline feed gets one per bar) */
-        if (s->data_seq == s->sig_seq && s->last_sig_ms > 0) {
-            r->st.signals_unchanged++;
+        if (s->warm_state) { /* warming up: no signal, no scoring against live time; on a
+                              * simulated clock (replay) the tick waits with its data */
+            if (r->clock && kclock_kind(r->clock) == KCLOCK_SIMULATED)
+                runner_warm_hold_tick(s, due);
             continue;
         }
-        runner_signal(r, s, due);
+        runner_tick(r, s, due);
     }
     runner_arm(r, due);
 }
@@ -1047,15 +1161,8 @@ static void runner_on_note(void *ud, const market_note *n)
         if (r->cfg.warmup && first > 0 && !s->told)
             runner_warmup(r, s, first);
     }
-    if (s->warm_state) { /* warming up: its live bars wait, the rest of its data is skipped */
-        if (n->kind == MARKET_BAR_CLOSED && n->bar) {
-            if (s->warm_qn < RUNNER_WARM_QUEUE) {
-                s->warm_q[s->warm_qn] = *n->bar;
-                s->warm_qtf[s->warm_qn++] = n->tf;
-            } else {
-                s->warm_qdropped++;
-            }
-        }
+    if (s->warm_state) { /* warming up: its live data waits for the history */
+        runner_warm_hold(s, n);
         return;
     }
     switch (n->kind) {
@@ -1179,7 +1286,6 @@ void runner_free(runner *r)
             candles_free(r->syms[i].warm_agg[k]);
         free(r->syms[i].warm_bars);
         free(r->syms[i].warm_q);
-        free(r->syms[i].warm_qtf);
         engine_free(r->syms[i].e);
         book_free(r->syms[i].bar_book);
         ta_ind_free(r->syms[i].rsi);

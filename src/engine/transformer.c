@@ -296,6 +296,7 @@ static const model_ops tf_ops = {
     .load = nn_model_load,
     .samples = nn_model_samples,
     .free = nn_model_free,
+    .retrains = nn_model_retrains,
 };
 
 model *transformer_new(const char *name, uint32_t nfeat, const nn_config *cfg)

@@ -32,7 +32,7 @@ typedef struct xgb_model {
     uint64_t learned, since;
     int64_t last_ms;
     int have_last, pending;
-    xgb_retrain hist[XGB_HISTORY];
+    model_retrain hist[XGB_HISTORY];
     uint32_t nhist;
     uint64_t seq;
     float *xrow, *prow;
@@ -51,7 +51,7 @@ typedef struct xgb_model {
     BoosterHandle cand;
     uint8_t *cand_buf;
     size_t cand_len;
-    xgb_retrain cand_res;
+    model_retrain cand_res;
     float *sx, *sw, *sy, *sp;
     uint8_t *sl;
 } xgb_model;
@@ -72,19 +72,6 @@ void xgb_config_default(xgb_config *c)
     c->degrade = 0.05;
     c->acc_window = 200;
     c->seed = 1;
-}
-
-const char *xgb_trigger_name(enum xgb_trigger t)
-{
-    switch (t) {
-    case XGB_TRIGGER_NONE: return "none";
-    case XGB_TRIGGER_FIRST: return "first";
-    case XGB_TRIGGER_COUNT: return "count";
-    case XGB_TRIGGER_TIMER: return "timer";
-    case XGB_TRIGGER_DEGRADED: return "degraded";
-    case XGB_TRIGGER_MANUAL: return "manual";
-    }
-    return "?";
 }
 
 /* probabilities for n rows into out (n * 3); 0 or -1 */
@@ -205,10 +192,10 @@ static enum model_result xgb_train(model *m)
         pthread_mutex_unlock(&xm->cand_mu);
         return K_MODEL_NOT_READY;
     }
-    xgb_retrain *r = &xm->cand_res;
+    model_retrain *r = &xm->cand_res;
     memset(r, 0, sizeof(*r));
-    int trig = atomic_exchange(&xm->req_trigger, XGB_TRIGGER_NONE);
-    r->trigger = trig ? (enum xgb_trigger)trig : XGB_TRIGGER_MANUAL;
+    int trig = atomic_exchange(&xm->req_trigger, MODEL_TRIGGER_NONE);
+    r->trigger = trig ? (enum model_trigger)trig : MODEL_TRIGGER_MANUAL;
     r->at_ms = atomic_load(&xm->req_ms);
     r->n_holdout = (uint32_t)floor(n * xm->cfg.holdout);
     r->n_train = n - r->n_holdout;
@@ -301,7 +288,7 @@ static enum model_result xgb_swap(model *m)
         pthread_mutex_unlock(&xm->cand_mu);
         return K_MODEL_NOT_READY;
     }
-    xgb_retrain *r = &xm->cand_res;
+    model_retrain *r = &xm->cand_res;
     r->seq = ++xm->seq;
     memmove(xm->hist + 1, xm->hist, (XGB_HISTORY - 1) * sizeof(xm->hist[0]));
     xm->hist[0] = *r;
@@ -329,26 +316,26 @@ static enum model_result xgb_swap(model *m)
     return K_MODEL_OK;
 }
 
-enum xgb_trigger xgb_should_retrain(model *m, int64_t now_ms)
+enum model_trigger xgb_should_retrain(model *m, int64_t now_ms)
 {
     xgb_model *xm = (xgb_model *)m;
     const xgb_config *c = &xm->cfg;
-    enum xgb_trigger t = XGB_TRIGGER_NONE;
+    enum model_trigger t = MODEL_TRIGGER_NONE;
     if (xm->pending)
         return t;
     if (!xm->live) {
         if (xm->learned >= c->min_samples &&
             (xm->nhist == 0 || xm->since >= K_MAX(c->retrain_every, c->min_samples)))
-            t = XGB_TRIGGER_FIRST;
+            t = MODEL_TRIGGER_FIRST;
     } else if (c->retrain_every && xm->since >= c->retrain_every) {
-        t = XGB_TRIGGER_COUNT;
+        t = MODEL_TRIGGER_COUNT;
     } else if (c->retrain_ms > 0 && xm->have_last && now_ms - xm->last_ms >= c->retrain_ms) {
-        t = XGB_TRIGGER_TIMER;
+        t = MODEL_TRIGGER_TIMER;
     } else if (c->degrade > 0 && xm->acc_n >= c->acc_window &&
                (double)xm->acc_hits / xm->acc_n < xm->val_acc - c->degrade) {
-        t = XGB_TRIGGER_DEGRADED;
+        t = MODEL_TRIGGER_DEGRADED;
     }
-    if (t != XGB_TRIGGER_NONE) {
+    if (t != MODEL_TRIGGER_NONE) {
         xm->pending = 1;
         atomic_store(&xm->req_trigger, (int)t);
         atomic_store(&xm->req_ms, now_ms);
@@ -370,7 +357,7 @@ uint64_t xgb_stale_dropped(const model *m)
     return ((const xgb_model *)m)->stale_dropped;
 }
 
-uint32_t xgb_history(const model *m, xgb_retrain *out, uint32_t max)
+uint32_t xgb_history(const model *m, model_retrain *out, uint32_t max)
 {
     const xgb_model *xm = (const xgb_model *)m;
     uint32_t n = K_MIN(max, xm->nhist);
@@ -476,6 +463,12 @@ static void xgb_free(model *m)
 /* ---- state: "KSXG" u32 version, the header below, the live booster (UBJ), FNV-1a ---- */
 #define XGB_MAGIC "KSXG"
 #define XGB_VERSION 1u
+/* the retrain history is stored as it is in memory: model_retrain keeps version 1's layout */
+_Static_assert(sizeof(model_retrain) == 88 && offsetof(model_retrain, n_train) == 20 &&
+                   offsetof(model_retrain, cand_logloss) == 32 &&
+                   offsetof(model_retrain, accepted) == 72 &&
+                   offsetof(model_retrain, train_ms) == 80,
+               "XGBoost's stored retrain history (state version 1)");
 
 typedef struct xgb_hdr {
     char magic[4];
@@ -484,7 +477,7 @@ typedef struct xgb_hdr {
     int64_t last_ms;
     int32_t have_last, pad;
     double val_acc;
-    xgb_retrain hist[XGB_HISTORY];
+    model_retrain hist[XGB_HISTORY];
 } xgb_hdr;
 
 static uint64_t xgb_fnv(const uint8_t *p, size_t n)
@@ -588,6 +581,7 @@ static const model_ops xgb_ops = {
     .load = xgb_load,
     .samples = xgb_samples,
     .free = xgb_free,
+    .retrains = xgb_history,
 };
 
 model *xgb_new(const char *name, uint32_t nfeat, const xgb_config *cfg)

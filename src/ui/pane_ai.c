@@ -336,6 +336,20 @@ static int ai_retrains(ui *u, WINDOW *w, const engine *e, int y, int ymax, int x
                  (unsigned long long)ws.bars, (unsigned long long)ws.scored);
         ui_put(u, w, y++, x, cw, ROLE_DIM, line);
     }
+    runner_warm_held wh;
+    runner_warm_info(r, si, &wh);
+    uint64_t wdrop = wh.dropped_bars + wh.dropped_trades + wh.dropped_other;
+    if ((wh.held || wdrop) && y <= ymax) { /* the live data that waited for the history */
+        snprintf(line, sizeof line, "held live data: %llu (%llu applied, %u waiting)",
+                 (unsigned long long)wh.held, (unsigned long long)wh.applied, wh.waiting);
+        ui_put(u, w, y++, x, cw, ROLE_DIM, line);
+        if (y <= ymax) {
+            snprintf(line, sizeof line, "dropped past %u: %llu (%llu bars, %llu trades)",
+                     RUNNER_WARM_QUEUE, (unsigned long long)wdrop,
+                     (unsigned long long)wh.dropped_bars, (unsigned long long)wh.dropped_trades);
+            ui_put(u, w, y++, x, cw, wdrop ? ROLE_WARNING : ROLE_DIM, line);
+        }
+    }
     int off = snprintf(line, sizeof line, "samples:");
     for (uint32_t i = 0; i < engine_models(e); i++) {
         model *m = engine_model((engine *)e, i);

@@ -339,3 +339,42 @@ void klines_close(klines *k)
         gzclose(k->gz);
     free(k);
 }
+
+int klines_load_before(const char *path, enum venue v, const char *symbol, int64_t before_ms,
+                       candle *out, uint32_t max, uint32_t *nout, char *err, size_t errlen)
+{
+    *nout = 0;
+    klines *k = NULL;
+    if (klines_open(&k, path, v, symbol, "", err, errlen) != K_OK)
+        return K_ERR;
+    uint32_t n = 0, head = 0; /* a ring of the newest max bars */
+    feed_event ev;
+    int r;
+    while (max && (r = klines_next(k, &ev)) != 0) {
+        if (r < 0 || ev.u.kline.open_ms + 60000 > before_ms)
+            continue;
+        candle c = {.open_ms = ev.u.kline.open_ms, .o = ev.u.kline.o, .h = ev.u.kline.h,
+                    .l = ev.u.kline.l, .c = ev.u.kline.c, .volume = ev.u.kline.volume};
+        if (n < max) {
+            out[n++] = c;
+        } else {
+            out[head] = c;
+            head = (head + 1) % max;
+        }
+    }
+    if (klines_tf(k) != TF_1M) {
+        snprintf(err, errlen, "%s is not 1m klines; not used", path);
+        klines_close(k);
+        return K_ERR;
+    }
+    klines_close(k);
+    if (head) { /* oldest first: rotate the ring left by head */
+        candle *tmp = xmalloc(head * sizeof *tmp);
+        memcpy(tmp, out, head * sizeof *tmp);
+        memmove(out, out + head, (n - head) * sizeof *out);
+        memcpy(out + (n - head), tmp, head * sizeof *tmp);
+        free(tmp);
+    }
+    *nout = n;
+    return K_OK;
+}

@@ -231,6 +231,19 @@ assert m["cnn"]["n"] > 1000 and m["xgb"]["n"] > 500, (m["cnn"]["n"], m["xgb"]["n
 assert j["model_trains"] > 5
 r = m["xgb"]["retrains"]
 assert r and r[0]["trigger"] == "first" and all("accepted" in x and x["n_holdout"] > 0 for x in r)
+# the network lists its retrains too, with the same fields as XGBoost
+keys = set(r[0])
+c = m["cnn"]["retrains"]
+assert c and all(set(x) == keys for x in c), (keys, c[:1])
+assert all(x["trigger"] == "count" and x["n_holdout"] > 0 and x["n_train"] > 0 for x in c), c[:1]
+assert all(x["candidate_log_loss"] is not None and x["baseline_log_loss"] is None for x in c), c[:1]
+seqs = [x["seq"] for x in c]
+assert seqs == list(range(seqs[0], seqs[0] + len(seqs))) and seqs[-1] == m["cnn"]["retrains_total"], seqs
+ats = [x["at"] for x in c]
+assert ats == sorted(ats) and ats[0] >= 1670889600000, ats[:3]
+assert m["cnn"]["retrains_total"] + m["xgb"]["retrains_total"] <= j["model_trains"], j["model_trains"]
+assert any(x["accepted"] for x in c)
+assert "retrains" not in m["logreg"] and "retrains" not in m["mlp"]
 ' "$T/deep.json"
 "$K" backtest --data "$LEAN" --set backtest.models=weights,nope >/dev/null 2>"$T/dm.err"
 check "deep: an unknown model name is a usage error" sh -c "[ $? -eq 2 ] && grep -q 'backtest.models' '$T/dm.err'"

@@ -41,6 +41,20 @@ import json,sys
 m=json.load(open(sys.argv[1]))["models"]
 for k in ("weights","logreg","mlp","lstm","cnn","xgb"): assert m[k]["samples"]>0, (k,m[k].get("samples"))
 assert m["lstm"]["n"]>0 and m["lstm"]["samples"]>=m["lstm"]["n"], m["lstm"]' "$T/m.json"
+check "ctl metrics: the logreg rule says which models it holds at zero weight, and why" python3 -c '
+import json,sys
+j=json.load(open(sys.argv[1])); m=j["models"]; w=j["weights"]
+for k in ("weights","logreg","mlp"):
+    assert m[k]["held_by_logreg_rule"] is False and m[k]["weight_reason"]!="held_by_logreg_rule", (k,m[k])
+for k in ("lstm","cnn","xgb"):
+    x=m[k]; held=x["held_by_logreg_rule"]; assert held in (True,False), x
+    if held:
+        assert w[k]==0 and x["weight_reason"]=="held_by_logreg_rule", (k,x,w[k])
+        ll,bl=x["weight_log_loss"],x["logreg_log_loss"]
+        assert x["weight_scored"]<10 or ll is None or bl is None or ll>=bl, (k,x)
+    else:
+        assert w[k]>0 and x["weight_reason"] in ("log_loss","prior") and "logreg_log_loss" not in x, (k,x,w[k])
+        assert x["weight_scored"]>=10 and x["weight_log_loss"]<(m["logreg"]["weight_log_loss"] or 9), (k,x)' "$T/m.json"
 "$K" export retrains --format csv --db "$T/a.db" > "$T/r.csv"
 check "export retrains csv: exit 0" test $? -eq 0
 "$K" export retrains --format json --db "$T/a.db" > "$T/r.json"
@@ -113,6 +127,17 @@ sm=" ".join(" ".join(re.findall(r"(?:samples:| {8})((?: [a-z]+ \d+)+)", scr)).sp
 assert re.fullmatch(r"weights \d+ logreg \d+ mlp \d+ lstm \d+ cnn \d+ xgb \d+", sm), sm
 assert re.search(r"  logl cand \S+ live \S+ base \S+", scr), "validation line"' "$T/u.screen" "$T/u.db" 2>/dev/null; }
     check "... its sequence, trigger, sizes and verdict are the stored row's; samples and validation shown" wait_for 15 same_row
+    "$K" ctl --socket "$T/u.sock" metrics > "$T/um.json"
+    held_shown() { $TM capture-pane -p -t d > "$T/u.screen" 2>/dev/null; python3 -c '
+import json,re,sys
+scr=open(sys.argv[1]).read(); w=json.load(open(sys.argv[2]))["warmup"]
+m=re.search(r"held live data: (\d+) \((\d+) applied, (\d+) waiting\)", scr)
+k=re.search(r"dropped past 4096: (\d+) \((\d+) bars, (\d+) trades\)", scr)
+assert m and k, "no held lines"
+d=w["live_dropped"]
+assert tuple(map(int,m.groups()+k.groups()))==(w["live_held"],w["live_applied"],w["live_waiting"],d["bars"]+d["trades"]+d["funding"],d["bars"],d["trades"]), (m.groups(),k.groups(),w)
+assert w["live_held"]>=1' "$T/u.screen" "$T/um.json" 2>/dev/null; }
+    check "screen 3 says what live data waited for the warm-up (ctl metrics warmup.live_*)" wait_for 15 held_shown
     $TM kill-server >/dev/null 2>&1
 else
     bad "tmux is needed for the screen check"

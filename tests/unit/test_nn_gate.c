@@ -53,8 +53,8 @@ static void gate_case(nnc_ctor ctor, const char *kind)
     if (!m)
         return;
     nn_model *nm = (nn_model *)m;
-    nn_gate g;
-    CHECK(!nn_model_gate_last(m, &g)); /* no gate yet */
+    model_retrain g;
+    CHECK_INT(model_retrains(m, &g, 1), 0); /* no gate yet */
     nn_rng r;
     nn_rng_seed(&r, 42);
 
@@ -64,7 +64,7 @@ static void gate_case(nnc_ctor ctor, const char *kind)
     for (; rounds < 5 && !accepted; rounds++) {
         CHECK_INT(m->ops->train(m), K_MODEL_OK);
         CHECK_INT(m->ops->swap(m), K_MODEL_OK);
-        CHECK(nn_model_gate_last(m, &g));
+        CHECK_INT(model_retrains(m, &g, 1), 1);
         accepted = g.accepted;
     }
     fprintf(stderr, "%s better: #%llu cand ll %.3f acc %.3f, live ll %.3f acc %.3f, %u/%u, %s\n",
@@ -87,10 +87,23 @@ static void gate_case(nnc_ctor ctor, const char *kind)
     feed(m, &r, T, F, 300, 1);
     feed(m, &r, T, F, 100, 0);
     uint64_t seq0 = g.seq;
-    nn_gate w;
+    model_retrain w;
+    CHECK_INT(g.trigger, MODEL_TRIGGER_MANUAL); /* trained without a trigger */
+    nn_model_set_trigger(m, MODEL_TRIGGER_COUNT, 1723161600000); /* the runner's, before train */
     CHECK_INT(m->ops->train(m), K_MODEL_OK);
     CHECK_INT(m->ops->swap(m), K_MODEL_OK);
-    CHECK(nn_model_gate_last(m, &w));
+    CHECK_INT(model_retrains(m, &w, 1), 1);
+    CHECK_INT(w.trigger, MODEL_TRIGGER_COUNT);
+    CHECK(w.at_ms == 1723161600000);
+    CHECK(isnan(w.base_logloss) && isnan(w.train_ms)); /* no bar of its own; timed outside */
+    { /* the history: newest first, numbered by swap() */
+        model_retrain hh[MODEL_RETRAIN_HISTORY + 1];
+        uint32_t nh = model_retrains(m, hh, MODEL_RETRAIN_HISTORY + 1);
+        CHECK(nh >= 2 && nh <= MODEL_RETRAIN_HISTORY);
+        for (uint32_t k = 0; k + 1 < nh; k++)
+            CHECK(hh[k].seq == hh[k + 1].seq + 1);
+        CHECK(hh[0].seq == w.seq);
+    }
     fprintf(stderr, "%s worse: #%llu cand ll %.3f acc %.3f, live ll %.3f acc %.3f, %u/%u, %s\n",
             kind, (unsigned long long)w.seq, w.cand_logloss, w.cand_acc, w.live_logloss,
             w.live_acc, w.n_train, w.n_holdout, w.accepted ? "accepted" : "refused");
@@ -109,7 +122,7 @@ static void gate_case(nnc_ctor ctor, const char *kind)
     feed(m, &r, T, F, 100, 1);
     CHECK_INT(m->ops->train(m), K_MODEL_OK);
     CHECK_INT(m->ops->swap(m), K_MODEL_OK);
-    CHECK(nn_model_gate_last(m, &g));
+    CHECK_INT(model_retrains(m, &g, 1), 1);
     CHECK(g.accepted);
     CHECK_INT(g.n_holdout, 0);
     CHECK_INT(g.n_train, 100);

@@ -12,6 +12,16 @@
  * and nothing trades. Released, the warm-up is fed in chunks (no loop turn feeds more than 64
  * bars) and the result equals the synchronous run's: the same warm-up counts, the same signals
  * (digest) and the same engine state byte for byte (the same samples, the same predictions).
+ * The same with the history in a klines file (engine.warmup = a path): klines_load_before, the
+ * app's reader, blocking and then on the writer thread through store_read_async (the same
+ * request / reply, stalled the same way): byte-identical to the stored candles' run, since the
+ * file's first 720 bars are the stored ones. Meanwhile the symbol's live bars are held and
+ * applied after the history (runner_warm_info: held = applied, none dropped).
+ * Then a real capture (btcusdt_20240808) while the read is stalled: its trades and bars are held
+ * up to RUNNER_WARM_QUEUE, the rest dropped and counted by kind (every note accounted for), and
+ * the held ones reach the engine once the history is in.
+ * Last, the app's replay pump (the next line waits while a warm-up is pending) over two real
+ * captures, one symbol warming up on the stored history: the blocking read's signals and engines.
  * Waits are bounded polls; alarm() turns a blocked loop into a failure. */
 #include <pthread.h>
 #include <unistd.h>
@@ -21,6 +31,7 @@
 #include "kestrel/ingest.h"
 #include "kestrel/klines.h"
 #include "kestrel/loop.h"
+#include "kestrel/replay.h"
 #include "kestrel/runner.h"
 #include "kestrel/store.h"
 #include "kestrel/xmalloc.h"
@@ -31,7 +42,14 @@
 typedef struct warm_ctx {
     store *st;
     runner *r;
-    bool async;
+    bool async, klines;
+    const char *path; /* klines: the file */
+    enum venue venue;
+    char symbol[KSYM_MAX];
+    int64_t before_ms;
+    uint32_t max;
+    candle *bufs[4]; /* the pump test's, freed at its end */
+    uint32_t nbufs;
     candle *buf;
     const market_sym *ms;
     uint32_t requested, delivered;
@@ -49,11 +67,41 @@ static void warm_done(void *ud, enum store_result rc, uint32_t n)
     runner_warmup_ready(w->r, w->ms, w->buf, rc == STORE_OK ? n : 0);
 }
 
+/* on the writer thread: the app's klines reader (trading_warm_klines does the same) */
+static enum store_result klines_read(void *ud, struct sqlite3 *db, uint32_t *n)
+{
+    (void)db;
+    warm_ctx *w = ud;
+    char err[256];
+    if (klines_load_before(w->path, w->venue, w->symbol, w->before_ms, w->buf, w->max, n, err,
+                           sizeof err) != K_OK)
+        return STORE_E_READ;
+    return STORE_OK;
+}
+
 static uint32_t warm_cb(void *ud, const market_sym *ms, int64_t before_ms, candle *out,
                         uint32_t max)
 {
     warm_ctx *w = ud;
     w->requested++;
+    if (w->klines && !w->async) {
+        uint32_t n = 0;
+        char err[256];
+        CHECK_INT(klines_load_before(w->path, ms->venue, ms->name, before_ms, out, max, &n, err,
+                                     sizeof err),
+                  K_OK);
+        return n;
+    }
+    if (w->klines) {
+        w->ms = ms;
+        w->buf = xmalloc(max * sizeof *w->buf);
+        w->venue = ms->venue;
+        snprintf(w->symbol, sizeof w->symbol, "%s", ms->name);
+        w->before_ms = before_ms;
+        w->max = max;
+        CHECK_INT(store_read_async(w->st, klines_read, warm_done, w), STORE_OK);
+        return RUNNER_WARMUP_PENDING;
+    }
     if (!w->async) {
         uint32_t n = 0;
         CHECK_INT(store_load_candles(w->st, ms->venue, ms->name, TF_1M, before_ms, out, max, &n),
@@ -64,6 +112,43 @@ static uint32_t warm_cb(void *ud, const market_sym *ms, int64_t before_ms, candl
     w->buf = xmalloc(max * sizeof *w->buf);
     CHECK_INT(store_load_candles_async(w->st, ms->venue, ms->name, TF_1M, before_ms, w->buf, max,
                                        warm_done, w),
+              STORE_OK);
+    return RUNNER_WARMUP_PENDING;
+}
+
+/* the pump test's warm-up: stored candles, blocking or on the writer (one buffer per symbol) */
+typedef struct pump_req {
+    warm_ctx *w;
+    const market_sym *ms;
+    candle *buf;
+} pump_req;
+
+static void pump_done(void *ud, enum store_result rc, uint32_t n)
+{
+    pump_req *q = ud;
+    CHECK_INT(rc, STORE_OK);
+    runner_warmup_ready(q->w->r, q->ms, q->buf, rc == STORE_OK ? n : 0);
+    free(q);
+}
+
+static uint32_t pump_warm_cb(void *ud, const market_sym *ms, int64_t before_ms, candle *out,
+                             uint32_t max)
+{
+    warm_ctx *w = ud;
+    if (!w->async) {
+        uint32_t n = 0;
+        CHECK_INT(store_load_candles(w->st, ms->venue, ms->name, TF_1M, before_ms, out, max, &n),
+                  STORE_OK);
+        return n;
+    }
+    pump_req *q = xcalloc(1, sizeof *q);
+    q->w = w;
+    q->ms = ms;
+    q->buf = xmalloc(max * sizeof *q->buf);
+    if (w->nbufs < 4)
+        w->bufs[w->nbufs++] = q->buf;
+    CHECK_INT(store_load_candles_async(w->st, ms->venue, ms->name, TF_1M, before_ms, q->buf, max,
+                                       pump_done, q),
               STORE_OK);
     return RUNNER_WARMUP_PENDING;
 }
@@ -114,9 +199,11 @@ typedef struct result {
     model_blob blob;
     uint32_t turns, max_chunk, signals_while_warming, ticks_while_stalled;
     bool warming_seen;
+    runner_warm_held held;
 } result;
 
-static void run(const char *db, const candle *bars, bool async, result *res)
+static void run(const char *db, const candle *bars, bool async, const char *klines_path,
+                result *res)
 {
     memset(res, 0, sizeof *res);
     char err[512];
@@ -133,6 +220,8 @@ static void run(const char *db, const candle *bars, bool async, result *res)
     memset(&w, 0, sizeof w);
     w.st = st;
     w.async = async;
+    w.klines = klines_path != NULL;
+    w.path = klines_path;
     pthread_mutex_init(&w.mu, NULL);
     pthread_cond_init(&w.cond, NULL);
     runner_config c;
@@ -225,6 +314,7 @@ static void run(const char *db, const candle *bars, bool async, result *res)
         engine_warmup_info(e, &res->ws);
         CHECK_INT(engine_save(e, &res->blob), K_MODEL_OK);
     }
+    runner_warm_info(r, 0, &res->held);
     res->digest = runner_signal_digest(r);
     res->signals = runner_get_stats(r)->signals;
     res->orders = runner_get_stats(r)->orders;
@@ -238,6 +328,215 @@ static void run(const char *db, const candle *bars, bool async, result *res)
     free(w.buf);
     pthread_mutex_destroy(&w.mu);
     pthread_cond_destroy(&w.cond);
+}
+
+/* counts the notes of the capture's symbol that a warming runner would hold */
+typedef struct note_count {
+    uint64_t trades, bars, funding;
+} note_count;
+
+static void count_note(void *ud, const market_note *n)
+{
+    note_count *c = ud;
+    if (n->kind == MARKET_TRADE)
+        c->trades++;
+    else if (n->kind == MARKET_BAR_CLOSED)
+        c->bars++;
+    else if (n->kind == MARKET_FUNDING)
+        c->funding++;
+}
+
+/* A real capture while the warm-up read is stalled: the trades and bars are held up to the
+ * bound, the rest dropped and counted; released, the held ones reach the engine. */
+static void test_capture_held(const char *db)
+{
+    char err[512];
+    store *st = NULL;
+    CHECK_INT(store_open(&st, db, NULL, err, sizeof err), STORE_OK);
+    if (!st)
+        return;
+    static const char *const spec[] = {"data/replay/btcusdt_20240808.gz"};
+    replay *rp = NULL;
+    CHECK_INT(replay_open(&rp, spec, 1, err, sizeof err), K_OK);
+    if (!rp) {
+        store_close(st);
+        return;
+    }
+    loop *lp = loop_new();
+    CHECK_INT(loop_watch(lp, store_fd(st), LOOP_READ, on_store, st), K_OK);
+    market *m = market_new(NULL);
+    kclock *clk = kclock_new_simulated();
+    ingest *ig = ingest_new(m, clk, NULL);
+    note_count nc = {0};
+    (void)market_subscribe(m, count_note, &nc);
+    warm_ctx w;
+    memset(&w, 0, sizeof w);
+    w.st = st;
+    w.async = true;
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cond, NULL);
+    runner_config c;
+    runner_config_default(&c);
+    c.warmup = warm_cb;
+    c.warmup_ud = &w;
+    c.warmup_max = HIST;
+    runner *r = runner_new(m, clk, &c);
+    CHECK(r != NULL);
+    w.r = r;
+    CHECK_INT(store_read_async(st, stall_read, stall_done, &w), STORE_OK);
+    for (int i = 0; i < 2000; i++) { /* the writer is stalled before any line */
+        pthread_mutex_lock(&w.mu);
+        int st_ = w.stalled;
+        pthread_mutex_unlock(&w.mu);
+        if (st_)
+            break;
+        loop_once(lp, 5);
+    }
+    replay_line ln;
+    while (nc.trades < RUNNER_WARM_QUEUE + 2000 && replay_next(rp, &ln) > 0)
+        (void)ingest_replay_line(ig, rp, &ln, NULL);
+    CHECK_INT(runner_symbols(r), 1);
+    CHECK(runner_warming(r, 0, NULL, NULL));
+    runner_warm_held h;
+    runner_warm_info(r, 0, &h);
+    uint64_t dropped = h.dropped_bars + h.dropped_trades + h.dropped_other;
+    CHECK_INT(h.held, RUNNER_WARM_QUEUE);
+    CHECK_INT(h.waiting, RUNNER_WARM_QUEUE);
+    CHECK(h.dropped_trades >= 2000);
+    CHECK_INT(h.held + dropped, nc.trades + nc.bars + nc.funding); /* every note accounted for */
+    CHECK_INT(runner_get_stats(r)->signals, 0);
+    pthread_mutex_lock(&w.mu);
+    w.released = 1;
+    pthread_cond_broadcast(&w.cond);
+    pthread_mutex_unlock(&w.mu);
+    for (int k = 0; k < 20000 && runner_warming(r, 0, NULL, NULL); k++) {
+        loop_once(lp, 5);
+        if (w.delivered || w.requested)
+            (void)runner_warmup_step(r, 64);
+    }
+    CHECK(!runner_warming(r, 0, NULL, NULL));
+    runner_warm_info(r, 0, &h);
+    CHECK_INT(h.applied, RUNNER_WARM_QUEUE);
+    CHECK_INT(h.waiting, 0);
+    /* the held trades reached the engine: its signals come from here on */
+    while (replay_next(rp, &ln) > 0 && runner_get_stats(r)->signals < 3)
+        (void)ingest_replay_line(ig, rp, &ln, NULL);
+    CHECK(runner_get_stats(r)->signals >= 3);
+    fprintf(stderr, "capture while stalled: %llu trades, %llu bars; held %llu (applied %llu), "
+            "dropped %llu trades, %llu bars\n", (unsigned long long)nc.trades,
+            (unsigned long long)nc.bars, (unsigned long long)h.held,
+            (unsigned long long)h.applied, (unsigned long long)h.dropped_trades,
+            (unsigned long long)h.dropped_bars);
+    runner_free(r);
+    ingest_free(ig);
+    kclock_free(clk);
+    market_free(m);
+    replay_close(rp);
+    loop_unwatch(lp, store_fd(st));
+    store_close(st);
+    loop_free(lp);
+    free(w.buf);
+    pthread_mutex_destroy(&w.mu);
+    pthread_cond_destroy(&w.cond);
+}
+
+/* The app's replay pump (app_pump): a line, and while a warm-up is pending the next line waits
+ * (the loop runs, the reply comes, a chunk per turn). Over two real captures (BTCUSDT warming up
+ * on the stored history, ETHUSDT on none) with a signal a second, the result is the blocking
+ * read's: the same signals (digest) and every engine byte for byte. */
+static void pump_run(const char *db, bool async, uint64_t *digest, uint64_t *signals,
+                     model_blob *blobs, uint32_t *nsyms)
+{
+    char err[512];
+    store *st = NULL;
+    CHECK_INT(store_open(&st, db, NULL, err, sizeof err), STORE_OK);
+    static const char *const spec[] = {"data/replay/btcusdt_20240808.gz",
+                                       "data/replay/ethusdt_20240808.gz"};
+    replay *rp = NULL;
+    CHECK_INT(replay_open(&rp, spec, 2, err, sizeof err), K_OK);
+    if (!st || !rp)
+        return;
+    loop *lp = loop_new();
+    CHECK_INT(loop_watch(lp, store_fd(st), LOOP_READ, on_store, st), K_OK);
+    market *m = market_new(NULL);
+    kclock *clk = kclock_new_simulated();
+    ingest *ig = ingest_new(m, clk, NULL);
+    warm_ctx w;
+    memset(&w, 0, sizeof w);
+    w.st = st;
+    w.async = async;
+    runner_config c;
+    runner_config_default(&c);
+    c.signal_interval_ms = 1000;
+    c.auto_trade = true;
+    c.warmup = pump_warm_cb;
+    c.warmup_ud = &w;
+    c.warmup_max = HIST;
+    runner *r = runner_new(m, clk, &c);
+    CHECK(r != NULL);
+    w.r = r;
+    replay_line ln;
+    uint32_t waits = 0, stuck = 0;
+    while (replay_next(rp, &ln) > 0) {
+        (void)ingest_replay_line(ig, rp, &ln, NULL);
+        if (runner_warmups_pending(r))
+            waits++;
+        for (int k = 0; k < 20000 && runner_warmups_pending(r); k++) {
+            loop_once(lp, 5);
+            (void)runner_warmup_step(r, 64);
+        }
+        stuck += runner_warmups_pending(r);
+    }
+    CHECK_INT(waits, async ? 2u : 0u); /* one per symbol */
+    CHECK_INT(stuck, 0);
+    uint64_t warm_bars = 0;
+    for (uint32_t i = 0; i < runner_symbols(r); i++) {
+        engine_warmup_stats ws;
+        engine_warmup_info(runner_engine(r, i), &ws);
+        warm_bars += ws.bars;
+    }
+    CHECK_INT(warm_bars, HIST); /* BTCUSDT on the stored history, ETHUSDT on none */
+    ingest_finish(ig);
+    runner_finish(r, kclock_now_ms(clk));
+    *digest = runner_signal_digest(r);
+    *signals = runner_get_stats(r)->signals;
+    *nsyms = runner_symbols(r);
+    for (uint32_t i = 0; i < *nsyms && i < 2; i++)
+        CHECK_INT(engine_save(runner_engine(r, i), &blobs[i]), K_MODEL_OK);
+    runner_free(r);
+    ingest_free(ig);
+    kclock_free(clk);
+    market_free(m);
+    replay_close(rp);
+    loop_unwatch(lp, store_fd(st));
+    store_close(st);
+    loop_free(lp);
+    for (uint32_t i = 0; i < w.nbufs; i++)
+        free(w.bufs[i]);
+}
+
+static void test_pump_parity(const char *db)
+{
+    uint64_t d[2], n[2];
+    uint32_t ns[2];
+    model_blob b[2][2];
+    memset(b, 0, sizeof b);
+    pump_run(db, false, &d[0], &n[0], b[0], &ns[0]);
+    pump_run(db, true, &d[1], &n[1], b[1], &ns[1]);
+    fprintf(stderr, "replay pump over 2 captures: %llu signals blocking, %llu async, digests "
+            "%016llx %016llx\n", (unsigned long long)n[0], (unsigned long long)n[1],
+            (unsigned long long)d[0], (unsigned long long)d[1]);
+    CHECK_INT(ns[0], 2);
+    CHECK_INT(ns[1], 2);
+    CHECK(n[0] > 100);
+    CHECK_INT(n[1], n[0]);
+    CHECK(d[0] == d[1]);
+    for (int i = 0; i < 2; i++) {
+        CHECK(b[0][i].len > 0 && b[0][i].len == b[1][i].len &&
+              memcmp(b[0][i].data, b[1][i].data, b[0][i].len) == 0);
+        model_blob_free(&b[0][i]);
+        model_blob_free(&b[1][i]);
+    }
 }
 
 int main(void)
@@ -267,14 +566,21 @@ int main(void)
     { /* the stored history */
         store *st = NULL;
         CHECK_INT(store_open(&st, db, NULL, err, sizeof err), STORE_OK);
-        for (uint32_t i = 0; i < HIST && st; i++)
+        for (uint32_t i = 0; i < HIST && st; i++) {
             CHECK_INT(store_put_candle(st, VENUE_BINANCE_USDM, "BTCUSDT", TF_1M, &bars[i]),
                       STORE_OK);
+            /* the pump test's BTCUSDT capture (spot) warms up on the same real history */
+            CHECK_INT(store_put_candle(st, VENUE_BINANCE_SPOT, "BTCUSDT", TF_1M, &bars[i]),
+                      STORE_OK);
+        }
         store_close(st);
     }
     result s, a;
-    run(db, bars, false, &s);
-    run(db, bars, true, &a);
+    run(db, bars, false, NULL, &s);
+    run(db, bars, true, NULL, &a);
+    result ks, ka;
+    run(db, bars, false, path, &ks);
+    run(db, bars, true, path, &ka);
     fprintf(stderr,
             "sync: %llu warm-up bars, %llu scored, %llu signals; async: %llu bars, %llu scored, "
             "%llu signals, %u ticks while the read stalled, fed in %u turns of <= %u bars\n",
@@ -300,6 +606,36 @@ int main(void)
     CHECK_INT(a.ticks_while_stalled, 100);
     CHECK(a.max_chunk <= 64 && a.max_chunk > 0);
     CHECK(a.turns >= HIST / 64);
+    /* the live bars that came meanwhile were held and applied after the history */
+    CHECK(a.held.held >= 21);
+    CHECK_INT(a.held.applied, a.held.held);
+    CHECK_INT(a.held.dropped_bars + a.held.dropped_trades + a.held.dropped_other, 0);
+    CHECK_INT(a.held.waiting, 0);
+    CHECK_INT(s.held.held, 0); /* the blocking read: nothing waited */
+    /* the klines file, blocking and on the writer thread: the same result, byte for byte */
+    const result *kr[2] = {&ks, &ka};
+    for (int i = 0; i < 2; i++) {
+        CHECK_INT(kr[i]->ws.bars, s.ws.bars);
+        CHECK_INT(kr[i]->ws.scored, s.ws.scored);
+        CHECK_INT(kr[i]->signals, s.signals);
+        CHECK(kr[i]->digest == s.digest);
+        CHECK_INT(kr[i]->orders, s.orders);
+        CHECK(kr[i]->blob.len == s.blob.len &&
+              memcmp(kr[i]->blob.data, s.blob.data, s.blob.len) == 0);
+    }
+    CHECK(ka.warming_seen);
+    CHECK_INT(ka.signals_while_warming, 0);
+    CHECK_INT(ka.ticks_while_stalled, 100);
+    CHECK(ka.max_chunk <= 64 && ka.max_chunk > 0);
+    CHECK_INT(ka.held.applied, ka.held.held);
+    CHECK(ka.held.held >= 21);
+    fprintf(stderr, "klines: blocking %llu bars, on the writer %llu bars (%u ticks while "
+            "stalled), the same digest\n", (unsigned long long)ks.ws.bars,
+            (unsigned long long)ka.ws.bars, ka.ticks_while_stalled);
+    model_blob_free(&ks.blob);
+    model_blob_free(&ka.blob);
+    test_capture_held(db);
+    test_pump_parity(db);
     model_blob_free(&s.blob);
     model_blob_free(&a.blob);
     free(bars);

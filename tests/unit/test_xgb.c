@@ -67,12 +67,12 @@ static void predictions(model *m, double *out, int n)
 }
 
 /* trigger -> train -> swap, as the engine and learner would; returns the new record */
-static xgb_retrain retrain(model *m, int64_t now, enum xgb_trigger want)
+static model_retrain retrain(model *m, int64_t now, enum model_trigger want)
 {
-    xgb_retrain r;
+    model_retrain r;
     memset(&r, 0, sizeof(r));
     CHECK_INT(xgb_should_retrain(m, now), want);
-    CHECK_INT(xgb_should_retrain(m, now), XGB_TRIGGER_NONE); /* outstanding */
+    CHECK_INT(xgb_should_retrain(m, now), MODEL_TRIGGER_NONE); /* outstanding */
     CHECK_INT(m->ops->train(m), K_MODEL_OK);
     CHECK_INT(m->ops->swap(m), K_MODEL_OK);
     CHECK_INT(xgb_history(m, &r, 1), 1);
@@ -110,10 +110,10 @@ int main(void)
 
     /* first model: rule on feature 0 */
     feed(m, &r, 0, 150);
-    CHECK_INT(xgb_should_retrain(m, 1000), XGB_TRIGGER_NONE); /* 150 < min_samples */
+    CHECK_INT(xgb_should_retrain(m, 1000), MODEL_TRIGGER_NONE); /* 150 < min_samples */
     CHECK_INT(m->ops->train(m), K_MODEL_NOT_READY);
     feed(m, &r, 0, 250);
-    xgb_retrain h = retrain(m, 2000, XGB_TRIGGER_FIRST);
+    model_retrain h = retrain(m, 2000, MODEL_TRIGGER_FIRST);
     CHECK(h.accepted);
     CHECK_INT(h.seq, 1);
     CHECK_INT(h.at_ms, 2000);
@@ -135,7 +135,7 @@ int main(void)
     predictions(m, before, 20);
     feed(m, &r, 1, 300);
     feed(m, &r, 0, 100);
-    h = retrain(m, 3000, XGB_TRIGGER_COUNT);
+    h = retrain(m, 3000, MODEL_TRIGGER_COUNT);
     fprintf(stderr, "xgb refuse: cand ll %.3f acc %.3f, live ll %.3f acc %.3f\n", h.cand_logloss,
             h.cand_acc, h.live_logloss, h.live_acc);
     CHECK(!h.accepted);
@@ -145,7 +145,7 @@ int main(void)
     CHECK(memcmp(before, after, 20 * 3 * sizeof(double)) == 0); /* live model unchanged */
 
     /* timer trigger on the caller's clock */
-    CHECK_INT(xgb_should_retrain(m, 3000 + 3600 * 1000 - 1), XGB_TRIGGER_NONE);
+    CHECK_INT(xgb_should_retrain(m, 3000 + 3600 * 1000 - 1), MODEL_TRIGGER_NONE);
     /* degraded: feature 1 rows make the live (feature 0) model's rolling accuracy fall */
     feed(m, &r, 1, 60);
     double roll, val;
@@ -154,30 +154,30 @@ int main(void)
     CHECK(roll < val - 0.1);
     /* gate accepts: the whole window now follows feature 1 */
     feed(m, &r, 1, 340);
-    h = retrain(m, 4000, XGB_TRIGGER_COUNT);
+    h = retrain(m, 4000, MODEL_TRIGGER_COUNT);
     CHECK(h.accepted);
     CHECK(h.cand_logloss < h.live_logloss);
     CHECK(accuracy(m, 1, 500) > 0.9);
     CHECK(accuracy(m, 0, 500) < 0.6);
 
     feed(m, &r, 1, 10);
-    CHECK_INT(xgb_should_retrain(m, 4000 + 3600 * 1000), XGB_TRIGGER_TIMER);
+    CHECK_INT(xgb_should_retrain(m, 4000 + 3600 * 1000), MODEL_TRIGGER_TIMER);
     CHECK_INT(m->ops->train(m), K_MODEL_OK);
     CHECK_INT(m->ops->train(m), K_MODEL_NOT_READY); /* result not swapped in yet */
     CHECK_INT(m->ops->swap(m), K_MODEL_OK);
     CHECK_INT(xgb_history(m, &h, 1), 1);
-    CHECK_INT(h.trigger, XGB_TRIGGER_TIMER);
+    CHECK_INT(h.trigger, MODEL_TRIGGER_TIMER);
     /* the degraded trigger itself */
     feed(m, &r, 0, 50);
-    CHECK_INT(xgb_should_retrain(m, 4000 + 3600 * 1000 + 1), XGB_TRIGGER_DEGRADED);
+    CHECK_INT(xgb_should_retrain(m, 4000 + 3600 * 1000 + 1), MODEL_TRIGGER_DEGRADED);
     CHECK_INT(m->ops->train(m), K_MODEL_OK);
     CHECK_INT(m->ops->swap(m), K_MODEL_OK);
-    xgb_retrain hist[XGB_HISTORY];
+    model_retrain hist[XGB_HISTORY];
     CHECK_INT(xgb_history(m, hist, XGB_HISTORY), 5);
-    CHECK_INT(hist[0].trigger, XGB_TRIGGER_DEGRADED);
-    CHECK_INT(hist[4].trigger, XGB_TRIGGER_FIRST);
+    CHECK_INT(hist[0].trigger, MODEL_TRIGGER_DEGRADED);
+    CHECK_INT(hist[4].trigger, MODEL_TRIGGER_FIRST);
     CHECK_INT(hist[0].seq, 5);
-    CHECK_STR(xgb_trigger_name(XGB_TRIGGER_DEGRADED), "degraded");
+    CHECK_STR(model_trigger_name(MODEL_TRIGGER_DEGRADED), "degraded");
 
     /* save / load: identical predictions (with missing features too); foreign blobs refused */
     model_blob b = {0};
@@ -204,13 +204,13 @@ int main(void)
     /* determinism: same seed and calls, same trees (bit-identical predictions) and the same
      * retrain record except its wall time */
     model *d[2];
-    xgb_retrain dh[2];
+    model_retrain dh[2];
     double dp[2][60];
     for (int k = 0; k < 2; k++) {
         d[k] = xgb_new("xgb", NF, &cfg);
         nn_rng_seed(&r, 77);
         feed(d[k], &r, 0, 400);
-        dh[k] = retrain(d[k], 1, XGB_TRIGGER_FIRST);
+        dh[k] = retrain(d[k], 1, MODEL_TRIGGER_FIRST);
         dh[k].train_ms = 0;
         predictions(d[k], dp[k], 20);
     }
@@ -230,7 +230,7 @@ int main(void)
     model *lm = xgb_new("xgb", NF, &cfg);
     nn_rng_seed(&r, 78);
     feed(lm, &r, 2, 400);
-    CHECK_INT(xgb_should_retrain(lm, 10), XGB_TRIGGER_FIRST);
+    CHECK_INT(xgb_should_retrain(lm, 10), MODEL_TRIGGER_FIRST);
     CHECK_INT(learner_submit(l, lm, 1), K_LEARNER_OK);
     learner_done done;
     size_t got = 0;
