@@ -146,28 +146,10 @@ static void calib_fit_sorted(calib *c, const calib_pair *v, uint32_t k, calib_is
         double sum = 0, si = v[i].s;
         while (j < k && v[j].s == si)
             sum += v[j++].y;
-        double cnt = j - i, vn = cnt == 1 ? sum : sum / cnt; /* x / 1 == x: the same bits */
-        if (nb == 0) {
-            val[0] = vn;
-            wt[0] = cnt;
-            lo[0] = hi[0] = si;
-            nb = 1;
-        } else {
-            /* the push and the first pooling with the block below, without a branch on the
-             * data: the pooled block is computed either way and the comparison selects (a
-             * mispredicted branch per point was most of the sweep's time); the arithmetic is
-             * the push-then-pool of calib_pav_into, so the bits are the same */
-            double pv = val[nb - 1], pw = wt[nb - 1], tw = pw + cnt;
-            double mv = tw > 0 ? (pv * pw + vn * cnt) / tw : (pv + vn) / 2;
-            bool m = pv > vn;
-            uint32_t at = nb - (uint32_t)m;
-            double olo = lo[at];
-            val[at] = m ? mv : vn;
-            wt[at] = m ? tw : cnt;
-            lo[at] = m ? olo : si;
-            hi[at] = si;
-            nb = at + 1;
-        }
+        val[nb] = sum / (j - i);
+        wt[nb] = j - i;
+        lo[nb] = hi[nb] = si;
+        nb++;
         while (nb > 1 && val[nb - 2] > val[nb - 1]) {
             double tw = wt[nb - 2] + wt[nb - 1];
             val[nb - 2] = tw > 0 ? (val[nb - 2] * wt[nb - 2] + val[nb - 1] * wt[nb - 1]) / tw
