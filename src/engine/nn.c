@@ -670,10 +670,15 @@ static const float *nn_model_window(const nn_model *nm, const model_input *in)
     if (!in || in->nfeat != a->F || !in->window || in->window_len < a->T)
         return NULL;
     const float *w = in->window + (size_t)(in->window_len - a->T) * a->F;
-    for (uint32_t i = 0; i < a->T * a->F; i++)
-        if (!isfinite(w[i]))
-            return NULL;
-    return w;
+    /* every value finite: the exponent bits tested without a branch per value, so the loop
+     * vectorises (3,200 values twice per signal for the LSTM's default window) */
+    uint32_t bad = 0;
+    for (uint32_t i = 0; i < a->T * a->F; i++) {
+        uint32_t b;
+        memcpy(&b, &w[i], sizeof b);
+        bad |= (uint32_t)((b & 0x7f800000u) == 0x7f800000u);
+    }
+    return bad ? NULL : w;
 }
 
 enum model_result nn_model_predict(model *m, const model_input *in, model_output *out)
