@@ -16,10 +16,16 @@ python3 bench/process.py "$B/kestrel" >> "$OUT"
 # backtest: bars/s on the 45,031-bar BTC perpetual file, one core, beside `kestrel ta` computing
 # every indicator on the same file (the floor a backtest pays); engine_lstm adds the LSTM (its
 # inline retrains every 256 labels included). bars/s from the child's CPU time (user + sys, as
-# the other benches; *_wall_bars_per_s from wall time), and each run's peak RSS.
-python3 - "$B/kestrel" "${KESTREL_SHARED_DATA:-../shared/data}" >> "$OUT" <<'PY'
-import json, subprocess, sys, time
-k, d = sys.argv[1], sys.argv[2]
+# the other benches; *_wall_bars_per_s from wall time), and each run's peak RSS. The machine is
+# shared, so every command runs KESTREL_BENCH_REPEAT times (default 3), the rounds interleaved,
+# and the best (least CPU) round counts; *_spread is the worst round over the best (1.0 = no
+# noise). *_ta_ratio is a run's CPU time over `kestrel ta`'s in the same rounds: the load moves
+# both, so the ratio is the number to compare between machines and runs. load_1m_start / _end and
+# steal_percent (the hypervisor's share of this machine's CPU time meanwhile, /proc/stat) say how
+# loaded the machine was.
+python3 - "$B/kestrel" "${KESTREL_SHARED_DATA:-../shared/data}" "${KESTREL_BENCH_REPEAT:-3}" >> "$OUT" <<'PY'
+import json, os, subprocess, sys, time
+k, d, reps = sys.argv[1], sys.argv[2], max(1, int(sys.argv[3]))
 f = d + "/klines/btc-perp_1m_2021-12-31_2022-02-01.csv.gz"
 one = ["taskset", "-c", "0"]
 cols = []
@@ -28,27 +34,47 @@ for line in subprocess.run([k, "ta", "--list"], capture_output=True, text=True).
     if not p:
         break  # the table ends at the legend
     cols.append(p[0])  # the bare name: every output at the defaults
-import os
-rss, wall = {}, {}
-def timed(cmd, name=None):
+def stat_cpu():
+    with open("/proc/stat") as fh:
+        v = [int(x) for x in fh.readline().split()[1:]]
+    return sum(v[:8]), v[7] if len(v) > 7 else 0  # total jiffies, steal
+def timed(cmd):
     t = time.perf_counter()
     p = subprocess.Popen(one + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, ru = os.wait4(p.pid, 0)
     if status != 0:
         raise SystemExit("benchmark command failed: %s" % " ".join(cmd))
-    if name:
-        rss[name] = round(ru.ru_maxrss / 1024.0, 1)  # this child's peak RSS, MB
-        wall[name] = time.perf_counter() - t
-    return ru.ru_utime + ru.ru_stime  # CPU time, as the other benches: the machine is shared
+    # CPU time, as the other benches: the machine is shared
+    return ru.ru_utime + ru.ru_stime, time.perf_counter() - t, ru.ru_maxrss / 1024.0
 bars = 45031
-out = {"bench": "backtest", "bars": bars}
-ta = timed([k, "ta", "--data", f, "--indicators", ",".join(cols)], "ta_full_set")
-out["ta_full_set_bars_per_s"] = round(bars / ta)
+runs = [("ta_full_set", [k, "ta", "--data", f, "--indicators", ",".join(cols)])]
+bt = [k, "backtest", "--data", f, "--no-baselines", "--no-store"]
 for name, extra in (("engine", []), ("engine_bar_signals", ["--set", "engine.signal_interval=0"]),
                     ("rules_only", ["--strategy", "rules", "--set", "backtest.models=none"]),
                     ("engine_lstm", ["--set", "backtest.models=weights,logreg,mlp,lstm"])):
-    s = timed([k, "backtest", "--data", f, "--no-baselines", "--no-store"] + extra, name)
-    out[name + "_bars_per_s"] = round(bars / s)
+    runs.append((name, bt + extra))
+cpu = {n: [] for n, _ in runs}
+wall, rss = {}, {}
+out = {"bench": "backtest", "bars": bars, "rounds": reps,
+       "load_1m_start": round(os.getloadavg()[0], 2)}
+t0, s0 = stat_cpu()
+for _ in range(reps):
+    for name, cmd in runs:
+        c, w, r = timed(cmd)
+        cpu[name].append(c)
+        wall[name] = min(wall.get(name, w), w)
+        rss[name] = round(max(rss.get(name, 0), r), 1)  # this child's peak RSS, MB
+t1, s1 = stat_cpu()
+out["load_1m_end"] = round(os.getloadavg()[0], 2)
+out["steal_percent"] = round(100.0 * (s1 - s0) / max(1, t1 - t0), 1)
+ta = min(cpu["ta_full_set"])
+out["ta_full_set_bars_per_s"] = round(bars / ta)
+for name, _ in runs[1:]:
+    out[name + "_bars_per_s"] = round(bars / min(cpu[name]))
+for name, _ in runs[1:]:
+    out[name + "_ta_ratio"] = round(min(cpu[name]) / ta, 2)
+for name, _ in runs:
+    out[name + "_spread"] = round(max(cpu[name]) / min(cpu[name]), 2)
 for name in rss:  # OpenBLAS / XGBoost are loaded only with a deep / tree model (deeplib.c)
     out[name + "_peak_rss_mb"] = rss[name]
     out[name + "_wall_bars_per_s"] = round(bars / wall[name])
@@ -90,6 +116,8 @@ goals = {
     ("models_engine", "peak_rss_mb"): "< 64 (the engine, every model, 2 symbols)",
     ("backtest", "engine_bars_per_s"): ">= 100000 (rules, weights, logreg, MLP learning)",
     ("backtest", "engine_lstm_bars_per_s"): ">= 10000 (the same with the LSTM learning too)",
+    ("backtest", "engine_ta_ratio"): "(CPU time / kestrel ta's: load-independent)",
+    ("backtest", "engine_lstm_ta_ratio"): "(CPU time / kestrel ta's: load-independent)",
 }
 rows = []
 for line in open(sys.argv[1]):

@@ -21,6 +21,15 @@
 enum engine_hit { ENGINE_HIT_NONE = 0, ENGINE_HIT_TP, ENGINE_HIT_SL, ENGINE_HIT_BOTH };
 static const char *const engine_hits[] = { "none", "tp", "sl", "both" };
 
+/* snprintf(dst, n, "%s", src) without the format machinery (seven of these ran per signal, 5 %
+ * of a backtest): the same bytes, truncated to n - 1 and terminated. */
+static void engine_copy(char *dst, size_t n, const char *src)
+{
+    size_t l = strnlen(src, n - 1);
+    memcpy(dst, src, l);
+    dst[l] = 0;
+}
+
 typedef struct engine_pend {
     uint64_t id, seq; /* seq: feature row of the sample */
     int64_t time_ms, horizon_end_ms;
@@ -355,8 +364,7 @@ static void engine_learn_one(engine *e, engine_pend *p, int label, int64_t now_m
         row->ret = ret;
         row->mfe = mfe;
         row->mae = mae;
-        snprintf(row->first_hit, sizeof row->first_hit, "%s",
-                 dir ? engine_hits[p->first_hit] : "-");
+        engine_copy(row->first_hit, sizeof row->first_hit, dir ? engine_hits[p->first_hit] : "-");
     }
     if (e->have_last && e->last.id == p->id) {
         e->last.scored = true;
@@ -593,20 +601,20 @@ enum model_result engine_signal_make(engine *e, int64_t now_ms, engine_signal *s
     char paused[96];
     bool is_paused = ensemble_guard_paused(&e->guard, NULL, 0); /* its reason when shown */
     if (s->action == MODEL_HOLD)
-        snprintf(s->gate, sizeof s->gate, "HOLD");
+        engine_copy(s->gate, sizeof s->gate, "HOLD");
     else if (s->strength < thr)
         snprintf(s->gate, sizeof s->gate, "strength %.2f < threshold %.2f", s->strength, thr);
     else if (!regime_ok)
-        snprintf(s->gate, sizeof s->gate, "%s", why);
+        engine_copy(s->gate, sizeof s->gate, why);
     else if (is_paused && ensemble_guard_paused(&e->guard, paused, sizeof paused))
         snprintf(s->gate, sizeof s->gate, "paused: %s", paused);
     else if (e->k.in_warmup)
-        snprintf(s->gate, sizeof s->gate, "warm-up on history");
+        engine_copy(s->gate, sizeof s->gate, "warm-up on history");
     s->tradeable = s->gate[0] == 0;
     s->nmodels = e->nmodels;
     for (uint32_t i = 0; i < e->nmodels; i++) {
         engine_model_view *v = &s->models[i];
-        snprintf(v->name, sizeof v->name, "%s", e->models[i]->name);
+        engine_copy(v->name, sizeof v->name, e->models[i]->name);
         v->ready = ready[i];
         if (ready[i])
             memcpy(v->p, outs[i].p, sizeof v->p);
@@ -675,14 +683,14 @@ enum model_result engine_signal_make(engine *e, int64_t now_ms, engine_signal *s
     row->id = s->id;
     row->time_ms = s->time_ms;
     row->horizon_end_ms = s->horizon_end_ms;
-    snprintf(row->symbol, sizeof row->symbol, "%s", e->cfg.symbol);
+    engine_copy(row->symbol, sizeof row->symbol, e->cfg.symbol);
     row->action = s->action;
     memcpy(row->p, s->p, sizeof row->p);
     row->confidence = s->confidence;
     row->strength = s->strength;
-    snprintf(row->regime, sizeof row->regime, "%s", ensemble_regime_name(s->regime));
-    snprintf(row->source, sizeof row->source, "%s", s->source);
-    snprintf(row->first_hit, sizeof row->first_hit, "%s", s->first_hit);
+    engine_copy(row->regime, sizeof row->regime, ensemble_regime_name(s->regime));
+    engine_copy(row->source, sizeof row->source, s->source);
+    engine_copy(row->first_hit, sizeof row->first_hit, s->first_hit);
     row->traded = s->tradeable;
     e->last = *s;
     e->have_last = true;
