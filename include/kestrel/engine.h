@@ -191,6 +191,12 @@ K_MUST_USE enum model_result engine_load(engine *e, const uint8_t *data, size_t 
  * K_MODEL_BAD_INPUT: not the next step of this engine (nothing changes). */
 K_MUST_USE enum model_result engine_record(const engine *e, uint64_t id, model_blob *out);
 void engine_replay_from(const engine *e, uint64_t *id, int64_t *time_ms);
+/* The same point read from a saved state (engine_save's blob) without an engine: a pure parse,
+ * safe on any thread (the store's writer reads the rows after it in the same request as the
+ * state). It equals engine_replay_from() after engine_load() of that blob. K_MODEL_BAD_STATE:
+ * not a state of this build's engine. */
+K_MUST_USE enum model_result engine_replay_from_state(const uint8_t *data, size_t len,
+                                                      uint64_t *id, int64_t *time_ms);
 K_MUST_USE enum model_result engine_replay(engine *e, const uint8_t *rec, size_t len,
                                            const metrics_signal_row *st);
 /* Every model's prediction in a record (the AI screen's breakdown of an older signal): ready[i]

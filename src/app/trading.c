@@ -470,6 +470,30 @@ static void trading_warm_done(void *ud, enum store_result rc, uint32_t n)
     free(w);
 }
 
+/* The restore read of a symbol's stored state answered (main thread, store_process): the runner
+ * asks the warm-up now and feeds the bars that waited. */
+static void trading_state_restored(void *ud, const market_sym *ms)
+{
+    app *a = ud;
+    if (a->runner)
+        runner_restore_ready(a->runner, ms);
+}
+
+/* The restore read (runner_config.restore), at the symbol's first data: on the store's writer
+ * thread for a live source; a replay reads it at once (like its warm-up: at a fixed point of
+ * the data, so a seek and an uninterrupted run hold the symbol for the same data). */
+static uint32_t trading_state_restore(void *ud, const market_sym *ms, int64_t first_ms)
+{
+    (void)first_ms;
+    app *a = ud;
+    if (!a->trading || !a->trading->ss)
+        return 0;
+    return sigstore_restore_read(a->trading->ss, ms, a->source == APP_SOURCE_LIVE,
+                                 trading_state_restored, a)
+               ? RUNNER_RESTORE_PENDING
+               : 0;
+}
+
 /* The warm-up history of a symbol's engine (runner_config.warmup): nothing when a stored model
  * state will be restored (it has learned already; restoring over a warm-up whose trainings are
  * running would race them), else the newest stored 1m candles before the symbol's first data
@@ -483,16 +507,8 @@ static uint32_t trading_warmup(void *ud, const market_sym *ms, int64_t before_ms
     const char *src = a->cfg.engine_warmup;
     if (!strcmp(src, "off") || !src[0])
         return 0;
-    if (a->store) {
-        void *blob = NULL;
-        size_t len = 0;
-        int64_t t = 0, ver = 0;
-        enum store_result rc = store_load_model_state(a->store, ms->venue, ms->name, &blob, &len,
-                                                      &t, &ver);
-        free(blob);
-        if (rc == STORE_OK && t <= before_ms)
-            return 0;
-    }
+    if (a->trading && sigstore_restore_has(a->trading->ss, ms, before_ms))
+        return 0; /* the restore read (asked first, trading_restore) holds a state */
     uint32_t n = 0;
     if (!strcmp(src, "store") && a->source != APP_SOURCE_LIVE) {
         /* a replay runs on its simulated clock: the history must be fed at a fixed point of
@@ -632,6 +648,8 @@ int trading_open(app *a, char *err, size_t errlen)
                                       (int64_t)(a->cfg.engine_state_interval_s * 1000.0 + 0.5));
         rc.on_engine = trading_on_engine;
         rc.on_engine_ud = a;
+        rc.restore = trading_state_restore;
+        rc.restore_ud = a;
         rc.on_retrain = trading_on_retrain;
         rc.on_retrain_ud = a;
     }
@@ -961,6 +979,9 @@ static cmd_result trading_signal_exec(cmd_ctx *c)
     if (!s)
         return CMD_ERROR;
     engine_signal sig;
+    if (sigstore_restoring(c->a->trading ? c->a->trading->ss : NULL, s))
+        return cmd_fail(c, "%s: restoring the stored model state (read in the background): no "
+                        "signal until it is back", s->name);
     if (runner_signal_now(c->a->runner, s->venue, s->name, &sig) != K_OK)
         return cmd_fail(c, "%s: not enough data for a signal yet", s->name);
     const char *act = (unsigned)sig.action < 3 ? trading_actions[sig.action] : "?";

@@ -1075,6 +1075,44 @@ void engine_replay_from(const engine *e, uint64_t *id, int64_t *time_ms)
     }
 }
 
+enum model_result engine_replay_from_state(const uint8_t *data, size_t len, uint64_t *id,
+                                           int64_t *time_ms)
+{
+    struct engine_header h;
+    size_t off = 0, slen;
+    const uint8_t *sec;
+    *id = 0;
+    *time_ms = INT64_MIN;
+    if (model_blob_get(data, len, &off, &h, sizeof h) != K_MODEL_OK || h.magic != ENGINE_MAGIC ||
+        h.version != ENGINE_VERSION || h.nfeat != FEAT_COUNT ||
+        h.pend_size != sizeof(engine_pend) || h.nmodels > ENSEMBLE_MAX_MODELS)
+        return K_MODEL_BAD_STATE;
+    for (uint32_t i = 0; i < 3 + h.nmodels; i++) { /* features, calib, ensemble, the models */
+        char name[32];
+        if ((i >= 3 && model_blob_get(data, len, &off, name, sizeof name) != K_MODEL_OK) ||
+            engine_get_section(data, len, &off, &sec, &slen) != K_MODEL_OK)
+            return K_MODEL_BAD_STATE;
+    }
+    off += sizeof(drift) + sizeof(adwin) + sizeof(ensemble_guard) + sizeof(ensemble_threshold);
+    engine_counters k;
+    if (off > len || model_blob_get(data, len, &off, &k, sizeof k) != K_MODEL_OK)
+        return K_MODEL_BAD_STATE;
+    off += sizeof(((engine *)0)->last_px) + sizeof(((engine *)0)->last_px_ms);
+    *id = k.next_id;
+    *time_ms = k.last_signal_ms;
+    for (uint32_t i = 0; i < h.pend_n; i++) {
+        engine_pend p;
+        if (off > len || model_blob_get(data, len, &off, &p, sizeof p) != K_MODEL_OK)
+            return K_MODEL_BAD_STATE;
+        if (!p.scored) {
+            *id = p.id;
+            *time_ms = p.time_ms;
+            break;
+        }
+    }
+    return K_MODEL_OK;
+}
+
 /* the stored scoring over what learn_one derived from the (partial) price path */
 static void engine_replay_row(engine *e, const metrics_signal_row *st)
 {

@@ -55,6 +55,10 @@ typedef struct runner_sym {
     candles *warm_agg[3];
     candle *warm_q;        /* RUNNER_WARM_QUEUE live bars (tf in warm_qtf) */
     enum tf *warm_qtf;
+    /* the restore (runner_config.restore): 1 while its read is outstanding; the symbol is held
+     * as during a warm-up (its live bars wait in warm_q), the warm-up starts after it */
+    uint8_t restoring;
+    int64_t restore_first; /* the symbol's first data time (the warm-up's before_ms) */
 } runner_sym;
 
 #define RUNNER_WARM_QUEUE 256
@@ -473,8 +477,10 @@ static void runner_warmup(runner *r, runner_sym *s, int64_t before_ms)
     if (n == RUNNER_WARMUP_PENDING) { /* an asynchronous read: the engine waits for it */
         free(bars);
         s->warm_state = 1;
-        s->warm_q = xmalloc(RUNNER_WARM_QUEUE * sizeof *s->warm_q);
-        s->warm_qtf = xmalloc(RUNNER_WARM_QUEUE * sizeof *s->warm_qtf);
+        if (!s->warm_q) { /* (a restore's wait may have started the queue) */
+            s->warm_q = xmalloc(RUNNER_WARM_QUEUE * sizeof *s->warm_q);
+            s->warm_qtf = xmalloc(RUNNER_WARM_QUEUE * sizeof *s->warm_qtf);
+        }
         engine_warmup_begin(s->e);
         return;
     }
@@ -517,6 +523,53 @@ bool runner_warming(const runner *r, uint32_t si, uint64_t *fed, uint32_t *total
     if (total)
         *total = s->warm_state == 2 ? s->warm_n : 0;
     return true;
+}
+
+/* ---- the restore of a symbol's stored state (runner_config.restore) ---------------------- */
+
+/* At the symbol's first data, before its warm-up: true when the restore's read is outstanding
+ * (the symbol is held: its live bars wait in warm_q, nothing else reaches its engine, no
+ * signal, no trade; the warm-up waits for runner_restore_ready()). */
+static bool runner_restore_begin(runner *r, runner_sym *s, int64_t first_ms)
+{
+    s->restore_first = first_ms;
+    if (!r->cfg.restore || r->cfg.restore(r->cfg.restore_ud, s->ms, first_ms) !=
+                               RUNNER_RESTORE_PENDING)
+        return false;
+    s->restoring = 1;
+    if (!s->warm_q) {
+        s->warm_q = xmalloc(RUNNER_WARM_QUEUE * sizeof *s->warm_q);
+        s->warm_qtf = xmalloc(RUNNER_WARM_QUEUE * sizeof *s->warm_qtf);
+    }
+    return true;
+}
+
+void runner_restore_ready(runner *r, const market_sym *ms)
+{
+    runner_sym *s = runner_find(r, ms);
+    if (!s || !s->restoring)
+        return;
+    s->restoring = 0;
+    if (r->cfg.warmup && s->restore_first > 0 && !s->told)
+        runner_warmup(r, s, s->restore_first); /* the order of the blocking path: then this */
+    if (s->warm_state)
+        return; /* the warm-up feeds the waiting bars when it finishes */
+    uint32_t qn = s->warm_qn; /* no warm-up: the bars that waited, in order */
+    candle *q = s->warm_q;
+    enum tf *qtf = s->warm_qtf;
+    s->warm_q = NULL;
+    s->warm_qtf = NULL;
+    s->warm_qn = 0;
+    size_t si = (size_t)(s - r->syms);
+    for (uint32_t i = 0; i < qn; i++)
+        runner_on_bar(r, &r->syms[si], qtf[i], &q[i]);
+    free(q);
+    free(qtf);
+}
+
+bool runner_restoring(const runner *r, uint32_t si)
+{
+    return si < r->nsyms && r->syms[si].restoring;
 }
 
 static runner_sym *runner_add(runner *r, market_sym *ms, int64_t first_ms)
@@ -815,6 +868,8 @@ static void runner_signal(runner *r, runner_sym *s, int64_t now)
 {
     if (now <= s->last_sig_ms)
         return;
+    if (r->cfg.restore && (!s->warmed || s->restoring))
+        return; /* its restore is not asked (no data yet) or not answered: no signal */
     if (!s->told && r->cfg.on_engine) { /* before the first signal: e.g. a stored state */
         s->told = true;
         r->cfg.on_engine(r->cfg.on_engine_ud, s->ms, s->e, now);
@@ -853,8 +908,8 @@ static void runner_on_timer(kclock *c, uint64_t id, int64_t due, void *ud)
     paper_on_time(r->pp, due);
     for (uint32_t i = 0; i < r->nsyms; i++) {
         runner_sym *s = &r->syms[i];
-        if (s->warm_state)
-            continue; /* warming up: no signal, no scoring against live time */
+        if (s->warm_state || s->restoring)
+            continue; /* warming up or restoring: no signal, no scoring against live time */
         engine_advance(s->e, due);
         runner_train_due(r, s, due);
         /* an interval with no new data for the symbol would repeat its last signal on the same
@@ -1044,10 +1099,12 @@ static void runner_on_note(void *ud, const market_note *n)
         s->warmed = true; /* before the symbol's first data: history through its engine */
         int64_t first = n->kind == MARKET_TRADE && n->ev ? n->ev->u.trade.time_ms
                       : n->bar ? n->bar->open_ms : 0;
-        if (r->cfg.warmup && first > 0 && !s->told)
+        if (runner_restore_begin(r, s, first))
+            ; /* the stored state first: the warm-up follows its answer */
+        else if (r->cfg.warmup && first > 0 && !s->told)
             runner_warmup(r, s, first);
     }
-    if (s->warm_state) { /* warming up: its live bars wait, the rest of its data is skipped */
+    if (s->warm_state || s->restoring) { /* its live bars wait, the rest of its data is skipped */
         if (n->kind == MARKET_BAR_CLOSED && n->bar) {
             if (s->warm_qn < RUNNER_WARM_QUEUE) {
                 s->warm_q[s->warm_qn] = *n->bar;
@@ -1738,8 +1795,8 @@ int runner_close_all(runner *r)
 int runner_signal_now(runner *r, enum venue v, const char *symbol, engine_signal *out)
 {
     runner_sym *s = runner_find_name(r, v, symbol);
-    if (!s || s->warm_state)
-        return K_ERR; /* unknown, or still warming up */
+    if (!s || s->warm_state || s->restoring)
+        return K_ERR; /* unknown, still restoring or still warming up */
     int64_t now = r->clock ? kclock_now_ms(r->clock) : r->now_ms;
     if (now < r->now_ms)
         now = r->now_ms;

@@ -1508,14 +1508,14 @@ enum store_result store_put_signal(store *s, enum venue v, const char *symbol,
 
 static void store_main_error(store *s, const char *what);
 
-enum store_result store_load_signals_after(store *s, enum venue v, const char *symbol,
+enum store_result store_read_signals_after(sqlite3 *db, enum venue v, const char *symbol,
                                            uint64_t from_id, int64_t from_ms, int64_t to_ms,
                                            uint32_t max, store_signal_fn fn, void *ud)
 {
-    if ((unsigned)v >= VENUE_COUNT || !store_symbol_ok(symbol) || !fn)
+    if (!db || (unsigned)v >= VENUE_COUNT || !store_symbol_ok(symbol) || !fn)
         return STORE_E_INVALID;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->rdb,
+    if (sqlite3_prepare_v2(db,
                            "SELECT sig_id, time_ms, horizon_end_ms, action, p_sell, p_hold, p_buy,"
                            " confidence, strength, scored, outcome, result, ret, mfe, mae,"
                            " regime, source, first_hit, traded, replay FROM signals"
@@ -1523,7 +1523,6 @@ enum store_result store_load_signals_after(store *s, enum venue v, const char *s
                            " AND time_ms <= ?5 ORDER BY sig_id, time_ms LIMIT ?6",
                            -1, &st, NULL) != SQLITE_OK) {
         sqlite3_finalize(st);
-        store_main_error(s, "loading stored signals failed");
         return STORE_E_READ;
     }
     store_bind_text(st, 1, venue_name(v));
@@ -1568,11 +1567,18 @@ enum store_result store_load_signals_after(store *s, enum venue v, const char *s
         fn(ud, &g, n > 0 ? rec : NULL, n > 0 ? (size_t)n : 0);
     }
     sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
+    return rc == SQLITE_DONE ? STORE_OK : STORE_E_READ;
+}
+
+enum store_result store_load_signals_after(store *s, enum venue v, const char *symbol,
+                                           uint64_t from_id, int64_t from_ms, int64_t to_ms,
+                                           uint32_t max, store_signal_fn fn, void *ud)
+{
+    enum store_result rc = store_read_signals_after(s->rdb, v, symbol, from_id, from_ms, to_ms,
+                                                    max, fn, ud);
+    if (rc == STORE_E_READ)
         store_main_error(s, "loading stored signals failed");
-        return STORE_E_READ;
-    }
-    return STORE_OK;
+    return rc;
 }
 
 enum store_result store_put_retrain(store *s, enum venue v, const char *symbol,
@@ -1706,20 +1712,21 @@ enum store_result store_put_model_state(store *s, enum venue v, const char *symb
 
 static void store_main_error(store *s, const char *what);
 
-enum store_result store_load_model_state(store *s, enum venue v, const char *symbol, void **blob,
-                                         size_t *len, int64_t *time_ms, int64_t *version)
+enum store_result store_read_model_state(sqlite3 *db, enum venue v, const char *symbol,
+                                         void **blob, size_t *len, int64_t *time_ms,
+                                         int64_t *version)
 {
     *blob = NULL;
     *len = 0;
-    if ((unsigned)v >= VENUE_COUNT || !store_symbol_ok(symbol))
+    if (!db || (unsigned)v >= VENUE_COUNT || !store_symbol_ok(symbol))
         return STORE_E_INVALID;
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(s->rdb,
+    int rc = sqlite3_prepare_v2(db,
                                 "SELECT id, time_ms, state FROM model_state WHERE venue = ?1 AND"
                                 " symbol = ?2 ORDER BY id DESC LIMIT 1",
                                 -1, &st, NULL);
     if (rc != SQLITE_OK) {
-        store_main_error(s, "loading model state failed");
+        sqlite3_finalize(st);
         return STORE_E_READ;
     }
     store_bind_text(st, 1, venue_name(v));
@@ -1740,11 +1747,20 @@ enum store_result store_load_model_state(store *s, enum venue v, const char *sym
             out = STORE_OK;
         }
     } else if (rc != SQLITE_DONE) {
-        store_main_error(s, "loading model state failed");
         out = STORE_E_READ;
     }
     sqlite3_finalize(st);
     return out;
+}
+
+enum store_result store_load_model_state(store *s, enum venue v, const char *symbol, void **blob,
+                                         size_t *len, int64_t *time_ms, int64_t *version)
+{
+    enum store_result rc = store_read_model_state(s->rdb, v, symbol, blob, len, time_ms,
+                                                  version);
+    if (rc == STORE_E_READ)
+        store_main_error(s, "loading model state failed");
+    return rc;
 }
 
 int64_t store_session_begin(store *s, const char *source, const char *version, const char *args)

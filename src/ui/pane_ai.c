@@ -324,7 +324,10 @@ static int ai_retrains(ui *u, WINDOW *w, const engine *e, int y, int ymax, int x
     engine_warmup_info(e, &ws);
     uint64_t wfed = 0;
     uint32_t wtot = 0;
-    if (si < runner_symbols(r) && runner_warming(r, si, &wfed, &wtot) && y <= ymax) {
+    if (si < runner_symbols(r) && runner_restoring(r, si) && y <= ymax) {
+        ui_put(u, w, y++, x, cw, ROLE_WARNING,
+               "restoring the stored model state (reading it): no signal, not trading");
+    } else if (si < runner_symbols(r) && runner_warming(r, si, &wfed, &wtot) && y <= ymax) {
         if (wtot)
             snprintf(line, sizeof line, "warming up (%llu/%u history bars): not trading",
                      (unsigned long long)wfed, wtot);
