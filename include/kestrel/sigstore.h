@@ -82,6 +82,11 @@ const sigstore_detail *sigstore_detail_of(const sigstore *ss, const market_sym *
  * answer bumps sigstore_seq); -1: none stored (or the store is busy: the next call retries). */
 int sigstore_record(sigstore *ss, const market_sym *ms, uint64_t id, int64_t time_ms,
                     const uint8_t **rec, size_t *len);
+/* The ensemble weights stored with that record's row (signals.weights, migration 12), after
+ * sigstore_record() answered 1 for it: their count (up to max, in engine_model() order), 0 when
+ * the row has none (written before the column existed). */
+uint32_t sigstore_record_weights(const sigstore *ss, const market_sym *ms, uint64_t id,
+                                 int64_t time_ms, double *w, uint32_t max);
 uint64_t sigstore_seq(const sigstore *ss); /* changes when a record or reasons read answered */
 
 /* A training of an off-thread model finished (runner on_retrain): a row of the retrains

@@ -210,6 +210,8 @@ typedef struct store_signal {
     const void *replay;  /* the engine's replay record (copied, <= STORE_REPLAY_MAX), NULL:
                           * keep the stored one */
     size_t replay_len;
+    const char *weights; /* every model's ensemble weight, "w0,w1,..." (copied, <= 511 bytes),
+                          * NULL: keep the stored ones */
 } store_signal;
 enum store_result store_put_signal(store *s, enum venue v, const char *symbol,
                                    const store_signal *sig);

@@ -67,6 +67,7 @@ struct sigstore {
         int state; /* 1 read, -1 none stored, 0 nothing yet */
         uint8_t *data;
         size_t len;
+        char weights[ENSEMBLE_MAX_MODELS * 16 + 1];
     } rec;
     uint64_t seq;
     /* the restore reads (sigstore_restore_read), one per symbol, kept until its engine takes
@@ -121,6 +122,7 @@ struct sigstore_rec_read {
     int64_t time_ms;
     uint8_t *data;
     size_t len;
+    char weights[ENSEMBLE_MAX_MODELS * 16 + 1]; /* "" when the row has none (before migration 12) */
 };
 
 static void sigstore_restore_free(struct sigstore_restore *j)
@@ -221,8 +223,20 @@ static void sigstore_put(sigstore *ss, sigstore_sym *y, const metrics_signal_row
     store_signal g;
     sigstore_row(r, &g);
     size_t k = r->id % SIGSTORE_REASONS;
-    if (fresh && y->reasons[k].id == r->id)
+    char wts[ENSEMBLE_MAX_MODELS * 16 + 1];
+    if (fresh && y->reasons[k].id == r->id) {
         g.reasons = y->reasons[k].text; /* the first write of the row carries its reasons */
+        const sigstore_detail *d = &y->reasons[k].detail; /* and every model's weight */
+        size_t off = 0;
+        wts[0] = '\0';
+        for (uint32_t i = 0; i < d->nmodels && off < sizeof wts; i++) {
+            int w = snprintf(wts + off, sizeof wts - off, "%s%.4f", i ? "," : "",
+                             (double)d->models[i].weight);
+            off += w > 0 ? (size_t)w : 0;
+        }
+        if (d->nmodels)
+            g.weights = wts;
+    }
     model_blob rec = { 0 };
     if (fresh && engine_record(y->e, r->id, &rec) == K_MODEL_OK) { /* and its replay record */
         g.replay = rec.data;
@@ -751,7 +765,7 @@ static enum store_result sigstore_rec_read_fn(void *ud, sqlite3 *db, uint32_t *n
     *n = 0;
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db,
-                           "SELECT replay FROM signals WHERE venue = ?1 AND symbol = ?2 AND"
+                           "SELECT replay, weights FROM signals WHERE venue = ?1 AND symbol = ?2 AND"
                            " sig_id = ?3 AND time_ms = ?4",
                            -1, &st, NULL) != SQLITE_OK) {
         sqlite3_finalize(st);
@@ -773,6 +787,8 @@ static enum store_result sigstore_rec_read_fn(void *ud, sqlite3 *db, uint32_t *n
             *n = 1;
             r = STORE_OK;
         }
+        const unsigned char *wt = sqlite3_column_text(st, 1);
+        snprintf(j->weights, sizeof j->weights, "%s", wt ? (const char *)wt : "");
     } else if (rc != SQLITE_DONE) {
         r = STORE_E_READ;
     }
@@ -794,6 +810,7 @@ static void sigstore_rec_read_done(void *ud, enum store_result rc, uint32_t n)
         ss->rec.state = rc == STORE_OK && n ? 1 : -1;
         ss->rec.data = j->data;
         ss->rec.len = j->len;
+        snprintf(ss->rec.weights, sizeof ss->rec.weights, "%s", j->weights);
         j->data = NULL;
         ss->seq++;
     }
@@ -828,6 +845,27 @@ int sigstore_record(sigstore *ss, const market_sym *ms, uint64_t id, int64_t tim
     }
     ss->rec_busy = j;
     return 0;
+}
+
+uint32_t sigstore_record_weights(const sigstore *ss, const market_sym *ms, uint64_t id,
+                                 int64_t time_ms, double *w, uint32_t max)
+{
+    if (!ss || ss->rec.state <= 0 || ss->rec.ms != ms || ss->rec.id != id ||
+        ss->rec.time_ms != time_ms || !ss->rec.weights[0])
+        return 0;
+    uint32_t n = 0;
+    const char *p = ss->rec.weights;
+    while (n < max && *p) {
+        char *end = NULL;
+        double v = strtod(p, &end);
+        if (end == p)
+            return 0; /* not a list of numbers: none */
+        w[n++] = v;
+        p = *end == ',' ? end + 1 : end;
+        if (*end != ',' && *end)
+            return 0;
+    }
+    return n;
 }
 
 uint64_t sigstore_seq(const sigstore *ss)

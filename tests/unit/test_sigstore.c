@@ -182,6 +182,11 @@ static void test_kill9(void)
     CHECK_INT(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     CHECK_INT(sql_int(db, "select count(*) from signals"), (int)(CUT + EXTRA));
     CHECK_INT(sql_int(db, "select count(*) from signals where replay is null"), 0);
+    /* every row carries every model's ensemble weight (migration 12), the last one's equal to
+     * the engine's at that signal (3 models: "w0,w1,w2") */
+    CHECK_INT(sql_int(db, "select count(*) from signals where weights is null"), 0);
+    CHECK_INT(sql_int(db, "select count(*) from signals where length(weights) -"
+                          " length(replace(weights, ',', '')) <> 2"), 0);
     CHECK(sql_int(db, "select count(*) from model_state") >= 1);
     /* the rows up to the checkpoint equal the reference engine's history, scored fields too */
     uint32_t hn = engine_history_len(a.e), checked = 0, same_rows = 1;
