@@ -426,6 +426,10 @@ static void sigstore_restore_done(void *ud, enum store_result rc, uint32_t n)
         sigstore_restore_free(j);
         return;
     }
+    if (j->ss->log)
+        log_info(j->ss->log, "model state of %s read on the store's writer thread: %s, %u "
+                 "stored signals from its replay point", j->symbol,
+                 j->rc == STORE_OK ? "found" : store_strerror(j->rc), j->nrows);
     if (j->fn)
         j->fn(j->ud, j->ms);
 }
