@@ -498,8 +498,8 @@ static uint32_t trading_state_restore(void *ud, const market_sym *ms, int64_t fi
  * state will be restored (it has learned already; restoring over a warm-up whose trainings are
  * running would race them), else the newest stored 1m candles before the symbol's first data
  * (engine.warmup = "store", read on the store's writer thread: RUNNER_WARMUP_PENDING, the bars
- * come back through trading_warm_done) or a klines CSV (a path: read here, like the model
- * state, which is still a main-thread read). */
+ * come back through trading_warm_done) or a klines CSV (a path: read here). Whether a state
+ * will be restored is the restore read's answer (trading_state_restore, asked first). */
 static uint32_t trading_warmup(void *ud, const market_sym *ms, int64_t before_ms, candle *out,
                                uint32_t max)
 {

@@ -236,6 +236,17 @@ static void run(const char *db, const candle *bars, uint32_t nb, enum mode mode,
     CHECK(e != NULL);
     if (e) {
         CHECK_INT(engine_save(e, &res->blob), K_MODEL_OK);
+        /* the writer's parse of a saved state gives the loaded engine's replay point */
+        uint64_t id0 = 0, id1 = 1;
+        int64_t t0 = 0, t1 = 1;
+        engine_replay_from(e, &id0, &t0);
+        CHECK_INT(engine_replay_from_state(res->blob.data, res->blob.len, &id1, &t1),
+                  K_MODEL_OK);
+        CHECK_INT(id1, id0);
+        CHECK_INT(t1, t0);
+        CHECK(id0 > 0);
+        CHECK_INT(engine_replay_from_state(res->blob.data, 64, &id1, &t1),
+                  K_MODEL_BAD_STATE); /* a cut state is refused, not read past its end */
         res->scored = engine_scored(e);
         sigstore_get_info(c.ss, e, &res->info);
     }
