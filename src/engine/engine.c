@@ -1046,6 +1046,16 @@ struct engine_rec_header {
     int64_t prev_signal_ms; /* the engine's last signal before this one: the chain link */
 };
 
+#define ENGINE_REC_PATHS 1024u /* pending paths per record (32 bytes each) */
+
+/* One pending signal's price path in a record (after the raw features; records written before
+ * have none). */
+struct engine_rec_path {
+    uint64_t id;
+    double hi, lo;
+    int32_t first_hit, pad;
+};
+
 enum model_result engine_record(const engine *e, uint64_t id, model_blob *out)
 {
     if (!e->have_last || e->last.id != id)
@@ -1058,6 +1068,23 @@ enum model_result engine_record(const engine *e, uint64_t id, model_blob *out)
     model_blob_put(out, &h, sizeof h);
     model_blob_put(out, p, sizeof *p);
     model_blob_put(out, e->last_raw, sizeof e->last_raw);
+    /* the price path of every other signal still pending (a kill -9 after this record loses
+     * only the prices after it): a count, then id, high, low, first hit of each */
+    uint32_t n = 0, put = 0;
+    for (uint32_t i = 0; i < e->pend_n; i++) {
+        const engine_pend *o = &e->pend[(e->pend_head + i) % e->cfg.pending_max];
+        n += !o->scored && o->id != id;
+    }
+    n = n < ENGINE_REC_PATHS ? n : ENGINE_REC_PATHS; /* the oldest ones (under STORE_REPLAY_MAX) */
+    model_blob_put(out, &n, sizeof n);
+    for (uint32_t i = 0; i < e->pend_n && put < n; i++) {
+        const engine_pend *o = &e->pend[(e->pend_head + i) % e->cfg.pending_max];
+        if (o->scored || o->id == id)
+            continue;
+        put++;
+        struct engine_rec_path w = {o->id, o->hi, o->lo, o->first_hit, 0};
+        model_blob_put(out, &w, sizeof w);
+    }
     return K_MODEL_OK;
 }
 
@@ -1136,8 +1163,14 @@ enum model_result engine_replay(engine *e, const uint8_t *rec, size_t len,
         h.magic != ENGINE_REC_MAGIC || h.version != ENGINE_VERSION || h.nmodels != e->nmodels ||
         h.nfeat != FEAT_COUNT || h.pend_size != sizeof(engine_pend) ||
         model_blob_get(rec, len, &off, &q, sizeof q) != K_MODEL_OK ||
-        model_blob_get(rec, len, &off, raw, sizeof raw) != K_MODEL_OK || off != len)
+        model_blob_get(rec, len, &off, raw, sizeof raw) != K_MODEL_OK)
         return K_MODEL_BAD_STATE;
+    uint32_t npath = 0; /* the other pending signals' paths (none in older records) */
+    if (off < len && (model_blob_get(rec, len, &off, &npath, sizeof npath) != K_MODEL_OK ||
+                      npath > ENGINE_REC_PATHS ||
+                      len - off != (size_t)npath * sizeof(struct engine_rec_path)))
+        return K_MODEL_BAD_STATE;
+    size_t path_off = off;
     if (q.id != st->id || q.time_ms != st->time_ms ||
         (st->scored && (st->outcome < 0 || st->outcome >= MODEL_CLASSES)))
         return K_MODEL_BAD_INPUT;
@@ -1184,6 +1217,20 @@ enum model_result engine_replay(engine *e, const uint8_t *rec, size_t len,
         row->ret = row->mfe = row->mae = 0;
         snprintf(row->first_hit, sizeof row->first_hit, "%s",
                  q.action == MODEL_HOLD ? "-" : "none");
+    }
+    for (uint32_t i = 0; i < npath; i++) { /* the paths as they were when it was made */
+        struct engine_rec_path w;
+        memcpy(&w, rec + path_off + (size_t)i * sizeof w, sizeof w);
+        engine_pend *o = engine_pend_find(e, w.id);
+        if (!o || o->scored || o == p)
+            continue;
+        if (w.hi > o->hi)
+            o->hi = w.hi;
+        if (w.lo < o->lo)
+            o->lo = w.lo;
+        if (o->first_hit == ENGINE_HIT_NONE && w.first_hit >= ENGINE_HIT_NONE &&
+            w.first_hit <= ENGINE_HIT_BOTH)
+            o->first_hit = w.first_hit;
     }
     if (st->scored) {
         engine_learn_one(e, p, st->outcome, p->horizon_end_ms, st->ret);
