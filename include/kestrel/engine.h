@@ -179,18 +179,26 @@ K_MUST_USE enum model_result engine_load(engine *e, const uint8_t *data, size_t 
 /* Replay after a restore (a kill -9 loses the state since the last checkpoint, not the signals
  * the store committed after it). engine_record: the replay record of the newest signal id
  * (right after engine_signal_make; K_MODEL_BAD_INPUT for another id): its pending record
- * (feature row, every model's and the baselines' probabilities), its raw features, and a link
- * to the signal before it; the app stores it with the signal's row. engine_replay_from: the
+ * (feature row, every model's and the baselines' probabilities), its raw features, a link
+ * to the signal before it, and the price path (high, low, first hit) of every other signal
+ * still pending (at most 1024); the app stores it with the signal's row. engine_replay_from: the
  * first signal whose stored row can add to the loaded state (the oldest unscored pending one,
  * else the next id) and its time. engine_replay: one stored signal at or after that point, in
  * id order (st: its stored row, scored or not): a pending signal learns its stored label; a
  * signal made after the state (only the next id whose link is the last signal: a row of
  * another run is refused) is re-made from its record (normalisers, feature rows, pending,
- * history) and learns its label when scored, with the stored return and excursions. Nothing
- * else is taken from the row. K_MODEL_BAD_STATE: not a record of this build's engine;
+ * history) and learns its label when scored, with the stored return and excursions; the
+ * pending signals' paths in the record are merged into theirs (a record without them, written
+ * before, is read too). Nothing else is taken from the row. K_MODEL_BAD_STATE: not a record of this build's engine;
  * K_MODEL_BAD_INPUT: not the next step of this engine (nothing changes). */
 K_MUST_USE enum model_result engine_record(const engine *e, uint64_t id, model_blob *out);
 void engine_replay_from(const engine *e, uint64_t *id, int64_t *time_ms);
+/* The same point read from a saved state (engine_save's blob) without an engine: a pure parse,
+ * safe on any thread (the store's writer reads the rows after it in the same request as the
+ * state). It equals engine_replay_from() after engine_load() of that blob. K_MODEL_BAD_STATE:
+ * not a state of this build's engine. */
+K_MUST_USE enum model_result engine_replay_from_state(const uint8_t *data, size_t len,
+                                                      uint64_t *id, int64_t *time_ms);
 K_MUST_USE enum model_result engine_replay(engine *e, const uint8_t *rec, size_t len,
                                            const metrics_signal_row *st);
 /* Every model's prediction in a record (the AI screen's breakdown of an older signal): ready[i]

@@ -133,6 +133,16 @@ typedef struct runner_config {
      * so. A replay waits for runner_warmups_pending() before its next line (determinism). */
     void *warmup_ud;
     uint32_t warmup_max; /* 1440 (a day of 1m bars) */
+    /* optional restore read: asked once per symbol at its first data (first_ms: its time),
+     * before the warm-up. Returns 0 when the read is done (or there is none: the app's replay
+     * reads at once, a fixed point of the data), or RUNNER_RESTORE_PENDING: the read runs on the
+     * store's writer thread and runner_restore_ready() says when it answered; until then the
+     * symbol is held as during a warm-up (its closed bars wait, up to 256, nothing else of its
+     * data reaches the engine, no signal, no trade, runner_restoring() says so), then its
+     * warm-up is asked (the answer tells the app whether one is needed), then the bars that
+     * waited are fed. The state itself is applied by on_engine (before the first signal). */
+    uint32_t (*restore)(void *ud, const market_sym *ms, int64_t first_ms);
+    void *restore_ud;
     /* client order ids: "<id_prefix><epoch base36>x<seq>", so an epoch above every earlier one
      * (the app: the session id) never reuses an id after a restart. Default "bt", 1. */
     char id_prefix[8];
@@ -181,6 +191,12 @@ void runner_warmup_ready(runner *r, const market_sym *ms, const candle *bars, ui
 /* Feeds at most max_bars warm-up bars (over every symbol, each with its signal, scoring and due
  * trainings); returns how many are still to feed. The app calls it once per loop turn. */
 uint32_t runner_warmup_step(runner *r, uint32_t max_bars);
+#define RUNNER_RESTORE_PENDING UINT32_MAX
+/* The restore read of ms has answered (main thread): its warm-up is asked now, then the bars
+ * that waited are fed (those of a warm-up after it). */
+void runner_restore_ready(runner *r, const market_sym *ms);
+/* True while symbol index si waits for its restore read. */
+bool runner_restoring(const runner *r, uint32_t si);
 /* True while symbol index si warms up: *fed bars fed so far of *total (0 while the read is
  * outstanding). */
 bool runner_warming(const runner *r, uint32_t si, uint64_t *fed, uint32_t *total);

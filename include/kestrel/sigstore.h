@@ -3,7 +3,8 @@
  * data time, model state checkpoints (engine_save blobs, versioned in `model_state`) every
  * engine.state_interval of data time and at exit, restored when a symbol's engine is made;
  * and the `kestrel export signals|metrics` readers. Main thread; nothing here waits for the
- * disk except the one start-up read of a symbol's newest model state. */
+ * disk (the restore and the older signals' reasons and records are read on the store's writer
+ * thread) except a replay's restore, read at once at a fixed point of its data. */
 #ifndef KESTREL_SIGSTORE_H
 #define KESTREL_SIGSTORE_H
 #include <stdbool.h>
@@ -26,10 +27,24 @@ typedef struct sigstore sigstore;
 sigstore *sigstore_new(store *st, klog *log, int64_t state_interval_ms);
 void sigstore_free(sigstore *ss);
 
-/* A symbol's engine was just made (runner on_engine): restores its newest stored state when that
+/* The restore read of ms (the runner's restore, at the symbol's first data): its newest stored
+ * model state and the signals stored after it (from the state's replay point on), read on the
+ * store's writer thread when async (fn(ud, ms) runs in store_process when it answered: the app
+ * tells runner_restore_ready), else at once on the read connection (a replay: a fixed point of
+ * its data; also when the store is busy, logged). True while the read is outstanding. The
+ * answer is kept until ms's engine takes it (sigstore_on_engine). */
+typedef void (*sigstore_restored_fn)(void *ud, const market_sym *ms);
+bool sigstore_restore_read(sigstore *ss, const market_sym *ms, bool async,
+                           sigstore_restored_fn fn, void *ud);
+bool sigstore_restoring(const sigstore *ss, const market_sym *ms); /* its read outstanding */
+/* The answered read holds a state whose data time is not after t_ms (the warm-up is skipped:
+ * the restored models have learned already). */
+bool sigstore_restore_has(const sigstore *ss, const market_sym *ms, int64_t t_ms);
+/* A symbol's engine was just made (runner on_engine, before its first signal at now_ms): applies
+ * the restore read (made here, at once, when none was asked): its newest stored state when that
  * state's data time is not after now_ms (a replay that starts over from earlier data starts
- * fresh, and says so in the log), then replays the signals stored after that state
- * (engine_replay: a kill -9 after the checkpoint loses none of the committed ones). */
+ * fresh, and says so in the log), then the signals stored after that state, up to now_ms
+ * (engine_replay: a kill -9 after the checkpoint loses none of the committed ones). No disk. */
 void sigstore_on_engine(sigstore *ss, const market_sym *ms, engine *e, int64_t now_ms);
 /* After a signal of ms's engine at now_ms (sig: its full reasoning, may be NULL): the new row,
  * rows scored since, the hourly metrics, the checkpoint when due. */
@@ -38,8 +53,9 @@ void sigstore_on_signal(sigstore *ss, const market_sym *ms, const engine_signal 
 
 /* The top reasons of signal id (made at time_ms) of ms's engine: the newest SIGSTORE_REASONS
  * per symbol from memory (they may not be committed yet), any other stored signal from the
- * signals table's reasons column (one point read by its unique key per selection, cached; ""
- * when the row has none). */
+ * signals table's reasons column (one point read by its unique key on the store's writer
+ * thread, store_read_async, at most 8 in flight, cached; "" while it is read, the answer bumps
+ * sigstore_seq; "" when the row has none). */
 #define SIGSTORE_REASONS 64
 const char *sigstore_reasons(sigstore *ss, const market_sym *ms, uint64_t id, int64_t time_ms);
 /* The full reasoning of one of the newest SIGSTORE_REASONS signals per symbol, kept from its
@@ -66,7 +82,12 @@ const sigstore_detail *sigstore_detail_of(const sigstore *ss, const market_sym *
  * answer bumps sigstore_seq); -1: none stored (or the store is busy: the next call retries). */
 int sigstore_record(sigstore *ss, const market_sym *ms, uint64_t id, int64_t time_ms,
                     const uint8_t **rec, size_t *len);
-uint64_t sigstore_seq(const sigstore *ss); /* changes when a record read has answered */
+/* The ensemble weights stored with that record's row (signals.weights, migration 12), after
+ * sigstore_record() answered 1 for it: their count (up to max, in engine_model() order), 0 when
+ * the row has none (written before the column existed). */
+uint32_t sigstore_record_weights(const sigstore *ss, const market_sym *ms, uint64_t id,
+                                 int64_t time_ms, double *w, uint32_t max);
+uint64_t sigstore_seq(const sigstore *ss); /* changes when a record or reasons read answered */
 
 /* A training of an off-thread model finished (runner on_retrain): a row of the retrains
  * table, and a log line. */

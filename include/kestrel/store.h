@@ -210,6 +210,8 @@ typedef struct store_signal {
     const void *replay;  /* the engine's replay record (copied, <= STORE_REPLAY_MAX), NULL:
                           * keep the stored one */
     size_t replay_len;
+    const char *weights; /* every model's ensemble weight, "w0,w1,..." (copied, <= 511 bytes),
+                          * NULL: keep the stored ones */
 } store_signal;
 enum store_result store_put_signal(store *s, enum venue v, const char *symbol,
                                    const store_signal *sig);
@@ -224,6 +226,14 @@ K_MUST_USE enum store_result store_load_signals_after(store *s, enum venue v, co
                                                       uint64_t from_id, int64_t from_ms,
                                                       int64_t to_ms, uint32_t max,
                                                       store_signal_fn fn, void *ud);
+/* The same read on a connection of the caller's (the writer's, inside a store_read_async fn:
+ * the asynchronous restore, sigstore.h). STORE_OK, STORE_E_INVALID or STORE_E_READ. */
+struct sqlite3;
+K_MUST_USE enum store_result store_read_signals_after(struct sqlite3 *db, enum venue v,
+                                                      const char *symbol, uint64_t from_id,
+                                                      int64_t from_ms, int64_t to_ms,
+                                                      uint32_t max, store_signal_fn fn,
+                                                      void *ud);
 /* One retrain of an off-thread model (table retrains): queued on the market lane. */
 typedef struct store_retrain {
     char model[32], kind[16], trigger[16];
@@ -276,6 +286,10 @@ enum store_result store_put_model_state(store *s, enum venue v, const char *symb
 K_MUST_USE enum store_result store_load_model_state(store *s, enum venue v, const char *symbol,
                                                     void **blob, size_t *len, int64_t *time_ms,
                                                     int64_t *version);
+/* The same read on a connection of the caller's (the writer's, inside a store_read_async fn). */
+K_MUST_USE enum store_result store_read_model_state(struct sqlite3 *db, enum venue v,
+                                                    const char *symbol, void **blob, size_t *len,
+                                                    int64_t *time_ms, int64_t *version);
 
 /* Synchronous read (read connection, calling thread): the newest `max` committed bars with
  * open_ms < before_ms, returned oldest first in out[], their count in *n. STORE_OK (also when

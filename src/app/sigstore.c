@@ -4,8 +4,10 @@
  * the last metrics document and the time of the last checkpoint. Rows go to the store's market
  * lane (store_put_signal: an upsert, so a scored row replaces its unscored one); checkpoints are
  * control rows (never dropped) and at most one per engine per state_interval of data time. The
- * only synchronous read is the newest model state when an engine is made (as the other
- * start-up loads). The export side reads the database read-only, without the store's lock. */
+ * restore (the newest model state and the signals stored after it) and the AI screen's reads of
+ * older signals run on the store's writer thread (store_read_async); only a replay reads its
+ * restore at once, at a fixed point of its data. The export side reads the database read-only,
+ * without the store's lock. */
 #include "kestrel/sigstore.h"
 
 #include "kestrel/xmalloc.h"
@@ -20,6 +22,7 @@
 #define SIGSTORE_HOUR_MS 3600000LL
 #define SIGSTORE_CACHE 32 /* stored reasons kept for the screen */
 #define SIGSTORE_REPLAY_MAX 20000u /* rows read after a checkpoint (a week of 30 s signals) */
+#define SIGSTORE_WHY_READS 8 /* reasons reads in flight at once (the rows on the screen) */
 
 typedef struct sigstore_sym {
     const market_sym *ms;
@@ -50,9 +53,11 @@ struct sigstore {
         const market_sym *ms;
         uint64_t id;
         int64_t time_ms;
+        int state; /* 0 free, 1 being read (on the writer thread), 2 read */
         char text[512];
     } cache[SIGSTORE_CACHE];
     uint32_t cache_next;
+    struct sigstore_why_read *why_busy[SIGSTORE_WHY_READS]; /* the reads in flight */
     /* the replay record of one older signal, read on the writer thread for the AI screen */
     struct sigstore_rec_read *rec_busy; /* the read in flight (its ss cleared when freed) */
     struct {
@@ -62,8 +67,49 @@ struct sigstore {
         int state; /* 1 read, -1 none stored, 0 nothing yet */
         uint8_t *data;
         size_t len;
+        char weights[ENSEMBLE_MAX_MODELS * 16 + 1];
     } rec;
     uint64_t seq;
+    /* the restore reads (sigstore_restore_read), one per symbol, kept until its engine takes
+     * it (sigstore_on_engine) */
+    struct sigstore_restore **rst;
+    uint32_t nrst, crst;
+};
+
+/* One stored signal after a checkpoint, as read for the restore. */
+struct sigstore_rrow {
+    store_signal g; /* (reasons / replay NULL) */
+    void *rec;
+    size_t len;
+};
+
+/* One restore read: the newest model state of a symbol and the signals stored after it. Owned
+ * by the writer until its callback runs (async), then by the sigstore until applied. */
+struct sigstore_restore {
+    sigstore *ss; /* NULL: the sigstore was freed meanwhile (the callback frees it) */
+    const market_sym *ms;
+    enum venue venue;
+    char symbol[KSYM_MAX];
+    sigstore_restored_fn fn;
+    void *ud;
+    bool answered;
+    enum store_result rc, rows_rc; /* the state's read, the rows' */
+    void *blob;
+    size_t len;
+    int64_t t, ver;
+    struct sigstore_rrow *rows;
+    uint32_t nrows, crows;
+};
+
+/* One reasons read: owned by the writer until its callback runs. */
+struct sigstore_why_read {
+    sigstore *ss; /* NULL: the sigstore was freed meanwhile */
+    const market_sym *ms;
+    enum venue venue;
+    char symbol[KSYM_MAX];
+    uint64_t id;
+    int64_t time_ms;
+    char text[512];
 };
 
 /* One record read: owned by the writer until its callback runs. */
@@ -76,7 +122,19 @@ struct sigstore_rec_read {
     int64_t time_ms;
     uint8_t *data;
     size_t len;
+    char weights[ENSEMBLE_MAX_MODELS * 16 + 1]; /* "" when the row has none (before migration 12) */
 };
+
+static void sigstore_restore_free(struct sigstore_restore *j)
+{
+    if (!j)
+        return;
+    for (uint32_t i = 0; i < j->nrows; i++)
+        free(j->rows[i].rec);
+    free(j->rows);
+    free(j->blob);
+    free(j);
+}
 
 sigstore *sigstore_new(store *st, klog *log, int64_t state_interval_ms)
 {
@@ -93,6 +151,16 @@ void sigstore_free(sigstore *ss)
         return;
     if (ss->rec_busy)
         ss->rec_busy->ss = NULL; /* its callback frees it */
+    for (uint32_t i = 0; i < SIGSTORE_WHY_READS; i++)
+        if (ss->why_busy[i])
+            ss->why_busy[i]->ss = NULL; /* its callback frees it */
+    for (uint32_t i = 0; i < ss->nrst; i++) {
+        if (ss->rst[i]->answered)
+            sigstore_restore_free(ss->rst[i]);
+        else
+            ss->rst[i]->ss = NULL; /* its callback frees it */
+    }
+    free(ss->rst);
     free(ss->rec.data);
     free(ss->syms);
     free(ss);
@@ -155,8 +223,20 @@ static void sigstore_put(sigstore *ss, sigstore_sym *y, const metrics_signal_row
     store_signal g;
     sigstore_row(r, &g);
     size_t k = r->id % SIGSTORE_REASONS;
-    if (fresh && y->reasons[k].id == r->id)
+    char wts[ENSEMBLE_MAX_MODELS * 16 + 1];
+    if (fresh && y->reasons[k].id == r->id) {
         g.reasons = y->reasons[k].text; /* the first write of the row carries its reasons */
+        const sigstore_detail *d = &y->reasons[k].detail; /* and every model's weight */
+        size_t off = 0;
+        wts[0] = '\0';
+        for (uint32_t i = 0; i < d->nmodels && off < sizeof wts; i++) {
+            int w = snprintf(wts + off, sizeof wts - off, "%s%.4f", i ? "," : "",
+                             (double)d->models[i].weight);
+            off += w > 0 ? (size_t)w : 0;
+        }
+        if (d->nmodels)
+            g.weights = wts;
+    }
     model_blob rec = { 0 };
     if (fresh && engine_record(y->e, r->id, &rec) == K_MODEL_OK) { /* and its replay record */
         g.replay = rec.data;
@@ -277,22 +357,158 @@ static void sigstore_replay_one(void *ud, const store_signal *g, const void *rec
     }
 }
 
+/* ---- the restore ---------------------------------------------------------------------- */
+
+/* One stored row after the checkpoint, copied into the read (store_read_signals_after). */
+static void sigstore_restore_row(void *ud, const store_signal *g, const void *rec, size_t len)
+{
+    struct sigstore_restore *j = ud;
+    if (j->nrows == j->crows) {
+        j->crows = j->crows ? j->crows * 2 : 16;
+        j->rows = xrealloc(j->rows, j->crows * sizeof *j->rows);
+    }
+    struct sigstore_rrow *w = &j->rows[j->nrows++];
+    w->g = *g;
+    w->g.reasons = NULL;
+    w->g.replay = NULL;
+    w->rec = NULL;
+    w->len = 0;
+    if (rec && len) {
+        w->rec = xmalloc(len);
+        memcpy(w->rec, rec, len);
+        w->len = len;
+    }
+}
+
+/* The read itself, on db (the writer's connection: async) or st's read connection (db NULL):
+ * the newest state, then the rows from its replay point on (engine_replay_from_state: the
+ * same point engine_replay_from gives once it is loaded), every time after it. The rows'
+ * upper bound in data time (the engine's first signal) is applied when the state is. */
+static void sigstore_restore_fill(struct sigstore_restore *j, sqlite3 *db, store *st)
+{
+    j->rc = db ? store_read_model_state(db, j->venue, j->symbol, &j->blob, &j->len, &j->t,
+                                        &j->ver)
+               : store_load_model_state(st, j->venue, j->symbol, &j->blob, &j->len, &j->t,
+                                        &j->ver);
+    j->rows_rc = STORE_OK;
+    uint64_t from;
+    int64_t from_ms;
+    if (j->rc != STORE_OK ||
+        engine_replay_from_state(j->blob, j->len, &from, &from_ms) != K_MODEL_OK)
+        return; /* nothing to replay into (engine_load refuses a state it cannot parse) */
+    if (from_ms == INT64_MIN)
+        from_ms = 0;
+    j->rows_rc = db ? store_read_signals_after(db, j->venue, j->symbol, from, from_ms,
+                                               INT64_MAX, SIGSTORE_REPLAY_MAX,
+                                               sigstore_restore_row, j)
+                    : store_load_signals_after(st, j->venue, j->symbol, from, from_ms,
+                                               INT64_MAX, SIGSTORE_REPLAY_MAX,
+                                               sigstore_restore_row, j);
+}
+
+/* writer thread */
+static enum store_result sigstore_restore_read_fn(void *ud, sqlite3 *db, uint32_t *n)
+{
+    struct sigstore_restore *j = ud;
+    sigstore_restore_fill(j, db, NULL);
+    *n = j->nrows;
+    return j->rc;
+}
+
+/* main thread (store_process): kept for the engine, then the runner is told */
+static void sigstore_restore_done(void *ud, enum store_result rc, uint32_t n)
+{
+    (void)rc;
+    (void)n;
+    struct sigstore_restore *j = ud;
+    j->answered = true;
+    if (!j->ss) {
+        sigstore_restore_free(j);
+        return;
+    }
+    if (j->ss->log)
+        log_info(j->ss->log, "model state of %s read on the store's writer thread: %s, %u "
+                 "stored signals from its replay point", j->symbol,
+                 j->rc == STORE_OK ? "found" : store_strerror(j->rc), j->nrows);
+    if (j->fn)
+        j->fn(j->ud, j->ms);
+}
+
+static struct sigstore_restore *sigstore_restore_find(const sigstore *ss, const market_sym *ms,
+                                                      uint32_t *at)
+{
+    for (uint32_t i = 0; i < ss->nrst; i++)
+        if (ss->rst[i]->ms == ms) {
+            if (at)
+                *at = i;
+            return ss->rst[i];
+        }
+    return NULL;
+}
+
+bool sigstore_restore_read(sigstore *ss, const market_sym *ms, bool async,
+                           sigstore_restored_fn fn, void *ud)
+{
+    struct sigstore_restore *j = sigstore_restore_find(ss, ms, NULL);
+    if (j)
+        return !j->answered; /* asked already */
+    j = xcalloc(1, sizeof *j);
+    j->ss = ss;
+    j->ms = ms;
+    j->venue = ms->venue;
+    snprintf(j->symbol, sizeof j->symbol, "%s", ms->name);
+    j->fn = fn;
+    j->ud = ud;
+    if (ss->nrst == ss->crst) {
+        ss->crst = ss->crst ? ss->crst * 2 : 4;
+        ss->rst = xrealloc(ss->rst, ss->crst * sizeof *ss->rst);
+    }
+    ss->rst[ss->nrst++] = j;
+    if (async && store_read_async(ss->st, sigstore_restore_read_fn, sigstore_restore_done, j) ==
+                     STORE_OK)
+        return true;
+    if (async && ss->log) /* never silently: the read is made here instead */
+        log_warn(ss->log, "model state of %s: the store is busy; read at once", ms->name);
+    sigstore_restore_fill(j, NULL, ss->st);
+    j->answered = true;
+    return false;
+}
+
+bool sigstore_restoring(const sigstore *ss, const market_sym *ms)
+{
+    const struct sigstore_restore *j = ss ? sigstore_restore_find(ss, ms, NULL) : NULL;
+    return j && !j->answered;
+}
+
+bool sigstore_restore_has(const sigstore *ss, const market_sym *ms, int64_t t_ms)
+{
+    const struct sigstore_restore *j = ss ? sigstore_restore_find(ss, ms, NULL) : NULL;
+    return j && j->answered && j->rc == STORE_OK && j->t <= t_ms;
+}
+
 /* After a restore: the signals the store committed after the checkpoint, re-applied in order
- * (one synchronous read, at the same moment as the state's own). */
-static void sigstore_replay(sigstore *ss, sigstore_sym *y, const market_sym *ms, engine *e,
-                            int64_t now_ms)
+ * from the read (rows from the loaded state's replay point, not after now_ms, at most
+ * SIGSTORE_REPLAY_MAX, as one bounded query would give them). */
+static void sigstore_replay(sigstore *ss, sigstore_sym *y, const struct sigstore_restore *j,
+                            engine *e, int64_t now_ms)
 {
     uint64_t from;
     int64_t from_ms;
     engine_replay_from(e, &from, &from_ms);
+    if (from_ms == INT64_MIN)
+        from_ms = 0;
     struct sigstore_replay rp = { .e = e };
-    enum store_result rc = store_load_signals_after(ss->st, ms->venue, ms->name, from,
-                                                    from_ms == INT64_MIN ? 0 : from_ms, now_ms,
-                                                    SIGSTORE_REPLAY_MAX, sigstore_replay_one,
-                                                    &rp);
-    if (rc != STORE_OK && ss->log)
+    if (j->rows_rc != STORE_OK && ss->log)
         log_error(ss->log, "signals of %s after its model state could not be read: %s",
-                  ms->name, store_strerror(rc));
+                  j->symbol, store_strerror(j->rows_rc));
+    uint32_t taken = 0;
+    for (uint32_t i = 0; i < j->nrows && taken < SIGSTORE_REPLAY_MAX; i++) {
+        const struct sigstore_rrow *w = &j->rows[i];
+        if (w->g.id < from || w->g.time_ms < from_ms || w->g.time_ms > now_ms)
+            continue;
+        taken++;
+        sigstore_replay_one(&rp, &w->g, w->rec, w->len);
+    }
     y->info.replayed = rp.replayed;
     y->info.replay_learned = rp.learned;
     ss->total.replayed += rp.replayed;
@@ -300,40 +516,43 @@ static void sigstore_replay(sigstore *ss, sigstore_sym *y, const market_sym *ms,
     if (ss->log && rp.seen)
         log_info(ss->log, "model state of %s: %" PRIu64 " signals stored after the checkpoint "
                  "replayed (%" PRIu64 " outcomes learned), %" PRIu64 " rows already in it or not of it",
-                 ms->name, rp.replayed, rp.learned, rp.refused);
+                 j->symbol, rp.replayed, rp.learned, rp.refused);
 }
 
 void sigstore_on_engine(sigstore *ss, const market_sym *ms, engine *e, int64_t now_ms)
 {
     sigstore_sym *y = sigstore_add(ss, ms, e);
-    void *blob = NULL;
-    size_t len = 0;
-    int64_t t = 0, ver = 0;
-    enum store_result rc = store_load_model_state(ss->st, ms->venue, ms->name, &blob, &len, &t,
-                                                  &ver);
+    uint32_t at = 0;
+    struct sigstore_restore *j = sigstore_restore_find(ss, ms, &at);
+    if (j && !j->answered)
+        return; /* (the runner holds the symbol until the answer: not reached) */
+    if (!j) { /* no read asked at the first data (a caller without a runner restore) */
+        (void)sigstore_restore_read(ss, ms, false, NULL, NULL);
+        j = sigstore_restore_find(ss, ms, &at);
+    }
+    ss->rst[at] = ss->rst[--ss->nrst]; /* taken: applied once */
+    enum store_result rc = j->rc;
     if (rc != STORE_OK) {
         if (rc != STORE_NOT_FOUND && ss->log)
             log_error(ss->log, "model state of %s could not be read: %s", ms->name,
                       store_strerror(rc));
-        return;
-    }
-    if (t > now_ms) {
+    } else if (j->t > now_ms) {
         if (ss->log)
             log_info(ss->log, "model state of %s (version %" PRId64 ") is from a later data "
-                     "time than this run's data; starting fresh", ms->name, ver);
-    } else if (engine_load(e, blob, len) != K_MODEL_OK) {
+                     "time than this run's data; starting fresh", ms->name, j->ver);
+    } else if (engine_load(e, j->blob, j->len) != K_MODEL_OK) {
         if (ss->log)
             log_warn(ss->log, "model state of %s (version %" PRId64 ", %zu bytes) does not fit "
-                     "this build's engine; starting fresh", ms->name, ver, len);
+                     "this build's engine; starting fresh", ms->name, j->ver, j->len);
     } else {
-        y->info.restored_version = ver;
-        y->info.restored_time_ms = t;
+        y->info.restored_version = j->ver;
+        y->info.restored_time_ms = j->t;
         if (!ss->total.restored_version) {
-            ss->total.restored_version = ver;
-            ss->total.restored_time_ms = t;
+            ss->total.restored_version = j->ver;
+            ss->total.restored_time_ms = j->t;
         }
         y->last_ckpt_ms = now_ms;
-        sigstore_replay(ss, y, ms, e, now_ms);
+        sigstore_replay(ss, y, j, e, now_ms);
         /* the restored history rows (the pending signals, written before the checkpoint, and
          * the replayed ones) are in the table already: only the scoring of the unscored ones
          * is still to come (an upsert of the row) */
@@ -346,9 +565,9 @@ void sigstore_on_engine(sigstore *ss, const market_sym *ms, engine *e, int64_t n
         }
         if (ss->log)
             log_info(ss->log, "model state of %s restored: version %" PRId64 ", %zu bytes, "
-                     "%" PRIu64 " outcomes learned", ms->name, ver, len, engine_scored(e));
+                     "%" PRIu64 " outcomes learned", ms->name, j->ver, j->len, engine_scored(e));
     }
-    free(blob);
+    sigstore_restore_free(j);
 }
 
 static void sigstore_keep_detail(sigstore_detail *d, const engine_signal *sig)
@@ -439,6 +658,60 @@ void sigstore_flush(sigstore *ss, int64_t now_ms)
     }
 }
 
+/* writer thread: the row's reasons by the table's unique key */
+static enum store_result sigstore_why_read_fn(void *ud, sqlite3 *db, uint32_t *n)
+{
+    struct sigstore_why_read *j = ud;
+    *n = 0;
+    j->text[0] = '\0';
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT reasons FROM signals WHERE venue = ?1 AND symbol = ?2 AND"
+                           " sig_id = ?3 AND time_ms = ?4",
+                           -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return STORE_E_READ;
+    }
+    sqlite3_bind_text(st, 1, venue_name(j->venue), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, j->symbol, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (int64_t)j->id);
+    sqlite3_bind_int64(st, 4, j->time_ms);
+    enum store_result r = STORE_NOT_FOUND;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        snprintf(j->text, sizeof j->text, "%s", (const char *)sqlite3_column_text(st, 0));
+        *n = 1;
+        r = STORE_OK;
+    } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        r = STORE_E_READ;
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
+/* main thread (store_process): into its cache slot, unless the slot was reused meanwhile */
+static void sigstore_why_read_done(void *ud, enum store_result rc, uint32_t n)
+{
+    struct sigstore_why_read *j = ud;
+    sigstore *ss = j->ss;
+    if (ss) {
+        for (uint32_t i = 0; i < SIGSTORE_WHY_READS; i++)
+            if (ss->why_busy[i] == j)
+                ss->why_busy[i] = NULL;
+        for (uint32_t i = 0; i < SIGSTORE_CACHE; i++) {
+            struct sigstore_cached *c = &ss->cache[i];
+            if (c->state == 1 && c->ms == j->ms && c->id == j->id && c->time_ms == j->time_ms) {
+                snprintf(c->text, sizeof c->text, "%s", j->text);
+                c->state = 2;
+                if (rc == STORE_OK && n)
+                    ss->total.reasons_read++;
+                ss->seq++;
+            }
+        }
+    }
+    free(j);
+}
+
 const char *sigstore_reasons(sigstore *ss, const market_sym *ms, uint64_t id, int64_t time_ms)
 {
     for (uint32_t i = 0; i < ss->n; i++)
@@ -449,19 +722,43 @@ const char *sigstore_reasons(sigstore *ss, const market_sym *ms, uint64_t id, in
                 return y->reasons[k].text; /* written moments ago: maybe not committed yet */
             break;
         }
-    /* any stored signal: one point read by the table's unique key, then cached (the rows on
-     * the screen are read once each, not every frame) */
+    /* any stored signal: one point read by the table's unique key on the store's writer
+     * thread, then cached (the rows on the screen are read once each, not every frame) */
     for (uint32_t i = 0; i < SIGSTORE_CACHE; i++)
-        if (ss->cache[i].id == id && ss->cache[i].time_ms == time_ms && ss->cache[i].ms == ms)
-            return ss->cache[i].text;
-    struct sigstore_cached *c = &ss->cache[ss->cache_next++ % SIGSTORE_CACHE];
+        if (ss->cache[i].state && ss->cache[i].id == id && ss->cache[i].time_ms == time_ms &&
+            ss->cache[i].ms == ms)
+            return ss->cache[i].text; /* "" while it is being read */
+    uint32_t slot = SIGSTORE_WHY_READS;
+    for (uint32_t i = 0; i < SIGSTORE_WHY_READS && slot == SIGSTORE_WHY_READS; i++)
+        if (!ss->why_busy[i])
+            slot = i;
+    if (slot == SIGSTORE_WHY_READS)
+        return ""; /* enough reads in flight: asked again on a later frame */
+    struct sigstore_cached *c = NULL;
+    for (uint32_t k = 0; k < SIGSTORE_CACHE && !c; k++) { /* the next slot not being read */
+        struct sigstore_cached *t = &ss->cache[ss->cache_next++ % SIGSTORE_CACHE];
+        if (t->state != 1)
+            c = t;
+    }
+    if (!c)
+        return "";
+    struct sigstore_why_read *j = xcalloc(1, sizeof *j);
+    j->ss = ss;
+    j->ms = ms;
+    j->venue = ms->venue;
+    snprintf(j->symbol, sizeof j->symbol, "%s", ms->name);
+    j->id = id;
+    j->time_ms = time_ms;
+    if (store_read_async(ss->st, sigstore_why_read_fn, sigstore_why_read_done, j) != STORE_OK) {
+        free(j);
+        return ""; /* the store is busy: a later frame asks again */
+    }
+    ss->why_busy[slot] = j;
+    c->ms = ms;
     c->id = id;
     c->time_ms = time_ms;
-    c->ms = ms;
+    c->state = 1;
     c->text[0] = '\0';
-    if (store_load_signal_reasons(ss->st, ms->venue, ms->name, id, time_ms, c->text,
-                                  sizeof c->text) == STORE_OK)
-        ss->total.reasons_read++;
     return c->text;
 }
 
@@ -472,7 +769,7 @@ static enum store_result sigstore_rec_read_fn(void *ud, sqlite3 *db, uint32_t *n
     *n = 0;
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db,
-                           "SELECT replay FROM signals WHERE venue = ?1 AND symbol = ?2 AND"
+                           "SELECT replay, weights FROM signals WHERE venue = ?1 AND symbol = ?2 AND"
                            " sig_id = ?3 AND time_ms = ?4",
                            -1, &st, NULL) != SQLITE_OK) {
         sqlite3_finalize(st);
@@ -494,6 +791,8 @@ static enum store_result sigstore_rec_read_fn(void *ud, sqlite3 *db, uint32_t *n
             *n = 1;
             r = STORE_OK;
         }
+        const unsigned char *wt = sqlite3_column_text(st, 1);
+        snprintf(j->weights, sizeof j->weights, "%s", wt ? (const char *)wt : "");
     } else if (rc != SQLITE_DONE) {
         r = STORE_E_READ;
     }
@@ -515,6 +814,7 @@ static void sigstore_rec_read_done(void *ud, enum store_result rc, uint32_t n)
         ss->rec.state = rc == STORE_OK && n ? 1 : -1;
         ss->rec.data = j->data;
         ss->rec.len = j->len;
+        snprintf(ss->rec.weights, sizeof ss->rec.weights, "%s", j->weights);
         j->data = NULL;
         ss->seq++;
     }
@@ -549,6 +849,27 @@ int sigstore_record(sigstore *ss, const market_sym *ms, uint64_t id, int64_t tim
     }
     ss->rec_busy = j;
     return 0;
+}
+
+uint32_t sigstore_record_weights(const sigstore *ss, const market_sym *ms, uint64_t id,
+                                 int64_t time_ms, double *w, uint32_t max)
+{
+    if (!ss || ss->rec.state <= 0 || ss->rec.ms != ms || ss->rec.id != id ||
+        ss->rec.time_ms != time_ms || !ss->rec.weights[0])
+        return 0;
+    uint32_t n = 0;
+    const char *p = ss->rec.weights;
+    while (n < max && *p) {
+        char *end = NULL;
+        double v = strtod(p, &end);
+        if (end == p)
+            return 0; /* not a list of numbers: none */
+        w[n++] = v;
+        p = *end == ',' ? end + 1 : end;
+        if (*end != ',' && *end)
+            return 0;
+    }
+    return n;
 }
 
 uint64_t sigstore_seq(const sigstore *ss)

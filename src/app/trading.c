@@ -489,13 +489,38 @@ static void trading_warm_done(void *ud, enum store_result rc, uint32_t n)
     free(w);
 }
 
+/* The restore read of a symbol's stored state answered (main thread, store_process): the runner
+ * asks the warm-up now and feeds the bars that waited. */
+static void trading_state_restored(void *ud, const market_sym *ms)
+{
+    app *a = ud;
+    if (a->runner)
+        runner_restore_ready(a->runner, ms);
+}
+
+/* The restore read (runner_config.restore), at the symbol's first data: on the store's writer
+ * thread for a live source; a replay reads it at once (like its warm-up: at a fixed point of
+ * the data, so a seek and an uninterrupted run hold the symbol for the same data). */
+static uint32_t trading_state_restore(void *ud, const market_sym *ms, int64_t first_ms)
+{
+    (void)first_ms;
+    app *a = ud;
+    if (!a->trading || !a->trading->ss)
+        return 0;
+    return sigstore_restore_read(a->trading->ss, ms, a->source == APP_SOURCE_LIVE,
+                                 trading_state_restored, a)
+               ? RUNNER_RESTORE_PENDING
+               : 0;
+}
+
 /* The warm-up history of a symbol's engine (runner_config.warmup): nothing when a stored model
  * state will be restored (it has learned already; restoring over a warm-up whose trainings are
  * running would race them), else the newest 1m bars that end before the symbol's first data:
  * stored candles (engine.warmup = "store") or a klines file (a path), both read on the store's
  * writer thread (RUNNER_WARMUP_PENDING: the bars come back through trading_warm_done; a replay
  * holds its next line until they are fed, runner_warmups_pending, so a seek and a straight run
- * agree). Without a store there is no writer thread: a klines file is then read here. */
+ * agree). Without a store there is no writer thread: a klines file is then read here. Whether a
+ * state will be restored is the restore read's answer (trading_state_restore, asked first). */
 static uint32_t trading_warmup(void *ud, const market_sym *ms, int64_t before_ms, candle *out,
                                uint32_t max)
 {
@@ -504,18 +529,11 @@ static uint32_t trading_warmup(void *ud, const market_sym *ms, int64_t before_ms
     if (!strcmp(src, "off") || !src[0])
         return 0;
     bool stored = !strcmp(src, "store");
-    if (a->store) {
-        void *blob = NULL;
-        size_t len = 0;
-        int64_t t = 0, ver = 0;
-        enum store_result rc = store_load_model_state(a->store, ms->venue, ms->name, &blob, &len,
-                                                      &t, &ver);
-        free(blob);
-        if (rc == STORE_OK && t <= before_ms)
-            return 0;
-    } else if (stored) {
+    if (a->trading && sigstore_restore_has(a->trading->ss, ms, before_ms))
+        return 0; /* the restore read (asked first, trading_state_restore) holds a state */
+    if (!a->store && stored) {
         return 0;
-    } else { /* no store, no writer thread: the file is read on the calling thread */
+    } else if (!a->store) { /* no store, no writer thread: the file is read on the calling thread */
         char err[256];
         uint32_t n = 0;
         if (klines_load_before(src, ms->venue, ms->name, before_ms, out, max, &n, err,
@@ -636,6 +654,8 @@ int trading_open(app *a, char *err, size_t errlen)
                                       (int64_t)(a->cfg.engine_state_interval_s * 1000.0 + 0.5));
         rc.on_engine = trading_on_engine;
         rc.on_engine_ud = a;
+        rc.restore = trading_state_restore;
+        rc.restore_ud = a;
         rc.on_retrain = trading_on_retrain;
         rc.on_retrain_ud = a;
     }
@@ -965,6 +985,9 @@ static cmd_result trading_signal_exec(cmd_ctx *c)
     if (!s)
         return CMD_ERROR;
     engine_signal sig;
+    if (sigstore_restoring(c->a->trading ? c->a->trading->ss : NULL, s))
+        return cmd_fail(c, "%s: restoring the stored model state (read in the background): no "
+                        "signal until it is back", s->name);
     if (runner_signal_now(c->a->runner, s->venue, s->name, &sig) != K_OK)
         return cmd_fail(c, "%s: not enough data for a signal yet", s->name);
     const char *act = (unsigned)sig.action < 3 ? trading_actions[sig.action] : "?";

@@ -1081,6 +1081,16 @@ struct engine_rec_header {
     int64_t prev_signal_ms; /* the engine's last signal before this one: the chain link */
 };
 
+#define ENGINE_REC_PATHS 1024u /* pending paths per record (32 bytes each) */
+
+/* One pending signal's price path in a record (after the raw features; records written before
+ * have none). */
+struct engine_rec_path {
+    uint64_t id;
+    double hi, lo;
+    int32_t first_hit, pad;
+};
+
 enum model_result engine_record(const engine *e, uint64_t id, model_blob *out)
 {
     if (!e->have_last || e->last.id != id)
@@ -1093,6 +1103,23 @@ enum model_result engine_record(const engine *e, uint64_t id, model_blob *out)
     model_blob_put(out, &h, sizeof h);
     model_blob_put(out, p, sizeof *p);
     model_blob_put(out, e->last_raw, sizeof e->last_raw);
+    /* the price path of every other signal still pending (a kill -9 after this record loses
+     * only the prices after it): a count, then id, high, low, first hit of each */
+    uint32_t n = 0, put = 0;
+    for (uint32_t i = 0; i < e->pend_n; i++) {
+        const engine_pend *o = &e->pend[(e->pend_head + i) % e->cfg.pending_max];
+        n += !o->scored && o->id != id;
+    }
+    n = n < ENGINE_REC_PATHS ? n : ENGINE_REC_PATHS; /* the oldest ones (under STORE_REPLAY_MAX) */
+    model_blob_put(out, &n, sizeof n);
+    for (uint32_t i = 0; i < e->pend_n && put < n; i++) {
+        const engine_pend *o = &e->pend[(e->pend_head + i) % e->cfg.pending_max];
+        if (o->scored || o->id == id)
+            continue;
+        put++;
+        struct engine_rec_path w = {o->id, o->hi, o->lo, o->first_hit, 0};
+        model_blob_put(out, &w, sizeof w);
+    }
     return K_MODEL_OK;
 }
 
@@ -1108,6 +1135,44 @@ void engine_replay_from(const engine *e, uint64_t *id, int64_t *time_ms)
             return;
         }
     }
+}
+
+enum model_result engine_replay_from_state(const uint8_t *data, size_t len, uint64_t *id,
+                                           int64_t *time_ms)
+{
+    struct engine_header h;
+    size_t off = 0, slen;
+    const uint8_t *sec;
+    *id = 0;
+    *time_ms = INT64_MIN;
+    if (model_blob_get(data, len, &off, &h, sizeof h) != K_MODEL_OK || h.magic != ENGINE_MAGIC ||
+        h.version != ENGINE_VERSION || h.nfeat != FEAT_COUNT ||
+        h.pend_size != sizeof(engine_pend) || h.nmodels > ENSEMBLE_MAX_MODELS)
+        return K_MODEL_BAD_STATE;
+    for (uint32_t i = 0; i < 3 + h.nmodels; i++) { /* features, calib, ensemble, the models */
+        char name[32];
+        if ((i >= 3 && model_blob_get(data, len, &off, name, sizeof name) != K_MODEL_OK) ||
+            engine_get_section(data, len, &off, &sec, &slen) != K_MODEL_OK)
+            return K_MODEL_BAD_STATE;
+    }
+    off += sizeof(drift) + sizeof(adwin) + sizeof(ensemble_guard) + sizeof(ensemble_threshold);
+    engine_counters k;
+    if (off > len || model_blob_get(data, len, &off, &k, sizeof k) != K_MODEL_OK)
+        return K_MODEL_BAD_STATE;
+    off += sizeof(((engine *)0)->last_px) + sizeof(((engine *)0)->last_px_ms);
+    *id = k.next_id;
+    *time_ms = k.last_signal_ms;
+    for (uint32_t i = 0; i < h.pend_n; i++) {
+        engine_pend p;
+        if (off > len || model_blob_get(data, len, &off, &p, sizeof p) != K_MODEL_OK)
+            return K_MODEL_BAD_STATE;
+        if (!p.scored) {
+            *id = p.id;
+            *time_ms = p.time_ms;
+            break;
+        }
+    }
+    return K_MODEL_OK;
 }
 
 /* the stored scoring over what learn_one derived from the (partial) price path */
@@ -1133,8 +1198,14 @@ enum model_result engine_replay(engine *e, const uint8_t *rec, size_t len,
         h.magic != ENGINE_REC_MAGIC || h.version != ENGINE_VERSION || h.nmodels != e->nmodels ||
         h.nfeat != FEAT_COUNT || h.pend_size != sizeof(engine_pend) ||
         model_blob_get(rec, len, &off, &q, sizeof q) != K_MODEL_OK ||
-        model_blob_get(rec, len, &off, raw, sizeof raw) != K_MODEL_OK || off != len)
+        model_blob_get(rec, len, &off, raw, sizeof raw) != K_MODEL_OK)
         return K_MODEL_BAD_STATE;
+    uint32_t npath = 0; /* the other pending signals' paths (none in older records) */
+    if (off < len && (model_blob_get(rec, len, &off, &npath, sizeof npath) != K_MODEL_OK ||
+                      npath > ENGINE_REC_PATHS ||
+                      len - off != (size_t)npath * sizeof(struct engine_rec_path)))
+        return K_MODEL_BAD_STATE;
+    size_t path_off = off;
     if (q.id != st->id || q.time_ms != st->time_ms ||
         (st->scored && (st->outcome < 0 || st->outcome >= MODEL_CLASSES)))
         return K_MODEL_BAD_INPUT;
@@ -1181,6 +1252,20 @@ enum model_result engine_replay(engine *e, const uint8_t *rec, size_t len,
         row->ret = row->mfe = row->mae = 0;
         snprintf(row->first_hit, sizeof row->first_hit, "%s",
                  q.action == MODEL_HOLD ? "-" : "none");
+    }
+    for (uint32_t i = 0; i < npath; i++) { /* the paths as they were when it was made */
+        struct engine_rec_path w;
+        memcpy(&w, rec + path_off + (size_t)i * sizeof w, sizeof w);
+        engine_pend *o = engine_pend_find(e, w.id);
+        if (!o || o->scored || o == p)
+            continue;
+        if (w.hi > o->hi)
+            o->hi = w.hi;
+        if (w.lo < o->lo)
+            o->lo = w.lo;
+        if (o->first_hit == ENGINE_HIT_NONE && w.first_hit >= ENGINE_HIT_NONE &&
+            w.first_hit <= ENGINE_HIT_BOTH)
+            o->first_hit = w.first_hit;
     }
     if (st->scored) {
         engine_learn_one(e, p, st->outcome, p->horizon_end_ms, st->ret);

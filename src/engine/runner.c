@@ -57,6 +57,10 @@ typedef struct runner_sym {
     uint32_t warm_qn, warm_qcap;
     bool warm_top;                   /* the book changed meanwhile (one flag, not queued) */
     runner_warm_held held;           /* what waited, what was applied and dropped */
+    /* the restore (runner_config.restore): 1 while its read is outstanding; the symbol is held
+     * as during a warm-up (its live data waits in warm_q), the warm-up starts after it */
+    uint8_t restoring;
+    int64_t restore_first; /* the symbol's first data time (the warm-up's before_ms) */
 } runner_sym;
 
 /* One note of a warming symbol's live data, kept to be applied after its history. */
@@ -419,6 +423,8 @@ static void runner_warm_start(runner_sym *s, const candle *bars, uint32_t n)
 }
 
 /* Feeding is over: the counts, then the live bars that waited, in order. */
+static void runner_warm_apply(runner *r, runner_sym *s);
+
 static void runner_warm_finish(runner *r, runner_sym *s)
 {
     engine_warmup_end(s->e, s->warm_fed);
@@ -429,6 +435,12 @@ static void runner_warm_finish(runner *r, runner_sym *s)
     free(s->warm_bars);
     s->warm_bars = NULL;
     s->warm_state = 0;
+    runner_warm_apply(r, s);
+}
+
+/* The live data that waited while s warmed up or restored, in order (then the queue is gone). */
+static void runner_warm_apply(runner *r, runner_sym *s)
+{
     uint32_t qn = s->warm_qn;
     runner_warm_note *q = s->warm_q;
     s->warm_q = NULL;
@@ -621,6 +633,39 @@ bool runner_warming(const runner *r, uint32_t si, uint64_t *fed, uint32_t *total
     if (total)
         *total = s->warm_state == 2 ? s->warm_n : 0;
     return true;
+}
+
+/* ---- the restore of a symbol's stored state (runner_config.restore) ---------------------- */
+
+/* At the symbol's first data, before its warm-up: true when the restore's read is outstanding
+ * (the symbol is held: its live bars wait in warm_q, nothing else reaches its engine, no
+ * signal, no trade; the warm-up waits for runner_restore_ready()). */
+static bool runner_restore_begin(runner *r, runner_sym *s, int64_t first_ms)
+{
+    s->restore_first = first_ms;
+    if (!r->cfg.restore || r->cfg.restore(r->cfg.restore_ud, s->ms, first_ms) !=
+                               RUNNER_RESTORE_PENDING)
+        return false;
+    s->restoring = 1;
+    return true;
+}
+
+void runner_restore_ready(runner *r, const market_sym *ms)
+{
+    runner_sym *s = runner_find(r, ms);
+    if (!s || !s->restoring)
+        return;
+    s->restoring = 0;
+    if (r->cfg.warmup && s->restore_first > 0 && !s->told)
+        runner_warmup(r, s, s->restore_first); /* the order of the blocking path: then this */
+    if (s->warm_state)
+        return; /* the warm-up applies the data that waited when it finishes */
+    runner_warm_apply(r, s); /* no warm-up: the data that waited, in order */
+}
+
+bool runner_restoring(const runner *r, uint32_t si)
+{
+    return si < r->nsyms && r->syms[si].restoring;
 }
 
 static runner_sym *runner_add(runner *r, market_sym *ms, int64_t first_ms)
@@ -919,6 +964,8 @@ static void runner_signal(runner *r, runner_sym *s, int64_t now)
 {
     if (now <= s->last_sig_ms)
         return;
+    if (r->cfg.restore && (!s->warmed || s->restoring))
+        return; /* its restore is not asked (no data yet) or not answered: no signal */
     if (!s->told && r->cfg.on_engine) { /* before the first signal: e.g. a stored state */
         s->told = true;
         r->cfg.on_engine(r->cfg.on_engine_ud, s->ms, s->e, now);
@@ -971,8 +1018,9 @@ static void runner_on_timer(kclock *c, uint64_t id, int64_t due, void *ud)
     paper_on_time(r->pp, due);
     for (uint32_t i = 0; i < r->nsyms; i++) {
         runner_sym *s = &r->syms[i];
-        if (s->warm_state) { /* warming up: no signal, no scoring against live time; on a
-                              * simulated clock (replay) the tick waits with its data */
+        if (s->warm_state || s->restoring) { /* warming up or restoring: no signal, no
+                                              * scoring against live time; on a simulated
+                                              * clock (replay) the tick waits with its data */
             if (r->clock && kclock_kind(r->clock) == KCLOCK_SIMULATED)
                 runner_warm_hold_tick(s, due);
             continue;
@@ -1158,10 +1206,12 @@ static void runner_on_note(void *ud, const market_note *n)
         s->warmed = true; /* before the symbol's first data: history through its engine */
         int64_t first = n->kind == MARKET_TRADE && n->ev ? n->ev->u.trade.time_ms
                       : n->bar ? n->bar->open_ms : 0;
-        if (r->cfg.warmup && first > 0 && !s->told)
+        if (runner_restore_begin(r, s, first))
+            ; /* the stored state first: the warm-up follows its answer */
+        else if (r->cfg.warmup && first > 0 && !s->told)
             runner_warmup(r, s, first);
     }
-    if (s->warm_state) { /* warming up: its live data waits for the history */
+    if (s->warm_state || s->restoring) { /* warming up or restoring: its live data waits */
         runner_warm_hold(s, n);
         return;
     }
@@ -1844,8 +1894,8 @@ int runner_close_all(runner *r)
 int runner_signal_now(runner *r, enum venue v, const char *symbol, engine_signal *out)
 {
     runner_sym *s = runner_find_name(r, v, symbol);
-    if (!s || s->warm_state)
-        return K_ERR; /* unknown, or still warming up */
+    if (!s || s->warm_state || s->restoring)
+        return K_ERR; /* unknown, still restoring or still warming up */
     int64_t now = r->clock ? kclock_now_ms(r->clock) : r->now_ms;
     if (now < r->now_ms)
         now = r->now_ms;

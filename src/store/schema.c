@@ -193,6 +193,10 @@ static const char *const migrations[] = {
      * baselines' probabilities), so a restart after kill -9 brings the metrics and the models
      * up to every signal the store committed (docs/ENGINE.md "Restore"). */
     "ALTER TABLE signals ADD COLUMN replay BLOB;",
+    /* 12 (eng11: an older signal's breakdown with its ensemble weights): every model's
+     * ensemble weight when the signal was made, "w0,w1,..." in engine_model() order (NULL in
+     * rows written before: the AI screen shows "w -" for them). */
+    "ALTER TABLE signals ADD COLUMN weights TEXT;",
 };
 
 int store_schema_latest(void)

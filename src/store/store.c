@@ -224,9 +224,10 @@ static const char *const stmt_sql[ST_COUNT] = {
                 " ORDER BY open_ms DESC LIMIT ?5",
     [ST_SIGNAL] = "INSERT INTO signals(venue, symbol, sig_id, time_ms, horizon_end_ms, action,"
                   " p_sell, p_hold, p_buy, confidence, strength, scored, outcome, result, ret,"
-                  " mfe, mae, regime, source, first_hit, traded, session_id, reasons, replay)"
+                  " mfe, mae, regime, source, first_hit, traded, session_id, reasons, replay,"
+                  " weights)"
                   " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,"
-                  "?20,?21,?22,?23,?24)"
+                  "?20,?21,?22,?23,?24,?25)"
                   " ON CONFLICT(venue, symbol, sig_id, time_ms) DO UPDATE SET"
                   " horizon_end_ms = excluded.horizon_end_ms, action = excluded.action,"
                   " p_sell = excluded.p_sell, p_hold = excluded.p_hold, p_buy = excluded.p_buy,"
@@ -236,7 +237,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                   " mae = excluded.mae, regime = excluded.regime, source = excluded.source,"
                   " first_hit = excluded.first_hit, traded = excluded.traded,"
                   " reasons = coalesce(excluded.reasons, reasons),"
-                  " replay = coalesce(excluded.replay, replay)",
+                  " replay = coalesce(excluded.replay, replay),"
+                  " weights = coalesce(excluded.weights, weights)",
     [ST_METRICS] = "INSERT INTO metrics(venue, symbol, time_ms, doc) VALUES(?1,?2,?3,?4)",
     [ST_INSTRUMENT_DOC] = "INSERT OR REPLACE INTO instrument_filters(venue, symbol, doc,"
                           " fetched_ms) VALUES(?1,?2,?3,?4)",
@@ -442,6 +444,7 @@ static void store_row_free(store_row *r)
     } else if (r->kind == ROW_SIGNAL) {
         free((char *)r->u.sig.v.reasons);
         free((void *)r->u.sig.v.replay);
+        free((char *)r->u.sig.v.weights);
     } else if (r->kind == ROW_MODEL_STATE) {
         free(r->u.ms.blob);
     }
@@ -570,6 +573,10 @@ static int store_writer_exec(store *s, const store_row *r)
             sqlite3_bind_blob(st, 24, g->replay, (int)g->replay_len, SQLITE_STATIC);
         else
             sqlite3_bind_null(st, 24);
+        if (g->weights)
+            store_bind_text(st, 25, g->weights);
+        else
+            sqlite3_bind_null(st, 25);
         break;
     }
     case ROW_RETRAIN: {
@@ -1478,9 +1485,11 @@ enum store_result store_put_signal(store *s, enum venue v, const char *symbol,
 {
     if ((unsigned)v >= VENUE_COUNT || !sig || !store_symbol_ok(symbol))
         return store_reject(s);
-    char *why = NULL; /* outside the lock; the writer frees it */
-    if (sig->reasons)
-        why = xstrndup(sig->reasons, 511);
+    char *why = NULL, *wts = NULL; /* outside the lock; the writer frees them */
+    if (sig->reasons) /* (xstrndup copies n bytes: the length first) */
+        why = xstrndup(sig->reasons, strnlen(sig->reasons, 511));
+    if (sig->weights)
+        wts = xstrndup(sig->weights, strnlen(sig->weights, 511));
     void *rec = NULL;
     if (sig->replay && sig->replay_len && sig->replay_len <= STORE_REPLAY_MAX) {
         rec = xmalloc(sig->replay_len);
@@ -1493,6 +1502,7 @@ enum store_result store_put_signal(store *s, enum venue v, const char *symbol,
         r->u.sig.v.reasons = why;
         r->u.sig.v.replay = rec;
         r->u.sig.v.replay_len = rec ? sig->replay_len : 0;
+        r->u.sig.v.weights = wts;
         store_signal *g = &r->u.sig.v; /* the texts NUL-terminated whatever the caller gave */
         g->action[sizeof g->action - 1] = g->outcome[sizeof g->outcome - 1] = '\0';
         g->result[sizeof g->result - 1] = g->regime[sizeof g->regime - 1] = '\0';
@@ -1502,20 +1512,21 @@ enum store_result store_put_signal(store *s, enum venue v, const char *symbol,
     if (res != STORE_OK) {
         free(why);
         free(rec);
+        free(wts);
     }
     return res;
 }
 
 static void store_main_error(store *s, const char *what);
 
-enum store_result store_load_signals_after(store *s, enum venue v, const char *symbol,
+enum store_result store_read_signals_after(sqlite3 *db, enum venue v, const char *symbol,
                                            uint64_t from_id, int64_t from_ms, int64_t to_ms,
                                            uint32_t max, store_signal_fn fn, void *ud)
 {
-    if ((unsigned)v >= VENUE_COUNT || !store_symbol_ok(symbol) || !fn)
+    if (!db || (unsigned)v >= VENUE_COUNT || !store_symbol_ok(symbol) || !fn)
         return STORE_E_INVALID;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->rdb,
+    if (sqlite3_prepare_v2(db,
                            "SELECT sig_id, time_ms, horizon_end_ms, action, p_sell, p_hold, p_buy,"
                            " confidence, strength, scored, outcome, result, ret, mfe, mae,"
                            " regime, source, first_hit, traded, replay FROM signals"
@@ -1523,7 +1534,6 @@ enum store_result store_load_signals_after(store *s, enum venue v, const char *s
                            " AND time_ms <= ?5 ORDER BY sig_id, time_ms LIMIT ?6",
                            -1, &st, NULL) != SQLITE_OK) {
         sqlite3_finalize(st);
-        store_main_error(s, "loading stored signals failed");
         return STORE_E_READ;
     }
     store_bind_text(st, 1, venue_name(v));
@@ -1568,11 +1578,18 @@ enum store_result store_load_signals_after(store *s, enum venue v, const char *s
         fn(ud, &g, n > 0 ? rec : NULL, n > 0 ? (size_t)n : 0);
     }
     sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
+    return rc == SQLITE_DONE ? STORE_OK : STORE_E_READ;
+}
+
+enum store_result store_load_signals_after(store *s, enum venue v, const char *symbol,
+                                           uint64_t from_id, int64_t from_ms, int64_t to_ms,
+                                           uint32_t max, store_signal_fn fn, void *ud)
+{
+    enum store_result rc = store_read_signals_after(s->rdb, v, symbol, from_id, from_ms, to_ms,
+                                                    max, fn, ud);
+    if (rc == STORE_E_READ)
         store_main_error(s, "loading stored signals failed");
-        return STORE_E_READ;
-    }
-    return STORE_OK;
+    return rc;
 }
 
 enum store_result store_put_retrain(store *s, enum venue v, const char *symbol,
@@ -1706,20 +1723,21 @@ enum store_result store_put_model_state(store *s, enum venue v, const char *symb
 
 static void store_main_error(store *s, const char *what);
 
-enum store_result store_load_model_state(store *s, enum venue v, const char *symbol, void **blob,
-                                         size_t *len, int64_t *time_ms, int64_t *version)
+enum store_result store_read_model_state(sqlite3 *db, enum venue v, const char *symbol,
+                                         void **blob, size_t *len, int64_t *time_ms,
+                                         int64_t *version)
 {
     *blob = NULL;
     *len = 0;
-    if ((unsigned)v >= VENUE_COUNT || !store_symbol_ok(symbol))
+    if (!db || (unsigned)v >= VENUE_COUNT || !store_symbol_ok(symbol))
         return STORE_E_INVALID;
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(s->rdb,
+    int rc = sqlite3_prepare_v2(db,
                                 "SELECT id, time_ms, state FROM model_state WHERE venue = ?1 AND"
                                 " symbol = ?2 ORDER BY id DESC LIMIT 1",
                                 -1, &st, NULL);
     if (rc != SQLITE_OK) {
-        store_main_error(s, "loading model state failed");
+        sqlite3_finalize(st);
         return STORE_E_READ;
     }
     store_bind_text(st, 1, venue_name(v));
@@ -1740,11 +1758,20 @@ enum store_result store_load_model_state(store *s, enum venue v, const char *sym
             out = STORE_OK;
         }
     } else if (rc != SQLITE_DONE) {
-        store_main_error(s, "loading model state failed");
         out = STORE_E_READ;
     }
     sqlite3_finalize(st);
     return out;
+}
+
+enum store_result store_load_model_state(store *s, enum venue v, const char *symbol, void **blob,
+                                         size_t *len, int64_t *time_ms, int64_t *version)
+{
+    enum store_result rc = store_read_model_state(s->rdb, v, symbol, blob, len, time_ms,
+                                                  version);
+    if (rc == STORE_E_READ)
+        store_main_error(s, "loading model state failed");
+    return rc;
 }
 
 int64_t store_session_begin(store *s, const char *source, const char *version, const char *args)

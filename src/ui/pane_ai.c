@@ -232,11 +232,18 @@ static int ai_detail(ui *u, WINDOW *w, const engine *e, const market_sym *ms, in
         double mp[ENSEMBLE_MAX_MODELS][MODEL_CLASSES];
         uint32_t nm = engine_models(e);
         if (got > 0 && engine_record_models(rec, rl, nm, ready, mp) == K_MODEL_OK) {
+            double wt[ENSEMBLE_MAX_MODELS];
+            uint32_t nw = sigstore_record_weights(ss, ms, r->id, r->time_ms, wt,
+                                                  ENSEMBLE_MAX_MODELS);
             for (uint32_t i = 0; i < nm && y <= ymax; i++) {
                 const char *name = engine_model((engine *)e, i)->name;
+                char wtxt[16] = "-"; /* a row written before the weights were stored */
+                if (nw == nm)
+                    snprintf(wtxt, sizeof wtxt, "%.2f", wt[i]);
                 if (ready[i])
-                    snprintf(line, sizeof line, "  %.24s: buy %.3f hold %.3f sell %.3f  w -",
-                             name, mp[i][MODEL_BUY], mp[i][MODEL_HOLD], mp[i][MODEL_SELL]);
+                    snprintf(line, sizeof line, "  %.24s: buy %.3f hold %.3f sell %.3f  w %s",
+                             name, mp[i][MODEL_BUY], mp[i][MODEL_HOLD], mp[i][MODEL_SELL],
+                             wtxt);
                 else
                     snprintf(line, sizeof line, "  %.24s: not ready", name);
                 ui_put(u, w, y++, x, cw, ready[i] ? ROLE_TEXT : ROLE_DIM, line);
@@ -324,7 +331,10 @@ static int ai_retrains(ui *u, WINDOW *w, const engine *e, int y, int ymax, int x
     engine_warmup_info(e, &ws);
     uint64_t wfed = 0;
     uint32_t wtot = 0;
-    if (si < runner_symbols(r) && runner_warming(r, si, &wfed, &wtot) && y <= ymax) {
+    if (si < runner_symbols(r) && runner_restoring(r, si) && y <= ymax) {
+        ui_put(u, w, y++, x, cw, ROLE_WARNING,
+               "restoring the stored model state (reading it): no signal, not trading");
+    } else if (si < runner_symbols(r) && runner_warming(r, si, &wfed, &wtot) && y <= ymax) {
         if (wtot)
             snprintf(line, sizeof line, "warming up (%llu/%u history bars): not trading",
                      (unsigned long long)wfed, wtot);

@@ -151,20 +151,46 @@ assert any(("  " + t)[:60].rstrip() in scr for t in old), "no stored reason on s
 PY
 then ok "restart: reasons of restored signals come from the database"; else bad "reasons from the database"; fi
 # the oldest signal in the list (End) is a restored one: its model breakdown is read from its
-# stored replay record on the store's writer thread
+# stored replay record on the store's writer thread, with the ensemble weights stored with its
+# row (signals.weights); a row without them (written before the column) shows "w -"
 $T send-keys -t ai End
-wait_screen "  w -" 10
-if python3 - "$tmp/screen" "$tmp/m.json" <<'PY'
-import json, re, sys
+screen_re() { cap; grep -qE -- "$1" "$tmp/screen"; }
+kt_poll $((10 * 10 * slow)) screen_re "sell [0-9.]+  w [0-9]"
+older_breakdown() { # screen metrics db weights|none
+python3 - "$@" <<'PY'
+import json, re, sqlite3, sys
 scr = open(sys.argv[1]).read(); m = json.load(open(sys.argv[2]))
+db = sqlite3.connect(sys.argv[3]); want = sys.argv[4]
 rows = re.findall(r"^│([> ])[0-9:]{8} BTCUSDT", scr, re.M)
 assert rows and rows[-1] == ">" and rows.count(">") == 1, rows   # End: the last row
-for name in m["models"]:
-    assert re.search(r"│  %s: (buy [0-9.]+ hold [0-9.]+ sell [0-9.]+  w -|not ready)" % re.escape(name), scr), name
-assert re.search(r"buy [0-9.]+ hold [0-9.]+ sell [0-9.]+  w -", scr)
+sid = int(re.search(r"signal #(\d+) ", scr).group(1))
+first = db.execute("select min(id) from signals where session_id = (select max(session_id) from signals)").fetchone()[0]
+wt = db.execute("select weights from signals where sig_id = ? and id < ? order by id desc limit 1", (sid, first)).fetchone()[0]
+if want == "weights":
+    ws = ["%.2f" % float(x) for x in wt.split(",")]
+    assert len(ws) == len(m["models"]), (wt, m["models"].keys())
+else:
+    assert wt is None, wt
+    ws = ["-"] * len(m["models"])
+for name, w in zip(m["models"], ws):
+    assert re.search(r"│  %s: (buy [0-9.]+ hold [0-9.]+ sell [0-9.]+  w %s|not ready)" % (re.escape(name), re.escape(w)), scr), (name, w)
+assert re.search(r"buy [0-9.]+ hold [0-9.]+ sell [0-9.]+  w ", scr)
+print(sid)
 PY
-then ok "restart: an older signal's model breakdown comes from its stored record (End selects the last row)"
-else bad "older breakdown"; fi
+}
+if sid=$(older_breakdown "$tmp/screen" "$tmp/m.json" "$tmp/a.db" weights); then
+    ok "restart: an older signal's model breakdown and ensemble weights come from its stored row (End selects the last row)"
+else bad "older breakdown"; sid=""; fi
+# the same row without stored weights (as a row written before migration 12): "w -"
+if [ -n "$sid" ] && sqlite3 -cmd ".timeout 5000" "$tmp/a.db" \
+    "update signals set weights = null where sig_id = $sid and session_id < (select max(session_id) from signals)"; then
+    $T send-keys -t ai k; wait_gone "signal #$sid " 5 # another row's record is read, then
+    $T send-keys -t ai End                            # this row's again
+    kt_poll $((10 * 10 * slow)) screen_re "sell [0-9.]+  w -"
+    if older_breakdown "$tmp/screen" "$tmp/m.json" "$tmp/a.db" none >/dev/null; then
+        ok "restart: a stored row without weights shows w -"
+    else bad "older breakdown without weights"; fi
+else bad "weights cleared"; fi
 $T resize-window -t ai -x 80 -y 30 >/dev/null 2>&1
 sleep 0.3
 if wait_screen "Learning:" 5 && grep -qE "^│[> ][0-9:]{8} BTCUSDT" "$tmp/screen"; then

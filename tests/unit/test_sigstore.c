@@ -182,6 +182,11 @@ static void test_kill9(void)
     CHECK_INT(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     CHECK_INT(sql_int(db, "select count(*) from signals"), (int)(CUT + EXTRA));
     CHECK_INT(sql_int(db, "select count(*) from signals where replay is null"), 0);
+    /* every row carries every model's ensemble weight (migration 12), the last one's equal to
+     * the engine's at that signal (3 models: "w0,w1,w2") */
+    CHECK_INT(sql_int(db, "select count(*) from signals where weights is null"), 0);
+    CHECK_INT(sql_int(db, "select count(*) from signals where length(weights) -"
+                          " length(replace(weights, ',', '')) <> 2"), 0);
     CHECK(sql_int(db, "select count(*) from model_state") >= 1);
     /* the rows up to the checkpoint equal the reference engine's history, scored fields too */
     uint32_t hn = engine_history_len(a.e), checked = 0, same_rows = 1;
@@ -283,6 +288,24 @@ static void test_kill9(void)
     cJSON_Delete(ja);
     cJSON_Delete(jr);
     CHECK_INT(engine_drift_events(r.e), engine_drift_events(a.e));
+    /* the signals pending at the kill kept their price path (each stored signal's record
+     * carries the pending ones' high / low / first hit): their MFE, MAE and first hit once
+     * scored equal the uninterrupted engine's */
+    uint32_t hrows = 0, same_path = 1;
+    for (uint32_t i = 0; i < engine_history_len(a.e); i++) {
+        const metrics_signal_row *x = engine_history(a.e, i);
+        for (uint32_t k = 0; k < engine_history_len(r.e); k++) {
+            const metrics_signal_row *y = engine_history(r.e, k);
+            if (y->id != x->id || !x->scored || !y->scored || x->time_ms > kill_ms ||
+                x->horizon_end_ms <= kill_ms)
+                continue;
+            hrows++;
+            same_path &= x->mfe == y->mfe && x->mae == y->mae &&
+                         !strcmp(x->first_hit, y->first_hit);
+        }
+    }
+    CHECK(hrows > 0);
+    CHECK(same_path);
     printf("restored version %lld at %lld: %u signals after it bit-identical, %llu scored, "
            "%llu ADWIN drift events\n",
            (long long)info.restored_version, (long long)cut_ms, made,
