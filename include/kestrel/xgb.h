@@ -43,6 +43,9 @@ model *xgb_new(const char *name, uint32_t nfeat, const xgb_config *cfg);
 /* Main thread: the trigger that makes a retrain due now (and remembers it for the next train()),
  * or NONE (also while a retrain is outstanding: between this and swap()). */
 enum model_trigger xgb_should_retrain(model *m, int64_t now_ms);
+/* The retrain xgb_should_retrain() asked for was not started (the learner's queue was full):
+ * not pending any more, so it is asked again at the next check. */
+void xgb_retrain_cancel(model *m);
 /* Retrain results, newest first; returns how many (<= max, <= XGB_HISTORY). */
 uint32_t xgb_history(const model *m, model_retrain *out, uint32_t max); /* = ops->retrains */
 /* The live model's rolling accuracy on the last outcomes (NaN before any), and its validation

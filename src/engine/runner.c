@@ -332,6 +332,8 @@ static void runner_train_due(runner *r, runner_sym *s, int64_t now)
             enum learner_result lr = learner_submit(r->cfg.learner, m, tag);
             if (lr != K_LEARNER_OK) {
                 r->st.train_busy++;
+                if (!strcmp(m->ops->kind, "xgboost"))
+                    xgb_retrain_cancel(m); /* asked again at the next tick, not pending forever */
                 continue;
             }
             s->train_start_ms[i] = now; /* the job's: read when it comes back */

@@ -316,6 +316,11 @@ static enum model_result xgb_swap(model *m)
     return K_MODEL_OK;
 }
 
+void xgb_retrain_cancel(model *m)
+{
+    ((xgb_model *)m)->pending = 0;
+}
+
 enum model_trigger xgb_should_retrain(model *m, int64_t now_ms)
 {
     xgb_model *xm = (xgb_model *)m;

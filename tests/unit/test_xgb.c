@@ -73,6 +73,10 @@ static model_retrain retrain(model *m, int64_t now, enum model_trigger want)
     memset(&r, 0, sizeof(r));
     CHECK_INT(xgb_should_retrain(m, now), want);
     CHECK_INT(xgb_should_retrain(m, now), MODEL_TRIGGER_NONE); /* outstanding */
+    /* a learner queue that was full: cancelled, the same trigger is asked again */
+    xgb_retrain_cancel(m);
+    CHECK_INT(xgb_should_retrain(m, now), want);
+    CHECK_INT(xgb_should_retrain(m, now), MODEL_TRIGGER_NONE);
     CHECK_INT(m->ops->train(m), K_MODEL_OK);
     CHECK_INT(m->ops->swap(m), K_MODEL_OK);
     CHECK_INT(xgb_history(m, &r, 1), 1);
