@@ -403,7 +403,8 @@ uint32_t features_rebuild(features *f, enum tf tf, const candle *bars, uint32_t 
     f->tf[tf] = features_tf_new(tf);
     uint32_t fed = 0;
     for (uint32_t i = 0; i < n; i++)
-        if (!(bars[i].flags & CANDLE_PARTIAL) && features_on_bar(f, tf, &bars[i], has_taker) == K_OK)
+        if (!(bars[i].flags & CANDLE_PARTIAL) &&
+            features_on_bar(f, tf, &bars[i], has_taker) == K_OK)
             fed++;
     return fed;
 }

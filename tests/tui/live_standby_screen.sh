@@ -63,7 +63,8 @@ for attempt in 1 2; do
     kt_poll $((80 * slow)) switched && break
     kt_poll $((200 * slow)) cq "$C0[\"standby\"] == \"synced\""
 done
-if switched; then ok "stall: switched to the warm standby"; else bad "stall: switched to the warm standby"; fi
+if switched; then ok "stall: switched to the warm standby"
+else bad "stall: switched to the warm standby"; fi
 expect "switches 1" "System: the switch is shown" 10
 if grep -q "BTCUSDT  *live" "$tmp/screen"; then ok "System: the book row stays live"
 else bad "System: the book row stays live"; fi
@@ -87,7 +88,8 @@ $T new-session -d -s "$S2" -x 160 -y 40 \
 kt_poll $((300 * slow)) cq 'j["books"][0]["state"] == "live"' || bad "off: the book becomes live"
 keys 4
 expect "binance-spot books" "off: the connection row" 20
-if grep -q "warm standby" "$tmp/screen"; then bad "off: no standby line"; else ok "off: no standby line"; fi
+if grep -q "warm standby" "$tmp/screen"; then bad "off: no standby line"
+else ok "off: no standby line"; fi
 ctl quit > /dev/null 2>&1
 n=$((200 * slow))
 while [ ! -s "$tmp/rc" ] && [ "$n" -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
