@@ -6,8 +6,9 @@
  * bars are forming; a final kline for each (5m / 15m in Binance's names, 1H / 4H / 1Dutc in
  * OKX's) with a different high (the bar's own high plus one tick: the mechanics) is held
  * pending and taken when the 09 file's first trades close the bars at 00:00: each closed bar
- * has the exchange's high, kline_diffs and klines_final_tf count them. Then a final 1H kline (through the pipeline)
- * for a bar already closed replaces it with a MARKET_BAR_REVISED note; a "1D" one is ignored. */
+ * has the exchange's high, kline_diffs and klines_final_tf count them. Then a final 1H kline
+ * (through the pipeline) for a bar already closed replaces it with a MARKET_BAR_REVISED note; a
+ * "1D" one is ignored. */
 #include "check.h"
 
 #include "kestrel/clock.h"
