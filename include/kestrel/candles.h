@@ -13,6 +13,9 @@ int64_t tf_ms(enum tf tf);
  * one is a database format change (a migration), not a display tweak. */
 const char *tf_name(enum tf tf);
 int tf_parse(const char *name, enum tf *out); /* K_OK / K_ERR */
+/* An exchange kline's interval: tf_parse's names (Binance spells them so) and OKX's "1H", "4H",
+ * "1Dutc" (OKX's "1D" opens at UTC+8 midnight: not our 1d, refused). K_OK / K_ERR. */
+int tf_parse_kline(const char *name, enum tf *out);
 
 typedef struct candle {
     int64_t open_ms;   /* UTC, aligned to the timeframe */

@@ -98,6 +98,15 @@ engine *engine_new(const engine_config *cfg, model **models, uint32_t nmodels);
 void engine_free(engine *e);
 
 int engine_on_bar(engine *e, enum tf tf, const candle *c, bool has_taker);
+/* A bar of tf revised after its close: tf's features built again from bars (the corrected
+ * series, oldest first; features_rebuild). Signals already made stand: nothing pending, scored
+ * or journalled changes. Returns the bars taken. */
+uint32_t engine_rebuild_bars(engine *e, enum tf tf, const candle *bars, uint32_t n,
+                             bool has_taker);
+int64_t engine_last_bar(const engine *e, enum tf tf); /* newest bar tf took; INT64_MIN: none */
+uint64_t engine_bars(const engine *e, enum tf tf);    /* bars tf took (features_bars) */
+/* The raw feature values at now_ms (NaN = missing), normalisers untouched (features_peek). */
+void engine_peek_features(const engine *e, int64_t now_ms, double *raw);
 void engine_on_trade(engine *e, int64_t time_ms, kdec px, kdec qty, bool buyer_maker);
 void engine_on_book(engine *e, const book *b, int64_t now_ms);
 void engine_on_depth(engine *e, const kdec *bid_px, const kdec *bid_qty, uint32_t nbid,

@@ -85,6 +85,14 @@ void features_free(features *f);
  * none, which makes the delta features missing. K_ERR for a bar not after the previous one of
  * its timeframe or an unusable bar (state unchanged). */
 int features_on_bar(features *f, enum tf tf, const candle *c, bool has_taker);
+/* Timeframe tf's state (indicators, rings, 24 h range, lags) built again from bars (oldest
+ * first; partial ones skipped) as if they had been the only bars: a bar revised after its close
+ * (docs/LIVE.md "A bar revised after its close"). The normalisers, trades, book and funding
+ * are not touched. Returns the bars taken; 0 for a timeframe not read. */
+uint32_t features_rebuild(features *f, enum tf tf, const candle *bars, uint32_t n,
+                          bool has_taker);
+/* Open time of the newest bar tf took (INT64_MIN: none, or a timeframe not read). */
+int64_t features_last_open(const features *f, enum tf tf);
 void features_on_trade(features *f, int64_t time_ms, kdec px, kdec qty, bool buyer_maker);
 /* The book's top levels now (only a LIVE book counts; otherwise the book features go missing). */
 void features_on_book(features *f, const book *b, int64_t now_ms);

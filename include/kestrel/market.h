@@ -45,6 +45,7 @@ typedef struct market_sym {
     uint64_t fundings; /* funding times passed while marks were received (MARKET_FUNDING) */
     /* exchange klines against the trade-built bars (market_set_reconcile, docs/MARKET.md) */
     uint64_t klines_final;   /* final exchange bars streamed (x / confirm) */
+    uint64_t klines_final_tf[TF_COUNT]; /* the same per timeframe (kline_<tf>, candle<bar>) */
     uint64_t kline_diffs;    /* of them, replaced a trade-built bar that differed */
     uint64_t bars_backfilled; /* bars inserted from exchange history (REST) */
     candle kline_pending[TF_COUNT]; /* a final bar for the still forming bar, applied at close */

@@ -89,4 +89,9 @@ bool okx_inst_valid(const char *s, size_t len);
 size_t okx_subscribe_msg(char *out, size_t cap, bool subscribe, const char *channel,
                          const char *inst);
 
+/* The same for nch channels of one instId in one request (OKX counts requests: at most 480
+ * subscribe / unsubscribe / login an hour per connection): {"op":..,"args":[{..},{..}]}. */
+size_t okx_subscribe_msgv(char *out, size_t cap, bool subscribe, const char *const *channels,
+                          size_t nch, const char *inst);
+
 #endif

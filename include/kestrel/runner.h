@@ -180,6 +180,9 @@ typedef struct runner_stats {
     uint64_t signals_unchanged; /* interval signals skipped: no new data for the symbol */
     uint64_t fundings;          /* funding times passed to the paper broker */
     uint64_t trains, train_busy; /* off-thread model trainings started / skipped (still busy) */
+    /* timeframes of an engine built again from revised bars (MARKET_BAR_REVISED), and the ones
+     * skipped because the market held fewer bars than the engine had taken */
+    uint64_t revisions, revisions_skipped;
 } runner_stats;
 
 typedef struct runner runner;

@@ -413,6 +413,9 @@ static void cmd_connections_fill(cmd_ctx *c, cJSON *o)
         cmd_json_bool(c, e, "fetching", bi.fetching);
         market_sym *ms = a->market ? market_find(a->market, bi.venue, bi.symbol) : NULL;
         cmd_json_num(c, e, "klines_final", ms ? (double)ms->klines_final : 0);
+        cJSON *kt = cmd_json_obj(c, e, "klines_final_tf"); /* per streamed timeframe */
+        for (int t = TF_1M; t < TF_COUNT; t++)
+            cmd_json_num(c, kt, tf_name((enum tf)t), ms ? (double)ms->klines_final_tf[t] : 0);
         cmd_json_num(c, e, "kline_diffs", ms ? (double)ms->kline_diffs : 0);
         cmd_json_num(c, e, "bars_backfilled", ms ? (double)ms->bars_backfilled : 0);
         /* the trading core's filters for it (exchange info, or the instrument cache) */

@@ -471,6 +471,27 @@ int engine_on_bar(engine *e, enum tf tf, const candle *c, bool has_taker)
     return K_OK;
 }
 
+uint32_t engine_rebuild_bars(engine *e, enum tf tf, const candle *bars, uint32_t n,
+                             bool has_taker)
+{
+    return features_rebuild(e->feat, tf, bars, n, has_taker);
+}
+
+uint64_t engine_bars(const engine *e, enum tf tf)
+{
+    return features_bars(e->feat, tf);
+}
+
+int64_t engine_last_bar(const engine *e, enum tf tf)
+{
+    return features_last_open(e->feat, tf);
+}
+
+void engine_peek_features(const engine *e, int64_t now_ms, double *raw)
+{
+    features_peek(e->feat, now_ms, raw);
+}
+
 void engine_on_trade(engine *e, int64_t time_ms, kdec px, kdec qty, bool buyer_maker)
 {
     features_on_trade(e->feat, time_ms, px, qty, buyer_maker);

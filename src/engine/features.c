@@ -394,6 +394,26 @@ void features_free(features *f)
     free(f);
 }
 
+uint32_t features_rebuild(features *f, enum tf tf, const candle *bars, uint32_t n,
+                          bool has_taker)
+{
+    if ((unsigned)tf >= TF_COUNT || !f->tf[tf])
+        return 0;
+    features_tf_free(f->tf[tf]);
+    f->tf[tf] = features_tf_new(tf);
+    uint32_t fed = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (!(bars[i].flags & CANDLE_PARTIAL) &&
+            features_on_bar(f, tf, &bars[i], has_taker) == K_OK)
+            fed++;
+    return fed;
+}
+
+int64_t features_last_open(const features *f, enum tf tf)
+{
+    return (unsigned)tf < TF_COUNT && f->tf[tf] ? f->tf[tf]->last_open : INT64_MIN;
+}
+
 uint64_t features_bars(const features *f, enum tf tf)
 {
     return (unsigned)tf < TF_COUNT && f->tf[tf] ? f->tf[tf]->bars : 0;

@@ -61,6 +61,7 @@ typedef struct runner_sym {
      * as during a warm-up (its live data waits in warm_q), the warm-up starts after it */
     uint8_t restoring;
     int64_t restore_first; /* the symbol's first data time (the warm-up's before_ms) */
+    uint32_t revise_mask; /* timeframes with a bar revised after the engine took it */
 } runner_sym;
 
 /* One note of a warming symbol's live data, kept to be applied after its history. */
@@ -1074,8 +1075,62 @@ static void runner_catch_up(runner *r, int64_t t)
 
 static void runner_deposit(runner *r, runner_sym *s, kdec px, int64_t t);
 
+/* Bars revised after the engine took them (MARKET_BAR_REVISED: an exchange's final kline or a
+ * REST page that differed): each such timeframe's features, and the RSI strategy's indicator on
+ * the analysis timeframe, are built again from the market's corrected series up to the newest
+ * bar the engine took, before the next bar goes in. Signals already made stand (docs/LIVE.md
+ * "A bar revised after its close"). Coalesced: a backfill page revising a thousand bars costs
+ * one rebuild. Skipped (counted) when the market holds fewer of those bars than the engine has
+ * taken and its ring is not full: the rebuild would lose history the engine had. */
+static void runner_revise(runner *r, runner_sym *s)
+{
+    uint32_t mask = s->revise_mask;
+    s->revise_mask = 0;
+    for (int t = 0; t < TF_COUNT; t++) {
+        if (!(mask & (1u << t)))
+            continue;
+        enum tf tf = (enum tf)t;
+        const candles *c = s->ms->series[tf];
+        int64_t last = engine_last_bar(s->e, tf);
+        uint32_t n = candles_count(c), k = 0;
+        while (k < n && candles_get(c, k)->open_ms <= last)
+            k++;
+        uint32_t whole = 0;
+        for (uint32_t i = 0; i < k; i++)
+            whole += !(candles_get(c, i)->flags & CANDLE_PARTIAL);
+        if (k == 0 || (whole < engine_bars(s->e, tf) && n < candles_cap(c))) {
+            r->st.revisions_skipped++;
+            continue;
+        }
+        candle *bars = xmalloc((size_t)k * sizeof *bars);
+        for (uint32_t i = 0; i < k; i++)
+            bars[i] = *candles_get(c, i);
+        (void)engine_rebuild_bars(s->e, tf, bars, k, !s->ms->bars_from_klines);
+        if (tf == r->cfg.engine.analysis_tf && s->rsi) {
+            char err[128];
+            ta_ind *fresh = ta_ind_new("rsi_14", err, sizeof err);
+            if (fresh) {
+                double out[TA_MAX_OUTPUTS] = {NAN};
+                for (uint32_t i = 0; i < k; i++) {
+                    if (bars[i].flags & CANDLE_PARTIAL)
+                        continue;
+                    ta_bar tb = ta_bar_from_candle(&bars[i]);
+                    ta_ind_update(fresh, &tb, out);
+                }
+                ta_ind_free(s->rsi);
+                s->rsi = fresh;
+                s->rsi_last = out[0];
+            }
+        }
+        free(bars);
+        r->st.revisions++;
+    }
+}
+
 static void runner_on_bar(runner *r, runner_sym *s, enum tf tf, const candle *b)
 {
+    if (s->revise_mask)
+        runner_revise(r, s);
     int64_t end = b->open_ms + tf_ms(tf);
     /* bar mode with paper latency: an order sent at the last close reaches the book during this
      * bar (its delivery timer fires in the catch-up), so it fills at the bar's first price, its
@@ -1212,6 +1267,11 @@ static void runner_on_note(void *ud, const market_note *n)
             ; /* the stored state first: the warm-up follows its answer */
         else if (r->cfg.warmup && first > 0 && !s->told)
             runner_warmup(r, s, first);
+    }
+    if (n->kind == MARKET_BAR_REVISED && n->bar && (unsigned)n->tf < TF_COUNT) {
+        if (n->bar->open_ms <= engine_last_bar(s->e, n->tf))
+            s->revise_mask |= 1u << n->tf; /* taken before the next bar (runner_revise) */
+        return;
     }
     if (s->warm_state || s->restoring) { /* warming up or restoring: its live data waits */
         runner_warm_hold(s, n);

@@ -49,6 +49,7 @@
 #define LIVE_ROTATE_MAX_MS 30000
 #define LIVE_STREAMS_PER_CONN 1000 /* Binance: 1024 streams per connection (exchanges.md) */
 #define LIVE_STREAM_NAME_MAX 64    /* "btcusdt@depth@100ms" */
+#define LIVE_KLINE_TFS (TF_COUNT - TF_1M) /* kline streams per symbol: 1m 5m 15m 1h 4h 1d */
 #define LIVE_SUB_BATCH 100         /* streams per SUBSCRIBE message */
 #define LIVE_SUB_GAP_MS 250        /* <= 4 client messages/s: spot allows 5, USD-M 10 */
 #define LIVE_IREQ_MAX (CONFIG_MAX_WATCH + VENUE_COUNT) /* instruments requests */
@@ -563,22 +564,26 @@ static void live_subscribe(klive *lv, live_conn *c, uint32_t id)
         live_sub_start(lv, c, id);
         return;
     }
-    /* /ws/v5/public: books, trades, top of book, 24 h tickers; /ws/v5/business: candles */
+    /* /ws/v5/public: books, trades, top of book, 24 h tickers; /ws/v5/business: candle<bar>
+     * of every kept timeframe but 1s. One request per instId with all its channels: OKX allows
+     * 480 subscribe requests an hour per connection, ws_send queues at most 256 messages. */
     static const char *const book_chans[] = {"books", "trades", "bbo-tbt", "tickers"};
-    static const char *const biz_chans[] = {"candle1m"};
-    const char *const *chans = c->books ? book_chans : biz_chans;
-    size_t nch = c->books ? K_ARRAY_LEN(book_chans) : K_ARRAY_LEN(biz_chans);
+    char bars[LIVE_KLINE_TFS][24];
+    const char *chv[LIVE_KLINE_TFS];
+    for (int k = 0; k < LIVE_KLINE_TFS; k++) {
+        snprintf(bars[k], sizeof bars[k], "candle%s",
+                 klfetch_interval(VENUE_OKX, (enum tf)(TF_1M + k)));
+        chv[k] = bars[k];
+    }
+    const char *const *chans = c->books ? book_chans : chv;
+    size_t nch = c->books ? K_ARRAY_LEN(book_chans) : (size_t)LIVE_KLINE_TFS;
     for (int i = 0; i < c->nsyms; i++) {
-        for (size_t k = 0; k < nch; k++) {
-            char msg[256];
-            size_t n = okx_subscribe_msg(msg, sizeof msg, true, chans[k],
-                                         lv->syms[c->syms[i]].name);
-            if (n == 0 || ws_send(lv->net, id, msg, n) != WS_OK) {
-                if (lv->log)
-                    log_warn(lv->log, "live okx: cannot subscribe %s %s", chans[k],
-                             lv->syms[c->syms[i]].name);
-            }
-        }
+        char msg[768];
+        const char *inst = lv->syms[c->syms[i]].name;
+        size_t n = okx_subscribe_msgv(msg, sizeof msg, true, chans, nch, inst);
+        if ((n == 0 || ws_send(lv->net, id, msg, n) != WS_OK) && lv->log)
+            log_warn(lv->log, "live okx: cannot subscribe the %s of %s",
+                     c->books ? "books, trades and tickers" : "candles", inst);
     }
 }
 
@@ -1481,6 +1486,19 @@ static void live_sub_start(klive *lv, live_conn *c, uint32_t id)
     live_sub_pump(c);
 }
 
+/* The exchange klines of every timeframe the market keeps but 1s (1m 5m 15m 1h 4h 1d:
+ * docs/LIVE.md "Klines of every timeframe"): <s>@kline_<tf> on c. */
+static int live_url_klines(live_conn *c, enum venue v, const char *lower)
+{
+    char st[96];
+    for (int tf = TF_1M; tf < TF_COUNT; tf++) {
+        snprintf(st, sizeof st, "%s@kline_%s", lower, klfetch_interval(v, (enum tf)tf));
+        if (live_url_add(c, st) != K_OK)
+            return K_ERR;
+    }
+    return K_OK;
+}
+
 /* Adds one watched symbol ("venue:SYMBOL") to its connections; its index (an existing one for
  * a duplicate), or -1 with *res and err. */
 static int live_add_sym(klive *lv, const char *spec, char (*rest)[CONFIG_URL_MAX],
@@ -1539,7 +1557,7 @@ static int live_add_sym(klive *lv, const char *spec, char (*rest)[CONFIG_URL_MAX
     char lower[KSYM_MAX], st[96];
     for (size_t k = 0; k <= strlen(s->name); k++)
         lower[k] = (char)tolower((unsigned char)s->name[k]);
-    live_conn *bc = live_conn_for(lv, v, true, v == VENUE_BINANCE_SPOT ? 5 : 2);
+    live_conn *bc = live_conn_for(lv, v, true, v == VENUE_BINANCE_SPOT ? 4 + LIVE_KLINE_TFS : 2);
     if (!bc) {
         snprintf(err, errlen, "live: too many connections (at most %d)", LIVE_MAX_CONNS);
         *res = LIVE_ERR_WATCH;
@@ -1549,12 +1567,12 @@ static int live_add_sym(klive *lv, const char *spec, char (*rest)[CONFIG_URL_MAX
     if (v == VENUE_BINANCE_SPOT) {
         if (!bc->url[0])
             snprintf(bc->url, sizeof bc->url, "%s/stream?streams=", ws[v]);
-        static const char *const kinds[] = {"depth@100ms", "trade", "bookTicker", "kline_1m",
-                                            "ticker"};
+        static const char *const kinds[] = {"depth@100ms", "trade", "bookTicker", "ticker"};
         for (size_t k = 0; k < K_ARRAY_LEN(kinds) && ok == K_OK; k++) {
             snprintf(st, sizeof st, "%s@%s", lower, kinds[k]);
             ok = live_url_add(bc, st);
         }
+        ok = ok == K_OK ? live_url_klines(bc, v, lower) : ok;
     } else if (v == VENUE_BINANCE_USDM) {
         /* after the 2026-04-23 split: book data on /public, the rest on /market */
         if (!bc->url[0])
@@ -1563,7 +1581,7 @@ static int live_add_sym(klive *lv, const char *spec, char (*rest)[CONFIG_URL_MAX
         ok = live_url_add(bc, st);
         snprintf(st, sizeof st, "%s@bookTicker", lower);
         ok = ok == K_OK ? live_url_add(bc, st) : ok;
-        live_conn *mc = live_conn_for(lv, v, false, 4);
+        live_conn *mc = live_conn_for(lv, v, false, 3 + LIVE_KLINE_TFS);
         if (!mc) {
             snprintf(err, errlen, "live: too many connections (at most %d)", LIVE_MAX_CONNS);
             *res = LIVE_ERR_WATCH;
@@ -1572,11 +1590,12 @@ static int live_add_sym(klive *lv, const char *spec, char (*rest)[CONFIG_URL_MAX
         if (!mc->url[0])
             snprintf(mc->url, sizeof mc->url, "%s/market/stream?streams=", wmkt[v]);
         /* trades, klines, the 24 h ticker and the mark price live on /market */
-        static const char *const mkinds[] = {"trade", "kline_1m", "ticker", "markPrice@1s"};
+        static const char *const mkinds[] = {"trade", "ticker", "markPrice@1s"};
         for (size_t k = 0; k < K_ARRAY_LEN(mkinds) && ok == K_OK; k++) {
             snprintf(st, sizeof st, "%s@%s", lower, mkinds[k]);
             ok = live_url_add(mc, st);
         }
+        ok = ok == K_OK ? live_url_klines(mc, v, lower) : ok;
         mc->trades = true;
         mc->channel = "market";
         mc->syms[mc->nsyms++] = lv->nsyms;

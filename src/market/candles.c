@@ -70,6 +70,23 @@ int tf_parse(const char *name, enum tf *out)
     return K_ERR;
 }
 
+int tf_parse_kline(const char *name, enum tf *out)
+{
+    static const struct {
+        const char *name;
+        enum tf tf;
+    } okx[] = {{"1H", TF_1H}, {"4H", TF_4H}, {"1Dutc", TF_1D}};
+    if (tf_parse(name, out) == K_OK)
+        return K_OK;
+    for (size_t i = 0; name && i < sizeof okx / sizeof okx[0]; i++) {
+        if (strcmp(name, okx[i].name) == 0) {
+            *out = okx[i].tf;
+            return K_OK;
+        }
+    }
+    return K_ERR;
+}
+
 struct candles {
     enum tf tf;
     int64_t ms;

@@ -143,7 +143,7 @@ static void ingest_close_bars(ingest *p, enum venue v)
 static int64_t ingest_kline_ms(const feed_event *ev)
 {
     enum tf tf;
-    return tf_parse(ev->u.kline.interval, &tf) == K_OK ? tf_ms(tf) : 0;
+    return tf_parse_kline(ev->u.kline.interval, &tf) == K_OK ? tf_ms(tf) : 0;
 }
 
 static void ingest_tick_clock(ingest *p)

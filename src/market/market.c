@@ -415,12 +415,13 @@ candle market_kline_candle(const feed_event *ev)
 static void reconcile_kline(market *m, market_sym *s, const feed_event *ev)
 {
     enum tf tf;
-    if (tf_parse(ev->u.kline.interval, &tf) != K_OK) {
+    if (tf_parse_kline(ev->u.kline.interval, &tf) != K_OK) {
         m->klines_ignored++;
         return;
     }
     candle b = market_kline_candle(ev);
     s->klines_final++;
+    s->klines_final_tf[tf]++;
     const candle *f = candles_forming(s->series[tf]);
     if (f && f->open_ms == b.open_ms) {
         s->kline_pending[tf] = b; /* applied when the trade-built bar closes */
@@ -561,7 +562,7 @@ static bool apply_ticker(market_sym *s, const feed_event *ev, bool *top)
 static bool apply_kline(market *m, market_sym *s, const feed_event *ev)
 {
     enum tf tf;
-    if (tf_parse(ev->u.kline.interval, &tf) != K_OK || !ev->u.kline.closed)
+    if (tf_parse_kline(ev->u.kline.interval, &tf) != K_OK || !ev->u.kline.closed)
         return false;
     candle b = {.open_ms = ev->u.kline.open_ms, .o = ev->u.kline.o, .h = ev->u.kline.h,
                 .l = ev->u.kline.l, .c = ev->u.kline.c, .volume = ev->u.kline.volume,

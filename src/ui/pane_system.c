@@ -89,6 +89,13 @@ static int sys_live(ui *u, WINDOW *w, int y, int ih, int iw)
                  (unsigned long long)ci.audits, clk);
         ui_put(u, w, y++, 1, iw,
                strcmp(ci.state, "open") == 0 && !skewed ? ROLE_TEXT : ROLE_ERROR, line);
+        if (ci.standby_state && y <= ih) { /* health.warm_standby: this connection's twin */
+            bool synced = strcmp(ci.standby_state, "synced") == 0;
+            snprintf(line, sizeof line, "  warm standby %-10s switches %llu lead %u%s",
+                     ci.standby_state, (unsigned long long)ci.standby_switches,
+                     ci.standby_lead, synced ? "" : " (no switch until synced)");
+            ui_put(u, w, y++, 1, iw, synced ? ROLE_DIM : ROLE_WARNING, line);
+        }
     }
     for (size_t i = 0; i < live_book_count(lv) && y <= ih; i++) {
         live_book_info bi;

@@ -117,11 +117,29 @@ int64_t okx_bar_ms(const char *bar)
 size_t okx_subscribe_msg(char *out, size_t cap, bool subscribe, const char *channel,
                          const char *inst)
 {
-    if (!out || cap == 0 || !okx_channel_valid(channel) || !inst ||
+    return okx_subscribe_msgv(out, cap, subscribe, &channel, 1, inst);
+}
+
+size_t okx_subscribe_msgv(char *out, size_t cap, bool subscribe, const char *const *channels,
+                          size_t nch, const char *inst)
+{
+    if (!out || cap == 0 || !channels || nch == 0 || !inst ||
         !okx_inst_valid(inst, strlen(inst)))
         return 0;
-    int n = snprintf(out, cap, "{\"op\":\"%s\",\"args\":[{\"channel\":\"%s\",\"instId\":\"%s\"}]}",
-                     subscribe ? "subscribe" : "unsubscribe", channel, inst);
+    for (size_t i = 0; i < nch; i++)
+        if (!okx_channel_valid(channels[i]))
+            return 0;
+    int n = snprintf(out, cap, "{\"op\":\"%s\",\"args\":[",
+                     subscribe ? "subscribe" : "unsubscribe");
+    for (size_t i = 0; i < nch && n >= 0 && (size_t)n < cap; i++) {
+        int k = snprintf(out + n, cap - (size_t)n, "%s{\"channel\":\"%s\",\"instId\":\"%s\"}",
+                         i ? "," : "", channels[i], inst);
+        n = k < 0 ? -1 : n + k;
+    }
+    if (n >= 0 && (size_t)n < cap) {
+        int k = snprintf(out + n, cap - (size_t)n, "]}");
+        n = k < 0 ? -1 : n + k;
+    }
     if (n < 0 || (size_t)n >= cap) {
         out[0] = '\0';
         return 0;

@@ -31,7 +31,11 @@ real Binance bars (../shared/data/klines/octobot); with --shift-times they are r
 row len-60 opens in the minute the tape starts (history before it, the rest streamed), and the
 stream sends the final bar (x / confirm) of a minute when the tape's first trade of the next
 minute goes out, and every 2 s of tape time the minute's bar as forming (x false, confirm "0":
-forming states were not recorded, so it carries the recorded bar's values). `@ticker`,
+forming states were not recorded, so it carries the recorded bar's values). The longer
+timeframes' streams (`kline_5m|15m|1h|4h|1d`, OKX `candle5m|15m|1H|4H|1Dutc`) send only final
+bars, when the tape's first trade of the next period goes out: each the aggregate of the real
+1m rows of its period (first open, highest high, lowest low, last close, summed volume; stats
+`klines_sent_<iv>`). `@ticker`,
 `@markPrice[@1s]` and OKX
 `tickers` are the single real messages of ../shared/data/messages (symbol and times set to the
 tape's), sent once per second of tape time.
@@ -112,6 +116,9 @@ STAT_MSGS = {"spot_ticker": ("binance/crypto-msg-parser_binance.jsonl", '"ethusd
 BAR_MS = {"1m": 60000, "3m": 180000, "5m": 300000, "15m": 900000, "30m": 1800000,
           "1h": 3600000, "2h": 7200000, "4h": 14400000, "8h": 28800000, "12h": 43200000,
           "1d": 86400000, "3d": 259200000, "1w": 604800000}
+# the longer timeframes streamed (kline_<iv> / OKX candle<bar>): aggregated from the real 1m rows
+KLINE_LONGER = ("5m", "15m", "1h", "4h", "1d")
+OKX_BAR_OF = {"1m": "1m", "5m": "5m", "15m": "15m", "1h": "1H", "4h": "4H", "1d": "1Dutc"}
 OKX_BARS = {"1m": "1m", "3m": "3m", "5m": "5m", "15m": "15m", "30m": "30m", "1H": "1h",
             "2H": "2h", "4H": "4h", "12H": "12h", "1D": "1d", "1Dutc": "1d", "3D": "3d",
             "1W": "1w", "1Wutc": "1w"}
@@ -440,7 +447,26 @@ class Fake:
             r = self.kline_row(t, t.kline_min)
             if r is not None:
                 self.emit_kline(t, r, ts)
+            for iv in KLINE_LONGER:  # a longer bar's period ended with that minute
+                dur = BAR_MS[iv]
+                if m // dur > t.kline_min // dur:
+                    r = self.kline_agg(t, t.kline_min // dur * dur, dur)
+                    if r is not None:
+                        self.emit_kline(t, r, ts, True, iv)
         t.kline_min = m
+
+    def kline_agg(self, t, start, dur):
+        """A longer timeframe's bar from the real 1m rows of its period (open of the first,
+        high/low over all, close of the last, volumes summed): aggregated, not made up. None
+        when the period holds no 1m row."""
+        self.kline_row(t, start)  # builds kline_map
+        rows = [t.kline_map[k] for k in range(start, start + dur, 60000) if k in t.kline_map]
+        if not rows:
+            return None
+        vol = sum(Decimal(r[5]) for r in rows)
+        return [start, rows[0][1], max(rows, key=lambda r: Decimal(r[2]))[2],
+                min(rows, key=lambda r: Decimal(r[3]))[3], rows[-1][4],
+                norm(str(vol))]
 
     def kline_row(self, t, minute):
         sym = "BTCUSDT" if t.symbol.startswith("BTC") else "ETHUSDT"
@@ -448,22 +474,25 @@ class Fake:
             t.kline_map = {r[0]: r for r in (self.kline_rows(sym, "1m", True) or [])}
         return t.kline_map.get(minute)
 
-    def emit_kline(self, t, r, ts, closed=True):
+    def emit_kline(self, t, r, ts, closed=True, iv="1m"):
         self.stats["klines_sent" if closed else "klines_forming_sent"] += 1
+        if closed:
+            self.stats["klines_sent_" + iv] = self.stats.get("klines_sent_" + iv, 0) + 1
         if t.venue == "okx":
-            msg = json.dumps({"arg": {"channel": "candle1m", "instId": t.symbol},
+            ch = "candle" + OKX_BAR_OF[iv]
+            msg = json.dumps({"arg": {"channel": ch, "instId": t.symbol},
                               "data": [[str(r[0]), r[1], r[2], r[3], r[4], r[5], r[5], "0",
                                         "1" if closed else "0"]]},
                              separators=(",", ":"))
             for c in list(self.conns):
-                if c.venue == "okx" and ("candle1m", t.symbol) in c.okx_subs:
+                if c.venue == "okx" and (ch, t.symbol) in c.okx_subs:
                     c.push(msg)
             return
         data = {"e": "kline", "E": ts, "s": t.symbol,
-                "k": {"t": r[0], "T": r[0] + 59999, "s": t.symbol, "i": "1m", "f": 0, "L": 0,
-                      "o": r[1], "c": r[4], "h": r[2], "l": r[3], "v": r[5], "n": 0, "x": closed,
-                      "q": "0", "V": "0", "Q": "0", "B": "0"}}
-        self.send_binance(t, "kline_1m", None, data, None)
+                "k": {"t": r[0], "T": r[0] + BAR_MS[iv] - 1, "s": t.symbol, "i": iv, "f": 0,
+                      "L": 0, "o": r[1], "c": r[4], "h": r[2], "l": r[3], "v": r[5], "n": 0,
+                      "x": closed, "q": "0", "V": "0", "Q": "0", "B": "0"}}
+        self.send_binance(t, "kline_" + iv, None, data, None)
 
     def stat_msg(self, name):
         if name not in self.stat_cache:

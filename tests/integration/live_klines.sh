@@ -59,6 +59,8 @@ check "final klines arrive on every venue" \
 check "the exchange's bars replaced trade-built ones that differed (counted)" \
     sq 'all(s["klines"]["diffs"] >= 1 for s in j["symbols"])'
 check "the books stay live meanwhile" cq 'all(b["state"] == "live" for b in j["books"])'
+check "final klines counted per streamed timeframe (1m .. 1d; 1m on every venue)" \
+    cq 'all(sorted(b["klines_final_tf"]) == sorted(["1m","5m","15m","1h","4h","1d"]) and b["klines_final"] == sum(b["klines_final_tf"].values()) and b["klines_final_tf"]["1m"] >= 1 for b in j["books"])'
 
 # instruments: exchangeInfo (spot, USD-M field names) and OKX instruments into the trading core
 BK() { echo "[b for b in j[\"books\"] if b[\"venue\"] == \"$1\"][0][\"instrument\"]"; }

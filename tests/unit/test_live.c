@@ -13,7 +13,8 @@
  *          recovery and counters: sequence gap, malformed JSON, invalid UTF-8, a 16 MB frame,
  *          a stale REST snapshot (refused, fetched again), a dropped connection, a stall,
  *          serverShutdown (REST 418 + Retry-After: usdm; 429: live_health.sh); at the end of
- *          the tape the book equals the fake's authoritative book (top 50 levels, exact); final 1m klines.
+ *          the tape the book equals the fake's authoritative book (top 50 levels, exact); final
+ *          klines of every streamed timeframe (1m .. 1d: the tape crosses 00:00).
  *   usdm   Binance USD-M BTCUSDT on /public + /market through a 256 KB inbound ring (records
  *          wrap around it all the time), with a 418 and a 500: same final check.
  *   okx    OKX BTC-USDT-SWAP over wss:// + https:// with a test CA made here: subscribe, REST
@@ -571,6 +572,22 @@ static void scenario_spot(void)
     /* 1m klines (the fake's real octobot bars on the tape's minutes, final when the next minute
      * starts): applied as the exchange's final bars */
     CHECK(ms && ms->klines_final >= 5);
+    /* ... and the longer timeframes' own streams (kline_5m .. kline_1d: the fake aggregates its
+     * real 1m rows), final when the tape crosses their period: 23:55 and 00:00 for 5m, 00:00
+     * (every boundary) for 15m, 1h, 4h and 1d; reconciled like 1m (pending, then applied) */
+    CHECK(ms && ms->klines_final_tf[TF_1M] >= 5);
+    CHECK(ms && ms->klines_final_tf[TF_5M] >= 1);
+    for (int tf = TF_15M; ms && tf <= TF_1D; tf++)
+        CHECK(ms->klines_final_tf[tf] >= 1);
+    /* (how they replace the trade-built bars is test_kline_tfs' and live_klines.sh's: here the
+     * tape keeps its 2024 times, so the wall clock's tick runs the bars ahead of them) */
+    fprintf(stderr, "spot: klines final %llu (1m %llu 5m %llu 1d %llu) diffs %llu ignored %llu\n",
+            (unsigned long long)(ms ? ms->klines_final : 0),
+            (unsigned long long)(ms ? ms->klines_final_tf[TF_1M] : 0),
+            (unsigned long long)(ms ? ms->klines_final_tf[TF_5M] : 0),
+            (unsigned long long)(ms ? ms->klines_final_tf[TF_1D] : 0),
+            (unsigned long long)(ms ? ms->kline_diffs : 0),
+            (unsigned long long)market_klines_ignored(s.m));
     fprintf(stderr, "spot: gaps %llu snaps %llu old %llu reconnects %llu stalls %llu\n",
             (unsigned long long)session_bi(&s, 0).gaps,
             (unsigned long long)session_bi(&s, 0).snapshots,
@@ -777,6 +794,14 @@ static void scenario_okx_tls(void)
     compare_books(&s, VENUE_OKX, "BTC-USDT-SWAP", 50);
     market_sym *ms = market_find(s.m, VENUE_OKX, "BTC-USDT-SWAP");
     CHECK(ms && ms->trades > 100);
+    /* candles on /ws/v5/business: candle1m 5m 15m 1H 4H 1Dutc in one request, each acked; the
+     * tape crosses 23:55, so a final 1m and 5m (OKX "5m") bar came and was reconciled */
+    live_conn_info kc = session_conn(&s, "okx candles");
+    CHECK(kc.sub_acks >= 6);
+    CHECK_INT(kc.sub_errors, 0);
+    CHECK(ms && ms->klines_final_tf[TF_1M] >= 1);
+    CHECK(ms && ms->klines_final_tf[TF_5M] >= 1);
+    CHECK_INT(market_klines_ignored(s.m) > 0, 1); /* the forming 1m candles (confirm "0") */
     session_close(&s);
     fake_stop(&f);
 }
@@ -866,7 +891,7 @@ static void scenario_many(void)
     live_conn_info pub = session_conn(&s, "binance-usdm public");
     live_conn_info mkt = session_conn(&s, "binance-usdm market");
     CHECK_INT(pub.streams, 2 * MANY);   /* depth@100ms, bookTicker */
-    CHECK_INT(mkt.streams, 4 * MANY);   /* trade, kline_1m, ticker, markPrice@1s */
+    CHECK_INT(mkt.streams, 9 * MANY);   /* trade, ticker, markPrice@1s, kline_1m .. kline_1d */
     CHECK(strlen(pub.url) < WS_URL_MAX && strlen(mkt.url) < WS_URL_MAX);
     CHECK(pub.streams_subscribed > 0 && pub.streams_subscribed < pub.streams);
     CHECK(mkt.streams_subscribed > pub.streams_subscribed);

@@ -280,6 +280,18 @@ static void test_fields(void)
                    "\"BTC-USDT-SWAP\"}]}");
     CHECK_INT(okx_subscribe_msg(buf, sizeof buf, true, "books", "btc-usdt"), 0);
     CHECK_INT(okx_subscribe_msg(buf, 20, true, "books", "BTC-USDT"), 0);
+    /* several channels of one instId in one request (the candles connection) */
+    char big[512];
+    const char *const bars[] = {"candle1m", "candle1H", "candle1Dutc"};
+    CHECK(okx_subscribe_msgv(big, sizeof big, true, bars, 3, "BTC-USDT") > 0);
+    CHECK_STR(big, "{\"op\":\"subscribe\",\"args\":[{\"channel\":\"candle1m\",\"instId\":"
+                   "\"BTC-USDT\"},{\"channel\":\"candle1H\",\"instId\":\"BTC-USDT\"},"
+                   "{\"channel\":\"candle1Dutc\",\"instId\":\"BTC-USDT\"}]}");
+    CHECK_INT(okx_subscribe_msgv(big, 100, true, bars, 3, "BTC-USDT"), 0); /* does not fit */
+    CHECK_STR(big, "");
+    const char *const badch[] = {"candle1m", "bad channel"};
+    CHECK_INT(okx_subscribe_msgv(big, sizeof big, true, badch, 2, "BTC-USDT"), 0);
+    CHECK_INT(okx_subscribe_msgv(big, sizeof big, true, bars, 0, "BTC-USDT"), 0);
 }
 
 static void test_malformed(void)
