@@ -47,11 +47,15 @@ check "the book connection has a synced warm standby" wait_for 20 cq "$C0[\"stan
 ctl connections > "$T/c0.json" 2> /dev/null
 SNAP0=$(jget "$T/c0.json" "$C0[\"snapshots\"]")
 RES0=$(jget "$T/c0.json" "$C0[\"resyncs\"]")
-check "no switch yet" eq "$(jget "$T/c0.json" "$C0[\"standby_switches\"]")" 0
+# switches before the stall: 0 on a calm machine; a loaded one may already have switched once
+# (the standby led by more than the 100 ms cadence, as designed), so the stall is judged by the
+# switches it adds
+SWB=$(jget "$T/c0.json" "$C0[\"standby_switches\"]")
+check "no switch yet (or one a loaded machine made: the standby led)" test "$SWB" -le 1
 
 # 1. a stall of the oldest connection. If that was the standby, it is reconnected as silent and
 # the next stall's oldest is the active one.
-switched() { cq "$C0[\"standby_switches\"] >= 1"; }
+switched() { cq "$C0[\"standby_switches\"] >= $SWB + 1"; }
 for attempt in 1 2; do
     fget "/_fake/fault?type=stall&secs=60&one=1&path=/stream" > /dev/null
     wait_for 8 switched && break
