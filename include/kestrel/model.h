@@ -145,6 +145,9 @@ K_MUST_USE enum model_result model_blob_get(const uint8_t *data, size_t len, siz
 
 /* The models' deterministic PRNG (splitmix64): the state is one uint64_t the model owns and
  * saves. next() returns 64 random bits, uniform() a double in [0, 1). */
+/* K_MODEL_OK when in has m's feature count and every value is finite or marked missing, else
+ * K_MODEL_BAD_INPUT (the online models' check before predict and learn). */
+K_MUST_USE enum model_result model_input_check(const model *m, const model_input *in);
 uint64_t model_rng_next(uint64_t *state);
 double model_rng_uniform(uint64_t *state);
 

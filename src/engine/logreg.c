@@ -36,33 +36,9 @@ static inline double logreg_xj(const model_input *in, uint32_t j)
     return (in->missing && in->missing[j]) ? 0.0 : (double)in->x[j];
 }
 
-/* Every input finite or marked missing: the exponent bits tested without a branch per input, so
- * the loop vectorises (this ran twice per signal, on 100 features). */
-static bool logreg_finite(const model_input *in)
-{
-    uint32_t bad = 0, n = in->nfeat;
-    const float *x = in->x;
-    if (in->missing) {
-        for (uint32_t j = 0; j < n; j++) {
-            uint32_t b;
-            memcpy(&b, &x[j], sizeof b);
-            bad |= (uint32_t)((b & 0x7f800000u) == 0x7f800000u) & (uint32_t)(in->missing[j] == 0);
-        }
-    } else {
-        for (uint32_t j = 0; j < n; j++) {
-            uint32_t b;
-            memcpy(&b, &x[j], sizeof b);
-            bad |= (uint32_t)((b & 0x7f800000u) == 0x7f800000u);
-        }
-    }
-    return bad == 0;
-}
-
 static enum model_result logreg_check(const logreg *m, const model_input *in)
 {
-    if (!in || !in->x || in->nfeat != m->base.nfeat)
-        return K_MODEL_BAD_INPUT;
-    return logreg_finite(in) ? K_MODEL_OK : K_MODEL_BAD_INPUT;
+    return model_input_check(&m->base, in);
 }
 
 /* Softmax of the three logits into p. */

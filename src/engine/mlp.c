@@ -50,33 +50,9 @@ void mlp_config_default(mlp_config *c)
     c->min_samples = 50;
 }
 
-/* Every input finite or marked missing: the exponent bits tested without a branch per input, so
- * the loop vectorises (this ran twice per signal, on 100 features). */
-static bool mlp_finite(const model_input *in)
-{
-    uint32_t bad = 0, n = in->nfeat;
-    const float *x = in->x;
-    if (in->missing) {
-        for (uint32_t j = 0; j < n; j++) {
-            uint32_t b;
-            memcpy(&b, &x[j], sizeof b);
-            bad |= (uint32_t)((b & 0x7f800000u) == 0x7f800000u) & (uint32_t)(in->missing[j] == 0);
-        }
-    } else {
-        for (uint32_t j = 0; j < n; j++) {
-            uint32_t b;
-            memcpy(&b, &x[j], sizeof b);
-            bad |= (uint32_t)((b & 0x7f800000u) == 0x7f800000u);
-        }
-    }
-    return bad == 0;
-}
-
 static enum model_result mlp_check(const mlp *m, const model_input *in)
 {
-    if (!in || !in->x || in->nfeat != m->base.nfeat)
-        return K_MODEL_BAD_INPUT;
-    return mlp_finite(in) ? K_MODEL_OK : K_MODEL_BAD_INPUT;
+    return model_input_check(&m->base, in);
 }
 
 /* Dot products of rows u0 .. u0+NB-1 of a layer with a: each row's sum starts at its bias and adds

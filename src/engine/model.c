@@ -78,3 +78,27 @@ double model_rng_uniform(uint64_t *state)
 {
     return (double)(model_rng_next(state) >> 11) * (1.0 / 9007199254740992.0);
 }
+
+/* The exponent bits tested without a branch per input, so the loops vectorise (this ran twice
+ * per signal, on 100 features, in each of logreg and the MLP). */
+enum model_result model_input_check(const model *m, const model_input *in)
+{
+    if (!in || !in->x || in->nfeat != m->nfeat)
+        return K_MODEL_BAD_INPUT;
+    uint32_t bad = 0, n = in->nfeat;
+    const float *x = in->x;
+    if (in->missing) {
+        for (uint32_t j = 0; j < n; j++) {
+            uint32_t b;
+            memcpy(&b, &x[j], sizeof b);
+            bad |= (uint32_t)((b & 0x7f800000u) == 0x7f800000u) & (uint32_t)(in->missing[j] == 0);
+        }
+    } else {
+        for (uint32_t j = 0; j < n; j++) {
+            uint32_t b;
+            memcpy(&b, &x[j], sizeof b);
+            bad |= (uint32_t)((b & 0x7f800000u) == 0x7f800000u);
+        }
+    }
+    return bad == 0 ? K_MODEL_OK : K_MODEL_BAD_INPUT;
+}
