@@ -658,24 +658,35 @@ void sigstore_flush(sigstore *ss, int64_t now_ms)
     }
 }
 
+/* writer thread: SELECT cols of one signal row by the table's unique key, prepared and bound,
+ * or NULL */
+static sqlite3_stmt *sigstore_row_stmt(sqlite3 *db, const char *cols, enum venue v,
+                                       const char *symbol, uint64_t id, int64_t time_ms)
+{
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT %s FROM signals WHERE venue = ?1 AND symbol = ?2 AND"
+                              " sig_id = ?3 AND time_ms = ?4", cols);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    sqlite3_bind_text(st, 1, venue_name(v), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, symbol, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (int64_t)id);
+    sqlite3_bind_int64(st, 4, time_ms);
+    return st;
+}
+
 /* writer thread: the row's reasons by the table's unique key */
 static enum store_result sigstore_why_read_fn(void *ud, sqlite3 *db, uint32_t *n)
 {
     struct sigstore_why_read *j = ud;
     *n = 0;
     j->text[0] = '\0';
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT reasons FROM signals WHERE venue = ?1 AND symbol = ?2 AND"
-                           " sig_id = ?3 AND time_ms = ?4",
-                           -1, &st, NULL) != SQLITE_OK) {
-        sqlite3_finalize(st);
+    sqlite3_stmt *st = sigstore_row_stmt(db, "reasons", j->venue, j->symbol, j->id, j->time_ms);
+    if (!st)
         return STORE_E_READ;
-    }
-    sqlite3_bind_text(st, 1, venue_name(j->venue), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, j->symbol, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, (int64_t)j->id);
-    sqlite3_bind_int64(st, 4, j->time_ms);
     enum store_result r = STORE_NOT_FOUND;
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
@@ -767,18 +778,10 @@ static enum store_result sigstore_rec_read_fn(void *ud, sqlite3 *db, uint32_t *n
 {
     struct sigstore_rec_read *j = ud;
     *n = 0;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT replay, weights FROM signals WHERE venue = ?1 AND symbol = ?2 AND"
-                           " sig_id = ?3 AND time_ms = ?4",
-                           -1, &st, NULL) != SQLITE_OK) {
-        sqlite3_finalize(st);
+    sqlite3_stmt *st =
+        sigstore_row_stmt(db, "replay, weights", j->venue, j->symbol, j->id, j->time_ms);
+    if (!st)
         return STORE_E_READ;
-    }
-    sqlite3_bind_text(st, 1, venue_name(j->venue), -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, j->symbol, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, (int64_t)j->id);
-    sqlite3_bind_int64(st, 4, j->time_ms);
     enum store_result r = STORE_NOT_FOUND;
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
