@@ -212,8 +212,9 @@ typedef struct runner_warm_held {
     uint32_t peak, waiting;
 } runner_warm_held;
 void runner_warm_info(const runner *r, uint32_t si, runner_warm_held *out);
-/* True while any symbol waits for or feeds its warm-up history (the replay's pump holds its
- * next line until it is false, so the history always meets the data at the same point). */
+/* True while any symbol waits for its restore read or waits for or feeds its warm-up history
+ * (the replay's pump holds its next line until it is false, so the stored state and the
+ * history always meet the data at the same point). */
 bool runner_warmups_pending(const runner *r);
 
 /* The newest training of model i of symbol index si's engine (false when none yet). */

@@ -4,7 +4,7 @@
  * engine.state_interval of data time and at exit, restored when a symbol's engine is made;
  * and the `kestrel export signals|metrics` readers. Main thread; nothing here waits for the
  * disk (the restore and the older signals' reasons and records are read on the store's writer
- * thread) except a replay's restore, read at once at a fixed point of its data. */
+ * thread; a replay holds its next line until the restore's answer is back). */
 #ifndef KESTREL_SIGSTORE_H
 #define KESTREL_SIGSTORE_H
 #include <stdbool.h>
@@ -30,8 +30,8 @@ void sigstore_free(sigstore *ss);
 /* The restore read of ms (the runner's restore, at the symbol's first data): its newest stored
  * model state and the signals stored after it (from the state's replay point on), read on the
  * store's writer thread when async (fn(ud, ms) runs in store_process when it answered: the app
- * tells runner_restore_ready), else at once on the read connection (a replay: a fixed point of
- * its data; also when the store is busy, logged). True while the read is outstanding. The
+ * tells runner_restore_ready), else at once on the read connection (without a store's writer,
+ * or when the store is busy, logged). True while the read is outstanding. The
  * answer is kept until ms's engine takes it (sigstore_on_engine). */
 typedef void (*sigstore_restored_fn)(void *ud, const market_sym *ms);
 bool sigstore_restore_read(sigstore *ss, const market_sym *ms, bool async,

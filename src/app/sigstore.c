@@ -5,8 +5,8 @@
  * lane (store_put_signal: an upsert, so a scored row replaces its unscored one); checkpoints are
  * control rows (never dropped) and at most one per engine per state_interval of data time. The
  * restore (the newest model state and the signals stored after it) and the AI screen's reads of
- * older signals run on the store's writer thread (store_read_async); only a replay reads its
- * restore at once, at a fixed point of its data. The export side reads the database read-only,
+ * older signals run on the store's writer thread (store_read_async), in a replay too (its pump
+ * holds the next line until the answer is back). The export side reads the database read-only,
  * without the store's lock. */
 #include "kestrel/sigstore.h"
 

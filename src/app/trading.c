@@ -498,17 +498,17 @@ static void trading_state_restored(void *ud, const market_sym *ms)
         runner_restore_ready(a->runner, ms);
 }
 
-/* The restore read (runner_config.restore), at the symbol's first data: on the store's writer
- * thread for a live source; a replay reads it at once (like its warm-up: at a fixed point of
- * the data, so a seek and an uninterrupted run hold the symbol for the same data). */
+/* The restore read (runner_config.restore), at the symbol's first data, on the store's writer
+ * thread: live, and in a replay too, whose pump holds its next line until the answer is back
+ * (runner_warmups_pending), so the state meets the data at the same line whatever the writer's
+ * timing, a seek's re-run and a straight run alike (as for the warm-up). */
 static uint32_t trading_state_restore(void *ud, const market_sym *ms, int64_t first_ms)
 {
     (void)first_ms;
     app *a = ud;
     if (!a->trading || !a->trading->ss)
         return 0;
-    return sigstore_restore_read(a->trading->ss, ms, a->source == APP_SOURCE_LIVE,
-                                 trading_state_restored, a)
+    return sigstore_restore_read(a->trading->ss, ms, true, trading_state_restored, a)
                ? RUNNER_RESTORE_PENDING
                : 0;
 }

@@ -621,7 +621,7 @@ void runner_warm_info(const runner *r, uint32_t si, runner_warm_held *out)
 bool runner_warmups_pending(const runner *r)
 {
     for (uint32_t i = 0; i < r->nsyms; i++)
-        if (r->syms[i].warm_state)
+        if (r->syms[i].warm_state || r->syms[i].restoring)
             return true;
     return false;
 }

@@ -8,6 +8,8 @@
 #     signal digest as the uninterrupted run;
 #  3. the next day's replay warming up on the first run's stored candles gives the same signals
 #     twice (two copies of that database);
+#  4. the next day's replay restoring a stored model state reads it on the writer thread too
+#     (the replay holds its next line meanwhile) and gives the same signals on two copies;
 # and ctl metrics' warmup says what the symbol's live data did meanwhile (held, applied, dropped).
 . tests/lib.sh
 K="$KESTREL_BIN"
@@ -82,4 +84,26 @@ check "stored warm-up: there are signals" test "$(wc -l < "$T/n1.sig")" -ge 20
 check "stored warm-up twice: the same signals, row for row" cmp -s "$T/n1.sig" "$T/n2.sig"
 check "stored warm-up twice: the same signal digest" \
     eq "$(jget "$T/n2.json" 'j["trading"]["signal_digest"]')" "$(jget "$T/n1.json" 'j["trading"]["signal_digest"]')"
+
+# 4. the next day restoring the first run's stored model state: in a replay too it is read on
+# the store's writer thread while the replay holds its next line, so two copies of that
+# database give the same signals
+cp "$T/k2.db" "$T/r1.db"; cp "$T/k2.db" "$T/r2.db"
+for n in 1 2; do
+    "$K" --headless --exit-at-end --speed 0 --config "$T/n.cfg" --db "$T/r$n.db" \
+        --socket "$T/r$n.sock" --log "$T/r$n.log" --replay data/replay/btcusdt_20240809.gz \
+        > "$T/r$n.json" 2> "$T/r$n.err"
+    check "restore run $n exits 0" test $? -eq 0
+done
+check "restore: the replay read the model state on the writer thread (the log)" \
+    grep -q "model state of BTCUSDT read on the store's writer thread: found" "$T/r1.log"
+check "restore: the state was restored, nothing read at once" sh -c \
+    "grep -q 'model state of BTCUSDT restored: version' '$T/r1.log' && ! grep -q 'read at once' '$T/r1.log'"
+check "restore: no warm-up (the state has learned)" sh -c "! grep -q 'warm up on' '$T/r1.log'"
+sqlite3 "$T/r1.db" "select venue, symbol, time_ms, source, action, printf('%.12f %.12f %.12f %.12f', p_sell, p_hold, p_buy, confidence) from signals where time_ms >= 1723161600000 order by time_ms, id" > "$T/r1.sig"
+sqlite3 "$T/r2.db" "select venue, symbol, time_ms, source, action, printf('%.12f %.12f %.12f %.12f', p_sell, p_hold, p_buy, confidence) from signals where time_ms >= 1723161600000 order by time_ms, id" > "$T/r2.sig"
+check "restore: there are signals" test "$(wc -l < "$T/r1.sig")" -ge 20
+check "restore twice: the same signals, row for row" cmp -s "$T/r1.sig" "$T/r2.sig"
+check "restore twice: the same signal digest" \
+    eq "$(jget "$T/r2.json" 'j["trading"]["signal_digest"]')" "$(jget "$T/r1.json" 'j["trading"]["signal_digest"]')"
 done_tests
