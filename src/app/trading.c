@@ -1667,6 +1667,8 @@ void cmd_status_trading(cmd_ctx *c, cJSON *doc)
     cmd_json_num(c, t, "signals_unchanged", (double)st->signals_unchanged);
     cmd_json_num(c, t, "model_trains", (double)st->trains);
     cmd_json_num(c, t, "model_trains_busy", (double)st->train_busy);
+    cmd_json_num(c, t, "bars_revised", (double)st->revisions);
+    cmd_json_num(c, t, "bars_revised_skipped", (double)st->revisions_skipped);
     cmd_json_num(c, t, "tradeable", (double)st->tradeable);
     cmd_json_num(c, t, "orders", (double)st->orders);
     cmd_json_num(c, t, "fills", (double)st->fills);

@@ -36,6 +36,8 @@ check "klines warm-up: live signals after it" \
 sigs "$T/k1.db" > "$T/k1.sig"; sigs "$T/k2.db" > "$T/k2.sig"
 check "klines warm-up twice: the same signals, row for row" cmp -s "$T/k1.sig" "$T/k2.sig"
 d1=$(jget "$T/k1.json" 'j["trading"]["signal_digest"]')
+check "status trading.bars_revised: 0 on a capture whose klines revise no bar the engine took" \
+    eq "$(jget "$T/k1.json" 'j["trading"]["bars_revised"] + j["trading"]["bars_revised_skipped"]')" 0
 check "klines warm-up twice: the same signal digest" eq "$(jget "$T/k2.json" 'j["trading"]["signal_digest"]')" "$d1"
 
 # 2. seek forward, then back to the start (a re-run: the warm-up again), then to the end
