@@ -641,7 +641,7 @@ bool runner_warming(const runner *r, uint32_t si, uint64_t *fed, uint32_t *total
 /* ---- the restore of a symbol's stored state (runner_config.restore) ---------------------- */
 
 /* At the symbol's first data, before its warm-up: true when the restore's read is outstanding
- * (the symbol is held: its live bars wait in warm_q, nothing else reaches its engine, no
+ * (the symbol is held as during a warm-up: its live data waits in warm_q, runner_warm_hold; no
  * signal, no trade; the warm-up waits for runner_restore_ready()). */
 static bool runner_restore_begin(runner *r, runner_sym *s, int64_t first_ms)
 {
