@@ -247,12 +247,6 @@ typedef struct store_retrain {
 } store_retrain;
 enum store_result store_put_retrain(store *s, enum venue v, const char *symbol,
                                     const store_retrain *rt);
-/* Synchronous point read (read connection, by the unique key; for the AI screen's selected
- * signal): the stored reasons of signal sig_id at time_ms into out. STORE_OK, STORE_NOT_FOUND,
- * STORE_E_INVALID or STORE_E_READ. */
-K_MUST_USE enum store_result store_load_signal_reasons(store *s, enum venue v,
-                                                       const char *symbol, uint64_t sig_id,
-                                                       int64_t time_ms, char *out, size_t cap);
 /* The metrics document (`ctl metrics` JSON text) of one symbol at data time time_ms. */
 enum store_result store_put_metrics(store *s, enum venue v, const char *symbol, int64_t time_ms,
                                     const char *doc);

@@ -1608,38 +1608,6 @@ enum store_result store_put_retrain(store *s, enum venue v, const char *symbol,
     return store_put_end(s, r);
 }
 
-enum store_result store_load_signal_reasons(store *s, enum venue v, const char *symbol,
-                                            uint64_t sig_id, int64_t time_ms, char *out,
-                                            size_t cap)
-{
-    if (cap)
-        out[0] = '\0';
-    if ((unsigned)v >= VENUE_COUNT || !store_symbol_ok(symbol) || cap == 0)
-        return STORE_E_INVALID;
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->rdb,
-                           "SELECT reasons FROM signals WHERE venue = ?1 AND symbol = ?2 AND"
-                           " sig_id = ?3 AND time_ms = ?4",
-                           -1, &st, NULL) != SQLITE_OK) {
-        sqlite3_finalize(st);
-        return STORE_E_READ;
-    }
-    store_bind_text(st, 1, venue_name(v));
-    store_bind_text(st, 2, symbol);
-    sqlite3_bind_int64(st, 3, (int64_t)sig_id);
-    sqlite3_bind_int64(st, 4, time_ms);
-    enum store_result res = STORE_NOT_FOUND;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
-        snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
-        res = STORE_OK;
-    } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        res = STORE_E_READ;
-    }
-    sqlite3_finalize(st);
-    return res;
-}
-
 enum store_result store_put_metrics(store *s, enum venue v, const char *symbol, int64_t time_ms,
                                     const char *doc)
 {
