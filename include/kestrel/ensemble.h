@@ -47,6 +47,9 @@ bool ensemble_combine(const ensemble *e, const model_output *outs, const bool *r
 void ensemble_score(ensemble *e, uint32_t i, const double *p, int outcome);
 double ensemble_loss(const ensemble *e, uint32_t i); /* rolling mean, NaN when none */
 uint32_t ensemble_scored(const ensemble *e, uint32_t i);
+/* True once model i's own loss sets its weight (min_scored scored predictions), else it has the
+ * prior weight. */
+bool ensemble_own_loss(const ensemble *e, uint32_t i);
 /* Drift: forget the losses (every model back to the prior weight). */
 void ensemble_reset(ensemble *e);
 void ensemble_save(const ensemble *e, model_blob *out);

@@ -827,13 +827,12 @@ static void engine_weight_json(const engine *e, uint32_t i, cJSON *mo)
 {
     double loss, base;
     bool held = ensemble_held(e->ens, i, &loss, &base);
-    ensemble_config dc;
-    ensemble_config_default(&dc);
     uint32_t n = ensemble_scored(e->ens, i);
     cJSON_AddBoolToObject(mo, "held_by_logreg_rule", held);
-    cJSON_AddStringToObject(mo, "weight_reason", held ? "held_by_logreg_rule"
-                                                 : n < dc.min_scored ? "prior"
-                                                                     : "log_loss");
+    const char *why = held                           ? "held_by_logreg_rule"
+                      : !ensemble_own_loss(e->ens, i) ? "prior"
+                                                      : "log_loss";
+    cJSON_AddStringToObject(mo, "weight_reason", why);
     cJSON_AddNumberToObject(mo, "weight_scored", n);
     if (isfinite(loss))
         cJSON_AddNumberToObject(mo, "weight_log_loss", loss);

@@ -80,12 +80,15 @@ uint32_t ensemble_scored(const ensemble *e, uint32_t i)
     return i < e->nmodels ? e->n[i] : 0;
 }
 
+bool ensemble_own_loss(const ensemble *e, uint32_t i)
+{
+    return i < e->nmodels && e->n[i] >= e->cfg.min_scored && e->n[i] > 0;
+}
+
 /* The loss a model's weight uses: its own once it has min_scored, else ln 3. */
 static double ensemble_eff_loss(const ensemble *e, uint32_t i)
 {
-    if (e->n[i] < e->cfg.min_scored || e->n[i] == 0)
-        return log(3.0);
-    return ensemble_loss(e, i);
+    return ensemble_own_loss(e, i) ? ensemble_loss(e, i) : log(3.0);
 }
 
 void ensemble_set_baseline(ensemble *e, int baseline, const bool *gated)
